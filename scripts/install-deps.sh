@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs every Debian package ftune's build, tests and benchmarks need. Idempotent; runs as
+# root or through sudo. Usage: scripts/install-deps.sh [--no-test]  (--no-test: build deps only)
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+build_pkgs=(build-essential cmake pkg-config libdnnl-dev libcjson-dev libyaml-dev libpcre2-dev libutf8proc-dev)
+test_pkgs=(python3 python3-torch python3-numpy nodejs npm)
+pkgs=("${build_pkgs[@]}")
+if [ "${1:-}" != "--no-test" ]; then pkgs+=("${test_pkgs[@]}"); fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# nodejs may come from elsewhere than Debian (a preinstalled node): accept any working node/npm.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")
+fi
+want=()
+for p in "${missing[@]}"; do [ -n "$p" ] && want+=("$p"); done
+if [ "${#want[@]}" -gt 0 ]; then
+  echo "install-deps: installing ${want[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${want[@]}"
+else
+  echo "install-deps: all packages present"
+fi

@@ -1,0 +1,87 @@
+/* core: errors, aligned memory, step arena, counter-based RNG, timers. */
+#ifndef FT_CORE_H
+#define FT_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ftune.h"
+
+/* ---- errors ---- */
+/* Record a failure message on this thread and return the status (for `return ft_fail(...)`). */
+ft_status ft_fail(ft_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prefix the current message with context ("loading X: " + old message); returns s. */
+ft_status ft_fail_ctx(ft_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ft_clear_error(void);
+
+#define FT_TRY(expr)                    \
+    do {                                \
+        ft_status ft_try_s_ = (expr);   \
+        if (ft_try_s_ != FT_OK)         \
+            return ft_try_s_;           \
+    } while (0)
+
+/* ---- memory ---- */
+#define FT_ALIGN 64
+void *ft_alloc(size_t bytes);  /* 64-byte aligned, NULL on failure (message set) */
+void *ft_calloc(size_t bytes); /* zeroed */
+void ft_free(void *p);
+char *ft_strdup(const char *s);
+
+/* A bump allocator reset once per step: blocks take their activations from it. */
+typedef struct {
+    uint8_t *base;
+    size_t cap, used, peak;
+} ft_arena;
+ft_status ft_arena_init(ft_arena *a, size_t cap);
+void *ft_arena_alloc(ft_arena *a, size_t bytes); /* 64-aligned; NULL if full (message set) */
+void ft_arena_reset(ft_arena *a);
+void ft_arena_free(ft_arena *a);
+
+/* ---- RNG: counter-based (splitmix64 over (seed, stream, counter)), so any element's
+ * random number depends only on its coordinates, not on thread scheduling. ---- */
+uint64_t ft_rng_u64(uint64_t seed, uint64_t stream, uint64_t counter);
+float ft_rng_uniform(uint64_t seed, uint64_t stream, uint64_t counter); /* [0,1) */
+float ft_rng_normal(uint64_t seed, uint64_t stream, uint64_t counter);  /* N(0,1) */
+
+/* ---- execution context: passed down, never global ---- */
+typedef struct {
+    int threads;   /* OpenMP threads for our loops and the GEMM library */
+    uint64_t seed; /* base seed for init, dropout, shuffling */
+} ft_ctx;
+void ft_ctx_default(ft_ctx *ctx);
+void ft_ctx_apply(const ft_ctx *ctx); /* sets the OpenMP thread count */
+
+/* ---- time / memory stats ---- */
+double ft_now(void);            /* monotonic seconds */
+size_t ft_peak_rss_bytes(void); /* from getrusage */
+
+/* ---- files ---- */
+/* Read a whole file into a NUL-terminated buffer. */
+ft_status ft_read_file(const char *path, char **out, size_t *len);
+/* Write atomically: path.tmp.<pid>, fsync, rename, fsync dir. */
+ft_status ft_write_file_atomic(const char *path, const void *data, size_t len);
+ft_status ft_mkdir_p(const char *path);
+bool ft_file_exists(const char *path);
+/* Join a directory and a name into buf (size n); returns buf. */
+char *ft_path_join(char *buf, size_t n, const char *dir, const char *name);
+
+/* ---- half precision ---- */
+static inline float ft_bf16_to_f32(uint16_t h) {
+    union { uint32_t u; float f; } v;
+    v.u = (uint32_t)h << 16;
+    return v.f;
+}
+static inline uint16_t ft_f32_to_bf16(float f) { /* round to nearest even; NaN kept */
+    union { uint32_t u; float f; } v;
+    v.f = f;
+    if ((v.u & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((v.u >> 16) | 0x40);
+    uint32_t r = 0x7fffu + ((v.u >> 16) & 1u);
+    return (uint16_t)((v.u + r) >> 16);
+}
+float ft_f16_to_f32(uint16_t h);
+uint16_t ft_f32_to_f16(float f);
+
+#endif
