@@ -1,0 +1,52 @@
+/* GEMM through oneDNN's dnnl_sgemm (row-major, OpenMP-threaded: shares libgomp with our loops). */
+#include <oneapi/dnnl/dnnl.h>
+
+#include "kernels/kernels.h"
+
+void ft_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+             int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    if (M == 0 || N == 0)
+        return;
+    if (K == 0) {
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++)
+                C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
+        return;
+    }
+    dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void ft_linear_forward(float *y, const float *x, const float *w, const float *b, int64_t N, int64_t in,
+                       int64_t out, bool w_in_out) {
+    /* Conv1D W[in,out]: y = x W; Linear W[out,in]: y = x W^T */
+    ft_gemm(false, !w_in_out, N, out, in, 1.0f, x, in, w, w_in_out ? out : in, 0.0f, y, out);
+    if (b) {
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < N; i++) {
+            float *yr = y + i * out;
+            for (int64_t j = 0; j < out; j++)
+                yr[j] += b[j];
+        }
+    }
+}
+
+void ft_linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                        int64_t N, int64_t in, int64_t out, bool w_in_out) {
+    if (dx) /* Conv1D: dx = dy W^T (W [in,out]); Linear: dx = dy W (W [out,in]) */
+        ft_gemm(false, w_in_out, N, in, out, 1.0f, dy, out, w, w_in_out ? out : in, 1.0f, dx, in);
+    if (dw) {
+        if (w_in_out) /* dW[in,out] += x^T dy */
+            ft_gemm(true, false, in, out, N, 1.0f, x, in, dy, out, 1.0f, dw, out);
+        else /* dW[out,in] += dy^T x */
+            ft_gemm(true, false, out, in, N, 1.0f, dy, out, x, in, 1.0f, dw, in);
+    }
+    if (db) {
+#pragma omp parallel for schedule(static)
+        for (int64_t j = 0; j < out; j++) {
+            float s = 0.0f;
+            for (int64_t i = 0; i < N; i++)
+                s += dy[i * out + j];
+            db[j] += s;
+        }
+    }
+}

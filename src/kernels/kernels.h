@@ -1,0 +1,106 @@
+/* kernels: pure functions on raw float arrays, forward and backward side by side.
+ * Conventions: row-major; activations are [N, C] with N = B*T rows; backward functions ACCUMULATE
+ * into gradient buffers (+=) unless their comment says "writes"; nothing here allocates. */
+#ifndef FT_KERNELS_H
+#define FT_KERNELS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- GEMM (oneDNN dnnl_sgemm, row-major) ----
+ * C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C; op(X) = X or X^T per flag. */
+void ft_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+             int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+
+/* ---- linear layer: y[N,out] = x[N,in] W + b, with W stored either as [out,in] (nn.Linear,
+ * w_in_out=false) or [in,out] (GPT-2 Conv1D, w_in_out=true). ---- */
+void ft_linear_forward(float *y, const float *x, const float *w, const float *b, int64_t N, int64_t in,
+                       int64_t out, bool w_in_out);
+/* dx += dy W^T (if dx), dW += x^T dy in W's layout (if dw), db += sum_rows dy (if db). */
+void ft_linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                        int64_t N, int64_t in, int64_t out, bool w_in_out);
+
+/* ---- LayerNorm: y = (x - mean) * rstd * w + b; mean/rstd [N] saved for backward (writes y, mean, rstd) ---- */
+void ft_layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b,
+                          int64_t N, int64_t C, float eps);
+void ft_layernorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                           const float *mean, const float *rstd, int64_t N, int64_t C);
+
+/* ---- RMSNorm (Llama): y = x * rsqrt(mean(x^2) + eps) * w; rstd [N] saved ---- */
+void ft_rmsnorm_forward(float *y, float *rstd, const float *x, const float *w, int64_t N, int64_t C, float eps);
+void ft_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *w, const float *rstd,
+                         int64_t N, int64_t C);
+
+/* ---- activations (elementwise over n; backward accumulates dx += dy * f'(x)) ---- */
+void ft_gelu_tanh_forward(float *y, const float *x, int64_t n); /* gelu_new: 0.5x(1+tanh(√(2/π)(x+0.044715x³))) */
+void ft_gelu_tanh_backward(float *dx, const float *dy, const float *x, int64_t n);
+void ft_gelu_erf_forward(float *y, const float *x, int64_t n); /* exact: 0.5x(1+erf(x/√2)) */
+void ft_gelu_erf_backward(float *dx, const float *dy, const float *x, int64_t n);
+void ft_silu_forward(float *y, const float *x, int64_t n); /* x·σ(x) */
+void ft_silu_backward(float *dx, const float *dy, const float *x, int64_t n);
+/* SwiGLU: h = silu(gate) * up (writes h) */
+void ft_swiglu_forward(float *h, const float *gate, const float *up, int64_t n);
+void ft_swiglu_backward(float *dgate, float *dup, const float *dh, const float *gate, const float *up, int64_t n);
+
+/* ---- softmax over rows of length C (writes y); backward: dx += y ⊙ (dy − Σ dy⊙y) ---- */
+void ft_softmax_forward(float *y, const float *x, int64_t N, int64_t C);
+void ft_softmax_backward(float *dx, const float *dy, const float *y, int64_t N, int64_t C);
+
+/* ---- attention ----
+ * q at q[(b*T+t)*q_stride + h*D + d], k/v at [(b*T+t)*kv_stride + g*D + d] with KV head g = h / (H/Hkv)
+ * (grouped-query attention). out [B*T, H*D] (writes). probs [B, H, T, T] (writes) keeps the softmax
+ * (before dropout) for backward. mask [B*T] (1 real, 0 padding) or NULL: padded keys get no weight.
+ * causal: key s > t gets no weight. A row with no visible key outputs zeros. scale usually 1/√D.
+ * Dropout on the probabilities with rate p (0 = off) from the counter RNG (seed, stream). */
+typedef struct {
+    int B, T, H, Hkv, D;
+    int64_t q_stride, kv_stride;
+    bool causal;
+    float scale;
+    float dropout;
+    uint64_t seed, stream;
+} ft_attn_shape;
+void ft_attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
+                          const int32_t *mask, const ft_attn_shape *s);
+/* dq, dk, dv (same strides as q, k, v) accumulate. */
+void ft_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *probs,
+                           const float *q, const float *k, const float *v, const int32_t *mask,
+                           const ft_attn_shape *s);
+
+/* ---- rotary embeddings (HF rotate_half: dim i pairs with i + D/2), in place on x rows laid out
+ * [B*T, stride] with n_heads heads of size D at offset 0. pos [B*T] position ids.
+ * inv_freq[i] = theta^(-2i/D) in fp32. backward applies the inverse rotation to dx in place. ---- */
+void ft_rope_forward(float *x, const int32_t *pos, int64_t N, int n_heads, int D, int64_t stride, float theta);
+void ft_rope_backward(float *dx, const int32_t *pos, int64_t N, int n_heads, int D, int64_t stride, float theta);
+
+/* ---- embedding: y[n] = table[ids[n]] (+ pos_table[pos[n]] if given) (writes) ---- */
+void ft_embedding_forward(float *y, const float *table, const int32_t *ids, const float *pos_table,
+                          const int32_t *pos, int64_t N, int64_t C);
+/* dtable[ids[n]] += dy[n] (rows equal to padding_idx get none; pass -1 for none). */
+void ft_embedding_backward(float *dtable, const float *dy, const int32_t *ids, int64_t N, int64_t C,
+                           int32_t padding_idx);
+
+/* ---- cross-entropy over logits [N, V] with targets [N] (-100 = ignored).
+ * Returns the summed loss over non-ignored rows; *count gets their number. ---- */
+double ft_cross_entropy_forward(const float *logits, const int32_t *targets, int64_t N, int64_t V,
+                                int64_t *count);
+/* Writes dlogits (may alias logits): (softmax − onehot) * scale for kept rows, 0 for ignored. */
+void ft_cross_entropy_backward(float *dlogits, const float *logits, const int32_t *targets, int64_t N, int64_t V,
+                               float scale);
+
+/* ---- dropout with rate p from the counter RNG: element i kept iff uniform(seed,stream,i) >= p,
+ * scaled by 1/(1−p). Forward writes y (may alias x); backward dx += dy·mask/(1−p). ---- */
+void ft_dropout_forward(float *y, const float *x, int64_t n, float p, uint64_t seed, uint64_t stream);
+void ft_dropout_backward(float *dx, const float *dy, int64_t n, float p, uint64_t seed, uint64_t stream);
+
+/* ---- AdamW (torch semantics): p −= lr·wd·p; m,v moments; p −= lr · m̂ / (√v̂ + eps), step t ≥ 1 ---- */
+void ft_adamw_step(float *p, const float *g, float *m, float *v, int64_t n, float lr, float beta1, float beta2,
+                   float eps, float weight_decay, int64_t t);
+
+/* ---- helpers ---- */
+void ft_add_inplace(float *y, const float *x, int64_t n); /* y += x */
+double ft_sum_sq(const float *x, int64_t n);             /* Σ x² in double */
+void ft_scale_inplace(float *x, int64_t n, float s);
+
+#endif
