@@ -19,4 +19,16 @@ typedef struct {
 /* Print "ftune <cmd>: <message of last error>" to stderr and return 1. */
 int ft_cli_fail(const char *cmd, ft_status s);
 
+/* Options: "--name value" or "--name=value"; flags: "--name". Positional args collected in order. */
+typedef enum { FT_OPT_STR, FT_OPT_INT, FT_OPT_FLOAT, FT_OPT_FLAG } ft_opt_kind;
+typedef struct {
+    const char *name; /* without the leading "--" */
+    ft_opt_kind kind;
+    void *out;        /* const char **, long *, double *, bool * */
+} ft_opt;
+/* Parses argv[1..]; positional arguments go to pos (up to max_pos). Prints the usage text to stdout
+ * and returns 0 with *help_shown = true on --help; returns 2 after printing an error on bad usage. */
+int ft_cli_parse(const char *cmd, int argc, char **argv, const ft_opt *opts, size_t n_opts, const char *usage,
+                 const char **pos, int max_pos, int *n_pos, bool *help_shown);
+
 #endif

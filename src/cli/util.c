@@ -13,3 +13,74 @@ int ft_cmd_version(int argc, char **argv) {
     printf("ftune %s\n", FTUNE_VERSION);
     return 0;
 }
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int ft_cli_parse(const char *cmd, int argc, char **argv, const ft_opt *opts, size_t n_opts, const char *usage,
+                 const char **pos, int max_pos, int *n_pos, bool *help_shown) {
+    *help_shown = false;
+    if (n_pos)
+        *n_pos = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage, stdout);
+            *help_shown = true;
+            return 0;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            if (!n_pos || *n_pos >= max_pos) {
+                fprintf(stderr, "ftune %s: unexpected argument '%s' (see ftune %s --help)\n", cmd, a, cmd);
+                return 2;
+            }
+            pos[(*n_pos)++] = a;
+            continue;
+        }
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t nl = eq ? (size_t)(eq - name) : strlen(name);
+        const ft_opt *o = NULL;
+        for (size_t k = 0; k < n_opts; k++)
+            if (strlen(opts[k].name) == nl && !strncmp(opts[k].name, name, nl))
+                o = &opts[k];
+        if (!o) {
+            fprintf(stderr, "ftune %s: unknown option '--%.*s' (see ftune %s --help)\n", cmd, (int)nl, name, cmd);
+            return 2;
+        }
+        if (o->kind == FT_OPT_FLAG) {
+            if (eq) {
+                fprintf(stderr, "ftune %s: option --%s takes no value\n", cmd, o->name);
+                return 2;
+            }
+            *(bool *)o->out = true;
+            continue;
+        }
+        const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!val) {
+            fprintf(stderr, "ftune %s: option --%s needs a value\n", cmd, o->name);
+            return 2;
+        }
+        char *end = NULL;
+        errno = 0;
+        switch (o->kind) {
+        case FT_OPT_STR: *(const char **)o->out = val; break;
+        case FT_OPT_INT:
+            *(long *)o->out = strtol(val, &end, 10);
+            if (errno || !*val || *end) {
+                fprintf(stderr, "ftune %s: option --%s expects an integer, got '%s'\n", cmd, o->name, val);
+                return 2;
+            }
+            break;
+        case FT_OPT_FLOAT:
+            *(double *)o->out = strtod(val, &end);
+            if (errno || !*val || *end) {
+                fprintf(stderr, "ftune %s: option --%s expects a number, got '%s'\n", cmd, o->name, val);
+                return 2;
+            }
+            break;
+        case FT_OPT_FLAG: break;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,267 @@
+/* HF config.json → ft_model_config, for gpt2 and the Llama family (llama, qwen2, mistral). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "models/model.h"
+
+typedef struct {
+    const char *path;
+    const cJSON *j;
+} cfg_src;
+
+/* Required integer field, > 0 unless allow_zero. */
+static ft_status get_int(const cfg_src *s, const char *key, int *out, bool required, int def) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(s->j, key);
+    if (!v || cJSON_IsNull(v)) {
+        if (required)
+            return ft_fail(FT_ERR_CONFIG, "%s: missing required field '%s'", s->path, key);
+        *out = def;
+        return FT_OK;
+    }
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0 ||
+        v->valuedouble > 2147483647.0)
+        return ft_fail(FT_ERR_CONFIG, "%s: field '%s' must be a non-negative integer", s->path, key);
+    *out = (int)v->valuedouble;
+    return FT_OK;
+}
+
+static ft_status get_float(const cfg_src *s, const char *key, float *out, float def) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(s->j, key);
+    if (!v || cJSON_IsNull(v)) {
+        *out = def;
+        return FT_OK;
+    }
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+        return ft_fail(FT_ERR_CONFIG, "%s: field '%s' must be a number", s->path, key);
+    *out = (float)v->valuedouble;
+    return FT_OK;
+}
+
+static ft_status get_bool(const cfg_src *s, const char *key, bool *out, bool def) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(s->j, key);
+    if (!v || cJSON_IsNull(v)) {
+        *out = def;
+        return FT_OK;
+    }
+    if (!cJSON_IsBool(v))
+        return ft_fail(FT_ERR_CONFIG, "%s: field '%s' must be true or false", s->path, key);
+    *out = cJSON_IsTrue(v);
+    return FT_OK;
+}
+
+static ft_status parse_act(const cfg_src *s, const char *key, const char *def, ft_act *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(s->j, key);
+    const char *name = def;
+    if (v && !cJSON_IsNull(v)) {
+        if (!cJSON_IsString(v))
+            return ft_fail(FT_ERR_CONFIG, "%s: field '%s' must be a string", s->path, key);
+        name = v->valuestring;
+    }
+    if (!strcmp(name, "gelu_new") || !strcmp(name, "gelu_pytorch_tanh") || !strcmp(name, "gelu_fast"))
+        *out = FT_ACT_GELU_TANH;
+    else if (!strcmp(name, "gelu"))
+        *out = FT_ACT_GELU_ERF;
+    else if (!strcmp(name, "silu") || !strcmp(name, "swish"))
+        *out = FT_ACT_SILU;
+    else if (!strcmp(name, "relu"))
+        *out = FT_ACT_RELU;
+    else
+        return ft_fail(FT_ERR_CONFIG, "%s: field '%s' = \"%s\" is not supported (gelu_new, gelu, silu, relu)",
+                       s->path, key, name);
+    return FT_OK;
+}
+
+static ft_status parse_gpt2(const cfg_src *s, ft_model_config *c) {
+    FT_TRY(get_int(s, "vocab_size", &c->vocab_size, true, 0));
+    FT_TRY(get_int(s, "n_embd", &c->hidden, true, 0));
+    FT_TRY(get_int(s, "n_layer", &c->n_layers, true, 0));
+    FT_TRY(get_int(s, "n_head", &c->n_heads, true, 0));
+    FT_TRY(get_int(s, "n_positions", &c->max_pos, true, 0));
+    FT_TRY(get_int(s, "n_inner", &c->intermediate, false, 4 * c->hidden));
+    FT_TRY(get_float(s, "layer_norm_epsilon", &c->norm_eps, 1e-5f));
+    FT_TRY(get_float(s, "resid_pdrop", &c->resid_dropout, 0.1f));
+    FT_TRY(get_float(s, "embd_pdrop", &c->embd_dropout, 0.1f));
+    FT_TRY(get_float(s, "attn_pdrop", &c->attn_dropout, 0.1f));
+    FT_TRY(get_float(s, "initializer_range", &c->init_range, 0.02f));
+    FT_TRY(get_bool(s, "tie_word_embeddings", &c->tie_embeddings, true));
+    FT_TRY(parse_act(s, "activation_function", "gelu_new", &c->act));
+    bool scale_attn = true, by_layer = false;
+    FT_TRY(get_bool(s, "scale_attn_weights", &scale_attn, true));
+    FT_TRY(get_bool(s, "scale_attn_by_inverse_layer_idx", &by_layer, false));
+    if (!scale_attn || by_layer)
+        return ft_fail(FT_ERR_UNSUPPORTED, "%s: scale_attn_weights=false or scale_attn_by_inverse_layer_idx=true "
+                                           "is not supported", s->path);
+    if (!c->tie_embeddings)
+        return ft_fail(FT_ERR_UNSUPPORTED, "%s: gpt2 with tie_word_embeddings=false is not supported", s->path);
+    c->n_kv_heads = c->n_heads;
+    c->qkv_bias = c->o_bias = c->mlp_bias = true;
+    c->arch = FT_ARCH_GPT2;
+    return FT_OK;
+}
+
+static ft_status parse_llama(const cfg_src *s, ft_model_config *c) {
+    const bool qwen2 = !strcmp(c->model_type, "qwen2"), mistral = !strcmp(c->model_type, "mistral");
+    FT_TRY(get_int(s, "vocab_size", &c->vocab_size, true, 0));
+    FT_TRY(get_int(s, "hidden_size", &c->hidden, true, 0));
+    FT_TRY(get_int(s, "intermediate_size", &c->intermediate, true, 0));
+    FT_TRY(get_int(s, "num_hidden_layers", &c->n_layers, true, 0));
+    FT_TRY(get_int(s, "num_attention_heads", &c->n_heads, true, 0));
+    FT_TRY(get_int(s, "num_key_value_heads", &c->n_kv_heads, false, c->n_heads));
+    FT_TRY(get_int(s, "max_position_embeddings", &c->max_pos, false, 2048));
+    FT_TRY(get_float(s, "rms_norm_eps", &c->norm_eps, 1e-6f));
+    FT_TRY(get_float(s, "rope_theta", &c->rope_theta, 10000.0f));
+    FT_TRY(get_float(s, "initializer_range", &c->init_range, 0.02f));
+    FT_TRY(get_float(s, "attention_dropout", &c->attn_dropout, 0.0f));
+    FT_TRY(get_bool(s, "tie_word_embeddings", &c->tie_embeddings, false));
+    FT_TRY(parse_act(s, "hidden_act", "silu", &c->act));
+    if (c->act != FT_ACT_SILU)
+        return ft_fail(FT_ERR_UNSUPPORTED, "%s: hidden_act must be silu for %s (SwiGLU MLP)", s->path,
+                       c->model_type);
+    bool attn_bias = false;
+    FT_TRY(get_bool(s, "attention_bias", &attn_bias, false));
+    FT_TRY(get_bool(s, "mlp_bias", &c->mlp_bias, false));
+    c->qkv_bias = qwen2 ? true : attn_bias;
+    c->o_bias = qwen2 ? false : attn_bias;
+    if (qwen2 || mistral) /* these configs do not have the llama-only keys */
+        c->mlp_bias = false;
+    const cJSON *hd = cJSON_GetObjectItemCaseSensitive(s->j, "head_dim");
+    if (hd && !cJSON_IsNull(hd))
+        FT_TRY(get_int(s, "head_dim", &c->head_dim, true, 0));
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(s->j, "rope_scaling");
+    if (rs && !cJSON_IsNull(rs)) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(rs, "rope_type");
+        if (!t)
+            t = cJSON_GetObjectItemCaseSensitive(rs, "type");
+        if (!cJSON_IsString(t) || strcmp(t->valuestring, "default") != 0)
+            return ft_fail(FT_ERR_UNSUPPORTED, "%s: rope_scaling of type '%s' is not supported yet", s->path,
+                           cJSON_IsString(t) ? t->valuestring : "?");
+    }
+    int sw = 0;
+    bool use_sw = mistral;
+    if (qwen2)
+        FT_TRY(get_bool(s, "use_sliding_window", &use_sw, false));
+    if (use_sw)
+        FT_TRY(get_int(s, "sliding_window", &sw, false, 0));
+    c->sliding_window = sw;
+    c->arch = FT_ARCH_LLAMA;
+    return FT_OK;
+}
+
+ft_status ft_config_parse(const char *json_text, const char *path, ft_model_config *c) {
+    memset(c, 0, sizeof *c);
+    c->pad_token_id = -1;
+    cJSON *j = cJSON_Parse(json_text);
+    if (!j)
+        return ft_fail(FT_ERR_FORMAT, "%s: not valid JSON (near '%.20s')", path,
+                       cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "?");
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        return ft_fail(FT_ERR_FORMAT, "%s: expected a JSON object", path);
+    }
+    cfg_src s = {path, j};
+    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(j, "model_type");
+    ft_status st;
+    if (!cJSON_IsString(mt)) {
+        st = ft_fail(FT_ERR_CONFIG, "%s: missing required field 'model_type'", path);
+    } else if (strlen(mt->valuestring) >= sizeof c->model_type) {
+        st = ft_fail(FT_ERR_CONFIG, "%s: unknown model_type '%.40s'", path, mt->valuestring);
+    } else {
+        snprintf(c->model_type, sizeof c->model_type, "%s", mt->valuestring);
+        if (!strcmp(c->model_type, "gpt2"))
+            st = parse_gpt2(&s, c);
+        else if (!strcmp(c->model_type, "llama") || !strcmp(c->model_type, "qwen2") ||
+                 !strcmp(c->model_type, "mistral"))
+            st = parse_llama(&s, c);
+        else
+            st = ft_fail(FT_ERR_UNSUPPORTED, "%s: unknown model_type '%s' (supported: gpt2, llama, qwen2, mistral)",
+                         path, c->model_type);
+    }
+    if (st == FT_OK) {
+        int pad = -1;
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "pad_token_id");
+        if (cJSON_IsNumber(p))
+            pad = (int)p->valuedouble;
+        c->pad_token_id = pad;
+        if (c->head_dim == 0) {
+            if (c->n_heads == 0 || c->hidden % c->n_heads != 0)
+                st = ft_fail(FT_ERR_CONFIG, "%s: hidden size %d is not divisible by %d heads", path, c->hidden,
+                             c->n_heads);
+            else
+                c->head_dim = c->hidden / c->n_heads;
+        }
+    }
+    if (st == FT_OK) {
+        if (c->vocab_size <= 0 || c->hidden <= 0 || c->n_layers <= 0 || c->n_heads <= 0 || c->max_pos <= 0 ||
+            c->intermediate <= 0)
+            st = ft_fail(FT_ERR_CONFIG, "%s: sizes must be positive (vocab %d, hidden %d, layers %d, heads %d, "
+                                        "positions %d, intermediate %d)",
+                         path, c->vocab_size, c->hidden, c->n_layers, c->n_heads, c->max_pos, c->intermediate);
+        else if (c->n_kv_heads <= 0 || c->n_heads % c->n_kv_heads != 0)
+            st = ft_fail(FT_ERR_CONFIG, "%s: num_attention_heads %d is not a multiple of num_key_value_heads %d",
+                         path, c->n_heads, c->n_kv_heads);
+        else if (c->arch == FT_ARCH_LLAMA && c->head_dim % 2 != 0)
+            st = ft_fail(FT_ERR_CONFIG, "%s: head_dim %d must be even for rotary embeddings", path, c->head_dim);
+        else if (c->norm_eps <= 0.0f)
+            st = ft_fail(FT_ERR_CONFIG, "%s: the norm epsilon must be positive", path);
+        else if (c->resid_dropout < 0 || c->resid_dropout >= 1 || c->embd_dropout < 0 || c->embd_dropout >= 1 ||
+                 c->attn_dropout < 0 || c->attn_dropout >= 1)
+            st = ft_fail(FT_ERR_CONFIG, "%s: dropout rates must be in [0, 1)", path);
+    }
+    if (st != FT_OK) {
+        cJSON_Delete(j);
+        c->raw = NULL;
+        return st;
+    }
+    c->raw = j;
+    return FT_OK;
+}
+
+/* Defaults for `ftune init`: a partial JSON gets model_type and the architecture's usual fields. */
+ft_status ft_config_from_partial(const char *json_text, const char *path, const char *arch, ft_model_config *cfg) {
+    cJSON *j = cJSON_Parse(json_text);
+    if (!j || !cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        return ft_fail(FT_ERR_FORMAT, "%s: not a JSON object", path);
+    }
+    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(j, "model_type");
+    const char *type = cJSON_IsString(mt) ? mt->valuestring : arch;
+    if (!cJSON_IsString(mt))
+        cJSON_AddStringToObject(j, "model_type", arch);
+    if (!strcmp(type, "gpt2")) {
+        const char *arr[] = {"GPT2LMHeadModel"};
+        if (!cJSON_GetObjectItem(j, "architectures"))
+            cJSON_AddItemToObject(j, "architectures", cJSON_CreateStringArray(arr, 1));
+        if (!cJSON_GetObjectItem(j, "activation_function"))
+            cJSON_AddStringToObject(j, "activation_function", "gelu_new");
+        if (!cJSON_GetObjectItem(j, "layer_norm_epsilon"))
+            cJSON_AddNumberToObject(j, "layer_norm_epsilon", 1e-5);
+        if (!cJSON_GetObjectItem(j, "n_inner"))
+            cJSON_AddNullToObject(j, "n_inner");
+    } else {
+        const char *arr[] = {!strcmp(type, "qwen2") ? "Qwen2ForCausalLM"
+                             : !strcmp(type, "mistral") ? "MistralForCausalLM" : "LlamaForCausalLM"};
+        if (!cJSON_GetObjectItem(j, "architectures"))
+            cJSON_AddItemToObject(j, "architectures", cJSON_CreateStringArray(arr, 1));
+        if (!cJSON_GetObjectItem(j, "hidden_act"))
+            cJSON_AddStringToObject(j, "hidden_act", "silu");
+        if (!cJSON_GetObjectItem(j, "rms_norm_eps"))
+            cJSON_AddNumberToObject(j, "rms_norm_eps", 1e-6);
+        if (!cJSON_GetObjectItem(j, "rope_theta"))
+            cJSON_AddNumberToObject(j, "rope_theta", 10000.0);
+    }
+    if (!cJSON_GetObjectItem(j, "initializer_range"))
+        cJSON_AddNumberToObject(j, "initializer_range", 0.02);
+    char *txt = cJSON_Print(j);
+    cJSON_Delete(j);
+    if (!txt)
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    ft_status s = ft_config_parse(txt, path, cfg);
+    cJSON_free(txt);
+    return s;
+}
+
+void ft_config_free(ft_model_config *cfg) {
+    cJSON_Delete(cfg->raw);
+    cfg->raw = NULL;
+}

@@ -1,0 +1,379 @@
+/* Model parameter table: names and shapes per architecture, load from safetensors, random init, save. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/model.h"
+
+typedef struct {
+    ft_model *m;
+    int cap;
+} builder;
+
+static int add_param(builder *b, const char *name, int ndim, int64_t d0, int64_t d1) {
+    ft_model *m = b->m;
+    if (m->n_params == b->cap) {
+        int nc = b->cap ? b->cap * 2 : 64;
+        ft_param *np = realloc(m->params, (size_t)nc * sizeof *np);
+        if (!np)
+            return -2;
+        m->params = np;
+        b->cap = nc;
+    }
+    ft_param *p = &m->params[m->n_params];
+    memset(p, 0, sizeof *p);
+    p->name = ft_strdup(name);
+    if (!p->name)
+        return -2;
+    p->ndim = ndim;
+    p->shape[0] = d0;
+    p->shape[1] = d1;
+    p->numel = ndim == 1 ? d0 : d0 * d1;
+    p->file_dtype = FT_DT_F32;
+    return m->n_params++;
+}
+
+#define ADD(var, ndim, d0, d1, ...)                                         \
+    do {                                                                    \
+        snprintf(nm, sizeof nm, __VA_ARGS__);                               \
+        (var) = add_param(&b, nm, ndim, d0, d1);                            \
+        if ((var) == -2)                                                    \
+            return ft_fail(FT_ERR_NOMEM, "out of memory building the parameter table"); \
+    } while (0)
+
+/* Lists every parameter of the architecture under its HF name with its HF shape. */
+static ft_status build_table(ft_model *m) {
+    const ft_model_config *c = &m->cfg;
+    builder b = {m, 0};
+    char nm[256];
+    const int64_t C = c->hidden, V = c->vocab_size, I = c->intermediate;
+    const int64_t HD = (int64_t)c->n_heads * c->head_dim, KD = (int64_t)c->n_kv_heads * c->head_dim;
+    m->layers = calloc((size_t)c->n_layers, sizeof *m->layers);
+    if (!m->layers)
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    m->wpe = m->lnf_b = -1;
+    if (c->arch == FT_ARCH_GPT2) {
+        ADD(m->wte, 2, V, C, "transformer.wte.weight");
+        ADD(m->wpe, 2, c->max_pos, C, "transformer.wpe.weight");
+        for (int l = 0; l < c->n_layers; l++) {
+            ft_layer_idx *L = &m->layers[l];
+            memset(L, -1, sizeof *L);
+            ADD(L->ln1_w, 1, C, 0, "transformer.h.%d.ln_1.weight", l);
+            ADD(L->ln1_b, 1, C, 0, "transformer.h.%d.ln_1.bias", l);
+            ADD(L->qkv_w, 2, C, 3 * C, "transformer.h.%d.attn.c_attn.weight", l);
+            ADD(L->qkv_b, 1, 3 * C, 0, "transformer.h.%d.attn.c_attn.bias", l);
+            ADD(L->o_w, 2, C, C, "transformer.h.%d.attn.c_proj.weight", l);
+            ADD(L->o_b, 1, C, 0, "transformer.h.%d.attn.c_proj.bias", l);
+            ADD(L->ln2_w, 1, C, 0, "transformer.h.%d.ln_2.weight", l);
+            ADD(L->ln2_b, 1, C, 0, "transformer.h.%d.ln_2.bias", l);
+            ADD(L->fc_w, 2, C, I, "transformer.h.%d.mlp.c_fc.weight", l);
+            ADD(L->fc_b, 1, I, 0, "transformer.h.%d.mlp.c_fc.bias", l);
+            ADD(L->proj_w, 2, I, C, "transformer.h.%d.mlp.c_proj.weight", l);
+            ADD(L->proj_b, 1, C, 0, "transformer.h.%d.mlp.c_proj.bias", l);
+        }
+        ADD(m->lnf_w, 1, C, 0, "transformer.ln_f.weight");
+        ADD(m->lnf_b, 1, C, 0, "transformer.ln_f.bias");
+        m->lm_head = m->wte;
+    } else {
+        ADD(m->wte, 2, V, C, "model.embed_tokens.weight");
+        for (int l = 0; l < c->n_layers; l++) {
+            ft_layer_idx *L = &m->layers[l];
+            memset(L, -1, sizeof *L);
+            ADD(L->ln1_w, 1, C, 0, "model.layers.%d.input_layernorm.weight", l);
+            ADD(L->q_w, 2, HD, C, "model.layers.%d.self_attn.q_proj.weight", l);
+            ADD(L->k_w, 2, KD, C, "model.layers.%d.self_attn.k_proj.weight", l);
+            ADD(L->v_w, 2, KD, C, "model.layers.%d.self_attn.v_proj.weight", l);
+            if (c->qkv_bias) {
+                ADD(L->q_b, 1, HD, 0, "model.layers.%d.self_attn.q_proj.bias", l);
+                ADD(L->k_b, 1, KD, 0, "model.layers.%d.self_attn.k_proj.bias", l);
+                ADD(L->v_b, 1, KD, 0, "model.layers.%d.self_attn.v_proj.bias", l);
+            }
+            ADD(L->o_w, 2, C, HD, "model.layers.%d.self_attn.o_proj.weight", l);
+            if (c->o_bias)
+                ADD(L->o_b, 1, C, 0, "model.layers.%d.self_attn.o_proj.bias", l);
+            ADD(L->ln2_w, 1, C, 0, "model.layers.%d.post_attention_layernorm.weight", l);
+            ADD(L->gate_w, 2, I, C, "model.layers.%d.mlp.gate_proj.weight", l);
+            ADD(L->up_w, 2, I, C, "model.layers.%d.mlp.up_proj.weight", l);
+            ADD(L->down_w, 2, C, I, "model.layers.%d.mlp.down_proj.weight", l);
+            if (c->mlp_bias) {
+                ADD(L->gate_b, 1, I, 0, "model.layers.%d.mlp.gate_proj.bias", l);
+                ADD(L->up_b, 1, I, 0, "model.layers.%d.mlp.up_proj.bias", l);
+                ADD(L->down_b, 1, C, 0, "model.layers.%d.mlp.down_proj.bias", l);
+            }
+        }
+        ADD(m->lnf_w, 1, C, 0, "model.norm.weight");
+        if (c->tie_embeddings)
+            m->lm_head = m->wte;
+        else
+            ADD(m->lm_head, 2, V, C, "lm_head.weight");
+    }
+    return FT_OK;
+}
+
+int ft_model_find_param(const ft_model *m, const char *name) {
+    for (int i = 0; i < m->n_params; i++)
+        if (!strcmp(m->params[i].name, name))
+            return i;
+    return -1;
+}
+
+int64_t ft_model_param_count(const ft_model *m, bool trainable_only) {
+    int64_t n = 0;
+    for (int i = 0; i < m->n_params; i++)
+        if (!trainable_only || m->params[i].trainable)
+            n += m->params[i].numel;
+    return n;
+}
+
+void ft_model_free(ft_model *m) {
+    if (!m)
+        return;
+    for (int i = 0; i < m->n_params; i++) {
+        if (m->params[i].owned)
+            ft_free(m->params[i].data);
+        ft_free(m->params[i].grad);
+        free(m->params[i].name);
+    }
+    free(m->params);
+    free(m->layers);
+    ft_st_set_close(m->st);
+    ft_config_free(&m->cfg);
+    free(m->dir);
+    free(m);
+}
+
+static void fmt_shape(char *buf, size_t n, int ndim, const int64_t *shape) {
+    size_t o = (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < ndim && o < n; i++)
+        o += (size_t)snprintf(buf + o, n - o, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (o < n)
+        snprintf(buf + o, n - o, "]");
+}
+
+/* Point p at tensor t: in place for aligned fp32, else an owned fp32 conversion. */
+static ft_status bind_tensor(ft_param *p, const ft_st_tensor *t, const char *file) {
+    bool ok = t->ndim == p->ndim;
+    for (int i = 0; ok && i < p->ndim; i++)
+        ok = t->shape[i] == p->shape[i];
+    if (!ok) {
+        char want[96], got[96];
+        fmt_shape(want, sizeof want, p->ndim, p->shape);
+        fmt_shape(got, sizeof got, t->ndim, t->shape);
+        return ft_fail(FT_ERR_SHAPE, "%s: tensor '%s' has shape %s, expected %s", file, t->name, got, want);
+    }
+    p->file_dtype = t->dtype;
+    if (t->dtype == FT_DT_F32 && ((uintptr_t)t->data % 4) == 0) {
+        p->data = (float *)(uintptr_t)t->data; /* read-only mapping: never written (trainable → copied) */
+        p->owned = false;
+        return FT_OK;
+    }
+    if (t->dtype != FT_DT_F32 && t->dtype != FT_DT_BF16 && t->dtype != FT_DT_F16)
+        return ft_fail(FT_ERR_SHAPE, "%s: tensor '%s' has dtype %s, expected F32, BF16 or F16", file, t->name,
+                       ft_dtype_name(t->dtype));
+    p->data = ft_alloc((size_t)p->numel * sizeof(float));
+    if (!p->data)
+        return FT_ERR_NOMEM;
+    p->owned = true;
+    const uint8_t *src = t->data;
+    for (int64_t i = 0; i < p->numel; i++) {
+        if (t->dtype == FT_DT_F32) {
+            memcpy(&p->data[i], src + 4 * i, 4);
+        } else {
+            uint16_t h;
+            memcpy(&h, src + 2 * i, 2);
+            p->data[i] = t->dtype == FT_DT_BF16 ? ft_bf16_to_f32(h) : ft_f16_to_f32(h);
+        }
+    }
+    return FT_OK;
+}
+
+static ft_status model_new(ft_model_config *cfg, ft_model **out) {
+    ft_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    m->cfg = *cfg;
+    memset(cfg, 0, sizeof *cfg); /* ownership of raw moves into the model */
+    ft_status s = build_table(m);
+    if (s != FT_OK) {
+        ft_model_free(m);
+        return s;
+    }
+    *out = m;
+    return FT_OK;
+}
+
+ft_status ft_model_load(const char *dir, ft_model **out) {
+    char path[4096];
+    ft_path_join(path, sizeof path, dir, "config.json");
+    char *txt = NULL;
+    FT_TRY(ft_read_file(path, &txt, NULL));
+    ft_model_config cfg;
+    ft_status s = ft_config_parse(txt, path, &cfg);
+    free(txt);
+    if (s != FT_OK)
+        return s;
+    ft_model *m = NULL;
+    FT_TRY(model_new(&cfg, &m));
+    m->dir = ft_strdup(dir);
+    s = ft_st_set_open_dir(dir, &m->st);
+    for (int i = 0; s == FT_OK && i < m->n_params; i++) {
+        ft_param *p = &m->params[i];
+        const char *file = NULL;
+        const ft_st_tensor *t = ft_st_set_find(m->st, p->name, &file);
+        /* The official gpt2 checkpoint stores names without the "transformer." prefix. */
+        if (!t && !strncmp(p->name, "transformer.", 12))
+            t = ft_st_set_find(m->st, p->name + 12, &file);
+        if (!t)
+            s = ft_fail(FT_ERR_MISSING, "%s: tensor '%s' is missing from the checkpoint", dir, p->name);
+        else
+            s = bind_tensor(p, t, file);
+    }
+    if (s != FT_OK) {
+        ft_model_free(m);
+        return s;
+    }
+    *out = m;
+    return FT_OK;
+}
+
+ft_status ft_model_init_random(ft_model_config *cfg, uint64_t seed, ft_model **out) {
+    ft_model *m = NULL;
+    FT_TRY(model_new(cfg, &m));
+    const float std = m->cfg.init_range;
+    /* GPT-2 scales residual projections by 1/√(2·n_layer) (as HF's _init_weights does). */
+    const float proj_std = std / sqrtf(2.0f * (float)m->cfg.n_layers);
+    for (int i = 0; i < m->n_params; i++) {
+        ft_param *p = &m->params[i];
+        p->data = ft_alloc((size_t)p->numel * sizeof(float));
+        if (!p->data) {
+            ft_model_free(m);
+            return FT_ERR_NOMEM;
+        }
+        p->owned = true;
+        const char *nm = p->name;
+        size_t len = strlen(nm);
+        bool is_bias = len > 5 && !strcmp(nm + len - 5, ".bias");
+        bool is_norm = strstr(nm, "ln_") || strstr(nm, "layernorm") || strstr(nm, "norm.weight");
+        bool is_proj = m->cfg.arch == FT_ARCH_GPT2 && strstr(nm, "c_proj.weight");
+        for (int64_t j = 0; j < p->numel; j++) {
+            float v;
+            if (is_bias)
+                v = 0.0f;
+            else if (is_norm)
+                v = 1.0f;
+            else
+                v = ft_rng_normal(seed, (uint64_t)i, (uint64_t)j) * (is_proj ? proj_std : std);
+            p->data[j] = v;
+        }
+    }
+    *out = m;
+    return FT_OK;
+}
+
+ft_status ft_model_set_trainable(ft_model *m, int idx, bool trainable) {
+    ft_param *p = &m->params[idx];
+    if (trainable && !p->owned) { /* copy out of the read-only mapping */
+        float *d = ft_alloc((size_t)p->numel * sizeof(float));
+        if (!d)
+            return FT_ERR_NOMEM;
+        memcpy(d, p->data, (size_t)p->numel * sizeof(float));
+        p->data = d;
+        p->owned = true;
+    }
+    if (trainable && !p->grad) {
+        p->grad = ft_calloc((size_t)p->numel * sizeof(float));
+        if (!p->grad)
+            return FT_ERR_NOMEM;
+    }
+    if (!trainable) {
+        ft_free(p->grad);
+        p->grad = NULL;
+    }
+    p->trainable = trainable;
+    return FT_OK;
+}
+
+void ft_model_zero_grad(ft_model *m) {
+    for (int i = 0; i < m->n_params; i++)
+        if (m->params[i].grad)
+            memset(m->params[i].grad, 0, (size_t)m->params[i].numel * sizeof(float));
+}
+
+ft_status ft_model_save(const ft_model *m, const char *dir, ft_dtype dtype) {
+    if (dtype != FT_DT_F32 && dtype != FT_DT_BF16)
+        return ft_fail(FT_ERR_ARG, "model save: dtype must be F32 or BF16");
+    FT_TRY(ft_mkdir_p(dir));
+    ft_st_writer *w = ft_st_writer_new();
+    if (!w)
+        return FT_ERR_NOMEM;
+    uint16_t **conv = calloc((size_t)m->n_params, sizeof *conv);
+    ft_status s = conv ? FT_OK : ft_fail(FT_ERR_NOMEM, "out of memory");
+    for (int i = 0; s == FT_OK && i < m->n_params; i++) {
+        const ft_param *p = &m->params[i];
+        const void *data = p->data;
+        if (dtype == FT_DT_BF16) {
+            conv[i] = ft_alloc((size_t)p->numel * 2);
+            if (!conv[i]) {
+                s = FT_ERR_NOMEM;
+                break;
+            }
+            for (int64_t j = 0; j < p->numel; j++)
+                conv[i][j] = ft_f32_to_bf16(p->data[j]);
+            data = conv[i];
+        }
+        s = ft_st_writer_add(w, p->name, dtype, p->ndim, p->shape, data);
+    }
+    if (s == FT_OK)
+        s = ft_st_writer_set_metadata(w, "format", "pt");
+    if (s == FT_OK)
+        s = ft_st_writer_write_dir(w, dir, (size_t)5 << 30);
+    if (s == FT_OK) { /* config.json: the original fields, dtype updated */
+        cJSON *j = cJSON_Duplicate(m->cfg.raw, 1);
+        if (!j) {
+            s = ft_fail(FT_ERR_NOMEM, "out of memory");
+        } else {
+            cJSON_DeleteItemFromObjectCaseSensitive(j, "torch_dtype");
+            cJSON_AddStringToObject(j, "torch_dtype", dtype == FT_DT_BF16 ? "bfloat16" : "float32");
+            char *txt = cJSON_Print(j);
+            cJSON_Delete(j);
+            char path[4096];
+            ft_path_join(path, sizeof path, dir, "config.json");
+            s = txt ? ft_write_file_atomic(path, txt, strlen(txt)) : ft_fail(FT_ERR_NOMEM, "out of memory");
+            cJSON_free(txt);
+        }
+    }
+    for (int i = 0; conv && i < m->n_params; i++)
+        ft_free(conv[i]);
+    free(conv);
+    ft_st_writer_free(w);
+    return s;
+}
+
+ft_status ft_batch_validate(const ft_model *m, const ft_batch *b) {
+    const ft_model_config *c = &m->cfg;
+    if (b->B <= 0 || b->T <= 0)
+        return ft_fail(FT_ERR_ARG, "empty batch (%d rows of %d tokens)", b->B, b->T);
+    if (b->T > c->max_pos)
+        return ft_fail(FT_ERR_RANGE, "sequence length %d exceeds the model's %d positions", b->T, c->max_pos);
+    if (c->sliding_window > 0 && b->T > c->sliding_window)
+        return ft_fail(FT_ERR_UNSUPPORTED, "sequence length %d exceeds sliding_window %d (not supported yet)", b->T,
+                       c->sliding_window);
+    for (int r = 0; r < b->B; r++)
+        for (int t = 0; t < b->T; t++) {
+            int64_t i = (int64_t)r * b->T + t;
+            int32_t id = b->input_ids[i];
+            if (id < 0 || id >= c->vocab_size)
+                return ft_fail(FT_ERR_RANGE, "input_ids[%d][%d] = %d is outside the vocabulary [0, %d)", r, t, id,
+                               c->vocab_size);
+            if (b->labels) {
+                int32_t lb = b->labels[i];
+                if (lb != -100 && (lb < 0 || lb >= c->vocab_size))
+                    return ft_fail(FT_ERR_RANGE, "labels[%d][%d] = %d is outside the vocabulary [0, %d) and not -100",
+                                   r, t, lb, c->vocab_size);
+            }
+            if (b->mask && b->mask[i] != 0 && b->mask[i] != 1)
+                return ft_fail(FT_ERR_RANGE, "attention_mask[%d][%d] = %d must be 0 or 1", r, t, b->mask[i]);
+        }
+    return FT_OK;
+}

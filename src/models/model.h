@@ -1,0 +1,110 @@
+/* models: decoder-only transformers (GPT-2, Llama family) built from HF config.json + safetensors,
+ * parameters held under their exact HF names, forward/backward with an explicit activation cache. */
+#ifndef FT_MODEL_H
+#define FT_MODEL_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+
+#include "core/core.h"
+#include "io/safetensors.h"
+
+typedef enum { FT_ARCH_GPT2 = 0, FT_ARCH_LLAMA } ft_arch;
+typedef enum { FT_ACT_GELU_TANH = 0, FT_ACT_GELU_ERF, FT_ACT_SILU, FT_ACT_RELU } ft_act;
+
+typedef struct {
+    char model_type[32]; /* "gpt2", "llama", "qwen2", "mistral" */
+    ft_arch arch;
+    int vocab_size, hidden, n_layers, n_heads, n_kv_heads, head_dim, intermediate, max_pos;
+    float norm_eps, rope_theta, init_range;
+    bool tie_embeddings, qkv_bias, o_bias, mlp_bias;
+    ft_act act;
+    float resid_dropout, embd_dropout, attn_dropout;
+    int sliding_window; /* 0 = none */
+    int pad_token_id;   /* -1 = none */
+    cJSON *raw;         /* the config.json as read; written back on save */
+} ft_model_config;
+
+/* Parse config.json text (path is for messages). Fills cfg and keeps the JSON in cfg->raw. */
+ft_status ft_config_parse(const char *json_text, const char *path, ft_model_config *cfg);
+/* Fill defaults of model_type for a partial config (used by `ftune init`), then parse. */
+ft_status ft_config_from_partial(const char *json_text, const char *path, const char *arch, ft_model_config *cfg);
+void ft_config_free(ft_model_config *cfg);
+
+#define FT_PARAM_MAX_DIMS 4
+typedef struct {
+    char *name; /* exact HF name, e.g. transformer.h.0.attn.c_attn.weight */
+    int ndim;
+    int64_t shape[FT_PARAM_MAX_DIMS];
+    int64_t numel;
+    float *data;  /* fp32 view: into the mapping (frozen, fp32 file) or owned */
+    float *grad;  /* NULL unless trainable */
+    bool trainable, owned;
+    ft_dtype file_dtype;
+} ft_param;
+
+/* Indices into ft_model.params per layer (-1 when the architecture has no such tensor). */
+typedef struct {
+    int ln1_w, ln1_b, ln2_w, ln2_b;
+    int qkv_w, qkv_b;                  /* GPT-2 fused c_attn */
+    int q_w, q_b, k_w, k_b, v_w, v_b;  /* Llama family */
+    int o_w, o_b;
+    int fc_w, fc_b, proj_w, proj_b;    /* GPT-2 MLP */
+    int gate_w, gate_b, up_w, up_b, down_w, down_b; /* SwiGLU MLP */
+} ft_layer_idx;
+
+typedef struct ft_model {
+    ft_model_config cfg;
+    ft_param *params;
+    int n_params;
+    ft_layer_idx *layers;
+    int wte, wpe, lnf_w, lnf_b, lm_head; /* lm_head == wte when tied */
+    ft_st_set *st;                        /* keeps the mapping alive */
+    char *dir;
+} ft_model;
+
+/* Load DIR/config.json + safetensors. Tensors are checked for presence and exact shape. */
+ft_status ft_model_load(const char *dir, ft_model **out);
+/* Random init from a config (HF initializer: N(0, initializer_range), norms 1/0). */
+ft_status ft_model_init_random(ft_model_config *cfg, uint64_t seed, ft_model **out);
+void ft_model_free(ft_model *m);
+int ft_model_find_param(const ft_model *m, const char *name);
+int64_t ft_model_param_count(const ft_model *m, bool trainable_only);
+/* Mark every parameter trainable (full fine-tuning): copies into owned fp32 memory, allocates grads. */
+ft_status ft_model_set_trainable(ft_model *m, int idx, bool trainable);
+void ft_model_zero_grad(ft_model *m);
+/* Save config.json + model.safetensors (tied weights saved once, as HF saves them) into dir.
+ * dtype: FT_DT_F32 or FT_DT_BF16 for the stored weights. */
+ft_status ft_model_save(const ft_model *m, const char *dir, ft_dtype dtype);
+
+/* ---- a batch: B rows of T tokens ---- */
+typedef struct {
+    int B, T;
+    int32_t *input_ids; /* [B*T] */
+    int32_t *mask;      /* [B*T] 1 real / 0 pad, or NULL = all real */
+    int32_t *labels;    /* [B*T] or NULL = input_ids; -100 ignored; shifted inside the loss */
+} ft_batch;
+/* Check ids against the vocabulary and T against the positions; message names row and column. */
+ft_status ft_batch_validate(const ft_model *m, const ft_batch *b);
+
+typedef struct {
+    bool training;     /* dropout on */
+    uint64_t seed;     /* dropout RNG */
+    uint64_t step;     /* dropout RNG stream */
+    bool keep_logits;  /* keep a copy of the logits for the caller (dump, eval) */
+} ft_fwd_opts;
+
+typedef struct ft_acts ft_acts; /* activation cache of one step, from the arena */
+
+/* Forward + loss. *loss = mean CE over non-ignored shifted targets; *count their number.
+ * Acts allocated from arena (reset by the caller between steps). */
+ft_status ft_model_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o, ft_arena *arena, ft_acts **acts,
+                           double *loss, int64_t *count);
+/* Backward of the loss scaled by loss_scale (1 = mean loss gradient). Accumulates into grads. */
+ft_status ft_model_backward(ft_model *m, ft_acts *acts, ft_arena *arena, float loss_scale);
+/* The logits kept by forward with keep_logits ([B*T, V]), or NULL. */
+const float *ft_acts_logits(const ft_acts *a);
+/* Bytes the activation cache of one step needs (for arena sizing and the memory estimate). */
+size_t ft_model_act_bytes(const ft_model *m, int B, int T);
+
+#endif
