@@ -4,6 +4,7 @@
 #include <ftw.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ft_test.h"
@@ -644,6 +645,115 @@ FT_TEST(test_bad_index) {
     FT_CHECK_FAILS(ft_st_set_open_dir(d, &s), FT_ERR_FORMAT, want);
 }
 
+/* ---- cross-check with an independent numpy writer/reader (tests/safetensors_interop.py) ---- */
+
+typedef struct {
+    float f32[6];
+    uint16_t f16[6], bf16[6];
+    int64_t i64[3];
+    int32_t i32[5];
+    uint8_t u8[3];
+    int8_t i8[3];
+    uint8_t b[3];
+    float scalar;
+} interop_ref;
+
+static void interop_values(interop_ref *r) {
+    for (int i = 0; i < 6; i++) {
+        r->f32[i] = (float)i * 0.5f - 1.0f;
+        r->f16[i] = ft_f32_to_f16(r->f32[i]);
+        r->bf16[i] = ft_f32_to_bf16(r->f32[i]);
+    }
+    int64_t i64[3] = {-((int64_t)1 << 40), 3, (int64_t)1 << 62};
+    memcpy(r->i64, i64, sizeof i64);
+    for (int i = 0; i < 5; i++)
+        r->i32[i] = i - 2;
+    uint8_t u8[3] = {0, 7, 255}, b[3] = {1, 0, 1};
+    int8_t i8[3] = {-128, 5, 127};
+    memcpy(r->u8, u8, 3);
+    memcpy(r->i8, i8, 3);
+    memcpy(r->b, b, 3);
+    r->scalar = 3.5f;
+}
+
+/* Runs the interop script; returns its exit status, or 77 when it cannot run here. */
+static int interop_run(const char *mode, const char *path) {
+    const char *src = getenv("FT_SRC");
+    if (!src || access("/usr/bin/python3", X_OK) != 0)
+        return 77;
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/tests/safetensors_interop.py' %s '%s'", src, mode, path);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 1;
+}
+
+static bool interop_tensor_is(const ft_st_file *f, const char *name, ft_dtype dt, int ndim, const int64_t *shape,
+                              const void *data) {
+    const ft_st_tensor *t = ft_st_find(f, name);
+    if (!t || t->dtype != dt || t->ndim != ndim)
+        return false;
+    size_t n = ft_dtype_size(dt);
+    for (int d = 0; d < ndim; d++) {
+        if (t->shape[d] != shape[d])
+            return false;
+        n *= (size_t)shape[d];
+    }
+    return t->nbytes == n && (n == 0 || memcmp(t->data, data, n) == 0);
+}
+
+FT_TEST(test_python_interop) {
+    interop_ref r;
+    interop_values(&r);
+    char p[256];
+    int rc = interop_run("write", tpath(p, sizeof p, "numpy.safetensors"));
+    if (rc == 77) {
+        printf("# skip test_python_interop: FT_SRC, /usr/bin/python3 or numpy missing\n");
+        return;
+    }
+    FT_CHECK(rc == 0);
+    /* numpy-written file read by ftune */
+    int64_t s23[] = {2, 3}, s6[] = {6}, s32[] = {3, 2}, s3[] = {3}, s5[] = {5}, s04[] = {0, 4};
+    ft_st_file *f;
+    FT_CHECK_OK(ft_st_open(p, &f));
+    if (f) {
+        FT_CHECK(ft_st_count(f) == 10);
+        FT_CHECK(strcmp(ft_st_metadata(f, "writer"), "numpy") == 0);
+        FT_CHECK(interop_tensor_is(f, "f32", FT_DT_F32, 2, s23, r.f32));
+        FT_CHECK(interop_tensor_is(f, "f16", FT_DT_F16, 1, s6, r.f16));
+        FT_CHECK(interop_tensor_is(f, "bf16", FT_DT_BF16, 2, s32, r.bf16));
+        FT_CHECK(interop_tensor_is(f, "i64", FT_DT_I64, 1, s3, r.i64));
+        FT_CHECK(interop_tensor_is(f, "i32", FT_DT_I32, 1, s5, r.i32));
+        FT_CHECK(interop_tensor_is(f, "u8", FT_DT_U8, 1, s3, r.u8));
+        FT_CHECK(interop_tensor_is(f, "i8", FT_DT_I8, 1, s3, r.i8));
+        FT_CHECK(interop_tensor_is(f, "bool", FT_DT_BOOL, 1, s3, r.b));
+        FT_CHECK(interop_tensor_is(f, "scalar", FT_DT_F32, 0, NULL, &r.scalar));
+        FT_CHECK(interop_tensor_is(f, "empty", FT_DT_F32, 2, s04, NULL));
+        /* file order follows the data offsets (numpy wrote reverse name order) */
+        FT_CHECK(strcmp(ft_st_at(f, 0)->name, "u8") == 0 && strcmp(ft_st_at(f, 9)->name, "bf16") == 0);
+        ft_st_close(f);
+    }
+    /* ftune-written file read by numpy */
+    ft_st_writer *w = ft_st_writer_new();
+    FT_CHECK_OK(ft_st_writer_add(w, "scalar", FT_DT_F32, 0, NULL, &r.scalar));
+    FT_CHECK_OK(ft_st_writer_add(w, "f32", FT_DT_F32, 2, s23, r.f32));
+    FT_CHECK_OK(ft_st_writer_add(w, "f16", FT_DT_F16, 1, s6, r.f16));
+    FT_CHECK_OK(ft_st_writer_add(w, "bf16", FT_DT_BF16, 2, s32, r.bf16));
+    FT_CHECK_OK(ft_st_writer_add(w, "i64", FT_DT_I64, 1, s3, r.i64));
+    FT_CHECK_OK(ft_st_writer_add(w, "i32", FT_DT_I32, 1, s5, r.i32));
+    FT_CHECK_OK(ft_st_writer_add(w, "u8", FT_DT_U8, 1, s3, r.u8));
+    FT_CHECK_OK(ft_st_writer_add(w, "i8", FT_DT_I8, 1, s3, r.i8));
+    FT_CHECK_OK(ft_st_writer_add(w, "bool", FT_DT_BOOL, 1, s3, r.b));
+    FT_CHECK_OK(ft_st_writer_add(w, "empty", FT_DT_F32, 2, s04, NULL));
+    FT_CHECK_OK(ft_st_writer_set_metadata(w, "format", "pt"));
+    FT_CHECK_OK(ft_st_writer_write(w, tpath(p, sizeof p, "ftune.safetensors")));
+    FT_CHECK(interop_run("check", p) == 0);
+    /* the sharded index is byte-identical to what transformers writes */
+    char d[256];
+    FT_CHECK_OK(ft_st_writer_write_dir(w, tpath(d, sizeof d, "interop_sh"), 30));
+    FT_CHECK(interop_run("index", tpath(p, sizeof p, "interop_sh/model.safetensors.index.json")) == 0);
+    ft_st_writer_free(w);
+}
+
 int main(void) {
     snprintf(g_dir, sizeof g_dir, "/tmp/ft_st_testXXXXXX");
     if (!mkdtemp(g_dir)) {
@@ -660,6 +770,7 @@ int main(void) {
     FT_RUN(test_set_open);
     FT_RUN(test_bad_files);
     FT_RUN(test_bad_index);
+    FT_RUN(test_python_interop);
     nftw(g_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     FT_DONE();
 }

@@ -993,7 +993,8 @@ static ft_status st_sorted(ft_st_writer *w, st_wentry ***out) {
     for (size_t i = 0; i < w->n; i++)
         v[i] = &w->e[i];
     qsort(v, w->n, sizeof *v, st_wentry_ptr_cmp);
-    qsort(w->meta, w->nmeta, sizeof *w->meta, st_kv_cmp);
+    if (w->nmeta > 1)
+        qsort(w->meta, w->nmeta, sizeof *w->meta, st_kv_cmp);
     *out = v;
     return FT_OK;
 }
