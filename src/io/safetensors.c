@@ -325,8 +325,8 @@ static ft_status st_parse_header(ft_st_file *f, const char *hdr, size_t hlen, ui
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(hdr, hlen, &end, 0);
     if (!root) {
-        const char *at = cJSON_GetErrorPtr();
-        size_t pos = (at && at >= hdr && at <= hdr + hlen) ? (size_t)(at - hdr) : 0;
+        /* cJSON reports the failure position through end (its global error pointer is not thread-safe) */
+        size_t pos = (end && end >= hdr && end <= hdr + hlen) ? (size_t)(end - hdr) : 0;
         return ft_fail(FT_ERR_FORMAT, "%s: header is not valid JSON (error near byte %zu of %zu)", f->path, pos,
                        hlen);
     }
