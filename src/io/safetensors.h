@@ -27,7 +27,7 @@ typedef struct {
 
 /* ---- one file ---- */
 typedef struct ft_st_file ft_st_file;
-/* mmap + validate: header size sane (8 <= n <= 100 MB and inside the file), JSON well-formed,
+/* mmap + validate: header size sane (2 <= n <= 100 MB and inside the file), JSON well-formed,
  * every entry has a known dtype, shape, data_offsets; shape x dtype size == byte span; spans inside
  * the data section and not overlapping. Errors name the file and the tensor. */
 ft_status ft_st_open(const char *path, ft_st_file **out);
