@@ -1,0 +1,198 @@
+/* ftune init / inspect / dump */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/cli.h"
+#include "data/pretok.h"
+#include "models/model.h"
+
+static const char *INIT_USAGE =
+    "usage: ftune init --arch gpt2|llama|qwen2|mistral --config small.json --out DIR [--seed N] [--dtype f32|bf16]\n"
+    "\n"
+    "Writes a randomly initialized model in exact Hugging Face layout: DIR/config.json + DIR/model.safetensors.\n"
+    "small.json holds HF config fields (e.g. {\"n_embd\": 64, \"n_layer\": 2, ...}); missing optional fields get\n"
+    "the architecture's defaults. Weights ~ N(0, initializer_range), norms 1, biases 0 (GPT-2 residual\n"
+    "projections scaled by 1/sqrt(2*n_layer)), as transformers initializes them.\n"
+    "  --seed N        RNG seed (default 42)\n"
+    "  --dtype f32|bf16  stored weight dtype (default f32)\n";
+
+int ft_cmd_init(int argc, char **argv) {
+    const char *arch = NULL, *config = NULL, *outdir = NULL, *dtype = "f32";
+    long seed = 42;
+    bool help;
+    ft_opt opts[] = {{"arch", FT_OPT_STR, &arch},     {"config", FT_OPT_STR, &config}, {"out", FT_OPT_STR, &outdir},
+                     {"seed", FT_OPT_INT, &seed},      {"dtype", FT_OPT_STR, &dtype}};
+    int rc = ft_cli_parse("init", argc, argv, opts, 5, INIT_USAGE, NULL, 0, NULL, &help);
+    if (rc || help)
+        return rc;
+    if (!arch || !config || !outdir) {
+        fprintf(stderr, "ftune init: --arch, --config and --out are required\n%s", INIT_USAGE);
+        return 2;
+    }
+    if (strcmp(arch, "gpt2") && strcmp(arch, "llama") && strcmp(arch, "qwen2") && strcmp(arch, "mistral")) {
+        fprintf(stderr, "ftune init: unknown --arch '%s' (gpt2, llama, qwen2, mistral)\n", arch);
+        return 2;
+    }
+    ft_dtype dt = !strcmp(dtype, "bf16") ? FT_DT_BF16 : FT_DT_F32;
+    if (strcmp(dtype, "bf16") && strcmp(dtype, "f32")) {
+        fprintf(stderr, "ftune init: --dtype must be f32 or bf16\n");
+        return 2;
+    }
+    char *txt;
+    ft_status s = ft_read_file(config, &txt, NULL);
+    if (s != FT_OK)
+        return ft_cli_fail("init", s);
+    ft_model_config cfg;
+    s = ft_config_from_partial(txt, config, arch, &cfg);
+    free(txt);
+    if (s != FT_OK)
+        return ft_cli_fail("init", s);
+    ft_model *m;
+    s = ft_model_init_random(&cfg, (uint64_t)seed, &m);
+    if (s == FT_OK) {
+        s = ft_model_save(m, outdir, dt);
+        if (s == FT_OK)
+            printf("wrote %s: %s, %lld parameters\n", outdir, m->cfg.model_type,
+                   (long long)ft_model_param_count(m, false));
+        ft_model_free(m);
+    }
+    return s == FT_OK ? 0 : ft_cli_fail("init", s);
+}
+
+static const char *INSPECT_USAGE =
+    "usage: ftune inspect DIR [--tensors]\n"
+    "\n"
+    "Prints the architecture, parameter count, dtypes and file sizes of a Hugging Face checkpoint\n"
+    "(config.json + model.safetensors or sharded model-*.safetensors); --tensors lists every tensor.\n";
+
+int ft_cmd_inspect(int argc, char **argv) {
+    bool help, tensors = false;
+    const char *pos[1];
+    int npos;
+    ft_opt opts[] = {{"tensors", FT_OPT_FLAG, &tensors}};
+    int rc = ft_cli_parse("inspect", argc, argv, opts, 1, INSPECT_USAGE, pos, 1, &npos, &help);
+    if (rc || help)
+        return rc;
+    if (npos != 1) {
+        fprintf(stderr, "%s", INSPECT_USAGE);
+        return 2;
+    }
+    ft_model *m;
+    ft_status s = ft_model_load(pos[0], &m);
+    if (s != FT_OK)
+        return ft_cli_fail("inspect", s);
+    const ft_model_config *c = &m->cfg;
+    printf("model: %s\narchitecture: %s\n", pos[0], c->model_type);
+    printf("layers %d, hidden %d, heads %d (kv %d, head_dim %d), intermediate %d, vocab %d, positions %d\n",
+           c->n_layers, c->hidden, c->n_heads, c->n_kv_heads, c->head_dim, c->intermediate, c->vocab_size,
+           c->max_pos);
+    printf("tied embeddings: %s, norm eps %g%s\n", c->tie_embeddings ? "yes" : "no", (double)c->norm_eps,
+           c->arch == FT_ARCH_LLAMA ? "" : " (LayerNorm)");
+    if (c->arch == FT_ARCH_LLAMA)
+        printf("rope_theta %g, q/k/v bias %s, o_proj bias %s, mlp bias %s\n", (double)c->rope_theta,
+               c->qkv_bias ? "yes" : "no", c->o_bias ? "yes" : "no", c->mlp_bias ? "yes" : "no");
+    int64_t by_dt[8] = {0};
+    for (int i = 0; i < m->n_params; i++)
+        by_dt[m->params[i].file_dtype] += m->params[i].numel;
+    printf("parameters: %lld (%.2f M)\n", (long long)ft_model_param_count(m, false),
+           (double)ft_model_param_count(m, false) / 1e6);
+    for (int d = 0; d < 8; d++)
+        if (by_dt[d])
+            printf("  %s: %lld\n", ft_dtype_name((ft_dtype)d), (long long)by_dt[d]);
+    printf("files: %zu tensors, %.2f MB on disk\n", ft_st_set_count(m->st),
+           (double)ft_st_set_total_bytes(m->st) / 1e6);
+    if (tensors) {
+        for (size_t i = 0; i < ft_st_set_count(m->st); i++) {
+            const ft_st_tensor *t = ft_st_set_at(m->st, i);
+            printf("  %-60s %-5s [", t->name, ft_dtype_name(t->dtype));
+            for (int d = 0; d < t->ndim; d++)
+                printf("%s%lld", d ? ", " : "", (long long)t->shape[d]);
+            char full[600];
+            snprintf(full, sizeof full, "transformer.%s", t->name);
+            bool used = ft_model_find_param(m, t->name) >= 0 ||
+                        (m->cfg.arch == FT_ARCH_GPT2 && ft_model_find_param(m, full) >= 0);
+            printf("]%s\n", used ? "" : "  (not used by the model)");
+        }
+    }
+    ft_model_free(m);
+    return 0;
+}
+
+static const char *DUMP_USAGE =
+    "usage: ftune dump --model DIR --batch batch.json --out out.safetensors\n"
+    "\n"
+    "Runs one forward and backward pass (dropout off, every parameter trainable) on batch.json =\n"
+    "{\"input_ids\": [[...], ...], \"attention_mask\": [[...], ...], \"labels\": [[...], ...]} (mask and labels\n"
+    "optional; labels default to input_ids, shifted inside the loss, -100 ignored) and writes F32 tensors\n"
+    "'logits' [B, T, V], 'loss' [1] and 'grad.<HF name>' for every trainable tensor in its HF shape.\n";
+
+int ft_cmd_dump(int argc, char **argv) {
+    const char *model = NULL, *batch = NULL, *outp = NULL;
+    bool help;
+    ft_opt opts[] = {{"model", FT_OPT_STR, &model}, {"batch", FT_OPT_STR, &batch}, {"out", FT_OPT_STR, &outp}};
+    int rc = ft_cli_parse("dump", argc, argv, opts, 3, DUMP_USAGE, NULL, 0, NULL, &help);
+    if (rc || help)
+        return rc;
+    if (!model || !batch || !outp) {
+        fprintf(stderr, "ftune dump: --model, --batch and --out are required\n%s", DUMP_USAGE);
+        return 2;
+    }
+    ft_model *m = NULL;
+    ft_batch b = {0};
+    ft_arena arena = {0};
+    ft_st_writer *w = NULL;
+    ft_status s = ft_model_load(model, &m);
+    if (s == FT_OK)
+        s = ft_batch_load_json(batch, &b);
+    for (int i = 0; s == FT_OK && i < m->n_params; i++)
+        s = ft_model_set_trainable(m, i, true);
+    if (s == FT_OK)
+        s = ft_arena_init(&arena, ft_model_act_bytes(m, b.B, b.T) + (1u << 20));
+    ft_acts *a = NULL;
+    double loss = 0;
+    int64_t cnt;
+    ft_fwd_opts o = {.keep_logits = true};
+    if (s == FT_OK)
+        s = ft_model_forward(m, &b, &o, &arena, &a, &loss, &cnt);
+    if (s == FT_OK)
+        s = ft_model_backward(m, a, &arena, 1.0f);
+    float loss_f = (float)loss;
+    char **names = NULL;
+    if (s == FT_OK) {
+        w = ft_st_writer_new();
+        names = calloc((size_t)m->n_params, sizeof *names);
+        if (!w || !names)
+            s = ft_fail(FT_ERR_NOMEM, "out of memory");
+    }
+    if (s == FT_OK) {
+        int64_t lshape[3] = {b.B, b.T, m->cfg.vocab_size}, one = 1;
+        s = ft_st_writer_add(w, "logits", FT_DT_F32, 3, lshape, ft_acts_logits(a));
+        if (s == FT_OK)
+            s = ft_st_writer_add(w, "loss", FT_DT_F32, 1, &one, &loss_f);
+        for (int i = 0; s == FT_OK && i < m->n_params; i++) {
+            const ft_param *p = &m->params[i];
+            size_t n = strlen(p->name) + 6;
+            names[i] = malloc(n);
+            if (!names[i]) {
+                s = ft_fail(FT_ERR_NOMEM, "out of memory");
+                break;
+            }
+            snprintf(names[i], n, "grad.%s", p->name);
+            s = ft_st_writer_add(w, names[i], FT_DT_F32, p->ndim, p->shape, p->grad);
+        }
+        if (s == FT_OK)
+            s = ft_st_writer_write(w, outp);
+    }
+    if (s == FT_OK)
+        printf("loss %.6f over %lld targets; wrote %s\n", loss, (long long)cnt, outp);
+    for (int i = 0; names && i < m->n_params; i++)
+        free(names[i]);
+    free(names);
+    ft_st_writer_free(w);
+    ft_arena_free(&arena);
+    ft_batch_free(&b);
+    ft_model_free(m);
+    return s == FT_OK ? 0 : ft_cli_fail("dump", s);
+}

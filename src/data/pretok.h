@@ -1,0 +1,32 @@
+/* data/pretok: pre-tokenized inputs — batch.json for `ftune dump`, JSONL examples
+ * {"input_ids": [...], "labels": [...]?, "attention_mask": [...]?} for training. */
+#ifndef FT_PRETOK_H
+#define FT_PRETOK_H
+
+#include "models/model.h"
+
+/* Parse {"input_ids": [[...]...], "attention_mask"?: [[...]...], "labels"?: [[...]...]} (rectangular). */
+ft_status ft_batch_load_json(const char *path, ft_batch *out);
+void ft_batch_free(ft_batch *b);
+
+typedef struct {
+    int32_t *ids;    /* [len] */
+    int32_t *labels; /* [len] or NULL (= ids) */
+    int len;
+} ft_example;
+
+typedef struct {
+    ft_example *ex;
+    size_t n;
+} ft_dataset;
+
+/* Read a JSONL file of pre-tokenized examples; errors name file:line and the field. */
+ft_status ft_dataset_load_pretok(const char *path, ft_dataset *out);
+void ft_dataset_free(ft_dataset *d);
+
+/* Build a right-padded batch of examples idx[0..n) truncated to max_len: pads get mask 0 and label -100.
+ * T = the longest (truncated) example. pad_id fills input_ids at pads. */
+ft_status ft_batch_collate(const ft_dataset *d, const size_t *idx, int n, int max_len, int32_t pad_id,
+                           ft_batch *out);
+
+#endif
