@@ -1,6 +1,6 @@
 /* report/: TensorBoard event files read back by an independent reader written here (framing,
  * bitwise CRC32C, hand protobuf decoding), CRC32C test vectors, metrics.jsonl round trip, progress
- * line formatting and redraw pacing.
+ * line formatting and redraw pacing, report.html content.
  * `test_report --write-events DIR` writes the fixed event set that tests/tfevents_py.sh checks. */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -13,6 +13,7 @@
 #include "ft_test.h"
 #include "report/metrics_log.h"
 #include "report/progress.h"
+#include "report/report_html.h"
 #include "report/tfevents.h"
 
 /* ---------- independent reference pieces ---------- */
@@ -608,6 +609,102 @@ FT_TEST(test_progress_pacing) {
     free(quiet);
 }
 
+/* ---------- report.html ---------- */
+
+static int count_str(const char *s, const char *needle) {
+    int k = 0;
+    for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle))
+        k++;
+    return k;
+}
+
+FT_TEST(test_html_report) {
+    /* chart 1 spans x exactly [0,10]; its y data 0..3 gets 0.5 ticks, so y is [0,3] exactly:
+     * (0,0) -> (ML, MT+PH) = (64, 280), (10,1) -> (ML+PW, MT+PH*(1-1/3)) = (624, 192) */
+    const double x2[] = {0, 10}, y2[] = {0, 1};
+    const double x4[] = {0, 1, 2, 3}, y4[] = {1, NAN, 2, 3}; /* NaN splits the line in two */
+    const double xl[] = {0, 1, 2}, yl[] = {1e-5, 0, 1e-3};  /* log axis: 0 is left out */
+    enum { M = 20000 };
+    double *xm = malloc(M * sizeof *xm), *ym = malloc(M * sizeof *ym);
+    for (int i = 0; i < M; i++) {
+        xm[i] = i;
+        ym[i] = i == 12345 ? 100.0 : sin(i / 500.0);
+    }
+    ft_html_series s1[] = {{"exact", x2, y2, 2}, {"gap <&>", x4, y4, 4}};
+    ft_html_series s2[] = {{"lr", xl, yl, 3}};
+    ft_html_series s3[] = {{"many", xm, ym, M}};
+    ft_html_chart charts[] = {{"Loss", "step", "loss", s1, 2, false}, {"LR", "step", "lr", s2, 1, true},
+                              {"Thin", "step", "v", s3, 1, false}, {"Empty", "step", "v", NULL, 0, false}};
+    ft_html_kv kv[] = {{"model", "a \"quoted\" <name>"}, {"steps", "500"}};
+    const char *labels[] = {"neg", "pos"};
+    int64_t counts[] = {80, 20, 10, 30};
+    ft_html_confusion cm = {NULL, 2, labels, counts};
+    ft_html_report r = {"run <1>", kv, 2, charts, 4, &cm};
+    char *html = NULL;
+    size_t n = 0;
+    FT_CHECK_OK(ft_html_render(&r, &html, &n));
+    if (html) {
+        FT_CHECK(n == strlen(html));
+        FT_CHECK(strstr(html, "<title>run &lt;1&gt;</title>") && strstr(html, "<h1>run &lt;1&gt;</h1>"));
+        FT_CHECK(strstr(html, "<th>model</th><td>a &quot;quoted&quot; &lt;name&gt;</td>") != NULL);
+        FT_CHECK(strstr(html, ">gap &lt;&amp;&gt;</text>") != NULL);
+        FT_CHECK(strstr(html, "points=\"64.0,280.0 624.0,192.0\"") != NULL);
+        FT_CHECK(count_str(html, "<svg") == 4);
+        /* 1 (exact) + 2 (gap) + 2 (log: the 0 breaks it) + 1 (thin) polylines */
+        FT_CHECKF(count_str(html, "<polyline") == 6, "%d polylines", count_str(html, "<polyline"));
+        FT_CHECK(strstr(html, ">1e-05</text>") && strstr(html, ">0.001</text>") && strstr(html, "lr (log)"));
+        FT_CHECK(strstr(html, ">no data</text>") != NULL);
+        /* the 20000-point series is thinned to at most 2 points per pixel column, spike kept:
+         * y range widens to [-20, 100] (step 20), so 100 sits on the top edge, y = 16.0 */
+        const char *thin = strstr(html, "<figcaption>Thin");
+        const char *pl = thin ? strstr(thin, "points=\"") : NULL;
+        if (pl) {
+            const char *end = strchr(pl + 8, '"');
+            int pts = 0;
+            for (const char *q = pl + 8; q < end; q++)
+                pts += *q == ',';
+            FT_CHECKF(pts >= 561 && pts <= 2 * 561, "%d points", pts);
+            char spike[32];
+            snprintf(spike, sizeof spike, "%.1f,16.0", 64 + 12345.0 / 19999.0 * 560);
+            char *hit = strstr(pl, spike);
+            FT_CHECKF(hit && hit < end, "spike point %s missing", spike);
+        } else {
+            FT_CHECK(pl != NULL);
+        }
+        /* confusion: shade is the share of the true class; totals per row */
+        FT_CHECK(strstr(html, "<h2>Confusion matrix</h2>") != NULL);
+        FT_CHECK(strstr(html, "<td style=\"background:rgba(31,119,180,0.80);color:#fff\">80</td>") != NULL);
+        FT_CHECK(strstr(html, "<td style=\"background:rgba(31,119,180,0.25);color:#000\">10</td>") != NULL);
+        FT_CHECK(strstr(html, "<td>100</td></tr>") && strstr(html, "<td>40</td></tr>"));
+        FT_CHECK(strstr(html, "</html>\n") == html + n - 8);
+    }
+
+    /* written file = rendered page; bad input is refused */
+    char dir[256], path[512];
+    make_tmpdir(dir, sizeof dir, "html");
+    ft_path_join(path, sizeof path, dir, "report.html");
+    FT_CHECK_OK(ft_html_write(path, &r));
+    char *back = NULL;
+    size_t bn = 0;
+    FT_CHECK_OK(ft_read_file(path, &back, &bn));
+    FT_CHECK(html && back && bn == n && memcmp(back, html, n) == 0);
+    free(back);
+    free(html);
+    counts[3] = -1;
+    FT_CHECK_FAILS(ft_html_render(&r, &html, &n), FT_ERR_RANGE, "cell (1,1)");
+    FT_CHECK(html == NULL);
+    counts[3] = 30;
+    s1[1].y = NULL;
+    FT_CHECK_FAILS(ft_html_render(&r, &html, &n), FT_ERR_ARG, "chart 'Loss' series 1");
+    s1[1].y = y4;
+    char bad[600];
+    snprintf(bad, sizeof bad, "%s/missing/report.html", dir);
+    FT_CHECK(ft_html_write(bad, &r) == FT_ERR_IO);
+    rm_tree(dir);
+    free(xm);
+    free(ym);
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "--write-events") == 0) {
         char path[4096];
@@ -628,5 +725,6 @@ int main(int argc, char **argv) {
     FT_RUN(test_progress_time_si);
     FT_RUN(test_progress_format);
     FT_RUN(test_progress_pacing);
+    FT_RUN(test_html_report);
     FT_DONE();
 }
