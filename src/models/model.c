@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/json.h"
 #include "models/model.h"
 
 typedef struct {
@@ -335,12 +336,10 @@ ft_status ft_model_save(const ft_model *m, const char *dir, ft_dtype dtype) {
         } else {
             cJSON_DeleteItemFromObjectCaseSensitive(j, "torch_dtype");
             cJSON_AddStringToObject(j, "torch_dtype", dtype == FT_DT_BF16 ? "bfloat16" : "float32");
-            char *txt = cJSON_Print(j);
-            cJSON_Delete(j);
             char path[4096];
             ft_path_join(path, sizeof path, dir, "config.json");
-            s = txt ? ft_write_file_atomic(path, txt, strlen(txt)) : ft_fail(FT_ERR_NOMEM, "out of memory");
-            cJSON_free(txt);
+            s = ft_json_write_file(path, j, true);
+            cJSON_Delete(j);
         }
     }
     for (int i = 0; conv && i < m->n_params; i++)
