@@ -57,7 +57,12 @@ static inline int kc_close_ex(const char *what, const float *got, const double *
         scale = fabs(want[i]) > scale ? fabs(want[i]) : scale;
     for (int64_t i = 0; i < n; i++) {
         double e = fabs((double)got[i] - want[i]);
-        if (!(e <= err)) { /* NaN in got counts as the worst error */
+        if (isnan(e)) { /* a NaN anywhere fails, whatever the other errors */
+            err = INFINITY;
+            worst = i;
+            break;
+        }
+        if (worst < 0 || e > err) {
             err = e;
             worst = i;
         }
