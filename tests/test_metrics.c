@@ -567,7 +567,6 @@ FT_TEST(test_score_compute) {
     ft_bleu_opts_default(&o.bleu);
     cJSON *out;
     char *text;
-    const char *textrefs[] = {np};
     FT_CHECK_OK(ft_score_read(tp, trefs, 1, &d));
     FT_CHECK_FAILS(ft_score_compute("regression", &d, &o, &out, &text), FT_ERR_FORMAT, "tp.txt:1: not a number");
     FT_CHECK_FAILS(ft_score_compute("blue", &d, &o, &out, &text), FT_ERR_ARG,
@@ -584,7 +583,6 @@ FT_TEST(test_score_compute) {
     FT_CHECK_FAILS(ft_score_compute("classification", &d, &o, &out, &text), FT_ERR_FORMAT,
                    "multi.jsonl:1: classification takes exactly one reference");
     ft_score_data_free(&d);
-    (void)textrefs;
 }
 
 static int stem_stdin(void) {

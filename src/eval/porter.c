@@ -113,7 +113,7 @@ static size_t step1b(char *w, size_t len) {
     else
         return len;
     if (ends(w, s, "at"))
-        return put(w, s, "e") ;
+        return put(w, s, "e");
     if (ends(w, s, "bl"))
         return put(w, s, "e");
     if (ends(w, s, "iz"))

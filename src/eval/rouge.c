@@ -19,11 +19,10 @@ ft_status ft_rouge_tokenize(const char *text, bool stem, char **buf, size_t *n_t
     for (size_t i = 0; i <= n;) {
         char c = 0;
         size_t adv = 1;
-        if (end_after) { /* the U+0307 that followed the 'i' of a lowered U+0130 */
+        if (end_after) { /* the U+0307 that followed the 'i' of a lowered U+0130 ends the token */
             end_after = 0;
             adv = 0;
-        } else
-        if (i < n) {
+        } else if (i < n) {
             unsigned char u = (unsigned char)text[i];
             if (u < 0x80) {
                 c = (char)u;
