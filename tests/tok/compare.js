@@ -21,7 +21,7 @@ for (const [mode, got, eq] of modes) {
       const t = JSON.stringify(corpus[i].text);
       console.log(`  ${name} ${mode} line ${i + 1} ${t.length > 80 ? t.slice(0, 80) + '...' : t}`);
       console.log(`    ref: ${JSON.stringify(mode.startsWith('dec') ? (mode === 'decode' ? ref[i].dec : ref[i].dec_skip) : mode === 'special' ? ref[i].ids_special : ref[i].ids).slice(0, 300)}`);
-      console.log(`    got: ${JSON.stringify(got[i] ? (mode.startsWith('dec') ? got[i].text : got[i].ids) : null).slice(0, 300)}`);
+      console.log(`    got: ${String(JSON.stringify(got[i] ? (mode.startsWith('dec') ? got[i].text : got[i].ids) : null)).slice(0, 300)}`);
     }
   }
   console.log(`${name} ${mode}: ${ok}/${ref.length} equal`);

@@ -9,7 +9,7 @@ const fs = require('fs');
 const path = require('path');
 const os = require('os');
 const [npmDir, dir, kind, corpus, outPath] = process.argv.slice(2);
-const { Tokenizer } = require(path.join(npmDir, 'node_modules', 'tokenizers'));
+const { Tokenizer } = require(path.resolve(npmDir, 'node_modules', 'tokenizers'));
 
 function gpt2Json(d) {
   const vocab = JSON.parse(fs.readFileSync(path.join(d, 'encoder.json'), 'utf8'));
