@@ -100,6 +100,11 @@ static ft_status find_all(const ft_tok_pattern *p, const char *s, size_t n, ft_t
 
 /* ---- normalizers ---- */
 static ft_status unicode_form(const char *s, size_t len, ft_tok_buf *out, int flags) {
+    size_t i = 0;
+    while (i < len && (unsigned char)s[i] < 0x80)
+        i++;
+    if (i == len) /* ASCII is fixed by every normalization form */
+        return ft_tok_buf_add(out, s, len);
     utf8proc_uint8_t *dst = NULL;
     utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &dst,
                                       (utf8proc_option_t)(UTF8PROC_STABLE | flags));
