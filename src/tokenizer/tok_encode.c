@@ -1,0 +1,276 @@
+/* tokenizer: encode (added tokens -> normalize -> pre-tokenize -> model -> post-process) and decode. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tokenizer/tok_internal.h"
+
+/* Cut added tokens out of s[0..n) (a span of buf at base): leftmost-longest trie matches with
+ * single_word / lstrip / rstrip as HF applies them. Appends spans (offsets into buf) to out. */
+static ft_status find_added(const ft_tokenizer *t, const ft_tok_trie *tr, const ft_tok_buf *buf, size_t base,
+                            size_t n, uint8_t first, ft_tok_spans *out) {
+    const unsigned char *s = (const unsigned char *)buf->p + base;
+    size_t start_off = 0, i = 0;
+    if (tr->n)
+        while (i < n) {
+            if (!tr->first[s[i]]) {
+                i++;
+                continue;
+            }
+            int32_t node = 0, best = -1;
+            size_t best_end = 0;
+            for (size_t k = i; k < n; k++) {
+                node = ft_tok_trie_child(tr, node, s[k]);
+                if (node < 0)
+                    break;
+                if (tr->tok[node] >= 0)
+                    best = tr->tok[node], best_end = k + 1;
+            }
+            if (best < 0) {
+                i++;
+                continue;
+            }
+            const ft_tok_added *a = &t->added[best];
+            size_t start = i, stop = best_end;
+            i = best_end; /* the matcher resumes after the raw match, whatever happens to it */
+            if (a->single_word) {
+                bool ok_l = true, ok_r = true;
+                if (start > 0) { /* previous character must not be a word character */
+                    size_t p = start - 1;
+                    while (p > 0 && (s[p] & 0xC0) == 0x80)
+                        p--;
+                    uint32_t c;
+                    ft_tok_u8dec(s, n, p, &c);
+                    ok_l = !ft_tok_is_word_char(c);
+                }
+                if (stop < n) {
+                    uint32_t c;
+                    ft_tok_u8dec(s, n, stop, &c);
+                    ok_r = !ft_tok_is_word_char(c);
+                }
+                if (!ok_l || !ok_r)
+                    continue;
+            }
+            if (a->lstrip) {
+                size_t ns = start;
+                while (ns > 0) {
+                    size_t p = ns - 1;
+                    while (p > 0 && (s[p] & 0xC0) == 0x80)
+                        p--;
+                    uint32_t c;
+                    ft_tok_u8dec(s, n, p, &c);
+                    if (!ft_tok_is_whitespace(c))
+                        break;
+                    ns = p;
+                }
+                start = ns > start_off ? ns : start_off;
+            }
+            if (a->rstrip)
+                while (stop < n) {
+                    uint32_t c;
+                    int cl = ft_tok_u8dec(s, n, stop, &c);
+                    if (!ft_tok_is_whitespace(c))
+                        break;
+                    stop += (size_t)cl;
+                }
+            if (start_off < start)
+                FT_TRY(ft_tok_spans_add(out, base + start_off, start - start_off, -1, (uint8_t)(first && start_off == 0)));
+            FT_TRY(ft_tok_spans_add(out, base + start, stop - start, a->id, 0));
+            start_off = stop;
+            if (i < stop)
+                i = stop; /* rstrip ate past the match */
+        }
+    if (start_off < n || n == 0)
+        FT_TRY(ft_tok_spans_add(out, base + start_off, n - start_off, -1, (uint8_t)(first && start_off == 0)));
+    return FT_OK;
+}
+
+/* One sequence -> ids (type_id 0) appended to out. */
+static ft_status encode_seq(ft_tokenizer *t, const char *text, size_t len, ft_tok_ids *out) {
+    size_t bad;
+    if (!ft_tok_utf8_valid(text, len, &bad))
+        return ft_fail(FT_ERR_ARG, "tokenizer: input is not valid UTF-8 (byte %zu)", bad);
+    ft_tok_buf buf = {0}, norm = {0};
+    ft_tok_spans segs = {0}, pieces = {0}, words = {0};
+    ft_status st = ft_tok_buf_add(&buf, text, len);
+    if (st == FT_OK)
+        st = find_added(t, &t->trie_raw, &buf, 0, len, 1, &segs);
+    for (size_t i = 0; i < segs.n && st == FT_OK; i++) {
+        ft_tok_span sg = segs.v[i];
+        if (sg.id >= 0) {
+            st = ft_tok_spans_add(&pieces, sg.off, sg.len, sg.id, 0);
+            continue;
+        }
+        size_t off = sg.off, n = sg.len;
+        if (t->norm) {
+            st = ft_tok_normalize(t->norm, buf.p + sg.off, sg.len, &norm, t->md);
+            off = buf.len;
+            n = norm.len;
+            if (st == FT_OK)
+                st = ft_tok_buf_add(&buf, norm.p, norm.len);
+        }
+        if (st == FT_OK)
+            st = find_added(t, &t->trie_norm, &buf, off, n, sg.first, &pieces);
+    }
+    const ft_tok_spans *w = &pieces;
+    if (st == FT_OK && t->pre) {
+        st = ft_tok_pretokenize(t->pre, &buf, &pieces, &words, t->md);
+        w = &words;
+    }
+    for (size_t i = 0; i < w->n && st == FT_OK; i++) {
+        if (w->v[i].id >= 0)
+            st = ft_tok_ids_push(out, w->v[i].id, 0);
+        else if (w->v[i].len)
+            st = ft_tok_model_word(t, buf.p + w->v[i].off, w->v[i].len, out);
+    }
+    ft_tok_buf_free(&buf);
+    ft_tok_buf_free(&norm);
+    ft_tok_spans_free(&segs);
+    ft_tok_spans_free(&pieces);
+    ft_tok_spans_free(&words);
+    return st;
+}
+
+static ft_status push_range(ft_tok_ids *out, const ft_tok_ids *src, int32_t type_id) {
+    FT_TRY(ft_tok_ids_reserve(out, src->n));
+    for (size_t i = 0; i < src->n; i++)
+        FT_TRY(ft_tok_ids_push(out, src->ids[i], type_id));
+    return FT_OK;
+}
+
+static ft_status post_process(const ft_tokenizer *t, const ft_tok_ids *a, const ft_tok_ids *b, bool add_special,
+                              ft_tok_ids *out) {
+    out->n = 0;
+    const ft_tok_post *p = &t->post;
+    switch (p->kind) {
+    case FT_TOK_PP_TEMPLATE: {
+        const ft_tok_tpl_item *items = b ? p->pair : p->single;
+        size_t n = b ? p->npair : p->nsingle;
+        for (size_t i = 0; i < n; i++) {
+            if (items[i].seq >= 0) {
+                const ft_tok_ids *sq = items[i].seq == 0 ? a : b;
+                if (sq)
+                    FT_TRY(push_range(out, sq, items[i].type_id));
+            } else if (add_special)
+                for (size_t k = 0; k < items[i].nids; k++)
+                    FT_TRY(ft_tok_ids_push(out, items[i].ids[k], items[i].type_id));
+        }
+        return FT_OK;
+    }
+    case FT_TOK_PP_BERT:
+    case FT_TOK_PP_ROBERTA: {
+        bool rob = p->kind == FT_TOK_PP_ROBERTA;
+        int32_t tb = rob ? 0 : 1;
+        if (!add_special) {
+            FT_TRY(push_range(out, a, 0));
+            return b ? push_range(out, b, rob ? 0 : 1) : FT_OK;
+        }
+        FT_TRY(ft_tok_ids_push(out, p->cls, 0));
+        FT_TRY(push_range(out, a, 0));
+        FT_TRY(ft_tok_ids_push(out, p->sep, 0));
+        if (b) {
+            if (rob)
+                FT_TRY(ft_tok_ids_push(out, p->sep, 0));
+            FT_TRY(push_range(out, b, tb));
+            FT_TRY(ft_tok_ids_push(out, p->sep, tb));
+        }
+        return FT_OK;
+    }
+    case FT_TOK_PP_NONE:
+        FT_TRY(push_range(out, a, 0));
+        return b ? push_range(out, b, 1) : FT_OK;
+    }
+    return ft_fail(FT_ERR_INTERNAL, "tokenizer: bad post-processor kind");
+}
+
+ft_status ft_tok_encode_pair(ft_tokenizer *t, const char *a, size_t alen, const char *b, size_t blen, bool add_special,
+                             ft_tok_ids *out) {
+    if (!t || !out || (!a && alen))
+        return ft_fail(FT_ERR_ARG, "ft_tok_encode: bad arguments");
+    ft_tok_ids ea = {0}, eb = {0};
+    ft_status st = encode_seq(t, a ? a : "", alen, &ea);
+    if (st == FT_OK && b)
+        st = encode_seq(t, b, blen, &eb);
+    if (st == FT_OK) {
+        free(out->mask);
+        out->mask = NULL;
+        st = post_process(t, &ea, b ? &eb : NULL, add_special, out);
+    }
+    ft_tok_ids_free(&ea);
+    ft_tok_ids_free(&eb);
+    return st;
+}
+
+ft_status ft_tok_encode(ft_tokenizer *t, const char *text, size_t len, bool add_special, ft_tok_ids *out) {
+    return ft_tok_encode_pair(t, text, len, NULL, 0, add_special, out);
+}
+
+ft_status ft_tok_decode(const ft_tokenizer *t, const int32_t *ids, size_t n, bool skip_special, char **out,
+                        size_t *out_len) {
+    *out = NULL;
+    if (out_len)
+        *out_len = 0;
+    ft_tok_buf buf = {0};
+    ft_tok_spans toks = {0};
+    ft_status st = ft_tok_buf_reserve(&buf, 16);
+    for (size_t i = 0; i < n && st == FT_OK; i++) {
+        int32_t id = ids[i];
+        if (id < 0 || (size_t)id >= t->nid || !t->id_str[id]) {
+            st = ft_fail(FT_ERR_RANGE, "tokenizer: id %d at position %zu is not in the vocabulary (size %zu)", (int)id, i,
+                         t->nid);
+            break;
+        }
+        if (skip_special && t->id_special[id])
+            continue;
+        size_t off = buf.len;
+        st = ft_tok_buf_add(&buf, t->id_str[id], t->id_len[id]);
+        if (st == FT_OK)
+            st = ft_tok_spans_add(&toks, off, t->id_len[id], -1, 0);
+    }
+    if (st == FT_OK && t->dec)
+        st = ft_tok_decode_chain(t->dec, &buf, &toks, t->md);
+    ft_tok_buf res = {0};
+    if (st == FT_OK)
+        st = ft_tok_buf_reserve(&res, 1);
+    for (size_t i = 0; i < toks.n && st == FT_OK; i++) {
+        if (!t->dec && i)
+            st = ft_tok_buf_add(&res, " ", 1);
+        if (st == FT_OK)
+            st = ft_tok_buf_add(&res, buf.p + toks.v[i].off, toks.v[i].len);
+    }
+    ft_tok_buf_free(&buf);
+    ft_tok_spans_free(&toks);
+    if (st != FT_OK) {
+        ft_tok_buf_free(&res);
+        return st;
+    }
+    res.p[res.len] = 0;
+    *out = res.p;
+    if (out_len)
+        *out_len = res.len;
+    return FT_OK;
+}
+
+const char *ft_tok_id_to_token(const ft_tokenizer *t, int32_t id, size_t *len) {
+    if (id < 0 || (size_t)id >= t->nid || !t->id_str[id])
+        return NULL;
+    if (len)
+        *len = t->id_len[id];
+    return t->id_str[id];
+}
+
+int32_t ft_tok_token_to_id(const ft_tokenizer *t, const char *s, size_t len) {
+    for (size_t i = 0; i < t->nadded; i++) /* added tokens first, as HF does */
+        if (t->added[i].len == len && !memcmp(t->added[i].content, s, len))
+            return t->added[i].id;
+    return ft_tok_map_get(&t->vocab, s, len);
+}
+
+size_t ft_tok_vocab_size(const ft_tokenizer *t) { return t->nid; }
+
+bool ft_tok_is_special(const ft_tokenizer *t, int32_t id) {
+    return id >= 0 && (size_t)id < t->nid && t->id_special && t->id_special[id];
+}
+
+ft_tok_special ft_tok_special_ids(const ft_tokenizer *t) { return t->special; }
+
+const char *ft_tok_model_type(const ft_tokenizer *t) { return t->model == FT_TOK_M_BPE ? "BPE" : "WordPiece"; }

@@ -1,0 +1,79 @@
+// Reference tokenization with Hugging Face `tokenizers` (Rust, npm binding): for each corpus line,
+// writes {"ids", "tokens", "ids_special", "dec", "dec_skip"} as JSONL.
+// usage: node reference.js NPM_DIR TOKENIZER_DIR KIND CORPUS OUT
+//   KIND: json (DIR/tokenizer.json), gpt2 (DIR/encoder.json + vocab.bpe), bert (DIR/vocab.txt)
+// gpt2 and bert are turned into the tokenizer.json that Hugging Face publishes for gpt2 and
+// bert-base-uncased, so the reference runs the same pipeline those models use.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const os = require('os');
+const [npmDir, dir, kind, corpus, outPath] = process.argv.slice(2);
+const { Tokenizer } = require(path.resolve(npmDir, 'node_modules', 'tokenizers'));
+
+function gpt2Json(d) {
+  const vocab = JSON.parse(fs.readFileSync(path.join(d, 'encoder.json'), 'utf8'));
+  const merges = fs.readFileSync(path.join(d, 'vocab.bpe'), 'utf8').split('\n')
+    .filter((l, i) => l.length && !(i === 0 && l.startsWith('#version')));
+  const bl = { add_prefix_space: false, trim_offsets: true, use_regex: true };
+  return {
+    version: '1.0', truncation: null, padding: null,
+    added_tokens: [{ id: 50256, content: '<|endoftext|>', single_word: false, lstrip: false, rstrip: false, normalized: true, special: true }],
+    normalizer: null,
+    pre_tokenizer: { type: 'ByteLevel', ...bl },
+    post_processor: { type: 'ByteLevel', ...bl, trim_offsets: false },
+    decoder: { type: 'ByteLevel', ...bl },
+    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '',
+             fuse_unk: false, byte_fallback: false, vocab, merges },
+  };
+}
+
+function bertJson(d) {
+  const lines = fs.readFileSync(path.join(d, 'vocab.txt'), 'utf8').split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  const vocab = {};
+  lines.forEach((t, i) => { if (!(t in vocab)) vocab[t] = i; });
+  const sp = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
+  const st = (id, t) => ({ SpecialToken: { id, type_id: t } });
+  const sq = (id, t) => ({ Sequence: { id, type_id: t } });
+  return {
+    version: '1.0', truncation: null, padding: null,
+    added_tokens: sp.map(c => ({ id: vocab[c], content: c, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+    pre_tokenizer: { type: 'BertPreTokenizer' },
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [st('[CLS]', 0), sq('A', 0), st('[SEP]', 0)],
+      pair: [st('[CLS]', 0), sq('A', 0), st('[SEP]', 0), sq('B', 1), st('[SEP]', 1)],
+      special_tokens: {
+        '[CLS]': { id: '[CLS]', ids: [vocab['[CLS]']], tokens: ['[CLS]'] },
+        '[SEP]': { id: '[SEP]', ids: [vocab['[SEP]']], tokens: ['[SEP]'] },
+      },
+    },
+    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
+  };
+}
+
+(async () => {
+  let file = path.join(dir, 'tokenizer.json');
+  if (kind !== 'json') {
+    const j = kind === 'gpt2' ? gpt2Json(dir) : bertJson(dir);
+    file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fttok-')), 'tokenizer.json');
+    fs.writeFileSync(file, JSON.stringify(j));
+  }
+  const tok = Tokenizer.fromFile(file);
+  const out = [];
+  for (const line of fs.readFileSync(corpus, 'utf8').split('\n')) {
+    if (!line.length) continue;
+    const text = JSON.parse(line).text;
+    const e = await tok.encode(text, null, { addSpecialTokens: false });
+    const es = await tok.encode(text, null, { addSpecialTokens: true });
+    const ids = Array.from(es.getIds());
+    out.push(JSON.stringify({
+      ids: Array.from(e.getIds()), tokens: e.getTokens(), ids_special: ids,
+      dec: await tok.decode(ids, false), dec_skip: await tok.decode(ids, true),
+    }));
+  }
+  fs.writeFileSync(outPath, out.join('\n') + '\n');
+})().catch(e => { console.error(e); process.exit(1); });
