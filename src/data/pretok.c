@@ -32,6 +32,8 @@ void ft_batch_free(ft_batch *b) {
     free(b->input_ids);
     free(b->mask);
     free(b->labels);
+    free(b->cls_labels);
+    free(b->reg_targets);
     memset(b, 0, sizeof *b);
 }
 
@@ -115,6 +117,9 @@ void ft_dataset_free(ft_dataset *d) {
         free(d->ex[i].labels);
     }
     free(d->ex);
+    for (int i = 0; d->label_names && i < d->n_labels; i++)
+        free(d->label_names[i]);
+    free(d->label_names);
     memset(d, 0, sizeof *d);
 }
 
@@ -142,7 +147,7 @@ ft_status ft_dataset_load_pretok(const char *path, ft_dataset *out) {
             s = ft_fail(FT_ERR_FORMAT, "%s: not a JSON object", where);
             break;
         }
-        ft_example ex = {0};
+        ft_example ex = {.cls_label = -100};
         const cJSON *ids = cJSON_GetObjectItemCaseSensitive(j, "input_ids");
         if (!ids)
             s = ft_fail(FT_ERR_FORMAT, "%s: missing field 'input_ids'", where);
@@ -156,6 +161,21 @@ ft_status ft_dataset_load_pretok(const char *path, ft_dataset *out) {
             s = int_array(lab, where, "labels", &ex.labels, &ln);
             if (s == FT_OK && ln != ex.len)
                 s = ft_fail(FT_ERR_SHAPE, "%s: 'labels' has %d entries, 'input_ids' has %d", where, ln, ex.len);
+        }
+        const cJSON *cl = cJSON_GetObjectItemCaseSensitive(j, "label");
+        if (s == FT_OK && cl) {
+            if (!cJSON_IsNumber(cl) || cl->valuedouble != floor(cl->valuedouble) || cl->valuedouble < 0 ||
+                cl->valuedouble > 1e9)
+                s = ft_fail(FT_ERR_FORMAT, "%s: 'label' must be a non-negative integer class id", where);
+            else
+                ex.cls_label = (int32_t)cl->valuedouble;
+        }
+        const cJSON *tg = cJSON_GetObjectItemCaseSensitive(j, "target");
+        if (s == FT_OK && tg) {
+            if (!cJSON_IsNumber(tg) || !isfinite(tg->valuedouble))
+                s = ft_fail(FT_ERR_FORMAT, "%s: 'target' must be a finite number", where);
+            else
+                ex.reg_target = (float)tg->valuedouble;
         }
         cJSON_Delete(j);
         if (s == FT_OK && out->n == n_cap) {
@@ -194,7 +214,9 @@ ft_status ft_batch_collate(const ft_dataset *d, const size_t *idx, int n, int ma
     out->input_ids = malloc(cells * sizeof(int32_t));
     out->mask = malloc(cells * sizeof(int32_t));
     out->labels = malloc(cells * sizeof(int32_t));
-    if (!out->input_ids || !out->mask || !out->labels) {
+    out->cls_labels = malloc((size_t)n * sizeof(int32_t));
+    out->reg_targets = malloc((size_t)n * sizeof(float));
+    if (!out->input_ids || !out->mask || !out->labels || !out->cls_labels || !out->reg_targets) {
         ft_batch_free(out);
         return ft_fail(FT_ERR_NOMEM, "out of memory");
     }
@@ -202,6 +224,8 @@ ft_status ft_batch_collate(const ft_dataset *d, const size_t *idx, int n, int ma
     out->T = T;
     for (int i = 0; i < n; i++) {
         const ft_example *e = &d->ex[idx[i]];
+        out->cls_labels[i] = e->cls_label;
+        out->reg_targets[i] = e->reg_target;
         for (int t = 0; t < T; t++) {
             size_t c = (size_t)i * (size_t)T + (size_t)t;
             bool real = t < e->len && t < max_len;

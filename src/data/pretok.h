@@ -10,14 +10,18 @@ ft_status ft_batch_load_json(const char *path, ft_batch *out);
 void ft_batch_free(ft_batch *b);
 
 typedef struct {
-    int32_t *ids;    /* [len] */
-    int32_t *labels; /* [len] or NULL (= ids) */
+    int32_t *ids;       /* [len] */
+    int32_t *labels;    /* [len] or NULL (= ids); -100 = no loss (prompt tokens, padding) */
     int len;
+    int32_t cls_label;  /* class id for SEQ_CLS, -100 when none */
+    float reg_target;   /* value for REGRESSION */
 } ft_example;
 
 typedef struct {
     ft_example *ex;
     size_t n;
+    char **label_names; /* [n_labels] class names in id order (SEQ_CLS), or NULL */
+    int n_labels;
 } ft_dataset;
 
 /* Read a JSONL file of pre-tokenized examples; errors name file:line and the field. */

@@ -53,7 +53,7 @@ static ft_status build_table(ft_model *m) {
     m->layers = calloc((size_t)c->n_layers, sizeof *m->layers);
     if (!m->layers)
         return ft_fail(FT_ERR_NOMEM, "out of memory");
-    m->wpe = m->lnf_b = -1;
+    m->wpe = m->lnf_b = m->score = -1;
     if (c->arch == FT_ARCH_GPT2) {
         ADD(m->wte, 2, V, C, "transformer.wte.weight");
         ADD(m->wpe, 2, c->max_pos, C, "transformer.wpe.weight");

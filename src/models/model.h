@@ -10,6 +10,9 @@
 #include "io/safetensors.h"
 
 typedef enum { FT_ARCH_GPT2 = 0, FT_ARCH_LLAMA } ft_arch;
+/* What the model's output is trained for: next-token CE (causal LM / instruction tuning), a class
+ * from the last non-padding token (HF *ForSequenceClassification), or a regression value (MSE). */
+typedef enum { FT_TASK_CAUSAL_LM = 0, FT_TASK_SEQ_CLS, FT_TASK_REGRESSION } ft_task;
 typedef enum { FT_ACT_GELU_TANH = 0, FT_ACT_GELU_ERF, FT_ACT_SILU, FT_ACT_RELU } ft_act;
 
 typedef struct {
@@ -40,6 +43,7 @@ typedef struct {
     float *data;  /* fp32 view: into the mapping (frozen, fp32 file) or owned */
     float *grad;  /* NULL unless trainable */
     bool trainable, owned;
+    bool extra;   /* not a base-model weight: a head or a PEFT tensor attached after load */
     ft_dtype file_dtype;
 } ft_param;
 
@@ -59,6 +63,9 @@ typedef struct ft_model {
     int n_params;
     ft_layer_idx *layers;
     int wte, wpe, lnf_w, lnf_b, lm_head; /* lm_head == wte when tied */
+    ft_task task;
+    int n_labels;                         /* SEQ_CLS: classes; REGRESSION: 1 */
+    int score;                            /* head weight "score.weight" [n_labels, hidden], -1 = none */
     ft_st_set *st;                        /* keeps the mapping alive */
     char *dir;
 } ft_model;
@@ -80,9 +87,11 @@ ft_status ft_model_save(const ft_model *m, const char *dir, ft_dtype dtype);
 /* ---- a batch: B rows of T tokens ---- */
 typedef struct {
     int B, T;
-    int32_t *input_ids; /* [B*T] */
-    int32_t *mask;      /* [B*T] 1 real / 0 pad, or NULL = all real */
-    int32_t *labels;    /* [B*T] or NULL = input_ids; -100 ignored; shifted inside the loss */
+    int32_t *input_ids;  /* [B*T] */
+    int32_t *mask;       /* [B*T] 1 real / 0 pad, or NULL = all real */
+    int32_t *labels;     /* [B*T] or NULL = input_ids; -100 ignored; shifted inside the loss (causal LM) */
+    int32_t *cls_labels; /* [B] class ids (SEQ_CLS task), -100 = ignored */
+    float *reg_targets;  /* [B] targets (REGRESSION task) */
 } ft_batch;
 /* Check ids against the vocabulary and T against the positions; message names row and column. */
 ft_status ft_batch_validate(const ft_model *m, const ft_batch *b);

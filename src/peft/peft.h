@@ -1,0 +1,57 @@
+/* peft: parameter-efficient methods over a loaded model. A method decides what trains and attaches
+ * its tensors to the model's parameter table (as `extra` params with PEFT's own names), so the
+ * trainer and the optimizer treat every method alike: they train whatever is marked trainable. */
+#ifndef FT_PEFT_H
+#define FT_PEFT_H
+
+#include "models/model.h"
+
+typedef enum {
+    FT_METHOD_FULL = 0,
+    FT_METHOD_LORA,
+    FT_METHOD_ADAPTER,
+    FT_METHOD_PROMPT,
+    FT_METHOD_BITFIT,
+    FT_METHOD_IA3
+} ft_method;
+
+#define FT_PEFT_MAX_TARGETS 16
+typedef struct {
+    ft_method method;
+    /* freezing (full fine-tuning): train only the top N layers (0 = all), only params whose HF name
+     * matches this regex (NULL = all), and whether the embeddings train */
+    int train_top_layers;
+    const char *train_pattern;
+    bool freeze_embeddings;
+    /* LoRA */
+    int lora_r;               /* 8 */
+    float lora_alpha;         /* 8 */
+    float lora_dropout;       /* 0 */
+    const char *target_modules; /* NULL = the architecture's PEFT default; "a,b" names, a regex, or "all-linear" */
+    bool use_rslora, use_dora;
+    const char *lora_bias;    /* "none" | "all" | "lora_only" */
+    const char *lora_init;    /* "default" (Kaiming-uniform A, zero B) | "gaussian" */
+    /* Adapter (bottleneck) */
+    int adapter_size;         /* 64 */
+    const char *adapter_placement; /* "houlsby" | "pfeiffer" */
+    const char *adapter_act;  /* "relu" | "gelu" | "silu" */
+    /* Prompt tuning */
+    int num_virtual_tokens;   /* 20 */
+    const char *prompt_init_text; /* NULL = random N(0,1)... */
+    /* IA3 */
+    const char *ia3_feedforward_modules; /* NULL = default */
+    /* modules trained in full alongside (e.g. the classification head "score"); NULL = PEFT default */
+    const char *modules_to_save;
+    uint64_t seed;
+} ft_peft_cfg;
+void ft_peft_cfg_default(ft_peft_cfg *c);
+ft_status ft_method_parse(const char *name, ft_method *out); /* "full", "lora", ... */
+const char *ft_method_name(ft_method m);
+
+/* Apply a method to a freshly loaded model (marks trainable params, attaches tensors). */
+ft_status ft_peft_apply(ft_model *m, const ft_peft_cfg *cfg);
+/* The output of training: an HF checkpoint (full/freezing) or a PEFT adapter directory
+ * (adapter_config.json + adapter_model.safetensors). */
+ft_status ft_model_save_output(const ft_model *m, const char *dir);
+
+#endif
