@@ -84,6 +84,12 @@ void ft_model_zero_grad(ft_model *m);
  * dtype: FT_DT_F32 or FT_DT_BF16 for the stored weights. */
 ft_status ft_model_save(const ft_model *m, const char *dir, ft_dtype dtype);
 
+/* Switch the model's output to a task. SEQ_CLS / REGRESSION add a fresh head "score.weight"
+ * [n_labels, hidden] (no bias; HF GPT2/LlamaForSequenceClassification), trainable, N(0, init_range);
+ * label_names (may be NULL) are saved as id2label/label2id in config.json. The class is read at the
+ * last non-padding token of each row. Loading a checkpoint that has score.weight sets the task. */
+ft_status ft_model_set_task(ft_model *m, ft_task task, int n_labels, const char *const *label_names, uint64_t seed);
+
 /* ---- a batch: B rows of T tokens ---- */
 typedef struct {
     int B, T;
