@@ -102,8 +102,11 @@ def llama_config(cfg):
     n_layers = int(cfg["num_hidden_layers"])
     # Defaults as in configuration_llama.py / configuration_qwen2.py / configuration_mistral.py.
     kv_default = {"llama": heads, "qwen2": 32, "mistral": 8}[mt]
-    kv = cfg.get("num_key_value_heads")
-    kv = kv_default if kv is None else int(kv)
+    # A missing key takes the class default; an explicit null means "as many as query heads".
+    kv = cfg.get("num_key_value_heads", kv_default)
+    kv = heads if kv is None else int(kv)
+    # transformers 5 may write {"rope_parameters": {"rope_type", "rope_theta", ...}} instead.
+    rope_params = cfg.get("rope_parameters") or {}
     head_dim = cfg.get("head_dim")
     head_dim = d // heads if head_dim is None else int(head_dim)
     c = {
@@ -116,10 +119,10 @@ def llama_config(cfg):
         "head_dim": head_dim,
         "inter": int(cfg["intermediate_size"]),
         "eps": float(_get(cfg, "rms_norm_eps", 1e-6)),
-        "theta": float(_get(cfg, "rope_theta", 10000.0)),
+        "theta": float(_get(rope_params, "rope_theta", _get(cfg, "rope_theta", 10000.0))),
         "act": _get(cfg, "hidden_act", "silu"),
         "tie": bool(_get(cfg, "tie_word_embeddings", False)),
-        "rope_scaling": cfg.get("rope_scaling"),
+        "rope_scaling": cfg.get("rope_scaling") or (rope_params or None),
         "pad_id": cfg.get("pad_token_id"),
     }
     if heads % kv:

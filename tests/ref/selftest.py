@@ -222,6 +222,46 @@ def test_st(tmp):
         check(ok, f"st: rejects {name} naming the file")
 
 
+def test_config():
+    base = make_tiny.KINDS["llama"]
+    strip = {k: v for k, v in base.items() if k not in ("num_key_value_heads", "tie_word_embeddings",
+                                                          "rms_norm_eps", "rope_theta", "sliding_window")}
+    c = hf_ref.model_config(dict(strip, model_type="llama"))
+    check(c["kv_heads"] == 4 and c["tie"] is False and c["eps"] == 1e-6 and c["theta"] == 10000.0
+          and c["head_dim"] == 8, "config: llama defaults (kv = heads, untied, eps 1e-6, theta 1e4)")
+    c = hf_ref.model_config(dict(strip, model_type="mistral", num_attention_heads=8))
+    check(c["kv_heads"] == 8 and c["windows"] == [4096, 4096], "config: mistral defaults (8 kv heads, window 4096)")
+    c = hf_ref.model_config(dict(strip, model_type="mistral", num_key_value_heads=None, sliding_window=None))
+    check(c["kv_heads"] == 4 and c["windows"] == [None, None], "config: explicit nulls (kv = heads, no window)")
+    try:
+        hf_ref.model_config(dict(strip, model_type="qwen2"))
+        ok = False
+    except hf_ref.RefError as e:
+        ok = "num_key_value_heads 32" in str(e)
+    check(ok, "config: qwen2 without num_key_value_heads takes 32 (and is rejected for 4 heads)")
+    c = hf_ref.model_config(dict(strip, model_type="qwen2", num_key_value_heads=2, use_sliding_window=True,
+                                 sliding_window=3, max_window_layers=1))
+    check(c["qkv_bias"] and not c["o_bias"] and c["windows"] == [None, 3] and not c["tie"],
+          "config: qwen2 biases, untied default, sliding window from max_window_layers on")
+    c = hf_ref.model_config(dict(make_tiny.KINDS["gpt2"], n_inner=None))
+    check(c["tie"] and c["inner"] == 128 and c["act"] == "gelu_new", "config: gpt2 defaults (tied, n_inner 4d)")
+    c = hf_ref.model_config(dict(strip, model_type="llama", rope_parameters={
+        "rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0, "low_freq_factor": 1.0,
+        "high_freq_factor": 4.0, "original_max_position_embeddings": 64}))
+    inv = hf_ref.rope_inv_freq(c)
+    plain = 1.0 / (500000.0 ** (torch.arange(0, 8, 2).float() / 8))
+    wl = 2 * math.pi / plain
+    check(c["theta"] == 500000.0 and torch.allclose(inv[wl < 16], plain[wl < 16])
+          and torch.allclose(inv[wl > 64], plain[wl > 64] / 8), "config: rope_parameters with llama3 scaling")
+    try:
+        hf_ref.rope_inv_freq(hf_ref.model_config(dict(strip, model_type="llama",
+                                                      rope_scaling={"rope_type": "yarn", "factor": 2.0})))
+        ok = False
+    except hf_ref.RefError as e:
+        ok = "yarn" in str(e)
+    check(ok, "config: unsupported rope_scaling is rejected by name")
+
+
 def test_second_forward(tmp):
     b = make_batch.make(make_tiny.VOCAB, batch=3, seq=9, seed=5)
     for kind in make_tiny.KINDS:
@@ -449,6 +489,7 @@ def main():
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
         test_st(tmp)
+        test_config()
         test_second_forward(tmp)
         test_gradients(tmp)
         test_gradcheck()
