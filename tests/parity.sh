@@ -5,7 +5,7 @@
 # See docs/parity.md. Exit 77 = skipped (no torch for $FT_PYTHON, or no `ftune dump` yet).
 # Env: FT_BIN (ftune), FT_SRC (source root), FT_PYTHON (default /usr/bin/python3),
 #      FT_PARITY_KINDS (space-separated subset of make_tiny kinds), FT_PARITY_LOGITS_ATOL (1e-4),
-#      FT_PARITY_GRAD_RTOL (1e-3), FT_PARITY_KEEP=1 (keep the work directory and print it).
+#      FT_PARITY_GRAD_RTOL (1e-3), FT_PARITY_DTYPES ("f32 bf16"), FT_PARITY_KEEP=1 (keep the work directory and print it).
 set -u
 PY=${FT_PYTHON:-/usr/bin/python3}
 SRC=${FT_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -13,6 +13,7 @@ REF=$SRC/tests/ref
 FT=${FT_BIN:-$SRC/build/ftune}
 ATOL=${FT_PARITY_LOGITS_ATOL:-1e-4}
 RTOL=${FT_PARITY_GRAD_RTOL:-1e-3}
+DTYPES=${FT_PARITY_DTYPES:-f32 bf16}
 
 if ! "$PY" -c "import torch, numpy" >/dev/null 2>&1; then
     echo "parity: skipped: $PY cannot import torch and numpy (install python3-torch)"
@@ -67,7 +68,7 @@ run_case() {
 
 seed=100
 for kind in $KINDS; do
-    for dt in f32 bf16; do
+    for dt in $DTYPES; do
         seed=$((seed + 1))
         dir=$work/$kind-$dt
         "$PY" "$REF/make_tiny.py" --kind "$kind" --dtype "$dt" --seed "$seed" --out "$dir" || { fail "$kind-$dt: make_tiny"; continue; }
@@ -83,7 +84,7 @@ if "$FT" init --help >/dev/null 2>&1; then
     for arch in gpt2 llama; do
         case " $KINDS " in *" $arch "*) ;; *) continue ;; esac
         "$PY" "$REF/make_tiny.py" --kind "$arch" --config-only --out "$work/cfg-$arch" || { fail "cfg-$arch"; continue; }
-        for dt in f32 bf16; do
+        for dt in $DTYPES; do
             dir=$work/init-$arch-$dt
             if ! "$FT" init --arch "$arch" --config "$work/cfg-$arch/config.json" --out "$dir" --seed 7 \
                 --dtype "$dt" >"$work/init-$arch-$dt.log" 2>&1; then

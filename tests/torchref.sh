@@ -17,9 +17,9 @@ trap 'rm -rf "$tmp"' EXIT
 printf '#!/bin/sh\nexec "%s" "%s/tests/ref/fake_ftune.py" "$@"\n' "$PY" "$SRC" >"$tmp/ftune"
 chmod +x "$tmp/ftune"
 fails=0
-# parity BUG KINDS EXPECTED_STATUS WHAT
+# parity BUG KINDS EXPECTED_STATUS WHAT [DTYPES]
 parity() {
-    FAKE_FTUNE_BUG=$1 FT_PARITY_KINDS=$2 FT_BIN=$tmp/ftune FT_SRC=$SRC bash "$SRC/tests/parity.sh" >"$tmp/log" 2>&1
+    FAKE_FTUNE_BUG=$1 FT_PARITY_KINDS=$2 FT_PARITY_DTYPES=${5:-f32} FT_BIN=$tmp/ftune FT_SRC=$SRC bash "$SRC/tests/parity.sh" >"$tmp/log" 2>&1
     local rc=$?
     if [ "$rc" -eq "$3" ]; then
         echo "ok   parity.sh $4 (status $rc)"
@@ -29,7 +29,7 @@ parity() {
         fails=$((fails + 1))
     fi
 }
-parity "" "llama_bias qwen2" 0 "passes a faithful stand-in"
+parity "" "llama_bias qwen2" 0 "passes a faithful stand-in" "f32 bf16"
 parity swa "mistral_swa" 0 "accepts a clear refusal of sliding_window"
 parity nomask "gpt2" 1 "catches an ignored attention_mask"
 parity rope "llama" 1 "catches RoPE on adjacent pairs"
