@@ -167,8 +167,13 @@ int ft_cmd_dump(int argc, char **argv) {
             s = ft_fail(FT_ERR_NOMEM, "out of memory");
     }
     if (s == FT_OK) {
-        int64_t lshape[3] = {b.B, b.T, m->cfg.vocab_size}, one = 1;
-        s = ft_st_writer_add(w, "logits", FT_DT_F32, 3, lshape, ft_acts_logits(a));
+        int64_t rows, cols, one = 1;
+        const float *lg = ft_acts_logits(a, &rows, &cols);
+        int64_t lshape[3] = {b.B, ft_acts_seq_len(a), cols}, hshape[2] = {b.B, cols};
+        if (m->task == FT_TASK_CAUSAL_LM)
+            s = ft_st_writer_add(w, "logits", FT_DT_F32, 3, lshape, lg);
+        else
+            s = ft_st_writer_add(w, "logits", FT_DT_F32, 2, hshape, lg);
         if (s == FT_OK)
             s = ft_st_writer_add(w, "loss", FT_DT_F32, 1, &one, &loss_f);
         for (int i = 0; s == FT_OK && i < m->n_params; i++) {

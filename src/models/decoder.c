@@ -1,12 +1,20 @@
-/* Decoder-only transformer forward and backward for GPT-2 and the Llama family.
- * GPT-2 layer:  x += drop(c_proj(attn(c_attn(LN1(x))))); x += drop(mlp_proj(gelu(c_fc(LN2(x)))))
- * Llama layer:  x += o_proj(attn(rope(q), rope(k), v)(RMS1(x)));  x += down(silu(gate(RMS2 x)) ⊙ up(RMS2 x))
- * Loss: logits = norm_f(x)·W_lmᵀ; position t predicts labels[t+1]; mean CE over labels ≠ −100. */
+/* Decoder-only transformer forward and backward for GPT-2 and the Llama family, with PEFT hooks.
+ * GPT-2 layer:  x += drop(A(c_proj(attn(c_attn(LN1(x)))))); x += drop(A(mlp_proj(gelu(c_fc(LN2(x))))))
+ * Llama layer:  x += A(o_proj(attn(rope(q), rope(k), v)(RMS1 x)));  x += A(down(silu(gate(RMS2 x)) ⊙ up(RMS2 x)))
+ * A = optional bottleneck adapter o ↦ o + up(act(down(o))). Linear layers may carry LoRA / IA3 (nn/linear).
+ * Prompt tuning prepends n virtual token embeddings (positions 0..n−1, mask 1, labels −100).
+ * Causal LM loss: logits = norm_f(x)·W_lmᵀ; position t predicts labels[t+1]; mean CE over labels ≠ −100.
+ * SEQ_CLS / REGRESSION: score(norm_f(x) at the last non-padding token); CE or MSE over the batch. */
 #include <math.h>
 #include <string.h>
 
 #include "kernels/kernels.h"
 #include "models/model.h"
+#include "nn/linear.h"
+
+typedef struct {
+    float *in, *z, *h; /* adapter input [N,C], pre-activation and activation [N,k] */
+} adapter_cache;
 
 typedef struct {
     float *x_in;                 /* [N,C] residual stream entering the layer */
@@ -17,18 +25,23 @@ typedef struct {
     float *x_mid;                /* [N,C] after the attention residual */
     float *n2, *n2_mean, *n2_rstd;
     float *fc, *up, *act;        /* [N,I]: pre-activation (GPT-2 c_fc / Llama gate), up, activated */
+    ft_lin_cache lc[FT_N_SITES];
+    adapter_cache ad[2];
 } layer_acts;
 
 struct ft_acts {
-    int B, T;
+    int B, T, T_in, n_virtual; /* T = n_virtual + T_in */
     int64_t N;
     ft_fwd_opts opts;
-    const int32_t *ids, *mask;
-    int32_t *pos, *targets;
+    int32_t *ids, *mask, *pos, *targets; /* [N] (ids: 0 at virtual positions) */
     layer_acts *L;
     float *x_final, *nf, *nf_mean, *nf_rstd;
-    float *logits;      /* [N,V]; becomes dlogits in backward */
+    float *logits;      /* causal LM [N,V] (becomes dlogits); head tasks [B, n_labels] */
     float *logits_copy; /* when keep_logits */
+    int64_t logit_rows, logit_cols;
+    int32_t *pool_idx;  /* [B] row index of the pooled token (head tasks) */
+    int32_t *cls;       /* [B] class labels (SEQ_CLS) */
+    float *reg;         /* [B] targets (REGRESSION) */
     int64_t count;
 };
 
@@ -37,17 +50,39 @@ struct ft_acts {
 
 static bool is_gpt2(const ft_model *m) { return m->cfg.arch == FT_ARCH_GPT2; }
 
+static int64_t adapter_size(const ft_model *m) {
+    for (int i = 0; i < m->cfg.n_layers * 2; i++)
+        if (m->adapters[i].down_w >= 0)
+            return m->params[m->adapters[i].down_w].shape[0];
+    return 0;
+}
+
 size_t ft_model_act_bytes(const ft_model *m, int B, int T) {
     const ft_model_config *c = &m->cfg;
+    T += m->n_virtual;
     const size_t N = (size_t)B * (size_t)T, C = (size_t)c->hidden, I = (size_t)c->intermediate;
     const size_t HD = (size_t)c->n_heads * (size_t)c->head_dim, KD = (size_t)c->n_kv_heads * (size_t)c->head_dim;
     const size_t V = (size_t)c->vocab_size, A = FT_ALIGN;
     size_t per_layer = (3 * N * C + 4 * N + N * (HD + 2 * KD) + (size_t)B * (size_t)c->n_heads * (size_t)T * (size_t)T +
-                        N * HD + 3 * N * I) * 4 + 20 * A;
-    size_t fixed = (3 * N * C + 2 * N + 2 * N * V) * 4 + 4 * N * 4 + (size_t)c->n_layers * sizeof(layer_acts) + 20 * A;
-    /* backward scratch: dres, dn, dbranch [N,C]; dqkv; datty; dact, dfc, dup [N,I] */
-    size_t bwd = (3 * N * C + N * (HD + 2 * KD) + N * HD + 3 * N * I) * 4 + 10 * A;
-    return (size_t)c->n_layers * per_layer + fixed + bwd;
+                        N * HD + 3 * N * I) * 4 + 40 * A;
+    /* PEFT caches: LoRA h [N,r] per site and backward scratch, IA3 buffers, adapters */
+    size_t peft = 0;
+    for (int l = 0; l < c->n_layers; l++)
+        for (int s = 0; s < FT_N_SITES; s++) {
+            const ft_site_peft *sp = &m->sites[l * FT_N_SITES + s];
+            int64_t in = 0, out = 0;
+            if (!ft_model_site(m, l, (ft_site)s, NULL, NULL, &in, &out, NULL, NULL, 0))
+                continue;
+            if (sp->lora_a >= 0)
+                peft += (size_t)(2 * (int64_t)N * sp->r + 2 * (int64_t)N * in) * 4 + 4 * A;
+            if (sp->ia3 >= 0)
+                peft += (size_t)(2 * (int64_t)N * (in > out ? in : out)) * 4 + 2 * A;
+        }
+    peft += (size_t)c->n_layers * 2 * (N * C + 2 * N * (size_t)adapter_size(m) + N * C) * 4 + 8 * A * (size_t)c->n_layers;
+    size_t head = m->task == FT_TASK_CAUSAL_LM ? 2 * N * V : 2 * (size_t)B * (size_t)(m->n_labels + 2) + N * C;
+    size_t fixed = (3 * N * C + 2 * N + head) * 4 + 6 * N * 4 + (size_t)c->n_layers * sizeof(layer_acts) + 40 * A;
+    size_t bwd = (4 * N * C + N * (HD + 2 * KD) + N * HD + 3 * N * I) * 4 + 12 * A;
+    return (size_t)c->n_layers * per_layer + peft + fixed + bwd;
 }
 
 #define AL(ptr, count)                                                          \
@@ -100,7 +135,78 @@ static void act_bwd(ft_act a, float *dx, const float *dy, const float *x, int64_
 
 /* Dropout RNG streams: distinct per step, layer and site. */
 static uint64_t drop_stream(const ft_fwd_opts *o, int layer, int site) {
-    return o->step * 4096u + (uint64_t)(layer + 1) * 8u + (uint64_t)site;
+    return o->step * 4096u + (uint64_t)(layer + 1) * 32u + (uint64_t)site;
+}
+
+static ft_lin make_lin(const ft_model *m, const ft_acts *a, int l, ft_site site) {
+    ft_lin L;
+    memset(&L, 0, sizeof L);
+    int wi, bi;
+    ft_model_site(m, l, site, &wi, &bi, &L.in, &L.out, &L.w_in_out, NULL, 0);
+    L.w = W(wi);
+    L.dw = G(wi);
+    L.b = W(bi);
+    L.db = G(bi);
+    const ft_site_peft *sp = &m->sites[l * FT_N_SITES + site];
+    if (sp->lora_a >= 0) {
+        L.lora_a = W(sp->lora_a);
+        L.lora_b = W(sp->lora_b);
+        L.dlora_a = G(sp->lora_a);
+        L.dlora_b = G(sp->lora_b);
+        L.r = sp->r;
+        L.scale = sp->lora_scale;
+        L.lora_dropout = sp->lora_dropout;
+    }
+    if (sp->ia3 >= 0) {
+        L.ia3 = W(sp->ia3);
+        L.dia3 = G(sp->ia3);
+        L.ia3_in = sp->ia3_in;
+    }
+    L.training = a->opts.training;
+    L.seed = a->opts.seed;
+    L.stream = drop_stream(&a->opts, l, 8 + (int)site);
+    return L;
+}
+
+static ft_status lin_fwd(const ft_model *m, ft_acts *a, int l, ft_site site, float *y, const float *x, ft_arena *arena) {
+    ft_lin L = make_lin(m, a, l, site);
+    return ft_lin_forward(&L, y, x, a->N, arena, &a->L[l].lc[site]);
+}
+
+static ft_status lin_bwd(const ft_model *m, ft_acts *a, int l, ft_site site, float *dx, const float *dy, const float *x,
+                         ft_arena *arena) {
+    ft_lin L = make_lin(m, a, l, site);
+    return ft_lin_backward(&L, dx, dy, x, a->N, &a->L[l].lc[site], arena);
+}
+
+/* Adapter forward: y = o + up(act(down(o))), o kept in the cache. */
+static ft_status adapter_fwd(const ft_model *m, ft_acts *a, const ft_adapter_idx *A, adapter_cache *c, float *y,
+                             const float *o, ft_arena *arena) {
+    const int64_t N = a->N, C = m->cfg.hidden, k = m->params[A->down_w].shape[0];
+    AL(c->z, N * k);
+    AL(c->h, N * k);
+    c->in = (float *)o;
+    ft_linear_forward(c->z, o, W(A->down_w), W(A->down_b), N, C, k, false);
+    act_fwd(m->adapter_act, c->h, c->z, N * k);
+    ft_linear_forward(y, c->h, W(A->up_w), W(A->up_b), N, k, C, false);
+    ft_add_inplace(y, o, N * C);
+    return FT_OK;
+}
+
+/* Adapter backward: do = dy + d(up(act(down(o))))/do; written into dout. */
+static ft_status adapter_bwd(const ft_model *m, ft_acts *a, const ft_adapter_idx *A, const adapter_cache *c,
+                             float *dout, const float *dy, ft_arena *arena) {
+    const int64_t N = a->N, C = m->cfg.hidden, k = m->params[A->down_w].shape[0];
+    float *dh, *dz;
+    AL(dh, N * k);
+    AL(dz, N * k);
+    memset(dh, 0, (size_t)(N * k) * sizeof(float));
+    memset(dz, 0, (size_t)(N * k) * sizeof(float));
+    ft_linear_backward(dh, G(A->up_w), G(A->up_b), dy, c->h, W(A->up_w), N, k, C, false);
+    act_bwd(m->adapter_act, dz, dh, c->z, N * k);
+    memcpy(dout, dy, (size_t)(N * C) * sizeof(float));
+    ft_linear_backward(dout, G(A->down_w), G(A->down_b), dz, c->in, W(A->down_w), N, C, k, false);
+    return FT_OK;
 }
 
 static ft_attn_shape attn_shape(const ft_model *m, const ft_acts *a, int layer) {
@@ -121,38 +227,89 @@ static ft_attn_shape attn_shape(const ft_model *m, const ft_acts *a, int layer) 
     return s;
 }
 
+/* Branch output o → (adapter) → dropout → + residual, into dst. o may be overwritten. */
+static ft_status branch_out(const ft_model *m, ft_acts *a, int l, int which, float *dst, float *o, const float *res,
+                            ft_arena *arena) {
+    const int64_t N = a->N, C = m->cfg.hidden;
+    const ft_adapter_idx *A = &m->adapters[l * 2 + which];
+    if (A->down_w >= 0)
+        FT_TRY(adapter_fwd(m, a, A, &a->L[l].ad[which], dst, o, arena));
+    else if (dst != o)
+        memcpy(dst, o, (size_t)(N * C) * sizeof(float));
+    if (a->opts.training && m->cfg.resid_dropout > 0.0f)
+        ft_dropout_forward(dst, dst, N * C, m->cfg.resid_dropout, a->opts.seed, drop_stream(&a->opts, l, 1 + which));
+    ft_add_inplace(dst, res, N * C);
+    return FT_OK;
+}
+
+static ft_status setup_inputs(const ft_model *m, const ft_batch *b, ft_acts *a, ft_arena *arena) {
+    const int nv = m->n_virtual, T = a->T, Ti = a->T_in;
+    const int64_t N = a->N;
+    AL(a->ids, N);
+    AL(a->mask, N);
+    AL(a->pos, N);
+    AL(a->targets, N);
+    for (int r = 0; r < a->B; r++)
+        for (int t = 0; t < T; t++) {
+            int64_t i = (int64_t)r * T + t, src = (int64_t)r * Ti + (t - nv);
+            bool virt = t < nv;
+            a->ids[i] = virt ? 0 : b->input_ids[src];
+            a->mask[i] = virt ? 1 : (b->mask ? b->mask[src] : 1);
+            a->pos[i] = t; /* HF position ids 0..T−1 regardless of padding */
+            /* target of position t = label of position t+1 (virtual positions carry −100) */
+            int nt = t + 1;
+            if (nt >= T || nt < nv)
+                a->targets[i] = -100;
+            else {
+                const int32_t *lab = b->labels ? b->labels : b->input_ids;
+                a->targets[i] = lab[(int64_t)r * Ti + (nt - nv)];
+            }
+        }
+    return FT_OK;
+}
+
 ft_status ft_model_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o, ft_arena *arena, ft_acts **out,
                            double *loss, int64_t *count) {
+    if (count)
+        *count = 0;
     FT_TRY(ft_batch_validate(m, b));
     const ft_model_config *c = &m->cfg;
-    const int B = b->B, T = b->T;
+    const int B = b->B, T = b->T + m->n_virtual;
+    if (T > c->max_pos)
+        return ft_fail(FT_ERR_RANGE, "sequence length %d + %d virtual tokens exceeds the model's %d positions", b->T,
+                       m->n_virtual, c->max_pos);
     const int64_t N = (int64_t)B * T, C = c->hidden, I = c->intermediate, V = c->vocab_size;
     const int64_t HD = (int64_t)c->n_heads * c->head_dim, KD = (int64_t)c->n_kv_heads * c->head_dim;
     const bool gpt2 = is_gpt2(m);
+    if (m->task == FT_TASK_SEQ_CLS && !b->cls_labels)
+        return ft_fail(FT_ERR_ARG, "the batch has no class labels for the classification head");
+    if (m->task == FT_TASK_REGRESSION && !b->reg_targets)
+        return ft_fail(FT_ERR_ARG, "the batch has no regression targets");
     ft_acts *a;
     AL(a, 1);
     memset(a, 0, sizeof *a);
     a->B = B;
     a->T = T;
+    a->T_in = b->T;
+    a->n_virtual = m->n_virtual;
     a->N = N;
     a->opts = *o;
-    a->ids = b->input_ids;
-    a->mask = b->mask;
-    AL(a->pos, N);
-    AL(a->targets, N);
     AL(a->L, c->n_layers);
-    for (int r = 0; r < B; r++)
-        for (int t = 0; t < T; t++) {
-            int64_t i = (int64_t)r * T + t;
-            a->pos[i] = t; /* HF position ids 0..T−1 regardless of padding */
-            const int32_t *lab = b->labels ? b->labels : b->input_ids;
-            a->targets[i] = t + 1 < T ? lab[i + 1] : -100;
-        }
+    memset(a->L, 0, (size_t)c->n_layers * sizeof *a->L);
+    FT_TRY(setup_inputs(m, b, a, arena));
 
-    /* embeddings */
+    /* embeddings (+ virtual tokens) */
     float *x;
     AL(x, N * C);
-    ft_embedding_forward(x, W(m->wte), b->input_ids, gpt2 ? W(m->wpe) : NULL, a->pos, N, C);
+    ft_embedding_forward(x, W(m->wte), a->ids, gpt2 ? W(m->wpe) : NULL, a->pos, N, C);
+    for (int r = 0; m->prompt >= 0 && r < B; r++)
+        for (int t = 0; t < m->n_virtual; t++) {
+            float *xr = x + ((int64_t)r * T + t) * C;
+            const float *pr = W(m->prompt) + (int64_t)t * C;
+            const float *wp = gpt2 ? W(m->wpe) + (int64_t)t * C : NULL;
+            for (int64_t j = 0; j < C; j++)
+                xr[j] = pr[j] + (wp ? wp[j] : 0.0f);
+        }
     if (o->training && c->embd_dropout > 0.0f)
         ft_dropout_forward(x, x, N * C, c->embd_dropout, o->seed, drop_stream(o, -1, 0));
 
@@ -167,7 +324,7 @@ ft_status ft_model_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o,
         if (gpt2) {
             float *qkv;
             AL(qkv, N * 3 * C);
-            ft_linear_forward(qkv, L->n1, W(P->qkv_w), W(P->qkv_b), N, C, 3 * C, true);
+            FT_TRY(lin_fwd(m, a, l, FT_SITE_QKV, qkv, L->n1, arena));
             L->q = qkv;
             L->k = qkv + C;
             L->v = qkv + 2 * C;
@@ -175,21 +332,22 @@ ft_status ft_model_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o,
             AL(L->q, N * HD);
             AL(L->k, N * KD);
             AL(L->v, N * KD);
-            ft_linear_forward(L->q, L->n1, W(P->q_w), W(P->q_b), N, C, HD, false);
-            ft_linear_forward(L->k, L->n1, W(P->k_w), W(P->k_b), N, C, KD, false);
-            ft_linear_forward(L->v, L->n1, W(P->v_w), W(P->v_b), N, C, KD, false);
+            FT_TRY(lin_fwd(m, a, l, FT_SITE_Q, L->q, L->n1, arena));
+            FT_TRY(lin_fwd(m, a, l, FT_SITE_K, L->k, L->n1, arena));
+            FT_TRY(lin_fwd(m, a, l, FT_SITE_V, L->v, L->n1, arena));
             ft_rope_forward(L->q, a->pos, N, c->n_heads, c->head_dim, HD, c->rope_theta);
             ft_rope_forward(L->k, a->pos, N, c->n_kv_heads, c->head_dim, KD, c->rope_theta);
         }
         AL(L->probs, (int64_t)B * c->n_heads * T * T);
         AL(L->atty, N * HD);
         ft_attn_shape as = attn_shape(m, a, l);
-        ft_attention_forward(L->atty, L->probs, L->q, L->k, L->v, b->mask, &as);
+        ft_attention_forward(L->atty, L->probs, L->q, L->k, L->v, a->mask, &as);
         AL(L->x_mid, N * C);
-        ft_linear_forward(L->x_mid, L->atty, W(P->o_w), W(P->o_b), N, HD, C, gpt2);
-        if (o->training && c->resid_dropout > 0.0f)
-            ft_dropout_forward(L->x_mid, L->x_mid, N * C, c->resid_dropout, o->seed, drop_stream(o, l, 1));
-        ft_add_inplace(L->x_mid, x, N * C);
+        float *ob = L->x_mid;
+        if (m->adapters[l * 2].down_w >= 0)
+            AL(ob, N * C);
+        FT_TRY(lin_fwd(m, a, l, FT_SITE_O, ob, L->atty, arena));
+        FT_TRY(branch_out(m, a, l, 0, L->x_mid, ob, x, arena));
 
         AL(L->n2, N * C);
         AL(L->n2_mean, N);
@@ -197,22 +355,23 @@ ft_status ft_model_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o,
         norm_fwd(m, L->n2, L->n2_mean, L->n2_rstd, L->x_mid, P->ln2_w, P->ln2_b, N);
         AL(L->fc, N * I);
         AL(L->act, N * I);
-        float *x_out;
+        float *x_out, *mo;
         AL(x_out, N * C);
+        mo = x_out;
+        if (m->adapters[l * 2 + 1].down_w >= 0)
+            AL(mo, N * C);
         if (gpt2) {
-            ft_linear_forward(L->fc, L->n2, W(P->fc_w), W(P->fc_b), N, C, I, true);
+            FT_TRY(lin_fwd(m, a, l, FT_SITE_FC, L->fc, L->n2, arena));
             act_fwd(c->act, L->act, L->fc, N * I);
-            ft_linear_forward(x_out, L->act, W(P->proj_w), W(P->proj_b), N, I, C, true);
+            FT_TRY(lin_fwd(m, a, l, FT_SITE_PROJ, mo, L->act, arena));
         } else {
             AL(L->up, N * I);
-            ft_linear_forward(L->fc, L->n2, W(P->gate_w), W(P->gate_b), N, C, I, false);
-            ft_linear_forward(L->up, L->n2, W(P->up_w), W(P->up_b), N, C, I, false);
+            FT_TRY(lin_fwd(m, a, l, FT_SITE_GATE, L->fc, L->n2, arena));
+            FT_TRY(lin_fwd(m, a, l, FT_SITE_UP, L->up, L->n2, arena));
             ft_swiglu_forward(L->act, L->fc, L->up, N * I);
-            ft_linear_forward(x_out, L->act, W(P->down_w), W(P->down_b), N, I, C, false);
+            FT_TRY(lin_fwd(m, a, l, FT_SITE_DOWN, mo, L->act, arena));
         }
-        if (o->training && c->resid_dropout > 0.0f)
-            ft_dropout_forward(x_out, x_out, N * C, c->resid_dropout, o->seed, drop_stream(o, l, 2));
-        ft_add_inplace(x_out, L->x_mid, N * C);
+        FT_TRY(branch_out(m, a, l, 1, x_out, mo, L->x_mid, arena));
         x = x_out;
     }
     a->x_final = x;
@@ -220,14 +379,58 @@ ft_status ft_model_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o,
     AL(a->nf_mean, N);
     AL(a->nf_rstd, N);
     norm_fwd(m, a->nf, a->nf_mean, a->nf_rstd, x, m->lnf_w, m->lnf_b, N);
-    AL(a->logits, N * V);
-    ft_linear_forward(a->logits, a->nf, W(m->lm_head), NULL, N, C, V, false);
-    if (o->keep_logits) {
-        AL(a->logits_copy, N * V);
-        memcpy(a->logits_copy, a->logits, (size_t)(N * V) * sizeof(float));
-    }
+
+    double sum = 0.0;
     int64_t cnt = 0;
-    double sum = ft_cross_entropy_forward(a->logits, a->targets, N, V, &cnt);
+    if (m->task == FT_TASK_CAUSAL_LM) {
+        AL(a->logits, N * V);
+        ft_linear_forward(a->logits, a->nf, W(m->lm_head), NULL, N, C, V, false);
+        a->logit_rows = N;
+        a->logit_cols = V;
+        if (o->keep_logits) {
+            AL(a->logits_copy, N * V);
+            memcpy(a->logits_copy, a->logits, (size_t)(N * V) * sizeof(float));
+        }
+        sum = ft_cross_entropy_forward(a->logits, a->targets, N, V, &cnt);
+    } else { /* pooled head: the last non-padding token of each row */
+        const int64_t K = m->n_labels;
+        float *pooled;
+        AL(a->pool_idx, B);
+        AL(pooled, (int64_t)B * C);
+        AL(a->logits, (int64_t)B * K);
+        for (int r = 0; r < B; r++) {
+            int last = T - 1;
+            while (last > 0 && !a->mask[(int64_t)r * T + last])
+                last--;
+            a->pool_idx[r] = (int32_t)((int64_t)r * T + last);
+            memcpy(pooled + (int64_t)r * C, a->nf + (int64_t)a->pool_idx[r] * C, (size_t)C * sizeof(float));
+        }
+        ft_linear_forward(a->logits, pooled, W(m->score), NULL, B, C, K, false);
+        a->logit_rows = B;
+        a->logit_cols = K;
+        if (o->keep_logits) {
+            AL(a->logits_copy, (int64_t)B * K);
+            memcpy(a->logits_copy, a->logits, (size_t)(B * K) * sizeof(float));
+        }
+        if (m->task == FT_TASK_SEQ_CLS) {
+            AL(a->cls, B);
+            for (int r = 0; r < B; r++) {
+                int32_t y = b->cls_labels[r];
+                if (y != -100 && (y < 0 || y >= K))
+                    return ft_fail(FT_ERR_RANGE, "class label %d of row %d is outside [0, %lld)", y, r, (long long)K);
+                a->cls[r] = y;
+            }
+            sum = ft_cross_entropy_forward(a->logits, a->cls, B, K, &cnt);
+        } else {
+            AL(a->reg, B);
+            for (int r = 0; r < B; r++) {
+                a->reg[r] = b->reg_targets[r];
+                double d = (double)a->logits[r] - (double)a->reg[r];
+                sum += d * d;
+            }
+            cnt = B;
+        }
+    }
     a->count = cnt;
     *out = a;
     if (count)
@@ -240,7 +443,15 @@ ft_status ft_model_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o,
     return FT_OK;
 }
 
-const float *ft_acts_logits(const ft_acts *a) { return a->logits_copy; }
+const float *ft_acts_logits(const ft_acts *a, int64_t *rows, int64_t *cols) {
+    if (rows)
+        *rows = a->logit_rows;
+    if (cols)
+        *cols = a->logit_cols;
+    return a->logits_copy;
+}
+
+int ft_acts_seq_len(const ft_acts *a) { return a->T; }
 
 static float *zeroed(ft_arena *arena, int64_t n) {
     float *p = ft_arena_alloc(arena, (size_t)n * sizeof(float));
@@ -257,14 +468,24 @@ static float *zeroed(ft_arena *arena, int64_t n) {
     } while (0)
 #define ZERO(ptr, count) memset((ptr), 0, (size_t)(count) * sizeof(float))
 
-/* Residual-branch dropout backward: returns the gradient of the branch output. */
-static const float *branch_grad(float *buf, const float *dres, int64_t n, float p, const ft_fwd_opts *o, int layer,
-                                int site) {
-    if (!o->training || p <= 0.0f)
-        return dres;
-    memset(buf, 0, (size_t)n * sizeof(float));
-    ft_dropout_backward(buf, dres, n, p, o->seed, drop_stream(o, layer, site));
-    return buf;
+/* Gradient of a branch output o from d(x_after) through residual dropout and the adapter. */
+static ft_status branch_grad(const ft_model *m, ft_acts *a, int l, int which, float *buf, float *buf2,
+                             const float *dres, const float **dout, ft_arena *arena) {
+    const int64_t n = a->N * m->cfg.hidden;
+    const ft_fwd_opts *o = &a->opts;
+    const float *d = dres;
+    if (o->training && m->cfg.resid_dropout > 0.0f) {
+        memset(buf, 0, (size_t)n * sizeof(float));
+        ft_dropout_backward(buf, dres, n, m->cfg.resid_dropout, o->seed, drop_stream(o, l, 1 + which));
+        d = buf;
+    }
+    const ft_adapter_idx *A = &m->adapters[l * 2 + which];
+    if (A->down_w >= 0) {
+        FT_TRY(adapter_bwd(m, a, A, &a->L[l].ad[which], buf2, d, arena));
+        d = buf2;
+    }
+    *dout = d;
+    return FT_OK;
 }
 
 ft_status ft_model_backward(ft_model *m, ft_acts *a, ft_arena *arena, float loss_scale) {
@@ -276,10 +497,11 @@ ft_status ft_model_backward(ft_model *m, ft_acts *a, ft_arena *arena, float loss
     if (a->count == 0)
         return ft_fail(FT_ERR_ARG, "backward: the batch has no target token");
 
-    float *dres, *dn, *dbuf, *dqkv, *datty, *dact, *dfc, *dup = NULL;
+    float *dres, *dn, *dbuf, *dbuf2, *dqkv, *datty, *dact, *dfc, *dup = NULL;
     ZA(dres, N * C);
     ZA(dn, N * C);
     ZA(dbuf, N * C);
+    ZA(dbuf2, N * C);
     ZA(dqkv, N * (gpt2 ? 3 * C : HD + 2 * KD));
     ZA(datty, N * HD);
     ZA(dact, N * I);
@@ -287,62 +509,96 @@ ft_status ft_model_backward(ft_model *m, ft_acts *a, ft_arena *arena, float loss
     if (!gpt2)
         ZA(dup, N * I);
 
-    /* loss → logits → final norm */
-    float *dlogits = a->logits; /* in place */
-    ft_cross_entropy_backward(dlogits, a->logits, a->targets, N, V, loss_scale / (float)a->count);
-    ft_linear_backward(dn, G(m->lm_head), NULL, dlogits, a->nf, W(m->lm_head), N, C, V, false);
+    /* loss → head → final norm */
+    if (m->task == FT_TASK_CAUSAL_LM) {
+        float *dlogits = a->logits; /* in place */
+        ft_cross_entropy_backward(dlogits, a->logits, a->targets, N, V, loss_scale / (float)a->count);
+        ft_linear_backward(dn, G(m->lm_head), NULL, dlogits, a->nf, W(m->lm_head), N, C, V, false);
+    } else {
+        const int B = a->B;
+        const int64_t K = m->n_labels;
+        float *dlog, *pooled, *dpool;
+        ZA(dlog, (int64_t)B * K);
+        ZA(pooled, (int64_t)B * C);
+        ZA(dpool, (int64_t)B * C);
+        if (m->task == FT_TASK_SEQ_CLS)
+            ft_cross_entropy_backward(dlog, a->logits, a->cls, B, K, loss_scale / (float)a->count);
+        else
+            for (int r = 0; r < B; r++) /* d/dp mean (p−y)² = 2(p−y)/B */
+                dlog[r] = 2.0f * (a->logits[r] - a->reg[r]) * loss_scale / (float)a->count;
+        for (int r = 0; r < B; r++)
+            memcpy(pooled + (int64_t)r * C, a->nf + (int64_t)a->pool_idx[r] * C, (size_t)C * sizeof(float));
+        ft_linear_backward(dpool, G(m->score), NULL, dlog, pooled, W(m->score), B, C, K, false);
+        for (int r = 0; r < B; r++)
+            memcpy(dn + (int64_t)a->pool_idx[r] * C, dpool + (int64_t)r * C, (size_t)C * sizeof(float));
+    }
     norm_bwd(m, dres, dn, a->x_final, a->nf_mean, a->nf_rstd, m->lnf_w, m->lnf_b, N);
 
     for (int l = c->n_layers - 1; l >= 0; l--) {
         const ft_layer_idx *P = &m->layers[l];
         layer_acts *L = &a->L[l];
         /* MLP branch: dres is d(x_out) */
-        const float *dbr = branch_grad(dbuf, dres, N * C, c->resid_dropout, o, l, 2);
+        const float *dbr;
+        FT_TRY(branch_grad(m, a, l, 1, dbuf, dbuf2, dres, &dbr, arena));
         ZERO(dact, N * I);
         ZERO(dn, N * C);
         if (gpt2) {
-            ft_linear_backward(dact, G(P->proj_w), G(P->proj_b), dbr, L->act, W(P->proj_w), N, I, C, true);
+            FT_TRY(lin_bwd(m, a, l, FT_SITE_PROJ, dact, dbr, L->act, arena));
             ZERO(dfc, N * I);
             act_bwd(c->act, dfc, dact, L->fc, N * I);
-            ft_linear_backward(dn, G(P->fc_w), G(P->fc_b), dfc, L->n2, W(P->fc_w), N, C, I, true);
+            FT_TRY(lin_bwd(m, a, l, FT_SITE_FC, dn, dfc, L->n2, arena));
         } else {
-            ft_linear_backward(dact, G(P->down_w), G(P->down_b), dbr, L->act, W(P->down_w), N, I, C, false);
+            FT_TRY(lin_bwd(m, a, l, FT_SITE_DOWN, dact, dbr, L->act, arena));
             ZERO(dfc, N * I);
             ZERO(dup, N * I);
             ft_swiglu_backward(dfc, dup, dact, L->fc, L->up, N * I);
-            ft_linear_backward(dn, G(P->gate_w), G(P->gate_b), dfc, L->n2, W(P->gate_w), N, C, I, false);
-            ft_linear_backward(dn, G(P->up_w), G(P->up_b), dup, L->n2, W(P->up_w), N, C, I, false);
+            FT_TRY(lin_bwd(m, a, l, FT_SITE_GATE, dn, dfc, L->n2, arena));
+            FT_TRY(lin_bwd(m, a, l, FT_SITE_UP, dn, dup, L->n2, arena));
         }
         norm_bwd(m, dres, dn, L->x_mid, L->n2_mean, L->n2_rstd, P->ln2_w, P->ln2_b, N); /* dres = d(x_mid) */
 
         /* attention branch */
-        dbr = branch_grad(dbuf, dres, N * C, c->resid_dropout, o, l, 1);
+        FT_TRY(branch_grad(m, a, l, 0, dbuf, dbuf2, dres, &dbr, arena));
         ZERO(datty, N * HD);
-        ft_linear_backward(datty, G(P->o_w), G(P->o_b), dbr, L->atty, W(P->o_w), N, HD, C, gpt2);
+        FT_TRY(lin_bwd(m, a, l, FT_SITE_O, datty, dbr, L->atty, arena));
         ZERO(dqkv, N * (gpt2 ? 3 * C : HD + 2 * KD));
         float *dq = dqkv, *dk = gpt2 ? dqkv + C : dqkv + N * HD, *dv = gpt2 ? dqkv + 2 * C : dqkv + N * (HD + KD);
         ft_attn_shape as = attn_shape(m, a, l);
         ft_attention_backward(dq, dk, dv, datty, L->probs, L->q, L->k, L->v, a->mask, &as);
         ZERO(dn, N * C);
         if (gpt2) {
-            ft_linear_backward(dn, G(P->qkv_w), G(P->qkv_b), dqkv, L->n1, W(P->qkv_w), N, C, 3 * C, true);
+            FT_TRY(lin_bwd(m, a, l, FT_SITE_QKV, dn, dqkv, L->n1, arena));
         } else {
             ft_rope_backward(dq, a->pos, N, c->n_heads, c->head_dim, HD, c->rope_theta);
             ft_rope_backward(dk, a->pos, N, c->n_kv_heads, c->head_dim, KD, c->rope_theta);
-            ft_linear_backward(dn, G(P->q_w), G(P->q_b), dq, L->n1, W(P->q_w), N, C, HD, false);
-            ft_linear_backward(dn, G(P->k_w), G(P->k_b), dk, L->n1, W(P->k_w), N, C, KD, false);
-            ft_linear_backward(dn, G(P->v_w), G(P->v_b), dv, L->n1, W(P->v_w), N, C, KD, false);
+            FT_TRY(lin_bwd(m, a, l, FT_SITE_Q, dn, dq, L->n1, arena));
+            FT_TRY(lin_bwd(m, a, l, FT_SITE_K, dn, dk, L->n1, arena));
+            FT_TRY(lin_bwd(m, a, l, FT_SITE_V, dn, dv, L->n1, arena));
         }
         norm_bwd(m, dres, dn, L->x_in, L->n1_mean, L->n1_rstd, P->ln1_w, P->ln1_b, N); /* dres = d(x_in) */
     }
 
     /* embeddings */
-    const float *demb = dres;
-    if (o->training && c->embd_dropout > 0.0f)
-        demb = branch_grad(dbuf, dres, N * C, c->embd_dropout, o, -1, 0);
-    if (G(m->wte))
-        ft_embedding_backward(G(m->wte), demb, a->ids, N, C, gpt2 ? -1 : c->pad_token_id);
+    float *demb = dres;
+    if (o->training && c->embd_dropout > 0.0f) {
+        ZERO(dbuf, N * C);
+        ft_dropout_backward(dbuf, dres, N * C, c->embd_dropout, o->seed, drop_stream(o, -1, 0));
+        demb = dbuf;
+    }
     if (gpt2 && G(m->wpe))
         ft_embedding_backward(G(m->wpe), demb, a->pos, N, C, -1);
+    if (m->prompt >= 0) { /* virtual rows feed the prompt embeddings, not the token table */
+        float *gp = G(m->prompt);
+        for (int r = 0; r < a->B; r++)
+            for (int t = 0; t < m->n_virtual; t++) {
+                float *dr = demb + ((int64_t)r * a->T + t) * C;
+                if (gp)
+                    for (int64_t j = 0; j < C; j++)
+                        gp[(int64_t)t * C + j] += dr[j];
+                memset(dr, 0, (size_t)C * sizeof(float));
+            }
+    }
+    if (G(m->wte))
+        ft_embedding_backward(G(m->wte), demb, a->ids, N, C, gpt2 ? -1 : c->pad_token_id);
     return FT_OK;
 }

@@ -53,7 +53,15 @@ static ft_status build_table(ft_model *m) {
     m->layers = calloc((size_t)c->n_layers, sizeof *m->layers);
     if (!m->layers)
         return ft_fail(FT_ERR_NOMEM, "out of memory");
-    m->wpe = m->lnf_b = m->score = -1;
+    m->wpe = m->lnf_b = m->score = m->prompt = -1;
+    m->sites = malloc((size_t)c->n_layers * FT_N_SITES * sizeof *m->sites);
+    m->adapters = malloc((size_t)c->n_layers * 2 * sizeof *m->adapters);
+    if (!m->sites || !m->adapters)
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < c->n_layers * FT_N_SITES; i++)
+        m->sites[i] = (ft_site_peft){.lora_a = -1, .lora_b = -1, .ia3 = -1};
+    for (int i = 0; i < c->n_layers * 2; i++)
+        m->adapters[i] = (ft_adapter_idx){-1, -1, -1, -1};
     if (c->arch == FT_ARCH_GPT2) {
         ADD(m->wte, 2, V, C, "transformer.wte.weight");
         ADD(m->wpe, 2, c->max_pos, C, "transformer.wpe.weight");
@@ -112,6 +120,77 @@ static ft_status build_table(ft_model *m) {
     return FT_OK;
 }
 
+int ft_model_add_param(ft_model *m, const char *name, int ndim, int64_t d0, int64_t d1) {
+    if (ft_model_find_param(m, name) >= 0) {
+        ft_fail(FT_ERR_ARG, "parameter '%s' already exists", name);
+        return -1;
+    }
+    ft_param *np = realloc(m->params, (size_t)(m->n_params + 1) * sizeof *np);
+    if (!np) {
+        ft_fail(FT_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    m->params = np;
+    ft_param *p = &m->params[m->n_params];
+    memset(p, 0, sizeof *p);
+    p->ndim = ndim;
+    p->shape[0] = d0;
+    p->shape[1] = d1;
+    p->numel = ndim == 1 ? d0 : d0 * d1;
+    p->name = ft_strdup(name);
+    p->data = ft_calloc((size_t)p->numel * sizeof(float));
+    if (!p->name || !p->data) {
+        free(p->name);
+        ft_free(p->data);
+        ft_fail(FT_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    p->owned = true;
+    p->extra = true;
+    p->file_dtype = FT_DT_F32;
+    return m->n_params++;
+}
+
+bool ft_model_site(const ft_model *m, int layer, ft_site site, int *w, int *b, int64_t *in, int64_t *out,
+                   bool *w_in_out, char *path, size_t path_n) {
+    const ft_model_config *c = &m->cfg;
+    const ft_layer_idx *L = &m->layers[layer];
+    const int64_t C = c->hidden, I = c->intermediate;
+    const int64_t HD = (int64_t)c->n_heads * c->head_dim, KD = (int64_t)c->n_kv_heads * c->head_dim;
+    const bool g = c->arch == FT_ARCH_GPT2;
+    int wi = -1, bi = -1;
+    int64_t i = 0, o = 0;
+    const char *name = NULL;
+    switch (site) {
+    case FT_SITE_QKV: if (g) { wi = L->qkv_w; bi = L->qkv_b; i = C; o = 3 * C; name = "attn.c_attn"; } break;
+    case FT_SITE_Q: if (!g) { wi = L->q_w; bi = L->q_b; i = C; o = HD; name = "self_attn.q_proj"; } break;
+    case FT_SITE_K: if (!g) { wi = L->k_w; bi = L->k_b; i = C; o = KD; name = "self_attn.k_proj"; } break;
+    case FT_SITE_V: if (!g) { wi = L->v_w; bi = L->v_b; i = C; o = KD; name = "self_attn.v_proj"; } break;
+    case FT_SITE_O: wi = L->o_w; bi = L->o_b; i = HD; o = C; name = g ? "attn.c_proj" : "self_attn.o_proj"; break;
+    case FT_SITE_FC: if (g) { wi = L->fc_w; bi = L->fc_b; i = C; o = I; name = "mlp.c_fc"; } break;
+    case FT_SITE_PROJ: if (g) { wi = L->proj_w; bi = L->proj_b; i = I; o = C; name = "mlp.c_proj"; } break;
+    case FT_SITE_GATE: if (!g) { wi = L->gate_w; bi = L->gate_b; i = C; o = I; name = "mlp.gate_proj"; } break;
+    case FT_SITE_UP: if (!g) { wi = L->up_w; bi = L->up_b; i = C; o = I; name = "mlp.up_proj"; } break;
+    case FT_SITE_DOWN: if (!g) { wi = L->down_w; bi = L->down_b; i = I; o = C; name = "mlp.down_proj"; } break;
+    case FT_N_SITES: break;
+    }
+    if (!name)
+        return false;
+    if (w)
+        *w = wi;
+    if (b)
+        *b = bi;
+    if (in)
+        *in = i;
+    if (out)
+        *out = o;
+    if (w_in_out)
+        *w_in_out = g;
+    if (path)
+        snprintf(path, path_n, g ? "transformer.h.%d.%s" : "model.layers.%d.%s", layer, name);
+    return true;
+}
+
 int ft_model_find_param(const ft_model *m, const char *name) {
     for (int i = 0; i < m->n_params; i++)
         if (!strcmp(m->params[i].name, name))
@@ -138,6 +217,12 @@ void ft_model_free(ft_model *m) {
     }
     free(m->params);
     free(m->layers);
+    free(m->sites);
+    free(m->adapters);
+    cJSON_Delete(m->peft_config);
+    for (int i = 0; m->label_names && i < m->n_labels; i++)
+        free(m->label_names[i]);
+    free(m->label_names);
     ft_st_set_close(m->st);
     ft_config_free(&m->cfg);
     free(m->dir);

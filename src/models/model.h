@@ -57,14 +57,47 @@ typedef struct {
     int gate_w, gate_b, up_w, up_b, down_w, down_b; /* SwiGLU MLP */
 } ft_layer_idx;
 
+/* The linear layers of a block where PEFT methods hook in. */
+typedef enum {
+    FT_SITE_QKV = 0, /* GPT-2 attn.c_attn */
+    FT_SITE_Q, FT_SITE_K, FT_SITE_V,
+    FT_SITE_O,       /* GPT-2 attn.c_proj, Llama self_attn.o_proj */
+    FT_SITE_FC,      /* GPT-2 mlp.c_fc */
+    FT_SITE_PROJ,    /* GPT-2 mlp.c_proj */
+    FT_SITE_GATE, FT_SITE_UP, FT_SITE_DOWN,
+    FT_N_SITES
+} ft_site;
+
+/* PEFT tensors attached to one linear site (param indices, -1 = none). */
+typedef struct {
+    int lora_a, lora_b, r;
+    float lora_scale, lora_dropout;
+    int ia3;
+    bool ia3_in; /* feed-forward module: scales the input */
+} ft_site_peft;
+
+/* A bottleneck adapter on a block's branch output: o + up(act(down(o))). */
+typedef struct {
+    int down_w, down_b, up_w, up_b; /* -1 when absent */
+} ft_adapter_idx;
+
 typedef struct ft_model {
     ft_model_config cfg;
     ft_param *params;
     int n_params;
     ft_layer_idx *layers;
     int wte, wpe, lnf_w, lnf_b, lm_head; /* lm_head == wte when tied */
+    /* PEFT attachments (see peft/peft.h) */
+    ft_site_peft *sites;                  /* [n_layers * FT_N_SITES] */
+    ft_adapter_idx *adapters;             /* [n_layers * 2]: 0 after attention, 1 after the MLP */
+    ft_act adapter_act;
+    int prompt;                           /* "prompt_embeddings" [n_virtual, hidden], -1 = none */
+    int n_virtual;
+    int peft_method;                      /* ft_method of the attached adapter (0 = full) */
+    cJSON *peft_config;                   /* adapter_config.json to save with the adapter, or NULL */
     ft_task task;
     int n_labels;                         /* SEQ_CLS: classes; REGRESSION: 1 */
+    char **label_names;                   /* [n_labels] or NULL */
     int score;                            /* head weight "score.weight" [n_labels, hidden], -1 = none */
     ft_st_set *st;                        /* keeps the mapping alive */
     char *dir;
@@ -76,6 +109,12 @@ ft_status ft_model_load(const char *dir, ft_model **out);
 ft_status ft_model_init_random(ft_model_config *cfg, uint64_t seed, ft_model **out);
 void ft_model_free(ft_model *m);
 int ft_model_find_param(const ft_model *m, const char *name);
+/* Append a parameter (owned, zeroed fp32, `extra`); returns its index or -1 (message set). */
+int ft_model_add_param(ft_model *m, const char *name, int ndim, int64_t d0, int64_t d1);
+/* Describe a linear site of a layer: weight/bias param indices (-1 if the architecture lacks it),
+ * sizes, layout and the HF module path (e.g. "transformer.h.0.attn.c_attn"). false if absent. */
+bool ft_model_site(const ft_model *m, int layer, ft_site site, int *w, int *b, int64_t *in, int64_t *out,
+                   bool *w_in_out, char *path, size_t path_n);
 int64_t ft_model_param_count(const ft_model *m, bool trainable_only);
 /* Mark every parameter trainable (full fine-tuning): copies into owned fp32 memory, allocates grads. */
 ft_status ft_model_set_trainable(ft_model *m, int idx, bool trainable);
@@ -117,8 +156,11 @@ ft_status ft_model_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o,
                            double *loss, int64_t *count);
 /* Backward of the loss scaled by loss_scale (1 = mean loss gradient). Accumulates into grads. */
 ft_status ft_model_backward(ft_model *m, ft_acts *acts, ft_arena *arena, float loss_scale);
-/* The logits kept by forward with keep_logits ([B*T, V]), or NULL. */
-const float *ft_acts_logits(const ft_acts *a);
+/* The logits kept by forward with keep_logits, or NULL: causal LM [B, T', V] with T' = n_virtual + T,
+ * SEQ_CLS/REGRESSION [B, n_labels]; *rows and *cols (optional) get the 2-D shape. */
+const float *ft_acts_logits(const ft_acts *a, int64_t *rows, int64_t *cols);
+/* The sequence length the model actually ran (n_virtual + T). */
+int ft_acts_seq_len(const ft_acts *a);
 /* Bytes the activation cache of one step needs (for arena sizing and the memory estimate). */
 size_t ft_model_act_bytes(const ft_model *m, int B, int T);
 

@@ -1,0 +1,130 @@
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "nn/linear.h"
+
+static float *take(ft_arena *a, int64_t n) { return ft_arena_alloc(a, (size_t)n * sizeof(float)); }
+
+ft_status ft_lin_forward(const ft_lin *L, float *y, const float *x, int64_t N, ft_arena *arena, ft_lin_cache *c) {
+    memset(c, 0, sizeof *c);
+    const float *xin = x;
+    if (L->ia3 && L->ia3_in) { /* x' = x ⊙ l */
+        if (!(c->ia3_buf = take(arena, N * L->in)))
+            return FT_ERR_NOMEM;
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < N; i++)
+            for (int64_t j = 0; j < L->in; j++)
+                c->ia3_buf[i * L->in + j] = x[i * L->in + j] * L->ia3[j];
+        xin = c->ia3_buf;
+    }
+    ft_linear_forward(y, xin, L->w, L->b, N, L->in, L->out, L->w_in_out);
+    if (L->ia3 && !L->ia3_in) { /* y = y_pre ⊙ l; keep y_pre */
+        if (!(c->ia3_buf = take(arena, N * L->out)))
+            return FT_ERR_NOMEM;
+        memcpy(c->ia3_buf, y, (size_t)(N * L->out) * sizeof(float));
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < N; i++)
+            for (int64_t j = 0; j < L->out; j++)
+                y[i * L->out + j] *= L->ia3[j];
+    }
+    if (L->lora_a) {
+        const float *u = x;
+        float *ubuf = NULL;
+        if (L->training && L->lora_dropout > 0.0f) {
+            if (!(ubuf = take(arena, N * L->in)))
+                return FT_ERR_NOMEM;
+            ft_dropout_forward(ubuf, x, N * L->in, L->lora_dropout, L->seed, L->stream);
+            u = ubuf;
+        }
+        if (!(c->lora_h = take(arena, N * L->r)))
+            return FT_ERR_NOMEM;
+        ft_gemm(false, true, N, L->r, L->in, 1.0f, u, L->in, L->lora_a, L->in, 0.0f, c->lora_h, L->r); /* h = u Aᵀ */
+        ft_gemm(false, true, N, L->out, L->r, L->scale, c->lora_h, L->r, L->lora_b, L->r, 1.0f, y, L->out); /* y += s h Bᵀ */
+    }
+    return FT_OK;
+}
+
+ft_status ft_lin_backward(const ft_lin *L, float *dx, const float *dy, const float *x, int64_t N,
+                          const ft_lin_cache *c, ft_arena *arena) {
+    if (L->lora_a) {
+        if (L->dlora_b) /* dB[out,r] += s dyᵀ h */
+            ft_gemm(true, false, L->out, L->r, N, L->scale, dy, L->out, c->lora_h, L->r, 1.0f, L->dlora_b, L->r);
+        if (L->dlora_a || dx) {
+            float *dh = take(arena, N * L->r);
+            if (!dh)
+                return FT_ERR_NOMEM;
+            ft_gemm(false, false, N, L->r, L->out, L->scale, dy, L->out, L->lora_b, L->r, 0.0f, dh, L->r); /* dh = s dy B */
+            const bool drop = L->training && L->lora_dropout > 0.0f;
+            if (L->dlora_a) {
+                const float *u = x;
+                if (drop) {
+                    float *ub = take(arena, N * L->in);
+                    if (!ub)
+                        return FT_ERR_NOMEM;
+                    ft_dropout_forward(ub, x, N * L->in, L->lora_dropout, L->seed, L->stream);
+                    u = ub;
+                }
+                ft_gemm(true, false, L->r, L->in, N, 1.0f, dh, L->r, u, L->in, 1.0f, L->dlora_a, L->in); /* dA += dhᵀ u */
+            }
+            if (dx) {
+                if (drop) {
+                    float *du = take(arena, N * L->in);
+                    if (!du)
+                        return FT_ERR_NOMEM;
+                    ft_gemm(false, false, N, L->in, L->r, 1.0f, dh, L->r, L->lora_a, L->in, 0.0f, du, L->in);
+                    ft_dropout_backward(dx, du, N * L->in, L->lora_dropout, L->seed, L->stream);
+                } else {
+                    ft_gemm(false, false, N, L->in, L->r, 1.0f, dh, L->r, L->lora_a, L->in, 1.0f, dx, L->in); /* dx += dh A */
+                }
+            }
+        }
+    }
+    if (L->ia3 && !L->ia3_in) {
+        float *dyp = take(arena, N * L->out);
+        if (!dyp)
+            return FT_ERR_NOMEM;
+        if (L->dia3) {
+#pragma omp parallel for schedule(static)
+            for (int64_t j = 0; j < L->out; j++) {
+                float s = 0.0f;
+                for (int64_t i = 0; i < N; i++)
+                    s += dy[i * L->out + j] * c->ia3_buf[i * L->out + j];
+                L->dia3[j] += s;
+            }
+        }
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < N; i++)
+            for (int64_t j = 0; j < L->out; j++)
+                dyp[i * L->out + j] = dy[i * L->out + j] * L->ia3[j];
+        ft_linear_backward(dx, L->dw, L->db, dyp, x, L->w, N, L->in, L->out, L->w_in_out);
+        return FT_OK;
+    }
+    if (L->ia3 && L->ia3_in) {
+        ft_linear_backward(NULL, L->dw, L->db, dy, c->ia3_buf, L->w, N, L->in, L->out, L->w_in_out);
+        if (dx || L->dia3) {
+            float *dxp = take(arena, N * L->in);
+            if (!dxp)
+                return FT_ERR_NOMEM;
+            memset(dxp, 0, (size_t)(N * L->in) * sizeof(float));
+            ft_linear_backward(dxp, NULL, NULL, dy, c->ia3_buf, L->w, N, L->in, L->out, L->w_in_out);
+            if (L->dia3) {
+#pragma omp parallel for schedule(static)
+                for (int64_t j = 0; j < L->in; j++) {
+                    float s = 0.0f;
+                    for (int64_t i = 0; i < N; i++)
+                        s += dxp[i * L->in + j] * x[i * L->in + j];
+                    L->dia3[j] += s;
+                }
+            }
+            if (dx) {
+#pragma omp parallel for schedule(static)
+                for (int64_t i = 0; i < N; i++)
+                    for (int64_t j = 0; j < L->in; j++)
+                        dx[i * L->in + j] += dxp[i * L->in + j] * L->ia3[j];
+            }
+        }
+        return FT_OK;
+    }
+    ft_linear_backward(dx, L->dw, L->db, dy, x, L->w, N, L->in, L->out, L->w_in_out);
+    return FT_OK;
+}

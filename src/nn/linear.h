@@ -1,0 +1,40 @@
+/* nn/linear: a linear layer with its PEFT hooks — y = IA3_out ⊙ ((IA3_in ⊙ x) W + b) + s·(drop(x) Aᵀ) Bᵀ.
+ * Only gradients of what trains are computed (NULL gradient pointers are skipped). Prefix ft_lin_. */
+#ifndef FT_NN_LINEAR_H
+#define FT_NN_LINEAR_H
+
+#include "core/core.h"
+
+typedef struct {
+    const float *w; /* [out,in] (nn.Linear) or [in,out] (Conv1D, w_in_out) */
+    float *dw;
+    const float *b; /* [out] or NULL */
+    float *db;
+    int64_t in, out;
+    bool w_in_out;
+    /* LoRA: A [r,in], B [out,r] (always this layout, also for Conv1D) */
+    const float *lora_a, *lora_b;
+    float *dlora_a, *dlora_b;
+    int r;
+    float scale, lora_dropout;
+    /* IA3: ia3 [in] scaling the input (ia3_in) or [out] scaling the output */
+    const float *ia3;
+    float *dia3;
+    bool ia3_in;
+    /* dropout RNG */
+    bool training;
+    uint64_t seed, stream;
+} ft_lin;
+
+typedef struct {
+    float *lora_h;  /* [N,r]  drop(x) Aᵀ */
+    float *ia3_buf; /* [N,in] scaled input (ia3_in) or [N,out] output before scaling */
+} ft_lin_cache;
+
+/* Forward: y [N,out] written; cache filled from the arena. */
+ft_status ft_lin_forward(const ft_lin *L, float *y, const float *x, int64_t N, ft_arena *arena, ft_lin_cache *c);
+/* Backward: dx (may be NULL) accumulates; parameter grads accumulate where non-NULL. Scratch from arena. */
+ft_status ft_lin_backward(const ft_lin *L, float *dx, const float *dy, const float *x, int64_t N,
+                          const ft_lin_cache *c, ft_arena *arena);
+
+#endif
