@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "data/pretok.h"
 #include "models/model.h"
+#include "peft/peft.h"
 
 static const char *INIT_USAGE =
     "usage: ftune init --arch gpt2|llama|qwen2|mistral --config small.json --out DIR [--seed N] [--dtype f32|bf16]\n"
@@ -121,18 +122,24 @@ int ft_cmd_inspect(int argc, char **argv) {
 }
 
 static const char *DUMP_USAGE =
-    "usage: ftune dump --model DIR --batch batch.json --out out.safetensors\n"
+    "usage: ftune dump --model DIR [--adapter ADIR] --batch batch.json --out out.safetensors\n"
     "\n"
-    "Runs one forward and backward pass (dropout off, every parameter trainable) on batch.json =\n"
+    "Runs one forward and backward pass (dropout off) on batch.json =\n"
     "{\"input_ids\": [[...], ...], \"attention_mask\": [[...], ...], \"labels\": [[...], ...]} (mask and labels\n"
     "optional; labels default to input_ids, shifted inside the loss, -100 ignored) and writes F32 tensors\n"
-    "'logits' [B, T, V], 'loss' [1] and 'grad.<HF name>' for every trainable tensor in its HF shape.\n";
+    "'logits' [B, T, V], 'loss' [1] and 'grad.<HF name>' for every trainable tensor in its HF shape.\n"
+    "Without --adapter every parameter trains (full fine-tuning). With --adapter ADIR (a PEFT adapter:\n"
+    "adapter_config.json + adapter_model.safetensors) the base is frozen and the gradients are those of\n"
+    "the adapter's tensors, under their names in adapter_model.safetensors; with prompt tuning the\n"
+    "logits cover the virtual tokens too ([B, n_virtual + T, V]). A classification model's logits are\n"
+    "[B, num_labels] (batch.json then needs \"cls_labels\": [...] or \"targets\": [...]).\n";
 
 int ft_cmd_dump(int argc, char **argv) {
-    const char *model = NULL, *batch = NULL, *outp = NULL;
+    const char *model = NULL, *batch = NULL, *outp = NULL, *adapter = NULL;
     bool help;
-    ft_opt opts[] = {{"model", FT_OPT_STR, &model}, {"batch", FT_OPT_STR, &batch}, {"out", FT_OPT_STR, &outp}};
-    int rc = ft_cli_parse("dump", argc, argv, opts, 3, DUMP_USAGE, NULL, 0, NULL, &help);
+    ft_opt opts[] = {{"model", FT_OPT_STR, &model}, {"batch", FT_OPT_STR, &batch}, {"out", FT_OPT_STR, &outp},
+                     {"adapter", FT_OPT_STR, &adapter}};
+    int rc = ft_cli_parse("dump", argc, argv, opts, 4, DUMP_USAGE, NULL, 0, NULL, &help);
     if (rc || help)
         return rc;
     if (!model || !batch || !outp) {
@@ -146,7 +153,9 @@ int ft_cmd_dump(int argc, char **argv) {
     ft_status s = ft_model_load(model, &m);
     if (s == FT_OK)
         s = ft_batch_load_json(batch, &b);
-    for (int i = 0; s == FT_OK && i < m->n_params; i++)
+    if (s == FT_OK && adapter)
+        s = ft_peft_load(m, adapter);
+    for (int i = 0; s == FT_OK && !adapter && i < m->n_params; i++)
         s = ft_model_set_trainable(m, i, true);
     if (s == FT_OK)
         s = ft_arena_init(&arena, ft_model_act_bytes(m, b.B, b.T) + (1u << 20));
@@ -178,13 +187,20 @@ int ft_cmd_dump(int argc, char **argv) {
             s = ft_st_writer_add(w, "loss", FT_DT_F32, 1, &one, &loss_f);
         for (int i = 0; s == FT_OK && i < m->n_params; i++) {
             const ft_param *p = &m->params[i];
-            size_t n = strlen(p->name) + 6;
+            if (!p->trainable)
+                continue;
+            char tn[512];
+            if (adapter)
+                ft_peft_tensor_name(m, i, tn, sizeof tn);
+            else
+                snprintf(tn, sizeof tn, "%s", p->name);
+            size_t n = strlen(tn) + 6;
             names[i] = malloc(n);
             if (!names[i]) {
                 s = ft_fail(FT_ERR_NOMEM, "out of memory");
                 break;
             }
-            snprintf(names[i], n, "grad.%s", p->name);
+            snprintf(names[i], n, "grad.%s", tn);
             s = ft_st_writer_add(w, names[i], FT_DT_F32, p->ndim, p->shape, p->grad);
         }
         if (s == FT_OK)
@@ -200,4 +216,42 @@ int ft_cmd_dump(int argc, char **argv) {
     ft_batch_free(&b);
     ft_model_free(m);
     return s == FT_OK ? 0 : ft_cli_fail("dump", s);
+}
+
+static const char *MERGE_USAGE =
+    "usage: ftune merge --model DIR --adapter ADIR --out DIR [--dtype f32|bf16]\n"
+    "\n"
+    "Folds a LoRA or IA3 adapter (PEFT format) into the base weights and writes a plain Hugging Face\n"
+    "checkpoint (config.json + model.safetensors): inference then costs exactly what the base model costs.\n"
+    "BitFit adapters merge too (their biases replace the base's). Prompt tuning and bottleneck adapters\n"
+    "add computation and cannot be merged.\n";
+
+int ft_cmd_merge(int argc, char **argv) {
+    const char *model = NULL, *adapter = NULL, *outdir = NULL, *dtype = "f32";
+    bool help;
+    ft_opt opts[] = {{"model", FT_OPT_STR, &model}, {"adapter", FT_OPT_STR, &adapter}, {"out", FT_OPT_STR, &outdir},
+                     {"dtype", FT_OPT_STR, &dtype}};
+    int rc = ft_cli_parse("merge", argc, argv, opts, 4, MERGE_USAGE, NULL, 0, NULL, &help);
+    if (rc || help)
+        return rc;
+    if (!model || !adapter || !outdir) {
+        fprintf(stderr, "ftune merge: --model, --adapter and --out are required\n%s", MERGE_USAGE);
+        return 2;
+    }
+    if (strcmp(dtype, "f32") && strcmp(dtype, "bf16")) {
+        fprintf(stderr, "ftune merge: --dtype must be f32 or bf16\n");
+        return 2;
+    }
+    ft_model *m = NULL;
+    ft_status s = ft_model_load(model, &m);
+    if (s == FT_OK)
+        s = ft_peft_load(m, adapter);
+    if (s == FT_OK)
+        s = ft_peft_merge(m);
+    if (s == FT_OK)
+        s = ft_model_save(m, outdir, strcmp(dtype, "bf16") ? FT_DT_F32 : FT_DT_BF16);
+    if (s == FT_OK)
+        printf("merged %s into %s: wrote %s\n", adapter, model, outdir);
+    ft_model_free(m);
+    return s == FT_OK ? 0 : ft_cli_fail("merge", s);
 }

@@ -103,6 +103,29 @@ ft_status ft_batch_load_json(const char *path, ft_batch *out) {
         s = matrix(root, path, "attention_mask", &B, &T, &out->mask);
     if (s == FT_OK && cJSON_GetObjectItemCaseSensitive(root, "labels"))
         s = matrix(root, path, "labels", &B, &T, &out->labels);
+    const cJSON *cl = cJSON_GetObjectItemCaseSensitive(root, "cls_labels");
+    const cJSON *tg = cJSON_GetObjectItemCaseSensitive(root, "targets");
+    if (s == FT_OK && (cl || tg)) {
+        const cJSON *arr = cl ? cl : tg;
+        if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != B)
+            s = ft_fail(FT_ERR_SHAPE, "%s: '%s' must be an array of %d values (one per row)", path,
+                        cl ? "cls_labels" : "targets", B);
+        else if (cl) {
+            int n;
+            s = int_array(cl, path, "cls_labels", &out->cls_labels, &n);
+        } else {
+            out->reg_targets = malloc((size_t)B * sizeof(float));
+            int i = 0;
+            const cJSON *e;
+            cJSON_ArrayForEach(e, tg) {
+                if (!cJSON_IsNumber(e)) {
+                    s = ft_fail(FT_ERR_FORMAT, "%s: 'targets' element %d is not a number", path, i);
+                    break;
+                }
+                out->reg_targets[i++] = (float)e->valuedouble;
+            }
+        }
+    }
     cJSON_Delete(root);
     out->B = B;
     out->T = T;

@@ -315,6 +315,34 @@ ft_status ft_model_load(const char *dir, ft_model **out) {
         else
             s = bind_tensor(p, t, file);
     }
+    const ft_st_tensor *head = s == FT_OK ? ft_st_set_find(m->st, "score.weight", NULL) : NULL;
+    if (head) { /* a sequence-classification checkpoint: its head and labels */
+        const cJSON *pt = cJSON_GetObjectItemCaseSensitive(m->cfg.raw, "problem_type");
+        bool reg = cJSON_IsString(pt) && !strcmp(pt->valuestring, "regression");
+        if (head->ndim != 2 || head->shape[1] != m->cfg.hidden)
+            s = ft_fail(FT_ERR_SHAPE, "%s: tensor 'score.weight' must be [num_labels, %d]", dir, m->cfg.hidden);
+        else
+            s = ft_model_set_task(m, reg ? FT_TASK_REGRESSION : FT_TASK_SEQ_CLS, (int)head->shape[0], NULL, 0);
+        if (s == FT_OK) {
+            ft_param *p = &m->params[m->score];
+            ft_free(p->data);
+            p->owned = false;
+            p->extra = true;
+            s = bind_tensor(p, head, dir);
+            if (s == FT_OK)
+                s = ft_model_set_trainable(m, m->score, false);
+        }
+        const cJSON *i2l = cJSON_GetObjectItemCaseSensitive(m->cfg.raw, "id2label");
+        if (s == FT_OK && cJSON_IsObject(i2l) && cJSON_GetArraySize(i2l) == m->n_labels) {
+            m->label_names = calloc((size_t)m->n_labels, sizeof *m->label_names);
+            for (int k = 0; m->label_names && k < m->n_labels; k++) {
+                char key[32];
+                snprintf(key, sizeof key, "%d", k);
+                const cJSON *v = cJSON_GetObjectItemCaseSensitive(i2l, key);
+                m->label_names[k] = ft_strdup(cJSON_IsString(v) ? v->valuestring : key);
+            }
+        }
+    }
     if (s != FT_OK) {
         ft_model_free(m);
         return s;
@@ -386,6 +414,73 @@ void ft_model_zero_grad(ft_model *m) {
             memset(m->params[i].grad, 0, (size_t)m->params[i].numel * sizeof(float));
 }
 
+/* HF *ForSequenceClassification config: architectures, id2label/label2id, problem_type. */
+static ft_status config_add_head(const ft_model *m, cJSON *j) {
+    const char *arch = m->cfg.arch == FT_ARCH_GPT2 ? "GPT2ForSequenceClassification"
+                       : !strcmp(m->cfg.model_type, "qwen2") ? "Qwen2ForSequenceClassification"
+                       : !strcmp(m->cfg.model_type, "mistral") ? "MistralForSequenceClassification"
+                                                               : "LlamaForSequenceClassification";
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "architectures");
+    cJSON_AddItemToObject(j, "architectures", cJSON_CreateStringArray(&arch, 1));
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "id2label");
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "label2id");
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "problem_type");
+    cJSON *i2l = cJSON_CreateObject(), *l2i = cJSON_CreateObject();
+    for (int k = 0; k < m->n_labels; k++) {
+        char key[32], def[32];
+        snprintf(key, sizeof key, "%d", k);
+        snprintf(def, sizeof def, "LABEL_%d", k);
+        const char *nm = m->label_names && m->label_names[k] ? m->label_names[k] : def;
+        cJSON_AddStringToObject(i2l, key, nm);
+        cJSON_AddNumberToObject(l2i, nm, k);
+    }
+    cJSON_AddItemToObject(j, "id2label", i2l);
+    cJSON_AddItemToObject(j, "label2id", l2i);
+    cJSON_AddStringToObject(j, "problem_type",
+                            m->task == FT_TASK_REGRESSION ? "regression" : "single_label_classification");
+    if (m->cfg.pad_token_id < 0 && !cJSON_GetObjectItem(j, "pad_token_id")) {
+        const cJSON *eos = cJSON_GetObjectItem(j, "eos_token_id");
+        if (cJSON_IsNumber(eos)) /* HF needs a pad id to find the last token; eos is the usual choice */
+            cJSON_AddNumberToObject(j, "pad_token_id", eos->valuedouble);
+    }
+    return FT_OK;
+}
+
+ft_status ft_model_set_task(ft_model *m, ft_task task, int n_labels, const char *const *label_names, uint64_t seed) {
+    if (task == FT_TASK_CAUSAL_LM) {
+        m->task = task;
+        return FT_OK;
+    }
+    if (task == FT_TASK_REGRESSION)
+        n_labels = 1;
+    if (n_labels < 1 || (task == FT_TASK_SEQ_CLS && n_labels < 2))
+        return ft_fail(FT_ERR_ARG, "a classification head needs at least 2 labels (got %d)", n_labels);
+    if (m->score >= 0) {
+        if (m->params[m->score].shape[0] != n_labels)
+            return ft_fail(FT_ERR_SHAPE, "the model's score head has %lld labels, the data has %d",
+                           (long long)m->params[m->score].shape[0], n_labels);
+    } else {
+        m->score = ft_model_add_param(m, "score.weight", 2, n_labels, m->cfg.hidden);
+        if (m->score < 0)
+            return FT_ERR_NOMEM;
+        float *w = m->params[m->score].data;
+        for (int64_t i = 0; i < m->params[m->score].numel; i++)
+            w[i] = ft_rng_normal(seed, 777, (uint64_t)i) * m->cfg.init_range;
+        FT_TRY(ft_model_set_trainable(m, m->score, true));
+    }
+    m->task = task;
+    m->n_labels = n_labels;
+    if (label_names) {
+        m->label_names = calloc((size_t)n_labels, sizeof *m->label_names);
+        if (!m->label_names)
+            return ft_fail(FT_ERR_NOMEM, "out of memory");
+        for (int i = 0; i < n_labels; i++)
+            if (!(m->label_names[i] = ft_strdup(label_names[i])))
+                return FT_ERR_NOMEM;
+    }
+    return FT_OK;
+}
+
 ft_status ft_model_save(const ft_model *m, const char *dir, ft_dtype dtype) {
     if (dtype != FT_DT_F32 && dtype != FT_DT_BF16)
         return ft_fail(FT_ERR_ARG, "model save: dtype must be F32 or BF16");
@@ -398,6 +493,8 @@ ft_status ft_model_save(const ft_model *m, const char *dir, ft_dtype dtype) {
     for (int i = 0; s == FT_OK && i < m->n_params; i++) {
         const ft_param *p = &m->params[i];
         const void *data = p->data;
+        if (p->extra && i != m->score)
+            continue; /* PEFT tensors are saved with the adapter, not the model */
         if (dtype == FT_DT_BF16) {
             conv[i] = ft_alloc((size_t)p->numel * 2);
             if (!conv[i]) {
@@ -421,6 +518,8 @@ ft_status ft_model_save(const ft_model *m, const char *dir, ft_dtype dtype) {
         } else {
             cJSON_DeleteItemFromObjectCaseSensitive(j, "torch_dtype");
             cJSON_AddStringToObject(j, "torch_dtype", dtype == FT_DT_BF16 ? "bfloat16" : "float32");
+            if (m->score >= 0)
+                s = config_add_head(m, j);
             char path[4096];
             ft_path_join(path, sizeof path, dir, "config.json");
             s = ft_json_write_file(path, j, true);

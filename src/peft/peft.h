@@ -27,7 +27,8 @@ typedef struct {
     int lora_r;               /* 8 */
     float lora_alpha;         /* 8 */
     float lora_dropout;       /* 0 */
-    const char *target_modules; /* NULL = the architecture's PEFT default; "a,b" names, a regex, or "all-linear" */
+    const char *target_modules; /* NULL = the architecture's PEFT default; "a,b" names, or "all-linear" */
+    bool target_regex;          /* target_modules is one regex fully matched against module paths (PEFT str form) */
     bool use_rslora, use_dora;
     const char *lora_bias;    /* "none" | "all" | "lora_only" */
     const char *lora_init;    /* "default" (Kaiming-uniform A, zero B) | "gaussian" */
@@ -48,8 +49,19 @@ void ft_peft_cfg_default(ft_peft_cfg *c);
 ft_status ft_method_parse(const char *name, ft_method *out); /* "full", "lora", ... */
 const char *ft_method_name(ft_method m);
 
-/* Apply a method to a freshly loaded model (marks trainable params, attaches tensors). */
+/* Apply a method to a freshly loaded model (marks trainable params, attaches tensors). Prints nothing;
+ * ft_peft_summary() gives PEFT's print_trainable_parameters line. */
 ft_status ft_peft_apply(ft_model *m, const ft_peft_cfg *cfg);
+/* "trainable params: N || all params: M || trainable%: P" (PEFT's wording). */
+void ft_peft_summary(const ft_model *m, char *buf, size_t n);
+/* Load an adapter directory in PEFT's format (adapter_config.json + adapter_model.safetensors) onto
+ * the model: attaches the method and binds its tensors; the adapter's tensors train, the base is frozen. */
+ft_status ft_peft_load(ft_model *m, const char *dir);
+/* Fold LoRA / IA3 into the base weights and detach them (zero-latency inference). */
+ft_status ft_peft_merge(ft_model *m);
+/* The name a trainable tensor has in adapter_model.safetensors (PEFT names; base biases and heads
+ * get the "base_model.model." prefix). */
+void ft_peft_tensor_name(const ft_model *m, int idx, char *buf, size_t n);
 /* The output of training: an HF checkpoint (full/freezing) or a PEFT adapter directory
  * (adapter_config.json + adapter_model.safetensors). */
 ft_status ft_model_save_output(const ft_model *m, const char *dir);

@@ -1,0 +1,290 @@
+/* peft_io: adapter directories in Hugging Face PEFT's format (load, save), merge into the base,
+ * and the output of a training run. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/json.h"
+#include "peft/peft.h"
+
+static const char *jstr(const cJSON *j, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static bool jnum(const cJSON *j, const char *k, double *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, k);
+    if (!cJSON_IsNumber(v))
+        return false;
+    *out = v->valuedouble;
+    return true;
+}
+
+static bool jtrue(const cJSON *j, const char *k) { return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, k)); }
+
+/* A JSON list of names → "a,b,c" in buf; a string → itself (regex). */
+static ft_status list_or_string(const cJSON *v, const char *path, const char *key, char *buf, size_t n, bool *regex) {
+    buf[0] = 0;
+    *regex = false;
+    if (cJSON_IsString(v)) {
+        *regex = strcmp(v->valuestring, "all-linear") != 0;
+        snprintf(buf, n, "%s", v->valuestring);
+        return FT_OK;
+    }
+    if (!cJSON_IsArray(v))
+        return ft_fail(FT_ERR_CONFIG, "%s: '%s' must be a list of module names or a regex string", path, key);
+    size_t o = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, v) {
+        if (!cJSON_IsString(e))
+            return ft_fail(FT_ERR_CONFIG, "%s: '%s' must hold strings", path, key);
+        o += (size_t)snprintf(buf + o, n > o ? n - o : 0, "%s%s", o ? "," : "", e->valuestring);
+    }
+    if (o >= n)
+        return ft_fail(FT_ERR_CONFIG, "%s: '%s' is too long", path, key);
+    return FT_OK;
+}
+
+ft_status ft_peft_load(ft_model *m, const char *dir) {
+    char cpath[4096], wpath[4096];
+    ft_path_join(cpath, sizeof cpath, dir, "adapter_config.json");
+    ft_path_join(wpath, sizeof wpath, dir, "adapter_model.safetensors");
+    char *txt;
+    FT_TRY(ft_read_file(cpath, &txt, NULL));
+    cJSON *j = cJSON_Parse(txt);
+    free(txt);
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        return ft_fail(FT_ERR_FORMAT, "%s: not a JSON object", cpath);
+    }
+    ft_peft_cfg c;
+    ft_peft_cfg_default(&c);
+    char targets[2048], ff[1024];
+    ft_status s = FT_OK;
+    const char *type = jstr(j, "peft_type");
+    double v = 0.0;
+    if (!type)
+        s = ft_fail(FT_ERR_CONFIG, "%s: missing 'peft_type'", cpath);
+    else if (!strcmp(type, "LORA")) {
+        c.method = FT_METHOD_LORA;
+        if (jnum(j, "r", &v))
+            c.lora_r = (int)v;
+        if (jnum(j, "lora_alpha", &v))
+            c.lora_alpha = (float)v;
+        if (jnum(j, "lora_dropout", &v))
+            c.lora_dropout = (float)v;
+        c.use_rslora = jtrue(j, "use_rslora");
+        c.use_dora = jtrue(j, "use_dora");
+        if (jstr(j, "bias"))
+            c.lora_bias = jstr(j, "bias");
+        const cJSON *lt = cJSON_GetObjectItemCaseSensitive(j, "layers_to_transform");
+        const cJSON *rp = cJSON_GetObjectItemCaseSensitive(j, "rank_pattern");
+        const cJSON *ap = cJSON_GetObjectItemCaseSensitive(j, "alpha_pattern");
+        if ((lt && !cJSON_IsNull(lt)) || cJSON_GetArraySize(rp) > 0 || cJSON_GetArraySize(ap) > 0)
+            s = ft_fail(FT_ERR_UNSUPPORTED, "%s: layers_to_transform / rank_pattern / alpha_pattern are not supported yet",
+                        cpath);
+    } else if (!strcmp(type, "IA3")) {
+        c.method = FT_METHOD_IA3;
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, "feedforward_modules");
+        bool rx;
+        if (f && !cJSON_IsNull(f)) {
+            s = list_or_string(f, cpath, "feedforward_modules", ff, sizeof ff, &rx);
+            c.ia3_feedforward_modules = ff;
+        }
+    } else if (!strcmp(type, "PROMPT_TUNING")) {
+        c.method = FT_METHOD_PROMPT;
+        if (!jnum(j, "num_virtual_tokens", &v))
+            s = ft_fail(FT_ERR_CONFIG, "%s: missing 'num_virtual_tokens'", cpath);
+        c.num_virtual_tokens = (int)v;
+        if (jnum(j, "num_transformer_submodules", &v) && v != 1)
+            s = ft_fail(FT_ERR_UNSUPPORTED, "%s: num_transformer_submodules %g (decoder models use 1)", cpath, v);
+    } else if (!strcmp(type, "BITFIT")) {
+        c.method = FT_METHOD_BITFIT;
+    } else if (!strcmp(type, "BOTTLENECK_ADAPTER")) {
+        c.method = FT_METHOD_ADAPTER;
+        if (jnum(j, "adapter_size", &v))
+            c.adapter_size = (int)v;
+        if (jstr(j, "adapter_placement"))
+            c.adapter_placement = jstr(j, "adapter_placement");
+        if (jstr(j, "adapter_act"))
+            c.adapter_act = jstr(j, "adapter_act");
+    } else {
+        s = ft_fail(FT_ERR_UNSUPPORTED, "%s: unknown peft_type '%s' (LORA, IA3, PROMPT_TUNING, BITFIT, "
+                                        "BOTTLENECK_ADAPTER)", cpath, type);
+    }
+    if (s == FT_OK && (c.method == FT_METHOD_LORA || c.method == FT_METHOD_IA3)) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "target_modules");
+        if (t && !cJSON_IsNull(t)) {
+            s = list_or_string(t, cpath, "target_modules", targets, sizeof targets, &c.target_regex);
+            c.target_modules = targets;
+        }
+    }
+    ft_st_file *f = NULL;
+    if (s == FT_OK)
+        s = ft_st_open(wpath, &f);
+    /* a trained head (modules_to_save) sets the task before the method attaches */
+    if (s == FT_OK && m->score < 0) {
+        const ft_st_tensor *h = ft_st_find(f, "base_model.model.score.weight");
+        if (h && h->ndim == 2 && h->shape[1] == m->cfg.hidden)
+            s = ft_model_set_task(m, h->shape[0] == 1 ? FT_TASK_REGRESSION : FT_TASK_SEQ_CLS, (int)h->shape[0], NULL, 0);
+    }
+    if (s == FT_OK)
+        s = ft_peft_apply(m, &c);
+    if (s == FT_OK) { /* keep the adapter's own config for saving */
+        cJSON_Delete(m->peft_config);
+        m->peft_config = cJSON_Duplicate(j, 1);
+    }
+    /* bind every tensor of the file to a trainable parameter of the same PEFT name and shape */
+    int bound = 0;
+    for (size_t i = 0; s == FT_OK && i < ft_st_count(f); i++) {
+        const ft_st_tensor *t = ft_st_at(f, i);
+        int idx = -1;
+        char nm[512];
+        for (int p = 0; p < m->n_params && idx < 0; p++) {
+            if (!m->params[p].trainable)
+                continue;
+            ft_peft_tensor_name(m, p, nm, sizeof nm);
+            if (!strcmp(nm, t->name))
+                idx = p;
+        }
+        if (idx < 0) {
+            s = ft_fail(FT_ERR_SHAPE, "%s: tensor '%s' does not belong to this %s model with this adapter config "
+                                      "(wrong base architecture or target modules?)",
+                        wpath, t->name, m->cfg.model_type);
+            break;
+        }
+        ft_param *p = &m->params[idx];
+        if (t->numel != p->numel || t->ndim != p->ndim || t->shape[0] != p->shape[0]) {
+            s = ft_fail(FT_ERR_SHAPE, "%s: tensor '%s' has shape [%lld%s%lld], the model expects [%lld%s%lld]", wpath,
+                        t->name, (long long)t->shape[0], t->ndim > 1 ? ", " : "", t->ndim > 1 ? (long long)t->shape[1] : 0LL,
+                        (long long)p->shape[0], p->ndim > 1 ? ", " : "", p->ndim > 1 ? (long long)p->shape[1] : 0LL);
+            break;
+        }
+        const uint8_t *src = t->data;
+        for (int64_t e = 0; e < p->numel; e++) {
+            if (t->dtype == FT_DT_F32)
+                memcpy(&p->data[e], src + 4 * e, 4);
+            else if (t->dtype == FT_DT_BF16 || t->dtype == FT_DT_F16) {
+                uint16_t h;
+                memcpy(&h, src + 2 * e, 2);
+                p->data[e] = t->dtype == FT_DT_BF16 ? ft_bf16_to_f32(h) : ft_f16_to_f32(h);
+            } else {
+                s = ft_fail(FT_ERR_SHAPE, "%s: tensor '%s' has dtype %s, expected F32/BF16/F16", wpath, t->name,
+                            ft_dtype_name(t->dtype));
+                break;
+            }
+        }
+        bound++;
+    }
+    if (s == FT_OK) { /* every attached tensor must come from the file */
+        for (int p = 0; p < m->n_params; p++) {
+            if (!m->params[p].trainable)
+                continue;
+            char nm[512];
+            ft_peft_tensor_name(m, p, nm, sizeof nm);
+            if (!ft_st_find(f, nm)) {
+                s = ft_fail(FT_ERR_MISSING, "%s: adapter tensor '%s' is missing", wpath, nm);
+                break;
+            }
+        }
+    }
+    ft_st_close(f);
+    cJSON_Delete(j);
+    return s;
+}
+
+static ft_status save_adapter(const ft_model *m, const char *dir) {
+    FT_TRY(ft_mkdir_p(dir));
+    ft_st_writer *w = ft_st_writer_new();
+    if (!w)
+        return FT_ERR_NOMEM;
+    char (*names)[512] = calloc((size_t)m->n_params, sizeof *names);
+    ft_status s = names ? FT_OK : ft_fail(FT_ERR_NOMEM, "out of memory");
+    for (int i = 0; s == FT_OK && i < m->n_params; i++) {
+        const ft_param *p = &m->params[i];
+        if (!p->trainable)
+            continue;
+        ft_peft_tensor_name(m, i, names[i], sizeof names[i]);
+        s = ft_st_writer_add(w, names[i], FT_DT_F32, p->ndim, p->shape, p->data);
+    }
+    char path[4096];
+    if (s == FT_OK)
+        s = ft_st_writer_set_metadata(w, "format", "pt");
+    if (s == FT_OK)
+        s = ft_st_writer_write(w, ft_path_join(path, sizeof path, dir, "adapter_model.safetensors"));
+    if (s == FT_OK)
+        s = ft_json_write_file(ft_path_join(path, sizeof path, dir, "adapter_config.json"), m->peft_config, true);
+    free(names);
+    ft_st_writer_free(w);
+    return s;
+}
+
+ft_status ft_model_save_output(const ft_model *m, const char *dir) {
+    if (m->peft_method == FT_METHOD_FULL || !m->peft_config)
+        return ft_model_save(m, dir, FT_DT_F32);
+    return save_adapter(m, dir);
+}
+
+/* Own a writable fp32 copy of a base weight (it may live in the read-only mapping). */
+static ft_status own(ft_model *m, int idx) {
+    ft_param *p = &m->params[idx];
+    if (p->owned)
+        return FT_OK;
+    float *d = ft_alloc((size_t)p->numel * sizeof(float));
+    if (!d)
+        return FT_ERR_NOMEM;
+    memcpy(d, p->data, (size_t)p->numel * sizeof(float));
+    p->data = d;
+    p->owned = true;
+    return FT_OK;
+}
+
+ft_status ft_peft_merge(ft_model *m) {
+    if (m->prompt >= 0)
+        return ft_fail(FT_ERR_UNSUPPORTED, "prompt tuning cannot be merged into the weights (it adds virtual tokens)");
+    for (int i = 0; i < m->cfg.n_layers * 2; i++)
+        if (m->adapters[i].down_w >= 0)
+            return ft_fail(FT_ERR_UNSUPPORTED, "bottleneck adapters cannot be merged into the weights (they add layers)");
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int s = 0; s < FT_N_SITES; s++) {
+            ft_site_peft *sp = &m->sites[l * FT_N_SITES + s];
+            int wi, bi;
+            int64_t in, out;
+            bool io;
+            if (!ft_model_site(m, l, (ft_site)s, &wi, &bi, &in, &out, &io, NULL, 0))
+                continue;
+            if (sp->lora_a >= 0) { /* W += s·B·A ([out,in]); Conv1D stores Wᵀ so W += s·(B·A)ᵀ */
+                FT_TRY(own(m, wi));
+                float *W = m->params[wi].data;
+                const float *A = m->params[sp->lora_a].data, *B = m->params[sp->lora_b].data;
+#pragma omp parallel for schedule(static)
+                for (int64_t o = 0; o < out; o++)
+                    for (int64_t i = 0; i < in; i++) {
+                        float acc = 0.0f;
+                        for (int k = 0; k < sp->r; k++)
+                            acc += B[o * sp->r + k] * A[(int64_t)k * in + i];
+                        W[io ? i * out + o : o * in + i] += sp->lora_scale * acc;
+                    }
+                sp->lora_a = sp->lora_b = -1;
+            }
+            if (sp->ia3 >= 0) { /* input scaling: columns over in; output scaling: rows over out and bias */
+                FT_TRY(own(m, wi));
+                float *W = m->params[wi].data;
+                const float *g = m->params[sp->ia3].data;
+                for (int64_t o = 0; o < out; o++)
+                    for (int64_t i = 0; i < in; i++)
+                        W[io ? i * out + o : o * in + i] *= sp->ia3_in ? g[i] : g[o];
+                if (!sp->ia3_in && bi >= 0) {
+                    FT_TRY(own(m, bi));
+                    for (int64_t o = 0; o < out; o++)
+                        m->params[bi].data[o] *= g[o];
+                }
+                sp->ia3 = -1;
+            }
+        }
+    m->peft_method = FT_METHOD_FULL;
+    cJSON_Delete(m->peft_config);
+    m->peft_config = NULL;
+    return FT_OK;
+}

@@ -1,0 +1,407 @@
+/* PEFT methods: linear-layer hooks against finite differences, LoRA/IA3 merge equivalence, adapter
+ * save/load round trips in PEFT's format, freezing, and bad adapters. */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "ft_test.h"
+#include "nn/linear.h"
+#include "peft/peft.h"
+
+static char tmpdir[64];
+
+static void fill(float *x, int64_t n, uint64_t seed, float scale) {
+    for (int64_t i = 0; i < n; i++)
+        x[i] = ft_rng_normal(seed, 0, (uint64_t)i) * scale;
+}
+
+/* L = Σ r ⊙ lin(x); every output is linear in each single parameter, so central differences are
+ * exact up to float rounding: tolerance 2e-3 of the largest gradient. */
+static double lin_loss(const ft_lin *L, const float *x, const float *r, int64_t N) {
+    ft_arena ar;
+    ft_arena_init(&ar, 1 << 20);
+    float *y = ft_arena_alloc(&ar, (size_t)(N * L->out) * sizeof(float));
+    ft_lin_cache c;
+    ft_lin_forward(L, y, x, N, &ar, &c);
+    double s = 0;
+    for (int64_t i = 0; i < N * L->out; i++)
+        s += (double)r[i] * y[i];
+    ft_arena_free(&ar);
+    return s;
+}
+
+static void check_fd(const char *what, ft_lin *L, float *param, const float *grad, int64_t n, const float *x,
+                     const float *r, int64_t N) {
+    double gmax = 1e-12, err = 0;
+    for (int64_t i = 0; i < n; i++)
+        gmax = fmax(gmax, fabs(grad[i]));
+    for (int64_t i = 0; i < n; i++) {
+        float keep = param[i], h = 1e-2f;
+        param[i] = keep + h;
+        double lp = lin_loss(L, x, r, N);
+        param[i] = keep - h;
+        double lm = lin_loss(L, x, r, N);
+        param[i] = keep;
+        err = fmax(err, fabs((lp - lm) / (2.0 * h) - grad[i]));
+    }
+    FT_CHECKF(err <= 2e-3 * gmax, "%s: max FD error %g vs max grad %g", what, err, gmax);
+}
+
+FT_TEST(test_lin_hooks_fd) {
+    const int64_t N = 5, in = 7, out = 6;
+    const int r = 3;
+    for (int variant = 0; variant < 4; variant++) { /* 0 LoRA Linear, 1 LoRA Conv1D, 2 IA3 in, 3 IA3 out */
+        float w[42], b[6], A[21], B[18], g3[7], x[35], rr[30];
+        float dw[42] = {0}, db[6] = {0}, dA[21] = {0}, dB[18] = {0}, dg[7] = {0}, dx[35] = {0};
+        fill(w, 42, 1, 0.5f);
+        fill(b, 6, 2, 0.5f);
+        fill(A, 21, 3, 0.5f);
+        fill(B, 18, 4, 0.5f);
+        fill(g3, 7, 5, 0.5f);
+        fill(x, 35, 6, 1.0f);
+        fill(rr, 30, 7, 1.0f);
+        for (int i = 0; i < 7; i++)
+            g3[i] += 1.0f;
+        ft_lin L = {.w = w, .dw = dw, .b = b, .db = db, .in = in, .out = out, .w_in_out = variant == 1};
+        if (variant <= 1) {
+            L.lora_a = A, L.lora_b = B, L.dlora_a = dA, L.dlora_b = dB, L.r = r, L.scale = 0.75f;
+        } else {
+            L.ia3 = g3, L.dia3 = dg, L.ia3_in = variant == 2;
+        }
+        ft_arena ar;
+        ft_arena_init(&ar, 1 << 20);
+        float y[30];
+        ft_lin_cache c;
+        FT_CHECK_OK(ft_lin_forward(&L, y, x, N, &ar, &c));
+        FT_CHECK_OK(ft_lin_backward(&L, dx, rr, x, N, &c, &ar));
+        ft_arena_free(&ar);
+        check_fd("W", &L, w, dw, 42, x, rr, N);
+        check_fd("b", &L, b, db, 6, x, rr, N);
+        check_fd("x", &L, x, dx, 35, x, rr, N);
+        if (variant <= 1) {
+            check_fd("lora_A", &L, A, dA, 21, x, rr, N);
+            check_fd("lora_B", &L, B, dB, 18, x, rr, N);
+        } else {
+            check_fd("ia3", &L, g3, dg, variant == 2 ? 7 : 6, x, rr, N);
+        }
+    }
+}
+
+static const char *GPT2_CFG = "{\"model_type\": \"gpt2\", \"vocab_size\": 40, \"n_embd\": 16, \"n_layer\": 2, "
+                              "\"n_head\": 2, \"n_positions\": 32, \"eos_token_id\": 0}";
+static const char *LLAMA_CFG = "{\"model_type\": \"llama\", \"vocab_size\": 40, \"hidden_size\": 24, "
+                               "\"intermediate_size\": 40, \"num_hidden_layers\": 2, \"num_attention_heads\": 6, "
+                               "\"num_key_value_heads\": 3, \"max_position_embeddings\": 32}";
+
+static ft_model *load_fresh(const char *cfg_txt, const char *dir) {
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", tmpdir, dir);
+    if (!ft_file_exists(p)) {
+        ft_model_config cfg;
+        ft_model *m;
+        if (ft_config_parse(cfg_txt, "cfg", &cfg) != FT_OK || ft_model_init_random(&cfg, 11, &m) != FT_OK)
+            return NULL;
+        ft_model_save(m, p, FT_DT_F32);
+        ft_model_free(m);
+    }
+    ft_model *m = NULL;
+    return ft_model_load(p, &m) == FT_OK ? m : NULL;
+}
+
+static int32_t IDS[2 * 6] = {1, 5, 9, 2, 33, 7, 4, 4, 8, 15, 0, 0};
+static int32_t MASK[2 * 6] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0};
+
+/* logits of the batch into out (caller frees); NULL on failure */
+static float *logits(ft_model *m, int64_t *n) {
+    ft_batch b = {.B = 2, .T = 6, .input_ids = IDS, .mask = MASK};
+    ft_arena ar;
+    if (ft_arena_init(&ar, ft_model_act_bytes(m, 2, 6) + (1 << 20)) != FT_OK)
+        return NULL;
+    ft_fwd_opts o = {.keep_logits = true};
+    ft_acts *a;
+    double loss;
+    int64_t cnt, rows, cols;
+    float *res = NULL;
+    if (ft_model_forward(m, &b, &o, &ar, &a, &loss, &cnt) == FT_OK) {
+        const float *lg = ft_acts_logits(a, &rows, &cols);
+        *n = rows * cols;
+        res = malloc((size_t)*n * sizeof(float));
+        memcpy(res, lg, (size_t)*n * sizeof(float));
+    } else {
+        fprintf(stderr, "forward: %s\n", ft_last_error());
+    }
+    ft_arena_free(&ar);
+    return res;
+}
+
+static double max_diff(const float *a, const float *b, int64_t n) {
+    double d = 0;
+    for (int64_t i = 0; i < n; i++)
+        d = fmax(d, fabs((double)a[i] - b[i]));
+    return d;
+}
+
+static void randomize_extras(ft_model *m, uint64_t seed, float scale, float offset) {
+    for (int i = 0; i < m->n_params; i++)
+        if (m->params[i].extra && i != m->score)
+            for (int64_t j = 0; j < m->params[i].numel; j++)
+                m->params[i].data[j] = offset + scale * ft_rng_normal(seed, (uint64_t)i, (uint64_t)j);
+}
+
+FT_TEST(test_lora_identity_merge_roundtrip) {
+    const char *cfgs[2] = {GPT2_CFG, LLAMA_CFG};
+    const char *dirs[2] = {"g", "l"};
+    for (int k = 0; k < 2; k++) {
+        ft_model *m = load_fresh(cfgs[k], dirs[k]);
+        FT_CHECK(m != NULL);
+        if (!m)
+            return;
+        int64_t n, n2;
+        float *base = logits(m, &n);
+        ft_peft_cfg c;
+        ft_peft_cfg_default(&c);
+        c.method = FT_METHOD_LORA;
+        c.lora_r = 4;
+        c.lora_alpha = 8;
+        c.target_modules = k == 0 ? "c_attn,mlp.c_proj" : "q_proj,v_proj,down_proj";
+        FT_CHECK_OK(ft_peft_apply(m, &c));
+        float *init = logits(m, &n2);
+        FT_CHECK(init && n2 == n && memcmp(base, init, (size_t)n * sizeof(float)) == 0); /* B = 0: the base */
+        char sum[200];
+        ft_peft_summary(m, sum, sizeof sum);
+        FT_CHECK(strstr(sum, "trainable params: ") != NULL);
+        /* only the LoRA tensors train */
+        for (int i = 0; i < m->n_params; i++)
+            FT_CHECK(m->params[i].trainable == (strstr(m->params[i].name, ".lora_") != NULL));
+        randomize_extras(m, 5, 0.3f, 0.0f);
+        float *lora = logits(m, &n2);
+        FT_CHECK(max_diff(lora, base, n) > 1e-3); /* the adapter changes the model */
+        char ad[256];
+        snprintf(ad, sizeof ad, "%s/%s_lora", tmpdir, dirs[k]);
+        FT_CHECK_OK(ft_model_save_output(m, ad));
+        /* load onto a fresh base: identical logits */
+        ft_model *m2 = load_fresh(cfgs[k], dirs[k]);
+        FT_CHECK_OK(ft_peft_load(m2, ad));
+        float *re = logits(m2, &n2);
+        FT_CHECK(re && memcmp(re, lora, (size_t)n * sizeof(float)) == 0);
+        /* re-save is byte-identical */
+        char ad2[256], f1[300], f2[300];
+        snprintf(ad2, sizeof ad2, "%s/%s_lora2", tmpdir, dirs[k]);
+        FT_CHECK_OK(ft_model_save_output(m2, ad2));
+        snprintf(f1, sizeof f1, "%s/adapter_model.safetensors", ad);
+        snprintf(f2, sizeof f2, "%s/adapter_model.safetensors", ad2);
+        char *b1, *b2;
+        size_t l1, l2;
+        FT_CHECK_OK(ft_read_file(f1, &b1, &l1));
+        FT_CHECK_OK(ft_read_file(f2, &b2, &l2));
+        FT_CHECK(l1 == l2 && memcmp(b1, b2, l1) == 0);
+        free(b1);
+        free(b2);
+        /* merged: same logits to 1e-5 */
+        FT_CHECK_OK(ft_peft_merge(m2));
+        float *mg = logits(m2, &n2);
+        FT_CHECKF(mg && max_diff(mg, lora, n) < 1e-5, "merged vs unmerged %g", mg ? max_diff(mg, lora, n) : -1.0);
+        free(base);
+        free(init);
+        free(lora);
+        free(re);
+        free(mg);
+        ft_model_free(m2);
+        ft_model_free(m);
+    }
+}
+
+FT_TEST(test_ia3_merge) {
+    const char *cfgs[2] = {GPT2_CFG, LLAMA_CFG};
+    const char *dirs[2] = {"g", "l"};
+    for (int k = 0; k < 2; k++) {
+        ft_model *m = load_fresh(cfgs[k], dirs[k]);
+        if (!m)
+            return;
+        int64_t n, n2;
+        float *base = logits(m, &n);
+        ft_peft_cfg c;
+        ft_peft_cfg_default(&c);
+        c.method = FT_METHOD_IA3;
+        FT_CHECK_OK(ft_peft_apply(m, &c));
+        float *init = logits(m, &n2);
+        FT_CHECK(memcmp(base, init, (size_t)n * sizeof(float)) == 0); /* ones: the base */
+        /* feed-forward targets scale the input ([1, in]); the others the output ([out, 1]) */
+        int ff = ft_model_find_param(m, k == 0 ? "base_model.model.transformer.h.0.mlp.c_proj.ia3_l"
+                                               : "base_model.model.model.layers.0.mlp.down_proj.ia3_l");
+        int nf = ft_model_find_param(m, k == 0 ? "base_model.model.transformer.h.0.attn.c_attn.ia3_l"
+                                               : "base_model.model.model.layers.0.self_attn.k_proj.ia3_l");
+        FT_CHECK(ff >= 0 && nf >= 0 && m->params[ff].shape[0] == 1 && m->params[nf].shape[1] == 1);
+        randomize_extras(m, 9, 0.3f, 1.0f);
+        float *ia = logits(m, &n2);
+        FT_CHECK(max_diff(ia, base, n) > 1e-3);
+        FT_CHECK_OK(ft_peft_merge(m));
+        float *mg = logits(m, &n2);
+        FT_CHECKF(max_diff(mg, ia, n) < 1e-5, "merged vs unmerged %g", max_diff(mg, ia, n));
+        free(base);
+        free(init);
+        free(ia);
+        free(mg);
+        ft_model_free(m);
+    }
+}
+
+FT_TEST(test_other_methods) {
+    ft_model *m = load_fresh(GPT2_CFG, "g");
+    if (!m)
+        return;
+    int64_t n, n2;
+    float *base = logits(m, &n);
+    ft_peft_cfg c;
+    ft_peft_cfg_default(&c);
+    /* adapters start as the identity */
+    c.method = FT_METHOD_ADAPTER;
+    c.adapter_size = 4;
+    FT_CHECK_OK(ft_peft_apply(m, &c));
+    float *ad = logits(m, &n2);
+    FT_CHECK(memcmp(base, ad, (size_t)n * sizeof(float)) == 0);
+    FT_CHECK(m->adapters[0].down_w >= 0 && m->adapters[1].down_w >= 0);
+    FT_CHECK_FAILS(ft_peft_merge(m), FT_ERR_UNSUPPORTED, "cannot be merged");
+    free(ad);
+    ft_model_free(m);
+    /* prompt tuning: logits cover the virtual tokens; only the prompt trains */
+    m = load_fresh(GPT2_CFG, "g");
+    c.method = FT_METHOD_PROMPT;
+    c.num_virtual_tokens = 3;
+    FT_CHECK_OK(ft_peft_apply(m, &c));
+    float *pr = logits(m, &n2);
+    FT_CHECK(n2 == 2 * 9 * 40);
+    for (int i = 0; i < m->n_params; i++)
+        FT_CHECK(m->params[i].trainable == !strcmp(m->params[i].name, "prompt_embeddings"));
+    free(pr);
+    ft_model_free(m);
+    /* BitFit: biases only; none in a Llama model → clear error */
+    m = load_fresh(GPT2_CFG, "g");
+    c.method = FT_METHOD_BITFIT;
+    FT_CHECK_OK(ft_peft_apply(m, &c));
+    for (int i = 0; i < m->n_params; i++)
+        FT_CHECK(m->params[i].trainable == (strstr(m->params[i].name, ".bias") != NULL));
+    ft_model_free(m);
+    m = load_fresh(LLAMA_CFG, "l");
+    FT_CHECK_FAILS(ft_peft_apply(m, &c), FT_ERR_UNSUPPORTED, "has none");
+    ft_model_free(m);
+    /* freezing: only the top layer (and the final norm) trains */
+    m = load_fresh(GPT2_CFG, "g");
+    c.method = FT_METHOD_FULL;
+    c.train_top_layers = 1;
+    FT_CHECK_OK(ft_peft_apply(m, &c));
+    FT_CHECK(!m->params[ft_model_find_param(m, "transformer.h.0.attn.c_attn.weight")].trainable);
+    FT_CHECK(m->params[ft_model_find_param(m, "transformer.h.1.attn.c_attn.weight")].trainable);
+    FT_CHECK(m->params[ft_model_find_param(m, "transformer.ln_f.weight")].trainable);
+    FT_CHECK(!m->params[m->wte].trainable);
+    ft_model_free(m);
+    free(base);
+}
+
+FT_TEST(test_bad_adapters) {
+    ft_model *m = load_fresh(GPT2_CFG, "g");
+    if (!m)
+        return;
+    ft_peft_cfg c;
+    ft_peft_cfg_default(&c);
+    c.method = FT_METHOD_LORA;
+    c.target_modules = "q_proj";
+    FT_CHECK_FAILS(ft_peft_apply(m, &c), FT_ERR_CONFIG, "matches no module of this gpt2 model; its linear modules "
+                                                        "are (per layer): attn.c_attn, attn.c_proj, mlp.c_fc");
+    ft_model_free(m);
+    /* a gpt2 LoRA adapter onto a llama model */
+    ft_model *l = load_fresh(LLAMA_CFG, "l");
+    char ad[256], cfgp[300];
+    snprintf(ad, sizeof ad, "%s/g_lora", tmpdir); /* written by the round-trip test */
+    FT_CHECK_FAILS(ft_peft_load(l, ad), FT_ERR_CONFIG, "matches no module of this llama model");
+    ft_model_free(l);
+    /* unknown peft_type */
+    snprintf(ad, sizeof ad, "%s/bad_ad", tmpdir);
+    ft_mkdir_p(ad);
+    snprintf(cfgp, sizeof cfgp, "%s/adapter_config.json", ad);
+    FILE *f = fopen(cfgp, "w");
+    fputs("{\"peft_type\": \"LOHA\", \"r\": 4}", f);
+    fclose(f);
+    m = load_fresh(GPT2_CFG, "g");
+    FT_CHECK_FAILS(ft_peft_load(m, ad), FT_ERR_UNSUPPORTED, "unknown peft_type 'LOHA'");
+    ft_model_free(m);
+    /* an adapter whose tensors do not fit: r in the config differs from the file */
+    snprintf(cfgp, sizeof cfgp, "%s/g_lora/adapter_config.json", tmpdir);
+    char *txt;
+    size_t len;
+    FT_CHECK_OK(ft_read_file(cfgp, &txt, &len));
+    char *rp = strstr(txt, "\"r\": 4");
+    if (rp) {
+        rp[5] = '2';
+        snprintf(cfgp, sizeof cfgp, "%s/bad_ad/adapter_config.json", tmpdir);
+        f = fopen(cfgp, "w");
+        fputs(txt, f);
+        fclose(f);
+        char src[300], dst[300], cmd[700];
+        snprintf(src, sizeof src, "%s/g_lora/adapter_model.safetensors", tmpdir);
+        snprintf(dst, sizeof dst, "%s/bad_ad/adapter_model.safetensors", tmpdir);
+        snprintf(cmd, sizeof cmd, "cp %s %s", src, dst);
+        FT_CHECK(system(cmd) == 0);
+        m = load_fresh(GPT2_CFG, "g");
+        FT_CHECK_FAILS(ft_peft_load(m, ad), FT_ERR_SHAPE, "has shape [4, 16], the model expects [2, 16]");
+        ft_model_free(m);
+    }
+    FT_CHECK(rp != NULL);
+    free(txt);
+}
+
+FT_TEST(test_classification_head) {
+    ft_model *m = load_fresh(GPT2_CFG, "g");
+    if (!m)
+        return;
+    const char *names[3] = {"neg", "neu", "pos"};
+    FT_CHECK_OK(ft_model_set_task(m, FT_TASK_SEQ_CLS, 3, names, 1));
+    ft_peft_cfg c;
+    ft_peft_cfg_default(&c);
+    c.method = FT_METHOD_LORA;
+    FT_CHECK_OK(ft_peft_apply(m, &c));
+    FT_CHECK(m->params[m->score].trainable); /* modules_to_save */
+    int64_t n;
+    float *lg = logits(m, &n);
+    FT_CHECK(lg == NULL); /* the batch has no class labels: clear error */
+    FT_CHECK(strstr(ft_last_error(), "no class labels") != NULL);
+    int32_t cls[2] = {2, 0};
+    ft_batch b = {.B = 2, .T = 6, .input_ids = IDS, .mask = MASK, .cls_labels = cls};
+    ft_arena ar;
+    ft_arena_init(&ar, ft_model_act_bytes(m, 2, 6) + (1 << 20));
+    ft_fwd_opts o = {.keep_logits = true};
+    ft_acts *a;
+    double loss;
+    int64_t cnt, rows, cols;
+    FT_CHECK_OK(ft_model_forward(m, &b, &o, &ar, &a, &loss, &cnt));
+    ft_acts_logits(a, &rows, &cols);
+    FT_CHECK(rows == 2 && cols == 3 && cnt == 2);
+    FT_CHECK_OK(ft_model_backward(m, a, &ar, 1.0f));
+    { double g = 0; for (int i = 0; i < 48; i++) g += fabs(m->params[m->score].grad[i]); FT_CHECK(g > 0); }
+    ft_arena_free(&ar);
+    char ad[256];
+    snprintf(ad, sizeof ad, "%s/cls_lora", tmpdir);
+    FT_CHECK_OK(ft_model_save_output(m, ad));
+    ft_model *m2 = load_fresh(GPT2_CFG, "g");
+    FT_CHECK_OK(ft_peft_load(m2, ad)); /* the head comes back from modules_to_save */
+    FT_CHECK(m2->task == FT_TASK_SEQ_CLS && m2->n_labels == 3);
+    ft_model_free(m2);
+    free(lg);
+    ft_model_free(m);
+}
+
+int main(void) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/ft_test_peft_XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return 1;
+    FT_RUN(test_lin_hooks_fd);
+    FT_RUN(test_lora_identity_merge_roundtrip);
+    FT_RUN(test_ia3_merge);
+    FT_RUN(test_other_methods);
+    FT_RUN(test_bad_adapters);
+    FT_RUN(test_classification_head);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd) != 0)
+        return 1;
+    FT_DONE();
+}
