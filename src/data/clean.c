@@ -124,6 +124,18 @@ static bool tag_is(const char *p, const char *name) {
     return !strncasecmp(p, name, n) && !isalnum((unsigned char)p[n]);
 }
 
+/* "<name" / "</name" / "<!" followed by a blank, '>' or '/': a tag; "<joe@example.com>" is not. */
+static bool looks_like_tag(const char *p) {
+    if (p[1] == '!')
+        return true;
+    const char *q = p + 1 + (p[1] == '/');
+    if (!isalpha((unsigned char)*q))
+        return false;
+    while (isalnum((unsigned char)*q))
+        q++;
+    return *q == '>' || *q == '/' || isspace((unsigned char)*q);
+}
+
 char *ft_data_strip_html(const char *s) {
     sbuf b = {0};
     const char *p = s;
@@ -133,7 +145,7 @@ char *ft_data_strip_html(const char *s) {
             p = e ? e + 3 : p + strlen(p);
             continue;
         }
-        if (p[0] == '<' && (isalpha((unsigned char)p[1]) || p[1] == '/' || p[1] == '!')) {
+        if (p[0] == '<' && looks_like_tag(p)) {
             const char *e = strchr(p, '>');
             if (!e) { /* not a tag after all */
                 sb_ch(&b, *p++);
