@@ -32,9 +32,20 @@ void ft_data_cfg_default(ft_data_cfg *c) {
     c->seed = 42;
 }
 
+/* The end-of-document id: the declared eos, else GPT-2's "<|endoftext|>" or SentencePiece's "</s>" when
+ * the vocabulary has them (the legacy encoder.json + vocab.bpe pair declares no special tokens). */
+static int32_t lm_eos(const ft_tokenizer *tok) {
+    ft_tok_special sp = ft_tok_special_ids(tok);
+    if (sp.eos >= 0)
+        return sp.eos;
+    int32_t id = ft_tok_token_to_id(tok, "<|endoftext|>", 13);
+    return id >= 0 ? id : ft_tok_token_to_id(tok, "</s>", 4);
+}
+
 int32_t ft_data_pad_id(const ft_tokenizer *tok) {
     ft_tok_special sp = ft_tok_special_ids(tok);
-    return sp.pad >= 0 ? sp.pad : sp.eos >= 0 ? sp.eos : 0;
+    int32_t eos = lm_eos(tok);
+    return sp.pad >= 0 ? sp.pad : eos >= 0 ? eos : 0;
 }
 
 /* ---- growable example list ---- */
@@ -209,6 +220,7 @@ static ft_status instruction_example(const build_ctx *b, const ft_data_rec *r, f
     } else {
         /* plain: prompt (with the tokenizer's BOS) then response + EOS; loss on the response part only */
         ft_tok_special sp = ft_tok_special_ids(b->tok);
+        sp.eos = lm_eos(b->tok);
         ft_tok_ids rt = {0};
         s = ft_tok_encode(b->tok, r->prompt, strlen(r->prompt), true, &t);
         if (s == FT_OK && t.n > 0 && sp.eos >= 0 && t.ids[t.n - 1] == sp.eos && sp.eos != sp.bos)
@@ -246,6 +258,7 @@ static ft_status build_split(const build_ctx *b, const ft_data_recs *rs, ft_data
     size_t cap = 0, max = (size_t)b->cfg->max_len;
     bool keep_tail = b->cfg->truncation && !strcmp(b->cfg->truncation, "tail");
     ft_tok_special sp = ft_tok_special_ids(b->tok);
+    sp.eos = lm_eos(b->tok);
     int32_t *stream = NULL; /* packed causal-LM tokens */
     size_t sn = 0, scap = 0;
     ft_tok_ids t = {0};

@@ -325,7 +325,7 @@ static bool entity_text(const part_t *p, mbuf *b, bool want_html, bool *recoded,
                 n = b64_decode(p->body, n, raw);
             else
                 memcpy(raw, p->body, n);
-            if (b->n)
+            if (b->n && b->p[b->n - 1] != '\n')
                 mb_put(b, "\n", 1);
             decode_charset(b, cs, raw, n, recoded);
             found = true;
