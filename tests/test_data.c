@@ -390,6 +390,7 @@ FT_TEST(build_classification) {
     int32_t review = ids.ids[0];
     ft_tok_encode(tok, " fine", 5, false, &ids);
     int32_t fine = ids.ids[0];
+    ft_tok_ids_free(&ids);
     for (size_t i = 0; i < tr.n; i++) {
         FT_CHECK(tr.ex[i].len == 3 && tr.ex[i].ids[0] == review && tr.ex[i].labels == NULL);
         FT_CHECK(tr.ex[i].cls_label == 0 || tr.ex[i].cls_label == 1);

@@ -68,7 +68,8 @@ ft_status ft_data_split(ft_data_recs *all, float val_ratio, float test_ratio, bo
         else
             ft_data_rec_free(&all->r[i]);
     }
-    all->n = 0;
+    free(all->r);
+    memset(all, 0, sizeof *all);
     free(li);
     free(dest);
     return s;
