@@ -5,7 +5,7 @@ set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 build_pkgs=(build-essential cmake pkg-config libdnnl-dev libcjson-dev libyaml-dev libpcre2-dev libutf8proc-dev)
-test_pkgs=(python3 python3-torch python3-numpy python3-sklearn python3-nltk nodejs npm)
+test_pkgs=(wordnet-base python3 python3-torch python3-numpy python3-sklearn python3-nltk nodejs npm)
 pkgs=("${build_pkgs[@]}")
 if [ "${1:-}" != "--no-test" ]; then pkgs+=("${test_pkgs[@]}"); fi
 missing=()

@@ -21,9 +21,13 @@ typedef struct {
     float val_ratio, test_ratio; /* when splitting one file (0.1, 0.1) */
     bool stratify;               /* split per label (classification) */
     int max_len;                 /* truncate to this many tokens */
+    const char *truncation;      /* "head" (keep the start; default) | "tail" (keep the end); special
+                                    tokens the post-processor adds (CLS/SEP/BOS/EOS) are kept either way */
     bool pack;                   /* causal LM: pack texts into max_len blocks */
     /* cleaning (each switchable) */
     bool clean_unicode, clean_whitespace, clean_html, clean_email_headers, dedup_exact, dedup_near;
+    bool drop_garbled;           /* drop empty rows, invalid UTF-8, rows mostly U+FFFD/control/symbols */
+    float near_dup_threshold;    /* MinHash Jaccard estimate at or above which a later row is dropped (0.8) */
     int min_chars, max_chars;    /* 0 = no limit */
     /* augmentation (training split only) */
     float augment_factor;        /* 0 = off; k = k augmented copies per example on average */
@@ -38,5 +42,84 @@ void ft_data_cfg_default(ft_data_cfg *c);
  * human-readable account of what each cleaning step removed and the split sizes. */
 ft_status ft_data_build(const ft_data_cfg *cfg, ft_task task, ft_tokenizer *tok, ft_dataset *train,
                         ft_dataset *val, ft_dataset *test, FILE *summary);
+
+/* Length-grouped batch order (HF LengthGroupedSampler): a seeded shuffle, cut into mega-batches of
+ * 50*batch_size, each sorted by length (longest first), cut into batches whose order is shuffled again.
+ * order_out[ds->n] gets a permutation of 0..n-1; consecutive runs of batch_size are the batches. */
+ft_status ft_data_length_groups(const ft_dataset *ds, int batch_size, uint64_t seed, size_t *order_out);
+/* The id to pad input_ids with: pad, else eos, else 0 (pads are masked out anyway). */
+int32_t ft_data_pad_id(const ft_tokenizer *tok);
+
+/* ---- the stages, for `ftune data` and tests ---- */
+typedef struct {
+    char *role, *content;
+} ft_data_msg;
+/* One raw row: the mapped fields (NULL when absent) and where it came from. */
+typedef struct {
+    char *text, *text_pair, *label, *prompt, *response;
+    ft_data_msg *msgs;
+    int n_msgs;
+    char *file;
+    long line;
+} ft_data_rec;
+typedef struct {
+    ft_data_rec *r;
+    size_t n, cap;
+} ft_data_recs;
+void ft_data_recs_free(ft_data_recs *rs);
+void ft_data_rec_free(ft_data_rec *r);
+ft_status ft_data_recs_push(ft_data_recs *rs, ft_data_rec *r); /* takes ownership of *r (zeroed) */
+
+/* Append the rows of one file (format by cfg->format; "auto" by extension: .jsonl/.json, .csv, .tsv,
+ * else text = one row per non-empty line). Malformed rows fail naming file:line. A UTF-8 BOM is skipped. */
+ft_status ft_data_read(const char *path, const ft_data_cfg *cfg, ft_data_recs *out);
+
+/* Raw RFC 822 mail -> UTF-8 text: "Subject\n\nbody" (strip_headers) or the decoded header block then the
+ * body. MIME: the text/plain parts (else text/html), quoted-printable/base64, declared charsets through
+ * iconv (RFC 2047 encoded words in Subject too); undeclared or unknown charsets: UTF-8 if valid, else
+ * windows-1252. *recoded = the bytes were not UTF-8 and went through a charset. */
+ft_status ft_data_mail_text(const char *raw, size_t len, bool strip_headers, char **out, bool *recoded);
+/* Every DIR/<group>/ *.txt as one mail row; label = the group name without an "easy-"/"hard-" prefix and a
+ * "-<digits>" suffix (easy-ham-1 -> ham). n_recoded counts mails decoded from a non-UTF-8 charset. */
+ft_status ft_data_read_mail_dir(const char *dir, bool strip_headers, ft_data_recs *out, size_t *n_recoded);
+
+/* Cleaning: what each step removed. */
+typedef struct {
+    size_t in, garbled, too_short, too_long, dup_exact, dup_near, out;
+    size_t changed_unicode, changed_whitespace, changed_html, changed_headers;
+} ft_data_clean_stats;
+ft_status ft_data_clean(const ft_data_cfg *cfg, ft_data_recs *rs, ft_data_clean_stats *st);
+void ft_data_clean_print(const ft_data_clean_stats *st, const char *name, FILE *f);
+/* The single text steps (malloc'd results, NULL when out of memory). */
+char *ft_data_norm_unicode(const char *s);     /* NFKC; invalid UTF-8 bytes become U+FFFD */
+char *ft_data_norm_whitespace(const char *s);  /* controls dropped, runs of blanks -> one space, blank
+                                                  lines collapsed to one, ends trimmed */
+char *ft_data_strip_html(const char *s);       /* tags, comments, script/style bodies; entities decoded */
+char *ft_data_strip_email_headers(const char *s); /* a leading RFC 822 header block -> its Subject only */
+bool ft_data_is_garbled(const char *s);
+/* 128 MinHash values of the lower-cased word 3-gram shingles of s. */
+void ft_data_minhash(const char *s, uint64_t sig[128]);
+double ft_data_minhash_sim(const uint64_t a[128], const uint64_t b[128]);
+
+/* Augmentation (EDA): a WordNet lexicon from Debian's wordnet-base data.{noun,verb,adj,adv}. */
+typedef struct ft_wordnet ft_wordnet;
+ft_status ft_wordnet_load(const char *dir, ft_wordnet **out);
+void ft_wordnet_free(ft_wordnet *wn);
+/* Synonyms of a lower-case word (its synsets' other lemmas, '_' -> ' '), up to max; returns the count. */
+size_t ft_wordnet_synonyms(const ft_wordnet *wn, const char *word, const char **out, size_t max);
+bool ft_wordnet_has_pair(const ft_wordnet *wn, const char *a, const char *b); /* share a synset */
+/* One augmented copy of text; the random choices depend only on (seed, stream). */
+ft_status ft_data_augment_text(const char *text, const ft_data_cfg *cfg, const ft_wordnet *wn, uint64_t seed,
+                               uint64_t stream, char **out);
+/* Appends augmented copies of the rows with text (factor cfg->augment_factor); *added = their count. */
+ft_status ft_data_augment(const ft_data_cfg *cfg, const ft_wordnet *wn, ft_data_recs *rs, size_t *added);
+
+/* Deterministic split: the rows of all move into train/val/test (all is left empty). Stratified: each
+ * label's rows are split by the ratios on their own. Sizes: round(n*ratio) per group. */
+ft_status ft_data_split(ft_data_recs *all, float val_ratio, float test_ratio, bool stratify, uint64_t seed,
+                        ft_data_recs *train, ft_data_recs *val, ft_data_recs *test);
+
+/* Write rows as JSONL: {"text":..,"label":..} (and prompt/response/messages when present). */
+ft_status ft_data_write_jsonl(const char *path, const ft_data_recs *rs);
 
 #endif

@@ -1,0 +1,134 @@
+/* ftune data: read a dataset (or a directory of mails), clean and optionally augment it, write JSONL and
+ * print what each step removed. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "data/dataset.h"
+
+static const char DATA_USAGE[] =
+    "usage: ftune data (--input FILE | --mail-dir DIR) --out FILE.jsonl [options]\n"
+    "Reads rows, cleans them, optionally augments them, writes {\"text\", \"label\", ...} JSONL and prints a\n"
+    "summary of what each step changed or removed.\n"
+    "  --input FILE           JSONL, CSV, TSV or text (one row per line)\n"
+    "  --format F             auto (by extension) | jsonl | csv | tsv | text\n"
+    "  --text-field NAME      (default text)    --label-field NAME (default label)\n"
+    "  --prompt-field NAME    (default prompt)  --response-field NAME (default response)\n"
+    "  --mail-dir DIR         DIR/<group>/ *.txt raw mails; label = group without easy-/hard- and -N\n"
+    "  --keep-headers         with --mail-dir: keep the decoded header block (default: Subject + body)\n"
+    "  --no-unicode           skip NFKC normalization\n"
+    "  --no-whitespace        skip whitespace/control-character cleanup\n"
+    "  --html                 strip HTML tags and decode entities\n"
+    "  --email-headers        strip a leading mail header block (keeping the Subject)\n"
+    "  --no-dedup             keep exact duplicates\n"
+    "  --near-dup             drop near duplicates (MinHash, word 3-grams)\n"
+    "  --near-dup-threshold X Jaccard estimate for a near duplicate (default 0.8)\n"
+    "  --keep-garbled         keep empty/garbled rows\n"
+    "  --min-chars N          drop rows shorter than N characters\n"
+    "  --max-chars N          drop rows longer than N characters\n"
+    "  --augment K            add K EDA copies per row on average (default 0 = off)\n"
+    "  --aug-delete P --aug-swap P --aug-insert P --aug-synonym P   EDA rates (default 0.1 each)\n"
+    "  --wordnet-dir DIR      WordNet data.* files (default /usr/share/wordnet)\n"
+    "  --seed N               augmentation seed (default 42)\n";
+
+int ft_cmd_data(int argc, char **argv) {
+    const char *input = NULL, *mail_dir = NULL, *out = NULL, *format = "auto", *text_field = "text",
+               *label_field = "label", *prompt_field = "prompt", *response_field = "response", *wordnet = NULL;
+    bool keep_headers = false, no_unicode = false, no_ws = false, html = false, email = false, no_dedup = false,
+         near = false, keep_garbled = false, help;
+    long min_chars = 0, max_chars = 0, seed = 42;
+    double thr = 0.8, augment = 0, pd = 0.1, ps = 0.1, pi = 0.1, psyn = 0.1;
+    ft_opt opts[] = {{"input", FT_OPT_STR, &input},           {"mail-dir", FT_OPT_STR, &mail_dir},
+                     {"out", FT_OPT_STR, &out},               {"format", FT_OPT_STR, &format},
+                     {"text-field", FT_OPT_STR, &text_field}, {"label-field", FT_OPT_STR, &label_field},
+                     {"prompt-field", FT_OPT_STR, &prompt_field}, {"response-field", FT_OPT_STR, &response_field},
+                     {"keep-headers", FT_OPT_FLAG, &keep_headers}, {"no-unicode", FT_OPT_FLAG, &no_unicode},
+                     {"no-whitespace", FT_OPT_FLAG, &no_ws},  {"html", FT_OPT_FLAG, &html},
+                     {"email-headers", FT_OPT_FLAG, &email},  {"no-dedup", FT_OPT_FLAG, &no_dedup},
+                     {"near-dup", FT_OPT_FLAG, &near},        {"near-dup-threshold", FT_OPT_FLOAT, &thr},
+                     {"keep-garbled", FT_OPT_FLAG, &keep_garbled}, {"min-chars", FT_OPT_INT, &min_chars},
+                     {"max-chars", FT_OPT_INT, &max_chars},   {"augment", FT_OPT_FLOAT, &augment},
+                     {"aug-delete", FT_OPT_FLOAT, &pd},       {"aug-swap", FT_OPT_FLOAT, &ps},
+                     {"aug-insert", FT_OPT_FLOAT, &pi},       {"aug-synonym", FT_OPT_FLOAT, &psyn},
+                     {"wordnet-dir", FT_OPT_STR, &wordnet},   {"seed", FT_OPT_INT, &seed}};
+    int rc = ft_cli_parse("data", argc, argv, opts, sizeof opts / sizeof *opts, DATA_USAGE, NULL, 0, NULL, &help);
+    if (rc || help)
+        return rc;
+    if (!out || (!input) == (!mail_dir)) {
+        fprintf(stderr, "ftune data: --out and exactly one of --input, --mail-dir are required\n%s", DATA_USAGE);
+        return 2;
+    }
+    if (thr <= 0 || thr > 1 || augment < 0 || min_chars < 0 || max_chars < 0 || pd < 0 || pd >= 1 || ps < 0 ||
+        pi < 0 || psyn < 0) {
+        fprintf(stderr, "ftune data: out-of-range option (0<near-dup-threshold<=1, augment>=0, rates >= 0)\n");
+        return 2;
+    }
+    ft_data_cfg c;
+    ft_data_cfg_default(&c);
+    c.format = format;
+    c.text_field = text_field;
+    c.label_field = label_field;
+    c.prompt_field = prompt_field;
+    c.response_field = response_field;
+    c.clean_unicode = !no_unicode;
+    c.clean_whitespace = !no_ws;
+    c.clean_html = html;
+    c.clean_email_headers = email;
+    c.dedup_exact = !no_dedup;
+    c.dedup_near = near;
+    c.near_dup_threshold = (float)thr;
+    c.drop_garbled = !keep_garbled;
+    c.min_chars = (int)min_chars;
+    c.max_chars = (int)max_chars;
+    c.augment_factor = (float)augment;
+    c.aug_p_delete = (float)pd;
+    c.aug_p_swap = (float)ps;
+    c.aug_p_insert = (float)pi;
+    c.aug_p_synonym = (float)psyn;
+    c.wordnet_dir = wordnet;
+    c.seed = (uint64_t)seed;
+
+    ft_data_recs rs = {0};
+    ft_data_clean_stats st;
+    ft_wordnet *wn = NULL;
+    size_t recoded = 0, added = 0;
+    ft_status s = input ? ft_data_read(input, &c, &rs) : ft_data_read_mail_dir(mail_dir, !keep_headers, &rs, &recoded);
+    if (s == FT_OK) {
+        printf("read %s: %zu rows", input ? input : mail_dir, rs.n);
+        if (mail_dir)
+            printf(" (%zu decoded from a non-UTF-8 charset)", recoded);
+        printf("\n");
+        s = ft_data_clean(&c, &rs, &st);
+    }
+    if (s == FT_OK)
+        ft_data_clean_print(&st, input ? input : mail_dir, stdout);
+    if (s == FT_OK && augment > 0) {
+        if (pi > 0 || psyn > 0)
+            s = ft_wordnet_load(wordnet, &wn);
+        if (s == FT_OK)
+            s = ft_data_augment(&c, wn, &rs, &added);
+        if (s == FT_OK)
+            printf("augmentation: %zu copies added\n", added);
+    }
+    if (s == FT_OK) {
+        /* label counts, in order of first appearance */
+        for (size_t i = 0; i < rs.n; i++) {
+            const char *l = rs.r[i].label;
+            bool seen = false;
+            for (size_t j = 0; l && j < i && !seen; j++)
+                seen = rs.r[j].label && !strcmp(rs.r[j].label, l);
+            if (!l || seen)
+                continue;
+            size_t cnt = 0;
+            for (size_t j = i; j < rs.n; j++)
+                cnt += rs.r[j].label && !strcmp(rs.r[j].label, l);
+            printf("label %s: %zu\n", l, cnt);
+        }
+        s = ft_data_write_jsonl(out, &rs);
+    }
+    if (s == FT_OK)
+        printf("wrote %s: %zu rows\n", out, rs.n);
+    ft_wordnet_free(wn);
+    ft_data_recs_free(&rs);
+    return s == FT_OK ? 0 : ft_cli_fail("data", s);
+}

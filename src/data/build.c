@@ -1,0 +1,559 @@
+/* data/build: rows -> tokenized examples per task (classification, regression, causal LM with packing,
+ * instruction tuning with the loss only on response tokens), label discovery, length-grouped batches. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "data/dataset.h"
+
+void ft_data_cfg_default(ft_data_cfg *c) {
+    memset(c, 0, sizeof *c);
+    c->format = "auto";
+    c->text_field = "text";
+    c->label_field = "label";
+    c->prompt_field = "prompt";
+    c->response_field = "response";
+    c->messages_field = "messages";
+    c->val_ratio = 0.1f;
+    c->test_ratio = 0.1f;
+    c->stratify = true;
+    c->max_len = 512;
+    c->pack = true;
+    c->truncation = "head";
+    c->clean_unicode = true;
+    c->clean_whitespace = true;
+    c->dedup_exact = true;
+    c->drop_garbled = true;
+    c->near_dup_threshold = 0.8f;
+    c->aug_p_delete = c->aug_p_swap = c->aug_p_insert = c->aug_p_synonym = 0.1f;
+    c->seed = 42;
+}
+
+/* The end-of-document id: the declared eos, else GPT-2's "<|endoftext|>" or SentencePiece's "</s>" when
+ * the vocabulary has them (the legacy encoder.json + vocab.bpe pair declares no special tokens). */
+static int32_t lm_eos(const ft_tokenizer *tok) {
+    ft_tok_special sp = ft_tok_special_ids(tok);
+    if (sp.eos >= 0)
+        return sp.eos;
+    int32_t id = ft_tok_token_to_id(tok, "<|endoftext|>", 13);
+    return id >= 0 ? id : ft_tok_token_to_id(tok, "</s>", 4);
+}
+
+int32_t ft_data_pad_id(const ft_tokenizer *tok) {
+    ft_tok_special sp = ft_tok_special_ids(tok);
+    int32_t eos = lm_eos(tok);
+    return sp.pad >= 0 ? sp.pad : eos >= 0 ? eos : 0;
+}
+
+/* ---- growable example list ---- */
+static ft_status push_ex(ft_dataset *d, size_t *cap, ft_example *e) {
+    if (d->n == *cap) {
+        size_t nc = *cap ? 2 * *cap : 256;
+        ft_example *x = realloc(d->ex, nc * sizeof *x);
+        if (!x) {
+            free(e->ids);
+            free(e->labels);
+            return ft_fail(FT_ERR_NOMEM, "out of memory");
+        }
+        d->ex = x;
+        *cap = nc;
+    }
+    d->ex[d->n++] = *e;
+    return FT_OK;
+}
+
+static int32_t *dup_ids(const int32_t *src, size_t n) {
+    int32_t *p = malloc((n ? n : 1) * sizeof *p);
+    if (p && n)
+        memcpy(p, src, n * sizeof *p);
+    return p;
+}
+
+/* Cut ids to max_len: keep the special tokens at both ends, drop content from the end ("head") or the
+ * start ("tail"). Returns the kept count; ids are moved in place. */
+static size_t truncate_ids(const ft_tokenizer *tok, int32_t *ids, size_t n, size_t max_len, bool keep_tail) {
+    if (n <= max_len)
+        return n;
+    size_t lead = 0, trail = 0;
+    while (lead < n && ft_tok_is_special(tok, ids[lead]) && lead + 1 < max_len)
+        lead++;
+    while (trail < n - lead && ft_tok_is_special(tok, ids[n - 1 - trail]) && lead + trail + 1 < max_len)
+        trail++;
+    size_t keep = max_len - lead - trail;
+    size_t from = keep_tail ? n - trail - keep : lead;
+    memmove(ids + lead, ids + from, keep * sizeof *ids);
+    memmove(ids + lead + keep, ids + n - trail, trail * sizeof *ids);
+    return max_len;
+}
+
+typedef struct {
+    size_t tokens, truncated, dropped_no_target, blocks;
+} tok_stats;
+
+/* ---- labels ---- */
+static bool parse_int(const char *s, long long *v) {
+    char *end;
+    errno = 0;
+    *v = strtoll(s, &end, 10);
+    return *s && !*end && errno == 0;
+}
+
+typedef struct {
+    const char *name;
+    long long v;
+} lab_t;
+static int lab_cmp_str(const void *a, const void *b) { return strcmp(((const lab_t *)a)->name, ((const lab_t *)b)->name); }
+static int lab_cmp_int(const void *a, const void *b) {
+    long long x = ((const lab_t *)a)->v, y = ((const lab_t *)b)->v;
+    return (x > y) - (x < y);
+}
+
+/* The label set of the training rows: integer labels in numeric order, else strings in byte order. */
+static ft_status discover_labels(const ft_data_recs *rs, char ***names, int *n_labels) {
+    lab_t *l = malloc((rs->n ? rs->n : 1) * sizeof *l);
+    if (!l)
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    bool all_int = true;
+    for (size_t i = 0; i < rs->n; i++) {
+        if (!rs->r[i].label) {
+            free(l);
+            return ft_fail(FT_ERR_FORMAT, "%s:%ld: missing label field", rs->r[i].file, rs->r[i].line);
+        }
+        l[i].name = rs->r[i].label;
+        all_int = all_int && parse_int(l[i].name, &l[i].v);
+    }
+    qsort(l, rs->n, sizeof *l, all_int ? lab_cmp_int : lab_cmp_str);
+    size_t k = 0;
+    for (size_t i = 0; i < rs->n; i++)
+        if (k == 0 || (all_int ? l[i].v != l[k - 1].v : strcmp(l[i].name, l[k - 1].name) != 0))
+            l[k++] = l[i];
+    char **nm = calloc(k ? k : 1, sizeof *nm);
+    for (size_t i = 0; nm && i < k; i++)
+        if (!(nm[i] = strdup(l[i].name))) {
+            for (size_t j = 0; j < i; j++)
+                free(nm[j]);
+            free(nm);
+            nm = NULL;
+        }
+    free(l);
+    if (!nm)
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    *names = nm;
+    *n_labels = (int)k;
+    return FT_OK;
+}
+
+static int label_id(char *const *names, int n, const char *lab) {
+    long long a, b;
+    bool ai = parse_int(lab, &a);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(names[i], lab) || (ai && parse_int(names[i], &b) && a == b))
+            return i;
+    return -1;
+}
+
+/* ---- tokenizing one split ---- */
+typedef struct {
+    const ft_data_cfg *cfg;
+    ft_task task;
+    ft_tokenizer *tok;
+    char **names;
+    int n_labels;
+} build_ctx;
+
+static ft_status add_pair_example(const build_ctx *b, ft_dataset *d, size_t *cap, const ft_tok_ids *t,
+                                  const int32_t *labels, tok_stats *ts) {
+    size_t n = t->n, max = (size_t)b->cfg->max_len;
+    ft_example e = {.cls_label = -100};
+    e.ids = dup_ids(t->ids, n);
+    e.labels = dup_ids(labels, n);
+    if (!e.ids || !e.labels) {
+        free(e.ids);
+        free(e.labels);
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    }
+    if (n > max) { /* instruction data keeps the head: prompt and the start of the answer */
+        n = max;
+        ts->truncated++;
+    }
+    bool any = false;
+    for (size_t i = 0; i < n; i++)
+        any |= e.labels[i] != -100;
+    if (!any) {
+        free(e.ids);
+        free(e.labels);
+        ts->dropped_no_target++;
+        return FT_OK;
+    }
+    e.len = (int)n;
+    ts->tokens += n;
+    return push_ex(d, cap, &e);
+}
+
+static ft_status instruction_example(const build_ctx *b, const ft_data_rec *r, ft_dataset *d, size_t *cap,
+                                     tok_stats *ts) {
+    ft_tok_ids t = {0};
+    ft_status s = FT_OK;
+    int32_t *labels = NULL;
+    if (r->n_msgs > 0 || b->cfg->chat_template) {
+        ft_tok_msg two[2] = {{"user", r->prompt}, {"assistant", r->response}};
+        ft_tok_msg *m = two;
+        size_t nm = 2;
+        if (r->n_msgs > 0) {
+            m = malloc((size_t)r->n_msgs * sizeof *m);
+            if (!m)
+                return ft_fail(FT_ERR_NOMEM, "out of memory");
+            for (int i = 0; i < r->n_msgs; i++)
+                m[i] = (ft_tok_msg){r->msgs[i].role, r->msgs[i].content};
+            nm = (size_t)r->n_msgs;
+        }
+        s = ft_tok_chat_encode(b->tok, b->cfg->chat_template ? b->cfg->chat_template : "chatml", m, nm, false, &t);
+        if (m != two)
+            free(m);
+        if (s == FT_OK && !(labels = malloc((t.n ? t.n : 1) * sizeof *labels)))
+            s = ft_fail(FT_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; s == FT_OK && i < t.n; i++)
+            labels[i] = t.mask && t.mask[i] ? t.ids[i] : -100;
+    } else {
+        /* plain: prompt (with the tokenizer's BOS) then response + EOS; loss on the response part only */
+        ft_tok_special sp = ft_tok_special_ids(b->tok);
+        sp.eos = lm_eos(b->tok);
+        ft_tok_ids rt = {0};
+        s = ft_tok_encode(b->tok, r->prompt, strlen(r->prompt), true, &t);
+        if (s == FT_OK && t.n > 0 && sp.eos >= 0 && t.ids[t.n - 1] == sp.eos && sp.eos != sp.bos)
+            t.n--; /* a post-processor that closes with EOS would end the text before the answer */
+        if (s == FT_OK)
+            s = ft_tok_encode(b->tok, r->response, strlen(r->response), false, &rt);
+        size_t np = t.n, total = t.n + rt.n + (sp.eos >= 0);
+        if (s == FT_OK) {
+            int32_t *ni = realloc(t.ids, (total ? total : 1) * sizeof *ni);
+            labels = malloc((total ? total : 1) * sizeof *labels);
+            if (ni)
+                t.ids = ni;
+            if (!ni || !labels)
+                s = ft_fail(FT_ERR_NOMEM, "out of memory");
+        }
+        if (s == FT_OK) {
+            memcpy(t.ids + np, rt.ids, rt.n * sizeof *rt.ids);
+            if (sp.eos >= 0)
+                t.ids[total - 1] = sp.eos;
+            t.n = total;
+            for (size_t i = 0; i < total; i++)
+                labels[i] = i < np ? -100 : t.ids[i];
+        }
+        ft_tok_ids_free(&rt);
+    }
+    if (s == FT_OK)
+        s = add_pair_example(b, d, cap, &t, labels, ts);
+    free(labels);
+    ft_tok_ids_free(&t);
+    return s;
+}
+
+static ft_status build_split(const build_ctx *b, const ft_data_recs *rs, ft_dataset *d, tok_stats *ts) {
+    memset(ts, 0, sizeof *ts);
+    size_t cap = 0, max = (size_t)b->cfg->max_len;
+    bool keep_tail = b->cfg->truncation && !strcmp(b->cfg->truncation, "tail");
+    ft_tok_special sp = ft_tok_special_ids(b->tok);
+    sp.eos = lm_eos(b->tok);
+    int32_t *stream = NULL; /* packed causal-LM tokens */
+    size_t sn = 0, scap = 0;
+    ft_tok_ids t = {0};
+    ft_status s = FT_OK;
+    for (size_t i = 0; i < rs->n && s == FT_OK; i++) {
+        const ft_data_rec *r = &rs->r[i];
+        if (b->task == FT_TASK_CAUSAL_LM && (r->n_msgs > 0 || (r->prompt && r->response))) {
+            s = instruction_example(b, r, d, &cap, ts);
+            if (s != FT_OK)
+                s = ft_fail_ctx(s, "%s:%ld: ", r->file, r->line);
+            continue;
+        }
+        if (!r->text) {
+            s = ft_fail(FT_ERR_FORMAT, "%s:%ld: missing field '%s'%s", r->file, r->line,
+                        b->cfg->text_field ? b->cfg->text_field : "text",
+                        b->task == FT_TASK_CAUSAL_LM ? " (or prompt/response, or messages)" : "");
+            break;
+        }
+        ft_example e = {.cls_label = -100};
+        if (b->task == FT_TASK_SEQ_CLS) {
+            int id = r->label ? label_id(b->names, b->n_labels, r->label) : -1;
+            if (!r->label)
+                s = ft_fail(FT_ERR_FORMAT, "%s:%ld: missing label field", r->file, r->line);
+            else if (id < 0)
+                s = ft_fail(FT_ERR_FORMAT, "%s:%ld: label '%s' does not occur in the training split", r->file,
+                            r->line, r->label);
+            e.cls_label = id;
+        } else if (b->task == FT_TASK_REGRESSION) {
+            char *end = NULL;
+            double v = r->label ? strtod(r->label, &end) : NAN;
+            if (!r->label || end == r->label || *end || !isfinite(v))
+                s = ft_fail(FT_ERR_FORMAT, "%s:%ld: regression target '%s' is not a finite number", r->file, r->line,
+                            r->label ? r->label : "(missing)");
+            e.reg_target = (float)v;
+        }
+        if (s != FT_OK)
+            break;
+        if (r->text_pair)
+            s = ft_tok_encode_pair(b->tok, r->text, strlen(r->text), r->text_pair, strlen(r->text_pair), true, &t);
+        else
+            s = ft_tok_encode(b->tok, r->text, strlen(r->text), true, &t);
+        if (s != FT_OK) {
+            s = ft_fail_ctx(s, "%s:%ld: ", r->file, r->line);
+            break;
+        }
+        if (b->task == FT_TASK_CAUSAL_LM) {
+            /* documents end with EOS so the model learns where they stop */
+            bool add_eos = sp.eos >= 0 && (t.n == 0 || t.ids[t.n - 1] != sp.eos);
+            size_t ne = t.n + add_eos;
+            if (b->cfg->pack) {
+                if (sn + ne > scap) {
+                    size_t nc = scap ? scap : 4096;
+                    while (nc < sn + ne)
+                        nc *= 2;
+                    int32_t *x = realloc(stream, nc * sizeof *x);
+                    if (!x) {
+                        s = ft_fail(FT_ERR_NOMEM, "out of memory");
+                        break;
+                    }
+                    stream = x;
+                    scap = nc;
+                }
+                memcpy(stream + sn, t.ids, t.n * sizeof *t.ids);
+                sn += t.n;
+                if (add_eos)
+                    stream[sn++] = sp.eos;
+                continue;
+            }
+            if (ne == 0)
+                continue;
+            size_t n = ne < max ? ne : max;
+            ts->truncated += ne > max;
+            if (!(e.ids = malloc(n * sizeof *e.ids))) {
+                s = ft_fail(FT_ERR_NOMEM, "out of memory");
+                break;
+            }
+            memcpy(e.ids, t.ids, (n < t.n ? n : t.n) * sizeof *e.ids);
+            if (n > t.n)
+                e.ids[t.n] = sp.eos;
+            e.len = (int)n;
+            ts->tokens += n;
+            s = push_ex(d, &cap, &e);
+            continue;
+        }
+        if (t.n == 0)
+            continue;
+        size_t n = t.n;
+        if (n > max) {
+            ts->truncated++;
+            n = truncate_ids(b->tok, t.ids, t.n, max, keep_tail);
+        }
+        e.ids = dup_ids(t.ids, n);
+        if (!e.ids) {
+            s = ft_fail(FT_ERR_NOMEM, "out of memory");
+            break;
+        }
+        e.len = (int)n;
+        ts->tokens += n;
+        s = push_ex(d, &cap, &e);
+    }
+    /* packing: max_len blocks of the concatenated stream; a short tail is kept only when it is all there is */
+    for (size_t at = 0; s == FT_OK && at < sn; at += max) {
+        size_t n = sn - at < max ? sn - at : max;
+        if (n < max && at > 0)
+            break;
+        ft_example e = {.cls_label = -100, .len = (int)n};
+        if (!(e.ids = dup_ids(stream + at, n)))
+            s = ft_fail(FT_ERR_NOMEM, "out of memory");
+        else
+            s = push_ex(d, &cap, &e);
+        ts->tokens += n;
+        ts->blocks++;
+    }
+    free(stream);
+    ft_tok_ids_free(&t);
+    return s;
+}
+
+static ft_status copy_names(char *const *names, int n, ft_dataset *d) {
+    if (!names || !d)
+        return FT_OK;
+    d->label_names = calloc((size_t)(n ? n : 1), sizeof *d->label_names);
+    if (!d->label_names)
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    d->n_labels = n;
+    for (int i = 0; i < n; i++)
+        if (!(d->label_names[i] = strdup(names[i])))
+            return ft_fail(FT_ERR_NOMEM, "out of memory");
+    return FT_OK;
+}
+
+static bool any_cleaning(const ft_data_cfg *c) {
+    return c->clean_unicode || c->clean_whitespace || c->clean_html || c->clean_email_headers || c->dedup_exact ||
+           c->dedup_near || c->drop_garbled || c->min_chars > 0 || c->max_chars > 0;
+}
+
+static void print_labels(FILE *f, const char *name, const ft_dataset *d, char *const *names, int n_labels) {
+    if (!f || !names)
+        return;
+    fprintf(f, "labels %s:", name);
+    for (int k = 0; k < n_labels; k++) {
+        size_t c = 0;
+        for (size_t i = 0; i < d->n; i++)
+            c += d->ex[i].cls_label == k;
+        fprintf(f, " %s=%zu", names[k], c);
+    }
+    fprintf(f, "\n");
+}
+
+ft_status ft_data_build(const ft_data_cfg *cfg, ft_task task, ft_tokenizer *tok, ft_dataset *train, ft_dataset *val,
+                        ft_dataset *test, FILE *summary) {
+    memset(train, 0, sizeof *train);
+    if (val)
+        memset(val, 0, sizeof *val);
+    if (test)
+        memset(test, 0, sizeof *test);
+    if (!cfg->train)
+        return ft_fail(FT_ERR_CONFIG, "data.train: no training file given");
+    if (cfg->max_len < 2)
+        return ft_fail(FT_ERR_CONFIG, "data.max_len: %d is too small", cfg->max_len);
+    if (cfg->truncation && strcmp(cfg->truncation, "head") && strcmp(cfg->truncation, "tail"))
+        return ft_fail(FT_ERR_CONFIG, "data.truncation: '%s' is not head or tail", cfg->truncation);
+    ft_data_recs raw = {0}, rs[3] = {{0}};
+    const char *split_name[3] = {"train", "validation", "test"};
+    ft_dataset *out[3] = {train, val, test};
+    char **names = NULL;
+    int n_labels = 0;
+    ft_wordnet *wn = NULL;
+    ft_status s = ft_data_read(cfg->train, cfg, &raw);
+    if (s == FT_OK && cfg->validation)
+        s = ft_data_read(cfg->validation, cfg, &rs[1]);
+    if (s == FT_OK && cfg->test)
+        s = ft_data_read(cfg->test, cfg, &rs[2]);
+    if (s == FT_OK && summary)
+        fprintf(summary, "read %s: %zu rows\n", cfg->train, raw.n);
+    ft_data_recs *clean_of[3] = {&raw, &rs[1], &rs[2]};
+    for (int k = 0; s == FT_OK && k < 3 && any_cleaning(cfg); k++) {
+        if (k > 0 && !(k == 1 ? cfg->validation : cfg->test))
+            continue;
+        ft_data_clean_stats st;
+        s = ft_data_clean(cfg, clean_of[k], &st);
+        if (s == FT_OK && summary)
+            ft_data_clean_print(&st, split_name[k], summary);
+    }
+    if (s == FT_OK) {
+        float vr = cfg->validation ? 0 : cfg->val_ratio, tr = cfg->test ? 0 : cfg->test_ratio;
+        s = ft_data_split(&raw, vr, tr, cfg->stratify && task == FT_TASK_SEQ_CLS, cfg->seed, &rs[0],
+                          cfg->validation ? &raw : &rs[1], cfg->test ? &raw : &rs[2]);
+        if (s == FT_OK && raw.n && summary) /* ratios 0 for a given file: nothing may land in raw */
+            fprintf(summary, "split: %zu rows unexpectedly left\n", raw.n);
+    }
+    if (s == FT_OK && rs[0].n == 0)
+        s = ft_fail(FT_ERR_FORMAT, "%s: no training rows left after cleaning", cfg->train);
+    if (s == FT_OK && task == FT_TASK_SEQ_CLS)
+        s = discover_labels(&rs[0], &names, &n_labels);
+    if (s == FT_OK && cfg->augment_factor > 0) {
+        size_t added = 0;
+        if ((cfg->aug_p_synonym > 0 || cfg->aug_p_insert > 0))
+            s = ft_wordnet_load(cfg->wordnet_dir, &wn);
+        if (s == FT_OK)
+            s = ft_data_augment(cfg, wn, &rs[0], &added);
+        if (s == FT_OK && summary)
+            fprintf(summary, "augmentation: %zu copies added to train (factor %g)\n", added,
+                    (double)cfg->augment_factor);
+    }
+    build_ctx b = {cfg, task, tok, names, n_labels};
+    for (int k = 0; s == FT_OK && k < 3; k++) {
+        if (!out[k])
+            continue;
+        tok_stats ts;
+        s = build_split(&b, &rs[k], out[k], &ts);
+        if (s == FT_OK && task == FT_TASK_SEQ_CLS)
+            s = copy_names(names, n_labels, out[k]);
+        if (s == FT_OK && summary) {
+            fprintf(summary, "%s: %zu rows -> %zu examples, %zu tokens, %zu truncated to %d", split_name[k], rs[k].n,
+                    out[k]->n, ts.tokens, ts.truncated, cfg->max_len);
+            if (ts.blocks)
+                fprintf(summary, ", packed into %zu blocks", ts.blocks);
+            if (ts.dropped_no_target)
+                fprintf(summary, ", %zu dropped (no response token left after truncation)", ts.dropped_no_target);
+            fprintf(summary, "\n");
+            print_labels(summary, split_name[k], out[k], names, n_labels);
+        }
+    }
+    if (s == FT_OK && train->n == 0)
+        s = ft_fail(FT_ERR_FORMAT, "%s: no training examples", cfg->train);
+    for (int i = 0; names && i < n_labels; i++)
+        free(names[i]);
+    free(names);
+    ft_wordnet_free(wn);
+    ft_data_recs_free(&raw);
+    for (int k = 0; k < 3; k++)
+        ft_data_recs_free(&rs[k]);
+    if (s != FT_OK)
+        for (int k = 0; k < 3; k++)
+            if (out[k])
+                ft_dataset_free(out[k]);
+    return s;
+}
+
+/* ---- length-grouped batches ---- */
+typedef struct {
+    int len;
+    size_t i;
+} len_idx;
+static int len_desc(const void *a, const void *b) {
+    const len_idx *x = a, *y = b;
+    return x->len != y->len ? (y->len > x->len) - (y->len < x->len) : (x->i > y->i) - (x->i < y->i);
+}
+
+ft_status ft_data_length_groups(const ft_dataset *ds, int batch_size, uint64_t seed, size_t *order_out) {
+    if (batch_size < 1)
+        return ft_fail(FT_ERR_ARG, "length groups: batch size %d", batch_size);
+    size_t n = ds->n, bs = (size_t)batch_size, mega = 50 * bs;
+    len_idx *li = malloc((n ? n : 1) * sizeof *li);
+    size_t nb = (n + bs - 1) / bs;
+    size_t *border = malloc((nb ? nb : 1) * sizeof *border);
+    if (!li || !border) {
+        free(li);
+        free(border);
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        li[i] = (len_idx){ds->ex[i].len, i};
+    for (size_t k = n; k > 1; k--) {
+        size_t j = (size_t)(ft_rng_u64(seed, 0x1E6ULL, k) % k);
+        len_idx t = li[k - 1];
+        li[k - 1] = li[j];
+        li[j] = t;
+    }
+    for (size_t a = 0; a < n; a += mega)
+        qsort(li + a, (n - a < mega ? n - a : mega), sizeof *li, len_desc);
+    /* shuffle whole batches, but keep the batch holding the longest example first (HF does the same: an
+     * out-of-memory shows up at step one) */
+    size_t longest = 0;
+    for (size_t i = 0; i < n; i++)
+        if (li[i].len > li[longest].len)
+            longest = i;
+    for (size_t k = 0; k < nb; k++)
+        border[k] = k;
+    for (size_t k = nb; k > 1; k--) {
+        size_t j = (size_t)(ft_rng_u64(seed, 0x1E7ULL, k) % k), t = border[k - 1];
+        border[k - 1] = border[j];
+        border[j] = t;
+    }
+    for (size_t k = 0; k < nb; k++)
+        if (border[k] == longest / bs) {
+            border[k] = border[0];
+            border[0] = longest / bs;
+        }
+    size_t w = 0;
+    for (size_t k = 0; k < nb; k++)
+        for (size_t i = border[k] * bs; i < n && i < (border[k] + 1) * bs; i++)
+            order_out[w++] = li[i].i;
+    free(li);
+    free(border);
+    return FT_OK;
+}

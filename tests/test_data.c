@@ -1,0 +1,601 @@
+/* data pipeline: readers, cleaning, augmentation, splits, build (labels, truncation, packing, masking). */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "data/dataset.h"
+#include "ft_test.h"
+
+static char tmpdir[256];
+
+static const char *write_tmp(const char *name, const char *content) {
+    static char path[8][512];
+    static int k;
+    char *p = path[k++ % 8];
+    snprintf(p, 512, "%s/%s", tmpdir, name);
+    FILE *f = fopen(p, "wb");
+    fwrite(content, 1, strlen(content), f);
+    fclose(f);
+    return p;
+}
+
+static ft_data_cfg cfg0(void) {
+    ft_data_cfg c;
+    ft_data_cfg_default(&c);
+    return c;
+}
+
+FT_TEST(jsonl_reader) {
+    ft_data_cfg c = cfg0();
+    c.text_field = "sentence";
+    const char *p = write_tmp("a.jsonl", "{\"sentence\": \"good film\", \"label\": 1}\n\n"
+                                         "{\"sentence\": \"bad\", \"label\": \"neg\"}\r\n"
+                                         "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, "
+                                         "{\"role\": \"assistant\", \"content\": \"hello\"}]}\n");
+    ft_data_recs rs = {0};
+    FT_CHECK_OK(ft_data_read(p, &c, &rs));
+    FT_CHECK(rs.n == 3);
+    if (rs.n == 3) {
+        FT_CHECK(!strcmp(rs.r[0].text, "good film") && !strcmp(rs.r[0].label, "1"));
+        FT_CHECK(!strcmp(rs.r[1].label, "neg") && rs.r[1].line == 3);
+        FT_CHECK(rs.r[2].n_msgs == 2 && !strcmp(rs.r[2].msgs[1].content, "hello") && rs.r[2].text == NULL);
+    }
+    ft_data_recs_free(&rs);
+    p = write_tmp("b.jsonl", "{\"text\": \"x\"}\n{\"text\": \"y\"\n");
+    FT_CHECK_FAILS(ft_data_read(p, &c, &rs), FT_ERR_FORMAT, "b.jsonl:2");
+    ft_data_recs_free(&rs);
+    p = write_tmp("c.jsonl", "{\"text\": \"x\", \"messages\": [{\"role\": \"bot\", \"content\": \"y\"}]}\n");
+    FT_CHECK_FAILS(ft_data_read(p, &c, &rs), FT_ERR_FORMAT, "c.jsonl:1");
+    ft_data_recs_free(&rs);
+    p = write_tmp("d.jsonl", "{\"text\": [1]}\n");
+    c.text_field = "text";
+    FT_CHECK_FAILS(ft_data_read(p, &c, &rs), FT_ERR_FORMAT, "field 'text'");
+    ft_data_recs_free(&rs);
+}
+
+FT_TEST(csv_reader) {
+    ft_data_cfg c = cfg0();
+    /* BOM, CRLF, quoted delimiter, doubled quotes, embedded newline, empty field */
+    const char *p = write_tmp("a.csv", "\xEF\xBB\xBFid,text,label\r\n"
+                                       "1,\"hello, world\",pos\r\n"
+                                       "2,\"she said \"\"hi\"\"\nand left\",neg\r\n"
+                                       "3,,pos\r\n"
+                                       "4,plain,neg");
+    ft_data_recs rs = {0};
+    FT_CHECK_OK(ft_data_read(p, &c, &rs));
+    FT_CHECK(rs.n == 4);
+    if (rs.n == 4) {
+        FT_CHECK(!strcmp(rs.r[0].text, "hello, world") && !strcmp(rs.r[0].label, "pos"));
+        FT_CHECK(!strcmp(rs.r[1].text, "she said \"hi\"\nand left") && !strcmp(rs.r[1].label, "neg"));
+        FT_CHECK(!strcmp(rs.r[2].text, "") && rs.r[3].line == 6 && !strcmp(rs.r[3].label, "neg"));
+    }
+    ft_data_recs_free(&rs);
+    /* the row after an embedded newline is on line 4 of the file */
+    p = write_tmp("b.csv", "text,label\n\"a\nb\",x\nc,d,e\n");
+    FT_CHECK_FAILS(ft_data_read(p, &c, &rs), FT_ERR_FORMAT, "b.csv:4: 3 fields, the header has 2");
+    ft_data_recs_free(&rs);
+    p = write_tmp("c.csv", "text,label\nok,1\n\"never closed,1\n");
+    FT_CHECK_FAILS(ft_data_read(p, &c, &rs), FT_ERR_FORMAT, "c.csv:3: unterminated");
+    ft_data_recs_free(&rs);
+    p = write_tmp("d.csv", "text,label\nab\"c,1\n");
+    FT_CHECK_FAILS(ft_data_read(p, &c, &rs), FT_ERR_FORMAT, "d.csv:2: stray quote");
+    ft_data_recs_free(&rs);
+    p = write_tmp("e.csv", "sentence,label\nab,1\n");
+    FT_CHECK_FAILS(ft_data_read(p, &c, &rs), FT_ERR_FORMAT, "no column 'text'");
+    ft_data_recs_free(&rs);
+}
+
+FT_TEST(tsv_and_text_readers) {
+    ft_data_cfg c = cfg0();
+    const char *p = write_tmp("a.tsv", "label\ttext\n0\ta, b\n1\t\"tab\there\"\n");
+    ft_data_recs rs = {0};
+    FT_CHECK_OK(ft_data_read(p, &c, &rs));
+    FT_CHECK(rs.n == 2 && !strcmp(rs.r[0].text, "a, b") && !strcmp(rs.r[1].text, "tab\there"));
+    ft_data_recs_free(&rs);
+    p = write_tmp("a.txt", "first line\n\nsecond line\r\n");
+    FT_CHECK_OK(ft_data_read(p, &c, &rs));
+    FT_CHECK(rs.n == 2 && !strcmp(rs.r[1].text, "second line") && rs.r[1].line == 3);
+    ft_data_recs_free(&rs);
+    c.format = "xml";
+    FT_CHECK_FAILS(ft_data_read(p, &c, &rs), FT_ERR_CONFIG, "data.format");
+    ft_data_recs_free(&rs);
+    c.format = "auto";
+    FT_CHECK_FAILS(ft_data_read("/nonexistent/x.csv", &c, &rs), FT_ERR_IO, "/nonexistent/x.csv");
+}
+
+FT_TEST(text_cleaning_steps) {
+    char *s = ft_data_norm_unicode("\xEF\xAC\x81le \xEF\xBC\xA1 caf\x65\xCC\x81 \xFF");
+    FT_CHECKF(s && !strcmp(s, "file A caf\xC3\xA9 \xEF\xBF\xBD"), "%s", s); /* NFKC; bad byte -> U+FFFD */
+    free(s);
+    s = ft_data_norm_whitespace("  a\t\tb\x01 c\xE2\x80\x8B" "d\r\n\n\n\ne  \n");
+    FT_CHECKF(s && !strcmp(s, "a b c" "d\n\ne"), "[%s]", s);
+    free(s);
+    s = ft_data_strip_html("<p>Tom &amp; Jerry&#33;</p><script>var x=1;</script><!-- c -->mail <a@b.org> x&lt;y");
+    FT_CHECKF(s && strstr(s, "Tom & Jerry!") && !strstr(s, "var x") && !strstr(s, "c --") &&
+                  strstr(s, "<a@b.org>") && strstr(s, "x<y"), "[%s]", s);
+    free(s);
+    s = ft_data_strip_email_headers("From: a@b\nSubject: Cheap\n offers\nX-Y: z\n\nBody here\n");
+    FT_CHECKF(s && !strcmp(s, "Cheap offers\n\nBody here\n"), "[%s]", s);
+    free(s);
+    s = ft_data_strip_email_headers("Note: this is not a mail\nplain text\n");
+    FT_CHECK(s && !strcmp(s, "Note: this is not a mail\nplain text\n"));
+    free(s);
+    FT_CHECK(ft_data_is_garbled(""));
+    FT_CHECK(ft_data_is_garbled("   \n "));
+    FT_CHECK(ft_data_is_garbled("\xFF\xFE\xFD\xFC ab"));
+    FT_CHECK(ft_data_is_garbled("@@@@ #### $$$$ %%%% ^^^^ &&&&"));
+    FT_CHECK(!ft_data_is_garbled("A normal sentence, with punctuation!"));
+    FT_CHECK(!ft_data_is_garbled("Ünïcödé ок 中文"));
+}
+
+static void push_text(ft_data_recs *rs, const char *t, const char *label) {
+    ft_data_rec r = {0};
+    r.text = strdup(t);
+    r.label = label ? strdup(label) : NULL;
+    r.file = strdup("mem");
+    r.line = (long)rs->n + 1;
+    ft_data_recs_push(rs, &r);
+}
+
+FT_TEST(minhash_near_duplicates) {
+    const char *base = "the quick brown fox jumps over the lazy dog while the cat sleeps on the warm mat near "
+                       "the old red barn and the farmer counts his sheep in the green field before the rain";
+    char near[512];
+    snprintf(near, sizeof near, "%s today", base); /* one word added: Jaccard of 3-grams ~ 0.97 */
+    char far[512] = "a completely different sentence about stock markets interest rates and bonds that shares "
+                    "almost no phrases with the other text at all";
+    uint64_t a[128], b[128], d[128];
+    ft_data_minhash(base, a);
+    ft_data_minhash(near, b);
+    ft_data_minhash(far, d);
+    FT_CHECK(ft_data_minhash_sim(a, b) > 0.8);
+    FT_CHECK(ft_data_minhash_sim(a, d) < 0.2);
+    ft_data_recs rs = {0};
+    push_text(&rs, base, "x");
+    push_text(&rs, far, "y");
+    push_text(&rs, near, "x");
+    push_text(&rs, base, "x");                        /* exact */
+    push_text(&rs, "Short", "y");                     /* too short */
+    push_text(&rs, "\xFF\xFF\xFF\xFF", "y");          /* garbled */
+    push_text(&rs, "<b>the quick brown</b>", "y");    /* html */
+    ft_data_cfg c = cfg0();
+    c.dedup_near = true;
+    c.clean_html = true;
+    c.min_chars = 8;
+    ft_data_clean_stats st;
+    FT_CHECK_OK(ft_data_clean(&c, &rs, &st));
+    FT_CHECK(st.in == 7 && st.out == 3 && st.dup_exact == 1 && st.dup_near == 1 && st.too_short == 1 &&
+             st.garbled == 1 && st.changed_html == 1);
+    FT_CHECK(rs.n == 3 && !strcmp(rs.r[0].text, base) && !strcmp(rs.r[1].text, far) &&
+             !strcmp(rs.r[2].text, "the quick brown"));
+    char buf[1024] = {0};
+    FILE *f = fmemopen(buf, sizeof buf, "w");
+    ft_data_clean_print(&st, "t", f);
+    fclose(f);
+    FT_CHECK(strstr(buf, "exact duplicates 1") && strstr(buf, "near duplicates 1"));
+    ft_data_recs_free(&rs);
+    /* switched off, nothing is removed */
+    push_text(&rs, base, "x");
+    push_text(&rs, base, "x");
+    push_text(&rs, near, "x");
+    ft_data_cfg off = cfg0();
+    off.dedup_exact = false;
+    FT_CHECK_OK(ft_data_clean(&off, &rs, &st));
+    FT_CHECK(rs.n == 3);
+    ft_data_recs_free(&rs);
+}
+
+static ft_wordnet *load_wn(void) {
+    ft_wordnet *wn = NULL;
+    if (ft_wordnet_load(NULL, &wn) != FT_OK) {
+        printf("  (WordNet not installed: %s; skipping its checks)\n", ft_last_error());
+        return NULL;
+    }
+    return wn;
+}
+
+FT_TEST(wordnet_lexicon) {
+    ft_wordnet *bad = NULL;
+    FT_CHECK_FAILS(ft_wordnet_load("/nonexistent", &bad), FT_ERR_IO, "wordnet-base");
+    ft_wordnet *wn = load_wn();
+    if (!wn)
+        return;
+    const char *syn[64];
+    size_t n = ft_wordnet_synonyms(wn, "car", syn, 64);
+    bool automobile = false;
+    for (size_t i = 0; i < n; i++)
+        automobile |= !strcmp(syn[i], "automobile");
+    FT_CHECK(n > 0 && automobile);
+    FT_CHECK(ft_wordnet_has_pair(wn, "happy", "felicitous"));
+    FT_CHECK(!ft_wordnet_has_pair(wn, "car", "banana"));
+    FT_CHECK(ft_wordnet_synonyms(wn, "qwzxv", syn, 64) == 0);
+    ft_wordnet_free(wn);
+}
+
+FT_TEST(augmentation) {
+    ft_wordnet *wn = load_wn();
+    const char *text = "the happy child quickly bought a small car and a big house near the old river";
+    ft_data_cfg c = cfg0();
+    c.aug_p_delete = c.aug_p_swap = c.aug_p_insert = 0;
+    c.aug_p_synonym = 0.3f;
+    char *a = NULL, *b = NULL, *d = NULL;
+    if (wn) {
+        FT_CHECK_OK(ft_data_augment_text(text, &c, wn, 7, 1, &a));
+        FT_CHECK_OK(ft_data_augment_text(text, &c, wn, 7, 1, &b));
+        FT_CHECK_OK(ft_data_augment_text(text, &c, wn, 8, 1, &d));
+        FT_CHECK(a && b && !strcmp(a, b)); /* same seed, same copy */
+        FT_CHECK(a && d && strcmp(a, d));  /* another seed, another copy */
+        FT_CHECK(a && strcmp(a, text));
+        /* every changed word is a WordNet synonym of the word it replaced (words align: synonyms may
+         * hold spaces, so compare the text around each replacement) */
+        const char *orig[32], *got[64];
+        char *o2 = strdup(text), *a2 = strdup(a), *sv;
+        int no = 0, ng = 0;
+        for (char *t = strtok_r(o2, " ", &sv); t; t = strtok_r(NULL, " ", &sv))
+            orig[no++] = t;
+        for (char *t = strtok_r(a2, " ", &sv); t && ng < 64; t = strtok_r(NULL, " ", &sv))
+            got[ng++] = t;
+        int i = 0, j = 0, replaced = 0;
+        while (i < no && j < ng) {
+            if (!strcmp(orig[i], got[j])) {
+                i++;
+                j++;
+                continue;
+            }
+            /* the replacement is got[j..k) for the shortest k whose words form a WordNet synonym */
+            char rep[256] = "";
+            int k = j;
+            bool ok = false;
+            while (!ok && k < ng && k < j + 4) {
+                if (k > j)
+                    strcat(rep, " ");
+                strncat(rep, got[k++], 60);
+                ok = ft_wordnet_has_pair(wn, orig[i], rep);
+            }
+            FT_CHECKF(ok, "'%s' -> no synonym at '%s'", orig[i], got[j]);
+            replaced++;
+            i++;
+            j = k;
+        }
+        FT_CHECK(replaced >= 1);
+        free(o2);
+        free(a2);
+        free(a);
+        free(b);
+        free(d);
+    }
+    /* swap keeps the words, deletion only removes */
+    ft_data_cfg sw = cfg0();
+    sw.aug_p_delete = sw.aug_p_insert = sw.aug_p_synonym = 0;
+    sw.aug_p_swap = 0.2f;
+    FT_CHECK_OK(ft_data_augment_text(text, &sw, NULL, 3, 0, &a));
+    FT_CHECK(a && strlen(a) == strlen(text) && strcmp(a, text));
+    free(a);
+    ft_data_cfg del = cfg0();
+    del.aug_p_swap = del.aug_p_insert = del.aug_p_synonym = 0;
+    del.aug_p_delete = 0.99f;
+    FT_CHECK_OK(ft_data_augment_text(text, &del, NULL, 3, 0, &a));
+    FT_CHECK(a && strlen(a) > 0 && strlen(a) < strlen(text) && strstr(text, a)); /* one word left */
+    free(a);
+    /* factor: 2 copies per row, labels copied, deterministic */
+    ft_data_recs rs = {0};
+    push_text(&rs, text, "pos");
+    push_text(&rs, "another short sentence about a dog", "neg");
+    ft_data_cfg f = cfg0();
+    f.augment_factor = 2;
+    f.seed = 5;
+    size_t added;
+    FT_CHECK_OK(ft_data_augment(&f, wn, &rs, &added));
+    FT_CHECK(added == 4 && rs.n == 6 && !strcmp(rs.r[2].label, "pos") && !strcmp(rs.r[5].label, "neg"));
+    ft_data_recs rs2 = {0};
+    push_text(&rs2, text, "pos");
+    push_text(&rs2, "another short sentence about a dog", "neg");
+    FT_CHECK_OK(ft_data_augment(&f, wn, &rs2, &added));
+    for (size_t i = 0; i < rs.n && i < rs2.n; i++)
+        FT_CHECK(!strcmp(rs.r[i].text, rs2.r[i].text));
+    ft_data_recs_free(&rs);
+    ft_data_recs_free(&rs2);
+    ft_wordnet_free(wn);
+}
+
+FT_TEST(split_deterministic_stratified) {
+    ft_data_recs a = {0}, b = {0};
+    char t[64];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(t, sizeof t, "row %d", i);
+        push_text(&a, t, i % 10 < 8 ? "ham" : "spam"); /* 80/20 */
+        push_text(&b, t, i % 10 < 8 ? "ham" : "spam");
+    }
+    ft_data_recs tr = {0}, va = {0}, te = {0}, tr2 = {0}, va2 = {0}, te2 = {0};
+    FT_CHECK_OK(ft_data_split(&a, 0.1f, 0.2f, true, 11, &tr, &va, &te));
+    FT_CHECK_OK(ft_data_split(&b, 0.1f, 0.2f, true, 11, &tr2, &va2, &te2));
+    FT_CHECK(a.n == 0 && tr.n == 700 && va.n == 100 && te.n == 200);
+    FT_CHECK(tr.n == tr2.n && va.n == va2.n && te.n == te2.n);
+    for (size_t i = 0; i < te.n && i < te2.n; i++)
+        FT_CHECK(!strcmp(te.r[i].text, te2.r[i].text));
+    size_t spam = 0;
+    for (size_t i = 0; i < te.n; i++)
+        spam += !strcmp(te.r[i].label, "spam");
+    FT_CHECK(spam == 40); /* exactly 20% of the test split, as in the whole */
+    spam = 0;
+    for (size_t i = 0; i < va.n; i++)
+        spam += !strcmp(va.r[i].label, "spam");
+    FT_CHECK(spam == 20);
+    ft_data_recs_free(&tr);
+    ft_data_recs_free(&va);
+    ft_data_recs_free(&te);
+    ft_data_recs_free(&tr2);
+    ft_data_recs_free(&va2);
+    ft_data_recs_free(&te2);
+    /* another seed gives another test set; bad ratios fail */
+    for (int i = 0; i < 100; i++) {
+        snprintf(t, sizeof t, "row %d", i);
+        push_text(&a, t, "x");
+        push_text(&b, t, "x");
+    }
+    FT_CHECK_OK(ft_data_split(&a, 0.1f, 0.1f, false, 1, &tr, &va, &te));
+    FT_CHECK_OK(ft_data_split(&b, 0.1f, 0.1f, false, 2, &tr2, &va2, &te2));
+    bool same = true;
+    for (size_t i = 0; i < te.n; i++)
+        same &= !strcmp(te.r[i].text, te2.r[i].text);
+    FT_CHECK(!same);
+    ft_data_recs x = {0};
+    FT_CHECK_FAILS(ft_data_split(&x, 0.5f, 0.5f, false, 1, &tr, &va, &te), FT_ERR_CONFIG, "val_ratio");
+    ft_data_recs_free(&tr);
+    ft_data_recs_free(&va);
+    ft_data_recs_free(&te);
+    ft_data_recs_free(&tr2);
+    ft_data_recs_free(&va2);
+    ft_data_recs_free(&te2);
+}
+
+static ft_tokenizer *load_tok(const char *name) {
+    const char *src = getenv("FT_SRC");
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/.cache/tok/%s", src ? src : "..", name);
+    ft_tokenizer *t = NULL;
+    if (ft_tok_load(dir, &t) != FT_OK) {
+        printf("  (tokenizer %s not fetched (scripts/fetch-fixtures.sh): skipping its checks)\n", name);
+        return NULL;
+    }
+    return t;
+}
+
+FT_TEST(build_classification) {
+    ft_tokenizer *tok = load_tok("gpt2");
+    if (!tok)
+        return;
+    char csv[8192] = "text,label\n";
+    for (int i = 0; i < 40; i++) {
+        char row[128];
+        snprintf(row, sizeof row, "\"review number %d, %s\",%s\n", i, i % 4 ? "fine" : "awful", i % 4 ? "pos" : "neg");
+        strcat(csv, row);
+    }
+    ft_data_cfg c = cfg0();
+    c.train = write_tmp("cls.csv", csv);
+    c.max_len = 3;
+    ft_dataset tr, va, te;
+    char sum[4096] = {0};
+    FILE *f = fmemopen(sum, sizeof sum, "w");
+    FT_CHECK_OK(ft_data_build(&c, FT_TASK_SEQ_CLS, tok, &tr, &va, &te, f));
+    fclose(f);
+    FT_CHECK(tr.n == 32 && va.n == 4 && te.n == 4);
+    FT_CHECK(tr.n_labels == 2 && !strcmp(tr.label_names[0], "neg") && !strcmp(tr.label_names[1], "pos"));
+    FT_CHECK(va.n_labels == 2 && te.label_names && !strcmp(te.label_names[1], "pos"));
+    FT_CHECK(strstr(sum, "labels train: neg=8 pos=24"));
+    /* head truncation keeps "review number"; tail keeps the end "fine"/"awful" */
+    ft_tok_ids ids = {0};
+    ft_tok_encode(tok, "review", 6, false, &ids);
+    int32_t review = ids.ids[0];
+    ft_tok_encode(tok, " fine", 5, false, &ids);
+    int32_t fine = ids.ids[0];
+    ft_tok_ids_free(&ids);
+    for (size_t i = 0; i < tr.n; i++) {
+        FT_CHECK(tr.ex[i].len == 3 && tr.ex[i].ids[0] == review && tr.ex[i].labels == NULL);
+        FT_CHECK(tr.ex[i].cls_label == 0 || tr.ex[i].cls_label == 1);
+    }
+    ft_dataset_free(&tr);
+    ft_dataset_free(&va);
+    ft_dataset_free(&te);
+    c.truncation = "tail";
+    FT_CHECK_OK(ft_data_build(&c, FT_TASK_SEQ_CLS, tok, &tr, NULL, NULL, NULL));
+    size_t n_fine = 0;
+    for (size_t i = 0; i < tr.n; i++)
+        n_fine += tr.ex[i].ids[2] == fine && tr.ex[i].cls_label == 1;
+    FT_CHECK(n_fine == 24);
+    ft_dataset_free(&tr);
+    c.truncation = "middle";
+    FT_CHECK_FAILS(ft_data_build(&c, FT_TASK_SEQ_CLS, tok, &tr, NULL, NULL, NULL), FT_ERR_CONFIG, "truncation");
+    /* unknown label in a given validation file names file:line */
+    c.truncation = "head";
+    c.validation = write_tmp("val.csv", "text,label\nok,pos\nhmm,maybe\n");
+    FT_CHECK_FAILS(ft_data_build(&c, FT_TASK_SEQ_CLS, tok, &tr, &va, NULL, NULL), FT_ERR_FORMAT, "val.csv:3: label 'maybe'");
+    /* regression: numbers, and a bad target names its line */
+    ft_data_cfg r = cfg0();
+    r.train = write_tmp("reg.jsonl", "{\"text\":\"a\",\"label\":0.5}\n{\"text\":\"b\",\"label\":\"2.5\"}\n");
+    r.val_ratio = r.test_ratio = 0;
+    FT_CHECK_OK(ft_data_build(&r, FT_TASK_REGRESSION, tok, &tr, NULL, NULL, NULL));
+    FT_CHECK(tr.n == 2 && tr.ex[0].reg_target == 0.5f && tr.ex[1].reg_target == 2.5f);
+    ft_dataset_free(&tr);
+    r.train = write_tmp("reg2.jsonl", "{\"text\":\"a\",\"label\":0.5}\n{\"text\":\"b\",\"label\":\"high\"}\n");
+    FT_CHECK_FAILS(ft_data_build(&r, FT_TASK_REGRESSION, tok, &tr, NULL, NULL, NULL), FT_ERR_FORMAT, "reg2.jsonl:2");
+    /* integer labels sort numerically */
+    r.train = write_tmp("int.jsonl", "{\"text\":\"a\",\"label\":10}\n{\"text\":\"b\",\"label\":2}\n{\"text\":\"c\",\"label\":2}\n");
+    FT_CHECK_OK(ft_data_build(&r, FT_TASK_SEQ_CLS, tok, &tr, NULL, NULL, NULL));
+    FT_CHECK(tr.n_labels == 2 && !strcmp(tr.label_names[0], "2") && tr.ex[0].cls_label == 1);
+    ft_dataset_free(&tr);
+    ft_tok_free(tok);
+}
+
+FT_TEST(build_causal_lm_packing_and_groups) {
+    ft_tokenizer *tok = load_tok("gpt2");
+    if (!tok)
+        return;
+    char txt[8192] = "";
+    for (int i = 0; i < 60; i++) {
+        char l[128];
+        snprintf(l, sizeof l, "line %d of a small corpus with some words in it\n", i);
+        strcat(txt, l);
+    }
+    ft_data_cfg c = cfg0();
+    c.train = write_tmp("lm.txt", txt);
+    c.max_len = 16;
+    c.val_ratio = c.test_ratio = 0;
+    ft_dataset tr;
+    FT_CHECK_OK(ft_data_build(&c, FT_TASK_CAUSAL_LM, tok, &tr, NULL, NULL, NULL));
+    int32_t eos = ft_tok_token_to_id(tok, "<|endoftext|>", 13);
+    size_t n_eos = 0;
+    for (size_t i = 0; i < tr.n; i++) {
+        FT_CHECK(tr.ex[i].len == 16);
+        for (int t = 0; t < tr.ex[i].len; t++)
+            n_eos += tr.ex[i].ids[t] == eos;
+    }
+    FT_CHECK(tr.n >= 40 && n_eos >= 55); /* every line ends with EOS; the last partial block is dropped */
+    ft_dataset_free(&tr);
+    c.pack = false;
+    FT_CHECK_OK(ft_data_build(&c, FT_TASK_CAUSAL_LM, tok, &tr, NULL, NULL, NULL));
+    FT_CHECK(tr.n == 60 && tr.ex[0].ids[tr.ex[0].len - 1] == eos && tr.ex[0].len < 16);
+    /* length groups on mixed lengths */
+    for (size_t i = 0; i < tr.n; i++)
+        tr.ex[i].len = 1 + (int)((i * 7) % 13);
+    size_t o1[60], o2[60];
+    FT_CHECK_OK(ft_data_length_groups(&tr, 4, 9, o1));
+    FT_CHECK_OK(ft_data_length_groups(&tr, 4, 9, o2));
+    FT_CHECK(!memcmp(o1, o2, sizeof o1));
+    bool seen[60] = {0};
+    for (int i = 0; i < 60; i++)
+        seen[o1[i]] = true;
+    bool perm = true;
+    for (int i = 0; i < 60; i++)
+        perm &= seen[i];
+    FT_CHECK(perm);
+    int max_len = 0;
+    for (int i = 0; i < 60; i++)
+        max_len = tr.ex[i].len > max_len ? tr.ex[i].len : max_len;
+    FT_CHECK(tr.ex[o1[0]].len == max_len); /* the longest batch first */
+    /* within-batch spread is small next to random batching: sum of (max-min) per batch */
+    int spread = 0;
+    for (int b = 0; b < 15; b++) {
+        int lo = 99, hi = 0;
+        for (int k = 0; k < 4; k++) {
+            int l = tr.ex[o1[b * 4 + k]].len;
+            lo = l < lo ? l : lo;
+            hi = l > hi ? l : hi;
+        }
+        spread += hi - lo;
+    }
+    FT_CHECK(spread <= 15);
+    FT_CHECK_FAILS(ft_data_length_groups(&tr, 0, 1, o1), FT_ERR_ARG, "batch size");
+    ft_dataset_free(&tr);
+    ft_tok_free(tok);
+}
+
+FT_TEST(build_instruction_masking) {
+    ft_tokenizer *tok = load_tok("gpt2");
+    if (tok) {
+        ft_data_cfg c = cfg0();
+        c.train = write_tmp("ins.jsonl", "{\"prompt\":\"Translate: cat\",\"response\":\" chat\"}\n"
+                                         "{\"prompt\":\"2+2= answer this question, and show all of the work\",\"response\":\" 4\"}\n");
+        c.val_ratio = c.test_ratio = 0;
+        ft_dataset tr;
+        FT_CHECK_OK(ft_data_build(&c, FT_TASK_CAUSAL_LM, tok, &tr, NULL, NULL, NULL));
+        ft_tok_ids p = {0}, r = {0};
+        ft_tok_encode(tok, "Translate: cat", 14, true, &p);
+        ft_tok_encode(tok, " chat", 5, false, &r);
+        int32_t eos = ft_tok_token_to_id(tok, "<|endoftext|>", 13);
+        FT_CHECK(tr.n == 2 && tr.ex[0].len == (int)(p.n + r.n + 1));
+        for (int i = 0; tr.n == 2 && i < tr.ex[0].len; i++) {
+            bool prompt = i < (int)p.n;
+            FT_CHECK(prompt ? tr.ex[0].labels[i] == -100 : tr.ex[0].labels[i] == tr.ex[0].ids[i]);
+        }
+        FT_CHECK(tr.ex[0].ids[tr.ex[0].len - 1] == eos);
+        int pn = (int)p.n;
+        ft_tok_ids_free(&p);
+        ft_tok_ids_free(&r);
+        ft_dataset_free(&tr);
+        /* a prompt longer than max_len leaves no response token: the row is dropped, the other kept */
+        c.max_len = pn + 1; /* the first prompt + one response token fits; the long second prompt alone does not */
+        FT_CHECK_OK(ft_data_build(&c, FT_TASK_CAUSAL_LM, tok, &tr, NULL, NULL, NULL));
+        FT_CHECK(tr.n == 1 && tr.ex[0].len == pn + 1 && tr.ex[0].labels[pn - 1] == -100 && tr.ex[0].labels[pn] != -100);
+        ft_dataset_free(&tr);
+        ft_tok_free(tok);
+    }
+    tok = load_tok("llama3");
+    if (!tok)
+        return;
+    ft_data_cfg c = cfg0();
+    c.train = write_tmp("chat.jsonl",
+                        "{\"messages\":[{\"role\":\"system\",\"content\":\"Be brief.\"},{\"role\":\"user\",\"content\":"
+                        "\"Hi there\"},{\"role\":\"assistant\",\"content\":\"Hello!\"},{\"role\":\"user\",\"content\":"
+                        "\"Bye\"},{\"role\":\"assistant\",\"content\":\"Goodbye.\"}]}\n");
+    c.val_ratio = c.test_ratio = 0;
+    c.chat_template = "llama3";
+    ft_dataset tr;
+    FT_CHECK_OK(ft_data_build(&c, FT_TASK_CAUSAL_LM, tok, &tr, NULL, NULL, NULL));
+    FT_CHECK(tr.n == 1);
+    if (tr.n == 1) {
+        /* the loss tokens, decoded, are exactly the two replies with their end-of-turn tokens */
+        int32_t kept[256];
+        size_t nk = 0;
+        for (int i = 0; i < tr.ex[0].len && nk < 256; i++)
+            if (tr.ex[0].labels[i] != -100) {
+                FT_CHECK(tr.ex[0].labels[i] == tr.ex[0].ids[i]);
+                kept[nk++] = tr.ex[0].ids[i];
+            }
+        char *txt = NULL;
+        size_t tl;
+        FT_CHECK_OK(ft_tok_decode(tok, kept, nk, false, &txt, &tl));
+        FT_CHECKF(txt && !strcmp(txt, "Hello!<|eot_id|>Goodbye.<|eot_id|>"), "[%s]", txt);
+        free(txt);
+        FT_CHECK(tr.ex[0].labels[0] == -100);
+    }
+    ft_dataset_free(&tr);
+    c.chat_template = "nosuch";
+    FT_CHECK_FAILS(ft_data_build(&c, FT_TASK_CAUSAL_LM, tok, &tr, NULL, NULL, NULL), FT_ERR_ARG, "chat.jsonl:1");
+    ft_tok_free(tok);
+}
+
+FT_TEST(mail_decoding) {
+    const char *m = "From: x@y\nSubject: =?iso-8859-1?Q?Caf=E9?= news\nContent-Type: multipart/alternative; "
+                    "boundary=\"BB\"\n\npreamble\n--BB\nContent-Type: text/plain; charset=windows-1252\n"
+                    "Content-Transfer-Encoding: quoted-printable\n\nPrice =80 5, caf=E9 open=\n now\n--BB\n"
+                    "Content-Type: text/html\n\n<p>html</p>\n--BB--\n";
+    char *t = NULL;
+    bool rec;
+    FT_CHECK_OK(ft_data_mail_text(m, strlen(m), true, &t, &rec));
+    FT_CHECKF(t && !strcmp(t, "Caf\xC3\xA9 news\n\nPrice \xE2\x82\xAC 5, caf\xC3\xA9 open now\n"), "[%s]", t);
+    FT_CHECK(rec);
+    free(t);
+    const char *b64 = "Subject: hi\nContent-Type: text/plain; charset=koi8-r\nContent-Transfer-Encoding: base64\n\n"
+                      "8NLJ18XU\n"; /* "Привет" in KOI8-R */
+    FT_CHECK_OK(ft_data_mail_text(b64, strlen(b64), false, &t, &rec));
+    FT_CHECKF(t && strstr(t, "\xD0\x9F\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82") && strstr(t, "Content-Type"), "[%s]", t);
+    free(t);
+    const char *plain = "Subject: plain\n\nno charset \xE9t\xE9\n";
+    FT_CHECK_OK(ft_data_mail_text(plain, strlen(plain), true, &t, &rec));
+    FT_CHECK(t && strstr(t, "\xC3\xA9t\xC3\xA9") && rec);
+    free(t);
+}
+
+int main(void) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/ft_test_data.%d", (int)getpid());
+    ft_mkdir_p(tmpdir);
+    FT_RUN(jsonl_reader);
+    FT_RUN(csv_reader);
+    FT_RUN(tsv_and_text_readers);
+    FT_RUN(text_cleaning_steps);
+    FT_RUN(minhash_near_duplicates);
+    FT_RUN(wordnet_lexicon);
+    FT_RUN(augmentation);
+    FT_RUN(split_deterministic_stratified);
+    FT_RUN(build_classification);
+    FT_RUN(build_causal_lm_packing_and_groups);
+    FT_RUN(build_instruction_masking);
+    FT_RUN(mail_decoding);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+    FT_DONE();
+}
