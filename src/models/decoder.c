@@ -281,9 +281,9 @@ ft_status ft_model_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o,
     const int64_t N = (int64_t)B * T, C = c->hidden, I = c->intermediate, V = c->vocab_size;
     const int64_t HD = (int64_t)c->n_heads * c->head_dim, KD = (int64_t)c->n_kv_heads * c->head_dim;
     const bool gpt2 = is_gpt2(m);
-    if (m->task == FT_TASK_SEQ_CLS && !b->cls_labels)
+    if (m->task == FT_TASK_SEQ_CLS && !b->cls_labels && !o->no_loss)
         return ft_fail(FT_ERR_ARG, "the batch has no class labels for the classification head");
-    if (m->task == FT_TASK_REGRESSION && !b->reg_targets)
+    if (m->task == FT_TASK_REGRESSION && !b->reg_targets && !o->no_loss)
         return ft_fail(FT_ERR_ARG, "the batch has no regression targets");
     ft_acts *a;
     AL(a, 1);
@@ -391,7 +391,8 @@ ft_status ft_model_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o,
             AL(a->logits_copy, N * V);
             memcpy(a->logits_copy, a->logits, (size_t)(N * V) * sizeof(float));
         }
-        sum = ft_cross_entropy_forward(a->logits, a->targets, N, V, &cnt);
+        if (!o->no_loss)
+            sum = ft_cross_entropy_forward(a->logits, a->targets, N, V, &cnt);
     } else { /* pooled head: the last non-padding token of each row */
         const int64_t K = m->n_labels;
         float *pooled;
@@ -412,7 +413,9 @@ ft_status ft_model_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o,
             AL(a->logits_copy, (int64_t)B * K);
             memcpy(a->logits_copy, a->logits, (size_t)(B * K) * sizeof(float));
         }
-        if (m->task == FT_TASK_SEQ_CLS) {
+        if (o->no_loss) {
+            /* inference only */
+        } else if (m->task == FT_TASK_SEQ_CLS) {
             AL(a->cls, B);
             for (int r = 0; r < B; r++) {
                 int32_t y = b->cls_labels[r];
@@ -435,6 +438,10 @@ ft_status ft_model_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o,
     *out = a;
     if (count)
         *count = cnt;
+    if (o->no_loss) {
+        *loss = NAN;
+        return FT_OK;
+    }
     if (cnt == 0)
         return ft_fail(FT_ERR_ARG, "the batch has no target token (every shifted label is -100)");
     *loss = sum / (double)cnt;

@@ -146,6 +146,7 @@ typedef struct {
     uint64_t seed;     /* dropout RNG */
     uint64_t step;     /* dropout RNG stream */
     bool keep_logits;  /* keep a copy of the logits for the caller (dump, eval) */
+    bool no_loss;      /* inference: no labels needed, *loss = NaN, no backward possible */
 } ft_fwd_opts;
 
 typedef struct ft_acts ft_acts; /* activation cache of one step, from the arena */

@@ -1,0 +1,266 @@
+/* Incremental decoder forward with a KV cache; same math as decoder.c without dropout. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "models/infer.h"
+#include "nn/linear.h"
+
+struct ft_kv {
+    int max_len, len, n_layers;
+    int64_t kvd;  /* Hkv * D */
+    float **k, **v; /* per layer [max_len, kvd] (after RoPE) */
+    ft_arena arena; /* scratch for one call */
+    int chunk;      /* max positions per internal step */
+};
+
+#define W(i) ((i) >= 0 ? m->params[(i)].data : NULL)
+
+ft_status ft_kv_new(const ft_model *m, int max_len, ft_kv **out) {
+    const ft_model_config *c = &m->cfg;
+    if (max_len <= 0 || max_len > c->max_pos)
+        return ft_fail(FT_ERR_RANGE, "KV cache length %d must be in [1, %d] (the model's positions)", max_len,
+                       c->max_pos);
+    ft_kv *kv = calloc(1, sizeof *kv);
+    if (!kv)
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    kv->max_len = max_len;
+    kv->n_layers = c->n_layers;
+    kv->kvd = (int64_t)c->n_kv_heads * c->head_dim;
+    kv->chunk = 64;
+    kv->k = calloc((size_t)c->n_layers, sizeof *kv->k);
+    kv->v = calloc((size_t)c->n_layers, sizeof *kv->v);
+    ft_status s = kv->k && kv->v ? FT_OK : ft_fail(FT_ERR_NOMEM, "out of memory");
+    for (int l = 0; s == FT_OK && l < c->n_layers; l++) {
+        kv->k[l] = ft_alloc((size_t)max_len * (size_t)kv->kvd * sizeof(float));
+        kv->v[l] = ft_alloc((size_t)max_len * (size_t)kv->kvd * sizeof(float));
+        if (!kv->k[l] || !kv->v[l])
+            s = FT_ERR_NOMEM;
+    }
+    if (s == FT_OK) {
+        const int64_t n = kv->chunk, C = c->hidden, I = c->intermediate;
+        const int64_t HD = (int64_t)c->n_heads * c->head_dim;
+        /* per layer: PEFT caches (≤ n·(in+out) each site) come from the arena too */
+        size_t bytes = (size_t)(n * (10 * C + 3 * HD + 2 * kv->kvd + 4 * I + c->vocab_size) +
+                                n * c->n_heads * (int64_t)max_len) * 4 +
+                       (size_t)c->n_layers * (size_t)(n * (8 * C + 4 * I + 64)) * 4 + ((size_t)8 << 20);
+        s = ft_arena_init(&kv->arena, bytes);
+    }
+    if (s != FT_OK) {
+        ft_kv_free(kv);
+        return s;
+    }
+    *out = kv;
+    return FT_OK;
+}
+
+void ft_kv_free(ft_kv *kv) {
+    if (!kv)
+        return;
+    for (int l = 0; kv->k && kv->v && l < kv->n_layers; l++) {
+        ft_free(kv->k[l]);
+        ft_free(kv->v[l]);
+    }
+    free(kv->k);
+    free(kv->v);
+    ft_arena_free(&kv->arena);
+    free(kv);
+}
+
+void ft_kv_reset(ft_kv *kv) { kv->len = 0; }
+int ft_kv_len(const ft_kv *kv) { return kv->len; }
+
+static ft_status lin(const ft_model *m, int l, ft_site site, float *y, const float *x, int64_t n, ft_arena *ar) {
+    ft_lin L;
+    memset(&L, 0, sizeof L);
+    int wi, bi;
+    ft_model_site(m, l, site, &wi, &bi, &L.in, &L.out, &L.w_in_out, NULL, 0);
+    L.w = W(wi);
+    L.b = W(bi);
+    const ft_site_peft *sp = &m->sites[l * FT_N_SITES + site];
+    if (sp->lora_a >= 0) {
+        L.lora_a = W(sp->lora_a);
+        L.lora_b = W(sp->lora_b);
+        L.r = sp->r;
+        L.scale = sp->lora_scale;
+    }
+    if (sp->ia3 >= 0) {
+        L.ia3 = W(sp->ia3);
+        L.ia3_in = sp->ia3_in;
+    }
+    ft_lin_cache c;
+    return ft_lin_forward(&L, y, x, n, ar, &c);
+}
+
+static void norm(const ft_model *m, float *y, const float *x, int wi, int bi, int64_t n, ft_arena *ar) {
+    float *mean = ft_arena_alloc(ar, (size_t)n * 4), *rstd = ft_arena_alloc(ar, (size_t)n * 4);
+    if (m->cfg.arch == FT_ARCH_GPT2)
+        ft_layernorm_forward(y, mean, rstd, x, W(wi), W(bi), n, m->cfg.hidden, m->cfg.norm_eps);
+    else
+        ft_rmsnorm_forward(y, rstd, x, W(wi), n, m->cfg.hidden, m->cfg.norm_eps);
+}
+
+static void act(ft_act a, float *y, const float *x, int64_t n) {
+    switch (a) {
+    case FT_ACT_GELU_TANH: ft_gelu_tanh_forward(y, x, n); break;
+    case FT_ACT_GELU_ERF: ft_gelu_erf_forward(y, x, n); break;
+    case FT_ACT_SILU: ft_silu_forward(y, x, n); break;
+    case FT_ACT_RELU:
+        for (int64_t i = 0; i < n; i++)
+            y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        break;
+    }
+}
+
+/* o ← o + up(act(down(o))) when the block has an adapter there. */
+static void adapter(const ft_model *m, int l, int which, float *o, int64_t n, ft_arena *ar) {
+    const ft_adapter_idx *A = &m->adapters[l * 2 + which];
+    if (A->down_w < 0)
+        return;
+    const int64_t C = m->cfg.hidden, k = m->params[A->down_w].shape[0];
+    float *z = ft_arena_alloc(ar, (size_t)(n * k) * 4), *h = ft_arena_alloc(ar, (size_t)(n * k) * 4);
+    float *u = ft_arena_alloc(ar, (size_t)(n * C) * 4);
+    ft_linear_forward(z, o, W(A->down_w), W(A->down_b), n, C, k, false);
+    act(m->adapter_act, h, z, n * k);
+    ft_linear_forward(u, h, W(A->up_w), W(A->up_b), n, k, C, false);
+    ft_add_inplace(o, u, n * C);
+}
+
+/* n rows of embeddings x [n,C] at positions p0.. through every layer; head logits of the last row. */
+static ft_status step(ft_model *m, ft_kv *kv, float *x, int n, float *logits) {
+    const ft_model_config *c = &m->cfg;
+    ft_arena *ar = &kv->arena;
+    const int64_t C = c->hidden, I = c->intermediate, D = c->head_dim, H = c->n_heads, Hk = c->n_kv_heads;
+    const int64_t HD = H * D, KD = kv->kvd;
+    const int p0 = kv->len;
+    const bool g = c->arch == FT_ARCH_GPT2;
+    int32_t *pos = ft_arena_alloc(ar, (size_t)n * 4);
+    float *h = ft_arena_alloc(ar, (size_t)(n * C) * 4), *q = ft_arena_alloc(ar, (size_t)(n * HD) * 4);
+    float *kk = ft_arena_alloc(ar, (size_t)(n * KD) * 4), *vv = ft_arena_alloc(ar, (size_t)(n * KD) * 4);
+    float *qkv = g ? ft_arena_alloc(ar, (size_t)(n * 3 * C) * 4) : NULL;
+    float *att = ft_arena_alloc(ar, (size_t)(n * HD) * 4), *o = ft_arena_alloc(ar, (size_t)(n * C) * 4);
+    float *f1 = ft_arena_alloc(ar, (size_t)(n * I) * 4), *f2 = ft_arena_alloc(ar, (size_t)(n * I) * 4);
+    float *sc = ft_arena_alloc(ar, (size_t)(p0 + n) * 4 * (size_t)n * (size_t)H);
+    if (!pos || !h || !q || !kk || !vv || (g && !qkv) || !att || !o || !f1 || !f2 || !sc)
+        return FT_ERR_NOMEM;
+    for (int i = 0; i < n; i++)
+        pos[i] = p0 + i;
+    const float scale = 1.0f / sqrtf((float)D);
+    for (int l = 0; l < c->n_layers; l++) {
+        const ft_layer_idx *P = &m->layers[l];
+        norm(m, h, x, P->ln1_w, P->ln1_b, n, ar);
+        if (g) {
+            FT_TRY(lin(m, l, FT_SITE_QKV, qkv, h, n, ar));
+            for (int i = 0; i < n; i++) {
+                memcpy(q + i * HD, qkv + i * 3 * C, (size_t)C * 4);
+                memcpy(kk + i * KD, qkv + i * 3 * C + C, (size_t)C * 4);
+                memcpy(vv + i * KD, qkv + i * 3 * C + 2 * C, (size_t)C * 4);
+            }
+        } else {
+            FT_TRY(lin(m, l, FT_SITE_Q, q, h, n, ar));
+            FT_TRY(lin(m, l, FT_SITE_K, kk, h, n, ar));
+            FT_TRY(lin(m, l, FT_SITE_V, vv, h, n, ar));
+            ft_rope_forward(q, pos, n, (int)H, (int)D, HD, c->rope_theta);
+            ft_rope_forward(kk, pos, n, (int)Hk, (int)D, KD, c->rope_theta);
+        }
+        memcpy(kv->k[l] + (int64_t)p0 * KD, kk, (size_t)(n * KD) * 4);
+        memcpy(kv->v[l] + (int64_t)p0 * KD, vv, (size_t)(n * KD) * 4);
+        /* attention of query i (position p0+i) over cached keys 0..p0+i */
+        const float *K = kv->k[l], *Vc = kv->v[l];
+#pragma omp parallel for collapse(2) schedule(static)
+        for (int i = 0; i < n; i++)
+            for (int64_t hh = 0; hh < H; hh++) {
+                const int64_t gk = hh / (H / Hk);
+                const int L = p0 + i + 1;
+                float *s = sc + ((int64_t)i * H + hh) * (p0 + n);
+                const float *qr = q + i * HD + hh * D;
+                float mx = -INFINITY;
+                for (int j = 0; j < L; j++) {
+                    const float *kr = K + (int64_t)j * KD + gk * D;
+                    float d = 0.0f;
+                    for (int64_t e = 0; e < D; e++)
+                        d += qr[e] * kr[e];
+                    s[j] = d * scale;
+                    mx = s[j] > mx ? s[j] : mx;
+                }
+                float sum = 0.0f;
+                for (int j = 0; j < L; j++) {
+                    s[j] = expf(s[j] - mx);
+                    sum += s[j];
+                }
+                float *orow = att + i * HD + hh * D;
+                for (int64_t e = 0; e < D; e++)
+                    orow[e] = 0.0f;
+                for (int j = 0; j < L; j++) {
+                    const float p = s[j] / sum;
+                    const float *vr = Vc + (int64_t)j * KD + gk * D;
+                    for (int64_t e = 0; e < D; e++)
+                        orow[e] += p * vr[e];
+                }
+            }
+        FT_TRY(lin(m, l, FT_SITE_O, o, att, n, ar));
+        adapter(m, l, 0, o, n, ar);
+        ft_add_inplace(x, o, n * C);
+        norm(m, h, x, P->ln2_w, P->ln2_b, n, ar);
+        if (g) {
+            FT_TRY(lin(m, l, FT_SITE_FC, f1, h, n, ar));
+            act(c->act, f2, f1, n * I);
+            FT_TRY(lin(m, l, FT_SITE_PROJ, o, f2, n, ar));
+        } else {
+            FT_TRY(lin(m, l, FT_SITE_GATE, f1, h, n, ar));
+            FT_TRY(lin(m, l, FT_SITE_UP, f2, h, n, ar));
+            ft_swiglu_forward(f1, f1, f2, n * I);
+            FT_TRY(lin(m, l, FT_SITE_DOWN, o, f1, n, ar));
+        }
+        adapter(m, l, 1, o, n, ar);
+        ft_add_inplace(x, o, n * C);
+    }
+    kv->len += n;
+    if (logits) {
+        const float *last = x + (int64_t)(n - 1) * C;
+        norm(m, h, last, m->lnf_w, m->lnf_b, 1, ar);
+        if (m->task == FT_TASK_CAUSAL_LM)
+            ft_linear_forward(logits, h, W(m->lm_head), NULL, 1, C, c->vocab_size, false);
+        else
+            ft_linear_forward(logits, h, W(m->score), NULL, 1, C, m->n_labels, false);
+    }
+    return FT_OK;
+}
+
+ft_status ft_infer(ft_model *m, ft_kv *kv, const int32_t *ids, int n, float *logits) {
+    const ft_model_config *c = &m->cfg;
+    const int64_t C = c->hidden;
+    int virt = kv->len == 0 ? m->n_virtual : 0;
+    if (n <= 0 && virt == 0)
+        return ft_fail(FT_ERR_ARG, "ft_infer: no token to feed");
+    if (kv->len + virt + n > kv->max_len)
+        return ft_fail(FT_ERR_RANGE, "generation reached the cache length %d (positions used %d + %d new)",
+                       kv->max_len, kv->len, virt + n);
+    for (int i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= c->vocab_size)
+            return ft_fail(FT_ERR_RANGE, "token id %d is outside the vocabulary [0, %d)", ids[i], c->vocab_size);
+    int done = 0;
+    while (virt > 0 || done < n) {
+        ft_arena_reset(&kv->arena);
+        bool is_virt = virt > 0;
+        int take = is_virt ? (virt < kv->chunk ? virt : kv->chunk) : (n - done < kv->chunk ? n - done : kv->chunk);
+        float *x = ft_arena_alloc(&kv->arena, (size_t)(take * C) * 4);
+        if (!x)
+            return FT_ERR_NOMEM;
+        for (int i = 0; i < take; i++) {
+            int p = kv->len + i;
+            const float *e = is_virt ? W(m->prompt) + (int64_t)(m->n_virtual - virt + i) * C
+                                     : W(m->wte) + (int64_t)ids[done + i] * C;
+            for (int64_t j = 0; j < C; j++)
+                x[i * C + j] = e[j] + (c->arch == FT_ARCH_GPT2 ? W(m->wpe)[(int64_t)p * C + j] : 0.0f);
+        }
+        bool last = !is_virt && done + take == n;
+        FT_TRY(step(m, kv, x, take, last ? logits : NULL));
+        if (is_virt)
+            virt -= take;
+        else
+            done += take;
+    }
+    return FT_OK;
+}
