@@ -65,6 +65,9 @@ const char *ft_recipe_nearest(const char *key) {
         size_t d2 = edit_distance(last_part(key), last_part(KEYS[i].key));
         if (d2 != (size_t)-1 && d2 + 1 < d)
             d = d2 + 1;
+        /* "optim.warmup" → "optim.warmup_steps": a prefix of a key is close */
+        if (strlen(key) >= 4 && !strncmp(KEYS[i].key, key, strlen(key)) && d > 1)
+            d = 1;
         if (d < bd) {
             bd = d;
             best = KEYS[i].key;

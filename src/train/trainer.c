@@ -281,66 +281,73 @@ static ft_status evaluate(run *r, bool *stop_early) {
     return FT_OK;
 }
 
-/* One optimizer step. *nonfinite set (status OK) when the loss or gradient was NaN/Inf. */
-static ft_status train_step(run *r, double *loss_out, double *gnorm_out, int64_t *tokens_out, bool *nonfinite,
-                            bool *empty) {
-    const ft_train_cfg *c = r->cfg;
-    ft_model *m = r->m;
+ft_status ft_train_accumulate(ft_model *m, const ft_dataset *d, const size_t *idx, int n_micro, int micro_bs,
+                              int seq_len, int32_t pad_id, const ft_fwd_opts *base, ft_arena *arena,
+                              ft_accum_result *out) {
+    memset(out, 0, sizeof *out);
+    out->loss = NAN;
     ft_model_zero_grad(m);
-    size_t *idx = malloc((size_t)c->batch_size * sizeof *idx);
-    if (!idx)
-        return ft_fail(FT_ERR_NOMEM, "out of memory");
     double sum = 0.0;
-    int64_t total = 0, tokens = 0;
     ft_status s = FT_OK;
-    *nonfinite = *empty = false;
-    for (int mb = 0; s == FT_OK && mb < c->grad_accum; mb++) {
-        for (int i = 0; i < c->batch_size; i++)
-            idx[i] = next_example(r);
+    for (int mb = 0; s == FT_OK && mb < n_micro; mb++) {
         ft_batch b;
-        s = ft_batch_collate(r->train, idx, c->batch_size, c->seq_len, c->pad_id, &b);
+        s = ft_batch_collate(d, idx + (size_t)mb * (size_t)micro_bs, micro_bs, seq_len, pad_id, &b);
         if (s != FT_OK)
             break;
         for (int64_t i = 0; i < (int64_t)b.B * b.T; i++)
-            tokens += b.mask ? b.mask[i] : 1;
-        ft_arena_reset(&r->arena);
-        /* dropout stream: one per micro-batch of the whole run */
-        ft_fwd_opts o = {.training = true, .seed = c->seed,
-                         .step = (uint64_t)r->st.step * (uint64_t)c->grad_accum + (uint64_t)mb};
+            out->tokens += b.mask ? b.mask[i] : 1;
+        ft_arena_reset(arena);
+        ft_fwd_opts o = *base;
+        o.step = base->step + (uint64_t)mb; /* dropout stream: one per micro-batch */
         ft_acts *a = NULL;
         double loss = 0.0;
         int64_t cnt = -1;
-        s = ft_model_forward(m, &b, &o, &r->arena, &a, &loss, &cnt);
+        s = ft_model_forward(m, &b, &o, arena, &a, &loss, &cnt);
         if (s == FT_ERR_ARG && cnt == 0) { /* no target in this micro-batch: it adds nothing */
             ft_clear_error();
             s = FT_OK;
         } else if (s == FT_ERR_NUMERIC) {
-            *nonfinite = true;
+            ft_clear_error();
+            out->nonfinite = true;
             s = FT_OK;
             ft_batch_free(&b);
-            /* the data position still moves past the whole step */
-            for (int rest = mb + 1; rest < c->grad_accum; rest++)
-                for (int i = 0; i < c->batch_size; i++)
-                    (void)next_example(r);
             break;
         } else if (s == FT_OK) {
-            s = ft_model_backward(m, a, &r->arena, (float)cnt); /* gradient of the summed loss */
+            s = ft_model_backward(m, a, arena, (float)cnt); /* gradient of the summed loss */
             sum += loss * (double)cnt;
-            total += cnt;
+            out->count += cnt;
         }
         ft_batch_free(&b);
     }
-    free(idx);
-    *tokens_out = tokens;
-    if (s != FT_OK || *nonfinite)
+    if (s != FT_OK || out->nonfinite || out->count == 0)
         return s;
-    if (total == 0) {
-        *empty = true;
-        return FT_OK;
-    }
-    ft_grad_scale(m, (float)(1.0 / (double)total)); /* Σ over targets → mean over all targets of the step */
-    *loss_out = sum / (double)total;
-    *gnorm_out = ft_clip_grad_norm(m, c->max_grad_norm);
+    ft_grad_scale(m, (float)(1.0 / (double)out->count)); /* Σ over targets → mean over all targets of the step */
+    out->loss = sum / (double)out->count;
+    return FT_OK;
+}
+
+/* One optimizer step's gradient. *nonfinite set (status OK) when the loss or gradient was NaN/Inf. */
+static ft_status train_step(run *r, double *loss_out, double *gnorm_out, int64_t *tokens_out, bool *nonfinite,
+                            bool *empty) {
+    const ft_train_cfg *c = r->cfg;
+    const size_t n = (size_t)c->batch_size * (size_t)c->grad_accum;
+    size_t *idx = malloc(n * sizeof *idx);
+    if (!idx)
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) /* the data position moves past the whole step, whatever happens */
+        idx[i] = next_example(r);
+    ft_fwd_opts o = {.training = true, .seed = c->seed, .step = (uint64_t)r->st.step * (uint64_t)c->grad_accum};
+    ft_accum_result ar;
+    ft_status s = ft_train_accumulate(r->m, r->train, idx, c->grad_accum, c->batch_size, c->seq_len, c->pad_id, &o,
+                                      &r->arena, &ar);
+    free(idx);
+    *tokens_out = ar.tokens;
+    *nonfinite = ar.nonfinite;
+    *empty = !ar.nonfinite && ar.count == 0;
+    if (s != FT_OK || *nonfinite || *empty)
+        return s;
+    *loss_out = ar.loss;
+    *gnorm_out = ft_clip_grad_norm(r->m, c->max_grad_norm);
     if (!isfinite(*gnorm_out))
         *nonfinite = true;
     return FT_OK;

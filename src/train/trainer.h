@@ -92,6 +92,19 @@ typedef struct {
 } ft_train_result;
 void ft_train_result_free(ft_train_result *r);
 
+/* The gradient of one step (grads zeroed first): n_micro micro-batches of micro_bs examples, idx[mb·micro_bs + i];
+ * forward options from base (its step is the first micro-batch's dropout stream, +1 per micro-batch).
+ * Leaves grads = d(mean loss over all targets of the step); see the convention at the top. */
+typedef struct {
+    double loss;     /* mean over all targets (NaN if none or non-finite) */
+    int64_t count;   /* targets */
+    int64_t tokens;  /* real (unpadded) tokens */
+    bool nonfinite;  /* a micro-batch's loss was NaN/Inf (grads then partial: do not use) */
+} ft_accum_result;
+ft_status ft_train_accumulate(ft_model *m, const ft_dataset *d, const size_t *idx, int n_micro, int micro_bs,
+                              int seq_len, int32_t pad_id, const ft_fwd_opts *base, ft_arena *arena,
+                              ft_accum_result *out);
+
 /* Steps for a number of epochs: ceil(epochs · n / (batch_size · grad_accum)), at least 1. */
 int64_t ft_train_steps_for_epochs(double epochs, size_t n, int batch_size, int grad_accum);
 
