@@ -66,11 +66,11 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < m->n_params; i++)
         ft_model_set_trainable(m, i, true);
-    ft_adamw_cfg ac;
-    ft_adamw_cfg_default(&ac);
-    ft_adamw opt;
+    ft_optim_cfg ac;
+    ft_optim_cfg_default(&ac);
+    ft_optim opt;
     ft_arena arena;
-    if (ft_adamw_init(&opt, m, &ac) != FT_OK || ft_arena_init(&arena, ft_model_act_bytes(m, B, T) + (1 << 20)) != FT_OK) {
+    if (ft_optim_init(&opt, m, &ac) != FT_OK || ft_arena_init(&arena, ft_model_act_bytes(m, B, T) + (1 << 20)) != FT_OK) {
         fprintf(stderr, "train_step: %s\n", ft_last_error());
         return 1;
     }
@@ -93,7 +93,7 @@ int main(int argc, char **argv) {
             return 1;
         }
         ft_clip_grad_norm(m, 1.0);
-        ft_adamw_update(&opt, m, 1e-5f);
+        ft_optim_update(&opt, m, 1e-5f);
         times[s] = ft_now() - t0;
     }
     qsort(times + warmup, (size_t)steps, sizeof *times, cmp_d);
@@ -113,7 +113,7 @@ int main(int argc, char **argv) {
     free(times);
     free(ids);
     ft_arena_free(&arena);
-    ft_adamw_free(&opt);
+    ft_optim_free(&opt);
     ft_model_free(m);
     return 0;
 }

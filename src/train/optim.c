@@ -5,39 +5,56 @@
 #include "kernels/kernels.h"
 #include "train/optim.h"
 
-void ft_adamw_cfg_default(ft_adamw_cfg *c) {
+void ft_optim_cfg_default(ft_optim_cfg *c) {
+    memset(c, 0, sizeof *c);
+    c->kind = FT_OPTIM_ADAMW;
     c->beta1 = 0.9f;
     c->beta2 = 0.999f;
     c->eps = 1e-8f;
-    c->weight_decay = 0.0f;
-    c->decay_1d = false;
+    c->momentum = 0.9f;
 }
 
-ft_status ft_adamw_init(ft_adamw *o, const ft_model *m, const ft_adamw_cfg *cfg) {
+ft_status ft_optim_parse(const char *name, ft_optim_kind *out) {
+    if (!strcmp(name, "adamw"))
+        *out = FT_OPTIM_ADAMW;
+    else if (!strcmp(name, "sgd"))
+        *out = FT_OPTIM_SGD;
+    else
+        return ft_fail(FT_ERR_CONFIG, "unknown optimizer '%s' (adamw or sgd)", name);
+    return FT_OK;
+}
+
+const char *ft_optim_name(ft_optim_kind k) { return k == FT_OPTIM_SGD ? "sgd" : "adamw"; }
+
+ft_status ft_optim_init(ft_optim *o, const ft_model *m, const ft_optim_cfg *cfg) {
     memset(o, 0, sizeof *o);
     o->cfg = *cfg;
     o->n = m->n_params;
     o->m = calloc((size_t)m->n_params, sizeof *o->m);
     o->v = calloc((size_t)m->n_params, sizeof *o->v);
     if (!o->m || !o->v) {
-        ft_adamw_free(o);
+        ft_optim_free(o);
         return ft_fail(FT_ERR_NOMEM, "out of memory for optimizer state");
     }
+    const bool need_m = cfg->kind == FT_OPTIM_ADAMW || cfg->momentum != 0.0f;
+    const bool need_v = cfg->kind == FT_OPTIM_ADAMW;
     for (int i = 0; i < m->n_params; i++) {
         if (!m->params[i].trainable)
             continue;
         size_t bytes = (size_t)m->params[i].numel * sizeof(float);
-        o->m[i] = ft_calloc(bytes);
-        o->v[i] = ft_calloc(bytes);
-        if (!o->m[i] || !o->v[i]) {
-            ft_adamw_free(o);
+        if (need_m && !(o->m[i] = ft_calloc(bytes))) {
+            ft_optim_free(o);
+            return ft_fail(FT_ERR_NOMEM, "out of memory for optimizer state of '%s'", m->params[i].name);
+        }
+        if (need_v && !(o->v[i] = ft_calloc(bytes))) {
+            ft_optim_free(o);
             return ft_fail(FT_ERR_NOMEM, "out of memory for optimizer state of '%s'", m->params[i].name);
         }
     }
     return FT_OK;
 }
 
-void ft_adamw_free(ft_adamw *o) {
+void ft_optim_free(ft_optim *o) {
     for (int i = 0; i < o->n; i++) {
         if (o->m)
             ft_free(o->m[i]);
@@ -49,33 +66,58 @@ void ft_adamw_free(ft_adamw *o) {
     memset(o, 0, sizeof *o);
 }
 
-void ft_adamw_update(ft_adamw *o, ft_model *m, float lr) {
+bool ft_optim_decays(const ft_optim_cfg *cfg, const ft_param *p) { return p->ndim >= 2 || cfg->decay_1d; }
+
+/* torch.optim.SGD: g += wd·p; buf = g (first step) or μ·buf + (1−dampening)·g; g = nesterov ? g + μ·buf : buf;
+ * p −= lr·g. */
+static void sgd_step(float *p, const float *g, float *buf, int64_t n, float lr, const ft_optim_cfg *c, float wd,
+                     bool first) {
+    const float mu = c->momentum;
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; i++) {
+        float d = g[i] + wd * p[i];
+        if (buf) {
+            float b = first ? d : mu * buf[i] + (1.0f - c->dampening) * d;
+            buf[i] = b;
+            d = c->nesterov ? d + mu * b : b;
+        }
+        p[i] -= lr * d;
+    }
+}
+
+void ft_optim_update(ft_optim *o, ft_model *m, float lr) {
     o->t++;
     for (int i = 0; i < m->n_params; i++) {
         ft_param *p = &m->params[i];
-        if (!p->trainable || !o->m[i])
+        if (!p->trainable || !p->grad)
             continue;
-        float wd = (p->ndim >= 2 || o->cfg.decay_1d) ? o->cfg.weight_decay : 0.0f;
-        ft_adamw_step(p->data, p->grad, o->m[i], o->v[i], p->numel, lr, o->cfg.beta1, o->cfg.beta2, o->cfg.eps, wd,
-                      o->t);
+        float wd = ft_optim_decays(&o->cfg, p) ? o->cfg.weight_decay : 0.0f;
+        if (o->cfg.kind == FT_OPTIM_ADAMW)
+            ft_adamw_step(p->data, p->grad, o->m[i], o->v[i], p->numel, lr, o->cfg.beta1, o->cfg.beta2, o->cfg.eps,
+                          wd, o->t);
+        else
+            sgd_step(p->data, p->grad, o->m[i], p->numel, lr, &o->cfg, wd, o->t == 1);
     }
 }
 
 double ft_grad_norm(const ft_model *m) {
     double s = 0.0;
     for (int i = 0; i < m->n_params; i++)
-        if (m->params[i].grad)
+        if (m->params[i].trainable && m->params[i].grad)
             s += ft_sum_sq(m->params[i].grad, m->params[i].numel);
     return sqrt(s);
 }
 
+void ft_grad_scale(ft_model *m, float s) {
+    for (int i = 0; i < m->n_params; i++)
+        if (m->params[i].trainable && m->params[i].grad)
+            ft_scale_inplace(m->params[i].grad, m->params[i].numel, s);
+}
+
 double ft_clip_grad_norm(ft_model *m, double max_norm) {
     double norm = ft_grad_norm(m);
-    if (max_norm > 0.0 && norm > max_norm) {
-        float scale = (float)(max_norm / (norm + 1e-6));
-        for (int i = 0; i < m->n_params; i++)
-            if (m->params[i].grad)
-                ft_scale_inplace(m->params[i].grad, m->params[i].numel, scale);
-    }
+    double coef = max_norm / (norm + 1e-6);
+    if (max_norm > 0.0 && isfinite(norm) && coef < 1.0)
+        ft_grad_scale(m, (float)coef);
     return norm;
 }

@@ -1,30 +1,46 @@
-/* train/optim: AdamW over a model's trainable parameters (fp32 state), global-norm clipping. */
+/* train/optim: optimizers over a model's trainable parameters (fp32 state) and global-norm clipping.
+ * AdamW follows torch.optim.AdamW (decoupled decay, eps outside the square root); SGD follows
+ * torch.optim.SGD (L2 decay added to the gradient, momentum buffer = g on the first step). */
 #ifndef FT_OPTIM_H
 #define FT_OPTIM_H
 
 #include "models/model.h"
 
-typedef struct {
-    float beta1, beta2, eps, weight_decay;
-    bool decay_1d; /* weight decay on biases and norm weights too (off by default, as HF scripts do) */
-} ft_adamw_cfg;
-void ft_adamw_cfg_default(ft_adamw_cfg *c);
+typedef enum { FT_OPTIM_ADAMW = 0, FT_OPTIM_SGD } ft_optim_kind;
 
 typedef struct {
-    ft_adamw_cfg cfg;
+    ft_optim_kind kind;
+    float beta1, beta2, eps;   /* AdamW (0.9, 0.999, 1e-8) */
+    float momentum, dampening; /* SGD (0.9, 0) */
+    bool nesterov;             /* SGD */
+    float weight_decay;        /* 0 */
+    bool decay_1d; /* decay biases and norm weights (1-D tensors) too; off by default, as HF's Trainer */
+} ft_optim_cfg;
+void ft_optim_cfg_default(ft_optim_cfg *c);
+ft_status ft_optim_parse(const char *name, ft_optim_kind *out); /* "adamw" | "sgd" */
+const char *ft_optim_name(ft_optim_kind k);
+
+typedef struct {
+    ft_optim_cfg cfg;
     int n;     /* model->n_params */
-    float **m; /* per parameter (NULL when frozen) */
-    float **v;
-    int64_t t; /* steps taken */
-} ft_adamw;
+    float **m; /* per parameter (NULL when frozen): AdamW first moment / SGD momentum buffer */
+    float **v; /* AdamW second moment (NULL for SGD) */
+    int64_t t; /* updates taken */
+} ft_optim;
 
-ft_status ft_adamw_init(ft_adamw *o, const ft_model *m, const ft_adamw_cfg *cfg);
-void ft_adamw_free(ft_adamw *o);
+ft_status ft_optim_init(ft_optim *o, const ft_model *m, const ft_optim_cfg *cfg);
+void ft_optim_free(ft_optim *o);
 /* One update of every trainable parameter from its grad at learning rate lr. */
-void ft_adamw_update(ft_adamw *o, ft_model *m, float lr);
+void ft_optim_update(ft_optim *o, ft_model *m, float lr);
+/* Whether parameter p gets weight decay under cfg (matrices yes; biases/norms only with decay_1d). */
+bool ft_optim_decays(const ft_optim_cfg *cfg, const ft_param *p);
+
 /* Global L2 norm of all trainable grads (double accumulation). */
 double ft_grad_norm(const ft_model *m);
-/* Scale grads so the global norm is at most max_norm (no-op when max_norm <= 0); returns the norm before. */
+/* Scale grads so the global norm is at most max_norm (no-op when max_norm <= 0 or the norm is not
+ * finite): g *= max_norm / (norm + 1e-6) when that factor is < 1 (torch clip_grad_norm_). Returns the norm before. */
 double ft_clip_grad_norm(ft_model *m, double max_norm);
+/* Multiply every trainable grad by s. */
+void ft_grad_scale(ft_model *m, float s);
 
 #endif

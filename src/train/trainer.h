@@ -1,40 +1,114 @@
-/* train/trainer: the training loop over a pre-tokenized dataset (full fine-tuning for now). */
+/* train/trainer: the training loop. Gradient accumulation, clipping, LR schedule, evaluation cadence,
+ * early stopping, non-finite guard, checkpoints every N steps, resume, stop request (Ctrl-C), and the
+ * run log (metrics.jsonl, TensorBoard, progress) through the report module.
+ *
+ * Accumulation: a step takes grad_accum micro-batches of batch_size examples. Each micro-batch's
+ * backward runs with loss_scale = its target count c_i (giving the gradient of the summed loss), and
+ * the accumulated gradient is then multiplied by 1/Σc_i: the gradient of the mean loss over every
+ * target token (or labelled example) of the whole step, as HF's num_items_in_batch. So N micro-batches
+ * of b examples equal one batch of N·b, up to float rounding. */
 #ifndef FT_TRAINER_H
 #define FT_TRAINER_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "data/pretok.h"
+#include "eval/metrics.h"
+#include "report/metrics_log.h"
+#include "report/progress.h"
+#include "report/tfevents.h"
+#include "train/checkpoint.h"
 #include "train/optim.h"
+#include "train/schedule.h"
 
 typedef struct {
-    int steps;        /* optimizer steps */
-    int batch_size;   /* examples per step */
-    int seq_len;      /* truncation length */
-    float lr;         /* peak learning rate */
-    int warmup_steps; /* linear warm-up from 0 */
-    float min_lr_ratio; /* cosine decay to lr·ratio after warm-up; 1 = constant */
-    float clip_norm;  /* global-norm clipping, 0 = off */
-    int eval_every;   /* evaluate every N steps (0 = only at start and end) */
+    int64_t max_steps;    /* optimizer steps (> 0) */
+    int batch_size;       /* examples per micro-batch */
+    int grad_accum;       /* micro-batches per step */
+    int seq_len;          /* truncation length */
+    int eval_batch_size;  /* 0 = batch_size */
+    int32_t pad_id;
+    float lr;             /* peak learning rate */
+    ft_sched sched;       /* factor of lr per step (total_steps = max_steps) */
+    ft_optim_cfg optim;
+    double max_grad_norm; /* 0 = no clipping */
+    bool skip_nonfinite;  /* a NaN/Inf loss or gradient: skip the step (true) or stop with an error */
+    int64_t eval_every;   /* 0 = at the end only */
+    bool eval_at_start;
+    const char *metric;   /* eval metric for best/early stopping ("loss", "accuracy", ...) */
+    int metric_sign;      /* +1 higher is better, -1 lower; 0 = by the metric's name */
+    int64_t patience;     /* early stopping: evaluations without improvement (0 = off) */
+    double min_delta;
+    int64_t log_every;    /* steps between log lines (metrics.jsonl, TensorBoard) */
     uint64_t seed;
-    ft_adamw_cfg adamw;
-    FILE *log;        /* one line per step, or NULL */
+    /* checkpoints: none when ckpt_root is NULL */
+    const char *ckpt_root;
+    int64_t ckpt_every;   /* 0 = at the end only */
+    int64_t keep_last;
+    bool keep_best, ckpt_save_model;
+    const char *recipe_yaml; /* saved into each checkpoint (may be NULL) */
+    const char *resume;      /* checkpoint directory to continue from (NULL = fresh) */
+    const volatile sig_atomic_t *stop; /* set (e.g. by SIGINT) to checkpoint and return; may be NULL */
+    /* observers, each NULL = off */
+    ft_log *log;
+    ft_tb_writer *tb;
+    ft_progress *progress;
 } ft_train_cfg;
 void ft_train_cfg_default(ft_train_cfg *c);
 
 typedef struct {
-    double first_loss, last_loss;           /* training loss of the first and last step */
-    double eval_before, eval_after;         /* mean held-out loss (NaN without eval data) */
-    double tokens_per_s;                    /* over the whole run */
-    int64_t tokens;
-} ft_train_result;
+    double loss, perplexity; /* mean loss over targets; exp(loss) */
+    int64_t count;           /* targets (tokens or labelled examples) */
+    bool has_cls, has_reg;
+    ft_metric_cls cls;       /* classification (from the head's logits) */
+    ft_metric_reg reg;
+} ft_eval_result;
+void ft_eval_result_free(ft_eval_result *r);
+/* A metric by name (loss, perplexity, accuracy, f1_macro, ..., mse, mae, r2); NaN when not available. */
+double ft_eval_metric(const ft_eval_result *r, const char *name);
+/* +1 when higher is better, -1 when lower is, 0 for an unknown name. */
+int ft_eval_metric_sign(const char *name);
 
-/* Learning rate at step (0-based) under warm-up + cosine decay. */
-float ft_train_lr_at(const ft_train_cfg *c, int step);
-/* Mean loss per target token over a whole dataset, no dropout. */
-ft_status ft_evaluate_loss(ft_model *m, const ft_dataset *d, int batch_size, int seq_len, ft_arena *arena,
-                           double *loss);
-ft_status ft_train(ft_model *m, const ft_dataset *train, const ft_dataset *eval, const ft_train_cfg *cfg,
+/* Evaluate a model over a whole dataset (no dropout). Classification metrics need the SEQ_CLS head's
+ * logits from ft_acts_logits as [B, n_labels]; regression the [B, 1] predictions. */
+ft_status ft_train_evaluate(ft_model *m, const ft_dataset *d, int batch_size, int seq_len, int32_t pad_id,
+                            ft_arena *arena, ft_eval_result *out);
+
+typedef enum { FT_TRAIN_COMPLETED = 0, FT_TRAIN_EARLY_STOPPED, FT_TRAIN_INTERRUPTED } ft_train_end;
+
+typedef struct {
+    ft_train_end end;
+    int64_t start_step, steps, skipped;   /* steps: the last step done */
+    double first_loss, last_loss;         /* of this process's first and last step (NaN if none) */
+    double eval_before;                   /* validation loss before training (NaN if not measured) */
+    int64_t tokens;                       /* this process */
+    double tokens_per_s;
+    bool has_eval;
+    ft_eval_result eval;                  /* the last evaluation */
+    double best_metric;
+    int64_t best_step;
+    char checkpoint[4096];                /* last checkpoint written ("" if none) */
+} ft_train_result;
+void ft_train_result_free(ft_train_result *r);
+
+/* The gradient of one step (grads zeroed first): n_micro micro-batches of micro_bs examples, idx[mb·micro_bs + i];
+ * forward options from base (its step is the first micro-batch's dropout stream, +1 per micro-batch).
+ * Leaves grads = d(mean loss over all targets of the step); see the convention at the top. */
+typedef struct {
+    double loss;     /* mean over all targets (NaN if none or non-finite) */
+    int64_t count;   /* targets */
+    int64_t tokens;  /* real (unpadded) tokens */
+    bool nonfinite;  /* a micro-batch's loss was NaN/Inf (grads then partial: do not use) */
+} ft_accum_result;
+ft_status ft_train_accumulate(ft_model *m, const ft_dataset *d, const size_t *idx, int n_micro, int micro_bs,
+                              int seq_len, int32_t pad_id, const ft_fwd_opts *base, ft_arena *arena,
+                              ft_accum_result *out);
+
+/* Steps for a number of epochs: ceil(epochs · n / (batch_size · grad_accum)), at least 1. */
+int64_t ft_train_steps_for_epochs(double epochs, size_t n, int batch_size, int grad_accum);
+
+ft_status ft_train(ft_model *m, const ft_dataset *train, const ft_dataset *val, const ft_train_cfg *cfg,
                    ft_train_result *res);
 
 #endif

@@ -1,0 +1,476 @@
+/* train: schedules (exact values), clipping, optimizers, gradient accumulation (N micro-batches of b =
+ * one batch of N·b), resume bit-exactness, non-finite guard, early stopping, checkpoint pruning, recipes. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ft_test.h"
+#include "train/recipe.h"
+#include "train/trainer.h"
+
+static char tmpdir[64];
+
+static const char *GPT2_CFG = "{\"model_type\": \"gpt2\", \"vocab_size\": 40, \"n_embd\": 16, \"n_layer\": 2, "
+                              "\"n_head\": 2, \"n_positions\": 32, \"resid_pdrop\": 0.1, \"embd_pdrop\": 0.1, "
+                              "\"attn_pdrop\": 0.1}";
+static const char *LLAMA_CFG = "{\"model_type\": \"llama\", \"vocab_size\": 40, \"hidden_size\": 24, "
+                               "\"intermediate_size\": 40, \"num_hidden_layers\": 2, \"num_attention_heads\": 6, "
+                               "\"num_key_value_heads\": 3, \"max_position_embeddings\": 32}";
+
+static ft_model *tiny(const char *cfg_txt, bool trainable) {
+    ft_model_config cfg;
+    if (ft_config_parse(cfg_txt, "cfg", &cfg) != FT_OK)
+        return NULL;
+    ft_model *m = NULL;
+    if (ft_model_init_random(&cfg, 11, &m) != FT_OK)
+        return NULL;
+    for (int i = 0; trainable && i < m->n_params; i++)
+        if (ft_model_set_trainable(m, i, true) != FT_OK) {
+            ft_model_free(m);
+            return NULL;
+        }
+    return m;
+}
+
+/* n examples of varying length (3..17 tokens) so micro-batches hold different target counts; some
+ * labels masked. */
+static void make_data(ft_dataset *d, size_t n, uint64_t seed) {
+    memset(d, 0, sizeof *d);
+    d->ex = calloc(n, sizeof *d->ex);
+    d->n = n;
+    for (size_t i = 0; i < n; i++) {
+        ft_example *e = &d->ex[i];
+        e->len = 3 + (int)(ft_rng_u64(seed, 1, i) % 15);
+        e->ids = malloc((size_t)e->len * sizeof *e->ids);
+        e->labels = malloc((size_t)e->len * sizeof *e->labels);
+        int a = (int)(ft_rng_u64(seed, 2, i) % 40), step = 1 + (int)(ft_rng_u64(seed, 3, i) % 3);
+        for (int t = 0; t < e->len; t++) {
+            e->ids[t] = (a + t * step) % 40;
+            e->labels[t] = t < 2 && i % 3 == 0 ? -100 : e->ids[t];
+        }
+        e->cls_label = -100;
+    }
+}
+
+FT_TEST(schedules_exact_values) {
+    ft_sched s = {FT_SCHED_LINEAR, 10, 110, 0.0};
+    FT_CHECK(ft_sched_factor(&s, 0) == 0.0);
+    FT_CHECK(ft_sched_factor(&s, 5) == 0.5);
+    FT_CHECK(ft_sched_factor(&s, 10) == 1.0);
+    FT_CHECK(ft_sched_factor(&s, 60) == 0.5);
+    FT_CHECK_NEAR(ft_sched_factor(&s, 85), 0.25, 1e-15);
+    FT_CHECK(ft_sched_factor(&s, 110) == 0.0);
+    FT_CHECK(ft_sched_factor(&s, 500) == 0.0);
+    s.min_ratio = 0.1;
+    FT_CHECK_NEAR(ft_sched_factor(&s, 60), 0.55, 1e-15);
+    FT_CHECK_NEAR(ft_sched_factor(&s, 110), 0.1, 1e-15);
+    FT_CHECK_NEAR(ft_sched_factor(&s, 3), 0.3, 1e-15); /* warm-up ignores the floor */
+    s = (ft_sched){FT_SCHED_COSINE, 10, 110, 0.0};
+    FT_CHECK(ft_sched_factor(&s, 7) == 0.7);
+    FT_CHECK(ft_sched_factor(&s, 10) == 1.0);
+    FT_CHECK_NEAR(ft_sched_factor(&s, 60), 0.5, 1e-15);
+    FT_CHECK_NEAR(ft_sched_factor(&s, 35), 0.5 * (1.0 + sqrt(0.5)), 1e-15); /* cos(π/4) */
+    FT_CHECK_NEAR(ft_sched_factor(&s, 110), 0.0, 1e-15);
+    FT_CHECK(ft_sched_factor(&s, 111) == 0.0);
+    s.min_ratio = 0.2;
+    FT_CHECK_NEAR(ft_sched_factor(&s, 60), 0.6, 1e-15);
+    s = (ft_sched){FT_SCHED_CONSTANT, 4, 100, 0.0};
+    FT_CHECK(ft_sched_factor(&s, 1) == 0.25);
+    FT_CHECK(ft_sched_factor(&s, 4) == 1.0);
+    FT_CHECK(ft_sched_factor(&s, 99) == 1.0);
+    s.warmup_steps = 0;
+    FT_CHECK(ft_sched_factor(&s, 0) == 1.0);
+    ft_sched_kind k;
+    FT_CHECK_OK(ft_sched_parse("cosine", &k));
+    FT_CHECK(k == FT_SCHED_COSINE);
+    FT_CHECK_FAILS(ft_sched_parse("cosin", &k), FT_ERR_CONFIG, "unknown schedule 'cosin'");
+}
+
+FT_TEST(clipping) {
+    ft_model *m = tiny(GPT2_CFG, true);
+    FT_CHECK(m != NULL);
+    if (!m)
+        return;
+    double want = 0.0;
+    for (int i = 0; i < m->n_params; i++)
+        for (int64_t j = 0; j < m->params[i].numel; j++) {
+            float g = (float)((i + 1) % 5) * 0.01f * (j % 2 ? 1.0f : -1.0f);
+            m->params[i].grad[j] = g;
+            want += (double)g * g;
+        }
+    want = sqrt(want);
+    FT_CHECK_NEAR(ft_grad_norm(m), want, 1e-9 * want);
+    double before = ft_clip_grad_norm(m, want * 2); /* above the norm: untouched */
+    FT_CHECK_NEAR(before, want, 1e-9 * want);
+    FT_CHECK_NEAR(ft_grad_norm(m), want, 1e-9 * want);
+    float g0 = m->params[1].grad[0];
+    before = ft_clip_grad_norm(m, want / 4);
+    FT_CHECK_NEAR(before, want, 1e-9 * want);
+    FT_CHECK_NEAR(ft_grad_norm(m), want / 4, 1e-5 * want);
+    FT_CHECK_NEAR(m->params[1].grad[0], g0 * (want / 4) / (want + 1e-6), 1e-9);
+    (void)ft_clip_grad_norm(m, 0.0); /* 0 = off */
+    FT_CHECK_NEAR(ft_grad_norm(m), want / 4, 1e-5 * want);
+    m->params[0].grad[0] = NAN;
+    float g1 = m->params[1].grad[0];
+    FT_CHECK(isnan(ft_clip_grad_norm(m, 1e-3)));
+    FT_CHECK(m->params[1].grad[0] == g1); /* a non-finite norm leaves grads alone for the guard to see */
+    ft_model_free(m);
+}
+
+FT_TEST(sgd_momentum_and_decay) {
+    ft_model *m = tiny(GPT2_CFG, true);
+    if (!m)
+        return;
+    ft_optim_cfg c;
+    ft_optim_cfg_default(&c);
+    c.kind = FT_OPTIM_SGD;
+    c.momentum = 0.9f;
+    c.dampening = 0.1f;
+    c.weight_decay = 0.01f;
+    ft_optim o;
+    FT_CHECK_OK(ft_optim_init(&o, m, &c));
+    int w = -1, b = -1; /* a matrix and a 1-D tensor */
+    for (int i = 0; i < m->n_params; i++) {
+        if (w < 0 && m->params[i].ndim == 2)
+            w = i;
+        if (b < 0 && m->params[i].ndim == 1)
+            b = i;
+    }
+    float pw = m->params[w].data[3], pb = m->params[b].data[0];
+    ft_model_zero_grad(m);
+    m->params[w].grad[3] = 0.5f;
+    m->params[b].grad[0] = 0.5f;
+    ft_optim_update(&o, m, 0.1f);
+    /* step 1: d = g + wd·p (matrix only); buf = d; p -= lr·buf */
+    float dw = 0.5f + 0.01f * pw, bufw = dw;
+    float ew = pw - 0.1f * bufw, eb = pb - 0.1f * 0.5f;
+    FT_CHECK_NEAR(m->params[w].data[3], ew, 1e-7);
+    FT_CHECK_NEAR(m->params[b].data[0], eb, 1e-7);
+    m->params[w].grad[3] = -0.25f;
+    ft_optim_update(&o, m, 0.1f);
+    float d2 = -0.25f + 0.01f * ew;
+    bufw = 0.9f * bufw + 0.9f * d2;
+    FT_CHECK_NEAR(m->params[w].data[3], ew - 0.1f * bufw, 1e-7);
+    ft_optim_free(&o);
+    ft_optim_kind k;
+    FT_CHECK_FAILS(ft_optim_parse("adam", &k), FT_ERR_CONFIG, "unknown optimizer 'adam'");
+    ft_model_free(m);
+}
+
+static void grads_of(ft_model *m, float **out) {
+    for (int i = 0; i < m->n_params; i++) {
+        out[i] = malloc((size_t)m->params[i].numel * sizeof(float));
+        memcpy(out[i], m->params[i].grad, (size_t)m->params[i].numel * sizeof(float));
+    }
+}
+
+static void accumulation_case(const char *cfg_txt) {
+    ft_model *m = tiny(cfg_txt, true);
+    FT_CHECK(m != NULL);
+    if (!m)
+        return;
+    ft_dataset d;
+    make_data(&d, 12, 5);
+    const int N = 4, b = 3;
+    size_t idx[12];
+    for (int i = 0; i < 12; i++)
+        idx[i] = (size_t)(11 - i);
+    ft_arena arena;
+    FT_CHECK_OK(ft_arena_init(&arena, ft_model_act_bytes(m, N * b, 24) + (1 << 20)));
+    ft_fwd_opts o = {0};
+    ft_accum_result big, acc;
+    FT_CHECK_OK(ft_train_accumulate(m, &d, idx, 1, N * b, 24, 0, &o, &arena, &big));
+    float **g1 = calloc((size_t)m->n_params, sizeof *g1), **g2 = calloc((size_t)m->n_params, sizeof *g2);
+    grads_of(m, g1);
+    FT_CHECK_OK(ft_train_accumulate(m, &d, idx, N, b, 24, 0, &o, &arena, &acc));
+    grads_of(m, g2);
+    FT_CHECK(big.count == acc.count && big.count > 0);
+    FT_CHECK_NEAR(big.loss, acc.loss, 1e-9);
+    double maxdiff = 0.0, maxg = 0.0;
+    for (int i = 0; i < m->n_params; i++)
+        for (int64_t j = 0; j < m->params[i].numel; j++) {
+            double df = fabs((double)g1[i][j] - g2[i][j]);
+            maxdiff = df > maxdiff ? df : maxdiff;
+            maxg = fabs(g1[i][j]) > maxg ? fabs(g1[i][j]) : maxg;
+        }
+    FT_CHECKF(maxdiff <= 1e-6, "max |g_big - g_accum| = %g", maxdiff);
+    FT_CHECK(maxg > 1e-3); /* the gradients are not trivially zero */
+    /* the convention matters: averaging per-micro-batch means would differ (the counts differ) */
+    double naive = 0.0;
+    for (int mb = 0; mb < N; mb++) {
+        ft_accum_result one;
+        FT_CHECK_OK(ft_train_accumulate(m, &d, idx + mb * b, 1, b, 24, 0, &o, &arena, &one));
+        naive += one.loss / N;
+    }
+    FT_CHECKF(fabs(naive - big.loss) > 1e-4, "naive %g vs %g", naive, big.loss);
+    for (int i = 0; i < m->n_params; i++) {
+        free(g1[i]);
+        free(g2[i]);
+    }
+    free(g1);
+    free(g2);
+    ft_arena_free(&arena);
+    ft_dataset_free(&d);
+    ft_model_free(m);
+}
+
+FT_TEST(accumulation_equals_big_batch) {
+    accumulation_case(GPT2_CFG);
+    accumulation_case(LLAMA_CFG);
+}
+
+static void base_cfg(ft_train_cfg *c) {
+    ft_train_cfg_default(c);
+    c->max_steps = 12;
+    c->batch_size = 3;
+    c->grad_accum = 2;
+    c->seq_len = 16;
+    c->lr = 3e-3f;
+    c->sched = (ft_sched){FT_SCHED_COSINE, 3, 12, 0.1};
+    c->optim.weight_decay = 0.01f;
+    c->eval_every = 4;
+    c->log_every = 1;
+    c->seed = 9;
+}
+
+static bool params_equal(const ft_model *a, const ft_model *b) {
+    for (int i = 0; i < a->n_params; i++)
+        if (memcmp(a->params[i].data, b->params[i].data, (size_t)a->params[i].numel * sizeof(float)))
+            return false;
+    return true;
+}
+
+static void resume_case(ft_optim_kind kind, const char *cfg_txt, const char *tag) {
+    ft_dataset tr, va;
+    make_data(&tr, 10, 1); /* 10 examples, 6 per step: steps straddle epochs */
+    make_data(&va, 5, 2);
+    char root[256], mid[300];
+    snprintf(root, sizeof root, "%s/ck_%s", tmpdir, tag);
+    ft_model *a = tiny(cfg_txt, true), *b = tiny(cfg_txt, true);
+    ft_train_cfg c;
+    base_cfg(&c);
+    c.optim.kind = kind;
+    c.ckpt_root = root;
+    c.ckpt_every = 5;
+    c.keep_last = 0;
+    ft_train_result ra, rb;
+    FT_CHECK_OK(ft_train(a, &tr, &va, &c, &ra));
+    FT_CHECK(ra.steps == 12 && ra.end == FT_TRAIN_COMPLETED);
+    snprintf(mid, sizeof mid, "%s/step-00000005", root);
+    FT_CHECK(ft_file_exists(mid));
+    c.resume = mid;
+    c.ckpt_root = NULL;
+    FT_CHECK_OK(ft_train(b, &tr, &va, &c, &rb));
+    FT_CHECK(rb.start_step == 5 && rb.steps == 12);
+    FT_CHECKF(params_equal(a, b), "%s: resumed run differs from the uninterrupted one", tag);
+    FT_CHECK(ra.eval.loss == rb.eval.loss);
+    /* and the check can fail: a different seed gives different parameters */
+    ft_model *c2 = tiny(cfg_txt, true);
+    c.resume = NULL;
+    c.seed = 10;
+    ft_train_result rc;
+    FT_CHECK_OK(ft_train(c2, &tr, &va, &c, &rc));
+    FT_CHECK(!params_equal(a, c2));
+    /* a checkpoint with another seed is refused */
+    c.resume = mid;
+    FT_CHECK_FAILS(ft_train(c2, &tr, &va, &c, &rc), FT_ERR_CONFIG, "seed 9");
+    ft_train_result_free(&ra);
+    ft_train_result_free(&rb);
+    ft_train_result_free(&rc);
+    ft_model_free(a);
+    ft_model_free(b);
+    ft_model_free(c2);
+    ft_dataset_free(&tr);
+    ft_dataset_free(&va);
+}
+
+FT_TEST(resume_is_bit_exact) {
+    resume_case(FT_OPTIM_ADAMW, GPT2_CFG, "adamw_gpt2");
+    resume_case(FT_OPTIM_SGD, LLAMA_CFG, "sgd_llama");
+}
+
+FT_TEST(checkpoint_errors_and_pruning) {
+    ft_dataset tr;
+    make_data(&tr, 8, 3);
+    char root[256], p[320];
+    snprintf(root, sizeof root, "%s/prune", tmpdir);
+    ft_model *a = tiny(GPT2_CFG, true);
+    ft_train_cfg c;
+    base_cfg(&c);
+    c.max_steps = 5;
+    c.ckpt_root = root;
+    c.ckpt_every = 1;
+    c.keep_last = 2;
+    ft_train_result r;
+    FT_CHECK_OK(ft_train(a, &tr, NULL, &c, &r));
+    for (int s = 1; s <= 5; s++) {
+        snprintf(p, sizeof p, "%s/step-%08d", root, s);
+        FT_CHECKF(ft_file_exists(p) == (s >= 4), "step %d kept=%d", s, ft_file_exists(p));
+    }
+    char got[512];
+    FT_CHECK_OK(ft_ckpt_resolve(root, got, sizeof got));
+    snprintf(p, sizeof p, "%s/step-00000005", root);
+    FT_CHECK(!strcmp(got, p));
+    FT_CHECK_FAILS(ft_ckpt_resolve(tmpdir, got, sizeof got), FT_ERR_MISSING, "not a checkpoint");
+    /* resuming with another optimizer or a model with other trainable tensors is refused */
+    ft_model *b = tiny(GPT2_CFG, true);
+    c.resume = p;
+    c.ckpt_root = NULL;
+    c.optim.kind = FT_OPTIM_SGD;
+    FT_CHECK_FAILS(ft_train(b, &tr, NULL, &c, &r), FT_ERR_CONFIG, "optimizer adamw");
+    c.optim.kind = FT_OPTIM_ADAMW;
+    ft_model *f = tiny(GPT2_CFG, false);
+    FT_CHECK_OK(ft_model_set_trainable(f, 0, true));
+    FT_CHECK_FAILS(ft_train(f, &tr, NULL, &c, &r), FT_ERR_CONFIG, "trainable tensors");
+    ft_model_free(a);
+    ft_model_free(b);
+    ft_model_free(f);
+    ft_dataset_free(&tr);
+}
+
+FT_TEST(nonfinite_guard) {
+    ft_dataset tr;
+    make_data(&tr, 8, 4);
+    ft_model *m = tiny(GPT2_CFG, true);
+    /* poison a weight: every loss becomes NaN */
+    int w = ft_model_find_param(m, "transformer.h.0.attn.c_attn.weight");
+    FT_CHECK(w >= 0);
+    if (w < 0)
+        return;
+    m->params[w].data[0] = NAN;
+    int other = ft_model_find_param(m, "transformer.h.1.mlp.c_fc.weight");
+    float keep = m->params[other].data[5];
+    ft_train_cfg c;
+    base_cfg(&c);
+    c.max_steps = 4;
+    ft_train_result r;
+    FT_CHECK_FAILS(ft_train(m, &tr, NULL, &c, &r), FT_ERR_NUMERIC, "step 1: the loss");
+    FT_CHECK(m->params[other].data[5] == keep);
+    c.skip_nonfinite = true;
+    FT_CHECK_OK(ft_train(m, &tr, NULL, &c, &r));
+    FT_CHECK(r.skipped == 4 && r.steps == 4);
+    FT_CHECK(m->params[other].data[5] == keep);
+    ft_train_result_free(&r);
+    ft_model_free(m);
+    ft_dataset_free(&tr);
+}
+
+FT_TEST(early_stopping) {
+    ft_dataset tr, va;
+    make_data(&tr, 8, 5);
+    make_data(&va, 4, 6);
+    ft_model *m = tiny(GPT2_CFG, true);
+    ft_train_cfg c;
+    base_cfg(&c);
+    c.max_steps = 50;
+    c.lr = 1e-12f; /* nothing changes: no evaluation improves by min_delta */
+    c.eval_every = 1;
+    c.eval_at_start = true;
+    c.patience = 2;
+    c.min_delta = 0.5;
+    ft_train_result r;
+    FT_CHECK_OK(ft_train(m, &tr, &va, &c, &r));
+    FT_CHECK(r.end == FT_TRAIN_EARLY_STOPPED);
+    FT_CHECK(r.steps == 2);
+    FT_CHECK(r.best_step == 0);
+    ft_train_result_free(&r);
+    /* unknown metric */
+    c.metric = "acuracy";
+    FT_CHECK_FAILS(ft_train(m, &tr, &va, &c, &r), FT_ERR_CONFIG, "unknown eval metric 'acuracy'");
+    FT_CHECK(ft_eval_metric_sign("accuracy") == 1 && ft_eval_metric_sign("loss") == -1);
+    FT_CHECK(ft_train_steps_for_epochs(1.0, 10, 3, 2) == 2);
+    FT_CHECK(ft_train_steps_for_epochs(2.5, 100, 8, 1) == 32);
+    ft_model_free(m);
+    ft_dataset_free(&tr);
+    ft_dataset_free(&va);
+}
+
+FT_TEST(recipe_parse_override_roundtrip) {
+    ft_recipe r;
+    FT_CHECK_OK(ft_recipe_init(&r));
+    FT_CHECK(r.optim_lr == 5e-5 && !strcmp(r.task, "causal_lm") && r.model == NULL && r.train_batch_size == 8);
+    const char *y = "model: m\n"
+                    "task: classification\n"
+                    "data:\n  train: t.jsonl\n  text_field: body\n"
+                    "optim: {lr: 3e-4, schedule: cosine}\n"
+                    "lora.r: 16\n"
+                    "lora:\n  target_modules: [q_proj, v_proj]\n"
+                    "tokenizer: null\n"
+                    "output_dir: \"o\"\n";
+    FT_CHECK_OK(ft_recipe_load_yaml_text(&r, y, strlen(y), "r.yaml"));
+    FT_CHECK(!strcmp(r.model, "m") && !strcmp(r.task, "classification") && !strcmp(r.data_text_field, "body"));
+    FT_CHECK(r.optim_lr == 3e-4 && !strcmp(r.optim_schedule, "cosine") && r.lora_r == 16);
+    FT_CHECK(!strcmp(r.lora_target_modules, "q_proj,v_proj") && r.tokenizer == NULL);
+    FT_CHECK_OK(ft_recipe_override(&r, "optim.lr=1e-3"));
+    FT_CHECK_OK(ft_recipe_override(&r, "train.batch_size=2"));
+    FT_CHECK_OK(ft_recipe_override(&r, "data.stratify=no"));
+    FT_CHECK(r.optim_lr == 1e-3 && r.train_batch_size == 2 && !r.data_stratify);
+    FT_CHECK_OK(ft_recipe_validate(&r));
+    /* resolved YAML reads back to the same values */
+    char *out;
+    FT_CHECK_OK(ft_recipe_to_yaml(&r, &out));
+    ft_recipe r2;
+    FT_CHECK_OK(ft_recipe_init(&r2));
+    FT_CHECK_OK(ft_recipe_load_yaml_text(&r2, out, strlen(out), "resolved"));
+    size_t n;
+    const ft_recipe_key *k = ft_recipe_keys(&n);
+    FT_CHECK(n > 60);
+    for (size_t i = 0; i < n; i++) {
+        char b1[64], b2[64];
+        const char *v1 = ft_recipe_get(&r, &k[i], b1, sizeof b1), *v2 = ft_recipe_get(&r2, &k[i], b2, sizeof b2);
+        FT_CHECKF((!v1 && !v2) || (v1 && v2 && !strcmp(v1, v2)), "%s: %s vs %s", k[i].key, v1 ? v1 : "null",
+                  v2 ? v2 : "null");
+    }
+    free(out);
+    ft_recipe_free(&r2);
+    ft_recipe_free(&r);
+}
+
+FT_TEST(recipe_errors) {
+    ft_recipe r;
+    FT_CHECK_OK(ft_recipe_init(&r));
+    FT_CHECK_FAILS(ft_recipe_override(&r, "optim.lrr=1"), FT_ERR_CONFIG, "did you mean 'optim.lr'");
+    FT_CHECK_FAILS(ft_recipe_override(&r, "lr=1"), FT_ERR_CONFIG, "unknown key 'lr' (did you mean 'optim.lr'");
+    FT_CHECK_FAILS(ft_recipe_override(&r, "train.bach_size=1"), FT_ERR_CONFIG, "'train.batch_size'");
+    FT_CHECK_FAILS(ft_recipe_override(&r, "zzzzqqqq=1"), FT_ERR_CONFIG, "ftune train --help lists");
+    FT_CHECK_FAILS(ft_recipe_override(&r, "train.batch_size=8x"), FT_ERR_CONFIG, "expects an integer, got '8x'");
+    FT_CHECK_FAILS(ft_recipe_override(&r, "optim.lr=fast"), FT_ERR_CONFIG, "expects a number");
+    FT_CHECK_FAILS(ft_recipe_override(&r, "data.pack=maybe"), FT_ERR_CONFIG, "expects true or false");
+    FT_CHECK_FAILS(ft_recipe_override(&r, "method=qlora"), FT_ERR_CONFIG, "method = 'qlora' is not one of");
+    FT_CHECK_FAILS(ft_recipe_override(&r, "noequals"), FT_ERR_ARG, "not key=value");
+    const char *y1 = "model: m\noptim:\n  lr: 1e-4\n  warmup: 10\n";
+    FT_CHECK_FAILS(ft_recipe_load_yaml_text(&r, y1, strlen(y1), "r.yaml"), FT_ERR_CONFIG,
+                   "r.yaml:4: unknown key 'optim.warmup' (did you mean 'optim.warmup_steps'");
+    const char *y2 = "model: [unclosed\n";
+    FT_CHECK_FAILS(ft_recipe_load_yaml_text(&r, y2, strlen(y2), "bad.yaml"), FT_ERR_FORMAT, "bad.yaml:");
+    const char *y3 = "- a\n- b\n";
+    FT_CHECK_FAILS(ft_recipe_load_yaml_text(&r, y3, strlen(y3), "list.yaml"), FT_ERR_CONFIG, "mapping");
+    ft_recipe_free(&r);
+    FT_CHECK_OK(ft_recipe_init(&r));
+    FT_CHECK_FAILS(ft_recipe_validate(&r), FT_ERR_CONFIG, "'model' is required");
+    FT_CHECK_OK(ft_recipe_override(&r, "model=m"));
+    FT_CHECK_OK(ft_recipe_override(&r, "output_dir=o"));
+    FT_CHECK_FAILS(ft_recipe_validate(&r), FT_ERR_CONFIG, "'data.train' is required");
+    FT_CHECK_OK(ft_recipe_override(&r, "data.train=t"));
+    FT_CHECK_OK(ft_recipe_override(&r, "optim.lr=0"));
+    FT_CHECK_FAILS(ft_recipe_validate(&r), FT_ERR_CONFIG, "optim.lr must be > 0");
+    FT_CHECK_FAILS(ft_recipe_load_yaml(&r, "/nonexistent/r.yaml"), FT_ERR_IO, "/nonexistent/r.yaml");
+    ft_recipe_free(&r);
+}
+
+int main(void) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/ft_train_test.%d", (int)getpid());
+    ft_mkdir_p(tmpdir);
+    FT_RUN(schedules_exact_values);
+    FT_RUN(clipping);
+    FT_RUN(sgd_momentum_and_decay);
+    FT_RUN(accumulation_equals_big_batch);
+    FT_RUN(resume_is_bit_exact);
+    FT_RUN(checkpoint_errors_and_pruning);
+    FT_RUN(nonfinite_guard);
+    FT_RUN(early_stopping);
+    FT_RUN(recipe_parse_override_roundtrip);
+    FT_RUN(recipe_errors);
+    ft_rm_tree(tmpdir);
+    FT_DONE();
+}
