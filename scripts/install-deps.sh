@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs every Debian package ftune's build, tests and benchmarks need. Idempotent; runs as
-# root or through sudo. Usage: scripts/install-deps.sh [--no-test]  (--no-test: build deps only)
+# root or through sudo. Usage: scripts/install-deps.sh [--no-test]
+#   --no-test: what building and the demo need (compilers, libraries, node/npm to fetch the demo's
+#   tokenizer and corpus, WordNet for augmentation), without the Python references the tests use.
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-build_pkgs=(build-essential cmake pkg-config libdnnl-dev libcjson-dev libyaml-dev libpcre2-dev libutf8proc-dev)
-test_pkgs=(wordnet-base python3 python3-torch python3-numpy python3-sklearn python3-nltk nodejs npm)
+build_pkgs=(build-essential cmake pkg-config libdnnl-dev libcjson-dev libyaml-dev libpcre2-dev libutf8proc-dev
+            nodejs npm wordnet-base)
+test_pkgs=(python3 python3-torch python3-numpy python3-sklearn python3-nltk)
 pkgs=("${build_pkgs[@]}")
 if [ "${1:-}" != "--no-test" ]; then pkgs+=("${test_pkgs[@]}"); fi
 missing=()
