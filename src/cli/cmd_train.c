@@ -1,3 +1,5 @@
+#include <limits.h>
+#include <stdlib.h>
 /* ftune train: a run from a YAML recipe with key=value overrides (and the older flag form). */
 #include <libgen.h>
 #include <math.h>
@@ -10,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli/cli.h"
+#include "io/json.h"
 #include "data/dataset.h"
 #include "peft/peft.h"
 #include "tokenizer/tokenizer.h"
@@ -122,7 +125,9 @@ static ft_status write_run_info(const ft_recipe *r, const ft_dataset *tr, const 
         return ft_fail(FT_ERR_NOMEM, "out of memory");
     add_str(j, "task", r->task);
     add_str(j, "method", r->method);
-    add_str(j, "base_model", r->model);
+    char abs_model[PATH_MAX];
+    /* absolute, so `ftune eval --model OUT` finds the base of an adapter from any directory */
+    add_str(j, "base_model", realpath(r->model, abs_model) ? abs_model : r->model);
     add_str(j, "tokenizer", tok_dir);
     cJSON *labels = cJSON_AddArrayToObject(j, "label_names");
     for (int i = 0; tr->label_names && i < tr->n_labels; i++)
@@ -136,13 +141,9 @@ static ft_status write_run_info(const ft_recipe *r, const ft_dataset *tr, const 
     add_str(j, "messages_field", r->data_messages_field);
     add_str(j, "chat_template", r->data_chat_template);
     cJSON_AddNumberToObject(j, "seq_len", (double)r->train_seq_len);
-    char *text = cJSON_Print(j);
-    cJSON_Delete(j);
-    if (!text)
-        return ft_fail(FT_ERR_NOMEM, "out of memory");
     char p[4096];
-    ft_status s = ft_write_file_atomic(ft_path_join(p, sizeof p, r->output_dir, "ftune_train.json"), text, strlen(text));
-    free(text);
+    ft_status s = ft_json_write_file(ft_path_join(p, sizeof p, r->output_dir, "ftune_train.json"), j, true);
+    cJSON_Delete(j);
     return s;
 }
 
