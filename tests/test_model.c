@@ -301,6 +301,80 @@ FT_TEST(test_dataset_errors) {
     ft_dataset_free(&d);
 }
 
+/* loss of a batch with label smoothing eps (and optionally a class head) */
+static double ls_loss(ft_model *m, ft_batch *b, float eps, bool backward, float **logits_out) {
+    ft_arena ar;
+    ft_arena_init(&ar, ft_model_act_bytes(m, b->B, b->T) + (1 << 20));
+    ft_fwd_opts o = {.keep_logits = true, .label_smoothing = eps};
+    ft_acts *a;
+    double loss = NAN;
+    int64_t cnt, rows, cols;
+    if (ft_model_forward(m, b, &o, &ar, &a, &loss, &cnt) == FT_OK) {
+        if (logits_out) {
+            const float *lg = ft_acts_logits(a, &rows, &cols);
+            *logits_out = malloc((size_t)(rows * cols) * sizeof(float));
+            memcpy(*logits_out, lg, (size_t)(rows * cols) * sizeof(float));
+        }
+        if (backward)
+            ft_model_backward(m, a, &ar, 1.0f);
+    }
+    ft_arena_free(&ar);
+    return loss;
+}
+
+FT_TEST(test_label_smoothing) {
+    ft_model_config cfg;
+    ft_model *m;
+    FT_CHECK_OK(ft_config_parse(GPT2_CFG, "cfg", &cfg));
+    FT_CHECK_OK(ft_model_init_random(&cfg, 5, &m));
+    for (int i = 0; i < m->n_params; i++)
+        ft_model_set_trainable(m, i, true);
+    int32_t ids[8] = {3, 7, 11, 2, 9, 9, 40, 1}, labels[8] = {3, 7, -100, 2, 9, 9, 40, 1};
+    ft_batch b = {.B = 2, .T = 4, .input_ids = ids, .labels = labels};
+    const float eps = 0.2f;
+    float *lg = NULL;
+    double l = ls_loss(m, &b, eps, false, &lg);
+    /* by hand: rows t predict labels[t+1]; targets 7,-100,2 | 9,40,1 */
+    int32_t tg[8] = {7, -100, 2, -100, 9, 40, 1, -100};
+    double want = 0;
+    int cnt = 0;
+    for (int r = 0; r < 8; r++) {
+        if (tg[r] < 0)
+            continue;
+        const float *x = lg + r * 50;
+        double mx = -1e30, se = 0, sum = 0;
+        for (int j = 0; j < 50; j++)
+            mx = fmax(mx, x[j]);
+        for (int j = 0; j < 50; j++)
+            se += exp(x[j] - mx), sum += x[j];
+        double lse = log(se) + mx;
+        want += (1 - eps) * (lse - x[tg[r]]) + eps * (lse - sum / 50);
+        cnt++;
+    }
+    FT_CHECK_NEAR(l, want / cnt, 1e-5);
+    /* gradient of a few parameters against central differences of the smoothed loss */
+    ft_model_zero_grad(m);
+    ls_loss(m, &b, eps, true, NULL);
+    int pi[3] = {m->wte, ft_model_find_param(m, "transformer.h.1.mlp.c_fc.weight"), m->lnf_w};
+    for (int k = 0; k < 3; k++) {
+        float *w = m->params[pi[k]].data;
+        for (int e = 0; e < 3; e++) {
+            int64_t j = (e * 97 + 13) % m->params[pi[k]].numel;
+            float keep = w[j], h = 1e-2f;
+            w[j] = keep + h;
+            double lp = ls_loss(m, &b, eps, false, NULL);
+            w[j] = keep - h;
+            double lm = ls_loss(m, &b, eps, false, NULL);
+            w[j] = keep;
+            double fd = (lp - lm) / (2 * h), g = m->params[pi[k]].grad[j];
+            FT_CHECKF(fabs(fd - g) <= 2e-3 + 2e-2 * fabs(g), "%s[%lld]: fd %g grad %g", m->params[pi[k]].name,
+                      (long long)j, fd, g);
+        }
+    }
+    free(lg);
+    ft_model_free(m);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/ft_test_model_XXXXXX");
     if (!mkdtemp(tmpdir))
@@ -313,6 +387,7 @@ int main(void) {
     FT_RUN(test_official_gpt2_names);
     FT_RUN(test_batch_errors);
     FT_RUN(test_dataset_errors);
+    FT_RUN(test_label_smoothing);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0)

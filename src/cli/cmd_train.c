@@ -245,9 +245,6 @@ static void job_free(job *j) {
 static ft_status run_job(job *j, int *exit_code) {
     ft_recipe *r = &j->r;
     FT_TRY(ft_recipe_validate(r));
-    if (r->train_label_smoothing > 0)
-        return ft_fail(FT_ERR_UNSUPPORTED, "train.label_smoothing > 0 needs label smoothing in the model's loss, "
-                                           "which this build does not have yet");
     const bool pretok = !strcmp(r->data_format, "pretokenized");
     const ft_task task = task_of(r->task);
     ft_ctx ctx;
@@ -344,6 +341,7 @@ static ft_status run_job(job *j, int *exit_code) {
     ft_train_cfg tc;
     ft_train_cfg_default(&tc);
     tc.max_steps = steps;
+    tc.label_smoothing = (float)r->train_label_smoothing;
     tc.batch_size = (int)r->train_batch_size;
     tc.grad_accum = (int)r->train_grad_accum;
     tc.seq_len = (int)r->train_seq_len;

@@ -268,6 +268,45 @@ static ft_status setup_inputs(const ft_model *m, const ft_batch *b, ft_acts *a, 
     return FT_OK;
 }
 
+/* Σ over kept rows of mean_j(−log softmax(x)_j) = logsumexp(x) − mean(x): the smoothing term. */
+static double smooth_term(const float *logits, const int32_t *targets, int64_t N, int64_t V) {
+    double total = 0.0;
+#pragma omp parallel for schedule(static) reduction(+ : total)
+    for (int64_t n = 0; n < N; n++) {
+        if (targets[n] < 0)
+            continue;
+        const float *r = logits + n * V;
+        float mx = -INFINITY;
+        for (int64_t j = 0; j < V; j++)
+            mx = r[j] > mx ? r[j] : mx;
+        double se = 0.0, sum = 0.0;
+        for (int64_t j = 0; j < V; j++) {
+            se += exp((double)(r[j] - mx));
+            sum += (double)r[j];
+        }
+        total += log(se) + (double)mx - sum / (double)V;
+    }
+    return total;
+}
+
+/* CE backward with smoothing ε: d = p − (1−ε)·onehot − ε/V (times scale) on kept rows. */
+static void smoothed_ce_backward(float *d, const float *logits, const int32_t *targets, int64_t N, int64_t V,
+                                 float scale, float eps) {
+    ft_cross_entropy_backward(d, logits, targets, N, V, scale);
+    if (eps <= 0.0f)
+        return;
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; n++) {
+        if (targets[n] < 0)
+            continue;
+        float *r = d + n * V;
+        const float u = eps * scale / (float)V;
+        for (int64_t j = 0; j < V; j++)
+            r[j] -= u;
+        r[targets[n]] += eps * scale;
+    }
+}
+
 ft_status ft_model_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o, ft_arena *arena, ft_acts **out,
                            double *loss, int64_t *count) {
     if (count)
@@ -391,8 +430,12 @@ ft_status ft_model_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o,
             AL(a->logits_copy, N * V);
             memcpy(a->logits_copy, a->logits, (size_t)(N * V) * sizeof(float));
         }
-        if (!o->no_loss)
+        if (!o->no_loss) {
             sum = ft_cross_entropy_forward(a->logits, a->targets, N, V, &cnt);
+            if (o->label_smoothing > 0.0f)
+                sum = (1.0 - o->label_smoothing) * sum +
+                      o->label_smoothing * smooth_term(a->logits, a->targets, N, V);
+        }
     } else { /* pooled head: the last non-padding token of each row */
         const int64_t K = m->n_labels;
         float *pooled;
@@ -424,6 +467,8 @@ ft_status ft_model_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o,
                 a->cls[r] = y;
             }
             sum = ft_cross_entropy_forward(a->logits, a->cls, B, K, &cnt);
+            if (o->label_smoothing > 0.0f)
+                sum = (1.0 - o->label_smoothing) * sum + o->label_smoothing * smooth_term(a->logits, a->cls, B, K);
         } else {
             AL(a->reg, B);
             for (int r = 0; r < B; r++) {
@@ -519,7 +564,10 @@ ft_status ft_model_backward(ft_model *m, ft_acts *a, ft_arena *arena, float loss
     /* loss → head → final norm */
     if (m->task == FT_TASK_CAUSAL_LM) {
         float *dlogits = a->logits; /* in place */
-        ft_cross_entropy_backward(dlogits, a->logits, a->targets, N, V, loss_scale / (float)a->count);
+        if (a->opts.no_loss)
+            return ft_fail(FT_ERR_ARG, "backward after an inference-only forward");
+        smoothed_ce_backward(dlogits, a->logits, a->targets, N, V, loss_scale / (float)a->count,
+                             a->opts.label_smoothing);
         ft_linear_backward(dn, G(m->lm_head), NULL, dlogits, a->nf, W(m->lm_head), N, C, V, false);
     } else {
         const int B = a->B;
@@ -529,7 +577,7 @@ ft_status ft_model_backward(ft_model *m, ft_acts *a, ft_arena *arena, float loss
         ZA(pooled, (int64_t)B * C);
         ZA(dpool, (int64_t)B * C);
         if (m->task == FT_TASK_SEQ_CLS)
-            ft_cross_entropy_backward(dlog, a->logits, a->cls, B, K, loss_scale / (float)a->count);
+            smoothed_ce_backward(dlog, a->logits, a->cls, B, K, loss_scale / (float)a->count, a->opts.label_smoothing);
         else
             for (int r = 0; r < B; r++) /* d/dp mean (p−y)² = 2(p−y)/B */
                 dlog[r] = 2.0f * (a->logits[r] - a->reg[r]) * loss_scale / (float)a->count;

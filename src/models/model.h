@@ -147,6 +147,7 @@ typedef struct {
     uint64_t step;     /* dropout RNG stream */
     bool keep_logits;  /* keep a copy of the logits for the caller (dump, eval) */
     bool no_loss;      /* inference: no labels needed, *loss = NaN, no backward possible */
+    float label_smoothing; /* ε: loss = (1−ε)·CE + ε·mean_j(−log p_j), as torch's CrossEntropyLoss */
 } ft_fwd_opts;
 
 typedef struct ft_acts ft_acts; /* activation cache of one step, from the arena */

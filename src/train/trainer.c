@@ -336,7 +336,8 @@ static ft_status train_step(run *r, double *loss_out, double *gnorm_out, int64_t
         return ft_fail(FT_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) /* the data position moves past the whole step, whatever happens */
         idx[i] = next_example(r);
-    ft_fwd_opts o = {.training = true, .seed = c->seed, .step = (uint64_t)r->st.step * (uint64_t)c->grad_accum};
+    ft_fwd_opts o = {.training = true, .seed = c->seed, .step = (uint64_t)r->st.step * (uint64_t)c->grad_accum,
+                     .label_smoothing = c->label_smoothing};
     ft_accum_result ar;
     ft_status s = ft_train_accumulate(r->m, r->train, idx, c->grad_accum, c->batch_size, c->seq_len, c->pad_id, &o,
                                       &r->arena, &ar);

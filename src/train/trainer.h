@@ -33,6 +33,7 @@ typedef struct {
     ft_sched sched;       /* factor of lr per step (total_steps = max_steps) */
     ft_optim_cfg optim;
     double max_grad_norm; /* 0 = no clipping */
+    float label_smoothing; /* ε of the cross-entropy (0 = off) */
     bool skip_nonfinite;  /* a NaN/Inf loss or gradient: skip the step (true) or stop with an error */
     int64_t eval_every;   /* 0 = at the end only */
     bool eval_at_start;
