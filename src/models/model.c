@@ -214,6 +214,7 @@ void ft_model_free(ft_model *m) {
             ft_free(m->params[i].data);
         ft_free(m->params[i].grad);
         free(m->params[i].name);
+        free(m->params[i].alias);
     }
     free(m->params);
     free(m->layers);

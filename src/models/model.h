@@ -44,6 +44,7 @@ typedef struct {
     float *grad;  /* NULL unless trainable */
     bool trainable, owned;
     bool extra;   /* not a base-model weight: a head or a PEFT tensor attached after load */
+    char *alias;  /* the name it had in a loaded adapter file when that differs (NULL = canonical) */
     ft_dtype file_dtype;
 } ft_param;
 

@@ -514,10 +514,29 @@ void ft_peft_summary(const ft_model *m, char *buf, size_t n) {
              all ? 100.0 * (double)tr / (double)all : 0.0);
 }
 
+/* True when param idx is the bias of a linear layer wrapped by LoRA/IA3 (PEFT then names it
+ * <module>.base_layer.bias). */
+static bool wrapped_bias(const ft_model *m, int idx) {
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int s = 0; s < FT_N_SITES; s++) {
+            int bi = -1;
+            const ft_site_peft *sp = &m->sites[l * FT_N_SITES + s];
+            if ((sp->lora_a >= 0 || sp->ia3 >= 0) &&
+                ft_model_site(m, l, (ft_site)s, NULL, &bi, NULL, NULL, NULL, NULL, 0) && bi == idx)
+                return true;
+        }
+    return false;
+}
+
 void ft_peft_tensor_name(const ft_model *m, int idx, char *buf, size_t n) {
     const char *nm = m->params[idx].name;
-    if (m->params[idx].extra && idx != m->score)
+    size_t l = strlen(nm);
+    if (m->params[idx].alias)
+        snprintf(buf, n, "%s", m->params[idx].alias);
+    else if (m->params[idx].extra && idx != m->score)
         snprintf(buf, n, "%s", nm);
+    else if (l > 5 && !strcmp(nm + l - 5, ".bias") && wrapped_bias(m, idx))
+        snprintf(buf, n, PREFIX "%.*s.base_layer.bias", (int)(l - 5), nm);
     else
         snprintf(buf, n, PREFIX "%s", nm);
 }

@@ -147,6 +147,14 @@ ft_status ft_peft_load(ft_model *m, const char *dir) {
             ft_peft_tensor_name(m, p, nm, sizeof nm);
             if (!strcmp(nm, t->name))
                 idx = p;
+            /* older PEFT files name a wrapped layer's bias without ".base_layer" */
+            char plain[512];
+            snprintf(plain, sizeof plain, "base_model.model.%s", m->params[p].name);
+            if (!m->params[p].extra && !strcmp(plain, t->name) && strcmp(nm, plain)) {
+                idx = p;
+                free(m->params[p].alias);
+                m->params[p].alias = ft_strdup(plain); /* keep the file's naming for dump and save */
+            }
         }
         if (idx < 0) {
             s = ft_fail(FT_ERR_SHAPE, "%s: tensor '%s' does not belong to this %s model with this adapter config "
@@ -183,7 +191,9 @@ ft_status ft_peft_load(ft_model *m, const char *dir) {
                 continue;
             char nm[512];
             ft_peft_tensor_name(m, p, nm, sizeof nm);
-            if (!ft_st_find(f, nm)) {
+            char plain[512];
+            snprintf(plain, sizeof plain, "base_model.model.%s", m->params[p].name);
+            if (!ft_st_find(f, nm) && (m->params[p].extra || !ft_st_find(f, plain))) {
                 s = ft_fail(FT_ERR_MISSING, "%s: adapter tensor '%s' is missing", wpath, nm);
                 break;
             }
