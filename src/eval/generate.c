@@ -199,7 +199,10 @@ ft_status ft_gen_run(ft_model *m, ft_tokenizer *tok, const int32_t *prompt, int 
     if (c->max_new_tokens < 0)
         return ft_fail(FT_ERR_ARG, "max_new_tokens %d must be >= 0", c->max_new_tokens);
     FT_TRY(ft_gen_opts_check(&c->sample));
-    const int V = m->cfg.vocab_size, positions = m->cfg.max_pos - m->n_virtual;
+    int V = m->cfg.vocab_size;
+    const int positions = m->cfg.max_pos - m->n_virtual;
+    if (tok && ft_tok_vocab_size(tok) < (size_t)V) /* ids past the tokenizer's (embedding padding) are never text */
+        V = (int)ft_tok_vocab_size(tok);
     if (positions < 2)
         return ft_fail(FT_ERR_RANGE, "the model has %d positions, too few to generate", m->cfg.max_pos);
     if (n_prompt > positions - 1) { /* keep the end of the prompt: it is what the next token follows */
@@ -219,7 +222,7 @@ ft_status ft_gen_run(ft_model *m, ft_tokenizer *tok, const int32_t *prompt, int 
     }
     ft_kv *kv = NULL;
     int32_t *seen = malloc((size_t)(n_prompt + max_new + 1) * sizeof *seen);
-    float *lg = malloc((size_t)V * sizeof *lg);
+    float *lg = malloc((size_t)m->cfg.vocab_size * sizeof *lg);
     out->ids = malloc((size_t)(max_new + 1) * sizeof *out->ids);
     ft_status s = seen && lg && out->ids ? FT_OK : ft_fail(FT_ERR_NOMEM, "out of memory");
     if (s == FT_OK)

@@ -62,7 +62,8 @@ typedef struct {
 void ft_gen_out_free(ft_gen_out *o);
 
 /* Generate from prompt ids with a KV cache (each new token one position). The prompt is cut from the
- * left when it leaves no room for one new token in the model's positions. */
+ * left when it leaves no room for one new token in the model's positions. tok (may be NULL: no text,
+ * no eos, no stop strings) also bounds the ids drawn to its vocabulary. */
 ft_status ft_gen_run(ft_model *m, ft_tokenizer *tok, const int32_t *prompt, int n_prompt, const ft_gen_cfg *c,
                      ft_gen_out *out);
 
