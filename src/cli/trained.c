@@ -60,12 +60,12 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
         s = ft_fail(FT_ERR_ARG, "--model DIR is required");
         goto fail;
     }
-    /* ftune_train.json: next to the model, else next to the adapter */
-    CHECK(load_info(model_dir, t));
-    const char *info_dir = t->info ? model_dir : NULL;
+    /* ftune_train.json: the adapter's (it describes the run that made it), else the model's */
+    CHECK(load_info(adapter_dir, t));
+    const char *info_dir = t->info ? adapter_dir : NULL;
     if (!t->info) {
-        CHECK(load_info(adapter_dir, t));
-        info_dir = t->info ? adapter_dir : NULL;
+        CHECK(load_info(model_dir, t));
+        info_dir = t->info ? model_dir : NULL;
     }
     if (task) {
         if (!known_task(task)) {
