@@ -40,7 +40,7 @@ static const char *CLASSIFY_USAGE =
     "Reads one text per line from stdin and prints, per line, the predicted label and its probability\n"
     "(softmax of the head's logits), tab-separated; for a regression model the predicted value. The text is\n"
     "cleaned as training cleaned it. --json prints one object per line: {\"label\", \"prob\", \"probs\"}.\n"
-    "An empty line is an error (it has no token to classify). See docs/evaluation.md.\n";
+    "A line that tokenizes to nothing (empty, with no special tokens added) is an error. See docs/evaluation.md.\n";
 
 static ft_task task_enum(const char *t) {
     return !strcmp(t, "classification") ? FT_TASK_SEQ_CLS : !strcmp(t, "regression") ? FT_TASK_REGRESSION
