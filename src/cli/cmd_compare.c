@@ -1,0 +1,368 @@
+/* ftune compare: one recipe, several fine-tuning methods, one table. Each method trains in a child
+ * process (this binary's `train` with method=X output_dir=OUT/X), so its peak memory is its own:
+ * wait4's ru_maxrss. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli/cli.h"
+#include "io/json.h"
+#include "report/report_html.h"
+#include "train/recipe.h"
+
+static const char *COMPARE_USAGE =
+    "usage: ftune compare RECIPE.yaml [key=value ...] [--methods full,lora,adapter,prompt,bitfit,ia3] [--json]\n"
+    "\n"
+    "Trains the recipe once per method, each in a child process (`ftune train RECIPE ... method=X\n"
+    "output_dir=OUT/X`, OUT = the recipe's output_dir), and prints one table: trainable parameters (count\n"
+    "and %), peak memory (the child's max RSS), training tokens/s, wall time and the validation metric\n"
+    "(eval.metric) at the end. Writes OUT/compare.json and OUT/compare.html (the table, validation and\n"
+    "training-loss curves of every method, links to each run's report.html); OUT/X/train.log holds each\n"
+    "run's output. A method that fails is reported as failed and the others still run (exit status 1).\n"
+    "\n"
+    "options:\n"
+    "  --methods LIST   comma-separated methods (default: all six)\n"
+    "  --json           print the table as one JSON object {\"methods\": [...]}\n"
+    "See docs/evaluation.md.\n";
+
+typedef struct {
+    char method[16];
+    bool ok;
+    int exit_code;
+    long long params, trainable;
+    double pct, peak_mb, tok_s, wall_s, metric;
+    double *ex, *ey, *tx, *ty; /* validation metric and training loss curves */
+    size_t ne, nt;
+} run_t;
+
+static void run_free(run_t *r) {
+    free(r->ex);
+    free(r->ey);
+    free(r->tx);
+    free(r->ty);
+}
+
+static ft_status push_pt(double **x, double **y, size_t *n, double vx, double vy) {
+    double *a = realloc(*x, (*n + 1) * sizeof *a);
+    if (!a)
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    *x = a;
+    double *b = realloc(*y, (*n + 1) * sizeof *b);
+    if (!b)
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    *y = b;
+    a[*n] = vx;
+    b[*n] = vy;
+    (*n)++;
+    return FT_OK;
+}
+
+/* The run's log line "... N parameters, M trainable (P%) ..." and "..., T tok/s; ..." */
+static void parse_log(const char *path, run_t *r) {
+    char *text;
+    size_t len;
+    if (ft_read_file(path, &text, &len) != FT_OK) {
+        ft_clear_error();
+        return;
+    }
+    const char *p = strstr(text, " parameters, ");
+    if (p) {
+        const char *q = p;
+        while (q > text && q[-1] >= '0' && q[-1] <= '9')
+            q--;
+        r->params = atoll(q);
+        sscanf(p, " parameters, %lld trainable (%lf%%)", &r->trainable, &r->pct);
+    }
+    const char *t = strstr(text, " tok/s;");
+    if (t) {
+        const char *q = t;
+        while (q > text && ((q[-1] >= '0' && q[-1] <= '9') || q[-1] == '.'))
+            q--;
+        r->tok_s = atof(q);
+    }
+    free(text);
+}
+
+static ft_status read_metrics(const char *path, const char *metric, run_t *r) {
+    char *text;
+    size_t len;
+    FT_TRY(ft_read_file(path, &text, &len));
+    char key[96];
+    snprintf(key, sizeof key, "eval/%s", metric);
+    ft_status s = FT_OK;
+    for (char *line = strtok(text, "\n"); line && s == FT_OK; line = strtok(NULL, "\n")) {
+        cJSON *j = cJSON_Parse(line);
+        if (!j)
+            continue;
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "step"), *e = cJSON_GetObjectItemCaseSensitive(j, key),
+                    *l = cJSON_GetObjectItemCaseSensitive(j, "train/loss");
+        double step = cJSON_IsNumber(st) ? st->valuedouble : 0;
+        if (cJSON_IsNumber(e)) {
+            r->metric = e->valuedouble;
+            s = push_pt(&r->ex, &r->ey, &r->ne, step, e->valuedouble);
+        }
+        if (s == FT_OK && cJSON_IsNumber(l))
+            s = push_pt(&r->tx, &r->ty, &r->nt, step, l->valuedouble);
+        cJSON_Delete(j);
+    }
+    free(text);
+    return s;
+}
+
+/* fork + exec of this binary's train; stdout/stderr to log; rusage of the child */
+static ft_status run_child(char *const *args, const char *log, int *status, struct rusage *ru, double *wall) {
+    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return ft_fail(FT_ERR_IO, "%s: %s", log, strerror(errno));
+    fflush(NULL);
+    double t0 = ft_now();
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fd);
+        return ft_fail(FT_ERR_IO, "fork: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execv("/proc/self/exe", args);
+        dprintf(2, "ftune compare: exec /proc/self/exe: %s\n", strerror(errno));
+        _exit(127);
+    }
+    close(fd);
+    pid_t w;
+    while ((w = wait4(pid, status, 0, ru)) < 0 && errno == EINTR)
+        ;
+    *wall = ft_now() - t0;
+    if (w < 0)
+        return ft_fail(FT_ERR_IO, "wait4: %s", strerror(errno));
+    return FT_OK;
+}
+
+static const char *const ALL_METHODS[] = {"full", "lora", "adapter", "prompt", "bitfit", "ia3"};
+
+static ft_status write_html(const char *out_dir, const char *metric, run_t *runs, int n) {
+    ft_html_kv *kv = calloc((size_t)n + 1, sizeof *kv);
+    char (*vals)[512] = calloc((size_t)n + 1, sizeof *vals);
+    ft_html_series *se = calloc((size_t)n, sizeof *se), *st = calloc((size_t)n, sizeof *st);
+    if (!kv || !vals || !se || !st) {
+        free(kv);
+        free(vals);
+        free(se);
+        free(st);
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < n; i++) {
+        run_t *r = &runs[i];
+        kv[i].key = r->method;
+        if (r->ok)
+            snprintf(vals[i], sizeof vals[i],
+                     "trainable %lld of %lld (%.3f%%); peak memory %.1f MB; %.0f tokens/s; %.2f s; validation %s %.4f; "
+                     "run report: %.15s/report.html",
+                     r->trainable, r->params, r->pct, r->peak_mb, r->tok_s, r->wall_s, metric, r->metric, r->method);
+        else
+            snprintf(vals[i], sizeof vals[i], "failed (exit status %d): see %.15s/train.log", r->exit_code, r->method);
+        kv[i].value = vals[i];
+        se[i] = (ft_html_series){r->method, r->ex, r->ey, r->ne};
+        st[i] = (ft_html_series){r->method, r->tx, r->ty, r->nt};
+    }
+    char title[160];
+    snprintf(title, sizeof title, "validation %s", metric);
+    ft_html_chart charts[2] = {{title, "step", metric, se, (size_t)n, false},
+                               {"training loss", "step", "loss", st, (size_t)n, false}};
+    ft_html_report rep = {"ftune compare: one recipe, several methods", kv, (size_t)n, charts, 2, NULL};
+    char p[4096];
+    ft_status s = ft_html_write(ft_path_join(p, sizeof p, out_dir, "compare.html"), &rep);
+    free(kv);
+    free(vals);
+    free(se);
+    free(st);
+    return s;
+}
+
+int ft_cmd_compare(int argc, char **argv) {
+    const char *methods = "full,lora,adapter,prompt,bitfit,ia3";
+    bool json = false, help;
+    ft_opt opts[] = {{"methods", FT_OPT_STR, &methods}, {"json", FT_OPT_FLAG, &json}};
+    const char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    if (!pos)
+        return ft_cli_fail("compare", ft_fail(FT_ERR_NOMEM, "out of memory"));
+    int npos = 0;
+    int rc = ft_cli_parse("compare", argc, argv, opts, sizeof opts / sizeof *opts, COMPARE_USAGE, pos, argc, &npos,
+                          &help);
+    if (rc || help) {
+        free(pos);
+        return rc;
+    }
+    const char *recipe = NULL;
+    for (int i = 0; i < npos; i++)
+        if (!strchr(pos[i], '=')) {
+            if (recipe) {
+                fprintf(stderr, "ftune compare: one recipe file only ('%s' and '%s')\n", recipe, pos[i]);
+                free(pos);
+                return 2;
+            }
+            recipe = pos[i];
+        }
+    if (!recipe) {
+        fprintf(stderr, "ftune compare: give a recipe file (see ftune compare --help)\n");
+        free(pos);
+        return 2;
+    }
+    /* the resolved recipe: output_dir and eval.metric; errors in keys show before any training */
+    ft_recipe r;
+    ft_status s = ft_recipe_init(&r);
+    if (s == FT_OK)
+        s = ft_recipe_load_yaml(&r, recipe);
+    for (int i = 0; s == FT_OK && i < npos; i++)
+        if (strchr(pos[i], '='))
+            s = ft_recipe_override(&r, pos[i]);
+    if (s == FT_OK && !r.output_dir)
+        s = ft_fail(FT_ERR_CONFIG, "%s: output_dir is required (each method trains into output_dir/METHOD)", recipe);
+    /* the methods */
+    run_t runs[16];
+    int n = 0;
+    memset(runs, 0, sizeof runs);
+    char list[256];
+    snprintf(list, sizeof list, "%s", methods);
+    for (char *tok = strtok(list, ","); s == FT_OK && tok; tok = strtok(NULL, ",")) {
+        bool known = false;
+        for (size_t k = 0; k < sizeof ALL_METHODS / sizeof *ALL_METHODS; k++)
+            known |= !strcmp(tok, ALL_METHODS[k]);
+        if (!known)
+            s = ft_fail(FT_ERR_ARG, "--methods: unknown method '%s' (full, lora, adapter, prompt, bitfit, ia3)", tok);
+        else if (n == 16)
+            s = ft_fail(FT_ERR_ARG, "--methods: at most 16 entries");
+        else
+            snprintf(runs[n++].method, sizeof runs[0].method, "%s", tok);
+    }
+    if (s == FT_OK && n == 0)
+        s = ft_fail(FT_ERR_ARG, "--methods: no method given");
+    char out_dir[4096] = "", metric[64] = "loss";
+    if (s == FT_OK) {
+        snprintf(out_dir, sizeof out_dir, "%s", r.output_dir);
+        snprintf(metric, sizeof metric, "%s", r.eval_metric ? r.eval_metric : "loss");
+        s = ft_mkdir_p(out_dir);
+    }
+    ft_recipe_free(&r);
+    if (s != FT_OK) {
+        free(pos);
+        return ft_cli_fail("compare", s);
+    }
+    int failures = 0;
+    for (int i = 0; i < n && s == FT_OK; i++) {
+        run_t *ru = &runs[i];
+        char dir[4096], log[4200], mo[64], oo[4200];
+        ft_path_join(dir, sizeof dir, out_dir, ru->method);
+        s = ft_mkdir_p(dir);
+        if (s != FT_OK)
+            break;
+        snprintf(log, sizeof log, "%s/train.log", dir);
+        snprintf(mo, sizeof mo, "method=%.15s", ru->method);
+        snprintf(oo, sizeof oo, "output_dir=%s", dir);
+        /* ftune train RECIPE <user overrides> method=X output_dir=OUT/X report.progress=quiet */
+        char **args = calloc((size_t)npos + 8, sizeof *args);
+        if (!args) {
+            s = ft_fail(FT_ERR_NOMEM, "out of memory");
+            break;
+        }
+        int a = 0;
+        args[a++] = "ftune";
+        args[a++] = "train";
+        args[a++] = (char *)recipe;
+        for (int k = 0; k < npos; k++)
+            if (strchr(pos[k], '='))
+                args[a++] = (char *)pos[k];
+        args[a++] = mo;
+        args[a++] = oo;
+        args[a++] = "report.progress=quiet";
+        args[a] = NULL;
+        int status = 0;
+        struct rusage rus;
+        memset(&rus, 0, sizeof rus);
+        fprintf(stderr, "ftune compare: training %s ...\n", ru->method);
+        s = run_child(args, log, &status, &rus, &ru->wall_s);
+        free(args);
+        if (s != FT_OK)
+            break;
+        ru->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        ru->ok = ru->exit_code == 0;
+        ru->peak_mb = (double)rus.ru_maxrss / 1024.0; /* Linux: KiB */
+        ru->metric = NAN;
+        parse_log(log, ru);
+        if (ru->params > 0) /* the log rounds the share to 0.01% */
+            ru->pct = 100.0 * (double)ru->trainable / (double)ru->params;
+        char mp[4200];
+        snprintf(mp, sizeof mp, "%s/metrics.jsonl", dir);
+        if (ru->ok && read_metrics(mp, metric, ru) != FT_OK)
+            ft_clear_error();
+        if (!ru->ok) {
+            failures++;
+            fprintf(stderr, "ftune compare: %s failed (exit status %d); see %s\n", ru->method, ru->exit_code, log);
+        }
+    }
+    free(pos);
+    if (s == FT_OK) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "metric", metric);
+        cJSON *arr = cJSON_AddArrayToObject(j, "methods");
+        for (int i = 0; i < n; i++) {
+            const run_t *ru = &runs[i];
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "method", ru->method);
+            cJSON_AddBoolToObject(o, "ok", ru->ok);
+            if (ru->ok) {
+                cJSON_AddNumberToObject(o, "params", (double)ru->params);
+                cJSON_AddNumberToObject(o, "trainable", (double)ru->trainable);
+                cJSON_AddNumberToObject(o, "trainable_pct", ru->pct);
+                cJSON_AddNumberToObject(o, "peak_mb", ru->peak_mb);
+                cJSON_AddNumberToObject(o, "tokens_per_s", ru->tok_s);
+                cJSON_AddNumberToObject(o, "wall_s", ru->wall_s);
+                if (isfinite(ru->metric))
+                    cJSON_AddNumberToObject(o, metric, ru->metric);
+                else
+                    cJSON_AddNullToObject(o, metric);
+            } else {
+                cJSON_AddNumberToObject(o, "exit_code", ru->exit_code);
+            }
+            cJSON_AddItemToArray(arr, o);
+        }
+        char p[4096];
+        s = ft_json_write_file(ft_path_join(p, sizeof p, out_dir, "compare.json"), j, false);
+        if (s == FT_OK)
+            s = write_html(out_dir, metric, runs, n);
+        if (s == FT_OK && json) {
+            char *o = cJSON_PrintUnformatted(j);
+            if (o)
+                printf("%s\n", o);
+            cJSON_free(o);
+        } else if (s == FT_OK) {
+            printf("%-8s %12s %9s %10s %10s %9s %12s\n", "method", "trainable", "%", "peak MB", "tokens/s", "wall s",
+                   metric);
+            for (int i = 0; i < n; i++) {
+                const run_t *ru = &runs[i];
+                if (ru->ok)
+                    printf("%-8s %12lld %8.3f%% %10.1f %10.0f %9.2f %12.4f\n", ru->method, ru->trainable, ru->pct,
+                           ru->peak_mb, ru->tok_s, ru->wall_s, ru->metric);
+                else
+                    printf("%-8s failed (exit status %d): see %s/%s/train.log\n", ru->method, ru->exit_code, out_dir,
+                           ru->method);
+            }
+            printf("report: %s/compare.html\n", out_dir);
+        }
+        cJSON_Delete(j);
+    }
+    for (int i = 0; i < n; i++)
+        run_free(&runs[i]);
+    if (s != FT_OK)
+        return ft_cli_fail("compare", s);
+    return failures ? 1 : 0;
+}

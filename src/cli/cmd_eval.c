@@ -1,0 +1,358 @@
+/* ftune eval: the metrics that fit a trained model's task on a data file; ftune classify: label and
+ * probability for each line of stdin. Both read the task, labels and fields from ftune_train.json. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli/cli.h"
+#include "cli/trained.h"
+#include "models/infer.h"
+#include "train/trainer.h"
+
+static const char *EVAL_USAGE =
+    "usage: ftune eval --model DIR [--adapter DIR] --data FILE [--task TASK] [--json] [options]\n"
+    "\n"
+    "Evaluates a model on a data file with the metrics of its task:\n"
+    "  causal_lm / instruction  loss (mean next-token cross-entropy over target tokens), perplexity\n"
+    "  classification           accuracy; precision, recall, F1 (macro, micro, weighted); confusion matrix\n"
+    "  regression               mse, mae, r2 (and loss = mse as trained)\n"
+    "The task, label set (class-id order), data fields, chat template and text cleaning come from the\n"
+    "ftune_train.json and recipe.yaml that `ftune train` wrote in DIR (or in the adapter directory), so\n"
+    "`ftune eval --model OUT --data test.jsonl` needs nothing else. DIR may be a full checkpoint or an adapter\n"
+    "directory (its base model is ftune_train.json's base_model).\n"
+    "\n"
+    "options:\n"
+    "  --adapter DIR     a PEFT adapter to load onto --model\n"
+    "  --task TASK       causal_lm | instruction | classification | regression (overrides ftune_train.json;\n"
+    "                    required for a model that `ftune train` did not write)\n"
+    "  --json            print one JSON object, the metrics at top level\n"
+    "  --batch-size N    examples per forward pass (8)\n"
+    "  --seq-len N       truncation length (default: the training seq_len)\n"
+    "  --threads N       OpenMP threads (0 = all cores)\n"
+    "See docs/evaluation.md.\n";
+
+static const char *CLASSIFY_USAGE =
+    "usage: ftune classify --model DIR [--adapter DIR] [--json] [--threads N] < lines.txt\n"
+    "\n"
+    "Reads one text per line from stdin and prints, per line, the predicted label and its probability\n"
+    "(softmax of the head's logits), tab-separated; for a regression model the predicted value. The text is\n"
+    "cleaned as training cleaned it. --json prints one object per line: {\"label\", \"prob\", \"probs\"}.\n"
+    "A line that tokenizes to nothing (empty, with no special tokens added) is an error. See docs/evaluation.md.\n";
+
+static ft_task task_enum(const char *t) {
+    return !strcmp(t, "classification") ? FT_TASK_SEQ_CLS : !strcmp(t, "regression") ? FT_TASK_REGRESSION
+                                                                                      : FT_TASK_CAUSAL_LM;
+}
+
+static void set_threads(long threads) {
+    ft_ctx ctx;
+    ft_ctx_default(&ctx);
+    if (threads > 0)
+        ctx.threads = (int)threads;
+    ft_ctx_apply(&ctx);
+}
+
+/* The data file's class labels mapped onto the model's ids (an unknown label fails naming file:line). */
+static ft_status check_labels(const ft_trained *t, const char *path) {
+    ft_data_recs rs = {0};
+    FT_TRY(ft_data_read(path, &t->data, &rs));
+    ft_status s = FT_OK;
+    for (size_t i = 0; i < rs.n && s == FT_OK; i++) {
+        const ft_data_rec *r = &rs.r[i];
+        if (!r->label) {
+            s = ft_fail(FT_ERR_FORMAT, "%s:%ld: missing label field '%s'", r->file, r->line, t->data.label_field);
+            break;
+        }
+        int k = 0;
+        while (k < t->n_labels && strcmp(t->label_names[k], r->label))
+            k++;
+        if (k == t->n_labels) {
+            char known[512] = "";
+            for (int j = 0; j < t->n_labels && strlen(known) < 400; j++)
+                snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", j ? ", " : "",
+                         t->label_names[j]);
+            s = ft_fail(FT_ERR_FORMAT, "%s:%ld: label '%s' is not one the model was trained on (%s)", r->file, r->line,
+                        r->label, known);
+        }
+    }
+    ft_data_recs_free(&rs);
+    return s;
+}
+
+static ft_status remap_labels(const ft_trained *t, ft_dataset *d) {
+    for (size_t i = 0; i < d->n; i++) {
+        int32_t c = d->ex[i].cls_label;
+        if (c < 0)
+            continue;
+        int k = 0;
+        while (k < t->n_labels && strcmp(t->label_names[k], d->label_names[c]))
+            k++;
+        if (k == t->n_labels)
+            return ft_fail(FT_ERR_FORMAT, "label '%s' is not one the model was trained on", d->label_names[c]);
+        d->ex[i].cls_label = k;
+    }
+    return FT_OK;
+}
+
+static void add_cls_json(cJSON *j, const ft_metric_cls *c, char *const *names) {
+    cJSON_AddNumberToObject(j, "accuracy", c->accuracy);
+    cJSON_AddNumberToObject(j, "precision_macro", c->precision_macro);
+    cJSON_AddNumberToObject(j, "recall_macro", c->recall_macro);
+    cJSON_AddNumberToObject(j, "f1_macro", c->f1_macro);
+    cJSON_AddNumberToObject(j, "precision_micro", c->precision_micro);
+    cJSON_AddNumberToObject(j, "recall_micro", c->recall_micro);
+    cJSON_AddNumberToObject(j, "f1_micro", c->f1_micro);
+    cJSON_AddNumberToObject(j, "precision_weighted", c->precision_weighted);
+    cJSON_AddNumberToObject(j, "recall_weighted", c->recall_weighted);
+    cJSON_AddNumberToObject(j, "f1_weighted", c->f1_weighted);
+    cJSON *labels = cJSON_AddArrayToObject(j, "labels");
+    cJSON *cm = cJSON_AddArrayToObject(j, "confusion_matrix");
+    cJSON *per = cJSON_AddObjectToObject(j, "per_class");
+    for (size_t a = 0; a < c->n_classes; a++) {
+        cJSON_AddItemToArray(labels, cJSON_CreateString(names[a]));
+        cJSON *row = cJSON_CreateArray();
+        for (size_t b = 0; b < c->n_classes; b++)
+            cJSON_AddItemToArray(row, cJSON_CreateNumber((double)c->confusion[a * c->n_classes + b]));
+        cJSON_AddItemToArray(cm, row);
+        cJSON *pc = cJSON_AddObjectToObject(per, names[a]);
+        cJSON_AddNumberToObject(pc, "precision", c->precision[a]);
+        cJSON_AddNumberToObject(pc, "recall", c->recall[a]);
+        cJSON_AddNumberToObject(pc, "f1", c->f1[a]);
+        cJSON_AddNumberToObject(pc, "support", (double)c->support[a]);
+    }
+}
+
+static void print_cls_table(const ft_metric_cls *c, char *const *names) {
+    printf("accuracy     %.4f\n\n", c->accuracy);
+    printf("%-12s %9s %9s %9s %9s\n", "", "precision", "recall", "f1", "support");
+    for (size_t a = 0; a < c->n_classes; a++)
+        printf("%-12.12s %9.4f %9.4f %9.4f %9lld\n", names[a], c->precision[a], c->recall[a], c->f1[a],
+               (long long)c->support[a]);
+    printf("%-12s %9.4f %9.4f %9.4f\n", "macro", c->precision_macro, c->recall_macro, c->f1_macro);
+    printf("%-12s %9.4f %9.4f %9.4f\n", "micro", c->precision_micro, c->recall_micro, c->f1_micro);
+    printf("%-12s %9.4f %9.4f %9.4f\n", "weighted", c->precision_weighted, c->recall_weighted, c->f1_weighted);
+    printf("\nconfusion matrix (rows: true, columns: predicted)\n%-12s", "");
+    for (size_t b = 0; b < c->n_classes; b++)
+        printf(" %9.9s", names[b]);
+    printf("\n");
+    for (size_t a = 0; a < c->n_classes; a++) {
+        printf("%-12.12s", names[a]);
+        for (size_t b = 0; b < c->n_classes; b++)
+            printf(" %9lld", (long long)c->confusion[a * c->n_classes + b]);
+        printf("\n");
+    }
+}
+
+int ft_cmd_eval(int argc, char **argv) {
+    const char *model = NULL, *adapter = NULL, *data = NULL, *task = NULL;
+    long bs = 8, seq = 0, threads = 0;
+    bool json = false, help;
+    ft_opt opts[] = {{"model", FT_OPT_STR, &model},      {"adapter", FT_OPT_STR, &adapter},
+                     {"data", FT_OPT_STR, &data},        {"task", FT_OPT_STR, &task},
+                     {"json", FT_OPT_FLAG, &json},       {"batch-size", FT_OPT_INT, &bs},
+                     {"seq-len", FT_OPT_INT, &seq},      {"threads", FT_OPT_INT, &threads}};
+    int rc = ft_cli_parse("eval", argc, argv, opts, sizeof opts / sizeof *opts, EVAL_USAGE, NULL, 0, NULL, &help);
+    if (rc || help)
+        return rc;
+    if (!model || !data) {
+        fprintf(stderr, "ftune eval: --model and --data are required (see ftune eval --help)\n");
+        return 2;
+    }
+    if (bs <= 0 || seq < 0 || (seq > 0 && seq < 2) || threads < 0) {
+        fprintf(stderr, "ftune eval: --batch-size must be > 0, --seq-len >= 2, --threads >= 0\n");
+        return 2;
+    }
+    set_threads(threads);
+    ft_trained t;
+    ft_status s = ft_trained_load(model, adapter, task, true, &t);
+    if (s != FT_OK)
+        return ft_cli_fail("eval", s);
+    if (seq > 0)
+        t.seq_len = t.data.max_len = (int)seq;
+    const ft_task tk = task_enum(t.task);
+    ft_dataset ds = {0};
+    ft_eval_result res = {0};
+    bool have_res = false;
+    if (tk == FT_TASK_SEQ_CLS)
+        s = check_labels(&t, data);
+    if (s == FT_OK) {
+        ft_data_cfg dc = t.data;
+        dc.train = data;
+        s = ft_data_build(&dc, tk, t.tok, &ds, NULL, NULL, NULL);
+    }
+    if (s == FT_OK && tk == FT_TASK_SEQ_CLS)
+        s = remap_labels(&t, &ds);
+    double t0 = ft_now();
+    if (s == FT_OK) {
+        ft_arena arena;
+        s = ft_arena_init(&arena, ft_model_act_bytes(t.m, (int)bs, t.seq_len) + ((size_t)4 << 20));
+        if (s == FT_OK) {
+            s = ft_train_evaluate(t.m, &ds, (int)bs, t.seq_len, t.pad_id, &arena, &res);
+            have_res = s == FT_OK;
+            ft_arena_free(&arena);
+        }
+    }
+    double wall = ft_now() - t0;
+    if (s == FT_OK && tk == FT_TASK_SEQ_CLS && !res.has_cls)
+        s = ft_fail(FT_ERR_INTERNAL, "no classification predictions were made");
+    if (s == FT_OK && tk == FT_TASK_REGRESSION && !res.has_reg)
+        s = ft_fail(FT_ERR_INTERNAL, "no regression predictions were made");
+    if (s == FT_OK && json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "task", t.task);
+        cJSON_AddNumberToObject(j, "n_examples", (double)ds.n);
+        cJSON_AddNumberToObject(j, "loss", res.loss);
+        if (tk == FT_TASK_CAUSAL_LM) {
+            cJSON_AddNumberToObject(j, "perplexity", res.perplexity);
+            cJSON_AddNumberToObject(j, "n_tokens", (double)res.count);
+        } else if (tk == FT_TASK_SEQ_CLS) {
+            add_cls_json(j, &res.cls, t.label_names);
+        } else {
+            cJSON_AddNumberToObject(j, "mse", res.reg.mse);
+            cJSON_AddNumberToObject(j, "mae", res.reg.mae);
+            if (isnan(res.reg.r2))
+                cJSON_AddNullToObject(j, "r2");
+            else
+                cJSON_AddNumberToObject(j, "r2", res.reg.r2);
+        }
+        char *out = cJSON_PrintUnformatted(j);
+        cJSON_Delete(j);
+        if (!out)
+            s = ft_fail(FT_ERR_NOMEM, "out of memory");
+        else {
+            printf("%s\n", out);
+            cJSON_free(out);
+        }
+    } else if (s == FT_OK) {
+        printf("model %s%s%s, task %s, %zu examples (%.1f s)\n", model, adapter ? " + " : "", adapter ? adapter : "",
+               t.task, ds.n, wall);
+        printf("loss         %.4f\n", res.loss);
+        if (tk == FT_TASK_CAUSAL_LM)
+            printf("perplexity   %.4f\ntokens       %lld\n", res.perplexity, (long long)res.count);
+        else if (tk == FT_TASK_SEQ_CLS)
+            print_cls_table(&res.cls, t.label_names);
+        else
+            printf("mse          %.6g\nmae          %.6g\nr2           %.6g\n", res.reg.mse, res.reg.mae, res.reg.r2);
+    }
+    if (have_res)
+        ft_eval_result_free(&res);
+    ft_dataset_free(&ds);
+    ft_trained_free(&t);
+    return s == FT_OK ? 0 : ft_cli_fail("eval", s);
+}
+
+/* ---- classify ---- */
+
+/* One line -> ids, truncated to seq_len as training truncated (the start kept; a trailing special token
+ * the post-processor added stays last). */
+static ft_status encode_line(ft_trained *t, const char *line, ft_tok_ids *ids) {
+    char *clean;
+    FT_TRY(ft_trained_clean(t, line, &clean));
+    ft_status s = ft_tok_encode(t->tok, clean, strlen(clean), true, ids);
+    free(clean);
+    FT_TRY(s);
+    if (ids->n > (size_t)t->seq_len) {
+        int32_t last = ids->ids[ids->n - 1];
+        ids->n = (size_t)t->seq_len;
+        if (ft_tok_is_special(t->tok, last))
+            ids->ids[ids->n - 1] = last;
+    }
+    return FT_OK;
+}
+
+int ft_cmd_classify(int argc, char **argv) {
+    const char *model = NULL, *adapter = NULL, *task = NULL;
+    long threads = 0;
+    bool json = false, help;
+    ft_opt opts[] = {{"model", FT_OPT_STR, &model}, {"adapter", FT_OPT_STR, &adapter},
+                     {"task", FT_OPT_STR, &task},   {"json", FT_OPT_FLAG, &json},
+                     {"threads", FT_OPT_INT, &threads}};
+    int rc = ft_cli_parse("classify", argc, argv, opts, sizeof opts / sizeof *opts, CLASSIFY_USAGE, NULL, 0, NULL,
+                          &help);
+    if (rc || help)
+        return rc;
+    if (!model) {
+        fprintf(stderr, "ftune classify: --model is required (see ftune classify --help)\n");
+        return 2;
+    }
+    set_threads(threads);
+    ft_trained t;
+    ft_status s = ft_trained_load(model, adapter, task, true, &t);
+    if (s != FT_OK)
+        return ft_cli_fail("classify", s);
+    const bool reg = t.m->task == FT_TASK_REGRESSION;
+    if (s == FT_OK && t.m->task == FT_TASK_CAUSAL_LM)
+        s = ft_fail(FT_ERR_ARG, "%s: task %s has no classes to predict (use ftune generate)", model, t.task);
+    const int nl = t.m->n_labels;
+    ft_kv *kv = NULL;
+    float *lg = malloc((size_t)(nl > 0 ? nl : 1) * sizeof *lg);
+    if (s == FT_OK && !lg)
+        s = ft_fail(FT_ERR_NOMEM, "out of memory");
+    if (s == FT_OK)
+        s = ft_kv_new(t.m, t.seq_len + t.m->n_virtual, &kv);
+    char *line = NULL;
+    size_t cap = 0;
+    ft_tok_ids ids = {0};
+    long ln = 0;
+    ssize_t got;
+    while (s == FT_OK && (got = getline(&line, &cap, stdin)) >= 0) {
+        ln++;
+        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
+            line[--got] = '\0';
+        s = encode_line(&t, line, &ids);
+        if (s != FT_OK) {
+            s = ft_fail_ctx(s, "stdin:%ld", ln);
+            break;
+        }
+        if (ids.n == 0) {
+            s = ft_fail(FT_ERR_ARG, "stdin:%ld: empty line (no token to classify)", ln);
+            break;
+        }
+        ft_kv_reset(kv);
+        s = ft_infer(t.m, kv, ids.ids, (int)ids.n, lg);
+        if (s != FT_OK)
+            break;
+        if (reg) {
+            if (json)
+                printf("{\"value\":%.9g}\n", (double)lg[0]);
+            else
+                printf("%.9g\n", (double)lg[0]);
+            continue;
+        }
+        /* softmax: p_k = exp(z_k - max) / sum */
+        int best = 0;
+        for (int k = 1; k < nl; k++)
+            best = lg[k] > lg[best] ? k : best;
+        double sum = 0;
+        for (int k = 0; k < nl; k++)
+            sum += exp((double)lg[k] - (double)lg[best]);
+        if (json) {
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddStringToObject(j, "label", t.label_names[best]);
+            cJSON_AddNumberToObject(j, "prob", 1.0 / sum);
+            cJSON *p = cJSON_AddObjectToObject(j, "probs");
+            for (int k = 0; k < nl; k++)
+                cJSON_AddNumberToObject(p, t.label_names[k], exp((double)lg[k] - (double)lg[best]) / sum);
+            char *o = cJSON_PrintUnformatted(j);
+            cJSON_Delete(j);
+            if (!o) {
+                s = ft_fail(FT_ERR_NOMEM, "out of memory");
+                break;
+            }
+            printf("%s\n", o);
+            cJSON_free(o);
+        } else {
+            printf("%s\t%.6f\n", t.label_names[best], 1.0 / sum);
+        }
+    }
+    fflush(stdout);
+    free(line);
+    ft_tok_ids_free(&ids);
+    free(lg);
+    ft_kv_free(kv);
+    ft_trained_free(&t);
+    return s == FT_OK ? 0 : ft_cli_fail("classify", s);
+}

@@ -1,0 +1,262 @@
+/* cli/trained: load a training output for eval / classify / generate. The task, label set, fields and
+ * tokenizer come from ftune_train.json (written by `ftune train`); --task overrides the task. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/trained.h"
+#include "peft/peft.h"
+
+static const char *jstr(const cJSON *j, const char *k) {
+    const cJSON *v = j ? cJSON_GetObjectItemCaseSensitive(j, k) : NULL;
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static bool is_adapter_dir(const char *dir) {
+    char p[4096];
+    return dir && ft_file_exists(ft_path_join(p, sizeof p, dir, "adapter_config.json"));
+}
+
+static ft_status read_json(const char *path, cJSON **out) {
+    char *text;
+    size_t len;
+    FT_TRY(ft_read_file(path, &text, &len));
+    *out = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!*out || !cJSON_IsObject(*out)) {
+        cJSON_Delete(*out);
+        *out = NULL;
+        return ft_fail(FT_ERR_FORMAT, "%s: not a JSON object", path);
+    }
+    return FT_OK;
+}
+
+static ft_status load_info(const char *dir, ft_trained *t) {
+    if (!dir || t->info)
+        return FT_OK;
+    ft_path_join(t->info_path, sizeof t->info_path, dir, "ftune_train.json");
+    if (!ft_file_exists(t->info_path)) {
+        t->info_path[0] = '\0';
+        return FT_OK;
+    }
+    return read_json(t->info_path, &t->info);
+}
+
+static bool known_task(const char *s) {
+    return !strcmp(s, "causal_lm") || !strcmp(s, "instruction") || !strcmp(s, "classification") ||
+           !strcmp(s, "regression");
+}
+
+ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const char *task, bool need_task,
+                          ft_trained *t) {
+    memset(t, 0, sizeof *t);
+    FT_TRY(ft_recipe_init(&t->rec));
+    ft_status s = FT_OK;
+#define CHECK(x)                                                                                                     \
+    do {                                                                                                             \
+        if ((s = (x)) != FT_OK)                                                                                      \
+            goto fail;                                                                                               \
+    } while (0)
+    if (!model_dir) {
+        s = ft_fail(FT_ERR_ARG, "--model DIR is required");
+        goto fail;
+    }
+    /* ftune_train.json: the adapter's (it describes the run that made it), else the model's */
+    CHECK(load_info(adapter_dir, t));
+    const char *info_dir = t->info ? adapter_dir : NULL;
+    if (!t->info) {
+        CHECK(load_info(model_dir, t));
+        info_dir = t->info ? model_dir : NULL;
+    }
+    if (task) {
+        if (!known_task(task)) {
+            s = ft_fail(FT_ERR_ARG, "--task '%s' is not causal_lm, instruction, classification or regression", task);
+            goto fail;
+        }
+        t->task = task;
+    } else if (t->info) {
+        t->task = jstr(t->info, "task");
+        if (!t->task || !known_task(t->task)) {
+            s = ft_fail(FT_ERR_FORMAT, "%s: 'task' is missing or unknown", t->info_path);
+            goto fail;
+        }
+    } else if (need_task) {
+        s = ft_fail(FT_ERR_MISSING, "%s: no ftune_train.json (not an `ftune train` output directory); give --task "
+                    "(and the labels come from the model's config.json)", model_dir);
+        goto fail;
+    } else {
+        t->task = "causal_lm";
+    }
+    /* the recipe the run used: its text cleaning and packing apply to evaluation data too */
+    if (info_dir) {
+        char p[4096];
+        if (ft_file_exists(ft_path_join(p, sizeof p, info_dir, "recipe.yaml")))
+            CHECK(ft_recipe_load_yaml(&t->rec, p));
+    }
+
+    /* model: model_dir is the checkpoint, or an adapter whose base ftune_train.json names */
+    const char *base = model_dir, *adapter = adapter_dir;
+    if (is_adapter_dir(model_dir)) {
+        if (adapter_dir) {
+            s = ft_fail(FT_ERR_ARG, "%s is an adapter directory; give the base model as --model and it as --adapter",
+                        model_dir);
+            goto fail;
+        }
+        adapter = model_dir;
+        base = jstr(t->info, "base_model");
+        if (!base) {
+            s = ft_fail(FT_ERR_MISSING, "%s: an adapter without ftune_train.json naming its base model; give "
+                        "--model BASE --adapter %s", model_dir, model_dir);
+            goto fail;
+        }
+    }
+    CHECK(ft_model_load(base, &t->m));
+    if (adapter) {
+        s = ft_peft_load(t->m, adapter);
+        if (s != FT_OK) {
+            s = ft_fail_ctx(s, "adapter %s on base %s", adapter, base);
+            goto fail;
+        }
+    }
+
+    /* tokenizer: the copy training left next to its outputs, else the one it names, else the base's */
+    const char *cands[3] = {info_dir, adapter, jstr(t->info, "tokenizer")};
+    for (int i = 0; i < 3 && !t->tok; i++) {
+        char p1[4096], p2[4096], p3[4096];
+        if (!cands[i] || (!ft_file_exists(ft_path_join(p1, sizeof p1, cands[i], "tokenizer.json")) &&
+                          !ft_file_exists(ft_path_join(p2, sizeof p2, cands[i], "vocab.json")) &&
+                          !ft_file_exists(ft_path_join(p3, sizeof p3, cands[i], "encoder.json"))))
+            continue;
+        if (ft_tok_load(cands[i], &t->tok) != FT_OK) {
+            ft_clear_error();
+            t->tok = NULL;
+        }
+    }
+    if (!t->tok && (s = ft_tok_load(base, &t->tok)) != FT_OK) {
+        s = ft_fail_ctx(s, "no tokenizer next to %s or its base", model_dir);
+        goto fail;
+    }
+    int32_t pad = t->m->cfg.pad_token_id >= 0 ? t->m->cfg.pad_token_id : 0;
+    ft_tok_special sp = ft_tok_special_ids(t->tok);
+    if (sp.pad >= 0 && sp.pad < t->m->cfg.vocab_size)
+        pad = sp.pad;
+    else if (sp.eos >= 0 && sp.eos < t->m->cfg.vocab_size)
+        pad = sp.eos; /* padding is masked; any valid id will do */
+    t->pad_id = pad;
+
+    /* task vs model head */
+    const bool cls = !strcmp(t->task, "classification"), reg = !strcmp(t->task, "regression");
+    if (cls && t->m->task != FT_TASK_SEQ_CLS) {
+        s = ft_fail(FT_ERR_CONFIG, "%s: task classification, but the model has no classification head (score.weight)",
+                    adapter ? adapter : base);
+        goto fail;
+    }
+    if (reg && t->m->task != FT_TASK_REGRESSION) {
+        s = ft_fail(FT_ERR_CONFIG, "%s: task regression, but the model has no one-output regression head",
+                    adapter ? adapter : base);
+        goto fail;
+    }
+    if (!cls && !reg && t->m->task != FT_TASK_CAUSAL_LM) {
+        s = ft_fail(FT_ERR_CONFIG, "%s: task %s, but the model has a %s head", adapter ? adapter : base, t->task,
+                    t->m->task == FT_TASK_SEQ_CLS ? "classification" : "regression");
+        goto fail;
+    }
+    if (cls) { /* label names: ftune_train.json (class-id order), else the config's id2label */
+        const cJSON *ln = t->info ? cJSON_GetObjectItemCaseSensitive(t->info, "label_names") : NULL;
+        int n = cJSON_IsArray(ln) ? cJSON_GetArraySize(ln) : 0;
+        if (n == 0 && t->m->label_names)
+            n = t->m->n_labels;
+        if (n != t->m->n_labels) {
+            s = ft_fail(FT_ERR_SHAPE, "%s: %d label names, but the model's head has %d classes", t->info_path, n,
+                        t->m->n_labels);
+            goto fail;
+        }
+        t->label_names = calloc((size_t)(n ? n : 1), sizeof *t->label_names);
+        if (!t->label_names) {
+            s = ft_fail(FT_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        t->n_labels = n;
+        for (int i = 0; i < n; i++) {
+            const cJSON *v = cJSON_IsArray(ln) && cJSON_GetArraySize(ln) ? cJSON_GetArrayItem(ln, i) : NULL;
+            char num[32];
+            snprintf(num, sizeof num, "LABEL_%d", i);
+            const char *nm = cJSON_IsString(v) ? v->valuestring
+                             : t->m->label_names && t->m->label_names[i] ? t->m->label_names[i] : num;
+            if (!(t->label_names[i] = ft_strdup(nm))) {
+                s = ft_fail(FT_ERR_NOMEM, "out of memory");
+                goto fail;
+            }
+        }
+    }
+    const cJSON *sl = t->info ? cJSON_GetObjectItemCaseSensitive(t->info, "seq_len") : NULL;
+    t->seq_len = cJSON_IsNumber(sl) && sl->valuedouble >= 2 ? (int)sl->valuedouble : (int)t->rec.train_seq_len;
+    if (t->seq_len > t->m->cfg.max_pos - t->m->n_virtual)
+        t->seq_len = t->m->cfg.max_pos - t->m->n_virtual;
+    t->chat_template = jstr(t->info, "chat_template");
+
+    ft_data_cfg *d = &t->data;
+    ft_data_cfg_default(d);
+    const char *f;
+#define FIELD(key, member)                                                                                           \
+    if ((f = jstr(t->info, key)) != NULL)                                                                            \
+        d->member = f;
+    FIELD("text_field", text_field)
+    FIELD("label_field", label_field)
+    FIELD("prompt_field", prompt_field)
+    FIELD("response_field", response_field)
+    FIELD("messages_field", messages_field)
+#undef FIELD
+    d->text_pair_field = jstr(t->info, "text_pair_field");
+    d->chat_template = t->chat_template;
+    if ((f = jstr(t->info, "data_format")) != NULL && strcmp(f, "pretokenized"))
+        d->format = f;
+    /* the text transforms training applied, but no row may go: evaluation sees every row, in file order */
+    d->clean_unicode = t->rec.data_clean_unicode;
+    d->clean_whitespace = t->rec.data_clean_whitespace;
+    d->clean_html = t->rec.data_clean_html;
+    d->clean_email_headers = t->rec.data_clean_email_headers;
+    d->dedup_exact = d->dedup_near = d->drop_garbled = false;
+    d->min_chars = d->max_chars = 0;
+    d->augment_factor = 0;
+    d->val_ratio = d->test_ratio = 0;
+    d->stratify = false;
+    d->pack = t->rec.data_pack;
+    d->max_len = t->seq_len;
+    return FT_OK;
+#undef CHECK
+fail:
+    ft_trained_free(t);
+    return s;
+}
+
+void ft_trained_free(ft_trained *t) {
+    for (int i = 0; t->label_names && i < t->n_labels; i++)
+        free(t->label_names[i]);
+    free(t->label_names);
+    ft_tok_free(t->tok);
+    ft_model_free(t->m);
+    cJSON_Delete(t->info);
+    ft_recipe_free(&t->rec);
+    memset(t, 0, sizeof *t);
+}
+
+ft_status ft_trained_clean(const ft_trained *t, const char *text, char **out) {
+    char *cur = ft_strdup(text);
+    if (!cur)
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    char *(*steps[4])(const char *) = {t->data.clean_email_headers ? ft_data_strip_email_headers : NULL,
+                                       t->data.clean_html ? ft_data_strip_html : NULL,
+                                       t->data.clean_unicode ? ft_data_norm_unicode : NULL,
+                                       t->data.clean_whitespace ? ft_data_norm_whitespace : NULL};
+    for (int i = 0; i < 4; i++) {
+        if (!steps[i])
+            continue;
+        char *nx = steps[i](cur);
+        free(cur);
+        if (!nx)
+            return ft_fail(FT_ERR_NOMEM, "out of memory");
+        cur = nx;
+    }
+    *out = cur;
+    return FT_OK;
+}
