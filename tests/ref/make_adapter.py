@@ -10,7 +10,7 @@ every adapter tensor gets a meaningful gradient in the parity tests.
 Usage: make_adapter.py --model DIR --method lora|ia3|prompt|bitfit|adapter --out ADIR [--seed N]
          [--target a,b | --target-regex R | --target all-linear] [--r 4] [--alpha 8] [--rslora]
          [--bias none|all|lora_only] [--ff a,b] [--virtual 4] [--adapter-size 6]
-         [--placement houlsby|pfeiffer] [--act relu|gelu|silu] [--zero-b]
+         [--placement houlsby|pfeiffer] [--act relu|gelu|silu] [--zero-b] [--plain-bias-names]
 """
 import argparse
 import json
@@ -90,7 +90,7 @@ def build(a):
             for canon in wanted:
                 mod = canon[: -len(".bias")]
                 # PEFT names a wrapped layer's bias <module>.base_layer.bias.
-                key = f"{P}{mod}.base_layer.bias" if mod in targets else f"{P}{canon}"
+                key = f"{P}{mod}.base_layer.bias" if mod in targets and not a.plain_bias_names else f"{P}{canon}"
                 out[key] = arrays[canon] + 0.2 * rng.standard_normal(arrays[canon].shape)
     elif a.method == "ia3":
         tm = _targets(a)
@@ -150,6 +150,8 @@ def main(argv=None):
     ap.add_argument("--alpha", type=float, default=8)
     ap.add_argument("--rslora", action="store_true")
     ap.add_argument("--bias", default="none", choices=["none", "all", "lora_only"])
+    ap.add_argument("--plain-bias-names", action="store_true",
+                    help="name a targeted layer's bias <module>.bias, not PEFT's <module>.base_layer.bias")
     ap.add_argument("--zero-b", action="store_true", help="LoRA B = 0 (PEFT's init)")
     ap.add_argument("--virtual", type=int, default=4)
     ap.add_argument("--adapter-size", type=int, default=6)

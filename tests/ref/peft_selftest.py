@@ -53,7 +53,7 @@ def model(kind, tmp, seed=3):
 def adapter(mdir, tmp, method, seed=1, **kw):
     """make_adapter with defaults for every option; returns (dir, config, tensors)."""
     opts = dict(model=mdir, method=method, seed=seed, target=None, target_regex=None, ff=None, r=4, alpha=8,
-                rslora=False, bias="none", zero_b=False, virtual=4, adapter_size=6, placement="houlsby", act="relu")
+                rslora=False, bias="none", zero_b=False, plain_bias_names=False, virtual=4, adapter_size=6, placement="houlsby", act="relu")
     opts.update(kw)
     a = SimpleNamespace(**opts)
     conf, tensors = make_adapter.build(a)
