@@ -311,18 +311,41 @@ def softmax_attention(q, k, v, allowed, scale):
     return torch.matmul(torch.softmax(s, dim=-1), v)
 
 
-def gpt2_logits(P, c, ids, mask):
-    B, T = ids.shape
-    if T > c["n_pos"]:
-        raise RefError(f"batch: sequence length {T} exceeds n_positions {c['n_pos']}")
+class Hooks:
+    """Identity hooks; tests/ref/peft_ref.py overrides them to add PEFT methods without a second
+    copy of the model math. Paths are Hugging Face module names (transformer.h.0.attn.c_attn)."""
+
+    def embed(self, x, mask):
+        """Input embeddings [B,T,d] and mask [B,T] -> (embeddings, mask) the blocks run on."""
+        return x, mask
+
+    def linear(self, path, x, w, b, conv1d):
+        """Conv1D (GPT-2, W [in,out]): x W + b; nn.Linear (W [out,in]): x W^T + b."""
+        y = x @ w if conv1d else x @ w.t()
+        return y if b is None else y + b
+
+    def branch(self, path, o):
+        """o: a sublayer's output (path ends in attn / self_attn / mlp) before the residual add."""
+        return o
+
+
+NO_HOOKS = Hooks()
+
+
+def gpt2_logits(P, c, ids, mask, hooks=None):
+    hk = hooks or NO_HOOKS
     H, d = c["heads"], c["d"]
     hd = d // H
     wte = P["transformer.wte.weight"]
-    x = wte[ids] + P["transformer.wpe.weight"][torch.arange(T)][None]
+    x, mask = hk.embed(wte[ids], mask)
+    B, T = x.shape[0], x.shape[1]
+    if T > c["n_pos"]:
+        raise RefError(f"batch: sequence length {T} exceeds n_positions {c['n_pos']}")
+    x = x + P["transformer.wpe.weight"][torch.arange(T)][None]
     for i in range(c["layers"]):
         h = f"transformer.h.{i}."
         a = layer_norm(x, P[h + "ln_1.weight"], P[h + "ln_1.bias"], c["eps"])
-        qkv = a @ P[h + "attn.c_attn.weight"] + P[h + "attn.c_attn.bias"]  # Conv1D: x W + b, W [in,out]
+        qkv = hk.linear(h + "attn.c_attn", a, P[h + "attn.c_attn.weight"], P[h + "attn.c_attn.bias"], True)
         q, k, v = qkv.split(d, dim=-1)
         q, k, v = (t.reshape(B, T, H, hd).transpose(1, 2) for t in (q, k, v))
         scale = 1.0
@@ -332,10 +355,12 @@ def gpt2_logits(P, c, ids, mask):
             scale /= float(i + 1)
         o = softmax_attention(q, k, v, attention_mask_bool(mask, T), scale)
         o = o.transpose(1, 2).reshape(B, T, d)
-        x = x + o @ P[h + "attn.c_proj.weight"] + P[h + "attn.c_proj.bias"]
+        o = hk.linear(h + "attn.c_proj", o, P[h + "attn.c_proj.weight"], P[h + "attn.c_proj.bias"], True)
+        x = x + hk.branch(h + "attn", o)
         m = layer_norm(x, P[h + "ln_2.weight"], P[h + "ln_2.bias"], c["eps"])
-        m = activation(c["act"], m @ P[h + "mlp.c_fc.weight"] + P[h + "mlp.c_fc.bias"])
-        x = x + m @ P[h + "mlp.c_proj.weight"] + P[h + "mlp.c_proj.bias"]
+        m = activation(c["act"], hk.linear(h + "mlp.c_fc", m, P[h + "mlp.c_fc.weight"], P[h + "mlp.c_fc.bias"], True))
+        m = hk.linear(h + "mlp.c_proj", m, P[h + "mlp.c_proj.weight"], P[h + "mlp.c_proj.bias"], True)
+        x = x + hk.branch(h + "mlp", m)
     x = layer_norm(x, P["transformer.ln_f.weight"], P["transformer.ln_f.bias"], c["eps"])
     head = wte if c["tie"] else P["lm_head.weight"]
     return x @ head.t()
@@ -370,13 +395,14 @@ def rotate_half(x):
     return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
 
 
-def llama_logits(P, c, ids, mask):
-    B, T = ids.shape
+def llama_logits(P, c, ids, mask, hooks=None):
+    hk = hooks or NO_HOOKS
     H, KV, hd, d = c["heads"], c["kv_heads"], c["head_dim"], c["d"]
     dt = P["model.embed_tokens.weight"].dtype
     emb = P["model.embed_tokens.weight"]
     # nn.Embedding(padding_idx=pad_token_id): the pad row gets no gradient from the lookup.
-    x = F.embedding(ids, emb, padding_idx=c["pad_id"])
+    x, mask = hk.embed(F.embedding(ids, emb, padding_idx=c["pad_id"]), mask)
+    B, T = x.shape[0], x.shape[1]
     inv = rope_inv_freq(c)
     freqs = torch.arange(T, dtype=torch.float32)[:, None] * inv[None, :]  # fp32 angles, positions 0..T-1
     ang = torch.cat((freqs, freqs), dim=-1).to(dt)
@@ -387,9 +413,7 @@ def llama_logits(P, c, ids, mask):
         a = rms_norm(x, P[h + "input_layernorm.weight"], c["eps"])
 
         def lin(name, t):
-            y = t @ P[h + name + ".weight"].t()  # nn.Linear: x W^T + b, W [out,in]
-            b = P.get(h + name + ".bias")
-            return y if b is None else y + b
+            return hk.linear(h + name, t, P[h + name + ".weight"], P.get(h + name + ".bias"), False)
 
         q = lin("self_attn.q_proj", a).reshape(B, T, H, hd).transpose(1, 2)
         k = lin("self_attn.k_proj", a).reshape(B, T, KV, hd).transpose(1, 2)
@@ -401,10 +425,10 @@ def llama_logits(P, c, ids, mask):
         v = v.repeat_interleave(rep, dim=1)
         o = softmax_attention(q, k, v, attention_mask_bool(mask, T, c["windows"][i]), hd ** -0.5)
         o = o.transpose(1, 2).reshape(B, T, H * hd)
-        x = x + lin("self_attn.o_proj", o)
+        x = x + hk.branch(h + "self_attn", lin("self_attn.o_proj", o))
         m = rms_norm(x, P[h + "post_attention_layernorm.weight"], c["eps"])
         m = activation(c["act"], lin("mlp.gate_proj", m)) * lin("mlp.up_proj", m)
-        x = x + lin("mlp.down_proj", m)
+        x = x + hk.branch(h + "mlp", lin("mlp.down_proj", m))
     x = rms_norm(x, P["model.norm.weight"], c["eps"])
     head = emb if c["tie"] else P["lm_head.weight"]
     return x @ head.t()
@@ -464,8 +488,8 @@ def load_batch(path, vocab):
     return ids, mask, labels
 
 
-def forward_loss(P, c, ids, mask, labels):
-    logits = gpt2_logits(P, c, ids, mask) if c["arch"] == "gpt2" else llama_logits(P, c, ids, mask)
+def forward_loss(P, c, ids, mask, labels, hooks=None):
+    logits = gpt2_logits(P, c, ids, mask, hooks) if c["arch"] == "gpt2" else llama_logits(P, c, ids, mask, hooks)
     return logits, causal_lm_loss(logits, labels)
 
 
