@@ -89,6 +89,20 @@ double ft_cross_entropy_forward(const float *logits, const int32_t *targets, int
 void ft_cross_entropy_backward(float *dlogits, const float *logits, const int32_t *targets, int64_t N, int64_t V,
                                float scale);
 
+/* ---- fused LM head + cross-entropy (chunked over rows; never holds [N, V] logits) ----
+ * For targets[n] ≥ 0 (others ignored): logits L = h Wᵀ with h [N, C], W [V, C] (nn.Linear layout,
+ * e.g. the tied embedding table); loss_n = logsumexp(L_n) − L_n[target]. Writes *loss_sum = Σ loss_n
+ * and *count = #kept rows (either may be NULL), and ACCUMULATES dh += dL·W (if dh), dW += dLᵀ·h (if dW)
+ * with dL = (softmax(L) − onehot(target))·scale on kept rows, 0 on ignored ones. scale is the caller's
+ * d(loss)/d(loss_sum), e.g. loss_scale / ft_ce_count(targets, N) for the mean. logits_out [N, V]
+ * (or NULL) receives the raw logits. work: ft_lmhead_ce_work_floats(chunk, V) floats; chunk rows per
+ * pass (≤ 0 or > N: all N at once). Targets must be < V. */
+int64_t ft_ce_count(const int32_t *targets, int64_t N);
+size_t ft_lmhead_ce_work_floats(int64_t chunk, int64_t V);
+void ft_lmhead_ce_forward_backward(const float *h, const float *W, const int32_t *targets, int64_t N, int64_t C,
+                                   int64_t V, float scale, float *dh, float *dW, double *loss_sum, int64_t *count,
+                                   float *logits_out, float *work, int64_t chunk);
+
 /* ---- dropout with rate p from the counter RNG: element i kept iff uniform(seed,stream,i) >= p,
  * scaled by 1/(1−p). Forward writes y (may alias x); backward dx += dy·mask/(1−p). ---- */
 void ft_dropout_forward(float *y, const float *x, int64_t n, float p, uint64_t seed, uint64_t stream);
