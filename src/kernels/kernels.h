@@ -8,10 +8,32 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/core.h" /* ft_status */
+
 /* ---- GEMM (oneDNN dnnl_sgemm, row-major) ----
  * C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C; op(X) = X or X^T per flag. */
 void ft_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
              int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+
+/* ---- bf16 GEMM (oneDNN matmul: bf16 A, B; fp32 C and accumulation) ----
+ * C[M,N] = alpha·op(A)·op(B) + beta·C like ft_gemm, A and B as raw bf16 (uint16_t) row-major with
+ * leading dimensions. An ft_matmul handle owns the oneDNN engine/stream and a cache of primitives
+ * keyed by (transposes, M, N, K, lda, ldb, ldc, alpha, beta): the first call of a shape builds one
+ * (~ms), later calls reuse it. One handle per thread (it is not thread-safe). Without native bf16
+ * (AVX512-BF16/AMX) the handle widens to fp32 and calls ft_gemm, so results stay correct anywhere.
+ * ft_matmul_backend names the implementation of the last call (e.g. "brg:avx512_core_amx_bf16"). */
+typedef struct ft_matmul ft_matmul;
+ft_status ft_matmul_create(ft_matmul **out);
+void ft_matmul_free(ft_matmul *mm);
+ft_status ft_matmul_bf16(ft_matmul *mm, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                         const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb, float beta, float *C,
+                         int64_t ldc);
+const char *ft_matmul_backend(const ft_matmul *mm);
+bool ft_bf16_native(void); /* CPU has AVX512-BF16 (or better) as oneDNN sees it */
+bool ft_bf16_amx(void);    /* CPU has AMX-BF16 */
+/* fp32 → bf16 rounding to nearest even (NaN stays NaN); bf16 → fp32 exact. */
+void ft_f32_to_bf16_n(uint16_t *dst, const float *src, int64_t n);
+void ft_bf16_to_f32_n(float *dst, const uint16_t *src, int64_t n);
 
 /* ---- linear layer: y[N,out] = x[N,in] W + b, with W stored either as [out,in] (nn.Linear,
  * w_in_out=false) or [in,out] (GPT-2 Conv1D, w_in_out=true). ---- */
