@@ -91,7 +91,7 @@ int main(int argc, char **argv) {
          ft_attention_backward(dqkv, dqkv + C, dqkv + 2 * C, dout, probs, qkv, qkv + C, qkv + 2 * C, NULL, &s));
     float *fc = falloc(N * 4 * C, 11, 4.0f), *act = falloc(N * 4 * C, 12, 0.0f);
     TIME("gelu_tanh forward [N, 4C]", 0.0, reps, ft_gelu_tanh_forward(act, fc, N * 4 * C));
-    TIME("gelu_tanh backward [N, 4C]", 0.0, reps, ft_gelu_tanh_backward(act, dout, fc, N * C));
+    TIME("gelu_tanh backward [N, 4C]", 0.0, reps, ft_gelu_tanh_backward(act, fc, fc, N * 4 * C));
 
     /* GEMM at the MLP shape, fp32 vs bf16 */
     const int64_t M = N, K = C, Nn = 4 * C;
