@@ -240,6 +240,26 @@ FT_TEST(test_attention_gqa) {
     attention_case(&c5);
 }
 
+/* T > 32 spans several of the kernel's 32-row blocks (the last one partial), where the causal block
+ * skipping and the per-block GEMMs' offsets matter; mask zeros fall in both blocks. */
+FT_TEST(test_attention_blocks) {
+    int32_t mask[2 * 45];
+    for (int i = 0; i < 90; i++)
+        mask[i] = (i % 45 == 3 || i % 45 == 40 || i == 45 + 1) ? 0 : 1;
+    attn_cfg c = {"blocks T=45 gqa rep2 causal+padding", {2, 45, 2, 1, 4, 2 * 4, 4, true, 0.5f, 0.0f, 0, 0}, false,
+                  mask};
+    attention_case(&c);
+    attn_cfg c2 = {"blocks T=45 bidirectional+padding", {1, 45, 2, 2, 3, 2 * 3, 2 * 3, false, 0.6f, 0.0f, 0, 0},
+                   false, mask};
+    attention_case(&c2);
+    attn_cfg c3 = {"blocks T=40 causal dropout 0.2", {1, 40, 2, 1, 3, 2 * 3, 3, true, 0.6f, 0.2f, 3, 9}, false,
+                   mask + 45};
+    attention_case(&c3);
+    ft_attn_shape s = gpt2_shape(1, 64, 1, 4, true);
+    attn_cfg c4 = {"blocks T=64 gpt2 fused causal", s, true, NULL};
+    attention_case(&c4);
+}
+
 FT_TEST(test_attention_dropout) {
     static const int32_t mask[] = {0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0};
     attn_cfg c = {"dropout 0.3 gqa rep2",
@@ -351,6 +371,7 @@ FT_TEST(test_rope) {
 int main(void) {
     FT_RUN(test_attention_gpt2_fused);
     FT_RUN(test_attention_gqa);
+    FT_RUN(test_attention_blocks);
     FT_RUN(test_attention_dropout);
     FT_RUN(test_rope);
     FT_DONE();

@@ -2,6 +2,7 @@
 #include <oneapi/dnnl/dnnl.h>
 
 #include "kernels/kernels.h"
+#include "kernels/vecmath.h"
 
 void ft_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
              int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
@@ -21,7 +22,7 @@ void ft_linear_forward(float *y, const float *x, const float *w, const float *b,
     /* Conv1D W[in,out]: y = x W; Linear W[out,in]: y = x W^T */
     ft_gemm(false, !w_in_out, N, out, in, 1.0f, x, in, w, w_in_out ? out : in, 0.0f, y, out);
     if (b) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * out >= FT_PAR_MIN)
         for (int64_t i = 0; i < N; i++) {
             float *yr = y + i * out;
             for (int64_t j = 0; j < out; j++)
@@ -41,7 +42,7 @@ void ft_linear_backward(float *dx, float *dw, float *db, const float *dy, const 
             ft_gemm(true, false, out, in, N, 1.0f, dy, out, x, in, 1.0f, dw, in);
     }
     if (db) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * out >= FT_PAR_MIN)
         for (int64_t j = 0; j < out; j++) {
             float s = 0.0f;
             for (int64_t i = 0; i < N; i++)

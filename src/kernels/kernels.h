@@ -8,10 +8,32 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/core.h" /* ft_status */
+
 /* ---- GEMM (oneDNN dnnl_sgemm, row-major) ----
  * C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C; op(X) = X or X^T per flag. */
 void ft_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
              int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+
+/* ---- bf16 GEMM (oneDNN matmul: bf16 A, B; fp32 C and accumulation) ----
+ * C[M,N] = alpha·op(A)·op(B) + beta·C like ft_gemm, A and B as raw bf16 (uint16_t) row-major with
+ * leading dimensions. An ft_matmul handle owns the oneDNN engine/stream and a cache of primitives
+ * keyed by (transposes, M, N, K, lda, ldb, ldc, alpha, beta): the first call of a shape builds one
+ * (~ms), later calls reuse it. One handle per thread (it is not thread-safe). Without native bf16
+ * (AVX512-BF16/AMX) the handle widens to fp32 and calls ft_gemm, so results stay correct anywhere.
+ * ft_matmul_backend names the implementation of the last call (e.g. "brg:avx512_core_amx_bf16"). */
+typedef struct ft_matmul ft_matmul;
+ft_status ft_matmul_create(ft_matmul **out);
+void ft_matmul_free(ft_matmul *mm);
+ft_status ft_matmul_bf16(ft_matmul *mm, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                         const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb, float beta, float *C,
+                         int64_t ldc);
+const char *ft_matmul_backend(const ft_matmul *mm);
+bool ft_bf16_native(void); /* CPU has AVX512-BF16 (or better) as oneDNN sees it */
+bool ft_bf16_amx(void);    /* CPU has AMX-BF16 */
+/* fp32 → bf16 rounding to nearest even (NaN stays NaN); bf16 → fp32 exact. */
+void ft_f32_to_bf16_n(uint16_t *dst, const float *src, int64_t n);
+void ft_bf16_to_f32_n(float *dst, const uint16_t *src, int64_t n);
 
 /* ---- linear layer: y[N,out] = x[N,in] W + b, with W stored either as [out,in] (nn.Linear,
  * w_in_out=false) or [in,out] (GPT-2 Conv1D, w_in_out=true). ---- */
@@ -88,6 +110,20 @@ double ft_cross_entropy_forward(const float *logits, const int32_t *targets, int
 /* Writes dlogits (may alias logits): (softmax − onehot) * scale for kept rows, 0 for ignored. */
 void ft_cross_entropy_backward(float *dlogits, const float *logits, const int32_t *targets, int64_t N, int64_t V,
                                float scale);
+
+/* ---- fused LM head + cross-entropy (chunked over rows; never holds [N, V] logits) ----
+ * For targets[n] ≥ 0 (others ignored): logits L = h Wᵀ with h [N, C], W [V, C] (nn.Linear layout,
+ * e.g. the tied embedding table); loss_n = logsumexp(L_n) − L_n[target]. Writes *loss_sum = Σ loss_n
+ * and *count = #kept rows (either may be NULL), and ACCUMULATES dh += dL·W (if dh), dW += dLᵀ·h (if dW)
+ * with dL = (softmax(L) − onehot(target))·scale on kept rows, 0 on ignored ones. scale is the caller's
+ * d(loss)/d(loss_sum), e.g. loss_scale / ft_ce_count(targets, N) for the mean. logits_out [N, V]
+ * (or NULL) receives the raw logits. work: ft_lmhead_ce_work_floats(chunk, V) floats; chunk rows per
+ * pass (≤ 0 or > N: all N at once). Targets must be < V. */
+int64_t ft_ce_count(const int32_t *targets, int64_t N);
+size_t ft_lmhead_ce_work_floats(int64_t chunk, int64_t V);
+void ft_lmhead_ce_forward_backward(const float *h, const float *W, const int32_t *targets, int64_t N, int64_t C,
+                                   int64_t V, float scale, float *dh, float *dW, double *loss_sum, int64_t *count,
+                                   float *logits_out, float *work, int64_t chunk);
 
 /* ---- dropout with rate p from the counter RNG: element i kept iff uniform(seed,stream,i) >= p,
  * scaled by 1/(1−p). Forward writes y (may alias x); backward dx += dy·mask/(1−p). ---- */

@@ -3,12 +3,13 @@
 
 #include "core/core.h"
 #include "kernels/kernels.h"
+#include "kernels/vecmath.h"
 
 /* (x_i, x_{i+D/2}) rotated by angle pos·θ^(−2i/D); sign = +1 forward, −1 inverse (backward). */
 static void rope_apply(float *x, const int32_t *pos, int64_t N, int n_heads, int D, int64_t stride, float theta,
                        float sign) {
     const int half = D / 2;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * n_heads * D >= FT_PAR_MIN)
     for (int64_t n = 0; n < N; n++) {
         for (int i = 0; i < half; i++) {
             /* inv_freq in fp32 as HF computes it: 1 / θ^(2i/D) */
@@ -35,7 +36,7 @@ void ft_rope_backward(float *dx, const int32_t *pos, int64_t N, int n_heads, int
 
 void ft_embedding_forward(float *y, const float *table, const int32_t *ids, const float *pos_table,
                           const int32_t *pos, int64_t N, int64_t C) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * C >= FT_PAR_MIN)
     for (int64_t n = 0; n < N; n++) {
         const float *er = table + (int64_t)ids[n] * C;
         float *yr = y + n * C;
@@ -53,7 +54,7 @@ void ft_embedding_forward(float *y, const float *table, const int32_t *ids, cons
 void ft_embedding_backward(float *dtable, const float *dy, const int32_t *ids, int64_t N, int64_t C,
                            int32_t padding_idx) {
     /* Parallel over columns so two rows with the same id never race. */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * C >= FT_PAR_MIN)
     for (int64_t j0 = 0; j0 < C; j0 += 64) {
         int64_t j1 = j0 + 64 < C ? j0 + 64 : C;
         for (int64_t n = 0; n < N; n++) {
@@ -71,7 +72,7 @@ double ft_cross_entropy_forward(const float *logits, const int32_t *targets, int
                                 int64_t *count) {
     double total = 0.0;
     int64_t cnt = 0;
-#pragma omp parallel for schedule(static) reduction(+ : total, cnt)
+#pragma omp parallel for schedule(static) reduction(+ : total, cnt) if (N * V >= FT_PAR_MIN)
     for (int64_t n = 0; n < N; n++) {
         if (targets[n] < 0)
             continue;
@@ -91,7 +92,7 @@ double ft_cross_entropy_forward(const float *logits, const int32_t *targets, int
 
 void ft_cross_entropy_backward(float *dlogits, const float *logits, const int32_t *targets, int64_t N, int64_t V,
                                float scale) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * V >= FT_PAR_MIN)
     for (int64_t n = 0; n < N; n++) {
         const float *lr = logits + n * V;
         float *dr = dlogits + n * V;
@@ -118,14 +119,14 @@ void ft_cross_entropy_backward(float *dlogits, const float *logits, const int32_
 
 void ft_dropout_forward(float *y, const float *x, int64_t n, float p, uint64_t seed, uint64_t stream) {
     const float ks = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= FT_PAR_MIN)
     for (int64_t i = 0; i < n; i++)
         y[i] = (p <= 0.0f || ft_rng_uniform(seed, stream, (uint64_t)i) >= p) ? x[i] * ks : 0.0f;
 }
 
 void ft_dropout_backward(float *dx, const float *dy, int64_t n, float p, uint64_t seed, uint64_t stream) {
     const float ks = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= FT_PAR_MIN)
     for (int64_t i = 0; i < n; i++)
         if (p <= 0.0f || ft_rng_uniform(seed, stream, (uint64_t)i) >= p)
             dx[i] += dy[i] * ks;
@@ -135,7 +136,7 @@ void ft_adamw_step(float *p, const float *g, float *m, float *v, int64_t n, floa
                    float eps, float weight_decay, int64_t t) {
     const float bc1 = 1.0f - powf(beta1, (float)t), bc2 = 1.0f - powf(beta2, (float)t);
     const float step = lr / bc1, bc2_sqrt = sqrtf(bc2);
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= FT_PAR_MIN)
     for (int64_t i = 0; i < n; i++) {
         float gi = g[i];
         float pi = p[i] * (1.0f - lr * weight_decay);
@@ -147,21 +148,21 @@ void ft_adamw_step(float *p, const float *g, float *m, float *v, int64_t n, floa
 }
 
 void ft_add_inplace(float *y, const float *x, int64_t n) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= FT_PAR_MIN)
     for (int64_t i = 0; i < n; i++)
         y[i] += x[i];
 }
 
 double ft_sum_sq(const float *x, int64_t n) {
     double s = 0.0;
-#pragma omp parallel for simd schedule(static) reduction(+ : s)
+#pragma omp parallel for simd schedule(static) reduction(+ : s) if (n >= FT_PAR_MIN)
     for (int64_t i = 0; i < n; i++)
         s += (double)x[i] * (double)x[i];
     return s;
 }
 
 void ft_scale_inplace(float *x, int64_t n, float s) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= FT_PAR_MIN)
     for (int64_t i = 0; i < n; i++)
         x[i] *= s;
 }

@@ -2,10 +2,11 @@
 #include <math.h>
 
 #include "kernels/kernels.h"
+#include "kernels/vecmath.h"
 
 void ft_layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b,
                           int64_t N, int64_t C, float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * C >= FT_PAR_MIN)
     for (int64_t i = 0; i < N; i++) {
         const float *xr = x + i * C;
         float *yr = y + i * C;
@@ -31,7 +32,7 @@ void ft_layernorm_forward(float *y, float *mean, float *rstd, const float *x, co
 void ft_layernorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                            const float *mean, const float *rstd, int64_t N, int64_t C) {
     if (dx) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * C >= FT_PAR_MIN)
         for (int64_t i = 0; i < N; i++) {
             const float *dyr = dy + i * C, *xr = x + i * C;
             float m = mean[i], s = rstd[i];
@@ -51,7 +52,7 @@ void ft_layernorm_backward(float *dx, float *dw, float *db, const float *dy, con
         }
     }
     if (dw || db) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * C >= FT_PAR_MIN)
         for (int64_t j = 0; j < C; j++) {
             float sw = 0.0f, sb = 0.0f;
             for (int64_t i = 0; i < N; i++) {
@@ -68,7 +69,7 @@ void ft_layernorm_backward(float *dx, float *dw, float *db, const float *dy, con
 }
 
 void ft_rmsnorm_forward(float *y, float *rstd, const float *x, const float *w, int64_t N, int64_t C, float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * C >= FT_PAR_MIN)
     for (int64_t i = 0; i < N; i++) {
         const float *xr = x + i * C;
         float *yr = y + i * C;
@@ -86,7 +87,7 @@ void ft_rmsnorm_forward(float *y, float *rstd, const float *x, const float *w, i
 void ft_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *w, const float *rstd,
                          int64_t N, int64_t C) {
     if (dx) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * C >= FT_PAR_MIN)
         for (int64_t i = 0; i < N; i++) {
             const float *dyr = dy + i * C, *xr = x + i * C;
             float s = rstd[i], gx = 0.0f;
@@ -99,7 +100,7 @@ void ft_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, 
         }
     }
     if (dw) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * C >= FT_PAR_MIN)
         for (int64_t j = 0; j < C; j++) {
             float sw = 0.0f;
             for (int64_t i = 0; i < N; i++)

@@ -1,0 +1,263 @@
+#!/usr/bin/env python3
+"""Training-step throughput: ftune (bench/train_step) against PyTorch on the same shapes.
+
+Each row (shape x method x precision) runs PyTorch and ftune in separate processes, alternating
+for --rounds rounds so that both see the same machine load; the table reports the median tokens/s,
+the peak RSS and the ratio ftune/PyTorch. PyTorch runs an independent GPT-2 / Llama (SmolLM2)
+definition written here (random weights, same config as train_step), AdamW + clipping at 1.0,
+fp32 with OPENBLAS_CORETYPE=SkylakeX (Debian's OpenBLAS misdetects newer CPUs otherwise), bf16 under
+torch.autocast('cpu', dtype=torch.bfloat16). Rows ftune cannot run yet print n/a.
+
+Run with Debian's python (torch 1.13): /usr/bin/python3 bench/compare_torch.py [--help]
+"""
+import argparse
+import json
+import math
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+SHAPES = {
+    "gpt2": dict(arch="gpt2", vocab=50257, hidden=768, layers=12, heads=12, kv_heads=12, inter=3072, pos=1024),
+    "smollm2": dict(arch="llama", vocab=49152, hidden=576, layers=30, heads=9, kv_heads=3, inter=1536, pos=2048,
+                    theta=100000.0, eps=1e-5),
+}
+
+
+# ----------------------------------------------------------------------------- PyTorch side
+def torch_worker(a):
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    c = SHAPES[a.shape]
+
+    class LoRALinear(nn.Module):
+        def __init__(self, base, r=8, alpha=8):
+            super().__init__()
+            self.base = base
+            self.A = nn.Parameter(torch.randn(r, base.in_features) / math.sqrt(base.in_features))
+            self.B = nn.Parameter(torch.zeros(base.out_features, r))
+            self.scale = alpha / r
+
+        def forward(self, x):
+            return self.base(x) + (x @ self.A.t() @ self.B.t()) * self.scale
+
+    def attend(q, k, v, T):
+        # q [B,H,T,D], k/v [B,Hkv,T,D]; causal softmax in fp32 like HF
+        rep = q.shape[1] // k.shape[1]
+        if rep > 1:
+            k = k.repeat_interleave(rep, dim=1)
+            v = v.repeat_interleave(rep, dim=1)
+        s = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])
+        mask = torch.ones(T, T, dtype=torch.bool).triu(1)
+        s = s.masked_fill(mask, float("-inf"))
+        p = F.softmax(s.float(), dim=-1).to(v.dtype)
+        return p @ v
+
+    class GPT2Block(nn.Module):
+        def __init__(self, C, H, I):
+            super().__init__()
+            self.H = H
+            self.ln1, self.ln2 = nn.LayerNorm(C), nn.LayerNorm(C)
+            self.c_attn, self.c_proj = nn.Linear(C, 3 * C), nn.Linear(C, C)
+            self.fc, self.proj = nn.Linear(C, I), nn.Linear(I, C)
+
+        def forward(self, x):
+            B, T, C = x.shape
+            q, k, v = self.c_attn(self.ln1(x)).split(C, dim=2)
+            sh = lambda t: t.view(B, T, self.H, C // self.H).transpose(1, 2)
+            y = attend(sh(q), sh(k), sh(v), T).transpose(1, 2).reshape(B, T, C)
+            x = x + self.c_proj(y)
+            return x + self.proj(F.gelu(self.fc(self.ln2(x)), approximate="tanh"))
+
+    class RMSNorm(nn.Module):
+        def __init__(self, C, eps):
+            super().__init__()
+            self.w, self.eps = nn.Parameter(torch.ones(C)), eps
+
+        def forward(self, x):
+            xf = x.float()
+            return self.w * (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)).to(x.dtype)
+
+    def rope(x, cos, sin):
+        h = x.shape[-1] // 2
+        rot = torch.cat((-x[..., h:], x[..., :h]), dim=-1)
+        return x * cos + rot * sin
+
+    class LlamaBlock(nn.Module):
+        def __init__(self, C, H, Hkv, I, eps):
+            super().__init__()
+            self.H, self.Hkv, self.D = H, Hkv, C // H
+            self.n1, self.n2 = RMSNorm(C, eps), RMSNorm(C, eps)
+            self.q_proj = nn.Linear(C, H * self.D, bias=False)
+            self.k_proj = nn.Linear(C, Hkv * self.D, bias=False)
+            self.v_proj = nn.Linear(C, Hkv * self.D, bias=False)
+            self.o_proj = nn.Linear(H * self.D, C, bias=False)
+            self.gate, self.up = nn.Linear(C, I, bias=False), nn.Linear(C, I, bias=False)
+            self.down = nn.Linear(I, C, bias=False)
+
+        def forward(self, x, cos, sin):
+            B, T, C = x.shape
+            h = self.n1(x)
+            q = self.q_proj(h).view(B, T, self.H, self.D).transpose(1, 2)
+            k = self.k_proj(h).view(B, T, self.Hkv, self.D).transpose(1, 2)
+            v = self.v_proj(h).view(B, T, self.Hkv, self.D).transpose(1, 2)
+            q, k = rope(q, cos, sin), rope(k, cos, sin)
+            y = attend(q, k, v, T).transpose(1, 2).reshape(B, T, self.H * self.D)
+            x = x + self.o_proj(y)
+            h = self.n2(x)
+            return x + self.down(F.silu(self.gate(h)) * self.up(h))
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            C = c["hidden"]
+            self.wte = nn.Embedding(c["vocab"], C)
+            if c["arch"] == "gpt2":
+                self.wpe = nn.Embedding(c["pos"], C)
+                self.blocks = nn.ModuleList(GPT2Block(C, c["heads"], c["inter"]) for _ in range(c["layers"]))
+                self.nf = nn.LayerNorm(C)
+            else:
+                self.blocks = nn.ModuleList(
+                    LlamaBlock(C, c["heads"], c["kv_heads"], c["inter"], c["eps"]) for _ in range(c["layers"]))
+                self.nf = RMSNorm(C, c["eps"])
+                D = C // c["heads"]
+                inv = 1.0 / (c["theta"] ** (torch.arange(0, D, 2, dtype=torch.float32) / D))
+                ang = torch.outer(torch.arange(c["pos"], dtype=torch.float32), inv)
+                emb = torch.cat((ang, ang), dim=-1)
+                self.register_buffer("cos", emb.cos(), persistent=False)
+                self.register_buffer("sin", emb.sin(), persistent=False)
+            for p in self.parameters():
+                if p.dim() == 2:
+                    nn.init.normal_(p, std=0.02)
+
+        def forward(self, ids):
+            B, T = ids.shape
+            x = self.wte(ids)
+            if c["arch"] == "gpt2":
+                x = x + self.wpe(torch.arange(T))
+                for b in self.blocks:
+                    x = b(x)
+            else:
+                cos, sin = self.cos[:T].to(x.dtype), self.sin[:T].to(x.dtype)
+                for b in self.blocks:
+                    x = b(x, cos, sin)
+            logits = self.nf(x) @ self.wte.weight.t()  # tied head
+            return F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]).float(), ids[:, 1:].reshape(-1))
+
+    m = Model()
+    if a.method == "lora":
+        for p in m.parameters():
+            p.requires_grad_(False)
+        for b in m.blocks:
+            names = ["c_attn"] if c["arch"] == "gpt2" else ["q_proj", "v_proj"]
+            for n in names:
+                setattr(b, n, LoRALinear(getattr(b, n)))
+    params = [p for p in m.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-5)
+    g = torch.Generator().manual_seed(5)
+    ids = torch.randint(0, c["vocab"], (a.batch, a.seq), generator=g)
+    times = []
+    for s in range(a.warmup + a.steps):
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        if a.precision == "bf16":
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                loss = m(ids)
+        else:
+            loss = m(ids)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        if s >= a.warmup:
+            times.append(time.perf_counter() - t0)
+    med = statistics.median(times)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"tok_s": a.batch * a.seq / med, "rss": rss, "loss": float(loss)}))
+
+
+# ----------------------------------------------------------------------------- driver
+def run_torch(a, shape, method, precision):
+    env = dict(os.environ, OPENBLAS_CORETYPE="SkylakeX", OMP_NUM_THREADS=str(a.threads))
+    cmd = [a.python, os.path.abspath(__file__), "--worker", "--shape", shape, "--method", method, "--precision",
+           precision, "--batch", str(a.batch), "--seq", str(a.seq), "--steps", str(a.steps), "--warmup",
+           str(a.warmup), "--threads", str(a.threads)]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.stderr.write(r.stderr[-2000:])
+        return None
+    d = json.loads(r.stdout.strip().splitlines()[-1])
+    return d["tok_s"], d["rss"]
+
+
+def run_ftune(a, shape, method, precision):
+    if precision != "fp32":
+        return None  # bench/train_step has no bf16 mode yet
+    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
+    cmd = [a.train_step, "--shape", shape, "--method", method, "--batch", str(a.batch), "--seq", str(a.seq),
+           "--steps", str(a.steps), "--warmup", str(a.warmup), "--threads", str(a.threads)]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if r.returncode != 0:
+        return None  # e.g. "method 'lora' not available yet"
+    tok = re.search(r"tokens/s ([0-9.]+)", r.stdout)
+    rss = re.search(r"peak RSS ([0-9.]+) GiB", r.stdout)
+    return float(tok.group(1)), float(rss.group(1)) * 2**30
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return None
+    return statistics.median(x[0] for x in xs), max(x[1] for x in xs)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--shape", default="gpt2", help="gpt2, smollm2 or a comma list (driver)")
+    p.add_argument("--method", default="full,lora", help="full, lora or a comma list (driver)")
+    p.add_argument("--precision", default="fp32,bf16", help="fp32, bf16 or a comma list (driver)")
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--seq", type=int, default=128)
+    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=2, help="alternating torch/ftune rounds per row")
+    p.add_argument("--python", default="/usr/bin/python3", help="interpreter with torch for the workers")
+    here = os.path.dirname(os.path.abspath(__file__))
+    p.add_argument("--train-step", default=os.path.join(here, "..", "build", "bench", "train_step"))
+    a = p.parse_args()
+    if a.worker:
+        return torch_worker(a)
+    with open("/proc/loadavg") as f:
+        load0 = f.read().split()[0]
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')}  {os.uname().nodename}  batch {a.batch}x{a.seq}  threads {a.threads}"
+          f"  steps {a.steps} (+{a.warmup} warmup)  rounds {a.rounds}  load at start {load0}")
+    hdr = f"{'shape':8} {'method':6} {'prec':5} | {'torch tok/s':>11} {'RSS GiB':>7} | {'ftune tok/s':>11} {'RSS GiB':>7} | {'ftune/torch':>11}"
+    print(hdr)
+    print("-" * len(hdr))
+    for shape in a.shape.split(","):
+        for method in a.method.split(","):
+            for prec in a.precision.split(","):
+                tr, fr = [], []
+                for _ in range(a.rounds):
+                    tr.append(run_torch(a, shape, method, prec))
+                    fr.append(run_ftune(a, shape, method, prec))
+                t, f = med(tr), med(fr)
+                ts = f"{t[0]:11.1f} {t[1] / 2**30:7.2f}" if t else f"{'failed':>11} {'':7}"
+                fs = f"{f[0]:11.1f} {f[1] / 2**30:7.2f}" if f else f"{'n/a':>11} {'':7}"
+                ratio = f"{f[0] / t[0]:11.2f}" if (t and f) else f"{'n/a':>11}"
+                print(f"{shape:8} {method:6} {prec:5} | {ts} | {fs} | {ratio}", flush=True)
+    with open("/proc/loadavg") as f:
+        print(f"# load at end {f.read().split()[0]}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+/* bench/kernels: per-kernel timings at a training shape (default GPT-2-124M, batch 4×128):
+ * LM head + cross-entropy unfused vs fused (per chunk size), attention forward/backward,
+ * GELU, and the bf16 matmul against fp32 ft_gemm. Median of --reps runs, milliseconds. */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "kernels/kernels.h"
+
+static int cmp_d(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+static float *falloc(int64_t n, uint64_t stream, float sd) {
+    float *p = malloc((size_t)n * sizeof(float));
+    if (!p)
+        abort();
+    for (int64_t i = 0; i < n; i++)
+        p[i] = sd * (ft_rng_uniform(3, stream, (uint64_t)i) - 0.5f);
+    return p;
+}
+#define TIME(label, flops, reps, body)                                                                            \
+    do {                                                                                                          \
+        double ts_[64];                                                                                           \
+        body;                                                                                                     \
+        for (int r_ = 0; r_ < (reps); r_++) {                                                                     \
+            double t0_ = ft_now();                                                                                \
+            body;                                                                                                 \
+            ts_[r_] = ft_now() - t0_;                                                                             \
+        }                                                                                                         \
+        qsort(ts_, (size_t)(reps), sizeof *ts_, cmp_d);                                                           \
+        double med_ = ts_[(reps) / 2];                                                                            \
+        printf("  %-44s %9.2f ms %8.1f GFLOP/s\n", label, med_ * 1e3, (flops) / med_ / 1e9);                     \
+    } while (0)
+
+int main(int argc, char **argv) {
+    int B = 4, T = 128, C = 768, V = 50257, H = 12, reps = 5, threads = 2;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+            reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--seq") && i + 1 < argc)
+            T = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: kernels [--reps 5] [--threads 2] [--seq 128]\n");
+            return 2;
+        }
+    }
+    if (reps < 1 || reps > 64)
+        reps = 5;
+    omp_set_num_threads(threads);
+    const int64_t N = (int64_t)B * T, D = C / H;
+    const double dN = (double)N, dD = (double)D;
+    printf("bench/kernels N=%lld C=%d V=%d H=%d T=%d threads=%d\n", (long long)N, C, V, H, T, threads);
+    float *h = falloc(N * C, 1, 1.0f), *W = falloc((int64_t)V * C, 2, 0.1f), *dh = falloc(N * C, 3, 0.0f),
+          *dW = falloc((int64_t)V * C, 4, 0.0f), *L = falloc(N * V, 5, 0.0f);
+    int32_t *tg = malloc((size_t)N * sizeof *tg);
+    for (int64_t i = 0; i < N; i++)
+        tg[i] = (int32_t)(ft_rng_u64(9, 0, (uint64_t)i) % (uint64_t)V);
+    const double lm_flops = 6.0 * dN * C * V;
+    int64_t cnt;
+    TIME("lm head + CE unfused (fwd+bwd)", lm_flops, reps, {
+        ft_linear_forward(L, h, W, NULL, N, C, V, false);
+        (void)ft_cross_entropy_forward(L, tg, N, V, &cnt);
+        ft_cross_entropy_backward(L, L, tg, N, V, 1.0f / (float)N);
+        ft_linear_backward(dh, dW, NULL, L, h, W, N, C, V, false);
+    });
+    static const int64_t chunks[] = {64, 128, 256, 512};
+    for (size_t c = 0; c < sizeof chunks / sizeof *chunks; c++) {
+        float *work = malloc(ft_lmhead_ce_work_floats(chunks[c], V) * sizeof(float));
+        double loss;
+        char label[64];
+        snprintf(label, sizeof label, "lm head + CE fused, chunk %lld", (long long)chunks[c]);
+        TIME(label, lm_flops, reps,
+             ft_lmhead_ce_forward_backward(h, W, tg, N, C, V, 1.0f / (float)N, dh, dW, &loss, &cnt, NULL, work,
+                                           chunks[c]));
+        free(work);
+    }
+    free(L);
+
+    /* attention on a fused GPT-2 qkv buffer */
+    float *qkv = falloc(N * 3 * C, 6, 2.0f), *dqkv = falloc(N * 3 * C, 7, 0.0f), *out = falloc(N * C, 8, 0.0f),
+          *dout = falloc(N * C, 9, 1.0f), *probs = falloc((int64_t)B * H * T * T, 10, 0.0f);
+    ft_attn_shape s = {B, T, H, H, (int)D, 3LL * C, 3LL * C, true, 1.0f / 8.0f, 0.0f, 0, 0};
+    const double att_flops = 4.0 * dN * H * T * dD / 2.0; /* causal half */
+    TIME("attention forward", att_flops, reps, ft_attention_forward(out, probs, qkv, qkv + C, qkv + 2 * C, NULL, &s));
+    TIME("attention backward", 2.0 * att_flops, reps,
+         ft_attention_backward(dqkv, dqkv + C, dqkv + 2 * C, dout, probs, qkv, qkv + C, qkv + 2 * C, NULL, &s));
+    float *fc = falloc(N * 4 * C, 11, 4.0f), *act = falloc(N * 4 * C, 12, 0.0f);
+    TIME("gelu_tanh forward [N, 4C]", 0.0, reps, ft_gelu_tanh_forward(act, fc, N * 4 * C));
+    TIME("gelu_tanh backward [N, 4C]", 0.0, reps, ft_gelu_tanh_backward(act, fc, fc, N * 4 * C));
+
+    /* GEMM at the MLP shape, fp32 vs bf16 */
+    const int64_t M = N, K = C, Nn = 4 * C;
+    TIME("ft_gemm f32 NN 512x3072x768", 2.0 * (double)M * (double)Nn * (double)K, reps,
+         ft_gemm(false, false, M, Nn, K, 1.0f, h, K, W, Nn, 0.0f, act, Nn));
+    ft_matmul *mm;
+    if (ft_matmul_create(&mm) == FT_OK) {
+        uint16_t *a16 = malloc((size_t)(M * K) * 2), *b16 = malloc((size_t)(K * Nn) * 2),
+                 *l16 = malloc((size_t)V * (size_t)C * 2);
+        ft_f32_to_bf16_n(a16, h, M * K);
+        ft_f32_to_bf16_n(b16, W, K * Nn);
+        ft_f32_to_bf16_n(l16, W, (int64_t)V * C);
+
+        ft_status st = FT_OK;
+        TIME("ft_matmul_bf16 NN 512x3072x768", 2.0 * (double)M * (double)Nn * (double)K, reps,
+             st |= ft_matmul_bf16(mm, false, false, M, Nn, K, 1.0f, a16, K, b16, Nn, 0.0f, act, Nn));
+        TIME("ft_matmul_bf16 NT 512x50257x768 (lm head)", 2.0 * (double)M * V * (double)K, reps,
+             st |= ft_matmul_bf16(mm, false, true, M, V, K, 1.0f, a16, K, l16, K, 0.0f, dW, V));
+        TIME("ft_gemm f32 NT 512x50257x768 (lm head)", 2.0 * (double)M * V * (double)K, reps,
+             ft_gemm(false, true, M, V, K, 1.0f, h, K, W, K, 0.0f, dW, V));
+        TIME("ft_f32_to_bf16 (V x C)", 0.0, reps, ft_f32_to_bf16_n(l16, W, (int64_t)V * C));
+        printf("  bf16 matmul backend: %s (native bf16: %s, AMX: %s)\n", ft_matmul_backend(mm),
+               ft_bf16_native() ? "yes" : "no", ft_bf16_amx() ? "yes" : "no");
+        if (st != FT_OK)
+            printf("  bf16 matmul failed: %s\n", ft_last_error());
+        free(a16), free(b16), free(l16);
+        ft_matmul_free(mm);
+    }
+    free(h), free(W), free(dh), free(dW), free(tg), free(qkv), free(dqkv), free(out), free(dout), free(probs);
+    free(fc), free(act);
+    return 0;
+}

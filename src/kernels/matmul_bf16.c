@@ -1,0 +1,227 @@
+/* bf16 GEMM through oneDNN's matmul primitive: bf16 A and B, fp32 C, fp32 accumulation.
+ * oneDNN picks brgemm kernels on AVX512-BF16 (vdpbf16ps) or AMX (tdpbf16ps) CPUs. Primitives are
+ * created once per (shape, transposes, strides, alpha, beta) and kept in the caller's handle; on CPUs
+ * without native bf16 (oneDNN would run a slow emulation/reference kernel) the handle widens the
+ * inputs to fp32 in its own scratch and calls ft_gemm. */
+#include <oneapi/dnnl/dnnl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "kernels/kernels.h"
+#include "kernels/vecmath.h"
+
+#define MM_CACHE 48
+
+typedef struct {
+    bool used, ta, tb;
+    int64_t M, N, K, lda, ldb, ldc;
+    float alpha, beta;
+    dnnl_primitive_t prim;
+    dnnl_memory_t a, b, c;
+    char impl[64];
+} mm_entry;
+
+struct ft_matmul {
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    bool native;       /* CPU has AVX512-BF16 or AMX */
+    int next_evict;    /* round-robin victim when the cache is full */
+    mm_entry cache[MM_CACHE];
+    const char *last;  /* implementation name of the last call */
+    float *scratch;    /* fp32 fallback: widened A and B */
+    size_t scratch_n;
+};
+
+bool ft_bf16_native(void) {
+    const unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+    return (isa & (unsigned)dnnl_cpu_isa_avx512_core_bf16) == (unsigned)dnnl_cpu_isa_avx512_core_bf16;
+}
+
+bool ft_bf16_amx(void) {
+    const unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+    return (isa & (unsigned)dnnl_cpu_isa_avx512_core_amx) == (unsigned)dnnl_cpu_isa_avx512_core_amx;
+}
+
+ft_status ft_matmul_create(ft_matmul **out) {
+    *out = NULL;
+    ft_matmul *mm = calloc(1, sizeof *mm);
+    if (!mm)
+        return ft_fail(FT_ERR_NOMEM, "matmul: out of memory");
+    if (dnnl_engine_create(&mm->engine, dnnl_cpu, 0) != dnnl_success) {
+        free(mm);
+        return ft_fail(FT_ERR_INTERNAL, "matmul: oneDNN CPU engine creation failed");
+    }
+    if (dnnl_stream_create(&mm->stream, mm->engine, dnnl_stream_default_flags) != dnnl_success) {
+        dnnl_engine_destroy(mm->engine);
+        free(mm);
+        return ft_fail(FT_ERR_INTERNAL, "matmul: oneDNN stream creation failed");
+    }
+    mm->native = ft_bf16_native();
+    mm->last = mm->native ? "onednn (no call yet)" : "fp32 fallback (no native bf16)";
+    *out = mm;
+    return FT_OK;
+}
+
+static void entry_clear(mm_entry *e) {
+    if (e->prim)
+        dnnl_primitive_destroy(e->prim);
+    if (e->a)
+        dnnl_memory_destroy(e->a);
+    if (e->b)
+        dnnl_memory_destroy(e->b);
+    if (e->c)
+        dnnl_memory_destroy(e->c);
+    memset(e, 0, sizeof *e);
+}
+
+void ft_matmul_free(ft_matmul *mm) {
+    if (!mm)
+        return;
+    for (int i = 0; i < MM_CACHE; i++)
+        entry_clear(&mm->cache[i]);
+    dnnl_stream_destroy(mm->stream);
+    dnnl_engine_destroy(mm->engine);
+    free(mm->scratch);
+    free(mm);
+}
+
+const char *ft_matmul_backend(const ft_matmul *mm) { return mm->last; }
+
+/* One primitive for this exact call shape; memory objects are created once and re-pointed per call. */
+static ft_status entry_build(ft_matmul *mm, mm_entry *e) {
+    dnnl_memory_desc_t amd, bmd, cmd;
+    const dnnl_dims_t ad = {e->M, e->K}, bd = {e->K, e->N}, cd = {e->M, e->N};
+    /* transposes are just strides: op(A)[i,k] sits at A[k·lda + i] when transposed */
+    const dnnl_dims_t as = {e->ta ? 1 : e->lda, e->ta ? e->lda : 1};
+    const dnnl_dims_t bs = {e->tb ? 1 : e->ldb, e->tb ? e->ldb : 1};
+    const dnnl_dims_t cs = {e->ldc, 1};
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_matmul_desc_t md;
+    ft_status st = FT_OK;
+    if (dnnl_memory_desc_init_by_strides(&amd, 2, ad, dnnl_bf16, as) != dnnl_success ||
+        dnnl_memory_desc_init_by_strides(&bmd, 2, bd, dnnl_bf16, bs) != dnnl_success ||
+        dnnl_memory_desc_init_by_strides(&cmd, 2, cd, dnnl_f32, cs) != dnnl_success ||
+        dnnl_matmul_desc_init(&md, &amd, &bmd, NULL, &cmd) != dnnl_success || dnnl_primitive_attr_create(&attr) != dnnl_success) {
+        st = ft_fail(FT_ERR_UNSUPPORTED, "matmul: oneDNN rejects bf16 %lldx%lldx%lld", (long long)e->M,
+                     (long long)e->N, (long long)e->K);
+        goto done;
+    }
+    if (e->alpha != 1.0f && dnnl_primitive_attr_set_output_scales(attr, 1, 0, &e->alpha) != dnnl_success) {
+        st = ft_fail(FT_ERR_UNSUPPORTED, "matmul: oneDNN rejects alpha %g", (double)e->alpha);
+        goto done;
+    }
+    if (e->beta != 0.0f) { /* C = alpha·AB + beta·C as a sum post-op */
+        if (dnnl_post_ops_create(&po) != dnnl_success || dnnl_post_ops_append_sum(po, e->beta) != dnnl_success ||
+            dnnl_primitive_attr_set_post_ops(attr, po) != dnnl_success) {
+            st = ft_fail(FT_ERR_UNSUPPORTED, "matmul: oneDNN rejects beta %g", (double)e->beta);
+            goto done;
+        }
+    }
+    if (dnnl_primitive_desc_create(&pd, &md, attr, mm->engine, NULL) != dnnl_success ||
+        dnnl_primitive_create(&e->prim, pd) != dnnl_success ||
+        dnnl_memory_create(&e->a, &amd, mm->engine, DNNL_MEMORY_NONE) != dnnl_success ||
+        dnnl_memory_create(&e->b, &bmd, mm->engine, DNNL_MEMORY_NONE) != dnnl_success ||
+        dnnl_memory_create(&e->c, &cmd, mm->engine, DNNL_MEMORY_NONE) != dnnl_success) {
+        st = ft_fail(FT_ERR_UNSUPPORTED, "matmul: oneDNN primitive for bf16 %lldx%lldx%lld not created",
+                     (long long)e->M, (long long)e->N, (long long)e->K);
+        goto done;
+    }
+    const char *impl = NULL;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl)
+        snprintf(e->impl, sizeof e->impl, "%s", impl);
+done:
+    if (pd)
+        dnnl_primitive_desc_destroy(pd);
+    if (po)
+        dnnl_post_ops_destroy(po);
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
+    return st;
+}
+
+static ft_status fallback_f32(ft_matmul *mm, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                              const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb, float beta, float *C,
+                              int64_t ldc) {
+    const int64_t na = (ta ? K : M) * lda, nb = (tb ? N : K) * ldb;
+    if ((size_t)(na + nb) > mm->scratch_n) {
+        float *p = realloc(mm->scratch, (size_t)(na + nb) * sizeof(float));
+        if (!p)
+            return ft_fail(FT_ERR_NOMEM, "matmul: no memory for the fp32 fallback (%lld floats)", (long long)(na + nb));
+        mm->scratch = p;
+        mm->scratch_n = (size_t)(na + nb);
+    }
+    ft_bf16_to_f32_n(mm->scratch, A, na);
+    ft_bf16_to_f32_n(mm->scratch + na, B, nb);
+    ft_gemm(ta, tb, M, N, K, alpha, mm->scratch, lda, mm->scratch + na, ldb, beta, C, ldc);
+    mm->last = "fp32 fallback (ft_gemm)";
+    return FT_OK;
+}
+
+ft_status ft_matmul_bf16(ft_matmul *mm, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                         const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb, float beta, float *C,
+                         int64_t ldc) {
+    if (M <= 0 || N <= 0 || K <= 0 || lda < (ta ? M : K) || ldb < (tb ? K : N) || ldc < N)
+        return ft_fail(FT_ERR_ARG, "matmul: bad bf16 shape M=%lld N=%lld K=%lld lda=%lld ldb=%lld ldc=%lld",
+                       (long long)M, (long long)N, (long long)K, (long long)lda, (long long)ldb, (long long)ldc);
+    if (!mm->native)
+        return fallback_f32(mm, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    mm_entry *e = NULL;
+    for (int i = 0; i < MM_CACHE && !e; i++) {
+        mm_entry *x = &mm->cache[i];
+        if (x->used && x->ta == ta && x->tb == tb && x->M == M && x->N == N && x->K == K && x->lda == lda &&
+            x->ldb == ldb && x->ldc == ldc && x->alpha == alpha && x->beta == beta)
+            e = x;
+    }
+    if (!e) {
+        for (int i = 0; i < MM_CACHE && !e; i++)
+            if (!mm->cache[i].used)
+                e = &mm->cache[i];
+        if (!e) {
+            e = &mm->cache[mm->next_evict];
+            mm->next_evict = (mm->next_evict + 1) % MM_CACHE;
+            entry_clear(e);
+        }
+        *e = (mm_entry){.used = true, .ta = ta, .tb = tb, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb,
+                        .ldc = ldc, .alpha = alpha, .beta = beta};
+        ft_status st = entry_build(mm, e);
+        if (st != FT_OK) {
+            entry_clear(e);
+            return st;
+        }
+    }
+    if (strncmp(e->impl, "ref", 3) == 0) /* oneDNN found no optimized kernel: ft_gemm is faster */
+        return fallback_f32(mm, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    dnnl_memory_set_data_handle(e->a, (void *)(uintptr_t)A);
+    dnnl_memory_set_data_handle(e->b, (void *)(uintptr_t)B);
+    dnnl_memory_set_data_handle(e->c, C);
+    const dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, e->a}, {DNNL_ARG_WEIGHTS, e->b}, {DNNL_ARG_DST, e->c}};
+    if (dnnl_primitive_execute(e->prim, mm->stream, 3, args) != dnnl_success || dnnl_stream_wait(mm->stream) != dnnl_success)
+        return ft_fail(FT_ERR_INTERNAL, "matmul: oneDNN bf16 %lldx%lldx%lld execution failed", (long long)M,
+                       (long long)N, (long long)K);
+    mm->last = e->impl;
+    return FT_OK;
+}
+
+/* Round to nearest even on the upper 16 bits; NaN stays a (quiet) NaN. */
+void ft_f32_to_bf16_n(uint16_t *dst, const float *src, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n >= FT_PAR_MIN)
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &src[i], sizeof u);
+        const uint32_t rounded = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+        const bool nan = (u & 0x7FFFFFFFu) > 0x7F800000u;
+        dst[i] = nan ? (uint16_t)((u >> 16) | 0x40u) : (uint16_t)rounded;
+    }
+}
+
+void ft_bf16_to_f32_n(float *dst, const uint16_t *src, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n >= FT_PAR_MIN)
+    for (int64_t i = 0; i < n; i++) {
+        const uint32_t u = (uint32_t)src[i] << 16;
+        memcpy(&dst[i], &u, sizeof u);
+    }
+}
