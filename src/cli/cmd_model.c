@@ -162,7 +162,7 @@ int ft_cmd_dump(int argc, char **argv) {
     ft_acts *a = NULL;
     double loss = 0;
     int64_t cnt;
-    ft_fwd_opts o = {.keep_logits = true};
+    ft_fwd_opts o = {.keep_logits = true, .fused_head = true};
     if (s == FT_OK)
         s = ft_model_forward(m, &b, &o, &arena, &a, &loss, &cnt);
     if (s == FT_OK)

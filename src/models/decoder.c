@@ -38,6 +38,8 @@ struct ft_acts {
     float *x_final, *nf, *nf_mean, *nf_rstd;
     float *logits;      /* causal LM [N,V] (becomes dlogits); head tasks [B, n_labels] */
     float *logits_copy; /* when keep_logits */
+    float *dnf;         /* [N,C] head gradient computed by the fused forward, or NULL */
+    float head_scale;   /* the per-target scale the fused forward used */
     int64_t logit_rows, logit_cols;
     int32_t *pool_idx;  /* [B] row index of the pooled token (head tasks) */
     int32_t *cls;       /* [B] class labels (SEQ_CLS) */
@@ -421,7 +423,22 @@ ft_status ft_model_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o,
 
     double sum = 0.0;
     int64_t cnt = 0;
-    if (m->task == FT_TASK_CAUSAL_LM) {
+    const bool fused = m->task == FT_TASK_CAUSAL_LM && o->fused_head && !o->no_loss && o->label_smoothing <= 0.0f;
+    if (fused) { /* LM head + CE + their gradient in row chunks (kernels: ft_lmhead_ce_forward_backward) */
+        const int64_t chunk = N < 256 ? N : 256;
+        int64_t n_t = ft_ce_count(a->targets, N);
+        a->head_scale = o->head_grad_scale > 0.0f ? o->head_grad_scale : (n_t ? 1.0f / (float)n_t : 0.0f);
+        float *work;
+        AL(work, (int64_t)ft_lmhead_ce_work_floats(chunk, V));
+        AL(a->dnf, N * C);
+        memset(a->dnf, 0, (size_t)(N * C) * sizeof(float));
+        a->logit_rows = N;
+        a->logit_cols = V;
+        if (o->keep_logits)
+            AL(a->logits_copy, N * V);
+        ft_lmhead_ce_forward_backward(a->nf, W(m->lm_head), a->targets, N, C, V, a->head_scale, a->dnf,
+                                      G(m->lm_head), &sum, &cnt, a->logits_copy, work, chunk);
+    } else if (m->task == FT_TASK_CAUSAL_LM) {
         AL(a->logits, N * V);
         ft_linear_forward(a->logits, a->nf, W(m->lm_head), NULL, N, C, V, false);
         a->logit_rows = N;
@@ -562,7 +579,13 @@ ft_status ft_model_backward(ft_model *m, ft_acts *a, ft_arena *arena, float loss
         ZA(dup, N * I);
 
     /* loss → head → final norm */
-    if (m->task == FT_TASK_CAUSAL_LM) {
+    if (a->dnf) { /* fused forward already did the head */
+        const float want = a->head_scale * (float)a->count;
+        if (fabsf(loss_scale - want) > 1e-4f * fmaxf(1.0f, fabsf(want)))
+            return ft_fail(FT_ERR_ARG, "backward: loss_scale %g does not match the fused head's scale (%g)",
+                           (double)loss_scale, (double)want);
+        memcpy(dn, a->dnf, (size_t)(N * C) * sizeof(float));
+    } else if (m->task == FT_TASK_CAUSAL_LM) {
         float *dlogits = a->logits; /* in place */
         if (a->opts.no_loss)
             return ft_fail(FT_ERR_ARG, "backward after an inference-only forward");

@@ -149,6 +149,12 @@ typedef struct {
     bool keep_logits;  /* keep a copy of the logits for the caller (dump, eval) */
     bool no_loss;      /* inference: no labels needed, *loss = NaN, no backward possible */
     float label_smoothing; /* ε: loss = (1−ε)·CE + ε·mean_j(−log p_j), as torch's CrossEntropyLoss */
+    /* Fused LM head (causal LM, no label smoothing): the forward computes the head's gradient chunk by
+     * chunk (never holding [N,V] logits twice). head_grad_scale is the factor on each target's CE
+     * gradient: ≤ 0 = 1/count (the mean loss, backward loss_scale 1); 1 = the summed loss (backward
+     * loss_scale = count). ft_model_backward checks that its loss_scale matches. */
+    bool fused_head;
+    float head_grad_scale;
 } ft_fwd_opts;
 
 typedef struct ft_acts ft_acts; /* activation cache of one step, from the arena */

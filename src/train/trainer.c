@@ -299,6 +299,8 @@ ft_status ft_train_accumulate(ft_model *m, const ft_dataset *d, const size_t *id
         ft_arena_reset(arena);
         ft_fwd_opts o = *base;
         o.step = base->step + (uint64_t)mb; /* dropout stream: one per micro-batch */
+        o.fused_head = true;                /* head gradient of the summed loss, chunked */
+        o.head_grad_scale = 1.0f;
         ft_acts *a = NULL;
         double loss = 0.0;
         int64_t cnt = -1;
