@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "models/model.h"
+#include "peft/peft.h"
 #include "train/optim.h"
 
 static int cmp_d(const void *a, const void *b) {
@@ -32,13 +33,15 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: train_step [--shape gpt2|smollm2|tiny] [--method full] [--batch 4] [--seq 128]\n"
+            fprintf(stderr, "usage: train_step [--shape gpt2|smollm2|tiny] [--method full|lora|ia3|bitfit|adapter|prompt] [--batch 4] [--seq 128]\n"
                             "                  [--steps 5] [--warmup 1] [--threads 2]\n");
             return 2;
         }
     }
-    if (strcmp(method, "full") != 0) {
-        fprintf(stderr, "train_step: method '%s' not available yet (full)\n", method);
+    ft_peft_cfg pc;
+    ft_peft_cfg_default(&pc);
+    if (ft_method_parse(method, &pc.method) != FT_OK) {
+        fprintf(stderr, "train_step: %s\n", ft_last_error());
         return 2;
     }
     omp_set_num_threads(threads);
@@ -64,8 +67,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "train_step: %s\n", ft_last_error());
         return 1;
     }
-    for (int i = 0; i < m->n_params; i++)
-        ft_model_set_trainable(m, i, true);
+    /* LoRA r=8 on PEFT's default targets (GPT-2 c_attn; Llama q_proj, v_proj), other methods' defaults */
+    if (ft_peft_apply(m, &pc) != FT_OK) {
+        fprintf(stderr, "train_step: %s\n", ft_last_error());
+        return 1;
+    }
     ft_optim_cfg ac;
     ft_optim_cfg_default(&ac);
     ft_optim opt;
@@ -84,7 +90,7 @@ int main(int argc, char **argv) {
         double t0 = ft_now();
         ft_arena_reset(&arena);
         ft_model_zero_grad(m);
-        ft_fwd_opts o = {.training = true, .seed = 1, .step = (uint64_t)s};
+        ft_fwd_opts o = {.training = true, .seed = 1, .step = (uint64_t)s, .fused_head = true};
         ft_acts *a;
         int64_t cnt;
         if (ft_model_forward(m, &b, &o, &arena, &a, &loss, &cnt) != FT_OK ||
@@ -99,12 +105,25 @@ int main(int argc, char **argv) {
     qsort(times + warmup, (size_t)steps, sizeof *times, cmp_d);
     double med = times[warmup + steps / 2];
     const ft_model_config *c = &m->cfg;
-    /* FLOPs: 6 per parameter-token for the matmuls with trainable weights (2 fwd + 4 bwd), counting the
-     * lm_head once, plus attention scores/values 2·2·T·D·H per token per layer forward, ×3 with backward. */
-    double n_mat = (double)ft_model_param_count(m, false) - (double)c->hidden * (c->arch == FT_ARCH_GPT2 ? c->max_pos : 0);
-    double flops = 6.0 * n_mat * B * T + 3.0 * 4.0 * (double)B * T * T * c->head_dim * c->n_heads * c->n_layers / 2.0;
+    /* FLOPs per token: 2 per matrix weight forward, 2 for the input gradient, 2 more for the weight
+     * gradient of trained matrices (lm_head counted once; position table and norms excluded), plus
+     * causal attention scores/values 2·2·T·D·H/2 per layer forward, ×3 with backward. */
+    double n_mat = 0, n_mat_tr = 0;
+    for (int i = 0; i < m->n_params; i++) {
+        const ft_param *p = &m->params[i];
+        if (p->ndim != 2 || i == m->wpe || (i == m->wte && m->lm_head != m->wte))
+            continue; /* an untied embedding lookup costs no matmul */
+        n_mat += (double)p->numel;
+        if (p->trainable)
+            n_mat_tr += (double)p->numel;
+    }
+    double flops = (4.0 * n_mat + 2.0 * n_mat_tr) * B * T +
+                   3.0 * 4.0 * (double)B * T * T * c->head_dim * c->n_heads * c->n_layers / 2.0;
+    char summary[200];
+    ft_peft_summary(m, summary, sizeof summary);
     printf("train_step shape=%s method=%s batch=%dx%d threads=%d params=%.1fM\n", shape, method, B, T, threads,
            (double)ft_model_param_count(m, false) / 1e6);
+    printf("  %s\n", summary);
     printf("  step median %.3f s (min %.3f, max %.3f over %d)\n", med, times[warmup], times[warmup + steps - 1], steps);
     printf("  tokens/s %.1f\n", (double)(B * T) / med);
     printf("  GFLOP/s %.1f\n", flops / med / 1e9);
