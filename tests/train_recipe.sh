@@ -81,6 +81,7 @@ expect_fail "typo.yaml:3: unknown key 'train.epoch' (did you mean 'train.epochs'
 expect_fail "not a checkpoint" "$FT" train r.yaml output_dir=out_x resume=nowhere
 expect_fail "train.label_smoothing must be in [0, 1)" "$FT" train r.yaml output_dir=out_x train.label_smoothing=1.5
 "$FT" train r.yaml output_dir=out_ls train.label_smoothing=0.1 --quiet > /dev/null 2>&1 || { echo "FAIL: label smoothing run"; fail=1; }
+"$FT" train r.yaml output_dir=out_gl train.group_by_length=true --quiet > /dev/null 2>&1 || { echo "FAIL: group_by_length run"; fail=1; }
 # every shipped recipe parses and validates (it stops at the missing model, not at a key)
 for rf in "${FT_SRC:?}"/recipes/*.yaml; do
   expect_fail "/nonexistent-model" "$FT" train "$rf" model=/nonexistent-model output_dir=out_x

@@ -342,6 +342,7 @@ static ft_status run_job(job *j, int *exit_code) {
     ft_train_cfg_default(&tc);
     tc.max_steps = steps;
     tc.label_smoothing = (float)r->train_label_smoothing;
+    tc.group_by_length = r->train_group_by_length;
     tc.batch_size = (int)r->train_batch_size;
     tc.grad_accum = (int)r->train_grad_accum;
     tc.seq_len = (int)r->train_seq_len;

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "data/dataset.h"
 #include "train/trainer.h"
 
 void ft_train_cfg_default(ft_train_cfg *c) {
@@ -179,6 +180,9 @@ typedef struct {
 /* Order of epoch e (0-based): Fisher–Yates driven by the counter RNG, so it depends only on (seed, e). */
 static void shuffle(run *r, uint64_t e) {
     size_t n = r->train->n;
+    if (r->cfg->group_by_length &&
+        ft_data_length_groups(r->train, r->cfg->batch_size, ft_rng_u64(r->cfg->seed, 0x6e0, e), r->order) == FT_OK)
+        return;
     for (size_t k = 0; k < n; k++)
         r->order[k] = k;
     for (size_t k = n; k > 1; k--) {
