@@ -639,7 +639,8 @@ FT_TEST(test_html_report) {
     const char *labels[] = {"neg", "pos"};
     int64_t counts[] = {80, 20, 10, 30};
     ft_html_confusion cm = {NULL, 2, labels, counts};
-    ft_html_report r = {"run <1>", kv, 2, charts, 4, &cm};
+    ft_html_kv kv2[] = {{"optim.lr", "0.001"}};
+    ft_html_report r = {"run <1>", kv, 2, charts, 4, &cm, "Recipe <resolved>", kv2, 1};
     char *html = NULL;
     size_t n = 0;
     FT_CHECK_OK(ft_html_render(&r, &html, &n));
@@ -647,6 +648,9 @@ FT_TEST(test_html_report) {
         FT_CHECK(n == strlen(html));
         FT_CHECK(strstr(html, "<title>run &lt;1&gt;</title>") && strstr(html, "<h1>run &lt;1&gt;</h1>"));
         FT_CHECK(strstr(html, "<th>model</th><td>a &quot;quoted&quot; &lt;name&gt;</td>") != NULL);
+        /* the second table comes after the charts and the confusion matrix */
+        const char *h2 = strstr(html, "<h2>Recipe &lt;resolved&gt;</h2>");
+        FT_CHECK(h2 && strstr(h2, "<th>optim.lr</th><td>0.001</td>") && strstr(html, "<svg") < h2);
         FT_CHECK(strstr(html, ">gap &lt;&amp;&gt;</text>") != NULL);
         FT_CHECK(strstr(html, "points=\"64.0,280.0 624.0,192.0\"") != NULL);
         FT_CHECK(count_str(html, "<svg") == 4);

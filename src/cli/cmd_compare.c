@@ -178,7 +178,7 @@ static ft_status write_html(const char *out_dir, const char *metric, run_t *runs
     snprintf(title, sizeof title, "validation %s", metric);
     ft_html_chart charts[2] = {{title, "step", metric, se, (size_t)n, false},
                                {"training loss", "step", "loss", st, (size_t)n, false}};
-    ft_html_report rep = {"ftune compare: one recipe, several methods", kv, (size_t)n, charts, 2, NULL};
+    ft_html_report rep = {"ftune compare: one recipe, several methods", kv, (size_t)n, charts, 2, NULL, NULL, NULL, 0};
     char p[4096];
     ft_status s = ft_html_write(ft_path_join(p, sizeof p, out_dir, "compare.html"), &rep);
     free(kv);

@@ -326,6 +326,19 @@ ft_status ft_html_render(const ft_html_report *r, char **out, size_t *len) {
         draw_chart(&s, &r->charts[i]);
     if (r->confusion && r->confusion->n)
         draw_confusion(&s, r->confusion);
+    if (r->nkv2) {
+        sb_printf(&s, "<h2>");
+        sb_esc(&s, r->kv2_title ? r->kv2_title : "Details");
+        sb_printf(&s, "</h2>\n<table class=\"kv\">\n");
+        for (size_t i = 0; i < r->nkv2; i++) {
+            sb_printf(&s, "<tr><th>");
+            sb_esc(&s, r->kv2[i].key);
+            sb_printf(&s, "</th><td>");
+            sb_esc(&s, r->kv2[i].value ? r->kv2[i].value : "");
+            sb_printf(&s, "</td></tr>\n");
+        }
+        sb_printf(&s, "</table>\n");
+    }
     sb_printf(&s, "</body>\n</html>\n");
     if (s.oom) {
         free(s.b);

@@ -41,6 +41,9 @@ typedef struct {
     const ft_html_chart *charts;
     size_t ncharts;
     const ft_html_confusion *confusion; /* NULL: none */
+    const char *kv2_title;    /* a second key/value table after the charts (e.g. the full recipe) */
+    const ft_html_kv *kv2;
+    size_t nkv2;
 } ft_html_report;
 
 /* Geometry of every chart's SVG (pixels); the plot area is inside the margins. */

@@ -408,7 +408,13 @@ const char *ft_recipe_get(const ft_recipe *r, const ft_recipe_key *k, char *buf,
     case FT_RK_STR:
     case FT_RK_ENUM: return *(char *const *)f;
     case FT_RK_INT: snprintf(buf, n, "%lld", (long long)*(const int64_t *)f); return buf;
-    case FT_RK_FLOAT: snprintf(buf, n, "%.17g", *(const double *)f); return buf;
+    case FT_RK_FLOAT: /* the shortest text that reads back as the same double */
+        for (int prec = 1; prec <= 17; prec++) {
+            snprintf(buf, n, "%.*g", prec, *(const double *)f);
+            if (strtod(buf, NULL) == *(const double *)f)
+                break;
+        }
+        return buf;
     case FT_RK_BOOL: snprintf(buf, n, "%s", *(const bool *)f ? "true" : "false"); return buf;
     }
     return NULL;

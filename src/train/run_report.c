@@ -134,8 +134,10 @@ ft_status ft_run_report_write(const char *dir, const char *metrics_path, const f
                                        cls->n_classes, class_names ? class_names : (const char *const *)ids,
                                        cls->confusion};
         }
-        ft_html_report rep = {"ftune training report", kv, n, charts, nc,
-                              cls && cls->n_classes > 0 && (class_names || ids) ? &conf : NULL};
+        /* summary first, then the curves and the confusion matrix, the full recipe last */
+        ft_html_report rep = {"ftune training report", kv, nextra, charts, nc,
+                              cls && cls->n_classes > 0 && (class_names || ids) ? &conf : NULL,
+                              "Recipe (resolved)", kv + nextra, n - nextra};
         char path[4096];
         st = ft_html_write(ft_path_join(path, sizeof path, dir, "report.html"), &rep);
     }
