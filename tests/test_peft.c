@@ -389,6 +389,71 @@ FT_TEST(test_classification_head) {
     ft_model_free(m);
 }
 
+static ft_model *with_adapter(const char *cfg, const char *dir, ft_method meth, const char *out, uint64_t seed) {
+    ft_model *m = load_fresh(cfg, dir);
+    ft_peft_cfg c;
+    ft_peft_cfg_default(&c);
+    c.method = meth;
+    c.num_virtual_tokens = 2;
+    if (!m || ft_peft_apply(m, &c) != FT_OK)
+        return NULL;
+    randomize_extras(m, seed, 0.3f, meth == FT_METHOD_IA3 ? 1.0f : 0.0f);
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", tmpdir, out);
+    if (ft_model_save_output(m, p) != FT_OK)
+        return NULL;
+    return m;
+}
+
+FT_TEST(test_adapter_slots) {
+    const char *names[3] = {"lora", "ia3", "prompt"};
+    ft_method meths[3] = {FT_METHOD_LORA, FT_METHOD_IA3, FT_METHOD_PROMPT};
+    float *want[3];
+    int64_t n[3], nb;
+    for (int k = 0; k < 3; k++) { /* each adapter alone: the reference logits */
+        char out[64];
+        snprintf(out, sizeof out, "slot_%s", names[k]);
+        ft_model *m = with_adapter(GPT2_CFG, "g", meths[k], out, 20 + (uint64_t)k);
+        FT_CHECK(m != NULL);
+        if (!m)
+            return;
+        want[k] = logits(m, &n[k]);
+        ft_model_free(m);
+    }
+    ft_model *m = load_fresh(GPT2_CFG, "g");
+    float *base = logits(m, &nb);
+    for (int k = 0; k < 3; k++) {
+        char p[256];
+        snprintf(p, sizeof p, "%s/slot_%s", tmpdir, names[k]);
+        FT_CHECK_OK(ft_peft_add(m, p, names[k]));
+        FT_CHECK(!strcmp(ft_peft_active(m), names[k]));
+    }
+    FT_CHECK(ft_peft_slot_count(m) == 3);
+    const int order[5] = {0, 2, 1, 0, 2};
+    for (int i = 0; i < 5; i++) { /* switching back and forth gives each adapter's own logits */
+        int k = order[i];
+        FT_CHECK_OK(ft_peft_activate(m, names[k]));
+        int64_t nn;
+        float *got = logits(m, &nn);
+        FT_CHECKF(got && nn == n[k] && memcmp(got, want[k], (size_t)nn * sizeof(float)) == 0, "slot %s", names[k]);
+        free(got);
+    }
+    FT_CHECK_OK(ft_peft_activate(m, NULL)); /* the bare base */
+    int64_t nn;
+    float *got = logits(m, &nn);
+    FT_CHECK(got && nn == nb && memcmp(got, base, (size_t)nb * sizeof(float)) == 0);
+    FT_CHECK(ft_peft_active(m) == NULL);
+    free(got);
+    FT_CHECK_FAILS(ft_peft_activate(m, "nope"), FT_ERR_MISSING, "no adapter named 'nope' is loaded (loaded: lora, ia3, prompt)");
+    char p[256];
+    snprintf(p, sizeof p, "%s/slot_lora", tmpdir);
+    FT_CHECK_FAILS(ft_peft_add(m, p, "lora"), FT_ERR_ARG, "already loaded");
+    ft_model_free(m);
+    for (int k = 0; k < 3; k++)
+        free(want[k]);
+    free(base);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/ft_test_peft_XXXXXX");
     if (!mkdtemp(tmpdir))
@@ -399,6 +464,7 @@ int main(void) {
     FT_RUN(test_other_methods);
     FT_RUN(test_bad_adapters);
     FT_RUN(test_classification_head);
+    FT_RUN(test_adapter_slots);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0)

@@ -209,6 +209,8 @@ int64_t ft_model_param_count(const ft_model *m, bool trainable_only) {
 void ft_model_free(ft_model *m) {
     if (!m)
         return;
+    if (m->ext && m->ext_free)
+        m->ext_free(m->ext);
     for (int i = 0; i < m->n_params; i++) {
         if (m->params[i].owned)
             ft_free(m->params[i].data);

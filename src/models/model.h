@@ -102,6 +102,8 @@ typedef struct ft_model {
     int score;                            /* head weight "score.weight" [n_labels, hidden], -1 = none */
     ft_st_set *st;                        /* keeps the mapping alive */
     char *dir;
+    void *ext;                            /* owned by an upper layer (peft's adapter slots) */
+    void (*ext_free)(void *ext);
 } ft_model;
 
 /* Load DIR/config.json + safetensors. Tensors are checked for presence and exact shape. */

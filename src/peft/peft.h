@@ -57,6 +57,16 @@ void ft_peft_summary(const ft_model *m, char *buf, size_t n);
 /* Load an adapter directory in PEFT's format (adapter_config.json + adapter_model.safetensors) onto
  * the model: attaches the method and binds its tensors; the adapter's tensors train, the base is frozen. */
 ft_status ft_peft_load(ft_model *m, const char *dir);
+/* Several adapters over one base, switched by name (one base model, many tasks). ft_peft_add loads
+ * an adapter directory as a named slot and makes it active (the previously active one is kept,
+ * detached); ft_peft_activate switches to another slot, or to the bare base model with NULL. Slots
+ * are for inference: activation leaves the adapter frozen. Adapters that change base tensors (BitFit,
+ * LoRA with bias != none) cannot share a base and are refused. */
+ft_status ft_peft_add(ft_model *m, const char *dir, const char *name);
+ft_status ft_peft_activate(ft_model *m, const char *name);
+const char *ft_peft_active(const ft_model *m); /* NULL when the base model runs bare */
+int ft_peft_slot_count(const ft_model *m);
+
 /* Fold LoRA / IA3 into the base weights and detach them (zero-latency inference). */
 ft_status ft_peft_merge(ft_model *m);
 /* The name a trainable tensor has in adapter_model.safetensors (PEFT names; base biases and heads
