@@ -99,6 +99,7 @@ for kind in $KINDS; do
             run_case "$p-lora-wide" "$dir" lora --target "$wide" --r 3 --alpha 5
             run_case "$p-lora-regex" "$dir" lora --target-regex "$regex"
             run_case "$p-lora-rslora" "$dir" lora --rslora --r 4 --alpha 6
+            run_case "$p-lora-dora" "$dir" lora --dora --target "$wide" --r 3 --alpha 5
             run_case "$p-lora-bias-all" "$dir" lora --bias all
             # The same with a targeted layer's bias as <module>.bias instead of PEFT's .base_layer.bias.
             run_case "$p-lora-bias-all-plain" "$dir" lora --bias all --plain-bias-names

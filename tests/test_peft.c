@@ -49,9 +49,10 @@ static void check_fd(const char *what, ft_lin *L, float *param, const float *gra
 FT_TEST(test_lin_hooks_fd) {
     const int64_t N = 5, in = 7, out = 6;
     const int r = 3;
-    for (int variant = 0; variant < 4; variant++) { /* 0 LoRA Linear, 1 LoRA Conv1D, 2 IA3 in, 3 IA3 out */
+    for (int variant = 0; variant < 6; variant++) { /* 0 LoRA Linear, 1 LoRA Conv1D, 2 IA3 in, 3 IA3 out,
+                                                      4 DoRA Linear, 5 DoRA Conv1D */
         float w[42], b[6], A[21], B[18], g3[7], x[35], rr[30];
-        float dw[42] = {0}, db[6] = {0}, dA[21] = {0}, dB[18] = {0}, dg[7] = {0}, dx[35] = {0};
+        float dw[42] = {0}, db[6] = {0}, dA[21] = {0}, dB[18] = {0}, dg[7] = {0}, dx[35] = {0}, mag[6], dmag[6] = {0};
         fill(w, 42, 1, 0.5f);
         fill(b, 6, 2, 0.5f);
         fill(A, 21, 3, 0.5f);
@@ -61,8 +62,16 @@ FT_TEST(test_lin_hooks_fd) {
         fill(rr, 30, 7, 1.0f);
         for (int i = 0; i < 7; i++)
             g3[i] += 1.0f;
-        ft_lin L = {.w = w, .dw = dw, .b = b, .db = db, .in = in, .out = out, .w_in_out = variant == 1};
-        if (variant <= 1) {
+        fill(mag, 6, 8, 0.3f);
+        for (int i = 0; i < 6; i++)
+            mag[i] += 1.0f;
+        const bool dora = variant >= 4;
+        ft_lin L = {.w = w, .dw = dora ? NULL : dw, .b = b, .db = db, .in = in, .out = out,
+                    .w_in_out = variant == 1 || variant == 5};
+        if (dora) {
+            L.lora_a = A, L.lora_b = B, L.dlora_a = dA, L.dlora_b = dB, L.r = r, L.scale = 0.75f;
+            L.dora_m = mag, L.ddora_m = dmag;
+        } else if (variant <= 1) {
             L.lora_a = A, L.lora_b = B, L.dlora_a = dA, L.dlora_b = dB, L.r = r, L.scale = 0.75f;
         } else {
             L.ia3 = g3, L.dia3 = dg, L.ia3_in = variant == 2;
@@ -74,6 +83,12 @@ FT_TEST(test_lin_hooks_fd) {
         FT_CHECK_OK(ft_lin_forward(&L, y, x, N, &ar, &c));
         FT_CHECK_OK(ft_lin_backward(&L, dx, rr, x, N, &c, &ar));
         ft_arena_free(&ar);
+        if (dora) { /* the norm is detached (PEFT), so only m, b and x follow the forward exactly */
+            check_fd("b", &L, b, db, 6, x, rr, N);
+            check_fd("x", &L, x, dx, 35, x, rr, N);
+            check_fd("dora_m", &L, mag, dmag, 6, x, rr, N);
+            continue;
+        }
         check_fd("W", &L, w, dw, 42, x, rr, N);
         check_fd("b", &L, b, db, 6, x, rr, N);
         check_fd("x", &L, x, dx, 35, x, rr, N);
@@ -206,6 +221,46 @@ FT_TEST(test_lora_identity_merge_roundtrip) {
         free(re);
         free(mg);
         ft_model_free(m2);
+        ft_model_free(m);
+    }
+}
+
+FT_TEST(test_dora_identity_merge) {
+    const char *cfgs[2] = {GPT2_CFG, LLAMA_CFG};
+    const char *dirs[2] = {"g", "l"};
+    for (int k = 0; k < 2; k++) {
+        ft_model *m = load_fresh(cfgs[k], dirs[k]);
+        if (!m)
+            return;
+        int64_t n, n2;
+        float *base = logits(m, &n);
+        ft_peft_cfg c;
+        ft_peft_cfg_default(&c);
+        c.method = FT_METHOD_LORA;
+        c.use_dora = true;
+        c.lora_r = 4;
+        FT_CHECK_OK(ft_peft_apply(m, &c));
+        float *init = logits(m, &n2); /* m = ‖W‖ and B = 0: the base, up to rounding of the norm */
+        FT_CHECKF(max_diff(init, base, n) < 1e-5, "DoRA at init differs from the base by %g", max_diff(init, base, n));
+        for (int i = 0; i < m->n_params; i++)
+            if (m->params[i].extra)
+                for (int64_t j = 0; j < m->params[i].numel; j++)
+                    m->params[i].data[j] *= strstr(m->params[i].name, "magnitude")
+                                                ? 1.0f + 0.3f * ft_rng_normal(7, (uint64_t)i, (uint64_t)j)
+                                                : 1.0f;
+        for (int i = 0; i < m->n_params; i++)
+            if (m->params[i].extra && strstr(m->params[i].name, "lora_B"))
+                for (int64_t j = 0; j < m->params[i].numel; j++)
+                    m->params[i].data[j] = 0.3f * ft_rng_normal(8, (uint64_t)i, (uint64_t)j);
+        float *dora = logits(m, &n2);
+        FT_CHECK(max_diff(dora, base, n) > 1e-3);
+        FT_CHECK_OK(ft_peft_merge(m));
+        float *mg = logits(m, &n2);
+        FT_CHECKF(max_diff(mg, dora, n) < 1e-5, "DoRA merged vs unmerged %g", max_diff(mg, dora, n));
+        free(base);
+        free(init);
+        free(dora);
+        free(mg);
         ft_model_free(m);
     }
 }
@@ -460,6 +515,7 @@ int main(void) {
         return 1;
     FT_RUN(test_lin_hooks_fd);
     FT_RUN(test_lora_identity_merge_roundtrip);
+    FT_RUN(test_dora_identity_merge);
     FT_RUN(test_ia3_merge);
     FT_RUN(test_other_methods);
     FT_RUN(test_bad_adapters);

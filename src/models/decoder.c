@@ -158,6 +158,8 @@ static ft_lin make_lin(const ft_model *m, const ft_acts *a, int l, ft_site site)
         L.r = sp->r;
         L.scale = sp->lora_scale;
         L.lora_dropout = sp->lora_dropout;
+        L.dora_m = W(sp->dora_m);
+        L.ddora_m = G(sp->dora_m);
     }
     if (sp->ia3 >= 0) {
         L.ia3 = W(sp->ia3);

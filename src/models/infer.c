@@ -84,6 +84,7 @@ static ft_status lin(const ft_model *m, int l, ft_site site, float *y, const flo
         L.lora_b = W(sp->lora_b);
         L.r = sp->r;
         L.scale = sp->lora_scale;
+        L.dora_m = W(sp->dora_m);
     }
     if (sp->ia3 >= 0) {
         L.ia3 = W(sp->ia3);

@@ -59,7 +59,7 @@ static ft_status build_table(ft_model *m) {
     if (!m->sites || !m->adapters)
         return ft_fail(FT_ERR_NOMEM, "out of memory");
     for (int i = 0; i < c->n_layers * FT_N_SITES; i++)
-        m->sites[i] = (ft_site_peft){.lora_a = -1, .lora_b = -1, .ia3 = -1};
+        m->sites[i] = (ft_site_peft){.lora_a = -1, .lora_b = -1, .dora_m = -1, .ia3 = -1};
     for (int i = 0; i < c->n_layers * 2; i++)
         m->adapters[i] = (ft_adapter_idx){-1, -1, -1, -1};
     if (c->arch == FT_ARCH_GPT2) {

@@ -72,6 +72,7 @@ typedef enum {
 /* PEFT tensors attached to one linear site (param indices, -1 = none). */
 typedef struct {
     int lora_a, lora_b, r;
+    int dora_m; /* DoRA magnitude [out], -1 = plain LoRA */
     float lora_scale, lora_dropout;
     int ia3;
     bool ia3_in; /* feed-forward module: scales the input */

@@ -1,3 +1,4 @@
+#include <math.h>
 #include <string.h>
 
 #include "kernels/kernels.h"
@@ -5,8 +6,79 @@
 
 static float *take(ft_arena *a, int64_t n) { return ft_arena_alloc(a, (size_t)n * sizeof(float)); }
 
+/* inv[o] = 1 / ‖W_o + s·(B A)_o‖ over the input dimension (W in either layout); g = m ⊙ inv. */
+static void dora_inv_norm(const ft_lin *L, float *inv) {
+#pragma omp parallel for schedule(static)
+    for (int64_t o = 0; o < L->out; o++) {
+        double ss = 0.0;
+        for (int64_t i = 0; i < L->in; i++) {
+            float ba = 0.0f;
+            for (int k = 0; k < L->r; k++)
+                ba += L->lora_b[o * L->r + k] * L->lora_a[(int64_t)k * L->in + i];
+            double w = (double)(L->w_in_out ? L->w[i * L->out + o] : L->w[o * L->in + i]) + (double)L->scale * ba;
+            ss += w * w;
+        }
+        inv[o] = (float)(1.0 / sqrt(ss > 0.0 ? ss : 1e-30));
+    }
+}
+
+static ft_status dora_forward(const ft_lin *L, float *y, const float *x, int64_t N, ft_arena *arena,
+                              ft_lin_cache *c) {
+    if (!(c->dora_inner = take(arena, N * L->out)) || !(c->dora_g = take(arena, L->out)) ||
+        !(c->lora_h = take(arena, N * L->r)))
+        return FT_ERR_NOMEM;
+    dora_inv_norm(L, c->dora_g);
+    ft_linear_forward(c->dora_inner, x, L->w, NULL, N, L->in, L->out, L->w_in_out);
+    ft_gemm(false, true, N, L->r, L->in, 1.0f, x, L->in, L->lora_a, L->in, 0.0f, c->lora_h, L->r);
+    ft_gemm(false, true, N, L->out, L->r, L->scale, c->lora_h, L->r, L->lora_b, L->r, 1.0f, c->dora_inner, L->out);
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t o = 0; o < L->out; o++)
+            y[n * L->out + o] = L->dora_m[o] * c->dora_g[o] * c->dora_inner[n * L->out + o] + (L->b ? L->b[o] : 0.0f);
+    return FT_OK;
+}
+
+static ft_status dora_backward(const ft_lin *L, float *dx, const float *dy, const float *x, int64_t N,
+                               const ft_lin_cache *c, ft_arena *arena) {
+    float *dyg = take(arena, N * L->out);
+    if (!dyg)
+        return FT_ERR_NOMEM;
+    if (L->ddora_m) { /* dm = Σ_n dy ⊙ inner / ‖W'‖ */
+#pragma omp parallel for schedule(static)
+        for (int64_t o = 0; o < L->out; o++) {
+            double acc = 0.0;
+            for (int64_t n = 0; n < N; n++)
+                acc += (double)dy[n * L->out + o] * c->dora_inner[n * L->out + o];
+            L->ddora_m[o] += (float)(acc * c->dora_g[o]);
+        }
+    }
+    if (L->db)
+        ft_linear_backward(NULL, NULL, L->db, dy, x, L->w, N, L->in, L->out, L->w_in_out);
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t o = 0; o < L->out; o++)
+            dyg[n * L->out + o] = dy[n * L->out + o] * L->dora_m[o] * c->dora_g[o];
+    /* the inner term is plain LoRA on dy ⊙ g (norm detached) */
+    if (L->dlora_b)
+        ft_gemm(true, false, L->out, L->r, N, L->scale, dyg, L->out, c->lora_h, L->r, 1.0f, L->dlora_b, L->r);
+    if (L->dlora_a || dx) {
+        float *dh = take(arena, N * L->r);
+        if (!dh)
+            return FT_ERR_NOMEM;
+        ft_gemm(false, false, N, L->r, L->out, L->scale, dyg, L->out, L->lora_b, L->r, 0.0f, dh, L->r);
+        if (L->dlora_a)
+            ft_gemm(true, false, L->r, L->in, N, 1.0f, dh, L->r, x, L->in, 1.0f, L->dlora_a, L->in);
+        if (dx)
+            ft_gemm(false, false, N, L->in, L->r, 1.0f, dh, L->r, L->lora_a, L->in, 1.0f, dx, L->in);
+    }
+    ft_linear_backward(dx, L->dw, NULL, dyg, x, L->w, N, L->in, L->out, L->w_in_out);
+    return FT_OK;
+}
+
 ft_status ft_lin_forward(const ft_lin *L, float *y, const float *x, int64_t N, ft_arena *arena, ft_lin_cache *c) {
     memset(c, 0, sizeof *c);
+    if (L->dora_m && L->lora_a)
+        return dora_forward(L, y, x, N, arena, c);
     const float *xin = x;
     if (L->ia3 && L->ia3_in) { /* x' = x ⊙ l */
         if (!(c->ia3_buf = take(arena, N * L->in)))
@@ -46,6 +118,8 @@ ft_status ft_lin_forward(const ft_lin *L, float *y, const float *x, int64_t N, f
 
 ft_status ft_lin_backward(const ft_lin *L, float *dx, const float *dy, const float *x, int64_t N,
                           const ft_lin_cache *c, ft_arena *arena) {
+    if (L->dora_m && L->lora_a)
+        return dora_backward(L, dx, dy, x, N, c, arena);
     if (L->lora_a) {
         if (L->dlora_b) /* dB[out,r] += s dyᵀ h */
             ft_gemm(true, false, L->out, L->r, N, L->scale, dy, L->out, c->lora_h, L->r, 1.0f, L->dlora_b, L->r);

@@ -17,6 +17,9 @@ typedef struct {
     float *dlora_a, *dlora_b;
     int r;
     float scale, lora_dropout;
+    /* DoRA: magnitude m [out]; y = m/‖W + s·B·A‖_row ⊙ (x Wᵀ + s·x Aᵀ Bᵀ) + b, the norm detached (PEFT) */
+    const float *dora_m;
+    float *ddora_m;
     /* IA3: ia3 [in] scaling the input (ia3_in) or [out] scaling the output */
     const float *ia3;
     float *dia3;
@@ -28,6 +31,8 @@ typedef struct {
 
 typedef struct {
     float *lora_h;  /* [N,r]  drop(x) Aᵀ */
+    float *dora_inner; /* [N,out] x Wᵀ + s·h Bᵀ (DoRA) */
+    float *dora_g;     /* [out] 1 / ‖W'‖_row (DoRA; the scale is m ⊙ this) */
     float *ia3_buf; /* [N,in] scaled input (ia3_in) or [N,out] output before scaling */
 } ft_lin_cache;
 

@@ -188,6 +188,25 @@ static ft_status attach_lora(ft_model *m, const ft_peft_cfg *c, const target_set
             for (int64_t j = 0; j < (int64_t)r * in; j++)
                 A[j] = gauss ? ft_rng_normal(seed, 1000u + (uint64_t)sp->lora_a, (uint64_t)j) / (float)r
                              : (2.0f * ft_rng_uniform(seed, 1000u + (uint64_t)sp->lora_a, (uint64_t)j) - 1.0f) * bound;
+            if (c->use_dora) { /* magnitude = ‖W‖ per output row (B = 0), so training starts from the base */
+                snprintf(name, sizeof name, PREFIX "%s.lora_magnitude_vector", path);
+                sp->dora_m = add_extra(m, name, 1, out, 0);
+                if (sp->dora_m < 0)
+                    return FT_ERR_NOMEM;
+                int wi;
+                bool io;
+                ft_model_site(m, l, (ft_site)s, &wi, NULL, NULL, NULL, &io, NULL, 0);
+                const float *W = m->params[wi].data;
+                float *mag = m->params[sp->dora_m].data;
+                for (int64_t o = 0; o < out; o++) {
+                    double ss = 0.0;
+                    for (int64_t i = 0; i < in; i++) {
+                        double w = io ? W[i * out + o] : W[o * in + i];
+                        ss += w * w;
+                    }
+                    mag[o] = (float)sqrt(ss);
+                }
+            }
             if (c->lora_bias && !strcmp(c->lora_bias, "lora_only") && bi >= 0)
                 FT_TRY(ft_model_set_trainable(m, bi, true));
             (*n_matched)++;
@@ -336,7 +355,7 @@ static cJSON *make_peft_config(const ft_model *m, const ft_peft_cfg *c, const ch
         cJSON_AddBoolToObject(j, "fan_in_fan_out", m->cfg.arch == FT_ARCH_GPT2);
         cJSON_AddStringToObject(j, "bias", c->lora_bias ? c->lora_bias : "none");
         cJSON_AddBoolToObject(j, "use_rslora", c->use_rslora);
-        cJSON_AddBoolToObject(j, "use_dora", false);
+        cJSON_AddBoolToObject(j, "use_dora", c->use_dora);
         if (c->lora_init && !strcmp(c->lora_init, "gaussian"))
             cJSON_AddStringToObject(j, "init_lora_weights", "gaussian");
         else
@@ -464,8 +483,8 @@ ft_status ft_peft_apply(ft_model *m, const ft_peft_cfg *c) {
         if (c->method == FT_METHOD_LORA && (c->lora_r <= 0 || c->lora_alpha <= 0 || c->lora_dropout < 0 ||
                                             c->lora_dropout >= 1))
             return ft_fail(FT_ERR_CONFIG, "LoRA needs r > 0, lora_alpha > 0 and 0 <= lora_dropout < 1");
-        if (c->use_dora)
-            return ft_fail(FT_ERR_UNSUPPORTED, "use_dora (DoRA) is not supported yet");
+        if (c->use_dora && c->lora_dropout > 0.0f)
+            return ft_fail(FT_ERR_UNSUPPORTED, "use_dora with lora_dropout > 0 is not supported yet");
         if (c->method == FT_METHOD_LORA && c->lora_bias && strcmp(c->lora_bias, "none") &&
             strcmp(c->lora_bias, "all") && strcmp(c->lora_bias, "lora_only"))
             return ft_fail(FT_ERR_CONFIG, "LoRA bias must be none, all or lora_only (got '%s')", c->lora_bias);

@@ -268,15 +268,25 @@ ft_status ft_peft_merge(ft_model *m) {
                 FT_TRY(own(m, wi));
                 float *W = m->params[wi].data;
                 const float *A = m->params[sp->lora_a].data, *B = m->params[sp->lora_b].data;
+                const float *mag = sp->dora_m >= 0 ? m->params[sp->dora_m].data : NULL;
 #pragma omp parallel for schedule(static)
-                for (int64_t o = 0; o < out; o++)
+                for (int64_t o = 0; o < out; o++) {
+                    double ss = 0.0;
                     for (int64_t i = 0; i < in; i++) {
                         float acc = 0.0f;
                         for (int k = 0; k < sp->r; k++)
                             acc += B[o * sp->r + k] * A[(int64_t)k * in + i];
-                        W[io ? i * out + o : o * in + i] += sp->lora_scale * acc;
+                        float *w = &W[io ? i * out + o : o * in + i];
+                        *w += sp->lora_scale * acc;
+                        ss += (double)*w * *w;
                     }
-                sp->lora_a = sp->lora_b = -1;
+                    if (mag) { /* DoRA: W' scaled per output row to magnitude m */
+                        float g = (float)(mag[o] / sqrt(ss > 0.0 ? ss : 1e-30));
+                        for (int64_t i = 0; i < in; i++)
+                            W[io ? i * out + o : o * in + i] *= g;
+                    }
+                }
+                sp->lora_a = sp->lora_b = sp->dora_m = -1;
             }
             if (sp->ia3 >= 0) { /* input scaling: columns over in; output scaling: rows over out and bias */
                 FT_TRY(own(m, wi));

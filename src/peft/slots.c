@@ -99,7 +99,7 @@ static ft_status detach(ft_model *m, slot *x) {
         FT_TRY(rename_param(&m->params[x->params[i]], x->name, true));
     }
     for (size_t i = 0; i < ns; i++)
-        m->sites[i] = (ft_site_peft){.lora_a = -1, .lora_b = -1, .ia3 = -1};
+        m->sites[i] = (ft_site_peft){.lora_a = -1, .lora_b = -1, .dora_m = -1, .ia3 = -1};
     for (size_t i = 0; i < na; i++)
         m->adapters[i] = (ft_adapter_idx){-1, -1, -1, -1};
     m->prompt = -1;

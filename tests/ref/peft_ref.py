@@ -201,6 +201,7 @@ class Plan:
     def __init__(self):
         self.method = None
         self.lora = {}        # module -> (A name, B name, scale)
+        self.dora = {}        # module -> magnitude name (LoRA with use_dora)
         self.ia3 = {}         # module -> (l name, feed-forward?)
         self.adapters = {}    # branch path -> (down.w, down.b, up.w, up.b names), act
         self.act = None
@@ -250,7 +251,7 @@ def plan_adapter(acfg, tensors, c, arrays, where):
     used = set()
     mods = modules(c)
     if p.method == "LORA":
-        _reject(acfg, where, [("use_dora", False), ("layers_to_transform", None), ("modules_to_save", None),
+        _reject(acfg, where, [("layers_to_transform", None), ("modules_to_save", None),
                               ("lora_bias", False), ("trainable_token_indices", None), ("layer_replication", None),
                               ("target_parameters", None), ("use_qalora", False), ("layers_pattern", None)])
         r = _int(acfg, "r", where, 8)
@@ -274,6 +275,8 @@ def plan_adapter(acfg, tensors, c, arrays, where):
             a = _need(tensors, f"{PREFIX}{name}.lora_A.weight", (rr, fin), where, used)
             b = _need(tensors, f"{PREFIX}{name}.lora_B.weight", (fout, rr), where, used)
             p.lora[name] = (a, b, float(scale))
+            if acfg.get("use_dora", False):  # DoRA: magnitude [out] (saved without ".weight", as PEFT does)
+                p.dora[name] = _need(tensors, f"{PREFIX}{name}.lora_magnitude_vector", (fout,), where, used)
         have = _bias_file_names(tensors, mods, where)
         if bias == "all":  # every bias of the model trains (mark_only_adapters_as_trainable)
             want = [k for k in arrays if k.endswith(".bias")]
@@ -361,7 +364,16 @@ class PeftHooks(hf_ref.Hooks):
         if ia3 is not None and not ia3[1]:
             y = y * self.A[ia3[0]].flatten()  # scale the output, bias included
         lo = self.p.lora.get(path)
-        if lo is not None:
+        if lo is not None and path in self.p.dora:
+            # DoRA (PEFT, dropout off): W' = W + s·B·A in [out, in]; its row norms are detached;
+            # y = m/‖W'‖ ⊙ (x Wᵀ + s·x Aᵀ Bᵀ) + b
+            a, bb, s = lo
+            w_oi = w.t() if conv1d else w
+            wp = w_oi + s * (self.A[bb] @ self.A[a])
+            g = self.A[self.p.dora[path]] / wp.norm(dim=1).detach()
+            inner = x_in @ w_oi.t() + (x_in @ self.A[a].t()) @ self.A[bb].t() * s
+            y = g * inner + (b if b is not None else 0)
+        elif lo is not None:
             a, bb, s = lo
             y = y + (x_in @ self.A[a].t()) @ self.A[bb].t() * s
         return y

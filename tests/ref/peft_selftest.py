@@ -335,7 +335,7 @@ def test_errors(tmp):
     refuses(adir, "up_proj.lora_A", "an unexpected tensor")
     st.save(wpath, t)
     for what, change, needle in (("an unknown peft_type", {"peft_type": "LOHA"}, "LOHA"),
-                                 ("use_dora", {"use_dora": True}, "use_dora"),
+                                 ("use_dora without magnitude vectors", {"use_dora": True}, "lora_magnitude_vector"),
                                  ("modules_to_save", {"modules_to_save": ["lm_head"]}, "modules_to_save"),
                                  ("a bad bias mode", {"bias": "some"}, "bias")):
         with open(cpath, "w") as f:
