@@ -24,7 +24,7 @@ if ! "$FT" merge --help >/dev/null 2>&1; then
     echo "peft_merge: skipped: '$FT merge --help' fails (no merge command yet)"
     exit 77
 fi
-if ! "$FT" dump --help 2>&1 | grep -q -- "--adapter"; then
+if ! "$FT" dump --help 2>&1 | grep -- "--adapter" >/dev/null; then
     echo "peft_merge: skipped: '$FT dump --help' does not mention --adapter yet"
     exit 77
 fi

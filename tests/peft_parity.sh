@@ -24,7 +24,7 @@ if ! "$PY" -c "import torch, numpy" >/dev/null 2>&1; then
     echo "peft_parity: skipped: $PY cannot import torch and numpy (install python3-torch)"
     exit 77
 fi
-if ! "$FT" dump --help 2>&1 | grep -q -- "--adapter"; then
+if ! "$FT" dump --help 2>&1 | grep -- "--adapter" >/dev/null; then
     echo "peft_parity: skipped: '$FT dump --help' does not mention --adapter yet"
     exit 77
 fi

@@ -24,7 +24,7 @@ expect() {
     env "$extra" FAKE_FTUNE_BUG="$bug" FT_PEFT_KINDS="$kinds" FT_PEFT_METHODS="$methods" FT_BIN="$tmp/ftune" \
         FT_SRC="$SRC" bash "$SRC/tests/$script" >"$tmp/log" 2>&1
     local rc=$?
-    if [ "$rc" -eq "$want" ] && { [ -z "$summary" ] || grep -q "$summary" "$tmp/log"; }; then
+    if [ "$rc" -eq "$want" ] && { [ -z "$summary" ] || grep "$summary" >/dev/null "$tmp/log"; }; then
         echo "ok   $script $what (status $rc)"
     else
         echo "FAIL $script $what: status $rc, expected $want${summary:+ and '$summary'}"

@@ -27,7 +27,7 @@ for arch in gpt2 llama; do
   if ! awk -v b="$before" -v a="$after" 'BEGIN { exit !(a < b - 1.0) }'; then
     echo "FAIL: $arch held-out loss did not fall by 1 nat"; fail=1
   fi
-  "$FT" inspect tuned_$arch | grep -q "architecture: $arch" || { echo "FAIL: inspect tuned_$arch"; fail=1; }
+  "$FT" inspect tuned_$arch | grep "architecture: $arch" >/dev/null || { echo "FAIL: inspect tuned_$arch"; fail=1; }
   grep -q '"torch_dtype": "float32"' tuned_$arch/config.json || { echo "FAIL: config torch_dtype"; fail=1; }
 done
 # bad input: each a clear one-line error and a non-zero exit

@@ -45,7 +45,7 @@ grep -q '"eval/loss"' out_a/metrics.jsonl || { echo "FAIL: metrics.jsonl has no 
 grep -q 'schedule: "cosine"' out_a/recipe.yaml || { echo "FAIL: resolved recipe"; fail=1; }
 grep -q '<svg' out_a/report.html || { echo "FAIL: report has no chart"; fail=1; }
 grep -Eq '"task":[[:space:]]*"causal_lm"' out_a/ftune_train.json || { echo "FAIL: ftune_train.json"; fail=1; }
-"$FT" inspect out_a | grep -q "architecture: gpt2" || { echo "FAIL: output does not load"; fail=1; }
+"$FT" inspect out_a | grep "architecture: gpt2" >/dev/null || { echo "FAIL: output does not load"; fail=1; }
 # the resolved recipe reproduces the run
 "$FT" train out_a/recipe.yaml output_dir=out_b checkpoint.every=0 --quiet > /dev/null
 cmp -s out_a/model.safetensors out_b/model.safetensors || { echo "FAIL: resolved recipe gives another model"; fail=1; }
@@ -86,6 +86,6 @@ expect_fail "train.label_smoothing must be in [0, 1)" "$FT" train r.yaml output_
 for rf in "${FT_SRC:?}"/recipes/*.yaml; do
   expect_fail "/nonexistent-model" "$FT" train "$rf" model=/nonexistent-model output_dir=out_x
 done
-"$FT" train --help | grep -q "optim.weight_decay" || { echo "FAIL: --help does not list keys"; fail=1; }
+"$FT" train --help | grep "optim.weight_decay" >/dev/null || { echo "FAIL: --help does not list keys"; fail=1; }
 [ $fail = 0 ] && echo "train_recipe: all checks passed"
 exit $fail
