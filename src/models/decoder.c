@@ -111,7 +111,7 @@ static void norm_bwd(const ft_model *m, float *dx, const float *dy, const float 
         ft_rmsnorm_backward(dx, G(wi), dy, x, W(wi), rstd, N, C);
 }
 
-static void act_fwd(ft_act a, float *y, const float *x, int64_t n) {
+void ft_act_forward(ft_act a, float *y, const float *x, int64_t n) {
     switch (a) {
     case FT_ACT_GELU_TANH: ft_gelu_tanh_forward(y, x, n); break;
     case FT_ACT_GELU_ERF: ft_gelu_erf_forward(y, x, n); break;
@@ -123,7 +123,7 @@ static void act_fwd(ft_act a, float *y, const float *x, int64_t n) {
     }
 }
 
-static void act_bwd(ft_act a, float *dx, const float *dy, const float *x, int64_t n) {
+void ft_act_backward(ft_act a, float *dx, const float *dy, const float *x, int64_t n) {
     switch (a) {
     case FT_ACT_GELU_TANH: ft_gelu_tanh_backward(dx, dy, x, n); break;
     case FT_ACT_GELU_ERF: ft_gelu_erf_backward(dx, dy, x, n); break;
@@ -140,32 +140,42 @@ static uint64_t drop_stream(const ft_fwd_opts *o, int layer, int site) {
     return o->step * 4096u + (uint64_t)(layer + 1) * 32u + (uint64_t)site;
 }
 
-static ft_lin make_lin(const ft_model *m, const ft_acts *a, int l, ft_site site) {
+ft_lin ft_model_site_lin(const ft_model *m, int l, ft_site site, bool grads) {
     ft_lin L;
     memset(&L, 0, sizeof L);
     int wi, bi;
     ft_model_site(m, l, site, &wi, &bi, &L.in, &L.out, &L.w_in_out, NULL, 0);
     L.w = W(wi);
-    L.dw = G(wi);
     L.b = W(bi);
-    L.db = G(bi);
     const ft_site_peft *sp = &m->sites[l * FT_N_SITES + site];
     if (sp->lora_a >= 0) {
         L.lora_a = W(sp->lora_a);
         L.lora_b = W(sp->lora_b);
-        L.dlora_a = G(sp->lora_a);
-        L.dlora_b = G(sp->lora_b);
         L.r = sp->r;
         L.scale = sp->lora_scale;
         L.lora_dropout = sp->lora_dropout;
         L.dora_m = W(sp->dora_m);
-        L.ddora_m = G(sp->dora_m);
     }
     if (sp->ia3 >= 0) {
         L.ia3 = W(sp->ia3);
-        L.dia3 = G(sp->ia3);
         L.ia3_in = sp->ia3_in;
     }
+    if (grads) {
+        L.dw = G(wi);
+        L.db = G(bi);
+        if (sp->lora_a >= 0) {
+            L.dlora_a = G(sp->lora_a);
+            L.dlora_b = G(sp->lora_b);
+            L.ddora_m = G(sp->dora_m);
+        }
+        if (sp->ia3 >= 0)
+            L.dia3 = G(sp->ia3);
+    }
+    return L;
+}
+
+static ft_lin make_lin(const ft_model *m, const ft_acts *a, int l, ft_site site) {
+    ft_lin L = ft_model_site_lin(m, l, site, true);
     L.training = a->opts.training;
     L.seed = a->opts.seed;
     L.stream = drop_stream(&a->opts, l, 8 + (int)site);
@@ -191,7 +201,7 @@ static ft_status adapter_fwd(const ft_model *m, ft_acts *a, const ft_adapter_idx
     AL(c->h, N * k);
     c->in = (float *)o;
     ft_linear_forward(c->z, o, W(A->down_w), W(A->down_b), N, C, k, false);
-    act_fwd(m->adapter_act, c->h, c->z, N * k);
+    ft_act_forward(m->adapter_act, c->h, c->z, N * k);
     ft_linear_forward(y, c->h, W(A->up_w), W(A->up_b), N, k, C, false);
     ft_add_inplace(y, o, N * C);
     return FT_OK;
@@ -207,7 +217,7 @@ static ft_status adapter_bwd(const ft_model *m, ft_acts *a, const ft_adapter_idx
     memset(dh, 0, (size_t)(N * k) * sizeof(float));
     memset(dz, 0, (size_t)(N * k) * sizeof(float));
     ft_linear_backward(dh, G(A->up_w), G(A->up_b), dy, c->h, W(A->up_w), N, k, C, false);
-    act_bwd(m->adapter_act, dz, dh, c->z, N * k);
+    ft_act_backward(m->adapter_act, dz, dh, c->z, N * k);
     memcpy(dout, dy, (size_t)(N * C) * sizeof(float));
     ft_linear_backward(dout, G(A->down_w), G(A->down_b), dz, c->in, W(A->down_w), N, C, k, false);
     return FT_OK;
@@ -405,7 +415,7 @@ ft_status ft_model_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o,
             AL(mo, N * C);
         if (gpt2) {
             FT_TRY(lin_fwd(m, a, l, FT_SITE_FC, L->fc, L->n2, arena));
-            act_fwd(c->act, L->act, L->fc, N * I);
+            ft_act_forward(c->act, L->act, L->fc, N * I);
             FT_TRY(lin_fwd(m, a, l, FT_SITE_PROJ, mo, L->act, arena));
         } else {
             AL(L->up, N * I);
@@ -625,7 +635,7 @@ ft_status ft_model_backward(ft_model *m, ft_acts *a, ft_arena *arena, float loss
         if (gpt2) {
             FT_TRY(lin_bwd(m, a, l, FT_SITE_PROJ, dact, dbr, L->act, arena));
             ZERO(dfc, N * I);
-            act_bwd(c->act, dfc, dact, L->fc, N * I);
+            ft_act_backward(c->act, dfc, dact, L->fc, N * I);
             FT_TRY(lin_bwd(m, a, l, FT_SITE_FC, dn, dfc, L->n2, arena));
         } else {
             FT_TRY(lin_bwd(m, a, l, FT_SITE_DOWN, dact, dbr, L->act, arena));

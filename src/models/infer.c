@@ -72,24 +72,7 @@ void ft_kv_reset(ft_kv *kv) { kv->len = 0; }
 int ft_kv_len(const ft_kv *kv) { return kv->len; }
 
 static ft_status lin(const ft_model *m, int l, ft_site site, float *y, const float *x, int64_t n, ft_arena *ar) {
-    ft_lin L;
-    memset(&L, 0, sizeof L);
-    int wi, bi;
-    ft_model_site(m, l, site, &wi, &bi, &L.in, &L.out, &L.w_in_out, NULL, 0);
-    L.w = W(wi);
-    L.b = W(bi);
-    const ft_site_peft *sp = &m->sites[l * FT_N_SITES + site];
-    if (sp->lora_a >= 0) {
-        L.lora_a = W(sp->lora_a);
-        L.lora_b = W(sp->lora_b);
-        L.r = sp->r;
-        L.scale = sp->lora_scale;
-        L.dora_m = W(sp->dora_m);
-    }
-    if (sp->ia3 >= 0) {
-        L.ia3 = W(sp->ia3);
-        L.ia3_in = sp->ia3_in;
-    }
+    ft_lin L = ft_model_site_lin(m, l, site, false); /* inference: no gradients, no dropout */
     ft_lin_cache c;
     return ft_lin_forward(&L, y, x, n, ar, &c);
 }
@@ -102,18 +85,6 @@ static void norm(const ft_model *m, float *y, const float *x, int wi, int bi, in
         ft_rmsnorm_forward(y, rstd, x, W(wi), n, m->cfg.hidden, m->cfg.norm_eps);
 }
 
-static void act(ft_act a, float *y, const float *x, int64_t n) {
-    switch (a) {
-    case FT_ACT_GELU_TANH: ft_gelu_tanh_forward(y, x, n); break;
-    case FT_ACT_GELU_ERF: ft_gelu_erf_forward(y, x, n); break;
-    case FT_ACT_SILU: ft_silu_forward(y, x, n); break;
-    case FT_ACT_RELU:
-        for (int64_t i = 0; i < n; i++)
-            y[i] = x[i] > 0.0f ? x[i] : 0.0f;
-        break;
-    }
-}
-
 /* o ← o + up(act(down(o))) when the block has an adapter there. */
 static void adapter(const ft_model *m, int l, int which, float *o, int64_t n, ft_arena *ar) {
     const ft_adapter_idx *A = &m->adapters[l * 2 + which];
@@ -123,7 +94,7 @@ static void adapter(const ft_model *m, int l, int which, float *o, int64_t n, ft
     float *z = ft_arena_alloc(ar, (size_t)(n * k) * 4), *h = ft_arena_alloc(ar, (size_t)(n * k) * 4);
     float *u = ft_arena_alloc(ar, (size_t)(n * C) * 4);
     ft_linear_forward(z, o, W(A->down_w), W(A->down_b), n, C, k, false);
-    act(m->adapter_act, h, z, n * k);
+    ft_act_forward(m->adapter_act, h, z, n * k);
     ft_linear_forward(u, h, W(A->up_w), W(A->up_b), n, k, C, false);
     ft_add_inplace(o, u, n * C);
 }
@@ -206,7 +177,7 @@ static ft_status step(ft_model *m, ft_kv *kv, float *x, int n, float *logits) {
         norm(m, h, x, P->ln2_w, P->ln2_b, n, ar);
         if (g) {
             FT_TRY(lin(m, l, FT_SITE_FC, f1, h, n, ar));
-            act(c->act, f2, f1, n * I);
+            ft_act_forward(c->act, f2, f1, n * I);
             FT_TRY(lin(m, l, FT_SITE_PROJ, o, f2, n, ar));
         } else {
             FT_TRY(lin(m, l, FT_SITE_GATE, f1, h, n, ar));

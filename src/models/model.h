@@ -8,6 +8,7 @@
 
 #include "core/core.h"
 #include "io/safetensors.h"
+#include "nn/linear.h"
 
 typedef enum { FT_ARCH_GPT2 = 0, FT_ARCH_LLAMA } ft_arch;
 /* What the model's output is trained for: next-token CE (causal LM / instruction tuning), a class
@@ -115,6 +116,12 @@ void ft_model_free(ft_model *m);
 int ft_model_find_param(const ft_model *m, const char *name);
 /* Append a parameter (owned, zeroed fp32, `extra`); returns its index or -1 (message set). */
 int ft_model_add_param(ft_model *m, const char *name, int ndim, int64_t d0, int64_t d1);
+/* The nn/linear description of a site with its PEFT hooks; grads: point at the gradients of what trains
+ * (dropout fields are left for the caller). */
+ft_lin ft_model_site_lin(const ft_model *m, int layer, ft_site site, bool grads);
+/* Elementwise activation of the config (GELU tanh/erf, SiLU, ReLU); backward accumulates into dx. */
+void ft_act_forward(ft_act a, float *y, const float *x, int64_t n);
+void ft_act_backward(ft_act a, float *dx, const float *dy, const float *x, int64_t n);
 /* Describe a linear site of a layer: weight/bias param indices (-1 if the architecture lacks it),
  * sizes, layout and the HF module path (e.g. "transformer.h.0.attn.c_attn"). false if absent. */
 bool ft_model_site(const ft_model *m, int layer, ft_site site, int *w, int *b, int64_t *in, int64_t *out,
