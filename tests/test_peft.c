@@ -215,6 +215,13 @@ FT_TEST(test_lora_identity_merge_roundtrip) {
         FT_CHECK_OK(ft_peft_merge(m2));
         float *mg = logits(m2, &n2);
         FT_CHECKF(mg && max_diff(mg, lora, n) < 1e-5, "merged vs unmerged %g", mg ? max_diff(mg, lora, n) : -1.0);
+        /* unmerge: the base weights come back bit-exactly and the adapter runs again */
+        FT_CHECK_FAILS(ft_peft_merge(m2), FT_ERR_ARG, "already merged");
+        FT_CHECK_OK(ft_peft_unmerge(m2));
+        float *um = logits(m2, &n2);
+        FT_CHECK(um && memcmp(um, re, (size_t)n * sizeof(float)) == 0);
+        FT_CHECK_FAILS(ft_peft_unmerge(m2), FT_ERR_ARG, "nothing is merged");
+        free(um);
         free(base);
         free(init);
         free(lora);
@@ -292,6 +299,10 @@ FT_TEST(test_ia3_merge) {
         FT_CHECK_OK(ft_peft_merge(m));
         float *mg = logits(m, &n2);
         FT_CHECKF(max_diff(mg, ia, n) < 1e-5, "merged vs unmerged %g", max_diff(mg, ia, n));
+        FT_CHECK_OK(ft_peft_unmerge(m));
+        float *um = logits(m, &n2);
+        FT_CHECK(memcmp(um, ia, (size_t)n * sizeof(float)) == 0);
+        free(um);
         free(base);
         free(init);
         free(ia);

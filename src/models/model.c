@@ -221,6 +221,7 @@ void ft_model_free(ft_model *m) {
     free(m->params);
     free(m->layers);
     free(m->sites);
+    free(m->merged_sites);
     free(m->adapters);
     cJSON_Delete(m->peft_config);
     for (int i = 0; m->label_names && i < m->n_labels; i++)
@@ -275,6 +276,23 @@ static ft_status bind_tensor(ft_param *p, const ft_st_tensor *t, const char *fil
         }
     }
     return FT_OK;
+}
+
+ft_status ft_model_reload_param(ft_model *m, int idx) {
+    ft_param *p = &m->params[idx];
+    if (!m->st || p->extra)
+        return ft_fail(FT_ERR_ARG, "'%s' has no checkpoint tensor to reload", p->name);
+    const char *file = NULL;
+    const ft_st_tensor *t = ft_st_set_find(m->st, p->name, &file);
+    if (!t && !strncmp(p->name, "transformer.", 12))
+        t = ft_st_set_find(m->st, p->name + 12, &file);
+    if (!t)
+        return ft_fail(FT_ERR_MISSING, "%s: tensor '%s' is missing from the checkpoint", m->dir ? m->dir : "?", p->name);
+    if (p->owned)
+        ft_free(p->data);
+    p->data = NULL;
+    p->owned = false;
+    return bind_tensor(p, t, file);
 }
 
 static ft_status model_new(ft_model_config *cfg, ft_model **out) {

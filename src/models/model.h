@@ -97,6 +97,8 @@ typedef struct ft_model {
     int prompt;                           /* "prompt_embeddings" [n_virtual, hidden], -1 = none */
     int n_virtual;
     int peft_method;                      /* ft_method of the attached adapter (0 = full) */
+    ft_site_peft *merged_sites;           /* what ft_peft_merge folded in (for unmerge), or NULL */
+    int merged_method;
     cJSON *peft_config;                   /* adapter_config.json to save with the adapter, or NULL */
     ft_task task;
     int n_labels;                         /* SEQ_CLS: classes; REGRESSION: 1 */
@@ -127,6 +129,8 @@ void ft_act_backward(ft_act a, float *dx, const float *dy, const float *x, int64
 bool ft_model_site(const ft_model *m, int layer, ft_site site, int *w, int *b, int64_t *in, int64_t *out,
                    bool *w_in_out, char *path, size_t path_n);
 int64_t ft_model_param_count(const ft_model *m, bool trainable_only);
+/* Bind a base parameter to its checkpoint tensor again (undoes in-memory changes such as a merge). */
+ft_status ft_model_reload_param(ft_model *m, int idx);
 /* Mark every parameter trainable (full fine-tuning): copies into owned fp32 memory, allocates grads. */
 ft_status ft_model_set_trainable(ft_model *m, int idx, bool trainable);
 void ft_model_zero_grad(ft_model *m);

@@ -67,8 +67,10 @@ ft_status ft_peft_activate(ft_model *m, const char *name);
 const char *ft_peft_active(const ft_model *m); /* NULL when the base model runs bare */
 int ft_peft_slot_count(const ft_model *m);
 
-/* Fold LoRA / IA3 into the base weights and detach them (zero-latency inference). */
+/* Fold LoRA / DoRA / IA3 into the base weights and detach them (zero-latency inference);
+ * ft_peft_unmerge restores the base weights bit-exactly from the checkpoint and re-attaches the adapter. */
 ft_status ft_peft_merge(ft_model *m);
+ft_status ft_peft_unmerge(ft_model *m);
 /* The name a trainable tensor has in adapter_model.safetensors (PEFT names; base biases and heads
  * get the "base_model.model." prefix). */
 void ft_peft_tensor_name(const ft_model *m, int idx, char *buf, size_t n);

@@ -251,11 +251,19 @@ static ft_status own(ft_model *m, int idx) {
 }
 
 ft_status ft_peft_merge(ft_model *m) {
+    if (m->merged_sites)
+        return ft_fail(FT_ERR_ARG, "the adapter is already merged");
     if (m->prompt >= 0)
         return ft_fail(FT_ERR_UNSUPPORTED, "prompt tuning cannot be merged into the weights (it adds virtual tokens)");
     for (int i = 0; i < m->cfg.n_layers * 2; i++)
         if (m->adapters[i].down_w >= 0)
             return ft_fail(FT_ERR_UNSUPPORTED, "bottleneck adapters cannot be merged into the weights (they add layers)");
+    const size_t ns = (size_t)m->cfg.n_layers * FT_N_SITES;
+    m->merged_sites = malloc(ns * sizeof *m->merged_sites);
+    if (!m->merged_sites)
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    memcpy(m->merged_sites, m->sites, ns * sizeof *m->sites); /* what unmerge detaches again */
+    m->merged_method = m->peft_method;
     for (int l = 0; l < m->cfg.n_layers; l++)
         for (int s = 0; s < FT_N_SITES; s++) {
             ft_site_peft *sp = &m->sites[l * FT_N_SITES + s];
@@ -304,7 +312,27 @@ ft_status ft_peft_merge(ft_model *m) {
             }
         }
     m->peft_method = FT_METHOD_FULL;
-    cJSON_Delete(m->peft_config);
-    m->peft_config = NULL;
+    return FT_OK;
+}
+
+ft_status ft_peft_unmerge(ft_model *m) {
+    if (!m->merged_sites)
+        return ft_fail(FT_ERR_ARG, "nothing is merged");
+    /* the base weights come back bit-exactly from the checkpoint mapping, the adapter re-attaches */
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int s = 0; s < FT_N_SITES; s++) {
+            const ft_site_peft *sp = &m->merged_sites[l * FT_N_SITES + s];
+            int wi, bi;
+            if (!ft_model_site(m, l, (ft_site)s, &wi, &bi, NULL, NULL, NULL, NULL, 0))
+                continue;
+            if (sp->lora_a >= 0 || sp->ia3 >= 0)
+                FT_TRY(ft_model_reload_param(m, wi));
+            if (sp->ia3 >= 0 && !sp->ia3_in && bi >= 0)
+                FT_TRY(ft_model_reload_param(m, bi));
+        }
+    memcpy(m->sites, m->merged_sites, (size_t)m->cfg.n_layers * FT_N_SITES * sizeof *m->sites);
+    free(m->merged_sites);
+    m->merged_sites = NULL;
+    m->peft_method = m->merged_method;
     return FT_OK;
 }
