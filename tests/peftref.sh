@@ -34,7 +34,7 @@ expect() {
 }
 expect peft_parity.sh "" "gpt2" "ia3 prompt bitfit" 0 "passes a faithful stand-in" "4 passed, 0 failed, 0 skipped"
 expect peft_parity.sh "" "llama" "adapter" 0 "passes a faithful stand-in (llama adapters)" "3 passed, 0 failed, 0 skipped"
-expect peft_parity.sh rslora "llama" "lora" 1 "catches use_rslora ignored" "5 passed, 1 failed, 0 skipped"
+expect peft_parity.sh rslora "llama" "lora" 1 "catches use_rslora ignored" "6 passed, 1 failed, 0 skipped"
 expect peft_parity.sh ia3bias "gpt2" "ia3" 1 "catches an IA3 output scale that skips the bias"
 expect peft_parity.sh prompt0 "qwen2" "prompt" 1 "catches prompt tuning dropping labels[0]"
 expect peft_parity.sh noadapter "gpt2" "prompt adapter" 0 "counts an unsupported method as skipped" \

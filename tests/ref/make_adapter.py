@@ -76,7 +76,7 @@ def build(a):
     if a.method == "lora":
         tm = _targets(a)
         conf = dict({**base, **_LORA}, peft_type="LORA", r=a.r, lora_alpha=a.alpha, use_rslora=a.rslora,
-                    bias=a.bias, fan_in_fan_out=conv, use_dora=a.dora,
+                    bias=a.bias, fan_in_fan_out=conv, use_dora=getattr(a, "dora", False),
                     target_modules=tm if tm is not None else peft_ref.DEFAULT_LORA_TARGETS[c["arch"]])
         targets = peft_ref.match_targets(conf, c, "make_adapter", peft_ref.DEFAULT_LORA_TARGETS)
         for name in targets:
@@ -84,7 +84,7 @@ def build(a):
             out[f"{P}{name}.lora_A.weight"] = rng.uniform(-1, 1, (a.r, fin)) * np.sqrt(3.0 / fin)
             b = 0.4 / np.sqrt(a.r) * rng.standard_normal((fout, a.r))
             out[f"{P}{name}.lora_B.weight"] = 0 * b if a.zero_b else b
-            if a.dora:  # DoRA magnitude [out]: positive, not equal to the row norms, so it matters
+            if getattr(a, "dora", False):  # DoRA magnitude [out]: positive, not equal to the row norms, so it matters
                 out[f"{P}{name}.lora_magnitude_vector"] = 0.5 + rng.uniform(0, 1, (fout,))
         if a.bias != "none":
             wanted = [k for k in arrays if k.endswith(".bias")] if a.bias == "all" else \
