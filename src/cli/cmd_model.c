@@ -221,7 +221,7 @@ int ft_cmd_dump(int argc, char **argv) {
 static const char *MERGE_USAGE =
     "usage: ftune merge --model DIR --adapter ADIR --out DIR [--dtype f32|bf16]\n"
     "\n"
-    "Folds a LoRA or IA3 adapter (PEFT format) into the base weights and writes a plain Hugging Face\n"
+    "Folds a LoRA (DoRA included) or IA3 adapter (PEFT format) into the base weights and writes a plain HF\n"
     "checkpoint (config.json + model.safetensors): inference then costs exactly what the base model costs.\n"
     "BitFit adapters merge too (their biases replace the base's). Prompt tuning and bottleneck adapters\n"
     "add computation and cannot be merged.\n";
