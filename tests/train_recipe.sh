@@ -79,6 +79,10 @@ expect_fail "unknown key 'optim.lrr' (did you mean 'optim.lr'?)" "$FT" train r.y
 printf 'model: base\ntrain:\n  epoch: 3\n' > typo.yaml
 expect_fail "typo.yaml:3: unknown key 'train.epoch' (did you mean 'train.epochs'?)" "$FT" train typo.yaml
 expect_fail "not a checkpoint" "$FT" train r.yaml output_dir=out_x resume=nowhere
+# a run that cannot fit stops before training, with the estimate (50k vocabulary x 4096 x 4096 logits)
+echo '{"vocab_size": 50000, "n_embd": 16, "n_layer": 1, "n_head": 2, "n_positions": 4096}' > big.json
+"$FT" init --arch gpt2 --config big.json --out big --seed 3 > /dev/null
+expect_fail "this run needs about" "$FT" train r.yaml model=big output_dir=out_big train.batch_size=4096 train.seq_len=4096
 expect_fail "train.label_smoothing must be in [0, 1)" "$FT" train r.yaml output_dir=out_x train.label_smoothing=1.5
 "$FT" train r.yaml output_dir=out_ls train.label_smoothing=0.1 --quiet > /dev/null 2>&1 || { echo "FAIL: label smoothing run"; fail=1; }
 "$FT" train r.yaml output_dir=out_gl train.group_by_length=true --quiet > /dev/null 2>&1 || { echo "FAIL: group_by_length run"; fail=1; }

@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli/cli.h"
+#include "train/memory.h"
 #include "io/json.h"
 #include "data/dataset.h"
 #include "peft/peft.h"
@@ -336,6 +337,20 @@ static ft_status run_job(job *j, int *exit_code) {
            j->va.n, j->te.n, (long long)steps, (long long)r->train_batch_size, (long long)r->train_grad_accum);
     if (resume[0])
         printf("resuming from %s\n", resume);
+    { /* a run that cannot fit fails now, with the numbers, not after an hour */
+        ft_mem_estimate me;
+        int64_t eb = r->eval_batch_size > r->train_batch_size ? r->eval_batch_size : r->train_batch_size;
+        ft_mem_estimate_run(m, (int)eb, (int)r->train_seq_len,
+                            !strcmp(r->optim_name, "sgd") ? (r->optim_momentum > 0 ? 1 : 0) : 2, &me);
+        char line[400];
+        ft_mem_estimate_format(&me, line, sizeof line);
+        size_t avail = ft_mem_available();
+        printf("%s; %.2f GiB available\n", line, (double)avail / (1024.0 * 1024.0 * 1024.0));
+        if (avail > 0 && me.total > avail)
+            return ft_fail(FT_ERR_NOMEM, "this run needs about %.2f GiB but %.2f GiB are available (%s); lower "
+                                         "train.batch_size or train.seq_len, or use a PEFT method",
+                           (double)me.total / 1073741824.0, (double)avail / 1073741824.0, line);
+    }
     fflush(stdout);
 
     ft_train_cfg tc;

@@ -1,0 +1,45 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "train/memory.h"
+
+void ft_mem_estimate_run(const ft_model *m, int batch, int seq_len, int optim_slots, ft_mem_estimate *e) {
+    memset(e, 0, sizeof *e);
+    for (int i = 0; i < m->n_params; i++) {
+        const ft_param *p = &m->params[i];
+        size_t b = (size_t)p->numel * sizeof(float);
+        if (p->owned)
+            e->weights_owned += b;
+        else
+            e->weights_mapped += b;
+        if (p->trainable) {
+            e->grads += b;
+            e->optim += (size_t)optim_slots * b;
+        }
+    }
+    e->acts = ft_model_act_bytes(m, batch, seq_len) + ((size_t)1 << 20);
+    e->total = e->weights_mapped + e->weights_owned + e->grads + e->optim + e->acts;
+}
+
+size_t ft_mem_available(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    unsigned long long kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+            break;
+    fclose(f);
+    return (size_t)kb * 1024u;
+}
+
+static double gib(size_t b) { return (double)b / (1024.0 * 1024.0 * 1024.0); }
+
+void ft_mem_estimate_format(const ft_mem_estimate *e, char *buf, size_t n) {
+    snprintf(buf, n,
+             "memory estimate: %.2f GiB = weights %.2f (%.2f mapped in place) + gradients %.2f + optimizer %.2f + "
+             "activations %.2f",
+             gib(e->total), gib(e->weights_mapped + e->weights_owned), gib(e->weights_mapped), gib(e->grads),
+             gib(e->optim), gib(e->acts));
+}
