@@ -121,9 +121,9 @@ static ft_status print_gen_metrics(const refs_t *r, bool json) {
         off[i] = i;
     ft_bleu_opts bo;
     ft_bleu_opts_default(&bo);
-    ft_bleu_score b;
-    ft_rouge_score rg;
-    ft_squad_score sq;
+    ft_bleu_score b = {0};
+    ft_rouge_score rg = {0};
+    ft_squad_score sq = {0};
     const char *const *h = (const char *const *)r->hyp, *const *f = (const char *const *)r->ref;
     ft_status s = ft_metric_bleu(h, r->n, f, off, &bo, &b);
     if (s == FT_OK)

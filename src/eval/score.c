@@ -353,7 +353,7 @@ static ft_status do_regression(const ft_score_data *d, cJSON *j, strb *t) {
             st = parse_number(d->refs[r], d->ref_path[r], d->ref_line[r], &yt[i]);
         }
     }
-    ft_metric_reg m;
+    ft_metric_reg m = {0};
     if (st == FT_OK)
         st = ft_metric_regression(yt, yp, d->n, &m);
     free(yt);
