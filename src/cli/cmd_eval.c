@@ -98,16 +98,7 @@ static ft_status remap_labels(const ft_trained *t, ft_dataset *d) {
 }
 
 static void add_cls_json(cJSON *j, const ft_metric_cls *c, char *const *names) {
-    cJSON_AddNumberToObject(j, "accuracy", c->accuracy);
-    cJSON_AddNumberToObject(j, "precision_macro", c->precision_macro);
-    cJSON_AddNumberToObject(j, "recall_macro", c->recall_macro);
-    cJSON_AddNumberToObject(j, "f1_macro", c->f1_macro);
-    cJSON_AddNumberToObject(j, "precision_micro", c->precision_micro);
-    cJSON_AddNumberToObject(j, "recall_micro", c->recall_micro);
-    cJSON_AddNumberToObject(j, "f1_micro", c->f1_micro);
-    cJSON_AddNumberToObject(j, "precision_weighted", c->precision_weighted);
-    cJSON_AddNumberToObject(j, "recall_weighted", c->recall_weighted);
-    cJSON_AddNumberToObject(j, "f1_weighted", c->f1_weighted);
+    ft_metric_cls_json(c, j); /* the same fixed keys as `ftune score --json` */
     cJSON *labels = cJSON_AddArrayToObject(j, "labels");
     cJSON *cm = cJSON_AddArrayToObject(j, "confusion_matrix");
     cJSON *per = cJSON_AddObjectToObject(j, "per_class");

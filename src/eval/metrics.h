@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <cjson/cJSON.h>
 
 #include "core/core.h"
 
@@ -29,6 +30,9 @@ ft_status ft_metric_classification_ids(const int *y_true, const int *y_pred, siz
 ft_status ft_metric_classification(const char *const *y_true, const char *const *y_pred, size_t n,
                                    ft_metric_cls *out);
 void ft_metric_cls_free(ft_metric_cls *m);
+/* The ten fixed keys of `ftune score --metric classification --json` (accuracy, precision/recall/f1
+ * macro, micro, weighted) added to j; non-finite values as null. */
+void ft_metric_cls_json(const ft_metric_cls *m, cJSON *j);
 
 /* ---- regression ---- */
 typedef struct {

@@ -300,6 +300,19 @@ static void add_num(cJSON *o, const char *k, double v) {
         cJSON_AddNullToObject(o, k);
 }
 
+void ft_metric_cls_json(const ft_metric_cls *m, cJSON *j) {
+    add_num(j, "accuracy", m->accuracy);
+    add_num(j, "precision_macro", m->precision_macro);
+    add_num(j, "recall_macro", m->recall_macro);
+    add_num(j, "f1_macro", m->f1_macro);
+    add_num(j, "precision_micro", m->precision_micro);
+    add_num(j, "recall_micro", m->recall_micro);
+    add_num(j, "f1_micro", m->f1_micro);
+    add_num(j, "precision_weighted", m->precision_weighted);
+    add_num(j, "recall_weighted", m->recall_weighted);
+    add_num(j, "f1_weighted", m->f1_weighted);
+}
+
 static ft_status do_classification(const ft_score_data *d, cJSON *j, strb *t) {
     FT_TRY(single_refs(d, "classification"));
     const char **tr = malloc(d->n * sizeof *tr);
@@ -311,16 +324,7 @@ static ft_status do_classification(const ft_score_data *d, cJSON *j, strb *t) {
     ft_status st = ft_metric_classification(tr, (const char *const *)d->pred, d->n, &m);
     free(tr);
     FT_TRY(st);
-    add_num(j, "accuracy", m.accuracy);
-    add_num(j, "precision_macro", m.precision_macro);
-    add_num(j, "recall_macro", m.recall_macro);
-    add_num(j, "f1_macro", m.f1_macro);
-    add_num(j, "precision_micro", m.precision_micro);
-    add_num(j, "recall_micro", m.recall_micro);
-    add_num(j, "f1_micro", m.f1_micro);
-    add_num(j, "precision_weighted", m.precision_weighted);
-    add_num(j, "recall_weighted", m.recall_weighted);
-    add_num(j, "f1_weighted", m.f1_weighted);
+    ft_metric_cls_json(&m, j);
     sb_printf(t, "examples: %zu  classes: %zu\naccuracy: %.6f\n", m.n, m.n_classes, m.accuracy);
     sb_printf(t, "%-12s %10s %10s %10s\n", "average", "precision", "recall", "f1");
     sb_printf(t, "%-12s %10.6f %10.6f %10.6f\n", "macro", m.precision_macro, m.recall_macro, m.f1_macro);
