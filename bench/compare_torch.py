@@ -198,14 +198,14 @@ def run_torch(a, shape, method, precision):
 
 
 def run_ftune(a, shape, method, precision):
-    if precision != "fp32":
-        return None  # bench/train_step has no bf16 mode yet
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
-    cmd = [a.train_step, "--shape", shape, "--method", method, "--batch", str(a.batch), "--seq", str(a.seq),
+    cmd = [a.train_step, "--shape", shape, "--method", method, "--precision", precision, "--batch", str(a.batch),
+           "--seq", str(a.seq),
            "--steps", str(a.steps), "--warmup", str(a.warmup), "--threads", str(a.threads)]
     r = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if r.returncode != 0:
-        return None  # e.g. "method 'lora' not available yet"
+        sys.stderr.write(r.stderr[-2000:])
+        return None  # e.g. no native bf16 on this CPU
     tok = re.search(r"tokens/s ([0-9.]+)", r.stdout)
     rss = re.search(r"peak RSS ([0-9.]+) GiB", r.stdout)
     return float(tok.group(1)), float(rss.group(1)) * 2**30

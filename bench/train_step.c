@@ -4,10 +4,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "kernels/kernels.h"
 #include "models/model.h"
 #include "peft/peft.h"
 #include "train/optim.h"
+
+/* Peak RSS since the last reset: VmHWM of /proc/self/status (getrusage as the fallback). */
+static size_t peak_rss(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    size_t kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmHWM:", 6))
+            kb = (size_t)strtoull(line + 6, NULL, 10);
+    if (f)
+        fclose(f);
+    return kb ? kb * 1024u : ft_peak_rss_bytes();
+}
+
+/* Writing 5 to clear_refs resets VmHWM (Linux ≥ 4.0): the random init is not part of the figure. */
+static void reset_peak_rss(void) {
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (f) {
+        fputs("5", f);
+        fclose(f);
+    }
+}
 
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -15,8 +39,9 @@ static int cmp_d(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-    const char *shape = "gpt2", *method = "full";
+    const char *shape = "gpt2", *method = "full", *precision = "fp32";
     int B = 4, T = 128, steps = 5, warmup = 1, threads = 2;
+    bool from_file = true;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--shape") && i + 1 < argc)
             shape = argv[++i];
@@ -32,11 +57,22 @@ int main(int argc, char **argv) {
             warmup = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--precision") && i + 1 < argc)
+            precision = argv[++i];
+        else if (!strcmp(argv[i], "--in-memory"))
+            from_file = false;
         else {
             fprintf(stderr, "usage: train_step [--shape gpt2|smollm2|tiny] [--method full|lora|ia3|bitfit|adapter|prompt] [--batch 4] [--seq 128]\n"
-                            "                  [--steps 5] [--warmup 1] [--threads 2]\n");
+                            "                  [--steps 5] [--warmup 1] [--threads 2] [--precision fp32|bf16] [--in-memory]\n"
+                            "The random model is written to a temporary checkpoint and loaded back (mmapped), as\n"
+                            "`ftune train` loads a real one; --in-memory trains the in-memory init instead.\n");
             return 2;
         }
+    }
+    ft_precision prec;
+    if (ft_precision_parse(precision, &prec) != FT_OK) {
+        fprintf(stderr, "train_step: %s\n", ft_last_error());
+        return 2;
     }
     ft_peft_cfg pc;
     ft_peft_cfg_default(&pc);
@@ -67,8 +103,30 @@ int main(int argc, char **argv) {
         fprintf(stderr, "train_step: %s\n", ft_last_error());
         return 1;
     }
+    if (from_file) { /* through a checkpoint, as a real run: frozen fp32 weights stay in the file mapping */
+        char dir[] = "/tmp/ftune-bench-XXXXXX", path[64];
+        if (!mkdtemp(dir) || ft_model_save(m, dir, FT_DT_F32) != FT_OK) {
+            fprintf(stderr, "train_step: cannot write the temporary checkpoint: %s\n", ft_last_error());
+            return 1;
+        }
+        ft_model_free(m);
+        if (ft_model_load(dir, &m) != FT_OK) {
+            fprintf(stderr, "train_step: %s\n", ft_last_error());
+            return 1;
+        }
+        snprintf(path, sizeof path, "%s/config.json", dir);
+        unlink(path); /* the mapping keeps the data alive */
+        snprintf(path, sizeof path, "%s/model.safetensors", dir);
+        unlink(path);
+        rmdir(dir);
+    }
+    reset_peak_rss();
     /* LoRA r=8 on PEFT's default targets (GPT-2 c_attn; Llama q_proj, v_proj), other methods' defaults */
     if (ft_peft_apply(m, &pc) != FT_OK) {
+        fprintf(stderr, "train_step: %s\n", ft_last_error());
+        return 1;
+    }
+    if (prec == FT_PREC_BF16 && ft_model_set_precision(m, FT_PREC_BF16) != FT_OK) {
         fprintf(stderr, "train_step: %s\n", ft_last_error());
         return 1;
     }
@@ -121,13 +179,16 @@ int main(int argc, char **argv) {
                    3.0 * 4.0 * (double)B * T * T * c->head_dim * c->n_heads * c->n_layers / 2.0;
     char summary[200];
     ft_peft_summary(m, summary, sizeof summary);
-    printf("train_step shape=%s method=%s batch=%dx%d threads=%d params=%.1fM\n", shape, method, B, T, threads,
-           (double)ft_model_param_count(m, false) / 1e6);
+    printf("train_step shape=%s method=%s precision=%s batch=%dx%d threads=%d params=%.1fM%s\n", shape, method,
+           ft_precision_name(m->precision), B, T, threads, (double)ft_model_param_count(m, false) / 1e6,
+           from_file ? "" : " (in memory)");
+    if (m->precision == FT_PREC_BF16)
+        printf("  bf16 matmul: %s\n", ft_matmul_backend(m->mm));
     printf("  %s\n", summary);
     printf("  step median %.3f s (min %.3f, max %.3f over %d)\n", med, times[warmup], times[warmup + steps - 1], steps);
     printf("  tokens/s %.1f\n", (double)(B * T) / med);
     printf("  GFLOP/s %.1f\n", flops / med / 1e9);
-    printf("  peak RSS %.2f GiB\n", (double)ft_peak_rss_bytes() / (1024.0 * 1024.0 * 1024.0));
+    printf("  peak RSS %.2f GiB\n", (double)peak_rss() / (1024.0 * 1024.0 * 1024.0));
     printf("  loss %.4f\n", loss);
     free(times);
     free(ids);

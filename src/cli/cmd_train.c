@@ -35,7 +35,7 @@ static const char *TRAIN_USAGE =
     "  --out DIR (output_dir)  --steps N (train.max_steps)  --batch-size N  --seq-len N  --lr X (optim.lr)\n"
     "  --warmup N (optim.warmup_steps)  --min-lr-ratio X (< 1: cosine decay to lr*X)  --weight-decay X\n"
     "  --clip X (train.max_grad_norm)  --eval-every N  --threads N  --seed N  --save-dtype f32|bf16\n"
-    "  --quiet (report.progress=quiet)\n"
+    "  --quiet (report.progress=quiet)  --precision fp32|bf16 (precision; also with a recipe)\n"
     "Flag-form defaults: 100 steps, batch 4, seq-len 128, lr 1e-4, constant schedule.\n"
     "\n"
     "Recipe keys:\n";
@@ -337,6 +337,16 @@ static ft_status run_job(job *j, int *exit_code) {
            j->va.n, j->te.n, (long long)steps, (long long)r->train_batch_size, (long long)r->train_grad_accum);
     if (resume[0])
         printf("resuming from %s\n", resume);
+    if (!strcmp(r->precision, "bf16")) {
+        ft_status ps = ft_model_set_precision(m, FT_PREC_BF16);
+        if (ps == FT_ERR_UNSUPPORTED)
+            fprintf(stderr, "ftune train: warning: precision bf16 not available (%s); training in fp32\n",
+                    ft_last_error());
+        else if (ps != FT_OK)
+            return ps;
+    }
+    printf("precision %s%s\n", ft_precision_name(m->precision),
+           m->precision == FT_PREC_BF16 ? " (bf16 GEMMs, fp32 accumulation and master weights)" : "");
     { /* a run that cannot fit fails now, with the numbers, not after an hour */
         ft_mem_estimate me;
         int64_t eb = r->eval_batch_size > r->train_batch_size ? r->eval_batch_size : r->train_batch_size;
@@ -496,7 +506,7 @@ int ft_cmd_train(int argc, char **argv) {
             ft_recipe_print_help(stdout);
             return 0;
         }
-    const char *model = NULL, *data = NULL, *eval = NULL, *outdir = NULL, *save_dtype = "f32";
+    const char *model = NULL, *data = NULL, *eval = NULL, *outdir = NULL, *save_dtype = "f32", *precision = NULL;
     long steps = 100, bs = 4, seq = 128, warmup = 0, threads = 0, seed = 42, eval_every = 0;
     double lr = 1e-4, wd = 0.0, clip = 1.0, min_lr = 1.0;
     bool quiet = false, help;
@@ -508,7 +518,7 @@ int ft_cmd_train(int argc, char **argv) {
                      {"weight-decay", FT_OPT_FLOAT, &wd},  {"clip", FT_OPT_FLOAT, &clip},
                      {"eval-every", FT_OPT_INT, &eval_every}, {"threads", FT_OPT_INT, &threads},
                      {"seed", FT_OPT_INT, &seed},          {"save-dtype", FT_OPT_STR, &save_dtype},
-                     {"quiet", FT_OPT_FLAG, &quiet}};
+                     {"quiet", FT_OPT_FLAG, &quiet},       {"precision", FT_OPT_STR, &precision}};
     const char *pos[256];
     int npos = 0;
     int rc = ft_cli_parse("train", argc, argv, opts, sizeof opts / sizeof *opts, TRAIN_USAGE, pos, 256, &npos, &help);
@@ -554,6 +564,8 @@ int ft_cmd_train(int argc, char **argv) {
         s = apply_flags(&j.r, model, data, eval, outdir, steps, bs, seq, lr, warmup, min_lr, wd, clip, eval_every,
                         threads, seed, save_dtype);
     }
+    if (s == FT_OK && precision)
+        s = ft_recipe_set(&j.r, "precision", precision, "--precision");
     for (int i = 0; s == FT_OK && i < npos; i++)
         if (strchr(pos[i], '='))
             s = ft_recipe_override(&j.r, pos[i]);

@@ -29,7 +29,18 @@ ft_status ft_matmul_bf16(ft_matmul *mm, bool trans_a, bool trans_b, int64_t M, i
                          const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb, float beta, float *C,
                          int64_t ldc);
 const char *ft_matmul_backend(const ft_matmul *mm);
-bool ft_bf16_native(void); /* CPU has AVX512-BF16 (or better) as oneDNN sees it */
+bool ft_bf16_native(void); /* CPU has AVX512-BF16 (or better) as oneDNN sees it; false if FTUNE_NO_BF16=1 */
+const char *ft_bf16_isa_name(void); /* oneDNN's effective ISA, for messages */
+/* A bf16 buffer of ≥ n values owned by the handle (grows, never shrinks; slots are independent),
+ * for callers that round activations to bf16 before a call. NULL on failure (message set). */
+#define FT_MATMUL_SLOTS 3
+uint16_t *ft_matmul_scratch(ft_matmul *mm, int slot, size_t n);
+/* ft_linear_forward / ft_linear_backward with a bf16 copy of W: x and dy are rounded to bf16 in the
+ * handle's scratch (slots 0 and 1), products accumulate in fp32; the bias and its gradient stay fp32. */
+ft_status ft_linear_forward_bf16(ft_matmul *mm, float *y, const float *x, const uint16_t *w16, const float *b,
+                                 int64_t N, int64_t in, int64_t out, bool w_in_out);
+ft_status ft_linear_backward_bf16(ft_matmul *mm, float *dx, float *dw, float *db, const float *dy, const float *x,
+                                  const uint16_t *w16, int64_t N, int64_t in, int64_t out, bool w_in_out);
 bool ft_bf16_amx(void);    /* CPU has AMX-BF16 */
 /* fp32 → bf16 rounding to nearest even (NaN stays NaN); bf16 → fp32 exact. */
 void ft_f32_to_bf16_n(uint16_t *dst, const float *src, int64_t n);
@@ -124,6 +135,12 @@ size_t ft_lmhead_ce_work_floats(int64_t chunk, int64_t V);
 void ft_lmhead_ce_forward_backward(const float *h, const float *W, const int32_t *targets, int64_t N, int64_t C,
                                    int64_t V, float scale, float *dh, float *dW, double *loss_sum, int64_t *count,
                                    float *logits_out, float *work, int64_t chunk);
+/* The same with a bf16 copy of W through the matmul handle (rows and dL rounded to bf16; the softmax,
+ * the loss and every accumulation fp32). */
+ft_status ft_lmhead_ce_forward_backward_bf16(ft_matmul *mm, const float *h, const uint16_t *W16,
+                                             const int32_t *targets, int64_t N, int64_t C, int64_t V, float scale,
+                                             float *dh, float *dW, double *loss_sum, int64_t *count,
+                                             float *logits_out, float *work, int64_t chunk);
 
 /* ---- dropout with rate p from the counter RNG: element i kept iff uniform(seed,stream,i) >= p,
  * scaled by 1/(1−p). Forward writes y (may alias x); backward dx += dy·mask/(1−p). ---- */

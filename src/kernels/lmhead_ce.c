@@ -40,13 +40,33 @@ static double ce_row(float *lr, int32_t target, int64_t V, float scale) {
     return log((double)sum) + (double)mx - (double)lt;
 }
 
-void ft_lmhead_ce_forward_backward(const float *h, const float *W, const int32_t *targets, int64_t N, int64_t C,
-                                   int64_t V, float scale, float *dh, float *dW, double *loss_sum, int64_t *count,
-                                   float *logits_out, float *work, int64_t chunk) {
+/* Logits of one chunk → its summed loss; the chunk becomes dL (rows without a target: zeros). */
+static double chunk_ce(float *work, const int32_t *tg, int64_t rows, int64_t V, float scale) {
+    double part = 0.0;
+#pragma omp parallel for schedule(static) reduction(+ : part) if (rows * V >= FT_PAR_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        float *lr = work + r * V;
+        if (tg[r] < 0)
+            memset(lr, 0, (size_t)V * sizeof(float));
+        else
+            part += ce_row(lr, tg[r], V, scale);
+    }
+    return part;
+}
+
+/* One pass for both precisions: mm == NULL → fp32 W; otherwise W16 with the rows and dL rounded to bf16
+ * (handle scratch slots 0 and 2), products accumulated in fp32. */
+static ft_status lmhead_ce(ft_matmul *mm, const float *h, const float *W, const uint16_t *W16,
+                           const int32_t *targets, int64_t N, int64_t C, int64_t V, float scale, float *dh, float *dW,
+                           double *loss_sum, int64_t *count, float *logits_out, float *work, int64_t chunk) {
     double total = 0.0;
     int64_t cnt = 0;
     if (chunk <= 0 || chunk > N)
         chunk = N;
+    uint16_t *h16 = NULL, *d16 = NULL;
+    if (mm && (!(h16 = ft_matmul_scratch(mm, 0, (size_t)(chunk * C))) ||
+               !(d16 = ft_matmul_scratch(mm, 2, (size_t)(chunk * V)))))
+        return FT_ERR_NOMEM;
     for (int64_t r0 = 0; r0 < N; r0 += chunk) {
         const int64_t rows = r0 + chunk < N ? chunk : N - r0;
         const int32_t *tg = targets + r0;
@@ -56,29 +76,49 @@ void ft_lmhead_ce_forward_backward(const float *h, const float *W, const int32_t
         if (kept == 0 && !logits_out)
             continue; /* nothing to learn from and nobody wants the logits */
         /* L[rows, V] = h[r0:r0+rows] · Wᵀ */
-        ft_gemm(false, true, rows, V, C, 1.0f, h + r0 * C, C, W, C, 0.0f, work, V);
+        if (mm) {
+            ft_f32_to_bf16_n(h16, h + r0 * C, rows * C);
+            FT_TRY(ft_matmul_bf16(mm, false, true, rows, V, C, 1.0f, h16, C, W16, C, 0.0f, work, V));
+        } else {
+            ft_gemm(false, true, rows, V, C, 1.0f, h + r0 * C, C, W, C, 0.0f, work, V);
+        }
         if (logits_out)
             memcpy(logits_out + r0 * V, work, (size_t)(rows * V) * sizeof(float));
         if (kept == 0)
             continue;
-        double part = 0.0;
-#pragma omp parallel for schedule(static) reduction(+ : part) if (rows * V >= FT_PAR_MIN)
-        for (int64_t r = 0; r < rows; r++) {
-            float *lr = work + r * V;
-            if (tg[r] < 0)
-                memset(lr, 0, (size_t)V * sizeof(float));
-            else
-                part += ce_row(lr, tg[r], V, scale);
-        }
-        total += part;
+        total += chunk_ce(work, tg, rows, V, scale);
         cnt += kept;
-        if (dh) /* dh[rows, C] += dL · W */
-            ft_gemm(false, false, rows, C, V, 1.0f, work, V, W, C, 1.0f, dh + r0 * C, C);
-        if (dW) /* dW[V, C] += dLᵀ · h */
-            ft_gemm(true, false, V, C, rows, 1.0f, work, V, h + r0 * C, C, 1.0f, dW, C);
+        if (mm) {
+            if (!dh && !dW)
+                continue;
+            ft_f32_to_bf16_n(d16, work, rows * V);
+            if (dh) /* dh[rows, C] += dL · W */
+                FT_TRY(ft_matmul_bf16(mm, false, false, rows, C, V, 1.0f, d16, V, W16, C, 1.0f, dh + r0 * C, C));
+            if (dW) /* dW[V, C] += dLᵀ · h */
+                FT_TRY(ft_matmul_bf16(mm, true, false, V, C, rows, 1.0f, d16, V, h16, C, 1.0f, dW, C));
+        } else {
+            if (dh)
+                ft_gemm(false, false, rows, C, V, 1.0f, work, V, W, C, 1.0f, dh + r0 * C, C);
+            if (dW)
+                ft_gemm(true, false, V, C, rows, 1.0f, work, V, h + r0 * C, C, 1.0f, dW, C);
+        }
     }
     if (loss_sum)
         *loss_sum = total;
     if (count)
         *count = cnt;
+    return FT_OK;
+}
+
+void ft_lmhead_ce_forward_backward(const float *h, const float *W, const int32_t *targets, int64_t N, int64_t C,
+                                   int64_t V, float scale, float *dh, float *dW, double *loss_sum, int64_t *count,
+                                   float *logits_out, float *work, int64_t chunk) {
+    (void)lmhead_ce(NULL, h, W, NULL, targets, N, C, V, scale, dh, dW, loss_sum, count, logits_out, work, chunk);
+}
+
+ft_status ft_lmhead_ce_forward_backward_bf16(ft_matmul *mm, const float *h, const uint16_t *W16,
+                                             const int32_t *targets, int64_t N, int64_t C, int64_t V, float scale,
+                                             float *dh, float *dW, double *loss_sum, int64_t *count,
+                                             float *logits_out, float *work, int64_t chunk) {
+    return lmhead_ce(mm, h, NULL, W16, targets, N, C, V, scale, dh, dW, loss_sum, count, logits_out, work, chunk);
 }

@@ -32,9 +32,46 @@ struct ft_matmul {
     const char *last;  /* implementation name of the last call */
     float *scratch;    /* fp32 fallback: widened A and B */
     size_t scratch_n;
+    uint16_t *conv[FT_MATMUL_SLOTS]; /* callers' bf16 conversion buffers (ft_matmul_scratch) */
+    size_t conv_n[FT_MATMUL_SLOTS];
 };
 
+uint16_t *ft_matmul_scratch(ft_matmul *mm, int slot, size_t n) {
+    if (slot < 0 || slot >= FT_MATMUL_SLOTS) {
+        ft_fail(FT_ERR_ARG, "matmul: scratch slot %d out of range", slot);
+        return NULL;
+    }
+    if (n > mm->conv_n[slot]) {
+        ft_free(mm->conv[slot]);
+        mm->conv_n[slot] = 0;
+        mm->conv[slot] = ft_alloc(n * sizeof(uint16_t));
+        if (!mm->conv[slot]) {
+            ft_fail(FT_ERR_NOMEM, "matmul: no memory for %zu bf16 values of scratch", n);
+            return NULL;
+        }
+        mm->conv_n[slot] = n;
+    }
+    return mm->conv[slot];
+}
+
+const char *ft_bf16_isa_name(void) {
+    const unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+    if ((isa & (unsigned)dnnl_cpu_isa_avx512_core_amx) == (unsigned)dnnl_cpu_isa_avx512_core_amx)
+        return "avx512_core_amx";
+    if ((isa & (unsigned)dnnl_cpu_isa_avx512_core_bf16) == (unsigned)dnnl_cpu_isa_avx512_core_bf16)
+        return "avx512_core_bf16";
+    if ((isa & (unsigned)dnnl_cpu_isa_avx512_core) == (unsigned)dnnl_cpu_isa_avx512_core)
+        return "avx512_core (no bf16)";
+    if ((isa & (unsigned)dnnl_cpu_isa_avx2) == (unsigned)dnnl_cpu_isa_avx2)
+        return "avx2 (no bf16)";
+    return "a pre-AVX2 ISA";
+}
+
+/* FTUNE_NO_BF16=1 makes the CPU look bf16-less: the fallback paths can be exercised on any machine. */
 bool ft_bf16_native(void) {
+    const char *off = getenv("FTUNE_NO_BF16");
+    if (off && *off && strcmp(off, "0") != 0)
+        return false;
     const unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
     return (isa & (unsigned)dnnl_cpu_isa_avx512_core_bf16) == (unsigned)dnnl_cpu_isa_avx512_core_bf16;
 }
@@ -83,6 +120,8 @@ void ft_matmul_free(ft_matmul *mm) {
         entry_clear(&mm->cache[i]);
     dnnl_stream_destroy(mm->stream);
     dnnl_engine_destroy(mm->engine);
+    for (int i = 0; i < FT_MATMUL_SLOTS; i++)
+        ft_free(mm->conv[i]);
     free(mm->scratch);
     free(mm);
 }
@@ -224,4 +263,52 @@ void ft_bf16_to_f32_n(float *dst, const uint16_t *src, int64_t n) {
         const uint32_t u = (uint32_t)src[i] << 16;
         memcpy(&dst[i], &u, sizeof u);
     }
+}
+
+/* ---- linear layers on bf16 weights (the bf16 compute path of nn/linear) ---- */
+
+ft_status ft_linear_forward_bf16(ft_matmul *mm, float *y, const float *x, const uint16_t *w16, const float *b,
+                                 int64_t N, int64_t in, int64_t out, bool w_in_out) {
+    uint16_t *x16 = ft_matmul_scratch(mm, 0, (size_t)(N * in));
+    if (!x16)
+        return FT_ERR_NOMEM;
+    ft_f32_to_bf16_n(x16, x, N * in);
+    /* y = x·W (W [in,out]) or x·Wᵀ (W [out,in]) */
+    FT_TRY(ft_matmul_bf16(mm, false, !w_in_out, N, out, in, 1.0f, x16, in, w16, w_in_out ? out : in, 0.0f, y, out));
+    if (b) {
+#pragma omp parallel for schedule(static) if (N * out >= FT_PAR_MIN)
+        for (int64_t n = 0; n < N; n++) {
+            float *yr = y + n * out;
+#pragma omp simd
+            for (int64_t o = 0; o < out; o++)
+                yr[o] += b[o];
+        }
+    }
+    return FT_OK;
+}
+
+ft_status ft_linear_backward_bf16(ft_matmul *mm, float *dx, float *dw, float *db, const float *dy, const float *x,
+                                  const uint16_t *w16, int64_t N, int64_t in, int64_t out, bool w_in_out) {
+    if (db)
+        ft_linear_backward(NULL, NULL, db, dy, x, NULL, N, in, out, w_in_out);
+    if (!dx && !dw)
+        return FT_OK;
+    uint16_t *dy16 = ft_matmul_scratch(mm, 1, (size_t)(N * out));
+    if (!dy16)
+        return FT_ERR_NOMEM;
+    ft_f32_to_bf16_n(dy16, dy, N * out);
+    if (dx) /* dx += dy·Wᵀ (W [in,out]) or dy·W (W [out,in]) */
+        FT_TRY(ft_matmul_bf16(mm, false, w_in_out, N, in, out, 1.0f, dy16, out, w16, w_in_out ? out : in, 1.0f, dx,
+                              in));
+    if (dw) {
+        uint16_t *x16 = ft_matmul_scratch(mm, 0, (size_t)(N * in));
+        if (!x16)
+            return FT_ERR_NOMEM;
+        ft_f32_to_bf16_n(x16, x, N * in);
+        if (w_in_out) /* dW[in,out] += xᵀ·dy */
+            FT_TRY(ft_matmul_bf16(mm, true, false, in, out, N, 1.0f, x16, in, dy16, out, 1.0f, dw, out));
+        else /* dW[out,in] += dyᵀ·x */
+            FT_TRY(ft_matmul_bf16(mm, true, false, out, in, N, 1.0f, dy16, out, x16, in, 1.0f, dw, in));
+    }
+    return FT_OK;
 }

@@ -176,6 +176,14 @@ ft_lin ft_model_site_lin(const ft_model *m, int l, ft_site site, bool grads) {
 
 static ft_lin make_lin(const ft_model *m, const ft_acts *a, int l, ft_site site) {
     ft_lin L = ft_model_site_lin(m, l, site, true);
+    if (m->precision == FT_PREC_BF16) { /* base product in bf16 (models/precision.c made the copy) */
+        int wi = -1;
+        ft_model_site(m, l, site, &wi, NULL, NULL, NULL, NULL, NULL, 0);
+        if (wi >= 0 && m->params[wi].data16) {
+            L.w16 = m->params[wi].data16;
+            L.mm = m->mm;
+        }
+    }
     L.training = a->opts.training;
     L.seed = a->opts.seed;
     L.stream = drop_stream(&a->opts, l, 8 + (int)site);
@@ -327,6 +335,7 @@ ft_status ft_model_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o,
     if (count)
         *count = 0;
     FT_TRY(ft_batch_validate(m, b));
+    FT_TRY(ft_model_sync_bf16(m));
     const ft_model_config *c = &m->cfg;
     const int B = b->B, T = b->T + m->n_virtual;
     if (T > c->max_pos)
@@ -449,8 +458,13 @@ ft_status ft_model_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o,
         a->logit_cols = V;
         if (o->keep_logits)
             AL(a->logits_copy, N * V);
-        ft_lmhead_ce_forward_backward(a->nf, W(m->lm_head), a->targets, N, C, V, a->head_scale, a->dnf,
-                                      G(m->lm_head), &sum, &cnt, a->logits_copy, work, chunk);
+        if (m->precision == FT_PREC_BF16 && m->params[m->lm_head].data16)
+            FT_TRY(ft_lmhead_ce_forward_backward_bf16(m->mm, a->nf, m->params[m->lm_head].data16, a->targets, N, C,
+                                                      V, a->head_scale, a->dnf, G(m->lm_head), &sum, &cnt,
+                                                      a->logits_copy, work, chunk));
+        else
+            ft_lmhead_ce_forward_backward(a->nf, W(m->lm_head), a->targets, N, C, V, a->head_scale, a->dnf,
+                                          G(m->lm_head), &sum, &cnt, a->logits_copy, work, chunk);
     } else if (m->task == FT_TASK_CAUSAL_LM) {
         AL(a->logits, N * V);
         ft_linear_forward(a->logits, a->nf, W(m->lm_head), NULL, N, C, V, false);

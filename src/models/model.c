@@ -211,6 +211,7 @@ void ft_model_free(ft_model *m) {
         return;
     if (m->ext && m->ext_free)
         m->ext_free(m->ext);
+    ft_model_precision_free(m);
     for (int i = 0; i < m->n_params; i++) {
         if (m->params[i].owned)
             ft_free(m->params[i].data);
@@ -292,6 +293,7 @@ ft_status ft_model_reload_param(ft_model *m, int idx) {
         ft_free(p->data);
     p->data = NULL;
     p->owned = false;
+    ft_model_mark_dirty(m, true);
     return bind_tensor(p, t, file);
 }
 

@@ -47,6 +47,7 @@ typedef struct {
     bool extra;   /* not a base-model weight: a head or a PEFT tensor attached after load */
     char *alias;  /* the name it had in a loaded adapter file when that differs (NULL = canonical) */
     ft_dtype file_dtype;
+    uint16_t *data16; /* bf16 copy for the bf16 compute path (GEMM weights only), owned, or NULL */
 } ft_param;
 
 /* Indices into ft_model.params per layer (-1 when the architecture has no such tensor). */
@@ -84,6 +85,10 @@ typedef struct {
     int down_w, down_b, up_w, up_b; /* -1 when absent */
 } ft_adapter_idx;
 
+/* Compute precision of the matrix products (models/precision.c). */
+typedef enum { FT_PREC_FP32 = 0, FT_PREC_BF16 } ft_precision;
+struct ft_matmul;
+
 typedef struct ft_model {
     ft_model_config cfg;
     ft_param *params;
@@ -106,6 +111,9 @@ typedef struct ft_model {
     int score;                            /* head weight "score.weight" [n_labels, hidden], -1 = none */
     ft_st_set *st;                        /* keeps the mapping alive */
     char *dir;
+    ft_precision precision;               /* FT_PREC_BF16: GEMM weights have data16 and run through mm */
+    struct ft_matmul *mm;                 /* oneDNN bf16 matmul handle (bf16 only) */
+    int bf16_dirty;                       /* 0 clean, 1 trainable weights changed, 2 any weight changed */
     void *ext;                            /* owned by an upper layer (peft's adapter slots) */
     void (*ext_free)(void *ext);
 } ft_model;
@@ -143,6 +151,25 @@ ft_status ft_model_save(const ft_model *m, const char *dir, ft_dtype dtype);
  * label_names (may be NULL) are saved as id2label/label2id in config.json. The class is read at the
  * last non-padding token of each row. Loading a checkpoint that has score.weight sets the task. */
 ft_status ft_model_set_task(ft_model *m, ft_task task, int n_labels, const char *const *label_names, uint64_t seed);
+
+/* ---- compute precision (models/precision.c) ----
+ * bf16: every GEMM weight (linear sites, the LM head) gets a bf16 copy; the matrix products of the
+ * linear layers and of the fused LM head run as bf16 × bf16 with fp32 accumulation through oneDNN
+ * (AVX512-BF16 / AMX), activations rounded to bf16 on the way in, everything else (norms, softmax,
+ * losses, LoRA/IA3/adapter maths, gradients, optimizer state, master weights) stays fp32 — what
+ * torch.autocast(bfloat16) does on CPU. Frozen fp32 weights that live in the checkpoint's mapping are
+ * released from memory after the copy (they fault back in from the file if read again).
+ * FT_ERR_UNSUPPORTED when the CPU has no native bf16 (or FTUNE_NO_BF16=1 is set): the model stays fp32
+ * and the caller reports the fallback. Setting FT_PREC_FP32 drops the copies. */
+ft_status ft_model_set_precision(ft_model *m, ft_precision p);
+const char *ft_precision_name(ft_precision p);
+ft_status ft_precision_parse(const char *s, ft_precision *out);
+/* Weights changed in place: all = false for the trainable ones (optimizer step), true for any
+ * (merge, reload, checkpoint load). The next forward refreshes the bf16 copies. */
+void ft_model_mark_dirty(ft_model *m, bool all);
+/* Refresh stale bf16 copies now (ft_model_forward calls it). */
+ft_status ft_model_sync_bf16(ft_model *m);
+void ft_model_precision_free(ft_model *m);
 
 /* ---- a batch: B rows of T tokens ---- */
 typedef struct {

@@ -6,6 +6,22 @@
 
 static float *take(ft_arena *a, int64_t n) { return ft_arena_alloc(a, (size_t)n * sizeof(float)); }
 
+/* The base product y = x·op(W) + b, in bf16 when the layer carries a bf16 copy of W. */
+static ft_status base_forward(const ft_lin *L, float *y, const float *x, int64_t N) {
+    if (L->w16 && L->mm)
+        return ft_linear_forward_bf16(L->mm, y, x, L->w16, L->b, N, L->in, L->out, L->w_in_out);
+    ft_linear_forward(y, x, L->w, L->b, N, L->in, L->out, L->w_in_out);
+    return FT_OK;
+}
+
+static ft_status base_backward(const ft_lin *L, float *dx, float *dw, float *db, const float *dy, const float *x,
+                               int64_t N) {
+    if (L->w16 && L->mm)
+        return ft_linear_backward_bf16(L->mm, dx, dw, db, dy, x, L->w16, N, L->in, L->out, L->w_in_out);
+    ft_linear_backward(dx, dw, db, dy, x, L->w, N, L->in, L->out, L->w_in_out);
+    return FT_OK;
+}
+
 /* inv[o] = 1 / ‖W_o + s·(B A)_o‖ over the input dimension (W in either layout); g = m ⊙ inv. */
 static void dora_inv_norm(const ft_lin *L, float *inv) {
 #pragma omp parallel for schedule(static)
@@ -89,7 +105,7 @@ ft_status ft_lin_forward(const ft_lin *L, float *y, const float *x, int64_t N, f
                 c->ia3_buf[i * L->in + j] = x[i * L->in + j] * L->ia3[j];
         xin = c->ia3_buf;
     }
-    ft_linear_forward(y, xin, L->w, L->b, N, L->in, L->out, L->w_in_out);
+    FT_TRY(base_forward(L, y, xin, N));
     if (L->ia3 && !L->ia3_in) { /* y = y_pre ⊙ l; keep y_pre */
         if (!(c->ia3_buf = take(arena, N * L->out)))
             return FT_ERR_NOMEM;
@@ -170,17 +186,16 @@ ft_status ft_lin_backward(const ft_lin *L, float *dx, const float *dy, const flo
         for (int64_t i = 0; i < N; i++)
             for (int64_t j = 0; j < L->out; j++)
                 dyp[i * L->out + j] = dy[i * L->out + j] * L->ia3[j];
-        ft_linear_backward(dx, L->dw, L->db, dyp, x, L->w, N, L->in, L->out, L->w_in_out);
-        return FT_OK;
+        return base_backward(L, dx, L->dw, L->db, dyp, x, N);
     }
     if (L->ia3 && L->ia3_in) {
-        ft_linear_backward(NULL, L->dw, L->db, dy, c->ia3_buf, L->w, N, L->in, L->out, L->w_in_out);
+        FT_TRY(base_backward(L, NULL, L->dw, L->db, dy, c->ia3_buf, N));
         if (dx || L->dia3) {
             float *dxp = take(arena, N * L->in);
             if (!dxp)
                 return FT_ERR_NOMEM;
             memset(dxp, 0, (size_t)(N * L->in) * sizeof(float));
-            ft_linear_backward(dxp, NULL, NULL, dy, c->ia3_buf, L->w, N, L->in, L->out, L->w_in_out);
+            FT_TRY(base_backward(L, dxp, NULL, NULL, dy, c->ia3_buf, N));
             if (L->dia3) {
 #pragma omp parallel for schedule(static)
                 for (int64_t j = 0; j < L->in; j++) {
@@ -199,6 +214,5 @@ ft_status ft_lin_backward(const ft_lin *L, float *dx, const float *dy, const flo
         }
         return FT_OK;
     }
-    ft_linear_backward(dx, L->dw, L->db, dy, x, L->w, N, L->in, L->out, L->w_in_out);
-    return FT_OK;
+    return base_backward(L, dx, L->dw, L->db, dy, x, N);
 }

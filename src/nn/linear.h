@@ -24,6 +24,10 @@ typedef struct {
     const float *ia3;
     float *dia3;
     bool ia3_in;
+    /* bf16 compute path: a bf16 copy of w and the matmul handle; when both are set the base products
+     * (x·W, dy·Wᵀ, the weight gradient) run in bf16 with fp32 accumulation. DoRA keeps fp32. */
+    const uint16_t *w16;
+    struct ft_matmul *mm;
     /* dropout RNG */
     bool training;
     uint64_t seed, stream;

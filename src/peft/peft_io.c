@@ -312,6 +312,7 @@ ft_status ft_peft_merge(ft_model *m) {
             }
         }
     m->peft_method = FT_METHOD_FULL;
+    ft_model_mark_dirty(m, true); /* base weights changed in place */
     return FT_OK;
 }
 
@@ -334,5 +335,6 @@ ft_status ft_peft_unmerge(ft_model *m) {
     free(m->merged_sites);
     m->merged_sites = NULL;
     m->peft_method = m->merged_method;
+    ft_model_mark_dirty(m, true); /* base weights changed in place */
     return FT_OK;
 }

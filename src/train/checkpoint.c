@@ -239,6 +239,7 @@ ft_status ft_ckpt_load(const char *dir, ft_model *m, ft_optim *o, ft_train_state
         s = ft_fail(FT_ERR_CONFIG, "%s: holds %zu trainable tensors, the model now trains %zu (another method?)",
                     ft_st_path(f), ft_st_count(f), n_train);
     ft_st_close(f);
+    ft_model_mark_dirty(m, false);
     if (s != FT_OK)
         return s;
     FT_TRY(ft_st_open(ft_path_join(path, sizeof path, dir, "optimizer.safetensors"), &f));

@@ -8,9 +8,11 @@ void ft_mem_estimate_run(const ft_model *m, int batch, int seq_len, int optim_sl
     for (int i = 0; i < m->n_params; i++) {
         const ft_param *p = &m->params[i];
         size_t b = (size_t)p->numel * sizeof(float);
+        if (p->data16)
+            e->weights_bf16 += (size_t)p->numel * sizeof(uint16_t);
         if (p->owned)
             e->weights_owned += b;
-        else
+        else if (!(p->data16 && !p->trainable)) /* a frozen mapped tensor with a bf16 copy is released */
             e->weights_mapped += b;
         if (p->trainable) {
             e->grads += b;
@@ -18,7 +20,7 @@ void ft_mem_estimate_run(const ft_model *m, int batch, int seq_len, int optim_sl
         }
     }
     e->acts = ft_model_act_bytes(m, batch, seq_len) + ((size_t)1 << 20);
-    e->total = e->weights_mapped + e->weights_owned + e->grads + e->optim + e->acts;
+    e->total = e->weights_mapped + e->weights_owned + e->weights_bf16 + e->grads + e->optim + e->acts;
 }
 
 size_t ft_mem_available(void) {
@@ -38,8 +40,8 @@ static double gib(size_t b) { return (double)b / (1024.0 * 1024.0 * 1024.0); }
 
 void ft_mem_estimate_format(const ft_mem_estimate *e, char *buf, size_t n) {
     snprintf(buf, n,
-             "memory estimate: %.2f GiB = weights %.2f (%.2f mapped in place) + gradients %.2f + optimizer %.2f + "
-             "activations %.2f",
-             gib(e->total), gib(e->weights_mapped + e->weights_owned), gib(e->weights_mapped), gib(e->grads),
-             gib(e->optim), gib(e->acts));
+             "memory estimate: %.2f GiB = weights %.2f (%.2f mapped in place%s%.2f bf16 copies) + gradients %.2f + "
+             "optimizer %.2f + activations %.2f",
+             gib(e->total), gib(e->weights_mapped + e->weights_owned + e->weights_bf16), gib(e->weights_mapped),
+             ", ", gib(e->weights_bf16), gib(e->grads), gib(e->optim), gib(e->acts));
 }

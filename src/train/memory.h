@@ -7,6 +7,7 @@
 typedef struct {
     size_t weights_mapped; /* fp32 tensors used in place from the checkpoint mapping */
     size_t weights_owned;  /* converted (bf16/f16 → fp32), trained or attached tensors */
+    size_t weights_bf16;   /* bf16 copies of the GEMM weights (precision bf16) */
     size_t grads;          /* one fp32 gradient per trainable value */
     size_t optim;          /* optimizer state: 2 per trainable value (AdamW), 1 (SGD momentum) */
     size_t acts;           /* the step arena: activations and backward scratch */

@@ -87,6 +87,7 @@ static void sgd_step(float *p, const float *g, float *buf, int64_t n, float lr, 
 
 void ft_optim_update(ft_optim *o, ft_model *m, float lr) {
     o->t++;
+    ft_model_mark_dirty(m, false); /* the bf16 copies of trained weights are stale after this */
     for (int i = 0; i < m->n_params; i++) {
         ft_param *p = &m->params[i];
         if (!p->trainable || !p->grad)
