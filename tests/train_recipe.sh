@@ -90,6 +90,21 @@ expect_fail "train.label_smoothing must be in [0, 1)" "$FT" train r.yaml output_
 for rf in "${FT_SRC:?}"/recipes/*.yaml; do
   expect_fail "/nonexistent-model" "$FT" train "$rf" model=/nonexistent-model output_dir=out_x
 done
+# precision bf16: the run says what ran; where the CPU has bf16, the result differs from fp32 (bf16 products
+# really ran) and a resume ends bit for bit where the uninterrupted bf16 run ends
+"$FT" train r.yaml output_dir=out_bf precision=bf16 checkpoint.every=12 --quiet > log_bf.txt 2>&1 || { echo "FAIL: bf16 run"; cat log_bf.txt; fail=1; }
+if grep -q "^precision bf16 (" log_bf.txt; then
+  cmp -s out_a/model.safetensors out_bf/model.safetensors && { echo "FAIL: bf16 gave the fp32 model"; fail=1; }
+  "$FT" train r.yaml output_dir=out_bf2 --precision bf16 resume=out_bf/checkpoints/step-00000012 --quiet > /dev/null 2>&1
+  cmp -s out_bf/model.safetensors out_bf2/model.safetensors || { echo "FAIL: bf16 resume differs"; fail=1; }
+else
+  grep -q "precision bf16 not available" log_bf.txt || { echo "FAIL: no bf16 and no fallback warning"; fail=1; }
+fi
+FTUNE_NO_BF16=1 "$FT" train r.yaml output_dir=out_nb precision=bf16 checkpoint.every=0 eval.every=0 --quiet > log_nb.txt 2>&1
+grep -q "warning: precision bf16 not available (bf16 compute needs a CPU with AVX512-BF16" log_nb.txt || { echo "FAIL: fallback warning"; cat log_nb.txt; fail=1; }
+grep -q "^precision fp32" log_nb.txt || { echo "FAIL: fallback did not run fp32"; fail=1; }
+cmp -s out_a/model.safetensors out_nb/model.safetensors || { echo "FAIL: the fp32 fallback differs from fp32"; fail=1; }
+expect_fail "precision" "$FT" train r.yaml output_dir=out_x precision=fp16
 "$FT" train --help | grep "optim.weight_decay" >/dev/null || { echo "FAIL: --help does not list keys"; fail=1; }
 [ $fail = 0 ] && echo "train_recipe: all checks passed"
 exit $fail
