@@ -1,5 +1,6 @@
 /* bench/train_step: training tokens/s and peak RSS of one full training step (forward, backward,
- * clipping, AdamW) at a model shape, on random weights and tokens. Median of the timed steps. */
+ * clipping, AdamW) at a model shape, on random weights and tokens. Median of the timed steps.
+ * --checkpoint: activation checkpointing (the arena is sized for it, so the RSS shows the saving). */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@ static int cmp_d(const void *a, const void *b) {
 int main(int argc, char **argv) {
     const char *shape = "gpt2", *method = "full";
     int B = 4, T = 128, steps = 5, warmup = 1, threads = 2;
+    bool ckpt = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--shape") && i + 1 < argc)
             shape = argv[++i];
@@ -32,9 +34,11 @@ int main(int argc, char **argv) {
             warmup = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--checkpoint"))
+            ckpt = true;
         else {
             fprintf(stderr, "usage: train_step [--shape gpt2|smollm2|tiny] [--method full|lora|ia3|bitfit|adapter|prompt] [--batch 4] [--seq 128]\n"
-                            "                  [--steps 5] [--warmup 1] [--threads 2]\n");
+                            "                  [--steps 5] [--warmup 1] [--threads 2] [--checkpoint]\n");
             return 2;
         }
     }
@@ -76,7 +80,7 @@ int main(int argc, char **argv) {
     ft_optim_cfg_default(&ac);
     ft_optim opt;
     ft_arena arena;
-    if (ft_optim_init(&opt, m, &ac) != FT_OK || ft_arena_init(&arena, ft_model_act_bytes(m, B, T) + (1 << 20)) != FT_OK) {
+    if (ft_optim_init(&opt, m, &ac) != FT_OK || ft_arena_init(&arena, ft_model_act_bytes_ckpt(m, B, T, ckpt) + (1 << 20)) != FT_OK) {
         fprintf(stderr, "train_step: %s\n", ft_last_error());
         return 1;
     }
@@ -90,7 +94,7 @@ int main(int argc, char **argv) {
         double t0 = ft_now();
         ft_arena_reset(&arena);
         ft_model_zero_grad(m);
-        ft_fwd_opts o = {.training = true, .seed = 1, .step = (uint64_t)s, .fused_head = true};
+        ft_fwd_opts o = {.training = true, .seed = 1, .step = (uint64_t)s, .fused_head = true, .checkpoint = ckpt};
         ft_acts *a;
         int64_t cnt;
         if (ft_model_forward(m, &b, &o, &arena, &a, &loss, &cnt) != FT_OK ||
@@ -121,13 +125,15 @@ int main(int argc, char **argv) {
                    3.0 * 4.0 * (double)B * T * T * c->head_dim * c->n_heads * c->n_layers / 2.0;
     char summary[200];
     ft_peft_summary(m, summary, sizeof summary);
-    printf("train_step shape=%s method=%s batch=%dx%d threads=%d params=%.1fM\n", shape, method, B, T, threads,
-           (double)ft_model_param_count(m, false) / 1e6);
+    printf("train_step shape=%s method=%s batch=%dx%d threads=%d checkpoint=%s params=%.1fM\n", shape, method, B, T,
+           threads, ckpt ? "on" : "off", (double)ft_model_param_count(m, false) / 1e6);
     printf("  %s\n", summary);
     printf("  step median %.3f s (min %.3f, max %.3f over %d)\n", med, times[warmup], times[warmup + steps - 1], steps);
     printf("  tokens/s %.1f\n", (double)(B * T) / med);
     printf("  GFLOP/s %.1f\n", flops / med / 1e9);
     printf("  peak RSS %.2f GiB\n", (double)ft_peak_rss_bytes() / (1024.0 * 1024.0 * 1024.0));
+    printf("  activation arena: peak %.1f MiB of %.1f MiB estimated (activation checkpointing %s)\n",
+           (double)arena.peak / 1048576.0, (double)arena.cap / 1048576.0, ckpt ? "on" : "off");
     printf("  loss %.4f\n", loss);
     free(times);
     free(ids);
