@@ -1,5 +1,6 @@
 /* bench/train_step: training tokens/s and peak RSS of one full training step (forward, backward,
- * clipping, AdamW) at a model shape, on random weights and tokens. Median of the timed steps. */
+ * clipping, AdamW) at a model shape, on random weights and tokens. Median of the timed steps.
+ * --checkpoint: activation checkpointing (the arena is sized for it, so the RSS shows the saving). */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@ int main(int argc, char **argv) {
     const char *shape = "gpt2", *method = "full", *precision = "fp32";
     int B = 4, T = 128, steps = 5, warmup = 1, threads = 2;
     bool from_file = true;
+    bool ckpt = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--shape") && i + 1 < argc)
             shape = argv[++i];
@@ -61,11 +63,15 @@ int main(int argc, char **argv) {
             precision = argv[++i];
         else if (!strcmp(argv[i], "--in-memory"))
             from_file = false;
+        else if (!strcmp(argv[i], "--checkpoint"))
+            ckpt = true;
         else {
             fprintf(stderr, "usage: train_step [--shape gpt2|smollm2|tiny] [--method full|lora|ia3|bitfit|adapter|prompt] [--batch 4] [--seq 128]\n"
-                            "                  [--steps 5] [--warmup 1] [--threads 2] [--precision fp32|bf16] [--in-memory]\n"
+                            "                  [--steps 5] [--warmup 1] [--threads 2] [--precision fp32|bf16] [--checkpoint]\n"
+                            "                  [--in-memory]\n"
                             "The random model is written to a temporary checkpoint and loaded back (mmapped), as\n"
-                            "`ftune train` loads a real one; --in-memory trains the in-memory init instead.\n");
+                            "`ftune train` loads a real one; --in-memory trains the in-memory init instead.\n"
+                            "--checkpoint turns on activation checkpointing.\n");
             return 2;
         }
     }
@@ -134,7 +140,7 @@ int main(int argc, char **argv) {
     ft_optim_cfg_default(&ac);
     ft_optim opt;
     ft_arena arena;
-    if (ft_optim_init(&opt, m, &ac) != FT_OK || ft_arena_init(&arena, ft_model_act_bytes(m, B, T) + (1 << 20)) != FT_OK) {
+    if (ft_optim_init(&opt, m, &ac) != FT_OK || ft_arena_init(&arena, ft_model_act_bytes_ckpt(m, B, T, ckpt) + (1 << 20)) != FT_OK) {
         fprintf(stderr, "train_step: %s\n", ft_last_error());
         return 1;
     }
@@ -148,7 +154,7 @@ int main(int argc, char **argv) {
         double t0 = ft_now();
         ft_arena_reset(&arena);
         ft_model_zero_grad(m);
-        ft_fwd_opts o = {.training = true, .seed = 1, .step = (uint64_t)s, .fused_head = true};
+        ft_fwd_opts o = {.training = true, .seed = 1, .step = (uint64_t)s, .fused_head = true, .checkpoint = ckpt};
         ft_acts *a;
         int64_t cnt;
         if (ft_model_forward(m, &b, &o, &arena, &a, &loss, &cnt) != FT_OK ||
@@ -179,9 +185,9 @@ int main(int argc, char **argv) {
                    3.0 * 4.0 * (double)B * T * T * c->head_dim * c->n_heads * c->n_layers / 2.0;
     char summary[200];
     ft_peft_summary(m, summary, sizeof summary);
-    printf("train_step shape=%s method=%s precision=%s batch=%dx%d threads=%d params=%.1fM%s\n", shape, method,
-           ft_precision_name(m->precision), B, T, threads, (double)ft_model_param_count(m, false) / 1e6,
-           from_file ? "" : " (in memory)");
+    printf("train_step shape=%s method=%s precision=%s batch=%dx%d threads=%d checkpoint=%s params=%.1fM%s\n", shape,
+           method, ft_precision_name(m->precision), B, T, threads, ckpt ? "on" : "off",
+           (double)ft_model_param_count(m, false) / 1e6, from_file ? "" : " (in memory)");
     if (m->precision == FT_PREC_BF16)
         printf("  bf16 matmul: %s\n", ft_matmul_backend(m->mm));
     printf("  %s\n", summary);
@@ -189,6 +195,8 @@ int main(int argc, char **argv) {
     printf("  tokens/s %.1f\n", (double)(B * T) / med);
     printf("  GFLOP/s %.1f\n", flops / med / 1e9);
     printf("  peak RSS %.2f GiB\n", (double)peak_rss() / (1024.0 * 1024.0 * 1024.0));
+    printf("  activation arena: peak %.1f MiB of %.1f MiB estimated (activation checkpointing %s)\n",
+           (double)arena.peak / 1048576.0, (double)arena.cap / 1048576.0, ckpt ? "on" : "off");
     printf("  loss %.4f\n", loss);
     free(times);
     free(ids);

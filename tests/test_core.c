@@ -24,6 +24,28 @@ FT_TEST(test_arena) {
     ft_arena_free(&a);
 }
 
+FT_TEST(test_arena_mark_rewind) {
+    ft_arena a;
+    FT_CHECK_OK(ft_arena_init(&a, 4096));
+    void *keep = ft_arena_alloc(&a, 100);
+    size_t mk = ft_arena_mark(&a);
+    FT_CHECK(mk == a.used && mk >= 100);
+    void *s1 = ft_arena_alloc(&a, 1000), *s2 = ft_arena_alloc(&a, 1000);
+    FT_CHECK(keep && s1 && s2 && (uint8_t *)s1 > (uint8_t *)keep);
+    size_t peak = a.peak;
+    ft_arena_rewind(&a, mk);
+    FT_CHECK(a.used == mk && a.peak == peak); /* the high-water mark survives a rewind */
+    FT_CHECK(ft_arena_alloc(&a, 10) == s1);   /* the scratch is taken again from the same place */
+    size_t inner = ft_arena_mark(&a);
+    ft_arena_rewind(&a, mk);
+    ft_arena_rewind(&a, inner); /* a mark above the fill (already rewound past) changes nothing */
+    FT_CHECK(a.used == mk);
+    FT_CHECK(ft_arena_alloc(&a, 10) == s1);
+    ft_arena_rewind(&a, 0);
+    FT_CHECK(ft_arena_alloc(&a, 10) == keep);
+    ft_arena_free(&a);
+}
+
 FT_TEST(test_rng) {
     /* deterministic, uniform-ish, normal moments */
     FT_CHECK(ft_rng_u64(1, 2, 3) == ft_rng_u64(1, 2, 3));
@@ -72,6 +94,7 @@ FT_TEST(test_atomic_write) {
 int main(void) {
     FT_RUN(test_error_message);
     FT_RUN(test_arena);
+    FT_RUN(test_arena_mark_rewind);
     FT_RUN(test_rng);
     FT_RUN(test_half);
     FT_RUN(test_atomic_write);

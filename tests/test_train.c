@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "ft_test.h"
+#include "train/memory.h"
 #include "train/recipe.h"
 #include "train/trainer.h"
 
@@ -289,6 +290,55 @@ FT_TEST(resume_is_bit_exact) {
     resume_case(FT_OPTIM_SGD, LLAMA_CFG, "sgd_llama");
 }
 
+/* train.activation_checkpointing: a run with it takes exactly the steps of a run without (GPT-2 with every
+ * dropout on, grad_accum 2, evaluations between), so losses and final parameters are bit-identical. */
+FT_TEST(activation_checkpointing_same_run) {
+    const char *cfgs[2] = {GPT2_CFG, LLAMA_CFG};
+    for (int k = 0; k < 2; k++) {
+        ft_dataset tr, va;
+        make_data(&tr, 10, 1);
+        make_data(&va, 5, 2);
+        ft_model *a = tiny(cfgs[k], true), *b = tiny(cfgs[k], true);
+        ft_train_cfg c;
+        base_cfg(&c);
+        c.eval_at_start = true;
+        ft_train_result ra, rb;
+        FT_CHECK_OK(ft_train(a, &tr, &va, &c, &ra));
+        c.activation_checkpointing = true;
+        FT_CHECK_OK(ft_train(b, &tr, &va, &c, &rb));
+        FT_CHECK(ra.steps == 12 && rb.steps == 12);
+        FT_CHECKF(ra.first_loss == rb.first_loss && ra.last_loss == rb.last_loss,
+                  "losses %.17g -> %.17g vs %.17g -> %.17g", ra.first_loss, ra.last_loss, rb.first_loss, rb.last_loss);
+        FT_CHECK(ra.last_loss < ra.first_loss); /* it trained */
+        FT_CHECK(ra.has_eval && ra.eval.loss == rb.eval.loss && !isnan(ra.eval_before) &&
+                 ra.eval_before == rb.eval_before);
+        FT_CHECKF(params_equal(a, b), "%s: parameters differ with activation checkpointing", k ? "llama" : "gpt2");
+        ft_train_result_free(&ra);
+        ft_train_result_free(&rb);
+        ft_model_free(a);
+        ft_model_free(b);
+        ft_dataset_free(&tr);
+        ft_dataset_free(&va);
+    }
+}
+
+/* The memory estimate printed before training counts the smaller activation arena under checkpointing;
+ * the rest (weights, gradients, optimizer) does not change. */
+FT_TEST(memory_estimate_with_checkpointing) {
+    ft_model *m = tiny(LLAMA_CFG, true);
+    FT_CHECK(m != NULL);
+    if (!m)
+        return;
+    ft_mem_estimate e0, e1;
+    ft_mem_estimate_run(m, 8, 32, 2, false, &e0);
+    ft_mem_estimate_run(m, 8, 32, 2, true, &e1);
+    FT_CHECK(e0.acts == ft_model_act_bytes(m, 8, 32) + ((size_t)1 << 20));
+    FT_CHECK(e1.acts == ft_model_act_bytes_ckpt(m, 8, 32, true) + ((size_t)1 << 20));
+    FT_CHECKF(e1.acts < e0.acts, "activations %zu with checkpointing, %zu without", e1.acts, e0.acts);
+    FT_CHECK(e1.grads == e0.grads && e1.optim == e0.optim && e0.total - e1.total == e0.acts - e1.acts);
+    ft_model_free(m);
+}
+
 FT_TEST(checkpoint_errors_and_pruning) {
     ft_dataset tr;
     make_data(&tr, 8, 3);
@@ -466,6 +516,8 @@ int main(void) {
     FT_RUN(sgd_momentum_and_decay);
     FT_RUN(accumulation_equals_big_batch);
     FT_RUN(resume_is_bit_exact);
+    FT_RUN(activation_checkpointing_same_run);
+    FT_RUN(memory_estimate_with_checkpointing);
     FT_RUN(checkpoint_errors_and_pruning);
     FT_RUN(nonfinite_guard);
     FT_RUN(early_stopping);

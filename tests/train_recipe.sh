@@ -49,6 +49,17 @@ grep -Eq '"task":[[:space:]]*"causal_lm"' out_a/ftune_train.json || { echo "FAIL
 # the resolved recipe reproduces the run
 "$FT" train out_a/recipe.yaml output_dir=out_b checkpoint.every=0 --quiet > /dev/null
 cmp -s out_a/model.safetensors out_b/model.safetensors || { echo "FAIL: resolved recipe gives another model"; fail=1; }
+# activation checkpointing (the key and the flag form) changes memory, not the run: same losses, same model
+"$FT" train r.yaml output_dir=out_ac checkpoint.every=0 train.activation_checkpointing=true --quiet > /dev/null
+grep -q 'activation_checkpointing: true' out_ac/recipe.yaml || { echo "FAIL: key not in the resolved recipe"; fail=1; }
+cmp -s out_a/model.safetensors out_ac/model.safetensors || { echo "FAIL: activation checkpointing changed the model"; fail=1; }
+losses() { grep -o '"train/loss":[^,}]*' "$1"; }
+[ "$(losses out_a/metrics.jsonl)" = "$(losses out_ac/metrics.jsonl)" ] && [ -n "$(losses out_ac/metrics.jsonl)" ] ||
+  { echo "FAIL: activation checkpointing changed the losses"; fail=1; }
+"$FT" train --model base --data train.jsonl --out out_fa --steps 4 --seq-len 20 --quiet > /dev/null
+"$FT" train --model base --data train.jsonl --out out_fb --steps 4 --seq-len 20 --quiet --activation-checkpointing > /dev/null
+grep -q 'activation_checkpointing: true' out_fb/recipe.yaml || { echo "FAIL: --activation-checkpointing ignored"; fail=1; }
+cmp -s out_fa/model.safetensors out_fb/model.safetensors || { echo "FAIL: flag form differs with checkpointing"; fail=1; }
 # resume from the step-12 checkpoint: the same final parameters, bit for bit
 "$FT" train r.yaml output_dir=out_c resume=out_a/checkpoints/step-00000012 --quiet > log_c.txt
 grep -q "resuming from out_a/checkpoints/step-00000012" log_c.txt || { echo "FAIL: no resume line"; fail=1; }

@@ -36,6 +36,7 @@ static const char *TRAIN_USAGE =
     "  --warmup N (optim.warmup_steps)  --min-lr-ratio X (< 1: cosine decay to lr*X)  --weight-decay X\n"
     "  --clip X (train.max_grad_norm)  --eval-every N  --threads N  --seed N  --save-dtype f32|bf16\n"
     "  --quiet (report.progress=quiet)  --precision fp32|bf16 (precision; also with a recipe)\n"
+    "  --activation-checkpointing (train.activation_checkpointing=true)\n"
     "Flag-form defaults: 100 steps, batch 4, seq-len 128, lr 1e-4, constant schedule.\n"
     "\n"
     "Recipe keys:\n";
@@ -351,7 +352,8 @@ static ft_status run_job(job *j, int *exit_code) {
         ft_mem_estimate me;
         int64_t eb = r->eval_batch_size > r->train_batch_size ? r->eval_batch_size : r->train_batch_size;
         ft_mem_estimate_run(m, (int)eb, (int)r->train_seq_len,
-                            !strcmp(r->optim_name, "sgd") ? (r->optim_momentum > 0 ? 1 : 0) : 2, &me);
+                            !strcmp(r->optim_name, "sgd") ? (r->optim_momentum > 0 ? 1 : 0) : 2,
+                            r->train_activation_checkpointing, &me);
         char line[400];
         ft_mem_estimate_format(&me, line, sizeof line);
         size_t avail = ft_mem_available();
@@ -367,6 +369,7 @@ static ft_status run_job(job *j, int *exit_code) {
     ft_train_cfg_default(&tc);
     tc.max_steps = steps;
     tc.label_smoothing = (float)r->train_label_smoothing;
+    tc.activation_checkpointing = r->train_activation_checkpointing;
     tc.group_by_length = r->train_group_by_length;
     tc.batch_size = (int)r->train_batch_size;
     tc.grad_accum = (int)r->train_grad_accum;
@@ -509,7 +512,7 @@ int ft_cmd_train(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *eval = NULL, *outdir = NULL, *save_dtype = "f32", *precision = NULL;
     long steps = 100, bs = 4, seq = 128, warmup = 0, threads = 0, seed = 42, eval_every = 0;
     double lr = 1e-4, wd = 0.0, clip = 1.0, min_lr = 1.0;
-    bool quiet = false, help;
+    bool quiet = false, act_ckpt = false, help;
     ft_opt opts[] = {{"model", FT_OPT_STR, &model},        {"data", FT_OPT_STR, &data},
                      {"eval-data", FT_OPT_STR, &eval},     {"out", FT_OPT_STR, &outdir},
                      {"steps", FT_OPT_INT, &steps},        {"batch-size", FT_OPT_INT, &bs},
@@ -518,7 +521,8 @@ int ft_cmd_train(int argc, char **argv) {
                      {"weight-decay", FT_OPT_FLOAT, &wd},  {"clip", FT_OPT_FLOAT, &clip},
                      {"eval-every", FT_OPT_INT, &eval_every}, {"threads", FT_OPT_INT, &threads},
                      {"seed", FT_OPT_INT, &seed},          {"save-dtype", FT_OPT_STR, &save_dtype},
-                     {"quiet", FT_OPT_FLAG, &quiet},       {"precision", FT_OPT_STR, &precision}};
+                     {"quiet", FT_OPT_FLAG, &quiet},       {"precision", FT_OPT_STR, &precision},
+                     {"activation-checkpointing", FT_OPT_FLAG, &act_ckpt}};
     const char *pos[256];
     int npos = 0;
     int rc = ft_cli_parse("train", argc, argv, opts, sizeof opts / sizeof *opts, TRAIN_USAGE, pos, 256, &npos, &help);
@@ -571,6 +575,8 @@ int ft_cmd_train(int argc, char **argv) {
             s = ft_recipe_override(&j.r, pos[i]);
     if (s == FT_OK && quiet)
         s = ft_recipe_set(&j.r, "report.progress", "quiet", "--quiet");
+    if (s == FT_OK && act_ckpt)
+        s = ft_recipe_set(&j.r, "train.activation_checkpointing", "true", "--activation-checkpointing");
     int code = 0;
     if (s == FT_OK)
         s = run_job(&j, &code);

@@ -37,6 +37,10 @@ typedef struct {
 ft_status ft_arena_init(ft_arena *a, size_t cap);
 void *ft_arena_alloc(ft_arena *a, size_t bytes); /* 64-aligned; NULL if full (message set) */
 void ft_arena_reset(ft_arena *a);
+/* Scoped scratch: ft_arena_mark gives the current fill; ft_arena_rewind(a, mark) frees everything taken
+ * after it (a mark above the current fill is ignored). peak keeps the high-water mark. */
+size_t ft_arena_mark(const ft_arena *a);
+void ft_arena_rewind(ft_arena *a, size_t mark);
 void ft_arena_free(ft_arena *a);
 
 /* ---- RNG: counter-based (splitmix64 over (seed, stream, counter)), so any element's

@@ -56,6 +56,13 @@ void *ft_arena_alloc(ft_arena *a, size_t bytes) {
 
 void ft_arena_reset(ft_arena *a) { a->used = 0; }
 
+size_t ft_arena_mark(const ft_arena *a) { return a->used; }
+
+void ft_arena_rewind(ft_arena *a, size_t mark) {
+    if (mark <= a->used)
+        a->used = mark;
+}
+
 void ft_arena_free(ft_arena *a) {
     ft_free(a->base);
     memset(a, 0, sizeof *a);

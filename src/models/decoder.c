@@ -59,7 +59,9 @@ static int64_t adapter_size(const ft_model *m) {
     return 0;
 }
 
-size_t ft_model_act_bytes(const ft_model *m, int B, int T) {
+size_t ft_model_act_bytes(const ft_model *m, int B, int T) { return ft_model_act_bytes_ckpt(m, B, T, false); }
+
+size_t ft_model_act_bytes_ckpt(const ft_model *m, int B, int T, bool checkpoint) {
     const ft_model_config *c = &m->cfg;
     T += m->n_virtual;
     const size_t N = (size_t)B * (size_t)T, C = (size_t)c->hidden, I = (size_t)c->intermediate;
@@ -67,23 +69,30 @@ size_t ft_model_act_bytes(const ft_model *m, int B, int T) {
     const size_t V = (size_t)c->vocab_size, A = FT_ALIGN;
     size_t per_layer = (3 * N * C + 4 * N + N * (HD + 2 * KD) + (size_t)B * (size_t)c->n_heads * (size_t)T * (size_t)T +
                         N * HD + 3 * N * I) * 4 + 40 * A;
-    /* PEFT caches: LoRA h [N,r] per site and backward scratch, IA3 buffers, adapters */
-    size_t peft = 0;
-    for (int l = 0; l < c->n_layers; l++)
+    /* PEFT caches: LoRA h [N,r] per site and backward scratch, IA3 buffers, adapters; summed over the
+     * layers and the largest layer's (checkpointing holds one layer's at a time) */
+    size_t peft = 0, peft_max = 0;
+    for (int l = 0; l < c->n_layers; l++) {
+        size_t pl = 0;
         for (int s = 0; s < FT_N_SITES; s++) {
             const ft_site_peft *sp = &m->sites[l * FT_N_SITES + s];
             int64_t in = 0, out = 0;
             if (!ft_model_site(m, l, (ft_site)s, NULL, NULL, &in, &out, NULL, NULL, 0))
                 continue;
             if (sp->lora_a >= 0)
-                peft += (size_t)(2 * (int64_t)N * sp->r + 2 * (int64_t)N * in) * 4 + 4 * A;
+                pl += (size_t)(2 * (int64_t)N * sp->r + 2 * (int64_t)N * in) * 4 + 4 * A;
             if (sp->ia3 >= 0)
-                peft += (size_t)(2 * (int64_t)N * (in > out ? in : out)) * 4 + 2 * A;
+                pl += (size_t)(2 * (int64_t)N * (in > out ? in : out)) * 4 + 2 * A;
         }
-    peft += (size_t)c->n_layers * 2 * (N * C + 2 * N * (size_t)adapter_size(m) + N * C) * 4 + 8 * A * (size_t)c->n_layers;
+        pl += 2 * (N * C + 2 * N * (size_t)adapter_size(m) + N * C) * 4 + 8 * A;
+        peft += pl;
+        peft_max = pl > peft_max ? pl : peft_max;
+    }
     size_t head = m->task == FT_TASK_CAUSAL_LM ? 2 * N * V : 2 * (size_t)B * (size_t)(m->n_labels + 2) + N * C;
     size_t fixed = (3 * N * C + 2 * N + head) * 4 + 6 * N * 4 + (size_t)c->n_layers * sizeof(layer_acts) + 40 * A;
     size_t bwd = (4 * N * C + N * (HD + 2 * KD) + N * HD + 3 * N * I) * 4 + 12 * A;
+    if (checkpoint) /* kept: every block's output [N,C]; live: one block, plus the recompute's output */
+        return (size_t)c->n_layers * (N * C * 4 + A) + per_layer + peft_max + N * C * 4 + A + fixed + bwd;
     return (size_t)c->n_layers * per_layer + peft + fixed + bwd;
 }
 
@@ -264,6 +273,75 @@ static ft_status branch_out(const ft_model *m, ft_acts *a, int l, int which, flo
     return FT_OK;
 }
 
+/* One block: x [N,C] → x_out [N,C] (caller's buffer), every other activation of the block taken from the
+ * arena into a->L[l]. The normal forward, the checkpointed forward and the backward's recompute all run
+ * this, so a recomputed block repeats the same arithmetic (and the same dropout streams) bit for bit. */
+static ft_status layer_fwd(const ft_model *m, ft_acts *a, int l, const float *x, float *x_out, ft_arena *arena) {
+    const ft_model_config *c = &m->cfg;
+    const int B = a->B, T = a->T;
+    const int64_t N = a->N, C = c->hidden, I = c->intermediate;
+    const int64_t HD = (int64_t)c->n_heads * c->head_dim, KD = (int64_t)c->n_kv_heads * c->head_dim;
+    const bool gpt2 = is_gpt2(m);
+    const ft_layer_idx *P = &m->layers[l];
+    layer_acts *L = &a->L[l];
+    memset(L, 0, sizeof *L);
+    L->x_in = (float *)x;
+    AL(L->n1, N * C);
+    AL(L->n1_mean, N);
+    AL(L->n1_rstd, N);
+    norm_fwd(m, L->n1, L->n1_mean, L->n1_rstd, x, P->ln1_w, P->ln1_b, N);
+    if (gpt2) {
+        float *qkv;
+        AL(qkv, N * 3 * C);
+        FT_TRY(lin_fwd(m, a, l, FT_SITE_QKV, qkv, L->n1, arena));
+        L->q = qkv;
+        L->k = qkv + C;
+        L->v = qkv + 2 * C;
+    } else {
+        AL(L->q, N * HD);
+        AL(L->k, N * KD);
+        AL(L->v, N * KD);
+        FT_TRY(lin_fwd(m, a, l, FT_SITE_Q, L->q, L->n1, arena));
+        FT_TRY(lin_fwd(m, a, l, FT_SITE_K, L->k, L->n1, arena));
+        FT_TRY(lin_fwd(m, a, l, FT_SITE_V, L->v, L->n1, arena));
+        ft_rope_forward(L->q, a->pos, N, c->n_heads, c->head_dim, HD, c->rope_theta);
+        ft_rope_forward(L->k, a->pos, N, c->n_kv_heads, c->head_dim, KD, c->rope_theta);
+    }
+    AL(L->probs, (int64_t)B * c->n_heads * T * T);
+    AL(L->atty, N * HD);
+    ft_attn_shape as = attn_shape(m, a, l);
+    ft_attention_forward(L->atty, L->probs, L->q, L->k, L->v, a->mask, &as);
+    AL(L->x_mid, N * C);
+    float *ob = L->x_mid;
+    if (m->adapters[l * 2].down_w >= 0)
+        AL(ob, N * C);
+    FT_TRY(lin_fwd(m, a, l, FT_SITE_O, ob, L->atty, arena));
+    FT_TRY(branch_out(m, a, l, 0, L->x_mid, ob, x, arena));
+
+    AL(L->n2, N * C);
+    AL(L->n2_mean, N);
+    AL(L->n2_rstd, N);
+    norm_fwd(m, L->n2, L->n2_mean, L->n2_rstd, L->x_mid, P->ln2_w, P->ln2_b, N);
+    AL(L->fc, N * I);
+    AL(L->act, N * I);
+    float *mo = x_out;
+    if (m->adapters[l * 2 + 1].down_w >= 0)
+        AL(mo, N * C);
+    if (gpt2) {
+        FT_TRY(lin_fwd(m, a, l, FT_SITE_FC, L->fc, L->n2, arena));
+        ft_act_forward(c->act, L->act, L->fc, N * I);
+        FT_TRY(lin_fwd(m, a, l, FT_SITE_PROJ, mo, L->act, arena));
+    } else {
+        AL(L->up, N * I);
+        FT_TRY(lin_fwd(m, a, l, FT_SITE_GATE, L->fc, L->n2, arena));
+        FT_TRY(lin_fwd(m, a, l, FT_SITE_UP, L->up, L->n2, arena));
+        ft_swiglu_forward(L->act, L->fc, L->up, N * I);
+        FT_TRY(lin_fwd(m, a, l, FT_SITE_DOWN, mo, L->act, arena));
+    }
+    FT_TRY(branch_out(m, a, l, 1, x_out, mo, L->x_mid, arena));
+    return FT_OK;
+}
+
 static ft_status setup_inputs(const ft_model *m, const ft_batch *b, ft_acts *a, ft_arena *arena) {
     const int nv = m->n_virtual, T = a->T, Ti = a->T_in;
     const int64_t N = a->N;
@@ -341,8 +419,7 @@ ft_status ft_model_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o,
     if (T > c->max_pos)
         return ft_fail(FT_ERR_RANGE, "sequence length %d + %d virtual tokens exceeds the model's %d positions", b->T,
                        m->n_virtual, c->max_pos);
-    const int64_t N = (int64_t)B * T, C = c->hidden, I = c->intermediate, V = c->vocab_size;
-    const int64_t HD = (int64_t)c->n_heads * c->head_dim, KD = (int64_t)c->n_kv_heads * c->head_dim;
+    const int64_t N = (int64_t)B * T, C = c->hidden, V = c->vocab_size;
     const bool gpt2 = is_gpt2(m);
     if (m->task == FT_TASK_SEQ_CLS && !b->cls_labels && !o->no_loss)
         return ft_fail(FT_ERR_ARG, "the batch has no class labels for the classification head");
@@ -376,65 +453,18 @@ ft_status ft_model_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o,
     if (o->training && c->embd_dropout > 0.0f)
         ft_dropout_forward(x, x, N * C, c->embd_dropout, o->seed, drop_stream(o, -1, 0));
 
+    /* checkpoint: keep only each block's input (and the last output); the rest of a block lives between a
+     * mark and a rewind, and the backward recomputes it */
     for (int l = 0; l < c->n_layers; l++) {
-        const ft_layer_idx *P = &m->layers[l];
-        layer_acts *L = &a->L[l];
-        L->x_in = x;
-        AL(L->n1, N * C);
-        AL(L->n1_mean, N);
-        AL(L->n1_rstd, N);
-        norm_fwd(m, L->n1, L->n1_mean, L->n1_rstd, x, P->ln1_w, P->ln1_b, N);
-        if (gpt2) {
-            float *qkv;
-            AL(qkv, N * 3 * C);
-            FT_TRY(lin_fwd(m, a, l, FT_SITE_QKV, qkv, L->n1, arena));
-            L->q = qkv;
-            L->k = qkv + C;
-            L->v = qkv + 2 * C;
-        } else {
-            AL(L->q, N * HD);
-            AL(L->k, N * KD);
-            AL(L->v, N * KD);
-            FT_TRY(lin_fwd(m, a, l, FT_SITE_Q, L->q, L->n1, arena));
-            FT_TRY(lin_fwd(m, a, l, FT_SITE_K, L->k, L->n1, arena));
-            FT_TRY(lin_fwd(m, a, l, FT_SITE_V, L->v, L->n1, arena));
-            ft_rope_forward(L->q, a->pos, N, c->n_heads, c->head_dim, HD, c->rope_theta);
-            ft_rope_forward(L->k, a->pos, N, c->n_kv_heads, c->head_dim, KD, c->rope_theta);
-        }
-        AL(L->probs, (int64_t)B * c->n_heads * T * T);
-        AL(L->atty, N * HD);
-        ft_attn_shape as = attn_shape(m, a, l);
-        ft_attention_forward(L->atty, L->probs, L->q, L->k, L->v, a->mask, &as);
-        AL(L->x_mid, N * C);
-        float *ob = L->x_mid;
-        if (m->adapters[l * 2].down_w >= 0)
-            AL(ob, N * C);
-        FT_TRY(lin_fwd(m, a, l, FT_SITE_O, ob, L->atty, arena));
-        FT_TRY(branch_out(m, a, l, 0, L->x_mid, ob, x, arena));
-
-        AL(L->n2, N * C);
-        AL(L->n2_mean, N);
-        AL(L->n2_rstd, N);
-        norm_fwd(m, L->n2, L->n2_mean, L->n2_rstd, L->x_mid, P->ln2_w, P->ln2_b, N);
-        AL(L->fc, N * I);
-        AL(L->act, N * I);
-        float *x_out, *mo;
+        float *x_out;
         AL(x_out, N * C);
-        mo = x_out;
-        if (m->adapters[l * 2 + 1].down_w >= 0)
-            AL(mo, N * C);
-        if (gpt2) {
-            FT_TRY(lin_fwd(m, a, l, FT_SITE_FC, L->fc, L->n2, arena));
-            ft_act_forward(c->act, L->act, L->fc, N * I);
-            FT_TRY(lin_fwd(m, a, l, FT_SITE_PROJ, mo, L->act, arena));
-        } else {
-            AL(L->up, N * I);
-            FT_TRY(lin_fwd(m, a, l, FT_SITE_GATE, L->fc, L->n2, arena));
-            FT_TRY(lin_fwd(m, a, l, FT_SITE_UP, L->up, L->n2, arena));
-            ft_swiglu_forward(L->act, L->fc, L->up, N * I);
-            FT_TRY(lin_fwd(m, a, l, FT_SITE_DOWN, mo, L->act, arena));
+        const size_t mark = ft_arena_mark(arena);
+        FT_TRY(layer_fwd(m, a, l, x, x_out, arena));
+        if (o->checkpoint) {
+            ft_arena_rewind(arena, mark);
+            memset(&a->L[l], 0, sizeof a->L[l]);
+            a->L[l].x_in = x;
         }
-        FT_TRY(branch_out(m, a, l, 1, x_out, mo, L->x_mid, arena));
         x = x_out;
     }
     a->x_final = x;
@@ -642,6 +672,14 @@ ft_status ft_model_backward(ft_model *m, ft_acts *a, ft_arena *arena, float loss
     for (int l = c->n_layers - 1; l >= 0; l--) {
         const ft_layer_idx *P = &m->layers[l];
         layer_acts *L = &a->L[l];
+        /* everything this block's backward takes (and with checkpointing its recomputed forward) is freed at
+         * the end of the iteration */
+        const size_t mark = ft_arena_mark(arena);
+        if (o->checkpoint) { /* recompute the block from its saved input; its output is not needed again */
+            float *x_out;
+            AL(x_out, N * C);
+            FT_TRY(layer_fwd(m, a, l, L->x_in, x_out, arena));
+        }
         /* MLP branch: dres is d(x_out) */
         const float *dbr;
         FT_TRY(branch_grad(m, a, l, 1, dbuf, dbuf2, dres, &dbr, arena));
@@ -681,6 +719,7 @@ ft_status ft_model_backward(ft_model *m, ft_acts *a, ft_arena *arena, float loss
             FT_TRY(lin_bwd(m, a, l, FT_SITE_V, dn, dv, L->n1, arena));
         }
         norm_bwd(m, dres, dn, L->x_in, L->n1_mean, L->n1_rstd, P->ln1_w, P->ln1_b, N); /* dres = d(x_in) */
+        ft_arena_rewind(arena, mark);
     }
 
     /* embeddings */

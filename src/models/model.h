@@ -196,6 +196,10 @@ typedef struct {
      * loss_scale = count). ft_model_backward checks that its loss_scale matches. */
     bool fused_head;
     float head_grad_scale;
+    /* Activation checkpointing (HF gradient_checkpointing): the forward keeps only each block's input, the
+     * backward recomputes a block's forward from it just before that block's backward. The same gradients
+     * bit for bit, per-layer activations for one block instead of all, one more forward's compute. */
+    bool checkpoint;
 } ft_fwd_opts;
 
 typedef struct ft_acts ft_acts; /* activation cache of one step, from the arena */
@@ -213,5 +217,7 @@ const float *ft_acts_logits(const ft_acts *a, int64_t *rows, int64_t *cols);
 int ft_acts_seq_len(const ft_acts *a);
 /* Bytes the activation cache of one step needs (for arena sizing and the memory estimate). */
 size_t ft_model_act_bytes(const ft_model *m, int B, int T);
+/* The same for a forward/backward with ft_fwd_opts.checkpoint = checkpoint. */
+size_t ft_model_act_bytes_ckpt(const ft_model *m, int B, int T, bool checkpoint);
 
 #endif

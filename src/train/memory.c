@@ -3,7 +3,8 @@
 
 #include "train/memory.h"
 
-void ft_mem_estimate_run(const ft_model *m, int batch, int seq_len, int optim_slots, ft_mem_estimate *e) {
+void ft_mem_estimate_run(const ft_model *m, int batch, int seq_len, int optim_slots, bool checkpoint,
+                         ft_mem_estimate *e) {
     memset(e, 0, sizeof *e);
     for (int i = 0; i < m->n_params; i++) {
         const ft_param *p = &m->params[i];
@@ -19,7 +20,7 @@ void ft_mem_estimate_run(const ft_model *m, int batch, int seq_len, int optim_sl
             e->optim += (size_t)optim_slots * b;
         }
     }
-    e->acts = ft_model_act_bytes(m, batch, seq_len) + ((size_t)1 << 20);
+    e->acts = ft_model_act_bytes_ckpt(m, batch, seq_len, checkpoint) + ((size_t)1 << 20);
     e->total = e->weights_mapped + e->weights_owned + e->weights_bf16 + e->grads + e->optim + e->acts;
 }
 

@@ -14,8 +14,10 @@ typedef struct {
     size_t total;
 } ft_mem_estimate;
 
-/* optim_slots: fp32 values of optimizer state per trainable value (2 AdamW, 1 SGD with momentum). */
-void ft_mem_estimate_run(const ft_model *m, int batch, int seq_len, int optim_slots, ft_mem_estimate *e);
+/* optim_slots: fp32 values of optimizer state per trainable value (2 AdamW, 1 SGD with momentum);
+ * checkpoint: activation checkpointing (train.activation_checkpointing). */
+void ft_mem_estimate_run(const ft_model *m, int batch, int seq_len, int optim_slots, bool checkpoint,
+                         ft_mem_estimate *e);
 /* MemAvailable of /proc/meminfo in bytes, 0 when unknown. */
 size_t ft_mem_available(void);
 /* One line: "memory estimate: 2.3 GiB = weights …". */

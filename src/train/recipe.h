@@ -60,6 +60,8 @@
     X(train_seq_len, "train.seq_len", INT, "128", NULL, "tokens per example (longer ones are truncated)")            \
     X(train_max_grad_norm, "train.max_grad_norm", FLOAT, "1.0", NULL, "global gradient-norm clipping (0 = off)")     \
     X(train_label_smoothing, "train.label_smoothing", FLOAT, "0", NULL, "label smoothing of the cross-entropy")      \
+    X(train_activation_checkpointing, "train.activation_checkpointing", BOOL, "false", NULL,                        \
+      "keep only each block's input, recompute its forward in the backward (less memory, ~1/3 more compute)")     \
     X(train_group_by_length, "train.group_by_length", BOOL, "false", NULL,                                          \
       "batches of similar lengths (less padding; HF LengthGroupedSampler order)")                                  \
     X(train_on_nonfinite, "train.on_nonfinite", ENUM, "stop", "stop|skip",                                            \

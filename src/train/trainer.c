@@ -100,7 +100,8 @@ ft_status ft_train_evaluate(ft_model *m, const ft_dataset *d, int batch_size, in
         if (s != FT_OK)
             break;
         ft_arena_reset(arena);
-        ft_fwd_opts o = {.keep_logits = cls || reg};
+        /* no backward follows: the forward need not keep any block's activations */
+        ft_fwd_opts o = {.keep_logits = cls || reg, .checkpoint = true};
         ft_acts *a = NULL;
         double l = 0.0;
         int64_t c = -1;
@@ -343,7 +344,7 @@ static ft_status train_step(run *r, double *loss_out, double *gnorm_out, int64_t
     for (size_t i = 0; i < n; i++) /* the data position moves past the whole step, whatever happens */
         idx[i] = next_example(r);
     ft_fwd_opts o = {.training = true, .seed = c->seed, .step = (uint64_t)r->st.step * (uint64_t)c->grad_accum,
-                     .label_smoothing = c->label_smoothing};
+                     .label_smoothing = c->label_smoothing, .checkpoint = c->activation_checkpointing};
     ft_accum_result ar;
     ft_status s = ft_train_accumulate(r->m, r->train, idx, c->grad_accum, c->batch_size, c->seq_len, c->pad_id, &o,
                                       &r->arena, &ar);
@@ -482,7 +483,7 @@ ft_status ft_train(ft_model *m, const ft_dataset *train, const ft_dataset *val, 
     FT_TRY(ft_optim_init(&r.opt, m, &cfg->optim));
     int bmax = cfg->batch_size > r.eval_bs ? cfg->batch_size : r.eval_bs;
     size_t extra = (size_t)bmax * (size_t)(m->n_labels > 0 ? m->n_labels : 1) * sizeof(float) + ((size_t)4 << 20);
-    ft_status s = ft_arena_init(&r.arena, ft_model_act_bytes(m, bmax, cfg->seq_len) + extra);
+    ft_status s = ft_arena_init(&r.arena, ft_model_act_bytes_ckpt(m, bmax, cfg->seq_len, cfg->activation_checkpointing) + extra);
     r.order = malloc(train->n * sizeof *r.order);
     if (s == FT_OK && !r.order)
         s = ft_fail(FT_ERR_NOMEM, "out of memory");

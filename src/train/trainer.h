@@ -34,6 +34,7 @@ typedef struct {
     ft_optim_cfg optim;
     double max_grad_norm; /* 0 = no clipping */
     float label_smoothing; /* ε of the cross-entropy (0 = off) */
+    bool activation_checkpointing; /* recompute each block's forward in the backward (ft_fwd_opts.checkpoint) */
     bool group_by_length;  /* epoch order from ft_data_length_groups instead of a plain shuffle */
     bool skip_nonfinite;  /* a NaN/Inf loss or gradient: skip the step (true) or stop with an error */
     int64_t eval_every;   /* 0 = at the end only */
