@@ -669,6 +669,8 @@ ft_status ft_model_backward(ft_model *m, ft_acts *a, ft_arena *arena, float loss
     }
     norm_bwd(m, dres, dn, a->x_final, a->nf_mean, a->nf_rstd, m->lnf_w, m->lnf_b, N);
 
+    const bool need_dx0 = G(m->wte) || (gpt2 && G(m->wpe)) || G(m->prompt) || G(m->layers[0].ln1_w) ||
+                          G(m->layers[0].ln1_b);
     for (int l = c->n_layers - 1; l >= 0; l--) {
         const ft_layer_idx *P = &m->layers[l];
         layer_acts *L = &a->L[l];
@@ -708,20 +710,25 @@ ft_status ft_model_backward(ft_model *m, ft_acts *a, ft_arena *arena, float loss
         float *dq = dqkv, *dk = gpt2 ? dqkv + C : dqkv + N * HD, *dv = gpt2 ? dqkv + 2 * C : dqkv + N * (HD + KD);
         ft_attn_shape as = attn_shape(m, a, l);
         ft_attention_backward(dq, dk, dv, datty, L->probs, L->q, L->k, L->v, a->mask, &as);
+        /* the first block's input gradient feeds only the embeddings (and ln_1's own parameters) */
+        float *dn_in = l == 0 && !need_dx0 ? NULL : dn;
         ZERO(dn, N * C);
         if (gpt2) {
-            FT_TRY(lin_bwd(m, a, l, FT_SITE_QKV, dn, dqkv, L->n1, arena));
+            FT_TRY(lin_bwd(m, a, l, FT_SITE_QKV, dn_in, dqkv, L->n1, arena));
         } else {
             ft_rope_backward(dq, a->pos, N, c->n_heads, c->head_dim, HD, c->rope_theta);
             ft_rope_backward(dk, a->pos, N, c->n_kv_heads, c->head_dim, KD, c->rope_theta);
-            FT_TRY(lin_bwd(m, a, l, FT_SITE_Q, dn, dq, L->n1, arena));
-            FT_TRY(lin_bwd(m, a, l, FT_SITE_K, dn, dk, L->n1, arena));
-            FT_TRY(lin_bwd(m, a, l, FT_SITE_V, dn, dv, L->n1, arena));
+            FT_TRY(lin_bwd(m, a, l, FT_SITE_Q, dn_in, dq, L->n1, arena));
+            FT_TRY(lin_bwd(m, a, l, FT_SITE_K, dn_in, dk, L->n1, arena));
+            FT_TRY(lin_bwd(m, a, l, FT_SITE_V, dn_in, dv, L->n1, arena));
         }
-        norm_bwd(m, dres, dn, L->x_in, L->n1_mean, L->n1_rstd, P->ln1_w, P->ln1_b, N); /* dres = d(x_in) */
+        if (dn_in) /* dres = d(x_in) */
+            norm_bwd(m, dres, dn, L->x_in, L->n1_mean, L->n1_rstd, P->ln1_w, P->ln1_b, N);
         ft_arena_rewind(arena, mark);
     }
 
+    if (!need_dx0)
+        return FT_OK; /* nothing below the first block trains */
     /* embeddings */
     float *demb = dres;
     if (o->training && c->embd_dropout > 0.0f) {
