@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -26,6 +27,16 @@ double ft_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void ft_release_mapped_pages(const void *p, size_t bytes) {
+    const long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0 || !p)
+        return;
+    const uintptr_t b = (uintptr_t)p, e = b + bytes, m = (uintptr_t)pg - 1;
+    const uintptr_t lo = (b + m) & ~m, hi = e & ~m;
+    if (hi > lo)
+        (void)madvise((void *)lo, hi - lo, MADV_DONTNEED); /* failure costs memory, not correctness */
 }
 
 size_t ft_peak_rss_bytes(void) {

@@ -415,6 +415,7 @@ ft_status ft_model_set_trainable(ft_model *m, int idx, bool trainable) {
         if (!d)
             return FT_ERR_NOMEM;
         memcpy(d, p->data, (size_t)p->numel * sizeof(float));
+        ft_release_mapped_pages(p->data, (size_t)p->numel * sizeof(float)); /* not the weights twice */
         p->data = d;
         p->owned = true;
     }

@@ -5,8 +5,6 @@
  * copies stay the truth); frozen ones once. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "kernels/kernels.h"
 #include "models/model.h"
@@ -38,19 +36,10 @@ static void gemm_weights(const ft_model *m, unsigned char *wants) {
 }
 
 /* A frozen tensor read in place from the checkpoint's read-only mapping: after its bf16 copy the fp32
- * pages are dropped (MADV_DONTNEED on a private, never-written file mapping: a later read faults the
- * same bytes back in from the file), so the process holds the weights once, in bf16. */
+ * pages are dropped, so the process holds the weights once, in bf16 (a later read faults them back). */
 static void release_mapped(const ft_param *p) {
-    if (p->owned || p->trainable || !p->data)
-        return;
-    const long pg = sysconf(_SC_PAGESIZE);
-    if (pg <= 0)
-        return;
-    const uintptr_t b = (uintptr_t)p->data, e = b + (uintptr_t)p->numel * sizeof(float);
-    const uintptr_t lo = (b + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1), hi = e & ~((uintptr_t)pg - 1);
-    if (hi > lo)
-        (void)madvise((void *)lo, hi - lo,
-                      MADV_DONTNEED); /* advice only: failure costs memory, not correctness */
+    if (!p->owned && !p->trainable && p->data)
+        ft_release_mapped_pages(p->data, (size_t)p->numel * sizeof(float));
 }
 
 void ft_model_precision_free(ft_model *m) {
