@@ -89,6 +89,29 @@ int main(int argc, char **argv) {
     TIME("attention forward", att_flops, reps, ft_attention_forward(out, probs, qkv, qkv + C, qkv + 2 * C, NULL, &s));
     TIME("attention backward", 2.0 * att_flops, reps,
          ft_attention_backward(dqkv, dqkv + C, dqkv + 2 * C, dout, probs, qkv, qkv + C, qkv + 2 * C, NULL, &s));
+    /* tiled form: keeps lse [B,H,T] instead of probs [B,H,T,T] for backward */
+    float *lse = falloc((int64_t)B * H * T, 13, 0.0f);
+    ft_status ast = FT_OK;
+    TIME("attention forward, tiled (lse)", att_flops, reps,
+         ast |= ft_attention_forward_lse(out, lse, qkv, qkv + C, qkv + 2 * C, NULL, &s));
+    TIME("attention backward, tiled (lse)", 2.5 * att_flops, reps,
+         ast |= ft_attention_backward_lse(dqkv, dqkv + C, dqkv + 2 * C, dout, out, lse, qkv, qkv + C, qkv + 2 * C,
+                                          NULL, &s));
+    TIME("attention fwd+bwd", 3.0 * att_flops, reps, {
+        ft_attention_forward(out, probs, qkv, qkv + C, qkv + 2 * C, NULL, &s);
+        ft_attention_backward(dqkv, dqkv + C, dqkv + 2 * C, dout, probs, qkv, qkv + C, qkv + 2 * C, NULL, &s);
+    });
+    TIME("attention fwd+bwd, tiled (lse)", 3.5 * att_flops, reps, {
+        ast |= ft_attention_forward_lse(out, lse, qkv, qkv + C, qkv + 2 * C, NULL, &s);
+        ast |= ft_attention_backward_lse(dqkv, dqkv + C, dqkv + 2 * C, dout, out, lse, qkv, qkv + C, qkv + 2 * C,
+                                         NULL, &s);
+    });
+    if (ast != FT_OK)
+        printf("  tiled attention failed: %s\n", ft_last_error());
+    printf("  attention kept for backward: probs %.1f MiB, tiled lse %.3f MiB (+ %.2f MiB stack tiles)\n",
+           (double)B * H * T * T * 4 / 1048576.0, (double)B * H * T * 4 / 1048576.0,
+           (double)ft_attention_lse_scratch_bytes((int)D) / 1048576.0);
+    free(lse);
     float *fc = falloc(N * 4 * C, 11, 4.0f), *act = falloc(N * 4 * C, 12, 0.0f);
     TIME("gelu_tanh forward [N, 4C]", 0.0, reps, ft_gelu_tanh_forward(act, fc, N * 4 * C));
     TIME("gelu_tanh backward [N, 4C]", 0.0, reps, ft_gelu_tanh_backward(act, fc, fc, N * 4 * C));
