@@ -158,8 +158,12 @@ void ft_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
  * per row the running max m and sum l of e^{s−m}; a new block with max m' rescales l and the output
  * accumulator by e^{m−m'}. Only lse = m + ln l is kept; backward recomputes P = e^{s − lse} block by
  * block. Scratch (a few tiles) lives on each thread's stack. */
-#define ATT_QB 64  /* query rows per tile */
+#ifndef ATT_QB
+#define ATT_QB 64 /* query rows per tile */
+#endif
+#ifndef ATT_KB
 #define ATT_KB 128 /* keys per tile */
+#endif
 #define ATT_DMAX 512
 
 static ft_status attn_check(const char *fn, const ft_attn_shape *s) {
@@ -196,6 +200,13 @@ static inline int block_vis(const ft_attn_shape *s, int t, int j0, int j1) {
     return e > j0 ? e - j0 : 0;
 }
 
+/* x ← e^{x − c} over a whole row (a fixed trip count: one vector loop, no ragged tail) */
+static void exp_shift(float *restrict x, int n, float c) {
+#pragma omp simd
+    for (int j = 0; j < n; j++)
+        x[j] = ft_vexpf(x[j] - c);
+}
+
 /* One query tile [t0, t1) of head h in batch b: out rows and lse. */
 static void fwd_tile(float *out, float *lse, const float *q, const float *k, const float *v, const int32_t *mask,
                      const ft_attn_shape *s, int b, int h, int t0, int t1) {
@@ -228,15 +239,15 @@ static void fwd_tile(float *out, float *lse, const float *q, const float *k, con
                 memset(sr, 0, (size_t)cb * sizeof(float));
                 continue;
             }
+            for (int j = vis; j < cb; j++)
+                sr[j] = -INFINITY;
             float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-            for (int j = 0; j < vis; j++) {
-                const float e = sr[j] == -INFINITY ? 0.0f : ft_vexpf(sr[j] - mx);
-                sr[j] = e;
-                sum += e;
+            for (int j = 0; j < cb; j++) {
+                const float x = sr[j], e = ft_vexpf(x - mx);
+                sr[j] = x == -INFINITY ? 0.0f : e;
+                sum += sr[j];
             }
-            for (int j = vis; j < cb; j++)
-                sr[j] = 0.0f;
             if (mx != m[r]) { /* rescale what earlier blocks accumulated: e^{m − m'} */
                 const float corr = m[r] == -INFINITY ? 0.0f : ft_vexpf(m[r] - mx);
                 l[r] *= corr;
@@ -334,9 +345,9 @@ ft_status ft_attention_backward_lse(float *dq, float *dk, float *dv, const float
                             const float L = lb[t];
                             const int vis = L == -INFINITY ? 0 : block_vis(s, t, j0, j1);
                             float *pr = P + (int64_t)r * cb;
-#pragma omp simd
-                            for (int j = 0; j < vis; j++)
-                                pr[j] = ft_vexpf(pr[j] - L);
+                            /* over the whole row (a fixed trip count vectorizes); cut below */
+                            if (vis > 0)
+                                exp_shift(pr, cb, L);
                             if (mrow)
                                 for (int j = 0; j < vis; j++)
                                     pr[j] = mrow[j0 + j] == 0 ? 0.0f : pr[j];
