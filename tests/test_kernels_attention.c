@@ -1,5 +1,6 @@
 /* Attention and RoPE kernel tests: fp32 forward (the probs kernel and the tiled lse kernel) against a
- * double-precision scalar reference written from kernels.h, backward against central finite differences of that reference on L = Σ r ⊙ out.
+ * double-precision scalar reference written from kernels.h, backward against central finite
+ * differences of that reference on L = Σ r ⊙ out.
  * Attention layouts: GPT-2 fused qkv rows (q_stride = kv_stride = 3·H·D, k and v at column offsets),
  * a Llama-style fused row with fewer KV heads, and separate q/k/v buffers; masks: causal, padding,
  * rows with no visible key; GQA with H/Hkv = 1, 2, 3; dropout with the kernel's mask.

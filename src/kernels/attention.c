@@ -190,7 +190,8 @@ static ft_status attn_check(const char *fn, const ft_attn_shape *s) {
 size_t ft_attention_lse_scratch_bytes(int D) {
     /* backward: three QB×KB tiles + Di; forward: one tile + the QB×D accumulator + m, l */
     const size_t bwd = (3 * (size_t)ATT_QB * ATT_KB + ATT_QB) * sizeof(float);
-    const size_t fwd = ((size_t)ATT_QB * ATT_KB + (size_t)ATT_QB * (size_t)(D > 0 ? D : 0) + 2 * ATT_QB) * sizeof(float);
+    const size_t dd = (size_t)(D > 0 ? D : 0);
+    const size_t fwd = ((size_t)ATT_QB * ATT_KB + (size_t)ATT_QB * dd + 2 * ATT_QB) * sizeof(float);
     return (size_t)omp_get_max_threads() * (bwd > fwd ? bwd : fwd);
 }
 
@@ -200,11 +201,11 @@ static inline int block_vis(const ft_attn_shape *s, int t, int j0, int j1) {
     return e > j0 ? e - j0 : 0;
 }
 
-/* x ← e^{x − c} over a whole row (a fixed trip count: one vector loop, no ragged tail) */
+/* x ← e^{x − c} over a whole tile row (elementwise, so the trip count changes no bits) */
 static void exp_shift(float *restrict x, int n, float c) {
 #pragma omp simd
     for (int j = 0; j < n; j++)
-        x[j] = ft_vexpf(x[j] - c);
+        x[j] = ft_vexpf_rn(x[j] - c);
 }
 
 /* One query tile [t0, t1) of head h in batch b: out rows and lse. */
@@ -218,17 +219,18 @@ static void fwd_tile(float *out, float *lse, const float *q, const float *k, con
     const int32_t *mrow = mask ? mask + (int64_t)b * T : NULL;
     const int64_t rng_base = ((int64_t)b * H + h) * T * T;
     const int kend = s->causal ? t1 : T;
-    float S[ATT_QB * ATT_KB], O[ATT_QB * D], m[ATT_QB], l[ATT_QB];
+    _Alignas(64) float S[ATT_QB * ATT_KB];
+    float O[ATT_QB * D], m[ATT_QB], l[ATT_QB];
     memset(O, 0, (size_t)rb * (size_t)D * sizeof(float));
     for (int r = 0; r < rb; r++)
         m[r] = -INFINITY, l[r] = 0.0f;
     for (int j0 = 0; j0 < kend; j0 += ATT_KB) {
         const int j1 = j0 + ATT_KB < kend ? j0 + ATT_KB : kend, cb = j1 - j0;
         /* S = scale · Q[t0:t1] K[j0:j1]ᵀ */
-        ft_gemm(false, true, rb, cb, D, s->scale, qb, qs, kb + (int64_t)j0 * ks, ks, 0.0f, S, cb);
+        ft_gemm(false, true, rb, cb, D, s->scale, qb, qs, kb + (int64_t)j0 * ks, ks, 0.0f, S, ATT_KB);
         for (int r = 0; r < rb; r++) {
             const int t = t0 + r, vis = block_vis(s, t, j0, j1);
-            float *sr = S + (int64_t)r * cb;
+            float *sr = S + (int64_t)r * ATT_KB;
             float mx = m[r];
             for (int j = 0; j < vis; j++) {
                 if (mrow && mrow[j0 + j] == 0)
@@ -241,15 +243,19 @@ static void fwd_tile(float *out, float *lse, const float *q, const float *k, con
             }
             for (int j = vis; j < cb; j++)
                 sr[j] = -INFINITY;
+#pragma omp simd
+            for (int j = 0; j < cb; j++) {
+                const float x = sr[j], e = ft_vexpf_rn(x - mx);
+                sr[j] = x == -INFINITY ? 0.0f : e;
+            }
+            /* summed over the visible prefix only: its rounding then does not depend on how much
+             * padding T adds after it (a micro-batch and the full batch give the same bits) */
             float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-            for (int j = 0; j < cb; j++) {
-                const float x = sr[j], e = ft_vexpf(x - mx);
-                sr[j] = x == -INFINITY ? 0.0f : e;
+            for (int j = 0; j < vis; j++)
                 sum += sr[j];
-            }
             if (mx != m[r]) { /* rescale what earlier blocks accumulated: e^{m − m'} */
-                const float corr = m[r] == -INFINITY ? 0.0f : ft_vexpf(m[r] - mx);
+                const float corr = m[r] == -INFINITY ? 0.0f : ft_vexpf_rn(m[r] - mx);
                 l[r] *= corr;
                 float *orow = O + (int64_t)r * D;
 #pragma omp simd
@@ -265,7 +271,7 @@ static void fwd_tile(float *out, float *lse, const float *q, const float *k, con
                         sr[j] *= keep_scale(s, rbase + j);
             }
         }
-        ft_gemm(false, false, rb, D, cb, 1.0f, S, cb, vb + (int64_t)j0 * ks, ks, 1.0f, O, D);
+        ft_gemm(false, false, rb, D, cb, 1.0f, S, ATT_KB, vb + (int64_t)j0 * ks, ks, 1.0f, O, D);
     }
     float *lb = lse + ((int64_t)b * H + h) * T + t0;
     for (int r = 0; r < rb; r++) {
@@ -309,7 +315,8 @@ ft_status ft_attention_backward_lse(float *dq, float *dk, float *dv, const float
 #pragma omp parallel for collapse(2) schedule(dynamic, 1) if (B * Hkv > 1)
     for (int b = 0; b < B; b++) {
         for (int g = 0; g < Hkv; g++) {
-            float P[ATT_QB * ATT_KB], X[ATT_QB * ATT_KB], Y[ATT_QB * ATT_KB], Di[ATT_QB];
+            _Alignas(64) float P[ATT_QB * ATT_KB], X[ATT_QB * ATT_KB], Y[ATT_QB * ATT_KB];
+            float Di[ATT_QB];
             float *PK = drop ? X : P; /* P ⊙ keep */
             const float *kb = k + (int64_t)b * T * ks + (int64_t)g * D;
             const float *vb = v + (int64_t)b * T * ks + (int64_t)g * D;
@@ -339,12 +346,12 @@ ft_status ft_attention_backward_lse(float *dq, float *dk, float *dv, const float
                         const int j1 = j0 + ATT_KB < kend ? j0 + ATT_KB : kend, cb = j1 - j0;
                         /* P = e^{scale·Q Kᵀ − lse} over visible keys, 0 elsewhere */
                         ft_gemm(false, true, rb, cb, D, s->scale, qb + (int64_t)t0 * qs, qs, kb + (int64_t)j0 * ks,
-                                ks, 0.0f, P, cb);
+                                ks, 0.0f, P, ATT_KB);
                         for (int r = 0; r < rb; r++) {
                             const int t = t0 + r;
                             const float L = lb[t];
                             const int vis = L == -INFINITY ? 0 : block_vis(s, t, j0, j1);
-                            float *pr = P + (int64_t)r * cb;
+                            float *pr = P + (int64_t)r * ATT_KB;
                             /* over the whole row (a fixed trip count vectorizes); cut below */
                             if (vis > 0)
                                 exp_shift(pr, cb, L);
@@ -354,28 +361,28 @@ ft_status ft_attention_backward_lse(float *dq, float *dk, float *dv, const float
                             for (int j = vis; j < cb; j++)
                                 pr[j] = 0.0f;
                             if (drop) {
-                                float *xr = X + (int64_t)r * cb;
+                                float *xr = X + (int64_t)r * ATT_KB;
                                 const int64_t rbase = rng_base + (int64_t)t * T + j0;
                                 for (int j = 0; j < cb; j++)
                                     xr[j] = pr[j] == 0.0f ? 0.0f : pr[j] * keep_scale(s, rbase + j);
                             }
                         }
                         /* dV[j0:j1] += (P ⊙ keep)ᵀ dO;  dP = (dO Vᵀ) ⊙ keep */
-                        ft_gemm(true, false, cb, D, rb, 1.0f, PK, cb, dO, HD, 1.0f, dvb + (int64_t)j0 * ks, ks);
-                        ft_gemm(false, true, rb, cb, D, 1.0f, dO, HD, vb + (int64_t)j0 * ks, ks, 0.0f, Y, cb);
+                        ft_gemm(true, false, cb, D, rb, 1.0f, PK, ATT_KB, dO, HD, 1.0f, dvb + (int64_t)j0 * ks, ks);
+                        ft_gemm(false, true, rb, cb, D, 1.0f, dO, HD, vb + (int64_t)j0 * ks, ks, 0.0f, Y, ATT_KB);
                         /* dS = (P⊙keep⊙dO Vᵀ − P·Di) · scale, in Y */
                         for (int r = 0; r < rb; r++) {
-                            const float *pr = P + (int64_t)r * cb, *xr = PK + (int64_t)r * cb;
-                            float *yr = Y + (int64_t)r * cb;
+                            const float *pr = P + (int64_t)r * ATT_KB, *xr = PK + (int64_t)r * ATT_KB;
+                            float *yr = Y + (int64_t)r * ATT_KB;
                             const float di = Di[r];
 #pragma omp simd
                             for (int j = 0; j < cb; j++)
                                 yr[j] = (xr[j] * yr[j] - pr[j] * di) * s->scale;
                         }
                         /* dQ[t0:t1] += dS K[j0:j1];  dK[j0:j1] += dSᵀ Q[t0:t1] */
-                        ft_gemm(false, false, rb, D, cb, 1.0f, Y, cb, kb + (int64_t)j0 * ks, ks, 1.0f,
+                        ft_gemm(false, false, rb, D, cb, 1.0f, Y, ATT_KB, kb + (int64_t)j0 * ks, ks, 1.0f,
                                 dqb + (int64_t)t0 * qs, qs);
-                        ft_gemm(true, false, cb, D, rb, 1.0f, Y, cb, qb + (int64_t)t0 * qs, qs, 1.0f,
+                        ft_gemm(true, false, cb, D, rb, 1.0f, Y, ATT_KB, qb + (int64_t)t0 * qs, qs, 1.0f,
                                 dkb + (int64_t)j0 * ks, ks);
                     }
                 }
