@@ -36,7 +36,7 @@ static float *falloc(int64_t n, uint64_t stream, float sd) {
     } while (0)
 
 int main(int argc, char **argv) {
-    int B = 4, T = 128, C = 768, V = 50257, H = 12, reps = 5, threads = 2;
+    int B = 4, T = 128, C = 768, V = 50257, H = 12, reps = 5, threads = 2, attn_only = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             reps = atoi(argv[++i]);
@@ -44,8 +44,10 @@ int main(int argc, char **argv) {
             threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--seq") && i + 1 < argc)
             T = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--attention"))
+            attn_only = 1;
         else {
-            fprintf(stderr, "usage: kernels [--reps 5] [--threads 2] [--seq 128]\n");
+            fprintf(stderr, "usage: kernels [--reps 5] [--threads 2] [--seq 128] [--attention (only its rows)]\n");
             return 2;
         }
     }
@@ -62,14 +64,16 @@ int main(int argc, char **argv) {
         tg[i] = (int32_t)(ft_rng_u64(9, 0, (uint64_t)i) % (uint64_t)V);
     const double lm_flops = 6.0 * dN * C * V;
     int64_t cnt;
-    TIME("lm head + CE unfused (fwd+bwd)", lm_flops, reps, {
-        ft_linear_forward(L, h, W, NULL, N, C, V, false);
-        (void)ft_cross_entropy_forward(L, tg, N, V, &cnt);
-        ft_cross_entropy_backward(L, L, tg, N, V, 1.0f / (float)N);
-        ft_linear_backward(dh, dW, NULL, L, h, W, N, C, V, false);
-    });
+    if (!attn_only) {
+        TIME("lm head + CE unfused (fwd+bwd)", lm_flops, reps, {
+            ft_linear_forward(L, h, W, NULL, N, C, V, false);
+            (void)ft_cross_entropy_forward(L, tg, N, V, &cnt);
+            ft_cross_entropy_backward(L, L, tg, N, V, 1.0f / (float)N);
+            ft_linear_backward(dh, dW, NULL, L, h, W, N, C, V, false);
+        });
+    }
     static const int64_t chunks[] = {64, 128, 256, 512};
-    for (size_t c = 0; c < sizeof chunks / sizeof *chunks; c++) {
+    for (size_t c = 0; c < (attn_only ? 0 : sizeof chunks / sizeof *chunks); c++) {
         float *work = malloc(ft_lmhead_ce_work_floats(chunks[c], V) * sizeof(float));
         double loss;
         char label[64];
@@ -89,6 +93,33 @@ int main(int argc, char **argv) {
     TIME("attention forward", att_flops, reps, ft_attention_forward(out, probs, qkv, qkv + C, qkv + 2 * C, NULL, &s));
     TIME("attention backward", 2.0 * att_flops, reps,
          ft_attention_backward(dqkv, dqkv + C, dqkv + 2 * C, dout, probs, qkv, qkv + C, qkv + 2 * C, NULL, &s));
+    /* tiled form: keeps lse [B,H,T] instead of probs [B,H,T,T] for backward */
+    float *lse = falloc((int64_t)B * H * T, 13, 0.0f);
+    ft_status ast = FT_OK;
+    TIME("attention forward, tiled (lse)", att_flops, reps,
+         ast |= ft_attention_forward_lse(out, lse, qkv, qkv + C, qkv + 2 * C, NULL, &s));
+    TIME("attention backward, tiled (lse)", 2.5 * att_flops, reps,
+         ast |= ft_attention_backward_lse(dqkv, dqkv + C, dqkv + 2 * C, dout, out, lse, qkv, qkv + C, qkv + 2 * C,
+                                          NULL, &s));
+    TIME("attention fwd+bwd", 3.0 * att_flops, reps, {
+        ft_attention_forward(out, probs, qkv, qkv + C, qkv + 2 * C, NULL, &s);
+        ft_attention_backward(dqkv, dqkv + C, dqkv + 2 * C, dout, probs, qkv, qkv + C, qkv + 2 * C, NULL, &s);
+    });
+    TIME("attention fwd+bwd, tiled (lse)", 3.5 * att_flops, reps, {
+        ast |= ft_attention_forward_lse(out, lse, qkv, qkv + C, qkv + 2 * C, NULL, &s);
+        ast |= ft_attention_backward_lse(dqkv, dqkv + C, dqkv + 2 * C, dout, out, lse, qkv, qkv + C, qkv + 2 * C,
+                                         NULL, &s);
+    });
+    if (ast != FT_OK)
+        printf("  tiled attention failed: %s\n", ft_last_error());
+    printf("  attention kept for backward: probs %.1f MiB, tiled lse %.3f MiB (+ %.2f MiB stack tiles)\n",
+           (double)B * H * T * T * 4 / 1048576.0, (double)B * H * T * 4 / 1048576.0,
+           (double)ft_attention_lse_scratch_bytes((int)D) / 1048576.0);
+    free(lse);
+    if (attn_only) {
+        free(h), free(W), free(dh), free(dW), free(tg), free(qkv), free(dqkv), free(out), free(dout), free(probs);
+        return 0;
+    }
     float *fc = falloc(N * 4 * C, 11, 4.0f), *act = falloc(N * 4 * C, 12, 0.0f);
     TIME("gelu_tanh forward [N, 4C]", 0.0, reps, ft_gelu_tanh_forward(act, fc, N * 4 * C));
     TIME("gelu_tanh backward [N, 4C]", 0.0, reps, ft_gelu_tanh_backward(act, fc, fc, N * 4 * C));

@@ -1,5 +1,6 @@
-/* Attention and RoPE kernel tests: fp32 forward against a double-precision scalar reference written
- * from kernels.h, backward against central finite differences of that reference on L = Σ r ⊙ out.
+/* Attention and RoPE kernel tests: fp32 forward (the probs kernel and the tiled lse kernel) against a
+ * double-precision scalar reference written from kernels.h, backward against central finite
+ * differences of that reference on L = Σ r ⊙ out.
  * Attention layouts: GPT-2 fused qkv rows (q_stride = kv_stride = 3·H·D, k and v at column offsets),
  * a Llama-style fused row with fewer KV heads, and separate q/k/v buffers; masks: causal, padding,
  * rows with no visible key; GQA with H/Hkv = 1, 2, 3; dropout with the kernel's mask.
@@ -62,7 +63,7 @@ typedef struct {
     const attn_cfg *c;
     const double *q, *k, *v, *keep, *r;
 } attn_ctx;
-static void attn_ref(const attn_ctx *a, double *out, double *probs) {
+static void attn_ref_lse(const attn_ctx *a, double *out, double *probs, double *lse) {
     const ft_attn_shape *s = &a->c->s;
     const int B = s->B, T = s->T, H = s->H, D = s->D, rep = s->H / s->Hkv;
     double logit[64];
@@ -87,6 +88,8 @@ static void attn_ref(const attn_ctx *a, double *out, double *probs) {
                 double sum = 0.0;
                 for (int j = 0; j < T; j++)
                     sum += logit[j] == -INFINITY ? 0.0 : exp(logit[j] - mx);
+                if (lse) /* ln Σ e^{logit} over visible keys; −∞ when there is none */
+                    lse[((int64_t)b * H + h) * T + t] = mx == -INFINITY ? -INFINITY : mx + log(sum);
                 double *orow = out + ((int64_t)b * T + t) * H * D + h * D;
                 for (int d = 0; d < D; d++)
                     orow[d] = 0.0;
@@ -101,6 +104,7 @@ static void attn_ref(const attn_ctx *a, double *out, double *probs) {
                 }
             }
 }
+static void attn_ref(const attn_ctx *a, double *out, double *probs) { attn_ref_lse(a, out, probs, NULL); }
 static double attn_obj(void *p) {
     attn_ctx *a = p;
     const ft_attn_shape *s = &a->c->s;
@@ -172,13 +176,37 @@ static void attention_case(const attn_cfg *c) {
     FT_CHECKF(memcmp(out, out2, (size_t)nout * sizeof(float)) == 0, "%s: forward not deterministic", c->name);
     free(out2);
 
-    /* backward into pre-filled buffers laid out like q, k, v */
+    /* the tiled kernel: same output, lse against the reference's, exact zeros for empty rows */
+    const int64_t nl = (int64_t)s->B * s->H * s->T;
+    float *outl = kc_falloc(nout), *lse = kc_falloc(nl);
+    double *lw = kc_dalloc(nl);
+    attn_ref_lse(&a, ow, NULL, lw);
+    for (int64_t i = 0; i < nout; i++)
+        outl[i] = NAN;
+    FT_CHECK_OK(ft_attention_forward_lse(outl, lse, qf, kf, vf, c->mask, s));
+    snprintf(what, sizeof what, "%s: tiled out", c->name);
+    KC_CLOSE(what, outl, ow, nout, KC_FWD_TOL);
+    int lse_ok = 1;
+    for (int64_t i = 0; i < nl; i++)
+        lse_ok &= lw[i] == -INFINITY ? lse[i] == -INFINITY : fabs((double)lse[i] - lw[i]) <= 1e-5 * (1 + fabs(lw[i]));
+    FT_CHECKF(lse_ok, "%s: tiled lse differs from the reference", c->name);
+    exact = 1;
+    for (int64_t i = 0; i < nout; i++)
+        exact &= ow[i] != 0.0 || outl[i] == 0.0f;
+    FT_CHECKF(exact, "%s: tiled output of rows with no visible key must be exact zeros", c->name);
+
+    /* backward into pre-filled buffers laid out like q, k, v; the tiled backward checked alike */
     if (c->fused) {
         double *g = kc_dalloc(l.nq);
         kc_fd(g, qd, l.nq, attn_obj, &a);
         kc_gradbuf dqkv = kc_gradbuf_new(l.nq, 20);
         ft_attention_backward(dqkv.buf, dqkv.buf + l.koff, dqkv.buf + l.voff, r, probs, qf, kf, vf, c->mask, s);
         snprintf(what, sizeof what, "%s: d(fused qkv)", c->name);
+        KC_GRAD(what, dqkv.buf, dqkv.pre, g, l.nq);
+        kc_gradbuf_reset(&dqkv);
+        FT_CHECK_OK(ft_attention_backward_lse(dqkv.buf, dqkv.buf + l.koff, dqkv.buf + l.voff, r, outl, lse, qf, kf,
+                                              vf, c->mask, s));
+        snprintf(what, sizeof what, "%s: tiled d(fused qkv)", c->name);
         KC_GRAD(what, dqkv.buf, dqkv.pre, g, l.nq);
         kc_gradbuf_free(&dqkv);
         free(g);
@@ -195,6 +223,14 @@ static void attention_case(const attn_cfg *c) {
         KC_GRAD(what, dk.buf, dk.pre, gk, l.nk);
         snprintf(what, sizeof what, "%s: dv", c->name);
         KC_GRAD(what, dv.buf, dv.pre, gv, l.nv);
+        kc_gradbuf_reset(&dq), kc_gradbuf_reset(&dk), kc_gradbuf_reset(&dv);
+        FT_CHECK_OK(ft_attention_backward_lse(dq.buf, dk.buf, dv.buf, r, outl, lse, qf, kf, vf, c->mask, s));
+        snprintf(what, sizeof what, "%s: tiled dq", c->name);
+        KC_GRAD(what, dq.buf, dq.pre, gq, l.nq);
+        snprintf(what, sizeof what, "%s: tiled dk", c->name);
+        KC_GRAD(what, dk.buf, dk.pre, gk, l.nk);
+        snprintf(what, sizeof what, "%s: tiled dv", c->name);
+        KC_GRAD(what, dv.buf, dv.pre, gv, l.nv);
         kc_gradbuf_free(&dq);
         kc_gradbuf_free(&dk);
         kc_gradbuf_free(&dv);
@@ -203,6 +239,7 @@ static void attention_case(const attn_cfg *c) {
     if (!c->fused)
         free(kf), free(vf), free(kd), free(vd);
     free(qf), free(qd), free(out), free(probs), free(r), free(keep), free(rd), free(ow), free(pw);
+    free(outl), free(lse), free(lw);
 }
 
 /* GPT-2 shape: H = Hkv, one fused qkv row of 3·H·D per token (q_stride = kv_stride = 3·H·D). */

@@ -100,6 +100,21 @@ void ft_attention_forward(float *out, float *probs, const float *q, const float 
 void ft_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *probs,
                            const float *q, const float *k, const float *v, const int32_t *mask,
                            const ft_attn_shape *s);
+/* Tiled attention (FlashAttention-2 style on CPU): memory linear in T. Same semantics as above
+ * (masks, GQA, dropout mask and its RNG index rule ((b·H + h)·T + t)·T + j, scale), but instead of
+ * probs it writes lse [B, H, T]: ln Σ_j e^{s_tj} over the visible keys of the scaled, masked scores
+ * s; -INFINITY for a row with no visible key (its output is zeros). Scratch is a few 64×128 tiles
+ * on each thread's stack. Fails (FT_ERR_SHAPE/RANGE/ARG/UNSUPPORTED) on a bad shape, dropout outside
+ * [0, 1), a non-finite scale, D > 512 or a NULL buffer; writes nothing then. */
+ft_status ft_attention_forward_lse(float *out, float *lse, const float *q, const float *k, const float *v,
+                                   const int32_t *mask, const ft_attn_shape *s);
+/* Recomputes P = e^{scale·q·kᵀ − lse} per tile; out is the forward's output (for Di = Σ dO ⊙ O).
+ * dq, dk, dv (same strides as q, k, v) accumulate. */
+ft_status ft_attention_backward_lse(float *dq, float *dk, float *dv, const float *dout, const float *out,
+                                    const float *lse, const float *q, const float *k, const float *v,
+                                    const int32_t *mask, const ft_attn_shape *s);
+/* Bytes of tile scratch the two functions above use on the stacks of all threads together. */
+size_t ft_attention_lse_scratch_bytes(int D);
 
 /* ---- rotary embeddings (HF rotate_half: dim i pairs with i + D/2), in place on x rows laid out
  * [B*T, stride] with n_heads heads of size D at offset 0. pos [B*T] position ids.

@@ -30,6 +30,28 @@ static inline float ft_vexpf(float x) {
     return p * scale;
 }
 
+/* ft_vexpf with n = round(x·log2 e) by the 1.5·2^23 trick (exact for |x·log2 e| < 2^22) instead of
+ * floorf: GCC 12 vectorizes floorf only with -fno-trapping-math, so loops calling ft_vexpf stay
+ * scalar. Used by the attention tiles, whose rows sit at fixed 64-byte-aligned strides (a vector
+ * reduction's order then does not depend on the address). Same accuracy as ft_vexpf. */
+static inline float ft_vexpf_rn(float x) {
+    x = x < -87.3f ? -87.3f : (x > 88.7f ? 88.7f : x);
+    const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    const int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
 /* tanh(u) = 1 − 2/(e^{2u} + 1): absolute error ~1e−7, exact ±1 in the tails. */
 static inline float ft_vtanhf(float u) { return 1.0f - 2.0f / (ft_vexpf(2.0f * u) + 1.0f); }
 

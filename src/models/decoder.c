@@ -20,7 +20,7 @@ typedef struct {
     float *x_in;                 /* [N,C] residual stream entering the layer */
     float *n1, *n1_mean, *n1_rstd;
     float *q, *k, *v;            /* GPT-2: views into one [N,3C] buffer; Llama: [N,HD], [N,KD], [N,KD] */
-    float *probs;                /* [B,H,T,T] */
+    float *lse;                  /* [B,H,T] attention row log-sum-exp (backward recomputes P) */
     float *atty;                 /* [N,HD] */
     float *x_mid;                /* [N,C] after the attention residual */
     float *n2, *n2_mean, *n2_rstd;
@@ -67,7 +67,7 @@ size_t ft_model_act_bytes_ckpt(const ft_model *m, int B, int T, bool checkpoint)
     const size_t N = (size_t)B * (size_t)T, C = (size_t)c->hidden, I = (size_t)c->intermediate;
     const size_t HD = (size_t)c->n_heads * (size_t)c->head_dim, KD = (size_t)c->n_kv_heads * (size_t)c->head_dim;
     const size_t V = (size_t)c->vocab_size, A = FT_ALIGN;
-    size_t per_layer = (3 * N * C + 4 * N + N * (HD + 2 * KD) + (size_t)B * (size_t)c->n_heads * (size_t)T * (size_t)T +
+    size_t per_layer = (3 * N * C + 4 * N + N * (HD + 2 * KD) + (size_t)B * (size_t)c->n_heads * (size_t)T +
                         N * HD + 3 * N * I) * 4 + 40 * A;
     /* PEFT caches: LoRA h [N,r] per site and backward scratch, IA3 buffers, adapters; summed over the
      * layers and the largest layer's (checkpointing holds one layer's at a time) */
@@ -90,7 +90,8 @@ size_t ft_model_act_bytes_ckpt(const ft_model *m, int B, int T, bool checkpoint)
     }
     size_t head = m->task == FT_TASK_CAUSAL_LM ? 2 * N * V : 2 * (size_t)B * (size_t)(m->n_labels + 2) + N * C;
     size_t fixed = (3 * N * C + 2 * N + head) * 4 + 6 * N * 4 + (size_t)c->n_layers * sizeof(layer_acts) + 40 * A;
-    size_t bwd = (4 * N * C + N * (HD + 2 * KD) + N * HD + 3 * N * I) * 4 + 12 * A;
+    size_t bwd = (4 * N * C + N * (HD + 2 * KD) + N * HD + 3 * N * I) * 4 + 12 * A +
+                 ft_attention_lse_scratch_bytes(c->head_dim); /* attention tiles (thread stacks) */
     if (checkpoint) /* kept: every block's output [N,C]; live: one block, plus the recompute's output */
         return (size_t)c->n_layers * (N * C * 4 + A) + per_layer + peft_max + N * C * 4 + A + fixed + bwd;
     return (size_t)c->n_layers * per_layer + peft + fixed + bwd;
@@ -307,10 +308,10 @@ static ft_status layer_fwd(const ft_model *m, ft_acts *a, int l, const float *x,
         ft_rope_forward(L->q, a->pos, N, c->n_heads, c->head_dim, HD, c->rope_theta);
         ft_rope_forward(L->k, a->pos, N, c->n_kv_heads, c->head_dim, KD, c->rope_theta);
     }
-    AL(L->probs, (int64_t)B * c->n_heads * T * T);
+    AL(L->lse, (int64_t)B * c->n_heads * T);
     AL(L->atty, N * HD);
     ft_attn_shape as = attn_shape(m, a, l);
-    ft_attention_forward(L->atty, L->probs, L->q, L->k, L->v, a->mask, &as);
+    FT_TRY(ft_attention_forward_lse(L->atty, L->lse, L->q, L->k, L->v, a->mask, &as));
     AL(L->x_mid, N * C);
     float *ob = L->x_mid;
     if (m->adapters[l * 2].down_w >= 0)
@@ -709,7 +710,7 @@ ft_status ft_model_backward(ft_model *m, ft_acts *a, ft_arena *arena, float loss
         ZERO(dqkv, N * (gpt2 ? 3 * C : HD + 2 * KD));
         float *dq = dqkv, *dk = gpt2 ? dqkv + C : dqkv + N * HD, *dv = gpt2 ? dqkv + 2 * C : dqkv + N * (HD + KD);
         ft_attn_shape as = attn_shape(m, a, l);
-        ft_attention_backward(dq, dk, dv, datty, L->probs, L->q, L->k, L->v, a->mask, &as);
+        FT_TRY(ft_attention_backward_lse(dq, dk, dv, datty, L->atty, L->lse, L->q, L->k, L->v, a->mask, &as));
         /* the first block's input gradient feeds only the embeddings (and ln_1's own parameters) */
         float *dn_in = l == 0 && !need_dx0 ? NULL : dn;
         ZERO(dn, N * C);
