@@ -10,7 +10,7 @@ void ft_gelu_tanh_forward(float *y, const float *x, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n >= FT_PAR_MIN)
     for (int64_t i = 0; i < n; i++) {
         float v = x[i];
-        y[i] = 0.5f * v * (1.0f + ft_vtanhf(GELU_K * (v + 0.044715f * v * v * v)));
+        y[i] = 0.5f * v * (1.0f + ft_vtanhf_rn(GELU_K * (v + 0.044715f * v * v * v)));
     }
 }
 
@@ -19,7 +19,7 @@ void ft_gelu_tanh_backward(float *dx, const float *dy, const float *x, int64_t n
     for (int64_t i = 0; i < n; i++) {
         float v = x[i];
         float u = GELU_K * (v + 0.044715f * v * v * v);
-        float t = ft_vtanhf(u);
+        float t = ft_vtanhf_rn(u);
         float du = GELU_K * (1.0f + 3.0f * 0.044715f * v * v);
         dx[i] += dy[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du);
     }
@@ -44,13 +44,13 @@ void ft_gelu_erf_backward(float *dx, const float *dy, const float *x, int64_t n)
 void ft_silu_forward(float *y, const float *x, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n >= FT_PAR_MIN)
     for (int64_t i = 0; i < n; i++)
-        y[i] = x[i] / (1.0f + ft_vexpf(-x[i]));
+        y[i] = x[i] / (1.0f + ft_vexpf_rn(-x[i]));
 }
 
 void ft_silu_backward(float *dx, const float *dy, const float *x, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n >= FT_PAR_MIN)
     for (int64_t i = 0; i < n; i++) {
-        float s = 1.0f / (1.0f + ft_vexpf(-x[i]));
+        float s = 1.0f / (1.0f + ft_vexpf_rn(-x[i]));
         dx[i] += dy[i] * s * (1.0f + x[i] * (1.0f - s));
     }
 }
@@ -58,14 +58,14 @@ void ft_silu_backward(float *dx, const float *dy, const float *x, int64_t n) {
 void ft_swiglu_forward(float *h, const float *gate, const float *up, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n >= FT_PAR_MIN)
     for (int64_t i = 0; i < n; i++)
-        h[i] = gate[i] / (1.0f + ft_vexpf(-gate[i])) * up[i];
+        h[i] = gate[i] / (1.0f + ft_vexpf_rn(-gate[i])) * up[i];
 }
 
 void ft_swiglu_backward(float *dgate, float *dup, const float *dh, const float *gate, const float *up, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n >= FT_PAR_MIN)
     for (int64_t i = 0; i < n; i++) {
         float g = gate[i];
-        float s = 1.0f / (1.0f + ft_vexpf(-g));
+        float s = 1.0f / (1.0f + ft_vexpf_rn(-g));
         if (dup)
             dup[i] += dh[i] * g * s;
         if (dgate)

@@ -54,5 +54,7 @@ static inline float ft_vexpf_rn(float x) {
 
 /* tanh(u) = 1 − 2/(e^{2u} + 1): absolute error ~1e−7, exact ±1 in the tails. */
 static inline float ft_vtanhf(float u) { return 1.0f - 2.0f / (ft_vexpf(2.0f * u) + 1.0f); }
+/* The vectorizable form (elementwise kernels: no reduction, so the bits do not depend on alignment). */
+static inline float ft_vtanhf_rn(float u) { return 1.0f - 2.0f / (ft_vexpf_rn(2.0f * u) + 1.0f); }
 
 #endif
