@@ -3,14 +3,17 @@
 # SpamAssassin corpus, small GPT-2-layout model, full fine-tuning; scripts/demo.sh) trained twice from
 # the same initial weights, fp32 and bf16, then the loss curves (train loss averaged over windows of
 # 25 steps, eval loss/accuracy at each evaluation) side by side and the final test metrics.
-# Extra arguments are recipe overrides for both runs, e.g. task=causal_lm eval.metric=loss
+# Extra arguments are recipe overrides for both runs, e.g. train.max_steps=100; --report only prints the
+# table from the last runs' out/prec-{fp32,bf16}/metrics.jsonl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for p in fp32 bf16; do
+report_only=0
+if [ "${1:-}" = "--report" ]; then report_only=1; shift; fi
+[ $report_only = 1 ] || for p in fp32 bf16; do
   scripts/demo.sh output_dir=out/prec-$p precision=$p report.progress=quiet "$@" > out/prec-$p.log 2>&1 ||
     { echo "precision_curves: the $p run failed, see out/prec-$p.log" >&2; exit 1; }
 done
-grep -h "^precision" out/prec-fp32.log out/prec-bf16.log
+grep -h "^precision" out/prec-fp32.log out/prec-bf16.log 2>/dev/null || true
 /usr/bin/python3 - "$@" <<'PY'
 import json
 def load(p):
