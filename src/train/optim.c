@@ -85,19 +85,34 @@ static void sgd_step(float *p, const float *g, float *buf, int64_t n, float lr, 
     }
 }
 
+/* One parameter's update over [off, off+n). */
+static void update_range(ft_optim *o, ft_param *p, int i, int64_t off, int64_t n, float lr, float wd) {
+    if (o->cfg.kind == FT_OPTIM_ADAMW)
+        ft_adamw_step(p->data + off, p->grad + off, o->m[i] + off, o->v[i] + off, n, lr, o->cfg.beta1, o->cfg.beta2,
+                      o->cfg.eps, wd, o->t);
+    else
+        sgd_step(p->data + off, p->grad + off, o->m[i] ? o->m[i] + off : NULL, n, lr, &o->cfg, wd, o->t == 1);
+}
+
 void ft_optim_update(ft_optim *o, ft_model *m, float lr) {
     o->t++;
-    ft_model_mark_dirty(m, false); /* the bf16 copies of trained weights are stale after this */
+    /* bf16 compute: a trained weight's bf16 copy is re-rounded right after each cache-sized chunk of
+     * its update, while the new values are still in cache (one pass over memory instead of two) */
+    const int64_t chunk = (int64_t)1 << 16;
     for (int i = 0; i < m->n_params; i++) {
         ft_param *p = &m->params[i];
         if (!p->trainable || !p->grad)
             continue;
         float wd = ft_optim_decays(&o->cfg, p) ? o->cfg.weight_decay : 0.0f;
-        if (o->cfg.kind == FT_OPTIM_ADAMW)
-            ft_adamw_step(p->data, p->grad, o->m[i], o->v[i], p->numel, lr, o->cfg.beta1, o->cfg.beta2, o->cfg.eps,
-                          wd, o->t);
-        else
-            sgd_step(p->data, p->grad, o->m[i], p->numel, lr, &o->cfg, wd, o->t == 1);
+        if (m->precision == FT_PREC_BF16 && p->data16) {
+            for (int64_t off = 0; off < p->numel; off += chunk) {
+                const int64_t n = p->numel - off < chunk ? p->numel - off : chunk;
+                update_range(o, p, i, off, n, lr, wd);
+                ft_f32_to_bf16_n(p->data16 + off, p->data + off, n);
+            }
+        } else {
+            update_range(o, p, i, 0, p->numel, lr, wd);
+        }
     }
 }
 
