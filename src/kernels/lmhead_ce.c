@@ -24,21 +24,13 @@ static double ce_row(float *lr, int32_t target, int64_t V, float scale) {
     for (int64_t j = 0; j < V; j++)
         mx = lr[j] > mx ? lr[j] : mx;
     const float lt = lr[target];
-#pragma omp simd
-    for (int64_t j = 0; j < V; j++) /* elementwise, vectorized: no reduction here */
-        lr[j] = ft_vexpf_rn(lr[j] - mx);
-    /* Σ in 16 fixed lanes then in order: the same bits whatever the row's address (a vectorizer's
-     * alignment peeling would otherwise change the summation order from one buffer to another) */
-    float lane[16] = {0};
-    int64_t b = 0;
-    for (; b + 16 <= V; b += 16)
-        for (int k = 0; k < 16; k++)
-            lane[k] += lr[b + k];
-    float sum = 0.0f; /* ≤ V terms in (0, 1]: float partial sums are exact enough */
-    for (int k = 0; k < 16; k++)
-        sum += lane[k];
-    for (; b < V; b++)
-        sum += lr[b];
+    float sum = 0.0f; /* ≤ V terms in (0, 1]: float partial sums per SIMD lane are exact enough */
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < V; j++) {
+        const float e = ft_vexpf(lr[j] - mx);
+        lr[j] = e;
+        sum += e;
+    }
     const float inv = scale / sum;
 #pragma omp simd
     for (int64_t j = 0; j < V; j++)
