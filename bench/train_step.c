@@ -12,28 +12,6 @@
 #include "peft/peft.h"
 #include "train/optim.h"
 
-/* Peak RSS since the last reset: VmHWM of /proc/self/status (getrusage as the fallback). */
-static size_t peak_rss(void) {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    size_t kb = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "VmHWM:", 6))
-            kb = (size_t)strtoull(line + 6, NULL, 10);
-    if (f)
-        fclose(f);
-    return kb ? kb * 1024u : ft_peak_rss_bytes();
-}
-
-/* Writing 5 to clear_refs resets VmHWM (Linux ≥ 4.0): the random init is not part of the figure. */
-static void reset_peak_rss(void) {
-    FILE *f = fopen("/proc/self/clear_refs", "w");
-    if (f) {
-        fputs("5", f);
-        fclose(f);
-    }
-}
-
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -149,7 +127,7 @@ int main(int argc, char **argv) {
         unlink(path);
         rmdir(dir);
     }
-    reset_peak_rss();
+    ft_peak_rss_reset(); /* the random init is not part of the figure */
     /* LoRA r=8 on PEFT's default targets (GPT-2 c_attn; Llama q_proj, v_proj), other methods' defaults */
     if (ft_peft_apply(m, &pc) != FT_OK) {
         fprintf(stderr, "train_step: %s\n", ft_last_error());
@@ -219,7 +197,7 @@ int main(int argc, char **argv) {
     const double peak = gemm_peak(m->precision == FT_PREC_BF16, m->mm);
     printf("  GFLOP/s %.1f (%.0f%% of the measured %s GEMM peak, %.0f GFLOP/s)\n", flops / med / 1e9,
            100.0 * flops / med / 1e9 / peak, ft_precision_name(m->precision), peak);
-    printf("  peak RSS %.2f GiB\n", (double)peak_rss() / (1024.0 * 1024.0 * 1024.0));
+    printf("  peak RSS %.2f GiB\n", (double)ft_peak_rss_bytes() / (1024.0 * 1024.0 * 1024.0));
     printf("  activation arena: peak %.1f MiB of %.1f MiB estimated (activation checkpointing %s)\n",
            (double)arena.peak / 1048576.0, (double)arena.cap / 1048576.0, ckpt ? "on" : "off");
     printf("  loss %.4f\n", loss);

@@ -216,21 +216,21 @@ static void attention_case(const attn_cfg *c) {
         kc_fd(gk, kd, l.nk, attn_obj, &a);
         kc_fd(gv, vd, l.nv, attn_obj, &a);
         kc_gradbuf dq = kc_gradbuf_new(l.nq, 21), dk = kc_gradbuf_new(l.nk, 22), dv = kc_gradbuf_new(l.nv, 23);
-        ft_attention_backward(dq.buf, dk.buf, dv.buf, r, probs, qf, kf, vf, c->mask, s);
-        snprintf(what, sizeof what, "%s: dq", c->name);
-        KC_GRAD(what, dq.buf, dq.pre, gq, l.nq);
-        snprintf(what, sizeof what, "%s: dk", c->name);
-        KC_GRAD(what, dk.buf, dk.pre, gk, l.nk);
-        snprintf(what, sizeof what, "%s: dv", c->name);
-        KC_GRAD(what, dv.buf, dv.pre, gv, l.nv);
-        kc_gradbuf_reset(&dq), kc_gradbuf_reset(&dk), kc_gradbuf_reset(&dv);
-        FT_CHECK_OK(ft_attention_backward_lse(dq.buf, dk.buf, dv.buf, r, outl, lse, qf, kf, vf, c->mask, s));
-        snprintf(what, sizeof what, "%s: tiled dq", c->name);
-        KC_GRAD(what, dq.buf, dq.pre, gq, l.nq);
-        snprintf(what, sizeof what, "%s: tiled dk", c->name);
-        KC_GRAD(what, dk.buf, dk.pre, gk, l.nk);
-        snprintf(what, sizeof what, "%s: tiled dv", c->name);
-        KC_GRAD(what, dv.buf, dv.pre, gv, l.nv);
+        for (int tiled = 0; tiled < 2; tiled++) { /* the probs kernel, then the lse kernel */
+            if (tiled) {
+                kc_gradbuf_reset(&dq), kc_gradbuf_reset(&dk), kc_gradbuf_reset(&dv);
+                FT_CHECK_OK(ft_attention_backward_lse(dq.buf, dk.buf, dv.buf, r, outl, lse, qf, kf, vf, c->mask, s));
+            } else {
+                ft_attention_backward(dq.buf, dk.buf, dv.buf, r, probs, qf, kf, vf, c->mask, s);
+            }
+            const char *tag = tiled ? "tiled " : "";
+            snprintf(what, sizeof what, "%s: %sdq", c->name, tag);
+            KC_GRAD(what, dq.buf, dq.pre, gq, l.nq);
+            snprintf(what, sizeof what, "%s: %sdk", c->name, tag);
+            KC_GRAD(what, dk.buf, dk.pre, gk, l.nk);
+            snprintf(what, sizeof what, "%s: %sdv", c->name, tag);
+            KC_GRAD(what, dv.buf, dv.pre, gv, l.nv);
+        }
         kc_gradbuf_free(&dq);
         kc_gradbuf_free(&dk);
         kc_gradbuf_free(&dv);

@@ -59,7 +59,8 @@ void ft_ctx_apply(const ft_ctx *ctx); /* sets the OpenMP thread count */
 
 /* ---- time / memory stats ---- */
 double ft_now(void);            /* monotonic seconds */
-size_t ft_peak_rss_bytes(void); /* from getrusage */
+size_t ft_peak_rss_bytes(void); /* peak resident set size (VmHWM) */
+void ft_peak_rss_reset(void);     /* start the peak over from the current RSS (best effort) */
 /* Drop the whole pages inside [p, p+bytes) of a read-only, never-written file mapping from memory
  * (MADV_DONTNEED): a later read faults the same bytes back in from the file. Advice only. */
 void ft_release_mapped_pages(const void *p, size_t bytes);

@@ -39,10 +39,29 @@ void ft_release_mapped_pages(const void *p, size_t bytes) {
         (void)madvise((void *)lo, hi - lo, MADV_DONTNEED); /* failure costs memory, not correctness */
 }
 
+/* VmHWM of /proc/self/status (resettable, see ft_peak_rss_reset); getrusage where it is missing. */
 size_t ft_peak_rss_bytes(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    size_t kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmHWM:", 6))
+            kb = (size_t)strtoull(line + 6, NULL, 10);
+    if (f)
+        fclose(f);
+    if (kb)
+        return kb * 1024u;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return (size_t)ru.ru_maxrss * 1024u;
+}
+
+void ft_peak_rss_reset(void) {
+    FILE *f = fopen("/proc/self/clear_refs", "w"); /* "5" resets VmHWM (Linux ≥ 4.0) */
+    if (f) {
+        fputs("5", f);
+        fclose(f);
+    }
 }
 
 ft_status ft_read_file(const char *path, char **out, size_t *len) {

@@ -10,7 +10,7 @@ void ft_gelu_tanh_forward(float *y, const float *x, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n >= FT_PAR_MIN)
     for (int64_t i = 0; i < n; i++) {
         float v = x[i];
-        y[i] = 0.5f * v * (1.0f + ft_vtanhf_rn(GELU_K * (v + 0.044715f * v * v * v)));
+        y[i] = 0.5f * v * (1.0f + ft_vtanhf(GELU_K * (v + 0.044715f * v * v * v)));
     }
 }
 
@@ -19,7 +19,7 @@ void ft_gelu_tanh_backward(float *dx, const float *dy, const float *x, int64_t n
     for (int64_t i = 0; i < n; i++) {
         float v = x[i];
         float u = GELU_K * (v + 0.044715f * v * v * v);
-        float t = ft_vtanhf_rn(u);
+        float t = ft_vtanhf(u);
         float du = GELU_K * (1.0f + 3.0f * 0.044715f * v * v);
         dx[i] += dy[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du);
     }

@@ -10,33 +10,10 @@
  * ~1–5 µs of fork/join, about the time of 16K simple float ops on one core. */
 #define FT_PAR_MIN 16384
 
-/* e^x with ≤ 2 ulp error for x in [−87.3, 88.7] (clamped outside: exp(−∞) gives ~1e−38, not 0).
- * x = n·ln2 + r, |r| ≤ ln2/2; e^r by a degree-6 Taylor polynomial; 2^n from the exponent bits. */
-static inline float ft_vexpf(float x) {
-    x = x < -87.3f ? -87.3f : (x > 88.7f ? 88.7f : x);
-    const float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
-    float r = x - n * 0.693359375f; /* ln2 split in two for an exact first product */
-    r = r - n * -2.12194440e-4f;
-    float p = 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    const int32_t bits = ((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
-
-/* ft_vexpf with n = round(x·log2 e) by the 1.5·2^23 trick (exact for |x·log2 e| < 2^22) instead of
- * floorf: GCC 12 vectorizes floorf only with -fno-trapping-math, so loops calling ft_vexpf stay
- * scalar. Used by the attention tiles, whose rows sit at fixed 64-byte-aligned strides (a vector
- * reduction's order then does not depend on the address). Same accuracy as ft_vexpf. */
-static inline float ft_vexpf_rn(float x) {
-    x = x < -87.3f ? -87.3f : (x > 88.7f ? 88.7f : x);
-    const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+/* e^x = 2^n · e^r for x already clamped to [−87.3, 88.7] and n ≈ x·log2 e an integer (as a float):
+ * r = x − n·ln2 (ln2 split in two for an exact first product), e^r by a degree-6 Taylor polynomial,
+ * 2^n from the exponent bits. */
+static inline float ft_vexp_scaled(float x, float n) {
     float r = x - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
     float p = 1.0f / 720.0f;
@@ -52,9 +29,26 @@ static inline float ft_vexpf_rn(float x) {
     return p * scale;
 }
 
-/* tanh(u) = 1 − 2/(e^{2u} + 1): absolute error ~1e−7, exact ±1 in the tails. */
-static inline float ft_vtanhf(float u) { return 1.0f - 2.0f / (ft_vexpf(2.0f * u) + 1.0f); }
-/* The vectorizable form (elementwise kernels: no reduction, so the bits do not depend on alignment). */
-static inline float ft_vtanhf_rn(float u) { return 1.0f - 2.0f / (ft_vexpf_rn(2.0f * u) + 1.0f); }
+static inline float ft_vexp_clamp(float x) { return x < -87.3f ? -87.3f : (x > 88.7f ? 88.7f : x); }
+
+/* e^x with ≤ 2 ulp error for x in [−87.3, 88.7] (clamped outside: exp(−∞) gives ~1e−38, not 0),
+ * n = floor(x·log2 e + ½). */
+static inline float ft_vexpf(float x) {
+    x = ft_vexp_clamp(x);
+    return ft_vexp_scaled(x, __builtin_floorf(x * 1.44269504088896341f + 0.5f));
+}
+
+/* ft_vexpf with n = round(x·log2 e) by the 1.5·2^23 trick (exact for |x·log2 e| < 2^22) instead of
+ * floorf: GCC 12 vectorizes floorf only with -fno-trapping-math, so loops calling ft_vexpf stay
+ * scalar. Used by the elementwise kernels and the attention tiles, whose rows sit at fixed 64-byte-
+ * aligned strides (a vector reduction's order then does not depend on the address). Same accuracy. */
+static inline float ft_vexpf_rn(float x) {
+    x = ft_vexp_clamp(x);
+    return ft_vexp_scaled(x, (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f);
+}
+
+/* tanh(u) = 1 − 2/(e^{2u} + 1): absolute error ~1e−7, exact ±1 in the tails; vectorizes (elementwise
+ * kernels only: no reduction, so the bits do not depend on alignment). */
+static inline float ft_vtanhf(float u) { return 1.0f - 2.0f / (ft_vexpf_rn(2.0f * u) + 1.0f); }
 
 #endif

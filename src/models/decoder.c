@@ -157,6 +157,10 @@ ft_lin ft_model_site_lin(const ft_model *m, int l, ft_site site, bool grads) {
     ft_model_site(m, l, site, &wi, &bi, &L.in, &L.out, &L.w_in_out, NULL, 0);
     L.w = W(wi);
     L.b = W(bi);
+    if (m->precision == FT_PREC_BF16 && wi >= 0 && m->params[wi].data16) { /* base product in bf16 */
+        L.w16 = m->params[wi].data16;
+        L.mm = m->mm;
+    }
     const ft_site_peft *sp = &m->sites[l * FT_N_SITES + site];
     if (sp->lora_a >= 0) {
         L.lora_a = W(sp->lora_a);
@@ -186,14 +190,6 @@ ft_lin ft_model_site_lin(const ft_model *m, int l, ft_site site, bool grads) {
 
 static ft_lin make_lin(const ft_model *m, const ft_acts *a, int l, ft_site site) {
     ft_lin L = ft_model_site_lin(m, l, site, true);
-    if (m->precision == FT_PREC_BF16) { /* base product in bf16 (models/precision.c made the copy) */
-        int wi = -1;
-        ft_model_site(m, l, site, &wi, NULL, NULL, NULL, NULL, NULL, 0);
-        if (wi >= 0 && m->params[wi].data16) {
-            L.w16 = m->params[wi].data16;
-            L.mm = m->mm;
-        }
-    }
     L.training = a->opts.training;
     L.seed = a->opts.seed;
     L.stream = drop_stream(&a->opts, l, 8 + (int)site);

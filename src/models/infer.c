@@ -212,6 +212,7 @@ ft_status ft_infer(ft_model *m, ft_kv *kv, const int32_t *ids, int n, float *log
     for (int i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] >= c->vocab_size)
             return ft_fail(FT_ERR_RANGE, "token id %d is outside the vocabulary [0, %d)", ids[i], c->vocab_size);
+    FT_TRY(ft_model_sync_bf16(m)); /* a bf16 model's linear sites use its bf16 copies here too */
     int done = 0;
     while (virt > 0 || done < n) {
         ft_arena_reset(&kv->arena);

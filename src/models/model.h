@@ -126,8 +126,8 @@ void ft_model_free(ft_model *m);
 int ft_model_find_param(const ft_model *m, const char *name);
 /* Append a parameter (owned, zeroed fp32, `extra`); returns its index or -1 (message set). */
 int ft_model_add_param(ft_model *m, const char *name, int ndim, int64_t d0, int64_t d1);
-/* The nn/linear description of a site with its PEFT hooks; grads: point at the gradients of what trains
- * (dropout fields are left for the caller). */
+/* The nn/linear description of a site with its PEFT hooks (and the bf16 copy of the weight under
+ * precision bf16); grads: point at the gradients of what trains (dropout fields are left for the caller). */
 ft_lin ft_model_site_lin(const ft_model *m, int layer, ft_site site, bool grads);
 /* Elementwise activation of the config (GELU tanh/erf, SiLU, ReLU); backward accumulates into dx. */
 void ft_act_forward(ft_act a, float *y, const float *x, int64_t n);

@@ -41,8 +41,8 @@ static double gib(size_t b) { return (double)b / (1024.0 * 1024.0 * 1024.0); }
 
 void ft_mem_estimate_format(const ft_mem_estimate *e, char *buf, size_t n) {
     snprintf(buf, n,
-             "memory estimate: %.2f GiB = weights %.2f (%.2f mapped in place%s%.2f bf16 copies) + gradients %.2f + "
+             "memory estimate: %.2f GiB = weights %.2f (%.2f mapped in place, %.2f bf16 copies) + gradients %.2f + "
              "optimizer %.2f + activations %.2f",
              gib(e->total), gib(e->weights_mapped + e->weights_owned + e->weights_bf16), gib(e->weights_mapped),
-             ", ", gib(e->weights_bf16), gib(e->grads), gib(e->optim), gib(e->acts));
+             gib(e->weights_bf16), gib(e->grads), gib(e->optim), gib(e->acts));
 }
