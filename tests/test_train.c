@@ -186,7 +186,11 @@ static void accumulation_case(const char *cfg_txt) {
     FT_CHECK_OK(ft_train_accumulate(m, &d, idx, N, b, 24, 0, &o, &arena, &acc));
     grads_of(m, g2);
     FT_CHECK(big.count == acc.count && big.count > 0);
-    FT_CHECK_NEAR(big.loss, acc.loss, 1e-9);
+    /* Not bit-equal: oneDNN's sgemm with Bᵀ (every Linear [out, in] and the LM head) rounds a row
+     * differently depending on M and the row's place in the call (a 72-row call vs the same rows
+     * inside a 288-row one), so a few logits differ in the last bit; measured |Δloss| ≤ 1.4e-9 (Debug),
+     * 1e-10 (Release). The cross-entropy itself is per-row bit-exact (test_kernels_lmhead). */
+    FT_CHECK_NEAR(big.loss, acc.loss, 1e-8);
     double maxdiff = 0.0, maxg = 0.0;
     for (int i = 0; i < m->n_params; i++)
         for (int64_t j = 0; j < m->params[i].numel; j++) {
