@@ -168,6 +168,10 @@ void ft_dropout_backward(float *dx, const float *dy, int64_t n, float p, uint64_
 /* ---- AdamW (torch semantics): p −= lr·wd·p; m,v moments; p −= lr · m̂ / (√v̂ + eps), step t ≥ 1 ---- */
 void ft_adamw_step(float *p, const float *g, float *m, float *v, int64_t n, float lr, float beta1, float beta2,
                    float eps, float weight_decay, int64_t t);
+/* The same step from the gradient g·gscale (gradient clipping folded in): bit-identical to scaling g in
+ * place by gscale and then calling ft_adamw_step, one pass over g fewer. */
+void ft_adamw_step_scaled(float *p, const float *g, float gscale, float *m, float *v, int64_t n, float lr,
+                          float beta1, float beta2, float eps, float weight_decay, int64_t t);
 
 /* ---- helpers ---- */
 void ft_add_inplace(float *y, const float *x, int64_t n); /* y += x */
