@@ -159,7 +159,47 @@ FT_TEST(test_lmhead_ce_edges) {
     FT_CHECK(ft_ce_count(none, 3) == 0 && ft_ce_count(t3, 3) == 2);
 }
 
+/* One row's loss and gradient are the same bits wherever the row lies (every offset mod 16 floats,
+ * i.e. every alignment a vectorized loop may peel for) and whatever V mod 16 leaves as a tail: a batch
+ * and its micro-batches then agree row by row. Also close to a double reference. */
+FT_TEST(test_ce_row_position_independent) {
+    static const int64_t Vs[] = {1, 15, 16, 17, 40, 333, 50257};
+    for (size_t vi = 0; vi < sizeof Vs / sizeof Vs[0]; vi++) {
+        const int64_t V = Vs[vi];
+        const int32_t tgt = (int32_t)(V / 3);
+        float *src = kc_falloc(V), *buf = kc_falloc(V + 32), *first = kc_falloc(V);
+        kc_fill_normal(src, V, 400 + (uint64_t)vi, 3.0f);
+        double ref_mx = -INFINITY, ref_se = 0.0;
+        for (int64_t j = 0; j < V; j++)
+            ref_mx = src[j] > ref_mx ? src[j] : ref_mx;
+        for (int64_t j = 0; j < V; j++)
+            ref_se += exp((double)src[j] - ref_mx);
+        const double ref = log(ref_se) + ref_mx - src[tgt];
+        double l0 = 0.0;
+        int bad = 0;
+        for (int off = 0; off < 32; off++) {
+            memcpy(buf + off, src, (size_t)V * sizeof(float));
+            const double l = ft_ce_row(buf + off, tgt, V, 0.25f);
+            if (off == 0) {
+                l0 = l;
+                memcpy(first, buf, (size_t)V * sizeof(float));
+            } else if (memcmp(&l, &l0, sizeof l) || memcmp(first, buf + off, (size_t)V * sizeof(float))) {
+                bad++;
+            }
+        }
+        FT_CHECKF(bad == 0, "V=%lld: %d of 31 offsets give other bits than offset 0", (long long)V, bad);
+        FT_CHECKF(fabs(l0 - ref) <= 1e-5 * (1.0 + fabs(ref)), "V=%lld: loss %.9g vs reference %.9g", (long long)V,
+                  l0, ref);
+        double gsum = 0.0; /* Σ (softmax − onehot)·scale = 0 */
+        for (int64_t j = 0; j < V; j++)
+            gsum += first[j];
+        FT_CHECKF(fabs(gsum) <= 1e-5, "V=%lld: gradient row sums to %g", (long long)V, gsum);
+        free(src), free(buf), free(first);
+    }
+}
+
 int main(void) {
+    FT_RUN(test_ce_row_position_independent);
     FT_RUN(test_lmhead_ce_fd);
     FT_RUN(test_lmhead_ce_matches_unfused);
     FT_RUN(test_lmhead_ce_edges);

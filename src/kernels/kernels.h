@@ -146,6 +146,9 @@ void ft_cross_entropy_backward(float *dlogits, const float *logits, const int32_
  * (or NULL) receives the raw logits. work: ft_lmhead_ce_work_floats(chunk, V) floats; chunk rows per
  * pass (≤ 0 or > N: all N at once). Targets must be < V. */
 int64_t ft_ce_count(const int32_t *targets, int64_t N);
+/* One row of the fused head (exposed for tests): lr[V] logits → in place (softmax − onehot(target))·scale,
+ * returns logsumexp − lr[target]. The bits depend on the row's values only, never on its address. */
+double ft_ce_row(float *lr, int32_t target, int64_t V, float scale);
 size_t ft_lmhead_ce_work_floats(int64_t chunk, int64_t V);
 void ft_lmhead_ce_forward_backward(const float *h, const float *W, const int32_t *targets, int64_t N, int64_t C,
                                    int64_t V, float scale, float *dh, float *dW, double *loss_sum, int64_t *count,
@@ -165,6 +168,10 @@ void ft_dropout_backward(float *dx, const float *dy, int64_t n, float p, uint64_
 /* ---- AdamW (torch semantics): p −= lr·wd·p; m,v moments; p −= lr · m̂ / (√v̂ + eps), step t ≥ 1 ---- */
 void ft_adamw_step(float *p, const float *g, float *m, float *v, int64_t n, float lr, float beta1, float beta2,
                    float eps, float weight_decay, int64_t t);
+/* The same step from the gradient g·gscale (gradient clipping folded in): bit-identical to scaling g in
+ * place by gscale and then calling ft_adamw_step, one pass over g fewer. */
+void ft_adamw_step_scaled(float *p, const float *g, float gscale, float *m, float *v, int64_t n, float lr,
+                          float beta1, float beta2, float eps, float weight_decay, int64_t t);
 
 /* ---- helpers ---- */
 void ft_add_inplace(float *y, const float *x, int64_t n); /* y += x */

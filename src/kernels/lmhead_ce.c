@@ -17,20 +17,29 @@ int64_t ft_ce_count(const int32_t *targets, int64_t N) {
 
 size_t ft_lmhead_ce_work_floats(int64_t chunk, int64_t V) { return (size_t)chunk * (size_t)V; }
 
-/* Row r of L (length V) → its loss term (returned) and, in place, (softmax − onehot)·scale. */
-static double ce_row(float *lr, int32_t target, int64_t V, float scale) {
+/* Row r of L (length V) → its loss term (returned) and, in place, (softmax − onehot)·scale. Its bits
+ * depend only on the row's values: not on its address, on N or on the chunk it lands in. */
+double ft_ce_row(float *lr, int32_t target, int64_t V, float scale) {
     float mx = -INFINITY;
 #pragma omp simd reduction(max : mx)
     for (int64_t j = 0; j < V; j++)
         mx = lr[j] > mx ? lr[j] : mx;
     const float lt = lr[target];
-    float sum = 0.0f; /* ≤ V terms in (0, 1]: float partial sums per SIMD lane are exact enough */
-#pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < V; j++) {
-        const float e = ft_vexpf(lr[j] - mx);
-        lr[j] = e;
-        sum += e;
-    }
+#pragma omp simd
+    for (int64_t j = 0; j < V; j++) /* elementwise, vectorized: no reduction here */
+        lr[j] = ft_vexpf_rn(lr[j] - mx);
+    /* Σ in 16 fixed lanes then in order: the same bits whatever the row's address (a vectorizer's
+     * alignment peeling would otherwise change the summation order from one buffer to another) */
+    float lane[16] = {0};
+    int64_t b = 0;
+    for (; b + 16 <= V; b += 16)
+        for (int k = 0; k < 16; k++)
+            lane[k] += lr[b + k];
+    float sum = 0.0f; /* ≤ V terms in (0, 1]: float partial sums are exact enough */
+    for (int k = 0; k < 16; k++)
+        sum += lane[k];
+    for (; b < V; b++)
+        sum += lr[b];
     const float inv = scale / sum;
 #pragma omp simd
     for (int64_t j = 0; j < V; j++)
@@ -49,7 +58,7 @@ static double chunk_ce(float *work, const int32_t *tg, int64_t rows, int64_t V, 
         if (tg[r] < 0)
             memset(lr, 0, (size_t)V * sizeof(float));
         else
-            part += ce_row(lr, tg[r], V, scale);
+            part += ft_ce_row(lr, tg[r], V, scale);
     }
     return part;
 }

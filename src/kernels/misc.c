@@ -135,11 +135,18 @@ void ft_dropout_backward(float *dx, const float *dy, int64_t n, float p, uint64_
 
 void ft_adamw_step(float *p, const float *g, float *m, float *v, int64_t n, float lr, float beta1, float beta2,
                    float eps, float weight_decay, int64_t t) {
+    ft_adamw_step_scaled(p, g, 1.0f, m, v, n, lr, beta1, beta2, eps, weight_decay, t);
+}
+
+/* The gradient is g·gscale rounded to float, then used as before: the same bits as scaling g in place
+ * first (g·s only ever feeds products here, so no FMA can absorb its rounding), without that pass. */
+void ft_adamw_step_scaled(float *p, const float *g, float gscale, float *m, float *v, int64_t n, float lr,
+                          float beta1, float beta2, float eps, float weight_decay, int64_t t) {
     const float bc1 = 1.0f - powf(beta1, (float)t), bc2 = 1.0f - powf(beta2, (float)t);
     const float step = lr / bc1, bc2_sqrt = sqrtf(bc2);
 #pragma omp parallel for simd schedule(static) if (n >= FT_PAR_MIN)
     for (int64_t i = 0; i < n; i++) {
-        float gi = g[i];
+        float gi = g[i] * gscale;
         float pi = p[i] * (1.0f - lr * weight_decay);
         m[i] = beta1 * m[i] + (1.0f - beta1) * gi;
         v[i] = beta2 * v[i] + (1.0f - beta2) * gi * gi;

@@ -69,32 +69,44 @@ void ft_optim_free(ft_optim *o) {
 bool ft_optim_decays(const ft_optim_cfg *cfg, const ft_param *p) { return p->ndim >= 2 || cfg->decay_1d; }
 
 /* torch.optim.SGD: g += wd·p; buf = g (first step) or μ·buf + (1−dampening)·g; g = nesterov ? g + μ·buf : buf;
- * p −= lr·g. */
-static void sgd_step(float *p, const float *g, float *buf, int64_t n, float lr, const ft_optim_cfg *c, float wd,
-                     bool first) {
+ * p −= lr·g. g is grad·gs rounded to float: each block of g·gs goes through a small buffer so that no FMA
+ * can absorb that rounding into g + wd·p (the same bits as scaling the grad in place first). */
+static void sgd_step(float *p, const float *g, float gs, float *buf, int64_t n, float lr, const ft_optim_cfg *c,
+                     float wd, bool first) {
     const float mu = c->momentum;
+    enum { BLK = 512 };
+    const int64_t nb = (n + BLK - 1) / BLK;
 #pragma omp parallel for schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; i++) {
-        float d = g[i] + wd * p[i];
-        if (buf) {
-            float b = first ? d : mu * buf[i] + (1.0f - c->dampening) * d;
-            buf[i] = b;
-            d = c->nesterov ? d + mu * b : b;
+    for (int64_t bi = 0; bi < nb; bi++) {
+        const int64_t i0 = bi * BLK, cnt = n - i0 < BLK ? n - i0 : BLK;
+        float gb[BLK];
+        for (int64_t k = 0; k < cnt; k++)
+            gb[k] = g[i0 + k] * gs;
+        for (int64_t k = 0; k < cnt; k++) {
+            const int64_t i = i0 + k;
+            float d = gb[k] + wd * p[i];
+            if (buf) {
+                float b = first ? d : mu * buf[i] + (1.0f - c->dampening) * d;
+                buf[i] = b;
+                d = c->nesterov ? d + mu * b : b;
+            }
+            p[i] -= lr * d;
         }
-        p[i] -= lr * d;
     }
 }
 
-/* One parameter's update over [off, off+n). */
-static void update_range(ft_optim *o, ft_param *p, int i, int64_t off, int64_t n, float lr, float wd) {
+/* One parameter's update over [off, off+n) from grad·gs. */
+static void update_range(ft_optim *o, ft_param *p, int i, int64_t off, int64_t n, float lr, float wd, float gs) {
     if (o->cfg.kind == FT_OPTIM_ADAMW)
-        ft_adamw_step(p->data + off, p->grad + off, o->m[i] + off, o->v[i] + off, n, lr, o->cfg.beta1, o->cfg.beta2,
-                      o->cfg.eps, wd, o->t);
+        ft_adamw_step_scaled(p->data + off, p->grad + off, gs, o->m[i] + off, o->v[i] + off, n, lr, o->cfg.beta1,
+                             o->cfg.beta2, o->cfg.eps, wd, o->t);
     else
-        sgd_step(p->data + off, p->grad + off, o->m[i] ? o->m[i] + off : NULL, n, lr, &o->cfg, wd, o->t == 1);
+        sgd_step(p->data + off, p->grad + off, gs, o->m[i] ? o->m[i] + off : NULL, n, lr, &o->cfg, wd, o->t == 1);
 }
 
-void ft_optim_update(ft_optim *o, ft_model *m, float lr) {
+void ft_optim_update(ft_optim *o, ft_model *m, float lr) { ft_optim_update_scaled(o, m, lr, 1.0f); }
+
+void ft_optim_update_scaled(ft_optim *o, ft_model *m, float lr, float gscale) {
     o->t++;
     /* bf16 compute: a trained weight's bf16 copy is re-rounded right after each cache-sized chunk of
      * its update, while the new values are still in cache (one pass over memory instead of two) */
@@ -107,11 +119,11 @@ void ft_optim_update(ft_optim *o, ft_model *m, float lr) {
         if (m->precision == FT_PREC_BF16 && p->data16) {
             for (int64_t off = 0; off < p->numel; off += chunk) {
                 const int64_t n = p->numel - off < chunk ? p->numel - off : chunk;
-                update_range(o, p, i, off, n, lr, wd);
+                update_range(o, p, i, off, n, lr, wd, gscale);
                 ft_f32_to_bf16_n(p->data16 + off, p->data + off, n);
             }
         } else {
-            update_range(o, p, i, 0, p->numel, lr, wd);
+            update_range(o, p, i, 0, p->numel, lr, wd, gscale);
         }
     }
 }
@@ -130,10 +142,15 @@ void ft_grad_scale(ft_model *m, float s) {
             ft_scale_inplace(m->params[i].grad, m->params[i].numel, s);
 }
 
+float ft_clip_scale(double norm, double max_norm) {
+    const double coef = max_norm / (norm + 1e-6);
+    return max_norm > 0.0 && isfinite(norm) && coef < 1.0 ? (float)coef : 1.0f;
+}
+
 double ft_clip_grad_norm(ft_model *m, double max_norm) {
-    double norm = ft_grad_norm(m);
-    double coef = max_norm / (norm + 1e-6);
-    if (max_norm > 0.0 && isfinite(norm) && coef < 1.0)
-        ft_grad_scale(m, (float)coef);
+    const double norm = ft_grad_norm(m);
+    const float s = ft_clip_scale(norm, max_norm);
+    if (s != 1.0f)
+        ft_grad_scale(m, s);
     return norm;
 }

@@ -32,6 +32,9 @@ ft_status ft_optim_init(ft_optim *o, const ft_model *m, const ft_optim_cfg *cfg)
 void ft_optim_free(ft_optim *o);
 /* One update of every trainable parameter from its grad at learning rate lr. */
 void ft_optim_update(ft_optim *o, ft_model *m, float lr);
+/* The same update from grad·gscale (each grad rounded to float after the product, as ft_grad_scale would
+ * leave it): clipping folded into the optimizer pass, the stored grads untouched. gscale 1 = ft_optim_update. */
+void ft_optim_update_scaled(ft_optim *o, ft_model *m, float lr, float gscale);
 /* Whether parameter p gets weight decay under cfg (matrices yes; biases/norms only with decay_1d). */
 bool ft_optim_decays(const ft_optim_cfg *cfg, const ft_param *p);
 
@@ -40,6 +43,8 @@ double ft_grad_norm(const ft_model *m);
 /* Scale grads so the global norm is at most max_norm (no-op when max_norm <= 0 or the norm is not
  * finite): g *= max_norm / (norm + 1e-6) when that factor is < 1 (torch clip_grad_norm_). Returns the norm before. */
 double ft_clip_grad_norm(ft_model *m, double max_norm);
+/* The factor ft_clip_grad_norm would scale by for this norm: max_norm / (norm + 1e-6) as a float, or 1. */
+float ft_clip_scale(double norm, double max_norm);
 /* Multiply every trainable grad by s. */
 void ft_grad_scale(ft_model *m, float s);
 

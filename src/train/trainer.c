@@ -334,8 +334,9 @@ ft_status ft_train_accumulate(ft_model *m, const ft_dataset *d, const size_t *id
 }
 
 /* One optimizer step's gradient. *nonfinite set (status OK) when the loss or gradient was NaN/Inf. */
-static ft_status train_step(run *r, double *loss_out, double *gnorm_out, int64_t *tokens_out, bool *nonfinite,
-                            bool *empty) {
+/* *gscale_out: the clipping factor the update applies to the grads (they stay unscaled in memory). */
+static ft_status train_step(run *r, double *loss_out, double *gnorm_out, float *gscale_out, int64_t *tokens_out,
+                            bool *nonfinite, bool *empty) {
     const ft_train_cfg *c = r->cfg;
     const size_t n = (size_t)c->batch_size * (size_t)c->grad_accum;
     size_t *idx = malloc(n * sizeof *idx);
@@ -355,7 +356,8 @@ static ft_status train_step(run *r, double *loss_out, double *gnorm_out, int64_t
     if (s != FT_OK || *nonfinite || *empty)
         return s;
     *loss_out = ar.loss;
-    *gnorm_out = ft_clip_grad_norm(r->m, c->max_grad_norm);
+    *gnorm_out = ft_grad_norm(r->m); /* logged: the norm before clipping */
+    *gscale_out = ft_clip_scale(*gnorm_out, c->max_grad_norm);
     if (!isfinite(*gnorm_out))
         *nonfinite = true;
     return FT_OK;
@@ -380,9 +382,10 @@ static ft_status loop(run *r) {
         }
         ft_train_state before = r->st;
         double loss = NAN, gnorm = NAN;
+        float gscale = 1.0f;
         int64_t toks = 0;
         bool nonfinite = false, empty = false;
-        FT_TRY(train_step(r, &loss, &gnorm, &toks, &nonfinite, &empty));
+        FT_TRY(train_step(r, &loss, &gnorm, &gscale, &toks, &nonfinite, &empty));
         const int64_t step1 = r->st.step + 1;
         double lr = (double)c->lr * ft_sched_factor(&c->sched, r->st.step);
         if (nonfinite) {
@@ -411,7 +414,7 @@ static ft_status loop(run *r) {
             snprintf(msg, sizeof msg, "step %lld: no target token in the batch, step skipped", (long long)step1);
             note(r, msg);
         } else {
-            ft_optim_update(&r->opt, r->m, (float)lr);
+            ft_optim_update_scaled(&r->opt, r->m, (float)lr, gscale); /* clipping folded in */
         }
         r->st.step = step1;
         r->st.tokens += toks;
