@@ -163,8 +163,8 @@ int main(int argc, char **argv) {
             fprintf(stderr, "train_step: %s\n", ft_last_error());
             return 1;
         }
-        ft_clip_grad_norm(m, 1.0);
-        ft_optim_update(&opt, m, 1e-5f);
+        /* as the trainer: the clipping factor is applied inside the optimizer pass */
+        ft_optim_update_scaled(&opt, m, 1e-5f, ft_clip_scale(ft_grad_norm(m), 1.0));
         times[s] = ft_now() - t0;
     }
     qsort(times + warmup, (size_t)steps, sizeof *times, cmp_d);
