@@ -130,6 +130,10 @@ void ft_act_forward(ft_act a, float *y, const float *x, int64_t n) {
         for (int64_t i = 0; i < n; i++)
             y[i] = x[i] > 0.0f ? x[i] : 0.0f;
         break;
+    case FT_ACT_IDENTITY:
+        if (y != x)
+            memcpy(y, x, (size_t)n * sizeof(float));
+        break;
     }
 }
 
@@ -142,6 +146,7 @@ void ft_act_backward(ft_act a, float *dx, const float *dy, const float *x, int64
         for (int64_t i = 0; i < n; i++)
             dx[i] += x[i] > 0.0f ? dy[i] : 0.0f;
         break;
+    case FT_ACT_IDENTITY: ft_add_inplace(dx, dy, n); break;
     }
 }
 
@@ -205,6 +210,34 @@ static ft_status lin_bwd(const ft_model *m, ft_acts *a, int l, ft_site site, flo
                          ft_arena *arena) {
     ft_lin L = make_lin(m, a, l, site);
     return ft_lin_backward(&L, dx, dy, x, a->N, &a->L[l].lc[site], arena);
+}
+
+/* A site whose output is the plain base product (no LoRA / DoRA / IA3): its bias can move into the fused
+ * epilogue that follows (ft_bias_act_forward / ft_act_backward_bias). */
+static bool site_plain(const ft_model *m, int l, ft_site site) {
+    const ft_site_peft *sp = &m->sites[l * FT_N_SITES + site];
+    return sp->lora_a < 0 && sp->ia3 < 0;
+}
+
+/* y = f(x·W + b) with the bias and f in one pass over y; pre (= x·W + b) kept for the backward. */
+static ft_status lin_act_fwd(const ft_model *m, ft_acts *a, int l, ft_site site, ft_act f, float *act, float *pre,
+                             const float *x, ft_arena *arena) {
+    ft_lin L = make_lin(m, a, l, site);
+    const float *b = L.b;
+    L.b = NULL;
+    FT_TRY(ft_lin_forward(&L, pre, x, a->N, arena, &a->L[l].lc[site]));
+    ft_bias_act_forward(f, act, pre, b, a->N, L.out);
+    return FT_OK;
+}
+
+/* Backward of lin_act_fwd: dpre = dact ⊙ f'(pre) and the bias gradient in one pass (dpre written), then the
+ * products. */
+static ft_status lin_act_bwd(const ft_model *m, ft_acts *a, int l, ft_site site, ft_act f, float *dx, float *dpre,
+                             const float *dact, const float *pre, const float *x, ft_arena *arena) {
+    ft_lin L = make_lin(m, a, l, site);
+    ft_act_backward_bias(f, dpre, L.db, dact, pre, a->N, L.out);
+    L.db = NULL;
+    return ft_lin_backward(&L, dx, dpre, x, a->N, &a->L[l].lc[site], arena);
 }
 
 /* Adapter forward: y = o + up(act(down(o))), o kept in the cache. */
@@ -313,20 +346,32 @@ static ft_status layer_fwd(const ft_model *m, ft_acts *a, int l, const float *x,
     if (m->adapters[l * 2].down_w >= 0)
         AL(ob, N * C);
     FT_TRY(lin_fwd(m, a, l, FT_SITE_O, ob, L->atty, arena));
-    FT_TRY(branch_out(m, a, l, 0, L->x_mid, ob, x, arena));
-
     AL(L->n2, N * C);
     AL(L->n2_mean, N);
     AL(L->n2_rstd, N);
-    norm_fwd(m, L->n2, L->n2_mean, L->n2_rstd, L->x_mid, P->ln2_w, P->ln2_b, N);
+    /* no adapter and no residual dropout: x_mid = o + x and its norm in one pass (ft_residual_*norm_forward) */
+    if (m->adapters[l * 2].down_w < 0 && !(a->opts.training && c->resid_dropout > 0.0f)) {
+        if (gpt2)
+            ft_residual_layernorm_forward(L->x_mid, L->n2, L->n2_mean, L->n2_rstd, ob, x, W(P->ln2_w), W(P->ln2_b), N,
+                                          C, c->norm_eps);
+        else
+            ft_residual_rmsnorm_forward(L->x_mid, L->n2, L->n2_rstd, ob, x, W(P->ln2_w), N, C, c->norm_eps);
+    } else {
+        FT_TRY(branch_out(m, a, l, 0, L->x_mid, ob, x, arena));
+        norm_fwd(m, L->n2, L->n2_mean, L->n2_rstd, L->x_mid, P->ln2_w, P->ln2_b, N);
+    }
     AL(L->fc, N * I);
     AL(L->act, N * I);
     float *mo = x_out;
     if (m->adapters[l * 2 + 1].down_w >= 0)
         AL(mo, N * C);
     if (gpt2) {
-        FT_TRY(lin_fwd(m, a, l, FT_SITE_FC, L->fc, L->n2, arena));
-        ft_act_forward(c->act, L->act, L->fc, N * I);
+        if (site_plain(m, l, FT_SITE_FC)) {
+            FT_TRY(lin_act_fwd(m, a, l, FT_SITE_FC, c->act, L->act, L->fc, L->n2, arena));
+        } else {
+            FT_TRY(lin_fwd(m, a, l, FT_SITE_FC, L->fc, L->n2, arena));
+            ft_act_forward(c->act, L->act, L->fc, N * I);
+        }
         FT_TRY(lin_fwd(m, a, l, FT_SITE_PROJ, mo, L->act, arena));
     } else {
         AL(L->up, N * I);
@@ -686,9 +731,13 @@ ft_status ft_model_backward(ft_model *m, ft_acts *a, ft_arena *arena, float loss
         ZERO(dn, N * C);
         if (gpt2) {
             FT_TRY(lin_bwd(m, a, l, FT_SITE_PROJ, dact, dbr, L->act, arena));
-            ZERO(dfc, N * I);
-            ft_act_backward(c->act, dfc, dact, L->fc, N * I);
-            FT_TRY(lin_bwd(m, a, l, FT_SITE_FC, dn, dfc, L->n2, arena));
+            if (site_plain(m, l, FT_SITE_FC)) {
+                FT_TRY(lin_act_bwd(m, a, l, FT_SITE_FC, c->act, dn, dfc, dact, L->fc, L->n2, arena));
+            } else {
+                ZERO(dfc, N * I);
+                ft_act_backward(c->act, dfc, dact, L->fc, N * I);
+                FT_TRY(lin_bwd(m, a, l, FT_SITE_FC, dn, dfc, L->n2, arena));
+            }
         } else {
             FT_TRY(lin_bwd(m, a, l, FT_SITE_DOWN, dact, dbr, L->act, arena));
             ZERO(dfc, N * I);

@@ -8,13 +8,13 @@
 
 #include "core/core.h"
 #include "io/safetensors.h"
+#include "kernels/kernels.h" /* ft_act */
 #include "nn/linear.h"
 
 typedef enum { FT_ARCH_GPT2 = 0, FT_ARCH_LLAMA } ft_arch;
 /* What the model's output is trained for: next-token CE (causal LM / instruction tuning), a class
  * from the last non-padding token (HF *ForSequenceClassification), or a regression value (MSE). */
 typedef enum { FT_TASK_CAUSAL_LM = 0, FT_TASK_SEQ_CLS, FT_TASK_REGRESSION } ft_task;
-typedef enum { FT_ACT_GELU_TANH = 0, FT_ACT_GELU_ERF, FT_ACT_SILU, FT_ACT_RELU } ft_act;
 
 typedef struct {
     char model_type[32]; /* "gpt2", "llama", "qwen2", "mistral" */
