@@ -1,5 +1,6 @@
 /* Elementwise activations: GELU (tanh and erf forms), SiLU, SwiGLU, softmax. */
 #include <math.h>
+#include <omp.h>
 
 #include "kernels/kernels.h"
 #include "kernels/vecmath.h"
@@ -97,34 +98,38 @@ void ft_bias_act_forward(ft_act f, float *act, float *pre, const float *b, int64
     }
 }
 
-/* Columns per block of the backward: the block's 256 partial sums (1 KiB) stay in registers/L1 while
- * the rows stream past. */
-#define ACT_COLS 256
+/* Column block of the backward: ≤ 1024 columns (4 KiB of each row: a page per stream and row, and the
+ * partial sums stay in L1 while the rows stream past). */
+#define ACT_COLS 1024
 
-/* Without db: plain row-parallel elementwise. With db: column blocks in parallel, each walks the rows in
- * order, so every column sum has the order of ft_linear_backward's bias loop (s = Σ_i, then db += s). */
+/* Without db: plain row-parallel elementwise. With db: each thread takes an even, contiguous share of the
+ * columns and walks all rows in order over it, so every column sum has the order of ft_linear_backward's
+ * bias loop (s = Σ_{i=0..N−1}, then db += s) whatever the thread count. */
 #define ACT_BWD(D)                                                                                            \
     if (!db) {                                                                                                \
         _Pragma("omp parallel for schedule(static) if (N * C >= FT_PAR_MIN)") for (int64_t i = 0; i < N; i++) \
             _Pragma("omp simd") for (int64_t j = 0; j < C; j++) dpre[i * C + j] = dact[i * C + j] * D(pre[i * C + j]); \
     } else {                                                                                                  \
-        const int64_t nb = (C + ACT_COLS - 1) / ACT_COLS;                                                     \
-        _Pragma("omp parallel for schedule(static) if (N * C >= FT_PAR_MIN)") for (int64_t cb = 0; cb < nb; cb++) { \
-            const int64_t j0 = cb * ACT_COLS, w = C - j0 < ACT_COLS ? C - j0 : ACT_COLS;                      \
-            float acc[ACT_COLS];                                                                              \
-            for (int64_t j = 0; j < w; j++)                                                                   \
-                acc[j] = 0.0f;                                                                                \
-            for (int64_t i = 0; i < N; i++) {                                                                 \
-                const float *dr = dact + i * C + j0, *pr = pre + i * C + j0;                                  \
-                float *gr = dpre + i * C + j0;                                                                \
-                _Pragma("omp simd") for (int64_t j = 0; j < w; j++) {                                         \
-                    const float g = dr[j] * D(pr[j]);                                                         \
-                    gr[j] = g;                                                                                \
-                    acc[j] += g;                                                                              \
+        _Pragma("omp parallel if (N * C >= FT_PAR_MIN)") {                                                   \
+            const int64_t nt = omp_get_num_threads(), per = ((C + nt - 1) / nt + 15) / 16 * 16;               \
+            const int64_t c0 = omp_get_thread_num() * per, c1 = c0 + per < C ? c0 + per : C;                  \
+            for (int64_t j0 = c0; j0 < c1; j0 += ACT_COLS) {                                                  \
+                const int64_t w = c1 - j0 < ACT_COLS ? c1 - j0 : ACT_COLS;                                    \
+                float acc[ACT_COLS];                                                                          \
+                for (int64_t j = 0; j < w; j++)                                                               \
+                    acc[j] = 0.0f;                                                                            \
+                for (int64_t i = 0; i < N; i++) {                                                             \
+                    const float *dr = dact + i * C + j0, *pr = pre + i * C + j0;                              \
+                    float *gr = dpre + i * C + j0;                                                            \
+                    _Pragma("omp simd") for (int64_t j = 0; j < w; j++) {                                     \
+                        const float g = dr[j] * D(pr[j]);                                                     \
+                        gr[j] = g;                                                                            \
+                        acc[j] += g;                                                                          \
+                    }                                                                                         \
                 }                                                                                             \
+                for (int64_t j = 0; j < w; j++)                                                               \
+                    db[j0 + j] += acc[j];                                                                     \
             }                                                                                                 \
-            for (int64_t j = 0; j < w; j++)                                                                   \
-                db[j0 + j] += acc[j];                                                                         \
         }                                                                                                     \
     }
 
