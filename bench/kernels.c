@@ -96,7 +96,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--fused"))
             fused_only = 1;
         else {
-            fprintf(stderr, "usage: kernels [--reps 5] [--threads 2] [--seq 128] [--attention | --fused (only those rows)]\n");
+            fprintf(stderr, "usage: kernels [--reps 5] [--threads 2] [--seq 128] [--attention | --fused "
+                            "(only those rows)]\n");
             return 2;
         }
     }

@@ -90,13 +90,14 @@ static void bias_act_fwd_case(ft_act f, const char *name, int64_t N, int64_t C, 
     ft_bias_act_forward(f, af, yf, bias ? b : NULL, N, C);
     char what[96];
     snprintf(what, sizeof what, "%s fwd N=%lld C=%lld bias=%d", name, (long long)N, (long long)C, bias);
-    FT_CHECKF(!memcmp(yu, yf, (size_t)(N * C) * sizeof(float)), "%s: pre-activation differs from the unfused", what);
+    FT_CHECKF(!memcmp(yu, yf, (size_t)(N * C) * sizeof(float)), "%s: pre-activation differs from the unfused",
+              what);
     if (f == FT_ACT_GELU_ERF) {
         double d = rel_diff(af, au, N * C);
         FT_CHECKF(d <= FUSED_TOL, "%s: act vs unfused %.3g > %g", what, d, FUSED_TOL);
     } else {
-        FT_CHECKF(!memcmp(au, af, (size_t)(N * C) * sizeof(float)), "%s: act differs from the unfused (%.3g)", what,
-                  rel_diff(af, au, N * C));
+        FT_CHECKF(!memcmp(au, af, (size_t)(N * C) * sizeof(float)), "%s: act differs from the unfused (%.3g)",
+                  what, rel_diff(af, au, N * C));
     }
     /* double reference from the same fp32 GEMM output (the GEMM itself is tested in test_kernels) */
     double *pw = kc_dalloc(N * C), *aw = kc_dalloc(N * C);
@@ -152,11 +153,13 @@ static void act_bwd_case(ft_act f, const char *name, int64_t N, int64_t C) {
     char what[96];
     snprintf(what, sizeof what, "%s bwd N=%lld C=%lld", name, (long long)N, (long long)C);
     double d1 = rel_diff(df, du, N * C), d2 = rel_diff(dbf.buf, dbu.buf, C);
-    FT_CHECKF(d1 <= FUSED_TOL && d2 <= FUSED_TOL, "%s: vs unfused dpre %.3g db %.3g > %g", what, d1, d2, FUSED_TOL);
+    FT_CHECKF(d1 <= FUSED_TOL && d2 <= FUSED_TOL, "%s: vs unfused dpre %.3g db %.3g > %g", what, d1, d2,
+              FUSED_TOL);
     /* the bias gradient alone: without db the kernel still writes dpre */
     float *dn = kc_falloc(N * C);
     ft_act_backward_bias(f, dn, NULL, dact, pre, N, C);
-    FT_CHECKF(!memcmp(dn, df, (size_t)(N * C) * sizeof(float)), "%s: dpre depends on whether db is given", what);
+    FT_CHECKF(!memcmp(dn, df, (size_t)(N * C) * sizeof(float)), "%s: dpre depends on whether db is given",
+              what);
     /* finite differences of the double reference: dL/dpre (via g) and dL/db with pre = g + b, dact = r */
     act_ctx c = {f, N, C, kc_dalloc(N * C), kc_dalloc(C), kc_dalloc(N * C)};
     for (int64_t i = 0; i < N * C; i++) {
@@ -182,7 +185,8 @@ FT_TEST(act_backward_bias_matches_unfused_and_finite_differences) {
 /* db (and dpre) are the same bits for any thread count and on every repeat: each column's sum runs over
  * the rows in order whatever the split (checkpoint resume and batch-vs-micro-batch rely on this). */
 FT_TEST(act_backward_bias_is_thread_count_independent) {
-    const int64_t N = 64, C = 1000; /* ≥ FT_PAR_MIN elements: the threaded path; 4 column blocks, last one short */
+    const int64_t N = 64,
+                  C = 1000; /* ≥ FT_PAR_MIN elements: the threaded path; 4 column blocks, last one short */
     float *pre = kc_falloc(N * C), *dact = kc_falloc(N * C), *d1 = kc_falloc(N * C), *d2 = kc_falloc(N * C);
     float *db1 = kc_falloc(C), *db2 = kc_falloc(C);
     kc_fill(pre, N * C, 50, -3.0f, 3.0f);
@@ -195,7 +199,8 @@ FT_TEST(act_backward_bias_is_thread_count_independent) {
             omp_set_num_threads(t);
             memset(db2, 0, (size_t)C * sizeof(float));
             ft_act_backward_bias(FT_ACT_GELU_TANH, d2, db2, dact, pre, N, C);
-            FT_CHECKF(!memcmp(db1, db2, (size_t)C * sizeof(float)) && !memcmp(d1, d2, (size_t)(N * C) * sizeof(float)),
+            FT_CHECKF(!memcmp(db1, db2, (size_t)C * sizeof(float)) &&
+                          !memcmp(d1, d2, (size_t)(N * C) * sizeof(float)),
                       "threads=%d rep=%d: bits differ from one thread", t, rep);
         }
     omp_set_num_threads(saved);
@@ -285,11 +290,11 @@ static void residual_norm_case(bool rms, int64_t N, int64_t C, float offset, int
     if (!rms) {
         KC_CLOSE(what, mean, mw, N, KC_FWD_TOL);
         /* comparable accuracy: no worse than the old code by more than 2 ulps of rstd */
-        FT_CHECKF(err_new <= err_old + 2.5e-7 * scale, "%s: rstd error %.3g vs the old code's %.3g", what, err_new,
-                  err_old);
+        FT_CHECKF(err_new <= err_old + 2.5e-7 * scale, "%s: rstd error %.3g vs the old code's %.3g", what,
+                  err_new, err_old);
     }
-    free(x), free(r), free(w), free(b), free(xo), free(y), free(mean), free(rstd), free(xu), free(yu), free(mu),
-        free(su), free(xa), free(ra), free(yw), free(mw), free(sw);
+    free(x), free(r), free(w), free(b), free(xo), free(y), free(mean), free(rstd), free(xu), free(yu),
+        free(mu), free(su), free(xa), free(ra), free(yw), free(mw), free(sw);
 }
 
 FT_TEST(residual_norms_match_unfused_and_reference) {
@@ -297,7 +302,8 @@ FT_TEST(residual_norms_match_unfused_and_reference) {
         for (int s = 0; s < N_SHAPES; s++)
             for (int alias = 0; alias < 3; alias++) {
                 residual_norm_case(rms, SHAPES[s][0], SHAPES[s][1], 0.0f, alias);
-                residual_norm_case(rms, SHAPES[s][0], SHAPES[s][1], 50.0f, alias); /* large mean: cancellation */
+                residual_norm_case(rms, SHAPES[s][0], SHAPES[s][1], 50.0f,
+                                   alias); /* large mean: cancellation */
             }
     residual_norm_case(false, 3, 8192, 10.0f, 0); /* the largest row the brief allows */
 }

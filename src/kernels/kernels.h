@@ -93,10 +93,11 @@ void ft_act_backward_bias(ft_act f, float *dpre, float *db, const float *dact, c
  * xo = x + r (writes; xo may alias x or r), y = LayerNorm(xo) / RMSNorm(xo) with mean/rstd saved, the
  * statistics as in ft_layernorm_forward / ft_rmsnorm_forward (the same row routine, so the bits agree
  * with ft_add_inplace followed by those). */
-void ft_residual_layernorm_forward(float *xo, float *y, float *mean, float *rstd, const float *x, const float *r,
-                                   const float *w, const float *b, int64_t N, int64_t C, float eps);
-void ft_residual_rmsnorm_forward(float *xo, float *y, float *rstd, const float *x, const float *r, const float *w,
-                                 int64_t N, int64_t C, float eps);
+void ft_residual_layernorm_forward(float *xo, float *y, float *mean, float *rstd, const float *x,
+                                   const float *r, const float *w, const float *b, int64_t N, int64_t C,
+                                   float eps);
+void ft_residual_rmsnorm_forward(float *xo, float *y, float *rstd, const float *x, const float *r,
+                                 const float *w, int64_t N, int64_t C, float eps);
 
 /* ---- softmax over rows of length C (writes y); backward: dx += y ⊙ (dy − Σ dy⊙y) ---- */
 void ft_softmax_forward(float *y, const float *x, int64_t N, int64_t C);

@@ -48,8 +48,8 @@ static inline float row_sq_dev(const float *x, float m, int64_t C) {
 }
 
 /* One LayerNorm row: two passes for the statistics (mean, then Σ(x−m)²: no cancellation), then y. */
-static inline void ln_row(float *yr, float *mean, float *rstd, const float *xr, const float *w, const float *b,
-                          int64_t C, float eps) {
+static inline void ln_row(float *yr, float *mean, float *rstd, const float *xr, const float *w,
+                          const float *b, int64_t C, float eps) {
     const float m = row_sum(xr, C) / (float)C;
     const float s = 1.0f / sqrtf(row_sq_dev(xr, m, C) / (float)C + eps);
     if (b) {
@@ -89,8 +89,9 @@ void ft_layernorm_forward(float *y, float *mean, float *rstd, const float *x, co
         ln_row(y + i * C, mean + i, rstd + i, x + i * C, w, b, C, eps);
 }
 
-void ft_residual_layernorm_forward(float *xo, float *y, float *mean, float *rstd, const float *x, const float *r,
-                                   const float *w, const float *b, int64_t N, int64_t C, float eps) {
+void ft_residual_layernorm_forward(float *xo, float *y, float *mean, float *rstd, const float *x,
+                                   const float *r, const float *w, const float *b, int64_t N, int64_t C,
+                                   float eps) {
 #pragma omp parallel for schedule(static) if (N * C >= FT_PAR_MIN)
     for (int64_t i = 0; i < N; i++) {
         float *xo_r = xo + i * C;
@@ -148,8 +149,8 @@ void ft_rmsnorm_forward(float *y, float *rstd, const float *x, const float *w, i
         rms_row(y + i * C, rstd + i, x + i * C, w, C, eps);
 }
 
-void ft_residual_rmsnorm_forward(float *xo, float *y, float *rstd, const float *x, const float *r, const float *w,
-                                 int64_t N, int64_t C, float eps) {
+void ft_residual_rmsnorm_forward(float *xo, float *y, float *rstd, const float *x, const float *r,
+                                 const float *w, int64_t N, int64_t C, float eps) {
 #pragma omp parallel for schedule(static) if (N * C >= FT_PAR_MIN)
     for (int64_t i = 0; i < N; i++) {
         float *xo_r = xo + i * C;

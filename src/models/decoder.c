@@ -220,8 +220,8 @@ static bool site_plain(const ft_model *m, int l, ft_site site) {
 }
 
 /* y = f(x·W + b) with the bias and f in one pass over y; pre (= x·W + b) kept for the backward. */
-static ft_status lin_act_fwd(const ft_model *m, ft_acts *a, int l, ft_site site, ft_act f, float *act, float *pre,
-                             const float *x, ft_arena *arena) {
+static ft_status lin_act_fwd(const ft_model *m, ft_acts *a, int l, ft_site site, ft_act f, float *act,
+                             float *pre, const float *x, ft_arena *arena) {
     ft_lin L = make_lin(m, a, l, site);
     const float *b = L.b;
     L.b = NULL;
@@ -232,8 +232,9 @@ static ft_status lin_act_fwd(const ft_model *m, ft_acts *a, int l, ft_site site,
 
 /* Backward of lin_act_fwd: dpre = dact ⊙ f'(pre) and the bias gradient in one pass (dpre written), then the
  * products. */
-static ft_status lin_act_bwd(const ft_model *m, ft_acts *a, int l, ft_site site, ft_act f, float *dx, float *dpre,
-                             const float *dact, const float *pre, const float *x, ft_arena *arena) {
+static ft_status lin_act_bwd(const ft_model *m, ft_acts *a, int l, ft_site site, ft_act f, float *dx,
+                             float *dpre, const float *dact, const float *pre, const float *x,
+                             ft_arena *arena) {
     ft_lin L = make_lin(m, a, l, site);
     ft_act_backward_bias(f, dpre, L.db, dact, pre, a->N, L.out);
     L.db = NULL;
@@ -349,11 +350,12 @@ static ft_status layer_fwd(const ft_model *m, ft_acts *a, int l, const float *x,
     AL(L->n2, N * C);
     AL(L->n2_mean, N);
     AL(L->n2_rstd, N);
-    /* no adapter and no residual dropout: x_mid = o + x and its norm in one pass (ft_residual_*norm_forward) */
+    /* no adapter and no residual dropout: x_mid = o + x and its norm in one pass (ft_residual_*norm_forward)
+     */
     if (m->adapters[l * 2].down_w < 0 && !(a->opts.training && c->resid_dropout > 0.0f)) {
         if (gpt2)
-            ft_residual_layernorm_forward(L->x_mid, L->n2, L->n2_mean, L->n2_rstd, ob, x, W(P->ln2_w), W(P->ln2_b), N,
-                                          C, c->norm_eps);
+            ft_residual_layernorm_forward(L->x_mid, L->n2, L->n2_mean, L->n2_rstd, ob, x, W(P->ln2_w),
+                                          W(P->ln2_b), N, C, c->norm_eps);
         else
             ft_residual_rmsnorm_forward(L->x_mid, L->n2, L->n2_rstd, ob, x, W(P->ln2_w), N, C, c->norm_eps);
     } else {
