@@ -350,8 +350,7 @@ static ft_status layer_fwd(const ft_model *m, ft_acts *a, int l, const float *x,
     AL(L->n2, N * C);
     AL(L->n2_mean, N);
     AL(L->n2_rstd, N);
-    /* no adapter and no residual dropout: x_mid = o + x and its norm in one pass (ft_residual_*norm_forward)
-     */
+    /* no adapter, no residual dropout: x_mid = o + x and its norm in one pass (ft_residual_*norm_forward) */
     if (m->adapters[l * 2].down_w < 0 && !(a->opts.training && c->resid_dropout > 0.0f)) {
         if (gpt2)
             ft_residual_layernorm_forward(L->x_mid, L->n2, L->n2_mean, L->n2_rstd, ob, x, W(P->ln2_w),
