@@ -8,6 +8,8 @@
  * vectorizes, and the order is set here, not by the compiler's alignment peeling, so a row's bits do
  * not depend on its address (batch vs micro-batch, recomputed blocks). */
 #define LANES 16
+/* Columns per block of the backward's parameter-gradient sums (1 KiB of partial sums per array). */
+#define COLS 256
 
 static inline float lanes_reduce(float *acc, float tail) {
     for (int w = LANES / 2; w >= 1; w /= 2)
@@ -110,35 +112,54 @@ void ft_layernorm_backward(float *dx, float *dw, float *db, const float *dy, con
 #pragma omp parallel for schedule(static) if (N * C >= FT_PAR_MIN)
         for (int64_t i = 0; i < N; i++) {
             const float *dyr = dy + i * C, *xr = x + i * C;
-            float m = mean[i], s = rstd[i];
-            float gmean = 0.0f, gxmean = 0.0f;
-            for (int64_t j = 0; j < C; j++) {
-                float g = dyr[j] * w[j];
-                gmean += g;
-                gxmean += g * (xr[j] - m) * s;
+            const float m = mean[i], s = rstd[i];
+            float ag[LANES] = {0}, agx[LANES] = {0}, tg = 0.0f, tgx = 0.0f; /* lane sums as in the forward */
+            int64_t j = 0;
+            for (; j + LANES <= C; j += LANES)
+#pragma omp simd
+                for (int k = 0; k < LANES; k++) {
+                    const float g = dyr[j + k] * w[j + k];
+                    ag[k] += g;
+                    agx[k] += g * (xr[j + k] - m) * s;
+                }
+            for (; j < C; j++) {
+                const float g = dyr[j] * w[j];
+                tg += g;
+                tgx += g * (xr[j] - m) * s;
             }
-            gmean /= (float)C;
-            gxmean /= (float)C;
+            const float gmean = lanes_reduce(ag, tg) / (float)C, gxmean = lanes_reduce(agx, tgx) / (float)C;
             float *dxr = dx + i * C;
-            for (int64_t j = 0; j < C; j++) {
+#pragma omp simd
+            for (j = 0; j < C; j++) {
                 float xh = (xr[j] - m) * s;
                 dxr[j] += s * (dyr[j] * w[j] - gmean - xh * gxmean);
             }
         }
     }
-    if (dw || db) {
+    if (dw || db) { /* column blocks walking the rows in order: each column's sums in row order, as a
+                     * per-column loop would, with contiguous vector loads instead of a stride-C walk */
+        const int64_t nb = (C + COLS - 1) / COLS;
 #pragma omp parallel for schedule(static) if (N * C >= FT_PAR_MIN)
-        for (int64_t j = 0; j < C; j++) {
-            float sw = 0.0f, sb = 0.0f;
+        for (int64_t cb = 0; cb < nb; cb++) {
+            const int64_t j0 = cb * COLS, nj = C - j0 < COLS ? C - j0 : COLS;
+            float sw[COLS], sb[COLS];
+            for (int64_t j = 0; j < nj; j++)
+                sw[j] = sb[j] = 0.0f;
             for (int64_t i = 0; i < N; i++) {
-                float d = dy[i * C + j];
-                sw += d * (x[i * C + j] - mean[i]) * rstd[i];
-                sb += d;
+                const float *dr = dy + i * C + j0, *xr = x + i * C + j0;
+                const float m = mean[i], s = rstd[i];
+#pragma omp simd
+                for (int64_t j = 0; j < nj; j++) {
+                    sw[j] += dr[j] * (xr[j] - m) * s;
+                    sb[j] += dr[j];
+                }
             }
-            if (dw)
-                dw[j] += sw;
-            if (db)
-                db[j] += sb;
+            for (int64_t j = 0; j < nj; j++) {
+                if (dw)
+                    dw[j0 + j] += sw[j];
+                if (db)
+                    db[j0 + j] += sb[j];
+            }
         }
     }
 }
@@ -169,22 +190,39 @@ void ft_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, 
 #pragma omp parallel for schedule(static) if (N * C >= FT_PAR_MIN)
         for (int64_t i = 0; i < N; i++) {
             const float *dyr = dy + i * C, *xr = x + i * C;
-            float s = rstd[i], gx = 0.0f;
-            for (int64_t j = 0; j < C; j++)
-                gx += dyr[j] * w[j] * xr[j] * s;
-            gx /= (float)C;
+            const float s = rstd[i];
+            float acc[LANES] = {0}, tail = 0.0f;
+            int64_t j = 0;
+            for (; j + LANES <= C; j += LANES)
+#pragma omp simd
+                for (int k = 0; k < LANES; k++)
+                    acc[k] += dyr[j + k] * w[j + k] * xr[j + k] * s;
+            for (; j < C; j++)
+                tail += dyr[j] * w[j] * xr[j] * s;
+            const float gx = lanes_reduce(acc, tail) / (float)C;
             float *dxr = dx + i * C;
-            for (int64_t j = 0; j < C; j++)
+#pragma omp simd
+            for (j = 0; j < C; j++)
                 dxr[j] += s * (dyr[j] * w[j] - xr[j] * s * gx);
         }
     }
-    if (dw) {
+    if (dw) { /* column blocks, rows in order (as in ft_layernorm_backward) */
+        const int64_t nb = (C + COLS - 1) / COLS;
 #pragma omp parallel for schedule(static) if (N * C >= FT_PAR_MIN)
-        for (int64_t j = 0; j < C; j++) {
-            float sw = 0.0f;
-            for (int64_t i = 0; i < N; i++)
-                sw += dy[i * C + j] * x[i * C + j] * rstd[i];
-            dw[j] += sw;
+        for (int64_t cb = 0; cb < nb; cb++) {
+            const int64_t j0 = cb * COLS, nj = C - j0 < COLS ? C - j0 : COLS;
+            float sw[COLS];
+            for (int64_t j = 0; j < nj; j++)
+                sw[j] = 0.0f;
+            for (int64_t i = 0; i < N; i++) {
+                const float *dr = dy + i * C + j0, *xr = x + i * C + j0;
+                const float s = rstd[i];
+#pragma omp simd
+                for (int64_t j = 0; j < nj; j++)
+                    sw[j] += dr[j] * xr[j] * s;
+            }
+            for (int64_t j = 0; j < nj; j++)
+                dw[j0 + j] += sw[j];
         }
     }
 }
