@@ -81,7 +81,8 @@ void ft_swiglu_backward(float *dgate, float *dup, const float *dh, const float *
 /* ---- fused bias + activation (the MLP's c_fc epilogue), rows of C features ----
  * Forward: pre[i,j] += b[j] (b may be NULL) in place, act[i,j] = f(pre[i,j]) (writes act), one pass;
  * pre stays the pre-activation the backward needs. Same arithmetic as adding the bias in
- * ft_linear_forward then ft_act_forward, so the bits agree with that composition.
+ * ft_linear_forward then ft_act_forward, so the bits agree with that composition (GELU erf: to a few
+ * ulps, where a vectorized erff and the scalar one meet different elements).
  * Backward: dpre = dact ⊙ f'(pre) (WRITES dpre) and db[j] += Σ_i dpre[i,j] (if db) in the same pass,
  * column block by column block: each column's sum runs over the rows in order 0..N−1 as in
  * ft_linear_backward, so the result does not depend on the thread count. */
