@@ -200,6 +200,11 @@ typedef struct {
      * backward recomputes a block's forward from it just before that block's backward. The same gradients
      * bit for bit, per-layer activations for one block instead of all, one more forward's compute. */
     bool checkpoint;
+    /* Keep each block's norm outputs and MLP activation for the backward. Off (the default), the forward
+     * writes them to scratch shared by all blocks and the backward recomputes the ones a trained weight or
+     * PEFT tensor needs (a norm or an activation from the kept input: the same function on the same
+     * values, so the same bits); ≈ 6 of 16 [N,C]-sized buffers per GPT-2 block fewer. */
+    bool keep_recomputable;
 } ft_fwd_opts;
 
 typedef struct ft_acts ft_acts; /* activation cache of one step, from the arena */
