@@ -1,6 +1,7 @@
 /* bench/kernels: per-kernel timings at a training shape (default GPT-2-124M, batch 4×128):
  * LM head + cross-entropy unfused vs fused (per chunk size), attention forward/backward,
- * GELU, and the bf16 matmul against fp32 ft_gemm. Median of --reps runs, milliseconds. */
+ * GELU, the fused elementwise kernels against their unfused compositions, and the bf16 matmul against
+ * fp32 ft_gemm. Median of --reps runs, milliseconds. --fused: only the fused-kernel rows. */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,8 +36,54 @@ static float *falloc(int64_t n, uint64_t stream, float sd) {
         printf("  %-44s %9.2f ms %8.1f GFLOP/s\n", label, med_ * 1e3, (flops) / med_ / 1e9);                     \
     } while (0)
 
+/* The bias pass of ft_linear_forward. */
+static void add_bias(float *y, const float *b, int64_t N, int64_t C) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < N; i++)
+        for (int64_t j = 0; j < C; j++)
+            y[i * C + j] += b[j];
+}
+
+/* Fused elementwise kernels vs the passes they replace, at the GPT-2 MLP / residual shapes. */
+static int bench_fused(int64_t N, int64_t C, int reps) {
+    const int64_t I = 4 * C;
+    float *pre = falloc(N * I, 21, 4.0f), *act = falloc(N * I, 22, 0.0f), *b = falloc(I, 23, 0.01f);
+    float *dact = falloc(N * I, 24, 1.0f), *dpre = falloc(N * I, 25, 0.0f), *db = falloc(I, 26, 0.0f);
+    TIME("bias + gelu_tanh [N, 4C]: 2 passes", 0.0, reps, {
+        add_bias(pre, b, N, I);
+        ft_gelu_tanh_forward(act, pre, N * I);
+    });
+    TIME("bias + gelu_tanh [N, 4C]: ft_bias_act_forward", 0.0, reps,
+         ft_bias_act_forward(FT_ACT_GELU_TANH, act, pre, b, N, I));
+    TIME("gelu_tanh bwd + bias grad: 3 passes", 0.0, reps, {
+        memset(dpre, 0, (size_t)(N * I) * sizeof(float));
+        ft_gelu_tanh_backward(dpre, dact, pre, N * I);
+        ft_linear_backward(NULL, NULL, db, dpre, NULL, NULL, N, C, I, true);
+    });
+    TIME("gelu_tanh bwd + bias grad: ft_act_backward_bias", 0.0, reps,
+         ft_act_backward_bias(FT_ACT_GELU_TANH, dpre, db, dact, pre, N, I));
+    float *r = falloc(N * C, 28, 2.0f), *xo = falloc(N * C, 29, 0.0f);
+    float *y = falloc(N * C, 30, 0.0f), *w = falloc(C, 31, 1.0f), *mean = falloc(N, 32, 0.0f),
+          *rstd = falloc(N, 33, 0.0f);
+    TIME("residual + layernorm [N, C]: add, then norm", 0.0, reps, {
+        ft_add_inplace(xo, r, N * C); /* in place, as branch_out does without an adapter */
+        ft_layernorm_forward(y, mean, rstd, xo, w, b, N, C, 1e-5f);
+    });
+    TIME("residual + layernorm [N, C]: fused", 0.0, reps,
+         ft_residual_layernorm_forward(xo, y, mean, rstd, xo, r, w, b, N, C, 1e-5f));
+    TIME("residual + rmsnorm [N, C]: add, then norm", 0.0, reps, {
+        ft_add_inplace(xo, r, N * C); /* in place, as branch_out does without an adapter */
+        ft_rmsnorm_forward(y, rstd, xo, w, N, C, 1e-5f);
+    });
+    TIME("residual + rmsnorm [N, C]: fused", 0.0, reps,
+         ft_residual_rmsnorm_forward(xo, y, rstd, xo, r, w, N, C, 1e-5f));
+    free(pre), free(act), free(b), free(dact), free(dpre), free(db), free(r), free(xo), free(y), free(w),
+        free(mean), free(rstd);
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    int B = 4, T = 128, C = 768, V = 50257, H = 12, reps = 5, threads = 2, attn_only = 0;
+    int B = 4, T = 128, C = 768, V = 50257, H = 12, reps = 5, threads = 2, attn_only = 0, fused_only = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             reps = atoi(argv[++i]);
@@ -46,8 +93,11 @@ int main(int argc, char **argv) {
             T = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--attention"))
             attn_only = 1;
+        else if (!strcmp(argv[i], "--fused"))
+            fused_only = 1;
         else {
-            fprintf(stderr, "usage: kernels [--reps 5] [--threads 2] [--seq 128] [--attention (only its rows)]\n");
+            fprintf(stderr, "usage: kernels [--reps 5] [--threads 2] [--seq 128] [--attention | --fused "
+                            "(only those rows)]\n");
             return 2;
         }
     }
@@ -57,6 +107,8 @@ int main(int argc, char **argv) {
     const int64_t N = (int64_t)B * T, D = C / H;
     const double dN = (double)N, dD = (double)D;
     printf("bench/kernels N=%lld C=%d V=%d H=%d T=%d threads=%d\n", (long long)N, C, V, H, T, threads);
+    if (fused_only)
+        return bench_fused(N, C, reps);
     float *h = falloc(N * C, 1, 1.0f), *W = falloc((int64_t)V * C, 2, 0.1f), *dh = falloc(N * C, 3, 0.0f),
           *dW = falloc((int64_t)V * C, 4, 0.0f), *L = falloc(N * V, 5, 0.0f);
     int32_t *tg = malloc((size_t)N * sizeof *tg);

@@ -2,7 +2,8 @@
  * the same dropout streams, so loss and every gradient must equal the normal path's bit for bit — for GPT-2
  * and Llama, with embedding/attention/residual dropout on, full fine-tuning, LoRA (with LoRA dropout), DoRA,
  * IA3, bottleneck adapters, prompt tuning, the causal LM head (plain and fused) and the classification head —
- * while the step arena peaks lower and the estimate (ft_model_act_bytes_ckpt) is smaller and still enough. */
+ * while the step arena peaks lower and the estimate (ft_model_act_bytes_ckpt) is smaller and still enough.
+ * The same for the default recompute of n1/n2/act in the backward against keep_recomputable. */
 #include <stdlib.h>
 
 #include "ft_test.h"
@@ -87,16 +88,18 @@ static void step_free(const ft_model *m, step_out *s) {
     free(s->g);
 }
 
-/* One forward + backward with the arena sized exactly by the estimate: a step that needs more fails. */
-static bool step(ft_model *m, const tcase *tc, bool ckpt, bool training, step_out *s) {
+/* One forward + backward with the arena sized exactly by the estimate: a step that needs more fails.
+ * keep: ft_fwd_opts.keep_recomputable (the estimate does not cover it: twice the estimate). */
+static bool step_k(ft_model *m, const tcase *tc, bool ckpt, bool training, bool keep, step_out *s) {
     memset(s, 0, sizeof *s);
     ft_batch b = {.B = B, .T = T, .input_ids = IDS, .mask = MASK, .labels = LABELS, .cls_labels = CLS};
     ft_arena ar;
-    s->cap = ft_model_act_bytes_ckpt(m, B, T, ckpt);
+    s->cap = ft_model_act_bytes_ckpt(m, B, T, ckpt) * (keep ? 2 : 1);
     if (ft_arena_init(&ar, s->cap) != FT_OK)
         return false;
     ft_model_zero_grad(m);
-    ft_fwd_opts o = {.training = training, .seed = 77, .step = 5, .fused_head = tc->fused, .checkpoint = ckpt};
+    ft_fwd_opts o = {.training = training, .seed = 77, .step = 5, .fused_head = tc->fused, .checkpoint = ckpt,
+                     .keep_recomputable = keep};
     ft_acts *a;
     int64_t cnt;
     bool ok = ft_model_forward(m, &b, &o, &ar, &a, &s->loss, &cnt) == FT_OK &&
@@ -114,18 +117,29 @@ static bool step(ft_model *m, const tcase *tc, bool ckpt, bool training, step_ou
     return ok;
 }
 
+static bool step(ft_model *m, const tcase *tc, bool ckpt, bool training, step_out *s) {
+    return step_k(m, tc, ckpt, training, false, s);
+}
+
 static void check_case(const char *arch, const char *cfg_txt, const tcase *tc) {
     ft_model *m = build(cfg_txt, tc);
     FT_CHECKF(m != NULL, "%s %s: %s", arch, tc->name, ft_last_error());
     if (!m)
         return;
-    step_out ref, ck, nodrop;
+    step_out ref, ck, nodrop, kept, kept_nd; /* no dropout: the fused residual+norm and bias+GELU paths */
     bool ok_ref = step(m, tc, false, true, &ref), ok_ck = step(m, tc, true, true, &ck);
-    bool ok_nd = step(m, tc, false, false, &nodrop);
-    FT_CHECKF(ok_ref && ok_ck && ok_nd, "%s %s: a step failed", arch, tc->name);
-    if (ok_ref && ok_ck && ok_nd) {
+    bool ok_nd = step(m, tc, false, false, &nodrop), ok_kp = step_k(m, tc, false, true, true, &kept);
+    bool ok_knd = step_k(m, tc, false, false, true, &kept_nd);
+    FT_CHECKF(ok_ref && ok_ck && ok_nd && ok_kp && ok_knd, "%s %s: a step failed", arch, tc->name);
+    if (ok_ref && ok_ck && ok_nd && ok_kp && ok_knd) {
+        FT_CHECKF(nodrop.loss == kept_nd.loss, "%s %s: no dropout: loss %.17g vs %.17g keeping", arch, tc->name,
+                  nodrop.loss, kept_nd.loss);
         FT_CHECKF(ref.loss == ck.loss, "%s %s: loss %.17g vs %.17g with checkpointing", arch, tc->name, ref.loss,
                   ck.loss);
+        FT_CHECKF(ref.loss == kept.loss, "%s %s: loss %.17g vs %.17g keeping the recomputable buffers", arch,
+                  tc->name, ref.loss, kept.loss);
+        FT_CHECKF(ref.peak < kept.peak, "%s %s: arena peak %zu recomputing, %zu keeping", arch, tc->name, ref.peak,
+                  kept.peak);
         FT_CHECKF(ref.loss != nodrop.loss, "%s %s: dropout changed nothing (the test would not see masks)", arch,
                   tc->name);
         int n_tr = 0, n_nonzero = 0;
@@ -143,6 +157,12 @@ static void check_case(const char *arch, const char *cfg_txt, const tcase *tc) {
             FT_CHECKF(memcmp(ref.g[i], ck.g[i], (size_t)n * sizeof(float)) == 0,
                       "%s %s: gradient of %s differs with checkpointing (max |diff| %g, max |g| %g)", arch, tc->name,
                       m->params[i].name, dmax, gmax);
+            FT_CHECKF(memcmp(ref.g[i], kept.g[i], (size_t)n * sizeof(float)) == 0,
+                      "%s %s: gradient of %s differs between recomputing and keeping n1/n2/act", arch, tc->name,
+                      m->params[i].name);
+            FT_CHECKF(memcmp(nodrop.g[i], kept_nd.g[i], (size_t)n * sizeof(float)) == 0,
+                      "%s %s: no dropout: gradient of %s differs between recomputing and keeping", arch, tc->name,
+                      m->params[i].name);
         }
         /* an untied lm_head gets no gradient under a classification head; ReLU adapters may have dead units */
         FT_CHECKF(n_tr > 0 && n_nonzero * 10 >= n_tr * 9, "%s %s: %d of %d trained tensors have a gradient", arch,
@@ -155,6 +175,8 @@ static void check_case(const char *arch, const char *cfg_txt, const tcase *tc) {
     step_free(m, &ref);
     step_free(m, &ck);
     step_free(m, &nodrop);
+    step_free(m, &kept);
+    step_free(m, &kept_nd);
     ft_model_free(m);
 }
 
@@ -201,21 +223,33 @@ FT_TEST(inference_forward_keeps_no_block) {
     }
 }
 
-/* The estimate's saving grows with depth: per-layer activations are held for one block, not all. */
-FT_TEST(estimate_scales_with_one_block) {
-    const char *deep = "{\"model_type\": \"gpt2\", \"vocab_size\": 40, \"n_embd\": 16, \"n_layer\": 12, "
-                       "\"n_head\": 2, \"n_positions\": 256}";
+/* The estimate's saving grows with depth: per-layer activations are held for one block, not all. Each
+ * added layer costs the checkpointed estimate only its kept input [N,C], the plain one its whole block
+ * (x_mid, output, q/k/v, attention output, fc: ≥ 10·N·C). */
+static size_t est(int layers, bool ckpt) {
+    char cfg_txt[256];
+    snprintf(cfg_txt, sizeof cfg_txt,
+             "{\"model_type\": \"gpt2\", \"vocab_size\": 40, \"n_embd\": 16, \"n_layer\": %d, "
+             "\"n_head\": 2, \"n_positions\": 256}",
+             layers);
     ft_model_config cfg;
     ft_model *m = NULL;
-    FT_CHECK_OK(ft_config_parse(deep, "cfg", &cfg));
-    FT_CHECK_OK(ft_model_init_random(&cfg, 1, &m));
-    if (!m)
-        return;
+    if (ft_config_parse(cfg_txt, "cfg", &cfg) != FT_OK || ft_model_init_random(&cfg, 1, &m) != FT_OK)
+        return 0;
     size_t full = ft_model_act_bytes(m, 4, 128), same = ft_model_act_bytes_ckpt(m, 4, 128, false),
            ck = ft_model_act_bytes_ckpt(m, 4, 128, true);
-    FT_CHECK(full == same);
-    FT_CHECKF(ck * 4 < full, "12 layers: %zu bytes with checkpointing vs %zu", ck, full);
     ft_model_free(m);
+    return full == same ? (ckpt ? ck : full) : 0;
+}
+
+FT_TEST(estimate_scales_with_one_block) {
+    const size_t f12 = est(12, false), f24 = est(24, false), c12 = est(12, true), c24 = est(24, true);
+    FT_CHECK(f12 > 0 && f24 > f12 && c12 > 0 && c24 > c12);
+    const size_t nc = 4 * 128 * 16 * sizeof(float);
+    FT_CHECKF(c24 - c12 <= 12 * (nc + 4096), "12 more layers add %zu bytes with checkpointing (kept inputs: %zu)",
+              c24 - c12, 12 * nc);
+    FT_CHECKF(f24 - f12 >= 12 * 10 * nc, "12 more layers add %zu bytes without checkpointing", f24 - f12);
+    FT_CHECKF(c12 * 2 < f12, "12 layers: %zu bytes with checkpointing vs %zu", c12, f12);
 }
 
 int main(void) {

@@ -1,57 +1,155 @@
 /* Elementwise activations: GELU (tanh and erf forms), SiLU, SwiGLU, softmax. */
 #include <math.h>
+#include <omp.h>
 
 #include "kernels/kernels.h"
 #include "kernels/vecmath.h"
 
 #define GELU_K 0.7978845608028654f /* √(2/π) */
 
+/* Per-element f and f' shared by the plain and the fused kernels (one formula, the same bits). */
+static inline float gelu_tanh_f(float v) {
+    return 0.5f * v * (1.0f + ft_vtanhf(GELU_K * (v + 0.044715f * v * v * v)));
+}
+
+static inline float gelu_tanh_d(float v) {
+    float u = GELU_K * (v + 0.044715f * v * v * v);
+    float t = ft_vtanhf(u);
+    float du = GELU_K * (1.0f + 3.0f * 0.044715f * v * v);
+    return 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du;
+}
+
+static inline float gelu_erf_f(float v) {
+    return 0.5f * v * (1.0f + erff(v * 0.7071067811865476f));
+}
+
+static inline float gelu_erf_d(float v) {
+    float cdf = 0.5f * (1.0f + erff(v * 0.7071067811865476f));
+    float pdf = 0.3989422804014327f * expf(-0.5f * v * v);
+    return cdf + v * pdf;
+}
+
+static inline float silu_f(float v) {
+    return v / (1.0f + ft_vexpf_rn(-v));
+}
+
+static inline float silu_d(float v) {
+    float s = 1.0f / (1.0f + ft_vexpf_rn(-v));
+    return s * (1.0f + v * (1.0f - s));
+}
+
+static inline float relu_f(float v) {
+    return v > 0.0f ? v : 0.0f;
+}
+static inline float relu_d(float v) {
+    return v > 0.0f ? 1.0f : 0.0f;
+}
+static inline float ident_f(float v) {
+    return v;
+}
+static inline float ident_d(float v) {
+    return (void)v, 1.0f;
+}
+
 void ft_gelu_tanh_forward(float *y, const float *x, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n >= FT_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) {
-        float v = x[i];
-        y[i] = 0.5f * v * (1.0f + ft_vtanhf(GELU_K * (v + 0.044715f * v * v * v)));
-    }
+    for (int64_t i = 0; i < n; i++)
+        y[i] = gelu_tanh_f(x[i]);
 }
 
 void ft_gelu_tanh_backward(float *dx, const float *dy, const float *x, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n >= FT_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) {
-        float v = x[i];
-        float u = GELU_K * (v + 0.044715f * v * v * v);
-        float t = ft_vtanhf(u);
-        float du = GELU_K * (1.0f + 3.0f * 0.044715f * v * v);
-        dx[i] += dy[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du);
-    }
+    for (int64_t i = 0; i < n; i++)
+        dx[i] += dy[i] * gelu_tanh_d(x[i]);
 }
 
 void ft_gelu_erf_forward(float *y, const float *x, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n >= FT_PAR_MIN)
     for (int64_t i = 0; i < n; i++)
-        y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.7071067811865476f));
+        y[i] = gelu_erf_f(x[i]);
 }
 
 void ft_gelu_erf_backward(float *dx, const float *dy, const float *x, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n >= FT_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) {
-        float v = x[i];
-        float cdf = 0.5f * (1.0f + erff(v * 0.7071067811865476f));
-        float pdf = 0.3989422804014327f * expf(-0.5f * v * v);
-        dx[i] += dy[i] * (cdf + v * pdf);
-    }
+    for (int64_t i = 0; i < n; i++)
+        dx[i] += dy[i] * gelu_erf_d(x[i]);
 }
 
 void ft_silu_forward(float *y, const float *x, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n >= FT_PAR_MIN)
     for (int64_t i = 0; i < n; i++)
-        y[i] = x[i] / (1.0f + ft_vexpf_rn(-x[i]));
+        y[i] = silu_f(x[i]);
 }
 
 void ft_silu_backward(float *dx, const float *dy, const float *x, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n >= FT_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) {
-        float s = 1.0f / (1.0f + ft_vexpf_rn(-x[i]));
-        dx[i] += dy[i] * s * (1.0f + x[i] * (1.0f - s));
+    for (int64_t i = 0; i < n; i++)
+        dx[i] += dy[i] * silu_d(x[i]);
+}
+
+/* One loop per activation (the switch stays outside the vector loop). */
+#define BIAS_ACT_ROWS(F)                                                                                     \
+    _Pragma("omp parallel for schedule(static) if (N * C >= FT_PAR_MIN)") for (int64_t i = 0; i < N; i++) {  \
+        float *pr = pre + i * C, *ar = act + i * C;                                                          \
+        if (b) {                                                                                             \
+            _Pragma("omp simd") for (int64_t j = 0; j < C; j++) {                                            \
+                const float v = pr[j] + b[j];                                                                \
+                pr[j] = v;                                                                                   \
+                ar[j] = F(v);                                                                                \
+            }                                                                                                \
+        } else {                                                                                             \
+            _Pragma("omp simd") for (int64_t j = 0; j < C; j++) ar[j] = F(pr[j]);                            \
+        }                                                                                                    \
+    }
+
+void ft_bias_act_forward(ft_act f, float *act, float *pre, const float *b, int64_t N, int64_t C) {
+    switch (f) {
+    case FT_ACT_GELU_TANH: BIAS_ACT_ROWS(gelu_tanh_f); break;
+    case FT_ACT_GELU_ERF: BIAS_ACT_ROWS(gelu_erf_f); break;
+    case FT_ACT_SILU: BIAS_ACT_ROWS(silu_f); break;
+    case FT_ACT_RELU: BIAS_ACT_ROWS(relu_f); break;
+    case FT_ACT_IDENTITY: BIAS_ACT_ROWS(ident_f); break;
+    }
+}
+
+/* Column block of the backward: ≤ 1024 columns (4 KiB of each row: a page per stream and row, and the
+ * partial sums stay in L1 while the rows stream past). */
+#define ACT_COLS 1024
+
+/* Each thread takes an even, contiguous share of the columns and walks all rows in order over it, so every
+ * column sum has the order of ft_linear_backward's bias loop (s = Σ_{i=0..N−1}, then db += s) whatever the
+ * thread count. */
+#define ACT_BWD(D)                                                                                           \
+    _Pragma("omp parallel if (N * C >= FT_PAR_MIN)") {                                                       \
+        const int64_t nt = omp_get_num_threads(), per = ((C + nt - 1) / nt + 15) / 16 * 16;                  \
+        const int64_t c0 = omp_get_thread_num() * per, c1 = c0 + per < C ? c0 + per : C;                     \
+        for (int64_t j0 = c0; j0 < c1; j0 += ACT_COLS) {                                                     \
+            const int64_t w = c1 - j0 < ACT_COLS ? c1 - j0 : ACT_COLS;                                       \
+            float acc[ACT_COLS];                                                                             \
+            for (int64_t j = 0; j < w; j++)                                                                  \
+                acc[j] = 0.0f;                                                                               \
+            for (int64_t i = 0; i < N; i++) {                                                                \
+                const float *dr = dact + i * C + j0, *pr = pre + i * C + j0;                                 \
+                float *gr = dpre + i * C + j0;                                                               \
+                _Pragma("omp simd") for (int64_t j = 0; j < w; j++) {                                        \
+                    const float g = dr[j] * D(pr[j]);                                                        \
+                    gr[j] = g;                                                                               \
+                    acc[j] += g;                                                                             \
+                }                                                                                            \
+            }                                                                                                \
+            for (int64_t j = 0; db && j < w; j++)                                                            \
+                db[j0 + j] += acc[j];                                                                        \
+        }                                                                                                    \
+    }
+
+void ft_act_backward_bias(ft_act f, float *dpre, float *db, const float *dact, const float *pre, int64_t N,
+                          int64_t C) {
+    switch (f) {
+    case FT_ACT_GELU_TANH: ACT_BWD(gelu_tanh_d); break;
+    case FT_ACT_GELU_ERF: ACT_BWD(gelu_erf_d); break;
+    case FT_ACT_SILU: ACT_BWD(silu_d); break;
+    case FT_ACT_RELU: ACT_BWD(relu_d); break;
+    case FT_ACT_IDENTITY: ACT_BWD(ident_d); break;
     }
 }
 

@@ -41,13 +41,23 @@ void ft_linear_backward(float *dx, float *dw, float *db, const float *dy, const 
         else /* dW[out,in] += dy^T x */
             ft_gemm(true, false, out, in, N, 1.0f, dy, out, x, in, 1.0f, dw, in);
     }
-    if (db) {
+    if (db) { /* column blocks of 256 walking the rows in order: each column's sum is Σ_{i=0..N−1} in that
+               * order whatever the thread count, with contiguous vector loads instead of a stride-out walk */
+        const int64_t nb = (out + 255) / 256;
 #pragma omp parallel for schedule(static) if (N * out >= FT_PAR_MIN)
-        for (int64_t j = 0; j < out; j++) {
-            float s = 0.0f;
-            for (int64_t i = 0; i < N; i++)
-                s += dy[i * out + j];
-            db[j] += s;
+        for (int64_t cb = 0; cb < nb; cb++) {
+            const int64_t j0 = cb * 256, nj = out - j0 < 256 ? out - j0 : 256;
+            float s[256];
+            for (int64_t j = 0; j < nj; j++)
+                s[j] = 0.0f;
+            for (int64_t i = 0; i < N; i++) {
+                const float *dr = dy + i * out + j0;
+#pragma omp simd
+                for (int64_t j = 0; j < nj; j++)
+                    s[j] += dr[j];
+            }
+            for (int64_t j = 0; j < nj; j++)
+                db[j0 + j] += s[j];
         }
     }
 }

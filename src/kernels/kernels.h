@@ -65,7 +65,9 @@ void ft_rmsnorm_forward(float *y, float *rstd, const float *x, const float *w, i
 void ft_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *w, const float *rstd,
                          int64_t N, int64_t C);
 
-/* ---- activations (elementwise over n; backward accumulates dx += dy * f'(x)) ---- */
+/* ---- activations (elementwise over n; backward accumulates dx += dy * f'(x)) ----
+ * ft_act names one for the fused kernels below and the models' config (hidden_act). */
+typedef enum { FT_ACT_GELU_TANH = 0, FT_ACT_GELU_ERF, FT_ACT_SILU, FT_ACT_RELU, FT_ACT_IDENTITY } ft_act;
 void ft_gelu_tanh_forward(float *y, const float *x, int64_t n); /* gelu_new: 0.5x(1+tanh(√(2/π)(x+0.044715x³))) */
 void ft_gelu_tanh_backward(float *dx, const float *dy, const float *x, int64_t n);
 void ft_gelu_erf_forward(float *y, const float *x, int64_t n); /* exact: 0.5x(1+erf(x/√2)) */
@@ -75,6 +77,28 @@ void ft_silu_backward(float *dx, const float *dy, const float *x, int64_t n);
 /* SwiGLU: h = silu(gate) * up (writes h) */
 void ft_swiglu_forward(float *h, const float *gate, const float *up, int64_t n);
 void ft_swiglu_backward(float *dgate, float *dup, const float *dh, const float *gate, const float *up, int64_t n);
+
+/* ---- fused bias + activation (the MLP's c_fc epilogue), rows of C features ----
+ * Forward: pre[i,j] += b[j] (b may be NULL) in place, act[i,j] = f(pre[i,j]) (writes act), one pass;
+ * pre stays the pre-activation the backward needs. Same arithmetic as adding the bias in
+ * ft_linear_forward then ft_act_forward, so the bits agree with that composition (GELU erf: to a few
+ * ulps, where a vectorized erff and the scalar one meet different elements).
+ * Backward: dpre = dact ⊙ f'(pre) (WRITES dpre) and db[j] += Σ_i dpre[i,j] (if db) in the same pass,
+ * column block by column block: each column's sum runs over the rows in order 0..N−1 as in
+ * ft_linear_backward, so the result does not depend on the thread count. */
+void ft_bias_act_forward(ft_act f, float *act, float *pre, const float *b, int64_t N, int64_t C);
+void ft_act_backward_bias(ft_act f, float *dpre, float *db, const float *dact, const float *pre, int64_t N,
+                          int64_t C);
+
+/* ---- fused residual add + norm (one read of x and r per row; the row then sits in L1) ----
+ * xo = x + r (writes; xo may alias x or r), y = LayerNorm(xo) / RMSNorm(xo) with mean/rstd saved, the
+ * statistics as in ft_layernorm_forward / ft_rmsnorm_forward (the same row routine, so the bits agree
+ * with ft_add_inplace followed by those). */
+void ft_residual_layernorm_forward(float *xo, float *y, float *mean, float *rstd, const float *x,
+                                   const float *r, const float *w, const float *b, int64_t N, int64_t C,
+                                   float eps);
+void ft_residual_rmsnorm_forward(float *xo, float *y, float *rstd, const float *x, const float *r,
+                                 const float *w, int64_t N, int64_t C, float eps);
 
 /* ---- softmax over rows of length C (writes y); backward: dx += y ⊙ (dy − Σ dy⊙y) ---- */
 void ft_softmax_forward(float *y, const float *x, int64_t N, int64_t C);

@@ -4,27 +4,104 @@
 #include "kernels/kernels.h"
 #include "kernels/vecmath.h"
 
+/* Row sums in 16 fixed lanes (lane k takes j ≡ k mod 16, the tail after them, then a fixed tree):
+ * vectorizes, and the order is set here, not by the compiler's alignment peeling, so a row's bits do
+ * not depend on its address (batch vs micro-batch, recomputed blocks). */
+#define LANES 16
+/* Columns per block of the backward's parameter-gradient sums (1 KiB of partial sums per array). */
+#define COLS 256
+
+static inline float lanes_reduce(float *acc, float tail) {
+    for (int w = LANES / 2; w >= 1; w /= 2)
+        for (int k = 0; k < w; k++)
+            acc[k] += acc[k + w];
+    return acc[0] + tail;
+}
+
+static inline float row_sum(const float *x, int64_t C) {
+    float acc[LANES] = {0};
+    int64_t j = 0;
+    for (; j + LANES <= C; j += LANES)
+#pragma omp simd
+        for (int k = 0; k < LANES; k++)
+            acc[k] += x[j + k];
+    float tail = 0.0f;
+    for (; j < C; j++)
+        tail += x[j];
+    return lanes_reduce(acc, tail);
+}
+
+/* Σ (x − m)² */
+static inline float row_sq_dev(const float *x, float m, int64_t C) {
+    float acc[LANES] = {0};
+    int64_t j = 0;
+    for (; j + LANES <= C; j += LANES)
+#pragma omp simd
+        for (int k = 0; k < LANES; k++) {
+            const float d = x[j + k] - m;
+            acc[k] += d * d;
+        }
+    float tail = 0.0f;
+    for (; j < C; j++) {
+        const float d = x[j] - m;
+        tail += d * d;
+    }
+    return lanes_reduce(acc, tail);
+}
+
+/* One LayerNorm row: two passes for the statistics (mean, then Σ(x−m)²: no cancellation), then y. */
+static inline void ln_row(float *yr, float *mean, float *rstd, const float *xr, const float *w,
+                          const float *b, int64_t C, float eps) {
+    const float m = row_sum(xr, C) / (float)C;
+    const float s = 1.0f / sqrtf(row_sq_dev(xr, m, C) / (float)C + eps);
+    if (b) {
+#pragma omp simd
+        for (int64_t j = 0; j < C; j++)
+            yr[j] = (xr[j] - m) * s * w[j] + b[j];
+    } else {
+#pragma omp simd
+        for (int64_t j = 0; j < C; j++)
+            yr[j] = (xr[j] - m) * s * w[j];
+    }
+    *mean = m;
+    *rstd = s;
+}
+
+static inline void rms_row(float *yr, float *rstd, const float *xr, const float *w, int64_t C, float eps) {
+    float acc[LANES] = {0};
+    int64_t j = 0;
+    for (; j + LANES <= C; j += LANES)
+#pragma omp simd
+        for (int k = 0; k < LANES; k++)
+            acc[k] += xr[j + k] * xr[j + k];
+    float tail = 0.0f;
+    for (; j < C; j++)
+        tail += xr[j] * xr[j];
+    const float s = 1.0f / sqrtf(lanes_reduce(acc, tail) / (float)C + eps);
+#pragma omp simd
+    for (j = 0; j < C; j++)
+        yr[j] = w[j] * (xr[j] * s);
+    *rstd = s;
+}
+
 void ft_layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b,
                           int64_t N, int64_t C, float eps) {
 #pragma omp parallel for schedule(static) if (N * C >= FT_PAR_MIN)
+    for (int64_t i = 0; i < N; i++)
+        ln_row(y + i * C, mean + i, rstd + i, x + i * C, w, b, C, eps);
+}
+
+void ft_residual_layernorm_forward(float *xo, float *y, float *mean, float *rstd, const float *x,
+                                   const float *r, const float *w, const float *b, int64_t N, int64_t C,
+                                   float eps) {
+#pragma omp parallel for schedule(static) if (N * C >= FT_PAR_MIN)
     for (int64_t i = 0; i < N; i++) {
-        const float *xr = x + i * C;
-        float *yr = y + i * C;
-        float m = 0.0f;
+        float *xo_r = xo + i * C;
+        const float *xr = x + i * C, *rr = r + i * C;
+#pragma omp simd
         for (int64_t j = 0; j < C; j++)
-            m += xr[j];
-        m /= (float)C;
-        float v = 0.0f;
-        for (int64_t j = 0; j < C; j++) {
-            float d = xr[j] - m;
-            v += d * d;
-        }
-        v /= (float)C;
-        float s = 1.0f / sqrtf(v + eps);
-        for (int64_t j = 0; j < C; j++)
-            yr[j] = (xr[j] - m) * s * w[j] + (b ? b[j] : 0.0f);
-        mean[i] = m;
-        rstd[i] = s;
+            xo_r[j] = xr[j] + rr[j];
+        ln_row(y + i * C, mean + i, rstd + i, xo_r, w, b, C, eps);
     }
 }
 
@@ -35,51 +112,74 @@ void ft_layernorm_backward(float *dx, float *dw, float *db, const float *dy, con
 #pragma omp parallel for schedule(static) if (N * C >= FT_PAR_MIN)
         for (int64_t i = 0; i < N; i++) {
             const float *dyr = dy + i * C, *xr = x + i * C;
-            float m = mean[i], s = rstd[i];
-            float gmean = 0.0f, gxmean = 0.0f;
-            for (int64_t j = 0; j < C; j++) {
-                float g = dyr[j] * w[j];
-                gmean += g;
-                gxmean += g * (xr[j] - m) * s;
+            const float m = mean[i], s = rstd[i];
+            float ag[LANES] = {0}, agx[LANES] = {0}, tg = 0.0f, tgx = 0.0f; /* lane sums as in the forward */
+            int64_t j = 0;
+            for (; j + LANES <= C; j += LANES)
+#pragma omp simd
+                for (int k = 0; k < LANES; k++) {
+                    const float g = dyr[j + k] * w[j + k];
+                    ag[k] += g;
+                    agx[k] += g * (xr[j + k] - m) * s;
+                }
+            for (; j < C; j++) {
+                const float g = dyr[j] * w[j];
+                tg += g;
+                tgx += g * (xr[j] - m) * s;
             }
-            gmean /= (float)C;
-            gxmean /= (float)C;
+            const float gmean = lanes_reduce(ag, tg) / (float)C, gxmean = lanes_reduce(agx, tgx) / (float)C;
             float *dxr = dx + i * C;
-            for (int64_t j = 0; j < C; j++) {
+#pragma omp simd
+            for (j = 0; j < C; j++) {
                 float xh = (xr[j] - m) * s;
                 dxr[j] += s * (dyr[j] * w[j] - gmean - xh * gxmean);
             }
         }
     }
-    if (dw || db) {
+    if (dw || db) { /* column blocks walking the rows in order: each column's sums in row order, as a
+                     * per-column loop would, with contiguous vector loads instead of a stride-C walk */
+        const int64_t nb = (C + COLS - 1) / COLS;
 #pragma omp parallel for schedule(static) if (N * C >= FT_PAR_MIN)
-        for (int64_t j = 0; j < C; j++) {
-            float sw = 0.0f, sb = 0.0f;
+        for (int64_t cb = 0; cb < nb; cb++) {
+            const int64_t j0 = cb * COLS, nj = C - j0 < COLS ? C - j0 : COLS;
+            float sw[COLS], sb[COLS];
+            for (int64_t j = 0; j < nj; j++)
+                sw[j] = sb[j] = 0.0f;
             for (int64_t i = 0; i < N; i++) {
-                float d = dy[i * C + j];
-                sw += d * (x[i * C + j] - mean[i]) * rstd[i];
-                sb += d;
+                const float *dr = dy + i * C + j0, *xr = x + i * C + j0;
+                const float m = mean[i], s = rstd[i];
+#pragma omp simd
+                for (int64_t j = 0; j < nj; j++) {
+                    sw[j] += dr[j] * (xr[j] - m) * s;
+                    sb[j] += dr[j];
+                }
             }
-            if (dw)
-                dw[j] += sw;
-            if (db)
-                db[j] += sb;
+            for (int64_t j = 0; j < nj; j++) {
+                if (dw)
+                    dw[j0 + j] += sw[j];
+                if (db)
+                    db[j0 + j] += sb[j];
+            }
         }
     }
 }
 
 void ft_rmsnorm_forward(float *y, float *rstd, const float *x, const float *w, int64_t N, int64_t C, float eps) {
 #pragma omp parallel for schedule(static) if (N * C >= FT_PAR_MIN)
+    for (int64_t i = 0; i < N; i++)
+        rms_row(y + i * C, rstd + i, x + i * C, w, C, eps);
+}
+
+void ft_residual_rmsnorm_forward(float *xo, float *y, float *rstd, const float *x, const float *r,
+                                 const float *w, int64_t N, int64_t C, float eps) {
+#pragma omp parallel for schedule(static) if (N * C >= FT_PAR_MIN)
     for (int64_t i = 0; i < N; i++) {
-        const float *xr = x + i * C;
-        float *yr = y + i * C;
-        float ss = 0.0f;
+        float *xo_r = xo + i * C;
+        const float *xr = x + i * C, *rr = r + i * C;
+#pragma omp simd
         for (int64_t j = 0; j < C; j++)
-            ss += xr[j] * xr[j];
-        float s = 1.0f / sqrtf(ss / (float)C + eps);
-        for (int64_t j = 0; j < C; j++)
-            yr[j] = w[j] * (xr[j] * s);
-        rstd[i] = s;
+            xo_r[j] = xr[j] + rr[j];
+        rms_row(y + i * C, rstd + i, xo_r, w, C, eps);
     }
 }
 
@@ -90,22 +190,39 @@ void ft_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, 
 #pragma omp parallel for schedule(static) if (N * C >= FT_PAR_MIN)
         for (int64_t i = 0; i < N; i++) {
             const float *dyr = dy + i * C, *xr = x + i * C;
-            float s = rstd[i], gx = 0.0f;
-            for (int64_t j = 0; j < C; j++)
-                gx += dyr[j] * w[j] * xr[j] * s;
-            gx /= (float)C;
+            const float s = rstd[i];
+            float acc[LANES] = {0}, tail = 0.0f;
+            int64_t j = 0;
+            for (; j + LANES <= C; j += LANES)
+#pragma omp simd
+                for (int k = 0; k < LANES; k++)
+                    acc[k] += dyr[j + k] * w[j + k] * xr[j + k] * s;
+            for (; j < C; j++)
+                tail += dyr[j] * w[j] * xr[j] * s;
+            const float gx = lanes_reduce(acc, tail) / (float)C;
             float *dxr = dx + i * C;
-            for (int64_t j = 0; j < C; j++)
+#pragma omp simd
+            for (j = 0; j < C; j++)
                 dxr[j] += s * (dyr[j] * w[j] - xr[j] * s * gx);
         }
     }
-    if (dw) {
+    if (dw) { /* column blocks, rows in order (as in ft_layernorm_backward) */
+        const int64_t nb = (C + COLS - 1) / COLS;
 #pragma omp parallel for schedule(static) if (N * C >= FT_PAR_MIN)
-        for (int64_t j = 0; j < C; j++) {
-            float sw = 0.0f;
-            for (int64_t i = 0; i < N; i++)
-                sw += dy[i * C + j] * x[i * C + j] * rstd[i];
-            dw[j] += sw;
+        for (int64_t cb = 0; cb < nb; cb++) {
+            const int64_t j0 = cb * COLS, nj = C - j0 < COLS ? C - j0 : COLS;
+            float sw[COLS];
+            for (int64_t j = 0; j < nj; j++)
+                sw[j] = 0.0f;
+            for (int64_t i = 0; i < N; i++) {
+                const float *dr = dy + i * C + j0, *xr = x + i * C + j0;
+                const float s = rstd[i];
+#pragma omp simd
+                for (int64_t j = 0; j < nj; j++)
+                    sw[j] += dr[j] * xr[j] * s;
+            }
+            for (int64_t j = 0; j < nj; j++)
+                dw[j0 + j] += sw[j];
         }
     }
 }

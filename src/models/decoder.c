@@ -36,6 +36,9 @@ struct ft_acts {
     int32_t *ids, *mask, *pos, *targets; /* [N] (ids: 0 at virtual positions) */
     layer_acts *L;
     float *x_final, *nf, *nf_mean, *nf_rstd;
+    /* !opts.keep_recomputable: one [N,C] norm output, one [N,I] MLP activation and [N] statistics shared by
+     * every block (the forward's n1, n2, act live here only until the block's next product has read them) */
+    float *s_norm, *s_act, *s_mean, *s_rstd;
     float *logits;      /* causal LM [N,V] (becomes dlogits); head tasks [B, n_labels] */
     float *logits_copy; /* when keep_logits */
     float *dnf;         /* [N,C] head gradient computed by the fused forward, or NULL */
@@ -67,8 +70,13 @@ size_t ft_model_act_bytes_ckpt(const ft_model *m, int B, int T, bool checkpoint)
     const size_t N = (size_t)B * (size_t)T, C = (size_t)c->hidden, I = (size_t)c->intermediate;
     const size_t HD = (size_t)c->n_heads * (size_t)c->head_dim, KD = (size_t)c->n_kv_heads * (size_t)c->head_dim;
     const size_t V = (size_t)c->vocab_size, A = FT_ALIGN;
-    size_t per_layer = (3 * N * C + 4 * N + N * (HD + 2 * KD) + (size_t)B * (size_t)c->n_heads * (size_t)T +
-                        N * HD + 3 * N * I) * 4 + 40 * A;
+    /* a block keeps x_mid, its output, q/k/v, lse, the attention output, fc (and Llama's up) and four
+     * statistics rows; n1, n2 and the MLP activation live in scratch shared by the blocks (ft_fwd_opts
+     * keep_recomputable, which keeps them too, needs 2·N·C + N·I more per block) */
+    const size_t n_up = c->arch == FT_ARCH_GPT2 ? 1 : 2;
+    size_t per_layer = (2 * N * C + 4 * N + N * (HD + 2 * KD) + (size_t)B * (size_t)c->n_heads * (size_t)T +
+                        N * HD + n_up * N * I) * 4 + 40 * A;
+    const size_t scratch = (N * C + N * I + 2 * N) * 4 + 4 * A;
     /* PEFT caches: LoRA h [N,r] per site and backward scratch, IA3 buffers, adapters; summed over the
      * layers and the largest layer's (checkpointing holds one layer's at a time) */
     size_t peft = 0, peft_max = 0;
@@ -89,7 +97,8 @@ size_t ft_model_act_bytes_ckpt(const ft_model *m, int B, int T, bool checkpoint)
         peft_max = pl > peft_max ? pl : peft_max;
     }
     size_t head = m->task == FT_TASK_CAUSAL_LM ? 2 * N * V : 2 * (size_t)B * (size_t)(m->n_labels + 2) + N * C;
-    size_t fixed = (3 * N * C + 2 * N + head) * 4 + 6 * N * 4 + (size_t)c->n_layers * sizeof(layer_acts) + 40 * A;
+    size_t fixed = (3 * N * C + 2 * N + head) * 4 + 6 * N * 4 + (size_t)c->n_layers * sizeof(layer_acts) + 40 * A +
+                   scratch;
     size_t bwd = (4 * N * C + N * (HD + 2 * KD) + N * HD + 3 * N * I) * 4 + 12 * A +
                  ft_attention_lse_scratch_bytes(c->head_dim); /* attention tiles (thread stacks) */
     if (checkpoint) /* kept: every block's output [N,C]; live: one block, plus the recompute's output */
@@ -130,6 +139,10 @@ void ft_act_forward(ft_act a, float *y, const float *x, int64_t n) {
         for (int64_t i = 0; i < n; i++)
             y[i] = x[i] > 0.0f ? x[i] : 0.0f;
         break;
+    case FT_ACT_IDENTITY:
+        if (y != x)
+            memcpy(y, x, (size_t)n * sizeof(float));
+        break;
     }
 }
 
@@ -142,6 +155,7 @@ void ft_act_backward(ft_act a, float *dx, const float *dy, const float *x, int64
         for (int64_t i = 0; i < n; i++)
             dx[i] += x[i] > 0.0f ? dy[i] : 0.0f;
         break;
+    case FT_ACT_IDENTITY: ft_add_inplace(dx, dy, n); break;
     }
 }
 
@@ -205,6 +219,35 @@ static ft_status lin_bwd(const ft_model *m, ft_acts *a, int l, ft_site site, flo
                          ft_arena *arena) {
     ft_lin L = make_lin(m, a, l, site);
     return ft_lin_backward(&L, dx, dy, x, a->N, &a->L[l].lc[site], arena);
+}
+
+/* A site whose output is the plain base product (no LoRA / DoRA / IA3): its bias can move into the fused
+ * epilogue that follows (ft_bias_act_forward / ft_act_backward_bias). */
+static bool site_plain(const ft_model *m, int l, ft_site site) {
+    const ft_site_peft *sp = &m->sites[l * FT_N_SITES + site];
+    return sp->lora_a < 0 && sp->ia3 < 0;
+}
+
+/* y = f(x·W + b) with the bias and f in one pass over y; pre (= x·W + b) kept for the backward. */
+static ft_status lin_act_fwd(const ft_model *m, ft_acts *a, int l, ft_site site, ft_act f, float *act,
+                             float *pre, const float *x, ft_arena *arena) {
+    ft_lin L = make_lin(m, a, l, site);
+    const float *b = L.b;
+    L.b = NULL;
+    FT_TRY(ft_lin_forward(&L, pre, x, a->N, arena, &a->L[l].lc[site]));
+    ft_bias_act_forward(f, act, pre, b, a->N, L.out);
+    return FT_OK;
+}
+
+/* Backward of lin_act_fwd: dpre = dact ⊙ f'(pre) and the bias gradient in one pass (dpre written), then the
+ * products. */
+static ft_status lin_act_bwd(const ft_model *m, ft_acts *a, int l, ft_site site, ft_act f, float *dx,
+                             float *dpre, const float *dact, const float *pre, const float *x,
+                             ft_arena *arena) {
+    ft_lin L = make_lin(m, a, l, site);
+    ft_act_backward_bias(f, dpre, L.db, dact, pre, a->N, L.out);
+    L.db = NULL;
+    return ft_lin_backward(&L, dx, dpre, x, a->N, &a->L[l].lc[site], arena);
 }
 
 /* Adapter forward: y = o + up(act(down(o))), o kept in the cache. */
@@ -283,7 +326,11 @@ static ft_status layer_fwd(const ft_model *m, ft_acts *a, int l, const float *x,
     layer_acts *L = &a->L[l];
     memset(L, 0, sizeof *L);
     L->x_in = (float *)x;
-    AL(L->n1, N * C);
+    const bool keep = a->opts.keep_recomputable;
+    if (keep)
+        AL(L->n1, N * C);
+    else
+        L->n1 = a->s_norm;
     AL(L->n1_mean, N);
     AL(L->n1_rstd, N);
     norm_fwd(m, L->n1, L->n1_mean, L->n1_rstd, x, P->ln1_w, P->ln1_b, N);
@@ -313,20 +360,38 @@ static ft_status layer_fwd(const ft_model *m, ft_acts *a, int l, const float *x,
     if (m->adapters[l * 2].down_w >= 0)
         AL(ob, N * C);
     FT_TRY(lin_fwd(m, a, l, FT_SITE_O, ob, L->atty, arena));
-    FT_TRY(branch_out(m, a, l, 0, L->x_mid, ob, x, arena));
-
-    AL(L->n2, N * C);
+    if (keep)
+        AL(L->n2, N * C);
+    else
+        L->n2 = a->s_norm; /* n1 is dead: the q/k/v products have read it */
     AL(L->n2_mean, N);
     AL(L->n2_rstd, N);
-    norm_fwd(m, L->n2, L->n2_mean, L->n2_rstd, L->x_mid, P->ln2_w, P->ln2_b, N);
+    /* no adapter, no residual dropout: x_mid = o + x and its norm in one pass (ft_residual_*norm_forward) */
+    if (m->adapters[l * 2].down_w < 0 && !(a->opts.training && c->resid_dropout > 0.0f)) {
+        if (gpt2)
+            ft_residual_layernorm_forward(L->x_mid, L->n2, L->n2_mean, L->n2_rstd, ob, x, W(P->ln2_w),
+                                          W(P->ln2_b), N, C, c->norm_eps);
+        else
+            ft_residual_rmsnorm_forward(L->x_mid, L->n2, L->n2_rstd, ob, x, W(P->ln2_w), N, C, c->norm_eps);
+    } else {
+        FT_TRY(branch_out(m, a, l, 0, L->x_mid, ob, x, arena));
+        norm_fwd(m, L->n2, L->n2_mean, L->n2_rstd, L->x_mid, P->ln2_w, P->ln2_b, N);
+    }
     AL(L->fc, N * I);
-    AL(L->act, N * I);
+    if (keep)
+        AL(L->act, N * I);
+    else
+        L->act = a->s_act;
     float *mo = x_out;
     if (m->adapters[l * 2 + 1].down_w >= 0)
         AL(mo, N * C);
     if (gpt2) {
-        FT_TRY(lin_fwd(m, a, l, FT_SITE_FC, L->fc, L->n2, arena));
-        ft_act_forward(c->act, L->act, L->fc, N * I);
+        if (site_plain(m, l, FT_SITE_FC)) {
+            FT_TRY(lin_act_fwd(m, a, l, FT_SITE_FC, c->act, L->act, L->fc, L->n2, arena));
+        } else {
+            FT_TRY(lin_fwd(m, a, l, FT_SITE_FC, L->fc, L->n2, arena));
+            ft_act_forward(c->act, L->act, L->fc, N * I);
+        }
         FT_TRY(lin_fwd(m, a, l, FT_SITE_PROJ, mo, L->act, arena));
     } else {
         AL(L->up, N * I);
@@ -336,6 +401,8 @@ static ft_status layer_fwd(const ft_model *m, ft_acts *a, int l, const float *x,
         FT_TRY(lin_fwd(m, a, l, FT_SITE_DOWN, mo, L->act, arena));
     }
     FT_TRY(branch_out(m, a, l, 1, x_out, mo, L->x_mid, arena));
+    if (!keep) /* the shared scratch is the next block's: the backward recomputes what it needs */
+        L->n1 = L->n2 = L->act = NULL;
     return FT_OK;
 }
 
@@ -434,6 +501,12 @@ ft_status ft_model_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o,
     AL(a->L, c->n_layers);
     memset(a->L, 0, (size_t)c->n_layers * sizeof *a->L);
     FT_TRY(setup_inputs(m, b, a, arena));
+    if (!o->keep_recomputable) {
+        AL(a->s_norm, N * C);
+        AL(a->s_act, N * c->intermediate);
+        AL(a->s_mean, N);
+        AL(a->s_rstd, N);
+    }
 
     /* embeddings (+ virtual tokens) */
     float *x;
@@ -611,6 +684,40 @@ static ft_status branch_grad(const ft_model *m, ft_acts *a, int l, int which, fl
     return FT_OK;
 }
 
+/* Does the backward of this site read its input x (weight gradient, LoRA/DoRA, IA3)? */
+static bool site_needs_x(const ft_model *m, const ft_acts *a, int l, ft_site site) {
+    const ft_lin L = make_lin(m, a, l, site);
+    return L.dw || L.lora_a || L.ia3 || L.dora_m;
+}
+
+/* The inputs of a block's products that the forward did not keep (!keep_recomputable), recomputed by the
+ * functions the forward ran on the values it ran them on: the same bits. NULL where no product needs one. */
+static float *recompute_norm(const ft_model *m, ft_acts *a, int l, bool second, bool needed) {
+    const ft_layer_idx *P = &m->layers[l];
+    const layer_acts *L = &a->L[l];
+    if (!needed)
+        return NULL;
+    if (second)
+        norm_fwd(m, a->s_norm, a->s_mean, a->s_rstd, L->x_mid, P->ln2_w, P->ln2_b, a->N);
+    else
+        norm_fwd(m, a->s_norm, a->s_mean, a->s_rstd, L->x_in, P->ln1_w, P->ln1_b, a->N);
+    return a->s_norm;
+}
+
+static float *recompute_act(const ft_model *m, ft_acts *a, int l, bool needed) {
+    const layer_acts *L = &a->L[l];
+    const int64_t N = a->N, I = m->cfg.intermediate;
+    if (!needed)
+        return NULL;
+    if (!is_gpt2(m))
+        ft_swiglu_forward(a->s_act, L->fc, L->up, N * I);
+    else if (site_plain(m, l, FT_SITE_FC)) /* the forward's fused bias+activation, its bias already in fc */
+        ft_bias_act_forward(m->cfg.act, a->s_act, L->fc, NULL, N, I);
+    else
+        ft_act_forward(m->cfg.act, a->s_act, L->fc, N * I);
+    return a->s_act;
+}
+
 ft_status ft_model_backward(ft_model *m, ft_acts *a, ft_arena *arena, float loss_scale) {
     const ft_model_config *c = &m->cfg;
     const int64_t N = a->N, C = c->hidden, I = c->intermediate, V = c->vocab_size;
@@ -679,23 +786,33 @@ ft_status ft_model_backward(ft_model *m, ft_acts *a, ft_arena *arena, float loss
             AL(x_out, N * C);
             FT_TRY(layer_fwd(m, a, l, L->x_in, x_out, arena));
         }
+        const bool keep = o->keep_recomputable;
         /* MLP branch: dres is d(x_out) */
         const float *dbr;
         FT_TRY(branch_grad(m, a, l, 1, dbuf, dbuf2, dres, &dbr, arena));
         ZERO(dact, N * I);
         ZERO(dn, N * C);
+        const float *act = keep ? L->act : recompute_act(m, a, l, site_needs_x(m, a, l, gpt2 ? FT_SITE_PROJ : FT_SITE_DOWN));
+        const float *n2 = keep ? L->n2
+                               : recompute_norm(m, a, l, true,
+                                                site_needs_x(m, a, l, gpt2 ? FT_SITE_FC : FT_SITE_GATE) ||
+                                                    (!gpt2 && site_needs_x(m, a, l, FT_SITE_UP)));
         if (gpt2) {
-            FT_TRY(lin_bwd(m, a, l, FT_SITE_PROJ, dact, dbr, L->act, arena));
-            ZERO(dfc, N * I);
-            ft_act_backward(c->act, dfc, dact, L->fc, N * I);
-            FT_TRY(lin_bwd(m, a, l, FT_SITE_FC, dn, dfc, L->n2, arena));
+            FT_TRY(lin_bwd(m, a, l, FT_SITE_PROJ, dact, dbr, act, arena));
+            if (site_plain(m, l, FT_SITE_FC)) {
+                FT_TRY(lin_act_bwd(m, a, l, FT_SITE_FC, c->act, dn, dfc, dact, L->fc, n2, arena));
+            } else {
+                ZERO(dfc, N * I);
+                ft_act_backward(c->act, dfc, dact, L->fc, N * I);
+                FT_TRY(lin_bwd(m, a, l, FT_SITE_FC, dn, dfc, n2, arena));
+            }
         } else {
-            FT_TRY(lin_bwd(m, a, l, FT_SITE_DOWN, dact, dbr, L->act, arena));
+            FT_TRY(lin_bwd(m, a, l, FT_SITE_DOWN, dact, dbr, act, arena));
             ZERO(dfc, N * I);
             ZERO(dup, N * I);
             ft_swiglu_backward(dfc, dup, dact, L->fc, L->up, N * I);
-            FT_TRY(lin_bwd(m, a, l, FT_SITE_GATE, dn, dfc, L->n2, arena));
-            FT_TRY(lin_bwd(m, a, l, FT_SITE_UP, dn, dup, L->n2, arena));
+            FT_TRY(lin_bwd(m, a, l, FT_SITE_GATE, dn, dfc, n2, arena));
+            FT_TRY(lin_bwd(m, a, l, FT_SITE_UP, dn, dup, n2, arena));
         }
         norm_bwd(m, dres, dn, L->x_mid, L->n2_mean, L->n2_rstd, P->ln2_w, P->ln2_b, N); /* dres = d(x_mid) */
 
@@ -709,15 +826,21 @@ ft_status ft_model_backward(ft_model *m, ft_acts *a, ft_arena *arena, float loss
         FT_TRY(ft_attention_backward_lse(dq, dk, dv, datty, L->atty, L->lse, L->q, L->k, L->v, a->mask, &as));
         /* the first block's input gradient feeds only the embeddings (and ln_1's own parameters) */
         float *dn_in = l == 0 && !need_dx0 ? NULL : dn;
+        const float *n1 = keep ? L->n1
+                               : recompute_norm(m, a, l, false,
+                                                gpt2 ? site_needs_x(m, a, l, FT_SITE_QKV)
+                                                     : site_needs_x(m, a, l, FT_SITE_Q) ||
+                                                           site_needs_x(m, a, l, FT_SITE_K) ||
+                                                           site_needs_x(m, a, l, FT_SITE_V));
         ZERO(dn, N * C);
         if (gpt2) {
-            FT_TRY(lin_bwd(m, a, l, FT_SITE_QKV, dn_in, dqkv, L->n1, arena));
+            FT_TRY(lin_bwd(m, a, l, FT_SITE_QKV, dn_in, dqkv, n1, arena));
         } else {
             ft_rope_backward(dq, a->pos, N, c->n_heads, c->head_dim, HD, c->rope_theta);
             ft_rope_backward(dk, a->pos, N, c->n_kv_heads, c->head_dim, KD, c->rope_theta);
-            FT_TRY(lin_bwd(m, a, l, FT_SITE_Q, dn_in, dq, L->n1, arena));
-            FT_TRY(lin_bwd(m, a, l, FT_SITE_K, dn_in, dk, L->n1, arena));
-            FT_TRY(lin_bwd(m, a, l, FT_SITE_V, dn_in, dv, L->n1, arena));
+            FT_TRY(lin_bwd(m, a, l, FT_SITE_Q, dn_in, dq, n1, arena));
+            FT_TRY(lin_bwd(m, a, l, FT_SITE_K, dn_in, dk, n1, arena));
+            FT_TRY(lin_bwd(m, a, l, FT_SITE_V, dn_in, dv, n1, arena));
         }
         if (dn_in) /* dres = d(x_in) */
             norm_bwd(m, dres, dn, L->x_in, L->n1_mean, L->n1_rstd, P->ln1_w, P->ln1_b, N);
