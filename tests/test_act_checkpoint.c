@@ -223,6 +223,33 @@ FT_TEST(inference_forward_keeps_no_block) {
     }
 }
 
+/* The fused head's [chunk, V] workspace is given back when the head is done: the backward's buffers reuse
+ * its space. After the forward the arena holds less than its high-water mark by at least that much. */
+FT_TEST(fused_head_workspace_given_back) {
+    const char *cfgs[2] = {GPT2_CFG, LLAMA_CFG};
+    for (int c = 0; c < 2; c++) {
+        tcase tc = {"full fused head", FT_METHOD_FULL, false, 0.0f, FT_TASK_CAUSAL_LM, true, NULL};
+        ft_model *m = build(cfgs[c], &tc);
+        FT_CHECK(m != NULL);
+        if (!m)
+            continue;
+        ft_batch b = {.B = B, .T = T, .input_ids = IDS, .mask = MASK, .labels = LABELS};
+        ft_arena ar;
+        FT_CHECK_OK(ft_arena_init(&ar, ft_model_act_bytes(m, B, T)));
+        ft_fwd_opts o = {.training = true, .seed = 77, .fused_head = true};
+        ft_acts *a;
+        double loss;
+        int64_t cnt;
+        FT_CHECK_OK(ft_model_forward(m, &b, &o, &ar, &a, &loss, &cnt));
+        const size_t held = ft_arena_mark(&ar), work = ft_lmhead_ce_work_floats(B * T, 40) * sizeof(float);
+        FT_CHECKF(ar.peak >= held + work, "after the forward: %zu held, peak %zu, workspace %zu bytes", held, ar.peak,
+                  work);
+        FT_CHECK_OK(ft_model_backward(m, a, &ar, 1.0f));
+        ft_arena_free(&ar);
+        ft_model_free(m);
+    }
+}
+
 /* The estimate's saving grows with depth: per-layer activations are held for one block, not all. Each
  * added layer costs the checkpointed estimate only its kept input [N,C], the plain one its whole block
  * (x_mid, output, q/k/v, attention output, fc: ≥ 10·N·C). */
@@ -255,6 +282,7 @@ FT_TEST(estimate_scales_with_one_block) {
 int main(void) {
     FT_RUN(gradients_equal_with_checkpointing);
     FT_RUN(inference_forward_keeps_no_block);
+    FT_RUN(fused_head_workspace_given_back);
     FT_RUN(estimate_scales_with_one_block);
     FT_DONE();
 }

@@ -550,14 +550,17 @@ ft_status ft_model_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o,
         const int64_t chunk = N < 256 ? N : 256;
         int64_t n_t = ft_ce_count(a->targets, N);
         a->head_scale = o->head_grad_scale > 0.0f ? o->head_grad_scale : (n_t ? 1.0f / (float)n_t : 0.0f);
-        float *work;
-        AL(work, (int64_t)ft_lmhead_ce_work_floats(chunk, V));
         AL(a->dnf, N * C);
         memset(a->dnf, 0, (size_t)(N * C) * sizeof(float));
         a->logit_rows = N;
         a->logit_cols = V;
         if (o->keep_logits)
             AL(a->logits_copy, N * V);
+        /* the [chunk, V] workspace is dead once the head is done: taken last and given back, so the
+         * backward's buffers reuse its space (the step's peak is the larger of the two, not their sum) */
+        const size_t head_mark = ft_arena_mark(arena);
+        float *work;
+        AL(work, (int64_t)ft_lmhead_ce_work_floats(chunk, V));
         if (m->precision == FT_PREC_BF16 && m->params[m->lm_head].data16)
             FT_TRY(ft_lmhead_ce_forward_backward_bf16(m->mm, a->nf, m->params[m->lm_head].data16, a->targets, N, C,
                                                       V, a->head_scale, a->dnf, G(m->lm_head), &sum, &cnt,
@@ -565,6 +568,7 @@ ft_status ft_model_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o,
         else
             ft_lmhead_ce_forward_backward(a->nf, W(m->lm_head), a->targets, N, C, V, a->head_scale, a->dnf,
                                           G(m->lm_head), &sum, &cnt, a->logits_copy, work, chunk);
+        ft_arena_rewind(arena, head_mark);
     } else if (m->task == FT_TASK_CAUSAL_LM) {
         AL(a->logits, N * V);
         ft_linear_forward(a->logits, a->nf, W(m->lm_head), NULL, N, C, V, false);
