@@ -10,6 +10,7 @@
 #include "kernels/kernels.h"
 #include "models/model.h"
 #include "peft/peft.h"
+#include "train/memory.h"
 #include "train/optim.h"
 
 static int cmp_d(const void *a, const void *b) {
@@ -141,7 +142,7 @@ int main(int argc, char **argv) {
     ft_optim_cfg_default(&ac);
     ft_optim opt;
     ft_arena arena;
-    if (ft_optim_init(&opt, m, &ac) != FT_OK || ft_arena_init(&arena, ft_model_act_bytes_ckpt(m, B, T, ckpt) + (1 << 20)) != FT_OK) {
+    if (ft_optim_init(&opt, m, &ac) != FT_OK || ft_arena_init(&arena, ft_train_act_bytes(m, B, 0, T, ckpt, 0.0f) + (1 << 20)) != FT_OK) {
         fprintf(stderr, "train_step: %s\n", ft_last_error());
         return 1;
     }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "ft_test.h"
+#include "peft/peft.h"
 #include "train/memory.h"
 #include "train/recipe.h"
 #include "train/trainer.h"
@@ -404,13 +405,73 @@ FT_TEST(memory_estimate_with_checkpointing) {
     if (!m)
         return;
     ft_mem_estimate e0, e1;
-    ft_mem_estimate_run(m, 8, 32, 2, false, &e0);
-    ft_mem_estimate_run(m, 8, 32, 2, true, &e1);
-    FT_CHECK(e0.acts == ft_model_act_bytes(m, 8, 32) + ((size_t)1 << 20));
-    FT_CHECK(e1.acts == ft_model_act_bytes_ckpt(m, 8, 32, true) + ((size_t)1 << 20));
+    ft_mem_estimate_run(m, 8, 8, 32, 2, false, 0.0f, &e0);
+    ft_mem_estimate_run(m, 8, 8, 32, 2, true, 0.0f, &e1);
+    FT_CHECK(e0.acts == ft_train_act_bytes(m, 8, 8, 32, false, 0.0f) + ((size_t)1 << 20));
+    FT_CHECK(e1.acts == ft_train_act_bytes(m, 8, 8, 32, true, 0.0f) + ((size_t)1 << 20));
     FT_CHECKF(e1.acts < e0.acts, "activations %zu with checkpointing, %zu without", e1.acts, e0.acts);
     FT_CHECK(e1.grads == e0.grads && e1.optim == e0.optim && e0.total - e1.total == e0.acts - e1.acts);
     ft_model_free(m);
+}
+
+/* The trainer's arena (ft_train_act_bytes) is enough for its training step, and within 2× of what it uses: a
+ * model big enough that activations dominate (V = 500, C = 64, 3 layers, 4×48 tokens), GPT-2 and Llama, six
+ * methods, with and without checkpointing and label smoothing (unfused head). */
+FT_TEST(train_arena_estimate_fits_and_is_tight) {
+    const char *cfgs[2] = {
+        "{\"model_type\": \"gpt2\", \"vocab_size\": 500, \"n_embd\": 64, \"n_layer\": 3, \"n_head\": 4, "
+        "\"n_positions\": 64}",
+        "{\"model_type\": \"llama\", \"vocab_size\": 500, \"hidden_size\": 64, \"intermediate_size\": 160, "
+        "\"num_hidden_layers\": 3, \"num_attention_heads\": 4, \"num_key_value_heads\": 2, "
+        "\"max_position_embeddings\": 64}"};
+    /* methods: full, LoRA with dropout, DoRA, IA3, bottleneck adapters, prompt tuning */
+    const ft_method meth[6] = {FT_METHOD_FULL,    FT_METHOD_LORA,    FT_METHOD_LORA,
+                               FT_METHOD_IA3,     FT_METHOD_ADAPTER, FT_METHOD_PROMPT};
+    for (int c = 0; c < 2; c++)
+        for (int mode = 0; mode < 3 * 6; mode++) {
+            const bool ckpt = mode % 3 == 1;
+            const float ls = mode % 3 == 2 ? 0.1f : 0.0f;
+            const int mi = mode / 3;
+            ft_model *m = tiny(cfgs[c], mi == 0);
+            FT_CHECK(m != NULL);
+            if (!m)
+                continue;
+            if (mi > 0) {
+                ft_peft_cfg pc;
+                ft_peft_cfg_default(&pc);
+                pc.method = meth[mi];
+                pc.use_dora = mi == 2;
+                pc.lora_dropout = mi == 1 ? 0.1f : 0.0f;
+                pc.num_virtual_tokens = 4;
+                FT_CHECK_OK(ft_peft_apply(m, &pc));
+            }
+            ft_dataset d; /* full-length rows: 48 tokens each */
+            memset(&d, 0, sizeof d);
+            d.n = 4;
+            d.ex = calloc(d.n, sizeof *d.ex);
+            for (size_t i = 0; i < d.n; i++) {
+                ft_example *e = &d.ex[i];
+                e->len = 48;
+                e->ids = malloc(48 * sizeof *e->ids);
+                e->labels = malloc(48 * sizeof *e->labels);
+                for (int t = 0; t < 48; t++)
+                    e->ids[t] = e->labels[t] = (int32_t)((7 * i + 3 * (size_t)t) % 500);
+                e->cls_label = -100;
+            }
+            size_t idx[4] = {0, 1, 2, 3};
+            const size_t need = ft_train_act_bytes(m, 4, 0, 48, ckpt, ls);
+            ft_arena arena;
+            FT_CHECK_OK(ft_arena_init(&arena, need));
+            ft_fwd_opts o = {.training = true, .seed = 3, .label_smoothing = ls, .checkpoint = ckpt};
+            ft_accum_result r;
+            FT_CHECKF(ft_train_accumulate(m, &d, idx, 1, 4, 48, 0, &o, &arena, &r) == FT_OK,
+                      "cfg %d mode %d: %s", c, mode, ft_last_error());
+            FT_CHECKF(need <= arena.peak * 2, "cfg %d mode %d: estimate %zu for a peak of %zu", c, mode, need,
+                      arena.peak);
+            ft_arena_free(&arena);
+            ft_dataset_free(&d);
+            ft_model_free(m);
+        }
 }
 
 FT_TEST(checkpoint_errors_and_pruning) {
@@ -593,6 +654,7 @@ int main(void) {
     FT_RUN(resume_is_bit_exact);
     FT_RUN(activation_checkpointing_same_run);
     FT_RUN(memory_estimate_with_checkpointing);
+    FT_RUN(train_arena_estimate_fits_and_is_tight);
     FT_RUN(checkpoint_errors_and_pruning);
     FT_RUN(nonfinite_guard);
     FT_RUN(early_stopping);

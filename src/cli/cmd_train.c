@@ -350,10 +350,10 @@ static ft_status run_job(job *j, int *exit_code) {
            m->precision == FT_PREC_BF16 ? " (bf16 GEMMs, fp32 accumulation and master weights)" : "");
     { /* a run that cannot fit fails now, with the numbers, not after an hour */
         ft_mem_estimate me;
-        int64_t eb = r->eval_batch_size > r->train_batch_size ? r->eval_batch_size : r->train_batch_size;
-        ft_mem_estimate_run(m, (int)eb, (int)r->train_seq_len,
+        const int64_t eb = r->eval_batch_size > 0 ? r->eval_batch_size : r->train_batch_size;
+        ft_mem_estimate_run(m, (int)r->train_batch_size, (int)eb, (int)r->train_seq_len,
                             !strcmp(r->optim_name, "sgd") ? (r->optim_momentum > 0 ? 1 : 0) : 2,
-                            r->train_activation_checkpointing, &me);
+                            r->train_activation_checkpointing, (float)r->train_label_smoothing, &me);
         char line[400];
         ft_mem_estimate_format(&me, line, sizeof line);
         size_t avail = ft_mem_available();

@@ -65,45 +65,83 @@ static int64_t adapter_size(const ft_model *m) {
 size_t ft_model_act_bytes(const ft_model *m, int B, int T) { return ft_model_act_bytes_ckpt(m, B, T, false); }
 
 size_t ft_model_act_bytes_ckpt(const ft_model *m, int B, int T, bool checkpoint) {
+    /* any forward + backward at this size: unfused causal head with a logits copy (the largest head) */
+    const ft_fwd_opts o = {.keep_logits = true, .checkpoint = checkpoint};
+    return ft_model_act_bytes_opts(m, B, T, &o);
+}
+
+size_t ft_model_act_bytes_opts(const ft_model *m, int B, int T, const ft_fwd_opts *o) {
     const ft_model_config *c = &m->cfg;
     T += m->n_virtual;
     const size_t N = (size_t)B * (size_t)T, C = (size_t)c->hidden, I = (size_t)c->intermediate;
     const size_t HD = (size_t)c->n_heads * (size_t)c->head_dim, KD = (size_t)c->n_kv_heads * (size_t)c->head_dim;
     const size_t V = (size_t)c->vocab_size, A = FT_ALIGN;
     /* a block keeps x_mid, its output, q/k/v, lse, the attention output, fc (and Llama's up) and four
-     * statistics rows; n1, n2 and the MLP activation live in scratch shared by the blocks (ft_fwd_opts
-     * keep_recomputable, which keeps them too, needs 2·N·C + N·I more per block) */
+     * statistics rows; n1, n2 and the MLP activation live in scratch shared by the blocks unless
+     * keep_recomputable keeps them too */
     const size_t n_up = c->arch == FT_ARCH_GPT2 ? 1 : 2;
+    const size_t kept = o->keep_recomputable ? 2 * N * C + N * I : 0;
     size_t per_layer = (2 * N * C + 4 * N + N * (HD + 2 * KD) + (size_t)B * (size_t)c->n_heads * (size_t)T +
-                        N * HD + n_up * N * I) * 4 + 40 * A;
-    const size_t scratch = (N * C + N * I + 2 * N) * 4 + 4 * A;
-    /* PEFT caches: LoRA h [N,r] per site and backward scratch, IA3 buffers, adapters; summed over the
-     * layers and the largest layer's (checkpointing holds one layer's at a time) */
-    size_t peft = 0, peft_max = 0;
+                        N * HD + n_up * N * I + kept) * 4 + 40 * A;
+    const size_t scratch = o->keep_recomputable ? 0 : (N * C + N * I + 2 * N) * 4 + 4 * A;
+    /* PEFT: what a layer's forward keeps (LoRA h [N,r] and its dropped input, DoRA's inner product, IA3's
+     * buffer, an adapter's z/h and its separate branch output) and the scratch its backward takes and gives
+     * back at the end of the layer (LoRA dh and dropout buffers, DoRA's scaled dy, IA3's, adapter dz/dh) */
+    size_t peft = 0, peft_max = 0, peft_tmp = 0;
+    const size_t k = (size_t)adapter_size(m);
     for (int l = 0; l < c->n_layers; l++) {
-        size_t pl = 0;
+        size_t pl = 0, pt = 0;
         for (int s = 0; s < FT_N_SITES; s++) {
             const ft_site_peft *sp = &m->sites[l * FT_N_SITES + s];
-            int64_t in = 0, out = 0;
-            if (!ft_model_site(m, l, (ft_site)s, NULL, NULL, &in, &out, NULL, NULL, 0))
+            int64_t in64 = 0, out64 = 0;
+            if (!ft_model_site(m, l, (ft_site)s, NULL, NULL, &in64, &out64, NULL, NULL, 0))
                 continue;
-            if (sp->lora_a >= 0)
-                pl += (size_t)(2 * (int64_t)N * sp->r + 2 * (int64_t)N * in) * 4 + 4 * A;
-            if (sp->ia3 >= 0)
-                pl += (size_t)(2 * (int64_t)N * (in > out ? in : out)) * 4 + 2 * A;
+            const size_t in = (size_t)in64, out = (size_t)out64, r = (size_t)(sp->lora_a >= 0 ? sp->r : 0);
+            if (sp->lora_a >= 0) {
+                pl += (N * r + N * in) * 4 + 2 * A;
+                pt += (N * r + 2 * N * in) * 4 + 3 * A;
+                if (sp->dora_m >= 0) {
+                    pl += (N * out + out) * 4 + 2 * A;
+                    pt += N * out * 4 + A;
+                }
+            }
+            if (sp->ia3 >= 0) {
+                pl += N * (in > out ? in : out) * 4 + A;
+                pt += N * (in > out ? in : out) * 4 + A;
+            }
         }
-        pl += 2 * (N * C + 2 * N * (size_t)adapter_size(m) + N * C) * 4 + 8 * A;
+        for (int w = 0; w < 2; w++)
+            if (m->adapters[l * 2 + w].down_w >= 0) {
+                pl += (N * C + 2 * N * k) * 4 + 3 * A;
+                pt += 2 * N * k * 4 + 2 * A;
+            }
         peft += pl;
         peft_max = pl > peft_max ? pl : peft_max;
+        peft_tmp = pt > peft_tmp ? pt : peft_tmp;
     }
-    size_t head = m->task == FT_TASK_CAUSAL_LM ? 2 * N * V : 2 * (size_t)B * (size_t)(m->n_labels + 2) + N * C;
-    size_t fixed = (3 * N * C + 2 * N + head) * 4 + 6 * N * 4 + (size_t)c->n_layers * sizeof(layer_acts) + 40 * A +
-                   scratch;
-    size_t bwd = (4 * N * C + N * (HD + 2 * KD) + N * HD + 3 * N * I) * 4 + 12 * A +
-                 ft_attention_lse_scratch_bytes(c->head_dim); /* attention tiles (thread stacks) */
-    if (checkpoint) /* kept: every block's output [N,C]; live: one block, plus the recompute's output */
-        return (size_t)c->n_layers * (N * C * 4 + A) + per_layer + peft_max + N * C * 4 + A + fixed + bwd;
-    return (size_t)c->n_layers * per_layer + peft + fixed + bwd;
+    /* the head: what stays through the backward, and (fused LM head) the [chunk, V] workspace that is
+     * given back before the backward, so the step needs the larger of it and the backward's buffers */
+    const bool causal = m->task == FT_TASK_CAUSAL_LM;
+    const bool fused = causal && o->fused_head && !o->no_loss && o->label_smoothing <= 0.0f;
+    const size_t K = (size_t)(m->n_labels > 0 ? m->n_labels : 1), chunk = N < 256 ? N : 256;
+    size_t head = 0, transient = 0;
+    if (fused) {
+        head = (N * C + (o->keep_logits ? N * V : 0)) * 4 + 2 * A;
+        transient = chunk * V * 4 + A;
+    } else if (causal) {
+        head = (N * V + (o->keep_logits ? N * V : 0)) * 4 + 2 * A;
+    } else {
+        head = (2 * (size_t)B * (K + 2) + 2 * (size_t)B * C + N * C) * 4 + 8 * A;
+    }
+    size_t fixed = (3 * N * C + 2 * N) * 4 + 6 * N * 4 + (size_t)c->n_layers * sizeof(layer_acts) + 40 * A + scratch +
+                   head;
+    size_t bwd = ft_attention_lse_scratch_bytes(c->head_dim); /* attention tiles (thread stacks) */
+    if (!o->no_loss) /* a backward may follow: its gradient buffers (and a pooled head's) */
+        bwd += (4 * N * C + N * (HD + 2 * KD) + N * HD + 3 * N * I + (size_t)B * (K + 2 * C)) * 4 + 16 * A + peft_tmp;
+    const size_t tail = fixed + (transient > bwd ? transient : bwd);
+    if (o->checkpoint) /* kept: every block's output [N,C]; live: one block, plus the recompute's output */
+        return (size_t)c->n_layers * (N * C * 4 + A) + per_layer + peft_max + N * C * 4 + A + tail;
+    return (size_t)c->n_layers * per_layer + peft + tail;
 }
 
 #define AL(ptr, count)                                                          \

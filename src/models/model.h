@@ -222,7 +222,11 @@ const float *ft_acts_logits(const ft_acts *a, int64_t *rows, int64_t *cols);
 int ft_acts_seq_len(const ft_acts *a);
 /* Bytes the activation cache of one step needs (for arena sizing and the memory estimate). */
 size_t ft_model_act_bytes(const ft_model *m, int B, int T);
-/* The same for a forward/backward with ft_fwd_opts.checkpoint = checkpoint. */
+/* The same for a forward/backward with ft_fwd_opts.checkpoint = checkpoint. Both assume the largest head
+ * (unfused causal LM logits and their copy); ft_model_act_bytes_opts sizes one kind of forward (+ backward
+ * unless o->no_loss) exactly as the options make it run: the fused head's workspace, checkpointing,
+ * keep_recomputable, keep_logits. */
 size_t ft_model_act_bytes_ckpt(const ft_model *m, int B, int T, bool checkpoint);
+size_t ft_model_act_bytes_opts(const ft_model *m, int B, int T, const ft_fwd_opts *o);
 
 #endif

@@ -3,8 +3,19 @@
 
 #include "train/memory.h"
 
-void ft_mem_estimate_run(const ft_model *m, int batch, int seq_len, int optim_slots, bool checkpoint,
-                         ft_mem_estimate *e) {
+size_t ft_train_act_bytes(const ft_model *m, int train_batch, int eval_batch, int seq_len, bool checkpoint,
+                          float label_smoothing) {
+    /* as ft_train_accumulate and the trainer's evaluation run their forwards */
+    const ft_fwd_opts tr = {.training = true, .fused_head = true, .label_smoothing = label_smoothing,
+                            .checkpoint = checkpoint};
+    const ft_fwd_opts ev = {.keep_logits = m->task != FT_TASK_CAUSAL_LM, .checkpoint = true, .no_loss = true};
+    const size_t a = ft_model_act_bytes_opts(m, train_batch, seq_len, &tr);
+    const size_t b = eval_batch > 0 ? ft_model_act_bytes_opts(m, eval_batch, seq_len, &ev) : 0;
+    return a > b ? a : b;
+}
+
+void ft_mem_estimate_run(const ft_model *m, int train_batch, int eval_batch, int seq_len, int optim_slots,
+                         bool checkpoint, float label_smoothing, ft_mem_estimate *e) {
     memset(e, 0, sizeof *e);
     for (int i = 0; i < m->n_params; i++) {
         const ft_param *p = &m->params[i];
@@ -20,7 +31,7 @@ void ft_mem_estimate_run(const ft_model *m, int batch, int seq_len, int optim_sl
             e->optim += (size_t)optim_slots * b;
         }
     }
-    e->acts = ft_model_act_bytes_ckpt(m, batch, seq_len, checkpoint) + ((size_t)1 << 20);
+    e->acts = ft_train_act_bytes(m, train_batch, eval_batch, seq_len, checkpoint, label_smoothing) + ((size_t)1 << 20);
     e->total = e->weights_mapped + e->weights_owned + e->weights_bf16 + e->grads + e->optim + e->acts;
 }
 

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "data/dataset.h"
+#include "train/memory.h"
 #include "train/trainer.h"
 
 void ft_train_cfg_default(ft_train_cfg *c) {
@@ -486,7 +487,9 @@ ft_status ft_train(ft_model *m, const ft_dataset *train, const ft_dataset *val, 
     FT_TRY(ft_optim_init(&r.opt, m, &cfg->optim));
     int bmax = cfg->batch_size > r.eval_bs ? cfg->batch_size : r.eval_bs;
     size_t extra = (size_t)bmax * (size_t)(m->n_labels > 0 ? m->n_labels : 1) * sizeof(float) + ((size_t)4 << 20);
-    ft_status s = ft_arena_init(&r.arena, ft_model_act_bytes_ckpt(m, bmax, cfg->seq_len, cfg->activation_checkpointing) + extra);
+    ft_status s = ft_arena_init(&r.arena, ft_train_act_bytes(m, cfg->batch_size, val ? r.eval_bs : 0, cfg->seq_len,
+                                                             cfg->activation_checkpointing, cfg->label_smoothing) +
+                                              extra);
     r.order = malloc(train->n * sizeof *r.order);
     if (s == FT_OK && !r.order)
         s = ft_fail(FT_ERR_NOMEM, "out of memory");
