@@ -10,8 +10,8 @@
 #include "kernels/kernels.h"
 #include "models/model.h"
 #include "peft/peft.h"
-#include "train/memory.h"
 #include "train/optim.h"
+#include "train/trainer.h"
 
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;

@@ -35,34 +35,6 @@ static double act_ref(ft_act f, double v) {
     return NAN;
 }
 
-/* The unfused activation: the existing elementwise kernels (what ft_act_forward dispatches to). */
-static void act_unfused(ft_act f, float *y, const float *x, int64_t n) {
-    switch (f) {
-    case FT_ACT_GELU_TANH: ft_gelu_tanh_forward(y, x, n); break;
-    case FT_ACT_GELU_ERF: ft_gelu_erf_forward(y, x, n); break;
-    case FT_ACT_SILU: ft_silu_forward(y, x, n); break;
-    case FT_ACT_RELU:
-        for (int64_t i = 0; i < n; i++)
-            y[i] = x[i] > 0.0f ? x[i] : 0.0f;
-        break;
-    case FT_ACT_IDENTITY: memcpy(y, x, (size_t)n * sizeof(float)); break;
-    }
-}
-
-/* dx += dy·f'(x) with the existing kernels. */
-static void act_bwd_unfused(ft_act f, float *dx, const float *dy, const float *x, int64_t n) {
-    switch (f) {
-    case FT_ACT_GELU_TANH: ft_gelu_tanh_backward(dx, dy, x, n); break;
-    case FT_ACT_GELU_ERF: ft_gelu_erf_backward(dx, dy, x, n); break;
-    case FT_ACT_SILU: ft_silu_backward(dx, dy, x, n); break;
-    case FT_ACT_RELU:
-        for (int64_t i = 0; i < n; i++)
-            dx[i] += x[i] > 0.0f ? dy[i] : 0.0f;
-        break;
-    case FT_ACT_IDENTITY: ft_add_inplace(dx, dy, n); break;
-    }
-}
-
 /* Largest |a − b| relative to max |b| (≥ 1e-30). */
 static double rel_diff(const float *a, const float *b, int64_t n) {
     double d = 0.0, s = 1e-30;
@@ -85,7 +57,7 @@ static void bias_act_fwd_case(ft_act f, const char *name, int64_t N, int64_t C, 
     for (int64_t i = 0; i < N * C; i++)
         af[i] = NAN; /* the fused kernel writes act */
     ft_linear_forward(yu, x, w, bias ? b : NULL, N, K, C, true);
-    act_unfused(f, au, yu, N * C);
+    ft_act_forward(f, au, yu, N * C);
     ft_linear_forward(yf, x, w, NULL, N, K, C, true);
     ft_bias_act_forward(f, af, yf, bias ? b : NULL, N, C);
     char what[96];
@@ -145,7 +117,7 @@ static void act_bwd_case(ft_act f, const char *name, int64_t N, int64_t C) {
     kc_fill(b, C, 42, -0.5f, 0.5f);
     kc_gradbuf dbu = kc_gradbuf_new(C, 43), dbf = kc_gradbuf_new(C, 43);
     /* unfused: dfc zeroed, act backward accumulates into it, the linear backward sums its columns */
-    act_bwd_unfused(f, du, dact, pre, N * C);
+    ft_act_backward(f, du, dact, pre, N * C);
     ft_linear_backward(NULL, NULL, dbu.buf, du, NULL, NULL, N, 1, C, true);
     for (int64_t i = 0; i < N * C; i++)
         df[i] = NAN; /* written, not accumulated */

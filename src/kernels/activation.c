@@ -1,6 +1,7 @@
 /* Elementwise activations: GELU (tanh and erf forms), SiLU, SwiGLU, softmax. */
 #include <math.h>
 #include <omp.h>
+#include <string.h>
 
 #include "kernels/kernels.h"
 #include "kernels/vecmath.h"
@@ -85,6 +86,37 @@ void ft_silu_backward(float *dx, const float *dy, const float *x, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n >= FT_PAR_MIN)
     for (int64_t i = 0; i < n; i++)
         dx[i] += dy[i] * silu_d(x[i]);
+}
+
+void ft_act_forward(ft_act a, float *y, const float *x, int64_t n) {
+    switch (a) {
+    case FT_ACT_GELU_TANH: ft_gelu_tanh_forward(y, x, n); break;
+    case FT_ACT_GELU_ERF: ft_gelu_erf_forward(y, x, n); break;
+    case FT_ACT_SILU: ft_silu_forward(y, x, n); break;
+    case FT_ACT_RELU:
+#pragma omp parallel for simd schedule(static) if (n >= FT_PAR_MIN)
+        for (int64_t i = 0; i < n; i++)
+            y[i] = relu_f(x[i]);
+        break;
+    case FT_ACT_IDENTITY:
+        if (y != x)
+            memcpy(y, x, (size_t)n * sizeof(float));
+        break;
+    }
+}
+
+void ft_act_backward(ft_act a, float *dx, const float *dy, const float *x, int64_t n) {
+    switch (a) {
+    case FT_ACT_GELU_TANH: ft_gelu_tanh_backward(dx, dy, x, n); break;
+    case FT_ACT_GELU_ERF: ft_gelu_erf_backward(dx, dy, x, n); break;
+    case FT_ACT_SILU: ft_silu_backward(dx, dy, x, n); break;
+    case FT_ACT_RELU:
+#pragma omp parallel for simd schedule(static) if (n >= FT_PAR_MIN)
+        for (int64_t i = 0; i < n; i++)
+            dx[i] += x[i] > 0.0f ? dy[i] : 0.0f;
+        break;
+    case FT_ACT_IDENTITY: ft_add_inplace(dx, dy, n); break;
+    }
 }
 
 /* One loop per activation (the switch stays outside the vector loop). */

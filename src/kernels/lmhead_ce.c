@@ -28,18 +28,9 @@ double ft_ce_row(float *lr, int32_t target, int64_t V, float scale) {
 #pragma omp simd
     for (int64_t j = 0; j < V; j++) /* elementwise, vectorized: no reduction here */
         lr[j] = ft_vexpf_rn(lr[j] - mx);
-    /* Σ in 16 fixed lanes then in order: the same bits whatever the row's address (a vectorizer's
-     * alignment peeling would otherwise change the summation order from one buffer to another) */
-    float lane[16] = {0};
-    int64_t b = 0;
-    for (; b + 16 <= V; b += 16)
-        for (int k = 0; k < 16; k++)
-            lane[k] += lr[b + k];
-    float sum = 0.0f; /* ≤ V terms in (0, 1]: float partial sums are exact enough */
-    for (int k = 0; k < 16; k++)
-        sum += lane[k];
-    for (; b < V; b++)
-        sum += lr[b];
+    /* fixed-lane sum: the same bits whatever the row's address (≤ V terms in (0, 1]: float partial sums
+     * are exact enough) */
+    const float sum = ft_row_sum(lr, V);
     const float inv = scale / sum;
 #pragma omp simd
     for (int64_t j = 0; j < V; j++)

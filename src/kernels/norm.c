@@ -4,40 +4,17 @@
 #include "kernels/kernels.h"
 #include "kernels/vecmath.h"
 
-/* Row sums in 16 fixed lanes (lane k takes j ≡ k mod 16, the tail after them, then a fixed tree):
- * vectorizes, and the order is set here, not by the compiler's alignment peeling, so a row's bits do
- * not depend on its address (batch vs micro-batch, recomputed blocks). */
-#define LANES 16
-/* Columns per block of the backward's parameter-gradient sums (1 KiB of partial sums per array). */
+/* Row statistics use the fixed-lane sums of vecmath.h (ft_row_sum, ft_lanes_reduce): a row's bits do not
+ * depend on its address (batch vs micro-batch, recomputed blocks). Columns per block of the backward's parameter-gradient sums (1 KiB of partial sums per array). */
 #define COLS 256
-
-static inline float lanes_reduce(float *acc, float tail) {
-    for (int w = LANES / 2; w >= 1; w /= 2)
-        for (int k = 0; k < w; k++)
-            acc[k] += acc[k + w];
-    return acc[0] + tail;
-}
-
-static inline float row_sum(const float *x, int64_t C) {
-    float acc[LANES] = {0};
-    int64_t j = 0;
-    for (; j + LANES <= C; j += LANES)
-#pragma omp simd
-        for (int k = 0; k < LANES; k++)
-            acc[k] += x[j + k];
-    float tail = 0.0f;
-    for (; j < C; j++)
-        tail += x[j];
-    return lanes_reduce(acc, tail);
-}
 
 /* Σ (x − m)² */
 static inline float row_sq_dev(const float *x, float m, int64_t C) {
-    float acc[LANES] = {0};
+    float acc[FT_LANES] = {0};
     int64_t j = 0;
-    for (; j + LANES <= C; j += LANES)
+    for (; j + FT_LANES <= C; j += FT_LANES)
 #pragma omp simd
-        for (int k = 0; k < LANES; k++) {
+        for (int k = 0; k < FT_LANES; k++) {
             const float d = x[j + k] - m;
             acc[k] += d * d;
         }
@@ -46,13 +23,13 @@ static inline float row_sq_dev(const float *x, float m, int64_t C) {
         const float d = x[j] - m;
         tail += d * d;
     }
-    return lanes_reduce(acc, tail);
+    return ft_lanes_reduce(acc, tail);
 }
 
 /* One LayerNorm row: two passes for the statistics (mean, then Σ(x−m)²: no cancellation), then y. */
 static inline void ln_row(float *yr, float *mean, float *rstd, const float *xr, const float *w,
                           const float *b, int64_t C, float eps) {
-    const float m = row_sum(xr, C) / (float)C;
+    const float m = ft_row_sum(xr, C) / (float)C;
     const float s = 1.0f / sqrtf(row_sq_dev(xr, m, C) / (float)C + eps);
     if (b) {
 #pragma omp simd
@@ -68,16 +45,16 @@ static inline void ln_row(float *yr, float *mean, float *rstd, const float *xr, 
 }
 
 static inline void rms_row(float *yr, float *rstd, const float *xr, const float *w, int64_t C, float eps) {
-    float acc[LANES] = {0};
+    float acc[FT_LANES] = {0};
     int64_t j = 0;
-    for (; j + LANES <= C; j += LANES)
+    for (; j + FT_LANES <= C; j += FT_LANES)
 #pragma omp simd
-        for (int k = 0; k < LANES; k++)
+        for (int k = 0; k < FT_LANES; k++)
             acc[k] += xr[j + k] * xr[j + k];
     float tail = 0.0f;
     for (; j < C; j++)
         tail += xr[j] * xr[j];
-    const float s = 1.0f / sqrtf(lanes_reduce(acc, tail) / (float)C + eps);
+    const float s = 1.0f / sqrtf(ft_lanes_reduce(acc, tail) / (float)C + eps);
 #pragma omp simd
     for (j = 0; j < C; j++)
         yr[j] = w[j] * (xr[j] * s);
@@ -113,11 +90,12 @@ void ft_layernorm_backward(float *dx, float *dw, float *db, const float *dy, con
         for (int64_t i = 0; i < N; i++) {
             const float *dyr = dy + i * C, *xr = x + i * C;
             const float m = mean[i], s = rstd[i];
-            float ag[LANES] = {0}, agx[LANES] = {0}, tg = 0.0f, tgx = 0.0f; /* lane sums as in the forward */
+            /* lane sums as in the forward */
+            float ag[FT_LANES] = {0}, agx[FT_LANES] = {0}, tg = 0.0f, tgx = 0.0f;
             int64_t j = 0;
-            for (; j + LANES <= C; j += LANES)
+            for (; j + FT_LANES <= C; j += FT_LANES)
 #pragma omp simd
-                for (int k = 0; k < LANES; k++) {
+                for (int k = 0; k < FT_LANES; k++) {
                     const float g = dyr[j + k] * w[j + k];
                     ag[k] += g;
                     agx[k] += g * (xr[j + k] - m) * s;
@@ -127,7 +105,8 @@ void ft_layernorm_backward(float *dx, float *dw, float *db, const float *dy, con
                 tg += g;
                 tgx += g * (xr[j] - m) * s;
             }
-            const float gmean = lanes_reduce(ag, tg) / (float)C, gxmean = lanes_reduce(agx, tgx) / (float)C;
+            const float gmean = ft_lanes_reduce(ag, tg) / (float)C;
+            const float gxmean = ft_lanes_reduce(agx, tgx) / (float)C;
             float *dxr = dx + i * C;
 #pragma omp simd
             for (j = 0; j < C; j++) {
@@ -191,15 +170,15 @@ void ft_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, 
         for (int64_t i = 0; i < N; i++) {
             const float *dyr = dy + i * C, *xr = x + i * C;
             const float s = rstd[i];
-            float acc[LANES] = {0}, tail = 0.0f;
+            float acc[FT_LANES] = {0}, tail = 0.0f;
             int64_t j = 0;
-            for (; j + LANES <= C; j += LANES)
+            for (; j + FT_LANES <= C; j += FT_LANES)
 #pragma omp simd
-                for (int k = 0; k < LANES; k++)
+                for (int k = 0; k < FT_LANES; k++)
                     acc[k] += dyr[j + k] * w[j + k] * xr[j + k] * s;
             for (; j < C; j++)
                 tail += dyr[j] * w[j] * xr[j] * s;
-            const float gx = lanes_reduce(acc, tail) / (float)C;
+            const float gx = ft_lanes_reduce(acc, tail) / (float)C;
             float *dxr = dx + i * C;
 #pragma omp simd
             for (j = 0; j < C; j++)

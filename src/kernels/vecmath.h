@@ -51,4 +51,29 @@ static inline float ft_vexpf_rn(float x) {
  * kernels only: no reduction, so the bits do not depend on alignment). */
 static inline float ft_vtanhf(float u) { return 1.0f - 2.0f / (ft_vexpf_rn(2.0f * u) + 1.0f); }
 
+/* Σ x[0..n) in FT_LANES fixed lanes (lane k takes j ≡ k mod FT_LANES), the tail after them, then a fixed
+ * tree: vectorizes, and the order is set here, not by the compiler's alignment peeling, so a row's bits
+ * depend only on its values, never on its address (batch vs micro-batch, recomputed blocks). */
+#define FT_LANES 16
+
+static inline float ft_lanes_reduce(float *acc, float tail) {
+    for (int w = FT_LANES / 2; w >= 1; w /= 2)
+        for (int k = 0; k < w; k++)
+            acc[k] += acc[k + w];
+    return acc[0] + tail;
+}
+
+static inline float ft_row_sum(const float *x, int64_t n) {
+    float acc[FT_LANES] = {0};
+    int64_t j = 0;
+    for (; j + FT_LANES <= n; j += FT_LANES)
+#pragma omp simd
+        for (int k = 0; k < FT_LANES; k++)
+            acc[k] += x[j + k];
+    float tail = 0.0f;
+    for (; j < n; j++)
+        tail += x[j];
+    return ft_lanes_reduce(acc, tail);
+}
+
 #endif

@@ -168,35 +168,6 @@ static void norm_bwd(const ft_model *m, float *dx, const float *dy, const float 
         ft_rmsnorm_backward(dx, G(wi), dy, x, W(wi), rstd, N, C);
 }
 
-void ft_act_forward(ft_act a, float *y, const float *x, int64_t n) {
-    switch (a) {
-    case FT_ACT_GELU_TANH: ft_gelu_tanh_forward(y, x, n); break;
-    case FT_ACT_GELU_ERF: ft_gelu_erf_forward(y, x, n); break;
-    case FT_ACT_SILU: ft_silu_forward(y, x, n); break;
-    case FT_ACT_RELU:
-        for (int64_t i = 0; i < n; i++)
-            y[i] = x[i] > 0.0f ? x[i] : 0.0f;
-        break;
-    case FT_ACT_IDENTITY:
-        if (y != x)
-            memcpy(y, x, (size_t)n * sizeof(float));
-        break;
-    }
-}
-
-void ft_act_backward(ft_act a, float *dx, const float *dy, const float *x, int64_t n) {
-    switch (a) {
-    case FT_ACT_GELU_TANH: ft_gelu_tanh_backward(dx, dy, x, n); break;
-    case FT_ACT_GELU_ERF: ft_gelu_erf_backward(dx, dy, x, n); break;
-    case FT_ACT_SILU: ft_silu_backward(dx, dy, x, n); break;
-    case FT_ACT_RELU:
-        for (int64_t i = 0; i < n; i++)
-            dx[i] += x[i] > 0.0f ? dy[i] : 0.0f;
-        break;
-    case FT_ACT_IDENTITY: ft_add_inplace(dx, dy, n); break;
-    }
-}
-
 /* Dropout RNG streams: distinct per step, layer and site. */
 static uint64_t drop_stream(const ft_fwd_opts *o, int layer, int site) {
     return o->step * 4096u + (uint64_t)(layer + 1) * 32u + (uint64_t)site;

@@ -129,9 +129,6 @@ int ft_model_add_param(ft_model *m, const char *name, int ndim, int64_t d0, int6
 /* The nn/linear description of a site with its PEFT hooks (and the bf16 copy of the weight under
  * precision bf16); grads: point at the gradients of what trains (dropout fields are left for the caller). */
 ft_lin ft_model_site_lin(const ft_model *m, int layer, ft_site site, bool grads);
-/* Elementwise activation of the config (GELU tanh/erf, SiLU, ReLU); backward accumulates into dx. */
-void ft_act_forward(ft_act a, float *y, const float *x, int64_t n);
-void ft_act_backward(ft_act a, float *dx, const float *dy, const float *x, int64_t n);
 /* Describe a linear site of a layer: weight/bias param indices (-1 if the architecture lacks it),
  * sizes, layout and the HF module path (e.g. "transformer.h.0.attn.c_attn"). false if absent. */
 bool ft_model_site(const ft_model *m, int layer, ft_site site, int *w, int *b, int64_t *in, int64_t *out,

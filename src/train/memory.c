@@ -2,17 +2,7 @@
 #include <string.h>
 
 #include "train/memory.h"
-
-size_t ft_train_act_bytes(const ft_model *m, int train_batch, int eval_batch, int seq_len, bool checkpoint,
-                          float label_smoothing) {
-    /* as ft_train_accumulate and the trainer's evaluation run their forwards */
-    const ft_fwd_opts tr = {.training = true, .fused_head = true, .label_smoothing = label_smoothing,
-                            .checkpoint = checkpoint};
-    const ft_fwd_opts ev = {.keep_logits = m->task != FT_TASK_CAUSAL_LM, .checkpoint = true, .no_loss = true};
-    const size_t a = ft_model_act_bytes_opts(m, train_batch, seq_len, &tr);
-    const size_t b = eval_batch > 0 ? ft_model_act_bytes_opts(m, eval_batch, seq_len, &ev) : 0;
-    return a > b ? a : b;
-}
+#include "train/trainer.h"
 
 void ft_mem_estimate_run(const ft_model *m, int train_batch, int eval_batch, int seq_len, int optim_slots,
                          bool checkpoint, float label_smoothing, ft_mem_estimate *e) {

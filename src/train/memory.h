@@ -18,10 +18,6 @@ typedef struct {
  * checkpoint: activation checkpointing (train.activation_checkpointing); eval_batch 0 = no evaluation. */
 void ft_mem_estimate_run(const ft_model *m, int train_batch, int eval_batch, int seq_len, int optim_slots,
                          bool checkpoint, float label_smoothing, ft_mem_estimate *e);
-/* The step arena a training run needs: the larger of a training step (forward with the trainer's fused
- * head + backward, at train_batch) and an evaluation forward (no block kept, at eval_batch). */
-size_t ft_train_act_bytes(const ft_model *m, int train_batch, int eval_batch, int seq_len, bool checkpoint,
-                          float label_smoothing);
 /* MemAvailable of /proc/meminfo in bytes, 0 when unknown. */
 size_t ft_mem_available(void);
 /* One line: "memory estimate: 2.3 GiB = weights …". */

@@ -4,7 +4,6 @@
 #include <time.h>
 
 #include "data/dataset.h"
-#include "train/memory.h"
 #include "train/trainer.h"
 
 void ft_train_cfg_default(ft_train_cfg *c) {
@@ -77,6 +76,32 @@ double ft_eval_metric(const ft_eval_result *r, const char *n) {
     return NAN;
 }
 
+/* The evaluation forward: no backward follows, so it keeps no block's activations; the logits of a
+ * classification or regression head are kept for the metrics. */
+static ft_fwd_opts eval_opts(const ft_model *m) {
+    return (ft_fwd_opts){.keep_logits = m->task != FT_TASK_CAUSAL_LM, .checkpoint = true};
+}
+
+/* A training micro-batch's forward from the step's options: the fused head, gradient of the summed loss. */
+static ft_fwd_opts micro_opts(const ft_fwd_opts *base, int mb) {
+    ft_fwd_opts o = *base;
+    o.step = base->step + (uint64_t)mb; /* dropout stream: one per micro-batch */
+    o.fused_head = true;                /* head gradient of the summed loss, chunked */
+    o.head_grad_scale = 1.0f;
+    return o;
+}
+
+size_t ft_train_act_bytes(const ft_model *m, int train_batch, int eval_batch, int seq_len, bool checkpoint,
+                          float label_smoothing) {
+    const ft_fwd_opts base = {.training = true, .label_smoothing = label_smoothing, .checkpoint = checkpoint};
+    const ft_fwd_opts tr = micro_opts(&base, 0);
+    ft_fwd_opts ev = eval_opts(m);
+    ev.no_loss = true; /* sizes it without a backward (it runs none) */
+    const size_t a = ft_model_act_bytes_opts(m, train_batch, seq_len, &tr);
+    const size_t b = eval_batch > 0 ? ft_model_act_bytes_opts(m, eval_batch, seq_len, &ev) : 0;
+    return a > b ? a : b;
+}
+
 ft_status ft_train_evaluate(ft_model *m, const ft_dataset *d, int batch_size, int seq_len, int32_t pad_id,
                             ft_arena *arena, ft_eval_result *out) {
     memset(out, 0, sizeof *out);
@@ -101,8 +126,7 @@ ft_status ft_train_evaluate(ft_model *m, const ft_dataset *d, int batch_size, in
         if (s != FT_OK)
             break;
         ft_arena_reset(arena);
-        /* no backward follows: the forward need not keep any block's activations */
-        ft_fwd_opts o = {.keep_logits = cls || reg, .checkpoint = true};
+        ft_fwd_opts o = eval_opts(m);
         ft_acts *a = NULL;
         double l = 0.0;
         int64_t c = -1;
@@ -303,10 +327,7 @@ ft_status ft_train_accumulate(ft_model *m, const ft_dataset *d, const size_t *id
         for (int64_t i = 0; i < (int64_t)b.B * b.T; i++)
             out->tokens += b.mask ? b.mask[i] : 1;
         ft_arena_reset(arena);
-        ft_fwd_opts o = *base;
-        o.step = base->step + (uint64_t)mb; /* dropout stream: one per micro-batch */
-        o.fused_head = true;                /* head gradient of the summed loss, chunked */
-        o.head_grad_scale = 1.0f;
+        ft_fwd_opts o = micro_opts(base, mb);
         ft_acts *a = NULL;
         double loss = 0.0;
         int64_t cnt = -1;

@@ -108,6 +108,12 @@ ft_status ft_train_accumulate(ft_model *m, const ft_dataset *d, const size_t *id
                               int seq_len, int32_t pad_id, const ft_fwd_opts *base, ft_arena *arena,
                               ft_accum_result *out);
 
+/* The step arena a training run needs: the larger of a training step (ft_train_accumulate's forward with
+ * the fused head + backward, at train_batch) and an evaluation forward (ft_train_evaluate: no block kept,
+ * at eval_batch; 0 = none), each sized by ft_model_act_bytes_opts from the options those functions use. */
+size_t ft_train_act_bytes(const ft_model *m, int train_batch, int eval_batch, int seq_len, bool checkpoint,
+                          float label_smoothing);
+
 /* Steps for a number of epochs: ceil(epochs · n / (batch_size · grad_accum)), at least 1. */
 int64_t ft_train_steps_for_epochs(double epochs, size_t n, int batch_size, int grad_accum);
 
