@@ -273,13 +273,20 @@ static ft_status write_fixed_events(const char *dir, char *path, size_t pathcap)
     return s != FT_OK ? s : c;
 }
 
+/* the writer's clock (CLOCK_REALTIME); time() may read a coarser clock that lags it */
+static double real_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 FT_TEST(test_tb_roundtrip) {
     char dir[256], path[4096];
     make_tmpdir(dir, sizeof dir, "tb");
     FT_CHECK(dir[0]);
-    time_t t_before = time(NULL);
+    double t_before = real_now();
     FT_CHECK_OK(write_fixed_events(dir, path, sizeof path));
-    time_t t_after = time(NULL);
+    double t_after = real_now();
 
     /* name: events.out.tfevents.<unix seconds>.<hostname> */
     char host[256] = "";
@@ -289,7 +296,8 @@ FT_TEST(test_tb_roundtrip) {
     long long secs = 0;
     int used = 0;
     FT_CHECK(sscanf(base, "events.out.tfevents.%lld.%n", &secs, &used) == 1 && used > 0);
-    FT_CHECK(secs >= (long long)t_before && secs <= (long long)t_after);
+    FT_CHECKF(secs >= (long long)t_before && secs <= (long long)t_after,
+              "name's seconds %lld outside [%.3f, %.3f]", secs, t_before, t_after);
     FT_CHECKF(strcmp(base + used, host) == 0, "host part '%s' vs '%s'", base + used, host);
 
     char *data = NULL;
@@ -302,7 +310,8 @@ FT_TEST(test_tb_roundtrip) {
     if (k == 6) {
         FT_CHECK(strcmp(ev[0].version, "brain.Event:2") == 0);
         FT_CHECK(!ev[0].has_summary && ev[0].nvals == 0);
-        FT_CHECK(ev[0].wall >= (double)t_before - 1 && ev[0].wall <= (double)t_after + 1);
+        FT_CHECKF(ev[0].wall >= t_before - 1 && ev[0].wall <= t_after + 1,
+                  "version record's wall %.6f outside [%.6f, %.6f]", ev[0].wall, t_before, t_after);
         struct { int64_t step; double wall; int nv; const char *tag[3]; float val[3]; } want[] = {
             {1, 1700000000.25, 1, {"train/loss"}, {2.5f}},
             {2, 1700000001.5, 1, {"train/loss"}, {2.0f}},
@@ -344,7 +353,7 @@ FT_TEST(test_tb_nan_and_empty_batch) {
     snprintf(path, sizeof path, "%s", ft_tb_path(w));
     FT_CHECK_OK(ft_tb_scalars(w, 5, 1.0, NULL, NULL, 0)); /* nothing to write: no record */
     FT_CHECK_OK(ft_tb_scalar(w, "loss", 0, NAN, -1));     /* negative wall time: now */
-    double now = (double)time(NULL);
+    double now = real_now();
     FT_CHECK_OK(ft_tb_close(w));
     char *data = NULL;
     size_t n = 0;
@@ -355,7 +364,7 @@ FT_TEST(test_tb_nan_and_empty_batch) {
     FT_CHECKF(k == 2, "%d events (%s)", k, why);
     if (k == 2) {
         FT_CHECK(ev[1].step == 0 && ev[1].nvals == 1 && isnan(ev[1].vals[0]));
-        FT_CHECK(fabs(ev[1].wall - now) < 5);
+        FT_CHECKF(fabs(ev[1].wall - now) < 5, "wall %.6f, now %.6f", ev[1].wall, now);
     }
     free(data);
     rm_tree(dir);

@@ -308,7 +308,8 @@ ft_status ft_tb_open(const char *dir, ft_tb_writer **out) {
         if (*c == '/')
             *c = '_';
     char base[300];
-    snprintf(base, sizeof base, "events.out.tfevents.%lld.%s", (long long)time(NULL), host);
+    /* the same clock as the records' wall times, so the name and the first record agree */
+    snprintf(base, sizeof base, "events.out.tfevents.%lld.%s", (long long)wall_now(), host);
     ft_tb_writer *w = calloc(1, sizeof *w);
     if (!w)
         return ft_fail(FT_ERR_NOMEM, "%s: no memory for an event writer", dir);
