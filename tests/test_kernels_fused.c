@@ -179,6 +179,23 @@ FT_TEST(act_backward_bias_is_thread_count_independent) {
     free(pre), free(dact), free(d1), free(d2), free(db1), free(db2);
 }
 
+/* ReLU's backward passes dy where the input is > 0 and gives 0 elsewhere, also for a non-finite dy
+ * (torch's threshold backward): fused and unfused agree, with no NaN from 0·∞. */
+FT_TEST(relu_backward_zeroes_non_finite_dy_where_inactive) {
+    enum { N = 2, C = 3 };
+    float pre[N * C] = {-1.0f, 2.0f, -0.5f, 0.0f, 3.0f, -2.0f};
+    const float dact[N * C] = {INFINITY, 0.25f, NAN, -INFINITY, -1.5f, 7.0f};
+    const float want[N * C] = {0.0f, 0.25f, 0.0f, 0.0f, -1.5f, 0.0f};
+    float dpre[N * C], dx[N * C] = {0}, db[C] = {0};
+    ft_act_backward_bias(FT_ACT_RELU, dpre, db, dact, pre, N, C);
+    ft_act_backward(FT_ACT_RELU, dx, dact, pre, N * C);
+    for (int i = 0; i < N * C; i++) {
+        FT_CHECKF(dpre[i] == want[i], "fused dpre[%d] = %g, want %g", i, dpre[i], want[i]);
+        FT_CHECKF(dx[i] == want[i], "unfused dx[%d] = %g, want %g", i, dx[i], want[i]);
+    }
+    FT_CHECK(db[0] == 0.0f && db[1] == 0.25f - 1.5f && db[2] == 0.0f);
+}
+
 /* ------------------------------------------------------------------ residual + norm */
 
 /* The pre-change LayerNorm statistics (scalar two-pass), to show the lane sums lose no accuracy. */
@@ -284,6 +301,7 @@ int main(void) {
     FT_RUN(bias_act_forward_matches_unfused_and_reference);
     FT_RUN(act_backward_bias_matches_unfused_and_finite_differences);
     FT_RUN(act_backward_bias_is_thread_count_independent);
+    FT_RUN(relu_backward_zeroes_non_finite_dy_where_inactive);
     FT_RUN(residual_norms_match_unfused_and_reference);
     FT_DONE();
 }

@@ -42,15 +42,38 @@ static inline float silu_d(float v) {
 static inline float relu_f(float v) {
     return v > 0.0f ? v : 0.0f;
 }
-static inline float relu_d(float v) {
-    return v > 0.0f ? 1.0f : 0.0f;
-}
 static inline float ident_f(float v) {
     return v;
 }
-static inline float ident_d(float v) {
-    return (void)v, 1.0f;
+
+/* The backward's per-element term dy·f'(v). ReLU passes dy where v > 0 and gives 0 elsewhere (also for a
+ * non-finite dy, as torch's threshold backward); identity passes dy. */
+static inline float gelu_tanh_b(float dy, float v) {
+    return dy * gelu_tanh_d(v);
 }
+static inline float gelu_erf_b(float dy, float v) {
+    return dy * gelu_erf_d(v);
+}
+static inline float silu_b(float dy, float v) {
+    return dy * silu_d(v);
+}
+static inline float relu_b(float dy, float v) {
+    return v > 0.0f ? dy : 0.0f;
+}
+static inline float ident_b(float dy, float v) {
+    return (void)v, dy;
+}
+
+/* M(stem) for the activation f, stems as above (stem_f, stem_b): one loop per activation, the switch
+ * outside the vector loop. */
+#define ACT_CASES(f, M)                                                                                      \
+    switch (f) {                                                                                             \
+    case FT_ACT_GELU_TANH: M(gelu_tanh); break;                                                              \
+    case FT_ACT_GELU_ERF: M(gelu_erf); break;                                                                \
+    case FT_ACT_SILU: M(silu); break;                                                                        \
+    case FT_ACT_RELU: M(relu); break;                                                                        \
+    case FT_ACT_IDENTITY: M(ident); break;                                                                   \
+    }
 
 void ft_gelu_tanh_forward(float *y, const float *x, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n >= FT_PAR_MIN)
@@ -113,35 +136,28 @@ void ft_act_backward(ft_act a, float *dx, const float *dy, const float *x, int64
     case FT_ACT_RELU:
 #pragma omp parallel for simd schedule(static) if (n >= FT_PAR_MIN)
         for (int64_t i = 0; i < n; i++)
-            dx[i] += x[i] > 0.0f ? dy[i] : 0.0f;
+            dx[i] += relu_b(dy[i], x[i]);
         break;
     case FT_ACT_IDENTITY: ft_add_inplace(dx, dy, n); break;
     }
 }
 
-/* One loop per activation (the switch stays outside the vector loop). */
-#define BIAS_ACT_ROWS(F)                                                                                     \
+#define BIAS_ACT_ROWS(S)                                                                                     \
     _Pragma("omp parallel for schedule(static) if (N * C >= FT_PAR_MIN)") for (int64_t i = 0; i < N; i++) {  \
         float *pr = pre + i * C, *ar = act + i * C;                                                          \
         if (b) {                                                                                             \
             _Pragma("omp simd") for (int64_t j = 0; j < C; j++) {                                            \
                 const float v = pr[j] + b[j];                                                                \
                 pr[j] = v;                                                                                   \
-                ar[j] = F(v);                                                                                \
+                ar[j] = S##_f(v);                                                                            \
             }                                                                                                \
         } else {                                                                                             \
-            _Pragma("omp simd") for (int64_t j = 0; j < C; j++) ar[j] = F(pr[j]);                            \
+            _Pragma("omp simd") for (int64_t j = 0; j < C; j++) ar[j] = S##_f(pr[j]);                        \
         }                                                                                                    \
     }
 
 void ft_bias_act_forward(ft_act f, float *act, float *pre, const float *b, int64_t N, int64_t C) {
-    switch (f) {
-    case FT_ACT_GELU_TANH: BIAS_ACT_ROWS(gelu_tanh_f); break;
-    case FT_ACT_GELU_ERF: BIAS_ACT_ROWS(gelu_erf_f); break;
-    case FT_ACT_SILU: BIAS_ACT_ROWS(silu_f); break;
-    case FT_ACT_RELU: BIAS_ACT_ROWS(relu_f); break;
-    case FT_ACT_IDENTITY: BIAS_ACT_ROWS(ident_f); break;
-    }
+    ACT_CASES(f, BIAS_ACT_ROWS)
 }
 
 /* Column block of the backward: ≤ 1024 columns (4 KiB of each row: a page per stream and row, and the
@@ -151,7 +167,7 @@ void ft_bias_act_forward(ft_act f, float *act, float *pre, const float *b, int64
 /* Each thread takes an even, contiguous share of the columns and walks all rows in order over it, so every
  * column sum has the order of ft_linear_backward's bias loop (s = Σ_{i=0..N−1}, then db += s) whatever the
  * thread count. */
-#define ACT_BWD(D)                                                                                           \
+#define ACT_BWD(S)                                                                                           \
     _Pragma("omp parallel if (N * C >= FT_PAR_MIN)") {                                                       \
         const int64_t nt = omp_get_num_threads(), per = ((C + nt - 1) / nt + 15) / 16 * 16;                  \
         const int64_t c0 = omp_get_thread_num() * per, c1 = c0 + per < C ? c0 + per : C;                     \
@@ -164,7 +180,7 @@ void ft_bias_act_forward(ft_act f, float *act, float *pre, const float *b, int64
                 const float *dr = dact + i * C + j0, *pr = pre + i * C + j0;                                 \
                 float *gr = dpre + i * C + j0;                                                               \
                 _Pragma("omp simd") for (int64_t j = 0; j < w; j++) {                                        \
-                    const float g = dr[j] * D(pr[j]);                                                        \
+                    const float g = S##_b(dr[j], pr[j]);                                                     \
                     gr[j] = g;                                                                               \
                     acc[j] += g;                                                                             \
                 }                                                                                            \
@@ -176,13 +192,7 @@ void ft_bias_act_forward(ft_act f, float *act, float *pre, const float *b, int64
 
 void ft_act_backward_bias(ft_act f, float *dpre, float *db, const float *dact, const float *pre, int64_t N,
                           int64_t C) {
-    switch (f) {
-    case FT_ACT_GELU_TANH: ACT_BWD(gelu_tanh_d); break;
-    case FT_ACT_GELU_ERF: ACT_BWD(gelu_erf_d); break;
-    case FT_ACT_SILU: ACT_BWD(silu_d); break;
-    case FT_ACT_RELU: ACT_BWD(relu_d); break;
-    case FT_ACT_IDENTITY: ACT_BWD(ident_d); break;
-    }
+    ACT_CASES(f, ACT_BWD)
 }
 
 void ft_swiglu_forward(float *h, const float *gate, const float *up, int64_t n) {

@@ -74,11 +74,11 @@ void ft_gelu_erf_forward(float *y, const float *x, int64_t n); /* exact: 0.5x(1+
 void ft_gelu_erf_backward(float *dx, const float *dy, const float *x, int64_t n);
 void ft_silu_forward(float *y, const float *x, int64_t n); /* x·σ(x) */
 void ft_silu_backward(float *dx, const float *dy, const float *x, int64_t n);
-/* SwiGLU: h = silu(gate) * up (writes h) */
 /* Any ft_act by name (the models' configured activation): forward writes y (y may be x), backward
  * accumulates dx += dy·f'(x). The same per-element formulas as the fused kernels below. */
 void ft_act_forward(ft_act a, float *y, const float *x, int64_t n);
 void ft_act_backward(ft_act a, float *dx, const float *dy, const float *x, int64_t n);
+/* SwiGLU: h = silu(gate) * up (writes h) */
 void ft_swiglu_forward(float *h, const float *gate, const float *up, int64_t n);
 void ft_swiglu_backward(float *dgate, float *dup, const float *dh, const float *gate, const float *up, int64_t n);
 
