@@ -1,6 +1,7 @@
 /* bench/kernels: per-kernel timings at a training shape (default GPT-2-124M, batch 4×128):
  * LM head + cross-entropy unfused vs fused (per chunk size), attention forward/backward,
- * GELU, the fused elementwise kernels against their unfused compositions, and the bf16 matmul against
+ * GELU, the fused elementwise kernels against their unfused compositions (and the gradient averaging
+ * pass with its norm against the two passes it replaces), and the bf16 matmul against
  * fp32 ft_gemm. Median of --reps runs, milliseconds. --fused: only the fused-kernel rows. */
 #include <omp.h>
 #include <stdio.h>
@@ -79,7 +80,18 @@ static int bench_fused(int64_t N, int64_t C, int reps) {
          ft_residual_rmsnorm_forward(xo, y, rstd, xo, r, w, N, C, 1e-5f));
     free(pre), free(act), free(b), free(dact), free(dpre), free(db), free(r), free(xo), free(y), free(w),
         free(mean), free(rstd);
-    return 0;
+    /* the step's gradient averaging (×1/count) and its norm, over GPT-2-124M's 124,439,808 values (the
+     * factor is 1 here so that the values stay put across repeats; the passes are the same) */
+    const int64_t np = 124439808;
+    float *g = falloc(np, 34, 1e-3f);
+    double sink = 0.0;
+    TIME("grad mean + norm [124M]: scale, then norm", 0.0, reps, {
+        ft_scale_inplace(g, np, 1.0f);
+        sink += ft_sum_sq(g, np);
+    });
+    TIME("grad mean + norm [124M]: ft_scale_sum_sq", 0.0, reps, sink += ft_scale_sum_sq(g, np, 1.0f));
+    free(g);
+    return sink > 0.0 ? 0 : 1;
 }
 
 int main(int argc, char **argv) {

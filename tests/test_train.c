@@ -119,6 +119,43 @@ FT_TEST(clipping) {
     ft_model_free(m);
 }
 
+static void fill_grads(ft_model *m, int step, float amp);
+
+/* The averaging pass's scale-and-norm: the same bits as scaling the grads and then taking their norm,
+ * for a tiny model and for an array long enough for the threaded path. */
+FT_TEST(grad_scale_norm_is_scale_then_norm) {
+    ft_model *a = tiny(GPT2_CFG, true), *b = tiny(GPT2_CFG, true);
+    FT_CHECK(a && b);
+    if (a && b) {
+        fill_grads(a, 1, 0.3f);
+        fill_grads(b, 1, 0.3f);
+        const float s = 1.0f / 37.0f;
+        ft_grad_scale(a, s);
+        const double want = ft_grad_norm(a), got = ft_grad_scale_norm(b, s);
+        FT_CHECKF(got == want && got > 0, "norm %.17g vs %.17g", got, want);
+        for (int i = 0; i < a->n_params; i++)
+            if (a->params[i].grad)
+                FT_CHECKF(
+                    !memcmp(a->params[i].grad, b->params[i].grad, (size_t)a->params[i].numel * sizeof(float)),
+                    "param %d's grad differs", i);
+    }
+    ft_model_free(a);
+    ft_model_free(b);
+    const int64_t n = 300007;
+    float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
+    FT_CHECK(x && y);
+    if (x && y) {
+        for (int64_t i = 0; i < n; i++)
+            x[i] = y[i] = (float)((i * 7919) % 2003 - 1001) * 1e-3f;
+        ft_scale_inplace(x, n, 0.37f);
+        const double want = ft_sum_sq(x, n), got = ft_scale_sum_sq(y, n, 0.37f);
+        FT_CHECKF(got == want && got > 0, "sum of squares %.17g vs %.17g", got, want);
+        FT_CHECK(!memcmp(x, y, (size_t)n * sizeof *x));
+    }
+    free(x);
+    free(y);
+}
+
 FT_TEST(sgd_momentum_and_decay) {
     ft_model *m = tiny(GPT2_CFG, true);
     if (!m)
@@ -187,6 +224,9 @@ static void accumulation_case(const char *cfg_txt) {
     FT_CHECK_OK(ft_train_accumulate(m, &d, idx, N, b, 24, 0, &o, &arena, &acc));
     grads_of(m, g2);
     FT_CHECK(big.count == acc.count && big.count > 0);
+    /* the norm it reports (from the averaging pass) is the norm of the gradient it leaves */
+    FT_CHECKF(acc.grad_norm == ft_grad_norm(m) && acc.grad_norm > 0, "grad_norm %.17g vs %.17g",
+              acc.grad_norm, ft_grad_norm(m));
     /* Not bit-equal: oneDNN's sgemm with Bᵀ (every Linear [out, in] and the LM head) rounds a row
      * differently depending on M and the row's place in the call (a 72-row call vs the same rows
      * inside a 288-row one), so a few logits differ in the last bit; measured |Δloss| ≤ 1.4e-9 (Debug),
@@ -648,6 +688,7 @@ int main(void) {
     ft_mkdir_p(tmpdir);
     FT_RUN(schedules_exact_values);
     FT_RUN(clipping);
+    FT_RUN(grad_scale_norm_is_scale_then_norm);
     FT_RUN(sgd_momentum_and_decay);
     FT_RUN(accumulation_equals_big_batch);
     FT_RUN(clip_folded_into_update_bit_exact);

@@ -205,5 +205,7 @@ void ft_adamw_step_scaled(float *p, const float *g, float gscale, float *m, floa
 void ft_add_inplace(float *y, const float *x, int64_t n); /* y += x */
 double ft_sum_sq(const float *x, int64_t n);             /* Σ x² in double */
 void ft_scale_inplace(float *x, int64_t n, float s);
+/* x *= s, then Σ x² in double of the scaled values, in one pass (ft_scale_inplace + ft_sum_sq). */
+double ft_scale_sum_sq(float *x, int64_t n, float s);
 
 #endif

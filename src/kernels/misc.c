@@ -169,6 +169,17 @@ double ft_sum_sq(const float *x, int64_t n) {
     return s;
 }
 
+double ft_scale_sum_sq(float *x, int64_t n, float s) {
+    double acc = 0.0;
+#pragma omp parallel for simd schedule(static) reduction(+ : acc) if (n >= FT_PAR_MIN)
+    for (int64_t i = 0; i < n; i++) {
+        const float v = x[i] * s;
+        x[i] = v;
+        acc += (double)v * (double)v;
+    }
+    return acc;
+}
+
 void ft_scale_inplace(float *x, int64_t n, float s) {
 #pragma omp parallel for simd schedule(static) if (n >= FT_PAR_MIN)
     for (int64_t i = 0; i < n; i++)

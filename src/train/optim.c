@@ -142,6 +142,14 @@ void ft_grad_scale(ft_model *m, float s) {
             ft_scale_inplace(m->params[i].grad, m->params[i].numel, s);
 }
 
+double ft_grad_scale_norm(ft_model *m, float s) {
+    double acc = 0.0;
+    for (int i = 0; i < m->n_params; i++)
+        if (m->params[i].trainable && m->params[i].grad)
+            acc += ft_scale_sum_sq(m->params[i].grad, m->params[i].numel, s);
+    return sqrt(acc);
+}
+
 float ft_clip_scale(double norm, double max_norm) {
     const double coef = max_norm / (norm + 1e-6);
     return max_norm > 0.0 && isfinite(norm) && coef < 1.0 ? (float)coef : 1.0f;

@@ -47,5 +47,7 @@ double ft_clip_grad_norm(ft_model *m, double max_norm);
 float ft_clip_scale(double norm, double max_norm);
 /* Multiply every trainable grad by s. */
 void ft_grad_scale(ft_model *m, float s);
+/* ft_grad_scale, returning the global L2 norm of the scaled grads (ft_grad_norm) from the same pass. */
+double ft_grad_scale_norm(ft_model *m, float s);
 
 #endif

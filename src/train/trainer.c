@@ -315,7 +315,7 @@ ft_status ft_train_accumulate(ft_model *m, const ft_dataset *d, const size_t *id
                               int seq_len, int32_t pad_id, const ft_fwd_opts *base, ft_arena *arena,
                               ft_accum_result *out) {
     memset(out, 0, sizeof *out);
-    out->loss = NAN;
+    out->loss = out->grad_norm = NAN;
     ft_model_zero_grad(m);
     double sum = 0.0;
     ft_status s = FT_OK;
@@ -350,7 +350,8 @@ ft_status ft_train_accumulate(ft_model *m, const ft_dataset *d, const size_t *id
     }
     if (s != FT_OK || out->nonfinite || out->count == 0)
         return s;
-    ft_grad_scale(m, (float)(1.0 / (double)out->count)); /* Σ over targets → mean over all targets of the step */
+    /* Σ over targets → mean over all targets of the step, and that gradient's norm in the same pass */
+    out->grad_norm = ft_grad_scale_norm(m, (float)(1.0 / (double)out->count));
     out->loss = sum / (double)out->count;
     return FT_OK;
 }
@@ -378,7 +379,7 @@ static ft_status train_step(run *r, double *loss_out, double *gnorm_out, float *
     if (s != FT_OK || *nonfinite || *empty)
         return s;
     *loss_out = ar.loss;
-    *gnorm_out = ft_grad_norm(r->m); /* logged: the norm before clipping */
+    *gnorm_out = ar.grad_norm; /* logged: the norm before clipping */
     *gscale_out = ft_clip_scale(*gnorm_out, c->max_grad_norm);
     if (!isfinite(*gnorm_out))
         *nonfinite = true;

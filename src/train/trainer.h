@@ -103,6 +103,7 @@ typedef struct {
     int64_t count;   /* targets */
     int64_t tokens;  /* real (unpadded) tokens */
     bool nonfinite;  /* a micro-batch's loss was NaN/Inf (grads then partial: do not use) */
+    double grad_norm; /* global L2 norm of the step's (mean) gradient, before clipping; NaN if none */
 } ft_accum_result;
 ft_status ft_train_accumulate(ft_model *m, const ft_dataset *d, const size_t *idx, int n_micro, int micro_bs,
                               int seq_len, int32_t pad_id, const ft_fwd_opts *base, ft_arena *arena,
