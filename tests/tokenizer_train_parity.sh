@@ -6,8 +6,7 @@
 #  2. on the same files, ftune learns exactly the merges, in the same order, that the binding's BpeTrainer
 #     learns (its defaults: min_frequency 0, alphabet = characters seen) — all of them, down to the
 #     merges of pairs seen once, where ties decide the order.
-# Training text: the repository's docs and README, the licences Debian ships (/usr/share/common-licenses),
-# and, when present, the pre-training corpus (.cache/pretrain/*.train.txt).
+# Training text: the repository's docs and README and the licences Debian ships (/usr/share/common-licenses).
 set -euo pipefail
 FT_SRC=${FT_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 FT_BIN=${FT_BIN:-$FT_SRC/build/ftune}
@@ -48,7 +47,6 @@ process.exit(ok === c.length ? 0 : 1);' "$corpus" "$work/$name.rt" || status=1
 
 # 2. the merges equal the BpeTrainer's
 train_set=("${files[@]}")
-for f in "$FT_SRC"/.cache/pretrain/*.train.txt; do [ -f "$f" ] && train_set+=("$f"); done
 node "$FT_SRC/tests/tok/train_ref.js" "$NPM_DIR" "$work/ref.json" "${train_set[@]}"
 vs=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).ftune_vocab_size)' "$work/ref.json")
 "$FT_BIN" tokenizer train --files "${train_set[@]}" --vocab-size "$vs" --min-frequency 0 --out "$work/tok2" > "$work/train2.log"
