@@ -4,10 +4,12 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/trained.h"
 #include "data/dataset.h"
 
 static const char DATA_USAGE[] =
     "usage: ftune data (--input FILE | --mail-dir DIR) --out FILE.jsonl [options]\n"
+    "       ftune data --recipe R.yaml --splits-out PREFIX [key=value ...]\n"
     "Reads rows, cleans them, optionally augments them, writes {\"text\", \"label\", ...} JSONL and prints a\n"
     "summary of what each step changed or removed.\n"
     "  --input FILE           JSONL, CSV, TSV or text (one row per line)\n"
@@ -29,9 +31,43 @@ static const char DATA_USAGE[] =
     "  --augment K            add K EDA copies per row on average (default 0 = off)\n"
     "  --aug-delete P --aug-swap P --aug-insert P --aug-synonym P   EDA rates (default 0.1 each)\n"
     "  --wordnet-dir DIR      WordNet data.* files (default /usr/share/wordnet)\n"
-    "  --seed N               augmentation seed (default 42)\n";
+    "  --seed N               augmentation seed (default 42)\n"
+    "  --recipe R.yaml --splits-out PREFIX [key=value ...]\n"
+    "                         read, clean and split the recipe's data exactly as `ftune train R.yaml` does\n"
+    "                         (same cleaning, ratios, stratification, seed; before augmentation) and write\n"
+    "                         PREFIX.train.jsonl, PREFIX.validation.jsonl, PREFIX.test.jsonl\n";
+
+/* --recipe R --splits-out PREFIX: the train/validation/test rows `ftune train R` would use. */
+static int write_splits(const char *recipe, const char *prefix, const char **kv, int nkv) {
+    ft_recipe r;
+    ft_status s = ft_recipe_init(&r);
+    if (s == FT_OK)
+        s = ft_recipe_load_yaml(&r, recipe);
+    for (int i = 0; i < nkv && s == FT_OK; i++)
+        s = ft_recipe_override(&r, kv[i]);
+    ft_data_recs rs[3] = {{0}};
+    const char *name[3] = {"train", "validation", "test"};
+    if (s == FT_OK) {
+        ft_data_cfg c;
+        ft_cli_data_cfg_from(&r, &c);
+        s = ft_data_splits(&c, ft_cli_task_of(r.task), rs, stdout);
+    }
+    for (int k = 0; k < 3 && s == FT_OK; k++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s.%s.jsonl", prefix, name[k]);
+        s = ft_data_write_jsonl(path, &rs[k]);
+        if (s == FT_OK)
+            printf("wrote %s: %zu rows\n", path, rs[k].n);
+    }
+    for (int k = 0; k < 3; k++)
+        ft_data_recs_free(&rs[k]);
+    ft_recipe_free(&r);
+    return s == FT_OK ? 0 : ft_cli_fail("data", s);
+}
 
 int ft_cmd_data(int argc, char **argv) {
+    const char *recipe = NULL, *splits_out = NULL, *kv[64];
+    int nkv = 0;
     const char *input = NULL, *mail_dir = NULL, *out = NULL, *format = "auto", *text_field = "text",
                *label_field = "label", *prompt_field = "prompt", *response_field = "response", *wordnet = NULL;
     bool keep_headers = false, no_unicode = false, no_ws = false, html = false, email = false, no_dedup = false,
@@ -50,10 +86,22 @@ int ft_cmd_data(int argc, char **argv) {
                      {"max-chars", FT_OPT_INT, &max_chars},   {"augment", FT_OPT_FLOAT, &augment},
                      {"aug-delete", FT_OPT_FLOAT, &pd},       {"aug-swap", FT_OPT_FLOAT, &ps},
                      {"aug-insert", FT_OPT_FLOAT, &pi},       {"aug-synonym", FT_OPT_FLOAT, &psyn},
-                     {"wordnet-dir", FT_OPT_STR, &wordnet},   {"seed", FT_OPT_INT, &seed}};
-    int rc = ft_cli_parse("data", argc, argv, opts, sizeof opts / sizeof *opts, DATA_USAGE, NULL, 0, NULL, &help);
+                     {"wordnet-dir", FT_OPT_STR, &wordnet},   {"seed", FT_OPT_INT, &seed},
+                     {"recipe", FT_OPT_STR, &recipe},         {"splits-out", FT_OPT_STR, &splits_out}};
+    int rc = ft_cli_parse("data", argc, argv, opts, sizeof opts / sizeof *opts, DATA_USAGE, kv, 64, &nkv, &help);
     if (rc || help)
         return rc;
+    if (recipe || splits_out) {
+        if (!recipe || !splits_out || input || mail_dir || out) {
+            fprintf(stderr, "ftune data: --recipe and --splits-out go together, without --input/--mail-dir/--out\n");
+            return 2;
+        }
+        return write_splits(recipe, splits_out, kv, nkv);
+    }
+    if (nkv) {
+        fprintf(stderr, "ftune data: unexpected argument '%s' (key=value overrides need --recipe)\n", kv[0]);
+        return 2;
+    }
     if (!out || (!input) == (!mail_dir)) {
         fprintf(stderr, "ftune data: --out and exactly one of --input, --mail-dir are required\n%s", DATA_USAGE);
         return 2;

@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli/cli.h"
+#include "cli/trained.h"
 #include "train/memory.h"
 #include "io/json.h"
 #include "data/dataset.h"
@@ -174,7 +175,7 @@ static ft_status peft_cfg_from(const ft_recipe *r, ft_peft_cfg *c) {
     return FT_OK;
 }
 
-static void data_cfg_from(const ft_recipe *r, ft_data_cfg *c) {
+void ft_cli_data_cfg_from(const ft_recipe *r, ft_data_cfg *c) {
     ft_data_cfg_default(c);
     c->train = r->data_train;
     c->validation = r->data_validation;
@@ -209,7 +210,7 @@ static void data_cfg_from(const ft_recipe *r, ft_data_cfg *c) {
     c->seed = (uint64_t)r->seed;
 }
 
-static ft_task task_of(const char *t) {
+ft_task ft_cli_task_of(const char *t) {
     if (!strcmp(t, "classification"))
         return FT_TASK_SEQ_CLS;
     if (!strcmp(t, "regression"))
@@ -248,7 +249,7 @@ static ft_status run_job(job *j, int *exit_code) {
     ft_recipe *r = &j->r;
     FT_TRY(ft_recipe_validate(r));
     const bool pretok = !strcmp(r->data_format, "pretokenized");
-    const ft_task task = task_of(r->task);
+    const ft_task task = ft_cli_task_of(r->task);
     ft_ctx ctx;
     ft_ctx_default(&ctx);
     if (r->threads > 0)
@@ -292,7 +293,7 @@ static ft_status run_job(job *j, int *exit_code) {
             FT_TRY(ft_dataset_load_pretok(r->data_test, &j->te));
     } else {
         ft_data_cfg dc;
-        data_cfg_from(r, &dc);
+        ft_cli_data_cfg_from(r, &dc);
         FT_TRY(ft_data_build(&dc, task, j->tok, &j->tr, &j->va, &j->te, stdout));
     }
     if (task == FT_TASK_SEQ_CLS) {

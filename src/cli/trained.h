@@ -33,4 +33,9 @@ void ft_trained_free(ft_trained *t);
 /* The text cleaning training applied (unicode, whitespace, HTML, mail headers); malloc'd. */
 ft_status ft_trained_clean(const ft_trained *t, const char *text, char **out);
 
+/* The data config and task a recipe gives `ftune train` (cmd_train.c); `ftune data --recipe` uses the
+ * same, so the splits it writes are the ones training sees. */
+void ft_cli_data_cfg_from(const ft_recipe *r, ft_data_cfg *c);
+ft_task ft_cli_task_of(const char *task);
+
 #endif

@@ -408,25 +408,12 @@ static void print_labels(FILE *f, const char *name, const ft_dataset *d, char *c
     fprintf(f, "\n");
 }
 
-ft_status ft_data_build(const ft_data_cfg *cfg, ft_task task, ft_tokenizer *tok, ft_dataset *train, ft_dataset *val,
-                        ft_dataset *test, FILE *summary) {
-    memset(train, 0, sizeof *train);
-    if (val)
-        memset(val, 0, sizeof *val);
-    if (test)
-        memset(test, 0, sizeof *test);
+ft_status ft_data_splits(const ft_data_cfg *cfg, ft_task task, ft_data_recs rs[3], FILE *summary) {
+    memset(rs, 0, 3 * sizeof *rs);
     if (!cfg->train)
         return ft_fail(FT_ERR_CONFIG, "data.train: no training file given");
-    if (cfg->max_len < 2)
-        return ft_fail(FT_ERR_CONFIG, "data.max_len: %d is too small", cfg->max_len);
-    if (cfg->truncation && strcmp(cfg->truncation, "head") && strcmp(cfg->truncation, "tail"))
-        return ft_fail(FT_ERR_CONFIG, "data.truncation: '%s' is not head or tail", cfg->truncation);
-    ft_data_recs raw = {0}, rs[3] = {{0}};
+    ft_data_recs raw = {0};
     const char *split_name[3] = {"train", "validation", "test"};
-    ft_dataset *out[3] = {train, val, test};
-    char **names = NULL;
-    int n_labels = 0;
-    ft_wordnet *wn = NULL;
     ft_status s = ft_data_read(cfg->train, cfg, &raw);
     if (s == FT_OK && cfg->validation)
         s = ft_data_read(cfg->validation, cfg, &rs[1]);
@@ -450,6 +437,33 @@ ft_status ft_data_build(const ft_data_cfg *cfg, ft_task task, ft_tokenizer *tok,
         if (s == FT_OK && raw.n && summary) /* ratios 0 for a given file: nothing may land in raw */
             fprintf(summary, "split: %zu rows unexpectedly left\n", raw.n);
     }
+    ft_data_recs_free(&raw);
+    if (s != FT_OK)
+        for (int k = 0; k < 3; k++)
+            ft_data_recs_free(&rs[k]);
+    return s;
+}
+
+ft_status ft_data_build(const ft_data_cfg *cfg, ft_task task, ft_tokenizer *tok, ft_dataset *train, ft_dataset *val,
+                        ft_dataset *test, FILE *summary) {
+    memset(train, 0, sizeof *train);
+    if (val)
+        memset(val, 0, sizeof *val);
+    if (test)
+        memset(test, 0, sizeof *test);
+    if (!cfg->train)
+        return ft_fail(FT_ERR_CONFIG, "data.train: no training file given");
+    if (cfg->max_len < 2)
+        return ft_fail(FT_ERR_CONFIG, "data.max_len: %d is too small", cfg->max_len);
+    if (cfg->truncation && strcmp(cfg->truncation, "head") && strcmp(cfg->truncation, "tail"))
+        return ft_fail(FT_ERR_CONFIG, "data.truncation: '%s' is not head or tail", cfg->truncation);
+    ft_data_recs rs[3] = {{0}};
+    const char *split_name[3] = {"train", "validation", "test"};
+    ft_dataset *out[3] = {train, val, test};
+    char **names = NULL;
+    int n_labels = 0;
+    ft_wordnet *wn = NULL;
+    ft_status s = ft_data_splits(cfg, task, rs, summary);
     if (s == FT_OK && rs[0].n == 0)
         s = ft_fail(FT_ERR_FORMAT, "%s: no training rows left after cleaning", cfg->train);
     if (s == FT_OK && task == FT_TASK_SEQ_CLS)
@@ -489,7 +503,6 @@ ft_status ft_data_build(const ft_data_cfg *cfg, ft_task task, ft_tokenizer *tok,
         free(names[i]);
     free(names);
     ft_wordnet_free(wn);
-    ft_data_recs_free(&raw);
     for (int k = 0; k < 3; k++)
         ft_data_recs_free(&rs[k]);
     if (s != FT_OK)

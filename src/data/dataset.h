@@ -118,6 +118,11 @@ ft_status ft_data_augment(const ft_data_cfg *cfg, const ft_wordnet *wn, ft_data_
  * label's rows are split by the ratios on their own. Sizes: round(n*ratio) per group. */
 ft_status ft_data_split(ft_data_recs *all, float val_ratio, float test_ratio, bool stratify, uint64_t seed,
                         ft_data_recs *train, ft_data_recs *val, ft_data_recs *test);
+/* What ft_data_build does before augmenting and tokenizing: read cfg->train (and validation/test when
+ * given), clean each, split train by val/test_ratio (stratified by label for classification) from
+ * cfg->seed; rs[0..2] = train, validation, test rows (free with ft_data_recs_free). The same cfg gives
+ * the same rows in the same splits as training sees. */
+ft_status ft_data_splits(const ft_data_cfg *cfg, ft_task task, ft_data_recs rs[3], FILE *summary);
 
 /* Write rows as JSONL: {"text":..,"label":..} (and prompt/response/messages when present). */
 ft_status ft_data_write_jsonl(const char *path, const ft_data_recs *rs);

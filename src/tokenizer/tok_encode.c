@@ -84,16 +84,17 @@ static ft_status find_added(const ft_tokenizer *t, const ft_tok_trie *tr, const 
     return FT_OK;
 }
 
-/* One sequence -> ids (type_id 0) appended to out. */
-static ft_status encode_seq(ft_tokenizer *t, const char *text, size_t len, ft_tok_ids *out) {
+ft_status ft_tok_words(ft_tokenizer *t, const char *text, size_t len, ft_tok_buf *buf, ft_tok_spans *words) {
     size_t bad;
     if (!ft_tok_utf8_valid(text, len, &bad))
         return ft_fail(FT_ERR_ARG, "tokenizer: input is not valid UTF-8 (byte %zu)", bad);
-    ft_tok_buf buf = {0}, norm = {0};
-    ft_tok_spans segs = {0}, pieces = {0}, words = {0};
-    ft_status st = ft_tok_buf_add(&buf, text, len);
+    ft_tok_buf norm = {0};
+    ft_tok_spans segs = {0}, pieces = {0};
+    buf->len = 0;
+    words->n = 0;
+    ft_status st = ft_tok_buf_add(buf, text, len);
     if (st == FT_OK)
-        st = find_added(t, &t->trie_raw, &buf, 0, len, 1, &segs);
+        st = find_added(t, &t->trie_raw, buf, 0, len, 1, &segs);
     for (size_t i = 0; i < segs.n && st == FT_OK; i++) {
         ft_tok_span sg = segs.v[i];
         if (sg.id >= 0) {
@@ -102,30 +103,38 @@ static ft_status encode_seq(ft_tokenizer *t, const char *text, size_t len, ft_to
         }
         size_t off = sg.off, n = sg.len;
         if (t->norm) {
-            st = ft_tok_normalize(t->norm, buf.p + sg.off, sg.len, &norm, t->md);
-            off = buf.len;
+            st = ft_tok_normalize(t->norm, buf->p + sg.off, sg.len, &norm, t->md);
+            off = buf->len;
             n = norm.len;
             if (st == FT_OK)
-                st = ft_tok_buf_add(&buf, norm.p, norm.len);
+                st = ft_tok_buf_add(buf, norm.p, norm.len);
         }
         if (st == FT_OK)
-            st = find_added(t, &t->trie_norm, &buf, off, n, sg.first, &pieces);
+            st = find_added(t, &t->trie_norm, buf, off, n, sg.first, &pieces);
     }
-    const ft_tok_spans *w = &pieces;
-    if (st == FT_OK && t->pre) {
-        st = ft_tok_pretokenize(t->pre, &buf, &pieces, &words, t->md);
-        w = &words;
-    }
-    for (size_t i = 0; i < w->n && st == FT_OK; i++) {
-        if (w->v[i].id >= 0)
-            st = ft_tok_ids_push(out, w->v[i].id, 0);
-        else if (w->v[i].len)
-            st = ft_tok_model_word(t, buf.p + w->v[i].off, w->v[i].len, out);
-    }
-    ft_tok_buf_free(&buf);
+    if (st == FT_OK && t->pre)
+        st = ft_tok_pretokenize(t->pre, buf, &pieces, words, t->md);
+    else
+        for (size_t i = 0; i < pieces.n && st == FT_OK; i++)
+            st = ft_tok_spans_add(words, pieces.v[i].off, pieces.v[i].len, pieces.v[i].id, pieces.v[i].first);
     ft_tok_buf_free(&norm);
     ft_tok_spans_free(&segs);
     ft_tok_spans_free(&pieces);
+    return st;
+}
+
+/* One sequence -> ids (type_id 0) appended to out. */
+static ft_status encode_seq(ft_tokenizer *t, const char *text, size_t len, ft_tok_ids *out) {
+    ft_tok_buf buf = {0};
+    ft_tok_spans words = {0};
+    ft_status st = ft_tok_words(t, text, len, &buf, &words);
+    for (size_t i = 0; i < words.n && st == FT_OK; i++) {
+        if (words.v[i].id >= 0)
+            st = ft_tok_ids_push(out, words.v[i].id, 0);
+        else if (words.v[i].len)
+            st = ft_tok_model_word(t, buf.p + words.v[i].off, words.v[i].len, out);
+    }
+    ft_tok_buf_free(&buf);
     ft_tok_spans_free(&words);
     return st;
 }

@@ -2,6 +2,7 @@
 #ifndef FT_TOK_INTERNAL_H
 #define FT_TOK_INTERNAL_H
 
+#include <cjson/cJSON.h>
 #include <pcre2.h>
 
 #include "core/core.h"
@@ -232,6 +233,14 @@ struct ft_tokenizer {
     ft_tok_cache cache;
     pcre2_match_data *md;
 };
+
+/* Build a tokenizer from a parsed tokenizer.json (root) and optional tokenizer_config.json (cfg);
+ * `what` names the source in messages (tok_load.c). */
+ft_status ft_tok_load_cjson(const cJSON *root, const cJSON *cfg, const char *what, ft_tokenizer **out);
+/* The words the model would see for text[0..len): added tokens cut out (spans with id >= 0), the rest
+ * normalized and pre-tokenized, as ft_tok_encode does before the model runs; spans index buf
+ * (tok_encode.c). */
+ft_status ft_tok_words(ft_tokenizer *t, const char *text, size_t len, ft_tok_buf *buf, ft_tok_spans *words);
 
 /* components (tok_pipeline.c) */
 ft_status ft_tok_normalize(const ft_tok_norm *n, const char *s, size_t len, ft_tok_buf *out, pcre2_match_data *md);

@@ -714,6 +714,21 @@ static cJSON *bert_json(const char *path, const cJSON *cfg, ft_status *st) {
     return root;
 }
 
+ft_status ft_tok_load_cjson(const cJSON *root, const cJSON *cfg, const char *what, ft_tokenizer **out) {
+    *out = NULL;
+    ft_tokenizer *t = calloc(1, sizeof *t);
+    if (!t)
+        return ft_fail(FT_ERR_NOMEM, "tokenizer: out of memory");
+    t->unk_id = -1;
+    ft_status st = load_json(what, root, cfg, t);
+    if (st != FT_OK) {
+        ft_tok_free(t);
+        return st;
+    }
+    *out = t;
+    return FT_OK;
+}
+
 ft_status ft_tok_load(const char *dir_or_file, ft_tokenizer **out) {
     *out = NULL;
     if (!dir_or_file)
@@ -764,22 +779,10 @@ ft_status ft_tok_load(const char *dir_or_file, ft_tokenizer **out) {
         cJSON_Delete(cfg);
         return st;
     }
-    ft_tokenizer *t = calloc(1, sizeof *t);
-    if (!t) {
-        cJSON_Delete(cfg);
-        cJSON_Delete(root);
-        return ft_fail(FT_ERR_NOMEM, "tokenizer: out of memory");
-    }
-    t->unk_id = -1;
-    st = load_json(src, root, cfg, t);
+    st = ft_tok_load_cjson(root, cfg, src, out);
     cJSON_Delete(cfg);
     cJSON_Delete(root);
-    if (st != FT_OK) {
-        ft_tok_free(t);
-        return st;
-    }
-    *out = t;
-    return FT_OK;
+    return st;
 }
 
 void ft_tok_free(ft_tokenizer *t) {
