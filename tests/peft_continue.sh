@@ -2,7 +2,8 @@
 # Continue training a PEFT adapter (`ftune train --adapter ADIR`, recipe key peft.init_from): N AdamW
 # steps from a given adapter (tests/ref/make_adapter.py, PEFT's file format, non-trivial values) give the
 # same adapter tensors as the same N steps in PyTorch over tests/ref/peft_ref.py's PEFT math
-# (tests/ref/peft_train_ref.py): LoRA on GPT-2 and Llama, IA3 on GPT-2, prompt tuning on Llama.
+# (tests/ref/peft_train_ref.py): LoRA on GPT-2 and Llama, IA3 on GPT-2, prompt tuning on Llama, and LoRA
+# with a classification head (modules_to_save score) on GPT-2 and Llama.
 # Also: the saved adapter_config.json keeps the adapter's fields; a resumed run that started from
 # init_from ends bit-identical to an uninterrupted one; recipe keys that contradict the adapter are
 # refused; a classification head in the adapter keeps training. Skips (77) without python3 + torch.
@@ -30,6 +31,9 @@ rng = np.random.default_rng(3)
 with open("d.jsonl", "w") as f:
     for _ in range(4):
         f.write(json.dumps({"input_ids": [int(x) for x in rng.integers(1, 67, 10)]}) + "\n")
+with open("cls8.jsonl", "w") as f:  # 4 rows of 8 tokens, classes 0, 1, 2, 0
+    for i in range(4):
+        f.write(json.dumps({"input_ids": [int(x) for x in rng.integers(1, 67, 8)], "label": i % 3}) + "\n")
 EOF
 for k in gpt2 llama; do "$PY" "$REF/make_tiny.py" --kind $k --out $k --seed 1 || exit 1; done
 # ftune: the flag form, constant LR, no warm-up; dropout off (the tiny GPT-2 config has 0.1)
@@ -80,12 +84,33 @@ sys.exit(1 if diff else 0)
 EOF
 }
 
-run_case() { # NAME MODEL make_adapter-options...
-  local name=$1 model=$2; shift 2
+# run_case NAME MODEL make_adapter-options...; with HEAD=K the start adapter gets a classification head
+# (score.weight [K, hidden], modules_to_save ["score"], task_type SEQ_CLS) and trains on cls8.jsonl
+run_case() {
+  local name=$1 model=$2 data=d.jsonl ftx=() refx=(); shift 2
   "$PY" "$REF/make_adapter.py" --model "$model" --seed 7 --out "$name.start" "$@" >/dev/null || { bad "$name: make_adapter"; return; }
-  if ! ft_train "$model" "$name.start" "$name.ft" >"$name.log" 2>&1; then bad "$name: ftune train:"; sed 's/^/    /' "$name.log"; return; fi
-  if ! "$PY" "$REF/peft_train_ref.py" --model "$model" --adapter "$name.start" --data d.jsonl --steps $STEPS --lr $LR \
-      --weight-decay $WD --clip $CLIP --out "$name.ref.safetensors" >"$name.ref.log" 2>&1; then
+  if [ -n "${HEAD:-}" ]; then
+    data=cls8.jsonl ftx=(--task classification) refx=(--classification)
+    "$PY" - "$REF" "$name.start" "$HEAD" <<'EOF' || { bad "$name: adding the head"; return; }
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+import st
+d, k = sys.argv[2], int(sys.argv[3])
+conf = json.load(open(os.path.join(d, "adapter_config.json")))
+conf.update(modules_to_save=["score"], task_type="SEQ_CLS")
+json.dump(conf, open(os.path.join(d, "adapter_config.json"), "w"), indent=2, sort_keys=True)
+t, meta = st.load(os.path.join(d, "adapter_model.safetensors"))
+width = t[sorted(n for n in t if n.endswith("lora_A.weight"))[0]].shape[1]
+t["base_model.model.score.weight"] = (0.3 * np.random.default_rng(k).standard_normal((k, width))).astype(np.float32)
+st.save(os.path.join(d, "adapter_model.safetensors"), t, metadata={"format": "pt"})
+EOF
+  fi
+  if ! ft_train "$model" "$name.start" "$name.ft" --data $data "${ftx[@]}" >"$name.log" 2>&1; then
+    bad "$name: ftune train:"; sed 's/^/    /' "$name.log"; return
+  fi
+  if ! "$PY" "$REF/peft_train_ref.py" --model "$model" --adapter "$name.start" --data $data --steps $STEPS --lr $LR \
+      --weight-decay $WD --clip $CLIP "${refx[@]}" --out "$name.ref.safetensors" >"$name.ref.log" 2>&1; then
     bad "$name: reference:"; sed 's/^/    /' "$name.ref.log"; return
   fi
   if out=$(cmp_tensors "$name.ft/adapter_model.safetensors" "$name.ref.safetensors" "$name.start/adapter_model.safetensors"); then
@@ -100,6 +125,8 @@ run_case gpt2_lora gpt2 --method lora --r 4 --alpha 8
 run_case llama_lora llama --method lora --r 4 --alpha 16 --target q_proj,v_proj,down_proj --rslora
 run_case gpt2_ia3 gpt2 --method ia3
 run_case llama_prompt llama --method prompt --virtual 3
+HEAD=3 run_case gpt2_lora_cls gpt2 --method lora --r 4 --alpha 8
+HEAD=3 run_case llama_lora_cls llama --method lora --r 4 --alpha 8
 
 # ---- the resolved recipe records the adapter's method and options
 grep -q '^method: "lora"' gpt2_lora.ft/recipe.yaml && grep -q '^  r: 4$' gpt2_lora.ft/recipe.yaml \
