@@ -39,6 +39,9 @@ ck "grep -q '\"n_examples\":40' ev.json && grep -q '\"labels\":\[\"3\",\"10\"\]'
 acc=$(sed 's/.*"accuracy":\([0-9.e-]*\).*/\1/' ev.json)
 ck "awk -v a=$acc 'BEGIN { exit !(a > 0.7 && a < 1) }'" "eval accuracy $acc not in (0.7, 1)"
 
+# no tokenizer next to the model: classify says so (eval above needed none)
+expect_fail "no tokenizer (the model was trained on pre-tokenized data)" sh -c "echo 1 2 | '$FT' classify --model o1"
+
 # ---- string labels, ordered byte-wise
 gen 64 1 0 '"spam"' '"ham"' > trs.jsonl
 "$FT" train --model base --data trs.jsonl --out o2 --task classification $common > /dev/null 2>&1 || { echo "FAIL: string labels"; fail=1; }
