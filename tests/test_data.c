@@ -428,6 +428,42 @@ FT_TEST(build_classification) {
     ft_tok_free(tok);
 }
 
+/* pre-tokenized JSONL: integer labels (numeric order, negatives too, "07" is 7), strings (byte order),
+ * rows without a label, the training set imposed on another file, bad labels naming file:line */
+FT_TEST(pretok_labels) {
+    ft_dataset tr, va;
+    const char *p = write_tmp("pt.jsonl", "{\"input_ids\":[1,2],\"label\":10}\n{\"input_ids\":[3],\"label\":-1}\n"
+                                          "{\"input_ids\":[4]}\n\n{\"input_ids\":[5],\"label\":\"07\"}\n"
+                                          "{\"input_ids\":[6],\"label\":10}\n");
+    FT_CHECK_OK(ft_dataset_load_pretok(p, &tr));
+    FT_CHECK(tr.n == 5 && tr.n_labels == 3);
+    FT_CHECK(tr.n_labels == 3 && !strcmp(tr.label_names[0], "-1") && !strcmp(tr.label_names[1], "07") &&
+             !strcmp(tr.label_names[2], "10"));
+    FT_CHECK(tr.n == 5 && tr.ex[0].cls_label == 2 && tr.ex[1].cls_label == 0 && tr.ex[2].cls_label == -100 &&
+             tr.ex[3].cls_label == 1 && tr.ex[4].cls_label == 2);
+    /* another file maps onto the training set: 7 is "07"; 8 is unknown */
+    p = write_tmp("pv.jsonl", "{\"input_ids\":[1],\"label\":7}\n{\"input_ids\":[2],\"label\":\"10\"}\n");
+    FT_CHECK_OK(ft_dataset_load_pretok_labels(p, tr.label_names, tr.n_labels, &va));
+    FT_CHECK(va.n == 2 && va.ex[0].cls_label == 1 && va.ex[1].cls_label == 2 && va.n_labels == 3);
+    ft_dataset_free(&va);
+    p = write_tmp("pv2.jsonl", "{\"input_ids\":[1],\"label\":7}\n\n{\"input_ids\":[2],\"label\":8}\n");
+    FT_CHECK_FAILS(ft_dataset_load_pretok_labels(p, tr.label_names, tr.n_labels, &va), FT_ERR_FORMAT,
+                   "pv2.jsonl:3: label '8' does not occur in the training data (-1, 07, 10)");
+    ft_dataset_free(&tr);
+    /* strings: byte order */
+    p = write_tmp("ps.jsonl", "{\"input_ids\":[1],\"label\":\"spam\"}\n{\"input_ids\":[2],\"label\":\"ham\"}\n"
+                              "{\"input_ids\":[3],\"label\":3}\n");
+    FT_CHECK_OK(ft_dataset_load_pretok(p, &tr));
+    FT_CHECK(tr.n_labels == 3 && !strcmp(tr.label_names[0], "3") && !strcmp(tr.label_names[1], "ham") &&
+             tr.ex[0].cls_label == 2);
+    ft_dataset_free(&tr);
+    /* a non-integer number, or another JSON value, names file:line */
+    p = write_tmp("pb.jsonl", "{\"input_ids\":[1],\"label\":1}\n{\"input_ids\":[2],\"label\":2.5}\n");
+    FT_CHECK_FAILS(ft_dataset_load_pretok(p, &tr), FT_ERR_FORMAT, "pb.jsonl:2: 'label' 2.5 is not an integer");
+    p = write_tmp("pb2.jsonl", "{\"input_ids\":[1],\"label\":true}\n");
+    FT_CHECK_FAILS(ft_dataset_load_pretok(p, &tr), FT_ERR_FORMAT, "pb2.jsonl:1: 'label' must be an integer");
+}
+
 FT_TEST(build_causal_lm_packing_and_groups) {
     ft_tokenizer *tok = load_tok("gpt2");
     if (!tok)
@@ -590,6 +626,7 @@ int main(void) {
     FT_RUN(augmentation);
     FT_RUN(split_deterministic_stratified);
     FT_RUN(build_classification);
+    FT_RUN(pretok_labels);
     FT_RUN(build_causal_lm_packing_and_groups);
     FT_RUN(build_instruction_masking);
     FT_RUN(mail_decoding);

@@ -20,7 +20,8 @@
 #include "train/recipe.h"
 
 static const char *COMPARE_USAGE =
-    "usage: ftune compare RECIPE.yaml [key=value ...] [--methods full,lora,adapter,prompt,bitfit,ia3] [--json]\n"
+    "usage: ftune compare RECIPE.yaml [key=value ...] [--methods full,lora,adapter,prompt,bitfit,ia3]\n"
+    "       [--task T] [--precision P] [--json]\n"
     "\n"
     "Trains the recipe once per method, each in a child process (`ftune train RECIPE ... method=X\n"
     "output_dir=OUT/X`, OUT = the recipe's output_dir), and prints one table: trainable parameters (count\n"
@@ -30,7 +31,9 @@ static const char *COMPARE_USAGE =
     "run's output. A method that fails is reported as failed and the others still run (exit status 1).\n"
     "\n"
     "options:\n"
-    "  --methods LIST   comma-separated methods (default: all six)\n"
+    "  --methods LIST   comma-separated methods (default: all six); --method LIST is the same\n"
+    "  --task TASK      the recipe's task (as ftune train --task; a key=value override wins)\n"
+    "  --precision P    fp32 | bf16 (as ftune train --precision)\n"
     "  --json           print the table as one JSON object {\"methods\": [...]}\n"
     "See docs/evaluation.md.\n";
 
@@ -189,9 +192,14 @@ static ft_status write_html(const char *out_dir, const char *metric, run_t *runs
 }
 
 int ft_cmd_compare(int argc, char **argv) {
-    const char *methods = "full,lora,adapter,prompt,bitfit,ia3";
+    const char *methods = "full,lora,adapter,prompt,bitfit,ia3", *method = NULL, *task = NULL,
+               *precision = NULL;
     bool json = false, help;
-    ft_opt opts[] = {{"methods", FT_OPT_STR, &methods}, {"json", FT_OPT_FLAG, &json}};
+    ft_opt opts[] = {{"methods", FT_OPT_STR, &methods},
+                     {"json", FT_OPT_FLAG, &json},
+                     {"method", FT_OPT_STR, &method},
+                     {"task", FT_OPT_STR, &task},
+                     {"precision", FT_OPT_STR, &precision}};
     const char **pos = calloc((size_t)argc + 1, sizeof *pos);
     if (!pos)
         return ft_cli_fail("compare", ft_fail(FT_ERR_NOMEM, "out of memory"));
@@ -202,6 +210,15 @@ int ft_cmd_compare(int argc, char **argv) {
         free(pos);
         return rc;
     }
+    if (method) /* --method is train's spelling; here it picks the method(s) to compare */
+        methods = method;
+    /* --task / --precision as in ftune train: key=value overrides placed before the user's own */
+    char task_kv[64] = "", prec_kv[64] = "";
+    if (task)
+        snprintf(task_kv, sizeof task_kv, "task=%.40s", task);
+    if (precision)
+        snprintf(prec_kv, sizeof prec_kv, "precision=%.40s", precision);
+    const char *flag_kv[2] = {task_kv, prec_kv};
     const char *recipe = NULL;
     for (int i = 0; i < npos; i++)
         if (!strchr(pos[i], '=')) {
@@ -222,6 +239,9 @@ int ft_cmd_compare(int argc, char **argv) {
     ft_status s = ft_recipe_init(&r);
     if (s == FT_OK)
         s = ft_recipe_load_yaml(&r, recipe);
+    for (int i = 0; s == FT_OK && i < 2; i++)
+        if (flag_kv[i][0])
+            s = ft_recipe_override(&r, flag_kv[i]);
     for (int i = 0; s == FT_OK && i < npos; i++)
         if (strchr(pos[i], '='))
             s = ft_recipe_override(&r, pos[i]);
@@ -269,7 +289,7 @@ int ft_cmd_compare(int argc, char **argv) {
         snprintf(mo, sizeof mo, "method=%.15s", ru->method);
         snprintf(oo, sizeof oo, "output_dir=%s", dir);
         /* ftune train RECIPE <user overrides> method=X output_dir=OUT/X report.progress=quiet */
-        char **args = calloc((size_t)npos + 8, sizeof *args);
+        char **args = calloc((size_t)npos + 10, sizeof *args);
         if (!args) {
             s = ft_fail(FT_ERR_NOMEM, "out of memory");
             break;
@@ -278,6 +298,9 @@ int ft_cmd_compare(int argc, char **argv) {
         args[a++] = "ftune";
         args[a++] = "train";
         args[a++] = (char *)recipe;
+        for (int k = 0; k < 2; k++)
+            if (flag_kv[k][0])
+                args[a++] = (char *)flag_kv[k];
         for (int k = 0; k < npos; k++)
             if (strchr(pos[k], '='))
                 args[a++] = (char *)pos[k];

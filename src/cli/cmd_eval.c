@@ -23,6 +23,8 @@ static const char *EVAL_USAGE =
     "ftune_train.json and recipe.yaml that `ftune train` wrote in DIR (or in the adapter directory), so\n"
     "`ftune eval --model OUT --data test.jsonl` needs nothing else. DIR may be a full checkpoint or an adapter\n"
     "directory (its base model is ftune_train.json's base_model).\n"
+    "A model trained on pre-tokenized JSONL is evaluated on pre-tokenized JSONL\n"
+    "({\"input_ids\": [...], \"label\": ...} rows; see docs/data.md).\n"
     "\n"
     "options:\n"
     "  --adapter DIR     a PEFT adapter to load onto --model\n"
@@ -167,15 +169,20 @@ int ft_cmd_eval(int argc, char **argv) {
     ft_dataset ds = {0};
     ft_eval_result res = {0};
     bool have_res = false;
-    if (tk == FT_TASK_SEQ_CLS)
-        s = check_labels(&t, data);
-    if (s == FT_OK) {
-        ft_data_cfg dc = t.data;
-        dc.train = data;
-        s = ft_data_build(&dc, tk, t.tok, &ds, NULL, NULL, NULL);
+    if (t.pretok) { /* trained on pre-tokenized JSONL: the same format, labels mapped onto the model's */
+        s = ft_dataset_load_pretok_labels(data, tk == FT_TASK_SEQ_CLS ? t.label_names : NULL,
+                                          tk == FT_TASK_SEQ_CLS ? t.n_labels : 0, &ds);
+    } else {
+        if (tk == FT_TASK_SEQ_CLS)
+            s = check_labels(&t, data);
+        if (s == FT_OK) {
+            ft_data_cfg dc = t.data;
+            dc.train = data;
+            s = ft_data_build(&dc, tk, t.tok, &ds, NULL, NULL, NULL);
+        }
+        if (s == FT_OK && tk == FT_TASK_SEQ_CLS)
+            s = remap_labels(&t, &ds);
     }
-    if (s == FT_OK && tk == FT_TASK_SEQ_CLS)
-        s = remap_labels(&t, &ds);
     double t0 = ft_now();
     if (s == FT_OK) {
         ft_arena arena;
@@ -275,6 +282,11 @@ int ft_cmd_classify(int argc, char **argv) {
     if (s != FT_OK)
         return ft_cli_fail("classify", s);
     const bool reg = t.m->task == FT_TASK_REGRESSION;
+    if (!t.tok)
+        s = ft_fail(FT_ERR_MISSING,
+                    "%s: no tokenizer (the model was trained on pre-tokenized data); put the "
+                    "tokenizer files next to it",
+                    model);
     if (s == FT_OK && t.m->task == FT_TASK_CAUSAL_LM)
         s = ft_fail(FT_ERR_ARG, "%s: task %s has no classes to predict (use ftune generate)", model, t.task);
     const int nl = t.m->n_labels;

@@ -237,6 +237,13 @@ int ft_cmd_generate(int argc, char **argv) {
     ft_ctx_apply(&ctx);
     ft_trained t;
     s = ft_trained_load(model, adapter, task, false, &t);
+    if (s == FT_OK && !t.tok) {
+        ft_trained_free(&t);
+        s = ft_fail(FT_ERR_MISSING,
+                    "%s: no tokenizer (the model was trained on pre-tokenized data); put the "
+                    "tokenizer files next to it",
+                    model);
+    }
     if (s != FT_OK) {
         free(stops);
         return ft_cli_fail("generate", s);

@@ -24,7 +24,8 @@
 
 static const char *TRAIN_USAGE =
     "usage: ftune train RECIPE.yaml [key=value ...] [--quiet]\n"
-    "       ftune train --model DIR --data train.jsonl --out DIR [flags]   (pre-tokenized JSONL, full fine-tuning)\n"
+    "       ftune train --model DIR --data train.jsonl --out DIR [flags]\n"
+    "       (pre-tokenized JSONL; full fine-tuning unless --method or --adapter says otherwise)\n"
     "\n"
     "A run is a YAML recipe; any key can be overridden as key=value (e.g. optim.lr=3e-4 lora.r=16);\n"
     "resume=DIR continues from a checkpoint (or an output_dir's latest one). Ctrl-C writes a checkpoint and\n"
@@ -36,8 +37,11 @@ static const char *TRAIN_USAGE =
     "  --out DIR (output_dir)  --steps N (train.max_steps)  --batch-size N  --seq-len N  --lr X (optim.lr)\n"
     "  --warmup N (optim.warmup_steps)  --min-lr-ratio X (< 1: cosine decay to lr*X)  --weight-decay X\n"
     "  --clip X (train.max_grad_norm)  --eval-every N  --threads N  --seed N  --save-dtype f32|bf16\n"
-    "  --quiet (report.progress=quiet)  --precision fp32|bf16 (precision; also with a recipe)\n"
-    "  --activation-checkpointing (train.activation_checkpointing=true)\n"
+    "  --quiet (report.progress=quiet)  --activation-checkpointing (train.activation_checkpointing=true)\n"
+    "Also with a recipe (a key=value override wins over them):\n"
+    "  --precision fp32|bf16 (precision)  --method M (method)  --task T (task)\n"
+    "  --adapter DIR (peft.init_from: continue training that PEFT adapter; its adapter_config.json sets the\n"
+    "  method and its options, recipe keys may only repeat them)\n"
     "Flag-form defaults: 100 steps, batch 4, seq-len 128, lr 1e-4, constant schedule.\n"
     "\n"
     "Recipe keys:\n";
@@ -210,6 +214,94 @@ void ft_cli_data_cfg_from(const ft_recipe *r, ft_data_cfg *c) {
     c->seed = (uint64_t)r->seed;
 }
 
+/* peft.init_from: the adapter's adapter_config.json decides the method and its options. A recipe key
+ * that says otherwise (changed from its default and different from the adapter's value) is an error;
+ * the resolved recipe then records the adapter's values, so recipe.yaml describes the run. */
+static const struct {
+    const char *key, *json;
+    int method; /* -1: any method */
+} ADOPT[] = {{"lora.r", "r", FT_METHOD_LORA},
+             {"lora.alpha", "lora_alpha", FT_METHOD_LORA},
+             {"lora.dropout", "lora_dropout", FT_METHOD_LORA},
+             {"lora.target_modules", "target_modules", FT_METHOD_LORA},
+             {"lora.use_rslora", "use_rslora", FT_METHOD_LORA},
+             {"lora.use_dora", "use_dora", FT_METHOD_LORA},
+             {"lora.bias", "bias", FT_METHOD_LORA},
+             {"lora.target_modules", "target_modules", FT_METHOD_IA3},
+             {"ia3.feedforward_modules", "feedforward_modules", FT_METHOD_IA3},
+             {"prompt.num_virtual_tokens", "num_virtual_tokens", FT_METHOD_PROMPT},
+             {"adapter.size", "adapter_size", FT_METHOD_ADAPTER},
+             {"adapter.placement", "adapter_placement", FT_METHOD_ADAPTER},
+             {"adapter.act", "adapter_act", FT_METHOD_ADAPTER},
+             {"peft.modules_to_save", "modules_to_save", -1}};
+
+/* A JSON config value in recipe text form (lists joined by commas); NULL for null or absent. */
+static const char *json_as_text(const cJSON *v, char *buf, size_t n) {
+    if (cJSON_IsNumber(v))
+        snprintf(buf, n, "%.17g", v->valuedouble);
+    else if (cJSON_IsBool(v))
+        snprintf(buf, n, "%s", cJSON_IsTrue(v) ? "true" : "false");
+    else if (cJSON_IsString(v))
+        return v->valuestring;
+    else if (cJSON_IsArray(v)) {
+        size_t o = 0;
+        buf[0] = '\0';
+        const cJSON *e;
+        cJSON_ArrayForEach(e, v) {
+            if (cJSON_IsString(e) && o < n)
+                o += (size_t)snprintf(buf + o, n - o, "%s%s", o ? "," : "", e->valuestring);
+        }
+    } else
+        return NULL;
+    return buf;
+}
+
+static bool same_text(const char *a, const char *b) {
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+static ft_status adopt_adapter_config(ft_recipe *r, ft_model *m, const char *dir) {
+    const char *method = ft_method_name(m->peft_method);
+    char where[4200];
+    snprintf(where, sizeof where, "peft.init_from %s/adapter_config.json", dir);
+    if (strcmp(r->method, "full") && strcmp(r->method, method))
+        return ft_fail(FT_ERR_CONFIG,
+                       "%s: the adapter is %s, but the recipe says method %s (leave method out, or "
+                       "set it to %s)",
+                       where, method, r->method, method);
+    ft_recipe dflt, ad;
+    FT_TRY(ft_recipe_init(&dflt));
+    ft_status s = ft_recipe_init(&ad);
+    for (size_t i = 0; s == FT_OK && i < sizeof ADOPT / sizeof *ADOPT; i++) {
+        if (ADOPT[i].method >= 0 && ADOPT[i].method != (int)m->peft_method)
+            continue;
+        const ft_recipe_key *k = ft_recipe_find_key(ADOPT[i].key);
+        char jb[2048], b1[64], b2[64], b3[64];
+        const char *jv =
+            json_as_text(cJSON_GetObjectItemCaseSensitive(m->peft_config, ADOPT[i].json), jb, sizeof jb);
+        if (jv && (s = ft_recipe_set(&ad, k->key, jv, where)) != FT_OK)
+            break;
+        const char *want = ft_recipe_get(&ad, k, b1, sizeof b1), *cur = ft_recipe_get(r, k, b2, sizeof b2);
+        if (!same_text(cur, ft_recipe_get(&dflt, k, b3, sizeof b3)) && !same_text(cur, want)) {
+            s = ft_fail(FT_ERR_CONFIG,
+                        "%s: the recipe sets %s = %s, the adapter has %s = %s (the adapter decides: "
+                        "leave the key out)",
+                        where, k->key, cur, ADOPT[i].json, want ? want : "null");
+            break;
+        }
+        s = ft_recipe_set(r, k->key, want ? want : "", where);
+    }
+    if (s == FT_OK)
+        s = ft_recipe_set(r, "method", method, where);
+    ft_recipe_free(&ad);
+    ft_recipe_free(&dflt);
+    /* the saved adapter keeps every field of the one it started from; its base is the one trained on */
+    if (s == FT_OK && m->dir)
+        cJSON_ReplaceItemInObjectCaseSensitive(m->peft_config, "base_model_name_or_path",
+                                               cJSON_CreateString(m->dir));
+    return s;
+}
+
 ft_task ft_cli_task_of(const char *t) {
     if (!strcmp(t, "classification"))
         return FT_TASK_SEQ_CLS;
@@ -287,10 +379,12 @@ static ft_status run_job(job *j, int *exit_code) {
 
     if (pretok) {
         FT_TRY(ft_dataset_load_pretok(r->data_train, &j->tr));
+        /* the other files' labels map onto the training file's label set */
         if (r->data_validation)
-            FT_TRY(ft_dataset_load_pretok(r->data_validation, &j->va));
+            FT_TRY(
+                ft_dataset_load_pretok_labels(r->data_validation, j->tr.label_names, j->tr.n_labels, &j->va));
         if (r->data_test)
-            FT_TRY(ft_dataset_load_pretok(r->data_test, &j->te));
+            FT_TRY(ft_dataset_load_pretok_labels(r->data_test, j->tr.label_names, j->tr.n_labels, &j->te));
     } else {
         ft_data_cfg dc;
         ft_cli_data_cfg_from(r, &dc);
@@ -305,9 +399,24 @@ static ft_status run_job(job *j, int *exit_code) {
                                      (uint64_t)r->seed));
     } else if (task == FT_TASK_REGRESSION && m->task != FT_TASK_REGRESSION)
         FT_TRY(ft_model_set_task(m, task, 1, NULL, (uint64_t)r->seed));
-    ft_peft_cfg pc;
-    FT_TRY(peft_cfg_from(r, &pc));
-    FT_TRY(ft_peft_apply(m, &pc));
+    /* continue training an adapter (PEFT's from_pretrained(..., is_trainable=True)) */
+    if (r->peft_init_from) {
+        ft_status ls = ft_peft_load(m, r->peft_init_from);
+        if (ls != FT_OK)
+            return ft_fail_ctx(ls, "peft.init_from %s", r->peft_init_from);
+        FT_TRY(adopt_adapter_config(r, m, r->peft_init_from));
+        if (m->task != task)
+            return ft_fail(FT_ERR_CONFIG, "peft.init_from %s: the adapter %s, but task is %s",
+                           r->peft_init_from,
+                           m->task == FT_TASK_SEQ_CLS      ? "has a classification head"
+                           : m->task == FT_TASK_REGRESSION ? "has a regression head"
+                                                           : "has no classification or regression head",
+                           r->task);
+    } else {
+        ft_peft_cfg pc;
+        FT_TRY(peft_cfg_from(r, &pc));
+        FT_TRY(ft_peft_apply(m, &pc));
+    }
     const int64_t n_all = ft_model_param_count(m, false), n_tr = ft_model_param_count(m, true);
     if (n_tr == 0)
         return ft_fail(FT_ERR_CONFIG, "method '%s' leaves nothing to train on this model", r->method);
@@ -510,7 +619,8 @@ int ft_cmd_train(int argc, char **argv) {
             ft_recipe_print_help(stdout);
             return 0;
         }
-    const char *model = NULL, *data = NULL, *eval = NULL, *outdir = NULL, *save_dtype = "f32", *precision = NULL;
+    const char *model = NULL, *data = NULL, *eval = NULL, *outdir = NULL, *save_dtype = "f32",
+               *precision = NULL, *method = NULL, *task = NULL, *adapter = NULL;
     long steps = 100, bs = 4, seq = 128, warmup = 0, threads = 0, seed = 42, eval_every = 0;
     double lr = 1e-4, wd = 0.0, clip = 1.0, min_lr = 1.0;
     bool quiet = false, act_ckpt = false, help;
@@ -523,7 +633,9 @@ int ft_cmd_train(int argc, char **argv) {
                      {"eval-every", FT_OPT_INT, &eval_every}, {"threads", FT_OPT_INT, &threads},
                      {"seed", FT_OPT_INT, &seed},          {"save-dtype", FT_OPT_STR, &save_dtype},
                      {"quiet", FT_OPT_FLAG, &quiet},       {"precision", FT_OPT_STR, &precision},
-                     {"activation-checkpointing", FT_OPT_FLAG, &act_ckpt}};
+                     {"activation-checkpointing", FT_OPT_FLAG, &act_ckpt},
+                     {"method", FT_OPT_STR, &method},      {"task", FT_OPT_STR, &task},
+                     {"adapter", FT_OPT_STR, &adapter}};
     const char *pos[256];
     int npos = 0;
     int rc = ft_cli_parse("train", argc, argv, opts, sizeof opts / sizeof *opts, TRAIN_USAGE, pos, 256, &npos, &help);
@@ -571,6 +683,12 @@ int ft_cmd_train(int argc, char **argv) {
     }
     if (s == FT_OK && precision)
         s = ft_recipe_set(&j.r, "precision", precision, "--precision");
+    if (s == FT_OK && method)
+        s = ft_recipe_set(&j.r, "method", method, "--method");
+    if (s == FT_OK && task)
+        s = ft_recipe_set(&j.r, "task", task, "--task");
+    if (s == FT_OK && adapter)
+        s = ft_recipe_set(&j.r, "peft.init_from", adapter, "--adapter");
     for (int i = 0; s == FT_OK && i < npos; i++)
         if (strchr(pos[i], '='))
             s = ft_recipe_override(&j.r, pos[i]);

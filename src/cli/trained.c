@@ -119,6 +119,7 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
     }
 
     /* tokenizer: the copy training left next to its outputs, else the one it names, else the base's */
+    const char *f0;
     const char *cands[3] = {info_dir, adapter, jstr(t->info, "tokenizer")};
     for (int i = 0; i < 3 && !t->tok; i++) {
         char p1[4096], p2[4096], p3[4096];
@@ -131,12 +132,17 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
             t->tok = NULL;
         }
     }
-    if (!t->tok && (s = ft_tok_load(base, &t->tok)) != FT_OK) {
+    t->pretok = (f0 = jstr(t->info, "data_format")) != NULL && !strcmp(f0, "pretokenized");
+    if (!t->tok && (s = ft_tok_load(base, &t->tok)) != FT_OK && t->pretok) {
+        ft_clear_error(); /* pre-tokenized data needs no tokenizer (classify and generate do) */
+        t->tok = NULL;
+        s = FT_OK;
+    } else if (!t->tok && s != FT_OK) {
         s = ft_fail_ctx(s, "no tokenizer next to %s or its base", model_dir);
         goto fail;
     }
     int32_t pad = t->m->cfg.pad_token_id >= 0 ? t->m->cfg.pad_token_id : 0;
-    ft_tok_special sp = ft_tok_special_ids(t->tok);
+    ft_tok_special sp = t->tok ? ft_tok_special_ids(t->tok) : (ft_tok_special){.pad = -1, .eos = -1};
     if (sp.pad >= 0 && sp.pad < t->m->cfg.vocab_size)
         pad = sp.pad;
     else if (sp.eos >= 0 && sp.eos < t->m->cfg.vocab_size)

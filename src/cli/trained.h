@@ -22,6 +22,7 @@ typedef struct {
     int32_t pad_id;
     const char *chat_template; /* NULL = none */
     ft_data_cfg data;         /* field names and the text cleaning training used (strings point into info) */
+    bool pretok;              /* trained on pre-tokenized JSONL: evaluation data is read the same way */
     ft_recipe rec;            /* OUT/recipe.yaml when present, else the defaults */
 } ft_trained;
 

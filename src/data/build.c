@@ -94,65 +94,21 @@ typedef struct {
 } tok_stats;
 
 /* ---- labels ---- */
-static bool parse_int(const char *s, long long *v) {
-    char *end;
-    errno = 0;
-    *v = strtoll(s, &end, 10);
-    return *s && !*end && errno == 0;
-}
-
-typedef struct {
-    const char *name;
-    long long v;
-} lab_t;
-static int lab_cmp_str(const void *a, const void *b) { return strcmp(((const lab_t *)a)->name, ((const lab_t *)b)->name); }
-static int lab_cmp_int(const void *a, const void *b) {
-    long long x = ((const lab_t *)a)->v, y = ((const lab_t *)b)->v;
-    return (x > y) - (x < y);
-}
-
-/* The label set of the training rows: integer labels in numeric order, else strings in byte order. */
+/* The label set of the training rows (ft_data_label_set's order); a row without a label fails. */
 static ft_status discover_labels(const ft_data_recs *rs, char ***names, int *n_labels) {
-    lab_t *l = malloc((rs->n ? rs->n : 1) * sizeof *l);
+    const char **l = malloc((rs->n ? rs->n : 1) * sizeof *l);
     if (!l)
         return ft_fail(FT_ERR_NOMEM, "out of memory");
-    bool all_int = true;
     for (size_t i = 0; i < rs->n; i++) {
         if (!rs->r[i].label) {
             free(l);
             return ft_fail(FT_ERR_FORMAT, "%s:%ld: missing label field", rs->r[i].file, rs->r[i].line);
         }
-        l[i].name = rs->r[i].label;
-        all_int = all_int && parse_int(l[i].name, &l[i].v);
+        l[i] = rs->r[i].label;
     }
-    qsort(l, rs->n, sizeof *l, all_int ? lab_cmp_int : lab_cmp_str);
-    size_t k = 0;
-    for (size_t i = 0; i < rs->n; i++)
-        if (k == 0 || (all_int ? l[i].v != l[k - 1].v : strcmp(l[i].name, l[k - 1].name) != 0))
-            l[k++] = l[i];
-    char **nm = calloc(k ? k : 1, sizeof *nm);
-    for (size_t i = 0; nm && i < k; i++)
-        if (!(nm[i] = strdup(l[i].name))) {
-            for (size_t j = 0; j < i; j++)
-                free(nm[j]);
-            free(nm);
-            nm = NULL;
-        }
+    ft_status s = ft_data_label_set(l, rs->n, names, n_labels);
     free(l);
-    if (!nm)
-        return ft_fail(FT_ERR_NOMEM, "out of memory");
-    *names = nm;
-    *n_labels = (int)k;
-    return FT_OK;
-}
-
-static int label_id(char *const *names, int n, const char *lab) {
-    long long a, b;
-    bool ai = parse_int(lab, &a);
-    for (int i = 0; i < n; i++)
-        if (!strcmp(names[i], lab) || (ai && parse_int(names[i], &b) && a == b))
-            return i;
-    return -1;
+    return s;
 }
 
 /* ---- tokenizing one split ---- */
@@ -279,7 +235,7 @@ static ft_status build_split(const build_ctx *b, const ft_data_recs *rs, ft_data
         }
         ft_example e = {.cls_label = -100};
         if (b->task == FT_TASK_SEQ_CLS) {
-            int id = r->label ? label_id(b->names, b->n_labels, r->label) : -1;
+            int id = r->label ? ft_data_label_id(b->names, b->n_labels, r->label) : -1;
             if (!r->label)
                 s = ft_fail(FT_ERR_FORMAT, "%s:%ld: missing label field", r->file, r->line);
             else if (id < 0)

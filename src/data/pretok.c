@@ -1,4 +1,5 @@
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,65 @@ static ft_status int_array(const cJSON *arr, const char *where, const char *fiel
     *out = v;
     *len = n;
     return FT_OK;
+}
+
+static bool parse_int(const char *s, long long *v) {
+    char *end;
+    errno = 0;
+    *v = strtoll(s, &end, 10);
+    return *s && !*end && errno == 0;
+}
+
+typedef struct {
+    const char *name;
+    long long v;
+} lab_t;
+static int lab_cmp_str(const void *a, const void *b) {
+    return strcmp(((const lab_t *)a)->name, ((const lab_t *)b)->name);
+}
+static int lab_cmp_int(const void *a, const void *b) {
+    long long x = ((const lab_t *)a)->v, y = ((const lab_t *)b)->v;
+    return (x > y) - (x < y);
+}
+
+/* The label set of labels[0..n): integers (every label one) in numeric order, else strings in byte order. */
+ft_status ft_data_label_set(const char *const *labels, size_t n, char ***names, int *n_labels) {
+    lab_t *l = malloc((n ? n : 1) * sizeof *l);
+    if (!l)
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    bool all_int = true;
+    for (size_t i = 0; i < n; i++) {
+        l[i].name = labels[i];
+        all_int = all_int && parse_int(l[i].name, &l[i].v);
+    }
+    qsort(l, n, sizeof *l, all_int ? lab_cmp_int : lab_cmp_str);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (k == 0 || (all_int ? l[i].v != l[k - 1].v : strcmp(l[i].name, l[k - 1].name) != 0))
+            l[k++] = l[i];
+    char **nm = calloc(k ? k : 1, sizeof *nm);
+    for (size_t i = 0; nm && i < k; i++)
+        if (!(nm[i] = strdup(l[i].name))) {
+            for (size_t j = 0; j < i; j++)
+                free(nm[j]);
+            free(nm);
+            nm = NULL;
+        }
+    free(l);
+    if (!nm)
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    *names = nm;
+    *n_labels = (int)k;
+    return FT_OK;
+}
+
+int ft_data_label_id(char *const *names, int n, const char *lab) {
+    long long a, b;
+    bool ai = parse_int(lab, &a);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(names[i], lab) || (ai && parse_int(names[i], &b) && a == b))
+            return i;
+    return -1;
 }
 
 void ft_batch_free(ft_batch *b) {
@@ -146,8 +206,44 @@ void ft_dataset_free(ft_dataset *d) {
     memset(d, 0, sizeof *d);
 }
 
+/* A row's class label as text: an integer in decimal, or the string itself. */
+static ft_status label_text(const cJSON *cl, const char *where, char *buf, size_t n, const char **out) {
+    if (cJSON_IsString(cl) && cl->valuestring[0]) {
+        *out = cl->valuestring;
+        return FT_OK;
+    }
+    if (!cJSON_IsNumber(cl))
+        return ft_fail(FT_ERR_FORMAT, "%s: 'label' must be an integer or a non-empty string", where);
+    double v = cl->valuedouble;
+    if (v != floor(v) || fabs(v) > 9007199254740992.0)
+        return ft_fail(FT_ERR_FORMAT,
+                       "%s: 'label' %.17g is not an integer (class labels are integers or strings; "
+                       "a regression value goes in 'target')",
+                       where, v);
+    snprintf(buf, n, "%lld", (long long)v);
+    *out = buf;
+    return FT_OK;
+}
+
+static ft_status copy_label_names(char *const *names, int n, ft_dataset *d) {
+    d->label_names = calloc((size_t)(n ? n : 1), sizeof *d->label_names);
+    if (!d->label_names)
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    d->n_labels = n;
+    for (int i = 0; i < n; i++)
+        if (!(d->label_names[i] = ft_strdup(names[i])))
+            return ft_fail(FT_ERR_NOMEM, "out of memory");
+    return FT_OK;
+}
+
 ft_status ft_dataset_load_pretok(const char *path, ft_dataset *out) {
+    return ft_dataset_load_pretok_labels(path, NULL, 0, out);
+}
+
+ft_status ft_dataset_load_pretok_labels(const char *path, char *const *label_names, int n_labels,
+                                        ft_dataset *out) {
     memset(out, 0, sizeof *out);
+    char **labs = NULL; /* without label_names: each row's label text (NULL: none), mapped at the end */
     FILE *f = fopen(path, "rb");
     if (!f)
         return ft_fail(FT_ERR_IO, "%s: cannot open", path);
@@ -186,12 +282,21 @@ ft_status ft_dataset_load_pretok(const char *path, ft_dataset *out) {
                 s = ft_fail(FT_ERR_SHAPE, "%s: 'labels' has %d entries, 'input_ids' has %d", where, ln, ex.len);
         }
         const cJSON *cl = cJSON_GetObjectItemCaseSensitive(j, "label");
-        if (s == FT_OK && cl) {
-            if (!cJSON_IsNumber(cl) || cl->valuedouble != floor(cl->valuedouble) || cl->valuedouble < 0 ||
-                cl->valuedouble > 1e9)
-                s = ft_fail(FT_ERR_FORMAT, "%s: 'label' must be a non-negative integer class id", where);
-            else
-                ex.cls_label = (int32_t)cl->valuedouble;
+        char lb[32];
+        const char *cls = NULL;
+        if (s == FT_OK && cl && !cJSON_IsNull(cl))
+            s = label_text(cl, where, lb, sizeof lb, &cls);
+        if (s == FT_OK && cls && label_names) {
+            ex.cls_label = ft_data_label_id(label_names, n_labels, cls);
+            if (ex.cls_label < 0) {
+                ex.cls_label = -100;
+                char known[512] = "";
+                for (int k = 0; k < n_labels && strlen(known) < 400; k++)
+                    snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", k ? ", " : "",
+                             label_names[k]);
+                s = ft_fail(FT_ERR_FORMAT, "%s: label '%s' does not occur in the training data (%s)", where,
+                            cls, known);
+            }
         }
         const cJSON *tg = cJSON_GetObjectItemCaseSensitive(j, "target");
         if (s == FT_OK && tg) {
@@ -200,26 +305,54 @@ ft_status ft_dataset_load_pretok(const char *path, ft_dataset *out) {
             else
                 ex.reg_target = (float)tg->valuedouble;
         }
+        char *lab_copy = NULL;
+        if (s == FT_OK && cls && !label_names && !(lab_copy = ft_strdup(cls)))
+            s = ft_fail(FT_ERR_NOMEM, "out of memory");
         cJSON_Delete(j);
         if (s == FT_OK && out->n == n_cap) {
             n_cap = n_cap ? 2 * n_cap : 256;
             ft_example *ne = realloc(out->ex, n_cap * sizeof *ne);
-            if (!ne)
-                s = ft_fail(FT_ERR_NOMEM, "out of memory");
-            else
+            char **nl = ne ? realloc(labs, n_cap * sizeof *nl) : NULL;
+            if (ne)
                 out->ex = ne;
+            if (nl)
+                labs = nl;
+            if (!ne || !nl)
+                s = ft_fail(FT_ERR_NOMEM, "out of memory");
         }
         if (s != FT_OK) {
+            free(lab_copy);
             free(ex.ids);
             free(ex.labels);
             break;
         }
+        labs[out->n] = lab_copy;
         out->ex[out->n++] = ex;
     }
     free(line);
     fclose(f);
     if (s == FT_OK && out->n == 0)
         s = ft_fail(FT_ERR_FORMAT, "%s: no examples", path);
+    if (s == FT_OK && label_names)
+        s = copy_label_names(label_names, n_labels, out);
+    else if (s == FT_OK) { /* the file's own label set; rows without a label stay -100 */
+        const char **present = malloc(out->n * sizeof *present);
+        size_t k = 0;
+        if (!present)
+            s = ft_fail(FT_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; s == FT_OK && i < out->n; i++)
+            if (labs[i])
+                present[k++] = labs[i];
+        if (s == FT_OK && k > 0)
+            s = ft_data_label_set(present, k, &out->label_names, &out->n_labels);
+        for (size_t i = 0; s == FT_OK && i < out->n; i++)
+            if (labs[i])
+                out->ex[i].cls_label = ft_data_label_id(out->label_names, out->n_labels, labs[i]);
+        free(present);
+    }
+    for (size_t i = 0; labs && i < out->n; i++)
+        free(labs[i]);
+    free(labs);
     if (s != FT_OK)
         ft_dataset_free(out);
     return s;

@@ -24,8 +24,20 @@ typedef struct {
     int n_labels;
 } ft_dataset;
 
-/* Read a JSONL file of pre-tokenized examples; errors name file:line and the field. */
+/* Read a JSONL file of pre-tokenized examples; errors name file:line and the field. A row's class
+ * "label" is an integer or a string; the file's labels form out->label_names (ft_data_label_set's
+ * order) and cls_label is the index into them. A non-integer number is an error. */
 ft_status ft_dataset_load_pretok(const char *path, ft_dataset *out);
+/* The same with a given label set (the training data's): cls_label indexes label_names, a label not
+ * among them fails naming file:line; out->label_names gets a copy. */
+ft_status ft_dataset_load_pretok_labels(const char *path, char *const *label_names, int n_labels,
+                                        ft_dataset *out);
+
+/* The label set of labels[0..n): when every label is an integer, the distinct values in numeric order,
+ * else the distinct strings in byte order (*names malloc'd, each strdup'd). */
+ft_status ft_data_label_set(const char *const *labels, size_t n, char ***names, int *n_labels);
+/* The index of label in names (integers compare by value: "07" is 7), or -1. */
+int ft_data_label_id(char *const *names, int n, const char *label);
 void ft_dataset_free(ft_dataset *d);
 
 /* Build a right-padded batch of examples idx[0..n) truncated to max_len: pads get mask 0 and label -100.

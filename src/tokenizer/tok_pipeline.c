@@ -123,10 +123,16 @@ static bool is_chinese(uint32_t c) {
            (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
 }
 
-static bool is_other(uint32_t c) {
+/* What BertNormalizer's clean_text removes besides U+0000 and U+FFFD: control (Cc), format (Cf) and
+ * private-use (Co) characters. Unassigned code points (Cn, noncharacters such as U+FFFF and U+FDD0
+ * included) stay and end as [UNK], as in HF `tokenizers`, whose category tables are Unicode 8.0's: the
+ * format characters assigned since (U+0890-0891, U+08E2, U+110CD, U+13430-1343F) stay too. */
+static bool bert_clean_drops(uint32_t c) {
+    if (c == 0x890 || c == 0x891 || c == 0x8E2 || c == 0x110CD || (c >= 0x13430 && c <= 0x1343F))
+        return false;
     utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
-    return k == UTF8PROC_CATEGORY_CN || k == UTF8PROC_CATEGORY_CC || k == UTF8PROC_CATEGORY_CF ||
-           k == UTF8PROC_CATEGORY_CS || k == UTF8PROC_CATEGORY_CO;
+    return k == UTF8PROC_CATEGORY_CC || k == UTF8PROC_CATEGORY_CF || k == UTF8PROC_CATEGORY_CS ||
+           k == UTF8PROC_CATEGORY_CO;
 }
 
 /* Lowercase like Rust's char::to_lowercase: simple mappings plus U+0130 -> "i\u0307". */
@@ -166,7 +172,7 @@ static ft_status bert_normalize(const ft_tok_norm *n, const char *s, size_t len,
         int k = ft_tok_u8dec(u, len, i, &c);
         i += (size_t)k;
         if (n->clean_text) {
-            if (c == 0 || c == 0xFFFD || (c != '\t' && c != '\n' && c != '\r' && is_other(c)))
+            if (c == 0 || c == 0xFFFD || (c != '\t' && c != '\n' && c != '\r' && bert_clean_drops(c)))
                 continue;
             if (ft_tok_is_whitespace(c))
                 c = ' ';

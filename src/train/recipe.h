@@ -117,6 +117,8 @@
     X(freeze_pattern, "freeze.train_pattern", STR, NULL, NULL, "full: train only params whose name matches this regex") \
     X(freeze_embeddings, "freeze.embeddings", BOOL, "false", NULL, "full: keep the embeddings frozen")                \
     X(modules_to_save, "peft.modules_to_save", STR, NULL, NULL, "modules trained in full beside a PEFT method (default: the head)") \
+    X(peft_init_from, "peft.init_from", STR, NULL, NULL,                                                           \
+      "continue training this PEFT adapter directory (its adapter_config.json sets method and options)")          \
     X(report_progress, "report.progress", ENUM, "auto", "auto|tty|plain|quiet", "console progress display")          \
     X(report_plain_interval, "report.plain_interval", FLOAT, "30", NULL, "seconds between plain progress lines")     \
     X(report_log_every, "report.log_every", INT, "1", NULL, "steps between metrics.jsonl/TensorBoard lines")         \
