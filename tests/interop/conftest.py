@@ -43,7 +43,11 @@ def pytest_report_header(config):
         return SKIP_LINE.format(HF_MISSING)
     import hfside
 
-    return "interop: " + ", ".join(f"{k} {v}" for k, v in hfside.versions().items()) + f"; ftune {ftio.ftune_bin()}"
+    try:
+        ft = ftio.ftune_bin()
+    except ftio.FtuneError as e:
+        ft = str(e)
+    return "interop: " + ", ".join(f"{k} {v}" for k, v in hfside.versions().items()) + f"; ftune {ft}"
 
 
 def _shard_of(item):

