@@ -51,7 +51,13 @@ if [ -n "$probe" ]; then
         sed 's/^/    /' "$log"
         exit 1
     fi
-    echo "interop: pytest collected $(grep -oE '^[0-9]+ skipped' "$log" | grep -oE '^[0-9]+') cases and skipped them all"
+    n=$(grep -oE '^[0-9]+ skipped' "$log" | grep -oE '^[0-9]+')
+    want=$(cd "$DIR" && "$PY" -c 'import cases; print(len(cases.ids()) + 1)')  # + the tokenizer case
+    if [ "$n" != "$want" ]; then
+        echo "interop: FAIL pytest collected $n cases, tests/interop/cases.py lists $want"
+        exit 1
+    fi
+    echo "interop: pytest collected $n cases (as cases.py lists them) and skipped them all"
     echo "$line"
     exit 77
 fi

@@ -17,6 +17,10 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ftio  # noqa: E402
 
+# Everything is built locally: never wait on the Hugging Face Hub (the lent machine has no network).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
 
 def _probe():
     """None when torch, transformers and peft all import; else what failed, per module."""
@@ -95,7 +99,7 @@ def pytest_runtest_makereport(item, call):
 
 def _git_commit():
     try:
-        return subprocess.run(["git", "-C", ftio.SRC, "rev-parse", "--short", "HEAD"], capture_output=True,
+        return subprocess.run(["git", "-C", ftio.SRC, "describe", "--always", "--dirty"], capture_output=True,
                               text=True, timeout=10).stdout.strip() or "unknown"
     except OSError:
         return "unknown"
@@ -106,7 +110,8 @@ def pytest_sessionfinish(session, exitstatus):
     if not out:
         return
     header = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-              "ftune": ftio.ftune_version(), "ftune_commit": _git_commit()}
+              "ftune": ftio.ftune_version(), "ftune_commit": _git_commit(),
+              "ftune_bin": os.environ.get("FT_BIN") or os.path.join(ftio.SRC, "build", "ftune")}
     header.update(ftio.machine_info())
     if HF_MISSING:
         header["skipped"] = SKIP_LINE.format(HF_MISSING)

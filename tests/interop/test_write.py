@@ -38,7 +38,7 @@ def _effect(hf, base, batch, ref, task):
     return eff
 
 
-@pytest.mark.parametrize("kind", cases.KINDS)
+@pytest.mark.parametrize("kind", cases.KINDS, ids=[f"{k}-init" for k in cases.KINDS])
 def test_init(kind, hf, work, summary):
     """ftune init --config small.json: transformers loads the checkpoint and computes ftune's numbers."""
     name = f"{kind}-init"
@@ -69,9 +69,9 @@ def test_train(kind, case, hf, bases, trained, work, summary):
     batch = batch_for(case.task, case_seed(name), hf)
     model_dir, adir = (base, out) if is_adapter else (out, None)
     ref = hf.reference(model_dir, batch, adir, case.task)
-    summary["effect"] = _effect(hf, base, batch, ref, case.task)
     what = "PeftModel.from_pretrained on ftune's adapter" if adir else "transformers on ftune's checkpoint"
     _check(ftio.ftune_dump(model_dir, batch, d, adir), ref, summary, what)
+    summary["effect"] = _effect(hf, base, batch, ref, case.task)
 
 
 def _merge_params():
