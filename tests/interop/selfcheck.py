@@ -57,6 +57,16 @@ def saved_names():
         got = ftio.peft_saved_name(k)
         assert got == v, f"{k} -> {got}, expected {v}"
     ftio.check_names(["a", "b"], {"b": 0, "a": 0}, "x")
+    emb = {"base_model.model.transformer.wte.lora_embedding_A": 0,
+           "base_model.model.transformer.wte.base_layer.weight": 0, "base_model.model.lm_head.weight": 0,
+           "base_model.model.model.embed_tokens.base_layer.weight": 0}
+    ftio.check_names(["base_model.model.transformer.wte.lora_embedding_A"], emb, "saved embedding layers")
+    try:
+        ftio.check_names(["a"], {"a": 0, "base_model.model.transformer.h.0.attn.c_attn.base_layer.weight": 0}, "x")
+    except AssertionError:
+        pass
+    else:
+        raise AssertionError("check_names took a saved base weight other than an embedding")
     try:
         ftio.check_names(["a", "c"], {"a": 0, "b": 0}, "x")
     except AssertionError as e:
