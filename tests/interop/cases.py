@@ -44,6 +44,7 @@ class ReadCase:
     spec: object  # function kind -> dict, or None
     task: str = "causal_lm"
     kinds: tuple = KINDS
+    dtype: str = "f32"  # the base checkpoint's storage: f32 or bf16
 
 
 def _lora(**kw):
@@ -56,7 +57,9 @@ def _n(key):
 
 READ = [
     ReadCase("full", "base", None),
+    ReadCase("full-bf16", "base", None, dtype="bf16"),
     ReadCase("lora", "base", _lora()),
+    ReadCase("lora-bf16", "base", _lora(target_modules=_n("wide"), r=3, lora_alpha=5), dtype="bf16"),
     ReadCase("lora-wide", "base", _lora(target_modules=_n("wide"), r=3, lora_alpha=5)),
     ReadCase("lora-regex", "base", _lora(target_modules=_n("regex"))),
     ReadCase("lora-rslora", "base", _lora(r=4, lora_alpha=6, use_rslora=True)),

@@ -157,13 +157,13 @@ class Bases:
     def __init__(self, hf, work):
         self.hf, self.work, self.dirs = hf, work, {}
 
-    def get(self, kind, task="causal_lm"):
-        key = (kind, task)
+    def get(self, kind, task="causal_lm", dtype="f32"):
+        key = (kind, task, dtype)
         if key not in self.dirs:
-            d = os.path.join(self.work, f"base-{kind}-{task}")
+            d = os.path.join(self.work, f"base-{kind}-{task}-{dtype}")
             seed = 1000 + 10 * sorted(self.hf.CONFIGS).index(kind) + (1 if task == "cls" else 0)
             t0 = time.time()
-            self.dirs[key] = self.hf.build_base(kind, d, seed, task)
+            self.dirs[key] = self.hf.build_base(kind, d, seed, task, dtype)
             print(f"built {d} in {time.time() - t0:.1f} s")
         return self.dirs[key]
 
@@ -195,8 +195,8 @@ class Adapters:
         if key not in self.dirs:
             name = f"{kind}-{case.name}"
             out = os.path.join(case_dir(self.work, "peft-" + name), "adapter")
-            self.dirs[key] = self.hf.make_adapter(self.bases.get(kind, case.task), case.spec(kind), case_seed(name),
-                                                  out, case.task)
+            self.dirs[key] = self.hf.make_adapter(self.bases.get(kind, case.task, case.dtype), case.spec(kind),
+                                                  case_seed(name), out, case.task)
         return self.dirs[key]
 
 

@@ -73,8 +73,9 @@ def _randomize_base_(model, seed):
             p.copy_(v.to(p.dtype))
 
 
-def build_base(kind, out_dir, seed, task="causal_lm"):
-    """A tiny random model built by transformers' own class, saved with save_pretrained."""
+def build_base(kind, out_dir, seed, task="causal_lm", dtype="f32"):
+    """A tiny random model built by transformers' own class, saved with save_pretrained (dtype bf16:
+    the weights stored as BF16; every reference loads them back as float32)."""
     names = CLASSES[kind]
     fields = dict(CONFIGS[kind])
     if task == "cls":
@@ -83,6 +84,8 @@ def build_base(kind, out_dir, seed, task="causal_lm"):
     torch.manual_seed(seed)
     model = getattr(transformers, names[2 if task == "cls" else 1])(cfg)
     _randomize_base_(model, seed)
+    if dtype == "bf16":
+        model = model.to(torch.bfloat16)
     model.save_pretrained(out_dir)
     return out_dir
 

@@ -208,6 +208,7 @@ def case_data():
         assert any(re.search(rf"\.{n['layers_pattern']}\.\d+\.", m) for m in mods)
         for c in cases.READ:
             if kind in c.kinds and c.spec:
+                assert c.dtype in ("f32", "bf16") and c.task in ("causal_lm", "cls"), c
                 spec = c.spec(kind)
                 assert spec["method"] in ("lora", "ia3", "prompt"), spec
                 json.dumps(spec)  # plain data only

@@ -25,7 +25,7 @@ def batch_for(task, seed, hf):
 def test_read(kind, case, hf, bases, adapters, work, summary):
     name = f"{kind}-{case.name}"
     d = case_dir(work, "read-" + name)
-    base = bases.get(kind, case.task)
+    base = bases.get(kind, case.task, case.dtype)
     adir = adapters.get(kind, case) if case.spec else None
     batch = batch_for(case.task, case_seed(name), hf)
     ref = hf.reference(base, batch, adir, case.task)

@@ -87,8 +87,11 @@ def test_merge(kind, merge, hf, bases, adapters, trained, work, summary):
     mname, _feat, src, ref_case = merge
     name = f"{kind}-{mname}"
     d = case_dir(work, "write-" + name)
-    base = bases.get(kind)
-    adir = adapters.get(kind, cases.read_case(ref_case)) if src == "read" else trained.get(kind, cases.write_case(ref_case))
+    if src == "read":
+        rc = cases.read_case(ref_case)
+        base, adir = bases.get(kind, rc.task, rc.dtype), adapters.get(kind, rc)
+    else:
+        base, adir = bases.get(kind), trained.get(kind, cases.write_case(ref_case))
     mdir = os.path.join(d, "merged")
     ftio.run_ftune(["merge", "--model", base, "--adapter", adir, "--out", mdir], d, "merge")
     batch = ftio.causal_batch(case_seed(name))
@@ -124,7 +127,7 @@ def test_continue(kind, cont, hf, bases, adapters, work, summary):
     name = f"{kind}-{cname}"
     d = case_dir(work, "write-" + name)
     rc = cases.read_case(src_case)
-    base = bases.get(kind, rc.task)
+    base = bases.get(kind, rc.task, rc.dtype)
     adir = adapters.get(kind, rc)
     out = os.path.join(d, "out")
     args = train_args(base, train_data(d, rc.task, case_seed(name)), out) + [a.format(adapter=adir) for a in extra]
