@@ -10,6 +10,7 @@ import transformers
 from peft import IA3Config, LoraConfig, PeftModel, PromptTuningConfig, get_peft_model
 
 import ftio
+import torchside
 
 torch.set_num_threads(min(8, torch.get_num_threads()))
 
@@ -51,28 +52,6 @@ def _dtype_kw():
     return "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
 
 
-def _randomize_base_(model, seed):
-    """Weights larger than a real init (as make_tiny.py) so attention is peaked and every
-    nonlinearity matters: biases N(0, .2²), norm gains 1 + N(0, .2²), embeddings N(0, .4²), other
-    matrices N(0, (1.5/√fan_in)²) (GPT-2's Conv1D is [in, out], nn.Linear [out, in])."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            mod_name, _, leaf = name.rpartition(".")
-            mod = model.get_submodule(mod_name)
-            r = torch.randn(p.shape, generator=g, dtype=torch.float64)
-            if leaf == "bias":
-                v = 0.2 * r
-            elif p.dim() == 1:
-                v = 1.0 + 0.2 * r
-            elif isinstance(mod, torch.nn.Embedding):
-                v = (0.3 if name.endswith("wpe.weight") else 0.4) * r
-            else:
-                fan_in = p.shape[0] if type(mod).__name__ == "Conv1D" else p.shape[1]
-                v = 1.5 / np.sqrt(fan_in) * r
-            p.copy_(v.to(p.dtype))
-
-
 def build_base(kind, out_dir, seed, task="causal_lm", dtype="f32"):
     """A tiny random model built by transformers' own class, saved with save_pretrained (dtype bf16:
     the weights stored as BF16; every reference loads them back as float32)."""
@@ -83,7 +62,7 @@ def build_base(kind, out_dir, seed, task="causal_lm", dtype="f32"):
     cfg = getattr(transformers, names[0])(**fields)
     torch.manual_seed(seed)
     model = getattr(transformers, names[2 if task == "cls" else 1])(cfg)
-    _randomize_base_(model, seed)
+    torchside.randomize_base_(model, seed)
     if dtype == "bf16":
         model = model.to(torch.bfloat16)
     model.save_pretrained(out_dir)
@@ -119,47 +98,15 @@ def _peft_config(spec, task):
     raise ValueError(f"unknown method {method}")
 
 
-def _randomize_adapter_(pm, seed):
-    """Non-trivial adapter values (PEFT starts LoRA at B = 0, IA3 at 1: the identity)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in pm.named_parameters():
-            if not p.requires_grad:
-                continue
-            r = torch.randn(p.shape, generator=g, dtype=torch.float64).to(p.dtype)
-            if "lora_magnitude_vector" in name:
-                p.mul_(1.0 + 0.2 * r)
-            elif "ia3_l" in name:
-                p.copy_(1.0 + 0.3 * r)
-            elif name.endswith("bias"):
-                p.add_(0.1 * r)
-            elif "prompt_encoder" in name:
-                p.copy_(0.5 * r)
-            else:  # lora_A/B, lora_embedding_A/B, modules_to_save heads
-                p.copy_(0.3 * r)
-
-
 def make_adapter(base_dir, spec, seed, out_dir, task="causal_lm"):
     """get_peft_model + randomized adapter tensors + save_pretrained (PEFT's own files)."""
     pm = get_peft_model(load_model(base_dir, task), _peft_config(spec, task))
-    _randomize_adapter_(pm, seed)
+    torchside.randomize_adapter_(pm, seed)
     kw = {}
     if "save_embedding_layers" in spec:
         kw["save_embedding_layers"] = spec["save_embedding_layers"]
     pm.save_pretrained(out_dir, **kw)
     return out_dir
-
-
-def _batch_tensors(batch, task):
-    ids = torch.tensor(batch["input_ids"], dtype=torch.long)
-    kw = {"input_ids": ids}
-    if "attention_mask" in batch:
-        kw["attention_mask"] = torch.tensor(batch["attention_mask"], dtype=torch.long)
-    if task == "cls":
-        kw["labels"] = torch.tensor(batch["cls_labels"], dtype=torch.long)
-    else:
-        kw["labels"] = torch.tensor(batch.get("labels", batch["input_ids"]), dtype=torch.long)
-    return kw
 
 
 def reference(model_dir, batch, adapter_dir=None, task="causal_lm", grads=True):
@@ -174,17 +121,12 @@ def reference(model_dir, batch, adapter_dir=None, task="causal_lm", grads=True):
         for p in model.parameters():
             p.requires_grad_(True)
     model.eval()  # dropout off, as ftune dump
-    out = model(**_batch_tensors(batch, task))
+    out = model(**torchside.batch_tensors(batch, task))
     res = {"logits": out.logits.detach().double().numpy(), "loss": np.array([out.loss.item()])}
     if not grads:
         return res
     out.loss.backward()
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        key = ftio.peft_saved_name(name) if adapter_dir else name
-        g = p.grad if p.grad is not None else torch.zeros_like(p)
-        res["grad." + key] = g.detach().double().numpy()
+    res.update(torchside.grads(model, peft_names=bool(adapter_dir)))
     if adapter_dir:
         saved = ftio.load_dump(f"{adapter_dir}/adapter_model.safetensors")
         ftio.check_names([k[5:] for k in res if k.startswith("grad.")], saved, adapter_dir)
@@ -196,7 +138,7 @@ def merged_logits(model_dir, adapter_dir, batch, task="causal_lm"):
     model = PeftModel.from_pretrained(load_model(model_dir, task), adapter_dir).merge_and_unload()
     model.eval()
     with torch.no_grad():
-        out = model(**_batch_tensors(batch, task))
+        out = model(**torchside.batch_tensors(batch, task))
     return {"logits": out.logits.double().numpy(), "loss": np.array([out.loss.item()])}
 
 

@@ -264,6 +264,90 @@ def tokenize_plumbing():
     assert ids[0] != ids[1]
 
 
+def _tiny_torch_models():
+    """Plain torch modules named like transformers' and PEFT's (the rules key on names, on
+    nn.Embedding / nn.Linear, and on a layer class called Conv1D as GPT-2's is)."""
+    import torch
+    from torch import nn
+
+    class Conv1D(nn.Module):
+        def __init__(self, nx, nf):
+            super().__init__()
+            self.weight = nn.Parameter(torch.empty(nx, nf))
+            self.bias = nn.Parameter(torch.empty(nf))
+
+    def tree(**kw):
+        m = nn.Module()
+        for k, v in kw.items():
+            setattr(m, k, v)
+        return m
+
+    base = tree(transformer=tree(wte=nn.Embedding(67, 32), wpe=nn.Embedding(24, 32),
+                                 h=nn.ModuleList([tree(ln_1=nn.LayerNorm(32), attn=tree(c_attn=Conv1D(16, 96)))])),
+                lm_head=nn.Linear(32, 67, bias=False), score=nn.Linear(64, 3, bias=False))
+    lin = nn.Linear(8, 8)
+    lin.requires_grad_(False)
+    peft = tree(base_model=tree(model=tree(x=tree(
+        base_layer=lin,
+        lora_A=nn.ModuleDict({"default": nn.Linear(8, 4, bias=False)}),
+        lora_B=nn.ModuleDict({"default": nn.Linear(4, 8, bias=False)}),
+        lora_magnitude_vector=nn.ModuleDict({"default": tree(weight=nn.Parameter(torch.full((8,), 2.0)))}),
+        ia3_l=nn.ParameterDict({"default": nn.Parameter(torch.ones(1, 8))}),
+        unused=nn.ParameterDict({"default": nn.Parameter(torch.ones(3))})))))
+    return base, peft
+
+
+@check
+def torch_helpers():
+    """torchside (the references' torch-only steps) with Debian's torch: the init rule per kind of
+    tensor, the adapter randomization, batch tensors, gradients under PEFT's saved names."""
+    import torch
+
+    import torchside
+
+    base, peft = _tiny_torch_models()
+    torchside.randomize_base_(base, 3)
+    sd = {k: v.detach().double().numpy() for k, v in base.named_parameters()}
+    want_std = {"transformer.wte.weight": 0.4, "transformer.wpe.weight": 0.3,
+                "transformer.h.0.attn.c_attn.weight": 1.5 / 4.0,  # Conv1D [in 16, out 96]: fan-in 16
+                "lm_head.weight": 1.5 / np.sqrt(32), "score.weight": 1.5 / 8.0,
+                "transformer.h.0.attn.c_attn.bias": 0.2, "transformer.h.0.ln_1.bias": 0.2}
+    for k, w in want_std.items():
+        assert abs(sd[k].std() / w - 1) < 0.25 and abs(sd[k].mean()) < 0.3 * w, (k, sd[k].std(), w)
+    ln = sd["transformer.h.0.ln_1.weight"]
+    assert abs(ln.mean() - 1) < 0.15 and 0.1 < ln.std() < 0.3, ln
+    base2, _ = _tiny_torch_models()
+    torchside.randomize_base_(base2, 3)
+    assert all(np.array_equal(sd[k], v.detach().double().numpy()) for k, v in base2.named_parameters())
+
+    frozen = peft.base_model.model.x.base_layer.weight.detach().clone()
+    torchside.randomize_adapter_(peft, 4)
+    x = peft.base_model.model.x
+    assert torch.equal(frozen, x.base_layer.weight), "a frozen tensor was changed"
+    ia3 = x.ia3_l["default"].detach()
+    assert abs(float(ia3.mean()) - 1) < 0.3 and float(ia3.std()) > 0.1
+    mag = x.lora_magnitude_vector["default"].weight.detach() / 2.0
+    assert abs(float(mag.mean()) - 1) < 0.2 and float(mag.std()) > 0.05
+    assert float(x.lora_B["default"].weight.detach().abs().max()) > 0.1, "lora_B left at its init"
+
+    b = torchside.batch_tensors(ftio.causal_batch(1), "causal_lm")
+    assert b["input_ids"].shape == (3, 12) and b["labels"].dtype == torch.long and "attention_mask" in b
+    assert torch.equal(b["labels"], torch.tensor(ftio.causal_batch(1)["labels"]))
+    c = torchside.batch_tensors(ftio.cls_batch(1, 3), "cls")
+    assert c["labels"].shape == (4,) and c["labels"].tolist() == ftio.cls_batch(1, 3)["cls_labels"]
+
+    h = torch.randn(2, 8, dtype=torch.float64).float()
+    y = x.base_layer(h) + x.lora_B["default"](x.lora_A["default"](h * x.ia3_l["default"]))
+    (y * x.lora_magnitude_vector["default"].weight).pow(2).sum().backward()
+    g = torchside.grads(peft, peft_names=True)
+    p = "grad.base_model.model.x."
+    assert sorted(g) == sorted([p + "lora_A.weight", p + "lora_B.weight", p + "lora_magnitude_vector", p + "ia3_l",
+                                p + "unused"]), sorted(g)
+    assert np.array_equal(g[p + "unused"], np.zeros(3)) and np.abs(g[p + "ia3_l"]).max() > 0
+    assert np.array_equal(g[p + "lora_A.weight"], x.lora_A["default"].weight.grad.double().numpy())
+    assert "grad.base_model.model.x.lora_A.default.weight" in torchside.grads(peft)
+
+
 def run_ref(args):
     p = subprocess.run([PY] + args, capture_output=True, text=True)
     assert p.returncode == 0, f"{args[0]} failed: {p.stderr[-2000:]}"
