@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Self-check of the interop suite's plumbing, runnable WITHOUT transformers and PEFT (Debian's
-python3 with numpy and torch 1.13): it tests everything in ftio.py and cases.py against known
+python3 with numpy and torch 1.13): it tests ftio.py, cases.py and torchside.py against known
 answers, and drives the real ftune through the same helpers the suite uses, comparing with the
 project's own references (tests/ref/hf_ref.py, peft_ref.py). It proves nothing about the real
 libraries; that is what the suite is for. Usage: selfcheck.py (FT_BIN = the ftune to drive).
