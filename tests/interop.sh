@@ -2,7 +2,8 @@
 # ctest entry of the interop suite (tests/interop/, docs/interop.md): ftune against the real
 # transformers and PEFT. Here it checks what can be checked without those libraries: every file
 # compiles, tests/interop/selfcheck.py (the suite's plumbing on real ftune runs, against the
-# project's own references) passes, and pytest collects the suite and skips it with one line.
+# project's own references) passes, and pytest (and direct.py, the runner without pytest) collect
+# every case and skip it with one line.
 # Then, without transformers/peft (Debian packages neither), it exits 77 (skipped) saying so; with
 # them it runs the suite and returns its status.
 # Env: FT_BIN, FT_SRC, FT_PYTHON (/usr/bin/python3).
@@ -52,12 +53,20 @@ if [ -n "$probe" ]; then
         exit 1
     fi
     n=$(grep -oE '^[0-9]+ skipped' "$log" | grep -oE '^[0-9]+')
-    want=$(cd "$DIR" && "$PY" -c 'import cases; print(len(cases.ids()) + 1)')  # + the tokenizer case
+    want=$(cd "$DIR" && "$PY" -c 'import flows; print(len(flows.all_cases()))')
     if [ "$n" != "$want" ]; then
-        echo "interop: FAIL pytest collected $n cases, tests/interop/cases.py lists $want"
+        echo "interop: FAIL pytest collected $n cases, flows.all_cases() lists $want"
         exit 1
     fi
-    echo "interop: pytest collected $n cases (as cases.py lists them) and skipped them all"
+    echo "interop: pytest collected $n cases (as flows.all_cases() lists them) and skipped them all"
+    # the runner for machines without pytest must do the same
+    if ! "$PY" "$DIR/direct.py" >"$log" 2>&1 || ! grep -qF "$line" "$log" \
+        || ! grep -qx "interop: 0 passed, 0 failed, $want skipped" "$log"; then
+        echo "interop: FAIL direct.py did not skip the suite cleanly:"
+        sed 's/^/    /' "$log"
+        exit 1
+    fi
+    echo "interop: direct.py skipped them all too"
     echo "$line"
     exit 77
 fi

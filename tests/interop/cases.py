@@ -170,18 +170,3 @@ def write_case(name):
         if c.name == name:
             return c
     raise KeyError(name)
-
-
-def ids():
-    """Every (direction, case id, kind, feature), in the order pytest collects them."""
-    out = []
-    for c in READ:
-        out += [("read", f"{k}-{c.name}", k, c.feature) for k in c.kinds]
-    for c in WRITE_TRAIN:
-        out += [("write", f"{k}-{c.name}", k, c.feature) for k in c.kinds]
-    out += [("write", f"{k}-init", k, "base") for k in KINDS]
-    for name, feat, _src, _ref in MERGE:
-        out += [("write", f"{k}-{name}", k, feat) for k in KINDS]
-    for name, feat, _src, _args in CONTINUE:
-        out += [("write", f"{k}-{name}", k, feat) for k in KINDS]
-    return out

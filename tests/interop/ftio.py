@@ -45,6 +45,23 @@ def feature_text(feature):
     return "; ".join(FEATURES.get(f, "?") for f in (feature or "base").split("+"))
 
 
+# Everything is built locally: never wait on the Hugging Face Hub (the lent machine has no network).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+SKIP_LINE = "interop: skipped: transformers/peft not importable ({})"
+
+
+def probe_hf():
+    """None when torch, transformers and peft all import; else what failed, per module."""
+    bad = []
+    for mod in ("torch", "transformers", "peft"):
+        try:
+            __import__(mod)
+        except Exception as e:  # noqa: BLE001 (any import failure means: skip)
+            bad.append(f"{mod}: {type(e).__name__}: {e}")
+    return "; ".join(bad) or None
+
+
 class FtuneError(Exception):
     pass
 
@@ -246,6 +263,25 @@ def machine_info():
         pass
     return {"python": platform.python_version(), "platform": platform.platform(), "cpu": cpu,
             "cores": os.cpu_count()}
+
+
+def results_header(hf_versions=None, skipped=None):
+    """The results' header: date, ftune (version, commit, binary), machine, library versions or
+    the skip line."""
+    try:
+        commit = subprocess.run(["git", "-C", SRC, "describe", "--always", "--dirty"], capture_output=True,
+                                text=True, timeout=10).stdout.strip() or "unknown"
+    except OSError:
+        commit = "unknown"
+    import datetime
+
+    h = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "ftune": ftune_version(),
+         "ftune_commit": commit, "ftune_bin": os.environ.get("FT_BIN") or os.path.join(SRC, "build", "ftune")}
+    h.update(machine_info())
+    if skipped:
+        h["skipped"] = skipped
+    h.update(hf_versions or {})
+    return h
 
 
 def results_table(results):
