@@ -34,7 +34,6 @@ class Bases:
         return self.dirs[key]
 
 
-
 def case_seed(name):
     """A seed of its own for each case id, stable across runs and machines."""
     return zlib.crc32(name.encode()) % 100000
