@@ -8,8 +8,9 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 build_pkgs=(build-essential cmake pkg-config libdnnl-dev libcjson-dev libyaml-dev libpcre2-dev libutf8proc-dev
             nodejs npm wordnet-base)
+# python3-pytest: collects tests/interop (skipped without transformers/peft, which Debian lacks)
 # libopenblas0-openmp: without it torch runs fp32 on reference BLAS (~4 GFLOP/s) in bench/compare_torch
-test_pkgs=(python3 python3-torch python3-numpy python3-sklearn python3-nltk libopenblas0-openmp cppcheck)
+test_pkgs=(python3 python3-torch python3-numpy python3-sklearn python3-nltk python3-pytest libopenblas0-openmp cppcheck)
 pkgs=("${build_pkgs[@]}")
 if [ "${1:-}" != "--no-test" ]; then pkgs+=("${test_pkgs[@]}"); fi
 missing=()
