@@ -576,6 +576,50 @@ FT_TEST(test_lora_pattern_files) {
         ft_model_free(m2);
         ft_model_free(m);
     }
+    /* a file whose keys would change the math in a way ftune does not implement is refused, naming the key;
+     * malformed pattern keys too (the g_pat adapter with one key replaced) */
+    struct {
+        const char *from, *to;
+        ft_status code;
+        const char *msg;
+    } bad[] = {
+        {"\"use_rslora\": false", "\"use_qalora\": true, \"use_rslora\": false", FT_ERR_UNSUPPORTED,
+         "'use_qalora' (QA-LoRA pools the input of lora_A) is not supported"},
+        {"\"init_lora_weights\": true", "\"init_lora_weights\": \"pissa_niter_4\"", FT_ERR_UNSUPPORTED,
+         "init_lora_weights 'pissa_niter_4' changes the base weights"},
+        {"\"use_rslora\": false", "\"layer_replication\": [[0, 1]], \"use_rslora\": false",
+         FT_ERR_UNSUPPORTED, "'layer_replication'"},
+        {"\"layers_to_transform\": [\n    0,\n    1\n  ]", "\"layers_to_transform\": null", FT_ERR_CONFIG,
+         "layers_pattern is set but layers_to_transform is not"},
+        {"\"c_fc\": 4", "\"c_fc\": \"4\"", FT_ERR_CONFIG, "alpha_pattern['c_fc'] must be a positive number"},
+        {"\"h.0.attn.c_attn\": 6", "\"h.0.attn.c_attn\": 6.5", FT_ERR_CONFIG,
+         "rank_pattern['h.0.attn.c_attn'] must be a positive integer"},
+        {"\"layers_pattern\": \"h\"", "\"layers_pattern\": \"nomatch\"", FT_ERR_CONFIG,
+         "target_modules 'c_attn,c_proj,c_fc' with layers_to_transform '0,1' and layers_pattern 'nomatch' "
+         "selects "
+         "no module"},
+    };
+    char gp[300], *gtxt = NULL;
+    snprintf(gp, sizeof gp, "%s/g_pat/adapter_config.json", tmpdir);
+    FT_CHECK_OK(ft_read_file(gp, &gtxt, NULL));
+    for (size_t i = 0; gtxt && i < sizeof bad / sizeof *bad; i++) {
+        char *at = strstr(gtxt, bad[i].from), dir[256], cmd[700];
+        FT_CHECKF(at != NULL, "'%s' not in the saved config", bad[i].from);
+        if (!at)
+            continue;
+        snprintf(dir, sizeof dir, "%s/g_bad%zu", tmpdir, i);
+        snprintf(cmd, sizeof cmd, "mkdir -p %s && cp %s/g_pat/adapter_model.safetensors %s/", dir, tmpdir,
+                 dir);
+        FT_CHECK(system(cmd) == 0);
+        snprintf(gp, sizeof gp, "%s/adapter_config.json", dir);
+        FILE *f = fopen(gp, "w");
+        fprintf(f, "%.*s%s%s", (int)(at - gtxt), gtxt, bad[i].to, at + strlen(bad[i].from));
+        fclose(f);
+        ft_model *m = load_fresh(GPT2_CFG, "g");
+        FT_CHECK_FAILS(ft_peft_load(m, dir), bad[i].code, bad[i].msg);
+        ft_model_free(m);
+    }
+    free(gtxt);
     /* all-linear: PEFT writes the full names of the linear modules (a set; sorted here) */
     for (int meth = 0; meth < 2; meth++) {
         ft_model *m = load_fresh(GPT2_CFG, "g");

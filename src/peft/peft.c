@@ -393,9 +393,23 @@ static const char *default_targets(const ft_model *m, ft_method meth) {
 
 static const char *default_ff(const ft_model *m) { return m->cfg.arch == FT_ARCH_GPT2 ? "mlp.c_proj" : "down_proj"; }
 
+/* A list text for a message: "a\nb\n" (read from a file) → "a,b". */
+static const char *printable(char *buf, size_t n, const char *text) {
+    snprintf(buf, n, "%s", text ? text : "(none)");
+    for (char *p = buf; *p; p++)
+        if (*p == '\n')
+            *p = p[1] ? ',' : 0;
+    return buf;
+}
+
 /* Error listing the module names that exist, when targets match nothing. */
-static ft_status no_match(const ft_model *m, const ft_peft_cfg *c, const selector *sel, const char *spec) {
-    char list[1024];
+static ft_status no_match(const ft_model *m, const ft_peft_cfg *c, const selector *sel,
+                          const char *spec_text) {
+    char list[1024], spec[512], ex[512], lt[256], lp[256];
+    printable(spec, sizeof spec, spec_text);
+    printable(ex, sizeof ex, c->exclude_modules);
+    printable(lt, sizeof lt, c->layers_to_transform);
+    printable(lp, sizeof lp, c->layers_pattern);
     size_t o = 0;
     list[0] = 0;
     for (int s = 0; s < FT_N_SITES; s++) {
@@ -411,14 +425,13 @@ static ft_status no_match(const ft_model *m, const ft_peft_cfg *c, const selecto
         return ft_fail(FT_ERR_CONFIG,
                        "no module is left to adapt: every module target_modules '%s' selects is "
                        "excluded by exclude_modules '%s'",
-                       spec, c->exclude_modules);
+                       spec, ex);
     if (sel->layers)
         return ft_fail(FT_ERR_CONFIG,
                        "target_modules '%s' with layers_to_transform '%s' and layers_pattern '%s' "
                        "selects no module of this %s model (the layer index is read after '.%s.'; "
                        "its layers are %s.N, its linear modules per layer: %s)",
-                       spec, c->layers_to_transform, c->layers_pattern ? c->layers_pattern : "(none)",
-                       m->cfg.model_type, c->layers_pattern ? c->layers_pattern : "<any name>",
+                       spec, lt, lp, m->cfg.model_type, c->layers_pattern ? lp : "<any name>",
                        m->cfg.arch == FT_ARCH_GPT2 ? "transformer.h" : "model.layers", list);
     return ft_fail(FT_ERR_CONFIG, "target_modules '%s' matches no module of this %s model; its linear modules "
                                   "are (per layer): %s",
