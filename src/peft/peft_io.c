@@ -163,11 +163,21 @@ static ft_status load_lora_cfg(const cJSON *j, const char *cpath, ft_peft_cfg *c
             sprintf(bufs[1], "%s\n", t);
         free(t);
     }
-    /* LoraConfig.__post_init__: a layers_to_transform with a str target_modules is refused, as is a
-     * layers_pattern without layers_to_transform (checked in ft_peft_apply) */
-    if (lp && !cJSON_IsNull(lp) && (!lt || cJSON_IsNull(lt)))
+    /* LoraConfig.__post_init__ refuses a str target_modules with a layers_to_transform or layers_pattern
+     * that is not None, and a layers_pattern (truthy) with layers_to_transform None */
+    const bool lt_set = lt && !cJSON_IsNull(lt), lp_set = lp && !cJSON_IsNull(lp);
+    if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "target_modules")) && (lt_set || lp_set))
+        return ft_fail(FT_ERR_CONFIG,
+                       "%s: layers_to_transform / layers_pattern cannot be used when target_modules "
+                       "is a string (PEFT refuses that config)",
+                       cpath);
+    if (bufs[1] && !lt_set)
         return ft_fail(FT_ERR_CONFIG,
                        "%s: layers_pattern is set but layers_to_transform is not (PEFT refuses that)", cpath);
+    if (!bufs[0]) { /* layers_to_transform [] selects every layer: the pattern has no effect */
+        free(bufs[1]);
+        bufs[1] = NULL;
+    }
     c->layers_to_transform = bufs[0];
     c->layers_pattern = bufs[1];
     FT_TRY(json_pattern_text(cJSON_GetObjectItemCaseSensitive(j, "rank_pattern"), cpath, "rank_pattern", true,
