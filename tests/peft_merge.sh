@@ -114,9 +114,18 @@ for kind in $KINDS; do
     dir=$work/$kind
     seed=$((seed + 1))
     "$PY" "$REF/make_tiny.py" --kind "$kind" --seed "$seed" --out "$dir" || { fail "$kind: make_tiny"; continue; }
-    if [ "$kind" = gpt2 ]; then wide="c_attn,c_proj,c_fc"; else wide="q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj"; fi
+    if [ "$kind" = gpt2 ]; then
+        wide="c_attn,c_proj,c_fc" rp='{"c_proj": 2, "h.0.attn.c_attn": 6}' ap='{"c_fc": 3}' excl=transformer.h.1.mlp.c_fc
+    else
+        wide="q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj" excl=model.layers.0.mlp.up_proj
+        rp='{"v_proj": 2, "layers.1.self_attn.q_proj": 6}' ap='{"down_proj": 3}'
+    fi
     run_case "$kind-lora" "$dir" --method lora
     run_case "$kind-lora-wide-rslora" "$dir" --method lora --target "$wide" --rslora
+    # per-module ranks and alphas (rank_pattern / alpha_pattern), one layer, an excluded module
+    run_case "$kind-lora-patterns" "$dir" --method lora --target "$wide" --rank-pattern "$rp" --alpha-pattern "$ap" \
+        --exclude "$excl"
+    run_case "$kind-lora-patterns-layer" "$dir" --method lora --target "$wide" --rank-pattern "$rp" --rslora --layers 1
     run_case "$kind-ia3" "$dir" --method ia3
 done
 

@@ -8,7 +8,8 @@
 # Exit 77 = skipped (no torch, or `$FT_BIN dump --help` does not mention --adapter, or every case skipped).
 # Env: FT_BIN, FT_SRC, FT_PYTHON (/usr/bin/python3), FT_PEFT_KINDS ("gpt2 llama qwen2"),
 #      FT_PEFT_METHODS ("lora ia3 prompt bitfit adapter"), FT_PEFT_DTYPES ("f32"; "f32 bf16" adds a BF16
-#      base), FT_PARITY_LOGITS_ATOL (1e-4), FT_PARITY_GRAD_RTOL (1e-3), FT_PARITY_KEEP=1.
+#      base), FT_PEFT_CASES (a bash regex: run only the cases whose name matches, e.g. "pattern|layers"),
+#      FT_PARITY_LOGITS_ATOL (1e-4), FT_PARITY_GRAD_RTOL (1e-3), FT_PARITY_KEEP=1.
 set -u
 PY=${FT_PYTHON:-/usr/bin/python3}
 SRC=${FT_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -42,6 +43,7 @@ run_case() {
     shift 3
     local ad=$work/$name.adapter a=$work/$name.ftune.safetensors b=$work/$name.ref.safetensors
     seed=$((seed + 1))
+    [ -z "${FT_PEFT_CASES:-}" ] || [[ $name =~ $FT_PEFT_CASES ]] || return 0
     if ! "$PY" "$REF/make_adapter.py" --model "$dir" --method "$method" --seed "$seed" --out "$ad" "$@" \
         >"$work/$name.make.log" 2>&1; then
         fail "$name: make_adapter.py failed:"
@@ -88,10 +90,18 @@ for kind in $KINDS; do
             wide="c_attn,c_proj,c_fc"
             regex='transformer\.h\.1\.(attn\.c_attn|mlp\.c_fc)'
             ia3_t="c_attn,c_fc,mlp.c_proj" ia3_ff="c_fc,mlp.c_proj"
+            # keys in this order on purpose: "c_proj" comes before "attn.c_proj" and wins for both
+            # c_proj modules (PEFT: the first key in the file's order); "h.0.attn.c_attn" hits layer 0 only
+            rp='{"c_proj": 2, "h.0.attn.c_attn": 6, "attn.c_proj": 4}' ap='{"h.1.mlp.c_fc": 7, "c_fc": 3}'
+            lay_t="c_attn,c_fc" lay_pat=h exact="transformer.h.0.attn.c_attn,c_fc"
+            excl="mlp.c_proj,transformer.h.1.attn.c_attn" excl_re='.*\.h\.0\..*'
         else
             wide="q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj"
             regex='model\.layers\.1\.(self_attn\.(q|o)_proj|mlp\.up_proj)'
             ia3_t="q_proj,o_proj,up_proj,down_proj" ia3_ff="up_proj,down_proj"
+            rp='{"proj": 2, "layers.1.self_attn.q_proj": 6, "v_proj": 5}' ap='{"layers.0.mlp.down_proj": 7, "q_proj": 3}'
+            lay_t="q_proj,down_proj" lay_pat=layers exact="model.layers.0.self_attn.q_proj,down_proj"
+            excl="down_proj,model.layers.1.self_attn.q_proj" excl_re='.*\.layers\.0\..*'
         fi
         p=$kind-$dt
         if has "$METHODS" lora; then
@@ -103,10 +113,22 @@ for kind in $KINDS; do
             run_case "$p-lora-bias-all" "$dir" lora --bias all
             # The same with a targeted layer's bias as <module>.bias instead of PEFT's .base_layer.bias.
             run_case "$p-lora-bias-all-plain" "$dir" lora --bias all --plain-bias-names
+            # rank_pattern / alpha_pattern, layers_to_transform / layers_pattern, exclude_modules (PEFT 0.21)
+            run_case "$p-lora-patterns" "$dir" lora --target "$wide" --r 3 --alpha 5 --rank-pattern "$rp" --alpha-pattern "$ap"
+            run_case "$p-lora-patterns-rslora" "$dir" lora --target "$wide" --rslora --rank-pattern "$rp" --alpha-pattern "$ap"
+            run_case "$p-lora-dora-patterns" "$dir" lora --dora --target "$wide" --r 3 --rank-pattern "$rp" --alpha-pattern "$ap"
+            run_case "$p-lora-layers-int" "$dir" lora --target "$lay_t" --layers 1
+            run_case "$p-lora-layers-list-pattern" "$dir" lora --target "$lay_t" --layers 0, --layers-pattern "$lay_pat"
+            # an exact module name is targeted whatever layers_to_transform says (PEFT checks layers only
+            # for a suffix match)
+            run_case "$p-lora-layers-exact" "$dir" lora --target "$exact" --layers 1 --layers-pattern "$lay_pat,nomatch"
+            run_case "$p-lora-exclude-list" "$dir" lora --target "$wide" --exclude "$excl"
+            run_case "$p-lora-exclude-regex" "$dir" lora --target all-linear --exclude-regex "$excl_re" --r 2
         fi
         if has "$METHODS" ia3; then
             run_case "$p-ia3" "$dir" ia3
             run_case "$p-ia3-custom" "$dir" ia3 --target "$ia3_t" --ff "$ia3_ff"
+            run_case "$p-ia3-exclude" "$dir" ia3 --target "$ia3_t" --ff "$ia3_ff" --exclude-regex "$excl_re"
         fi
         has "$METHODS" prompt && run_case "$p-prompt" "$dir" prompt --virtual 4
         if has "$METHODS" bitfit; then

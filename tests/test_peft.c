@@ -363,6 +363,300 @@ FT_TEST(test_other_methods) {
     free(base);
 }
 
+static ft_peft_cfg lora_cfg(const char *targets) {
+    ft_peft_cfg c;
+    ft_peft_cfg_default(&c);
+    c.method = FT_METHOD_LORA;
+    c.target_modules = targets;
+    return c;
+}
+
+/* the rank of each LoRA site, layer-major ("-" where none), e.g. "2 6 - - | 8 - ..." per FT_N_SITES */
+static void site_ranks(const ft_model *m, char *buf, size_t n) {
+    size_t o = 0;
+    buf[0] = 0;
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int s = 0; s < FT_N_SITES; s++) {
+            if (!ft_model_site(m, l, (ft_site)s, NULL, NULL, NULL, NULL, NULL, NULL, 0))
+                continue;
+            const ft_site_peft *sp = &m->sites[l * FT_N_SITES + s];
+            if (sp->lora_a >= 0)
+                o += (size_t)snprintf(buf + o, n - o, "%s%d", o ? " " : "", sp->r);
+            else
+                o += (size_t)snprintf(buf + o, n - o, "%s-", o ? " " : "");
+        }
+}
+
+/* PEFT 0.21's matching rules (gpt2 sites per layer: c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj). */
+FT_TEST(test_lora_pattern_rules) {
+    char rk[128];
+    struct {
+        const char *targets, *rank, *alpha, *layers, *lpat, *excl;
+        bool sorted, excl_regex;
+        const char *want;
+    } cases[] = {
+        /* the first key that ends the name wins: "c_proj" before "attn.c_proj" takes both c_proj */
+        {"c_attn,c_proj", "c_proj:2,attn.c_proj:6", NULL, NULL, NULL, NULL, false, false, "8 2 - 2 8 2 - 2"},
+        /* sorted (a recipe; the saved file's order): "attn.c_proj" comes first */
+        {"c_attn,c_proj", "c_proj:2,attn.c_proj:6", NULL, NULL, NULL, NULL, true, false, "8 6 - 2 8 6 - 2"},
+        /* a key naming one layer's module; a regex key (anchored after a "." or at the start) */
+        {"c_attn,c_fc", "h.0.attn.c_attn:3,^transformer\\.h\\.1\\.mlp.*:5", NULL, NULL, NULL, NULL, false,
+         false, "3 - 8 - 8 - 5 -"},
+        {"c_attn,c_fc", NULL, NULL, "1", NULL, NULL, false, false, "- - - - 8 - 8 -"},
+        {"c_attn,c_fc", NULL, NULL, "0,1", "h", NULL, false, false, "8 - 8 - 8 - 8 -"},
+        /* an exact module name skips the layer check (PEFT checks layers only for a suffix match) */
+        {"transformer.h.0.attn.c_attn,c_fc", NULL, NULL, "1", NULL, NULL, false, false, "8 - - - - - 8 -"},
+        /* exclude_modules first: names (exact or suffix), or a regex fully matched */
+        {"all-linear", NULL, NULL, NULL, NULL, "mlp.c_proj,transformer.h.1.attn.c_attn", false, false,
+         "8 8 8 - - 8 8 -"},
+        {"all-linear", NULL, NULL, NULL, NULL, ".*\\.h\\.0\\..*", false, true, "- - - - 8 8 8 8"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        ft_model *m = load_fresh(GPT2_CFG, "g");
+        if (!m)
+            return;
+        ft_peft_cfg c = lora_cfg(cases[i].targets);
+        c.rank_pattern = cases[i].rank;
+        c.alpha_pattern = cases[i].alpha;
+        c.layers_to_transform = cases[i].layers;
+        c.layers_pattern = cases[i].lpat;
+        c.exclude_modules = cases[i].excl;
+        c.exclude_regex = cases[i].excl_regex;
+        c.pattern_sorted = cases[i].sorted;
+        FT_CHECK_OK(ft_peft_apply(m, &c));
+        site_ranks(m, rk, sizeof rk);
+        FT_CHECKF(!strcmp(rk, cases[i].want), "case %zu: ranks '%s', want '%s'", i, rk, cases[i].want);
+        ft_model_free(m);
+    }
+    /* alpha_pattern and rsLoRA: each module's scale is its alpha / r (or / √r) */
+    for (int rs = 0; rs < 2; rs++) {
+        ft_model *m = load_fresh(GPT2_CFG, "g");
+        ft_peft_cfg c = lora_cfg("c_attn");
+        c.rank_pattern = "h.1.attn.c_attn:4";
+        c.alpha_pattern = "h.0.attn.c_attn:16";
+        c.use_rslora = rs;
+        FT_CHECK_OK(ft_peft_apply(m, &c));
+        const ft_site_peft *s0 = &m->sites[FT_SITE_QKV], *s1 = &m->sites[FT_N_SITES + FT_SITE_QKV];
+        FT_CHECK(s0->r == 8 && s1->r == 4 && m->params[s1->lora_a].shape[0] == 4 &&
+                 m->params[s1->lora_b].shape[1] == 4);
+        FT_CHECKF(s0->lora_scale == (rs ? 16.0f / sqrtf(8.0f) : 2.0f) &&
+                      s1->lora_scale == (rs ? 8.0f / 2.0f : 2.0f),
+                  "scales %g %g", s0->lora_scale, s1->lora_scale);
+        ft_model_free(m);
+    }
+    /* refused: what PEFT refuses, what selects nothing, bad items; the message says why */
+    struct {
+        const char *targets, *rank, *layers, *lpat, *excl;
+        bool target_regex;
+        ft_status code;
+        const char *msg;
+    } bad[] = {
+        {".*c_attn", NULL, "0", NULL, NULL, true, FT_ERR_CONFIG,
+         "cannot be used when target_modules is a string"},
+        {"all-linear", NULL, "0", NULL, NULL, false, FT_ERR_CONFIG,
+         "cannot be used when target_modules is a string"},
+        {"c_attn", NULL, NULL, "h", NULL, false, FT_ERR_CONFIG,
+         "layers_pattern 'h' needs layers_to_transform"},
+        {"c_attn", NULL, "0", "layers", NULL, false, FT_ERR_CONFIG,
+         "with layers_to_transform '0' and layers_pattern 'layers' selects no module of this gpt2 model"},
+        {"c_attn", NULL, "5", NULL, NULL, false, FT_ERR_CONFIG, "selects no module"},
+        {"c_attn", NULL, "x", NULL, NULL, false, FT_ERR_CONFIG,
+         "layers_to_transform item 'x' is not a layer index"},
+        {"c_attn", NULL, NULL, NULL, "attn.c_attn", false, FT_ERR_CONFIG,
+         "every module target_modules 'c_attn' selects is excluded by exclude_modules 'attn.c_attn'"},
+        {"c_attn", "c_attn=4", NULL, NULL, NULL, false, FT_ERR_CONFIG,
+         "rank_pattern item 'c_attn=4': expected key:positive integer"},
+        {"c_attn", "c_attn:2.5", NULL, NULL, NULL, false, FT_ERR_CONFIG, "expected key:positive integer"},
+        {"c_attn", "c_attn:2,c_attn:3", NULL, NULL, NULL, false, FT_ERR_CONFIG,
+         "key 'c_attn' is given twice"},
+        {"c_attn", "c_(attn:2", NULL, NULL, NULL, false, FT_ERR_CONFIG, "rank_pattern 'c_(attn'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        ft_model *m = load_fresh(GPT2_CFG, "g");
+        ft_peft_cfg c = lora_cfg(bad[i].targets);
+        c.target_regex = bad[i].target_regex;
+        c.rank_pattern = bad[i].rank;
+        c.layers_to_transform = bad[i].layers;
+        c.layers_pattern = bad[i].lpat;
+        c.exclude_modules = bad[i].excl;
+        FT_CHECK_FAILS(ft_peft_apply(m, &c), bad[i].code, bad[i].msg);
+        ft_model_free(m);
+    }
+    FT_CHECK(ft_peft_spec_is_regex(".*\\.h\\.0\\..*") && ft_peft_spec_is_regex("c_(attn|proj)") &&
+             !ft_peft_spec_is_regex("q_proj, v_proj") && !ft_peft_spec_is_regex("all-linear") &&
+             !ft_peft_spec_is_regex("model.layers.0.self_attn.q_proj"));
+}
+
+static bool same_file(const char *d1, const char *d2, const char *name) {
+    char f1[300], f2[300], *b1, *b2;
+    size_t l1, l2;
+    snprintf(f1, sizeof f1, "%s/%s", d1, name);
+    snprintf(f2, sizeof f2, "%s/%s", d2, name);
+    if (ft_read_file(f1, &b1, &l1) != FT_OK)
+        return false;
+    if (ft_read_file(f2, &b2, &l2) != FT_OK) {
+        free(b1);
+        return false;
+    }
+    bool same = l1 == l2 && !memcmp(b1, b2, l1);
+    free(b1);
+    free(b2);
+    return same;
+}
+
+/* Per-module ranks through save → load (identical logits, byte-identical re-save), the file's keys, and
+ * merge; all-linear written as the resolved module names (LoRA and IA3) and loaded back. */
+FT_TEST(test_lora_pattern_files) {
+    const char *cfgs[2] = {GPT2_CFG, LLAMA_CFG};
+    const char *dirs[2] = {"g", "l"};
+    for (int k = 0; k < 2; k++) {
+        ft_model *m = load_fresh(cfgs[k], dirs[k]);
+        if (!m)
+            return;
+        ft_peft_cfg c = lora_cfg(k == 0 ? "c_attn,c_proj,c_fc" : "q_proj,v_proj,o_proj,down_proj");
+        c.lora_r = 3;
+        c.rank_pattern = k == 0 ? "c_proj:2,h.0.attn.c_attn:6" : "proj:2,layers.1.self_attn.q_proj:5";
+        c.alpha_pattern = k == 0 ? "c_fc:4" : "v_proj:6";
+        c.layers_to_transform = k == 0 ? "0,1" : "1";
+        c.layers_pattern = k == 0 ? "h" : NULL;
+        c.exclude_modules = k == 0 ? "transformer.h.1.mlp.c_fc" : "o_proj";
+        c.pattern_sorted = true;
+        c.use_dora = k == 1;
+        FT_CHECK_OK(ft_peft_apply(m, &c));
+        randomize_extras(m, 9, 0.3f, 0.0f);
+        if (k == 1) /* DoRA: keep the magnitudes positive */
+            for (int i = 0; i < m->n_params; i++)
+                if (m->params[i].extra && strstr(m->params[i].name, "magnitude"))
+                    for (int64_t j = 0; j < m->params[i].numel; j++)
+                        m->params[i].data[j] = 1.0f + fabsf(m->params[i].data[j]);
+        int64_t n, n2;
+        float *want = logits(m, &n);
+        char ad[256], ad2[256], rk[128], rk2[128];
+        snprintf(ad, sizeof ad, "%s/%s_pat", tmpdir, dirs[k]);
+        snprintf(ad2, sizeof ad2, "%s/%s_pat2", tmpdir, dirs[k]);
+        FT_CHECK_OK(ft_model_save_output(m, ad));
+        char p[300], *txt = NULL;
+        snprintf(p, sizeof p, "%s/adapter_config.json", ad);
+        FT_CHECK_OK(ft_read_file(p, &txt, NULL));
+        if (k == 0 && txt)
+            FT_CHECKF(
+                strstr(txt, "\"rank_pattern\": {\n    \"c_proj\": 2,\n    \"h.0.attn.c_attn\": 6\n  }") &&
+                    strstr(txt, "\"alpha_pattern\": {\n    \"c_fc\": 4\n  }") &&
+                    strstr(txt, "\"layers_to_transform\": [\n    0,\n    1\n  ]") &&
+                    strstr(txt, "\"layers_pattern\": \"h\"") &&
+                    strstr(txt, "\"exclude_modules\": [\n    \"transformer.h.1.mlp.c_fc\"\n  ]"),
+                "adapter_config.json:\n%s", txt);
+        if (k == 1 && txt)
+            FT_CHECKF(
+                strstr(txt, "\"layers_to_transform\": 1,") && strstr(txt, "\"layers_pattern\": null") &&
+                    strstr(txt,
+                           "\"rank_pattern\": {\n    \"layers.1.self_attn.q_proj\": 5,\n    \"proj\": 2\n"),
+                "adapter_config.json:\n%s", txt);
+        free(txt);
+        site_ranks(m, rk, sizeof rk);
+        ft_model *m2 = load_fresh(cfgs[k], dirs[k]);
+        FT_CHECK_OK(ft_peft_load(m2, ad));
+        site_ranks(m2, rk2, sizeof rk2);
+        FT_CHECKF(!strcmp(rk, rk2), "ranks after load '%s', before '%s'", rk2, rk);
+        /* llama: "proj" ends no name after a "." ((.*\.)?proj$ needs the dot): v_proj, down_proj keep r = 3
+         */
+        FT_CHECKF(!strcmp(rk, k == 0 ? "6 2 3 2 3 2 - 2" : "- - - - - - - 5 - 3 - - - 3"), "ranks %s", rk);
+        float *re = logits(m2, &n2);
+        FT_CHECK(re && n2 == n && !memcmp(re, want, (size_t)n * sizeof(float)));
+        FT_CHECK_OK(ft_model_save_output(m2, ad2));
+        FT_CHECK(same_file(ad, ad2, "adapter_config.json") &&
+                 same_file(ad, ad2, "adapter_model.safetensors"));
+        FT_CHECK_OK(ft_peft_merge(m2));
+        float *mg = logits(m2, &n2);
+        FT_CHECKF(mg && max_diff(mg, want, n) < 1e-5, "merged vs unmerged %g",
+                  mg ? max_diff(mg, want, n) : -1.0);
+        free(want);
+        free(re);
+        free(mg);
+        ft_model_free(m2);
+        ft_model_free(m);
+    }
+    /* a file whose keys would change the math in a way ftune does not implement is refused, naming the key;
+     * malformed pattern keys too (the g_pat adapter with one key replaced) */
+    struct {
+        const char *from, *to;
+        ft_status code;
+        const char *msg;
+    } bad[] = {
+        {"\"use_rslora\": false", "\"use_qalora\": true, \"use_rslora\": false", FT_ERR_UNSUPPORTED,
+         "'use_qalora' (QA-LoRA pools the input of lora_A) is not supported"},
+        {"\"init_lora_weights\": true", "\"init_lora_weights\": \"pissa_niter_4\"", FT_ERR_UNSUPPORTED,
+         "init_lora_weights 'pissa_niter_4' changes the base weights"},
+        {"\"use_rslora\": false", "\"layer_replication\": [[0, 1]], \"use_rslora\": false",
+         FT_ERR_UNSUPPORTED, "'layer_replication'"},
+        {"\"layers_to_transform\": [\n    0,\n    1\n  ]", "\"layers_to_transform\": null", FT_ERR_CONFIG,
+         "layers_pattern is set but layers_to_transform is not"},
+        {"\"c_fc\": 4", "\"c_fc\": \"4\"", FT_ERR_CONFIG, "alpha_pattern['c_fc'] must be a positive number"},
+        {"\"h.0.attn.c_attn\": 6", "\"h.0.attn.c_attn\": 6.5", FT_ERR_CONFIG,
+         "rank_pattern['h.0.attn.c_attn'] must be a positive integer"},
+        {"\"layers_pattern\": \"h\"", "\"layers_pattern\": \"nomatch\"", FT_ERR_CONFIG,
+         "target_modules 'c_attn,c_proj,c_fc' with layers_to_transform '0,1' and layers_pattern 'nomatch' "
+         "selects "
+         "no module"},
+    };
+    char gp[300], *gtxt = NULL;
+    snprintf(gp, sizeof gp, "%s/g_pat/adapter_config.json", tmpdir);
+    FT_CHECK_OK(ft_read_file(gp, &gtxt, NULL));
+    for (size_t i = 0; gtxt && i < sizeof bad / sizeof *bad; i++) {
+        char *at = strstr(gtxt, bad[i].from), dir[256], cmd[700];
+        FT_CHECKF(at != NULL, "'%s' not in the saved config", bad[i].from);
+        if (!at)
+            continue;
+        snprintf(dir, sizeof dir, "%s/g_bad%zu", tmpdir, i);
+        snprintf(cmd, sizeof cmd, "mkdir -p %s && cp %s/g_pat/adapter_model.safetensors %s/", dir, tmpdir,
+                 dir);
+        FT_CHECK(system(cmd) == 0);
+        snprintf(gp, sizeof gp, "%s/adapter_config.json", dir);
+        FILE *f = fopen(gp, "w");
+        fprintf(f, "%.*s%s%s", (int)(at - gtxt), gtxt, bad[i].to, at + strlen(bad[i].from));
+        fclose(f);
+        ft_model *m = load_fresh(GPT2_CFG, "g");
+        FT_CHECK_FAILS(ft_peft_load(m, dir), bad[i].code, bad[i].msg);
+        ft_model_free(m);
+    }
+    free(gtxt);
+    /* all-linear: PEFT writes the full names of the linear modules (a set; sorted here) */
+    for (int meth = 0; meth < 2; meth++) {
+        ft_model *m = load_fresh(GPT2_CFG, "g");
+        ft_peft_cfg c = lora_cfg("all-linear");
+        c.method = meth ? FT_METHOD_IA3 : FT_METHOD_LORA;
+        FT_CHECK_OK(ft_peft_apply(m, &c));
+        randomize_extras(m, 3, 0.3f, 1.0f);
+        int64_t n, n2;
+        float *want = logits(m, &n);
+        char ad[256], p[300], *txt = NULL;
+        snprintf(ad, sizeof ad, "%s/g_all_%d", tmpdir, meth);
+        FT_CHECK_OK(ft_model_save_output(m, ad));
+        snprintf(p, sizeof p, "%s/adapter_config.json", ad);
+        FT_CHECK_OK(ft_read_file(p, &txt, NULL));
+        FT_CHECKF(
+            txt &&
+                strstr(txt, "\"target_modules\": [\n    \"transformer.h.0.attn.c_attn\",\n    "
+                            "\"transformer.h.0.attn.c_proj\",\n    \"transformer.h.0.mlp.c_fc\",\n    "
+                            "\"transformer.h.0.mlp.c_proj\",\n    \"transformer.h.1.attn.c_attn\",\n    "
+                            "\"transformer.h.1.attn.c_proj\",\n    \"transformer.h.1.mlp.c_fc\",\n    "
+                            "\"transformer.h.1.mlp.c_proj\"\n  ]") &&
+                !strstr(txt, "all-linear") &&
+                (!meth || strstr(txt, "\"feedforward_modules\": [\n    \"transformer.h.0.mlp.c_proj\",\n    "
+                                      "\"transformer.h.1.mlp.c_proj\"\n  ]")),
+            "adapter_config.json:\n%s", txt ? txt : "");
+        free(txt);
+        ft_model *m2 = load_fresh(GPT2_CFG, "g");
+        FT_CHECK_OK(ft_peft_load(m2, ad));
+        float *re = logits(m2, &n2);
+        FT_CHECK(re && n2 == n && !memcmp(re, want, (size_t)n * sizeof(float)));
+        free(want);
+        free(re);
+        ft_model_free(m2);
+        ft_model_free(m);
+    }
+}
+
 FT_TEST(test_bad_adapters) {
     ft_model *m = load_fresh(GPT2_CFG, "g");
     if (!m)
@@ -529,6 +823,8 @@ int main(void) {
     FT_RUN(test_dora_identity_merge);
     FT_RUN(test_ia3_merge);
     FT_RUN(test_other_methods);
+    FT_RUN(test_lora_pattern_rules);
+    FT_RUN(test_lora_pattern_files);
     FT_RUN(test_bad_adapters);
     FT_RUN(test_classification_head);
     FT_RUN(test_adapter_slots);

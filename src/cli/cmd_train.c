@@ -164,6 +164,16 @@ static ft_status peft_cfg_from(const ft_recipe *r, ft_peft_cfg *c) {
     c->lora_alpha = (float)r->lora_alpha;
     c->lora_dropout = (float)r->lora_dropout;
     c->target_modules = r->lora_target_modules;
+    c->target_regex = c->target_modules && ft_peft_spec_is_regex(c->target_modules);
+    if (c->method == FT_METHOD_LORA) { /* lora.* keys; a recipe's pattern keys are tried in sorted order */
+        c->exclude_modules = r->lora_exclude_modules;
+        c->exclude_regex = c->exclude_modules && ft_peft_spec_is_regex(c->exclude_modules);
+        c->layers_to_transform = r->lora_layers_to_transform;
+        c->layers_pattern = r->lora_layers_pattern;
+        c->rank_pattern = r->lora_rank_pattern;
+        c->alpha_pattern = r->lora_alpha_pattern;
+        c->pattern_sorted = true;
+    }
     c->use_rslora = r->lora_use_rslora;
     c->use_dora = r->lora_use_dora;
     c->lora_bias = r->lora_bias;

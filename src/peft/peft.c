@@ -2,6 +2,7 @@
  * PEFT-format save and load, merge. Tensor names follow Hugging Face PEFT:
  *   base_model.model.<module>.lora_A.weight [r,in], .lora_B.weight [out,r], <module>.ia3_l,
  *   prompt_embeddings [n, hidden]; our own BITFIT / BOTTLENECK_ADAPTER use the same layout. */
+#include <ctype.h>
 #include <math.h>
 #include <pcre2.h>
 #include <stdio.h>
@@ -41,54 +42,122 @@ ft_status ft_method_parse(const char *name, ft_method *out) {
 
 const char *ft_method_name(ft_method m) { return (unsigned)m < 6 ? METHOD_NAMES[m] : "?"; }
 
-/* ---------- target matching (PEFT's check_target_module_exists) ---------- */
+/* ---------- target matching (PEFT 0.21: check_target_module_exists, get_pattern_key) ---------- */
 
+/* Items of a list text: separated by newlines when it has any, else by commas (then trimmed of spaces).
+ * *out: malloc'd array of malloc'd strings (free with items_free). */
+static ft_status items_split(const char *text, char ***out, int *n) {
+    *out = NULL;
+    *n = 0;
+    const char sep = strchr(text, '\n') ? '\n' : ',';
+    int cap = 1;
+    for (const char *p = text; *p; p++)
+        cap += *p == sep;
+    char **v = calloc((size_t)cap, sizeof *v);
+    if (!v)
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    int k = 0;
+    for (const char *p = text;;) {
+        const char *e = strchr(p, sep);
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        const char *q = p;
+        if (sep == ',')
+            while (len && (*q == ' ' || q[len - 1] == ' ')) {
+                if (*q == ' ')
+                    q++;
+                len--;
+            }
+        if (len) {
+            if (!(v[k] = malloc(len + 1))) {
+                for (int i = 0; i < k; i++)
+                    free(v[i]);
+                free(v);
+                return ft_fail(FT_ERR_NOMEM, "out of memory");
+            }
+            memcpy(v[k], q, len);
+            v[k++][len] = 0;
+        }
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    *out = v;
+    *n = k;
+    return FT_OK;
+}
+
+static void items_free(char **v, int n) {
+    for (int i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+bool ft_peft_spec_is_regex(const char *spec) {
+    for (const unsigned char *p = (const unsigned char *)spec; *p; p++)
+        if (!(isalnum(*p) || *p == '_' || *p == '.' || *p == '-' || *p == ',' || *p == ' '))
+            return true;
+    return false;
+}
+
+static pcre2_code *re_compile(const char *pat, uint32_t opts, const char *what, const char *item,
+                              ft_status *s) {
+    int err;
+    PCRE2_SIZE off;
+    pcre2_code *re =
+        pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, opts | PCRE2_UTF, &err, &off, NULL);
+    if (!re) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(err, msg, sizeof msg);
+        *s = ft_fail(FT_ERR_CONFIG, "%s '%s': %s", what, item, (char *)msg);
+    }
+    return re;
+}
+
+/* Whether re matches path (anchored as compiled); group 1 as an int in *g1 when g1 is not NULL. */
+static bool re_match(const pcre2_code *re, const char *path, long *g1) {
+    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+    if (!md)
+        return false;
+    int rc = pcre2_match(re, (PCRE2_SPTR)path, strlen(path), 0, 0, md, NULL);
+    if (rc > 1 && g1) {
+        const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+        *g1 = strtol(path + ov[2], NULL, 10);
+    }
+    pcre2_match_data_free(md);
+    return rc >= 0;
+}
+
+/* target_modules / exclude_modules: "all-linear", names, or one regex (fullmatch). */
 typedef struct {
     bool all_linear, regex;
-    char names[FT_PEFT_MAX_TARGETS * 2][64];
+    char **names;
     int n;
     pcre2_code *re;
 } target_set;
 
-static ft_status targets_parse(target_set *t, const char *spec, bool regex) {
+static ft_status targets_parse(target_set *t, const char *spec, bool regex, const char *what) {
     memset(t, 0, sizeof *t);
-    if (!strcmp(spec, "all-linear")) {
+    if (!regex && !strcmp(spec, "all-linear")) {
         t->all_linear = true;
         return FT_OK;
     }
     if (regex) {
-        int err;
-        PCRE2_SIZE off;
-        t->re = pcre2_compile((PCRE2_SPTR)spec, PCRE2_ZERO_TERMINATED, PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_UTF,
-                              &err, &off, NULL);
-        if (!t->re) {
-            PCRE2_UCHAR msg[256];
-            pcre2_get_error_message(err, msg, sizeof msg);
-            return ft_fail(FT_ERR_CONFIG, "target_modules regex '%s': %s at offset %zu", spec, (char *)msg, (size_t)off);
-        }
+        ft_status s = FT_OK;
+        t->re = re_compile(spec, PCRE2_ANCHORED | PCRE2_ENDANCHORED, what, spec, &s);
         t->regex = true;
-        return FT_OK;
+        return s;
     }
-    const char *p = spec;
-    while (*p) {
-        while (*p == ',' || *p == ' ')
-            p++;
-        if (!*p)
-            break;
-        size_t len = strcspn(p, ", ");
-        if (t->n >= (int)(sizeof t->names / sizeof *t->names) || len >= sizeof t->names[0])
-            return ft_fail(FT_ERR_CONFIG, "target_modules '%s': too many or too long names", spec);
-        memcpy(t->names[t->n], p, len);
-        t->names[t->n][len] = 0;
-        t->n++;
-        p += len;
-    }
+    FT_TRY(items_split(spec, &t->names, &t->n));
     if (t->n == 0)
-        return ft_fail(FT_ERR_CONFIG, "target_modules is empty");
+        return ft_fail(FT_ERR_CONFIG, "%s is empty", what);
     return FT_OK;
 }
 
-static void targets_free(target_set *t) { pcre2_code_free(t->re); }
+static void targets_free(target_set *t) {
+    pcre2_code_free(t->re);
+    items_free(t->names, t->n);
+    memset(t, 0, sizeof *t);
+}
 
 static bool name_matches(const char *path, const char *name) {
     size_t lp = strlen(path), ln = strlen(name);
@@ -97,18 +166,221 @@ static bool name_matches(const char *path, const char *name) {
     return lp > ln && path[lp - ln - 1] == '.' && !strcmp(path + lp - ln, name);
 }
 
-static bool targets_match(const target_set *t, const char *path) {
+/* 0 no match, 1 the exact path is listed (or all-linear, a regex), 2 matched as a ".name" suffix */
+static int targets_match(const target_set *t, const char *path) {
     if (t->all_linear)
-        return true;
-    if (t->regex) {
-        pcre2_match_data *md = pcre2_match_data_create_from_pattern(t->re, NULL);
-        int rc = pcre2_match(t->re, (PCRE2_SPTR)path, strlen(path), 0, 0, md, NULL);
-        pcre2_match_data_free(md);
-        return rc >= 0;
+        return 1;
+    if (t->regex)
+        return re_match(t->re, path, NULL);
+    int how = 0;
+    for (int i = 0; i < t->n && how != 1; i++)
+        if (!strcmp(path, t->names[i]))
+            how = 1;
+        else if (name_matches(path, t->names[i]))
+            how = 2;
+    return how;
+}
+
+/* rank_pattern / alpha_pattern: key, value and the key's regex (.*\.)?(key)$ anchored at the start */
+typedef struct {
+    char *key;
+    double value;
+    pcre2_code *re;
+} pattern_item;
+
+static int cmp_pattern(const void *a, const void *b) {
+    return strcmp(((const pattern_item *)a)->key, ((const pattern_item *)b)->key);
+}
+
+static void patterns_free(pattern_item *p, int n) {
+    for (int i = 0; i < n; i++) {
+        free(p[i].key);
+        pcre2_code_free(p[i].re);
     }
-    for (int i = 0; i < t->n; i++)
-        if (name_matches(path, t->names[i]))
+    free(p);
+}
+
+static ft_status patterns_parse(const char *text, const char *what, bool integer, bool sorted,
+                                pattern_item **out, int *n_out) {
+    *out = NULL;
+    *n_out = 0;
+    if (!text || !*text)
+        return FT_OK;
+    char **it;
+    int n;
+    FT_TRY(items_split(text, &it, &n));
+    pattern_item *p = calloc((size_t)(n ? n : 1), sizeof *p);
+    if (!p) {
+        items_free(it, n);
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    }
+    ft_status s = FT_OK;
+    for (int k = 0; s == FT_OK && k < n; k++) {
+        char *colon = strrchr(it[k], ':'); /* the value has no ':', a key (a regex) may */
+        char *end = NULL;
+        double v = colon ? strtod(colon + 1, &end) : 0.0;
+        if (!colon || colon == it[k] || end == colon + 1 || *end || !isfinite(v) || v <= 0 ||
+            (integer && (v != floor(v) || v > 1e9))) {
+            s = ft_fail(FT_ERR_CONFIG, "%s item '%s': expected key:%s", what, it[k],
+                        integer ? "positive integer" : "positive number");
+            break;
+        }
+        *colon = 0;
+        p[k].key = it[k];
+        it[k] = NULL;
+        p[k].value = v;
+        for (int j = 0; j < k; j++)
+            if (!strcmp(p[j].key, p[k].key))
+                s = ft_fail(FT_ERR_CONFIG, "%s: key '%s' is given twice", what, p[k].key);
+        char *re = malloc(strlen(p[k].key) + 16);
+        if (!re) {
+            s = ft_fail(FT_ERR_NOMEM, "out of memory");
+            break;
+        }
+        sprintf(re, "(.*\\.)?(%s)$", p[k].key);
+        if (s == FT_OK)
+            p[k].re = re_compile(re, PCRE2_ANCHORED, what, p[k].key, &s);
+        free(re);
+    }
+    items_free(it, n);
+    if (s != FT_OK) {
+        patterns_free(p, n);
+        return s;
+    }
+    if (sorted)
+        qsort(p, (size_t)n, sizeof *p, cmp_pattern);
+    *out = p;
+    *n_out = n;
+    return FT_OK;
+}
+
+/* PEFT's get_pattern_key: the first key k (in order) with re.match(rf"(.*\.)?({k})$", path); else def */
+static double pattern_value(const pattern_item *p, int n, const char *path, double def) {
+    for (int i = 0; i < n; i++)
+        if (re_match(p[i].re, path, NULL))
+            return p[i].value;
+    return def;
+}
+
+/* Everything that decides which modules a LoRA / IA3 adapter wraps, and their ranks. */
+typedef struct {
+    target_set targets, exclude;
+    bool has_exclude;
+    long *layers; /* layers_to_transform, NULL = every layer */
+    int n_layers;
+    pcre2_code **layer_re; /* how the layer index is read from a path */
+    int n_layer_re;
+    pattern_item *rank, *alpha;
+    int n_rank, n_alpha;
+    int n_excluded, n_layer_out; /* targeted modules that exclude_modules / the layer check removed */
+} selector;
+
+static void selector_free(selector *sel) {
+    targets_free(&sel->targets);
+    targets_free(&sel->exclude);
+    free(sel->layers);
+    for (int i = 0; i < sel->n_layer_re; i++)
+        pcre2_code_free(sel->layer_re[i]);
+    free(sel->layer_re);
+    patterns_free(sel->rank, sel->n_rank);
+    patterns_free(sel->alpha, sel->n_alpha);
+    memset(sel, 0, sizeof *sel);
+}
+
+static ft_status selector_layers(selector *sel, const ft_peft_cfg *c) {
+    char **it;
+    int n;
+    FT_TRY(items_split(c->layers_to_transform, &it, &n));
+    ft_status s = FT_OK;
+    if (n > 0 && !(sel->layers = malloc((size_t)n * sizeof *sel->layers)))
+        s = ft_fail(FT_ERR_NOMEM, "out of memory");
+    for (int i = 0; s == FT_OK && i < n; i++) {
+        char *end;
+        long v = strtol(it[i], &end, 10);
+        if (end == it[i] || *end || v < 0)
+            s = ft_fail(FT_ERR_CONFIG, "layers_to_transform item '%s' is not a layer index (0, 1, ...)",
+                        it[i]);
+        else
+            sel->layers[sel->n_layers++] = v;
+    }
+    items_free(it, n);
+    if (s != FT_OK || sel->n_layers == 0) /* PEFT: an empty list selects every layer */
+        return s;
+    /* PEFT 0.21: re.match(r".*?\.[^.]*\.(\d+)\.", key) — the number after the first ".<x>."; with
+     * layers_pattern, re.match(rf".*?\.{p}\.(\d+)\.", key) for each p in turn (p inserted as is) */
+    char **pat = NULL;
+    int np = 0;
+    if (c->layers_pattern && *c->layers_pattern)
+        FT_TRY(items_split(c->layers_pattern, &pat, &np));
+    if (!(sel->layer_re = calloc((size_t)(np ? np : 1), sizeof *sel->layer_re)))
+        s = ft_fail(FT_ERR_NOMEM, "out of memory");
+    for (int i = 0; s == FT_OK && i < (np ? np : 1); i++) {
+        char *re = malloc((np ? strlen(pat[i]) : 5) + 24);
+        if (!re) {
+            s = ft_fail(FT_ERR_NOMEM, "out of memory");
+            break;
+        }
+        sprintf(re, ".*?\\.%s\\.(\\d+)\\.", np ? pat[i] : "[^.]*");
+        sel->layer_re[i] = re_compile(re, PCRE2_ANCHORED, "layers_pattern", np ? pat[i] : "", &s);
+        free(re);
+        if (sel->layer_re[i])
+            sel->n_layer_re++;
+    }
+    items_free(pat, np);
+    return s;
+}
+
+static ft_status selector_init(selector *sel, const ft_peft_cfg *c, const char *targets, bool lora) {
+    memset(sel, 0, sizeof *sel);
+    ft_status s = targets_parse(&sel->targets, targets, c->target_regex, "target_modules");
+    const bool layered = lora && c->layers_to_transform && *c->layers_to_transform;
+    /* LoraConfig.__post_init__ refuses these combinations */
+    if (s == FT_OK && lora && (sel->targets.regex || sel->targets.all_linear) &&
+        (layered || c->layers_pattern))
+        s = ft_fail(FT_ERR_CONFIG,
+                    "layers_to_transform / layers_pattern cannot be used when target_modules is a "
+                    "string ('%s'): PEFT refuses that config",
+                    targets);
+    if (s == FT_OK && lora && c->layers_pattern && *c->layers_pattern && !layered)
+        s = ft_fail(FT_ERR_CONFIG, "layers_pattern '%s' needs layers_to_transform (as in PEFT)",
+                    c->layers_pattern);
+    if (s == FT_OK && c->exclude_modules && *c->exclude_modules) {
+        s = targets_parse(&sel->exclude, c->exclude_modules, c->exclude_regex, "exclude_modules");
+        sel->exclude.all_linear = false; /* "all-linear" is a plain name here */
+        sel->has_exclude = true;
+        if (s == FT_OK && !sel->exclude.regex && sel->exclude.n == 0)
+            s = items_split(c->exclude_modules, &sel->exclude.names, &sel->exclude.n);
+    }
+    if (s == FT_OK && layered)
+        s = selector_layers(sel, c);
+    if (s == FT_OK && lora)
+        s = patterns_parse(c->rank_pattern, "rank_pattern", true, c->pattern_sorted, &sel->rank,
+                           &sel->n_rank);
+    if (s == FT_OK && lora)
+        s = patterns_parse(c->alpha_pattern, "alpha_pattern", false, c->pattern_sorted, &sel->alpha,
+                           &sel->n_alpha);
+    if (s != FT_OK)
+        selector_free(sel);
+    return s;
+}
+
+/* PEFT's check_target_module_exists for one module path. */
+static bool selector_match(selector *sel, const char *path) {
+    const int how = targets_match(&sel->targets, path); /* 1 exact (or a string target), 2 a ".name" suffix */
+    if (sel->has_exclude && targets_match(&sel->exclude, path)) { /* exclude_modules is checked first */
+        sel->n_excluded += how != 0;
+        return false;
+    }
+    if (how != 2 || !sel->layers) /* the layer check applies only to a list entry matched as a suffix */
+        return how != 0;
+    long idx = -1;
+    for (int i = 0; i < sel->n_layer_re && idx < 0; i++)
+        if (!re_match(sel->layer_re[i], path, &idx))
+            idx = -1;
+    for (int i = 0; idx >= 0 && i < sel->n_layers; i++)
+        if (sel->layers[i] == idx)
             return true;
+    sel->n_layer_out++;
     return false;
 }
 
@@ -121,9 +393,23 @@ static const char *default_targets(const ft_model *m, ft_method meth) {
 
 static const char *default_ff(const ft_model *m) { return m->cfg.arch == FT_ARCH_GPT2 ? "mlp.c_proj" : "down_proj"; }
 
+/* A list text for a message: "a\nb\n" (read from a file) → "a,b". */
+static const char *printable(char *buf, size_t n, const char *text) {
+    snprintf(buf, n, "%s", text ? text : "(none)");
+    for (char *p = buf; *p; p++)
+        if (*p == '\n')
+            *p = p[1] ? ',' : 0;
+    return buf;
+}
+
 /* Error listing the module names that exist, when targets match nothing. */
-static ft_status no_match(const ft_model *m, const char *spec) {
-    char list[1024];
+static ft_status no_match(const ft_model *m, const ft_peft_cfg *c, const selector *sel,
+                          const char *spec_text) {
+    char list[1024], spec[512], ex[512], lt[256], lp[256];
+    printable(spec, sizeof spec, spec_text);
+    printable(ex, sizeof ex, c->exclude_modules);
+    printable(lt, sizeof lt, c->layers_to_transform);
+    printable(lp, sizeof lp, c->layers_pattern);
     size_t o = 0;
     list[0] = 0;
     for (int s = 0; s < FT_N_SITES; s++) {
@@ -135,6 +421,18 @@ static ft_status no_match(const ft_model *m, const char *spec) {
         if (o >= sizeof list)
             break;
     }
+    if (sel->n_excluded > 0 && sel->n_layer_out == 0)
+        return ft_fail(FT_ERR_CONFIG,
+                       "no module is left to adapt: every module target_modules '%s' selects is "
+                       "excluded by exclude_modules '%s'",
+                       spec, ex);
+    if (sel->layers)
+        return ft_fail(FT_ERR_CONFIG,
+                       "target_modules '%s' with layers_to_transform '%s' and layers_pattern '%s' "
+                       "selects no module of this %s model (the layer index is read after '.%s.'; "
+                       "its layers are %s.N, its linear modules per layer: %s)",
+                       spec, lt, lp, m->cfg.model_type, c->layers_pattern ? lp : "<any name>",
+                       m->cfg.arch == FT_ARCH_GPT2 ? "transformer.h" : "model.layers", list);
     return ft_fail(FT_ERR_CONFIG, "target_modules '%s' matches no module of this %s model; its linear modules "
                                   "are (per layer): %s",
                    spec, m->cfg.model_type, list);
@@ -160,9 +458,8 @@ static bool is_bias(const char *name) {
     return l > 5 && !strcmp(name + l - 5, ".bias");
 }
 
-static ft_status attach_lora(ft_model *m, const ft_peft_cfg *c, const target_set *ts, uint64_t seed, int *n_matched) {
-    const int r = c->lora_r;
-    const float scale = c->use_rslora ? c->lora_alpha / sqrtf((float)r) : c->lora_alpha / (float)r;
+static ft_status attach_lora(ft_model *m, const ft_peft_cfg *c, selector *sel, uint64_t seed,
+                             int *n_matched) {
     const bool gauss = c->lora_init && !strcmp(c->lora_init, "gaussian");
     for (int l = 0; l < m->cfg.n_layers; l++)
         for (int s = 0; s < FT_N_SITES; s++) {
@@ -170,9 +467,14 @@ static ft_status attach_lora(ft_model *m, const ft_peft_cfg *c, const target_set
             int64_t in, out;
             int bi;
             if (!ft_model_site(m, l, (ft_site)s, NULL, &bi, &in, &out, NULL, path, sizeof path) ||
-                !targets_match(ts, path))
+                !selector_match(sel, path))
                 continue;
             ft_site_peft *sp = &m->sites[l * FT_N_SITES + s];
+            /* LoraModel._create_and_replace: r and alpha from the first matching pattern key, else r /
+             * lora_alpha; this module's scale alpha/r (rsLoRA alpha/√r) */
+            const int r = (int)pattern_value(sel->rank, sel->n_rank, path, c->lora_r);
+            const float alpha = (float)pattern_value(sel->alpha, sel->n_alpha, path, c->lora_alpha);
+            const float scale = c->use_rslora ? alpha / sqrtf((float)r) : alpha / (float)r;
             snprintf(name, sizeof name, PREFIX "%s.lora_A.weight", path);
             sp->lora_a = add_extra(m, name, 2, r, in);
             snprintf(name, sizeof name, PREFIX "%s.lora_B.weight", path);
@@ -218,16 +520,16 @@ static ft_status attach_lora(ft_model *m, const ft_peft_cfg *c, const target_set
     return FT_OK;
 }
 
-static ft_status attach_ia3(ft_model *m, const target_set *ts, const target_set *ff, int *n_matched) {
+static ft_status attach_ia3(ft_model *m, selector *sel, const target_set *ff, int *n_matched) {
     for (int l = 0; l < m->cfg.n_layers; l++)
         for (int s = 0; s < FT_N_SITES; s++) {
             char path[256], name[320];
             int64_t in, out;
             if (!ft_model_site(m, l, (ft_site)s, NULL, NULL, &in, &out, NULL, path, sizeof path) ||
-                !targets_match(ts, path))
+                !selector_match(sel, path))
                 continue;
             ft_site_peft *sp = &m->sites[l * FT_N_SITES + s];
-            sp->ia3_in = targets_match(ff, path);
+            sp->ia3_in = targets_match(ff, path) != 0;
             snprintf(name, sizeof name, PREFIX "%s.ia3_l", path);
             sp->ia3 = sp->ia3_in ? add_extra(m, name, 2, 1, in) : add_extra(m, name, 2, out, 1);
             if (sp->ia3 < 0)
@@ -319,6 +621,68 @@ static ft_status attach_prompt(ft_model *m, const ft_peft_cfg *c, uint64_t seed)
     return FT_OK;
 }
 
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A list text as a JSON value: one item as a string (or a number), several as an array; NULL → null. */
+static cJSON *json_items(const char *text, bool numbers, bool one_as_scalar) {
+    char **it;
+    int n;
+    if (!text || !*text || items_split(text, &it, &n) != FT_OK)
+        return cJSON_CreateNull();
+    cJSON *v = NULL;
+    if (n == 1 && one_as_scalar)
+        v = numbers ? cJSON_CreateNumber(atof(it[0])) : cJSON_CreateString(it[0]);
+    else if ((v = cJSON_CreateArray()))
+        for (int i = 0; i < n; i++)
+            cJSON_AddItemToArray(v, numbers ? cJSON_CreateNumber(atof(it[i])) : cJSON_CreateString(it[i]));
+    items_free(it, n);
+    return v;
+}
+
+/* rank_pattern / alpha_pattern as a JSON object (the writer sorts its keys, as PEFT's json.dumps does). */
+static cJSON *json_patterns(const char *text, bool integer) {
+    cJSON *o = cJSON_CreateObject();
+    pattern_item *p;
+    int n;
+    if (o &&
+        patterns_parse(text, integer ? "rank_pattern" : "alpha_pattern", integer, true, &p, &n) == FT_OK) {
+        for (int i = 0; i < n; i++)
+            cJSON_AddNumberToObject(o, p[i].key, p[i].value);
+        patterns_free(p, n);
+    }
+    return o;
+}
+
+/* What PEFT writes for target_modules "all-linear" (tuners_utils._maybe_include_all_linear_layers): the
+ * full names of every linear module but the output head, in a set (so in no set order: ftune sorts
+ * them). With only = a target set, the names it matches (IA3's feedforward_modules: PEFT's IA3Config
+ * requires them to be a subset of target_modules, so they are resolved to full names too). */
+static cJSON *json_linear_names(const ft_model *m, const target_set *only) {
+    const int ns = m->cfg.n_layers * FT_N_SITES;
+    char **names = calloc((size_t)ns, sizeof *names);
+    cJSON *a = cJSON_CreateArray();
+    if (!names || !a) {
+        free(names);
+        return a;
+    }
+    int n = 0;
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int s = 0; s < FT_N_SITES; s++) {
+            char path[256];
+            if (ft_model_site(m, l, (ft_site)s, NULL, NULL, NULL, NULL, NULL, path, sizeof path) &&
+                (!only || targets_match(only, path)))
+                names[n++] = ft_strdup(path);
+        }
+    qsort(names, (size_t)n, sizeof *names, cmp_str);
+    for (int i = 0; i < n; i++)
+        if (names[i])
+            cJSON_AddItemToArray(a, cJSON_CreateString(names[i]));
+    items_free(names, n);
+    return a;
+}
+
 /* adapter_config.json fields as PEFT writes them for the method. */
 static cJSON *make_peft_config(const ft_model *m, const ft_peft_cfg *c, const char *targets) {
     cJSON *j = cJSON_CreateObject();
@@ -332,19 +696,21 @@ static cJSON *make_peft_config(const ft_model *m, const ft_peft_cfg *c, const ch
     cJSON *mts = cJSON_CreateArray();
     if (m->score >= 0)
         cJSON_AddItemToArray(mts, cJSON_CreateString("score"));
+    const bool all_linear = targets && !c->target_regex && !strcmp(targets, "all-linear");
     cJSON *targ = NULL;
-    if (targets && c->target_regex) {
+    if (targets && c->target_regex)
         targ = cJSON_CreateString(targets);
-    } else if (targets) {
-        targ = cJSON_CreateArray();
-        target_set t;
-        if (targets_parse(&t, targets, false) == FT_OK) {
-            if (t.all_linear)
-                cJSON_AddItemToArray(targ, cJSON_CreateString("all-linear"));
-            for (int i = 0; i < t.n; i++)
-                cJSON_AddItemToArray(targ, cJSON_CreateString(t.names[i]));
-        }
-        targets_free(&t);
+    else if (all_linear)
+        targ = json_linear_names(m, NULL);
+    else if (targets)
+        targ = json_items(targets, false, false);
+    if (c->method == FT_METHOD_LORA || c->method == FT_METHOD_IA3) {
+        if (c->exclude_modules && *c->exclude_modules)
+            cJSON_AddItemToObject(j, "exclude_modules",
+                                  c->exclude_regex ? cJSON_CreateString(c->exclude_modules)
+                                                   : json_items(c->exclude_modules, false, false));
+        else
+            cJSON_AddNullToObject(j, "exclude_modules");
     }
     switch (c->method) {
     case FT_METHOD_LORA:
@@ -360,22 +726,25 @@ static cJSON *make_peft_config(const ft_model *m, const ft_peft_cfg *c, const ch
             cJSON_AddStringToObject(j, "init_lora_weights", "gaussian");
         else
             cJSON_AddBoolToObject(j, "init_lora_weights", true);
-        cJSON_AddNullToObject(j, "layers_to_transform");
-        cJSON_AddNullToObject(j, "layers_pattern");
-        cJSON_AddItemToObject(j, "rank_pattern", cJSON_CreateObject());
-        cJSON_AddItemToObject(j, "alpha_pattern", cJSON_CreateObject());
+        cJSON_AddItemToObject(j, "layers_to_transform", json_items(c->layers_to_transform, true, true));
+        cJSON_AddItemToObject(j, "layers_pattern", json_items(c->layers_pattern, false, true));
+        cJSON_AddItemToObject(j, "rank_pattern", json_patterns(c->rank_pattern, true));
+        cJSON_AddItemToObject(j, "alpha_pattern", json_patterns(c->alpha_pattern, false));
         break;
     case FT_METHOD_IA3: {
         cJSON_AddStringToObject(j, "peft_type", "IA3");
         cJSON_AddBoolToObject(j, "fan_in_fan_out", m->cfg.arch == FT_ARCH_GPT2);
         cJSON_AddBoolToObject(j, "init_ia3_weights", true);
-        cJSON *ff = cJSON_CreateArray();
+        const char *ffs = c->ia3_feedforward_modules ? c->ia3_feedforward_modules : default_ff(m);
+        cJSON *ff = NULL;
         target_set t;
-        if (targets_parse(&t, c->ia3_feedforward_modules ? c->ia3_feedforward_modules : default_ff(m), false) == FT_OK)
-            for (int i = 0; i < t.n; i++)
-                cJSON_AddItemToArray(ff, cJSON_CreateString(t.names[i]));
-        targets_free(&t);
-        cJSON_AddItemToObject(j, "feedforward_modules", ff);
+        if (all_linear && targets_parse(&t, ffs, false, "feedforward_modules") == FT_OK)
+            ff = json_linear_names(m, &t);
+        else if (!all_linear)
+            ff = json_items(ffs, false, false);
+        if (all_linear)
+            targets_free(&t);
+        cJSON_AddItemToObject(j, "feedforward_modules", ff ? ff : cJSON_CreateArray());
         break;
     }
     case FT_METHOD_PROMPT:
@@ -488,16 +857,18 @@ ft_status ft_peft_apply(ft_model *m, const ft_peft_cfg *c) {
         if (c->method == FT_METHOD_LORA && c->lora_bias && strcmp(c->lora_bias, "none") &&
             strcmp(c->lora_bias, "all") && strcmp(c->lora_bias, "lora_only"))
             return ft_fail(FT_ERR_CONFIG, "LoRA bias must be none, all or lora_only (got '%s')", c->lora_bias);
-        target_set ts, ff;
-        FT_TRY(targets_parse(&ts, targets, c->target_regex));
-        s = targets_parse(&ff, c->ia3_feedforward_modules ? c->ia3_feedforward_modules : default_ff(m), false);
-        if (s == FT_OK) {
-            s = c->method == FT_METHOD_LORA ? attach_lora(m, c, &ts, seed, &matched) : attach_ia3(m, &ts, &ff, &matched);
-            targets_free(&ff);
-        }
-        targets_free(&ts);
+        selector sel;
+        target_set ff;
+        FT_TRY(selector_init(&sel, c, targets, c->method == FT_METHOD_LORA));
+        s = targets_parse(&ff, c->ia3_feedforward_modules ? c->ia3_feedforward_modules : default_ff(m), false,
+                          "feedforward_modules");
+        if (s == FT_OK)
+            s = c->method == FT_METHOD_LORA ? attach_lora(m, c, &sel, seed, &matched)
+                                            : attach_ia3(m, &sel, &ff, &matched);
+        targets_free(&ff);
         if (s == FT_OK && matched == 0)
-            s = no_match(m, targets);
+            s = no_match(m, c, &sel, targets);
+        selector_free(&sel);
         break;
     }
     case FT_METHOD_PROMPT: s = attach_prompt(m, c, seed); break;

@@ -15,7 +15,6 @@ typedef enum {
     FT_METHOD_IA3
 } ft_method;
 
-#define FT_PEFT_MAX_TARGETS 16
 typedef struct {
     ft_method method;
     /* freezing (full fine-tuning): train only the top N layers (0 = all), only params whose HF name
@@ -30,6 +29,20 @@ typedef struct {
     const char *target_modules; /* NULL = the architecture's PEFT default; "a,b" names, or "all-linear" */
     bool target_regex;          /* target_modules is one regex fully matched against module paths (PEFT str form) */
     bool use_rslora, use_dora;
+    /* Which modules (PEFT's check_target_module_exists, in this order): exclude_modules first (names
+     * "a,b": the path equals a name or ends in ".name"; exclude_regex: one regex fully matched); then
+     * target_modules; for a name matched as a suffix (not an exact path, not a regex target) the layer
+     * index must be in layers_to_transform ("0,2"; NULL = every layer): the number after the first
+     * ".<x>." of the path, or after ".<p>." for the first p of layers_pattern ("h" or "a,b") that matches. */
+    const char *exclude_modules;
+    bool exclude_regex;
+    const char *layers_to_transform, *layers_pattern;
+    /* Per-module rank and alpha (PEFT rank_pattern / alpha_pattern): items "key:value"; a module takes
+     * the value of the first key k with (.*\.)?(k)$ matching its whole path, else lora_r / lora_alpha.
+     * pattern_sorted: try the keys in sorted order (how the saved adapter_config.json lists them, so
+     * PEFT rebuilds the same ranks from it) rather than in the order given. */
+    const char *rank_pattern, *alpha_pattern;
+    bool pattern_sorted;
     const char *lora_bias;    /* "none" | "all" | "lora_only" */
     const char *lora_init;    /* "default" (Kaiming-uniform A, zero B) | "gaussian" */
     /* Adapter (bottleneck) */
@@ -46,6 +59,12 @@ typedef struct {
     uint64_t seed;
 } ft_peft_cfg;
 void ft_peft_cfg_default(ft_peft_cfg *c);
+/* Lists in ft_peft_cfg (module names, layers, patterns) are items separated by newlines when the text
+ * has any, else by commas (a regex read from an adapter file may hold commas). */
+/* True when a target_modules / exclude_modules value from a recipe is a regex rather than a list of
+ * names: it holds a character no module name or list has (anything but letters, digits, "_.-", ","
+ * and spaces), e.g. ".*\.h\.[01]\.attn\.c_attn". */
+bool ft_peft_spec_is_regex(const char *spec);
 ft_status ft_method_parse(const char *name, ft_method *out); /* "full", "lora", ... */
 const char *ft_method_name(ft_method m);
 

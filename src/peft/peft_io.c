@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "io/json.h"
 #include "peft/peft.h"
@@ -23,26 +24,168 @@ static bool jnum(const cJSON *j, const char *k, double *out) {
 
 static bool jtrue(const cJSON *j, const char *k) { return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, k)); }
 
-/* A JSON list of names → "a,b,c" in buf; a string → itself (regex). */
-static ft_status list_or_string(const cJSON *v, const char *path, const char *key, char *buf, size_t n, bool *regex) {
-    buf[0] = 0;
-    *regex = false;
-    if (cJSON_IsString(v)) {
-        *regex = strcmp(v->valuestring, "all-linear") != 0;
-        snprintf(buf, n, "%s", v->valuestring);
+/* A JSON list of strings (or numbers: ints) → "a\nb\n" (every item ends in a newline, so the
+ * list rule of peft.h splits on newlines and an item may hold commas); a string → itself with
+ * *is_string set (a regex); null, [] → NULL. *out is malloc'd or NULL. */
+static ft_status json_list_text(const cJSON *v, const char *path, const char *key, bool ints, char **out,
+                                bool *is_string) {
+    *out = NULL;
+    if (is_string)
+        *is_string = false;
+    if (!v || cJSON_IsNull(v))
         return FT_OK;
+    if (cJSON_IsString(v) && is_string) {
+        *is_string = true;
+        *out = ft_strdup(v->valuestring);
+        return *out ? FT_OK : ft_fail(FT_ERR_NOMEM, "out of memory");
+    }
+    if (ints && cJSON_IsNumber(v)) { /* layers_to_transform: an int is one layer */
+        if (v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0)
+            return ft_fail(FT_ERR_CONFIG, "%s: '%s' must be a layer index or a list of them", path, key);
+        char buf[32];
+        snprintf(buf, sizeof buf, "%.0f\n", v->valuedouble);
+        *out = ft_strdup(buf);
+        return *out ? FT_OK : ft_fail(FT_ERR_NOMEM, "out of memory");
     }
     if (!cJSON_IsArray(v))
-        return ft_fail(FT_ERR_CONFIG, "%s: '%s' must be a list of module names or a regex string", path, key);
-    size_t o = 0;
+        return ft_fail(FT_ERR_CONFIG, "%s: '%s' must be %s", path, key,
+                       ints ? "a layer index or a list of them" : "a list of names or a regex string");
+    size_t n = 1;
     const cJSON *e;
     cJSON_ArrayForEach(e, v) {
-        if (!cJSON_IsString(e))
-            return ft_fail(FT_ERR_CONFIG, "%s: '%s' must hold strings", path, key);
-        o += (size_t)snprintf(buf + o, n > o ? n - o : 0, "%s%s", o ? "," : "", e->valuestring);
+        if (ints ? !cJSON_IsNumber(e) || e->valuedouble != floor(e->valuedouble) || e->valuedouble < 0
+                 : !cJSON_IsString(e) || !*e->valuestring || strchr(e->valuestring, '\n'))
+            return ft_fail(FT_ERR_CONFIG, "%s: '%s' must hold %s", path, key,
+                           ints ? "layer indices" : "names");
+        n += (ints ? 24 : strlen(e->valuestring)) + 1;
     }
-    if (o >= n)
-        return ft_fail(FT_ERR_CONFIG, "%s: '%s' is too long", path, key);
+    if (cJSON_GetArraySize(v) == 0)
+        return FT_OK;
+    char *buf = malloc(n);
+    if (!buf)
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    size_t o = 0;
+    cJSON_ArrayForEach(e, v) {
+        o += ints ? (size_t)snprintf(buf + o, n - o, "%.0f\n", e->valuedouble)
+                  : (size_t)snprintf(buf + o, n - o, "%s\n", e->valuestring);
+    }
+    *out = buf;
+    return FT_OK;
+}
+
+/* rank_pattern / alpha_pattern {key: value} → "key:value\n..." in the file's order (PEFT reads the JSON
+ * into a dict and tries its keys in that order). NULL when absent or empty. */
+static ft_status json_pattern_text(const cJSON *v, const char *path, const char *key, bool integer,
+                                   char **out) {
+    *out = NULL;
+    if (!v || cJSON_IsNull(v))
+        return FT_OK;
+    if (!cJSON_IsObject(v))
+        return ft_fail(FT_ERR_CONFIG, "%s: '%s' must be an object {module key: value}", path, key);
+    size_t n = 1;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, v) {
+        if (!cJSON_IsNumber(e) || !(e->valuedouble > 0) ||
+            (integer && e->valuedouble != floor(e->valuedouble)) || !*e->string || strchr(e->string, '\n'))
+            return ft_fail(FT_ERR_CONFIG, "%s: %s['%s'] must be a positive %s", path, key, e->string,
+                           integer ? "integer" : "number");
+        n += strlen(e->string) + 34;
+    }
+    if (!v->child)
+        return FT_OK;
+    char *buf = malloc(n);
+    if (!buf)
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    size_t o = 0;
+    cJSON_ArrayForEach(e, v) {
+        o += (size_t)snprintf(buf + o, n - o, "%s:%.17g\n", e->string, e->valuedouble);
+    }
+    *out = buf;
+    return FT_OK;
+}
+
+/* LoraConfig keys that would change the computation and that ftune does not implement: refused when
+ * set to anything but their default (null / false / {} / []). */
+static const char *const LORA_REFUSED[][2] = {
+    {"use_qalora", "QA-LoRA pools the input of lora_A"},
+    {"lora_bias", "a bias on lora_B"},
+    {"layer_replication", "replicated layers"},
+    {"target_parameters", "LoRA on nn.Parameters"},
+    {"trainable_token_indices", "trainable token embeddings"},
+    {"alora_invocation_tokens", "activated LoRA (applies after the invocation tokens only)"},
+    {"arrow_config", "Arrow routing over several LoRA experts"},
+    {"use_bdlora", "block-diagonal LoRA"},
+    {"velora_config", "VeLoRA"},
+    {"monteclora_config", "MonteCLoRA"},
+    {"kasa_config", "KaSA"},
+};
+
+static bool json_is_default(const cJSON *v) {
+    return !v || cJSON_IsNull(v) || cJSON_IsFalse(v) ||
+           ((cJSON_IsArray(v) || cJSON_IsObject(v)) && !v->child);
+}
+
+/* Everything of a LoRA adapter_config.json that the computation depends on → c; text buffers in bufs. */
+static ft_status load_lora_cfg(const cJSON *j, const char *cpath, ft_peft_cfg *c, char *bufs[5]) {
+    for (size_t i = 0; i < sizeof LORA_REFUSED / sizeof *LORA_REFUSED; i++)
+        if (!json_is_default(cJSON_GetObjectItemCaseSensitive(j, LORA_REFUSED[i][0])))
+            return ft_fail(FT_ERR_UNSUPPORTED, "%s: '%s' (%s) is not supported", cpath, LORA_REFUSED[i][0],
+                           LORA_REFUSED[i][1]);
+    const char *init = jstr(j, "init_lora_weights");
+    /* these initializations also rewrite the base weights (W - s·B₀A₀ or a quantized W), which PEFT redoes
+     * when it loads the adapter */
+    if (init && (!strncmp(init, "pissa", 5) || !strncmp(init, "corda", 5) || !strcmp(init, "olora") ||
+                 !strcmp(init, "loftq") || !strcmp(init, "lora_ga")))
+        return ft_fail(FT_ERR_UNSUPPORTED,
+                       "%s: init_lora_weights '%s' changes the base weights; it is not "
+                       "supported (convert the adapter to plain LoRA first)",
+                       cpath, init);
+    double v = 0.0;
+    if (jnum(j, "r", &v))
+        c->lora_r = (int)v;
+    if (jnum(j, "lora_alpha", &v))
+        c->lora_alpha = (float)v;
+    if (jnum(j, "lora_dropout", &v))
+        c->lora_dropout = (float)v;
+    c->use_rslora = jtrue(j, "use_rslora");
+    c->use_dora = jtrue(j, "use_dora");
+    if (jstr(j, "bias"))
+        c->lora_bias = jstr(j, "bias");
+    const cJSON *lt = cJSON_GetObjectItemCaseSensitive(j, "layers_to_transform");
+    const cJSON *lp = cJSON_GetObjectItemCaseSensitive(j, "layers_pattern");
+    bool str;
+    FT_TRY(json_list_text(lt, cpath, "layers_to_transform", true, &bufs[0], NULL));
+    FT_TRY(json_list_text(lp, cpath, "layers_pattern", false, &bufs[1], &str));
+    if (str) { /* one pattern; "" is none */
+        char *t = bufs[1];
+        bufs[1] = *t ? malloc(strlen(t) + 2) : NULL;
+        if (bufs[1])
+            sprintf(bufs[1], "%s\n", t);
+        free(t);
+    }
+    /* LoraConfig.__post_init__ refuses a str target_modules with a layers_to_transform or layers_pattern
+     * that is not None, and a layers_pattern (truthy) with layers_to_transform None */
+    const bool lt_set = lt && !cJSON_IsNull(lt), lp_set = lp && !cJSON_IsNull(lp);
+    if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "target_modules")) && (lt_set || lp_set))
+        return ft_fail(FT_ERR_CONFIG,
+                       "%s: layers_to_transform / layers_pattern cannot be used when target_modules "
+                       "is a string (PEFT refuses that config)",
+                       cpath);
+    if (bufs[1] && !lt_set)
+        return ft_fail(FT_ERR_CONFIG,
+                       "%s: layers_pattern is set but layers_to_transform is not (PEFT refuses that)", cpath);
+    if (!bufs[0]) { /* layers_to_transform [] selects every layer: the pattern has no effect */
+        free(bufs[1]);
+        bufs[1] = NULL;
+    }
+    c->layers_to_transform = bufs[0];
+    c->layers_pattern = bufs[1];
+    FT_TRY(json_pattern_text(cJSON_GetObjectItemCaseSensitive(j, "rank_pattern"), cpath, "rank_pattern", true,
+                             &bufs[2]));
+    FT_TRY(json_pattern_text(cJSON_GetObjectItemCaseSensitive(j, "alpha_pattern"), cpath, "alpha_pattern",
+                             false, &bufs[3]));
+    c->rank_pattern = bufs[2];
+    c->alpha_pattern = bufs[3];
     return FT_OK;
 }
 
@@ -60,7 +203,7 @@ ft_status ft_peft_load(ft_model *m, const char *dir) {
     }
     ft_peft_cfg c;
     ft_peft_cfg_default(&c);
-    char targets[2048], ff[1024];
+    char *bufs[8] = {0}; /* text forms of the lists (freed at the end) */
     ft_status s = FT_OK;
     const char *type = jstr(j, "peft_type");
     double v = 0.0;
@@ -68,30 +211,16 @@ ft_status ft_peft_load(ft_model *m, const char *dir) {
         s = ft_fail(FT_ERR_CONFIG, "%s: missing 'peft_type'", cpath);
     else if (!strcmp(type, "LORA")) {
         c.method = FT_METHOD_LORA;
-        if (jnum(j, "r", &v))
-            c.lora_r = (int)v;
-        if (jnum(j, "lora_alpha", &v))
-            c.lora_alpha = (float)v;
-        if (jnum(j, "lora_dropout", &v))
-            c.lora_dropout = (float)v;
-        c.use_rslora = jtrue(j, "use_rslora");
-        c.use_dora = jtrue(j, "use_dora");
-        if (jstr(j, "bias"))
-            c.lora_bias = jstr(j, "bias");
-        const cJSON *lt = cJSON_GetObjectItemCaseSensitive(j, "layers_to_transform");
-        const cJSON *rp = cJSON_GetObjectItemCaseSensitive(j, "rank_pattern");
-        const cJSON *ap = cJSON_GetObjectItemCaseSensitive(j, "alpha_pattern");
-        if ((lt && !cJSON_IsNull(lt)) || cJSON_GetArraySize(rp) > 0 || cJSON_GetArraySize(ap) > 0)
-            s = ft_fail(FT_ERR_UNSUPPORTED, "%s: layers_to_transform / rank_pattern / alpha_pattern are not supported yet",
-                        cpath);
+        s = load_lora_cfg(j, cpath, &c, bufs);
     } else if (!strcmp(type, "IA3")) {
         c.method = FT_METHOD_IA3;
-        const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, "feedforward_modules");
         bool rx;
-        if (f && !cJSON_IsNull(f)) {
-            s = list_or_string(f, cpath, "feedforward_modules", ff, sizeof ff, &rx);
-            c.ia3_feedforward_modules = ff;
-        }
+        s = json_list_text(cJSON_GetObjectItemCaseSensitive(j, "feedforward_modules"), cpath,
+                           "feedforward_modules", false, &bufs[4], &rx);
+        if (s == FT_OK && rx)
+            s = ft_fail(FT_ERR_UNSUPPORTED, "%s: a regex feedforward_modules is not supported (give a list)",
+                        cpath);
+        c.ia3_feedforward_modules = bufs[4];
     } else if (!strcmp(type, "PROMPT_TUNING")) {
         c.method = FT_METHOD_PROMPT;
         if (!jnum(j, "num_virtual_tokens", &v))
@@ -114,11 +243,19 @@ ft_status ft_peft_load(ft_model *m, const char *dir) {
                                         "BOTTLENECK_ADAPTER)", cpath, type);
     }
     if (s == FT_OK && (c.method == FT_METHOD_LORA || c.method == FT_METHOD_IA3)) {
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "target_modules");
-        if (t && !cJSON_IsNull(t)) {
-            s = list_or_string(t, cpath, "target_modules", targets, sizeof targets, &c.target_regex);
-            c.target_modules = targets;
-        }
+        s = json_list_text(cJSON_GetObjectItemCaseSensitive(j, "target_modules"), cpath, "target_modules",
+                           false, &bufs[5], &c.target_regex);
+        c.target_modules = bufs[5];
+        if (s == FT_OK && c.target_regex && !strcasecmp(bufs[5], "all-linear")) { /* PEFT lower-cases it */
+            c.target_regex = false;
+            c.target_modules = "all-linear";
+        } else if (s == FT_OK && !c.target_regex && bufs[5] && !strcmp(bufs[5], "all-linear\n"))
+            c.target_modules =
+                "all-linear"; /* ["all-linear"]: what ftune wrote before it resolved the list */
+        if (s == FT_OK)
+            s = json_list_text(cJSON_GetObjectItemCaseSensitive(j, "exclude_modules"), cpath,
+                               "exclude_modules", false, &bufs[6], &c.exclude_regex);
+        c.exclude_modules = bufs[6];
     }
     ft_st_file *f = NULL;
     if (s == FT_OK)
@@ -201,6 +338,8 @@ ft_status ft_peft_load(ft_model *m, const char *dir) {
     }
     ft_st_close(f);
     cJSON_Delete(j);
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+        free(bufs[i]);
     return s;
 }
 

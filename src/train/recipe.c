@@ -248,6 +248,55 @@ static ft_status read_list(yreader *y, const char *key, size_t line) {
     return ft_recipe_set(y->r, key, buf, origin);
 }
 
+/* Keys whose value may be a mapping {key: value}, read as "key:value" items (PEFT's rank_pattern and
+ * alpha_pattern); items are joined by commas, or by newlines when a key holds a comma. */
+static bool takes_mapping(const char *key) {
+    return !strcmp(key, "lora.rank_pattern") || !strcmp(key, "lora.alpha_pattern");
+}
+
+static ft_status read_pairs(yreader *y, const char *key, size_t line) {
+    char buf[8192];
+    size_t n = 0;
+    bool comma_in_key = false;
+    buf[0] = 0;
+    for (int half = 0;; half ^= 1) {
+        yaml_event_t ev;
+        FT_TRY(ynext(y, &ev));
+        if (ev.type == YAML_MAPPING_END_EVENT && !half) {
+            yaml_event_delete(&ev);
+            break;
+        }
+        size_t l = ev.start_mark.line + 1;
+        if (ev.type != YAML_SCALAR_EVENT) {
+            yaml_event_delete(&ev);
+            return ft_fail(FT_ERR_CONFIG, "%s:%zu: %s: a mapping of plain keys to numbers is expected",
+                           y->name, l, key);
+        }
+        const char *v = (const char *)ev.data.scalar.value;
+        size_t vl = ev.data.scalar.length;
+        if (n + vl + 2 > sizeof buf || memchr(v, '\n', vl) ||
+            (half && (memchr(v, ',', vl) || memchr(v, ':', vl)))) {
+            yaml_event_delete(&ev);
+            return ft_fail(FT_ERR_CONFIG, "%s:%zu: %s: bad or too long entry", y->name, l, key);
+        }
+        comma_in_key |= !half && memchr(v, ',', vl) != NULL;
+        if (!half && n)
+            buf[n++] = '\x1f'; /* item separator, decided below */
+        memcpy(buf + n, v, vl);
+        n += vl;
+        if (!half)
+            buf[n++] = ':';
+        buf[n] = 0;
+        yaml_event_delete(&ev);
+    }
+    for (char *p = buf; *p; p++)
+        if (*p == '\x1f')
+            *p = comma_in_key ? '\n' : ',';
+    char origin[512];
+    snprintf(origin, sizeof origin, "%s:%zu", y->name, line);
+    return ft_recipe_set(y->r, key, buf, origin);
+}
+
 static ft_status read_mapping(yreader *y, const char *prefix, int depth) {
     if (depth > 8)
         return ft_fail(FT_ERR_CONFIG, "%s: nesting too deep", y->name);
@@ -294,7 +343,7 @@ static ft_status read_mapping(yreader *y, const char *prefix, int depth) {
             yaml_event_delete(&ev);
         } else if (ev.type == YAML_MAPPING_START_EVENT) {
             yaml_event_delete(&ev);
-            s = read_mapping(y, key, depth + 1);
+            s = takes_mapping(key) ? read_pairs(y, key, line) : read_mapping(y, key, depth + 1);
         } else if (ev.type == YAML_SEQUENCE_START_EVENT) {
             yaml_event_delete(&ev);
             s = read_list(y, key, line);

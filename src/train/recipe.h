@@ -103,6 +103,17 @@
     X(lora_dropout, "lora.dropout", FLOAT, "0", NULL, "dropout on the LoRA input")                                    \
     X(lora_target_modules, "lora.target_modules", STR, NULL, NULL,                                                    \
       "module names (a list or \"a,b\"), a regex or all-linear (default: the architecture's PEFT default)")         \
+    X(lora_exclude_modules, "lora.exclude_modules", STR, NULL, NULL,                                                  \
+      "modules never adapted, checked first: names (a list or \"a,b\": the module or a .name suffix) or a regex")  \
+    X(lora_layers_to_transform, "lora.layers_to_transform", STR, NULL, NULL,                                          \
+      "adapt only these layer indices (a list or \"0,2\"; default all; not with a regex or all-linear target)")     \
+    X(lora_layers_pattern, "lora.layers_pattern", STR, NULL, NULL,                                                    \
+      "where the layer index is read: the number after .NAME. (h, layers; default: after any .name.)")              \
+    X(lora_rank_pattern, "lora.rank_pattern", STR, NULL, NULL,                                                        \
+      "per-module rank: a mapping {key: r} or \"key:r,key:r\"; the first key in sorted order that ends the "      \
+      "module's name (regex (.*\\.)?key$) wins, else lora.r")                                                       \
+    X(lora_alpha_pattern, "lora.alpha_pattern", STR, NULL, NULL,                                                      \
+      "per-module alpha, as lora.rank_pattern ({key: alpha} or \"key:alpha,...\"), else lora.alpha")              \
     X(lora_use_rslora, "lora.use_rslora", BOOL, "false", NULL, "scale alpha/sqrt(r)")                                \
     X(lora_use_dora, "lora.use_dora", BOOL, "false", NULL, "weight-decomposed LoRA")                                 \
     X(lora_bias, "lora.bias", ENUM, "none", "none|all|lora_only", "which biases train")                              \

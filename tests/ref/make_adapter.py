@@ -11,6 +11,10 @@ Usage: make_adapter.py --model DIR --method lora|ia3|prompt|bitfit|adapter --out
          [--target a,b | --target-regex R | --target all-linear] [--r 4] [--alpha 8] [--rslora]
          [--bias none|all|lora_only] [--ff a,b] [--virtual 4] [--adapter-size 6]
          [--placement houlsby|pfeiffer] [--act relu|gelu|silu] [--zero-b] [--plain-bias-names]
+         [--rank-pattern JSON] [--alpha-pattern JSON] [--layers 1 | --layers 0,1] [--layers-pattern h[,x]]
+         [--exclude a,b | --exclude-regex R]
+(a rank_pattern / alpha_pattern object keeps the JSON's key order in the file, so the precedence of
+overlapping keys can be tested; PEFT itself writes them sorted)
 """
 import argparse
 import json
@@ -62,6 +66,22 @@ def _targets(a):
     return None
 
 
+def _patterns(a, conf):
+    """LoRA's rank_pattern, alpha_pattern, layers_to_transform, layers_pattern, exclude_modules."""
+    if a.rank_pattern:
+        conf["rank_pattern"] = json.loads(a.rank_pattern)
+    if a.alpha_pattern:
+        conf["alpha_pattern"] = json.loads(a.alpha_pattern)
+    if a.layers is not None:
+        v = [int(x) for x in a.layers.split(",") if x != ""]
+        conf["layers_to_transform"] = v[0] if len(v) == 1 and "," not in a.layers else v
+    if a.layers_pattern is not None:
+        v = a.layers_pattern.split(",")
+        conf["layers_pattern"] = v[0] if len(v) == 1 else v
+    if a.exclude or a.exclude_regex:
+        conf["exclude_modules"] = a.exclude_regex or sorted(a.exclude.split(","))
+
+
 def build(a):
     """Returns (config dict, dict name -> float32 array)."""
     cfg, tensors = hf_ref.load_checkpoint(a.model)
@@ -78,11 +98,13 @@ def build(a):
         conf = dict({**base, **_LORA}, peft_type="LORA", r=a.r, lora_alpha=a.alpha, use_rslora=a.rslora,
                     bias=a.bias, fan_in_fan_out=conv, use_dora=getattr(a, "dora", False),
                     target_modules=tm if tm is not None else peft_ref.DEFAULT_LORA_TARGETS[c["arch"]])
+        _patterns(a, conf)
         targets = peft_ref.match_targets(conf, c, "make_adapter", peft_ref.DEFAULT_LORA_TARGETS)
         for name in targets:
             _k, fin, fout = mods[name]
-            out[f"{P}{name}.lora_A.weight"] = rng.uniform(-1, 1, (a.r, fin)) * np.sqrt(3.0 / fin)
-            b = 0.4 / np.sqrt(a.r) * rng.standard_normal((fout, a.r))
+            r, _alpha = peft_ref.rank_alpha(conf, name)
+            out[f"{P}{name}.lora_A.weight"] = rng.uniform(-1, 1, (r, fin)) * np.sqrt(3.0 / fin)
+            b = 0.4 / np.sqrt(r) * rng.standard_normal((fout, r))
             out[f"{P}{name}.lora_B.weight"] = 0 * b if a.zero_b else b
             if getattr(a, "dora", False):  # DoRA magnitude [out]: positive, not equal to the row norms, so it matters
                 out[f"{P}{name}.lora_magnitude_vector"] = 0.5 + rng.uniform(0, 1, (fout,))
@@ -102,6 +124,8 @@ def build(a):
             ff = ff or peft_ref.DEFAULT_IA3_FF[c["arch"]]
         conf = dict({**base, **_IA3}, peft_type="IA3", target_modules=tm, feedforward_modules=ff or [],
                     fan_in_fan_out=conv)
+        if a.exclude or a.exclude_regex:
+            conf["exclude_modules"] = a.exclude_regex or sorted(a.exclude.split(","))
         for name, is_ff in peft_ref.ia3_layout(conf, c, "make_adapter").items():
             _k, fin, fout = mods[name]
             out[f"{P}{name}.ia3_l"] = 1.0 + 0.3 * rng.standard_normal((1, fin) if is_ff else (fout, 1))
@@ -134,8 +158,16 @@ def build(a):
 
 def write(adir, conf, tensors):
     os.makedirs(adir, exist_ok=True)
+    # PEFT's json.dumps(indent=2, sort_keys=True), except that rank_pattern / alpha_pattern keep the
+    # order given (to test the first-key-wins precedence on a file whose keys are not sorted)
+    text = json.dumps(conf, indent=2, sort_keys=True)
+    for k in ("rank_pattern", "alpha_pattern"):
+        if conf.get(k):
+            sorted_text = json.dumps(conf[k], indent=2, sort_keys=True).replace("\n", "\n  ")
+            given_text = json.dumps(conf[k], indent=2).replace("\n", "\n  ")
+            text = text.replace(f'"{k}": {sorted_text}', f'"{k}": {given_text}', 1)
     with open(os.path.join(adir, "adapter_config.json"), "w") as f:
-        f.write(json.dumps(conf, indent=2, sort_keys=True))
+        f.write(text)
     st.save(os.path.join(adir, "adapter_model.safetensors"), tensors, metadata={"format": "pt"})
 
 
@@ -156,6 +188,12 @@ def main(argv=None):
     ap.add_argument("--plain-bias-names", action="store_true",
                     help="name a targeted layer's bias <module>.bias, not PEFT's <module>.base_layer.bias")
     ap.add_argument("--zero-b", action="store_true", help="LoRA B = 0 (PEFT's init)")
+    ap.add_argument("--rank-pattern", help="rank_pattern as a JSON object, e.g. '{\"h.0.attn.c_attn\": 2}'")
+    ap.add_argument("--alpha-pattern", help="alpha_pattern as a JSON object")
+    ap.add_argument("--layers", help="layers_to_transform: '1' (an int) or '0,1' / '1,' (a list)")
+    ap.add_argument("--layers-pattern", help="layers_pattern: 'h' (a str) or 'a,b' (a list)")
+    ap.add_argument("--exclude", help="exclude_modules as a list, comma-separated")
+    ap.add_argument("--exclude-regex", help="exclude_modules as a regex string")
     ap.add_argument("--virtual", type=int, default=4)
     ap.add_argument("--adapter-size", type=int, default=6)
     ap.add_argument("--placement", default="houlsby", choices=["houlsby", "pfeiffer"])

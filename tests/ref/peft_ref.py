@@ -9,7 +9,8 @@ float64 and writes, like `ftune dump --adapter`:
 
 Methods (peft_type), math read in huggingface/peft (tuners/lora, tuners/ia3, peft_model.py):
   LORA                y = base(x) + (x A^T B^T) * s, s = lora_alpha / r (use_rslora: / sqrt(r)),
-                      A [r, in], B [out, r] also for GPT-2's Conv1D; rank_pattern / alpha_pattern;
+                      A [r, in], B [out, r] also for GPT-2's Conv1D; rank_pattern / alpha_pattern,
+                      exclude_modules, layers_to_transform / layers_pattern (PEFT 0.21's rules);
                       bias "all" / "lora_only": the file's biases replace the base's and train.
   IA3                 feed-forward targets: base(x * l), l [1, in]; others: base(x) * l, l [out, 1]
                       (the bias is scaled too). Feed-forward check: plain suffix match (or fullmatch).
@@ -121,22 +122,64 @@ def _spec(acfg, key, where):
     raise RefError(f"{where}: {key} must be a list of names or a regex string")
 
 
+def _layer_ok(acfg, key, where):
+    """PEFT 0.21 (tuners_utils.check_target_module_exists, list branch, after a suffix match): with
+    layers_to_transform (an int or a non-empty list) the module's layer index must be in it; the index
+    is the number in re.match(r".*?\.[^.]*\.(\d+)\.", key), or with layers_pattern (a str or a list,
+    tried in turn) in re.match(rf".*?\.{p}\.(\d+)\.", key); no index found -> not targeted."""
+    lt = acfg.get("layers_to_transform")
+    if lt is None or (isinstance(lt, list) and not lt):
+        return True
+    if not (isinstance(lt, int) or (isinstance(lt, list) and all(isinstance(i, int) for i in lt))):
+        raise RefError(f"{where}: layers_to_transform must be an int or a list of ints")
+    lp = acfg.get("layers_pattern")
+    idx = None
+    if lp is None or len(lp) == 0:
+        idx = re.match(r".*?\.[^.]*\.(\d+)\.", key)
+    else:
+        for pat in [lp] if isinstance(lp, str) else lp:
+            idx = re.match(rf".*?\.{pat}\.(\d+)\.", key)
+            if idx is not None:
+                break
+    if idx is None:
+        return False
+    i = int(idx.group(1))
+    return i == lt if isinstance(lt, int) else i in lt
+
+
+def linear_names(c):
+    """PEFT's _maybe_include_all_linear_layers: the full names of every Linear / Conv1D module but the
+    output layer (a set; make_adapter writes it sorted)."""
+    return sorted(k for k, v in modules(c).items() if v[0] in ("linear", "conv1d") and k != "lm_head")
+
+
 def match_targets(acfg, c, where, defaults):
-    """Module names (model order) that the config's target_modules select."""
+    """Module names (model order) that the config selects: exclude_modules first (a list: exact name or
+    "." + entry suffix; a str: fullmatch), then target_modules; the layer check only for a list entry
+    that matched as a suffix (an exact name skips it, as in PEFT)."""
     mods = modules(c)
     spec = _spec(acfg, "target_modules", where)
     if spec is None:
         spec = defaults[c["arch"]]
-    if spec == "all-linear":  # every linear layer but the output layer (PEFT's shorthand)
-        names = sorted({k.rsplit(".", 1)[-1] for k, v in mods.items() if v[0] != "other"
-                        and v[0] != "embedding" and k != "lm_head"})
-        spec = names
+    lt, lp = acfg.get("layers_to_transform"), acfg.get("layers_pattern")
+    if isinstance(spec, str) and (lt is not None or lp is not None):  # LoraConfig.__post_init__
+        raise RefError(f"{where}: layers_to_transform / layers_pattern cannot be used with a str target_modules")
+    if lp and lt is None:
+        raise RefError(f"{where}: layers_pattern needs layers_to_transform")
+    if isinstance(spec, str) and spec.lower() == "all-linear":
+        spec = linear_names(c)
     excl = _spec(acfg, "exclude_modules", where)
     out = []
     for name, (kind, _i, _o) in mods.items():
-        if not _matches(spec, name):
-            continue
         if excl and _matches(excl, name):
+            continue
+        if isinstance(spec, str):
+            ok = re.fullmatch(spec, name) is not None
+        elif name in spec:
+            ok = True
+        else:
+            ok = any(name.endswith("." + t) for t in spec) and _layer_ok(acfg, name, where)
+        if not ok:
             continue
         if name == "lm_head" or kind not in ("linear", "conv1d"):
             raise RefError(f"{where}: target_modules selects {name}, which is not a supported target "
@@ -145,6 +188,16 @@ def match_targets(acfg, c, where, defaults):
     if not out:
         raise RefError(f"{where}: target_modules {spec!r} matches no module of this {c['arch']} model")
     return out
+
+
+def rank_alpha(acfg, name):
+    """LoraModel._create_and_replace: r and alpha of a module from the first key k of rank_pattern /
+    alpha_pattern (in the dict's order, i.e. the JSON file's) with re.match(rf"(.*\.)?({k})$", name)."""
+    r, alpha = acfg.get("r", 8), acfg.get("lora_alpha", 8)
+    rp, ap = acfg.get("rank_pattern") or {}, acfg.get("alpha_pattern") or {}
+    rr = next((v for k, v in rp.items() if re.match(rf"(.*\.)?({k})$", name)), r)
+    aa = next((v for k, v in ap.items() if re.match(rf"(.*\.)?({k})$", name)), alpha)
+    return rr, aa
 
 
 def _reject(acfg, where, keys):
@@ -251,9 +304,9 @@ def plan_adapter(acfg, tensors, c, arrays, where):
     used = set()
     mods = modules(c)
     if p.method == "LORA":
-        _reject(acfg, where, [("layers_to_transform", None), ("modules_to_save", None),
+        _reject(acfg, where, [("modules_to_save", None),
                               ("lora_bias", False), ("trainable_token_indices", None), ("layer_replication", None),
-                              ("target_parameters", None), ("use_qalora", False), ("layers_pattern", None)])
+                              ("target_parameters", None), ("use_qalora", False)])
         r = _int(acfg, "r", where, 8)
         alpha = acfg.get("lora_alpha", 8)
         if not isinstance(alpha, (int, float)) or isinstance(alpha, bool):
@@ -264,12 +317,9 @@ def plan_adapter(acfg, tensors, c, arrays, where):
         bias = acfg.get("bias", "none")
         if bias not in ("none", "all", "lora_only"):
             raise RefError(f"{where}: bias {bias!r} must be none, all or lora_only")
-        rp, ap = acfg.get("rank_pattern") or {}, acfg.get("alpha_pattern") or {}
         targets = match_targets(acfg, c, where, DEFAULT_LORA_TARGETS)
         for name in targets:
-            # PEFT's get_pattern_key: the first pattern key k with re.match(rf"(.*\.)?({k})$", name).
-            rr = next((v for k, v in rp.items() if re.match(rf"(.*\.)?({k})$", name)), r)
-            aa = next((v for k, v in ap.items() if re.match(rf"(.*\.)?({k})$", name)), alpha)
+            rr, aa = rank_alpha(dict(acfg, r=r, lora_alpha=alpha), name)
             scale = aa / math.sqrt(rr) if rsl else aa / rr
             _kind, fin, fout = mods[name]
             a = _need(tensors, f"{PREFIX}{name}.lora_A.weight", (rr, fin), where, used)

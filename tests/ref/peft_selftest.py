@@ -53,7 +53,8 @@ def model(kind, tmp, seed=3):
 def adapter(mdir, tmp, method, seed=1, **kw):
     """make_adapter with defaults for every option; returns (dir, config, tensors)."""
     opts = dict(model=mdir, method=method, seed=seed, target=None, target_regex=None, ff=None, r=4, alpha=8,
-                rslora=False, bias="none", zero_b=False, plain_bias_names=False, virtual=4, adapter_size=6, placement="houlsby", act="relu")
+                rslora=False, bias="none", zero_b=False, plain_bias_names=False, virtual=4, adapter_size=6, placement="houlsby", act="relu",
+                rank_pattern=None, alpha_pattern=None, layers=None, layers_pattern=None, exclude=None, exclude_regex=None)
     opts.update(kw)
     a = SimpleNamespace(**opts)
     conf, tensors = make_adapter.build(a)
@@ -262,6 +263,35 @@ def test_matching(tmp):
                                       alpha_pattern={"v_proj": 3}), at, c2, arrays, adir)
     check(plan.lora[k][2] == 1.5 and plan.lora["model.layers.0.self_attn.v_proj"][2] == 0.75
           and plan.lora["model.layers.0.self_attn.q_proj"][2] == 2.0, "LoRA: rank_pattern / alpha_pattern scales")
+    # PEFT 0.21: exclude_modules first; layers only for a suffix match; layers_pattern; first pattern key wins
+    m2 = lambda **kw: peft_ref.match_targets(kw, c, "t", peft_ref.DEFAULT_LORA_TARGETS)  # noqa: E731
+    H = "transformer.h."
+    check(m2(target_modules=["c_attn", "c_fc"], layers_to_transform=1) == [H + "1.attn.c_attn", H + "1.mlp.c_fc"],
+          "layers_to_transform: an int selects that layer (index after the first .<name>.)")
+    check(m2(target_modules=["c_attn"], layers_to_transform=[0, 1], layers_pattern="h") == [H + "0.attn.c_attn", H + "1.attn.c_attn"]
+          and m2(target_modules=["c_attn"], layers_to_transform=[], layers_pattern=None) == [H + "0.attn.c_attn", H + "1.attn.c_attn"],
+          "layers_to_transform: a list with layers_pattern; [] selects every layer")
+    check(m2(target_modules=[H + "0.attn.c_attn", "c_fc"], layers_to_transform=1) == [H + "0.attn.c_attn", H + "1.mlp.c_fc"],
+          "layers_to_transform: an exact module name skips the layer check")
+    check(m2(target_modules=["c_proj"], exclude_modules=["mlp.c_proj", H + "1.attn.c_proj"]) == [H + "0.attn.c_proj"]
+          and m2(target_modules="all-linear", exclude_modules=r".*\.h\.0\..*") == peft_ref.linear_names(c)[4:],
+          "exclude_modules: a list (exact or suffix) or a regex, before the targets")
+    for kw, needle in ((dict(target_modules=["c_attn"], layers_to_transform=0, layers_pattern="layers"), "matches no module"),
+                       (dict(target_modules="c_attn", layers_to_transform=0), "str target_modules"),
+                       (dict(target_modules=["c_attn"], layers_pattern="h"), "needs layers_to_transform")):
+        try:
+            m2(**kw)
+            ok = False
+        except hf_ref.RefError as e:
+            ok = needle in str(e)
+        check(ok, f"layers: {kw} is refused ({needle})")
+    check(peft_ref.linear_names(c) == sorted(peft_ref.linear_names(c)) and len(peft_ref.linear_names(c)) == 8
+          and all(n.startswith(H) for n in peft_ref.linear_names(c)), "all-linear: the full names of the linear modules")
+    ra = lambda rp, name: peft_ref.rank_alpha({"r": 8, "lora_alpha": 8, "rank_pattern": rp}, name)[0]  # noqa: E731
+    check(ra({"c_proj": 2, "attn.c_proj": 6}, H + "0.attn.c_proj") == 2
+          and ra({"attn.c_proj": 6, "c_proj": 2}, H + "0.attn.c_proj") == 6
+          and ra({"proj": 2}, H + "0.attn.c_proj") == 8 and ra({"^c_attn": 3}, H + "0.attn.c_attn") == 8,
+          "rank_pattern: the first key in the dict's order that matches (.*\\.)?(key)$ wins")
 
 
 # ---------------------------------------------------------------- files
