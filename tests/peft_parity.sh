@@ -87,10 +87,12 @@ for kind in $KINDS; do
         if [ "$kind" = gpt2 ]; then
             wide="c_attn,c_proj,c_fc"
             regex='transformer\.h\.1\.(attn\.c_attn|mlp\.c_fc)'
+            emb=wte emb_mixed="c_attn,wte" emb_regex='transformer\.(wte|wpe|h\.0\.attn\.c_attn)'
             ia3_t="c_attn,c_fc,mlp.c_proj" ia3_ff="c_fc,mlp.c_proj"
         else
             wide="q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj"
             regex='model\.layers\.1\.(self_attn\.(q|o)_proj|mlp\.up_proj)'
+            emb=embed_tokens emb_mixed="embed_tokens,q_proj,v_proj" emb_regex='model\.(embed_tokens|layers\.1\.self_attn\.v_proj)'
             ia3_t="q_proj,o_proj,up_proj,down_proj" ia3_ff="up_proj,down_proj"
         fi
         p=$kind-$dt
@@ -103,6 +105,14 @@ for kind in $KINDS; do
             run_case "$p-lora-bias-all" "$dir" lora --bias all
             # The same with a targeted layer's bias as <module>.bias instead of PEFT's .base_layer.bias.
             run_case "$p-lora-bias-all-plain" "$dir" lora --bias all --plain-bias-names
+            # LoRA on the embedding tables (lora_embedding_A/B): alone, with linear targets, as a regex (GPT-2's
+            # regex also takes wpe). llama is untied with pad_token_id 0 (the batch's pad: A's pad column gets no
+            # gradient), qwen2 tied. Llama-family files carry embed_tokens.base_layer.weight as PEFT saves them,
+            # or not (-nobase).
+            run_case "$p-lora-emb" "$dir" lora --target "$emb" --r 3 --alpha 6
+            run_case "$p-lora-emb-mixed" "$dir" lora --target "$emb_mixed"
+            run_case "$p-lora-emb-regex" "$dir" lora --target-regex "$emb_regex" --rslora
+            [ "$kind" = gpt2 ] || run_case "$p-lora-emb-nobase" "$dir" lora --target "$emb" --no-base-table
         fi
         if has "$METHODS" ia3; then
             run_case "$p-ia3" "$dir" ia3

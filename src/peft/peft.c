@@ -136,8 +136,8 @@ static ft_status no_match(const ft_model *m, const char *spec) {
             break;
     }
     return ft_fail(FT_ERR_CONFIG, "target_modules '%s' matches no module of this %s model; its linear modules "
-                                  "are (per layer): %s",
-                   spec, m->cfg.model_type, list);
+                                  "are (per layer): %s; embeddings (LoRA): %s",
+                   spec, m->cfg.model_type, list, m->cfg.arch == FT_ARCH_GPT2 ? "wte, wpe" : "embed_tokens");
 }
 
 /* ---------- attaching ---------- */
@@ -215,6 +215,45 @@ static ft_status attach_lora(ft_model *m, const ft_peft_cfg *c, const target_set
         for (int i = 0; i < m->n_params; i++)
             if (!m->params[i].extra && is_bias(m->params[i].name))
                 FT_TRY(ft_model_set_trainable(m, i, true));
+    return FT_OK;
+}
+
+/* r and scale of the LoRA pair on a module (the one place a per-module rank / alpha would come from). */
+static void lora_rank_scale(const ft_peft_cfg *c, const char *path, int *r, float *scale) {
+    (void)path;
+    *r = c->lora_r;
+    *scale = c->use_rslora ? c->lora_alpha / sqrtf((float)*r) : c->lora_alpha / (float)*r;
+}
+
+/* LoRA on embedding tables named in target_modules (PEFT lora.Embedding): lora_embedding_A [r, V] = 0 and
+ * lora_embedding_B [C, r] ~ N(0, 1) (PEFT's init for embeddings, whatever init_lora_weights says), saved without
+ * ".weight". "all-linear" never selects an embedding. IA3 has no embedding form. */
+static ft_status attach_lora_embedding(ft_model *m, const ft_peft_cfg *c, const target_set *ts, uint64_t seed,
+                                       int *n_matched) {
+    for (int e = 0; e < FT_N_EMB; e++) {
+        char path[64], name[160];
+        int64_t V;
+        if (ts->all_linear || !ft_model_emb(m, (ft_emb)e, NULL, &V, NULL, path, sizeof path) || !targets_match(ts, path))
+            continue;
+        if (c->method != FT_METHOD_LORA)
+            return ft_fail(FT_ERR_UNSUPPORTED, "target_modules selects the embedding %s: %s on an embedding is not "
+                                               "supported (PEFT has none either)", path, ft_method_name(c->method));
+        if (c->use_dora)
+            return ft_fail(FT_ERR_UNSUPPORTED, "use_dora on the embedding %s is not supported yet", path);
+        ft_emb_peft *ep = &m->emb[e];
+        const int64_t C = m->cfg.hidden;
+        lora_rank_scale(c, path, &ep->r, &ep->lora_scale);
+        snprintf(name, sizeof name, PREFIX "%s.lora_embedding_A", path);
+        ep->lora_a = add_extra(m, name, 2, ep->r, V);
+        snprintf(name, sizeof name, PREFIX "%s.lora_embedding_B", path);
+        ep->lora_b = add_extra(m, name, 2, C, ep->r);
+        if (ep->lora_a < 0 || ep->lora_b < 0)
+            return FT_ERR_NOMEM;
+        float *B = m->params[ep->lora_b].data;
+        for (int64_t j = 0; j < C * ep->r; j++)
+            B[j] = ft_rng_normal(seed, 4000u + (uint64_t)ep->lora_b, (uint64_t)j);
+        (*n_matched)++;
+    }
     return FT_OK;
 }
 
@@ -493,6 +532,8 @@ ft_status ft_peft_apply(ft_model *m, const ft_peft_cfg *c) {
         s = targets_parse(&ff, c->ia3_feedforward_modules ? c->ia3_feedforward_modules : default_ff(m), false);
         if (s == FT_OK) {
             s = c->method == FT_METHOD_LORA ? attach_lora(m, c, &ts, seed, &matched) : attach_ia3(m, &ts, &ff, &matched);
+            if (s == FT_OK)
+                s = attach_lora_embedding(m, c, &ts, seed, &matched);
             targets_free(&ff);
         }
         targets_free(&ts);

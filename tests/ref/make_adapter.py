@@ -10,7 +10,8 @@ every adapter tensor gets a meaningful gradient in the parity tests.
 Usage: make_adapter.py --model DIR --method lora|ia3|prompt|bitfit|adapter --out ADIR [--seed N]
          [--target a,b | --target-regex R | --target all-linear] [--r 4] [--alpha 8] [--rslora]
          [--bias none|all|lora_only] [--ff a,b] [--virtual 4] [--adapter-size 6]
-         [--placement houlsby|pfeiffer] [--act relu|gelu|silu] [--zero-b] [--plain-bias-names]
+         [--placement houlsby|pfeiffer] [--act relu|gelu|silu] [--zero-b] [--plain-bias-names] [--no-base-table]
+A LoRA target may be an embedding (wte, wpe, embed_tokens): lora_embedding_A [r, V], lora_embedding_B [d, r].
 """
 import argparse
 import json
@@ -78,9 +79,19 @@ def build(a):
         conf = dict({**base, **_LORA}, peft_type="LORA", r=a.r, lora_alpha=a.alpha, use_rslora=a.rslora,
                     bias=a.bias, fan_in_fan_out=conv, use_dora=getattr(a, "dora", False),
                     target_modules=tm if tm is not None else peft_ref.DEFAULT_LORA_TARGETS[c["arch"]])
-        targets = peft_ref.match_targets(conf, c, "make_adapter", peft_ref.DEFAULT_LORA_TARGETS)
+        targets = peft_ref.match_targets(conf, c, "make_adapter", peft_ref.DEFAULT_LORA_TARGETS, embeddings=True)
         for name in targets:
             _k, fin, fout = mods[name]
+            if _k == "embedding":  # lora.Embedding: A [r, V], B [d, r], saved without ".weight"
+                rows, d = arrays[name + ".weight"].shape
+                ea = 0.3 * rng.standard_normal((a.r, rows))
+                out[f"{P}{name}.lora_embedding_A"] = 0 * ea if a.zero_b else ea  # PEFT's init: A = 0, B ~ N(0, 1)
+                out[f"{P}{name}.lora_embedding_B"] = (1.0 if a.zero_b else 0.4 / np.sqrt(a.r)) * \
+                    rng.standard_normal((d, a.r))
+                # save_embedding_layers="auto": PEFT also stores a targeted embed_tokens' own table
+                if name.endswith("embed_tokens") and not a.no_base_table:
+                    out[f"{P}{name}.base_layer.weight"] = arrays[name + ".weight"]
+                continue
             out[f"{P}{name}.lora_A.weight"] = rng.uniform(-1, 1, (a.r, fin)) * np.sqrt(3.0 / fin)
             b = 0.4 / np.sqrt(a.r) * rng.standard_normal((fout, a.r))
             out[f"{P}{name}.lora_B.weight"] = 0 * b if a.zero_b else b
@@ -155,7 +166,9 @@ def main(argv=None):
     ap.add_argument("--bias", default="none", choices=["none", "all", "lora_only"])
     ap.add_argument("--plain-bias-names", action="store_true",
                     help="name a targeted layer's bias <module>.bias, not PEFT's <module>.base_layer.bias")
-    ap.add_argument("--zero-b", action="store_true", help="LoRA B = 0 (PEFT's init)")
+    ap.add_argument("--zero-b", action="store_true", help="LoRA B = 0 (PEFT's init; embeddings: A = 0, B ~ N(0, 1))")
+    ap.add_argument("--no-base-table", action="store_true",
+                    help="leave out <embed_tokens>.base_layer.weight, which PEFT saves for a targeted embed_tokens")
     ap.add_argument("--virtual", type=int, default=4)
     ap.add_argument("--adapter-size", type=int, default=6)
     ap.add_argument("--placement", default="houlsby", choices=["houlsby", "pfeiffer"])
