@@ -34,14 +34,14 @@ expect() {
 }
 expect peft_parity.sh "" "gpt2" "ia3 prompt bitfit" 0 "passes a faithful stand-in" "4 passed, 0 failed, 0 skipped"
 expect peft_parity.sh "" "llama" "adapter" 0 "passes a faithful stand-in (llama adapters)" "3 passed, 0 failed, 0 skipped"
-expect peft_parity.sh rslora "llama" "lora" 1 "catches use_rslora ignored" "6 passed, 1 failed, 0 skipped"
+expect peft_parity.sh rslora "llama" "lora" 1 "catches use_rslora ignored" "9 passed, 2 failed, 0 skipped"
 expect peft_parity.sh ia3bias "gpt2" "ia3" 1 "catches an IA3 output scale that skips the bias"
 expect peft_parity.sh prompt0 "qwen2" "prompt" 1 "catches prompt tuning dropping labels[0]"
 expect peft_parity.sh noadapter "gpt2" "prompt adapter" 0 "counts an unsupported method as skipped" \
     "1 passed, 0 failed, 2 skipped"
 expect peft_parity.sh "" "gpt2" "lora" 77 "skips a build whose dump has no --adapter" "" FAKE_FTUNE_NO_ADAPTER=1
-expect peft_merge.sh "" "gpt2" "" 0 "passes a faithful merge" "3 passed, 0 failed, 0 skipped"
-expect peft_merge.sh mergeia3 "llama" "" 1 "catches a merge that drops IA3 feed-forward scaling" "2 passed, 1 failed"
+expect peft_merge.sh "" "gpt2" "" 0 "passes a faithful merge" "5 passed, 0 failed, 0 skipped"
+expect peft_merge.sh mergeia3 "llama" "" 1 "catches a merge that drops IA3 feed-forward scaling" "3 passed, 1 failed"
 expect peft_merge.sh "" "gpt2" "" 77 "skips a build without merge" "" FAKE_FTUNE_NO_MERGE=1
 echo "peftref: $fails failure(s)"
 [ "$fails" -eq 0 ]
