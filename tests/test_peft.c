@@ -163,23 +163,60 @@ static void randomize_extras(ft_model *m, uint64_t seed, float scale, float offs
                 m->params[i].data[j] = offset + scale * ft_rng_normal(seed, (uint64_t)i, (uint64_t)j);
 }
 
+/* A fresh base with LoRA (r, alpha) on targets; *base gets the bare base's logits first. NULL on failure. */
+static ft_model *fresh_lora(const char *cfg, const char *dir, int r, float alpha, const char *targets,
+                            float **base, int64_t *n) {
+    ft_model *m = load_fresh(cfg, dir);
+    FT_CHECK(m != NULL);
+    if (!m)
+        return NULL;
+    *base = logits(m, n);
+    ft_peft_cfg c;
+    ft_peft_cfg_default(&c);
+    c.method = FT_METHOD_LORA;
+    c.lora_r = r;
+    c.lora_alpha = alpha;
+    c.target_modules = targets;
+    FT_CHECK_OK(ft_peft_apply(m, &c));
+    return m;
+}
+
+/* Saves m's adapter to tmpdir/<dir>_<tag> and loads it onto a fresh base: the logits equal want (returned in
+ * *re, caller frees) and a re-save (<dir>_<tag>2) is byte-identical. Returns the loaded model. */
+static ft_model *save_reload(const ft_model *m, const char *cfg, const char *dir, const char *tag,
+                             const float *want, int64_t n, float **re) {
+    char ad[256], ad2[256], f1[300], f2[300];
+    snprintf(ad, sizeof ad, "%s/%s_%s", tmpdir, dir, tag);
+    snprintf(ad2, sizeof ad2, "%s/%s_%s2", tmpdir, dir, tag);
+    FT_CHECK_OK(ft_model_save_output(m, ad));
+    ft_model *m2 = load_fresh(cfg, dir);
+    FT_CHECK_OK(ft_peft_load(m2, ad));
+    int64_t n2;
+    *re = logits(m2, &n2);
+    FT_CHECK(*re && n2 == n && memcmp(*re, want, (size_t)n * sizeof(float)) == 0);
+    FT_CHECK_OK(ft_model_save_output(m2, ad2));
+    snprintf(f1, sizeof f1, "%s/adapter_model.safetensors", ad);
+    snprintf(f2, sizeof f2, "%s/adapter_model.safetensors", ad2);
+    char *b1, *b2;
+    size_t l1, l2;
+    FT_CHECK_OK(ft_read_file(f1, &b1, &l1));
+    FT_CHECK_OK(ft_read_file(f2, &b2, &l2));
+    FT_CHECK(l1 == l2 && memcmp(b1, b2, l1) == 0);
+    free(b1);
+    free(b2);
+    return m2;
+}
+
 FT_TEST(test_lora_identity_merge_roundtrip) {
     const char *cfgs[2] = {GPT2_CFG, LLAMA_CFG};
     const char *dirs[2] = {"g", "l"};
     for (int k = 0; k < 2; k++) {
-        ft_model *m = load_fresh(cfgs[k], dirs[k]);
-        FT_CHECK(m != NULL);
+        int64_t n, n2;
+        float *base;
+        ft_model *m = fresh_lora(cfgs[k], dirs[k], 4, 8,
+                                 k == 0 ? "c_attn,mlp.c_proj" : "q_proj,v_proj,down_proj", &base, &n);
         if (!m)
             return;
-        int64_t n, n2;
-        float *base = logits(m, &n);
-        ft_peft_cfg c;
-        ft_peft_cfg_default(&c);
-        c.method = FT_METHOD_LORA;
-        c.lora_r = 4;
-        c.lora_alpha = 8;
-        c.target_modules = k == 0 ? "c_attn,mlp.c_proj" : "q_proj,v_proj,down_proj";
-        FT_CHECK_OK(ft_peft_apply(m, &c));
         float *init = logits(m, &n2);
         FT_CHECK(init && n2 == n && memcmp(base, init, (size_t)n * sizeof(float)) == 0); /* B = 0: the base */
         char sum[200];
@@ -191,27 +228,8 @@ FT_TEST(test_lora_identity_merge_roundtrip) {
         randomize_extras(m, 5, 0.3f, 0.0f);
         float *lora = logits(m, &n2);
         FT_CHECK(max_diff(lora, base, n) > 1e-3); /* the adapter changes the model */
-        char ad[256];
-        snprintf(ad, sizeof ad, "%s/%s_lora", tmpdir, dirs[k]);
-        FT_CHECK_OK(ft_model_save_output(m, ad));
-        /* load onto a fresh base: identical logits */
-        ft_model *m2 = load_fresh(cfgs[k], dirs[k]);
-        FT_CHECK_OK(ft_peft_load(m2, ad));
-        float *re = logits(m2, &n2);
-        FT_CHECK(re && memcmp(re, lora, (size_t)n * sizeof(float)) == 0);
-        /* re-save is byte-identical */
-        char ad2[256], f1[300], f2[300];
-        snprintf(ad2, sizeof ad2, "%s/%s_lora2", tmpdir, dirs[k]);
-        FT_CHECK_OK(ft_model_save_output(m2, ad2));
-        snprintf(f1, sizeof f1, "%s/adapter_model.safetensors", ad);
-        snprintf(f2, sizeof f2, "%s/adapter_model.safetensors", ad2);
-        char *b1, *b2;
-        size_t l1, l2;
-        FT_CHECK_OK(ft_read_file(f1, &b1, &l1));
-        FT_CHECK_OK(ft_read_file(f2, &b2, &l2));
-        FT_CHECK(l1 == l2 && memcmp(b1, b2, l1) == 0);
-        free(b1);
-        free(b2);
+        float *re;
+        ft_model *m2 = save_reload(m, cfgs[k], dirs[k], "lora", lora, n, &re);
         /* merged: same logits to 1e-5 */
         FT_CHECK_OK(ft_peft_merge(m2));
         float *mg = logits(m2, &n2);
@@ -522,8 +540,8 @@ FT_TEST(test_adapter_slots) {
 }
 
 /* L = Σ rr ⊙ (y + lora(ids)) for the embedding-LoRA kernel alone (y = 0). */
-static double emb_lora_loss(const float *A, const float *B, const int32_t *ids, const float *rr, int64_t N, int64_t C,
-                            int64_t V, int r, float s) {
+static double emb_lora_loss(const float *A, const float *B, const int32_t *ids, const float *rr, int64_t N,
+                            int64_t C, int64_t V, int r, float s) {
     float y[6 * 5] = {0};
     ft_embedding_lora_forward(y, A, B, ids, N, C, V, r, s);
     double l = 0;
@@ -560,8 +578,8 @@ FT_TEST(test_emb_lora_fd) {
             ps[w][i] = keep;
             err = fmax(err, fabs((lp - lm) / (2.0 * h) - gs[w][i]));
         }
-        FT_CHECKF(err <= 2e-3 * gmax, "%s: max FD error %g vs max grad %g", w ? "lora_embedding_B" : "lora_embedding_A",
-                  err, gmax);
+        FT_CHECKF(err <= 2e-3 * gmax, "%s: max FD error %g vs max grad %g",
+                  w ? "lora_embedding_B" : "lora_embedding_A", err, gmax);
     }
     /* without a padding row every column that occurs gets its gradient */
     float dA2[R * V] = {0};
@@ -587,11 +605,12 @@ static double lm_step(ft_model *m, bool backward) {
     return loss;
 }
 
-static const char *LLAMA_TIED_PAD_CFG = "{\"model_type\": \"llama\", \"vocab_size\": 40, \"hidden_size\": 24, "
-                                        "\"intermediate_size\": 40, \"num_hidden_layers\": 2, "
-                                        "\"num_attention_heads\": 6, \"num_key_value_heads\": 3, "
-                                        "\"max_position_embeddings\": 32, \"tie_word_embeddings\": true, "
-                                        "\"pad_token_id\": 0}";
+static const char *LLAMA_TIED_PAD_CFG =
+    "{\"model_type\": \"llama\", \"vocab_size\": 40, \"hidden_size\": 24, "
+    "\"intermediate_size\": 40, \"num_hidden_layers\": 2, "
+    "\"num_attention_heads\": 6, \"num_key_value_heads\": 3, "
+    "\"max_position_embeddings\": 32, \"tie_word_embeddings\": true, "
+    "\"pad_token_id\": 0}";
 
 /* LoRA on the token embedding (with a linear target): init reproduces the base exactly, A trains from 0, the
  * padding column gets no gradient, save → load → re-save byte-identical, merge (untying a tied head) and
@@ -601,27 +620,22 @@ FT_TEST(test_emb_lora_model) {
     const char *dirs[3] = {"g", "l", "lt"};
     const char *targets[3] = {"c_attn,wte", "embed_tokens,q_proj", "embed_tokens,v_proj"};
     for (int k = 0; k < 3; k++) {
-        ft_model *m = load_fresh(cfgs[k], dirs[k]);
-        FT_CHECK(m != NULL);
+        int64_t n, n2;
+        float *base;
+        ft_model *m = fresh_lora(cfgs[k], dirs[k], 3, 6, targets[k], &base, &n);
         if (!m)
             return;
         const bool tied = m->lm_head == m->wte;
-        int64_t n, n2;
-        float *base = logits(m, &n);
-        ft_peft_cfg c;
-        ft_peft_cfg_default(&c);
-        c.method = FT_METHOD_LORA;
-        c.lora_r = 3;
-        c.lora_alpha = 6;
-        c.target_modules = targets[k];
-        FT_CHECK_OK(ft_peft_apply(m, &c));
         const ft_emb_peft ep = m->emb[FT_EMB_TOKENS];
-        FT_CHECK(ep.lora_a >= 0 && ep.lora_b >= 0 && ep.r == 3 && ep.lora_scale == 2.0f && m->emb[FT_EMB_POSITIONS].lora_a < 0);
+        FT_CHECK(ep.lora_a >= 0 && ep.lora_b >= 0 && ep.r == 3 && ep.lora_scale == 2.0f &&
+                 m->emb[FT_EMB_POSITIONS].lora_a < 0);
         if (ep.lora_a < 0)
             return;
         const ft_param *pa = &m->params[ep.lora_a], *pb = &m->params[ep.lora_b];
-        FT_CHECK(strstr(pa->name, k ? "model.embed_tokens.lora_embedding_A" : "transformer.wte.lora_embedding_A") &&
-                 pa->shape[0] == 3 && pa->shape[1] == 40 && pb->shape[0] == m->cfg.hidden && pb->shape[1] == 3);
+        FT_CHECK(strstr(pa->name,
+                        k ? "model.embed_tokens.lora_embedding_A" : "transformer.wte.lora_embedding_A") &&
+                 pa->shape[0] == 3 && pa->shape[1] == 40 && pb->shape[0] == m->cfg.hidden &&
+                 pb->shape[1] == 3);
         double asum = 0, bsum = 0; /* PEFT's init: A = 0, B ~ N(0, 1) */
         for (int64_t j = 0; j < pa->numel; j++)
             asum += fabs(pa->data[j]);
@@ -631,7 +645,7 @@ FT_TEST(test_emb_lora_model) {
                   bsum / (double)pb->numel);
         float *init = logits(m, &n2);
         FT_CHECK(init && n2 == n && memcmp(base, init, (size_t)n * sizeof(float)) == 0);
-        /* a few SGD steps: A leaves 0, the loss falls, the padding column (llama pad 0) stays without gradient */
+        /* a few SGD steps: A leaves 0, the loss falls, the padding column (llama pad 0) gets no gradient */
         double l0 = lm_step(m, true), l = l0;
         for (int step = 0; step < 3; step++) {
             if (k == 2)
@@ -649,36 +663,25 @@ FT_TEST(test_emb_lora_model) {
         randomize_extras(m, 9, 0.3f, 0.0f);
         float *lora = logits(m, &n2);
         FT_CHECK(max_diff(lora, base, n) > 1e-3);
-        char ad[256], ad2[256], f1[300], f2[300];
-        snprintf(ad, sizeof ad, "%s/%s_emb", tmpdir, dirs[k]);
-        snprintf(ad2, sizeof ad2, "%s/%s_emb2", tmpdir, dirs[k]);
-        FT_CHECK_OK(ft_model_save_output(m, ad));
-        ft_model *m2 = load_fresh(cfgs[k], dirs[k]);
-        FT_CHECK_OK(ft_peft_load(m2, ad));
-        float *re = logits(m2, &n2);
-        FT_CHECK(re && memcmp(re, lora, (size_t)n * sizeof(float)) == 0);
-        FT_CHECK_OK(ft_model_save_output(m2, ad2));
-        snprintf(f1, sizeof f1, "%s/adapter_model.safetensors", ad);
-        snprintf(f2, sizeof f2, "%s/adapter_model.safetensors", ad2);
-        char *b1, *b2;
-        size_t l1, l2;
-        FT_CHECK_OK(ft_read_file(f1, &b1, &l1));
-        FT_CHECK_OK(ft_read_file(f2, &b2, &l2));
-        FT_CHECK(l1 == l2 && memcmp(b1, b2, l1) == 0);
-        free(b1);
-        free(b2);
+        float *re;
+        ft_model *m2 = save_reload(m, cfgs[k], dirs[k], "emb", lora, n, &re);
+        if (!m2)
+            return;
         /* generation with the KV cache sees the adapter: the last position's logits of row 0 */
         ft_kv *kv;
         float gl[40];
         FT_CHECK_OK(ft_kv_new(m2, 8, &kv));
         FT_CHECK_OK(ft_infer(m2, kv, IDS, 6, gl));
-        FT_CHECKF(max_diff(gl, re + 5 * 40, 40) < 1e-4, "generation vs forward %g", max_diff(gl, re + 5 * 40, 40));
+        FT_CHECKF(max_diff(gl, re + 5 * 40, 40) < 1e-4, "generation vs forward %g",
+                  max_diff(gl, re + 5 * 40, 40));
         ft_kv_free(kv);
         /* merge: a tied head is untied and keeps the original matrix, so the logits stay */
         FT_CHECK_OK(ft_peft_merge(m2));
-        FT_CHECK((tied ? m2->lm_head != m2->wte : m2->lm_head == m->lm_head) && m2->emb[FT_EMB_TOKENS].lora_a < 0);
+        FT_CHECK((tied ? m2->lm_head != m2->wte : m2->lm_head == m->lm_head) &&
+                 m2->emb[FT_EMB_TOKENS].lora_a < 0);
         float *mg = logits(m2, &n2);
-        FT_CHECKF(mg && max_diff(mg, lora, n) < 1e-5, "merged vs unmerged %g", mg ? max_diff(mg, lora, n) : -1.0);
+        FT_CHECKF(mg && max_diff(mg, lora, n) < 1e-5, "merged vs unmerged %g",
+                  mg ? max_diff(mg, lora, n) : -1.0);
         char md[256];
         snprintf(md, sizeof md, "%s/%s_emb_merged", tmpdir, dirs[k]);
         FT_CHECK_OK(ft_model_save(m2, md, FT_DT_F32));
@@ -687,7 +690,8 @@ FT_TEST(test_emb_lora_model) {
         if (m3) {
             FT_CHECK(!m3->cfg.tie_embeddings && m3->lm_head != m3->wte);
             float *ml = logits(m3, &n2);
-            FT_CHECKF(ml && max_diff(ml, lora, n) < 1e-5, "merged checkpoint vs unmerged %g", ml ? max_diff(ml, lora, n) : -1.0);
+            FT_CHECKF(ml && max_diff(ml, lora, n) < 1e-5, "merged checkpoint vs unmerged %g",
+                      ml ? max_diff(ml, lora, n) : -1.0);
             free(ml);
             ft_model_free(m3);
         }
@@ -698,7 +702,9 @@ FT_TEST(test_emb_lora_model) {
         ft_model_free(m2);
         /* as a slot over a shared base: its own logits, and the bare base again */
         ft_model *m4 = load_fresh(cfgs[k], dirs[k]);
-        FT_CHECK_OK(ft_peft_add(m4, ad, "emb"));
+        char sd[256];
+        snprintf(sd, sizeof sd, "%s/%s_emb", tmpdir, dirs[k]);
+        FT_CHECK_OK(ft_peft_add(m4, sd, "emb"));
         float *sl = logits(m4, &n2);
         FT_CHECK(sl && memcmp(sl, lora, (size_t)n * sizeof(float)) == 0);
         FT_CHECK_OK(ft_peft_activate(m4, NULL));
@@ -715,27 +721,52 @@ FT_TEST(test_emb_lora_model) {
         free(base);
         ft_model_free(m);
     }
+    /* bf16 compute over a tied table: merging moves the original matrix's bf16 copy to the untied head, and
+     * unmerging brings back the same bits */
+    if (ft_bf16_native()) {
+        char gd[256];
+        snprintf(gd, sizeof gd, "%s/g_emb", tmpdir);
+        ft_model *m = load_fresh(GPT2_CFG, "g");
+        FT_CHECK_OK(ft_peft_load(m, gd));
+        FT_CHECK_OK(ft_model_set_precision(m, FT_PREC_BF16));
+        int64_t n, n2;
+        float *un = logits(m, &n);
+        const uint16_t *head16 = m->params[m->lm_head].data16;
+        FT_CHECK_OK(ft_peft_merge(m));
+        FT_CHECK(m->lm_head != m->wte && m->params[m->lm_head].data16 == head16);
+        float *mg = logits(m, &n2);
+        FT_CHECKF(un && mg && max_diff(mg, un, n) < 3e-2, "bf16 merged vs unmerged %g", max_diff(mg, un, n));
+        FT_CHECK_OK(ft_peft_unmerge(m));
+        FT_CHECK(m->lm_head == m->wte && m->params[m->wte].data16 == head16);
+        float *um = logits(m, &n2);
+        FT_CHECK(um && memcmp(um, un, (size_t)n * sizeof(float)) == 0);
+        free(un);
+        free(mg);
+        free(um);
+        ft_model_free(m);
+    }
     /* refusals: DoRA and IA3 on an embedding; all-linear never takes one */
-    ft_model *m = load_fresh(GPT2_CFG, "g");
-    ft_peft_cfg c;
-    ft_peft_cfg_default(&c);
-    c.method = FT_METHOD_LORA;
-    c.use_dora = true;
-    c.target_modules = "c_attn,wte";
-    FT_CHECK_FAILS(ft_peft_apply(m, &c), FT_ERR_UNSUPPORTED, "use_dora on the embedding transformer.wte");
-    ft_model_free(m);
-    m = load_fresh(GPT2_CFG, "g");
-    c.use_dora = false;
-    c.method = FT_METHOD_IA3;
-    c.target_modules = "wpe";
-    FT_CHECK_FAILS(ft_peft_apply(m, &c), FT_ERR_UNSUPPORTED, "embedding transformer.wpe: ia3");
-    ft_model_free(m);
-    m = load_fresh(GPT2_CFG, "g");
-    c.method = FT_METHOD_LORA;
-    c.target_modules = "all-linear";
-    FT_CHECK_OK(ft_peft_apply(m, &c));
-    FT_CHECK(m->emb[FT_EMB_TOKENS].lora_a < 0 && m->emb[FT_EMB_POSITIONS].lora_a < 0);
-    ft_model_free(m);
+    const struct {
+        ft_method meth;
+        bool dora;
+        const char *targets, *err;
+    } cases[3] = {{FT_METHOD_LORA, true, "c_attn,wte", "use_dora on the embedding transformer.wte"},
+                  {FT_METHOD_IA3, false, "wpe", "embedding transformer.wpe: ia3"},
+                  {FT_METHOD_LORA, false, "all-linear", NULL}};
+    for (int i = 0; i < 3; i++) {
+        ft_model *m = load_fresh(GPT2_CFG, "g");
+        ft_peft_cfg c;
+        ft_peft_cfg_default(&c);
+        c.method = cases[i].meth;
+        c.use_dora = cases[i].dora;
+        c.target_modules = cases[i].targets;
+        if (cases[i].err)
+            FT_CHECK_FAILS(ft_peft_apply(m, &c), FT_ERR_UNSUPPORTED, cases[i].err);
+        else
+            FT_CHECK_OK(ft_peft_apply(m, &c));
+        FT_CHECK(m->emb[FT_EMB_TOKENS].lora_a < 0 && m->emb[FT_EMB_POSITIONS].lora_a < 0);
+        ft_model_free(m);
+    }
 }
 
 int main(void) {

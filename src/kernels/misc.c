@@ -68,8 +68,8 @@ void ft_embedding_backward(float *dtable, const float *dy, const int32_t *ids, i
     }
 }
 
-void ft_embedding_lora_forward(float *y, const float *A, const float *B, const int32_t *ids, int64_t N, int64_t C,
-                               int64_t V, int r, float s) {
+void ft_embedding_lora_forward(float *y, const float *A, const float *B, const int32_t *ids, int64_t N,
+                               int64_t C, int64_t V, int r, float s) {
 #pragma omp parallel for schedule(static) if (N * C * r >= FT_PAR_MIN)
     for (int64_t n = 0; n < N; n++) {
         float *yr = y + n * C;

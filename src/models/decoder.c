@@ -430,8 +430,8 @@ static void emb_lora(const ft_model *m, const ft_acts *a, float *x, const float 
             ft_embedding_lora_forward(x, W(ep->lora_a), W(ep->lora_b), ids, a->N, m->cfg.hidden, V, ep->r,
                                       ep->lora_scale);
         else if (G(ep->lora_a) || G(ep->lora_b))
-            ft_embedding_lora_backward(G(ep->lora_a), G(ep->lora_b), dx, W(ep->lora_a), W(ep->lora_b), ids, a->N,
-                                       m->cfg.hidden, V, ep->r, ep->lora_scale, pad);
+            ft_embedding_lora_backward(G(ep->lora_a), G(ep->lora_b), dx, W(ep->lora_a), W(ep->lora_b), ids,
+                                       a->N, m->cfg.hidden, V, ep->r, ep->lora_scale, pad);
     }
 }
 

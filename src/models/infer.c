@@ -216,7 +216,8 @@ static ft_status emb_lora_rows(const ft_model *m, ft_kv *kv, float *x, const int
                 pos[i] = kv->len + i;
             rows = pos;
         }
-        ft_embedding_lora_forward(x, W(ep->lora_a), W(ep->lora_b), rows, n, m->cfg.hidden, V, ep->r, ep->lora_scale);
+        ft_embedding_lora_forward(x, W(ep->lora_a), W(ep->lora_b), rows, n, m->cfg.hidden, V, ep->r,
+                                  ep->lora_scale);
     }
     return FT_OK;
 }

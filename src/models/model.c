@@ -166,10 +166,13 @@ bool ft_model_emb(const ft_model *m, ft_emb e, int *w, int64_t *rows, int32_t *p
         *w = wi;
     if (rows)
         *rows = m->params[wi].shape[0];
-    if (padding_idx) /* HF builds Llama-family embed_tokens with padding_idx = pad_token_id, GPT-2's tables without */
+    if (padding_idx) /* HF: Llama-family embed_tokens has padding_idx = pad_token_id, GPT-2's tables none */
         *padding_idx = g ? -1 : m->cfg.pad_token_id;
     if (path)
-        snprintf(path, path_n, "%s", e == FT_EMB_POSITIONS ? "transformer.wpe" : g ? "transformer.wte" : "model.embed_tokens");
+        snprintf(path, path_n, "%s",
+                 e == FT_EMB_POSITIONS ? "transformer.wpe"
+                 : g                   ? "transformer.wte"
+                                       : "model.embed_tokens");
     return true;
 }
 
@@ -540,7 +543,7 @@ ft_status ft_model_save(const ft_model *m, const char *dir, ft_dtype dtype) {
         const ft_param *p = &m->params[i];
         const void *data = p->data;
         if (p->extra && i != m->score && i != m->lm_head)
-            continue; /* PEFT tensors are saved with the adapter, not the model (a head untied by a merge is not) */
+            continue; /* PEFT tensors go with the adapter, not the model (a head a merge untied does not) */
         if (dtype == FT_DT_BF16) {
             conv[i] = ft_alloc((size_t)p->numel * 2);
             if (!conv[i]) {

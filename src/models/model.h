@@ -84,7 +84,7 @@ typedef struct {
  * Llama model.embed_tokens) and GPT-2's position table (transformer.wpe). */
 typedef enum { FT_EMB_TOKENS = 0, FT_EMB_POSITIONS, FT_N_EMB } ft_emb;
 
-/* LoRA on an embedding table E [V, C]: y = E[x] + s·Aᵀ[x]·Bᵀ, A [r, V], B [C, r] (param indices, -1 = none). */
+/* LoRA on an embedding table E [V, C]: y = E[x] + s·Aᵀ[x]·Bᵀ, A [r, V], B [C, r] (param indices, -1 none). */
 typedef struct {
     int lora_a, lora_b, r;
     float lora_scale;

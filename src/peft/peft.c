@@ -135,8 +135,9 @@ static ft_status no_match(const ft_model *m, const char *spec) {
         if (o >= sizeof list)
             break;
     }
-    return ft_fail(FT_ERR_CONFIG, "target_modules '%s' matches no module of this %s model; its linear modules "
-                                  "are (per layer): %s; embeddings (LoRA): %s",
+    return ft_fail(FT_ERR_CONFIG,
+                   "target_modules '%s' matches no module of this %s model; its linear modules "
+                   "are (per layer): %s; embeddings (LoRA): %s",
                    spec, m->cfg.model_type, list, m->cfg.arch == FT_ARCH_GPT2 ? "wte, wpe" : "embed_tokens");
 }
 
@@ -226,18 +227,21 @@ static void lora_rank_scale(const ft_peft_cfg *c, const char *path, int *r, floa
 }
 
 /* LoRA on embedding tables named in target_modules (PEFT lora.Embedding): lora_embedding_A [r, V] = 0 and
- * lora_embedding_B [C, r] ~ N(0, 1) (PEFT's init for embeddings, whatever init_lora_weights says), saved without
- * ".weight". "all-linear" never selects an embedding. IA3 has no embedding form. */
+ * lora_embedding_B [C, r] ~ N(0, 1) (PEFT's init for embeddings, whatever init_lora_weights says), saved
+ * without ".weight". "all-linear" never selects an embedding. IA3 has no embedding form. */
 static ft_status attach_lora_embedding(ft_model *m, const ft_peft_cfg *c, const target_set *ts, uint64_t seed,
                                        int *n_matched) {
     for (int e = 0; e < FT_N_EMB; e++) {
         char path[64], name[160];
         int64_t V;
-        if (ts->all_linear || !ft_model_emb(m, (ft_emb)e, NULL, &V, NULL, path, sizeof path) || !targets_match(ts, path))
+        if (ts->all_linear || !ft_model_emb(m, (ft_emb)e, NULL, &V, NULL, path, sizeof path) ||
+            !targets_match(ts, path))
             continue;
         if (c->method != FT_METHOD_LORA)
-            return ft_fail(FT_ERR_UNSUPPORTED, "target_modules selects the embedding %s: %s on an embedding is not "
-                                               "supported (PEFT has none either)", path, ft_method_name(c->method));
+            return ft_fail(FT_ERR_UNSUPPORTED,
+                           "target_modules selects the embedding %s: %s on an embedding is not "
+                           "supported (PEFT has none either)",
+                           path, ft_method_name(c->method));
         if (c->use_dora)
             return ft_fail(FT_ERR_UNSUPPORTED, "use_dora on the embedding %s is not supported yet", path);
         ft_emb_peft *ep = &m->emb[e];

@@ -80,8 +80,10 @@ static ft_status saved_base_embedding(const ft_model *m, const ft_st_tensor *t, 
         for (int64_t i = 0; same && i < p->numel; i++)
             same = st_elem(t, i) == p->data[i];
         if (!same)
-            return ft_fail(FT_ERR_UNSUPPORTED, "%s: tensor '%s' differs from the base model's %s (a resized or "
-                                               "trained embedding table is not supported)", wpath, t->name, p->name);
+            return ft_fail(FT_ERR_UNSUPPORTED,
+                           "%s: tensor '%s' differs from the base model's %s (a resized or "
+                           "trained embedding table is not supported)",
+                           wpath, t->name, p->name);
         *is = true;
     }
     return FT_OK;
@@ -203,8 +205,9 @@ ft_status ft_peft_load(ft_model *m, const char *dir) {
             if (s == FT_OK && base_table)
                 continue;
             if (s == FT_OK)
-                s = ft_fail(FT_ERR_SHAPE, "%s: tensor '%s' does not belong to this %s model with this adapter config "
-                                          "(wrong base architecture or target modules?)",
+                s = ft_fail(FT_ERR_SHAPE,
+                            "%s: tensor '%s' does not belong to this %s model with this adapter config "
+                            "(wrong base architecture or target modules?)",
                             wpath, t->name, m->cfg.model_type);
             break;
         }

@@ -102,7 +102,8 @@
     X(lora_alpha, "lora.alpha", FLOAT, "8", NULL, "LoRA alpha (scale alpha/r)")                                       \
     X(lora_dropout, "lora.dropout", FLOAT, "0", NULL, "dropout on the LoRA input")                                    \
     X(lora_target_modules, "lora.target_modules", STR, NULL, NULL,                                                    \
-      "module names (a list or \"a,b\"), a regex or all-linear (default: the architecture's PEFT default)")         \
+      "module names (a list or \"a,b\"; embeddings wte/wpe/embed_tokens too), a regex or all-linear (default: "       \
+      "the architecture's PEFT default)")                                                                             \
     X(lora_use_rslora, "lora.use_rslora", BOOL, "false", NULL, "scale alpha/sqrt(r)")                                \
     X(lora_use_dora, "lora.use_dora", BOOL, "false", NULL, "weight-decomposed LoRA")                                 \
     X(lora_bias, "lora.bias", ENUM, "none", "none|all|lora_only", "which biases train")                              \

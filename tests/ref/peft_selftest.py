@@ -189,6 +189,23 @@ def test_prompt_as_vocab(tmp):
 
 # ---------------------------------------------------------------- gradients
 
+def fd_worst(c, arrays, plan, at, A, b, rng, eps=1e-6):
+    """Worst relative error of directional central differences against each trained tensor's gradient. The
+    direction leaves out the padding_idx column of lora_embedding_A (its gradient is 0 by design)."""
+    worst = 0.0
+    for k in A:
+        if k in plan.frozen:
+            continue
+        v = rng.standard_normal(A[k].shape)
+        if "lora_embedding_A" in k and c.get("pad_id") is not None:
+            v[:, c["pad_id"]] = 0
+        lp = float(peft_ref.forward(c, arrays, plan, dict(at, **{k: at[k] + eps * v}), *b)[1])
+        lm = float(peft_ref.forward(c, arrays, plan, dict(at, **{k: at[k] - eps * v}), *b)[1])
+        num, ana = (lp - lm) / (2 * eps), float((A[k].grad.numpy() * v).sum())
+        worst = max(worst, abs(num - ana) / max(abs(ana), 1e-8))
+    return worst
+
+
 def test_fd(tmp):
     b = batch(seq=8, seed=9)
     rng = np.random.default_rng(2)
@@ -203,13 +220,7 @@ def test_fd(tmp):
             plan = peft_ref.plan_adapter(acfg, at, c, arrays, adir)
             _, loss, A = peft_ref.forward(c, arrays, plan, at, *b)
             loss.backward()
-            worst, eps = 0.0, 1e-6
-            for k in A:
-                v = rng.standard_normal(A[k].shape)
-                lp = float(peft_ref.forward(c, arrays, plan, dict(at, **{k: at[k] + eps * v}), *b)[1])
-                lm = float(peft_ref.forward(c, arrays, plan, dict(at, **{k: at[k] - eps * v}), *b)[1])
-                num, ana = (lp - lm) / (2 * eps), float((A[k].grad.numpy() * v).sum())
-                worst = max(worst, abs(num - ana) / max(abs(ana), 1e-8))
+            worst = fd_worst(c, arrays, plan, at, A, b, rng)
             check(worst < 1e-6, f"{kind}: {method} {kw or ''} finite differences match all {len(A)} adapter "
                                 f"gradients (worst rel {worst:.1e})")
 
@@ -240,17 +251,7 @@ def test_embedding(tmp):
         plan = peft_ref.plan_adapter(acfg, at, c, arrays, adir)
         lg, loss, A = peft_ref.forward(c, arrays, plan, at, *b)
         loss.backward()
-        worst, eps = 0.0, 1e-6
-        for k in A:
-            if k in plan.frozen:
-                continue
-            v = rng.standard_normal(A[k].shape)
-            if "lora_embedding_A" in k and c.get("pad_id") is not None:
-                v[:, c["pad_id"]] = 0  # padding_idx: the pad column's gradient is 0 by design, not d(loss)
-            lp = float(peft_ref.forward(c, arrays, plan, dict(at, **{k: at[k] + eps * v}), *b)[1])
-            lm = float(peft_ref.forward(c, arrays, plan, dict(at, **{k: at[k] - eps * v}), *b)[1])
-            num, ana = (lp - lm) / (2 * eps), float((A[k].grad.numpy() * v).sum())
-            worst = max(worst, abs(num - ana) / max(abs(ana), 1e-8))
+        worst = fd_worst(c, arrays, plan, at, A, b, rng)
         check(worst < 1e-6 and len(plan.frozen) == (kind != "gpt2"),
               f"{kind}: embedding LoRA finite differences match (worst rel {worst:.1e})")
         W = peft_ref.merge(c, arrays, plan, at)
