@@ -3,7 +3,9 @@
 # the base weights. Then `ftune dump --model MDIR` must give the logits (and loss) of
 # `ftune dump --model DIR --adapter ADIR` to 1e-5 x max(1, max |logit|) (max abs; float32 rounding of
 # the merged weights alone moves these tiny models' logits, |logit| up to ~9, by 1-2e-5), MDIR/config.json must equal the base's
-# (as JSON), MDIR must hold the base's tensor names and shapes, and its weights must match the
+# (as JSON), MDIR must hold the base's tensor names and shapes (a LoRA on a tied token embedding unties the
+# head: then config.json differs only by tie_word_embeddings false and lm_head.weight is added, as the
+# reference merge writes them; see docs/peft.md), and its weights must match the
 # reference merge (tests/ref/peft_ref.py --merge-out: W + s B A, transposed for GPT-2's Conv1D;
 # IA3 scaling along the input or output) to 1e-5 relative. See docs/parity.md.
 # Exit 77 = skipped (no torch, no `ftune merge`, no `dump --adapter`, or every case unsupported).
@@ -56,11 +58,14 @@ for k in ("logits", "loss"):
         bad.append(f"{k}: merged vs adapter max abs diff {e:.3e} > {lim:.2e}")
 cb = json.load(open(os.path.join(base, "config.json")))
 cm = json.load(open(os.path.join(mdir, "config.json")))
-if cb != cm:
-    bad.append("config.json differs from the base: " + ", ".join(sorted(k for k in set(cb) | set(cm) if cb.get(k) != cm.get(k))))
 wb, _ = st.load(os.path.join(base, "model.safetensors"))
 wm, _ = st.load(os.path.join(mdir, "model.safetensors"))
 wr, _ = st.load(os.path.join(rdir, "model.safetensors"))
+if "lm_head.weight" in wr and "lm_head.weight" not in wb:  # untied by an embedding LoRA
+    cb = dict(cb, tie_word_embeddings=False)
+    wb = dict(wb, **{"lm_head.weight": wr["lm_head.weight"]})
+if cb != cm:
+    bad.append("config.json differs from the base: " + ", ".join(sorted(k for k in set(cb) | set(cm) if cb.get(k) != cm.get(k))))
 if sorted(wb) != sorted(wm):
     bad.append(f"merged tensor names differ from the base: only merged {sorted(set(wm) - set(wb))[:3]}, only base {sorted(set(wb) - set(wm))[:3]}")
 for k in sorted(set(wm) & set(wr)):
@@ -127,6 +132,13 @@ for kind in $KINDS; do
         --exclude "$excl"
     run_case "$kind-lora-patterns-layer" "$dir" --method lora --target "$wide" --rank-pattern "$rp" --rslora --layers 1
     run_case "$kind-ia3" "$dir" --method ia3
+    # LoRA on the token embedding with linear targets: gpt2 and qwen2 tie it to the head, llama does not
+    if [ "$kind" = gpt2 ]; then
+        run_case "$kind-lora-emb" "$dir" --method lora --target c_attn,wte
+        run_case "$kind-lora-emb-wpe" "$dir" --method lora --target-regex 'transformer\.(wte|wpe)'
+    else
+        run_case "$kind-lora-emb" "$dir" --method lora --target embed_tokens,q_proj,v_proj
+    fi
 done
 
 echo "peft_merge: $passed passed, $failed failed, $skipped skipped"

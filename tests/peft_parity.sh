@@ -89,6 +89,7 @@ for kind in $KINDS; do
         if [ "$kind" = gpt2 ]; then
             wide="c_attn,c_proj,c_fc"
             regex='transformer\.h\.1\.(attn\.c_attn|mlp\.c_fc)'
+            emb=wte emb_mixed="c_attn,wte" emb_regex='transformer\.(wte|wpe|h\.0\.attn\.c_attn)'
             ia3_t="c_attn,c_fc,mlp.c_proj" ia3_ff="c_fc,mlp.c_proj"
             # keys in this order on purpose: "c_proj" comes before "attn.c_proj" and wins for both
             # c_proj modules (PEFT: the first key in the file's order); "h.0.attn.c_attn" hits layer 0 only
@@ -98,6 +99,7 @@ for kind in $KINDS; do
         else
             wide="q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj"
             regex='model\.layers\.1\.(self_attn\.(q|o)_proj|mlp\.up_proj)'
+            emb=embed_tokens emb_mixed="embed_tokens,q_proj,v_proj" emb_regex='model\.(embed_tokens|layers\.1\.self_attn\.v_proj)'
             ia3_t="q_proj,o_proj,up_proj,down_proj" ia3_ff="up_proj,down_proj"
             rp='{"proj": 2, "layers.1.self_attn.q_proj": 6, "v_proj": 5}' ap='{"layers.0.mlp.down_proj": 7, "q_proj": 3}'
             lay_t="q_proj,down_proj" lay_pat=layers exact="model.layers.0.self_attn.q_proj,down_proj"
@@ -124,6 +126,16 @@ for kind in $KINDS; do
             run_case "$p-lora-layers-exact" "$dir" lora --target "$exact" --layers 1 --layers-pattern "$lay_pat,nomatch"
             run_case "$p-lora-exclude-list" "$dir" lora --target "$wide" --exclude "$excl"
             run_case "$p-lora-exclude-regex" "$dir" lora --target all-linear --exclude-regex "$excl_re" --r 2
+            # LoRA on the embedding tables (lora_embedding_A/B): alone, with linear targets, as a regex (GPT-2's
+            # regex also takes wpe). llama is untied with pad_token_id 0 (the batch's pad: A's pad column gets no
+            # gradient), qwen2 tied. Llama-family files carry embed_tokens.base_layer.weight as PEFT saves them,
+            # or not (-nobase).
+            run_case "$p-lora-emb" "$dir" lora --target "$emb" --r 3 --alpha 6
+            run_case "$p-lora-emb-mixed" "$dir" lora --target "$emb_mixed"
+            run_case "$p-lora-emb-regex" "$dir" lora --target-regex "$emb_regex" --rslora
+            [ "$kind" = gpt2 ] || run_case "$p-lora-emb-nobase" "$dir" lora --target "$emb" --no-base-table
+            # per-module rank / alpha on an embedding (rank_pattern keys match embedding paths as any module's)
+            run_case "$p-lora-emb-patterns" "$dir" lora --target "$emb_mixed" --r 3 --rank-pattern "{\"$emb\": 2}" --alpha-pattern "{\"$emb\": 5}"
         fi
         if has "$METHODS" ia3; then
             run_case "$p-ia3" "$dir" ia3

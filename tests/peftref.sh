@@ -41,8 +41,8 @@ expect peft_parity.sh prompt0 "qwen2" "prompt" 1 "catches prompt tuning dropping
 expect peft_parity.sh noadapter "gpt2" "prompt adapter" 0 "counts an unsupported method as skipped" \
     "1 passed, 0 failed, 2 skipped"
 expect peft_parity.sh "" "gpt2" "lora" 77 "skips a build whose dump has no --adapter" "" FAKE_FTUNE_NO_ADAPTER=1
-expect peft_merge.sh "" "gpt2" "" 0 "passes a faithful merge" "5 passed, 0 failed, 0 skipped"
-expect peft_merge.sh mergeia3 "llama" "" 1 "catches a merge that drops IA3 feed-forward scaling" "4 passed, 1 failed"
+expect peft_merge.sh "" "gpt2" "" 0 "passes a faithful merge" "7 passed, 0 failed, 0 skipped"
+expect peft_merge.sh mergeia3 "llama" "" 1 "catches a merge that drops IA3 feed-forward scaling" "5 passed, 1 failed"
 expect peft_merge.sh "" "gpt2" "" 77 "skips a build without merge" "" FAKE_FTUNE_NO_MERGE=1
 echo "peftref: $fails failure(s)"
 [ "$fails" -eq 0 ]

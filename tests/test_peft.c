@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "ft_test.h"
+#include "models/infer.h"
 #include "nn/linear.h"
 #include "peft/peft.h"
 
@@ -162,23 +163,60 @@ static void randomize_extras(ft_model *m, uint64_t seed, float scale, float offs
                 m->params[i].data[j] = offset + scale * ft_rng_normal(seed, (uint64_t)i, (uint64_t)j);
 }
 
+/* A fresh base with LoRA (r, alpha) on targets; *base gets the bare base's logits first. NULL on failure. */
+static ft_model *fresh_lora(const char *cfg, const char *dir, int r, float alpha, const char *targets,
+                            float **base, int64_t *n) {
+    ft_model *m = load_fresh(cfg, dir);
+    FT_CHECK(m != NULL);
+    if (!m)
+        return NULL;
+    *base = logits(m, n);
+    ft_peft_cfg c;
+    ft_peft_cfg_default(&c);
+    c.method = FT_METHOD_LORA;
+    c.lora_r = r;
+    c.lora_alpha = alpha;
+    c.target_modules = targets;
+    FT_CHECK_OK(ft_peft_apply(m, &c));
+    return m;
+}
+
+/* Saves m's adapter to tmpdir/<dir>_<tag> and loads it onto a fresh base: the logits equal want (returned in
+ * *re, caller frees) and a re-save (<dir>_<tag>2) is byte-identical. Returns the loaded model. */
+static ft_model *save_reload(const ft_model *m, const char *cfg, const char *dir, const char *tag,
+                             const float *want, int64_t n, float **re) {
+    char ad[256], ad2[256], f1[300], f2[300];
+    snprintf(ad, sizeof ad, "%s/%s_%s", tmpdir, dir, tag);
+    snprintf(ad2, sizeof ad2, "%s/%s_%s2", tmpdir, dir, tag);
+    FT_CHECK_OK(ft_model_save_output(m, ad));
+    ft_model *m2 = load_fresh(cfg, dir);
+    FT_CHECK_OK(ft_peft_load(m2, ad));
+    int64_t n2;
+    *re = logits(m2, &n2);
+    FT_CHECK(*re && n2 == n && memcmp(*re, want, (size_t)n * sizeof(float)) == 0);
+    FT_CHECK_OK(ft_model_save_output(m2, ad2));
+    snprintf(f1, sizeof f1, "%s/adapter_model.safetensors", ad);
+    snprintf(f2, sizeof f2, "%s/adapter_model.safetensors", ad2);
+    char *b1, *b2;
+    size_t l1, l2;
+    FT_CHECK_OK(ft_read_file(f1, &b1, &l1));
+    FT_CHECK_OK(ft_read_file(f2, &b2, &l2));
+    FT_CHECK(l1 == l2 && memcmp(b1, b2, l1) == 0);
+    free(b1);
+    free(b2);
+    return m2;
+}
+
 FT_TEST(test_lora_identity_merge_roundtrip) {
     const char *cfgs[2] = {GPT2_CFG, LLAMA_CFG};
     const char *dirs[2] = {"g", "l"};
     for (int k = 0; k < 2; k++) {
-        ft_model *m = load_fresh(cfgs[k], dirs[k]);
-        FT_CHECK(m != NULL);
+        int64_t n, n2;
+        float *base;
+        ft_model *m = fresh_lora(cfgs[k], dirs[k], 4, 8,
+                                 k == 0 ? "c_attn,mlp.c_proj" : "q_proj,v_proj,down_proj", &base, &n);
         if (!m)
             return;
-        int64_t n, n2;
-        float *base = logits(m, &n);
-        ft_peft_cfg c;
-        ft_peft_cfg_default(&c);
-        c.method = FT_METHOD_LORA;
-        c.lora_r = 4;
-        c.lora_alpha = 8;
-        c.target_modules = k == 0 ? "c_attn,mlp.c_proj" : "q_proj,v_proj,down_proj";
-        FT_CHECK_OK(ft_peft_apply(m, &c));
         float *init = logits(m, &n2);
         FT_CHECK(init && n2 == n && memcmp(base, init, (size_t)n * sizeof(float)) == 0); /* B = 0: the base */
         char sum[200];
@@ -190,27 +228,8 @@ FT_TEST(test_lora_identity_merge_roundtrip) {
         randomize_extras(m, 5, 0.3f, 0.0f);
         float *lora = logits(m, &n2);
         FT_CHECK(max_diff(lora, base, n) > 1e-3); /* the adapter changes the model */
-        char ad[256];
-        snprintf(ad, sizeof ad, "%s/%s_lora", tmpdir, dirs[k]);
-        FT_CHECK_OK(ft_model_save_output(m, ad));
-        /* load onto a fresh base: identical logits */
-        ft_model *m2 = load_fresh(cfgs[k], dirs[k]);
-        FT_CHECK_OK(ft_peft_load(m2, ad));
-        float *re = logits(m2, &n2);
-        FT_CHECK(re && memcmp(re, lora, (size_t)n * sizeof(float)) == 0);
-        /* re-save is byte-identical */
-        char ad2[256], f1[300], f2[300];
-        snprintf(ad2, sizeof ad2, "%s/%s_lora2", tmpdir, dirs[k]);
-        FT_CHECK_OK(ft_model_save_output(m2, ad2));
-        snprintf(f1, sizeof f1, "%s/adapter_model.safetensors", ad);
-        snprintf(f2, sizeof f2, "%s/adapter_model.safetensors", ad2);
-        char *b1, *b2;
-        size_t l1, l2;
-        FT_CHECK_OK(ft_read_file(f1, &b1, &l1));
-        FT_CHECK_OK(ft_read_file(f2, &b2, &l2));
-        FT_CHECK(l1 == l2 && memcmp(b1, b2, l1) == 0);
-        free(b1);
-        free(b2);
+        float *re;
+        ft_model *m2 = save_reload(m, cfgs[k], dirs[k], "lora", lora, n, &re);
         /* merged: same logits to 1e-5 */
         FT_CHECK_OK(ft_peft_merge(m2));
         float *mg = logits(m2, &n2);
@@ -814,6 +833,236 @@ FT_TEST(test_adapter_slots) {
     free(base);
 }
 
+/* L = Σ rr ⊙ (y + lora(ids)) for the embedding-LoRA kernel alone (y = 0). */
+static double emb_lora_loss(const float *A, const float *B, const int32_t *ids, const float *rr, int64_t N,
+                            int64_t C, int64_t V, int r, float s) {
+    float y[6 * 5] = {0};
+    ft_embedding_lora_forward(y, A, B, ids, N, C, V, r, s);
+    double l = 0;
+    for (int64_t i = 0; i < N * C; i++)
+        l += (double)rr[i] * y[i];
+    return l;
+}
+
+FT_TEST(test_emb_lora_fd) {
+    enum { N = 6, C = 5, V = 7, R = 3 };
+    const int32_t ids[N] = {2, 0, 5, 2, 6, 0}, pad = 0; /* repeated ids, and the padding row twice */
+    float A[R * V], B[C * R], rr[N * C], dA[R * V] = {0}, dB[C * R] = {0};
+    const float s = 0.7f;
+    fill(A, R * V, 31, 0.5f);
+    fill(B, C * R, 32, 0.5f);
+    fill(rr, N * C, 33, 1.0f);
+    ft_embedding_lora_backward(dA, dB, rr, A, B, ids, N, C, V, R, s, pad);
+    float *ps[2] = {A, B}, *gs[2] = {dA, dB};
+    const int ns[2] = {R * V, C * R};
+    for (int w = 0; w < 2; w++) {
+        double gmax = 1e-12, err = 0;
+        for (int i = 0; i < ns[w]; i++)
+            gmax = fmax(gmax, fabs(gs[w][i]));
+        for (int i = 0; i < ns[w]; i++) {
+            if (w == 0 && i % V == pad) { /* PEFT's F.embedding(padding_idx): the pad column gets nothing */
+                FT_CHECK(dA[i] == 0.0f);
+                continue;
+            }
+            float keep = ps[w][i], h = 1e-2f;
+            ps[w][i] = keep + h;
+            double lp = emb_lora_loss(A, B, ids, rr, N, C, V, R, s);
+            ps[w][i] = keep - h;
+            double lm = emb_lora_loss(A, B, ids, rr, N, C, V, R, s);
+            ps[w][i] = keep;
+            err = fmax(err, fabs((lp - lm) / (2.0 * h) - gs[w][i]));
+        }
+        FT_CHECKF(err <= 2e-3 * gmax, "%s: max FD error %g vs max grad %g",
+                  w ? "lora_embedding_B" : "lora_embedding_A", err, gmax);
+    }
+    /* without a padding row every column that occurs gets its gradient */
+    float dA2[R * V] = {0};
+    ft_embedding_lora_backward(dA2, NULL, rr, A, B, ids, N, C, V, R, s, -1);
+    FT_CHECK(dA2[0] != 0.0f && dA2[2] == dA[2] && dA2[1] == 0.0f);
+}
+
+/* One causal-LM step: loss and (with grads) the gradients of what trains. */
+static double lm_step(ft_model *m, bool backward) {
+    ft_batch b = {.B = 2, .T = 6, .input_ids = IDS, .mask = MASK};
+    ft_arena ar;
+    if (ft_arena_init(&ar, ft_model_act_bytes(m, 2, 6) + (1 << 20)) != FT_OK)
+        return NAN;
+    ft_fwd_opts o = {0};
+    ft_acts *a;
+    double loss = NAN;
+    int64_t cnt;
+    ft_model_zero_grad(m);
+    if (ft_model_forward(m, &b, &o, &ar, &a, &loss, &cnt) != FT_OK ||
+        (backward && ft_model_backward(m, a, &ar, 1.0f) != FT_OK))
+        loss = NAN;
+    ft_arena_free(&ar);
+    return loss;
+}
+
+static const char *LLAMA_TIED_PAD_CFG =
+    "{\"model_type\": \"llama\", \"vocab_size\": 40, \"hidden_size\": 24, "
+    "\"intermediate_size\": 40, \"num_hidden_layers\": 2, "
+    "\"num_attention_heads\": 6, \"num_key_value_heads\": 3, "
+    "\"max_position_embeddings\": 32, \"tie_word_embeddings\": true, "
+    "\"pad_token_id\": 0}";
+
+/* LoRA on the token embedding (with a linear target): init reproduces the base exactly, A trains from 0, the
+ * padding column gets no gradient, save → load → re-save byte-identical, merge (untying a tied head) and
+ * unmerge, a merged checkpoint, generation, a slot; refusals. */
+FT_TEST(test_emb_lora_model) {
+    const char *cfgs[3] = {GPT2_CFG, LLAMA_CFG, LLAMA_TIED_PAD_CFG};
+    const char *dirs[3] = {"g", "l", "lt"};
+    const char *targets[3] = {"c_attn,wte", "embed_tokens,q_proj", "embed_tokens,v_proj"};
+    for (int k = 0; k < 3; k++) {
+        int64_t n, n2;
+        float *base;
+        ft_model *m = fresh_lora(cfgs[k], dirs[k], 3, 6, targets[k], &base, &n);
+        if (!m)
+            return;
+        const bool tied = m->lm_head == m->wte;
+        const ft_emb_peft ep = m->emb[FT_EMB_TOKENS];
+        FT_CHECK(ep.lora_a >= 0 && ep.lora_b >= 0 && ep.r == 3 && ep.lora_scale == 2.0f &&
+                 m->emb[FT_EMB_POSITIONS].lora_a < 0);
+        if (ep.lora_a < 0)
+            return;
+        const ft_param *pa = &m->params[ep.lora_a], *pb = &m->params[ep.lora_b];
+        FT_CHECK(strstr(pa->name,
+                        k ? "model.embed_tokens.lora_embedding_A" : "transformer.wte.lora_embedding_A") &&
+                 pa->shape[0] == 3 && pa->shape[1] == 40 && pb->shape[0] == m->cfg.hidden &&
+                 pb->shape[1] == 3);
+        double asum = 0, bsum = 0; /* PEFT's init: A = 0, B ~ N(0, 1) */
+        for (int64_t j = 0; j < pa->numel; j++)
+            asum += fabs(pa->data[j]);
+        for (int64_t j = 0; j < pb->numel; j++)
+            bsum += (double)pb->data[j] * pb->data[j];
+        FT_CHECKF(asum == 0.0 && fabs(bsum / (double)pb->numel - 1.0) < 0.35, "A %g, mean B² %g", asum,
+                  bsum / (double)pb->numel);
+        float *init = logits(m, &n2);
+        FT_CHECK(init && n2 == n && memcmp(base, init, (size_t)n * sizeof(float)) == 0);
+        /* a few SGD steps: A leaves 0, the loss falls, the padding column (llama pad 0) gets no gradient */
+        double l0 = lm_step(m, true), l = l0;
+        for (int step = 0; step < 3; step++) {
+            if (k == 2)
+                for (int q = 0; q < 3; q++)
+                    FT_CHECK(pa->grad[q * 40 + 0] == 0.0f);
+            for (int i = 0; i < m->n_params; i++)
+                for (int64_t j = 0; m->params[i].trainable && j < m->params[i].numel; j++)
+                    m->params[i].data[j] -= 0.05f * m->params[i].grad[j];
+            l = lm_step(m, true);
+        }
+        asum = 0;
+        for (int64_t j = 0; j < pa->numel; j++)
+            asum += fabs(pa->data[j]);
+        FT_CHECKF(asum > 1e-3 && l < l0, "after 3 steps: sum |A| %g, loss %g -> %g", asum, l0, l);
+        randomize_extras(m, 9, 0.3f, 0.0f);
+        float *lora = logits(m, &n2);
+        FT_CHECK(max_diff(lora, base, n) > 1e-3);
+        float *re;
+        ft_model *m2 = save_reload(m, cfgs[k], dirs[k], "emb", lora, n, &re);
+        if (!m2)
+            return;
+        /* generation with the KV cache sees the adapter: the last position's logits of row 0 */
+        ft_kv *kv;
+        float gl[40];
+        FT_CHECK_OK(ft_kv_new(m2, 8, &kv));
+        FT_CHECK_OK(ft_infer(m2, kv, IDS, 6, gl));
+        FT_CHECKF(max_diff(gl, re + 5 * 40, 40) < 1e-4, "generation vs forward %g",
+                  max_diff(gl, re + 5 * 40, 40));
+        ft_kv_free(kv);
+        /* merge: a tied head is untied and keeps the original matrix, so the logits stay */
+        FT_CHECK_OK(ft_peft_merge(m2));
+        FT_CHECK((tied ? m2->lm_head != m2->wte : m2->lm_head == m->lm_head) &&
+                 m2->emb[FT_EMB_TOKENS].lora_a < 0);
+        float *mg = logits(m2, &n2);
+        FT_CHECKF(mg && max_diff(mg, lora, n) < 1e-5, "merged vs unmerged %g",
+                  mg ? max_diff(mg, lora, n) : -1.0);
+        char md[256];
+        snprintf(md, sizeof md, "%s/%s_emb_merged", tmpdir, dirs[k]);
+        FT_CHECK_OK(ft_model_save(m2, md, FT_DT_F32));
+        ft_model *m3 = NULL;
+        FT_CHECK_OK(ft_model_load(md, &m3));
+        if (m3) {
+            FT_CHECK(!m3->cfg.tie_embeddings && m3->lm_head != m3->wte);
+            float *ml = logits(m3, &n2);
+            FT_CHECKF(ml && max_diff(ml, lora, n) < 1e-5, "merged checkpoint vs unmerged %g",
+                      ml ? max_diff(ml, lora, n) : -1.0);
+            free(ml);
+            ft_model_free(m3);
+        }
+        FT_CHECK_OK(ft_peft_unmerge(m2));
+        FT_CHECK(m2->lm_head == (tied ? m2->wte : m->lm_head) && m2->emb[FT_EMB_TOKENS].lora_a >= 0);
+        float *um = logits(m2, &n2);
+        FT_CHECK(um && memcmp(um, re, (size_t)n * sizeof(float)) == 0);
+        ft_model_free(m2);
+        /* as a slot over a shared base: its own logits, and the bare base again */
+        ft_model *m4 = load_fresh(cfgs[k], dirs[k]);
+        char sd[256];
+        snprintf(sd, sizeof sd, "%s/%s_emb", tmpdir, dirs[k]);
+        FT_CHECK_OK(ft_peft_add(m4, sd, "emb"));
+        float *sl = logits(m4, &n2);
+        FT_CHECK(sl && memcmp(sl, lora, (size_t)n * sizeof(float)) == 0);
+        FT_CHECK_OK(ft_peft_activate(m4, NULL));
+        float *bare = logits(m4, &n2);
+        FT_CHECK(bare && memcmp(bare, base, (size_t)n * sizeof(float)) == 0);
+        ft_model_free(m4);
+        free(sl);
+        free(bare);
+        free(um);
+        free(mg);
+        free(re);
+        free(lora);
+        free(init);
+        free(base);
+        ft_model_free(m);
+    }
+    /* bf16 compute over a tied table: merging moves the original matrix's bf16 copy to the untied head, and
+     * unmerging brings back the same bits */
+    if (ft_bf16_native()) {
+        char gd[256];
+        snprintf(gd, sizeof gd, "%s/g_emb", tmpdir);
+        ft_model *m = load_fresh(GPT2_CFG, "g");
+        FT_CHECK_OK(ft_peft_load(m, gd));
+        FT_CHECK_OK(ft_model_set_precision(m, FT_PREC_BF16));
+        int64_t n, n2;
+        float *un = logits(m, &n);
+        const uint16_t *head16 = m->params[m->lm_head].data16;
+        FT_CHECK_OK(ft_peft_merge(m));
+        FT_CHECK(m->lm_head != m->wte && m->params[m->lm_head].data16 == head16);
+        float *mg = logits(m, &n2);
+        FT_CHECKF(un && mg && max_diff(mg, un, n) < 3e-2, "bf16 merged vs unmerged %g", max_diff(mg, un, n));
+        FT_CHECK_OK(ft_peft_unmerge(m));
+        FT_CHECK(m->lm_head == m->wte && m->params[m->wte].data16 == head16);
+        float *um = logits(m, &n2);
+        FT_CHECK(um && memcmp(um, un, (size_t)n * sizeof(float)) == 0);
+        free(un);
+        free(mg);
+        free(um);
+        ft_model_free(m);
+    }
+    /* refusals: DoRA and IA3 on an embedding; all-linear never takes one */
+    const struct {
+        ft_method meth;
+        bool dora;
+        const char *targets, *err;
+    } cases[3] = {{FT_METHOD_LORA, true, "c_attn,wte", "use_dora on the embedding transformer.wte"},
+                  {FT_METHOD_IA3, false, "wpe", "embedding transformer.wpe: ia3"},
+                  {FT_METHOD_LORA, false, "all-linear", NULL}};
+    for (int i = 0; i < 3; i++) {
+        ft_model *m = load_fresh(GPT2_CFG, "g");
+        ft_peft_cfg c;
+        ft_peft_cfg_default(&c);
+        c.method = cases[i].meth;
+        c.use_dora = cases[i].dora;
+        c.target_modules = cases[i].targets;
+        if (cases[i].err)
+            FT_CHECK_FAILS(ft_peft_apply(m, &c), FT_ERR_UNSUPPORTED, cases[i].err);
+        else
+            FT_CHECK_OK(ft_peft_apply(m, &c));
+        FT_CHECK(m->emb[FT_EMB_TOKENS].lora_a < 0 && m->emb[FT_EMB_POSITIONS].lora_a < 0);
+        ft_model_free(m);
+    }
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/ft_test_peft_XXXXXX");
     if (!mkdtemp(tmpdir))
@@ -828,6 +1077,8 @@ int main(void) {
     FT_RUN(test_bad_adapters);
     FT_RUN(test_classification_head);
     FT_RUN(test_adapter_slots);
+    FT_RUN(test_emb_lora_fd);
+    FT_RUN(test_emb_lora_model);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0)

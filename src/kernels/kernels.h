@@ -157,6 +157,15 @@ void ft_embedding_forward(float *y, const float *table, const int32_t *ids, cons
 void ft_embedding_backward(float *dtable, const float *dy, const int32_t *ids, int64_t N, int64_t C,
                            int32_t padding_idx);
 
+/* ---- LoRA on an embedding table (PEFT lora.Embedding): y[n] += s·Aᵀ[ids[n]]·Bᵀ with A [r, V] (column ids[n]
+ * is the row's r-vector), B [C, r]. backward ACCUMULATES dA (if dA; columns equal to padding_idx get none,
+ * -1 = none) and dB (if dB) from dy [N, C]. ---- */
+void ft_embedding_lora_forward(float *y, const float *A, const float *B, const int32_t *ids, int64_t N,
+                               int64_t C, int64_t V, int r, float s);
+void ft_embedding_lora_backward(float *dA, float *dB, const float *dy, const float *A, const float *B,
+                                const int32_t *ids, int64_t N, int64_t C, int64_t V, int r, float s,
+                                int32_t padding_idx);
+
 /* ---- cross-entropy over logits [N, V] with targets [N] (-100 = ignored).
  * Returns the summed loss over non-ignored rows; *count gets their number. ---- */
 double ft_cross_entropy_forward(const float *logits, const int32_t *targets, int64_t N, int64_t V,

@@ -68,6 +68,49 @@ void ft_embedding_backward(float *dtable, const float *dy, const int32_t *ids, i
     }
 }
 
+void ft_embedding_lora_forward(float *y, const float *A, const float *B, const int32_t *ids, int64_t N,
+                               int64_t C, int64_t V, int r, float s) {
+#pragma omp parallel for schedule(static) if (N * C * r >= FT_PAR_MIN)
+    for (int64_t n = 0; n < N; n++) {
+        float *yr = y + n * C;
+        for (int k = 0; k < r; k++) {
+            const float u = s * A[(int64_t)k * V + ids[n]];
+            for (int64_t j = 0; j < C; j++)
+                yr[j] += u * B[j * r + k];
+        }
+    }
+}
+
+void ft_embedding_lora_backward(float *dA, float *dB, const float *dy, const float *A, const float *B,
+                                const int32_t *ids, int64_t N, int64_t C, int64_t V, int r, float s,
+                                int32_t padding_idx) {
+    /* dA[k, ids[n]] += s·dy[n]·B[:, k]: parallel over k, so two rows with the same id never race */
+    if (dA) {
+#pragma omp parallel for schedule(static) if (N * C * r >= FT_PAR_MIN)
+        for (int k = 0; k < r; k++)
+            for (int64_t n = 0; n < N; n++) {
+                if (ids[n] == padding_idx)
+                    continue;
+                const float *g = dy + n * C;
+                float acc = 0.0f;
+                for (int64_t j = 0; j < C; j++)
+                    acc += g[j] * B[j * r + k];
+                dA[(int64_t)k * V + ids[n]] += s * acc;
+            }
+    }
+    /* dB[j, k] += s·Σ_n dy[n, j]·A[k, ids[n]] */
+    if (dB) {
+#pragma omp parallel for schedule(static) if (N * C * r >= FT_PAR_MIN)
+        for (int64_t j = 0; j < C; j++)
+            for (int k = 0; k < r; k++) {
+                float acc = 0.0f;
+                for (int64_t n = 0; n < N; n++)
+                    acc += dy[n * C + j] * A[(int64_t)k * V + ids[n]];
+                dB[j * r + k] += s * acc;
+            }
+    }
+}
+
 double ft_cross_entropy_forward(const float *logits, const int32_t *targets, int64_t N, int64_t V,
                                 int64_t *count) {
     double total = 0.0;

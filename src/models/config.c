@@ -92,8 +92,6 @@ static ft_status parse_gpt2(const cfg_src *s, ft_model_config *c) {
     if (!scale_attn || by_layer)
         return ft_fail(FT_ERR_UNSUPPORTED, "%s: scale_attn_weights=false or scale_attn_by_inverse_layer_idx=true "
                                            "is not supported", s->path);
-    if (!c->tie_embeddings)
-        return ft_fail(FT_ERR_UNSUPPORTED, "%s: gpt2 with tie_word_embeddings=false is not supported", s->path);
     c->n_kv_heads = c->n_heads;
     c->qkv_bias = c->o_bias = c->mlp_bias = true;
     c->arch = FT_ARCH_GPT2;

@@ -415,6 +415,33 @@ static ft_status layer_fwd(const ft_model *m, ft_acts *a, int l, const float *x,
     return FT_OK;
 }
 
+/* LoRA on the embedding tables (PEFT lora.Embedding, no dropout): x += s·Aᵀ[ids]·Bᵀ, token ids for the
+ * token table, position ids for GPT-2's position table. backward: the gradients of A (not of the padding row)
+ * and B from d(x), when they train. */
+static void emb_lora(const ft_model *m, const ft_acts *a, float *x, const float *dx) {
+    for (int e = 0; e < FT_N_EMB; e++) {
+        const ft_emb_peft *ep = &m->emb[e];
+        int64_t V;
+        int32_t pad;
+        if (ep->lora_a < 0 || !ft_model_emb(m, (ft_emb)e, NULL, &V, &pad, NULL, 0))
+            continue;
+        const int32_t *ids = e == FT_EMB_TOKENS ? a->ids : a->pos;
+        if (x)
+            ft_embedding_lora_forward(x, W(ep->lora_a), W(ep->lora_b), ids, a->N, m->cfg.hidden, V, ep->r,
+                                      ep->lora_scale);
+        else if (G(ep->lora_a) || G(ep->lora_b))
+            ft_embedding_lora_backward(G(ep->lora_a), G(ep->lora_b), dx, W(ep->lora_a), W(ep->lora_b), ids,
+                                       a->N, m->cfg.hidden, V, ep->r, ep->lora_scale, pad);
+    }
+}
+
+static bool emb_lora_trains(const ft_model *m) {
+    for (int e = 0; e < FT_N_EMB; e++)
+        if (G(m->emb[e].lora_a) || G(m->emb[e].lora_b))
+            return true;
+    return false;
+}
+
 static ft_status setup_inputs(const ft_model *m, const ft_batch *b, ft_acts *a, ft_arena *arena) {
     const int nv = m->n_virtual, T = a->T, Ti = a->T_in;
     const int64_t N = a->N;
@@ -521,6 +548,7 @@ ft_status ft_model_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o,
     float *x;
     AL(x, N * C);
     ft_embedding_forward(x, W(m->wte), a->ids, gpt2 ? W(m->wpe) : NULL, a->pos, N, C);
+    emb_lora(m, a, x, NULL);
     for (int r = 0; m->prompt >= 0 && r < B; r++)
         for (int t = 0; t < m->n_virtual; t++) {
             float *xr = x + ((int64_t)r * T + t) * C;
@@ -787,7 +815,7 @@ ft_status ft_model_backward(ft_model *m, ft_acts *a, ft_arena *arena, float loss
     norm_bwd(m, dres, dn, a->x_final, a->nf_mean, a->nf_rstd, m->lnf_w, m->lnf_b, N);
 
     const bool need_dx0 = G(m->wte) || (gpt2 && G(m->wpe)) || G(m->prompt) || G(m->layers[0].ln1_w) ||
-                          G(m->layers[0].ln1_b);
+                          G(m->layers[0].ln1_b) || emb_lora_trains(m);
     for (int l = c->n_layers - 1; l >= 0; l--) {
         const ft_layer_idx *P = &m->layers[l];
         layer_acts *L = &a->L[l];
@@ -871,6 +899,7 @@ ft_status ft_model_backward(ft_model *m, ft_acts *a, ft_arena *arena, float loss
     }
     if (gpt2 && G(m->wpe))
         ft_embedding_backward(G(m->wpe), demb, a->pos, N, C, -1);
+    emb_lora(m, a, NULL, demb); /* LoRA and prompt tuning never coexist: no virtual rows here */
     if (m->prompt >= 0) { /* virtual rows feed the prompt embeddings, not the token table */
         float *gp = G(m->prompt);
         for (int r = 0; r < a->B; r++)

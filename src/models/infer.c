@@ -200,6 +200,28 @@ static ft_status step(ft_model *m, ft_kv *kv, float *x, int n, float *logits) {
     return FT_OK;
 }
 
+/* LoRA on the embedding tables for n new tokens at positions kv->len.. (see decoder.c emb_lora). */
+static ft_status emb_lora_rows(const ft_model *m, ft_kv *kv, float *x, const int32_t *ids, int n) {
+    for (int e = 0; e < FT_N_EMB; e++) {
+        const ft_emb_peft *ep = &m->emb[e];
+        int64_t V;
+        if (ep->lora_a < 0 || !ft_model_emb(m, (ft_emb)e, NULL, &V, NULL, NULL, 0))
+            continue;
+        const int32_t *rows = ids;
+        if (e == FT_EMB_POSITIONS) {
+            int32_t *pos = ft_arena_alloc(&kv->arena, (size_t)n * sizeof *pos);
+            if (!pos)
+                return FT_ERR_NOMEM;
+            for (int i = 0; i < n; i++)
+                pos[i] = kv->len + i;
+            rows = pos;
+        }
+        ft_embedding_lora_forward(x, W(ep->lora_a), W(ep->lora_b), rows, n, m->cfg.hidden, V, ep->r,
+                                  ep->lora_scale);
+    }
+    return FT_OK;
+}
+
 ft_status ft_infer(ft_model *m, ft_kv *kv, const int32_t *ids, int n, float *logits) {
     const ft_model_config *c = &m->cfg;
     const int64_t C = c->hidden;
@@ -228,6 +250,8 @@ ft_status ft_infer(ft_model *m, ft_kv *kv, const int32_t *ids, int n, float *log
             for (int64_t j = 0; j < C; j++)
                 x[i * C + j] = e[j] + (c->arch == FT_ARCH_GPT2 ? W(m->wpe)[(int64_t)p * C + j] : 0.0f);
         }
+        if (!is_virt)
+            FT_TRY(emb_lora_rows(m, kv, x, ids + done, take));
         bool last = !is_virt && done + take == n;
         FT_TRY(step(m, kv, x, take, last ? logits : NULL));
         if (is_virt)

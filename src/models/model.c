@@ -62,6 +62,8 @@ static ft_status build_table(ft_model *m) {
         m->sites[i] = (ft_site_peft){.lora_a = -1, .lora_b = -1, .dora_m = -1, .ia3 = -1};
     for (int i = 0; i < c->n_layers * 2; i++)
         m->adapters[i] = (ft_adapter_idx){-1, -1, -1, -1};
+    for (int e = 0; e < FT_N_EMB; e++)
+        m->emb[e] = m->merged_emb[e] = (ft_emb_peft){.lora_a = -1, .lora_b = -1};
     if (c->arch == FT_ARCH_GPT2) {
         ADD(m->wte, 2, V, C, "transformer.wte.weight");
         ADD(m->wpe, 2, c->max_pos, C, "transformer.wpe.weight");
@@ -83,7 +85,10 @@ static ft_status build_table(ft_model *m) {
         }
         ADD(m->lnf_w, 1, C, 0, "transformer.ln_f.weight");
         ADD(m->lnf_b, 1, C, 0, "transformer.ln_f.bias");
-        m->lm_head = m->wte;
+        if (c->tie_embeddings)
+            m->lm_head = m->wte;
+        else
+            ADD(m->lm_head, 2, V, C, "lm_head.weight");
     } else {
         ADD(m->wte, 2, V, C, "model.embed_tokens.weight");
         for (int l = 0; l < c->n_layers; l++) {
@@ -149,6 +154,26 @@ int ft_model_add_param(ft_model *m, const char *name, int ndim, int64_t d0, int6
     p->extra = true;
     p->file_dtype = FT_DT_F32;
     return m->n_params++;
+}
+
+bool ft_model_emb(const ft_model *m, ft_emb e, int *w, int64_t *rows, int32_t *padding_idx, char *path,
+                  size_t path_n) {
+    const bool g = m->cfg.arch == FT_ARCH_GPT2;
+    const int wi = e == FT_EMB_TOKENS ? m->wte : e == FT_EMB_POSITIONS && g ? m->wpe : -1;
+    if (wi < 0)
+        return false;
+    if (w)
+        *w = wi;
+    if (rows)
+        *rows = m->params[wi].shape[0];
+    if (padding_idx) /* HF: Llama-family embed_tokens has padding_idx = pad_token_id, GPT-2's tables none */
+        *padding_idx = g ? -1 : m->cfg.pad_token_id;
+    if (path)
+        snprintf(path, path_n, "%s",
+                 e == FT_EMB_POSITIONS ? "transformer.wpe"
+                 : g                   ? "transformer.wte"
+                                       : "model.embed_tokens");
+    return true;
 }
 
 bool ft_model_site(const ft_model *m, int layer, ft_site site, int *w, int *b, int64_t *in, int64_t *out,
@@ -517,8 +542,8 @@ ft_status ft_model_save(const ft_model *m, const char *dir, ft_dtype dtype) {
     for (int i = 0; s == FT_OK && i < m->n_params; i++) {
         const ft_param *p = &m->params[i];
         const void *data = p->data;
-        if (p->extra && i != m->score)
-            continue; /* PEFT tensors are saved with the adapter, not the model */
+        if (p->extra && i != m->score && i != m->lm_head)
+            continue; /* PEFT tensors go with the adapter, not the model (a head a merge untied does not) */
         if (dtype == FT_DT_BF16) {
             conv[i] = ft_alloc((size_t)p->numel * 2);
             if (!conv[i]) {
@@ -542,6 +567,10 @@ ft_status ft_model_save(const ft_model *m, const char *dir, ft_dtype dtype) {
         } else {
             cJSON_DeleteItemFromObjectCaseSensitive(j, "torch_dtype");
             cJSON_AddStringToObject(j, "torch_dtype", dtype == FT_DT_BF16 ? "bfloat16" : "float32");
+            if (m->lm_head != m->wte && m->cfg.tie_embeddings) { /* untied by merging an embedding LoRA */
+                cJSON_DeleteItemFromObjectCaseSensitive(j, "tie_word_embeddings");
+                cJSON_AddBoolToObject(j, "tie_word_embeddings", false);
+            }
             if (m->score >= 0)
                 s = config_add_head(m, j);
             char path[4096];

@@ -80,6 +80,16 @@ typedef struct {
     bool ia3_in; /* feed-forward module: scales the input */
 } ft_site_peft;
 
+/* The embedding tables PEFT's LoRA can wrap (lora.Embedding): the token table (GPT-2 transformer.wte,
+ * Llama model.embed_tokens) and GPT-2's position table (transformer.wpe). */
+typedef enum { FT_EMB_TOKENS = 0, FT_EMB_POSITIONS, FT_N_EMB } ft_emb;
+
+/* LoRA on an embedding table E [V, C]: y = E[x] + s·Aᵀ[x]·Bᵀ, A [r, V], B [C, r] (param indices, -1 none). */
+typedef struct {
+    int lora_a, lora_b, r;
+    float lora_scale;
+} ft_emb_peft;
+
 /* A bottleneck adapter on a block's branch output: o + up(act(down(o))). */
 typedef struct {
     int down_w, down_b, up_w, up_b; /* -1 when absent */
@@ -94,7 +104,8 @@ typedef struct ft_model {
     ft_param *params;
     int n_params;
     ft_layer_idx *layers;
-    int wte, wpe, lnf_w, lnf_b, lm_head; /* lm_head == wte when tied */
+    int wte, wpe, lnf_w, lnf_b, lm_head; /* lm_head == wte when tied; ft_peft_merge of an embedding LoRA
+                                            unties it (lm_head becomes an extra "lm_head.weight") */
     /* PEFT attachments (see peft/peft.h) */
     ft_site_peft *sites;                  /* [n_layers * FT_N_SITES] */
     ft_adapter_idx *adapters;             /* [n_layers * 2]: 0 after attention, 1 after the MLP */
@@ -103,6 +114,8 @@ typedef struct ft_model {
     int n_virtual;
     int peft_method;                      /* ft_method of the attached adapter (0 = full) */
     ft_site_peft *merged_sites;           /* what ft_peft_merge folded in (for unmerge), or NULL */
+    ft_emb_peft emb[FT_N_EMB];            /* LoRA on the embedding tables */
+    ft_emb_peft merged_emb[FT_N_EMB];     /* what ft_peft_merge folded into them (valid with merged_sites) */
     int merged_method;
     cJSON *peft_config;                   /* adapter_config.json to save with the adapter, or NULL */
     ft_task task;
@@ -133,6 +146,10 @@ ft_lin ft_model_site_lin(const ft_model *m, int layer, ft_site site, bool grads)
  * sizes, layout and the HF module path (e.g. "transformer.h.0.attn.c_attn"). false if absent. */
 bool ft_model_site(const ft_model *m, int layer, ft_site site, int *w, int *b, int64_t *in, int64_t *out,
                    bool *w_in_out, char *path, size_t path_n);
+/* Describe an embedding table: its param index, rows, the padding row that gets no gradient (-1 = none) and
+ * the HF module path (e.g. "model.embed_tokens"). false if the architecture has no such table. */
+bool ft_model_emb(const ft_model *m, ft_emb e, int *w, int64_t *rows, int32_t *padding_idx, char *path,
+                  size_t path_n);
 int64_t ft_model_param_count(const ft_model *m, bool trainable_only);
 /* Bind a base parameter to its checkpoint tensor again (undoes in-memory changes such as a merge). */
 ft_status ft_model_reload_param(ft_model *m, int idx);

@@ -434,8 +434,8 @@ static ft_status no_match(const ft_model *m, const ft_peft_cfg *c, const selecto
                        spec, lt, lp, m->cfg.model_type, c->layers_pattern ? lp : "<any name>",
                        m->cfg.arch == FT_ARCH_GPT2 ? "transformer.h" : "model.layers", list);
     return ft_fail(FT_ERR_CONFIG, "target_modules '%s' matches no module of this %s model; its linear modules "
-                                  "are (per layer): %s",
-                   spec, m->cfg.model_type, list);
+                                  "are (per layer): %s; embeddings (LoRA): %s",
+                   spec, m->cfg.model_type, list, m->cfg.arch == FT_ARCH_GPT2 ? "wte, wpe" : "embed_tokens");
 }
 
 /* ---------- attaching ---------- */
@@ -458,6 +458,15 @@ static bool is_bias(const char *name) {
     return l > 5 && !strcmp(name + l - 5, ".bias");
 }
 
+/* r and scale of the LoRA pair on a module (the one place a per-module rank / alpha would come from). */
+static void lora_rank_scale(const ft_peft_cfg *c, const selector *sel, const char *path, int *r, float *scale) {
+    /* LoraModel._create_and_replace: r and alpha from the first matching pattern key, else r / lora_alpha;
+     * this module's scale alpha/r (rsLoRA alpha/√r) */
+    *r = (int)pattern_value(sel->rank, sel->n_rank, path, c->lora_r);
+    const float alpha = (float)pattern_value(sel->alpha, sel->n_alpha, path, c->lora_alpha);
+    *scale = c->use_rslora ? alpha / sqrtf((float)*r) : alpha / (float)*r;
+}
+
 static ft_status attach_lora(ft_model *m, const ft_peft_cfg *c, selector *sel, uint64_t seed,
                              int *n_matched) {
     const bool gauss = c->lora_init && !strcmp(c->lora_init, "gaussian");
@@ -470,11 +479,9 @@ static ft_status attach_lora(ft_model *m, const ft_peft_cfg *c, selector *sel, u
                 !selector_match(sel, path))
                 continue;
             ft_site_peft *sp = &m->sites[l * FT_N_SITES + s];
-            /* LoraModel._create_and_replace: r and alpha from the first matching pattern key, else r /
-             * lora_alpha; this module's scale alpha/r (rsLoRA alpha/√r) */
-            const int r = (int)pattern_value(sel->rank, sel->n_rank, path, c->lora_r);
-            const float alpha = (float)pattern_value(sel->alpha, sel->n_alpha, path, c->lora_alpha);
-            const float scale = c->use_rslora ? alpha / sqrtf((float)r) : alpha / (float)r;
+            int r;
+            float scale;
+            lora_rank_scale(c, sel, path, &r, &scale);
             snprintf(name, sizeof name, PREFIX "%s.lora_A.weight", path);
             sp->lora_a = add_extra(m, name, 2, r, in);
             snprintf(name, sizeof name, PREFIX "%s.lora_B.weight", path);
@@ -517,6 +524,41 @@ static ft_status attach_lora(ft_model *m, const ft_peft_cfg *c, selector *sel, u
         for (int i = 0; i < m->n_params; i++)
             if (!m->params[i].extra && is_bias(m->params[i].name))
                 FT_TRY(ft_model_set_trainable(m, i, true));
+    return FT_OK;
+}
+
+/* LoRA on embedding tables named in target_modules (PEFT lora.Embedding): lora_embedding_A [r, V] = 0 and
+ * lora_embedding_B [C, r] ~ N(0, 1) (PEFT's init for embeddings, whatever init_lora_weights says), saved
+ * without ".weight". "all-linear" never selects an embedding. IA3 has no embedding form. */
+static ft_status attach_lora_embedding(ft_model *m, const ft_peft_cfg *c, selector *sel, uint64_t seed,
+                                       int *n_matched) {
+    for (int e = 0; e < FT_N_EMB; e++) {
+        char path[64], name[160];
+        int64_t V;
+        if (sel->targets.all_linear || !ft_model_emb(m, (ft_emb)e, NULL, &V, NULL, path, sizeof path) ||
+            !selector_match(sel, path))
+            continue;
+        if (c->method != FT_METHOD_LORA)
+            return ft_fail(FT_ERR_UNSUPPORTED,
+                           "target_modules selects the embedding %s: %s on an embedding is not "
+                           "supported (PEFT has none either)",
+                           path, ft_method_name(c->method));
+        if (c->use_dora)
+            return ft_fail(FT_ERR_UNSUPPORTED, "use_dora on the embedding %s is not supported yet", path);
+        ft_emb_peft *ep = &m->emb[e];
+        const int64_t C = m->cfg.hidden;
+        lora_rank_scale(c, sel, path, &ep->r, &ep->lora_scale);
+        snprintf(name, sizeof name, PREFIX "%s.lora_embedding_A", path);
+        ep->lora_a = add_extra(m, name, 2, ep->r, V);
+        snprintf(name, sizeof name, PREFIX "%s.lora_embedding_B", path);
+        ep->lora_b = add_extra(m, name, 2, C, ep->r);
+        if (ep->lora_a < 0 || ep->lora_b < 0)
+            return FT_ERR_NOMEM;
+        float *B = m->params[ep->lora_b].data;
+        for (int64_t j = 0; j < C * ep->r; j++)
+            B[j] = ft_rng_normal(seed, 4000u + (uint64_t)ep->lora_b, (uint64_t)j);
+        (*n_matched)++;
+    }
     return FT_OK;
 }
 
@@ -865,6 +907,8 @@ ft_status ft_peft_apply(ft_model *m, const ft_peft_cfg *c) {
         if (s == FT_OK)
             s = c->method == FT_METHOD_LORA ? attach_lora(m, c, &sel, seed, &matched)
                                             : attach_ia3(m, &sel, &ff, &matched);
+        if (s == FT_OK)
+            s = attach_lora_embedding(m, c, &sel, seed, &matched);
         targets_free(&ff);
         if (s == FT_OK && matched == 0)
             s = no_match(m, c, &sel, targets);

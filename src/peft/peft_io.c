@@ -189,6 +189,49 @@ static ft_status load_lora_cfg(const cJSON *j, const char *cpath, ft_peft_cfg *c
     return FT_OK;
 }
 
+/* Element e of a float tensor of the file as fp32 (dtype checked by the caller: F32, BF16 or F16). */
+static float st_elem(const ft_st_tensor *t, int64_t e) {
+    const uint8_t *src = t->data;
+    if (t->dtype == FT_DT_F32) {
+        float v;
+        memcpy(&v, src + 4 * e, 4);
+        return v;
+    }
+    uint16_t h;
+    memcpy(&h, src + 2 * e, 2);
+    return t->dtype == FT_DT_BF16 ? ft_bf16_to_f32(h) : ft_f16_to_f32(h);
+}
+
+static bool st_float(const ft_st_tensor *t) {
+    return t->dtype == FT_DT_F32 || t->dtype == FT_DT_BF16 || t->dtype == FT_DT_F16;
+}
+
+/* PEFT also saves a targeted embed_tokens' own table, as <module>.base_layer.weight (save_embedding_layers
+ * "auto"). *is: t is such a table of an embedding this adapter wraps; it must equal the base model's. */
+static ft_status saved_base_embedding(const ft_model *m, const ft_st_tensor *t, const char *wpath, bool *is) {
+    *is = false;
+    for (int e = 0; e < FT_N_EMB; e++) {
+        char path[64], nm[160];
+        int wi;
+        if (m->emb[e].lora_a < 0 || !ft_model_emb(m, (ft_emb)e, &wi, NULL, NULL, path, sizeof path))
+            continue;
+        snprintf(nm, sizeof nm, "base_model.model.%s.base_layer.weight", path);
+        if (strcmp(nm, t->name))
+            continue;
+        const ft_param *p = &m->params[wi];
+        bool same = st_float(t) && t->numel == p->numel && t->ndim == 2 && t->shape[0] == p->shape[0];
+        for (int64_t i = 0; same && i < p->numel; i++)
+            same = st_elem(t, i) == p->data[i];
+        if (!same)
+            return ft_fail(FT_ERR_UNSUPPORTED,
+                           "%s: tensor '%s' differs from the base model's %s (a resized or "
+                           "trained embedding table is not supported)",
+                           wpath, t->name, p->name);
+        *is = true;
+    }
+    return FT_OK;
+}
+
 ft_status ft_peft_load(ft_model *m, const char *dir) {
     char cpath[4096], wpath[4096];
     ft_path_join(cpath, sizeof cpath, dir, "adapter_config.json");
@@ -294,9 +337,15 @@ ft_status ft_peft_load(ft_model *m, const char *dir) {
             }
         }
         if (idx < 0) {
-            s = ft_fail(FT_ERR_SHAPE, "%s: tensor '%s' does not belong to this %s model with this adapter config "
-                                      "(wrong base architecture or target modules?)",
-                        wpath, t->name, m->cfg.model_type);
+            bool base_table = false;
+            s = saved_base_embedding(m, t, wpath, &base_table);
+            if (s == FT_OK && base_table)
+                continue;
+            if (s == FT_OK)
+                s = ft_fail(FT_ERR_SHAPE,
+                            "%s: tensor '%s' does not belong to this %s model with this adapter config "
+                            "(wrong base architecture or target modules?)",
+                            wpath, t->name, m->cfg.model_type);
             break;
         }
         ft_param *p = &m->params[idx];
@@ -306,20 +355,13 @@ ft_status ft_peft_load(ft_model *m, const char *dir) {
                         (long long)p->shape[0], p->ndim > 1 ? ", " : "", p->ndim > 1 ? (long long)p->shape[1] : 0LL);
             break;
         }
-        const uint8_t *src = t->data;
-        for (int64_t e = 0; e < p->numel; e++) {
-            if (t->dtype == FT_DT_F32)
-                memcpy(&p->data[e], src + 4 * e, 4);
-            else if (t->dtype == FT_DT_BF16 || t->dtype == FT_DT_F16) {
-                uint16_t h;
-                memcpy(&h, src + 2 * e, 2);
-                p->data[e] = t->dtype == FT_DT_BF16 ? ft_bf16_to_f32(h) : ft_f16_to_f32(h);
-            } else {
-                s = ft_fail(FT_ERR_SHAPE, "%s: tensor '%s' has dtype %s, expected F32/BF16/F16", wpath, t->name,
-                            ft_dtype_name(t->dtype));
-                break;
-            }
+        if (!st_float(t)) {
+            s = ft_fail(FT_ERR_SHAPE, "%s: tensor '%s' has dtype %s, expected F32/BF16/F16", wpath, t->name,
+                        ft_dtype_name(t->dtype));
+            break;
         }
+        for (int64_t e = 0; e < p->numel; e++)
+            p->data[e] = st_elem(t, e);
         bound++;
     }
     if (s == FT_OK) { /* every attached tensor must come from the file */
@@ -389,6 +431,62 @@ static ft_status own(ft_model *m, int idx) {
     return FT_OK;
 }
 
+/* A tied LM head keeps the embedding's original matrix when an embedding LoRA is merged: the head becomes its
+ * own "lm_head.weight" (saved, with tie_word_embeddings false), so merged logits equal unmerged ones (PEFT's
+ * in-place merge would change the head too). The bf16 copy of the original matrix moves with it. */
+static ft_status untie_head(ft_model *m) {
+    const ft_param *E = &m->params[m->wte];
+    int h = ft_model_find_param(m, "lm_head.weight");
+    if (h < 0 && (h = ft_model_add_param(m, "lm_head.weight", 2, E->shape[0], E->shape[1])) < 0)
+        return FT_ERR_NOMEM;
+    ft_param *H = &m->params[h], *W = &m->params[m->wte];
+    memcpy(H->data, W->data, (size_t)W->numel * sizeof(float));
+    H->data16 = W->data16;
+    W->data16 = NULL;
+    m->lm_head = h;
+    return FT_OK;
+}
+
+static void retie_head(ft_model *m) {
+    const int h = m->lm_head;
+    ft_param *H = &m->params[h];
+    m->params[m->wte].data16 = H->data16;
+    H->data16 = NULL;
+    m->lm_head = m->wte;
+    if (h == m->n_params - 1) { /* drop it when nothing was added after it */
+        ft_free(H->data);
+        ft_free(H->grad);
+        free(H->name);
+        free(H->alias);
+        m->n_params--;
+    }
+}
+
+/* E [V, C] += s·(B·A)ᵀ: row v gains s·Σ_k A[k, v]·B[:, k]. */
+static ft_status merge_embedding(ft_model *m, ft_emb e) {
+    ft_emb_peft *ep = &m->emb[e];
+    int wi;
+    int64_t V;
+    if (!ft_model_emb(m, e, &wi, &V, NULL, NULL, 0))
+        return FT_OK;
+    if (wi == m->lm_head)
+        FT_TRY(untie_head(m));
+    FT_TRY(own(m, wi));
+    const int64_t C = m->cfg.hidden;
+    float *E = m->params[wi].data;
+    const float *A = m->params[ep->lora_a].data, *B = m->params[ep->lora_b].data;
+#pragma omp parallel for schedule(static)
+    for (int64_t v = 0; v < V; v++)
+        for (int64_t j = 0; j < C; j++) {
+            float acc = 0.0f;
+            for (int k = 0; k < ep->r; k++)
+                acc += B[j * ep->r + k] * A[(int64_t)k * V + v];
+            E[v * C + j] += ep->lora_scale * acc;
+        }
+    ep->lora_a = ep->lora_b = -1;
+    return FT_OK;
+}
+
 ft_status ft_peft_merge(ft_model *m) {
     if (m->merged_sites)
         return ft_fail(FT_ERR_ARG, "the adapter is already merged");
@@ -450,6 +548,10 @@ ft_status ft_peft_merge(ft_model *m) {
                 sp->ia3 = -1;
             }
         }
+    memcpy(m->merged_emb, m->emb, sizeof m->emb);
+    for (int e = 0; e < FT_N_EMB; e++)
+        if (m->emb[e].lora_a >= 0)
+            FT_TRY(merge_embedding(m, (ft_emb)e));
     m->peft_method = FT_METHOD_FULL;
     ft_model_mark_dirty(m, true); /* base weights changed in place */
     return FT_OK;
@@ -470,6 +572,15 @@ ft_status ft_peft_unmerge(ft_model *m) {
             if (sp->ia3 >= 0 && !sp->ia3_in && bi >= 0)
                 FT_TRY(ft_model_reload_param(m, bi));
         }
+    for (int e = 0; e < FT_N_EMB; e++) {
+        int wi;
+        if (m->merged_emb[e].lora_a < 0 || !ft_model_emb(m, (ft_emb)e, &wi, NULL, NULL, NULL, 0))
+            continue;
+        FT_TRY(ft_model_reload_param(m, wi));
+        if (wi == m->wte && m->cfg.tie_embeddings && m->lm_head != m->wte)
+            retie_head(m);
+    }
+    memcpy(m->emb, m->merged_emb, sizeof m->emb);
     memcpy(m->sites, m->merged_sites, (size_t)m->cfg.n_layers * FT_N_SITES * sizeof *m->sites);
     free(m->merged_sites);
     m->merged_sites = NULL;

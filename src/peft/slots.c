@@ -11,6 +11,7 @@ typedef struct {
     char *name;
     int method;
     ft_site_peft *sites;
+    ft_emb_peft emb[FT_N_EMB];
     ft_adapter_idx *adapters;
     ft_act adapter_act;
     int prompt, n_virtual;
@@ -82,6 +83,7 @@ static ft_status detach(ft_model *m, slot *x) {
         return ft_fail(FT_ERR_NOMEM, "out of memory");
     memcpy(x->sites, m->sites, ns * sizeof *x->sites);
     memcpy(x->adapters, m->adapters, na * sizeof *x->adapters);
+    memcpy(x->emb, m->emb, sizeof x->emb);
     x->adapter_act = m->adapter_act;
     x->prompt = m->prompt;
     x->n_virtual = m->n_virtual;
@@ -102,6 +104,8 @@ static ft_status detach(ft_model *m, slot *x) {
         m->sites[i] = (ft_site_peft){.lora_a = -1, .lora_b = -1, .dora_m = -1, .ia3 = -1};
     for (size_t i = 0; i < na; i++)
         m->adapters[i] = (ft_adapter_idx){-1, -1, -1, -1};
+    for (int e = 0; e < FT_N_EMB; e++)
+        m->emb[e] = (ft_emb_peft){.lora_a = -1, .lora_b = -1};
     m->prompt = -1;
     m->n_virtual = 0;
     m->peft_method = FT_METHOD_FULL;
@@ -115,6 +119,7 @@ static ft_status attach(ft_model *m, slot *x) {
     const size_t ns = (size_t)m->cfg.n_layers * FT_N_SITES, na = (size_t)m->cfg.n_layers * 2;
     memcpy(m->sites, x->sites, ns * sizeof *x->sites);
     memcpy(m->adapters, x->adapters, na * sizeof *x->adapters);
+    memcpy(m->emb, x->emb, sizeof m->emb);
     m->adapter_act = x->adapter_act;
     m->prompt = x->prompt;
     m->n_virtual = x->n_virtual;

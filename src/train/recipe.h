@@ -102,7 +102,8 @@
     X(lora_alpha, "lora.alpha", FLOAT, "8", NULL, "LoRA alpha (scale alpha/r)")                                       \
     X(lora_dropout, "lora.dropout", FLOAT, "0", NULL, "dropout on the LoRA input")                                    \
     X(lora_target_modules, "lora.target_modules", STR, NULL, NULL,                                                    \
-      "module names (a list or \"a,b\"), a regex or all-linear (default: the architecture's PEFT default)")         \
+      "module names (a list or \"a,b\"; embeddings wte/wpe/embed_tokens too), a regex or all-linear (default: "       \
+      "the architecture's PEFT default)")                                                                             \
     X(lora_exclude_modules, "lora.exclude_modules", STR, NULL, NULL,                                                  \
       "modules never adapted, checked first: names (a list or \"a,b\": the module or a .name suffix) or a regex")  \
     X(lora_layers_to_transform, "lora.layers_to_transform", STR, NULL, NULL,                                          \

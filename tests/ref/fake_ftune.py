@@ -40,6 +40,7 @@ def dump_adapter(a, bug):
         return 1
     if bug == "rslora" and acfg.get("use_rslora"):
         plan.lora = {k: (x, y, s * math.sqrt(acfg["r"]) / acfg["r"]) for k, (x, y, s) in plan.lora.items()}
+        plan.emb_lora = {k: (x, y, s * math.sqrt(acfg["r"]) / acfg["r"]) for k, (x, y, s) in plan.emb_lora.items()}
     if bug == "ia3bias":
         base_linear = peft_ref.PeftHooks.linear
 
@@ -57,7 +58,8 @@ def dump_adapter(a, bug):
     loss.backward()
     out = {"logits": logits.detach().numpy(), "loss": loss.detach().reshape(1).numpy()}
     for k, t in A.items():
-        out["grad." + k] = t.grad.numpy()
+        if k not in plan.frozen:  # a saved base embedding table does not train
+            out["grad." + k] = t.grad.numpy()
     st.save(a.out, out)
     return 0
 

@@ -315,6 +315,10 @@ class Hooks:
     """Identity hooks; tests/ref/peft_ref.py overrides them to add PEFT methods without a second
     copy of the model math. Paths are Hugging Face module names (transformer.h.0.attn.c_attn)."""
 
+    def embedding(self, path, ids, w, padding_idx):
+        """nn.Embedding lookup w[ids] of module path (padding_idx: the row that gets no gradient, or None)."""
+        return F.embedding(ids, w, padding_idx=padding_idx)
+
     def embed(self, x, mask):
         """Input embeddings [B,T,d] and mask [B,T] -> (embeddings, mask) the blocks run on."""
         return x, mask
@@ -337,11 +341,11 @@ def gpt2_logits(P, c, ids, mask, hooks=None):
     H, d = c["heads"], c["d"]
     hd = d // H
     wte = P["transformer.wte.weight"]
-    x, mask = hk.embed(wte[ids], mask)
+    x, mask = hk.embed(hk.embedding("transformer.wte", ids, wte, None), mask)
     B, T = x.shape[0], x.shape[1]
     if T > c["n_pos"]:
         raise RefError(f"batch: sequence length {T} exceeds n_positions {c['n_pos']}")
-    x = x + P["transformer.wpe.weight"][torch.arange(T)][None]
+    x = x + hk.embedding("transformer.wpe", torch.arange(T), P["transformer.wpe.weight"], None)[None]
     for i in range(c["layers"]):
         h = f"transformer.h.{i}."
         a = layer_norm(x, P[h + "ln_1.weight"], P[h + "ln_1.bias"], c["eps"])
@@ -401,7 +405,7 @@ def llama_logits(P, c, ids, mask, hooks=None):
     dt = P["model.embed_tokens.weight"].dtype
     emb = P["model.embed_tokens.weight"]
     # nn.Embedding(padding_idx=pad_token_id): the pad row gets no gradient from the lookup.
-    x, mask = hk.embed(F.embedding(ids, emb, padding_idx=c["pad_id"]), mask)
+    x, mask = hk.embed(hk.embedding("model.embed_tokens", ids, emb, c["pad_id"]), mask)
     B, T = x.shape[0], x.shape[1]
     inv = rope_inv_freq(c)
     freqs = torch.arange(T, dtype=torch.float32)[:, None] * inv[None, :]  # fp32 angles, positions 0..T-1

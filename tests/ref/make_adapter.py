@@ -10,11 +10,12 @@ every adapter tensor gets a meaningful gradient in the parity tests.
 Usage: make_adapter.py --model DIR --method lora|ia3|prompt|bitfit|adapter --out ADIR [--seed N]
          [--target a,b | --target-regex R | --target all-linear] [--r 4] [--alpha 8] [--rslora]
          [--bias none|all|lora_only] [--ff a,b] [--virtual 4] [--adapter-size 6]
-         [--placement houlsby|pfeiffer] [--act relu|gelu|silu] [--zero-b] [--plain-bias-names]
+         [--placement houlsby|pfeiffer] [--act relu|gelu|silu] [--zero-b] [--plain-bias-names] [--no-base-table]
          [--rank-pattern JSON] [--alpha-pattern JSON] [--layers 1 | --layers 0,1] [--layers-pattern h[,x]]
          [--exclude a,b | --exclude-regex R]
 (a rank_pattern / alpha_pattern object keeps the JSON's key order in the file, so the precedence of
 overlapping keys can be tested; PEFT itself writes them sorted)
+A LoRA target may be an embedding (wte, wpe, embed_tokens): lora_embedding_A [r, V], lora_embedding_B [d, r].
 """
 import argparse
 import json
@@ -99,10 +100,20 @@ def build(a):
                     bias=a.bias, fan_in_fan_out=conv, use_dora=getattr(a, "dora", False),
                     target_modules=tm if tm is not None else peft_ref.DEFAULT_LORA_TARGETS[c["arch"]])
         _patterns(a, conf)
-        targets = peft_ref.match_targets(conf, c, "make_adapter", peft_ref.DEFAULT_LORA_TARGETS)
+        targets = peft_ref.match_targets(conf, c, "make_adapter", peft_ref.DEFAULT_LORA_TARGETS, embeddings=True)
         for name in targets:
             _k, fin, fout = mods[name]
             r, _alpha = peft_ref.rank_alpha(conf, name)
+            if _k == "embedding":  # lora.Embedding: A [r, V], B [d, r], saved without ".weight"
+                rows, d = arrays[name + ".weight"].shape
+                ea = 0.3 * rng.standard_normal((r, rows))
+                out[f"{P}{name}.lora_embedding_A"] = 0 * ea if a.zero_b else ea  # PEFT's init: A = 0, B ~ N(0, 1)
+                out[f"{P}{name}.lora_embedding_B"] = (1.0 if a.zero_b else 0.4 / np.sqrt(r)) * \
+                    rng.standard_normal((d, r))
+                # save_embedding_layers="auto": PEFT also stores a targeted embed_tokens' own table
+                if name.endswith("embed_tokens") and not a.no_base_table:
+                    out[f"{P}{name}.base_layer.weight"] = arrays[name + ".weight"]
+                continue
             out[f"{P}{name}.lora_A.weight"] = rng.uniform(-1, 1, (r, fin)) * np.sqrt(3.0 / fin)
             b = 0.4 / np.sqrt(r) * rng.standard_normal((fout, r))
             out[f"{P}{name}.lora_B.weight"] = 0 * b if a.zero_b else b
@@ -187,13 +198,15 @@ def main(argv=None):
     ap.add_argument("--bias", default="none", choices=["none", "all", "lora_only"])
     ap.add_argument("--plain-bias-names", action="store_true",
                     help="name a targeted layer's bias <module>.bias, not PEFT's <module>.base_layer.bias")
-    ap.add_argument("--zero-b", action="store_true", help="LoRA B = 0 (PEFT's init)")
     ap.add_argument("--rank-pattern", help="rank_pattern as a JSON object, e.g. '{\"h.0.attn.c_attn\": 2}'")
     ap.add_argument("--alpha-pattern", help="alpha_pattern as a JSON object")
     ap.add_argument("--layers", help="layers_to_transform: '1' (an int) or '0,1' / '1,' (a list)")
     ap.add_argument("--layers-pattern", help="layers_pattern: 'h' (a str) or 'a,b' (a list)")
     ap.add_argument("--exclude", help="exclude_modules as a list, comma-separated")
     ap.add_argument("--exclude-regex", help="exclude_modules as a regex string")
+    ap.add_argument("--zero-b", action="store_true", help="LoRA B = 0 (PEFT's init; embeddings: A = 0, B ~ N(0, 1))")
+    ap.add_argument("--no-base-table", action="store_true",
+                    help="leave out <embed_tokens>.base_layer.weight, which PEFT saves for a targeted embed_tokens")
     ap.add_argument("--virtual", type=int, default=4)
     ap.add_argument("--adapter-size", type=int, default=6)
     ap.add_argument("--placement", default="houlsby", choices=["houlsby", "pfeiffer"])

@@ -12,6 +12,11 @@ Methods (peft_type), math read in huggingface/peft (tuners/lora, tuners/ia3, pef
                       A [r, in], B [out, r] also for GPT-2's Conv1D; rank_pattern / alpha_pattern,
                       exclude_modules, layers_to_transform / layers_pattern (PEFT 0.21's rules);
                       bias "all" / "lora_only": the file's biases replace the base's and train.
+                      Embeddings (lora.Embedding: wte, wpe, embed_tokens): y = E[x] + A^T[x] B^T * s with
+                      lora_embedding_A [r, V], lora_embedding_B [d, r], the lookup of A^T with the base's
+                      padding_idx, no dropout; <module>.base_layer.weight (PEFT saves embed_tokens' own
+                      table) must equal the base's. Merge: E += s (B A)^T; a tied head keeps the original
+                      matrix as lm_head.weight (tie_word_embeddings false: ftune's choice, see docs/peft.md).
   IA3                 feed-forward targets: base(x * l), l [1, in]; others: base(x) * l, l [out, 1]
                       (the bias is scaled too). Feed-forward check: plain suffix match (or fullmatch).
   PROMPT_TUNING       prompt_embeddings [n, d] prepended to the input embeddings; positions
@@ -153,10 +158,11 @@ def linear_names(c):
     return sorted(k for k, v in modules(c).items() if v[0] in ("linear", "conv1d") and k != "lm_head")
 
 
-def match_targets(acfg, c, where, defaults):
+def match_targets(acfg, c, where, defaults, embeddings=False):
     """Module names (model order) that the config selects: exclude_modules first (a list: exact name or
     "." + entry suffix; a str: fullmatch), then target_modules; the layer check only for a list entry
-    that matched as a suffix (an exact name skips it, as in PEFT)."""
+    that matched as a suffix (an exact name skips it, as in PEFT). Embedding tables too when embeddings
+    (LoRA's lora.Embedding)."""
     mods = modules(c)
     spec = _spec(acfg, "target_modules", where)
     if spec is None:
@@ -181,7 +187,7 @@ def match_targets(acfg, c, where, defaults):
             ok = any(name.endswith("." + t) for t in spec) and _layer_ok(acfg, name, where)
         if not ok:
             continue
-        if name == "lm_head" or kind not in ("linear", "conv1d"):
+        if name == "lm_head" or kind not in ("linear", "conv1d") and not (embeddings and kind == "embedding"):
             raise RefError(f"{where}: target_modules selects {name}, which is not a supported target "
                            f"(only the decoder's linear layers)")
         out.append(name)
@@ -254,6 +260,8 @@ class Plan:
     def __init__(self):
         self.method = None
         self.lora = {}        # module -> (A name, B name, scale)
+        self.emb_lora = {}    # embedding module -> (lora_embedding_A name, lora_embedding_B name, scale)
+        self.frozen = set()   # file tensors that do not train (a saved base embedding table)
         self.dora = {}        # module -> magnitude name (LoRA with use_dora)
         self.ia3 = {}         # module -> (l name, feed-forward?)
         self.adapters = {}    # branch path -> (down.w, down.b, up.w, up.b names), act
@@ -317,11 +325,26 @@ def plan_adapter(acfg, tensors, c, arrays, where):
         bias = acfg.get("bias", "none")
         if bias not in ("none", "all", "lora_only"):
             raise RefError(f"{where}: bias {bias!r} must be none, all or lora_only")
-        targets = match_targets(acfg, c, where, DEFAULT_LORA_TARGETS)
+        targets = match_targets(acfg, c, where, DEFAULT_LORA_TARGETS, embeddings=True)
         for name in targets:
             rr, aa = rank_alpha(dict(acfg, r=r, lora_alpha=alpha), name)
             scale = aa / math.sqrt(rr) if rsl else aa / rr
             _kind, fin, fout = mods[name]
+            if _kind == "embedding":
+                if acfg.get("use_dora", False):
+                    raise RefError(f"{where}: use_dora on the embedding {name} is not supported by the reference")
+                rows, d = arrays[name + ".weight"].shape
+                a = _need(tensors, f"{PREFIX}{name}.lora_embedding_A", (rr, rows), where, used)
+                b = _need(tensors, f"{PREFIX}{name}.lora_embedding_B", (d, rr), where, used)
+                p.emb_lora[name] = (a, b, float(scale))
+                own = f"{PREFIX}{name}.base_layer.weight"
+                if own in tensors:
+                    if not np.array_equal(np.asarray(tensors[own], dtype=np.float64),
+                                          np.asarray(arrays[name + ".weight"], dtype=np.float64)):
+                        raise RefError(f"{where}: {own} differs from the base model's table")
+                    used.add(own)
+                    p.frozen.add(own)
+                continue
             a = _need(tensors, f"{PREFIX}{name}.lora_A.weight", (rr, fin), where, used)
             b = _need(tensors, f"{PREFIX}{name}.lora_B.weight", (fout, rr), where, used)
             p.lora[name] = (a, b, float(scale))
@@ -405,6 +428,15 @@ class PeftHooks(hf_ref.Hooks):
         x = torch.cat((pe[None].expand(B, n, pe.shape[1]), x), dim=1)
         return x, torch.cat((torch.ones(B, n, dtype=mask.dtype), mask), dim=1)
 
+    def embedding(self, path, ids, w, padding_idx):
+        y = super().embedding(path, ids, w, padding_idx)
+        lo = self.p.emb_lora.get(path)
+        if lo is None:
+            return y
+        a, b, s = lo
+        # PEFT lora.Embedding: F.embedding(x, A^T, padding_idx of the base) @ B^T * s
+        return y + torch.nn.functional.embedding(ids, self.A[a].t(), padding_idx=padding_idx) @ self.A[b].t() * s
+
     def linear(self, path, x, w, b, conv1d):
         ia3 = self.p.ia3.get(path)
         x_in = x
@@ -468,7 +500,7 @@ def run(model_dir, adapter_dir, batch_path, dtype=torch.float64):
     loss.backward()
     out = {"logits": logits.detach().to(torch.float32).numpy(),
            "loss": loss.detach().reshape(1).to(torch.float32).numpy()}
-    for k in sorted(A):
+    for k in sorted(set(A) - plan.frozen):
         out["grad." + k] = A[k].grad.to(torch.float32).numpy()
     return out
 
@@ -486,6 +518,10 @@ def merge(c, arrays, plan, atensors):
     for path, (a, b, s) in plan.lora.items():
         delta = s * T[b] @ T[a]  # [out, in]
         W[path + ".weight"] += delta.T if conv else delta
+    for path, (a, b, s) in plan.emb_lora.items():
+        if path != "transformer.wpe" and c["tie"]:
+            W["lm_head.weight"] = W[path + ".weight"].copy()  # untied: the head keeps the original matrix
+        W[path + ".weight"] += (s * T[b] @ T[a]).T  # [V, d]
     for path, (l, ff) in plan.ia3.items():
         v = T[l].reshape(-1)
         w = W[path + ".weight"]  # Linear [out, in], Conv1D [in, out]
@@ -504,9 +540,13 @@ def write_merged(model_dir, adapter_dir, out_dir):
     _arr, names = hf_ref.bind_params(c, tensors, model_dir)
     W = merge(c, arrays, plan, atensors)
     os.makedirs(out_dir, exist_ok=True)
-    shutil.copyfile(os.path.join(model_dir, "config.json"), os.path.join(out_dir, "config.json"))
+    if "lm_head.weight" in W and "lm_head.weight" not in arrays:  # an embedding LoRA untied the head
+        with open(os.path.join(out_dir, "config.json"), "w") as f:
+            json.dump(dict(cfg, tie_word_embeddings=False), f, indent=2)
+    else:
+        shutil.copyfile(os.path.join(model_dir, "config.json"), os.path.join(out_dir, "config.json"))
     st.save(os.path.join(out_dir, "model.safetensors"),
-            {names[k]: W[k].astype(np.float32) for k in sorted(W)}, metadata={"format": "pt"})
+            {names.get(k, k): W[k].astype(np.float32) for k in sorted(W)}, metadata={"format": "pt"})
 
 
 def main(argv=None):

@@ -54,7 +54,8 @@ def adapter(mdir, tmp, method, seed=1, **kw):
     """make_adapter with defaults for every option; returns (dir, config, tensors)."""
     opts = dict(model=mdir, method=method, seed=seed, target=None, target_regex=None, ff=None, r=4, alpha=8,
                 rslora=False, bias="none", zero_b=False, plain_bias_names=False, virtual=4, adapter_size=6, placement="houlsby", act="relu",
-                rank_pattern=None, alpha_pattern=None, layers=None, layers_pattern=None, exclude=None, exclude_regex=None)
+                rank_pattern=None, alpha_pattern=None, layers=None, layers_pattern=None, exclude=None, exclude_regex=None,
+                no_base_table=False)
     opts.update(kw)
     a = SimpleNamespace(**opts)
     conf, tensors = make_adapter.build(a)
@@ -190,6 +191,23 @@ def test_prompt_as_vocab(tmp):
 
 # ---------------------------------------------------------------- gradients
 
+def fd_worst(c, arrays, plan, at, A, b, rng, eps=1e-6):
+    """Worst relative error of directional central differences against each trained tensor's gradient. The
+    direction leaves out the padding_idx column of lora_embedding_A (its gradient is 0 by design)."""
+    worst = 0.0
+    for k in A:
+        if k in plan.frozen:
+            continue
+        v = rng.standard_normal(A[k].shape)
+        if "lora_embedding_A" in k and c.get("pad_id") is not None:
+            v[:, c["pad_id"]] = 0
+        lp = float(peft_ref.forward(c, arrays, plan, dict(at, **{k: at[k] + eps * v}), *b)[1])
+        lm = float(peft_ref.forward(c, arrays, plan, dict(at, **{k: at[k] - eps * v}), *b)[1])
+        num, ana = (lp - lm) / (2 * eps), float((A[k].grad.numpy() * v).sum())
+        worst = max(worst, abs(num - ana) / max(abs(ana), 1e-8))
+    return worst
+
+
 def test_fd(tmp):
     b = batch(seq=8, seed=9)
     rng = np.random.default_rng(2)
@@ -204,15 +222,58 @@ def test_fd(tmp):
             plan = peft_ref.plan_adapter(acfg, at, c, arrays, adir)
             _, loss, A = peft_ref.forward(c, arrays, plan, at, *b)
             loss.backward()
-            worst, eps = 0.0, 1e-6
-            for k in A:
-                v = rng.standard_normal(A[k].shape)
-                lp = float(peft_ref.forward(c, arrays, plan, dict(at, **{k: at[k] + eps * v}), *b)[1])
-                lm = float(peft_ref.forward(c, arrays, plan, dict(at, **{k: at[k] - eps * v}), *b)[1])
-                num, ana = (lp - lm) / (2 * eps), float((A[k].grad.numpy() * v).sum())
-                worst = max(worst, abs(num - ana) / max(abs(ana), 1e-8))
+            worst = fd_worst(c, arrays, plan, at, A, b, rng)
             check(worst < 1e-6, f"{kind}: {method} {kw or ''} finite differences match all {len(A)} adapter "
                                 f"gradients (worst rel {worst:.1e})")
+
+
+# ---------------------------------------------------------------- LoRA on embeddings
+
+def test_embedding(tmp):
+    b = batch(seq=8, seed=9)
+    rng = np.random.default_rng(3)
+    for kind, target in (("gpt2", "wte,wpe"), ("llama", "embed_tokens"), ("qwen2", "embed_tokens,q_proj")):
+        d, c, arrays = model(kind, tmp)
+        bl, bloss = base_run(c, arrays, b)
+        # PEFT's init (A = 0, B ~ N(0, 1)): the base exactly, dB = 0, dA != 0 but not on the pad column
+        adir, _, t = adapter(d, tmp, "lora", zero_b=True, target=target, r=3)
+        (lg, loss, A), plan, _ = peft_run(c, arrays, adir, b)
+        loss.backward()
+        ga = {k: A[k].grad for k in A if "lora_embedding_A" in k}
+        gb = max(float(A[k].grad.abs().max()) for k in A if "lora_embedding_B" in k)
+        pad_ok = c.get("pad_id") is None or all(float(g[:, c["pad_id"]].abs().max()) == 0.0 for g in ga.values())
+        check(torch.equal(lg, bl) and float(loss) == float(bloss) and gb == 0.0 and
+              min(float(g.abs().max()) for g in ga.values()) > 0 and pad_ok and len(plan.emb_lora) == len(ga) > 0,
+              f"{kind}: embedding LoRA with A = 0 equals the base exactly; dB = 0, dA != 0 (pad column 0)")
+        check((f"{peft_ref.PREFIX}model.embed_tokens.base_layer.weight" in t) == (kind != "gpt2"),
+              f"{kind}: make_adapter saves embed_tokens' own table as PEFT does (not GPT-2's wte)")
+        # non-trivial values: finite differences and the merge (a tied head keeps the original matrix)
+        adir, _, t = adapter(d, tmp, "lora", seed=8, target=target, r=3, rslora=True)
+        acfg, at = peft_ref.load_adapter(adir)
+        plan = peft_ref.plan_adapter(acfg, at, c, arrays, adir)
+        lg, loss, A = peft_ref.forward(c, arrays, plan, at, *b)
+        loss.backward()
+        worst = fd_worst(c, arrays, plan, at, A, b, rng)
+        check(worst < 1e-6 and len(plan.frozen) == (kind != "gpt2"),
+              f"{kind}: embedding LoRA finite differences match (worst rel {worst:.1e})")
+        W = peft_ref.merge(c, arrays, plan, at)
+        cm = dict(c, tie=c["tie"] and "lm_head.weight" not in W)
+        e = maxdiff(base_run(cm, W, b)[0], lg.detach())
+        check(e < 1e-10 and ("lm_head.weight" in W) == ("lm_head.weight" in arrays or c["tie"]),
+              f"{kind}: embedding LoRA merged gives the same logits ({e:.1e}); tied head untied: {c['tie']}")
+        if c["tie"]:  # PEFT's in-place merge into the shared matrix changes the head (the check can fail)
+            W.pop("lm_head.weight")
+            check(maxdiff(base_run(c, W, b)[0], lg.detach()) > 1e-3, f"{kind}: a merge into the tied matrix differs")
+        else:  # a saved base table that differs from the base's is refused
+            bad = dict(at)
+            k = f"{peft_ref.PREFIX}model.embed_tokens.base_layer.weight"
+            bad[k] = bad[k] + 1.0
+            try:
+                peft_ref.plan_adapter(acfg, bad, c, arrays, adir)
+                ok = False
+            except peft_ref.RefError as err:
+                ok = "base_layer.weight differs" in str(err)
+            check(ok, f"{kind}: a saved embed_tokens table unlike the base's is refused")
 
 
 # ---------------------------------------------------------------- PEFT's matching rules
@@ -391,6 +452,7 @@ def main():
         test_merge(tmp)
         test_prompt_as_vocab(tmp)
         test_fd(tmp)
+        test_embedding(tmp)
         test_matching(tmp)
         test_files(tmp)
         test_errors(tmp)
