@@ -1015,6 +1015,36 @@ FT_TEST(test_emb_lora_model) {
         free(base);
         ft_model_free(m);
     }
+    /* ensure_weight_tying: PEFT would adapt the head tied to the targeted table as well; refused on a tied
+     * model (GPT-2), no effect on an untied one (llama) */
+    for (int k = 0; k < 2; k++) {
+        const char *dn = k == 0 ? "g" : "l";
+        char src[256], dir[256], cmd[900], cp[300], *txt = NULL;
+        snprintf(src, sizeof src, "%s/%s_emb", tmpdir, dn);
+        snprintf(dir, sizeof dir, "%s/%s_emb_tying", tmpdir, dn);
+        snprintf(cmd, sizeof cmd, "mkdir -p %s && cp %s/adapter_model.safetensors %s/", dir, src, dir);
+        FT_CHECK(system(cmd) == 0);
+        snprintf(cp, sizeof cp, "%s/adapter_config.json", src);
+        FT_CHECK_OK(ft_read_file(cp, &txt, NULL));
+        char *at = txt ? strstr(txt, "\"use_rslora\"") : NULL;
+        FT_CHECK(at != NULL);
+        if (!at) {
+            free(txt);
+            continue;
+        }
+        snprintf(cp, sizeof cp, "%s/adapter_config.json", dir);
+        FILE *f = fopen(cp, "w");
+        fprintf(f, "%.*s\"ensure_weight_tying\": true,\n  %s", (int)(at - txt), txt, at);
+        fclose(f);
+        free(txt);
+        ft_model *m = load_fresh(k == 0 ? GPT2_CFG : LLAMA_CFG, dn);
+        if (k == 0)
+            FT_CHECK_FAILS(ft_peft_load(m, dir), FT_ERR_UNSUPPORTED,
+                           "'ensure_weight_tying' true with LoRA on the tied token embedding");
+        else
+            FT_CHECK_OK(ft_peft_load(m, dir));
+        ft_model_free(m);
+    }
     /* bf16 compute over a tied table: merging moves the original matrix's bf16 copy to the untied head, and
      * unmerging brings back the same bits */
     if (ft_bf16_native()) {

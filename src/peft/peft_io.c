@@ -311,6 +311,13 @@ ft_status ft_peft_load(ft_model *m, const char *dir) {
     }
     if (s == FT_OK)
         s = ft_peft_apply(m, &c);
+    /* ensure_weight_tying: PEFT then also adapts the head tied to a targeted token embedding; ftune adapts
+     * the input lookup only (docs/peft.md), so such a file would compute differently */
+    if (s == FT_OK && jtrue(j, "ensure_weight_tying") && m->emb[FT_EMB_TOKENS].lora_a >= 0 && m->lm_head == m->wte)
+        s = ft_fail(FT_ERR_UNSUPPORTED,
+                    "%s: 'ensure_weight_tying' true with LoRA on the tied token embedding (PEFT then adapts the "
+                    "tied head too) is not supported",
+                    cpath);
     if (s == FT_OK) { /* keep the adapter's own config for saving */
         cJSON_Delete(m->peft_config);
         m->peft_config = cJSON_Duplicate(j, 1);
