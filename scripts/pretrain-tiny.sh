@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Make ftune-tiny (models/ftune-tiny) from nothing, reproducibly: corpus -> tokenizer -> random init ->
+# pre-training (recipes/ftune-tiny-pretrain.yaml) -> per-source held-out perplexity -> bf16 model in
+# Hugging Face layout + model card. Each stage is skipped when its output exists, so a rerun after an
+# interruption continues (the training stage resumes from the run's latest checkpoint).
+#   scripts/pretrain-tiny.sh [key=value ...]     (overrides passed to `ftune train`, e.g. train.max_steps=20)
+# env: FT_BIN (build/ftune); WORK (out/ftune-tiny: every intermediate file); DEST (models/ftune-tiny);
+#      PRETRAIN_DIR (.cache/pretrain, made by scripts/fetch-pretrain-corpus.sh when missing);
+#      TINY_CARD_NOTE (a remark for the model card's machine line, e.g. that the machine was shared).
+# Threads are fixed at 2 (recipe key `threads`): at a fixed thread count the trainer is deterministic,
+# so the same inputs give the same weights, bit for bit.
+set -euo pipefail
+FT_SRC=$(cd "$(dirname "$0")/.." && pwd)
+cd "$FT_SRC"
+FT_BIN=${FT_BIN:-$FT_SRC/build/ftune}
+WORK=${WORK:-out/ftune-tiny}
+DEST=${DEST:-models/ftune-tiny}
+P=${PRETRAIN_DIR:-.cache/pretrain}
+SOURCES=(brown sotu moby_dick wordnet spamassassin_ham)
+RECIPE=recipes/ftune-tiny-pretrain.yaml
+log() { printf '[pretrain-tiny %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
+[ -x "$FT_BIN" ] || { echo "pretrain-tiny: $FT_BIN missing (scripts/build.sh)" >&2; exit 1; }
+mkdir -p "$WORK" "$DEST"
+T0=$(date +%s)
+
+# 1. corpus (docs/pretraining.md)
+if [ ! -s "$P/summary.tsv" ]; then
+  log "corpus: scripts/fetch-pretrain-corpus.sh"
+  PRETRAIN_DIR="$P" FT_BIN="$FT_BIN" scripts/fetch-pretrain-corpus.sh > /dev/null
+fi
+for s in "${SOURCES[@]}"; do
+  for split in train heldout; do
+    [ -s "$P/$s.$split.jsonl" ] || { echo "pretrain-tiny: $P/$s.$split.jsonl missing" >&2; exit 1; }
+  done
+done
+if [ ! -s "$WORK/validation.jsonl" ]; then
+  for s in "${SOURCES[@]}"; do cat "$P/$s.train.jsonl"; done > "$WORK/train.jsonl.tmp.$$"
+  mv "$WORK/train.jsonl.tmp.$$" "$WORK/train.jsonl"
+  # validation during training: each source's first held-out documents up to 24 KB of text
+  /usr/bin/python3 - "$WORK/validation.jsonl" "${SOURCES[@]/#/$P/}" <<'PY'
+import json, os, sys
+out, bases = sys.argv[1], sys.argv[2:]
+with open(out + ".tmp", "w", encoding="utf-8") as f:
+    for b in bases:
+        n = 0
+        for line in open(b + ".heldout.jsonl", encoding="utf-8"):
+            if n >= 24000:
+                break
+            n += len(json.loads(line)["text"].encode("utf-8"))
+            f.write(line)
+os.replace(out + ".tmp", out)
+PY
+fi
+
+# 2. tokenizer: byte-level BPE, 8192 tokens, Llama-style specials, trained on the training files only
+if [ ! -s "$WORK/tokenizer/tokenizer.json" ]; then
+  log "tokenizer"
+  TRAIN_FILES=()
+  for s in "${SOURCES[@]}"; do TRAIN_FILES+=("$P/$s.train.jsonl"); done
+  "$FT_BIN" tokenizer train --jsonl "${TRAIN_FILES[@]}" --out "$WORK/tokenizer" \
+    --vocab-size 8192 --min-frequency 2 --special "<unk>,<s>,</s>,<pad>" --add-bos \
+    --model-max-length 512 --threads 2
+fi 2>&1 | sed "s|^|  |"
+
+# 3. random initialization (Hugging Face LlamaForCausalLM layout)
+if [ ! -s "$WORK/init/model.safetensors" ]; then
+  log "init"
+  "$FT_BIN" init --arch llama --config recipes/ftune-tiny-init.json --out "$WORK/init" --seed 42
+fi
+
+# 4. pre-training; resumes from the latest checkpoint after an interruption
+RUN=$WORK/run
+if [ ! -s "$RUN/model.safetensors" ]; then
+  resume=()
+  [ -e "$RUN/checkpoints/latest" ] && resume=("resume=$RUN")
+  log "train ${resume[*]:-from step 0}"
+  t=$(date +%s)
+  "$FT_BIN" train "$RECIPE" "model=$WORK/init" "tokenizer=$WORK/tokenizer" "output_dir=$RUN" \
+    "data.train=$WORK/train.jsonl" "data.validation=$WORK/validation.jsonl" "${resume[@]}" "$@"
+  echo $(( $(date +%s) - t )) >> "$WORK/train_seconds"
+fi
+
+# 5. per-source held-out perplexity of the saved (bf16) model
+if [ ! -s "$WORK/heldout.tsv" ]; then
+  log "held-out evaluation"
+  printf 'source\tdocuments\tbytes\ttokens\tloss\tperplexity\n' > "$WORK/heldout.tsv.tmp"
+  for s in "${SOURCES[@]}"; do
+    "$FT_BIN" eval --model "$RUN" --data "$P/$s.heldout.jsonl" --json --threads 2 > "$WORK/eval-$s.json"
+    /usr/bin/python3 - "$s" "$P/$s.heldout.jsonl" "$WORK/eval-$s.json" >> "$WORK/heldout.tsv.tmp" <<'PY'
+import json, sys
+src, data, res = sys.argv[1:]
+docs = [json.loads(l)["text"] for l in open(data, encoding="utf-8") if l.strip()]
+m = json.load(open(res))
+print(f"{src}\t{len(docs)}\t{sum(len(d.encode()) for d in docs)}\t{m['n_tokens']}\t{m['loss']:.4f}\t{m['perplexity']:.2f}")
+PY
+  done
+  mv "$WORK/heldout.tsv.tmp" "$WORK/heldout.tsv"
+  sed 's/^/  /' "$WORK/heldout.tsv"
+fi
+
+# 6. the shipped model: bf16 weights, config, tokenizer, generation config, model card
+log "export to $DEST"
+for f in config.json model.safetensors tokenizer.json tokenizer_config.json; do
+  cp "$RUN/$f" "$DEST/$f"
+done
+cat > "$DEST/generation_config.json" <<'JSON'
+{
+  "bos_token_id": 1,
+  "eos_token_id": 2,
+  "pad_token_id": 3,
+  "do_sample": true,
+  "temperature": 0.8,
+  "top_k": 50,
+  "max_new_tokens": 64
+}
+JSON
+/usr/bin/python3 scripts/tiny_model_card.py "$WORK" "$DEST" "$P" "$FT_BIN" > "$DEST/README.md.tmp"
+mv "$DEST/README.md.tmp" "$DEST/README.md"
+log "done in $(( $(date +%s) - T0 )) s: $DEST"
