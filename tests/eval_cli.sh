@@ -75,7 +75,8 @@ echo '{"vocab_size": 32, "n_embd": 48, "n_layer": 2, "n_head": 4, "n_positions":
 # ---- compare (LoRA's output is an adapter dir, used below) ----
 "$FT" compare cls.yaml output_dir=cmp train.max_steps=20 --methods full,lora,bitfit > cmp.txt 2> cmp.err
 ck "grep -Eq '^full +27584 +100.000%' cmp.txt" "compare: full trains every parameter"
-ck "[ \$(grep -Ec '^(full|lora|bitfit) +[0-9]+ +[0-9.]+% +[0-9.]+ +[0-9]+ +[0-9.]+ +[0-9.]+$' cmp.txt) = 3 ]" "compare: three table rows"
+ck "[ \$(grep -Ec '^(full|lora|bitfit) +[0-9]+ +[0-9.]+% +[0-9.]+ +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+$' cmp.txt) = 3 ]" "compare: three table rows"
+ck "grep -Eq '^method .* test acc +test F1$' cmp.txt" "compare: test accuracy and F1 columns (the recipe has a test split)"
 ck "[ -s cmp/compare.html ] && grep -q '<svg' cmp/compare.html && [ -s cmp/compare.json ]" "compare: report files"
 ck "[ -s cmp/lora/adapter_model.safetensors ] && [ -s cmp/full/model.safetensors ]" "compare: each method's output"
 lt=$(sed -n 's/^lora *\([0-9]*\) .*/\1/p' cmp.txt); bt=$(sed -n 's/^bitfit *\([0-9]*\) .*/\1/p' cmp.txt)
@@ -83,6 +84,15 @@ ck "[ '$lt' -gt 0 ] && [ '$lt' -lt 27584 ] && [ '$bt' -gt 0 ] && [ '$bt' -lt '$l
 "$FT" compare cls.yaml output_dir=cmp2 train.max_steps=5 --methods bitfit --json > cj.json 2> /dev/null
 ck "grep -q '\"peak_mb\":' cj.json && grep -q '\"method\":\"bitfit\"' cj.json" "compare --json"
 expect_fail "unknown method 'qlora'" "$FT" compare cls.yaml output_dir=cmp3 --methods full,qlora
+# method-scoped overrides and dora (LoRA with use_dora): each run's recipe.yaml records what it got
+"$FT" compare cls.yaml output_dir=cmp4 train.max_steps=3 optim.lr=1e-3 --methods lora,dora lora:optim.lr=0.02 \
+  dora:lora.r=4 --json > cj4.json 2> /dev/null
+ck "grep -Eq 'lr: 0?\.02\b|lr: 2e-0?2' cmp4/lora/recipe.yaml && grep -Eq 'lr: 0?\.001\b|lr: 1e-0?3' cmp4/dora/recipe.yaml" "compare: lora:optim.lr reaches the lora run only"
+ck "grep -Eq 'use_dora: true' cmp4/dora/recipe.yaml && grep -Eq 'use_dora: false' cmp4/lora/recipe.yaml && grep -Eq '\br: 4\b' cmp4/dora/recipe.yaml && grep -Eq '\br: 8\b' cmp4/lora/recipe.yaml" "compare: dora = lora + use_dora, its own overrides"
+ck "grep -q '\"use_dora\": *true' cmp4/dora/adapter_config.json" "compare: the dora run saves a DoRA adapter"
+expect_fail "ia3 is not among --methods" "$FT" compare cls.yaml output_dir=cmp5 --methods lora ia3:optim.lr=1
+expect_fail "'x' is not a method" "$FT" compare cls.yaml output_dir=cmp5 --methods lora x:optim.lr=1
+expect_fail "unknown key" "$FT" compare cls.yaml output_dir=cmp5 --methods lora lora:optim.lrr=1
 
 # eval of an adapter directory, alone and as --adapter on its base: the same numbers
 "$FT" eval --model cmp/lora --data test.jsonl --json > ea.json

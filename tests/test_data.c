@@ -464,6 +464,56 @@ FT_TEST(pretok_labels) {
     FT_CHECK_FAILS(ft_dataset_load_pretok(p, &tr), FT_ERR_FORMAT, "pb2.jsonl:1: 'label' must be an integer");
 }
 
+FT_TEST(subsample_few_shot) {
+    ft_data_recs a = {0}, b = {0};
+    char t[64];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(t, sizeof t, "row %d", i);
+        push_text(&a, t, i % 10 < 7 ? "ham" : "spam"); /* 70/30 */
+        push_text(&b, t, i % 10 < 7 ? "ham" : "spam");
+    }
+    FT_CHECK_OK(ft_data_subsample(&a, 32, true, 5));
+    FT_CHECK_OK(ft_data_subsample(&b, 32, true, 5));
+    size_t spam = 0;
+    for (size_t i = 0; i < a.n; i++)
+        spam += !strcmp(a.r[i].label, "spam");
+    FT_CHECK(a.n == 32 && spam == 10); /* 9.6 -> 10 by the larger remainder; 22.4 -> 22 */
+    for (size_t i = 0; i < a.n && i < b.n; i++)
+        FT_CHECK(!strcmp(a.r[i].text, b.r[i].text)); /* seeded: the same rows */
+    for (size_t i = 1; i < a.n; i++)                 /* file order kept */
+        FT_CHECK(atoi(a.r[i - 1].text + 4) < atoi(a.r[i].text + 4));
+    /* a rare label still gets one row; n smaller than the number of labels gives n rows */
+    ft_data_recs c = {0};
+    for (int i = 0; i < 100; i++) {
+        snprintf(t, sizeof t, "row %d", i);
+        push_text(&c, t, i == 50 ? "rare" : i % 2 ? "a" : "b");
+    }
+    FT_CHECK_OK(ft_data_subsample(&c, 8, true, 1));
+    size_t rare = 0;
+    for (size_t i = 0; i < c.n; i++)
+        rare += !strcmp(c.r[i].label, "rare");
+    FT_CHECK(c.n == 8 && rare == 1);
+    FT_CHECK_OK(ft_data_subsample(&c, 2, true, 1));
+    FT_CHECK(c.n == 2);
+    /* another seed picks other rows; n >= size keeps everything */
+    ft_data_recs d = {0};
+    for (int i = 0; i < 1000; i++) {
+        snprintf(t, sizeof t, "row %d", i);
+        push_text(&d, t, i % 10 < 7 ? "ham" : "spam");
+    }
+    FT_CHECK_OK(ft_data_subsample(&d, 32, true, 6));
+    bool same = d.n == a.n;
+    for (size_t i = 0; same && i < a.n; i++)
+        same = !strcmp(d.r[i].text, a.r[i].text);
+    FT_CHECK(d.n == 32 && !same);
+    FT_CHECK_OK(ft_data_subsample(&a, 100, true, 5));
+    FT_CHECK(a.n == 32);
+    ft_data_recs_free(&a);
+    ft_data_recs_free(&d);
+    ft_data_recs_free(&b);
+    ft_data_recs_free(&c);
+}
+
 FT_TEST(build_causal_lm_packing_and_groups) {
     ft_tokenizer *tok = load_tok("gpt2");
     if (!tok)
@@ -614,6 +664,63 @@ FT_TEST(mail_decoding) {
     free(t);
 }
 
+FT_TEST(build_replay_mix) {
+    ft_tokenizer *tok = load_tok("gpt2");
+    if (!tok)
+        return;
+    char txt[8192] = "", gen[8192] = "";
+    for (int i = 0; i < 60; i++) {
+        char l[128];
+        snprintf(l, sizeof l, "whale line %d of the narrow domain text here\n", i);
+        strcat(txt, l);
+        snprintf(l, sizeof l, "congress and congress %d\n", i);
+        strcat(gen, l);
+    }
+    ft_data_cfg c = cfg0();
+    c.train = write_tmp("dom.txt", txt);
+    c.max_len = 16;
+    c.val_ratio = c.test_ratio = 0;
+    ft_dataset base, mix, mix2;
+    FT_CHECK_OK(ft_data_build(&c, FT_TASK_CAUSAL_LM, tok, &base, NULL, NULL, NULL));
+    c.replay = write_tmp("gen.txt", gen);
+    c.replay_ratio = 0.25f;
+    FT_CHECK_OK(ft_data_build(&c, FT_TASK_CAUSAL_LM, tok, &mix, NULL, NULL, NULL));
+    FT_CHECK_OK(ft_data_build(&c, FT_TASK_CAUSAL_LM, tok, &mix2, NULL, NULL, NULL));
+    size_t want = (size_t)((double)base.n / 3.0 + 0.5); /* 25 % of the result */
+    FT_CHECKF(mix.n == base.n + want, "%zu + %zu != %zu", base.n, want, mix.n);
+    int32_t congress = ft_tok_token_to_id(tok,
+                                          "\xc4\xa0"
+                                          "congress",
+                                          10); /* "Ġcongress" */
+    size_t from_replay = 0;
+    for (size_t i = 0; i < mix.n; i++) {
+        bool g = false;
+        for (int k = 0; k < mix.ex[i].len; k++)
+            g |= mix.ex[i].ids[k] == congress;
+        from_replay += g;
+        FT_CHECK(mix.ex[i].len == 16 && mix.ex[i].len == mix2.ex[i].len &&
+                 !memcmp(mix.ex[i].ids, mix2.ex[i].ids, 16 * sizeof(int32_t)));
+        if (i < base.n)
+            FT_CHECK(!g && !memcmp(mix.ex[i].ids, base.ex[i].ids, 16 * sizeof(int32_t)));
+    }
+    FT_CHECKF(congress >= 0 && from_replay == want, "congress %d, %zu from replay, want %zu", congress,
+              from_replay, want);
+    ft_dataset_free(&mix);
+    ft_dataset_free(&mix2);
+    /* bad uses name the key */
+    ft_dataset x;
+    c.replay_ratio = 1.0f;
+    FT_CHECK_FAILS(ft_data_build(&c, FT_TASK_CAUSAL_LM, tok, &x, NULL, NULL, NULL), FT_ERR_CONFIG,
+                   "data.replay_ratio");
+    c.replay_ratio = 0.25f;
+    FT_CHECK_FAILS(ft_data_build(&c, FT_TASK_SEQ_CLS, tok, &x, NULL, NULL, NULL), FT_ERR_CONFIG,
+                   "data.replay");
+    c.replay = "/nonexistent/replay.txt";
+    FT_CHECK_FAILS(ft_data_build(&c, FT_TASK_CAUSAL_LM, tok, &x, NULL, NULL, NULL), FT_ERR_IO, "replay.txt");
+    ft_dataset_free(&base);
+    ft_tok_free(tok);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/ft_test_data.%d", (int)getpid());
     ft_mkdir_p(tmpdir);
@@ -627,7 +734,9 @@ int main(void) {
     FT_RUN(split_deterministic_stratified);
     FT_RUN(build_classification);
     FT_RUN(pretok_labels);
+    FT_RUN(subsample_few_shot);
     FT_RUN(build_causal_lm_packing_and_groups);
+    FT_RUN(build_replay_mix);
     FT_RUN(build_instruction_masking);
     FT_RUN(mail_decoding);
     char cmd[300];

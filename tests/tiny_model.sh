@@ -49,6 +49,19 @@ echo "tiny_model: held-out perplexity $trained (threshold $PPL_MAX, measured $PP
 /usr/bin/python3 -c "import sys; t, f, mx = map(float, sys.argv[1:]); sys.exit(0 if t < mx < f else 1)" \
   "$trained" "$fresh" "$PPL_MAX" || fail "perplexity $trained not below $PPL_MAX (fresh init: $fresh)"
 
+# --pack joins the documents into full 256-token blocks (only the last partial block goes), where each
+# document alone (24 short ones here) would be one padded example
+ntok() { "$FT_BIN" eval --model "$M" --task causal_lm --data "$DATA" --seq-len 256 --json --threads 2 "$@" |
+  /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["n_tokens"], d["n_examples"])'; }
+read -r u_tok u_ex <<<"$(ntok)"
+read -r p_tok p_ex <<<"$(ntok --pack)"
+bytes=$(/usr/bin/python3 -c 'import json,sys; print(sum(len(json.loads(l)["text"]) for l in open(sys.argv[1])))' "$DATA")
+[ "$p_ex" -lt "$u_ex" ] && [ "$p_ex" -ge $(( bytes / 256 / 6 )) ] && [ "$p_tok" = $(( p_ex * 255 )) ] &&
+  [ $(( p_tok + 256 )) -gt "$u_tok" ] ||
+  fail "eval --pack: $p_tok tokens in $p_ex blocks (unpacked $u_tok in $u_ex; $bytes characters)"
+"$FT_BIN" eval --model "$M" --task causal_lm --data "$DATA" --pack --no-pack > /dev/null 2>&1 &&
+  fail "eval --pack --no-pack together was accepted"
+
 # generation: English-like text, the same twice
 g1=$("$FT_BIN" generate --model "$M" --prompt "The whale" --max-new-tokens 24 --threads 2)
 g2=$("$FT_BIN" generate --model "$M" --prompt "The whale" --max-new-tokens 24 --threads 2)

@@ -20,18 +20,26 @@
 #include "train/recipe.h"
 
 static const char *COMPARE_USAGE =
-    "usage: ftune compare RECIPE.yaml [key=value ...] [--methods full,lora,adapter,prompt,bitfit,ia3]\n"
+    "usage: ftune compare RECIPE.yaml [key=value ...] [METHOD:key=value ...]\n"
+    "       [--methods full,lora,dora,adapter,prompt,bitfit,ia3]\n"
     "       [--task T] [--precision P] [--json]\n"
     "\n"
     "Trains the recipe once per method, each in a child process (`ftune train RECIPE ... method=X\n"
     "output_dir=OUT/X`, OUT = the recipe's output_dir), and prints one table: trainable parameters (count\n"
     "and %), peak memory (the child's max RSS), training tokens/s, wall time and the validation metric\n"
-    "(eval.metric) at the end. Writes OUT/compare.json and OUT/compare.html (the table, validation and\n"
+    "(eval.metric) at the end, and the test split's accuracy and macro-F1 (classification) or loss when the\n"
+    "run has a test split. Writes OUT/compare.json and OUT/compare.html (the table, validation and\n"
     "training-loss curves of every method, links to each run's report.html); OUT/X/train.log holds each\n"
     "run's output. A method that fails is reported as failed and the others still run (exit status 1).\n"
+    "An override prefixed with a method name applies to that method's run only, after the plain ones:\n"
+    "  ftune compare R.yaml --methods full,lora full:optim.lr=5e-4 lora:optim.lr=3e-3 lora:lora.r=16\n"
+    "`dora` is LoRA with lora.use_dora=true (its own row; dora:key=value scopes to it, lora:key=value does "
+    "not).\n"
     "\n"
     "options:\n"
-    "  --methods LIST   comma-separated methods (default: all six); --method LIST is the same\n"
+    "  --methods LIST   comma-separated methods (default: full,lora,adapter,prompt,bitfit,ia3); --method "
+    "LIST\n"
+    "                   is the same\n"
     "  --task TASK      the recipe's task (as ftune train --task; a key=value override wins)\n"
     "  --precision P    fp32 | bf16 (as ftune train --precision)\n"
     "  --json           print the table as one JSON object {\"methods\": [...]}\n"
@@ -43,6 +51,7 @@ typedef struct {
     int exit_code;
     long long params, trainable;
     double pct, peak_mb, tok_s, wall_s, metric;
+    double test_loss, test_acc, test_f1; /* NAN when the run had no test split */
     double *ex, *ey, *tx, *ty; /* validation metric and training loss curves */
     size_t ne, nt;
 } run_t;
@@ -108,6 +117,15 @@ static ft_status read_metrics(const char *path, const char *metric, run_t *r) {
             continue;
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "step"), *e = cJSON_GetObjectItemCaseSensitive(j, key),
                     *l = cJSON_GetObjectItemCaseSensitive(j, "train/loss");
+        const cJSON *tl = cJSON_GetObjectItemCaseSensitive(j, "test/loss"),
+                    *ta = cJSON_GetObjectItemCaseSensitive(j, "test/accuracy"),
+                    *tf = cJSON_GetObjectItemCaseSensitive(j, "test/f1_macro");
+        if (cJSON_IsNumber(tl))
+            r->test_loss = tl->valuedouble;
+        if (cJSON_IsNumber(ta))
+            r->test_acc = ta->valuedouble;
+        if (cJSON_IsNumber(tf))
+            r->test_f1 = tf->valuedouble;
         double step = cJSON_IsNumber(st) ? st->valuedouble : 0;
         if (cJSON_IsNumber(e)) {
             r->metric = e->valuedouble;
@@ -150,7 +168,20 @@ static ft_status run_child(char *const *args, const char *log, int *status, stru
     return FT_OK;
 }
 
-static const char *const ALL_METHODS[] = {"full", "lora", "adapter", "prompt", "bitfit", "ia3"};
+static const char *const ALL_METHODS[] = {"full", "lora", "dora", "adapter", "prompt", "bitfit", "ia3"};
+
+static bool known_method(const char *m, size_t len) {
+    for (size_t k = 0; k < sizeof ALL_METHODS / sizeof *ALL_METHODS; k++)
+        if (strlen(ALL_METHODS[k]) == len && !strncmp(m, ALL_METHODS[k], len))
+            return true;
+    return false;
+}
+
+/* "METHOD:key=value" -> the length of METHOD (a ':' before the '='), else 0 for a plain override */
+static size_t scope_len(const char *kv) {
+    const char *c = strchr(kv, ':'), *e = strchr(kv, '=');
+    return c && e && c < e ? (size_t)(c - kv) : 0;
+}
 
 static ft_status write_html(const char *out_dir, const char *metric, run_t *runs, int n) {
     ft_html_kv *kv = calloc((size_t)n + 1, sizeof *kv);
@@ -243,8 +274,32 @@ int ft_cmd_compare(int argc, char **argv) {
         if (flag_kv[i][0])
             s = ft_recipe_override(&r, flag_kv[i]);
     for (int i = 0; s == FT_OK && i < npos; i++)
-        if (strchr(pos[i], '='))
+        if (strchr(pos[i], '=') && !scope_len(pos[i]))
             s = ft_recipe_override(&r, pos[i]);
+    for (int i = 0; s == FT_OK && i < npos;
+         i++) { /* METHOD:key=value: the method is compared, the key valid */
+        size_t sl = strchr(pos[i], '=') ? scope_len(pos[i]) : 0;
+        if (!sl)
+            continue;
+        bool listed = false;
+        char ml[256];
+        snprintf(ml, sizeof ml, "%s", methods);
+        for (char *t = strtok(ml, ","); t; t = strtok(NULL, ","))
+            listed |= strlen(t) == sl && !strncmp(t, pos[i], sl);
+        if (!known_method(pos[i], sl))
+            s = ft_fail(FT_ERR_ARG,
+                        "'%s': '%.*s' is not a method (full, lora, dora, adapter, prompt, bitfit, ia3)",
+                        pos[i], (int)sl, pos[i]);
+        else if (!listed)
+            s = ft_fail(FT_ERR_ARG, "'%s': %.*s is not among --methods %s", pos[i], (int)sl, pos[i], methods);
+        else {
+            ft_recipe scratch;
+            s = ft_recipe_init(&scratch);
+            if (s == FT_OK)
+                s = ft_recipe_override(&scratch, pos[i] + sl + 1);
+            ft_recipe_free(&scratch);
+        }
+    }
     if (s == FT_OK && !r.output_dir)
         s = ft_fail(FT_ERR_CONFIG, "%s: output_dir is required (each method trains into output_dir/METHOD)", recipe);
     /* the methods */
@@ -254,11 +309,10 @@ int ft_cmd_compare(int argc, char **argv) {
     char list[256];
     snprintf(list, sizeof list, "%s", methods);
     for (char *tok = strtok(list, ","); s == FT_OK && tok; tok = strtok(NULL, ",")) {
-        bool known = false;
-        for (size_t k = 0; k < sizeof ALL_METHODS / sizeof *ALL_METHODS; k++)
-            known |= !strcmp(tok, ALL_METHODS[k]);
-        if (!known)
-            s = ft_fail(FT_ERR_ARG, "--methods: unknown method '%s' (full, lora, adapter, prompt, bitfit, ia3)", tok);
+        if (!known_method(tok, strlen(tok)))
+            s = ft_fail(FT_ERR_ARG,
+                        "--methods: unknown method '%s' (full, lora, dora, adapter, prompt, bitfit, ia3)",
+                        tok);
         else if (n == 16)
             s = ft_fail(FT_ERR_ARG, "--methods: at most 16 entries");
         else
@@ -286,10 +340,11 @@ int ft_cmd_compare(int argc, char **argv) {
         if (s != FT_OK)
             break;
         snprintf(log, sizeof log, "%s/train.log", dir);
-        snprintf(mo, sizeof mo, "method=%.15s", ru->method);
+        bool dora = !strcmp(ru->method, "dora");
+        snprintf(mo, sizeof mo, "method=%.15s", dora ? "lora" : ru->method);
         snprintf(oo, sizeof oo, "output_dir=%s", dir);
         /* ftune train RECIPE <user overrides> method=X output_dir=OUT/X report.progress=quiet */
-        char **args = calloc((size_t)npos + 10, sizeof *args);
+        char **args = calloc((size_t)npos + 11, sizeof *args);
         if (!args) {
             s = ft_fail(FT_ERR_NOMEM, "out of memory");
             break;
@@ -302,8 +357,15 @@ int ft_cmd_compare(int argc, char **argv) {
             if (flag_kv[k][0])
                 args[a++] = (char *)flag_kv[k];
         for (int k = 0; k < npos; k++)
-            if (strchr(pos[k], '='))
+            if (strchr(pos[k], '=') && !scope_len(pos[k]))
                 args[a++] = (char *)pos[k];
+        if (dora)
+            args[a++] = "lora.use_dora=true";
+        for (int k = 0; k < npos; k++) { /* this method's own overrides win over the plain ones */
+            size_t sl = strchr(pos[k], '=') ? scope_len(pos[k]) : 0;
+            if (sl && strlen(ru->method) == sl && !strncmp(pos[k], ru->method, sl))
+                args[a++] = (char *)pos[k] + sl + 1;
+        }
         args[a++] = mo;
         args[a++] = oo;
         args[a++] = "report.progress=quiet";
@@ -319,7 +381,7 @@ int ft_cmd_compare(int argc, char **argv) {
         ru->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         ru->ok = ru->exit_code == 0;
         ru->peak_mb = (double)rus.ru_maxrss / 1024.0; /* Linux: KiB */
-        ru->metric = NAN;
+        ru->metric = ru->test_loss = ru->test_acc = ru->test_f1 = NAN;
         parse_log(log, ru);
         if (ru->params > 0) /* the log rounds the share to 0.01% */
             ru->pct = 100.0 * (double)ru->trainable / (double)ru->params;
@@ -353,6 +415,11 @@ int ft_cmd_compare(int argc, char **argv) {
                     cJSON_AddNumberToObject(o, metric, ru->metric);
                 else
                     cJSON_AddNullToObject(o, metric);
+                const char *tk[3] = {"test_loss", "test_accuracy", "test_f1_macro"};
+                double tv[3] = {ru->test_loss, ru->test_acc, ru->test_f1};
+                for (int q = 0; q < 3; q++)
+                    if (isfinite(tv[q]))
+                        cJSON_AddNumberToObject(o, tk[q], tv[q]);
             } else {
                 cJSON_AddNumberToObject(o, "exit_code", ru->exit_code);
             }
@@ -368,14 +435,29 @@ int ft_cmd_compare(int argc, char **argv) {
                 printf("%s\n", o);
             cJSON_free(o);
         } else if (s == FT_OK) {
-            printf("%-8s %12s %9s %10s %10s %9s %12s\n", "method", "trainable", "%", "peak MB", "tokens/s", "wall s",
-                   metric);
+            bool cls = false, tl = false;
+            for (int i = 0; i < n; i++) {
+                cls |= runs[i].ok && isfinite(runs[i].test_acc);
+                tl |= runs[i].ok && isfinite(runs[i].test_loss);
+            }
+            printf("%-8s %12s %9s %10s %10s %9s %12s", "method", "trainable", "%", "peak MB", "tokens/s",
+                   "wall s", metric);
+            if (cls)
+                printf(" %10s %10s", "test acc", "test F1");
+            else if (tl)
+                printf(" %10s", "test loss");
+            printf("\n");
             for (int i = 0; i < n; i++) {
                 const run_t *ru = &runs[i];
-                if (ru->ok)
-                    printf("%-8s %12lld %8.3f%% %10.1f %10.0f %9.2f %12.4f\n", ru->method, ru->trainable, ru->pct,
-                           ru->peak_mb, ru->tok_s, ru->wall_s, ru->metric);
-                else
+                if (ru->ok) {
+                    printf("%-8s %12lld %8.3f%% %10.1f %10.0f %9.2f %12.4f", ru->method, ru->trainable,
+                           ru->pct, ru->peak_mb, ru->tok_s, ru->wall_s, ru->metric);
+                    if (cls)
+                        printf(" %10.4f %10.4f", ru->test_acc, ru->test_f1);
+                    else if (tl)
+                        printf(" %10.4f", ru->test_loss);
+                    printf("\n");
+                } else
                     printf("%-8s failed (exit status %d): see %s/%s/train.log\n", ru->method, ru->exit_code, out_dir,
                            ru->method);
             }

@@ -21,7 +21,8 @@ static const char *EVAL_USAGE =
     "  regression               mse, mae, r2 (and loss = mse as trained)\n"
     "The task, label set (class-id order), data fields, chat template and text cleaning come from the\n"
     "ftune_train.json and recipe.yaml that `ftune train` wrote in DIR (or in the adapter directory), so\n"
-    "`ftune eval --model OUT --data test.jsonl` needs nothing else. DIR may be a full checkpoint or an adapter\n"
+    "`ftune eval --model OUT --data test.jsonl` needs nothing else. DIR may be a full checkpoint or an "
+    "adapter\n"
     "directory (its base model is ftune_train.json's base_model).\n"
     "A model trained on pre-tokenized JSONL is evaluated on pre-tokenized JSONL\n"
     "({\"input_ids\": [...], \"label\": ...} rows; see docs/data.md).\n"
@@ -33,6 +34,10 @@ static const char *EVAL_USAGE =
     "  --json            print one JSON object, the metrics at top level\n"
     "  --batch-size N    examples per forward pass (8)\n"
     "  --seq-len N       truncation length (default: the training seq_len)\n"
+    "  --pack            causal LM: join the documents (each ending with EOS) and cut them into seq-len\n"
+    "                    blocks, as training with data.pack does, so every token is scored (perplexity of\n"
+    "                    a whole held-out text); --no-pack: each document alone, truncated. Default: what\n"
+    "                    the run's recipe said (data.pack), else no packing\n"
     "  --threads N       OpenMP threads (0 = all cores)\n"
     "See docs/evaluation.md.\n";
 
@@ -142,11 +147,12 @@ static void print_cls_table(const ft_metric_cls *c, char *const *names) {
 int ft_cmd_eval(int argc, char **argv) {
     const char *model = NULL, *adapter = NULL, *data = NULL, *task = NULL;
     long bs = 8, seq = 0, threads = 0;
-    bool json = false, help;
-    ft_opt opts[] = {{"model", FT_OPT_STR, &model},      {"adapter", FT_OPT_STR, &adapter},
-                     {"data", FT_OPT_STR, &data},        {"task", FT_OPT_STR, &task},
-                     {"json", FT_OPT_FLAG, &json},       {"batch-size", FT_OPT_INT, &bs},
-                     {"seq-len", FT_OPT_INT, &seq},      {"threads", FT_OPT_INT, &threads}};
+    bool json = false, pack = false, no_pack = false, help;
+    ft_opt opts[] = {{"pack", FT_OPT_FLAG, &pack},  {"no-pack", FT_OPT_FLAG, &no_pack},
+                     {"model", FT_OPT_STR, &model}, {"adapter", FT_OPT_STR, &adapter},
+                     {"data", FT_OPT_STR, &data},   {"task", FT_OPT_STR, &task},
+                     {"json", FT_OPT_FLAG, &json},  {"batch-size", FT_OPT_INT, &bs},
+                     {"seq-len", FT_OPT_INT, &seq}, {"threads", FT_OPT_INT, &threads}};
     int rc = ft_cli_parse("eval", argc, argv, opts, sizeof opts / sizeof *opts, EVAL_USAGE, NULL, 0, NULL, &help);
     if (rc || help)
         return rc;
@@ -166,6 +172,13 @@ int ft_cmd_eval(int argc, char **argv) {
     if (seq > 0)
         t.seq_len = t.data.max_len = (int)seq;
     const ft_task tk = task_enum(t.task);
+    if (pack && no_pack) {
+        ft_trained_free(&t);
+        fprintf(stderr, "ftune eval: --pack and --no-pack together\n");
+        return 2;
+    }
+    if (pack || no_pack)
+        t.data.pack = pack;
     ft_dataset ds = {0};
     ft_eval_result res = {0};
     bool have_res = false;

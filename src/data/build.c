@@ -29,6 +29,7 @@ void ft_data_cfg_default(ft_data_cfg *c) {
     c->drop_garbled = true;
     c->near_dup_threshold = 0.8f;
     c->aug_p_delete = c->aug_p_swap = c->aug_p_insert = c->aug_p_synonym = 0.1f;
+    c->replay_ratio = 0.25f;
     c->seed = 42;
 }
 
@@ -333,6 +334,59 @@ static ft_status build_split(const build_ctx *b, const ft_data_recs *rs, ft_data
     return s;
 }
 
+static bool any_cleaning(const ft_data_cfg *c) {
+    return c->clean_unicode || c->clean_whitespace || c->clean_html || c->clean_email_headers ||
+           c->dedup_exact || c->dedup_near || c->drop_garbled || c->min_chars > 0 || c->max_chars > 0;
+}
+
+/* data.replay: blocks of general text mixed into a causal-LM training set, so that continued
+ * pre-training on a narrow domain keeps seeing the kind of text the base model was made from (the
+ * mitigation of catastrophic forgetting in docs/forgetting.md). The replay file goes through the same
+ * reading, cleaning, tokenizing and packing as data.train; a seeded choice of its examples is appended
+ * so that they make replay_ratio of the result (all of them, and a note, when there are fewer). */
+static ft_status add_replay(const build_ctx *b, ft_dataset *train, FILE *summary) {
+    const ft_data_cfg *cfg = b->cfg;
+    ft_data_recs rr = {0};
+    ft_dataset pool = {0};
+    ft_status s = ft_data_read(cfg->replay, cfg, &rr);
+    if (s == FT_OK && any_cleaning(cfg)) {
+        ft_data_clean_stats st;
+        s = ft_data_clean(cfg, &rr, &st);
+    }
+    tok_stats ts;
+    if (s == FT_OK)
+        s = build_split(b, &rr, &pool, &ts);
+    ft_data_recs_free(&rr);
+    size_t want = (size_t)((double)train->n * cfg->replay_ratio / (1.0 - cfg->replay_ratio) + 0.5);
+    if (s == FT_OK && pool.n == 0)
+        s = ft_fail(FT_ERR_FORMAT, "data.replay: %s gives no examples", cfg->replay);
+    if (s != FT_OK) {
+        ft_dataset_free(&pool);
+        return s;
+    }
+    size_t take = want < pool.n ? want : pool.n;
+    ft_example *x = realloc(train->ex, (train->n + take) * sizeof *x);
+    if (!x) {
+        ft_dataset_free(&pool);
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    }
+    train->ex = x;
+    for (size_t j = 0; j < take; j++) { /* seeded partial Fisher-Yates over the pool */
+        size_t r = j + (size_t)(ft_rng_u64(cfg->seed, 0x7e91a4ULL, j) % (pool.n - j));
+        ft_example t = pool.ex[j];
+        pool.ex[j] = pool.ex[r];
+        pool.ex[r] = t;
+        train->ex[train->n++] = pool.ex[j];
+        pool.ex[j] = (ft_example){0};
+    }
+    if (summary)
+        fprintf(summary, "replay: %zu of %zu examples from %s added to train (ratio %g%s)\n", take, pool.n,
+                cfg->replay, (double)cfg->replay_ratio,
+                take < want ? ", fewer than asked: the file is short" : "");
+    ft_dataset_free(&pool);
+    return FT_OK;
+}
+
 static ft_status copy_names(char *const *names, int n, ft_dataset *d) {
     if (!names || !d)
         return FT_OK;
@@ -344,11 +398,6 @@ static ft_status copy_names(char *const *names, int n, ft_dataset *d) {
         if (!(d->label_names[i] = strdup(names[i])))
             return ft_fail(FT_ERR_NOMEM, "out of memory");
     return FT_OK;
-}
-
-static bool any_cleaning(const ft_data_cfg *c) {
-    return c->clean_unicode || c->clean_whitespace || c->clean_html || c->clean_email_headers || c->dedup_exact ||
-           c->dedup_near || c->drop_garbled || c->min_chars > 0 || c->max_chars > 0;
 }
 
 static void print_labels(FILE *f, const char *name, const ft_dataset *d, char *const *names, int n_labels) {
@@ -393,6 +442,13 @@ ft_status ft_data_splits(const ft_data_cfg *cfg, ft_task task, ft_data_recs rs[3
         if (s == FT_OK && raw.n && summary) /* ratios 0 for a given file: nothing may land in raw */
             fprintf(summary, "split: %zu rows unexpectedly left\n", raw.n);
     }
+    if (s == FT_OK && cfg->train_limit > 0 && rs[0].n > cfg->train_limit) {
+        size_t before = rs[0].n;
+        s = ft_data_subsample(&rs[0], cfg->train_limit, cfg->stratify && task == FT_TASK_SEQ_CLS, cfg->seed);
+        if (s == FT_OK && summary)
+            fprintf(summary, "train_limit: %zu of %zu training rows kept%s\n", rs[0].n, before,
+                    cfg->stratify && task == FT_TASK_SEQ_CLS ? " (stratified)" : "");
+    }
     ft_data_recs_free(&raw);
     if (s != FT_OK)
         for (int k = 0; k < 3; k++)
@@ -413,6 +469,11 @@ ft_status ft_data_build(const ft_data_cfg *cfg, ft_task task, ft_tokenizer *tok,
         return ft_fail(FT_ERR_CONFIG, "data.max_len: %d is too small", cfg->max_len);
     if (cfg->truncation && strcmp(cfg->truncation, "head") && strcmp(cfg->truncation, "tail"))
         return ft_fail(FT_ERR_CONFIG, "data.truncation: '%s' is not head or tail", cfg->truncation);
+    if (cfg->replay && task != FT_TASK_CAUSAL_LM)
+        return ft_fail(FT_ERR_CONFIG,
+                       "data.replay: only for task causal_lm (mixing general text into the stream)");
+    if (cfg->replay && !(cfg->replay_ratio > 0 && cfg->replay_ratio < 1))
+        return ft_fail(FT_ERR_CONFIG, "data.replay_ratio: %g is not in (0, 1)", (double)cfg->replay_ratio);
     ft_data_recs rs[3] = {{0}};
     const char *split_name[3] = {"train", "validation", "test"};
     ft_dataset *out[3] = {train, val, test};
@@ -440,6 +501,8 @@ ft_status ft_data_build(const ft_data_cfg *cfg, ft_task task, ft_tokenizer *tok,
             continue;
         tok_stats ts;
         s = build_split(&b, &rs[k], out[k], &ts);
+        if (s == FT_OK && k == 0 && cfg->replay)
+            s = add_replay(&b, out[k], summary);
         if (s == FT_OK && task == FT_TASK_SEQ_CLS)
             s = copy_names(names, n_labels, out[k]);
         if (s == FT_OK && summary) {

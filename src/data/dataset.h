@@ -24,6 +24,10 @@ typedef struct {
     const char *truncation;      /* "head" (keep the start; default) | "tail" (keep the end); special
                                     tokens the post-processor adds (CLS/SEP/BOS/EOS) are kept either way */
     bool pack;                   /* causal LM: pack texts into max_len blocks */
+    size_t train_limit;          /* > 0: keep this many training rows (stratified when stratify, seeded);
+                                    validation and test are untouched (few-shot runs) */
+    const char *replay;          /* causal LM: general text mixed into the training examples */
+    float replay_ratio;          /* share of the training examples that come from replay (0.25) */
     /* cleaning (each switchable) */
     bool clean_unicode, clean_whitespace, clean_html, clean_email_headers, dedup_exact, dedup_near;
     bool drop_garbled;           /* drop empty rows, invalid UTF-8, rows mostly U+FFFD/control/symbols */
@@ -118,9 +122,13 @@ ft_status ft_data_augment(const ft_data_cfg *cfg, const ft_wordnet *wn, ft_data_
  * label's rows are split by the ratios on their own. Sizes: round(n*ratio) per group. */
 ft_status ft_data_split(ft_data_recs *all, float val_ratio, float test_ratio, bool stratify, uint64_t seed,
                         ft_data_recs *train, ft_data_recs *val, ft_data_recs *test);
+/* Keep n rows of rs (all when rs->n <= n or n == 0), the rest freed; rows keep their order. Stratified:
+ * each label gets its share of n by largest remainder (at least one per label when n >= the number of
+ * labels), its rows picked by a seeded shuffle of that label's rows alone. */
+ft_status ft_data_subsample(ft_data_recs *rs, size_t n, bool stratify, uint64_t seed);
 /* What ft_data_build does before augmenting and tokenizing: read cfg->train (and validation/test when
  * given), clean each, split train by val/test_ratio (stratified by label for classification) from
- * cfg->seed; rs[0..2] = train, validation, test rows (free with ft_data_recs_free). The same cfg gives
+ * cfg->seed, then keep cfg->train_limit training rows; rs[0..2] = train, validation, test rows (free with ft_data_recs_free). The same cfg gives
  * the same rows in the same splits as training sees. */
 ft_status ft_data_splits(const ft_data_cfg *cfg, ft_task task, ft_data_recs rs[3], FILE *summary);
 

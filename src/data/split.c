@@ -74,3 +74,96 @@ ft_status ft_data_split(ft_data_recs *all, float val_ratio, float test_ratio, bo
     free(dest);
     return s;
 }
+
+ft_status ft_data_subsample(ft_data_recs *rs, size_t n, bool stratify, uint64_t seed) {
+    if (n == 0 || rs->n <= n)
+        return FT_OK;
+    size_t m = rs->n;
+    lab_idx *li = malloc(m * sizeof *li);
+    uint8_t *keep = calloc(m, 1);
+    if (!li || !keep) {
+        free(li);
+        free(keep);
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < m; i++)
+        li[i] = (lab_idx){stratify && rs->r[i].label ? rs->r[i].label : "", i};
+    qsort(li, m, sizeof *li, lab_cmp);
+    /* groups of equal labels: [start, size, quota]; quotas by largest remainder of n * size / m, at
+     * least one per label when n allows it, so every class is seen */
+    size_t ng = 0;
+    for (size_t a = 0; a < m; ng++) {
+        size_t e = a + 1;
+        while (e < m && !strcmp(li[e].label, li[a].label))
+            e++;
+        a = e;
+    }
+    size_t(*g)[3] = calloc(ng, sizeof *g);
+    double *rem = calloc(ng, sizeof *rem);
+    if (!g || !rem) {
+        free(li);
+        free(keep);
+        free(g);
+        free(rem);
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    }
+    size_t given = 0;
+    for (size_t a = 0, k = 0; a < m; k++) {
+        size_t e = a + 1;
+        while (e < m && !strcmp(li[e].label, li[a].label))
+            e++;
+        double share = (double)n * (double)(e - a) / (double)m;
+        g[k][0] = a;
+        g[k][1] = e - a;
+        g[k][2] = (size_t)share;
+        if (g[k][2] == 0 && n >= ng)
+            g[k][2] = 1;
+        rem[k] = share - (double)(size_t)share;
+        given += g[k][2];
+        a = e;
+    }
+    while (given < n) { /* largest remainder first; ties to the earlier label */
+        size_t best = ng;
+        for (size_t k = 0; k < ng; k++)
+            if (g[k][2] < g[k][1] && (best == ng || rem[k] > rem[best]))
+                best = k;
+        if (best == ng)
+            break;
+        g[best][2]++;
+        rem[best] = -1;
+        given++;
+    }
+    while (given > n) { /* the minimum of one per label overshot: take back from the largest quota */
+        size_t big = 0;
+        for (size_t k = 1; k < ng; k++)
+            if (g[k][2] > g[big][2])
+                big = k;
+        g[big][2]--;
+        given--;
+    }
+    for (size_t k = 0; k < ng; k++) { /* a seeded partial Fisher-Yates per label picks its quota */
+        lab_idx *p = li + g[k][0];
+        size_t sz = g[k][1];
+        uint64_t stream = str_hash(p->label) ^ 0x5ab5a3e1ULL;
+        for (size_t j = 0; j < g[k][2]; j++) {
+            size_t r = j + (size_t)(ft_rng_u64(seed, stream, j) % (sz - j));
+            lab_idx t = p[j];
+            p[j] = p[r];
+            p[r] = t;
+            keep[p[j].i] = 1;
+        }
+    }
+    size_t w = 0;
+    for (size_t i = 0; i < m; i++) {
+        if (keep[i])
+            rs->r[w++] = rs->r[i];
+        else
+            ft_data_rec_free(&rs->r[i]);
+    }
+    rs->n = w;
+    free(li);
+    free(keep);
+    free(g);
+    free(rem);
+    return FT_OK;
+}

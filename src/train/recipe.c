@@ -444,6 +444,9 @@ ft_status ft_recipe_validate(const ft_recipe *r) {
     NEED(r->threads >= 0, "recipe: threads must be >= 0");
     NEED(r->lora_r > 0 && r->adapter_size > 0 && r->prompt_num_virtual_tokens > 0,
          "recipe: lora.r, adapter.size and prompt.num_virtual_tokens must be > 0");
+    NEED(r->data_train_limit >= 0, "recipe: data.train_limit must be >= 0 (0 = every training row)");
+    NEED(!r->data_replay || (r->data_replay_ratio > 0 && r->data_replay_ratio < 1),
+         "recipe: data.replay_ratio must be in (0, 1)");
     NEED(r->data_val_ratio >= 0 && r->data_test_ratio >= 0 && r->data_val_ratio + r->data_test_ratio < 1,
          "recipe: data.val_ratio and data.test_ratio must be >= 0 with a sum below 1");
     return FT_OK;

@@ -39,6 +39,11 @@
     X(data_test_ratio, "data.test_ratio", FLOAT, "0.1", NULL, "test share when splitting data.train")                \
     X(data_stratify, "data.stratify", BOOL, "true", NULL, "split per label (classification)")                        \
     X(data_pack, "data.pack", BOOL, "false", NULL, "causal LM: pack texts into train.seq_len blocks")               \
+    X(data_train_limit, "data.train_limit", INT, "0", NULL,                                                       \
+      "keep only this many training rows, stratified by label and seeded (few-shot); 0 = all")                     \
+    X(data_replay, "data.replay", STR, NULL, NULL,                                                                  \
+      "causal LM: general text mixed into the training examples against forgetting (docs/forgetting.md)")           \
+    X(data_replay_ratio, "data.replay_ratio", FLOAT, "0.25", NULL, "share of the training examples taken from data.replay") \
     X(data_clean_unicode, "data.clean_unicode", BOOL, "true", NULL, "normalize Unicode (NFC), drop control chars")   \
     X(data_clean_whitespace, "data.clean_whitespace", BOOL, "true", NULL, "collapse runs of whitespace")             \
     X(data_clean_html, "data.clean_html", BOOL, "false", NULL, "strip HTML tags and entities")                       \
