@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Catastrophic forgetting, measured (docs/forgetting.md): continued pre-training of models/ftune-tiny
-# on Moby-Dick (recipes/forgetting-moby.yaml, one epoch of its training chapters) with full
+# on Moby-Dick (recipes/forgetting-moby.yaml, half an epoch of its training chapters) with full
 # fine-tuning and with LoRA, each without and with data.replay (a quarter of the training blocks drawn
 # from general English the base was pre-trained on: Brown and WordNet training documents). Perplexity
 # of the base and of every run on held-out Moby-Dick chapters (the domain), held-out State of the Union
@@ -78,7 +78,7 @@ out, runs, cpu, ncpu = sys.argv[1], sys.argv[2].split(), sys.argv[3], sys.argv[4
 def ppl(name):
     return [float(x) for x in open(os.path.join(out, name + ".ppl")).read().split()]
 base = ppl("base")
-print(f"Perplexity on held-out text before and after one epoch of continued pre-training on Moby-Dick "
+print(f"Perplexity on held-out text before and after half an epoch of continued pre-training on Moby-Dick "
       f"({datetime.date.today()}, {cpu}, {ncpu} vCPU; scripts/forgetting.sh):\n")
 print("| model | trainable | replay | wall s | Moby-Dick (domain) | State of the Union (general) | Brown (general) |")
 print("|---|---|---|---|---|---|---|")

@@ -19,7 +19,7 @@ expect_fail() { local want=$1; shift
 # accuracy stays below 1 (the equality with `ftune score` is then not trivially 1 = 1)
 pos="good great fine nice happy love best super"; neg="bad awful poor sad hate worst ugly evil"
 neu="the a it is was very so and"
-{ printf '[PAD]\n[UNK]\n[CLS]\n[SEP]\n'; for w in $pos $neg $neu; do echo "$w"; done; } > vocab.txt
+{ printf '[PAD]\n[UNK]\n[CLS]\n[SEP]\n'; for w in $pos $neg $neu; do echo "$w"; done; echo '</s>'; } > vocab.txt
 gen() { awk -v n="$1" -v seed="$2" -v flip="$3" -v pos="$pos" -v neg="$neg" -v neu="$neu" 'BEGIN { srand(seed);
   np = split(pos, P, " "); nn = split(neg, N, " "); nu = split(neu, U, " ");
   for (i = 0; i < n; i++) { c = int(rand()*2); s = ""; L = 4 + int(rand()*4);
@@ -62,6 +62,18 @@ ck "awk -F'\t' '(\$1 != \"pos\" && \$1 != \"neg\") || \$2 < 0.5 || \$2 > 1 { bad
 cut -f1 cls.tsv > pred.txt
 sacc=$("$FT" score --metric classification --pred pred.txt --ref gold.txt --json | sed 's/.*"accuracy":\([0-9.e-]*\).*/\1/')
 ck "awk -v a=$acc -v b=$sacc 'BEGIN { exit !((a - b)^2 < 1e-18) }'" "eval accuracy $acc != score on classify's predictions $sacc"
+# data.append_eos: training, eval and classify all end each text with the eos token (here the
+# vocabulary's "</s>"), so classify's predictions still give exactly eval's accuracy
+"$FT" train cls.yaml data.append_eos=true output_dir=out_eos train.max_steps=30 > /dev/null
+eacc=$("$FT" eval --model out_eos --data test.jsonl --json | sed 's/.*"accuracy":\([0-9.e-]*\).*/\1/')
+"$FT" classify --model out_eos < texts.txt | cut -f1 > epred.txt
+esacc=$("$FT" score --metric classification --pred epred.txt --ref gold.txt --json | sed 's/.*"accuracy":\([0-9.e-]*\).*/\1/')
+ck "awk -v a=$eacc -v b=$esacc 'BEGIN { exit !((a - b)^2 < 1e-18 && a > 0.5) }'" "append_eos: eval accuracy $eacc != classify's $esacc"
+sed -i 's#</s>#x_eos#' vocab.txt
+cp vocab.txt base_noeos_vocab.txt
+mkdir -p base_noeos && cp base/config.json base/model.safetensors base_noeos/ && cp base_noeos_vocab.txt base_noeos/vocab.txt
+expect_fail "no end-of-sequence token" "$FT" train cls.yaml model=base_noeos data.append_eos=true output_dir=out_noeos
+sed -i 's#x_eos#</s>#' vocab.txt
 "$FT" classify --model out_cls --json < texts.txt > call.json; head -1 call.json > c1.json
 ck "grep -q '\"probs\":{\"neg\":' c1.json" "classify --json has probs"
 

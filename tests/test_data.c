@@ -405,6 +405,28 @@ FT_TEST(build_classification) {
         n_fine += tr.ex[i].ids[2] == fine && tr.ex[i].cls_label == 1;
     FT_CHECK(n_fine == 24);
     ft_dataset_free(&tr);
+    /* append_eos: every example ends with <|endoftext|>, after the head (or tail) content that fits */
+    c.append_eos = true;
+    FT_CHECK_OK(ft_data_build(&c, FT_TASK_SEQ_CLS, tok, &tr, NULL, NULL, NULL));
+    int32_t eot = ft_tok_token_to_id(tok, "<|endoftext|>", 13);
+    size_t n_eot = 0;
+    for (size_t i = 0; i < tr.n; i++)
+        n_eot += tr.ex[i].len == 3 && tr.ex[i].ids[2] == eot && tr.ex[i].ids[1] == fine;
+    FT_CHECK(eot >= 0 && n_eot == 24);
+    ft_dataset_free(&tr);
+    c.truncation = "head";
+    c.max_len = 64;
+    FT_CHECK_OK(ft_data_build(&c, FT_TASK_SEQ_CLS, tok, &tr, NULL, NULL, NULL));
+    ft_tok_encode(tok, "review number 1, fine", 21, true, &ids);
+    bool found = false;
+    for (size_t i = 0; i < tr.n; i++)
+        found |= tr.ex[i].len == (int)ids.n + 1 && !memcmp(tr.ex[i].ids, ids.ids, ids.n * sizeof(int32_t)) &&
+                 tr.ex[i].ids[ids.n] == eot;
+    FT_CHECK(found); /* a short text: its ids, then eos */
+    ft_tok_ids_free(&ids);
+    ft_dataset_free(&tr);
+    c.append_eos = false;
+    c.max_len = 3;
     c.truncation = "middle";
     FT_CHECK_FAILS(ft_data_build(&c, FT_TASK_SEQ_CLS, tok, &tr, NULL, NULL, NULL), FT_ERR_CONFIG, "truncation");
     /* unknown label in a given validation file names file:line */

@@ -227,6 +227,7 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
     d->val_ratio = d->test_ratio = 0;
     d->stratify = false;
     d->pack = t->rec.data_pack;
+    d->append_eos = t->rec.data_append_eos;
     d->max_len = t->seq_len;
     return FT_OK;
 #undef CHECK

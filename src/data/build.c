@@ -30,6 +30,7 @@ void ft_data_cfg_default(ft_data_cfg *c) {
     c->near_dup_threshold = 0.8f;
     c->aug_p_delete = c->aug_p_swap = c->aug_p_insert = c->aug_p_synonym = 0.1f;
     c->replay_ratio = 0.25f;
+    c->train_limit_seed = -1;
     c->seed = 42;
 }
 
@@ -41,6 +42,40 @@ static int32_t lm_eos(const ft_tokenizer *tok) {
         return sp.eos;
     int32_t id = ft_tok_token_to_id(tok, "<|endoftext|>", 13);
     return id >= 0 ? id : ft_tok_token_to_id(tok, "</s>", 4);
+}
+
+ft_status ft_data_append_eos(const ft_tokenizer *tok, ft_tok_ids *ids) {
+    int32_t eos = lm_eos(tok);
+    if (eos < 0)
+        return ft_fail(FT_ERR_CONFIG, "data.append_eos: the tokenizer has no end-of-sequence token");
+    if (ids->n > 0 && ids->ids[ids->n - 1] == eos)
+        return FT_OK;
+    if (ids->n == ids->cap) {
+        size_t nc = ids->cap ? 2 * ids->cap : 16;
+        int32_t *x = realloc(ids->ids, nc * sizeof *x);
+        if (!x)
+            return ft_fail(FT_ERR_NOMEM, "out of memory");
+        ids->ids = x;
+        if (ids->type_ids) {
+            int32_t *y = realloc(ids->type_ids, nc * sizeof *y);
+            if (!y)
+                return ft_fail(FT_ERR_NOMEM, "out of memory");
+            ids->type_ids = y;
+        }
+        if (ids->mask) {
+            uint8_t *z = realloc(ids->mask, nc);
+            if (!z)
+                return ft_fail(FT_ERR_NOMEM, "out of memory");
+            ids->mask = z;
+        }
+        ids->cap = nc;
+    }
+    if (ids->type_ids)
+        ids->type_ids[ids->n] = ids->n ? ids->type_ids[ids->n - 1] : 0;
+    if (ids->mask)
+        ids->mask[ids->n] = 0;
+    ids->ids[ids->n++] = eos;
+    return FT_OK;
 }
 
 int32_t ft_data_pad_id(const ft_tokenizer *tok) {
@@ -300,6 +335,14 @@ static ft_status build_split(const build_ctx *b, const ft_data_recs *rs, ft_data
             s = push_ex(d, &cap, &e);
             continue;
         }
+        if (b->cfg->append_eos && max > 1) { /* room for eos first, so that it stays last */
+            if (t.n >= max && !(t.n == max && t.ids[t.n - 1] == lm_eos(b->tok))) {
+                ts->truncated++;
+                t.n = truncate_ids(b->tok, t.ids, t.n, max - 1, keep_tail);
+            }
+            if ((s = ft_data_append_eos(b->tok, &t)) != FT_OK)
+                break;
+        }
         if (t.n == 0)
             continue;
         size_t n = t.n;
@@ -444,7 +487,8 @@ ft_status ft_data_splits(const ft_data_cfg *cfg, ft_task task, ft_data_recs rs[3
     }
     if (s == FT_OK && cfg->train_limit > 0 && rs[0].n > cfg->train_limit) {
         size_t before = rs[0].n;
-        s = ft_data_subsample(&rs[0], cfg->train_limit, cfg->stratify && task == FT_TASK_SEQ_CLS, cfg->seed);
+        uint64_t ds = cfg->train_limit_seed >= 0 ? (uint64_t)cfg->train_limit_seed : cfg->seed;
+        s = ft_data_subsample(&rs[0], cfg->train_limit, cfg->stratify && task == FT_TASK_SEQ_CLS, ds);
         if (s == FT_OK && summary)
             fprintf(summary, "train_limit: %zu of %zu training rows kept%s\n", rs[0].n, before,
                     cfg->stratify && task == FT_TASK_SEQ_CLS ? " (stratified)" : "");

@@ -24,8 +24,11 @@ typedef struct {
     const char *truncation;      /* "head" (keep the start; default) | "tail" (keep the end); special
                                     tokens the post-processor adds (CLS/SEP/BOS/EOS) are kept either way */
     bool pack;                   /* causal LM: pack texts into max_len blocks */
+    bool append_eos;             /* classification/regression: end every example with the eos token,
+                                    kept last by truncation (a fixed position for the pooled head) */
     size_t train_limit;          /* > 0: keep this many training rows (stratified when stratify, seeded);
                                     validation and test are untouched (few-shot runs) */
+    int64_t train_limit_seed;    /* the draw's seed; < 0 = seed (the split stays seed's either way) */
     const char *replay;          /* causal LM: general text mixed into the training examples */
     float replay_ratio;          /* share of the training examples that come from replay (0.25) */
     /* cleaning (each switchable) */
@@ -51,6 +54,9 @@ ft_status ft_data_build(const ft_data_cfg *cfg, ft_task task, ft_tokenizer *tok,
  * 50*batch_size, each sorted by length (longest first), cut into batches whose order is shuffled again.
  * order_out[ds->n] gets a permutation of 0..n-1; consecutive runs of batch_size are the batches. */
 ft_status ft_data_length_groups(const ft_dataset *ds, int batch_size, uint64_t seed, size_t *order_out);
+/* Append the end-of-sequence id (declared eos, else "<|endoftext|>" or "</s>") unless ids already end
+ * with it: data.append_eos. Truncation then keeps it last, as any trailing special token. */
+ft_status ft_data_append_eos(const ft_tokenizer *tok, ft_tok_ids *ids);
 /* The id to pad input_ids with: pad, else eos, else 0 (pads are masked out anyway). */
 int32_t ft_data_pad_id(const ft_tokenizer *tok);
 
