@@ -13,9 +13,7 @@
 #include "models/model.h"
 #include "nn/linear.h"
 
-typedef struct {
-    float *in, *z, *h; /* adapter input [N,C], pre-activation and activation [N,k] */
-} adapter_cache;
+typedef ft_adapter_cache adapter_cache;
 
 typedef struct {
     float *x_in;                 /* [N,C] residual stream entering the layer */
@@ -57,13 +55,6 @@ struct ft_acts {
 
 static bool is_gpt2(const ft_model *m) { return m->cfg.arch == FT_ARCH_GPT2; }
 
-static int64_t adapter_size(const ft_model *m) {
-    for (int i = 0; i < m->cfg.n_layers * 2; i++)
-        if (m->adapters[i].down_w >= 0)
-            return m->params[m->adapters[i].down_w].shape[0];
-    return 0;
-}
-
 static size_t dec_act_bytes(const ft_model *m, int B, int T, const ft_fwd_opts *o) {
     const ft_model_config *c = &m->cfg;
     T += m->n_virtual;
@@ -82,15 +73,9 @@ static size_t dec_act_bytes(const ft_model *m, int B, int T, const ft_fwd_opts *
      * buffer, an adapter's z/h and its separate branch output) and the scratch its backward takes and gives
      * back at the end of the layer (LoRA dh and dropout buffers, DoRA's scaled dy, IA3's, adapter dz/dh) */
     size_t peft = 0, peft_max = 0, peft_tmp = 0;
-    const size_t k = (size_t)adapter_size(m);
     for (int l = 0; l < c->n_layers; l++) {
         size_t pl, pt;
-        ft_model_site_peft_bytes(m, l, N, &pl, &pt);
-        for (int w = 0; w < 2; w++)
-            if (m->adapters[l * 2 + w].down_w >= 0) {
-                pl += (N * C + 2 * N * k) * 4 + 3 * A;
-                pt += 2 * N * k * 4 + 2 * A;
-            }
+        ft_model_peft_layer_bytes(m, l, N, &pl, &pt);
         peft += pl;
         peft_max = pl > peft_max ? pl : peft_max;
         peft_tmp = pt > peft_tmp ? pt : peft_tmp;
@@ -231,36 +216,6 @@ static ft_status lin_act_bwd(const ft_model *m, ft_acts *a, int l, ft_site site,
     return ft_lin_backward(&L, dx, dpre, x, a->N, &a->L[l].lc[site], arena);
 }
 
-/* Adapter forward: y = o + up(act(down(o))), o kept in the cache. */
-static ft_status adapter_fwd(const ft_model *m, ft_acts *a, const ft_adapter_idx *A, adapter_cache *c, float *y,
-                             const float *o, ft_arena *arena) {
-    const int64_t N = a->N, C = m->cfg.hidden, k = m->params[A->down_w].shape[0];
-    AL(c->z, N * k);
-    AL(c->h, N * k);
-    c->in = (float *)o;
-    ft_linear_forward(c->z, o, W(A->down_w), W(A->down_b), N, C, k, false);
-    ft_act_forward(m->adapter_act, c->h, c->z, N * k);
-    ft_linear_forward(y, c->h, W(A->up_w), W(A->up_b), N, k, C, false);
-    ft_add_inplace(y, o, N * C);
-    return FT_OK;
-}
-
-/* Adapter backward: do = dy + d(up(act(down(o))))/do; written into dout. */
-static ft_status adapter_bwd(const ft_model *m, ft_acts *a, const ft_adapter_idx *A, const adapter_cache *c,
-                             float *dout, const float *dy, ft_arena *arena) {
-    const int64_t N = a->N, C = m->cfg.hidden, k = m->params[A->down_w].shape[0];
-    float *dh, *dz;
-    AL(dh, N * k);
-    AL(dz, N * k);
-    memset(dh, 0, (size_t)(N * k) * sizeof(float));
-    memset(dz, 0, (size_t)(N * k) * sizeof(float));
-    ft_linear_backward(dh, G(A->up_w), G(A->up_b), dy, c->h, W(A->up_w), N, k, C, false);
-    ft_act_backward(m->adapter_act, dz, dh, c->z, N * k);
-    memcpy(dout, dy, (size_t)(N * C) * sizeof(float));
-    ft_linear_backward(dout, G(A->down_w), G(A->down_b), dz, c->in, W(A->down_w), N, C, k, false);
-    return FT_OK;
-}
-
 static ft_attn_shape attn_shape(const ft_model *m, const ft_acts *a, int layer) {
     const ft_model_config *c = &m->cfg;
     ft_attn_shape s;
@@ -282,15 +237,8 @@ static ft_attn_shape attn_shape(const ft_model *m, const ft_acts *a, int layer) 
 /* Branch output o → (adapter) → dropout → + residual, into dst. o may be overwritten. */
 static ft_status branch_out(const ft_model *m, ft_acts *a, int l, int which, float *dst, float *o, const float *res,
                             ft_arena *arena) {
-    const int64_t N = a->N, C = m->cfg.hidden;
-    const ft_adapter_idx *A = &m->adapters[l * 2 + which];
-    if (A->down_w >= 0)
-        FT_TRY(adapter_fwd(m, a, A, &a->L[l].ad[which], dst, o, arena));
-    else if (dst != o)
-        memcpy(dst, o, (size_t)(N * C) * sizeof(float));
-    if (a->opts.training && m->cfg.resid_dropout > 0.0f)
-        ft_dropout_forward(dst, dst, N * C, m->cfg.resid_dropout, a->opts.seed, drop_stream(&a->opts, l, 1 + which));
-    ft_add_inplace(dst, res, N * C);
+    FT_TRY(ft_model_branch_out(m, &a->opts, l, which, a->N, &a->L[l].ad[which], dst, o, arena));
+    ft_add_inplace(dst, res, a->N * m->cfg.hidden);
     return FT_OK;
 }
 
@@ -642,21 +590,8 @@ static float *zeroed(ft_arena *arena, int64_t n) {
 /* Gradient of a branch output o from d(x_after) through residual dropout and the adapter. */
 static ft_status branch_grad(const ft_model *m, ft_acts *a, int l, int which, float *buf, float *buf2,
                              const float *dres, const float **dout, ft_arena *arena) {
-    const int64_t n = a->N * m->cfg.hidden;
-    const ft_fwd_opts *o = &a->opts;
-    const float *d = dres;
-    if (o->training && m->cfg.resid_dropout > 0.0f) {
-        memset(buf, 0, (size_t)n * sizeof(float));
-        ft_dropout_backward(buf, dres, n, m->cfg.resid_dropout, o->seed, drop_stream(o, l, 1 + which));
-        d = buf;
-    }
-    const ft_adapter_idx *A = &m->adapters[l * 2 + which];
-    if (A->down_w >= 0) {
-        FT_TRY(adapter_bwd(m, a, A, &a->L[l].ad[which], buf2, d, arena));
-        d = buf2;
-    }
-    *dout = d;
-    return FT_OK;
+    return ft_model_branch_grad(m, &a->opts, l, which, a->N, &a->L[l].ad[which], buf, buf2, dres, dout,
+                                arena);
 }
 
 /* Does the backward of this site read its input x (weight gradient, LoRA/DoRA, IA3)? */

@@ -4,7 +4,9 @@
  * block (post-LN): h = LN1(x + drop(O(attn(Qx, Kx, Vx; padding mask)))); x' = LN2(h + drop(P(act(F h)))).
  * head on row 0 (h0 = x_L[:, 0]): BERT logits = W·drop(tanh(pool(h0))) + b; RoBERTa W·drop(tanh(D·drop(h0)))
  *   + b; DistilBERT W·drop(relu(D·h0)) + b. Loss: mean CE (single_label_classification) or MSE (regression).
- * Linear layers carry LoRA / DoRA / IA3 through nn/linear; LoRA on word/position embeddings as decoder.c. */
+ * Linear layers carry LoRA / DoRA / IA3 through nn/linear; LoRA on word/position embeddings as decoder.c; a
+ * bottleneck adapter o ↦ o + up(act(down(o))) on a branch output before its dropout (Houlsby: both, Pfeiffer:
+ * the FFN's); prompt tuning prepends n virtual rows (the head then reads the first of them, as in PEFT). */
 #include <math.h>
 #include <string.h>
 
@@ -22,6 +24,7 @@ typedef struct {
     float *fc, *act;         /* [N,I] pre-activation and activation */
     float *s2, *m2, *r2;     /* LN2 input h + mo and statistics (its output is the next block's input) */
     ft_lin_cache lc[FT_N_SITES];
+    ft_adapter_cache ad[2]; /* bottleneck adapters after the attention output and the FFN output */
 } enc_layer;
 
 typedef struct {
@@ -99,7 +102,7 @@ static size_t enc_act_bytes(const ft_model *m, int B, int T, const ft_fwd_opts *
     size_t peft = 0, peft_max = 0, peft_tmp = 0;
     for (int l = 0; l < c->n_layers; l++) {
         size_t pl, pt;
-        ft_model_site_peft_bytes(m, l, N, &pl, &pt);
+        ft_model_peft_layer_bytes(m, l, N, &pl, &pt);
         peft += pl;
         peft_max = pl > peft_max ? pl : peft_max;
         peft_tmp = pt > peft_tmp ? pt : peft_tmp;
@@ -113,13 +116,6 @@ static size_t enc_act_bytes(const ft_model *m, int B, int T, const ft_fwd_opts *
     if (o->checkpoint)
         return (size_t)c->n_layers * (N * C * 4 + A) + per_layer + peft_max + N * C * 4 + A + fixed + bwd;
     return (size_t)c->n_layers * per_layer + peft + fixed + bwd;
-}
-
-/* Branch output o → residual dropout (in place). */
-static void branch_drop(const ft_model *m, const enc_acts *a, int l, int which, float *o) {
-    if (dropping(a, m->cfg.resid_dropout))
-        ft_dropout_forward(o, o, a->N * m->cfg.hidden, m->cfg.resid_dropout, a->opts.seed,
-                           drop_stream(&a->opts, l, 1 + which));
 }
 
 /* One post-LN block: x [N,C] → x_out [N,C] (caller's buffer), the rest from the arena into a->L[l]. The
@@ -142,35 +138,43 @@ static ft_status layer_fwd(const ft_model *m, enc_acts *a, int l, const float *x
     AL(L->atty, N * C);
     ft_attn_shape as = attn_shape(m, a, l);
     FT_TRY(ft_attention_forward_lse(L->atty, L->lse, L->q, L->k, L->v, a->mask, &as));
-    float *o;
+    float *o, *ob;
     AL(o, N * C);
     FT_TRY(lin_fwd(m, a, l, FT_SITE_O, o, L->atty, arena));
-    branch_drop(m, a, l, 0, o);
+    ob = o;
+    if (m->adapters[l * 2].down_w >= 0) /* the adapter keeps its input: its output goes elsewhere */
+        AL(ob, N * C);
+    FT_TRY(ft_model_branch_out(m, &a->opts, l, 0, N, &L->ad[0], ob, o, arena));
     AL(L->s1, N * C);
     AL(L->h, N * C);
     AL(L->m1, N);
     AL(L->r1, N);
-    ft_residual_layernorm_forward(L->s1, L->h, L->m1, L->r1, o, x, W(P->ln1_w), W(P->ln1_b), N, C,
+    ft_residual_layernorm_forward(L->s1, L->h, L->m1, L->r1, ob, x, W(P->ln1_w), W(P->ln1_b), N, C,
                                   c->norm_eps);
     AL(L->fc, N * I);
     AL(L->act, N * I);
     FT_TRY(lin_fwd(m, a, l, FT_SITE_FC, L->fc, L->h, arena));
     ft_act_forward(c->act, L->act, L->fc, N * I);
-    float *mo;
+    float *mo, *mb;
     AL(mo, N * C);
     FT_TRY(lin_fwd(m, a, l, FT_SITE_PROJ, mo, L->act, arena));
-    branch_drop(m, a, l, 1, mo);
+    mb = mo;
+    if (m->adapters[l * 2 + 1].down_w >= 0)
+        AL(mb, N * C);
+    FT_TRY(ft_model_branch_out(m, &a->opts, l, 1, N, &L->ad[1], mb, mo, arena));
     AL(L->s2, N * C);
     AL(L->m2, N);
     AL(L->r2, N);
-    ft_residual_layernorm_forward(L->s2, x_out, L->m2, L->r2, mo, L->h, W(P->ln2_w), W(P->ln2_b), N, C,
+    ft_residual_layernorm_forward(L->s2, x_out, L->m2, L->r2, mb, L->h, W(P->ln2_w), W(P->ln2_b), N, C,
                                   c->norm_eps);
     return FT_OK;
 }
 
 /* ids, mask, position ids and token types of the batch. */
+/* ids, mask, position ids and token types of the batch, after n_virtual prompt-tuning rows (mask 1, type 0).
+ * PEFT then feeds inputs_embeds: positions 0..T−1, and RoBERTa's pad+1..pad+T whatever the padding. */
 static ft_status setup_inputs(const ft_model *m, const ft_batch *b, enc_acts *a, ft_arena *arena) {
-    const int T = a->T;
+    const int T = a->T, nv = m->n_virtual;
     const int32_t pad = m->cfg.pad_token_id;
     const bool roberta = m->cfg.enc == FT_ENC_ROBERTA;
     AL(a->ids, a->N);
@@ -180,11 +184,14 @@ static ft_status setup_inputs(const ft_model *m, const ft_batch *b, enc_acts *a,
     for (int r = 0; r < a->B; r++) {
         int32_t seen = 0;
         for (int t = 0; t < T; t++) {
-            const int64_t i = (int64_t)r * T + t;
-            a->ids[i] = b->input_ids[i];
-            a->mask[i] = b->mask ? b->mask[i] : 1;
-            a->tt[i] = b->type_ids ? b->type_ids[i] : 0;
-            if (roberta) /* from the ids, not the attention mask, as HF does */
+            const int64_t i = (int64_t)r * T + t, src = (int64_t)r * b->T + (t - nv);
+            const bool virt = t < nv;
+            a->ids[i] = virt ? 0 : b->input_ids[src];
+            a->mask[i] = virt || !b->mask ? 1 : b->mask[src];
+            a->tt[i] = virt || !b->type_ids ? 0 : b->type_ids[src];
+            if (roberta && nv > 0)
+                a->pos[i] = pad + 1 + t;
+            else if (roberta) /* from the ids, not the attention mask, as HF does */
                 a->pos[i] = a->ids[i] != pad ? pad + ++seen : pad;
             else
                 a->pos[i] = t;
@@ -241,13 +248,6 @@ static ft_status enc_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *
                        "the %s encoder has no language-model head: use task classification or regression "
                        "(masked-LM training is not supported yet)",
                        c->model_type);
-    if (m->n_virtual > 0)
-        return ft_fail(FT_ERR_UNSUPPORTED, "prompt tuning on the %s encoder is not supported yet",
-                       c->model_type);
-    for (int i = 0; i < c->n_layers * 2; i++)
-        if (m->adapters[i].down_w >= 0)
-            return ft_fail(FT_ERR_UNSUPPORTED, "bottleneck adapters on the %s encoder are not supported yet",
-                           c->model_type);
     if (o->label_smoothing > 0.0f && !o->no_loss)
         return ft_fail(FT_ERR_UNSUPPORTED, "label smoothing on the %s encoder is not supported yet",
                        c->model_type);
@@ -257,7 +257,12 @@ static ft_status enc_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *
         return ft_fail(FT_ERR_ARG, "the batch has no class labels for the classification head");
     if (m->task == FT_TASK_REGRESSION && !b->reg_targets && !o->no_loss)
         return ft_fail(FT_ERR_ARG, "the batch has no regression targets");
-    const int B = b->B, T = b->T;
+    const int B = b->B, T = b->T + m->n_virtual;
+    const int off = c->enc == FT_ENC_ROBERTA ? c->pad_token_id + 1 : 0; /* RoBERTa's first position */
+    if (T + off > c->max_pos)
+        return ft_fail(FT_ERR_RANGE,
+                       "sequence length %d + %d virtual tokens exceeds the model's %d positions", b->T,
+                       m->n_virtual, c->max_pos - off);
     const int64_t N = (int64_t)B * T, C = c->hidden;
     enc_acts *a;
     AL(a, 1);
@@ -277,6 +282,14 @@ static ft_status enc_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *
     AL(a->e_mean, N);
     AL(a->e_rstd, N);
     ft_embedding_forward(a->e, W(m->wte), a->ids, W(m->wpe), a->pos, N, C);
+    for (int r = 0; m->prompt >= 0 && r < B; r++) /* virtual rows: the prompt instead of a word */
+        for (int t = 0; t < m->n_virtual; t++) {
+            const int64_t i = (int64_t)r * T + t;
+            float *er = a->e + i * C;
+            const float *pr = W(m->prompt) + (int64_t)t * C, *wp = W(m->wpe) + (int64_t)a->pos[i] * C;
+            for (int64_t j = 0; j < C; j++)
+                er[j] = pr[j] + wp[j];
+        }
     if (m->tte >= 0)
         for (int64_t i = 0; i < N; i++)
             ft_add_inplace(a->e + i * C, W(m->tte) + (int64_t)a->tt[i] * C, C);
@@ -374,19 +387,9 @@ static ft_status head_bwd(ft_model *m, enc_acts *a, float *dx, float loss_scale,
     return FT_OK;
 }
 
-/* d(branch output) from d(LN input) through the residual dropout: d itself or buf. */
-static const float *branch_grad(const ft_model *m, const enc_acts *a, int l, int which, float *buf,
-                                const float *d) {
-    if (!dropping(a, m->cfg.resid_dropout))
-        return d;
-    const int64_t n = a->N * m->cfg.hidden;
-    ZERO(buf, n);
-    ft_dropout_backward(buf, d, n, m->cfg.resid_dropout, a->opts.seed, drop_stream(&a->opts, l, 1 + which));
-    return buf;
-}
-
 static bool below_trains(const ft_model *m) {
-    return G(m->wte) || G(m->wpe) || G(m->tte) || G(m->eln_w) || G(m->eln_b) || ft_model_emb_lora_trains(m);
+    return G(m->wte) || G(m->wpe) || G(m->tte) || G(m->eln_w) || G(m->eln_b) || G(m->prompt) ||
+           ft_model_emb_lora_trains(m);
 }
 
 static ft_status enc_backward(ft_model *m, ft_acts *acts, ft_arena *arena, float loss_scale) {
@@ -397,11 +400,12 @@ static ft_status enc_backward(ft_model *m, ft_acts *acts, ft_arena *arena, float
         return ft_fail(FT_ERR_ARG, "backward after an inference-only forward");
     if (a->count == 0)
         return ft_fail(FT_ERR_ARG, "backward: the batch has no target");
-    float *dres, *ds, *dh, *dbuf, *dq, *dk, *dv, *datty, *dact, *dfc;
+    float *dres, *ds, *dh, *dbuf, *dbuf2, *dq, *dk, *dv, *datty, *dact, *dfc;
     ZA(dres, N * C);
     ZA(ds, N * C);
     ZA(dh, N * C);
     ZA(dbuf, N * C);
+    ZA(dbuf2, N * C);
     ZA(dq, N * C);
     ZA(dk, N * C);
     ZA(dv, N * C);
@@ -424,7 +428,8 @@ static ft_status enc_backward(ft_model *m, ft_acts *acts, ft_arena *arena, float
         ZERO(ds, N * C);
         ft_layernorm_backward(ds, G(P->ln2_w), G(P->ln2_b), dres, L->s2, W(P->ln2_w), L->m2, L->r2, N, C);
         memcpy(dh, ds, (size_t)(N * C) * sizeof(float));
-        const float *dbr = branch_grad(m, a, l, 1, dbuf, ds);
+        const float *dbr;
+        FT_TRY(ft_model_branch_grad(m, &a->opts, l, 1, N, &L->ad[1], dbuf, dbuf2, ds, &dbr, arena));
         ZERO(dact, N * I);
         FT_TRY(lin_bwd(m, a, l, FT_SITE_PROJ, dact, dbr, L->act, arena));
         ZERO(dfc, N * I);
@@ -434,7 +439,7 @@ static ft_status enc_backward(ft_model *m, ft_acts *acts, ft_arena *arena, float
         ZERO(ds, N * C);
         ft_layernorm_backward(ds, G(P->ln1_w), G(P->ln1_b), dh, L->s1, W(P->ln1_w), L->m1, L->r1, N, C);
         memcpy(dres, ds, (size_t)(N * C) * sizeof(float));
-        dbr = branch_grad(m, a, l, 0, dbuf, ds);
+        FT_TRY(ft_model_branch_grad(m, &a->opts, l, 0, N, &L->ad[0], dbuf, dbuf2, ds, &dbr, arena));
         ZERO(datty, N * C);
         FT_TRY(lin_bwd(m, a, l, FT_SITE_O, datty, dbr, L->atty, arena));
         ZERO(dq, N * C);
@@ -460,13 +465,20 @@ static ft_status enc_backward(ft_model *m, ft_acts *acts, ft_arena *arena, float
     }
     ZERO(ds, N * C);
     ft_layernorm_backward(ds, G(m->eln_w), G(m->eln_b), dx0, a->e, W(m->eln_w), a->e_mean, a->e_rstd, N, C);
-    ft_model_emb_lora(m, a->ids, a->pos, N, NULL, ds);
-    if (G(m->wte))
-        ft_embedding_backward(G(m->wte), ds, a->ids, N, C, c->pad_token_id);
+    ft_model_emb_lora(m, a->ids, a->pos, N, NULL, ds); /* LoRA and prompt tuning never coexist */
     if (G(m->wpe))
         ft_embedding_backward(G(m->wpe), ds, a->pos, N, C, c->enc == FT_ENC_ROBERTA ? c->pad_token_id : -1);
     if (G(m->tte))
         ft_embedding_backward(G(m->tte), ds, a->tt, N, C, -1);
+    for (int r = 0; m->prompt >= 0 && r < a->B; r++) /* virtual rows feed the prompt, not the word table */
+        for (int t = 0; t < m->n_virtual; t++) {
+            float *dr = ds + ((int64_t)r * a->T + t) * C;
+            if (G(m->prompt))
+                ft_add_inplace(G(m->prompt) + (int64_t)t * C, dr, C);
+            ZERO(dr, C);
+        }
+    if (G(m->wte))
+        ft_embedding_backward(G(m->wte), ds, a->ids, N, C, c->pad_token_id);
     return FT_OK;
 }
 

@@ -20,6 +20,16 @@ extern const ft_family ft_decoder_family;
 extern const ft_family ft_encoder_family;
 
 /* ---- shared by the families (models/step.c) ---- */
+/* A bottleneck adapter on a branch output o [N,C]: y = o + up(act(down(o))); the cache keeps o (not copied),
+ * the pre-activation z and the activation h [N,k] from the arena. */
+typedef struct {
+    float *in, *z, *h;
+} ft_adapter_cache;
+ft_status ft_model_adapter_forward(const ft_model *m, const ft_adapter_idx *A, ft_adapter_cache *c, int64_t N,
+                                   float *y, const float *o, ft_arena *arena);
+/* Its backward: dout = dy + d(up(act(down(o))))/do (written), the adapter's gradients accumulated. */
+ft_status ft_model_adapter_backward(const ft_model *m, const ft_adapter_idx *A, const ft_adapter_cache *c,
+                                    int64_t N, float *dout, const float *dy, ft_arena *arena);
 /* The dropout RNG stream of a step's layer (−1 embeddings) and site: distinct for each. */
 uint64_t ft_model_drop_stream(const ft_fwd_opts *o, int layer, int site);
 /* A linear site with its PEFT hooks, the gradients of what trains and the step's dropout settings. */
@@ -30,9 +40,18 @@ ft_lin ft_model_step_lin(const ft_model *m, const ft_fwd_opts *o, int layer, ft_
 void ft_model_emb_lora(const ft_model *m, const int32_t *ids, const int32_t *pos, int64_t N, float *x,
                        const float *dx);
 bool ft_model_emb_lora_trains(const ft_model *m);
-/* Bytes the PEFT hooks of a layer's linear sites keep through the step (*keep: LoRA h and its dropped input,
- * DoRA's inner product, IA3's buffer) and the scratch their backward takes and gives back (*tmp). */
-void ft_model_site_peft_bytes(const ft_model *m, int layer, size_t N, size_t *keep, size_t *tmp);
+/* Bytes the PEFT tensors of a layer keep through the step (*keep: LoRA h and its dropped input, DoRA's inner
+ * product, IA3's buffer, a bottleneck adapter's z/h and its separate branch output) and the scratch their
+ * backward takes and gives back (*tmp). */
+void ft_model_peft_layer_bytes(const ft_model *m, int layer, size_t N, size_t *keep, size_t *tmp);
+/* A block's branch output (which: 0 attention, 1 MLP): dst = adapter(src) (or src) with residual dropout; dst
+ * may be src when there is no adapter. Its backward: *dout = d(src) from dres (d(dst)), through the dropout
+ * (into buf) and the adapter (into buf2). */
+ft_status ft_model_branch_out(const ft_model *m, const ft_fwd_opts *o, int l, int which, int64_t N,
+                              ft_adapter_cache *ad, float *dst, const float *src, ft_arena *arena);
+ft_status ft_model_branch_grad(const ft_model *m, const ft_fwd_opts *o, int l, int which, int64_t N,
+                               const ft_adapter_cache *ad, float *buf, float *buf2, const float *dres,
+                               const float **dout, ft_arena *arena);
 /* A pooled head's summed loss over logits [B, K] (SEQ_CLS: cross-entropy over the class labels ≠ −100,
  * checked against K; REGRESSION: squared error); the labels go to the arena (*cls or *reg) for the backward.
  */

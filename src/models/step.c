@@ -47,8 +47,15 @@ bool ft_model_emb_lora_trains(const ft_model *m) {
     return false;
 }
 
-void ft_model_site_peft_bytes(const ft_model *m, int layer, size_t N, size_t *keep, size_t *tmp) {
-    const size_t A = FT_ALIGN;
+static int64_t adapter_size(const ft_model *m) {
+    for (int i = 0; i < m->cfg.n_layers * 2; i++)
+        if (m->adapters[i].down_w >= 0)
+            return m->params[m->adapters[i].down_w].shape[0];
+    return 0;
+}
+
+void ft_model_peft_layer_bytes(const ft_model *m, int layer, size_t N, size_t *keep, size_t *tmp) {
+    const size_t A = FT_ALIGN, C = (size_t)m->cfg.hidden, k = (size_t)adapter_size(m);
     size_t pl = 0, pt = 0;
     for (int s = 0; s < FT_N_SITES; s++) {
         const ft_site_peft *sp = &m->sites[layer * FT_N_SITES + s];
@@ -69,6 +76,11 @@ void ft_model_site_peft_bytes(const ft_model *m, int layer, size_t N, size_t *ke
             pt += N * (in > out ? in : out) * 4 + A;
         }
     }
+    for (int w = 0; w < 2; w++)
+        if (m->adapters[layer * 2 + w].down_w >= 0) {
+            pl += (N * C + 2 * N * k) * 4 + 3 * A;
+            pt += 2 * N * k * 4 + 2 * A;
+        }
     *keep = pl;
     *tmp = pt;
 }
@@ -119,5 +131,66 @@ ft_status ft_model_mean_loss(const ft_fwd_opts *o, double sum, int64_t count, co
     *loss = sum / (double)count;
     if (!isfinite(*loss))
         return ft_fail(FT_ERR_NUMERIC, "the loss is %s", isnan(*loss) ? "NaN" : "infinite");
+    return FT_OK;
+}
+
+ft_status ft_model_adapter_forward(const ft_model *m, const ft_adapter_idx *A, ft_adapter_cache *c, int64_t N,
+                                   float *y, const float *o, ft_arena *arena) {
+    const int64_t C = m->cfg.hidden, k = m->params[A->down_w].shape[0];
+    c->z = ft_arena_alloc(arena, (size_t)(N * k) * sizeof(float));
+    c->h = ft_arena_alloc(arena, (size_t)(N * k) * sizeof(float));
+    if (!c->z || !c->h)
+        return FT_ERR_NOMEM;
+    c->in = (float *)(uintptr_t)o;
+    ft_linear_forward(c->z, o, W(A->down_w), W(A->down_b), N, C, k, false);
+    ft_act_forward(m->adapter_act, c->h, c->z, N * k);
+    ft_linear_forward(y, c->h, W(A->up_w), W(A->up_b), N, k, C, false);
+    ft_add_inplace(y, o, N * C);
+    return FT_OK;
+}
+
+ft_status ft_model_adapter_backward(const ft_model *m, const ft_adapter_idx *A, const ft_adapter_cache *c,
+                                    int64_t N, float *dout, const float *dy, ft_arena *arena) {
+    const int64_t C = m->cfg.hidden, k = m->params[A->down_w].shape[0];
+    float *dh = ft_model_zeroed(arena, N * k), *dz = ft_model_zeroed(arena, N * k);
+    if (!dh || !dz)
+        return FT_ERR_NOMEM;
+    ft_linear_backward(dh, G(A->up_w), G(A->up_b), dy, c->h, W(A->up_w), N, k, C, false);
+    ft_act_backward(m->adapter_act, dz, dh, c->z, N * k);
+    memcpy(dout, dy, (size_t)(N * C) * sizeof(float));
+    ft_linear_backward(dout, G(A->down_w), G(A->down_b), dz, c->in, W(A->down_w), N, C, k, false);
+    return FT_OK;
+}
+
+ft_status ft_model_branch_out(const ft_model *m, const ft_fwd_opts *o, int l, int which, int64_t N,
+                              ft_adapter_cache *ad, float *dst, const float *src, ft_arena *arena) {
+    const int64_t n = N * m->cfg.hidden;
+    const ft_adapter_idx *A = &m->adapters[l * 2 + which];
+    if (A->down_w >= 0)
+        FT_TRY(ft_model_adapter_forward(m, A, ad, N, dst, src, arena));
+    else if (dst != src)
+        memcpy(dst, src, (size_t)n * sizeof(float));
+    if (o->training && m->cfg.resid_dropout > 0.0f)
+        ft_dropout_forward(dst, dst, n, m->cfg.resid_dropout, o->seed, ft_model_drop_stream(o, l, 1 + which));
+    return FT_OK;
+}
+
+ft_status ft_model_branch_grad(const ft_model *m, const ft_fwd_opts *o, int l, int which, int64_t N,
+                               const ft_adapter_cache *ad, float *buf, float *buf2, const float *dres,
+                               const float **dout, ft_arena *arena) {
+    const int64_t n = N * m->cfg.hidden;
+    const float *d = dres;
+    if (o->training && m->cfg.resid_dropout > 0.0f) {
+        memset(buf, 0, (size_t)n * sizeof(float));
+        ft_dropout_backward(buf, dres, n, m->cfg.resid_dropout, o->seed,
+                            ft_model_drop_stream(o, l, 1 + which));
+        d = buf;
+    }
+    const ft_adapter_idx *A = &m->adapters[l * 2 + which];
+    if (A->down_w >= 0) {
+        FT_TRY(ft_model_adapter_backward(m, A, ad, N, buf2, d, arena));
+        d = buf2;
+    }
+    *dout = d;
     return FT_OK;
 }

@@ -621,6 +621,10 @@ static ft_status attach_adapter(ft_model *m, const ft_peft_cfg *c, uint64_t seed
             char base[200], name[320];
             if (g)
                 snprintf(base, sizeof base, PREFIX "transformer.h.%d.%s.adapter", l, w ? "mlp" : "attn");
+            else if (ft_model_is_encoder(m)) /* after the attention output / the FFN output */
+                snprintf(base, sizeof base, PREFIX "%s.%d.%s.adapter", ft_model_layer_prefix(m), l,
+                         m->cfg.arch == FT_ARCH_DISTILBERT ? (w ? "ffn" : "attention")
+                                                           : (w ? "output" : "attention.output"));
             else
                 snprintf(base, sizeof base, PREFIX "model.layers.%d.%s.adapter", l, w ? "mlp" : "self_attn");
             ft_adapter_idx *A = &m->adapters[l * 2 + w];
@@ -899,9 +903,6 @@ ft_status ft_peft_apply(ft_model *m, const ft_peft_cfg *c) {
             s = ft_fail(FT_ERR_CONFIG, "the freezing options leave nothing to train");
         return s;
     }
-    if (ft_model_is_encoder(m) && (c->method == FT_METHOD_PROMPT || c->method == FT_METHOD_ADAPTER))
-        return ft_fail(FT_ERR_UNSUPPORTED, "%s on the %s encoder is not supported yet",
-                       ft_method_name(c->method), m->cfg.model_type);
     freeze_all(m);
     for (int i = 0; i < m->n_params; i++)
         if (ft_model_is_head(m, i))

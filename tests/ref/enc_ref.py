@@ -54,6 +54,10 @@ CASES = [
     ("bert-lora", "bert", "lora", "pair"),
     ("bert-ia3", "bert", "ia3", "pair"),
     ("bert-bitfit", "bert", "bitfit", "pair"),
+    ("bert-adapter", "bert", "adapter", "pair"),
+    ("distilbert-adapter-pfeiffer", "distilbert", "adapter-pfeiffer", "plain"),
+    ("bert-prompt", "bert", "prompt", "pair"),
+    ("roberta-prompt", "roberta", "prompt", "rob"),
     ("bert_reg-full", "bert_reg", "full", "reg"),
     ("roberta-full", "roberta", "full", "rob"),
     ("roberta-lora", "roberta", "lora", "rob"),
@@ -90,6 +94,11 @@ def describe(cfg):
                        "output.LayerNorm"])
 
 
+def adapter_places(c):
+    """Where ftune's bottleneck adapters sit in a block: after the attention output, after the FFN output."""
+    return ("attention", "ffn") if c["kind"] == "distilbert" else ("attention.output", "output")
+
+
 def linear_modules(c):
     return [f"{c['L']}.{i}.{c['names'][k]}" for i in range(c["n_layers"]) for k in (0, 1, 2, 3, 5, 6)]
 
@@ -114,6 +123,9 @@ class Net:
         self.cfg, self.c, self.P = cfg, describe(cfg), P
         self.lora = {}  # module -> (A, B, scale)
         self.ia3 = {}   # module -> (vector, is_ff)
+        self.adapters = {}  # "<layer>.<where>" -> {"down.weight": t, ...} (ftune's bottleneck adapters)
+        self.prompt = None  # prompt tuning: [n_virtual, d]
+        self.adapter_act = "relu"
 
     def linear(self, x, mod):
         W, b = self.P[mod + ".weight"], self.P[mod + ".bias"]
@@ -128,6 +140,15 @@ class Net:
             y = y + s * ((x @ A.T) @ B.T)
         return y
 
+    def adapter(self, o, where):
+        """Bottleneck adapter on a branch output (before its dropout): o + up(act(down(o)))."""
+        a = self.adapters.get(where)
+        if a is None:
+            return o
+        z = o @ a["down.weight"].T + a["down.bias"]
+        h = {"relu": torch.relu, "gelu": F.gelu, "silu": F.silu}[self.adapter_act](z)
+        return o + h @ a["up.weight"].T + a["up.bias"]
+
     def ln(self, x, name):
         return F.layer_norm(x, (x.shape[-1],), self.P[name + ".weight"], self.P[name + ".bias"], self.c["eps"])
 
@@ -136,14 +157,21 @@ class Net:
         Bn, T = ids.shape
         E = c["P"] + ".embeddings"
         pad = c["pad"]
-        if c["kind"] == "roberta":  # positions count the non-pad ids, starting past padding_idx
+        x = F.embedding(ids, P[E + ".word_embeddings.weight"], padding_idx=pad)
+        pos_pad = pad if c["kind"] == "roberta" else None
+        if self.prompt is not None:  # PEFT: inputs_embeds = [prompt; words], mask 1 and type 0 in front
+            nv = self.prompt.shape[0]
+            x = torch.cat([self.prompt.unsqueeze(0).expand(Bn, nv, -1), x], dim=1)
+            mask = torch.cat([torch.ones(Bn, nv, dtype=mask.dtype), mask], dim=1)
+            types = torch.cat([torch.zeros(Bn, nv, dtype=types.dtype), types], dim=1)
+            T += nv
+            # from inputs_embeds: positions 0..T-1, RoBERTa's pad+1..pad+T whatever the padding
+            pos = torch.arange(T).unsqueeze(0).expand(Bn, T) + (pad + 1 if c["kind"] == "roberta" else 0)
+        elif c["kind"] == "roberta":  # positions count the non-pad ids, starting past padding_idx
             keep = (ids != pad).long()
             pos = torch.cumsum(keep, dim=1) * keep + pad
-            pos_pad = pad
         else:
             pos = torch.arange(T).unsqueeze(0).expand(Bn, T)
-            pos_pad = None
-        x = F.embedding(ids, P[E + ".word_embeddings.weight"], padding_idx=pad)
         x = x + F.embedding(pos, P[E + ".position_embeddings.weight"], padding_idx=pos_pad)
         if c["types"]:
             x = x + F.embedding(types, P[E + ".token_type_embeddings.weight"])
@@ -161,9 +189,10 @@ class Net:
             q, k, v = (heads(self.linear(x, pre + n[j])) for j in range(3))
             att = torch.softmax(q @ k.transpose(-1, -2) / (D ** 0.5) + add, dim=-1)
             ctx = (att @ v).transpose(1, 2).reshape(Bn, T, d)
-            h = self.ln(self.linear(ctx, pre + n[3]) + x, pre + n[4])
+            where = adapter_places(c)
+            h = self.ln(self.adapter(self.linear(ctx, pre + n[3]), pre + where[0]) + x, pre + n[4])
             f = F.gelu(self.linear(h, pre + n[5]))  # exact erf GELU
-            x = self.ln(self.linear(f, pre + n[6]) + h, pre + n[7])
+            x = self.ln(self.adapter(self.linear(f, pre + n[6]), pre + where[1]) + h, pre + n[7])
         h0 = x[:, 0]
         if c["kind"] == "bert":  # pooler, dropout, classifier
             return self.linear(torch.tanh(self.linear(h0, "bert.pooler.dense")), "classifier")
@@ -217,6 +246,13 @@ def reference(mdir, adir, batch_path, out_path):
             key = name[len(PREFIX):]
             if key.endswith(".lora_A.weight") or key.endswith(".lora_B.weight"):
                 continue
+            if name == "prompt_embeddings":
+                net.prompt = t
+                continue
+            if ".adapter." in key:
+                where, leaf = key.split(".adapter.")
+                net.adapters.setdefault(where, {})[leaf] = t
+                continue
             if key.endswith(".ia3_l"):
                 mod = key[: -len(".ia3_l")]
                 net.ia3[mod] = (t, _suffix(mod, acfg["feedforward_modules"]))
@@ -224,6 +260,7 @@ def reference(mdir, adir, batch_path, out_path):
             if key not in P:
                 raise RefError(f"{adir}: tensor {name} is not a parameter of the model")
             P[key] = t  # a trained bias or head tensor replaces the base's
+        net.adapter_act = acfg.get("adapter_act", "relu")
         if acfg["peft_type"] == "LORA":
             s = acfg["lora_alpha"] / acfg["r"]
             for name, t in named.items():
@@ -334,6 +371,29 @@ def write_adapter(mdir, method, adir, rng):
                 fout, fin = tensors[mod + ".weight"].shape
                 shape = (1, fin) if _suffix(mod, ff) else (fout, 1)
                 out[f"{PREFIX}{mod}.ia3_l"] = 1.0 + 0.3 * rng.standard_normal(shape)
+    elif method.startswith("adapter"):  # ftune's bottleneck adapters (houlsby: both branches; pfeiffer: FFN)
+        pfeiffer = method == "adapter-pfeiffer"
+        conf = {"adapter_act": "gelu" if pfeiffer else "relu", "adapter_placement": "pfeiffer" if pfeiffer else
+                "houlsby", "adapter_size": 6, "base_model_name_or_path": os.path.abspath(mdir),
+                "inference_mode": True, "peft_type": "BOTTLENECK_ADAPTER", "revision": None, "task_type": "SEQ_CLS"}
+        d = c["d"]
+        for i in range(c["n_layers"]):
+            for w, where in enumerate(adapter_places(c)):
+                if pfeiffer and w == 0:
+                    continue
+                base = f"{PREFIX}{c['L']}.{i}.{where}.adapter"
+                out[base + ".down.weight"] = 0.3 * rng.standard_normal((6, d))
+                out[base + ".down.bias"] = 0.1 * rng.standard_normal(6)
+                out[base + ".up.weight"] = 0.3 * rng.standard_normal((d, 6))
+                out[base + ".up.bias"] = 0.1 * rng.standard_normal(d)
+    elif method == "prompt":  # PEFT prompt tuning, 3 virtual tokens
+        conf = {"base_model_name_or_path": os.path.abspath(mdir), "inference_mode": True,
+                "num_attention_heads": cfg.get("num_attention_heads", cfg.get("n_heads")),
+                "num_layers": c["n_layers"], "num_transformer_submodules": 1, "num_virtual_tokens": 3,
+                "peft_type": "PROMPT_TUNING", "prompt_tuning_init": "RANDOM", "prompt_tuning_init_text": None,
+                "revision": None, "task_type": "SEQ_CLS", "token_dim": c["d"], "tokenizer_name_or_path": None,
+                "modules_to_save": ["classifier", "score"]}
+        out["prompt_embeddings"] = 0.5 * rng.standard_normal((3, c["d"]))
     else:  # BitFit: every bias of the base model
         conf = {"base_model_name_or_path": os.path.abspath(mdir), "inference_mode": True, "peft_type": "BITFIT",
                 "revision": None, "task_type": "SEQ_CLS"}
