@@ -362,6 +362,55 @@ static ft_tokenizer *load_tok(const char *name) {
     return t;
 }
 
+/* data.text_pair_field: the pair encoding's token types reach the examples and the batch (pads 0); a
+ * truncated pair keeps its types aligned with its ids; a single text has none. */
+FT_TEST(build_text_pair) {
+    ft_tokenizer *tok = NULL;
+    FT_CHECK_OK(ft_tok_load(
+        write_tmp("vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\ncat\nsat\ndog\nran\n"), &tok));
+    if (!tok)
+        return;
+    ft_data_cfg c = cfg0();
+    c.text_pair_field = "b";
+    c.val_ratio = c.test_ratio = 0;
+    c.train = write_tmp("pair.jsonl", "{\"text\": \"the cat\", \"b\": \"dog ran\", \"label\": \"x\"}\n"
+                                      "{\"text\": \"sat\", \"b\": \"the dog ran\", \"label\": \"y\"}\n"
+                                      "{\"text\": \"cat\", \"label\": \"y\"}\n");
+    ft_dataset tr;
+    FT_CHECK_OK(ft_data_build(&c, FT_TASK_SEQ_CLS, tok, &tr, NULL, NULL, NULL));
+    FT_CHECK(tr.n == 3);
+    if (tr.n != 3) {
+        ft_tok_free(tok);
+        return;
+    }
+    /* [CLS] the cat [SEP] dog ran [SEP] = 2 5 6 3 8 9 3, types 0 0 0 0 1 1 1 */
+    const int32_t ids0[] = {2, 5, 6, 3, 8, 9, 3}, ty0[] = {0, 0, 0, 0, 1, 1, 1};
+    FT_CHECK(tr.ex[0].len == 7 && tr.ex[0].type_ids && !memcmp(tr.ex[0].ids, ids0, sizeof ids0) &&
+             !memcmp(tr.ex[0].type_ids, ty0, sizeof ty0));
+    FT_CHECK(tr.ex[2].type_ids == NULL); /* no pair: all type 0 */
+    size_t idx[3] = {0, 1, 2};
+    ft_batch b;
+    FT_CHECK_OK(ft_batch_collate(&tr, idx, 3, 16, 0, &b));
+    FT_CHECK(b.T == 7 && b.type_ids);
+    if (b.type_ids && b.T == 7) {
+        /* row 1: [CLS] sat [SEP] the dog ran [SEP]; row 2: [CLS] cat [SEP] + 4 pads, all type 0 */
+        const int32_t ty1[] = {0, 0, 0, 1, 1, 1, 1};
+        FT_CHECK(!memcmp(b.type_ids + 7, ty1, sizeof ty1));
+        for (int t = 0; t < 7; t++)
+            FT_CHECK(b.type_ids[14 + t] == 0);
+    }
+    ft_batch_free(&b);
+    ft_dataset_free(&tr);
+    /* head truncation of the pair as one sequence: [CLS] the cat [SEP] [SEP], types moved along */
+    c.max_len = 5;
+    FT_CHECK_OK(ft_data_build(&c, FT_TASK_SEQ_CLS, tok, &tr, NULL, NULL, NULL));
+    const int32_t ids5[] = {2, 5, 6, 3, 3}, ty5[] = {0, 0, 0, 0, 1};
+    FT_CHECK(tr.n == 3 && tr.ex[0].len == 5 && !memcmp(tr.ex[0].ids, ids5, sizeof ids5) &&
+             tr.ex[0].type_ids && !memcmp(tr.ex[0].type_ids, ty5, sizeof ty5));
+    ft_dataset_free(&tr);
+    ft_tok_free(tok);
+}
+
 FT_TEST(build_classification) {
     ft_tokenizer *tok = load_tok("gpt2");
     if (!tok)
@@ -755,6 +804,7 @@ int main(void) {
     FT_RUN(augmentation);
     FT_RUN(split_deterministic_stratified);
     FT_RUN(build_classification);
+    FT_RUN(build_text_pair);
     FT_RUN(pretok_labels);
     FT_RUN(subsample_few_shot);
     FT_RUN(build_causal_lm_packing_and_groups);

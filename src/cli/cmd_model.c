@@ -10,14 +10,53 @@
 #include "peft/peft.h"
 
 static const char *INIT_USAGE =
-    "usage: ftune init --arch gpt2|llama|qwen2|mistral --config small.json --out DIR [--seed N] [--dtype f32|bf16]\n"
+    "usage: ftune init --arch ARCH --config small.json --out DIR [--seed N] [--dtype f32|bf16]\n"
+    "       ARCH: gpt2, llama, qwen2, mistral, bert, roberta, xlm-roberta, distilbert\n"
     "\n"
-    "Writes a randomly initialized model in exact Hugging Face layout: DIR/config.json + DIR/model.safetensors.\n"
-    "small.json holds HF config fields (e.g. {\"n_embd\": 64, \"n_layer\": 2, ...}); missing optional fields get\n"
+    "Writes a randomly initialized model in exact Hugging Face layout: DIR/config.json + "
+    "DIR/model.safetensors.\n"
+    "small.json holds HF config fields (e.g. {\"n_embd\": 64, \"n_layer\": 2, ...}); missing optional fields "
+    "get\n"
     "the architecture's defaults. Weights ~ N(0, initializer_range), norms 1, biases 0 (GPT-2 residual\n"
-    "projections scaled by 1/sqrt(2*n_layer)), as transformers initializes them.\n"
+    "projections scaled by 1/sqrt(2*n_layer); an encoder's padding rows 0), as transformers initializes\n"
+    "them. With \"num_labels\": K (or \"id2label\") in small.json the model gets a sequence-classification\n"
+    "head under its HF names (score.weight; encoders classifier.*, RoBERTa classifier.dense/out_proj,\n"
+    "DistilBERT pre_classifier + classifier); \"problem_type\": \"regression\" makes it a regression head.\n"
     "  --seed N        RNG seed (default 42)\n"
     "  --dtype f32|bf16  stored weight dtype (default f32)\n";
+
+/* A classification / regression head when the config asks for one (num_labels, id2label, problem_type). */
+static ft_status init_head(ft_model *m, const char *path, uint64_t seed) {
+    const cJSON *j = m->cfg.raw, *nl = cJSON_GetObjectItemCaseSensitive(j, "num_labels");
+    const cJSON *i2l = cJSON_GetObjectItemCaseSensitive(j, "id2label"),
+                *pt = cJSON_GetObjectItemCaseSensitive(j, "problem_type");
+    const bool reg = cJSON_IsString(pt) && !strcmp(pt->valuestring, "regression");
+    if (cJSON_IsString(pt) && !reg && strcmp(pt->valuestring, "single_label_classification"))
+        return ft_fail(FT_ERR_UNSUPPORTED,
+                       "%s: problem_type '%s' is not supported (single_label_classification, "
+                       "regression)",
+                       path, pt->valuestring);
+    int k = cJSON_IsNumber(nl) ? (int)nl->valuedouble : cJSON_IsObject(i2l) ? cJSON_GetArraySize(i2l) : 0;
+    if (k <= 0 && !reg)
+        return FT_OK;
+    char **names = NULL;
+    if (cJSON_IsObject(i2l) && cJSON_GetArraySize(i2l) == k && (names = calloc((size_t)k, sizeof *names)))
+        for (int i = 0; i < k; i++) {
+            char key[32];
+            snprintf(key, sizeof key, "%d", i);
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(i2l, key);
+            names[i] = cJSON_IsString(v) ? v->valuestring : NULL;
+            if (!names[i]) {
+                free(names);
+                return ft_fail(FT_ERR_CONFIG, "%s: id2label has no string for id %d", path, i);
+            }
+        }
+    ft_status s =
+        ft_model_set_task(m, reg ? FT_TASK_REGRESSION : FT_TASK_SEQ_CLS, k, (const char *const *)names, seed);
+    free(names);
+    cJSON_DeleteItemFromObjectCaseSensitive(m->cfg.raw, "num_labels"); /* HF keeps it as id2label */
+    return s;
+}
 
 int ft_cmd_init(int argc, char **argv) {
     const char *arch = NULL, *config = NULL, *outdir = NULL, *dtype = "f32";
@@ -32,8 +71,16 @@ int ft_cmd_init(int argc, char **argv) {
         fprintf(stderr, "ftune init: --arch, --config and --out are required\n%s", INIT_USAGE);
         return 2;
     }
-    if (strcmp(arch, "gpt2") && strcmp(arch, "llama") && strcmp(arch, "qwen2") && strcmp(arch, "mistral")) {
-        fprintf(stderr, "ftune init: unknown --arch '%s' (gpt2, llama, qwen2, mistral)\n", arch);
+    static const char *archs[] = {"gpt2", "llama",   "qwen2",       "mistral",
+                                  "bert", "roberta", "xlm-roberta", "distilbert"};
+    bool known = false;
+    for (size_t i = 0; i < sizeof archs / sizeof *archs; i++)
+        known |= !strcmp(arch, archs[i]);
+    if (!known) {
+        fprintf(stderr,
+                "ftune init: unknown --arch '%s' (gpt2, llama, qwen2, mistral, bert, roberta, xlm-roberta, "
+                "distilbert)\n",
+                arch);
         return 2;
     }
     ft_dtype dt = !strcmp(dtype, "bf16") ? FT_DT_BF16 : FT_DT_F32;
@@ -52,6 +99,8 @@ int ft_cmd_init(int argc, char **argv) {
         return ft_cli_fail("init", s);
     ft_model *m;
     s = ft_model_init_random(&cfg, (uint64_t)seed, &m);
+    if (s == FT_OK)
+        s = init_head(m, config, (uint64_t)seed);
     if (s == FT_OK) {
         s = ft_model_save(m, outdir, dt);
         if (s == FT_OK)
@@ -89,8 +138,16 @@ int ft_cmd_inspect(int argc, char **argv) {
     printf("layers %d, hidden %d, heads %d (kv %d, head_dim %d), intermediate %d, vocab %d, positions %d\n",
            c->n_layers, c->hidden, c->n_heads, c->n_kv_heads, c->head_dim, c->intermediate, c->vocab_size,
            c->max_pos);
-    printf("tied embeddings: %s, norm eps %g%s\n", c->tie_embeddings ? "yes" : "no", (double)c->norm_eps,
-           c->arch == FT_ARCH_LLAMA ? "" : " (LayerNorm)");
+    if (ft_model_is_encoder(m))
+        printf("encoder: post-LayerNorm blocks, norm eps %g, token types %d, pad_token_id %d%s; head: %s\n",
+               (double)c->norm_eps, c->type_vocab_size, c->pad_token_id,
+               c->enc == FT_ENC_ROBERTA ? " (positions start at pad_token_id + 1)" : "",
+               m->task == FT_TASK_SEQ_CLS      ? "sequence classification"
+               : m->task == FT_TASK_REGRESSION ? "regression"
+                                               : "none");
+    else
+        printf("tied embeddings: %s, norm eps %g%s\n", c->tie_embeddings ? "yes" : "no", (double)c->norm_eps,
+               c->arch == FT_ARCH_LLAMA ? "" : " (LayerNorm)");
     if (c->arch == FT_ARCH_LLAMA)
         printf("rope_theta %g, q/k/v bias %s, o_proj bias %s, mlp bias %s\n", (double)c->rope_theta,
                c->qkv_bias ? "yes" : "no", c->o_bias ? "yes" : "no", c->mlp_bias ? "yes" : "no");
@@ -112,7 +169,7 @@ int ft_cmd_inspect(int argc, char **argv) {
                 printf("%s%lld", d ? ", " : "", (long long)t->shape[d]);
             char full[600];
             snprintf(full, sizeof full, "transformer.%s", t->name);
-            bool used = ft_model_find_param(m, t->name) >= 0 ||
+            bool used = ft_model_find_param(m, t->name) >= 0 || ft_model_tensor_used(m, t->name) ||
                         (m->cfg.arch == FT_ARCH_GPT2 && ft_model_find_param(m, full) >= 0);
             printf("]%s\n", used ? "" : "  (not used by the model)");
         }
@@ -125,14 +182,16 @@ static const char *DUMP_USAGE =
     "usage: ftune dump --model DIR [--adapter ADIR] --batch batch.json --out out.safetensors\n"
     "\n"
     "Runs one forward and backward pass (dropout off) on batch.json =\n"
-    "{\"input_ids\": [[...], ...], \"attention_mask\": [[...], ...], \"labels\": [[...], ...]} (mask and labels\n"
+    "{\"input_ids\": [[...], ...], \"attention_mask\": [[...], ...], \"labels\": [[...], ...]} (mask and "
+    "labels\n"
     "optional; labels default to input_ids, shifted inside the loss, -100 ignored) and writes F32 tensors\n"
     "'logits' [B, T, V], 'loss' [1] and 'grad.<HF name>' for every trainable tensor in its HF shape.\n"
     "Without --adapter every parameter trains (full fine-tuning). With --adapter ADIR (a PEFT adapter:\n"
     "adapter_config.json + adapter_model.safetensors) the base is frozen and the gradients are those of\n"
     "the adapter's tensors, under their names in adapter_model.safetensors; with prompt tuning the\n"
     "logits cover the virtual tokens too ([B, n_virtual + T, V]). A classification model's logits are\n"
-    "[B, num_labels] (batch.json then needs \"cls_labels\": [...] or \"targets\": [...]).\n";
+    "[B, num_labels] (batch.json then needs \"cls_labels\": [...] or \"targets\": [...]). An encoder\n"
+    "(bert, roberta, xlm-roberta, distilbert) also takes \"token_type_ids\": [[...], ...] (default all 0).\n";
 
 int ft_cmd_dump(int argc, char **argv) {
     const char *model = NULL, *batch = NULL, *outp = NULL, *adapter = NULL;

@@ -92,6 +92,7 @@ static ft_status push_ex(ft_dataset *d, size_t *cap, ft_example *e) {
         if (!x) {
             free(e->ids);
             free(e->labels);
+            free(e->type_ids);
             return ft_fail(FT_ERR_NOMEM, "out of memory");
         }
         d->ex = x;
@@ -110,7 +111,10 @@ static int32_t *dup_ids(const int32_t *src, size_t n) {
 
 /* Cut ids to max_len: keep the special tokens at both ends, drop content from the end ("head") or the
  * start ("tail"). Returns the kept count; ids are moved in place. */
-static size_t truncate_ids(const ft_tokenizer *tok, int32_t *ids, size_t n, size_t max_len, bool keep_tail) {
+/* Truncate to max_len keeping the leading and trailing special tokens; types (token types, may be NULL) moves
+ * with ids. */
+static size_t truncate_ids(const ft_tokenizer *tok, int32_t *ids, int32_t *types, size_t n, size_t max_len,
+                           bool keep_tail) {
     if (n <= max_len)
         return n;
     size_t lead = 0, trail = 0;
@@ -122,6 +126,10 @@ static size_t truncate_ids(const ft_tokenizer *tok, int32_t *ids, size_t n, size
     size_t from = keep_tail ? n - trail - keep : lead;
     memmove(ids + lead, ids + from, keep * sizeof *ids);
     memmove(ids + lead + keep, ids + n - trail, trail * sizeof *ids);
+    if (types) {
+        memmove(types + lead, types + from, keep * sizeof *types);
+        memmove(types + lead + keep, types + n - trail, trail * sizeof *types);
+    }
     return max_len;
 }
 
@@ -348,9 +356,14 @@ static ft_status build_split(const build_ctx *b, const ft_data_recs *rs, ft_data
         size_t n = t.n;
         if (n > max) {
             ts->truncated++;
-            n = truncate_ids(b->tok, t.ids, t.n, max, keep_tail);
+            n = truncate_ids(b->tok, t.ids, r->text_pair ? t.type_ids : NULL, t.n, max, keep_tail);
         }
         e.ids = dup_ids(t.ids, n);
+        /* a text pair's token types (BERT segment ids) go with it; a single text's are all 0 */
+        if (e.ids && r->text_pair && t.type_ids && !(e.type_ids = dup_ids(t.type_ids, n))) {
+            free(e.ids);
+            e.ids = NULL;
+        }
         if (!e.ids) {
             s = ft_fail(FT_ERR_NOMEM, "out of memory");
             break;

@@ -91,6 +91,7 @@ int ft_data_label_id(char *const *names, int n, const char *lab) {
 void ft_batch_free(ft_batch *b) {
     free(b->input_ids);
     free(b->mask);
+    free(b->type_ids);
     free(b->labels);
     free(b->cls_labels);
     free(b->reg_targets);
@@ -161,6 +162,8 @@ ft_status ft_batch_load_json(const char *path, ft_batch *out) {
     ft_status s = matrix(root, path, "input_ids", &B, &T, &out->input_ids);
     if (s == FT_OK && cJSON_GetObjectItemCaseSensitive(root, "attention_mask"))
         s = matrix(root, path, "attention_mask", &B, &T, &out->mask);
+    if (s == FT_OK && cJSON_GetObjectItemCaseSensitive(root, "token_type_ids"))
+        s = matrix(root, path, "token_type_ids", &B, &T, &out->type_ids);
     if (s == FT_OK && cJSON_GetObjectItemCaseSensitive(root, "labels"))
         s = matrix(root, path, "labels", &B, &T, &out->labels);
     const cJSON *cl = cJSON_GetObjectItemCaseSensitive(root, "cls_labels");
@@ -198,6 +201,7 @@ void ft_dataset_free(ft_dataset *d) {
     for (size_t i = 0; i < d->n; i++) {
         free(d->ex[i].ids);
         free(d->ex[i].labels);
+        free(d->ex[i].type_ids);
     }
     free(d->ex);
     for (int i = 0; d->label_names && i < d->n_labels; i++)
@@ -281,6 +285,14 @@ ft_status ft_dataset_load_pretok_labels(const char *path, char *const *label_nam
             if (s == FT_OK && ln != ex.len)
                 s = ft_fail(FT_ERR_SHAPE, "%s: 'labels' has %d entries, 'input_ids' has %d", where, ln, ex.len);
         }
+        const cJSON *tti = cJSON_GetObjectItemCaseSensitive(j, "token_type_ids");
+        if (s == FT_OK && tti) {
+            int ln;
+            s = int_array(tti, where, "token_type_ids", &ex.type_ids, &ln);
+            if (s == FT_OK && ln != ex.len)
+                s = ft_fail(FT_ERR_SHAPE, "%s: 'token_type_ids' has %d entries, 'input_ids' has %d", where,
+                            ln, ex.len);
+        }
         const cJSON *cl = cJSON_GetObjectItemCaseSensitive(j, "label");
         char lb[32];
         const char *cls = NULL;
@@ -324,6 +336,7 @@ ft_status ft_dataset_load_pretok_labels(const char *path, char *const *label_nam
             free(lab_copy);
             free(ex.ids);
             free(ex.labels);
+            free(ex.type_ids);
             break;
         }
         labs[out->n] = lab_copy;
@@ -376,10 +389,19 @@ ft_status ft_batch_collate(const ft_dataset *d, const size_t *idx, int n, int ma
         ft_batch_free(out);
         return ft_fail(FT_ERR_NOMEM, "out of memory");
     }
+    bool types = false;
+    for (int i = 0; i < n; i++)
+        types |= d->ex[idx[i]].type_ids != NULL;
+    if (types && !(out->type_ids = calloc(cells, sizeof(int32_t)))) {
+        ft_batch_free(out);
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    }
     out->B = n;
     out->T = T;
     for (int i = 0; i < n; i++) {
         const ft_example *e = &d->ex[idx[i]];
+        for (int t = 0; e->type_ids && t < T && t < e->len; t++) /* pads keep type 0 */
+            out->type_ids[(size_t)i * (size_t)T + (size_t)t] = e->type_ids[t];
         out->cls_labels[i] = e->cls_label;
         out->reg_targets[i] = e->reg_target;
         for (int t = 0; t < T; t++) {

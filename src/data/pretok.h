@@ -5,13 +5,15 @@
 
 #include "models/model.h"
 
-/* Parse {"input_ids": [[...]...], "attention_mask"?: [[...]...], "labels"?: [[...]...]} (rectangular). */
+/* Parse {"input_ids": [[...]...], "attention_mask"?: [[...]...], "token_type_ids"?: [[...]...],
+ * "labels"?: [[...]...]} (rectangular). */
 ft_status ft_batch_load_json(const char *path, ft_batch *out);
 void ft_batch_free(ft_batch *b);
 
 typedef struct {
     int32_t *ids;       /* [len] */
     int32_t *labels;    /* [len] or NULL (= ids); -100 = no loss (prompt tokens, padding) */
+    int32_t *type_ids;  /* [len] token types (a text pair's second segment 1), or NULL = all 0 */
     int len;
     int32_t cls_label;  /* class id for SEQ_CLS, -100 when none */
     float reg_target;   /* value for REGRESSION */

@@ -1,4 +1,5 @@
-/* HF config.json → ft_model_config, for gpt2 and the Llama family (llama, qwen2, mistral). */
+/* HF config.json → ft_model_config, for gpt2, the Llama family (llama, qwen2, mistral) and the BERT-family
+ * encoders (bert, roberta, xlm-roberta, distilbert). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -146,6 +147,83 @@ static ft_status parse_llama(const cfg_src *s, ft_model_config *c) {
     return FT_OK;
 }
 
+static ft_status get_str(const cfg_src *s, const char *key, const char **out, const char *def) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(s->j, key);
+    *out = def;
+    if (!v || cJSON_IsNull(v))
+        return FT_OK;
+    if (!cJSON_IsString(v))
+        return ft_fail(FT_ERR_CONFIG, "%s: field '%s' must be a string", s->path, key);
+    *out = v->valuestring;
+    return FT_OK;
+}
+
+/* BERT, RoBERTa, XLM-RoBERTa (BertConfig / RobertaConfig fields); post-LN blocks, learned absolute positions.
+ */
+static ft_status parse_bert(const cfg_src *s, ft_model_config *c) {
+    const bool roberta = strcmp(c->model_type, "bert") != 0;
+    FT_TRY(get_int(s, "vocab_size", &c->vocab_size, true, 0));
+    FT_TRY(get_int(s, "hidden_size", &c->hidden, false, 768));
+    FT_TRY(get_int(s, "num_hidden_layers", &c->n_layers, false, 12));
+    FT_TRY(get_int(s, "num_attention_heads", &c->n_heads, false, 12));
+    FT_TRY(get_int(s, "intermediate_size", &c->intermediate, false, 3072));
+    FT_TRY(get_int(s, "max_position_embeddings", &c->max_pos, false, 512));
+    FT_TRY(get_int(s, "type_vocab_size", &c->type_vocab_size, false, 2));
+    FT_TRY(get_int(s, "pad_token_id", &c->pad_token_id, false, roberta ? 1 : 0));
+    FT_TRY(get_float(s, "layer_norm_eps", &c->norm_eps, 1e-12f));
+    FT_TRY(get_float(s, "hidden_dropout_prob", &c->resid_dropout, 0.1f));
+    FT_TRY(get_float(s, "attention_probs_dropout_prob", &c->attn_dropout, 0.1f));
+    FT_TRY(get_float(s, "classifier_dropout", &c->cls_dropout, c->resid_dropout));
+    FT_TRY(get_float(s, "initializer_range", &c->init_range, 0.02f));
+    FT_TRY(parse_act(s, "hidden_act", "gelu", &c->act));
+    const char *pet;
+    bool dec = false, cross = false;
+    FT_TRY(get_str(s, "position_embedding_type", &pet, "absolute"));
+    FT_TRY(get_bool(s, "is_decoder", &dec, false));
+    FT_TRY(get_bool(s, "add_cross_attention", &cross, false));
+    if (strcmp(pet, "absolute") != 0)
+        return ft_fail(FT_ERR_UNSUPPORTED,
+                       "%s: position_embedding_type '%s' is not supported (only absolute)", s->path, pet);
+    if (dec || cross)
+        return ft_fail(FT_ERR_UNSUPPORTED,
+                       "%s: is_decoder / add_cross_attention %s is not supported (encoders only)", s->path,
+                       c->model_type);
+    c->embd_dropout = c->resid_dropout;
+    c->n_kv_heads = c->n_heads;
+    c->qkv_bias = c->o_bias = c->mlp_bias = true;
+    c->enc = roberta ? FT_ENC_ROBERTA : FT_ENC_BERT;
+    c->arch = FT_ARCH_BERT;
+    return FT_OK;
+}
+
+/* DistilBERT (DistilBertConfig fields): BERT's block under other names, no token types, no pooler. */
+static ft_status parse_distilbert(const cfg_src *s, ft_model_config *c) {
+    FT_TRY(get_int(s, "vocab_size", &c->vocab_size, true, 0));
+    FT_TRY(get_int(s, "dim", &c->hidden, false, 768));
+    FT_TRY(get_int(s, "n_layers", &c->n_layers, false, 6));
+    FT_TRY(get_int(s, "n_heads", &c->n_heads, false, 12));
+    FT_TRY(get_int(s, "hidden_dim", &c->intermediate, false, 3072));
+    FT_TRY(get_int(s, "max_position_embeddings", &c->max_pos, false, 512));
+    FT_TRY(get_int(s, "pad_token_id", &c->pad_token_id, false, 0));
+    FT_TRY(get_float(s, "dropout", &c->resid_dropout, 0.1f));
+    FT_TRY(get_float(s, "attention_dropout", &c->attn_dropout, 0.1f));
+    FT_TRY(get_float(s, "seq_classif_dropout", &c->cls_dropout, 0.2f));
+    FT_TRY(get_float(s, "initializer_range", &c->init_range, 0.02f));
+    FT_TRY(parse_act(s, "activation", "gelu", &c->act));
+    bool sinus = false;
+    FT_TRY(get_bool(s, "sinusoidal_pos_embds", &sinus, false));
+    if (sinus)
+        return ft_fail(FT_ERR_UNSUPPORTED,
+                       "%s: sinusoidal_pos_embds true is not supported (learned positions only)", s->path);
+    c->norm_eps = 1e-12f; /* DistilBERT's LayerNorms use eps 1e-12, not a config field */
+    c->embd_dropout = c->resid_dropout;
+    c->n_kv_heads = c->n_heads;
+    c->qkv_bias = c->o_bias = c->mlp_bias = true;
+    c->enc = FT_ENC_DISTILBERT;
+    c->arch = FT_ARCH_DISTILBERT;
+    return FT_OK;
+}
+
 ft_status ft_config_parse(const char *json_text, const char *path, ft_model_config *c) {
     memset(c, 0, sizeof *c);
     c->pad_token_id = -1;
@@ -171,12 +249,20 @@ ft_status ft_config_parse(const char *json_text, const char *path, ft_model_conf
         else if (!strcmp(c->model_type, "llama") || !strcmp(c->model_type, "qwen2") ||
                  !strcmp(c->model_type, "mistral"))
             st = parse_llama(&s, c);
+        else if (!strcmp(c->model_type, "bert") || !strcmp(c->model_type, "roberta") ||
+                 !strcmp(c->model_type, "xlm-roberta"))
+            st = parse_bert(&s, c);
+        else if (!strcmp(c->model_type, "distilbert"))
+            st = parse_distilbert(&s, c);
         else
-            st = ft_fail(FT_ERR_UNSUPPORTED, "%s: unknown model_type '%s' (supported: gpt2, llama, qwen2, mistral)",
-                         path, c->model_type);
+            st =
+                ft_fail(FT_ERR_UNSUPPORTED,
+                        "%s: unknown model_type '%s' (supported: gpt2, llama, qwen2, mistral, bert, roberta, "
+                        "xlm-roberta, distilbert)",
+                        path, c->model_type);
     }
     if (st == FT_OK) {
-        int pad = -1;
+        int pad = c->pad_token_id; /* the family's default (encoders) or -1 */
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "pad_token_id");
         if (cJSON_IsNumber(p))
             pad = (int)p->valuedouble;
@@ -202,8 +288,12 @@ ft_status ft_config_parse(const char *json_text, const char *path, ft_model_conf
             st = ft_fail(FT_ERR_CONFIG, "%s: head_dim %d must be even for rotary embeddings", path, c->head_dim);
         else if (c->norm_eps <= 0.0f)
             st = ft_fail(FT_ERR_CONFIG, "%s: the norm epsilon must be positive", path);
-        else if (c->resid_dropout < 0 || c->resid_dropout >= 1 || c->embd_dropout < 0 || c->embd_dropout >= 1 ||
-                 c->attn_dropout < 0 || c->attn_dropout >= 1)
+        else if ((c->arch == FT_ARCH_BERT || c->arch == FT_ARCH_DISTILBERT) &&
+                 c->pad_token_id >= c->vocab_size)
+            st = ft_fail(FT_ERR_CONFIG, "%s: pad_token_id %d is outside the vocabulary of %d", path,
+                         c->pad_token_id, c->vocab_size);
+        else if (c->cls_dropout < 0 || c->cls_dropout >= 1 || c->resid_dropout < 0 || c->resid_dropout >= 1 ||
+                 c->embd_dropout < 0 || c->embd_dropout >= 1 || c->attn_dropout < 0 || c->attn_dropout >= 1)
             st = ft_fail(FT_ERR_CONFIG, "%s: dropout rates must be in [0, 1)", path);
     }
     if (st != FT_OK) {
@@ -236,6 +326,33 @@ ft_status ft_config_from_partial(const char *json_text, const char *path, const 
             cJSON_AddNumberToObject(j, "layer_norm_epsilon", 1e-5);
         if (!cJSON_GetObjectItem(j, "n_inner"))
             cJSON_AddNullToObject(j, "n_inner");
+    } else if (!strcmp(type, "bert") || !strcmp(type, "roberta") || !strcmp(type, "xlm-roberta")) {
+        const bool rob = strcmp(type, "bert") != 0;
+        const char *arr[] = {!rob                       ? "BertModel"
+                             : !strcmp(type, "roberta") ? "RobertaModel"
+                                                        : "XLMRobertaModel"};
+        if (!cJSON_GetObjectItem(j, "architectures"))
+            cJSON_AddItemToObject(j, "architectures", cJSON_CreateStringArray(arr, 1));
+        if (!cJSON_GetObjectItem(j, "hidden_act"))
+            cJSON_AddStringToObject(j, "hidden_act", "gelu");
+        if (!cJSON_GetObjectItem(j, "layer_norm_eps"))
+            cJSON_AddNumberToObject(j, "layer_norm_eps", 1e-12);
+        if (!cJSON_GetObjectItem(j, "pad_token_id"))
+            cJSON_AddNumberToObject(j, "pad_token_id", rob ? 1 : 0);
+        if (!cJSON_GetObjectItem(j, "type_vocab_size"))
+            cJSON_AddNumberToObject(j, "type_vocab_size", rob ? 1 : 2);
+        if (!cJSON_GetObjectItem(j, "position_embedding_type"))
+            cJSON_AddStringToObject(j, "position_embedding_type", "absolute");
+    } else if (!strcmp(type, "distilbert")) {
+        const char *arr[] = {"DistilBertModel"};
+        if (!cJSON_GetObjectItem(j, "architectures"))
+            cJSON_AddItemToObject(j, "architectures", cJSON_CreateStringArray(arr, 1));
+        if (!cJSON_GetObjectItem(j, "activation"))
+            cJSON_AddStringToObject(j, "activation", "gelu");
+        if (!cJSON_GetObjectItem(j, "pad_token_id"))
+            cJSON_AddNumberToObject(j, "pad_token_id", 0);
+        if (!cJSON_GetObjectItem(j, "sinusoidal_pos_embds"))
+            cJSON_AddBoolToObject(j, "sinusoidal_pos_embds", false);
     } else {
         const char *arr[] = {!strcmp(type, "qwen2") ? "Qwen2ForCausalLM"
                              : !strcmp(type, "mistral") ? "MistralForCausalLM" : "LlamaForCausalLM"};

@@ -9,12 +9,11 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "models/family.h"
 #include "models/model.h"
 #include "nn/linear.h"
 
-typedef struct {
-    float *in, *z, *h; /* adapter input [N,C], pre-activation and activation [N,k] */
-} adapter_cache;
+typedef ft_adapter_cache adapter_cache;
 
 typedef struct {
     float *x_in;                 /* [N,C] residual stream entering the layer */
@@ -30,6 +29,7 @@ typedef struct {
 } layer_acts;
 
 struct ft_acts {
+    const ft_family *fam;      /* &ft_decoder_family (models/family.h) */
     int B, T, T_in, n_virtual; /* T = n_virtual + T_in */
     int64_t N;
     ft_fwd_opts opts;
@@ -55,22 +55,7 @@ struct ft_acts {
 
 static bool is_gpt2(const ft_model *m) { return m->cfg.arch == FT_ARCH_GPT2; }
 
-static int64_t adapter_size(const ft_model *m) {
-    for (int i = 0; i < m->cfg.n_layers * 2; i++)
-        if (m->adapters[i].down_w >= 0)
-            return m->params[m->adapters[i].down_w].shape[0];
-    return 0;
-}
-
-size_t ft_model_act_bytes(const ft_model *m, int B, int T) { return ft_model_act_bytes_ckpt(m, B, T, false); }
-
-size_t ft_model_act_bytes_ckpt(const ft_model *m, int B, int T, bool checkpoint) {
-    /* any forward + backward at this size: unfused causal head with a logits copy (the largest head) */
-    const ft_fwd_opts o = {.keep_logits = true, .checkpoint = checkpoint};
-    return ft_model_act_bytes_opts(m, B, T, &o);
-}
-
-size_t ft_model_act_bytes_opts(const ft_model *m, int B, int T, const ft_fwd_opts *o) {
+static size_t dec_act_bytes(const ft_model *m, int B, int T, const ft_fwd_opts *o) {
     const ft_model_config *c = &m->cfg;
     T += m->n_virtual;
     const size_t N = (size_t)B * (size_t)T, C = (size_t)c->hidden, I = (size_t)c->intermediate;
@@ -88,33 +73,9 @@ size_t ft_model_act_bytes_opts(const ft_model *m, int B, int T, const ft_fwd_opt
      * buffer, an adapter's z/h and its separate branch output) and the scratch its backward takes and gives
      * back at the end of the layer (LoRA dh and dropout buffers, DoRA's scaled dy, IA3's, adapter dz/dh) */
     size_t peft = 0, peft_max = 0, peft_tmp = 0;
-    const size_t k = (size_t)adapter_size(m);
     for (int l = 0; l < c->n_layers; l++) {
-        size_t pl = 0, pt = 0;
-        for (int s = 0; s < FT_N_SITES; s++) {
-            const ft_site_peft *sp = &m->sites[l * FT_N_SITES + s];
-            int64_t in64 = 0, out64 = 0;
-            if (!ft_model_site(m, l, (ft_site)s, NULL, NULL, &in64, &out64, NULL, NULL, 0))
-                continue;
-            const size_t in = (size_t)in64, out = (size_t)out64, r = (size_t)(sp->lora_a >= 0 ? sp->r : 0);
-            if (sp->lora_a >= 0) {
-                pl += (N * r + N * in) * 4 + 2 * A;
-                pt += (N * r + 2 * N * in) * 4 + 3 * A;
-                if (sp->dora_m >= 0) {
-                    pl += (N * out + out) * 4 + 2 * A;
-                    pt += N * out * 4 + A;
-                }
-            }
-            if (sp->ia3 >= 0) {
-                pl += N * (in > out ? in : out) * 4 + A;
-                pt += N * (in > out ? in : out) * 4 + A;
-            }
-        }
-        for (int w = 0; w < 2; w++)
-            if (m->adapters[l * 2 + w].down_w >= 0) {
-                pl += (N * C + 2 * N * k) * 4 + 3 * A;
-                pt += 2 * N * k * 4 + 2 * A;
-            }
+        size_t pl, pt;
+        ft_model_peft_layer_bytes(m, l, N, &pl, &pt);
         peft += pl;
         peft_max = pl > peft_max ? pl : peft_max;
         peft_tmp = pt > peft_tmp ? pt : peft_tmp;
@@ -170,7 +131,7 @@ static void norm_bwd(const ft_model *m, float *dx, const float *dy, const float 
 
 /* Dropout RNG streams: distinct per step, layer and site. */
 static uint64_t drop_stream(const ft_fwd_opts *o, int layer, int site) {
-    return o->step * 4096u + (uint64_t)(layer + 1) * 32u + (uint64_t)site;
+    return ft_model_drop_stream(o, layer, site);
 }
 
 ft_lin ft_model_site_lin(const ft_model *m, int l, ft_site site, bool grads) {
@@ -212,11 +173,7 @@ ft_lin ft_model_site_lin(const ft_model *m, int l, ft_site site, bool grads) {
 }
 
 static ft_lin make_lin(const ft_model *m, const ft_acts *a, int l, ft_site site) {
-    ft_lin L = ft_model_site_lin(m, l, site, true);
-    L.training = a->opts.training;
-    L.seed = a->opts.seed;
-    L.stream = drop_stream(&a->opts, l, 8 + (int)site);
-    return L;
+    return ft_model_step_lin(m, &a->opts, l, site);
 }
 
 static ft_status lin_fwd(const ft_model *m, ft_acts *a, int l, ft_site site, float *y, const float *x, ft_arena *arena) {
@@ -259,36 +216,6 @@ static ft_status lin_act_bwd(const ft_model *m, ft_acts *a, int l, ft_site site,
     return ft_lin_backward(&L, dx, dpre, x, a->N, &a->L[l].lc[site], arena);
 }
 
-/* Adapter forward: y = o + up(act(down(o))), o kept in the cache. */
-static ft_status adapter_fwd(const ft_model *m, ft_acts *a, const ft_adapter_idx *A, adapter_cache *c, float *y,
-                             const float *o, ft_arena *arena) {
-    const int64_t N = a->N, C = m->cfg.hidden, k = m->params[A->down_w].shape[0];
-    AL(c->z, N * k);
-    AL(c->h, N * k);
-    c->in = (float *)o;
-    ft_linear_forward(c->z, o, W(A->down_w), W(A->down_b), N, C, k, false);
-    ft_act_forward(m->adapter_act, c->h, c->z, N * k);
-    ft_linear_forward(y, c->h, W(A->up_w), W(A->up_b), N, k, C, false);
-    ft_add_inplace(y, o, N * C);
-    return FT_OK;
-}
-
-/* Adapter backward: do = dy + d(up(act(down(o))))/do; written into dout. */
-static ft_status adapter_bwd(const ft_model *m, ft_acts *a, const ft_adapter_idx *A, const adapter_cache *c,
-                             float *dout, const float *dy, ft_arena *arena) {
-    const int64_t N = a->N, C = m->cfg.hidden, k = m->params[A->down_w].shape[0];
-    float *dh, *dz;
-    AL(dh, N * k);
-    AL(dz, N * k);
-    memset(dh, 0, (size_t)(N * k) * sizeof(float));
-    memset(dz, 0, (size_t)(N * k) * sizeof(float));
-    ft_linear_backward(dh, G(A->up_w), G(A->up_b), dy, c->h, W(A->up_w), N, k, C, false);
-    ft_act_backward(m->adapter_act, dz, dh, c->z, N * k);
-    memcpy(dout, dy, (size_t)(N * C) * sizeof(float));
-    ft_linear_backward(dout, G(A->down_w), G(A->down_b), dz, c->in, W(A->down_w), N, C, k, false);
-    return FT_OK;
-}
-
 static ft_attn_shape attn_shape(const ft_model *m, const ft_acts *a, int layer) {
     const ft_model_config *c = &m->cfg;
     ft_attn_shape s;
@@ -310,15 +237,8 @@ static ft_attn_shape attn_shape(const ft_model *m, const ft_acts *a, int layer) 
 /* Branch output o → (adapter) → dropout → + residual, into dst. o may be overwritten. */
 static ft_status branch_out(const ft_model *m, ft_acts *a, int l, int which, float *dst, float *o, const float *res,
                             ft_arena *arena) {
-    const int64_t N = a->N, C = m->cfg.hidden;
-    const ft_adapter_idx *A = &m->adapters[l * 2 + which];
-    if (A->down_w >= 0)
-        FT_TRY(adapter_fwd(m, a, A, &a->L[l].ad[which], dst, o, arena));
-    else if (dst != o)
-        memcpy(dst, o, (size_t)(N * C) * sizeof(float));
-    if (a->opts.training && m->cfg.resid_dropout > 0.0f)
-        ft_dropout_forward(dst, dst, N * C, m->cfg.resid_dropout, a->opts.seed, drop_stream(&a->opts, l, 1 + which));
-    ft_add_inplace(dst, res, N * C);
+    FT_TRY(ft_model_branch_out(m, &a->opts, l, which, a->N, &a->L[l].ad[which], dst, o, arena));
+    ft_add_inplace(dst, res, a->N * m->cfg.hidden);
     return FT_OK;
 }
 
@@ -419,27 +339,11 @@ static ft_status layer_fwd(const ft_model *m, ft_acts *a, int l, const float *x,
  * token table, position ids for GPT-2's position table. backward: the gradients of A (not of the padding row)
  * and B from d(x), when they train. */
 static void emb_lora(const ft_model *m, const ft_acts *a, float *x, const float *dx) {
-    for (int e = 0; e < FT_N_EMB; e++) {
-        const ft_emb_peft *ep = &m->emb[e];
-        int64_t V;
-        int32_t pad;
-        if (ep->lora_a < 0 || !ft_model_emb(m, (ft_emb)e, NULL, &V, &pad, NULL, 0))
-            continue;
-        const int32_t *ids = e == FT_EMB_TOKENS ? a->ids : a->pos;
-        if (x)
-            ft_embedding_lora_forward(x, W(ep->lora_a), W(ep->lora_b), ids, a->N, m->cfg.hidden, V, ep->r,
-                                      ep->lora_scale);
-        else if (G(ep->lora_a) || G(ep->lora_b))
-            ft_embedding_lora_backward(G(ep->lora_a), G(ep->lora_b), dx, W(ep->lora_a), W(ep->lora_b), ids,
-                                       a->N, m->cfg.hidden, V, ep->r, ep->lora_scale, pad);
-    }
+    ft_model_emb_lora(m, a->ids, a->pos, a->N, x, dx);
 }
 
 static bool emb_lora_trains(const ft_model *m) {
-    for (int e = 0; e < FT_N_EMB; e++)
-        if (G(m->emb[e].lora_a) || G(m->emb[e].lora_b))
-            return true;
-    return false;
+    return ft_model_emb_lora_trains(m);
 }
 
 static ft_status setup_inputs(const ft_model *m, const ft_batch *b, ft_acts *a, ft_arena *arena) {
@@ -508,8 +412,8 @@ static void smoothed_ce_backward(float *d, const float *logits, const int32_t *t
     }
 }
 
-ft_status ft_model_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o, ft_arena *arena, ft_acts **out,
-                           double *loss, int64_t *count) {
+static ft_status dec_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o, ft_arena *arena,
+                             ft_acts **out, double *loss, int64_t *count) {
     if (count)
         *count = 0;
     FT_TRY(ft_batch_validate(m, b));
@@ -528,6 +432,7 @@ ft_status ft_model_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o,
     ft_acts *a;
     AL(a, 1);
     memset(a, 0, sizeof *a);
+    a->fam = &ft_decoder_family;
     a->B = B;
     a->T = T;
     a->T_in = b->T;
@@ -643,44 +548,22 @@ ft_status ft_model_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o,
         }
         if (o->no_loss) {
             /* inference only */
-        } else if (m->task == FT_TASK_SEQ_CLS) {
-            AL(a->cls, B);
-            for (int r = 0; r < B; r++) {
-                int32_t y = b->cls_labels[r];
-                if (y != -100 && (y < 0 || y >= K))
-                    return ft_fail(FT_ERR_RANGE, "class label %d of row %d is outside [0, %lld)", y, r, (long long)K);
-                a->cls[r] = y;
-            }
-            sum = ft_cross_entropy_forward(a->logits, a->cls, B, K, &cnt);
-            if (o->label_smoothing > 0.0f)
-                sum = (1.0 - o->label_smoothing) * sum + o->label_smoothing * smooth_term(a->logits, a->cls, B, K);
         } else {
-            AL(a->reg, B);
-            for (int r = 0; r < B; r++) {
-                a->reg[r] = b->reg_targets[r];
-                double d = (double)a->logits[r] - (double)a->reg[r];
-                sum += d * d;
-            }
-            cnt = B;
+            FT_TRY(ft_model_head_loss(m, b, a->logits, K, arena, &a->cls, &a->reg, &sum, &cnt));
+            if (m->task == FT_TASK_SEQ_CLS && o->label_smoothing > 0.0f)
+                sum = (1.0 - o->label_smoothing) * sum +
+                      o->label_smoothing * smooth_term(a->logits, a->cls, B, K);
         }
     }
     a->count = cnt;
     *out = a;
     if (count)
         *count = cnt;
-    if (o->no_loss) {
-        *loss = NAN;
-        return FT_OK;
-    }
-    if (cnt == 0)
-        return ft_fail(FT_ERR_ARG, "the batch has no target token (every shifted label is -100)");
-    *loss = sum / (double)cnt;
-    if (!isfinite(*loss))
-        return ft_fail(FT_ERR_NUMERIC, "the loss is %s", isnan(*loss) ? "NaN" : "infinite");
-    return FT_OK;
+    return ft_model_mean_loss(o, sum, cnt, "the batch has no target token (every shifted label is -100)",
+                              loss);
 }
 
-const float *ft_acts_logits(const ft_acts *a, int64_t *rows, int64_t *cols) {
+static const float *dec_logits(const ft_acts *a, int64_t *rows, int64_t *cols) {
     if (rows)
         *rows = a->logit_rows;
     if (cols)
@@ -688,13 +571,12 @@ const float *ft_acts_logits(const ft_acts *a, int64_t *rows, int64_t *cols) {
     return a->logits_copy;
 }
 
-int ft_acts_seq_len(const ft_acts *a) { return a->T; }
+static int dec_seq_len(const ft_acts *a) {
+    return a->T;
+}
 
 static float *zeroed(ft_arena *arena, int64_t n) {
-    float *p = ft_arena_alloc(arena, (size_t)n * sizeof(float));
-    if (p)
-        memset(p, 0, (size_t)n * sizeof(float));
-    return p;
+    return ft_model_zeroed(arena, n);
 }
 
 #define ZA(ptr, count)                                                          \
@@ -708,21 +590,8 @@ static float *zeroed(ft_arena *arena, int64_t n) {
 /* Gradient of a branch output o from d(x_after) through residual dropout and the adapter. */
 static ft_status branch_grad(const ft_model *m, ft_acts *a, int l, int which, float *buf, float *buf2,
                              const float *dres, const float **dout, ft_arena *arena) {
-    const int64_t n = a->N * m->cfg.hidden;
-    const ft_fwd_opts *o = &a->opts;
-    const float *d = dres;
-    if (o->training && m->cfg.resid_dropout > 0.0f) {
-        memset(buf, 0, (size_t)n * sizeof(float));
-        ft_dropout_backward(buf, dres, n, m->cfg.resid_dropout, o->seed, drop_stream(o, l, 1 + which));
-        d = buf;
-    }
-    const ft_adapter_idx *A = &m->adapters[l * 2 + which];
-    if (A->down_w >= 0) {
-        FT_TRY(adapter_bwd(m, a, A, &a->L[l].ad[which], buf2, d, arena));
-        d = buf2;
-    }
-    *dout = d;
-    return FT_OK;
+    return ft_model_branch_grad(m, &a->opts, l, which, a->N, &a->L[l].ad[which], buf, buf2, dres, dout,
+                                arena);
 }
 
 /* Does the backward of this site read its input x (weight gradient, LoRA/DoRA, IA3)? */
@@ -759,7 +628,7 @@ static float *recompute_act(const ft_model *m, ft_acts *a, int l, bool needed) {
     return a->s_act;
 }
 
-ft_status ft_model_backward(ft_model *m, ft_acts *a, ft_arena *arena, float loss_scale) {
+static ft_status dec_backward(ft_model *m, ft_acts *a, ft_arena *arena, float loss_scale) {
     const ft_model_config *c = &m->cfg;
     const int64_t N = a->N, C = c->hidden, I = c->intermediate, V = c->vocab_size;
     const int64_t HD = (int64_t)c->n_heads * c->head_dim, KD = (int64_t)c->n_kv_heads * c->head_dim;
@@ -915,3 +784,5 @@ ft_status ft_model_backward(ft_model *m, ft_acts *a, ft_arena *arena, float loss
         ft_embedding_backward(G(m->wte), demb, a->ids, N, C, gpt2 ? -1 : c->pad_token_id);
     return FT_OK;
 }
+
+const ft_family ft_decoder_family = {dec_forward, dec_backward, dec_act_bytes, dec_logits, dec_seq_len};

@@ -222,7 +222,32 @@ static ft_status emb_lora_rows(const ft_model *m, ft_kv *kv, float *x, const int
     return FT_OK;
 }
 
+/* An encoder sees the whole sequence at once (bidirectional): one full forward of the row, no cache. */
+static ft_status encoder_infer(ft_model *m, ft_kv *kv, const int32_t *ids, int n, float *logits) {
+    if (kv->len > 0)
+        return ft_fail(FT_ERR_ARG,
+                       "ft_infer: an encoder reads the whole sequence in one call (reset the cache)");
+    if (n <= 0)
+        return ft_fail(FT_ERR_ARG, "ft_infer: no token to feed");
+    const ft_batch b = {.B = 1, .T = n, .input_ids = (int32_t *)(uintptr_t)ids};
+    const ft_fwd_opts o = {.no_loss = true, .keep_logits = true};
+    ft_arena ar = {0};
+    ft_acts *a = NULL;
+    double loss;
+    ft_status s = ft_arena_init(&ar, ft_model_act_bytes_opts(m, 1, n, &o) + ((size_t)1 << 20));
+    if (s == FT_OK)
+        s = ft_model_forward(m, &b, &o, &ar, &a, &loss, NULL);
+    int64_t cols = 0;
+    const float *lg = s == FT_OK ? ft_acts_logits(a, NULL, &cols) : NULL;
+    if (lg)
+        memcpy(logits, lg, (size_t)cols * sizeof(float));
+    ft_arena_free(&ar);
+    return s;
+}
+
 ft_status ft_infer(ft_model *m, ft_kv *kv, const int32_t *ids, int n, float *logits) {
+    if (ft_model_is_encoder(m))
+        return encoder_infer(m, kv, ids, n, logits);
     const ft_model_config *c = &m->cfg;
     const int64_t C = c->hidden;
     int virt = kv->len == 0 ? m->n_virtual : 0;

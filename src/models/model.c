@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "io/json.h"
+#include "models/family.h"
 #include "models/model.h"
 
 typedef struct {
@@ -54,6 +55,7 @@ static ft_status build_table(ft_model *m) {
     if (!m->layers)
         return ft_fail(FT_ERR_NOMEM, "out of memory");
     m->wpe = m->lnf_b = m->score = m->prompt = -1;
+    m->tte = m->eln_w = m->eln_b = m->pool_w = m->pool_b = m->score_b = m->head_w = m->head_b = -1;
     m->sites = malloc((size_t)c->n_layers * FT_N_SITES * sizeof *m->sites);
     m->adapters = malloc((size_t)c->n_layers * 2 * sizeof *m->adapters);
     if (!m->sites || !m->adapters)
@@ -64,7 +66,50 @@ static ft_status build_table(ft_model *m) {
         m->adapters[i] = (ft_adapter_idx){-1, -1, -1, -1};
     for (int e = 0; e < FT_N_EMB; e++)
         m->emb[e] = m->merged_emb[e] = (ft_emb_peft){.lora_a = -1, .lora_b = -1};
-    if (c->arch == FT_ARCH_GPT2) {
+    if (ft_model_is_encoder(m)) {
+        const char *P = c->enc == FT_ENC_BERT ? "bert" : c->enc == FT_ENC_ROBERTA ? "roberta" : "distilbert";
+        const bool d = c->enc == FT_ENC_DISTILBERT;
+        m->lnf_w = m->lm_head = -1;
+        ADD(m->wte, 2, V, C, "%s.embeddings.word_embeddings.weight", P);
+        ADD(m->wpe, 2, c->max_pos, C, "%s.embeddings.position_embeddings.weight", P);
+        if (c->type_vocab_size > 0)
+            ADD(m->tte, 2, c->type_vocab_size, C, "%s.embeddings.token_type_embeddings.weight", P);
+        ADD(m->eln_w, 1, C, 0, "%s.embeddings.LayerNorm.weight", P);
+        ADD(m->eln_b, 1, C, 0, "%s.embeddings.LayerNorm.bias", P);
+        /* ln1: after attention (attention.output.LayerNorm / sa_layer_norm), ln2: after the FFN */
+        static const char *bn[] = {"attention.self.query",
+                                   "attention.self.key",
+                                   "attention.self.value",
+                                   "attention.output.dense",
+                                   "attention.output.LayerNorm",
+                                   "intermediate.dense",
+                                   "output.dense",
+                                   "output.LayerNorm"};
+        static const char *dn[] = {"attention.q_lin",   "attention.k_lin",  "attention.v_lin",
+                                   "attention.out_lin", "sa_layer_norm",    "ffn.lin1",
+                                   "ffn.lin2",          "output_layer_norm"};
+        const char **n = d ? dn : bn;
+        const char *LP = d                       ? "distilbert.transformer.layer"
+                         : c->enc == FT_ENC_BERT ? "bert.encoder.layer"
+                                                 : "roberta.encoder.layer";
+        for (int l = 0; l < c->n_layers; l++) {
+            ft_layer_idx *L = &m->layers[l];
+            memset(L, -1, sizeof *L);
+            int *wv[] = {&L->q_w, &L->k_w, &L->v_w, &L->o_w, &L->ln1_w, &L->fc_w, &L->proj_w, &L->ln2_w};
+            int *bv[] = {&L->q_b, &L->k_b, &L->v_b, &L->o_b, &L->ln1_b, &L->fc_b, &L->proj_b, &L->ln2_b};
+            /* [out, in] */
+            const int64_t rows[] = {C, C, C, C, C, I, C, C}, cols[] = {C, C, C, C, 0, C, I, 0};
+            for (int k = 0; k < 8; k++) {
+                ADD(*wv[k], cols[k] ? 2 : 1, rows[k], cols[k], "%s.%d.%s.weight", LP, l, n[k]);
+                ADD(*bv[k], 1, rows[k], 0, "%s.%d.%s.bias", LP, l, n[k]);
+            }
+        }
+        /* BertForSequenceClassification reads the pooler; RoBERTa's head does not */
+        if (c->enc == FT_ENC_BERT) {
+            ADD(m->pool_w, 2, C, C, "bert.pooler.dense.weight");
+            ADD(m->pool_b, 1, C, 0, "bert.pooler.dense.bias");
+        }
+    } else if (c->arch == FT_ARCH_GPT2) {
         ADD(m->wte, 2, V, C, "transformer.wte.weight");
         ADD(m->wpe, 2, c->max_pos, C, "transformer.wpe.weight");
         for (int l = 0; l < c->n_layers; l++) {
@@ -158,10 +203,25 @@ int ft_model_add_param(ft_model *m, const char *name, int ndim, int64_t d0, int6
 
 bool ft_model_emb(const ft_model *m, ft_emb e, int *w, int64_t *rows, int32_t *padding_idx, char *path,
                   size_t path_n) {
-    const bool g = m->cfg.arch == FT_ARCH_GPT2;
-    const int wi = e == FT_EMB_TOKENS ? m->wte : e == FT_EMB_POSITIONS && g ? m->wpe : -1;
+    const bool g = m->cfg.arch == FT_ARCH_GPT2, enc = ft_model_is_encoder(m);
+    const int wi = e == FT_EMB_TOKENS ? m->wte : e == FT_EMB_POSITIONS && (g || enc) ? m->wpe : -1;
     if (wi < 0)
         return false;
+    if (enc) { /* word_embeddings has padding_idx = pad_token_id; so has RoBERTa's position table */
+        const char *P = m->cfg.enc == FT_ENC_BERT      ? "bert"
+                        : m->cfg.enc == FT_ENC_ROBERTA ? "roberta"
+                                                       : "distilbert";
+        if (w)
+            *w = wi;
+        if (rows)
+            *rows = m->params[wi].shape[0];
+        if (padding_idx)
+            *padding_idx = e == FT_EMB_TOKENS || m->cfg.enc == FT_ENC_ROBERTA ? m->cfg.pad_token_id : -1;
+        if (path)
+            snprintf(path, path_n, "%s.embeddings.%s", P,
+                     e == FT_EMB_TOKENS ? "word_embeddings" : "position_embeddings");
+        return true;
+    }
     if (w)
         *w = wi;
     if (rows)
@@ -176,6 +236,27 @@ bool ft_model_emb(const ft_model *m, ft_emb e, int *w, int64_t *rows, int32_t *p
     return true;
 }
 
+/* An encoder block's linear sites (nn.Linear layout, every product with a bias); *name stays NULL for a site
+ * the encoder does not have. */
+static void encoder_site(const ft_model *m, const ft_layer_idx *L, ft_site site, int *wi, int *bi,
+                         int64_t *in, int64_t *out, const char **name) {
+    static const char *bn[] = {"attention.self.query",   "attention.self.key", "attention.self.value",
+                               "attention.output.dense", "intermediate.dense", "output.dense"};
+    static const char *dn[] = {"attention.q_lin",   "attention.k_lin", "attention.v_lin",
+                               "attention.out_lin", "ffn.lin1",        "ffn.lin2"};
+    if (site < FT_SITE_Q || site > FT_SITE_PROJ)
+        return;
+    const int k = (int)site - (int)FT_SITE_Q; /* Q, K, V, O, FC, PROJ */
+    const int ws[] = {L->q_w, L->k_w, L->v_w, L->o_w, L->fc_w, L->proj_w};
+    const int bs[] = {L->q_b, L->k_b, L->v_b, L->o_b, L->fc_b, L->proj_b};
+    const int64_t C = m->cfg.hidden, I = m->cfg.intermediate;
+    *wi = ws[k];
+    *bi = bs[k];
+    *in = site == FT_SITE_PROJ ? I : C;
+    *out = site == FT_SITE_FC ? I : C;
+    *name = m->cfg.enc == FT_ENC_DISTILBERT ? dn[k] : bn[k];
+}
+
 bool ft_model_site(const ft_model *m, int layer, ft_site site, int *w, int *b, int64_t *in, int64_t *out,
                    bool *w_in_out, char *path, size_t path_n) {
     const ft_model_config *c = &m->cfg;
@@ -186,6 +267,9 @@ bool ft_model_site(const ft_model *m, int layer, ft_site site, int *w, int *b, i
     int wi = -1, bi = -1;
     int64_t i = 0, o = 0;
     const char *name = NULL;
+    if (ft_model_is_encoder(m))
+        encoder_site(m, L, site, &wi, &bi, &i, &o, &name);
+    else /* the decoders' sites (the switch below keeps its compact, unformatted layout) */
     switch (site) {
     case FT_SITE_QKV: if (g) { wi = L->qkv_w; bi = L->qkv_b; i = C; o = 3 * C; name = "attn.c_attn"; } break;
     case FT_SITE_Q: if (!g) { wi = L->q_w; bi = L->q_b; i = C; o = HD; name = "self_attn.q_proj"; } break;
@@ -212,8 +296,68 @@ bool ft_model_site(const ft_model *m, int layer, ft_site site, int *w, int *b, i
     if (w_in_out)
         *w_in_out = g;
     if (path)
-        snprintf(path, path_n, g ? "transformer.h.%d.%s" : "model.layers.%d.%s", layer, name);
+        snprintf(path, path_n, "%s.%d.%s", ft_model_layer_prefix(m), layer, name);
     return true;
+}
+
+bool ft_model_is_encoder(const ft_model *m) {
+    return m->cfg.arch == FT_ARCH_BERT || m->cfg.arch == FT_ARCH_DISTILBERT;
+}
+
+const char *ft_model_layer_prefix(const ft_model *m) {
+    switch (m->cfg.arch) {
+    case FT_ARCH_GPT2: return "transformer.h";
+    case FT_ARCH_LLAMA: return "model.layers";
+    case FT_ARCH_DISTILBERT: return "distilbert.transformer.layer";
+    case FT_ARCH_BERT: return m->cfg.enc == FT_ENC_ROBERTA ? "roberta.encoder.layer" : "bert.encoder.layer";
+    }
+    return "";
+}
+
+bool ft_model_is_head(const ft_model *m, int idx) {
+    return idx >= 0 && (idx == m->score || idx == m->score_b || idx == m->head_w || idx == m->head_b);
+}
+
+/* ---- the family interface (models/family.h): each call goes to the model's family ---- */
+static const ft_family *family_of(const ft_model *m) {
+    return ft_model_is_encoder(m) ? &ft_encoder_family : &ft_decoder_family;
+}
+
+static const ft_family *acts_family(const ft_acts *a) {
+    const ft_family *f;
+    memcpy(&f, (const void *)a, sizeof f); /* every family's cache begins with its family pointer */
+    return f;
+}
+
+ft_status ft_model_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o, ft_arena *arena,
+                           ft_acts **acts, double *loss, int64_t *count) {
+    return family_of(m)->forward(m, b, o, arena, acts, loss, count);
+}
+
+ft_status ft_model_backward(ft_model *m, ft_acts *acts, ft_arena *arena, float loss_scale) {
+    return family_of(m)->backward(m, acts, arena, loss_scale);
+}
+
+size_t ft_model_act_bytes(const ft_model *m, int B, int T) {
+    return ft_model_act_bytes_ckpt(m, B, T, false);
+}
+
+size_t ft_model_act_bytes_ckpt(const ft_model *m, int B, int T, bool checkpoint) {
+    /* any forward + backward at this size: unfused causal head with a logits copy (the largest head) */
+    const ft_fwd_opts o = {.keep_logits = true, .checkpoint = checkpoint};
+    return ft_model_act_bytes_opts(m, B, T, &o);
+}
+
+size_t ft_model_act_bytes_opts(const ft_model *m, int B, int T, const ft_fwd_opts *o) {
+    return family_of(m)->act_bytes(m, B, T, o);
+}
+
+const float *ft_acts_logits(const ft_acts *a, int64_t *rows, int64_t *cols) {
+    return acts_family(a)->logits(a, rows, cols);
+}
+
+int ft_acts_seq_len(const ft_acts *a) {
+    return acts_family(a)->seq_len(a);
 }
 
 int ft_model_find_param(const ft_model *m, const char *name) {
@@ -304,14 +448,43 @@ static ft_status bind_tensor(ft_param *p, const ft_st_tensor *t, const char *fil
     return FT_OK;
 }
 
+/* A base tensor under its HF name, or the names other checkpoints use for it: the official gpt2 file has no
+ * "transformer." prefix; a bare BertModel / DistilBertModel file has no "bert." / "distilbert." prefix; old
+ * BERT checkpoints name LayerNorm parameters gamma / beta. */
+static const ft_st_tensor *find_base_tensor(const ft_model *m, const char *name, const char **file) {
+    const ft_st_tensor *t = ft_st_set_find(m->st, name, file);
+    if (!t && !strncmp(name, "transformer.", 12))
+        t = ft_st_set_find(m->st, name + 12, file);
+    if (t || !ft_model_is_encoder(m))
+        return t;
+    const char *bare = strchr(name, '.'), *P = strstr(name, ".LayerNorm.");
+    if (bare && (t = ft_st_set_find(m->st, bare + 1, file)))
+        return t;
+    if (P && (!strcmp(P, ".LayerNorm.weight") || !strcmp(P, ".LayerNorm.bias"))) {
+        char old[512];
+        snprintf(old, sizeof old, "%.*s.LayerNorm.%s", (int)(P - name), name,
+                 P[11] == 'w' ? "gamma" : "beta");
+        if (!(t = ft_st_set_find(m->st, old, file)) && bare)
+            t = ft_st_set_find(m->st, old + (bare + 1 - name), file);
+    }
+    return t;
+}
+
+bool ft_model_tensor_used(const ft_model *m, const char *name) {
+    for (int i = 0; m->st && i < m->n_params; i++) {
+        const ft_st_tensor *t = m->params[i].extra ? NULL : find_base_tensor(m, m->params[i].name, NULL);
+        if (t && !strcmp(t->name, name))
+            return true;
+    }
+    return false;
+}
+
 ft_status ft_model_reload_param(ft_model *m, int idx) {
     ft_param *p = &m->params[idx];
     if (!m->st || p->extra)
         return ft_fail(FT_ERR_ARG, "'%s' has no checkpoint tensor to reload", p->name);
     const char *file = NULL;
-    const ft_st_tensor *t = ft_st_set_find(m->st, p->name, &file);
-    if (!t && !strncmp(p->name, "transformer.", 12))
-        t = ft_st_set_find(m->st, p->name + 12, &file);
+    const ft_st_tensor *t = find_base_tensor(m, p->name, &file);
     if (!t)
         return ft_fail(FT_ERR_MISSING, "%s: tensor '%s' is missing from the checkpoint", m->dir ? m->dir : "?", p->name);
     if (p->owned)
@@ -337,6 +510,13 @@ static ft_status model_new(ft_model_config *cfg, ft_model **out) {
     return FT_OK;
 }
 
+/* The tensor whose presence marks a sequence-classification checkpoint (its [num_labels, hidden] output). */
+const char *ft_model_head_weight_name(const ft_model *m) {
+    if (!ft_model_is_encoder(m))
+        return "score.weight";
+    return m->cfg.enc == FT_ENC_ROBERTA ? "classifier.out_proj.weight" : "classifier.weight";
+}
+
 ft_status ft_model_load(const char *dir, ft_model **out) {
     char path[4096];
     ft_path_join(path, sizeof path, dir, "config.json");
@@ -354,31 +534,46 @@ ft_status ft_model_load(const char *dir, ft_model **out) {
     for (int i = 0; s == FT_OK && i < m->n_params; i++) {
         ft_param *p = &m->params[i];
         const char *file = NULL;
-        const ft_st_tensor *t = ft_st_set_find(m->st, p->name, &file);
-        /* The official gpt2 checkpoint stores names without the "transformer." prefix. */
-        if (!t && !strncmp(p->name, "transformer.", 12))
-            t = ft_st_set_find(m->st, p->name + 12, &file);
+        const ft_st_tensor *t = find_base_tensor(m, p->name, &file);
         if (!t)
             s = ft_fail(FT_ERR_MISSING, "%s: tensor '%s' is missing from the checkpoint", dir, p->name);
         else
             s = bind_tensor(p, t, file);
     }
-    const ft_st_tensor *head = s == FT_OK ? ft_st_set_find(m->st, "score.weight", NULL) : NULL;
+    const char *head_name = ft_model_head_weight_name(m);
+    const ft_st_tensor *head = s == FT_OK ? ft_st_set_find(m->st, head_name, NULL) : NULL;
     if (head) { /* a sequence-classification checkpoint: its head and labels */
         const cJSON *pt = cJSON_GetObjectItemCaseSensitive(m->cfg.raw, "problem_type");
-        bool reg = cJSON_IsString(pt) && !strcmp(pt->valuestring, "regression");
-        if (head->ndim != 2 || head->shape[1] != m->cfg.hidden)
-            s = ft_fail(FT_ERR_SHAPE, "%s: tensor 'score.weight' must be [num_labels, %d]", dir, m->cfg.hidden);
+        /* HF: without problem_type one output means regression */
+        bool reg = cJSON_IsString(pt) ? !strcmp(pt->valuestring, "regression") : head->shape[0] == 1;
+        if (cJSON_IsString(pt) && !reg && strcmp(pt->valuestring, "single_label_classification"))
+            s = ft_fail(FT_ERR_UNSUPPORTED,
+                        "%s: problem_type '%s' is not supported (single_label_classification, "
+                        "regression)",
+                        dir, pt->valuestring);
+        else if (head->ndim != 2 || head->shape[1] != m->cfg.hidden)
+            s = ft_fail(FT_ERR_SHAPE, "%s: tensor '%s' must be [num_labels, %d]", dir, head_name,
+                        m->cfg.hidden);
         else
             s = ft_model_set_task(m, reg ? FT_TASK_REGRESSION : FT_TASK_SEQ_CLS, (int)head->shape[0], NULL, 0);
-        if (s == FT_OK) {
-            ft_param *p = &m->params[m->score];
+        const int hp[4] = {m->score, m->score_b, m->head_w, m->head_b};
+        for (int k = 0; s == FT_OK && k < 4; k++) {
+            if (hp[k] < 0)
+                continue;
+            ft_param *p = &m->params[hp[k]];
+            const ft_st_tensor *t = ft_st_set_find(m->st, p->name, NULL);
+            if (!t) {
+                s = ft_fail(FT_ERR_MISSING,
+                            "%s: tensor '%s' of the classification head is missing from the checkpoint", dir,
+                            p->name);
+                break;
+            }
             ft_free(p->data);
             p->owned = false;
             p->extra = true;
-            s = bind_tensor(p, head, dir);
+            s = bind_tensor(p, t, dir);
             if (s == FT_OK)
-                s = ft_model_set_trainable(m, m->score, false);
+                s = ft_model_set_trainable(m, hp[k], false);
         }
         const cJSON *i2l = cJSON_GetObjectItemCaseSensitive(m->cfg.raw, "id2label");
         if (s == FT_OK && cJSON_IsObject(i2l) && cJSON_GetArraySize(i2l) == m->n_labels) {
@@ -416,7 +611,8 @@ ft_status ft_model_init_random(ft_model_config *cfg, uint64_t seed, ft_model **o
         const char *nm = p->name;
         size_t len = strlen(nm);
         bool is_bias = len > 5 && !strcmp(nm + len - 5, ".bias");
-        bool is_norm = strstr(nm, "ln_") || strstr(nm, "layernorm") || strstr(nm, "norm.weight");
+        bool is_norm = strstr(nm, "ln_") || strstr(nm, "layernorm") || strstr(nm, "norm.weight") ||
+                       strstr(nm, "LayerNorm.weight");
         bool is_proj = m->cfg.arch == FT_ARCH_GPT2 && strstr(nm, "c_proj.weight");
         for (int64_t j = 0; j < p->numel; j++) {
             float v;
@@ -428,6 +624,14 @@ ft_status ft_model_init_random(ft_model_config *cfg, uint64_t seed, ft_model **o
                 v = ft_rng_normal(seed, (uint64_t)i, (uint64_t)j) * (is_proj ? proj_std : std);
             p->data[j] = v;
         }
+    }
+    for (int e = 0; ft_model_is_encoder(m) && e < FT_N_EMB; e++) { /* HF zeroes an embedding's padding row */
+        int wi;
+        int64_t rows;
+        int32_t pad;
+        if (ft_model_emb(m, (ft_emb)e, &wi, &rows, &pad, NULL, 0) && pad >= 0 && pad < rows)
+            memset(m->params[wi].data + (int64_t)pad * m->cfg.hidden, 0,
+                   (size_t)m->cfg.hidden * sizeof(float));
     }
     *out = m;
     return FT_OK;
@@ -465,8 +669,13 @@ void ft_model_zero_grad(ft_model *m) {
 
 /* HF *ForSequenceClassification config: architectures, id2label/label2id, problem_type. */
 static ft_status config_add_head(const ft_model *m, cJSON *j) {
-    const char *arch = m->cfg.arch == FT_ARCH_GPT2 ? "GPT2ForSequenceClassification"
-                       : !strcmp(m->cfg.model_type, "qwen2") ? "Qwen2ForSequenceClassification"
+    const char *mt = m->cfg.model_type;
+    const char *arch = !strcmp(mt, "bert")                     ? "BertForSequenceClassification"
+                       : !strcmp(mt, "roberta")                ? "RobertaForSequenceClassification"
+                       : !strcmp(mt, "xlm-roberta")            ? "XLMRobertaForSequenceClassification"
+                       : !strcmp(mt, "distilbert")             ? "DistilBertForSequenceClassification"
+                       : m->cfg.arch == FT_ARCH_GPT2           ? "GPT2ForSequenceClassification"
+                       : !strcmp(m->cfg.model_type, "qwen2")   ? "Qwen2ForSequenceClassification"
                        : !strcmp(m->cfg.model_type, "mistral") ? "MistralForSequenceClassification"
                                                                : "LlamaForSequenceClassification";
     cJSON_DeleteItemFromObjectCaseSensitive(j, "architectures");
@@ -495,6 +704,40 @@ static ft_status config_add_head(const ft_model *m, cJSON *j) {
     return FT_OK;
 }
 
+/* A new head param: weights N(0, initializer_range), biases 0 (HF _init_weights), trainable; -1 on failure.
+ */
+static int new_head_param(ft_model *m, const char *name, int64_t d0, int64_t d1, uint64_t seed,
+                          uint64_t stream) {
+    const int i = ft_model_add_param(m, name, d1 ? 2 : 1, d0, d1);
+    if (i < 0)
+        return -1;
+    float *w = m->params[i].data;
+    for (int64_t j = 0; d1 && j < m->params[i].numel; j++)
+        w[j] = ft_rng_normal(seed, stream, (uint64_t)j) * m->cfg.init_range;
+    return ft_model_set_trainable(m, i, true) == FT_OK ? i : -1;
+}
+
+/* The encoders' sequence-classification heads under HF names: BERT classifier (on the pooler), RoBERTa
+ * classifier.dense + classifier.out_proj, DistilBERT pre_classifier + classifier. */
+static ft_status add_encoder_head(ft_model *m, int K, uint64_t seed) {
+    const int64_t C = m->cfg.hidden;
+    const ft_enc_variant v = m->cfg.enc;
+    if (v != FT_ENC_BERT) {
+        const char *d = v == FT_ENC_ROBERTA ? "classifier.dense" : "pre_classifier";
+        char nm[64];
+        snprintf(nm, sizeof nm, "%s.weight", d);
+        m->head_w = new_head_param(m, nm, C, C, seed, 778);
+        snprintf(nm, sizeof nm, "%s.bias", d);
+        m->head_b = new_head_param(m, nm, C, 0, seed, 779);
+    }
+    const bool r = v == FT_ENC_ROBERTA;
+    m->score = new_head_param(m, r ? "classifier.out_proj.weight" : "classifier.weight", K, C, seed, 777);
+    m->score_b = new_head_param(m, r ? "classifier.out_proj.bias" : "classifier.bias", K, 0, seed, 780);
+    if (m->score < 0 || m->score_b < 0 || (v != FT_ENC_BERT && (m->head_w < 0 || m->head_b < 0)))
+        return FT_ERR_NOMEM;
+    return FT_OK;
+}
+
 ft_status ft_model_set_task(ft_model *m, ft_task task, int n_labels, const char *const *label_names, uint64_t seed) {
     if (task == FT_TASK_CAUSAL_LM) {
         m->task = task;
@@ -506,8 +749,10 @@ ft_status ft_model_set_task(ft_model *m, ft_task task, int n_labels, const char 
         return ft_fail(FT_ERR_ARG, "a classification head needs at least 2 labels (got %d)", n_labels);
     if (m->score >= 0) {
         if (m->params[m->score].shape[0] != n_labels)
-            return ft_fail(FT_ERR_SHAPE, "the model's score head has %lld labels, the data has %d",
+            return ft_fail(FT_ERR_SHAPE, "the model's classification head has %lld labels, the data has %d",
                            (long long)m->params[m->score].shape[0], n_labels);
+    } else if (ft_model_is_encoder(m)) {
+        FT_TRY(add_encoder_head(m, n_labels, seed));
     } else {
         m->score = ft_model_add_param(m, "score.weight", 2, n_labels, m->cfg.hidden);
         if (m->score < 0)
@@ -542,7 +787,7 @@ ft_status ft_model_save(const ft_model *m, const char *dir, ft_dtype dtype) {
     for (int i = 0; s == FT_OK && i < m->n_params; i++) {
         const ft_param *p = &m->params[i];
         const void *data = p->data;
-        if (p->extra && i != m->score && i != m->lm_head)
+        if (p->extra && !ft_model_is_head(m, i) && i != m->lm_head)
             continue; /* PEFT tensors go with the adapter, not the model (a head a merge untied does not) */
         if (dtype == FT_DT_BF16) {
             conv[i] = ft_alloc((size_t)p->numel * 2);
@@ -592,6 +837,11 @@ ft_status ft_batch_validate(const ft_model *m, const ft_batch *b) {
         return ft_fail(FT_ERR_ARG, "empty batch (%d rows of %d tokens)", b->B, b->T);
     if (b->T > c->max_pos)
         return ft_fail(FT_ERR_RANGE, "sequence length %d exceeds the model's %d positions", b->T, c->max_pos);
+    if (ft_model_is_encoder(m) && c->enc == FT_ENC_ROBERTA && b->T + c->pad_token_id + 1 > c->max_pos)
+        return ft_fail(FT_ERR_RANGE,
+                       "sequence length %d exceeds the model's %d positions (RoBERTa's positions start at "
+                       "pad_token_id + 1 = %d)",
+                       b->T, c->max_pos - c->pad_token_id - 1, c->pad_token_id + 1);
     if (c->sliding_window > 0 && b->T > c->sliding_window)
         return ft_fail(FT_ERR_UNSUPPORTED, "sequence length %d exceeds sliding_window %d (not supported yet)", b->T,
                        c->sliding_window);
@@ -608,6 +858,11 @@ ft_status ft_batch_validate(const ft_model *m, const ft_batch *b) {
                     return ft_fail(FT_ERR_RANGE, "labels[%d][%d] = %d is outside the vocabulary [0, %d) and not -100",
                                    r, t, lb, c->vocab_size);
             }
+            if (b->type_ids && b->type_ids[i] != 0 &&
+                (b->type_ids[i] < 0 || b->type_ids[i] >= c->type_vocab_size))
+                return ft_fail(FT_ERR_RANGE,
+                               "token_type_ids[%d][%d] = %d is outside the model's %d token types", r, t,
+                               b->type_ids[i], c->type_vocab_size > 0 ? c->type_vocab_size : 1);
             if (b->mask && b->mask[i] != 0 && b->mask[i] != 1)
                 return ft_fail(FT_ERR_RANGE, "attention_mask[%d][%d] = %d must be 0 or 1", r, t, b->mask[i]);
         }

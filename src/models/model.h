@@ -1,5 +1,6 @@
-/* models: decoder-only transformers (GPT-2, Llama family) built from HF config.json + safetensors,
- * parameters held under their exact HF names, forward/backward with an explicit activation cache. */
+/* models: decoder-only transformers (GPT-2, Llama family) and BERT-family encoders (BERT, RoBERTa,
+ * XLM-RoBERTa, DistilBERT) built from HF config.json + safetensors, parameters held under their exact
+ * HF names, forward/backward with an explicit activation cache. */
 #ifndef FT_MODEL_H
 #define FT_MODEL_H
 
@@ -11,7 +12,10 @@
 #include "kernels/kernels.h" /* ft_act */
 #include "nn/linear.h"
 
-typedef enum { FT_ARCH_GPT2 = 0, FT_ARCH_LLAMA } ft_arch;
+typedef enum { FT_ARCH_GPT2 = 0, FT_ARCH_LLAMA, FT_ARCH_BERT, FT_ARCH_DISTILBERT } ft_arch;
+/* The encoder variants sharing FT_ARCH_BERT's block (models/encoder.c): RoBERTa's position ids start
+ * past the padding index and its head is dense+tanh+out_proj on <s>. */
+typedef enum { FT_ENC_BERT = 0, FT_ENC_ROBERTA, FT_ENC_DISTILBERT } ft_enc_variant;
 /* What the model's output is trained for: next-token CE (causal LM / instruction tuning), a class
  * from the last non-padding token (HF *ForSequenceClassification), or a regression value (MSE). */
 typedef enum { FT_TASK_CAUSAL_LM = 0, FT_TASK_SEQ_CLS, FT_TASK_REGRESSION } ft_task;
@@ -26,6 +30,10 @@ typedef struct {
     float resid_dropout, embd_dropout, attn_dropout;
     int sliding_window; /* 0 = none */
     int pad_token_id;   /* -1 = none */
+    /* encoders (FT_ARCH_BERT / FT_ARCH_DISTILBERT) */
+    ft_enc_variant enc;
+    int type_vocab_size; /* token-type rows (0 = none: DistilBERT) */
+    float cls_dropout;   /* the classification head's dropout (classifier_dropout / seq_classif_dropout) */
     cJSON *raw;         /* the config.json as read; written back on save */
 } ft_model_config;
 
@@ -121,7 +129,13 @@ typedef struct ft_model {
     ft_task task;
     int n_labels;                         /* SEQ_CLS: classes; REGRESSION: 1 */
     char **label_names;                   /* [n_labels] or NULL */
-    int score;                            /* head weight "score.weight" [n_labels, hidden], -1 = none */
+    int score;                            /* head output weight [n_labels, hidden], -1 = none: decoders
+                                             "score.weight"; encoders "classifier.weight" (RoBERTa
+                                             "classifier.out_proj.weight") */
+    /* encoders: the token-type table, the embedding LayerNorm, BERT's pooler (a base weight) and the rest
+     * of the head: its output bias and the dense layer before it (RoBERTa classifier.dense, DistilBERT
+     * pre_classifier; -1 = none) */
+    int tte, eln_w, eln_b, pool_w, pool_b, score_b, head_w, head_b;
     ft_st_set *st;                        /* keeps the mapping alive */
     char *dir;
     ft_precision precision;               /* FT_PREC_BF16: GEMM weights have data16 and run through mm */
@@ -131,12 +145,25 @@ typedef struct ft_model {
     void (*ext_free)(void *ext);
 } ft_model;
 
+/* Encoder families (models/encoder.c); the HF prefix of the base model ("bert", "roberta", "distilbert")
+ * and of its layers ("bert.encoder.layer", "transformer.h", ...). */
+bool ft_model_is_encoder(const ft_model *m);
+const char *ft_model_layer_prefix(const ft_model *m);
+/* Parameter idx belongs to the task head (trained in full, saved as modules_to_save). */
+bool ft_model_is_head(const ft_model *m, int idx);
+/* The HF name of the head's [num_labels, hidden] output weight ("score.weight", "classifier.weight",
+ * RoBERTa "classifier.out_proj.weight"): its presence in a checkpoint or adapter marks a classifier. */
+const char *ft_model_head_weight_name(const ft_model *m);
+
 /* Load DIR/config.json + safetensors. Tensors are checked for presence and exact shape. */
 ft_status ft_model_load(const char *dir, ft_model **out);
 /* Random init from a config (HF initializer: N(0, initializer_range), norms 1/0). */
 ft_status ft_model_init_random(ft_model_config *cfg, uint64_t seed, ft_model **out);
 void ft_model_free(ft_model *m);
 int ft_model_find_param(const ft_model *m, const char *name);
+/* A checkpoint tensor of that name is what some base parameter was loaded from (under another name too:
+ * gpt2 without "transformer.", a bare BertModel file, old LayerNorm gamma/beta). */
+bool ft_model_tensor_used(const ft_model *m, const char *name);
 /* Append a parameter (owned, zeroed fp32, `extra`); returns its index or -1 (message set). */
 int ft_model_add_param(ft_model *m, const char *name, int ndim, int64_t d0, int64_t d1);
 /* The nn/linear description of a site with its PEFT hooks (and the bf16 copy of the weight under
@@ -190,6 +217,7 @@ typedef struct {
     int B, T;
     int32_t *input_ids;  /* [B*T] */
     int32_t *mask;       /* [B*T] 1 real / 0 pad, or NULL = all real */
+    int32_t *type_ids;   /* [B*T] token types (encoders: BERT segment ids), or NULL = all 0 */
     int32_t *labels;     /* [B*T] or NULL = input_ids; -100 ignored; shifted inside the loss (causal LM) */
     int32_t *cls_labels; /* [B] class ids (SEQ_CLS task), -100 = ignored */
     float *reg_targets;  /* [B] targets (REGRESSION task) */

@@ -385,13 +385,24 @@ static bool selector_match(selector *sel, const char *path) {
 }
 
 static const char *default_targets(const ft_model *m, ft_method meth) {
+    /* encoders: PEFT's bert/roberta/xlm-roberta defaults; PEFT has none for distilbert (ftune's choice) */
+    if (ft_model_is_encoder(m)) {
+        const bool d = m->cfg.arch == FT_ARCH_DISTILBERT;
+        if (meth == FT_METHOD_IA3)
+            return d ? "k_lin,v_lin,ffn.lin2" : "key,value,output.dense";
+        return d ? "q_lin,v_lin" : "query,value";
+    }
     const bool g = m->cfg.arch == FT_ARCH_GPT2, qwen = !strcmp(m->cfg.model_type, "qwen2");
     if (meth == FT_METHOD_IA3)
         return g ? "c_attn,mlp.c_proj" : qwen ? "q_proj,v_proj,down_proj" : "k_proj,v_proj,down_proj";
     return g ? "c_attn" : "q_proj,v_proj";
 }
 
-static const char *default_ff(const ft_model *m) { return m->cfg.arch == FT_ARCH_GPT2 ? "mlp.c_proj" : "down_proj"; }
+static const char *default_ff(const ft_model *m) {
+    if (ft_model_is_encoder(m)) /* a suffix: for BERT it also matches attention.output.dense, as in PEFT */
+        return m->cfg.arch == FT_ARCH_DISTILBERT ? "ffn.lin2" : "output.dense";
+    return m->cfg.arch == FT_ARCH_GPT2 ? "mlp.c_proj" : "down_proj";
+}
 
 /* A list text for a message: "a\nb\n" (read from a file) → "a,b". */
 static const char *printable(char *buf, size_t n, const char *text) {
@@ -416,7 +427,7 @@ static ft_status no_match(const ft_model *m, const ft_peft_cfg *c, const selecto
         char path[256];
         if (!ft_model_site(m, 0, (ft_site)s, NULL, NULL, NULL, NULL, NULL, path, sizeof path))
             continue;
-        const char *leaf = strchr(path + strlen(m->cfg.arch == FT_ARCH_GPT2 ? "transformer.h." : "model.layers."), '.');
+        const char *leaf = strchr(path + strlen(ft_model_layer_prefix(m)) + 1, '.');
         o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", o ? ", " : "", leaf ? leaf + 1 : path);
         if (o >= sizeof list)
             break;
@@ -432,10 +443,14 @@ static ft_status no_match(const ft_model *m, const ft_peft_cfg *c, const selecto
                        "selects no module of this %s model (the layer index is read after '.%s.'; "
                        "its layers are %s.N, its linear modules per layer: %s)",
                        spec, lt, lp, m->cfg.model_type, c->layers_pattern ? lp : "<any name>",
-                       m->cfg.arch == FT_ARCH_GPT2 ? "transformer.h" : "model.layers", list);
-    return ft_fail(FT_ERR_CONFIG, "target_modules '%s' matches no module of this %s model; its linear modules "
-                                  "are (per layer): %s; embeddings (LoRA): %s",
-                   spec, m->cfg.model_type, list, m->cfg.arch == FT_ARCH_GPT2 ? "wte, wpe" : "embed_tokens");
+                       ft_model_layer_prefix(m), list);
+    return ft_fail(FT_ERR_CONFIG,
+                   "target_modules '%s' matches no module of this %s model; its linear modules "
+                   "are (per layer): %s; embeddings (LoRA): %s",
+                   spec, m->cfg.model_type, list,
+                   m->cfg.arch == FT_ARCH_GPT2 ? "wte, wpe"
+                   : ft_model_is_encoder(m)    ? "word_embeddings, position_embeddings"
+                                               : "embed_tokens");
 }
 
 /* ---------- attaching ---------- */
@@ -449,7 +464,7 @@ static int add_extra(ft_model *m, const char *name, int ndim, int64_t d0, int64_
 
 static void freeze_all(ft_model *m) {
     for (int i = 0; i < m->n_params; i++)
-        if (i != m->score)
+        if (!ft_model_is_head(m, i))
             ft_model_set_trainable(m, i, false);
 }
 
@@ -606,6 +621,10 @@ static ft_status attach_adapter(ft_model *m, const ft_peft_cfg *c, uint64_t seed
             char base[200], name[320];
             if (g)
                 snprintf(base, sizeof base, PREFIX "transformer.h.%d.%s.adapter", l, w ? "mlp" : "attn");
+            else if (ft_model_is_encoder(m)) /* after the attention output / the FFN output */
+                snprintf(base, sizeof base, PREFIX "%s.%d.%s.adapter", ft_model_layer_prefix(m), l,
+                         m->cfg.arch == FT_ARCH_DISTILBERT ? (w ? "ffn" : "attention")
+                                                           : (w ? "output" : "attention.output"));
             else
                 snprintf(base, sizeof base, PREFIX "model.layers.%d.%s.adapter", l, w ? "mlp" : "self_attn");
             ft_adapter_idx *A = &m->adapters[l * 2 + w];
@@ -737,7 +756,10 @@ static cJSON *make_peft_config(const ft_model *m, const ft_peft_cfg *c, const ch
     cJSON_AddNullToObject(j, "revision");
     cJSON *mts = cJSON_CreateArray();
     if (m->score >= 0)
-        cJSON_AddItemToArray(mts, cJSON_CreateString("score"));
+        cJSON_AddItemToArray(mts, cJSON_CreateString(ft_model_is_encoder(m) ? "classifier" : "score"));
+    if (m->score >= 0 &&
+        m->cfg.arch == FT_ARCH_DISTILBERT) /* PEFT matches it as a suffix of "classifier" too */
+        cJSON_AddItemToArray(mts, cJSON_CreateString("pre_classifier"));
     const bool all_linear = targets && !c->target_regex && !strcmp(targets, "all-linear");
     cJSON *targ = NULL;
     if (targets && c->target_regex)
@@ -871,7 +893,7 @@ ft_status ft_peft_apply(ft_model *m, const ft_peft_cfg *c) {
             }
             if (c->freeze_embeddings && (i == m->wte || i == m->wpe))
                 train = false;
-            if (i == m->score)
+            if (ft_model_is_head(m, i))
                 train = true;
             s = ft_model_set_trainable(m, i, train);
             n_train += train;
@@ -882,8 +904,9 @@ ft_status ft_peft_apply(ft_model *m, const ft_peft_cfg *c) {
         return s;
     }
     freeze_all(m);
-    if (m->score >= 0)
-        FT_TRY(ft_model_set_trainable(m, m->score, true)); /* modules_to_save: the new head */
+    for (int i = 0; i < m->n_params; i++)
+        if (ft_model_is_head(m, i))
+            FT_TRY(ft_model_set_trainable(m, i, true)); /* modules_to_save: the new head */
     const char *targets = NULL;
     int matched = 0;
     ft_status s = FT_OK;
@@ -967,7 +990,7 @@ void ft_peft_tensor_name(const ft_model *m, int idx, char *buf, size_t n) {
     size_t l = strlen(nm);
     if (m->params[idx].alias)
         snprintf(buf, n, "%s", m->params[idx].alias);
-    else if (m->params[idx].extra && idx != m->score)
+    else if (m->params[idx].extra && !ft_model_is_head(m, idx))
         snprintf(buf, n, "%s", nm);
     else if (l > 5 && !strcmp(nm + l - 5, ".bias") && wrapped_bias(m, idx))
         snprintf(buf, n, PREFIX "%.*s.base_layer.bias", (int)(l - 5), nm);

@@ -1,0 +1,485 @@
+/* BERT-family encoder forward and backward (BERT, RoBERTa, XLM-RoBERTa, DistilBERT) with PEFT hooks.
+ * embeddings: x0 = drop(LN_e(word[ids] + pos[p] + type[tt]));  p = 0..T−1 (BERT, DistilBERT), RoBERTa:
+ *   p = pad + cumsum_t(id ≠ pad) at non-pad ids and pad at pad ids (HF create_position_ids_from_input_ids).
+ * block (post-LN): h = LN1(x + drop(O(attn(Qx, Kx, Vx; padding mask)))); x' = LN2(h + drop(P(act(F h)))).
+ * head on row 0 (h0 = x_L[:, 0]): BERT logits = W·drop(tanh(pool(h0))) + b; RoBERTa W·drop(tanh(D·drop(h0)))
+ *   + b; DistilBERT W·drop(relu(D·h0)) + b. Loss: mean CE (single_label_classification) or MSE (regression).
+ * Linear layers carry LoRA / DoRA / IA3 through nn/linear; LoRA on word/position embeddings as decoder.c; a
+ * bottleneck adapter o ↦ o + up(act(down(o))) on a branch output before its dropout (Houlsby: both, Pfeiffer:
+ * the FFN's); prompt tuning prepends n virtual rows (the head then reads the first of them, as in PEFT). */
+#include <math.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "models/family.h"
+#include "models/model.h"
+#include "nn/linear.h"
+
+typedef struct {
+    float *x_in;             /* [N,C] block input (kept) */
+    float *q, *k, *v;        /* [N,C] */
+    float *lse;              /* [B,H,T] attention row log-sum-exp */
+    float *atty;             /* [N,C] */
+    float *s1, *h, *m1, *r1; /* LN1 input x + o, its output, statistics */
+    float *fc, *act;         /* [N,I] pre-activation and activation */
+    float *s2, *m2, *r2;     /* LN2 input h + mo and statistics (its output is the next block's input) */
+    ft_lin_cache lc[FT_N_SITES];
+    ft_adapter_cache ad[2]; /* bottleneck adapters after the attention output and the FFN output */
+} enc_layer;
+
+typedef struct {
+    const ft_family *fam; /* &ft_encoder_family: first, as models/family.h requires */
+    int B, T;
+    int64_t N;
+    ft_fwd_opts opts;
+    int32_t *ids, *mask, *pos, *tt; /* [N] */
+    float *e, *e_mean, *e_rstd;     /* embedding sum [N,C] (LN_e input) and statistics */
+    enc_layer *L;
+    float *x_final; /* [N,C] last block's output */
+    float *cls_in, *pre, *hid,
+        *hid_d;                  /* head [B,C]: dense input, pre-activation, activation, after dropout */
+    float *logits, *logits_copy; /* [B,K] */
+    int64_t K;
+    int32_t *cls;
+    float *reg;
+    int64_t count;
+} enc_acts;
+
+#define W(i) ((i) >= 0 ? m->params[(i)].data : NULL)
+#define G(i) ((i) >= 0 ? m->params[(i)].grad : NULL)
+#define AL(ptr, count)                                                                                       \
+    do {                                                                                                     \
+        (ptr) = ft_arena_alloc(arena, (size_t)(count) * sizeof(*(ptr)));                                     \
+        if (!(ptr))                                                                                          \
+            return FT_ERR_NOMEM;                                                                             \
+    } while (0)
+#define ZERO(ptr, count) memset((ptr), 0, (size_t)(count) * sizeof(float))
+
+/* Dropout streams: layer −1 the embeddings, n_layers the head (models/step.c). */
+#define drop_stream ft_model_drop_stream
+
+static ft_status lin_fwd(const ft_model *m, enc_acts *a, int l, ft_site site, float *y, const float *x,
+                         ft_arena *arena) {
+    ft_lin L = ft_model_step_lin(m, &a->opts, l, site);
+    return ft_lin_forward(&L, y, x, a->N, arena, &a->L[l].lc[site]);
+}
+
+static ft_status lin_bwd(const ft_model *m, enc_acts *a, int l, ft_site site, float *dx, const float *dy,
+                         const float *x, ft_arena *arena) {
+    ft_lin L = ft_model_step_lin(m, &a->opts, l, site);
+    return ft_lin_backward(&L, dx, dy, x, a->N, &a->L[l].lc[site], arena);
+}
+
+static bool dropping(const enc_acts *a, float p) {
+    return a->opts.training && p > 0.0f;
+}
+
+static ft_attn_shape attn_shape(const ft_model *m, const enc_acts *a, int l) {
+    const ft_model_config *c = &m->cfg;
+    return (ft_attn_shape){.B = a->B,
+                           .T = a->T,
+                           .H = c->n_heads,
+                           .Hkv = c->n_heads,
+                           .D = c->head_dim,
+                           .q_stride = c->hidden,
+                           .kv_stride = c->hidden,
+                           .causal = false,
+                           .scale = 1.0f / sqrtf((float)c->head_dim),
+                           .dropout = a->opts.training ? c->attn_dropout : 0.0f,
+                           .seed = a->opts.seed,
+                           .stream = drop_stream(&a->opts, l, 0)};
+}
+
+static size_t enc_act_bytes(const ft_model *m, int B, int T, const ft_fwd_opts *o) {
+    const ft_model_config *c = &m->cfg;
+    const size_t N = (size_t)B * (size_t)T, C = (size_t)c->hidden, I = (size_t)c->intermediate, A = FT_ALIGN;
+    const size_t K = (size_t)(m->n_labels > 0 ? m->n_labels : 1),
+                 HT = (size_t)B * (size_t)c->n_heads * (size_t)T;
+    /* kept per block: q, k, v, atty, s1, h, s2, its output, the O/P outputs, fc and act, lse, statistics */
+    const size_t per_layer = (10 * N * C + 2 * N * I + HT + 4 * N) * 4 + 24 * A;
+    /* PEFT: what nn/linear keeps per site (LoRA h and dropped input, DoRA's inner product, IA3's buffer) and
+     * the scratch its backward takes and gives back at the end of the block */
+    size_t peft = 0, peft_max = 0, peft_tmp = 0;
+    for (int l = 0; l < c->n_layers; l++) {
+        size_t pl, pt;
+        ft_model_peft_layer_bytes(m, l, N, &pl, &pt);
+        peft += pl;
+        peft_max = pl > peft_max ? pl : peft_max;
+        peft_tmp = pt > peft_tmp ? pt : peft_tmp;
+    }
+    const size_t head = (6 * (size_t)B * C + 3 * (size_t)B * K) * 4 + 12 * A;
+    const size_t fixed =
+        (2 * N * C + 2 * N) * 4 + 4 * N * 4 + (size_t)c->n_layers * sizeof(enc_layer) + 16 * A + head;
+    size_t bwd = ft_attention_lse_scratch_bytes(c->head_dim);
+    if (!o->no_loss) /* d(x), d(s), d(h), two branch buffers, dq/dk/dv, d(atty), d(act), d(fc), the head's */
+        bwd += (9 * N * C + 2 * N * I + 6 * (size_t)B * C + (size_t)B * K) * 4 + 20 * A + peft_tmp;
+    if (o->checkpoint)
+        return (size_t)c->n_layers * (N * C * 4 + A) + per_layer + peft_max + N * C * 4 + A + fixed + bwd;
+    return (size_t)c->n_layers * per_layer + peft + fixed + bwd;
+}
+
+/* One post-LN block: x [N,C] → x_out [N,C] (caller's buffer), the rest from the arena into a->L[l]. The
+ * forward, the checkpointed forward and the backward's recompute all run this: the same bits. */
+static ft_status layer_fwd(const ft_model *m, enc_acts *a, int l, const float *x, float *x_out,
+                           ft_arena *arena) {
+    const ft_model_config *c = &m->cfg;
+    const int64_t N = a->N, C = c->hidden, I = c->intermediate;
+    const ft_layer_idx *P = &m->layers[l];
+    enc_layer *L = &a->L[l];
+    memset(L, 0, sizeof *L);
+    L->x_in = (float *)x;
+    AL(L->q, N * C);
+    AL(L->k, N * C);
+    AL(L->v, N * C);
+    FT_TRY(lin_fwd(m, a, l, FT_SITE_Q, L->q, x, arena));
+    FT_TRY(lin_fwd(m, a, l, FT_SITE_K, L->k, x, arena));
+    FT_TRY(lin_fwd(m, a, l, FT_SITE_V, L->v, x, arena));
+    AL(L->lse, (int64_t)a->B * c->n_heads * a->T);
+    AL(L->atty, N * C);
+    ft_attn_shape as = attn_shape(m, a, l);
+    FT_TRY(ft_attention_forward_lse(L->atty, L->lse, L->q, L->k, L->v, a->mask, &as));
+    float *o, *ob;
+    AL(o, N * C);
+    FT_TRY(lin_fwd(m, a, l, FT_SITE_O, o, L->atty, arena));
+    ob = o;
+    if (m->adapters[l * 2].down_w >= 0) /* the adapter keeps its input: its output goes elsewhere */
+        AL(ob, N * C);
+    FT_TRY(ft_model_branch_out(m, &a->opts, l, 0, N, &L->ad[0], ob, o, arena));
+    AL(L->s1, N * C);
+    AL(L->h, N * C);
+    AL(L->m1, N);
+    AL(L->r1, N);
+    ft_residual_layernorm_forward(L->s1, L->h, L->m1, L->r1, ob, x, W(P->ln1_w), W(P->ln1_b), N, C,
+                                  c->norm_eps);
+    AL(L->fc, N * I);
+    AL(L->act, N * I);
+    FT_TRY(lin_fwd(m, a, l, FT_SITE_FC, L->fc, L->h, arena));
+    ft_act_forward(c->act, L->act, L->fc, N * I);
+    float *mo, *mb;
+    AL(mo, N * C);
+    FT_TRY(lin_fwd(m, a, l, FT_SITE_PROJ, mo, L->act, arena));
+    mb = mo;
+    if (m->adapters[l * 2 + 1].down_w >= 0)
+        AL(mb, N * C);
+    FT_TRY(ft_model_branch_out(m, &a->opts, l, 1, N, &L->ad[1], mb, mo, arena));
+    AL(L->s2, N * C);
+    AL(L->m2, N);
+    AL(L->r2, N);
+    ft_residual_layernorm_forward(L->s2, x_out, L->m2, L->r2, mb, L->h, W(P->ln2_w), W(P->ln2_b), N, C,
+                                  c->norm_eps);
+    return FT_OK;
+}
+
+/* ids, mask, position ids and token types of the batch. */
+/* ids, mask, position ids and token types of the batch, after n_virtual prompt-tuning rows (mask 1, type 0).
+ * PEFT then feeds inputs_embeds: positions 0..T−1, and RoBERTa's pad+1..pad+T whatever the padding. */
+static ft_status setup_inputs(const ft_model *m, const ft_batch *b, enc_acts *a, ft_arena *arena) {
+    const int T = a->T, nv = m->n_virtual;
+    const int32_t pad = m->cfg.pad_token_id;
+    const bool roberta = m->cfg.enc == FT_ENC_ROBERTA;
+    AL(a->ids, a->N);
+    AL(a->mask, a->N);
+    AL(a->pos, a->N);
+    AL(a->tt, a->N);
+    for (int r = 0; r < a->B; r++) {
+        int32_t seen = 0;
+        for (int t = 0; t < T; t++) {
+            const int64_t i = (int64_t)r * T + t, src = (int64_t)r * b->T + (t - nv);
+            const bool virt = t < nv;
+            a->ids[i] = virt ? 0 : b->input_ids[src];
+            a->mask[i] = virt || !b->mask ? 1 : b->mask[src];
+            a->tt[i] = virt || !b->type_ids ? 0 : b->type_ids[src];
+            if (roberta && nv > 0)
+                a->pos[i] = pad + 1 + t;
+            else if (roberta) /* from the ids, not the attention mask, as HF does */
+                a->pos[i] = a->ids[i] != pad ? pad + ++seen : pad;
+            else
+                a->pos[i] = t;
+        }
+    }
+    return FT_OK;
+}
+
+/* The dense layer of the head: BERT's pooler (a base weight), RoBERTa classifier.dense, DistilBERT
+ * pre_classifier; its activation is tanh, except DistilBERT's ReLU. */
+static int head_dense_w(const ft_model *m) {
+    return m->cfg.enc == FT_ENC_BERT ? m->pool_w : m->head_w;
+}
+static int head_dense_b(const ft_model *m) {
+    return m->cfg.enc == FT_ENC_BERT ? m->pool_b : m->head_b;
+}
+
+static ft_status head_fwd(const ft_model *m, enc_acts *a, ft_arena *arena) {
+    const ft_model_config *c = &m->cfg;
+    const int B = a->B;
+    const int64_t C = c->hidden, K = a->K;
+    const bool roberta = c->enc == FT_ENC_ROBERTA, distil = c->enc == FT_ENC_DISTILBERT;
+    AL(a->cls_in, (int64_t)B * C);
+    AL(a->pre, (int64_t)B * C);
+    AL(a->hid, (int64_t)B * C);
+    AL(a->logits, (int64_t)B * K);
+    for (int r = 0; r < B; r++) /* the first token: [CLS] / <s> */
+        memcpy(a->cls_in + (int64_t)r * C, a->x_final + (int64_t)r * a->T * C, (size_t)C * sizeof(float));
+    const int layer = c->n_layers;
+    if (roberta && dropping(a, c->cls_dropout))
+        ft_dropout_forward(a->cls_in, a->cls_in, B * C, c->cls_dropout, a->opts.seed,
+                           drop_stream(&a->opts, layer, 1));
+    ft_linear_forward(a->pre, a->cls_in, W(head_dense_w(m)), W(head_dense_b(m)), B, C, C, false);
+    for (int64_t j = 0; j < B * C; j++)
+        a->hid[j] = distil ? (a->pre[j] > 0.0f ? a->pre[j] : 0.0f) : tanhf(a->pre[j]);
+    a->hid_d = a->hid;
+    if (dropping(a, c->cls_dropout)) { /* classifier_dropout (or hidden_dropout_prob), DistilBERT
+                                          seq_classif_dropout */
+        AL(a->hid_d, (int64_t)B * C);
+        ft_dropout_forward(a->hid_d, a->hid, B * C, c->cls_dropout, a->opts.seed,
+                           drop_stream(&a->opts, layer, 2));
+    }
+    ft_linear_forward(a->logits, a->hid_d, W(m->score), W(m->score_b), B, C, K, false);
+    return FT_OK;
+}
+
+static ft_status enc_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o, ft_arena *arena,
+                             ft_acts **out, double *loss, int64_t *count) {
+    if (count)
+        *count = 0;
+    const ft_model_config *c = &m->cfg;
+    if (m->task == FT_TASK_CAUSAL_LM)
+        return ft_fail(FT_ERR_UNSUPPORTED,
+                       "the %s encoder has no language-model head: use task classification or regression "
+                       "(masked-LM training is not supported yet)",
+                       c->model_type);
+    if (o->label_smoothing > 0.0f && !o->no_loss)
+        return ft_fail(FT_ERR_UNSUPPORTED, "label smoothing on the %s encoder is not supported yet",
+                       c->model_type);
+    FT_TRY(ft_batch_validate(m, b));
+    FT_TRY(ft_model_sync_bf16(m));
+    if (m->task == FT_TASK_SEQ_CLS && !b->cls_labels && !o->no_loss)
+        return ft_fail(FT_ERR_ARG, "the batch has no class labels for the classification head");
+    if (m->task == FT_TASK_REGRESSION && !b->reg_targets && !o->no_loss)
+        return ft_fail(FT_ERR_ARG, "the batch has no regression targets");
+    const int B = b->B, T = b->T + m->n_virtual;
+    const int off = c->enc == FT_ENC_ROBERTA ? c->pad_token_id + 1 : 0; /* RoBERTa's first position */
+    if (T + off > c->max_pos)
+        return ft_fail(FT_ERR_RANGE,
+                       "sequence length %d + %d virtual tokens exceeds the model's %d positions", b->T,
+                       m->n_virtual, c->max_pos - off);
+    const int64_t N = (int64_t)B * T, C = c->hidden;
+    enc_acts *a;
+    AL(a, 1);
+    memset(a, 0, sizeof *a);
+    a->fam = &ft_encoder_family;
+    a->B = B;
+    a->T = T;
+    a->N = N;
+    a->K = m->n_labels;
+    a->opts = *o;
+    AL(a->L, c->n_layers);
+    memset(a->L, 0, (size_t)c->n_layers * sizeof *a->L);
+    FT_TRY(setup_inputs(m, b, a, arena));
+
+    /* embeddings: word + position (+ token type), LayerNorm, dropout */
+    AL(a->e, N * C);
+    AL(a->e_mean, N);
+    AL(a->e_rstd, N);
+    ft_embedding_forward(a->e, W(m->wte), a->ids, W(m->wpe), a->pos, N, C);
+    for (int r = 0; m->prompt >= 0 && r < B; r++) /* virtual rows: the prompt instead of a word */
+        for (int t = 0; t < m->n_virtual; t++) {
+            const int64_t i = (int64_t)r * T + t;
+            float *er = a->e + i * C;
+            const float *pr = W(m->prompt) + (int64_t)t * C, *wp = W(m->wpe) + (int64_t)a->pos[i] * C;
+            for (int64_t j = 0; j < C; j++)
+                er[j] = pr[j] + wp[j];
+        }
+    if (m->tte >= 0)
+        for (int64_t i = 0; i < N; i++)
+            ft_add_inplace(a->e + i * C, W(m->tte) + (int64_t)a->tt[i] * C, C);
+    ft_model_emb_lora(m, a->ids, a->pos, N, a->e, NULL);
+    float *x;
+    AL(x, N * C);
+    ft_layernorm_forward(x, a->e_mean, a->e_rstd, a->e, W(m->eln_w), W(m->eln_b), N, C, c->norm_eps);
+    if (dropping(a, c->embd_dropout))
+        ft_dropout_forward(x, x, N * C, c->embd_dropout, o->seed, drop_stream(o, -1, 0));
+
+    for (int l = 0; l < c->n_layers; l++) {
+        float *x_out;
+        AL(x_out, N * C);
+        const size_t mark = ft_arena_mark(arena);
+        FT_TRY(layer_fwd(m, a, l, x, x_out, arena));
+        if (o->checkpoint) { /* keep the block's input only; the backward recomputes the rest */
+            ft_arena_rewind(arena, mark);
+            memset(&a->L[l], 0, sizeof a->L[l]);
+            a->L[l].x_in = x;
+        }
+        x = x_out;
+    }
+    a->x_final = x;
+    FT_TRY(head_fwd(m, a, arena));
+    const int64_t K = a->K;
+    if (o->keep_logits) {
+        AL(a->logits_copy, (int64_t)B * K);
+        memcpy(a->logits_copy, a->logits, (size_t)(B * K) * sizeof(float));
+    }
+    double sum = 0.0;
+    int64_t cnt = 0;
+    if (!o->no_loss)
+        FT_TRY(ft_model_head_loss(m, b, a->logits, K, arena, &a->cls, &a->reg, &sum, &cnt));
+    a->count = cnt;
+    *out = (ft_acts *)(void *)a;
+    if (count)
+        *count = cnt;
+    return ft_model_mean_loss(o, sum, cnt, "the batch has no target (every class label is -100)", loss);
+}
+
+static const float *enc_logits(const ft_acts *acts, int64_t *rows, int64_t *cols) {
+    const enc_acts *a = (const enc_acts *)(const void *)acts;
+    if (rows)
+        *rows = a->B;
+    if (cols)
+        *cols = a->K;
+    return a->logits_copy;
+}
+
+static int enc_seq_len(const ft_acts *acts) {
+    return ((const enc_acts *)(const void *)acts)->T;
+}
+
+#define ZA(ptr, count)                                                                                       \
+    do {                                                                                                     \
+        (ptr) = ft_model_zeroed(arena, (count));                                                             \
+        if (!(ptr))                                                                                          \
+            return FT_ERR_NOMEM;                                                                             \
+    } while (0)
+
+/* d(head) → d(x_final) rows 0 (written into dx, zero elsewhere). */
+static ft_status head_bwd(ft_model *m, enc_acts *a, float *dx, float loss_scale, ft_arena *arena) {
+    const ft_model_config *c = &m->cfg;
+    const int B = a->B;
+    const int64_t C = c->hidden, K = a->K;
+    const int layer = c->n_layers;
+    float *dlog, *dh, *dpre, *din;
+    ZA(dlog, (int64_t)B * K);
+    ZA(dh, (int64_t)B * C);
+    ZA(dpre, (int64_t)B * C);
+    ZA(din, (int64_t)B * C);
+    if (m->task == FT_TASK_SEQ_CLS)
+        ft_cross_entropy_backward(dlog, a->logits, a->cls, B, K, loss_scale / (float)a->count);
+    else
+        for (int r = 0; r < B; r++) /* d/dp mean (p − y)² = 2(p − y)/B */
+            dlog[r] = 2.0f * (a->logits[r] - a->reg[r]) * loss_scale / (float)a->count;
+    ft_linear_backward(dh, G(m->score), G(m->score_b), dlog, a->hid_d, W(m->score), B, C, K, false);
+    if (a->hid_d != a->hid) {
+        ft_dropout_backward(dpre, dh, B * C, c->cls_dropout, a->opts.seed, drop_stream(&a->opts, layer, 2));
+        memcpy(dh, dpre, (size_t)(B * C) * sizeof(float));
+    }
+    const bool distil = c->enc == FT_ENC_DISTILBERT;
+    for (int64_t j = 0; j < B * C; j++) /* tanh' = 1 − tanh², relu' = [pre > 0] */
+        dpre[j] = distil ? (a->pre[j] > 0.0f ? dh[j] : 0.0f) : dh[j] * (1.0f - a->hid[j] * a->hid[j]);
+    ft_linear_backward(din, G(head_dense_w(m)), G(head_dense_b(m)), dpre, a->cls_in, W(head_dense_w(m)), B, C,
+                       C, false);
+    if (c->enc == FT_ENC_ROBERTA && dropping(a, c->cls_dropout)) {
+        ZERO(dh, B * C);
+        ft_dropout_backward(dh, din, B * C, c->cls_dropout, a->opts.seed, drop_stream(&a->opts, layer, 1));
+        din = dh;
+    }
+    ZERO(dx, a->N * C);
+    for (int r = 0; r < B; r++)
+        memcpy(dx + (int64_t)r * a->T * C, din + (int64_t)r * C, (size_t)C * sizeof(float));
+    return FT_OK;
+}
+
+static bool below_trains(const ft_model *m) {
+    return G(m->wte) || G(m->wpe) || G(m->tte) || G(m->eln_w) || G(m->eln_b) || G(m->prompt) ||
+           ft_model_emb_lora_trains(m);
+}
+
+static ft_status enc_backward(ft_model *m, ft_acts *acts, ft_arena *arena, float loss_scale) {
+    enc_acts *a = (enc_acts *)(void *)acts;
+    const ft_model_config *c = &m->cfg;
+    const int64_t N = a->N, C = c->hidden, I = c->intermediate;
+    if (a->opts.no_loss)
+        return ft_fail(FT_ERR_ARG, "backward after an inference-only forward");
+    if (a->count == 0)
+        return ft_fail(FT_ERR_ARG, "backward: the batch has no target");
+    float *dres, *ds, *dh, *dbuf, *dbuf2, *dq, *dk, *dv, *datty, *dact, *dfc;
+    ZA(dres, N * C);
+    ZA(ds, N * C);
+    ZA(dh, N * C);
+    ZA(dbuf, N * C);
+    ZA(dbuf2, N * C);
+    ZA(dq, N * C);
+    ZA(dk, N * C);
+    ZA(dv, N * C);
+    ZA(datty, N * C);
+    ZA(dact, N * I);
+    ZA(dfc, N * I);
+    FT_TRY(head_bwd(m, a, dres, loss_scale, arena));
+
+    const bool need_dx0 = below_trains(m);
+    for (int l = c->n_layers - 1; l >= 0; l--) {
+        const ft_layer_idx *P = &m->layers[l];
+        enc_layer *L = &a->L[l];
+        const size_t mark = ft_arena_mark(arena);
+        if (a->opts.checkpoint) { /* recompute the block from its kept input */
+            float *x_out;
+            AL(x_out, N * C);
+            FT_TRY(layer_fwd(m, a, l, L->x_in, x_out, arena));
+        }
+        /* LN2: dres = d(x_out) → ds = d(s2) = d(h) (residual) and d(mo) */
+        ZERO(ds, N * C);
+        ft_layernorm_backward(ds, G(P->ln2_w), G(P->ln2_b), dres, L->s2, W(P->ln2_w), L->m2, L->r2, N, C);
+        memcpy(dh, ds, (size_t)(N * C) * sizeof(float));
+        const float *dbr;
+        FT_TRY(ft_model_branch_grad(m, &a->opts, l, 1, N, &L->ad[1], dbuf, dbuf2, ds, &dbr, arena));
+        ZERO(dact, N * I);
+        FT_TRY(lin_bwd(m, a, l, FT_SITE_PROJ, dact, dbr, L->act, arena));
+        ZERO(dfc, N * I);
+        ft_act_backward(c->act, dfc, dact, L->fc, N * I);
+        FT_TRY(lin_bwd(m, a, l, FT_SITE_FC, dh, dfc, L->h, arena));
+        /* LN1: dh → ds = d(s1) = d(x_in) (residual) and d(o) */
+        ZERO(ds, N * C);
+        ft_layernorm_backward(ds, G(P->ln1_w), G(P->ln1_b), dh, L->s1, W(P->ln1_w), L->m1, L->r1, N, C);
+        memcpy(dres, ds, (size_t)(N * C) * sizeof(float));
+        FT_TRY(ft_model_branch_grad(m, &a->opts, l, 0, N, &L->ad[0], dbuf, dbuf2, ds, &dbr, arena));
+        ZERO(datty, N * C);
+        FT_TRY(lin_bwd(m, a, l, FT_SITE_O, datty, dbr, L->atty, arena));
+        ZERO(dq, N * C);
+        ZERO(dk, N * C);
+        ZERO(dv, N * C);
+        ft_attn_shape as = attn_shape(m, a, l);
+        FT_TRY(ft_attention_backward_lse(dq, dk, dv, datty, L->atty, L->lse, L->q, L->k, L->v, a->mask, &as));
+        float *dx_in =
+            l == 0 && !need_dx0 ? NULL : dres; /* the first block's input feeds only the embeddings */
+        FT_TRY(lin_bwd(m, a, l, FT_SITE_Q, dx_in, dq, L->x_in, arena));
+        FT_TRY(lin_bwd(m, a, l, FT_SITE_K, dx_in, dk, L->x_in, arena));
+        FT_TRY(lin_bwd(m, a, l, FT_SITE_V, dx_in, dv, L->x_in, arena));
+        ft_arena_rewind(arena, mark);
+    }
+    if (!need_dx0)
+        return FT_OK;
+    /* embeddings: dropout, LayerNorm, the tables (padding rows get no gradient) */
+    const float *dx0 = dres;
+    if (dropping(a, c->embd_dropout)) {
+        ZERO(dbuf, N * C);
+        ft_dropout_backward(dbuf, dres, N * C, c->embd_dropout, a->opts.seed, drop_stream(&a->opts, -1, 0));
+        dx0 = dbuf;
+    }
+    ZERO(ds, N * C);
+    ft_layernorm_backward(ds, G(m->eln_w), G(m->eln_b), dx0, a->e, W(m->eln_w), a->e_mean, a->e_rstd, N, C);
+    ft_model_emb_lora(m, a->ids, a->pos, N, NULL, ds); /* LoRA and prompt tuning never coexist */
+    if (G(m->wpe))
+        ft_embedding_backward(G(m->wpe), ds, a->pos, N, C, c->enc == FT_ENC_ROBERTA ? c->pad_token_id : -1);
+    if (G(m->tte))
+        ft_embedding_backward(G(m->tte), ds, a->tt, N, C, -1);
+    for (int r = 0; m->prompt >= 0 && r < a->B; r++) /* virtual rows feed the prompt, not the word table */
+        for (int t = 0; t < m->n_virtual; t++) {
+            float *dr = ds + ((int64_t)r * a->T + t) * C;
+            if (G(m->prompt))
+                ft_add_inplace(G(m->prompt) + (int64_t)t * C, dr, C);
+            ZERO(dr, C);
+        }
+    if (G(m->wte))
+        ft_embedding_backward(G(m->wte), ds, a->ids, N, C, c->pad_token_id);
+    return FT_OK;
+}
+
+const ft_family ft_encoder_family = {enc_forward, enc_backward, enc_act_bytes, enc_logits, enc_seq_len};

@@ -1,0 +1,196 @@
+/* What every family's forward and backward share (models/family.h): dropout RNG streams, a linear site with
+ * its PEFT hooks set up for the step, LoRA on the embedding tables, the bytes the PEFT hooks keep, zeroed
+ * arena buffers. */
+#include <math.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "models/family.h"
+
+#define W(i) ((i) >= 0 ? m->params[(i)].data : NULL)
+#define G(i) ((i) >= 0 ? m->params[(i)].grad : NULL)
+
+uint64_t ft_model_drop_stream(const ft_fwd_opts *o, int layer, int site) {
+    return o->step * 4096u + (uint64_t)(layer + 1) * 32u + (uint64_t)site;
+}
+
+ft_lin ft_model_step_lin(const ft_model *m, const ft_fwd_opts *o, int layer, ft_site site) {
+    ft_lin L = ft_model_site_lin(m, layer, site, true);
+    L.training = o->training;
+    L.seed = o->seed;
+    L.stream = ft_model_drop_stream(o, layer, 8 + (int)site);
+    return L;
+}
+
+void ft_model_emb_lora(const ft_model *m, const int32_t *ids, const int32_t *pos, int64_t N, float *x,
+                       const float *dx) {
+    for (int e = 0; e < FT_N_EMB; e++) {
+        const ft_emb_peft *ep = &m->emb[e];
+        int64_t V;
+        int32_t pad;
+        if (ep->lora_a < 0 || !ft_model_emb(m, (ft_emb)e, NULL, &V, &pad, NULL, 0))
+            continue;
+        const int32_t *rows = e == FT_EMB_TOKENS ? ids : pos;
+        if (x)
+            ft_embedding_lora_forward(x, W(ep->lora_a), W(ep->lora_b), rows, N, m->cfg.hidden, V, ep->r,
+                                      ep->lora_scale);
+        else if (G(ep->lora_a) || G(ep->lora_b))
+            ft_embedding_lora_backward(G(ep->lora_a), G(ep->lora_b), dx, W(ep->lora_a), W(ep->lora_b), rows,
+                                       N, m->cfg.hidden, V, ep->r, ep->lora_scale, pad);
+    }
+}
+
+bool ft_model_emb_lora_trains(const ft_model *m) {
+    for (int e = 0; e < FT_N_EMB; e++)
+        if (G(m->emb[e].lora_a) || G(m->emb[e].lora_b))
+            return true;
+    return false;
+}
+
+static int64_t adapter_size(const ft_model *m) {
+    for (int i = 0; i < m->cfg.n_layers * 2; i++)
+        if (m->adapters[i].down_w >= 0)
+            return m->params[m->adapters[i].down_w].shape[0];
+    return 0;
+}
+
+void ft_model_peft_layer_bytes(const ft_model *m, int layer, size_t N, size_t *keep, size_t *tmp) {
+    const size_t A = FT_ALIGN, C = (size_t)m->cfg.hidden, k = (size_t)adapter_size(m);
+    size_t pl = 0, pt = 0;
+    for (int s = 0; s < FT_N_SITES; s++) {
+        const ft_site_peft *sp = &m->sites[layer * FT_N_SITES + s];
+        int64_t in64 = 0, out64 = 0;
+        if (!ft_model_site(m, layer, (ft_site)s, NULL, NULL, &in64, &out64, NULL, NULL, 0))
+            continue;
+        const size_t in = (size_t)in64, out = (size_t)out64, r = (size_t)(sp->lora_a >= 0 ? sp->r : 0);
+        if (sp->lora_a >= 0) {
+            pl += (N * r + N * in) * 4 + 2 * A;
+            pt += (N * r + 2 * N * in) * 4 + 3 * A;
+            if (sp->dora_m >= 0) {
+                pl += (N * out + out) * 4 + 2 * A;
+                pt += N * out * 4 + A;
+            }
+        }
+        if (sp->ia3 >= 0) {
+            pl += N * (in > out ? in : out) * 4 + A;
+            pt += N * (in > out ? in : out) * 4 + A;
+        }
+    }
+    for (int w = 0; w < 2; w++)
+        if (m->adapters[layer * 2 + w].down_w >= 0) {
+            pl += (N * C + 2 * N * k) * 4 + 3 * A;
+            pt += 2 * N * k * 4 + 2 * A;
+        }
+    *keep = pl;
+    *tmp = pt;
+}
+
+float *ft_model_zeroed(ft_arena *arena, int64_t n) {
+    float *p = ft_arena_alloc(arena, (size_t)n * sizeof(float));
+    if (p)
+        memset(p, 0, (size_t)n * sizeof(float));
+    return p;
+}
+
+ft_status ft_model_head_loss(const ft_model *m, const ft_batch *b, const float *logits, int64_t K,
+                             ft_arena *arena, int32_t **cls, float **reg, double *sum, int64_t *count) {
+    const int B = b->B;
+    *sum = 0.0;
+    if (m->task == FT_TASK_SEQ_CLS) {
+        if (!(*cls = ft_arena_alloc(arena, (size_t)B * sizeof(int32_t))))
+            return FT_ERR_NOMEM;
+        for (int r = 0; r < B; r++) {
+            const int32_t y = b->cls_labels[r];
+            if (y != -100 && (y < 0 || y >= K))
+                return ft_fail(FT_ERR_RANGE, "class label %d of row %d is outside [0, %lld)", y, r,
+                               (long long)K);
+            (*cls)[r] = y;
+        }
+        *sum = ft_cross_entropy_forward(logits, *cls, B, K, count);
+        return FT_OK;
+    }
+    if (!(*reg = ft_arena_alloc(arena, (size_t)B * sizeof(float))))
+        return FT_ERR_NOMEM;
+    for (int r = 0; r < B; r++) { /* HF MSELoss on the squeezed logits */
+        (*reg)[r] = b->reg_targets[r];
+        const double d = (double)logits[r] - (double)(*reg)[r];
+        *sum += d * d;
+    }
+    *count = B;
+    return FT_OK;
+}
+
+ft_status ft_model_mean_loss(const ft_fwd_opts *o, double sum, int64_t count, const char *empty,
+                             double *loss) {
+    if (o->no_loss) {
+        *loss = NAN;
+        return FT_OK;
+    }
+    if (count == 0)
+        return ft_fail(FT_ERR_ARG, "%s", empty);
+    *loss = sum / (double)count;
+    if (!isfinite(*loss))
+        return ft_fail(FT_ERR_NUMERIC, "the loss is %s", isnan(*loss) ? "NaN" : "infinite");
+    return FT_OK;
+}
+
+ft_status ft_model_adapter_forward(const ft_model *m, const ft_adapter_idx *A, ft_adapter_cache *c, int64_t N,
+                                   float *y, const float *o, ft_arena *arena) {
+    const int64_t C = m->cfg.hidden, k = m->params[A->down_w].shape[0];
+    c->z = ft_arena_alloc(arena, (size_t)(N * k) * sizeof(float));
+    c->h = ft_arena_alloc(arena, (size_t)(N * k) * sizeof(float));
+    if (!c->z || !c->h)
+        return FT_ERR_NOMEM;
+    c->in = (float *)(uintptr_t)o;
+    ft_linear_forward(c->z, o, W(A->down_w), W(A->down_b), N, C, k, false);
+    ft_act_forward(m->adapter_act, c->h, c->z, N * k);
+    ft_linear_forward(y, c->h, W(A->up_w), W(A->up_b), N, k, C, false);
+    ft_add_inplace(y, o, N * C);
+    return FT_OK;
+}
+
+ft_status ft_model_adapter_backward(const ft_model *m, const ft_adapter_idx *A, const ft_adapter_cache *c,
+                                    int64_t N, float *dout, const float *dy, ft_arena *arena) {
+    const int64_t C = m->cfg.hidden, k = m->params[A->down_w].shape[0];
+    float *dh = ft_model_zeroed(arena, N * k), *dz = ft_model_zeroed(arena, N * k);
+    if (!dh || !dz)
+        return FT_ERR_NOMEM;
+    ft_linear_backward(dh, G(A->up_w), G(A->up_b), dy, c->h, W(A->up_w), N, k, C, false);
+    ft_act_backward(m->adapter_act, dz, dh, c->z, N * k);
+    memcpy(dout, dy, (size_t)(N * C) * sizeof(float));
+    ft_linear_backward(dout, G(A->down_w), G(A->down_b), dz, c->in, W(A->down_w), N, C, k, false);
+    return FT_OK;
+}
+
+ft_status ft_model_branch_out(const ft_model *m, const ft_fwd_opts *o, int l, int which, int64_t N,
+                              ft_adapter_cache *ad, float *dst, const float *src, ft_arena *arena) {
+    const int64_t n = N * m->cfg.hidden;
+    const ft_adapter_idx *A = &m->adapters[l * 2 + which];
+    if (A->down_w >= 0)
+        FT_TRY(ft_model_adapter_forward(m, A, ad, N, dst, src, arena));
+    else if (dst != src)
+        memcpy(dst, src, (size_t)n * sizeof(float));
+    if (o->training && m->cfg.resid_dropout > 0.0f)
+        ft_dropout_forward(dst, dst, n, m->cfg.resid_dropout, o->seed, ft_model_drop_stream(o, l, 1 + which));
+    return FT_OK;
+}
+
+ft_status ft_model_branch_grad(const ft_model *m, const ft_fwd_opts *o, int l, int which, int64_t N,
+                               const ft_adapter_cache *ad, float *buf, float *buf2, const float *dres,
+                               const float **dout, ft_arena *arena) {
+    const int64_t n = N * m->cfg.hidden;
+    const float *d = dres;
+    if (o->training && m->cfg.resid_dropout > 0.0f) {
+        memset(buf, 0, (size_t)n * sizeof(float));
+        ft_dropout_backward(buf, dres, n, m->cfg.resid_dropout, o->seed,
+                            ft_model_drop_stream(o, l, 1 + which));
+        d = buf;
+    }
+    const ft_adapter_idx *A = &m->adapters[l * 2 + which];
+    if (A->down_w >= 0) {
+        FT_TRY(ft_model_adapter_backward(m, A, ad, N, buf2, d, arena));
+        d = buf2;
+    }
+    *dout = d;
+    return FT_OK;
+}
