@@ -346,7 +346,7 @@ static ft_status build_split(const build_ctx *b, const ft_data_recs *rs, ft_data
         if (b->cfg->append_eos && max > 1) { /* room for eos first, so that it stays last */
             if (t.n >= max && !(t.n == max && t.ids[t.n - 1] == lm_eos(b->tok))) {
                 ts->truncated++;
-                t.n = truncate_ids(b->tok, t.ids, t.n, max - 1, keep_tail);
+                t.n = truncate_ids(b->tok, t.ids, r->text_pair ? t.type_ids : NULL, t.n, max - 1, keep_tail);
             }
             if ((s = ft_data_append_eos(b->tok, &t)) != FT_OK)
                 break;
