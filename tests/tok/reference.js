@@ -1,5 +1,8 @@
 // Reference tokenization with Hugging Face `tokenizers` (Rust, npm binding): for each corpus line,
-// writes {"ids", "tokens", "ids_special", "dec", "dec_skip"} as JSONL.
+// writes {"ids", "tokens", "ids_special", "dec", "dec_skip", "offsets", "offsets_special", "pair"} as
+// JSONL. Offsets are getOffsets(): [start, end) in code points of the line (the binding asks the Rust core
+// for char offsets, not JS UTF-16 units). "pair" encodes (line i, line i+1 (wrapping)) with special tokens:
+// {ids, type_ids, offsets}.
 // usage: node reference.js NPM_DIR TOKENIZER_DIR KIND CORPUS OUT
 //   KIND: json (DIR/tokenizer.json), gpt2 (DIR/encoder.json + vocab.bpe), bert (DIR/vocab.txt)
 // gpt2 and bert are turned into the tokenizer.json that Hugging Face publishes for gpt2 and
@@ -64,15 +67,18 @@ function bertJson(d) {
   }
   const tok = Tokenizer.fromFile(file);
   const out = [];
-  for (const line of fs.readFileSync(corpus, 'utf8').split('\n')) {
-    if (!line.length) continue;
-    const text = JSON.parse(line).text;
+  const texts = fs.readFileSync(corpus, 'utf8').split('\n').filter(l => l.length).map(l => JSON.parse(l).text);
+  for (let i = 0; i < texts.length; i++) {
+    const text = texts[i];
     const e = await tok.encode(text, null, { addSpecialTokens: false });
     const es = await tok.encode(text, null, { addSpecialTokens: true });
+    const ep = await tok.encode(text, texts[(i + 1) % texts.length], { addSpecialTokens: true });
     const ids = Array.from(es.getIds());
     out.push(JSON.stringify({
       ids: Array.from(e.getIds()), tokens: e.getTokens(), ids_special: ids,
       dec: await tok.decode(ids, false), dec_skip: await tok.decode(ids, true),
+      offsets: e.getOffsets(), offsets_special: es.getOffsets(),
+      pair: { ids: Array.from(ep.getIds()), type_ids: Array.from(ep.getTypeIds()), offsets: ep.getOffsets() },
     }));
   }
   fs.writeFileSync(outPath, out.join('\n') + '\n');
