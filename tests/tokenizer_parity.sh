@@ -5,13 +5,13 @@
 # with trim_offsets, Metaspace, WordPiece behind NFC/NFKD/Replace/... normalizers): ids and tokens, ids
 # with special tokens, decode with and without special tokens, and character offsets (without and with
 # special tokens, and for pairs: line i with line i+1).
-# FT_TOK_ONLY="roberta bert" limits the run to those tokenizers.
+# FT_TOK_ONLY="roberta bert" limits the run to those tokenizers; FT_TOK_CORPUS=FILE.jsonl replaces the corpus.
 set -euo pipefail
 FT_SRC=${FT_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 FT_BIN=${FT_BIN:-$FT_SRC/build/ftune}
 TOK_DIR=$("$FT_SRC/scripts/fetch-fixtures.sh")
 NPM_DIR="$FT_SRC/.cache/npm"
-corpus="$FT_SRC/tests/tok/corpus.jsonl"
+corpus="${FT_TOK_CORPUS:-$FT_SRC/tests/tok/corpus.jsonl}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 status=0

@@ -603,8 +603,12 @@ static ft_status find_pred(const char *s, size_t n, cp_pred pred, ft_tok_spans *
     return FT_OK;
 }
 
+/* HF's Digits splits on Rust's char::is_numeric: Nd, Nl and No (½, Ⅳ, ² count). */
 static bool is_digit(uint32_t c) {
-    return (c >= '0' && c <= '9') || (c >= 128 && utf8proc_category((utf8proc_int32_t)c) == UTF8PROC_CATEGORY_ND);
+    if (c < 128)
+        return c >= '0' && c <= '9';
+    utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
+    return k == UTF8PROC_CATEGORY_ND || k == UTF8PROC_CATEGORY_NL || k == UTF8PROC_CATEGORY_NO;
 }
 
 /* Append the byte-level image of buf[off..off+len) to buf; returns the new span. Each mapped character
