@@ -66,6 +66,13 @@ function bertJson(d) {
     fs.writeFileSync(file, JSON.stringify(j));
   }
   const tok = Tokenizer.fromFile(file);
+  // Pin the unit: the binding's offsets count code points (U+1F600 is 1), not UTF-16 units (2) or bytes (4).
+  const probe = (await tok.encode('\u{1F600}', null, { addSpecialTokens: false })).getOffsets();
+  const probeEnd = Math.max(0, ...probe.map(o => o[1]));
+  if (probe.length && probeEnd !== 1) {
+    console.error(`reference.js: offsets of U+1F600 end at ${probeEnd}, not 1: the binding no longer counts code points`);
+    process.exit(1);
+  }
   const out = [];
   const texts = fs.readFileSync(corpus, 'utf8').split('\n').filter(l => l.length).map(l => JSON.parse(l).text);
   for (let i = 0; i < texts.length; i++) {
