@@ -1,4 +1,5 @@
-/* bench/tokenize: single-threaded encode throughput (MB/s) per tokenizer type.
+/* bench/tokenize: single-threaded encode throughput (MB/s) per tokenizer type, plain and with character
+ * offsets (ft_tok_encode_offsets).
  * usage: tokenize [TEXT_FILE] — tokenizers from $FT_SRC/.cache/tok (scripts/fetch-fixtures.sh);
  * without TEXT_FILE, ~16 MB of English built from the licence texts in /usr/share/common-licenses. */
 #include <dirent.h>
@@ -66,29 +67,40 @@ int main(int argc, char **argv) {
     for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
         char dir[1200];
         snprintf(dir, sizeof dir, "%s/%s", base, names[k][0]);
-        ft_tokenizer *t;
-        if (ft_tok_load(dir, &t) != FT_OK) {
-            printf("%-30s skipped (%s)\n", names[k][1], ft_last_error());
-            continue;
-        }
         ft_tok_ids ids = {0};
-        size_t ntok = 0;
-        double t0 = ft_now();
-        /* line by line, as a data pipeline feeds it */
-        for (size_t i = 0; i < len;) {
-            const char *nl = memchr(text + i, '\n', len - i);
-            size_t l = nl ? (size_t)(nl - (text + i)) + 1 : len - i;
-            if (ft_tok_encode(t, text + i, l, false, &ids) != FT_OK) {
-                fprintf(stderr, "%s\n", ft_last_error());
+        double dt[2] = {0, 0};
+        size_t ntok[2] = {0, 0};
+        bool ok = true;
+        for (int mode = 0; mode < 2 && ok; mode++) { /* a fresh tokenizer each time: both start cold */
+            ft_tokenizer *t;
+            if (ft_tok_load(dir, &t) != FT_OK) {
+                printf("%-30s skipped (%s)\n", names[k][1], ft_last_error());
+                ok = false;
                 break;
             }
-            ntok += ids.n;
-            i += l;
+            double t0 = ft_now();
+            /* line by line, as a data pipeline feeds it */
+            for (size_t i = 0; i < len;) {
+                const char *nl = memchr(text + i, '\n', len - i);
+                size_t l = nl ? (size_t)(nl - (text + i)) + 1 : len - i;
+                ft_status st = mode ? ft_tok_encode_offsets(t, text + i, l, false, FT_TOK_OFFSETS_CHARS, &ids)
+                                    : ft_tok_encode(t, text + i, l, false, &ids);
+                if (st != FT_OK) {
+                    fprintf(stderr, "%s\n", ft_last_error());
+                    break;
+                }
+                ntok[mode] += ids.n;
+                i += l;
+            }
+            dt[mode] = ft_now() - t0;
+            ft_tok_free(t);
         }
-        double dt = ft_now() - t0;
-        printf("%-30s %7.1f MB/s  (%zu tokens, %.2f s)\n", names[k][1], (double)len / 1e6 / dt, ntok, dt);
+        if (ok)
+            printf("%-30s %7.1f MB/s  (%zu tokens, %.2f s); with offsets %7.1f MB/s\n", names[k][1],
+                   (double)len / 1e6 / dt[0], ntok[0], dt[0], (double)len / 1e6 / dt[1]);
+        if (ok && ntok[0] != ntok[1])
+            printf("  token counts differ with offsets: %zu vs %zu\n", ntok[0], ntok[1]);
         ft_tok_ids_free(&ids);
-        ft_tok_free(t);
     }
     free(text);
     return 0;

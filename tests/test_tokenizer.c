@@ -1,5 +1,6 @@
 /* tokenizer unit tests: hand-made vocabularies (BPE merges, byte fallback, WordPiece), normalizers,
- * added tokens, post-processors, decoders, chat templates and bad input. */
+ * added tokens, post-processors, decoders, chat templates, offsets (alignment through normalizers that
+ * change lengths, byte-level trimming, model ranges) and bad input. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,6 +300,175 @@ FT_TEST(chat_templates) {
     ft_tok_free(t);
 }
 
+/* ---- offsets: every expected value below is what Hugging Face tokenizers 0.23 (npm binding) gives for
+ * the same tokenizer.json and text ---- */
+
+/* "id@start:end ..." of an encoding with offsets, for compact checks */
+static const char *offs(ft_tokenizer *t, const char *a, const char *b, bool special,
+                        ft_tok_offset_unit unit) {
+    static char buf[1024];
+    ft_tok_ids ids = {0};
+    buf[0] = 0;
+    ft_status st = b ? ft_tok_encode_pair_offsets(t, a, strlen(a), b, strlen(b), special, unit, &ids)
+                     : ft_tok_encode_offsets(t, a, strlen(a), special, unit, &ids);
+    if (st != FT_OK) {
+        snprintf(buf, sizeof buf, "ERR %s", ft_last_error());
+        return buf;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < ids.n && o < sizeof buf - 48; i++)
+        o += (size_t)snprintf(buf + o, sizeof buf - o, i ? " %d@%zu:%zu" : "%d@%zu:%zu", (int)ids.ids[i],
+                              ids.offsets[i].start, ids.offsets[i].end);
+    ft_tok_ids_free(&ids);
+    return buf;
+}
+
+/* A BPE whose vocabulary is single characters (no merges): each normalized character is one token, so
+ * the offsets show each character's alignment. vocab: JSON members after "[UNK]": 0. */
+static ft_tokenizer *char_bpe(const char *normalizer, const char *pre, const char *post, const char *vocab,
+                              bool byte_fallback) {
+    char json[4096];
+    snprintf(
+        json, sizeof json,
+        "{\"normalizer\": %s, \"pre_tokenizer\": %s, \"post_processor\": %s, \"model\": {\"type\": \"BPE\","
+        " \"unk_token\": \"[UNK]\", \"byte_fallback\": %s, \"vocab\": {\"[UNK]\": 0, %s}, \"merges\": []}}",
+        normalizer, pre, post, byte_fallback ? "true" : "false", vocab);
+    return load_json(json);
+}
+
+#define CHECK_OFFS(t, a, b, special, unit, want)                                                             \
+    do {                                                                                                     \
+        const char *got_ = offs(t, a, b, special, unit);                                                     \
+        FT_CHECKF(!strcmp(got_, want), "offsets of \"%s\": got %s, want %s", a, got_, want);                 \
+    } while (0)
+
+/* Char-level BPE cases: pipeline pieces, then texts and the offsets wanted (chars, and bytes when given). */
+typedef struct {
+    const char *what, *normalizer, *pre, *post, *vocab;
+    bool byte_fallback;
+    const char *text, *pair;
+    bool special;
+    const char *chars, *bytes;
+} offs_case;
+
+#define BL_PRE(aps)                                                                                          \
+    "{\"type\": \"ByteLevel\", \"add_prefix_space\": " aps ", \"trim_offsets\": true, \"use_regex\": true}"
+#define ROBERTA(trim)                                                                                        \
+    "{\"type\": \"RobertaProcessing\", \"sep\": [\"b\", 2], \"cls\": [\"a\", 1], \"trim_offsets\": " trim "}"
+#define BL_VOCAB "\"a\": 1, \"b\": 2, \"\\u0120\": 3"
+
+static const offs_case offs_cases[] = {
+    {"NFKD + StripAccents + Lowercase: U+FB01 -> f, i (both from the ligature); É -> E U+0301 -> e; İ -> I "
+     "U+0307 -> i",
+     "{\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"NFKD\"}, {\"type\": \"StripAccents\"},"
+     " {\"type\": \"Lowercase\"}]}",
+     "null", "null", "\"f\": 1, \"i\": 2, \" \": 3, \"e\": 4, \"x\": 5", false, "\uFB01 \u00C9 \u0130x", NULL,
+     false, "1@0:1 2@0:1 3@1:2 4@2:3 3@3:4 2@4:5 5@5:6", "1@0:3 2@0:3 3@3:4 4@4:6 3@6:7 2@7:9 5@9:10"},
+    {"Lowercase changing byte lengths: İ (2 bytes) -> i U+0307 (3), ẞ (3) -> ß (2)",
+     "{\"type\": \"Lowercase\"}", "null", "null", "\"i\": 1, \"\\u0307\": 2, \"\\u00df\": 3, \"a\": 4", false,
+     "\u0130\u1E9EA", NULL, false, "1@0:1 2@0:1 3@1:2 4@2:3", "1@0:2 2@0:2 3@2:5 4@5:6"},
+    {"Replace: the content takes the range of the match's last character (ab -> X is b's)",
+     "{\"type\": \"Sequence\", \"normalizers\": ["
+     "{\"type\": \"Replace\", \"pattern\": {\"String\": \"ab\"}, \"content\": \"X\"},"
+     "{\"type\": \"Replace\", \"pattern\": {\"String\": \" \"}, \"content\": \"\\u2581\"}]}",
+     "null", "null", "\"z\": 1, \"X\": 2, \"\\u2581\": 3, \"b\": 4", false, "zab b", NULL, false,
+     "1@0:1 2@2:3 3@3:4 4@4:5", NULL},
+    {"NFC: a composite keeps its starter's range (e U+0301 -> é is 0:1); a U+0323 U+0302 -> ậ (from a), "
+     "U+0301 stays",
+     "{\"type\": \"NFC\"}", "null", "null",
+     "\"\\u00e9\": 1, \"x\": 2, \"a\": 3, \"\\u1ea5\": 4, \"\\u0323\": 5", false,
+     "e\u0301x a\u0323\u0302\u0301", NULL, false, "1@0:1 2@2:3 0@3:4 0@4:5 0@7:8",
+     "1@0:1 2@3:4 0@4:5 0@5:6 0@10:12"},
+    {"Prepend: the prefix belongs to the first character",
+     "{\"type\": \"Prepend\", \"prepend\": \"\\u2581\"}", "null", "null",
+     "\"\\u2581\": 1, \"a\": 2, \"b\": 3", false, "ab", NULL, false, "1@0:1 2@0:1 3@1:2", NULL},
+    {"Prepend: nothing on empty text", "{\"type\": \"Prepend\", \"prepend\": \"\\u2581\"}", "null", "null",
+     "\"\\u2581\": 1", false, "", NULL, false, "", NULL},
+    {"BertNormalizer: the spaces around a Chinese character come from it",
+     "{\"type\": \"BertNormalizer\", \"clean_text\": true, \"handle_chinese_chars\": true,"
+     " \"strip_accents\": false, \"lowercase\": false}",
+     "null", "null", "\"a\": 1, \" \": 2, \"\\u4e2d\": 3, \"b\": 4", false, "a\u4E2Db", NULL, false,
+     "1@0:1 2@1:2 3@1:2 2@1:2 4@2:3", "1@0:1 2@1:4 3@1:4 2@1:4 4@4:5"},
+    {"RobertaProcessing trim_offsets: spaces leave the range (a lone Ġ becomes empty)", "null",
+     BL_PRE("false"), ROBERTA("true"), BL_VOCAB, false, "a  b", NULL, true,
+     "1@0:0 1@0:1 3@2:2 3@3:3 2@3:4 2@0:0", NULL},
+    {"a pair: each sequence counts from its own start", "null", BL_PRE("false"), ROBERTA("true"), BL_VOCAB,
+     false, "a b", "b a", true, "1@0:0 1@0:1 3@2:2 2@2:3 2@0:0 2@0:0 2@0:1 3@2:2 1@2:3 2@0:0", NULL},
+    {"without trimming the space stays", "null", BL_PRE("false"), ROBERTA("false"), BL_VOCAB, false, "a  b",
+     NULL, false, "1@0:1 3@1:2 3@2:3 2@3:4", NULL},
+    {"add_prefix_space: the space belongs to the first character; trimming keeps one leading space of the "
+     "first token (this one is only that space, so its trailing space empties it)",
+     "null", BL_PRE("true"), BL_PRE("true"), BL_VOCAB, false, "a b", NULL, true, "3@0:0 1@0:1 3@2:2 2@2:3",
+     NULL},
+    {"add_prefix_space: nothing prepended to empty text", "null", BL_PRE("true"), BL_PRE("true"), BL_VOCAB,
+     false, "", NULL, true, "", NULL},
+    {"byte fallback: byte tokens span their character; an [UNK] is laid after the byte tokens that follow it "
+     "(HF defers it), so its range shifts",
+     "null", "null", "null", "\"<0xC3>\": 1, \"<0xA9>\": 2, \"x\": 3", true, "Q\u00E9x", NULL, false,
+     "1@0:1 2@1:2 0@1:2 3@2:3", "1@0:1 2@1:3 0@1:3 3@3:4"},
+    {"Metaspace: the prepended ▁ belongs to the first character, a replaced space to itself", "null",
+     "{\"type\": \"Metaspace\", \"replacement\": \"\\u2581\", \"prepend_scheme\": \"first\", \"split\": "
+     "true}",
+     "null", "\"\\u2581\": 1, \"a\": 2, \"b\": 3", false, "a b", NULL, false, "1@0:1 2@0:1 1@1:2 3@2:3",
+     NULL},
+};
+
+FT_TEST(offsets_char_bpe) {
+    for (size_t i = 0; i < sizeof offs_cases / sizeof *offs_cases; i++) {
+        const offs_case *c = &offs_cases[i];
+        ft_tokenizer *t = char_bpe(c->normalizer, c->pre, c->post, c->vocab, c->byte_fallback);
+        FT_CHECKF(t != NULL, "%s: does not load", c->what);
+        if (!t)
+            continue;
+        const char *got = offs(t, c->text, c->pair, c->special, FT_TOK_OFFSETS_CHARS);
+        FT_CHECKF(!strcmp(got, c->chars), "%s: got %s, want %s", c->what, got, c->chars);
+        if (c->bytes) {
+            got = offs(t, c->text, c->pair, c->special, FT_TOK_OFFSETS_BYTES);
+            FT_CHECKF(!strcmp(got, c->bytes), "%s (bytes): got %s, want %s", c->what, got, c->bytes);
+        }
+        ft_tok_free(t);
+    }
+}
+
+FT_TEST(offsets_models) {
+    /* WordPiece pieces, a whole-word [UNK], [CLS]/[SEP] at 0:0, and the word cache giving the same ranges
+     * the second time */
+    ft_tokenizer *t = load_json("{\"normalizer\": {\"type\": \"BertNormalizer\", \"lowercase\": true},"
+                                " \"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"},"
+                                " \"post_processor\": {\"type\": \"BertProcessing\", \"sep\": [\"[SEP]\", "
+                                "2], \"cls\": [\"[CLS]\", 1]},"
+                                " \"model\": {\"type\": \"WordPiece\", \"unk_token\": \"[UNK]\","
+                                " \"vocab\": {\"[UNK]\": 0, \"[CLS]\": 1, \"[SEP]\": 2, \"un\": 3, "
+                                "\"##aff\": 4, \"##able\": 5, \"!\": 6}}}");
+    FT_CHECK(t != NULL);
+    if (t) {
+        CHECK_OFFS(t, "Un\u00E4ffable zz UNAFFABLE!", NULL, true, FT_TOK_OFFSETS_CHARS,
+                   "1@0:0 3@0:2 4@2:5 5@5:9 0@10:12 3@13:15 4@15:18 5@18:22 6@22:23 2@0:0");
+        /* plain encode after an offsets encode leaves no offsets behind */
+        ft_tok_ids ids = {0};
+        FT_CHECK_OK(ft_tok_encode_offsets(t, "un", 2, false, FT_TOK_OFFSETS_CHARS, &ids));
+        FT_CHECK(ids.offsets != NULL);
+        FT_CHECK_OK(ft_tok_encode(t, "un", 2, false, &ids));
+        FT_CHECK(ids.offsets == NULL && ids.n == 1);
+        FT_CHECK_FAILS(ft_tok_encode_offsets(t, "a\xFF", 2, false, FT_TOK_OFFSETS_CHARS, &ids), FT_ERR_ARG,
+                       "UTF-8");
+        FT_CHECK_FAILS(ft_tok_encode_offsets(t, "a", 1, false, (ft_tok_offset_unit)7, &ids), FT_ERR_ARG,
+                       "bad arguments");
+        ft_tok_ids_free(&ids);
+        ft_tok_free(t);
+    }
+    /* added tokens: lstrip takes the spaces before it into its range */
+    t = load_json(
+        "{\"added_tokens\": [{\"id\": 3, \"content\": \"<m>\", \"special\": true, \"lstrip\": true}],"
+        " \"model\": {\"type\": \"BPE\", \"unk_token\": \"[UNK]\","
+        " \"vocab\": {\"[UNK]\": 0, \"a\": 1, \" \": 2, \"<m>\": 3}, \"merges\": []}}");
+    FT_CHECK(t != NULL);
+    if (t) {
+        CHECK_OFFS(t, "a  <m>a", NULL, false, FT_TOK_OFFSETS_CHARS, "1@0:1 3@1:6 1@6:7");
+        ft_tok_free(t);
+    }
+}
+
 FT_TEST(bad_input) {
     ft_tokenizer *t = NULL;
     FT_CHECK_FAILS(ft_tok_load("/nonexistent/dir/x", &t), FT_ERR_IO, "/nonexistent");
@@ -364,6 +534,8 @@ int main(void) {
     FT_RUN(normalizers_unicode);
     FT_RUN(added_token_options);
     FT_RUN(chat_templates);
+    FT_RUN(offsets_char_bpe);
+    FT_RUN(offsets_models);
     FT_RUN(bad_input);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);

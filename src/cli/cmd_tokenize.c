@@ -8,14 +8,22 @@
 #include "tokenizer/tokenizer.h"
 
 static const char usage_text[] =
-    "usage: ftune tokenize --tokenizer DIR [--ids|--tokens] [--special] [--jsonl]\n"
+    "usage: ftune tokenize --tokenizer DIR [--ids|--tokens] [--special] [--offsets|--byte-offsets]\n"
+    "                      [--jsonl]\n"
     "       ftune tokenize --tokenizer DIR --decode [--skip-special] [--jsonl]\n"
     "Reads stdin line by line.\n"
-    "  --tokenizer DIR  directory with tokenizer.json (or encoder.json + vocab.bpe, or vocab.txt), or the file\n"
+    "  --tokenizer DIR  directory with tokenizer.json (or encoder.json + vocab.bpe, or vocab.txt) or file\n"
     "  --ids            print ids separated by spaces (default)\n"
     "  --tokens         print token strings separated by spaces\n"
     "  --special        add the special tokens the post-processor adds (BOS/EOS/CLS/SEP)\n"
+    "  --offsets        also print where each token comes from: [start, end) in characters (code\n"
+    "                   points) of the input text, as Hugging Face tokenizers' offsets; (0, 0) for\n"
+    "                   the special tokens --special adds. Plain output: ID@START:END (TOKEN@START:END\n"
+    "                   with --tokens); JSONL: an \"offsets\" field\n"
+    "  --byte-offsets   the same in bytes of the UTF-8 text\n"
     "  --jsonl          input lines {\"text\": ...}, output {\"ids\": [...], \"tokens\": [...]};\n"
+    "                   an input \"text_pair\" string encodes the pair (text, text_pair) and adds\n"
+    "                   \"type_ids\" (offsets of each sequence count from its own start);\n"
     "                   with --decode input {\"ids\": [...]}, output {\"text\": ...}\n"
     "  --decode         ids (space-separated, or JSONL) -> text\n"
     "  --skip-special   with --decode: leave special tokens out\n"
@@ -160,8 +168,8 @@ static int jskip(jr *r) {
 }
 
 typedef struct {
-    char *text;
-    size_t len;
+    char *text, *pair;
+    size_t len, pair_len;
     int32_t *ids;
     size_t nids;
     bool has_text, has_ids;
@@ -198,6 +206,13 @@ static const char *parse_line(const char *s, size_t n, jline *L) {
                 return err;
             }
             L->has_text = true;
+        } else if (!strcmp(key, "text_pair") && r.p < r.end && *r.p == '"') {
+            free(L->pair);
+            L->pair = jstring(&r, &L->pair_len, &err);
+            if (!L->pair) {
+                free(key);
+                return err;
+            }
         } else if (!strcmp(key, "ids") && r.p < r.end && *r.p == '[') {
             r.p++;
             size_t cap = 16;
@@ -266,7 +281,8 @@ static void put_json_string(FILE *f, const char *s, size_t n) {
 
 int ft_cmd_tokenize(int argc, char **argv) {
     const char *dir = NULL;
-    bool tokens = false, special = false, jsonl = false, decode = false, skip = false;
+    bool tokens = false, special = false, jsonl = false, decode = false, skip = false, offsets = false;
+    ft_tok_offset_unit unit = FT_TOK_OFFSETS_CHARS;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(usage_text, stdout);
@@ -279,6 +295,10 @@ int ft_cmd_tokenize(int argc, char **argv) {
             tokens = true;
         else if (!strcmp(argv[i], "--special"))
             special = true;
+        else if (!strcmp(argv[i], "--offsets"))
+            offsets = true, unit = FT_TOK_OFFSETS_CHARS;
+        else if (!strcmp(argv[i], "--byte-offsets"))
+            offsets = true, unit = FT_TOK_OFFSETS_BYTES;
         else if (!strcmp(argv[i], "--jsonl"))
             jsonl = true;
         else if (!strcmp(argv[i], "--decode"))
@@ -317,7 +337,7 @@ int ft_cmd_tokenize(int argc, char **argv) {
                 err = decode ? "no \"ids\" array" : "no \"text\" string";
             if (err) {
                 fprintf(stderr, "ftune tokenize: stdin line %zu: %s\n", lineno, err);
-                free(L.text), free(L.ids);
+                free(L.text), free(L.pair), free(L.ids);
                 rc = 1;
                 break;
             }
@@ -357,7 +377,13 @@ int ft_cmd_tokenize(int argc, char **argv) {
                 free(out);
             }
         } else {
-            st = ft_tok_encode(tok, text, tlen, special, &ids);
+            if (offsets)
+                st = L.pair ? ft_tok_encode_pair_offsets(tok, text, tlen, L.pair, L.pair_len, special, unit,
+                                                         &ids)
+                            : ft_tok_encode_offsets(tok, text, tlen, special, unit, &ids);
+            else
+                st = L.pair ? ft_tok_encode_pair(tok, text, tlen, L.pair, L.pair_len, special, &ids)
+                            : ft_tok_encode(tok, text, tlen, special, &ids);
             if (st == FT_OK) {
                 if (jsonl) {
                     fputs("{\"ids\": [", stdout);
@@ -371,7 +397,22 @@ int ft_cmd_tokenize(int argc, char **argv) {
                             fputs(", ", stdout);
                         put_json_string(stdout, ts ? ts : "", tl);
                     }
-                    fputs("]}\n", stdout);
+                    fputc(']', stdout);
+                    if (L.pair) {
+                        fputs(", \"type_ids\": [", stdout);
+                        for (size_t i = 0; i < ids.n; i++)
+                            printf(i ? ", %d" : "%d", (int)ids.type_ids[i]);
+                        fputc(']', stdout);
+                    }
+                    if (offsets) {
+                        fputs(", \"offsets\": [", stdout);
+                        for (size_t i = 0; i < ids.n; i++) {
+                            const ft_tok_offset *f = &ids.offsets[i];
+                            printf(i ? ", [%zu, %zu]" : "[%zu, %zu]", f->start, f->end);
+                        }
+                        fputc(']', stdout);
+                    }
+                    fputs("}\n", stdout);
                 } else {
                     for (size_t i = 0; i < ids.n; i++) {
                         if (i)
@@ -382,12 +423,15 @@ int ft_cmd_tokenize(int argc, char **argv) {
                             fwrite(ts ? ts : "", 1, tl, stdout);
                         } else
                             printf("%d", (int)ids.ids[i]);
+                        if (offsets)
+                            printf("@%zu:%zu", ids.offsets[i].start, ids.offsets[i].end);
                     }
                     fputc('\n', stdout);
                 }
             }
         }
         free(L.text);
+        free(L.pair);
         free(L.ids);
         if (st != FT_OK) {
             fprintf(stderr, "ftune tokenize: stdin line %zu: %s\n", lineno, ft_last_error());

@@ -84,15 +84,28 @@ static ft_status find_added(const ft_tokenizer *t, const ft_tok_trie *tr, const 
     return FT_OK;
 }
 
-ft_status ft_tok_words(ft_tokenizer *t, const char *text, size_t len, ft_tok_buf *buf, ft_tok_spans *words) {
+ft_status ft_tok_words(ft_tokenizer *t, const char *text, size_t len, ft_tok_buf *buf, ft_tok_spans *words,
+                       ft_tok_als *al) {
     size_t bad;
     if (!ft_tok_utf8_valid(text, len, &bad))
         return ft_fail(FT_ERR_ARG, "tokenizer: input is not valid UTF-8 (byte %zu)", bad);
     ft_tok_buf norm = {0};
+    ft_tok_als nal = {0};
     ft_tok_spans segs = {0}, pieces = {0};
     buf->len = 0;
     words->n = 0;
     ft_status st = ft_tok_buf_add(buf, text, len);
+    if (al) { /* each byte of the text: its character's range */
+        al->n = 0;
+        st = ft_tok_als_fill(al, len, (ft_tok_al){0, 0});
+        for (size_t i = 0; i < len && st == FT_OK;) {
+            uint32_t c;
+            size_t k = (size_t)ft_tok_u8dec((const unsigned char *)text, len, i, &c);
+            for (size_t j = 0; j < k; j++)
+                al->v[i + j] = (ft_tok_al){i, i + k};
+            i += k;
+        }
+    }
     if (st == FT_OK)
         st = find_added(t, &t->trie_raw, buf, 0, len, 1, &segs);
     for (size_t i = 0; i < segs.n && st == FT_OK; i++) {
@@ -103,46 +116,148 @@ ft_status ft_tok_words(ft_tokenizer *t, const char *text, size_t len, ft_tok_buf
         }
         size_t off = sg.off, n = sg.len;
         if (t->norm) {
-            st = ft_tok_normalize(t->norm, buf->p + sg.off, sg.len, &norm, t->md);
+            st = ft_tok_normalize(t->norm, buf->p + sg.off, sg.len, &norm, t->md, al ? al->v + sg.off : NULL,
+                                  al ? &nal : NULL);
             off = buf->len;
             n = norm.len;
             if (st == FT_OK)
                 st = ft_tok_buf_add(buf, norm.p, norm.len);
+            if (st == FT_OK && al)
+                st = nal.n == norm.len
+                         ? ft_tok_als_add(al, nal.v, nal.n)
+                         : ft_fail(FT_ERR_INTERNAL, "tokenizer: normalizer lost its alignments");
         }
         if (st == FT_OK)
             st = find_added(t, &t->trie_norm, buf, off, n, sg.first, &pieces);
     }
     if (st == FT_OK && t->pre)
-        st = ft_tok_pretokenize(t->pre, buf, &pieces, words, t->md);
+        st = ft_tok_pretokenize(t->pre, buf, &pieces, words, t->md, al);
     else
         for (size_t i = 0; i < pieces.n && st == FT_OK; i++)
             st = ft_tok_spans_add(words, pieces.v[i].off, pieces.v[i].len, pieces.v[i].id, pieces.v[i].first);
     ft_tok_buf_free(&norm);
+    ft_tok_als_free(&nal);
     ft_tok_spans_free(&segs);
     ft_tok_spans_free(&pieces);
     return st;
 }
 
-/* One sequence -> ids (type_id 0) appended to out. */
-static ft_status encode_seq(ft_tokenizer *t, const char *text, size_t len, ft_tok_ids *out) {
+/* Offsets mode: make o->offsets exist (ft_tok_ids_reserve then keeps it as long as the ids). */
+static ft_status want_offsets(ft_tok_ids *o) {
+    if (o->offsets)
+        return FT_OK;
+    o->offsets = malloc((o->cap ? o->cap : 1) * sizeof *o->offsets);
+    return o->offsets ? FT_OK : ft_fail(FT_ERR_NOMEM, "tokenizer: out of memory for offsets");
+}
+
+/* Byte offsets into text -> code point offsets (HF's BytesToCharOffsetConverter; ours always fall on
+ * character boundaries). */
+static ft_status offsets_to_chars(const char *text, size_t len, ft_tok_ids *o) {
+    size_t *ci = malloc((len + 1) * sizeof *ci);
+    if (!ci)
+        return ft_fail(FT_ERR_NOMEM, "tokenizer: out of memory for offsets");
+    size_t c = 0;
+    for (size_t i = 0; i < len; i++) {
+        c += ((unsigned char)text[i] & 0xC0) != 0x80;
+        ci[i] = c - 1;
+    }
+    ci[len] = c;
+    for (size_t i = 0; i < o->n; i++) {
+        ft_tok_offset *f = &o->offsets[i];
+        *f = (ft_tok_offset){f->start < len ? ci[f->start] : c, f->end < len ? ci[f->end] : c};
+    }
+    free(ci);
+    return FT_OK;
+}
+
+/* Leading and trailing spaces of each token's value, the counts HF's ByteLevel trim_offsets (also
+ * RobertaProcessing's) takes off its range: characters that are 'Ġ' or Unicode whitespace. */
+typedef struct {
+    uint32_t *v; /* lead, trail per token */
+    size_t n, cap;
+} tok_spaces;
+
+static ft_status spaces_add(tok_spaces *sp, const char *s, size_t n) {
+    uint32_t *v = ft_tok_grow(sp->v, &sp->cap, sp->n + 2, sizeof *v, "token offsets");
+    if (!v)
+        return FT_ERR_NOMEM;
+    sp->v = v;
+    uint32_t lead = 0, run = 0;
+    bool leading = true;
+    for (size_t pos = 0; pos < n;) {
+        uint32_t c;
+        pos += (size_t)ft_tok_u8dec((const unsigned char *)s, n, pos, &c);
+        bool space = c == 0x120 || ft_tok_is_whitespace(c);
+        leading = leading && space;
+        lead += leading;
+        run = space ? run + 1 : 0;
+    }
+    sp->v[sp->n++] = lead;
+    sp->v[sp->n++] = run;
+    return FT_OK;
+}
+
+/* HF process_offsets: the spaces leave the range; the first token keeps one leading space when
+ * add_prefix_space put it there. */
+static void trim_offsets(ft_tok_ids *o, const tok_spaces *sp, bool add_prefix_space) {
+    for (size_t i = 0; i < o->n && 2 * i + 1 < sp->n; i++) {
+        size_t lead = sp->v[2 * i], trail = sp->v[2 * i + 1];
+        ft_tok_offset *f = &o->offsets[i];
+        if (lead) {
+            if ((i == 0 || f->start == 0) && add_prefix_space && lead == 1)
+                lead = 0;
+            f->start = f->start + lead < f->end ? f->start + lead : f->end;
+        }
+        if (trail && f->end >= trail)
+            f->end = f->end - trail > f->start ? f->end - trail : f->start;
+    }
+}
+
+/* One sequence -> ids (type_id 0) appended to out; with offsets, out->offsets[i] = [start, end) in bytes
+ * of text, and with sp each token's spaces (an added token's value is the text it matched, whitespace
+ * taken by lstrip/rstrip included, as in HF). */
+static ft_status encode_seq(ft_tokenizer *t, const char *text, size_t len, ft_tok_ids *out, bool offsets,
+                            tok_spaces *sp) {
     ft_tok_buf buf = {0};
     ft_tok_spans words = {0};
-    ft_status st = ft_tok_words(t, text, len, &buf, &words);
+    ft_tok_als al = {0};
+    ft_status st = offsets ? want_offsets(out) : FT_OK;
+    if (st == FT_OK)
+        st = ft_tok_words(t, text, len, &buf, &words, offsets ? &al : NULL);
     for (size_t i = 0; i < words.n && st == FT_OK; i++) {
-        if (words.v[i].id >= 0)
-            st = ft_tok_ids_push(out, words.v[i].id, 0);
-        else if (words.v[i].len)
-            st = ft_tok_model_word(t, buf.p + words.v[i].off, words.v[i].len, out);
+        const ft_tok_span *w = &words.v[i];
+        size_t first = out->n;
+        if (w->id >= 0) {
+            st = ft_tok_ids_push(out, w->id, 0);
+            if (st == FT_OK && offsets)
+                out->offsets[first] = (ft_tok_offset){0, w->len};
+        } else if (w->len)
+            st = ft_tok_model_word(t, buf.p + w->off, w->len, out);
+        /* a token's range: from the start of its first normalized byte's source to the end of its last's */
+        for (size_t k = first; offsets && k < out->n && st == FT_OK; k++) {
+            ft_tok_offset r = out->offsets[k];
+            if (r.end > r.start && r.end <= w->len)
+                out->offsets[k] = (ft_tok_offset){al.v[w->off + r.start].a, al.v[w->off + r.end - 1].b};
+            else
+                out->offsets[k] = (ft_tok_offset){al.v[w->off].a, al.v[w->off].a};
+            if (sp)
+                st = w->id >= 0 ? spaces_add(sp, buf.p + w->off, w->len)
+                                : spaces_add(sp, t->id_str[out->ids[k]], t->id_len[out->ids[k]]);
+        }
     }
     ft_tok_buf_free(&buf);
     ft_tok_spans_free(&words);
+    ft_tok_als_free(&al);
     return st;
 }
 
 static ft_status push_range(ft_tok_ids *out, const ft_tok_ids *src, int32_t type_id) {
     FT_TRY(ft_tok_ids_reserve(out, src->n));
-    for (size_t i = 0; i < src->n; i++)
+    for (size_t i = 0; i < src->n; i++) {
         FT_TRY(ft_tok_ids_push(out, src->ids[i], type_id));
+        if (out->offsets)
+            out->offsets[out->n - 1] = src->offsets ? src->offsets[i] : (ft_tok_offset){0, 0};
+    }
     return FT_OK;
 }
 
@@ -191,26 +306,61 @@ static ft_status post_process(const ft_tokenizer *t, const ft_tok_ids *a, const 
     return ft_fail(FT_ERR_INTERNAL, "tokenizer: bad post-processor kind");
 }
 
-ft_status ft_tok_encode_pair(ft_tokenizer *t, const char *a, size_t alen, const char *b, size_t blen, bool add_special,
-                             ft_tok_ids *out) {
-    if (!t || !out || (!a && alen))
+/* One sequence with offsets in the unit asked for, trimmed as the post-processor says. */
+static ft_status encode_seq_offsets(ft_tokenizer *t, const char *text, size_t len, ft_tok_offset_unit unit,
+                                    ft_tok_ids *out) {
+    tok_spaces sp = {0};
+    ft_status st = encode_seq(t, text, len, out, true, t->post.trim_offsets ? &sp : NULL);
+    if (st == FT_OK && unit == FT_TOK_OFFSETS_CHARS)
+        st = offsets_to_chars(text, len, out);
+    if (st == FT_OK && t->post.trim_offsets)
+        trim_offsets(out, &sp, t->post.trim_prefix_space);
+    free(sp.v);
+    return st;
+}
+
+static ft_status encode_any(ft_tokenizer *t, const char *a, size_t alen, const char *b, size_t blen,
+                            bool add_special, bool offsets, ft_tok_offset_unit unit, ft_tok_ids *out) {
+    if (!t || !out || (!a && alen) || (!b && blen) ||
+        (offsets && unit != FT_TOK_OFFSETS_CHARS && unit != FT_TOK_OFFSETS_BYTES))
         return ft_fail(FT_ERR_ARG, "ft_tok_encode: bad arguments");
     ft_tok_ids ea = {0}, eb = {0};
-    ft_status st = encode_seq(t, a ? a : "", alen, &ea);
+    ft_status st = offsets ? encode_seq_offsets(t, a ? a : "", alen, unit, &ea)
+                           : encode_seq(t, a ? a : "", alen, &ea, false, NULL);
     if (st == FT_OK && b)
-        st = encode_seq(t, b, blen, &eb);
+        st = offsets ? encode_seq_offsets(t, b, blen, unit, &eb) : encode_seq(t, b, blen, &eb, false, NULL);
     if (st == FT_OK) {
         free(out->mask);
         out->mask = NULL;
-        st = post_process(t, &ea, b ? &eb : NULL, add_special, out);
+        free(out->offsets);
+        out->offsets = NULL;
+        if (offsets)
+            st = want_offsets(out);
+        if (st == FT_OK)
+            st = post_process(t, &ea, b ? &eb : NULL, add_special, out);
     }
     ft_tok_ids_free(&ea);
     ft_tok_ids_free(&eb);
     return st;
 }
 
+ft_status ft_tok_encode_pair(ft_tokenizer *t, const char *a, size_t alen, const char *b, size_t blen,
+                             bool add_special, ft_tok_ids *out) {
+    return encode_any(t, a, alen, b, blen, add_special, false, FT_TOK_OFFSETS_CHARS, out);
+}
+
 ft_status ft_tok_encode(ft_tokenizer *t, const char *text, size_t len, bool add_special, ft_tok_ids *out) {
-    return ft_tok_encode_pair(t, text, len, NULL, 0, add_special, out);
+    return encode_any(t, text, len, NULL, 0, add_special, false, FT_TOK_OFFSETS_CHARS, out);
+}
+
+ft_status ft_tok_encode_pair_offsets(ft_tokenizer *t, const char *a, size_t alen, const char *b, size_t blen,
+                                     bool add_special, ft_tok_offset_unit unit, ft_tok_ids *out) {
+    return encode_any(t, a, alen, b, blen, add_special, true, unit, out);
+}
+
+ft_status ft_tok_encode_offsets(ft_tokenizer *t, const char *text, size_t len, bool add_special,
+                                ft_tok_offset_unit unit, ft_tok_ids *out) {
+    return encode_any(t, text, len, NULL, 0, add_special, true, unit, out);
 }
 
 ft_status ft_tok_decode(const ft_tokenizer *t, const int32_t *ids, size_t n, bool skip_special, char **out,

@@ -31,6 +31,25 @@ typedef struct {
 ft_status ft_tok_spans_add(ft_tok_spans *s, size_t off, size_t len, int32_t id, uint8_t first);
 void ft_tok_spans_free(ft_tok_spans *s);
 
+/* ---- alignments (offsets mode only): for each byte of a buffer, the [a, b) byte range of the original
+ * text it comes from; every byte of one character carries that character's range, as in HF's
+ * NormalizedString. A character a normalizer makes from one source character gets that character's
+ * range; one it inserts gets the range of the character before it. ---- */
+typedef struct {
+    size_t a, b;
+} ft_tok_al;
+typedef struct {
+    ft_tok_al *v;
+    size_t n, cap;
+} ft_tok_als;
+/* The array p (of *cap elements of elem bytes) grown to hold at least need (at least 1), doubling; NULL
+ * when out of memory (p untouched, the error set naming `what`). */
+void *ft_tok_grow(void *p, size_t *cap, size_t need, size_t elem, const char *what);
+/* Extend s to n entries, the new ones = x (no-op when s->n >= n). */
+ft_status ft_tok_als_fill(ft_tok_als *s, size_t n, ft_tok_al x);
+ft_status ft_tok_als_add(ft_tok_als *s, const ft_tok_al *v, size_t n);
+void ft_tok_als_free(ft_tok_als *s);
+
 /* ---- string -> id hash map (open addressing; keys copied into a pool) ---- */
 typedef struct {
     uint32_t *slot; /* entry index + 1, 0 = empty */
@@ -81,6 +100,7 @@ typedef struct {
     uint32_t *key_len, *ids_off, *ids_n;
     ft_tok_buf keys;
     int32_t *ids;
+    uint32_t *lens; /* byte length in the word of each cached token */
     size_t ids_len, ids_cap;
 } ft_tok_cache;
 
@@ -181,6 +201,7 @@ typedef struct {
 typedef enum { FT_TOK_PP_NONE, FT_TOK_PP_TEMPLATE, FT_TOK_PP_BERT, FT_TOK_PP_ROBERTA } ft_tok_pp_kind;
 typedef struct {
     ft_tok_pp_kind kind;
+    bool trim_offsets, trim_prefix_space; /* ByteLevel / RobertaProcessing trim_offsets, add_prefix_space */
     ft_tok_tpl_item *single, *pair;
     size_t nsingle, npair;
     int32_t cls, sep; /* Bert/Roberta */
@@ -231,6 +252,8 @@ struct ft_tokenizer {
     ft_tok_trie trie_raw, trie_norm;
     ft_tok_special special;
     ft_tok_cache cache;
+    uint32_t *wlens; /* scratch: byte length of each token of the word being encoded */
+    size_t wlens_cap;
     pcre2_match_data *md;
 };
 
@@ -239,14 +262,19 @@ struct ft_tokenizer {
 ft_status ft_tok_load_cjson(const cJSON *root, const cJSON *cfg, const char *what, ft_tokenizer **out);
 /* The words the model would see for text[0..len): added tokens cut out (spans with id >= 0), the rest
  * normalized and pre-tokenized, as ft_tok_encode does before the model runs; spans index buf
- * (tok_encode.c). */
-ft_status ft_tok_words(ft_tokenizer *t, const char *text, size_t len, ft_tok_buf *buf, ft_tok_spans *words);
+ * (tok_encode.c). al (NULL: not tracked) receives one alignment per byte of buf. */
+ft_status ft_tok_words(ft_tokenizer *t, const char *text, size_t len, ft_tok_buf *buf, ft_tok_spans *words,
+                       ft_tok_als *al);
 
 /* components (tok_pipeline.c) */
-ft_status ft_tok_normalize(const ft_tok_norm *n, const char *s, size_t len, ft_tok_buf *out, pcre2_match_data *md);
-/* Pre-tokenize spans of buf (spans with id >= 0 pass through); result in *out (buf may grow). */
+/* s[0..len) -> out. With oal != NULL (offsets mode) ial[i] is the alignment of s[i] and oal receives one
+ * per byte of out. */
+ft_status ft_tok_normalize(const ft_tok_norm *n, const char *s, size_t len, ft_tok_buf *out,
+                           pcre2_match_data *md, const ft_tok_al *ial, ft_tok_als *oal);
+/* Pre-tokenize spans of buf (spans with id >= 0 pass through); result in *out (buf may grow; al, when not
+ * NULL, grows with it). */
 ft_status ft_tok_pretokenize(const ft_tok_pre *p, ft_tok_buf *buf, const ft_tok_spans *in, ft_tok_spans *out,
-                             pcre2_match_data *md);
+                             pcre2_match_data *md, ft_tok_als *al);
 ft_status ft_tok_decode_chain(const ft_tok_dec *d, ft_tok_buf *buf, ft_tok_spans *toks, pcre2_match_data *md);
 void ft_tok_norm_free(ft_tok_norm *n);
 void ft_tok_pre_free(ft_tok_pre *p);
@@ -259,6 +287,9 @@ uint32_t ft_tok_byte_to_cp(uint8_t b);
 int ft_tok_cp_to_byte(uint32_t cp); /* -1 if not in the alphabet */
 
 /* models (tok_model.c) */
+/* Word w[0..n) -> ids appended to out; when out->offsets is set, each new token's [start, end) byte range
+ * within w goes there (HF's model offsets: BPE symbols laid end to end, WordPiece pieces; a word that
+ * becomes [UNK] spans all of it). */
 ft_status ft_tok_model_word(ft_tokenizer *t, const char *w, size_t n, ft_tok_ids *out);
 void ft_tok_cache_free(ft_tok_cache *c);
 

@@ -301,6 +301,11 @@ static ft_status parse_template(const ctx *c, const cJSON *arr, const cJSON *spe
 
 static ft_status parse_post(const ctx *c, const cJSON *o, ft_tok_post *p) {
     const char *t = jtype(o);
+    /* offsets trimming (serde defaults: true) */
+    if (!strcmp(t, "ByteLevel") || !strcmp(t, "RobertaProcessing")) {
+        p->trim_offsets = jbool(o, "trim_offsets", true);
+        p->trim_prefix_space = jbool(o, "add_prefix_space", true);
+    }
     if (!strcmp(t, "ByteLevel"))
         p->kind = FT_TOK_PP_NONE; /* only adjusts offsets */
     else if (!strcmp(t, "TemplateProcessing")) {
@@ -319,8 +324,11 @@ static ft_status parse_post(const ctx *c, const cJSON *o, ft_tok_post *p) {
             return ft_fail(FT_ERR_FORMAT, "%s: post_processor Sequence: missing 'processors' array", c->path);
         int adders = 0;
         cJSON_ArrayForEach(e, arr) {
-            if (!strcmp(jtype(e), "ByteLevel"))
+            if (!strcmp(jtype(e), "ByteLevel")) {
+                p->trim_offsets = jbool(e, "trim_offsets", true);
+                p->trim_prefix_space = jbool(e, "add_prefix_space", true);
                 continue;
+            }
             if (adders++)
                 return ft_fail(FT_ERR_UNSUPPORTED, "%s: post_processor Sequence with two token-adding processors", c->path);
             FT_TRY(parse_post(c, e, p));
@@ -818,6 +826,7 @@ void ft_tok_free(ft_tokenizer *t) {
     ft_tok_trie_free(&t->trie_raw);
     ft_tok_trie_free(&t->trie_norm);
     ft_tok_cache_free(&t->cache);
+    free(t->wlens);
     if (t->md)
         pcre2_match_data_free(t->md);
     free(t);

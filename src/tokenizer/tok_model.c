@@ -69,7 +69,8 @@ static void cache_clear(ft_tok_cache *c) {
     c->ids_len = 0;
 }
 
-static const int32_t *cache_get(const ft_tok_cache *c, const char *w, size_t n, uint64_t h, size_t *nids) {
+static const int32_t *cache_get(const ft_tok_cache *c, const char *w, size_t n, uint64_t h, size_t *nids,
+                                const uint32_t **lens) {
     if (!c->slot)
         return NULL;
     size_t i = h & c->mask;
@@ -80,6 +81,7 @@ static const int32_t *cache_get(const ft_tok_cache *c, const char *w, size_t n, 
         e--;
         if (c->key_len[e] == n && !memcmp(c->keys.p + c->key_off[e], w, n)) {
             *nids = c->ids_n[e];
+            *lens = c->lens + c->ids_off[e];
             return c->ids + c->ids_off[e];
         }
         i = (i + 1) & c->mask;
@@ -87,7 +89,8 @@ static const int32_t *cache_get(const ft_tok_cache *c, const char *w, size_t n, 
 }
 
 /* Best effort: a failed allocation only means no caching. */
-static void cache_put(ft_tok_cache *c, const char *w, size_t n, uint64_t h, const int32_t *ids, size_t nids) {
+static void cache_put(ft_tok_cache *c, const char *w, size_t n, uint64_t h, const int32_t *ids,
+                      const uint32_t *lens, size_t nids) {
     if (!c->slot) {
         size_t cap = 2 * CACHE_MAX_ENTRIES;
         c->slot = calloc(cap, sizeof *c->slot);
@@ -112,6 +115,10 @@ static void cache_put(ft_tok_cache *c, const char *w, size_t n, uint64_t h, cons
         if (!p)
             return;
         c->ids = p;
+        uint32_t *q = realloc(c->lens, cap * sizeof *q);
+        if (!q)
+            return;
+        c->lens = q;
         c->ids_cap = cap;
     }
     size_t koff = c->keys.len;
@@ -127,6 +134,7 @@ static void cache_put(ft_tok_cache *c, const char *w, size_t n, uint64_t h, cons
     c->ids_off[c->n] = (uint32_t)c->ids_len;
     c->ids_n[c->n] = (uint32_t)nids;
     memcpy(c->ids + c->ids_len, ids, nids * sizeof *ids);
+    memcpy(c->lens + c->ids_len, lens, nids * sizeof *lens);
     c->ids_len += nids;
     c->slot[i] = (uint32_t)(++c->n);
 }
@@ -138,6 +146,7 @@ void ft_tok_cache_free(ft_tok_cache *c) {
     free(c->ids_off);
     free(c->ids_n);
     free(c->ids);
+    free(c->lens);
     ft_tok_buf_free(&c->keys);
     memset(c, 0, sizeof *c);
 }
@@ -177,20 +186,26 @@ static heap_ent heap_pop(heap_ent *h, size_t *n) {
     return top;
 }
 
+/* Symbols a word of n bytes can start as: at most one per byte of each character with its prefix/suffix
+ * (byte fallback). */
+static size_t bpe_max_symbols(const ft_tokenizer *t, size_t n) {
+    return n * (1 + t->cont_prefix_len) + t->end_suffix_len + 2;
+}
+
 /* Word -> initial symbols (one per character; prefix/suffix; byte fallback; unk, fused if asked),
- * then apply merges lowest rank first, leftmost among equals. */
-static ft_status bpe_word(ft_tokenizer *t, const char *w, size_t n, ft_tok_ids *out) {
-    /* symbols: at most one per byte of each character with its prefix/suffix (byte fallback) */
-    size_t cap = n * (1 + t->cont_prefix_len) + t->end_suffix_len + 2;
-    int32_t *sym = malloc(cap * 3 * sizeof *sym); /* id, prev, next per symbol */
+ * then apply merges lowest rank first, leftmost among equals. lens[k]: bytes of w behind the k-th token
+ * (HF lays the symbols end to end in the order they were made, a deferred unk included). */
+static ft_status bpe_word(ft_tokenizer *t, const char *w, size_t n, ft_tok_ids *out, uint32_t *lens) {
+    size_t cap = bpe_max_symbols(t, n);
+    int32_t *sym = malloc(cap * 4 * sizeof *sym);    /* id, prev, next, byte length per symbol */
     heap_ent *heap = malloc(3 * cap * sizeof *heap); /* initial pairs + 2 per merge */
     char *tmp = malloc(n + t->cont_prefix_len + t->end_suffix_len + 8);
     if (!sym || !heap || !tmp) {
         free(sym), free(heap), free(tmp);
         return ft_fail(FT_ERR_NOMEM, "tokenizer: out of memory for a word of %zu bytes", n);
     }
-    int32_t *id = sym, *prev = sym + cap, *next = sym + 2 * cap;
-    int32_t ns = 0, unk_pending = 0;
+    int32_t *id = sym, *prev = sym + cap, *next = sym + 2 * cap, *len = sym + 3 * cap;
+    int32_t ns = 0, unk_pending = 0, unk_len = 0;
     const unsigned char *u = (const unsigned char *)w;
     for (size_t i = 0; i < n;) {
         uint32_t cp;
@@ -210,8 +225,8 @@ static ft_status bpe_word(ft_tokenizer *t, const char *w, size_t n, ft_tok_ids *
         int32_t v = ft_tok_map_get(&t->vocab, tmp, tl);
         if (v >= 0) {
             if (unk_pending)
-                id[ns++] = t->unk_id, unk_pending = 0;
-            id[ns++] = v;
+                len[ns] = unk_len, id[ns++] = t->unk_id, unk_pending = 0;
+            len[ns] = (int32_t)cl, id[ns++] = v;
         } else {
             bool done = false;
             if (t->byte_fallback) {
@@ -221,20 +236,23 @@ static ft_status bpe_word(ft_tokenizer *t, const char *w, size_t n, ft_tok_ids *
                 if (all) {
                     /* HF pushes byte tokens without flushing a pending unk first */
                     for (size_t k = 0; k < tl; k++)
-                        id[ns++] = t->byte_ids[(uint8_t)tmp[k]];
+                        len[ns] = 1, id[ns++] = t->byte_ids[(uint8_t)tmp[k]];
                     done = true;
                 }
             }
             if (!done && t->unk_id >= 0) {
                 if (unk_pending && !t->fuse_unk)
-                    id[ns++] = t->unk_id;
+                    len[ns] = unk_len, id[ns++] = t->unk_id, unk_len = 0;
+                else if (!unk_pending)
+                    unk_len = 0;
+                unk_len += (int32_t)cl;
                 unk_pending = 1;
             }
         }
         i += cl;
     }
     if (unk_pending)
-        id[ns++] = t->unk_id;
+        len[ns] = unk_len, id[ns++] = t->unk_id;
     size_t nh = 0;
     for (int32_t i = 0; i < ns; i++) {
         prev[i] = i - 1;
@@ -254,6 +272,7 @@ static ft_status bpe_word(ft_tokenizer *t, const char *w, size_t n, ft_tok_ids *
         if (m < 0 || t->merges.rank[m] != e.rank)
             continue;
         id[p] = t->merges.out[m];
+        len[p] += len[q];
         id[q] = -1;
         next[p] = next[q];
         if (next[q] >= 0)
@@ -270,18 +289,22 @@ static ft_status bpe_word(ft_tokenizer *t, const char *w, size_t n, ft_tok_ids *
         }
     }
     ft_status s = FT_OK;
-    for (int32_t i = ns ? 0 : -1; i >= 0 && s == FT_OK; i = next[i])
+    size_t k = 0;
+    for (int32_t i = ns ? 0 : -1; i >= 0 && s == FT_OK; i = next[i]) {
         s = ft_tok_ids_push(out, id[i], 0);
+        lens[k++] = (uint32_t)len[i];
+    }
     free(sym), free(heap), free(tmp);
     return s;
 }
 
 /* ---- WordPiece ---- */
-static ft_status wordpiece_word(ft_tokenizer *t, const char *w, size_t n, ft_tok_ids *out) {
+static ft_status wordpiece_word(ft_tokenizer *t, const char *w, size_t n, ft_tok_ids *out, uint32_t *lens) {
     const unsigned char *u = (const unsigned char *)w;
     size_t nchars = 0;
     for (size_t i = 0; i < n; i++)
         nchars += (u[i] & 0xC0) != 0x80;
+    lens[0] = (uint32_t)n; /* [UNK] for the whole word */
     if (nchars > t->max_chars)
         return ft_tok_ids_push(out, t->unk_id, 0);
     char *tmp = malloc(n + t->cont_prefix_len + 1);
@@ -309,9 +332,11 @@ static ft_status wordpiece_word(ft_tokenizer *t, const char *w, size_t n, ft_tok
         }
         if (found < 0) { /* a piece matched nothing: the whole word is unknown */
             out->n = start_n;
+            lens[0] = (uint32_t)n;
             s = ft_tok_ids_push(out, t->unk_id, 0);
             break;
         }
+        lens[out->n - start_n] = (uint32_t)(end - start);
         if ((s = ft_tok_ids_push(out, found, 0)) != FT_OK)
             break;
         start = end;
@@ -320,19 +345,36 @@ static ft_status wordpiece_word(ft_tokenizer *t, const char *w, size_t n, ft_tok
     return s;
 }
 
+/* out->offsets[before..] = the tokens' byte ranges in the word, laid end to end. */
+static void lens_to_offsets(ft_tok_ids *out, size_t before, const uint32_t *lens) {
+    if (!out->offsets)
+        return;
+    size_t pos = 0;
+    for (size_t i = before; i < out->n; i++) {
+        out->offsets[i] = (ft_tok_offset){pos, pos + lens[i - before]};
+        pos += lens[i - before];
+    }
+}
+
 ft_status ft_tok_model_word(ft_tokenizer *t, const char *w, size_t n, ft_tok_ids *out) {
     if (!n)
         return FT_OK;
+    size_t before = out->n;
     if (t->model == FT_TOK_M_BPE && t->ignore_merges) {
         int32_t v = ft_tok_map_get(&t->vocab, w, n);
-        if (v >= 0)
-            return ft_tok_ids_push(out, v, 0);
+        if (v >= 0) {
+            FT_TRY(ft_tok_ids_push(out, v, 0));
+            uint32_t whole = (uint32_t)n;
+            lens_to_offsets(out, before, &whole);
+            return FT_OK;
+        }
     }
     uint64_t h = 0;
     if (n <= CACHE_MAX_WORD) {
         h = ft_tok_hash(w, n);
         size_t nids;
-        const int32_t *c = cache_get(&t->cache, w, n, h, &nids);
+        const uint32_t *lens = NULL;
+        const int32_t *c = cache_get(&t->cache, w, n, h, &nids, &lens);
         if (c) {
             FT_TRY(ft_tok_ids_reserve(out, nids));
             for (size_t i = 0; i < nids; i++) {
@@ -340,12 +382,22 @@ ft_status ft_tok_model_word(ft_tokenizer *t, const char *w, size_t n, ft_tok_ids
                 out->type_ids[out->n + i] = 0;
             }
             out->n += nids;
+            lens_to_offsets(out, before, lens);
             return FT_OK;
         }
     }
-    size_t before = out->n;
-    FT_TRY(t->model == FT_TOK_M_BPE ? bpe_word(t, w, n, out) : wordpiece_word(t, w, n, out));
+    size_t need = t->model == FT_TOK_M_BPE ? bpe_max_symbols(t, n) : n + 1;
+    if (need > t->wlens_cap) {
+        uint32_t *l = realloc(t->wlens, need * sizeof *l);
+        if (!l)
+            return ft_fail(FT_ERR_NOMEM, "tokenizer: out of memory for a word of %zu bytes", n);
+        t->wlens = l;
+        t->wlens_cap = need;
+    }
+    FT_TRY(t->model == FT_TOK_M_BPE ? bpe_word(t, w, n, out, t->wlens)
+                                    : wordpiece_word(t, w, n, out, t->wlens));
     if (n <= CACHE_MAX_WORD)
-        cache_put(&t->cache, w, n, h, out->ids + before, out->n - before);
+        cache_put(&t->cache, w, n, h, out->ids + before, t->wlens, out->n - before);
+    lens_to_offsets(out, before, t->wlens);
     return FT_OK;
 }

@@ -99,6 +99,21 @@ static ft_status find_all(const ft_tok_pattern *p, const char *s, size_t n, ft_t
 }
 
 /* ---- normalizers ---- */
+
+/* Offsets mode: the bytes out gained since oal last caught up come from one source character, whose
+ * alignment is x. */
+static inline ft_status al_emit(ft_tok_als *oal, const ft_tok_buf *out, ft_tok_al x) {
+    return oal ? ft_tok_als_fill(oal, out->len, x) : FT_OK;
+}
+
+/* The alignment HF gives a character inserted before position pos: the one of the character before it,
+ * or an empty range at the start. */
+static ft_tok_al al_before(const ft_tok_al *ial, size_t len, size_t pos) {
+    if (pos)
+        return ial[pos - 1];
+    return len ? (ft_tok_al){ial[0].a, ial[0].a} : (ft_tok_al){0, 0};
+}
+
 static ft_status unicode_form(const char *s, size_t len, ft_tok_buf *out, int flags) {
     size_t i = 0;
     while (i < len && (unsigned char)s[i] < 0x80)
@@ -114,6 +129,165 @@ static ft_status unicode_form(const char *s, size_t len, ft_tok_buf *out, int fl
     }
     ft_status st = ft_tok_buf_add(out, dst, (size_t)r);
     free(dst);
+    return st;
+}
+
+/* One character of a normalization in progress and its change as HF's alignment-aware Unicode
+ * normalization reports it: 0 replaces the next source character, 1 is inserted after the previous one,
+ * -k replaces the next source character and removes k more. */
+typedef struct {
+    uint32_t cp;
+    int32_t change;
+    uint8_t ccc;
+} uni_ch;
+typedef struct {
+    uni_ch *v;
+    size_t n, cap;
+} uni_chs;
+
+static ft_status uni_push(uni_chs *l, uint32_t cp, int32_t change, uint8_t ccc) {
+    uni_ch *v = ft_tok_grow(l->v, &l->cap, l->n + 1, sizeof *v, "characters in Unicode normalization");
+    if (!v)
+        return FT_ERR_NOMEM;
+    l->v = v;
+    l->v[l->n++] = (uni_ch){cp, change, ccc};
+    return FT_OK;
+}
+
+static uint8_t ccc_of(uint32_t c) {
+    return c < 0x300 ? 0 : (uint8_t)utf8proc_get_property((utf8proc_int32_t)c)->combining_class;
+}
+
+/* Canonical ordering: stable sort of the pending marks by combining class (runs are short). */
+static void uni_sort(uni_chs *l, size_t from) {
+    for (size_t i = from + 1; i < l->n; i++) {
+        uni_ch x = l->v[i];
+        size_t j = i;
+        while (j > from && l->v[j - 1].ccc > x.ccc) {
+            l->v[j] = l->v[j - 1];
+            j--;
+        }
+        l->v[j] = x;
+    }
+}
+
+/* The primary composite of a starter and a following character, or -1. */
+static int32_t uni_compose(uint32_t a, uint32_t b) {
+    utf8proc_int32_t p[2] = {(utf8proc_int32_t)a, (utf8proc_int32_t)b};
+    utf8proc_ssize_t n =
+        utf8proc_normalize_utf32(p, 2, (utf8proc_option_t)(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+    return n == 1 ? p[0] : -1;
+}
+
+/* Canonical composition of d into c, with changes: a composite's change is its starter's plus the
+ * absorbed character's minus one (the order of unicode-normalization's recomposition, which HF uses). */
+static ft_status uni_recompose(const uni_chs *d, uni_chs *c) {
+    uni_chs held = {0}; /* marks blocked from the starter, emitted after it */
+    uni_ch starter = {0};
+    bool have = false;
+    int last_ccc = -1; /* -1: nothing held */
+    ft_status st = FT_OK;
+    for (size_t i = 0; i < d->n && st == FT_OK; i++) {
+        uni_ch x = d->v[i];
+        if (!have) {
+            if (x.ccc)
+                st = uni_push(c, x.cp, x.change, x.ccc);
+            else
+                starter = x, have = true;
+            continue;
+        }
+        if (last_ccc >= 0 && last_ccc >= x.ccc) { /* blocked */
+            if (x.ccc == 0) {
+                st = uni_push(c, starter.cp, starter.change, 0);
+                for (size_t k = 0; k < held.n && st == FT_OK; k++)
+                    st = uni_push(c, held.v[k].cp, held.v[k].change, held.v[k].ccc);
+                held.n = 0;
+                starter = x;
+                last_ccc = -1;
+            } else {
+                st = uni_push(&held, x.cp, x.change, x.ccc);
+                last_ccc = x.ccc;
+            }
+            continue;
+        }
+        int32_t r = uni_compose(starter.cp, x.cp);
+        if (r >= 0) {
+            starter.cp = (uint32_t)r;
+            starter.change += x.change - 1;
+        } else if (last_ccc < 0 && x.ccc == 0) {
+            st = uni_push(c, starter.cp, starter.change, 0);
+            starter = x;
+        } else {
+            st = uni_push(&held, x.cp, x.change, x.ccc);
+            last_ccc = x.ccc;
+        }
+    }
+    if (have && st == FT_OK)
+        st = uni_push(c, starter.cp, starter.change, 0);
+    for (size_t k = 0; k < held.n && st == FT_OK; k++)
+        st = uni_push(c, held.v[k].cp, held.v[k].change, held.v[k].ccc);
+    free(held.v);
+    return st;
+}
+
+/* unicode_form with alignments: decompose each character (the first piece replaces it, the others are
+ * inserted), order the marks, compose if asked, then hand out the source characters' alignments by
+ * position as HF's NormalizedString::transform does. Same text as unicode_form. */
+static ft_status unicode_form_al(const char *s, size_t len, const ft_tok_al *ial, ft_tok_buf *out,
+                                 ft_tok_als *oal, int flags) {
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len && u[i] < 0x80)
+        i++;
+    if (i == len) {
+        FT_TRY(ft_tok_buf_add(out, s, len));
+        return ft_tok_als_add(oal, ial, len);
+    }
+    uni_chs d = {0}, c = {0};
+    ft_tok_al *src = malloc((len ? len : 1) * sizeof *src); /* alignment of each source character */
+    size_t nsrc = 0, ready = 0;
+    ft_status st = src ? FT_OK : ft_fail(FT_ERR_NOMEM, "tokenizer: out of memory in Unicode normalization");
+    utf8proc_option_t opt =
+        (utf8proc_option_t)(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE | (flags & UTF8PROC_COMPAT));
+    for (i = 0; i < len && st == FT_OK;) {
+        uint32_t cp;
+        size_t k = (size_t)ft_tok_u8dec(u, len, i, &cp);
+        src[nsrc++] = ial[i];
+        i += k;
+        utf8proc_int32_t dec[32];
+        utf8proc_ssize_t nd = utf8proc_decompose_char((utf8proc_int32_t)cp, dec, 32, opt, NULL);
+        if (nd < 0 || nd > 32) {
+            st = ft_fail(FT_ERR_ARG, "tokenizer: Unicode normalization failed at U+%04X", (unsigned)cp);
+            break;
+        }
+        for (utf8proc_ssize_t j = 0; j < nd && st == FT_OK; j++) {
+            uint8_t cc = ccc_of((uint32_t)dec[j]);
+            if (!cc) {
+                uni_sort(&d, ready);
+                ready = d.n;
+            }
+            st = uni_push(&d, (uint32_t)dec[j], j > 0, cc);
+        }
+    }
+    uni_sort(&d, ready);
+    const uni_chs *res = &d;
+    if (st == FT_OK && (flags & UTF8PROC_COMPOSE)) {
+        st = uni_recompose(&d, &c);
+        res = &c;
+    }
+    size_t k = 0; /* next source character */
+    for (size_t j = 0; j < res->n && st == FT_OK; j++) {
+        int32_t ch = res->v[j].change;
+        ft_tok_al x = ch > 0 ? al_before(src, nsrc, k) : src[k < nsrc ? k : nsrc - 1];
+        if (ch <= 0)
+            k += 1 + (size_t)(-ch);
+        st = ft_tok_buf_cp(out, res->v[j].cp);
+        if (st == FT_OK)
+            st = ft_tok_als_fill(oal, out->len, x);
+    }
+    free(src);
+    free(d.v);
+    free(c.v);
     return st;
 }
 
@@ -144,6 +318,19 @@ static ft_status lower_cp(ft_tok_buf *o, uint32_t c) {
     return ft_tok_buf_cp(o, (uint32_t)utf8proc_tolower((utf8proc_int32_t)c));
 }
 
+static ft_status lower_all(const char *s, size_t len, const ft_tok_al *ial, ft_tok_buf *out,
+                           ft_tok_als *oal) {
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        uint32_t c;
+        size_t k = (size_t)ft_tok_u8dec(u, len, i, &c);
+        FT_TRY(lower_cp(out, c));
+        FT_TRY(al_emit(oal, out, oal ? ial[i] : (ft_tok_al){0, 0}));
+        i += k;
+    }
+    return FT_OK;
+}
+
 typedef bool (*cp_pred)(uint32_t);
 static bool is_combining(uint32_t c) {
     utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
@@ -151,24 +338,33 @@ static bool is_combining(uint32_t c) {
 }
 static bool is_mn(uint32_t c) { return utf8proc_category((utf8proc_int32_t)c) == UTF8PROC_CATEGORY_MN; }
 
-static ft_status filter_cps(const char *s, size_t len, ft_tok_buf *out, cp_pred drop) {
+static ft_status filter_cps(const char *s, size_t len, const ft_tok_al *ial, ft_tok_buf *out, ft_tok_als *oal,
+                            cp_pred drop) {
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < len;) {
         uint32_t c;
         int k = ft_tok_u8dec(u, len, i, &c);
-        if (!drop(c))
+        if (!drop(c)) {
             FT_TRY(ft_tok_buf_add(out, s + i, (size_t)k));
+            FT_TRY(al_emit(oal, out, oal ? ial[i] : (ft_tok_al){0, 0}));
+        }
         i += (size_t)k;
     }
     return FT_OK;
 }
 
-static ft_status bert_normalize(const ft_tok_norm *n, const char *s, size_t len, ft_tok_buf *out) {
-    ft_tok_buf a = {0}, b = {0};
+/* HF BertNormalizer: clean_text, handle_chinese_chars (" c " all aligned to c), strip_accents (NFD, then
+ * drop Mn), lowercase; each stage keeps the alignments when oal is set. */
+static ft_status bert_normalize(const ft_tok_norm *n, const char *s, size_t len, ft_tok_buf *out,
+                                const ft_tok_al *ial, ft_tok_als *oal) {
+    ft_tok_buf a = {0}, b = {0}, d = {0};
+    ft_tok_als aal = {0}, bal = {0}, dal = {0};
+    ft_tok_als *pa = oal ? &aal : NULL, *pb = oal ? &bal : NULL, *pd = oal ? &dal : NULL;
     const unsigned char *u = (const unsigned char *)s;
     ft_status st = FT_OK;
     for (size_t i = 0; i < len && st == FT_OK;) {
         uint32_t c;
+        size_t at = i;
         int k = ft_tok_u8dec(u, len, i, &c);
         i += (size_t)k;
         if (n->clean_text) {
@@ -185,51 +381,52 @@ static ft_status bert_normalize(const ft_tok_norm *n, const char *s, size_t len,
                 st = ft_tok_buf_add(&a, " ", 1);
         } else
             st = ft_tok_buf_cp(&a, c);
+        if (st == FT_OK)
+            st = al_emit(pa, &a, oal ? ial[at] : (ft_tok_al){0, 0});
     }
     const char *cur = a.p ? a.p : "";
     size_t cur_len = a.len;
+    const ft_tok_al *cal = aal.v;
     if (st == FT_OK && n->strip_accents) {
-        ft_tok_buf d = {0};
-        st = unicode_form(cur, cur_len, &d, UTF8PROC_DECOMPOSE);
+        st = oal ? unicode_form_al(cur, cur_len, cal, &d, pd, UTF8PROC_DECOMPOSE)
+                 : unicode_form(cur, cur_len, &d, UTF8PROC_DECOMPOSE);
         if (st == FT_OK)
-            st = filter_cps(d.p ? d.p : "", d.len, &b, is_mn);
-        ft_tok_buf_free(&d);
+            st = filter_cps(d.p ? d.p : "", d.len, dal.v, &b, pb, is_mn);
         cur = b.p ? b.p : "";
         cur_len = b.len;
+        cal = bal.v;
     }
-    if (st == FT_OK && n->lowercase) {
-        const unsigned char *v = (const unsigned char *)cur;
-        for (size_t i = 0; i < cur_len && st == FT_OK;) {
-            uint32_t c;
-            int k = ft_tok_u8dec(v, cur_len, i, &c);
-            i += (size_t)k;
-            st = lower_cp(out, c);
-        }
-    } else if (st == FT_OK)
+    if (st == FT_OK && n->lowercase)
+        st = lower_all(cur, cur_len, cal, out, oal);
+    else if (st == FT_OK) {
         st = ft_tok_buf_add(out, cur, cur_len);
+        if (st == FT_OK && oal)
+            st = ft_tok_als_add(oal, cal, cur_len);
+    }
     ft_tok_buf_free(&a);
     ft_tok_buf_free(&b);
+    ft_tok_buf_free(&d);
+    ft_tok_als_free(&aal);
+    ft_tok_als_free(&bal);
+    ft_tok_als_free(&dal);
     return st;
 }
 
-ft_status ft_tok_normalize(const ft_tok_norm *n, const char *s, size_t len, ft_tok_buf *out, pcre2_match_data *md) {
+ft_status ft_tok_normalize(const ft_tok_norm *n, const char *s, size_t len, ft_tok_buf *out,
+                           pcre2_match_data *md, const ft_tok_al *ial, ft_tok_als *oal) {
     out->len = 0;
     FT_TRY(ft_tok_buf_reserve(out, len));
     out->p[0] = 0;
+    if (oal)
+        oal->n = 0;
     const unsigned char *u = (const unsigned char *)s;
+    int form = -1;
     switch (n->kind) {
-    case FT_TOK_N_NFC: return unicode_form(s, len, out, UTF8PROC_COMPOSE);
-    case FT_TOK_N_NFD: return unicode_form(s, len, out, UTF8PROC_DECOMPOSE);
-    case FT_TOK_N_NFKC: return unicode_form(s, len, out, UTF8PROC_COMPOSE | UTF8PROC_COMPAT);
-    case FT_TOK_N_NFKD: return unicode_form(s, len, out, UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT);
-    case FT_TOK_N_LOWER:
-        for (size_t i = 0; i < len;) {
-            uint32_t c;
-            int k = ft_tok_u8dec(u, len, i, &c);
-            i += (size_t)k;
-            FT_TRY(lower_cp(out, c));
-        }
-        return FT_OK;
+    case FT_TOK_N_NFC: form = UTF8PROC_COMPOSE; break;
+    case FT_TOK_N_NFD: form = UTF8PROC_DECOMPOSE; break;
+    case FT_TOK_N_NFKC: form = UTF8PROC_COMPOSE | UTF8PROC_COMPAT; break;
+    case FT_TOK_N_NFKD: form = UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT; break;
+    case FT_TOK_N_LOWER: return lower_all(s, len, ial, out, oal);
     case FT_TOK_N_STRIP: {
         size_t a = 0, b = len;
         if (n->left)
@@ -251,42 +448,63 @@ ft_status ft_tok_normalize(const ft_tok_norm *n, const char *s, size_t len, ft_t
                     break;
                 b = p;
             }
-        return ft_tok_buf_add(out, s + a, b - a);
+        FT_TRY(ft_tok_buf_add(out, s + a, b - a));
+        return oal ? ft_tok_als_add(oal, ial + a, b - a) : FT_OK;
     }
-    case FT_TOK_N_STRIP_ACCENTS: return filter_cps(s, len, out, is_combining);
+    case FT_TOK_N_STRIP_ACCENTS: return filter_cps(s, len, ial, out, oal, is_combining);
     case FT_TOK_N_REPLACE: {
+        /* the content takes the alignment of the match's last character (HF inserts it after the match) */
         ft_tok_spans m = {0};
         ft_status st = find_all(&n->pat, s, len, &m, md);
         size_t prev = 0;
-        for (size_t i = 0; i < m.n && st == FT_OK; i++) {
-            st = ft_tok_buf_add(out, s + prev, m.v[i].off - prev);
-            if (st == FT_OK)
+        for (size_t i = 0; i <= m.n && st == FT_OK; i++) {
+            size_t at = i < m.n ? m.v[i].off : len, end = i < m.n ? at + m.v[i].len : len;
+            st = ft_tok_buf_add(out, s + prev, at - prev);
+            if (st == FT_OK && oal)
+                st = ft_tok_als_add(oal, ial + prev, at - prev);
+            if (st == FT_OK && i < m.n) {
                 st = ft_tok_buf_add(out, n->content, n->content_len);
-            prev = m.v[i].off + m.v[i].len;
+                if (st == FT_OK)
+                    st = al_emit(oal, out, oal ? al_before(ial, len, end) : (ft_tok_al){0, 0});
+            }
+            prev = end;
         }
-        if (st == FT_OK)
-            st = ft_tok_buf_add(out, s + prev, len - prev);
         ft_tok_spans_free(&m);
         return st;
     }
-    case FT_TOK_N_PREPEND:
-        if (len)
+    case FT_TOK_N_PREPEND: /* HF prepends to a non-empty string only, aligned to its first character */
+        if (len) {
             FT_TRY(ft_tok_buf_add(out, n->content, n->content_len));
-        return ft_tok_buf_add(out, s, len);
-    case FT_TOK_N_BERT: return bert_normalize(n, s, len, out);
+            FT_TRY(al_emit(oal, out, oal ? ial[0] : (ft_tok_al){0, 0}));
+        }
+        FT_TRY(ft_tok_buf_add(out, s, len));
+        return oal ? ft_tok_als_add(oal, ial, len) : FT_OK;
+    case FT_TOK_N_BERT: return bert_normalize(n, s, len, out, ial, oal);
     case FT_TOK_N_SEQ: {
         ft_tok_buf tmp = {0};
+        ft_tok_als tal = {0};
         ft_status st = ft_tok_buf_add(out, s, len);
+        if (st == FT_OK && oal)
+            st = ft_tok_als_add(oal, ial, len);
         for (size_t i = 0; i < n->nsub && st == FT_OK; i++) {
-            st = ft_tok_normalize(&n->sub[i], out->p, out->len, &tmp, md);
+            st = ft_tok_normalize(&n->sub[i], out->p, out->len, &tmp, md, oal ? oal->v : NULL,
+                                  oal ? &tal : NULL);
             ft_tok_buf sw = *out;
             *out = tmp;
             tmp = sw;
+            if (oal) {
+                ft_tok_als sa = *oal;
+                *oal = tal;
+                tal = sa;
+            }
         }
         ft_tok_buf_free(&tmp);
+        ft_tok_als_free(&tal);
         return st;
     }
     }
+    if (form >= 0)
+        return oal ? unicode_form_al(s, len, ial, out, oal, form) : unicode_form(s, len, out, form);
     return ft_fail(FT_ERR_INTERNAL, "tokenizer: bad normalizer kind");
 }
 
@@ -385,14 +603,30 @@ static ft_status find_pred(const char *s, size_t n, cp_pred pred, ft_tok_spans *
     return FT_OK;
 }
 
+/* HF's Digits splits on Rust's char::is_numeric: Nd, Nl and No (½, Ⅳ, ² count). */
 static bool is_digit(uint32_t c) {
-    return (c >= '0' && c <= '9') || (c >= 128 && utf8proc_category((utf8proc_int32_t)c) == UTF8PROC_CATEGORY_ND);
+    if (c < 128)
+        return c >= '0' && c <= '9';
+    utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
+    return k == UTF8PROC_CATEGORY_ND || k == UTF8PROC_CATEGORY_NL || k == UTF8PROC_CATEGORY_NO;
 }
 
-/* Append the byte-level image of buf[off..off+len) to buf; returns the new span. */
-static ft_status bytelevel_map(ft_tok_buf *buf, const ft_tok_span *sp, ft_tok_spans *out) {
+/* Append the byte-level image of buf[off..off+len) to buf; returns the new span. Each mapped character
+ * keeps the alignment of the character its byte came from. */
+static ft_status bytelevel_map(ft_tok_buf *buf, const ft_tok_span *sp, ft_tok_spans *out, ft_tok_als *al) {
     FT_TRY(ft_tok_buf_reserve(buf, 2 * sp->len));
     size_t start = buf->len;
+    if (al) {
+        FT_TRY(ft_tok_als_fill(al, start + 2 * sp->len, (ft_tok_al){0, 0}));
+        size_t o = start;
+        for (size_t i = 0; i < sp->len; i++) {
+            ft_tok_al x = al->v[sp->off + i];
+            al->v[o++] = x;
+            if (ft_tok_byte_to_cp((uint8_t)buf->p[sp->off + i]) >= 128)
+                al->v[o++] = x;
+        }
+        al->n = o;
+    }
     const unsigned char *s = (const unsigned char *)buf->p + sp->off;
     char *o = buf->p + buf->len;
     for (size_t i = 0; i < sp->len; i++) {
@@ -409,26 +643,44 @@ static ft_status bytelevel_map(ft_tok_buf *buf, const ft_tok_span *sp, ft_tok_sp
     return ft_tok_spans_add(out, start, buf->len - start, -1, sp->first);
 }
 
+/* Offsets mode: give buf[al->n..buf->len) the alignment x. */
+static ft_status al_sync(ft_tok_als *al, const ft_tok_buf *buf, ft_tok_al x) {
+    return al ? ft_tok_als_fill(al, buf->len, x) : FT_OK;
+}
+
+/* Offsets mode: copy the alignments of buf[off..off+n) to the bytes just appended (a copy of them). */
+static ft_status al_copy(ft_tok_als *al, size_t off, size_t n) {
+    if (!al)
+        return FT_OK;
+    size_t at = al->n;
+    FT_TRY(ft_tok_als_fill(al, at + n, (ft_tok_al){0, 0}));
+    memmove(al->v + at, al->v + off, n * sizeof *al->v);
+    return FT_OK;
+}
+
 static ft_status pre_one(const ft_tok_pre *p, ft_tok_buf *buf, const ft_tok_span *sp, ft_tok_spans *out,
-                         ft_tok_spans *m, pcre2_match_data *md) {
+                         ft_tok_spans *m, pcre2_match_data *md, ft_tok_als *al) {
     switch (p->kind) {
     case FT_TOK_P_BYTELEVEL: {
         ft_tok_span cur = *sp;
-        if (p->add_prefix_space && (cur.len == 0 || buf->p[cur.off] != ' ')) {
+        if (p->add_prefix_space && cur.len && buf->p[cur.off] != ' ') { /* HF: prepend to non-empty text */
             size_t start = buf->len;
+            FT_TRY(ft_tok_buf_reserve(buf, cur.len + 1)); /* the copy below reads buf itself */
             FT_TRY(ft_tok_buf_add(buf, " ", 1));
+            FT_TRY(al_sync(al, buf, al ? al->v[cur.off] : (ft_tok_al){0, 0}));
             FT_TRY(ft_tok_buf_add(buf, buf->p + cur.off, cur.len));
+            FT_TRY(al_copy(al, cur.off, cur.len));
             cur.off = start;
             cur.len++;
         }
         if (!p->use_regex)
-            return bytelevel_map(buf, &cur, out);
+            return bytelevel_map(buf, &cur, out, al);
         ft_tok_spans parts = {0};
         ft_status st = find_all(&p->pat, buf->p + cur.off, cur.len, m, md);
         if (st == FT_OK)
             st = split_span(&cur, m, FT_TOK_SPLIT_ISOLATED, false, &parts);
         for (size_t i = 0; i < parts.n && st == FT_OK; i++)
-            st = bytelevel_map(buf, &parts.v[i], out);
+            st = bytelevel_map(buf, &parts.v[i], out, al);
         ft_tok_spans_free(&parts);
         return st;
     }
@@ -441,16 +693,22 @@ static ft_status pre_one(const ft_tok_pre *p, ft_tok_buf *buf, const ft_tok_span
         size_t start = buf->len;
         const char *s = buf->p + sp->off;
         bool starts_rep = sp->len >= 1 && ((sp->len >= rl && !memcmp(s, rep, rl)) || (s[0] == ' '));
-        bool pre = !starts_rep && (p->prepend == FT_TOK_PREPEND_ALWAYS || (p->prepend == FT_TOK_PREPEND_FIRST && sp->first));
+        /* HF replaces ' ' (the replacement keeps the space's alignment), then prepends to non-empty text
+         * (aligned to its first character) */
+        bool pre = sp->len && !starts_rep &&
+                   (p->prepend == FT_TOK_PREPEND_ALWAYS || (p->prepend == FT_TOK_PREPEND_FIRST && sp->first));
         FT_TRY(ft_tok_buf_reserve(buf, sp->len * rl + rl));
         s = buf->p + sp->off;
-        if (pre)
+        if (pre) {
             FT_TRY(ft_tok_buf_add(buf, rep, rl));
+            FT_TRY(al_sync(al, buf, al ? al->v[sp->off] : (ft_tok_al){0, 0}));
+        }
         for (size_t i = 0; i < sp->len; i++) {
             if (buf->p[sp->off + i] == ' ')
                 FT_TRY(ft_tok_buf_add(buf, rep, rl));
             else
                 FT_TRY(ft_tok_buf_add(buf, buf->p + sp->off + i, 1));
+            FT_TRY(al_sync(al, buf, al ? al->v[sp->off + i] : (ft_tok_al){0, 0}));
         }
         (void)s;
         ft_tok_span cur = {start, buf->len - start, -1, sp->first};
@@ -491,7 +749,7 @@ static ft_status pre_one(const ft_tok_pre *p, ft_tok_buf *buf, const ft_tok_span
 }
 
 ft_status ft_tok_pretokenize(const ft_tok_pre *p, ft_tok_buf *buf, const ft_tok_spans *in, ft_tok_spans *out,
-                             pcre2_match_data *md) {
+                             pcre2_match_data *md, ft_tok_als *al) {
     out->n = 0;
     if (p->kind == FT_TOK_P_SEQ) {
         ft_tok_spans a = {0}, b = {0};
@@ -499,7 +757,7 @@ ft_status ft_tok_pretokenize(const ft_tok_pre *p, ft_tok_buf *buf, const ft_tok_
         for (size_t i = 0; i < in->n && st == FT_OK; i++)
             st = ft_tok_spans_add(&a, in->v[i].off, in->v[i].len, in->v[i].id, in->v[i].first);
         for (size_t k = 0; k < p->nsub && st == FT_OK; k++) {
-            st = ft_tok_pretokenize(&p->sub[k], buf, &a, &b, md);
+            st = ft_tok_pretokenize(&p->sub[k], buf, &a, &b, md, al);
             ft_tok_spans t = a;
             a = b;
             b = t;
@@ -516,7 +774,7 @@ ft_status ft_tok_pretokenize(const ft_tok_pre *p, ft_tok_buf *buf, const ft_tok_
         if (in->v[i].id >= 0)
             st = ft_tok_spans_add(out, in->v[i].off, in->v[i].len, in->v[i].id, in->v[i].first);
         else
-            st = pre_one(p, buf, &in->v[i], out, &m, md);
+            st = pre_one(p, buf, &in->v[i], out, &m, md, al);
     }
     ft_tok_spans_free(&m);
     return st;
@@ -640,7 +898,7 @@ static ft_status dec_one(const ft_tok_dec *d, ft_tok_buf *buf, ft_tok_spans *in,
         ft_tok_buf tmp = {0};
         ft_status st = FT_OK;
         for (size_t i = 0; i < in->n && st == FT_OK; i++) {
-            st = ft_tok_normalize(&rn, buf->p + in->v[i].off, in->v[i].len, &tmp, md);
+            st = ft_tok_normalize(&rn, buf->p + in->v[i].off, in->v[i].len, &tmp, md, NULL, NULL);
             size_t start = buf->len;
             if (st == FT_OK)
                 st = ft_tok_buf_add(buf, tmp.p, tmp.len);
@@ -695,7 +953,7 @@ static ft_status dec_one(const ft_tok_dec *d, ft_tok_buf *buf, ft_tok_spans *in,
                                       .pat = {FT_TOK_PAT_STRING, (char *)pairs[r][0], strlen(pairs[r][0]), NULL},
                                       .content = (char *)pairs[r][1],
                                       .content_len = strlen(pairs[r][1])};
-                    st = ft_tok_normalize(&rn, cur.p ? cur.p : "", cur.len, &nxt, md);
+                    st = ft_tok_normalize(&rn, cur.p ? cur.p : "", cur.len, &nxt, md, NULL, NULL);
                     ft_tok_buf t = cur;
                     cur = nxt;
                     nxt = t;
@@ -719,7 +977,7 @@ static ft_status dec_one(const ft_tok_dec *d, ft_tok_buf *buf, ft_tok_spans *in,
                               .pat = {FT_TOK_PAT_STRING, d->content, d->content_len, NULL},
                               .content = (char *)(last ? "" : " "),
                               .content_len = last ? 0 : 1};
-            st = ft_tok_normalize(&rn, buf->p + in->v[i].off, in->v[i].len, &tmp, md);
+            st = ft_tok_normalize(&rn, buf->p + in->v[i].off, in->v[i].len, &tmp, md, NULL, NULL);
             size_t start = buf->len;
             if (st == FT_OK)
                 st = ft_tok_buf_add(buf, tmp.p, tmp.len);

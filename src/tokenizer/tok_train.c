@@ -521,7 +521,7 @@ typedef struct {
 /* Count the words of one sequence into w. */
 static ft_status count_seq(ft_tokenizer *tok, const char *s, size_t n, ft_tok_buf *buf, ft_tok_spans *words,
                            wcount *w) {
-    FT_TRY(ft_tok_words(tok, s, n, buf, words));
+    FT_TRY(ft_tok_words(tok, s, n, buf, words, NULL));
     for (size_t i = 0; i < words->n; i++)
         if (words->v[i].id < 0 && words->v[i].len) {
             FT_TRY(wc_add(w, buf->p + words->v[i].off, words->v[i].len, 1));

@@ -281,6 +281,12 @@ ft_status ft_tok_ids_reserve(ft_tok_ids *o, size_t extra) {
             return ft_fail(FT_ERR_NOMEM, "tokenizer: out of memory for %zu ids", cap);
         o->mask = mk;
     }
+    if (o->offsets) {
+        ft_tok_offset *of = realloc(o->offsets, cap * sizeof *of);
+        if (!of)
+            return ft_fail(FT_ERR_NOMEM, "tokenizer: out of memory for %zu offsets", cap);
+        o->offsets = of;
+    }
     o->cap = cap;
     return FT_OK;
 }
@@ -292,6 +298,8 @@ ft_status ft_tok_ids_push(ft_tok_ids *o, int32_t id, int32_t type_id) {
     o->type_ids[o->n] = type_id;
     if (o->mask)
         o->mask[o->n] = 0;
+    if (o->offsets)
+        o->offsets[o->n] = (ft_tok_offset){0, 0};
     o->n++;
     return FT_OK;
 }
@@ -300,6 +308,7 @@ void ft_tok_ids_free(ft_tok_ids *o) {
     free(o->ids);
     free(o->type_ids);
     free(o->mask);
+    free(o->offsets);
     memset(o, 0, sizeof *o);
 }
 
@@ -358,4 +367,44 @@ void ft_tok_trie_free(ft_tok_trie *t) {
     ft_tok_merges_free(&t->edges);
     free(t->tok);
     memset(t, 0, sizeof *t);
+}
+
+void *ft_tok_grow(void *p, size_t *cap, size_t need, size_t elem, const char *what) {
+    if (need <= *cap && p)
+        return p;
+    size_t c = *cap ? *cap : 64;
+    while (c < need)
+        c *= 2;
+    void *v = realloc(p, c * elem);
+    if (!v) {
+        ft_fail(FT_ERR_NOMEM, "tokenizer: out of memory for %zu %s", c, what);
+        return NULL;
+    }
+    *cap = c;
+    return v;
+}
+
+ft_status ft_tok_als_fill(ft_tok_als *s, size_t n, ft_tok_al x) {
+    ft_tok_al *v = ft_tok_grow(s->v, &s->cap, n, sizeof *v, "alignments");
+    if (!v)
+        return FT_ERR_NOMEM;
+    s->v = v;
+    for (size_t i = s->n; i < n; i++)
+        s->v[i] = x;
+    if (n > s->n)
+        s->n = n;
+    return FT_OK;
+}
+
+ft_status ft_tok_als_add(ft_tok_als *s, const ft_tok_al *v, size_t n) {
+    size_t at = s->n;
+    FT_TRY(ft_tok_als_fill(s, at + n, (ft_tok_al){0, 0}));
+    if (n)
+        memcpy(s->v + at, v, n * sizeof *v); /* v must not point into s */
+    return FT_OK;
+}
+
+void ft_tok_als_free(ft_tok_als *s) {
+    free(s->v);
+    memset(s, 0, sizeof *s);
 }

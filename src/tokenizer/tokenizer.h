@@ -14,7 +14,8 @@
  * out of the raw text first (leftmost-longest, lstrip/rstrip/single_word honoured); each remaining
  * segment is normalized, then added tokens with normalized=true are cut out of it; the pre-tokenizer
  * splits the rest into words, the model turns each word into ids, and with add_special the
- * post-processor adds BOS/EOS/CLS/SEP.
+ * post-processor adds BOS/EOS/CLS/SEP. ft_tok_encode_offsets also tracks, through every step, which
+ * characters of the original text each token comes from (HF's encoding.offsets; docs/tokenizers.md).
  *
  * Input text must be valid UTF-8: invalid input fails with FT_ERR_ARG naming the byte offset (the CLI
  * reports the line). NUL and other control characters are ordinary characters.
@@ -32,15 +33,28 @@
 
 typedef struct ft_tokenizer ft_tokenizer;
 
+/* Where a token comes from: [start, end) in its own sequence's original text (for a pair, each sequence
+ * counts from its own start), as Hugging Face `tokenizers` reports encoding.offsets: the range of the
+ * original characters the token's normalized characters were made from; (0, 0) for the special tokens
+ * the post-processor adds. */
+typedef struct {
+    size_t start, end;
+} ft_tok_offset;
+/* Units of offsets: Unicode code points (what HF's Python and Node bindings give, = Python str indices,
+ * e.g. SQuAD's answer_start), or bytes of the UTF-8 text (HF's Rust encode). */
+typedef enum { FT_TOK_OFFSETS_CHARS, FT_TOK_OFFSETS_BYTES } ft_tok_offset_unit;
+
 /* A growable list of token ids. type_ids[i] is the segment (0 = first sequence, 1 = second) as the
  * post-processor assigns it; mask is NULL except after ft_tok_chat_encode, where mask[i] = 1 marks a
- * token written by the assistant (the tokens the loss is taken on). Start zeroed ({0}); each encode
- * call replaces the content; free with ft_tok_ids_free. */
+ * token written by the assistant (the tokens the loss is taken on); offsets is NULL except after
+ * ft_tok_encode_offsets / ft_tok_encode_pair_offsets. Start zeroed ({0}); each encode call replaces the
+ * content; free with ft_tok_ids_free. */
 typedef struct {
     int32_t *ids;
     int32_t *type_ids;
     uint8_t *mask;
     size_t n, cap;
+    ft_tok_offset *offsets;
 } ft_tok_ids;
 void ft_tok_ids_free(ft_tok_ids *ids);
 
@@ -55,6 +69,13 @@ ft_status ft_tok_encode(ft_tokenizer *tok, const char *text, size_t len, bool ad
 /* A pair of sequences (BERT-style); type_ids tell them apart as the post-processor says. */
 ft_status ft_tok_encode_pair(ft_tokenizer *tok, const char *a, size_t alen, const char *b, size_t blen,
                              bool add_special, ft_tok_ids *out);
+
+/* The same ids, and out->offsets[i] for every token (see ft_tok_offset). Plain ft_tok_encode does not
+ * track offsets and costs nothing extra. */
+ft_status ft_tok_encode_offsets(ft_tokenizer *tok, const char *text, size_t len, bool add_special,
+                                ft_tok_offset_unit unit, ft_tok_ids *out);
+ft_status ft_tok_encode_pair_offsets(ft_tokenizer *tok, const char *a, size_t alen, const char *b,
+                                     size_t blen, bool add_special, ft_tok_offset_unit unit, ft_tok_ids *out);
 
 /* ids -> text. *out is malloc'd and NUL-terminated (free with free()); *out_len excludes the NUL (the
  * text may contain NUL bytes). skip_special drops special added tokens. An id outside the vocabulary

@@ -1,5 +1,8 @@
 // Reference tokenization with Hugging Face `tokenizers` (Rust, npm binding): for each corpus line,
-// writes {"ids", "tokens", "ids_special", "dec", "dec_skip"} as JSONL.
+// writes {"ids", "tokens", "ids_special", "dec", "dec_skip", "offsets", "offsets_special", "pair"} as
+// JSONL. Offsets are getOffsets(): [start, end) in code points of the line (the binding asks the Rust core
+// for char offsets, not JS UTF-16 units). "pair" encodes (line i, line i+1 (wrapping)) with special tokens:
+// {ids, type_ids, offsets}.
 // usage: node reference.js NPM_DIR TOKENIZER_DIR KIND CORPUS OUT
 //   KIND: json (DIR/tokenizer.json), gpt2 (DIR/encoder.json + vocab.bpe), bert (DIR/vocab.txt)
 // gpt2 and bert are turned into the tokenizer.json that Hugging Face publishes for gpt2 and
@@ -63,16 +66,26 @@ function bertJson(d) {
     fs.writeFileSync(file, JSON.stringify(j));
   }
   const tok = Tokenizer.fromFile(file);
+  // Pin the unit: the binding's offsets count code points (U+1F600 is 1), not UTF-16 units (2) or bytes (4).
+  const probe = (await tok.encode('\u{1F600}', null, { addSpecialTokens: false })).getOffsets();
+  const probeEnd = Math.max(0, ...probe.map(o => o[1]));
+  if (probe.length && probeEnd !== 1) {
+    console.error(`reference.js: offsets of U+1F600 end at ${probeEnd}, not 1: the binding no longer counts code points`);
+    process.exit(1);
+  }
   const out = [];
-  for (const line of fs.readFileSync(corpus, 'utf8').split('\n')) {
-    if (!line.length) continue;
-    const text = JSON.parse(line).text;
+  const texts = fs.readFileSync(corpus, 'utf8').split('\n').filter(l => l.length).map(l => JSON.parse(l).text);
+  for (let i = 0; i < texts.length; i++) {
+    const text = texts[i];
     const e = await tok.encode(text, null, { addSpecialTokens: false });
     const es = await tok.encode(text, null, { addSpecialTokens: true });
+    const ep = await tok.encode(text, texts[(i + 1) % texts.length], { addSpecialTokens: true });
     const ids = Array.from(es.getIds());
     out.push(JSON.stringify({
       ids: Array.from(e.getIds()), tokens: e.getTokens(), ids_special: ids,
       dec: await tok.decode(ids, false), dec_skip: await tok.decode(ids, true),
+      offsets: e.getOffsets(), offsets_special: es.getOffsets(),
+      pair: { ids: Array.from(ep.getIds()), type_ids: Array.from(ep.getTypeIds()), offsets: ep.getOffsets() },
     }));
   }
   fs.writeFileSync(outPath, out.join('\n') + '\n');
