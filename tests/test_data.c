@@ -299,14 +299,20 @@ FT_TEST(augmentation) {
     ft_wordnet_free(wn);
 }
 
+/* n rows "row i", ham for ham_in_10 of every 10 (in order), spam for the rest */
+static void push_ham_spam(ft_data_recs *rs, int n, int ham_in_10) {
+    char t[64];
+    for (int i = 0; i < n; i++) {
+        snprintf(t, sizeof t, "row %d", i);
+        push_text(rs, t, i % 10 < ham_in_10 ? "ham" : "spam");
+    }
+}
+
 FT_TEST(split_deterministic_stratified) {
     ft_data_recs a = {0}, b = {0};
     char t[64];
-    for (int i = 0; i < 1000; i++) {
-        snprintf(t, sizeof t, "row %d", i);
-        push_text(&a, t, i % 10 < 8 ? "ham" : "spam"); /* 80/20 */
-        push_text(&b, t, i % 10 < 8 ? "ham" : "spam");
-    }
+    push_ham_spam(&a, 1000, 8); /* 80/20 */
+    push_ham_spam(&b, 1000, 8);
     ft_data_recs tr = {0}, va = {0}, te = {0}, tr2 = {0}, va2 = {0}, te2 = {0};
     FT_CHECK_OK(ft_data_split(&a, 0.1f, 0.2f, true, 11, &tr, &va, &te));
     FT_CHECK_OK(ft_data_split(&b, 0.1f, 0.2f, true, 11, &tr2, &va2, &te2));
@@ -538,11 +544,8 @@ FT_TEST(pretok_labels) {
 FT_TEST(subsample_few_shot) {
     ft_data_recs a = {0}, b = {0};
     char t[64];
-    for (int i = 0; i < 1000; i++) {
-        snprintf(t, sizeof t, "row %d", i);
-        push_text(&a, t, i % 10 < 7 ? "ham" : "spam"); /* 70/30 */
-        push_text(&b, t, i % 10 < 7 ? "ham" : "spam");
-    }
+    push_ham_spam(&a, 1000, 7); /* 70/30 */
+    push_ham_spam(&b, 1000, 7);
     FT_CHECK_OK(ft_data_subsample(&a, 32, true, 5));
     FT_CHECK_OK(ft_data_subsample(&b, 32, true, 5));
     size_t spam = 0;
@@ -568,10 +571,7 @@ FT_TEST(subsample_few_shot) {
     FT_CHECK(c.n == 2);
     /* another seed picks other rows; n >= size keeps everything */
     ft_data_recs d = {0};
-    for (int i = 0; i < 1000; i++) {
-        snprintf(t, sizeof t, "row %d", i);
-        push_text(&d, t, i % 10 < 7 ? "ham" : "spam");
-    }
+    push_ham_spam(&d, 1000, 7);
     FT_CHECK_OK(ft_data_subsample(&d, 32, true, 6));
     bool same = d.n == a.n;
     for (size_t i = 0; same && i < a.n; i++)
