@@ -90,6 +90,7 @@ ck "grep -Eq '^full +27584 +100.000%' cmp.txt" "compare: full trains every param
 ck "[ \$(grep -Ec '^(full|lora|bitfit) +[0-9]+ +[0-9.]+% +[0-9.]+ +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+$' cmp.txt) = 3 ]" "compare: three table rows"
 ck "grep -Eq '^method .* test acc +test F1$' cmp.txt" "compare: test accuracy and F1 columns (the recipe has a test split)"
 ck "[ -s cmp/compare.html ] && grep -q '<svg' cmp/compare.html && [ -s cmp/compare.json ]" "compare: report files"
+ck "grep -q 'test accuracy' cmp/compare.html" "compare: the html names each method's test accuracy"
 ck "[ -s cmp/lora/adapter_model.safetensors ] && [ -s cmp/full/model.safetensors ]" "compare: each method's output"
 lt=$(sed -n 's/^lora *\([0-9]*\) .*/\1/p' cmp.txt); bt=$(sed -n 's/^bitfit *\([0-9]*\) .*/\1/p' cmp.txt)
 ck "[ '$lt' -gt 0 ] && [ '$lt' -lt 27584 ] && [ '$bt' -gt 0 ] && [ '$bt' -lt '$lt' ]" "compare: trainable counts (lora $lt, bitfit $bt)"

@@ -197,11 +197,18 @@ static ft_status write_html(const char *out_dir, const char *metric, run_t *runs
     for (int i = 0; i < n; i++) {
         run_t *r = &runs[i];
         kv[i].key = r->method;
+        char test[96] = "";
+        if (r->ok && isfinite(r->test_acc))
+            snprintf(test, sizeof test, "test accuracy %.4f, macro-F1 %.4f; ", r->test_acc, r->test_f1);
+        else if (r->ok && isfinite(r->test_loss))
+            snprintf(test, sizeof test, "test loss %.4f; ", r->test_loss);
         if (r->ok)
             snprintf(vals[i], sizeof vals[i],
-                     "trainable %lld of %lld (%.3f%%); peak memory %.1f MB; %.0f tokens/s; %.2f s; validation %s %.4f; "
-                     "run report: %.15s/report.html",
-                     r->trainable, r->params, r->pct, r->peak_mb, r->tok_s, r->wall_s, metric, r->metric, r->method);
+                     "trainable %lld of %lld (%.3f%%); peak memory %.1f MB; %.0f tokens/s; %.2f s; "
+                     "validation %s %.4f; "
+                     "%srun report: %.15s/report.html",
+                     r->trainable, r->params, r->pct, r->peak_mb, r->tok_s, r->wall_s, metric, r->metric,
+                     test, r->method);
         else
             snprintf(vals[i], sizeof vals[i], "failed (exit status %d): see %.15s/train.log", r->exit_code, r->method);
         kv[i].value = vals[i];
