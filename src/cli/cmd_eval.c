@@ -265,22 +265,8 @@ static ft_status encode_line(ft_trained *t, const char *line, ft_tok_ids *ids) {
     ft_status s = ft_tok_encode(t->tok, clean, strlen(clean), true, ids);
     free(clean);
     FT_TRY(s);
-    if (t->data.append_eos && t->seq_len > 1) { /* as training: room for eos, then eos last */
-        if (ids->n >= (size_t)t->seq_len) {
-            int32_t last = ids->ids[ids->n - 1];
-            ids->n = (size_t)t->seq_len - 1;
-            if (ft_tok_is_special(t->tok, last))
-                ids->ids[ids->n - 1] = last;
-        }
-        FT_TRY(ft_data_append_eos(t->tok, ids));
-    }
-    if (ids->n > (size_t)t->seq_len) {
-        int32_t last = ids->ids[ids->n - 1];
-        ids->n = (size_t)t->seq_len;
-        if (ft_tok_is_special(t->tok, last))
-            ids->ids[ids->n - 1] = last;
-    }
-    return FT_OK;
+    bool cut;
+    return ft_data_fit(t->tok, ids, (size_t)t->seq_len, false, t->data.append_eos, &cut);
 }
 
 int ft_cmd_classify(int argc, char **argv) {

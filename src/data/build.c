@@ -50,32 +50,7 @@ ft_status ft_data_append_eos(const ft_tokenizer *tok, ft_tok_ids *ids) {
         return ft_fail(FT_ERR_CONFIG, "data.append_eos: the tokenizer has no end-of-sequence token");
     if (ids->n > 0 && ids->ids[ids->n - 1] == eos)
         return FT_OK;
-    if (ids->n == ids->cap) {
-        size_t nc = ids->cap ? 2 * ids->cap : 16;
-        int32_t *x = realloc(ids->ids, nc * sizeof *x);
-        if (!x)
-            return ft_fail(FT_ERR_NOMEM, "out of memory");
-        ids->ids = x;
-        if (ids->type_ids) {
-            int32_t *y = realloc(ids->type_ids, nc * sizeof *y);
-            if (!y)
-                return ft_fail(FT_ERR_NOMEM, "out of memory");
-            ids->type_ids = y;
-        }
-        if (ids->mask) {
-            uint8_t *z = realloc(ids->mask, nc);
-            if (!z)
-                return ft_fail(FT_ERR_NOMEM, "out of memory");
-            ids->mask = z;
-        }
-        ids->cap = nc;
-    }
-    if (ids->type_ids)
-        ids->type_ids[ids->n] = ids->n ? ids->type_ids[ids->n - 1] : 0;
-    if (ids->mask)
-        ids->mask[ids->n] = 0;
-    ids->ids[ids->n++] = eos;
-    return FT_OK;
+    return ft_tok_ids_push(ids, eos, ids->n && ids->type_ids ? ids->type_ids[ids->n - 1] : 0);
 }
 
 int32_t ft_data_pad_id(const ft_tokenizer *tok) {
@@ -131,6 +106,24 @@ static size_t truncate_ids(const ft_tokenizer *tok, int32_t *ids, int32_t *types
         memmove(types + lead + keep, types + n - trail, trail * sizeof *types);
     }
     return max_len;
+}
+
+ft_status ft_data_fit(const ft_tokenizer *tok, ft_tok_ids *ids, size_t max_len, bool keep_tail,
+                      bool append_eos, bool *truncated) {
+    *truncated = false;
+    if (append_eos && max_len > 1) { /* room for eos first, so that it stays last */
+        int32_t eos = lm_eos(tok);
+        if (ids->n >= max_len && !(ids->n == max_len && ids->ids[ids->n - 1] == eos)) {
+            *truncated = true;
+            ids->n = truncate_ids(tok, ids->ids, ids->type_ids, ids->n, max_len - 1, keep_tail);
+        }
+        FT_TRY(ft_data_append_eos(tok, ids));
+    }
+    if (ids->n > max_len) {
+        *truncated = true;
+        ids->n = truncate_ids(tok, ids->ids, ids->type_ids, ids->n, max_len, keep_tail);
+    }
+    return FT_OK;
 }
 
 typedef struct {
@@ -343,21 +336,13 @@ static ft_status build_split(const build_ctx *b, const ft_data_recs *rs, ft_data
             s = push_ex(d, &cap, &e);
             continue;
         }
-        if (b->cfg->append_eos && max > 1) { /* room for eos first, so that it stays last */
-            if (t.n >= max && !(t.n == max && t.ids[t.n - 1] == lm_eos(b->tok))) {
-                ts->truncated++;
-                t.n = truncate_ids(b->tok, t.ids, r->text_pair ? t.type_ids : NULL, t.n, max - 1, keep_tail);
-            }
-            if ((s = ft_data_append_eos(b->tok, &t)) != FT_OK)
-                break;
-        }
+        bool cut = false;
+        if ((s = ft_data_fit(b->tok, &t, max, keep_tail, b->cfg->append_eos, &cut)) != FT_OK)
+            break;
+        ts->truncated += cut;
         if (t.n == 0)
             continue;
         size_t n = t.n;
-        if (n > max) {
-            ts->truncated++;
-            n = truncate_ids(b->tok, t.ids, r->text_pair ? t.type_ids : NULL, t.n, max, keep_tail);
-        }
         e.ids = dup_ids(t.ids, n);
         /* a text pair's token types (BERT segment ids) go with it; a single text's are all 0 */
         if (e.ids && r->text_pair && t.type_ids && !(e.type_ids = dup_ids(t.type_ids, n))) {

@@ -57,6 +57,11 @@ ft_status ft_data_length_groups(const ft_dataset *ds, int batch_size, uint64_t s
 /* Append the end-of-sequence id (declared eos, else "<|endoftext|>" or "</s>") unless ids already end
  * with it: data.append_eos. Truncation then keeps it last, as any trailing special token. */
 ft_status ft_data_append_eos(const ft_tokenizer *tok, ft_tok_ids *ids);
+/* Cut ids to max_len as ft_data_build cuts an example: special tokens at both ends kept, content dropped
+ * from the end (head) or the start (keep_tail); with append_eos, room is made for the eos first and it
+ * is appended, so it is always last. *truncated: content was dropped. type_ids move with the ids. */
+ft_status ft_data_fit(const ft_tokenizer *tok, ft_tok_ids *ids, size_t max_len, bool keep_tail,
+                      bool append_eos, bool *truncated);
 /* The id to pad input_ids with: pad, else eos, else 0 (pads are masked out anyway). */
 int32_t ft_data_pad_id(const ft_tokenizer *tok);
 

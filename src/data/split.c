@@ -90,16 +90,9 @@ ft_status ft_data_subsample(ft_data_recs *rs, size_t n, bool stratify, uint64_t 
         li[i] = (lab_idx){stratify && rs->r[i].label ? rs->r[i].label : "", i};
     qsort(li, m, sizeof *li, lab_cmp);
     /* groups of equal labels: [start, size, quota]; quotas by largest remainder of n * size / m, at
-     * least one per label when n allows it, so every class is seen */
-    size_t ng = 0;
-    for (size_t a = 0; a < m; ng++) {
-        size_t e = a + 1;
-        while (e < m && !strcmp(li[e].label, li[a].label))
-            e++;
-        a = e;
-    }
-    size_t(*g)[3] = calloc(ng, sizeof *g);
-    double *rem = calloc(ng, sizeof *rem);
+     * least one per label when n allows it, so every class is seen (at most m groups) */
+    size_t(*g)[3] = calloc(m, sizeof *g);
+    double *rem = calloc(m, sizeof *rem);
     if (!g || !rem) {
         free(li);
         free(keep);
@@ -107,20 +100,23 @@ ft_status ft_data_subsample(ft_data_recs *rs, size_t n, bool stratify, uint64_t 
         free(rem);
         return ft_fail(FT_ERR_NOMEM, "out of memory");
     }
-    size_t given = 0;
-    for (size_t a = 0, k = 0; a < m; k++) {
+    size_t ng = 0;
+    for (size_t a = 0; a < m; ng++) {
         size_t e = a + 1;
         while (e < m && !strcmp(li[e].label, li[a].label))
             e++;
-        double share = (double)n * (double)(e - a) / (double)m;
-        g[k][0] = a;
-        g[k][1] = e - a;
+        g[ng][0] = a;
+        g[ng][1] = e - a;
+        a = e;
+    }
+    size_t given = 0;
+    for (size_t k = 0; k < ng; k++) {
+        double share = (double)n * (double)g[k][1] / (double)m;
         g[k][2] = (size_t)share;
         if (g[k][2] == 0 && n >= ng)
             g[k][2] = 1;
         rem[k] = share - (double)(size_t)share;
         given += g[k][2];
-        a = e;
     }
     while (given < n) { /* largest remainder first; ties to the earlier label */
         size_t best = ng;

@@ -293,8 +293,7 @@ int ft_tok_cp_to_byte(uint32_t cp); /* -1 if not in the alphabet */
 ft_status ft_tok_model_word(ft_tokenizer *t, const char *w, size_t n, ft_tok_ids *out);
 void ft_tok_cache_free(ft_tok_cache *c);
 
-/* ids helpers */
-ft_status ft_tok_ids_push(ft_tok_ids *o, int32_t id, int32_t type_id);
+/* ids helpers (ft_tok_ids_push is public: tokenizer.h) */
 ft_status ft_tok_ids_reserve(ft_tok_ids *o, size_t extra);
 
 /* trie */

@@ -57,6 +57,8 @@ typedef struct {
     ft_tok_offset *offsets;
 } ft_tok_ids;
 void ft_tok_ids_free(ft_tok_ids *ids);
+/* Append one id (type type_id; mask 0 and offsets (0,0) where those arrays exist), growing every array. */
+ft_status ft_tok_ids_push(ft_tok_ids *ids, int32_t id, int32_t type_id);
 
 /* Load from a directory (tokenizer.json, else encoder.json + vocab.bpe, else vocab.txt) or from one
  * of those files. tokenizer_config.json next to it, when present, names bos/eos/pad/unk/cls/sep. */
