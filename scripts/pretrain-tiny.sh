@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Make ftune-tiny (models/ftune-tiny) from nothing, reproducibly: corpus -> tokenizer -> random init ->
-# pre-training (recipes/ftune-tiny-pretrain.yaml) -> per-source held-out perplexity -> bf16 model in
+# pre-training stage 1 (recipes/ftune-tiny-pretrain.yaml) -> stage 2, continued from stage 1's bf16 model
+# (recipes/ftune-tiny-pretrain-2.yaml) -> per-source held-out perplexity of each stage -> bf16 model in
 # Hugging Face layout + model card. Each stage is skipped when its output exists, so a rerun after an
 # interruption continues (the training stage resumes from the run's latest checkpoint).
-#   scripts/pretrain-tiny.sh [key=value ...]     (overrides passed to `ftune train`, e.g. train.max_steps=20)
+#   scripts/pretrain-tiny.sh [key=value ...]     (overrides passed to both stages' `ftune train`, e.g.
+#                                                 train.max_steps=20 for a quick check)
 # env: FT_BIN (build/ftune); WORK (out/ftune-tiny: every intermediate file); DEST (models/ftune-tiny);
 #      PRETRAIN_DIR (.cache/pretrain, made by scripts/fetch-pretrain-corpus.sh when missing);
 #      TINY_CARD_NOTE (a remark for the model card's machine line, e.g. that the machine was shared).
@@ -18,6 +20,7 @@ DEST=${DEST:-models/ftune-tiny}
 P=${PRETRAIN_DIR:-.cache/pretrain}
 SOURCES=(brown sotu moby_dick wordnet spamassassin_ham)
 RECIPE=recipes/ftune-tiny-pretrain.yaml
+RECIPE2=recipes/ftune-tiny-pretrain-2.yaml
 log() { printf '[pretrain-tiny %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 [ -x "$FT_BIN" ] || { echo "pretrain-tiny: $FT_BIN missing (scripts/build.sh)" >&2; exit 1; }
 mkdir -p "$WORK" "$DEST"
@@ -80,13 +83,27 @@ if [ ! -s "$RUN/model.safetensors" ]; then
   echo $(( $(date +%s) - t )) >> "$WORK/train_seconds"
 fi
 
-# 5. per-source held-out perplexity of the saved (bf16) model
-if [ ! -s "$WORK/heldout.tsv" ]; then
-  log "held-out evaluation"
-  printf 'source\tdocuments\tbytes\ttokens\tloss\tperplexity\n' > "$WORK/heldout.tsv.tmp"
+# 5. stage 2: continued pre-training from stage 1's bf16 model (fresh optimizer, order and warm-up)
+RUN2=$WORK/run2
+if [ ! -s "$RUN2/model.safetensors" ]; then
+  resume=()
+  [ -e "$RUN2/checkpoints/latest" ] && resume=("resume=$RUN2")
+  log "train stage 2 ${resume[*]:-from step 0}"
+  t=$(date +%s)
+  "$FT_BIN" train "$RECIPE2" "model=$RUN" "tokenizer=$WORK/tokenizer" "output_dir=$RUN2" \
+    "data.train=$WORK/train.jsonl" "data.validation=$WORK/validation.jsonl" "${resume[@]}" "$@"
+  echo $(( $(date +%s) - t )) >> "$WORK/train2_seconds"
+fi
+
+# 6. per-source held-out perplexity of each stage's saved (bf16) model: heldout1.tsv (stage 1),
+#    heldout.tsv (stage 2, the shipped model)
+heldout() { # MODEL_DIR OUT_TSV
+  [ -s "$2" ] && return 0
+  log "held-out evaluation of $1"
+  printf 'source\tdocuments\tbytes\ttokens\tloss\tperplexity\n' > "$2.tmp"
   for s in "${SOURCES[@]}"; do
-    "$FT_BIN" eval --model "$RUN" --data "$P/$s.heldout.jsonl" --json --threads 2 > "$WORK/eval-$s.json"
-    /usr/bin/python3 - "$s" "$P/$s.heldout.jsonl" "$WORK/eval-$s.json" >> "$WORK/heldout.tsv.tmp" <<'PY'
+    "$FT_BIN" eval --model "$1" --data "$P/$s.heldout.jsonl" --json --threads 2 > "$2.$s.json"
+    /usr/bin/python3 - "$s" "$P/$s.heldout.jsonl" "$2.$s.json" >> "$2.tmp" <<'PY'
 import json, sys
 src, data, res = sys.argv[1:]
 docs = [json.loads(l)["text"] for l in open(data, encoding="utf-8") if l.strip()]
@@ -94,14 +111,16 @@ m = json.load(open(res))
 print(f"{src}\t{len(docs)}\t{sum(len(d.encode()) for d in docs)}\t{m['n_tokens']}\t{m['loss']:.4f}\t{m['perplexity']:.2f}")
 PY
   done
-  mv "$WORK/heldout.tsv.tmp" "$WORK/heldout.tsv"
-  sed 's/^/  /' "$WORK/heldout.tsv"
-fi
+  mv "$2.tmp" "$2"
+  sed 's/^/  /' "$2"
+}
+heldout "$RUN" "$WORK/heldout1.tsv"
+heldout "$RUN2" "$WORK/heldout.tsv"
 
-# 6. the shipped model: bf16 weights, config, tokenizer, generation config, model card
+# 7. the shipped model: bf16 weights, config, tokenizer, generation config, model card
 log "export to $DEST"
 for f in config.json model.safetensors tokenizer.json tokenizer_config.json; do
-  cp "$RUN/$f" "$DEST/$f"
+  cp "$RUN2/$f" "$DEST/$f"
 done
 cat > "$DEST/generation_config.json" <<'JSON'
 {

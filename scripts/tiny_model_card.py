@@ -4,9 +4,11 @@
 usage: tiny_model_card.py WORK DEST PRETRAIN_DIR FT_BIN   (prints the card on stdout)
 
 Every number in the card is read from the run's own files: the corpus summary (PRETRAIN_DIR/summary.tsv),
-the resolved recipe and metrics.jsonl of WORK/run, the wall time of the training stage
-(WORK/train_seconds), the per-source held-out evaluation (WORK/heldout.tsv, from `ftune eval`), the
-shipped weights (DEST/model.safetensors) and two generations made here with `ftune generate`.
+for each pre-training stage (WORK/run: recipes/ftune-tiny-pretrain.yaml; WORK/run2:
+recipes/ftune-tiny-pretrain-2.yaml) its resolved recipe, metrics.jsonl and wall time (WORK/train_seconds,
+WORK/train2_seconds) -- or, where a stage's run directory no longer has them, the summary
+WORK/<run>.summary.json written from them --, the per-source held-out evaluation (WORK/heldout.tsv, from
+`ftune eval`), the shipped weights (DEST/model.safetensors) and generations made here with `ftune generate`.
 Training tokens per source are counted by `ftune tokenize` (<s> text </s> per document, raw text).
 """
 import datetime
@@ -14,6 +16,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import struct
 import subprocess
 import sys
@@ -45,6 +48,7 @@ def read_recipe(path):
     for line in open(path, encoding="utf-8"):
         if ":" not in line or line.lstrip().startswith("#"):
             continue
+        line = re.sub(r"\s+#.*$", "", line.rstrip("\n"))
         k, v = line.split(":", 1)
         k, v = k.strip(), v.strip().strip('"')
         if not line[0].isspace():
@@ -78,34 +82,75 @@ def tokens_of(ft_bin, tok_dir, path):
     return sum(len(json.loads(l)["ids"]) + 1 for l in out.splitlines() if l.strip())
 
 
+STAGES = [("run", "recipes/ftune-tiny-pretrain.yaml", "train_seconds"),
+          ("run2", "recipes/ftune-tiny-pretrain-2.yaml", "train2_seconds")]
+
+
+def machine_line():
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    flags = next((l for l in open("/proc/cpuinfo") if l.startswith("flags")), "")
+    simd = "AVX-512" if " avx512f " in flags else "AVX2" if " avx2 " in flags else "SSE"
+    bf16 = "native bf16" if (" avx512_bf16 " in flags or " amx_bf16 " in flags) else "no native bf16"
+    note = f"; {os.environ['TINY_CARD_NOTE']}" if os.environ.get("TINY_CARD_NOTE") else ""
+    return f"{cpu} ({simd}, {bf16}), {os.cpu_count()} vCPUs, {platform.system()} {platform.machine()}{note}"
+
+
+def stage(work, run_name, recipe_file, seconds_file):
+    """One pre-training stage's facts: from its run directory (metrics.jsonl, recipe.yaml) when they are
+    there, and then also saved as WORK/<run>.summary.json; else from that summary."""
+    rundir = os.path.join(work, run_name)
+    summ = os.path.join(work, run_name + ".summary.json")
+    mpath = os.path.join(rundir, "metrics.jsonl")
+    rpath = os.path.join(rundir, "recipe.yaml")
+    rec = read_recipe(rpath if os.path.exists(rpath) else recipe_file)
+    if os.path.exists(mpath):
+        metrics = [json.loads(l) for l in open(mpath, encoding="utf-8")]
+        trains = [(m["step"], m["train/loss"]) for m in metrics if "train/loss" in m]
+        last = next(m for m in reversed(metrics) if "train/epoch" in m)
+        bs, acc = int(rec["train.batch_size"]), int(rec["train.grad_accum"])
+        st = {"date": datetime.datetime.utcfromtimestamp(metrics[-1]["time"]).strftime("%Y-%m-%d"),
+              "seconds": sum(int(x) for x in open(os.path.join(work, seconds_file)).read().split()),
+              "machine": machine_line(),
+              "train_first": list(trains[0]), "train_last": list(trains[-1]),
+              "evals": [[m["step"], m["eval/loss"], m["eval/perplexity"]] for m in metrics if "eval/loss" in m],
+              "blocks": round(last["step"] * bs * acc / last["train/epoch"])}
+        with open(summ + ".tmp", "w", encoding="utf-8") as f:
+            json.dump(st, f, indent=1)
+        os.replace(summ + ".tmp", summ)
+    else:
+        st = json.load(open(summ, encoding="utf-8"))
+    st["recipe"], st["recipe_file"] = rec, recipe_file
+    st["steps"] = int(rec["train.max_steps"])
+    st["bs"], st["seq"], st["acc"] = int(rec["train.batch_size"]), int(rec["train.seq_len"]), int(rec["train.grad_accum"])
+    st["seen"] = st["steps"] * st["bs"] * st["seq"] * st["acc"]
+    return st
+
+
+def read_heldout(path):
+    out = {}
+    for line in open(path, encoding="utf-8").read().splitlines()[1:]:
+        src, docs, nbytes, ntok, loss, ppl = line.split("\t")
+        out[src] = (int(docs), int(nbytes), int(ntok), float(loss), float(ppl))
+    return out
+
+
 def main():
     work, dest, pdir, ft_bin = sys.argv[1:5]
-    rundir = os.path.join(work, "run")
-    rec = read_recipe(os.path.join(rundir, "recipe.yaml"))
+    stages = [stage(work, *x) for x in STAGES if os.path.isdir(os.path.join(work, x[0]))]
     summary = {}
     for line in open(os.path.join(pdir, "summary.tsv"), encoding="utf-8").read().splitlines()[1:]:
         src, split, docs, nbytes = line.split("\t")
         summary[(src, split)] = (int(docs), int(nbytes))
-    heldout = {}
-    for line in open(os.path.join(work, "heldout.tsv"), encoding="utf-8").read().splitlines()[1:]:
-        src, docs, nbytes, ntok, loss, ppl = line.split("\t")
-        heldout[src] = (int(docs), int(nbytes), int(ntok), float(loss), float(ppl))
-    metrics = [json.loads(l) for l in open(os.path.join(rundir, "metrics.jsonl"), encoding="utf-8")]
-    evals = [(m["step"], m["eval/loss"], m["eval/perplexity"]) for m in metrics if "eval/loss" in m]
-    trains = [(m["step"], m["train/loss"]) for m in metrics if "train/loss" in m]
-    secs = sum(int(x) for x in open(os.path.join(work, "train_seconds")).read().split())
-    steps = int(rec["train.max_steps"])
-    bs, seq, acc = int(rec["train.batch_size"]), int(rec["train.seq_len"]), int(rec["train.grad_accum"])
-    seen = steps * bs * seq * acc
+    heldout = read_heldout(os.path.join(work, "heldout.tsv"))
+    h1 = os.path.join(work, "heldout1.tsv")
+    heldout1 = read_heldout(h1) if len(stages) > 1 and os.path.exists(h1) else None
+    seq = stages[0]["seq"]
+    seen = sum(st["seen"] for st in stages)
     model_st = os.path.join(dest, "model.safetensors")
     nparam, dtypes = st_params(model_st)
     size = os.path.getsize(model_st)
     sha = hashlib.sha256(open(model_st, "rb").read()).hexdigest()
     cfg = json.load(open(os.path.join(dest, "config.json")))
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-    flags = next((l for l in open("/proc/cpuinfo") if l.startswith("flags")), "")
-    simd = "AVX-512" if " avx512f " in flags else "AVX2" if " avx2 " in flags else "SSE"
-    when = datetime.datetime.utcfromtimestamp(metrics[-1]["time"]).strftime("%Y-%m-%d")
     try:
         commit = run(["git", "rev-parse", "--short", "HEAD"]).strip()
     except (OSError, subprocess.CalledProcessError):
@@ -158,40 +203,56 @@ def main():
       f"{sum(summary[(s, 'train')][1] for s, _, _ in SOURCES):,} | {sum(train_tok.values()):,} | "
       f"{sum(summary[(s, 'heldout')][0] for s, _, _ in SOURCES):,} | "
       f"{sum(summary[(s, 'heldout')][1] for s, _, _ in SOURCES):,} | |\n")
-    last = next(m for m in reversed(metrics) if "train/epoch" in m)
-    blocks = round(last["step"] * bs * acc / last["train/epoch"])
+    blocks = stages[0]["blocks"]
     p(f"Train tokens: `ftune tokenize` of the raw text plus `</s>`. After the trainer's whitespace cleaning "
       f"and packing, the training stream is {blocks:,} blocks of {seq} tokens = {blocks * seq:,} tokens.\n")
     p("## Training\n")
-    p(f"`recipes/ftune-tiny-pretrain.yaml`: full training, task `causal_lm`, packed, fp32, {steps} AdamW steps "
-      f"of {bs} x {seq} tokens{f' x {acc}' if acc > 1 else ''} = **{seen:,} tokens seen** "
-      f"({100 * seen / sum(train_tok.values()):.0f}% of one pass over the training tokens); "
-      f"lr {rec['optim.lr']} (betas {rec['optim.beta1']}, {rec['optim.beta2']}, eps {rec['optim.eps']}), "
-      f"{rec['optim.warmup_steps']} warm-up steps then cosine to {rec['optim.min_lr_ratio']} x lr; weight decay "
-      f"{rec['optim.weight_decay']} on matrices and embeddings; gradient clipping at global norm "
-      f"{rec['train.max_grad_norm']}; no dropout; seed {rec['seed']}; {rec['threads']} threads.\n")
-    p(f"- wall time of `ftune train` (data building, evaluations and checkpoints included): **{secs // 60} min {secs % 60} s** ({seen / secs:.0f} tokens/s), "
-      f"{datetime.date.today() if not when else when}, on {cpu} ({simd}, no native bf16), "
-      f"{os.cpu_count()} vCPUs, {platform.system()} {platform.machine()}; card written at ftune commit {commit}"
-      + (f"; {os.environ['TINY_CARD_NOTE']}" if os.environ.get("TINY_CARD_NOTE") else "") + ".")
-    if trains:
-        p(f"- training loss (mean of the logged step): {trains[0][1]:.3f} at step {trains[0][0]} -> "
-          f"{trains[-1][1]:.3f} at step {trains[-1][0]}.")
-    p("- validation during training (the first ~24 KB of each source's held-out documents, "
-      f"{len(evals)} evaluations): " + ", ".join(f"step {s} ppl {pp:.1f}" for s, _, pp in evals) + ".\n")
-    p("Reproducibility: the trainer is deterministic at a fixed thread count (float reductions in a fixed "
-      "order, counter-based RNG), and the recipe fixes `threads: 2` and `seed: 42`, so a rerun of the script "
-      "on the same inputs gives the same weights bit for bit (compare the sha256 below); another thread "
-      "count gives a slightly different float trajectory. An interrupted run resumes from its latest "
-      "checkpoint (`resume=`) to the same bits.\n")
+    ntrain = sum(train_tok.values())
+    p(f"{'Two stages' if len(stages) > 1 else 'One stage'} of full training by `ftune train`: task `causal_lm`, "
+      "packed, fp32 master weights, AdamW; weight decay on matrices and embeddings (norm weights not decayed), "
+      "gradient clipping at global norm 1, no dropout. Stage 2 starts from stage 1's bf16 weights (upcast to "
+      "fp32 exactly) with a fresh optimizer, a new data order and a new warm-up: "
+      f"**{seen:,} tokens seen** in all ({seen / ntrain:.2f} passes over the training tokens).\n")
+    p("| stage | recipe | steps | batch | tokens seen | lr (peak) | warm-up, then | weight decay | betas | seed | threads |")
+    p("|---|---|---:|---|---:|---:|---|---:|---|---:|---:|")
+    for i, st in enumerate(stages):
+        r = st["recipe"]
+        accum = f" x {st['acc']}" if st["acc"] > 1 else ""
+        p(f"| {i + 1} | `{st['recipe_file']}` | {st['steps']:,} | {st['bs']} x {st['seq']}{accum} | "
+          f"{st['seen']:,} | {r['optim.lr']} | "
+          f"{r['optim.warmup_steps']} steps, {r['optim.schedule']} to {r['optim.min_lr_ratio']} x lr | "
+          f"{r['optim.weight_decay']} | {r['optim.beta1']}, {r['optim.beta2']} | {r['seed']} | {r['threads']} |")
+    p("")
+    for i, st in enumerate(stages):
+        secs = st["seconds"]
+        p(f"Stage {i + 1}:\n")
+        p(f"- wall time of `ftune train` (data building, evaluations and checkpoints included): "
+          f"**{secs // 60} min {secs % 60} s** ({st['seen'] / secs:.0f} tokens/s), {st['date']}, on {st['machine']}.")
+        p(f"- training loss (mean of the logged step): {st['train_first'][1]:.3f} at step {st['train_first'][0]} -> "
+          f"{st['train_last'][1]:.3f} at step {st['train_last'][0]}.")
+        p("- validation during training (the first ~24 KB of each source's held-out documents, "
+          f"{len(st['evals'])} evaluations): " + ", ".join(f"step {e[0]} ppl {e[2]:.1f}" for e in st["evals"]) + ".")
+        if st.get("note"):
+            p(f"- {st['note']}.")
+        p("")
+    p(f"Card written at ftune commit {commit}. Reproducibility: the trainer is deterministic at a fixed thread "
+      "count (float reductions in a fixed order, counter-based RNG), and the recipes fix `threads` and `seed`, so "
+      "a rerun of the script on the same inputs gives the same weights bit for bit (compare the sha256 below); "
+      "another thread count gives a slightly different float trajectory. An interrupted run resumes from its "
+      "latest checkpoint (`resume=`) to the same bits.\n")
     p(f"`model.safetensors` sha256: `{sha}`\n")
     p("## Held-out perplexity\n")
     p("`ftune eval` of the shipped bf16 weights on each source's whole held-out file (documents packed into "
-      f"{seq}-token blocks as in training; perplexity = exp of the mean next-token cross-entropy):\n")
-    p("| source | documents | bytes | tokens scored | loss | perplexity |\n|---|---:|---:|---:|---:|---:|")
+      f"{seq}-token blocks as in training; perplexity = exp of the mean next-token cross-entropy)"
+      + (", and of stage 1's bf16 weights for comparison" if heldout1 else "") + ":\n")
+    if heldout1:
+        p("| source | documents | bytes | tokens scored | loss | perplexity | after stage 1 |")
+        p("|---|---:|---:|---:|---:|---:|---:|")
+    else:
+        p("| source | documents | bytes | tokens scored | loss | perplexity |\n|---|---:|---:|---:|---:|---:|")
     for s, _, _ in SOURCES:
         d, b, n, lo, pp = heldout[s]
-        p(f"| `{s}` | {d:,} | {b:,} | {n:,} | {lo:.4f} | {pp:.2f} |")
+        p(f"| `{s}` | {d:,} | {b:,} | {n:,} | {lo:.4f} | {pp:.2f} |" + (f" {heldout1[s][4]:.2f} |" if heldout1 else ""))
     p("")
     p("## Samples\n")
     p("`ftune generate --model models/ftune-tiny --prompt TEXT --max-new-tokens 48` (the prompt, then what the "
