@@ -144,6 +144,7 @@ int ft_cmd_inspect(int argc, char **argv) {
                c->enc == FT_ENC_ROBERTA ? " (positions start at pad_token_id + 1)" : "",
                m->task == FT_TASK_SEQ_CLS      ? "sequence classification"
                : m->task == FT_TASK_REGRESSION ? "regression"
+               : m->task == FT_TASK_QA         ? "question answering (qa_outputs)"
                                                : "none");
     else
         printf("tied embeddings: %s, norm eps %g%s\n", c->tie_embeddings ? "yes" : "no", (double)c->norm_eps,

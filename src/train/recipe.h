@@ -127,7 +127,7 @@
     X(eval_batch_size, "eval.batch_size", INT, "0", NULL, "evaluation batch size (0 = train.batch_size)")    \
     X(eval_metric, "eval.metric", STR, "loss", NULL,                                                         \
       "metric for the best checkpoint and early stopping: loss, perplexity, accuracy, f1_macro, f1_micro, "  \
-      "f1_weighted, precision_macro, recall_macro, mse, mae, r2")                                            \
+      "f1_weighted, precision_macro, recall_macro, mse, mae, r2, exact_match, f1 (question answering)")     \
     X(eval_mode, "eval.mode", ENUM, "auto", "auto|min|max",                                                  \
       "whether lower or higher eval.metric is better (auto: by name)")                                       \
     X(early_stopping_patience, "early_stopping.patience", INT, "0", NULL,                                    \
