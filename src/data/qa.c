@@ -298,8 +298,8 @@ typedef struct {
 } enc3;
 
 static ft_status window_push(ft_dataset *ds, ft_qa_feats *f, const ft_example *ex, const ft_qa_window *w) {
-    if ((ds->n & (ds->n - 1)) == 0) { /* grow at powers of two */
-        size_t cap = ds->n ? ds->n * 2 : 16;
+    if ((ds->n & (ds->n - 1)) == 0) { /* n a power of two (or 0): room for 2n */
+        size_t cap = ds->n ? ds->n * 2 : 1;
         ft_example *e = realloc(ds->ex, cap * sizeof *e);
         ft_qa_window *ww = realloc(f->w, cap * sizeof *ww);
         if (e)

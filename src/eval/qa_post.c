@@ -20,6 +20,7 @@ void ft_qa_answers_free(ft_qa_answer *a, size_t n) {
 typedef struct {
     int64_t cs, ce; /* context code points; null: cs = ce = -1 */
     double sl, el;
+    size_t ord; /* order of insertion: equal scores keep it */
 } cand;
 
 /* np.argsort(x)[-1:-n-1:-1] of one logit column (k) of a window: the n largest, the later index first
@@ -49,17 +50,11 @@ static double score_of(const cand *c) {
     return c->sl + c->el;
 }
 
-/* Stable sort by score, highest first (Python's sorted(..., reverse=True) keeps equal ones in order). */
-static void sort_cands(cand *c, size_t n) {
-    for (size_t i = 1; i < n; i++) {
-        cand x = c[i];
-        size_t j = i;
-        while (j > 0 && score_of(&c[j - 1]) < score_of(&x)) {
-            c[j] = c[j - 1];
-            j--;
-        }
-        c[j] = x;
-    }
+/* By score, highest first; equal scores in insertion order (Python's stable sorted(..., reverse=True)). */
+static int by_score(const void *a, const void *b) {
+    const cand *x = a, *y = b;
+    const double sx = score_of(x), sy = score_of(y);
+    return sx > sy ? -1 : sx < sy ? 1 : (x->ord > y->ord) - (x->ord < y->ord);
 }
 
 static ft_status example_answer(const ft_qa_feats *f, size_t w0, size_t w1, const float *const *logits,
@@ -75,14 +70,14 @@ static ft_status example_answer(const ft_qa_feats *f, size_t w0, size_t w1, cons
         free(ei);
         return ft_fail(FT_ERR_NOMEM, "out of memory");
     }
-    cand null = {-1, -1, 0, 0};
+    cand null = {-1, -1, 0, 0, 0};
     bool have_null = false;
     for (size_t w = w0; w < w1; w++) {
         const ft_qa_window *win = &f->w[w];
         const float *lg = logits[w];
         const double ns = (double)lg[0] + (double)lg[1];
         if (!have_null || score_of(&null) > ns) {
-            null = (cand){-1, -1, lg[0], lg[1]};
+            null = (cand){-1, -1, lg[0], lg[1], 0};
             have_null = true;
         }
         int ns_n, ne_n;
@@ -94,14 +89,17 @@ static ft_status example_answer(const ft_qa_feats *f, size_t w0, size_t w1, cons
                 if (win->off_start[s] < 0 || win->off_start[e] < 0 || e < s ||
                     e - s + 1 > c->max_answer_length)
                     continue;
-                cs[n++] = (cand){win->off_start[s], win->off_end[e], lg[2 * s], lg[2 * e + 1]};
+                cs[n] = (cand){win->off_start[s], win->off_end[e], lg[2 * s], lg[2 * e + 1], n};
+                n++;
             }
     }
     free(si);
     free(ei);
-    if (c->version_2_with_negative)
+    if (c->version_2_with_negative) {
+        null.ord = n;
         cs[n++] = null;
-    sort_cands(cs, n);
+    }
+    qsort(cs, n, sizeof *cs, by_score);
     n = n < (size_t)nb ? n : (size_t)nb;
     bool null_in = false;
     for (size_t i = 0; i < n; i++)
@@ -122,7 +120,7 @@ static ft_status example_answer(const ft_qa_feats *f, size_t w0, size_t w1, cons
     for (size_t i = 0; !add_empty && i < n && !best; i++)
         if (cs[i].cs >= 0)
             best = &cs[i];
-    const cand empty = {-2, -2, 0.0, 0.0};
+    const cand empty = {-2, -2, 0.0, 0.0, 0};
     if (!best)
         best = &empty;
     const cand *pick = best;
