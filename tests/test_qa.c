@@ -8,6 +8,7 @@
 
 #include "data/qa.h"
 #include "eval/qa_post.h"
+#include "models/model.h"
 #include "ft_test.h"
 
 static char tmpdir[256];
@@ -228,6 +229,50 @@ FT_TEST(postprocess_and_score) {
     ft_tok_free(tok);
 }
 
+/* The QA head under HF names: added to a bare encoder, saved (architectures) and loaded back as a QA model;
+ * a classification task on it, or a second head, is refused; a decoder gets none. */
+FT_TEST(qa_head_save_load) {
+    ft_model_config cfg;
+    ft_model *m = NULL, *m2 = NULL;
+    FT_CHECK_OK(ft_config_from_partial("{\"vocab_size\": 16, \"hidden_size\": 8, \"num_hidden_layers\": 1, "
+                                       "\"num_attention_heads\": 2, \"intermediate_size\": 16, "
+                                       "\"max_position_embeddings\": 16}",
+                                       "cfg", "bert", &cfg));
+    FT_CHECK_OK(ft_model_init_random(&cfg, 3, &m));
+    if (!m)
+        return;
+    FT_CHECK_OK(ft_model_set_task(m, FT_TASK_QA, 2, NULL, 1));
+    FT_CHECK(m->task == FT_TASK_QA && m->score >= 0 &&
+             !strcmp(m->params[m->score].name, "qa_outputs.weight") && m->params[m->score].shape[0] == 2 &&
+             !strcmp(m->params[m->score_b].name, "qa_outputs.bias"));
+    FT_CHECK(ft_model_is_head(m, m->score) && m->params[m->score].trainable);
+    FT_CHECK_FAILS(ft_model_set_task(m, FT_TASK_SEQ_CLS, 2, NULL, 1), FT_ERR_CONFIG,
+                   "question-answering head");
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/qa-model", tmpdir);
+    FT_CHECK_OK(ft_model_save(m, dir, FT_DT_F32));
+    char *cj = NULL;
+    char cpath[400];
+    snprintf(cpath, sizeof cpath, "%s/config.json", dir);
+    FT_CHECK_OK(ft_read_file(cpath, &cj, NULL));
+    FT_CHECK(cj && strstr(cj, "BertForQuestionAnswering") && !strstr(cj, "id2label"));
+    free(cj);
+    FT_CHECK_OK(ft_model_load(dir, &m2));
+    if (m2) {
+        FT_CHECK(m2->task == FT_TASK_QA && m2->score >= 0 &&
+                 m2->params[m2->score].data[3] == m->params[m->score].data[3]);
+        ft_model_free(m2);
+    }
+    ft_model_free(m);
+    FT_CHECK_OK(ft_config_from_partial("{\"vocab_size\": 16, \"n_embd\": 8, \"n_layer\": 1, \"n_head\": 2, "
+                                       "\"n_positions\": 16}",
+                                       "cfg", "gpt2", &cfg));
+    FT_CHECK_OK(ft_model_init_random(&cfg, 3, &m));
+    if (m)
+        FT_CHECK_FAILS(ft_model_set_task(m, FT_TASK_QA, 2, NULL, 1), FT_ERR_UNSUPPORTED, "needs an encoder");
+    ft_model_free(m);
+}
+
 /* ---- the driver for tests/qa_post.sh ---- */
 
 static double num(const cJSON *o, const char *k) {
@@ -343,6 +388,7 @@ int main(int argc, char **argv) {
     FT_RUN(read_squad_json_and_jsonl);
     FT_RUN(windows_offsets_positions);
     FT_RUN(postprocess_and_score);
+    FT_RUN(qa_head_save_load);
     if (system(cmd) != 0)
         return 1;
     FT_DONE();

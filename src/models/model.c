@@ -801,6 +801,9 @@ ft_status ft_model_set_task(ft_model *m, ft_task task, int n_labels, const char 
     }
     if (task == FT_TASK_QA)
         return m->task == FT_TASK_QA ? FT_OK : add_qa_head(m, seed);
+    if (m->task == FT_TASK_QA)
+        return ft_fail(FT_ERR_CONFIG, "the model has a question-answering head (qa_outputs), not a %s head",
+                       task == FT_TASK_REGRESSION ? "regression" : "classification");
     if (task == FT_TASK_REGRESSION)
         n_labels = 1;
     if (n_labels < 1 || (task == FT_TASK_SEQ_CLS && n_labels < 2))
