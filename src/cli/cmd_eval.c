@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli/cli.h"
+#include "cli/qa_cli.h"
 #include "cli/trained.h"
 #include "models/infer.h"
 #include "train/trainer.h"
@@ -19,6 +20,8 @@ static const char *EVAL_USAGE =
     "  causal_lm / instruction  loss (mean next-token cross-entropy over target tokens), perplexity\n"
     "  classification           accuracy; precision, recall, F1 (macro, micro, weighted); confusion matrix\n"
     "  regression               mse, mae, r2 (and loss = mse as trained)\n"
+    "  question_answering       SQuAD exact_match and f1 of the post-processed spans (SQuAD JSON or JSONL;\n"
+    "                           HasAns / NoAns split when some questions have no answer; docs/encoders.md)\n"
     "The task, label set (class-id order), data fields, chat template and text cleaning come from the\n"
     "ftune_train.json and recipe.yaml that `ftune train` wrote in DIR (or in the adapter directory), so\n"
     "`ftune eval --model OUT --data test.jsonl` needs nothing else. DIR may be a full checkpoint or an "
@@ -29,8 +32,8 @@ static const char *EVAL_USAGE =
     "\n"
     "options:\n"
     "  --adapter DIR     a PEFT adapter to load onto --model\n"
-    "  --task TASK       causal_lm | instruction | classification | regression (overrides ftune_train.json;\n"
-    "                    required for a model that `ftune train` did not write)\n"
+    "  --task TASK       causal_lm | instruction | classification | regression | question_answering\n"
+    "                    (overrides ftune_train.json; required for a model `ftune train` did not write)\n"
     "  --json            print one JSON object, the metrics at top level\n"
     "  --batch-size N    examples per forward pass (8)\n"
     "  --seq-len N       truncation length (default: the training seq_len)\n"
@@ -172,6 +175,11 @@ int ft_cmd_eval(int argc, char **argv) {
     if (seq > 0)
         t.seq_len = t.data.max_len = (int)seq;
     const ft_task tk = task_enum(t.task);
+    if (!strcmp(t.task, "question_answering")) { /* SQuAD-format data, windows and span post-processing */
+        s = ft_cli_qa_eval(&t, data, (int)bs, json);
+        ft_trained_free(&t);
+        return s == FT_OK ? 0 : ft_cli_fail("eval", s);
+    }
     if (pack && no_pack) {
         ft_trained_free(&t);
         fprintf(stderr, "ftune eval: --pack and --no-pack together\n");

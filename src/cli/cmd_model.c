@@ -144,6 +144,7 @@ int ft_cmd_inspect(int argc, char **argv) {
                c->enc == FT_ENC_ROBERTA ? " (positions start at pad_token_id + 1)" : "",
                m->task == FT_TASK_SEQ_CLS      ? "sequence classification"
                : m->task == FT_TASK_REGRESSION ? "regression"
+               : m->task == FT_TASK_QA         ? "question answering (qa_outputs)"
                                                : "none");
     else
         printf("tied embeddings: %s, norm eps %g%s\n", c->tie_embeddings ? "yes" : "no", (double)c->norm_eps,
@@ -190,8 +191,9 @@ static const char *DUMP_USAGE =
     "adapter_config.json + adapter_model.safetensors) the base is frozen and the gradients are those of\n"
     "the adapter's tensors, under their names in adapter_model.safetensors; with prompt tuning the\n"
     "logits cover the virtual tokens too ([B, n_virtual + T, V]). A classification model's logits are\n"
-    "[B, num_labels] (batch.json then needs \"cls_labels\": [...] or \"targets\": [...]). An encoder\n"
-    "(bert, roberta, xlm-roberta, distilbert) also takes \"token_type_ids\": [[...], ...] (default all 0).\n";
+    "[B, num_labels] (batch.json then needs \"cls_labels\": [...] or \"targets\": [...]); a question-\n"
+    "answering model's [B, T, 2] (start, end; batch.json needs \"start_positions\", \"end_positions\"). An\n"
+    "encoder (bert, roberta, xlm-roberta, distilbert) also takes \"token_type_ids\": [[...], ...] (default all 0).\n";
 
 int ft_cmd_dump(int argc, char **argv) {
     const char *model = NULL, *batch = NULL, *outp = NULL, *adapter = NULL;
@@ -238,7 +240,7 @@ int ft_cmd_dump(int argc, char **argv) {
         int64_t rows, cols, one = 1;
         const float *lg = ft_acts_logits(a, &rows, &cols);
         int64_t lshape[3] = {b.B, ft_acts_seq_len(a), cols}, hshape[2] = {b.B, cols};
-        if (m->task == FT_TASK_CAUSAL_LM)
+        if (m->task == FT_TASK_CAUSAL_LM || m->task == FT_TASK_QA) /* QA: [B, T, 2] start and end */
             s = ft_st_writer_add(w, "logits", FT_DT_F32, 3, lshape, lg);
         else
             s = ft_st_writer_add(w, "logits", FT_DT_F32, 2, hshape, lg);

@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli/cli.h"
+#include "cli/qa_cli.h"
 #include "cli/trained.h"
 #include "train/memory.h"
 #include "io/json.h"
@@ -322,6 +323,8 @@ ft_task ft_cli_task_of(const char *t) {
         return FT_TASK_SEQ_CLS;
     if (!strcmp(t, "regression"))
         return FT_TASK_REGRESSION;
+    if (!strcmp(t, "question_answering"))
+        return FT_TASK_QA;
     return FT_TASK_CAUSAL_LM;
 }
 
@@ -336,6 +339,7 @@ typedef struct {
     char *yaml;
     ft_train_result res;
     bool have_res;
+    ft_cli_qa qa; /* question answering: the examples behind tr/va/te's windows */
 } job;
 
 static void job_free(job *j) {
@@ -344,6 +348,7 @@ static void job_free(job *j) {
     ft_dataset_free(&j->tr);
     ft_dataset_free(&j->va);
     ft_dataset_free(&j->te);
+    ft_cli_qa_free(&j->qa);
     ft_tok_free(j->tok);
     ft_model_free(j->m);
     (void)ft_log_close(j->log);
@@ -400,6 +405,10 @@ static ft_status run_job(job *j, int *exit_code) {
                 ft_dataset_load_pretok_labels(r->data_validation, j->tr.label_names, j->tr.n_labels, &j->va));
         if (r->data_test)
             FT_TRY(ft_dataset_load_pretok_labels(r->data_test, j->tr.label_names, j->tr.n_labels, &j->te));
+    } else if (task == FT_TASK_QA) {
+        FT_TRY(ft_cli_qa_data(r, j->tok, &j->qa, &j->tr, &j->va, &j->te, stdout));
+        if (m->task != FT_TASK_QA)
+            FT_TRY(ft_model_set_task(m, task, 2, NULL, (uint64_t)r->seed));
     } else {
         ft_data_cfg dc;
         ft_cli_data_cfg_from(r, &dc);
@@ -583,6 +592,8 @@ static ft_status run_job(job *j, int *exit_code) {
             printf(" accuracy %.4f f1_macro %.4f", test.cls.accuracy, test.cls.f1_macro);
         if (test.has_reg)
             printf(" mse %.4f mae %.4f r2 %.4f", test.reg.mse, test.reg.mae, test.reg.r2);
+        if (test.has_qa)
+            ft_cli_qa_print_score(&test.qa, stdout);
         printf("\n");
         const char *keys[] = {"test/loss", "test/accuracy", "test/f1_macro", "test/mse"};
         double vals[] = {test.loss, ft_eval_metric(&test, "accuracy"), ft_eval_metric(&test, "f1_macro"),

@@ -43,7 +43,7 @@ static ft_status load_info(const char *dir, ft_trained *t) {
 
 static bool known_task(const char *s) {
     return !strcmp(s, "causal_lm") || !strcmp(s, "instruction") || !strcmp(s, "classification") ||
-           !strcmp(s, "regression");
+           !strcmp(s, "regression") || !strcmp(s, "question_answering");
 }
 
 ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const char *task, bool need_task,
@@ -69,7 +69,10 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
     }
     if (task) {
         if (!known_task(task)) {
-            s = ft_fail(FT_ERR_ARG, "--task '%s' is not causal_lm, instruction, classification or regression", task);
+            s = ft_fail(
+                FT_ERR_ARG,
+                "--task '%s' is not causal_lm, instruction, classification, regression or question_answering",
+                task);
             goto fail;
         }
         t->task = task;
@@ -161,7 +164,13 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
                     adapter ? adapter : base);
         goto fail;
     }
-    if (!cls && !reg && t->m->task != FT_TASK_CAUSAL_LM) {
+    const bool qa = !strcmp(t->task, "question_answering");
+    if (qa != (t->m->task == FT_TASK_QA)) {
+        s = ft_fail(FT_ERR_CONFIG, "%s: task %s, but the model %s a question-answering head (qa_outputs)",
+                    adapter ? adapter : base, t->task, qa ? "has no" : "has");
+        goto fail;
+    }
+    if (!cls && !reg && !qa && t->m->task != FT_TASK_CAUSAL_LM) {
         s = ft_fail(FT_ERR_CONFIG, "%s: task %s, but the model has a %s head", adapter ? adapter : base, t->task,
                     t->m->task == FT_TASK_SEQ_CLS ? "classification" : "regression");
         goto fail;

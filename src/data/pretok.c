@@ -95,6 +95,8 @@ void ft_batch_free(ft_batch *b) {
     free(b->labels);
     free(b->cls_labels);
     free(b->reg_targets);
+    free(b->start_positions);
+    free(b->end_positions);
     memset(b, 0, sizeof *b);
 }
 
@@ -188,6 +190,19 @@ ft_status ft_batch_load_json(const char *path, ft_batch *out) {
                 out->reg_targets[i++] = (float)e->valuedouble;
             }
         }
+    }
+    const char *span[2] = {"start_positions", "end_positions"};
+    int32_t **span_out[2] = {&out->start_positions, &out->end_positions};
+    for (int k = 0; s == FT_OK && k < 2; k++) { /* QA: [B] token positions */
+        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, span[k]);
+        if (!arr && !cJSON_GetObjectItemCaseSensitive(root, span[1 - k]))
+            continue;
+        int n = 0;
+        if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != B)
+            s = ft_fail(FT_ERR_SHAPE, "%s: '%s' must be an array of %d values (one per row)", path, span[k],
+                        B);
+        else
+            s = int_array(arr, path, span[k], span_out[k], &n);
     }
     cJSON_Delete(root);
     out->B = B;
@@ -388,6 +403,16 @@ ft_status ft_batch_collate(const ft_dataset *d, const size_t *idx, int n, int ma
     if (!out->input_ids || !out->mask || !out->labels || !out->cls_labels || !out->reg_targets) {
         ft_batch_free(out);
         return ft_fail(FT_ERR_NOMEM, "out of memory");
+    }
+    if (d->qa && (!(out->start_positions = malloc((size_t)n * sizeof(int32_t))) ||
+                  !(out->end_positions = malloc((size_t)n * sizeof(int32_t))))) {
+        ft_batch_free(out);
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; d->qa && i < n; i++) { /* a window cut by max_len loses its span: HF ignores it (T) */
+        const ft_example *e = &d->ex[idx[i]];
+        out->start_positions[i] = e->start_pos < max_len ? e->start_pos : max_len;
+        out->end_positions[i] = e->end_pos < max_len ? e->end_pos : max_len;
     }
     bool types = false;
     for (int i = 0; i < n; i++)

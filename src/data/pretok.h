@@ -6,7 +6,8 @@
 #include "models/model.h"
 
 /* Parse {"input_ids": [[...]...], "attention_mask"?: [[...]...], "token_type_ids"?: [[...]...],
- * "labels"?: [[...]...]} (rectangular). */
+ * "labels"?: [[...]...]} (rectangular), with "cls_labels" / "targets" / "start_positions" and
+ * "end_positions" [B] when present. */
 ft_status ft_batch_load_json(const char *path, ft_batch *out);
 void ft_batch_free(ft_batch *b);
 
@@ -17,6 +18,7 @@ typedef struct {
     int len;
     int32_t cls_label;  /* class id for SEQ_CLS, -100 when none */
     float reg_target;   /* value for REGRESSION */
+    int32_t start_pos, end_pos; /* QA: the answer's first and last token (data/qa.c) */
 } ft_example;
 
 typedef struct {
@@ -24,6 +26,8 @@ typedef struct {
     size_t n;
     char **label_names; /* [n_labels] class names in id order (SEQ_CLS), or NULL */
     int n_labels;
+    const struct ft_qa_feats *qa; /* QA windows (data/qa.h), not owned: the batches then carry
+                                     start/end positions, evaluation post-processes the spans */
 } ft_dataset;
 
 /* Read a JSONL file of pre-tokenized examples; errors name file:line and the field. A row's class

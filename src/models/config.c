@@ -208,6 +208,7 @@ static ft_status parse_distilbert(const cfg_src *s, ft_model_config *c) {
     FT_TRY(get_float(s, "dropout", &c->resid_dropout, 0.1f));
     FT_TRY(get_float(s, "attention_dropout", &c->attn_dropout, 0.1f));
     FT_TRY(get_float(s, "seq_classif_dropout", &c->cls_dropout, 0.2f));
+    FT_TRY(get_float(s, "qa_dropout", &c->qa_dropout, 0.1f)); /* before qa_outputs (QA head) */
     FT_TRY(get_float(s, "initializer_range", &c->init_range, 0.02f));
     FT_TRY(parse_act(s, "activation", "gelu", &c->act));
     bool sinus = false;

@@ -43,6 +43,7 @@ typedef struct {
     int32_t *cls;
     float *reg;
     int64_t count;
+    ft_qa_head_cache qa; /* FT_TASK_QA: the span head on every token */
 } enc_acts;
 
 #define W(i) ((i) >= 0 ? m->params[(i)].data : NULL)
@@ -113,6 +114,8 @@ static size_t enc_act_bytes(const ft_model *m, int B, int T, const ft_fwd_opts *
     size_t bwd = ft_attention_lse_scratch_bytes(c->head_dim);
     if (!o->no_loss) /* d(x), d(s), d(h), two branch buffers, dq/dk/dv, d(atty), d(act), d(fc), the head's */
         bwd += (9 * N * C + 2 * N * I + 6 * (size_t)B * C + (size_t)B * K) * 4 + 20 * A + peft_tmp;
+    if (m->task == FT_TASK_QA)
+        bwd += ft_model_qa_head_bytes(m, B, T, o);
     if (o->checkpoint)
         return (size_t)c->n_layers * (N * C * 4 + A) + per_layer + peft_max + N * C * 4 + A + fixed + bwd;
     return (size_t)c->n_layers * per_layer + peft + fixed + bwd;
@@ -238,6 +241,25 @@ static ft_status head_fwd(const ft_model *m, enc_acts *a, ft_arena *arena) {
     return FT_OK;
 }
 
+/* The QA head after the last block: logits [N,2] (copied when kept) and the loss. */
+static ft_status qa_forward_end(const ft_model *m, const ft_batch *b, enc_acts *a, ft_arena *arena,
+                                ft_acts **out, double *loss, int64_t *count) {
+    double sum = 0.0;
+    int64_t cnt = 0;
+    FT_TRY(ft_model_qa_head_forward(m, b, &a->opts, a->x_final, a->B, a->T, arena, &a->qa, &sum, &cnt));
+    a->K = 2;
+    if (a->opts.keep_logits) {
+        AL(a->logits_copy, a->N * 2);
+        memcpy(a->logits_copy, a->qa.logits, (size_t)(a->N * 2) * sizeof(float));
+    }
+    a->count = cnt;
+    *out = (ft_acts *)(void *)a;
+    if (count)
+        *count = cnt;
+    return ft_model_mean_loss(&a->opts, sum, cnt, "the batch has no answer position inside the sequence",
+                              loss);
+}
+
 static ft_status enc_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o, ft_arena *arena,
                              ft_acts **out, double *loss, int64_t *count) {
     if (count)
@@ -253,6 +275,8 @@ static ft_status enc_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *
                        c->model_type);
     FT_TRY(ft_batch_validate(m, b));
     FT_TRY(ft_model_sync_bf16(m));
+    if (m->task == FT_TASK_QA && m->n_virtual > 0)
+        return ft_fail(FT_ERR_UNSUPPORTED, "prompt tuning with the question-answering head is not supported");
     if (m->task == FT_TASK_SEQ_CLS && !b->cls_labels && !o->no_loss)
         return ft_fail(FT_ERR_ARG, "the batch has no class labels for the classification head");
     if (m->task == FT_TASK_REGRESSION && !b->reg_targets && !o->no_loss)
@@ -313,6 +337,8 @@ static ft_status enc_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *
         x = x_out;
     }
     a->x_final = x;
+    if (m->task == FT_TASK_QA)
+        return qa_forward_end(m, b, a, arena, out, loss, count);
     FT_TRY(head_fwd(m, a, arena));
     const int64_t K = a->K;
     if (o->keep_logits) {
@@ -332,8 +358,8 @@ static ft_status enc_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *
 
 static const float *enc_logits(const ft_acts *acts, int64_t *rows, int64_t *cols) {
     const enc_acts *a = (const enc_acts *)(const void *)acts;
-    if (rows)
-        *rows = a->B;
+    if (rows) /* QA: one (start, end) row per token */
+        *rows = a->qa.logits ? a->N : a->B;
     if (cols)
         *cols = a->K;
     return a->logits_copy;
@@ -412,7 +438,10 @@ static ft_status enc_backward(ft_model *m, ft_acts *acts, ft_arena *arena, float
     ZA(datty, N * C);
     ZA(dact, N * I);
     ZA(dfc, N * I);
-    FT_TRY(head_bwd(m, a, dres, loss_scale, arena));
+    if (m->task == FT_TASK_QA)
+        FT_TRY(ft_model_qa_head_backward(m, &a->opts, &a->qa, dres, loss_scale, arena));
+    else
+        FT_TRY(head_bwd(m, a, dres, loss_scale, arena));
 
     const bool need_dx0 = below_trains(m);
     for (int l = c->n_layers - 1; l >= 0; l--) {

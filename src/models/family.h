@@ -64,4 +64,23 @@ ft_status ft_model_mean_loss(const ft_fwd_opts *o, double sum, int64_t count, co
 /* n zeroed floats from the arena (NULL when it is full, message set). */
 float *ft_model_zeroed(ft_arena *arena, int64_t n);
 
+/* ---- the question-answering span head (models/qa_head.c) ---- */
+typedef struct {
+    const float *in;  /* [N,C] the head's input (x, or in_d) */
+    float *in_d;      /* DistilBERT: dropped input, else NULL */
+    float *logits;    /* [N,2] start, end */
+    int32_t *sp, *ep; /* [B] clamped positions (T = ignored) */
+    int64_t n_s, n_e; /* rows counted by each CE */
+    int B, T;
+} ft_qa_head_cache;
+/* Logits [B*T, 2] from x; unless o->no_loss, the loss ((CE(start) + CE(end)) / 2, HF) as *sum / *count
+ * (count = rows with a start target; 0 when either CE has none). */
+ft_status ft_model_qa_head_forward(const ft_model *m, const ft_batch *b, const ft_fwd_opts *o, const float *x,
+                                   int B, int T, ft_arena *arena, ft_qa_head_cache *c, double *sum,
+                                   int64_t *count);
+/* dx [N,C] = d(loss·loss_scale)/dx (written), the head's gradients accumulated. */
+ft_status ft_model_qa_head_backward(ft_model *m, const ft_fwd_opts *o, const ft_qa_head_cache *c, float *dx,
+                                    float loss_scale, ft_arena *arena);
+size_t ft_model_qa_head_bytes(const ft_model *m, int B, int T, const ft_fwd_opts *o);
+
 #endif

@@ -517,6 +517,24 @@ const char *ft_model_head_weight_name(const ft_model *m) {
     return m->cfg.enc == FT_ENC_ROBERTA ? "classifier.out_proj.weight" : "classifier.weight";
 }
 
+/* A question-answering checkpoint (HF *ForQuestionAnswering): qa_outputs.{weight,bias} [2, hidden]. */
+static ft_status load_qa_head(ft_model *m, const char *dir) {
+    FT_TRY(ft_model_set_task(m, FT_TASK_QA, 2, NULL, 0));
+    const int hp[2] = {m->score, m->score_b};
+    for (int k = 0; k < 2; k++) {
+        ft_param *p = &m->params[hp[k]];
+        const ft_st_tensor *t = ft_st_set_find(m->st, p->name, NULL);
+        if (!t)
+            return ft_fail(FT_ERR_MISSING, "%s: tensor '%s' of the question-answering head is missing", dir,
+                           p->name);
+        ft_free(p->data);
+        p->owned = false;
+        FT_TRY(bind_tensor(p, t, dir));
+        FT_TRY(ft_model_set_trainable(m, hp[k], false));
+    }
+    return FT_OK;
+}
+
 ft_status ft_model_load(const char *dir, ft_model **out) {
     char path[4096];
     ft_path_join(path, sizeof path, dir, "config.json");
@@ -535,13 +553,20 @@ ft_status ft_model_load(const char *dir, ft_model **out) {
         ft_param *p = &m->params[i];
         const char *file = NULL;
         const ft_st_tensor *t = find_base_tensor(m, p->name, &file);
-        if (!t)
+        if (!t && (i == m->pool_w || i == m->pool_b) && ft_st_set_find(m->st, "qa_outputs.weight", NULL)) {
+            /* HF *ForQuestionAnswering has no pooler (add_pooling_layer=False): unused, zeros */
+            if (!(p->data = ft_calloc((size_t)p->numel * sizeof(float))))
+                s = ft_fail(FT_ERR_NOMEM, "out of memory");
+            p->owned = true;
+        } else if (!t)
             s = ft_fail(FT_ERR_MISSING, "%s: tensor '%s' is missing from the checkpoint", dir, p->name);
         else
             s = bind_tensor(p, t, file);
     }
     const char *head_name = ft_model_head_weight_name(m);
     const ft_st_tensor *head = s == FT_OK ? ft_st_set_find(m->st, head_name, NULL) : NULL;
+    if (s == FT_OK && !head && ft_model_is_encoder(m) && ft_st_set_find(m->st, "qa_outputs.weight", NULL))
+        s = load_qa_head(m, dir);
     if (head) { /* a sequence-classification checkpoint: its head and labels */
         const cJSON *pt = cJSON_GetObjectItemCaseSensitive(m->cfg.raw, "problem_type");
         /* HF: without problem_type one output means regression */
@@ -738,11 +763,47 @@ static ft_status add_encoder_head(ft_model *m, int K, uint64_t seed) {
     return FT_OK;
 }
 
+/* HF *ForQuestionAnswering config: architectures only (no labels, no problem_type). */
+static void config_add_qa_head(const ft_model *m, cJSON *j) {
+    const char *mt = m->cfg.model_type;
+    const char *arch = !strcmp(mt, "roberta")       ? "RobertaForQuestionAnswering"
+                       : !strcmp(mt, "xlm-roberta") ? "XLMRobertaForQuestionAnswering"
+                       : !strcmp(mt, "distilbert")  ? "DistilBertForQuestionAnswering"
+                                                    : "BertForQuestionAnswering";
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "architectures");
+    cJSON_AddItemToObject(j, "architectures", cJSON_CreateStringArray(&arch, 1));
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "problem_type");
+}
+
+/* The span head qa_outputs [2, hidden] + bias [2] (start, end) in score / score_b. */
+static ft_status add_qa_head(ft_model *m, uint64_t seed) {
+    if (!ft_model_is_encoder(m))
+        return ft_fail(FT_ERR_UNSUPPORTED,
+                       "task question_answering needs an encoder (bert, roberta, "
+                       "xlm-roberta, distilbert); the model is %s",
+                       m->cfg.model_type);
+    if (m->score >= 0)
+        return ft_fail(FT_ERR_CONFIG, "the model already has a %s head",
+                       m->task == FT_TASK_QA ? "question-answering" : "classification");
+    m->score = new_head_param(m, "qa_outputs.weight", 2, m->cfg.hidden, seed, 781);
+    m->score_b = new_head_param(m, "qa_outputs.bias", 2, 0, seed, 782);
+    if (m->score < 0 || m->score_b < 0)
+        return FT_ERR_NOMEM;
+    m->task = FT_TASK_QA;
+    m->n_labels = 2;
+    return FT_OK;
+}
+
 ft_status ft_model_set_task(ft_model *m, ft_task task, int n_labels, const char *const *label_names, uint64_t seed) {
     if (task == FT_TASK_CAUSAL_LM) {
         m->task = task;
         return FT_OK;
     }
+    if (task == FT_TASK_QA)
+        return m->task == FT_TASK_QA ? FT_OK : add_qa_head(m, seed);
+    if (m->task == FT_TASK_QA)
+        return ft_fail(FT_ERR_CONFIG, "the model has a question-answering head (qa_outputs), not a %s head",
+                       task == FT_TASK_REGRESSION ? "regression" : "classification");
     if (task == FT_TASK_REGRESSION)
         n_labels = 1;
     if (n_labels < 1 || (task == FT_TASK_SEQ_CLS && n_labels < 2))
@@ -816,7 +877,9 @@ ft_status ft_model_save(const ft_model *m, const char *dir, ft_dtype dtype) {
                 cJSON_DeleteItemFromObjectCaseSensitive(j, "tie_word_embeddings");
                 cJSON_AddBoolToObject(j, "tie_word_embeddings", false);
             }
-            if (m->score >= 0)
+            if (m->score >= 0 && m->task == FT_TASK_QA)
+                config_add_qa_head(m, j);
+            else if (m->score >= 0)
                 s = config_add_head(m, j);
             char path[4096];
             ft_path_join(path, sizeof path, dir, "config.json");

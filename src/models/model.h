@@ -18,7 +18,9 @@ typedef enum { FT_ARCH_GPT2 = 0, FT_ARCH_LLAMA, FT_ARCH_BERT, FT_ARCH_DISTILBERT
 typedef enum { FT_ENC_BERT = 0, FT_ENC_ROBERTA, FT_ENC_DISTILBERT } ft_enc_variant;
 /* What the model's output is trained for: next-token CE (causal LM / instruction tuning), a class
  * from the last non-padding token (HF *ForSequenceClassification), or a regression value (MSE). */
-typedef enum { FT_TASK_CAUSAL_LM = 0, FT_TASK_SEQ_CLS, FT_TASK_REGRESSION } ft_task;
+typedef enum { FT_TASK_CAUSAL_LM = 0, FT_TASK_SEQ_CLS, FT_TASK_REGRESSION, FT_TASK_QA } ft_task;
+/* FT_TASK_QA: extractive question answering (HF *ForQuestionAnswering, encoders only): qa_outputs
+ * [2, hidden] + bias on every token gives start and end logits; loss (CE(start) + CE(end)) / 2. */
 
 typedef struct {
     char model_type[32]; /* "gpt2", "llama", "qwen2", "mistral" */
@@ -34,6 +36,7 @@ typedef struct {
     ft_enc_variant enc;
     int type_vocab_size; /* token-type rows (0 = none: DistilBERT) */
     float cls_dropout;   /* the classification head's dropout (classifier_dropout / seq_classif_dropout) */
+    float qa_dropout;    /* DistilBERT's dropout before qa_outputs (qa_dropout); BERT/RoBERTa have none */
     cJSON *raw;         /* the config.json as read; written back on save */
 } ft_model_config;
 
@@ -221,6 +224,8 @@ typedef struct {
     int32_t *labels;     /* [B*T] or NULL = input_ids; -100 ignored; shifted inside the loss (causal LM) */
     int32_t *cls_labels; /* [B] class ids (SEQ_CLS task), -100 = ignored */
     float *reg_targets;  /* [B] targets (REGRESSION task) */
+    int32_t *start_positions, *end_positions; /* [B] answer span token indices (QA task); clamped to [0, T],
+                                                 T = ignored (HF) */
 } ft_batch;
 /* Check ids against the vocabulary and T against the positions; message names row and column. */
 ft_status ft_batch_validate(const ft_model *m, const ft_batch *b);

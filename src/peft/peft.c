@@ -749,15 +749,19 @@ static cJSON *make_peft_config(const ft_model *m, const ft_peft_cfg *c, const ch
     cJSON *j = cJSON_CreateObject();
     if (!j)
         return NULL;
-    const char *task = m->task == FT_TASK_CAUSAL_LM ? "CAUSAL_LM" : "SEQ_CLS";
+    const char *task = m->task == FT_TASK_CAUSAL_LM ? "CAUSAL_LM"
+                       : m->task == FT_TASK_QA      ? "QUESTION_ANS"
+                                                    : "SEQ_CLS";
     cJSON_AddStringToObject(j, "base_model_name_or_path", m->dir ? m->dir : "");
     cJSON_AddStringToObject(j, "task_type", task);
     cJSON_AddBoolToObject(j, "inference_mode", true);
     cJSON_AddNullToObject(j, "revision");
     cJSON *mts = cJSON_CreateArray();
-    if (m->score >= 0)
-        cJSON_AddItemToArray(mts, cJSON_CreateString(ft_model_is_encoder(m) ? "classifier" : "score"));
-    if (m->score >= 0 &&
+    if (m->score >= 0) /* PEFT's QUESTION_ANS adds qa_outputs, SEQ_CLS classifier / score */
+        cJSON_AddItemToArray(mts, cJSON_CreateString(m->task == FT_TASK_QA    ? "qa_outputs"
+                                                     : ft_model_is_encoder(m) ? "classifier"
+                                                                              : "score"));
+    if (m->score >= 0 && m->task != FT_TASK_QA &&
         m->cfg.arch == FT_ARCH_DISTILBERT) /* PEFT matches it as a suffix of "classifier" too */
         cJSON_AddItemToArray(mts, cJSON_CreateString("pre_classifier"));
     const bool all_linear = targets && !c->target_regex && !strcmp(targets, "all-linear");

@@ -310,6 +310,8 @@ ft_status ft_peft_load(ft_model *m, const char *dir) {
         const ft_st_tensor *h = ft_st_find(f, hn);
         if (h && h->ndim == 2 && h->shape[1] == m->cfg.hidden)
             s = ft_model_set_task(m, h->shape[0] == 1 ? FT_TASK_REGRESSION : FT_TASK_SEQ_CLS, (int)h->shape[0], NULL, 0);
+        else if (ft_model_is_encoder(m) && ft_st_find(f, "base_model.model.qa_outputs.weight"))
+            s = ft_model_set_task(m, FT_TASK_QA, 2, NULL, 0); /* a question-answering head */
     }
     if (s == FT_OK)
         s = ft_peft_apply(m, &c);

@@ -13,7 +13,7 @@
 #define FT_RECIPE_KEYS(X)                                                                                    \
     X(model, "model", STR, NULL, NULL, "base model directory (config.json + safetensors); required")         \
     X(tokenizer, "tokenizer", STR, NULL, NULL, "tokenizer directory or file (default: the model directory)") \
-    X(task, "task", ENUM, "causal_lm", "classification|regression|causal_lm|instruction", "what is trained") \
+    X(task, "task", ENUM, "causal_lm", "classification|regression|causal_lm|instruction|question_answering", "what is trained") \
     X(method, "method", ENUM, "full", "full|lora|adapter|prompt|bitfit|ia3", "fine-tuning method")           \
     X(seed, "seed", INT, "42", NULL, "seed for shuffling, dropout, head and adapter init, data splits")      \
     X(output_dir, "output_dir", STR, NULL, NULL,                                                             \
@@ -74,6 +74,17 @@
       "augmentation: synonym replacement probability")                                                       \
     X(data_wordnet_dir, "data.wordnet_dir", STR, NULL, NULL,                                                 \
       "WordNet directory for synonyms (default /usr/share/wordnet)")                                         \
+    X(data_max_length, "data.max_length", INT, "0", NULL,                                                    \
+      "question answering: tokens per window, question and special tokens included (0 = train.seq_len)")    \
+    X(data_doc_stride, "data.doc_stride", INT, "128", NULL,                                                  \
+      "question answering: context tokens shared by consecutive windows of a long context")                 \
+    X(qa_n_best, "qa.n_best", INT, "20", NULL, "question answering: start and end logits searched per window") \
+    X(qa_max_answer_length, "qa.max_answer_length", INT, "30", NULL,                                         \
+      "question answering: longest answer in tokens")                                                        \
+    X(qa_version_2_with_negative, "qa.version_2_with_negative", BOOL, "false", NULL,                         \
+      "question answering: SQuAD 2.0 style, the answer may be empty (null score)")                           \
+    X(qa_null_score_diff_threshold, "qa.null_score_diff_threshold", FLOAT, "0", NULL,                        \
+      "question answering: predict no answer when null score - best span score exceeds this")               \
     X(train_epochs, "train.epochs", FLOAT, "1", NULL,                                                        \
       "passes over the training data (when train.max_steps = 0)")                                            \
     X(train_max_steps, "train.max_steps", INT, "0", NULL, "optimizer steps; > 0 overrides train.epochs")     \
@@ -116,7 +127,7 @@
     X(eval_batch_size, "eval.batch_size", INT, "0", NULL, "evaluation batch size (0 = train.batch_size)")    \
     X(eval_metric, "eval.metric", STR, "loss", NULL,                                                         \
       "metric for the best checkpoint and early stopping: loss, perplexity, accuracy, f1_macro, f1_micro, "  \
-      "f1_weighted, precision_macro, recall_macro, mse, mae, r2")                                            \
+      "f1_weighted, precision_macro, recall_macro, mse, mae, r2, exact_match, f1 (question answering)")     \
     X(eval_mode, "eval.mode", ENUM, "auto", "auto|min|max",                                                  \
       "whether lower or higher eval.metric is better (auto: by name)")                                       \
     X(early_stopping_patience, "early_stopping.patience", INT, "0", NULL,                                    \

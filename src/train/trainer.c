@@ -45,6 +45,7 @@ static const metric_info METRICS[] = {
     {"loss", -1},           {"perplexity", -1},      {"accuracy", 1},     {"f1_macro", 1},
     {"f1_micro", 1},        {"f1_weighted", 1},      {"precision_macro", 1}, {"recall_macro", 1},
     {"mse", -1},            {"mae", -1},             {"r2", 1},
+    {"exact_match", 1},     {"f1", 1},
 };
 
 int ft_eval_metric_sign(const char *name) {
@@ -67,6 +68,10 @@ double ft_eval_metric(const ft_eval_result *r, const char *n) {
         if (!strcmp(n, "f1_weighted")) return c->f1_weighted;
         if (!strcmp(n, "precision_macro")) return c->precision_macro;
         if (!strcmp(n, "recall_macro")) return c->recall_macro;
+    }
+    if (r->has_qa) {
+        if (!strcmp(n, "exact_match")) return r->qa.exact_match;
+        if (!strcmp(n, "f1")) return r->qa.f1;
     }
     if (r->has_reg) {
         if (!strcmp(n, "mse")) return r->reg.mse;
@@ -102,9 +107,61 @@ size_t ft_train_act_bytes(const ft_model *m, int train_batch, int eval_batch, in
     return a > b ? a : b;
 }
 
+/* Question answering: the windows' start/end logits ([len][2] each, from rows of T tokens) into the answers
+ * of their examples, scored with SQuAD EM / F1. */
+typedef struct {
+    float *buf;    /* every window's logits, one after the other */
+    size_t *at;    /* [n windows] where each begins */
+} qa_logits;
+
+static ft_status qa_logits_init(const ft_dataset *d, qa_logits *q) {
+    q->at = malloc((d->n + 1) * sizeof *q->at);
+    if (!q->at)
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    q->at[0] = 0;
+    for (size_t i = 0; i < d->n; i++)
+        q->at[i + 1] = q->at[i] + 2 * (size_t)d->ex[i].len;
+    q->buf = malloc((q->at[d->n] + 1) * sizeof *q->buf);
+    return q->buf ? FT_OK : ft_fail(FT_ERR_NOMEM, "out of memory");
+}
+
+static void qa_logits_put(const ft_dataset *d, qa_logits *q, size_t ex, const float *rows, int T) {
+    for (int t = 0; t < d->ex[ex].len; t++) /* a token cut by seq_len never wins */
+        for (int k = 0; k < 2; k++)
+            q->buf[q->at[ex] + 2 * (size_t)t + (size_t)k] = t < T ? rows[2 * t + k] : -1e30f;
+}
+
+static ft_status qa_logits_score(const ft_dataset *d, qa_logits *q, ft_eval_result *out) {
+    const ft_qa_feats *f = d->qa;
+    const float **lg = malloc(d->n * sizeof *lg);
+    ft_qa_answer *ans = calloc(f->set->n, sizeof *ans);
+    ft_status s = lg && ans ? FT_OK : ft_fail(FT_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; s == FT_OK && i < d->n; i++)
+        lg[i] = q->buf + q->at[i];
+    if (s == FT_OK)
+        s = ft_qa_postprocess(f, lg, NULL, ans);
+    if (s == FT_OK)
+        s = ft_qa_score_answers(f->set, ans, &out->qa);
+    out->has_qa = s == FT_OK;
+    if (ans)
+        ft_qa_answers_free(ans, f->set->n);
+    free(ans);
+    free(lg);
+    return s;
+}
+
 ft_status ft_train_evaluate(ft_model *m, const ft_dataset *d, int batch_size, int seq_len, int32_t pad_id,
                             ft_arena *arena, ft_eval_result *out) {
     memset(out, 0, sizeof *out);
+    const bool qa = m->task == FT_TASK_QA && d->qa && d->qa->n == d->n;
+    qa_logits ql = {0};
+    if (qa) {
+        ft_status qs = qa_logits_init(d, &ql);
+        if (qs != FT_OK) {
+            free(ql.at);
+            return qs;
+        }
+    }
     const bool cls = m->task == FT_TASK_SEQ_CLS, reg = m->task == FT_TASK_REGRESSION;
     double total = 0.0;
     int64_t count = 0;
@@ -113,7 +170,7 @@ ft_status ft_train_evaluate(ft_model *m, const ft_dataset *d, int batch_size, in
     int *yp = (cls || reg) ? malloc(d->n * sizeof *yp) : NULL;
     double *rt = reg ? malloc(d->n * sizeof *rt) : NULL, *rp = reg ? malloc(d->n * sizeof *rp) : NULL;
     size_t npred = 0;
-    bool have_logits = cls || reg;
+    bool have_logits = cls || reg || qa;
     ft_status s = FT_OK;
     if (!idx || ((cls || reg) && (!yt || !yp)) || (reg && (!rt || !rp)))
         s = ft_fail(FT_ERR_NOMEM, "out of memory");
@@ -140,6 +197,8 @@ ft_status ft_train_evaluate(ft_model *m, const ft_dataset *d, int batch_size, in
             const float *lg = a ? ft_acts_logits(a, NULL, NULL) : NULL;
             if (!lg)
                 have_logits = false;
+            for (int r = 0; qa && lg && r < n; r++)
+                qa_logits_put(d, &ql, idx[r], lg + (size_t)r * (size_t)b.T * 2, b.T);
             for (int r = 0; have_logits && r < n; r++) {
                 const ft_example *ex = &d->ex[idx[r]];
                 if (cls && ex->cls_label != -100) {
@@ -172,7 +231,11 @@ ft_status ft_train_evaluate(ft_model *m, const ft_dataset *d, int batch_size, in
             s = ft_metric_regression(rt, rp, npred, &out->reg);
             out->has_reg = s == FT_OK;
         }
+        if (s == FT_OK && qa && have_logits)
+            s = qa_logits_score(d, &ql, out);
     }
+    free(ql.buf);
+    free(ql.at);
     free(idx);
     free(yt);
     free(yp);
@@ -269,10 +332,10 @@ static ft_status evaluate(run *r, bool *stop_early) {
     double vals[16];
     size_t n = 0;
     static const char *const NAMES[] = {"loss", "perplexity", "accuracy", "f1_macro", "f1_weighted",
-                                        "precision_macro", "recall_macro", "mse", "mae", "r2"};
+                                        "precision_macro", "recall_macro", "mse", "mae", "r2", "exact_match", "f1"};
     static const char *const TAGS[] = {"eval/loss", "eval/perplexity", "eval/accuracy", "eval/f1_macro",
                                        "eval/f1_weighted", "eval/precision_macro", "eval/recall_macro", "eval/mse",
-                                       "eval/mae", "eval/r2"};
+                                       "eval/mae", "eval/r2", "eval/exact_match", "eval/f1"};
     char line[512];
     int ll = snprintf(line, sizeof line, "eval step %lld:", (long long)r->st.step);
     for (size_t i = 0; i < sizeof NAMES / sizeof *NAMES; i++) {

@@ -64,7 +64,15 @@ CASES = [
     ("xlmr-full", "xlmr", "full", "robpair"),
     ("distilbert-full", "distilbert", "full", "plain"),
     ("distilbert-lora", "distilbert", "lora", "plain"),
+    # question answering (qa_outputs on every token; the checkpoint as HF writes it: no pooler, no classifier)
+    ("bert-qa-full", "bert", "full", "qa"),
+    ("bert-qa-lora", "bert", "lora", "qa"),
+    ("roberta-qa-full", "roberta", "full", "robqa"),
+    ("distilbert-qa-full", "distilbert", "full", "plainqa"),
+    ("distilbert-qa-lora", "distilbert", "lora", "plainqa"),
 ]
+QA_ARCH = {"bert": "BertForQuestionAnswering", "roberta": "RobertaForQuestionAnswering",
+           "distilbert": "DistilBertForQuestionAnswering"}
 
 
 class RefError(Exception):
@@ -103,7 +111,9 @@ def linear_modules(c):
     return [f"{c['L']}.{i}.{c['names'][k]}" for i in range(c["n_layers"]) for k in (0, 1, 2, 3, 5, 6)]
 
 
-def head_modules(c):
+def head_modules(c, tensors=None):
+    if tensors is not None and "qa_outputs.weight" in tensors:
+        return ["qa_outputs"]
     if c["kind"] == "roberta":
         return ["classifier.dense", "classifier.out_proj"]
     return (["pre_classifier"] if c["kind"] == "distilbert" else []) + ["classifier"]
@@ -193,6 +203,8 @@ class Net:
             h = self.ln(self.adapter(self.linear(ctx, pre + n[3]), pre + where[0]) + x, pre + n[4])
             f = F.gelu(self.linear(h, pre + n[5]))  # exact erf GELU
             x = self.ln(self.adapter(self.linear(f, pre + n[6]), pre + where[1]) + h, pre + n[7])
+        if "qa_outputs.weight" in P:  # *ForQuestionAnswering: (dropout,) qa_outputs on every token -> [B, T, 2]
+            return self.linear(x, "qa_outputs")
         h0 = x[:, 0]
         if c["kind"] == "bert":  # pooler, dropout, classifier
             return self.linear(torch.tanh(self.linear(h0, "bert.pooler.dense")), "classifier")
@@ -201,6 +213,11 @@ class Net:
         return self.linear(torch.relu(self.linear(h0, "pre_classifier")), "classifier")  # DistilBERT
 
     def loss(self, logits, batch):
+        if "start_positions" in batch:  # QA: positions clamped to [0, T], T ignored; the mean of both CEs
+            T = logits.shape[1]
+            sp, ep = batch["start_positions"].clamp(0, T), batch["end_positions"].clamp(0, T)
+            return (F.cross_entropy(logits[..., 0], sp, ignore_index=T) +
+                    F.cross_entropy(logits[..., 1], ep, ignore_index=T)) / 2
         if self.cfg.get("problem_type") == "regression":
             return F.mse_loss(logits.squeeze(-1), batch["targets"])
         return F.cross_entropy(logits, batch["cls_labels"], ignore_index=-100)
@@ -223,6 +240,9 @@ def load_batch(path):
         out["cls_labels"] = torch.tensor(b["cls_labels"])
     if "targets" in b:
         out["targets"] = torch.tensor(b["targets"], dtype=torch.float64)
+    for k in ("start_positions", "end_positions"):
+        if k in b:
+            out[k] = torch.tensor(b[k])
     return out
 
 
@@ -337,6 +357,11 @@ def write_batches(work):
     make("rob", 1, False, {"cls_labels": [1, 0, 1]})
     make("robpair", 1, True, {"cls_labels": [2, 0, 1]})
     make("plain", 0, False, {"cls_labels": [0, 2, 1]})
+    # QA: row 1's start -2 clamps to 0, its end 99 to T = 8 (ignored): 3 start targets, 2 end targets
+    qa = {"start_positions": [3, -2, 5], "end_positions": [4, 99, 7]}
+    make("qa", 0, True, qa)
+    make("robqa", 1, False, qa)
+    make("plainqa", 0, False, qa)
 
 
 _LORA = {"auto_mapping": None, "bias": "none", "exclude_modules": None, "fan_in_fan_out": False,
@@ -353,10 +378,12 @@ def write_adapter(mdir, method, adir, rng):
     cfg, tensors = load_model(mdir)
     c = describe(cfg)
     out = {}
-    heads = [k for k in tensors if any(k.startswith(h + ".") for h in head_modules(c))]
+    heads = [k for k in tensors if any(k.startswith(h + ".") for h in head_modules(c, tensors))]
     if method == "lora":
         targets = ["q_lin", "v_lin"] if c["kind"] == "distilbert" else ["query", "value"]
         conf = dict(_LORA, target_modules=targets, base_model_name_or_path=os.path.abspath(mdir))
+        if "qa_outputs.weight" in tensors:  # PEFT's QUESTION_ANS saves qa_outputs
+            conf.update(task_type="QUESTION_ANS", modules_to_save=["qa_outputs"])
         for mod in linear_modules(c):
             if not _suffix(mod, targets):
                 continue
@@ -409,15 +436,39 @@ def write_adapter(mdir, method, adir, rng):
             {k: np.asarray(out[k], dtype=np.float32) for k in sorted(out)}, metadata={"format": "pt"})
 
 
+def make_qa(src, dst, rng):
+    """A *ForQuestionAnswering checkpoint from a classifier: the classification head (and BERT's pooler, which
+    HF's QA models do not have) replaced by qa_outputs [2, d] + bias [2]."""
+    shutil.copytree(src, dst)
+    with open(os.path.join(src, "config.json")) as f:
+        cfg = json.load(f)
+    c = describe(cfg)
+    t, meta = st.load(os.path.join(src, "model.safetensors"))
+    drop = head_modules(c) + [c["P"] + ".pooler"]
+    t = {k: v for k, v in t.items() if not any(k.startswith(h + ".") for h in drop)}
+    t["qa_outputs.weight"] = (0.3 * rng.standard_normal((2, c["d"]))).astype(np.float32)
+    t["qa_outputs.bias"] = (0.1 * rng.standard_normal(2)).astype(np.float32)
+    st.save(os.path.join(dst, "model.safetensors"), t, metadata=meta)
+    for k in ("num_labels", "id2label", "label2id", "problem_type"):
+        cfg.pop(k, None)
+    cfg["architectures"] = [QA_ARCH[c["kind"]]]
+    with open(os.path.join(dst, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+
+
 def prepare(work):
     rng = np.random.default_rng(1234)
     write_batches(work)
     for kind in KINDS:
         perturb(os.path.join(work, kind), os.path.join(work, kind + "-p"), rng)
     legacy(os.path.join(work, "bert-p"), os.path.join(work, "bert-legacy"))
+    for kind in ("bert", "roberta", "distilbert"):
+        make_qa(os.path.join(work, kind + "-p"), os.path.join(work, kind + "-qa"), rng)
     lines = []
     for name, kind, method, batch in CASES:
         mdir = os.path.join(work, kind if name.endswith("-init") else kind + "-p")
+        if "-qa-" in name:
+            mdir = os.path.join(work, kind + "-qa")
         ref_dir = mdir
         if name.startswith("bert-legacy"):
             mdir = os.path.join(work, "bert-legacy")
@@ -432,16 +483,20 @@ def prepare(work):
         f.writelines(lines)
 
 
+SHIFT_BIASES = ("key.bias", "k_lin.bias", "qa_outputs.bias", "output.LayerNorm.bias", "output_layer_norm.bias")
+
+
 def zero_by_math(a, b, rtol):
     """Names whose gradient is zero in exact arithmetic (the attention key's bias: softmax is invariant to a
-    shift of a row's scores, and q·b_k shifts every key of a row alike). The reference computes ~1e-20 there
-    and ftune rounding noise, so compare.py's relative rule cannot apply; such a tensor must instead be zero
-    to rtol of the largest gradient of the dump."""
+    shift of a row's scores, and q·b_k shifts every key of a row alike; for QA, whose softmax runs over the
+    tokens, the qa_outputs bias and the last LayerNorm's bias likewise shift every token's logit alike). The
+    reference computes ~1e-20 there and ftune rounding noise, so compare.py's relative rule cannot apply;
+    such a tensor must instead be zero to rtol of the largest gradient of the dump."""
     grads = [np.max(np.abs(v)) for k, v in b.items() if k.startswith("grad.") and v.size]
     top = max(grads) if grads else 0.0
     out = {}
     for k, v in b.items():
-        if k.startswith("grad.") and (k.endswith("key.bias") or k.endswith("k_lin.bias")) and k in a and \
+        if k.startswith("grad.") and k.endswith(SHIFT_BIASES) and k in a and \
                 np.max(np.abs(v)) <= 1e-9 * top:
             out[k] = float(np.max(np.abs(a[k]))) / top <= rtol
     return out
@@ -456,6 +511,9 @@ def compare_all(work, atol, rtol):
             fails += 1
             continue
         a, b = st.load(path)[0], st.load(os.path.join(work, name + ".ref.safetensors"))[0]
+        for k in [k for k in a if ".pooler." in k and k not in b]:  # a QA file has none: ftune's unused zeros
+            if np.max(np.abs(a[k])) == 0.0:
+                del a[k]
         zero = zero_by_math(a, b, rtol)
         for k in zero:
             if zero[k]:  # checked above; the relative rule does not apply
