@@ -4,8 +4,9 @@
 Re-implements, from reading Hugging Face transformers (modeling_bert.py, modeling_roberta.py,
 modeling_distilbert.py) and PEFT (tuners/lora, tuners/ia3), the math of BertForSequenceClassification,
 RobertaForSequenceClassification / XLMRobertaForSequenceClassification and
-DistilBertForSequenceClassification as plain functions of the checkpoint's tensors, with LoRA, IA3 or
-BitFit on top, runs one forward + backward in float64 (no dropout) and writes what `ftune dump` writes:
+DistilBertForSequenceClassification, and Bert/Roberta/DistilBertForTokenClassification (a Linear `classifier`
+on every final hidden state, cross-entropy over the labels != -100, mean over them), as plain functions of the
+checkpoint's tensors, with LoRA, IA3 or BitFit on top, runs one forward + backward in float64 (no dropout) and writes what `ftune dump` writes:
 logits [B, num_labels], loss [1], grad.<name> for every trained tensor (HF names for full fine-tuning,
 the adapter file's names with --adapter).
 
@@ -45,6 +46,14 @@ KINDS = {
     "xlmr": ("xlm-roberta", dict(SMALL, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                                  intermediate_size=32, type_vocab_size=2, num_labels=3)),
     "distilbert": ("distilbert", dict(SMALL, dim=32, n_layers=2, n_heads=4, hidden_dim=48, num_labels=3)),
+    # token classifiers (ftune init makes the token head from "architectures")
+    "bert_tok": ("bert", dict(SMALL, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                              intermediate_size=24, num_labels=5, architectures=["BertForTokenClassification"])),
+    "roberta_tok": ("roberta", dict(SMALL, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                    intermediate_size=24, num_labels=4,
+                                    architectures=["RobertaForTokenClassification"])),
+    "distilbert_tok": ("distilbert", dict(SMALL, dim=16, n_layers=1, n_heads=2, hidden_dim=24, num_labels=5,
+                                          architectures=["DistilBertForTokenClassification"])),
 }
 # case: (kind, method, batch)
 CASES = [
@@ -64,6 +73,12 @@ CASES = [
     ("xlmr-full", "xlmr", "full", "robpair"),
     ("distilbert-full", "distilbert", "full", "plain"),
     ("distilbert-lora", "distilbert", "lora", "plain"),
+    ("bert_tok-full", "bert_tok", "full", "tok"),
+    ("bert_tok-lora", "bert_tok", "lora", "tok"),
+    ("roberta_tok-full", "roberta_tok", "full", "robtok"),
+    ("roberta_tok-lora", "roberta_tok", "lora", "robtok"),
+    ("distilbert_tok-full", "distilbert_tok", "full", "tokplain"),
+    ("distilbert_tok-lora", "distilbert_tok", "lora", "tokplain"),
 ]
 
 
@@ -73,8 +88,18 @@ class RefError(Exception):
 
 # ---------------------------------------------------------------- model description
 
+def is_token_cls(cfg):
+    return (cfg.get("architectures") or [""])[0].endswith("ForTokenClassification")
+
+
 def describe(cfg):
     """Sizes, names and variant of an encoder config.json."""
+    d = _describe(cfg)
+    d["tok"] = is_token_cls(cfg)
+    return d
+
+
+def _describe(cfg):
     mt = cfg["model_type"]
     if mt == "distilbert":
         return dict(kind="distilbert", P="distilbert", L="distilbert.transformer.layer", d=cfg["dim"],
@@ -104,6 +129,8 @@ def linear_modules(c):
 
 
 def head_modules(c):
+    if c["tok"]:  # *ForTokenClassification: one Linear in every variant
+        return ["classifier"]
     if c["kind"] == "roberta":
         return ["classifier.dense", "classifier.out_proj"]
     return (["pre_classifier"] if c["kind"] == "distilbert" else []) + ["classifier"]
@@ -193,6 +220,8 @@ class Net:
             h = self.ln(self.adapter(self.linear(ctx, pre + n[3]), pre + where[0]) + x, pre + n[4])
             f = F.gelu(self.linear(h, pre + n[5]))  # exact erf GELU
             x = self.ln(self.adapter(self.linear(f, pre + n[6]), pre + where[1]) + h, pre + n[7])
+        if c["tok"]:  # every token: dropout, classifier
+            return self.linear(x, "classifier")
         h0 = x[:, 0]
         if c["kind"] == "bert":  # pooler, dropout, classifier
             return self.linear(torch.tanh(self.linear(h0, "bert.pooler.dense")), "classifier")
@@ -201,6 +230,9 @@ class Net:
         return self.linear(torch.relu(self.linear(h0, "pre_classifier")), "classifier")  # DistilBERT
 
     def loss(self, logits, batch):
+        if self.c["tok"]:
+            K = logits.shape[-1]
+            return F.cross_entropy(logits.reshape(-1, K), batch["labels"].reshape(-1), ignore_index=-100)
         if self.cfg.get("problem_type") == "regression":
             return F.mse_loss(logits.squeeze(-1), batch["targets"])
         return F.cross_entropy(logits, batch["cls_labels"], ignore_index=-100)
@@ -221,6 +253,8 @@ def load_batch(path):
         torch.zeros_like(out["input_ids"])
     if "cls_labels" in b:
         out["cls_labels"] = torch.tensor(b["cls_labels"])
+    if "labels" in b:
+        out["labels"] = torch.tensor(b["labels"])
     if "targets" in b:
         out["targets"] = torch.tensor(b["targets"], dtype=torch.float64)
     return out
@@ -337,6 +371,11 @@ def write_batches(work):
     make("rob", 1, False, {"cls_labels": [1, 0, 1]})
     make("robpair", 1, True, {"cls_labels": [2, 0, 1]})
     make("plain", 0, False, {"cls_labels": [0, 2, 1]})
+    # per-token labels: -100 on specials, pads and some continuation pieces
+    tl = [[-100, 4, 0, -100, -100, 3, 1, -100], [-100, 2, 3, -100, 1, -100], [-100, 0, 1, 2, -100, 3, 3, -100]]
+    make("tok", 0, True, {"labels": [pad(r, -100) for r in tl]})
+    make("tokplain", 0, False, {"labels": [pad(r, -100) for r in tl]})
+    make("robtok", 1, False, {"labels": [pad([min(v, 3) for v in r], -100) for r in tl]})
 
 
 _LORA = {"auto_mapping": None, "bias": "none", "exclude_modules": None, "fan_in_fan_out": False,
@@ -356,7 +395,8 @@ def write_adapter(mdir, method, adir, rng):
     heads = [k for k in tensors if any(k.startswith(h + ".") for h in head_modules(c))]
     if method == "lora":
         targets = ["q_lin", "v_lin"] if c["kind"] == "distilbert" else ["query", "value"]
-        conf = dict(_LORA, target_modules=targets, base_model_name_or_path=os.path.abspath(mdir))
+        conf = dict(_LORA, target_modules=targets, base_model_name_or_path=os.path.abspath(mdir),
+                    task_type="TOKEN_CLS" if c["tok"] else "SEQ_CLS")
         for mod in linear_modules(c):
             if not _suffix(mod, targets):
                 continue
