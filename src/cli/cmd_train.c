@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli/cli.h"
+#include "cli/tokcls.h"
 #include "cli/trained.h"
 #include "train/memory.h"
 #include "io/json.h"
@@ -148,6 +149,10 @@ static ft_status write_run_info(const ft_recipe *r, const ft_dataset *tr, const 
     add_str(j, "messages_field", r->data_messages_field);
     add_str(j, "chat_template", r->data_chat_template);
     cJSON_AddNumberToObject(j, "seq_len", (double)r->train_seq_len);
+    if (ft_cli_task_of(r->task) == FT_TASK_TOKEN_CLS) { /* the reader's fields (also in recipe.yaml) */
+        add_str(j, "tokens_field", r->data_tokens_field);
+        add_str(j, "tags_field", r->data_tags_field);
+    }
     char p[4096];
     ft_status s = ft_json_write_file(ft_path_join(p, sizeof p, r->output_dir, "ftune_train.json"), j, true);
     cJSON_Delete(j);
@@ -322,6 +327,8 @@ ft_task ft_cli_task_of(const char *t) {
         return FT_TASK_SEQ_CLS;
     if (!strcmp(t, "regression"))
         return FT_TASK_REGRESSION;
+    if (!strcmp(t, "token_classification"))
+        return FT_TASK_TOKEN_CLS;
     return FT_TASK_CAUSAL_LM;
 }
 
@@ -400,6 +407,12 @@ static ft_status run_job(job *j, int *exit_code) {
                 ft_dataset_load_pretok_labels(r->data_validation, j->tr.label_names, j->tr.n_labels, &j->va));
         if (r->data_test)
             FT_TRY(ft_dataset_load_pretok_labels(r->data_test, j->tr.label_names, j->tr.n_labels, &j->te));
+    } else if (task == FT_TASK_TOKEN_CLS) { /* words and tags aligned to the pieces (cli/tokcls.c) */
+        ft_dataset ds[3];
+        FT_TRY(ft_cli_tag_datasets(r, j->tok, ds, stdout));
+        j->tr = ds[0];
+        j->va = ds[1];
+        j->te = ds[2];
     } else {
         ft_data_cfg dc;
         ft_cli_data_cfg_from(r, &dc);
@@ -412,8 +425,12 @@ static ft_status run_job(job *j, int *exit_code) {
         if (!(m->task == FT_TASK_SEQ_CLS && m->n_labels == j->tr.n_labels))
             FT_TRY(ft_model_set_task(m, task, j->tr.n_labels, (const char *const *)j->tr.label_names,
                                      (uint64_t)r->seed));
-    } else if (task == FT_TASK_REGRESSION && m->task != FT_TASK_REGRESSION)
+    } else if (task == FT_TASK_REGRESSION && m->task != FT_TASK_REGRESSION) {
         FT_TRY(ft_model_set_task(m, task, 1, NULL, (uint64_t)r->seed));
+    } else if (task == FT_TASK_TOKEN_CLS && !(m->task == task && m->n_labels == j->tr.n_labels)) {
+        FT_TRY(ft_model_set_task(m, task, j->tr.n_labels, (const char *const *)j->tr.label_names,
+                                 (uint64_t)r->seed));
+    }
     /* continue training an adapter (PEFT's from_pretrained(..., is_trainable=True)) */
     if (r->peft_init_from) {
         ft_status ls = ft_peft_load(m, r->peft_init_from);
@@ -584,10 +601,19 @@ static ft_status run_job(job *j, int *exit_code) {
         if (test.has_reg)
             printf(" mse %.4f mae %.4f r2 %.4f", test.reg.mse, test.reg.mae, test.reg.r2);
         printf("\n");
+        if (test.has_tag)
+            ft_cli_print_tag_metrics(&test.tag, stdout);
         const char *keys[] = {"test/loss", "test/accuracy", "test/f1_macro", "test/mse"};
         double vals[] = {test.loss, ft_eval_metric(&test, "accuracy"), ft_eval_metric(&test, "f1_macro"),
                          ft_eval_metric(&test, "mse")};
-        s = ft_log_write(j->log, res->steps, (double)time(NULL), keys, vals, test.has_cls ? 3 : test.has_reg ? 4 : 1);
+        if (test.has_tag) { /* words: accuracy; entities' F1 (BIO tags) or the tags' macro-F1 */
+            keys[2] = test.tag.entities ? "test/f1" : "test/f1_macro";
+            vals[2] = ft_eval_metric(&test, test.tag.entities ? "f1" : "f1_macro");
+        }
+        s = ft_log_write(j->log, res->steps, (double)time(NULL), keys, vals,
+                         test.has_cls || test.has_tag ? 3
+                         : test.has_reg               ? 4
+                                                      : 1);
     }
     if (s == FT_OK && res->end != FT_TRAIN_INTERRUPTED) {
         if (!strcmp(r->method, "full"))

@@ -17,6 +17,7 @@ typedef struct {
     int len;
     int32_t cls_label;  /* class id for SEQ_CLS, -100 when none */
     float reg_target;   /* value for REGRESSION */
+    int32_t *word_ids;  /* TOKEN_CLS: [len] the word each piece comes from (-1 specials), or NULL */
 } ft_example;
 
 typedef struct {
