@@ -61,6 +61,18 @@ ft_status ft_cli_tag_datasets(const ft_recipe *r, ft_tokenizer *tok, ft_dataset 
     ft_status s = ft_tag_build(tok, sp, &c, ds, unknown, summary);
     for (int k = 0; k < 3; k++)
         ft_tag_sents_free(&sp[k]);
+    if (s == FT_OK && r->data_val_limit > 0 &&
+        ds[1].n > (size_t)r->data_val_limit) { /* a cheaper evaluation */
+        for (size_t i = (size_t)r->data_val_limit; i < ds[1].n; i++) {
+            free(ds[1].ex[i].ids);
+            free(ds[1].ex[i].labels);
+            free(ds[1].ex[i].word_ids);
+        }
+        if (summary)
+            fprintf(summary, "validation: the first %lld of %zu sentences (data.val_limit)\n",
+                    (long long)r->data_val_limit, ds[1].n);
+        ds[1].n = (size_t)r->data_val_limit;
+    }
     return s;
 }
 

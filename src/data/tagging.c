@@ -491,12 +491,13 @@ ft_status ft_tag_encode(ft_tokenizer *tok, char *const *words, int n, const int3
     int32_t *wid = malloc((P ? P : 1) * sizeof *wid);
     if (s == FT_OK && !wid)
         s = ft_fail(FT_ERR_NOMEM, "out of memory");
-    /* each piece's word: the one holding its last character (a leading space belongs to no word) */
+    /* each piece's word: the one holding its last character (a leading space belongs to no word); the
+     * post-processor's special tokens have empty offsets (an [UNK] inside the text keeps its word) */
     int w = 0;
     for (size_t p = 0; s == FT_OK && p < P; p++) {
         const ft_tok_offset o = ids.offsets[p];
         wid[p] = -1;
-        if (o.end <= o.start || ft_tok_is_special(tok, ids.ids[p]))
+        if (o.end <= o.start)
             continue;
         const size_t last = o.end - 1;
         while (w < n && we[w] <= last)
@@ -508,9 +509,10 @@ ft_status ft_tag_encode(ft_tokenizer *tok, char *const *words, int n, const int3
     free(we);
     /* truncation: keep the leading and trailing special tokens, cut pieces from the end */
     size_t lead = 0, trail = 0;
-    while (s == FT_OK && lead < P && ft_tok_is_special(tok, ids.ids[lead]))
+    while (s == FT_OK && lead < P && ids.offsets[lead].end <= ids.offsets[lead].start)
         lead++;
-    while (s == FT_OK && trail < P - lead && ft_tok_is_special(tok, ids.ids[P - 1 - trail]))
+    while (s == FT_OK && trail < P - lead &&
+           ids.offsets[P - 1 - trail].end <= ids.offsets[P - 1 - trail].start)
         trail++;
     size_t keep = P;
     if (s == FT_OK && max_len > 0 && P > (size_t)max_len) {

@@ -86,6 +86,8 @@
       "token_classification: the tag set in id order, comma-separated (default: the training tags, sorted)") \
     X(data_label_all_tokens, "data.label_all_tokens", BOOL, "false", NULL,                                   \
       "token_classification: label every piece of a word (B- as I-), not only the first")                    \
+    X(data_val_limit, "data.val_limit", INT, "0", NULL,                                                      \
+      "token_classification: evaluate during training on the first N validation sentences only (0 = all)")   \
     X(train_epochs, "train.epochs", FLOAT, "1", NULL,                                                        \
       "passes over the training data (when train.max_steps = 0)")                                            \
     X(train_max_steps, "train.max_steps", INT, "0", NULL, "optimizer steps; > 0 overrides train.epochs")     \
