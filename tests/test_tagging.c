@@ -11,15 +11,13 @@
 
 static char tmpdir[256];
 
+/* tmpdir/name with that content; the path stays valid for the next 7 calls. */
 static const char *write_tmp(const char *name, const char *content) {
-    static char path[8][512];
-    static int k;
-    char *p = path[k++ % 8];
-    snprintf(p, 512, "%s/%s", tmpdir, name);
-    FILE *f = fopen(p, "wb");
-    fwrite(content, 1, strlen(content), f);
-    fclose(f);
-    return p;
+    static char paths[8][512];
+    static unsigned calls;
+    char *dst = paths[calls++ % 8];
+    snprintf(dst, sizeof paths[0], "%s/%s", tmpdir, name);
+    return ft_write_file_atomic(dst, content, strlen(content)) == FT_OK ? dst : "(unwritable)";
 }
 
 /* The chunks of tags as "TYPE:b-e TYPE:b-e". */

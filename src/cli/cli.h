@@ -16,6 +16,9 @@ typedef struct {
 #include "cli/commands.def"
 #undef FT_CLI_CMD
 
+/* Set the OpenMP thread count (0 = all cores) for a command's --threads. */
+void ft_cli_threads(long threads);
+
 /* Print "ftune <cmd>: <message of last error>" to stderr and return 1. */
 int ft_cli_fail(const char *cmd, ft_status s);
 

@@ -442,6 +442,7 @@ static ft_status run_job(job *j, int *exit_code) {
                            r->peft_init_from,
                            m->task == FT_TASK_SEQ_CLS      ? "has a classification head"
                            : m->task == FT_TASK_REGRESSION ? "has a regression head"
+                           : m->task == FT_TASK_TOKEN_CLS  ? "has a token-classification head"
                                                            : "has no classification or regression head",
                            r->task);
     } else {

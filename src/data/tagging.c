@@ -270,6 +270,22 @@ void ft_tag_brown_base(const char *tag, char *out, size_t n) {
     out[k] = '\0';
 }
 
+/* Append a copy of str to the list v[0..*n) (capacity *cap, grown by doubling). */
+static ft_status str_push(char ***v, size_t *n, size_t *cap, const char *str) {
+    if (*n == *cap) {
+        const size_t c = *cap ? 2 * *cap : 64;
+        char **nv = realloc(*v, c * sizeof *nv);
+        if (!nv)
+            return ft_fail(FT_ERR_NOMEM, "out of memory");
+        *v = nv;
+        *cap = c;
+    }
+    if (!((*v)[*n] = ft_strdup(str)))
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    (*n)++;
+    return FT_OK;
+}
+
 static int str_cmp(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -346,19 +362,7 @@ ft_status ft_tag_read_brown(const char *dir, ft_tag_sents *train, ft_tag_sents *
         if (!(strlen(nm) == 4 && nm[0] == 'c' && islower((unsigned char)nm[1]) &&
               isdigit((unsigned char)nm[2]) && isdigit((unsigned char)nm[3])))
             continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 512;
-            char **nn = realloc(names, cap * sizeof *nn);
-            if (!nn) {
-                s = ft_fail(FT_ERR_NOMEM, "out of memory");
-                break;
-            }
-            names = nn;
-        }
-        if (!(names[n] = ft_strdup(nm)))
-            s = ft_fail(FT_ERR_NOMEM, "out of memory");
-        else
-            n++;
+        s = str_push(&names, &n, &cap, nm);
     }
     closedir(d);
     if (s == FT_OK && n == 0)
@@ -384,42 +388,29 @@ ft_status ft_tag_label_set(const ft_tag_sents *s, const char *list, char ***name
         char *copy = ft_strdup(list);
         if (!copy)
             return ft_fail(FT_ERR_NOMEM, "out of memory");
-        int k = 0, cap = 8;
-        char **nm = malloc((size_t)cap * sizeof *nm);
-        ft_status st = nm ? FT_OK : ft_fail(FT_ERR_NOMEM, "out of memory");
+        size_t k = 0, cap = 0;
+        char **nm = NULL;
+        ft_status st = FT_OK;
         for (char *save = NULL, *t = strtok_r(copy, ", \t", &save); st == FT_OK && t;
              t = strtok_r(NULL, ", \t", &save)) {
-            for (int i = 0; i < k; i++)
+            for (size_t i = 0; i < k; i++)
                 if (!strcmp(nm[i], t))
                     st = ft_fail(FT_ERR_CONFIG, "data.labels: tag '%s' is listed twice", t);
-            if (st != FT_OK)
-                break;
-            if (k == cap) {
-                cap *= 2;
-                char **nn = realloc(nm, (size_t)cap * sizeof *nn);
-                if (!nn) {
-                    st = ft_fail(FT_ERR_NOMEM, "out of memory");
-                    break;
-                }
-                nm = nn;
-            }
-            if (!(nm[k] = ft_strdup(t)))
-                st = ft_fail(FT_ERR_NOMEM, "out of memory");
-            else
-                k++;
+            if (st == FT_OK)
+                st = str_push(&nm, &k, &cap, t);
         }
         free(copy);
         if (st == FT_OK && k < 2)
-            st = ft_fail(FT_ERR_CONFIG, "data.labels lists %d tag(s); token classification needs at least 2",
+            st = ft_fail(FT_ERR_CONFIG, "data.labels lists %zu tag(s); token classification needs at least 2",
                          k);
         if (st != FT_OK) {
-            for (int i = 0; nm && i < k; i++)
+            for (size_t i = 0; nm && i < k; i++)
                 free(nm[i]);
             free(nm);
             return st;
         }
         *names = nm;
-        *n = k;
+        *n = (int)k;
         return FT_OK;
     }
     size_t total = 0;

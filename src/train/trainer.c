@@ -117,6 +117,33 @@ size_t ft_train_act_bytes(const ft_model *m, int train_batch, int eval_batch, in
     return a > b ? a : b;
 }
 
+/* The evaluation forward of the examples d[i .. i + batch_size) (their indices in idx[0..*n)): *b collated
+ * (freed by the caller), *a the activations or NULL when the batch has no target (then *c = 0, not an error).
+ */
+static ft_status eval_batch(ft_model *m, const ft_dataset *d, size_t i, int batch_size, int seq_len,
+                            int32_t pad_id, ft_arena *arena, size_t *idx, int *n, ft_batch *b, ft_acts **a,
+                            double *l, int64_t *c) {
+    *n = 0;
+    for (size_t j = i; j < d->n && *n < batch_size; j++)
+        idx[(*n)++] = j;
+    FT_TRY(ft_batch_collate(d, idx, *n, seq_len, pad_id, b));
+    ft_arena_reset(arena);
+    ft_fwd_opts o = eval_opts(m);
+    *a = NULL;
+    *l = 0.0;
+    *c = -1;
+    ft_status s = ft_model_forward(m, b, &o, arena, a, l, c);
+    if (s == FT_ERR_ARG &&
+        *c == 0) { /* nothing to predict in this batch (no label / single-token examples) */
+        *a = NULL;
+        ft_clear_error();
+        return FT_OK;
+    }
+    if (s != FT_OK)
+        ft_batch_free(b);
+    return s;
+}
+
 /* Token classification: the loss over the labelled pieces, and each word's tag at its first piece (words
  * whose label is -100 — unknown tags, truncated away — are not scored) for the tagging metrics. */
 static ft_status evaluate_tokens(ft_model *m, const ft_dataset *d, int batch_size, int seq_len,
@@ -146,26 +173,18 @@ static ft_status evaluate_tokens(ft_model *m, const ft_dataset *d, int batch_siz
         off[0] = 0;
     for (size_t i = 0; s == FT_OK && i < d->n; i += (size_t)batch_size) {
         int n = 0;
-        for (size_t j = i; j < d->n && n < batch_size; j++)
-            idx[n++] = j;
         ft_batch b;
-        s = ft_batch_collate(d, idx, n, seq_len, pad_id, &b);
-        if (s != FT_OK)
-            break;
-        ft_arena_reset(arena);
-        ft_fwd_opts o = eval_opts(m);
         ft_acts *a = NULL;
         double l = 0.0;
-        int64_t c = -1;
-        s = ft_model_forward(m, &b, &o, arena, &a, &l, &c);
-        if (s == FT_ERR_ARG && c == 0) { /* no labelled piece in this batch */
-            s = FT_OK;
-            ft_clear_error();
-        } else if (s == FT_OK) {
+        int64_t c = 0;
+        s = eval_batch(m, d, i, batch_size, seq_len, pad_id, arena, idx, &n, &b, &a, &l, &c);
+        if (s != FT_OK)
+            break;
+        if (a) {
             total += l * (double)c;
             count += c;
         }
-        const float *lg = s == FT_OK && a ? ft_acts_logits(a, NULL, NULL) : NULL;
+        const float *lg = a ? ft_acts_logits(a, NULL, NULL) : NULL;
         for (int r = 0; lg && r < n; r++) {
             const ft_example *ex = &d->ex[idx[r]];
             for (int t = 0; ex->word_ids && t < ex->len && t < b.T; t++) {
@@ -222,25 +241,17 @@ ft_status ft_train_evaluate(ft_model *m, const ft_dataset *d, int batch_size, in
         s = ft_fail(FT_ERR_NOMEM, "out of memory");
     for (size_t i = 0; s == FT_OK && i < d->n; i += (size_t)batch_size) {
         int n = 0;
-        for (size_t j = i; j < d->n && n < batch_size; j++)
-            idx[n++] = j;
         ft_batch b;
-        s = ft_batch_collate(d, idx, n, seq_len, pad_id, &b);
-        if (s != FT_OK)
-            break;
-        ft_arena_reset(arena);
-        ft_fwd_opts o = eval_opts(m);
         ft_acts *a = NULL;
         double l = 0.0;
-        int64_t c = -1;
-        s = ft_model_forward(m, &b, &o, arena, &a, &l, &c);
-        if (s == FT_ERR_ARG && c == 0) { /* nothing to predict in this batch (single-token examples) */
-            s = FT_OK;
-            ft_clear_error();
-        } else if (s == FT_OK) {
+        int64_t c = 0;
+        s = eval_batch(m, d, i, batch_size, seq_len, pad_id, arena, idx, &n, &b, &a, &l, &c);
+        if (s != FT_OK)
+            break;
+        if (a) {
             total += l * (double)c;
             count += c;
-            const float *lg = a ? ft_acts_logits(a, NULL, NULL) : NULL;
+            const float *lg = ft_acts_logits(a, NULL, NULL);
             if (!lg)
                 have_logits = false;
             for (int r = 0; have_logits && r < n; r++) {
