@@ -36,12 +36,12 @@ typedef struct {
 typedef struct {
     int64_t n_words, n_correct; /* evaluated words (first pieces with a known tag) */
     double accuracy;
-    bool entities;              /* the tag set is BIO-like: the entity fields below are set */
+    bool entities; /* the tag set is BIO-like: the entity fields below are set */
     int64_t n_true, n_pred, n_correct_ent;
     double precision, recall, f1; /* micro over all entities (seqeval's default average) */
     ft_tag_type_score *types;     /* per entity type, sorted by name (the union of true and predicted) */
     size_t n_types;
-    double f1_macro_tags;         /* not BIO-like: macro-F1 over the tags present in truth or prediction */
+    double f1_macro_tags; /* not BIO-like: macro-F1 over the tags present in truth or prediction */
 } ft_metric_tag;
 
 /* y_true / y_pred: tag ids into names[0..n_names) of the words, sentence s = [off[s], off[s+1]). */

@@ -117,31 +117,40 @@ size_t ft_train_act_bytes(const ft_model *m, int train_batch, int eval_batch, in
     return a > b ? a : b;
 }
 
-/* The evaluation forward of the examples d[i .. i + batch_size) (their indices in idx[0..*n)): *b collated
- * (freed by the caller), *a the activations or NULL when the batch has no target (then *c = 0, not an error).
- */
+/* One evaluation batch: the examples d[i .. i + batch_size) (indices in idx[0..n)), collated into b (freed
+ * by the caller) and run forward; a = NULL when the batch has no target (not an error), else its loss sum is
+ * added to *total and its target count to *count. */
+typedef struct {
+    int n;
+    ft_batch b;
+    ft_acts *a;
+} eval_step;
+
 static ft_status eval_batch(ft_model *m, const ft_dataset *d, size_t i, int batch_size, int seq_len,
-                            int32_t pad_id, ft_arena *arena, size_t *idx, int *n, ft_batch *b, ft_acts **a,
-                            double *l, int64_t *c) {
-    *n = 0;
-    for (size_t j = i; j < d->n && *n < batch_size; j++)
-        idx[(*n)++] = j;
-    FT_TRY(ft_batch_collate(d, idx, *n, seq_len, pad_id, b));
+                            int32_t pad_id, ft_arena *arena, size_t *idx, eval_step *e, double *total,
+                            int64_t *count) {
+    e->n = 0;
+    e->a = NULL;
+    for (size_t j = i; j < d->n && e->n < batch_size; j++)
+        idx[e->n++] = j;
+    FT_TRY(ft_batch_collate(d, idx, e->n, seq_len, pad_id, &e->b));
     ft_arena_reset(arena);
     ft_fwd_opts o = eval_opts(m);
-    *a = NULL;
-    *l = 0.0;
-    *c = -1;
-    ft_status s = ft_model_forward(m, b, &o, arena, a, l, c);
-    if (s == FT_ERR_ARG &&
-        *c == 0) { /* nothing to predict in this batch (no label / single-token examples) */
-        *a = NULL;
+    double l = 0.0;
+    int64_t c = -1;
+    ft_status s = ft_model_forward(m, &e->b, &o, arena, &e->a, &l, &c);
+    if (s == FT_ERR_ARG && c == 0) { /* nothing to predict in this batch (no label / single-token examples) */
+        e->a = NULL;
         ft_clear_error();
         return FT_OK;
     }
-    if (s != FT_OK)
-        ft_batch_free(b);
-    return s;
+    if (s != FT_OK) {
+        ft_batch_free(&e->b);
+        return s;
+    }
+    *total += l * (double)c;
+    *count += c;
+    return FT_OK;
 }
 
 /* Token classification: the loss over the labelled pieces, and each word's tag at its first piece (words
@@ -172,26 +181,20 @@ static ft_status evaluate_tokens(ft_model *m, const ft_dataset *d, int batch_siz
     if (off)
         off[0] = 0;
     for (size_t i = 0; s == FT_OK && i < d->n; i += (size_t)batch_size) {
-        int n = 0;
-        ft_batch b;
-        ft_acts *a = NULL;
-        double l = 0.0;
-        int64_t c = 0;
-        s = eval_batch(m, d, i, batch_size, seq_len, pad_id, arena, idx, &n, &b, &a, &l, &c);
+        eval_step e;
+        s = eval_batch(m, d, i, batch_size, seq_len, pad_id, arena, idx, &e, &total, &count);
         if (s != FT_OK)
             break;
-        if (a) {
-            total += l * (double)c;
-            count += c;
-        }
-        const float *lg = a ? ft_acts_logits(a, NULL, NULL) : NULL;
+        const int n = e.n;
+        const int T = e.b.T;
+        const float *lg = e.a ? ft_acts_logits(e.a, NULL, NULL) : NULL;
         for (int r = 0; lg && r < n; r++) {
             const ft_example *ex = &d->ex[idx[r]];
-            for (int t = 0; ex->word_ids && t < ex->len && t < b.T; t++) {
+            for (int t = 0; ex->word_ids && t < ex->len && t < T; t++) {
                 const int32_t w = ex->word_ids[t];
                 if (w < 0 || (t > 0 && ex->word_ids[t - 1] == w) || ex->labels[t] < 0)
                     continue;
-                const float *row = lg + ((size_t)r * (size_t)b.T + (size_t)t) * (size_t)m->n_labels;
+                const float *row = lg + ((size_t)r * (size_t)T + (size_t)t) * (size_t)m->n_labels;
                 int best = 0;
                 for (int k = 1; k < m->n_labels; k++)
                     if (row[k] > row[best])
@@ -201,7 +204,7 @@ static ft_status evaluate_tokens(ft_model *m, const ft_dataset *d, int batch_siz
             }
             off[++ns] = nw;
         }
-        ft_batch_free(&b);
+        ft_batch_free(&e.b);
     }
     if (s == FT_OK && count == 0)
         s = ft_fail(FT_ERR_ARG, "evaluation data has no labelled token");
@@ -240,18 +243,13 @@ ft_status ft_train_evaluate(ft_model *m, const ft_dataset *d, int batch_size, in
     if (!idx || ((cls || reg) && (!yt || !yp)) || (reg && (!rt || !rp)))
         s = ft_fail(FT_ERR_NOMEM, "out of memory");
     for (size_t i = 0; s == FT_OK && i < d->n; i += (size_t)batch_size) {
-        int n = 0;
-        ft_batch b;
-        ft_acts *a = NULL;
-        double l = 0.0;
-        int64_t c = 0;
-        s = eval_batch(m, d, i, batch_size, seq_len, pad_id, arena, idx, &n, &b, &a, &l, &c);
+        eval_step e;
+        s = eval_batch(m, d, i, batch_size, seq_len, pad_id, arena, idx, &e, &total, &count);
         if (s != FT_OK)
             break;
-        if (a) {
-            total += l * (double)c;
-            count += c;
-            const float *lg = ft_acts_logits(a, NULL, NULL);
+        const int n = e.n;
+        if (e.a) {
+            const float *lg = ft_acts_logits(e.a, NULL, NULL);
             if (!lg)
                 have_logits = false;
             for (int r = 0; have_logits && r < n; r++) {
@@ -270,7 +268,7 @@ ft_status ft_train_evaluate(ft_model *m, const ft_dataset *d, int batch_size, in
                 }
             }
         }
-        ft_batch_free(&b);
+        ft_batch_free(&e.b);
     }
     if (s == FT_OK && count == 0)
         s = ft_fail(FT_ERR_ARG, "evaluation data has no target");
