@@ -153,6 +153,25 @@ static ft_status eval_batch(ft_model *m, const ft_dataset *d, size_t i, int batc
     return FT_OK;
 }
 
+/* The index of the largest of row[0..K) (the first on ties). */
+static int argmax(const float *row, int K) {
+    int best = 0;
+    for (int k = 1; k < K; k++)
+        if (row[k] > row[best])
+            best = k;
+    return best;
+}
+
+/* The mean loss of an evaluation (an error naming `what` when nothing counted). */
+static ft_status eval_mean(double total, int64_t count, const char *what, ft_eval_result *out) {
+    if (count == 0)
+        return ft_fail(FT_ERR_ARG, "evaluation data has no %s", what);
+    out->loss = total / (double)count;
+    out->perplexity = exp(out->loss);
+    out->count = count;
+    return FT_OK;
+}
+
 /* Token classification: the loss over the labelled pieces, and each word's tag at its first piece (words
  * whose label is -100 — unknown tags, truncated away — are not scored) for the tagging metrics. */
 static ft_status evaluate_tokens(ft_model *m, const ft_dataset *d, int batch_size, int seq_len,
@@ -194,24 +213,17 @@ static ft_status evaluate_tokens(ft_model *m, const ft_dataset *d, int batch_siz
                 const int32_t w = ex->word_ids[t];
                 if (w < 0 || (t > 0 && ex->word_ids[t - 1] == w) || ex->labels[t] < 0)
                     continue;
-                const float *row = lg + ((size_t)r * (size_t)T + (size_t)t) * (size_t)m->n_labels;
-                int best = 0;
-                for (int k = 1; k < m->n_labels; k++)
-                    if (row[k] > row[best])
-                        best = k;
                 yt[nw] = ex->labels[t];
-                yp[nw++] = best;
+                yp[nw++] =
+                    argmax(lg + ((size_t)r * (size_t)T + (size_t)t) * (size_t)m->n_labels, m->n_labels);
             }
             off[++ns] = nw;
         }
         ft_batch_free(&e.b);
     }
-    if (s == FT_OK && count == 0)
-        s = ft_fail(FT_ERR_ARG, "evaluation data has no labelled token");
+    if (s == FT_OK)
+        s = eval_mean(total, count, "labelled token", out);
     if (s == FT_OK) {
-        out->loss = total / (double)count;
-        out->perplexity = exp(out->loss);
-        out->count = count;
         s = ft_metric_tagging(yt, yp, off, ns, names, m->n_labels, &out->tag);
         out->has_tag = s == FT_OK;
     }
@@ -255,13 +267,8 @@ ft_status ft_train_evaluate(ft_model *m, const ft_dataset *d, int batch_size, in
             for (int r = 0; have_logits && r < n; r++) {
                 const ft_example *ex = &d->ex[idx[r]];
                 if (cls && ex->cls_label != -100) {
-                    const float *row = lg + (size_t)r * (size_t)m->n_labels;
-                    int best = 0;
-                    for (int k = 1; k < m->n_labels; k++)
-                        if (row[k] > row[best])
-                            best = k;
                     yt[npred] = ex->cls_label;
-                    yp[npred++] = best;
+                    yp[npred++] = argmax(lg + (size_t)r * (size_t)m->n_labels, m->n_labels);
                 } else if (reg) {
                     rt[npred] = ex->reg_target;
                     rp[npred++] = lg[r];
@@ -270,12 +277,9 @@ ft_status ft_train_evaluate(ft_model *m, const ft_dataset *d, int batch_size, in
         }
         ft_batch_free(&e.b);
     }
-    if (s == FT_OK && count == 0)
-        s = ft_fail(FT_ERR_ARG, "evaluation data has no target");
+    if (s == FT_OK)
+        s = eval_mean(total, count, "target", out);
     if (s == FT_OK) {
-        out->loss = total / (double)count;
-        out->perplexity = exp(out->loss);
-        out->count = count;
         if (cls && have_logits && npred > 0) {
             s = ft_metric_classification_ids(yt, yp, npred, (size_t)m->n_labels, &out->cls);
             out->has_cls = s == FT_OK;
