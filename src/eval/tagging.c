@@ -143,7 +143,7 @@ static ft_status flat_chunks(const int32_t *y, const size_t *off, size_t n_sent,
     }
     ft_status st = ft_tag_chunks(flat, k, out, n_out);
     free(flat);
-    if (st == FT_OK)
+    if (st == FT_OK && *n_out > 1) /* qsort wants a non-NULL array even for none */
         qsort(*out, *n_out, sizeof **out, chunk_cmp);
     return st;
 }
