@@ -15,6 +15,11 @@ typedef struct {
 #define FT_CLI_CMD(name, fn, help) int fn(int argc, char **argv);
 #include "cli/commands.def"
 #undef FT_CLI_CMD
+/* `ftune predict`'s question-answering mode (cmd_predict_qa.c), entered from ft_cmd_predict. */
+int ft_cmd_predict_qa(int argc, char **argv);
+
+/* Set the OpenMP thread count (0 = all cores) for a command's --threads. */
+void ft_cli_threads(long threads);
 
 /* Print "ftune <cmd>: <message of last error>" to stderr and return 1. */
 int ft_cli_fail(const char *cmd, ft_status s);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/tokcls.h"
 #include "cli/trained.h"
 #include "data/dataset.h"
 #include "eval/metrics.h"
@@ -18,6 +19,10 @@ static const char BASELINE_USAGE[] =
     "training split of a classification recipe -- the same rows, cleaning, split ratios, stratification and\n"
     "seed as `ftune train R.yaml` -- and prints accuracy and F1 on its validation and test splits: the\n"
     "baseline a fine-tuned model should beat. key=value overrides apply as for `ftune train`.\n"
+    "A token_classification recipe gets the most-frequent-tag baseline instead: each word form's most "
+    "frequent\n"
+    "tag in the training split (ties: the first in tag order), the training split's most frequent tag for\n"
+    "words never seen, scored like `ftune eval` (word accuracy; entity P/R/F1 for BIO tags).\n"
     "  --alpha X   smoothing (default 1)\n"
     "  --json      one JSON object: {\"train\": {...}, \"validation\": {metrics}, \"test\": {metrics}}\n"
     "See docs/evaluation.md (\"Baseline\").\n";
@@ -98,6 +103,11 @@ static ft_status run_baseline(const char *recipe, const char **kv, int nkv, doub
         s = ft_recipe_load_yaml(&r, recipe);
     for (int i = 0; i < nkv && s == FT_OK; i++)
         s = ft_recipe_override(&r, kv[i]);
+    if (s == FT_OK && ft_cli_task_of(r.task) == FT_TASK_TOKEN_CLS) { /* most frequent tag per word */
+        s = ft_cli_baseline_tokens(&r, json);
+        ft_recipe_free(&r);
+        return s;
+    }
     if (s == FT_OK && ft_cli_task_of(r.task) != FT_TASK_SEQ_CLS)
         s = ft_fail(FT_ERR_CONFIG, "%s: task '%s': the naive-Bayes baseline is for classification recipes",
                     recipe, r.task);

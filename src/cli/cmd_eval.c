@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "cli/qa_cli.h"
+#include "cli/tokcls.h"
 #include "cli/trained.h"
 #include "models/infer.h"
 #include "train/trainer.h"
@@ -42,7 +43,12 @@ static const char *EVAL_USAGE =
     "                    a whole held-out text); --no-pack: each document alone, truncated. Default: what\n"
     "                    the run's recipe said (data.pack), else no packing\n"
     "  --threads N       OpenMP threads (0 = all cores)\n"
-    "See docs/evaluation.md.\n";
+    "  --split S         token classification on a Brown corpus directory (data.format brown): which files,\n"
+    "                    train | validation | test (default test; the split is docs/encoders.md's)\n"
+    "token_classification: word accuracy (each word's first piece), and for BIO/IOB2/IOBES tags entity\n"
+    "precision / recall / F1 as seqeval computes them (micro and per type), else macro-F1 over the tags;\n"
+    "tags the model does not know are not scored (counted in a warning, \"unknown_tags\" in --json).\n"
+    "See docs/evaluation.md and docs/encoders.md.\n";
 
 static const char *CLASSIFY_USAGE =
     "usage: ftune classify --model DIR [--adapter DIR] [--json] [--threads N] < lines.txt\n"
@@ -148,14 +154,14 @@ static void print_cls_table(const ft_metric_cls *c, char *const *names) {
 }
 
 int ft_cmd_eval(int argc, char **argv) {
-    const char *model = NULL, *adapter = NULL, *data = NULL, *task = NULL;
+    const char *model = NULL, *adapter = NULL, *data = NULL, *task = NULL, *split = "test";
     long bs = 8, seq = 0, threads = 0;
     bool json = false, pack = false, no_pack = false, help;
-    ft_opt opts[] = {{"pack", FT_OPT_FLAG, &pack},  {"no-pack", FT_OPT_FLAG, &no_pack},
-                     {"model", FT_OPT_STR, &model}, {"adapter", FT_OPT_STR, &adapter},
-                     {"data", FT_OPT_STR, &data},   {"task", FT_OPT_STR, &task},
-                     {"json", FT_OPT_FLAG, &json},  {"batch-size", FT_OPT_INT, &bs},
-                     {"seq-len", FT_OPT_INT, &seq}, {"threads", FT_OPT_INT, &threads}};
+    ft_opt opts[] = {
+        {"pack", FT_OPT_FLAG, &pack},      {"no-pack", FT_OPT_FLAG, &no_pack}, {"model", FT_OPT_STR, &model},
+        {"adapter", FT_OPT_STR, &adapter}, {"data", FT_OPT_STR, &data},        {"task", FT_OPT_STR, &task},
+        {"json", FT_OPT_FLAG, &json},      {"batch-size", FT_OPT_INT, &bs},    {"seq-len", FT_OPT_INT, &seq},
+        {"threads", FT_OPT_INT, &threads}, {"split", FT_OPT_STR, &split}};
     int rc = ft_cli_parse("eval", argc, argv, opts, sizeof opts / sizeof *opts, EVAL_USAGE, NULL, 0, NULL, &help);
     if (rc || help)
         return rc;
@@ -174,6 +180,13 @@ int ft_cmd_eval(int argc, char **argv) {
         return ft_cli_fail("eval", s);
     if (seq > 0)
         t.seq_len = t.data.max_len = (int)seq;
+    if (!strcmp(t.task, "token_classification")) { /* words and tags (cli/tokcls.c) */
+        char label[8300];
+        snprintf(label, sizeof label, "%s%s%s", model, adapter ? " + " : "", adapter ? adapter : "");
+        rc = ft_cli_eval_tokens(&t, data, split, (int)bs, json, label);
+        ft_trained_free(&t);
+        return rc;
+    }
     const ft_task tk = task_enum(t.task);
     if (!strcmp(t.task, "question_answering")) { /* SQuAD-format data, windows and span post-processing */
         s = ft_cli_qa_eval(&t, data, (int)bs, json);

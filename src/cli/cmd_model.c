@@ -21,7 +21,10 @@ static const char *INIT_USAGE =
     "projections scaled by 1/sqrt(2*n_layer); an encoder's padding rows 0), as transformers initializes\n"
     "them. With \"num_labels\": K (or \"id2label\") in small.json the model gets a sequence-classification\n"
     "head under its HF names (score.weight; encoders classifier.*, RoBERTa classifier.dense/out_proj,\n"
-    "DistilBERT pre_classifier + classifier); \"problem_type\": \"regression\" makes it a regression head.\n"
+    "DistilBERT pre_classifier + classifier); \"problem_type\": \"regression\" makes it a regression head;\n"
+    "an encoder with \"architectures\": [\"BertForTokenClassification\"] (Roberta/XLMRoberta/DistilBert...) "
+    "gets a\n"
+    "token-classification head (classifier.weight/bias on every token; BERT then has no pooler).\n"
     "  --seed N        RNG seed (default 42)\n"
     "  --dtype f32|bf16  stored weight dtype (default f32)\n";
 
@@ -51,8 +54,12 @@ static ft_status init_head(ft_model *m, const char *path, uint64_t seed) {
                 return ft_fail(FT_ERR_CONFIG, "%s: id2label has no string for id %d", path, i);
             }
         }
-    ft_status s =
-        ft_model_set_task(m, reg ? FT_TASK_REGRESSION : FT_TASK_SEQ_CLS, k, (const char *const *)names, seed);
+    const bool tok = ft_config_is_token_cls(j); /* "architectures": ["BertForTokenClassification"] */
+    ft_status s = ft_model_set_task(m,
+                                    tok   ? FT_TASK_TOKEN_CLS
+                                    : reg ? FT_TASK_REGRESSION
+                                          : FT_TASK_SEQ_CLS,
+                                    k, (const char *const *)names, seed);
     free(names);
     cJSON_DeleteItemFromObjectCaseSensitive(m->cfg.raw, "num_labels"); /* HF keeps it as id2label */
     return s;
@@ -145,6 +152,7 @@ int ft_cmd_inspect(int argc, char **argv) {
                m->task == FT_TASK_SEQ_CLS      ? "sequence classification"
                : m->task == FT_TASK_REGRESSION ? "regression"
                : m->task == FT_TASK_QA         ? "question answering (qa_outputs)"
+               : m->task == FT_TASK_TOKEN_CLS  ? "token classification"
                                                : "none");
     else
         printf("tied embeddings: %s, norm eps %g%s\n", c->tie_embeddings ? "yes" : "no", (double)c->norm_eps,
@@ -193,7 +201,10 @@ static const char *DUMP_USAGE =
     "logits cover the virtual tokens too ([B, n_virtual + T, V]). A classification model's logits are\n"
     "[B, num_labels] (batch.json then needs \"cls_labels\": [...] or \"targets\": [...]); a question-\n"
     "answering model's [B, T, 2] (start, end; batch.json needs \"start_positions\", \"end_positions\"). An\n"
-    "encoder (bert, roberta, xlm-roberta, distilbert) also takes \"token_type_ids\": [[...], ...] (default all 0).\n";
+    "encoder (bert, roberta, xlm-roberta, distilbert) also takes \"token_type_ids\": [[...], ...] (default all 0).\n"
+    "A token classifier's labels are \"labels\": [[...], ...] [B][T] (class ids, -100 ignored, not "
+    "shifted);\n"
+    "its logits are [B, T, num_labels].\n";
 
 int ft_cmd_dump(int argc, char **argv) {
     const char *model = NULL, *batch = NULL, *outp = NULL, *adapter = NULL;
@@ -240,7 +251,7 @@ int ft_cmd_dump(int argc, char **argv) {
         int64_t rows, cols, one = 1;
         const float *lg = ft_acts_logits(a, &rows, &cols);
         int64_t lshape[3] = {b.B, ft_acts_seq_len(a), cols}, hshape[2] = {b.B, cols};
-        if (m->task == FT_TASK_CAUSAL_LM || m->task == FT_TASK_QA) /* QA: [B, T, 2] start and end */
+        if (m->task == FT_TASK_CAUSAL_LM || m->task == FT_TASK_QA || m->task == FT_TASK_TOKEN_CLS)
             s = ft_st_writer_add(w, "logits", FT_DT_F32, 3, lshape, lg);
         else
             s = ft_st_writer_add(w, "logits", FT_DT_F32, 2, hshape, lg);

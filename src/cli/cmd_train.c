@@ -13,6 +13,7 @@
 
 #include "cli/cli.h"
 #include "cli/qa_cli.h"
+#include "cli/tokcls.h"
 #include "cli/trained.h"
 #include "train/memory.h"
 #include "io/json.h"
@@ -149,6 +150,10 @@ static ft_status write_run_info(const ft_recipe *r, const ft_dataset *tr, const 
     add_str(j, "messages_field", r->data_messages_field);
     add_str(j, "chat_template", r->data_chat_template);
     cJSON_AddNumberToObject(j, "seq_len", (double)r->train_seq_len);
+    if (ft_cli_task_of(r->task) == FT_TASK_TOKEN_CLS) { /* the reader's fields (also in recipe.yaml) */
+        add_str(j, "tokens_field", r->data_tokens_field);
+        add_str(j, "tags_field", r->data_tags_field);
+    }
     char p[4096];
     ft_status s = ft_json_write_file(ft_path_join(p, sizeof p, r->output_dir, "ftune_train.json"), j, true);
     cJSON_Delete(j);
@@ -325,6 +330,8 @@ ft_task ft_cli_task_of(const char *t) {
         return FT_TASK_REGRESSION;
     if (!strcmp(t, "question_answering"))
         return FT_TASK_QA;
+    if (!strcmp(t, "token_classification"))
+        return FT_TASK_TOKEN_CLS;
     return FT_TASK_CAUSAL_LM;
 }
 
@@ -409,6 +416,12 @@ static ft_status run_job(job *j, int *exit_code) {
         FT_TRY(ft_cli_qa_data(r, j->tok, &j->qa, &j->tr, &j->va, &j->te, stdout));
         if (m->task != FT_TASK_QA)
             FT_TRY(ft_model_set_task(m, task, 2, NULL, (uint64_t)r->seed));
+    } else if (task == FT_TASK_TOKEN_CLS) { /* words and tags aligned to the pieces (cli/tokcls.c) */
+        ft_dataset ds[3];
+        FT_TRY(ft_cli_tag_datasets(r, j->tok, ds, stdout));
+        j->tr = ds[0];
+        j->va = ds[1];
+        j->te = ds[2];
     } else {
         ft_data_cfg dc;
         ft_cli_data_cfg_from(r, &dc);
@@ -421,8 +434,12 @@ static ft_status run_job(job *j, int *exit_code) {
         if (!(m->task == FT_TASK_SEQ_CLS && m->n_labels == j->tr.n_labels))
             FT_TRY(ft_model_set_task(m, task, j->tr.n_labels, (const char *const *)j->tr.label_names,
                                      (uint64_t)r->seed));
-    } else if (task == FT_TASK_REGRESSION && m->task != FT_TASK_REGRESSION)
+    } else if (task == FT_TASK_REGRESSION && m->task != FT_TASK_REGRESSION) {
         FT_TRY(ft_model_set_task(m, task, 1, NULL, (uint64_t)r->seed));
+    } else if (task == FT_TASK_TOKEN_CLS && !(m->task == task && m->n_labels == j->tr.n_labels)) {
+        FT_TRY(ft_model_set_task(m, task, j->tr.n_labels, (const char *const *)j->tr.label_names,
+                                 (uint64_t)r->seed));
+    }
     /* continue training an adapter (PEFT's from_pretrained(..., is_trainable=True)) */
     if (r->peft_init_from) {
         ft_status ls = ft_peft_load(m, r->peft_init_from);
@@ -434,6 +451,7 @@ static ft_status run_job(job *j, int *exit_code) {
                            r->peft_init_from,
                            m->task == FT_TASK_SEQ_CLS      ? "has a classification head"
                            : m->task == FT_TASK_REGRESSION ? "has a regression head"
+                           : m->task == FT_TASK_TOKEN_CLS  ? "has a token-classification head"
                                                            : "has no classification or regression head",
                            r->task);
     } else {
@@ -595,10 +613,19 @@ static ft_status run_job(job *j, int *exit_code) {
         if (test.has_qa)
             ft_cli_qa_print_score(&test.qa, stdout);
         printf("\n");
+        if (test.has_tag)
+            ft_cli_print_tag_metrics(&test.tag, stdout);
         const char *keys[] = {"test/loss", "test/accuracy", "test/f1_macro", "test/mse"};
         double vals[] = {test.loss, ft_eval_metric(&test, "accuracy"), ft_eval_metric(&test, "f1_macro"),
                          ft_eval_metric(&test, "mse")};
-        s = ft_log_write(j->log, res->steps, (double)time(NULL), keys, vals, test.has_cls ? 3 : test.has_reg ? 4 : 1);
+        if (test.has_tag) { /* words: accuracy; entities' F1 (BIO tags) or the tags' macro-F1 */
+            keys[2] = test.tag.entities ? "test/f1" : "test/f1_macro";
+            vals[2] = ft_eval_metric(&test, test.tag.entities ? "f1" : "f1_macro");
+        }
+        s = ft_log_write(j->log, res->steps, (double)time(NULL), keys, vals,
+                         test.has_cls || test.has_tag ? 3
+                         : test.has_reg               ? 4
+                                                      : 1);
     }
     if (s == FT_OK && res->end != FT_TRAIN_INTERRUPTED) {
         if (!strcmp(r->method, "full"))

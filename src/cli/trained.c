@@ -43,7 +43,7 @@ static ft_status load_info(const char *dir, ft_trained *t) {
 
 static bool known_task(const char *s) {
     return !strcmp(s, "causal_lm") || !strcmp(s, "instruction") || !strcmp(s, "classification") ||
-           !strcmp(s, "regression") || !strcmp(s, "question_answering");
+            !strcmp(s, "regression") || !strcmp(s, "question_answering") || !strcmp(s, "token_classification");
 }
 
 ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const char *task, bool need_task,
@@ -69,10 +69,10 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
     }
     if (task) {
         if (!known_task(task)) {
-            s = ft_fail(
-                FT_ERR_ARG,
-                "--task '%s' is not causal_lm, instruction, classification, regression or question_answering",
-                task);
+            s = ft_fail(FT_ERR_ARG,
+                        "--task '%s' is not causal_lm, instruction, classification, regression, "
+                        "question_answering or token_classification",
+                        task);
             goto fail;
         }
         t->task = task;
@@ -153,7 +153,14 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
     t->pad_id = pad;
 
     /* task vs model head */
-    const bool cls = !strcmp(t->task, "classification"), reg = !strcmp(t->task, "regression");
+    const bool cls = !strcmp(t->task, "classification"), reg = !strcmp(t->task, "regression"),
+               tok = !strcmp(t->task, "token_classification");
+    if (tok && t->m->task != FT_TASK_TOKEN_CLS) {
+        s = ft_fail(FT_ERR_CONFIG,
+                    "%s: task token_classification, but the model has no token-classification head",
+                    adapter ? adapter : base);
+        goto fail;
+    }
     if (cls && t->m->task != FT_TASK_SEQ_CLS) {
         s = ft_fail(FT_ERR_CONFIG, "%s: task classification, but the model has no classification head (score.weight)",
                     adapter ? adapter : base);
@@ -170,12 +177,12 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
                     adapter ? adapter : base, t->task, qa ? "has no" : "has");
         goto fail;
     }
-    if (!cls && !reg && !qa && t->m->task != FT_TASK_CAUSAL_LM) {
+    if (!cls && !reg && !qa && !tok && t->m->task != FT_TASK_CAUSAL_LM) {
         s = ft_fail(FT_ERR_CONFIG, "%s: task %s, but the model has a %s head", adapter ? adapter : base, t->task,
                     t->m->task == FT_TASK_SEQ_CLS ? "classification" : "regression");
         goto fail;
     }
-    if (cls) { /* label names: ftune_train.json (class-id order), else the config's id2label */
+    if (cls || tok) { /* label names: ftune_train.json (class-id order), else the config's id2label */
         const cJSON *ln = t->info ? cJSON_GetObjectItemCaseSensitive(t->info, "label_names") : NULL;
         int n = cJSON_IsArray(ln) ? cJSON_GetArraySize(ln) : 0;
         if (n == 0 && t->m->label_names)

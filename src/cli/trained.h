@@ -15,7 +15,8 @@ typedef struct {
     ft_tokenizer *tok;
     cJSON *info;              /* ftune_train.json, or NULL */
     char info_path[4096];
-    const char *task;         /* "causal_lm" | "instruction" | "classification" | "regression" */
+    const char *task;         /* "causal_lm" | "instruction" | "classification" | "regression" |
+                                 "token_classification" */
     char **label_names;       /* classification: class-id order (owned copies) */
     int n_labels;
     int seq_len;

@@ -7,6 +7,14 @@ int ft_cli_fail(const char *cmd, ft_status s) {
     return 1;
 }
 
+void ft_cli_threads(long threads) {
+    ft_ctx ctx;
+    ft_ctx_default(&ctx);
+    if (threads > 0)
+        ctx.threads = (int)threads;
+    ft_ctx_apply(&ctx);
+}
+
 int ft_cmd_version(int argc, char **argv) {
     (void)argc;
     (void)argv;

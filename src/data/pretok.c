@@ -217,6 +217,7 @@ void ft_dataset_free(ft_dataset *d) {
         free(d->ex[i].ids);
         free(d->ex[i].labels);
         free(d->ex[i].type_ids);
+        free(d->ex[i].word_ids);
     }
     free(d->ex);
     for (int i = 0; d->label_names && i < d->n_labels; i++)

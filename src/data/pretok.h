@@ -19,6 +19,7 @@ typedef struct {
     int32_t cls_label;  /* class id for SEQ_CLS, -100 when none */
     float reg_target;   /* value for REGRESSION */
     int32_t start_pos, end_pos; /* QA: the answer's first and last token (data/qa.c) */
+    int32_t *word_ids;  /* TOKEN_CLS: [len] the word each piece comes from (-1 specials), or NULL */
 } ft_example;
 
 typedef struct {

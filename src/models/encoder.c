@@ -4,6 +4,7 @@
  * block (post-LN): h = LN1(x + drop(O(attn(Qx, Kx, Vx; padding mask)))); x' = LN2(h + drop(P(act(F h)))).
  * head on row 0 (h0 = x_L[:, 0]): BERT logits = W·drop(tanh(pool(h0))) + b; RoBERTa W·drop(tanh(D·drop(h0)))
  *   + b; DistilBERT W·drop(relu(D·h0)) + b. Loss: mean CE (single_label_classification) or MSE (regression).
+ * token classification (every variant): logits[t] = W·drop(x_L[t]) + b, mean CE over the labels ≠ −100.
  * Linear layers carry LoRA / DoRA / IA3 through nn/linear; LoRA on word/position embeddings as decoder.c; a
  * bottleneck adapter o ↦ o + up(act(down(o))) on a branch output before its dropout (Houlsby: both, Pfeiffer:
  * the FFN's); prompt tuning prepends n virtual rows (the head then reads the first of them, as in PEFT). */
@@ -44,6 +45,8 @@ typedef struct {
     float *reg;
     int64_t count;
     ft_qa_head_cache qa; /* FT_TASK_QA: the span head on every token */
+    float *tok_in;    /* token head [N,C]: x_final after dropout (x_final itself without) */
+    int32_t *tok_lab; /* [N] its labels (−100 ignored) */
 } enc_acts;
 
 #define W(i) ((i) >= 0 ? m->params[(i)].data : NULL)
@@ -51,6 +54,12 @@ typedef struct {
 #define AL(ptr, count)                                                                                       \
     do {                                                                                                     \
         (ptr) = ft_arena_alloc(arena, (size_t)(count) * sizeof(*(ptr)));                                     \
+        if (!(ptr))                                                                                          \
+            return FT_ERR_NOMEM;                                                                             \
+    } while (0)
+#define ZA(ptr, count)                                                                                       \
+    do {                                                                                                     \
+        (ptr) = ft_model_zeroed(arena, (count));                                                             \
         if (!(ptr))                                                                                          \
             return FT_ERR_NOMEM;                                                                             \
     } while (0)
@@ -108,7 +117,10 @@ static size_t enc_act_bytes(const ft_model *m, int B, int T, const ft_fwd_opts *
         peft_max = pl > peft_max ? pl : peft_max;
         peft_tmp = pt > peft_tmp ? pt : peft_tmp;
     }
-    const size_t head = (6 * (size_t)B * C + 3 * (size_t)B * K) * 4 + 12 * A;
+    size_t head = (6 * (size_t)B * C + 3 * (size_t)B * K) * 4 + 12 * A;
+    if (m->task ==
+        FT_TASK_TOKEN_CLS) /* logits, copy, d(logits) [N,K]; dropped input, d(input) [N,C]; labels */
+        head = (3 * N * K + 2 * N * C + N) * 4 + 8 * A;
     const size_t fixed =
         (2 * N * C + 2 * N) * 4 + 4 * N * 4 + (size_t)c->n_layers * sizeof(enc_layer) + 16 * A + head;
     size_t bwd = ft_attention_lse_scratch_bytes(c->head_dim);
@@ -260,6 +272,48 @@ static ft_status qa_forward_end(const ft_model *m, const ft_batch *b, enc_acts *
                               loss);
 }
 
+/* The token head's dropout: classifier_dropout (or hidden_dropout_prob); DistilBERT's `dropout` (HF
+ * DistilBertForTokenClassification, not seq_classif_dropout). */
+static float tok_dropout(const ft_model *m) {
+    return m->cfg.enc == FT_ENC_DISTILBERT ? m->cfg.resid_dropout : m->cfg.cls_dropout;
+}
+
+/* Token head: logits [N,K] = drop(x_final) Wᵀ + b on every position. */
+static ft_status tok_head_fwd(const ft_model *m, enc_acts *a, ft_arena *arena) {
+    const int64_t N = a->N, C = m->cfg.hidden, K = a->K;
+    const float p = tok_dropout(m);
+    a->tok_in = a->x_final;
+    if (dropping(a, p)) {
+        AL(a->tok_in, N * C);
+        ft_dropout_forward(a->tok_in, a->x_final, N * C, p, a->opts.seed,
+                           drop_stream(&a->opts, m->cfg.n_layers, 3));
+    }
+    AL(a->logits, N * K);
+    ft_linear_forward(a->logits, a->tok_in, W(m->score), W(m->score_b), N, C, K, false);
+    return FT_OK;
+}
+
+/* Its summed CE over the batch's per-token labels (HF CrossEntropyLoss(ignore_index=−100), the mean taken by
+ * the caller); labels outside [0, K) other than −100 fail naming row and column. */
+static ft_status tok_head_loss(const ft_model *m, const ft_batch *b, enc_acts *a, ft_arena *arena,
+                               double *sum, int64_t *cnt) {
+    if (!b->labels)
+        return ft_fail(FT_ERR_ARG, "the batch has no per-token labels for the token-classification head");
+    AL(a->tok_lab, a->N);
+    for (int r = 0; r < a->B; r++)
+        for (int t = 0; t < a->T; t++) {
+            const int32_t y = b->labels[(int64_t)r * b->T + t];
+            if (y != -100 && (y < 0 || y >= a->K))
+                return ft_fail(FT_ERR_RANGE,
+                               "labels[%d][%d] = %d is outside the %lld token classes and not -100", r, t, y,
+                               (long long)a->K);
+            a->tok_lab[(int64_t)r * a->T + t] = y;
+        }
+    *sum = ft_cross_entropy_forward(a->logits, a->tok_lab, a->N, a->K, cnt);
+    (void)m;
+    return FT_OK;
+}
+
 static ft_status enc_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o, ft_arena *arena,
                              ft_acts **out, double *loss, int64_t *count) {
     if (count)
@@ -273,6 +327,9 @@ static ft_status enc_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *
     if (o->label_smoothing > 0.0f && !o->no_loss)
         return ft_fail(FT_ERR_UNSUPPORTED, "label smoothing on the %s encoder is not supported yet",
                        c->model_type);
+    if (m->task == FT_TASK_TOKEN_CLS && m->n_virtual > 0)
+        return ft_fail(FT_ERR_UNSUPPORTED, "prompt tuning with a token-classification head is not supported "
+                                           "(the virtual tokens would need labels)");
     FT_TRY(ft_batch_validate(m, b));
     FT_TRY(ft_model_sync_bf16(m));
     if (m->task == FT_TASK_QA && m->n_virtual > 0)
@@ -339,15 +396,18 @@ static ft_status enc_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *
     a->x_final = x;
     if (m->task == FT_TASK_QA)
         return qa_forward_end(m, b, a, arena, out, loss, count);
-    FT_TRY(head_fwd(m, a, arena));
-    const int64_t K = a->K;
+    const bool tok = m->task == FT_TASK_TOKEN_CLS;
+    FT_TRY(tok ? tok_head_fwd(m, a, arena) : head_fwd(m, a, arena));
+    const int64_t K = a->K, rows = tok ? N : B;
     if (o->keep_logits) {
-        AL(a->logits_copy, (int64_t)B * K);
-        memcpy(a->logits_copy, a->logits, (size_t)(B * K) * sizeof(float));
+        AL(a->logits_copy, rows * K);
+        memcpy(a->logits_copy, a->logits, (size_t)(rows * K) * sizeof(float));
     }
     double sum = 0.0;
     int64_t cnt = 0;
-    if (!o->no_loss)
+    if (!o->no_loss && tok)
+        FT_TRY(tok_head_loss(m, b, a, arena, &sum, &cnt));
+    else if (!o->no_loss)
         FT_TRY(ft_model_head_loss(m, b, a->logits, K, arena, &a->cls, &a->reg, &sum, &cnt));
     a->count = cnt;
     *out = (ft_acts *)(void *)a;
@@ -356,10 +416,30 @@ static ft_status enc_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *
     return ft_model_mean_loss(o, sum, cnt, "the batch has no target (every class label is -100)", loss);
 }
 
+/* d(token head) → d(x_final) [N,C] (written). */
+static ft_status tok_head_bwd(ft_model *m, enc_acts *a, float *dx, float loss_scale, ft_arena *arena) {
+    const int64_t N = a->N, C = m->cfg.hidden, K = a->K;
+    float *dlog;
+    AL(dlog, N * K);
+    ft_cross_entropy_backward(dlog, a->logits, a->tok_lab, N, K, loss_scale / (float)a->count);
+    float *din = dx;
+    if (a->tok_in != a->x_final)
+        ZA(din, N * C);
+    else
+        ZERO(dx, N * C);
+    ft_linear_backward(din, G(m->score), G(m->score_b), dlog, a->tok_in, W(m->score), N, C, K, false);
+    if (din != dx) {
+        ZERO(dx, N * C);
+        ft_dropout_backward(dx, din, N * C, tok_dropout(m), a->opts.seed,
+                            drop_stream(&a->opts, m->cfg.n_layers, 3));
+    }
+    return FT_OK;
+}
+
 static const float *enc_logits(const ft_acts *acts, int64_t *rows, int64_t *cols) {
     const enc_acts *a = (const enc_acts *)(const void *)acts;
-    if (rows) /* QA: one (start, end) row per token */
-        *rows = a->qa.logits ? a->N : a->B;
+    if (rows) /* QA: one (start, end) row per token; a token classifier's are [N = B·T, K] */
+        *rows = a->qa.logits || a->tok_in ? a->N : a->B;
     if (cols)
         *cols = a->K;
     return a->logits_copy;
@@ -368,13 +448,6 @@ static const float *enc_logits(const ft_acts *acts, int64_t *rows, int64_t *cols
 static int enc_seq_len(const ft_acts *acts) {
     return ((const enc_acts *)(const void *)acts)->T;
 }
-
-#define ZA(ptr, count)                                                                                       \
-    do {                                                                                                     \
-        (ptr) = ft_model_zeroed(arena, (count));                                                             \
-        if (!(ptr))                                                                                          \
-            return FT_ERR_NOMEM;                                                                             \
-    } while (0)
 
 /* d(head) → d(x_final) rows 0 (written into dx, zero elsewhere). */
 static ft_status head_bwd(ft_model *m, enc_acts *a, float *dx, float loss_scale, ft_arena *arena) {
@@ -440,6 +513,8 @@ static ft_status enc_backward(ft_model *m, ft_acts *acts, ft_arena *arena, float
     ZA(dfc, N * I);
     if (m->task == FT_TASK_QA)
         FT_TRY(ft_model_qa_head_backward(m, &a->opts, &a->qa, dres, loss_scale, arena));
+    else if (m->task == FT_TASK_TOKEN_CLS)
+        FT_TRY(tok_head_bwd(m, a, dres, loss_scale, arena));
     else
         FT_TRY(head_bwd(m, a, dres, loss_scale, arena));
 

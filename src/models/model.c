@@ -104,8 +104,9 @@ static ft_status build_table(ft_model *m) {
                 ADD(*bv[k], 1, rows[k], 0, "%s.%d.%s.bias", LP, l, n[k]);
             }
         }
-        /* BertForSequenceClassification reads the pooler; RoBERTa's head does not */
-        if (c->enc == FT_ENC_BERT) {
+        /* BertForSequenceClassification reads the pooler; RoBERTa's head does not, nor does a token
+         * classifier (BertForTokenClassification is built without one) */
+        if (c->enc == FT_ENC_BERT && !ft_config_is_token_cls(c->raw)) {
             ADD(m->pool_w, 2, C, C, "bert.pooler.dense.weight");
             ADD(m->pool_b, 1, C, 0, "bert.pooler.dense.bias");
         }
@@ -298,6 +299,14 @@ bool ft_model_site(const ft_model *m, int layer, ft_site site, int *w, int *b, i
     if (path)
         snprintf(path, path_n, "%s.%d.%s", ft_model_layer_prefix(m), layer, name);
     return true;
+}
+
+bool ft_config_is_token_cls(const cJSON *raw) {
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(raw, "architectures");
+    const cJSON *a0 = cJSON_IsArray(a) ? cJSON_GetArrayItem(a, 0) : NULL;
+    const char *suf = "ForTokenClassification";
+    const size_t n = cJSON_IsString(a0) ? strlen(a0->valuestring) : 0, k = strlen(suf);
+    return n > k && !strcmp(a0->valuestring + n - k, suf);
 }
 
 bool ft_model_is_encoder(const ft_model *m) {
@@ -514,6 +523,8 @@ static ft_status model_new(ft_model_config *cfg, ft_model **out) {
 const char *ft_model_head_weight_name(const ft_model *m) {
     if (!ft_model_is_encoder(m))
         return "score.weight";
+    if (m->task == FT_TASK_TOKEN_CLS || ft_config_is_token_cls(m->cfg.raw))
+        return "classifier.weight"; /* every variant's token head is one Linear */
     return m->cfg.enc == FT_ENC_ROBERTA ? "classifier.out_proj.weight" : "classifier.weight";
 }
 
@@ -571,7 +582,9 @@ ft_status ft_model_load(const char *dir, ft_model **out) {
         const cJSON *pt = cJSON_GetObjectItemCaseSensitive(m->cfg.raw, "problem_type");
         /* HF: without problem_type one output means regression */
         bool reg = cJSON_IsString(pt) ? !strcmp(pt->valuestring, "regression") : head->shape[0] == 1;
-        if (cJSON_IsString(pt) && !reg && strcmp(pt->valuestring, "single_label_classification"))
+        /* a token classifier (architectures: *ForTokenClassification) has no problem_type */
+        const bool tok = ft_model_is_encoder(m) && ft_config_is_token_cls(m->cfg.raw);
+        if (!tok && cJSON_IsString(pt) && !reg && strcmp(pt->valuestring, "single_label_classification"))
             s = ft_fail(FT_ERR_UNSUPPORTED,
                         "%s: problem_type '%s' is not supported (single_label_classification, "
                         "regression)",
@@ -580,7 +593,11 @@ ft_status ft_model_load(const char *dir, ft_model **out) {
             s = ft_fail(FT_ERR_SHAPE, "%s: tensor '%s' must be [num_labels, %d]", dir, head_name,
                         m->cfg.hidden);
         else
-            s = ft_model_set_task(m, reg ? FT_TASK_REGRESSION : FT_TASK_SEQ_CLS, (int)head->shape[0], NULL, 0);
+            s = ft_model_set_task(m,
+                                  tok   ? FT_TASK_TOKEN_CLS
+                                  : reg ? FT_TASK_REGRESSION
+                                        : FT_TASK_SEQ_CLS,
+                                  (int)head->shape[0], NULL, 0);
         const int hp[4] = {m->score, m->score_b, m->head_w, m->head_b};
         for (int k = 0; s == FT_OK && k < 4; k++) {
             if (hp[k] < 0)
@@ -695,7 +712,12 @@ void ft_model_zero_grad(ft_model *m) {
 /* HF *ForSequenceClassification config: architectures, id2label/label2id, problem_type. */
 static ft_status config_add_head(const ft_model *m, cJSON *j) {
     const char *mt = m->cfg.model_type;
-    const char *arch = !strcmp(mt, "bert")                     ? "BertForSequenceClassification"
+    const char *arch = m->task == FT_TASK_TOKEN_CLS
+                           ? (!strcmp(mt, "bert")          ? "BertForTokenClassification"
+                              : !strcmp(mt, "roberta")     ? "RobertaForTokenClassification"
+                              : !strcmp(mt, "xlm-roberta") ? "XLMRobertaForTokenClassification"
+                                                           : "DistilBertForTokenClassification")
+                       : !strcmp(mt, "bert")                   ? "BertForSequenceClassification"
                        : !strcmp(mt, "roberta")                ? "RobertaForSequenceClassification"
                        : !strcmp(mt, "xlm-roberta")            ? "XLMRobertaForSequenceClassification"
                        : !strcmp(mt, "distilbert")             ? "DistilBertForSequenceClassification"
@@ -719,8 +741,9 @@ static ft_status config_add_head(const ft_model *m, cJSON *j) {
     }
     cJSON_AddItemToObject(j, "id2label", i2l);
     cJSON_AddItemToObject(j, "label2id", l2i);
-    cJSON_AddStringToObject(j, "problem_type",
-                            m->task == FT_TASK_REGRESSION ? "regression" : "single_label_classification");
+    if (m->task != FT_TASK_TOKEN_CLS) /* HF leaves a token classifier's problem_type unset */
+        cJSON_AddStringToObject(j, "problem_type",
+                                m->task == FT_TASK_REGRESSION ? "regression" : "single_label_classification");
     if (m->cfg.pad_token_id < 0 && !cJSON_GetObjectItem(j, "pad_token_id")) {
         const cJSON *eos = cJSON_GetObjectItem(j, "eos_token_id");
         if (cJSON_IsNumber(eos)) /* HF needs a pad id to find the last token; eos is the usual choice */
@@ -794,6 +817,13 @@ static ft_status add_qa_head(ft_model *m, uint64_t seed) {
     return FT_OK;
 }
 
+/* HF *ForTokenClassification: one Linear `classifier` [K, C] + bias on every token, in every variant. */
+static ft_status add_token_head(ft_model *m, int K, uint64_t seed) {
+    m->score = new_head_param(m, "classifier.weight", K, m->cfg.hidden, seed, 777);
+    m->score_b = new_head_param(m, "classifier.bias", K, 0, seed, 780);
+    return m->score < 0 || m->score_b < 0 ? FT_ERR_NOMEM : FT_OK;
+}
+
 ft_status ft_model_set_task(ft_model *m, ft_task task, int n_labels, const char *const *label_names, uint64_t seed) {
     if (task == FT_TASK_CAUSAL_LM) {
         m->task = task;
@@ -806,12 +836,23 @@ ft_status ft_model_set_task(ft_model *m, ft_task task, int n_labels, const char 
                        task == FT_TASK_REGRESSION ? "regression" : "classification");
     if (task == FT_TASK_REGRESSION)
         n_labels = 1;
-    if (n_labels < 1 || (task == FT_TASK_SEQ_CLS && n_labels < 2))
+    if (n_labels < 1 || ((task == FT_TASK_SEQ_CLS || task == FT_TASK_TOKEN_CLS) && n_labels < 2))
         return ft_fail(FT_ERR_ARG, "a classification head needs at least 2 labels (got %d)", n_labels);
+    if (task == FT_TASK_TOKEN_CLS && !ft_model_is_encoder(m))
+        return ft_fail(
+            FT_ERR_UNSUPPORTED,
+            "token classification needs an encoder (bert, roberta, xlm-roberta, distilbert), not %s",
+            m->cfg.model_type);
+    if (m->score >= 0 && (m->task == FT_TASK_TOKEN_CLS) != (task == FT_TASK_TOKEN_CLS))
+        return ft_fail(FT_ERR_CONFIG, "the model has a %s head; it cannot be trained for %s",
+                       m->task == FT_TASK_TOKEN_CLS ? "token-classification" : "sequence-classification",
+                       task == FT_TASK_TOKEN_CLS ? "token classification" : "sequence classification");
     if (m->score >= 0) {
         if (m->params[m->score].shape[0] != n_labels)
             return ft_fail(FT_ERR_SHAPE, "the model's classification head has %lld labels, the data has %d",
                            (long long)m->params[m->score].shape[0], n_labels);
+    } else if (task == FT_TASK_TOKEN_CLS) {
+        FT_TRY(add_token_head(m, n_labels, seed));
     } else if (ft_model_is_encoder(m)) {
         FT_TRY(add_encoder_head(m, n_labels, seed));
     } else {
@@ -850,6 +891,8 @@ ft_status ft_model_save(const ft_model *m, const char *dir, ft_dtype dtype) {
         const void *data = p->data;
         if (p->extra && !ft_model_is_head(m, i) && i != m->lm_head)
             continue; /* PEFT tensors go with the adapter, not the model (a head a merge untied does not) */
+        if (m->task == FT_TASK_TOKEN_CLS && (i == m->pool_w || i == m->pool_b))
+            continue; /* BertForTokenClassification has no pooler */
         if (dtype == FT_DT_BF16) {
             conv[i] = ft_alloc((size_t)p->numel * 2);
             if (!conv[i]) {
@@ -915,7 +958,7 @@ ft_status ft_batch_validate(const ft_model *m, const ft_batch *b) {
             if (id < 0 || id >= c->vocab_size)
                 return ft_fail(FT_ERR_RANGE, "input_ids[%d][%d] = %d is outside the vocabulary [0, %d)", r, t, id,
                                c->vocab_size);
-            if (b->labels) {
+            if (b->labels && m->task != FT_TASK_TOKEN_CLS) { /* token classes: checked by the loss */
                 int32_t lb = b->labels[i];
                 if (lb != -100 && (lb < 0 || lb >= c->vocab_size))
                     return ft_fail(FT_ERR_RANGE, "labels[%d][%d] = %d is outside the vocabulary [0, %d) and not -100",

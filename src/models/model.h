@@ -17,8 +17,10 @@ typedef enum { FT_ARCH_GPT2 = 0, FT_ARCH_LLAMA, FT_ARCH_BERT, FT_ARCH_DISTILBERT
  * past the padding index and its head is dense+tanh+out_proj on <s>. */
 typedef enum { FT_ENC_BERT = 0, FT_ENC_ROBERTA, FT_ENC_DISTILBERT } ft_enc_variant;
 /* What the model's output is trained for: next-token CE (causal LM / instruction tuning), a class
- * from the last non-padding token (HF *ForSequenceClassification), or a regression value (MSE). */
-typedef enum { FT_TASK_CAUSAL_LM = 0, FT_TASK_SEQ_CLS, FT_TASK_REGRESSION, FT_TASK_QA } ft_task;
+ * from the last non-padding token (HF *ForSequenceClassification), a regression value (MSE), or a class
+ * per token (encoders' HF *ForTokenClassification: `classifier` on every final hidden state, CE over the
+ * batch's per-token labels ≠ −100). */
+typedef enum { FT_TASK_CAUSAL_LM = 0, FT_TASK_SEQ_CLS, FT_TASK_REGRESSION, FT_TASK_QA, FT_TASK_TOKEN_CLS } ft_task;
 /* FT_TASK_QA: extractive question answering (HF *ForQuestionAnswering, encoders only): qa_outputs
  * [2, hidden] + bias on every token gives start and end logits; loss (CE(start) + CE(end)) / 2. */
 
@@ -157,6 +159,8 @@ bool ft_model_is_head(const ft_model *m, int idx);
 /* The HF name of the head's [num_labels, hidden] output weight ("score.weight", "classifier.weight",
  * RoBERTa "classifier.out_proj.weight"): its presence in a checkpoint or adapter marks a classifier. */
 const char *ft_model_head_weight_name(const ft_model *m);
+/* config.json names a token classifier (architectures[0] ends in "ForTokenClassification"). */
+bool ft_config_is_token_cls(const cJSON *raw);
 
 /* Load DIR/config.json + safetensors. Tensors are checked for presence and exact shape. */
 ft_status ft_model_load(const char *dir, ft_model **out);
@@ -221,7 +225,8 @@ typedef struct {
     int32_t *input_ids;  /* [B*T] */
     int32_t *mask;       /* [B*T] 1 real / 0 pad, or NULL = all real */
     int32_t *type_ids;   /* [B*T] token types (encoders: BERT segment ids), or NULL = all 0 */
-    int32_t *labels;     /* [B*T] or NULL = input_ids; -100 ignored; shifted inside the loss (causal LM) */
+    int32_t *labels;     /* [B*T] or NULL = input_ids; -100 ignored; shifted inside the loss (causal LM);
+                            TOKEN_CLS: each token's class id, not shifted */
     int32_t *cls_labels; /* [B] class ids (SEQ_CLS task), -100 = ignored */
     float *reg_targets;  /* [B] targets (REGRESSION task) */
     int32_t *start_positions, *end_positions; /* [B] answer span token indices (QA task); clamped to [0, T],

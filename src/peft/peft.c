@@ -749,9 +749,10 @@ static cJSON *make_peft_config(const ft_model *m, const ft_peft_cfg *c, const ch
     cJSON *j = cJSON_CreateObject();
     if (!j)
         return NULL;
-    const char *task = m->task == FT_TASK_CAUSAL_LM ? "CAUSAL_LM"
-                       : m->task == FT_TASK_QA      ? "QUESTION_ANS"
-                                                    : "SEQ_CLS";
+    const char *task = m->task == FT_TASK_CAUSAL_LM   ? "CAUSAL_LM"
+                       : m->task == FT_TASK_QA        ? "QUESTION_ANS"
+                       : m->task == FT_TASK_TOKEN_CLS ? "TOKEN_CLS"
+                                                      : "SEQ_CLS";
     cJSON_AddStringToObject(j, "base_model_name_or_path", m->dir ? m->dir : "");
     cJSON_AddStringToObject(j, "task_type", task);
     cJSON_AddBoolToObject(j, "inference_mode", true);

@@ -305,11 +305,19 @@ ft_status ft_peft_load(ft_model *m, const char *dir) {
         s = ft_st_open(wpath, &f);
     /* a trained head (modules_to_save) sets the task before the method attaches */
     if (s == FT_OK && m->score < 0) {
+        const cJSON *tt = cJSON_GetObjectItemCaseSensitive(j, "task_type");
+        const bool tok =
+            ft_model_is_encoder(m) && cJSON_IsString(tt) && !strcmp(tt->valuestring, "TOKEN_CLS");
         char hn[160];
-        snprintf(hn, sizeof hn, "base_model.model.%s", ft_model_head_weight_name(m));
+        snprintf(hn, sizeof hn, "base_model.model.%s",
+                 tok ? "classifier.weight" : ft_model_head_weight_name(m));
         const ft_st_tensor *h = ft_st_find(f, hn);
         if (h && h->ndim == 2 && h->shape[1] == m->cfg.hidden)
-            s = ft_model_set_task(m, h->shape[0] == 1 ? FT_TASK_REGRESSION : FT_TASK_SEQ_CLS, (int)h->shape[0], NULL, 0);
+            s = ft_model_set_task(m,
+                                  tok                ? FT_TASK_TOKEN_CLS
+                                  : h->shape[0] == 1 ? FT_TASK_REGRESSION
+                                                     : FT_TASK_SEQ_CLS,
+                                  (int)h->shape[0], NULL, 0);
         else if (ft_model_is_encoder(m) && ft_st_find(f, "base_model.model.qa_outputs.weight"))
             s = ft_model_set_task(m, FT_TASK_QA, 2, NULL, 0); /* a question-answering head */
     }

@@ -102,6 +102,8 @@ typedef struct {
 ft_tok_special ft_tok_special_ids(const ft_tokenizer *tok);
 /* "BPE" or "WordPiece"; and whether the BPE is byte-level. */
 const char *ft_tok_model_type(const ft_tokenizer *tok);
+/* A byte-level BPE (GPT-2 / RoBERTa alphabet, "Ġ" for a leading space). */
+bool ft_tok_is_byte_level(const ft_tokenizer *tok);
 
 /* ---- chat / instruction templates ----
  * Built-in formats, selected by name:

@@ -13,7 +13,9 @@
 #define FT_RECIPE_KEYS(X)                                                                                    \
     X(model, "model", STR, NULL, NULL, "base model directory (config.json + safetensors); required")         \
     X(tokenizer, "tokenizer", STR, NULL, NULL, "tokenizer directory or file (default: the model directory)") \
-    X(task, "task", ENUM, "causal_lm", "classification|regression|causal_lm|instruction|question_answering", "what is trained") \
+    X(task, "task", ENUM, "causal_lm",                                                                       \
+      "classification|regression|causal_lm|instruction|question_answering|token_classification",            \
+      "what is trained")                                                                                     \
     X(method, "method", ENUM, "full", "full|lora|adapter|prompt|bitfit|ia3", "fine-tuning method")           \
     X(seed, "seed", INT, "42", NULL, "seed for shuffling, dropout, head and adapter init, data splits")      \
     X(output_dir, "output_dir", STR, NULL, NULL,                                                             \
@@ -29,8 +31,9 @@
     X(data_validation, "data.validation", STR, NULL, NULL,                                                   \
       "validation file (default: split from data.train)")                                                    \
     X(data_test, "data.test", STR, NULL, NULL, "test file (default: split from data.train)")                 \
-    X(data_format, "data.format", ENUM, "auto", "auto|jsonl|csv|tsv|text|pretokenized",                      \
-      "file format; pretokenized = JSONL of {input_ids, labels?, label?} read as is")                        \
+    X(data_format, "data.format", ENUM, "auto", "auto|jsonl|csv|tsv|text|pretokenized|conll|brown",          \
+      "file format; pretokenized = JSONL of {input_ids, labels?, label?} read as is; token_classification: " \
+      "jsonl, conll (word ... tag columns) or brown (data.train = the corpus directory, split by file)")     \
     X(data_text_field, "data.text_field", STR, "text", NULL, "field holding the text")                       \
     X(data_text_pair_field, "data.text_pair_field", STR, NULL, NULL, "second text of a pair (optional)")     \
     X(data_label_field, "data.label_field", STR, "label", NULL, "field holding the class or value")          \
@@ -85,6 +88,18 @@
       "question answering: SQuAD 2.0 style, the answer may be empty (null score)")                           \
     X(qa_null_score_diff_threshold, "qa.null_score_diff_threshold", FLOAT, "0", NULL,                        \
       "question answering: predict no answer when null score - best span score exceeds this")               \
+    X(data_tokens_field, "data.tokens_field", STR, "tokens", NULL,                                           \
+      "token_classification: JSONL field holding the list of words")                                         \
+    X(data_tags_field, "data.tags_field", STR, "tags", NULL,                                                 \
+      "token_classification: JSONL field holding the list of tags (one per word)")                           \
+    X(data_tag_column, "data.tag_column", INT, "-1", NULL,                                                   \
+      "token_classification, conll: 0-based column of the tag (-1 = the last; the word is column 0)")        \
+    X(data_labels, "data.labels", STR, NULL, NULL,                                                           \
+      "token_classification: the tag set in id order, comma-separated (default: the training tags, sorted)") \
+    X(data_label_all_tokens, "data.label_all_tokens", BOOL, "false", NULL,                                   \
+      "token_classification: label every piece of a word (B- as I-), not only the first")                    \
+    X(data_val_limit, "data.val_limit", INT, "0", NULL,                                                      \
+      "token_classification: evaluate during training on the first N validation sentences only (0 = all)")   \
     X(train_epochs, "train.epochs", FLOAT, "1", NULL,                                                        \
       "passes over the training data (when train.max_steps = 0)")                                            \
     X(train_max_steps, "train.max_steps", INT, "0", NULL, "optimizer steps; > 0 overrides train.epochs")     \

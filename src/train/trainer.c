@@ -34,6 +34,8 @@ int64_t ft_train_steps_for_epochs(double epochs, size_t n, int batch_size, int g
 void ft_eval_result_free(ft_eval_result *r) {
     if (r->has_cls)
         ft_metric_cls_free(&r->cls);
+    if (r->has_tag)
+        ft_metric_tag_free(&r->tag);
     memset(r, 0, sizeof *r);
 }
 
@@ -42,10 +44,9 @@ typedef struct {
     int sign;
 } metric_info;
 static const metric_info METRICS[] = {
-    {"loss", -1},           {"perplexity", -1},      {"accuracy", 1},     {"f1_macro", 1},
-    {"f1_micro", 1},        {"f1_weighted", 1},      {"precision_macro", 1}, {"recall_macro", 1},
-    {"mse", -1},            {"mae", -1},             {"r2", 1},
-    {"exact_match", 1},     {"f1", 1},
+    {"loss", -1},       {"perplexity", -1},     {"accuracy", 1},     {"f1_macro", 1}, {"f1_micro", 1},
+    {"f1_weighted", 1}, {"precision_macro", 1}, {"recall_macro", 1}, {"mse", -1},     {"mae", -1},
+    {"r2", 1},          {"exact_match", 1},     {"precision", 1},    {"recall", 1},   {"f1", 1},
 };
 
 int ft_eval_metric_sign(const char *name) {
@@ -60,6 +61,19 @@ double ft_eval_metric(const ft_eval_result *r, const char *n) {
         return r->loss;
     if (!strcmp(n, "perplexity"))
         return r->perplexity;
+    if (r->has_tag) {
+        const ft_metric_tag *t = &r->tag;
+        if (!strcmp(n, "accuracy"))
+            return t->accuracy;
+        if (!strcmp(n, "f1_macro"))
+            return t->entities ? NAN : t->f1_macro_tags;
+        if (!strcmp(n, "precision"))
+            return t->entities ? t->precision : NAN;
+        if (!strcmp(n, "recall"))
+            return t->entities ? t->recall : NAN;
+        if (!strcmp(n, "f1"))
+            return t->entities ? t->f1 : NAN;
+    }
     if (r->has_cls) {
         const ft_metric_cls *c = &r->cls;
         if (!strcmp(n, "accuracy")) return c->accuracy;
@@ -150,9 +164,131 @@ static ft_status qa_logits_score(const ft_dataset *d, qa_logits *q, ft_eval_resu
     return s;
 }
 
+/* One evaluation batch: the examples d[i .. i + batch_size) (indices in idx[0..n)), collated into b (freed
+ * by the caller) and run forward; a = NULL when the batch has no target (not an error), else its loss sum is
+ * added to *total and its target count to *count. */
+typedef struct {
+    int n;
+    ft_batch b;
+    ft_acts *a;
+} eval_step;
+
+static ft_status eval_batch(ft_model *m, const ft_dataset *d, size_t i, int batch_size, int seq_len,
+                            int32_t pad_id, ft_arena *arena, size_t *idx, eval_step *e, double *total,
+                            int64_t *count) {
+    e->n = 0;
+    e->a = NULL;
+    for (size_t j = i; j < d->n && e->n < batch_size; j++)
+        idx[e->n++] = j;
+    FT_TRY(ft_batch_collate(d, idx, e->n, seq_len, pad_id, &e->b));
+    ft_arena_reset(arena);
+    ft_fwd_opts o = eval_opts(m);
+    double l = 0.0;
+    int64_t c = -1;
+    ft_status s = ft_model_forward(m, &e->b, &o, arena, &e->a, &l, &c);
+    if (s == FT_ERR_ARG && c == 0) { /* nothing to predict in this batch (no label / single-token examples) */
+        e->a = NULL;
+        ft_clear_error();
+        return FT_OK;
+    }
+    if (s != FT_OK) {
+        ft_batch_free(&e->b);
+        return s;
+    }
+    *total += l * (double)c;
+    *count += c;
+    return FT_OK;
+}
+
+/* The index of the largest of row[0..K) (the first on ties). */
+static int argmax(const float *row, int K) {
+    int best = 0;
+    for (int k = 1; k < K; k++)
+        if (row[k] > row[best])
+            best = k;
+    return best;
+}
+
+/* The mean loss of an evaluation (an error naming `what` when nothing counted). */
+static ft_status eval_mean(double total, int64_t count, const char *what, ft_eval_result *out) {
+    if (count == 0)
+        return ft_fail(FT_ERR_ARG, "evaluation data has no %s", what);
+    out->loss = total / (double)count;
+    out->perplexity = exp(out->loss);
+    out->count = count;
+    return FT_OK;
+}
+
+/* Token classification: the loss over the labelled pieces, and each word's tag at its first piece (words
+ * whose label is -100 — unknown tags, truncated away — are not scored) for the tagging metrics. */
+static ft_status evaluate_tokens(ft_model *m, const ft_dataset *d, int batch_size, int seq_len,
+                                 int32_t pad_id, ft_arena *arena, ft_eval_result *out) {
+    size_t pieces = 0;
+    for (size_t i = 0; i < d->n; i++)
+        pieces += (size_t)d->ex[i].len;
+    size_t *idx = malloc((size_t)batch_size * sizeof *idx), *off = malloc((d->n + 1) * sizeof *off);
+    int32_t *yt = malloc((pieces ? pieces : 1) * sizeof *yt),
+            *yp = malloc((pieces ? pieces : 1) * sizeof *yp);
+    char **names = m->label_names, **made = NULL;
+    ft_status s = idx && off && yt && yp ? FT_OK : ft_fail(FT_ERR_NOMEM, "out of memory");
+    if (s == FT_OK && !names &&
+        (made = calloc((size_t)m->n_labels, sizeof *made))) /* LABEL_k as HF names them */
+        for (int k = 0; k < m->n_labels; k++) {
+            char nm[32];
+            snprintf(nm, sizeof nm, "LABEL_%d", k);
+            made[k] = ft_strdup(nm);
+        }
+    if (s == FT_OK && !names && !made)
+        s = ft_fail(FT_ERR_NOMEM, "out of memory");
+    names = names ? names : made;
+    double total = 0.0;
+    int64_t count = 0;
+    size_t nw = 0, ns = 0;
+    if (off)
+        off[0] = 0;
+    for (size_t i = 0; s == FT_OK && i < d->n; i += (size_t)batch_size) {
+        eval_step e;
+        s = eval_batch(m, d, i, batch_size, seq_len, pad_id, arena, idx, &e, &total, &count);
+        if (s != FT_OK)
+            break;
+        const int n = e.n;
+        const int T = e.b.T;
+        const float *lg = e.a ? ft_acts_logits(e.a, NULL, NULL) : NULL;
+        for (int r = 0; lg && r < n; r++) {
+            const ft_example *ex = &d->ex[idx[r]];
+            for (int t = 0; ex->word_ids && t < ex->len && t < T; t++) {
+                const int32_t w = ex->word_ids[t];
+                if (w < 0 || (t > 0 && ex->word_ids[t - 1] == w) || ex->labels[t] < 0)
+                    continue;
+                yt[nw] = ex->labels[t];
+                yp[nw++] =
+                    argmax(lg + ((size_t)r * (size_t)T + (size_t)t) * (size_t)m->n_labels, m->n_labels);
+            }
+            off[++ns] = nw;
+        }
+        ft_batch_free(&e.b);
+    }
+    if (s == FT_OK)
+        s = eval_mean(total, count, "labelled token", out);
+    if (s == FT_OK) {
+        s = ft_metric_tagging(yt, yp, off, ns, names, m->n_labels, &out->tag);
+        out->has_tag = s == FT_OK;
+    }
+    for (int k = 0; made && k < m->n_labels; k++)
+        free(made[k]);
+    free(made);
+    free(idx);
+    free(off);
+    free(yt);
+    free(yp);
+    return s;
+}
+
 ft_status ft_train_evaluate(ft_model *m, const ft_dataset *d, int batch_size, int seq_len, int32_t pad_id,
                             ft_arena *arena, ft_eval_result *out) {
     memset(out, 0, sizeof *out);
+    if (m->task == FT_TASK_TOKEN_CLS)
+        return evaluate_tokens(m, d, batch_size, seq_len, pad_id, arena, out);
     const bool qa = m->task == FT_TASK_QA && d->qa && d->qa->n == d->n;
     qa_logits ql = {0};
     if (qa) {
@@ -175,54 +311,33 @@ ft_status ft_train_evaluate(ft_model *m, const ft_dataset *d, int batch_size, in
     if (!idx || ((cls || reg) && (!yt || !yp)) || (reg && (!rt || !rp)))
         s = ft_fail(FT_ERR_NOMEM, "out of memory");
     for (size_t i = 0; s == FT_OK && i < d->n; i += (size_t)batch_size) {
-        int n = 0;
-        for (size_t j = i; j < d->n && n < batch_size; j++)
-            idx[n++] = j;
-        ft_batch b;
-        s = ft_batch_collate(d, idx, n, seq_len, pad_id, &b);
+        eval_step e;
+        s = eval_batch(m, d, i, batch_size, seq_len, pad_id, arena, idx, &e, &total, &count);
         if (s != FT_OK)
             break;
-        ft_arena_reset(arena);
-        ft_fwd_opts o = eval_opts(m);
-        ft_acts *a = NULL;
-        double l = 0.0;
-        int64_t c = -1;
-        s = ft_model_forward(m, &b, &o, arena, &a, &l, &c);
-        if (s == FT_ERR_ARG && c == 0) { /* nothing to predict in this batch (single-token examples) */
-            s = FT_OK;
-            ft_clear_error();
-        } else if (s == FT_OK) {
-            total += l * (double)c;
-            count += c;
-            const float *lg = a ? ft_acts_logits(a, NULL, NULL) : NULL;
+        const int n = e.n;
+        if (e.a) {
+            const float *lg = ft_acts_logits(e.a, NULL, NULL);
             if (!lg)
                 have_logits = false;
             for (int r = 0; qa && lg && r < n; r++)
-                qa_logits_put(d, &ql, idx[r], lg + (size_t)r * (size_t)b.T * 2, b.T);
+                qa_logits_put(d, &ql, idx[r], lg + (size_t)r * (size_t)e.b.T * 2, e.b.T);
             for (int r = 0; have_logits && r < n; r++) {
                 const ft_example *ex = &d->ex[idx[r]];
                 if (cls && ex->cls_label != -100) {
-                    const float *row = lg + (size_t)r * (size_t)m->n_labels;
-                    int best = 0;
-                    for (int k = 1; k < m->n_labels; k++)
-                        if (row[k] > row[best])
-                            best = k;
                     yt[npred] = ex->cls_label;
-                    yp[npred++] = best;
+                    yp[npred++] = argmax(lg + (size_t)r * (size_t)m->n_labels, m->n_labels);
                 } else if (reg) {
                     rt[npred] = ex->reg_target;
                     rp[npred++] = lg[r];
                 }
             }
         }
-        ft_batch_free(&b);
+        ft_batch_free(&e.b);
     }
-    if (s == FT_OK && count == 0)
-        s = ft_fail(FT_ERR_ARG, "evaluation data has no target");
+    if (s == FT_OK)
+        s = eval_mean(total, count, "target", out);
     if (s == FT_OK) {
-        out->loss = total / (double)count;
-        out->perplexity = exp(out->loss);
-        out->count = count;
         if (cls && have_logits && npred > 0) {
             s = ft_metric_classification_ids(yt, yp, npred, (size_t)m->n_labels, &out->cls);
             out->has_cls = s == FT_OK;
@@ -331,11 +446,14 @@ static ft_status evaluate(run *r, bool *stop_early) {
     const char *keys[16];
     double vals[16];
     size_t n = 0;
-    static const char *const NAMES[] = {"loss", "perplexity", "accuracy", "f1_macro", "f1_weighted",
-                                        "precision_macro", "recall_macro", "mse", "mae", "r2", "exact_match", "f1"};
-    static const char *const TAGS[] = {"eval/loss", "eval/perplexity", "eval/accuracy", "eval/f1_macro",
-                                       "eval/f1_weighted", "eval/precision_macro", "eval/recall_macro", "eval/mse",
-                                       "eval/mae", "eval/r2", "eval/exact_match", "eval/f1"};
+    static const char *const NAMES[] = {"loss",   "perplexity", "accuracy",    "f1_macro",  "f1_weighted",
+                                        "precision_macro", "recall_macro", "mse", "mae", "r2",
+                                        "exact_match", "precision", "recall", "f1"};
+    static const char *const TAGS[] = {"eval/loss",        "eval/perplexity",   "eval/accuracy",
+                                       "eval/f1_macro",    "eval/f1_weighted",  "eval/precision_macro",
+                                       "eval/recall_macro", "eval/mse",         "eval/mae",
+                                       "eval/r2",          "eval/exact_match",  "eval/precision",
+                                       "eval/recall",      "eval/f1"};
     char line[512];
     int ll = snprintf(line, sizeof line, "eval step %lld:", (long long)r->st.step);
     for (size_t i = 0; i < sizeof NAMES / sizeof *NAMES; i++) {

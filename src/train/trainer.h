@@ -16,6 +16,7 @@
 #include "data/pretok.h"
 #include "eval/metrics.h"
 #include "eval/qa_post.h"
+#include "eval/tagging.h"
 #include "report/metrics_log.h"
 #include "report/progress.h"
 #include "report/tfevents.h"
@@ -68,11 +69,14 @@ typedef struct {
     ft_metric_cls cls;       /* classification (from the head's logits) */
     ft_metric_reg reg;
     bool has_qa;
-    ft_qa_score qa;          /* question answering: SQuAD EM / F1 of the post-processed spans */
+    ft_qa_score qa; /* question answering: SQuAD EM / F1 of the post-processed spans */
+    bool has_tag;   /* token classification: word accuracy, entity P/R/F1 or macro-F1 over tags */
+    ft_metric_tag tag;
 } ft_eval_result;
 void ft_eval_result_free(ft_eval_result *r);
-/* A metric by name (loss, perplexity, accuracy, f1_macro, ..., mse, mae, r2, exact_match, f1); NaN when not
- * available. */
+/* A metric by name (loss, perplexity, accuracy, f1_macro, ..., mse, mae, r2; question answering:
+ * exact_match, f1; token classification: accuracy (words), precision / recall / f1 (entities, micro),
+ * f1_macro (tags)); NaN when not available. */
 double ft_eval_metric(const ft_eval_result *r, const char *name);
 /* +1 when higher is better, -1 when lower is, 0 for an unknown name. */
 int ft_eval_metric_sign(const char *name);

@@ -4,8 +4,9 @@
 Re-implements, from reading Hugging Face transformers (modeling_bert.py, modeling_roberta.py,
 modeling_distilbert.py) and PEFT (tuners/lora, tuners/ia3), the math of BertForSequenceClassification,
 RobertaForSequenceClassification / XLMRobertaForSequenceClassification and
-DistilBertForSequenceClassification as plain functions of the checkpoint's tensors, with LoRA, IA3 or
-BitFit on top, runs one forward + backward in float64 (no dropout) and writes what `ftune dump` writes:
+DistilBertForSequenceClassification, and Bert/Roberta/DistilBertForTokenClassification (a Linear `classifier`
+on every final hidden state, cross-entropy over the labels != -100, mean over them), as plain functions of the
+checkpoint's tensors, with LoRA, IA3 or BitFit on top, runs one forward + backward in float64 (no dropout) and writes what `ftune dump` writes:
 logits [B, num_labels], loss [1], grad.<name> for every trained tensor (HF names for full fine-tuning,
 the adapter file's names with --adapter).
 
@@ -45,6 +46,14 @@ KINDS = {
     "xlmr": ("xlm-roberta", dict(SMALL, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                                  intermediate_size=32, type_vocab_size=2, num_labels=3)),
     "distilbert": ("distilbert", dict(SMALL, dim=32, n_layers=2, n_heads=4, hidden_dim=48, num_labels=3)),
+    # token classifiers (ftune init makes the token head from "architectures")
+    "bert_tok": ("bert", dict(SMALL, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                              intermediate_size=24, num_labels=5, architectures=["BertForTokenClassification"])),
+    "roberta_tok": ("roberta", dict(SMALL, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                    intermediate_size=24, num_labels=4,
+                                    architectures=["RobertaForTokenClassification"])),
+    "distilbert_tok": ("distilbert", dict(SMALL, dim=16, n_layers=1, n_heads=2, hidden_dim=24, num_labels=5,
+                                          architectures=["DistilBertForTokenClassification"])),
 }
 # case: (kind, method, batch)
 CASES = [
@@ -70,6 +79,12 @@ CASES = [
     ("roberta-qa-full", "roberta", "full", "robqa"),
     ("distilbert-qa-full", "distilbert", "full", "plainqa"),
     ("distilbert-qa-lora", "distilbert", "lora", "plainqa"),
+    ("bert_tok-full", "bert_tok", "full", "tok"),
+    ("bert_tok-lora", "bert_tok", "lora", "tok"),
+    ("roberta_tok-full", "roberta_tok", "full", "robtok"),
+    ("roberta_tok-lora", "roberta_tok", "lora", "robtok"),
+    ("distilbert_tok-full", "distilbert_tok", "full", "tokplain"),
+    ("distilbert_tok-lora", "distilbert_tok", "lora", "tokplain"),
 ]
 QA_ARCH = {"bert": "BertForQuestionAnswering", "roberta": "RobertaForQuestionAnswering",
            "distilbert": "DistilBertForQuestionAnswering"}
@@ -81,8 +96,18 @@ class RefError(Exception):
 
 # ---------------------------------------------------------------- model description
 
+def is_token_cls(cfg):
+    return (cfg.get("architectures") or [""])[0].endswith("ForTokenClassification")
+
+
 def describe(cfg):
     """Sizes, names and variant of an encoder config.json."""
+    d = _describe(cfg)
+    d["tok"] = is_token_cls(cfg)
+    return d
+
+
+def _describe(cfg):
     mt = cfg["model_type"]
     if mt == "distilbert":
         return dict(kind="distilbert", P="distilbert", L="distilbert.transformer.layer", d=cfg["dim"],
@@ -114,6 +139,8 @@ def linear_modules(c):
 def head_modules(c, tensors=None):
     if tensors is not None and "qa_outputs.weight" in tensors:
         return ["qa_outputs"]
+    if c["tok"]:  # *ForTokenClassification: one Linear in every variant
+        return ["classifier"]
     if c["kind"] == "roberta":
         return ["classifier.dense", "classifier.out_proj"]
     return (["pre_classifier"] if c["kind"] == "distilbert" else []) + ["classifier"]
@@ -205,6 +232,8 @@ class Net:
             x = self.ln(self.adapter(self.linear(f, pre + n[6]), pre + where[1]) + h, pre + n[7])
         if "qa_outputs.weight" in P:  # *ForQuestionAnswering: (dropout,) qa_outputs on every token -> [B, T, 2]
             return self.linear(x, "qa_outputs")
+        if c["tok"]:  # every token: dropout, classifier
+            return self.linear(x, "classifier")
         h0 = x[:, 0]
         if c["kind"] == "bert":  # pooler, dropout, classifier
             return self.linear(torch.tanh(self.linear(h0, "bert.pooler.dense")), "classifier")
@@ -218,6 +247,9 @@ class Net:
             sp, ep = batch["start_positions"].clamp(0, T), batch["end_positions"].clamp(0, T)
             return (F.cross_entropy(logits[..., 0], sp, ignore_index=T) +
                     F.cross_entropy(logits[..., 1], ep, ignore_index=T)) / 2
+        if self.c["tok"]:
+            K = logits.shape[-1]
+            return F.cross_entropy(logits.reshape(-1, K), batch["labels"].reshape(-1), ignore_index=-100)
         if self.cfg.get("problem_type") == "regression":
             return F.mse_loss(logits.squeeze(-1), batch["targets"])
         return F.cross_entropy(logits, batch["cls_labels"], ignore_index=-100)
@@ -238,6 +270,8 @@ def load_batch(path):
         torch.zeros_like(out["input_ids"])
     if "cls_labels" in b:
         out["cls_labels"] = torch.tensor(b["cls_labels"])
+    if "labels" in b:
+        out["labels"] = torch.tensor(b["labels"])
     if "targets" in b:
         out["targets"] = torch.tensor(b["targets"], dtype=torch.float64)
     for k in ("start_positions", "end_positions"):
@@ -362,6 +396,11 @@ def write_batches(work):
     make("qa", 0, True, qa)
     make("robqa", 1, False, qa)
     make("plainqa", 0, False, qa)
+    # per-token labels: -100 on specials, pads and some continuation pieces
+    tl = [[-100, 4, 0, -100, -100, 3, 1, -100], [-100, 2, 3, -100, 1, -100], [-100, 0, 1, 2, -100, 3, 3, -100]]
+    make("tok", 0, True, {"labels": [pad(r, -100) for r in tl]})
+    make("tokplain", 0, False, {"labels": [pad(r, -100) for r in tl]})
+    make("robtok", 1, False, {"labels": [pad([min(v, 3) for v in r], -100) for r in tl]})
 
 
 _LORA = {"auto_mapping": None, "bias": "none", "exclude_modules": None, "fan_in_fan_out": False,
@@ -381,7 +420,8 @@ def write_adapter(mdir, method, adir, rng):
     heads = [k for k in tensors if any(k.startswith(h + ".") for h in head_modules(c, tensors))]
     if method == "lora":
         targets = ["q_lin", "v_lin"] if c["kind"] == "distilbert" else ["query", "value"]
-        conf = dict(_LORA, target_modules=targets, base_model_name_or_path=os.path.abspath(mdir))
+        conf = dict(_LORA, target_modules=targets, base_model_name_or_path=os.path.abspath(mdir),
+                    task_type="TOKEN_CLS" if c["tok"] else "SEQ_CLS")
         if "qa_outputs.weight" in tensors:  # PEFT's QUESTION_ANS saves qa_outputs
             conf.update(task_type="QUESTION_ANS", modules_to_save=["qa_outputs"])
         for mod in linear_modules(c):
