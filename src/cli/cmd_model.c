@@ -191,7 +191,10 @@ static const char *DUMP_USAGE =
     "the adapter's tensors, under their names in adapter_model.safetensors; with prompt tuning the\n"
     "logits cover the virtual tokens too ([B, n_virtual + T, V]). A classification model's logits are\n"
     "[B, num_labels] (batch.json then needs \"cls_labels\": [...] or \"targets\": [...]). An encoder\n"
-    "(bert, roberta, xlm-roberta, distilbert) also takes \"token_type_ids\": [[...], ...] (default all 0).\n";
+    "(bert, roberta, xlm-roberta, distilbert) also takes \"token_type_ids\": [[...], ...] (default all 0).\n"
+    "A masked-LM encoder (a checkpoint with its *ForMaskedLM head) needs \"labels\": [[...], ...], the ids\n"
+    "at the masked positions and -100 elsewhere (not shifted; input_ids already masked), and its logits are\n"
+    "[B, T, V].\n";
 
 int ft_cmd_dump(int argc, char **argv) {
     const char *model = NULL, *batch = NULL, *outp = NULL, *adapter = NULL;
@@ -238,7 +241,7 @@ int ft_cmd_dump(int argc, char **argv) {
         int64_t rows, cols, one = 1;
         const float *lg = ft_acts_logits(a, &rows, &cols);
         int64_t lshape[3] = {b.B, ft_acts_seq_len(a), cols}, hshape[2] = {b.B, cols};
-        if (m->task == FT_TASK_CAUSAL_LM)
+        if (m->task == FT_TASK_CAUSAL_LM || m->task == FT_TASK_MASKED_LM)
             s = ft_st_writer_add(w, "logits", FT_DT_F32, 3, lshape, lg);
         else
             s = ft_st_writer_add(w, "logits", FT_DT_F32, 2, hshape, lg);

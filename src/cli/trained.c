@@ -43,7 +43,7 @@ static ft_status load_info(const char *dir, ft_trained *t) {
 
 static bool known_task(const char *s) {
     return !strcmp(s, "causal_lm") || !strcmp(s, "instruction") || !strcmp(s, "classification") ||
-           !strcmp(s, "regression");
+           !strcmp(s, "regression") || !strcmp(s, "masked_lm");
 }
 
 ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const char *task, bool need_task,
@@ -69,7 +69,9 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
     }
     if (task) {
         if (!known_task(task)) {
-            s = ft_fail(FT_ERR_ARG, "--task '%s' is not causal_lm, instruction, classification or regression", task);
+            s = ft_fail(FT_ERR_ARG,
+                        "--task '%s' is not causal_lm, instruction, classification, regression or masked_lm",
+                        task);
             goto fail;
         }
         t->task = task;
@@ -161,9 +163,18 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
                     adapter ? adapter : base);
         goto fail;
     }
-    if (!cls && !reg && t->m->task != FT_TASK_CAUSAL_LM) {
-        s = ft_fail(FT_ERR_CONFIG, "%s: task %s, but the model has a %s head", adapter ? adapter : base, t->task,
-                    t->m->task == FT_TASK_SEQ_CLS ? "classification" : "regression");
+    const bool mlm = !strcmp(t->task, "masked_lm");
+    if (mlm && t->m->task != FT_TASK_MASKED_LM) {
+        s = ft_fail(FT_ERR_CONFIG, "%s: task masked_lm, but the model has no masked-LM head",
+                    adapter ? adapter : base);
+        goto fail;
+    }
+    if (!cls && !reg && !mlm && t->m->task != FT_TASK_CAUSAL_LM) {
+        s = ft_fail(FT_ERR_CONFIG, "%s: task %s, but the model has a %s head", adapter ? adapter : base,
+                    t->task,
+                    t->m->task == FT_TASK_SEQ_CLS      ? "classification"
+                    : t->m->task == FT_TASK_REGRESSION ? "regression"
+                                                       : "masked-LM");
         goto fail;
     }
     if (cls) { /* label names: ftune_train.json (class-id order), else the config's id2label */

@@ -24,6 +24,8 @@ typedef struct {
     size_t n;
     char **label_names; /* [n_labels] class names in id order (SEQ_CLS), or NULL */
     int n_labels;
+    const struct ft_mlm
+        *mlm; /* masked LM: the trainer masks each collated batch with it (data/mlm.h); borrowed */
 } ft_dataset;
 
 /* Read a JSONL file of pre-tokenized examples; errors name file:line and the field. A row's class
