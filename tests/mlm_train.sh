@@ -55,6 +55,10 @@ ck '[ "$e1" = "$e2" ]' "mlm eval: two evaluations differ ($e1 / $e2)"
 l=$(sed 's/.*"loss":\([0-9.e-]*\).*/\1/' <<<"$e1"); p=$(sed 's/.*"perplexity":\([0-9.e-]*\).*/\1/' <<<"$e1")
 ck "awk -v l=$l -v p=$p -v a=${after:-0} 'BEGIN { exit !(l > 0 && (p - exp(l))^2 < 1e-6 * p * p && (l - a)^2 < 1e-6) }'" "mlm eval: loss $l / perplexity $p / training's final eval ${after:-?}"
 
+if echo "the cat" | "$FT" classify --model out-mlm > cl.log 2>&1 || ! grep -q "masked_lm has no classes to predict" cl.log; then
+  echo "FAIL: classify on a masked-LM model not refused"; cat cl.log; fail=1
+fi
+
 # resume: stopped at step 30 and resumed, the run ends as the uninterrupted one, bit for bit
 "$FT" train mlm.yaml output_dir=out-a checkpoint.every=30 checkpoint.keep_last=0 > a.log
 "$FT" train mlm.yaml output_dir=out-b resume=out-a/checkpoints/step-00000030 > b.log

@@ -315,6 +315,10 @@ int ft_cmd_classify(int argc, char **argv) {
                     model);
     if (s == FT_OK && t.m->task == FT_TASK_CAUSAL_LM)
         s = ft_fail(FT_ERR_ARG, "%s: task %s has no classes to predict (use ftune generate)", model, t.task);
+    if (s == FT_OK && t.m->task == FT_TASK_MASKED_LM)
+        s = ft_fail(FT_ERR_ARG,
+                    "%s: task %s has no classes to predict (fine-tune it for classification first)", model,
+                    t.task);
     const int nl = t.m->n_labels;
     ft_kv *kv = NULL;
     float *lg = malloc((size_t)(nl > 0 ? nl : 1) * sizeof *lg);
