@@ -11,6 +11,7 @@
 #include "cli/qa_cli.h"
 #include "cli/tokcls.h"
 #include "cli/trained.h"
+#include "data/mlm.h"
 #include "models/infer.h"
 #include "train/trainer.h"
 
@@ -23,6 +24,9 @@ static const char *EVAL_USAGE =
     "  regression               mse, mae, r2 (and loss = mse as trained)\n"
     "  question_answering       SQuAD exact_match and f1 of the post-processed spans (SQuAD JSON or JSONL;\n"
     "                           HasAns / NoAns split when some questions have no answer; docs/encoders.md)\n"
+    "  masked_lm                loss (cross-entropy over the masked tokens), perplexity = exp(loss), on a\n"
+    "                           fixed masking of the data (the run's seed, data.mlm_probability and\n"
+    "                           data.whole_word_mask), so two evaluations see the same masks\n"
     "The task, label set (class-id order), data fields, chat template and text cleaning come from the\n"
     "ftune_train.json and recipe.yaml that `ftune train` wrote in DIR (or in the adapter directory), so\n"
     "`ftune eval --model OUT --data test.jsonl` needs nothing else. DIR may be a full checkpoint or an "
@@ -33,8 +37,9 @@ static const char *EVAL_USAGE =
     "\n"
     "options:\n"
     "  --adapter DIR     a PEFT adapter to load onto --model\n"
-    "  --task TASK       causal_lm | instruction | classification | regression | question_answering\n"
-    "                    (overrides ftune_train.json; required for a model `ftune train` did not write)\n"
+    "  --task TASK       causal_lm | instruction | classification | regression | question_answering |\n"
+    "                    token_classification | masked_lm (overrides ftune_train.json; required for a\n"
+    "                    model `ftune train` did not write)\n"
     "  --json            print one JSON object, the metrics at top level\n"
     "  --batch-size N    examples per forward pass (8)\n"
     "  --seq-len N       truncation length (default: the training seq_len)\n"
@@ -59,8 +64,10 @@ static const char *CLASSIFY_USAGE =
     "A line that tokenizes to nothing (empty, with no special tokens added) is an error. See docs/evaluation.md.\n";
 
 static ft_task task_enum(const char *t) {
-    return !strcmp(t, "classification") ? FT_TASK_SEQ_CLS : !strcmp(t, "regression") ? FT_TASK_REGRESSION
-                                                                                      : FT_TASK_CAUSAL_LM;
+    return !strcmp(t, "classification") ? FT_TASK_SEQ_CLS
+           : !strcmp(t, "regression")   ? FT_TASK_REGRESSION
+           : !strcmp(t, "masked_lm")    ? FT_TASK_MASKED_LM
+                                        : FT_TASK_CAUSAL_LM;
 }
 
 static void set_threads(long threads) {
@@ -217,6 +224,15 @@ int ft_cmd_eval(int argc, char **argv) {
         if (s == FT_OK && tk == FT_TASK_SEQ_CLS)
             s = remap_labels(&t, &ds);
     }
+    ft_mlm mlm = {0};
+    if (s == FT_OK && tk == FT_TASK_MASKED_LM) { /* the run's masking settings and seed: fixed masks */
+        if (!t.tok)
+            s = ft_fail(FT_ERR_CONFIG, "task masked_lm needs the tokenizer (its mask token)");
+        else
+            s = ft_mlm_init(&mlm, t.tok, model, t.m->cfg.vocab_size, (float)t.rec.data_mlm_probability,
+                            t.rec.data_whole_word_mask, (uint64_t)t.rec.seed);
+        ds.mlm = &mlm;
+    }
     double t0 = ft_now();
     if (s == FT_OK) {
         ft_arena arena;
@@ -237,7 +253,7 @@ int ft_cmd_eval(int argc, char **argv) {
         cJSON_AddStringToObject(j, "task", t.task);
         cJSON_AddNumberToObject(j, "n_examples", (double)ds.n);
         cJSON_AddNumberToObject(j, "loss", res.loss);
-        if (tk == FT_TASK_CAUSAL_LM) {
+        if (tk == FT_TASK_CAUSAL_LM || tk == FT_TASK_MASKED_LM) {
             cJSON_AddNumberToObject(j, "perplexity", res.perplexity);
             cJSON_AddNumberToObject(j, "n_tokens", (double)res.count);
         } else if (tk == FT_TASK_SEQ_CLS) {
@@ -262,8 +278,9 @@ int ft_cmd_eval(int argc, char **argv) {
         printf("model %s%s%s, task %s, %zu examples (%.1f s)\n", model, adapter ? " + " : "", adapter ? adapter : "",
                t.task, ds.n, wall);
         printf("loss         %.4f\n", res.loss);
-        if (tk == FT_TASK_CAUSAL_LM)
-            printf("perplexity   %.4f\ntokens       %lld\n", res.perplexity, (long long)res.count);
+        if (tk == FT_TASK_CAUSAL_LM || tk == FT_TASK_MASKED_LM)
+            printf("perplexity   %.4f\ntokens       %lld%s\n", res.perplexity, (long long)res.count,
+                   tk == FT_TASK_MASKED_LM ? " (masked)" : "");
         else if (tk == FT_TASK_SEQ_CLS)
             print_cls_table(&res.cls, t.label_names);
         else
@@ -272,6 +289,7 @@ int ft_cmd_eval(int argc, char **argv) {
     if (have_res)
         ft_eval_result_free(&res);
     ft_dataset_free(&ds);
+    ft_mlm_free(&mlm);
     ft_trained_free(&t);
     return s == FT_OK ? 0 : ft_cli_fail("eval", s);
 }
@@ -318,6 +336,10 @@ int ft_cmd_classify(int argc, char **argv) {
                     model);
     if (s == FT_OK && t.m->task == FT_TASK_CAUSAL_LM)
         s = ft_fail(FT_ERR_ARG, "%s: task %s has no classes to predict (use ftune generate)", model, t.task);
+    if (s == FT_OK && t.m->task == FT_TASK_MASKED_LM)
+        s = ft_fail(FT_ERR_ARG,
+                    "%s: task %s has no classes to predict (fine-tune it for classification first)", model,
+                    t.task);
     const int nl = t.m->n_labels;
     ft_kv *kv = NULL;
     float *lg = malloc((size_t)(nl > 0 ? nl : 1) * sizeof *lg);

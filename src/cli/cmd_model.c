@@ -204,7 +204,10 @@ static const char *DUMP_USAGE =
     "encoder (bert, roberta, xlm-roberta, distilbert) also takes \"token_type_ids\": [[...], ...] (default all 0).\n"
     "A token classifier's labels are \"labels\": [[...], ...] [B][T] (class ids, -100 ignored, not "
     "shifted);\n"
-    "its logits are [B, T, num_labels].\n";
+    "its logits are [B, T, num_labels].\n"
+    "A masked-LM encoder (a checkpoint with its *ForMaskedLM head) needs \"labels\": [[...], ...], the ids\n"
+    "at the masked positions and -100 elsewhere (not shifted; input_ids already masked), and its logits are\n"
+    "[B, T, V].\n";
 
 int ft_cmd_dump(int argc, char **argv) {
     const char *model = NULL, *batch = NULL, *outp = NULL, *adapter = NULL;
@@ -251,7 +254,8 @@ int ft_cmd_dump(int argc, char **argv) {
         int64_t rows, cols, one = 1;
         const float *lg = ft_acts_logits(a, &rows, &cols);
         int64_t lshape[3] = {b.B, ft_acts_seq_len(a), cols}, hshape[2] = {b.B, cols};
-        if (m->task == FT_TASK_CAUSAL_LM || m->task == FT_TASK_QA || m->task == FT_TASK_TOKEN_CLS)
+        if (m->task == FT_TASK_CAUSAL_LM || m->task == FT_TASK_QA || m->task == FT_TASK_TOKEN_CLS ||
+            m->task == FT_TASK_MASKED_LM)
             s = ft_st_writer_add(w, "logits", FT_DT_F32, 3, lshape, lg);
         else
             s = ft_st_writer_add(w, "logits", FT_DT_F32, 2, hshape, lg);

@@ -90,7 +90,7 @@ int ft_cmd_predict_qa(int argc, char **argv) {
     }
     char *ctext = NULL;
     ft_status s = cfile ? ft_read_file(cfile, &ctext, NULL) : FT_OK;
-    ft_trained t;
+    ft_trained t = {0};
     bool have_t = false;
     if (s == FT_OK)
         s = ft_trained_load(model, adapter, task, true, &t);

@@ -18,6 +18,7 @@
 #include "train/memory.h"
 #include "io/json.h"
 #include "data/dataset.h"
+#include "data/mlm.h"
 #include "peft/peft.h"
 #include "tokenizer/tokenizer.h"
 #include "train/recipe.h"
@@ -332,6 +333,8 @@ ft_task ft_cli_task_of(const char *t) {
         return FT_TASK_QA;
     if (!strcmp(t, "token_classification"))
         return FT_TASK_TOKEN_CLS;
+    if (!strcmp(t, "masked_lm"))
+        return FT_TASK_MASKED_LM;
     return FT_TASK_CAUSAL_LM;
 }
 
@@ -347,6 +350,7 @@ typedef struct {
     ft_train_result res;
     bool have_res;
     ft_cli_qa qa; /* question answering: the examples behind tr/va/te's windows */
+    ft_mlm mlm; /* task masked_lm: the datasets' masker */
 } job;
 
 static void job_free(job *j) {
@@ -356,12 +360,44 @@ static void job_free(job *j) {
     ft_dataset_free(&j->va);
     ft_dataset_free(&j->te);
     ft_cli_qa_free(&j->qa);
+    ft_mlm_free(&j->mlm);
     ft_tok_free(j->tok);
     ft_model_free(j->m);
     (void)ft_log_close(j->log);
     (void)ft_tb_close(j->tb);
     free(j->yaml);
     ft_recipe_free(&j->r);
+}
+
+/* task masked_lm: the masker every split's batches go through, and the model's masked-LM head. */
+static ft_status setup_mlm(job *j, const char *tok_src) {
+    ft_model *m = j->m;
+    const ft_recipe *r = &j->r;
+    if (!j->tok)
+        return ft_fail(FT_ERR_CONFIG,
+                       "task masked_lm needs the tokenizer (its mask token): set the 'tokenizer' key");
+    FT_TRY(ft_mlm_init(&j->mlm, j->tok, tok_src, m->cfg.vocab_size, (float)r->data_mlm_probability,
+                       r->data_whole_word_mask, (uint64_t)r->seed));
+    j->tr.mlm = j->va.mlm = j->te.mlm = &j->mlm;
+    const bool had = m->task == FT_TASK_MASKED_LM;
+    if (!had && (strcmp(r->method, "full") || r->peft_init_from))
+        return ft_fail(
+            FT_ERR_CONFIG,
+            "%s has no masked-LM head: under method %s the head is part of the frozen base model (as in "
+            "PEFT), so a new one would stay at its random init and not be saved with the adapter; train "
+            "masked_lm with method full first (or start from a *ForMaskedLM checkpoint)",
+            r->model, r->method);
+    FT_TRY(ft_model_set_task(m, FT_TASK_MASKED_LM, 0, NULL, (uint64_t)r->seed));
+    if (!had)
+        printf("note: %s has no masked-LM head (%s...): initialized\n", r->model, ft_model_mlm_name(m, 0));
+    return FT_OK;
+}
+
+/* Another task on a masked-LM checkpoint: its head is dropped. */
+static void mlm_notes(const ft_model *m, const char *task) {
+    if (m->task == FT_TASK_MASKED_LM)
+        printf("note: the checkpoint's masked-LM head (%s...) is not used by task %s: dropped\n",
+               ft_model_mlm_name(m, 0), task);
 }
 
 static ft_status run_job(job *j, int *exit_code) {
@@ -427,6 +463,12 @@ static ft_status run_job(job *j, int *exit_code) {
         ft_cli_data_cfg_from(r, &dc);
         FT_TRY(ft_data_build(&dc, task, j->tok, &j->tr, &j->va, &j->te, stdout));
     }
+    if (task == FT_TASK_MASKED_LM)
+        FT_TRY(setup_mlm(j, tok_src));
+    else
+        mlm_notes(m, r->task);
+    if (task == FT_TASK_CAUSAL_LM && m->task == FT_TASK_MASKED_LM) /* the encoder then refuses by name */
+        FT_TRY(ft_model_set_task(m, FT_TASK_CAUSAL_LM, 0, NULL, 0));
     if (task == FT_TASK_SEQ_CLS) {
         if (j->tr.n_labels < 2)
             return ft_fail(FT_ERR_CONFIG, "%s: classification needs at least two labels in the training data",
@@ -440,6 +482,12 @@ static ft_status run_job(job *j, int *exit_code) {
         FT_TRY(ft_model_set_task(m, task, j->tr.n_labels, (const char *const *)j->tr.label_names,
                                  (uint64_t)r->seed));
     }
+    if (m->pooler_init && (task == FT_TASK_SEQ_CLS || task == FT_TASK_REGRESSION))
+        printf("note: bert.pooler.dense is not in %s (a masked-LM save has none): initialized%s\n", r->model,
+               strcmp(r->method, "full") && strcmp(r->method, "bitfit")
+                   ? "; part of the base model, it stays "
+                     "frozen under this method, as in PEFT"
+                   : "");
     /* continue training an adapter (PEFT's from_pretrained(..., is_trainable=True)) */
     if (r->peft_init_from) {
         ft_status ls = ft_peft_load(m, r->peft_init_from);
@@ -606,6 +654,8 @@ static ft_status run_job(job *j, int *exit_code) {
         FT_TRY(s);
         has_test = true;
         printf("test: loss %.4f", test.loss);
+        if (task == FT_TASK_MASKED_LM)
+            printf(" perplexity %.4f (masked tokens, fixed masks)", test.perplexity);
         if (test.has_cls)
             printf(" accuracy %.4f f1_macro %.4f", test.cls.accuracy, test.cls.f1_macro);
         if (test.has_reg)

@@ -43,7 +43,8 @@ static ft_status load_info(const char *dir, ft_trained *t) {
 
 static bool known_task(const char *s) {
     return !strcmp(s, "causal_lm") || !strcmp(s, "instruction") || !strcmp(s, "classification") ||
-            !strcmp(s, "regression") || !strcmp(s, "question_answering") || !strcmp(s, "token_classification");
+            !strcmp(s, "regression") || !strcmp(s, "question_answering") || !strcmp(s, "token_classification") ||
+           !strcmp(s, "masked_lm");
 }
 
 ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const char *task, bool need_task,
@@ -71,7 +72,7 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
         if (!known_task(task)) {
             s = ft_fail(FT_ERR_ARG,
                         "--task '%s' is not causal_lm, instruction, classification, regression, "
-                        "question_answering or token_classification",
+                        "question_answering, token_classification or masked_lm",
                         task);
             goto fail;
         }
@@ -177,9 +178,20 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
                     adapter ? adapter : base, t->task, qa ? "has no" : "has");
         goto fail;
     }
-    if (!cls && !reg && !qa && !tok && t->m->task != FT_TASK_CAUSAL_LM) {
-        s = ft_fail(FT_ERR_CONFIG, "%s: task %s, but the model has a %s head", adapter ? adapter : base, t->task,
-                    t->m->task == FT_TASK_SEQ_CLS ? "classification" : "regression");
+    const bool mlm = !strcmp(t->task, "masked_lm");
+    if (mlm && t->m->task != FT_TASK_MASKED_LM) {
+        s = ft_fail(FT_ERR_CONFIG, "%s: task masked_lm, but the model has no masked-LM head",
+                    adapter ? adapter : base);
+        goto fail;
+    }
+    if (!cls && !reg && !qa && !tok && !mlm && t->m->task != FT_TASK_CAUSAL_LM) {
+        s = ft_fail(FT_ERR_CONFIG, "%s: task %s, but the model has a %s head", adapter ? adapter : base,
+                    t->task,
+                    t->m->task == FT_TASK_SEQ_CLS      ? "classification"
+                    : t->m->task == FT_TASK_REGRESSION ? "regression"
+                    : t->m->task == FT_TASK_TOKEN_CLS  ? "token-classification"
+                    : t->m->task == FT_TASK_QA         ? "question-answering"
+                                                       : "masked-LM");
         goto fail;
     }
     if (cls || tok) { /* label names: ftune_train.json (class-id order), else the config's id2label */

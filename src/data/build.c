@@ -246,6 +246,26 @@ static ft_status instruction_example(const build_ctx *b, const ft_data_rec *r, f
     return s;
 }
 
+/* Append a text's ids (and eos when ≥ 0) to the packing stream. */
+static ft_status stream_push(int32_t **stream, size_t *sn, size_t *scap, const ft_tok_ids *t, int32_t eos) {
+    const size_t ne = t->n + (eos >= 0);
+    if (*sn + ne > *scap) {
+        size_t nc = *scap ? *scap : 4096;
+        while (nc < *sn + ne)
+            nc *= 2;
+        int32_t *x = realloc(*stream, nc * sizeof *x);
+        if (!x)
+            return ft_fail(FT_ERR_NOMEM, "out of memory");
+        *stream = x;
+        *scap = nc;
+    }
+    memcpy(*stream + *sn, t->ids, t->n * sizeof *t->ids);
+    *sn += t->n;
+    if (eos >= 0)
+        (*stream)[(*sn)++] = eos;
+    return FT_OK;
+}
+
 static ft_status build_split(const build_ctx *b, const ft_data_recs *rs, ft_dataset *d, tok_stats *ts) {
     memset(ts, 0, sizeof *ts);
     size_t cap = 0, max = (size_t)b->cfg->max_len;
@@ -297,27 +317,19 @@ static ft_status build_split(const build_ctx *b, const ft_data_recs *rs, ft_data
             s = ft_fail_ctx(s, "%s:%ld: ", r->file, r->line);
             break;
         }
+        /* masked LM packed as HF's run_mlm groups texts: [CLS] a [SEP] [CLS] b [SEP] ... cut into blocks */
+        if (b->task == FT_TASK_MASKED_LM && b->cfg->pack) {
+            if ((s = stream_push(&stream, &sn, &scap, &t, -1)) != FT_OK)
+                break;
+            continue;
+        }
         if (b->task == FT_TASK_CAUSAL_LM) {
             /* documents end with EOS so the model learns where they stop */
             bool add_eos = sp.eos >= 0 && (t.n == 0 || t.ids[t.n - 1] != sp.eos);
             size_t ne = t.n + add_eos;
             if (b->cfg->pack) {
-                if (sn + ne > scap) {
-                    size_t nc = scap ? scap : 4096;
-                    while (nc < sn + ne)
-                        nc *= 2;
-                    int32_t *x = realloc(stream, nc * sizeof *x);
-                    if (!x) {
-                        s = ft_fail(FT_ERR_NOMEM, "out of memory");
-                        break;
-                    }
-                    stream = x;
-                    scap = nc;
-                }
-                memcpy(stream + sn, t.ids, t.n * sizeof *t.ids);
-                sn += t.n;
-                if (add_eos)
-                    stream[sn++] = sp.eos;
+                if ((s = stream_push(&stream, &sn, &scap, &t, add_eos ? sp.eos : -1)) != FT_OK)
+                    break;
                 continue;
             }
             if (ne == 0)

@@ -29,6 +29,8 @@ typedef struct {
     int n_labels;
     const struct ft_qa_feats *qa; /* QA windows (data/qa.h), not owned: the batches then carry
                                      start/end positions, evaluation post-processes the spans */
+    const struct ft_mlm
+        *mlm; /* masked LM: the trainer masks each collated batch with it (data/mlm.h); borrowed */
 } ft_dataset;
 
 /* Read a JSONL file of pre-tokenized examples; errors name file:line and the field. A row's class

@@ -4,10 +4,12 @@
  * block (post-LN): h = LN1(x + drop(O(attn(Qx, Kx, Vx; padding mask)))); x' = LN2(h + drop(P(act(F h)))).
  * head on row 0 (h0 = x_L[:, 0]): BERT logits = W·drop(tanh(pool(h0))) + b; RoBERTa W·drop(tanh(D·drop(h0)))
  *   + b; DistilBERT W·drop(relu(D·h0)) + b. Loss: mean CE (single_label_classification) or MSE (regression).
- * token classification (every variant): logits[t] = W·drop(x_L[t]) + b, mean CE over the labels ≠ −100.
- * Linear layers carry LoRA / DoRA / IA3 through nn/linear; LoRA on word/position embeddings as decoder.c; a
- * bottleneck adapter o ↦ o + up(act(down(o))) on a branch output before its dropout (Houlsby: both, Pfeiffer:
- * the FFN's); prompt tuning prepends n virtual rows (the head then reads the first of them, as in PEFT). */
+ * token classification (every variant): logits[t] = W·drop(x_L[t]) + b, mean CE over the labels ≠ −100;
+ * masked LM (every labelled row): logits = LN(act(D·x_L + d))·Eᵀ + bias, E the word embeddings (tied); mean
+ * CE over labels ≠ −100 (not shifted). Linear layers carry LoRA / DoRA / IA3 through nn/linear; LoRA on
+ * word/position embeddings as decoder.c; a bottleneck adapter o ↦ o + up(act(down(o))) on a branch output
+ * before its dropout (Houlsby: both, Pfeiffer: the FFN's); prompt tuning prepends n virtual rows (the head
+ * then reads the first of them, as in PEFT). */
 #include <math.h>
 #include <string.h>
 
@@ -47,6 +49,12 @@ typedef struct {
     ft_qa_head_cache qa; /* FT_TASK_QA: the span head on every token */
     float *tok_in;    /* token head [N,C]: x_final after dropout (x_final itself without) */
     int32_t *tok_lab; /* [N] its labels (−100 ignored) */
+    /* masked LM: the head runs on S rows (the labelled ones; all with keep_logits), logits [S,V] */
+    int64_t S;
+    int64_t *mrow;                        /* [S] row of x_final */
+    int32_t *mtgt;                        /* [S] label (-100 = none) */
+    float *m_in, *m_pre, *m_act, *m_norm; /* [S,C] transform input, dense output, activation, LayerNorm */
+    float *m_mean, *m_rstd;               /* [S] */
 } enc_acts;
 
 #define W(i) ((i) >= 0 ? m->params[(i)].data : NULL)
@@ -121,6 +129,12 @@ static size_t enc_act_bytes(const ft_model *m, int B, int T, const ft_fwd_opts *
     if (m->task ==
         FT_TASK_TOKEN_CLS) /* logits, copy, d(logits) [N,K]; dropped input, d(input) [N,C]; labels */
         head = (3 * N * K + 2 * N * C + N) * 4 + 8 * A;
+    if (m->task == FT_TASK_MASKED_LM) { /* ≤ N rows: index, label, 4 [S,C], statistics, logits (+ copy) */
+        const size_t V = (size_t)c->vocab_size;
+        head = (N * 2 + N + 4 * N * C + 2 * N + N * V * (o->keep_logits ? 2 : 1)) * 4 + 12 * A;
+        if (!o->no_loss) /* d(logits), d(norm), d(act), d(pre), d(in) */
+            head += (N * V + 4 * N * C) * 4 + 6 * A;
+    }
     const size_t fixed =
         (2 * N * C + 2 * N) * 4 + 4 * N * 4 + (size_t)c->n_layers * sizeof(enc_layer) + 16 * A + head;
     size_t bwd = ft_attention_lse_scratch_bytes(c->head_dim);
@@ -314,6 +328,56 @@ static ft_status tok_head_loss(const ft_model *m, const ft_batch *b, enc_acts *a
     return FT_OK;
 }
 
+/* The masked-LM head on the rows that carry a label (every row with keep_logits): BERT cls.predictions,
+ * RoBERTa lm_head, DistilBERT vocab_*: logits = LN(act(D·h + d))·Eᵀ + bias with E the word embeddings (tied);
+ * act = hidden_act (BERT) / activation (DistilBERT), RoBERTa's lm_head always erf GELU. No dropout. */
+static ft_act mlm_act(const ft_model *m) {
+    return m->cfg.enc == FT_ENC_ROBERTA ? FT_ACT_GELU_ERF : m->cfg.act;
+}
+
+static ft_status mlm_fwd(const ft_model *m, const ft_batch *b, enc_acts *a, ft_arena *arena) {
+    const ft_model_config *c = &m->cfg;
+    const int64_t C = c->hidden, V = c->vocab_size, N = a->N;
+    const int T = a->T, nv = m->n_virtual;
+    int64_t S = 0;
+    for (int pass = 0; pass < 2; pass++) { /* count, then fill */
+        int64_t k = 0;
+        for (int64_t i = 0; i < N; i++) {
+            const int r = (int)(i / T), t = (int)(i % T);
+            const int32_t lab = t < nv || !b->labels ? -100 : b->labels[(int64_t)r * b->T + (t - nv)];
+            if (!a->opts.keep_logits && lab == -100)
+                continue;
+            if (pass) {
+                a->mrow[k] = i;
+                a->mtgt[k] = lab;
+            }
+            k++;
+        }
+        if (!pass) {
+            S = k;
+            AL(a->mrow, S > 0 ? S : 1);
+            AL(a->mtgt, S > 0 ? S : 1);
+        }
+    }
+    a->S = S;
+    a->K = V;
+    AL(a->m_in, S * C + 1);
+    AL(a->m_pre, S * C + 1);
+    AL(a->m_act, S * C + 1);
+    AL(a->m_norm, S * C + 1);
+    AL(a->m_mean, S + 1);
+    AL(a->m_rstd, S + 1);
+    AL(a->logits, S * V + 1);
+    for (int64_t k = 0; k < S; k++)
+        memcpy(a->m_in + k * C, a->x_final + a->mrow[k] * C, (size_t)C * sizeof(float));
+    ft_linear_forward(a->m_pre, a->m_in, W(m->mlm_w), W(m->mlm_b), S, C, C, false);
+    ft_act_forward(mlm_act(m), a->m_act, a->m_pre, S * C);
+    ft_layernorm_forward(a->m_norm, a->m_mean, a->m_rstd, a->m_act, W(m->mlm_ln_w), W(m->mlm_ln_b), S, C,
+                         c->norm_eps);
+    ft_linear_forward(a->logits, a->m_norm, W(m->wte), W(m->mlm_bias), S, C, V, false);
+    return FT_OK;
+}
+
 static ft_status enc_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o, ft_arena *arena,
                              ft_acts **out, double *loss, int64_t *count) {
     if (count)
@@ -321,9 +385,13 @@ static ft_status enc_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *
     const ft_model_config *c = &m->cfg;
     if (m->task == FT_TASK_CAUSAL_LM)
         return ft_fail(FT_ERR_UNSUPPORTED,
-                       "the %s encoder has no language-model head: use task classification or regression "
-                       "(masked-LM training is not supported yet)",
+                       "the %s encoder has no causal language-model head: use task masked_lm, classification "
+                       "or regression",
                        c->model_type);
+    const bool mlm = m->task == FT_TASK_MASKED_LM;
+    if (mlm && !b->labels && !o->no_loss)
+        return ft_fail(FT_ERR_ARG,
+                       "the batch has no masked-LM labels (labels [B][T], -100 where not masked)");
     if (o->label_smoothing > 0.0f && !o->no_loss)
         return ft_fail(FT_ERR_UNSUPPORTED, "label smoothing on the %s encoder is not supported yet",
                        c->model_type);
@@ -397,23 +465,31 @@ static ft_status enc_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *
     if (m->task == FT_TASK_QA)
         return qa_forward_end(m, b, a, arena, out, loss, count);
     const bool tok = m->task == FT_TASK_TOKEN_CLS;
-    FT_TRY(tok ? tok_head_fwd(m, a, arena) : head_fwd(m, a, arena));
-    const int64_t K = a->K, rows = tok ? N : B;
+    if (mlm)
+        FT_TRY(mlm_fwd(m, b, a, arena));
+    else
+        FT_TRY(tok ? tok_head_fwd(m, a, arena) : head_fwd(m, a, arena));
+    const int64_t K = a->K, rows = mlm ? a->S : tok ? N : B;
     if (o->keep_logits) {
-        AL(a->logits_copy, rows * K);
+        AL(a->logits_copy, rows * K + 1);
         memcpy(a->logits_copy, a->logits, (size_t)(rows * K) * sizeof(float));
     }
     double sum = 0.0;
     int64_t cnt = 0;
     if (!o->no_loss && tok)
         FT_TRY(tok_head_loss(m, b, a, arena, &sum, &cnt));
+    else if (!o->no_loss && mlm)
+        sum = ft_cross_entropy_forward(a->logits, a->mtgt, a->S, K, &cnt);
     else if (!o->no_loss)
         FT_TRY(ft_model_head_loss(m, b, a->logits, K, arena, &a->cls, &a->reg, &sum, &cnt));
     a->count = cnt;
     *out = (ft_acts *)(void *)a;
     if (count)
         *count = cnt;
-    return ft_model_mean_loss(o, sum, cnt, "the batch has no target (every class label is -100)", loss);
+    return ft_model_mean_loss(o, sum, cnt,
+                              mlm ? "the batch has no masked token (every label is -100)"
+                                  : "the batch has no target (every class label is -100)",
+                              loss);
 }
 
 /* d(token head) → d(x_final) [N,C] (written). */
@@ -438,8 +514,9 @@ static ft_status tok_head_bwd(ft_model *m, enc_acts *a, float *dx, float loss_sc
 
 static const float *enc_logits(const ft_acts *acts, int64_t *rows, int64_t *cols) {
     const enc_acts *a = (const enc_acts *)(const void *)acts;
-    if (rows) /* QA: one (start, end) row per token; a token classifier's are [N = B·T, K] */
-        *rows = a->qa.logits || a->tok_in ? a->N : a->B;
+    if (rows) /* masked LM: the S head rows; QA: one (start, end) row per token; a token classifier's are
+                 [N = B·T, K] */
+        *rows = a->mrow ? a->S : a->qa.logits || a->tok_in ? a->N : a->B;
     if (cols)
         *cols = a->K;
     return a->logits_copy;
@@ -486,6 +563,29 @@ static ft_status head_bwd(ft_model *m, enc_acts *a, float *dx, float loss_scale,
     return FT_OK;
 }
 
+/* d(masked-LM head) → dx [N,C] (written: the selected rows, zero elsewhere); the tied word embeddings get
+ * the decoder's gradient here, the lookup's later. */
+static ft_status mlm_bwd(ft_model *m, enc_acts *a, float *dx, float loss_scale, ft_arena *arena) {
+    const ft_model_config *c = &m->cfg;
+    const int64_t C = c->hidden, V = a->K, S = a->S;
+    float *dlog, *dnorm, *dact, *dpre, *din;
+    ZA(dlog, S * V + 1);
+    ZA(dnorm, S * C + 1);
+    ZA(dact, S * C + 1);
+    ZA(dpre, S * C + 1);
+    ZA(din, S * C + 1);
+    ft_cross_entropy_backward(dlog, a->logits, a->mtgt, S, V, loss_scale / (float)a->count);
+    ft_linear_backward(dnorm, G(m->wte), G(m->mlm_bias), dlog, a->m_norm, W(m->wte), S, C, V, false);
+    ft_layernorm_backward(dact, G(m->mlm_ln_w), G(m->mlm_ln_b), dnorm, a->m_act, W(m->mlm_ln_w), a->m_mean,
+                          a->m_rstd, S, C);
+    ft_act_backward(mlm_act(m), dpre, dact, a->m_pre, S * C);
+    ft_linear_backward(din, G(m->mlm_w), G(m->mlm_b), dpre, a->m_in, W(m->mlm_w), S, C, C, false);
+    ZERO(dx, a->N * C);
+    for (int64_t k = 0; k < S; k++)
+        ft_add_inplace(dx + a->mrow[k] * C, din + k * C, C);
+    return FT_OK;
+}
+
 static bool below_trains(const ft_model *m) {
     return G(m->wte) || G(m->wpe) || G(m->tte) || G(m->eln_w) || G(m->eln_b) || G(m->prompt) ||
            ft_model_emb_lora_trains(m);
@@ -515,6 +615,8 @@ static ft_status enc_backward(ft_model *m, ft_acts *acts, ft_arena *arena, float
         FT_TRY(ft_model_qa_head_backward(m, &a->opts, &a->qa, dres, loss_scale, arena));
     else if (m->task == FT_TASK_TOKEN_CLS)
         FT_TRY(tok_head_bwd(m, a, dres, loss_scale, arena));
+    else if (a->mrow)
+        FT_TRY(mlm_bwd(m, a, dres, loss_scale, arena));
     else
         FT_TRY(head_bwd(m, a, dres, loss_scale, arena));
 

@@ -56,6 +56,7 @@ static ft_status build_table(ft_model *m) {
         return ft_fail(FT_ERR_NOMEM, "out of memory");
     m->wpe = m->lnf_b = m->score = m->prompt = -1;
     m->tte = m->eln_w = m->eln_b = m->pool_w = m->pool_b = m->score_b = m->head_w = m->head_b = -1;
+    m->mlm_w = m->mlm_b = m->mlm_ln_w = m->mlm_ln_b = m->mlm_bias = -1;
     m->sites = malloc((size_t)c->n_layers * FT_N_SITES * sizeof *m->sites);
     m->adapters = malloc((size_t)c->n_layers * 2 * sizeof *m->adapters);
     if (!m->sites || !m->adapters)
@@ -466,6 +467,9 @@ static const ft_st_tensor *find_base_tensor(const ft_model *m, const char *name,
         t = ft_st_set_find(m->st, name + 12, file);
     if (t || !ft_model_is_encoder(m))
         return t;
+    if (!strcmp(name, "cls.predictions.bias") || !strcmp(name, "lm_head.bias")) /* the decoder's bias, tied */
+        return ft_st_set_find(m->st, name[0] == 'c' ? "cls.predictions.decoder.bias" : "lm_head.decoder.bias",
+                              file);
     const char *bare = strchr(name, '.'), *P = strstr(name, ".LayerNorm.");
     if (bare && (t = ft_st_set_find(m->st, bare + 1, file)))
         return t;
@@ -519,6 +523,143 @@ static ft_status model_new(ft_model_config *cfg, ft_model **out) {
     return FT_OK;
 }
 
+/* BERT's pooler absent from the checkpoint: HF's init (weight N(0, initializer_range), bias 0). */
+static ft_status init_pooler(ft_model *m, int i) {
+    ft_param *p = &m->params[i];
+    if (!p->data && !(p->data = ft_calloc((size_t)p->numel * sizeof(float))))
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    p->owned = true;
+    for (int64_t j = 0; i == m->pool_w && j < p->numel; j++)
+        p->data[j] = ft_rng_normal(0x9001, (uint64_t)i, (uint64_t)j) * m->cfg.init_range;
+    m->pooler_init = true;
+    return FT_OK;
+}
+
+/* ---- the encoders' masked-LM head ---- */
+const char *ft_model_mlm_name(const ft_model *m, int k) {
+    static const char *const names[3][5] = {
+        {"cls.predictions.transform.dense.weight", "cls.predictions.transform.dense.bias",
+         "cls.predictions.transform.LayerNorm.weight", "cls.predictions.transform.LayerNorm.bias",
+         "cls.predictions.bias"},
+        {"lm_head.dense.weight", "lm_head.dense.bias", "lm_head.layer_norm.weight", "lm_head.layer_norm.bias",
+         "lm_head.bias"},
+        {"vocab_transform.weight", "vocab_transform.bias", "vocab_layer_norm.weight", "vocab_layer_norm.bias",
+         "vocab_projector.bias"}};
+    if (!ft_model_is_encoder(m) || k < 0 || k > 4)
+        return NULL;
+    return names[m->cfg.enc == FT_ENC_BERT ? 0 : m->cfg.enc == FT_ENC_ROBERTA ? 1 : 2][k];
+}
+
+bool ft_model_mlm_in_checkpoint(const ft_model *m) {
+    const char *nm = ft_model_mlm_name(m, 0);
+    return nm && m->st && find_base_tensor(m, nm, NULL);
+}
+
+/* The masked-LM head's five tensors appended as base weights: bound to the checkpoint's when it has the
+ * head (every one must then be there), else HF's init. */
+static ft_status mlm_attach(ft_model *m, uint64_t seed) {
+    const cJSON *tie = cJSON_GetObjectItemCaseSensitive(m->cfg.raw, "tie_word_embeddings");
+    if (cJSON_IsFalse(tie))
+        return ft_fail(
+            FT_ERR_UNSUPPORTED,
+            "%s: tie_word_embeddings false: a masked-LM decoder of its own is not supported (ftune ties "
+            "it to the word embeddings, as HF's default)",
+            m->dir ? m->dir : m->cfg.model_type);
+    const int64_t C = m->cfg.hidden, V = m->cfg.vocab_size;
+    int *idx[5] = {&m->mlm_w, &m->mlm_b, &m->mlm_ln_w, &m->mlm_ln_b, &m->mlm_bias};
+    const bool have = ft_model_mlm_in_checkpoint(m);
+    for (int k = 0; k < 5; k++) {
+        const char *nm = ft_model_mlm_name(m, k);
+        const int i = ft_model_add_param(m, nm, k == 0 ? 2 : 1, k == 4 ? V : C, k == 0 ? C : 0);
+        if (i < 0)
+            return FT_ERR_NOMEM;
+        *idx[k] = i;
+        ft_param *p = &m->params[i];
+        p->extra = false; /* part of the base model (HF *ForMaskedLM): saved with it, frozen under PEFT */
+        if (have) {
+            const char *file = NULL;
+            const ft_st_tensor *t = find_base_tensor(m, nm, &file);
+            if (!t)
+                return ft_fail(FT_ERR_MISSING,
+                               "%s: tensor '%s' of the masked-LM head is missing from the checkpoint",
+                               m->dir ? m->dir : "?", nm);
+            ft_free(p->data);
+            p->data = NULL;
+            p->owned = false;
+            FT_TRY(bind_tensor(p, t, file));
+        } else {
+            for (int64_t j = 0; j < p->numel; j++)
+                p->data[j] = k == 0   ? ft_rng_normal(seed, 790, (uint64_t)j) * m->cfg.init_range
+                             : k == 2 ? 1.0f
+                                      : 0.0f;
+        }
+    }
+    return FT_OK;
+}
+
+/* Remove params [first, n_params): the table's tail (a head switched for another before anything else is
+ * attached after it). */
+static ft_status drop_tail(ft_model *m, int first, const char *what) {
+    if (first < 0 || first > m->n_params)
+        return ft_fail(FT_ERR_ARG, "the %s can only be dropped before anything is attached after it", what);
+    for (int i = first; i < m->n_params; i++) {
+        ft_param *p = &m->params[i];
+        if (p->owned)
+            ft_free(p->data);
+        ft_free(p->grad);
+        free(p->name);
+        free(p->alias);
+    }
+    m->n_params = first;
+    return FT_OK;
+}
+
+/* Another task: the masked-LM head (the table's last five params) goes. */
+static ft_status mlm_drop(ft_model *m) {
+    if (m->mlm_w < 0)
+        return FT_OK;
+    FT_TRY(drop_tail(m, m->mlm_w == m->n_params - 5 ? m->mlm_w : -1, "masked-LM head"));
+    m->mlm_w = m->mlm_b = m->mlm_ln_w = m->mlm_ln_b = m->mlm_bias = -1;
+    return FT_OK;
+}
+
+/* BERT's pooler (the last base params of its table) is not part of BertForMaskedLM: masked_lm drops it, a
+ * classification head brings it back (from the checkpoint, else initialized). */
+static ft_status pooler_drop(ft_model *m) {
+    if (m->pool_w < 0)
+        return FT_OK;
+    FT_TRY(drop_tail(m, m->pool_w == m->n_params - 2 && m->pool_b == m->n_params - 1 ? m->pool_w : -1,
+                     "pooler"));
+    m->pool_w = m->pool_b = -1;
+    m->pooler_init = false;
+    return FT_OK;
+}
+
+static ft_status pooler_add(ft_model *m) {
+    if (!ft_model_is_encoder(m) || m->cfg.enc != FT_ENC_BERT || m->pool_w >= 0)
+        return FT_OK;
+    static const char *const names[2] = {"bert.pooler.dense.weight", "bert.pooler.dense.bias"};
+    for (int k = 0; k < 2; k++) {
+        const int i = ft_model_add_param(m, names[k], 2 - k, m->cfg.hidden, k ? 0 : m->cfg.hidden);
+        if (i < 0)
+            return FT_ERR_NOMEM;
+        *(k ? &m->pool_b : &m->pool_w) = i;
+        ft_param *p = &m->params[i];
+        p->extra = false;
+        const char *file = NULL;
+        const ft_st_tensor *t = m->st ? find_base_tensor(m, names[k], &file) : NULL;
+        if (t) {
+            ft_free(p->data);
+            p->data = NULL;
+            p->owned = false;
+            FT_TRY(bind_tensor(p, t, file));
+        } else {
+            FT_TRY(init_pooler(m, i));
+        }
+    }
+    return FT_OK;
+}
+
 /* The tensor whose presence marks a sequence-classification checkpoint (its [num_labels, hidden] output). */
 const char *ft_model_head_weight_name(const ft_model *m) {
     if (!ft_model_is_encoder(m))
@@ -569,7 +710,10 @@ ft_status ft_model_load(const char *dir, ft_model **out) {
             if (!(p->data = ft_calloc((size_t)p->numel * sizeof(float))))
                 s = ft_fail(FT_ERR_NOMEM, "out of memory");
             p->owned = true;
-        } else if (!t)
+        } else if (!t &&
+                   (i == m->pool_w || i == m->pool_b)) /* a BertForMaskedLM save has no pooler: HF initializes */
+            s = init_pooler(m, i);
+        else if (!t)
             s = ft_fail(FT_ERR_MISSING, "%s: tensor '%s' is missing from the checkpoint", dir, p->name);
         else
             s = bind_tensor(p, t, file);
@@ -628,6 +772,8 @@ ft_status ft_model_load(const char *dir, ft_model **out) {
             }
         }
     }
+    if (s == FT_OK && !head && ft_model_mlm_in_checkpoint(m)) /* a *ForMaskedLM checkpoint */
+        s = ft_model_set_task(m, FT_TASK_MASKED_LM, 0, NULL, 0);
     if (s != FT_OK) {
         ft_model_free(m);
         return s;
@@ -752,6 +898,17 @@ static ft_status config_add_head(const ft_model *m, cJSON *j) {
     return FT_OK;
 }
 
+/* HF *ForMaskedLM config: architectures. */
+static void config_add_mlm(const ft_model *m, cJSON *j) {
+    const char *mt = m->cfg.model_type;
+    const char *arch = !strcmp(mt, "bert")          ? "BertForMaskedLM"
+                       : !strcmp(mt, "roberta")     ? "RobertaForMaskedLM"
+                       : !strcmp(mt, "xlm-roberta") ? "XLMRobertaForMaskedLM"
+                                                    : "DistilBertForMaskedLM";
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "architectures");
+    cJSON_AddItemToObject(j, "architectures", cJSON_CreateStringArray(&arch, 1));
+}
+
 /* A new head param: weights N(0, initializer_range), biases 0 (HF _init_weights), trainable; -1 on failure.
  */
 static int new_head_param(ft_model *m, const char *name, int64_t d0, int64_t d1, uint64_t seed,
@@ -829,6 +986,27 @@ ft_status ft_model_set_task(ft_model *m, ft_task task, int n_labels, const char 
         m->task = task;
         return FT_OK;
     }
+    if (task == FT_TASK_MASKED_LM) {
+        if (!ft_model_is_encoder(m))
+            return ft_fail(
+                FT_ERR_UNSUPPORTED,
+                "task masked_lm needs an encoder (bert, roberta, xlm-roberta, distilbert); %s is a "
+                "decoder",
+                m->cfg.model_type);
+        if (m->score >= 0)
+            return ft_fail(FT_ERR_UNSUPPORTED,
+                           "%s: the model has a classification head; task masked_lm needs a "
+                           "bare encoder or a *ForMaskedLM checkpoint",
+                           m->dir ? m->dir : m->cfg.model_type);
+        if (m->mlm_w < 0) {
+            FT_TRY(pooler_drop(m)); /* BertForMaskedLM has no pooler */
+            FT_TRY(mlm_attach(m, seed));
+        }
+        m->task = task;
+        return FT_OK;
+    }
+    FT_TRY(mlm_drop(m));
+    FT_TRY(pooler_add(m));
     if (task == FT_TASK_QA)
         return m->task == FT_TASK_QA ? FT_OK : add_qa_head(m, seed);
     if (m->task == FT_TASK_QA)
@@ -924,6 +1102,8 @@ ft_status ft_model_save(const ft_model *m, const char *dir, ft_dtype dtype) {
                 config_add_qa_head(m, j);
             else if (m->score >= 0)
                 s = config_add_head(m, j);
+            else if (m->task == FT_TASK_MASKED_LM)
+                config_add_mlm(m, j);
             char path[4096];
             ft_path_join(path, sizeof path, dir, "config.json");
             s = ft_json_write_file(path, j, true);

@@ -20,7 +20,14 @@ typedef enum { FT_ENC_BERT = 0, FT_ENC_ROBERTA, FT_ENC_DISTILBERT } ft_enc_varia
  * from the last non-padding token (HF *ForSequenceClassification), a regression value (MSE), or a class
  * per token (encoders' HF *ForTokenClassification: `classifier` on every final hidden state, CE over the
  * batch's per-token labels ≠ −100). */
-typedef enum { FT_TASK_CAUSAL_LM = 0, FT_TASK_SEQ_CLS, FT_TASK_REGRESSION, FT_TASK_QA, FT_TASK_TOKEN_CLS } ft_task;
+typedef enum {
+    FT_TASK_CAUSAL_LM = 0,
+    FT_TASK_SEQ_CLS,
+    FT_TASK_REGRESSION,
+    FT_TASK_QA,
+    FT_TASK_TOKEN_CLS,
+    FT_TASK_MASKED_LM /* encoders: CE on the labelled (masked) positions, HF *ForMaskedLM */
+} ft_task;
 /* FT_TASK_QA: extractive question answering (HF *ForQuestionAnswering, encoders only): qa_outputs
  * [2, hidden] + bias on every token gives start and end logits; loss (CE(start) + CE(end)) / 2. */
 
@@ -148,6 +155,12 @@ typedef struct ft_model {
     int bf16_dirty;                       /* 0 clean, 1 trainable weights changed, 2 any weight changed */
     void *ext;                            /* owned by an upper layer (peft's adapter slots) */
     void (*ext_free)(void *ext);
+    /* encoders' masked-LM head (task FT_TASK_MASKED_LM; base weights, the last params of the table, -1 =
+     * none): transform dense, its LayerNorm and the decoder's output bias; the decoder weight is the word
+     * embedding table (tied). BERT cls.predictions.*, RoBERTa lm_head.*, DistilBERT vocab_*. */
+    int mlm_w, mlm_b, mlm_ln_w, mlm_ln_b, mlm_bias;
+    bool
+        pooler_init; /* BERT's pooler was missing from the checkpoint (a *ForMaskedLM save) and initialized */
 } ft_model;
 
 /* Encoder families (models/encoder.c); the HF prefix of the base model ("bert", "roberta", "distilbert")
@@ -197,8 +210,16 @@ ft_status ft_model_save(const ft_model *m, const char *dir, ft_dtype dtype);
 /* Switch the model's output to a task. SEQ_CLS / REGRESSION add a fresh head "score.weight"
  * [n_labels, hidden] (no bias; HF GPT2/LlamaForSequenceClassification), trainable, N(0, init_range);
  * label_names (may be NULL) are saved as id2label/label2id in config.json. The class is read at the
- * last non-padding token of each row. Loading a checkpoint that has score.weight sets the task. */
+ * last non-padding token of each row. Loading a checkpoint that has score.weight sets the task.
+ * MASKED_LM (encoders only): the masked-LM head, from the checkpoint when it has one, else initialized as HF
+ * does (dense N(0, init_range), norm 1/0, biases 0); base weights, not extra. Another task drops it. */
 ft_status ft_model_set_task(ft_model *m, ft_task task, int n_labels, const char *const *label_names, uint64_t seed);
+
+/* The masked-LM head's HF names for the model's variant: transform dense, LayerNorm, decoder bias (k = 0..4:
+ * dense.weight, dense.bias, norm weight, norm bias, output bias); NULL for a decoder. */
+const char *ft_model_mlm_name(const ft_model *m, int k);
+/* The checkpoint the model was loaded from holds a masked-LM head (its transform dense weight). */
+bool ft_model_mlm_in_checkpoint(const ft_model *m);
 
 /* ---- compute precision (models/precision.c) ----
  * bf16: every GEMM weight (linear sites, the LM head) gets a bf16 copy; the matrix products of the

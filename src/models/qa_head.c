@@ -18,6 +18,8 @@ static bool qa_dropping(const ft_model *m, const ft_fwd_opts *o) {
 
 /* Row r's CE over T logits at stride 2 (column k) against target y, and (when d) d = softmax − onehot. */
 static double row_ce(const float *lg, int T, int k, int32_t y, float *d, float scale) {
+    if (T <= 0)
+        return 0.0;
     double mx = -INFINITY;
     for (int t = 0; t < T; t++)
         mx = lg[2 * t + k] > mx ? lg[2 * t + k] : mx;

@@ -754,7 +754,11 @@ static cJSON *make_peft_config(const ft_model *m, const ft_peft_cfg *c, const ch
                        : m->task == FT_TASK_TOKEN_CLS ? "TOKEN_CLS"
                                                       : "SEQ_CLS";
     cJSON_AddStringToObject(j, "base_model_name_or_path", m->dir ? m->dir : "");
-    cJSON_AddStringToObject(j, "task_type", task);
+    if (m->task ==
+        FT_TASK_MASKED_LM) /* PEFT has no masked-LM task type: a plain PeftModel, head in the base */
+        cJSON_AddNullToObject(j, "task_type");
+    else
+        cJSON_AddStringToObject(j, "task_type", task);
     cJSON_AddBoolToObject(j, "inference_mode", true);
     cJSON_AddNullToObject(j, "revision");
     cJSON *mts = cJSON_CreateArray();

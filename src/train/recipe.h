@@ -14,8 +14,8 @@
     X(model, "model", STR, NULL, NULL, "base model directory (config.json + safetensors); required")         \
     X(tokenizer, "tokenizer", STR, NULL, NULL, "tokenizer directory or file (default: the model directory)") \
     X(task, "task", ENUM, "causal_lm",                                                                       \
-      "classification|regression|causal_lm|instruction|question_answering|token_classification",            \
-      "what is trained")                                                                                     \
+      "classification|regression|causal_lm|instruction|question_answering|token_classification|masked_lm",  \
+      "what is trained (the last three: encoders, docs/encoders.md)")                                        \
     X(method, "method", ENUM, "full", "full|lora|adapter|prompt|bitfit|ia3", "fine-tuning method")           \
     X(seed, "seed", INT, "42", NULL, "seed for shuffling, dropout, head and adapter init, data splits")      \
     X(output_dir, "output_dir", STR, NULL, NULL,                                                             \
@@ -46,7 +46,8 @@
     X(data_val_ratio, "data.val_ratio", FLOAT, "0.1", NULL, "validation share when splitting data.train")    \
     X(data_test_ratio, "data.test_ratio", FLOAT, "0.1", NULL, "test share when splitting data.train")        \
     X(data_stratify, "data.stratify", BOOL, "true", NULL, "split per label (classification)")                \
-    X(data_pack, "data.pack", BOOL, "false", NULL, "causal LM: pack texts into train.seq_len blocks")        \
+    X(data_pack, "data.pack", BOOL, "false", NULL,                                                           \
+      "causal / masked LM: pack texts into train.seq_len blocks")                                            \
     X(data_append_eos, "data.append_eos", BOOL, "false", NULL,                                               \
       "classification/regression: end each example with the eos token (kept last when truncating), so the "  \
       "head always reads the same token")                                                                    \
@@ -58,6 +59,10 @@
       "causal LM: general text mixed into the training examples against forgetting (docs/forgetting.md)")    \
     X(data_replay_ratio, "data.replay_ratio", FLOAT, "0.25", NULL,                                           \
       "share of the training examples taken from data.replay")                                               \
+    X(data_mlm_probability, "data.mlm_probability", FLOAT, "0.15", NULL,                                     \
+      "masked LM: share of tokens chosen (80 % [MASK], 10 % random, 10 % kept; specials and pads never)")    \
+    X(data_whole_word_mask, "data.whole_word_mask", BOOL, "false", NULL,                                     \
+      "masked LM: choose whole words (all their pieces together), as HF DataCollatorForWholeWordMask")       \
     X(data_clean_unicode, "data.clean_unicode", BOOL, "true", NULL,                                          \
       "normalize Unicode (NFC), drop control chars")                                                         \
     X(data_clean_whitespace, "data.clean_whitespace", BOOL, "true", NULL, "collapse runs of whitespace")     \

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "data/dataset.h"
+#include "data/mlm.h"
 #include "train/trainer.h"
 
 void ft_train_cfg_default(ft_train_cfg *c) {
@@ -96,9 +97,11 @@ double ft_eval_metric(const ft_eval_result *r, const char *n) {
 }
 
 /* The evaluation forward: no backward follows, so it keeps no block's activations; the logits of a
- * classification or regression head are kept for the metrics. */
+ * classification, regression, token-classification or QA head are kept for the metrics (not a language
+ * model's [rows, V]: its metric is the loss). */
 static ft_fwd_opts eval_opts(const ft_model *m) {
-    return (ft_fwd_opts){.keep_logits = m->task != FT_TASK_CAUSAL_LM, .checkpoint = true};
+    return (ft_fwd_opts){.keep_logits = m->task != FT_TASK_CAUSAL_LM && m->task != FT_TASK_MASKED_LM,
+                         .checkpoint = true};
 }
 
 /* A training micro-batch's forward from the step's options: the fused head, gradient of the summed loss. */
@@ -181,6 +184,13 @@ static ft_status eval_batch(ft_model *m, const ft_dataset *d, size_t i, int batc
     for (size_t j = i; j < d->n && e->n < batch_size; j++)
         idx[e->n++] = j;
     FT_TRY(ft_batch_collate(d, idx, e->n, seq_len, pad_id, &e->b));
+    if (d->mlm) { /* masked LM: the fixed evaluation masks, one RNG stream per example */
+        ft_status ms = ft_mlm_mask(d->mlm, &e->b, true, (uint64_t)i);
+        if (ms != FT_OK) {
+            ft_batch_free(&e->b);
+            return ms;
+        }
+    }
     ft_arena_reset(arena);
     ft_fwd_opts o = eval_opts(m);
     double l = 0.0;
@@ -503,8 +513,12 @@ ft_status ft_train_accumulate(ft_model *m, const ft_dataset *d, const size_t *id
     for (int mb = 0; s == FT_OK && mb < n_micro; mb++) {
         ft_batch b;
         s = ft_batch_collate(d, idx + (size_t)mb * (size_t)micro_bs, micro_bs, seq_len, pad_id, &b);
-        if (s != FT_OK)
+        if (s == FT_OK && d->mlm) /* masked LM: this micro-batch's masks, from its step (resume-safe) */
+            s = ft_mlm_mask(d->mlm, &b, false, (base->step + (uint64_t)mb) * (uint64_t)micro_bs);
+        if (s != FT_OK) {
+            ft_batch_free(&b);
             break;
+        }
         for (int64_t i = 0; i < (int64_t)b.B * b.T; i++)
             out->tokens += b.mask ? b.mask[i] : 1;
         ft_arena_reset(arena);

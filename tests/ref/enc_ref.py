@@ -85,9 +85,22 @@ CASES = [
     ("roberta_tok-lora", "roberta_tok", "lora", "robtok"),
     ("distilbert_tok-full", "distilbert_tok", "full", "tokplain"),
     ("distilbert_tok-lora", "distilbert_tok", "lora", "tokplain"),
+    # masked LM (*ForMaskedLM copies of the checkpoints: no classifier, no pooler, a head; mlm_copy)
+    ("bert-mlm-full", "bert_mlm", "full", "mlm"),
+    ("bert-mlm-legacy-full", "bert_mlm", "full", "mlm"),  # decoder.bias / gamma-beta names, stray NSP head
+    ("bert-mlm-lora", "bert_mlm", "lora", "mlm"),
+    ("bert-mlm-bitfit", "bert_mlm", "bitfit", "mlm"),
+    ("roberta-mlm-full", "roberta_mlm", "full", "robmlm"),
+    ("roberta-mlm-lora", "roberta_mlm", "lora", "robmlm"),
+    ("distilbert-mlm-full", "distilbert_mlm", "full", "plainmlm"),
+    ("distilbert-mlm-lora", "distilbert_mlm", "lora", "plainmlm"),
 ]
 QA_ARCH = {"bert": "BertForQuestionAnswering", "roberta": "RobertaForQuestionAnswering",
            "distilbert": "DistilBertForQuestionAnswering"}
+# the masked-LM head of each variant: transform dense, its LayerNorm, the decoder's bias (weight: tied)
+MLM_HEAD = {"bert": ("cls.predictions.transform.dense", "cls.predictions.transform.LayerNorm", "cls.predictions.bias"),
+            "roberta": ("lm_head.dense", "lm_head.layer_norm", "lm_head.bias"),
+            "distilbert": ("vocab_transform", "vocab_layer_norm", "vocab_projector.bias")}
 
 
 class RefError(Exception):
@@ -163,6 +176,7 @@ class Net:
         self.adapters = {}  # "<layer>.<where>" -> {"down.weight": t, ...} (ftune's bottleneck adapters)
         self.prompt = None  # prompt tuning: [n_virtual, d]
         self.adapter_act = "relu"
+        self.mlm = MLM_HEAD[self.c["kind"]][2] in P  # a *ForMaskedLM checkpoint
 
     def linear(self, x, mod):
         W, b = self.P[mod + ".weight"], self.P[mod + ".bias"]
@@ -230,6 +244,8 @@ class Net:
             h = self.ln(self.adapter(self.linear(ctx, pre + n[3]), pre + where[0]) + x, pre + n[4])
             f = F.gelu(self.linear(h, pre + n[5]))  # exact erf GELU
             x = self.ln(self.adapter(self.linear(f, pre + n[6]), pre + where[1]) + h, pre + n[7])
+        if self.mlm:
+            return self.mlm_logits(x)
         if "qa_outputs.weight" in P:  # *ForQuestionAnswering: (dropout,) qa_outputs on every token -> [B, T, 2]
             return self.linear(x, "qa_outputs")
         if c["tok"]:  # every token: dropout, classifier
@@ -241,7 +257,22 @@ class Net:
             return self.linear(torch.tanh(self.linear(h0, "classifier.dense")), "classifier.out_proj")
         return self.linear(torch.relu(self.linear(h0, "pre_classifier")), "classifier")  # DistilBERT
 
+    def mlm_logits(self, x):
+        """BertOnlyMLMHead / RobertaLMHead / DistilBERT's vocab_*: LN(act(dense(x))) E^T + bias, no dropout; the
+        act is hidden_act for BERT, `activation` for DistilBERT and always erf GELU in RobertaLMHead."""
+        dense, norm, bias = MLM_HEAD[self.c["kind"]]
+        act = self.cfg.get("activation" if self.c["kind"] == "distilbert" else "hidden_act", "gelu")
+        if self.c["kind"] == "roberta" or act == "gelu":
+            h = F.gelu(self.linear(x, dense))
+        else:
+            raise RefError(f"activation {act} is not in the reference")
+        E = self.P[self.c["P"] + ".embeddings.word_embeddings.weight"]
+        return self.ln(h, norm) @ E.T + self.P[bias]
+
     def loss(self, logits, batch):
+        if self.mlm:  # mean CE over the labelled positions, labels not shifted
+            return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch["labels"].reshape(-1),
+                                   ignore_index=-100)
         if "start_positions" in batch:  # QA: positions clamped to [0, T], T ignored; the mean of both CEs
             T = logits.shape[1]
             sp, ep = batch["start_positions"].clamp(0, T), batch["end_positions"].clamp(0, T)
@@ -277,6 +308,8 @@ def load_batch(path):
     for k in ("start_positions", "end_positions"):
         if k in b:
             out[k] = torch.tensor(b[k])
+    if "labels" in b:
+        out["labels"] = torch.tensor(b["labels"])
     return out
 
 
@@ -368,6 +401,47 @@ def legacy(src, dst):
     st.save(os.path.join(dst, "model.safetensors"), out, metadata=meta)
 
 
+def mlm_copy(src, dst, kind, rng):
+    """A *ForMaskedLM checkpoint from a classifier: its head and BERT's pooler dropped (BertForMaskedLM has
+    none), a masked-LM head with values off 0 / 1 added, config.architectures set."""
+    shutil.copytree(src, dst)
+    t, meta = st.load(os.path.join(src, "model.safetensors"))
+    c = describe(json.load(open(os.path.join(src, "config.json"))))
+    t = {k: v for k, v in t.items() if not k.startswith(("classifier.", "pre_classifier.", "bert.pooler."))}
+    d, V = c["d"], 67
+    dense, norm, bias = MLM_HEAD[kind]
+    t[dense + ".weight"] = 0.2 * rng.standard_normal((d, d))
+    t[dense + ".bias"] = 0.3 * rng.standard_normal(d)
+    t[norm + ".weight"] = 1.0 + 0.3 * rng.standard_normal(d)
+    t[norm + ".bias"] = 0.3 * rng.standard_normal(d)
+    t[bias] = 0.3 * rng.standard_normal(V)
+    st.save(os.path.join(dst, "model.safetensors"), {k: np.asarray(v, dtype=np.float32) for k, v in t.items()},
+            metadata=meta)
+    with open(os.path.join(src, "config.json")) as f:
+        cfg = json.load(f)
+    for k in ("id2label", "label2id", "problem_type", "num_labels"):
+        cfg.pop(k, None)
+    cfg["architectures"] = [{"bert": "BertForMaskedLM", "roberta": "RobertaForMaskedLM",
+                             "distilbert": "DistilBertForMaskedLM"}[kind]]
+    with open(os.path.join(dst, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+
+
+def mlm_legacy(src, dst):
+    """An old BertForPreTraining file: the decoder bias under cls.predictions.decoder.bias, the decoder weight
+    stored (a copy of the embeddings, tied on load), LayerNorm gamma/beta, the NSP head."""
+    shutil.copytree(src, dst)
+    t, meta = st.load(os.path.join(src, "model.safetensors"))
+    out = {}
+    for k, v in t.items():
+        n = k.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta")
+        out["cls.predictions.decoder.bias" if n == "cls.predictions.bias" else n] = v
+    out["cls.predictions.decoder.weight"] = t["bert.embeddings.word_embeddings.weight"]
+    out["cls.seq_relationship.weight"] = np.zeros((2, t["bert.embeddings.LayerNorm.weight"].shape[0]), np.float32)
+    out["cls.seq_relationship.bias"] = np.zeros(2, np.float32)
+    st.save(os.path.join(dst, "model.safetensors"), out, metadata=meta)
+
+
 def write_batches(work):
     """3 rows, right padding (a row without), token types for pairs, one class label -100 in 'pair'."""
     rows = [[2, 11, 12, 13, 3, 21, 22, 3], [2, 30, 31, 3, 40, 3], [2, 50, 51, 52, 53, 54, 55, 3]]
@@ -401,6 +475,25 @@ def write_batches(work):
     make("tok", 0, True, {"labels": [pad(r, -100) for r in tl]})
     make("tokplain", 0, False, {"labels": [pad(r, -100) for r in tl]})
     make("robtok", 1, False, {"labels": [pad([min(v, 3) for v in r], -100) for r in tl]})
+    # masked LM: input_ids already masked (4 stands for [MASK], 60 a random replacement, 31 kept), the labels
+    # the original ids there, -100 elsewhere; a label equal to the padding id (the tied table's padding row
+    # gets the decoder's gradient only)
+    lab = [[-100, 11, -100, -100, -100, 0, -100, -100], [-100, -100, 31, -100, 1, -100], [-100] * 8]
+    lab[2][3], lab[2][6] = 52, 55
+    masked = [r[:] for r in rows]
+    masked[0][1], masked[0][5], masked[1][4], masked[2][3], masked[2][6] = 4, 4, 60, 4, 4
+
+    def make_mlm(name, pad_id, with_types):
+        b = {"input_ids": [pad(r, pad_id) for r in masked], "attention_mask": [pad([1] * len(r), 0) for r in rows],
+             "labels": [pad(r, -100) for r in lab]}
+        if with_types:
+            b["token_type_ids"] = [pad(t, 0) for t in types]
+        with open(os.path.join(work, f"batch-{name}.json"), "w") as f:
+            json.dump(b, f)
+
+    make_mlm("mlm", 0, True)
+    make_mlm("robmlm", 1, False)
+    make_mlm("plainmlm", 0, False)
 
 
 _LORA = {"auto_mapping": None, "bias": "none", "exclude_modules": None, "fan_in_fan_out": False,
@@ -418,12 +511,15 @@ def write_adapter(mdir, method, adir, rng):
     c = describe(cfg)
     out = {}
     heads = [k for k in tensors if any(k.startswith(h + ".") for h in head_modules(c, tensors))]
+    mlm = MLM_HEAD[c["kind"]][2] in tensors  # PEFT has no masked-LM task type: none, the head in the base
     if method == "lora":
         targets = ["q_lin", "v_lin"] if c["kind"] == "distilbert" else ["query", "value"]
         conf = dict(_LORA, target_modules=targets, base_model_name_or_path=os.path.abspath(mdir),
                     task_type="TOKEN_CLS" if c["tok"] else "SEQ_CLS")
         if "qa_outputs.weight" in tensors:  # PEFT's QUESTION_ANS saves qa_outputs
             conf.update(task_type="QUESTION_ANS", modules_to_save=["qa_outputs"])
+        if mlm:
+            conf.update(task_type=None, modules_to_save=None)
         for mod in linear_modules(c):
             if not _suffix(mod, targets):
                 continue
@@ -463,7 +559,7 @@ def write_adapter(mdir, method, adir, rng):
         out["prompt_embeddings"] = 0.5 * rng.standard_normal((3, c["d"]))
     else:  # BitFit: every bias of the base model
         conf = {"base_model_name_or_path": os.path.abspath(mdir), "inference_mode": True, "peft_type": "BITFIT",
-                "revision": None, "task_type": "SEQ_CLS"}
+                "revision": None, "task_type": None if mlm else "SEQ_CLS"}
         for k in tensors:
             if k.endswith(".bias") and k not in heads:
                 out[PREFIX + k] = tensors[k] + 0.2 * rng.standard_normal(tensors[k].shape)
@@ -504,6 +600,8 @@ def prepare(work):
     legacy(os.path.join(work, "bert-p"), os.path.join(work, "bert-legacy"))
     for kind in ("bert", "roberta", "distilbert"):
         make_qa(os.path.join(work, kind + "-p"), os.path.join(work, kind + "-qa"), rng)
+        mlm_copy(os.path.join(work, kind + "-p"), os.path.join(work, kind + "_mlm-p"), kind, rng)
+    mlm_legacy(os.path.join(work, "bert_mlm-p"), os.path.join(work, "bert_mlm-legacy"))
     lines = []
     for name, kind, method, batch in CASES:
         mdir = os.path.join(work, kind if name.endswith("-init") else kind + "-p")
@@ -512,6 +610,8 @@ def prepare(work):
         ref_dir = mdir
         if name.startswith("bert-legacy"):
             mdir = os.path.join(work, "bert-legacy")
+        if name.startswith("bert-mlm-legacy"):
+            mdir = os.path.join(work, "bert_mlm-legacy")
         adir = None
         if method != "full":
             adir = os.path.join(work, name + ".adapter")
