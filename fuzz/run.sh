@@ -3,15 +3,16 @@
 #   fuzz/run.sh TARGET SECONDS [libFuzzer flags...]    TARGET: safetensors config tokenizer peft recipe
 #   fuzz/run.sh all SECONDS [libFuzzer flags...]               readers mail batch (or fuzz_<name>)
 # Builds build-fuzz/ with clang-14 (-DFT_FUZZ=ON) first unless FT_FUZZ_NO_BUILD=1. The committed corpus
-# fuzz/corpus/<target>/ is only read: inputs the fuzzer adds go to $FT_FUZZ_OUT/corpus/<target>/ and
-# crashes, leaks, timeouts and out-of-memory inputs to $FT_FUZZ_OUT/artifacts/<target>/ (FT_FUZZ_OUT
-# defaults to build-fuzz/out). Prints one summary line per target; exits non-zero if any target failed.
+# fuzz/corpus/<target>/ and past findings fuzz/regress/<target>/ are only read: inputs the fuzzer adds
+# go to $FT_FUZZ_OUT/corpus/<target>/ and crashes, leaks, timeouts and out-of-memory inputs to
+# $FT_FUZZ_OUT/artifacts/<target>/ (FT_FUZZ_OUT defaults to build-fuzz/out). Prints one summary line
+# per target; exits non-zero if any target failed.
 # Environment: FT_FUZZ_NICE (niceness, default 0), FT_FUZZ_BUILD (build dir), CC (default clang-14),
 # TMPDIR (scratch files of the targets; default /dev/shm when writable).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 if [ $# -lt 2 ]; then
-  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 target="$1"; secs="$2"; shift 2
@@ -39,6 +40,8 @@ for t in "${targets[@]}"; do
   [ -x "$bin" ] || { echo "run.sh: $bin is not built" >&2; exit 1; }
   mkdir -p "$out/corpus/$t" "$out/artifacts/$t"
   log="$out/fuzz_$t.log"
+  seeds=("$root/fuzz/corpus/$t")
+  [ -d "$root/fuzz/regress/$t" ] && seeds+=("$root/fuzz/regress/$t")  # past findings run first, too
   dict=()
   [ -f "$root/fuzz/dict/$t.dict" ] && dict=(-dict="$root/fuzz/dict/$t.dict")
   rc=0
@@ -46,7 +49,7 @@ for t in "${targets[@]}"; do
   # us allocate more than 2 GB is a finding (the parsers' limits are far below that).
   OMP_NUM_THREADS=1 nice -n "$nice_n" "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
     -malloc_limit_mb=2048 -print_final_stats=1 "${dict[@]}" -artifact_prefix="$out/artifacts/$t/" "$@" \
-    "$out/corpus/$t" "$root/fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
+    "$out/corpus/$t" "${seeds[@]}" >"$log" 2>&1 || rc=$?
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || true)
   if [ "$rc" = 0 ]; then
