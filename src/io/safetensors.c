@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #define ST_MAX_HEADER 100000000ull
+#define ST_MAX_TENSORS 1000000 /* per file; the largest real checkpoints have a few thousand per shard */
 #define ST_MAX_JSON_INT 9007199254740992.0 /* 2^53: larger JSON numbers are not exact doubles */
 #define ST_INDEX_NAME "model.safetensors.index.json"
 #define ST_SINGLE_NAME "model.safetensors"
@@ -354,8 +355,10 @@ static ft_status st_parse_header(ft_st_file *f, const char *hdr, size_t hlen, ui
             seen_meta = true;
             if ((s = st_parse_metadata(f, e)) != FT_OK)
                 goto out;
-        } else {
-            n++;
+        } else if (++n > ST_MAX_TENSORS) {
+            s = ft_fail(FT_ERR_FORMAT, "%s: header declares more than %d tensors (the limit)", f->path,
+                        ST_MAX_TENSORS);
+            goto out;
         }
     }
     ents = calloc(n ? n : 1, sizeof *ents);

@@ -1,5 +1,6 @@
 /* HF config.json → ft_model_config, for gpt2, the Llama family (llama, qwen2, mistral) and the BERT-family
  * encoders (bert, roberta, xlm-roberta, distilbert). */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -73,13 +74,22 @@ static ft_status parse_act(const cfg_src *s, const char *key, const char *def, f
     return FT_OK;
 }
 
+/* Upper bounds on a config's sizes (docs/reliability.md): every tensor's element count (at most
+ * CFG_MAX_VOCAB x CFG_MAX_WIDTH = 2^44) and its bytes then fit in 64 bits. Real models are far below. */
+#define CFG_MAX_VOCAB (1 << 24)
+#define CFG_MAX_WIDTH (1 << 20)
+#define CFG_MAX_LAYERS 1024
+#define CFG_MAX_POSITIONS (1 << 24)
+
 static ft_status parse_gpt2(const cfg_src *s, ft_model_config *c) {
     FT_TRY(get_int(s, "vocab_size", &c->vocab_size, true, 0));
     FT_TRY(get_int(s, "n_embd", &c->hidden, true, 0));
     FT_TRY(get_int(s, "n_layer", &c->n_layers, true, 0));
     FT_TRY(get_int(s, "n_head", &c->n_heads, true, 0));
     FT_TRY(get_int(s, "n_positions", &c->max_pos, true, 0));
-    FT_TRY(get_int(s, "n_inner", &c->intermediate, false, 4 * c->hidden));
+    /* 4·n_embd, saturated so that an oversized n_embd meets the size limits below instead of overflowing */
+    FT_TRY(
+        get_int(s, "n_inner", &c->intermediate, false, c->hidden > CFG_MAX_WIDTH ? INT_MAX : 4 * c->hidden));
     FT_TRY(get_float(s, "layer_norm_epsilon", &c->norm_eps, 1e-5f));
     FT_TRY(get_float(s, "resid_pdrop", &c->resid_dropout, 0.1f));
     FT_TRY(get_float(s, "embd_pdrop", &c->embd_dropout, 0.1f));
@@ -265,7 +275,10 @@ ft_status ft_config_parse(const char *json_text, const char *path, ft_model_conf
     if (st == FT_OK) {
         int pad = c->pad_token_id; /* the family's default (encoders) or -1 */
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "pad_token_id");
-        if (cJSON_IsNumber(p))
+        if (cJSON_IsNumber(p) && (p->valuedouble != floor(p->valuedouble) || p->valuedouble < -1.0 ||
+                                  p->valuedouble > 2147483647.0))
+            st = ft_fail(FT_ERR_CONFIG, "%s: pad_token_id %g is not an integer id", path, p->valuedouble);
+        else if (cJSON_IsNumber(p))
             pad = (int)p->valuedouble;
         c->pad_token_id = pad;
         if (c->head_dim == 0) {
@@ -282,6 +295,17 @@ ft_status ft_config_parse(const char *json_text, const char *path, ft_model_conf
             st = ft_fail(FT_ERR_CONFIG, "%s: sizes must be positive (vocab %d, hidden %d, layers %d, heads %d, "
                                         "positions %d, intermediate %d)",
                          path, c->vocab_size, c->hidden, c->n_layers, c->n_heads, c->max_pos, c->intermediate);
+        else if (c->vocab_size > CFG_MAX_VOCAB || c->hidden > CFG_MAX_WIDTH ||
+                 c->intermediate > CFG_MAX_WIDTH || (int64_t)c->n_heads * c->head_dim > CFG_MAX_WIDTH ||
+                 c->n_layers > CFG_MAX_LAYERS || c->max_pos > CFG_MAX_POSITIONS ||
+                 c->type_vocab_size > CFG_MAX_VOCAB)
+            st = ft_fail(
+                FT_ERR_CONFIG,
+                "%s: sizes beyond ftune's limits (vocab %d and type vocab %d <= %d; hidden %d, intermediate "
+                "%d, heads %d x head_dim %d <= %d; layers %d <= %d; positions %d <= %d)",
+                path, c->vocab_size, c->type_vocab_size, CFG_MAX_VOCAB, c->hidden, c->intermediate,
+                c->n_heads, c->head_dim, CFG_MAX_WIDTH, c->n_layers, CFG_MAX_LAYERS, c->max_pos,
+                CFG_MAX_POSITIONS);
         else if (c->n_kv_heads <= 0 || c->n_heads % c->n_kv_heads != 0)
             st = ft_fail(FT_ERR_CONFIG, "%s: num_attention_heads %d is not a multiple of num_key_value_heads %d",
                          path, c->n_heads, c->n_kv_heads);

@@ -2,6 +2,14 @@
 #ifndef FT_TOK_INTERNAL_H
 #define FT_TOK_INTERNAL_H
 
+/* Token ids (vocabulary and added tokens) and merges a tokenizer.json may declare: ids index arrays,
+ * so an id of 10^9 would allocate gigabytes (the largest real vocabularies have ~2^18 entries). */
+#define FT_TOK_MAX_IDS (1 << 24)
+/* PCRE2's match limit for one match call, set explicitly (its default) so that a pattern that backtracks
+ * catastrophically ends in a clear error naming the limit (real pre-tokenizer patterns need a few steps
+ * per character). */
+#define FT_TOK_REGEX_MATCH_LIMIT 10000000
+
 #include <cjson/cJSON.h>
 #include <pcre2.h>
 
@@ -138,6 +146,7 @@ typedef struct {
     char *str;
     size_t str_len;
     pcre2_code *re;
+    pcre2_match_context *mctx; /* match and depth limits (catastrophic backtracking ends in an error) */
 } ft_tok_pattern;
 
 typedef enum {

@@ -1,5 +1,6 @@
 /* tokenizer loading: tokenizer.json (+ tokenizer_config.json), GPT-2 encoder.json + vocab.bpe, vocab.txt. */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -384,8 +385,11 @@ static ft_status parse_model(const ctx *c, const cJSON *m, ft_tokenizer *t) {
     const cJSON *e;
     int32_t maxid = -1;
     cJSON_ArrayForEach(e, vocab) {
-        if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble > 1e9)
+        if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble != floor(e->valuedouble))
             return ft_fail(FT_ERR_FORMAT, "%s: model.vocab['%s'] is not a valid id", c->path, e->string);
+        if (e->valuedouble >= FT_TOK_MAX_IDS) /* ids index arrays of that size */
+            return ft_fail(FT_ERR_RANGE, "%s: model.vocab['%s'] has id %.0f, beyond the limit of %d ids",
+                           c->path, e->string, e->valuedouble, FT_TOK_MAX_IDS);
         int32_t id = (int32_t)e->valuedouble;
         FT_TRY(ft_tok_map_put(&t->vocab, e->string, strlen(e->string), id));
         if (id > maxid)
@@ -421,6 +425,9 @@ static ft_status parse_model(const ctx *c, const cJSON *m, ft_tokenizer *t) {
     }
     if (!cJSON_IsArray(merges))
         return ft_fail(FT_ERR_FORMAT, "%s: model.merges must be an array", c->path);
+    if (cJSON_GetArraySize(merges) > FT_TOK_MAX_IDS)
+        return ft_fail(FT_ERR_RANGE, "%s: model.merges has %d merges, beyond the limit of %d", c->path,
+                       cJSON_GetArraySize(merges), FT_TOK_MAX_IDS);
     FT_TRY(ft_tok_merges_init(&t->merges, (size_t)cJSON_GetArraySize(merges)));
     ft_tok_buf tmp = {0};
     ft_status st = FT_OK;
@@ -460,8 +467,11 @@ static ft_status parse_added(const ctx *c, const cJSON *arr, ft_tokenizer *t) {
     cJSON_ArrayForEach(e, arr) {
         const char *s = jstr(e, "content");
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
-        if (!s || !cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble > 1e9)
+        if (!s || !cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble != floor(id->valuedouble))
             return ft_fail(FT_ERR_FORMAT, "%s: added_tokens[%zu] needs 'content' and a valid 'id'", c->path, t->nadded);
+        if (id->valuedouble >= FT_TOK_MAX_IDS)
+            return ft_fail(FT_ERR_RANGE, "%s: added_tokens[%zu] has id %.0f, beyond the limit of %d ids",
+                           c->path, t->nadded, id->valuedouble, FT_TOK_MAX_IDS);
         ft_tok_added *a = &t->added[t->nadded];
         a->len = strlen(s);
         a->content = dupn(s, a->len);

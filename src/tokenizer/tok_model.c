@@ -396,7 +396,9 @@ ft_status ft_tok_model_word(ft_tokenizer *t, const char *w, size_t n, ft_tok_ids
     }
     FT_TRY(t->model == FT_TOK_M_BPE ? bpe_word(t, w, n, out, t->wlens)
                                     : wordpiece_word(t, w, n, out, t->wlens));
-    if (n <= CACHE_MAX_WORD)
+    /* a word may give no token at all (no unk, no byte fallback): not cached, as the cache's arrays may
+     * still be NULL then */
+    if (n <= CACHE_MAX_WORD && out->n > before)
         cache_put(&t->cache, w, n, h, out->ids + before, t->wlens, out->n - before);
     lens_to_offsets(out, before, t->wlens);
     return FT_OK;

@@ -39,6 +39,8 @@ void ft_tok_pattern_free(ft_tok_pattern *p) {
     free(p->str);
     if (p->re)
         pcre2_code_free(p->re);
+    if (p->mctx)
+        pcre2_match_context_free(p->mctx);
     memset(p, 0, sizeof *p);
 }
 
@@ -54,6 +56,10 @@ ft_status ft_tok_pattern_regex(ft_tok_pattern *p, const char *re, size_t len, co
                        (const char *)msg, (size_t)eoff);
     }
     pcre2_jit_compile(p->re, PCRE2_JIT_COMPLETE); /* falls back to the interpreter if JIT is unavailable */
+    p->mctx = pcre2_match_context_create(NULL);
+    if (!p->mctx)
+        return ft_fail(FT_ERR_NOMEM, "%s: out of memory", what);
+    pcre2_set_match_limit(p->mctx, FT_TOK_REGEX_MATCH_LIMIT);
     return FT_OK;
 }
 
@@ -76,9 +82,14 @@ static ft_status find_all(const ft_tok_pattern *p, const char *s, size_t n, ft_t
     }
     size_t i = 0;
     while (i <= n) {
-        int rc = pcre2_match(p->re, (PCRE2_SPTR)s, n, i, PCRE2_NO_UTF_CHECK, md, NULL);
+        int rc = pcre2_match(p->re, (PCRE2_SPTR)s, n, i, PCRE2_NO_UTF_CHECK, md, p->mctx);
         if (rc == PCRE2_ERROR_NOMATCH)
             break;
+        if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT || rc == PCRE2_ERROR_HEAPLIMIT)
+            return ft_fail(FT_ERR_RANGE,
+                           "tokenizer: regex gave up on a %zu-byte piece of text at PCRE2's limit of %d "
+                           "steps (catastrophic backtracking in the tokenizer's pattern?)",
+                           n, FT_TOK_REGEX_MATCH_LIMIT);
         if (rc < 0) {
             PCRE2_UCHAR msg[160];
             pcre2_get_error_message(rc, msg, sizeof msg);
@@ -714,7 +725,7 @@ static ft_status pre_one(const ft_tok_pre *p, ft_tok_buf *buf, const ft_tok_span
         ft_tok_span cur = {start, buf->len - start, -1, sp->first};
         if (!p->split)
             return ft_tok_spans_add(out, cur.off, cur.len, -1, cur.first);
-        ft_tok_pattern lit = {FT_TOK_PAT_STRING, (char *)rep, rl, NULL};
+        ft_tok_pattern lit = {FT_TOK_PAT_STRING, (char *)rep, rl, NULL, NULL};
         FT_TRY(find_all(&lit, buf->p + cur.off, cur.len, m, md));
         return split_span(&cur, m, FT_TOK_SPLIT_NEXT, false, out);
     }
