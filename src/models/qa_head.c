@@ -20,11 +20,11 @@ static bool qa_dropping(const ft_model *m, const ft_fwd_opts *o) {
 static double row_ce(const float *lg, int T, int k, int32_t y, float *d, float scale) {
     if (T <= 0)
         return 0.0;
-    double mx = -INFINITY;
-    for (int t = 0; t < T; t++)
+    double mx = lg[k];
+    for (int t = 1; t < T; t++)
         mx = lg[2 * t + k] > mx ? lg[2 * t + k] : mx;
-    double z = 0.0;
-    for (int t = 0; t < T; t++)
+    double z = exp((double)lg[k] - mx); /* the max term adds 1: z ≥ 1 */
+    for (int t = 1; t < T; t++)
         z += exp((double)lg[2 * t + k] - mx);
     const double lse = mx + log(z);
     for (int t = 0; d && t < T; t++)
