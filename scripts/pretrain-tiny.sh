@@ -71,29 +71,26 @@ if [ ! -s "$WORK/init/model.safetensors" ]; then
   "$FT_BIN" init --arch llama --config recipes/ftune-tiny-init.json --out "$WORK/init" --seed 42
 fi
 
-# 4. pre-training; resumes from the latest checkpoint after an interruption
+# 4-5. pre-training in two stages, each resumed from its latest checkpoint after an interruption:
+#      stage 1 from the random init, stage 2 continued from stage 1's bf16 model (fresh optimizer, order
+#      and warm-up)
+train_stage() { # NAME RECIPE MODEL RUN_DIR SECONDS_FILE [overrides...]
+  local name=$1 recipe=$2 model=$3 run=$4 secs=$5
+  shift 5
+  [ -s "$run/model.safetensors" ] && return 0
+  local resume=()
+  [ -e "$run/checkpoints/latest" ] && resume=("resume=$run")
+  log "train $name ${resume[*]:-from step 0}"
+  local t
+  t=$(date +%s)
+  "$FT_BIN" train "$recipe" "model=$model" "tokenizer=$WORK/tokenizer" "output_dir=$run" \
+    "data.train=$WORK/train.jsonl" "data.validation=$WORK/validation.jsonl" "${resume[@]}" "$@"
+  echo $(( $(date +%s) - t )) >> "$secs"
+}
 RUN=$WORK/run
-if [ ! -s "$RUN/model.safetensors" ]; then
-  resume=()
-  [ -e "$RUN/checkpoints/latest" ] && resume=("resume=$RUN")
-  log "train ${resume[*]:-from step 0}"
-  t=$(date +%s)
-  "$FT_BIN" train "$RECIPE" "model=$WORK/init" "tokenizer=$WORK/tokenizer" "output_dir=$RUN" \
-    "data.train=$WORK/train.jsonl" "data.validation=$WORK/validation.jsonl" "${resume[@]}" "$@"
-  echo $(( $(date +%s) - t )) >> "$WORK/train_seconds"
-fi
-
-# 5. stage 2: continued pre-training from stage 1's bf16 model (fresh optimizer, order and warm-up)
 RUN2=$WORK/run2
-if [ ! -s "$RUN2/model.safetensors" ]; then
-  resume=()
-  [ -e "$RUN2/checkpoints/latest" ] && resume=("resume=$RUN2")
-  log "train stage 2 ${resume[*]:-from step 0}"
-  t=$(date +%s)
-  "$FT_BIN" train "$RECIPE2" "model=$RUN" "tokenizer=$WORK/tokenizer" "output_dir=$RUN2" \
-    "data.train=$WORK/train.jsonl" "data.validation=$WORK/validation.jsonl" "${resume[@]}" "$@"
-  echo $(( $(date +%s) - t )) >> "$WORK/train2_seconds"
-fi
+train_stage "stage 1" "$RECIPE" "$WORK/init" "$RUN" "$WORK/train_seconds" "$@"
+train_stage "stage 2" "$RECIPE2" "$RUN" "$RUN2" "$WORK/train2_seconds" "$@"
 
 # 6. per-source held-out perplexity of each stage's saved (bf16) model: heldout1.tsv (stage 1),
 #    heldout.tsv (stage 2, the shipped model)
