@@ -36,4 +36,8 @@ typedef struct {
 int ft_cli_parse(const char *cmd, int argc, char **argv, const ft_opt *opts, size_t n_opts, const char *usage,
                  const char **pos, int max_pos, int *n_pos, bool *help_shown);
 
+/* Print j (a cJSON object, may be NULL after a failed allocation) on one line and free it. */
+struct cJSON;
+ft_status ft_cli_print_json(struct cJSON *j);
+
 #endif

@@ -125,11 +125,7 @@ int ft_cmd_predict_qa(int argc, char **argv) {
         cJSON_AddNumberToObject(j, "score", ans.start_logit + ans.end_logit);
         cJSON_AddNumberToObject(j, "prob", ans.prob);
         cJSON_AddNumberToObject(j, "null_score", ans.null_score);
-        char *o = cJSON_PrintUnformatted(j);
-        cJSON_Delete(j);
-        if (o)
-            printf("%s\n", o);
-        cJSON_free(o);
+        s = ft_cli_print_json(j);
     } else if (s == FT_OK) {
         printf("%s\nscore %.4f  prob %.4f\n", ans.text, ans.start_logit + ans.end_logit, ans.prob);
     }

@@ -1,5 +1,6 @@
 /* cli/qa_cli: question answering in train, eval and predict (cli/qa_cli.h). */
 #include "cli/qa_cli.h"
+#include "cli/cli.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -112,13 +113,7 @@ ft_status ft_cli_qa_eval(ft_trained *t, const char *data, int batch_size, bool j
             cJSON_AddNumberToObject(j, "NoAns_f1", q->no_ans_f1);
         }
         cJSON_AddNumberToObject(j, "n_bad_answers", (double)set.n_bad_answers);
-        char *out = cJSON_PrintUnformatted(j);
-        cJSON_Delete(j);
-        if (out)
-            printf("%s\n", out);
-        else
-            s = ft_fail(FT_ERR_NOMEM, "out of memory");
-        cJSON_free(out);
+        s = ft_cli_print_json(j);
     } else if (s == FT_OK) {
         printf("task question_answering, %zu questions in %zu windows (%.1f s)\n", set.n, f.n, ft_now() - t0);
         printf("loss         %.4f\nexact_match  %.2f\nf1           %.2f\n", res.loss, q->exact_match, q->f1);

@@ -96,17 +96,6 @@ void ft_cli_print_tag_metrics(const ft_metric_tag *m, FILE *f) {
     }
 }
 
-/* Print j on one line and free it. */
-static ft_status print_json(cJSON *j) {
-    char *out = j ? cJSON_PrintUnformatted(j) : NULL;
-    cJSON_Delete(j);
-    if (!out)
-        return ft_fail(FT_ERR_NOMEM, "out of memory");
-    printf("%s\n", out);
-    cJSON_free(out);
-    return FT_OK;
-}
-
 static void add_tag_json(cJSON *j, const ft_metric_tag *m) {
     cJSON_AddNumberToObject(j, "accuracy", m->accuracy);
     cJSON_AddNumberToObject(j, "n_words", (double)m->n_words);
@@ -179,7 +168,7 @@ int ft_cli_eval_tokens(ft_trained *t, const char *data, const char *split, int b
         cJSON_AddNumberToObject(j, "loss", res.loss);
         add_tag_json(j, &res.tag);
         cJSON_AddNumberToObject(j, "unknown_tags", (double)unknown[0]);
-        s = print_json(j);
+        s = ft_cli_print_json(j);
     } else if (s == FT_OK) {
         printf("model %s, task token_classification, %zu sentences (%.1f s)\n", label, ds[0].n, wall);
         printf("loss         %.4f\n", res.loss);
@@ -335,7 +324,7 @@ ft_status ft_cli_baseline_tokens(const ft_recipe *r, bool json) {
                 add_tag_json(o, &m[k]);
                 cJSON_AddNumberToObject(o, "unknown_tags", (double)unknown[k]);
             }
-        s = print_json(j);
+        s = ft_cli_print_json(j);
     } else if (s == FT_OK) {
         printf(
             "most-frequent-tag baseline: %zu training sentences, %zu distinct words, %d tags (unknown words: "
@@ -448,7 +437,7 @@ static ft_status predict_sentence(ft_trained *t, const ft_tag_sent *snt, bool js
             cJSON_AddItemToArray(tk, cJSON_CreateString(snt->words[w]));
             cJSON_AddItemToArray(tg, cJSON_CreateString(pred[w] >= 0 ? t->label_names[pred[w]] : "?"));
         }
-        s = print_json(j);
+        s = ft_cli_print_json(j);
     } else if (s == FT_OK) {
         for (int w = 0; w < snt->n; w++)
             printf("%s\t%s\n", snt->words[w], pred[w] >= 0 ? t->label_names[pred[w]] : "?");

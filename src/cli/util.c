@@ -2,6 +2,8 @@
 
 #include "cli/cli.h"
 
+#include <cjson/cJSON.h>
+
 int ft_cli_fail(const char *cmd, ft_status s) {
     fprintf(stderr, "ftune %s: %s\n", cmd, ft_last_error()[0] ? ft_last_error() : ft_status_name(s));
     return 1;
@@ -91,4 +93,14 @@ int ft_cli_parse(const char *cmd, int argc, char **argv, const ft_opt *opts, siz
         }
     }
     return 0;
+}
+
+ft_status ft_cli_print_json(cJSON *j) {
+    char *out = j ? cJSON_PrintUnformatted(j) : NULL;
+    cJSON_Delete(j);
+    if (!out)
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    printf("%s\n", out);
+    cJSON_free(out);
+    return FT_OK;
 }

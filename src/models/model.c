@@ -855,24 +855,36 @@ void ft_model_zero_grad(ft_model *m) {
             memset(m->params[i].grad, 0, (size_t)m->params[i].numel * sizeof(float));
 }
 
+/* An encoder's HF class name: the model type's prefix (Bert, Roberta, XLMRoberta, DistilBert) + suffix. */
+static void enc_arch_name(const ft_model *m, const char *suffix, char *out, size_t n) {
+    const char *mt = m->cfg.model_type;
+    snprintf(out, n, "%s%s",
+             !strcmp(mt, "roberta")       ? "Roberta"
+             : !strcmp(mt, "xlm-roberta") ? "XLMRoberta"
+             : !strcmp(mt, "distilbert")  ? "DistilBert"
+                                          : "Bert",
+             suffix);
+}
+
+/* config.json's architectures: [name] (replacing what was there). */
+static void config_set_arch(cJSON *j, const char *name) {
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "architectures");
+    cJSON_AddItemToObject(j, "architectures", cJSON_CreateStringArray(&name, 1));
+}
+
 /* HF *ForSequenceClassification config: architectures, id2label/label2id, problem_type. */
 static ft_status config_add_head(const ft_model *m, cJSON *j) {
-    const char *mt = m->cfg.model_type;
-    const char *arch = m->task == FT_TASK_TOKEN_CLS
-                           ? (!strcmp(mt, "bert")          ? "BertForTokenClassification"
-                              : !strcmp(mt, "roberta")     ? "RobertaForTokenClassification"
-                              : !strcmp(mt, "xlm-roberta") ? "XLMRobertaForTokenClassification"
-                                                           : "DistilBertForTokenClassification")
-                       : !strcmp(mt, "bert")                   ? "BertForSequenceClassification"
-                       : !strcmp(mt, "roberta")                ? "RobertaForSequenceClassification"
-                       : !strcmp(mt, "xlm-roberta")            ? "XLMRobertaForSequenceClassification"
-                       : !strcmp(mt, "distilbert")             ? "DistilBertForSequenceClassification"
+    char enc[64];
+    if (ft_model_is_encoder(m))
+        enc_arch_name(m,
+                      m->task == FT_TASK_TOKEN_CLS ? "ForTokenClassification" : "ForSequenceClassification",
+                      enc, sizeof enc);
+    const char *arch = ft_model_is_encoder(m)                  ? enc
                        : m->cfg.arch == FT_ARCH_GPT2           ? "GPT2ForSequenceClassification"
                        : !strcmp(m->cfg.model_type, "qwen2")   ? "Qwen2ForSequenceClassification"
                        : !strcmp(m->cfg.model_type, "mistral") ? "MistralForSequenceClassification"
                                                                : "LlamaForSequenceClassification";
-    cJSON_DeleteItemFromObjectCaseSensitive(j, "architectures");
-    cJSON_AddItemToObject(j, "architectures", cJSON_CreateStringArray(&arch, 1));
+    config_set_arch(j, arch);
     cJSON_DeleteItemFromObjectCaseSensitive(j, "id2label");
     cJSON_DeleteItemFromObjectCaseSensitive(j, "label2id");
     cJSON_DeleteItemFromObjectCaseSensitive(j, "problem_type");
@@ -900,13 +912,9 @@ static ft_status config_add_head(const ft_model *m, cJSON *j) {
 
 /* HF *ForMaskedLM config: architectures. */
 static void config_add_mlm(const ft_model *m, cJSON *j) {
-    const char *mt = m->cfg.model_type;
-    const char *arch = !strcmp(mt, "bert")          ? "BertForMaskedLM"
-                       : !strcmp(mt, "roberta")     ? "RobertaForMaskedLM"
-                       : !strcmp(mt, "xlm-roberta") ? "XLMRobertaForMaskedLM"
-                                                    : "DistilBertForMaskedLM";
-    cJSON_DeleteItemFromObjectCaseSensitive(j, "architectures");
-    cJSON_AddItemToObject(j, "architectures", cJSON_CreateStringArray(&arch, 1));
+    char arch[64];
+    enc_arch_name(m, "ForMaskedLM", arch, sizeof arch);
+    config_set_arch(j, arch);
 }
 
 /* A new head param: weights N(0, initializer_range), biases 0 (HF _init_weights), trainable; -1 on failure.
@@ -945,13 +953,9 @@ static ft_status add_encoder_head(ft_model *m, int K, uint64_t seed) {
 
 /* HF *ForQuestionAnswering config: architectures only (no labels, no problem_type). */
 static void config_add_qa_head(const ft_model *m, cJSON *j) {
-    const char *mt = m->cfg.model_type;
-    const char *arch = !strcmp(mt, "roberta")       ? "RobertaForQuestionAnswering"
-                       : !strcmp(mt, "xlm-roberta") ? "XLMRobertaForQuestionAnswering"
-                       : !strcmp(mt, "distilbert")  ? "DistilBertForQuestionAnswering"
-                                                    : "BertForQuestionAnswering";
-    cJSON_DeleteItemFromObjectCaseSensitive(j, "architectures");
-    cJSON_AddItemToObject(j, "architectures", cJSON_CreateStringArray(&arch, 1));
+    char arch[64];
+    enc_arch_name(m, "ForQuestionAnswering", arch, sizeof arch);
+    config_set_arch(j, arch);
     cJSON_DeleteItemFromObjectCaseSensitive(j, "problem_type");
 }
 
