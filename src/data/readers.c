@@ -56,7 +56,7 @@ static ft_status json_scalar(const cJSON *v, const char *where, const char *fiel
         *out = strdup(v->valuestring);
     else if (cJSON_IsNumber(v)) {
         double d = v->valuedouble;
-        if (d == (double)(long long)d && d > -1e15 && d < 1e15)
+        if (d > -1e15 && d < 1e15 && d == (double)(long long)d) /* range first: the cast of 1e20 is UB */
             snprintf(buf, sizeof buf, "%lld", (long long)d);
         else
             snprintf(buf, sizeof buf, "%.17g", d);
