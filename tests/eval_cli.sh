@@ -69,6 +69,20 @@ eacc=$("$FT" eval --model out_eos --data test.jsonl --json | sed 's/.*"accuracy"
 "$FT" classify --model out_eos < texts.txt | cut -f1 > epred.txt
 esacc=$("$FT" score --metric classification --pred epred.txt --ref gold.txt --json | sed 's/.*"accuracy":\([0-9.e-]*\).*/\1/')
 ck "awk -v a=$eacc -v b=$esacc 'BEGIN { exit !((a - b)^2 < 1e-18 && a > 0.5) }'" "append_eos: eval accuracy $eacc != classify's $esacc"
+# data.max_windows: texts longer than seq_len are cut into overlapping windows (6 tokens: [CLS], 3 words,
+# [SEP], </s>; most texts need 2 or 3); eval scores each text once from the mean of its windows' logits
+# (the confusion matrix counts 60 texts, not windows) and classify, averaging the same windows, agrees
+"$FT" train cls.yaml data.append_eos=true data.max_windows=4 data.window_overlap=1 train.seq_len=6 \
+  output_dir=out_win train.max_steps=60 > win.log
+ck "grep -q 'train: 180 rows -> 4[0-9][0-9] examples' win.log" "windows: 180 training texts should give 400-499 windows"
+"$FT" eval --model out_win --data test.jsonl --json > wev.json
+wacc=$(sed 's/.*"accuracy":\([0-9.e-]*\).*/\1/' wev.json)
+ck "[ \"\$(/usr/bin/python3 -c 'import json,sys; print(sum(map(sum, json.load(open(sys.argv[1]))[\"confusion_matrix\"])))' wev.json)\" = 60 ]" \
+   "windows: eval's confusion matrix does not count 60 texts"
+"$FT" classify --model out_win < texts.txt | cut -f1 > wpred.txt
+wsacc=$("$FT" score --metric classification --pred wpred.txt --ref gold.txt --json | sed 's/.*"accuracy":\([0-9.e-]*\).*/\1/')
+ck "awk -v a=$wacc -v b=$wsacc 'BEGIN { exit !((a - b)^2 < 1e-18 && a > 0.6) }'" "windows: eval accuracy $wacc != classify's $wsacc"
+expect_fail "data.window_overlap 4" "$FT" train cls.yaml data.max_windows=4 data.window_overlap=4 train.seq_len=6 output_dir=out_bad
 sed -i 's#</s>#x_eos#' vocab.txt
 cp vocab.txt base_noeos_vocab.txt
 mkdir -p base_noeos && cp base/config.json base/model.safetensors base_noeos/ && cp base_noeos_vocab.txt base_noeos/vocab.txt

@@ -417,6 +417,110 @@ FT_TEST(build_text_pair) {
     ft_tok_free(tok);
 }
 
+/* data.max_windows: a long text becomes overlapping windows, each with the special tokens of both ends
+ * (and the eos), the last ending where the text ends; max_windows keeps the first (head) or last (tail)
+ * ones; one window when the text fits or windows are off, equal to ft_data_fit; the windows of a split's
+ * texts carry their text's index and label. */
+static bool window_is(const ft_tok_ids *w, const int32_t *want, size_t n) {
+    return w->n == n && !memcmp(w->ids, want, n * sizeof *want);
+}
+
+FT_TEST(classification_windows) {
+    ft_tokenizer *tok = NULL;
+    FT_CHECK_OK(ft_tok_load(
+        write_tmp("vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\ncat\nsat\ndog\nran\n"), &tok));
+    if (!tok)
+        return;
+    /* [CLS] the cat sat dog ran the cat sat dog ran [SEP]: 10 text tokens */
+    const char *text = "the cat sat dog ran the cat sat dog ran";
+    ft_tok_ids ids = {0}, *w = NULL;
+    size_t nw = 0;
+    bool cut = false;
+    FT_CHECK_OK(ft_tok_encode(tok, text, strlen(text), true, &ids));
+    FT_CHECK(ids.n == 12);
+    /* 6 tokens per window = 4 text tokens; overlap 1 -> starts 0, 3, 6 */
+    FT_CHECK_OK(ft_data_windows(tok, &ids, 6, false, false, 1, 8, &w, &nw, &cut));
+    const int32_t w0[] = {2, 5, 6, 7, 8, 3}, w1[] = {2, 8, 9, 5, 6, 3}, w2[] = {2, 6, 7, 8, 9, 3};
+    FT_CHECK(nw == 3 && !cut);
+    if (nw == 3)
+        FT_CHECK(window_is(&w[0], w0, 6) && window_is(&w[1], w1, 6) && window_is(&w[2], w2, 6));
+    ft_data_windows_free(w, nw);
+    /* at most 2: the first two (head), the last two (tail); the text lost is reported */
+    FT_CHECK_OK(ft_data_windows(tok, &ids, 6, false, false, 1, 2, &w, &nw, &cut));
+    FT_CHECK(nw == 2 && cut && window_is(&w[0], w0, 6) && window_is(&w[1], w1, 6));
+    ft_data_windows_free(w, nw);
+    FT_CHECK_OK(ft_data_windows(tok, &ids, 6, true, false, 1, 2, &w, &nw, &cut));
+    FT_CHECK(nw == 2 && cut && window_is(&w[0], w1, 6) && window_is(&w[1], w2, 6));
+    ft_data_windows_free(w, nw);
+    /* overlap 0, 3 text tokens per window: starts 0, 3, 6 and the last moved back to 7 to end at the end */
+    FT_CHECK_OK(ft_data_windows(tok, &ids, 5, false, false, 0, 8, &w, &nw, &cut));
+    const int32_t last[] = {2, 7, 8, 9, 3};
+    FT_CHECK(nw == 4 && !cut && w[0].n == 5 && w[0].ids[1] == 5 && w[3].n == 5);
+    if (nw == 4)
+        FT_CHECK(window_is(&w[3], last, 5));
+    ft_data_windows_free(w, nw);
+    /* windows off, or a text that fits: one window, exactly what ft_data_fit makes */
+    for (int mw = 0; mw <= 1; mw++) {
+        ft_tok_ids fit = {0};
+        FT_CHECK_OK(ft_tok_encode(tok, text, strlen(text), true, &fit));
+        FT_CHECK_OK(ft_data_fit(tok, &fit, 6, false, false, &cut));
+        FT_CHECK_OK(ft_data_windows(tok, &ids, 6, false, false, 1, mw, &w, &nw, &cut));
+        FT_CHECK(nw == 1 && cut && window_is(&w[0], fit.ids, fit.n));
+        ft_data_windows_free(w, nw);
+        ft_tok_ids_free(&fit);
+    }
+    FT_CHECK_OK(ft_data_windows(tok, &ids, 64, false, false, 1, 8, &w, &nw, &cut));
+    FT_CHECK(nw == 1 && !cut && window_is(&w[0], ids.ids, ids.n));
+    ft_data_windows_free(w, nw);
+    /* an overlap as large as a window's text cannot advance */
+    FT_CHECK_FAILS(ft_data_windows(tok, &ids, 6, false, false, 4, 8, &w, &nw, &cut), FT_ERR_CONFIG,
+                   "data.window_overlap 4");
+    ft_tok_ids_free(&ids);
+    /* the split: texts -> windows with doc index and label; 2 + 1 windows, n_docs 2 */
+    ft_data_cfg c = cfg0();
+    c.val_ratio = c.test_ratio = 0;
+    c.max_len = 6;
+    c.max_windows = 4;
+    c.window_overlap = 2;
+    c.train = write_tmp("win.jsonl", "{\"text\": \"the cat sat dog ran the\", \"label\": \"a\"}\n"
+                                     "{\"text\": \"dog ran\", \"label\": \"b\"}\n");
+    ft_dataset tr;
+    FT_CHECK_OK(ft_data_build(&c, FT_TASK_SEQ_CLS, tok, &tr, NULL, NULL, NULL));
+    FT_CHECK(tr.n == 3 && tr.n_docs == 2);
+    if (tr.n == 3) {
+        const int32_t x0[] = {2, 5, 6, 7, 8, 3}, x1[] = {2, 7, 8, 9, 5, 3}, x2[] = {2, 8, 9, 3};
+        FT_CHECK(tr.ex[0].doc == 0 && tr.ex[1].doc == 0 && tr.ex[2].doc == 1);
+        FT_CHECK(tr.ex[0].cls_label == 0 && tr.ex[1].cls_label == 0 && tr.ex[2].cls_label == 1);
+        FT_CHECK(tr.ex[0].len == 6 && !memcmp(tr.ex[0].ids, x0, sizeof x0));
+        FT_CHECK(tr.ex[1].len == 6 && !memcmp(tr.ex[1].ids, x1, sizeof x1));
+        FT_CHECK(tr.ex[2].len == 4 && !memcmp(tr.ex[2].ids, x2, sizeof x2));
+    }
+    ft_dataset_free(&tr);
+    /* not for other tasks, not with text pairs */
+    FT_CHECK_FAILS(ft_data_build(&c, FT_TASK_CAUSAL_LM, tok, &tr, NULL, NULL, NULL), FT_ERR_CONFIG,
+                   "data.max_windows: only for tasks classification and regression");
+    c.text_pair_field = "b";
+    FT_CHECK_FAILS(ft_data_build(&c, FT_TASK_SEQ_CLS, tok, &tr, NULL, NULL, NULL), FT_ERR_CONFIG,
+                   "text pairs");
+    ft_tok_free(tok);
+    /* append_eos (GPT-2: no post-processor specials): every window ends with <|endoftext|> */
+    ft_tokenizer *g = load_tok("gpt2");
+    if (!g)
+        return;
+    FT_CHECK_OK(ft_tok_encode(g, "one two three four five six seven", 33, true, &ids));
+    FT_CHECK(ids.n == 7);
+    int32_t eot = ft_tok_token_to_id(g, "<|endoftext|>", 13);
+    FT_CHECK_OK(ft_data_windows(g, &ids, 4, false, true, 1, 8, &w, &nw, &cut));
+    FT_CHECK(nw == 3 && !cut); /* 3 text tokens + eos each: starts 0, 2, 4 */
+    for (size_t k = 0; k < nw; k++) {
+        FT_CHECK(w[k].n == 4 && w[k].ids[3] == eot);
+        FT_CHECK(w[k].n == 4 && !memcmp(w[k].ids, ids.ids + 2 * k, 3 * sizeof(int32_t)));
+    }
+    ft_data_windows_free(w, nw);
+    ft_tok_ids_free(&ids);
+    ft_tok_free(g);
+}
+
 FT_TEST(build_classification) {
     ft_tokenizer *tok = load_tok("gpt2");
     if (!tok)
@@ -804,6 +908,7 @@ int main(void) {
     FT_RUN(augmentation);
     FT_RUN(split_deterministic_stratified);
     FT_RUN(build_classification);
+    FT_RUN(classification_windows);
     FT_RUN(build_text_pair);
     FT_RUN(pretok_labels);
     FT_RUN(subsample_few_shot);

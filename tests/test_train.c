@@ -580,6 +580,63 @@ FT_TEST(nonfinite_guard) {
     ft_dataset_free(&tr);
 }
 
+/* Windowed classification (data.max_windows): a text's prediction is the argmax of the mean of its windows'
+ * logits. The windows' logits are recovered independently from one-window evaluations: with two labels a
+ * window's loss is -log p(label), so logit(label) - logit(other) = log(p / (1 - p)). */
+FT_TEST(windowed_classification_eval) {
+    ft_model *m = tiny(LLAMA_CFG, false);
+    FT_CHECK(m != NULL);
+    if (!m)
+        return;
+    const char *names[] = {"a", "b"};
+    FT_CHECK_OK(ft_model_set_task(m, FT_TASK_SEQ_CLS, 2, names, 3));
+    enum { NDOC = 24 };
+    ft_dataset d;
+    memset(&d, 0, sizeof d);
+    d.ex = calloc(4 * NDOC, sizeof *d.ex);
+    d.n_docs = NDOC;
+    for (int k = 0; k < NDOC; k++)
+        for (int w = 0, nw = 1 + (int)(ft_rng_u64(9, 4, (uint64_t)k) % 4); w < nw; w++) {
+            ft_example *e = &d.ex[d.n++];
+            e->len = 4 + (int)(ft_rng_u64(9, 5, d.n) % 8);
+            e->ids = malloc((size_t)e->len * sizeof *e->ids);
+            for (int t = 0; t < e->len; t++)
+                e->ids[t] = (int32_t)(ft_rng_u64(9, 6, d.n * 64 + (size_t)t) % 40);
+            e->cls_label = (int32_t)(ft_rng_u64(9, 7, (uint64_t)k) % 2);
+            e->doc = k;
+        }
+    ft_arena arena;
+    FT_CHECK_OK(ft_arena_init(&arena, ft_model_act_bytes(m, 4, 16) + (1 << 20)));
+    ft_eval_result all;
+    FT_CHECK_OK(ft_train_evaluate(m, &d, 4, 16, 0, &arena, &all));
+    double margin[NDOC] = {0}; /* sum over a text's windows of logit(label) - logit(other) */
+    int first_ok = 0, mean_ok = 0, windows_ok = 0;
+    for (size_t i = 0; i < d.n; i++) {
+        ft_dataset one = {.ex = &d.ex[i], .n = 1};
+        ft_eval_result r;
+        FT_CHECK_OK(ft_train_evaluate(m, &one, 1, 16, 0, &arena, &r));
+        double p = exp(-r.loss);
+        double mg = log(p / (1 - p));
+        margin[d.ex[i].doc] += mg;
+        windows_ok += mg > 0;
+        if (i == 0 || d.ex[i - 1].doc != d.ex[i].doc)
+            first_ok += mg > 0;
+        ft_eval_result_free(&r);
+    }
+    for (int k = 0; k < NDOC; k++)
+        mean_ok += margin[k] > 0;
+    FT_CHECK(all.has_cls);
+    FT_CHECKF(fabs(all.cls.accuracy - (double)mean_ok / NDOC) < 1e-12, "accuracy %g, from the windows %d/%d",
+              all.cls.accuracy, mean_ok, NDOC);
+    /* the check can tell: the first window alone, or each window as a text, would score differently */
+    FT_CHECKF(first_ok != mean_ok && (double)windows_ok / (double)d.n != (double)mean_ok / NDOC,
+              "first %d, mean %d, per window %d/%zu", first_ok, mean_ok, windows_ok, d.n);
+    ft_eval_result_free(&all);
+    ft_arena_free(&arena);
+    ft_dataset_free(&d);
+    ft_model_free(m);
+}
+
 FT_TEST(early_stopping) {
     ft_dataset tr, va;
     make_data(&tr, 8, 5);
@@ -699,6 +756,7 @@ int main(void) {
     FT_RUN(checkpoint_errors_and_pruning);
     FT_RUN(nonfinite_guard);
     FT_RUN(early_stopping);
+    FT_RUN(windowed_classification_eval);
     FT_RUN(recipe_parse_override_roundtrip);
     FT_RUN(recipe_errors);
     ft_rm_tree(tmpdir);

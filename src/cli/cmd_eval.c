@@ -296,16 +296,21 @@ int ft_cmd_eval(int argc, char **argv) {
 
 /* ---- classify ---- */
 
-/* One line -> ids, truncated to seq_len as training truncated (the start kept; a trailing special token
- * the post-processor added stays last). */
-static ft_status encode_line(ft_trained *t, const char *line, ft_tok_ids *ids) {
+/* One line -> the windows training cut its texts into: one, truncated to seq_len (the start kept; a trailing
+ * special token the post-processor added stays last), or with data.max_windows up to that many overlapping
+ * windows whose logits are averaged. */
+static ft_status encode_line(ft_trained *t, const char *line, ft_tok_ids **w, size_t *nw) {
     char *clean;
     FT_TRY(ft_trained_clean(t, line, &clean));
-    ft_status s = ft_tok_encode(t->tok, clean, strlen(clean), true, ids);
+    ft_tok_ids ids = {0};
+    ft_status s = ft_tok_encode(t->tok, clean, strlen(clean), true, &ids);
     free(clean);
-    FT_TRY(s);
     bool cut;
-    return ft_data_fit(t->tok, ids, (size_t)t->seq_len, false, t->data.append_eos, &cut);
+    if (s == FT_OK)
+        s = ft_data_windows(t->tok, &ids, (size_t)t->seq_len, false, t->data.append_eos,
+                            t->data.window_overlap, t->data.max_windows, w, nw, &cut);
+    ft_tok_ids_free(&ids);
+    return s;
 }
 
 int ft_cmd_classify(int argc, char **argv) {
@@ -347,26 +352,39 @@ int ft_cmd_classify(int argc, char **argv) {
         s = ft_fail(FT_ERR_NOMEM, "out of memory");
     if (s == FT_OK)
         s = ft_kv_new(t.m, t.seq_len + t.m->n_virtual, &kv);
+    float *wl = malloc((size_t)(nl > 0 ? nl : 1) * sizeof *wl);
+    double *acc = malloc((size_t)(nl > 0 ? nl : 1) * sizeof *acc);
+    if (s == FT_OK && (!wl || !acc))
+        s = ft_fail(FT_ERR_NOMEM, "out of memory");
     char *line = NULL;
     size_t cap = 0;
-    ft_tok_ids ids = {0};
     long ln = 0;
     ssize_t got;
     while (s == FT_OK && (got = getline(&line, &cap, stdin)) >= 0) {
         ln++;
         while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
             line[--got] = '\0';
-        s = encode_line(&t, line, &ids);
+        ft_tok_ids *w = NULL;
+        size_t nw = 0;
+        s = encode_line(&t, line, &w, &nw);
         if (s != FT_OK) {
             s = ft_fail_ctx(s, "stdin:%ld", ln);
             break;
         }
-        if (ids.n == 0) {
+        if (nw == 0 || w[0].n == 0)
             s = ft_fail(FT_ERR_ARG, "stdin:%ld: empty line (no token to classify)", ln);
-            break;
+        /* the mean of the windows' logits, as evaluation takes it */
+        const int nv = reg ? 1 : nl;
+        memset(acc, 0, (size_t)nv * sizeof *acc);
+        for (size_t i = 0; i < nw && s == FT_OK; i++) {
+            ft_kv_reset(kv);
+            s = ft_infer(t.m, kv, w[i].ids, (int)w[i].n, wl);
+            for (int k = 0; s == FT_OK && k < nv; k++)
+                acc[k] += (double)wl[k];
         }
-        ft_kv_reset(kv);
-        s = ft_infer(t.m, kv, ids.ids, (int)ids.n, lg);
+        for (int k = 0; k < nv; k++)
+            lg[k] = (float)(acc[k] / (double)(nw ? nw : 1));
+        ft_data_windows_free(w, nw);
         if (s != FT_OK)
             break;
         if (reg) {
@@ -404,7 +422,8 @@ int ft_cmd_classify(int argc, char **argv) {
     }
     fflush(stdout);
     free(line);
-    ft_tok_ids_free(&ids);
+    free(wl);
+    free(acc);
     free(lg);
     ft_kv_free(kv);
     ft_trained_free(&t);

@@ -215,6 +215,8 @@ void ft_cli_data_cfg_from(const ft_recipe *r, ft_data_cfg *c) {
     c->max_len = (int)r->train_seq_len;
     c->pack = r->data_pack;
     c->append_eos = r->data_append_eos;
+    c->max_windows = (int)r->data_max_windows;
+    c->window_overlap = (int)r->data_window_overlap;
     c->train_limit = r->data_train_limit > 0 ? (size_t)r->data_train_limit : 0;
     c->train_limit_seed = r->data_train_limit_seed;
     c->replay = r->data_replay;

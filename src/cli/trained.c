@@ -256,6 +256,8 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
     d->stratify = false;
     d->pack = t->rec.data_pack;
     d->append_eos = t->rec.data_append_eos;
+    d->max_windows = (int)t->rec.data_max_windows;
+    d->window_overlap = (int)t->rec.data_window_overlap;
     d->max_len = t->seq_len;
     return FT_OK;
 #undef CHECK

@@ -126,6 +126,78 @@ ft_status ft_data_fit(const ft_tokenizer *tok, ft_tok_ids *ids, size_t max_len, 
     return FT_OK;
 }
 
+void ft_data_windows_free(ft_tok_ids *w, size_t n) {
+    for (size_t i = 0; w && i < n; i++)
+        ft_tok_ids_free(&w[i]);
+    free(w);
+}
+
+/* window = ids[0..lead) + ids[lead+from .. lead+from+len) + ids[n-trail..n), then fitted (eos) */
+static ft_status window_of(const ft_tokenizer *tok, const ft_tok_ids *ids, size_t lead, size_t from,
+                           size_t len, size_t trail, size_t max_len, bool keep_tail, bool append_eos,
+                           ft_tok_ids *w) {
+    for (size_t part = 0; part < 3; part++) {
+        size_t a = part == 0 ? 0 : part == 1 ? lead + from : ids->n - trail;
+        size_t k = part == 0 ? lead : part == 1 ? len : trail;
+        for (size_t i = a; i < a + k; i++)
+            FT_TRY(ft_tok_ids_push(w, ids->ids[i], ids->type_ids ? ids->type_ids[i] : 0));
+    }
+    bool cut;
+    return ft_data_fit(tok, w, max_len, keep_tail, append_eos, &cut);
+}
+
+ft_status ft_data_windows(const ft_tokenizer *tok, const ft_tok_ids *ids, size_t max_len, bool keep_tail,
+                          bool append_eos, int overlap, int max_windows, ft_tok_ids **out, size_t *n_out,
+                          bool *truncated) {
+    *out = NULL;
+    *n_out = 0;
+    *truncated = false;
+    const size_t n = ids->n;
+    size_t lead = 0, trail = 0; /* the special tokens at both ends, counted as truncate_ids counts them */
+    while (lead < n && ft_tok_is_special(tok, ids->ids[lead]) && lead + 1 < max_len)
+        lead++;
+    while (trail < n - lead && ft_tok_is_special(tok, ids->ids[n - 1 - trail]) && lead + trail + 1 < max_len)
+        trail++;
+    const size_t content = n - lead - trail;
+    const int32_t eos = append_eos ? lm_eos(tok) : -1;
+    const size_t extra = append_eos && !(trail > 0 && ids->ids[n - 1] == eos) ? 1 : 0;
+    const size_t room = max_len > lead + trail + extra ? max_len - lead - trail - extra : 0;
+    size_t nw = 1, step = 0;
+    if (max_windows > 1 && content > room) {
+        if (room == 0 || overlap < 0 || (size_t)overlap >= room)
+            return ft_fail(FT_ERR_CONFIG,
+                           "data.window_overlap %d: a window of %zu tokens holds %zu text tokens, so windows "
+                           "overlapping by that much cannot advance (lower data.window_overlap)",
+                           overlap, max_len, room);
+        step = room - (size_t)overlap;
+        nw = 1 + (content - room + step - 1) / step;
+    }
+    const size_t cap = (size_t)(max_windows > 1 ? max_windows : 1), keep = nw < cap ? nw : cap;
+    const size_t first = keep_tail ? nw - keep : 0;
+    *truncated = keep < nw || (nw == 1 && content > room);
+    ft_tok_ids *w = calloc(keep, sizeof *w);
+    if (!w)
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    ft_status s = FT_OK;
+    for (size_t k = 0; k < keep && s == FT_OK; k++) {
+        if (nw == 1) { /* one window: exactly what ft_data_fit makes of the whole text */
+            s = window_of(tok, ids, lead, 0, content, trail, max_len, keep_tail, append_eos, &w[k]);
+            continue;
+        }
+        size_t from = (first + k) * step;
+        if (from + room > content) /* the last window ends where the text ends */
+            from = content - room;
+        s = window_of(tok, ids, lead, from, room, trail, max_len, keep_tail, append_eos, &w[k]);
+    }
+    if (s != FT_OK) {
+        ft_data_windows_free(w, keep);
+        return s;
+    }
+    *out = w;
+    *n_out = keep;
+    return FT_OK;
+}
+
 typedef struct {
     size_t tokens, truncated, dropped_no_target, blocks;
 } tok_stats;
@@ -266,6 +338,37 @@ static ft_status stream_push(int32_t **stream, size_t *sn, size_t *scap, const f
     return FT_OK;
 }
 
+/* data.max_windows: the windows of one text, each an example with the text's label and its doc index */
+static ft_status push_windows(const build_ctx *b, ft_dataset *d, size_t *cap, const ft_tok_ids *t,
+                              const ft_example *proto, bool keep_tail, tok_stats *ts) {
+    ft_tok_ids *w;
+    size_t nw;
+    bool cut;
+    FT_TRY(ft_data_windows(b->tok, t, (size_t)b->cfg->max_len, keep_tail, b->cfg->append_eos,
+                           b->cfg->window_overlap, b->cfg->max_windows, &w, &nw, &cut));
+    ft_status s = FT_OK;
+    bool pushed = false;
+    for (size_t k = 0; k < nw && s == FT_OK; k++) {
+        if (w[k].n == 0)
+            continue;
+        ft_example e = *proto;
+        e.doc = (int32_t)d->n_docs;
+        e.len = (int)w[k].n;
+        if (!(e.ids = dup_ids(w[k].ids, w[k].n))) {
+            s = ft_fail(FT_ERR_NOMEM, "out of memory");
+            break;
+        }
+        ts->tokens += w[k].n;
+        s = push_ex(d, cap, &e);
+        pushed = true;
+    }
+    ft_data_windows_free(w, nw);
+    ts->truncated += cut;
+    if (s == FT_OK && pushed)
+        d->n_docs++;
+    return s;
+}
+
 static ft_status build_split(const build_ctx *b, const ft_data_recs *rs, ft_dataset *d, tok_stats *ts) {
     memset(ts, 0, sizeof *ts);
     size_t cap = 0, max = (size_t)b->cfg->max_len;
@@ -346,6 +449,11 @@ static ft_status build_split(const build_ctx *b, const ft_data_recs *rs, ft_data
             e.len = (int)n;
             ts->tokens += n;
             s = push_ex(d, &cap, &e);
+            continue;
+        }
+        if (b->cfg->max_windows > 1 && (b->task == FT_TASK_SEQ_CLS || b->task == FT_TASK_REGRESSION)) {
+            if ((s = push_windows(b, d, &cap, &t, &e, keep_tail, ts)) != FT_OK)
+                s = ft_fail_ctx(s, "%s:%ld: ", r->file, r->line);
             continue;
         }
         bool cut = false;
@@ -523,6 +631,14 @@ ft_status ft_data_build(const ft_data_cfg *cfg, ft_task task, ft_tokenizer *tok,
         return ft_fail(FT_ERR_CONFIG, "data.max_len: %d is too small", cfg->max_len);
     if (cfg->truncation && strcmp(cfg->truncation, "head") && strcmp(cfg->truncation, "tail"))
         return ft_fail(FT_ERR_CONFIG, "data.truncation: '%s' is not head or tail", cfg->truncation);
+    if (cfg->max_windows > 1 && task != FT_TASK_SEQ_CLS && task != FT_TASK_REGRESSION)
+        return ft_fail(FT_ERR_CONFIG,
+                       "data.max_windows: only for tasks classification and regression (question "
+                       "answering has its own windows: data.doc_stride)");
+    if (cfg->max_windows > 1 && cfg->text_pair_field)
+        return ft_fail(FT_ERR_CONFIG, "data.max_windows: not with text pairs (data.text_pair_field)");
+    if (cfg->max_windows > 1 && cfg->window_overlap < 0)
+        return ft_fail(FT_ERR_CONFIG, "data.window_overlap: %d is negative", cfg->window_overlap);
     if (cfg->replay && task != FT_TASK_CAUSAL_LM)
         return ft_fail(FT_ERR_CONFIG,
                        "data.replay: only for task causal_lm (mixing general text into the stream)");

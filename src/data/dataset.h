@@ -26,6 +26,10 @@ typedef struct {
     bool pack;                   /* causal LM: pack texts into max_len blocks */
     bool append_eos;             /* classification/regression: end every example with the eos token,
                                     kept last by truncation (a fixed position for the pooled head) */
+    int max_windows;             /* classification/regression: > 1 = a text longer than max_len becomes up to
+                                    this many windows of max_len tokens, all with the text's label; evaluation
+                                    averages their logits per text (data.max_windows); 0/1 = truncate */
+    int window_overlap;          /* content tokens shared by consecutive windows (data.window_overlap, 32) */
     size_t train_limit;          /* > 0: keep this many training rows (stratified when stratify, seeded);
                                     validation and test are untouched (few-shot runs) */
     int64_t train_limit_seed;    /* the draw's seed; < 0 = seed (the split stays seed's either way) */
@@ -62,6 +66,17 @@ ft_status ft_data_append_eos(const ft_tokenizer *tok, ft_tok_ids *ids);
  * is appended, so it is always last. *truncated: content was dropped. type_ids move with the ids. */
 ft_status ft_data_fit(const ft_tokenizer *tok, ft_tok_ids *ids, size_t max_len, bool keep_tail,
                       bool append_eos, bool *truncated);
+/* data.max_windows: cut encoded ids (special tokens at both ends as the post-processor added them) into
+ * windows that each fit max_len as ft_data_fit fits one text: the same leading/trailing special tokens (and
+ * the eos with append_eos) in every window, consecutive windows sharing `overlap` content tokens, the last
+ * reaching the end of the text. More than max_windows windows: the first ones are kept (the last ones with
+ * keep_tail); *truncated = text was dropped. max_windows <= 1, or a text that fits: one window, equal to
+ * ft_data_fit's result. *out (malloc'd, *n_out entries) is freed with ft_data_windows_free. Fails when
+ * overlap leaves no room to advance. */
+ft_status ft_data_windows(const ft_tokenizer *tok, const ft_tok_ids *ids, size_t max_len, bool keep_tail,
+                          bool append_eos, int overlap, int max_windows, ft_tok_ids **out, size_t *n_out,
+                          bool *truncated);
+void ft_data_windows_free(ft_tok_ids *w, size_t n);
 /* The id to pad input_ids with: pad, else eos, else 0 (pads are masked out anyway). */
 int32_t ft_data_pad_id(const ft_tokenizer *tok);
 

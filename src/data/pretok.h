@@ -20,6 +20,8 @@ typedef struct {
     float reg_target;   /* value for REGRESSION */
     int32_t start_pos, end_pos; /* QA: the answer's first and last token (data/qa.c) */
     int32_t *word_ids;  /* TOKEN_CLS: [len] the word each piece comes from (-1 specials), or NULL */
+    int32_t doc;        /* windowed classification/regression (data.max_windows): the text this window
+                           comes from, 0..n_docs-1 in split order */
 } ft_example;
 
 typedef struct {
@@ -31,6 +33,8 @@ typedef struct {
                                      start/end positions, evaluation post-processes the spans */
     const struct ft_mlm
         *mlm; /* masked LM: the trainer masks each collated batch with it (data/mlm.h); borrowed */
+    size_t n_docs; /* > 0: examples are windows of n_docs texts (ex[i].doc); metrics are per text, from the
+                      mean of its windows' logits. 0: each example is one text */
 } ft_dataset;
 
 /* Read a JSONL file of pre-tokenized examples; errors name file:line and the field. A row's class

@@ -14,7 +14,7 @@
     X(model, "model", STR, NULL, NULL, "base model directory (config.json + safetensors); required")         \
     X(tokenizer, "tokenizer", STR, NULL, NULL, "tokenizer directory or file (default: the model directory)") \
     X(task, "task", ENUM, "causal_lm",                                                                       \
-      "classification|regression|causal_lm|instruction|question_answering|token_classification|masked_lm",  \
+      "classification|regression|causal_lm|instruction|question_answering|token_classification|masked_lm",   \
       "what is trained (the last three: encoders, docs/encoders.md)")                                        \
     X(method, "method", ENUM, "full", "full|lora|adapter|prompt|bitfit|ia3", "fine-tuning method")           \
     X(seed, "seed", INT, "42", NULL, "seed for shuffling, dropout, head and adapter init, data splits")      \
@@ -51,6 +51,11 @@
     X(data_append_eos, "data.append_eos", BOOL, "false", NULL,                                               \
       "classification/regression: end each example with the eos token (kept last when truncating), so the "  \
       "head always reads the same token")                                                                    \
+    X(data_max_windows, "data.max_windows", INT, "0", NULL,                                                  \
+      "classification/regression: a text longer than train.seq_len becomes up to this many windows (each "   \
+      "trained on with the text's label; evaluation and prediction average their logits); 0/1 = truncate")   \
+    X(data_window_overlap, "data.window_overlap", INT, "32", NULL,                                           \
+      "data.max_windows: text tokens shared by consecutive windows")                                         \
     X(data_train_limit, "data.train_limit", INT, "0", NULL,                                                  \
       "keep only this many training rows, stratified by label and seeded (few-shot); 0 = all")               \
     X(data_train_limit_seed, "data.train_limit_seed", INT, "-1", NULL,                                       \
@@ -83,16 +88,17 @@
     X(data_wordnet_dir, "data.wordnet_dir", STR, NULL, NULL,                                                 \
       "WordNet directory for synonyms (default /usr/share/wordnet)")                                         \
     X(data_max_length, "data.max_length", INT, "0", NULL,                                                    \
-      "question answering: tokens per window, question and special tokens included (0 = train.seq_len)")    \
+      "question answering: tokens per window, question and special tokens included (0 = train.seq_len)")     \
     X(data_doc_stride, "data.doc_stride", INT, "128", NULL,                                                  \
-      "question answering: context tokens shared by consecutive windows of a long context")                 \
-    X(qa_n_best, "qa.n_best", INT, "20", NULL, "question answering: start and end logits searched per window") \
+      "question answering: context tokens shared by consecutive windows of a long context")                  \
+    X(qa_n_best, "qa.n_best", INT, "20", NULL,                                                               \
+      "question answering: start and end logits searched per window")                                        \
     X(qa_max_answer_length, "qa.max_answer_length", INT, "30", NULL,                                         \
       "question answering: longest answer in tokens")                                                        \
     X(qa_version_2_with_negative, "qa.version_2_with_negative", BOOL, "false", NULL,                         \
       "question answering: SQuAD 2.0 style, the answer may be empty (null score)")                           \
     X(qa_null_score_diff_threshold, "qa.null_score_diff_threshold", FLOAT, "0", NULL,                        \
-      "question answering: predict no answer when null score - best span score exceeds this")               \
+      "question answering: predict no answer when null score - best span score exceeds this")                \
     X(data_tokens_field, "data.tokens_field", STR, "tokens", NULL,                                           \
       "token_classification: JSONL field holding the list of words")                                         \
     X(data_tags_field, "data.tags_field", STR, "tags", NULL,                                                 \
@@ -147,7 +153,7 @@
     X(eval_batch_size, "eval.batch_size", INT, "0", NULL, "evaluation batch size (0 = train.batch_size)")    \
     X(eval_metric, "eval.metric", STR, "loss", NULL,                                                         \
       "metric for the best checkpoint and early stopping: loss, perplexity, accuracy, f1_macro, f1_micro, "  \
-      "f1_weighted, precision_macro, recall_macro, mse, mae, r2, exact_match, f1 (question answering)")     \
+      "f1_weighted, precision_macro, recall_macro, mse, mae, r2, exact_match, f1 (question answering)")      \
     X(eval_mode, "eval.mode", ENUM, "auto", "auto|min|max",                                                  \
       "whether lower or higher eval.metric is better (auto: by name)")                                       \
     X(early_stopping_patience, "early_stopping.patience", INT, "0", NULL,                                    \

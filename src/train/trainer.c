@@ -317,8 +317,16 @@ ft_status ft_train_evaluate(ft_model *m, const ft_dataset *d, int batch_size, in
     double *rt = reg ? malloc(d->n * sizeof *rt) : NULL, *rp = reg ? malloc(d->n * sizeof *rp) : NULL;
     size_t npred = 0;
     bool have_logits = cls || reg || qa;
+    /* windowed texts (data.max_windows): a text's prediction comes from the mean of its windows' logits */
+    const bool docs = (cls || reg) && d->n_docs > 0;
+    const int nl = cls ? m->n_labels : 1;
+    double *dsum = docs ? calloc(d->n_docs * (size_t)nl, sizeof *dsum) : NULL;
+    double *dtgt = docs ? calloc(d->n_docs, sizeof *dtgt) : NULL;
+    int *dcnt = docs ? calloc(d->n_docs, sizeof *dcnt) : NULL,
+        *dlab = docs ? calloc(d->n_docs, sizeof *dlab) : NULL;
     ft_status s = FT_OK;
-    if (!idx || ((cls || reg) && (!yt || !yp)) || (reg && (!rt || !rp)))
+    if (!idx || ((cls || reg) && (!yt || !yp)) || (reg && (!rt || !rp)) ||
+        (docs && (!dsum || !dtgt || !dcnt || !dlab)))
         s = ft_fail(FT_ERR_NOMEM, "out of memory");
     for (size_t i = 0; s == FT_OK && i < d->n; i += (size_t)batch_size) {
         eval_step e;
@@ -332,7 +340,21 @@ ft_status ft_train_evaluate(ft_model *m, const ft_dataset *d, int batch_size, in
                 have_logits = false;
             for (int r = 0; qa && lg && r < n; r++)
                 qa_logits_put(d, &ql, idx[r], lg + (size_t)r * (size_t)e.b.T * 2, e.b.T);
-            for (int r = 0; have_logits && r < n; r++) {
+            for (int r = 0; have_logits && docs && r < n; r++) { /* windows: sum logits per text */
+                const ft_example *ex = &d->ex[idx[r]];
+                const size_t k = (size_t)ex->doc;
+                if (ex->doc < 0 || k >= d->n_docs) {
+                    s = ft_fail(FT_ERR_RANGE, "evaluation: window %zu names text %d of %zu", idx[r], ex->doc,
+                                d->n_docs);
+                    break;
+                }
+                for (int j = 0; j < nl; j++)
+                    dsum[k * (size_t)nl + (size_t)j] += lg[(size_t)r * (size_t)nl + (size_t)j];
+                dcnt[k]++;
+                dlab[k] = ex->cls_label;
+                dtgt[k] = ex->reg_target;
+            }
+            for (int r = 0; have_logits && !docs && r < n; r++) {
                 const ft_example *ex = &d->ex[idx[r]];
                 if (cls && ex->cls_label != -100) {
                     yt[npred] = ex->cls_label;
@@ -344,6 +366,21 @@ ft_status ft_train_evaluate(ft_model *m, const ft_dataset *d, int batch_size, in
             }
         }
         ft_batch_free(&e.b);
+    }
+    for (size_t k = 0; s == FT_OK && docs && have_logits && k < d->n_docs; k++) {
+        if (!dcnt[k])
+            continue;
+        const double *v = dsum + k * (size_t)nl;
+        if (cls && dlab[k] != -100) {
+            int best = 0;
+            for (int j = 1; j < nl; j++)
+                best = v[j] > v[best] ? j : best;
+            yt[npred] = dlab[k];
+            yp[npred++] = best;
+        } else if (reg) {
+            rt[npred] = dtgt[k];
+            rp[npred++] = v[0] / dcnt[k];
+        }
     }
     if (s == FT_OK)
         s = eval_mean(total, count, "target", out);
@@ -361,6 +398,10 @@ ft_status ft_train_evaluate(ft_model *m, const ft_dataset *d, int batch_size, in
     }
     free(ql.buf);
     free(ql.at);
+    free(dsum);
+    free(dtgt);
+    free(dcnt);
+    free(dlab);
     free(idx);
     free(yt);
     free(yp);
