@@ -261,6 +261,31 @@ FT_TEST(tokenizer_numbers_in_range) {
     ft_tok_free(tok);
 }
 
+/* Rows of docs/errors.md that had no test: an empty dataset file, text that is not UTF-8. */
+FT_TEST(empty_data_and_non_utf8_text) {
+    ft_data_cfg c;
+    ft_data_cfg_default(&c);
+    const char *p = write_tmp("empty.jsonl", "", 0);
+    ft_data_recs rs = {0};
+    FT_CHECK_FAILS(ft_data_read(p, &c, &rs), FT_ERR_FORMAT, "empty.jsonl: no rows");
+    ft_data_recs_free(&rs);
+    ft_dataset d = {0};
+    FT_CHECK_FAILS(ft_dataset_load_pretok(p, &d), FT_ERR_FORMAT, "empty.jsonl: no examples");
+    ft_dataset_free(&d);
+    ft_tokenizer *tok = NULL;
+    FT_CHECK_OK(
+        tok_from("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0, \"a\": 1}, \"unk_token\": "
+                 "\"[UNK]\"}}",
+                 &tok));
+    if (tok) {
+        ft_tok_ids ids = {0};
+        FT_CHECK_FAILS(ft_tok_encode(tok, "a a\xff", 4, false, &ids), FT_ERR_ARG,
+                       "tokenizer: input is not valid UTF-8 (byte 3)");
+        ft_tok_ids_free(&ids);
+        ft_tok_free(tok);
+    }
+}
+
 /* JSONL / text lines and CSV records: at most 16 MiB and 10000 fields. */
 FT_TEST(row_limits) {
     const size_t lim = 16u << 20;
@@ -359,6 +384,7 @@ int main(void) {
     FT_RUN(tokenizer_regex_backtracking);
     FT_RUN(tokenizer_invalid_utf8_strings);
     FT_RUN(tokenizer_numbers_in_range);
+    FT_RUN(empty_data_and_non_utf8_text);
     FT_RUN(row_limits);
     FT_RUN(fuzz_mail_header_at_end);
     FT_RUN(fuzz_csv_empty_quoted_first);

@@ -548,6 +548,26 @@ FT_TEST(checkpoint_errors_and_pruning) {
     snprintf(p, sizeof p, "%s/step-00000005", root);
     FT_CHECK(!strcmp(got, p));
     FT_CHECK_FAILS(ft_ckpt_resolve(tmpdir, got, sizeof got), FT_ERR_MISSING, "not a checkpoint");
+    /* `latest` from elsewhere: only a step-NNNNNNNN name in place, never a way out of the directory */
+    static const char *const escapes[] = {"..", "../prune/step-00000005", "step-00000005/..", "/etc",
+                                          "step-5x"};
+    char latest[300];
+    snprintf(latest, sizeof latest, "%s/latest", root);
+    for (size_t i = 0; i < sizeof escapes / sizeof *escapes; i++) {
+        FT_CHECK_OK(ft_write_file_atomic(latest, escapes[i], strlen(escapes[i])));
+        FT_CHECK_FAILS(ft_ckpt_resolve(root, got, sizeof got), FT_ERR_FORMAT,
+                       "is not a checkpoint name (step-NNNNNNNN)");
+    }
+    snprintf(p, sizeof p, "%s/step-00000009", root);
+    FT_CHECK(symlink("step-00000005", p) == 0);
+    FT_CHECK_OK(ft_write_file_atomic(latest, "step-00000009", 13));
+    FT_CHECK_FAILS(
+        ft_ckpt_resolve(root, got, sizeof got), FT_ERR_FORMAT,
+        "step-00000009: a symbolic link; a checkpoint named by 'latest' must be a directory in place");
+    FT_CHECK(unlink(p) == 0);
+    FT_CHECK_OK(ft_write_file_atomic(latest, "step-00000005\n", 14));
+    FT_CHECK_OK(ft_ckpt_resolve(root, got, sizeof got));
+    snprintf(p, sizeof p, "%s/step-00000005", root);
     /* resuming with another optimizer or a model with other trainable tensors is refused */
     ft_model *b = tiny(GPT2_CFG, true);
     c.resume = p;

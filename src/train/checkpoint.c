@@ -347,12 +347,23 @@ ft_status ft_ckpt_resolve(const char *path, char *out, size_t n) {
             FT_TRY(ft_read_file(p, &text, &len));
             while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
                 text[--len] = 0;
-            if (!len || strchr(text, '/')) {
+            /* only what ft_ckpt_save writes: step-<digits>, so no "..", no path; and a real directory,
+             * not a symbolic link out of the checkpoints directory */
+            bool named = len > 5 && len < 64 && !strncmp(text, "step-", 5) &&
+                         strspn(text + 5, "0123456789") == len - 5;
+            if (!named) {
+                ft_status st =
+                    ft_fail(FT_ERR_FORMAT, "%s: '%.64s' is not a checkpoint name (step-NNNNNNNN)", p, text);
                 free(text);
-                return ft_fail(FT_ERR_FORMAT, "%s: not a checkpoint name", p);
+                return st;
             }
             snprintf(out, n, "%s/%s", r == 0 ? root : path, text);
             free(text);
+            struct stat sb;
+            if (lstat(out, &sb) == 0 && S_ISLNK(sb.st_mode))
+                return ft_fail(
+                    FT_ERR_FORMAT,
+                    "%s: a symbolic link; a checkpoint named by 'latest' must be a directory in place", out);
             if (!ft_file_exists(ft_path_join(p, sizeof p, out, "trainer_state.json")))
                 return ft_fail(FT_ERR_MISSING, "%s: checkpoint named by 'latest' has no trainer_state.json", out);
             return FT_OK;
