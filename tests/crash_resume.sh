@@ -11,12 +11,16 @@
 # (root, or `unshare -rm`), on a tmpfs too small for the next checkpoint (ENOSPC): ftune must exit
 # non-zero with an error naming the file, leave the previous checkpoints byte for byte as they were, and
 # a resume from them afterwards must still end bit-identical.
-# Environment: CRASH_TRIALS (default 20), CRASH_SEED (default 1), CRASH_STEPS (default 120).
+# Environment: CRASH_TRIALS (default 20; 6 with FT_SANITIZED=1), CRASH_SEED (default 1), CRASH_STEPS
+# (default 120), CRASH_KEEP=1 keeps the work directory.
 # 100 of 100 trials: CRASH_TRIALS=100 bash tests/crash_resume.sh (see docs/reliability.md).
 set -u
 SRC=${FT_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 FT=${FT_BIN:-$SRC/build/ftune}
+# the sanitizer pass (FT_SANITIZED=1, runs several times slower) checks these paths for memory errors
+# with fewer trials; the plain pass does the 20
 TRIALS=${CRASH_TRIALS:-20}
+[ "${FT_SANITIZED:-0}" = 1 ] && TRIALS=${CRASH_TRIALS:-6}
 STEPS=${CRASH_STEPS:-120}
 RANDOM=${CRASH_SEED:-1}
 # on a tmpfs the fsyncs cost nothing, so the run is short and the kills land everywhere

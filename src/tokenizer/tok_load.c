@@ -326,12 +326,14 @@ static ft_status parse_template(const ctx *c, const cJSON *arr, const cJSON *spe
             it->ids = calloc(m ? m : 1, sizeof *it->ids);
             if (!it->ids)
                 return ft_fail(FT_ERR_NOMEM, "tokenizer: out of memory");
+            (*nout)++; /* counted now so a failure below frees what the item took */
             const cJSON *x;
             cJSON_ArrayForEach(x, ids) {
                 double v = 0;
                 FT_TRY(jint(c, x, "TemplateProcessing: special_tokens ids", FT_TOK_MAX_IDS - 1, &v));
                 it->ids[it->nids++] = (int32_t)v;
             }
+            continue;
         }
         (*nout)++;
     }
