@@ -22,7 +22,7 @@ if [ "${FT_NO_SANITIZE:-0}" != "1" ]; then
 fi
 if [ "${FT_NO_FUZZ:-0}" != "1" ] && command -v clang-14 >/dev/null; then
   # Exploratory and random: a new finding is reported (inputs in build-fuzz/out/artifacts) but does not turn
-  # CI red; the committed regressions are replayed by the gating fuzz_replay_* ctests above. Known open
-  # finding: fuzz/open/ (docs/reliability.md).
+  # CI red; the committed regressions are replayed by the gating fuzz_replay_* ctests above. Open
+  # findings, not yet fixed, are kept in fuzz/open/ (docs/reliability.md).
   fuzz/run.sh all "${FT_FUZZ_SMOKE_S:-10}" || echo "test.sh: fuzz smoke found new inputs (not gating): build-fuzz/out/" >&2
 fi

@@ -194,6 +194,98 @@ FT_TEST(tokenizer_regex_backtracking) {
     }
 }
 
+/* fuzz_tokenizer: a Split regex holding invalid UTF-8 (0xff bytes) was compiled with
+ * PCRE2_NO_UTF_CHECK and PCRE2 read out of bounds (SEGV). It is a clear error now, and so are the other
+ * tokenizer strings that would reach a regex as invalid UTF-8. */
+FT_TEST(tokenizer_invalid_utf8_strings) {
+    ft_tokenizer *tok = NULL;
+    FT_CHECK_FAILS(
+        tok_from("{\"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"Regex\": \"\\\\s+\xff\xff\"}, "
+                 "\"behavior\": \"Isolated\"}, \"model\": {\"type\": \"WordPiece\", \"vocab\": "
+                 "{\"[UNK]\": 0}, \"unk_token\": \"[UNK]\"}}",
+                 &tok),
+        FT_ERR_FORMAT, "pre-tokenizer Split: regex \\s+\xff\xff: UTF-8 error");
+    FT_CHECK_FAILS(tok_from("{\"normalizer\": {\"type\": \"Replace\", \"pattern\": {\"String\": \"a\"}, "
+                            "\"content\": \"b\xc3\"}, \"model\": {\"type\": \"WordPiece\", \"vocab\": "
+                            "{\"[UNK]\": 0}, \"unk_token\": \"[UNK]\"}}",
+                            &tok),
+                   FT_ERR_FORMAT, "normalizer Replace: 'content' is not valid UTF-8 (byte 1)");
+    FT_CHECK_FAILS(tok_from("{\"normalizer\": {\"type\": \"Prepend\", \"prepend\": \"\xe2\x96\"}, \"model\": "
+                            "{\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0}, \"unk_token\": \"[UNK]\"}}",
+                            &tok),
+                   FT_ERR_FORMAT, "normalizer Prepend: 'prepend' is not valid UTF-8 (byte 0)");
+    /* a vocab token that is not UTF-8, rewritten by a decoder regex: an error from decode, not UB */
+    FT_CHECK_OK(
+        tok_from("{\"decoder\": {\"type\": \"Replace\", \"pattern\": {\"Regex\": \"x+\"}, \"content\": "
+                 "\"y\"}, \"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0, \"a\xff\": 1}, "
+                 "\"unk_token\": \"[UNK]\"}}",
+                 &tok));
+    if (tok) {
+        const int32_t ids[] = {1};
+        char *out = NULL;
+        size_t n = 0;
+        FT_CHECK_FAILS(ft_tok_decode(tok, ids, 1, false, &out, &n), FT_ERR_FORMAT,
+                       "tokenizer: text given to a regex is not valid UTF-8 (byte 1 of 2)");
+        free(out);
+        ft_tok_free(tok);
+    }
+}
+
+/* fuzz_tokenizer: a TemplateProcessing type_id of 4.4e59 was cast to int32_t (undefined behaviour);
+ * every number the loader casts is now checked to be an integer in range first. */
+FT_TEST(tokenizer_numbers_in_range) {
+    const char *fmt =
+        "{\"post_processor\": %s, \"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0, "
+        "\"[CLS]\": 1}, \"unk_token\": \"[UNK]\"}}";
+    char json[1024];
+    ft_tokenizer *tok = NULL;
+    snprintf(json, sizeof json, fmt,
+             "{\"type\": \"TemplateProcessing\", \"single\": [{\"Sequence\": {\"id\": \"A\", \"type_id\": "
+             "4.4e59}}], "
+             "\"pair\": [], \"special_tokens\": {}}");
+    FT_CHECK_FAILS(tok_from(json, &tok), FT_ERR_FORMAT,
+                   "tokenizer.json: TemplateProcessing: type_id must be an integer in 0..16777215");
+    snprintf(
+        json, sizeof json, fmt,
+        "{\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": {\"id\": \"[CLS]\", \"type_id\": "
+        "0}}], \"pair\": [], \"special_tokens\": {\"[CLS]\": {\"id\": \"[CLS]\", \"ids\": [-1], "
+        "\"tokens\": [\"[CLS]\"]}}}");
+    FT_CHECK_FAILS(tok_from(json, &tok), FT_ERR_FORMAT,
+                   "TemplateProcessing: special_tokens ids must be an integer");
+    snprintf(json, sizeof json, fmt,
+             "{\"type\": \"BertProcessing\", \"cls\": [\"[CLS]\", 1e300], \"sep\": [\"[CLS]\", 1]}");
+    FT_CHECK_FAILS(tok_from(json, &tok), FT_ERR_FORMAT, "post_processor: the id of 'cls' must be an integer");
+    snprintf(json, sizeof json, fmt,
+             "{\"type\": \"BertProcessing\", \"cls\": [\"[CLS]\", 1], \"sep\": [\"[CLS]\", 1]}");
+    FT_CHECK_OK(tok_from(json, &tok));
+    ft_tok_free(tok);
+}
+
+/* Rows of docs/errors.md that had no test: an empty dataset file, text that is not UTF-8. */
+FT_TEST(empty_data_and_non_utf8_text) {
+    ft_data_cfg c;
+    ft_data_cfg_default(&c);
+    const char *p = write_tmp("empty.jsonl", "", 0);
+    ft_data_recs rs = {0};
+    FT_CHECK_FAILS(ft_data_read(p, &c, &rs), FT_ERR_FORMAT, "empty.jsonl: no rows");
+    ft_data_recs_free(&rs);
+    ft_dataset d = {0};
+    FT_CHECK_FAILS(ft_dataset_load_pretok(p, &d), FT_ERR_FORMAT, "empty.jsonl: no examples");
+    ft_dataset_free(&d);
+    ft_tokenizer *tok = NULL;
+    FT_CHECK_OK(
+        tok_from("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0, \"a\": 1}, \"unk_token\": "
+                 "\"[UNK]\"}}",
+                 &tok));
+    if (tok) {
+        ft_tok_ids ids = {0};
+        FT_CHECK_FAILS(ft_tok_encode(tok, "a a\xff", 4, false, &ids), FT_ERR_ARG,
+                       "tokenizer: input is not valid UTF-8 (byte 3)");
+        ft_tok_ids_free(&ids);
+        ft_tok_free(tok);
+    }
+}
+
 /* JSONL / text lines and CSV records: at most 16 MiB and 10000 fields. */
 FT_TEST(row_limits) {
     const size_t lim = 16u << 20;
@@ -290,6 +382,9 @@ int main(void) {
     FT_RUN(config_limits);
     FT_RUN(tokenizer_limits);
     FT_RUN(tokenizer_regex_backtracking);
+    FT_RUN(tokenizer_invalid_utf8_strings);
+    FT_RUN(tokenizer_numbers_in_range);
+    FT_RUN(empty_data_and_non_utf8_text);
     FT_RUN(row_limits);
     FT_RUN(fuzz_mail_header_at_end);
     FT_RUN(fuzz_csv_empty_quoted_first);

@@ -2,6 +2,7 @@
  * one batch of N·b), resume bit-exactness, non-finite guard, early stopping, checkpoint pruning, recipes. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ft_test.h"
@@ -514,20 +515,30 @@ FT_TEST(train_arena_estimate_fits_and_is_tight) {
         }
 }
 
+/* A full GPT-2 trained `steps` steps with a checkpoint after each under root = tmpdir/sub, keeping
+ * keep_last. */
+static ft_model *ckpt_run(ft_dataset *tr, ft_train_cfg *c, char *root, size_t rootn, const char *sub,
+                          int steps, int keep_last) {
+    snprintf(root, rootn, "%s/%s", tmpdir, sub);
+    make_data(tr, 8, 3);
+    ft_model *a = tiny(GPT2_CFG, true);
+    base_cfg(c);
+    c->max_steps = steps;
+    c->ckpt_root = root;
+    c->ckpt_every = 1;
+    c->keep_last = keep_last;
+    ft_train_result r;
+    FT_CHECK_OK(ft_train(a, tr, NULL, c, &r));
+    ft_train_result_free(&r);
+    return a;
+}
+
 FT_TEST(checkpoint_errors_and_pruning) {
     ft_dataset tr;
-    make_data(&tr, 8, 3);
-    char root[256], p[320];
-    snprintf(root, sizeof root, "%s/prune", tmpdir);
-    ft_model *a = tiny(GPT2_CFG, true);
     ft_train_cfg c;
-    base_cfg(&c);
-    c.max_steps = 5;
-    c.ckpt_root = root;
-    c.ckpt_every = 1;
-    c.keep_last = 2;
+    char root[256], p[320];
+    ft_model *a = ckpt_run(&tr, &c, root, sizeof root, "prune", 5, 2);
     ft_train_result r;
-    FT_CHECK_OK(ft_train(a, &tr, NULL, &c, &r));
     for (int s = 1; s <= 5; s++) {
         snprintf(p, sizeof p, "%s/step-%08d", root, s);
         FT_CHECKF(ft_file_exists(p) == (s >= 4), "step %d kept=%d", s, ft_file_exists(p));
@@ -537,6 +548,26 @@ FT_TEST(checkpoint_errors_and_pruning) {
     snprintf(p, sizeof p, "%s/step-00000005", root);
     FT_CHECK(!strcmp(got, p));
     FT_CHECK_FAILS(ft_ckpt_resolve(tmpdir, got, sizeof got), FT_ERR_MISSING, "not a checkpoint");
+    /* `latest` from elsewhere: only a step-NNNNNNNN name in place, never a way out of the directory */
+    static const char *const escapes[] = {"..", "../prune/step-00000005", "step-00000005/..", "/etc",
+                                          "step-5x"};
+    char latest[300];
+    snprintf(latest, sizeof latest, "%s/latest", root);
+    for (size_t i = 0; i < sizeof escapes / sizeof *escapes; i++) {
+        FT_CHECK_OK(ft_write_file_atomic(latest, escapes[i], strlen(escapes[i])));
+        FT_CHECK_FAILS(ft_ckpt_resolve(root, got, sizeof got), FT_ERR_FORMAT,
+                       "is not a checkpoint name (step-NNNNNNNN)");
+    }
+    snprintf(p, sizeof p, "%s/step-00000009", root);
+    FT_CHECK(symlink("step-00000005", p) == 0);
+    FT_CHECK_OK(ft_write_file_atomic(latest, "step-00000009", 13));
+    FT_CHECK_FAILS(
+        ft_ckpt_resolve(root, got, sizeof got), FT_ERR_FORMAT,
+        "step-00000009: a symbolic link; a checkpoint named by 'latest' must be a directory in place");
+    FT_CHECK(unlink(p) == 0);
+    FT_CHECK_OK(ft_write_file_atomic(latest, "step-00000005\n", 14));
+    FT_CHECK_OK(ft_ckpt_resolve(root, got, sizeof got));
+    snprintf(p, sizeof p, "%s/step-00000005", root);
     /* resuming with another optimizer or a model with other trainable tensors is refused */
     ft_model *b = tiny(GPT2_CFG, true);
     c.resume = p;
@@ -550,6 +581,63 @@ FT_TEST(checkpoint_errors_and_pruning) {
     ft_model_free(a);
     ft_model_free(b);
     ft_model_free(f);
+    ft_dataset_free(&tr);
+}
+
+/* What a killed run leaves in the checkpoints root is cleaned at the next save: a half-written .tmp-
+ * directory and a half-pruned .del- one are removed, an .old- one whose name is free again (a kill
+ * between moving it aside and putting the new one in place) is put back, a stale latest.tmp.<pid> goes;
+ * the temporaries of a live process stay. The dead pid is a child that has exited. */
+FT_TEST(checkpoint_stale_temporaries) {
+    pid_t dead = fork();
+    if (dead == 0)
+        _exit(0);
+    FT_CHECK(dead > 0 && waitpid(dead, NULL, 0) == dead);
+    ft_dataset tr;
+    ft_train_cfg c;
+    char root[128], p[512];
+    ft_model *a = ckpt_run(&tr, &c, root, sizeof root, "stale", 2, 0);
+    ft_train_result r;
+    /* step 1 as an .old- directory of the dead pid, its real name gone */
+    char from[512], to[512];
+    snprintf(from, sizeof from, "%s/step-00000001", root);
+    snprintf(to, sizeof to, "%s/.old-step-00000001-%ld", root, (long)dead);
+    FT_CHECK(rename(from, to) == 0);
+    const char *junk[] = {".tmp-step-00000003-%ld", ".del-step-00000000-%ld", ".tmp-step-00000004-%ld"};
+    for (int i = 0; i < 3; i++) {
+        char d[64];
+        snprintf(d, sizeof d, junk[i], i < 2 ? (long)dead : (long)getppid());
+        snprintf(p, sizeof p, "%s/%s", root, d);
+        FT_CHECK_OK(ft_mkdir_p(p));
+        snprintf(p, sizeof p, "%s/%s/trainable.safetensors", root, d);
+        FT_CHECK_OK(ft_write_file_atomic(p, "x", 1));
+    }
+    snprintf(p, sizeof p, "%s/latest.tmp.%ld", root, (long)dead);
+    FT_CHECK_OK(ft_write_file_atomic(p, "x", 1));
+    /* resume from step 2 for one more step: its save cleans up */
+    snprintf(p, sizeof p, "%s/step-00000002", root);
+    c.resume = p;
+    c.max_steps = 3;
+    FT_CHECK_OK(ft_train(a, &tr, NULL, &c, &r));
+    ft_train_result_free(&r);
+    const struct {
+        const char *fmt;
+        bool there;
+    } want[] = {{"step-00000001/trainer_state.json", true},
+                {".old-step-00000001-%ld", false},
+                {"step-00000003/trainer_state.json", true},
+                {".tmp-step-00000003-%ld", false},
+                {".del-step-00000000-%ld", false},
+                {"latest.tmp.%ld", false},
+                {".tmp-step-00000004-%ld", true}};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        char nm[64];
+        snprintf(nm, sizeof nm, want[i].fmt, i == 6 ? (long)getppid() : (long)dead);
+        snprintf(p, sizeof p, "%s/%s", root, nm);
+        FT_CHECKF(ft_file_exists(p) == want[i].there, "%s: there %d, wanted %d", nm, ft_file_exists(p),
+                  want[i].there);
+    }
+    ft_model_free(a);
     ft_dataset_free(&tr);
 }
 
@@ -754,6 +842,7 @@ int main(void) {
     FT_RUN(memory_estimate_with_checkpointing);
     FT_RUN(train_arena_estimate_fits_and_is_tight);
     FT_RUN(checkpoint_errors_and_pruning);
+    FT_RUN(checkpoint_stale_temporaries);
     FT_RUN(nonfinite_guard);
     FT_RUN(early_stopping);
     FT_RUN(windowed_classification_eval);

@@ -1,4 +1,5 @@
 /* ftune: the command-line front end, a thin layer over libftune. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,6 +20,10 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    /* A file that outgrows RLIMIT_FSIZE would kill us with SIGXFSZ mid-write; ignored, the write fails
+     * with EFBIG instead and the writer reports it, naming the file (and a checkpoint in progress is
+     * cleaned up, the previous one left as it was). */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

@@ -34,6 +34,16 @@ static const char *jstr(const cJSON *o, const char *k) {
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* A JSON number that must be an integer in 0..hi (ids, type ids, counts): checked before any cast, so a
+ * fuzzed 4e59 is an error, not undefined behaviour. */
+static ft_status jint(const ctx *c, const cJSON *v, const char *what, double hi, double *out) {
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= hi) ||
+        v->valuedouble != floor(v->valuedouble))
+        return ft_fail(FT_ERR_FORMAT, "%s: %s must be an integer in 0..%.0f", c->path, what, hi);
+    *out = v->valuedouble;
+    return FT_OK;
+}
+
 static uint32_t first_cp(const char *s) {
     uint32_t c = 0;
     if (s && *s)
@@ -64,6 +74,18 @@ static ft_status set_content(char **dst, size_t *len, const char *s) {
     return *dst ? FT_OK : ft_fail(FT_ERR_NOMEM, "tokenizer: out of memory");
 }
 
+/* A string a normalizer inserts into the text: it must be valid UTF-8 like the text (the regexes that
+ * run after it rely on that). */
+static ft_status norm_content(const ctx *c, ft_tok_norm *n, const cJSON *o, const char *key,
+                              const char *what) {
+    const char *s = jstr(o, key);
+    size_t bad;
+    if (s && !ft_tok_utf8_valid(s, strlen(s), &bad))
+        return ft_fail(FT_ERR_FORMAT, "%s: normalizer %s: '%s' is not valid UTF-8 (byte %zu)", c->path, what,
+                       key, bad);
+    return set_content(&n->content, &n->content_len, s);
+}
+
 static const char *jtype(const cJSON *o) {
     const char *t = jstr(o, "type");
     return t ? t : "(missing)";
@@ -86,10 +108,10 @@ static ft_status parse_norm(const ctx *c, const cJSON *o, ft_tok_norm *n) {
     } else if (!strcmp(t, "Replace")) {
         n->kind = FT_TOK_N_REPLACE;
         FT_TRY(parse_pattern(c, o, &n->pat, "normalizer Replace"));
-        FT_TRY(set_content(&n->content, &n->content_len, jstr(o, "content")));
+        FT_TRY(norm_content(c, n, o, "content", "Replace"));
     } else if (!strcmp(t, "Prepend")) {
         n->kind = FT_TOK_N_PREPEND;
-        FT_TRY(set_content(&n->content, &n->content_len, jstr(o, "prepend")));
+        FT_TRY(norm_content(c, n, o, "prepend", "Prepend"));
     } else if (!strcmp(t, "BertNormalizer")) {
         n->kind = FT_TOK_N_BERT;
         n->clean_text = jbool(o, "clean_text", true);
@@ -201,8 +223,13 @@ static ft_status parse_dec(const ctx *c, const cJSON *o, ft_tok_dec *d) {
         d->kind = FT_TOK_D_STRIP;
         d->strip_char = first_cp(jstr(o, "content"));
         const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "start"), *b = cJSON_GetObjectItemCaseSensitive(o, "stop");
-        d->start = cJSON_IsNumber(a) && a->valuedouble > 0 ? (size_t)a->valuedouble : 0;
-        d->stop = cJSON_IsNumber(b) && b->valuedouble > 0 ? (size_t)b->valuedouble : 0;
+        double x = 0, y = 0;
+        if (a)
+            FT_TRY(jint(c, a, "decoder Strip: 'start'", INT32_MAX, &x));
+        if (b)
+            FT_TRY(jint(c, b, "decoder Strip: 'stop'", INT32_MAX, &y));
+        d->start = (size_t)x;
+        d->stop = (size_t)y;
     } else if (!strcmp(t, "Replace")) {
         d->kind = FT_TOK_D_REPLACE;
         FT_TRY(parse_pattern(c, o, &d->pat, "decoder Replace"));
@@ -253,7 +280,11 @@ static ft_status parse_tok_pair(const ctx *c, const cJSON *o, const char *k, int
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, k);
     if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != 2 || !cJSON_IsNumber(cJSON_GetArrayItem(a, 1)))
         return ft_fail(FT_ERR_FORMAT, "%s: post_processor: '%s' must be [token, id]", c->path, k);
-    *id = (int32_t)cJSON_GetArrayItem(a, 1)->valuedouble;
+    char what[64];
+    snprintf(what, sizeof what, "post_processor: the id of '%s'", k);
+    double x = 0;
+    FT_TRY(jint(c, cJSON_GetArrayItem(a, 1), what, FT_TOK_MAX_IDS - 1, &x));
+    *id = (int32_t)x;
     return FT_OK;
 }
 
@@ -274,7 +305,10 @@ static ft_status parse_template(const ctx *c, const cJSON *arr, const cJSON *spe
         if (!body)
             return ft_fail(FT_ERR_FORMAT, "%s: TemplateProcessing: item is neither Sequence nor SpecialToken", c->path);
         const cJSON *ty = cJSON_GetObjectItemCaseSensitive(body, "type_id");
-        it->type_id = cJSON_IsNumber(ty) ? (int32_t)ty->valuedouble : 0;
+        double tid = 0;
+        if (ty)
+            FT_TRY(jint(c, ty, "TemplateProcessing: type_id", FT_TOK_MAX_IDS - 1, &tid));
+        it->type_id = (int32_t)tid;
         const char *id = jstr(body, "id");
         if (!id)
             return ft_fail(FT_ERR_FORMAT, "%s: TemplateProcessing: item without 'id'", c->path);
@@ -292,8 +326,14 @@ static ft_status parse_template(const ctx *c, const cJSON *arr, const cJSON *spe
             it->ids = calloc(m ? m : 1, sizeof *it->ids);
             if (!it->ids)
                 return ft_fail(FT_ERR_NOMEM, "tokenizer: out of memory");
+            (*nout)++; /* counted now so a failure below frees what the item took */
             const cJSON *x;
-            cJSON_ArrayForEach(x, ids) it->ids[it->nids++] = (int32_t)x->valuedouble;
+            cJSON_ArrayForEach(x, ids) {
+                double v = 0;
+                FT_TRY(jint(c, x, "TemplateProcessing: special_tokens ids", FT_TOK_MAX_IDS - 1, &v));
+                it->ids[it->nids++] = (int32_t)v;
+            }
+            continue;
         }
         (*nout)++;
     }
@@ -404,7 +444,10 @@ static ft_status parse_model(const ctx *c, const cJSON *m, ft_tokenizer *t) {
     if (t->model == FT_TOK_M_WORDPIECE) {
         FT_TRY(set_content(&t->cont_prefix, &t->cont_prefix_len, pf ? pf : "##"));
         const cJSON *mx = cJSON_GetObjectItemCaseSensitive(m, "max_input_chars_per_word");
-        t->max_chars = cJSON_IsNumber(mx) ? (size_t)mx->valuedouble : 100;
+        double x = 100;
+        if (mx)
+            FT_TRY(jint(c, mx, "model.max_input_chars_per_word", INT32_MAX, &x));
+        t->max_chars = (size_t)x;
         if (t->unk_id < 0)
             return ft_fail(FT_ERR_FORMAT, "%s: WordPiece model needs an unk_token in the vocabulary", c->path);
         return FT_OK;

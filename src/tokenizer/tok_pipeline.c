@@ -48,7 +48,10 @@ ft_status ft_tok_pattern_regex(ft_tok_pattern *p, const char *re, size_t len, co
     int err;
     PCRE2_SIZE eoff;
     p->kind = FT_TOK_PAT_REGEX;
-    p->re = pcre2_compile((PCRE2_SPTR)re, len, PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK, &err, &eoff, NULL);
+    /* No PCRE2_NO_UTF_CHECK here: the pattern comes from the file, and PCRE2 reads an invalid UTF-8
+     * pattern compiled with that flag out of bounds (fuzz/regress/tokenizer/pcre2-invalid-utf8-pattern).
+     * Checked, it is a compile error naming the offset. */
+    p->re = pcre2_compile((PCRE2_SPTR)re, len, PCRE2_UTF | PCRE2_UCP, &err, &eoff, NULL);
     if (!p->re) {
         PCRE2_UCHAR msg[160];
         pcre2_get_error_message(err, msg, sizeof msg);
@@ -80,6 +83,14 @@ static ft_status find_all(const ft_tok_pattern *p, const char *s, size_t n, ft_t
         }
         return FT_OK;
     }
+    /* Matched with PCRE2_NO_UTF_CHECK (checking each call would rescan the rest of the text: quadratic),
+     * so the text is checked once here: invalid UTF-8 would be undefined behaviour inside PCRE2. Input
+     * text is checked on entry, but the tokenizer's own strings (a vocab token a decoder rewrites)
+     * reach here too. */
+    size_t bad;
+    if (!ft_tok_utf8_valid(s, n, &bad))
+        return ft_fail(FT_ERR_FORMAT, "tokenizer: text given to a regex is not valid UTF-8 (byte %zu of %zu)",
+                       bad, n);
     size_t i = 0;
     while (i <= n) {
         int rc = pcre2_match(p->re, (PCRE2_SPTR)s, n, i, PCRE2_NO_UTF_CHECK, md, p->mctx);

@@ -1,9 +1,10 @@
-#define _XOPEN_SOURCE 700
+#define _GNU_SOURCE /* renameat2 */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,69 @@ static void fsync_dir(const char *dir) {
         (void)fsync(fd);
         close(fd);
     }
+}
+
+/* A kill between two renames must never leave a checkpoint under no name, and a temporary left by a
+ * killed run must never be taken for a checkpoint (only step-NNNNNNNN names are, and `latest` names one
+ * of those). Temporaries carry the writer's pid: <root>/.tmp-step-N-<pid> (being written), .old-step-N-<pid>
+ * (moved aside), .del-step-N-<pid> (being pruned), latest.tmp.<pid> / best.tmp.<pid>. */
+static bool pid_dead(long pid) {
+    return pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* "<digits>" to the end of s: the pid in a temporary's name. */
+static bool tail_pid(const char *s, long *pid) {
+    char *end;
+    if (*s < '0' || *s > '9')
+        return false;
+    *pid = strtol(s, &end, 10);
+    return !*end;
+}
+
+/* ".tmp-step-00000042-<pid>" (or .old-, .del-): kind "tmp", the checkpoint name "step-00000042", the pid. */
+static bool temp_dir_name(const char *nm, char kind[4], char name[64], long *pid) {
+    if (nm[0] != '.' || nm[4] != '-' || strncmp(nm + 5, "step-", 5))
+        return false;
+    memcpy(kind, nm + 1, 3);
+    kind[3] = 0;
+    size_t k = strspn(nm + 10, "0123456789");
+    if (!k || k > 40 || nm[10 + k] != '-')
+        return false;
+    memcpy(name, nm + 5, 5 + k);
+    name[5 + k] = 0;
+    return tail_pid(nm + 11 + k, pid);
+}
+
+/* Clean what a killed writer left in root: a half-written .tmp- or half-pruned .del- directory goes; an
+ * .old- one whose name is free again (killed between moving it aside and putting the new one in place,
+ * only where the atomic exchange is unsupported) is moved back, else removed. Entries of live processes
+ * stay. */
+static ft_status clean_stale(const char *root) {
+    DIR *d = opendir(root);
+    if (!d)
+        return errno == ENOENT ? FT_OK : ft_fail(FT_ERR_IO, "%s: %s", root, strerror(errno));
+    ft_status s = FT_OK;
+    struct dirent *e;
+    while (s == FT_OK && (e = readdir(d))) {
+        const char *nm = e->d_name;
+        char kind[4], name[64], p[4096], back[4096];
+        long pid;
+        ft_path_join(p, sizeof p, root, nm);
+        if (!strncmp(nm, "latest.tmp.", 11) || !strncmp(nm, "best.tmp.", 9)) {
+            if (tail_pid(strrchr(nm, '.') + 1, &pid) && pid_dead(pid) && unlink(p) != 0 && errno != ENOENT)
+                s = ft_fail(FT_ERR_IO, "%s: cannot remove: %s", p, strerror(errno));
+            continue;
+        }
+        if (!temp_dir_name(nm, kind, name, &pid) || !pid_dead(pid))
+            continue;
+        if (!strcmp(kind, "old") && !ft_file_exists(ft_path_join(back, sizeof back, root, name)) &&
+            rename(p, back) == 0)
+            continue;
+        if (!strcmp(kind, "tmp") || !strcmp(kind, "old") || !strcmp(kind, "del"))
+            s = ft_rm_tree(p);
+    }
+    closedir(d);
+    return s;
 }
 
 static ft_status write_tensors(const ft_model *m, const ft_optim *o, const char *dir) {
@@ -119,6 +183,7 @@ ft_status ft_ckpt_mark(const char *root, const char *name, const char *dir) {
 ft_status ft_ckpt_save(const char *root, const ft_model *m, const ft_optim *o, const ft_train_state *st,
                        const char *recipe_yaml, bool save_model, char *out, size_t out_n) {
     FT_TRY(ft_mkdir_p(root));
+    FT_TRY(clean_stale(root));
     char name[64], tmp[4096], final[4096], old[4096], path[4096];
     snprintf(name, sizeof name, "step-%08lld", (long long)st->step);
     snprintf(tmp, sizeof tmp, "%s/.tmp-%s-%ld", root, name, (long)getpid());
@@ -137,13 +202,20 @@ ft_status ft_ckpt_save(const char *root, const ft_model *m, const ft_optim *o, c
         s = ft_model_save_output(m, tmp);
     if (s == FT_OK) {
         fsync_dir(tmp);
-        /* a checkpoint of the same step already there (a resumed run re-saving): swap it out */
-        bool had = ft_file_exists(final);
-        if (had && rename(final, old) != 0)
+        /* a checkpoint of the same step already there (a resumed run re-saving): swap the two in one
+         * step, so a kill never finds the name empty; where the file system cannot exchange, move the old
+         * one aside first (clean_stale puts it back after a kill in between) */
+        bool had = ft_file_exists(final), swapped = false;
+        if (had && renameat2(AT_FDCWD, tmp, AT_FDCWD, final, RENAME_EXCHANGE) == 0) {
+            swapped = true;
+            fsync_dir(root);
+            s = ft_rm_tree(tmp); /* now the old checkpoint */
+        }
+        if (!swapped && had && rename(final, old) != 0)
             s = ft_fail(FT_ERR_IO, "%s: cannot move aside: %s", final, strerror(errno));
-        if (s == FT_OK && rename(tmp, final) != 0)
+        if (!swapped && s == FT_OK && rename(tmp, final) != 0)
             s = ft_fail(FT_ERR_IO, "%s: cannot rename to %s: %s", tmp, final, strerror(errno));
-        if (s == FT_OK) {
+        if (!swapped && s == FT_OK) {
             fsync_dir(root);
             if (had)
                 s = ft_rm_tree(old);
@@ -275,12 +347,23 @@ ft_status ft_ckpt_resolve(const char *path, char *out, size_t n) {
             FT_TRY(ft_read_file(p, &text, &len));
             while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
                 text[--len] = 0;
-            if (!len || strchr(text, '/')) {
+            /* only what ft_ckpt_save writes: step-<digits>, so no "..", no path; and a real directory,
+             * not a symbolic link out of the checkpoints directory */
+            bool named = len > 5 && len < 64 && !strncmp(text, "step-", 5) &&
+                         strspn(text + 5, "0123456789") == len - 5;
+            if (!named) {
+                ft_status st =
+                    ft_fail(FT_ERR_FORMAT, "%s: '%.64s' is not a checkpoint name (step-NNNNNNNN)", p, text);
                 free(text);
-                return ft_fail(FT_ERR_FORMAT, "%s: not a checkpoint name", p);
+                return st;
             }
             snprintf(out, n, "%s/%s", r == 0 ? root : path, text);
             free(text);
+            struct stat sb;
+            if (lstat(out, &sb) == 0 && S_ISLNK(sb.st_mode))
+                return ft_fail(
+                    FT_ERR_FORMAT,
+                    "%s: a symbolic link; a checkpoint named by 'latest' must be a directory in place", out);
             if (!ft_file_exists(ft_path_join(p, sizeof p, out, "trainer_state.json")))
                 return ft_fail(FT_ERR_MISSING, "%s: checkpoint named by 'latest' has no trainer_state.json", out);
             return FT_OK;
@@ -326,9 +409,15 @@ ft_status ft_ckpt_prune(const char *root, int64_t keep_last, int64_t keep_step) 
         for (size_t i = 0; s == FT_OK && i + (size_t)keep_last < n; i++) {
             if (steps[i] == keep_step)
                 continue;
-            char p[4096];
+            /* renamed first, so a kill halfway through the removal leaves no half checkpoint under a
+             * real name (the next save cleans the .del- directory up) */
+            char p[4096], del[4096];
             snprintf(p, sizeof p, "%s/step-%08lld", root, (long long)steps[i]);
-            s = ft_rm_tree(p);
+            snprintf(del, sizeof del, "%s/.del-step-%08lld-%ld", root, (long long)steps[i], (long)getpid());
+            if (rename(p, del) != 0)
+                s = ft_fail(FT_ERR_IO, "%s: cannot rename for removal: %s", p, strerror(errno));
+            else
+                s = ft_rm_tree(del);
         }
     }
     free(steps);
