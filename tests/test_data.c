@@ -407,12 +407,16 @@ FT_TEST(build_text_pair) {
     }
     ft_batch_free(&b);
     ft_dataset_free(&tr);
-    /* head truncation of the pair as one sequence: [CLS] the cat [SEP] [SEP], types moved along */
+    /* a pair too long is cut as HF tokenizers' longest_first: 5 tokens leave 2 for text; "the cat" +
+       "dog ran" (2 + 2) keep one each, [CLS] the [SEP] dog [SEP]; "sat" + "the dog ran" (1 + 3): the
+       longer gives up tokens first, [CLS] sat [SEP] the [SEP] */
     c.max_len = 5;
     FT_CHECK_OK(ft_data_build(&c, FT_TASK_SEQ_CLS, tok, &tr, NULL, NULL, NULL));
-    const int32_t ids5[] = {2, 5, 6, 3, 3}, ty5[] = {0, 0, 0, 0, 1};
+    const int32_t ids5[] = {2, 5, 3, 8, 3}, ty5[] = {0, 0, 0, 1, 1}, ids5b[] = {2, 7, 3, 5, 3};
     FT_CHECK(tr.n == 3 && tr.ex[0].len == 5 && !memcmp(tr.ex[0].ids, ids5, sizeof ids5) &&
              tr.ex[0].type_ids && !memcmp(tr.ex[0].type_ids, ty5, sizeof ty5));
+    FT_CHECK(tr.n == 3 && tr.ex[1].len == 5 && !memcmp(tr.ex[1].ids, ids5b, sizeof ids5b) &&
+             tr.ex[1].type_ids && !memcmp(tr.ex[1].type_ids, ty5, sizeof ty5));
     ft_dataset_free(&tr);
     ft_tok_free(tok);
 }

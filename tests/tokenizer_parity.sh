@@ -4,7 +4,8 @@
 # (vocab.txt), plus the variants tests/tok/variants.js builds from them (RoBERTa-style byte-level BPE
 # with trim_offsets, Metaspace, WordPiece behind NFC/NFKD/Replace/... normalizers): ids and tokens, ids
 # with special tokens, decode with and without special tokens, and character offsets (without and with
-# special tokens, and for pairs: line i with line i+1).
+# special tokens, and for pairs: line i with line i+1), and those pairs cut to 12 and 40 tokens by
+# truncation (longest_first, `ftune tokenize --max-length`), as ftune cuts text pairs for training.
 # FT_TOK_ONLY="roberta bert" limits the run to those tokenizers; FT_TOK_CORPUS=FILE.jsonl replaces the corpus.
 set -euo pipefail
 FT_SRC=${FT_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -32,7 +33,11 @@ for spec in gpt2:gpt2 llama3:json qwen3:json gemma3:json mistral:json bert:bert 
   "$FT_BIN" tokenize --tokenizer "$dir" --jsonl --offsets < "$corpus" > "$work/$name.off"
   "$FT_BIN" tokenize --tokenizer "$dir" --jsonl --offsets --special < "$corpus" > "$work/$name.offs"
   "$FT_BIN" tokenize --tokenizer "$dir" --jsonl --offsets --special < "$work/pairs.jsonl" > "$work/$name.offp"
+  for L in 12 40; do
+    "$FT_BIN" tokenize --tokenizer "$dir" --jsonl --offsets --special --max-length $L < "$work/pairs.jsonl" > "$work/$name.offt$L"
+  done
   node "$FT_SRC/tests/tok/compare.js" "$name" "$work/$name.ref" "$corpus" "$work/$name.enc" "$work/$name.encs" \
-    "$work/$name.dec" "$work/$name.decs" "$work/$name.off" "$work/$name.offs" "$work/$name.offp" || status=1
+    "$work/$name.dec" "$work/$name.decs" "$work/$name.off" "$work/$name.offs" "$work/$name.offp" \
+    12="$work/$name.offt12" 40="$work/$name.offt40" || status=1
 done
 exit $status

@@ -9,7 +9,7 @@
 
 static const char usage_text[] =
     "usage: ftune tokenize --tokenizer DIR [--ids|--tokens] [--special] [--offsets|--byte-offsets]\n"
-    "                      [--jsonl]\n"
+    "                      [--jsonl] [--max-length N]\n"
     "       ftune tokenize --tokenizer DIR --decode [--skip-special] [--jsonl]\n"
     "Reads stdin line by line.\n"
     "  --tokenizer DIR  directory with tokenizer.json (or encoder.json + vocab.bpe, or vocab.txt) or file\n"
@@ -27,6 +27,10 @@ static const char usage_text[] =
     "                   with --decode input {\"ids\": [...]}, output {\"text\": ...}\n"
     "  --decode         ids (space-separated, or JSONL) -> text\n"
     "  --skip-special   with --decode: leave special tokens out\n"
+    "  --max-length N   cut each text (or pair) to N tokens as Hugging Face tokenizers' truncation\n"
+    "                   (longest_first, right) does: the special tokens --special adds count and stay;\n"
+    "                   a pair gives up tokens of its longer text first (how ftune cuts text pairs for\n"
+    "                   training, data.text_pair_field)\n"
     "Input must be UTF-8; a line that is not fails with its line number.\n";
 
 /* ---- a small JSON reader for one line: an object whose "text" is a string or "ids" an int array ---- */
@@ -283,6 +287,7 @@ int ft_cmd_tokenize(int argc, char **argv) {
     const char *dir = NULL;
     bool tokens = false, special = false, jsonl = false, decode = false, skip = false, offsets = false;
     ft_tok_offset_unit unit = FT_TOK_OFFSETS_CHARS;
+    size_t max_length = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(usage_text, stdout);
@@ -305,7 +310,15 @@ int ft_cmd_tokenize(int argc, char **argv) {
             decode = true;
         else if (!strcmp(argv[i], "--skip-special"))
             skip = true;
-        else {
+        else if (!strcmp(argv[i], "--max-length") && i + 1 < argc) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 1 || v > 1000000000) {
+                fprintf(stderr, "ftune tokenize: --max-length '%s' is not a positive integer\n", argv[i]);
+                return 2;
+            }
+            max_length = (size_t)v;
+        } else {
             fprintf(stderr, "ftune tokenize: unknown option '%s'\n%s", argv[i], usage_text);
             return 2;
         }
@@ -377,7 +390,10 @@ int ft_cmd_tokenize(int argc, char **argv) {
                 free(out);
             }
         } else {
-            if (offsets)
+            if (max_length)
+                st = ft_tok_encode_truncated(tok, text, tlen, L.pair, L.pair ? L.pair_len : 0, special,
+                                             max_length, offsets, unit, &ids);
+            else if (offsets)
                 st = L.pair ? ft_tok_encode_pair_offsets(tok, text, tlen, L.pair, L.pair_len, special, unit,
                                                          &ids)
                             : ft_tok_encode_offsets(tok, text, tlen, special, unit, &ids);

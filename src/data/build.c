@@ -457,8 +457,21 @@ static ft_status build_split(const build_ctx *b, const ft_data_recs *rs, ft_data
             continue;
         }
         bool cut = false;
-        if ((s = ft_data_fit(b->tok, &t, max, keep_tail, b->cfg->append_eos, &cut)) != FT_OK)
+        /* a pair too long is cut as Hugging Face tokenizers cut it (longest_first: the longer text gives
+           up tokens first), not as one sequence */
+        if (r->text_pair && t.n > max && !keep_tail) {
+            cut = true;
+            s = ft_tok_encode_truncated(b->tok, r->text, strlen(r->text), r->text_pair, strlen(r->text_pair),
+                                        true, max, false, FT_TOK_OFFSETS_CHARS, &t);
+            if (s != FT_OK) {
+                s = ft_fail_ctx(s, "%s:%ld: ", r->file, r->line);
+                break;
+            }
+        }
+        bool cut_eos = false;
+        if ((s = ft_data_fit(b->tok, &t, max, keep_tail, b->cfg->append_eos, &cut_eos)) != FT_OK)
             break;
+        cut |= cut_eos;
         ts->truncated += cut;
         if (t.n == 0)
             continue;

@@ -319,8 +319,54 @@ static ft_status encode_seq_offsets(ft_tokenizer *t, const char *text, size_t le
     return st;
 }
 
+/* Hugging Face tokenizers' truncation, strategy longest_first, direction right, on the sequences before the
+ * post-processor: budget = max_len minus the special tokens it adds. One sequence keeps its first budget
+ * tokens. Of two, with n1 the shorter: the longer gets max(n1, budget - n1), and if both still do not fit
+ * each gets half of the budget (the longer one the odd token; the second one when they are equally long).
+ * This is the tokenizers library's algorithm (and its unit tests' expectations); its npm binding agrees on
+ * every pair for byte-level BPE, SentencePiece-style BPE and Metaspace tokenizers, and for WordPiece
+ * sometimes gives the odd token to the other sequence (tests/tokenizer_parity.sh). */
+static ft_status truncate_longest_first(const ft_tokenizer *t, ft_tok_ids *a, ft_tok_ids *b, bool add_special,
+                                        size_t max_len) {
+    size_t added = 0;
+    if (add_special) {
+        ft_tok_ids ea = {0}, eb = {0}, sp = {0};
+        ft_status st = post_process(t, &ea, b ? &eb : NULL, true, &sp);
+        added = sp.n;
+        ft_tok_ids_free(&sp);
+        FT_TRY(st);
+    }
+    if (max_len < added)
+        return ft_fail(FT_ERR_ARG,
+                       "truncation: max_length %zu leaves no room: the post-processor adds %zu "
+                       "special tokens",
+                       max_len, added);
+    const size_t budget = max_len - added;
+    if (!b) {
+        if (a->n > budget)
+            a->n = budget;
+        return FT_OK;
+    }
+    if (a->n + b->n <= budget)
+        return FT_OK;
+    const bool swap = a->n > b->n;
+    size_t n1 = swap ? b->n : a->n, n2 = swap ? a->n : b->n;
+    n2 = n1 > budget ? n1 : (n1 > budget - n1 ? n1 : budget - n1);
+    if (n1 + n2 > budget) {
+        n1 = budget / 2;
+        n2 = n1 + budget % 2;
+    }
+    size_t na = swap ? n2 : n1, nb = swap ? n1 : n2;
+    if (a->n > na)
+        a->n = na;
+    if (b->n > nb)
+        b->n = nb;
+    return FT_OK;
+}
+
 static ft_status encode_any(ft_tokenizer *t, const char *a, size_t alen, const char *b, size_t blen,
-                            bool add_special, bool offsets, ft_tok_offset_unit unit, ft_tok_ids *out) {
+                            bool add_special, bool offsets, ft_tok_offset_unit unit, size_t max_len,
+                            ft_tok_ids *out) {
     if (!t || !out || (!a && alen) || (!b && blen) ||
         (offsets && unit != FT_TOK_OFFSETS_CHARS && unit != FT_TOK_OFFSETS_BYTES))
         return ft_fail(FT_ERR_ARG, "ft_tok_encode: bad arguments");
@@ -336,6 +382,8 @@ static ft_status encode_any(ft_tokenizer *t, const char *a, size_t alen, const c
         out->offsets = NULL;
         if (offsets)
             st = want_offsets(out);
+        if (st == FT_OK && max_len > 0)
+            st = truncate_longest_first(t, &ea, b ? &eb : NULL, add_special, max_len);
         if (st == FT_OK)
             st = post_process(t, &ea, b ? &eb : NULL, add_special, out);
     }
@@ -346,21 +394,21 @@ static ft_status encode_any(ft_tokenizer *t, const char *a, size_t alen, const c
 
 ft_status ft_tok_encode_pair(ft_tokenizer *t, const char *a, size_t alen, const char *b, size_t blen,
                              bool add_special, ft_tok_ids *out) {
-    return encode_any(t, a, alen, b, blen, add_special, false, FT_TOK_OFFSETS_CHARS, out);
+    return encode_any(t, a, alen, b, blen, add_special, false, FT_TOK_OFFSETS_CHARS, 0, out);
 }
 
 ft_status ft_tok_encode(ft_tokenizer *t, const char *text, size_t len, bool add_special, ft_tok_ids *out) {
-    return encode_any(t, text, len, NULL, 0, add_special, false, FT_TOK_OFFSETS_CHARS, out);
+    return encode_any(t, text, len, NULL, 0, add_special, false, FT_TOK_OFFSETS_CHARS, 0, out);
 }
 
 ft_status ft_tok_encode_pair_offsets(ft_tokenizer *t, const char *a, size_t alen, const char *b, size_t blen,
                                      bool add_special, ft_tok_offset_unit unit, ft_tok_ids *out) {
-    return encode_any(t, a, alen, b, blen, add_special, true, unit, out);
+    return encode_any(t, a, alen, b, blen, add_special, true, unit, 0, out);
 }
 
 ft_status ft_tok_encode_offsets(ft_tokenizer *t, const char *text, size_t len, bool add_special,
                                 ft_tok_offset_unit unit, ft_tok_ids *out) {
-    return encode_any(t, text, len, NULL, 0, add_special, true, unit, out);
+    return encode_any(t, text, len, NULL, 0, add_special, true, unit, 0, out);
 }
 
 ft_status ft_tok_decode(const ft_tokenizer *t, const int32_t *ids, size_t n, bool skip_special, char **out,
@@ -435,4 +483,10 @@ ft_tok_special ft_tok_special_ids(const ft_tokenizer *t) { return t->special; }
 const char *ft_tok_model_type(const ft_tokenizer *t) { return t->model == FT_TOK_M_BPE ? "BPE" : "WordPiece"; }
 bool ft_tok_is_byte_level(const ft_tokenizer *t) {
     return t->model == FT_TOK_M_BPE && t->byte_level;
+}
+
+ft_status ft_tok_encode_truncated(ft_tokenizer *t, const char *a, size_t alen, const char *b, size_t blen,
+                                  bool add_special, size_t max_len, bool offsets, ft_tok_offset_unit unit,
+                                  ft_tok_ids *out) {
+    return encode_any(t, a, alen, b, blen, add_special, offsets, unit, max_len, out);
 }

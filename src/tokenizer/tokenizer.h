@@ -79,6 +79,18 @@ ft_status ft_tok_encode_offsets(ft_tokenizer *tok, const char *text, size_t len,
 ft_status ft_tok_encode_pair_offsets(ft_tokenizer *tok, const char *a, size_t alen, const char *b,
                                      size_t blen, bool add_special, ft_tok_offset_unit unit, ft_tok_ids *out);
 
+/* a (and the pair b, or NULL) cut to max_len tokens as Hugging Face tokenizers' truncation (strategy
+ * longest_first, direction right, stride 0) cuts them: the special tokens the post-processor adds count
+ * against max_len and are kept; one text keeps its first tokens; of a pair, the shorter keeps all its
+ * tokens when the longer can take the rest (the longer then keeps max(shorter, budget - shorter)), else each
+ * keeps half of the budget (the longer one the odd token, the second one when they are equally long).
+ * Checked against the tokenizers npm binding (tests/tokenizer_parity.sh; for WordPiece it sometimes gives
+ * the odd token to the other text). max_len 0 = no cut; offsets as
+ * ft_tok_encode_offsets when offsets is true. A max_len below the number of special tokens fails. */
+ft_status ft_tok_encode_truncated(ft_tokenizer *t, const char *a, size_t alen, const char *b, size_t blen,
+                                  bool add_special, size_t max_len, bool offsets, ft_tok_offset_unit unit,
+                                  ft_tok_ids *out);
+
 /* ids -> text. *out is malloc'd and NUL-terminated (free with free()); *out_len excludes the NUL (the
  * text may contain NUL bytes). skip_special drops special added tokens. An id outside the vocabulary
  * fails with FT_ERR_RANGE. */

@@ -2,7 +2,8 @@
 // writes {"ids", "tokens", "ids_special", "dec", "dec_skip", "offsets", "offsets_special", "pair"} as
 // JSONL. Offsets are getOffsets(): [start, end) in code points of the line (the binding asks the Rust core
 // for char offsets, not JS UTF-16 units). "pair" encodes (line i, line i+1 (wrapping)) with special tokens:
-// {ids, type_ids, offsets}.
+// {ids, type_ids, offsets}; "trunc" the same pair cut by truncation (longest_first) to 12 and 40 tokens:
+// {"12": {ids, type_ids, offsets}, "40": ...}.
 // usage: node reference.js NPM_DIR TOKENIZER_DIR KIND CORPUS OUT
 //   KIND: json (DIR/tokenizer.json), gpt2 (DIR/encoder.json + vocab.bpe), bert (DIR/vocab.txt)
 // gpt2 and bert are turned into the tokenizer.json that Hugging Face publishes for gpt2 and
@@ -73,6 +74,13 @@ function bertJson(d) {
     console.error(`reference.js: offsets of U+1F600 end at ${probeEnd}, not 1: the binding no longer counts code points`);
     process.exit(1);
   }
+  // Truncation (longest_first, right), as `ftune tokenize --max-length L` cuts: pairs at these lengths.
+  const TRUNC = [ 12, 40 ];
+  const truncTok = TRUNC.map(L => {
+      const t = Tokenizer.fromFile(file);
+      t.setTruncation(L, {strategy : 'LongestFirst'});
+      return t;
+  });
   const out = [];
   const texts = fs.readFileSync(corpus, 'utf8').split('\n').filter(l => l.length).map(l => JSON.parse(l).text);
   for (let i = 0; i < texts.length; i++) {
@@ -81,11 +89,29 @@ function bertJson(d) {
     const es = await tok.encode(text, null, { addSpecialTokens: true });
     const ep = await tok.encode(text, texts[(i + 1) % texts.length], { addSpecialTokens: true });
     const ids = Array.from(es.getIds());
+    const trunc = {};
+    for (let k = 0; k < TRUNC.length; k++) {
+        const et = await truncTok[k].encode(text, texts[(i + 1) % texts.length], {addSpecialTokens : true});
+        trunc[TRUNC[k]] = {
+            ids : Array.from(et.getIds()),
+            type_ids : Array.from(et.getTypeIds()),
+            offsets : et.getOffsets()
+        };
+    }
     out.push(JSON.stringify({
-      ids: Array.from(e.getIds()), tokens: e.getTokens(), ids_special: ids,
-      dec: await tok.decode(ids, false), dec_skip: await tok.decode(ids, true),
-      offsets: e.getOffsets(), offsets_special: es.getOffsets(),
-      pair: { ids: Array.from(ep.getIds()), type_ids: Array.from(ep.getTypeIds()), offsets: ep.getOffsets() },
+        ids : Array.from(e.getIds()),
+        tokens : e.getTokens(),
+        ids_special : ids,
+        dec : await tok.decode(ids, false),
+        dec_skip : await tok.decode(ids, true),
+        offsets : e.getOffsets(),
+        offsets_special : es.getOffsets(),
+        pair : {
+            ids : Array.from(ep.getIds()),
+            type_ids : Array.from(ep.getTypeIds()),
+            offsets : ep.getOffsets()
+        },
+        trunc,
     }));
   }
   fs.writeFileSync(outPath, out.join('\n') + '\n');
