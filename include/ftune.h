@@ -1,4 +1,24 @@
-/* ftune — fine-tuning pretrained models in C. Public API of libftune. */
+/* ftune — fine-tuning pretrained models in C. The public API of libftune.
+ *
+ * Everything a program needs is declared here: opaque handles (a context, models, tokenizers,
+ * trainers), each with a function that frees it; every fallible call returns an ftune_status and
+ * leaves a one-line message naming the file, tensor, key or line at fault in its context
+ * (ftune_last_error). Internal headers are not installed; no struct of the library's internals is
+ * visible here. docs/api.md walks through it in C and in Python.
+ *
+ * Threads: a context and every handle made from it belong together; use them from one thread at a
+ * time (the library parallelizes inside a call with OpenMP). Separate contexts are independent and may
+ * be used from separate threads at once. The exceptions: ftune_trainer_request_stop may be called from
+ * any thread or a signal handler; ftune_version, ftune_abi_version and ftune_status_name anywhere.
+ *
+ * Memory: strings and arrays the library returns through a pointer-to-pointer are the caller's, freed
+ * with ftune_free. `const char *` results point into the handle they came from and live as long as it.
+ *
+ * Versions: FTUNE_VERSION is the release; FTUNE_ABI_VERSION (also the shared library's soname,
+ * libftune.so.<ABI>) changes whenever a release breaks binary compatibility: a function removed or its
+ * signature changed, a public struct's layout or an enum's values changed. Within one ABI version,
+ * releases only add functions, enum values at the end, and recipe keys; a program built against an
+ * older header of the same ABI keeps working. ftune_abi_version() tells a program what it runs on. */
 #ifndef FTUNE_H
 #define FTUNE_H
 
@@ -10,9 +30,15 @@ extern "C" {
 #endif
 
 #define FTUNE_VERSION "0.1.0"
+#define FTUNE_ABI_VERSION 1
 
-/* Every fallible call returns an ft_status; on failure ft_last_error() holds a
- * one-line message naming the file, tensor, field or line at fault. */
+#if defined(__GNUC__) || defined(__clang__)
+#define FTUNE_API __attribute__((visibility("default")))
+#else
+#define FTUNE_API
+#endif
+
+/* Every fallible call returns one of these; on failure ftune_last_error() holds the message. */
 typedef enum {
     FT_OK = 0,
     FT_ERR_IO,      /* open/read/write/mmap failed */
@@ -27,10 +53,174 @@ typedef enum {
     FT_ERR_NUMERIC, /* NaN/Inf where a number was expected */
     FT_ERR_INTERNAL
 } ft_status;
+typedef ft_status ftune_status;
 
-/* The message of the last failure on this thread ("" when none). */
-const char *ft_last_error(void);
-const char *ft_status_name(ft_status s);
+/* ---- version, status names, memory ---- */
+FTUNE_API const char *ftune_version(void); /* FTUNE_VERSION of the library actually loaded */
+FTUNE_API int ftune_abi_version(void);     /* FTUNE_ABI_VERSION of the library actually loaded */
+FTUNE_API const char *ftune_status_name(ftune_status s);
+FTUNE_API void ftune_free(void *p); /* what the library returned through a pointer-to-pointer */
+
+/* ---- context: error message and settings of the handles made from it ---- */
+typedef struct ftune_ctx ftune_ctx;
+FTUNE_API ftune_status ftune_ctx_new(ftune_ctx **out);
+/* Free the context after every handle made from it. */
+FTUNE_API void ftune_ctx_free(ftune_ctx *ctx);
+/* OpenMP threads of the calls made through this context (0 = all cores, the default). */
+FTUNE_API ftune_status ftune_ctx_set_threads(ftune_ctx *ctx, int threads);
+/* The message of the context's last call ("" when it succeeded) and its status. */
+FTUNE_API const char *ftune_last_error(const ftune_ctx *ctx);
+FTUNE_API ftune_status ftune_last_status(const ftune_ctx *ctx);
+
+/* ---- models ---- */
+typedef struct ftune_model ftune_model;
+
+/* Load a model directory: a Hugging Face checkpoint (config.json + safetensors + tokenizer files), or
+ * what `ftune train` / ftune_trainer wrote (a full checkpoint, or an adapter directory whose
+ * ftune_train.json names its base). adapter_dir (may be NULL): a PEFT adapter directory to load onto
+ * it. The task, labels, text cleaning and chat template come from ftune_train.json when there is one,
+ * else from the model's own head (a *ForSequenceClassification checkpoint classifies). */
+FTUNE_API ftune_status ftune_model_load(ftune_ctx *ctx, const char *dir, const char *adapter_dir,
+                                        ftune_model **out);
+FTUNE_API void ftune_model_free(ftune_model *m);
+
+typedef struct {
+    char model_type[32]; /* config.json's model_type: "gpt2", "llama", "bert", ... */
+    char task[32];       /* "causal_lm", "classification", "regression", ... */
+    char method[16];     /* the attached PEFT method ("full" when none) */
+    int64_t n_params;    /* every parameter, adapters included */
+    int64_t n_trainable; /* those a training run would update */
+    int vocab_size, hidden_size, n_layers, n_heads, max_positions;
+    int n_labels; /* classification: classes (ftune_model_label names them); else 0 */
+} ftune_model_info;
+FTUNE_API ftune_status ftune_model_get_info(ftune_model *m, ftune_model_info *out);
+/* Class i's name (classification), NULL when i is out of range. */
+FTUNE_API const char *ftune_model_label(const ftune_model *m, int i);
+
+/* Save the whole model as a Hugging Face checkpoint (config.json + model.safetensors) in dir;
+ * dtype "f32" or "bf16" (NULL = f32). A merged adapter is saved as part of the weights. */
+FTUNE_API ftune_status ftune_model_save(ftune_model *m, const char *dir, const char *dtype);
+
+/* ---- adapters (PEFT) on a model ---- */
+/* Load a PEFT adapter directory (adapter_config.json + adapter_model.safetensors) onto the model. */
+FTUNE_API ftune_status ftune_adapter_load(ftune_model *m, const char *dir);
+/* Attach a new adapter: method "lora", "ia3", "adapter", "prompt", "bitfit" (or "full": mark the model
+ * trainable), options as recipe key=value pairs of that method (docs/training.md, `ftune train --help`):
+ * "lora.r=8", "lora.alpha=16", "lora.target_modules=c_attn,c_proj", "lora.dropout=0.05", "seed=1". */
+FTUNE_API ftune_status ftune_adapter_create(ftune_model *m, const char *method, const char *const *options,
+                                            size_t n_options);
+/* Fold the adapter (LoRA, DoRA, IA3) into the base weights for inference; unmerge restores them. */
+FTUNE_API ftune_status ftune_adapter_merge(ftune_model *m);
+FTUNE_API ftune_status ftune_adapter_unmerge(ftune_model *m);
+/* Write the adapter in PEFT's format (adapter_config.json + adapter_model.safetensors) into dir. */
+FTUNE_API ftune_status ftune_adapter_save(ftune_model *m, const char *dir);
+
+/* ---- tokenizers ---- */
+typedef struct ftune_tokenizer ftune_tokenizer;
+/* A tokenizer directory (tokenizer.json, or vocab.json + merges.txt, or vocab.txt) or one such file. */
+FTUNE_API ftune_status ftune_tokenizer_load(ftune_ctx *ctx, const char *path, ftune_tokenizer **out);
+FTUNE_API void ftune_tokenizer_free(ftune_tokenizer *t);
+FTUNE_API size_t ftune_tokenizer_vocab_size(const ftune_tokenizer *t);
+/* text[0..len) → *n ids (*ids, ftune_free). offsets (may be NULL): *offsets gets 2·n byte offsets into
+ * text, token i covering [offsets[2i], offsets[2i+1]) (an added special token: an empty range).
+ * add_special: let the post-processor add BOS/EOS/CLS/SEP as Hugging Face's add_special_tokens. */
+FTUNE_API ftune_status ftune_tokenize(ftune_tokenizer *t, const char *text, size_t len, int add_special,
+                                      int32_t **ids, size_t **offsets, size_t *n);
+/* ids → *text (NUL-terminated, ftune_free); skip_special drops special tokens. */
+FTUNE_API ftune_status ftune_detokenize(ftune_tokenizer *t, const int32_t *ids, size_t n, int skip_special,
+                                        char **text);
+
+/* ---- generation (causal language models) ---- */
+typedef struct {
+    int max_new_tokens;       /* 64 */
+    int do_sample;            /* 0 = greedy */
+    float temperature;        /* 1 (0 = greedy) */
+    int top_k;                /* 0 = off */
+    float top_p;              /* 1 = off */
+    float repetition_penalty; /* 1 = off */
+    uint64_t seed;            /* 42: the same seed gives the same text */
+    const char *const *stop;  /* stop strings: the text ends before the first (may be NULL) */
+    size_t n_stop;
+    const char *chat_template; /* NULL = what training used; "none", "chatml", "llama3", ... */
+    const char *system;        /* a system message for the chat template (may be NULL) */
+} ftune_gen_opts;
+FTUNE_API void ftune_gen_opts_init(ftune_gen_opts *o);
+/* Streaming: called with each new token id and the text it adds (complete UTF-8; "" while a character
+ * is still incomplete, and for special tokens). Return 0 to go on, non-zero to stop there. */
+typedef int (*ftune_token_fn)(void *user, int32_t id, const char *piece);
+/* Generate a continuation of prompt. on_token (may be NULL) streams; text (may be NULL) gets the whole
+ * new text (special tokens skipped, cut at a stop string; ftune_free); ids/n_ids (may be NULL) the new
+ * ids; finish (may be NULL) "eos", "stop", "length", "context" or "callback". */
+FTUNE_API ftune_status ftune_generate(ftune_model *m, const char *prompt, const ftune_gen_opts *o,
+                                      ftune_token_fn on_token, void *user, char **text, int32_t **ids,
+                                      size_t *n_ids, const char **finish);
+
+/* ---- classification ---- */
+/* Classify one text as `ftune classify` does (the text cleaning and truncation of training). label: the
+ * class id (ftune_model_label names it); probs (may be NULL): n_probs >= the model's n_labels softmax
+ * probabilities. A regression model gives *label = -1 and its value in probs[0]. */
+FTUNE_API ftune_status ftune_classify(ftune_model *m, const char *text, int *label, float *probs,
+                                      size_t n_probs);
+
+/* ---- metrics ---- */
+typedef struct {
+    const char *name; /* "loss", "perplexity", "accuracy", "f1_macro", "mse", ... (static strings) */
+    double value;
+} ftune_metric;
+
+/* ---- training ---- */
+typedef struct ftune_trainer ftune_trainer;
+
+/* A training run from a YAML recipe: recipe_path (a file) or recipe_yaml (the text), either may be NULL,
+ * then key=value overrides in order (the same keys and forms as `ftune train RECIPE key=value ...`).
+ * Only parses and checks the recipe; the model and data are loaded by the first step (or
+ * ftune_trainer_prepare). The run writes what `ftune train` writes into output_dir (the model or
+ * adapter, recipe.yaml, ftune_train.json, tokenizer files, metrics.jsonl, checkpoints), but never prints.
+ * Tasks: causal_lm, instruction, classification, regression (question_answering, token_classification
+ * and masked_lm: `ftune train` for now). */
+FTUNE_API ftune_status ftune_trainer_new(ftune_ctx *ctx, const char *recipe_path, const char *recipe_yaml,
+                                         const char *const *overrides, size_t n_overrides,
+                                         ftune_trainer **out);
+FTUNE_API void ftune_trainer_free(ftune_trainer *t);
+
+typedef struct {
+    int64_t step, max_steps;
+    double loss, lr, grad_norm, tokens_per_s;
+} ftune_progress;
+typedef void (*ftune_progress_fn)(void *user, const ftune_progress *p);
+typedef void (*ftune_log_fn)(void *user, const char *line);
+typedef void (*ftune_eval_fn)(void *user, int64_t step, const ftune_metric *metrics, size_t n);
+/* Callbacks (each may be NULL), called on the thread that steps the trainer: on_progress after every
+ * optimizer step; on_log with each line the command would print (data summary, evaluation lines,
+ * skipped steps, early stopping); on_eval with the validation metrics of every evaluation (step 0, every
+ * eval.every steps, the end). Set them before the first step. */
+FTUNE_API ftune_status ftune_trainer_set_callbacks(ftune_trainer *t, ftune_progress_fn on_progress,
+                                                   ftune_log_fn on_log, ftune_eval_fn on_eval, void *user);
+/* Load the model, tokenizer and data, attach the method, create output_dir and run the evaluation at
+ * step 0 (done by the first step when not called). */
+FTUNE_API ftune_status ftune_trainer_prepare(ftune_trainer *t);
+/* One optimizer step. *done (may be NULL) becomes 1 with the call that ends the run (the last step,
+ * early stopping, or a stop request), which also evaluates, checkpoints, evaluates the test split and
+ * saves the model or adapter into output_dir (not after a stop request: the checkpoint is then written
+ * and resume=output_dir continues). Stepping a finished run does nothing. */
+FTUNE_API ftune_status ftune_trainer_step(ftune_trainer *t, int *done);
+/* Step until done. */
+FTUNE_API ftune_status ftune_trainer_run(ftune_trainer *t);
+/* Ask the run to stop before its next step (any thread, a callback, a signal handler). */
+FTUNE_API void ftune_trainer_request_stop(ftune_trainer *t);
+
+typedef struct {
+    int64_t step, max_steps;
+    int done, stopped, early_stopped;      /* stopped: by ftune_trainer_request_stop */
+    double first_loss, last_loss;          /* NaN before the first step */
+    int64_t n_train, n_validation, n_test; /* examples */
+    const char *output_dir;                /* lives as long as the trainer */
+} ftune_trainer_info;
+FTUNE_API ftune_status ftune_trainer_get_info(ftune_trainer *t, ftune_trainer_info *out);
+/* The metrics of the trainer's current model on its "validation" or "test" split: *metrics (ftune_free)
+ * gets *n name/value pairs. */
+FTUNE_API ftune_status ftune_trainer_evaluate(ftune_trainer *t, const char *split, ftune_metric **metrics,
+                                              size_t *n);
 
 #ifdef __cplusplus
 }

@@ -103,19 +103,19 @@ static ft_status run_baseline(const char *recipe, const char **kv, int nkv, doub
         s = ft_recipe_load_yaml(&r, recipe);
     for (int i = 0; i < nkv && s == FT_OK; i++)
         s = ft_recipe_override(&r, kv[i]);
-    if (s == FT_OK && ft_cli_task_of(r.task) == FT_TASK_TOKEN_CLS) { /* most frequent tag per word */
+    if (s == FT_OK && ft_runcfg_task(r.task) == FT_TASK_TOKEN_CLS) { /* most frequent tag per word */
         s = ft_cli_baseline_tokens(&r, json);
         ft_recipe_free(&r);
         return s;
     }
-    if (s == FT_OK && ft_cli_task_of(r.task) != FT_TASK_SEQ_CLS)
+    if (s == FT_OK && ft_runcfg_task(r.task) != FT_TASK_SEQ_CLS)
         s = ft_fail(FT_ERR_CONFIG, "%s: task '%s': the naive-Bayes baseline is for classification recipes",
                     recipe, r.task);
     if (s == FT_OK && !r.data_train)
         s = ft_fail(FT_ERR_CONFIG, "%s: 'data.train' is required", recipe);
     if (s == FT_OK) {
         ft_data_cfg c;
-        ft_cli_data_cfg_from(&r, &c);
+        ft_runcfg_data(&r, &c);
         s = ft_data_splits(&c, FT_TASK_SEQ_CLS, rs, json ? NULL : stdout);
     }
     if (s == FT_OK)

@@ -49,8 +49,8 @@ static int write_splits(const char *recipe, const char *prefix, const char **kv,
     const char *name[3] = {"train", "validation", "test"};
     if (s == FT_OK) {
         ft_data_cfg c;
-        ft_cli_data_cfg_from(&r, &c);
-        s = ft_data_splits(&c, ft_cli_task_of(r.task), rs, stdout);
+        ft_runcfg_data(&r, &c);
+        s = ft_data_splits(&c, ft_runcfg_task(r.task), rs, stdout);
     }
     for (int k = 0; k < 3 && s == FT_OK; k++) {
         char path[4200];

@@ -296,23 +296,6 @@ int ft_cmd_eval(int argc, char **argv) {
 
 /* ---- classify ---- */
 
-/* One line -> the windows training cut its texts into: one, truncated to seq_len (the start kept; a trailing
- * special token the post-processor added stays last), or with data.max_windows up to that many overlapping
- * windows whose logits are averaged. */
-static ft_status encode_line(ft_trained *t, const char *line, ft_tok_ids **w, size_t *nw) {
-    char *clean;
-    FT_TRY(ft_trained_clean(t, line, &clean));
-    ft_tok_ids ids = {0};
-    ft_status s = ft_tok_encode(t->tok, clean, strlen(clean), true, &ids);
-    free(clean);
-    bool cut;
-    if (s == FT_OK)
-        s = ft_data_windows(t->tok, &ids, (size_t)t->seq_len, false, t->data.append_eos,
-                            t->data.window_overlap, t->data.max_windows, w, nw, &cut);
-    ft_tok_ids_free(&ids);
-    return s;
-}
-
 int ft_cmd_classify(int argc, char **argv) {
     const char *model = NULL, *adapter = NULL, *task = NULL;
     long threads = 0;
@@ -348,66 +331,40 @@ int ft_cmd_classify(int argc, char **argv) {
     const int nl = t.m->n_labels;
     ft_kv *kv = NULL;
     float *lg = malloc((size_t)(nl > 0 ? nl : 1) * sizeof *lg);
-    if (s == FT_OK && !lg)
+    double *pr = malloc((size_t)(nl > 0 ? nl : 1) * sizeof *pr);
+    if (s == FT_OK && (!lg || !pr))
         s = ft_fail(FT_ERR_NOMEM, "out of memory");
     if (s == FT_OK)
         s = ft_kv_new(t.m, t.seq_len + t.m->n_virtual, &kv);
-    float *wl = malloc((size_t)(nl > 0 ? nl : 1) * sizeof *wl);
-    double *acc = malloc((size_t)(nl > 0 ? nl : 1) * sizeof *acc);
-    if (s == FT_OK && (!wl || !acc))
-        s = ft_fail(FT_ERR_NOMEM, "out of memory");
     char *line = NULL;
     size_t cap = 0;
+    ft_tok_ids ids = {0};
     long ln = 0;
     ssize_t got;
     while (s == FT_OK && (got = getline(&line, &cap, stdin)) >= 0) {
         ln++;
         while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
             line[--got] = '\0';
-        ft_tok_ids *w = NULL;
-        size_t nw = 0;
-        s = encode_line(&t, line, &w, &nw);
+        int best;
+        s = ft_trained_classify(&t, kv, line, &ids, lg, pr, &best);
         if (s != FT_OK) {
             s = ft_fail_ctx(s, "stdin:%ld", ln);
             break;
         }
-        if (nw == 0 || w[0].n == 0)
-            s = ft_fail(FT_ERR_ARG, "stdin:%ld: empty line (no token to classify)", ln);
-        /* the mean of the windows' logits, as evaluation takes it */
-        const int nv = reg ? 1 : nl;
-        memset(acc, 0, (size_t)nv * sizeof *acc);
-        for (size_t i = 0; i < nw && s == FT_OK; i++) {
-            ft_kv_reset(kv);
-            s = ft_infer(t.m, kv, w[i].ids, (int)w[i].n, wl);
-            for (int k = 0; s == FT_OK && k < nv; k++)
-                acc[k] += (double)wl[k];
-        }
-        for (int k = 0; k < nv; k++)
-            lg[k] = (float)(acc[k] / (double)(nw ? nw : 1));
-        ft_data_windows_free(w, nw);
-        if (s != FT_OK)
-            break;
         if (reg) {
             if (json)
-                printf("{\"value\":%.9g}\n", (double)lg[0]);
+                printf("{\"value\":%.9g}\n", pr[0]);
             else
-                printf("%.9g\n", (double)lg[0]);
+                printf("%.9g\n", pr[0]);
             continue;
         }
-        /* softmax: p_k = exp(z_k - max) / sum */
-        int best = 0;
-        for (int k = 1; k < nl; k++)
-            best = lg[k] > lg[best] ? k : best;
-        double sum = 0;
-        for (int k = 0; k < nl; k++)
-            sum += exp((double)lg[k] - (double)lg[best]);
         if (json) {
             cJSON *j = cJSON_CreateObject();
             cJSON_AddStringToObject(j, "label", t.label_names[best]);
-            cJSON_AddNumberToObject(j, "prob", 1.0 / sum);
+            cJSON_AddNumberToObject(j, "prob", pr[best]);
             cJSON *p = cJSON_AddObjectToObject(j, "probs");
             for (int k = 0; k < nl; k++)
-                cJSON_AddNumberToObject(p, t.label_names[k], exp((double)lg[k] - (double)lg[best]) / sum);
+                cJSON_AddNumberToObject(p, t.label_names[k], pr[k]);
             char *o = cJSON_PrintUnformatted(j);
             cJSON_Delete(j);
             if (!o) {
@@ -417,14 +374,14 @@ int ft_cmd_classify(int argc, char **argv) {
             printf("%s\n", o);
             cJSON_free(o);
         } else {
-            printf("%s\t%.6f\n", t.label_names[best], 1.0 / sum);
+            printf("%s\t%.6f\n", t.label_names[best], pr[best]);
         }
     }
     fflush(stdout);
     free(line);
-    free(wl);
-    free(acc);
+    ft_tok_ids_free(&ids);
     free(lg);
+    free(pr);
     ft_kv_free(kv);
     ft_trained_free(&t);
     return s == FT_OK ? 0 : ft_cli_fail("classify", s);

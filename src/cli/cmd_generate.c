@@ -39,47 +39,6 @@ static const char *GEN_USAGE =
     "  --task TASK, --threads N\n"
     "See docs/evaluation.md.\n";
 
-/* Prompt ids: the chat template's user turn + generation header, or the plain text (a trailing special
- * token the post-processor appends, e.g. EOS/SEP, is dropped: the model continues the text). */
-static ft_status encode_prompt(ft_trained *t, const char *tmpl, const char *system, const ft_data_msg *msgs, int n_msgs,
-                               const char *prompt, ft_tok_ids *ids) {
-    if (tmpl) {
-        ft_tok_msg m[64];
-        size_t n = 0;
-        if (system)
-            m[n++] = (ft_tok_msg){"system", system};
-        for (int i = 0; i < n_msgs && n < 64; i++)
-            m[n++] = (ft_tok_msg){msgs[i].role, msgs[i].content};
-        if (prompt && n < 64)
-            m[n++] = (ft_tok_msg){"user", prompt};
-        return ft_tok_chat_encode(t->tok, tmpl, m, n, true, ids);
-    }
-    if (n_msgs > 0) { /* no template: the conversation as plain text */
-        size_t len = 1;
-        for (int i = 0; i < n_msgs; i++)
-            len += strlen(msgs[i].content) + 1;
-        char *buf = malloc(len), *p = buf;
-        if (!buf)
-            return ft_fail(FT_ERR_NOMEM, "out of memory");
-        for (int i = 0; i < n_msgs; i++)
-            p += sprintf(p, "%s%s", i ? "\n" : "", msgs[i].content);
-        ft_status s = ft_tok_encode(t->tok, buf, strlen(buf), true, ids);
-        free(buf);
-        FT_TRY(s);
-    } else {
-        FT_TRY(ft_tok_encode(t->tok, prompt, strlen(prompt), true, ids));
-    }
-    if (ids->n > 1 && ft_tok_is_special(t->tok, ids->ids[ids->n - 1]))
-        ids->n--;
-    return FT_OK;
-}
-
-static int32_t turn_end_id(const ft_trained *t, const char *tmpl) {
-    const char *tokname = !tmpl ? NULL : !strcmp(tmpl, "chatml") ? "<|im_end|>" : !strcmp(tmpl, "llama3") ? "<|eot_id|>"
-                                                                                                          : NULL;
-    return tokname ? ft_tok_token_to_id(t->tok, tokname, strlen(tokname)) : -1;
-}
-
 typedef struct {
     char **hyp, **ref;
     size_t n, cap;
@@ -249,13 +208,13 @@ int ft_cmd_generate(int argc, char **argv) {
         return ft_cli_fail("generate", s);
     }
     const char *tmpl = tmpl_opt ? (!strcmp(tmpl_opt, "none") ? NULL : tmpl_opt) : t.chat_template;
-    gc.extra_eos = turn_end_id(&t, tmpl);
+    gc.extra_eos = ft_trained_turn_end_id(&t, tmpl);
     ft_tok_ids ids = {0};
     ft_gen_out g = {0};
     refs_t refs = {0};
     FILE *out = stdout;
     if (prompt) {
-        s = encode_prompt(&t, tmpl, system, NULL, 0, prompt, &ids);
+        s = ft_trained_encode_prompt(&t, tmpl, system, NULL, 0, prompt, &ids);
         if (s == FT_OK)
             s = ft_gen_run(t.m, t.tok, ids.ids, (int)ids.n, &gc, &g);
         if (s == FT_OK && json) {
@@ -294,7 +253,7 @@ int ft_cmd_generate(int argc, char **argv) {
                             t.data.prompt_field, t.data.messages_field, t.data.text_field);
                 break;
             }
-            s = encode_prompt(&t, tmpl, system, nm > 0 ? r->msgs : NULL, nm, p, &ids);
+            s = ft_trained_encode_prompt(&t, tmpl, system, nm > 0 ? r->msgs : NULL, nm, p, &ids);
             if (s == FT_OK)
                 s = ft_gen_run(t.m, t.tok, ids.ids, (int)ids.n, &gc, &g);
             if (s != FT_OK) {

@@ -92,254 +92,6 @@ static ft_status apply_flags(ft_recipe *r, const char *model, const char *data, 
     return ft_recipe_set(r, "save_dtype", save_dtype, "--save-dtype");
 }
 
-static const char *const TOK_FILES[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                                        "vocab.json", "merges.txt", "vocab.txt", "encoder.json", "vocab.bpe",
-                                        "tokenizer.model", "added_tokens.json"};
-
-/* Copy the tokenizer's files into out; *copied counts them. */
-static ft_status copy_tokenizer(const char *src, const char *out, int *copied) {
-    *copied = 0;
-    char dir[4096], p[4096], q[4096];
-    snprintf(dir, sizeof dir, "%s", src);
-    if (ft_file_exists(dir) && !ft_file_exists(ft_path_join(p, sizeof p, dir, "."))) {
-        char tmp[4096];
-        snprintf(tmp, sizeof tmp, "%s", src);
-        snprintf(dir, sizeof dir, "%s", dirname(tmp));
-    }
-    for (size_t i = 0; i < sizeof TOK_FILES / sizeof *TOK_FILES; i++) {
-        ft_path_join(p, sizeof p, dir, TOK_FILES[i]);
-        if (!ft_file_exists(p))
-            continue;
-        char *text;
-        size_t len;
-        FT_TRY(ft_read_file(p, &text, &len));
-        ft_status s = ft_write_file_atomic(ft_path_join(q, sizeof q, out, TOK_FILES[i]), text, len);
-        free(text);
-        FT_TRY(s);
-        (*copied)++;
-    }
-    return FT_OK;
-}
-
-static void add_str(cJSON *j, const char *k, const char *v) {
-    if (v)
-        cJSON_AddStringToObject(j, k, v);
-    else
-        cJSON_AddNullToObject(j, k);
-}
-
-/* ftune_train.json: what other commands need to use the output (task, labels, fields, tokenizer). */
-static ft_status write_run_info(const ft_recipe *r, const ft_dataset *tr, const char *tok_dir) {
-    cJSON *j = cJSON_CreateObject();
-    if (!j)
-        return ft_fail(FT_ERR_NOMEM, "out of memory");
-    add_str(j, "task", r->task);
-    add_str(j, "method", r->method);
-    char abs_model[PATH_MAX];
-    /* absolute, so `ftune eval --model OUT` finds the base of an adapter from any directory */
-    add_str(j, "base_model", realpath(r->model, abs_model) ? abs_model : r->model);
-    add_str(j, "tokenizer", tok_dir);
-    cJSON *labels = cJSON_AddArrayToObject(j, "label_names");
-    for (int i = 0; tr->label_names && i < tr->n_labels; i++)
-        cJSON_AddItemToArray(labels, cJSON_CreateString(tr->label_names[i]));
-    add_str(j, "data_format", r->data_format);
-    add_str(j, "text_field", r->data_text_field);
-    add_str(j, "text_pair_field", r->data_text_pair_field);
-    add_str(j, "label_field", r->data_label_field);
-    add_str(j, "prompt_field", r->data_prompt_field);
-    add_str(j, "response_field", r->data_response_field);
-    add_str(j, "messages_field", r->data_messages_field);
-    add_str(j, "chat_template", r->data_chat_template);
-    cJSON_AddNumberToObject(j, "seq_len", (double)r->train_seq_len);
-    if (ft_cli_task_of(r->task) == FT_TASK_TOKEN_CLS) { /* the reader's fields (also in recipe.yaml) */
-        add_str(j, "tokens_field", r->data_tokens_field);
-        add_str(j, "tags_field", r->data_tags_field);
-    }
-    char p[4096];
-    ft_status s = ft_json_write_file(ft_path_join(p, sizeof p, r->output_dir, "ftune_train.json"), j, true);
-    cJSON_Delete(j);
-    return s;
-}
-
-static ft_status peft_cfg_from(const ft_recipe *r, ft_peft_cfg *c) {
-    ft_peft_cfg_default(c);
-    FT_TRY(ft_method_parse(r->method, &c->method));
-    c->train_top_layers = (int)r->freeze_top_layers;
-    c->train_pattern = r->freeze_pattern;
-    c->freeze_embeddings = r->freeze_embeddings;
-    c->lora_r = (int)r->lora_r;
-    c->lora_alpha = (float)r->lora_alpha;
-    c->lora_dropout = (float)r->lora_dropout;
-    c->target_modules = r->lora_target_modules;
-    c->target_regex = c->target_modules && ft_peft_spec_is_regex(c->target_modules);
-    if (c->method == FT_METHOD_LORA) { /* lora.* keys; a recipe's pattern keys are tried in sorted order */
-        c->exclude_modules = r->lora_exclude_modules;
-        c->exclude_regex = c->exclude_modules && ft_peft_spec_is_regex(c->exclude_modules);
-        c->layers_to_transform = r->lora_layers_to_transform;
-        c->layers_pattern = r->lora_layers_pattern;
-        c->rank_pattern = r->lora_rank_pattern;
-        c->alpha_pattern = r->lora_alpha_pattern;
-        c->pattern_sorted = true;
-    }
-    c->use_rslora = r->lora_use_rslora;
-    c->use_dora = r->lora_use_dora;
-    c->lora_bias = r->lora_bias;
-    c->lora_init = r->lora_init;
-    c->adapter_size = (int)r->adapter_size;
-    c->adapter_placement = r->adapter_placement;
-    c->adapter_act = r->adapter_act;
-    c->num_virtual_tokens = (int)r->prompt_num_virtual_tokens;
-    c->prompt_init_text = r->prompt_init_text;
-    c->ia3_feedforward_modules = r->ia3_feedforward_modules;
-    c->modules_to_save = r->modules_to_save;
-    c->seed = (uint64_t)r->seed;
-    return FT_OK;
-}
-
-void ft_cli_data_cfg_from(const ft_recipe *r, ft_data_cfg *c) {
-    ft_data_cfg_default(c);
-    c->train = r->data_train;
-    c->validation = r->data_validation;
-    c->test = r->data_test;
-    c->format = r->data_format;
-    c->text_field = r->data_text_field;
-    c->text_pair_field = r->data_text_pair_field;
-    c->label_field = r->data_label_field;
-    c->prompt_field = r->data_prompt_field;
-    c->response_field = r->data_response_field;
-    c->messages_field = r->data_messages_field;
-    c->chat_template = r->data_chat_template;
-    c->val_ratio = (float)r->data_val_ratio;
-    c->test_ratio = (float)r->data_test_ratio;
-    c->stratify = r->data_stratify;
-    c->max_len = (int)r->train_seq_len;
-    c->pack = r->data_pack;
-    c->append_eos = r->data_append_eos;
-    c->max_windows = (int)r->data_max_windows;
-    c->window_overlap = (int)r->data_window_overlap;
-    c->train_limit = r->data_train_limit > 0 ? (size_t)r->data_train_limit : 0;
-    c->train_limit_seed = r->data_train_limit_seed;
-    c->replay = r->data_replay;
-    c->replay_ratio = (float)r->data_replay_ratio;
-    c->clean_unicode = r->data_clean_unicode;
-    c->clean_whitespace = r->data_clean_whitespace;
-    c->clean_html = r->data_clean_html;
-    c->clean_email_headers = r->data_clean_email_headers;
-    c->dedup_exact = r->data_dedup_exact;
-    c->dedup_near = r->data_dedup_near;
-    c->min_chars = (int)r->data_min_chars;
-    c->max_chars = (int)r->data_max_chars;
-    c->augment_factor = (float)r->data_augment_factor;
-    c->aug_p_delete = (float)r->data_aug_p_delete;
-    c->aug_p_swap = (float)r->data_aug_p_swap;
-    c->aug_p_insert = (float)r->data_aug_p_insert;
-    c->aug_p_synonym = (float)r->data_aug_p_synonym;
-    c->wordnet_dir = r->data_wordnet_dir;
-    c->seed = (uint64_t)r->seed;
-}
-
-/* peft.init_from: the adapter's adapter_config.json decides the method and its options. A recipe key
- * that says otherwise (changed from its default and different from the adapter's value) is an error;
- * the resolved recipe then records the adapter's values, so recipe.yaml describes the run. */
-static const struct {
-    const char *key, *json;
-    int method; /* -1: any method */
-} ADOPT[] = {{"lora.r", "r", FT_METHOD_LORA},
-             {"lora.alpha", "lora_alpha", FT_METHOD_LORA},
-             {"lora.dropout", "lora_dropout", FT_METHOD_LORA},
-             {"lora.target_modules", "target_modules", FT_METHOD_LORA},
-             {"lora.use_rslora", "use_rslora", FT_METHOD_LORA},
-             {"lora.use_dora", "use_dora", FT_METHOD_LORA},
-             {"lora.bias", "bias", FT_METHOD_LORA},
-             {"lora.target_modules", "target_modules", FT_METHOD_IA3},
-             {"ia3.feedforward_modules", "feedforward_modules", FT_METHOD_IA3},
-             {"prompt.num_virtual_tokens", "num_virtual_tokens", FT_METHOD_PROMPT},
-             {"adapter.size", "adapter_size", FT_METHOD_ADAPTER},
-             {"adapter.placement", "adapter_placement", FT_METHOD_ADAPTER},
-             {"adapter.act", "adapter_act", FT_METHOD_ADAPTER},
-             {"peft.modules_to_save", "modules_to_save", -1}};
-
-/* A JSON config value in recipe text form (lists joined by commas); NULL for null or absent. */
-static const char *json_as_text(const cJSON *v, char *buf, size_t n) {
-    if (cJSON_IsNumber(v))
-        snprintf(buf, n, "%.17g", v->valuedouble);
-    else if (cJSON_IsBool(v))
-        snprintf(buf, n, "%s", cJSON_IsTrue(v) ? "true" : "false");
-    else if (cJSON_IsString(v))
-        return v->valuestring;
-    else if (cJSON_IsArray(v)) {
-        size_t o = 0;
-        buf[0] = '\0';
-        const cJSON *e;
-        cJSON_ArrayForEach(e, v) {
-            if (cJSON_IsString(e) && o < n)
-                o += (size_t)snprintf(buf + o, n - o, "%s%s", o ? "," : "", e->valuestring);
-        }
-    } else
-        return NULL;
-    return buf;
-}
-
-static bool same_text(const char *a, const char *b) {
-    return a == b || (a && b && !strcmp(a, b));
-}
-
-static ft_status adopt_adapter_config(ft_recipe *r, ft_model *m, const char *dir) {
-    const char *method = ft_method_name(m->peft_method);
-    char where[4200];
-    snprintf(where, sizeof where, "peft.init_from %s/adapter_config.json", dir);
-    if (strcmp(r->method, "full") && strcmp(r->method, method))
-        return ft_fail(FT_ERR_CONFIG,
-                       "%s: the adapter is %s, but the recipe says method %s (leave method out, or "
-                       "set it to %s)",
-                       where, method, r->method, method);
-    ft_recipe dflt, ad;
-    FT_TRY(ft_recipe_init(&dflt));
-    ft_status s = ft_recipe_init(&ad);
-    for (size_t i = 0; s == FT_OK && i < sizeof ADOPT / sizeof *ADOPT; i++) {
-        if (ADOPT[i].method >= 0 && ADOPT[i].method != (int)m->peft_method)
-            continue;
-        const ft_recipe_key *k = ft_recipe_find_key(ADOPT[i].key);
-        char jb[2048], b1[64], b2[64], b3[64];
-        const char *jv =
-            json_as_text(cJSON_GetObjectItemCaseSensitive(m->peft_config, ADOPT[i].json), jb, sizeof jb);
-        if (jv && (s = ft_recipe_set(&ad, k->key, jv, where)) != FT_OK)
-            break;
-        const char *want = ft_recipe_get(&ad, k, b1, sizeof b1), *cur = ft_recipe_get(r, k, b2, sizeof b2);
-        if (!same_text(cur, ft_recipe_get(&dflt, k, b3, sizeof b3)) && !same_text(cur, want)) {
-            s = ft_fail(FT_ERR_CONFIG,
-                        "%s: the recipe sets %s = %s, the adapter has %s = %s (the adapter decides: "
-                        "leave the key out)",
-                        where, k->key, cur, ADOPT[i].json, want ? want : "null");
-            break;
-        }
-        s = ft_recipe_set(r, k->key, want ? want : "", where);
-    }
-    if (s == FT_OK)
-        s = ft_recipe_set(r, "method", method, where);
-    ft_recipe_free(&ad);
-    ft_recipe_free(&dflt);
-    /* the saved adapter keeps every field of the one it started from; its base is the one trained on */
-    if (s == FT_OK && m->dir)
-        cJSON_ReplaceItemInObjectCaseSensitive(m->peft_config, "base_model_name_or_path",
-                                               cJSON_CreateString(m->dir));
-    return s;
-}
-
-ft_task ft_cli_task_of(const char *t) {
-    if (!strcmp(t, "classification"))
-        return FT_TASK_SEQ_CLS;
-    if (!strcmp(t, "regression"))
-        return FT_TASK_REGRESSION;
-    if (!strcmp(t, "question_answering"))
-        return FT_TASK_QA;
-    if (!strcmp(t, "token_classification"))
-        return FT_TASK_TOKEN_CLS;
-    if (!strcmp(t, "masked_lm"))
-        return FT_TASK_MASKED_LM;
-    return FT_TASK_CAUSAL_LM;
-}
-
 typedef struct {
     ft_recipe r;
     ft_model *m;
@@ -406,7 +158,7 @@ static ft_status run_job(job *j, int *exit_code) {
     ft_recipe *r = &j->r;
     FT_TRY(ft_recipe_validate(r));
     const bool pretok = !strcmp(r->data_format, "pretokenized");
-    const ft_task task = ft_cli_task_of(r->task);
+    const ft_task task = ft_runcfg_task(r->task);
     ft_ctx ctx;
     ft_ctx_default(&ctx);
     if (r->threads > 0)
@@ -421,35 +173,17 @@ static ft_status run_job(job *j, int *exit_code) {
 
     FT_TRY(ft_model_load(r->model, &j->m));
     ft_model *m = j->m;
-    if (r->dropout_resid >= 0)
-        m->cfg.resid_dropout = (float)r->dropout_resid;
-    if (r->dropout_embd >= 0)
-        m->cfg.embd_dropout = (float)r->dropout_embd;
-    if (r->dropout_attn >= 0)
-        m->cfg.attn_dropout = (float)r->dropout_attn;
+    ft_runcfg_dropout(r, m);
     const char *tok_src = r->tokenizer ? r->tokenizer : r->model;
     if (!pretok || r->tokenizer) {
         ft_status s = ft_tok_load(tok_src, &j->tok);
         if (s != FT_OK)
             return ft_fail_ctx(s, "tokenizer (set the 'tokenizer' key)");
     }
-    int32_t pad_id = m->cfg.pad_token_id >= 0 ? m->cfg.pad_token_id : 0;
-    if (j->tok) {
-        ft_tok_special sp = ft_tok_special_ids(j->tok);
-        if (sp.pad >= 0 && sp.pad < m->cfg.vocab_size)
-            pad_id = sp.pad;
-        else if (sp.eos >= 0 && sp.eos < m->cfg.vocab_size)
-            pad_id = sp.eos; /* pads are masked; any valid id will do */
-    }
+    const int32_t pad_id = ft_runcfg_pad_id(m, j->tok);
 
     if (pretok) {
-        FT_TRY(ft_dataset_load_pretok(r->data_train, &j->tr));
-        /* the other files' labels map onto the training file's label set */
-        if (r->data_validation)
-            FT_TRY(
-                ft_dataset_load_pretok_labels(r->data_validation, j->tr.label_names, j->tr.n_labels, &j->va));
-        if (r->data_test)
-            FT_TRY(ft_dataset_load_pretok_labels(r->data_test, j->tr.label_names, j->tr.n_labels, &j->te));
+        FT_TRY(ft_runcfg_datasets(r, NULL, &j->tr, &j->va, &j->te, stdout));
     } else if (task == FT_TASK_QA) {
         FT_TRY(ft_cli_qa_data(r, j->tok, &j->qa, &j->tr, &j->va, &j->te, stdout));
         if (m->task != FT_TASK_QA)
@@ -461,9 +195,7 @@ static ft_status run_job(job *j, int *exit_code) {
         j->va = ds[1];
         j->te = ds[2];
     } else {
-        ft_data_cfg dc;
-        ft_cli_data_cfg_from(r, &dc);
-        FT_TRY(ft_data_build(&dc, task, j->tok, &j->tr, &j->va, &j->te, stdout));
+        FT_TRY(ft_runcfg_datasets(r, j->tok, &j->tr, &j->va, &j->te, stdout));
     }
     if (task == FT_TASK_MASKED_LM)
         FT_TRY(setup_mlm(j, tok_src));
@@ -471,67 +203,23 @@ static ft_status run_job(job *j, int *exit_code) {
         mlm_notes(m, r->task);
     if (task == FT_TASK_CAUSAL_LM && m->task == FT_TASK_MASKED_LM) /* the encoder then refuses by name */
         FT_TRY(ft_model_set_task(m, FT_TASK_CAUSAL_LM, 0, NULL, 0));
-    if (task == FT_TASK_SEQ_CLS) {
-        if (j->tr.n_labels < 2)
-            return ft_fail(FT_ERR_CONFIG, "%s: classification needs at least two labels in the training data",
-                           r->data_train);
-        if (!(m->task == FT_TASK_SEQ_CLS && m->n_labels == j->tr.n_labels))
-            FT_TRY(ft_model_set_task(m, task, j->tr.n_labels, (const char *const *)j->tr.label_names,
-                                     (uint64_t)r->seed));
-    } else if (task == FT_TASK_REGRESSION && m->task != FT_TASK_REGRESSION) {
-        FT_TRY(ft_model_set_task(m, task, 1, NULL, (uint64_t)r->seed));
-    } else if (task == FT_TASK_TOKEN_CLS && !(m->task == task && m->n_labels == j->tr.n_labels)) {
-        FT_TRY(ft_model_set_task(m, task, j->tr.n_labels, (const char *const *)j->tr.label_names,
-                                 (uint64_t)r->seed));
-    }
+    FT_TRY(ft_runcfg_head(r, m, &j->tr));
     if (m->pooler_init && (task == FT_TASK_SEQ_CLS || task == FT_TASK_REGRESSION))
         printf("note: bert.pooler.dense is not in %s (a masked-LM save has none): initialized%s\n", r->model,
                strcmp(r->method, "full") && strcmp(r->method, "bitfit")
                    ? "; part of the base model, it stays "
                      "frozen under this method, as in PEFT"
                    : "");
-    /* continue training an adapter (PEFT's from_pretrained(..., is_trainable=True)) */
-    if (r->peft_init_from) {
-        ft_status ls = ft_peft_load(m, r->peft_init_from);
-        if (ls != FT_OK)
-            return ft_fail_ctx(ls, "peft.init_from %s", r->peft_init_from);
-        FT_TRY(adopt_adapter_config(r, m, r->peft_init_from));
-        if (m->task != task)
-            return ft_fail(FT_ERR_CONFIG, "peft.init_from %s: the adapter %s, but task is %s",
-                           r->peft_init_from,
-                           m->task == FT_TASK_SEQ_CLS      ? "has a classification head"
-                           : m->task == FT_TASK_REGRESSION ? "has a regression head"
-                           : m->task == FT_TASK_TOKEN_CLS  ? "has a token-classification head"
-                                                           : "has no classification or regression head",
-                           r->task);
-    } else {
-        ft_peft_cfg pc;
-        FT_TRY(peft_cfg_from(r, &pc));
-        FT_TRY(ft_peft_apply(m, &pc));
-    }
+    FT_TRY(ft_runcfg_method(r, m));
     const int64_t n_all = ft_model_param_count(m, false), n_tr = ft_model_param_count(m, true);
     if (n_tr == 0)
         return ft_fail(FT_ERR_CONFIG, "method '%s' leaves nothing to train on this model", r->method);
 
-    /* steps and warm-up */
-    int64_t steps = r->train_max_steps > 0
-                        ? r->train_max_steps
-                        : ft_train_steps_for_epochs(r->train_epochs, j->tr.n, (int)r->train_batch_size,
-                                                    (int)r->train_grad_accum);
-    int64_t warmup = r->optim_warmup_steps > 0 ? r->optim_warmup_steps
-                                               : (int64_t)ceil(r->optim_warmup_ratio * (double)steps);
+    int64_t steps, warmup;
+    ft_runcfg_steps(r, j->tr.n, &steps, &warmup);
 
     /* outputs that exist from the start: recipe, run info, tokenizer files */
-    FT_TRY(ft_mkdir_p(r->output_dir));
-    char p[4096];
-    FT_TRY(ft_recipe_to_yaml(r, &j->yaml));
-    FT_TRY(ft_write_file_atomic(ft_path_join(p, sizeof p, r->output_dir, "recipe.yaml"), j->yaml, strlen(j->yaml)));
-    int copied = 0;
-    FT_TRY(copy_tokenizer(tok_src, r->output_dir, &copied));
-    FT_TRY(write_run_info(r, &j->tr, copied ? r->output_dir : (j->tok ? tok_src : NULL)));
-    FT_TRY(ft_log_open(ft_path_join(p, sizeof p, r->output_dir, "metrics.jsonl"), &j->log));
-    if (r->report_tensorboard)
-        FT_TRY(ft_tb_open(r->output_dir, &j->tb));
+    FT_TRY(ft_runcfg_outputs(r, &j->tr, tok_src, j->tok != NULL, &j->yaml, &j->log, &j->tb));
 
     printf("model %s (%s): %lld parameters, %lld trainable (%.2f%%), method %s, task %s\n", r->model,
            m->cfg.model_type, (long long)n_all, (long long)n_tr, 100.0 * (double)n_tr / (double)n_all, r->method,
@@ -568,46 +256,9 @@ static ft_status run_job(job *j, int *exit_code) {
     fflush(stdout);
 
     ft_train_cfg tc;
-    ft_train_cfg_default(&tc);
-    tc.max_steps = steps;
-    tc.label_smoothing = (float)r->train_label_smoothing;
-    tc.activation_checkpointing = r->train_activation_checkpointing;
-    tc.group_by_length = r->train_group_by_length;
-    tc.batch_size = (int)r->train_batch_size;
-    tc.grad_accum = (int)r->train_grad_accum;
-    tc.seq_len = (int)r->train_seq_len;
-    tc.eval_batch_size = (int)r->eval_batch_size;
-    tc.pad_id = pad_id;
-    tc.lr = (float)r->optim_lr;
-    FT_TRY(ft_sched_parse(r->optim_schedule, &tc.sched.kind));
-    tc.sched.warmup_steps = warmup;
-    tc.sched.total_steps = steps;
-    tc.sched.min_ratio = r->optim_min_lr_ratio;
-    FT_TRY(ft_optim_parse(r->optim_name, &tc.optim.kind));
-    tc.optim.beta1 = (float)r->optim_beta1;
-    tc.optim.beta2 = (float)r->optim_beta2;
-    tc.optim.eps = (float)r->optim_eps;
-    tc.optim.momentum = (float)r->optim_momentum;
-    tc.optim.dampening = (float)r->optim_dampening;
-    tc.optim.nesterov = r->optim_nesterov;
-    tc.optim.weight_decay = (float)r->optim_weight_decay;
-    tc.optim.decay_1d = r->optim_decay_norms_and_biases;
-    tc.max_grad_norm = r->train_max_grad_norm;
-    tc.skip_nonfinite = !strcmp(r->train_on_nonfinite, "skip");
-    tc.eval_every = r->eval_every;
-    tc.eval_at_start = true;
-    tc.metric = r->eval_metric;
-    tc.metric_sign = !strcmp(r->eval_mode, "min") ? -1 : !strcmp(r->eval_mode, "max") ? 1 : 0;
-    tc.patience = r->early_stopping_patience;
-    tc.min_delta = r->early_stopping_min_delta;
-    tc.log_every = r->report_log_every;
-    tc.seed = (uint64_t)r->seed;
+    FT_TRY(ft_runcfg_train(r, steps, warmup, pad_id, &tc));
     char ckroot[4096];
     tc.ckpt_root = ft_path_join(ckroot, sizeof ckroot, r->output_dir, "checkpoints");
-    tc.ckpt_every = r->checkpoint_every;
-    tc.keep_last = r->checkpoint_keep_last;
-    tc.keep_best = r->checkpoint_keep_best;
-    tc.ckpt_save_model = r->checkpoint_save_model;
     tc.recipe_yaml = j->yaml;
     tc.resume = resume[0] ? resume : NULL;
     tc.stop = &g_stop;
@@ -680,10 +331,7 @@ static ft_status run_job(job *j, int *exit_code) {
                                                       : 1);
     }
     if (s == FT_OK && res->end != FT_TRAIN_INTERRUPTED) {
-        if (!strcmp(r->method, "full"))
-            s = ft_model_save(m, r->output_dir, !strcmp(r->save_dtype, "bf16") ? FT_DT_BF16 : FT_DT_F32);
-        else
-            s = ft_model_save_output(m, r->output_dir);
+        s = ft_runcfg_save(r, m);
         if (s == FT_OK)
             printf("saved %s\n", r->output_dir);
     }

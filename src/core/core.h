@@ -9,6 +9,10 @@
 #include "ftune.h"
 
 /* ---- errors ---- */
+/* The message of the last failure on this thread ("" when none); the C API copies it into the
+ * caller's ftune_ctx (ftune_last_error). */
+const char *ft_last_error(void);
+const char *ft_status_name(ft_status s);
 /* Record a failure message on this thread and return the status (for `return ft_fail(...)`). */
 ft_status ft_fail(ft_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prefix the current message with context ("loading X: " + old message); returns s. */

@@ -246,6 +246,10 @@ ft_status ft_gen_run(ft_model *m, ft_tokenizer *tok, const int32_t *prompt, int 
             break;
         out->ids[out->n_ids++] = id;
         seen[n_seen++] = id;
+        if (c->on_token && !c->on_token(c->user, id)) {
+            finish = "callback";
+            break;
+        }
         if ((eos >= 0 && id == eos) || (c->stop_at_eos && c->extra_eos >= 0 && id == c->extra_eos)) {
             finish = "eos";
             break;

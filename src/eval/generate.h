@@ -49,6 +49,10 @@ typedef struct {
     size_t n_stop;
     bool stop_at_eos;         /* true: the tokenizer's eos (and the chat end-of-turn token) end the text */
     int32_t extra_eos;        /* another id that ends the text (e.g. <|im_end|>), -1 = none */
+    /* streaming (NULL = off): called with every new id as it is chosen (the ending eos too); returning
+     * false ends the generation there (finish "callback") */
+    bool (*on_token)(void *user, int32_t id);
+    void *user;
 } ft_gen_cfg;
 void ft_gen_cfg_default(ft_gen_cfg *c);
 
@@ -56,7 +60,8 @@ typedef struct {
     char *text;               /* the decoded new text, special tokens skipped, cut at a stop string */
     int32_t *ids;             /* the generated ids (stop/eos token included) */
     int n_ids, n_prompt;
-    const char *finish;       /* "stop", "eos", "length" (max_new_tokens) or "context" (model's positions) */
+    const char *finish;         /* "stop", "eos", "length" (max_new_tokens), "context" (model's positions) or
+                                   "callback" (on_token said stop) */
     double prefill_s, decode_s; /* seconds: the prompt's pass, then the new tokens */
 } ft_gen_out;
 void ft_gen_out_free(ft_gen_out *o);

@@ -420,7 +420,7 @@ static double wall_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-typedef struct {
+struct ft_train_run {
     ft_model *m;
     const ft_dataset *train, *val;
     const ft_train_cfg *cfg;
@@ -430,7 +430,12 @@ typedef struct {
     size_t *order;
     ft_train_state st;
     int eval_bs;
-} run;
+    /* the loop's state between ft_train_next calls */
+    double t0;
+    int64_t run_tokens;
+    bool evaluated_last, stop_early, done, finished;
+};
+typedef struct ft_train_run run;
 
 /* Order of epoch e (0-based): Fisher–Yates driven by the counter RNG, so it depends only on (seed, e). */
 static void shuffle(run *r, uint64_t e) {
@@ -460,6 +465,8 @@ static size_t next_example(run *r) {
 static void note(run *r, const char *msg) {
     if (r->cfg->progress)
         ft_progress_note(r->cfg->progress, msg);
+    if (r->cfg->on_note)
+        r->cfg->on_note(r->cfg->observer, msg);
 }
 
 static ft_status log_scalars(run *r, int64_t step, const char *const *keys, const double *vals, size_t n) {
@@ -534,6 +541,8 @@ static ft_status evaluate(run *r, bool *stop_early) {
     note(r, line);
     r->res->best_metric = r->st.best_metric;
     r->res->best_step = r->st.best_step;
+    if (c->on_eval)
+        c->on_eval(c->observer, r->st.step, &r->res->eval);
     /* the best must exist as a checkpoint to be kept */
     if (improved && c->keep_best && c->ckpt_root && r->st.step > 0) {
         FT_TRY(checkpoint(r));
@@ -622,106 +631,133 @@ static ft_status train_step(run *r, double *loss_out, double *gnorm_out, float *
     return FT_OK;
 }
 
-static ft_status loop(run *r) {
+/* Before the first step: the evaluation at step 0. */
+static ft_status loop_start(run *r) {
+    const ft_train_cfg *c = r->cfg;
+    if (r->val && c->eval_at_start && r->st.step == 0) {
+        FT_TRY(evaluate(r, &r->stop_early));
+        r->res->eval_before = r->res->eval.loss;
+        r->stop_early = false;
+    }
+    r->t0 = ft_now();
+    r->done = r->st.step >= c->max_steps;
+    return FT_OK;
+}
+
+/* One optimizer step (or the stop request); r->done when the loop is over. */
+static ft_status loop_step(run *r) {
     const ft_train_cfg *c = r->cfg;
     ft_train_result *res = r->res;
-    bool stop_early = false;
-    if (r->val && c->eval_at_start && r->st.step == 0) {
-        FT_TRY(evaluate(r, &stop_early));
-        res->eval_before = res->eval.loss;
-        stop_early = false;
+    if (c->stop && *c->stop) {
+        res->end = FT_TRAIN_INTERRUPTED;
+        r->done = true;
+        return FT_OK;
     }
-    double t0 = ft_now();
-    int64_t run_tokens = 0;
-    bool evaluated_last = false;
-    while (r->st.step < c->max_steps) {
-        if (c->stop && *c->stop) {
-            res->end = FT_TRAIN_INTERRUPTED;
-            break;
+    ft_train_state before = r->st;
+    double loss = NAN, gnorm = NAN;
+    float gscale = 1.0f;
+    int64_t toks = 0;
+    bool nonfinite = false, empty = false;
+    FT_TRY(train_step(r, &loss, &gnorm, &gscale, &toks, &nonfinite, &empty));
+    const int64_t step1 = r->st.step + 1;
+    double lr = (double)c->lr * ft_sched_factor(&c->sched, r->st.step);
+    if (nonfinite) {
+        ft_model_zero_grad(r->m);
+        if (!c->skip_nonfinite) {
+            /* keep the model as it was and checkpoint the position before this step */
+            r->st = before;
+            ft_status keep = FT_OK;
+            if (c->ckpt_root)
+                keep = checkpoint(r);
+            if (keep != FT_OK)
+                return keep;
+            return ft_fail(FT_ERR_NUMERIC,
+                           "step %lld: the %s is not finite; stopped before the update (parameters are those "
+                           "after step %lld; train.on_nonfinite=skip skips such steps)",
+                           (long long)step1, isfinite(loss) || isnan(loss) ? "loss or gradient" : "loss",
+                           (long long)before.step);
         }
-        ft_train_state before = r->st;
-        double loss = NAN, gnorm = NAN;
-        float gscale = 1.0f;
-        int64_t toks = 0;
-        bool nonfinite = false, empty = false;
-        FT_TRY(train_step(r, &loss, &gnorm, &gscale, &toks, &nonfinite, &empty));
-        const int64_t step1 = r->st.step + 1;
-        double lr = (double)c->lr * ft_sched_factor(&c->sched, r->st.step);
-        if (nonfinite) {
-            ft_model_zero_grad(r->m);
-            if (!c->skip_nonfinite) {
-                /* keep the model as it was and checkpoint the position before this step */
-                r->st = before;
-                ft_status keep = FT_OK;
-                if (c->ckpt_root)
-                    keep = checkpoint(r);
-                if (keep != FT_OK)
-                    return keep;
-                return ft_fail(FT_ERR_NUMERIC,
-                               "step %lld: the %s is not finite; stopped before the update (parameters are those "
-                               "after step %lld; train.on_nonfinite=skip skips such steps)",
-                               (long long)step1, isfinite(loss) || isnan(loss) ? "loss or gradient" : "loss",
-                               (long long)before.step);
-            }
-            r->st.skipped++;
-            res->skipped++;
-            char msg[128];
-            snprintf(msg, sizeof msg, "step %lld: non-finite loss or gradient, step skipped", (long long)step1);
-            note(r, msg);
-        } else if (empty) {
-            char msg[128];
-            snprintf(msg, sizeof msg, "step %lld: no target token in the batch, step skipped", (long long)step1);
-            note(r, msg);
-        } else {
-            ft_optim_update_scaled(&r->opt, r->m, (float)lr, gscale); /* clipping folded in */
-        }
-        r->st.step = step1;
-        r->st.tokens += toks;
-        run_tokens += toks;
-        res->tokens = run_tokens;
-        if (isfinite(loss)) {
-            if (isnan(res->first_loss))
-                res->first_loss = loss;
-            res->last_loss = loss;
-        }
-        res->steps = step1;
-        double el = ft_now() - t0;
-        double tps = (double)run_tokens / (el > 0 ? el : 1e-9);
-        if (c->progress)
-            ft_progress_update(c->progress, step1, loss, lr, (double)run_tokens, ft_now());
-        if (step1 % c->log_every == 0 || step1 == c->max_steps) {
-            double epoch = (double)(r->st.epoch ? r->st.epoch - 1 : 0) + (double)r->st.cursor / (double)r->train->n;
-            const char *keys[] = {"train/loss", "train/lr", "train/grad_norm", "train/tokens_per_s", "train/epoch"};
-            double vals[] = {loss, lr, gnorm, tps, epoch};
-            FT_TRY(log_scalars(r, step1, keys, vals, 5));
-        }
-        evaluated_last = false;
-        if (r->val && c->eval_every > 0 && step1 % c->eval_every == 0) {
-            FT_TRY(evaluate(r, &stop_early));
-            evaluated_last = true;
-        }
-        if (c->ckpt_root && c->ckpt_every > 0 && step1 % c->ckpt_every == 0 && step1 < c->max_steps && !stop_early)
-            FT_TRY(checkpoint(r));
-        if (stop_early) {
-            res->end = FT_TRAIN_EARLY_STOPPED;
-            char msg[160];
-            snprintf(msg, sizeof msg, "early stopping at step %lld: no improvement of %s in %lld evaluations",
-                     (long long)step1, c->metric, (long long)c->patience);
-            note(r, msg);
-            break;
-        }
+        r->st.skipped++;
+        res->skipped++;
+        char msg[128];
+        snprintf(msg, sizeof msg, "step %lld: non-finite loss or gradient, step skipped", (long long)step1);
+        note(r, msg);
+    } else if (empty) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "step %lld: no target token in the batch, step skipped", (long long)step1);
+        note(r, msg);
+    } else {
+        ft_optim_update_scaled(&r->opt, r->m, (float)lr, gscale); /* clipping folded in */
     }
-    double el = ft_now() - t0;
-    res->tokens_per_s = (double)run_tokens / (el > 0 ? el : 1e-9);
-    if (res->end != FT_TRAIN_INTERRUPTED && r->val && !evaluated_last)
-        FT_TRY(evaluate(r, &stop_early));
+    r->st.step = step1;
+    r->st.tokens += toks;
+    r->run_tokens += toks;
+    res->tokens = r->run_tokens;
+    if (isfinite(loss)) {
+        if (isnan(res->first_loss))
+            res->first_loss = loss;
+        res->last_loss = loss;
+    }
+    res->steps = step1;
+    double el = ft_now() - r->t0;
+    double tps = (double)r->run_tokens / (el > 0 ? el : 1e-9);
+    if (c->progress)
+        ft_progress_update(c->progress, step1, loss, lr, (double)r->run_tokens, ft_now());
+    if (c->on_step) {
+        ft_train_step_info si = {.step = step1,
+                                 .max_steps = c->max_steps,
+                                 .loss = loss,
+                                 .lr = lr,
+                                 .grad_norm = gnorm,
+                                 .tokens_per_s = tps,
+                                 .tokens = r->run_tokens};
+        c->on_step(c->observer, &si);
+    }
+    if (step1 % c->log_every == 0 || step1 == c->max_steps) {
+        double epoch =
+            (double)(r->st.epoch ? r->st.epoch - 1 : 0) + (double)r->st.cursor / (double)r->train->n;
+        const char *keys[] = {"train/loss", "train/lr", "train/grad_norm", "train/tokens_per_s",
+                              "train/epoch"};
+        double vals[] = {loss, lr, gnorm, tps, epoch};
+        FT_TRY(log_scalars(r, step1, keys, vals, 5));
+    }
+    r->evaluated_last = false;
+    if (r->val && c->eval_every > 0 && step1 % c->eval_every == 0) {
+        FT_TRY(evaluate(r, &r->stop_early));
+        r->evaluated_last = true;
+    }
+    if (c->ckpt_root && c->ckpt_every > 0 && step1 % c->ckpt_every == 0 && step1 < c->max_steps &&
+        !r->stop_early)
+        FT_TRY(checkpoint(r));
+    if (r->stop_early) {
+        res->end = FT_TRAIN_EARLY_STOPPED;
+        char msg[160];
+        snprintf(msg, sizeof msg, "early stopping at step %lld: no improvement of %s in %lld evaluations",
+                 (long long)step1, c->metric, (long long)c->patience);
+        note(r, msg);
+        r->done = true;
+    }
+    if (r->st.step >= c->max_steps)
+        r->done = true;
+    return FT_OK;
+}
+
+/* After the last step: the final evaluation and checkpoint. */
+static ft_status loop_finish(run *r) {
+    const ft_train_cfg *c = r->cfg;
+    ft_train_result *res = r->res;
+    double el = ft_now() - r->t0;
+    res->tokens_per_s = (double)r->run_tokens / (el > 0 ? el : 1e-9);
+    if (res->end != FT_TRAIN_INTERRUPTED && r->val && !r->evaluated_last)
+        FT_TRY(evaluate(r, &r->stop_early));
     if (c->progress)
         ft_progress_finish(c->progress, ft_now());
     return checkpoint(r);
 }
 
-ft_status ft_train(ft_model *m, const ft_dataset *train, const ft_dataset *val, const ft_train_cfg *cfg,
-                   ft_train_result *res) {
+ft_status ft_train_begin(ft_model *m, const ft_dataset *train, const ft_dataset *val, const ft_train_cfg *cfg,
+                         ft_train_result *res, ft_train_run **out) {
+    *out = NULL;
     memset(res, 0, sizeof *res);
     res->first_loss = res->last_loss = res->eval_before = res->best_metric = NAN;
     res->best_step = -1;
@@ -737,17 +773,24 @@ ft_status ft_train(ft_model *m, const ft_dataset *train, const ft_dataset *val, 
     if (!ft_eval_metric_sign(cfg->metric) && !cfg->metric_sign)
         return ft_fail(FT_ERR_CONFIG, "unknown eval metric '%s' (loss, perplexity, accuracy, f1_macro, f1_micro, "
                                       "f1_weighted, precision_macro, recall_macro, mse, mae, r2)", cfg->metric);
+    run *rp = calloc(1, sizeof *rp);
+    if (!rp)
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
     run r = {.m = m, .train = train, .val = val, .cfg = cfg, .res = res};
     r.eval_bs = cfg->eval_batch_size > 0 ? cfg->eval_batch_size : cfg->batch_size;
     r.st.best_metric = NAN;
     r.st.best_step = -1;
     r.st.seed = cfg->seed;
-    FT_TRY(ft_optim_init(&r.opt, m, &cfg->optim));
+    ft_status s = ft_optim_init(&r.opt, m, &cfg->optim);
+    if (s != FT_OK) {
+        free(rp);
+        return s;
+    }
     int bmax = cfg->batch_size > r.eval_bs ? cfg->batch_size : r.eval_bs;
     size_t extra = (size_t)bmax * (size_t)(m->n_labels > 0 ? m->n_labels : 1) * sizeof(float) + ((size_t)4 << 20);
-    ft_status s = ft_arena_init(&r.arena, ft_train_act_bytes(m, cfg->batch_size, val ? r.eval_bs : 0, cfg->seq_len,
-                                                             cfg->activation_checkpointing, cfg->label_smoothing) +
-                                              extra);
+    s = ft_arena_init(&r.arena, ft_train_act_bytes(m, cfg->batch_size, val ? r.eval_bs : 0, cfg->seq_len,
+                                                   cfg->activation_checkpointing, cfg->label_smoothing) +
+                                    extra);
     r.order = malloc(train->n * sizeof *r.order);
     if (s == FT_OK && !r.order)
         s = ft_fail(FT_ERR_NOMEM, "out of memory");
@@ -774,10 +817,46 @@ ft_status ft_train(ft_model *m, const ft_dataset *train, const ft_dataset *val, 
         p->tty_interval = tty;
         p->width = width;
     }
+    *rp = r;
     if (s == FT_OK)
-        s = loop(&r);
-    free(r.order);
-    ft_arena_free(&r.arena);
-    ft_optim_free(&r.opt);
+        s = loop_start(rp);
+    if (s != FT_OK) {
+        ft_train_run_free(rp);
+        return s;
+    }
+    *out = rp;
+    return FT_OK;
+}
+
+ft_status ft_train_next(ft_train_run *r, bool *done) {
+    ft_status s = FT_OK;
+    if (!r->done)
+        s = loop_step(r);
+    if (s == FT_OK && r->done && !r->finished) {
+        r->finished = true;
+        s = loop_finish(r);
+    }
+    *done = r->done;
+    return s;
+}
+
+void ft_train_run_free(ft_train_run *r) {
+    if (!r)
+        return;
+    free(r->order);
+    ft_arena_free(&r->arena);
+    ft_optim_free(&r->opt);
+    free(r);
+}
+
+ft_status ft_train(ft_model *m, const ft_dataset *train, const ft_dataset *val, const ft_train_cfg *cfg,
+                   ft_train_result *res) {
+    ft_train_run *r;
+    FT_TRY(ft_train_begin(m, train, val, cfg, res, &r));
+    bool done = false;
+    ft_status s = FT_OK;
+    while (s == FT_OK && !done)
+        s = ft_train_next(r, &done);
+    ft_train_run_free(r);
     return s;
 }

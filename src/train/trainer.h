@@ -24,6 +24,15 @@
 #include "train/optim.h"
 #include "train/schedule.h"
 
+/* What an observer hears after each optimizer step. */
+typedef struct {
+    int64_t step, max_steps;
+    double loss, lr, grad_norm; /* the step's mean loss, its learning rate, the norm before clipping */
+    double tokens_per_s;        /* this process so far */
+    int64_t tokens;             /* real tokens trained on by this process so far */
+} ft_train_step_info;
+struct ft_eval_result;
+
 typedef struct {
     int64_t max_steps;    /* optimizer steps (> 0) */
     int batch_size;       /* examples per micro-batch */
@@ -59,10 +68,17 @@ typedef struct {
     ft_log *log;
     ft_tb_writer *tb;
     ft_progress *progress;
+    /* callbacks (each NULL = off), called on the training thread with observer as their first argument:
+     * after every step; after every evaluation (validation set); with each note line (evaluation
+     * summaries, skipped steps, early stopping) the progress display also shows */
+    void *observer;
+    void (*on_step)(void *observer, const ft_train_step_info *info);
+    void (*on_eval)(void *observer, int64_t step, const struct ft_eval_result *ev);
+    void (*on_note)(void *observer, const char *line);
 } ft_train_cfg;
 void ft_train_cfg_default(ft_train_cfg *c);
 
-typedef struct {
+typedef struct ft_eval_result {
     double loss, perplexity; /* mean loss over targets; exp(loss) */
     int64_t count;           /* targets (tokens or labelled examples) */
     bool has_cls, has_reg;
@@ -128,5 +144,15 @@ int64_t ft_train_steps_for_epochs(double epochs, size_t n, int batch_size, int g
 
 ft_status ft_train(ft_model *m, const ft_dataset *train, const ft_dataset *val, const ft_train_cfg *cfg,
                    ft_train_result *res);
+
+/* The same loop a step at a time (ft_train is begin; next until done; free). ft_train_begin checks the
+ * config, resumes, and runs the evaluation at step 0; each ft_train_next does one optimizer step (or
+ * honours the stop request) and, on the call that sets *done, the final evaluation and checkpoint.
+ * m, the datasets, cfg and res must outlive the run. */
+typedef struct ft_train_run ft_train_run;
+ft_status ft_train_begin(ft_model *m, const ft_dataset *train, const ft_dataset *val, const ft_train_cfg *cfg,
+                         ft_train_result *res, ft_train_run **out);
+ft_status ft_train_next(ft_train_run *r, bool *done);
+void ft_train_run_free(ft_train_run *r);
 
 #endif

@@ -1,10 +1,14 @@
-/* cli/trained: load a training output for eval / classify / generate. The task, label set, fields and
+/* train/trained: load a training output for eval / classify / generate. The task, label set, fields and
  * tokenizer come from ftune_train.json (written by `ftune train`); --task overrides the task. */
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/trained.h"
+#include "models/infer.h"
 #include "peft/peft.h"
+#include "train/runcfg.h"
+#include "train/trained.h"
 
 static const char *jstr(const cJSON *j, const char *k) {
     const cJSON *v = j ? cJSON_GetObjectItemCaseSensitive(j, k) : NULL;
@@ -68,6 +72,9 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
         CHECK(load_info(model_dir, t));
         info_dir = t->info ? model_dir : NULL;
     }
+    const bool auto_task = task && !strcmp(task, "auto"); /* the model's own head decides */
+    if (auto_task)
+        task = NULL;
     if (task) {
         if (!known_task(task)) {
             s = ft_fail(FT_ERR_ARG,
@@ -83,9 +90,11 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
             s = ft_fail(FT_ERR_FORMAT, "%s: 'task' is missing or unknown", t->info_path);
             goto fail;
         }
-    } else if (need_task) {
-        s = ft_fail(FT_ERR_MISSING, "%s: no ftune_train.json (not an `ftune train` output directory); give --task "
-                    "(and the labels come from the model's config.json)", model_dir);
+    } else if (need_task && !auto_task) {
+        s = ft_fail(FT_ERR_MISSING,
+                    "%s: no ftune_train.json (not an `ftune train` output directory); give --task "
+                    "(and the labels come from the model's config.json)",
+                    model_dir);
         goto fail;
     } else {
         t->task = "causal_lm";
@@ -145,14 +154,10 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
         s = ft_fail_ctx(s, "no tokenizer next to %s or its base", model_dir);
         goto fail;
     }
-    int32_t pad = t->m->cfg.pad_token_id >= 0 ? t->m->cfg.pad_token_id : 0;
-    ft_tok_special sp = t->tok ? ft_tok_special_ids(t->tok) : (ft_tok_special){.pad = -1, .eos = -1};
-    if (sp.pad >= 0 && sp.pad < t->m->cfg.vocab_size)
-        pad = sp.pad;
-    else if (sp.eos >= 0 && sp.eos < t->m->cfg.vocab_size)
-        pad = sp.eos; /* padding is masked; any valid id will do */
-    t->pad_id = pad;
+    t->pad_id = ft_runcfg_pad_id(t->m, t->tok);
 
+    if (auto_task && !t->info)
+        t->task = ft_runcfg_task_name(t->m->task);
     /* task vs model head */
     const bool cls = !strcmp(t->task, "classification"), reg = !strcmp(t->task, "regression"),
                tok = !strcmp(t->task, "token_classification");
@@ -296,5 +301,91 @@ ft_status ft_trained_clean(const ft_trained *t, const char *text, char **out) {
         cur = nx;
     }
     *out = cur;
+    return FT_OK;
+}
+
+ft_status ft_trained_encode_prompt(ft_trained *t, const char *tmpl, const char *system,
+                                   const ft_data_msg *msgs, int n_msgs, const char *prompt, ft_tok_ids *ids) {
+    if (tmpl) {
+        ft_tok_msg m[64];
+        size_t n = 0;
+        if (system)
+            m[n++] = (ft_tok_msg){"system", system};
+        for (int i = 0; i < n_msgs && n < 64; i++)
+            m[n++] = (ft_tok_msg){msgs[i].role, msgs[i].content};
+        if (prompt && n < 64)
+            m[n++] = (ft_tok_msg){"user", prompt};
+        return ft_tok_chat_encode(t->tok, tmpl, m, n, true, ids);
+    }
+    if (n_msgs > 0) { /* no template: the conversation as plain text */
+        size_t len = 1;
+        for (int i = 0; i < n_msgs; i++)
+            len += strlen(msgs[i].content) + 1;
+        char *buf = malloc(len), *p = buf;
+        if (!buf)
+            return ft_fail(FT_ERR_NOMEM, "out of memory");
+        for (int i = 0; i < n_msgs; i++)
+            p += sprintf(p, "%s%s", i ? "\n" : "", msgs[i].content);
+        ft_status s = ft_tok_encode(t->tok, buf, strlen(buf), true, ids);
+        free(buf);
+        FT_TRY(s);
+    } else {
+        FT_TRY(ft_tok_encode(t->tok, prompt, strlen(prompt), true, ids));
+    }
+    if (ids->n > 1 && ft_tok_is_special(t->tok, ids->ids[ids->n - 1]))
+        ids->n--;
+    return FT_OK;
+}
+
+int32_t ft_trained_turn_end_id(const ft_trained *t, const char *tmpl) {
+    const char *tokname = !tmpl                     ? NULL
+                          : !strcmp(tmpl, "chatml") ? "<|im_end|>"
+                          : !strcmp(tmpl, "llama3") ? "<|eot_id|>"
+                                                    : NULL;
+    return tokname ? ft_tok_token_to_id(t->tok, tokname, strlen(tokname)) : -1;
+}
+
+ft_status ft_trained_classify(ft_trained *t, ft_kv *kv, const char *text, ft_tok_ids *ids, float *logits,
+                              double *probs, int *best) {
+    char *clean;
+    FT_TRY(ft_trained_clean(t, text, &clean));
+    ft_status s = ft_tok_encode(t->tok, clean, strlen(clean), true, ids);
+    free(clean);
+    FT_TRY(s);
+    /* the windows training cut its texts into (data.max_windows; one, truncated, without it), their
+       logits averaged as evaluation averages them */
+    bool cut;
+    ft_tok_ids *w = NULL;
+    size_t nw = 0;
+    FT_TRY(ft_data_windows(t->tok, ids, (size_t)t->seq_len, false, t->data.append_eos, t->data.window_overlap,
+                           t->data.max_windows, &w, &nw, &cut));
+    const int nl = t->m->n_labels, nv = t->m->task == FT_TASK_REGRESSION ? 1 : nl;
+    for (int k = 0; k < nv; k++)
+        probs[k] = 0; /* the sums, in double */
+    s = nw == 0 || w[0].n == 0 ? ft_fail(FT_ERR_ARG, "empty text (no token to classify)") : FT_OK;
+    for (size_t i = 0; i < nw && s == FT_OK; i++) {
+        ft_kv_reset(kv);
+        s = ft_infer(t->m, kv, w[i].ids, (int)w[i].n, logits);
+        for (int k = 0; s == FT_OK && k < nv; k++)
+            probs[k] += (double)logits[k];
+    }
+    ft_data_windows_free(w, nw);
+    FT_TRY(s);
+    for (int k = 0; k < nv; k++)
+        logits[k] = (float)(probs[k] / (double)nw);
+    if (t->m->task == FT_TASK_REGRESSION) {
+        probs[0] = logits[0];
+        *best = -1;
+        return FT_OK;
+    }
+    int b = 0; /* softmax: p_k = exp(z_k - max) / sum */
+    for (int k = 1; k < nl; k++)
+        b = logits[k] > logits[b] ? k : b;
+    double sum = 0;
+    for (int k = 0; k < nl; k++)
+        sum += exp((double)logits[k] - (double)logits[b]);
+    for (int k = 0; k < nl; k++)
+        probs[k] = exp((double)logits[k] - (double)logits[b]) / sum;
+    *best = b;
     return FT_OK;
 }

@@ -1,0 +1,207 @@
+"""The Python binding against the built libftune and the `ftune` command on tiny models made here:
+every result the binding gives is checked against the command's (classify, generate, tokenize, inspect)
+or against what the run wrote. Run by tests/python_api.sh (FT_BIN = the ftune binary, FTUNE_LIBRARY =
+the shared library)."""
+import json
+import math
+import os
+import random
+import subprocess
+
+import numpy as np
+import pytest
+
+import ftune
+
+FT = os.environ["FT_BIN"]
+POS = "good great fine nice happy love best super".split()
+NEG = "bad awful poor sad hate worst ugly evil".split()
+NEU = "the a it is was very so and".split()
+
+
+def sh(*args, stdin=None):
+    return subprocess.run([FT, *args], input=stdin, capture_output=True, text=True, check=True).stdout
+
+
+def sentences(n, seed):
+    rnd = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        c = rnd.randrange(2)
+        words = [rnd.choice(NEU) if rnd.random() < 0.5 else rnd.choice(NEG if c else POS)
+                 for _ in range(4 + rnd.randrange(4))]
+        rows.append({"text": " ".join(words), "label": "neg" if c else "pos"})
+    return rows
+
+
+@pytest.fixture(scope="session")
+def work(tmp_path_factory):
+    w = tmp_path_factory.mktemp("ftpy")
+    (w / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]"] + POS + NEG + NEU + ["</s>"]) + "\n")
+    with open(w / "train.jsonl", "w") as f:
+        for r in sentences(200, 1):
+            f.write(json.dumps(r) + "\n")
+    (w / "g.json").write_text('{"vocab_size": 32, "n_embd": 32, "n_layer": 2, "n_head": 4, "n_positions": 32}')
+    sh("init", "--arch", "gpt2", "--config", str(w / "g.json"), "--out", str(w / "base"), "--seed", "3")
+    (w / "base" / "vocab.txt").write_text((w / "vocab.txt").read_text())
+    return w
+
+
+RECIPE = """task: classification
+method: lora
+lora: {r: 4, alpha: 8}
+train: {max_steps: 40, batch_size: 8, seq_len: 16}
+optim: {lr: 3e-3}
+eval: {every: 10}
+report: {tensorboard: false}
+"""
+
+
+@pytest.fixture(scope="session")
+def trained(work):
+    steps, evals, logs = [], [], []
+    info = ftune.train(yaml=RECIPE, on_step=steps.append, on_eval=lambda s, m: evals.append((s, m)),
+                       on_log=logs.append, model=str(work / "base"), data__train=str(work / "train.jsonl"),
+                       output_dir=str(work / "out_cls"))
+    return info, steps, evals, logs
+
+
+def test_version():
+    assert ftune.version() == "0.1.0"
+    assert ftune.abi_version() == ftune.ABI_VERSION
+    assert os.path.exists(ftune.library_path()) or "ftune" in ftune.library_path()
+
+
+def test_tokenizer_matches_cli(work):
+    tok = ftune.Tokenizer(work / "base")
+    text = "good movie, very bad"
+    ids = tok.encode(text, add_special=False)
+    assert ids.dtype == np.int32
+    cli = [int(x) for x in sh("tokenize", "--tokenizer", str(work / "base"), "--ids", stdin=text + "\n").split()]
+    assert ids.tolist() == cli
+    ids2, offs = tok.encode(text, add_special=False, offsets=True)
+    assert ids2.tolist() == cli and offs.shape == (len(cli), 2)
+    cli_offs = sh("tokenize", "--tokenizer", str(work / "base"), "--offsets", stdin=text + "\n").split()
+    assert [[int(v) for v in t.split("@")[1].split(":")] for t in cli_offs] == offs.tolist()
+    assert text[offs[0][0]:offs[0][1]] == "good"
+    for skip, flags in ((False, []), (True, ["--skip-special"])):
+        assert tok.decode(ids, skip_special=skip) == sh("tokenize", "--tokenizer", str(work / "base"), "--decode",
+                                                        *flags, stdin=" ".join(map(str, cli)) + "\n").rstrip("\n")
+    assert "[UNK]" in tok.decode(ids, skip_special=False) and "[UNK]" not in tok.decode(ids)
+    assert tok.vocab_size == len((work / "vocab.txt").read_text().split())
+
+
+def test_model_info_matches_inspect(work):
+    m = ftune.Model(work / "base")
+    info = m.info
+    assert (info["model_type"], info["task"], info["method"]) == ("gpt2", "causal_lm", "full")
+    assert (info["vocab_size"], info["hidden_size"], info["n_layers"], info["n_heads"]) == (32, 32, 2, 4)
+    line = [x for x in sh("inspect", str(work / "base")).splitlines() if x.startswith("parameters:")][0]
+    assert info["n_params"] == int(line.split()[1])
+    m.close()
+    with pytest.raises(ftune.Error, match="closed"):
+        m.info
+
+
+def test_train_callbacks_and_outputs(work, trained):
+    info, steps, evals, logs = trained
+    assert info["done"] and not info["stopped"] and info["step"] == 40
+    assert [s["step"] for s in steps] == list(range(1, 41))
+    assert all(math.isfinite(s["loss"]) and s["lr"] > 0 for s in steps)
+    assert [s for s, _ in evals] == [0, 10, 20, 30, 40]
+    assert {"loss", "accuracy", "f1_macro"} <= set(evals[-1][1])
+    assert any(line.startswith("model ") for line in logs)
+    out = work / "out_cls"
+    for f in ("adapter_config.json", "adapter_model.safetensors", "ftune_train.json", "metrics.jsonl"):
+        assert (out / f).exists(), f
+    assert json.loads((out / "adapter_config.json").read_text())["r"] == 4
+    # the evaluation callback's numbers are the ones metrics.jsonl holds
+    last = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines() if "eval/loss" in x][-1]
+    assert last["eval/loss"] == pytest.approx(evals[-1][1]["loss"], rel=1e-9)
+
+
+def test_classify_matches_cli(work, trained):
+    m = ftune.Model(work / "base", adapter=work / "out_cls")
+    assert m.labels == ["neg", "pos"] and m.info["task"] == "classification"
+    lines = [r["text"] for r in sentences(10, 9)]
+    cli = [json.loads(x) for x in sh("classify", "--model", str(work / "base"), "--adapter", str(work / "out_cls"),
+                                     "--json", stdin="\n".join(lines) + "\n").splitlines()]
+    for text, c in zip(lines, cli):
+        label, probs = m.classify(text)
+        assert probs.dtype == np.float32 and probs.shape == (2,)
+        assert label == c["label"]
+        assert probs.tolist() == pytest.approx([c["probs"]["neg"], c["probs"]["pos"]], abs=1e-6)
+    # the adapter dir alone: its ftune_train.json names the base
+    assert ftune.Model(work / "out_cls").classify(lines[0])[0] == cli[0]["label"]
+
+
+def test_generate_matches_cli_and_streams(work):
+    lm = ftune.Model(work / "base")
+    got = lm.generate("good movie", max_new_tokens=12, details=True)
+    cli = json.loads(sh("generate", "--model", str(work / "base"), "--prompt", "good movie", "--max-new-tokens", "12",
+                        "--json"))
+    assert got["text"] == cli["text"] and got["finish"] == cli["finish"] and len(got["ids"]) == cli["new_tokens"]
+    pieces, ids = [], []
+    text = lm.generate("good movie", max_new_tokens=12, on_token=lambda i, p: ids.append(i) or pieces.append(p))
+    assert text == got["text"] and "".join(pieces).strip() == text.strip() and ids == got["ids"].tolist()
+    one = lm.generate("good movie", max_new_tokens=12, on_token=lambda i, p: True, details=True)
+    assert one["finish"] == "callback" and len(one["ids"]) == 1
+    s1 = lm.generate("good", max_new_tokens=10, do_sample=True, temperature=0.8, seed=7)
+    cli_s = sh("generate", "--model", str(work / "base"), "--prompt", "good", "--max-new-tokens", "10",
+               "--do-sample", "--temperature", "0.8", "--seed", "7").rstrip("\n")
+    assert s1 == cli_s == lm.generate("good", max_new_tokens=10, do_sample=True, temperature=0.8, seed=7)
+
+
+def test_adapter_create_save_load_merge(work, tmp_path):
+    m = ftune.Model(work / "base")
+    before = m.generate("good", max_new_tokens=8)
+    m.add_adapter("lora", r=4, alpha=8, target_modules=["c_attn"], init="gaussian")
+    info = m.info
+    assert info["method"] == "lora" and 0 < info["n_trainable"] < info["n_params"]
+    with pytest.raises(ftune.Error, match="already has a lora adapter"):
+        m.add_adapter("lora", r=2)
+    m.save_adapter(tmp_path / "ad")
+    cfg = json.loads((tmp_path / "ad" / "adapter_config.json").read_text())
+    assert cfg["r"] == 4 and cfg["lora_alpha"] == 8 and cfg["target_modules"] == ["c_attn"]
+    adapted = m.generate("good", max_new_tokens=8, details=True)
+    m2 = ftune.Model(work / "base", adapter=tmp_path / "ad")
+    assert m2.generate("good", max_new_tokens=8, details=True)["ids"].tolist() == adapted["ids"].tolist()
+    m2.merge()
+    assert m2.generate("good", max_new_tokens=8, details=True)["ids"].tolist() == adapted["ids"].tolist()
+    m2.unmerge()
+    assert isinstance(before, str)
+    with pytest.raises(ftune.Error, match="not a method key"):
+        ftune.Model(work / "base").add_adapter("lora", **{"optim.lr": 1})
+
+
+def test_stop_and_evaluate(work):
+    seen = []
+    t = ftune.Trainer(yaml=RECIPE, overrides={"model": str(work / "base"), "data.train": str(work / "train.jsonl"),
+                                              "output_dir": str(work / "out_stop"), "eval.every": 0},
+                      on_step=lambda p: seen.append(p["step"]) or (p["step"] == 3 and t.stop()))
+    info = t.run()
+    assert info["stopped"] and info["step"] == 3 and seen == [1, 2, 3]
+    assert not (work / "out_stop" / "adapter_model.safetensors").exists()
+    assert any(p.startswith("step-") for p in os.listdir(work / "out_stop" / "checkpoints"))
+    ev = t.evaluate("validation")
+    assert {"loss", "accuracy"} <= set(ev) and math.isfinite(ev["loss"])
+    with pytest.raises(ftune.Error, match="not validation or test"):
+        t.evaluate("dev")
+    t.close()
+
+
+def test_errors_carry_the_message(work):
+    with pytest.raises(ftune.Error, match="nowhere"):
+        ftune.Model(work / "nowhere")
+    with pytest.raises(ftune.Error, match="lora.rr"):
+        ftune.Trainer(yaml=RECIPE, overrides={"lora.rr": 3})
+    with pytest.raises(ftune.Error, match="classification"):
+        ftune.Model(work / "base").classify("good")
+
+    def boom(p):
+        raise RuntimeError("from the callback")
+    t = ftune.Trainer(yaml=RECIPE, overrides={"model": str(work / "base"), "data.train": str(work / "train.jsonl"),
+                                              "output_dir": str(work / "out_boom")}, on_step=boom)
+    with pytest.raises(RuntimeError, match="from the callback"):
+        t.step()
+    t.close()

@@ -1,0 +1,55 @@
+/* train/trained: open what `ftune train` wrote (a full checkpoint or a PEFT adapter dir, with its
+ * ftune_train.json) for eval, classify and generate (the CLI and the C API). Prefix ft_trained_. */
+#ifndef FT_TRAINED_H
+#define FT_TRAINED_H
+
+#include <cjson/cJSON.h>
+
+#include "data/dataset.h"
+#include "models/model.h"
+#include "tokenizer/tokenizer.h"
+#include "train/recipe.h"
+
+typedef struct {
+    ft_model *m;
+    ft_tokenizer *tok;
+    cJSON *info; /* ftune_train.json, or NULL */
+    char info_path[4096];
+    const char *task;   /* "causal_lm" | "instruction" | "classification" | "regression" |
+                           "token_classification" */
+    char **label_names; /* classification: class-id order (owned copies) */
+    int n_labels;
+    int seq_len;
+    int32_t pad_id;
+    const char *chat_template; /* NULL = none */
+    ft_data_cfg data;          /* field names and the text cleaning training used (strings point into info) */
+    bool pretok;               /* trained on pre-tokenized JSONL: evaluation data is read the same way */
+    ft_recipe rec;             /* OUT/recipe.yaml when present, else the defaults */
+} ft_trained;
+
+/* model_dir: a full checkpoint or an adapter dir; adapter_dir (may be NULL): an adapter for the base;
+ * task (may be NULL): overrides ftune_train.json; "auto": ftune_train.json's, else the task of the model's
+ * own head (a plain HF checkpoint). need_task: fail without ftune_train.json or --task. */
+ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const char *task, bool need_task,
+                          ft_trained *t);
+void ft_trained_free(ft_trained *t);
+/* The text cleaning training applied (unicode, whitespace, HTML, mail headers); malloc'd. */
+ft_status ft_trained_clean(const ft_trained *t, const char *text, char **out);
+/* One text through a classification / regression head as `ftune classify` does it: cleaned, encoded and
+ * cut to seq_len as training did (the start kept, a trailing special token last; with data.max_windows
+ * the windows training made, each one forward through kv, their logits averaged), one forward through kv
+ * (reset here; room for seq_len + the virtual tokens). logits[n_labels] gets the head's output; probs
+ * (n_labels) the softmax (classification) or the value (regression, probs[0]); *best the argmax class
+ * (-1 for regression). ids is scratch (start zeroed, free with ft_tok_ids_free). */
+struct ft_kv;
+ft_status ft_trained_classify(ft_trained *t, struct ft_kv *kv, const char *text, ft_tok_ids *ids,
+                              float *logits, double *probs, int *best);
+/* A generation prompt's ids: the chat template's turns (system, msgs, then prompt as the user's, and
+ * the assistant header), or the plain text (a trailing special token the post-processor appends, e.g.
+ * EOS/SEP, is dropped: the model continues the text). tmpl NULL = no template. */
+ft_status ft_trained_encode_prompt(ft_trained *t, const char *tmpl, const char *system,
+                                   const ft_data_msg *msgs, int n_msgs, const char *prompt, ft_tok_ids *ids);
+/* The id of the template's end-of-turn token (<|im_end|>, <|eot_id|>) that ends a reply, -1 if none. */
+int32_t ft_trained_turn_end_id(const ft_trained *t, const char *tmpl);
+
+#endif

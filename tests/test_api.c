@@ -1,0 +1,287 @@
+/* The public C API (include/ftune.h) as a client sees it: only ftune.h is included. Versions, argument
+ * checks, per-context error messages, and a tiny run (a model made with `ftune init`) stepped through
+ * ftune_trainer_step with callbacks, a stop request, evaluation, then classification, tokenization and
+ * generation through the handles it leaves. Runs under the sanitizers too (the memory of every
+ * handle). */
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ftune.h"
+#include "ft_test.h"
+
+static char W[256]; /* the work directory */
+
+static int sh(const char *cmd) {
+    char b[2048];
+    snprintf(b, sizeof b, "cd %s && %s", W, cmd);
+    return system(b);
+}
+
+FT_TEST(version_and_abi) {
+    FT_CHECK(!strcmp(ftune_version(), FTUNE_VERSION));
+    FT_CHECK(ftune_abi_version() == FTUNE_ABI_VERSION);
+    FT_CHECK(!strcmp(ftune_status_name(FT_ERR_CONFIG), "config error"));
+}
+
+FT_TEST(null_arguments) {
+    FT_CHECK(ftune_ctx_new(NULL) == FT_ERR_ARG);
+    ftune_model *m = (ftune_model *)1;
+    FT_CHECK(ftune_model_load(NULL, "x", NULL, &m) == FT_ERR_ARG);
+    FT_CHECK(ftune_classify(NULL, "x", NULL, NULL, 0) == FT_ERR_ARG);
+    FT_CHECK(ftune_trainer_step(NULL, NULL) == FT_ERR_ARG);
+    ftune_model_free(NULL);
+    ftune_tokenizer_free(NULL);
+    ftune_trainer_free(NULL);
+    ftune_ctx_free(NULL);
+    ftune_trainer_request_stop(NULL);
+    FT_CHECK(!strcmp(ftune_last_error(NULL), "no context (NULL)"));
+}
+
+FT_TEST(errors_per_context) {
+    ftune_ctx *a, *b;
+    FT_CHECK(ftune_ctx_new(&a) == FT_OK && ftune_ctx_new(&b) == FT_OK);
+    ftune_model *m = NULL;
+    ftune_tokenizer *t = NULL;
+    FT_CHECK(ftune_model_load(a, "/nonexistent/model-a", NULL, &m) != FT_OK && m == NULL);
+    FT_CHECK(ftune_tokenizer_load(b, "/nonexistent/tok-b", &t) != FT_OK && t == NULL);
+    FT_CHECKF(strstr(ftune_last_error(a), "model-a") != NULL, "%s", ftune_last_error(a));
+    FT_CHECKF(strstr(ftune_last_error(b), "tok-b") != NULL, "%s", ftune_last_error(b));
+    FT_CHECK(ftune_last_status(a) != FT_OK);
+    FT_CHECK(ftune_ctx_set_threads(a, -1) == FT_ERR_ARG && strstr(ftune_last_error(a), "threads -1"));
+    FT_CHECK(ftune_ctx_set_threads(a, 1) == FT_OK && ftune_last_error(a)[0] == '\0' &&
+             ftune_last_status(a) == FT_OK);
+    FT_CHECKF(strstr(ftune_last_error(b), "tok-b") != NULL, "%s", ftune_last_error(b));
+    ftune_ctx_free(a);
+    ftune_ctx_free(b);
+}
+
+FT_TEST(recipe_errors) {
+    ftune_ctx *c;
+    FT_CHECK(ftune_ctx_new(&c) == FT_OK);
+    ftune_trainer *t = NULL;
+    const char *bad[] = {"lora.rr=3"};
+    FT_CHECK(ftune_trainer_new(c, NULL, "model: m\n", bad, 1, &t) != FT_OK && !t);
+    FT_CHECKF(strstr(ftune_last_error(c), "lora.rr") && strstr(ftune_last_error(c), "lora.r"), "%s",
+              ftune_last_error(c));
+    const char *tc[] = {"model=m", "data.train=d", "output_dir=o", "task=token_classification"};
+    FT_CHECK(ftune_trainer_new(c, NULL, NULL, tc, 4, &t) == FT_ERR_UNSUPPORTED && !t);
+    FT_CHECKF(strstr(ftune_last_error(c), "token_classification"), "%s", ftune_last_error(c));
+    FT_CHECK(ftune_trainer_new(c, "/nonexistent/recipe.yaml", NULL, NULL, 0, &t) == FT_ERR_IO);
+    FT_CHECK(ftune_trainer_new(c, NULL, "model: [unclosed\n", NULL, 0, &t) != FT_OK);
+    FT_CHECKF(strstr(ftune_last_error(c), "recipe text"), "%s", ftune_last_error(c));
+    ftune_ctx_free(c);
+}
+
+typedef struct {
+    int n_progress, n_eval, n_log, stop_at;
+    int64_t last_step, eval_steps[8];
+    double last_eval_loss;
+    ftune_trainer *t;
+} seen;
+
+static void on_progress(void *user, const ftune_progress *p) {
+    seen *s = user;
+    s->n_progress++;
+    s->last_step = p->step;
+    if (s->stop_at && p->step == s->stop_at)
+        ftune_trainer_request_stop(s->t);
+}
+
+static void on_eval(void *user, int64_t step, const ftune_metric *m, size_t n) {
+    seen *s = user;
+    if (s->n_eval < 8)
+        s->eval_steps[s->n_eval] = step;
+    s->n_eval++;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(m[i].name, "loss"))
+            s->last_eval_loss = m[i].value;
+}
+
+static void on_log(void *user, const char *line) {
+    seen *s = user;
+    s->n_log += line[0] != '\0';
+}
+
+static int count_pieces(void *user, int32_t id, const char *piece) {
+    (void)id;
+    ((size_t *)user)[0] += strlen(piece);
+    ((size_t *)user)[1]++;
+    return 0;
+}
+
+FT_TEST(train_step_by_step_and_use) {
+    const char *ftb = getenv("FT_BIN");
+    if (!ftb) {
+        fprintf(stderr, "  (FT_BIN not set: skipped)\n");
+        return;
+    }
+    snprintf(W, sizeof W, "/tmp/ft_test_api.%d", (int)getpid());
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", W);
+    FT_CHECK(system(cmd) == 0);
+    FT_CHECK(
+        sh("printf '[PAD]\\n[UNK]\\n[CLS]\\n[SEP]\\ngood\\nbad\\nfine\\nawful\\nthe\\nit\\n' > vocab.txt") ==
+        0);
+    FT_CHECK(sh("for i in $(seq 60); do echo '{\"text\": \"good fine the it\", \"label\": \"pos\"}'; "
+                "echo '{\"text\": \"bad awful it the\", \"label\": \"neg\"}'; done > train.jsonl") == 0);
+    FT_CHECK(
+        sh("echo '{\"vocab_size\": 16, \"n_embd\": 16, \"n_layer\": 1, \"n_head\": 2, \"n_positions\": 16}' "
+           "> g.json") == 0);
+    snprintf(cmd, sizeof cmd,
+             "%s init --arch gpt2 --config g.json --out base --seed 1 > /dev/null && cp vocab.txt base/",
+             ftb);
+    FT_CHECK(sh(cmd) == 0);
+    char base[300], out[300], over_model[320], over_data[320], over_out[320];
+    snprintf(base, sizeof base, "%s/base", W);
+    snprintf(out, sizeof out, "%s/out", W);
+    snprintf(over_model, sizeof over_model, "model=%s", base);
+    snprintf(over_data, sizeof over_data, "data.train=%s/train.jsonl", W);
+    snprintf(over_out, sizeof over_out, "output_dir=%s", out);
+    const char *over[] = {over_model, over_data, over_out};
+    const char *recipe = "task: classification\nmethod: lora\nlora: {r: 2, alpha: 4}\n"
+                         "train: {max_steps: 6, batch_size: 4, seq_len: 8}\neval: {every: 3}\n"
+                         "optim: {lr: 1e-2}\nreport: {tensorboard: false}\n";
+    ftune_ctx *c;
+    FT_CHECK(ftune_ctx_new(&c) == FT_OK);
+    FT_CHECK(ftune_ctx_set_threads(c, 1) == FT_OK);
+
+    /* a run stopped at step 2: a checkpoint, no adapter */
+    ftune_trainer *t = NULL;
+    seen s = {.stop_at = 2};
+    snprintf(over_out, sizeof over_out, "output_dir=%s/stopped", W);
+    FT_CHECK(ftune_trainer_new(c, NULL, recipe, over, 3, &t) == FT_OK);
+    s.t = t;
+    FT_CHECK(ftune_trainer_set_callbacks(t, on_progress, NULL, NULL, &s) == FT_OK);
+    FT_CHECKF(ftune_trainer_run(t) == FT_OK, "%s", ftune_last_error(c));
+    ftune_trainer_info ti;
+    FT_CHECK(ftune_trainer_get_info(t, &ti) == FT_OK);
+    FT_CHECK(ti.done && ti.stopped && ti.step == 2 && s.n_progress == 2);
+    FT_CHECK(sh("ls stopped/checkpoints | grep -q step-") == 0 &&
+             sh("[ ! -e stopped/adapter_model.safetensors ]") == 0);
+    ftune_trainer_free(t);
+
+    /* the whole run, a step at a time */
+    snprintf(over_out, sizeof over_out, "output_dir=%s", out);
+    seen s2 = {0};
+    FT_CHECK(ftune_trainer_new(c, NULL, recipe, over, 3, &t) == FT_OK);
+    s2.t = t;
+    FT_CHECK(ftune_trainer_set_callbacks(t, on_progress, on_log, on_eval, &s2) == FT_OK);
+    FT_CHECK(ftune_trainer_get_info(t, &ti) == FT_OK && ti.step == 0 && !ti.done && isnan(ti.first_loss));
+    int done = 0, calls = 0;
+    while (!done && calls < 20) {
+        FT_CHECKF(ftune_trainer_step(t, &done) == FT_OK, "%s", ftune_last_error(c));
+        calls++;
+    }
+    FT_CHECK(calls == 6 && s2.n_progress == 6 && s2.last_step == 6);
+    FT_CHECK(s2.n_eval == 3 && s2.eval_steps[0] == 0 && s2.eval_steps[1] == 3 && s2.eval_steps[2] == 6);
+    FT_CHECK(s2.n_log > 0);
+    FT_CHECK(ftune_trainer_set_callbacks(t, NULL, NULL, NULL, NULL) == FT_ERR_ARG);
+    FT_CHECK(ftune_trainer_step(t, &done) == FT_OK && done == 1 && s2.n_progress == 6); /* a no-op now */
+    FT_CHECK(ftune_trainer_get_info(t, &ti) == FT_OK && ti.done && !ti.stopped && ti.step == 6 &&
+             ti.n_train > 0);
+    FT_CHECK(!strcmp(ti.output_dir, out) && isfinite(ti.last_loss));
+    ftune_metric *ms = NULL;
+    size_t nm = 0;
+    FT_CHECK(ftune_trainer_evaluate(t, "validation", &ms, &nm) == FT_OK && nm >= 2);
+    bool have_loss = false;
+    for (size_t i = 0; i < nm; i++)
+        if (!strcmp(ms[i].name, "loss")) {
+            have_loss = true;
+            FT_CHECK_NEAR(ms[i].value, s2.last_eval_loss, 1e-9); /* the model is the one evaluated last */
+        }
+    FT_CHECK(have_loss);
+    ftune_free(ms);
+    FT_CHECK(ftune_trainer_evaluate(t, "dev", &ms, &nm) == FT_ERR_ARG && strstr(ftune_last_error(c), "dev"));
+    ftune_trainer_free(t);
+
+    /* the adapter it saved: classify, tokenize, and generation refused on a classifier */
+    ftune_model *m = NULL;
+    FT_CHECKF(ftune_model_load(c, base, out, &m) == FT_OK, "%s", ftune_last_error(c));
+    if (m) {
+        ftune_model_info mi;
+        FT_CHECK(ftune_model_get_info(m, &mi) == FT_OK);
+        FT_CHECK(!strcmp(mi.task, "classification") && !strcmp(mi.method, "lora") && mi.n_labels == 2);
+        FT_CHECK(!strcmp(ftune_model_label(m, 0), "neg") && !strcmp(ftune_model_label(m, 1), "pos") &&
+                 !ftune_model_label(m, 2) && !ftune_model_label(m, -1));
+        int label = -2;
+        float p[2];
+        FT_CHECK(ftune_classify(m, "good fine good", &label, p, 2) == FT_OK);
+        FT_CHECK(label >= 0 && label < 2 && fabsf(p[0] + p[1] - 1.0f) < 1e-5f && p[label] >= p[1 - label]);
+        FT_CHECK(ftune_classify(m, "good", &label, p, 1) == FT_ERR_ARG &&
+                 strstr(ftune_last_error(c), "2 classes"));
+        char *txt = NULL;
+        FT_CHECK(ftune_generate(m, "good", NULL, NULL, NULL, &txt, NULL, NULL, NULL) != FT_OK && !txt);
+        FT_CHECK(ftune_adapter_create(m, "lora", NULL, 0) == FT_ERR_ARG);
+        ftune_model_free(m);
+    }
+    ftune_tokenizer *tok = NULL;
+    FT_CHECK(ftune_tokenizer_load(c, base, &tok) == FT_OK);
+    if (tok) {
+        int32_t *ids = NULL;
+        size_t *offs = NULL, n = 0;
+        const char *text = "good bad";
+        FT_CHECK(ftune_tokenize(tok, text, strlen(text), 0, &ids, &offs, &n) == FT_OK && n == 2);
+        FT_CHECK(n == 2 && ids[0] == 4 && ids[1] == 5 && offs[0] == 0 && offs[1] == 4 && offs[2] == 5 &&
+                 offs[3] == 8);
+        char *back = NULL;
+        FT_CHECK(ftune_detokenize(tok, ids, n, 1, &back) == FT_OK && back && !strcmp(back, "good bad"));
+        ftune_free(back);
+        const int32_t oob = 999;
+        char *none = (char *)1;
+        FT_CHECK(ftune_detokenize(tok, &oob, 1, 1, &none) == FT_ERR_RANGE && none == NULL);
+        ftune_free(ids);
+        ftune_free(offs);
+        ftune_tokenizer_free(tok);
+    }
+    /* the bare base is a causal LM: generation, streamed, greedy and deterministic */
+    FT_CHECK(ftune_model_load(c, base, NULL, &m) == FT_OK);
+    if (m) {
+        ftune_gen_opts o;
+        ftune_gen_opts_init(&o);
+        o.max_new_tokens = 5;
+        size_t streamed[2] = {0, 0}, n1 = 0, n2 = 0;
+        char *t1 = NULL, *t2 = NULL;
+        int32_t *i1 = NULL, *i2 = NULL;
+        const char *fin = NULL;
+        FT_CHECK(ftune_generate(m, "good", &o, count_pieces, streamed, &t1, &i1, &n1, &fin) == FT_OK);
+        FT_CHECK(ftune_generate(m, "good", &o, NULL, NULL, &t2, &i2, &n2, NULL) == FT_OK);
+        FT_CHECK(t1 && t2 && !strcmp(t1, t2) && n1 == n2 && n1 >= 1 && !memcmp(i1, i2, n1 * sizeof *i1));
+        FT_CHECK(streamed[1] == n1 && fin && (!strcmp(fin, "length") || !strcmp(fin, "eos")));
+        o.temperature = -1;
+        FT_CHECK(ftune_generate(m, "good", &o, NULL, NULL, NULL, NULL, NULL, NULL) == FT_ERR_ARG);
+        ftune_free(t1);
+        ftune_free(t2);
+        ftune_free(i1);
+        ftune_free(i2);
+        /* an adapter created here, saved, and loaded back */
+        const char *opts[] = {"lora.r=2", "lora.target_modules=c_attn"};
+        const char *badopt[] = {"optim.lr=1"};
+        FT_CHECK(ftune_adapter_create(m, "lora", badopt, 1) == FT_ERR_ARG &&
+                 strstr(ftune_last_error(c), "optim.lr"));
+        FT_CHECKF(ftune_adapter_create(m, "lora", opts, 2) == FT_OK, "%s", ftune_last_error(c));
+        char ad[320];
+        snprintf(ad, sizeof ad, "%s/made", W);
+        FT_CHECK(ftune_adapter_save(m, ad) == FT_OK);
+        FT_CHECK(ftune_adapter_merge(m) == FT_OK && ftune_adapter_unmerge(m) == FT_OK);
+        ftune_model_free(m);
+        FT_CHECK(sh("grep -q '\"r\": 2' made/adapter_config.json") == 0);
+        FT_CHECK(ftune_model_load(c, base, ad, &m) == FT_OK);
+        ftune_model_free(m);
+    }
+    ftune_ctx_free(c);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", W);
+    FT_CHECK(system(cmd) == 0);
+}
+
+int main(void) {
+    FT_RUN(version_and_abi);
+    FT_RUN(null_arguments);
+    FT_RUN(errors_per_context);
+    FT_RUN(recipe_errors);
+    FT_RUN(train_step_by_step_and_use);
+    FT_DONE();
+}
