@@ -187,6 +187,8 @@ int main(int argc, char **argv) {
     float *fc = falloc(N * 4 * C, 11, 4.0f), *act = falloc(N * 4 * C, 12, 0.0f);
     TIME("gelu_tanh forward [N, 4C]", 0.0, reps, ft_gelu_tanh_forward(act, fc, N * 4 * C));
     TIME("gelu_tanh backward [N, 4C]", 0.0, reps, ft_gelu_tanh_backward(act, fc, fc, N * 4 * C));
+    TIME("gelu_erf forward [N, 4C]", 0.0, reps, ft_gelu_erf_forward(act, fc, N * 4 * C));
+    TIME("gelu_erf backward [N, 4C]", 0.0, reps, ft_gelu_erf_backward(act, fc, fc, N * 4 * C));
 
     /* GEMM at the MLP shape, fp32 vs bf16 */
     const int64_t M = N, K = C, Nn = 4 * C;

@@ -1,6 +1,8 @@
 /* Elementwise activations: GELU (tanh and erf forms), SiLU, SwiGLU, softmax. */
 #include <math.h>
 #include <omp.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/kernels.h"
@@ -20,14 +22,24 @@ static inline float gelu_tanh_d(float v) {
     return 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du;
 }
 
+/* Φ(v) = ½(1 + erf(z)), z = v/√2, from the pieces of ft_verff (vecmath.h) with e = e^{−z²}; the left
+ * tail as ½·erfc(|z|) keeps its relative accuracy where 1 + erf(z) would cancel. */
+static inline float gelu_erf_cdf(float z, float e) {
+    const float a = __builtin_fabsf(z), tail = 0.5f * ft_verfc_big(a, e);
+    const float big = z < 0.0f ? tail : 1.0f - tail;
+    return a < FT_ERF_SPLIT ? 0.5f + 0.5f * ft_verf_small(z) : big;
+}
+
+/* ±∞ and NaN give what the formulas give with libm's erff/expf: f(+∞) = +∞, f(−∞) = NaN (−∞·0),
+ * f'(±∞) = NaN (∞·0), NaN → NaN; the density's e^{−z²} is exactly 0 from |z| = 9 on. */
 static inline float gelu_erf_f(float v) {
-    return 0.5f * v * (1.0f + erff(v * 0.7071067811865476f));
+    const float z = v * 0.7071067811865476f;
+    return v * gelu_erf_cdf(z, ft_vexp_negsq(__builtin_fabsf(z)));
 }
 
 static inline float gelu_erf_d(float v) {
-    float cdf = 0.5f * (1.0f + erff(v * 0.7071067811865476f));
-    float pdf = 0.3989422804014327f * expf(-0.5f * v * v);
-    return cdf + v * pdf;
+    const float z = v * 0.7071067811865476f, e = ft_vexp_negsq(__builtin_fabsf(z));
+    return gelu_erf_cdf(z, e) + v * (0.3989422804014327f * e);
 }
 
 static inline float silu_f(float v) {
@@ -87,18 +99,6 @@ void ft_gelu_tanh_backward(float *dx, const float *dy, const float *x, int64_t n
         dx[i] += dy[i] * gelu_tanh_d(x[i]);
 }
 
-void ft_gelu_erf_forward(float *y, const float *x, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n >= FT_PAR_MIN)
-    for (int64_t i = 0; i < n; i++)
-        y[i] = gelu_erf_f(x[i]);
-}
-
-void ft_gelu_erf_backward(float *dx, const float *dy, const float *x, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n >= FT_PAR_MIN)
-    for (int64_t i = 0; i < n; i++)
-        dx[i] += dy[i] * gelu_erf_d(x[i]);
-}
-
 void ft_silu_forward(float *y, const float *x, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n >= FT_PAR_MIN)
     for (int64_t i = 0; i < n; i++)
@@ -156,10 +156,6 @@ void ft_act_backward(ft_act a, float *dx, const float *dy, const float *x, int64
         }                                                                                                    \
     }
 
-void ft_bias_act_forward(ft_act f, float *act, float *pre, const float *b, int64_t N, int64_t C) {
-    ACT_CASES(f, BIAS_ACT_ROWS)
-}
-
 /* Column block of the backward: ≤ 1024 columns (4 KiB of each row: a page per stream and row, and the
  * partial sums stay in L1 while the rows stream past). */
 #define ACT_COLS 1024
@@ -190,8 +186,73 @@ void ft_bias_act_forward(ft_act f, float *act, float *pre, const float *b, int64
         }                                                                                                    \
     }
 
+/* The erf GELU's loops, compiled twice: for the build's ISA and, on x86-64, for AVX2+FMA (the same source
+ * under a target attribute), picked at run time when the CPU has both and FTUNE_NO_AVX2 is unset or "0"
+ * (set it to run the portable twin on any machine, as the tests do). A build for the x86-64 baseline
+ * (FT_NATIVE=OFF) then still runs the erf 8 lanes wide. Where the build's ISA already has AVX-512 its own
+ * code is the wider one, and the AVX2 twin is not built. */
+#define GELU_ERF_FWD_LOOP                                                                                    \
+    _Pragma("omp parallel for simd schedule(static) if (n >= FT_PAR_MIN)") for (int64_t i = 0; i < n; i++)   \
+        y[i] = gelu_erf_f(x[i]);
+#define GELU_ERF_BWD_LOOP                                                                                    \
+    _Pragma("omp parallel for simd schedule(static) if (n >= FT_PAR_MIN)") for (int64_t i = 0; i < n; i++)   \
+        dx[i] += dy[i] * gelu_erf_d(x[i]);
+
+#if defined(__x86_64__) && !defined(__AVX512F__)
+#define GELU_AVX2 __attribute__((target("avx2,fma")))
+static bool gelu_use_avx2(void) {
+    const char *off = getenv("FTUNE_NO_AVX2");
+    if (off && *off && strcmp(off, "0") != 0)
+        return false;
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+#else
+#define GELU_AVX2
+static bool gelu_use_avx2(void) {
+    return false;
+}
+#endif
+
+GELU_AVX2 static void gelu_erf_forward_avx2(float *y, const float *x, int64_t n){GELU_ERF_FWD_LOOP} GELU_AVX2
+    static void gelu_erf_backward_avx2(float *dx, const float *dy, const float *x,
+                                       int64_t n){GELU_ERF_BWD_LOOP} GELU_AVX2
+    static void gelu_erf_bias_forward_avx2(float *act, float *pre, const float *b, int64_t N,
+                                           int64_t C){BIAS_ACT_ROWS(gelu_erf)} GELU_AVX2
+    static void gelu_erf_backward_bias_avx2(float *dpre, float *db, const float *dact, const float *pre,
+                                            int64_t N, int64_t C) {
+    ACT_BWD(gelu_erf)
+}
+
+void ft_gelu_erf_forward(float *y, const float *x, int64_t n) {
+    if (gelu_use_avx2()) {
+        gelu_erf_forward_avx2(y, x, n);
+        return;
+    }
+    GELU_ERF_FWD_LOOP
+}
+
+void ft_gelu_erf_backward(float *dx, const float *dy, const float *x, int64_t n) {
+    if (gelu_use_avx2()) {
+        gelu_erf_backward_avx2(dx, dy, x, n);
+        return;
+    }
+    GELU_ERF_BWD_LOOP
+}
+
+void ft_bias_act_forward(ft_act f, float *act, float *pre, const float *b, int64_t N, int64_t C) {
+    if (f == FT_ACT_GELU_ERF && gelu_use_avx2()) {
+        gelu_erf_bias_forward_avx2(act, pre, b, N, C);
+        return;
+    }
+    ACT_CASES(f, BIAS_ACT_ROWS)
+}
+
 void ft_act_backward_bias(ft_act f, float *dpre, float *db, const float *dact, const float *pre, int64_t N,
                           int64_t C) {
+    if (f == FT_ACT_GELU_ERF && gelu_use_avx2()) {
+        gelu_erf_backward_bias_avx2(dpre, db, dact, pre, N, C);
+        return;
+    }
     ACT_CASES(f, ACT_BWD)
 }
 

@@ -70,7 +70,10 @@ void ft_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, 
 typedef enum { FT_ACT_GELU_TANH = 0, FT_ACT_GELU_ERF, FT_ACT_SILU, FT_ACT_RELU, FT_ACT_IDENTITY } ft_act;
 void ft_gelu_tanh_forward(float *y, const float *x, int64_t n); /* gelu_new: 0.5x(1+tanh(√(2/π)(x+0.044715x³))) */
 void ft_gelu_tanh_backward(float *dx, const float *dy, const float *x, int64_t n);
-void ft_gelu_erf_forward(float *y, const float *x, int64_t n); /* exact: 0.5x(1+erf(x/√2)) */
+/* exact: 0.5x(1+erf(x/√2)), with a vectorized erf (absolute error ≤ 1.1e-7; the left tail as ½·erfc, so
+ * relatively accurate too) instead of libm's scalar erff. These loops and the fused ones below for
+ * FT_ACT_GELU_ERF run an AVX2+FMA twin when the CPU has both (FTUNE_NO_AVX2=1: the build's portable code). */
+void ft_gelu_erf_forward(float *y, const float *x, int64_t n);
 void ft_gelu_erf_backward(float *dx, const float *dy, const float *x, int64_t n);
 void ft_silu_forward(float *y, const float *x, int64_t n); /* x·σ(x) */
 void ft_silu_backward(float *dx, const float *dy, const float *x, int64_t n);
@@ -85,8 +88,7 @@ void ft_swiglu_backward(float *dgate, float *dup, const float *dh, const float *
 /* ---- fused bias + activation (the MLP's c_fc epilogue), rows of C features ----
  * Forward: pre[i,j] += b[j] (b may be NULL) in place, act[i,j] = f(pre[i,j]) (writes act), one pass;
  * pre stays the pre-activation the backward needs. Same arithmetic as adding the bias in
- * ft_linear_forward then ft_act_forward, so the bits agree with that composition (GELU erf: to a few
- * ulps, where a vectorized erff and the scalar one meet different elements).
+ * ft_linear_forward then ft_act_forward, so the bits agree with that composition.
  * Backward: dpre = dact ⊙ f'(pre) (WRITES dpre) and db[j] += Σ_i dpre[i,j] (if db) in the same pass,
  * column block by column block: each column's sum runs over the rows in order 0..N−1 as in
  * ft_linear_backward, so the result does not depend on the thread count. */
