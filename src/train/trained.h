@@ -36,9 +36,9 @@ void ft_trained_free(ft_trained *t);
 /* The text cleaning training applied (unicode, whitespace, HTML, mail headers); malloc'd. */
 ft_status ft_trained_clean(const ft_trained *t, const char *text, char **out);
 /* One text through a classification / regression head as `ftune classify` does it: cleaned, encoded and
- * cut to seq_len as training did (the start kept, a trailing special token last; with data.max_windows
- * the windows training made, each one forward through kv, their logits averaged), one forward through kv
- * (reset here; room for seq_len + the virtual tokens). logits[n_labels] gets the head's output; probs
+ * cut to seq_len as training did (the start kept, a trailing special token last; with data.max_windows,
+ * the windows training made, their logits averaged), one forward per window through kv (reset each
+ * time; room for seq_len + the virtual tokens). logits[n_labels] gets the head's (mean) output; probs
  * (n_labels) the softmax (classification) or the value (regression, probs[0]); *best the argmax class
  * (-1 for regression). ids is scratch (start zeroed, free with ft_tok_ids_free). */
 struct ft_kv;
