@@ -51,7 +51,7 @@ if [ "${FT_SANITIZED:-0}" != 1 ]; then # a static executable (libftune.a and its
   ck "! ldd predict_static | grep -q libftune" "predict_static links libftune.so"
 fi
 export LD_LIBRARY_PATH=$LIBDIR
-ck "ldd predict | grep -q '$LIBDIR/libftune.so.$abi'" "predict does not use the installed libftune.so"
+ck "ldd predict | grep -q '$LIBDIR/libftune.so.$abi'" "predict does not use the installed libftune.so (ldd: $(ldd predict 2>&1 | tr '\n' ' '))"
 # find_package(ftune)
 mkdir -p cm && cat > cm/CMakeLists.txt <<'C'
 cmake_minimum_required(VERSION 3.20)
