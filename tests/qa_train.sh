@@ -17,7 +17,9 @@ trap "rm -rf \"$W\"" EXIT
 cd "$W"
 export OMP_NUM_THREADS=1
 fail=0
-ck() { if eval "$1"; then :; else echo "FAIL: $2"; fail=1; fi; }
+# a check runs without pipefail: `producer | grep -q x` would fail at random when grep exits
+# before the producer has written everything (SIGPIPE, status 141)
+ck() { if (set +o pipefail; eval "$1"); then :; else echo "FAIL: $2"; fail=1; fi; }
 jget() { sed "s|.*\"$1\":\([0-9.e+-]*\).*|\1|"; }
 
 # one person per context (its birth city and year, job, city of work), 4 question kinds in paraphrases
@@ -55,7 +57,7 @@ ck "echo '$j' | grep -q '\"n_examples\":200' && echo '$j' | grep -q '\"n_no_ans\
 ck "grep -q BertForQuestionAnswering out-full/config.json && grep -q 'test: loss [0-9.]* exact_match' full.log" \
   "saved config / test line"
 ans=$("$FT" predict --model out-full --question "In which city was Ada Keller born?" \
-  --context "Ada Keller was born in Paris in 1950. Ada Keller works as a pilot in Oslo." | head -1)
+  --context "Ada Keller was born in Paris in 1950. Ada Keller works as a pilot in Oslo." | sed -n 1p)
 ck "case '$ans' in Paris|Oslo|1950|pilot) true ;; *) false ;; esac" "predict: '$ans' is not one of the context's facts"
 
 # LoRA: PEFT's default targets, the head trained in full as modules_to_save
