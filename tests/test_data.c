@@ -525,6 +525,17 @@ FT_TEST(classification_windows) {
     ft_tok_free(g);
 }
 
+/* Two datasets hold the same examples in the same order (ids and labels). */
+static bool same_examples(const ft_dataset *a, const ft_dataset *b) {
+    if (a->n != b->n)
+        return false;
+    for (size_t i = 0; i < a->n; i++)
+        if (a->ex[i].len != b->ex[i].len || a->ex[i].cls_label != b->ex[i].cls_label ||
+            memcmp(a->ex[i].ids, b->ex[i].ids, (size_t)a->ex[i].len * sizeof(int32_t)))
+            return false;
+    return true;
+}
+
 FT_TEST(build_classification) {
     ft_tokenizer *tok = load_tok("gpt2");
     if (!tok)
@@ -558,6 +569,19 @@ FT_TEST(build_classification) {
         FT_CHECK(tr.ex[i].len == 3 && tr.ex[i].ids[0] == review && tr.ex[i].labels == NULL);
         FT_CHECK(tr.ex[i].cls_label == 0 || tr.ex[i].cls_label == 1);
     }
+    /* data.split_seed holds the split while seed changes; without it the split follows seed */
+    ft_dataset tr7, te7, tr7s, te7s;
+    c.seed = 7;
+    FT_CHECK_OK(ft_data_build(&c, FT_TASK_SEQ_CLS, tok, &tr7, NULL, &te7, NULL));
+    c.split_seed = 42;
+    FT_CHECK_OK(ft_data_build(&c, FT_TASK_SEQ_CLS, tok, &tr7s, NULL, &te7s, NULL));
+    FT_CHECK(same_examples(&te, &te7s) && !same_examples(&te, &te7));
+    c.seed = 42;
+    c.split_seed = -1;
+    ft_dataset_free(&tr7);
+    ft_dataset_free(&te7);
+    ft_dataset_free(&tr7s);
+    ft_dataset_free(&te7s);
     ft_dataset_free(&tr);
     ft_dataset_free(&va);
     ft_dataset_free(&te);

@@ -1,4 +1,5 @@
 /* Model loading, saving and bad input: every failure names the file and the field/tensor. */
+#include <math.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -211,6 +212,43 @@ FT_TEST(test_checkpoint_errors) {
     ft_model_free(m);
 }
 
+/* NaN / Inf weights in a file: loading opens it (inspection works), training refuses it naming the tensor. */
+FT_TEST(test_nonfinite_weights) {
+    ft_model *m = make_model(GPT2_CFG, "finite", FT_DT_F32);
+    if (!m)
+        return;
+    FT_CHECK_OK(ft_model_check_finite(m));
+    int k = -1;
+    for (int i = 0; i < m->n_params; i++)
+        if (!strcmp(m->params[i].name, "transformer.h.1.attn.c_proj.weight"))
+            k = i;
+    FT_CHECK(k >= 0);
+    if (k < 0) {
+        ft_model_free(m);
+        return;
+    }
+    m->params[k].data[5] = NAN;
+    m->params[k].data[9] = -INFINITY;
+    const ft_dtype dts[2] = {FT_DT_F32, FT_DT_BF16};
+    for (int d = 0; d < 2; d++) { /* NaN and Inf survive both file dtypes */
+        char p[256];
+        snprintf(p, sizeof p, "%s/nonfinite%d", tmpdir, d);
+        FT_CHECK_OK(ft_model_save(m, p, dts[d]));
+        ft_model *l = NULL;
+        FT_CHECK_OK(ft_model_load(p, &l));
+        if (!l)
+            continue;
+        FT_CHECK_FAILS(ft_model_check_finite(l), FT_ERR_FORMAT,
+                       "model tensor 'transformer.h.1.attn.c_proj.weight' holds 2 non-finite values (the "
+                       "first, NaN, at flat index 5)");
+        ft_model_free(l);
+    }
+    m->params[k].data[5] = 0;
+    FT_CHECK_FAILS(ft_model_check_finite(m), FT_ERR_FORMAT,
+                   "1 non-finite value (the first, Inf, at flat index 9)");
+    ft_model_free(m);
+}
+
 FT_TEST(test_official_gpt2_names) {
     /* The official gpt2 file has no "transformer." prefix and carries attn.bias buffers. */
     ft_model *m = make_model(GPT2_CFG, "off", FT_DT_F32);
@@ -384,6 +422,7 @@ int main(void) {
     FT_RUN(test_bf16_checkpoint);
     FT_RUN(test_config_errors);
     FT_RUN(test_checkpoint_errors);
+    FT_RUN(test_nonfinite_weights);
     FT_RUN(test_official_gpt2_names);
     FT_RUN(test_batch_errors);
     FT_RUN(test_dataset_errors);

@@ -31,6 +31,7 @@ void ft_data_cfg_default(ft_data_cfg *c) {
     c->aug_p_delete = c->aug_p_swap = c->aug_p_insert = c->aug_p_synonym = 0.1f;
     c->replay_ratio = 0.25f;
     c->train_limit_seed = -1;
+    c->split_seed = -1;
     c->seed = 42;
 }
 
@@ -611,7 +612,8 @@ ft_status ft_data_splits(const ft_data_cfg *cfg, ft_task task, ft_data_recs rs[3
     }
     if (s == FT_OK) {
         float vr = cfg->validation ? 0 : cfg->val_ratio, tr = cfg->test ? 0 : cfg->test_ratio;
-        s = ft_data_split(&raw, vr, tr, cfg->stratify && task == FT_TASK_SEQ_CLS, cfg->seed, &rs[0],
+        uint64_t ss = cfg->split_seed >= 0 ? (uint64_t)cfg->split_seed : cfg->seed;
+        s = ft_data_split(&raw, vr, tr, cfg->stratify && task == FT_TASK_SEQ_CLS, ss, &rs[0],
                           cfg->validation ? &raw : &rs[1], cfg->test ? &raw : &rs[2]);
         if (s == FT_OK && raw.n && summary) /* ratios 0 for a given file: nothing may land in raw */
             fprintf(summary, "split: %zu rows unexpectedly left\n", raw.n);

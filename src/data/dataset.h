@@ -33,6 +33,7 @@ typedef struct {
     size_t train_limit;          /* > 0: keep this many training rows (stratified when stratify, seeded);
                                     validation and test are untouched (few-shot runs) */
     int64_t train_limit_seed;    /* the draw's seed; < 0 = seed (the split stays seed's either way) */
+    int64_t split_seed;          /* the train/validation/test split's seed; < 0 = seed */
     const char *replay;          /* causal LM: general text mixed into the training examples */
     float replay_ratio;          /* share of the training examples that come from replay (0.25) */
     /* cleaning (each switchable) */

@@ -1158,3 +1158,27 @@ ft_status ft_batch_validate(const ft_model *m, const ft_batch *b) {
         }
     return FT_OK;
 }
+
+ft_status ft_model_check_finite(const ft_model *m) {
+    for (int i = 0; i < m->n_params; i++) {
+        const ft_param *p = &m->params[i];
+        if (!p->data)
+            continue;
+        const uint32_t *u = (const uint32_t *)(const void *)p->data;
+        int64_t bad = 0, first = -1;
+#pragma omp parallel for reduction(+ : bad) schedule(static)
+        for (int64_t j = 0; j < p->numel; j++)
+            bad += (u[j] & 0x7f800000u) == 0x7f800000u; /* exponent all ones: Inf or NaN */
+        if (!bad)
+            continue;
+        for (first = 0; first < p->numel && (u[first] & 0x7f800000u) != 0x7f800000u; first++)
+            ;
+        return ft_fail(
+            FT_ERR_FORMAT,
+            "%s tensor '%s' holds %lld non-finite value%s (the first, %s, at flat index %lld): the "
+            "file is damaged, and training from it would give non-finite losses",
+            p->extra ? "attached" : "model", p->name, (long long)bad, bad == 1 ? "" : "s",
+            isnan(p->data[first]) ? "NaN" : "Inf", (long long)first);
+    }
+    return FT_OK;
+}

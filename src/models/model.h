@@ -177,6 +177,10 @@ bool ft_config_is_token_cls(const cJSON *raw);
 
 /* Load DIR/config.json + safetensors. Tensors are checked for presence and exact shape. */
 ft_status ft_model_load(const char *dir, ft_model **out);
+/* Every parameter (base weights and attached head / PEFT tensors) is finite: else FT_ERR_FORMAT naming the
+ * first tensor holding NaN or Inf, with the count and the first index. Training calls it: HF loads such a
+ * file silently, and every step would then be skipped by the non-finite guard. */
+ft_status ft_model_check_finite(const ft_model *m);
 /* Random init from a config (HF initializer: N(0, initializer_range), norms 1/0). */
 ft_status ft_model_init_random(ft_model_config *cfg, uint64_t seed, ft_model **out);
 void ft_model_free(ft_model *m);

@@ -60,6 +60,8 @@
       "keep only this many training rows, stratified by label and seeded (few-shot); 0 = all")               \
     X(data_train_limit_seed, "data.train_limit_seed", INT, "-1", NULL,                                       \
       "seed of the data.train_limit draw (-1 = seed); the splits stay those of seed")                        \
+    X(data_split_seed, "data.split_seed", INT, "-1", NULL,                                                   \
+      "seed of the train/validation/test split (-1 = seed): vary seed with the split held fixed")            \
     X(data_replay, "data.replay", STR, NULL, NULL,                                                           \
       "causal LM: general text mixed into the training examples against forgetting (docs/forgetting.md)")    \
     X(data_replay_ratio, "data.replay_ratio", FLOAT, "0.25", NULL,                                           \

@@ -147,6 +147,7 @@ void ft_runcfg_data(const ft_recipe *r, ft_data_cfg *c) {
     c->window_overlap = (int)r->data_window_overlap;
     c->train_limit = r->data_train_limit > 0 ? (size_t)r->data_train_limit : 0;
     c->train_limit_seed = r->data_train_limit_seed;
+    c->split_seed = r->data_split_seed;
     c->replay = r->data_replay;
     c->replay_ratio = (float)r->data_replay_ratio;
     c->clean_unicode = r->data_clean_unicode;
@@ -406,7 +407,7 @@ ft_status ft_runcfg_method(ft_recipe *r, ft_model *m) {
         FT_TRY(ft_runcfg_peft(r, &pc));
         FT_TRY(ft_peft_apply(m, &pc));
     }
-    return FT_OK;
+    return ft_model_check_finite(m);
 }
 
 ft_status ft_runcfg_outputs(const ft_recipe *r, const ft_dataset *tr, const char *tok_src, bool has_tok,
