@@ -13,8 +13,9 @@ build_pkgs=(build-essential cmake pkg-config libdnnl-dev libcjson-dev libyaml-de
 # clang-14 + libclang-rt-14-dev (libFuzzer, ASan/UBSan runtimes) + libomp-14-dev (clang's OpenMP): the fuzz
 # targets under fuzz/ (fuzz/run.sh, docs/reliability.md)
 # python3-pip + python3-setuptools: tests/python_api.sh installs the ctypes binding (python/) offline
+# valgrind: tests/valgrind_cli.sh (memcheck over the CLI commands, docs/reliability.md)
 test_pkgs=(python3 python3-torch python3-numpy python3-sklearn python3-nltk python3-pytest python3-pip python3-setuptools
-           libopenblas0-openmp cppcheck
+           libopenblas0-openmp cppcheck valgrind
            clang-14 libclang-rt-14-dev libomp-14-dev)
 pkgs=("${build_pkgs[@]}")
 if [ "${1:-}" != "--no-test" ]; then pkgs+=("${test_pkgs[@]}"); fi
