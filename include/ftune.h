@@ -168,6 +168,14 @@ typedef struct {
     double value;
 } ftune_metric;
 
+/* The model's task metrics on a data file, as `ftune eval --model DIR --data FILE` computes them: the file
+ * read, cleaned and tokenized as training did, class labels checked against the model's (an unknown one
+ * fails naming file:line). batch_size 0 = 16. *metrics (ftune_free) gets *n name/value pairs (loss,
+ * perplexity, accuracy, f1_macro, ..., mse, mae, r2: those the task has); *n_examples (may be NULL) the
+ * examples scored. Tasks: classification, regression, causal_lm, instruction, masked_lm. */
+FTUNE_API ftune_status ftune_model_evaluate(ftune_model *m, const char *data_path, int batch_size,
+                                            ftune_metric **metrics, size_t *n, size_t *n_examples);
+
 /* ---- training ---- */
 typedef struct ftune_trainer ftune_trainer;
 

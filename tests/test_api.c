@@ -128,6 +128,12 @@ FT_TEST(train_step_by_step_and_use) {
         0);
     FT_CHECK(sh("for i in $(seq 60); do echo '{\"text\": \"good fine the it\", \"label\": \"pos\"}'; "
                 "echo '{\"text\": \"bad awful it the\", \"label\": \"neg\"}'; done > train.jsonl") == 0);
+    /* a test file with two labels flipped (accuracy below 1) and one with a label the model never saw */
+    FT_CHECK(sh("for i in $(seq 5); do echo '{\"text\": \"good the fine\", \"label\": \"pos\"}'; "
+                "echo '{\"text\": \"awful bad\", \"label\": \"neg\"}'; done > test.jsonl && "
+                "echo '{\"text\": \"good fine\", \"label\": \"neg\"}' >> test.jsonl && "
+                "echo '{\"text\": \"bad it\", \"label\": \"pos\"}' >> test.jsonl && "
+                "sed '2s/\"neg\"/\"meh\"/' test.jsonl > test_unk.jsonl") == 0);
     FT_CHECK(
         sh("echo '{\"vocab_size\": 16, \"n_embd\": 16, \"n_layer\": 1, \"n_head\": 2, \"n_positions\": 16}' "
            "> g.json") == 0);
@@ -135,13 +141,15 @@ FT_TEST(train_step_by_step_and_use) {
              "%s init --arch gpt2 --config g.json --out base --seed 1 > /dev/null && cp vocab.txt base/",
              ftb);
     FT_CHECK(sh(cmd) == 0);
-    char base[300], out[300], over_model[320], over_data[320], over_out[320];
+    char base[300], out[300], over_model[320], over_data[320], over_out[320], over_test[340], test_file[310];
     snprintf(base, sizeof base, "%s/base", W);
     snprintf(out, sizeof out, "%s/out", W);
     snprintf(over_model, sizeof over_model, "model=%s", base);
     snprintf(over_data, sizeof over_data, "data.train=%s/train.jsonl", W);
     snprintf(over_out, sizeof over_out, "output_dir=%s", out);
-    const char *over[] = {over_model, over_data, over_out};
+    snprintf(test_file, sizeof test_file, "%s/test.jsonl", W);
+    snprintf(over_test, sizeof over_test, "data.test=%s", test_file);
+    const char *over[] = {over_model, over_data, over_out, over_test};
     const char *recipe = "task: classification\nmethod: lora\nlora: {r: 2, alpha: 4}\n"
                          "train: {max_steps: 6, batch_size: 4, seq_len: 8}\neval: {every: 3}\n"
                          "optim: {lr: 1e-2}\nreport: {tensorboard: false}\n";
@@ -153,7 +161,7 @@ FT_TEST(train_step_by_step_and_use) {
     ftune_trainer *t = NULL;
     seen s = {.stop_at = 2};
     snprintf(over_out, sizeof over_out, "output_dir=%s/stopped", W);
-    FT_CHECK(ftune_trainer_new(c, NULL, recipe, over, 3, &t) == FT_OK);
+    FT_CHECK(ftune_trainer_new(c, NULL, recipe, over, 4, &t) == FT_OK);
     s.t = t;
     FT_CHECK(ftune_trainer_set_callbacks(t, on_progress, NULL, NULL, &s) == FT_OK);
     FT_CHECKF(ftune_trainer_run(t) == FT_OK, "%s", ftune_last_error(c));
@@ -167,7 +175,7 @@ FT_TEST(train_step_by_step_and_use) {
     /* the whole run, a step at a time */
     snprintf(over_out, sizeof over_out, "output_dir=%s", out);
     seen s2 = {0};
-    FT_CHECK(ftune_trainer_new(c, NULL, recipe, over, 3, &t) == FT_OK);
+    FT_CHECK(ftune_trainer_new(c, NULL, recipe, over, 4, &t) == FT_OK);
     s2.t = t;
     FT_CHECK(ftune_trainer_set_callbacks(t, on_progress, on_log, on_eval, &s2) == FT_OK);
     FT_CHECK(ftune_trainer_get_info(t, &ti) == FT_OK && ti.step == 0 && !ti.done && isnan(ti.first_loss));
@@ -196,6 +204,9 @@ FT_TEST(train_step_by_step_and_use) {
     FT_CHECK(have_loss);
     ftune_free(ms);
     FT_CHECK(ftune_trainer_evaluate(t, "dev", &ms, &nm) == FT_ERR_ARG && strstr(ftune_last_error(c), "dev"));
+    ftune_metric *tms = NULL; /* the run's test split (test.jsonl): ftune_model_evaluate must agree below */
+    size_t ntm = 0;
+    FT_CHECKF(ftune_trainer_evaluate(t, "test", &tms, &ntm) == FT_OK, "%s", ftune_last_error(c));
     ftune_trainer_free(t);
 
     /* the adapter it saved: classify, tokenize, and generation refused on a classifier */
@@ -216,8 +227,31 @@ FT_TEST(train_step_by_step_and_use) {
         char *txt = NULL;
         FT_CHECK(ftune_generate(m, "good", NULL, NULL, NULL, &txt, NULL, NULL, NULL) != FT_OK && !txt);
         FT_CHECK(ftune_adapter_create(m, "lora", NULL, 0) == FT_ERR_ARG);
+        /* evaluation on a data file: the trainer's test metrics, every one, from another path through the
+         * data (the file read, cleaned and tokenized as `ftune eval` does, labels mapped by name) */
+        ftune_metric *em = NULL;
+        size_t nem = 0, nex = 0;
+        FT_CHECKF(ftune_model_evaluate(m, test_file, 0, &em, &nem, &nex) == FT_OK, "%s", ftune_last_error(c));
+        FT_CHECK(nex == 12 && nem == ntm && nem >= 5);
+        double acc = -1;
+        for (size_t i = 0; i < nem && i < ntm; i++) {
+            FT_CHECK(!strcmp(em[i].name, tms[i].name));
+            FT_CHECK_NEAR(em[i].value, tms[i].value, 1e-6);
+            if (!strcmp(em[i].name, "accuracy"))
+                acc = em[i].value;
+        }
+        FT_CHECKF(acc >= 0 && acc <= 1, "accuracy %g", acc);
+        ftune_free(em);
+        char unk[340];
+        snprintf(unk, sizeof unk, "%s/test_unk.jsonl", W);
+        FT_CHECKF(ftune_model_evaluate(m, unk, 4, &em, &nem, NULL) == FT_ERR_FORMAT && !em &&
+                      strstr(ftune_last_error(c),
+                             "test_unk.jsonl:2: label 'meh' is not one the model was trained on"),
+                  "%s", ftune_last_error(c));
+        FT_CHECK(ftune_model_evaluate(m, NULL, 4, &em, &nem, NULL) == FT_ERR_ARG);
         ftune_model_free(m);
     }
+    ftune_free(tms);
     ftune_tokenizer *tok = NULL;
     FT_CHECK(ftune_tokenizer_load(c, base, &tok) == FT_OK);
     if (tok) {

@@ -122,6 +122,8 @@ _SIGS = {
                             ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(ctypes.c_char_p)]),
     "ftune_classify": (_S, [_P, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_float),
                             ctypes.c_size_t]),
+    "ftune_model_evaluate": (_S, [_P, ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.POINTER(_Metric)),
+                                  ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(ctypes.c_size_t)]),
     "ftune_trainer_new": (_S, [_P, ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_char_p),
                                ctypes.c_size_t, ctypes.POINTER(_P)]),
     "ftune_trainer_free": (None, [_P]),
@@ -372,6 +374,20 @@ class Model(_Handle):
         self._ctx.check(self._ctx.lib.ftune_classify(self._live(), _b(text), ctypes.byref(label),
                                                      probs.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), n))
         return (None if label.value < 0 else self.labels[label.value]), probs
+
+    def evaluate(self, data, batch_size=0):
+        """{metric: value, "n_examples": n} of the model on a data file, as `ftune eval --model DIR --data
+        FILE --json` computes them (the file cleaned and tokenized as training did)."""
+        ms = ctypes.POINTER(_Metric)()
+        n, nx = ctypes.c_size_t(), ctypes.c_size_t()
+        self._ctx.check(self._ctx.lib.ftune_model_evaluate(self._live(), _b(str(data)), int(batch_size),
+                                                           ctypes.byref(ms), ctypes.byref(n), ctypes.byref(nx)))
+        try:
+            out = _metrics(ms, n.value)
+        finally:
+            self._ctx.lib.ftune_free(ms)
+        out["n_examples"] = nx.value
+        return out
 
     def generate(self, prompt, max_new_tokens=64, do_sample=False, temperature=1.0, top_k=0, top_p=1.0,
                  repetition_penalty=1.0, seed=42, stop=None, chat_template=None, system=None, on_token=None,

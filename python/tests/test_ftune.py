@@ -135,6 +135,21 @@ def test_classify_matches_cli(work, trained):
     assert ftune.Model(work / "out_cls").classify(lines[0])[0] == cli[0]["label"]
 
 
+def test_evaluate_matches_cli(work, trained):
+    with open(work / "test.jsonl", "w") as f:
+        for r in sentences(30, 11):
+            f.write(json.dumps(r) + "\n")
+    m = ftune.Model(work / "base", adapter=work / "out_cls")
+    ev = m.evaluate(work / "test.jsonl", batch_size=8)
+    cli = json.loads(sh("eval", "--model", str(work / "out_cls"), "--data", str(work / "test.jsonl"), "--json"))
+    assert ev["n_examples"] == cli["n_examples"] == 30
+    for k in ("loss", "accuracy", "f1_macro", "f1_micro", "f1_weighted", "precision_macro", "recall_macro"):
+        assert ev[k] == pytest.approx(cli[k], rel=1e-6, abs=1e-9), k
+    (work / "bad.jsonl").write_text('{"text": "good", "label": "maybe"}\n')
+    with pytest.raises(ftune.Error, match="bad.jsonl:1: label 'maybe'"):
+        m.evaluate(work / "bad.jsonl")
+
+
 def test_generate_matches_cli_and_streams(work):
     lm = ftune.Model(work / "base")
     got = lm.generate("good movie", max_new_tokens=12, details=True)

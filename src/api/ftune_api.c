@@ -561,6 +561,42 @@ static size_t metrics_of(const ft_eval_result *ev, ftune_metric *out) {
     return n;
 }
 
+/* A malloc'd copy of an evaluation's metrics for the caller (ftune_free). */
+static ft_status metrics_out(const ft_eval_result *ev, ftune_metric **metrics, size_t *n) {
+    ftune_metric ms[sizeof METRICS / sizeof *METRICS];
+    size_t k = metrics_of(ev, ms);
+    *metrics = malloc((k ? k : 1) * sizeof **metrics);
+    if (!*metrics)
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    memcpy(*metrics, ms, k * sizeof *ms);
+    *n = k;
+    return FT_OK;
+}
+
+ftune_status ftune_model_evaluate(ftune_model *m, const char *data_path, int batch_size,
+                                  ftune_metric **metrics, size_t *n, size_t *n_examples) {
+    if (!m)
+        return FT_ERR_ARG;
+    api_begin(m->ctx);
+    if (!data_path || !metrics || !n)
+        return api_end(m->ctx,
+                       ft_fail(FT_ERR_ARG, "ftune_model_evaluate: data_path, metrics and n are required"));
+    *metrics = NULL;
+    *n = 0;
+    if (batch_size < 0)
+        return api_end(m->ctx, ft_fail(FT_ERR_ARG, "batch_size %d is negative", batch_size));
+    ft_eval_result ev;
+    size_t nx = 0;
+    ft_status s = ft_trained_eval_file(&m->t, data_path, batch_size ? batch_size : 16, &ev, &nx);
+    if (s == FT_OK) {
+        s = metrics_out(&ev, metrics, n);
+        ft_eval_result_free(&ev);
+    }
+    if (s == FT_OK && n_examples)
+        *n_examples = nx;
+    return api_end(m->ctx, s);
+}
+
 static void on_step_cb(void *user, const ft_train_step_info *si) {
     ftune_trainer *t = user;
     if (t->on_progress) {
@@ -874,16 +910,8 @@ ftune_status ftune_trainer_evaluate(ftune_trainer *t, const char *split, ftune_m
     if (s == FT_OK)
         s = evaluate_split(t, d, &ev);
     if (s == FT_OK) {
-        ftune_metric ms[sizeof METRICS / sizeof *METRICS];
-        size_t k = metrics_of(&ev, ms);
+        s = metrics_out(&ev, metrics, n);
         ft_eval_result_free(&ev);
-        *metrics = malloc((k ? k : 1) * sizeof **metrics);
-        if (!*metrics)
-            s = ft_fail(FT_ERR_NOMEM, "out of memory");
-        else {
-            memcpy(*metrics, ms, k * sizeof *ms);
-            *n = k;
-        }
     }
     return api_end(t->ctx, s);
 }

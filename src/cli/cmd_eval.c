@@ -11,7 +11,6 @@
 #include "cli/qa_cli.h"
 #include "cli/tokcls.h"
 #include "cli/trained.h"
-#include "data/mlm.h"
 #include "models/infer.h"
 #include "train/trainer.h"
 
@@ -63,61 +62,12 @@ static const char *CLASSIFY_USAGE =
     "cleaned as training cleaned it. --json prints one object per line: {\"label\", \"prob\", \"probs\"}.\n"
     "A line that tokenizes to nothing (empty, with no special tokens added) is an error. See docs/evaluation.md.\n";
 
-static ft_task task_enum(const char *t) {
-    return !strcmp(t, "classification") ? FT_TASK_SEQ_CLS
-           : !strcmp(t, "regression")   ? FT_TASK_REGRESSION
-           : !strcmp(t, "masked_lm")    ? FT_TASK_MASKED_LM
-                                        : FT_TASK_CAUSAL_LM;
-}
-
 static void set_threads(long threads) {
     ft_ctx ctx;
     ft_ctx_default(&ctx);
     if (threads > 0)
         ctx.threads = (int)threads;
     ft_ctx_apply(&ctx);
-}
-
-/* The data file's class labels mapped onto the model's ids (an unknown label fails naming file:line). */
-static ft_status check_labels(const ft_trained *t, const char *path) {
-    ft_data_recs rs = {0};
-    FT_TRY(ft_data_read(path, &t->data, &rs));
-    ft_status s = FT_OK;
-    for (size_t i = 0; i < rs.n && s == FT_OK; i++) {
-        const ft_data_rec *r = &rs.r[i];
-        if (!r->label) {
-            s = ft_fail(FT_ERR_FORMAT, "%s:%ld: missing label field '%s'", r->file, r->line, t->data.label_field);
-            break;
-        }
-        int k = 0;
-        while (k < t->n_labels && strcmp(t->label_names[k], r->label))
-            k++;
-        if (k == t->n_labels) {
-            char known[512] = "";
-            for (int j = 0; j < t->n_labels && strlen(known) < 400; j++)
-                snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", j ? ", " : "",
-                         t->label_names[j]);
-            s = ft_fail(FT_ERR_FORMAT, "%s:%ld: label '%s' is not one the model was trained on (%s)", r->file, r->line,
-                        r->label, known);
-        }
-    }
-    ft_data_recs_free(&rs);
-    return s;
-}
-
-static ft_status remap_labels(const ft_trained *t, ft_dataset *d) {
-    for (size_t i = 0; i < d->n; i++) {
-        int32_t c = d->ex[i].cls_label;
-        if (c < 0)
-            continue;
-        int k = 0;
-        while (k < t->n_labels && strcmp(t->label_names[k], d->label_names[c]))
-            k++;
-        if (k == t->n_labels)
-            return ft_fail(FT_ERR_FORMAT, "label '%s' is not one the model was trained on", d->label_names[c]);
-        d->ex[i].cls_label = k;
-    }
-    return FT_OK;
 }
 
 static void add_cls_json(cJSON *j, const ft_metric_cls *c, char *const *names) {
@@ -194,7 +144,7 @@ int ft_cmd_eval(int argc, char **argv) {
         ft_trained_free(&t);
         return rc;
     }
-    const ft_task tk = task_enum(t.task);
+    const ft_task tk = ft_trained_task(&t);
     if (!strcmp(t.task, "question_answering")) { /* SQuAD-format data, windows and span post-processing */
         s = ft_cli_qa_eval(&t, data, (int)bs, json);
         ft_trained_free(&t);
@@ -207,51 +157,16 @@ int ft_cmd_eval(int argc, char **argv) {
     }
     if (pack || no_pack)
         t.data.pack = pack;
-    ft_dataset ds = {0};
     ft_eval_result res = {0};
-    bool have_res = false;
-    if (t.pretok) { /* trained on pre-tokenized JSONL: the same format, labels mapped onto the model's */
-        s = ft_dataset_load_pretok_labels(data, tk == FT_TASK_SEQ_CLS ? t.label_names : NULL,
-                                          tk == FT_TASK_SEQ_CLS ? t.n_labels : 0, &ds);
-    } else {
-        if (tk == FT_TASK_SEQ_CLS)
-            s = check_labels(&t, data);
-        if (s == FT_OK) {
-            ft_data_cfg dc = t.data;
-            dc.train = data;
-            s = ft_data_build(&dc, tk, t.tok, &ds, NULL, NULL, NULL);
-        }
-        if (s == FT_OK && tk == FT_TASK_SEQ_CLS)
-            s = remap_labels(&t, &ds);
-    }
-    ft_mlm mlm = {0};
-    if (s == FT_OK && tk == FT_TASK_MASKED_LM) { /* the run's masking settings and seed: fixed masks */
-        if (!t.tok)
-            s = ft_fail(FT_ERR_CONFIG, "task masked_lm needs the tokenizer (its mask token)");
-        else
-            s = ft_mlm_init(&mlm, t.tok, model, t.m->cfg.vocab_size, (float)t.rec.data_mlm_probability,
-                            t.rec.data_whole_word_mask, (uint64_t)t.rec.seed);
-        ds.mlm = &mlm;
-    }
+    size_t n_ex = 0;
     double t0 = ft_now();
-    if (s == FT_OK) {
-        ft_arena arena;
-        s = ft_arena_init(&arena, ft_model_act_bytes(t.m, (int)bs, t.seq_len) + ((size_t)4 << 20));
-        if (s == FT_OK) {
-            s = ft_train_evaluate(t.m, &ds, (int)bs, t.seq_len, t.pad_id, &arena, &res);
-            have_res = s == FT_OK;
-            ft_arena_free(&arena);
-        }
-    }
+    s = ft_trained_eval_file(&t, data, (int)bs, &res, &n_ex);
+    const bool have_res = s == FT_OK;
     double wall = ft_now() - t0;
-    if (s == FT_OK && tk == FT_TASK_SEQ_CLS && !res.has_cls)
-        s = ft_fail(FT_ERR_INTERNAL, "no classification predictions were made");
-    if (s == FT_OK && tk == FT_TASK_REGRESSION && !res.has_reg)
-        s = ft_fail(FT_ERR_INTERNAL, "no regression predictions were made");
     if (s == FT_OK && json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "task", t.task);
-        cJSON_AddNumberToObject(j, "n_examples", (double)ds.n);
+        cJSON_AddNumberToObject(j, "n_examples", (double)n_ex);
         cJSON_AddNumberToObject(j, "loss", res.loss);
         if (tk == FT_TASK_CAUSAL_LM || tk == FT_TASK_MASKED_LM) {
             cJSON_AddNumberToObject(j, "perplexity", res.perplexity);
@@ -275,8 +190,8 @@ int ft_cmd_eval(int argc, char **argv) {
             cJSON_free(out);
         }
     } else if (s == FT_OK) {
-        printf("model %s%s%s, task %s, %zu examples (%.1f s)\n", model, adapter ? " + " : "", adapter ? adapter : "",
-               t.task, ds.n, wall);
+        printf("model %s%s%s, task %s, %zu examples (%.1f s)\n", model, adapter ? " + " : "",
+               adapter ? adapter : "", t.task, n_ex, wall);
         printf("loss         %.4f\n", res.loss);
         if (tk == FT_TASK_CAUSAL_LM || tk == FT_TASK_MASKED_LM)
             printf("perplexity   %.4f\ntokens       %lld%s\n", res.perplexity, (long long)res.count,
@@ -288,8 +203,6 @@ int ft_cmd_eval(int argc, char **argv) {
     }
     if (have_res)
         ft_eval_result_free(&res);
-    ft_dataset_free(&ds);
-    ft_mlm_free(&mlm);
     ft_trained_free(&t);
     return s == FT_OK ? 0 : ft_cli_fail("eval", s);
 }

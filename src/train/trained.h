@@ -52,4 +52,15 @@ ft_status ft_trained_encode_prompt(ft_trained *t, const char *tmpl, const char *
 /* The id of the template's end-of-turn token (<|im_end|>, <|eot_id|>) that ends a reply, -1 if none. */
 int32_t ft_trained_turn_end_id(const ft_trained *t, const char *tmpl);
 
+/* The task of t as the model's task id (classification, regression, masked_lm; causal LM otherwise). */
+ft_task ft_trained_task(const ft_trained *t);
+/* t's model on a data file as `ftune eval` scores it: the file read, cleaned and tokenized as training did
+ * (or pre-tokenized JSONL for a model trained on it), class labels checked against the model's (an unknown
+ * one fails naming file:line) and mapped onto its ids, masked LM with the run's fixed masks. *res (free
+ * with ft_eval_result_free) and *n_examples on success. Token classification and question answering:
+ * FT_ERR_UNSUPPORTED (the CLI's own readers, cli/tokcls.c and cli/qa_cli.c). */
+struct ft_eval_result;
+ft_status ft_trained_eval_file(ft_trained *t, const char *data, int batch_size, struct ft_eval_result *res,
+                               size_t *n_examples);
+
 #endif
