@@ -30,6 +30,17 @@ static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* os.walk order as torchvision sorts it: by directory path (a string), then by file name */
+static int cmp_walk(const void *a, const void *b) {
+    const char *x = *(char *const *)a, *y = *(char *const *)b;
+    const char *sx = strrchr(x, '/'), *sy = strrchr(y, '/');
+    size_t lx = (size_t)(sx - x), ly = (size_t)(sy - y);
+    int c = memcmp(x, y, lx < ly ? lx : ly);
+    if (c == 0 && lx != ly)
+        c = lx < ly ? -1 : 1;
+    return c ? c : strcmp(sx + 1, sy + 1);
+}
+
 static bool is_image_name(const char *n) {
     static const char *const ext[] = {".png", ".jpg", ".jpeg"};
     size_t l = strlen(n);
@@ -98,7 +109,7 @@ static ft_status list_dir(const char *dir, bool want_dirs, strvec *out) {
     return st;
 }
 
-/* The image files under dir, recursively: as os.walk sorted by directory, then the names sorted. */
+/* The image files under dir, recursively (sorted afterwards by cmp_walk). */
 static ft_status walk(const char *dir, strvec *files, int depth) {
     if (depth > 32)
         return ft_fail(FT_ERR_RANGE, "%s: directories nested too deep", dir);
@@ -146,6 +157,8 @@ ft_status ft_img_dataset_folder(const char *root, ft_img_dataset *ds) {
         st = join(p, sizeof p, root, cls.v[c]);
         if (st == FT_OK)
             st = walk(p, &files, 0);
+        if (st == FT_OK && files.n > before)
+            qsort(files.v + before, files.n - before, sizeof *files.v, cmp_walk);
         if (st == FT_OK && files.n == before)
             st =
                 ft_fail(FT_ERR_FORMAT, "%s: class folder '%s' has no image (.png, .jpg, .jpeg)", p, cls.v[c]);
@@ -300,7 +313,7 @@ ft_status ft_img_dataset_batch(const ft_img_dataset *ds, const long *idx, int B,
             ft_img_free(&im);
         }
         if (st != FT_OK) {
-#pragma omp critical(ft_img_batch_err)
+#pragma omp critical
             if (b < bad) {
                 bad = b, bad_st = st;
                 snprintf(msg, sizeof msg, "%s", ft_last_error());

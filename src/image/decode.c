@@ -52,6 +52,14 @@ static ft_status check_size(const char *name, long w, long h) {
     return FT_OK;
 }
 
+static unsigned rd16(const uint8_t *p, bool le) {
+    return le ? p[0] | (unsigned)p[1] << 8 : (unsigned)p[0] << 8 | p[1];
+}
+static unsigned long rd32(const uint8_t *p, bool le) {
+    return le ? (unsigned long)rd16(p, true) | (unsigned long)rd16(p + 2, true) << 16
+              : (unsigned long)rd16(p, false) << 16 | rd16(p + 2, false);
+}
+
 /* ---------------- PNG ---------------- */
 typedef struct {
     const uint8_t *data;
@@ -78,6 +86,9 @@ static void png_read_mem(png_structp png, png_bytep out, size_t len) {
 }
 
 static ft_status decode_png(const uint8_t *data, size_t n, const char *name, ft_img *out, ft_img_info *info) {
+    /* the size limit on the IHDR itself (the first chunk), before libpng reads on to the first IDAT */
+    if (n >= 24 && memcmp(data + 12, "IHDR", 4) == 0)
+        FT_TRY(check_size(name, (long)rd32(data + 16, false), (long)rd32(data + 20, false)));
     png_job job = {.data = data, .n = n};
     png_job *j = &job;
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, j, png_on_error, png_on_warning);
@@ -92,7 +103,6 @@ static ft_status decode_png(const uint8_t *data, size_t n, const char *name, ft_
         goto done;
     }
     png_set_read_fn(png, j, png_read_mem);
-    png_set_user_limits(png, FT_IMG_MAX_SIDE, FT_IMG_MAX_SIDE);
     png_read_info(png, pi);
     png_uint_32 w = png_get_image_width(png, pi), h = png_get_image_height(png, pi);
     int depth = png_get_bit_depth(png, pi), ct = png_get_color_type(png, pi);
@@ -153,14 +163,6 @@ done:
 }
 
 /* ---------------- EXIF orientation ---------------- */
-static unsigned rd16(const uint8_t *p, bool le) {
-    return le ? p[0] | (unsigned)p[1] << 8 : (unsigned)p[0] << 8 | p[1];
-}
-static unsigned long rd32(const uint8_t *p, bool le) {
-    return le ? (unsigned long)rd16(p, true) | (unsigned long)rd16(p + 2, true) << 16
-              : (unsigned long)rd16(p, false) << 16 | rd16(p + 2, false);
-}
-
 /* Tag 0x0112 of IFD0 in an APP1 "Exif\0\0" payload; 0 when absent or malformed. */
 static int exif_orientation(const uint8_t *d, size_t n) {
     if (n < 14 || memcmp(d, "Exif\0\0", 6) != 0)
