@@ -92,24 +92,24 @@ static membuf make_png(int w, int h, int ct, int depth, bool interlace, bool trn
              : ct == PNG_COLOR_TYPE_GA                                 ? 2
              : ct == PNG_COLOR_TYPE_RGB                                ? 3
                                                                        : 4;
-    size_t rb = ((size_t)w * ch * depth + 7) / 8;
-    uint8_t *img = calloc(rb * h, 1);
-    png_bytep *rows = malloc(sizeof(png_bytep) * h);
+    size_t rb = ((size_t)w * (size_t)ch * (size_t)depth + 7) / 8;
+    uint8_t *img = calloc(rb * (size_t)h, 1);
+    png_bytep *rows = malloc(sizeof(png_bytep) * (size_t)h);
     for (int y = 0; y < h; y++) {
-        rows[y] = img + rb * y;
+        rows[y] = img + rb * (size_t)y;
         for (int x = 0; x < w; x++)
             for (int k = 0; k < ch; k++) {
                 int pd = ct == PNG_COLOR_TYPE_PALETTE ? (depth < 4 ? depth : 4) : depth;
                 unsigned v = sample(x, y, k, pd);
-                size_t i = (size_t)x * ch + k;
+                size_t i = (size_t)x * (size_t)ch + (size_t)k;
                 if (depth == 16) {
                     rows[y][2 * i] = (uint8_t)(v >> 8);
                     rows[y][2 * i + 1] = (uint8_t)v;
                 } else if (depth == 8) {
                     rows[y][i] = (uint8_t)v;
                 } else {
-                    size_t bit = i * depth;
-                    rows[y][bit / 8] |= (uint8_t)(v << (8 - depth - bit % 8));
+                    size_t bit = i * (size_t)depth;
+                    rows[y][bit / 8] |= (uint8_t)(v << (8 - (size_t)depth - bit % 8));
                 }
             }
     }
@@ -149,7 +149,8 @@ FT_TEST(png_every_colour_type) {
             for (int y = 0; y < h && im.px && im.c == cases[ci].out_c; y++)
                 for (int x = 0; x < w; x++)
                     for (int k = 0; k < im.c; k++) {
-                        unsigned want, got = im.px[((size_t)y * w + x) * im.c + k];
+                        unsigned want,
+                            got = im.px[((size_t)y * (size_t)w + (size_t)x) * (size_t)im.c + (size_t)k];
                         if (ct == PNG_COLOR_TYPE_PALETTE) {
                             unsigned i = sample(x, y, 0, depth < 4 ? depth : 4);
                             want = k == 0 ? i * 16 : k == 1 ? 255 - i * 16 : k == 2 ? i : 255 - i * 8;
@@ -287,7 +288,7 @@ FT_TEST(jpeg_exif_orientations) {
             char got[5] = "????";
             int xs[4] = {0, im.w - 1, 0, im.w - 1}, ys[4] = {0, 0, im.h - 1, im.h - 1};
             for (int k = 0; k < 4 && im.px; k++) {
-                const uint8_t *p = im.px + ((size_t)ys[k] * im.w + xs[k]) * 3;
+                const uint8_t *p = im.px + ((size_t)ys[k] * (size_t)im.w + (size_t)xs[k]) * 3;
                 got[k] = p[0] > 200 && p[1] > 200 ? 'W'
                          : p[0] > 200             ? 'R'
                          : p[1] > 200             ? 'G'
@@ -347,7 +348,7 @@ static size_t idx3(uint8_t *b, int n, int h, int w) {
     memcpy(b, hdr, 16);
     for (int i = 0; i < n * h * w; i++)
         b[16 + i] = (uint8_t)(i * 7);
-    return 16 + (size_t)n * h * w;
+    return 16 + (size_t)n * (size_t)h * (size_t)w;
 }
 
 FT_TEST(idx_files) {

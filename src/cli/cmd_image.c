@@ -78,7 +78,7 @@ static ft_status load_one(const char *path, long index, ft_img *im) {
     ft_img_idx x;
     FT_TRY(ft_img_idx_load(path, &x));
     ft_status s = FT_OK;
-    size_t sz = (size_t)x.h * x.w;
+    size_t sz = (size_t)x.h * (size_t)x.w;
     if (index < 0 || index >= x.n)
         s = ft_fail(FT_ERR_RANGE, "%s: --index %ld out of range (%ld images)", path, index, x.n);
     else if (!(im->px = malloc(sz)))
@@ -124,7 +124,7 @@ static int preprocess_cmd(int argc, char **argv) {
     ft_img im;
     if ((s = load_one(pos[0], index, &im)) != FT_OK)
         return ft_cli_fail("image preprocess", s);
-    size_t n = (size_t)channels * p.height * p.width;
+    size_t n = (size_t)channels * (size_t)p.height * (size_t)p.width;
     float *v = malloc(n * sizeof *v);
     s = v ? ft_img_preprocess(&im, &p, (int)channels, augment ? &aug : NULL, (uint64_t)seed, (uint64_t)epoch,
                               (uint64_t)index, v)

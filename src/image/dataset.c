@@ -284,7 +284,7 @@ ft_status ft_img_dataset_get(const ft_img_dataset *ds, long i, ft_img *out) {
     if (i < 0 || i >= ds->n)
         return ft_fail(FT_ERR_RANGE, "image index %ld out of range (%ld images)", i, ds->n);
     if (!ds->paths) {
-        size_t sz = (size_t)ds->idx.h * ds->idx.w;
+        size_t sz = (size_t)ds->idx.h * (size_t)ds->idx.w;
         *out = (ft_img){
             .w = ds->idx.w, .h = ds->idx.h, .c = 1, .px = ds->idx.data + (size_t)i * sz, .owned = false};
         return FT_OK;
@@ -297,7 +297,7 @@ ft_status ft_img_dataset_batch(const ft_img_dataset *ds, const long *idx, int B,
                                int *labels) {
     if (channels != 1 && channels != 3)
         return ft_fail(FT_ERR_ARG, "image batch: %d channels (1 or 3)", channels);
-    size_t per = (size_t)channels * p->height * p->width;
+    size_t per = (size_t)channels * (size_t)p->height * (size_t)p->width;
     int bad = B; /* the first failing position */
     ft_status bad_st = FT_OK;
     char msg[512] = "";

@@ -199,7 +199,7 @@ static ft_status orient(ft_img *im, int o, const char *name) {
     int W = im->w, H = im->h, c = im->c;
     bool swap = o >= 5;
     int ow = swap ? H : W, oh = swap ? W : H;
-    uint8_t *px = malloc((size_t)ow * oh * c);
+    uint8_t *px = malloc((size_t)ow * (size_t)oh * (size_t)c);
     if (!px)
         return ft_fail(FT_ERR_NOMEM, "%s: out of memory rotating", name);
     for (int y = 0; y < oh; y++)
@@ -214,7 +214,8 @@ static ft_status orient(ft_img *im, int o, const char *name) {
             case 7: sx = W - 1 - y, sy = H - 1 - x; break;
             default: sx = W - 1 - y, sy = x; break;
             }
-            memcpy(px + ((size_t)y * ow + x) * c, im->px + ((size_t)sy * W + sx) * c, (size_t)c);
+            memcpy(px + ((size_t)y * (size_t)ow + (size_t)x) * (size_t)c,
+                   im->px + ((size_t)sy * (size_t)W + (size_t)sx) * (size_t)c, (size_t)c);
         }
     free(im->px);
     im->px = px;
@@ -359,10 +360,10 @@ ft_status ft_img_decode(const uint8_t *data, size_t n, const char *name, ft_img 
         if (x.dims != 3 || x.n < 1)
             st = ft_fail(FT_ERR_FORMAT, "%s: an IDX %s file has no image to decode", name,
                          x.dims == 1 ? "label" : "image");
-        else if (!(out->px = malloc((size_t)x.h * x.w)))
+        else if (!(out->px = malloc((size_t)x.h * (size_t)x.w)))
             st = ft_fail(FT_ERR_NOMEM, "%s: out of memory", name);
         else {
-            memcpy(out->px, x.data, (size_t)x.h * x.w);
+            memcpy(out->px, x.data, (size_t)x.h * (size_t)x.w);
             *out = (ft_img){.w = x.w, .h = x.h, .c = 1, .px = out->px, .owned = true};
             if (info) {
                 snprintf(info->mode, sizeof info->mode, "L");

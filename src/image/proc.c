@@ -177,7 +177,7 @@ ft_status ft_img_proc_save(const char *path, const ft_img_proc *p) {
 ft_status ft_img_convert(const ft_img *in, int channels, ft_img *out) {
     if (channels != 1 && channels != 3)
         return ft_fail(FT_ERR_ARG, "image conversion to %d channels (1 or 3 supported)", channels);
-    size_t np = (size_t)in->w * in->h;
+    size_t np = (size_t)in->w * (size_t)in->h;
     uint8_t *px = malloc(np * (size_t)channels);
     if (!px)
         return ft_fail(FT_ERR_NOMEM, "out of memory converting a %dx%d image", in->w, in->h);
@@ -245,8 +245,8 @@ static ft_status axis_coeffs(int in_size, int out_size, rfilter flt, int *ks_out
     double scale = (double)in_size / out_size, fscale = scale < 1.0 ? 1.0 : scale;
     double support = flt.support * fscale;
     int ks = (int)ceil(support) * 2 + 1;
-    double *kd = malloc(sizeof(double) * (size_t)out_size * ks);
-    int32_t *k = malloc(sizeof(int32_t) * (size_t)out_size * ks);
+    double *kd = malloc(sizeof(double) * (size_t)out_size * (size_t)ks);
+    int32_t *k = malloc(sizeof(int32_t) * (size_t)out_size * (size_t)ks);
     int *b = malloc(sizeof(int) * 2 * (size_t)out_size);
     if (!kd || !k || !b) {
         free(kd), free(k), free(b);
@@ -260,7 +260,7 @@ static ft_status axis_coeffs(int in_size, int out_size, rfilter flt, int *ks_out
         if (xmax > in_size)
             xmax = in_size;
         xmax -= xmin;
-        double *kk = kd + (size_t)xx * ks;
+        double *kk = kd + (size_t)xx * (size_t)ks;
         int x = 0;
         for (; x < xmax; x++) {
             kk[x] = flt.f((x + xmin - center + 0.5) * ss);
@@ -274,7 +274,7 @@ static ft_status axis_coeffs(int in_size, int out_size, rfilter flt, int *ks_out
         b[2 * xx] = xmin;
         b[2 * xx + 1] = xmax;
     }
-    for (size_t i = 0; i < (size_t)out_size * ks; i++)
+    for (size_t i = 0; i < (size_t)out_size * (size_t)ks; i++)
         k[i] = (int32_t)(kd[i] < 0 ? -0.5 + kd[i] * (1 << PREC_BITS) : 0.5 + kd[i] * (1 << PREC_BITS));
     free(kd);
     *ks_out = ks;
@@ -290,17 +290,17 @@ static inline uint8_t clip8(int32_t v) {
 
 /* out (ow × h) from in (w × h): one horizontal pass. */
 static void pass_h(const ft_img *in, uint8_t *out, int ow, int ks, const int *b, const int32_t *k) {
-    int c = in->c;
+    size_t c = (size_t)in->c;
     for (int y = 0; y < in->h; y++) {
-        const uint8_t *row = in->px + (size_t)y * in->w * c;
+        const uint8_t *row = in->px + (size_t)y * (size_t)in->w * c;
         for (int xx = 0; xx < ow; xx++) {
-            const int32_t *kk = k + (size_t)xx * ks;
+            const int32_t *kk = k + (size_t)xx * (size_t)ks;
             int xmin = b[2 * xx], xmax = b[2 * xx + 1];
-            for (int ch = 0; ch < c; ch++) {
+            for (size_t ch = 0; ch < c; ch++) {
                 int32_t ss = 1 << (PREC_BITS - 1);
                 for (int x = 0; x < xmax; x++)
                     ss += row[(size_t)(x + xmin) * c + ch] * kk[x];
-                out[((size_t)y * ow + xx) * c + ch] = clip8(ss);
+                out[((size_t)y * (size_t)ow + (size_t)xx) * c + ch] = clip8(ss);
             }
         }
     }
@@ -308,9 +308,9 @@ static void pass_h(const ft_img *in, uint8_t *out, int ow, int ks, const int *b,
 
 /* out (w × oh) from in (w × h): one vertical pass. */
 static void pass_v(const ft_img *in, uint8_t *out, int oh, int ks, const int *b, const int32_t *k) {
-    size_t stride = (size_t)in->w * in->c;
+    size_t stride = (size_t)in->w * (size_t)in->c;
     for (int yy = 0; yy < oh; yy++) {
-        const int32_t *kk = k + (size_t)yy * ks;
+        const int32_t *kk = k + (size_t)yy * (size_t)ks;
         int ymin = b[2 * yy], ymax = b[2 * yy + 1];
         for (size_t i = 0; i < stride; i++) {
             int32_t ss = 1 << (PREC_BITS - 1);
@@ -325,13 +325,14 @@ static void pass_v(const ft_img *in, uint8_t *out, int oh, int ks, const int *b,
  * accumulated by adding scale per pixel (so 6.4 * 7.5 = 48 lands on 47.999..., pixel 47), truncated. */
 static void resize_nearest(const ft_img *in, uint8_t *out, int ow, int oh, int *xtab) {
     double sx = (double)in->w / ow, sy = (double)in->h / oh, xo = sx * 0.5, yo = sy * 0.5;
-    int c = in->c;
+    size_t c = (size_t)in->c;
     for (int x = 0; x < ow; x++, xo += sx)
         xtab[x] = (int)xo < in->w ? (int)xo : in->w - 1;
     for (int y = 0; y < oh; y++, yo += sy) {
         int yi = (int)yo < in->h ? (int)yo : in->h - 1;
         for (int x = 0; x < ow; x++)
-            memcpy(out + ((size_t)y * ow + x) * c, in->px + ((size_t)yi * in->w + xtab[x]) * c, (size_t)c);
+            memcpy(out + ((size_t)y * (size_t)ow + (size_t)x) * c,
+                   in->px + ((size_t)yi * (size_t)in->w + (size_t)xtab[x]) * c, c);
     }
 }
 
@@ -350,12 +351,12 @@ ft_status ft_img_resize(const ft_img *in, int ow, int oh, int resample, ft_img *
     default: return ft_fail(FT_ERR_ARG, "resample %d is not a PIL resampling code (0..5)", resample);
     }
     int c = in->c;
-    uint8_t *px = malloc((size_t)ow * oh * c);
+    uint8_t *px = malloc((size_t)ow * (size_t)oh * (size_t)c);
     if (!px)
         return ft_fail(FT_ERR_NOMEM, "out of memory resizing to %dx%d", ow, oh);
     *out = (ft_img){.w = ow, .h = oh, .c = c, .px = px, .owned = true};
     if (ow == in->w && oh == in->h) { /* PIL returns a copy */
-        memcpy(px, in->px, (size_t)ow * oh * c);
+        memcpy(px, in->px, (size_t)ow * (size_t)oh * (size_t)c);
         return FT_OK;
     }
     if (!flt.f) {
@@ -380,7 +381,7 @@ ft_status ft_img_resize(const ft_img *in, int ow, int oh, int resample, ft_img *
                 pass_h(in, px, ow, ks, b, k);
             goto done;
         }
-        uint8_t *t = malloc((size_t)ow * in->h * c);
+        uint8_t *t = malloc((size_t)ow * (size_t)in->h * (size_t)c);
         if (!t) {
             st = ft_fail(FT_ERR_NOMEM, "out of memory resizing");
             goto done;
@@ -466,12 +467,13 @@ void ft_img_aug_draw(const ft_img_aug *a, int w, int h, uint64_t seed, uint64_t 
 }
 
 static ft_status crop(const ft_img *in, int x0, int y0, int cw, int ch, ft_img *out) {
-    uint8_t *px = malloc((size_t)cw * ch * in->c);
+    uint8_t *px = malloc((size_t)cw * (size_t)ch * (size_t)in->c);
     if (!px)
         return ft_fail(FT_ERR_NOMEM, "out of memory cropping");
-    size_t row = (size_t)cw * in->c;
+    size_t row = (size_t)cw * (size_t)in->c;
     for (int y = 0; y < ch; y++)
-        memcpy(px + (size_t)y * row, in->px + ((size_t)(y0 + y) * in->w + x0) * in->c, row);
+        memcpy(px + (size_t)y * row, in->px + ((size_t)(y0 + y) * (size_t)in->w + (size_t)x0) * (size_t)in->c,
+               row);
     *out = (ft_img){.w = cw, .h = ch, .c = in->c, .px = px, .owned = true};
     return FT_OK;
 }
@@ -514,13 +516,13 @@ ft_status ft_img_preprocess(const ft_img *im, const ft_img_proc *p, int channels
     int W = p->width, H = p->height;
     for (int c = 0; c < channels; c++) {
         float m = (float)p->mean[p->n_mean == 1 ? 0 : c], s = (float)p->std[p->n_mean == 1 ? 0 : c];
-        float *o = out + (size_t)c * H * W;
+        float *o = out + (size_t)c * (size_t)H * (size_t)W;
         for (int y = 0; y < H; y++)
             for (int x = 0; x < W; x++) {
                 int sx = flip ? W - 1 - x : x;
-                uint8_t u = cur->px[((size_t)y * W + sx) * channels + c];
+                uint8_t u = cur->px[((size_t)y * (size_t)W + (size_t)sx) * (size_t)channels + (size_t)c];
                 float v = p->do_rescale ? (float)((double)u * p->rescale_factor) : (float)u;
-                o[(size_t)y * W + x] = p->do_normalize ? (v - m) / s : v;
+                o[(size_t)y * (size_t)W + (size_t)x] = p->do_normalize ? (v - m) / s : v;
             }
     }
 done:
