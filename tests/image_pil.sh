@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # ftune image preprocess against an independent PIL + numpy reference of HF's ViTImageProcessor
-# (tests/ref/image_ref.py): PNGs of every colour type and depth (palette, tRNS, Adam7, 16-bit), JPEGs
-# (gray, 4:2:0, 4:4:4, progressive, CMYK, EXIF orientations 1-8), decode alone and resize up and down with
-# each PIL resampling filter; every float must be bit-identical. Then the CLI's info/config forms and
-# its errors. Skipped (77) without Debian's python3-pil.
+# (tests/ref/image_ref.py): PNGs of every colour type and depth (palette, tRNS, Adam7, 16-bit, eXIf),
+# JPEGs (gray, 4:2:0, 4:4:4, progressive, CMYK, EXIF orientations 1-8), decode alone and resize up and
+# down with each PIL resampling filter; every float must be bit-identical. Then the CLI's info/config/IDX
+# forms and its errors. Skipped (77) without Debian's python3-pil.
 set -uo pipefail
 FT_SRC=${FT_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 FT_BIN=${FT_BIN:-$FT_SRC/build/ftune}
@@ -38,6 +38,18 @@ b=$("$FT_BIN" image preprocess --size 32 "$d/rgb8.png") || fail "preprocess --si
 [ "$a" = "$b" ] || fail "written config and defaults differ: '$a' vs '$b'"
 out=$("$FT_BIN" image preprocess --json --size 2 "$d/gray8.png") || fail "--json"
 [[ "$out" == '{"shape": [3, 2, 2], "pixel_values": ['* ]] || fail "--json gave '$out'"
+
+# IDX: a gzip'd idx3 of two 4x3 images; --index picks the second, the raw values come back
+"$PY" - "$d/two.idx3.gz" <<'PYEOF' || fail "writing IDX"
+import gzip, struct, sys
+open(sys.argv[1], "wb").write(gzip.compress(struct.pack(">IIII", 0x803, 2, 4, 3) + bytes(range(24))))
+PYEOF
+out=$("$FT_BIN" image info "$d/two.idx3.gz") || fail "IDX info"
+[ "$out" = "$d/two.idx3.gz: IDX 3x4 L 8-bit 2 images" ] || fail "IDX info gave '$out'"
+echo '{"size": {"height": 4, "width": 3}, "do_rescale": false, "do_normalize": false}' > "$d/raw.json"
+out=$("$FT_BIN" image preprocess --config "$d/raw.json" --channels 1 --index 1 --json "$d/two.idx3.gz") || fail "IDX preprocess"
+[ "$out" = '{"shape": [1, 4, 3], "pixel_values": [12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23]}' ] ||
+  fail "IDX preprocess gave '$out'"
 
 # errors name the file, exit 1
 head -c 300 "$d/rgb8.png" > "$d/cut.png"

@@ -48,6 +48,10 @@ static int info_cmd(int argc, char **argv) {
             fails++;
             continue;
         }
+        if (!json && !strcmp(in.mode, "labels")) {
+            printf("%s: IDX labels, %ld of them\n", pos[i], in.count);
+            continue;
+        }
         if (json)
             printf("{\"file\": \"%s\", \"format\": \"%s\", \"width\": %d, \"height\": %d, \"mode\": \"%s\", "
                    "\"bit_depth\": %d, \"orientation\": %d, \"interlaced\": %s, \"alpha\": %s, \"count\": "

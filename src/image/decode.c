@@ -60,6 +60,9 @@ static unsigned long rd32(const uint8_t *p, bool le) {
               : (unsigned long)rd16(p, false) << 16 | rd16(p + 2, false);
 }
 
+static int tiff_orientation(const uint8_t *d, size_t n);
+static ft_status orient(ft_img *im, int o, const char *name);
+
 /* ---------------- PNG ---------------- */
 typedef struct {
     const uint8_t *data;
@@ -147,12 +150,24 @@ static ft_status decode_png(const uint8_t *data, size_t n, const char *name, ft_
     for (png_uint_32 y = 0; y < h; y++)
         j->rows[y] = j->px + (size_t)y * rowbytes;
     png_read_image(png, j->rows);
-    png_read_end(png, NULL);
+    png_read_end(png, pi); /* an eXIf chunk may follow the image data */
+    int o = 0;
+#ifdef PNG_eXIf_SUPPORTED
+    png_uint_32 exif_n = 0;
+    png_bytep exif = NULL;
+    if (png_get_eXIf_1(png, pi, &exif_n, &exif) && exif)
+        o = tiff_orientation(exif, exif_n); /* PIL's exif_transpose honours it in PNGs too */
+#endif
     *out = (ft_img){.w = (int)w, .h = (int)h, .c = c, .px = j->px, .owned = true};
     j->px = NULL;
+    if ((st = orient(out, o, name)) != FT_OK) {
+        ft_img_free(out);
+        goto done;
+    }
     if (info) {
-        info->w = (int)w;
-        info->h = (int)h;
+        info->orientation = o;
+        info->w = out->w;
+        info->h = out->h;
         info->alpha = c == 2 || c == 4;
     }
 done:
@@ -163,11 +178,10 @@ done:
 }
 
 /* ---------------- EXIF orientation ---------------- */
-/* Tag 0x0112 of IFD0 in an APP1 "Exif\0\0" payload; 0 when absent or malformed. */
-static int exif_orientation(const uint8_t *d, size_t n) {
-    if (n < 14 || memcmp(d, "Exif\0\0", 6) != 0)
+/* Tag 0x0112 of IFD0 in a TIFF-structured EXIF block; 0 when absent or malformed. */
+static int tiff_orientation(const uint8_t *d, size_t n) {
+    if (n < 8)
         return 0;
-    d += 6, n -= 6;
     bool le;
     if (d[0] == 'I' && d[1] == 'I')
         le = true;
@@ -189,6 +203,11 @@ static int exif_orientation(const uint8_t *d, size_t n) {
         }
     }
     return 0;
+}
+
+/* The same in a JPEG APP1 "Exif\0\0" payload. */
+static int exif_orientation(const uint8_t *d, size_t n) {
+    return n >= 14 && memcmp(d, "Exif\0\0", 6) == 0 ? tiff_orientation(d + 6, n - 6) : 0;
 }
 
 /* Apply orientation o (PIL's ImageOps.exif_transpose: 2 mirror, 3 rotate 180, 4 flip, 5 transpose,
@@ -353,18 +372,20 @@ ft_status ft_img_decode(const uint8_t *data, size_t n, const char *name, ft_img 
         return decode_png(data, n, name, out, info);
     if (f == FT_IMG_JPEG)
         return decode_jpeg(data, n, name, out, info);
-    if (f == FT_IMG_IDX) {
+    if (f == FT_IMG_IDX) { /* the first image of an idx3 file */
         ft_img_idx x;
         FT_TRY(ft_img_idx_parse(data, n, name, &x));
         ft_status st = FT_OK;
+        size_t sz = (size_t)x.h * (size_t)x.w;
+        uint8_t *px = NULL;
         if (x.dims != 3 || x.n < 1)
             st = ft_fail(FT_ERR_FORMAT, "%s: an IDX %s file has no image to decode", name,
                          x.dims == 1 ? "label" : "image");
-        else if (!(out->px = malloc((size_t)x.h * (size_t)x.w)))
+        else if (!(px = malloc(sz)))
             st = ft_fail(FT_ERR_NOMEM, "%s: out of memory", name);
-        else {
-            memcpy(out->px, x.data, (size_t)x.h * (size_t)x.w);
-            *out = (ft_img){.w = x.w, .h = x.h, .c = 1, .px = out->px, .owned = true};
+        if (st == FT_OK) {
+            memcpy(px, x.data, sz);
+            *out = (ft_img){.w = x.w, .h = x.h, .c = 1, .px = px, .owned = true};
             if (info) {
                 snprintf(info->mode, sizeof info->mode, "L");
                 info->w = x.w, info->h = x.h, info->bit_depth = 8, info->count = x.n;

@@ -40,13 +40,13 @@ typedef struct {
 const char *ft_img_format_name(ft_img_format f);
 /* The format from the first bytes (PNG/JPEG/IDX signature; gzip counts as IDX), FT_IMG_NONE otherwise. */
 ft_img_format ft_img_sniff(const uint8_t *data, size_t n);
-/* Decode a PNG or JPEG in memory (name: the file, for messages). 16-bit samples keep their high byte;
- * palettes expand to RGB(A); tRNS becomes alpha; JPEG EXIF orientation is applied; CMYK → RGB as PIL.
- * info may be NULL. */
+/* Decode a PNG or JPEG in memory (name: the file, for messages); an IDX file gives its first image.
+ * 16-bit samples keep their high byte; palettes expand to RGB(A); tRNS becomes alpha; the EXIF orientation
+ * (JPEG APP1, PNG eXIf) is applied; CMYK → RGB as PIL. info may be NULL. */
 ft_status ft_img_decode(const uint8_t *data, size_t n, const char *name, ft_img *out, ft_img_info *info);
 /* Read and decode a PNG/JPEG file; an IDX file gives its first image. */
 ft_status ft_img_load(const char *path, ft_img *out, ft_img_info *info);
-/* The header of a file only (IDX: count and size; PNG/JPEG: decodes it to know everything). */
+/* What a file is: IDX from its header (label files too: mode "labels"); PNG/JPEG by decoding it. */
 ft_status ft_img_probe(const char *path, ft_img_info *info);
 void ft_img_free(ft_img *im);
 

@@ -44,7 +44,7 @@ def _pack(a, depth):
     return b"".join(rows)
 
 
-def png_bytes(arr, ctype, depth, palette=None, trns=None, interlace=False):
+def png_bytes(arr, ctype, depth, palette=None, trns=None, interlace=False, after=b""):
     h, w = arr.shape[:2]
     if interlace:
         raw = b""
@@ -64,7 +64,10 @@ def png_bytes(arr, ctype, depth, palette=None, trns=None, interlace=False):
         out += chunk(b"PLTE", bytes(np.asarray(palette, dtype=np.uint8).reshape(-1)))
     if trns is not None:
         out += chunk(b"tRNS", trns)
-    return out + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    out += chunk(b"IDAT", zlib.compress(raw))
+    if after:  # an eXIf chunk after the image data
+        out += chunk(b"eXIf", after)
+    return out + chunk(b"IEND", b"")
 
 
 def _content(h, w, c, maxv, seed):
@@ -108,6 +111,14 @@ def gen(d):
     put("gray4_adam7.png", png_bytes(_content(13, 11, 1, 15, 19), 0, 4, interlace=True))
     put("rgba16_adam7.png", png_bytes(_content(10, 9, 4, 65535, 20), 6, 16, interlace=True))
     put("big_rgb8.png", png_bytes(_content(300, 260, 3, 255, 21), 2, 8))
+
+    # EXIF orientation in PNGs: an eXIf chunk before the image data (PIL's writer) and after it (ours)
+    ex = Image.Exif()
+    ex[0x0112] = 6
+    Image.fromarray(_content(14, 22, 3, 255, 24).astype(np.uint8), "RGB").save(os.path.join(d, "png_exif6.png"),
+                                                                               exif=ex.tobytes())
+    ex[0x0112] = 7
+    put("png_exif7_after.png", png_bytes(_content(9, 16, 1, 255, 25), 0, 8, after=ex.tobytes()[6:]))
 
     rgb = Image.fromarray(_content(40, 64, 3, 255, 22).astype(np.uint8), "RGB")
     rgb.convert("L").save(os.path.join(d, "jpg_gray.jpg"), quality=90)
