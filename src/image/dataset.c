@@ -104,7 +104,7 @@ static ft_status list_dir(const char *dir, bool want_dirs, strvec *out) {
             st = sv_push(out, strdup(e->d_name));
     }
     closedir(d);
-    if (st == FT_OK)
+    if (st == FT_OK && out->n > 1)
         qsort(out->v, out->n, sizeof *out->v, cmp_str);
     return st;
 }
@@ -219,7 +219,7 @@ ft_status ft_img_dataset_list(const char *path, const char *const *labels, int n
                 st = sv_push(&set, strdup(r->label));
         }
     }
-    if (st == FT_OK && !labels)
+    if (st == FT_OK && !labels && set.n > 1)
         qsort(set.v, set.n, sizeof *set.v, cmp_str);
     if (st == FT_OK)
         st = ds_alloc(ds, (long)rs.n, true);
