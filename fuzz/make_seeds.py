@@ -213,6 +213,58 @@ put("batch", "causal.json", json.dumps({"input_ids": [[1, 2, 3], [4, 5, 0]], "at
 put("batch", "cls.json", json.dumps({"input_ids": [[101, 7, 102]], "token_type_ids": [[0, 0, 0]], "cls_labels": [1]}))
 put("batch", "reg.json", json.dumps({"input_ids": [[5], [6]], "targets": [0.5, -2.25]}))
 
+# ---- images (first byte: 0 decode + preprocess, resample in bits 2-4; 1 IDX; 2 preprocessor config;
+#      3 decode + augmentation). Tiny PNGs written here, JPEGs through PIL when it is installed ----
+def png(w, h, ctype, depth, rows, extra=b"", interlace=0):
+    import zlib
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+    raw = b"".join(b"\0" + r for r in rows)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, ctype, 0, 0, interlace))
+            + extra + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def _png_chunk(t, d):
+    import zlib
+    return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+
+
+put("image", "png_gray8", b"\0" + png(3, 2, 0, 8, [bytes([0, 128, 255]), bytes([1, 2, 3])]))
+put("image", "png_rgb16", b"\x08" + png(2, 2, 2, 16, [bytes(range(12)), bytes(range(12, 24))]))
+put("image", "png_rgba8", b"\x03" + png(2, 1, 6, 8, [bytes([255, 0, 0, 128, 0, 255, 0, 255])]))
+put("image", "png_pal2_trns", b"\x0c" + png(4, 1, 3, 2, [bytes([0b00011011])],
+                                           _png_chunk(b"PLTE", bytes(range(12))) + _png_chunk(b"tRNS", b"\x00\x80")))
+put("image", "png_gray1_adam7", b"\x10" + png(1, 1, 0, 1, [b"\x80"], interlace=1))
+idx3 = bytes([0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 3]) + bytes(range(12))
+put("image", "idx3_in_decode", b"\0" + idx3)
+put("image", "idx3", b"\x01" + idx3)
+put("image", "idx1", b"\x01" + bytes([0, 0, 8, 1, 0, 0, 0, 3, 7, 8, 9]))
+import gzip as _gz
+put("image", "idx3_gz", b"\x01" + _gz.compress(idx3, mtime=0))
+put("image", "config_vit", b"\x02" + json.dumps({"do_normalize": True, "do_rescale": True, "do_resize": True,
+                                                  "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5],
+                                                  "resample": 2, "rescale_factor": 1 / 255,
+                                                  "size": {"height": 224, "width": 224}}).encode())
+put("image", "config_int_size", b"\x02" + b'{"size": 32, "image_mean": 0.1, "image_std": 0.3, "resample": 3}')
+try:
+    import io
+    from PIL import Image
+    for name, mode, first, kw in [("jpg_rgb", "RGB", 0, {}), ("jpg_gray", "L", 4, {}),
+                                  ("jpg_progressive", "RGB", 3, {"progressive": True}), ("jpg_cmyk", "CMYK", 8, {})]:
+        im = Image.new(mode, (5, 3))
+        im.putdata([tuple((x * 50 + k * 30) % 256 for k in range(len(mode))) if len(mode) > 1 else x * 20
+                    for x in range(15)])
+        b = io.BytesIO()
+        im.save(b, "JPEG", quality=90, **kw)
+        put("image", name, bytes([first]) + b.getvalue())
+    ex = Image.Exif()
+    ex[0x0112] = 6
+    b = io.BytesIO()
+    Image.new("RGB", (4, 2), (10, 200, 30)).save(b, "JPEG", exif=ex.tobytes())
+    put("image", "jpg_exif6", b"\x03" + b.getvalue())
+except ImportError:
+    print("make_seeds: no PIL, JPEG image seeds not written")
+
 # ---- libFuzzer dictionaries fuzz/dict/<target>.dict ----
 DICT = os.path.join(HERE, "dict")
 os.makedirs(DICT, exist_ok=True)
@@ -223,7 +275,7 @@ JSON_TOK = ['{', '}', '[', ']', ':', ',', '"', 'null', 'true', 'false', '-1', '0
 def dict_file(name, words, base=JSON_TOK):
     def esc(t):
         out = ""
-        for b in t.encode():
+        for b in t if isinstance(t, bytes) else t.encode():
             c = chr(b)
             out += "\\\\" if c == "\\" else '\\"' if c == '"' else c if 0x20 <= b < 0x7F else "\\x%02X" % b
         return out
@@ -282,3 +334,8 @@ dict_file('mail', ['Subject: ', 'From: ', 'Content-Type: ', 'Content-Transfer-En
                    'utf-8', 'iso-8859-1', 'windows-1252', 'koi8-r', 'boundary=', '--', '\n\n', '\r\n',
                    '=?UTF-8?Q?', '=?iso-8859-1?B?', '?=', '=\n', '=C3=A9', ' ;', '"', '<html>', '<!--', '-->',
                    '<script>', '&amp;', '&#233;', '&#x', 'MIME-Version: 1.0'], base=[])
+dict_file('image', [b'\x89PNG\r\n\x1a\n', b'IHDR', b'PLTE', b'tRNS', b'IDAT', b'IEND', b'\xff\xd8\xff', b'\xff\xe1',
+                    b'Exif\x00\x00', b'II*\x00', b'MM\x00*', b'\x01\x12', b'\xff\xc0', b'\xff\xc2', b'\xff\xda',
+                    b'\xff\xd9', b'Adobe', b'\x00\x00\x08\x03', b'\x00\x00\x08\x01', b'\x1f\x8b', b'size',
+                    b'height', b'width', b'shortest_edge', b'resample', b'do_resize', b'image_mean', b'image_std',
+                    b'rescale_factor', b'do_center_crop'], base=[])

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one libFuzzer target (or all of them in turn) on its committed seed corpus.
 #   fuzz/run.sh TARGET SECONDS [libFuzzer flags...]    TARGET: safetensors config tokenizer peft recipe
-#   fuzz/run.sh all SECONDS [libFuzzer flags...]               readers mail batch (or fuzz_<name>)
+#   fuzz/run.sh all SECONDS [libFuzzer flags...]               readers mail batch image (or fuzz_<name>)
 # Builds build-fuzz/ with clang-14 (-DFT_FUZZ=ON) first unless FT_FUZZ_NO_BUILD=1. The committed corpus
 # fuzz/corpus/<target>/ and past findings fuzz/regress/<target>/ are only read: inputs the fuzzer adds
 # go to $FT_FUZZ_OUT/corpus/<target>/ and crashes, leaks, timeouts and out-of-memory inputs to
@@ -19,7 +19,7 @@ target="$1"; secs="$2"; shift 2
 bdir="${FT_FUZZ_BUILD:-$root/build-fuzz}"
 out="${FT_FUZZ_OUT:-$bdir/out}"
 nice_n="${FT_FUZZ_NICE:-0}"
-all=(safetensors config tokenizer peft recipe readers mail batch)
+all=(safetensors config tokenizer peft recipe readers mail batch image)
 if [ "$target" = all ]; then targets=("${all[@]}"); else targets=("${target#fuzz_}"); fi
 for t in "${targets[@]}"; do
   [ -f "$root/fuzz/fuzz_$t.c" ] || { echo "run.sh: no target '$t' (${all[*]})" >&2; exit 2; }

@@ -6,15 +6,18 @@
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+# libpng-dev libjpeg62-turbo-dev zlib1g-dev: image input (src/image/, docs/vision.md)
 build_pkgs=(build-essential cmake pkg-config libdnnl-dev libcjson-dev libyaml-dev libpcre2-dev libutf8proc-dev
-            nodejs npm wordnet-base)
+            libpng-dev libjpeg62-turbo-dev zlib1g-dev nodejs npm wordnet-base)
 # python3-pytest: collects tests/interop (skipped without transformers/peft, which Debian lacks)
 # libopenblas0-openmp: without it torch runs fp32 on reference BLAS (~4 GFLOP/s) in bench/compare_torch
 # clang-14 + libclang-rt-14-dev (libFuzzer, ASan/UBSan runtimes) + libomp-14-dev (clang's OpenMP): the fuzz
 # targets under fuzz/ (fuzz/run.sh, docs/reliability.md)
 # python3-pip + python3-setuptools: tests/python_api.sh installs the ctypes binding (python/) offline
 # valgrind: tests/valgrind_cli.sh (memcheck over the CLI commands, docs/reliability.md)
+# python3-pil: tests/image_pil.sh (the ViTImageProcessor reference); dataset-fashion-mnist: IDX test data
 test_pkgs=(python3 python3-torch python3-numpy python3-sklearn python3-nltk python3-pytest python3-pip python3-setuptools
+           python3-pil dataset-fashion-mnist
            libopenblas0-openmp cppcheck valgrind
            clang-14 libclang-rt-14-dev libomp-14-dev)
 pkgs=("${build_pkgs[@]}")
