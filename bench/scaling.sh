@@ -2,13 +2,14 @@
 # Data-parallel scaling (docs/distributed.md): tokens/s of `ftune train` on 1 rank and on N ranks
 # (mpirun, one OpenMP thread per rank, the same micro-batch per rank: the global batch grows with N), and
 # the bytes each rank exchanges per step, for full fine-tuning and LoRA, on a randomly initialized Llama
-# written by `ftune init` (the speed of a step does not depend on the weights' values).
+# written by `ftune init` (the speed of a step does not depend on the weights' values). Also one rank with
+# N x K threads: the other way to spend the same cores.
 #   bench/scaling.sh [--ranks N] [--hidden H] [--layers L] [--batch B] [--seq T] [--steps S] [--threads K]
 # --threads K: OpenMP threads per rank (default 1). Prints one line per run and a table.
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 FT=${FT_BIN:-$SRC/build/ftune}
-ranks=2 hidden=256 layers=4 batch=4 seq=128 steps=12 threads=1
+ranks=2 hidden=256 layers=4 batch=4 seq=128 steps=30 threads=1
 while [ $# -gt 0 ]; do
   case $1 in
   --ranks) ranks=$2 ;; --hidden) hidden=$2 ;; --layers) layers=$2 ;; --batch) batch=$2 ;;
@@ -36,7 +37,8 @@ for _ in range(512):
     print('{"input_ids": [%s]}' % ", ".join(str(random.randrange(1, 4096)) for _ in range(T)))
 PY
 cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)
-echo "scaling: $cpu, $(nproc) CPUs; Llama hidden $hidden x $layers layers, vocab 4096, micro-batch $batch x $seq per rank, $steps steps, $threads thread(s) per rank"
+feat=$(grep -m1 '^flags' /proc/cpuinfo | grep -o 'avx512f\|avx512_bf16\|amx_bf16\|avx2' | sort -u | tr '\n' ' ')
+echo "scaling: $cpu ($feat), $(getconf _NPROCESSORS_ONLN) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); Llama hidden $hidden x $layers layers, vocab 4096, micro-batch $batch x $seq per rank, $steps steps, $threads thread(s) per rank"
 declare -A TPS BYTES
 for method in full lora; do
   for np in 1 "$ranks"; do
@@ -48,10 +50,16 @@ for method in full lora; do
     BYTES[$method$np]=$(sed -n 's/.* \([0-9.]*\) MB exchanged per step.*/\1/p' log)
     echo "  $method, $np rank(s): ${TPS[$method$np]} tok/s${BYTES[$method$np]:+, ${BYTES[$method$np]} MB exchanged per step and rank}"
   done
+  k=$((ranks * threads)) # one rank on all the cores, at the same global batch
+  OMP_NUM_THREADS=$k "$FT" train --model m --data d.jsonl --out "o${method}t" --method "$method" --threads "$k" \
+    --steps "$steps" --batch-size $((batch * ranks)) --seq-len "$seq" --lr 1e-4 --quiet report.tensorboard=false \
+    report.html=false >log 2>&1 || { cat log; exit 1; }
+  TPS[${method}t]=$(sed -n 's/.* tokens, \([0-9]*\) tok\/s.*/\1/p' log)
+  echo "  $method, 1 rank x $k threads, batch $((batch * ranks)): ${TPS[${method}t]} tok/s"
 done
-printf '\n| method | 1 rank tok/s | %d ranks tok/s | speed-up | MB exchanged per step and rank |\n|---|---|---|---|---|\n' "$ranks"
+printf '\n| method | 1 rank tok/s | %d ranks tok/s | speed-up | 1 rank x %d threads tok/s | MB exchanged per step and rank |\n|---|---|---|---|---|---|\n' "$ranks" $((ranks * threads))
 for method in full lora; do
   a=${TPS[${method}1]} b=${TPS[$method$ranks]}
-  printf '| %s | %s | %s | %s | %s |\n' "$method" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN{printf "%.2f", b/a}')" \
-    "${BYTES[$method$ranks]:-?}"
+  printf '| %s | %s | %s | %s | %s | %s |\n' "$method" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN{printf "%.2f", b/a}')" \
+    "${TPS[${method}t]}" "${BYTES[$method$ranks]:-?}"
 done
