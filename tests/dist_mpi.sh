@@ -2,6 +2,7 @@
 # Data-parallel training over MPI (issue 20, docs/distributed.md), with mpirun --oversubscribe -np 2 and one
 # thread per rank on a tiny Llama written by `ftune init`:
 #  - ftune itself does not link MPI (ldd); under `mpirun -np 1` a run is bit-identical to a plain one;
+#  - at the end both ranks hold the same parameters bit for bit (ftune's own hash check, in its summary);
 #  - 2 ranks x micro-batch b give the losses (train and eval) and final parameters of 1 rank x 2b to 1e-5
 #    relative: full fine-tuning, full with ZeRO-1 and grad_accum 2 (its checkpoint's AdamW moments too,
 #    gathered from the shards), LoRA; a negative control (2 x b against 1 x b) must differ;
@@ -79,6 +80,13 @@ b1=$(sed -n 's/.* \([0-9.]*\) MB exchanged per step.*/\1/p' full2.log)
 b2=$(sed -n 's/.* \([0-9.]*\) MB exchanged per step.*/\1/p' lora2.log)
 echo "dist_mpi: note bytes exchanged per step and rank: full $b1 MB, LoRA $b2 MB"
 [ -n "$b1" ] && [ -n "$b2" ] && $PY -c "import sys; sys.exit(not 0 < $b2 < $b1)" || bad "bytes per step: full '$b1' LoRA '$b2'"
+
+n=0
+for f in full2 zero2 lora2; do
+  grep -q "parameters bit-identical on every rank" $f.log && n=$((n + 1))
+done
+[ $n = 3 ] && ok "full, ZeRO-1, LoRA: both ranks end with bit-identical parameters" ||
+  bad "the ranks' parameters differ at the end of $((3 - n)) of 3 runs"
 
 train neg1 0 4 && same "negative control: 2 x 4 differs from 1 x 4" full2 neg1 --losses --file model.safetensors --expect-differ
 

@@ -285,6 +285,25 @@ ft_status ft_dist_gather_params(ft_dist *d, ft_model *m, uint64_t *bytes) {
     return st;
 }
 
+ft_status ft_dist_same_params(ft_dist *d, const ft_model *m, bool *same) {
+    *same = true;
+    if (!d || d->size <= 1)
+        return FT_OK;
+    uint64_t h = 1469598103934665603ull; /* FNV-1a over the values' bits */
+    for (int i = 0; i < m->n_params; i++) {
+        const ft_param *p = &m->params[i];
+        for (int64_t j = 0; p->trainable && j < p->numel; j++) {
+            uint32_t bits;
+            memcpy(&bits, &p->data[j], sizeof bits);
+            h = (h ^ bits) * 1099511628211ull;
+        }
+    }
+    double v[2] = {(double)(h >> 12), -(double)(h >> 12)}; /* 52 bits: exact in a double */
+    FT_TRY(ft_dist_allreduce_f64(d, v, 2, true));
+    *same = v[0] == -v[1]; /* max == min */
+    return FT_OK;
+}
+
 typedef struct {
     const ft_optim *shard;
     ft_optim *full;

@@ -32,6 +32,9 @@ ft_status ft_dist_allreduce_grads(ft_dist *d, ft_model *m, uint64_t *bytes);
 /* ZeRO-1 after the update: each rank's slice of the trainable values (ft_optim_shard_range) to every
  * rank, and the bf16 copies of what arrived refreshed; *bytes += the payload. */
 ft_status ft_dist_gather_params(ft_dist *d, ft_model *m, uint64_t *bytes);
+/* *same = whether every rank holds the same bits in every trainable tensor (a 52-bit hash of each rank's
+ * values, compared by one allreduce); true without MPI. */
+ft_status ft_dist_same_params(ft_dist *d, const ft_model *m, bool *same);
 /* ZeRO-1: the moments of every rank's shard into full (an unsharded optimizer) on rank 0, for a
  * checkpoint; full is only written on rank 0 and may be NULL elsewhere. */
 ft_status ft_dist_gather_optim(ft_dist *d, const ft_model *m, const ft_optim *shard, ft_optim *full);

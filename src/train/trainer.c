@@ -882,6 +882,7 @@ static ft_status loop_finish(run *r) {
         FT_TRY(evaluate(r, &r->stop_early));
     if (c->progress && r->rank == 0)
         ft_progress_finish(c->progress, ft_now());
+    FT_TRY(ft_dist_same_params(c->dist, r->m, &res->ranks_agree)); /* the same step on every rank? */
     return checkpoint(r);
 }
 

@@ -121,6 +121,7 @@ typedef struct {
     double tokens_per_s;
     int world;                    /* ranks (1: one process) */
     uint64_t comm_bytes_per_step; /* bytes exchanged per step by each rank (last step) */
+    bool ranks_agree;             /* at the end every rank held the same parameters, bit for bit */
     bool has_eval;
     ft_eval_result eval;                  /* the last evaluation */
     double best_metric;
