@@ -5,7 +5,8 @@
 #  - at the end both ranks hold the same parameters bit for bit (ftune's own hash check, in its summary);
 #  - 2 ranks x micro-batch b give the losses (train and eval) and final parameters of 1 rank x 2b to 1e-5
 #    relative: full fine-tuning, full with ZeRO-1 and grad_accum 2 (its checkpoint's AdamW moments too,
-#    gathered from the shards), LoRA; a negative control (2 x b against 1 x b) must differ;
+#    gathered from the shards), LoRA with train.group_by_length; a negative control (2 x b against 1 x b)
+#    must differ;
 #  - resume with the same N (ZeRO-1) continues bit for bit; early stopping stops every rank at one step;
 #  - SIGUSR1 to mpirun (forwarded to every rank) checkpoints and stops (exit 130);
 #  - a killed rank (SIGKILL) ends the job non-zero within 30 s; a hung rank (SIGSTOP) makes the others
@@ -74,8 +75,8 @@ train zero1 0 8 "${V[@]}" && train zero2 2 4 "${V[@]}" train.zero=1 &&
   same "full ZeRO-1, grad_accum 2, eval: 2 x 4 x 2 = 1 x 8 x 2" zero2 zero1 --losses --file model.safetensors \
     --file checkpoints/step-00000006/optimizer.safetensors
 
-train lora1 0 8 --method lora && train lora2 2 4 --method lora &&
-  same "LoRA, 2 x 4 = 1 x 8" lora2 lora1 --losses --file adapter_model.safetensors
+train lora1 0 8 --method lora train.group_by_length=true && train lora2 2 4 --method lora train.group_by_length=true &&
+  same "LoRA, group_by_length, 2 x 4 = 1 x 8" lora2 lora1 --losses --file adapter_model.safetensors
 b1=$(sed -n 's/.* \([0-9.]*\) MB exchanged per step.*/\1/p' full2.log)
 b2=$(sed -n 's/.* \([0-9.]*\) MB exchanged per step.*/\1/p' lora2.log)
 echo "dist_mpi: note bytes exchanged per step and rank: full $b1 MB, LoRA $b2 MB"

@@ -441,11 +441,13 @@ struct ft_train_run {
 };
 typedef struct ft_train_run run;
 
-/* Order of epoch e (0-based): Fisher–Yates driven by the counter RNG, so it depends only on (seed, e). */
+/* Order of epoch e (0-based): Fisher–Yates driven by the counter RNG, so it depends only on (seed, e).
+ * Length groups are of a global micro-batch (all ranks' rows), so N ranks walk 1 rank × N·b's order. */
 static void shuffle(run *r, uint64_t e) {
     size_t n = r->train->n;
     if (r->cfg->group_by_length &&
-        ft_data_length_groups(r->train, r->cfg->batch_size, ft_rng_u64(r->cfg->seed, 0x6e0, e), r->order) == FT_OK)
+        ft_data_length_groups(r->train, r->cfg->batch_size * r->world, ft_rng_u64(r->cfg->seed, 0x6e0, e),
+                              r->order) == FT_OK)
         return;
     for (size_t k = 0; k < n; k++)
         r->order[k] = k;
