@@ -7,8 +7,10 @@ set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # libpng-dev libjpeg62-turbo-dev zlib1g-dev: image input (src/image/, docs/vision.md)
+# libopenmpi-dev + openmpi-bin: the data-parallel plugin libftune_mpi.so (FT_MPI, docs/distributed.md) and
+# the mpirun that tests/dist_mpi.sh and bench/scaling.sh launch
 build_pkgs=(build-essential cmake pkg-config libdnnl-dev libcjson-dev libyaml-dev libpcre2-dev libutf8proc-dev
-            libpng-dev libjpeg62-turbo-dev zlib1g-dev nodejs npm wordnet-base)
+            libpng-dev libjpeg62-turbo-dev zlib1g-dev nodejs npm wordnet-base libopenmpi-dev openmpi-bin)
 # python3-pytest: collects tests/interop (skipped without transformers/peft, which Debian lacks)
 # libopenblas0-openmp: without it torch runs fp32 on reference BLAS (~4 GFLOP/s) in bench/compare_torch
 # clang-14 + libclang-rt-14-dev (libFuzzer, ASan/UBSan runtimes) + libomp-14-dev (clang's OpenMP): the fuzz

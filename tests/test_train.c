@@ -1,5 +1,6 @@
 /* train: schedules (exact values), clipping, optimizers, gradient accumulation (N micro-batches of b =
- * one batch of N·b), resume bit-exactness, non-finite guard, early stopping, checkpoint pruning, recipes. */
+ * one batch of N·b), resume bit-exactness, non-finite guard, early stopping, checkpoint pruning, recipes,
+ * ZeRO-1 optimizer shards and train/dist without MPI (the MPI runs are tests/dist_mpi.sh). */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -7,6 +8,7 @@
 
 #include "ft_test.h"
 #include "peft/peft.h"
+#include "train/dist.h"
 #include "train/memory.h"
 #include "train/recipe.h"
 #include "train/trainer.h"
@@ -828,6 +830,108 @@ FT_TEST(recipe_errors) {
     ft_recipe_free(&r);
 }
 
+/* ZeRO-1: the shards of 2 and 3 ranks partition the trainable values in flat order; updating every shard
+ * of a model in turn gives the unsharded AdamW update bit for bit over two steps; a shard cut from the
+ * whole state (resume) holds the shard's own moments; a sharded state cannot be saved as is. */
+FT_TEST(zero1_shards_match_unsharded) {
+    ft_model *a = tiny(LLAMA_CFG, true), *b = tiny(LLAMA_CFG, true);
+    if (!a || !b)
+        return;
+    ft_optim_cfg c;
+    ft_optim_cfg_default(&c);
+    c.weight_decay = 0.01f;
+    for (int size = 2; size <= 3; size++) {
+        int64_t at = 0, prev_hi = 0;
+        for (int i = 0; i < a->n_params; i++) { /* ranks in order tile each parameter */
+            prev_hi = 0;
+            for (int q = 0; q < size; q++) {
+                int64_t lo, hi;
+                ft_optim_shard_range(a, q, size, i, &lo, &hi);
+                FT_CHECKF(lo == prev_hi || hi == lo, "size %d param %d rank %d: [%lld, %lld) after %lld",
+                          size, i, q, (long long)lo, (long long)hi, (long long)prev_hi);
+                prev_hi = hi > lo ? hi : prev_hi;
+                at += hi - lo;
+            }
+            FT_CHECKF(prev_hi == a->params[i].numel, "size %d param %d: covered %lld of %lld", size, i,
+                      (long long)prev_hi, (long long)a->params[i].numel);
+        }
+        FT_CHECK(at == ft_model_param_count(a, true));
+    }
+    enum { N = 3 };
+    ft_optim full, shard[N];
+    FT_CHECK_OK(ft_optim_init(&full, a, &c));
+    for (int q = 0; q < N; q++)
+        FT_CHECK_OK(ft_optim_init_shard(&shard[q], b, &c, q, N));
+    for (int step = 0; step < 2; step++) {
+        for (int i = 0; i < a->n_params; i++)
+            for (int64_t j = 0; j < a->params[i].numel; j++)
+                a->params[i].grad[j] = b->params[i].grad[j] =
+                    ft_rng_normal(7, (uint64_t)(step * 100 + i), (uint64_t)j) * 0.01f;
+        ft_optim_update_scaled(&full, a, 1e-2f, 0.5f);
+        for (int q = 0; q < N; q++)
+            ft_optim_update_scaled(&shard[q], b, 1e-2f, 0.5f);
+    }
+    int diff = 0;
+    for (int i = 0; i < a->n_params; i++)
+        diff += memcmp(a->params[i].data, b->params[i].data, (size_t)a->params[i].numel * sizeof(float)) != 0;
+    FT_CHECKF(diff == 0, "%d parameters differ between the sharded and the whole update", diff);
+    ft_optim cut;
+    FT_CHECK_OK(ft_optim_init_shard(&cut, b, &c, 1, N));
+    ft_optim_copy_shard(&full, &cut);
+    for (int i = 0; i < b->n_params; i++) {
+        const size_t bytes = (size_t)(cut.hi[i] - cut.lo[i]) * sizeof(float);
+        FT_CHECK(cut.lo[i] == shard[1].lo[i] && cut.hi[i] == shard[1].hi[i]);
+        FT_CHECKF(!bytes ||
+                      (!memcmp(cut.m[i], shard[1].m[i], bytes) && !memcmp(cut.v[i], shard[1].v[i], bytes)),
+                  "param %d: the cut shard's moments differ", i);
+    }
+    FT_CHECK(cut.t == 2);
+    /* rank 0's part of a gather without MPI: its own slice lands in a whole state */
+    ft_optim whole;
+    FT_CHECK_OK(ft_optim_init(&whole, b, &c));
+    FT_CHECK_OK(ft_dist_gather_optim(NULL, b, &shard[0], &whole));
+    for (int i = 0; i < b->n_params; i++) {
+        const int64_t lo = shard[0].lo[i], hi = shard[0].hi[i];
+        FT_CHECK(hi == lo || !memcmp(whole.m[i] + lo, full.m[i] + lo, (size_t)(hi - lo) * sizeof(float)));
+    }
+    ft_train_state st = {.step = 1, .best_metric = 0.0, .best_step = -1};
+    char ckdir[128];
+    snprintf(ckdir, sizeof ckdir, "%s/zero", tmpdir);
+    FT_CHECK_FAILS(ft_ckpt_save(ckdir, b, &shard[0], &st, NULL, false, NULL, 0), FT_ERR_INTERNAL, "sharded");
+    FT_CHECK_FAILS(ft_ckpt_load(ckdir, b, &cut, &st), FT_ERR_INTERNAL, "sharded");
+    ft_optim_free(&whole);
+    ft_optim_free(&cut);
+    for (int q = 0; q < N; q++)
+        ft_optim_free(&shard[q]);
+    ft_optim_free(&full);
+    ft_model_free(a);
+    ft_model_free(b);
+}
+
+/* train/dist without a launcher: no job, one rank, collectives are the identity; a launcher with several
+ * ranks and no loadable plugin is an error naming the plugin. */
+FT_TEST(dist_without_mpi) {
+    unsetenv("OMPI_COMM_WORLD_SIZE");
+    unsetenv("PMI_SIZE");
+    unsetenv("PMIX_RANK");
+    FT_CHECK(ft_dist_launched_size() == 1);
+    ft_dist *d = (ft_dist *)1;
+    FT_CHECK_OK(ft_dist_init(10, &d));
+    FT_CHECK(d == NULL && ft_dist_rank(d) == 0 && ft_dist_size(d) == 1);
+    double v[2] = {1.5, -2};
+    FT_CHECK_OK(ft_dist_allreduce_f64(d, v, 2, false));
+    FT_CHECK_OK(ft_dist_bcast(d, v, sizeof v, 0));
+    FT_CHECK_OK(ft_dist_barrier(d));
+    FT_CHECK(v[0] == 1.5 && v[1] == -2);
+    setenv("PMI_SIZE", "3", 1);
+    FT_CHECK(ft_dist_launched_size() == 3);
+    setenv("FTUNE_MPI_PLUGIN", "/nonexistent/libftune_mpi.so", 1);
+    FT_CHECK_FAILS(ft_dist_init(10, &d), FT_ERR_UNSUPPORTED, "/nonexistent/libftune_mpi.so");
+    unsetenv("PMI_SIZE");
+    unsetenv("FTUNE_MPI_PLUGIN");
+    ft_dist_end(NULL, false);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/ft_train_test.%d", (int)getpid());
     ft_mkdir_p(tmpdir);
@@ -848,6 +952,8 @@ int main(void) {
     FT_RUN(windowed_classification_eval);
     FT_RUN(recipe_parse_override_roundtrip);
     FT_RUN(recipe_errors);
+    FT_RUN(zero1_shards_match_unsharded);
+    FT_RUN(dist_without_mpi);
     ft_rm_tree(tmpdir);
     FT_DONE();
 }

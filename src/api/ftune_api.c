@@ -750,7 +750,7 @@ static ft_status prepare(ftune_trainer *t) {
     if (n_tr == 0)
         return ft_fail(FT_ERR_CONFIG, "method '%s' leaves nothing to train on this model", r->method);
     int64_t steps, warmup;
-    ft_runcfg_steps(r, t->tr.n, &steps, &warmup);
+    ft_runcfg_steps(r, t->tr.n, 1, &steps, &warmup);
     FT_TRY(ft_runcfg_outputs(r, &t->tr, tok_src, t->tok != NULL, &t->yaml, &t->log, &t->tb));
     logf_(t, "model %s (%s): %lld parameters, %lld trainable, method %s, task %s", r->model,
           t->m->cfg.model_type, (long long)n_all, (long long)n_tr, r->method, r->task);

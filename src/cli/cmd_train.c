@@ -21,6 +21,7 @@
 #include "data/mlm.h"
 #include "peft/peft.h"
 #include "tokenizer/tokenizer.h"
+#include "train/dist.h"
 #include "train/recipe.h"
 #include "train/run_report.h"
 #include "train/trainer.h"
@@ -31,8 +32,9 @@ static const char *TRAIN_USAGE =
     "       (pre-tokenized JSONL; full fine-tuning unless --method or --adapter says otherwise)\n"
     "\n"
     "A run is a YAML recipe; any key can be overridden as key=value (e.g. optim.lr=3e-4 lora.r=16);\n"
-    "resume=DIR continues from a checkpoint (or an output_dir's latest one). Ctrl-C writes a checkpoint and\n"
-    "stops. Everything lands in output_dir: the model or adapter, recipe.yaml, ftune_train.json, tokenizer\n"
+    "resume=DIR continues from a checkpoint (or an output_dir's latest one). Ctrl-C (or SIGUSR1) writes a\n"
+    "checkpoint and stops. Data-parallel over MPI: mpirun -np N ftune train ... (docs/distributed.md).\n"
+    "Everything lands in output_dir: the model or adapter, recipe.yaml, ftune_train.json, tokenizer\n"
     "files, metrics.jsonl, TensorBoard events, report.html, checkpoints/. Documentation: docs/training.md.\n"
     "\n"
     "Flags (each maps onto a key):\n"
@@ -49,12 +51,12 @@ static const char *TRAIN_USAGE =
     "\n"
     "Recipe keys:\n";
 
-static volatile sig_atomic_t g_stop; /* set by SIGINT; the handler may touch nothing else */
+static volatile sig_atomic_t g_stop; /* set by SIGINT or SIGUSR1; the handler may touch nothing else */
 
+/* SIGINT (Ctrl-C) or SIGUSR1 (what mpirun forwards to every rank: docs/distributed.md) */
 static void on_sigint(int sig) {
-    (void)sig;
     g_stop = 1;
-    signal(SIGINT, SIG_DFL); /* a second Ctrl-C kills at once */
+    signal(sig, SIG_DFL); /* a second one kills at once */
 }
 
 static ft_status set_num(ft_recipe *r, const char *key, double v) {
@@ -105,6 +107,7 @@ typedef struct {
     bool have_res;
     ft_cli_qa qa; /* question answering: the examples behind tr/va/te's windows */
     ft_mlm mlm; /* task masked_lm: the datasets' masker */
+    ft_dist *dist; /* under mpirun with several ranks (train/dist.h); NULL otherwise */
 } job;
 
 static void job_free(job *j) {
@@ -157,6 +160,11 @@ static void mlm_notes(const ft_model *m, const char *task) {
 static ft_status run_job(job *j, int *exit_code) {
     ft_recipe *r = &j->r;
     FT_TRY(ft_recipe_validate(r));
+    /* data parallelism: join the MPI job first; rank 0 alone prints, logs and writes (docs/distributed.md) */
+    FT_TRY(ft_dist_init(r->dist_timeout, &j->dist));
+    const int rank = ft_dist_rank(j->dist), world = ft_dist_size(j->dist);
+    if (rank > 0 && !freopen("/dev/null", "w", stdout))
+        return ft_fail(FT_ERR_IO, "rank %d: cannot silence stdout", rank);
     const bool pretok = !strcmp(r->data_format, "pretokenized");
     const ft_task task = ft_runcfg_task(r->task);
     ft_ctx ctx;
@@ -216,16 +224,22 @@ static ft_status run_job(job *j, int *exit_code) {
         return ft_fail(FT_ERR_CONFIG, "method '%s' leaves nothing to train on this model", r->method);
 
     int64_t steps, warmup;
-    ft_runcfg_steps(r, j->tr.n, &steps, &warmup);
+    ft_runcfg_steps(r, j->tr.n, world, &steps, &warmup);
 
-    /* outputs that exist from the start: recipe, run info, tokenizer files */
-    FT_TRY(ft_runcfg_outputs(r, &j->tr, tok_src, j->tok != NULL, &j->yaml, &j->log, &j->tb));
+    /* outputs that exist from the start: recipe, run info, tokenizer files (rank 0's) */
+    if (rank == 0)
+        FT_TRY(ft_runcfg_outputs(r, &j->tr, tok_src, j->tok != NULL, &j->yaml, &j->log, &j->tb));
 
     printf("model %s (%s): %lld parameters, %lld trainable (%.2f%%), method %s, task %s\n", r->model,
            m->cfg.model_type, (long long)n_all, (long long)n_tr, 100.0 * (double)n_tr / (double)n_all, r->method,
            r->task);
     printf("data: %zu training, %zu validation, %zu test examples; %lld steps of %lld x %lld examples\n", j->tr.n,
            j->va.n, j->te.n, (long long)steps, (long long)r->train_batch_size, (long long)r->train_grad_accum);
+    if (world > 1)
+        printf("data parallel: %d ranks (MPI), global batch %lld = %d x %lld x %lld%s\n", world,
+               (long long)(world * r->train_batch_size * r->train_grad_accum), world,
+               (long long)r->train_batch_size, (long long)r->train_grad_accum,
+               !strcmp(r->train_zero, "1") ? ", ZeRO-1 optimizer-state sharding" : "");
     if (resume[0])
         printf("resuming from %s\n", resume);
     if (!strcmp(r->precision, "bf16")) {
@@ -244,6 +258,10 @@ static ft_status run_job(job *j, int *exit_code) {
         ft_mem_estimate_run(m, (int)r->train_batch_size, (int)eb, (int)r->train_seq_len,
                             !strcmp(r->optim_name, "sgd") ? (r->optim_momentum > 0 ? 1 : 0) : 2,
                             r->train_activation_checkpointing, (float)r->train_label_smoothing, &me);
+        if (world > 1 && !strcmp(r->train_zero, "1")) { /* ZeRO-1: this rank's slice of the state */
+            me.total -= me.optim - me.optim / (size_t)world;
+            me.optim /= (size_t)world;
+        }
         char line[400];
         ft_mem_estimate_format(&me, line, sizeof line);
         size_t avail = ft_mem_available();
@@ -262,34 +280,48 @@ static ft_status run_job(job *j, int *exit_code) {
     tc.recipe_yaml = j->yaml;
     tc.resume = resume[0] ? resume : NULL;
     tc.stop = &g_stop;
+    tc.dist = j->dist;
     tc.log = j->log;
     tc.tb = j->tb;
     ft_progress_mode pm = !strcmp(r->report_progress, "quiet") ? FT_PROGRESS_QUIET
                           : !strcmp(r->report_progress, "tty") ? FT_PROGRESS_TTY
                           : !strcmp(r->report_progress, "plain") ? FT_PROGRESS_PLAIN
                                                                   : FT_PROGRESS_AUTO;
+    if (rank > 0)
+        pm = FT_PROGRESS_QUIET;
     ft_progress_init(&j->prog, stderr, pm, 0, steps, ft_now());
     j->prog.plain_interval = r->report_plain_interval;
     tc.progress = &j->prog;
 
     g_stop = 0;
-    struct sigaction sa, old;
+    struct sigaction sa, old, old_usr1;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old);
+    sigaction(SIGUSR1, &sa, &old_usr1);
     ft_status s = ft_train(m, &j->tr, j->va.n ? &j->va : NULL, &tc, &j->res);
     sigaction(SIGINT, &old, NULL);
+    sigaction(SIGUSR1, &old_usr1, NULL);
     j->have_res = true;
     if (s != FT_OK)
         return s;
     ft_train_result *res = &j->res;
+    if (rank > 0) /* the test set, the outputs and the report are rank 0's */
+        return FT_OK;
     if (!isnan(res->eval_before) && res->has_eval)
         printf("eval loss: %.4f before, %.4f after\n", res->eval_before, res->eval.loss);
     printf("trained steps %lld..%lld, %lld tokens, %.0f tok/s; train loss %.4f -> %.4f%s\n",
            (long long)res->start_step, (long long)res->steps, (long long)res->tokens, res->tokens_per_s,
            res->first_loss, res->last_loss,
            res->end == FT_TRAIN_EARLY_STOPPED ? " (early stopping)" : "");
+    if (world > 1)
+        printf("data parallel: %d ranks, %.3f MB exchanged per step by each rank (gradients all-reduced%s); "
+               "%s\n",
+               world, (double)res->comm_bytes_per_step / 1e6,
+               !strcmp(r->train_zero, "1") ? ", updated ZeRO-1 slices all-gathered" : "",
+               res->ranks_agree ? "parameters bit-identical on every rank"
+                                : "WARNING: the ranks' parameters differ (the output is rank 0's)");
     if (res->skipped)
         printf("%lld steps skipped for a non-finite loss or gradient\n", (long long)res->skipped);
     if (res->has_eval && !isnan(res->best_metric))
@@ -452,6 +484,14 @@ int ft_cmd_train(int argc, char **argv) {
     int code = 0;
     if (s == FT_OK)
         s = run_job(&j, &code);
+    ft_dist *dist = j.dist;
     job_free(&j);
+    if (s != FT_OK && ft_dist_size(dist) > 1) { /* say which rank failed, then stop the others */
+        fprintf(stderr, "ftune train: rank %d of %d: %s\n", ft_dist_rank(dist), ft_dist_size(dist),
+                ft_last_error()[0] ? ft_last_error() : ft_status_name(s));
+        fflush(stderr);
+        ft_dist_end(dist, true);
+    }
+    ft_dist_end(dist, false);
     return s == FT_OK ? code : ft_cli_fail("train", s);
 }

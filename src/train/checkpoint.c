@@ -182,6 +182,8 @@ ft_status ft_ckpt_mark(const char *root, const char *name, const char *dir) {
 
 ft_status ft_ckpt_save(const char *root, const ft_model *m, const ft_optim *o, const ft_train_state *st,
                        const char *recipe_yaml, bool save_model, char *out, size_t out_n) {
+    if (o->lo) /* a checkpoint is complete: the trainer gathers a ZeRO-1 shard's state first */
+        return ft_fail(FT_ERR_INTERNAL, "%s: a sharded (ZeRO-1) optimizer state cannot be saved as is", root);
     FT_TRY(ft_mkdir_p(root));
     FT_TRY(clean_stale(root));
     char name[64], tmp[4096], final[4096], old[4096], path[4096];
@@ -297,6 +299,8 @@ static ft_status load_tensor(ft_st_file *f, const char *name, const ft_param *p,
 
 ft_status ft_ckpt_load(const char *dir, ft_model *m, ft_optim *o, ft_train_state *st) {
     char path[4096];
+    if (o->lo) /* the trainer loads a ZeRO-1 run into a whole optimizer and keeps its shard */
+        return ft_fail(FT_ERR_INTERNAL, "%s: cannot load into a sharded (ZeRO-1) optimizer state", dir);
     FT_TRY(read_state(dir, o, st));
     ft_st_file *f = NULL;
     FT_TRY(ft_st_open(ft_path_join(path, sizeof path, dir, "trainable.safetensors"), &f));

@@ -26,11 +26,21 @@ typedef struct {
     float **m; /* per parameter (NULL when frozen): AdamW first moment / SGD momentum buffer */
     float **v; /* AdamW second moment (NULL for SGD) */
     int64_t t; /* updates taken */
+    /* ZeRO stage 1 (train/dist): this process keeps state for and updates only [lo[i], hi[i]) of parameter
+     * i, and m[i] / v[i] hold those hi − lo values (NULL lo/hi: every value of every parameter) */
+    int64_t *lo, *hi;
 } ft_optim;
 
 ft_status ft_optim_init(ft_optim *o, const ft_model *m, const ft_optim_cfg *cfg);
+/* ZeRO-1 shard `rank` of `size`: the trainable values flattened in parameter order are cut into size
+ * contiguous slices (rank r: [⌊T·r/size⌋, ⌊T·(r+1)/size⌋) of T); the part of parameter i inside it. */
+void ft_optim_shard_range(const ft_model *m, int rank, int size, int i, int64_t *lo, int64_t *hi);
+/* ft_optim_init keeping state for the shard `rank` of `size` only (size 1: ft_optim_init). */
+ft_status ft_optim_init_shard(ft_optim *o, const ft_model *m, const ft_optim_cfg *cfg, int rank, int size);
 void ft_optim_free(ft_optim *o);
-/* One update of every trainable parameter from its grad at learning rate lr. */
+/* ZeRO-1 resume: a sharded optimizer's part of an unsharded one's state (same model and kind). */
+void ft_optim_copy_shard(const ft_optim *full, ft_optim *shard);
+/* One update of every trainable parameter (of its shard, under ZeRO-1) from its grad at learning rate lr. */
 void ft_optim_update(ft_optim *o, ft_model *m, float lr);
 /* The same update from grad·gscale (each grad rounded to float after the product, as ft_grad_scale would
  * leave it): clipping folded into the optimizer pass, the stored grads untouched. gscale 1 = ft_optim_update. */

@@ -419,6 +419,7 @@ ft_status ft_recipe_validate(const ft_recipe *r) {
     NEED(r->train_max_steps >= 0, "recipe: train.max_steps must be >= 0");
     NEED(r->train_max_steps > 0 || r->train_epochs > 0, "recipe: train.epochs must be > 0 (or set train.max_steps)");
     NEED(r->train_max_grad_norm >= 0, "recipe: train.max_grad_norm must be >= 0");
+    NEED(r->dist_timeout >= 0, "recipe: dist.timeout must be >= 0 (seconds; 0 = no timeout)");
     NEED(r->train_label_smoothing >= 0 && r->train_label_smoothing < 1, "recipe: train.label_smoothing must be in [0, 1)");
     NEED(r->optim_lr > 0, "recipe: optim.lr must be > 0");
     NEED(r->optim_weight_decay >= 0, "recipe: optim.weight_decay must be >= 0");

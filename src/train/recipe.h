@@ -130,6 +130,11 @@
       "batches of similar lengths (less padding; HF LengthGroupedSampler order)")                            \
     X(train_on_nonfinite, "train.on_nonfinite", ENUM, "stop", "stop|skip",                                   \
       "a NaN/Inf loss or gradient: stop with an error, or skip that step")                                   \
+    X(train_zero, "train.zero", ENUM, "0", "0|1",                                                            \
+      "under mpirun: 1 = ZeRO stage 1, each rank keeps the optimizer state of its slice "                    \
+      "(docs/distributed.md)")                                                                               \
+    X(dist_timeout, "dist.timeout", FLOAT, "1800", NULL,                                                     \
+      "under mpirun: seconds a rank waits for the others before aborting the job (0 = forever)")             \
     X(optim_name, "optim.name", ENUM, "adamw", "adamw|sgd", "optimizer")                                     \
     X(optim_lr, "optim.lr", FLOAT, "5e-5", NULL, "peak learning rate")                                       \
     X(optim_weight_decay, "optim.weight_decay", FLOAT, "0", NULL,                                            \

@@ -268,10 +268,10 @@ ft_task ft_runcfg_task(const char *t) {
         return FT_TASK_MASKED_LM;
     return FT_TASK_CAUSAL_LM;
 }
-void ft_runcfg_steps(const ft_recipe *r, size_t n_train, int64_t *steps, int64_t *warmup) {
+void ft_runcfg_steps(const ft_recipe *r, size_t n_train, int world, int64_t *steps, int64_t *warmup) {
     *steps = r->train_max_steps > 0
                  ? r->train_max_steps
-                 : ft_train_steps_for_epochs(r->train_epochs, n_train, (int)r->train_batch_size,
+                 : ft_train_steps_for_epochs(r->train_epochs, n_train, (int)r->train_batch_size * world,
                                              (int)r->train_grad_accum);
     *warmup = r->optim_warmup_steps > 0 ? r->optim_warmup_steps
                                         : (int64_t)ceil(r->optim_warmup_ratio * (double)*steps);
@@ -329,6 +329,7 @@ ft_status ft_runcfg_train(const ft_recipe *r, int64_t steps, int64_t warmup, int
     tc->keep_last = r->checkpoint_keep_last;
     tc->keep_best = r->checkpoint_keep_best;
     tc->ckpt_save_model = r->checkpoint_save_model;
+    tc->zero1 = !strcmp(r->train_zero, "1");
     return FT_OK;
 }
 

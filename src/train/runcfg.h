@@ -23,8 +23,9 @@ ft_status ft_runcfg_peft(const ft_recipe *r, ft_peft_cfg *c);
 /* peft.init_from: the adapter's adapter_config.json decides the method and its options; a recipe key
  * that says otherwise is an error; r then records the adapter's values. */
 ft_status ft_runcfg_adopt_adapter(ft_recipe *r, ft_model *m, const char *dir);
-/* Optimizer steps (train.max_steps, else train.epochs over n_train examples) and warm-up steps. */
-void ft_runcfg_steps(const ft_recipe *r, size_t n_train, int64_t *steps, int64_t *warmup);
+/* Optimizer steps (train.max_steps, else train.epochs over n_train examples in global batches of world ×
+ * batch_size × grad_accum) and warm-up steps. */
+void ft_runcfg_steps(const ft_recipe *r, size_t n_train, int world, int64_t *steps, int64_t *warmup);
 /* The trainer config of a recipe: everything but the output-dependent fields (ckpt_root, recipe_yaml,
  * resume, stop, observers), which the caller sets. */
 ft_status ft_runcfg_train(const ft_recipe *r, int64_t steps, int64_t warmup, int32_t pad_id,

@@ -5,6 +5,7 @@
 
 #include "data/dataset.h"
 #include "data/mlm.h"
+#include "train/dist.h"
 #include "train/trainer.h"
 
 void ft_train_cfg_default(ft_train_cfg *c) {
@@ -434,14 +435,19 @@ struct ft_train_run {
     double t0;
     int64_t run_tokens;
     bool evaluated_last, stop_early, done, finished;
+    /* data parallelism (cfg->dist): this rank, the ranks, the bytes exchanged in the last step */
+    int rank, world;
+    uint64_t comm_bytes;
 };
 typedef struct ft_train_run run;
 
-/* Order of epoch e (0-based): Fisher–Yates driven by the counter RNG, so it depends only on (seed, e). */
+/* Order of epoch e (0-based): Fisher–Yates driven by the counter RNG, so it depends only on (seed, e).
+ * Length groups are of a global micro-batch (all ranks' rows), so N ranks walk 1 rank × N·b's order. */
 static void shuffle(run *r, uint64_t e) {
     size_t n = r->train->n;
     if (r->cfg->group_by_length &&
-        ft_data_length_groups(r->train, r->cfg->batch_size, ft_rng_u64(r->cfg->seed, 0x6e0, e), r->order) == FT_OK)
+        ft_data_length_groups(r->train, r->cfg->batch_size * r->world, ft_rng_u64(r->cfg->seed, 0x6e0, e),
+                              r->order) == FT_OK)
         return;
     for (size_t k = 0; k < n; k++)
         r->order[k] = k;
@@ -463,6 +469,8 @@ static size_t next_example(run *r) {
 }
 
 static void note(run *r, const char *msg) {
+    if (r->rank != 0) /* rank 0 alone reports */
+        return;
     if (r->cfg->progress)
         ft_progress_note(r->cfg->progress, msg);
     if (r->cfg->on_note)
@@ -470,6 +478,8 @@ static void note(run *r, const char *msg) {
 }
 
 static ft_status log_scalars(run *r, int64_t step, const char *const *keys, const double *vals, size_t n) {
+    if (r->rank != 0)
+        return FT_OK;
     double now = wall_now();
     if (r->cfg->log)
         FT_TRY(ft_log_write(r->cfg->log, step, now, keys, vals, n));
@@ -482,19 +492,58 @@ static ft_status log_scalars(run *r, int64_t step, const char *const *keys, cons
     return FT_OK;
 }
 
+/* A checkpoint: every rank calls it (a ZeRO-1 state is gathered from the shards first), rank 0 writes. */
 static ft_status checkpoint(run *r) {
     const ft_train_cfg *c = r->cfg;
     if (!c->ckpt_root)
         return FT_OK;
-    FT_TRY(ft_ckpt_save(c->ckpt_root, r->m, &r->opt, &r->st, c->recipe_yaml, c->ckpt_save_model, r->res->checkpoint,
-                        sizeof r->res->checkpoint));
-    if (c->tb)
-        FT_TRY(ft_tb_flush(c->tb));
-    return ft_ckpt_prune(c->ckpt_root, c->keep_last, c->keep_best ? r->st.best_step : -1);
+    const ft_optim *o = &r->opt;
+    ft_optim full;
+    bool gathered = r->opt.lo != NULL;
+    if (gathered) {
+        if (r->rank == 0)
+            FT_TRY(ft_optim_init(&full, r->m, &c->optim));
+        ft_status s = ft_dist_gather_optim(c->dist, r->m, &r->opt, r->rank == 0 ? &full : NULL);
+        if (s != FT_OK) {
+            if (r->rank == 0)
+                ft_optim_free(&full);
+            return s;
+        }
+        o = &full;
+    }
+    ft_status s = FT_OK;
+    if (r->rank == 0) {
+        s = ft_ckpt_save(c->ckpt_root, r->m, o, &r->st, c->recipe_yaml, c->ckpt_save_model,
+                         r->res->checkpoint, sizeof r->res->checkpoint);
+        if (s == FT_OK && c->tb)
+            s = ft_tb_flush(c->tb);
+        if (s == FT_OK)
+            s = ft_ckpt_prune(c->ckpt_root, c->keep_last, c->keep_best ? r->st.best_step : -1);
+        if (gathered)
+            ft_optim_free(&full);
+    }
+    return s;
 }
 
-/* Evaluate, log, update best / early-stopping state; *stop_early set when patience ran out. */
-static ft_status evaluate(run *r, bool *stop_early) {
+/* Rank 0's evaluation outcome to every rank: whether it improved, early stopping, the best-so-far state. */
+static ft_status share_eval(run *r, bool *improved, bool *stop_early) {
+    if (r->world <= 1)
+        return FT_OK;
+    double v[5] = {*improved, *stop_early, r->st.best_metric, (double)r->st.best_step,
+                   (double)r->st.bad_evals};
+    FT_TRY(ft_dist_bcast(r->cfg->dist, v, sizeof v, 0));
+    *improved = v[0] != 0.0;
+    *stop_early = v[1] != 0.0;
+    r->st.best_metric = v[2];
+    r->st.best_step = (int64_t)v[3];
+    r->st.bad_evals = (int64_t)v[4];
+    r->res->best_metric = r->st.best_metric;
+    r->res->best_step = r->st.best_step;
+    return FT_OK;
+}
+
+/* Evaluate (rank 0), log, update best / early-stopping state; *stop_early set when patience ran out. */
+static ft_status evaluate_here(run *r, bool *improved_out, bool *stop_early) {
     const ft_train_cfg *c = r->cfg;
     ft_eval_result ev;
     FT_TRY(ft_train_evaluate(r->m, r->val, r->eval_bs, c->seq_len, c->pad_id, &r->arena, &ev));
@@ -543,18 +592,35 @@ static ft_status evaluate(run *r, bool *stop_early) {
     r->res->best_step = r->st.best_step;
     if (c->on_eval)
         c->on_eval(c->observer, r->st.step, &r->res->eval);
-    /* the best must exist as a checkpoint to be kept */
-    if (improved && c->keep_best && c->ckpt_root && r->st.step > 0) {
-        FT_TRY(checkpoint(r));
-        FT_TRY(ft_ckpt_mark(c->ckpt_root, "best", strrchr(r->res->checkpoint, '/') + 1));
-    }
+    *improved_out = improved;
     *stop_early = c->patience > 0 && r->st.bad_evals >= c->patience;
     return FT_OK;
 }
 
-ft_status ft_train_accumulate(ft_model *m, const ft_dataset *d, const size_t *idx, int n_micro, int micro_bs,
-                              int seq_len, int32_t pad_id, const ft_fwd_opts *base, ft_arena *arena,
-                              ft_accum_result *out) {
+/* The evaluation: on rank 0, its decisions shared; a new best is checkpointed (all ranks take part). */
+static ft_status evaluate(run *r, bool *stop_early) {
+    const ft_train_cfg *c = r->cfg;
+    bool improved = false;
+    *stop_early = false;
+    if (r->rank == 0)
+        FT_TRY(evaluate_here(r, &improved, stop_early));
+    FT_TRY(share_eval(r, &improved, stop_early));
+    /* the best must exist as a checkpoint to be kept */
+    if (improved && c->keep_best && c->ckpt_root && r->st.step > 0) {
+        FT_TRY(checkpoint(r));
+        if (r->rank == 0)
+            FT_TRY(ft_ckpt_mark(c->ckpt_root, "best", strrchr(r->res->checkpoint, '/') + 1));
+    }
+    return FT_OK;
+}
+
+/* The micro-batches of one step on this rank, leaving grads = the gradient of the summed loss (Σ over
+ * targets), *sum = the summed loss, out->count / tokens / nonfinite. Rank `rank` of `world` holds rows
+ * rank·micro_bs.. of each global micro-batch of world·micro_bs rows: masked-LM masks key on the global row
+ * (the same masks whatever the number of ranks), each rank's dropout on its own stream. */
+static ft_status accumulate_sum(ft_model *m, const ft_dataset *d, const size_t *idx, int n_micro,
+                                int micro_bs, int seq_len, int32_t pad_id, const ft_fwd_opts *base,
+                                ft_arena *arena, int rank, int world, ft_accum_result *out, double *sum_out) {
     memset(out, 0, sizeof *out);
     out->loss = out->grad_norm = NAN;
     ft_model_zero_grad(m);
@@ -562,9 +628,12 @@ ft_status ft_train_accumulate(ft_model *m, const ft_dataset *d, const size_t *id
     ft_status s = FT_OK;
     for (int mb = 0; s == FT_OK && mb < n_micro; mb++) {
         ft_batch b;
+        const uint64_t gstep = base->step + (uint64_t)mb; /* the global micro-batch */
         s = ft_batch_collate(d, idx + (size_t)mb * (size_t)micro_bs, micro_bs, seq_len, pad_id, &b);
         if (s == FT_OK && d->mlm) /* masked LM: this micro-batch's masks, from its step (resume-safe) */
-            s = ft_mlm_mask(d->mlm, &b, false, (base->step + (uint64_t)mb) * (uint64_t)micro_bs);
+            s = ft_mlm_mask(d->mlm, &b, false,
+                            gstep * (uint64_t)micro_bs * (uint64_t)world +
+                                (uint64_t)rank * (uint64_t)micro_bs);
         if (s != FT_OK) {
             ft_batch_free(&b);
             break;
@@ -573,6 +642,8 @@ ft_status ft_train_accumulate(ft_model *m, const ft_dataset *d, const size_t *id
             out->tokens += b.mask ? b.mask[i] : 1;
         ft_arena_reset(arena);
         ft_fwd_opts o = micro_opts(base, mb);
+        if (world > 1)
+            o.step = gstep * (uint64_t)world + (uint64_t)rank;
         ft_acts *a = NULL;
         double loss = 0.0;
         int64_t cnt = -1;
@@ -593,6 +664,15 @@ ft_status ft_train_accumulate(ft_model *m, const ft_dataset *d, const size_t *id
         }
         ft_batch_free(&b);
     }
+    *sum_out = sum;
+    return s;
+}
+
+ft_status ft_train_accumulate(ft_model *m, const ft_dataset *d, const size_t *idx, int n_micro, int micro_bs,
+                              int seq_len, int32_t pad_id, const ft_fwd_opts *base, ft_arena *arena,
+                              ft_accum_result *out) {
+    double sum = 0.0;
+    ft_status s = accumulate_sum(m, d, idx, n_micro, micro_bs, seq_len, pad_id, base, arena, 0, 1, out, &sum);
     if (s != FT_OK || out->nonfinite || out->count == 0)
         return s;
     /* Σ over targets → mean over all targets of the step, and that gradient's norm in the same pass */
@@ -601,22 +681,51 @@ ft_status ft_train_accumulate(ft_model *m, const ft_dataset *d, const size_t *id
     return FT_OK;
 }
 
+/* Data parallelism: this rank's part of the step summed with the others' (targets, loss, tokens, the
+ * non-finite flag, then the gradients), then scaled by 1/Σ targets as ft_train_accumulate does: the mean
+ * over every target of the global batch, the same on every rank. */
+static ft_status accumulate_dist(run *r, const size_t *idx, const ft_fwd_opts *o, ft_accum_result *ar) {
+    const ft_train_cfg *c = r->cfg;
+    double sum = 0.0;
+    FT_TRY(accumulate_sum(r->m, r->train, idx, c->grad_accum, c->batch_size, c->seq_len, c->pad_id, o,
+                          &r->arena, r->rank, r->world, ar, &sum));
+    double v[4] = {(double)ar->count, sum, (double)ar->tokens, ar->nonfinite ? 1.0 : 0.0};
+    FT_TRY(ft_dist_allreduce_f64(c->dist, v, 4, false));
+    r->comm_bytes += sizeof v;
+    ar->count = (int64_t)v[0];
+    ar->tokens = (int64_t)v[2];
+    ar->nonfinite = v[3] != 0.0;
+    if (ar->nonfinite || ar->count == 0)
+        return FT_OK;
+    FT_TRY(ft_dist_allreduce_grads(c->dist, r->m, &r->comm_bytes));
+    ar->grad_norm = ft_grad_scale_norm(r->m, (float)(1.0 / v[0]));
+    ar->loss = v[1] / v[0];
+    return FT_OK;
+}
+
 /* One optimizer step's gradient. *nonfinite set (status OK) when the loss or gradient was NaN/Inf. */
 /* *gscale_out: the clipping factor the update applies to the grads (they stay unscaled in memory). */
 static ft_status train_step(run *r, double *loss_out, double *gnorm_out, float *gscale_out, int64_t *tokens_out,
                             bool *nonfinite, bool *empty) {
     const ft_train_cfg *c = r->cfg;
-    const size_t n = (size_t)c->batch_size * (size_t)c->grad_accum;
-    size_t *idx = malloc(n * sizeof *idx);
+    const size_t per_rank = (size_t)c->batch_size * (size_t)c->grad_accum, n = per_rank * (size_t)r->world;
+    size_t *idx = malloc((n + per_rank) * sizeof *idx);
     if (!idx)
         return ft_fail(FT_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) /* the data position moves past the whole step, whatever happens */
         idx[i] = next_example(r);
+    /* this rank's rows: rank·b .. rank·b + b − 1 of each global micro-batch of world·b rows */
+    size_t *mine = idx + n;
+    for (size_t i = 0; i < per_rank; i++) {
+        const size_t mb = i / (size_t)c->batch_size, k = i % (size_t)c->batch_size;
+        mine[i] = idx[(mb * (size_t)r->world + (size_t)r->rank) * (size_t)c->batch_size + k];
+    }
     ft_fwd_opts o = {.training = true, .seed = c->seed, .step = (uint64_t)r->st.step * (uint64_t)c->grad_accum,
                      .label_smoothing = c->label_smoothing, .checkpoint = c->activation_checkpointing};
     ft_accum_result ar;
-    ft_status s = ft_train_accumulate(r->m, r->train, idx, c->grad_accum, c->batch_size, c->seq_len, c->pad_id, &o,
-                                      &r->arena, &ar);
+    ft_status s = r->world > 1 ? accumulate_dist(r, mine, &o, &ar)
+                               : ft_train_accumulate(r->m, r->train, mine, c->grad_accum, c->batch_size,
+                                                     c->seq_len, c->pad_id, &o, &r->arena, &ar);
     free(idx);
     *tokens_out = ar.tokens;
     *nonfinite = ar.nonfinite;
@@ -629,6 +738,19 @@ static ft_status train_step(run *r, double *loss_out, double *gnorm_out, float *
     if (!isfinite(*gnorm_out))
         *nonfinite = true;
     return FT_OK;
+}
+
+/* Every rank reads the checkpoint (a ZeRO-1 rank keeps its slice of the whole optimizer state). */
+static ft_status resume_load(run *r, const char *dir) {
+    if (!r->opt.lo)
+        return ft_ckpt_load(dir, r->m, &r->opt, &r->st);
+    ft_optim full;
+    FT_TRY(ft_optim_init(&full, r->m, &r->cfg->optim));
+    ft_status s = ft_ckpt_load(dir, r->m, &full, &r->st);
+    if (s == FT_OK)
+        ft_optim_copy_shard(&full, &r->opt);
+    ft_optim_free(&full);
+    return s;
 }
 
 /* Before the first step: the evaluation at step 0. */
@@ -648,7 +770,13 @@ static ft_status loop_start(run *r) {
 static ft_status loop_step(run *r) {
     const ft_train_cfg *c = r->cfg;
     ft_train_result *res = r->res;
-    if (c->stop && *c->stop) {
+    double stop = c->stop && *c->stop;
+    r->comm_bytes = 0;
+    if (r->world > 1) { /* a stop request on any rank stops every rank at the same step */
+        FT_TRY(ft_dist_allreduce_f64(c->dist, &stop, 1, true));
+        r->comm_bytes += sizeof stop;
+    }
+    if (stop != 0.0) {
         res->end = FT_TRAIN_INTERRUPTED;
         r->done = true;
         return FT_OK;
@@ -688,6 +816,8 @@ static ft_status loop_step(run *r) {
         note(r, msg);
     } else {
         ft_optim_update_scaled(&r->opt, r->m, (float)lr, gscale); /* clipping folded in */
+        if (r->opt.lo) /* ZeRO-1: each rank updated its slice; every rank gets all of them */
+            FT_TRY(ft_dist_gather_params(c->dist, r->m, &r->comm_bytes));
     }
     r->st.step = step1;
     r->st.tokens += toks;
@@ -699,27 +829,29 @@ static ft_status loop_step(run *r) {
         res->last_loss = loss;
     }
     res->steps = step1;
+    res->comm_bytes_per_step = r->comm_bytes;
     double el = ft_now() - r->t0;
     double tps = (double)r->run_tokens / (el > 0 ? el : 1e-9);
-    if (c->progress)
+    if (c->progress && r->rank == 0)
         ft_progress_update(c->progress, step1, loss, lr, (double)r->run_tokens, ft_now());
-    if (c->on_step) {
+    if (c->on_step && r->rank == 0) {
         ft_train_step_info si = {.step = step1,
                                  .max_steps = c->max_steps,
                                  .loss = loss,
                                  .lr = lr,
                                  .grad_norm = gnorm,
                                  .tokens_per_s = tps,
-                                 .tokens = r->run_tokens};
+                                 .tokens = r->run_tokens,
+                                 .comm_bytes = r->comm_bytes};
         c->on_step(c->observer, &si);
     }
     if (step1 % c->log_every == 0 || step1 == c->max_steps) {
         double epoch =
             (double)(r->st.epoch ? r->st.epoch - 1 : 0) + (double)r->st.cursor / (double)r->train->n;
-        const char *keys[] = {"train/loss", "train/lr", "train/grad_norm", "train/tokens_per_s",
-                              "train/epoch"};
-        double vals[] = {loss, lr, gnorm, tps, epoch};
-        FT_TRY(log_scalars(r, step1, keys, vals, 5));
+        const char *keys[] = {"train/loss",         "train/lr",    "train/grad_norm",
+                              "train/tokens_per_s", "train/epoch", "dist/comm_bytes"};
+        double vals[] = {loss, lr, gnorm, tps, epoch, (double)r->comm_bytes};
+        FT_TRY(log_scalars(r, step1, keys, vals, r->world > 1 ? 6 : 5));
     }
     r->evaluated_last = false;
     if (r->val && c->eval_every > 0 && step1 % c->eval_every == 0) {
@@ -750,8 +882,9 @@ static ft_status loop_finish(run *r) {
     res->tokens_per_s = (double)r->run_tokens / (el > 0 ? el : 1e-9);
     if (res->end != FT_TRAIN_INTERRUPTED && r->val && !r->evaluated_last)
         FT_TRY(evaluate(r, &r->stop_early));
-    if (c->progress)
+    if (c->progress && r->rank == 0)
         ft_progress_finish(c->progress, ft_now());
+    FT_TRY(ft_dist_same_params(c->dist, r->m, &res->ranks_agree)); /* the same step on every rank? */
     return checkpoint(r);
 }
 
@@ -781,7 +914,11 @@ ft_status ft_train_begin(ft_model *m, const ft_dataset *train, const ft_dataset 
     r.st.best_metric = NAN;
     r.st.best_step = -1;
     r.st.seed = cfg->seed;
-    ft_status s = ft_optim_init(&r.opt, m, &cfg->optim);
+    r.rank = ft_dist_rank(cfg->dist);
+    r.world = ft_dist_size(cfg->dist);
+    res->world = r.world;
+    ft_status s = cfg->zero1 && r.world > 1 ? ft_optim_init_shard(&r.opt, m, &cfg->optim, r.rank, r.world)
+                                            : ft_optim_init(&r.opt, m, &cfg->optim);
     if (s != FT_OK) {
         free(rp);
         return s;
@@ -795,7 +932,7 @@ ft_status ft_train_begin(ft_model *m, const ft_dataset *train, const ft_dataset 
     if (s == FT_OK && !r.order)
         s = ft_fail(FT_ERR_NOMEM, "out of memory");
     if (s == FT_OK && cfg->resume) {
-        s = ft_ckpt_load(cfg->resume, m, &r.opt, &r.st);
+        s = resume_load(&r, cfg->resume);
         if (s == FT_OK && r.st.seed != cfg->seed)
             s = ft_fail(FT_ERR_CONFIG, "%s: the checkpoint was made with seed %llu, the recipe says %llu",
                         cfg->resume, (unsigned long long)r.st.seed, (unsigned long long)cfg->seed);
@@ -808,7 +945,8 @@ ft_status ft_train_begin(ft_model *m, const ft_dataset *train, const ft_dataset 
     res->steps = r.st.step;
     res->best_metric = r.st.best_metric;
     res->best_step = r.st.best_step;
-    if (s == FT_OK && cfg->progress) { /* restart the display at the (resumed) step, keeping its settings */
+    if (s == FT_OK && cfg->progress &&
+        r.rank == 0) { /* restart the display at the (resumed) step, keeping its settings */
         ft_progress *p = cfg->progress;
         double plain = p->plain_interval, tty = p->tty_interval;
         int width = p->width;

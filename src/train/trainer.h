@@ -28,10 +28,12 @@
 typedef struct {
     int64_t step, max_steps;
     double loss, lr, grad_norm; /* the step's mean loss, its learning rate, the norm before clipping */
-    double tokens_per_s;        /* this process so far */
-    int64_t tokens;             /* real tokens trained on by this process so far */
+    double tokens_per_s;        /* this run so far (all ranks) */
+    int64_t tokens;             /* real tokens trained on by this run so far (all ranks) */
+    uint64_t comm_bytes; /* bytes all-reduced / all-gathered by this rank in the step (0: one process) */
 } ft_train_step_info;
 struct ft_eval_result;
+struct ft_dist;
 
 typedef struct {
     int64_t max_steps;    /* optimizer steps (> 0) */
@@ -64,6 +66,12 @@ typedef struct {
     const char *recipe_yaml; /* saved into each checkpoint (may be NULL) */
     const char *resume;      /* checkpoint directory to continue from (NULL = fresh) */
     const volatile sig_atomic_t *stop; /* set (e.g. by SIGINT) to checkpoint and return; may be NULL */
+    /* data parallelism (train/dist.h, docs/distributed.md; NULL = one process): batch_size is per rank, each
+     * rank takes its rows of every global batch of size·batch_size rows, gradients are summed over the
+     * ranks; rank 0 alone evaluates, logs, calls the observers and writes checkpoints, and every decision
+     * (stop request, non-finite step, early stopping) is agreed by all ranks. */
+    struct ft_dist *dist;
+    bool zero1; /* ZeRO stage 1 with dist: each rank keeps the optimizer state of its slice only */
     /* observers, each NULL = off */
     ft_log *log;
     ft_tb_writer *tb;
@@ -109,8 +117,11 @@ typedef struct {
     int64_t start_step, steps, skipped;   /* steps: the last step done */
     double first_loss, last_loss;         /* of this process's first and last step (NaN if none) */
     double eval_before;                   /* validation loss before training (NaN if not measured) */
-    int64_t tokens;                       /* this process */
+    int64_t tokens;                       /* this run (all ranks) */
     double tokens_per_s;
+    int world;                    /* ranks (1: one process) */
+    uint64_t comm_bytes_per_step; /* bytes exchanged per step by each rank (last step) */
+    bool ranks_agree;             /* at the end every rank held the same parameters, bit for bit */
     bool has_eval;
     ft_eval_result eval;                  /* the last evaluation */
     double best_metric;
