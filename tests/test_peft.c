@@ -703,6 +703,24 @@ FT_TEST(test_bad_adapters) {
     m = load_fresh(GPT2_CFG, "g");
     FT_CHECK_FAILS(ft_peft_load(m, ad), FT_ERR_UNSUPPORTED, "unknown peft_type 'LOHA'");
     ft_model_free(m);
+    /* numbers out of range (fuzz_peft: r = 4.9e16 was cast to int, undefined behaviour) */
+    const char *bad_nums[][2] = {
+        {"{\"peft_type\": \"LORA\", \"r\": 49007199254740993, \"target_modules\": [\"c_attn\"]}",
+         "'r' is 4.900719925e+16, expected an integer in [1, 1048576]"},
+        {"{\"peft_type\": \"LORA\", \"r\": 2.5, \"target_modules\": [\"c_attn\"]}",
+         "'r' is 2.5, expected an integer"},
+        {"{\"peft_type\": \"LORA\", \"r\": 4, \"lora_alpha\": 1e300}", "'lora_alpha' is 1e+300"},
+        {"{\"peft_type\": \"LORA\", \"r\": 4, \"lora_dropout\": -0.5}", "'lora_dropout' is -0.5"},
+        {"{\"peft_type\": \"PROMPT_TUNING\", \"num_virtual_tokens\": 1e12}", "'num_virtual_tokens' is 1e+12"},
+        {"{\"peft_type\": \"BOTTLENECK_ADAPTER\", \"adapter_size\": 0}", "'adapter_size' is 0"}};
+    for (size_t i = 0; i < sizeof bad_nums / sizeof *bad_nums; i++) {
+        f = fopen(cfgp, "w");
+        fputs(bad_nums[i][0], f);
+        fclose(f);
+        m = load_fresh(GPT2_CFG, "g");
+        FT_CHECK_FAILS(ft_peft_load(m, ad), FT_ERR_FORMAT, bad_nums[i][1]);
+        ft_model_free(m);
+    }
     /* an adapter whose tensors do not fit: r in the config differs from the file */
     snprintf(cfgp, sizeof cfgp, "%s/g_lora/adapter_config.json", tmpdir);
     char *txt;

@@ -22,6 +22,17 @@ static bool jnum(const cJSON *j, const char *k, double *out) {
     return true;
 }
 
+/* A number field k (absent: *have = false) that must lie in [lo, hi] and, when integer, be whole: else
+ * FT_ERR_FORMAT naming the file and field (a number beyond int or float would otherwise be cast). */
+static ft_status jnum_in(const cJSON *j, const char *cpath, const char *k, double lo, double hi, bool integer,
+                         bool *have, double *out) {
+    *have = jnum(j, k, out);
+    if (*have && (!(*out >= lo && *out <= hi) || (integer && *out != floor(*out))))
+        return ft_fail(FT_ERR_FORMAT, "%s: '%s' is %.10g, expected %s in [%.10g, %.10g]", cpath, k, *out,
+                       integer ? "an integer" : "a number", lo, hi);
+    return FT_OK;
+}
+
 static bool jtrue(const cJSON *j, const char *k) { return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, k)); }
 
 /* A JSON list of strings (or numbers: ints) → "a\nb\n" (every item ends in a newline, so the
@@ -141,11 +152,15 @@ static ft_status load_lora_cfg(const cJSON *j, const char *cpath, ft_peft_cfg *c
                        "supported (convert the adapter to plain LoRA first)",
                        cpath, init);
     double v = 0.0;
-    if (jnum(j, "r", &v))
+    bool have;
+    FT_TRY(jnum_in(j, cpath, "r", 1, 1 << 20, true, &have, &v));
+    if (have)
         c->lora_r = (int)v;
-    if (jnum(j, "lora_alpha", &v))
+    FT_TRY(jnum_in(j, cpath, "lora_alpha", -1e30, 1e30, false, &have, &v));
+    if (have)
         c->lora_alpha = (float)v;
-    if (jnum(j, "lora_dropout", &v))
+    FT_TRY(jnum_in(j, cpath, "lora_dropout", 0, 1, false, &have, &v));
+    if (have)
         c->lora_dropout = (float)v;
     c->use_rslora = jtrue(j, "use_rslora");
     c->use_dora = jtrue(j, "use_dora");
@@ -266,16 +281,21 @@ ft_status ft_peft_load(ft_model *m, const char *dir) {
         c.ia3_feedforward_modules = bufs[4];
     } else if (!strcmp(type, "PROMPT_TUNING")) {
         c.method = FT_METHOD_PROMPT;
-        if (!jnum(j, "num_virtual_tokens", &v))
+        bool have = false;
+        s = jnum_in(j, cpath, "num_virtual_tokens", 1, 1 << 20, true, &have, &v);
+        if (s == FT_OK && !have)
             s = ft_fail(FT_ERR_CONFIG, "%s: missing 'num_virtual_tokens'", cpath);
-        c.num_virtual_tokens = (int)v;
-        if (jnum(j, "num_transformer_submodules", &v) && v != 1)
+        if (s == FT_OK)
+            c.num_virtual_tokens = (int)v;
+        if (s == FT_OK && jnum(j, "num_transformer_submodules", &v) && v != 1)
             s = ft_fail(FT_ERR_UNSUPPORTED, "%s: num_transformer_submodules %g (decoder models use 1)", cpath, v);
     } else if (!strcmp(type, "BITFIT")) {
         c.method = FT_METHOD_BITFIT;
     } else if (!strcmp(type, "BOTTLENECK_ADAPTER")) {
         c.method = FT_METHOD_ADAPTER;
-        if (jnum(j, "adapter_size", &v))
+        bool have = false;
+        s = jnum_in(j, cpath, "adapter_size", 1, 1 << 20, true, &have, &v);
+        if (s == FT_OK && have)
             c.adapter_size = (int)v;
         if (jstr(j, "adapter_placement"))
             c.adapter_placement = jstr(j, "adapter_placement");
