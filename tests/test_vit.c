@@ -270,7 +270,8 @@ FT_TEST(freezing_finds_the_blocks_and_embeddings) {
     FT_CHECK_OK(ft_peft_apply(m, &pc));
     for (int i = 0; i < m->n_params; i++) {
         const char *nm = m->params[i].name;
-        const bool want = strstr(nm, ".layer.1.") || !strncmp(nm, "vit.layernorm.", 14) || !strncmp(nm, "classifier.", 11);
+        const bool want =
+            strstr(nm, ".layer.1.") || !strncmp(nm, "vit.layernorm.", 14) || !strncmp(nm, "classifier.", 11);
         FT_CHECKF(m->params[i].trainable == want, "top 1 layer: %s trainable %d", nm, m->params[i].trainable);
     }
     pc.train_top_layers = 0;

@@ -7,54 +7,11 @@
 # ViTModel (with its pooler) under a LoRA adapter that brings the classifier. Bad input is refused by name: a
 # missing tensor, pixel_values with the wrong channel count, an image size the patches do not tile, prompt
 # tuning. See docs/vision.md. Exit 77 = skipped (no torch).
-# Env: FT_BIN, FT_SRC, FT_PYTHON (/usr/bin/python3), FT_PARITY_LOGITS_ATOL (1e-4), FT_PARITY_GRAD_RTOL (1e-3),
-#      FT_PARITY_KEEP=1 (keep the work directory).
+# The driver is tests/ref/dump_parity.sh (its environment variables: FT_BIN, FT_PYTHON, FT_PARITY_KEEP, ...).
 set -u
-PY=${FT_PYTHON:-/usr/bin/python3}
-SRC=${FT_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
-REF=$SRC/tests/ref
-FT=${FT_BIN:-$SRC/build/ftune}
-ATOL=${FT_PARITY_LOGITS_ATOL:-1e-4}
-RTOL=${FT_PARITY_GRAD_RTOL:-1e-3}
-
-if ! "$PY" -c "import torch, numpy" >/dev/null 2>&1; then
-    echo "vit_parity: skipped: $PY cannot import torch and numpy (install python3-torch)"
-    exit 77
-fi
-work=$(mktemp -d "${TMPDIR:-/tmp}/ftune-vit-parity.XXXXXX")
-if [ "${FT_PARITY_KEEP:-0}" = 1 ]; then echo "vit_parity: work directory $work"; else trap 'rm -rf "$work"' EXIT; fi
-fails=0
-fail() { echo "vit_parity: FAIL $1"; fails=$((fails + 1)); }
-
-"$PY" "$REF/vit_ref.py" configs --work "$work" || exit 1
-while IFS=$'\t' read -r kind arch; do
-    if ! "$FT" init --arch "$arch" --config "$work/cfg-$kind.json" --out "$work/$kind" --seed 7 >"$work/init-$kind.log" 2>&1; then
-        fail "ftune init --arch $arch ($kind):"
-        sed 's/^/    /' "$work/init-$kind.log"
-    fi
-done <"$work/kinds.tsv"
-[ "$fails" -eq 0 ] || exit 1
+. "$(dirname "$0")/ref/dump_parity.sh"
+parity_run vit_parity vit_ref.py
 [ -f "$work/vit/preprocessor_config.json" ] || fail "ftune init --arch vit wrote no preprocessor_config.json"
-"$PY" "$REF/vit_ref.py" prepare --work "$work" || exit 1
-while IFS=$'\t' read -r name model adapter batch; do
-    extra=()
-    [ "$adapter" = - ] || extra=(--adapter "$adapter")
-    if ! "$FT" dump --model "$model" "${extra[@]}" --batch "$batch" --out "$work/$name.ftune.safetensors" \
-        >"$work/$name.ftune.log" 2>&1; then
-        fail "$name: ftune dump failed:"
-        sed 's/^/    /' "$work/$name.ftune.log"
-    fi
-    case $name in *-lora | *-lora-* | *-ia3) # merged into the base, the same logits without the adapter
-        if ! "$FT" merge --model "$model" --adapter "$adapter" --out "$work/$name.merged" >"$work/$name.merge.log" 2>&1 ||
-            ! "$FT" dump --model "$work/$name.merged" --batch "$batch" --out "$work/$name.merged.safetensors" \
-                >>"$work/$name.merge.log" 2>&1; then
-            fail "$name: ftune merge + dump failed:"
-            sed 's/^/    /' "$work/$name.merge.log"
-        fi ;;
-    esac
-done <"$work/cases.tsv"
-"$PY" "$REF/vit_ref.py" compare --work "$work" --logits-atol "$ATOL" --grad-rtol "$RTOL" || fails=$((fails + 1))
-
 # bad input, refused by name
 expect_fail() { # name, expected text, command...
     local name=$1 want=$2
@@ -88,5 +45,4 @@ st.save('$work/bad-prompt/adapter_model.safetensors', {'prompt_embeddings': np.z
 expect_fail "prompt tuning" "prompt tuning is not supported for vit" \
     "$FT" dump --model "$work/vit-p" --adapter "$work/bad-prompt" --batch "$work/batch-sq.json" --out "$work/x.safetensors"
 
-if [ "$fails" -eq 0 ]; then echo "vit_parity: all passed"; else echo "vit_parity: $fails failure(s)"; fi
-[ "$fails" -eq 0 ]
+parity_done

@@ -39,43 +39,40 @@ static void cubic_taps(int o, int in, int out, int idx[4], float w[4]) {
     }
 }
 
+/* The 16 input rows (of an ih×iw grid) and weights that make output (oy, ox) of an oh×ow grid. */
+static void taps2d(int oy, int ox, int ih, int iw, int oh, int ow, int64_t row[16], float w[16]) {
+    int iy[4], ix[4];
+    float wy[4], wx[4];
+    cubic_taps(oy, ih, oh, iy, wy);
+    cubic_taps(ox, iw, ow, ix, wx);
+    for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 4; b++) {
+            row[a * 4 + b] = (int64_t)iy[a] * iw + ix[b];
+            w[a * 4 + b] = wy[a] * wx[b];
+        }
+}
+
 void ft_bicubic_resize_forward(float *y, const float *x, int ih, int iw, int oh, int ow, int64_t C) {
 #pragma omp parallel for schedule(static) if ((int64_t)oh * ow * C * 16 >= FT_PAR_MIN)
-    for (int oy = 0; oy < oh; oy++) {
-        int iy[4], ix[4];
-        float wy[4], wx[4];
-        cubic_taps(oy, ih, oh, iy, wy);
-        for (int ox = 0; ox < ow; ox++) {
-            cubic_taps(ox, iw, ow, ix, wx);
-            float *yr = y + ((int64_t)oy * ow + ox) * C;
-            memset(yr, 0, (size_t)C * sizeof(float));
-            for (int a = 0; a < 4; a++)
-                for (int b = 0; b < 4; b++) {
-                    const float wt = wy[a] * wx[b];
-                    const float *xr = x + ((int64_t)iy[a] * iw + ix[b]) * C;
-                    for (int64_t c = 0; c < C; c++)
-                        yr[c] += wt * xr[c];
-                }
-        }
+    for (int64_t o = 0; o < (int64_t)oh * ow; o++) {
+        int64_t row[16];
+        float w[16];
+        taps2d((int)(o / ow), (int)(o % ow), ih, iw, oh, ow, row, w);
+        float *yr = y + o * C;
+        memset(yr, 0, (size_t)C * sizeof(float));
+        for (int k = 0; k < 16; k++)
+            for (int64_t c = 0; c < C; c++)
+                yr[c] += w[k] * x[row[k] * C + c];
     }
 }
 
 void ft_bicubic_resize_backward(float *dx, const float *dy, int ih, int iw, int oh, int ow, int64_t C) {
-    /* serial over the outputs: several outputs scatter into the same input row */
-    for (int oy = 0; oy < oh; oy++) {
-        int iy[4], ix[4];
-        float wy[4], wx[4];
-        cubic_taps(oy, ih, oh, iy, wy);
-        for (int ox = 0; ox < ow; ox++) {
-            cubic_taps(ox, iw, ow, ix, wx);
-            const float *dyr = dy + ((int64_t)oy * ow + ox) * C;
-            for (int a = 0; a < 4; a++)
-                for (int b = 0; b < 4; b++) {
-                    const float wt = wy[a] * wx[b];
-                    float *dxr = dx + ((int64_t)iy[a] * iw + ix[b]) * C;
-                    for (int64_t c = 0; c < C; c++)
-                        dxr[c] += wt * dyr[c];
-                }
-        }
+    for (int64_t o = 0; o < (int64_t)oh * ow; o++) { /* serial: outputs share input rows */
+        int64_t row[16];
+        float w[16];
+        taps2d((int)(o / ow), (int)(o % ow), ih, iw, oh, ow, row, w);
+        for (int k = 0; k < 16; k++)
+            for (int64_t c = 0; c < C; c++)
+                dx[row[k] * C + c] += w[k] * dy[o * C + c];
     }
 }

@@ -63,6 +63,29 @@ static int add_param_nd(builder *b, const char *name, int ndim, const int64_t *s
             return ft_fail(FT_ERR_NOMEM, "out of memory building the parameter table"); \
     } while (0)
 
+/* An encoder block's tensors (BERT family, ViT) as LP.l.<name>.{weight,bias}, names in the order q, k, v, o,
+ * the norm after attention (BERT) or before it (ViT), FC, PROJ, the other norm; [out, in]; no q/k/v biases
+ * unless qkv_bias. */
+static ft_status add_block(builder *b, int l, const char *LP, const char *const n[8], bool qkv_bias) {
+    const int64_t C = b->m->cfg.hidden, I = b->m->cfg.intermediate;
+    ft_layer_idx *L = &b->m->layers[l];
+    memset(L, -1, sizeof *L);
+    int *wv[] = {&L->q_w, &L->k_w, &L->v_w, &L->o_w, &L->ln1_w, &L->fc_w, &L->proj_w, &L->ln2_w};
+    int *bv[] = {&L->q_b, &L->k_b, &L->v_b, &L->o_b, &L->ln1_b, &L->fc_b, &L->proj_b, &L->ln2_b};
+    const int64_t rows[] = {C, C, C, C, C, I, C, C}, cols[] = {C, C, C, C, 0, C, I, 0};
+    char nm[256];
+    for (int k = 0; k < 8; k++)
+        for (int bias = 0; bias < 2; bias++) {
+            if (bias && k < 3 && !qkv_bias)
+                continue;
+            snprintf(nm, sizeof nm, "%s.%d.%s.%s", LP, l, n[k], bias ? "bias" : "weight");
+            int *dst = bias ? bv[k] : wv[k];
+            if ((*dst = add_param(b, nm, bias || !cols[k] ? 1 : 2, rows[k], bias ? 0 : cols[k])) == -2)
+                return ft_fail(FT_ERR_NOMEM, "out of memory building the parameter table");
+        }
+    return FT_OK;
+}
+
 /* config.json names an image classifier (architectures[0] ends in "ForImageClassification"). */
 static bool vit_is_classifier(const cJSON *raw) {
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(raw, "architectures");
@@ -106,18 +129,8 @@ static ft_status build_table(ft_model *m) {
                                   "attention.attention.value", "attention.output.dense",
                                   "layernorm_before",          "intermediate.dense",
                                   "output.dense",              "layernorm_after"};
-        for (int l = 0; l < c->n_layers; l++) {
-            ft_layer_idx *L = &m->layers[l];
-            memset(L, -1, sizeof *L);
-            int *wv[] = {&L->q_w, &L->k_w, &L->v_w, &L->o_w, &L->ln1_w, &L->fc_w, &L->proj_w, &L->ln2_w};
-            int *bv[] = {&L->q_b, &L->k_b, &L->v_b, &L->o_b, &L->ln1_b, &L->fc_b, &L->proj_b, &L->ln2_b};
-            const int64_t rows[] = {C, C, C, C, C, I, C, C}, cols[] = {C, C, C, C, 0, C, I, 0};
-            for (int k = 0; k < 8; k++) {
-                ADD(*wv[k], cols[k] ? 2 : 1, rows[k], cols[k], "vit.encoder.layer.%d.%s.weight", l, n[k]);
-                if (k > 2 || c->qkv_bias)
-                    ADD(*bv[k], 1, rows[k], 0, "vit.encoder.layer.%d.%s.bias", l, n[k]);
-            }
-        }
+        for (int l = 0; l < c->n_layers; l++)
+            FT_TRY(add_block(&b, l, "vit.encoder.layer", n, c->qkv_bias));
         ADD(m->lnf_w, 1, C, 0, "vit.layernorm.weight");
         ADD(m->lnf_b, 1, C, 0, "vit.layernorm.bias");
         /* ViTModel's pooler (tanh(dense(h[:, 0]))), the table's last base params: ViTForImageClassification
@@ -152,18 +165,8 @@ static ft_status build_table(ft_model *m) {
         const char *LP = d                       ? "distilbert.transformer.layer"
                          : c->enc == FT_ENC_BERT ? "bert.encoder.layer"
                                                  : "roberta.encoder.layer";
-        for (int l = 0; l < c->n_layers; l++) {
-            ft_layer_idx *L = &m->layers[l];
-            memset(L, -1, sizeof *L);
-            int *wv[] = {&L->q_w, &L->k_w, &L->v_w, &L->o_w, &L->ln1_w, &L->fc_w, &L->proj_w, &L->ln2_w};
-            int *bv[] = {&L->q_b, &L->k_b, &L->v_b, &L->o_b, &L->ln1_b, &L->fc_b, &L->proj_b, &L->ln2_b};
-            /* [out, in] */
-            const int64_t rows[] = {C, C, C, C, C, I, C, C}, cols[] = {C, C, C, C, 0, C, I, 0};
-            for (int k = 0; k < 8; k++) {
-                ADD(*wv[k], cols[k] ? 2 : 1, rows[k], cols[k], "%s.%d.%s.weight", LP, l, n[k]);
-                ADD(*bv[k], 1, rows[k], 0, "%s.%d.%s.bias", LP, l, n[k]);
-            }
-        }
+        for (int l = 0; l < c->n_layers; l++)
+            FT_TRY(add_block(&b, l, LP, n, true));
         /* BertForSequenceClassification reads the pooler; RoBERTa's head does not, nor does a token
          * classifier (BertForTokenClassification is built without one) */
         if (c->enc == FT_ENC_BERT && !ft_config_is_token_cls(c->raw)) {

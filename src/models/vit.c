@@ -15,17 +15,7 @@
 #include "models/model.h"
 #include "nn/linear.h"
 
-typedef struct {
-    float *x_in;              /* [N,C] block input (kept) */
-    float *h1, *m1, *r1;      /* LN1 output and statistics */
-    float *q, *k, *v;         /* [N,C] */
-    float *lse;               /* [B,H,T] */
-    float *atty;              /* [N,C] */
-    float *x1, *h2, *m2, *r2; /* x + attention branch (LN2 input), LN2 output and statistics */
-    float *fc, *act;          /* [N,I] */
-    ft_lin_cache lc[FT_N_SITES];
-    ft_adapter_cache ad[2];
-} vit_layer;
+typedef ft_block_cache vit_layer;
 
 typedef struct {
     const ft_family *fam; /* &ft_vit_family: first, as models/family.h requires */
@@ -44,54 +34,13 @@ typedef struct {
     float *reg;
 } vit_acts;
 
-#define W(i) ((i) >= 0 ? m->params[(i)].data : NULL)
-#define G(i) ((i) >= 0 ? m->params[(i)].grad : NULL)
-#define AL(ptr, count)                                                                                       \
-    do {                                                                                                     \
-        (ptr) = ft_arena_alloc(arena, (size_t)(count) * sizeof(*(ptr)));                                     \
-        if (!(ptr))                                                                                          \
-            return FT_ERR_NOMEM;                                                                             \
-    } while (0)
-#define ZA(ptr, count)                                                                                       \
-    do {                                                                                                     \
-        (ptr) = ft_model_zeroed(arena, (count));                                                             \
-        if (!(ptr))                                                                                          \
-            return FT_ERR_NOMEM;                                                                             \
-    } while (0)
-
-static ft_status lin_fwd(const ft_model *m, vit_acts *a, int l, ft_site site, float *y, const float *x,
-                         ft_arena *arena) {
-    ft_lin L = ft_model_step_lin(m, &a->opts, l, site);
-    return ft_lin_forward(&L, y, x, a->N, arena, &a->L[l].lc[site]);
-}
-
-static ft_status lin_bwd(const ft_model *m, vit_acts *a, int l, ft_site site, float *dx, const float *dy,
-                         const float *x, ft_arena *arena) {
-    ft_lin L = ft_model_step_lin(m, &a->opts, l, site);
-    return ft_lin_backward(&L, dx, dy, x, a->N, &a->L[l].lc[site], arena);
-}
-
-static ft_attn_shape attn_shape(const ft_model *m, const vit_acts *a, int l) {
-    const ft_model_config *c = &m->cfg;
-    return (ft_attn_shape){.B = a->B,
-                           .T = a->T,
-                           .H = c->n_heads,
-                           .Hkv = c->n_heads,
-                           .D = c->head_dim,
-                           .q_stride = c->hidden,
-                           .kv_stride = c->hidden,
-                           .causal = false,
-                           .scale = 1.0f / sqrtf((float)c->head_dim),
-                           .dropout = a->opts.training ? c->attn_dropout : 0.0f,
-                           .seed = a->opts.seed,
-                           .stream = ft_model_drop_stream(&a->opts, l, 0)};
-}
-
 /* The checkpoint's patch grid side G (position_embeddings holds 1 + G² rows). */
 static int grid_side(const ft_model *m) {
     return m->cfg.image_size / m->cfg.patch_size;
 }
 
+/* T: tokens per image (ft_model_batch_seq_len); below 2 (a caller that knows no image size, the trainer's
+ * seq_len 0): the config's image_size. */
 static size_t vit_act_bytes(const ft_model *m, int B, int T, const ft_fwd_opts *o) {
     const ft_model_config *c = &m->cfg;
     if (T < 2)
@@ -102,22 +51,16 @@ static size_t vit_act_bytes(const ft_model *m, int B, int T, const ft_fwd_opts *
     const size_t K = (size_t)(m->n_labels > 0 ? m->n_labels : 1), HT = (size_t)B * (size_t)c->n_heads * T;
     /* kept per block: h1, q, k, v, atty, o, x1, h2, mo, the block output, fc, act, lse, statistics */
     const size_t per_layer = (11 * N * C + 2 * N * I + HT + 4 * N) * 4 + 24 * A;
-    size_t peft = 0, peft_max = 0, peft_tmp = 0;
-    for (int l = 0; l < c->n_layers; l++) {
-        size_t pl, pt;
-        ft_model_peft_layer_bytes(m, l, N, &pl, &pt);
-        peft += pl;
-        peft_max = pl > peft_max ? pl : peft_max;
-        peft_tmp = pt > peft_tmp ? pt : peft_tmp;
-    }
+    size_t peft, peft_max, peft_tmp;
+    ft_model_peft_bytes(m, N, &peft, &peft_max, &peft_tmp);
     /* patches, their projection, the resized positions, x0; the head's rows; the layer table */
     const size_t fixed =
         (NP * Kp + NP * C + (size_t)T * C + N * C + 4 * (size_t)B * C + 2 * B + 3 * B * K) * 4 +
         (size_t)c->n_layers * sizeof(vit_layer) + 16 * A;
     size_t bwd = ft_attention_lse_scratch_bytes(c->head_dim);
-    if (!o->no_loss) /* d(x), d(h), two branch buffers, dq/dk/dv, d(atty), d(act), d(fc), the head's, the
-                        embeddings' d(positions) and d(patches) */
-        bwd += (8 * N * C + 2 * N * I + 3 * (size_t)B * C + (size_t)B * K + (size_t)T * C + NP * C) * 4 +
+    if (!o->no_loss) /* ft_block_grads (9 [N,C], 2 [N,I]), the head's, the embeddings' d(positions),
+                        d(patches) */
+        bwd += (9 * N * C + 2 * N * I + 3 * (size_t)B * C + (size_t)B * K + (size_t)T * C + NP * C) * 4 +
                20 * A + peft_tmp;
     if (o->checkpoint)
         return (size_t)c->n_layers * (N * C * 4 + A) + per_layer + peft_max + fixed + bwd;
@@ -126,10 +69,11 @@ static size_t vit_act_bytes(const ft_model *m, int B, int T, const ft_fwd_opts *
 
 /* One pre-LN block: x [N,C] → x_out [N,C] (caller's buffer), the rest from the arena into a->L[l]. The
  * forward, the checkpointed forward and the backward's recompute all run this: the same bits. */
-static ft_status layer_fwd(const ft_model *m, vit_acts *a, int l, const float *x, float *x_out,
+static ft_status layer_fwd(const ft_model *m, void *acts, int l, const float *x, float *x_out,
                            ft_arena *arena) {
+    vit_acts *a = acts;
     const ft_model_config *c = &m->cfg;
-    const int64_t N = a->N, C = c->hidden, I = c->intermediate;
+    const int64_t N = a->N, C = c->hidden;
     const ft_layer_idx *P = &m->layers[l];
     vit_layer *L = &a->L[l];
     memset(L, 0, sizeof *L);
@@ -138,42 +82,14 @@ static ft_status layer_fwd(const ft_model *m, vit_acts *a, int l, const float *x
     AL(L->m1, N);
     AL(L->r1, N);
     ft_layernorm_forward(L->h1, L->m1, L->r1, x, W(P->ln1_w), W(P->ln1_b), N, C, c->norm_eps);
-    AL(L->q, N * C);
-    AL(L->k, N * C);
-    AL(L->v, N * C);
-    FT_TRY(lin_fwd(m, a, l, FT_SITE_Q, L->q, L->h1, arena));
-    FT_TRY(lin_fwd(m, a, l, FT_SITE_K, L->k, L->h1, arena));
-    FT_TRY(lin_fwd(m, a, l, FT_SITE_V, L->v, L->h1, arena));
-    AL(L->lse, (int64_t)a->B * c->n_heads * a->T);
-    AL(L->atty, N * C);
-    ft_attn_shape as = attn_shape(m, a, l);
-    FT_TRY(ft_attention_forward_lse(L->atty, L->lse, L->q, L->k, L->v, NULL, &as));
-    float *o, *ob;
-    AL(o, N * C);
-    FT_TRY(lin_fwd(m, a, l, FT_SITE_O, o, L->atty, arena));
-    ob = o;
-    if (m->adapters[l * 2].down_w >= 0) /* the adapter keeps its input: its output goes elsewhere */
-        AL(ob, N * C);
-    FT_TRY(ft_model_branch_out(m, &a->opts, l, 0, N, &L->ad[0], ob, o, arena));
-    AL(L->x1, N * C);
-    AL(L->h2, N * C);
-    AL(L->m2, N);
-    AL(L->r2, N);
-    ft_residual_layernorm_forward(L->x1, L->h2, L->m2, L->r2, x, ob, W(P->ln2_w), W(P->ln2_b), N, C,
-                                  c->norm_eps);
-    AL(L->fc, N * I);
-    AL(L->act, N * I);
-    FT_TRY(lin_fwd(m, a, l, FT_SITE_FC, L->fc, L->h2, arena));
-    ft_act_forward(c->act, L->act, L->fc, N * I);
-    float *mo, *mb;
-    AL(mo, N * C);
-    FT_TRY(lin_fwd(m, a, l, FT_SITE_PROJ, mo, L->act, arena));
-    mb = mo;
-    if (m->adapters[l * 2 + 1].down_w >= 0)
-        AL(mb, N * C);
-    FT_TRY(ft_model_branch_out(m, &a->opts, l, 1, N, &L->ad[1], mb, mo, arena));
+    float *ob;
+    FT_TRY(
+        ft_model_attn_forward(m, &a->opts, l, a->B, a->T, NULL, L->h1, &L->at, L->lc, &L->ad[0], &ob, arena));
+    FT_TRY(ft_model_add_norm(m, N, x, ob, P->ln2_w, P->ln2_b, &L->s1, &L->h2, &L->m2, &L->r2, arena));
+    float *mb;
+    FT_TRY(ft_model_mlp_forward(m, &a->opts, l, N, L->h2, L, &mb, arena));
     for (int64_t j = 0; j < N * C; j++)
-        x_out[j] = L->x1[j] + mb[j];
+        x_out[j] = L->s1[j] + mb[j];
     return FT_OK;
 }
 
@@ -245,42 +161,27 @@ static ft_status vit_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *
     if (o->label_smoothing > 0.0f && !o->no_loss)
         return ft_fail(FT_ERR_UNSUPPORTED, "label smoothing on vit is not supported yet");
     FT_TRY(check_pixels(m, b));
-    if (m->task == FT_TASK_SEQ_CLS && !b->cls_labels && !o->no_loss)
-        return ft_fail(FT_ERR_ARG, "the batch has no class labels for the classification head");
-    if (m->task == FT_TASK_REGRESSION && !b->reg_targets && !o->no_loss)
-        return ft_fail(FT_ERR_ARG, "the batch has no regression targets");
+    FT_TRY(ft_model_check_targets(m, b, o));
     FT_TRY(ft_model_sync_bf16(m));
     const int B = b->B, gh = b->img_h / c->patch_size, gw = b->img_w / c->patch_size, T = 1 + gh * gw;
     const int64_t N = (int64_t)B * T, C = c->hidden;
     vit_acts *a;
     AL(a, 1);
-    memset(a, 0, sizeof *a);
-    a->fam = &ft_vit_family;
-    a->B = B;
-    a->T = T;
-    a->gh = gh;
-    a->gw = gw;
-    a->N = N;
-    a->NP = (int64_t)B * (T - 1);
-    a->K = m->n_labels;
-    a->opts = *o;
+    *a = (vit_acts){.fam = &ft_vit_family,
+                    .B = B,
+                    .T = T,
+                    .gh = gh,
+                    .gw = gw,
+                    .N = N,
+                    .NP = (int64_t)B * (T - 1),
+                    .K = m->n_labels,
+                    .opts = *o};
     AL(a->L, c->n_layers);
     memset(a->L, 0, (size_t)c->n_layers * sizeof *a->L);
     float *x;
     AL(x, N * C);
     FT_TRY(embed_fwd(m, b, a, x, arena));
-    for (int l = 0; l < c->n_layers; l++) {
-        float *x_out;
-        AL(x_out, N * C);
-        const size_t mark = ft_arena_mark(arena);
-        FT_TRY(layer_fwd(m, a, l, x, x_out, arena));
-        if (o->checkpoint) { /* keep the block's input only; the backward recomputes the rest */
-            ft_arena_rewind(arena, mark);
-            memset(&a->L[l], 0, sizeof a->L[l]);
-            a->L[l].x_in = x;
-        }
-        x = x_out;
-    }
+    FT_TRY(ft_model_blocks_forward(m, o->checkpoint, N, layer_fwd, a, a->L, &x, arena));
     a->x_final = x;
     /* the head reads [CLS] after the final LayerNorm: only those rows are normalized */
     const int64_t K = a->K;
@@ -367,58 +268,27 @@ static ft_status embed_bwd(ft_model *m, vit_acts *a, float *dx0, ft_arena *arena
 static ft_status vit_backward(ft_model *m, ft_acts *acts, ft_arena *arena, float loss_scale) {
     vit_acts *a = (vit_acts *)(void *)acts;
     const ft_model_config *c = &m->cfg;
-    const int64_t N = a->N, C = c->hidden, I = c->intermediate;
-    if (a->opts.no_loss)
-        return ft_fail(FT_ERR_ARG, "backward after an inference-only forward");
-    if (a->count == 0)
-        return ft_fail(FT_ERR_ARG, "backward: the batch has no target");
-    float *dres, *dh, *dbuf, *dbuf2, *dq, *dk, *dv, *datty, *dact, *dfc;
-    ZA(dres, N * C);
-    ZA(dh, N * C);
-    ZA(dbuf, N * C);
-    ZA(dbuf2, N * C);
-    ZA(dq, N * C);
-    ZA(dk, N * C);
-    ZA(dv, N * C);
-    ZA(datty, N * C);
-    ZA(dact, N * I);
-    ZA(dfc, N * I);
+    const int64_t N = a->N, C = c->hidden;
+    ft_block_grads g;
+    FT_TRY(ft_model_block_grads(m, &a->opts, a->count, N, &g, arena));
+    float *dres = g.dres, *dh = g.dh;
     FT_TRY(head_bwd(m, a, dres, loss_scale, arena));
     const bool need_dx0 = embeddings_train(m);
     for (int l = c->n_layers - 1; l >= 0; l--) {
         const ft_layer_idx *P = &m->layers[l];
         vit_layer *L = &a->L[l];
         const size_t mark = ft_arena_mark(arena);
-        if (a->opts.checkpoint) { /* recompute the block from its kept input */
-            float *x_out;
-            AL(x_out, N * C);
-            FT_TRY(layer_fwd(m, a, l, L->x_in, x_out, arena));
-        }
+        FT_TRY(ft_model_block_recompute(m, a->opts.checkpoint, N, layer_fwd, a, a->L, l, arena));
         /* MLP branch: d(mb) = dres; then dres += LN2ᵀ(d(h2)): d(x1) */
-        const float *dbr;
-        FT_TRY(ft_model_branch_grad(m, &a->opts, l, 1, N, &L->ad[1], dbuf, dbuf2, dres, &dbr, arena));
-        memset(dact, 0, (size_t)(N * I) * sizeof(float));
-        FT_TRY(lin_bwd(m, a, l, FT_SITE_PROJ, dact, dbr, L->act, arena));
-        memset(dfc, 0, (size_t)(N * I) * sizeof(float));
-        ft_act_backward(c->act, dfc, dact, L->fc, N * I);
         memset(dh, 0, (size_t)(N * C) * sizeof(float));
-        FT_TRY(lin_bwd(m, a, l, FT_SITE_FC, dh, dfc, L->h2, arena));
-        ft_layernorm_backward(dres, G(P->ln2_w), G(P->ln2_b), dh, L->x1, W(P->ln2_w), L->m2, L->r2, N, C);
+        FT_TRY(ft_model_mlp_backward(m, &a->opts, l, N, L->h2, L, dres, dh, &g, arena));
+        ft_layernorm_backward(dres, G(P->ln2_w), G(P->ln2_b), dh, L->s1, W(P->ln2_w), L->m2, L->r2, N, C);
         /* attention branch: d(ob) = dres; then dres += LN1ᵀ(d(h1)): d(x_in) */
-        FT_TRY(ft_model_branch_grad(m, &a->opts, l, 0, N, &L->ad[0], dbuf, dbuf2, dres, &dbr, arena));
-        memset(datty, 0, (size_t)(N * C) * sizeof(float));
-        FT_TRY(lin_bwd(m, a, l, FT_SITE_O, datty, dbr, L->atty, arena));
-        memset(dq, 0, (size_t)(N * C) * sizeof(float));
-        memset(dk, 0, (size_t)(N * C) * sizeof(float));
-        memset(dv, 0, (size_t)(N * C) * sizeof(float));
-        ft_attn_shape as = attn_shape(m, a, l);
-        FT_TRY(ft_attention_backward_lse(dq, dk, dv, datty, L->atty, L->lse, L->q, L->k, L->v, NULL, &as));
         /* the first block's input feeds only the embeddings: no d(h1) unless they or LN1 train */
         const bool need_dh = l > 0 || need_dx0 || G(P->ln1_w) || G(P->ln1_b);
         memset(dh, 0, (size_t)(N * C) * sizeof(float));
-        FT_TRY(lin_bwd(m, a, l, FT_SITE_Q, need_dh ? dh : NULL, dq, L->h1, arena));
-        FT_TRY(lin_bwd(m, a, l, FT_SITE_K, need_dh ? dh : NULL, dk, L->h1, arena));
-        FT_TRY(lin_bwd(m, a, l, FT_SITE_V, need_dh ? dh : NULL, dv, L->h1, arena));
+        FT_TRY(ft_model_attn_backward(m, &a->opts, l, a->B, a->T, NULL, L->h1, &L->at, L->lc, &L->ad[0], dres,
+                                      need_dh ? dh : NULL, g.att, arena));
         if (need_dh)
             ft_layernorm_backward(l > 0 || need_dx0 ? dres : NULL, G(P->ln1_w), G(P->ln1_b), dh, L->x_in,
                                   W(P->ln1_w), L->m1, L->r1, N, C);
@@ -428,6 +298,7 @@ static ft_status vit_backward(ft_model *m, ft_acts *acts, ft_arena *arena, float
         return FT_OK;
     const float *dx0 = dres;
     if (a->opts.training && c->embd_dropout > 0.0f) {
+        float *dbuf = g.ds;
         memset(dbuf, 0, (size_t)(N * C) * sizeof(float));
         ft_dropout_backward(dbuf, dres, N * C, c->embd_dropout, a->opts.seed,
                             ft_model_drop_stream(&a->opts, -1, 0));

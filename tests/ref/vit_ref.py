@@ -18,7 +18,6 @@ Subcommands (one Python process each, every case of the test in it):
   compare --work W      compares each W/<case>.ftune.safetensors with W/<case>.ref.safetensors (compare.py's
                         rule), and for LoRA / IA3 the logits of W/<case>.merged.safetensors
 """
-import argparse
 import json
 import os
 import shutil
@@ -29,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import compare as cmp  # noqa: E402
+import enc_ref as enc  # noqa: E402  (the adapter reader, the comparison and the command line are shared)
 import st  # noqa: E402
 
 PREFIX = "base_model.model."
@@ -63,24 +62,11 @@ BATCHES = {  # name: (B, channels, H, W, labels)
     "gray": (3, 1, 8, 8, None),
     "small": (2, 3, 8, 8, [1, 0]),
 }
-_LORA = {"auto_mapping": None, "bias": "none", "exclude_modules": None, "fan_in_fan_out": False,
-         "inference_mode": True, "init_lora_weights": True, "layers_pattern": None, "layers_to_transform": None,
-         "lora_alpha": 8, "lora_dropout": 0.0, "modules_to_save": ["classifier"], "peft_type": "LORA",
-         "r": 4, "rank_pattern": {}, "alpha_pattern": {}, "revision": None, "task_type": "SEQ_CLS",
-         "use_dora": False, "use_rslora": False}
-_IA3 = {"auto_mapping": None, "fan_in_fan_out": False, "inference_mode": True, "init_ia3_weights": True,
-        "modules_to_save": ["classifier"], "peft_type": "IA3", "revision": None, "task_type": "SEQ_CLS"}
+_LORA = dict(enc._LORA, modules_to_save=["classifier"])
+_IA3 = dict(enc._IA3, modules_to_save=["classifier"])
+_suffix = enc._suffix
 LINEAR = ("attention.attention.query", "attention.attention.key", "attention.attention.value",
           "attention.output.dense", "intermediate.dense", "output.dense")
-
-
-class RefError(Exception):
-    pass
-
-
-def _suffix(key, targets):
-    """PEFT's list rule: the module name equals a target or ends with '.' + target."""
-    return any(key == t or key.endswith("." + t) for t in targets)
 
 
 def canonical(k):
@@ -94,7 +80,7 @@ class Net:
     def __init__(self, cfg, P):
         self.cfg, self.P = cfg, P
         self.lora, self.dora, self.ia3, self.adapters = {}, {}, {}, {}
-        self.adapter_act = "relu"
+        self.adapter_act, self.prompt = "relu", None
 
     def linear(self, x, mod):
         W, b = self.P[mod + ".weight"], self.P.get(mod + ".bias")
@@ -115,13 +101,7 @@ class Net:
             y = y * ia3[0].flatten()
         return y
 
-    def adapter(self, o, where):
-        a = self.adapters.get(where)
-        if a is None:
-            return o
-        z = o @ a["down.weight"].T + a["down.bias"]
-        h = {"relu": torch.relu, "gelu": F.gelu, "silu": F.silu}[self.adapter_act](z)
-        return o + h @ a["up.weight"].T + a["up.bias"]
+    adapter = enc.Net.adapter  # o + up(act(down(o))) on a branch output (ftune's bottleneck adapter)
 
     def ln(self, x, name):
         return F.layer_norm(x, (x.shape[-1],), self.P[name + ".weight"], self.P[name + ".bias"],
@@ -163,13 +143,6 @@ class Net:
         return F.cross_entropy(logits, batch["cls_labels"], ignore_index=-100)
 
 
-def load_model(mdir):
-    with open(os.path.join(mdir, "config.json")) as f:
-        cfg = json.load(f)
-    tensors, _ = st.load(os.path.join(mdir, "model.safetensors"), upcast=True)
-    return cfg, tensors
-
-
 def load_batch(path):
     with open(path) as f:
         b = json.load(f)
@@ -182,52 +155,17 @@ def load_batch(path):
 
 
 def reference(mdir, adir, batch_path, out_path):
-    cfg, tensors = load_model(mdir)
+    cfg, tensors = enc.load_model(mdir)
     P = {canonical(k): torch.tensor(v, dtype=torch.float64) for k, v in tensors.items()
          if not canonical(k).startswith("vit.pooler.")}  # ViTForImageClassification has no pooler
     net = Net(cfg, P)
-    named = {}
-    if adir is None:
-        for k in P:
-            P[k].requires_grad_(True)
-            named[k] = P[k]
-    else:
-        with open(os.path.join(adir, "adapter_config.json")) as f:
-            acfg = json.load(f)
-        at, _ = st.load(os.path.join(adir, "adapter_model.safetensors"), upcast=True)
-        for name, arr in at.items():
-            t = torch.tensor(arr, dtype=torch.float64, requires_grad=True)
-            named[name] = t
-            key = name[len(PREFIX):]
-            if key.endswith((".lora_A.weight", ".lora_B.weight")):
-                continue
-            if key.endswith(".lora_magnitude_vector"):
-                net.dora[key[: -len(".lora_magnitude_vector")]] = t
-            elif ".adapter." in key:
-                where, leaf = key.split(".adapter.")
-                net.adapters.setdefault(where, {})[leaf] = t
-            elif key.endswith(".ia3_l"):
-                mod = key[: -len(".ia3_l")]
-                net.ia3[mod] = (t, _suffix(mod, acfg["feedforward_modules"]))
-            elif key in P or key.startswith("classifier."):
-                P[key] = t  # a trained bias or the head replaces the base's
-            else:
-                raise RefError(f"{adir}: tensor {name} is not a parameter of the model")
-        net.adapter_act = acfg.get("adapter_act", "relu")
-        if acfg["peft_type"] == "LORA":
-            s = acfg["lora_alpha"] / acfg["r"]
-            for name, t in named.items():
-                if name.endswith(".lora_A.weight"):
-                    mod = name[len(PREFIX): -len(".lora_A.weight")]
-                    net.lora[mod] = (t, named[PREFIX + mod + ".lora_B.weight"], s)
+    if adir is not None and json.load(open(os.path.join(adir, "adapter_config.json")))["peft_type"] == "PROMPT_TUNING":
+        raise enc.RefError("prompt tuning is not modelled for vit (ftune refuses it)")
+    named = enc.read_adapter(net, P, adir)
     b = load_batch(batch_path)
     logits = net.logits(b["pixel_values"])
     loss = net.loss(logits, b)
-    loss.backward()
-    out = {"logits": logits.detach().numpy().astype(np.float32), "loss": np.array([loss.item()], dtype=np.float32)}
-    for name, t in named.items():
-        out["grad." + name] = (t.grad if t.grad is not None else torch.zeros_like(t)).numpy().astype(np.float32)
-    st.save(out_path, out)
+    enc.write_dump(out_path, logits, loss, named)
 
 
 # ---------------------------------------------------------------- fixtures
@@ -265,7 +203,7 @@ def write_batches(work, rng):
 
 def write_adapter(mdir, method, adir, rng, n_labels=None):
     """A PEFT-format adapter with non-trivial values (LoRA B != 0, ia3_l != 1, biases and head moved)."""
-    cfg, tensors = load_model(mdir)
+    cfg, tensors = enc.load_model(mdir)
     tensors = {canonical(k): v for k, v in tensors.items()}
     d, n_layers = cfg["hidden_size"], cfg["num_hidden_layers"]
     mods = [f"vit.encoder.layer.{i}.{n}" for i in range(n_layers) for n in LINEAR]
@@ -342,71 +280,9 @@ def prepare(work):
         f.writelines(lines)
 
 
-def zero_by_math(a, b, rtol):
-    """The attention key's bias gets a zero gradient in exact arithmetic (softmax is invariant to a shift of a
-    row's scores, and q·b_k shifts every key of a row alike): the reference has ~1e-20 there, ftune rounding
-    noise, so the relative rule cannot apply; it must be zero to rtol of the dump's largest gradient."""
-    top = max((float(np.max(np.abs(v))) for k, v in b.items() if k.startswith("grad.") and v.size), default=0.0)
-    return {k: float(np.max(np.abs(a[k]))) <= rtol * top for k, v in b.items()
-            if k.startswith("grad.") and k.endswith("key.bias") and k in a and np.max(np.abs(v)) <= 1e-9 * top}
-
-
-def compare_all(work, atol, rtol):
-    fails = 0
-    for name, _kind, method, _batch in CASES:
-        path = os.path.join(work, name + ".ftune.safetensors")
-        if not os.path.exists(path):
-            print(f"vit_parity: FAIL {name}: no ftune dump")
-            fails += 1
-            continue
-        a, b = st.load(path)[0], st.load(os.path.join(work, name + ".ref.safetensors"))[0]
-        zero = zero_by_math(a, b, rtol)
-        for k in zero:
-            del a[k], b[k]
-        lines, bad = cmp.compare(a, b, atol, rtol)
-        lines += [f"FAIL {k}: zero in exact arithmetic, ftune's is not" for k, ok in zero.items() if not ok]
-        bad += sum(1 for ok in zero.values() if not ok)
-        if method in ("lora", "ia3"):  # ftune merge: the adapter folded into the base, the same logits
-            merged = os.path.join(work, name + ".merged.safetensors")
-            if not os.path.exists(merged):
-                lines.append("FAIL merged: no dump of the merged model")
-                bad += 1
-            else:
-                err = float(np.max(np.abs(st.load(merged)[0]["logits"] - b["logits"])))
-                lines.append(f"{'ok  ' if err <= atol else 'FAIL'} merged logits: abs err {err:.3e} (limit {atol:.1e})")
-                bad += err > atol
-        if bad:
-            fails += 1
-            print(f"vit_parity: FAIL {name}: ftune differs from the reference (A = ftune, B = reference):")
-            print("\n".join("    " + ln for ln in lines if not ln.startswith("ok")))
-        else:
-            n = sum(1 for ln in lines if ln.startswith("ok")) + len(zero)
-            worst = max((float(ln.split("err ")[1].split()[0]) for ln in lines if "rel err" in ln), default=0.0)
-            lg = max((float(ln.split("err ")[1].split()[0]) for ln in lines if " logits " in ln), default=0.0)
-            print(f"vit_parity: ok   {name} ({n} tensors, {len(zero)} zero by the math, logits abs err {lg:.1e}, "
-                  f"worst gradient rel err {worst:.1e}{', merged logits too' if method in ('lora', 'ia3') else ''})")
-    return fails
-
-
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["configs", "prepare", "compare"])
-    ap.add_argument("--work", required=True)
-    ap.add_argument("--logits-atol", type=float, default=1e-4)
-    ap.add_argument("--grad-rtol", type=float, default=1e-3)
-    a = ap.parse_args(argv)
-    torch.set_default_dtype(torch.float64)
-    try:
-        if a.command == "configs":
-            write_configs(a.work)
-        elif a.command == "prepare":
-            prepare(a.work)
-        else:
-            return 1 if compare_all(a.work, a.logits_atol, a.grad_rtol) else 0
-    except (RefError, OSError, KeyError, st.SafetensorsError) as e:
-        print(f"vit_ref: error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    return enc.cli(argv, __doc__, write_configs, prepare,
+                   lambda work, atol, rtol: enc.compare_all(work, atol, rtol, CASES, "vit_parity"), "vit_ref")
 
 
 if __name__ == "__main__":
