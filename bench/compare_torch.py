@@ -4,7 +4,8 @@
 Each row (shape x method x precision) runs PyTorch and ftune in separate processes, alternating
 for --rounds rounds so that both see the same machine load; the table reports the median tokens/s,
 the peak RSS and the ratio ftune/PyTorch. PyTorch runs an independent GPT-2 / Llama (SmolLM2)
-/ BERT (bert-base, BertForSequenceClassification with 2 labels) definition written here (random weights,
+/ BERT (bert-base, BertForSequenceClassification with 2 labels) / ViT (vit-base, ViTForImageClassification
+with 1000 classes on 224x224 images, 197 tokens each: --seq does not apply) definition written here (random weights,
 same config as train_step), AdamW + clipping at 1.0,
 fp32 with OPENBLAS_CORETYPE=SkylakeX, or Haswell on AVX2-only CPUs (Debian's OpenBLAS misdetects
 newer CPUs otherwise), bf16 under
@@ -27,6 +28,8 @@ SHAPES = {
     "gpt2": dict(arch="gpt2", vocab=50257, hidden=768, layers=12, heads=12, kv_heads=12, inter=3072, pos=1024),
     "bert-base": dict(arch="bert", vocab=30522, hidden=768, layers=12, heads=12, kv_heads=12, inter=3072, pos=512,
                       types=2, eps=1e-12, labels=2),
+    "vit-base": dict(arch="vit", hidden=768, layers=12, heads=12, kv_heads=12, inter=3072, image=224, patch=16,
+                     channels=3, eps=1e-12, labels=1000),
     "smollm2": dict(arch="llama", vocab=49152, hidden=576, layers=30, heads=9, kv_heads=3, inter=1536, pos=2048,
                     theta=100000.0, eps=1e-5),
 }
@@ -100,6 +103,25 @@ def torch_worker(a):
             x = self.ln1(x + self.attn_out(y))
             return self.ln2(x + self.out(F.gelu(self.inter(x))))
 
+    class ViTBlock(nn.Module):
+        """Pre-LayerNorm block, bidirectional attention, erf-GELU (HF ViTLayer)."""
+
+        def __init__(self, C, H, I, eps):
+            super().__init__()
+            self.H = H
+            self.ln1, self.ln2 = nn.LayerNorm(C, eps=eps), nn.LayerNorm(C, eps=eps)
+            self.query, self.key, self.value = nn.Linear(C, C), nn.Linear(C, C), nn.Linear(C, C)
+            self.attn_out, self.inter, self.out = nn.Linear(C, C), nn.Linear(C, I), nn.Linear(I, C)
+
+        def forward(self, x):
+            B, T, C = x.shape
+            sh = lambda t: t.view(B, T, self.H, C // self.H).transpose(1, 2)
+            h = self.ln1(x)
+            q, k, v = sh(self.query(h)), sh(self.key(h)), sh(self.value(h))
+            p = F.softmax(((q @ k.transpose(-1, -2)) / math.sqrt(C // self.H)).float(), dim=-1).to(v.dtype)
+            x = x + self.attn_out((p @ v).transpose(1, 2).reshape(B, T, C))
+            return x + self.out(F.gelu(self.inter(self.ln2(x))))
+
     class RMSNorm(nn.Module):
         def __init__(self, C, eps):
             super().__init__()
@@ -142,8 +164,17 @@ def torch_worker(a):
         def __init__(self):
             super().__init__()
             C = c["hidden"]
-            self.wte = nn.Embedding(c["vocab"], C)
-            if c["arch"] == "bert":  # BertForSequenceClassification: embeddings, blocks, pooler, classifier
+            if c["arch"] == "vit":  # ViTForImageClassification: patches, [CLS], positions, blocks, LN, classifier
+                n = (c["image"] // c["patch"]) ** 2
+                self.proj = nn.Conv2d(c["channels"], C, c["patch"], stride=c["patch"])
+                self.cls, self.pos = nn.Parameter(torch.randn(1, 1, C)), nn.Parameter(torch.randn(1, n + 1, C))
+                self.blocks = nn.ModuleList(ViTBlock(C, c["heads"], c["inter"], c["eps"]) for _ in range(c["layers"]))
+                self.nf, self.classifier = nn.LayerNorm(C, eps=c["eps"]), nn.Linear(C, c["labels"])
+            else:
+                self.wte = nn.Embedding(c["vocab"], C)
+            if c["arch"] == "vit":
+                pass
+            elif c["arch"] == "bert":  # BertForSequenceClassification: embeddings, blocks, pooler, classifier
                 self.wpe, self.tte = nn.Embedding(c["pos"], C), nn.Embedding(c["types"], C)
                 self.eln = nn.LayerNorm(C, eps=c["eps"])
                 self.blocks = nn.ModuleList(BertBlock(C, c["heads"], c["inter"], c["eps"]) for _ in range(c["layers"]))
@@ -167,6 +198,12 @@ def torch_worker(a):
                     nn.init.normal_(p, std=0.02)
 
         def forward(self, ids, labels=None):
+            if c["arch"] == "vit":  # ids: the pixels [B, ch, H, W]
+                x = self.proj(ids).flatten(2).transpose(1, 2)
+                x = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], dim=1) + self.pos
+                for b in self.blocks:
+                    x = b(x)
+                return F.cross_entropy(self.classifier(self.nf(x)[:, 0]).float(), labels)
             B, T = ids.shape
             x = self.wte(ids)
             if c["arch"] == "bert":
@@ -191,16 +228,21 @@ def torch_worker(a):
         for p in m.parameters():
             p.requires_grad_(False)
         for b in m.blocks:
-            names = {"gpt2": ["c_attn"], "bert": ["query", "value"]}.get(c["arch"], ["q_proj", "v_proj"])
+            names = {"gpt2": ["c_attn"], "bert": ["query", "value"], "vit": ["query", "value"]}.get(
+                c["arch"], ["q_proj", "v_proj"])
             for n in names:
                 setattr(b, n, LoRALinear(getattr(b, n)))
-        if c["arch"] == "bert":  # PEFT's SEQ_CLS modules_to_save: the new classifier trains in full
+        if c["arch"] in ("bert", "vit"):  # PEFT's SEQ_CLS modules_to_save: the new classifier trains in full
             for p in m.classifier.parameters():
                 p.requires_grad_(True)
     params = [p for p in m.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-5)
     g = torch.Generator().manual_seed(5)
-    ids = torch.randint(0, c["vocab"], (a.batch, a.seq), generator=g)
+    if c["arch"] == "vit":
+        a.seq = (c["image"] // c["patch"]) ** 2 + 1  # tokens per image, for tok/s
+        ids = torch.randn(a.batch, c["channels"], c["image"], c["image"], generator=g)
+    else:
+        ids = torch.randint(0, c["vocab"], (a.batch, a.seq), generator=g)
     labels = torch.arange(a.batch) % 2
     times = []
     for s in range(a.warmup + a.steps):
@@ -266,7 +308,7 @@ def med(xs):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--shape", default="gpt2", help="gpt2, smollm2, bert-base or a comma list (driver)")
+    p.add_argument("--shape", default="gpt2", help="gpt2, smollm2, bert-base, vit-base or a comma list (driver)")
     p.add_argument("--method", default="full,lora", help="full, lora or a comma list (driver)")
     p.add_argument("--precision", default="fp32,bf16", help="fp32, bf16 or a comma list (driver)")
     p.add_argument("--batch", type=int, default=4)

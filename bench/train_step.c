@@ -69,14 +69,15 @@ int main(int argc, char **argv) {
             ckpt = true;
         else {
             fprintf(stderr,
-                    "usage: train_step [--shape gpt2|smollm2|bert-base|tiny] [--method "
+                    "usage: train_step [--shape gpt2|smollm2|bert-base|vit-base|tiny] [--method "
                     "full|lora|ia3|bitfit|adapter|prompt] [--batch 4] [--seq 128]\n"
                     "                  [--steps 5] [--warmup 1] [--threads 2] [--precision fp32|bf16] "
                     "[--checkpoint]\n"
                     "                  [--in-memory]\n"
                     "The random model is written to a temporary checkpoint and loaded back (mmapped), as\n"
                     "`ftune train` loads a real one; --in-memory trains the in-memory init instead.\n"
-                    "--checkpoint turns on activation checkpointing.\n");
+                    "--checkpoint turns on activation checkpointing. vit-base: ViTForImageClassification\n"
+                    "(1000 classes) on --batch images of 224x224 (197 tokens each; --seq is ignored).\n");
             return 2;
         }
     }
@@ -109,6 +110,9 @@ int main(int argc, char **argv) {
             " \"num_attention_heads\": 12, \"intermediate_size\": 3072, \"max_position_embeddings\": 512,"
             " \"type_vocab_size\": 2, \"hidden_act\": \"gelu\", \"layer_norm_eps\": 1e-12,"
             " \"hidden_dropout_prob\": 0.0, \"attention_probs_dropout_prob\": 0.0}";
+    else if (!strcmp(shape, "vit-base")) /* google/vit-base-patch16-224's shape, dropout off */
+        cfg_txt = "{\"model_type\": \"vit\", \"hidden_size\": 768, \"num_hidden_layers\": 12, \"num_attention_heads\": 12,"
+                  " \"intermediate_size\": 3072, \"image_size\": 224, \"patch_size\": 16, \"num_channels\": 3}";
     else if (!strcmp(shape, "tiny"))
         cfg_txt = "{\"model_type\": \"gpt2\", \"vocab_size\": 512, \"n_embd\": 64, \"n_layer\": 2, \"n_head\": 4,"
                   " \"n_positions\": 256}";
@@ -139,9 +143,11 @@ int main(int argc, char **argv) {
         unlink(path);
         rmdir(dir);
     }
-    const bool encoder = !strcmp(shape, "bert-base");
-    if (encoder &&
-        ft_model_set_task(m, FT_TASK_SEQ_CLS, 2, NULL, 1) != FT_OK) { /* the new head, as `ftune train` */
+    const bool vit = !strcmp(shape, "vit-base"), encoder = vit || !strcmp(shape, "bert-base");
+    if (vit)
+        T = m->cfg.max_pos; /* 1 + 14² */
+    if (encoder && ft_model_set_task(m, FT_TASK_SEQ_CLS, vit ? 1000 : 2, NULL, 1) !=
+                       FT_OK) { /* the new head, as `ftune train` */
         fprintf(stderr, "train_step: %s\n", ft_last_error());
         return 1;
     }
@@ -165,12 +171,18 @@ int main(int argc, char **argv) {
         return 1;
     }
     int32_t *ids = malloc((size_t)B * (size_t)T * sizeof *ids);
-    for (int i = 0; i < B * T; i++)
+    for (int i = 0; !vit && i < B * T; i++)
         ids[i] = (int32_t)(ft_rng_u64(5, 0, (uint64_t)i) % (uint64_t)m->cfg.vocab_size);
+    const int S = m->cfg.image_size, npix = vit ? B * 3 * S * S : 1;
+    float *pix = malloc((size_t)npix * sizeof *pix);
+    for (int i = 0; vit && i < npix; i++)
+        pix[i] = ft_rng_normal(6, 0, (uint64_t)i);
     int32_t *labels = malloc((size_t)B * sizeof *labels);
     for (int i = 0; i < B; i++)
         labels[i] = i % 2;
     ft_batch b = {.B = B, .T = T, .input_ids = ids, .cls_labels = encoder ? labels : NULL};
+    if (vit)
+        b = (ft_batch){.B = B, .pixel_values = pix, .img_c = 3, .img_h = S, .img_w = S, .cls_labels = labels};
     double *times = malloc((size_t)(steps + warmup) * sizeof *times);
     double loss = 0;
     for (int s = 0; s < steps + warmup; s++) {
@@ -195,11 +207,12 @@ int main(int argc, char **argv) {
     /* FLOPs per token: 2 per matrix weight forward, 2 for the input gradient, 2 more for the weight
      * gradient of trained matrices (lm_head counted once; position table and norms excluded), plus
      * attention scores/values 2·2·T·D·H per layer forward (half of it when causal), ×3 with backward.
-     * An encoder's token-type table, pooler and head act on one row per sequence or are lookups: left out. */
+     * An encoder's token-type table, pooler and head act on one row per sequence or are lookups: left out;
+     * ViT's patch projection is counted as a matrix on every token (its input gradient is not computed). */
     double n_mat = 0, n_mat_tr = 0;
     for (int i = 0; i < m->n_params; i++) {
         const ft_param *p = &m->params[i];
-        if (p->ndim != 2 || i == m->wpe || (i == m->wte && m->lm_head != m->wte))
+        if ((p->ndim != 2 && i != m->patch_w) || i == m->wpe || (i == m->wte && m->lm_head != m->wte))
             continue; /* an untied embedding lookup costs no matmul */
         if (encoder && (i == m->tte || i == m->pool_w || ft_model_is_head(m, i)))
             continue;
@@ -220,6 +233,8 @@ int main(int argc, char **argv) {
     printf("  %s\n", summary);
     printf("  step median %.3f s (min %.3f, max %.3f over %d)\n", med, times[warmup], times[warmup + steps - 1], steps);
     printf("  tokens/s %.1f\n", (double)(B * T) / med);
+    if (vit)
+        printf("  images/s %.2f\n", (double)B / med);
     const double peak = gemm_peak(m->precision == FT_PREC_BF16, m->mm);
     printf("  GFLOP/s %.1f (%.0f%% of the measured %s GEMM peak, %.0f GFLOP/s)\n", flops / med / 1e9,
            100.0 * flops / med / 1e9 / peak, ft_precision_name(m->precision), peak);
@@ -229,6 +244,7 @@ int main(int argc, char **argv) {
     printf("  loss %.4f\n", loss);
     free(times);
     free(ids);
+    free(pix);
     free(labels);
     ft_arena_free(&arena);
     ft_optim_free(&opt);

@@ -5,52 +5,10 @@
 # batches with padding and token types; full fine-tuning, LoRA, IA3 and BitFit; an old-style BERT file (bare
 # names, LayerNorm gamma/beta, stray position_ids / cls.predictions). Also: a missing tensor and an
 # unsupported config are refused by name. See docs/encoders.md. Exit 77 = skipped (no torch).
-# Env: FT_BIN, FT_SRC, FT_PYTHON (/usr/bin/python3), FT_PARITY_LOGITS_ATOL (1e-4), FT_PARITY_GRAD_RTOL (1e-3),
-#      FT_PARITY_KEEP=1 (keep the work directory).
+# The driver is tests/ref/dump_parity.sh (its environment variables: FT_BIN, FT_PYTHON, FT_PARITY_KEEP, ...).
 set -u
-PY=${FT_PYTHON:-/usr/bin/python3}
-SRC=${FT_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
-REF=$SRC/tests/ref
-FT=${FT_BIN:-$SRC/build/ftune}
-ATOL=${FT_PARITY_LOGITS_ATOL:-1e-4}
-RTOL=${FT_PARITY_GRAD_RTOL:-1e-3}
-
-if ! "$PY" -c "import torch, numpy" >/dev/null 2>&1; then
-    echo "enc_parity: skipped: $PY cannot import torch and numpy (install python3-torch)"
-    exit 77
-fi
-work=$(mktemp -d "${TMPDIR:-/tmp}/ftune-enc-parity.XXXXXX")
-if [ "${FT_PARITY_KEEP:-0}" = 1 ]; then echo "enc_parity: work directory $work"; else trap 'rm -rf "$work"' EXIT; fi
-fails=0
-fail() { echo "enc_parity: FAIL $1"; fails=$((fails + 1)); }
-
-"$PY" "$REF/enc_ref.py" configs --work "$work" || exit 1
-while IFS=$'\t' read -r kind arch; do
-    if ! "$FT" init --arch "$arch" --config "$work/cfg-$kind.json" --out "$work/$kind" --seed 5 >"$work/init-$kind.log" 2>&1; then
-        fail "ftune init --arch $arch:"
-        sed 's/^/    /' "$work/init-$kind.log"
-    fi
-done <"$work/kinds.tsv"
-[ "$fails" -eq 0 ] || exit 1
-"$PY" "$REF/enc_ref.py" prepare --work "$work" || exit 1
-while IFS=$'\t' read -r name model adapter batch; do
-    extra=()
-    [ "$adapter" = - ] || extra=(--adapter "$adapter")
-    if ! "$FT" dump --model "$model" "${extra[@]}" --batch "$batch" --out "$work/$name.ftune.safetensors" \
-        >"$work/$name.ftune.log" 2>&1; then
-        fail "$name: ftune dump failed:"
-        sed 's/^/    /' "$work/$name.ftune.log"
-    fi
-    case $name in *-lora | *-ia3) # merged into the base, the same logits without the adapter
-        if ! "$FT" merge --model "$model" --adapter "$adapter" --out "$work/$name.merged" >"$work/$name.merge.log" 2>&1 ||
-            ! "$FT" dump --model "$work/$name.merged" --batch "$batch" --out "$work/$name.merged.safetensors" \
-                >>"$work/$name.merge.log" 2>&1; then
-            fail "$name: ftune merge + dump failed:"
-            sed 's/^/    /' "$work/$name.merge.log"
-        fi ;;
-    esac
-done <"$work/cases.tsv"
-"$PY" "$REF/enc_ref.py" compare --work "$work" --logits-atol "$ATOL" --grad-rtol "$RTOL" || fails=$((fails + 1))
+. "$(dirname "$0")/ref/dump_parity.sh"
+parity_run enc_parity enc_ref.py
 
 # bad input: a missing tensor and an unsupported position_embedding_type are refused by name
 cp -r "$work/bert" "$work/bad-missing"
@@ -68,5 +26,4 @@ if "$FT" inspect "$work/bad-pos" >"$work/bad2.log" 2>&1 || ! grep -q "position_e
     fail "position_embedding_type relative_key is not refused by name:"; sed 's/^/    /' "$work/bad2.log"
 fi
 
-if [ "$fails" -eq 0 ]; then echo "enc_parity: all passed"; else echo "enc_parity: $fails failure(s)"; fi
-[ "$fails" -eq 0 ]
+parity_done

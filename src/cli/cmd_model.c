@@ -6,12 +6,13 @@
 
 #include "cli/cli.h"
 #include "data/pretok.h"
+#include "io/json.h"
 #include "models/model.h"
 #include "peft/peft.h"
 
 static const char *INIT_USAGE =
     "usage: ftune init --arch ARCH --config small.json --out DIR [--seed N] [--dtype f32|bf16]\n"
-    "       ARCH: gpt2, llama, qwen2, mistral, bert, roberta, xlm-roberta, distilbert\n"
+    "       ARCH: gpt2, llama, qwen2, mistral, bert, roberta, xlm-roberta, distilbert, vit\n"
     "\n"
     "Writes a randomly initialized model in exact Hugging Face layout: DIR/config.json + "
     "DIR/model.safetensors.\n"
@@ -25,6 +26,9 @@ static const char *INIT_USAGE =
     "an encoder with \"architectures\": [\"BertForTokenClassification\"] (Roberta/XLMRoberta/DistilBert...) "
     "gets a\n"
     "token-classification head (classifier.weight/bias on every token; BERT then has no pooler).\n"
+    "vit (image_size, patch_size, num_channels, hidden_size, ...): a ViTModel (with its pooler), or with\n"
+    "num_labels a ViTForImageClassification (classifier on [CLS], no pooler); DIR also gets a\n"
+    "preprocessor_config.json (ViTImageProcessor: resize to image_size, rescale 1/255, mean = std = 0.5).\n"
     "  --seed N        RNG seed (default 42)\n"
     "  --dtype f32|bf16  stored weight dtype (default f32)\n";
 
@@ -65,6 +69,33 @@ static ft_status init_head(ft_model *m, const char *path, uint64_t seed) {
     return s;
 }
 
+/* A default ViTImageProcessor preprocessor_config.json for a fresh vit (HF's ViTImageProcessor defaults, the
+ * size the config's image_size). Written here until the image module's writer is merged (src/image/). */
+static ft_status write_preprocessor(const ft_model *m, const char *dir) {
+    cJSON *j = cJSON_CreateObject(), *mean = cJSON_CreateArray(), *sd = cJSON_CreateArray(),
+          *size = cJSON_CreateObject();
+    for (int c = 0; c < m->cfg.num_channels; c++) {
+        cJSON_AddItemToArray(mean, cJSON_CreateNumber(0.5));
+        cJSON_AddItemToArray(sd, cJSON_CreateNumber(0.5));
+    }
+    cJSON_AddNumberToObject(size, "height", m->cfg.image_size);
+    cJSON_AddNumberToObject(size, "width", m->cfg.image_size);
+    cJSON_AddBoolToObject(j, "do_normalize", true);
+    cJSON_AddBoolToObject(j, "do_rescale", true);
+    cJSON_AddBoolToObject(j, "do_resize", true);
+    cJSON_AddItemToObject(j, "image_mean", mean);
+    cJSON_AddStringToObject(j, "image_processor_type", "ViTImageProcessor");
+    cJSON_AddItemToObject(j, "image_std", sd);
+    cJSON_AddNumberToObject(j, "resample", 2);
+    cJSON_AddNumberToObject(j, "rescale_factor", 1.0 / 255.0);
+    cJSON_AddItemToObject(j, "size", size);
+    char path[4096];
+    ft_path_join(path, sizeof path, dir, "preprocessor_config.json");
+    ft_status s = ft_json_write_file(path, j, true);
+    cJSON_Delete(j);
+    return s;
+}
+
 int ft_cmd_init(int argc, char **argv) {
     const char *arch = NULL, *config = NULL, *outdir = NULL, *dtype = "f32";
     long seed = 42;
@@ -79,14 +110,14 @@ int ft_cmd_init(int argc, char **argv) {
         return 2;
     }
     static const char *archs[] = {"gpt2", "llama",   "qwen2",       "mistral",
-                                  "bert", "roberta", "xlm-roberta", "distilbert"};
+                                  "bert", "roberta", "xlm-roberta", "distilbert", "vit"};
     bool known = false;
     for (size_t i = 0; i < sizeof archs / sizeof *archs; i++)
         known |= !strcmp(arch, archs[i]);
     if (!known) {
         fprintf(stderr,
                 "ftune init: unknown --arch '%s' (gpt2, llama, qwen2, mistral, bert, roberta, xlm-roberta, "
-                "distilbert)\n",
+                "distilbert, vit)\n",
                 arch);
         return 2;
     }
@@ -110,6 +141,8 @@ int ft_cmd_init(int argc, char **argv) {
         s = init_head(m, config, (uint64_t)seed);
     if (s == FT_OK) {
         s = ft_model_save(m, outdir, dt);
+        if (s == FT_OK && ft_model_is_vit(m))
+            s = write_preprocessor(m, outdir);
         if (s == FT_OK)
             printf("wrote %s: %s, %lld parameters\n", outdir, m->cfg.model_type,
                    (long long)ft_model_param_count(m, false));
@@ -145,7 +178,15 @@ int ft_cmd_inspect(int argc, char **argv) {
     printf("layers %d, hidden %d, heads %d (kv %d, head_dim %d), intermediate %d, vocab %d, positions %d\n",
            c->n_layers, c->hidden, c->n_heads, c->n_kv_heads, c->head_dim, c->intermediate, c->vocab_size,
            c->max_pos);
-    if (ft_model_is_encoder(m))
+    if (ft_model_is_vit(m))
+        printf("vit: image %dx%d, patch %d, %d channels (%d positions), pre-LayerNorm blocks, norm eps %g, "
+               "q/k/v bias %s; head: %s\n",
+               c->image_size, c->image_size, c->patch_size, c->num_channels, c->max_pos, (double)c->norm_eps,
+               c->qkv_bias ? "yes" : "no",
+               m->task == FT_TASK_SEQ_CLS      ? "image classification"
+               : m->task == FT_TASK_REGRESSION ? "regression"
+                                               : m->pool_w >= 0 ? "none (ViTModel, pooler)" : "none");
+    else if (ft_model_is_encoder(m))
         printf("encoder: post-LayerNorm blocks, norm eps %g, token types %d, pad_token_id %d%s; head: %s\n",
                (double)c->norm_eps, c->type_vocab_size, c->pad_token_id,
                c->enc == FT_ENC_ROBERTA ? " (positions start at pad_token_id + 1)" : "",
@@ -205,6 +246,9 @@ static const char *DUMP_USAGE =
     "A token classifier's labels are \"labels\": [[...], ...] [B][T] (class ids, -100 ignored, not "
     "shifted);\n"
     "its logits are [B, T, num_labels].\n"
+    "A vit image classifier takes \"pixel_values\": [B][C][H][W] floats (already preprocessed, channel-first)\n"
+    "instead of input_ids, with \"cls_labels\" (or \"targets\" for regression); an image size other than the\n"
+    "config's image_size resizes the position embeddings bicubically (HF interpolate_pos_encoding=True).\n"
     "A masked-LM encoder (a checkpoint with its *ForMaskedLM head) needs \"labels\": [[...], ...], the ids\n"
     "at the masked positions and -100 elsewhere (not shifted; input_ids already masked), and its logits are\n"
     "[B, T, V].\n";
@@ -233,7 +277,8 @@ int ft_cmd_dump(int argc, char **argv) {
     for (int i = 0; s == FT_OK && !adapter && i < m->n_params; i++)
         s = ft_model_set_trainable(m, i, true);
     if (s == FT_OK)
-        s = ft_arena_init(&arena, ft_model_act_bytes(m, b.B, b.T) + (1u << 20));
+        s = ft_arena_init(&arena, ft_model_act_bytes(m, b.B, b.pixel_values ? ft_model_batch_seq_len(m, &b) : b.T) +
+                                      (1u << 20));
     ft_acts *a = NULL;
     double loss = 0;
     int64_t cnt;

@@ -97,6 +97,7 @@ void ft_batch_free(ft_batch *b) {
     free(b->reg_targets);
     free(b->start_positions);
     free(b->end_positions);
+    free(b->pixel_values);
     memset(b, 0, sizeof *b);
 }
 
@@ -150,6 +151,66 @@ static ft_status matrix(const cJSON *root, const char *path, const char *field, 
     return FT_OK;
 }
 
+/* "pixel_values": [B][C][H][W] numbers (rectangular) → out->pixel_values and its sizes. */
+static ft_status pixels(const cJSON *arr, const char *path, ft_batch *out) {
+    int dims[4] = {0};
+    const cJSON *e = arr;
+    for (int d = 0; d < 4; d++, e = cJSON_GetArrayItem(e, 0)) {
+        if (!cJSON_IsArray(e) || (dims[d] = cJSON_GetArraySize(e)) == 0)
+            return ft_fail(FT_ERR_FORMAT, "%s: 'pixel_values' must be a non-empty [B][C][H][W] array of numbers",
+                           path);
+    }
+    const int64_t n = (int64_t)dims[0] * dims[1] * dims[2] * dims[3];
+    if (n > ((int64_t)1 << 28))
+        return ft_fail(FT_ERR_RANGE, "%s: 'pixel_values' [%d][%d][%d][%d] holds more than 2^28 values", path,
+                       dims[0], dims[1], dims[2], dims[3]);
+    float *v = malloc((size_t)n * sizeof *v);
+    if (!v)
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    int64_t k = 0;
+    int idx[3];
+    const cJSON *img, *chan, *row, *x;
+    idx[0] = 0;
+    cJSON_ArrayForEach(img, arr) {
+        idx[1] = 0;
+        bool ok = cJSON_IsArray(img) && cJSON_GetArraySize(img) == dims[1];
+        const cJSON *img_ok = ok ? img : NULL;
+        cJSON_ArrayForEach(chan, img_ok) {
+            idx[2] = 0;
+            ok = ok && cJSON_IsArray(chan) && cJSON_GetArraySize(chan) == dims[2];
+            const cJSON *chan_ok = ok ? chan : NULL;
+            cJSON_ArrayForEach(row, chan_ok) {
+                ok = ok && cJSON_IsArray(row) && cJSON_GetArraySize(row) == dims[3];
+                const cJSON *row_ok = ok ? row : NULL;
+                cJSON_ArrayForEach(x, row_ok) {
+                    if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble)) {
+                        free(v);
+                        return ft_fail(FT_ERR_FORMAT, "%s: pixel_values[%d][%d][%d][%lld] is not a finite number",
+                                       path, idx[0], idx[1], idx[2], (long long)(k % dims[3]));
+                    }
+                    v[k++] = (float)x->valuedouble;
+                }
+                idx[2]++;
+            }
+            idx[1]++;
+        }
+        if (!ok) {
+            free(v);
+            return ft_fail(FT_ERR_SHAPE,
+                           "%s: pixel_values[%d] is not a [%d][%d][%d] array like pixel_values[0] (images must "
+                           "all have one size)",
+                           path, idx[0], dims[1], dims[2], dims[3]);
+        }
+        idx[0]++;
+    }
+    out->pixel_values = v;
+    out->B = dims[0];
+    out->img_c = dims[1];
+    out->img_h = dims[2];
+    out->img_w = dims[3];
+    return FT_OK;
+}
+
 ft_status ft_batch_load_json(const char *path, ft_batch *out) {
     memset(out, 0, sizeof *out);
     char *txt;
@@ -161,7 +222,12 @@ ft_status ft_batch_load_json(const char *path, ft_batch *out) {
         return ft_fail(FT_ERR_FORMAT, "%s: not a JSON object", path);
     }
     int B = 0, T = 0;
-    ft_status s = matrix(root, path, "input_ids", &B, &T, &out->input_ids);
+    const cJSON *pv = cJSON_GetObjectItemCaseSensitive(root, "pixel_values");
+    ft_status s = FT_OK;
+    if (pv && (s = pixels(pv, path, out)) == FT_OK)
+        B = out->B;
+    if (s == FT_OK && (!pv || cJSON_GetObjectItemCaseSensitive(root, "input_ids")))
+        s = matrix(root, path, "input_ids", &B, &T, &out->input_ids);
     if (s == FT_OK && cJSON_GetObjectItemCaseSensitive(root, "attention_mask"))
         s = matrix(root, path, "attention_mask", &B, &T, &out->mask);
     if (s == FT_OK && cJSON_GetObjectItemCaseSensitive(root, "token_type_ids"))

@@ -7,7 +7,8 @@
 
 /* Parse {"input_ids": [[...]...], "attention_mask"?: [[...]...], "token_type_ids"?: [[...]...],
  * "labels"?: [[...]...]} (rectangular), with "cls_labels" / "targets" / "start_positions" and
- * "end_positions" [B] when present. */
+ * "end_positions" [B] when present. Images (ViT): "pixel_values": [B][C][H][W] floats, already preprocessed,
+ * with "cls_labels" / "targets" [B]; input_ids then optional. */
 ft_status ft_batch_load_json(const char *path, ft_batch *out);
 void ft_batch_free(ft_batch *b);
 

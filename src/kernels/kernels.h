@@ -212,6 +212,18 @@ void ft_adamw_step(float *p, const float *g, float *m, float *v, int64_t n, floa
 void ft_adamw_step_scaled(float *p, const float *g, float gscale, float *m, float *v, int64_t n, float lr,
                           float beta1, float beta2, float eps, float weight_decay, int64_t t);
 
+/* ---- images (kernels/patch.c) ----
+ * im2col of non-overlapping p×p patches: pix [B][ch][H][W] → X [B·(H/p)·(W/p), ch·p·p], patch rows in
+ * raster order (row-major over the patch grid), columns (c, ky, kx): the layout of a Conv2d weight
+ * [out, ch, p, p], so the strided convolution is X·Wᵀ. H and W must be multiples of p (writes X). */
+void ft_patchify(float *X, const float *pix, int B, int ch, int H, int W, int p);
+/* Bicubic resize of a grid of C-vectors, channels last: x [ih·iw, C] → y [oh·ow, C] (writes y), as
+ * torch.nn.functional.interpolate(mode="bicubic", align_corners=False, size=(oh, ow)) on [C, ih, iw]:
+ * source coordinate (o + ½)·in/out − ½, Keys' cubic with A = −0.75, taps clamped to the border. */
+void ft_bicubic_resize_forward(float *y, const float *x, int ih, int iw, int oh, int ow, int64_t C);
+/* Its transpose (the map is linear): dx [ih·iw, C] += Rᵀ dy. */
+void ft_bicubic_resize_backward(float *dx, const float *dy, int ih, int iw, int oh, int ow, int64_t C);
+
 /* ---- helpers ---- */
 void ft_add_inplace(float *y, const float *x, int64_t n); /* y += x */
 double ft_sum_sq(const float *x, int64_t n);             /* Σ x² in double */

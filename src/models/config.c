@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "models/model.h"
@@ -235,6 +236,68 @@ static ft_status parse_distilbert(const cfg_src *s, ft_model_config *c) {
     return FT_OK;
 }
 
+/* A square size given as an integer or a pair [n, n] (HF ViTConfig accepts both); a non-square pair is refused. */
+static ft_status get_square(const cfg_src *s, const char *key, int *out, int def) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(s->j, key);
+    if (cJSON_IsArray(v)) {
+        const cJSON *a = cJSON_GetArrayItem(v, 0), *b = cJSON_GetArrayItem(v, 1);
+        if (cJSON_GetArraySize(v) != 2 || !cJSON_IsNumber(a) || !cJSON_IsNumber(b))
+            return ft_fail(FT_ERR_CONFIG, "%s: field '%s' must be an integer or a pair [height, width]", s->path,
+                           key);
+        if (a->valuedouble != b->valuedouble)
+            return ft_fail(FT_ERR_UNSUPPORTED, "%s: field '%s' = [%g, %g]: non-square sizes are not supported",
+                           s->path, key, a->valuedouble, b->valuedouble);
+        v = a;
+    }
+    if (v && !cJSON_IsNull(v) &&
+        (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 1 ||
+         v->valuedouble > 65536))
+        return ft_fail(FT_ERR_CONFIG, "%s: field '%s' must be an integer in [1, 65536]", s->path, key);
+    *out = v && !cJSON_IsNull(v) ? (int)v->valuedouble : def;
+    return FT_OK;
+}
+
+/* ViT (ViTConfig fields): patch embedding, [CLS], learned positions, pre-LN blocks (models/vit.c). */
+static ft_status parse_vit(const cfg_src *s, ft_model_config *c) {
+    FT_TRY(get_int(s, "hidden_size", &c->hidden, false, 768));
+    FT_TRY(get_int(s, "num_hidden_layers", &c->n_layers, false, 12));
+    FT_TRY(get_int(s, "num_attention_heads", &c->n_heads, false, 12));
+    FT_TRY(get_int(s, "intermediate_size", &c->intermediate, false, 3072));
+    FT_TRY(get_int(s, "num_channels", &c->num_channels, false, 3));
+    FT_TRY(get_square(s, "image_size", &c->image_size, 224));
+    FT_TRY(get_square(s, "patch_size", &c->patch_size, 16));
+    FT_TRY(get_float(s, "layer_norm_eps", &c->norm_eps, 1e-12f));
+    FT_TRY(get_float(s, "hidden_dropout_prob", &c->resid_dropout, 0.0f));
+    FT_TRY(get_float(s, "attention_probs_dropout_prob", &c->attn_dropout, 0.0f));
+    FT_TRY(get_float(s, "initializer_range", &c->init_range, 0.02f));
+    FT_TRY(get_bool(s, "qkv_bias", &c->qkv_bias, true));
+    FT_TRY(parse_act(s, "hidden_act", "gelu", &c->act));
+    int pool = 0;
+    const char *pact;
+    FT_TRY(get_int(s, "pooler_output_size", &pool, false, c->hidden));
+    FT_TRY(get_str(s, "pooler_act", &pact, "tanh"));
+    if (pool != c->hidden || strcmp(pact, "tanh") != 0)
+        return ft_fail(FT_ERR_UNSUPPORTED,
+                       "%s: pooler_output_size %d / pooler_act '%s' are not supported (hidden_size, tanh)", s->path,
+                       pool, pact);
+    if (c->num_channels < 1 || c->num_channels > 64)
+        return ft_fail(FT_ERR_CONFIG, "%s: num_channels %d must be in [1, 64]", s->path, c->num_channels);
+    if (c->image_size % c->patch_size != 0)
+        return ft_fail(FT_ERR_UNSUPPORTED, "%s: image_size %d is not a multiple of patch_size %d", s->path,
+                       c->image_size, c->patch_size);
+    const int64_t g = c->image_size / c->patch_size;
+    if (g * g + 1 > CFG_MAX_POSITIONS)
+        return ft_fail(FT_ERR_CONFIG, "%s: %lld patches exceed ftune's limit of %d positions", s->path,
+                       (long long)(g * g), CFG_MAX_POSITIONS);
+    c->max_pos = (int)(g * g) + 1;
+    c->embd_dropout = c->resid_dropout;
+    c->cls_dropout = 0.0f; /* ViTForImageClassification: no dropout before the classifier */
+    c->n_kv_heads = c->n_heads;
+    c->o_bias = c->mlp_bias = true;
+    c->arch = FT_ARCH_VIT;
+    return FT_OK;
+}
+
 ft_status ft_config_parse(const char *json_text, const char *path, ft_model_config *c) {
     memset(c, 0, sizeof *c);
     c->pad_token_id = -1;
@@ -265,11 +328,13 @@ ft_status ft_config_parse(const char *json_text, const char *path, ft_model_conf
             st = parse_bert(&s, c);
         else if (!strcmp(c->model_type, "distilbert"))
             st = parse_distilbert(&s, c);
+        else if (!strcmp(c->model_type, "vit"))
+            st = parse_vit(&s, c);
         else
             st =
                 ft_fail(FT_ERR_UNSUPPORTED,
                         "%s: unknown model_type '%s' (supported: gpt2, llama, qwen2, mistral, bert, roberta, "
-                        "xlm-roberta, distilbert)",
+                        "xlm-roberta, distilbert, vit)",
                         path, c->model_type);
     }
     if (st == FT_OK) {
@@ -290,7 +355,7 @@ ft_status ft_config_parse(const char *json_text, const char *path, ft_model_conf
         }
     }
     if (st == FT_OK) {
-        if (c->vocab_size <= 0 || c->hidden <= 0 || c->n_layers <= 0 || c->n_heads <= 0 || c->max_pos <= 0 ||
+        if ((c->vocab_size <= 0 && c->arch != FT_ARCH_VIT) || c->hidden <= 0 || c->n_layers <= 0 || c->n_heads <= 0 || c->max_pos <= 0 ||
             c->intermediate <= 0)
             st = ft_fail(FT_ERR_CONFIG, "%s: sizes must be positive (vocab %d, hidden %d, layers %d, heads %d, "
                                         "positions %d, intermediate %d)",
@@ -368,6 +433,27 @@ ft_status ft_config_from_partial(const char *json_text, const char *path, const 
             cJSON_AddNumberToObject(j, "type_vocab_size", rob ? 1 : 2);
         if (!cJSON_GetObjectItem(j, "position_embedding_type"))
             cJSON_AddStringToObject(j, "position_embedding_type", "absolute");
+    } else if (!strcmp(type, "vit")) {
+        const char *arr[] = {"ViTModel"};
+        if (!cJSON_GetObjectItem(j, "architectures"))
+            cJSON_AddItemToObject(j, "architectures", cJSON_CreateStringArray(arr, 1));
+        static const char *const ints[][2] = {{"hidden_size", "768"}, {"num_hidden_layers", "12"},
+                                              {"num_attention_heads", "12"}, {"intermediate_size", "3072"},
+                                              {"image_size", "224"}, {"patch_size", "16"},
+                                              {"num_channels", "3"}, {"encoder_stride", "16"}};
+        for (size_t k = 0; k < sizeof ints / sizeof *ints; k++)
+            if (!cJSON_GetObjectItem(j, ints[k][0]))
+                cJSON_AddNumberToObject(j, ints[k][0], atoi(ints[k][1]));
+        if (!cJSON_GetObjectItem(j, "hidden_act"))
+            cJSON_AddStringToObject(j, "hidden_act", "gelu");
+        if (!cJSON_GetObjectItem(j, "layer_norm_eps"))
+            cJSON_AddNumberToObject(j, "layer_norm_eps", 1e-12);
+        if (!cJSON_GetObjectItem(j, "qkv_bias"))
+            cJSON_AddBoolToObject(j, "qkv_bias", true);
+        if (!cJSON_GetObjectItem(j, "hidden_dropout_prob"))
+            cJSON_AddNumberToObject(j, "hidden_dropout_prob", 0.0);
+        if (!cJSON_GetObjectItem(j, "attention_probs_dropout_prob"))
+            cJSON_AddNumberToObject(j, "attention_probs_dropout_prob", 0.0);
     } else if (!strcmp(type, "distilbert")) {
         const char *arr[] = {"DistilBertModel"};
         if (!cJSON_GetObjectItem(j, "architectures"))

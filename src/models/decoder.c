@@ -50,8 +50,6 @@ struct ft_acts {
     int64_t count;
 };
 
-#define W(i) ((i) >= 0 ? m->params[(i)].data : NULL)
-#define G(i) ((i) >= 0 ? m->params[(i)].grad : NULL)
 
 static bool is_gpt2(const ft_model *m) { return m->cfg.arch == FT_ARCH_GPT2; }
 
@@ -105,12 +103,6 @@ static size_t dec_act_bytes(const ft_model *m, int B, int T, const ft_fwd_opts *
     return (size_t)c->n_layers * per_layer + peft + tail;
 }
 
-#define AL(ptr, count)                                                          \
-    do {                                                                        \
-        (ptr) = ft_arena_alloc(arena, (size_t)(count) * sizeof(*(ptr)));       \
-        if (!(ptr))                                                             \
-            return FT_ERR_NOMEM;                                                \
-    } while (0)
 
 static void norm_fwd(const ft_model *m, float *y, float *mean, float *rstd, const float *x, int wi, int bi, int64_t N) {
     const int64_t C = m->cfg.hidden;
@@ -575,16 +567,6 @@ static int dec_seq_len(const ft_acts *a) {
     return a->T;
 }
 
-static float *zeroed(ft_arena *arena, int64_t n) {
-    return ft_model_zeroed(arena, n);
-}
-
-#define ZA(ptr, count)                                                          \
-    do {                                                                        \
-        (ptr) = zeroed(arena, (count));                                         \
-        if (!(ptr))                                                             \
-            return FT_ERR_NOMEM;                                                \
-    } while (0)
 #define ZERO(ptr, count) memset((ptr), 0, (size_t)(count) * sizeof(float))
 
 /* Gradient of a branch output o from d(x_after) through residual dropout and the adapter. */

@@ -18,17 +18,7 @@
 #include "models/model.h"
 #include "nn/linear.h"
 
-typedef struct {
-    float *x_in;             /* [N,C] block input (kept) */
-    float *q, *k, *v;        /* [N,C] */
-    float *lse;              /* [B,H,T] attention row log-sum-exp */
-    float *atty;             /* [N,C] */
-    float *s1, *h, *m1, *r1; /* LN1 input x + o, its output, statistics */
-    float *fc, *act;         /* [N,I] pre-activation and activation */
-    float *s2, *m2, *r2;     /* LN2 input h + mo and statistics (its output is the next block's input) */
-    ft_lin_cache lc[FT_N_SITES];
-    ft_adapter_cache ad[2]; /* bottleneck adapters after the attention output and the FFN output */
-} enc_layer;
+typedef ft_block_cache enc_layer;
 
 typedef struct {
     const ft_family *fam; /* &ft_encoder_family: first, as models/family.h requires */
@@ -57,55 +47,13 @@ typedef struct {
     float *m_mean, *m_rstd;               /* [S] */
 } enc_acts;
 
-#define W(i) ((i) >= 0 ? m->params[(i)].data : NULL)
-#define G(i) ((i) >= 0 ? m->params[(i)].grad : NULL)
-#define AL(ptr, count)                                                                                       \
-    do {                                                                                                     \
-        (ptr) = ft_arena_alloc(arena, (size_t)(count) * sizeof(*(ptr)));                                     \
-        if (!(ptr))                                                                                          \
-            return FT_ERR_NOMEM;                                                                             \
-    } while (0)
-#define ZA(ptr, count)                                                                                       \
-    do {                                                                                                     \
-        (ptr) = ft_model_zeroed(arena, (count));                                                             \
-        if (!(ptr))                                                                                          \
-            return FT_ERR_NOMEM;                                                                             \
-    } while (0)
 #define ZERO(ptr, count) memset((ptr), 0, (size_t)(count) * sizeof(float))
 
 /* Dropout streams: layer −1 the embeddings, n_layers the head (models/step.c). */
 #define drop_stream ft_model_drop_stream
 
-static ft_status lin_fwd(const ft_model *m, enc_acts *a, int l, ft_site site, float *y, const float *x,
-                         ft_arena *arena) {
-    ft_lin L = ft_model_step_lin(m, &a->opts, l, site);
-    return ft_lin_forward(&L, y, x, a->N, arena, &a->L[l].lc[site]);
-}
-
-static ft_status lin_bwd(const ft_model *m, enc_acts *a, int l, ft_site site, float *dx, const float *dy,
-                         const float *x, ft_arena *arena) {
-    ft_lin L = ft_model_step_lin(m, &a->opts, l, site);
-    return ft_lin_backward(&L, dx, dy, x, a->N, &a->L[l].lc[site], arena);
-}
-
 static bool dropping(const enc_acts *a, float p) {
     return a->opts.training && p > 0.0f;
-}
-
-static ft_attn_shape attn_shape(const ft_model *m, const enc_acts *a, int l) {
-    const ft_model_config *c = &m->cfg;
-    return (ft_attn_shape){.B = a->B,
-                           .T = a->T,
-                           .H = c->n_heads,
-                           .Hkv = c->n_heads,
-                           .D = c->head_dim,
-                           .q_stride = c->hidden,
-                           .kv_stride = c->hidden,
-                           .causal = false,
-                           .scale = 1.0f / sqrtf((float)c->head_dim),
-                           .dropout = a->opts.training ? c->attn_dropout : 0.0f,
-                           .seed = a->opts.seed,
-                           .stream = drop_stream(&a->opts, l, 0)};
 }
 
 static size_t enc_act_bytes(const ft_model *m, int B, int T, const ft_fwd_opts *o) {
@@ -117,14 +65,8 @@ static size_t enc_act_bytes(const ft_model *m, int B, int T, const ft_fwd_opts *
     const size_t per_layer = (10 * N * C + 2 * N * I + HT + 4 * N) * 4 + 24 * A;
     /* PEFT: what nn/linear keeps per site (LoRA h and dropped input, DoRA's inner product, IA3's buffer) and
      * the scratch its backward takes and gives back at the end of the block */
-    size_t peft = 0, peft_max = 0, peft_tmp = 0;
-    for (int l = 0; l < c->n_layers; l++) {
-        size_t pl, pt;
-        ft_model_peft_layer_bytes(m, l, N, &pl, &pt);
-        peft += pl;
-        peft_max = pl > peft_max ? pl : peft_max;
-        peft_tmp = pt > peft_tmp ? pt : peft_tmp;
-    }
+    size_t peft, peft_max, peft_tmp;
+    ft_model_peft_bytes(m, N, &peft, &peft_max, &peft_tmp);
     size_t head = (6 * (size_t)B * C + 3 * (size_t)B * K) * 4 + 12 * A;
     if (m->task ==
         FT_TASK_TOKEN_CLS) /* logits, copy, d(logits) [N,K]; dropped input, d(input) [N,C]; labels */
@@ -149,54 +91,19 @@ static size_t enc_act_bytes(const ft_model *m, int B, int T, const ft_fwd_opts *
 
 /* One post-LN block: x [N,C] → x_out [N,C] (caller's buffer), the rest from the arena into a->L[l]. The
  * forward, the checkpointed forward and the backward's recompute all run this: the same bits. */
-static ft_status layer_fwd(const ft_model *m, enc_acts *a, int l, const float *x, float *x_out,
-                           ft_arena *arena) {
-    const ft_model_config *c = &m->cfg;
-    const int64_t N = a->N, C = c->hidden, I = c->intermediate;
+static ft_status layer_fwd(const ft_model *m, void *acts, int l, const float *x, float *x_out, ft_arena *arena) {
+    enc_acts *a = acts;
+    const int64_t N = a->N;
     const ft_layer_idx *P = &m->layers[l];
     enc_layer *L = &a->L[l];
     memset(L, 0, sizeof *L);
     L->x_in = (float *)x;
-    AL(L->q, N * C);
-    AL(L->k, N * C);
-    AL(L->v, N * C);
-    FT_TRY(lin_fwd(m, a, l, FT_SITE_Q, L->q, x, arena));
-    FT_TRY(lin_fwd(m, a, l, FT_SITE_K, L->k, x, arena));
-    FT_TRY(lin_fwd(m, a, l, FT_SITE_V, L->v, x, arena));
-    AL(L->lse, (int64_t)a->B * c->n_heads * a->T);
-    AL(L->atty, N * C);
-    ft_attn_shape as = attn_shape(m, a, l);
-    FT_TRY(ft_attention_forward_lse(L->atty, L->lse, L->q, L->k, L->v, a->mask, &as));
-    float *o, *ob;
-    AL(o, N * C);
-    FT_TRY(lin_fwd(m, a, l, FT_SITE_O, o, L->atty, arena));
-    ob = o;
-    if (m->adapters[l * 2].down_w >= 0) /* the adapter keeps its input: its output goes elsewhere */
-        AL(ob, N * C);
-    FT_TRY(ft_model_branch_out(m, &a->opts, l, 0, N, &L->ad[0], ob, o, arena));
-    AL(L->s1, N * C);
-    AL(L->h, N * C);
-    AL(L->m1, N);
-    AL(L->r1, N);
-    ft_residual_layernorm_forward(L->s1, L->h, L->m1, L->r1, ob, x, W(P->ln1_w), W(P->ln1_b), N, C,
-                                  c->norm_eps);
-    AL(L->fc, N * I);
-    AL(L->act, N * I);
-    FT_TRY(lin_fwd(m, a, l, FT_SITE_FC, L->fc, L->h, arena));
-    ft_act_forward(c->act, L->act, L->fc, N * I);
-    float *mo, *mb;
-    AL(mo, N * C);
-    FT_TRY(lin_fwd(m, a, l, FT_SITE_PROJ, mo, L->act, arena));
-    mb = mo;
-    if (m->adapters[l * 2 + 1].down_w >= 0)
-        AL(mb, N * C);
-    FT_TRY(ft_model_branch_out(m, &a->opts, l, 1, N, &L->ad[1], mb, mo, arena));
-    AL(L->s2, N * C);
-    AL(L->m2, N);
-    AL(L->r2, N);
-    ft_residual_layernorm_forward(L->s2, x_out, L->m2, L->r2, mb, L->h, W(P->ln2_w), W(P->ln2_b), N, C,
-                                  c->norm_eps);
-    return FT_OK;
+    float *ob;
+    FT_TRY(ft_model_attn_forward(m, &a->opts, l, a->B, a->T, a->mask, x, &L->at, L->lc, &L->ad[0], &ob, arena));
+    FT_TRY(ft_model_add_norm(m, N, ob, x, P->ln1_w, P->ln1_b, &L->s1, &L->h1, &L->m1, &L->r1, arena));
+    float *mb;
+    FT_TRY(ft_model_mlp_forward(m, &a->opts, l, N, L->h1, L, &mb, arena));
+    return ft_model_add_norm(m, N, mb, L->h1, P->ln2_w, P->ln2_b, &L->s2, &x_out, &L->m2, &L->r2, arena);
 }
 
 /* ids, mask, position ids and token types of the batch. */
@@ -402,10 +309,7 @@ static ft_status enc_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *
     FT_TRY(ft_model_sync_bf16(m));
     if (m->task == FT_TASK_QA && m->n_virtual > 0)
         return ft_fail(FT_ERR_UNSUPPORTED, "prompt tuning with the question-answering head is not supported");
-    if (m->task == FT_TASK_SEQ_CLS && !b->cls_labels && !o->no_loss)
-        return ft_fail(FT_ERR_ARG, "the batch has no class labels for the classification head");
-    if (m->task == FT_TASK_REGRESSION && !b->reg_targets && !o->no_loss)
-        return ft_fail(FT_ERR_ARG, "the batch has no regression targets");
+    FT_TRY(ft_model_check_targets(m, b, o));
     const int B = b->B, T = b->T + m->n_virtual;
     const int off = c->enc == FT_ENC_ROBERTA ? c->pad_token_id + 1 : 0; /* RoBERTa's first position */
     if (T + off > c->max_pos)
@@ -449,18 +353,7 @@ static ft_status enc_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *
     if (dropping(a, c->embd_dropout))
         ft_dropout_forward(x, x, N * C, c->embd_dropout, o->seed, drop_stream(o, -1, 0));
 
-    for (int l = 0; l < c->n_layers; l++) {
-        float *x_out;
-        AL(x_out, N * C);
-        const size_t mark = ft_arena_mark(arena);
-        FT_TRY(layer_fwd(m, a, l, x, x_out, arena));
-        if (o->checkpoint) { /* keep the block's input only; the backward recomputes the rest */
-            ft_arena_rewind(arena, mark);
-            memset(&a->L[l], 0, sizeof a->L[l]);
-            a->L[l].x_in = x;
-        }
-        x = x_out;
-    }
+    FT_TRY(ft_model_blocks_forward(m, o->checkpoint, N, layer_fwd, a, a->L, &x, arena));
     a->x_final = x;
     if (m->task == FT_TASK_QA)
         return qa_forward_end(m, b, a, arena, out, loss, count);
@@ -594,23 +487,10 @@ static bool below_trains(const ft_model *m) {
 static ft_status enc_backward(ft_model *m, ft_acts *acts, ft_arena *arena, float loss_scale) {
     enc_acts *a = (enc_acts *)(void *)acts;
     const ft_model_config *c = &m->cfg;
-    const int64_t N = a->N, C = c->hidden, I = c->intermediate;
-    if (a->opts.no_loss)
-        return ft_fail(FT_ERR_ARG, "backward after an inference-only forward");
-    if (a->count == 0)
-        return ft_fail(FT_ERR_ARG, "backward: the batch has no target");
-    float *dres, *ds, *dh, *dbuf, *dbuf2, *dq, *dk, *dv, *datty, *dact, *dfc;
-    ZA(dres, N * C);
-    ZA(ds, N * C);
-    ZA(dh, N * C);
-    ZA(dbuf, N * C);
-    ZA(dbuf2, N * C);
-    ZA(dq, N * C);
-    ZA(dk, N * C);
-    ZA(dv, N * C);
-    ZA(datty, N * C);
-    ZA(dact, N * I);
-    ZA(dfc, N * I);
+    const int64_t N = a->N, C = c->hidden;
+    ft_block_grads g;
+    FT_TRY(ft_model_block_grads(m, &a->opts, a->count, N, &g, arena));
+    float *dres = g.dres, *ds = g.ds, *dh = g.dh, *dbuf = g.att[0];
     if (m->task == FT_TASK_QA)
         FT_TRY(ft_model_qa_head_backward(m, &a->opts, &a->qa, dres, loss_scale, arena));
     else if (m->task == FT_TASK_TOKEN_CLS)
@@ -625,39 +505,20 @@ static ft_status enc_backward(ft_model *m, ft_acts *acts, ft_arena *arena, float
         const ft_layer_idx *P = &m->layers[l];
         enc_layer *L = &a->L[l];
         const size_t mark = ft_arena_mark(arena);
-        if (a->opts.checkpoint) { /* recompute the block from its kept input */
-            float *x_out;
-            AL(x_out, N * C);
-            FT_TRY(layer_fwd(m, a, l, L->x_in, x_out, arena));
-        }
+        FT_TRY(ft_model_block_recompute(m, a->opts.checkpoint, N, layer_fwd, a, a->L, l, arena));
         /* LN2: dres = d(x_out) → ds = d(s2) = d(h) (residual) and d(mo) */
         ZERO(ds, N * C);
         ft_layernorm_backward(ds, G(P->ln2_w), G(P->ln2_b), dres, L->s2, W(P->ln2_w), L->m2, L->r2, N, C);
         memcpy(dh, ds, (size_t)(N * C) * sizeof(float));
-        const float *dbr;
-        FT_TRY(ft_model_branch_grad(m, &a->opts, l, 1, N, &L->ad[1], dbuf, dbuf2, ds, &dbr, arena));
-        ZERO(dact, N * I);
-        FT_TRY(lin_bwd(m, a, l, FT_SITE_PROJ, dact, dbr, L->act, arena));
-        ZERO(dfc, N * I);
-        ft_act_backward(c->act, dfc, dact, L->fc, N * I);
-        FT_TRY(lin_bwd(m, a, l, FT_SITE_FC, dh, dfc, L->h, arena));
+        FT_TRY(ft_model_mlp_backward(m, &a->opts, l, N, L->h1, L, ds, dh, &g, arena));
         /* LN1: dh → ds = d(s1) = d(x_in) (residual) and d(o) */
         ZERO(ds, N * C);
         ft_layernorm_backward(ds, G(P->ln1_w), G(P->ln1_b), dh, L->s1, W(P->ln1_w), L->m1, L->r1, N, C);
         memcpy(dres, ds, (size_t)(N * C) * sizeof(float));
-        FT_TRY(ft_model_branch_grad(m, &a->opts, l, 0, N, &L->ad[0], dbuf, dbuf2, ds, &dbr, arena));
-        ZERO(datty, N * C);
-        FT_TRY(lin_bwd(m, a, l, FT_SITE_O, datty, dbr, L->atty, arena));
-        ZERO(dq, N * C);
-        ZERO(dk, N * C);
-        ZERO(dv, N * C);
-        ft_attn_shape as = attn_shape(m, a, l);
-        FT_TRY(ft_attention_backward_lse(dq, dk, dv, datty, L->atty, L->lse, L->q, L->k, L->v, a->mask, &as));
         float *dx_in =
             l == 0 && !need_dx0 ? NULL : dres; /* the first block's input feeds only the embeddings */
-        FT_TRY(lin_bwd(m, a, l, FT_SITE_Q, dx_in, dq, L->x_in, arena));
-        FT_TRY(lin_bwd(m, a, l, FT_SITE_K, dx_in, dk, L->x_in, arena));
-        FT_TRY(lin_bwd(m, a, l, FT_SITE_V, dx_in, dv, L->x_in, arena));
+        FT_TRY(ft_model_attn_backward(m, &a->opts, l, a->B, a->T, a->mask, L->x_in, &L->at, L->lc, &L->ad[0], ds,
+                                      dx_in, g.att, arena));
         ft_arena_rewind(arena, mark);
     }
     if (!need_dx0)

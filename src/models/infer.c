@@ -246,6 +246,8 @@ static ft_status encoder_infer(ft_model *m, ft_kv *kv, const int32_t *ids, int n
 }
 
 ft_status ft_infer(ft_model *m, ft_kv *kv, const int32_t *ids, int n, float *logits) {
+    if (ft_model_is_vit(m))
+        return ft_fail(FT_ERR_UNSUPPORTED, "the vit model reads images, not token ids: no token inference");
     if (ft_model_is_encoder(m))
         return encoder_infer(m, kv, ids, n, logits);
     const ft_model_config *c = &m->cfg;

@@ -36,6 +36,25 @@ static int add_param(builder *b, const char *name, int ndim, int64_t d0, int64_t
     return m->n_params++;
 }
 
+/* A parameter of up to FT_PARAM_MAX_DIMS dims (ViT's [1,1,C] token, [1,N+1,C] positions, [C,ch,p,p] conv). */
+static int add_param_nd(builder *b, const char *name, int ndim, const int64_t *shape) {
+    const int i = add_param(b, name, ndim == 1 ? 1 : 2, shape[0], ndim > 1 ? shape[1] : 0);
+    if (i < 0)
+        return i;
+    ft_param *p = &b->m->params[i];
+    p->ndim = ndim;
+    p->numel = 1;
+    for (int d = 0; d < ndim; d++)
+        p->numel *= (p->shape[d] = shape[d]);
+    return i;
+}
+
+#define ADD_ND(var, ndim, shape, name)                                                                       \
+    do {                                                                                                     \
+        if (((var) = add_param_nd(&b, name, ndim, shape)) == -2)                                             \
+            return ft_fail(FT_ERR_NOMEM, "out of memory building the parameter table");                      \
+    } while (0)
+
 #define ADD(var, ndim, d0, d1, ...)                                         \
     do {                                                                    \
         snprintf(nm, sizeof nm, __VA_ARGS__);                               \
@@ -43,6 +62,36 @@ static int add_param(builder *b, const char *name, int ndim, int64_t d0, int64_t
         if ((var) == -2)                                                    \
             return ft_fail(FT_ERR_NOMEM, "out of memory building the parameter table"); \
     } while (0)
+
+/* An encoder block's tensors (BERT family, ViT) as LP.l.<name>.{weight,bias}, names in the order q, k, v, o,
+ * the norm after attention (BERT) or before it (ViT), FC, PROJ, the other norm; [out, in]; no q/k/v biases
+ * unless qkv_bias. */
+static ft_status add_block(builder *b, int l, const char *LP, const char *const n[8], bool qkv_bias) {
+    const int64_t C = b->m->cfg.hidden, I = b->m->cfg.intermediate;
+    ft_layer_idx *L = &b->m->layers[l];
+    memset(L, -1, sizeof *L);
+    int *wv[] = {&L->q_w, &L->k_w, &L->v_w, &L->o_w, &L->ln1_w, &L->fc_w, &L->proj_w, &L->ln2_w};
+    int *bv[] = {&L->q_b, &L->k_b, &L->v_b, &L->o_b, &L->ln1_b, &L->fc_b, &L->proj_b, &L->ln2_b};
+    const int64_t rows[] = {C, C, C, C, C, I, C, C}, cols[] = {C, C, C, C, 0, C, I, 0};
+    char nm[256];
+    for (int k = 0; k < 8; k++)
+        for (int bias = 0; bias < 2; bias++) {
+            if (bias && k < 3 && !qkv_bias)
+                continue;
+            snprintf(nm, sizeof nm, "%s.%d.%s.%s", LP, l, n[k], bias ? "bias" : "weight");
+            int *dst = bias ? bv[k] : wv[k];
+            if ((*dst = add_param(b, nm, bias || !cols[k] ? 1 : 2, rows[k], bias ? 0 : cols[k])) == -2)
+                return ft_fail(FT_ERR_NOMEM, "out of memory building the parameter table");
+        }
+    return FT_OK;
+}
+
+/* config.json names an image classifier (architectures[0] ends in "ForImageClassification"). */
+static bool vit_is_classifier(const cJSON *raw) {
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(raw, "architectures");
+    const cJSON *a0 = cJSON_IsArray(a) ? cJSON_GetArrayItem(a, 0) : NULL;
+    return cJSON_IsString(a0) && strstr(a0->valuestring, "ForImageClassification") != NULL;
+}
 
 /* Lists every parameter of the architecture under its HF name with its HF shape. */
 static ft_status build_table(ft_model *m) {
@@ -57,6 +106,7 @@ static ft_status build_table(ft_model *m) {
     m->wpe = m->lnf_b = m->score = m->prompt = -1;
     m->tte = m->eln_w = m->eln_b = m->pool_w = m->pool_b = m->score_b = m->head_w = m->head_b = -1;
     m->mlm_w = m->mlm_b = m->mlm_ln_w = m->mlm_ln_b = m->mlm_bias = -1;
+    m->cls_tok = m->patch_w = m->patch_b = -1;
     m->sites = malloc((size_t)c->n_layers * FT_N_SITES * sizeof *m->sites);
     m->adapters = malloc((size_t)c->n_layers * 2 * sizeof *m->adapters);
     if (!m->sites || !m->adapters)
@@ -67,7 +117,29 @@ static ft_status build_table(ft_model *m) {
         m->adapters[i] = (ft_adapter_idx){-1, -1, -1, -1};
     for (int e = 0; e < FT_N_EMB; e++)
         m->emb[e] = m->merged_emb[e] = (ft_emb_peft){.lora_a = -1, .lora_b = -1};
-    if (ft_model_is_encoder(m)) {
+    if (ft_model_is_vit(m)) {
+        m->wte = m->lnf_w = m->lm_head = -1;
+        const int64_t ch = c->num_channels, p = c->patch_size;
+        const int64_t s_cls[] = {1, 1, C}, s_pos[] = {1, c->max_pos, C}, s_w[] = {C, ch, p, p};
+        ADD_ND(m->cls_tok, 3, s_cls, "vit.embeddings.cls_token");
+        ADD_ND(m->wpe, 3, s_pos, "vit.embeddings.position_embeddings");
+        ADD_ND(m->patch_w, 4, s_w, "vit.embeddings.patch_embeddings.projection.weight");
+        ADD(m->patch_b, 1, C, 0, "vit.embeddings.patch_embeddings.projection.bias");
+        static const char *n[] = {"attention.attention.query", "attention.attention.key",
+                                  "attention.attention.value", "attention.output.dense",
+                                  "layernorm_before",          "intermediate.dense",
+                                  "output.dense",              "layernorm_after"};
+        for (int l = 0; l < c->n_layers; l++)
+            FT_TRY(add_block(&b, l, "vit.encoder.layer", n, c->qkv_bias));
+        ADD(m->lnf_w, 1, C, 0, "vit.layernorm.weight");
+        ADD(m->lnf_b, 1, C, 0, "vit.layernorm.bias");
+        /* ViTModel's pooler (tanh(dense(h[:, 0]))), the table's last base params: ViTForImageClassification
+         * has none (ft_model_set_task drops it; so does a checkpoint without it) */
+        if (!vit_is_classifier(c->raw)) {
+            ADD(m->pool_w, 2, C, C, "vit.pooler.dense.weight");
+            ADD(m->pool_b, 1, C, 0, "vit.pooler.dense.bias");
+        }
+    } else if (ft_model_is_encoder(m)) {
         const char *P = c->enc == FT_ENC_BERT ? "bert" : c->enc == FT_ENC_ROBERTA ? "roberta" : "distilbert";
         const bool d = c->enc == FT_ENC_DISTILBERT;
         m->lnf_w = m->lm_head = -1;
@@ -93,18 +165,8 @@ static ft_status build_table(ft_model *m) {
         const char *LP = d                       ? "distilbert.transformer.layer"
                          : c->enc == FT_ENC_BERT ? "bert.encoder.layer"
                                                  : "roberta.encoder.layer";
-        for (int l = 0; l < c->n_layers; l++) {
-            ft_layer_idx *L = &m->layers[l];
-            memset(L, -1, sizeof *L);
-            int *wv[] = {&L->q_w, &L->k_w, &L->v_w, &L->o_w, &L->ln1_w, &L->fc_w, &L->proj_w, &L->ln2_w};
-            int *bv[] = {&L->q_b, &L->k_b, &L->v_b, &L->o_b, &L->ln1_b, &L->fc_b, &L->proj_b, &L->ln2_b};
-            /* [out, in] */
-            const int64_t rows[] = {C, C, C, C, C, I, C, C}, cols[] = {C, C, C, C, 0, C, I, 0};
-            for (int k = 0; k < 8; k++) {
-                ADD(*wv[k], cols[k] ? 2 : 1, rows[k], cols[k], "%s.%d.%s.weight", LP, l, n[k]);
-                ADD(*bv[k], 1, rows[k], 0, "%s.%d.%s.bias", LP, l, n[k]);
-            }
-        }
+        for (int l = 0; l < c->n_layers; l++)
+            FT_TRY(add_block(&b, l, LP, n, true));
         /* BertForSequenceClassification reads the pooler; RoBERTa's head does not, nor does a token
          * classifier (BertForTokenClassification is built without one) */
         if (c->enc == FT_ENC_BERT && !ft_config_is_token_cls(c->raw)) {
@@ -238,7 +300,8 @@ bool ft_model_emb(const ft_model *m, ft_emb e, int *w, int64_t *rows, int32_t *p
     return true;
 }
 
-/* An encoder block's linear sites (nn.Linear layout, every product with a bias); *name stays NULL for a site
+/* An encoder block's linear sites (nn.Linear layout, every product with a bias; ViT's q/k/v without one when
+ * qkv_bias is false), BERT family and ViT; *name stays NULL for a site
  * the encoder does not have. */
 static void encoder_site(const ft_model *m, const ft_layer_idx *L, ft_site site, int *wi, int *bi,
                          int64_t *in, int64_t *out, const char **name) {
@@ -246,6 +309,9 @@ static void encoder_site(const ft_model *m, const ft_layer_idx *L, ft_site site,
                                "attention.output.dense", "intermediate.dense", "output.dense"};
     static const char *dn[] = {"attention.q_lin",   "attention.k_lin", "attention.v_lin",
                                "attention.out_lin", "ffn.lin1",        "ffn.lin2"};
+    static const char *vn[] = {"attention.attention.query", "attention.attention.key",
+                               "attention.attention.value", "attention.output.dense",
+                               "intermediate.dense",        "output.dense"};
     if (site < FT_SITE_Q || site > FT_SITE_PROJ)
         return;
     const int k = (int)site - (int)FT_SITE_Q; /* Q, K, V, O, FC, PROJ */
@@ -256,7 +322,7 @@ static void encoder_site(const ft_model *m, const ft_layer_idx *L, ft_site site,
     *bi = bs[k];
     *in = site == FT_SITE_PROJ ? I : C;
     *out = site == FT_SITE_FC ? I : C;
-    *name = m->cfg.enc == FT_ENC_DISTILBERT ? dn[k] : bn[k];
+    *name = ft_model_is_vit(m) ? vn[k] : m->cfg.enc == FT_ENC_DISTILBERT ? dn[k] : bn[k];
 }
 
 bool ft_model_site(const ft_model *m, int layer, ft_site site, int *w, int *b, int64_t *in, int64_t *out,
@@ -269,7 +335,7 @@ bool ft_model_site(const ft_model *m, int layer, ft_site site, int *w, int *b, i
     int wi = -1, bi = -1;
     int64_t i = 0, o = 0;
     const char *name = NULL;
-    if (ft_model_is_encoder(m))
+    if (ft_model_is_encoder(m) || ft_model_is_vit(m))
         encoder_site(m, L, site, &wi, &bi, &i, &o, &name);
     else /* the decoders' sites (the switch below keeps its compact, unformatted layout) */
     switch (site) {
@@ -320,6 +386,7 @@ const char *ft_model_layer_prefix(const ft_model *m) {
     case FT_ARCH_LLAMA: return "model.layers";
     case FT_ARCH_DISTILBERT: return "distilbert.transformer.layer";
     case FT_ARCH_BERT: return m->cfg.enc == FT_ENC_ROBERTA ? "roberta.encoder.layer" : "bert.encoder.layer";
+    case FT_ARCH_VIT: return "vit.encoder.layer";
     }
     return "";
 }
@@ -330,7 +397,18 @@ bool ft_model_is_head(const ft_model *m, int idx) {
 
 /* ---- the family interface (models/family.h): each call goes to the model's family ---- */
 static const ft_family *family_of(const ft_model *m) {
-    return ft_model_is_encoder(m) ? &ft_encoder_family : &ft_decoder_family;
+    return ft_model_is_vit(m) ? &ft_vit_family : ft_model_is_encoder(m) ? &ft_encoder_family : &ft_decoder_family;
+}
+
+bool ft_model_is_vit(const ft_model *m) {
+    return m->cfg.arch == FT_ARCH_VIT;
+}
+
+int ft_model_batch_seq_len(const ft_model *m, const ft_batch *b) {
+    const int p = m->cfg.patch_size;
+    if (ft_model_is_vit(m) && b->pixel_values && p > 0)
+        return 1 + (b->img_h / p) * (b->img_w / p);
+    return m->n_virtual + b->T;
 }
 
 static const ft_family *acts_family(const ft_acts *a) {
@@ -465,6 +543,8 @@ static const ft_st_tensor *find_base_tensor(const ft_model *m, const char *name,
     const ft_st_tensor *t = ft_st_set_find(m->st, name, file);
     if (!t && !strncmp(name, "transformer.", 12))
         t = ft_st_set_find(m->st, name + 12, file);
+    if (!t && ft_model_is_vit(m) && !strncmp(name, "vit.", 4)) /* a bare ViTModel file */
+        return ft_st_set_find(m->st, name + 4, file);
     if (t || !ft_model_is_encoder(m))
         return t;
     if (!strcmp(name, "cls.predictions.bias") || !strcmp(name, "lm_head.bias")) /* the decoder's bias, tied */
@@ -662,6 +742,8 @@ static ft_status pooler_add(ft_model *m) {
 
 /* The tensor whose presence marks a sequence-classification checkpoint (its [num_labels, hidden] output). */
 const char *ft_model_head_weight_name(const ft_model *m) {
+    if (ft_model_is_vit(m))
+        return "classifier.weight";
     if (!ft_model_is_encoder(m))
         return "score.weight";
     if (m->task == FT_TASK_TOKEN_CLS || ft_config_is_token_cls(m->cfg.raw))
@@ -705,6 +787,10 @@ ft_status ft_model_load(const char *dir, ft_model **out) {
         ft_param *p = &m->params[i];
         const char *file = NULL;
         const ft_st_tensor *t = find_base_tensor(m, p->name, &file);
+        if (!t && i == m->pool_w && ft_model_is_vit(m)) { /* ViTModel(add_pooling_layer=False): none */
+            s = pooler_drop(m);
+            break;
+        }
         if (!t && (i == m->pool_w || i == m->pool_b) && ft_st_set_find(m->st, "qa_outputs.weight", NULL)) {
             /* HF *ForQuestionAnswering has no pooler (add_pooling_layer=False): unused, zeros */
             if (!(p->data = ft_calloc((size_t)p->numel * sizeof(float))))
@@ -880,6 +966,7 @@ static ft_status config_add_head(const ft_model *m, cJSON *j) {
                       m->task == FT_TASK_TOKEN_CLS ? "ForTokenClassification" : "ForSequenceClassification",
                       enc, sizeof enc);
     const char *arch = ft_model_is_encoder(m)                  ? enc
+                       : ft_model_is_vit(m)                    ? "ViTForImageClassification"
                        : m->cfg.arch == FT_ARCH_GPT2           ? "GPT2ForSequenceClassification"
                        : !strcmp(m->cfg.model_type, "qwen2")   ? "Qwen2ForSequenceClassification"
                        : !strcmp(m->cfg.model_type, "mistral") ? "MistralForSequenceClassification"
@@ -1009,6 +1096,10 @@ ft_status ft_model_set_task(ft_model *m, ft_task task, int n_labels, const char 
         m->task = task;
         return FT_OK;
     }
+    if (ft_model_is_vit(m) && task != FT_TASK_SEQ_CLS && task != FT_TASK_REGRESSION)
+        return ft_fail(FT_ERR_UNSUPPORTED,
+                       "the vit model has an image-classification head only: use task classification or "
+                       "regression");
     FT_TRY(mlm_drop(m));
     FT_TRY(pooler_add(m));
     if (task == FT_TASK_QA)
@@ -1034,6 +1125,9 @@ ft_status ft_model_set_task(ft_model *m, ft_task task, int n_labels, const char 
             return ft_fail(FT_ERR_SHAPE, "the model's classification head has %lld labels, the data has %d",
                            (long long)m->params[m->score].shape[0], n_labels);
     } else if (task == FT_TASK_TOKEN_CLS) {
+        FT_TRY(add_token_head(m, n_labels, seed));
+    } else if (ft_model_is_vit(m)) { /* ViTForImageClassification: no pooler, `classifier` on [CLS] */
+        FT_TRY(pooler_drop(m));
         FT_TRY(add_token_head(m, n_labels, seed));
     } else if (ft_model_is_encoder(m)) {
         FT_TRY(add_encoder_head(m, n_labels, seed));

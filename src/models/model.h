@@ -12,7 +12,9 @@
 #include "kernels/kernels.h" /* ft_act */
 #include "nn/linear.h"
 
-typedef enum { FT_ARCH_GPT2 = 0, FT_ARCH_LLAMA, FT_ARCH_BERT, FT_ARCH_DISTILBERT } ft_arch;
+typedef enum { FT_ARCH_GPT2 = 0, FT_ARCH_LLAMA, FT_ARCH_BERT, FT_ARCH_DISTILBERT, FT_ARCH_VIT } ft_arch;
+/* FT_ARCH_VIT: the Vision Transformer (models/vit.c, HF ViTModel / ViTForImageClassification): pixels in
+ * (ft_batch.pixel_values), patch embedding + [CLS] + learned positions, pre-LN blocks, no vocabulary. */
 /* The encoder variants sharing FT_ARCH_BERT's block (models/encoder.c): RoBERTa's position ids start
  * past the padding index and its head is dense+tanh+out_proj on <s>. */
 typedef enum { FT_ENC_BERT = 0, FT_ENC_ROBERTA, FT_ENC_DISTILBERT } ft_enc_variant;
@@ -46,6 +48,9 @@ typedef struct {
     int type_vocab_size; /* token-type rows (0 = none: DistilBERT) */
     float cls_dropout;   /* the classification head's dropout (classifier_dropout / seq_classif_dropout) */
     float qa_dropout;    /* DistilBERT's dropout before qa_outputs (qa_dropout); BERT/RoBERTa have none */
+    /* ViT (FT_ARCH_VIT): square images of image_size pixels cut into patch_size² patches of num_channels;
+     * max_pos = 1 + (image_size / patch_size)², vocab_size 0 */
+    int image_size, patch_size, num_channels;
     cJSON *raw;         /* the config.json as read; written back on save */
 } ft_model_config;
 
@@ -161,7 +166,14 @@ typedef struct ft_model {
     int mlm_w, mlm_b, mlm_ln_w, mlm_ln_b, mlm_bias;
     bool
         pooler_init; /* BERT's pooler was missing from the checkpoint (a *ForMaskedLM save) and initialized */
+    /* ViT: [CLS] token [1,1,C] and the patch projection (Conv2d [C, ch, p, p] + bias); wpe is
+     * vit.embeddings.position_embeddings [1, N+1, C] (-1 for the other families) */
+    int cls_tok, patch_w, patch_b;
 } ft_model;
+
+/* The Vision Transformer family (models/vit.c). */
+bool ft_model_is_vit(const ft_model *m);
+
 
 /* Encoder families (models/encoder.c); the HF prefix of the base model ("bert", "roberta", "distilbert")
  * and of its layers ("bert.encoder.layer", "transformer.h", ...). */
@@ -256,7 +268,14 @@ typedef struct {
     float *reg_targets;  /* [B] targets (REGRESSION task) */
     int32_t *start_positions, *end_positions; /* [B] answer span token indices (QA task); clamped to [0, T],
                                                  T = ignored (HF) */
+    /* images (ViT): preprocessed pixels [B][img_c][img_h][img_w] (channel-first floats, as HF's image
+     * processor gives them); then input_ids may be NULL and T 0 */
+    float *pixel_values;
+    int img_c, img_h, img_w;
 } ft_batch;
+/* The sequence length a batch runs at (for arena sizing): n_virtual + T for text, 1 + (H/p)·(W/p) for a
+ * ViT's pixel batch. */
+int ft_model_batch_seq_len(const ft_model *m, const ft_batch *b);
 /* Check ids against the vocabulary and T against the positions; message names row and column. */
 ft_status ft_batch_validate(const ft_model *m, const ft_batch *b);
 

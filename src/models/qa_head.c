@@ -9,8 +9,6 @@
 #include "kernels/kernels.h"
 #include "models/family.h"
 
-#define W(i) ((i) >= 0 ? m->params[(i)].data : NULL)
-#define G(i) ((i) >= 0 ? m->params[(i)].grad : NULL)
 
 static bool qa_dropping(const ft_model *m, const ft_fwd_opts *o) {
     return o->training && m->cfg.enc == FT_ENC_DISTILBERT && m->cfg.qa_dropout > 0.0f;

@@ -6,9 +6,8 @@
 
 #include "kernels/kernels.h"
 #include "models/family.h"
+#include "nn/linear.h"
 
-#define W(i) ((i) >= 0 ? m->params[(i)].data : NULL)
-#define G(i) ((i) >= 0 ? m->params[(i)].grad : NULL)
 
 uint64_t ft_model_drop_stream(const ft_fwd_opts *o, int layer, int site) {
     return o->step * 4096u + (uint64_t)(layer + 1) * 32u + (uint64_t)site;
@@ -192,5 +191,180 @@ ft_status ft_model_branch_grad(const ft_model *m, const ft_fwd_opts *o, int l, i
         d = buf2;
     }
     *dout = d;
+    return FT_OK;
+}
+
+void ft_model_peft_bytes(const ft_model *m, size_t N, size_t *all, size_t *max, size_t *tmp) {
+    *all = *max = *tmp = 0;
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        size_t pl, pt;
+        ft_model_peft_layer_bytes(m, l, N, &pl, &pt);
+        *all += pl;
+        *max = pl > *max ? pl : *max;
+        *tmp = pt > *tmp ? pt : *tmp;
+    }
+}
+
+static ft_attn_shape bidir_shape(const ft_model *m, const ft_fwd_opts *o, int B, int T, int l) {
+    const ft_model_config *c = &m->cfg;
+    return (ft_attn_shape){.B = B,
+                           .T = T,
+                           .H = c->n_heads,
+                           .Hkv = c->n_heads,
+                           .D = c->head_dim,
+                           .q_stride = c->hidden,
+                           .kv_stride = c->hidden,
+                           .causal = false,
+                           .scale = 1.0f / sqrtf((float)c->head_dim),
+                           .dropout = o->training ? c->attn_dropout : 0.0f,
+                           .seed = o->seed,
+                           .stream = ft_model_drop_stream(o, l, 0)};
+}
+
+ft_status ft_model_site_forward(const ft_model *m, const ft_fwd_opts *o, int l, ft_site site, int64_t N, float *y,
+                          const float *x, ft_lin_cache *lc, ft_arena *arena) {
+    ft_lin L = ft_model_step_lin(m, o, l, site);
+    return ft_lin_forward(&L, y, x, N, arena, &lc[site]);
+}
+
+ft_status ft_model_site_backward(const ft_model *m, const ft_fwd_opts *o, int l, ft_site site, int64_t N, float *dx,
+                          const float *dy, const float *x, const ft_lin_cache *lc, ft_arena *arena) {
+    ft_lin L = ft_model_step_lin(m, o, l, site);
+    return ft_lin_backward(&L, dx, dy, x, N, &lc[site], arena);
+}
+
+ft_status ft_model_attn_forward(const ft_model *m, const ft_fwd_opts *o, int l, int B, int T, const int32_t *mask,
+                                const float *x, ft_attn_cache *c, ft_lin_cache *lc, ft_adapter_cache *ad,
+                                float **ob, ft_arena *arena) {
+    const int64_t N = (int64_t)B * T, C = m->cfg.hidden;
+    float **bufs[] = {&c->q, &c->k, &c->v, &c->atty};
+    for (int k = 0; k < 4; k++)
+        if (!(*bufs[k] = ft_arena_alloc(arena, (size_t)(N * C) * sizeof(float))))
+            return FT_ERR_NOMEM;
+    if (!(c->lse = ft_arena_alloc(arena, (size_t)B * (size_t)m->cfg.n_heads * (size_t)T * sizeof(float))))
+        return FT_ERR_NOMEM;
+    FT_TRY(ft_model_site_forward(m, o, l, FT_SITE_Q, N, c->q, x, lc, arena));
+    FT_TRY(ft_model_site_forward(m, o, l, FT_SITE_K, N, c->k, x, lc, arena));
+    FT_TRY(ft_model_site_forward(m, o, l, FT_SITE_V, N, c->v, x, lc, arena));
+    ft_attn_shape as = bidir_shape(m, o, B, T, l);
+    FT_TRY(ft_attention_forward_lse(c->atty, c->lse, c->q, c->k, c->v, mask, &as));
+    float *out = ft_arena_alloc(arena, (size_t)(N * C) * sizeof(float)), *dst = out;
+    if (!out)
+        return FT_ERR_NOMEM;
+    FT_TRY(ft_model_site_forward(m, o, l, FT_SITE_O, N, out, c->atty, lc, arena));
+    if (m->adapters[l * 2].down_w >= 0 && /* the adapter keeps its input: its output goes elsewhere */
+        !(dst = ft_arena_alloc(arena, (size_t)(N * C) * sizeof(float))))
+        return FT_ERR_NOMEM;
+    FT_TRY(ft_model_branch_out(m, o, l, 0, N, ad, dst, out, arena));
+    *ob = dst;
+    return FT_OK;
+}
+
+ft_status ft_model_attn_backward(const ft_model *m, const ft_fwd_opts *o, int l, int B, int T,
+                                 const int32_t *mask, const float *x, const ft_attn_cache *c,
+                                 const ft_lin_cache *lc, const ft_adapter_cache *ad, const float *dob, float *dx,
+                                 float *const buf[6], ft_arena *arena) {
+    const int64_t N = (int64_t)B * T, n = N * m->cfg.hidden;
+    const float *dbr;
+    FT_TRY(ft_model_branch_grad(m, o, l, 0, N, ad, buf[0], buf[1], dob, &dbr, arena));
+    for (int k = 2; k < 6; k++)
+        memset(buf[k], 0, (size_t)n * sizeof(float));
+    FT_TRY(ft_model_site_backward(m, o, l, FT_SITE_O, N, buf[2], dbr, c->atty, lc, arena));
+    ft_attn_shape as = bidir_shape(m, o, B, T, l);
+    FT_TRY(ft_attention_backward_lse(buf[3], buf[4], buf[5], buf[2], c->atty, c->lse, c->q, c->k, c->v, mask, &as));
+    FT_TRY(ft_model_site_backward(m, o, l, FT_SITE_Q, N, dx, buf[3], x, lc, arena));
+    FT_TRY(ft_model_site_backward(m, o, l, FT_SITE_K, N, dx, buf[4], x, lc, arena));
+    return ft_model_site_backward(m, o, l, FT_SITE_V, N, dx, buf[5], x, lc, arena);
+}
+
+ft_status ft_model_blocks_forward(const ft_model *m, bool checkpoint, int64_t N, ft_block_fn block, void *acts,
+                                  ft_block_cache *L, float **x, ft_arena *arena) {
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        float *x_out;
+        AL(x_out, N * m->cfg.hidden);
+        const size_t mark = ft_arena_mark(arena);
+        FT_TRY(block(m, acts, l, *x, x_out, arena));
+        if (checkpoint) { /* keep the block's input only; the backward recomputes the rest */
+            ft_arena_rewind(arena, mark);
+            memset(&L[l], 0, sizeof L[l]);
+            L[l].x_in = *x;
+        }
+        *x = x_out;
+    }
+    return FT_OK;
+}
+
+ft_status ft_model_block_recompute(const ft_model *m, bool checkpoint, int64_t N, ft_block_fn block, void *acts,
+                                   const ft_block_cache *L, int l, ft_arena *arena) {
+    if (!checkpoint)
+        return FT_OK;
+    float *x_out;
+    AL(x_out, N * m->cfg.hidden);
+    return block(m, acts, l, L[l].x_in, x_out, arena);
+}
+
+ft_status ft_model_block_grads(const ft_model *m, const ft_fwd_opts *o, int64_t count, int64_t N, ft_block_grads *g,
+                               ft_arena *arena) {
+    if (o->no_loss)
+        return ft_fail(FT_ERR_ARG, "backward after an inference-only forward");
+    if (count == 0)
+        return ft_fail(FT_ERR_ARG, "backward: the batch has no target");
+    const int64_t C = m->cfg.hidden, I = m->cfg.intermediate;
+    float **nc[] = {&g->dres, &g->ds, &g->dh, &g->att[0], &g->att[1], &g->att[2], &g->att[3], &g->att[4], &g->att[5]};
+    for (size_t k = 0; k < sizeof nc / sizeof *nc; k++)
+        ZA(*nc[k], N * C);
+    ZA(g->dact, N * I);
+    ZA(g->dfc, N * I);
+    return FT_OK;
+}
+
+ft_status ft_model_mlp_forward(const ft_model *m, const ft_fwd_opts *o, int l, int64_t N, const float *h,
+                               ft_block_cache *L, float **ob, ft_arena *arena) {
+    const int64_t C = m->cfg.hidden, I = m->cfg.intermediate;
+    AL(L->fc, N * I);
+    AL(L->act, N * I);
+    FT_TRY(ft_model_site_forward(m, o, l, FT_SITE_FC, N, L->fc, h, L->lc, arena));
+    ft_act_forward(m->cfg.act, L->act, L->fc, N * I);
+    float *mo, *mb;
+    AL(mo, N * C);
+    FT_TRY(ft_model_site_forward(m, o, l, FT_SITE_PROJ, N, mo, L->act, L->lc, arena));
+    mb = mo;
+    if (m->adapters[l * 2 + 1].down_w >= 0) /* the adapter keeps its input: its output goes elsewhere */
+        AL(mb, N * C);
+    FT_TRY(ft_model_branch_out(m, o, l, 1, N, &L->ad[1], mb, mo, arena));
+    *ob = mb;
+    return FT_OK;
+}
+
+ft_status ft_model_mlp_backward(const ft_model *m, const ft_fwd_opts *o, int l, int64_t N, const float *h,
+                                const ft_block_cache *L, const float *dob, float *dh, const ft_block_grads *g,
+                                ft_arena *arena) {
+    const int64_t NI = N * m->cfg.intermediate;
+    const float *dbr;
+    FT_TRY(ft_model_branch_grad(m, o, l, 1, N, &L->ad[1], g->att[0], g->att[1], dob, &dbr, arena));
+    memset(g->dact, 0, (size_t)NI * sizeof(float));
+    FT_TRY(ft_model_site_backward(m, o, l, FT_SITE_PROJ, N, g->dact, dbr, L->act, L->lc, arena));
+    memset(g->dfc, 0, (size_t)NI * sizeof(float));
+    ft_act_backward(m->cfg.act, g->dfc, g->dact, L->fc, NI);
+    return ft_model_site_backward(m, o, l, FT_SITE_FC, N, dh, g->dfc, h, L->lc, arena);
+}
+
+ft_status ft_model_add_norm(const ft_model *m, int64_t N, const float *x, const float *r, int w, int b, float **s,
+                            float **y, float **mean, float **rstd, ft_arena *arena) {
+    const int64_t C = m->cfg.hidden;
+    AL(*s, N * C);
+    if (!*y)
+        AL(*y, N * C);
+    AL(*mean, N);
+    AL(*rstd, N);
+    ft_residual_layernorm_forward(*s, *y, *mean, *rstd, x, r, W(w), W(b), N, C, m->cfg.norm_eps);
+    return FT_OK;
+}
+
+ft_status ft_model_check_targets(const ft_model *m, const ft_batch *b, const ft_fwd_opts *o) {
+    if (m->task == FT_TASK_SEQ_CLS && !b->cls_labels && !o->no_loss)
+        return ft_fail(FT_ERR_ARG, "the batch has no class labels for the classification head");
+    if (m->task == FT_TASK_REGRESSION && !b->reg_targets && !o->no_loss)
+        return ft_fail(FT_ERR_ARG, "the batch has no regression targets");
     return FT_OK;
 }

@@ -385,7 +385,10 @@ static bool selector_match(selector *sel, const char *path) {
 }
 
 static const char *default_targets(const ft_model *m, ft_method meth) {
-    /* encoders: PEFT's bert/roberta/xlm-roberta defaults; PEFT has none for distilbert (ftune's choice) */
+    /* encoders: PEFT's bert/roberta/xlm-roberta defaults; PEFT has none for distilbert (ftune's choice) nor for
+     * vit (its LoRA guide's query,value; IA3 as BERT, whose module names ViT shares: ftune's choice) */
+    if (ft_model_is_vit(m))
+        return meth == FT_METHOD_IA3 ? "key,value,output.dense" : "query,value";
     if (ft_model_is_encoder(m)) {
         const bool d = m->cfg.arch == FT_ARCH_DISTILBERT;
         if (meth == FT_METHOD_IA3)
@@ -398,8 +401,13 @@ static const char *default_targets(const ft_model *m, ft_method meth) {
     return g ? "c_attn" : "q_proj,v_proj";
 }
 
+/* An embedding for freezing: the token and position tables (ViT: positions, [CLS], the patch projection). */
+static bool is_embedding(const ft_model *m, int i) {
+    return i >= 0 && (i == m->wte || i == m->wpe || i == m->cls_tok || i == m->patch_w || i == m->patch_b);
+}
+
 static const char *default_ff(const ft_model *m) {
-    if (ft_model_is_encoder(m)) /* a suffix: for BERT it also matches attention.output.dense, as in PEFT */
+    if (ft_model_is_encoder(m) || ft_model_is_vit(m)) /* a suffix: for BERT it also matches attention.output.dense, as in PEFT */
         return m->cfg.arch == FT_ARCH_DISTILBERT ? "ffn.lin2" : "output.dense";
     return m->cfg.arch == FT_ARCH_GPT2 ? "mlp.c_proj" : "down_proj";
 }
@@ -449,6 +457,7 @@ static ft_status no_match(const ft_model *m, const ft_peft_cfg *c, const selecto
                    "are (per layer): %s; embeddings (LoRA): %s",
                    spec, m->cfg.model_type, list,
                    m->cfg.arch == FT_ARCH_GPT2 ? "wte, wpe"
+                   : ft_model_is_vit(m)        ? "none"
                    : ft_model_is_encoder(m)    ? "word_embeddings, position_embeddings"
                                                : "embed_tokens");
 }
@@ -621,7 +630,7 @@ static ft_status attach_adapter(ft_model *m, const ft_peft_cfg *c, uint64_t seed
             char base[200], name[320];
             if (g)
                 snprintf(base, sizeof base, PREFIX "transformer.h.%d.%s.adapter", l, w ? "mlp" : "attn");
-            else if (ft_model_is_encoder(m)) /* after the attention output / the FFN output */
+            else if (ft_model_is_encoder(m) || ft_model_is_vit(m)) /* after the attention output / FFN output */
                 snprintf(base, sizeof base, PREFIX "%s.%d.%s.adapter", ft_model_layer_prefix(m), l,
                          m->cfg.arch == FT_ARCH_DISTILBERT ? (w ? "ffn" : "attention")
                                                            : (w ? "output" : "attention.output"));
@@ -647,6 +656,10 @@ static ft_status attach_adapter(ft_model *m, const ft_peft_cfg *c, uint64_t seed
 }
 
 static ft_status attach_prompt(ft_model *m, const ft_peft_cfg *c, uint64_t seed) {
+    if (ft_model_is_vit(m)) /* visual prompt tokens have no PEFT format: refused rather than invented */
+        return ft_fail(FT_ERR_UNSUPPORTED,
+                       "prompt tuning is not supported for vit (PEFT has no format for visual prompt tokens); "
+                       "use lora, ia3, bitfit, adapter or full");
     const int n = c->num_virtual_tokens;
     const int64_t C = m->cfg.hidden;
     if (n <= 0 || n >= m->cfg.max_pos)
@@ -764,7 +777,8 @@ static cJSON *make_peft_config(const ft_model *m, const ft_peft_cfg *c, const ch
     cJSON *mts = cJSON_CreateArray();
     if (m->score >= 0) /* PEFT's QUESTION_ANS adds qa_outputs, SEQ_CLS classifier / score */
         cJSON_AddItemToArray(mts, cJSON_CreateString(m->task == FT_TASK_QA    ? "qa_outputs"
-                                                     : ft_model_is_encoder(m) ? "classifier"
+                                                     : ft_model_is_encoder(m) || ft_model_is_vit(m)
+                                                         ? "classifier"
                                                                               : "score"));
     if (m->score >= 0 && m->task != FT_TASK_QA &&
         m->cfg.arch == FT_ARCH_DISTILBERT) /* PEFT matches it as a suffix of "classifier" too */
@@ -890,7 +904,9 @@ ft_status ft_peft_apply(ft_model *m, const ft_peft_cfg *c) {
                     layer = atoi(p + 3);
                 else if ((p = strstr(nm, ".layers.")))
                     layer = atoi(p + 8);
-                bool embed = i == m->wte || i == m->wpe;
+                else if ((p = strstr(nm, ".layer."))) /* the encoders' and ViT's blocks */
+                    layer = atoi(p + 7);
+                bool embed = is_embedding(m, i);
                 train = layer >= 0 ? layer >= first : !embed || i == m->lm_head;
                 if (embed && i == m->lm_head && m->lm_head == m->wte)
                     train = false; /* tied embeddings count as embeddings */
@@ -900,7 +916,7 @@ ft_status ft_peft_apply(ft_model *m, const ft_peft_cfg *c) {
                 train = pcre2_match(re, (PCRE2_SPTR)nm, strlen(nm), 0, 0, md, NULL) >= 0;
                 pcre2_match_data_free(md);
             }
-            if (c->freeze_embeddings && (i == m->wte || i == m->wpe))
+            if (c->freeze_embeddings && is_embedding(m, i))
                 train = false;
             if (ft_model_is_head(m, i))
                 train = true;

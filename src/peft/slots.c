@@ -146,8 +146,8 @@ static int find_slot(const slots *S, const char *name) {
 ft_status ft_peft_add(ft_model *m, const char *dir, const char *name) {
     if (!name || !*name || strstr(name, "::"))
         return ft_fail(FT_ERR_ARG, "adapter slot name '%s' must be non-empty and without '::'", name ? name : "");
-    if (ft_model_is_encoder(
-            m)) /* a slot keeps one head tensor (score.weight); an encoder's head has several */
+    if (ft_model_is_encoder(m) ||
+        ft_model_is_vit(m)) /* a slot keeps one head tensor (score.weight); an encoder's head has several */
         return ft_fail(FT_ERR_UNSUPPORTED, "several adapters over the %s encoder are not supported yet",
                        m->cfg.model_type);
     slots *S = get_slots(m);

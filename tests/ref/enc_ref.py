@@ -175,6 +175,7 @@ class Net:
         self.ia3 = {}   # module -> (vector, is_ff)
         self.adapters = {}  # "<layer>.<where>" -> {"down.weight": t, ...} (ftune's bottleneck adapters)
         self.prompt = None  # prompt tuning: [n_virtual, d]
+        self.dora = {}  # DoRA magnitudes: not modelled for the encoders (refused in logits())
         self.adapter_act = "relu"
         self.mlm = MLM_HEAD[self.c["kind"]][2] in P  # a *ForMaskedLM checkpoint
 
@@ -204,6 +205,8 @@ class Net:
         return F.layer_norm(x, (x.shape[-1],), self.P[name + ".weight"], self.P[name + ".bias"], self.c["eps"])
 
     def logits(self, ids, mask, types):
+        if self.dora:
+            raise RefError("DoRA is not modelled by the encoder reference")
         c, P = self.c, self.P
         Bn, T = ids.shape
         E = c["P"] + ".embeddings"
@@ -313,50 +316,63 @@ def load_batch(path):
     return out
 
 
-def reference(mdir, adir, batch_path, out_path):
-    """One forward + backward; writes the dump. Trained: everything (no adapter) or the adapter's tensors."""
-    cfg, tensors = load_model(mdir)
-    P = {k: torch.tensor(v, dtype=torch.float64) for k, v in tensors.items()}
-    net = Net(cfg, P)
+def read_adapter(net, P, adir):
+    """The trained leaves by output name: every tensor of P (full fine-tuning, adir None), else the adapter's,
+    hooked into net (LoRA pairs, DoRA magnitudes, IA3 vectors, bottleneck adapters, prompt) or replacing P's
+    (trained biases, the head; a head the base lacks, modules_to_save `classifier`, is added)."""
     named = {}  # output name -> leaf tensor
     if adir is None:
         for k in P:
             P[k].requires_grad_(True)
             named[k] = P[k]
-    else:
-        with open(os.path.join(adir, "adapter_config.json")) as f:
-            acfg = json.load(f)
-        at, _ = st.load(os.path.join(adir, "adapter_model.safetensors"), upcast=True)
-        for name, arr in at.items():
-            t = torch.tensor(arr, dtype=torch.float64, requires_grad=True)
-            named[name] = t
-            key = name[len(PREFIX):]
-            if key.endswith(".lora_A.weight") or key.endswith(".lora_B.weight"):
-                continue
-            if name == "prompt_embeddings":
-                net.prompt = t
-                continue
-            if ".adapter." in key:
-                where, leaf = key.split(".adapter.")
-                net.adapters.setdefault(where, {})[leaf] = t
-                continue
-            if key.endswith(".ia3_l"):
-                mod = key[: -len(".ia3_l")]
-                net.ia3[mod] = (t, _suffix(mod, acfg["feedforward_modules"]))
-                continue
-            if key not in P:
-                raise RefError(f"{adir}: tensor {name} is not a parameter of the model")
+        return named
+    with open(os.path.join(adir, "adapter_config.json")) as f:
+        acfg = json.load(f)
+    at, _ = st.load(os.path.join(adir, "adapter_model.safetensors"), upcast=True)
+    for name, arr in at.items():
+        t = torch.tensor(arr, dtype=torch.float64, requires_grad=True)
+        named[name] = t
+        key = name[len(PREFIX):]
+        if key.endswith(".lora_A.weight") or key.endswith(".lora_B.weight"):
+            continue
+        if name == "prompt_embeddings":
+            net.prompt = t
+        elif key.endswith(".lora_magnitude_vector"):
+            net.dora[key[: -len(".lora_magnitude_vector")]] = t
+        elif ".adapter." in key:
+            where, leaf = key.split(".adapter.")
+            net.adapters.setdefault(where, {})[leaf] = t
+        elif key.endswith(".ia3_l"):
+            mod = key[: -len(".ia3_l")]
+            net.ia3[mod] = (t, _suffix(mod, acfg["feedforward_modules"]))
+        elif key in P or key.startswith("classifier."):
             P[key] = t  # a trained bias or head tensor replaces the base's
-        net.adapter_act = acfg.get("adapter_act", "relu")
-        if acfg["peft_type"] == "LORA":
-            s = acfg["lora_alpha"] / acfg["r"]
-            for name, t in named.items():
-                if name.endswith(".lora_A.weight"):
-                    mod = name[len(PREFIX): -len(".lora_A.weight")]
-                    net.lora[mod] = (t, named[PREFIX + mod + ".lora_B.weight"], s)
+        else:
+            raise RefError(f"{adir}: tensor {name} is not a parameter of the model")
+    net.adapter_act = acfg.get("adapter_act", "relu")
+    if acfg["peft_type"] == "LORA":
+        s = acfg["lora_alpha"] / acfg["r"]
+        for name, t in named.items():
+            if name.endswith(".lora_A.weight"):
+                mod = name[len(PREFIX): -len(".lora_A.weight")]
+                net.lora[mod] = (t, named[PREFIX + mod + ".lora_B.weight"], s)
+    return named
+
+
+def reference(mdir, adir, batch_path, out_path):
+    """One forward + backward; writes the dump. Trained: everything (no adapter) or the adapter's tensors."""
+    cfg, tensors = load_model(mdir)
+    P = {k: torch.tensor(v, dtype=torch.float64) for k, v in tensors.items()}
+    net = Net(cfg, P)
+    named = read_adapter(net, P, adir)
     b = load_batch(batch_path)
     logits = net.logits(b["input_ids"], b["attention_mask"], b["token_type_ids"])
     loss = net.loss(logits, b)
+    write_dump(out_path, logits, loss, named)
+
+
+def write_dump(out_path, logits, loss, named):
+    """Backward of loss, then what `ftune dump` writes: logits, loss, grad.<name> of every trained leaf."""
     loss.backward()
     out = {"logits": logits.detach().numpy().astype(np.float32),
            "loss": np.array([loss.item()], dtype=np.float32)}
@@ -642,12 +658,12 @@ def zero_by_math(a, b, rtol):
     return out
 
 
-def compare_all(work, atol, rtol):
+def compare_all(work, atol, rtol, cases=None, tag="enc_parity"):
     fails = 0
-    for name, _kind, method, _batch in CASES:
+    for name, _kind, method, _batch in cases or CASES:
         path = os.path.join(work, name + ".ftune.safetensors")
         if not os.path.exists(path):
-            print(f"enc_parity: FAIL {name}: no ftune dump")
+            print(f"{tag}: FAIL {name}: no ftune dump")
             fails += 1
             continue
         a, b = st.load(path)[0], st.load(os.path.join(work, name + ".ref.safetensors"))[0]
@@ -674,18 +690,19 @@ def compare_all(work, atol, rtol):
                 bad += err > atol
         if bad:
             fails += 1
-            print(f"enc_parity: FAIL {name}: ftune differs from the reference (A = ftune, B = reference):")
+            print(f"{tag}: FAIL {name}: ftune differs from the reference (A = ftune, B = reference):")
             print("\n".join("    " + ln for ln in lines if not ln.startswith("ok")))
         else:
             worst = max((float(ln.split("err ")[1].split()[0]) for ln in lines if "rel err" in ln), default=0.0)
             mrg = ", merged logits too" if method in ("lora", "ia3") else ""
-            print(f"enc_parity: ok   {name} ({n} tensors, {len(zero)} zero by the math, worst gradient rel err "
+            print(f"{tag}: ok   {name} ({n} tensors, {len(zero)} zero by the math, worst gradient rel err "
                   f"{worst:.1e}{mrg})")
     return fails
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def cli(argv, doc, configs, prep, compare, tag):
+    """The subcommands configs / prepare / compare of a parity reference (its own functions)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("command", choices=["configs", "prepare", "compare"])
     ap.add_argument("--work", required=True)
     ap.add_argument("--logits-atol", type=float, default=1e-4)
@@ -694,15 +711,19 @@ def main(argv=None):
     torch.set_default_dtype(torch.float64)
     try:
         if a.command == "configs":
-            write_configs(a.work)
+            configs(a.work)
         elif a.command == "prepare":
-            prepare(a.work)
+            prep(a.work)
         else:
-            return 1 if compare_all(a.work, a.logits_atol, a.grad_rtol) else 0
+            return 1 if compare(a.work, a.logits_atol, a.grad_rtol) else 0
     except (RefError, OSError, KeyError, st.SafetensorsError) as e:
-        print(f"enc_ref: error: {e}", file=sys.stderr)
+        print(f"{tag}: error: {e}", file=sys.stderr)
         return 2
     return 0
+
+
+def main(argv=None):
+    return cli(argv, __doc__, write_configs, prepare, compare_all, "enc_ref")
 
 
 if __name__ == "__main__":
