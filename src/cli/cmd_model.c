@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "data/pretok.h"
+#include "image/image.h"
 #include "io/json.h"
 #include "models/model.h"
 #include "peft/peft.h"
@@ -70,38 +71,23 @@ static ft_status init_head(ft_model *m, const char *path, uint64_t seed) {
 }
 
 /* A default ViTImageProcessor preprocessor_config.json for a fresh vit (HF's ViTImageProcessor defaults, the
- * size the config's image_size). Written here until the image module's writer is merged (src/image/). */
+ * size the config's image_size; image/image.h). */
 static ft_status write_preprocessor(const ft_model *m, const char *dir) {
-    cJSON *j = cJSON_CreateObject(), *mean = cJSON_CreateArray(), *sd = cJSON_CreateArray(),
-          *size = cJSON_CreateObject();
-    for (int c = 0; c < m->cfg.num_channels; c++) {
-        cJSON_AddItemToArray(mean, cJSON_CreateNumber(0.5));
-        cJSON_AddItemToArray(sd, cJSON_CreateNumber(0.5));
-    }
-    cJSON_AddNumberToObject(size, "height", m->cfg.image_size);
-    cJSON_AddNumberToObject(size, "width", m->cfg.image_size);
-    cJSON_AddBoolToObject(j, "do_normalize", true);
-    cJSON_AddBoolToObject(j, "do_rescale", true);
-    cJSON_AddBoolToObject(j, "do_resize", true);
-    cJSON_AddItemToObject(j, "image_mean", mean);
-    cJSON_AddStringToObject(j, "image_processor_type", "ViTImageProcessor");
-    cJSON_AddItemToObject(j, "image_std", sd);
-    cJSON_AddNumberToObject(j, "resample", 2);
-    cJSON_AddNumberToObject(j, "rescale_factor", 1.0 / 255.0);
-    cJSON_AddItemToObject(j, "size", size);
+    ft_img_proc p;
+    ft_img_proc_default(&p, m->cfg.image_size, m->cfg.num_channels);
     char path[4096];
-    ft_path_join(path, sizeof path, dir, "preprocessor_config.json");
-    ft_status s = ft_json_write_file(path, j, true);
-    cJSON_Delete(j);
-    return s;
+    return ft_img_proc_save(ft_path_join(path, sizeof path, dir, "preprocessor_config.json"), &p);
 }
 
 int ft_cmd_init(int argc, char **argv) {
     const char *arch = NULL, *config = NULL, *outdir = NULL, *dtype = "f32";
     long seed = 42;
     bool help;
-    ft_opt opts[] = {{"arch", FT_OPT_STR, &arch},     {"config", FT_OPT_STR, &config}, {"out", FT_OPT_STR, &outdir},
-                     {"seed", FT_OPT_INT, &seed},      {"dtype", FT_OPT_STR, &dtype}};
+    ft_opt opts[] = {{"arch", FT_OPT_STR, &arch},
+                     {"config", FT_OPT_STR, &config},
+                     {"out", FT_OPT_STR, &outdir},
+                     {"seed", FT_OPT_INT, &seed},
+                     {"dtype", FT_OPT_STR, &dtype}};
     int rc = ft_cli_parse("init", argc, argv, opts, 5, INIT_USAGE, NULL, 0, NULL, &help);
     if (rc || help)
         return rc;
@@ -109,8 +95,8 @@ int ft_cmd_init(int argc, char **argv) {
         fprintf(stderr, "ftune init: --arch, --config and --out are required\n%s", INIT_USAGE);
         return 2;
     }
-    static const char *archs[] = {"gpt2", "llama",   "qwen2",       "mistral",
-                                  "bert", "roberta", "xlm-roberta", "distilbert", "vit"};
+    static const char *archs[] = {"gpt2",    "llama",       "qwen2",      "mistral", "bert",
+                                  "roberta", "xlm-roberta", "distilbert", "vit"};
     bool known = false;
     for (size_t i = 0; i < sizeof archs / sizeof *archs; i++)
         known |= !strcmp(arch, archs[i]);
@@ -185,7 +171,8 @@ int ft_cmd_inspect(int argc, char **argv) {
                c->qkv_bias ? "yes" : "no",
                m->task == FT_TASK_SEQ_CLS      ? "image classification"
                : m->task == FT_TASK_REGRESSION ? "regression"
-                                               : m->pool_w >= 0 ? "none (ViTModel, pooler)" : "none");
+               : m->pool_w >= 0                ? "none (ViTModel, pooler)"
+                                               : "none");
     else if (ft_model_is_encoder(m))
         printf("encoder: post-LayerNorm blocks, norm eps %g, token types %d, pad_token_id %d%s; head: %s\n",
                (double)c->norm_eps, c->type_vocab_size, c->pad_token_id,
@@ -242,12 +229,15 @@ static const char *DUMP_USAGE =
     "logits cover the virtual tokens too ([B, n_virtual + T, V]). A classification model's logits are\n"
     "[B, num_labels] (batch.json then needs \"cls_labels\": [...] or \"targets\": [...]); a question-\n"
     "answering model's [B, T, 2] (start, end; batch.json needs \"start_positions\", \"end_positions\"). An\n"
-    "encoder (bert, roberta, xlm-roberta, distilbert) also takes \"token_type_ids\": [[...], ...] (default all 0).\n"
+    "encoder (bert, roberta, xlm-roberta, distilbert) also takes \"token_type_ids\": [[...], ...] (default "
+    "all 0).\n"
     "A token classifier's labels are \"labels\": [[...], ...] [B][T] (class ids, -100 ignored, not "
     "shifted);\n"
     "its logits are [B, T, num_labels].\n"
-    "A vit image classifier takes \"pixel_values\": [B][C][H][W] floats (already preprocessed, channel-first)\n"
-    "instead of input_ids, with \"cls_labels\" (or \"targets\" for regression); an image size other than the\n"
+    "A vit image classifier takes \"pixel_values\": [B][C][H][W] floats (already preprocessed, "
+    "channel-first)\n"
+    "instead of input_ids, with \"cls_labels\" (or \"targets\" for regression); an image size other than "
+    "the\n"
     "config's image_size resizes the position embeddings bicubically (HF interpolate_pos_encoding=True).\n"
     "A masked-LM encoder (a checkpoint with its *ForMaskedLM head) needs \"labels\": [[...], ...], the ids\n"
     "at the masked positions and -100 elsewhere (not shifted; input_ids already masked), and its logits are\n"
@@ -256,7 +246,9 @@ static const char *DUMP_USAGE =
 int ft_cmd_dump(int argc, char **argv) {
     const char *model = NULL, *batch = NULL, *outp = NULL, *adapter = NULL;
     bool help;
-    ft_opt opts[] = {{"model", FT_OPT_STR, &model}, {"batch", FT_OPT_STR, &batch}, {"out", FT_OPT_STR, &outp},
+    ft_opt opts[] = {{"model", FT_OPT_STR, &model},
+                     {"batch", FT_OPT_STR, &batch},
+                     {"out", FT_OPT_STR, &outp},
                      {"adapter", FT_OPT_STR, &adapter}};
     int rc = ft_cli_parse("dump", argc, argv, opts, 4, DUMP_USAGE, NULL, 0, NULL, &help);
     if (rc || help)
@@ -277,8 +269,9 @@ int ft_cmd_dump(int argc, char **argv) {
     for (int i = 0; s == FT_OK && !adapter && i < m->n_params; i++)
         s = ft_model_set_trainable(m, i, true);
     if (s == FT_OK)
-        s = ft_arena_init(&arena, ft_model_act_bytes(m, b.B, b.pixel_values ? ft_model_batch_seq_len(m, &b) : b.T) +
-                                      (1u << 20));
+        s = ft_arena_init(&arena,
+                          ft_model_act_bytes(m, b.B, b.pixel_values ? ft_model_batch_seq_len(m, &b) : b.T) +
+                              (1u << 20));
     ft_acts *a = NULL;
     double loss = 0;
     int64_t cnt;
@@ -350,7 +343,9 @@ static const char *MERGE_USAGE =
 int ft_cmd_merge(int argc, char **argv) {
     const char *model = NULL, *adapter = NULL, *outdir = NULL, *dtype = "f32";
     bool help;
-    ft_opt opts[] = {{"model", FT_OPT_STR, &model}, {"adapter", FT_OPT_STR, &adapter}, {"out", FT_OPT_STR, &outdir},
+    ft_opt opts[] = {{"model", FT_OPT_STR, &model},
+                     {"adapter", FT_OPT_STR, &adapter},
+                     {"out", FT_OPT_STR, &outdir},
                      {"dtype", FT_OPT_STR, &dtype}};
     int rc = ft_cli_parse("merge", argc, argv, opts, 4, MERGE_USAGE, NULL, 0, NULL, &help);
     if (rc || help)
