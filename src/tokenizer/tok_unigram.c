@@ -64,7 +64,6 @@ ft_status ft_tok_unigram_word(ft_tokenizer *t, const char *w, size_t n, ft_tok_i
         best[i] = (uni_node){0, -1, 0};
     const unsigned char *u = (const unsigned char *)w;
     const double unk_score = t->uni_min - UNK_PENALTY;
-    const int32_t unk = t->unk_id >= 0 ? t->unk_id : 0;
     for (size_t at = 0; at < n;) {
         uint32_t cp;
         size_t cl = (size_t)ft_tok_u8dec(u, n, at, &cp);
@@ -80,8 +79,16 @@ ft_status ft_tok_unigram_word(ft_tokenizer *t, const char *w, size_t n, ft_tok_i
             offer(&best[e + 1], t->uni_score[id] + here, at, id);
             single = single || e + 1 - at == cl;
         }
-        if (!single)
-            offer(&best[at + cl], unk_score + here, at, unk);
+        if (!single) {
+            uni_node *x = &best[at + cl];
+            if (t->unk_id < 0 && (x->start < 0 || unk_score + here > x->score)) { /* HF fails here */
+                free(best), free(seg);
+                return ft_fail(FT_ERR_ARG,
+                               "tokenizer: Unigram: '%.*s' matches no piece and the model has no unk_id",
+                               (int)cl, w + at);
+            }
+            offer(x, unk_score + here, at, t->unk_id);
+        }
         at += cl;
     }
     /* back from the end; consecutive unknowns (pieces whose id is the unk id) become one piece */
