@@ -628,6 +628,21 @@ FT_TEST(precompiled_normalizer) {
     /* plain encoding (no offsets) gives the same ids */
     FT_CHECK_STR(enc(t, "\u2122\001a\r\nb", false), "4 5 6 14 7");
     ft_tok_free(t);
+    /* everything removed, then another normalizer (it reads the empty result's alignments; found by the
+     * fuzzer on the empty text) */
+    snprintf(
+        norm, sizeof norm,
+        "{\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"Precompiled\", \"precompiled_charsmap\":"
+        " \"%s\"}, {\"type\": \"Replace\", \"pattern\": {\"String\": \"a\"}, \"content\": \"b\"}]}",
+        hand_charsmap);
+    t = char_bpe(norm, "null", "null", "\"a\": 1, \"b\": 2", false);
+    FT_CHECK(t != NULL);
+    if (t) {
+        CHECK_OFFS(t, "\001", NULL, false, FT_TOK_OFFSETS_CHARS, "");
+        CHECK_OFFS(t, "", NULL, false, FT_TOK_OFFSETS_CHARS, "");
+        CHECK_OFFS(t, "a\001a", NULL, false, FT_TOK_OFFSETS_CHARS, "2@0:1 2@2:3");
+        ft_tok_free(t);
+    }
 }
 
 /* A charsmap with the single key "a" -> "b", laid out by hand (root base 1, "a" at 1 ^ 0x61 = 0x60 with

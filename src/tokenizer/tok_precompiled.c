@@ -213,6 +213,11 @@ ft_status ft_tok_precompiled(const ft_tok_charsmap *m, const char *s, size_t len
     ft_status st = FT_OK;
     if (oal && !(src = malloc((len ? len : 1) * sizeof *src)))
         return ft_fail(FT_ERR_NOMEM, "tokenizer: out of memory in Precompiled normalization");
+    /* the alignments exist even for an empty result: the next normalizer of a Sequence reads them */
+    if (oal && (st = ft_tok_als_fill(oal, 0, (ft_tok_al){0, 0})) != FT_OK) {
+        free(src);
+        return st;
+    }
     utf8proc_int32_t state = 0;
     for (size_t g = 0; g < len && st == FT_OK;) {
         uint32_t prev, cp;
