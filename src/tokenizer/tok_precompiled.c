@@ -224,6 +224,11 @@ ft_status ft_tok_precompiled(const ft_tok_charsmap *m, const char *s, size_t len
         size_t e = g + (size_t)ft_tok_u8dec(u, len, g, &prev);
         for (; e < len; e += (size_t)ft_tok_u8dec(u, len, e, &cp), prev = cp) {
             ft_tok_u8dec(u, len, e, &cp);
+            if (prev < 0x80 && cp < 0x80) { /* between ASCII characters only CR LF does not break (GB3) */
+                if (prev == '\r' && cp == '\n')
+                    continue;
+                break;
+            }
             if (utf8proc_grapheme_break_stateful((utf8proc_int32_t)prev, (utf8proc_int32_t)cp, &state))
                 break;
         }
