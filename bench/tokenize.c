@@ -62,7 +62,8 @@ int main(int argc, char **argv) {
     }
     static const char *const names[][2] = {{"gpt2", "byte-level BPE (GPT-2)"}, {"llama3", "byte-level BPE (Llama-3)"},
                                            {"qwen3", "byte-level BPE (Qwen3)"},  {"mistral", "SentencePiece BPE (Mistral)"},
-                                           {"gemma3", "SentencePiece BPE (Gemma-3)"}, {"bert", "WordPiece (BERT)"}};
+                                           {"gemma3", "SentencePiece BPE (Gemma-3)"}, {"bert", "WordPiece (BERT)"},
+                                           {"albert", "Unigram + Precompiled (ALBERT)"}};
     printf("text: %.1f MB\n", (double)len / 1e6);
     for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
         char dir[1200];

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpora under fuzz/corpus/<target>/ (small, hand-made, real-looking inputs).
 Run from anywhere: python3 fuzz/make_seeds.py. Recipes are copied from recipes/."""
-import json, os, struct
+import json, os, struct, sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -149,6 +149,28 @@ put("tokenizer", "roberta_split_regex.json", json.dumps({
     "decoder": {"type": "ByteLevel"},
     "model": {"type": "BPE", "vocab": {"<s>": 0, "<pad>": 1, "</s>": 2, "a": 3, "b": 4, "ab": 5, "Ġ": 6, "Ġab": 7},
               "merges": ["a b", "Ġ ab"]}}, indent=1))
+sys.path.insert(0, os.path.join(ROOT, "tests", "ref"))
+import charsmap  # noqa: E402  (tests/ref/charsmap.py: the precompiled_charsmap writer)
+put("tokenizer", "unigram_precompiled.json", json.dumps({
+    "version": "1.0",
+    "added_tokens": [{"id": i, "content": c, "special": True, "normalized": False, "lstrip": False,
+                      "rstrip": False, "single_word": False} for i, c in enumerate(["<pad>", "</s>", "<unk>"])],
+    "normalizer": {"type": "Sequence", "normalizers": [
+        {"type": "Precompiled", "precompiled_charsmap": charsmap.encode(charsmap.HAND_MAP)},
+        {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]},
+    "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+        {"type": "WhitespaceSplit"}, {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always",
+                                      "split": True}]},
+    "post_processor": {"type": "TemplateProcessing",
+                       "single": [{"Sequence": {"id": "A", "type_id": 0}}, {"SpecialToken": {"id": "</s>", "type_id": 0}}],
+                       "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"SpecialToken": {"id": "</s>", "type_id": 0}},
+                                {"Sequence": {"id": "B", "type_id": 0}}, {"SpecialToken": {"id": "</s>", "type_id": 0}}],
+                       "special_tokens": {"</s>": {"id": "</s>", "ids": [1], "tokens": ["</s>"]}}},
+    "decoder": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": True},
+    "model": {"type": "Unigram", "unk_id": 2, "byte_fallback": True,
+              "vocab": [["<pad>", 0], ["</s>", 0], ["<unk>", 0], ["▁", -2], ["▁Hello", -3], ["l", -4],
+                        ["o", -4], ["▁w", -5], ["or", -4.5], ["ld", -4.5], ["0", -6], ["A", -6],
+                        ["<0xC3>", -8], ["<0xA9>", -8]]}}, indent=1))
 
 # ---- adapter_config.json ----
 base = {"base_model_name_or_path": "tiny", "bias": "none", "fan_in_fan_out": False, "inference_mode": True,
@@ -311,7 +333,7 @@ dict_file('tokenizer', ['model', 'type', 'BPE', 'WordPiece', 'vocab', 'merges', 
                         'SpecialToken', 'type_id', 'special_tokens', 'ids', 'tokens', 'RobertaProcessing',
                         'BertProcessing', 'sep', 'cls', 'decoder', 'decoders', 'ByteFallback', 'Fuse', 'start',
                         'stop', '##', '\u2581', '\u0120', '<unk>', '<s>', '[UNK]', '(?i:', '\\p{L}+', '(?!\\S)',
-                        '(a+)+$'])
+                        '(a+)+$', 'Unigram', 'unk_id', 'Precompiled', 'precompiled_charsmap', '<0xC3>', '-1e9'])
 dict_file('peft', ['peft_type', 'LORA', 'IA3', 'PROMPT_TUNING', 'BITFIT', 'BOTTLENECK_ADAPTER', 'r', 'lora_alpha',
                    'lora_dropout', 'target_modules', 'exclude_modules', 'all-linear', 'q_proj', 'v_proj', 'c_attn',
                    'lm_head', 'embed_tokens', 'wte', 'layers_to_transform', 'layers_pattern', 'layers', 'h',

@@ -469,17 +469,309 @@ FT_TEST(offsets_models) {
     }
 }
 
+/* ---- Unigram and Precompiled: every expected value is what Hugging Face tokenizers 0.23 (npm binding)
+ * gives for the same tokenizer.json and text ---- */
+
+#define FT_CHECK_STR(got, want)                                                                              \
+    do {                                                                                                     \
+        const char *got_s_ = (got);                                                                          \
+        FT_CHECKF(!strcmp(got_s_, want), "got \"%s\", want \"%s\"", got_s_, want);                           \
+    } while (0)
+
+/* Scores worked by hand: x -2, y -2, xy -4 ("xy": x+y ties xy, the piece offered first (xy, from the
+ * earlier start) wins); z -3, yz -5 ("xyz": x+yz = xy+z = -7, x+yz is offered first at position 3);
+ * q -10 is the lowest, so an unknown character scores -20; wv -1 ("wv" one piece though w and v are
+ * unknown alone); xyzxyz longer than every input; <0xC3> <0xB1> (the bytes of "ñ", not of "é"). */
+#define UNI_VOCAB                                                                                            \
+    "[[\"<unk>\", 0], [\"x\", -2], [\"y\", -2], [\"xy\", -4], [\"z\", -3], [\"yz\", -5], [\"q\", -10],"      \
+    " [\"wv\", -1], [\"xyzxyz\", -1], [\"<0xC3>\", -1], [\"<0xB1>\", -1]]"
+
+static ft_tokenizer *unigram(const char *unk_id, bool byte_fallback) {
+    char json[1024];
+    snprintf(
+        json, sizeof json,
+        "{\"model\": {\"type\": \"Unigram\", \"unk_id\": %s, \"byte_fallback\": %s, \"vocab\": " UNI_VOCAB
+        "}}",
+        unk_id, byte_fallback ? "true" : "false");
+    return load_json(json);
+}
+
+FT_TEST(unigram_viterbi) {
+    ft_tokenizer *t = unigram("0", false);
+    FT_CHECK(t != NULL);
+    if (!t)
+        return;
+    FT_CHECK_STR(ft_tok_model_type(t), "Unigram");
+    static const char *const cases[][2] = {
+        {"xy", "3@0:2"},                         /* tie: the longer piece, offered first */
+        {"xyz", "1@0:1 5@1:3"},                  /* tie: x+yz, offered before xy+z */
+        {"xyzq", "1@0:1 5@1:3 6@3:4"},           /* the piece xyzxyz is longer than the text */
+        {"", ""},                                /* nothing */
+        {"wv", "7@0:2"},                         /* a piece over two characters unknown alone */
+        {"w", "0@0:1"},                          /* unknown */
+        {"vw", "0@0:2"},                         /* two unknowns fused into one <unk> */
+        {"x\u00F1\u00F1y", "1@0:1 0@1:3 2@3:4"}, /* fused between known pieces */
+        {"x<unk>\u00F1", "1@0:1 0@1:7"},         /* the piece "<unk>" in the text fuses with an unknown */
+        {"qq", "6@0:1 6@1:2"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        CHECK_OFFS(t, cases[i][0], NULL, false, FT_TOK_OFFSETS_CHARS, cases[i][1]);
+    CHECK_OFFS(t, "x\u00F1\u00F1y", NULL, false, FT_TOK_OFFSETS_BYTES, "1@0:1 0@1:5 2@5:6");
+    ft_tok_free(t);
+    /* byte fallback: every byte token of a fused unknown run spans the whole run; a run with a byte
+     * missing from the vocabulary stays <unk>; the second encoding comes from the word cache */
+    t = unigram("0", true);
+    FT_CHECK(t != NULL);
+    if (t) {
+        CHECK_OFFS(t, "\u00F1", NULL, false, FT_TOK_OFFSETS_CHARS, "9@0:1 10@0:1");
+        CHECK_OFFS(t, "x\u00F1\u00F1y", NULL, false, FT_TOK_OFFSETS_CHARS,
+                   "1@0:1 9@1:3 10@1:3 9@1:3 10@1:3 2@3:4");
+        CHECK_OFFS(t, "x\u00F1\u00F1y", NULL, false, FT_TOK_OFFSETS_CHARS,
+                   "1@0:1 9@1:3 10@1:3 9@1:3 10@1:3 2@3:4");
+        CHECK_OFFS(t, "\u00E9\u00F1", NULL, false, FT_TOK_OFFSETS_CHARS, "0@0:2");
+        FT_CHECK_STR(enc(t, "x\u00F1\u00F1y", false), "1 9 10 9 10 2");
+        ft_tok_free(t);
+    }
+    /* no unk_id: known text encodes, an unknown character is an error (as in HF) */
+    t = unigram("null", false);
+    FT_CHECK(t != NULL);
+    if (t) {
+        FT_CHECK_STR(enc(t, "xyzq", false), "1 5 6");
+        const char *got = enc(t, "wv", false);
+        FT_CHECKF(strstr(got, "ERR") && strstr(got, "no unk_id"), "got %s", got);
+        ft_tok_free(t);
+    }
+    /* T5's layout: Metaspace, "$A </s>", decoder Metaspace; roles from tokenizer_config.json */
+    write_tmp("tokenizer_config.json", "{\"eos_token\": \"</s>\", \"unk_token\": \"<unk>\", \"pad_token\": "
+                                       "{\"content\": \"<pad>\"}}");
+    t = load_json(
+        "{\"added_tokens\": [{\"id\": 1, \"content\": \"</s>\", \"special\": true, \"normalized\": false}],"
+        " \"pre_tokenizer\": {\"type\": \"Metaspace\", \"replacement\": \"\u2581\", \"prepend_scheme\":"
+        " \"always\", \"split\": true},"
+        " \"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": [{\"Sequence\": {\"id\": \"A\","
+        " \"type_id\": 0}}, {\"SpecialToken\": {\"id\": \"</s>\", \"type_id\": 0}}], \"pair\": "
+        "[{\"Sequence\":"
+        " {\"id\": \"A\", \"type_id\": 0}}, {\"SpecialToken\": {\"id\": \"</s>\", \"type_id\": 0}},"
+        " {\"Sequence\": {\"id\": \"B\", \"type_id\": 0}}, {\"SpecialToken\": {\"id\": \"</s>\", \"type_id\":"
+        " 0}}], \"special_tokens\": {\"</s>\": {\"id\": \"</s>\", \"ids\": [1], \"tokens\": [\"</s>\"]}}},"
+        " \"decoder\": {\"type\": \"Metaspace\", \"replacement\": \"\u2581\", \"prepend_scheme\": "
+        "\"always\"},"
+        " \"model\": {\"type\": \"Unigram\", \"unk_id\": 2, \"vocab\": [[\"<pad>\", 0], [\"</s>\", 0],"
+        " [\"<unk>\", 0], [\"\u2581\", -2], [\"\u2581x\", -1], [\"y\", -2], [\"\u2581y\", -5]]}}");
+    FT_CHECK(t != NULL);
+    if (t) {
+        CHECK_OFFS(t, "x y", NULL, true, FT_TOK_OFFSETS_CHARS, "4@0:1 3@1:2 5@2:3 1@0:0");
+        CHECK_OFFS(t, "x  yy</s>x", NULL, true, FT_TOK_OFFSETS_CHARS,
+                   "4@0:1 3@1:2 3@2:3 5@3:4 5@4:5 1@5:9 4@9:10 1@0:0");
+        CHECK_OFFS(t, "x \u00F1y", NULL, true, FT_TOK_OFFSETS_CHARS, "4@0:1 3@1:2 2@2:3 5@3:4 1@0:0");
+        CHECK_OFFS(t, "x", "y", true, FT_TOK_OFFSETS_CHARS, "4@0:1 1@0:0 3@0:1 5@0:1 1@0:0");
+        ft_tok_special sp = ft_tok_special_ids(t);
+        FT_CHECK(sp.eos == 1 && sp.unk == 2 && sp.pad == 0 && sp.bos == -1);
+        static const int32_t ids[] = {4, 3, 3, 5, 5, 1, 4, 1};
+        FT_CHECK_STR(dec(t, ids, 8, true), "x  yy x");
+        FT_CHECK_STR(dec(t, ids, 8, false), "x  yy</s> x</s>");
+        static const int32_t unk[] = {4, 3, 2, 5, 1};
+        FT_CHECK_STR(dec(t, unk, 5, true), "x <unk>y");
+        ft_tok_free(t);
+    }
+    unlink(write_tmp("tokenizer_config.json", ""));
+}
+
+/* tests/ref/charsmap.py's HAND_MAP: Ａ->A, ﬁ->fi, ™->TM, U+0001->"", u+U+0302->û, o->0, o+U+0302->ô,
+ * CR->" " */
+static const char *hand_charsmap =
+    "wAMAAAAAAAABDQAACAAAgBEAAIDMOAIAzDgCAIS4AgCsNAIAghkAAIIZAACiaQAAgWkAAKF5AAANOQAADgAAgAkAAIAFAACAAgAA"
+    "gAAAAIAAAAAAAAAAAAAAAAAAAAAAvOgCAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAG+d"
+    "AgAAAAAAAAAAAAAAAAAAAAAAAAAAAHXwAgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAADAAAgAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAADigAEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA7xABAEEAZmkAVE0AAMO7"
+    "ADAAw7QAIAA=";
+
+FT_TEST(precompiled_normalizer) {
+    char norm[2048];
+    snprintf(norm, sizeof norm, "{\"type\": \"Precompiled\", \"precompiled_charsmap\": \"%s\"}",
+             hand_charsmap);
+    ft_tokenizer *t =
+        char_bpe(norm, "null", "null",
+                 "\"A\": 1, \"f\": 2, \"i\": 3, \"T\": 4, \"M\": 5, \"a\": 6, \"b\": 7, \"\u00FB\": 8,"
+                 " \"0\": 9, \"\u00F4\": 10, \"u\": 11, \"o\": 12, \"\u0302\": 13, \" \": 14,"
+                 " \"\\n\": 15, \"x\": 16, \"\u00E9\": 17, \"e\": 18, \"\u0301\": 19",
+                 false);
+    FT_CHECK(t != NULL);
+    if (!t)
+        return;
+    static const char *const cases[][2] = {
+        {"\uFF21b", "1@0:1 7@1:2"},              /* one for one */
+        {"a\uFB01b", "6@0:1 2@1:2 3@1:2 7@2:3"}, /* expansion: both from the ligature */
+        {"\u2122x", "4@0:1 5@0:1 16@1:2"},
+        {"\001ab", "6@0:1 7@1:2"},            /* removed first: HF shifts the next ranges back */
+        {"a\001b", "6@0:1 7@2:3"},            /* removed after a: a takes it */
+        {"\u2122\001a", "4@0:1 5@1:2 6@2:3"}, /* expansion then removal: M replaces the control */
+        {"u\u0302x", "8@0:1 16@2:3"},         /* a two-character key: one grapheme */
+        {"o\u0302x", "9@0:1 16@2:3"},         /* the shortest key (o) replaces the whole grapheme */
+        {"ox", "9@0:1 16@1:2"},
+        {"a\r\nb", "6@0:1 14@1:2 7@3:4"}, /* CR LF is one grapheme: CR's replacement for both */
+        {"a\rb", "6@0:1 14@1:2 7@2:3"},
+        {"e\u0301", "18@0:1 19@1:2"}, /* no key: unchanged */
+        {"\uFF21\u0301", "1@0:1"},    /* a grapheme under 6 bytes whose first character is a key */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        CHECK_OFFS(t, cases[i][0], NULL, false, FT_TOK_OFFSETS_CHARS, cases[i][1]);
+    /* plain encoding (no offsets) gives the same ids */
+    FT_CHECK_STR(enc(t, "\u2122\001a\r\nb", false), "4 5 6 14 7");
+    ft_tok_free(t);
+    /* everything removed, then another normalizer (it reads the empty result's alignments; found by the
+     * fuzzer on the empty text) */
+    snprintf(
+        norm, sizeof norm,
+        "{\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"Precompiled\", \"precompiled_charsmap\":"
+        " \"%s\"}, {\"type\": \"Replace\", \"pattern\": {\"String\": \"a\"}, \"content\": \"b\"}]}",
+        hand_charsmap);
+    t = char_bpe(norm, "null", "null", "\"a\": 1, \"b\": 2", false);
+    FT_CHECK(t != NULL);
+    if (t) {
+        CHECK_OFFS(t, "\001", NULL, false, FT_TOK_OFFSETS_CHARS, "");
+        CHECK_OFFS(t, "", NULL, false, FT_TOK_OFFSETS_CHARS, "");
+        CHECK_OFFS(t, "a\001a", NULL, false, FT_TOK_OFFSETS_CHARS, "2@0:1 2@2:3");
+        ft_tok_free(t);
+    }
+}
+
+/* A charsmap with the single key "a" -> "b", laid out by hand (root base 1, "a" at 1 ^ 0x61 = 0x60 with
+ * base 0x62, its value at 0x62), then broken as asked: units[i] = v for each (i, v), blob replaced. */
+static const char *tiny_charsmap(size_t n_units, const uint32_t *patch, size_t npatch, const char *blob,
+                                 size_t blob_len, size_t cut) {
+    static char out[2048];
+    uint8_t raw[1024];
+    uint32_t u[0x63] = {0};
+    u[0] = 1u << 10;
+    u[0x60] = 0x61u | 1u << 8 | (0x60u ^ 0x62u) << 10;
+    u[0x62] = 0x80000000u;
+    for (size_t i = 0; i + 1 < npatch * 2; i += 2)
+        u[patch[i]] = patch[i + 1];
+    size_t n = 0;
+    uint32_t tsize = (uint32_t)(4 * n_units);
+    for (int k = 0; k < 4; k++)
+        raw[n++] = (uint8_t)(tsize >> (8 * k));
+    for (size_t i = 0; i < n_units && i < 0x63; i++)
+        for (int k = 0; k < 4; k++)
+            raw[n++] = (uint8_t)(u[i] >> (8 * k));
+    memcpy(raw + n, blob, blob_len);
+    n += blob_len;
+    n = cut && cut < n ? cut : n;
+    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)raw[i] << 16 | (i + 1 < n ? (uint32_t)raw[i + 1] << 8 : 0) |
+                     (i + 2 < n ? raw[i + 2] : 0);
+        out[o++] = a[v >> 18 & 63];
+        out[o++] = a[v >> 12 & 63];
+        out[o++] = i + 1 < n ? a[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < n ? a[v & 63] : '=';
+    }
+    out[o] = 0;
+    return out;
+}
+
+static ft_status load_charsmap(const char *b64, ft_tokenizer **t) {
+    char json[4096];
+    snprintf(json, sizeof json,
+             "{\"normalizer\": {\"type\": \"Precompiled\", \"precompiled_charsmap\": \"%s\"},"
+             " \"model\": {\"type\": \"Unigram\", \"unk_id\": 0, \"vocab\": [[\"<unk>\", 0], [\"a\", -1], "
+             "[\"b\", -1]]}}",
+             b64);
+    return ft_tok_load(write_tmp("tokenizer.json", json), t);
+}
+
+FT_TEST(unigram_bad_input) {
+    ft_tokenizer *t = NULL;
+    static const struct {
+        const char *model, *want;
+    } models[] = {
+        {"{\"type\": \"Unigram\", \"vocab\": []}", "non-empty array"},
+        {"{\"type\": \"Unigram\", \"vocab\": {\"a\": 1}}", "non-empty array"},
+        {"{\"type\": \"Unigram\", \"vocab\": [[\"a\", -1], [\"b\"]]}",
+         "model.vocab[1] must be [piece, score]"},
+        {"{\"type\": \"Unigram\", \"vocab\": [[\"a\", -1], [\"b\", \"low\"]]}",
+         "model.vocab[1] ('b'): the score is not a number"},
+        {"{\"type\": \"Unigram\", \"vocab\": [[\"a\", -1], [2, -1]]}", "model.vocab[1] must be"},
+        {"{\"type\": \"Unigram\", \"unk_id\": 2, \"vocab\": [[\"a\", -1], [\"b\", -1]]}", "model.unk_id"},
+        {"{\"type\": \"Unigram\", \"unk_id\": -1, \"vocab\": [[\"a\", -1]]}", "model.unk_id"},
+        {"{\"type\": \"Unigram\", \"unk_id\": 0.5, \"vocab\": [[\"a\", -1]]}", "model.unk_id"},
+    };
+    for (size_t i = 0; i < sizeof models / sizeof *models; i++) {
+        char json[512];
+        snprintf(json, sizeof json, "{\"model\": %s}", models[i].model);
+        FT_CHECK_FAILS(ft_tok_load(write_tmp("tokenizer.json", json), &t), FT_ERR_FORMAT, models[i].want);
+    }
+    FT_CHECK_FAILS(ft_tok_load(write_tmp("tokenizer.json",
+                                         "{\"normalizer\": {\"type\": \"Precompiled\"},"
+                                         " \"model\": {\"type\": \"Unigram\", \"vocab\": [[\"a\", 0]]}}"),
+                               &t),
+                   FT_ERR_FORMAT, "'precompiled_charsmap' must be a base64 string");
+    /* the charsmap: not base64, too short, truncated, empty trie, bad UTF-8 in the replacements */
+    FT_CHECK_FAILS(load_charsmap("abc", &t), FT_ERR_FORMAT, "precompiled_charsmap: not base64 (length 3");
+    FT_CHECK_FAILS(load_charsmap("ab!d", &t), FT_ERR_FORMAT, "not base64 (byte 2 is '!')");
+    FT_CHECK_FAILS(load_charsmap("AAA=", &t), FT_ERR_FORMAT, "too short");
+    FT_CHECK_FAILS(load_charsmap(tiny_charsmap(0x63, NULL, 0, "b", 2, 40), &t), FT_ERR_FORMAT, "truncated");
+    FT_CHECK_FAILS(load_charsmap(tiny_charsmap(0, NULL, 0, "b", 2, 0), &t), FT_ERR_FORMAT,
+                   "the trie is empty");
+    FT_CHECK_FAILS(load_charsmap(tiny_charsmap(0x63, NULL, 0, "\xFF", 2, 0), &t), FT_ERR_FORMAT,
+                   "not valid UTF-8");
+    FT_CHECK(t == NULL);
+    /* the untouched map works: "a" -> "b" */
+    FT_CHECK_OK(load_charsmap(tiny_charsmap(0x63, NULL, 0, "b", 2, 0), &t));
+    if (t) {
+        FT_CHECK_STR(enc(t, "aab", false), "2 2 2");
+        ft_tok_free(t);
+        t = NULL;
+    }
+    /* a value past the replacements: an error when it is used, not a read out of bounds */
+    static const uint32_t past[] = {0x62, 0x80000000u | 1000};
+    FT_CHECK_OK(load_charsmap(tiny_charsmap(0x63, past, 1, "b", 2, 0), &t));
+    if (t) {
+        const char *got = enc(t, "xa", false);
+        FT_CHECKF(strstr(got, "ERR") && strstr(got, "byte 1000"), "got %s", got);
+        FT_CHECK_STR(enc(t, "bb", false), "2 2");
+        ft_tok_free(t);
+        t = NULL;
+    }
+    /* offsets pointing outside the array, and a trie shorter than its offsets: no match, no crash */
+    static const uint32_t wild[] = {0, 0x1FFFFFu << 10};
+    FT_CHECK_OK(load_charsmap(tiny_charsmap(0x63, wild, 1, "b", 2, 0), &t));
+    if (t) {
+        FT_CHECK_STR(enc(t, "ab", false), "1 2");
+        ft_tok_free(t);
+        t = NULL;
+    }
+    FT_CHECK_OK(load_charsmap(tiny_charsmap(0x61, NULL, 0, "b", 2, 0), &t));
+    if (t) {
+        FT_CHECK_STR(enc(t, "ab", false), "1 2");
+        ft_tok_free(t);
+    }
+}
+
 FT_TEST(bad_input) {
     ft_tokenizer *t = NULL;
     FT_CHECK_FAILS(ft_tok_load("/nonexistent/dir/x", &t), FT_ERR_IO, "/nonexistent");
     FT_CHECK_FAILS(ft_tok_load(write_tmp("tokenizer.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": {"), &t),
                    FT_ERR_FORMAT, "invalid JSON");
-    FT_CHECK_FAILS(ft_tok_load(write_tmp("tokenizer.json", "{\"model\": {\"type\": \"Unigram\", \"vocab\": []}}"), &t),
-                   FT_ERR_UNSUPPORTED, "Unigram");
-    FT_CHECK_FAILS(ft_tok_load(write_tmp("tokenizer.json", "{\"normalizer\": {\"type\": \"Precompiled\"},"
-                                                           " \"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}}"),
+    FT_CHECK_FAILS(
+        ft_tok_load(write_tmp("tokenizer.json", "{\"model\": {\"type\": \"WordLevel\", \"vocab\": {}}}"), &t),
+        FT_ERR_UNSUPPORTED, "WordLevel");
+    FT_CHECK_FAILS(ft_tok_load(write_tmp("tokenizer.json",
+                                         "{\"normalizer\": {\"type\": \"Nmt\"},"
+                                         " \"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}}"),
                                &t),
-                   FT_ERR_UNSUPPORTED, "Precompiled");
+                   FT_ERR_UNSUPPORTED, "Nmt");
     FT_CHECK_FAILS(ft_tok_load(write_tmp("tokenizer.json", "{\"pre_tokenizer\": {\"type\": \"Fancy\"},"
                                                            " \"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}}"),
                                &t),
@@ -536,6 +828,9 @@ int main(void) {
     FT_RUN(chat_templates);
     FT_RUN(offsets_char_bpe);
     FT_RUN(offsets_models);
+    FT_RUN(unigram_viterbi);
+    FT_RUN(precompiled_normalizer);
+    FT_RUN(unigram_bad_input);
     FT_RUN(bad_input);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);

@@ -6,6 +6,9 @@
 # with special tokens, decode with and without special tokens, and character offsets (without and with
 # special tokens, and for pairs: line i with line i+1), and those pairs cut to 12 and 40 tokens by
 # truncation (longest_first, `ftune tokenize --max-length`), as ftune cuts text pairs for training.
+# Unigram: ALBERT's real SentencePiece model (albert: Precompiled charsmap, NFKD, Lowercase, Metaspace,
+# [CLS]/[SEP]) and two Unigram models trained by the binding on half of the corpus (tests/tok/unigram.js:
+# uni-t5 with T5's layout and ALBERT's charsmap, uni-bf with byte_fallback), unknown characters included.
 # FT_TOK_ONLY="roberta bert" limits the run to those tokenizers; FT_TOK_CORPUS=FILE.jsonl replaces the corpus.
 set -euo pipefail
 FT_SRC=${FT_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -17,10 +20,11 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 status=0
 node "$FT_SRC/tests/tok/variants.js" "$TOK_DIR" "$work/var"
+node "$FT_SRC/tests/tok/unigram.js" "$NPM_DIR" "$TOK_DIR" "$corpus" "$work/var" 2>/dev/null
 node -e 'const t = require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(l => l).map(l => JSON.parse(l).text);
   t.forEach((x, i) => console.log(JSON.stringify({text: x, text_pair: t[(i + 1) % t.length]})))' "$corpus" > "$work/pairs.jsonl"
 for spec in gpt2:gpt2 llama3:json qwen3:json gemma3:json mistral:json bert:bert roberta:var roberta-aps:var \
-            metaspace:var wp-nfc:var wp-nfkd:var; do
+            metaspace:var wp-nfc:var wp-nfkd:var albert:json uni-t5:var uni-bf:var; do
   name=${spec%%:*}; kind=${spec#*:}; dir="$TOK_DIR/$name"
   case " ${FT_TOK_ONLY:-$name} " in *" $name "*) ;; *) continue ;; esac
   if [ "$kind" = var ]; then dir="$work/var/$name"; kind=json; fi

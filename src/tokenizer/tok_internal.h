@@ -151,8 +151,16 @@ typedef struct {
 
 typedef enum {
     FT_TOK_N_NFC, FT_TOK_N_NFD, FT_TOK_N_NFKC, FT_TOK_N_NFKD, FT_TOK_N_LOWER, FT_TOK_N_STRIP,
-    FT_TOK_N_STRIP_ACCENTS, FT_TOK_N_REPLACE, FT_TOK_N_PREPEND, FT_TOK_N_BERT, FT_TOK_N_SEQ
+    FT_TOK_N_STRIP_ACCENTS, FT_TOK_N_REPLACE, FT_TOK_N_PREPEND, FT_TOK_N_BERT, FT_TOK_N_PRECOMPILED, FT_TOK_N_SEQ
 } ft_tok_norm_kind;
+/* SentencePiece's precompiled character map (normalizer Precompiled): a double-array trie over UTF-8
+ * byte strings (darts-clone units) whose values index a blob of NUL-terminated replacements. */
+typedef struct {
+    uint32_t *units;
+    size_t nunits;
+    char *blob; /* the replacements, valid UTF-8 */
+    size_t blob_len;
+} ft_tok_charsmap;
 typedef struct ft_tok_norm {
     ft_tok_norm_kind kind;
     ft_tok_pattern pat;
@@ -160,6 +168,7 @@ typedef struct ft_tok_norm {
     size_t content_len;
     bool left, right;                                     /* Strip */
     bool clean_text, chinese, strip_accents, lowercase;   /* BertNormalizer */
+    ft_tok_charsmap map;                                  /* Precompiled */
     struct ft_tok_norm *sub;
     size_t nsub;
 } ft_tok_norm;
@@ -232,7 +241,7 @@ typedef struct {
 } ft_tok_trie;
 int32_t ft_tok_trie_child(const ft_tok_trie *t, int32_t node, uint8_t b); /* -1 if none */
 
-typedef enum { FT_TOK_M_BPE, FT_TOK_M_WORDPIECE } ft_tok_model_kind;
+typedef enum { FT_TOK_M_BPE, FT_TOK_M_WORDPIECE, FT_TOK_M_UNIGRAM } ft_tok_model_kind;
 
 struct ft_tokenizer {
     ft_tok_model_kind model;
@@ -251,6 +260,10 @@ struct ft_tokenizer {
     int32_t byte_ids[256]; /* <0xNN> ids for byte_fallback, -1 */
     /* WordPiece */
     size_t max_chars;
+    /* Unigram: score of each id (vocab order), the lowest score, a byte trie of the pieces (tok[node] =
+     * id ending there) */
+    double *uni_score, uni_min;
+    ft_tok_trie uni_trie;
     /* pipeline */
     ft_tok_norm *norm;
     ft_tok_pre *pre;
@@ -305,7 +318,27 @@ void ft_tok_cache_free(ft_tok_cache *c);
 /* ids helpers (ft_tok_ids_push is public: tokenizer.h) */
 ft_status ft_tok_ids_reserve(ft_tok_ids *o, size_t extra);
 
+/* Unigram (tok_unigram.c): Viterbi segmentation of w[0..n) as HF's Unigram::encode_optimized, tokens to
+ * out; lens[k] = byte length in w of the k-th token, FT_TOK_LEN_SHARED set on byte-fallback tokens that
+ * share the range of the token after them (HF gives every byte token of a piece the whole piece). */
+#define FT_TOK_LEN_SHARED 0x80000000u
+ft_status ft_tok_unigram_word(ft_tokenizer *t, const char *w, size_t n, ft_tok_ids *out, uint32_t *lens);
+
+/* Precompiled normalizer (tok_precompiled.c) */
+/* Decode the base64 precompiled_charsmap and check its layout; `what` names the field in messages. */
+ft_status ft_tok_charsmap_parse(ft_tok_charsmap *m, const char *b64, size_t len, const char *what);
+void ft_tok_charsmap_free(ft_tok_charsmap *m);
+/* The replacement of the shortest key that prefixes s[0..n) (HF's spm_precompiled `transform`): *rep and
+ * *rep_len set and 1 returned, 0 when no key matches; an error when the map points outside its blob. */
+ft_status ft_tok_charsmap_find(const ft_tok_charsmap *m, const char *s, size_t n, const char **rep,
+                               size_t *rep_len, int *found);
+ft_status ft_tok_precompiled(const ft_tok_charsmap *m, const char *s, size_t len, const ft_tok_al *ial,
+                             ft_tok_buf *out, ft_tok_als *oal);
+
 /* trie */
+/* Insert s[0..len) (len >= 1) with value v (tok[] of its last node); the root must exist. */
+ft_status ft_tok_trie_insert(ft_tok_trie *t, const char *s, size_t len, int32_t v);
+ft_status ft_tok_trie_init(ft_tok_trie *t, size_t expected);
 ft_status ft_tok_trie_build(ft_tok_trie *t, const ft_tok_added *added, size_t n, bool normalized);
 void ft_tok_trie_free(ft_tok_trie *t);
 

@@ -112,6 +112,16 @@ static ft_status parse_norm(const ctx *c, const cJSON *o, ft_tok_norm *n) {
     } else if (!strcmp(t, "Prepend")) {
         n->kind = FT_TOK_N_PREPEND;
         FT_TRY(norm_content(c, n, o, "prepend", "Prepend"));
+    } else if (!strcmp(t, "Precompiled")) {
+        n->kind = FT_TOK_N_PRECOMPILED;
+        const char *m = jstr(o, "precompiled_charsmap");
+        if (!m)
+            return ft_fail(FT_ERR_FORMAT,
+                           "%s: normalizer Precompiled: 'precompiled_charsmap' must be a base64 string",
+                           c->path);
+        char what[300];
+        snprintf(what, sizeof what, "%s: normalizer Precompiled: precompiled_charsmap", c->path);
+        FT_TRY(ft_tok_charsmap_parse(&n->map, m, strlen(m), what));
     } else if (!strcmp(t, "BertNormalizer")) {
         n->kind = FT_TOK_N_BERT;
         n->clean_text = jbool(o, "clean_text", true);
@@ -405,10 +415,68 @@ static ft_status add_merge(const ctx *c, ft_tokenizer *t, const char *a, size_t 
     return ft_tok_merges_put(&t->merges, ia, ib, r, io);
 }
 
+/* "Unigram": vocab [[piece, score], ...] (id = index), unk_id (index or null), byte_fallback. */
+static ft_status parse_unigram(const ctx *c, const cJSON *m, ft_tokenizer *t) {
+    t->model = FT_TOK_M_UNIGRAM;
+    const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(m, "vocab"), *e;
+    if (!cJSON_IsArray(vocab) || cJSON_GetArraySize(vocab) == 0)
+        return ft_fail(FT_ERR_FORMAT,
+                       "%s: model.vocab of a Unigram model must be a non-empty array of [piece, score]",
+                       c->path);
+    size_t n = (size_t)cJSON_GetArraySize(vocab);
+    if (n > FT_TOK_MAX_IDS)
+        return ft_fail(FT_ERR_RANGE, "%s: model.vocab has %zu pieces, beyond the limit of %d ids", c->path, n,
+                       FT_TOK_MAX_IDS);
+    t->uni_score = malloc(n * sizeof *t->uni_score);
+    if (!t->uni_score)
+        return ft_fail(FT_ERR_NOMEM, "tokenizer: out of memory for %zu pieces", n);
+    FT_TRY(ft_tok_map_init(&t->vocab, n));
+    FT_TRY(ft_tok_trie_init(&t->uni_trie, 4 * n));
+    t->nid = n;
+    t->uni_min = 0;
+    size_t i = 0;
+    cJSON_ArrayForEach(e, vocab) {
+        const cJSON *p = cJSON_GetArrayItem(e, 0), *sc = cJSON_GetArrayItem(e, 1);
+        if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) != 2 || !cJSON_IsString(p))
+            return ft_fail(FT_ERR_FORMAT, "%s: model.vocab[%zu] must be [piece, score]", c->path, i);
+        if (!cJSON_IsNumber(sc) || !isfinite(sc->valuedouble))
+            return ft_fail(FT_ERR_FORMAT, "%s: model.vocab[%zu] ('%s'): the score is not a number", c->path,
+                           i, p->valuestring);
+        size_t len = strlen(p->valuestring);
+        FT_TRY(
+            ft_tok_map_put(&t->vocab, p->valuestring, len, (int32_t)i)); /* a repeated piece: the last id */
+        if (len)
+            FT_TRY(ft_tok_trie_insert(&t->uni_trie, p->valuestring, len, (int32_t)i));
+        t->uni_score[i] = sc->valuedouble;
+        if (!i || sc->valuedouble < t->uni_min)
+            t->uni_min = sc->valuedouble;
+        i++;
+    }
+    const cJSON *unk = cJSON_GetObjectItemCaseSensitive(m, "unk_id");
+    t->unk_id = -1;
+    if (unk && !cJSON_IsNull(unk)) {
+        if (!cJSON_IsNumber(unk) || !(unk->valuedouble >= 0 && unk->valuedouble < (double)n) ||
+            unk->valuedouble != floor(unk->valuedouble))
+            return ft_fail(FT_ERR_FORMAT,
+                           "%s: model.unk_id must be the index of a piece of model.vocab (0..%zu)", c->path,
+                           n - 1);
+        t->unk_id = (int32_t)unk->valuedouble;
+    }
+    t->byte_fallback = jbool(m, "byte_fallback", false);
+    for (int b = 0; b < 256; b++) {
+        char name[8];
+        snprintf(name, sizeof name, "<0x%02X>", b);
+        t->byte_ids[b] = ft_tok_map_get(&t->vocab, name, 6);
+    }
+    return FT_OK;
+}
+
 static ft_status parse_model(const ctx *c, const cJSON *m, ft_tokenizer *t) {
     if (!cJSON_IsObject(m))
         return ft_fail(FT_ERR_FORMAT, "%s: missing 'model' object", c->path);
     const char *type = jstr(m, "type");
+    if (type && !strcmp(type, "Unigram"))
+        return parse_unigram(c, m, t);
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(m, "vocab");
     const cJSON *merges = cJSON_GetObjectItemCaseSensitive(m, "merges");
     if (!type) /* old files leave the type out */
@@ -418,7 +486,8 @@ static ft_status parse_model(const ctx *c, const cJSON *m, ft_tokenizer *t) {
     else if (!strcmp(type, "WordPiece"))
         t->model = FT_TOK_M_WORDPIECE;
     else
-        return ft_fail(FT_ERR_UNSUPPORTED, "%s: unknown model type '%s' (supported: BPE, WordPiece)", c->path, type);
+        return ft_fail(FT_ERR_UNSUPPORTED, "%s: unknown model type '%s' (supported: BPE, WordPiece, Unigram)",
+                       c->path, type);
     if (!cJSON_IsObject(vocab))
         return ft_fail(FT_ERR_FORMAT, "%s: model.vocab must be an object of token -> id", c->path);
     FT_TRY(ft_tok_map_init(&t->vocab, (size_t)cJSON_GetArraySize(vocab)));
@@ -597,13 +666,21 @@ static ft_status finish(const ctx *c, ft_tokenizer *t, const cJSON *root, const 
         return ft_fail(FT_ERR_NOMEM, "tokenizer: out of memory");
     for (size_t e = 0; e < t->vocab.n; e++)
         FT_TRY(set_id(t, t->vocab.val[e], t->vocab.pool.p + t->vocab.key_off[e], t->vocab.key_len[e]));
+    if (t->model == FT_TOK_M_UNIGRAM) { /* every id has its piece, a repeated one included */
+        const cJSON *e;
+        int32_t i = 0;
+        cJSON_ArrayForEach(
+            e, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "model"), "vocab")) {
+            const char *p = cJSON_GetArrayItem(e, 0)->valuestring;
+            FT_TRY(set_id(t, i++, p, strlen(p)));
+        }
+    }
     for (size_t i = 0; i < t->nadded; i++) {
         FT_TRY(set_id(t, t->added[i].id, t->added[i].content, t->added[i].len));
         t->id_special[t->added[i].id] = t->added[i].special;
     }
     FT_TRY(ft_tok_trie_build(&t->trie_raw, t->added, t->nadded, false));
     FT_TRY(ft_tok_trie_build(&t->trie_norm, t->added, t->nadded, true));
-    (void)root;
     (void)c;
     special_roles(t, cfg);
     t->md = pcre2_match_data_create(4, NULL);
@@ -858,6 +935,8 @@ void ft_tok_free(ft_tokenizer *t) {
     ft_tok_merges_free(&t->merges);
     free(t->cont_prefix);
     free(t->end_suffix);
+    free(t->uni_score);
+    ft_tok_trie_free(&t->uni_trie);
     if (t->norm)
         ft_tok_norm_free(t->norm);
     free(t->norm);

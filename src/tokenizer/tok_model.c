@@ -345,14 +345,17 @@ static ft_status wordpiece_word(ft_tokenizer *t, const char *w, size_t n, ft_tok
     return s;
 }
 
-/* out->offsets[before..] = the tokens' byte ranges in the word, laid end to end. */
+/* out->offsets[before..] = the tokens' byte ranges in the word, laid end to end (a length marked
+ * FT_TOK_LEN_SHARED does not advance: the next token spans the same bytes). */
 static void lens_to_offsets(ft_tok_ids *out, size_t before, const uint32_t *lens) {
     if (!out->offsets)
         return;
     size_t pos = 0;
     for (size_t i = before; i < out->n; i++) {
-        out->offsets[i] = (ft_tok_offset){pos, pos + lens[i - before]};
-        pos += lens[i - before];
+        uint32_t l = lens[i - before] & ~FT_TOK_LEN_SHARED;
+        out->offsets[i] = (ft_tok_offset){pos, pos + l};
+        if (!(lens[i - before] & FT_TOK_LEN_SHARED))
+            pos += l;
     }
 }
 
@@ -394,8 +397,9 @@ ft_status ft_tok_model_word(ft_tokenizer *t, const char *w, size_t n, ft_tok_ids
         t->wlens = l;
         t->wlens_cap = need;
     }
-    FT_TRY(t->model == FT_TOK_M_BPE ? bpe_word(t, w, n, out, t->wlens)
-                                    : wordpiece_word(t, w, n, out, t->wlens));
+    FT_TRY(t->model == FT_TOK_M_BPE       ? bpe_word(t, w, n, out, t->wlens)
+           : t->model == FT_TOK_M_UNIGRAM ? ft_tok_unigram_word(t, w, n, out, t->wlens)
+                                          : wordpiece_word(t, w, n, out, t->wlens));
     /* a word may give no token at all (no unk, no byte fallback): not cached, as the cache's arrays may
      * still be NULL then */
     if (n <= CACHE_MAX_WORD && out->n > before)

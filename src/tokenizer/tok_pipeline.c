@@ -502,6 +502,7 @@ ft_status ft_tok_normalize(const ft_tok_norm *n, const char *s, size_t len, ft_t
         FT_TRY(ft_tok_buf_add(out, s, len));
         return oal ? ft_tok_als_add(oal, ial, len) : FT_OK;
     case FT_TOK_N_BERT: return bert_normalize(n, s, len, out, ial, oal);
+    case FT_TOK_N_PRECOMPILED: return ft_tok_precompiled(&n->map, s, len, ial, out, oal);
     case FT_TOK_N_SEQ: {
         ft_tok_buf tmp = {0};
         ft_tok_als tal = {0};
@@ -1033,6 +1034,7 @@ ft_status ft_tok_decode_chain(const ft_tok_dec *d, ft_tok_buf *buf, ft_tok_spans
 void ft_tok_norm_free(ft_tok_norm *n) {
     ft_tok_pattern_free(&n->pat);
     free(n->content);
+    ft_tok_charsmap_free(&n->map);
     for (size_t i = 0; i < n->nsub; i++)
         ft_tok_norm_free(&n->sub[i]);
     free(n->sub);

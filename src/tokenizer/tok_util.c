@@ -331,6 +331,24 @@ int32_t ft_tok_trie_child(const ft_tok_trie *t, int32_t node, uint8_t b) {
     return i < 0 ? -1 : t->edges.out[i];
 }
 
+ft_status ft_tok_trie_insert(ft_tok_trie *t, const char *s, size_t len, int32_t v) {
+    int32_t node = 0;
+    for (size_t k = 0; k < len; k++) {
+        uint8_t b = (uint8_t)s[k];
+        int32_t c = ft_tok_trie_child(t, node, b);
+        if (c < 0) {
+            c = trie_node(t);
+            if (c < 0)
+                return ft_fail(FT_ERR_NOMEM, "tokenizer: out of memory");
+            FT_TRY(ft_tok_merges_put(&t->edges, node, b, 0, c));
+        }
+        node = c;
+    }
+    t->tok[node] = v;
+    t->first[(uint8_t)s[0]] = 1;
+    return FT_OK;
+}
+
 ft_status ft_tok_trie_build(ft_tok_trie *t, const ft_tok_added *added, size_t n, bool normalized) {
     memset(t, 0, sizeof *t);
     size_t bytes = 0;
@@ -342,24 +360,18 @@ ft_status ft_tok_trie_build(ft_tok_trie *t, const ft_tok_added *added, size_t n,
     FT_TRY(ft_tok_merges_init(&t->edges, bytes));
     if (trie_node(t) < 0)
         return ft_fail(FT_ERR_NOMEM, "tokenizer: out of memory");
-    for (size_t i = 0; i < n; i++) {
-        if (added[i].normalized != normalized || !added[i].len)
-            continue;
-        int32_t node = 0;
-        for (size_t k = 0; k < added[i].len; k++) {
-            uint8_t b = (uint8_t)added[i].content[k];
-            int32_t c = ft_tok_trie_child(t, node, b);
-            if (c < 0) {
-                c = trie_node(t);
-                if (c < 0)
-                    return ft_fail(FT_ERR_NOMEM, "tokenizer: out of memory");
-                FT_TRY(ft_tok_merges_put(&t->edges, node, b, 0, c));
-            }
-            node = c;
-        }
-        t->tok[node] = (int32_t)i;
-        t->first[(uint8_t)added[i].content[0]] = 1;
-    }
+    for (size_t i = 0; i < n; i++)
+        if (added[i].normalized == normalized && added[i].len)
+            FT_TRY(ft_tok_trie_insert(t, added[i].content, added[i].len, (int32_t)i));
+    return FT_OK;
+}
+
+/* The root of an empty trie that ft_tok_trie_insert can grow (expected: about how many bytes). */
+ft_status ft_tok_trie_init(ft_tok_trie *t, size_t expected) {
+    memset(t, 0, sizeof *t);
+    FT_TRY(ft_tok_merges_init(&t->edges, expected));
+    if (trie_node(t) < 0)
+        return ft_fail(FT_ERR_NOMEM, "tokenizer: out of memory");
     return FT_OK;
 }
 

@@ -2,8 +2,10 @@
  *
  * Loads `tokenizer.json` (+ `tokenizer_config.json` for the special tokens' roles), the legacy GPT-2
  * pair `encoder.json` + `vocab.bpe`, or a BERT `vocab.txt`. Supported pieces:
- *   models:          BPE (byte-level and SentencePiece-style with byte_fallback, ignore_merges), WordPiece
- *   normalizers:     NFC NFD NFKC NFKD Lowercase Strip StripAccents Replace Prepend BertNormalizer Sequence
+ *   models:          BPE (byte-level and SentencePiece-style with byte_fallback, ignore_merges), WordPiece,
+ *                    Unigram (T5, mT5, ALBERT, XLNet; byte_fallback)
+ *   normalizers:     NFC NFD NFKC NFKD Lowercase Strip StripAccents Replace Prepend BertNormalizer
+ *                    Precompiled (SentencePiece's charsmap) Sequence
  *   pre-tokenizers:  ByteLevel Split Metaspace BertPreTokenizer Whitespace WhitespaceSplit Digits
  *                    Punctuation Sequence
  *   post-processors: TemplateProcessing BertProcessing RobertaProcessing ByteLevel Sequence
@@ -112,7 +114,7 @@ typedef struct {
     int32_t bos, eos, pad, unk, cls, sep, mask;
 } ft_tok_special;
 ft_tok_special ft_tok_special_ids(const ft_tokenizer *tok);
-/* "BPE" or "WordPiece"; and whether the BPE is byte-level. */
+/* "BPE", "WordPiece" or "Unigram"; and whether the BPE is byte-level. */
 const char *ft_tok_model_type(const ft_tokenizer *tok);
 /* A byte-level BPE (GPT-2 / RoBERTa alphabet, "Ġ" for a leading space). */
 bool ft_tok_is_byte_level(const ft_tokenizer *tok);

@@ -14,9 +14,13 @@ const ref = rd(refP), corpus = rd(corpusP);
 // whitespace it took included (" <mask>"); ftune prints the token itself. Only that difference is let
 // through: same id, and the reference token is ours with whitespace around it.
 // (Rust's whitespace: JS's \s plus U+0085.)
+// A Unigram model's unknown piece: HF's token is the text the piece covers (fused unknowns as one), ftune
+// prints the unk piece itself ("<unk>"); let through where the ids are equal.
 const unpad = t => t.replace(/^[\s\u0085]+|[\s\u0085]+$/g, '');
+const unigram = /^(albert|uni-)/.test(name);
 const sameTokens = (r, g) => JSON.stringify(r.ids) === JSON.stringify(g.ids) && r.tokens.length === g.tokens.length &&
-  r.tokens.every((t, k) => t === g.tokens[k] || (unpad(t) === g.tokens[k] && g.tokens[k].length > 0));
+  r.tokens.every((t, k) => t === g.tokens[k] || (unpad(t) === g.tokens[k] && g.tokens[k].length > 0) ||
+                           (unigram && g.tokens[k] === '<unk>'));
 const modes = [
   ['ids+tokens', rd(encP), sameTokens],
   ['special', rd(encsP), (r, g) => JSON.stringify(r.ids_special) === JSON.stringify(g.ids)],
@@ -29,12 +33,12 @@ if (offP) {
              ['offsets-special', rd(offsP), (r, g) => J([r.ids_special, r.offsets_special]) === J([g.ids, g.offsets])],
              ['offsets-pair', rd(offpP), (r, g) => J([r.pair.ids, r.pair.type_ids, r.pair.offsets]) === J([g.ids, g.type_ids, g.offsets])]);
 }
-// Truncated pairs: equal for byte-level BPE, SentencePiece-style BPE and Metaspace. For WordPiece the npm
-// binding sometimes gives the odd token of a pair cut on both sides to the other text (the library's
-// algorithm, which ftune follows, gives it to the longer one): there the same total length, each text cut
-// to a prefix of its untruncated pair tokens, and the split differing by at most one token is accepted and
-// counted ("odd token elsewhere"); anything else fails.
-const wordPiece = /^(bert|wp-)/.test(name);
+// Truncated pairs: equal for byte-level BPE, SentencePiece-style BPE and Metaspace. For WordPiece and
+// Unigram the npm binding sometimes gives the odd token of a pair cut on both sides to the other text (the
+// library's algorithm, which ftune follows, gives it to the longer one): there the same total length, each
+// text cut to a prefix of its untruncated pair tokens, and the split differing by at most one token is
+// accepted and counted ("odd token elsewhere"); anything else fails.
+const wordPiece = /^(bert|wp-|albert|uni-)/.test(name);
 let oddElsewhere = 0;
 const segs =
     x => [0, 1].map(k => x.ids.map((id, j) => [id, x.type_ids[j], J(x.offsets[j])]).filter(v => v[1] === k));
