@@ -5,6 +5,7 @@
 # (no ftune_train.json, an unknown label, an adapter for another base).
 set -euo pipefail
 FT=${FT_BIN:?}
+TESTS=$(cd "$(dirname "$0")" && pwd)
 W=$(mktemp -d /tmp/ft_evalcli.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 cd "$W"
@@ -19,16 +20,9 @@ expect_fail() { local want=$1; shift
 
 # a WordPiece vocabulary and sentences of positive/negative/neutral words; 15% of the labels flipped so
 # accuracy stays below 1 (the equality with `ftune score` is then not trivially 1 = 1)
-pos="good great fine nice happy love best super"; neg="bad awful poor sad hate worst ugly evil"
-neu="the a it is was very so and"
-{ printf '[PAD]\n[UNK]\n[CLS]\n[SEP]\n'; for w in $pos $neg $neu; do echo "$w"; done; echo '</s>'; } > vocab.txt
-gen() { awk -v n="$1" -v seed="$2" -v flip="$3" -v pos="$pos" -v neg="$neg" -v neu="$neu" 'BEGIN { srand(seed);
-  np = split(pos, P, " "); nn = split(neg, N, " "); nu = split(neu, U, " ");
-  for (i = 0; i < n; i++) { c = int(rand()*2); s = ""; L = 4 + int(rand()*4);
-    for (t = 0; t < L; t++) { if (rand() < 0.5) w = U[1+int(rand()*nu)]; else w = (c ? N[1+int(rand()*nn)] : P[1+int(rand()*np)]);
-      s = s (t ? " " : "") w }
-    if (rand() < flip) c = 1 - c;
-    printf "{\"text\": \"%s\", \"label\": \"%s\"}\n", s, (c ? "neg" : "pos") } }'; }
+. "$TESTS/lib/sentiment.sh"
+sentiment_vocab vocab.txt
+gen() { sentiment_gen "$@"; }
 gen 200 1 0 > train.jsonl; gen 40 2 0 > val.jsonl; gen 60 3 0.15 > test.jsonl
 echo '{"vocab_size": 32, "n_embd": 32, "n_layer": 2, "n_head": 4, "n_positions": 32}' > g.json
 "$FT" init --arch gpt2 --config g.json --out base --seed 3 > /dev/null

@@ -7,6 +7,7 @@
 # valgrind, and under the sanitizer build (ASan and valgrind cannot run together).
 set -euo pipefail
 FT=${FT_BIN:?}
+TESTS=$(cd "$(dirname "$0")" && pwd)
 command -v valgrind > /dev/null || { echo "valgrind_cli: valgrind not installed (scripts/install-deps.sh), skipped"; exit 77; }
 [ "${FT_SANITIZED:-0}" = 1 ] && { echo "valgrind_cli: sanitizer build, skipped (ASan and valgrind exclude each other)"; exit 77; }
 W=$(mktemp -d /tmp/ft_vgcli.XXXXXX)
@@ -27,15 +28,9 @@ vg() { local want=$1; shift; n=$((n + 1))
   fi
   echo "  $((SECONDS - t0)) s  ftune $*"; }
 
-pos="good great fine nice happy love best super"; neg="bad awful poor sad hate worst ugly evil"
-neu="the a it is was very so and"
-{ printf '[PAD]\n[UNK]\n[CLS]\n[SEP]\n'; for w in $pos $neg $neu; do echo "$w"; done; echo '</s>'; } > vocab.txt
-gen() { awk -v n="$1" -v seed="$2" -v pos="$pos" -v neg="$neg" -v neu="$neu" 'BEGIN { srand(seed);
-  np = split(pos, P, " "); nn = split(neg, N, " "); nu = split(neu, U, " ");
-  for (i = 0; i < n; i++) { c = int(rand()*2); s = ""; L = 4 + int(rand()*4);
-    for (t = 0; t < L; t++) { if (rand() < 0.5) w = U[1+int(rand()*nu)]; else w = (c ? N[1+int(rand()*nn)] : P[1+int(rand()*np)]);
-      s = s (t ? " " : "") w }
-    printf "{\"text\": \"%s\", \"label\": \"%s\"}\n", s, (c ? "neg" : "pos") } }'; }
+. "$TESTS/lib/sentiment.sh"
+sentiment_vocab vocab.txt
+gen() { sentiment_gen "$@"; }
 gen 60 1 > train.jsonl; gen 20 2 > test.jsonl
 echo '{"vocab_size": 32, "n_embd": 16, "n_layer": 2, "n_head": 2, "n_positions": 32}' > g.json
 vg 0 init --arch gpt2 --config g.json --out base --seed 3
