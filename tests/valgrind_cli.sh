@@ -16,11 +16,12 @@ cd "$W"
 export OMP_NUM_THREADS=1
 fail=0
 n=0
-# vg WANT_RC ARGS...: ftune ARGS under memcheck; exit status 99 means memcheck found something
+# vg WANT_RC ARGS...: ftune ARGS under memcheck (stdin from $VG_IN, default /dev/null; stdout and stderr to
+# out<N>.txt); exit status 99 means memcheck found something
 vg() { local want=$1; shift; n=$((n + 1))
   local rc=0 t0=$SECONDS
   valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
-    --log-file="vg$n.log" "$FT" "$@" > "out$n.txt" 2>&1 || rc=$?
+    --log-file="vg$n.log" "$FT" "$@" < "${VG_IN:-/dev/null}" > "out$n.txt" 2>&1 || rc=$?
   if [ "$rc" = 99 ] || [ -s "vg$n.log" ]; then
     echo "FAIL: memcheck on 'ftune $*':"; sed -n 1,40p "vg$n.log"; fail=1
   elif [ "$rc" != "$want" ]; then
@@ -37,9 +38,7 @@ vg 0 init --arch gpt2 --config g.json --out base --seed 3
 cp vocab.txt base/
 vg 0 inspect base --tensors
 echo "good and bad" > t.txt
-valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --log-file=vgt.log \
-  "$FT" tokenize --tokenizer base --tokens --offsets --special < t.txt > tok.txt 2>&1 || { echo "FAIL: tokenize under memcheck"; cat tok.txt vgt.log; fail=1; }
-[ -s vgt.log ] && { echo "FAIL: memcheck on tokenize:"; cat vgt.log; fail=1; }
+VG_IN=t.txt vg 0 tokenize --tokenizer base --tokens --offsets --special
 vg 0 data --input train.jsonl --out clean.jsonl --html --near-dup
 cat > cls.yaml <<'Y'
 model: base
@@ -57,9 +56,8 @@ vg 0 train cls.yaml
 vg 0 train cls.yaml resume=out/checkpoints/step-00000003
 vg 0 eval --model out --data test.jsonl --json
 sed 's/.*"text": "\([^"]*\)".*/\1/' test.jsonl > texts.txt
-valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --log-file=vgc.log \
-  "$FT" classify --model out < texts.txt > cls.tsv 2>&1 || { echo "FAIL: classify under memcheck"; cat vgc.log; fail=1; }
-[ -s vgc.log ] && { echo "FAIL: memcheck on classify:"; cat vgc.log; fail=1; }
+VG_IN=texts.txt vg 0 classify --model out
+cp "out$n.txt" cls.tsv
 cut -f1 cls.tsv > pred.txt; sed 's/.*"label": "\([^"]*\)".*/\1/' test.jsonl > gold.txt
 vg 0 score --metric classification --pred pred.txt --ref gold.txt --json
 vg 0 baseline --recipe cls.yaml --json
