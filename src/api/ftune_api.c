@@ -14,6 +14,7 @@
 #include "peft/peft.h"
 #include "tokenizer/tokenizer.h"
 #include "train/checkpoint.h"
+#include "train/img_task.h"
 #include "train/runcfg.h"
 #include "train/trained.h"
 #include "train/trainer.h"
@@ -48,6 +49,7 @@ struct ftune_trainer {
     ft_model *m;
     ft_tokenizer *tok;
     ft_dataset tr, va, te;
+    ft_imgtask img; /* task image_classification: the images behind tr/va/te */
     ft_log *log;
     ft_tb_writer *tb;
     char *yaml;
@@ -693,6 +695,7 @@ void ftune_trainer_free(ftune_trainer *t) {
     ft_dataset_free(&t->tr);
     ft_dataset_free(&t->va);
     ft_dataset_free(&t->te);
+    ft_imgtask_free(&t->img);
     ft_tok_free(t->tok);
     ft_model_free(t->m);
     (void)ft_log_close(t->log);
@@ -730,7 +733,8 @@ static ft_status prepare(ftune_trainer *t) {
     FT_TRY(ft_model_load(r->model, &t->m));
     ft_runcfg_dropout(r, t->m);
     const char *tok_src = r->tokenizer ? r->tokenizer : r->model;
-    if (strcmp(r->data_format, "pretokenized") || r->tokenizer) {
+    const bool image = !strcmp(r->task, "image_classification");
+    if ((strcmp(r->data_format, "pretokenized") && !image) || r->tokenizer) {
         ft_status s = ft_tok_load(tok_src, &t->tok);
         if (s != FT_OK)
             return ft_fail_ctx(s, "tokenizer (set the 'tokenizer' key)");
@@ -738,7 +742,8 @@ static ft_status prepare(ftune_trainer *t) {
     char *summary = NULL;
     size_t summary_len = 0;
     FILE *sf = open_memstream(&summary, &summary_len);
-    ft_status s = ft_runcfg_datasets(r, t->tok, &t->tr, &t->va, &t->te, sf);
+    ft_status s = image ? ft_imgtask_setup(r, t->m, &t->img, &t->tr, &t->va, &t->te, sf)
+                        : ft_runcfg_datasets(r, t->tok, &t->tr, &t->va, &t->te, sf);
     if (sf)
         fclose(sf);
     log_lines(t, summary);
@@ -752,6 +757,8 @@ static ft_status prepare(ftune_trainer *t) {
     int64_t steps, warmup;
     ft_runcfg_steps(r, t->tr.n, 1, &steps, &warmup);
     FT_TRY(ft_runcfg_outputs(r, &t->tr, tok_src, t->tok != NULL, &t->yaml, &t->log, &t->tb));
+    if (image)
+        FT_TRY(ft_imgtask_save_proc(r, &t->img));
     logf_(t, "model %s (%s): %lld parameters, %lld trainable, method %s, task %s", r->model,
           t->m->cfg.model_type, (long long)n_all, (long long)n_tr, r->method, r->task);
     if (!strcmp(r->precision, "bf16")) {

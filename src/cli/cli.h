@@ -17,6 +17,8 @@ typedef struct {
 #undef FT_CLI_CMD
 /* `ftune predict`'s question-answering mode (cmd_predict_qa.c), entered from ft_cmd_predict. */
 int ft_cmd_predict_qa(int argc, char **argv);
+/* Its image-classification mode (predict_image.c), entered on --image. */
+int ft_cmd_predict_image(int argc, char **argv);
 
 /* Set the OpenMP thread count (0 = all cores) for a command's --threads. */
 void ft_cli_threads(long threads);

@@ -22,6 +22,7 @@
 #include "peft/peft.h"
 #include "tokenizer/tokenizer.h"
 #include "train/dist.h"
+#include "train/img_task.h"
 #include "train/recipe.h"
 #include "train/run_report.h"
 #include "train/trainer.h"
@@ -107,6 +108,7 @@ typedef struct {
     bool have_res;
     ft_cli_qa qa; /* question answering: the examples behind tr/va/te's windows */
     ft_mlm mlm; /* task masked_lm: the datasets' masker */
+    ft_imgtask img; /* task image_classification: the images behind tr/va/te */
     ft_dist *dist; /* under mpirun with several ranks (train/dist.h); NULL otherwise */
 } job;
 
@@ -118,6 +120,7 @@ static void job_free(job *j) {
     ft_dataset_free(&j->te);
     ft_cli_qa_free(&j->qa);
     ft_mlm_free(&j->mlm);
+    ft_imgtask_free(&j->img);
     ft_tok_free(j->tok);
     ft_model_free(j->m);
     (void)ft_log_close(j->log);
@@ -183,14 +186,17 @@ static ft_status run_job(job *j, int *exit_code) {
     ft_model *m = j->m;
     ft_runcfg_dropout(r, m);
     const char *tok_src = r->tokenizer ? r->tokenizer : r->model;
-    if (!pretok || r->tokenizer) {
+    const bool image = !strcmp(r->task, "image_classification");
+    if ((!pretok && !image) || r->tokenizer) {
         ft_status s = ft_tok_load(tok_src, &j->tok);
         if (s != FT_OK)
             return ft_fail_ctx(s, "tokenizer (set the 'tokenizer' key)");
     }
     const int32_t pad_id = ft_runcfg_pad_id(m, j->tok);
 
-    if (pretok) {
+    if (image) { /* images (train/img_task.c): one example per image, pixels made per batch */
+        FT_TRY(ft_imgtask_setup(r, m, &j->img, &j->tr, &j->va, &j->te, stdout));
+    } else if (pretok) {
         FT_TRY(ft_runcfg_datasets(r, NULL, &j->tr, &j->va, &j->te, stdout));
     } else if (task == FT_TASK_QA) {
         FT_TRY(ft_cli_qa_data(r, j->tok, &j->qa, &j->tr, &j->va, &j->te, stdout));
@@ -211,7 +217,11 @@ static ft_status run_job(job *j, int *exit_code) {
         mlm_notes(m, r->task);
     if (task == FT_TASK_CAUSAL_LM && m->task == FT_TASK_MASKED_LM) /* the encoder then refuses by name */
         FT_TRY(ft_model_set_task(m, FT_TASK_CAUSAL_LM, 0, NULL, 0));
+    const bool had_head = m->task == FT_TASK_SEQ_CLS || m->task == FT_TASK_REGRESSION;
     FT_TRY(ft_runcfg_head(r, m, &j->tr));
+    if (had_head && r->head_reset && (task == FT_TASK_SEQ_CLS || task == FT_TASK_REGRESSION))
+        printf("note: head.reset: the checkpoint's head is replaced by a new one (%d outputs)\n",
+               m->n_labels);
     if (m->pooler_init && (task == FT_TASK_SEQ_CLS || task == FT_TASK_REGRESSION))
         printf("note: bert.pooler.dense is not in %s (a masked-LM save has none): initialized%s\n", r->model,
                strcmp(r->method, "full") && strcmp(r->method, "bitfit")
@@ -229,6 +239,8 @@ static ft_status run_job(job *j, int *exit_code) {
     /* outputs that exist from the start: recipe, run info, tokenizer files (rank 0's) */
     if (rank == 0)
         FT_TRY(ft_runcfg_outputs(r, &j->tr, tok_src, j->tok != NULL, &j->yaml, &j->log, &j->tb));
+    if (rank == 0 && image) /* the processor the model was trained with, for eval and predict --image */
+        FT_TRY(ft_imgtask_save_proc(r, &j->img));
 
     printf("model %s (%s): %lld parameters, %lld trainable (%.2f%%), method %s, task %s\n", r->model,
            m->cfg.model_type, (long long)n_all, (long long)n_tr, 100.0 * (double)n_tr / (double)n_all, r->method,

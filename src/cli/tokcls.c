@@ -365,6 +365,8 @@ static const char *PREDICT_USAGE =
     "Words beyond the training seq_len (after the tokenizer's pieces) get the tag '?' and a warning.\n"
     "  question_answering    --question TEXT (--context TEXT | --context-file F): the answer span (see\n"
     "                        ftune predict --question x --help)\n"
+    "  image_classification  --image FILE [FILE ...]: the top classes with probabilities (see\n"
+    "                        ftune predict --image x --help)\n"
     "See docs/encoders.md.\n";
 
 /* Split text on whitespace into words (malloc'd copies). */
@@ -485,6 +487,9 @@ int ft_cmd_predict(int argc, char **argv) {
         if (!strcmp(argv[i], "--question") || !strncmp(argv[i], "--question=", 11) ||
             !strcmp(argv[i], "--context") || !strcmp(argv[i], "--context-file"))
             return ft_cmd_predict_qa(argc, argv);
+    for (int i = 1; i < argc; i++) /* image classification (predict_image.c) */
+        if (!strcmp(argv[i], "--image") || !strncmp(argv[i], "--image=", 8))
+            return ft_cmd_predict_image(argc, argv);
     const char *model = NULL, *adapter = NULL, *text = NULL, *jsonl = NULL;
     long threads = 0;
     bool json = false, help;

@@ -23,6 +23,7 @@ typedef struct {
     int32_t *word_ids;  /* TOKEN_CLS: [len] the word each piece comes from (-1 specials), or NULL */
     int32_t doc;        /* windowed classification/regression (data.max_windows): the text this window
                            comes from, 0..n_docs-1 in split order */
+    int32_t image;      /* image classification (len 0, no ids): the image's index in d->img->set */
 } ft_example;
 
 typedef struct {
@@ -36,6 +37,8 @@ typedef struct {
         *mlm; /* masked LM: the trainer masks each collated batch with it (data/mlm.h); borrowed */
     size_t n_docs; /* > 0: examples are windows of n_docs texts (ex[i].doc); metrics are per text, from the
                       mean of its windows' logits. 0: each example is one text */
+    const struct ft_img_source *img; /* images (train/img_task.h): batches carry the pixels of ex[i].image
+                                        (ft_img_source_fill after ft_batch_collate); borrowed */
 } ft_dataset;
 
 /* Read a JSONL file of pre-tokenized examples; errors name file:line and the field. A row's class

@@ -2,6 +2,7 @@
  * preprocessed images filled in parallel. */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -325,4 +326,167 @@ ft_status ft_img_dataset_batch(const ft_img_dataset *ds, const long *idx, int B,
     for (int b = 0; labels && b < B; b++)
         labels[b] = ds->labels[idx[b]];
     return FT_OK;
+}
+
+/* ---------------- pixel CSV (sklearn digits, Kaggle MNIST) ---------------- */
+/* The fields of one line (commas; surrounding blanks and double quotes dropped), written over it. */
+static int split_csv(char *line, char **f, int max) {
+    int n = 0;
+    for (char *p = line;;) {
+        char *e = strchr(p, ',');
+        if (e)
+            *e = 0;
+        while (*p == ' ' || *p == '\t' || *p == '"')
+            p++;
+        size_t l = strlen(p);
+        while (l && (p[l - 1] == ' ' || p[l - 1] == '\t' || p[l - 1] == '"' || p[l - 1] == '\r'))
+            p[--l] = 0;
+        if (n < max)
+            f[n] = p;
+        n++;
+        if (!e)
+            return n;
+        p = e + 1;
+    }
+}
+
+static bool parse_num(const char *s, double *v) {
+    char *end;
+    if (!*s)
+        return false;
+    *v = strtod(s, &end);
+    return *end == 0 && *v == *v;
+}
+
+ft_status ft_img_dataset_pixels(const char *path, double pixel_max, const char *label_field, int label_col,
+                                ft_img_dataset *ds) {
+    *ds = (ft_img_dataset){0};
+    if (!(pixel_max > 0))
+        return ft_fail(FT_ERR_CONFIG, "%s: data.pixel_max must be > 0 (got %g)", path, pixel_max);
+    char *raw;
+    size_t n;
+    FT_TRY(ft_read_file(path, &raw, &n));
+    char *text = raw;
+    if (n >= 2 && (uint8_t)raw[0] == 0x1f && (uint8_t)raw[1] == 0x8b) {
+        uint8_t *unz;
+        size_t un;
+        ft_status gs = ft_img_gunzip((const uint8_t *)raw, n, path, &unz, &un);
+        free(raw);
+        FT_TRY(gs);
+        text = realloc(unz, un + 1);
+        if (!text) {
+            free(unz);
+            return ft_fail(FT_ERR_NOMEM, "out of memory");
+        }
+        text[un] = 0;
+        n = un;
+    }
+    enum { MAXF = 1 << 16 };
+    char **f = malloc(MAXF * sizeof *f);
+    ft_status st = f ? FT_OK : ft_fail(FT_ERR_NOMEM, "out of memory");
+    long cap = 0, line = 0;
+    int ncol = -1, side = 0, lc = -1, maxl = -1;
+    size_t px = 0;
+    for (char *p = text; st == FT_OK && p < text + n;) {
+        char *e = memchr(p, '\n', (size_t)(text + n - p));
+        if (e)
+            *e = 0;
+        line++;
+        char *cur = p;
+        p = e ? e + 1 : text + n;
+        if (!cur[strspn(cur, " \t\r")])
+            continue; /* blank line */
+        int k = split_csv(cur, f, MAXF);
+        if (k > MAXF) {
+            st = ft_fail(FT_ERR_RANGE, "%s:%ld: %d columns (at most %d)", path, line, k, MAXF);
+            break;
+        }
+        double v;
+        if (ncol < 0) { /* the first line: a header when a field is not a number */
+            ncol = k;
+            bool header = false;
+            for (int i = 0; i < k; i++)
+                header |= !parse_num(f[i], &v);
+            lc = label_col < 0 ? k + label_col : label_col;
+            if (header) {
+                lc = -1;
+                for (int i = 0; i < k; i++)
+                    if (!strcmp(f[i], label_field))
+                        lc = i;
+                if (lc < 0) {
+                    st = ft_fail(FT_ERR_FORMAT, "%s:1: the header has no '%s' column (data.label_field)",
+                                 path, label_field);
+                    break;
+                }
+            }
+            if (lc < 0 || lc >= k) {
+                st = ft_fail(FT_ERR_CONFIG, "%s: label column %d out of range (%d columns)", path, label_col,
+                             k);
+                break;
+            }
+            side = 1;
+            while ((long)(side + 1) * (side + 1) <= k - 1)
+                side++;
+            if (k < 2 || side * side != k - 1) {
+                st = ft_fail(FT_ERR_FORMAT,
+                             "%s:%ld: %d pixel columns besides the label: not a square image (w*w values)",
+                             path, line, k - 1);
+                break;
+            }
+            if (header)
+                continue;
+        }
+        if (k != ncol) {
+            st = ft_fail(FT_ERR_FORMAT, "%s:%ld: %d columns, the first line has %d", path, line, k, ncol);
+            break;
+        }
+        if (ds->n == cap) {
+            long nc = cap ? cap * 2 : 1024;
+            uint8_t *nd = realloc(ds->idx.data, (size_t)nc * (size_t)side * (size_t)side);
+            int *nl = realloc(ds->labels, (size_t)nc * sizeof(int));
+            if (nd)
+                ds->idx.data = nd;
+            if (nl)
+                ds->labels = nl;
+            if (!nd || !nl) {
+                st = ft_fail(FT_ERR_NOMEM, "%s: out of memory", path);
+                break;
+            }
+            cap = nc;
+        }
+        uint8_t *dst = ds->idx.data + px;
+        for (int i = 0, o = 0; st == FT_OK && i < k; i++) {
+            if (!parse_num(f[i], &v))
+                st = ft_fail(FT_ERR_FORMAT, "%s:%ld: column %d: '%s' is not a number", path, line, i + 1,
+                             f[i]);
+            else if (i == lc) {
+                if (v < 0 || v != (double)(int)v || v > 65535)
+                    st = ft_fail(FT_ERR_FORMAT, "%s:%ld: label '%s' is not a class number (0, 1, ...)", path,
+                                 line, f[i]);
+                else
+                    ds->labels[ds->n] = (int)v, maxl = (int)v > maxl ? (int)v : maxl;
+            } else if (v < 0 || v > pixel_max)
+                st = ft_fail(FT_ERR_RANGE,
+                             "%s:%ld: column %d: pixel value %g outside [0, %g] (data.pixel_max)", path, line,
+                             i + 1, v, pixel_max);
+            else
+                dst[o++] = (uint8_t)lround(v * 255.0 / pixel_max);
+        }
+        px += (size_t)side * (size_t)side;
+        ds->n++;
+    }
+    if (st == FT_OK && ds->n == 0)
+        st = ft_fail(FT_ERR_FORMAT, "%s: no image rows", path);
+    if (st == FT_OK && !(ds->classes = calloc((size_t)maxl + 1, sizeof(char *))))
+        st = ft_fail(FT_ERR_NOMEM, "out of memory");
+    for (int c = 0; st == FT_OK && c <= maxl; c++, ds->n_classes = c)
+        if (asprintf(&ds->classes[c], "%d", c) < 0)
+            st = ft_fail(FT_ERR_NOMEM, "out of memory");
+    if (st == FT_OK)
+        ds->idx = (ft_img_idx){.dims = 3, .n = ds->n, .h = side, .w = side, .data = ds->idx.data};
+    free(f);
+    free(text);
+    if (st != FT_OK)
+        ft_img_dataset_free(ds);
+    return st;
 }

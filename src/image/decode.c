@@ -434,7 +434,7 @@ ft_status ft_img_probe(const char *path, ft_img_info *info) {
 
 /* ---------------- IDX ---------------- */
 /* gunzip into a buffer of at most `cap` bytes (IDX sizes are bounded by the image limits). */
-static ft_status gunzip(const uint8_t *d, size_t n, const char *name, uint8_t **out, size_t *out_n) {
+ft_status ft_img_gunzip(const uint8_t *d, size_t n, const char *name, uint8_t **out, size_t *out_n) {
     const size_t cap = (size_t)FT_IMG_MAX_PIXELS * 16 + 16;
     z_stream zs = {0};
     if (inflateInit2(&zs, 15 + 16) != Z_OK)
@@ -490,7 +490,7 @@ ft_status ft_img_idx_parse(const uint8_t *data, size_t n, const char *name, ft_i
     *out = (ft_img_idx){0};
     uint8_t *unz = NULL;
     if (n >= 2 && data[0] == 0x1f && data[1] == 0x8b) {
-        FT_TRY(gunzip(data, n, name, &unz, &n));
+        FT_TRY(ft_img_gunzip(data, n, name, &unz, &n));
         data = unz;
     }
     ft_status st = FT_OK;

@@ -62,6 +62,8 @@ ft_status ft_img_idx_load(const char *path, ft_img_idx *out);
 /* The same from memory (name for messages); data may be gzip'd. */
 ft_status ft_img_idx_parse(const uint8_t *data, size_t n, const char *name, ft_img_idx *out);
 void ft_img_idx_free(ft_img_idx *x);
+/* gzip'd data (name for messages) inflated into *out (malloc'd, at most 2^30 bytes). */
+ft_status ft_img_gunzip(const uint8_t *data, size_t n, const char *name, uint8_t **out, size_t *out_n);
 
 /* ---- preprocessing: HF ViTImageProcessor ---- */
 /* PIL's resampling codes (Image.Resampling). */
@@ -138,6 +140,13 @@ ft_status ft_img_dataset_folder(const char *root, ft_img_dataset *ds);
 ft_status ft_img_dataset_list(const char *path, const char *const *labels, int n_labels, ft_img_dataset *ds);
 /* An idx3 image file and its idx1 label file (same count). */
 ft_status ft_img_dataset_idx(const char *images, const char *labels, ft_img_dataset *ds);
+/* A CSV of pixel rows (plain or gzip'd), one image per line: the label and w·w gray values (a square
+ * image, row-major), as sklearn's digits.csv.gz (64 values 0..16, then the label; no header) or Kaggle's
+ * MNIST CSV (a header `label,pixel0,...`). With a header, the column named label_field holds the label;
+ * without, column label_col (-1 = the last). Values are scaled to 8 bits: round(v·255/pixel_max), and must
+ * lie in [0, pixel_max]; labels are integers >= 0 (classes "0".."max"). Preloaded like IDX images. */
+ft_status ft_img_dataset_pixels(const char *path, double pixel_max, const char *label_field, int label_col,
+                                ft_img_dataset *ds);
 void ft_img_dataset_free(ft_img_dataset *ds);
 /* Image i, decoded (or a view into the preloaded IDX array). */
 ft_status ft_img_dataset_get(const ft_img_dataset *ds, long i, ft_img *out);

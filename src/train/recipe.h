@@ -14,8 +14,10 @@
     X(model, "model", STR, NULL, NULL, "base model directory (config.json + safetensors); required")         \
     X(tokenizer, "tokenizer", STR, NULL, NULL, "tokenizer directory or file (default: the model directory)") \
     X(task, "task", ENUM, "causal_lm",                                                                       \
-      "classification|regression|causal_lm|instruction|question_answering|token_classification|masked_lm",   \
-      "what is trained (the last three: encoders, docs/encoders.md)")                                        \
+      "classification|regression|causal_lm|instruction|question_answering|token_classification|masked_lm|"   \
+      "image_classification",                                                                                \
+      "what is trained (question_answering, token_classification, masked_lm: encoders, docs/encoders.md; "   \
+      "image_classification: vit, docs/vision.md)")                                                          \
     X(method, "method", ENUM, "full", "full|lora|adapter|prompt|bitfit|ia3", "fine-tuning method")           \
     X(seed, "seed", INT, "42", NULL, "seed for shuffling, dropout, head and adapter init, data splits")      \
     X(output_dir, "output_dir", STR, NULL, NULL,                                                             \
@@ -31,9 +33,11 @@
     X(data_validation, "data.validation", STR, NULL, NULL,                                                   \
       "validation file (default: split from data.train)")                                                    \
     X(data_test, "data.test", STR, NULL, NULL, "test file (default: split from data.train)")                 \
-    X(data_format, "data.format", ENUM, "auto", "auto|jsonl|csv|tsv|text|pretokenized|conll|brown",          \
+    X(data_format, "data.format", ENUM, "auto", "auto|jsonl|csv|tsv|text|pretokenized|conll|brown|pixels",   \
       "file format; pretokenized = JSONL of {input_ids, labels?, label?} read as is; token_classification: " \
-      "jsonl, conll (word ... tag columns) or brown (data.train = the corpus directory, split by file)")     \
+      "jsonl, conll (word ... tag columns) or brown (data.train = the corpus directory, split by file); "    \
+      "image_classification: a class folder, a CSV/JSONL list of image,label, or an IDX file are found "     \
+      "without it, pixels = a CSV of label and w*w gray values per row (sklearn digits, Kaggle MNIST)")      \
     X(data_text_field, "data.text_field", STR, "text", NULL, "field holding the text")                       \
     X(data_text_pair_field, "data.text_pair_field", STR, NULL, NULL, "second text of a pair (optional)")     \
     X(data_label_field, "data.label_field", STR, "label", NULL, "field holding the class or value")          \
@@ -70,6 +74,27 @@
       "masked LM: share of tokens chosen (80 % [MASK], 10 % random, 10 % kept; specials and pads never)")    \
     X(data_whole_word_mask, "data.whole_word_mask", BOOL, "false", NULL,                                     \
       "masked LM: choose whole words (all their pieces together), as HF DataCollatorForWholeWordMask")       \
+    X(data_train_labels, "data.train_labels", STR, NULL, NULL,                                               \
+      "image_classification: the IDX label file of an IDX data.train (default: its name with "               \
+      "images-idx3 -> labels-idx1)")                                                                         \
+    X(data_validation_labels, "data.validation_labels", STR, NULL, NULL,                                     \
+      "image_classification: the IDX label file of data.validation")                                         \
+    X(data_test_labels, "data.test_labels", STR, NULL, NULL,                                                 \
+      "image_classification: the IDX label file of data.test")                                               \
+    X(data_pixel_max, "data.pixel_max", FLOAT, "255", NULL,                                                  \
+      "image_classification, data.format pixels: the value of white (16 for sklearn's digits)")              \
+    X(data_augment_crop, "data.augment_crop", BOOL, "true", NULL,                                            \
+      "image_classification: random resized crop of the training images (torchvision RandomResizedCrop)")    \
+    X(data_crop_scale_min, "data.crop_scale_min", FLOAT, "0.08", NULL,                                       \
+      "image_classification: smallest crop area, as a share of the image")                                   \
+    X(data_crop_scale_max, "data.crop_scale_max", FLOAT, "1", NULL,                                          \
+      "image_classification: largest crop area, as a share of the image")                                    \
+    X(data_crop_ratio_min, "data.crop_ratio_min", FLOAT, "0.75", NULL,                                       \
+      "image_classification: smallest crop aspect ratio (width/height)")                                     \
+    X(data_crop_ratio_max, "data.crop_ratio_max", FLOAT, "1.3333333333333333", NULL,                         \
+      "image_classification: largest crop aspect ratio (width/height)")                                      \
+    X(data_hflip, "data.hflip", FLOAT, "0.5", NULL,                                                          \
+      "image_classification: probability of a horizontal flip of a training image (0 = off)")                \
     X(data_clean_unicode, "data.clean_unicode", BOOL, "true", NULL,                                          \
       "normalize Unicode (NFC), drop control chars")                                                         \
     X(data_clean_whitespace, "data.clean_whitespace", BOOL, "true", NULL, "collapse runs of whitespace")     \
@@ -108,7 +133,9 @@
     X(data_tag_column, "data.tag_column", INT, "-1", NULL,                                                   \
       "token_classification, conll: 0-based column of the tag (-1 = the last; the word is column 0)")        \
     X(data_labels, "data.labels", STR, NULL, NULL,                                                           \
-      "token_classification: the tag set in id order, comma-separated (default: the training tags, sorted)") \
+      "token_classification: the tag set in id order, comma-separated (default: the training tags, "         \
+      "sorted); "                                                                                            \
+      "image_classification: names of the numbered classes of IDX / pixel data, in id order")                \
     X(data_label_all_tokens, "data.label_all_tokens", BOOL, "false", NULL,                                   \
       "token_classification: label every piece of a word (B- as I-), not only the first")                    \
     X(data_val_limit, "data.val_limit", INT, "0", NULL,                                                      \
@@ -215,6 +242,9 @@
     X(freeze_embeddings, "freeze.embeddings", BOOL, "false", NULL, "full: keep the embeddings frozen")       \
     X(modules_to_save, "peft.modules_to_save", STR, NULL, NULL,                                              \
       "modules trained in full beside a PEFT method (default: the head)")                                    \
+    X(head_reset, "head.reset", BOOL, "false", NULL,                                                         \
+      "classification/regression: start a new head even when the checkpoint has one of the right size "      \
+      "(transfer to other classes)")                                                                         \
     X(peft_init_from, "peft.init_from", STR, NULL, NULL,                                                     \
       "continue training this PEFT adapter directory (its adapter_config.json sets method and options)")     \
     X(report_progress, "report.progress", ENUM, "auto", "auto|tty|plain|quiet", "console progress display")  \

@@ -256,7 +256,7 @@ ft_status ft_runcfg_adopt_adapter(ft_recipe *r, ft_model *m, const char *dir) {
 }
 
 ft_task ft_runcfg_task(const char *t) {
-    if (!strcmp(t, "classification"))
+    if (!strcmp(t, "classification") || !strcmp(t, "image_classification"))
         return FT_TASK_SEQ_CLS;
     if (!strcmp(t, "regression"))
         return FT_TASK_REGRESSION;
@@ -375,10 +375,10 @@ ft_status ft_runcfg_head(const ft_recipe *r, ft_model *m, const ft_dataset *tr) 
         if (tr->n_labels < 2)
             return ft_fail(FT_ERR_CONFIG, "%s: classification needs at least two labels in the training data",
                            r->data_train);
-        if (!(m->task == FT_TASK_SEQ_CLS && m->n_labels == tr->n_labels))
+        if (!(m->task == FT_TASK_SEQ_CLS && m->n_labels == tr->n_labels) || r->head_reset)
             FT_TRY(ft_model_set_task(m, task, tr->n_labels, (const char *const *)tr->label_names,
                                      (uint64_t)r->seed));
-    } else if (task == FT_TASK_REGRESSION && m->task != FT_TASK_REGRESSION) {
+    } else if (task == FT_TASK_REGRESSION && (m->task != FT_TASK_REGRESSION || r->head_reset)) {
         FT_TRY(ft_model_set_task(m, task, 1, NULL, (uint64_t)r->seed));
     } else if (task == FT_TASK_TOKEN_CLS && !(m->task == task && m->n_labels == tr->n_labels)) {
         FT_TRY(ft_model_set_task(m, task, tr->n_labels, (const char *const *)tr->label_names,

@@ -7,6 +7,7 @@
 
 #include "models/infer.h"
 #include "peft/peft.h"
+#include "train/img_task.h"
 #include "train/runcfg.h"
 #include "train/trained.h"
 
@@ -47,8 +48,9 @@ static ft_status load_info(const char *dir, ft_trained *t) {
 
 static bool known_task(const char *s) {
     return !strcmp(s, "causal_lm") || !strcmp(s, "instruction") || !strcmp(s, "classification") ||
-            !strcmp(s, "regression") || !strcmp(s, "question_answering") || !strcmp(s, "token_classification") ||
-           !strcmp(s, "masked_lm");
+           !strcmp(s, "regression") || !strcmp(s, "question_answering") ||
+           !strcmp(s, "token_classification") || !strcmp(s, "masked_lm") ||
+           !strcmp(s, "image_classification");
 }
 
 ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const char *task, bool need_task,
@@ -79,7 +81,7 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
         if (!known_task(task)) {
             s = ft_fail(FT_ERR_ARG,
                         "--task '%s' is not causal_lm, instruction, classification, regression, "
-                        "question_answering, token_classification or masked_lm",
+                        "question_answering, token_classification, masked_lm or image_classification",
                         task);
             goto fail;
         }
@@ -131,10 +133,20 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
         }
     }
 
+    t->image = t->m->cfg.arch == FT_ARCH_VIT;
+    if (t->image) { /* pixels, no tokenizer: the processor training saved, else the base model's */
+        char pp[4096];
+        if (info_dir && ft_file_exists(ft_path_join(pp, sizeof pp, info_dir, "preprocessor_config.json")))
+            CHECK(ft_img_proc_load(pp, &t->img_proc));
+        else
+            CHECK(ft_imgtask_proc(base, t->m, &t->img_proc));
+        if (!task && !t->info)
+            t->task = "image_classification";
+    }
     /* tokenizer: the copy training left next to its outputs, else the one it names, else the base's */
     const char *f0;
     const char *cands[3] = {info_dir, adapter, jstr(t->info, "tokenizer")};
-    for (int i = 0; i < 3 && !t->tok; i++) {
+    for (int i = 0; i < 3 && !t->tok && !t->image; i++) {
         char p1[4096], p2[4096], p3[4096];
         if (!cands[i] || (!ft_file_exists(ft_path_join(p1, sizeof p1, cands[i], "tokenizer.json")) &&
                           !ft_file_exists(ft_path_join(p2, sizeof p2, cands[i], "vocab.json")) &&
@@ -146,7 +158,7 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
         }
     }
     t->pretok = (f0 = jstr(t->info, "data_format")) != NULL && !strcmp(f0, "pretokenized");
-    if (!t->tok && (s = ft_tok_load(base, &t->tok)) != FT_OK && t->pretok) {
+    if (!t->tok && !t->image && (s = ft_tok_load(base, &t->tok)) != FT_OK && t->pretok) {
         ft_clear_error(); /* pre-tokenized data needs no tokenizer (classify and generate do) */
         t->tok = NULL;
         s = FT_OK;
@@ -159,8 +171,14 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
     if (auto_task && !t->info)
         t->task = ft_runcfg_task_name(t->m->task);
     /* task vs model head */
-    const bool cls = !strcmp(t->task, "classification"), reg = !strcmp(t->task, "regression"),
-               tok = !strcmp(t->task, "token_classification");
+    if (t->image && strcmp(t->task, "image_classification") && strcmp(t->task, "classification") &&
+        strcmp(t->task, "regression")) {
+        s = ft_fail(FT_ERR_CONFIG, "%s: an image model (vit) does image_classification or regression, not %s",
+                    adapter ? adapter : base, t->task);
+        goto fail;
+    }
+    const bool cls = !strcmp(t->task, "classification") || !strcmp(t->task, "image_classification"),
+               reg = !strcmp(t->task, "regression"), tok = !strcmp(t->task, "token_classification");
     if (tok && t->m->task != FT_TASK_TOKEN_CLS) {
         s = ft_fail(FT_ERR_CONFIG,
                     "%s: task token_classification, but the model has no token-classification head",
@@ -231,6 +249,9 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
     t->seq_len = cJSON_IsNumber(sl) && sl->valuedouble >= 2 ? (int)sl->valuedouble : (int)t->rec.train_seq_len;
     if (t->seq_len > t->m->cfg.max_pos - t->m->n_virtual)
         t->seq_len = t->m->cfg.max_pos - t->m->n_virtual;
+    if (t->image) /* [CLS] + the patches of the processor's image size */
+        t->seq_len =
+            1 + (t->img_proc.height / t->m->cfg.patch_size) * (t->img_proc.width / t->m->cfg.patch_size);
     t->chat_template = jstr(t->info, "chat_template");
 
     ft_data_cfg *d = &t->data;

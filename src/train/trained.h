@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 
 #include "data/dataset.h"
+#include "image/image.h"
 #include "models/model.h"
 #include "tokenizer/tokenizer.h"
 #include "train/recipe.h"
@@ -25,6 +26,8 @@ typedef struct {
     ft_data_cfg data;          /* field names and the text cleaning training used (strings point into info) */
     bool pretok;               /* trained on pre-tokenized JSONL: evaluation data is read the same way */
     ft_recipe rec;             /* OUT/recipe.yaml when present, else the defaults */
+    bool image;                /* an image model (vit): no tokenizer; inputs go through img_proc */
+    ft_img_proc img_proc; /* the output's preprocessor_config.json, else the base model's / ViT's defaults */
 } ft_trained;
 
 /* model_dir: a full checkpoint or an adapter dir; adapter_dir (may be NULL): an adapter for the base;
@@ -42,6 +45,7 @@ ft_status ft_trained_clean(const ft_trained *t, const char *text, char **out);
  * (n_labels) the softmax (classification) or the value (regression, probs[0]); *best the argmax class
  * (-1 for regression). ids is scratch (start zeroed, free with ft_tok_ids_free). */
 struct ft_kv;
+struct ft_eval_result;
 ft_status ft_trained_classify(ft_trained *t, struct ft_kv *kv, const char *text, ft_tok_ids *ids,
                               float *logits, double *probs, int *best);
 /* A generation prompt's ids: the chat template's turns (system, msgs, then prompt as the user's, and
@@ -51,6 +55,15 @@ ft_status ft_trained_encode_prompt(ft_trained *t, const char *tmpl, const char *
                                    const ft_data_msg *msgs, int n_msgs, const char *prompt, ft_tok_ids *ids);
 /* The id of the template's end-of-turn token (<|im_end|>, <|eot_id|>) that ends a reply, -1 if none. */
 int32_t ft_trained_turn_end_id(const ft_trained *t, const char *tmpl);
+
+/* One image file through an image classifier (the processor training used, no augmentation): logits and
+ * probs [n_labels] (softmax), *best the argmax. */
+ft_status ft_trained_classify_image(ft_trained *t, const char *path, float *logits, double *probs, int *best);
+/* t's image classifier on an image set (class folder, CSV/JSONL list, IDX pair by name, pixel CSV as the
+ * run's data.format said), labels mapped onto the model's by name (data.labels renames numbered classes as
+ * in training): ft_trained_eval_file's image path. */
+ft_status ft_trained_eval_images(ft_trained *t, const char *data, int batch_size, struct ft_eval_result *res,
+                                 size_t *n_examples);
 
 /* The task of t as the model's task id (classification, regression, masked_lm; causal LM otherwise). */
 ft_task ft_trained_task(const ft_trained *t);

@@ -11,10 +11,10 @@
 #include "train/trainer.h"
 
 ft_task ft_trained_task(const ft_trained *t) {
-    return !strcmp(t->task, "classification") ? FT_TASK_SEQ_CLS
-           : !strcmp(t->task, "regression")   ? FT_TASK_REGRESSION
-           : !strcmp(t->task, "masked_lm")    ? FT_TASK_MASKED_LM
-                                              : FT_TASK_CAUSAL_LM;
+    return !strcmp(t->task, "classification") || !strcmp(t->task, "image_classification") ? FT_TASK_SEQ_CLS
+           : !strcmp(t->task, "regression")                                               ? FT_TASK_REGRESSION
+           : !strcmp(t->task, "masked_lm")                                                ? FT_TASK_MASKED_LM
+                                                                                          : FT_TASK_CAUSAL_LM;
 }
 
 /* The data file's class labels are all ones the model knows (an unknown one fails naming file:line). */
@@ -72,6 +72,8 @@ ft_status ft_trained_eval_file(ft_trained *t, const char *data, int batch_size, 
                        t->task);
     if (batch_size < 1)
         return ft_fail(FT_ERR_ARG, "batch size %d must be at least 1", batch_size);
+    if (t->image)
+        return ft_trained_eval_images(t, data, batch_size, res, n_examples);
     const ft_task tk = ft_trained_task(t);
     ft_dataset ds = {0};
     ft_status s = FT_OK;

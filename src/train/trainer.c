@@ -5,6 +5,7 @@
 
 #include "data/dataset.h"
 #include "data/mlm.h"
+#include "train/img_task.h"
 #include "train/dist.h"
 #include "train/trainer.h"
 
@@ -185,8 +186,9 @@ static ft_status eval_batch(ft_model *m, const ft_dataset *d, size_t i, int batc
     for (size_t j = i; j < d->n && e->n < batch_size; j++)
         idx[e->n++] = j;
     FT_TRY(ft_batch_collate(d, idx, e->n, seq_len, pad_id, &e->b));
-    if (d->mlm) { /* masked LM: the fixed evaluation masks, one RNG stream per example */
-        ft_status ms = ft_mlm_mask(d->mlm, &e->b, true, (uint64_t)i);
+    if (d->mlm || d->img) { /* masked LM: the fixed evaluation masks, one RNG stream per example; images */
+        ft_status ms = d->img ? ft_img_source_fill(d->img, d, idx, e->n, false, 0, &e->b)
+                              : ft_mlm_mask(d->mlm, &e->b, true, (uint64_t)i);
         if (ms != FT_OK) {
             ft_batch_free(&e->b);
             return ms;
@@ -634,12 +636,16 @@ static ft_status accumulate_sum(ft_model *m, const ft_dataset *d, const size_t *
             s = ft_mlm_mask(d->mlm, &b, false,
                             gstep * (uint64_t)micro_bs * (uint64_t)world +
                                 (uint64_t)rank * (uint64_t)micro_bs);
+        if (s == FT_OK && d->img) /* images: their pixels, augmented by (seed, global micro-batch, image) */
+            s = ft_img_source_fill(d->img, d, idx + (size_t)mb * (size_t)micro_bs, micro_bs, true, gstep, &b);
         if (s != FT_OK) {
             ft_batch_free(&b);
             break;
         }
         for (int64_t i = 0; i < (int64_t)b.B * b.T; i++)
             out->tokens += b.mask ? b.mask[i] : 1;
+        if (b.pixel_values) /* images: [CLS] + patches per image */
+            out->tokens += (int64_t)b.B * ft_model_batch_seq_len(m, &b);
         ft_arena_reset(arena);
         ft_fwd_opts o = micro_opts(base, mb);
         if (world > 1)
