@@ -162,6 +162,14 @@ FTUNE_API ftune_status ftune_generate(ftune_model *m, const char *prompt, const 
 FTUNE_API ftune_status ftune_classify(ftune_model *m, const char *text, int *label, float *probs,
                                       size_t n_probs);
 
+/* Classify one image file (PNG, JPEG; an IDX file: its first image) with an image classifier (a vit with a
+ * classification head), as `ftune predict --image` does: the processor the model was trained with
+ * (preprocessor_config.json: resize, rescale, normalize), no augmentation. label and probs as
+ * ftune_classify. Since ABI 1 minor addition (present when FTUNE_HAS_CLASSIFY_IMAGE is defined). */
+#define FTUNE_HAS_CLASSIFY_IMAGE 1
+FTUNE_API ftune_status ftune_classify_image(ftune_model *m, const char *path, int *label, float *probs,
+                                            size_t n_probs);
+
 /* ---- metrics ---- */
 typedef struct {
     const char *name; /* "loss", "perplexity", "accuracy", "f1_macro", "mse", ... (static strings) */
@@ -172,7 +180,8 @@ typedef struct {
  * read, cleaned and tokenized as training did, class labels checked against the model's (an unknown one
  * fails naming file:line). batch_size 0 = 16. *metrics (ftune_free) gets *n name/value pairs (loss,
  * perplexity, accuracy, f1_macro, ..., mse, mae, r2: those the task has); *n_examples (may be NULL) the
- * examples scored. Tasks: classification, regression, causal_lm, instruction, masked_lm. */
+ * examples scored. Tasks: classification, regression, causal_lm, instruction, masked_lm, image_classification
+ * (data_path: a class folder, an image,label list, an IDX file or a pixel CSV as training read it). */
 FTUNE_API ftune_status ftune_model_evaluate(ftune_model *m, const char *data_path, int batch_size,
                                             ftune_metric **metrics, size_t *n, size_t *n_examples);
 

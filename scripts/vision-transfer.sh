@@ -46,4 +46,19 @@ for r in scratch full lora bitfit probe; do
   "$FT" train recipes/digits-vit-$r.yaml "$@" > out/vision/digits-$r.log 2>&1 || { cat out/vision/digits-$r.log; exit 1; }
   row "$r" out/vision/digits-$r.log $(( $(date +%s) - s )) >> out/vision/results.md
 done
+# few labels: 10 training images per digit (data.train_limit 100, stratified), the same validation and test
+# images, 300 steps
+{
+  echo
+  echo "Digits with 100 training images (10 per class), 300 steps:"
+  echo
+  echo "| run | test accuracy | macro-F1 | trainable parameters | time |"
+  echo "|---|---|---|---|---|"
+} >> out/vision/results.md
+for r in scratch full lora bitfit probe; do
+  s=$(date +%s)
+  "$FT" train recipes/digits-vit-$r.yaml data.train_limit=100 train.max_steps=300 eval.every=50 \
+    output_dir=out/vision/few-$r "$@" > out/vision/few-$r.log 2>&1 || { cat out/vision/few-$r.log; exit 1; }
+  row "$r" out/vision/few-$r.log $(( $(date +%s) - s )) >> out/vision/results.md
+done
 cat out/vision/results.md

@@ -122,6 +122,8 @@ _SIGS = {
                             ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(ctypes.c_char_p)]),
     "ftune_classify": (_S, [_P, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_float),
                             ctypes.c_size_t]),
+    "ftune_classify_image": (_S, [_P, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int),
+                                  ctypes.POINTER(ctypes.c_float), ctypes.c_size_t]),
     "ftune_model_evaluate": (_S, [_P, ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.POINTER(_Metric)),
                                   ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(ctypes.c_size_t)]),
     "ftune_trainer_new": (_S, [_P, ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_char_p),
@@ -374,6 +376,18 @@ class Model(_Handle):
         self._ctx.check(self._ctx.lib.ftune_classify(self._live(), _b(text), ctypes.byref(label),
                                                      probs.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), n))
         return (None if label.value < 0 else self.labels[label.value]), probs
+
+    def classify_image(self, path):
+        """(label, probabilities as a numpy float32 array in class-id order) of one image file (PNG, JPEG)
+        through an image classifier (a vit trained with task image_classification), as `ftune predict
+        --image` computes them."""
+        n = max(1, len(self.labels))
+        probs = np.zeros(n, dtype=np.float32)
+        label = ctypes.c_int()
+        self._ctx.check(self._ctx.lib.ftune_classify_image(self._live(), _b(str(path)), ctypes.byref(label),
+                                                           probs.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+                                                           n))
+        return self.labels[label.value], probs
 
     def evaluate(self, data, batch_size=0):
         """{metric: value, "n_examples": n} of the model on a data file, as `ftune eval --model DIR --data

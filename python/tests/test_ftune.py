@@ -220,3 +220,41 @@ def test_errors_carry_the_message(work):
     with pytest.raises(RuntimeError, match="from the callback"):
         t.step()
     t.close()
+
+
+DIGITS = "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz"
+
+
+@pytest.mark.skipif(not os.path.exists(DIGITS), reason="needs python3-sklearn's digits.csv.gz")
+def test_image_classification(work, tmp_path):
+    """task image_classification through ftune.train on the digits pixel CSV (a LoRA adapter on a tiny
+    ViT); classify_image on PNGs written here and evaluate on the CSV agree with the command."""
+    PIL = pytest.importorskip("PIL.Image")
+    import gzip
+    (tmp_path / "v.json").write_text('{"image_size": 8, "patch_size": 4, "num_channels": 1, "hidden_size": 16, '
+                                     '"num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32}')
+    sh("init", "--arch", "vit", "--config", str(tmp_path / "v.json"), "--out", str(tmp_path / "vit"), "--seed", "1")
+    steps = []
+    ftune.train(yaml="task: image_classification\nmethod: lora\ntrain: {max_steps: 30, batch_size: 16}\n"
+                     "optim: {lr: 1e-2}\nreport: {tensorboard: false, html: false}\n",
+                on_step=steps.append, model=str(tmp_path / "vit"), data__train=DIGITS, data__format="pixels",
+                data__pixel_max=16, data__hflip=0, output_dir=str(tmp_path / "out"))
+    assert len(steps) == 30
+    assert (tmp_path / "out" / "preprocessor_config.json").exists()
+    m = ftune.Model(tmp_path / "out")
+    assert m.labels == [str(i) for i in range(10)]
+    rows = np.loadtxt(gzip.open(DIGITS), delimiter=",")[:5]
+    for i, r in enumerate(rows):
+        p = tmp_path / f"d{i}.png"
+        PIL.fromarray(np.floor(r[:-1] * 255 / 16 + 0.5).astype(np.uint8).reshape(8, 8), "L").save(p)
+        label, probs = m.classify_image(p)
+        cli = json.loads(sh("predict", "--model", str(tmp_path / "out"), "--image", str(p), "--json", "--top", "10"))
+        assert label == cli["label"] and probs.shape == (10,)
+        for e in cli["top"]:
+            assert probs[int(e["label"])] == pytest.approx(e["prob"], abs=1e-6)
+    ev = m.evaluate(DIGITS, batch_size=64)
+    cli = json.loads(sh("eval", "--model", str(tmp_path / "out"), "--data", DIGITS, "--json"))
+    assert ev["n_examples"] == cli["n_examples"] == 1797
+    assert ev["accuracy"] == pytest.approx(cli["accuracy"], abs=1e-12)
+    with pytest.raises(ftune.Error, match="not an image classifier"):
+        ftune.Model(work / "base").classify_image(tmp_path / "d0.png")

@@ -546,6 +546,34 @@ ftune_status ftune_classify(ftune_model *m, const char *text, int *label, float 
     return api_end(m->ctx, s);
 }
 
+ftune_status ftune_classify_image(ftune_model *m, const char *path, int *label, float *probs,
+                                  size_t n_probs) {
+    if (!m)
+        return FT_ERR_ARG;
+    api_begin(m->ctx);
+    ft_trained *t = &m->t;
+    const int nl = t->m->n_labels;
+    if (!path || !label)
+        return api_end(m->ctx, ft_fail(FT_ERR_ARG, "ftune_classify_image: path and label are required"));
+    if (!t->image || t->m->task != FT_TASK_SEQ_CLS)
+        return api_end(
+            m->ctx, ft_fail(FT_ERR_ARG, "ftune_classify_image: not an image classifier (task %s)", t->task));
+    if (probs && n_probs < (size_t)nl)
+        return api_end(m->ctx, ft_fail(FT_ERR_ARG,
+                                       "ftune_classify_image: room for %zu probabilities, the model has %d "
+                                       "classes",
+                                       n_probs, nl));
+    float *lg = malloc((size_t)(nl > 0 ? nl : 1) * sizeof *lg);
+    double *pr = malloc((size_t)(nl > 0 ? nl : 1) * sizeof *pr);
+    ft_status s =
+        lg && pr ? ft_trained_classify_image(t, path, lg, pr, label) : ft_fail(FT_ERR_NOMEM, "out of memory");
+    for (int k = 0; s == FT_OK && probs && k < nl; k++)
+        probs[k] = (float)pr[k];
+    free(pr);
+    free(lg);
+    return api_end(m->ctx, s);
+}
+
 /* ---- training ---- */
 
 static const char *const METRICS[] = {
