@@ -1,7 +1,8 @@
 /* Fuzz target: the image decoders and the processor config. The first byte picks what reads the rest:
  * 0 ft_img_decode (PNG/JPEG/IDX by signature) then preprocessing to a small size with the resampling
  * filter of bits 2-4, 1 the IDX parser (plain or gzip'd), 2 preprocessor_config.json, 3 decode then the
- * training augmentation (random resized crop + flip). */
+ * training augmentation (random resized crop + flip). Bit 7 set: the rest is a pixel CSV (sklearn digits /
+ * Kaggle MNIST rows, plain or gzip'd) read by ft_img_dataset_pixels from a file, pixel_max from bits 5-6. */
 #include "fuzz_util.h"
 #include "image/image.h"
 
@@ -11,6 +12,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int mode = data[0] & 3, resample = (data[0] >> 2) % 6;
     const uint8_t *d = data + 1;
     size_t n = size - 1;
+    if (data[0] & 0x80) {
+        static const double pmax[4] = {16, 255, 1, 0.5};
+        ft_img_dataset ds;
+        if (ft_img_dataset_pixels(ftfz_write("fuzz.csv", d, n), pmax[(data[0] >> 5) & 3], "label", -1, &ds) ==
+            FT_OK) {
+            ftfz_sink += (unsigned)ds.n + (unsigned)ds.idx.data[0] + (unsigned)ds.labels[ds.n - 1];
+            ft_img_dataset_free(&ds);
+        }
+        return 0;
+    }
     if (mode == 1) {
         ft_img_idx x;
         if (ft_img_idx_parse(d, n, "fuzz.idx", &x) == FT_OK) {

@@ -286,6 +286,11 @@ try:
     put("image", "jpg_exif6", b"\x03" + b.getvalue())
 except ImportError:
     print("make_seeds: no PIL, JPEG image seeds not written")
+# bit 7: a pixel CSV (pixel_max from bits 5-6: 0 -> 16, 1 -> 255): sklearn digits rows, a Kaggle header
+_digits = b"0,0,5,13,9,1,0,0,0,0,13,15,10,15,5,0,0,3,15,2,0,11,8,0,0,4,12,0,0,8,8,0,0,5,8,0,0,9,8,0,0,4,11,0,1,12,7,0,0,2,14,5,10,12,0,0,0,0,6,13,10,0,0,0,0\n"
+put("image", "pixels_digits", b"\x80" + _digits + _digits.replace(b",0\n", b",7\n"))
+put("image", "pixels_digits_gz", b"\x80" + _gz.compress(_digits, mtime=0))
+put("image", "pixels_kaggle", b"\xa0" + b"label,pixel0,pixel1,pixel2,pixel3\n3,0,255,17,9\n1,1,2,3,4\n")
 
 # ---- libFuzzer dictionaries fuzz/dict/<target>.dict ----
 DICT = os.path.join(HERE, "dict")

@@ -8,6 +8,7 @@
 # refused by name.
 set -euo pipefail
 FT=${FT_BIN:?}
+SRC=$(cd "$(dirname "$0")/.." && pwd)
 DIGITS=/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz
 PY=/usr/bin/python3
 if [ ! -f "$DIGITS" ] || ! "$PY" -c "import PIL, numpy" 2>/dev/null; then
@@ -90,9 +91,24 @@ for m in lora bitfit; do
 done
 ck "grep -q 'trainable' lora.log" "lora log"
 
-# head.reset: a new head even though the size matches
-"$FT" train r.yaml model=out-full head.reset=true train.max_steps=2 output_dir=out-reset checkpoint.every=0 > reset.log 2>&1 || { cat reset.log; fail=1; }
+# head.reset: a new head even though the size matches (weights back to N(0, 0.02), far from the trained
+# head), and onto a different number of classes (refused without it, naming the key)
+"$FT" train r.yaml model=out-full head.reset=true train.max_steps=1 optim.lr=1e-9 output_dir=out-reset \
+  > reset.log 2>&1 || { cat reset.log; fail=1; }
 ck "grep -q 'head.reset: the checkpoint.s head is replaced' reset.log" "head.reset note"
+ck "\"$PY\" -c \"
+import sys; sys.path.insert(0, '$SRC/tests/ref'); import st, numpy as np
+r = st.load('out-reset/model.safetensors')[0]; a = r['classifier.weight']; b = st.load('out-full/model.safetensors')[0]['classifier.weight']
+assert abs(a.std() - 0.02) < 0.004 and abs(b - a).max() > 0.1 and abs(r['classifier.bias']).max() < 1e-6, (a.std(), abs(b - a).max())
+\"" "head.reset re-initializes the classifier"
+mkdir -p two/0 two/1; cp folder/0/*.png two/0/; cp folder/1/*.png two/1/
+"$FT" train r.yaml model=out-full data.train=two data.val_ratio=0 data.test_ratio=0 train.max_steps=1 \
+  output_dir=out-two > two.log 2>&1 && { echo "FAIL: a 10-class head took 2 classes"; fail=1; }
+ck "grep -q 'head has 10 labels, the data has 2 (head.reset: true starts a new head)' two.log" "size mismatch names head.reset"
+"$FT" train r.yaml model=out-full data.train=two data.val_ratio=0 data.test_ratio=0 train.max_steps=1 \
+  head.reset=true output_dir=out-two > two.log 2>&1 || { cat two.log; fail=1; }
+ck "\"$PY\" -c \"import json; assert len(json.load(open('out-two/config.json'))['id2label']) == 2\" &&
+    \"$FT\" predict --model out-two --image two/1/img*.png | grep -q \$'^  [01]\\t'" "head.reset onto 2 classes"
 
 # IDX pairs by name (Fashion-MNIST, when the package is there): 300 images resized to 8x8
 FM=/usr/share/datasets/fashion-mnist
@@ -125,4 +141,6 @@ bad "class folder 'b' has no image" data.train=cls data.format=auto
 cp $FM/t10k-images-idx3-ubyte.gz images.gz 2>/dev/null && \
   bad "an IDX image file needs its label file: set data.train_labels" data.train=images.gz data.format=auto
 bad "data.hflip: a probability in \[0, 1\]" data.hflip=1.5
+mkdir -p vclass/0 vclass/zz; cp folder/0/img00.png vclass/0/; cp folder/0/img00.png vclass/zz/
+bad "vclass: class 'zz' is not among the 10 training classes" data.validation=vclass
 exit $fail

@@ -1122,7 +1122,9 @@ ft_status ft_model_set_task(ft_model *m, ft_task task, int n_labels, const char 
                        task == FT_TASK_TOKEN_CLS ? "token classification" : "sequence classification");
     if (m->score >= 0) {
         if (m->params[m->score].shape[0] != n_labels)
-            return ft_fail(FT_ERR_SHAPE, "the model's classification head has %lld labels, the data has %d",
+            return ft_fail(FT_ERR_SHAPE,
+                           "the model's classification head has %lld labels, the data has %d (head.reset: true "
+                           "starts a new head)",
                            (long long)m->params[m->score].shape[0], n_labels);
     } else if (task == FT_TASK_TOKEN_CLS) {
         FT_TRY(add_token_head(m, n_labels, seed));
@@ -1149,6 +1151,66 @@ ft_status ft_model_set_task(ft_model *m, ft_task task, int n_labels, const char 
         for (int i = 0; i < n_labels; i++)
             if (!(m->label_names[i] = ft_strdup(label_names[i])))
                 return FT_ERR_NOMEM;
+    }
+    return FT_OK;
+}
+
+/* One head tensor made new: resized to d0 × d1 (d1 0: a vector), weights N(0, initializer_range) from the
+ * stream new_head_param uses, biases 0, trainable. */
+static ft_status head_reinit(ft_model *m, int i, int64_t d0, int64_t d1, uint64_t seed, uint64_t stream) {
+    ft_param *p = &m->params[i];
+    const int64_t numel = d1 ? d0 * d1 : d0;
+    if (numel != p->numel || !p->owned) {
+        float *nd = ft_calloc((size_t)numel * sizeof(float));
+        if (!nd)
+            return ft_fail(FT_ERR_NOMEM, "out of memory");
+        if (p->owned)
+            ft_free(p->data);
+        ft_free(p->grad);
+        p->grad = NULL;
+        p->data = nd;
+        p->owned = true;
+        p->numel = numel;
+    }
+    p->shape[0] = d0;
+    p->shape[1] = d1;
+    for (int64_t j = 0; j < numel; j++)
+        p->data[j] = d1 ? ft_rng_normal(seed, stream, (uint64_t)j) * m->cfg.init_range : 0.0f;
+    return ft_model_set_trainable(m, i, true);
+}
+
+ft_status ft_model_reset_head(ft_model *m, ft_task task, int n_labels, const char *const *label_names,
+                              uint64_t seed) {
+    const bool has = m->score >= 0 && (m->task == FT_TASK_SEQ_CLS || m->task == FT_TASK_REGRESSION);
+    if (!has || (task != FT_TASK_SEQ_CLS && task != FT_TASK_REGRESSION))
+        return ft_model_set_task(m, task, n_labels, label_names, seed);
+    if (m->precision != FT_PREC_FP32)
+        return ft_fail(FT_ERR_ARG, "reset the head before choosing the precision");
+    if (task == FT_TASK_REGRESSION)
+        n_labels = 1;
+    if (n_labels < 1 || (task == FT_TASK_SEQ_CLS && n_labels < 2))
+        return ft_fail(FT_ERR_ARG, "a classification head needs at least 2 labels (got %d)", n_labels);
+    const int64_t C = m->cfg.hidden;
+    FT_TRY(head_reinit(m, m->score, n_labels, C, seed, 777));
+    if (m->score_b >= 0)
+        FT_TRY(head_reinit(m, m->score_b, n_labels, 0, seed, 780));
+    if (m->head_w >= 0)
+        FT_TRY(head_reinit(m, m->head_w, C, C, seed, 778));
+    if (m->head_b >= 0)
+        FT_TRY(head_reinit(m, m->head_b, C, 0, seed, 779));
+    for (int i = 0; m->label_names && i < m->n_labels; i++)
+        free(m->label_names[i]);
+    free(m->label_names);
+    m->label_names = NULL;
+    m->task = task;
+    m->n_labels = n_labels;
+    if (label_names) {
+        m->label_names = calloc((size_t)n_labels, sizeof *m->label_names);
+        if (!m->label_names)
+            return ft_fail(FT_ERR_NOMEM, "out of memory");
+        for (int i = 0; i < n_labels; i++)
+            if (!(m->label_names[i] = ft_strdup(label_names[i])))
+                return ft_fail(FT_ERR_NOMEM, "out of memory");
     }
     return FT_OK;
 }

@@ -230,6 +230,11 @@ ft_status ft_model_save(const ft_model *m, const char *dir, ft_dtype dtype);
  * MASKED_LM (encoders only): the masked-LM head, from the checkpoint when it has one, else initialized as HF
  * does (dense N(0, init_range), norm 1/0, biases 0); base weights, not extra. Another task drops it. */
 ft_status ft_model_set_task(ft_model *m, ft_task task, int n_labels, const char *const *label_names, uint64_t seed);
+/* head.reset: a classification / regression head made new (its tensors re-initialized as a fresh head and
+ * resized to n_labels outputs, the label names replaced); a model without one gets one (ft_model_set_task).
+ * Call before the PEFT method and the precision are set. */
+ft_status ft_model_reset_head(ft_model *m, ft_task task, int n_labels, const char *const *label_names,
+                              uint64_t seed);
 
 /* The masked-LM head's HF names for the model's variant: transform dense, LayerNorm, decoder bias (k = 0..4:
  * dense.weight, dense.bias, norm weight, norm bias, output bias); NULL for a decoder. */

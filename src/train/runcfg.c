@@ -375,10 +375,15 @@ ft_status ft_runcfg_head(const ft_recipe *r, ft_model *m, const ft_dataset *tr) 
         if (tr->n_labels < 2)
             return ft_fail(FT_ERR_CONFIG, "%s: classification needs at least two labels in the training data",
                            r->data_train);
-        if (!(m->task == FT_TASK_SEQ_CLS && m->n_labels == tr->n_labels) || r->head_reset)
+        if (r->head_reset)
+            FT_TRY(ft_model_reset_head(m, task, tr->n_labels, (const char *const *)tr->label_names,
+                                       (uint64_t)r->seed));
+        else if (!(m->task == FT_TASK_SEQ_CLS && m->n_labels == tr->n_labels))
             FT_TRY(ft_model_set_task(m, task, tr->n_labels, (const char *const *)tr->label_names,
                                      (uint64_t)r->seed));
-    } else if (task == FT_TASK_REGRESSION && (m->task != FT_TASK_REGRESSION || r->head_reset)) {
+    } else if (task == FT_TASK_REGRESSION && r->head_reset) {
+        FT_TRY(ft_model_reset_head(m, task, 1, NULL, (uint64_t)r->seed));
+    } else if (task == FT_TASK_REGRESSION && m->task != FT_TASK_REGRESSION) {
         FT_TRY(ft_model_set_task(m, task, 1, NULL, (uint64_t)r->seed));
     } else if (task == FT_TASK_TOKEN_CLS && !(m->task == task && m->n_labels == tr->n_labels)) {
         FT_TRY(ft_model_set_task(m, task, tr->n_labels, (const char *const *)tr->label_names,
