@@ -8,7 +8,9 @@
 #    gathered from the shards), LoRA with train.group_by_length; a negative control (2 x b against 1 x b)
 #    must differ;
 #  - resume with the same N (ZeRO-1) continues bit for bit; early stopping stops every rank at one step;
-#  - SIGUSR1 to mpirun (forwarded to every rank) checkpoints and stops (exit 130);
+#  - SIGUSR1 to mpirun (forwarded to every rank) checkpoints and stops (exit 130); so does Ctrl-C (SIGINT) to
+#    mpirun, which reaches the ranks as SIGTERM, and the run resumed from that checkpoint equals one that
+#    never stopped;
 #  - a killed rank (SIGKILL) ends the job non-zero within 30 s; a hung rank (SIGSTOP) makes the others
 #    abort after dist.timeout with a message naming it.
 # Skips (77) without mpirun, without the plugin (built without MPI), without numpy, and under the
@@ -126,6 +128,20 @@ mp=$(pgrep -f -- "mpirun.*--out stop " | head -1)
 t=$(ended stop 30)
 if grep -q '^rc=130' stop.log && grep -q "interrupted at step" stop.log && [ -d stop/checkpoints ]; then
   ok "SIGUSR1 to mpirun: checkpoint and exit 130 ($t s)"; else bad "SIGUSR1:"; tail -8 stop.log; fi
+
+# Ctrl-C on mpirun: OpenMPI sends the ranks SIGTERM odls_base_sigkill_timeout s later (SIGKILL as long after
+# that); they stop at one step, checkpoint, and the run resumed from there equals one that never stopped
+OMPI_MCA_odls_base_sigkill_timeout=3 long ctrlc checkpoint.every=100000
+mp=$(pgrep -f -- "mpirun.*--out ctrlc " | head -1)
+[ -n "$mp" ] && kill -INT "$mp"
+t=$(ended ctrlc 30)
+k=$(sed -n 's/.*interrupted at step \([0-9]*\);.*/\1/p' ctrlc.log)
+if [ -n "$k" ] && [ -f "ctrlc/checkpoints/step-$(printf %08d "$k")/trainer_state.json" ]; then
+  ok "Ctrl-C on mpirun: both ranks stopped at step $k, checkpoint written ($t s)"
+  train cres 2 4 resume=ctrlc train.max_steps=$((k + 3)) && train cref 2 4 train.max_steps=$((k + 3)) &&
+    same "Ctrl-C at step $k, resumed to $((k + 3)) = never stopped" cres cref --losses --since "$k" \
+      --file model.safetensors
+else bad "Ctrl-C on mpirun (pid '$mp'):"; tail -8 ctrlc.log; fi
 
 long kill
 p=$(rank_pid kill 1)
