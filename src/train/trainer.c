@@ -616,11 +616,13 @@ static ft_status evaluate(run *r, bool *stop_early) {
 
 /* The micro-batches of one step on this rank, leaving grads = the gradient of the summed loss (Σ over
  * targets), *sum = the summed loss, out->count / tokens / nonfinite. Rank `rank` of `world` holds rows
- * rank·micro_bs.. of each global micro-batch of world·micro_bs rows: masked-LM masks key on the global row
- * (the same masks whatever the number of ranks), each rank's dropout on its own stream. */
-static ft_status accumulate_sum(ft_model *m, const ft_dataset *d, const size_t *idx, int n_micro,
-                                int micro_bs, int seq_len, int32_t pad_id, const ft_fwd_opts *base,
-                                ft_arena *arena, int rank, int world, ft_accum_result *out, double *sum_out) {
+ * rank·micro_bs.. of each global micro-batch of world·micro_bs rows (all of them in gidx, NULL for one
+ * rank): masked-LM and dropout masks key on the global row (the same masks whatever the number of ranks;
+ * dropout also on the position, the shard being padded to its own longest row). */
+static ft_status accumulate_sum(ft_model *m, const ft_dataset *d, const size_t *idx, const size_t *gidx,
+                                int n_micro, int micro_bs, int seq_len, int32_t pad_id,
+                                const ft_fwd_opts *base, ft_arena *arena, int rank, int world,
+                                ft_accum_result *out, double *sum_out) {
     memset(out, 0, sizeof *out);
     out->loss = out->grad_norm = NAN;
     ft_model_zero_grad(m);
@@ -642,8 +644,11 @@ static ft_status accumulate_sum(ft_model *m, const ft_dataset *d, const size_t *
             out->tokens += b.mask ? b.mask[i] : 1;
         ft_arena_reset(arena);
         ft_fwd_opts o = micro_opts(base, mb);
-        if (world > 1)
-            o.step = gstep * (uint64_t)world + (uint64_t)rank;
+        if (gidx) { /* dropout: this shard's rows where they sit in the global micro-batch */
+            const size_t gb = (size_t)micro_bs * (size_t)world;
+            o.drop_row0 = (int64_t)rank * micro_bs;
+            o.drop_pad = ft_batch_collate_len(d, gidx + (size_t)mb * gb, (int)gb, seq_len) - b.T;
+        }
         ft_acts *a = NULL;
         double loss = 0.0;
         int64_t cnt = -1;
@@ -672,7 +677,8 @@ ft_status ft_train_accumulate(ft_model *m, const ft_dataset *d, const size_t *id
                               int seq_len, int32_t pad_id, const ft_fwd_opts *base, ft_arena *arena,
                               ft_accum_result *out) {
     double sum = 0.0;
-    ft_status s = accumulate_sum(m, d, idx, n_micro, micro_bs, seq_len, pad_id, base, arena, 0, 1, out, &sum);
+    ft_status s =
+        accumulate_sum(m, d, idx, NULL, n_micro, micro_bs, seq_len, pad_id, base, arena, 0, 1, out, &sum);
     if (s != FT_OK || out->nonfinite || out->count == 0)
         return s;
     /* Σ over targets → mean over all targets of the step, and that gradient's norm in the same pass */
@@ -684,10 +690,11 @@ ft_status ft_train_accumulate(ft_model *m, const ft_dataset *d, const size_t *id
 /* Data parallelism: this rank's part of the step summed with the others' (targets, loss, tokens, the
  * non-finite flag, then the gradients), then scaled by 1/Σ targets as ft_train_accumulate does: the mean
  * over every target of the global batch, the same on every rank. */
-static ft_status accumulate_dist(run *r, const size_t *idx, const ft_fwd_opts *o, ft_accum_result *ar) {
+static ft_status accumulate_dist(run *r, const size_t *idx, const size_t *gidx, const ft_fwd_opts *o,
+                                 ft_accum_result *ar) {
     const ft_train_cfg *c = r->cfg;
     double sum = 0.0;
-    FT_TRY(accumulate_sum(r->m, r->train, idx, c->grad_accum, c->batch_size, c->seq_len, c->pad_id, o,
+    FT_TRY(accumulate_sum(r->m, r->train, idx, gidx, c->grad_accum, c->batch_size, c->seq_len, c->pad_id, o,
                           &r->arena, r->rank, r->world, ar, &sum));
     double v[4] = {(double)ar->count, sum, (double)ar->tokens, ar->nonfinite ? 1.0 : 0.0};
     FT_TRY(ft_dist_allreduce_f64(c->dist, v, 4, false));
@@ -723,7 +730,7 @@ static ft_status train_step(run *r, double *loss_out, double *gnorm_out, float *
     ft_fwd_opts o = {.training = true, .seed = c->seed, .step = (uint64_t)r->st.step * (uint64_t)c->grad_accum,
                      .label_smoothing = c->label_smoothing, .checkpoint = c->activation_checkpointing};
     ft_accum_result ar;
-    ft_status s = r->world > 1 ? accumulate_dist(r, mine, &o, &ar)
+    ft_status s = r->world > 1 ? accumulate_dist(r, mine, idx, &o, &ar)
                                : ft_train_accumulate(r->m, r->train, mine, c->grad_accum, c->batch_size,
                                                      c->seq_len, c->pad_id, &o, &r->arena, &ar);
     free(idx);
