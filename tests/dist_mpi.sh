@@ -7,6 +7,7 @@
 #    relative: full fine-tuning, full with ZeRO-1, grad_accum 2 and dropout (its checkpoint's AdamW moments
 #    too, gathered from the shards), LoRA with train.group_by_length and dropout (LoRA's too); negative
 #    controls (2 x b against 1 x b; LoRA without dropout against with) must differ;
+#  - the validation loss, sharded over the ranks, equals one process's bit for bit (same parameters);
 #  - resume with the same N (ZeRO-1) continues bit for bit; early stopping stops every rank at one step;
 #  - SIGUSR1 to mpirun (forwarded to every rank) checkpoints and stops (exit 130); so does Ctrl-C (SIGINT) to
 #    mpirun, which reaches the ranks as SIGTERM, and the run resumed from that checkpoint equals one that
@@ -74,11 +75,20 @@ grep -q '"dist/comm_bytes"' full2/metrics.jsonl || bad "full2: no dist/comm_byte
 # dropout on every site (embeddings, attention probabilities, residual branches; LoRA's input below): the
 # masks key on the global row, position and channel, so they are the same for 2 x b and 1 x 2b
 DROP=(dropout.embd=0.1 dropout.attn=0.1 dropout.resid=0.1)
-V=(data.validation=v.jsonl eval.every=2 train.grad_accum=2 checkpoint.every=3 checkpoint.keep_last=0
-  optim.weight_decay=0.01 "${DROP[@]}")
+V=(data.validation=v.jsonl eval.every=2 eval.batch_size=3 train.grad_accum=2 checkpoint.every=3
+  checkpoint.keep_last=0 optim.weight_decay=0.01 "${DROP[@]}")
 train zero1 0 8 "${V[@]}" && train zero2 2 4 "${V[@]}" train.zero=1 &&
   same "full ZeRO-1, grad_accum 2, eval, dropout: 2 x 4 x 2 = 1 x 8 x 2" zero2 zero1 --losses \
     --file model.safetensors --file checkpoints/step-00000006/optimizer.safetensors
+# the validation loss is sharded (3 batches of 3, 3, 2: rank 0 runs two, rank 1 one) and reduced in batch
+# order: at step 0 (the same parameters) it is one process's bit for bit
+eval0() { $PY -c 'import json, sys
+print([r["eval/loss"].hex() for r in map(json.loads, open(sys.argv[1])) if r["step"] == 0 and "eval/loss" in r])' \
+  "$1/metrics.jsonl"; }
+e1=$(eval0 zero1) e2=$(eval0 zero2)
+if grep -q "batches sharded" zero2.log && [ "$e1" = "$e2" ] && [ "$e1" != "[]" ]; then
+  ok "sharded evaluation: step-0 validation loss bit-identical to one process ($e2)"
+else bad "sharded evaluation: step-0 eval/loss $e2 (2 ranks) vs $e1 (1 process)"; grep "data parallel" zero2.log; fi
 
 L=(--method lora train.group_by_length=true lora.dropout=0.2 "${DROP[@]}")
 train lora1 0 8 "${L[@]}" && train lora2 2 4 "${L[@]}" &&

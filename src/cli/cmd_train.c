@@ -335,11 +335,12 @@ static ft_status run_job(job *j, int *exit_code) {
            res->end == FT_TRAIN_EARLY_STOPPED ? " (early stopping)" : "");
     if (world > 1)
         printf("data parallel: %d ranks, %.3f MB exchanged per step by each rank (gradients all-reduced%s); "
-               "%s\n",
+               "%s%s\n",
                world, (double)res->comm_bytes_per_step / 1e6,
                !strcmp(r->train_zero, "1") ? ", updated ZeRO-1 slices all-gathered" : "",
                res->ranks_agree ? "parameters bit-identical on every rank"
-                                : "WARNING: the ranks' parameters differ (the output is rank 0's)");
+                                : "WARNING: the ranks' parameters differ (the output is rank 0's)",
+               res->eval_sharded ? "; validation loss evaluated by every rank, batches sharded" : "");
     if (res->skipped)
         printf("%lld steps skipped for a non-finite loss or gradient\n", (long long)res->skipped);
     if (res->has_eval && !isnan(res->best_metric))
