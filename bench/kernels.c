@@ -152,7 +152,7 @@ int main(int argc, char **argv) {
     /* attention on a fused GPT-2 qkv buffer */
     float *qkv = falloc(N * 3 * C, 6, 2.0f), *dqkv = falloc(N * 3 * C, 7, 0.0f), *out = falloc(N * C, 8, 0.0f),
           *dout = falloc(N * C, 9, 1.0f), *probs = falloc((int64_t)B * H * T * T, 10, 0.0f);
-    ft_attn_shape s = {B, T, H, H, (int)D, 3LL * C, 3LL * C, true, 1.0f / 8.0f, 0.0f, 0, 0};
+    ft_attn_shape s = {B, T, H, H, (int)D, 3LL * C, 3LL * C, true, 1.0f / 8.0f, 0.0f, 0, 0, 0, 0};
     const double att_flops = 4.0 * dN * H * T * dD / 2.0; /* causal half */
     TIME("attention forward", att_flops, reps, ft_attention_forward(out, probs, qkv, qkv + C, qkv + 2 * C, NULL, &s));
     TIME("attention backward", 2.0 * att_flops, reps,

@@ -4,11 +4,14 @@
 #  - ftune itself does not link MPI (ldd); under `mpirun -np 1` a run is bit-identical to a plain one;
 #  - at the end both ranks hold the same parameters bit for bit (ftune's own hash check, in its summary);
 #  - 2 ranks x micro-batch b give the losses (train and eval) and final parameters of 1 rank x 2b to 1e-5
-#    relative: full fine-tuning, full with ZeRO-1 and grad_accum 2 (its checkpoint's AdamW moments too,
-#    gathered from the shards), LoRA with train.group_by_length; a negative control (2 x b against 1 x b)
-#    must differ;
+#    relative: full fine-tuning, full with ZeRO-1, grad_accum 2 and dropout (its checkpoint's AdamW moments
+#    too, gathered from the shards), LoRA with train.group_by_length and dropout (LoRA's too); negative
+#    controls (2 x b against 1 x b; LoRA without dropout against with) must differ;
+#  - the validation loss, sharded over the ranks, equals one process's bit for bit (same parameters);
 #  - resume with the same N (ZeRO-1) continues bit for bit; early stopping stops every rank at one step;
-#  - SIGUSR1 to mpirun (forwarded to every rank) checkpoints and stops (exit 130);
+#  - SIGUSR1 to mpirun (forwarded to every rank) checkpoints and stops (exit 130); so does Ctrl-C (SIGINT) to
+#    mpirun, which reaches the ranks as SIGTERM, and the run resumed from that checkpoint equals one that
+#    never stopped;
 #  - a killed rank (SIGKILL) ends the job non-zero within 30 s; a hung rank (SIGSTOP) makes the others
 #    abort after dist.timeout with a message naming it.
 # Skips (77) without mpirun, without the plugin (built without MPI), without numpy, and under the
@@ -69,14 +72,29 @@ train full1 0 8 && train full1mpi 1 8 &&
 train full2 2 4 && grep -q "data parallel: 2 ranks" full2.log && same "full, 2 x 4 = 1 x 8" full2 full1 --losses --file model.safetensors
 grep -q '"dist/comm_bytes"' full2/metrics.jsonl || bad "full2: no dist/comm_bytes in metrics.jsonl"
 
-V=(data.validation=v.jsonl eval.every=2 train.grad_accum=2 checkpoint.every=3 checkpoint.keep_last=0
-  optim.weight_decay=0.01)
+# dropout on every site (embeddings, attention probabilities, residual branches; LoRA's input below): the
+# masks key on the global row, position and channel, so they are the same for 2 x b and 1 x 2b
+DROP=(dropout.embd=0.1 dropout.attn=0.1 dropout.resid=0.1)
+V=(data.validation=v.jsonl eval.every=2 eval.batch_size=3 train.grad_accum=2 checkpoint.every=3
+  checkpoint.keep_last=0 optim.weight_decay=0.01 "${DROP[@]}")
 train zero1 0 8 "${V[@]}" && train zero2 2 4 "${V[@]}" train.zero=1 &&
-  same "full ZeRO-1, grad_accum 2, eval: 2 x 4 x 2 = 1 x 8 x 2" zero2 zero1 --losses --file model.safetensors \
-    --file checkpoints/step-00000006/optimizer.safetensors
+  same "full ZeRO-1, grad_accum 2, eval, dropout: 2 x 4 x 2 = 1 x 8 x 2" zero2 zero1 --losses \
+    --file model.safetensors --file checkpoints/step-00000006/optimizer.safetensors
+# the validation loss is sharded (3 batches of 3, 3, 2: rank 0 runs two, rank 1 one) and reduced in batch
+# order: at step 0 (the same parameters) it is one process's bit for bit
+eval0() { $PY -c 'import json, sys
+print([r["eval/loss"].hex() for r in map(json.loads, open(sys.argv[1])) if r["step"] == 0 and "eval/loss" in r])' \
+  "$1/metrics.jsonl"; }
+e1=$(eval0 zero1) e2=$(eval0 zero2)
+if grep -q "batches sharded" zero2.log && [ "$e1" = "$e2" ] && [ "$e1" != "[]" ]; then
+  ok "sharded evaluation: step-0 validation loss bit-identical to one process ($e2)"
+else bad "sharded evaluation: step-0 eval/loss $e2 (2 ranks) vs $e1 (1 process)"; grep "data parallel" zero2.log; fi
 
-train lora1 0 8 --method lora train.group_by_length=true && train lora2 2 4 --method lora train.group_by_length=true &&
-  same "LoRA, group_by_length, 2 x 4 = 1 x 8" lora2 lora1 --losses --file adapter_model.safetensors
+L=(--method lora train.group_by_length=true lora.dropout=0.2 "${DROP[@]}")
+train lora1 0 8 "${L[@]}" && train lora2 2 4 "${L[@]}" &&
+  same "LoRA, group_by_length, dropout: 2 x 4 = 1 x 8" lora2 lora1 --losses --file adapter_model.safetensors
+train lora1nd 0 8 --method lora train.group_by_length=true &&
+  same "negative control: dropout changes the LoRA run" lora1nd lora1 --losses --expect-differ
 b1=$(sed -n 's/.* \([0-9.]*\) MB exchanged per step.*/\1/p' full2.log)
 b2=$(sed -n 's/.* \([0-9.]*\) MB exchanged per step.*/\1/p' lora2.log)
 echo "dist_mpi: note bytes exchanged per step and rank: full $b1 MB, LoRA $b2 MB"
@@ -126,6 +144,20 @@ mp=$(pgrep -f -- "mpirun.*--out stop " | head -1)
 t=$(ended stop 30)
 if grep -q '^rc=130' stop.log && grep -q "interrupted at step" stop.log && [ -d stop/checkpoints ]; then
   ok "SIGUSR1 to mpirun: checkpoint and exit 130 ($t s)"; else bad "SIGUSR1:"; tail -8 stop.log; fi
+
+# Ctrl-C on mpirun: OpenMPI sends the ranks SIGTERM odls_base_sigkill_timeout s later (SIGKILL as long after
+# that); they stop at one step, checkpoint, and the run resumed from there equals one that never stopped
+OMPI_MCA_odls_base_sigkill_timeout=3 long ctrlc checkpoint.every=100000
+mp=$(pgrep -f -- "mpirun.*--out ctrlc " | head -1)
+[ -n "$mp" ] && kill -INT "$mp"
+t=$(ended ctrlc 30)
+k=$(sed -n 's/.*interrupted at step \([0-9]*\);.*/\1/p' ctrlc.log)
+if [ -n "$k" ] && [ -f "ctrlc/checkpoints/step-$(printf %08d "$k")/trainer_state.json" ]; then
+  ok "Ctrl-C on mpirun: both ranks stopped at step $k, checkpoint written ($t s)"
+  train cres 2 4 resume=ctrlc train.max_steps=$((k + 3)) && train cref 2 4 train.max_steps=$((k + 3)) &&
+    same "Ctrl-C at step $k, resumed to $((k + 3)) = never stopped" cres cref --losses --since "$k" \
+      --file model.safetensors
+else bad "Ctrl-C on mpirun (pid '$mp'):"; tail -8 ctrlc.log; fi
 
 long kill
 p=$(rank_pid kill 1)

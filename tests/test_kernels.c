@@ -686,6 +686,49 @@ FT_TEST(test_dropout) {
     free(x), free(y), free(y2), free(dy);
 }
 
+/* Dropout keyed on (example, position, channel): with row0 = pad = 0 it draws ft_dropout_forward's counters;
+ * a shard (rows 2..3 of 4, padded to its own 5 positions where the whole batch has 8) draws, for each of its
+ * elements, the whole batch's decision at that example, position and channel; the backward adds dy/(1−p)
+ * exactly where the forward kept. A shard keyed as a batch of its own draws other masks (the test can fail).
+ */
+FT_TEST(test_dropout_rows) {
+    const int64_t B = 4, Tw = 8, C = 37, Ts = 5, row0 = 2, Bs = 2, nw = B * Tw * C, ns = Bs * Ts * C;
+    const float p = 0.4f;
+    float *x = kc_falloc(nw), *yw = kc_falloc(nw), *yf = kc_falloc(nw), *xs = kc_falloc(ns),
+          *ys = kc_falloc(ns), *dy = kc_falloc(ns);
+    kc_fill(x, nw, 82, 1.0f, 2.0f); /* nonzero: y == 0 means dropped */
+    kc_fill(dy, ns, 83, 1.0f, 2.0f);
+    ft_dropout_rows_forward(yw, x, B * Tw, C, p, 42, 7, (ft_drop_rows){0, Tw, 0});
+    ft_dropout_forward(yf, x, nw, p, 42, 7);
+    FT_CHECKF(memcmp(yw, yf, (size_t)nw * sizeof(float)) == 0, "row0 = pad = 0 must keep the flat counters");
+    for (int64_t b = 0; b < Bs; b++) /* the shard: rows row0.., positions 0..Ts−1 */
+        memcpy(xs + b * Ts * C, x + (row0 + b) * Tw * C, (size_t)(Ts * C) * sizeof(float));
+    ft_dropout_rows_forward(ys, xs, Bs * Ts, C, p, 42, 7, (ft_drop_rows){row0, Ts, Tw - Ts});
+    int same = 1, dropped = 0;
+    for (int64_t b = 0; b < Bs; b++)
+        for (int64_t i = 0; i < Ts * C; i++) {
+            same &= ys[b * Ts * C + i] == yw[(row0 + b) * Tw * C + i];
+            dropped += ys[b * Ts * C + i] == 0.0f;
+        }
+    FT_CHECKF(same, "a shard's masks must be the whole batch's at the same example, position, channel");
+    FT_CHECKF(dropped > ns / 5 && dropped < ns * 3 / 5, "dropped %d of %lld", dropped, (long long)ns);
+    kc_gradbuf dx = kc_gradbuf_new(ns, 14);
+    ft_dropout_rows_backward(dx.buf, dy, Bs * Ts, C, p, 42, 7, (ft_drop_rows){row0, Ts, Tw - Ts});
+    int ok = 1;
+    for (int64_t i = 0; i < ns; i++)
+        ok &=
+            fabs((double)dx.buf[i] - (double)dx.pre[i] - (ys[i] != 0.0f ? (double)dy[i] / 0.6 : 0.0)) <= 1e-6;
+    FT_CHECKF(ok, "the backward must add dy/(1-p) where the forward kept, nothing elsewhere");
+    ft_dropout_rows_forward(ys, xs, Bs * Ts, C, p, 42, 7, (ft_drop_rows){0, Ts, 0});
+    int differ = 0;
+    for (int64_t b = 0; b < Bs; b++)
+        for (int64_t i = 0; i < Ts * C; i++)
+            differ += (ys[b * Ts * C + i] == 0.0f) != (yw[(row0 + b) * Tw * C + i] == 0.0f);
+    FT_CHECKF(differ > ns / 4, "a shard keyed as its own batch must draw other masks (%d differ)", differ);
+    kc_gradbuf_free(&dx);
+    free(x), free(yw), free(yf), free(xs), free(ys), free(dy);
+}
+
 /* ------------------------------------------------------------------ AdamW */
 
 typedef struct {
@@ -822,6 +865,7 @@ int main(int argc, char **argv) {
     FT_RUN(test_embedding);
     FT_RUN(test_cross_entropy);
     FT_RUN(test_dropout);
+    FT_RUN(test_dropout_rows);
     FT_RUN(test_adamw);
     FT_RUN(test_vector_helpers);
     FT_DONE();

@@ -244,7 +244,8 @@ static void attention_case(const attn_cfg *c) {
 
 /* GPT-2 shape: H = Hkv, one fused qkv row of 3·H·D per token (q_stride = kv_stride = 3·H·D). */
 static ft_attn_shape gpt2_shape(int B, int T, int H, int D, bool causal) {
-    ft_attn_shape s = {B, T, H, H, D, 3LL * H * D, 3LL * H * D, causal, 1.0f / sqrtf((float)D), 0.0f, 0, 0};
+    ft_attn_shape s = {B,    T, H, H, D, 3LL * H * D, 3LL * H * D, causal, 1.0f / sqrtf((float)D),
+                       0.0f, 0, 0, 0, 0};
     return s;
 }
 
@@ -262,18 +263,22 @@ FT_TEST(test_attention_gpt2_fused) {
 FT_TEST(test_attention_gqa) {
     /* H/Hkv = 2, separate buffers, bidirectional, right padding, non-default scale */
     static const int32_t mask2[] = {1, 1, 1, 0, 1, 1, 1, 1};
-    attn_cfg c = {"gqa rep2 separate", {2, 4, 4, 2, 3, 4 * 3, 2 * 3, false, 0.37f, 0.0f, 0, 0}, false, mask2};
+    attn_cfg c = {
+        "gqa rep2 separate", {2, 4, 4, 2, 3, 4 * 3, 2 * 3, false, 0.37f, 0.0f, 0, 0, 0, 0}, false, mask2};
     attention_case(&c);
     /* H/Hkv = 3 in a Llama-style fused row [q 6·4 | k 2·4 | v 2·4], causal */
-    attn_cfg c3 = {"gqa rep3 fused", {1, 6, 6, 2, 4, 10 * 4, 10 * 4, true, 0.5f, 0.0f, 0, 0}, true, NULL};
+    attn_cfg c3 = {
+        "gqa rep3 fused", {1, 6, 6, 2, 4, 10 * 4, 10 * 4, true, 0.5f, 0.0f, 0, 0, 0, 0}, true, NULL};
     attention_case(&c3);
     /* H/Hkv = 3 with one KV head (MQA), batch 1 entirely padding: every one of its rows sees nothing */
     static const int32_t mask3[] = {1, 1, 0, 0, 0, 0};
-    attn_cfg c4 = {"mqa rep3 all-padded batch", {2, 3, 3, 1, 5, 3 * 5, 5, false, 0.45f, 0.0f, 0, 0}, false, mask3};
+    attn_cfg c4 = {
+        "mqa rep3 all-padded batch", {2, 3, 3, 1, 5, 3 * 5, 5, false, 0.45f, 0.0f, 0, 0, 0, 0}, false, mask3};
     attention_case(&c4);
     /* H/Hkv = 2 causal with padding in the middle of the sequence */
     static const int32_t mask4[] = {1, 1, 0, 1, 1, 1, 1, 1, 1, 0};
-    attn_cfg c5 = {"gqa rep2 causal+padding", {2, 5, 4, 2, 4, 4 * 4, 2 * 4, true, 0.5f, 0.0f, 0, 0}, false, mask4};
+    attn_cfg c5 = {
+        "gqa rep2 causal+padding", {2, 5, 4, 2, 4, 4 * 4, 2 * 4, true, 0.5f, 0.0f, 0, 0, 0, 0}, false, mask4};
     attention_case(&c5);
 }
 
@@ -283,13 +288,19 @@ FT_TEST(test_attention_blocks) {
     int32_t mask[2 * 45];
     for (int i = 0; i < 90; i++)
         mask[i] = (i % 45 == 3 || i % 45 == 40 || i == 45 + 1) ? 0 : 1;
-    attn_cfg c = {"blocks T=45 gqa rep2 causal+padding", {2, 45, 2, 1, 4, 2 * 4, 4, true, 0.5f, 0.0f, 0, 0}, false,
+    attn_cfg c = {"blocks T=45 gqa rep2 causal+padding",
+                  {2, 45, 2, 1, 4, 2 * 4, 4, true, 0.5f, 0.0f, 0, 0, 0, 0},
+                  false,
                   mask};
     attention_case(&c);
-    attn_cfg c2 = {"blocks T=45 bidirectional+padding", {1, 45, 2, 2, 3, 2 * 3, 2 * 3, false, 0.6f, 0.0f, 0, 0},
-                   false, mask};
+    attn_cfg c2 = {"blocks T=45 bidirectional+padding",
+                   {1, 45, 2, 2, 3, 2 * 3, 2 * 3, false, 0.6f, 0.0f, 0, 0, 0, 0},
+                   false,
+                   mask};
     attention_case(&c2);
-    attn_cfg c3 = {"blocks T=40 causal dropout 0.2", {1, 40, 2, 1, 3, 2 * 3, 3, true, 0.6f, 0.2f, 3, 9}, false,
+    attn_cfg c3 = {"blocks T=40 causal dropout 0.2",
+                   {1, 40, 2, 1, 3, 2 * 3, 3, true, 0.6f, 0.2f, 3, 9, 0, 0},
+                   false,
                    mask + 45};
     attention_case(&c3);
     ft_attn_shape s = gpt2_shape(1, 64, 1, 4, true);
@@ -299,10 +310,8 @@ FT_TEST(test_attention_blocks) {
 
 FT_TEST(test_attention_dropout) {
     static const int32_t mask[] = {0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0};
-    attn_cfg c = {"dropout 0.3 gqa rep2",
-                  {2, 6, 4, 2, 4, 4 * 4, 2 * 4, true, 0.5f, 0.3f, 99, 7},
-                  false,
-                  mask};
+    attn_cfg c = {
+        "dropout 0.3 gqa rep2", {2, 6, 4, 2, 4, 4 * 4, 2 * 4, true, 0.5f, 0.3f, 99, 7, 0, 0}, false, mask};
     attention_case(&c);
     ft_attn_shape s = gpt2_shape(2, 5, 3, 4, true);
     s.dropout = 0.25f, s.seed = 5, s.stream = 123;

@@ -4,7 +4,8 @@
  * 64-row / 128-key tiles), D = 64 and 24, GQA 6/2, left and right padding, a batch that is all
  * padding, causal and bidirectional, dropout 0.1 on and off. Both kernels run on the same inputs;
  * out must agree to 1e-5 and every gradient (accumulated into pre-filled buffers) to 1e-5 of the
- * largest gradient magnitude of the call. Then bad shapes and arguments. */
+ * largest gradient magnitude of the call. A data-parallel shard keyed on its rows in the whole batch draws
+ * that batch's dropout masks. Then bad shapes and arguments. */
 #include <stdbool.h>
 
 #include "kernel_check.h"
@@ -26,8 +27,8 @@ typedef struct {
 } cmp_cfg;
 
 static void compare_case(const cmp_cfg *c) {
-    ft_attn_shape s = {c->B, c->T, c->H, c->Hkv, c->D, 0, 0, c->causal, 1.0f / sqrtf((float)c->D), c->dropout,
-                       17, 3};
+    ft_attn_shape s = {c->B,       c->T, c->H, c->Hkv, c->D, 0, 0, c->causal, 1.0f / sqrtf((float)c->D),
+                       c->dropout, 17,   3,    0,      0};
     const int64_t N = (int64_t)c->B * c->T, HD = (int64_t)c->H * c->D, KD = (int64_t)c->Hkv * c->D;
     int64_t nq, nk, koff, voff;
     if (c->fused) { /* one row [q | k | v] per token */
@@ -127,7 +128,7 @@ FT_TEST(test_lse_matches_probs_kernel) {
  * (causal, t = 0) outputs v_0·keep(((b·H + h)·T + 0)·T + 0). */
 FT_TEST(test_lse_dropout_index_rule) {
     const int B = 2, T = 3, H = 4, D = 2;
-    ft_attn_shape s = {B, T, H, H, D, (int64_t)H * D, (int64_t)H * D, true, 0.5f, 0.5f, 11, 4};
+    ft_attn_shape s = {B, T, H, H, D, (int64_t)H * D, (int64_t)H * D, true, 0.5f, 0.5f, 11, 4, 0, 0};
     float q[2 * 3 * 8], k[2 * 3 * 8], v[2 * 3 * 8], out[2 * 3 * 8], lse[2 * 4 * 3];
     kc_fill(q, 48, 410, -1, 1), kc_fill(k, 48, 411, -1, 1), kc_fill(v, 48, 412, -1, 1);
     FT_CHECK_OK(ft_attention_forward_lse(out, lse, q, k, v, NULL, &s));
@@ -146,9 +147,101 @@ FT_TEST(test_lse_dropout_index_rule) {
     FT_CHECK(dropped > 0 && kept > 0); /* both branches of the rule were exercised */
 }
 
+/* One attention call (kernel 0: probs, 1: lse) on q/k/v [B·T, H·D] / [B·T, Hkv·D]: out, then dq/dk/dv from
+ * dout. */
+static void attn_call(int kernel, const ft_attn_shape *s, const float *q, const float *k, const float *v,
+                      const int32_t *mask, const float *dout, float *out, float *dq, float *dk, float *dv) {
+    const int64_t N = (int64_t)s->B * s->T;
+    float *aux = kc_falloc(kernel == 0 ? (int64_t)s->B * s->H * s->T * s->T : (int64_t)s->B * s->H * s->T);
+    memset(dq, 0, (size_t)(N * s->q_stride) * sizeof(float));
+    memset(dk, 0, (size_t)(N * s->kv_stride) * sizeof(float));
+    memset(dv, 0, (size_t)(N * s->kv_stride) * sizeof(float));
+    if (kernel == 0) {
+        ft_attention_forward(out, aux, q, k, v, mask, s);
+        ft_attention_backward(dq, dk, dv, dout, aux, q, k, v, mask, s);
+    } else {
+        FT_CHECK_OK(ft_attention_forward_lse(out, aux, q, k, v, mask, s));
+        FT_CHECK_OK(ft_attention_backward_lse(dq, dk, dv, dout, out, aux, q, k, v, mask, s));
+    }
+    free(aux);
+}
+
+/* Data parallelism: a shard (rows 2..3 of a batch of 4, right-padded to its own 6 positions where the batch
+ * has 9) with drop_row0 = 2, drop_pad = 3 draws the whole batch's attention-dropout masks, so its outputs and
+ * q/k/v gradients at the real positions are the whole batch's (dout 0 at pads, as a loss gives). Both
+ * kernels, causal and bidirectional. The same shard keyed as a batch of its own differs (the test can fail).
+ */
+FT_TEST(test_attention_dropout_shard) {
+    const int B = 4, T = 9, H = 4, Hkv = 2, D = 8, R0 = 2, Bs = 2, Ts = 6;
+    const int len[4] = {9, 5, 6, 3};
+    const int64_t HD = (int64_t)H * D, KD = (int64_t)Hkv * D, N = (int64_t)B * T, Ns = (int64_t)Bs * Ts;
+    float *q = kc_falloc(N * HD), *k = kc_falloc(N * KD), *v = kc_falloc(N * KD), *dout = kc_falloc(N * HD);
+    float *qs = kc_falloc(Ns * HD), *ks = kc_falloc(Ns * KD), *vs = kc_falloc(Ns * KD),
+          *douts = kc_falloc(Ns * HD);
+    float *out = kc_falloc(N * HD), *dq = kc_falloc(N * HD), *dk = kc_falloc(N * KD), *dv = kc_falloc(N * KD);
+    float *outs = kc_falloc(Ns * HD), *dqs = kc_falloc(Ns * HD), *dks = kc_falloc(Ns * KD),
+          *dvs = kc_falloc(Ns * KD);
+    int32_t mask[4 * 9], masks[2 * 6];
+    kc_fill_normal(q, N * HD, 420, 1.5f), kc_fill_normal(k, N * KD, 421, 1.5f),
+        kc_fill_normal(v, N * KD, 422, 1.0f);
+    kc_fill(dout, N * HD, 423, -1.0f, 1.0f);
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            mask[b * T + t] = t < len[b];
+            if (t >= len[b])
+                memset(dout + ((int64_t)b * T + t) * HD, 0, (size_t)HD * sizeof(float));
+        }
+    for (int b = 0; b < Bs; b++)
+        for (int t = 0; t < Ts; t++) {
+            const int64_t w = (int64_t)(R0 + b) * T + t, sh = (int64_t)b * Ts + t;
+            memcpy(qs + sh * HD, q + w * HD, (size_t)HD * sizeof(float));
+            memcpy(douts + sh * HD, dout + w * HD, (size_t)HD * sizeof(float));
+            memcpy(ks + sh * KD, k + w * KD, (size_t)KD * sizeof(float));
+            memcpy(vs + sh * KD, v + w * KD, (size_t)KD * sizeof(float));
+            masks[sh] = mask[w];
+        }
+    for (int kernel = 0; kernel < 2; kernel++)
+        for (int causal = 0; causal < 2; causal++) {
+            ft_attn_shape s = {B, T, H, Hkv, D, HD, KD, causal != 0, 0.35f, 0.3f, 17, 5, 0, 0};
+            attn_call(kernel, &s, q, k, v, mask, dout, out, dq, dk, dv);
+            for (int keyed = 1; keyed >= 0; keyed--) {
+                ft_attn_shape sh = s;
+                sh.B = Bs, sh.T = Ts;
+                sh.drop_row0 = keyed ? R0 : 0, sh.drop_pad = keyed ? T - Ts : 0;
+                attn_call(kernel, &sh, qs, ks, vs, masks, douts, outs, dqs, dks, dvs);
+                double worst = 0.0, gmax = 1e-30;
+                for (int b = 0; b < Bs; b++)
+                    for (int t = 0; t < len[R0 + b]; t++) {
+                        const int64_t w = (int64_t)(R0 + b) * T + t, r = (int64_t)b * Ts + t;
+                        for (int64_t j = 0; j < HD; j++) {
+                            worst = fmax(worst, fabs((double)outs[r * HD + j] - out[w * HD + j]));
+                            worst = fmax(worst, fabs((double)dqs[r * HD + j] - dq[w * HD + j]));
+                            gmax =
+                                fmax(gmax, fmax(fabs((double)out[w * HD + j]), fabs((double)dq[w * HD + j])));
+                        }
+                        for (int64_t j = 0; j < KD; j++) {
+                            worst = fmax(worst, fabs((double)dks[r * KD + j] - dk[w * KD + j]));
+                            worst = fmax(worst, fabs((double)dvs[r * KD + j] - dv[w * KD + j]));
+                            gmax =
+                                fmax(gmax, fmax(fabs((double)dk[w * KD + j]), fabs((double)dv[w * KD + j])));
+                        }
+                    }
+                if (keyed)
+                    FT_CHECKF(worst <= 1e-5 * gmax, "kernel %d causal %d: shard vs batch %.3g (of %.3g)",
+                              kernel, causal, worst, gmax);
+                else
+                    FT_CHECKF(worst > 1e-2 * gmax,
+                              "kernel %d causal %d: unkeyed shard %.3g: the masks must differ", kernel,
+                              causal, worst);
+            }
+        }
+    free(q), free(k), free(v), free(dout), free(qs), free(ks), free(vs), free(douts);
+    free(out), free(dq), free(dk), free(dv), free(outs), free(dqs), free(dks), free(dvs);
+}
+
 FT_TEST(test_lse_errors) {
     float buf[64] = {0}, lse[8] = {0};
-    ft_attn_shape ok = {1, 2, 2, 1, 4, 8, 4, true, 0.5f, 0.0f, 0, 0};
+    ft_attn_shape ok = {1, 2, 2, 1, 4, 8, 4, true, 0.5f, 0.0f, 0, 0, 0, 0};
     FT_CHECK_OK(ft_attention_forward_lse(buf, lse, buf, buf, buf, NULL, &ok));
     ft_attn_shape s = ok;
     s.H = 3; /* not a multiple of Hkv = 2 */
@@ -190,6 +283,7 @@ FT_TEST(test_lse_errors) {
 int main(void) {
     FT_RUN(test_lse_matches_probs_kernel);
     FT_RUN(test_lse_dropout_index_rule);
+    FT_RUN(test_attention_dropout_shard);
     FT_RUN(test_lse_errors);
     FT_DONE();
 }

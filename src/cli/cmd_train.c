@@ -34,7 +34,9 @@ static const char *TRAIN_USAGE =
     "\n"
     "A run is a YAML recipe; any key can be overridden as key=value (e.g. optim.lr=3e-4 lora.r=16);\n"
     "resume=DIR continues from a checkpoint (or an output_dir's latest one). Ctrl-C (or SIGUSR1) writes a\n"
-    "checkpoint and stops. Data-parallel over MPI: mpirun -np N ftune train ... (docs/distributed.md).\n"
+    "checkpoint and stops (exit 130). Data-parallel over MPI: mpirun -np N ftune train ...; there Ctrl-C on\n"
+    "mpirun reaches the ranks as SIGTERM, which stops them the same way within odls_base_sigkill_timeout\n"
+    "(mpirun --mca odls_base_sigkill_timeout 60 ...: docs/distributed.md).\n"
     "Everything lands in output_dir: the model or adapter, recipe.yaml, ftune_train.json, tokenizer\n"
     "files, metrics.jsonl, TensorBoard events, report.html, checkpoints/. Documentation: docs/training.md.\n"
     "\n"
@@ -52,9 +54,11 @@ static const char *TRAIN_USAGE =
     "\n"
     "Recipe keys:\n";
 
-static volatile sig_atomic_t g_stop; /* set by SIGINT or SIGUSR1; the handler may touch nothing else */
+static volatile sig_atomic_t g_stop; /* set by SIGINT, SIGUSR1 or SIGTERM; the handler touches nothing else */
 
-/* SIGINT (Ctrl-C) or SIGUSR1 (what mpirun forwards to every rank: docs/distributed.md) */
+/* SIGINT (Ctrl-C), SIGUSR1 (what mpirun forwards to every rank), and under an MPI launcher SIGTERM (what
+ * mpirun sends every rank on Ctrl-C, odls_base_sigkill_timeout seconds before its SIGKILL:
+ * docs/distributed.md) */
 static void on_sigint(int sig) {
     g_stop = 1;
     signal(sig, SIG_DFL); /* a second one kills at once */
@@ -305,22 +309,36 @@ static ft_status run_job(job *j, int *exit_code) {
     j->prog.plain_interval = r->report_plain_interval;
     tc.progress = &j->prog;
 
+    const bool launched = ft_dist_launched();
+    const int kill_s = ft_dist_sigkill_timeout();
+    if (world > 1 && kill_s > 0 && kill_s < 30)
+        printf("Ctrl-C on mpirun leaves the ranks %d s to checkpoint (odls_base_sigkill_timeout): for longer "
+               "steps give mpirun --mca odls_base_sigkill_timeout 60, or send it SIGUSR1\n",
+               kill_s);
+    fflush(stdout);
     g_stop = 0;
-    struct sigaction sa, old, old_usr1;
+    struct sigaction sa, old, old_usr1, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old);
     sigaction(SIGUSR1, &sa, &old_usr1);
+    if (launched)
+        sigaction(SIGTERM, &sa, &old_term);
     ft_status s = ft_train(m, &j->tr, j->va.n ? &j->va : NULL, &tc, &j->res);
     sigaction(SIGINT, &old, NULL);
     sigaction(SIGUSR1, &old_usr1, NULL);
+    if (launched)
+        sigaction(SIGTERM, &old_term, NULL);
     j->have_res = true;
     if (s != FT_OK)
         return s;
     ft_train_result *res = &j->res;
-    if (rank > 0) /* the test set, the outputs and the report are rank 0's */
+    if (rank > 0) { /* the test set, the outputs and the report are rank 0's */
+        if (res->end == FT_TRAIN_INTERRUPTED)
+            *exit_code = 130;
         return FT_OK;
+    }
     if (!isnan(res->eval_before) && res->has_eval)
         printf("eval loss: %.4f before, %.4f after\n", res->eval_before, res->eval.loss);
     printf("trained steps %lld..%lld, %lld tokens, %.0f tok/s; train loss %.4f -> %.4f%s\n",
@@ -329,11 +347,12 @@ static ft_status run_job(job *j, int *exit_code) {
            res->end == FT_TRAIN_EARLY_STOPPED ? " (early stopping)" : "");
     if (world > 1)
         printf("data parallel: %d ranks, %.3f MB exchanged per step by each rank (gradients all-reduced%s); "
-               "%s\n",
+               "%s%s\n",
                world, (double)res->comm_bytes_per_step / 1e6,
                !strcmp(r->train_zero, "1") ? ", updated ZeRO-1 slices all-gathered" : "",
                res->ranks_agree ? "parameters bit-identical on every rank"
-                                : "WARNING: the ranks' parameters differ (the output is rank 0's)");
+                                : "WARNING: the ranks' parameters differ (the output is rank 0's)",
+               res->eval_sharded ? "; validation loss evaluated by every rank, batches sharded" : "");
     if (res->skipped)
         printf("%lld steps skipped for a non-finite loss or gradient\n", (long long)res->skipped);
     if (res->has_eval && !isnan(res->best_metric))

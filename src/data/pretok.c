@@ -457,14 +457,19 @@ ft_status ft_dataset_load_pretok_labels(const char *path, char *const *label_nam
     return s;
 }
 
-ft_status ft_batch_collate(const ft_dataset *d, const size_t *idx, int n, int max_len, int32_t pad_id,
-                           ft_batch *out) {
-    memset(out, 0, sizeof *out);
+int ft_batch_collate_len(const ft_dataset *d, const size_t *idx, int n, int max_len) {
     int T = 1;
     for (int i = 0; i < n; i++) {
         int l = d->ex[idx[i]].len < max_len ? d->ex[idx[i]].len : max_len;
         T = l > T ? l : T;
     }
+    return T;
+}
+
+ft_status ft_batch_collate(const ft_dataset *d, const size_t *idx, int n, int max_len, int32_t pad_id,
+                           ft_batch *out) {
+    memset(out, 0, sizeof *out);
+    const int T = ft_batch_collate_len(d, idx, n, max_len);
     size_t cells = (size_t)n * (size_t)T;
     out->input_ids = malloc(cells * sizeof(int32_t));
     out->mask = malloc(cells * sizeof(int32_t));

@@ -61,5 +61,7 @@ void ft_dataset_free(ft_dataset *d);
  * T = the longest (truncated) example. pad_id fills input_ids at pads. */
 ft_status ft_batch_collate(const ft_dataset *d, const size_t *idx, int n, int max_len, int32_t pad_id,
                            ft_batch *out);
+/* The T that ft_batch_collate gives those examples (at least 1). */
+int ft_batch_collate_len(const ft_dataset *d, const size_t *idx, int n, int max_len);
 
 #endif

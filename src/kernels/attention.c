@@ -13,6 +13,13 @@
 
 #define ATT_RB 32 /* query rows per block: 32×T scratch floats on the stack */
 
+/* The dropout counter of probability (b, h, t, key 0): ((row·H + h)·Tk + t)·Tk with row = drop_row0 + b and
+ * Tk = T + drop_pad, so a shard of a larger batch draws that batch's masks ((b·H + h)·T + t)·T alone. */
+static inline int64_t rng_row(const ft_attn_shape *s, int b, int h, int t) {
+    const int64_t Tk = (int64_t)s->T + s->drop_pad;
+    return (((s->drop_row0 + b) * s->H + h) * Tk + t) * Tk;
+}
+
 static inline float keep_scale(const ft_attn_shape *s, int64_t idx) {
     if (s->dropout <= 0.0f)
         return 1.0f;
@@ -74,12 +81,13 @@ void ft_attention_forward(float *out, float *probs, const float *q, const float 
                             ob + (int64_t)t0 * HD, HD);
                 } else {
                     float pk[ATT_RB * T]; /* dropout(P) for this block */
-                    const int64_t base = ((int64_t)b * H + h) * T * T;
-                    for (int r = 0; r < rb; r++)
+                    for (int r = 0; r < rb; r++) {
+                        const int64_t key = rng_row(s, b, h, t0 + r);
                         for (int j = 0; j < kend; j++) {
                             const int64_t idx = (int64_t)(t0 + r) * T + j;
-                            pk[r * kend + j] = pb[idx] == 0.0f ? 0.0f : pb[idx] * keep_scale(s, base + idx);
+                            pk[r * kend + j] = pb[idx] == 0.0f ? 0.0f : pb[idx] * keep_scale(s, key + j);
                         }
+                    }
                     ft_gemm(false, false, rb, D, kend, 1.0f, pk, kend, vb, s->kv_stride, 0.0f,
                             ob + (int64_t)t0 * HD, HD);
                 }
@@ -108,7 +116,6 @@ void ft_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
                 float *dqb = dq + (int64_t)b * T * s->q_stride + (int64_t)h * D;
                 const float *dob = dout + (int64_t)b * T * HD + (int64_t)h * D;
                 const float *pb = probs + ((int64_t)b * H + h) * T * T;
-                const int64_t base = ((int64_t)b * H + h) * T * T;
                 for (int t0 = 0; t0 < T; t0 += ATT_RB) {
                     const int t1 = t0 + ATT_RB < T ? t0 + ATT_RB : T, rb = t1 - t0;
                     const int kend = s->causal ? t1 : T;
@@ -118,11 +125,13 @@ void ft_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
                     if (s->dropout <= 0.0f) {
                         ft_gemm(true, false, kend, D, rb, 1.0f, P, T, dO, HD, 1.0f, dvb, s->kv_stride);
                     } else {
-                        for (int r = 0; r < rb; r++)
+                        for (int r = 0; r < rb; r++) {
+                            const int64_t key = rng_row(s, b, h, t0 + r);
                             for (int j = 0; j < kend; j++) {
                                 const int64_t idx = (int64_t)(t0 + r) * T + j;
-                                buf[r * kend + j] = pb[idx] == 0.0f ? 0.0f : pb[idx] * keep_scale(s, base + idx);
+                                buf[r * kend + j] = pb[idx] == 0.0f ? 0.0f : pb[idx] * keep_scale(s, key + j);
                             }
+                        }
                         ft_gemm(true, false, kend, D, rb, 1.0f, buf, kend, dO, HD, 1.0f, dvb, s->kv_stride);
                     }
                     /* dP = (dO Vᵀ) ⊙ keep; dS = P ⊙ (dP − Σ_j P·dP) · scale */
@@ -133,7 +142,7 @@ void ft_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
                         if (s->dropout > 0.0f)
                             for (int j = 0; j < kend; j++)
                                 br[j] = pr[j] == 0.0f ? 0.0f
-                                                      : br[j] * keep_scale(s, base + (int64_t)(t0 + r) * T + j);
+                                                      : br[j] * keep_scale(s, rng_row(s, b, h, t0 + r) + j);
                         float dot = 0.0f;
 #pragma omp simd reduction(+ : dot)
                         for (int j = 0; j < kend; j++)
@@ -217,7 +226,6 @@ static void fwd_tile(float *out, float *lse, const float *q, const float *k, con
     const float *kb = k + (int64_t)b * T * ks + (int64_t)g * D;
     const float *vb = v + (int64_t)b * T * ks + (int64_t)g * D;
     const int32_t *mrow = mask ? mask + (int64_t)b * T : NULL;
-    const int64_t rng_base = ((int64_t)b * H + h) * T * T;
     const int kend = s->causal ? t1 : T;
     _Alignas(64) float S[ATT_QB * ATT_KB];
     float O[ATT_QB * D], m[ATT_QB], l[ATT_QB];
@@ -265,7 +273,7 @@ static void fwd_tile(float *out, float *lse, const float *q, const float *k, con
             }
             l[r] += sum;
             if (s->dropout > 0.0f) { /* l sums P before dropout; the output gets P ⊙ keep */
-                const int64_t rbase = rng_base + (int64_t)t * T + j0;
+                const int64_t rbase = rng_row(s, b, h, t) + j0;
                 for (int j = 0; j < vis; j++)
                     if (sr[j] != 0.0f)
                         sr[j] *= keep_scale(s, rbase + j);
@@ -328,7 +336,6 @@ ft_status ft_attention_backward_lse(float *dq, float *dk, float *dv, const float
                 float *dqb = dq + (int64_t)b * T * qs + (int64_t)h * D;
                 const int64_t obase = (int64_t)b * T * HD + (int64_t)h * D;
                 const float *lb = lse + ((int64_t)b * H + h) * T;
-                const int64_t rng_base = ((int64_t)b * H + h) * T * T;
                 for (int t0 = 0; t0 < T; t0 += ATT_QB) {
                     const int t1 = t0 + ATT_QB < T ? t0 + ATT_QB : T, rb = t1 - t0;
                     const int kend = s->causal ? t1 : T;
@@ -362,7 +369,7 @@ ft_status ft_attention_backward_lse(float *dq, float *dk, float *dv, const float
                                 pr[j] = 0.0f;
                             if (drop) {
                                 float *xr = X + (int64_t)r * ATT_KB;
-                                const int64_t rbase = rng_base + (int64_t)t * T + j0;
+                                const int64_t rbase = rng_row(s, b, h, t) + j0;
                                 for (int j = 0; j < cb; j++)
                                     xr[j] = pr[j] == 0.0f ? 0.0f : pr[j] * keep_scale(s, rbase + j);
                             }

@@ -123,6 +123,11 @@ typedef struct {
     float scale;
     float dropout;
     uint64_t seed, stream;
+    /* Dropout keys: these B rows are rows drop_row0.. of a batch padded drop_pad positions longer (a
+     * data-parallel shard), whose masks they draw: probability (b, h, t, j) takes counter
+     * (((drop_row0 + b)·H + h)·Tk + t)·Tk + j, Tk = T + drop_pad; 0, 0 is the batch alone. */
+    int64_t drop_row0;
+    int drop_pad;
 } ft_attn_shape;
 void ft_attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
                           const int32_t *mask, const ft_attn_shape *s);
@@ -203,6 +208,19 @@ ft_status ft_lmhead_ce_forward_backward_bf16(ft_matmul *mm, const float *h, cons
  * scaled by 1/(1−p). Forward writes y (may alias x); backward dx += dy·mask/(1−p). ---- */
 void ft_dropout_forward(float *y, const float *x, int64_t n, float p, uint64_t seed, uint64_t stream);
 void ft_dropout_backward(float *dx, const float *dy, int64_t n, float p, uint64_t seed, uint64_t stream);
+/* Dropout on an [N, C] buffer of rows n = b·T + t (T positions of each of B examples), keyed on (example,
+ * position, channel) rather than on the flat index: element (b, t, c) draws counter
+ * ((row0 + b)·(T + pad) + t)·C + c. A shard holding rows row0.. of a batch padded pad positions longer
+ * thus draws that batch's masks; row0 = pad = 0 gives ft_dropout_forward's counters (b·T + t)·C + c. */
+typedef struct {
+    int64_t row0; /* the first row's index in the whole batch */
+    int64_t T;    /* positions per example in this buffer; 0: counter = flat index (row0, pad unused) */
+    int64_t pad;  /* how many more positions the whole batch has */
+} ft_drop_rows;
+void ft_dropout_rows_forward(float *y, const float *x, int64_t N, int64_t C, float p, uint64_t seed,
+                             uint64_t stream, ft_drop_rows k);
+void ft_dropout_rows_backward(float *dx, const float *dy, int64_t N, int64_t C, float p, uint64_t seed,
+                              uint64_t stream, ft_drop_rows k);
 
 /* ---- AdamW (torch semantics): p −= lr·wd·p; m,v moments; p −= lr · m̂ / (√v̂ + eps), step t ≥ 1 ---- */
 void ft_adamw_step(float *p, const float *g, float *m, float *v, int64_t n, float lr, float beta1, float beta2,

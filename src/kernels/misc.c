@@ -162,18 +162,47 @@ void ft_cross_entropy_backward(float *dlogits, const float *logits, const int32_
 }
 
 void ft_dropout_forward(float *y, const float *x, int64_t n, float p, uint64_t seed, uint64_t stream) {
-    const float ks = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
-#pragma omp parallel for schedule(static) if (n >= FT_PAR_MIN)
-    for (int64_t i = 0; i < n; i++)
-        y[i] = (p <= 0.0f || ft_rng_uniform(seed, stream, (uint64_t)i) >= p) ? x[i] * ks : 0.0f;
+    ft_dropout_rows_forward(y, x, n, 1, p, seed, stream, (ft_drop_rows){0, 0, 0});
 }
 
 void ft_dropout_backward(float *dx, const float *dy, int64_t n, float p, uint64_t seed, uint64_t stream) {
+    ft_dropout_rows_backward(dx, dy, n, 1, p, seed, stream, (ft_drop_rows){0, 0, 0});
+}
+
+/* The counter of row n's first channel (ft_drop_rows). */
+static inline uint64_t drop_row_key(ft_drop_rows k, int64_t n, int64_t C) {
+    if (k.T <= 0)
+        return (uint64_t)(n * C);
+    return (uint64_t)(((k.row0 + n / k.T) * (k.T + k.pad) + n % k.T) * C);
+}
+
+/* out = in·keep/(1−p) (add: out += that, the backward) over an [N, C] buffer keyed by k. */
+static void dropout_rows(float *out, const float *in, int64_t N, int64_t C, float p, uint64_t seed,
+                         uint64_t stream, ft_drop_rows k, bool add) {
     const float ks = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
-#pragma omp parallel for schedule(static) if (n >= FT_PAR_MIN)
-    for (int64_t i = 0; i < n; i++)
-        if (p <= 0.0f || ft_rng_uniform(seed, stream, (uint64_t)i) >= p)
-            dx[i] += dy[i] * ks;
+#pragma omp parallel for schedule(static) if (N * C >= FT_PAR_MIN)
+    for (int64_t n = 0; n < N; n++) {
+        const uint64_t key = drop_row_key(k, n, C);
+        for (int64_t c = 0; c < C; c++) {
+            const int64_t i = n * C + c;
+            const bool keep = p <= 0.0f || ft_rng_uniform(seed, stream, key + (uint64_t)c) >= p;
+            if (add) {
+                if (keep)
+                    out[i] += in[i] * ks;
+            } else
+                out[i] = keep ? in[i] * ks : 0.0f;
+        }
+    }
+}
+
+void ft_dropout_rows_forward(float *y, const float *x, int64_t N, int64_t C, float p, uint64_t seed,
+                             uint64_t stream, ft_drop_rows k) {
+    dropout_rows(y, x, N, C, p, seed, stream, k, false);
+}
+
+void ft_dropout_rows_backward(float *dx, const float *dy, int64_t N, int64_t C, float p, uint64_t seed,
+                              uint64_t stream, ft_drop_rows k) {
+    dropout_rows(dx, dy, N, C, p, seed, stream, k, true);
 }
 
 void ft_adamw_step(float *p, const float *g, float *m, float *v, int64_t n, float lr, float beta1, float beta2,

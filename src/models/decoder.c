@@ -223,6 +223,8 @@ static ft_attn_shape attn_shape(const ft_model *m, const ft_acts *a, int layer) 
     s.dropout = a->opts.training ? c->attn_dropout : 0.0f;
     s.seed = a->opts.seed;
     s.stream = drop_stream(&a->opts, layer, 0);
+    s.drop_row0 = a->opts.drop_row0;
+    s.drop_pad = a->opts.drop_pad;
     return s;
 }
 
@@ -431,6 +433,7 @@ static ft_status dec_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *
     a->n_virtual = m->n_virtual;
     a->N = N;
     a->opts = *o;
+    a->opts.drop_T = T;
     AL(a->L, c->n_layers);
     memset(a->L, 0, (size_t)c->n_layers * sizeof *a->L);
     FT_TRY(setup_inputs(m, b, a, arena));
@@ -455,7 +458,8 @@ static ft_status dec_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *
                 xr[j] = pr[j] + (wp ? wp[j] : 0.0f);
         }
     if (o->training && c->embd_dropout > 0.0f)
-        ft_dropout_forward(x, x, N * C, c->embd_dropout, o->seed, drop_stream(o, -1, 0));
+        ft_dropout_rows_forward(x, x, N, C, c->embd_dropout, o->seed, drop_stream(o, -1, 0),
+                                ft_model_drop_rows(&a->opts));
 
     /* checkpoint: keep only each block's input (and the last output); the rest of a block lives between a
      * mark and a rewind, and the backward recomputes it */
@@ -745,7 +749,8 @@ static ft_status dec_backward(ft_model *m, ft_acts *a, ft_arena *arena, float lo
     float *demb = dres;
     if (o->training && c->embd_dropout > 0.0f) {
         ZERO(dbuf, N * C);
-        ft_dropout_backward(dbuf, dres, N * C, c->embd_dropout, o->seed, drop_stream(o, -1, 0));
+        ft_dropout_rows_backward(dbuf, dres, N, C, c->embd_dropout, o->seed, drop_stream(o, -1, 0),
+                                 ft_model_drop_rows(o));
         demb = dbuf;
     }
     if (gpt2 && G(m->wpe))

@@ -158,8 +158,8 @@ static ft_status head_fwd(const ft_model *m, enc_acts *a, ft_arena *arena) {
         memcpy(a->cls_in + (int64_t)r * C, a->x_final + (int64_t)r * a->T * C, (size_t)C * sizeof(float));
     const int layer = c->n_layers;
     if (roberta && dropping(a, c->cls_dropout))
-        ft_dropout_forward(a->cls_in, a->cls_in, B * C, c->cls_dropout, a->opts.seed,
-                           drop_stream(&a->opts, layer, 1));
+        ft_dropout_rows_forward(a->cls_in, a->cls_in, B, C, c->cls_dropout, a->opts.seed,
+                                drop_stream(&a->opts, layer, 1), ft_model_drop_examples(&a->opts));
     ft_linear_forward(a->pre, a->cls_in, W(head_dense_w(m)), W(head_dense_b(m)), B, C, C, false);
     for (int64_t j = 0; j < B * C; j++)
         a->hid[j] = distil ? (a->pre[j] > 0.0f ? a->pre[j] : 0.0f) : tanhf(a->pre[j]);
@@ -167,8 +167,8 @@ static ft_status head_fwd(const ft_model *m, enc_acts *a, ft_arena *arena) {
     if (dropping(a, c->cls_dropout)) { /* classifier_dropout (or hidden_dropout_prob), DistilBERT
                                           seq_classif_dropout */
         AL(a->hid_d, (int64_t)B * C);
-        ft_dropout_forward(a->hid_d, a->hid, B * C, c->cls_dropout, a->opts.seed,
-                           drop_stream(&a->opts, layer, 2));
+        ft_dropout_rows_forward(a->hid_d, a->hid, B, C, c->cls_dropout, a->opts.seed,
+                                drop_stream(&a->opts, layer, 2), ft_model_drop_examples(&a->opts));
     }
     ft_linear_forward(a->logits, a->hid_d, W(m->score), W(m->score_b), B, C, K, false);
     return FT_OK;
@@ -206,8 +206,8 @@ static ft_status tok_head_fwd(const ft_model *m, enc_acts *a, ft_arena *arena) {
     a->tok_in = a->x_final;
     if (dropping(a, p)) {
         AL(a->tok_in, N * C);
-        ft_dropout_forward(a->tok_in, a->x_final, N * C, p, a->opts.seed,
-                           drop_stream(&a->opts, m->cfg.n_layers, 3));
+        ft_dropout_rows_forward(a->tok_in, a->x_final, N, C, p, a->opts.seed,
+                                drop_stream(&a->opts, m->cfg.n_layers, 3), ft_model_drop_rows(&a->opts));
     }
     AL(a->logits, N * K);
     ft_linear_forward(a->logits, a->tok_in, W(m->score), W(m->score_b), N, C, K, false);
@@ -326,6 +326,7 @@ static ft_status enc_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *
     a->N = N;
     a->K = m->n_labels;
     a->opts = *o;
+    a->opts.drop_T = T;
     AL(a->L, c->n_layers);
     memset(a->L, 0, (size_t)c->n_layers * sizeof *a->L);
     FT_TRY(setup_inputs(m, b, a, arena));
@@ -351,7 +352,8 @@ static ft_status enc_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *
     AL(x, N * C);
     ft_layernorm_forward(x, a->e_mean, a->e_rstd, a->e, W(m->eln_w), W(m->eln_b), N, C, c->norm_eps);
     if (dropping(a, c->embd_dropout))
-        ft_dropout_forward(x, x, N * C, c->embd_dropout, o->seed, drop_stream(o, -1, 0));
+        ft_dropout_rows_forward(x, x, N, C, c->embd_dropout, o->seed, drop_stream(o, -1, 0),
+                                ft_model_drop_rows(&a->opts));
 
     FT_TRY(ft_model_blocks_forward(m, o->checkpoint, N, layer_fwd, a, a->L, &x, arena));
     a->x_final = x;
@@ -399,8 +401,8 @@ static ft_status tok_head_bwd(ft_model *m, enc_acts *a, float *dx, float loss_sc
     ft_linear_backward(din, G(m->score), G(m->score_b), dlog, a->tok_in, W(m->score), N, C, K, false);
     if (din != dx) {
         ZERO(dx, N * C);
-        ft_dropout_backward(dx, din, N * C, tok_dropout(m), a->opts.seed,
-                            drop_stream(&a->opts, m->cfg.n_layers, 3));
+        ft_dropout_rows_backward(dx, din, N, C, tok_dropout(m), a->opts.seed,
+                                 drop_stream(&a->opts, m->cfg.n_layers, 3), ft_model_drop_rows(&a->opts));
     }
     return FT_OK;
 }
@@ -437,7 +439,8 @@ static ft_status head_bwd(ft_model *m, enc_acts *a, float *dx, float loss_scale,
             dlog[r] = 2.0f * (a->logits[r] - a->reg[r]) * loss_scale / (float)a->count;
     ft_linear_backward(dh, G(m->score), G(m->score_b), dlog, a->hid_d, W(m->score), B, C, K, false);
     if (a->hid_d != a->hid) {
-        ft_dropout_backward(dpre, dh, B * C, c->cls_dropout, a->opts.seed, drop_stream(&a->opts, layer, 2));
+        ft_dropout_rows_backward(dpre, dh, B, C, c->cls_dropout, a->opts.seed,
+                                 drop_stream(&a->opts, layer, 2), ft_model_drop_examples(&a->opts));
         memcpy(dh, dpre, (size_t)(B * C) * sizeof(float));
     }
     const bool distil = c->enc == FT_ENC_DISTILBERT;
@@ -447,7 +450,8 @@ static ft_status head_bwd(ft_model *m, enc_acts *a, float *dx, float loss_scale,
                        C, false);
     if (c->enc == FT_ENC_ROBERTA && dropping(a, c->cls_dropout)) {
         ZERO(dh, B * C);
-        ft_dropout_backward(dh, din, B * C, c->cls_dropout, a->opts.seed, drop_stream(&a->opts, layer, 1));
+        ft_dropout_rows_backward(dh, din, B, C, c->cls_dropout, a->opts.seed, drop_stream(&a->opts, layer, 1),
+                                 ft_model_drop_examples(&a->opts));
         din = dh;
     }
     ZERO(dx, a->N * C);
@@ -527,7 +531,8 @@ static ft_status enc_backward(ft_model *m, ft_acts *acts, ft_arena *arena, float
     const float *dx0 = dres;
     if (dropping(a, c->embd_dropout)) {
         ZERO(dbuf, N * C);
-        ft_dropout_backward(dbuf, dres, N * C, c->embd_dropout, a->opts.seed, drop_stream(&a->opts, -1, 0));
+        ft_dropout_rows_backward(dbuf, dres, N, C, c->embd_dropout, a->opts.seed,
+                                 drop_stream(&a->opts, -1, 0), ft_model_drop_rows(&a->opts));
         dx0 = dbuf;
     }
     ZERO(ds, N * C);

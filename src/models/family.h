@@ -51,6 +51,10 @@ ft_status ft_model_adapter_backward(const ft_model *m, const ft_adapter_idx *A, 
                                     int64_t N, float *dout, const float *dy, ft_arena *arena);
 /* The dropout RNG stream of a step's layer (−1 embeddings) and site: distinct for each. */
 uint64_t ft_model_drop_stream(const ft_fwd_opts *o, int layer, int site);
+/* The dropout keys of an [B·T', C] activation (o->drop_T positions per example) and of a [B, C] one (one row
+ * per example): (example in the whole batch, position, channel), ft_fwd_opts.drop_row0 / drop_pad. */
+ft_drop_rows ft_model_drop_rows(const ft_fwd_opts *o);
+ft_drop_rows ft_model_drop_examples(const ft_fwd_opts *o);
 /* A linear site with its PEFT hooks, the gradients of what trains and the step's dropout settings. */
 ft_lin ft_model_step_lin(const ft_model *m, const ft_fwd_opts *o, int layer, ft_site site);
 /* LoRA on the embedding tables (PEFT lora.Embedding, no dropout): x += s·Aᵀ[ids]·Bᵀ (token ids for the token

@@ -306,6 +306,14 @@ typedef struct {
      * PEFT tensor needs (a norm or an activation from the kept input: the same function on the same
      * values, so the same bits); ≈ 6 of 16 [N,C]-sized buffers per GPT-2 block fewer. */
     bool keep_recomputable;
+    /* Dropout keys (data parallelism, train/trainer.c): this batch is rows drop_row0.. of a larger batch
+     * padded drop_pad positions longer, and every dropout mask keys on (row there, position, channel), so a
+     * row draws the same masks in either batch. 0, 0: the batch alone (the counters it always had). */
+    int64_t drop_row0;
+    int drop_pad;
+    /* Set by the model's forward in its copy of these options (callers leave 0): the positions per example
+     * of its [B·T', C] activations (n_virtual + T for text, 1 + patches for a ViT). */
+    int drop_T;
 } ft_fwd_opts;
 
 typedef struct ft_acts ft_acts; /* activation cache of one step, from the arena */

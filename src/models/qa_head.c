@@ -41,8 +41,8 @@ ft_status ft_model_qa_head_forward(const ft_model *m, const ft_batch *b, const f
     if (qa_dropping(m, o)) {
         if (!(c->in_d = ft_arena_alloc(arena, (size_t)(N * C) * sizeof(float))))
             return FT_ERR_NOMEM;
-        ft_dropout_forward(c->in_d, x, N * C, m->cfg.qa_dropout, o->seed,
-                           ft_model_drop_stream(o, m->cfg.n_layers, 3));
+        ft_dropout_rows_forward(c->in_d, x, N, C, m->cfg.qa_dropout, o->seed,
+                                ft_model_drop_stream(o, m->cfg.n_layers, 3), ft_model_drop_rows(o));
         c->in = c->in_d;
     }
     if (!(c->logits = ft_arena_alloc(arena, (size_t)(N * 2) * sizeof(float))))
@@ -108,8 +108,8 @@ ft_status ft_model_qa_head_backward(ft_model *m, const ft_fwd_opts *o, const ft_
     ft_linear_backward(din, G(m->score), G(m->score_b), dlog, c->in, W(m->score), N, C, 2, false);
     if (c->in_d) {
         memset(dx, 0, (size_t)(N * C) * sizeof(float));
-        ft_dropout_backward(dx, din, N * C, m->cfg.qa_dropout, o->seed,
-                            ft_model_drop_stream(o, m->cfg.n_layers, 3));
+        ft_dropout_rows_backward(dx, din, N, C, m->cfg.qa_dropout, o->seed,
+                                 ft_model_drop_stream(o, m->cfg.n_layers, 3), ft_model_drop_rows(o));
     }
     return FT_OK;
 }

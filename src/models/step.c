@@ -13,11 +13,20 @@ uint64_t ft_model_drop_stream(const ft_fwd_opts *o, int layer, int site) {
     return o->step * 4096u + (uint64_t)(layer + 1) * 32u + (uint64_t)site;
 }
 
+ft_drop_rows ft_model_drop_rows(const ft_fwd_opts *o) {
+    return (ft_drop_rows){o->drop_row0, o->drop_T, o->drop_pad};
+}
+
+ft_drop_rows ft_model_drop_examples(const ft_fwd_opts *o) {
+    return (ft_drop_rows){o->drop_row0, 1, 0};
+}
+
 ft_lin ft_model_step_lin(const ft_model *m, const ft_fwd_opts *o, int layer, ft_site site) {
     ft_lin L = ft_model_site_lin(m, layer, site, true);
     L.training = o->training;
     L.seed = o->seed;
     L.stream = ft_model_drop_stream(o, layer, 8 + (int)site);
+    L.drop_rows = ft_model_drop_rows(o);
     return L;
 }
 
@@ -170,7 +179,8 @@ ft_status ft_model_branch_out(const ft_model *m, const ft_fwd_opts *o, int l, in
     else if (dst != src)
         memcpy(dst, src, (size_t)n * sizeof(float));
     if (o->training && m->cfg.resid_dropout > 0.0f)
-        ft_dropout_forward(dst, dst, n, m->cfg.resid_dropout, o->seed, ft_model_drop_stream(o, l, 1 + which));
+        ft_dropout_rows_forward(dst, dst, N, m->cfg.hidden, m->cfg.resid_dropout, o->seed,
+                                ft_model_drop_stream(o, l, 1 + which), ft_model_drop_rows(o));
     return FT_OK;
 }
 
@@ -181,8 +191,8 @@ ft_status ft_model_branch_grad(const ft_model *m, const ft_fwd_opts *o, int l, i
     const float *d = dres;
     if (o->training && m->cfg.resid_dropout > 0.0f) {
         memset(buf, 0, (size_t)n * sizeof(float));
-        ft_dropout_backward(buf, dres, n, m->cfg.resid_dropout, o->seed,
-                            ft_model_drop_stream(o, l, 1 + which));
+        ft_dropout_rows_backward(buf, dres, N, m->cfg.hidden, m->cfg.resid_dropout, o->seed,
+                                 ft_model_drop_stream(o, l, 1 + which), ft_model_drop_rows(o));
         d = buf;
     }
     const ft_adapter_idx *A = &m->adapters[l * 2 + which];
@@ -218,7 +228,9 @@ static ft_attn_shape bidir_shape(const ft_model *m, const ft_fwd_opts *o, int B,
                            .scale = 1.0f / sqrtf((float)c->head_dim),
                            .dropout = o->training ? c->attn_dropout : 0.0f,
                            .seed = o->seed,
-                           .stream = ft_model_drop_stream(o, l, 0)};
+                           .stream = ft_model_drop_stream(o, l, 0),
+                           .drop_row0 = o->drop_row0,
+                           .drop_pad = o->drop_pad};
 }
 
 ft_status ft_model_site_forward(const ft_model *m, const ft_fwd_opts *o, int l, ft_site site, int64_t N, float *y,

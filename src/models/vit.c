@@ -142,8 +142,8 @@ static ft_status embed_fwd(const ft_model *m, const ft_batch *b, vit_acts *a, fl
                 xr[t * C + j] = E[((int64_t)r * n + t - 1) * C + j] + a->pos[t * C + j];
     }
     if (a->opts.training && c->embd_dropout > 0.0f)
-        ft_dropout_forward(x0, x0, a->N * C, c->embd_dropout, a->opts.seed,
-                           ft_model_drop_stream(&a->opts, -1, 0));
+        ft_dropout_rows_forward(x0, x0, a->N, C, c->embd_dropout, a->opts.seed,
+                                ft_model_drop_stream(&a->opts, -1, 0), ft_model_drop_rows(&a->opts));
     return FT_OK;
 }
 
@@ -176,6 +176,8 @@ static ft_status vit_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *
                     .NP = (int64_t)B * (T - 1),
                     .K = m->n_labels,
                     .opts = *o};
+    a->opts.drop_T = T;
+    a->opts.drop_pad = 0; /* images are never padded: a shard's rows have the whole batch's length */
     AL(a->L, c->n_layers);
     memset(a->L, 0, (size_t)c->n_layers * sizeof *a->L);
     float *x;
@@ -300,8 +302,8 @@ static ft_status vit_backward(ft_model *m, ft_acts *acts, ft_arena *arena, float
     if (a->opts.training && c->embd_dropout > 0.0f) {
         float *dbuf = g.ds;
         memset(dbuf, 0, (size_t)(N * C) * sizeof(float));
-        ft_dropout_backward(dbuf, dres, N * C, c->embd_dropout, a->opts.seed,
-                            ft_model_drop_stream(&a->opts, -1, 0));
+        ft_dropout_rows_backward(dbuf, dres, N, C, c->embd_dropout, a->opts.seed,
+                                 ft_model_drop_stream(&a->opts, -1, 0), ft_model_drop_rows(&a->opts));
         dx0 = dbuf;
     }
     return embed_bwd(m, a, (float *)(uintptr_t)dx0, arena);

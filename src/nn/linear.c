@@ -121,7 +121,7 @@ ft_status ft_lin_forward(const ft_lin *L, float *y, const float *x, int64_t N, f
         if (L->training && L->lora_dropout > 0.0f) {
             if (!(ubuf = take(arena, N * L->in)))
                 return FT_ERR_NOMEM;
-            ft_dropout_forward(ubuf, x, N * L->in, L->lora_dropout, L->seed, L->stream);
+            ft_dropout_rows_forward(ubuf, x, N, L->in, L->lora_dropout, L->seed, L->stream, L->drop_rows);
             u = ubuf;
         }
         if (!(c->lora_h = take(arena, N * L->r)))
@@ -151,7 +151,8 @@ ft_status ft_lin_backward(const ft_lin *L, float *dx, const float *dy, const flo
                     float *ub = take(arena, N * L->in);
                     if (!ub)
                         return FT_ERR_NOMEM;
-                    ft_dropout_forward(ub, x, N * L->in, L->lora_dropout, L->seed, L->stream);
+                    ft_dropout_rows_forward(ub, x, N, L->in, L->lora_dropout, L->seed, L->stream,
+                                            L->drop_rows);
                     u = ub;
                 }
                 ft_gemm(true, false, L->r, L->in, N, 1.0f, dh, L->r, u, L->in, 1.0f, L->dlora_a, L->in); /* dA += dhᵀ u */
@@ -162,7 +163,8 @@ ft_status ft_lin_backward(const ft_lin *L, float *dx, const float *dy, const flo
                     if (!du)
                         return FT_ERR_NOMEM;
                     ft_gemm(false, false, N, L->in, L->r, 1.0f, dh, L->r, L->lora_a, L->in, 0.0f, du, L->in);
-                    ft_dropout_backward(dx, du, N * L->in, L->lora_dropout, L->seed, L->stream);
+                    ft_dropout_rows_backward(dx, du, N, L->in, L->lora_dropout, L->seed, L->stream,
+                                             L->drop_rows);
                 } else {
                     ft_gemm(false, false, N, L->in, L->r, 1.0f, dh, L->r, L->lora_a, L->in, 1.0f, dx, L->in); /* dx += dh A */
                 }

@@ -28,9 +28,10 @@ typedef struct {
      * (x·W, dy·Wᵀ, the weight gradient) run in bf16 with fp32 accumulation. DoRA keeps fp32. */
     const uint16_t *w16;
     struct ft_matmul *mm;
-    /* dropout RNG */
+    /* dropout RNG; LoRA dropout keys on (example, position, channel) of x by drop_rows (kernels.h) */
     bool training;
     uint64_t seed, stream;
+    ft_drop_rows drop_rows;
 } ft_lin;
 
 typedef struct {

@@ -37,6 +37,17 @@ int ft_dist_launched_size(void) {
     return n > 0 ? n : 1;
 }
 
+bool ft_dist_launched(void) {
+    return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK");
+}
+
+int ft_dist_sigkill_timeout(void) {
+    if (!getenv("OMPI_COMM_WORLD_SIZE"))
+        return 0;
+    const char *v = getenv("OMPI_MCA_odls_base_sigkill_timeout");
+    return v && *v ? atoi(v) : 1;
+}
+
 /* FTUNE_MPI_PLUGIN, else next to the executable, else <exe>/../lib, else the loader's search path. */
 static void *open_plugin(char *tried, size_t n) {
     char path[PATH_MAX + 64];

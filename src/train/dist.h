@@ -14,6 +14,12 @@ typedef struct ft_dist ft_dist;
 
 /* Ranks the launcher announced in the environment (1 when none). */
 int ft_dist_launched_size(void);
+/* Whether an MPI launcher (mpirun, srun) started this process, with any number of ranks. */
+bool ft_dist_launched(void);
+/* OpenMPI's delay between its SIGTERM to the ranks and its SIGKILL (MCA odls_base_sigkill_timeout, as
+ * mpirun passes it to the ranks' environment): its value, 1 (OpenMPI's default) when not set there, 0 when
+ * the launcher is not OpenMPI's. */
+int ft_dist_sigkill_timeout(void);
 /* Join the job: *out = NULL for a single process (no launcher, or one rank); an error when a launcher
  * asked for more ranks and the plugin cannot be loaded. timeout_s > 0: a collective waiting longer aborts
  * the job with a message (a rank died or hangs). */

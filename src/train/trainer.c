@@ -544,11 +544,61 @@ static ft_status share_eval(run *r, bool *improved, bool *stop_early) {
     return FT_OK;
 }
 
-/* Evaluate (rank 0), log, update best / early-stopping state; *stop_early set when patience ran out. */
+/* A language model's evaluation (its metric is the loss) over every rank: batch k runs on rank k mod N, the
+ * batches' loss sums and target counts are summed over the ranks in one allreduce (each slot is filled by
+ * one rank, zeros elsewhere: exact) and added in batch order, as ft_train_evaluate adds them: the same bits
+ * as one process evaluating alone, N times faster. The metrics of the other tasks need every prediction in
+ * one place and stay rank 0's. */
+static bool eval_sharded(const run *r) {
+    return r->world > 1 && (r->m->task == FT_TASK_CAUSAL_LM || r->m->task == FT_TASK_MASKED_LM);
+}
+
+static ft_status evaluate_loss_sharded(run *r, ft_eval_result *out) {
+    const ft_train_cfg *c = r->cfg;
+    const size_t bs = (size_t)r->eval_bs, nb = (r->val->n + bs - 1) / bs;
+    memset(out, 0, sizeof *out);
+    double *v = calloc(2 * nb + 1, sizeof *v);
+    size_t *idx = malloc(bs * sizeof *idx);
+    ft_status s = v && idx ? FT_OK : ft_fail(FT_ERR_NOMEM, "out of memory");
+    for (size_t k = (size_t)r->rank; s == FT_OK && k < nb; k += (size_t)r->world) {
+        eval_step e;
+        int64_t count = 0;
+        s = eval_batch(r->m, r->val, k * bs, (int)bs, c->seq_len, c->pad_id, &r->arena, idx, &e, &v[2 * k],
+                       &count);
+        if (s == FT_OK) {
+            v[2 * k + 1] = (double)count;
+            ft_batch_free(&e.b);
+        }
+    }
+    if (s == FT_OK)
+        s = ft_dist_allreduce_f64(c->dist, v, 2 * nb, false);
+    double total = 0.0;
+    int64_t count = 0;
+    for (size_t k = 0; s == FT_OK && k < nb; k++) {
+        total += v[2 * k];
+        count += (int64_t)v[2 * k + 1];
+    }
+    if (s == FT_OK)
+        s = eval_mean(total, count, "target", out);
+    free(v);
+    free(idx);
+    return s;
+}
+
+/* Evaluate (rank 0, or every rank with eval_sharded), log, update best / early-stopping state; *stop_early
+ * set when patience ran out. */
 static ft_status evaluate_here(run *r, bool *improved_out, bool *stop_early) {
     const ft_train_cfg *c = r->cfg;
     ft_eval_result ev;
-    FT_TRY(ft_train_evaluate(r->m, r->val, r->eval_bs, c->seq_len, c->pad_id, &r->arena, &ev));
+    if (eval_sharded(r)) {
+        FT_TRY(evaluate_loss_sharded(r, &ev));
+        r->res->eval_sharded = true;
+        if (r->rank != 0) { /* the logging and the decisions are rank 0's (share_eval) */
+            ft_eval_result_free(&ev);
+            return FT_OK;
+        }
+    } else
+        FT_TRY(ft_train_evaluate(r->m, r->val, r->eval_bs, c->seq_len, c->pad_id, &r->arena, &ev));
     ft_eval_result_free(&r->res->eval);
     r->res->eval = ev;
     r->res->has_eval = true;
@@ -599,12 +649,13 @@ static ft_status evaluate_here(run *r, bool *improved_out, bool *stop_early) {
     return FT_OK;
 }
 
-/* The evaluation: on rank 0, its decisions shared; a new best is checkpointed (all ranks take part). */
+/* The evaluation: on rank 0 (a language model's loss: on every rank, sharded), its decisions shared; a new
+ * best is checkpointed (all ranks take part). */
 static ft_status evaluate(run *r, bool *stop_early) {
     const ft_train_cfg *c = r->cfg;
     bool improved = false;
     *stop_early = false;
-    if (r->rank == 0)
+    if (r->rank == 0 || eval_sharded(r))
         FT_TRY(evaluate_here(r, &improved, stop_early));
     FT_TRY(share_eval(r, &improved, stop_early));
     /* the best must exist as a checkpoint to be kept */
@@ -618,11 +669,13 @@ static ft_status evaluate(run *r, bool *stop_early) {
 
 /* The micro-batches of one step on this rank, leaving grads = the gradient of the summed loss (Σ over
  * targets), *sum = the summed loss, out->count / tokens / nonfinite. Rank `rank` of `world` holds rows
- * rank·micro_bs.. of each global micro-batch of world·micro_bs rows: masked-LM masks key on the global row
- * (the same masks whatever the number of ranks), each rank's dropout on its own stream. */
-static ft_status accumulate_sum(ft_model *m, const ft_dataset *d, const size_t *idx, int n_micro,
-                                int micro_bs, int seq_len, int32_t pad_id, const ft_fwd_opts *base,
-                                ft_arena *arena, int rank, int world, ft_accum_result *out, double *sum_out) {
+ * rank·micro_bs.. of each global micro-batch of world·micro_bs rows (all of them in gidx, NULL for one
+ * rank): masked-LM and dropout masks key on the global row (the same masks whatever the number of ranks;
+ * dropout also on the position, the shard being padded to its own longest row). */
+static ft_status accumulate_sum(ft_model *m, const ft_dataset *d, const size_t *idx, const size_t *gidx,
+                                int n_micro, int micro_bs, int seq_len, int32_t pad_id,
+                                const ft_fwd_opts *base, ft_arena *arena, int rank, int world,
+                                ft_accum_result *out, double *sum_out) {
     memset(out, 0, sizeof *out);
     out->loss = out->grad_norm = NAN;
     ft_model_zero_grad(m);
@@ -648,8 +701,11 @@ static ft_status accumulate_sum(ft_model *m, const ft_dataset *d, const size_t *
             out->tokens += (int64_t)b.B * ft_model_batch_seq_len(m, &b);
         ft_arena_reset(arena);
         ft_fwd_opts o = micro_opts(base, mb);
-        if (world > 1)
-            o.step = gstep * (uint64_t)world + (uint64_t)rank;
+        if (gidx) { /* dropout: this shard's rows where they sit in the global micro-batch */
+            const size_t gb = (size_t)micro_bs * (size_t)world;
+            o.drop_row0 = (int64_t)rank * micro_bs;
+            o.drop_pad = ft_batch_collate_len(d, gidx + (size_t)mb * gb, (int)gb, seq_len) - b.T;
+        }
         ft_acts *a = NULL;
         double loss = 0.0;
         int64_t cnt = -1;
@@ -678,7 +734,8 @@ ft_status ft_train_accumulate(ft_model *m, const ft_dataset *d, const size_t *id
                               int seq_len, int32_t pad_id, const ft_fwd_opts *base, ft_arena *arena,
                               ft_accum_result *out) {
     double sum = 0.0;
-    ft_status s = accumulate_sum(m, d, idx, n_micro, micro_bs, seq_len, pad_id, base, arena, 0, 1, out, &sum);
+    ft_status s =
+        accumulate_sum(m, d, idx, NULL, n_micro, micro_bs, seq_len, pad_id, base, arena, 0, 1, out, &sum);
     if (s != FT_OK || out->nonfinite || out->count == 0)
         return s;
     /* Σ over targets → mean over all targets of the step, and that gradient's norm in the same pass */
@@ -690,10 +747,11 @@ ft_status ft_train_accumulate(ft_model *m, const ft_dataset *d, const size_t *id
 /* Data parallelism: this rank's part of the step summed with the others' (targets, loss, tokens, the
  * non-finite flag, then the gradients), then scaled by 1/Σ targets as ft_train_accumulate does: the mean
  * over every target of the global batch, the same on every rank. */
-static ft_status accumulate_dist(run *r, const size_t *idx, const ft_fwd_opts *o, ft_accum_result *ar) {
+static ft_status accumulate_dist(run *r, const size_t *idx, const size_t *gidx, const ft_fwd_opts *o,
+                                 ft_accum_result *ar) {
     const ft_train_cfg *c = r->cfg;
     double sum = 0.0;
-    FT_TRY(accumulate_sum(r->m, r->train, idx, c->grad_accum, c->batch_size, c->seq_len, c->pad_id, o,
+    FT_TRY(accumulate_sum(r->m, r->train, idx, gidx, c->grad_accum, c->batch_size, c->seq_len, c->pad_id, o,
                           &r->arena, r->rank, r->world, ar, &sum));
     double v[4] = {(double)ar->count, sum, (double)ar->tokens, ar->nonfinite ? 1.0 : 0.0};
     FT_TRY(ft_dist_allreduce_f64(c->dist, v, 4, false));
@@ -729,7 +787,7 @@ static ft_status train_step(run *r, double *loss_out, double *gnorm_out, float *
     ft_fwd_opts o = {.training = true, .seed = c->seed, .step = (uint64_t)r->st.step * (uint64_t)c->grad_accum,
                      .label_smoothing = c->label_smoothing, .checkpoint = c->activation_checkpointing};
     ft_accum_result ar;
-    ft_status s = r->world > 1 ? accumulate_dist(r, mine, &o, &ar)
+    ft_status s = r->world > 1 ? accumulate_dist(r, mine, idx, &o, &ar)
                                : ft_train_accumulate(r->m, r->train, mine, c->grad_accum, c->batch_size,
                                                      c->seq_len, c->pad_id, &o, &r->arena, &ar);
     free(idx);

@@ -122,6 +122,7 @@ typedef struct {
     int world;                    /* ranks (1: one process) */
     uint64_t comm_bytes_per_step; /* bytes exchanged per step by each rank (last step) */
     bool ranks_agree;             /* at the end every rank held the same parameters, bit for bit */
+    bool eval_sharded;            /* the validation loss was evaluated by all ranks, batches sharded */
     bool has_eval;
     ft_eval_result eval;                  /* the last evaluation */
     double best_metric;

@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """Compares two training outputs (tests/dist_mpi.sh): A from N MPI ranks, B from one process.
 
-  dist_compare.py A B [--losses] [--file F ...] [--rtol R] [--expect-differ]
+  dist_compare.py A B [--losses [--since S]] [--file F ...] [--rtol R] [--expect-differ]
 
 --losses: train/loss and eval/loss of every step in A/metrics.jsonl and B/metrics.jsonl: the same
-  (key, step) pairs, and |a - b| <= R * |b| for each.
+  (key, step) pairs, and |a - b| <= R * |b| for each. --since S: only the steps after S (A resumed from
+  a checkpoint of step S, B a run that never stopped).
 --file F: the safetensors file A/F and B/F: the same tensor names and shapes, every value finite, and
   per tensor max |a - b| <= R * max(max |b|, 1e-30) (the largest difference relative to the tensor's
   largest magnitude, robust to entries near zero).
@@ -22,19 +23,19 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st  # noqa: E402
 
 
-def losses(d):
+def losses(d, since):
     out = {}
     with open(os.path.join(d, "metrics.jsonl")) as f:
         for line in f:
             rec = json.loads(line)
             for key in ("train/loss", "eval/loss"):
-                if key in rec:
+                if key in rec and rec["step"] > since:
                     out[(key, rec["step"])] = rec[key]
     return out
 
 
-def check_losses(a, b, rtol):
-    la, lb = losses(a), losses(b)
+def check_losses(a, b, rtol, since):
+    la, lb = losses(a, since), losses(b, since)
     bad = []
     if sorted(la) != sorted(lb) or not la:
         return [f"losses: steps differ ({sorted(la)} vs {sorted(lb)})"], 0.0
@@ -73,13 +74,14 @@ def main():
     ap.add_argument("a")
     ap.add_argument("b")
     ap.add_argument("--losses", action="store_true")
+    ap.add_argument("--since", type=int, default=-1)
     ap.add_argument("--file", action="append", default=[])
     ap.add_argument("--rtol", type=float, default=1e-5)
     ap.add_argument("--expect-differ", action="store_true")
     args = ap.parse_args()
     bad, summary = [], []
     if args.losses:
-        b, w = check_losses(args.a, args.b, args.rtol)
+        b, w = check_losses(args.a, args.b, args.rtol, args.since)
         bad += b
         summary.append(f"losses worst {w:.2e}")
     for f in args.file:
