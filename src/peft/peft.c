@@ -389,6 +389,8 @@ static const char *default_targets(const ft_model *m, ft_method meth) {
      * vit (its LoRA guide's query,value; IA3 as BERT, whose module names ViT shares: ftune's choice) */
     if (ft_model_is_vit(m))
         return meth == FT_METHOD_IA3 ? "key,value,output.dense" : "query,value";
+    if (ft_model_is_t5(m)) /* PEFT's t5 / mt5 defaults */
+        return meth == FT_METHOD_IA3 ? "k,v,wo" : "q,v";
     if (ft_model_is_encoder(m)) {
         const bool d = m->cfg.arch == FT_ARCH_DISTILBERT;
         if (meth == FT_METHOD_IA3)
@@ -407,6 +409,8 @@ static bool is_embedding(const ft_model *m, int i) {
 }
 
 static const char *default_ff(const ft_model *m) {
+    if (ft_model_is_t5(m))
+        return "wo";
     if (ft_model_is_encoder(m) || ft_model_is_vit(m)) /* a suffix: for BERT it also matches attention.output.dense, as in PEFT */
         return m->cfg.arch == FT_ARCH_DISTILBERT ? "ffn.lin2" : "output.dense";
     return m->cfg.arch == FT_ARCH_GPT2 ? "mlp.c_proj" : "down_proj";
@@ -609,6 +613,10 @@ static ft_status attach_ia3(ft_model *m, selector *sel, const target_set *ff, in
 }
 
 static ft_status attach_adapter(ft_model *m, const ft_peft_cfg *c, uint64_t seed) {
+    if (ft_model_is_t5(m))
+        return ft_fail(FT_ERR_UNSUPPORTED,
+                       "bottleneck adapters are not supported for %s yet (use lora, dora, ia3 or full)",
+                       m->cfg.model_type);
     const bool pfeiffer = c->adapter_placement && !strcmp(c->adapter_placement, "pfeiffer");
     if (c->adapter_placement && !pfeiffer && strcmp(c->adapter_placement, "houlsby"))
         return ft_fail(FT_ERR_CONFIG, "adapter placement '%s' (houlsby or pfeiffer)", c->adapter_placement);
@@ -656,6 +664,10 @@ static ft_status attach_adapter(ft_model *m, const ft_peft_cfg *c, uint64_t seed
 }
 
 static ft_status attach_prompt(ft_model *m, const ft_peft_cfg *c, uint64_t seed) {
+    if (ft_model_is_t5(m))
+        return ft_fail(FT_ERR_UNSUPPORTED,
+                       "prompt tuning is not supported for %s yet (use lora, dora, ia3 or full)",
+                       m->cfg.model_type);
     if (ft_model_is_vit(m)) /* visual prompt tokens have no PEFT format: refused rather than invented */
         return ft_fail(FT_ERR_UNSUPPORTED,
                        "prompt tuning is not supported for vit (PEFT has no format for visual prompt tokens); "
@@ -762,7 +774,8 @@ static cJSON *make_peft_config(const ft_model *m, const ft_peft_cfg *c, const ch
     cJSON *j = cJSON_CreateObject();
     if (!j)
         return NULL;
-    const char *task = m->task == FT_TASK_CAUSAL_LM   ? "CAUSAL_LM"
+    const char *task = ft_model_is_t5(m)              ? "SEQ_2_SEQ_LM"
+                       : m->task == FT_TASK_CAUSAL_LM ? "CAUSAL_LM"
                        : m->task == FT_TASK_QA        ? "QUESTION_ANS"
                        : m->task == FT_TASK_TOKEN_CLS ? "TOKEN_CLS"
                                                       : "SEQ_CLS";
@@ -973,7 +986,10 @@ ft_status ft_peft_apply(ft_model *m, const ft_peft_cfg *c) {
             }
         if (s == FT_OK && matched == 0)
             s = ft_fail(FT_ERR_UNSUPPORTED, "BitFit trains bias terms, and this %s model has none (%s)%s",
-                        m->cfg.model_type, m->cfg.arch == FT_ARCH_LLAMA ? "no attention_bias / mlp_bias" : "",
+                        m->cfg.model_type,
+                        m->cfg.arch == FT_ARCH_LLAMA ? "no attention_bias / mlp_bias"
+                        : ft_model_is_t5(m)          ? "its projections and RMS norms are bias-free"
+                                                     : "",
                         m->score >= 0 ? "; only the new head would train" : "");
         break;
     case FT_METHOD_FULL: break;
