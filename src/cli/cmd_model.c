@@ -178,17 +178,15 @@ int ft_cmd_inspect(int argc, char **argv) {
                : m->pool_w >= 0                ? "none (ViTModel, pooler)"
                                                : "none");
     else if (ft_model_is_t5(m))
-        printf("encoder-decoder: %d encoder + %d decoder blocks, feed-forward %s%s, relative positions %d "
-               "buckets "
-               "up to %d, RMS norm eps %g, tied head: %s (input scaled by d_model^-0.5), "
-               "decoder_start_token_id %d, "
-               "pad_token_id %d\n",
-               c->n_layers - c->n_dec_layers, c->n_dec_layers, c->gated_ff ? "gated-" : "",
+        printf("encoder-decoder: %d encoder + %d decoder blocks, feed-forward %s (%s), relative positions %d "
+               "buckets up to %d, RMS norm eps %g, head: %s, decoder_start_token_id %d, pad_token_id %d\n",
+               c->n_layers - c->n_dec_layers, c->n_dec_layers, c->gated_ff ? "gated" : "plain",
                c->act == FT_ACT_RELU        ? "relu"
                : c->act == FT_ACT_SILU      ? "silu"
                : c->act == FT_ACT_GELU_TANH ? "gelu_new"
                                             : "gelu",
-               c->rel_buckets, c->rel_max_dist, (double)c->norm_eps, c->tie_embeddings ? "yes" : "no",
+               c->rel_buckets, c->rel_max_dist, (double)c->norm_eps,
+               c->tie_embeddings ? "tied to shared (input scaled by d_model^-0.5)" : "lm_head",
                c->decoder_start_id, c->pad_token_id);
     else if (ft_model_is_encoder(m))
         printf("encoder: post-LayerNorm blocks, norm eps %g, token types %d, pad_token_id %d%s; head: %s\n",

@@ -440,22 +440,10 @@ bool ft_model_site(const ft_model *m, int layer, ft_site site, int *w, int *b, i
     int wi = -1, bi = -1;
     int64_t i = 0, o = 0;
     const char *name = NULL;
-    if (ft_model_is_t5(m)) {
-        if (!t5_site(m, layer, site, &wi, &i, &o, path, path_n))
-            return false;
-        if (w)
-            *w = wi;
-        if (b)
-            *b = -1;
-        if (in)
-            *in = i;
-        if (out)
-            *out = o;
-        if (w_in_out)
-            *w_in_out = false;
-        return true;
-    }
-    if (ft_model_is_encoder(m) || ft_model_is_vit(m))
+    const bool t5 = ft_model_is_t5(m); /* t5_site writes the path itself (two stacks) */
+    if (t5)
+        name = t5_site(m, layer, site, &wi, &i, &o, path, path_n) ? "" : NULL;
+    else if (ft_model_is_encoder(m) || ft_model_is_vit(m))
         encoder_site(m, L, site, &wi, &bi, &i, &o, &name);
     else /* the decoders' sites (the switch below keeps its compact, unformatted layout) */
     switch (site) {
@@ -487,7 +475,7 @@ bool ft_model_site(const ft_model *m, int layer, ft_site site, int *w, int *b, i
         *out = o;
     if (w_in_out)
         *w_in_out = g;
-    if (path)
+    if (path && !t5)
         snprintf(path, path_n, "%s.%d.%s", ft_model_layer_prefix(m), layer, name);
     return true;
 }

@@ -251,18 +251,8 @@ def write_adapter(mdir, method, adir, rng):
         targets = ["q", "v"]  # PEFT's T5 default
         conf = dict(_LORA, target_modules=targets, base_model_name_or_path=os.path.abspath(mdir),
                     use_dora=method == "dora")
-        s = conf["lora_alpha"] / conf["r"]
-        for mod in mods:
-            if not enc._suffix(mod, targets):
-                continue
-            W = tensors[mod + ".weight"]
-            fout, fin = W.shape
-            A = rng.uniform(-1, 1, (4, fin)) * np.sqrt(3.0 / fin)
-            Bm = 0.4 * rng.standard_normal((fout, 4))
-            out[f"{PREFIX}{mod}.lora_A.weight"], out[f"{PREFIX}{mod}.lora_B.weight"] = A, Bm
-            if method == "dora":
-                norm = np.linalg.norm(W + s * Bm @ A, axis=1)
-                out[f"{PREFIX}{mod}.lora_magnitude_vector"] = norm * (1 + 0.2 * rng.standard_normal(fout))
+        out.update(vit_ref.lora_tensors(tensors, mods, targets, conf["lora_alpha"] / conf["r"], method == "dora",
+                                        rng))
     else:  # IA3, PEFT's T5 defaults: k, v, wo; wo feed-forward (scales its input)
         targets, ff = ["k", "v", "wo"], ["wo"]
         conf = dict(_IA3, target_modules=targets, feedforward_modules=ff, base_model_name_or_path=os.path.abspath(mdir))
@@ -271,11 +261,7 @@ def write_adapter(mdir, method, adir, rng):
                 fout, fin = tensors[mod + ".weight"].shape
                 out[f"{PREFIX}{mod}.ia3_l"] = 1.0 + 0.3 * rng.standard_normal((1, fin) if enc._suffix(mod, ff)
                                                                               else (fout, 1))
-    os.makedirs(adir, exist_ok=True)
-    with open(os.path.join(adir, "adapter_config.json"), "w") as f:
-        json.dump(conf, f, indent=2, sort_keys=True)
-    st.save(os.path.join(adir, "adapter_model.safetensors"),
-            {k: np.asarray(out[k], dtype=np.float32) for k in sorted(out)}, metadata={"format": "pt"})
+    enc.save_adapter(adir, conf, out)
 
 
 def prepare(work):
@@ -284,18 +270,9 @@ def prepare(work):
         perturb(os.path.join(work, kind), os.path.join(work, kind + "-p"), rng)
         cfg, _t = enc.load_model(os.path.join(work, kind))
         write_batches(work, kind, cfg, rng)
-    lines = []
-    for name, kind, method, batch in CASES:
-        mdir = os.path.join(work, kind if name.endswith("-init") else kind + "-p")
-        adir = None
-        if method != "full":
-            adir = os.path.join(work, name + ".adapter")
-            write_adapter(mdir, method, adir, rng)
-        bpath = os.path.join(work, f"batch-{kind}-{batch}.json")
-        reference(mdir, adir, bpath, os.path.join(work, name + ".ref.safetensors"))
-        lines.append(f"{name}\t{mdir}\t{adir or '-'}\t{bpath}\n")
-    with open(os.path.join(work, "cases.tsv"), "w") as f:
-        f.writelines(lines)
+    rows = [(name, os.path.join(work, kind if name.endswith("-init") else kind + "-p"), method,
+             os.path.join(work, f"batch-{kind}-{batch}.json")) for name, kind, method, batch in CASES]
+    enc.write_cases(work, rows, write_adapter, reference, rng)
 
 
 def main(argv=None):
