@@ -3,9 +3,10 @@
 # PyTorch reference tests/ref/t5_ref.py, on tiny checkpoints written by `ftune init --arch t5|mt5` (norms moved
 # off 1 by the reference): v1.0 (relu, tied head), v1.1 (gated-gelu, untied lm_head, heads x d_kv != d_model)
 # and mT5 (gated-silu); full fine-tuning with the decoder ids derived from the labels and given with a decoder
-# mask, LoRA (q, v; + merged), DoRA, IA3 (k, v, wo; + merged). Bad input is refused by name: a missing tensor,
-# a wrong shape, labels outside the vocabulary, a batch with neither labels nor decoder ids, methods not
-# supported yet (BitFit: T5 has no biases; prompt tuning; bottleneck adapters). See docs/seq2seq.md.
+# mask, LoRA (q, v; + merged), DoRA, IA3 (k, v, wo; + merged), prompt tuning on the encoder input (PEFT's
+# seq2seq table of 2n rows). Bad input is refused by name: a missing tensor, a wrong shape, labels outside the
+# vocabulary, a batch with neither labels nor decoder ids, methods not supported (BitFit: T5 has no biases;
+# bottleneck adapters), a prompt table of the wrong shape. See docs/seq2seq.md.
 # Exit 77 = skipped (no torch). The driver is tests/ref/dump_parity.sh.
 set -u
 . "$(dirname "$0")/ref/dump_parity.sh"
@@ -48,7 +49,7 @@ st.save('$work/bad-prompt/adapter_model.safetensors', {'prompt_embeddings': np.z
 st.save('$work/bad-adapter/adapter_model.safetensors', {'x': np.zeros((2, 32), np.float32)})" || fail "bad adapters"
 expect_fail "BitFit" "BitFit trains bias terms, and this t5 model has none (its projections and RMS norms are bias-free)" \
     "$FT" dump --model "$work/t5-p" --adapter "$work/bad-bitfit" --batch "$B" --out "$work/x.safetensors"
-expect_fail "prompt tuning" "prompt tuning is not supported for t5 yet" \
+expect_fail "a prompt table without PEFT's decoder half" "tensor 'prompt_embeddings' has shape [2, 32], the model expects [4, 32]" \
     "$FT" dump --model "$work/t5-p" --adapter "$work/bad-prompt" --batch "$B" --out "$work/x.safetensors"
 expect_fail "bottleneck adapters" "bottleneck adapters are not supported for t5 yet" \
     "$FT" dump --model "$work/t5-p" --adapter "$work/bad-adapter" --batch "$B" --out "$work/x.safetensors"

@@ -1,8 +1,8 @@
 /* models/t5.c and kernels/attention_bias.c: the relative position buckets against hand-worked values, the
  * additive-bias attention's backward and the whole model's gradients against finite differences (dropout on),
- * activation checkpointing giving the same gradients bit for bit inside the arena the estimate sizes, the
- * decoder ids derived from the labels as HF's _shift_right, and bad input refused by name. The math against
- * PyTorch is tests/t5_parity.sh. */
+ * activation checkpointing giving the same gradients bit for bit inside the arena the estimate sizes (every
+ * method; prompt tuning's table in PEFT's seq2seq shape), the decoder ids derived from the labels as HF's
+ * _shift_right, and bad input refused by name. The math against PyTorch is tests/t5_parity.sh. */
 #include <unistd.h>
 
 #include "data/pretok.h"
@@ -129,6 +129,7 @@ static ft_model *build(const char *cfg_text, ft_method method, bool dora) {
     pc.method = method;
     pc.use_dora = dora;
     pc.lora_r = 3;
+    pc.num_virtual_tokens = 2;
     pc.seed = 2;
     if (method != FT_METHOD_FULL && ft_peft_apply(m, &pc) != FT_OK) {
         fprintf(stderr, "  peft: %s\n", ft_last_error());
@@ -252,7 +253,8 @@ FT_TEST(checkpointing_gives_the_same_gradients) {
     } cases[] = {{"full", FT_METHOD_FULL, false},
                  {"lora", FT_METHOD_LORA, false},
                  {"dora", FT_METHOD_LORA, true},
-                 {"ia3", FT_METHOD_IA3, false}};
+                 {"ia3", FT_METHOD_IA3, false},
+                 {"prompt", FT_METHOD_PROMPT, false}};
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         ft_model *m = build(CFG, cases[k].method, cases[k].dora);
         FT_CHECKF(m != NULL, "%s: %s", cases[k].name, ft_last_error());
@@ -262,6 +264,15 @@ FT_TEST(checkpointing_gives_the_same_gradients) {
         int64_t n0 = 0, n1 = 0;
         float *g0 = step_grads(m, false, &l0, &n0), *g1 = step_grads(m, true, &l1, &n1);
         FT_CHECKF(g0 && g1 && n0 == n1 && l0 == l1, "%s: loss %.9g vs %.9g", cases[k].name, l0, l1);
+        if (cases[k].method ==
+            FT_METHOD_PROMPT) { /* PEFT's seq2seq table: 2n rows, the decoder's half unused */
+            const ft_param *p = &m->params[m->prompt];
+            FT_CHECK(m->n_virtual == 2 && p->shape[0] == 4 && p->shape[1] == 12);
+            for (int64_t j = 2 * 12; g0 && j < 4 * 12; j++)
+                FT_CHECK(g0[j] == 0.0f);
+            const cJSON *sub = cJSON_GetObjectItem(m->peft_config, "num_transformer_submodules");
+            FT_CHECK(cJSON_IsNumber(sub) && sub->valueint == 2);
+        }
         /* each trained tensor: a gradient, the same bits with checkpointing */
         int64_t off = 0;
         for (int i = 0; g0 && g1 && n0 == n1 && i < m->n_params; i++) {

@@ -528,8 +528,8 @@ int ft_model_batch_seq_len(const ft_model *m, const ft_batch *b) {
     const int p = m->cfg.patch_size;
     if (ft_model_is_vit(m) && b->pixel_values && p > 0)
         return 1 + (b->img_h / p) * (b->img_w / p);
-    if (ft_model_is_t5(m))
-        return b->T_dec > b->T ? b->T_dec : b->T;
+    if (ft_model_is_t5(m)) /* the prompt goes before the encoder's input */
+        return b->T_dec > m->n_virtual + b->T ? b->T_dec : m->n_virtual + b->T;
     return m->n_virtual + b->T;
 }
 

@@ -31,11 +31,11 @@ typedef struct {
 } t5_layer;
 
 typedef struct {
-    const ft_family *fam; /* &ft_t5_family: first, as models/family.h requires */
-    int B, Te, Td, n_enc;
+    const ft_family *fam;        /* &ft_t5_family: first, as models/family.h requires */
+    int B, Te, Td, n_enc, T_src; /* Te = n_virtual + T_src (the source tokens) */
     int64_t Ne, Nd, V, count;
     ft_fwd_opts opts;
-    int32_t *enc_ids, *enc_mask, *dec_ids, *dec_mask, *labels; /* masks NULL = all real */
+    int32_t *enc_ids, *enc_mask, *dec_ids, *dec_mask, *labels; /* enc_ids [B·T_src]; masks NULL = all real */
     float *bias[2];                                            /* [H,Te,Te] encoder, [H,Td,Td] decoder */
     t5_layer *L;
     float *enc_last, *enc_r, *enc_out; /* the encoder's last block output, final rstd, drop(n_final) [Ne,C] */
@@ -312,10 +312,12 @@ static ft_status prepare_batch(const ft_model *m, const ft_batch *b, const ft_fw
         return ft_fail(FT_ERR_ARG, "t5: the batch has no labels (the loss needs them)");
     if (!b->decoder_input_ids && c->pad_token_id < 0)
         return ft_fail(FT_ERR_CONFIG, "t5: deriving decoder_input_ids from the labels needs pad_token_id");
-    const int64_t Ne = (int64_t)b->B * b->T, Nd = (int64_t)b->B * Td;
-    AL(a->enc_ids, Ne);
+    /* prompt tuning (PEFT): n virtual tokens before each source, unmasked */
+    const int n = m->n_virtual, Te = n + b->T;
+    const int64_t Ns = (int64_t)b->B * b->T, Ne = (int64_t)b->B * Te, Nd = (int64_t)b->B * Td;
+    AL(a->enc_ids, Ns);
     AL(a->dec_ids, Nd);
-    for (int64_t i = 0; i < Ne; i++) {
+    for (int64_t i = 0; i < Ns; i++) {
         const int32_t id = b->input_ids[i];
         if (id < 0 || id >= V)
             return ft_fail(FT_ERR_RANGE, "input_ids[%lld][%lld] = %d is outside the vocabulary [0, %d)",
@@ -327,7 +329,12 @@ static ft_status prepare_batch(const ft_model *m, const ft_batch *b, const ft_fw
     }
     if (b->mask) {
         AL(a->enc_mask, Ne);
-        memcpy(a->enc_mask, b->mask, (size_t)Ne * sizeof(int32_t));
+        for (int r = 0; r < b->B; r++) {
+            for (int t = 0; t < n; t++)
+                a->enc_mask[(int64_t)r * Te + t] = 1;
+            memcpy(a->enc_mask + (int64_t)r * Te + n, b->mask + (int64_t)r * b->T,
+                   (size_t)b->T * sizeof(int32_t));
+        }
     }
     if (b->labels) {
         AL(a->labels, Nd);
@@ -364,7 +371,8 @@ static ft_status prepare_batch(const ft_model *m, const ft_batch *b, const ft_fw
         memcpy(a->dec_mask, b->decoder_mask, (size_t)Nd * sizeof(int32_t));
     }
     a->B = b->B;
-    a->Te = b->T;
+    a->T_src = b->T;
+    a->Te = Te;
     a->Td = Td;
     a->Ne = Ne;
     a->Nd = Nd;
@@ -373,8 +381,6 @@ static ft_status prepare_batch(const ft_model *m, const ft_batch *b, const ft_fw
 
 /* What this model does not do (yet): refused by name. */
 static ft_status check_supported(const ft_model *m, const ft_fwd_opts *o) {
-    if (m->n_virtual > 0)
-        return ft_fail(FT_ERR_UNSUPPORTED, "prompt tuning is not supported for %s yet", m->cfg.model_type);
     for (int i = 0; i < m->cfg.n_layers * 2; i++)
         if (m->adapters[i].down_w >= 0)
             return ft_fail(FT_ERR_UNSUPPORTED, "bottleneck adapters are not supported for %s yet",
@@ -394,7 +400,15 @@ static ft_status stack_fwd(ft_model *m, t5_acts *a, int st, ft_arena *arena) {
     const int first = st ? a->n_enc : 0, last = st ? c->n_layers : a->n_enc;
     float *x;
     AL(x, N * C);
-    ft_embedding_forward(x, W(m->wte), st ? a->dec_ids : a->enc_ids, NULL, NULL, N, C);
+    if (st == 0 && m->n_virtual > 0) /* [prompt; shared[ids]] per row */
+        for (int r = 0; r < a->B; r++) {
+            float *xr = x + (int64_t)r * a->Te * C;
+            memcpy(xr, m->params[m->prompt].data, (size_t)(m->n_virtual * C) * sizeof(float));
+            ft_embedding_forward(xr + m->n_virtual * C, W(m->wte), a->enc_ids + (int64_t)r * a->T_src, NULL,
+                                 NULL, a->T_src, C);
+        }
+    else
+        ft_embedding_forward(x, W(m->wte), st ? a->dec_ids : a->enc_ids, NULL, NULL, N, C);
     drop_fwd(m, a, -1, st, x, N * C);
     for (int l = first; l < last; l++) {
         float *x_out;
@@ -456,13 +470,24 @@ static ft_status t5_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o
     return ft_model_mean_loss(o, sum, cnt, "the batch has no target (every label is -100)", loss);
 }
 
-/* The stack's embedding backward from d(x0) (through its dropout). */
+/* The stack's embedding backward from d(x0) (through its dropout): shared, and the prompt's first n rows. */
 static ft_status embed_bwd(ft_model *m, t5_acts *a, int st, const float *dx0, float *buf) {
-    if (!G(m->wte))
+    const int n = st ? 0 : m->n_virtual;
+    if (!G(m->wte) && !(n > 0 && G(m->prompt)))
         return FT_OK;
     const int64_t C = m->cfg.hidden, N = st ? a->Nd : a->Ne;
     const float *d = drop_bwd(m, a, -1, st, dx0, buf, N * C);
-    ft_embedding_backward(G(m->wte), d, st ? a->dec_ids : a->enc_ids, N, C, -1);
+    if (n == 0) {
+        ft_embedding_backward(G(m->wte), d, st ? a->dec_ids : a->enc_ids, N, C, -1);
+        return FT_OK;
+    }
+    for (int r = 0; r < a->B; r++) {
+        const float *dr = d + (int64_t)r * a->Te * C;
+        if (G(m->prompt))
+            ft_add_inplace(G(m->prompt), dr, n * C);
+        if (G(m->wte))
+            ft_embedding_backward(G(m->wte), dr + n * C, a->enc_ids + (int64_t)r * a->T_src, a->T_src, C, -1);
+    }
     return FT_OK;
 }
 

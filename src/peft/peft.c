@@ -663,11 +663,12 @@ static ft_status attach_adapter(ft_model *m, const ft_peft_cfg *c, uint64_t seed
     return FT_OK;
 }
 
+/* PEFT's num_transformer_submodules: T5 (SEQ_2_SEQ_LM) 2 unless the config says 1, decoders 1. */
+static int prompt_submodules(const ft_model *m, const ft_peft_cfg *c) {
+    return ft_model_is_t5(m) ? (c->prompt_submodules == 1 ? 1 : 2) : 1;
+}
+
 static ft_status attach_prompt(ft_model *m, const ft_peft_cfg *c, uint64_t seed) {
-    if (ft_model_is_t5(m))
-        return ft_fail(FT_ERR_UNSUPPORTED,
-                       "prompt tuning is not supported for %s yet (use lora, dora, ia3 or full)",
-                       m->cfg.model_type);
     if (ft_model_is_vit(m)) /* visual prompt tokens have no PEFT format: refused rather than invented */
         return ft_fail(FT_ERR_UNSUPPORTED,
                        "prompt tuning is not supported for vit (PEFT has no format for visual prompt tokens); "
@@ -676,7 +677,8 @@ static ft_status attach_prompt(ft_model *m, const ft_peft_cfg *c, uint64_t seed)
     const int64_t C = m->cfg.hidden;
     if (n <= 0 || n >= m->cfg.max_pos)
         return ft_fail(FT_ERR_CONFIG, "num_virtual_tokens %d must be in [1, %d)", n, m->cfg.max_pos);
-    m->prompt = add_extra(m, "prompt_embeddings", 2, n, C);
+    const int rows = n * prompt_submodules(m, c); /* T5: the decoder's half is in the file, unused (PEFT) */
+    m->prompt = add_extra(m, "prompt_embeddings", 2, rows, C);
     if (m->prompt < 0)
         return FT_ERR_NOMEM;
     m->n_virtual = n;
@@ -696,12 +698,12 @@ static ft_status attach_prompt(ft_model *m, const ft_peft_cfg *c, uint64_t seed)
             ft_tok_ids_free(&ids);
             return ft_fail(FT_ERR_CONFIG, "prompt_tuning_init_text encodes to no token");
         }
-        for (int t = 0; t < n; t++)
+        for (int t = 0; t < rows; t++)
             memcpy(p + (int64_t)t * C, m->params[m->wte].data + (int64_t)ids.ids[t % (int)ids.n] * C,
                    (size_t)C * sizeof(float));
         ft_tok_ids_free(&ids);
     } else {
-        for (int64_t j = 0; j < n * C; j++)
+        for (int64_t j = 0; j < rows * C; j++)
             p[j] = ft_rng_normal(seed, 3000u, (uint64_t)j);
     }
     return FT_OK;
@@ -851,9 +853,9 @@ static cJSON *make_peft_config(const ft_model *m, const ft_peft_cfg *c, const ch
         cJSON_AddStringToObject(j, "peft_type", "PROMPT_TUNING");
         cJSON_AddNumberToObject(j, "num_virtual_tokens", c->num_virtual_tokens);
         cJSON_AddNumberToObject(j, "token_dim", m->cfg.hidden);
-        cJSON_AddNumberToObject(j, "num_transformer_submodules", 1);
+        cJSON_AddNumberToObject(j, "num_transformer_submodules", prompt_submodules(m, c));
         cJSON_AddNumberToObject(j, "num_attention_heads", m->cfg.n_heads);
-        cJSON_AddNumberToObject(j, "num_layers", m->cfg.n_layers);
+        cJSON_AddNumberToObject(j, "num_layers", m->cfg.n_layers - m->cfg.n_dec_layers); /* T5: num_layers */
         if (c->prompt_init_text && *c->prompt_init_text) {
             cJSON_AddStringToObject(j, "prompt_tuning_init", "TEXT");
             cJSON_AddStringToObject(j, "prompt_tuning_init_text", c->prompt_init_text);

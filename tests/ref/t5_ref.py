@@ -62,6 +62,8 @@ CASES = [
     ("t5-dora", "t5", "dora", "lab"),
     ("t5-ia3", "t5", "ia3", "lab"),
     ("t5v11-ia3", "t5v11", "ia3", "lab"),
+    ("t5-prompt", "t5", "prompt", "lab"),  # PEFT's seq2seq table: 2n rows, the encoder's input takes n
+    ("t5v11-prompt", "t5v11", "prompt", "dec"),
 ]
 _LORA = dict(enc._LORA, modules_to_save=None, task_type="SEQ_2_SEQ_LM")
 _IA3 = dict(enc._IA3, modules_to_save=None, task_type="SEQ_2_SEQ_LM")
@@ -143,7 +145,9 @@ class Net(vit_ref.Net):
     def stack(self, stack, ids, mask, enc=None, enc_mask=None):
         c, P = self.cfg, self.P
         x = F.embedding(ids, P["shared.weight"])
-        T = ids.shape[1]
+        if stack == "encoder" and self.prompt is not None:  # PEFT prompt tuning: n virtual tokens first
+            x = torch.cat([self.prompt[:self.n_virtual].unsqueeze(0).expand(x.shape[0], -1, -1), x], dim=1)
+        T = x.shape[1]
         bias = self.position_bias(stack, T, T)
         n = c["num_layers"] if stack == "encoder" else (c.get("num_decoder_layers") or c["num_layers"])
         for i in range(n):
@@ -160,8 +164,11 @@ class Net(vit_ref.Net):
 
     def logits(self, b):
         c, P = self.cfg, self.P
-        enc = self.stack("encoder", b["input_ids"], b["attention_mask"])
-        dec = self.stack("decoder", b["decoder_input_ids"], b["decoder_attention_mask"], enc, b["attention_mask"])
+        mask = b["attention_mask"]
+        if self.prompt is not None:  # PEFT: the attention mask prefixed with ones (encoder and cross-attention)
+            mask = torch.cat([torch.ones(mask.shape[0], self.n_virtual, dtype=mask.dtype), mask], dim=1)
+        enc = self.stack("encoder", b["input_ids"], mask)
+        dec = self.stack("decoder", b["decoder_input_ids"], b["decoder_attention_mask"], enc, mask)
         if c.get("tie_word_embeddings", True):
             return (dec * c["d_model"] ** -0.5) @ P["shared.weight"].T
         return dec @ P["lm_head.weight"].T
@@ -192,6 +199,9 @@ def reference(mdir, adir, batch_path, out_path):
     P = {k: torch.tensor(v, dtype=torch.float64) for k, v in tensors.items()}
     net = Net(cfg, P)
     named = enc.read_adapter(net, P, adir)
+    if net.prompt is not None:
+        with open(os.path.join(adir, "adapter_config.json")) as f:
+            net.n_virtual = json.load(f)["num_virtual_tokens"]
     b = load_batch(batch_path, cfg)
     logits = net.logits(b)
     loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), b["labels"].reshape(-1), ignore_index=-100)
@@ -253,6 +263,14 @@ def write_adapter(mdir, method, adir, rng):
                     use_dora=method == "dora")
         out.update(vit_ref.lora_tensors(tensors, mods, targets, conf["lora_alpha"] / conf["r"], method == "dora",
                                         rng))
+    elif method == "prompt":  # PEFT's SEQ_2_SEQ_LM table: num_transformer_submodules 2, so 2n rows
+        n = 3
+        conf = {"base_model_name_or_path": os.path.abspath(mdir), "inference_mode": True, "num_attention_heads":
+                cfg["num_heads"], "num_layers": cfg["num_layers"], "num_transformer_submodules": 2,
+                "num_virtual_tokens": n, "peft_type": "PROMPT_TUNING", "prompt_tuning_init": "RANDOM",
+                "prompt_tuning_init_text": None, "revision": None, "task_type": "SEQ_2_SEQ_LM",
+                "token_dim": cfg["d_model"], "tokenizer_name_or_path": None}
+        out["prompt_embeddings"] = 0.5 * rng.standard_normal((2 * n, cfg["d_model"]))
     else:  # IA3, PEFT's T5 defaults: k, v, wo; wo feed-forward (scales its input)
         targets, ff = ["k", "v", "wo"], ["wo"]
         conf = dict(_IA3, target_modules=targets, feedforward_modules=ff, base_model_name_or_path=os.path.abspath(mdir))
