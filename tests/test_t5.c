@@ -130,6 +130,7 @@ static ft_model *build(const char *cfg_text, ft_method method, bool dora) {
     pc.use_dora = dora;
     pc.lora_r = 3;
     pc.num_virtual_tokens = 2;
+    pc.adapter_size = 4;
     pc.seed = 2;
     if (method != FT_METHOD_FULL && ft_peft_apply(m, &pc) != FT_OK) {
         fprintf(stderr, "  peft: %s\n", ft_last_error());
@@ -250,11 +251,9 @@ FT_TEST(checkpointing_gives_the_same_gradients) {
         const char *name;
         ft_method method;
         bool dora;
-    } cases[] = {{"full", FT_METHOD_FULL, false},
-                 {"lora", FT_METHOD_LORA, false},
-                 {"dora", FT_METHOD_LORA, true},
-                 {"ia3", FT_METHOD_IA3, false},
-                 {"prompt", FT_METHOD_PROMPT, false}};
+    } cases[] = {{"full", FT_METHOD_FULL, false},     {"lora", FT_METHOD_LORA, false},
+                 {"dora", FT_METHOD_LORA, true},      {"ia3", FT_METHOD_IA3, false},
+                 {"prompt", FT_METHOD_PROMPT, false}, {"adapter", FT_METHOD_ADAPTER, false}};
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         ft_model *m = build(CFG, cases[k].method, cases[k].dora);
         FT_CHECKF(m != NULL, "%s: %s", cases[k].name, ft_last_error());

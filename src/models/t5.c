@@ -28,6 +28,7 @@ typedef struct {
         *x2;                        /* decoder cross-attention: xk, xv [Ne,HD], xP [B,H,Td,Te] */
     float *n3, *r3, *fc, *up, *act; /* FF: its norm, wi / wi_0 [N,I], wi_1, the (dropped) input of wo */
     ft_lin_cache lc[FT_N_SITES];
+    ft_adapter_cache ad[2]; /* bottleneck adapters after the self-attention and the FF outputs */
 } t5_layer;
 
 typedef struct {
@@ -137,6 +138,19 @@ static ft_status site_bwd(const ft_model *m, t5_acts *a, int l, ft_site site, in
     return ft_model_site_backward(m, &a->opts, l, site, N, dx, dy, x, a->L[l].lc, arena);
 }
 
+/* dst = base + drop(adapter(o)) for a block's self-attention (which 0) or FF (1) output o [N,C]
+ * (models/step.c: the adapter when there is one, the residual dropout of stream (l, 1 + which)). */
+static ft_status branch_add(const ft_model *m, t5_acts *a, int l, int which, int64_t N, float *o,
+                            const float *base, float *dst, ft_arena *arena) {
+    float *ob = o;
+    if (m->adapters[l * 2 + which].down_w >= 0) /* the adapter keeps its input */
+        AL(ob, N * m->cfg.hidden);
+    FT_TRY(ft_model_branch_out(m, &a->opts, l, which, N, &a->L[l].ad[which], ob, o, arena));
+    for (int64_t j = 0; j < N * m->cfg.hidden; j++)
+        dst[j] = base[j] + ob[j];
+    return FT_OK;
+}
+
 /* One block: x [N,C] → x_out (caller's buffer); the rest from the arena into a->L[l]. The forward, the
  * checkpointed forward and the backward's recompute all run this: the same bits. */
 static ft_status block_fwd(const ft_model *m, void *acts, int l, const float *x, float *x_out,
@@ -165,13 +179,11 @@ static ft_status block_fwd(const ft_model *m, void *acts, int l, const float *x,
     ft_attn_bias_shape as = attn_shape(m, a, l, false);
     ft_attention_bias_forward(L->att, L->P, L->q, L->k, L->v, a->bias[dec], dec ? a->dec_mask : a->enc_mask,
                               &as);
-    float *o;
+    float *o, *xo, *fo; /* the three branch outputs */
     AL(o, N * C);
     AL(L->x1, N * C);
     FT_TRY(site_fwd(m, a, l, FT_SITE_O, N, o, L->att, arena));
-    drop_fwd(m, a, l, 1, o, N * C);
-    for (int64_t j = 0; j < N * C; j++)
-        L->x1[j] = x[j] + o[j];
+    FT_TRY(branch_add(m, a, l, 0, N, o, x, L->x1, arena));
     const float *h = L->x1;
     if (dec) { /* cross-attention over the encoder output */
         AL(L->n2, N * C);
@@ -188,10 +200,11 @@ static ft_status block_fwd(const ft_model *m, void *acts, int l, const float *x,
         as = attn_shape(m, a, l, true);
         ft_attention_bias_forward(L->xatt, L->xP, L->xq, L->xk, L->xv, NULL, a->enc_mask, &as);
         AL(L->x2, N * C);
-        FT_TRY(site_fwd(m, a, l, FT_SITE_XO, N, o, L->xatt, arena));
-        drop_fwd(m, a, l, 4, o, N * C);
+        AL(xo, N * C);
+        FT_TRY(site_fwd(m, a, l, FT_SITE_XO, N, xo, L->xatt, arena));
+        drop_fwd(m, a, l, 4, xo, N * C);
         for (int64_t j = 0; j < N * C; j++)
-            L->x2[j] = L->x1[j] + o[j];
+            L->x2[j] = L->x1[j] + xo[j];
         h = L->x2;
     }
     /* feed-forward */
@@ -209,11 +222,9 @@ static ft_status block_fwd(const ft_model *m, void *acts, int l, const float *x,
             L->act[j] *= L->up[j];
     }
     drop_fwd(m, a, l, 5, L->act, N * I);
-    FT_TRY(site_fwd(m, a, l, c->gated_ff ? FT_SITE_DOWN : FT_SITE_PROJ, N, o, L->act, arena));
-    drop_fwd(m, a, l, 2, o, N * C);
-    for (int64_t j = 0; j < N * C; j++)
-        x_out[j] = h[j] + o[j];
-    return FT_OK;
+    AL(fo, N * C);
+    FT_TRY(site_fwd(m, a, l, c->gated_ff ? FT_SITE_DOWN : FT_SITE_PROJ, N, fo, L->act, arena));
+    return branch_add(m, a, l, 1, N, fo, h, x_out, arena);
 }
 
 /* The scratch of a block's backward ([N,C] ×3, [N,I] ×4, [N,HD] ×4 with N the larger stack's rows). */
@@ -233,7 +244,8 @@ static ft_status block_bwd(ft_model *m, t5_acts *a, int l, float *dres, float *d
     const t5_layer *L = &a->L[l];
     const float *h = dec ? L->x2 : L->x1;
     /* feed-forward: x_out = h + drop(wo(drop(act))) */
-    const float *dff = drop_bwd(m, a, l, 2, dres, g->dbr, N * C);
+    const float *dff;
+    FT_TRY(ft_model_branch_grad(m, &a->opts, l, 1, N, &L->ad[1], g->dbr, g->dtmp, dres, &dff, arena));
     memset(g->dact, 0, (size_t)(N * I) * sizeof(float));
     FT_TRY(site_bwd(m, a, l, c->gated_ff ? FT_SITE_DOWN : FT_SITE_PROJ, N, g->dact, dff, L->act, arena));
     const float *dpre = g->dact; /* d(act(fc) [⊙ up]) */
@@ -279,7 +291,8 @@ static ft_status block_bwd(ft_model *m, t5_acts *a, int l, float *dres, float *d
         ft_rmsnorm_backward(dres, G(P->ln2_w), g->dn, L->x1, W(P->ln2_w), L->r2, N, C);
     }
     /* self-attention: x1 = x + drop(O(attn(Q n1, K n1, V n1) + bias)) */
-    const float *dob = drop_bwd(m, a, l, 1, dres, g->dbr, N * C);
+    const float *dob;
+    FT_TRY(ft_model_branch_grad(m, &a->opts, l, 0, N, &L->ad[0], g->dbr, g->dtmp, dres, &dob, arena));
     memset(g->datt, 0, (size_t)(N * HD) * sizeof(float));
     FT_TRY(site_bwd(m, a, l, FT_SITE_O, N, g->datt, dob, L->att, arena));
     memset(g->dq, 0, (size_t)(N * HD) * sizeof(float));
@@ -381,10 +394,6 @@ static ft_status prepare_batch(const ft_model *m, const ft_batch *b, const ft_fw
 
 /* What this model does not do (yet): refused by name. */
 static ft_status check_supported(const ft_model *m, const ft_fwd_opts *o) {
-    for (int i = 0; i < m->cfg.n_layers * 2; i++)
-        if (m->adapters[i].down_w >= 0)
-            return ft_fail(FT_ERR_UNSUPPORTED, "bottleneck adapters are not supported for %s yet",
-                           m->cfg.model_type);
     if (o->label_smoothing > 0.0f && !o->no_loss)
         return ft_fail(FT_ERR_UNSUPPORTED, "label smoothing on %s is not supported yet", m->cfg.model_type);
     if (m->task != FT_TASK_CAUSAL_LM)
@@ -568,9 +577,9 @@ static size_t t5_act_bytes(const ft_model *m, int B, int T, const ft_fwd_opts *o
     const size_t N = (size_t)B * (size_t)T, C = (size_t)c->hidden, I = (size_t)c->intermediate,
                  HD = (size_t)c->n_heads * (size_t)c->head_dim, V = (size_t)c->vocab_size, A = FT_ALIGN;
     const size_t PT = (size_t)B * (size_t)c->n_heads * (size_t)T * (size_t)T;
-    /* kept per block (decoder blocks, the larger): n1, x1, n2, x2, n3, o (6 [N,C]), q k v att xq xk xv xatt
-     * (8 [N,HD]), fc up act (3 [N,I]), P and xP, 3 statistics; and its output */
-    const size_t per_layer = (7 * N * C + 8 * N * HD + 3 * N * I + 2 * PT + 3 * N) * 4 + 30 * A;
+    /* kept per block (decoder blocks, the larger): n1, x1, n2, x2, n3 and three branch outputs (8 [N,C]),
+     * q k v att xq xk xv xatt (8 [N,HD]), fc up act (3 [N,I]), P and xP, 3 statistics; and its output */
+    const size_t per_layer = (9 * N * C + 8 * N * HD + 3 * N * I + 2 * PT + 3 * N) * 4 + 30 * A;
     size_t peft, peft_max, peft_tmp;
     ft_model_peft_bytes(m, N, &peft, &peft_max, &peft_tmp);
     /* ids, masks, labels; the two bias tables; both embeddings, final norms and outputs; logits; the acts */

@@ -613,10 +613,6 @@ static ft_status attach_ia3(ft_model *m, selector *sel, const target_set *ff, in
 }
 
 static ft_status attach_adapter(ft_model *m, const ft_peft_cfg *c, uint64_t seed) {
-    if (ft_model_is_t5(m))
-        return ft_fail(FT_ERR_UNSUPPORTED,
-                       "bottleneck adapters are not supported for %s yet (use lora, dora, ia3 or full)",
-                       m->cfg.model_type);
     const bool pfeiffer = c->adapter_placement && !strcmp(c->adapter_placement, "pfeiffer");
     if (c->adapter_placement && !pfeiffer && strcmp(c->adapter_placement, "houlsby"))
         return ft_fail(FT_ERR_CONFIG, "adapter placement '%s' (houlsby or pfeiffer)", c->adapter_placement);
@@ -636,8 +632,14 @@ static ft_status attach_adapter(ft_model *m, const ft_peft_cfg *c, uint64_t seed
     for (int l = 0; l < m->cfg.n_layers; l++)
         for (int w = pfeiffer ? 1 : 0; w < 2; w++) {
             char base[200], name[320];
+            const int n_enc = m->cfg.n_layers - m->cfg.n_dec_layers;
             if (g)
                 snprintf(base, sizeof base, PREFIX "transformer.h.%d.%s.adapter", l, w ? "mlp" : "attn");
+            else if (ft_model_is_t5(
+                         m)) /* after the self-attention (layer.0) and the FF (layer.1 / layer.2) */
+                snprintf(base, sizeof base, PREFIX "%s.block.%d.layer.%d.adapter",
+                         l < n_enc ? "encoder" : "decoder", l < n_enc ? l : l - n_enc,
+                         w ? (l < n_enc ? 1 : 2) : 0);
             else if (ft_model_is_encoder(m) || ft_model_is_vit(m)) /* after the attention output / FFN output */
                 snprintf(base, sizeof base, PREFIX "%s.%d.%s.adapter", ft_model_layer_prefix(m), l,
                          m->cfg.arch == FT_ARCH_DISTILBERT ? (w ? "ffn" : "attention")

@@ -521,6 +521,14 @@ _IA3 = {"auto_mapping": None, "fan_in_fan_out": False, "inference_mode": True, "
         "modules_to_save": ["classifier", "score"], "peft_type": "IA3", "revision": None, "task_type": "SEQ_CLS"}
 
 
+def adapter_tensors(out, base, d, k, rng):
+    """A bottleneck adapter of size k on width d under base (".../adapter"), off its identity init."""
+    out[base + ".down.weight"] = 0.3 * rng.standard_normal((k, d))
+    out[base + ".down.bias"] = 0.1 * rng.standard_normal(k)
+    out[base + ".up.weight"] = 0.3 * rng.standard_normal((d, k))
+    out[base + ".up.bias"] = 0.1 * rng.standard_normal(d)
+
+
 def save_adapter(adir, conf, out):
     """An adapter directory as PEFT writes it: adapter_config.json (sorted, indent 2) and the float32 tensors."""
     os.makedirs(adir, exist_ok=True)
@@ -570,10 +578,7 @@ def write_adapter(mdir, method, adir, rng):
                 if pfeiffer and w == 0:
                     continue
                 base = f"{PREFIX}{c['L']}.{i}.{where}.adapter"
-                out[base + ".down.weight"] = 0.3 * rng.standard_normal((6, d))
-                out[base + ".down.bias"] = 0.1 * rng.standard_normal(6)
-                out[base + ".up.weight"] = 0.3 * rng.standard_normal((d, 6))
-                out[base + ".up.bias"] = 0.1 * rng.standard_normal(d)
+                adapter_tensors(out, base, d, 6, rng)
     elif method == "prompt":  # PEFT prompt tuning, 3 virtual tokens
         conf = {"base_model_name_or_path": os.path.abspath(mdir), "inference_mode": True,
                 "num_attention_heads": cfg.get("num_attention_heads", cfg.get("n_heads")),

@@ -64,6 +64,8 @@ CASES = [
     ("t5v11-ia3", "t5v11", "ia3", "lab"),
     ("t5-prompt", "t5", "prompt", "lab"),  # PEFT's seq2seq table: 2n rows, the encoder's input takes n
     ("t5v11-prompt", "t5v11", "prompt", "dec"),
+    ("t5-adapter", "t5", "adapter", "lab"),  # ftune's bottleneck adapters (houlsby: self-attention and FF)
+    ("t5v11-adapter-pfeiffer", "t5v11", "adapter-pfeiffer", "dec"),  # FF only
 ]
 _LORA = dict(enc._LORA, modules_to_save=None, task_type="SEQ_2_SEQ_LM")
 _IA3 = dict(enc._IA3, modules_to_save=None, task_type="SEQ_2_SEQ_LM")
@@ -152,14 +154,14 @@ class Net(vit_ref.Net):
         n = c["num_layers"] if stack == "encoder" else (c.get("num_decoder_layers") or c["num_layers"])
         for i in range(n):
             L = f"{stack}.block.{i}.layer."
-            x = x + self.attention(self.rms(x, L + "0.layer_norm"), self.rms(x, L + "0.layer_norm"),
-                                   L + "0.SelfAttention", bias, mask, stack == "decoder")
+            h = self.rms(x, L + "0.layer_norm")  # ftune's bottleneck adapters: after self-attention and FF
+            x = x + self.adapter(self.attention(h, h, L + "0.SelfAttention", bias, mask, stack == "decoder"), L + "0")
             f = "1"
             if stack == "decoder":
                 x = x + self.attention(self.rms(x, L + "1.layer_norm"), enc, L + "1.EncDecAttention", None, enc_mask,
                                        False)
                 f = "2"
-            x = x + self.ff(self.rms(x, L + f + ".layer_norm"), L + f + ".DenseReluDense")
+            x = x + self.adapter(self.ff(self.rms(x, L + f + ".layer_norm"), L + f + ".DenseReluDense"), L + f)
         return self.rms(x, stack + ".final_layer_norm")
 
     def logits(self, b):
@@ -271,6 +273,18 @@ def write_adapter(mdir, method, adir, rng):
                 "prompt_tuning_init_text": None, "revision": None, "task_type": "SEQ_2_SEQ_LM",
                 "token_dim": cfg["d_model"], "tokenizer_name_or_path": None}
         out["prompt_embeddings"] = 0.5 * rng.standard_normal((2 * n, cfg["d_model"]))
+    elif method.startswith("adapter"):  # ftune's format: <stack>.block.N.layer.<0 | FF's>.adapter.{down,up}
+        pf = method.endswith("pfeiffer")
+        conf = {"adapter_act": "gelu" if pf else "relu", "adapter_placement": "pfeiffer" if pf else "houlsby",
+                "adapter_size": 5, "base_model_name_or_path": os.path.abspath(mdir), "inference_mode": True,
+                "peft_type": "BOTTLENECK_ADAPTER", "revision": None, "task_type": "SEQ_2_SEQ_LM"}
+        d = cfg["d_model"]
+        places = sorted({m.rsplit(".", 2)[0] for m in mods if ".DenseReluDense." in m or ".SelfAttention." in m})
+        for where in places:  # "<stack>.block.N.layer.K"
+            if pf and where.endswith(".layer.0"):
+                continue
+            base = f"{PREFIX}{where}.adapter"
+            enc.adapter_tensors(out, base, d, 5, rng)
     else:  # IA3, PEFT's T5 defaults: k, v, wo; wo feed-forward (scales its input)
         targets, ff = ["k", "v", "wo"], ["wo"]
         conf = dict(_IA3, target_modules=targets, feedforward_modules=ff, base_model_name_or_path=os.path.abspath(mdir))

@@ -246,10 +246,7 @@ def write_adapter(mdir, method, adir, rng, n_labels=None):
         for i in range(n_layers):
             for where in ("attention.output", "output"):
                 base = f"{PREFIX}vit.encoder.layer.{i}.{where}.adapter"
-                out[base + ".down.weight"] = 0.3 * rng.standard_normal((6, d))
-                out[base + ".down.bias"] = 0.1 * rng.standard_normal(6)
-                out[base + ".up.weight"] = 0.3 * rng.standard_normal((d, 6))
-                out[base + ".up.bias"] = 0.1 * rng.standard_normal(d)
+                enc.adapter_tensors(out, base, d, 6, rng)
     else:  # BitFit: every bias of the base model (the patch projection's and the LayerNorms' too)
         conf = {"base_model_name_or_path": os.path.abspath(mdir), "inference_mode": True, "peft_type": "BITFIT",
                 "revision": None, "task_type": "SEQ_CLS"}
