@@ -8,6 +8,7 @@
 #include "data/pretok.h"
 #include "ft_test.h"
 #include "kernels/kernels.h"
+#include "models/infer.h"
 #include "models/model.h"
 #include "peft/peft.h"
 
@@ -379,6 +380,8 @@ FT_TEST(bad_input_is_refused_by_name) {
     FT_CHECK_FAILS(run(m, &b, false, false, false, &loss, NULL), FT_ERR_ARG, "the batch has no target");
     FT_CHECK_FAILS(ft_model_set_task(m, FT_TASK_SEQ_CLS, 2, NULL, 1), FT_ERR_UNSUPPORTED,
                    "t5 is an encoder-decoder with its LM head");
+    ft_kv *kv = NULL; /* generation is the next step: refused, not run through the decoder-only path */
+    FT_CHECK_FAILS(ft_kv_new(m, 8, &kv), FT_ERR_UNSUPPORTED, "t5: generation with the encoder-decoder");
     ft_model_free(m);
     /* a decoder-only model refuses decoder fields */
     ft_model_config gc;
