@@ -330,6 +330,24 @@ static void replace(char *out, size_t n, const char *from, const char *to) {
     snprintf(out, n, "%.*s%s%s", (int)(at - CFG), CFG, to, at + strlen(from));
 }
 
+FT_TEST(config_defaults_are_t5config_and_mt5config) {
+    ft_model_config c;
+    FT_CHECK_OK(ft_config_parse("{\"model_type\": \"t5\"}", "t5.json", &c)); /* t5-small */
+    FT_CHECK(c.arch == FT_ARCH_T5 && c.vocab_size == 32128 && c.hidden == 512 && c.head_dim == 64 &&
+             c.intermediate == 2048 && c.n_layers == 12 && c.n_dec_layers == 6 && c.n_heads == 8 &&
+             c.rel_buckets == 32 && c.rel_max_dist == 128 && c.tie_embeddings && !c.gated_ff &&
+             c.act == FT_ACT_RELU && c.pad_token_id == 0 && c.decoder_start_id == 0 && c.eos_id == 1);
+    ft_config_free(&c);
+    FT_CHECK_OK(ft_config_parse("{\"model_type\": \"mt5\"}", "mt5.json", &c)); /* mt5-small */
+    FT_CHECK(c.vocab_size == 250112 && c.intermediate == 1024 && c.n_layers == 16 && c.n_heads == 6 &&
+             !c.tie_embeddings && c.gated_ff && c.act == FT_ACT_GELU_TANH);
+    ft_config_free(&c);
+    /* gated-gelu is gelu_new (tanh), a plain gelu the exact one (HF's ACT2FN) */
+    FT_CHECK_OK(ft_config_parse("{\"model_type\": \"t5\", \"feed_forward_proj\": \"gelu\"}", "g.json", &c));
+    FT_CHECK(!c.gated_ff && c.act == FT_ACT_GELU_ERF);
+    ft_config_free(&c);
+}
+
 FT_TEST(bad_input_is_refused_by_name) {
     ft_model_config cfg;
     FT_CHECK_FAILS(
@@ -416,6 +434,7 @@ int main(void) {
     FT_RUN(model_gradients_match_finite_differences);
     FT_RUN(checkpointing_gives_the_same_gradients);
     FT_RUN(decoder_ids_are_the_labels_shifted_right);
+    FT_RUN(config_defaults_are_t5config_and_mt5config);
     FT_RUN(bad_input_is_refused_by_name);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);

@@ -302,24 +302,25 @@ static ft_status parse_vit(const cfg_src *s, ft_model_config *c) {
  * (models/t5.c). n_layers = num_layers + num_decoder_layers; init_range holds initializer_factor. */
 static ft_status parse_t5(const cfg_src *s, ft_model_config *c) {
     int n_enc = 0;
-    FT_TRY(get_int(s, "vocab_size", &c->vocab_size, false, 32128));
+    const bool mt5 = !strcmp(c->model_type, "mt5"); /* MT5Config's defaults differ (mt5-small's shape) */
+    FT_TRY(get_int(s, "vocab_size", &c->vocab_size, false, mt5 ? 250112 : 32128));
     FT_TRY(get_int(s, "d_model", &c->hidden, false, 512));
     FT_TRY(get_int(s, "d_kv", &c->head_dim, false, 64));
-    FT_TRY(get_int(s, "d_ff", &c->intermediate, false, 2048));
-    FT_TRY(get_int(s, "num_layers", &n_enc, false, 6));
+    FT_TRY(get_int(s, "d_ff", &c->intermediate, false, mt5 ? 1024 : 2048));
+    FT_TRY(get_int(s, "num_layers", &n_enc, false, mt5 ? 8 : 6));
     FT_TRY(get_int(s, "num_decoder_layers", &c->n_dec_layers, false, n_enc));
-    FT_TRY(get_int(s, "num_heads", &c->n_heads, false, 8));
+    FT_TRY(get_int(s, "num_heads", &c->n_heads, false, mt5 ? 6 : 8));
     FT_TRY(get_int(s, "relative_attention_num_buckets", &c->rel_buckets, false, 32));
     FT_TRY(get_int(s, "relative_attention_max_distance", &c->rel_max_dist, false, 128));
     FT_TRY(get_int(s, "decoder_start_token_id", &c->decoder_start_id, false, 0));
     FT_TRY(get_float(s, "dropout_rate", &c->resid_dropout, 0.1f));
     FT_TRY(get_float(s, "layer_norm_epsilon", &c->norm_eps, 1e-6f));
     FT_TRY(get_float(s, "initializer_factor", &c->init_range, 1.0f));
-    FT_TRY(get_bool(s, "tie_word_embeddings", &c->tie_embeddings, true));
+    FT_TRY(get_bool(s, "tie_word_embeddings", &c->tie_embeddings, !mt5));
     const cJSON *eos = cJSON_GetObjectItemCaseSensitive(s->j, "eos_token_id");
     c->eos_id = cJSON_IsNumber(eos) ? (int)eos->valuedouble : eos ? -1 : 1;
     const char *ff;
-    FT_TRY(get_str(s, "feed_forward_proj", &ff, "relu"));
+    FT_TRY(get_str(s, "feed_forward_proj", &ff, mt5 ? "gated-gelu" : "relu"));
     /* HF: "ACT" or "gated-ACT"; gated-gelu means gelu_new (tanh) */
     const char *dash = strchr(ff, '-');
     c->gated_ff = dash != NULL;
@@ -525,10 +526,10 @@ ft_status ft_config_from_partial(const char *json_text, const char *path, const 
             cJSON_AddItemToObject(j, "architectures", cJSON_CreateStringArray(arr, 1));
         if (!cJSON_GetObjectItem(j, "is_encoder_decoder"))
             cJSON_AddBoolToObject(j, "is_encoder_decoder", true);
-        if (!cJSON_GetObjectItem(j, "feed_forward_proj"))
-            cJSON_AddStringToObject(j, "feed_forward_proj", "relu");
+        if (!cJSON_GetObjectItem(j, "feed_forward_proj")) /* T5Config's / MT5Config's defaults */
+            cJSON_AddStringToObject(j, "feed_forward_proj", type[0] == 'm' ? "gated-gelu" : "relu");
         if (!cJSON_GetObjectItem(j, "tie_word_embeddings"))
-            cJSON_AddBoolToObject(j, "tie_word_embeddings", true);
+            cJSON_AddBoolToObject(j, "tie_word_embeddings", type[0] != 'm');
         static const char *const t5d[][2] = {{"decoder_start_token_id", "0"},
                                              {"pad_token_id", "0"},
                                              {"eos_token_id", "1"},
