@@ -534,7 +534,7 @@ static ft_status t5_backward(ft_model *m, ft_acts *acts, ft_arena *arena, float 
     const int64_t C = c->hidden, V = c->vocab_size, I = c->intermediate,
                   HD = (int64_t)c->n_heads * c->head_dim;
     const int64_t Nd = a->Nd, Ne = a->Ne, N = Nd > Ne ? Nd : Ne;
-    t5_grads g;
+    t5_grads g = {0};
     float **nc[] = {&g.dn, &g.dbr, &g.dtmp}, **ni[] = {&g.dact, &g.dact2, &g.dfc, &g.dup},
           **nh[] = {&g.datt, &g.dq, &g.dk, &g.dv};
     for (int k = 0; k < 4; k++) {
