@@ -45,8 +45,8 @@ FT_TEST(bucket_matches_hand_worked_values) {
 /* Σ out ⊙ R of the kernel, in double, for the finite differences. */
 static double attn_objective(const ft_attn_bias_shape *s, const float *q, const float *k, const float *v,
                              const float *bias, const int32_t *mask, const float *R) {
-    float out[2 * 4 * 2 * 3], P[2 * 2 * 4 * 5];
-    ft_attention_bias_forward(out, P, q, k, v, bias, mask, s);
+    float out[2 * 4 * 2 * 3], P[2 * 2 * 4 * 5], work[2 * 4 * 5];
+    ft_attention_bias_forward(out, P, q, k, v, bias, mask, s, work);
     double o = 0.0;
     for (int i = 0; i < s->B * s->Tq * s->H * s->D; i++)
         o += (double)out[i] * R[i];
@@ -76,7 +76,8 @@ FT_TEST(attention_bias_backward_matches_finite_differences) {
     }
     for (int i = 0; i < BN; i++)
         bias[i] = ft_rng_normal(11, 4, (uint64_t)i);
-    for (int causal = 0; causal < 2; causal++) {
+    for (int run = 0; run < 3; run++) { /* padding; causal; padding with dropout on the probabilities */
+        const int causal = run == 1;
         const ft_attn_bias_shape s = {.B = Bn,
                                       .Tq = TQ,
                                       .Tk = causal ? TQ : TK,
@@ -85,10 +86,15 @@ FT_TEST(attention_bias_backward_matches_finite_differences) {
                                       .q_stride = H * D,
                                       .kv_stride = H * D,
                                       .causal = causal,
-                                      .scale = 0.7f};
-        float out[QN], P[Bn * H * TQ * TK], dq[QN] = {0}, dk[KN] = {0}, dv[KN] = {0}, db[BN] = {0};
-        ft_attention_bias_forward(out, P, q, k, v, bias, causal ? NULL : mask, &s);
-        ft_attention_bias_backward(dq, dk, dv, db, R, P, q, k, v, &s);
+                                      .scale = 0.7f,
+                                      .dropout = run == 2 ? 0.3f : 0.0f,
+                                      .seed = 5,
+                                      .stream = 9};
+        float out[QN], P[Bn * H * TQ * TK], work[2 * TQ * TK], dq[QN] = {0}, dk[KN] = {0}, dv[KN] = {0},
+                                                               db[BN] = {0};
+        FT_CHECK(ft_attention_bias_work_floats(&s) <= sizeof work / sizeof *work);
+        ft_attention_bias_forward(out, P, q, k, v, bias, causal ? NULL : mask, &s, work);
+        ft_attention_bias_backward(dq, dk, dv, db, R, P, q, k, v, &s, work);
         float *xs[] = {q, k, v, bias}, *gs[] = {dq, dk, dv, db};
         const int ns[] = {QN, causal ? Bn * TQ * H * D : KN, causal ? Bn * TQ * H * D : KN,
                           causal ? H * TQ * TQ : BN};
@@ -103,7 +109,7 @@ FT_TEST(attention_bias_backward_matches_finite_differences) {
                 const double dn = attn_objective(&s, q, k, v, bias, causal ? NULL : mask, R);
                 xs[t][i] = x0;
                 const double fd = (up - dn) / (2.0 * eps), err = fabs(fd - gs[t][i]) / (1e-2 + fabs(fd));
-                FT_CHECKF(err < 2e-2, "causal %d: d%s[%d] = %g, finite differences %g", causal, names[t], i,
+                FT_CHECKF(err < 2e-2, "run %d: d%s[%d] = %g, finite differences %g", run, names[t], i,
                           (double)gs[t][i], fd);
                 worst = err > worst ? err : worst;
             }

@@ -160,12 +160,15 @@ typedef struct {
     uint64_t seed, stream;
 } ft_attn_bias_shape;
 void ft_attention_bias_forward(float *out, float *probs, const float *q, const float *k, const float *v,
-                               const float *bias, const int32_t *kmask, const ft_attn_bias_shape *s);
+                               const float *bias, const int32_t *kmask, const ft_attn_bias_shape *s,
+                               float *work);
 /* dq, dk, dv (q's / k's layouts) and dbias [H, Tq, Tk] (summed over the batch) accumulate; any may be NULL.
  * The hidden keys are those with probs 0 (no mask needed). */
 void ft_attention_bias_backward(float *dq, float *dk, float *dv, float *dbias, const float *dout,
                                 const float *probs, const float *q, const float *k, const float *v,
-                                const ft_attn_bias_shape *s);
+                                const ft_attn_bias_shape *s, float *work);
+/* Floats of the scratch both take (work): two [Tq, Tk] blocks. */
+size_t ft_attention_bias_work_floats(const ft_attn_bias_shape *s);
 
 /* ---- rotary embeddings (HF rotate_half: dim i pairs with i + D/2), in place on x rows laid out
  * [B*T, stride] with n_heads heads of size D at offset 0. pos [B*T] position ids.

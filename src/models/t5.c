@@ -38,6 +38,7 @@ typedef struct {
     ft_fwd_opts opts;
     int32_t *enc_ids, *enc_mask, *dec_ids, *dec_mask, *labels; /* enc_ids [B·T_src]; masks NULL = all real */
     float *bias[2];                                            /* [H,Te,Te] encoder, [H,Td,Td] decoder */
+    float *attn_work; /* the attention kernel's scratch, 2·max(Te, Td)² floats, shared by every call */
     t5_layer *L;
     float *enc_last, *enc_r, *enc_out; /* the encoder's last block output, final rstd, drop(n_final) [Ne,C] */
     float *dec_last, *dec_r, *dec_out; /* the same for the decoder; dec_out is the head's input (scaled) */
@@ -178,7 +179,7 @@ static ft_status block_fwd(const ft_model *m, void *acts, int l, const float *x,
     FT_TRY(site_fwd(m, a, l, FT_SITE_V, N, L->v, L->n1, arena));
     ft_attn_bias_shape as = attn_shape(m, a, l, false);
     ft_attention_bias_forward(L->att, L->P, L->q, L->k, L->v, a->bias[dec], dec ? a->dec_mask : a->enc_mask,
-                              &as);
+                              &as, a->attn_work);
     float *o, *xo, *fo; /* the three branch outputs */
     AL(o, N * C);
     AL(L->x1, N * C);
@@ -198,7 +199,7 @@ static ft_status block_fwd(const ft_model *m, void *acts, int l, const float *x,
         FT_TRY(site_fwd(m, a, l, FT_SITE_XK, a->Ne, L->xk, a->enc_out, arena));
         FT_TRY(site_fwd(m, a, l, FT_SITE_XV, a->Ne, L->xv, a->enc_out, arena));
         as = attn_shape(m, a, l, true);
-        ft_attention_bias_forward(L->xatt, L->xP, L->xq, L->xk, L->xv, NULL, a->enc_mask, &as);
+        ft_attention_bias_forward(L->xatt, L->xP, L->xq, L->xk, L->xv, NULL, a->enc_mask, &as, a->attn_work);
         AL(L->x2, N * C);
         AL(xo, N * C);
         FT_TRY(site_fwd(m, a, l, FT_SITE_XO, N, xo, L->xatt, arena));
@@ -283,7 +284,8 @@ static ft_status block_bwd(ft_model *m, t5_acts *a, int l, float *dres, float *d
         ZA(dxv, a->Ne * HD);
         memset(g->dq, 0, (size_t)(N * HD) * sizeof(float));
         ft_attn_bias_shape as = attn_shape(m, a, l, true);
-        ft_attention_bias_backward(g->dq, dxk, dxv, NULL, g->datt, L->xP, L->xq, L->xk, L->xv, &as);
+        ft_attention_bias_backward(g->dq, dxk, dxv, NULL, g->datt, L->xP, L->xq, L->xk, L->xv, &as,
+                                   a->attn_work);
         FT_TRY(site_bwd(m, a, l, FT_SITE_XK, a->Ne, denc, dxk, a->enc_out, arena));
         FT_TRY(site_bwd(m, a, l, FT_SITE_XV, a->Ne, denc, dxv, a->enc_out, arena));
         memset(g->dn, 0, (size_t)(N * C) * sizeof(float));
@@ -299,7 +301,8 @@ static ft_status block_bwd(ft_model *m, t5_acts *a, int l, float *dres, float *d
     memset(g->dk, 0, (size_t)(N * HD) * sizeof(float));
     memset(g->dv, 0, (size_t)(N * HD) * sizeof(float));
     ft_attn_bias_shape as = attn_shape(m, a, l, false);
-    ft_attention_bias_backward(g->dq, g->dk, g->dv, dbias, g->datt, L->P, L->q, L->k, L->v, &as);
+    ft_attention_bias_backward(g->dq, g->dk, g->dv, dbias, g->datt, L->P, L->q, L->k, L->v, &as,
+                               a->attn_work);
     memset(g->dn, 0, (size_t)(N * C) * sizeof(float));
     FT_TRY(site_bwd(m, a, l, FT_SITE_Q, N, g->dn, g->dq, L->n1, arena));
     FT_TRY(site_bwd(m, a, l, FT_SITE_K, N, g->dn, g->dk, L->n1, arena));
@@ -458,6 +461,8 @@ static ft_status t5_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o
     AL(a->L, c->n_layers);
     memset(a->L, 0, (size_t)c->n_layers * sizeof *a->L);
     const int64_t C = c->hidden, V = c->vocab_size, H = c->n_heads, Nd = a->Nd;
+    const int64_t Tm = a->Te > a->Td ? a->Te : a->Td;
+    AL(a->attn_work, 2 * Tm * Tm);
     AL(a->bias[0], H * a->Te * a->Te);
     AL(a->bias[1], H * a->Td * a->Td);
     bias_fill(m, 0, a->Te, a->bias[0]);
@@ -582,8 +587,9 @@ static size_t t5_act_bytes(const ft_model *m, int B, int T, const ft_fwd_opts *o
     const size_t per_layer = (9 * N * C + 8 * N * HD + 3 * N * I + 2 * PT + 3 * N) * 4 + 30 * A;
     size_t peft, peft_max, peft_tmp;
     ft_model_peft_bytes(m, N, &peft, &peft_max, &peft_tmp);
-    /* ids, masks, labels; the two bias tables; both embeddings, final norms and outputs; logits; the acts */
-    const size_t fixed = (6 * N + 2 * (size_t)c->n_heads * T * T + 6 * N * C + 2 * N + N * V) * 4 +
+    /* ids, masks, labels; the two bias tables and the attention's scratch; both embeddings, final norms and
+     * outputs; logits; the acts */
+    const size_t fixed = (6 * N + (2 * (size_t)c->n_heads + 2) * T * T + 6 * N * C + 2 * N + N * V) * 4 +
                          (size_t)c->n_layers * sizeof(t5_layer) + sizeof(t5_acts) + 24 * A;
     size_t bwd = 0;
     if (!o->no_loss) /* t5_grads, d(dec), d(enc), the residual streams, d(bias) ×2, dlogits, dxk dxv */
