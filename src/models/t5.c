@@ -2,9 +2,9 @@
  * embeddings: x = drop(shared[input_ids]) (encoder), y = drop(shared[decoder ids]) (decoder); no positions.
  * norm (T5LayerNorm): n(x) = w ⊙ x / √(mean(x²) + ε): no mean, no bias.
  * self-attention: s = q·kᵀ + bias[h,i,j] (no 1/√d), bias = rel_table[bucket(j − i), h], one table per stack
- * (on its block 0) shared by its blocks, bidirectional buckets in the encoder, causal ones (and j ≤ i) in the
- *   decoder; padded keys hidden. cross-attention: q from the decoder, k, v from the encoder output, no bias,
- *   padded source keys hidden.
+ *   (on its block 0) shared by its blocks, bidirectional buckets in the encoder, causal ones (and j ≤ i) in
+ *   the decoder; padded keys hidden. cross-attention: q from the decoder, k, v from the encoder output, no
+ *   bias, padded source keys hidden.
  * block: x += drop(O(attn(n1 x))); decoder: x += drop(XO(xattn(n2 x, enc))); x += drop(wo(drop(act(wi n x))))
  *   (gated: act(wi_0 n x) ⊙ wi_1 n x). A stack ends in drop(n_final(x)).
  * head: logits = lm_head(dec · d_model^−½ when tied to shared, else dec); loss = mean CE over labels ≠ −100.
@@ -20,13 +20,13 @@
 #include "nn/linear.h"
 
 typedef struct {
-    float *x_in;                /* [N,C] block input (kept, also with checkpointing) */
-    float *n1, *r1;             /* self-attention's norm output, rstd */
-    float *q, *k, *v, *att, *P; /* [N,HD] each; P [B,H,T,T] */
-    float *x1;                  /* after the self-attention residual */
-    float *n2, *r2, *xq, *xk, *xv, *xatt, *xP,
-        *x2;                        /* decoder cross-attention: xk, xv [Ne,HD], xP [B,H,Td,Te] */
-    float *n3, *r3, *fc, *up, *act; /* FF: its norm, wi / wi_0 [N,I], wi_1, the (dropped) input of wo */
+    float *x_in;                     /* [N,C] block input (kept, also with checkpointing) */
+    float *n1, *r1;                  /* self-attention's norm output, rstd */
+    float *q, *k, *v, *att, *P;      /* [N,HD] each; P [B,H,T,T] */
+    float *x1;                       /* after the self-attention residual */
+    float *n2, *r2, *x2;             /* decoder cross-attention: its norm, rstd, the stream after it */
+    float *xq, *xk, *xv, *xatt, *xP; /* xq, xatt [N,HD], xk, xv [Ne,HD], xP [B,H,Td,Te] */
+    float *n3, *r3, *fc, *up, *act;  /* FF: its norm, wi / wi_0 [N,I], wi_1, the (dropped) input of wo */
     ft_lin_cache lc[FT_N_SITES];
     ft_adapter_cache ad[2]; /* bottleneck adapters after the self-attention and the FF outputs */
 } t5_layer;
