@@ -13,7 +13,7 @@
 
 static const char *INIT_USAGE =
     "usage: ftune init --arch ARCH --config small.json --out DIR [--seed N] [--dtype f32|bf16]\n"
-    "       ARCH: gpt2, llama, qwen2, mistral, bert, roberta, xlm-roberta, distilbert, vit\n"
+    "       ARCH: gpt2, llama, qwen2, mistral, bert, roberta, xlm-roberta, distilbert, vit, t5, mt5\n"
     "\n"
     "Writes a randomly initialized model in exact Hugging Face layout: DIR/config.json + "
     "DIR/model.safetensors.\n"
@@ -30,6 +30,10 @@ static const char *INIT_USAGE =
     "vit (image_size, patch_size, num_channels, hidden_size, ...): a ViTModel (with its pooler), or with\n"
     "num_labels a ViTForImageClassification (classifier on [CLS], no pooler); DIR also gets a\n"
     "preprocessor_config.json (ViTImageProcessor: resize to image_size, rescale 1/255, mean = std = 0.5).\n"
+    "t5 / mt5 (d_model, d_kv, d_ff, num_layers, num_decoder_layers, num_heads, vocab_size,\n"
+    "relative_attention_num_buckets, relative_attention_max_distance, feed_forward_proj relu | gated-gelu |\n"
+    "gated-silu, tie_word_embeddings): a T5ForConditionalGeneration, initialized as HF's T5 "
+    "(initializer_factor).\n"
     "  --seed N        RNG seed (default 42)\n"
     "  --dtype f32|bf16  stored weight dtype (default f32)\n";
 
@@ -95,15 +99,15 @@ int ft_cmd_init(int argc, char **argv) {
         fprintf(stderr, "ftune init: --arch, --config and --out are required\n%s", INIT_USAGE);
         return 2;
     }
-    static const char *archs[] = {"gpt2",    "llama",       "qwen2",      "mistral", "bert",
-                                  "roberta", "xlm-roberta", "distilbert", "vit"};
+    static const char *archs[] = {"gpt2",        "llama",      "qwen2", "mistral", "bert", "roberta",
+                                  "xlm-roberta", "distilbert", "vit",   "t5",      "mt5"};
     bool known = false;
     for (size_t i = 0; i < sizeof archs / sizeof *archs; i++)
         known |= !strcmp(arch, archs[i]);
     if (!known) {
         fprintf(stderr,
                 "ftune init: unknown --arch '%s' (gpt2, llama, qwen2, mistral, bert, roberta, xlm-roberta, "
-                "distilbert, vit)\n",
+                "distilbert, vit, t5, mt5)\n",
                 arch);
         return 2;
     }
@@ -173,6 +177,17 @@ int ft_cmd_inspect(int argc, char **argv) {
                : m->task == FT_TASK_REGRESSION ? "regression"
                : m->pool_w >= 0                ? "none (ViTModel, pooler)"
                                                : "none");
+    else if (ft_model_is_t5(m))
+        printf("encoder-decoder: %d encoder + %d decoder blocks, feed-forward %s (%s), relative positions %d "
+               "buckets up to %d, RMS norm eps %g, head: %s, decoder_start_token_id %d, pad_token_id %d\n",
+               c->n_layers - c->n_dec_layers, c->n_dec_layers, c->gated_ff ? "gated" : "plain",
+               c->act == FT_ACT_RELU        ? "relu"
+               : c->act == FT_ACT_SILU      ? "silu"
+               : c->act == FT_ACT_GELU_TANH ? "gelu_new"
+                                            : "gelu",
+               c->rel_buckets, c->rel_max_dist, (double)c->norm_eps,
+               c->tie_embeddings ? "tied to shared (input scaled by d_model^-0.5)" : "lm_head",
+               c->decoder_start_id, c->pad_token_id);
     else if (ft_model_is_encoder(m))
         printf("encoder: post-LayerNorm blocks, norm eps %g, token types %d, pad_token_id %d%s; head: %s\n",
                (double)c->norm_eps, c->type_vocab_size, c->pad_token_id,
@@ -241,7 +256,13 @@ static const char *DUMP_USAGE =
     "config's image_size resizes the position embeddings bicubically (HF interpolate_pos_encoding=True).\n"
     "A masked-LM encoder (a checkpoint with its *ForMaskedLM head) needs \"labels\": [[...], ...], the ids\n"
     "at the masked positions and -100 elsewhere (not shifted; input_ids already masked), and its logits are\n"
-    "[B, T, V].\n";
+    "[B, T, V].\n"
+    "A t5 / mt5 encoder-decoder takes input_ids / attention_mask for the encoder, \"labels\": [B][T_dec] "
+    "(-100\n"
+    "ignored, not shifted) and optionally \"decoder_input_ids\" [B][T_dec] (else the labels shifted right "
+    "after\n"
+    "decoder_start_token_id, -100 -> pad_token_id, as HF) and \"decoder_attention_mask\"; its logits are\n"
+    "[B, T_dec, V].\n";
 
 int ft_cmd_dump(int argc, char **argv) {
     const char *model = NULL, *batch = NULL, *outp = NULL, *adapter = NULL;
@@ -263,15 +284,16 @@ int ft_cmd_dump(int argc, char **argv) {
     ft_st_writer *w = NULL;
     ft_status s = ft_model_load(model, &m);
     if (s == FT_OK)
-        s = ft_batch_load_json(batch, &b);
+        s = ft_batch_load_json_seq2seq(batch, ft_model_is_t5(m), &b);
     if (s == FT_OK && adapter)
         s = ft_peft_load(m, adapter);
     for (int i = 0; s == FT_OK && !adapter && i < m->n_params; i++)
         s = ft_model_set_trainable(m, i, true);
     if (s == FT_OK)
-        s = ft_arena_init(&arena,
-                          ft_model_act_bytes(m, b.B, b.pixel_values ? ft_model_batch_seq_len(m, &b) : b.T) +
-                              (1u << 20));
+        s = ft_arena_init(
+            &arena, ft_model_act_bytes(
+                        m, b.B, b.pixel_values || ft_model_is_t5(m) ? ft_model_batch_seq_len(m, &b) : b.T) +
+                        (1u << 20));
     ft_acts *a = NULL;
     double loss = 0;
     int64_t cnt;

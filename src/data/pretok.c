@@ -98,6 +98,8 @@ void ft_batch_free(ft_batch *b) {
     free(b->start_positions);
     free(b->end_positions);
     free(b->pixel_values);
+    free(b->decoder_input_ids);
+    free(b->decoder_mask);
     memset(b, 0, sizeof *b);
 }
 
@@ -212,6 +214,10 @@ static ft_status pixels(const cJSON *arr, const char *path, ft_batch *out) {
 }
 
 ft_status ft_batch_load_json(const char *path, ft_batch *out) {
+    return ft_batch_load_json_seq2seq(path, false, out);
+}
+
+ft_status ft_batch_load_json_seq2seq(const char *path, bool seq2seq, ft_batch *out) {
     memset(out, 0, sizeof *out);
     char *txt;
     FT_TRY(ft_read_file(path, &txt, NULL));
@@ -232,8 +238,18 @@ ft_status ft_batch_load_json(const char *path, ft_batch *out) {
         s = matrix(root, path, "attention_mask", &B, &T, &out->mask);
     if (s == FT_OK && cJSON_GetObjectItemCaseSensitive(root, "token_type_ids"))
         s = matrix(root, path, "token_type_ids", &B, &T, &out->type_ids);
+    /* encoder-decoder: decoder_input_ids / decoder_attention_mask / labels [B][T_dec] (a model without a
+     * decoder refuses T_dec); else labels are [B][T] */
+    int Td = 0;
+    const bool dec = cJSON_GetObjectItemCaseSensitive(root, "decoder_input_ids") != NULL;
+    if (s == FT_OK && dec)
+        s = matrix(root, path, "decoder_input_ids", &B, &Td, &out->decoder_input_ids);
+    if (s == FT_OK && cJSON_GetObjectItemCaseSensitive(root, "decoder_attention_mask"))
+        s = matrix(root, path, "decoder_attention_mask", &B, &Td, &out->decoder_mask);
+    const bool dec_labels = seq2seq || dec || out->decoder_mask;
     if (s == FT_OK && cJSON_GetObjectItemCaseSensitive(root, "labels"))
-        s = matrix(root, path, "labels", &B, &T, &out->labels);
+        s = matrix(root, path, "labels", &B, dec_labels ? &Td : &T, &out->labels);
+    out->T_dec = dec_labels ? Td : 0;
     const cJSON *cl = cJSON_GetObjectItemCaseSensitive(root, "cls_labels");
     const cJSON *tg = cJSON_GetObjectItemCaseSensitive(root, "targets");
     if (s == FT_OK && (cl || tg)) {

@@ -10,6 +10,9 @@
  * "end_positions" [B] when present. Images (ViT): "pixel_values": [B][C][H][W] floats, already preprocessed,
  * with "cls_labels" / "targets" [B]; input_ids then optional. */
 ft_status ft_batch_load_json(const char *path, ft_batch *out);
+/* The same; with seq2seq (an encoder-decoder model), or when the file has "decoder_input_ids" or
+ * "decoder_attention_mask", those and "labels" are the decoder's [B][T_dec] (T_dec set, of any length). */
+ft_status ft_batch_load_json_seq2seq(const char *path, bool seq2seq, ft_batch *out);
 void ft_batch_free(ft_batch *b);
 
 typedef struct {

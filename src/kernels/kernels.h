@@ -151,6 +151,30 @@ ft_status ft_attention_backward_lse(float *dq, float *dk, float *dv, const float
 /* Bytes of tile scratch the two functions above use on the stacks of all threads together. */
 size_t ft_attention_lse_scratch_bytes(int D);
 
+/* ---- attention with an additive score bias, query / key lengths apart (T5; attention_bias.c) ----
+ * s[b,h,i,j] = scale·q_i·k_j + bias[h,i,j] (bias [H, Tq, Tk] shared by the batch, or NULL) over the keys j
+ * that kmask [B*Tk] (1 real, 0 padding; NULL = all) and causality (j ≤ i) leave visible; probs [B,H,Tq,Tk]
+ * = softmax(s) (writes; 0 for hidden keys, a row with none is all 0 and outputs zeros); out (q's layout,
+ * writes) = drop(P)·v with dropout on P as ft_attention_forward's (element index ((b·H + h)·Tq + i)·Tk + j).
+ * q / out at [(b*Tq + i)*q_stride + h*D + d], k / v at [(b*Tk + j)*kv_stride + h*D + d]. */
+typedef struct {
+    int B, Tq, Tk, H, D;
+    int64_t q_stride, kv_stride;
+    bool causal;
+    float scale, dropout;
+    uint64_t seed, stream;
+} ft_attn_bias_shape;
+void ft_attention_bias_forward(float *out, float *probs, const float *q, const float *k, const float *v,
+                               const float *bias, const int32_t *kmask, const ft_attn_bias_shape *s,
+                               float *work);
+/* dq, dk, dv (q's / k's layouts) and dbias [H, Tq, Tk] (summed over the batch) accumulate; any may be NULL.
+ * The hidden keys are those with probs 0 (no mask needed). */
+void ft_attention_bias_backward(float *dq, float *dk, float *dv, float *dbias, const float *dout,
+                                const float *probs, const float *q, const float *k, const float *v,
+                                const ft_attn_bias_shape *s, float *work);
+/* Floats of the scratch both take (work): two [Tq, Tk] blocks. */
+size_t ft_attention_bias_work_floats(const ft_attn_bias_shape *s);
+
 /* ---- rotary embeddings (HF rotate_half: dim i pairs with i + D/2), in place on x rows laid out
  * [B*T, stride] with n_heads heads of size D at offset 0. pos [B*T] position ids.
  * inv_freq[i] = theta^(-2i/D) in fp32. backward applies the inverse rotation to dx in place. ---- */

@@ -298,6 +298,70 @@ static ft_status parse_vit(const cfg_src *s, ft_model_config *c) {
     return FT_OK;
 }
 
+/* T5 / mT5 (T5Config fields): encoder-decoder, RMS norms without bias, relative position buckets
+ * (models/t5.c). n_layers = num_layers + num_decoder_layers; init_range holds initializer_factor. */
+static ft_status parse_t5(const cfg_src *s, ft_model_config *c) {
+    int n_enc = 0;
+    const bool mt5 = !strcmp(c->model_type, "mt5"); /* MT5Config's defaults differ (mt5-small's shape) */
+    FT_TRY(get_int(s, "vocab_size", &c->vocab_size, false, mt5 ? 250112 : 32128));
+    FT_TRY(get_int(s, "d_model", &c->hidden, false, 512));
+    FT_TRY(get_int(s, "d_kv", &c->head_dim, false, 64));
+    FT_TRY(get_int(s, "d_ff", &c->intermediate, false, mt5 ? 1024 : 2048));
+    FT_TRY(get_int(s, "num_layers", &n_enc, false, mt5 ? 8 : 6));
+    FT_TRY(get_int(s, "num_decoder_layers", &c->n_dec_layers, false, n_enc));
+    FT_TRY(get_int(s, "num_heads", &c->n_heads, false, mt5 ? 6 : 8));
+    FT_TRY(get_int(s, "relative_attention_num_buckets", &c->rel_buckets, false, 32));
+    FT_TRY(get_int(s, "relative_attention_max_distance", &c->rel_max_dist, false, 128));
+    FT_TRY(get_int(s, "decoder_start_token_id", &c->decoder_start_id, false, 0));
+    FT_TRY(get_float(s, "dropout_rate", &c->resid_dropout, 0.1f));
+    FT_TRY(get_float(s, "layer_norm_epsilon", &c->norm_eps, 1e-6f));
+    FT_TRY(get_float(s, "initializer_factor", &c->init_range, 1.0f));
+    FT_TRY(get_bool(s, "tie_word_embeddings", &c->tie_embeddings, !mt5));
+    const cJSON *eos = cJSON_GetObjectItemCaseSensitive(s->j, "eos_token_id");
+    c->eos_id = cJSON_IsNumber(eos) ? (int)eos->valuedouble : eos ? -1 : 1;
+    const char *ff;
+    FT_TRY(get_str(s, "feed_forward_proj", &ff, mt5 ? "gated-gelu" : "relu"));
+    /* HF: "ACT" or "gated-ACT"; gated-gelu means gelu_new (tanh) */
+    const char *dash = strchr(ff, '-');
+    c->gated_ff = dash != NULL;
+    const char *act = dash ? dash + 1 : ff;
+    if ((dash && (strncmp(ff, "gated-", 6) != 0 || strchr(act, '-'))) ||
+        (strcmp(act, "relu") && strcmp(act, "gelu") && strcmp(act, "silu") && strcmp(act, "gelu_new")))
+        return ft_fail(
+            FT_ERR_UNSUPPORTED,
+            "%s: feed_forward_proj '%s' is not supported (relu, gelu, silu, gelu_new, or gated-<one of "
+            "them>: gated-gelu, gated-silu)",
+            s->path, ff);
+    c->act = !strcmp(act, "relu")                                                ? FT_ACT_RELU
+             : !strcmp(act, "silu")                                              ? FT_ACT_SILU
+             : !strcmp(act, "gelu_new") || (c->gated_ff && !strcmp(act, "gelu")) ? FT_ACT_GELU_TANH
+                                                                                 : FT_ACT_GELU_ERF;
+    if (n_enc < 1 || c->n_dec_layers < 1)
+        return ft_fail(FT_ERR_CONFIG, "%s: num_layers %d and num_decoder_layers %d must be at least 1",
+                       s->path, n_enc, c->n_dec_layers);
+    if (n_enc > CFG_MAX_LAYERS || c->n_dec_layers > CFG_MAX_LAYERS)
+        return ft_fail(FT_ERR_CONFIG, "%s: num_layers %d / num_decoder_layers %d exceed ftune's limit of %d",
+                       s->path, n_enc, c->n_dec_layers, CFG_MAX_LAYERS);
+    /* the causal bucket rule needs max_exact = buckets/2 ≥ 1 (bidirectional: buckets/4) below max_distance */
+    if (c->rel_buckets < 4 || c->rel_buckets > 65536 || c->rel_max_dist <= c->rel_buckets / 2)
+        return ft_fail(FT_ERR_CONFIG,
+                       "%s: relative_attention_num_buckets %d must be in [4, 65536] and "
+                       "relative_attention_max_distance %d above half of it",
+                       s->path, c->rel_buckets, c->rel_max_dist);
+    if (c->decoder_start_id >= c->vocab_size)
+        return ft_fail(FT_ERR_CONFIG, "%s: decoder_start_token_id %d is outside the vocabulary of %d",
+                       s->path, c->decoder_start_id, c->vocab_size);
+    if (c->head_dim < 1)
+        return ft_fail(FT_ERR_CONFIG, "%s: d_kv must be positive", s->path);
+    c->n_layers = n_enc + c->n_dec_layers;
+    c->n_kv_heads = c->n_heads;
+    c->max_pos = CFG_MAX_POSITIONS; /* relative positions: no table bounds the length */
+    c->embd_dropout = c->attn_dropout = c->resid_dropout;
+    c->pad_token_id = 0; /* T5Config's default */
+    c->arch = FT_ARCH_T5;
+    return FT_OK;
+}
+
 ft_status ft_config_parse(const char *json_text, const char *path, ft_model_config *c) {
     memset(c, 0, sizeof *c);
     c->pad_token_id = -1;
@@ -330,11 +394,13 @@ ft_status ft_config_parse(const char *json_text, const char *path, ft_model_conf
             st = parse_distilbert(&s, c);
         else if (!strcmp(c->model_type, "vit"))
             st = parse_vit(&s, c);
+        else if (!strcmp(c->model_type, "t5") || !strcmp(c->model_type, "mt5"))
+            st = parse_t5(&s, c);
         else
             st =
                 ft_fail(FT_ERR_UNSUPPORTED,
                         "%s: unknown model_type '%s' (supported: gpt2, llama, qwen2, mistral, bert, roberta, "
-                        "xlm-roberta, distilbert, vit)",
+                        "xlm-roberta, distilbert, vit, t5, mt5)",
                         path, c->model_type);
     }
     if (st == FT_OK) {
@@ -454,6 +520,28 @@ ft_status ft_config_from_partial(const char *json_text, const char *path, const 
             cJSON_AddNumberToObject(j, "hidden_dropout_prob", 0.0);
         if (!cJSON_GetObjectItem(j, "attention_probs_dropout_prob"))
             cJSON_AddNumberToObject(j, "attention_probs_dropout_prob", 0.0);
+    } else if (!strcmp(type, "t5") || !strcmp(type, "mt5")) {
+        const char *arr[] = {type[0] == 'm' ? "MT5ForConditionalGeneration" : "T5ForConditionalGeneration"};
+        if (!cJSON_GetObjectItem(j, "architectures"))
+            cJSON_AddItemToObject(j, "architectures", cJSON_CreateStringArray(arr, 1));
+        if (!cJSON_GetObjectItem(j, "is_encoder_decoder"))
+            cJSON_AddBoolToObject(j, "is_encoder_decoder", true);
+        if (!cJSON_GetObjectItem(j, "feed_forward_proj")) /* T5Config's / MT5Config's defaults */
+            cJSON_AddStringToObject(j, "feed_forward_proj", type[0] == 'm' ? "gated-gelu" : "relu");
+        if (!cJSON_GetObjectItem(j, "tie_word_embeddings"))
+            cJSON_AddBoolToObject(j, "tie_word_embeddings", type[0] != 'm');
+        static const char *const t5d[][2] = {{"decoder_start_token_id", "0"},
+                                             {"pad_token_id", "0"},
+                                             {"eos_token_id", "1"},
+                                             {"relative_attention_num_buckets", "32"},
+                                             {"relative_attention_max_distance", "128"}};
+        for (size_t k = 0; k < sizeof t5d / sizeof *t5d; k++)
+            if (!cJSON_GetObjectItem(j, t5d[k][0]))
+                cJSON_AddNumberToObject(j, t5d[k][0], atoi(t5d[k][1]));
+        if (!cJSON_GetObjectItem(j, "layer_norm_epsilon"))
+            cJSON_AddNumberToObject(j, "layer_norm_epsilon", 1e-6);
+        if (!cJSON_GetObjectItem(j, "initializer_factor"))
+            cJSON_AddNumberToObject(j, "initializer_factor", 1.0);
     } else if (!strcmp(type, "distilbert")) {
         const char *arr[] = {"DistilBertModel"};
         if (!cJSON_GetObjectItem(j, "architectures"))
@@ -476,8 +564,8 @@ ft_status ft_config_from_partial(const char *json_text, const char *path, const 
         if (!cJSON_GetObjectItem(j, "rope_theta"))
             cJSON_AddNumberToObject(j, "rope_theta", 10000.0);
     }
-    if (!cJSON_GetObjectItem(j, "initializer_range"))
-        cJSON_AddNumberToObject(j, "initializer_range", 0.02);
+    if (!cJSON_GetObjectItem(j, "initializer_range") && strcmp(type, "t5") && strcmp(type, "mt5"))
+        cJSON_AddNumberToObject(j, "initializer_range", 0.02); /* T5 has initializer_factor instead */
     char *txt = cJSON_Print(j);
     cJSON_Delete(j);
     if (!txt)

@@ -37,6 +37,7 @@ typedef struct ft_family {
 extern const ft_family ft_decoder_family;
 extern const ft_family ft_encoder_family;
 extern const ft_family ft_vit_family;
+extern const ft_family ft_t5_family;
 
 /* ---- shared by the families (models/step.c) ---- */
 /* A bottleneck adapter on a branch output o [N,C]: y = o + up(act(down(o))); the cache keeps o (not copied),

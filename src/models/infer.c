@@ -19,6 +19,12 @@ struct ft_kv {
 
 ft_status ft_kv_new(const ft_model *m, int max_len, ft_kv **out) {
     const ft_model_config *c = &m->cfg;
+    if (ft_model_is_t5(m))
+        return ft_fail(
+            FT_ERR_UNSUPPORTED,
+            "%s: generation with the encoder-decoder (greedy, sampling, beam search) is not implemented "
+            "yet (docs/seq2seq.md)",
+            c->model_type);
     if (max_len <= 0 || max_len > c->max_pos)
         return ft_fail(FT_ERR_RANGE, "KV cache length %d must be in [1, %d] (the model's positions)", max_len,
                        c->max_pos);
@@ -246,6 +252,8 @@ static ft_status encoder_infer(ft_model *m, ft_kv *kv, const int32_t *ids, int n
 }
 
 ft_status ft_infer(ft_model *m, ft_kv *kv, const int32_t *ids, int n, float *logits) {
+    if (ft_model_is_t5(m)) /* ft_kv_new refuses it: no cache can reach here */
+        return ft_fail(FT_ERR_UNSUPPORTED, "%s: no token inference yet", m->cfg.model_type);
     if (ft_model_is_vit(m))
         return ft_fail(FT_ERR_UNSUPPORTED, "the vit model reads images, not token ids: no token inference");
     if (ft_model_is_encoder(m))

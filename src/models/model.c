@@ -93,6 +93,106 @@ static bool vit_is_classifier(const cJSON *raw) {
     return cJSON_IsString(a0) && strstr(a0->valuestring, "ForImageClassification") != NULL;
 }
 
+/* T5ForConditionalGeneration: shared, then each stack's blocks (self-attention with the relative bias table
+ * on block 0, the decoder's EncDecAttention, the DenseReluDense FF, their RMS norms) and final norm, lm_head
+ * when untied. Encoder blocks are layers [0, n_enc), decoder blocks [n_enc, n_layers). */
+static ft_status t5_table(ft_model *m, builder *bp) {
+    const ft_model_config *c = &m->cfg;
+    builder b = *bp;
+    char nm[256];
+    const int64_t C = c->hidden, V = c->vocab_size, I = c->intermediate;
+    const int64_t HD = (int64_t)c->n_heads * c->head_dim;
+    const int n_enc = c->n_layers - c->n_dec_layers;
+    ADD(m->wte, 2, V, C, "shared.weight");
+    for (int st = 0; st < 2; st++) {
+        const char *S = st ? "decoder" : "encoder";
+        const int first = st ? n_enc : 0, n = st ? c->n_dec_layers : n_enc;
+        for (int k = 0; k < n; k++) {
+            ft_layer_idx *L = &m->layers[first + k];
+            memset(L, -1, sizeof *L);
+            ADD(L->q_w, 2, HD, C, "%s.block.%d.layer.0.SelfAttention.q.weight", S, k);
+            ADD(L->k_w, 2, HD, C, "%s.block.%d.layer.0.SelfAttention.k.weight", S, k);
+            ADD(L->v_w, 2, HD, C, "%s.block.%d.layer.0.SelfAttention.v.weight", S, k);
+            ADD(L->o_w, 2, C, HD, "%s.block.%d.layer.0.SelfAttention.o.weight", S, k);
+            if (k == 0)
+                ADD(m->rel_bias[st], 2, c->rel_buckets, c->n_heads,
+                    "%s.block.0.layer.0.SelfAttention.relative_attention_bias.weight", S);
+            ADD(L->ln1_w, 1, C, 0, "%s.block.%d.layer.0.layer_norm.weight", S, k);
+            if (st) {
+                ADD(L->xq_w, 2, HD, C, "decoder.block.%d.layer.1.EncDecAttention.q.weight", k);
+                ADD(L->xk_w, 2, HD, C, "decoder.block.%d.layer.1.EncDecAttention.k.weight", k);
+                ADD(L->xv_w, 2, HD, C, "decoder.block.%d.layer.1.EncDecAttention.v.weight", k);
+                ADD(L->xo_w, 2, C, HD, "decoder.block.%d.layer.1.EncDecAttention.o.weight", k);
+                ADD(L->ln2_w, 1, C, 0, "decoder.block.%d.layer.1.layer_norm.weight", k);
+            }
+            const int f = st ? 2 : 1;
+            if (c->gated_ff) {
+                ADD(L->gate_w, 2, I, C, "%s.block.%d.layer.%d.DenseReluDense.wi_0.weight", S, k, f);
+                ADD(L->up_w, 2, I, C, "%s.block.%d.layer.%d.DenseReluDense.wi_1.weight", S, k, f);
+                ADD(L->down_w, 2, C, I, "%s.block.%d.layer.%d.DenseReluDense.wo.weight", S, k, f);
+            } else {
+                ADD(L->fc_w, 2, I, C, "%s.block.%d.layer.%d.DenseReluDense.wi.weight", S, k, f);
+                ADD(L->proj_w, 2, C, I, "%s.block.%d.layer.%d.DenseReluDense.wo.weight", S, k, f);
+            }
+            int *ffn = st ? &L->ln3_w : &L->ln2_w;
+            ADD(*ffn, 1, C, 0, "%s.block.%d.layer.%d.layer_norm.weight", S, k, f);
+        }
+        int *fin = st ? &m->lnf_w : &m->enc_lnf;
+        ADD(*fin, 1, C, 0, "%s.final_layer_norm.weight", S);
+    }
+    if (c->tie_embeddings)
+        m->lm_head = m->wte;
+    else
+        ADD(m->lm_head, 2, V, C, "lm_head.weight");
+    *bp = b;
+    return FT_OK;
+}
+
+/* T5's layer index and site → (weight, in, out, HF module path); false for a site the block lacks. */
+static bool t5_site(const ft_model *m, int layer, ft_site site, int *wi, int64_t *in, int64_t *out,
+                    char *path, size_t path_n) {
+    const ft_model_config *c = &m->cfg;
+    const ft_layer_idx *L = &m->layers[layer];
+    const int n_enc = c->n_layers - c->n_dec_layers;
+    const bool dec = layer >= n_enc, g = c->gated_ff;
+    const int64_t C = c->hidden, I = c->intermediate, HD = (int64_t)c->n_heads * c->head_dim;
+    const int f = dec ? 2 : 1;
+    const char *sub = NULL, *mod = NULL;
+    int w = -1, sub_i = 0;
+    int64_t i = C, o = HD;
+    /* clang-format off */
+    switch (site) {
+    case FT_SITE_Q: w = L->q_w; sub = "SelfAttention"; mod = "q"; break;
+    case FT_SITE_K: w = L->k_w; sub = "SelfAttention"; mod = "k"; break;
+    case FT_SITE_V: w = L->v_w; sub = "SelfAttention"; mod = "v"; break;
+    case FT_SITE_O: w = L->o_w; sub = "SelfAttention"; mod = "o"; i = HD; o = C; break;
+    case FT_SITE_XQ: w = L->xq_w; sub = "EncDecAttention"; mod = "q"; sub_i = 1; break;
+    case FT_SITE_XK: w = L->xk_w; sub = "EncDecAttention"; mod = "k"; sub_i = 1; break;
+    case FT_SITE_XV: w = L->xv_w; sub = "EncDecAttention"; mod = "v"; sub_i = 1; break;
+    case FT_SITE_XO: w = L->xo_w; sub = "EncDecAttention"; mod = "o"; sub_i = 1; i = HD; o = C; break;
+    case FT_SITE_FC: if (!g) { w = L->fc_w; mod = "wi"; o = I; } break;
+    case FT_SITE_PROJ: if (!g) { w = L->proj_w; mod = "wo"; i = I; o = C; } break;
+    case FT_SITE_GATE: if (g) { w = L->gate_w; mod = "wi_0"; o = I; } break;
+    case FT_SITE_UP: if (g) { w = L->up_w; mod = "wi_1"; o = I; } break;
+    case FT_SITE_DOWN: if (g) { w = L->down_w; mod = "wo"; i = I; o = C; } break;
+    case FT_SITE_QKV: case FT_N_SITES: break;
+    }
+    /* clang-format on */
+    if (w < 0 || !mod)
+        return false;
+    if (!sub) {
+        sub = "DenseReluDense";
+        sub_i = f;
+    }
+    *wi = w;
+    *in = i;
+    *out = o;
+    if (path)
+        snprintf(path, path_n, "%s.block.%d.layer.%d.%s.%s", dec ? "decoder" : "encoder",
+                 dec ? layer - n_enc : layer, sub_i, sub, mod);
+    return true;
+}
+
 /* Lists every parameter of the architecture under its HF name with its HF shape. */
 static ft_status build_table(ft_model *m) {
     const ft_model_config *c = &m->cfg;
@@ -107,6 +207,7 @@ static ft_status build_table(ft_model *m) {
     m->tte = m->eln_w = m->eln_b = m->pool_w = m->pool_b = m->score_b = m->head_w = m->head_b = -1;
     m->mlm_w = m->mlm_b = m->mlm_ln_w = m->mlm_ln_b = m->mlm_bias = -1;
     m->cls_tok = m->patch_w = m->patch_b = -1;
+    m->rel_bias[0] = m->rel_bias[1] = m->enc_lnf = -1;
     m->sites = malloc((size_t)c->n_layers * FT_N_SITES * sizeof *m->sites);
     m->adapters = malloc((size_t)c->n_layers * 2 * sizeof *m->adapters);
     if (!m->sites || !m->adapters)
@@ -117,6 +218,8 @@ static ft_status build_table(ft_model *m) {
         m->adapters[i] = (ft_adapter_idx){-1, -1, -1, -1};
     for (int e = 0; e < FT_N_EMB; e++)
         m->emb[e] = m->merged_emb[e] = (ft_emb_peft){.lora_a = -1, .lora_b = -1};
+    if (ft_model_is_t5(m))
+        return t5_table(m, &b);
     if (ft_model_is_vit(m)) {
         m->wte = m->lnf_w = m->lm_head = -1;
         const int64_t ch = c->num_channels, p = c->patch_size;
@@ -267,6 +370,8 @@ int ft_model_add_param(ft_model *m, const char *name, int ndim, int64_t d0, int6
 
 bool ft_model_emb(const ft_model *m, ft_emb e, int *w, int64_t *rows, int32_t *padding_idx, char *path,
                   size_t path_n) {
+    if (ft_model_is_t5(m)) /* `shared` feeds both stacks through their embed_tokens: no LoRA form (yet) */
+        return false;
     const bool g = m->cfg.arch == FT_ARCH_GPT2, enc = ft_model_is_encoder(m);
     const int wi = e == FT_EMB_TOKENS ? m->wte : e == FT_EMB_POSITIONS && (g || enc) ? m->wpe : -1;
     if (wi < 0)
@@ -335,7 +440,10 @@ bool ft_model_site(const ft_model *m, int layer, ft_site site, int *w, int *b, i
     int wi = -1, bi = -1;
     int64_t i = 0, o = 0;
     const char *name = NULL;
-    if (ft_model_is_encoder(m) || ft_model_is_vit(m))
+    const bool t5 = ft_model_is_t5(m); /* t5_site writes the path itself (two stacks) */
+    if (t5)
+        name = t5_site(m, layer, site, &wi, &i, &o, path, path_n) ? "" : NULL;
+    else if (ft_model_is_encoder(m) || ft_model_is_vit(m))
         encoder_site(m, L, site, &wi, &bi, &i, &o, &name);
     else /* the decoders' sites (the switch below keeps its compact, unformatted layout) */
     switch (site) {
@@ -349,6 +457,10 @@ bool ft_model_site(const ft_model *m, int layer, ft_site site, int *w, int *b, i
     case FT_SITE_GATE: if (!g) { wi = L->gate_w; bi = L->gate_b; i = C; o = I; name = "mlp.gate_proj"; } break;
     case FT_SITE_UP: if (!g) { wi = L->up_w; bi = L->up_b; i = C; o = I; name = "mlp.up_proj"; } break;
     case FT_SITE_DOWN: if (!g) { wi = L->down_w; bi = L->down_b; i = I; o = C; name = "mlp.down_proj"; } break;
+    case FT_SITE_XQ:
+    case FT_SITE_XK:
+    case FT_SITE_XV:
+    case FT_SITE_XO:
     case FT_N_SITES: break;
     }
     if (!name)
@@ -363,7 +475,7 @@ bool ft_model_site(const ft_model *m, int layer, ft_site site, int *w, int *b, i
         *out = o;
     if (w_in_out)
         *w_in_out = g;
-    if (path)
+    if (path && !t5)
         snprintf(path, path_n, "%s.%d.%s", ft_model_layer_prefix(m), layer, name);
     return true;
 }
@@ -387,6 +499,7 @@ const char *ft_model_layer_prefix(const ft_model *m) {
     case FT_ARCH_DISTILBERT: return "distilbert.transformer.layer";
     case FT_ARCH_BERT: return m->cfg.enc == FT_ENC_ROBERTA ? "roberta.encoder.layer" : "bert.encoder.layer";
     case FT_ARCH_VIT: return "vit.encoder.layer";
+    case FT_ARCH_T5: return "encoder.block"; /* and decoder.block: ft_model_site names each */
     }
     return "";
 }
@@ -397,7 +510,14 @@ bool ft_model_is_head(const ft_model *m, int idx) {
 
 /* ---- the family interface (models/family.h): each call goes to the model's family ---- */
 static const ft_family *family_of(const ft_model *m) {
-    return ft_model_is_vit(m) ? &ft_vit_family : ft_model_is_encoder(m) ? &ft_encoder_family : &ft_decoder_family;
+    return ft_model_is_t5(m)        ? &ft_t5_family
+           : ft_model_is_vit(m)     ? &ft_vit_family
+           : ft_model_is_encoder(m) ? &ft_encoder_family
+                                    : &ft_decoder_family;
+}
+
+bool ft_model_is_t5(const ft_model *m) {
+    return m->cfg.arch == FT_ARCH_T5;
 }
 
 bool ft_model_is_vit(const ft_model *m) {
@@ -408,6 +528,8 @@ int ft_model_batch_seq_len(const ft_model *m, const ft_batch *b) {
     const int p = m->cfg.patch_size;
     if (ft_model_is_vit(m) && b->pixel_values && p > 0)
         return 1 + (b->img_h / p) * (b->img_w / p);
+    if (ft_model_is_t5(m)) /* the prompt goes before the encoder's input */
+        return b->T_dec > m->n_virtual + b->T ? b->T_dec : m->n_virtual + b->T;
     return m->n_virtual + b->T;
 }
 
@@ -545,6 +667,9 @@ static const ft_st_tensor *find_base_tensor(const ft_model *m, const char *name,
         t = ft_st_set_find(m->st, name + 12, file);
     if (!t && ft_model_is_vit(m) && !strncmp(name, "vit.", 4)) /* a bare ViTModel file */
         return ft_st_set_find(m->st, name + 4, file);
+    if (!t && ft_model_is_t5(m) && !strcmp(name, "shared.weight")) /* the stacks' aliases of `shared` */
+        if (!(t = ft_st_set_find(m->st, "encoder.embed_tokens.weight", file)))
+            t = ft_st_set_find(m->st, "decoder.embed_tokens.weight", file);
     if (t || !ft_model_is_encoder(m))
         return t;
     if (!strcmp(name, "cls.predictions.bias") || !strcmp(name, "lm_head.bias")) /* the decoder's bias, tied */
@@ -868,6 +993,25 @@ ft_status ft_model_load(const char *dir, ft_model **out) {
     return FT_OK;
 }
 
+/* HF T5PreTrainedModel._init_weights with factor f = initializer_factor: shared and an untied lm_head N(0,
+ * f), q N(0, f/√(d_model·d_kv)), k, v, wi* and the relative bias N(0, f/√d_model), o N(0, f/√(heads·d_kv)),
+ * wo N(0, f/√d_ff). */
+static float t5_init_std(const ft_model_config *c, const char *nm) {
+    const float f = c->init_range;
+    const size_t n = strlen(nm);
+    const char *leaf = n > 9 ? nm + n - 9 : nm; /* ".X.weight" of a projection */
+    if (strstr(nm, "relative_attention_bias") || !strcmp(leaf, ".k.weight") || !strcmp(leaf, ".v.weight") ||
+        strstr(nm, ".wi"))
+        return f / sqrtf((float)c->hidden);
+    if (!strcmp(leaf, ".q.weight"))
+        return f / sqrtf((float)c->hidden * (float)c->head_dim);
+    if (!strcmp(leaf, ".o.weight"))
+        return f / sqrtf((float)c->n_heads * (float)c->head_dim);
+    if (strstr(nm, ".wo."))
+        return f / sqrtf((float)c->intermediate);
+    return f; /* shared, lm_head */
+}
+
 ft_status ft_model_init_random(ft_model_config *cfg, uint64_t seed, ft_model **out) {
     ft_model *m = NULL;
     FT_TRY(model_new(cfg, &m));
@@ -888,6 +1032,7 @@ ft_status ft_model_init_random(ft_model_config *cfg, uint64_t seed, ft_model **o
         bool is_norm = strstr(nm, "ln_") || strstr(nm, "layernorm") || strstr(nm, "norm.weight") ||
                        strstr(nm, "LayerNorm.weight");
         bool is_proj = m->cfg.arch == FT_ARCH_GPT2 && strstr(nm, "c_proj.weight");
+        const float sd = ft_model_is_t5(m) ? t5_init_std(&m->cfg, nm) : is_proj ? proj_std : std;
         for (int64_t j = 0; j < p->numel; j++) {
             float v;
             if (is_bias)
@@ -895,7 +1040,7 @@ ft_status ft_model_init_random(ft_model_config *cfg, uint64_t seed, ft_model **o
             else if (is_norm)
                 v = 1.0f;
             else
-                v = ft_rng_normal(seed, (uint64_t)i, (uint64_t)j) * (is_proj ? proj_std : std);
+                v = ft_rng_normal(seed, (uint64_t)i, (uint64_t)j) * sd;
             p->data[j] = v;
         }
     }
@@ -1073,6 +1218,11 @@ static ft_status add_token_head(ft_model *m, int K, uint64_t seed) {
 }
 
 ft_status ft_model_set_task(ft_model *m, ft_task task, int n_labels, const char *const *label_names, uint64_t seed) {
+    if (ft_model_is_t5(m) && task != FT_TASK_CAUSAL_LM)
+        return ft_fail(FT_ERR_UNSUPPORTED,
+                       "%s is an encoder-decoder with its LM head (sequence to sequence): other heads "
+                       "(classification, regression, QA, token classification, masked LM) are not supported",
+                       m->cfg.model_type);
     if (task == FT_TASK_CAUSAL_LM) {
         m->task = task;
         return FT_OK;
@@ -1281,6 +1431,11 @@ ft_status ft_batch_validate(const ft_model *m, const ft_batch *b) {
     const ft_model_config *c = &m->cfg;
     if (b->B <= 0 || b->T <= 0)
         return ft_fail(FT_ERR_ARG, "empty batch (%d rows of %d tokens)", b->B, b->T);
+    if (b->T_dec > 0 || b->decoder_input_ids || b->decoder_mask)
+        return ft_fail(FT_ERR_ARG,
+                       "the batch has decoder fields (decoder_input_ids / decoder_attention_mask, or labels "
+                       "of another length than input_ids): %s is not an encoder-decoder",
+                       c->model_type);
     if (b->T > c->max_pos)
         return ft_fail(FT_ERR_RANGE, "sequence length %d exceeds the model's %d positions", b->T, c->max_pos);
     if (ft_model_is_encoder(m) && c->enc == FT_ENC_ROBERTA && b->T + c->pad_token_id + 1 > c->max_pos)

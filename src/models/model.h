@@ -12,7 +12,17 @@
 #include "kernels/kernels.h" /* ft_act */
 #include "nn/linear.h"
 
-typedef enum { FT_ARCH_GPT2 = 0, FT_ARCH_LLAMA, FT_ARCH_BERT, FT_ARCH_DISTILBERT, FT_ARCH_VIT } ft_arch;
+typedef enum {
+    FT_ARCH_GPT2 = 0,
+    FT_ARCH_LLAMA,
+    FT_ARCH_BERT,
+    FT_ARCH_DISTILBERT,
+    FT_ARCH_VIT,
+    FT_ARCH_T5
+} ft_arch;
+/* FT_ARCH_T5: the T5 encoder-decoder (models/t5.c, HF T5ForConditionalGeneration, also mt5): n_layers counts
+ * the blocks of both stacks, encoder blocks first (layers[0, n_layers − n_dec_layers)), then the decoder's.
+ */
 /* FT_ARCH_VIT: the Vision Transformer (models/vit.c, HF ViTModel / ViTForImageClassification): pixels in
  * (ft_batch.pixel_values), patch embedding + [CLS] + learned positions, pre-LN blocks, no vocabulary. */
 /* The encoder variants sharing FT_ARCH_BERT's block (models/encoder.c): RoBERTa's position ids start
@@ -51,6 +61,10 @@ typedef struct {
     /* ViT (FT_ARCH_VIT): square images of image_size pixels cut into patch_size² patches of num_channels;
      * max_pos = 1 + (image_size / patch_size)², vocab_size 0 */
     int image_size, patch_size, num_channels;
+    /* T5 (FT_ARCH_T5): decoder blocks (num_decoder_layers), relative-position buckets and their max distance,
+     * decoder_start_token_id, eos_token_id (-1 none), a gated feed-forward (gated-gelu / gated-silu) */
+    int n_dec_layers, rel_buckets, rel_max_dist, decoder_start_id, eos_id;
+    bool gated_ff;
     cJSON *raw;         /* the config.json as read; written back on save */
 } ft_model_config;
 
@@ -83,6 +97,7 @@ typedef struct {
     int o_w, o_b;
     int fc_w, fc_b, proj_w, proj_b;    /* GPT-2 MLP */
     int gate_w, gate_b, up_w, up_b, down_w, down_b; /* SwiGLU MLP */
+    int xq_w, xk_w, xv_w, xo_w, ln3_w; /* T5 decoder: cross-attention (EncDecAttention), the FF's norm */
 } ft_layer_idx;
 
 /* The linear layers of a block where PEFT methods hook in. */
@@ -93,6 +108,7 @@ typedef enum {
     FT_SITE_FC,      /* GPT-2 mlp.c_fc */
     FT_SITE_PROJ,    /* GPT-2 mlp.c_proj */
     FT_SITE_GATE, FT_SITE_UP, FT_SITE_DOWN,
+    FT_SITE_XQ, FT_SITE_XK, FT_SITE_XV, FT_SITE_XO, /* T5 decoder cross-attention (EncDecAttention.q/k/v/o) */
     FT_N_SITES
 } ft_site;
 
@@ -169,10 +185,18 @@ typedef struct ft_model {
     /* ViT: [CLS] token [1,1,C] and the patch projection (Conv2d [C, ch, p, p] + bias); wpe is
      * vit.embeddings.position_embeddings [1, N+1, C] (-1 for the other families) */
     int cls_tok, patch_w, patch_b;
+    /* T5: each stack's relative_attention_bias [buckets, heads] (0 encoder, 1 decoder; on block 0) and
+     * encoder.final_layer_norm (lnf_w is decoder.final_layer_norm, wte is shared.weight); -1 otherwise */
+    int rel_bias[2], enc_lnf;
 } ft_model;
 
 /* The Vision Transformer family (models/vit.c). */
 bool ft_model_is_vit(const ft_model *m);
+/* The T5 encoder-decoder (models/t5.c). */
+bool ft_model_is_t5(const ft_model *m);
+/* T5's relative position bucket of key position j − query position i (HF _relative_position_bucket):
+ * bidirectional (encoder) or causal (decoder), num_buckets buckets, max_distance. */
+int ft_t5_bucket(int rel, bool bidirectional, int num_buckets, int max_distance);
 
 
 /* Encoder families (models/encoder.c); the HF prefix of the base model ("bert", "roberta", "distilbert")
@@ -277,9 +301,14 @@ typedef struct {
      * processor gives them); then input_ids may be NULL and T 0 */
     float *pixel_values;
     int img_c, img_h, img_w;
+    /* encoder-decoder (T5): the decoder's T_dec tokens; labels are then [B*T_dec]. decoder_input_ids NULL =
+     * labels shifted right with decoder_start_token_id (-100 → pad, HF _shift_right); decoder_mask NULL =
+     * all real. T_dec 0: the decoder runs on T tokens (labels [B*T]). Other families refuse these fields. */
+    int T_dec;
+    int32_t *decoder_input_ids, *decoder_mask;
 } ft_batch;
 /* The sequence length a batch runs at (for arena sizing): n_virtual + T for text, 1 + (H/p)·(W/p) for a
- * ViT's pixel batch. */
+ * ViT's pixel batch, the longer of T and T_dec for T5. */
 int ft_model_batch_seq_len(const ft_model *m, const ft_batch *b);
 /* Check ids against the vocabulary and T against the positions; message names row and column. */
 ft_status ft_batch_validate(const ft_model *m, const ft_batch *b);

@@ -389,6 +389,8 @@ static const char *default_targets(const ft_model *m, ft_method meth) {
      * vit (its LoRA guide's query,value; IA3 as BERT, whose module names ViT shares: ftune's choice) */
     if (ft_model_is_vit(m))
         return meth == FT_METHOD_IA3 ? "key,value,output.dense" : "query,value";
+    if (ft_model_is_t5(m)) /* PEFT's t5 / mt5 defaults */
+        return meth == FT_METHOD_IA3 ? "k,v,wo" : "q,v";
     if (ft_model_is_encoder(m)) {
         const bool d = m->cfg.arch == FT_ARCH_DISTILBERT;
         if (meth == FT_METHOD_IA3)
@@ -407,6 +409,8 @@ static bool is_embedding(const ft_model *m, int i) {
 }
 
 static const char *default_ff(const ft_model *m) {
+    if (ft_model_is_t5(m))
+        return "wo";
     if (ft_model_is_encoder(m) || ft_model_is_vit(m)) /* a suffix: for BERT it also matches attention.output.dense, as in PEFT */
         return m->cfg.arch == FT_ARCH_DISTILBERT ? "ffn.lin2" : "output.dense";
     return m->cfg.arch == FT_ARCH_GPT2 ? "mlp.c_proj" : "down_proj";
@@ -628,8 +632,14 @@ static ft_status attach_adapter(ft_model *m, const ft_peft_cfg *c, uint64_t seed
     for (int l = 0; l < m->cfg.n_layers; l++)
         for (int w = pfeiffer ? 1 : 0; w < 2; w++) {
             char base[200], name[320];
+            const int n_enc = m->cfg.n_layers - m->cfg.n_dec_layers;
             if (g)
                 snprintf(base, sizeof base, PREFIX "transformer.h.%d.%s.adapter", l, w ? "mlp" : "attn");
+            else if (ft_model_is_t5(
+                         m)) /* after the self-attention (layer.0) and the FF (layer.1 / layer.2) */
+                snprintf(base, sizeof base, PREFIX "%s.block.%d.layer.%d.adapter",
+                         l < n_enc ? "encoder" : "decoder", l < n_enc ? l : l - n_enc,
+                         w ? (l < n_enc ? 1 : 2) : 0);
             else if (ft_model_is_encoder(m) || ft_model_is_vit(m)) /* after the attention output / FFN output */
                 snprintf(base, sizeof base, PREFIX "%s.%d.%s.adapter", ft_model_layer_prefix(m), l,
                          m->cfg.arch == FT_ARCH_DISTILBERT ? (w ? "ffn" : "attention")
@@ -655,6 +665,11 @@ static ft_status attach_adapter(ft_model *m, const ft_peft_cfg *c, uint64_t seed
     return FT_OK;
 }
 
+/* PEFT's num_transformer_submodules: T5 (SEQ_2_SEQ_LM) 2 unless the config says 1, decoders 1. */
+static int prompt_submodules(const ft_model *m, const ft_peft_cfg *c) {
+    return ft_model_is_t5(m) ? (c->prompt_submodules == 1 ? 1 : 2) : 1;
+}
+
 static ft_status attach_prompt(ft_model *m, const ft_peft_cfg *c, uint64_t seed) {
     if (ft_model_is_vit(m)) /* visual prompt tokens have no PEFT format: refused rather than invented */
         return ft_fail(FT_ERR_UNSUPPORTED,
@@ -664,7 +679,8 @@ static ft_status attach_prompt(ft_model *m, const ft_peft_cfg *c, uint64_t seed)
     const int64_t C = m->cfg.hidden;
     if (n <= 0 || n >= m->cfg.max_pos)
         return ft_fail(FT_ERR_CONFIG, "num_virtual_tokens %d must be in [1, %d)", n, m->cfg.max_pos);
-    m->prompt = add_extra(m, "prompt_embeddings", 2, n, C);
+    const int rows = n * prompt_submodules(m, c); /* T5: the decoder's half is in the file, unused (PEFT) */
+    m->prompt = add_extra(m, "prompt_embeddings", 2, rows, C);
     if (m->prompt < 0)
         return FT_ERR_NOMEM;
     m->n_virtual = n;
@@ -684,12 +700,12 @@ static ft_status attach_prompt(ft_model *m, const ft_peft_cfg *c, uint64_t seed)
             ft_tok_ids_free(&ids);
             return ft_fail(FT_ERR_CONFIG, "prompt_tuning_init_text encodes to no token");
         }
-        for (int t = 0; t < n; t++)
+        for (int t = 0; t < rows; t++)
             memcpy(p + (int64_t)t * C, m->params[m->wte].data + (int64_t)ids.ids[t % (int)ids.n] * C,
                    (size_t)C * sizeof(float));
         ft_tok_ids_free(&ids);
     } else {
-        for (int64_t j = 0; j < n * C; j++)
+        for (int64_t j = 0; j < rows * C; j++)
             p[j] = ft_rng_normal(seed, 3000u, (uint64_t)j);
     }
     return FT_OK;
@@ -762,7 +778,8 @@ static cJSON *make_peft_config(const ft_model *m, const ft_peft_cfg *c, const ch
     cJSON *j = cJSON_CreateObject();
     if (!j)
         return NULL;
-    const char *task = m->task == FT_TASK_CAUSAL_LM   ? "CAUSAL_LM"
+    const char *task = ft_model_is_t5(m)              ? "SEQ_2_SEQ_LM"
+                       : m->task == FT_TASK_CAUSAL_LM ? "CAUSAL_LM"
                        : m->task == FT_TASK_QA        ? "QUESTION_ANS"
                        : m->task == FT_TASK_TOKEN_CLS ? "TOKEN_CLS"
                                                       : "SEQ_CLS";
@@ -838,9 +855,9 @@ static cJSON *make_peft_config(const ft_model *m, const ft_peft_cfg *c, const ch
         cJSON_AddStringToObject(j, "peft_type", "PROMPT_TUNING");
         cJSON_AddNumberToObject(j, "num_virtual_tokens", c->num_virtual_tokens);
         cJSON_AddNumberToObject(j, "token_dim", m->cfg.hidden);
-        cJSON_AddNumberToObject(j, "num_transformer_submodules", 1);
+        cJSON_AddNumberToObject(j, "num_transformer_submodules", prompt_submodules(m, c));
         cJSON_AddNumberToObject(j, "num_attention_heads", m->cfg.n_heads);
-        cJSON_AddNumberToObject(j, "num_layers", m->cfg.n_layers);
+        cJSON_AddNumberToObject(j, "num_layers", m->cfg.n_layers - m->cfg.n_dec_layers); /* T5: num_layers */
         if (c->prompt_init_text && *c->prompt_init_text) {
             cJSON_AddStringToObject(j, "prompt_tuning_init", "TEXT");
             cJSON_AddStringToObject(j, "prompt_tuning_init_text", c->prompt_init_text);
@@ -973,7 +990,10 @@ ft_status ft_peft_apply(ft_model *m, const ft_peft_cfg *c) {
             }
         if (s == FT_OK && matched == 0)
             s = ft_fail(FT_ERR_UNSUPPORTED, "BitFit trains bias terms, and this %s model has none (%s)%s",
-                        m->cfg.model_type, m->cfg.arch == FT_ARCH_LLAMA ? "no attention_bias / mlp_bias" : "",
+                        m->cfg.model_type,
+                        m->cfg.arch == FT_ARCH_LLAMA ? "no attention_bias / mlp_bias"
+                        : ft_model_is_t5(m)          ? "its projections and RMS norms are bias-free"
+                                                     : "",
                         m->score >= 0 ? "; only the new head would train" : "");
         break;
     case FT_METHOD_FULL: break;

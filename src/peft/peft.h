@@ -51,6 +51,8 @@ typedef struct {
     const char *adapter_act;  /* "relu" | "gelu" | "silu" */
     /* Prompt tuning */
     int num_virtual_tokens;   /* 20 */
+    int prompt_submodules; /* PEFT num_transformer_submodules; 0 = the model's (T5 2: the table has 2n rows,
+                              the encoder's input takes the first n; decoders 1) */
     const char *prompt_init_text; /* NULL = random N(0,1)... */
     /* IA3 */
     const char *ia3_feedforward_modules; /* NULL = default */

@@ -287,8 +287,12 @@ ft_status ft_peft_load(ft_model *m, const char *dir) {
             s = ft_fail(FT_ERR_CONFIG, "%s: missing 'num_virtual_tokens'", cpath);
         if (s == FT_OK)
             c.num_virtual_tokens = (int)v;
-        if (s == FT_OK && jnum(j, "num_transformer_submodules", &v) && v != 1)
-            s = ft_fail(FT_ERR_UNSUPPORTED, "%s: num_transformer_submodules %g (decoder models use 1)", cpath, v);
+        if (s == FT_OK && jnum(j, "num_transformer_submodules", &v) && v != 1 &&
+            !(ft_model_is_t5(m) && v == 2))
+            s = ft_fail(FT_ERR_UNSUPPORTED,
+                        "%s: num_transformer_submodules %g (decoder models use 1, T5 1 or 2)", cpath, v);
+        else if (s == FT_OK && jnum(j, "num_transformer_submodules", &v))
+            c.prompt_submodules = (int)v;
     } else if (!strcmp(type, "BITFIT")) {
         c.method = FT_METHOD_BITFIT;
     } else if (!strcmp(type, "BOTTLENECK_ADAPTER")) {

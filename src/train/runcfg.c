@@ -371,6 +371,12 @@ ft_status ft_runcfg_datasets(const ft_recipe *r, ft_tokenizer *tok, ft_dataset *
 
 ft_status ft_runcfg_head(const ft_recipe *r, ft_model *m, const ft_dataset *tr) {
     const ft_task task = ft_runcfg_task(r->task);
+    if (ft_model_is_t5(m)) /* its data are source -> target pairs: task seq2seq, the next step of issue 16 */
+        return ft_fail(
+            FT_ERR_UNSUPPORTED,
+            "%s: training an encoder-decoder needs task seq2seq (source -> target pairs), which is not "
+            "implemented yet; task %s does not fit it (docs/seq2seq.md)",
+            m->cfg.model_type, r->task ? r->task : "causal_lm");
     if (task == FT_TASK_SEQ_CLS) {
         if (tr->n_labels < 2)
             return ft_fail(FT_ERR_CONFIG, "%s: classification needs at least two labels in the training data",

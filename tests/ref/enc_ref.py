@@ -521,6 +521,23 @@ _IA3 = {"auto_mapping": None, "fan_in_fan_out": False, "inference_mode": True, "
         "modules_to_save": ["classifier", "score"], "peft_type": "IA3", "revision": None, "task_type": "SEQ_CLS"}
 
 
+def adapter_tensors(out, base, d, k, rng):
+    """A bottleneck adapter of size k on width d under base (".../adapter"), off its identity init."""
+    out[base + ".down.weight"] = 0.3 * rng.standard_normal((k, d))
+    out[base + ".down.bias"] = 0.1 * rng.standard_normal(k)
+    out[base + ".up.weight"] = 0.3 * rng.standard_normal((d, k))
+    out[base + ".up.bias"] = 0.1 * rng.standard_normal(d)
+
+
+def save_adapter(adir, conf, out):
+    """An adapter directory as PEFT writes it: adapter_config.json (sorted, indent 2) and the float32 tensors."""
+    os.makedirs(adir, exist_ok=True)
+    with open(os.path.join(adir, "adapter_config.json"), "w") as f:
+        json.dump(conf, f, indent=2, sort_keys=True)
+    st.save(os.path.join(adir, "adapter_model.safetensors"),
+            {k: np.asarray(out[k], dtype=np.float32) for k in sorted(out)}, metadata={"format": "pt"})
+
+
 def write_adapter(mdir, method, adir, rng):
     """A PEFT-format adapter with non-trivial values (LoRA B != 0, ia3_l != 1, biases and head moved)."""
     cfg, tensors = load_model(mdir)
@@ -561,10 +578,7 @@ def write_adapter(mdir, method, adir, rng):
                 if pfeiffer and w == 0:
                     continue
                 base = f"{PREFIX}{c['L']}.{i}.{where}.adapter"
-                out[base + ".down.weight"] = 0.3 * rng.standard_normal((6, d))
-                out[base + ".down.bias"] = 0.1 * rng.standard_normal(6)
-                out[base + ".up.weight"] = 0.3 * rng.standard_normal((d, 6))
-                out[base + ".up.bias"] = 0.1 * rng.standard_normal(d)
+                adapter_tensors(out, base, d, 6, rng)
     elif method == "prompt":  # PEFT prompt tuning, 3 virtual tokens
         conf = {"base_model_name_or_path": os.path.abspath(mdir), "inference_mode": True,
                 "num_attention_heads": cfg.get("num_attention_heads", cfg.get("n_heads")),
@@ -581,11 +595,7 @@ def write_adapter(mdir, method, adir, rng):
                 out[PREFIX + k] = tensors[k] + 0.2 * rng.standard_normal(tensors[k].shape)
     for k in heads:  # modules_to_save: the trained head
         out[PREFIX + k] = tensors[k] + 0.1 * rng.standard_normal(tensors[k].shape)
-    os.makedirs(adir, exist_ok=True)
-    with open(os.path.join(adir, "adapter_config.json"), "w") as f:
-        json.dump(conf, f, indent=2, sort_keys=True)
-    st.save(os.path.join(adir, "adapter_model.safetensors"),
-            {k: np.asarray(out[k], dtype=np.float32) for k in sorted(out)}, metadata={"format": "pt"})
+    save_adapter(adir, conf, out)
 
 
 def make_qa(src, dst, rng):
@@ -634,6 +644,20 @@ def prepare(work):
             write_adapter(ref_dir, method, adir, rng)
         bpath = os.path.join(work, f"batch-{batch}.json")
         reference(ref_dir, adir, bpath, os.path.join(work, name + ".ref.safetensors"))
+        lines.append(f"{name}\t{mdir}\t{adir or '-'}\t{bpath}\n")
+    with open(os.path.join(work, "cases.tsv"), "w") as f:
+        f.writelines(lines)
+
+
+def write_cases(work, rows, write_adapter, reference, rng):
+    """rows: (name, model dir, method, batch path): each case's adapter (unless full, write_adapter(mdir, method,
+    adir, rng)) and reference dump, then W/cases.tsv for tests/ref/dump_parity.sh."""
+    lines = []
+    for name, mdir, method, bpath in rows:
+        adir = None if method == "full" else os.path.join(work, name + ".adapter")
+        if adir:
+            write_adapter(mdir, method, adir, rng)
+        reference(mdir, adir, bpath, os.path.join(work, name + ".ref.safetensors"))
         lines.append(f"{name}\t{mdir}\t{adir or '-'}\t{bpath}\n")
     with open(os.path.join(work, "cases.tsv"), "w") as f:
         f.writelines(lines)

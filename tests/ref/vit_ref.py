@@ -201,6 +201,24 @@ def write_batches(work, rng):
             json.dump(b, f)
 
 
+def lora_tensors(tensors, mods, targets, s, dora, rng):
+    """Rank-4 LoRA pairs (B != 0) on the modules PEFT's list rule selects, under PEFT's names; with dora their
+    magnitudes, off the norm of W + s·B·A."""
+    out = {}
+    for mod in mods:
+        if not _suffix(mod, targets):
+            continue
+        W = tensors[mod + ".weight"]
+        fout, fin = W.shape
+        A = rng.uniform(-1, 1, (4, fin)) * np.sqrt(3.0 / fin)
+        Bm = 0.4 * rng.standard_normal((fout, 4))
+        out[f"{PREFIX}{mod}.lora_A.weight"], out[f"{PREFIX}{mod}.lora_B.weight"] = A, Bm
+        if dora:
+            norm = np.linalg.norm(W + s * Bm @ A, axis=1)
+            out[f"{PREFIX}{mod}.lora_magnitude_vector"] = norm * (1 + 0.2 * rng.standard_normal(fout))
+    return out
+
+
 def write_adapter(mdir, method, adir, rng, n_labels=None):
     """A PEFT-format adapter with non-trivial values (LoRA B != 0, ia3_l != 1, biases and head moved)."""
     cfg, tensors = enc.load_model(mdir)
@@ -213,18 +231,7 @@ def write_adapter(mdir, method, adir, rng, n_labels=None):
         targets = ["query", "value"]
         conf = dict(_LORA, target_modules=targets, base_model_name_or_path=os.path.abspath(mdir),
                     use_dora=method == "dora")
-        s = conf["lora_alpha"] / conf["r"]
-        for mod in mods:
-            if not _suffix(mod, targets):
-                continue
-            W = tensors[mod + ".weight"]
-            fout, fin = W.shape
-            A = rng.uniform(-1, 1, (4, fin)) * np.sqrt(3.0 / fin)
-            Bm = 0.4 * rng.standard_normal((fout, 4))
-            out[f"{PREFIX}{mod}.lora_A.weight"], out[f"{PREFIX}{mod}.lora_B.weight"] = A, Bm
-            if method == "dora":
-                norm = np.linalg.norm(W + s * Bm @ A, axis=1)
-                out[f"{PREFIX}{mod}.lora_magnitude_vector"] = norm * (1 + 0.2 * rng.standard_normal(fout))
+        out.update(lora_tensors(tensors, mods, targets, conf["lora_alpha"] / conf["r"], method == "dora", rng))
     elif method == "ia3":
         targets, ff = ["key", "value", "output.dense"], ["output.dense"]
         conf = dict(_IA3, target_modules=targets, feedforward_modules=ff, base_model_name_or_path=os.path.abspath(mdir))
@@ -239,10 +246,7 @@ def write_adapter(mdir, method, adir, rng, n_labels=None):
         for i in range(n_layers):
             for where in ("attention.output", "output"):
                 base = f"{PREFIX}vit.encoder.layer.{i}.{where}.adapter"
-                out[base + ".down.weight"] = 0.3 * rng.standard_normal((6, d))
-                out[base + ".down.bias"] = 0.1 * rng.standard_normal(6)
-                out[base + ".up.weight"] = 0.3 * rng.standard_normal((d, 6))
-                out[base + ".up.bias"] = 0.1 * rng.standard_normal(d)
+                enc.adapter_tensors(out, base, d, 6, rng)
     else:  # BitFit: every bias of the base model (the patch projection's and the LayerNorms' too)
         conf = {"base_model_name_or_path": os.path.abspath(mdir), "inference_mode": True, "peft_type": "BITFIT",
                 "revision": None, "task_type": "SEQ_CLS"}
@@ -254,11 +258,7 @@ def write_adapter(mdir, method, adir, rng, n_labels=None):
     if not heads and n_labels:  # a bare ViTModel base: the adapter brings a fresh head
         out[PREFIX + "classifier.weight"] = 0.3 * rng.standard_normal((n_labels, d))
         out[PREFIX + "classifier.bias"] = 0.1 * rng.standard_normal(n_labels)
-    os.makedirs(adir, exist_ok=True)
-    with open(os.path.join(adir, "adapter_config.json"), "w") as f:
-        json.dump(conf, f, indent=2, sort_keys=True)
-    st.save(os.path.join(adir, "adapter_model.safetensors"),
-            {k: np.asarray(out[k], dtype=np.float32) for k in sorted(out)}, metadata={"format": "pt"})
+    enc.save_adapter(adir, conf, out)
 
 
 def prepare(work):
@@ -266,18 +266,9 @@ def prepare(work):
     write_batches(work, rng)
     for kind in KINDS:
         perturb(os.path.join(work, kind), os.path.join(work, kind + "-p"), rng, bare=kind == "vit_base")
-    lines = []
-    for name, kind, method, batch in CASES:
-        mdir = os.path.join(work, kind if name.endswith("-init") else kind + "-p")
-        adir = None
-        if method != "full":
-            adir = os.path.join(work, name + ".adapter")
-            write_adapter(mdir, method, adir, rng, n_labels=2)
-        bpath = os.path.join(work, f"batch-{batch}.json")
-        reference(mdir, adir, bpath, os.path.join(work, name + ".ref.safetensors"))
-        lines.append(f"{name}\t{mdir}\t{adir or '-'}\t{bpath}\n")
-    with open(os.path.join(work, "cases.tsv"), "w") as f:
-        f.writelines(lines)
+    rows = [(name, os.path.join(work, kind if name.endswith("-init") else kind + "-p"), method,
+             os.path.join(work, f"batch-{batch}.json")) for name, kind, method, batch in CASES]
+    enc.write_cases(work, rows, lambda m, meth, a, r: write_adapter(m, meth, a, r, n_labels=2), reference, rng)
 
 
 def main(argv=None):
