@@ -128,6 +128,8 @@ printf '0,1,2,3\n' > notsquare.csv
 bad "3 pixel columns besides the label: not a square image" data.train=notsquare.csv
 printf '0,0,0,0,1\n0,0,0,99,2\n' > range.csv
 bad "range.csv:2: column 4: pixel value 99 outside \[0, 16\]" data.train=range.csv
+printf '0,0,0,0,1\n0,0,0,0,1e80\n' > biglabel.csv
+bad "biglabel.csv:2: label '1e80' is not a class number" data.train=biglabel.csv
 printf '0,0,0,0,1\n0,0,x,0,1\n' > nan.csv
 bad "nan.csv:2: column 3: 'x' is not a number" data.train=nan.csv
 bad "data.labels names 2 classes, the data has 10" data.labels=a,b

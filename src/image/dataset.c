@@ -460,7 +460,7 @@ ft_status ft_img_dataset_pixels(const char *path, double pixel_max, const char *
                 st = ft_fail(FT_ERR_FORMAT, "%s:%ld: column %d: '%s' is not a number", path, line, i + 1,
                              f[i]);
             else if (i == lc) {
-                if (v < 0 || v != (double)(int)v || v > 65535)
+                if (!(v >= 0 && v <= 65535) || v != floor(v))
                     st = ft_fail(FT_ERR_FORMAT, "%s:%ld: label '%s' is not a class number (0, 1, ...)", path,
                                  line, f[i]);
                 else
