@@ -469,6 +469,13 @@ FT_TEST(processor_config) {
     FT_CHECK_FAILS(ft_img_proc_parse("{\"image_mean\": [0], \"image_std\": [0]}", "z.json", &p),
                    FT_ERR_CONFIG, "z.json: image_std[0] is 0");
     FT_CHECK_FAILS(ft_img_proc_parse("{", "bad.json", &p), FT_ERR_FORMAT, "bad.json: not valid JSON");
+    /* numbers far outside int are refused, not cast (fuzz/regress/image/config-size-huge) */
+    FT_CHECK_FAILS(ft_img_proc_parse("{\"size\": 3e54}", "h.json", &p), FT_ERR_CONFIG,
+                   "h.json: size 3e+54 is not a whole number");
+    FT_CHECK_FAILS(ft_img_proc_parse("{\"size\": {\"height\": 1e300, \"width\": 8}}", "h2.json", &p),
+                   FT_ERR_CONFIG, "h2.json: size 8x1e+300 (width x height) is not whole");
+    FT_CHECK_FAILS(ft_img_proc_parse("{\"resample\": 1e30}", "r2.json", &p), FT_ERR_CONFIG,
+                   "r2.json: \"resample\" must be a PIL resampling code 0..5");
     /* save then load gives the same processor */
     ft_img_proc a, b;
     ft_img_proc_default(&a, 28, 1);

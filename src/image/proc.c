@@ -24,6 +24,12 @@ void ft_img_proc_default(ft_img_proc *p, int size, int channels) {
         p->mean[i] = p->std[i] = 0.5;
 }
 
+/* A size from JSON as an int: the value when it is a whole number in 0..2^20, else -1 (then refused as out of
+ * range; a cast of 1e54 to int would be undefined). */
+static int size_value(double v) {
+    return v >= 0 && v <= 1048576.0 && v == floor(v) ? (int)v : -1;
+}
+
 static ft_status get_bool(const cJSON *o, const char *key, const char *name, bool *v) {
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!j)
@@ -79,7 +85,10 @@ static ft_status parse_obj(const cJSON *o, const char *name, ft_img_proc *p) {
     }
     const cJSON *sz = cJSON_GetObjectItemCaseSensitive(o, "size");
     if (cJSON_IsNumber(sz)) {
-        p->height = p->width = (int)sz->valuedouble;
+        p->height = p->width = size_value(sz->valuedouble);
+        if (p->height < 0)
+            return ft_fail(FT_ERR_CONFIG, "%s: size %g is not a whole number of pixels in 1..8192", name,
+                           sz->valuedouble);
     } else if (cJSON_IsObject(sz)) {
         const cJSON *h = cJSON_GetObjectItemCaseSensitive(sz, "height"),
                     *w = cJSON_GetObjectItemCaseSensitive(sz, "width");
@@ -93,8 +102,12 @@ static ft_status parse_obj(const cJSON *o, const char *name, ft_img_proc *p) {
                 "are not supported",
                 name, k);
         }
-        p->height = (int)h->valuedouble;
-        p->width = (int)w->valuedouble;
+        p->height = size_value(h->valuedouble);
+        p->width = size_value(w->valuedouble);
+        if (p->height < 0 || p->width < 0)
+            return ft_fail(FT_ERR_CONFIG,
+                           "%s: size %gx%g (width x height) is not whole numbers of pixels in 1..8192", name,
+                           w->valuedouble, h->valuedouble);
     } else if (sz && !cJSON_IsNull(sz)) {
         return ft_fail(FT_ERR_CONFIG, "%s: \"size\" must be a number or {\"height\", \"width\"}", name);
     }
@@ -102,8 +115,8 @@ static ft_status parse_obj(const cJSON *o, const char *name, ft_img_proc *p) {
         return ft_fail(FT_ERR_CONFIG, "%s: size %dx%d out of range (1..8192)", name, p->width, p->height);
     const cJSON *rs = cJSON_GetObjectItemCaseSensitive(o, "resample");
     if (rs && !cJSON_IsNull(rs)) {
-        if (!cJSON_IsNumber(rs) || rs->valuedouble != (int)rs->valuedouble || rs->valueint < 0 ||
-            rs->valueint > 5)
+        if (!cJSON_IsNumber(rs) || !(rs->valuedouble >= 0 && rs->valuedouble <= 5) ||
+            rs->valuedouble != floor(rs->valuedouble))
             return ft_fail(FT_ERR_CONFIG, "%s: \"resample\" must be a PIL resampling code 0..5", name);
         p->resample = rs->valueint;
     }
