@@ -318,6 +318,8 @@ static ft_status parse_t5(const cfg_src *s, ft_model_config *c) {
     FT_TRY(get_float(s, "initializer_factor", &c->init_range, 1.0f));
     FT_TRY(get_bool(s, "tie_word_embeddings", &c->tie_embeddings, !mt5));
     const cJSON *eos = cJSON_GetObjectItemCaseSensitive(s->j, "eos_token_id");
+    if (cJSON_IsNumber(eos) && !(eos->valuedouble >= -1 && eos->valuedouble <= (double)(1 << 24)))
+        return ft_fail(FT_ERR_CONFIG, "%s: eos_token_id %g is not a token id", s->path, eos->valuedouble);
     c->eos_id = cJSON_IsNumber(eos) ? (int)eos->valuedouble : eos ? -1 : 1;
     const char *ff;
     FT_TRY(get_str(s, "feed_forward_proj", &ff, mt5 ? "gated-gelu" : "relu"));
