@@ -1217,6 +1217,25 @@ static ft_status add_token_head(ft_model *m, int K, uint64_t seed) {
     return m->score < 0 || m->score_b < 0 ? FT_ERR_NOMEM : FT_OK;
 }
 
+/* The head's task, class count and names (copied; the old names freed; NULL = none). */
+static ft_status set_head_labels(ft_model *m, ft_task task, int n_labels, const char *const *label_names) {
+    for (int i = 0; m->label_names && i < m->n_labels; i++)
+        free(m->label_names[i]);
+    free(m->label_names);
+    m->label_names = NULL;
+    m->task = task;
+    m->n_labels = n_labels;
+    if (!label_names)
+        return FT_OK;
+    m->label_names = calloc((size_t)n_labels, sizeof *m->label_names);
+    if (!m->label_names)
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n_labels; i++)
+        if (!(m->label_names[i] = ft_strdup(label_names[i])))
+            return ft_fail(FT_ERR_NOMEM, "out of memory");
+    return FT_OK;
+}
+
 ft_status ft_model_set_task(ft_model *m, ft_task task, int n_labels, const char *const *label_names, uint64_t seed) {
     if (ft_model_is_t5(m) && task != FT_TASK_CAUSAL_LM)
         return ft_fail(FT_ERR_UNSUPPORTED,
@@ -1292,17 +1311,7 @@ ft_status ft_model_set_task(ft_model *m, ft_task task, int n_labels, const char 
             w[i] = ft_rng_normal(seed, 777, (uint64_t)i) * m->cfg.init_range;
         FT_TRY(ft_model_set_trainable(m, m->score, true));
     }
-    m->task = task;
-    m->n_labels = n_labels;
-    if (label_names) {
-        m->label_names = calloc((size_t)n_labels, sizeof *m->label_names);
-        if (!m->label_names)
-            return ft_fail(FT_ERR_NOMEM, "out of memory");
-        for (int i = 0; i < n_labels; i++)
-            if (!(m->label_names[i] = ft_strdup(label_names[i])))
-                return FT_ERR_NOMEM;
-    }
-    return FT_OK;
+    return set_head_labels(m, task, n_labels, label_names);
 }
 
 /* One head tensor made new: resized to d0 × d1 (d1 0: a vector), weights N(0, initializer_range) from the
@@ -1348,21 +1357,7 @@ ft_status ft_model_reset_head(ft_model *m, ft_task task, int n_labels, const cha
         FT_TRY(head_reinit(m, m->head_w, C, C, seed, 778));
     if (m->head_b >= 0)
         FT_TRY(head_reinit(m, m->head_b, C, 0, seed, 779));
-    for (int i = 0; m->label_names && i < m->n_labels; i++)
-        free(m->label_names[i]);
-    free(m->label_names);
-    m->label_names = NULL;
-    m->task = task;
-    m->n_labels = n_labels;
-    if (label_names) {
-        m->label_names = calloc((size_t)n_labels, sizeof *m->label_names);
-        if (!m->label_names)
-            return ft_fail(FT_ERR_NOMEM, "out of memory");
-        for (int i = 0; i < n_labels; i++)
-            if (!(m->label_names[i] = ft_strdup(label_names[i])))
-                return ft_fail(FT_ERR_NOMEM, "out of memory");
-    }
-    return FT_OK;
+    return set_head_labels(m, task, n_labels, label_names);
 }
 
 ft_status ft_model_save(const ft_model *m, const char *dir, ft_dtype dtype) {
