@@ -562,19 +562,6 @@ static ft_status add_replay(const build_ctx *b, ft_dataset *train, FILE *summary
     return FT_OK;
 }
 
-static ft_status copy_names(char *const *names, int n, ft_dataset *d) {
-    if (!names || !d)
-        return FT_OK;
-    d->label_names = calloc((size_t)(n ? n : 1), sizeof *d->label_names);
-    if (!d->label_names)
-        return ft_fail(FT_ERR_NOMEM, "out of memory");
-    d->n_labels = n;
-    for (int i = 0; i < n; i++)
-        if (!(d->label_names[i] = strdup(names[i])))
-            return ft_fail(FT_ERR_NOMEM, "out of memory");
-    return FT_OK;
-}
-
 static void print_labels(FILE *f, const char *name, const ft_dataset *d, char *const *names, int n_labels) {
     if (!f || !names)
         return;
@@ -689,7 +676,7 @@ ft_status ft_data_build(const ft_data_cfg *cfg, ft_task task, ft_tokenizer *tok,
         if (s == FT_OK && k == 0 && cfg->replay)
             s = add_replay(&b, out[k], summary);
         if (s == FT_OK && task == FT_TASK_SEQ_CLS)
-            s = copy_names(names, n_labels, out[k]);
+            s = ft_dataset_copy_labels(out[k], names, n_labels);
         if (s == FT_OK && summary) {
             fprintf(summary, "%s: %zu rows -> %zu examples, %zu tokens, %zu truncated to %d", split_name[k], rs[k].n,
                     out[k]->n, ts.tokens, ts.truncated, cfg->max_len);

@@ -312,6 +312,19 @@ void ft_dataset_free(ft_dataset *d) {
     memset(d, 0, sizeof *d);
 }
 
+ft_status ft_dataset_copy_labels(ft_dataset *d, char *const *names, int n) {
+    if (!names || !d)
+        return FT_OK;
+    d->label_names = calloc((size_t)(n ? n : 1), sizeof *d->label_names);
+    if (!d->label_names)
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    d->n_labels = n;
+    for (int i = 0; i < n; i++)
+        if (!(d->label_names[i] = strdup(names[i])))
+            return ft_fail(FT_ERR_NOMEM, "out of memory");
+    return FT_OK;
+}
+
 /* A row's class label as text: an integer in decimal, or the string itself. */
 static ft_status label_text(const cJSON *cl, const char *where, char *buf, size_t n, const char **out) {
     if (cJSON_IsString(cl) && cl->valuestring[0]) {

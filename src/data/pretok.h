@@ -59,6 +59,8 @@ ft_status ft_data_label_set(const char *const *labels, size_t n, char ***names, 
 /* The index of label in names (integers compare by value: "07" is 7), or -1. */
 int ft_data_label_id(char *const *names, int n, const char *label);
 void ft_dataset_free(ft_dataset *d);
+/* d->label_names = copies of names[0..n) and d->n_labels = n (names NULL: nothing). */
+ft_status ft_dataset_copy_labels(ft_dataset *d, char *const *names, int n);
 
 /* Build a right-padded batch of examples idx[0..n) truncated to max_len: pads get mask 0 and label -100.
  * T = the longest (truncated) example. pad_id fills input_ids at pads. */

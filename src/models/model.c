@@ -1149,17 +1149,35 @@ static void config_add_mlm(const ft_model *m, cJSON *j) {
     config_set_arch(j, arch);
 }
 
-/* A new head param: weights N(0, initializer_range), biases 0 (HF _init_weights), trainable; -1 on failure.
- */
+/* One head tensor made new (a new one, or head.reset's): resized to d0 × d1 (d1 0: a vector), weights
+ * N(0, initializer_range) from the given stream, biases 0 (HF _init_weights), trainable. */
+static ft_status head_reinit(ft_model *m, int i, int64_t d0, int64_t d1, uint64_t seed, uint64_t stream) {
+    ft_param *p = &m->params[i];
+    const int64_t numel = d1 ? d0 * d1 : d0;
+    if (numel != p->numel || !p->owned) {
+        float *nd = ft_calloc((size_t)numel * sizeof(float));
+        if (!nd)
+            return ft_fail(FT_ERR_NOMEM, "out of memory");
+        if (p->owned)
+            ft_free(p->data);
+        ft_free(p->grad);
+        p->grad = NULL;
+        p->data = nd;
+        p->owned = true;
+        p->numel = numel;
+    }
+    p->shape[0] = d0;
+    p->shape[1] = d1;
+    for (int64_t j = 0; j < numel; j++)
+        p->data[j] = d1 ? ft_rng_normal(seed, stream, (uint64_t)j) * m->cfg.init_range : 0.0f;
+    return ft_model_set_trainable(m, i, true);
+}
+
+/* A new head param, initialized as above; -1 on failure. */
 static int new_head_param(ft_model *m, const char *name, int64_t d0, int64_t d1, uint64_t seed,
                           uint64_t stream) {
     const int i = ft_model_add_param(m, name, d1 ? 2 : 1, d0, d1);
-    if (i < 0)
-        return -1;
-    float *w = m->params[i].data;
-    for (int64_t j = 0; d1 && j < m->params[i].numel; j++)
-        w[j] = ft_rng_normal(seed, stream, (uint64_t)j) * m->cfg.init_range;
-    return ft_model_set_trainable(m, i, true) == FT_OK ? i : -1;
+    return i >= 0 && head_reinit(m, i, d0, d1, seed, stream) == FT_OK ? i : -1;
 }
 
 /* The encoders' sequence-classification heads under HF names: BERT classifier (on the pooler), RoBERTa
@@ -1303,39 +1321,11 @@ ft_status ft_model_set_task(ft_model *m, ft_task task, int n_labels, const char 
     } else if (ft_model_is_encoder(m)) {
         FT_TRY(add_encoder_head(m, n_labels, seed));
     } else {
-        m->score = ft_model_add_param(m, "score.weight", 2, n_labels, m->cfg.hidden);
+        m->score = new_head_param(m, "score.weight", n_labels, m->cfg.hidden, seed, 777);
         if (m->score < 0)
             return FT_ERR_NOMEM;
-        float *w = m->params[m->score].data;
-        for (int64_t i = 0; i < m->params[m->score].numel; i++)
-            w[i] = ft_rng_normal(seed, 777, (uint64_t)i) * m->cfg.init_range;
-        FT_TRY(ft_model_set_trainable(m, m->score, true));
     }
     return set_head_labels(m, task, n_labels, label_names);
-}
-
-/* One head tensor made new: resized to d0 × d1 (d1 0: a vector), weights N(0, initializer_range) from the
- * stream new_head_param uses, biases 0, trainable. */
-static ft_status head_reinit(ft_model *m, int i, int64_t d0, int64_t d1, uint64_t seed, uint64_t stream) {
-    ft_param *p = &m->params[i];
-    const int64_t numel = d1 ? d0 * d1 : d0;
-    if (numel != p->numel || !p->owned) {
-        float *nd = ft_calloc((size_t)numel * sizeof(float));
-        if (!nd)
-            return ft_fail(FT_ERR_NOMEM, "out of memory");
-        if (p->owned)
-            ft_free(p->data);
-        ft_free(p->grad);
-        p->grad = NULL;
-        p->data = nd;
-        p->owned = true;
-        p->numel = numel;
-    }
-    p->shape[0] = d0;
-    p->shape[1] = d1;
-    for (int64_t j = 0; j < numel; j++)
-        p->data[j] = d1 ? ft_rng_normal(seed, stream, (uint64_t)j) * m->cfg.init_range : 0.0f;
-    return ft_model_set_trainable(m, i, true);
 }
 
 ft_status ft_model_reset_head(ft_model *m, ft_task task, int n_labels, const char *const *label_names,

@@ -128,17 +128,6 @@ ft_status ft_imgtask_name_classes(const ft_recipe *r, const char *path, ft_img_d
     return s;
 }
 
-static ft_status copy_names(char **src, int n, ft_dataset *d) {
-    d->label_names = calloc((size_t)(n ? n : 1), sizeof(char *));
-    if (!d->label_names)
-        return ft_fail(FT_ERR_NOMEM, "out of memory");
-    d->n_labels = n;
-    for (int i = 0; i < n; i++)
-        if (!(d->label_names[i] = strdup(src[i])))
-            return ft_fail(FT_ERR_NOMEM, "out of memory");
-    return FT_OK;
-}
-
 /* d = the images recs[k].line of set (recs NULL: all of them), labelled by the training classes. */
 static ft_status build(const ft_img_dataset *set, const ft_data_recs *recs, char *const *classes,
                        int n_classes, const char *path, const ft_img_source *src, ft_dataset *d) {
@@ -253,7 +242,7 @@ ft_status ft_imgtask_datasets(const ft_recipe *r, const ft_model *m, ft_imgtask 
         }
     }
     if (s == FT_OK)
-        s = copy_names(trs->classes, trs->n_classes, tr);
+        s = ft_dataset_copy_labels(tr, trs->classes, trs->n_classes);
     for (int k = 0; k < 3; k++)
         ft_data_recs_free(&rs[k]);
     ft_data_recs_free(&all);
