@@ -80,6 +80,8 @@ check_dir() { # OUT WHAT
 kills=0 in_write=0 early=0 cold=0
 for ((t = 1; t <= TRIALS; t++)); do
   o=run$t n=$((RANDOM % 3 + 1))
+  # trial 1 writes through an output_dir that is a symbolic link (followed by design, docs/reliability.md)
+  [ $t = 1 ] && mkdir -p real1 && ln -sfn real1 $o
   for ((k = 1; k <= n; k++)); do
     args=$(resume_args $o)
     [ -z "$args" ] && [ $k -gt 1 ] && cold=$((cold + 1))
@@ -92,12 +94,19 @@ for ((t = 1; t <= TRIALS; t++)); do
     check_dir $o "trial $t kill $k"
     [ "$temps" -gt 0 ] && in_write=$((in_write + 1))
   done
+  # a kill during the final save leaves <out>/model.safetensors.tmp.<pid>: plant one (a dead writer's) in
+  # every trial; the resumed run must remove it
+  dead=$(sh -c 'echo $$')
+  [ -d $o ] && echo junk >$o/model.safetensors.tmp.$dead
   if ! train $o $(resume_args $o) >$o.log 2>&1; then
     bad "trial $t: the resumed run failed:"; sed 's/^/    /' $o.log; continue
   fi
   cmp -s ref/model.safetensors $o/model.safetensors || bad "trial $t: final weights differ from the uninterrupted run"
   check_dir $o "trial $t end"
   [ "$temps" = 0 ] || bad "trial $t: $temps temporaries left in $o/checkpoints after the run finished"
+  left=$(cd $o && ls -A | grep -E '\.tmp\.[0-9]+$' | tr '\n' ' ')
+  [ -z "$left" ] || bad "trial $t: temporaries left in $o after the run finished: $left"
+  [ $t = 1 ] && { [ -L $o ] && [ -s real1/model.safetensors ] || bad "trial 1: the output_dir link was not followed"; }
   [ $fail = 0 ] && rm -rf $o $o.*log
 done
 echo "crash_resume: $TRIALS trials, runs of $dur ms, $kills SIGKILLs ($in_write inside a checkpoint write, $early runs had" \

@@ -2,6 +2,8 @@
  * clear error naming the file or line), and the inputs the fuzzers (fuzz/) found, as regressions. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/core.h"
@@ -372,6 +374,77 @@ FT_TEST(fuzz_csv_empty_quoted_first) {
     ft_data_recs_free(&rs);
 }
 
+/* Planted links and killed writers' temporaries (docs/reliability.md, "Links and temporaries"): an atomic
+ * write never writes through a link planted under its temporary's name or its final name, and the stale
+ * temporaries of a dead writer are removed (regular files only; a live writer's and links stay). */
+FT_TEST(planted_links_and_stale_temporaries) {
+    char victim[512], path[512], tmp[600], link2[512], p[640];
+    snprintf(victim, sizeof victim, "%s/victim.txt", tmpdir);
+    FILE *f = fopen(victim, "w");
+    FT_CHECK(f && fputs("precious", f) >= 0 && fclose(f) == 0);
+    /* a link at our own temporary's name (the pid is predictable) */
+    snprintf(path, sizeof path, "%s/model.safetensors", tmpdir);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    FT_CHECK(symlink(victim, tmp) == 0);
+    FT_CHECK_OK(ft_write_file_atomic(path, "new", 3));
+    /* a link at the final name: the rename replaces the link, not its target */
+    snprintf(link2, sizeof link2, "%s/config.json", tmpdir);
+    FT_CHECK(symlink(victim, link2) == 0);
+    FT_CHECK_OK(ft_write_file_atomic(link2, "{}", 2));
+    char *got = NULL;
+    size_t n = 0;
+    FT_CHECK_OK(ft_read_file(victim, &got, &n));
+    FT_CHECK(n == 8 && !memcmp(got, "precious", 8));
+    free(got);
+    struct stat st;
+    FT_CHECK(lstat(link2, &st) == 0 && S_ISREG(st.st_mode));
+    FT_CHECK(lstat(tmp, &st) != 0); /* renamed away */
+
+    /* names */
+    long pid = 0;
+    FT_CHECK(ft_tmp_name_pid("model.safetensors.tmp.1234", &pid) && pid == 1234);
+    FT_CHECK(ft_tmp_name_pid("a.tmp.5.tmp.77", &pid) && pid == 77);
+    FT_CHECK(!ft_tmp_name_pid("model.safetensors", &pid));
+    FT_CHECK(!ft_tmp_name_pid(".tmp.12", &pid));
+    FT_CHECK(!ft_tmp_name_pid("x.tmp.12a", &pid));
+    FT_CHECK(!ft_tmp_name_pid("x.tmp.", &pid));
+    FT_CHECK(!ft_tmp_name_pid("x.tmp.12345678901", &pid));
+
+    /* a dead writer's temporaries go, a live one's, a link and a directory stay */
+    pid_t dead = fork();
+    if (dead == 0)
+        _exit(0);
+    FT_CHECK(dead > 0 && waitpid(dead, NULL, 0) == dead);
+    char d[512];
+    snprintf(d, sizeof d, "%s/out", tmpdir);
+    FT_CHECK_OK(ft_mkdir_p(d));
+    const char *names[] = {"model.safetensors.tmp.%ld", "model-00001-of-00002.safetensors.tmp.%ld",
+                           "adapter_config.json.tmp.%ld"};
+    for (int i = 0; i < 3; i++) {
+        char nm[128];
+        snprintf(nm, sizeof nm, names[i], (long)dead);
+        FT_CHECK_OK(ft_write_file_atomic(ft_path_join(p, sizeof p, d, nm), "x", 1));
+    }
+    char live[128], lnk[128], dir[128];
+    snprintf(live, sizeof live, "config.json.tmp.%ld", (long)getppid());
+    FT_CHECK_OK(ft_write_file_atomic(ft_path_join(p, sizeof p, d, live), "x", 1));
+    snprintf(lnk, sizeof lnk, "tokenizer.json.tmp.%ld", (long)dead);
+    FT_CHECK(symlink(victim, ft_path_join(p, sizeof p, d, lnk)) == 0);
+    snprintf(dir, sizeof dir, "sub.tmp.%ld", (long)dead);
+    FT_CHECK_OK(ft_mkdir_p(ft_path_join(p, sizeof p, d, dir)));
+    FT_CHECK_OK(ft_clean_stale_tmp(d));
+    for (int i = 0; i < 3; i++) {
+        char nm[128];
+        snprintf(nm, sizeof nm, names[i], (long)dead);
+        FT_CHECK(!ft_file_exists(ft_path_join(p, sizeof p, d, nm)));
+    }
+    FT_CHECK(ft_file_exists(ft_path_join(p, sizeof p, d, live)));
+    FT_CHECK(lstat(ft_path_join(p, sizeof p, d, lnk), &st) == 0 && S_ISLNK(st.st_mode));
+    FT_CHECK(ft_file_exists(ft_path_join(p, sizeof p, d, dir)));
+    FT_CHECK(ft_file_exists(victim));
+    FT_CHECK_OK(ft_clean_stale_tmp("/nonexistent-ftune-dir")); /* nothing to clean */
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/ft_hostile_XXXXXX");
     if (!mkdtemp(tmpdir)) {
@@ -388,6 +461,7 @@ int main(void) {
     FT_RUN(row_limits);
     FT_RUN(fuzz_mail_header_at_end);
     FT_RUN(fuzz_csv_empty_quoted_first);
+    FT_RUN(planted_links_and_stale_temporaries);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)

@@ -72,8 +72,19 @@ void ft_release_mapped_pages(const void *p, size_t bytes);
 /* ---- files ---- */
 /* Read a whole file into a NUL-terminated buffer. */
 ft_status ft_read_file(const char *path, char **out, size_t *len);
-/* Write atomically: path.tmp.<pid>, fsync, rename, fsync dir. */
+/* Write atomically: path.tmp.<pid>, fsync, rename, fsync dir. The temporary is created afresh (O_EXCL,
+ * O_NOFOLLOW after removing whatever had its name), so a file or link planted under it is never written
+ * through; the rename replaces a link at path itself, never its target. */
 ft_status ft_write_file_atomic(const char *path, const void *data, size_t len);
+/* Create path's temporary "<path>.tmp.<pid>" for writing as above: *fd open, tmp (size tmp_n) its name. */
+ft_status ft_tmp_create(const char *path, char *tmp, size_t tmp_n, int *fd);
+/* Temporaries of killed writers: true when pid is no process now (and not ours). */
+bool ft_pid_dead(long pid);
+/* "<name>.tmp.<digits>": true with the pid when name has that shape. */
+bool ft_tmp_name_pid(const char *name, long *pid);
+/* Remove the regular files "<x>.tmp.<pid>" in dir whose writer is dead (what a kill during an atomic
+ * write leaves); links, directories and live writers' files stay. */
+ft_status ft_clean_stale_tmp(const char *dir);
 ft_status ft_mkdir_p(const char *path);
 bool ft_file_exists(const char *path);
 /* Join a directory and a name into buf (size n); returns buf. */

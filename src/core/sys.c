@@ -1,5 +1,7 @@
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <omp.h>
 #include <stdio.h>
@@ -111,12 +113,21 @@ static void fsync_dir_of(const char *path) {
     }
 }
 
+ft_status ft_tmp_create(const char *path, char *tmp, size_t tmp_n, int *fd) {
+    if ((size_t)snprintf(tmp, tmp_n, "%s.tmp.%d", path, (int)getpid()) >= tmp_n)
+        return ft_fail(FT_ERR_ARG, "%s: path too long", path);
+    if (unlink(tmp) != 0 && errno != ENOENT)
+        return ft_fail(FT_ERR_IO, "%s: cannot remove the old temporary: %s", tmp, strerror(errno));
+    *fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (*fd < 0)
+        return ft_fail(FT_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    return FT_OK;
+}
+
 ft_status ft_write_file_atomic(const char *path, const void *data, size_t len) {
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0)
-        return ft_fail(FT_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    int fd;
+    FT_TRY(ft_tmp_create(path, tmp, sizeof tmp, &fd));
     const uint8_t *p = data;
     size_t left = len;
     while (left > 0) {
@@ -143,6 +154,44 @@ ft_status ft_write_file_atomic(const char *path, const void *data, size_t len) {
     }
     fsync_dir_of(path);
     return FT_OK;
+}
+
+bool ft_pid_dead(long pid) {
+    return pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+bool ft_tmp_name_pid(const char *name, long *pid) {
+    const char *t = strstr(name, ".tmp.");
+    if (!t || t == name)
+        return false;
+    while (strstr(t + 1, ".tmp."))
+        t = strstr(t + 1, ".tmp.");
+    const char *d = t + 5;
+    size_t k = strspn(d, "0123456789");
+    if (!k || k > 10 || d[k])
+        return false;
+    *pid = strtol(d, NULL, 10);
+    return true;
+}
+
+ft_status ft_clean_stale_tmp(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? FT_OK : ft_fail(FT_ERR_IO, "%s: %s", dir, strerror(errno));
+    ft_status s = FT_OK;
+    struct dirent *e;
+    while (s == FT_OK && (e = readdir(d))) {
+        long pid;
+        char p[4096];
+        struct stat st;
+        if (!ft_tmp_name_pid(e->d_name, &pid) || !ft_pid_dead(pid))
+            continue;
+        ft_path_join(p, sizeof p, dir, e->d_name);
+        if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) && unlink(p) != 0 && errno != ENOENT)
+            s = ft_fail(FT_ERR_IO, "%s: cannot remove a killed run's temporary: %s", p, strerror(errno));
+    }
+    closedir(d);
+    return s;
 }
 
 ft_status ft_mkdir_p(const char *path) {

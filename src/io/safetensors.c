@@ -959,16 +959,13 @@ static ft_status st_write_file(st_wentry *const *e, size_t n, const st_kv *meta,
         len8[i] = (uint8_t)((uint64_t)b.n >> (8 * i));
 
     char tmp[4200];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= sizeof tmp) {
+    int fd;
+    ft_status s = ft_tmp_create(path, tmp, sizeof tmp, &fd);
+    if (s != FT_OK) {
         free(b.p);
-        return ft_fail(FT_ERR_ARG, "%s: path too long", path);
+        return s;
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        free(b.p);
-        return ft_fail(FT_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    }
-    ft_status s = st_write_all(fd, len8, 8, tmp);
+    s = st_write_all(fd, len8, 8, tmp);
     if (s == FT_OK)
         s = st_write_all(fd, b.p, b.n, tmp);
     free(b.p);

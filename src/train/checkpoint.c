@@ -43,10 +43,6 @@ static void fsync_dir(const char *dir) {
  * killed run must never be taken for a checkpoint (only step-NNNNNNNN names are, and `latest` names one
  * of those). Temporaries carry the writer's pid: <root>/.tmp-step-N-<pid> (being written), .old-step-N-<pid>
  * (moved aside), .del-step-N-<pid> (being pruned), latest.tmp.<pid> / best.tmp.<pid>. */
-static bool pid_dead(long pid) {
-    return pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
-}
-
 /* "<digits>" to the end of s: the pid in a temporary's name. */
 static bool tail_pid(const char *s, long *pid) {
     char *end;
@@ -78,19 +74,14 @@ static ft_status clean_stale(const char *root) {
     DIR *d = opendir(root);
     if (!d)
         return errno == ENOENT ? FT_OK : ft_fail(FT_ERR_IO, "%s: %s", root, strerror(errno));
-    ft_status s = FT_OK;
+    ft_status s = ft_clean_stale_tmp(root); /* latest.tmp.<pid>, best.tmp.<pid> */
     struct dirent *e;
     while (s == FT_OK && (e = readdir(d))) {
         const char *nm = e->d_name;
         char kind[4], name[64], p[4096], back[4096];
         long pid;
         ft_path_join(p, sizeof p, root, nm);
-        if (!strncmp(nm, "latest.tmp.", 11) || !strncmp(nm, "best.tmp.", 9)) {
-            if (tail_pid(strrchr(nm, '.') + 1, &pid) && pid_dead(pid) && unlink(p) != 0 && errno != ENOENT)
-                s = ft_fail(FT_ERR_IO, "%s: cannot remove: %s", p, strerror(errno));
-            continue;
-        }
-        if (!temp_dir_name(nm, kind, name, &pid) || !pid_dead(pid))
+        if (!temp_dir_name(nm, kind, name, &pid) || !ft_pid_dead(pid))
             continue;
         if (!strcmp(kind, "old") && !ft_file_exists(ft_path_join(back, sizeof back, root, name)) &&
             rename(p, back) == 0)

@@ -425,6 +425,7 @@ ft_status ft_runcfg_method(ft_recipe *r, ft_model *m) {
 ft_status ft_runcfg_outputs(const ft_recipe *r, const ft_dataset *tr, const char *tok_src, bool has_tok,
                             char **yaml, ft_log **log, ft_tb_writer **tb) {
     FT_TRY(ft_mkdir_p(r->output_dir));
+    FT_TRY(ft_clean_stale_tmp(r->output_dir)); /* a killed run's model.safetensors.tmp.<pid> and the like */
     char p[4096];
     FT_TRY(ft_recipe_to_yaml(r, yaml));
     FT_TRY(
