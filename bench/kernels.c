@@ -2,7 +2,11 @@
  * LM head + cross-entropy unfused vs fused (per chunk size), attention forward/backward,
  * GELU, the fused elementwise kernels against their unfused compositions (and the gradient averaging
  * pass with its norm against the two passes it replaces), and the bf16 matmul against
- * fp32 ft_gemm. Median of --reps runs, milliseconds. --fused: only the fused-kernel rows. */
+ * fp32 ft_gemm. Median of --reps runs, milliseconds. --fused: only the fused-kernel rows. --gemms: every
+ * fp32 GEMM of one transformer layer's training step at its shape (nn.Linear layout, the layer of
+ * bert-base / gpt2: C 768, 4C MLP), the Q, K, V products also as one fused QKV GEMM, and the layer's
+ * GEMM time for full fine-tuning (forward, dx, dW) and for LoRA (forward, dx): with bench/gemm_torch.py
+ * (the same shapes through torch.matmul) the ceiling of a training step's speed-up over PyTorch. */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +39,21 @@ static float *falloc(int64_t n, uint64_t stream, float sd) {
         qsort(ts_, (size_t)(reps), sizeof *ts_, cmp_d);                                                           \
         double med_ = ts_[(reps) / 2];                                                                            \
         printf("  %-44s %9.2f ms %8.1f GFLOP/s\n", label, med_ * 1e3, (flops) / med_ / 1e9);                     \
+    } while (0)
+
+/* TIME, keeping the median (seconds) in var. */
+#define TIMED(var, label, flops, reps, body)                                                                      \
+    do {                                                                                                          \
+        double ts_[64];                                                                                           \
+        body;                                                                                                     \
+        for (int r_ = 0; r_ < (reps); r_++) {                                                                     \
+            double t0_ = ft_now();                                                                                \
+            body;                                                                                                 \
+            ts_[r_] = ft_now() - t0_;                                                                             \
+        }                                                                                                         \
+        qsort(ts_, (size_t)(reps), sizeof *ts_, cmp_d);                                                           \
+        (var) = ts_[(reps) / 2];                                                                                  \
+        printf("  %-44s %9.2f ms %8.1f GFLOP/s\n", label, (var) * 1e3, (flops) / (var) / 1e9);                  \
     } while (0)
 
 /* The bias pass of ft_linear_forward. */
@@ -94,8 +113,49 @@ static int bench_fused(int64_t N, int64_t C, int reps) {
     return sink > 0.0 ? 0 : 1;
 }
 
+/* One layer's GEMMs: y = x·Wᵀ (NT), dx = dy·W (NN), dW = dyᵀ·x (TN) for q, k, v, o [C,C], fc [4C,C],
+ * proj [C,4C]; then Q, K, V fused ([3C,C]). */
+static int bench_gemms(int64_t N, int64_t C, int reps) {
+    const int64_t I = 4 * C;
+    float *x = falloc(N * I, 31, 1.0f), *W = falloc(I * I, 32, 0.1f), *y = falloc(N * I, 33, 0.0f),
+          *dW = falloc(I * I, 34, 0.0f);
+    static const struct {
+        const char *name;
+        int64_t out, in, count;
+    } site[] = {{"q|k|v|o", 768, 768, 4}, {"fc (C→4C)", 3072, 768, 1}, {"proj (4C→C)", 768, 3072, 1}};
+    double fwd = 0.0, dx = 0.0, dw = 0.0, flops_site = 0.0;
+    for (size_t k = 0; k < sizeof site / sizeof *site; k++) {
+        const int64_t out = site[k].out * C / 768, in = site[k].in * C / 768, cnt = site[k].count;
+        const double f = 2.0 * (double)N * (double)out * (double)in;
+        char lab[3][96];
+        snprintf(lab[0], sizeof lab[0], "%s fwd  NT %lldx%lldx%lld", site[k].name, (long long)N, (long long)out,
+                 (long long)in);
+        snprintf(lab[1], sizeof lab[1], "%s dx   NN %lldx%lldx%lld", site[k].name, (long long)N, (long long)in,
+                 (long long)out);
+        snprintf(lab[2], sizeof lab[2], "%s dW   TN %lldx%lldx%lld", site[k].name, (long long)out,
+                 (long long)in, (long long)N);
+        double t[3];
+        TIMED(t[0], lab[0], f, reps, ft_gemm(false, true, N, out, in, 1.0f, x, in, W, in, 0.0f, y, out));
+        TIMED(t[1], lab[1], f, reps, ft_gemm(false, false, N, in, out, 1.0f, y, out, W, in, 1.0f, x, in));
+        TIMED(t[2], lab[2], f, reps, ft_gemm(true, false, out, in, N, 1.0f, y, out, x, in, 1.0f, dW, in));
+        fwd += t[0] * (double)cnt, dx += t[1] * (double)cnt, dw += t[2] * (double)cnt;
+        flops_site += f * (double)cnt;
+    }
+    double tq[2];
+    const double fq = 2.0 * (double)N * 3.0 * (double)C * (double)C;
+    TIMED(tq[0], "fused QKV fwd NT", fq, reps, ft_gemm(false, true, N, 3 * C, C, 1.0f, x, C, W, C, 0.0f, y, 3 * C));
+    TIMED(tq[1], "fused QKV dx  NN", fq, reps, ft_gemm(false, false, N, C, 3 * C, 1.0f, y, 3 * C, W, C, 1.0f, x, C));
+    printf("  one layer, GEMMs only: forward %.2f ms, dx %.2f ms, dW %.2f ms\n", fwd * 1e3, dx * 1e3, dw * 1e3);
+    printf("  full fine-tuning (fwd+dx+dW) %.2f ms = %.1f GFLOP/s; LoRA (fwd+dx) %.2f ms = %.1f GFLOP/s\n",
+           (fwd + dx + dw) * 1e3, 3.0 * flops_site / (fwd + dx + dw) / 1e9, (fwd + dx) * 1e3,
+           2.0 * flops_site / (fwd + dx) / 1e9);
+    free(x), free(W), free(y), free(dW);
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    int B = 4, T = 128, C = 768, V = 50257, H = 12, reps = 5, threads = 2, attn_only = 0, fused_only = 0;
+    int B = 4, T = 128, C = 768, V = 50257, H = 12, reps = 5, threads = 2, attn_only = 0, fused_only = 0,
+        gemms_only = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             reps = atoi(argv[++i]);
@@ -107,8 +167,10 @@ int main(int argc, char **argv) {
             attn_only = 1;
         else if (!strcmp(argv[i], "--fused"))
             fused_only = 1;
+        else if (!strcmp(argv[i], "--gemms"))
+            gemms_only = 1;
         else {
-            fprintf(stderr, "usage: kernels [--reps 5] [--threads 2] [--seq 128] [--attention | --fused "
+            fprintf(stderr, "usage: kernels [--reps 5] [--threads 2] [--seq 128] [--attention | --fused | --gemms "
                             "(only those rows)]\n");
             return 2;
         }
@@ -121,6 +183,8 @@ int main(int argc, char **argv) {
     printf("bench/kernels N=%lld C=%d V=%d H=%d T=%d threads=%d\n", (long long)N, C, V, H, T, threads);
     if (fused_only)
         return bench_fused(N, C, reps);
+    if (gemms_only)
+        return bench_gemms(N, C, reps);
     float *h = falloc(N * C, 1, 1.0f), *W = falloc((int64_t)V * C, 2, 0.1f), *dh = falloc(N * C, 3, 0.0f),
           *dW = falloc((int64_t)V * C, 4, 0.0f), *L = falloc(N * V, 5, 0.0f);
     int32_t *tg = malloc((size_t)N * sizeof *tg);
