@@ -5,7 +5,9 @@ Each row (shape x method x precision) runs PyTorch and ftune in separate process
 for --rounds rounds so that both see the same machine load; the table reports the median tokens/s,
 the peak RSS and the ratio ftune/PyTorch. PyTorch runs an independent GPT-2 / Llama (SmolLM2)
 / BERT (bert-base, BertForSequenceClassification with 2 labels) / ViT (vit-base, ViTForImageClassification
-with 1000 classes on 224x224 images, 197 tokens each: --seq does not apply) definition written here (random weights,
+with 1000 classes on 224x224 images, 197 tokens each: --seq does not apply) / T5 (t5-small,
+T5ForConditionalGeneration: --seq source and --dec-seq target tokens, tokens/s counting both; the relative
+position buckets from tests/ref/t5_ref.py) definition written here (random weights,
 same config as train_step), AdamW + clipping at 1.0,
 fp32 with OPENBLAS_CORETYPE=SkylakeX, or Haswell on AVX2-only CPUs (Debian's OpenBLAS misdetects
 newer CPUs otherwise), bf16 under
@@ -30,6 +32,9 @@ SHAPES = {
                       types=2, eps=1e-12, labels=2),
     "vit-base": dict(arch="vit", hidden=768, layers=12, heads=12, kv_heads=12, inter=3072, image=224, patch=16,
                      channels=3, eps=1e-12, labels=1000),
+    # google-t5/t5-small: v1.0, relu, tied head; sources of --seq tokens, targets of --dec-seq tokens
+    "t5-small": dict(arch="t5", vocab=32128, hidden=512, layers=6, heads=8, kv_heads=8, inter=2048, d_kv=64,
+                     buckets=32, max_distance=128, eps=1e-6),
     "smollm2": dict(arch="llama", vocab=49152, hidden=576, layers=30, heads=9, kv_heads=3, inter=1536, pos=2048,
                     theta=100000.0, eps=1e-5),
 }
@@ -40,6 +45,9 @@ def torch_worker(a):
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "ref"))
+    import t5_ref  # noqa: E402  (HF's _relative_position_bucket, written for the parity test)
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -160,6 +168,40 @@ def torch_worker(a):
             h = self.n2(x)
             return x + self.down(F.silu(self.gate(h)) * self.up(h))
 
+    class T5Attention(nn.Module):
+        """T5Attention without scaling: q/k/v/o bias-free, the stack's position bias added to the scores."""
+
+        def __init__(self, C, H, Dk):
+            super().__init__()
+            self.H, self.Dk = H, Dk
+            self.q, self.k, self.v = (nn.Linear(C, H * Dk, bias=False) for _ in range(3))
+            self.o = nn.Linear(H * Dk, C, bias=False)
+
+        def forward(self, x, kv, bias):
+            B, Tq, _ = x.shape
+            sh = lambda t: t.view(B, -1, self.H, self.Dk).transpose(1, 2)
+            q, k, v = sh(self.q(x)), sh(self.k(kv)), sh(self.v(kv))
+            s = q @ k.transpose(-1, -2)
+            if bias is not None:
+                s = s + bias
+            p = F.softmax(s.float(), dim=-1).to(v.dtype)
+            return self.o((p @ v).transpose(1, 2).reshape(B, Tq, self.H * self.Dk))
+
+    class T5Block(nn.Module):
+        def __init__(self, C, H, Dk, I, eps, decoder):
+            super().__init__()
+            self.n1, self.att, self.cross = RMSNorm(C, eps), T5Attention(C, H, Dk), decoder
+            if decoder:
+                self.n2, self.catt = RMSNorm(C, eps), T5Attention(C, H, Dk)
+            self.n3, self.wi, self.wo = RMSNorm(C, eps), nn.Linear(C, I, bias=False), nn.Linear(I, C, bias=False)
+
+        def forward(self, x, bias, enc=None):
+            h = self.n1(x)
+            x = x + self.att(h, h, bias)
+            if enc is not None:
+                x = x + self.catt(self.n2(x), enc, None)
+            return x + self.wo(F.relu(self.wi(self.n3(x))))
+
     class Model(nn.Module):
         def __init__(self):
             super().__init__()
@@ -174,6 +216,13 @@ def torch_worker(a):
                 self.wte = nn.Embedding(c["vocab"], C)
             if c["arch"] == "vit":
                 pass
+            elif c["arch"] == "t5":  # T5ForConditionalGeneration: shared embedding, two stacks, tied head
+                args = (C, c["heads"], c["d_kv"], c["inter"], c["eps"])
+                self.enc = nn.ModuleList(T5Block(*args, False) for _ in range(c["layers"]))
+                self.dec = nn.ModuleList(T5Block(*args, True) for _ in range(c["layers"]))
+                self.rel_e, self.rel_d = nn.Embedding(c["buckets"], c["heads"]), nn.Embedding(c["buckets"], c["heads"])
+                self.nf_e, self.nf_d = RMSNorm(C, c["eps"]), RMSNorm(C, c["eps"])
+                self.blocks = list(self.enc) + list(self.dec)
             elif c["arch"] == "bert":  # BertForSequenceClassification: embeddings, blocks, pooler, classifier
                 self.wpe, self.tte = nn.Embedding(c["pos"], C), nn.Embedding(c["types"], C)
                 self.eln = nn.LayerNorm(C, eps=c["eps"])
@@ -197,7 +246,29 @@ def torch_worker(a):
                 if p.dim() == 2:
                     nn.init.normal_(p, std=0.02)
 
+        def t5_bias(self, table, Tq, Tk, bidirectional):
+            rel = torch.arange(Tk)[None, :] - torch.arange(Tq)[:, None]
+            b = table(t5_ref.bucket(rel, bidirectional, c["buckets"], c["max_distance"]))  # [Tq, Tk, H]
+            b = b.permute(2, 0, 1)[None]
+            if not bidirectional:
+                b = b.masked_fill(torch.ones(Tq, Tk, dtype=torch.bool).triu(1), float("-inf"))
+            return b
+
         def forward(self, ids, labels=None):
+            if c["arch"] == "t5":  # ids: the sources; labels: the targets (decoder input = labels shifted right)
+                T, Td = ids.shape[1], labels.shape[1]
+                x = self.wte(ids)
+                be = self.t5_bias(self.rel_e, T, T, True)
+                for b in self.enc:
+                    x = b(x, be)
+                enc = self.nf_e(x)
+                dec_in = torch.cat([torch.zeros_like(labels[:, :1]), labels[:, :-1]], dim=1)
+                y = self.wte(dec_in)
+                bd = self.t5_bias(self.rel_d, Td, Td, False)
+                for b in self.dec:
+                    y = b(y, bd, enc)
+                logits = (self.nf_d(y) * c["hidden"] ** -0.5) @ self.wte.weight.t()
+                return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1))
             if c["arch"] == "vit":  # ids: the pixels [B, ch, H, W]
                 x = self.proj(ids).flatten(2).transpose(1, 2)
                 x = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], dim=1) + self.pos
@@ -230,6 +301,10 @@ def torch_worker(a):
         for b in m.blocks:
             names = {"gpt2": ["c_attn"], "bert": ["query", "value"], "vit": ["query", "value"]}.get(
                 c["arch"], ["q_proj", "v_proj"])
+            if c["arch"] == "t5":  # PEFT's T5 targets q, v: every attention's (self and cross)
+                for att in [b.att] + ([b.catt] if b.cross else []):
+                    att.q, att.v = LoRALinear(att.q), LoRALinear(att.v)
+                continue
             for n in names:
                 setattr(b, n, LoRALinear(getattr(b, n)))
         if c["arch"] in ("bert", "vit"):  # PEFT's SEQ_CLS modules_to_save: the new classifier trains in full
@@ -244,6 +319,11 @@ def torch_worker(a):
     else:
         ids = torch.randint(0, c["vocab"], (a.batch, a.seq), generator=g)
     labels = torch.arange(a.batch) % 2
+    if c["arch"] == "t5":
+        labels = torch.randint(0, c["vocab"], (a.batch, a.dec_seq), generator=g)
+        tokens = a.batch * (a.seq + a.dec_seq)
+    else:
+        tokens = a.batch * a.seq
     times = []
     for s in range(a.warmup + a.steps):
         t0 = time.perf_counter()
@@ -260,7 +340,7 @@ def torch_worker(a):
             times.append(time.perf_counter() - t0)
     med = statistics.median(times)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"tok_s": a.batch * a.seq / med, "rss": rss, "loss": float(loss)}))
+    print(json.dumps({"tok_s": tokens / med, "rss": rss, "loss": float(loss)}))
 
 
 # ----------------------------------------------------------------------------- driver
@@ -274,7 +354,7 @@ def openblas_coretype():
 def run_torch(a, shape, method, precision):
     env = dict(os.environ, OPENBLAS_CORETYPE=openblas_coretype(), OMP_NUM_THREADS=str(a.threads))
     cmd = [a.python, os.path.abspath(__file__), "--worker", "--shape", shape, "--method", method, "--precision",
-           precision, "--batch", str(a.batch), "--seq", str(a.seq), "--steps", str(a.steps), "--warmup",
+           precision, "--batch", str(a.batch), "--seq", str(a.seq), "--dec-seq", str(a.dec_seq), "--steps", str(a.steps), "--warmup",
            str(a.warmup), "--threads", str(a.threads)]
     r = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if r.returncode != 0:
@@ -287,7 +367,7 @@ def run_torch(a, shape, method, precision):
 def run_ftune(a, shape, method, precision):
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
     cmd = [a.train_step, "--shape", shape, "--method", method, "--precision", precision, "--batch", str(a.batch),
-           "--seq", str(a.seq),
+           "--seq", str(a.seq), "--dec-seq", str(a.dec_seq),
            "--steps", str(a.steps), "--warmup", str(a.warmup), "--threads", str(a.threads)]
     r = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if r.returncode != 0:
@@ -308,11 +388,12 @@ def med(xs):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--shape", default="gpt2", help="gpt2, smollm2, bert-base, vit-base or a comma list (driver)")
+    p.add_argument("--shape", default="gpt2", help="gpt2, smollm2, bert-base, vit-base, t5-small or a comma list (driver)")
     p.add_argument("--method", default="full,lora", help="full, lora or a comma list (driver)")
     p.add_argument("--precision", default="fp32,bf16", help="fp32, bf16 or a comma list (driver)")
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--seq", type=int, default=128)
+    p.add_argument("--dec-seq", type=int, default=32, help="t5-small: target tokens per example")
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)

@@ -43,7 +43,7 @@ static double gemm_peak(bool bf16, ft_matmul *mm) {
 
 int main(int argc, char **argv) {
     const char *shape = "gpt2", *method = "full", *precision = "fp32";
-    int B = 4, T = 128, steps = 5, warmup = 1, threads = 2;
+    int B = 4, T = 128, T_dec = 32, steps = 5, warmup = 1, threads = 2;
     bool from_file = true;
     bool ckpt = false;
     for (int i = 1; i < argc; i++) {
@@ -55,6 +55,8 @@ int main(int argc, char **argv) {
             B = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--seq") && i + 1 < argc)
             T = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--dec-seq") && i + 1 < argc)
+            T_dec = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--steps") && i + 1 < argc)
             steps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--warmup") && i + 1 < argc)
@@ -69,15 +71,18 @@ int main(int argc, char **argv) {
             ckpt = true;
         else {
             fprintf(stderr,
-                    "usage: train_step [--shape gpt2|smollm2|bert-base|vit-base|tiny] [--method "
+                    "usage: train_step [--shape gpt2|smollm2|bert-base|vit-base|t5-small|tiny] [--method "
                     "full|lora|ia3|bitfit|adapter|prompt] [--batch 4] [--seq 128]\n"
+                    "                  [--dec-seq 32]\n"
                     "                  [--steps 5] [--warmup 1] [--threads 2] [--precision fp32|bf16] "
                     "[--checkpoint]\n"
                     "                  [--in-memory]\n"
                     "The random model is written to a temporary checkpoint and loaded back (mmapped), as\n"
                     "`ftune train` loads a real one; --in-memory trains the in-memory init instead.\n"
                     "--checkpoint turns on activation checkpointing. vit-base: ViTForImageClassification\n"
-                    "(1000 classes) on --batch images of 224x224 (197 tokens each; --seq is ignored).\n");
+                    "(1000 classes) on --batch images of 224x224 (197 tokens each; --seq is ignored).\n"
+                    "t5-small: T5ForConditionalGeneration (60.5M, relu, tied head) on --batch sources of --seq\n"
+                    "tokens with targets of --dec-seq tokens; tokens/s counts both (B x (seq + dec-seq)).\n");
             return 2;
         }
     }
@@ -113,6 +118,12 @@ int main(int argc, char **argv) {
     else if (!strcmp(shape, "vit-base")) /* google/vit-base-patch16-224's shape, dropout off */
         cfg_txt = "{\"model_type\": \"vit\", \"hidden_size\": 768, \"num_hidden_layers\": 12, \"num_attention_heads\": 12,"
                   " \"intermediate_size\": 3072, \"image_size\": 224, \"patch_size\": 16, \"num_channels\": 3}";
+    else if (!strcmp(shape, "t5-small")) /* google-t5/t5-small's shape (v1.0: relu, tied), dropout off */
+        cfg_txt = "{\"model_type\": \"t5\", \"vocab_size\": 32128, \"d_model\": 512, \"d_kv\": 64, \"d_ff\": 2048,"
+                  " \"num_layers\": 6, \"num_decoder_layers\": 6, \"num_heads\": 8,"
+                  " \"relative_attention_num_buckets\": 32, \"relative_attention_max_distance\": 128,"
+                  " \"feed_forward_proj\": \"relu\", \"dropout_rate\": 0.0, \"tie_word_embeddings\": true,"
+                  " \"decoder_start_token_id\": 0, \"pad_token_id\": 0, \"eos_token_id\": 1}";
     else if (!strcmp(shape, "tiny"))
         cfg_txt = "{\"model_type\": \"gpt2\", \"vocab_size\": 512, \"n_embd\": 64, \"n_layer\": 2, \"n_head\": 4,"
                   " \"n_positions\": 256}";
@@ -143,7 +154,10 @@ int main(int argc, char **argv) {
         unlink(path);
         rmdir(dir);
     }
-    const bool vit = !strcmp(shape, "vit-base"), encoder = vit || !strcmp(shape, "bert-base");
+    const bool vit = !strcmp(shape, "vit-base"), encoder = vit || !strcmp(shape, "bert-base"),
+               t5 = !strcmp(shape, "t5-small");
+    if (!t5)
+        T_dec = 0;
     if (vit)
         T = m->cfg.max_pos; /* 1 + 14² */
     if (encoder && ft_model_set_task(m, FT_TASK_SEQ_CLS, vit ? 1000 : 2, NULL, 1) !=
@@ -166,7 +180,7 @@ int main(int argc, char **argv) {
     ft_optim_cfg_default(&ac);
     ft_optim opt;
     ft_arena arena;
-    if (ft_optim_init(&opt, m, &ac) != FT_OK || ft_arena_init(&arena, ft_train_act_bytes(m, B, 0, T, ckpt, 0.0f) + (1 << 20)) != FT_OK) {
+    if (ft_optim_init(&opt, m, &ac) != FT_OK || ft_arena_init(&arena, ft_train_act_bytes(m, B, 0, T > T_dec ? T : T_dec, ckpt, 0.0f) + (1 << 20)) != FT_OK) {
         fprintf(stderr, "train_step: %s\n", ft_last_error());
         return 1;
     }
@@ -180,7 +194,12 @@ int main(int argc, char **argv) {
     int32_t *labels = malloc((size_t)B * sizeof *labels);
     for (int i = 0; i < B; i++)
         labels[i] = i % 2;
+    int32_t *dec_labels = malloc((size_t)(B * (T_dec > 0 ? T_dec : 1)) * sizeof *dec_labels);
+    for (int i = 0; i < B * T_dec; i++) /* random target ids: the decoder's inputs are them shifted right */
+        dec_labels[i] = (int32_t)(ft_rng_u64(7, 0, (uint64_t)i) % (uint64_t)m->cfg.vocab_size);
     ft_batch b = {.B = B, .T = T, .input_ids = ids, .cls_labels = encoder ? labels : NULL};
+    if (t5)
+        b = (ft_batch){.B = B, .T = T, .input_ids = ids, .T_dec = T_dec, .labels = dec_labels};
     if (vit)
         b = (ft_batch){.B = B, .pixel_values = pix, .img_c = 3, .img_h = S, .img_w = S, .cls_labels = labels};
     double *times = malloc((size_t)(steps + warmup) * sizeof *times);
@@ -223,6 +242,21 @@ int main(int argc, char **argv) {
     double flops = (4.0 * n_mat + 2.0 * n_mat_tr) * B * T + 3.0 * 4.0 * (double)B * T * T * c->head_dim *
                                                                 c->n_heads * c->n_layers /
                                                                 (encoder ? 1.0 : 2.0);
+    if (t5) { /* each matrix on the rows it multiplies: the encoder's and the cross-attention keys/values on
+               * B·T source rows, the rest of the decoder and the tied head on B·T_dec target rows */
+        flops = 0.0;
+        for (int i = 0; i < m->n_params; i++) {
+            const ft_param *p = &m->params[i];
+            if (p->ndim != 2 || strstr(p->name, "relative_attention_bias"))
+                continue;
+            const bool src = !strncmp(p->name, "encoder.", 8) || strstr(p->name, "EncDecAttention.k.") ||
+                             strstr(p->name, "EncDecAttention.v.");
+            flops += (p->trainable ? 6.0 : 4.0) * (double)p->numel * B * (src ? T : T_dec);
+        }
+        const double inner = (double)c->head_dim * c->n_heads, ne = c->n_layers - c->n_dec_layers,
+                     nd = c->n_dec_layers; /* scores and values: encoder self, causal decoder self, cross */
+        flops += 3.0 * 4.0 * B * inner * (ne * T * T + nd * (0.5 * T_dec * T_dec + (double)T_dec * T));
+    }
     char summary[200];
     ft_peft_summary(m, summary, sizeof summary);
     printf("train_step shape=%s method=%s precision=%s batch=%dx%d threads=%d checkpoint=%s params=%.1fM%s\n", shape,
@@ -232,7 +266,7 @@ int main(int argc, char **argv) {
         printf("  bf16 matmul: %s\n", ft_matmul_backend(m->mm));
     printf("  %s\n", summary);
     printf("  step median %.3f s (min %.3f, max %.3f over %d)\n", med, times[warmup], times[warmup + steps - 1], steps);
-    printf("  tokens/s %.1f\n", (double)(B * T) / med);
+    printf("  tokens/s %.1f\n", (double)(B * (T + T_dec)) / med);
     if (vit)
         printf("  images/s %.2f\n", (double)B / med);
     const double peak = gemm_peak(m->precision == FT_PREC_BF16, m->mm);
@@ -246,6 +280,7 @@ int main(int argc, char **argv) {
     free(ids);
     free(pix);
     free(labels);
+    free(dec_labels);
     ft_arena_free(&arena);
     ft_optim_free(&opt);
     ft_model_free(m);
