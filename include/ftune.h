@@ -130,6 +130,22 @@ FTUNE_API ftune_status ftune_tokenize(ftune_tokenizer *t, const char *text, size
 FTUNE_API ftune_status ftune_detokenize(ftune_tokenizer *t, const int32_t *ids, size_t n, int skip_special,
                                         char **text);
 
+/* Chat templates, the ones instruction tuning uses (docs/instruction-tuning.md): "chatml", "llama3",
+ * "llama2", "alpaca". Messages are n pairs roles[i] ("system", "user" or "assistant") / contents[i].
+ * ftune_chat_formats: the names, NULL-terminated (static, not freed). ftune_chat_render: the text (*text,
+ * ftune_free); add_generation_prompt ends it with the header that asks for the next assistant reply.
+ * ftune_chat_encode: that text encoded once by t (*ids, *n_ids, ftune_free); mask (may be NULL) gets one byte
+ * per id, 1 on the tokens of each assistant reply and its end-of-turn token (what instruction tuning
+ * trains on). Since ABI 1 minor addition (present when FTUNE_HAS_CHAT is defined). */
+#define FTUNE_HAS_CHAT 1
+FTUNE_API const char *const *ftune_chat_formats(void);
+FTUNE_API ftune_status ftune_chat_render(ftune_ctx *ctx, const char *format, const char *const *roles,
+                                         const char *const *contents, size_t n, int add_generation_prompt,
+                                         char **text);
+FTUNE_API ftune_status ftune_chat_encode(ftune_tokenizer *t, const char *format, const char *const *roles,
+                                         const char *const *contents, size_t n, int add_generation_prompt,
+                                         int32_t **ids, uint8_t **mask, size_t *n_ids);
+
 /* ---- generation (causal language models) ---- */
 typedef struct {
     int max_new_tokens;       /* 64 */

@@ -269,6 +269,42 @@ FT_TEST(train_step_by_step_and_use) {
         FT_CHECK(ftune_detokenize(tok, &oob, 1, 1, &none) == FT_ERR_RANGE && none == NULL);
         ftune_free(ids);
         ftune_free(offs);
+        /* chat templates: the rendered text, its ids (one encoding of that text) and the assistant mask */
+        const char *roles[] = {"user", "assistant"}, *contents[] = {"good", "bad"};
+        char *txt = NULL;
+        FT_CHECK(ftune_chat_render(c, "chatml", roles, contents, 2, 0, &txt) == FT_OK && txt);
+        const char *want = "<|im_start|>user\ngood<|im_end|>\n<|im_start|>assistant\nbad<|im_end|>\n";
+        FT_CHECKF(txt && !strcmp(txt, want), "%s", txt ? txt : "(null)");
+        int32_t *cids = NULL, *pids = NULL;
+        uint8_t *mask = NULL;
+        size_t cn = 0, pn = 0;
+        FT_CHECK(ftune_chat_encode(tok, "chatml", roles, contents, 2, 0, &cids, &mask, &cn) == FT_OK);
+        FT_CHECK(txt && ftune_tokenize(tok, txt, strlen(txt), 0, &pids, NULL, &pn) == FT_OK);
+        FT_CHECKF(cn == pn && cn > 0 && !memcmp(cids, pids, cn * sizeof *cids), "%zu ids vs %zu", cn, pn);
+        size_t on = 0;
+        bool bad_masked = false, good_masked = false;
+        for (size_t i = 0; mask && i < cn; i++) {
+            on += mask[i];
+            bad_masked |= mask[i] && cids[i] == 5;
+            good_masked |= mask[i] && cids[i] == 4;
+        }
+        FT_CHECKF(on > 0 && on < cn && bad_masked && !good_masked, "%zu of %zu masked", on, cn);
+        ftune_free(txt), ftune_free(cids), ftune_free(pids), ftune_free(mask);
+        FT_CHECK(ftune_chat_render(c, "chatml", roles, contents, 1, 1, &txt) == FT_OK && txt &&
+                 !strcmp(txt, "<|im_start|>user\ngood<|im_end|>\n<|im_start|>assistant\n"));
+        ftune_free(txt);
+        bool chatml = false;
+        for (const char *const *f = ftune_chat_formats(); *f; f++)
+            chatml |= !strcmp(*f, "chatml");
+        FT_CHECK(chatml);
+        FT_CHECKF(ftune_chat_render(c, "nope", roles, contents, 2, 0, &txt) == FT_ERR_ARG && !txt &&
+                      strstr(ftune_last_error(c), "unknown format 'nope'"),
+                  "%s", ftune_last_error(c));
+        const char *noroles[] = {"user", NULL};
+        FT_CHECKF(ftune_chat_encode(tok, "chatml", noroles, contents, 2, 0, &cids, NULL, &cn) == FT_ERR_ARG &&
+                      !cids && strstr(ftune_last_error(c), "message 1"),
+                  "%s", ftune_last_error(c));
+        FT_CHECK(ftune_chat_render(c, NULL, roles, contents, 2, 0, &txt) == FT_ERR_ARG);
         ftune_tokenizer_free(tok);
     }
     /* the bare base is a causal LM: generation, streamed, greedy and deterministic */

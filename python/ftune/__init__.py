@@ -116,6 +116,12 @@ _SIGS = {
                             ctypes.POINTER(ctypes.POINTER(ctypes.c_size_t)), ctypes.POINTER(ctypes.c_size_t)]),
     "ftune_detokenize": (_S, [_P, ctypes.POINTER(ctypes.c_int32), ctypes.c_size_t, ctypes.c_int,
                               ctypes.POINTER(ctypes.c_void_p)]),
+    "ftune_chat_formats": (ctypes.POINTER(ctypes.c_char_p), []),
+    "ftune_chat_render": (_S, [_P, ctypes.c_char_p, ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_char_p),
+                               ctypes.c_size_t, ctypes.c_int, ctypes.POINTER(ctypes.c_void_p)]),
+    "ftune_chat_encode": (_S, [_P, ctypes.c_char_p, ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_char_p),
+                               ctypes.c_size_t, ctypes.c_int, ctypes.POINTER(ctypes.POINTER(ctypes.c_int32)),
+                               ctypes.POINTER(ctypes.POINTER(ctypes.c_uint8)), ctypes.POINTER(ctypes.c_size_t)]),
     "ftune_gen_opts_init": (None, [ctypes.POINTER(_GenOpts)]),
     "ftune_generate": (_S, [_P, ctypes.c_char_p, ctypes.POINTER(_GenOpts), _TOKEN_FN, _P,
                             ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.POINTER(ctypes.c_int32)),
@@ -208,6 +214,36 @@ def _take_string(lib, ptr):
     return s
 
 
+def _messages(messages):
+    """[{"role": ..., "content": ...}, ...] (Hugging Face's chat format) → the C arrays (and what keeps them)."""
+    roles, rk = _cstrings([m["role"] for m in messages])
+    contents, ck = _cstrings([m["content"] for m in messages])
+    return roles, contents, (rk, ck)
+
+
+def chat_formats():
+    """The built-in chat template names ("chatml", "llama3", "llama2", "alpaca")."""
+    arr, out, i = _L().ftune_chat_formats(), [], 0
+    while arr[i]:
+        out.append(arr[i].decode())
+        i += 1
+    return out
+
+
+def chat_render(messages, format, add_generation_prompt=False):
+    """The text of messages ([{"role": "user"|"assistant"|"system", "content": str}, ...]) in a built-in chat
+    format; add_generation_prompt ends it with the header that asks for the next assistant reply."""
+    ctx = _Ctx()
+    try:
+        roles, contents, _keep = _messages(messages)
+        txt = ctypes.c_void_p()
+        ctx.check(ctx.lib.ftune_chat_render(ctx.p, _b(format), roles, contents, len(messages),
+                                            int(add_generation_prompt), ctypes.byref(txt)))
+        return _take_string(ctx.lib, txt) or ""
+    finally:
+        ctx.close()
+
+
 class _Handle:
     _free = None
 
@@ -278,6 +314,26 @@ class Tokenizer(_Handle):
         finally:
             lib.ftune_free(ids)
             lib.ftune_free(offs)
+
+    def apply_chat_template(self, messages, format, add_generation_prompt=False, return_mask=False):
+        """The ids of chat_render(messages, format, add_generation_prompt) encoded once (numpy int32); with
+        return_mask=True also a uint8 mask, 1 on the assistant replies' tokens (what instruction tuning trains on)."""
+        roles, contents, _keep = _messages(messages)
+        ids = ctypes.POINTER(ctypes.c_int32)()
+        mask = ctypes.POINTER(ctypes.c_uint8)()
+        n = ctypes.c_size_t()
+        lib = self._ctx.lib
+        self._ctx.check(lib.ftune_chat_encode(self._live(), _b(format), roles, contents, len(messages),
+                                              int(add_generation_prompt), ctypes.byref(ids),
+                                              ctypes.byref(mask) if return_mask else None, ctypes.byref(n)))
+        try:
+            out = np.ctypeslib.as_array(ids, shape=(n.value,)).copy() if n.value else np.zeros(0, np.int32)
+            if not return_mask:
+                return out
+            return out, (np.ctypeslib.as_array(mask, shape=(n.value,)).copy() if n.value else np.zeros(0, np.uint8))
+        finally:
+            lib.ftune_free(ids)
+            lib.ftune_free(mask)
 
     def decode(self, ids, skip_special=True):
         arr = np.ascontiguousarray(np.asarray(ids, dtype=np.int32))

@@ -91,6 +91,23 @@ def test_tokenizer_matches_cli(work):
     assert tok.vocab_size == len((work / "vocab.txt").read_text().split())
 
 
+def test_chat_templates(work):
+    msgs = [{"role": "user", "content": "good"}, {"role": "assistant", "content": "bad"}]
+    assert {"chatml", "llama3", "llama2", "alpaca"} <= set(ftune.chat_formats())
+    text = ftune.chat_render(msgs, "chatml")
+    assert text == "<|im_start|>user\ngood<|im_end|>\n<|im_start|>assistant\nbad<|im_end|>\n"
+    assert ftune.chat_render(msgs[:1], "chatml", add_generation_prompt=True).endswith("<|im_start|>assistant\n")
+    tok = ftune.Tokenizer(work / "base")
+    ids, mask = tok.apply_chat_template(msgs, "chatml", return_mask=True)
+    assert ids.tolist() == tok.encode(text, add_special=False).tolist()  # one encoding of the rendered text
+    good, bad = tok.encode("good", add_special=False)[0], tok.encode("bad", add_special=False)[0]
+    assert mask.dtype == np.uint8 and 0 < mask.sum() < len(ids)
+    assert bad in ids[mask == 1] and good not in ids[mask == 1]
+    assert tok.apply_chat_template(msgs, "chatml").tolist() == ids.tolist()
+    with pytest.raises(ftune.Error, match="unknown format 'nope'"):
+        ftune.chat_render(msgs, "nope")
+
+
 def test_model_info_matches_inspect(work):
     m = ftune.Model(work / "base")
     info = m.info

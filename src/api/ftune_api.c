@@ -379,6 +379,88 @@ ftune_status ftune_detokenize(ftune_tokenizer *t, const int32_t *ids, size_t n, 
     return api_end(t->ctx, ft_tok_decode(t->tok, ids, n, skip_special != 0, text, &len));
 }
 
+/* ---- chat templates ---- */
+
+const char *const *ftune_chat_formats(void) {
+    return ft_tok_chat_formats();
+}
+
+/* The caller's parallel arrays as messages (malloc'd); roles and contents must be non-NULL. */
+static ft_status chat_msgs(const char *fn, const char *format, const char *const *roles,
+                           const char *const *contents, size_t n, ft_tok_msg **out) {
+    *out = NULL;
+    if (!format)
+        return ft_fail(FT_ERR_ARG, "%s: a format is required (ftune_chat_formats lists them)", fn);
+    if (n && (!roles || !contents))
+        return ft_fail(FT_ERR_ARG, "%s: roles and contents are required", fn);
+    ft_tok_msg *m = malloc((n ? n : 1) * sizeof *m);
+    if (!m)
+        return ft_fail(FT_ERR_NOMEM, "%s: out of memory", fn);
+    for (size_t i = 0; i < n; i++) /* a NULL role or content is refused by the renderer, naming the message */
+        m[i] = (ft_tok_msg){roles[i], contents[i]};
+    *out = m;
+    return FT_OK;
+}
+
+ftune_status ftune_chat_render(ftune_ctx *ctx, const char *format, const char *const *roles,
+                               const char *const *contents, size_t n, int add_generation_prompt,
+                               char **text) {
+    if (!ctx)
+        return FT_ERR_ARG;
+    api_begin(ctx);
+    if (!text)
+        return api_end(ctx, ft_fail(FT_ERR_ARG, "ftune_chat_render: text is required"));
+    *text = NULL;
+    ft_tok_msg *m;
+    ft_status s = chat_msgs("ftune_chat_render", format, roles, contents, n, &m);
+    if (s == FT_OK)
+        s = ft_tok_chat_render(format, m, n, add_generation_prompt != 0, text);
+    free(m);
+    return api_end(ctx, s);
+}
+
+ftune_status ftune_chat_encode(ftune_tokenizer *t, const char *format, const char *const *roles,
+                               const char *const *contents, size_t n, int add_generation_prompt,
+                               int32_t **ids, uint8_t **mask, size_t *n_ids) {
+    if (!t)
+        return FT_ERR_ARG;
+    api_begin(t->ctx);
+    if (!ids || !n_ids)
+        return api_end(t->ctx, ft_fail(FT_ERR_ARG, "ftune_chat_encode: ids and n_ids are required"));
+    *ids = NULL;
+    *n_ids = 0;
+    if (mask)
+        *mask = NULL;
+    ft_tok_msg *m;
+    ft_tok_ids r = {0};
+    ft_status s = chat_msgs("ftune_chat_encode", format, roles, contents, n, &m);
+    if (s == FT_OK)
+        s = ft_tok_chat_encode(t->tok, format, m, n, add_generation_prompt != 0, &r);
+    free(m);
+    int32_t *a = NULL;
+    uint8_t *k = NULL;
+    if (s == FT_OK) {
+        a = malloc((r.n ? r.n : 1) * sizeof *a);
+        k = mask ? malloc(r.n ? r.n : 1) : NULL;
+        if (!a || (mask && !k))
+            s = ft_fail(FT_ERR_NOMEM, "ftune_chat_encode: out of memory");
+    }
+    if (s == FT_OK) {
+        memcpy(a, r.ids, r.n * sizeof *a);
+        for (size_t i = 0; k && i < r.n; i++)
+            k[i] = r.mask ? r.mask[i] : 0;
+        *ids = a;
+        *n_ids = r.n;
+        if (mask)
+            *mask = k;
+    } else {
+        free(a);
+        free(k);
+    }
+    ft_tok_ids_free(&r);
+    return api_end(t->ctx, s);
+}
+
 /* ---- generation ---- */
 
 void ftune_gen_opts_init(ftune_gen_opts *o) {
