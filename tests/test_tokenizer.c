@@ -765,13 +765,13 @@ FT_TEST(bad_input) {
     FT_CHECK_FAILS(ft_tok_load(write_tmp("tokenizer.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": {"), &t),
                    FT_ERR_FORMAT, "invalid JSON");
     FT_CHECK_FAILS(
-        ft_tok_load(write_tmp("tokenizer.json", "{\"model\": {\"type\": \"WordLevel\", \"vocab\": {}}}"), &t),
-        FT_ERR_UNSUPPORTED, "WordLevel");
+        ft_tok_load(write_tmp("tokenizer.json", "{\"model\": {\"type\": \"CharLevel\", \"vocab\": {}}}"), &t),
+        FT_ERR_UNSUPPORTED, "unknown model type 'CharLevel' (supported: BPE, WordPiece, Unigram, WordLevel)");
     FT_CHECK_FAILS(ft_tok_load(write_tmp("tokenizer.json",
-                                         "{\"normalizer\": {\"type\": \"Nmt\"},"
+                                         "{\"normalizer\": {\"type\": \"ByteLevel\"},"
                                          " \"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}}"),
                                &t),
-                   FT_ERR_UNSUPPORTED, "Nmt");
+                   FT_ERR_UNSUPPORTED, "unknown normalizer type 'ByteLevel'");
     FT_CHECK_FAILS(ft_tok_load(write_tmp("tokenizer.json", "{\"pre_tokenizer\": {\"type\": \"Fancy\"},"
                                                            " \"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}}"),
                                &t),
@@ -815,6 +815,54 @@ FT_TEST(bad_input) {
     ft_tok_free(t);
 }
 
+/* WordLevel (one id per word, else unk_token), the Nmt normalizer and the Whitespace pre-tokenizer, as
+ * `tokenizers` gives them (the same cases through its npm binding: tests/tokenizer_parity.sh wl-*). */
+FT_TEST(wordlevel_nmt_whitespace) {
+    const char *json =
+        "{\"normalizer\": {\"type\": \"Nmt\"}, \"pre_tokenizer\": {\"type\": \"Whitespace\"},"
+        " \"model\": {\"type\": \"WordLevel\", \"unk_token\": \"[UNK]\", \"vocab\": {\"[UNK]\": 0, "
+        "\"hello\": 1,"
+        " \"world\": 2, \"!\": 3, \"?!\": 4, \"caf\\u00e9\": 5, \"a\\u0301b\": 6, \"x_y\": 7}}}";
+    ft_tokenizer *t = load_json(json);
+    FT_CHECK(t != NULL);
+    if (!t)
+        return;
+    FT_CHECK(!strcmp(ft_tok_model_type(t), "WordLevel"));
+    /* punctuation is its own word (the Whitespace regex's second branch), runs of it one word */
+    FT_CHECKF(!strcmp(enc(t, "hello world!", false), "1 2 3"), "%s", enc(t, "hello world!", false));
+    FT_CHECK(!strcmp(enc(t, "world?! foo", false), "2 4 0"));
+    /* Nmt: U+200B and a tab become spaces, a C0 control (U+0001) and DEL go */
+    FT_CHECKF(!strcmp(enc(t, "hello\xE2\x80\x8Bworld\x01!\x7F\thello", false), "1 2 3 1"), "%s",
+              enc(t, "hello\xE2\x80\x8Bworld\x01!\x7F\thello", false));
+    /* Rust's \w: a combining mark and an underscore stay inside the word, an accented letter too */
+    FT_CHECK(!strcmp(enc(t,
+                         "caf\xC3\xA9 a\xCC\x81"
+                         "b x_y",
+                         false),
+                     "5 6 7"));
+    /* offsets of the word after the dropped/mapped characters */
+    ft_tok_ids ids = {0};
+    const char *s = "hello\xE2\x80\x8Bworld";
+    FT_CHECK_OK(ft_tok_encode_offsets(t, s, strlen(s), false, FT_TOK_OFFSETS_BYTES, &ids));
+    FT_CHECK(ids.n == 2 && ids.offsets[1].start == 8 && ids.offsets[1].end == 13);
+    ft_tok_ids_free(&ids);
+    /* no decoder: tokens joined by spaces */
+    const int32_t back[] = {1, 2, 3, 0};
+    FT_CHECK(!strcmp(dec(t, back, 4, false), "hello world ! [UNK]"));
+    ft_tok_free(t);
+    /* an unknown word without an unk_token in the vocabulary: an error naming the word (HF: MissingUnkToken)
+     */
+    t = load_json("{\"pre_tokenizer\": {\"type\": \"Whitespace\"}, \"model\": {\"type\": \"WordLevel\","
+                  " \"unk_token\": \"<unk>\", \"vocab\": {\"hello\": 0}}}");
+    FT_CHECK(t != NULL);
+    if (t) {
+        FT_CHECKF(strstr(enc(t, "hello there", false), "'there' is not in the vocabulary") != NULL, "%s",
+                  enc(t, "hello there", false));
+        FT_CHECK(!strcmp(enc(t, "hello", false), "0"));
+        ft_tok_free(t);
+    }
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/ft_tok_test.%d", (int)getpid());
     ft_mkdir_p(tmpdir);
@@ -832,6 +880,7 @@ int main(void) {
     FT_RUN(precompiled_normalizer);
     FT_RUN(unigram_bad_input);
     FT_RUN(bad_input);
+    FT_RUN(wordlevel_nmt_whitespace);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0)

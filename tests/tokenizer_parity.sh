@@ -24,7 +24,7 @@ node "$FT_SRC/tests/tok/unigram.js" "$NPM_DIR" "$TOK_DIR" "$corpus" "$work/var" 
 node -e 'const t = require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(l => l).map(l => JSON.parse(l).text);
   t.forEach((x, i) => console.log(JSON.stringify({text: x, text_pair: t[(i + 1) % t.length]})))' "$corpus" > "$work/pairs.jsonl"
 for spec in gpt2:gpt2 llama3:json qwen3:json gemma3:json mistral:json bert:bert roberta:var roberta-aps:var \
-            metaspace:var wp-nfc:var wp-nfkd:var albert:json uni-t5:var uni-bf:var; do
+            metaspace:var wp-nfc:var wp-nfkd:var albert:json uni-t5:var uni-bf:var wl-nmt:var wl-ws:var; do
   name=${spec%%:*}; kind=${spec#*:}; dir="$TOK_DIR/$name"
   case " ${FT_TOK_ONLY:-$name} " in *" $name "*) ;; *) continue ;; esac
   if [ "$kind" = var ]; then dir="$work/var/$name"; kind=json; fi

@@ -481,7 +481,10 @@ bool ft_tok_is_special(const ft_tokenizer *t, int32_t id) {
 ft_tok_special ft_tok_special_ids(const ft_tokenizer *t) { return t->special; }
 
 const char *ft_tok_model_type(const ft_tokenizer *t) {
-    return t->model == FT_TOK_M_BPE ? "BPE" : t->model == FT_TOK_M_UNIGRAM ? "Unigram" : "WordPiece";
+    return t->model == FT_TOK_M_BPE         ? "BPE"
+           : t->model == FT_TOK_M_UNIGRAM   ? "Unigram"
+           : t->model == FT_TOK_M_WORDLEVEL ? "WordLevel"
+                                            : "WordPiece";
 }
 bool ft_tok_is_byte_level(const ft_tokenizer *t) {
     return t->model == FT_TOK_M_BPE && t->byte_level;

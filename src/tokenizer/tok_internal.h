@@ -150,8 +150,19 @@ typedef struct {
 } ft_tok_pattern;
 
 typedef enum {
-    FT_TOK_N_NFC, FT_TOK_N_NFD, FT_TOK_N_NFKC, FT_TOK_N_NFKD, FT_TOK_N_LOWER, FT_TOK_N_STRIP,
-    FT_TOK_N_STRIP_ACCENTS, FT_TOK_N_REPLACE, FT_TOK_N_PREPEND, FT_TOK_N_BERT, FT_TOK_N_PRECOMPILED, FT_TOK_N_SEQ
+    FT_TOK_N_NFC,
+    FT_TOK_N_NFD,
+    FT_TOK_N_NFKC,
+    FT_TOK_N_NFKD,
+    FT_TOK_N_LOWER,
+    FT_TOK_N_STRIP,
+    FT_TOK_N_STRIP_ACCENTS,
+    FT_TOK_N_REPLACE,
+    FT_TOK_N_PREPEND,
+    FT_TOK_N_BERT,
+    FT_TOK_N_PRECOMPILED,
+    FT_TOK_N_SEQ,
+    FT_TOK_N_NMT
 } ft_tok_norm_kind;
 /* SentencePiece's precompiled character map (normalizer Precompiled): a double-array trie over UTF-8
  * byte strings (darts-clone units) whose values index a blob of NUL-terminated replacements. */
@@ -241,7 +252,8 @@ typedef struct {
 } ft_tok_trie;
 int32_t ft_tok_trie_child(const ft_tok_trie *t, int32_t node, uint8_t b); /* -1 if none */
 
-typedef enum { FT_TOK_M_BPE, FT_TOK_M_WORDPIECE, FT_TOK_M_UNIGRAM } ft_tok_model_kind;
+/* WordLevel: one id per pre-tokenized word (its vocabulary entry, else unk_token; neither: an error). */
+typedef enum { FT_TOK_M_BPE, FT_TOK_M_WORDPIECE, FT_TOK_M_UNIGRAM, FT_TOK_M_WORDLEVEL } ft_tok_model_kind;
 
 struct ft_tokenizer {
     ft_tok_model_kind model;
@@ -257,6 +269,9 @@ struct ft_tokenizer {
     bool byte_fallback, fuse_unk, ignore_merges, byte_level;
     char *cont_prefix, *end_suffix;
     size_t cont_prefix_len, end_suffix_len;
+    char
+        *unk_token; /* WordLevel: its unk_token (named by the error when a word needs it and it is missing) */
+    size_t unk_token_len;
     int32_t byte_ids[256]; /* <0xNN> ids for byte_fallback, -1 */
     /* WordPiece */
     size_t max_chars;

@@ -101,6 +101,8 @@ static ft_status parse_norm(const ctx *c, const cJSON *o, ft_tok_norm *n) {
     else if (!strcmp(t, "NFKD")) n->kind = FT_TOK_N_NFKD;
     else if (!strcmp(t, "Lowercase")) n->kind = FT_TOK_N_LOWER;
     else if (!strcmp(t, "StripAccents")) n->kind = FT_TOK_N_STRIP_ACCENTS;
+    else if (!strcmp(t, "Nmt"))
+        n->kind = FT_TOK_N_NMT;
     else if (!strcmp(t, "Strip")) {
         n->kind = FT_TOK_N_STRIP;
         n->left = jbool(o, "strip_left", true);
@@ -195,7 +197,15 @@ static ft_status parse_pre(const ctx *c, const cJSON *o, ft_tok_pre *p, bool *by
         p->kind = FT_TOK_P_BERT;
     } else if (!strcmp(t, "Whitespace")) {
         p->kind = FT_TOK_P_WHITESPACE;
-        FT_TRY(ft_tok_pattern_regex(&p->pat, "\\w+|[^\\w\\s]+", 14, "Whitespace"));
+        /* HF Whitespace, \w+|[^\w\s]+ with Rust regex's Unicode classes: \w = Alphabetic, marks, decimal
+         * digits, connector punctuation, ZWNJ/ZWJ; \s = White_Space (PCRE2's UCP \w leaves marks out, its \s
+         * takes U+180E). Checked code point by code point against `tokenizers` (docs/tokenizers.md). */
+        static const char ws_re[] =
+            "[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}]+|"
+            "[^\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}"
+            "\\t\\n\\x{0B}\\f\\r "
+            "\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}]+";
+        FT_TRY(ft_tok_pattern_regex(&p->pat, ws_re, sizeof ws_re - 1, "Whitespace"));
     } else if (!strcmp(t, "WhitespaceSplit")) {
         p->kind = FT_TOK_P_WSSPLIT;
     } else if (!strcmp(t, "Digits")) {
@@ -485,9 +495,12 @@ static ft_status parse_model(const ctx *c, const cJSON *m, ft_tokenizer *t) {
         t->model = FT_TOK_M_BPE;
     else if (!strcmp(type, "WordPiece"))
         t->model = FT_TOK_M_WORDPIECE;
+    else if (!strcmp(type, "WordLevel"))
+        t->model = FT_TOK_M_WORDLEVEL;
     else
-        return ft_fail(FT_ERR_UNSUPPORTED, "%s: unknown model type '%s' (supported: BPE, WordPiece, Unigram)",
-                       c->path, type);
+        return ft_fail(FT_ERR_UNSUPPORTED,
+                       "%s: unknown model type '%s' (supported: BPE, WordPiece, Unigram, WordLevel)", c->path,
+                       type);
     if (!cJSON_IsObject(vocab))
         return ft_fail(FT_ERR_FORMAT, "%s: model.vocab must be an object of token -> id", c->path);
     FT_TRY(ft_tok_map_init(&t->vocab, (size_t)cJSON_GetArraySize(vocab)));
@@ -507,6 +520,8 @@ static ft_status parse_model(const ctx *c, const cJSON *m, ft_tokenizer *t) {
     t->nid = (size_t)(maxid + 1);
     const char *unk = jstr(m, "unk_token");
     t->unk_id = unk ? ft_tok_map_get(&t->vocab, unk, strlen(unk)) : -1;
+    if (t->model == FT_TOK_M_WORDLEVEL) /* HF: a missing unk_token fails only when a word needs it */
+        return set_content(&t->unk_token, &t->unk_token_len, unk ? unk : "<unk>");
     if (unk && t->unk_id < 0)
         return ft_fail(FT_ERR_FORMAT, "%s: model.unk_token '%s' is not in the vocabulary", c->path, unk);
     const char *pf = jstr(m, "continuing_subword_prefix");
@@ -934,6 +949,7 @@ void ft_tok_free(ft_tokenizer *t) {
     free(t->id_special);
     ft_tok_merges_free(&t->merges);
     free(t->cont_prefix);
+    free(t->unk_token);
     free(t->end_suffix);
     free(t->uni_score);
     ft_tok_trie_free(&t->uni_trie);

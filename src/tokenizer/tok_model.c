@@ -363,6 +363,19 @@ ft_status ft_tok_model_word(ft_tokenizer *t, const char *w, size_t n, ft_tok_ids
     if (!n)
         return FT_OK;
     size_t before = out->n;
+    if (t->model == FT_TOK_M_WORDLEVEL) { /* the whole word, or unk_token (HF: an error without one) */
+        int32_t v = ft_tok_map_get(&t->vocab, w, n);
+        if (v < 0 && t->unk_id < 0)
+            return ft_fail(
+                FT_ERR_FORMAT,
+                "tokenizer: WordLevel: the word '%.*s' is not in the vocabulary and the unk_token '%s' is "
+                "not either",
+                (int)(n > 64 ? 64 : n), w, t->unk_token ? t->unk_token : "<unk>");
+        FT_TRY(ft_tok_ids_push(out, v >= 0 ? v : t->unk_id, 0));
+        uint32_t whole = (uint32_t)n;
+        lens_to_offsets(out, before, &whole);
+        return FT_OK;
+    }
     if (t->model == FT_TOK_M_BPE && t->ignore_merges) {
         int32_t v = ft_tok_map_get(&t->vocab, w, n);
         if (v >= 0) {

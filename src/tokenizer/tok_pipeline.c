@@ -353,6 +353,28 @@ static ft_status lower_all(const char *s, size_t len, const ft_tok_al *ial, ft_t
     return FT_OK;
 }
 
+/* SentencePiece's NMT normalization (HF normalizer Nmt): C0 controls other than tab/newlines, DEL and
+ * U+008F/U+009F go; tab, LF, FF, CR, U+1680, U+200B..U+200F, U+2028/9, U+2581, U+FEFF and U+FFFD become a
+ * space aligned to the character it replaces. (Checked code point by code point against `tokenizers`.) */
+static ft_status nmt_all(const char *s, size_t len, const ft_tok_al *ial, ft_tok_buf *out, ft_tok_als *oal) {
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        uint32_t c;
+        size_t k = (size_t)ft_tok_u8dec(u, len, i, &c);
+        const bool drop = (c >= 0x1 && c <= 0x8) || c == 0xB || (c >= 0xE && c <= 0x1F) || c == 0x7F ||
+                          c == 0x8F || c == 0x9F;
+        const bool space = c == 0x9 || c == 0xA || c == 0xC || c == 0xD || c == 0x1680 ||
+                           (c >= 0x200B && c <= 0x200F) || c == 0x2028 || c == 0x2029 || c == 0x2581 ||
+                           c == 0xFEFF || c == 0xFFFD;
+        if (!drop) {
+            FT_TRY(space ? ft_tok_buf_add(out, " ", 1) : ft_tok_buf_add(out, s + i, k));
+            FT_TRY(al_emit(oal, out, oal ? ial[i] : (ft_tok_al){0, 0}));
+        }
+        i += k;
+    }
+    return FT_OK;
+}
+
 typedef bool (*cp_pred)(uint32_t);
 static bool is_combining(uint32_t c) {
     utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
@@ -449,6 +471,7 @@ ft_status ft_tok_normalize(const ft_tok_norm *n, const char *s, size_t len, ft_t
     case FT_TOK_N_NFKC: form = UTF8PROC_COMPOSE | UTF8PROC_COMPAT; break;
     case FT_TOK_N_NFKD: form = UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT; break;
     case FT_TOK_N_LOWER: return lower_all(s, len, ial, out, oal);
+    case FT_TOK_N_NMT: return nmt_all(s, len, ial, out, oal);
     case FT_TOK_N_STRIP: {
         size_t a = 0, b = len;
         if (n->left)

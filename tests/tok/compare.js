@@ -33,12 +33,12 @@ if (offP) {
              ['offsets-special', rd(offsP), (r, g) => J([r.ids_special, r.offsets_special]) === J([g.ids, g.offsets])],
              ['offsets-pair', rd(offpP), (r, g) => J([r.pair.ids, r.pair.type_ids, r.pair.offsets]) === J([g.ids, g.type_ids, g.offsets])]);
 }
-// Truncated pairs: equal for byte-level BPE, SentencePiece-style BPE and Metaspace. For WordPiece and
-// Unigram the npm binding sometimes gives the odd token of a pair cut on both sides to the other text (the
+// Truncated pairs: equal for byte-level BPE, SentencePiece-style BPE and Metaspace. For WordPiece, WordLevel
+// and Unigram the npm binding sometimes gives the odd token of a pair cut on both sides to the other text (the
 // library's algorithm, which ftune follows, gives it to the longer one): there the same total length, each
 // text cut to a prefix of its untruncated pair tokens, and the split differing by at most one token is
 // accepted and counted ("odd token elsewhere"); anything else fails.
-const wordPiece = /^(bert|wp-|albert|uni-)/.test(name);
+const wordPiece = /^(bert|wp-|wl-|albert|uni-)/.test(name);
 let oddElsewhere = 0;
 const segs =
     x => [0, 1].map(k => x.ids.map((id, j) => [id, x.type_ids[j], J(x.offsets[j])]).filter(v => v[1] === k));

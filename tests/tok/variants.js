@@ -10,6 +10,11 @@
 //                digits -> "0"), Strip] and WhitespaceSplit+Punctuation+Digits
 //   wp-nfkd      the same vocabulary behind Sequence[Replace(regex \s+ -> " "), NFKD, StripAccents,
 //                Lowercase, Prepend("x")] and BertPreTokenizer
+//   wl-nmt       a WordLevel model over bert-base-uncased's whole words (no ## pieces) behind
+//                Sequence[Nmt, NFKC, Lowercase] and Whitespace, BertProcessing, no decoder (ids joined
+//                by spaces when decoding); unknown words become [UNK]
+//   wl-ws        the same vocabulary, cased (most capitalized words unknown), the Nmt normalizer alone,
+//                Whitespace, no post-processor
 // usage: node variants.js TOK_DIR OUT_DIR
 'use strict';
 const fs = require('fs');
@@ -67,6 +72,23 @@ function wordpiece(normalizer, pre_tokenizer) {
   };
 }
 
+function wordlevel(normalizer, post) {
+  const lines = fs.readFileSync(path.join(tokDir, 'bert', 'vocab.txt'), 'utf8').split('\n');
+  const vocab = {};
+  let n = 0;
+  for (const t of lines) if (t && !t.startsWith('##') && !(t in vocab)) vocab[t] = n++;
+  const sp = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
+  return {
+    version: '1.0', truncation: null, padding: null,
+    added_tokens: sp.map(c => added(vocab[c], c)),
+    normalizer, pre_tokenizer: { type: 'Whitespace' },
+    post_processor: post ? { type: 'BertProcessing', sep: ['[SEP]', vocab['[SEP]']], cls: ['[CLS]', vocab['[CLS]']] }
+      : null,
+    decoder: null,
+    model: { type: 'WordLevel', vocab, unk_token: '[UNK]' },
+  };
+}
+
 write('roberta', roberta(false));
 write('roberta-aps', roberta(true));
 write('metaspace', metaspace());
@@ -79,3 +101,6 @@ write('wp-nfkd', wordpiece(
   { type: 'Sequence', normalizers: [{ type: 'Replace', pattern: { Regex: '\\s+' }, content: ' ' }, { type: 'NFKD' },
     { type: 'StripAccents' }, { type: 'Lowercase' }, { type: 'Prepend', prepend: 'x' }] },
   { type: 'BertPreTokenizer' }));
+write('wl-nmt', wordlevel({ type: 'Sequence', normalizers: [{ type: 'Nmt' }, { type: 'NFKC' }, { type: 'Lowercase' }] },
+  true));
+write('wl-ws', wordlevel({ type: 'Nmt' }, false));
