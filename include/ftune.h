@@ -130,6 +130,36 @@ FTUNE_API ftune_status ftune_tokenize(ftune_tokenizer *t, const char *text, size
 FTUNE_API ftune_status ftune_detokenize(ftune_tokenizer *t, const int32_t *ids, size_t n, int skip_special,
                                         char **text);
 
+/* The whole encoding `ftune tokenize` shows: a text or a pair (pair NULL: none), special tokens, type ids,
+ * offsets in characters or bytes, truncation. ftune_encode_opts_init sets the defaults (no special tokens,
+ * no offsets, no truncation). out (overwritten: free a previous result first with ftune_encoding_free) gets n
+ * ids, their type ids (0 = the text, 1 = the pair) and, with offsets, 2n offsets into the token's own text
+ * ((0, 0) for added special tokens). max_length > 0 cuts as Hugging Face's truncation does (longest_first,
+ * right; the special tokens count and stay). ftune_token_text: an id's token string (valid while t lives;
+ * byte-level tokens in their mapped form, "Ġhello"), NULL if the id has none. ftune_decode: ftune_detokenize
+ * with the text's length (a decoded text may hold NUL bytes). Since ABI 1 minor addition (FTUNE_HAS_ENCODE).
+ */
+#define FTUNE_HAS_ENCODE 1
+enum { FTUNE_OFFSETS_NONE = 0, FTUNE_OFFSETS_CHARS = 1, FTUNE_OFFSETS_BYTES = 2 };
+typedef struct {
+    int add_special;   /* 1: the post-processor's BOS/EOS/CLS/SEP (HF add_special_tokens) */
+    int offsets;       /* FTUNE_OFFSETS_NONE, _CHARS (code points, as HF's Python/Node bindings) or _BYTES */
+    size_t max_length; /* 0 = no truncation */
+} ftune_encode_opts;
+typedef struct {
+    size_t n;
+    int32_t *ids;      /* [n] */
+    int32_t *type_ids; /* [n] */
+    size_t *offsets;   /* [2n], or NULL without offsets */
+} ftune_encoding;
+FTUNE_API void ftune_encode_opts_init(ftune_encode_opts *o);
+FTUNE_API ftune_status ftune_encode(ftune_tokenizer *t, const char *text, size_t len, const char *pair,
+                                    size_t pair_len, const ftune_encode_opts *o, ftune_encoding *out);
+FTUNE_API void ftune_encoding_free(ftune_encoding *e);
+FTUNE_API const char *ftune_token_text(const ftune_tokenizer *t, int32_t id, size_t *len);
+FTUNE_API ftune_status ftune_decode(ftune_tokenizer *t, const int32_t *ids, size_t n, int skip_special,
+                                    char **text, size_t *len);
+
 /* Chat templates, the ones instruction tuning uses (docs/instruction-tuning.md): "chatml", "llama3",
  * "llama2", "alpaca". Messages are n pairs roles[i] ("system", "user" or "assistant") / contents[i].
  * ftune_chat_formats: the names, NULL-terminated (static, not freed). ftune_chat_render: the text (*text,

@@ -269,6 +269,36 @@ FT_TEST(train_step_by_step_and_use) {
         FT_CHECK(ftune_detokenize(tok, &oob, 1, 1, &none) == FT_ERR_RANGE && none == NULL);
         ftune_free(ids);
         ftune_free(offs);
+        /* the whole encoding: a pair with type ids and character offsets, truncation, token texts */
+        ftune_encode_opts eo;
+        ftune_encode_opts_init(&eo);
+        eo.offsets = FTUNE_OFFSETS_CHARS;
+        ftune_encoding e = {0};
+        FT_CHECK(ftune_encode(tok, "good bad", 8, "bad", 3, &eo, &e) == FT_OK);
+        FT_CHECKF(e.n == 3 && e.ids[0] == 4 && e.ids[1] == 5 && e.ids[2] == 5 && e.type_ids[0] == 0 &&
+                      e.type_ids[2] == 1 && e.offsets[2] == 5 && e.offsets[3] == 8 && e.offsets[4] == 0 &&
+                      e.offsets[5] == 3,
+                  "%zu tokens", e.n);
+        ftune_encoding_free(&e); /* out is overwritten by the next call */
+        size_t tl = 0;
+        const char *tt = ftune_token_text(tok, 4, &tl);
+        FT_CHECK(tt && tl == 4 && !memcmp(tt, "good", 4));
+        FT_CHECK(ftune_token_text(tok, 1 << 30, &tl) == NULL && tl == 0);
+        eo.max_length = 2; /* longest_first: one token from each text */
+        FT_CHECK(ftune_encode(tok, "good bad", 8, "bad", 3, &eo, &e) == FT_OK && e.n == 2 && e.ids[0] == 4 &&
+                 e.ids[1] == 5 && e.type_ids[1] == 1);
+        ftune_encoding_free(&e);
+        eo.offsets = 7;
+        FT_CHECKF(ftune_encode(tok, "good", 4, NULL, 0, &eo, &e) == FT_ERR_ARG && e.n == 0 && !e.ids &&
+                      strstr(ftune_last_error(c), "offsets 7"),
+                  "%s", ftune_last_error(c));
+        ftune_encoding_free(&e);
+        char *dtext = NULL;
+        size_t dlen = 0;
+        const int32_t two[] = {4, 5};
+        FT_CHECK(ftune_decode(tok, two, 2, 1, &dtext, &dlen) == FT_OK && dtext && dlen == 8 &&
+                 !strcmp(dtext, "good bad"));
+        ftune_free(dtext);
         /* chat templates: the rendered text, its ids (one encoding of that text) and the assistant mask */
         const char *roles[] = {"user", "assistant"}, *contents[] = {"good", "bad"};
         char *txt = NULL;

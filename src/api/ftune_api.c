@@ -379,6 +379,96 @@ ftune_status ftune_detokenize(ftune_tokenizer *t, const int32_t *ids, size_t n, 
     return api_end(t->ctx, ft_tok_decode(t->tok, ids, n, skip_special != 0, text, &len));
 }
 
+/* ---- encodings ---- */
+
+void ftune_encode_opts_init(ftune_encode_opts *o) {
+    if (o)
+        *o = (ftune_encode_opts){0, FTUNE_OFFSETS_NONE, 0};
+}
+
+void ftune_encoding_free(ftune_encoding *e) {
+    if (!e)
+        return;
+    free(e->ids);
+    free(e->type_ids);
+    free(e->offsets);
+    memset(e, 0, sizeof *e);
+}
+
+ftune_status ftune_encode(ftune_tokenizer *t, const char *text, size_t len, const char *pair, size_t pair_len,
+                          const ftune_encode_opts *o, ftune_encoding *out) {
+    if (!t)
+        return FT_ERR_ARG;
+    api_begin(t->ctx);
+    if (!out || (!text && len) || (!pair && pair_len))
+        return api_end(t->ctx, ft_fail(FT_ERR_ARG, "ftune_encode: text (or len 0) and out are required"));
+    memset(out, 0, sizeof *out);
+    ftune_encode_opts d;
+    ftune_encode_opts_init(&d);
+    if (!o)
+        o = &d;
+    if (o->offsets < FTUNE_OFFSETS_NONE || o->offsets > FTUNE_OFFSETS_BYTES)
+        return api_end(t->ctx, ft_fail(FT_ERR_ARG,
+                                       "ftune_encode: offsets %d is not FTUNE_OFFSETS_NONE, _CHARS "
+                                       "or _BYTES",
+                                       o->offsets));
+    const bool offs = o->offsets != FTUNE_OFFSETS_NONE, sp = o->add_special != 0;
+    const ft_tok_offset_unit unit =
+        o->offsets == FTUNE_OFFSETS_BYTES ? FT_TOK_OFFSETS_BYTES : FT_TOK_OFFSETS_CHARS;
+    const char *a = text ? text : "";
+    ft_tok_ids r = {0};
+    ft_status s;
+    if (o->max_length)
+        s = ft_tok_encode_truncated(t->tok, a, len, pair, pair ? pair_len : 0, sp, o->max_length, offs, unit,
+                                    &r);
+    else if (offs)
+        s = pair ? ft_tok_encode_pair_offsets(t->tok, a, len, pair, pair_len, sp, unit, &r)
+                 : ft_tok_encode_offsets(t->tok, a, len, sp, unit, &r);
+    else
+        s = pair ? ft_tok_encode_pair(t->tok, a, len, pair, pair_len, sp, &r)
+                 : ft_tok_encode(t->tok, a, len, sp, &r);
+    const size_t n = r.n ? r.n : 1;
+    if (s == FT_OK) {
+        out->ids = malloc(n * sizeof *out->ids);
+        out->type_ids = malloc(n * sizeof *out->type_ids);
+        out->offsets = offs ? malloc(2 * n * sizeof *out->offsets) : NULL;
+        if (!out->ids || !out->type_ids || (offs && !out->offsets))
+            s = ft_fail(FT_ERR_NOMEM, "ftune_encode: out of memory for %zu tokens", r.n);
+    }
+    if (s == FT_OK) {
+        out->n = r.n;
+        memcpy(out->ids, r.ids, r.n * sizeof *r.ids);
+        memcpy(out->type_ids, r.type_ids, r.n * sizeof *r.type_ids);
+        for (size_t i = 0; offs && i < r.n; i++) {
+            out->offsets[2 * i] = r.offsets[i].start;
+            out->offsets[2 * i + 1] = r.offsets[i].end;
+        }
+    } else
+        ftune_encoding_free(out);
+    ft_tok_ids_free(&r);
+    return api_end(t->ctx, s);
+}
+
+const char *ftune_token_text(const ftune_tokenizer *t, int32_t id, size_t *len) {
+    if (len)
+        *len = 0;
+    return t ? ft_tok_id_to_token(t->tok, id, len) : NULL;
+}
+
+ftune_status ftune_decode(ftune_tokenizer *t, const int32_t *ids, size_t n, int skip_special, char **text,
+                          size_t *len) {
+    if (!t)
+        return FT_ERR_ARG;
+    api_begin(t->ctx);
+    if ((!ids && n) || !text)
+        return api_end(t->ctx, ft_fail(FT_ERR_ARG, "ftune_decode: ids and text are required"));
+    size_t l = 0;
+    ft_status s = ft_tok_decode(t->tok, ids, n, skip_special != 0, text, &l);
+    if (len)
+        *len = s == FT_OK ? l : 0;
+    return api_end(t->ctx, s);
+}
+
 /* ---- chat templates ---- */
 
 const char *const *ftune_chat_formats(void) {

@@ -1,7 +1,9 @@
 #ifndef FT_CLI_H
 #define FT_CLI_H
 
-#include "core/core.h"
+#include <stdbool.h>
+
+#include "ftune.h"
 
 /* Each command is `int ft_cmd_<name>(int argc, char **argv)` with argv[0] = the command name;
  * it returns the process exit status (0 ok, 1 failure, 2 usage). */

@@ -1,11 +1,12 @@
-/* ftune tokenize: text lines (or JSONL) from stdin -> ids/tokens, or back with --decode. */
+/* ftune tokenize: text lines (or JSONL) from stdin -> ids/tokens, or back with --decode. A client of the
+ * public API only (include/ftune.h): ftune_encode / ftune_decode / ftune_token_text. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
-#include "tokenizer/tokenizer.h"
+#include "ftune.h"
 
 static const char usage_text[] =
     "usage: ftune tokenize --tokenizer DIR [--ids|--tokens] [--special] [--offsets|--byte-offsets]\n"
@@ -13,7 +14,7 @@ static const char usage_text[] =
     "       ftune tokenize --tokenizer DIR --decode [--skip-special] [--jsonl]\n"
     "Reads stdin line by line.\n"
     "  --tokenizer DIR  directory with tokenizer.json (or encoder.json + vocab.bpe, or vocab.txt) or file\n"
-    "                   (models BPE, WordPiece, Unigram: docs/tokenizers.md lists what loads)\n"
+    "                   (models BPE, WordPiece, Unigram, WordLevel: docs/tokenizers.md lists what loads)\n"
     "  --ids            print ids separated by spaces (default)\n"
     "  --tokens         print token strings separated by spaces (an unknown piece prints as the\n"
     "                   unk token, where HF's Unigram shows the text it covers)\n"
@@ -288,7 +289,7 @@ static void put_json_string(FILE *f, const char *s, size_t n) {
 int ft_cmd_tokenize(int argc, char **argv) {
     const char *dir = NULL;
     bool tokens = false, special = false, jsonl = false, decode = false, skip = false, offsets = false;
-    ft_tok_offset_unit unit = FT_TOK_OFFSETS_CHARS;
+    int unit = FTUNE_OFFSETS_CHARS;
     size_t max_length = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -303,9 +304,9 @@ int ft_cmd_tokenize(int argc, char **argv) {
         else if (!strcmp(argv[i], "--special"))
             special = true;
         else if (!strcmp(argv[i], "--offsets"))
-            offsets = true, unit = FT_TOK_OFFSETS_CHARS;
+            offsets = true, unit = FTUNE_OFFSETS_CHARS;
         else if (!strcmp(argv[i], "--byte-offsets"))
-            offsets = true, unit = FT_TOK_OFFSETS_BYTES;
+            offsets = true, unit = FTUNE_OFFSETS_BYTES;
         else if (!strcmp(argv[i], "--jsonl"))
             jsonl = true;
         else if (!strcmp(argv[i], "--decode"))
@@ -329,14 +330,27 @@ int ft_cmd_tokenize(int argc, char **argv) {
         fprintf(stderr, "ftune tokenize: --tokenizer DIR is required\n%s", usage_text);
         return 2;
     }
-    ft_tokenizer *tok;
-    ft_status st = ft_tok_load(dir, &tok);
-    if (st != FT_OK)
-        return ft_cli_fail("tokenize", st);
+    ftune_ctx *ctx;
+    if (ftune_ctx_new(&ctx) != FT_OK) {
+        fputs("ftune tokenize: out of memory\n", stderr);
+        return 1;
+    }
+    ftune_tokenizer *tok;
+    ftune_status st = ftune_tokenizer_load(ctx, dir, &tok);
+    if (st != FT_OK) {
+        fprintf(stderr, "ftune tokenize: %s\n", ftune_last_error(ctx));
+        ftune_ctx_free(ctx);
+        return 1;
+    }
+    ftune_encode_opts eo;
+    ftune_encode_opts_init(&eo);
+    eo.add_special = special;
+    eo.offsets = offsets ? unit : FTUNE_OFFSETS_NONE;
+    eo.max_length = max_length;
     char *line = NULL;
     size_t cap = 0, lineno = 0;
     ssize_t got;
-    ft_tok_ids ids = {0};
+    ftune_encoding ids = {0};
     int rc = 0;
     while ((got = getline(&line, &cap, stdin)) >= 0) {
         lineno++;
@@ -379,7 +393,7 @@ int ft_cmd_tokenize(int argc, char **argv) {
             }
             char *out;
             size_t olen;
-            st = ft_tok_decode(tok, L.ids, L.nids, skip, &out, &olen);
+            st = ftune_decode(tok, L.ids, L.nids, skip, &out, &olen);
             if (st == FT_OK) {
                 if (jsonl) {
                     fputs("{\"text\": ", stdout);
@@ -389,19 +403,11 @@ int ft_cmd_tokenize(int argc, char **argv) {
                     fwrite(out, 1, olen, stdout);
                     fputc('\n', stdout);
                 }
-                free(out);
+                ftune_free(out);
             }
         } else {
-            if (max_length)
-                st = ft_tok_encode_truncated(tok, text, tlen, L.pair, L.pair ? L.pair_len : 0, special,
-                                             max_length, offsets, unit, &ids);
-            else if (offsets)
-                st = L.pair ? ft_tok_encode_pair_offsets(tok, text, tlen, L.pair, L.pair_len, special, unit,
-                                                         &ids)
-                            : ft_tok_encode_offsets(tok, text, tlen, special, unit, &ids);
-            else
-                st = L.pair ? ft_tok_encode_pair(tok, text, tlen, L.pair, L.pair_len, special, &ids)
-                            : ft_tok_encode(tok, text, tlen, special, &ids);
+            ftune_encoding_free(&ids);
+            st = ftune_encode(tok, text, tlen, L.pair, L.pair ? L.pair_len : 0, &eo, &ids);
             if (st == FT_OK) {
                 if (jsonl) {
                     fputs("{\"ids\": [", stdout);
@@ -410,7 +416,7 @@ int ft_cmd_tokenize(int argc, char **argv) {
                     fputs("], \"tokens\": [", stdout);
                     for (size_t i = 0; i < ids.n; i++) {
                         size_t tl = 0;
-                        const char *ts = ft_tok_id_to_token(tok, ids.ids[i], &tl);
+                        const char *ts = ftune_token_text(tok, ids.ids[i], &tl);
                         if (i)
                             fputs(", ", stdout);
                         put_json_string(stdout, ts ? ts : "", tl);
@@ -425,8 +431,8 @@ int ft_cmd_tokenize(int argc, char **argv) {
                     if (offsets) {
                         fputs(", \"offsets\": [", stdout);
                         for (size_t i = 0; i < ids.n; i++) {
-                            const ft_tok_offset *f = &ids.offsets[i];
-                            printf(i ? ", [%zu, %zu]" : "[%zu, %zu]", f->start, f->end);
+                            printf(i ? ", [%zu, %zu]" : "[%zu, %zu]", ids.offsets[2 * i],
+                                   ids.offsets[2 * i + 1]);
                         }
                         fputc(']', stdout);
                     }
@@ -437,12 +443,12 @@ int ft_cmd_tokenize(int argc, char **argv) {
                             fputc(' ', stdout);
                         if (tokens) {
                             size_t tl = 0;
-                            const char *ts = ft_tok_id_to_token(tok, ids.ids[i], &tl);
+                            const char *ts = ftune_token_text(tok, ids.ids[i], &tl);
                             fwrite(ts ? ts : "", 1, tl, stdout);
                         } else
                             printf("%d", (int)ids.ids[i]);
                         if (offsets)
-                            printf("@%zu:%zu", ids.offsets[i].start, ids.offsets[i].end);
+                            printf("@%zu:%zu", ids.offsets[2 * i], ids.offsets[2 * i + 1]);
                     }
                     fputc('\n', stdout);
                 }
@@ -452,14 +458,15 @@ int ft_cmd_tokenize(int argc, char **argv) {
         free(L.pair);
         free(L.ids);
         if (st != FT_OK) {
-            fprintf(stderr, "ftune tokenize: stdin line %zu: %s\n", lineno, ft_last_error());
+            fprintf(stderr, "ftune tokenize: stdin line %zu: %s\n", lineno, ftune_last_error(ctx));
             rc = 1;
             break;
         }
     }
     free(line);
-    ft_tok_ids_free(&ids);
-    ft_tok_free(tok);
+    ftune_encoding_free(&ids);
+    ftune_tokenizer_free(tok);
+    ftune_ctx_free(ctx);
     if (fflush(stdout) != 0)
         rc = 1;
     return rc;

@@ -1,6 +1,7 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
+#include "core/core.h"
 
 #include <cjson/cJSON.h>
 
