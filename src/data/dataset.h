@@ -34,6 +34,10 @@ typedef struct {
                                     validation and test are untouched (few-shot runs) */
     int64_t train_limit_seed;    /* the draw's seed; < 0 = seed (the split stays seed's either way) */
     int64_t split_seed;          /* the train/validation/test split's seed; < 0 = seed */
+    /* seq2seq (task FT_TASK_SEQ2SEQ): the source is read from text_field and the target from response_field
+       (the recipe maps data.source_field / data.target_field onto them); max_len cuts the source */
+    const char *prefix;          /* put before every source ("summarize: "), NULL = none */
+    int max_target_len;          /* target tokens kept, eos included (0 = max_len) */
     const char *replay;          /* causal LM: general text mixed into the training examples */
     float replay_ratio;          /* share of the training examples that come from replay (0.25) */
     /* cleaning (each switchable) */

@@ -50,7 +50,7 @@ static bool known_task(const char *s) {
     return !strcmp(s, "causal_lm") || !strcmp(s, "instruction") || !strcmp(s, "classification") ||
            !strcmp(s, "regression") || !strcmp(s, "question_answering") ||
            !strcmp(s, "token_classification") || !strcmp(s, "masked_lm") ||
-           !strcmp(s, "image_classification");
+           !strcmp(s, "image_classification") || !strcmp(s, "seq2seq");
 }
 
 ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const char *task, bool need_task,
@@ -79,10 +79,11 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
         task = NULL;
     if (task) {
         if (!known_task(task)) {
-            s = ft_fail(FT_ERR_ARG,
-                        "--task '%s' is not causal_lm, instruction, classification, regression, "
-                        "question_answering, token_classification, masked_lm or image_classification",
-                        task);
+            s = ft_fail(
+                FT_ERR_ARG,
+                "--task '%s' is not causal_lm, instruction, classification, regression, "
+                "question_answering, token_classification, masked_lm, image_classification or seq2seq",
+                task);
             goto fail;
         }
         t->task = task;
@@ -201,6 +202,14 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
                     adapter ? adapter : base, t->task, qa ? "has no" : "has");
         goto fail;
     }
+    const bool s2s = !strcmp(t->task, "seq2seq");
+    if (s2s != ft_model_is_t5(t->m)) {
+        s = ft_fail(FT_ERR_CONFIG,
+                    s2s ? "%s: task seq2seq needs an encoder-decoder model (t5, mt5), not a %s"
+                        : "%s: an encoder-decoder (%s) does task seq2seq only",
+                    adapter ? adapter : base, t->m->cfg.model_type);
+        goto fail;
+    }
     const bool mlm = !strcmp(t->task, "masked_lm");
     if (mlm && t->m->task != FT_TASK_MASKED_LM) {
         s = ft_fail(FT_ERR_CONFIG, "%s: task masked_lm, but the model has no masked-LM head",
@@ -265,7 +274,6 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
     FIELD("prompt_field", prompt_field)
     FIELD("response_field", response_field)
     FIELD("messages_field", messages_field)
-#undef FIELD
     d->text_pair_field = jstr(t->info, "text_pair_field");
     d->chat_template = t->chat_template;
     if ((f = jstr(t->info, "data_format")) != NULL && strcmp(f, "pretokenized"))
@@ -285,6 +293,25 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
     d->max_windows = (int)t->rec.data_max_windows;
     d->window_overlap = (int)t->rec.data_window_overlap;
     d->max_len = t->seq_len;
+    if (s2s) { /* the pairs as training read them: fields, prefix, source and target lengths */
+        const cJSON *ms = cJSON_GetObjectItemCaseSensitive(t->info, "max_source_length"),
+                    *mt = cJSON_GetObjectItemCaseSensitive(t->info, "max_target_length");
+        ft_runcfg_data_s2s(&t->rec, d);
+        FIELD("source_field", text_field)
+        FIELD("target_field", response_field)
+        FIELD("prefix", prefix)
+        if (cJSON_IsNumber(ms) && ms->valuedouble >= 2)
+            d->max_len = (int)ms->valuedouble;
+        if (cJSON_IsNumber(mt) && mt->valuedouble >= 2)
+            d->max_target_len = (int)mt->valuedouble;
+        t->seq_len = d->max_len > d->max_target_len ? d->max_len : d->max_target_len;
+        ft_runcfg_s2s_eval(&t->rec, t->tok, &t->s2s);
+        if (!(t->rec.eval_max_new_tokens > 0))
+            t->s2s.gen.max_new_tokens = d->max_target_len;
+        t->s2s.limit = 0;
+        t->s2s_generate = true;
+    }
+#undef FIELD
     return FT_OK;
 #undef CHECK
 fail:

@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 
 #include "data/dataset.h"
+#include "eval/seq2seq.h"
 #include "image/image.h"
 #include "models/model.h"
 #include "tokenizer/tokenizer.h"
@@ -28,6 +29,8 @@ typedef struct {
     ft_recipe rec;             /* OUT/recipe.yaml when present, else the defaults */
     bool image;                /* an image model (vit): no tokenizer; inputs go through img_proc */
     ft_img_proc img_proc; /* the output's preprocessor_config.json, else the base model's / ViT's defaults */
+    bool s2s_generate;    /* seq2seq: evaluation generates and scores text (default true) */
+    ft_s2s_eval s2s;      /* seq2seq: its settings (the recipe's eval.max_new_tokens; every row: limit 0) */
 } ft_trained;
 
 /* model_dir: a full checkpoint or an adapter dir; adapter_dir (may be NULL): an adapter for the base;
