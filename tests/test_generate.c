@@ -216,6 +216,87 @@ FT_TEST(test_run_matches_full_forward) {
     ft_model_free(m);
 }
 
+/* T5: the source goes through the encoder, decoding starts at decoder_start_token_id; each new id is what
+ * ft_gen_next picks from a teacher-forced forward (no cache) over [start, ids so far], same draws. */
+static void t5_replay(ft_model *m, const int32_t *src, int n_src, const ft_gen_cfg *c, const ft_gen_out *g) {
+    enum { V = 24 };
+    int32_t dec[40], ids[8];
+    memcpy(ids, src, (size_t)n_src * sizeof *ids);
+    dec[0] = (int32_t)m->cfg.decoder_start_id;
+    ft_gen_rng rng;
+    ft_gen_rng_init(&rng, c->sample.seed);
+    ft_arena ar;
+    FT_CHECK_OK(ft_arena_init(&ar, ft_model_act_bytes(m, 1, 40) + (1 << 20)));
+    for (int t = 0; t < g->n_ids; t++) {
+        ft_arena_reset(&ar);
+        ft_batch b = {.B = 1, .T = n_src, .input_ids = ids, .T_dec = t + 1, .decoder_input_ids = dec};
+        ft_fwd_opts fo = {.keep_logits = true, .no_loss = true};
+        ft_acts *a;
+        double loss;
+        int64_t rows, cols;
+        FT_CHECK_OK(ft_model_forward(m, &b, &fo, &ar, &a, &loss, NULL));
+        const float *lg = ft_acts_logits(a, &rows, &cols) + (int64_t)t * V;
+        int32_t want;
+        FT_CHECK_OK(ft_gen_next(lg, V, dec, (size_t)t + 1, &c->sample, &rng, &want));
+        FT_CHECKF(g->ids[t] == want, "token %d: generated %d, teacher-forced %d", t, g->ids[t], want);
+        dec[t + 1] = want;
+    }
+    ft_arena_free(&ar);
+}
+
+FT_TEST(test_t5_run_matches_teacher_forcing) {
+    ft_model_config cfg;
+    ft_model *m;
+    FT_CHECK_OK(
+        ft_config_parse("{\"model_type\": \"t5\", \"vocab_size\": 24, \"d_model\": 16, \"d_kv\": 4, "
+                        "\"d_ff\": 20, \"num_layers\": 2, \"num_heads\": 2, "
+                        "\"relative_attention_num_buckets\": 8, \"relative_attention_max_distance\": 10, "
+                        "\"feed_forward_proj\": \"gated-gelu\", \"tie_word_embeddings\": false, "
+                        "\"eos_token_id\": -1}",
+                        "cfg", &cfg));
+    FT_CHECK_OK(ft_model_init_random(&cfg, 5, &m));
+    for (int i = 0; i < m->n_params; i++) /* larger weights: logits far apart */
+        if (m->params[i].ndim == 2)
+            for (int64_t k = 0; k < m->params[i].numel; k++)
+                m->params[i].data[k] *= 4;
+    const int32_t src[5] = {7, 3, 12, 9, 1};
+    ft_gen_cfg c;
+    ft_gen_cfg_default(&c);
+    c.max_new_tokens = 20;
+    ft_gen_out g;
+    FT_CHECK_OK(ft_gen_run(m, NULL, src, 5, &c, &g)); /* greedy, no eos: runs to the length */
+    FT_CHECK(g.n_ids == 20 && !strcmp(g.finish, "length") && g.n_prompt == 5);
+    t5_replay(m, src, 5, &c, &g);
+    const int32_t third = g.n_ids >= 3 ? g.ids[2] : 0;
+    ft_gen_out_free(&g);
+    /* sampling with every transform and a penalty that sees the start token and the generated ids */
+    c.sample.do_sample = true;
+    c.sample.temperature = 0.8f;
+    c.sample.top_k = 10;
+    c.sample.top_p = 0.9f;
+    c.sample.repetition_penalty = 1.3f;
+    c.sample.seed = 99;
+    FT_CHECK_OK(ft_gen_run(m, NULL, src, 5, &c, &g));
+    FT_CHECK(g.n_ids == 20);
+    t5_replay(m, src, 5, &c, &g);
+    ft_gen_out_free(&g);
+    /* the config's eos ends the output (eos included), before the length */
+    m->cfg.eos_id = third;
+    ft_gen_cfg_default(&c);
+    c.max_new_tokens = 20;
+    FT_CHECK_OK(ft_gen_run(m, NULL, src, 5, &c, &g));
+    FT_CHECKF(!strcmp(g.finish, "eos") && g.n_ids <= 3 && g.ids[g.n_ids - 1] == third,
+              "finish %s after %d ids", g.finish, g.n_ids);
+    ft_gen_out_free(&g);
+    c.max_new_tokens = 0;
+    FT_CHECK_OK(ft_gen_run(m, NULL, src, 5, &c, &g));
+    FT_CHECK(g.n_ids == 0 && !strcmp(g.finish, "length"));
+    ft_gen_out_free(&g);
+    FT_CHECK_FAILS(ft_gen_run(m, NULL, src, 0, &c, &g), FT_ERR_ARG,
+                   "a source (encoder input) of at least one");
+    ft_model_free(m);
+}
+
 int main(void) {
     FT_RUN(test_greedy);
     FT_RUN(test_penalty_and_temperature_exact);
@@ -223,5 +304,6 @@ int main(void) {
     FT_RUN(test_seeded_draws);
     FT_RUN(test_bad_options);
     FT_RUN(test_run_matches_full_forward);
+    FT_RUN(test_t5_run_matches_teacher_forcing);
     FT_DONE();
 }

@@ -320,6 +320,109 @@ FT_TEST(decoder_ids_are_the_labels_shifted_right) {
     ft_model_free(m);
 }
 
+/* v1.0-style: relu, tied head (input scaled by d_model^-1/2), 3 decoder blocks over 2 */
+static const char *CFG10 =
+    "{\"model_type\": \"t5\", \"vocab_size\": 20, \"d_model\": 12, \"d_kv\": 4, \"d_ff\": 16, "
+    "\"num_layers\": 2, \"num_decoder_layers\": 3, \"num_heads\": 3, "
+    "\"relative_attention_num_buckets\": 8, \"relative_attention_max_distance\": 10}";
+
+/* Teacher-forced logits [B·T_dec, V] of decoder ids dec [B][T] after the same source src [n] in every row. */
+static ft_status teacher_forced(ft_model *m, const int32_t *src, int n, const int32_t *dec, int B, int T,
+                                float *logits) {
+    int32_t *ids = malloc((size_t)(B * n) * sizeof *ids);
+    if (!ids)
+        return FT_ERR_NOMEM;
+    for (int r = 0; r < B; r++)
+        memcpy(ids + r * n, src, (size_t)n * sizeof *ids);
+    const ft_batch b = {.B = B, .T = n, .input_ids = ids, .T_dec = T, .decoder_input_ids = (int32_t *)dec};
+    const ft_fwd_opts o = {.no_loss = true, .keep_logits = true};
+    ft_arena ar;
+    ft_acts *a;
+    double loss;
+    ft_status s = ft_arena_init(&ar, ft_model_act_bytes_opts(m, B, n > T ? n : T, &o));
+    if (s == FT_OK)
+        s = ft_model_forward(m, &b, &o, &ar, &a, &loss, NULL);
+    if (s == FT_OK) {
+        int64_t rows, cols;
+        const float *lg = ft_acts_logits(a, &rows, &cols);
+        memcpy(logits, lg, (size_t)(rows * cols) * sizeof(float));
+    }
+    ft_arena_free(&ar);
+    free(ids);
+    return s;
+}
+
+FT_TEST(cached_decoding_matches_teacher_forcing) {
+    static const struct {
+        const char *name;
+        ft_method method;
+        bool dora;
+    } cases[] = {{"full", FT_METHOD_FULL, false},     {"lora", FT_METHOD_LORA, false},
+                 {"dora", FT_METHOD_LORA, true},      {"ia3", FT_METHOD_IA3, false},
+                 {"prompt", FT_METHOD_PROMPT, false}, {"adapter", FT_METHOD_ADAPTER, false}};
+    enum { N = 7, T = 12, V = 20 }; /* decoder lengths past the exact buckets and the cap (max distance 10) */
+    const int32_t src[N] = {3, 9, 4, 17, 5, 11, 1};
+    int32_t dec[2 * T];
+    for (int t = 0; t < T; t++) { /* row 0 and row 1 start alike, then part */
+        dec[t] = t == 0 ? 0 : (int32_t)(2 + (t * 7) % 17);
+        dec[T + t] = t < 4 ? dec[t] : (int32_t)(2 + (t * 5 + 3) % 17);
+    }
+    const char *cfgs[] = {CFG10, CFG}, *cfg_names[] = {"v1.0", "v1.1"};
+    for (int ci = 0; ci < 2; ci++)
+        for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+            ft_model *m = build(cfgs[ci], cases[k].method, cases[k].dora);
+            FT_CHECKF(m != NULL, "%s %s: %s", cfg_names[ci], cases[k].name, ft_last_error());
+            if (!m)
+                continue;
+            float tf[2 * T * V], lg[2 * V], one[V];
+            FT_CHECK_OK(teacher_forced(m, src, N, dec, 2, T, tf));
+            /* two rows stepped together; at t = 6 both take row 1's cache, then follow row 1's ids */
+            ft_kv *kv = NULL, *kv1 = NULL;
+            FT_CHECK_OK(ft_kv_new_rows(m, 2, T, &kv));
+            FT_CHECK_OK(ft_kv_new(m, T, &kv1));
+            FT_CHECK_OK(ft_kv_encode(m, kv, src, N));
+            FT_CHECK_OK(ft_kv_encode(m, kv1, src, N));
+            double worst = 0.0;
+            bool moved = false;
+            for (int t = 0; kv && kv1 && t < T; t++) {
+                if (t == 6) {
+                    const int32_t parents[2] = {1, 1};
+                    FT_CHECK_OK(ft_kv_reorder(kv, parents));
+                    moved = true;
+                }
+                const int32_t ids[2] = {dec[(moved ? T : 0) + t], dec[T + t]};
+                FT_CHECK_OK(ft_infer_rows(m, kv, ids, lg));
+                FT_CHECK_OK(ft_infer(m, kv1, &dec[t], 1, one));
+                for (int r = 0; r < 2; r++)
+                    for (int j = 0; j < V; j++) {
+                        const float want = tf[((moved || r == 1 ? T : 0) + t) * V + j];
+                        const double e = fabs((double)lg[r * V + j] - want);
+                        worst = e > worst ? e : worst;
+                    }
+                for (int j = 0; j < V; j++) {
+                    const double e = fabs((double)one[j] - tf[t * V + j]);
+                    worst = e > worst ? e : worst;
+                }
+            }
+            FT_CHECKF(worst <= 1e-5, "%s %s: cached logits differ from teacher forcing by %g", cfg_names[ci],
+                      cases[k].name, worst);
+            FT_CHECK(kv && ft_kv_len(kv) == T);
+            if (kv) /* the cache is full */
+                FT_CHECK_FAILS(ft_infer_rows(m, kv, dec, lg), FT_ERR_RANGE,
+                               "t5: decoding reached the cache length 12");
+            /* several tokens in one ft_infer call: the logits of the last */
+            ft_kv_reset(kv1);
+            FT_CHECK_OK(ft_infer(m, kv1, dec, 5, one));
+            double e5 = 0.0;
+            for (int j = 0; j < V; j++)
+                e5 = fmax(e5, fabs((double)one[j] - tf[4 * V + j]));
+            FT_CHECKF(e5 <= 1e-5, "%s %s: 5 tokens in one call: %g", cfg_names[ci], cases[k].name, e5);
+            ft_kv_free(kv);
+            ft_kv_free(kv1);
+            ft_model_free(m);
+        }
+}
+
 static void write_text(const char *name, const char *txt) {
     char p[256];
     snprintf(p, sizeof p, "%s/%s", tmpdir, name);
@@ -404,8 +507,16 @@ FT_TEST(bad_input_is_refused_by_name) {
     FT_CHECK_FAILS(run(m, &b, false, false, false, &loss, NULL), FT_ERR_ARG, "the batch has no target");
     FT_CHECK_FAILS(ft_model_set_task(m, FT_TASK_SEQ_CLS, 2, NULL, 1), FT_ERR_UNSUPPORTED,
                    "t5 is an encoder-decoder with its LM head");
-    ft_kv *kv = NULL; /* generation is the next step: refused, not run through the decoder-only path */
-    FT_CHECK_FAILS(ft_kv_new(m, 8, &kv), FT_ERR_UNSUPPORTED, "t5: generation with the encoder-decoder");
+    ft_kv *kv = NULL; /* decoding before the source is encoded; an empty source */
+    FT_CHECK_OK(ft_kv_new(m, 8, &kv));
+    float lg[20];
+    const int32_t one = 3;
+    FT_CHECK_FAILS(ft_infer(m, kv, &one, 1, lg), FT_ERR_ARG, "t5: decoding before the source was encoded");
+    FT_CHECK_FAILS(ft_kv_encode(m, kv, &one, 0), FT_ERR_ARG, "the source is empty");
+    const int32_t oov_src[2] = {3, 20};
+    FT_CHECK_FAILS(ft_kv_encode(m, kv, oov_src, 2), FT_ERR_RANGE,
+                   "source token 20 (position 1) is outside the vocabulary [0, 20)");
+    ft_kv_free(kv);
     ft_model_free(m);
     /* a decoder-only model refuses decoder fields */
     ft_model_config gc;
@@ -440,6 +551,7 @@ int main(void) {
     FT_RUN(model_gradients_match_finite_differences);
     FT_RUN(checkpointing_gives_the_same_gradients);
     FT_RUN(decoder_ids_are_the_labels_shifted_right);
+    FT_RUN(cached_decoding_matches_teacher_forcing);
     FT_RUN(config_defaults_are_t5config_and_mt5config);
     FT_RUN(bad_input_is_refused_by_name);
     char cmd[128];

@@ -189,34 +189,57 @@ static long find_stop(const char *text, const ft_gen_cfg *c) {
     return best;
 }
 
+/* The model's first logits: decoder-only, the prompt through a fresh cache; T5, the prompt through the
+ * encoder and decoder_start_token_id through the decoder (seen[0], the decoder's first input as in HF). */
+static ft_status prefill(ft_model *m, const int32_t *prompt, int n_prompt, int max_new, ft_kv **kv, float *lg,
+                         int32_t *seen, size_t *n_seen) {
+    if (ft_model_is_t5(m)) {
+        const int32_t start = (int32_t)m->cfg.decoder_start_id;
+        FT_TRY(ft_kv_new(m, max_new > 0 ? max_new : 1, kv));
+        FT_TRY(ft_kv_encode(m, *kv, prompt, n_prompt));
+        seen[0] = start;
+        *n_seen = 1;
+        return ft_infer(m, *kv, &start, 1, lg);
+    }
+    FT_TRY(ft_kv_new(m, m->n_virtual + n_prompt + (max_new > 0 ? max_new : 1), kv));
+    memcpy(seen, prompt, (size_t)n_prompt * sizeof *seen);
+    *n_seen = (size_t)n_prompt;
+    return ft_infer(m, *kv, prompt, n_prompt, lg);
+}
+
 ft_status ft_gen_run(ft_model *m, ft_tokenizer *tok, const int32_t *prompt, int n_prompt, const ft_gen_cfg *c,
                      ft_gen_out *out) {
     memset(out, 0, sizeof *out);
     if (m->task != FT_TASK_CAUSAL_LM)
         return ft_fail(FT_ERR_ARG, "generation needs a causal LM (this model has a classification/regression head)");
+    const bool s2s = ft_model_is_t5(m);
     if (n_prompt <= 0)
-        return ft_fail(FT_ERR_ARG, "generation needs a prompt of at least one token");
+        return ft_fail(FT_ERR_ARG, s2s ? "generation needs a source (encoder input) of at least one token"
+                                       : "generation needs a prompt of at least one token");
     if (c->max_new_tokens < 0)
         return ft_fail(FT_ERR_ARG, "max_new_tokens %d must be >= 0", c->max_new_tokens);
     FT_TRY(ft_gen_opts_check(&c->sample));
     int V = m->cfg.vocab_size;
-    const int positions = m->cfg.max_pos - m->n_virtual;
+    const int positions = s2s ? INT32_MAX / 2 : m->cfg.max_pos - m->n_virtual;
     if (tok && ft_tok_vocab_size(tok) < (size_t)V) /* ids past the tokenizer's (embedding padding) are never text */
         V = (int)ft_tok_vocab_size(tok);
     if (positions < 2)
         return ft_fail(FT_ERR_RANGE, "the model has %d positions, too few to generate", m->cfg.max_pos);
-    if (n_prompt > positions - 1) { /* keep the end of the prompt: it is what the next token follows */
+    /* keep the end of the prompt: it is what the next token follows */
+    if (!s2s && n_prompt > positions - 1) {
         prompt += n_prompt - (positions - 1);
         n_prompt = positions - 1;
     }
     int max_new = c->max_new_tokens;
     const char *finish = "length";
-    if (n_prompt + max_new > positions) {
+    if (!s2s && n_prompt + max_new > positions) {
         max_new = positions - n_prompt;
         finish = "context";
     }
     int32_t eos = -1;
-    if (tok && c->stop_at_eos) {
+    if (c->stop_at_eos && s2s && m->cfg.eos_id >= 0) /* HF: the model config's eos_token_id */
+        eos = m->cfg.eos_id;
+    else if (tok && c->stop_at_eos) {
         ft_tok_special sp = ft_tok_special_ids(tok);
         eos = sp.eos;
     }
@@ -225,18 +248,15 @@ ft_status ft_gen_run(ft_model *m, ft_tokenizer *tok, const int32_t *prompt, int 
     float *lg = malloc((size_t)m->cfg.vocab_size * sizeof *lg);
     out->ids = malloc((size_t)(max_new + 1) * sizeof *out->ids);
     ft_status s = seen && lg && out->ids ? FT_OK : ft_fail(FT_ERR_NOMEM, "out of memory");
-    if (s == FT_OK)
-        s = ft_kv_new(m, m->n_virtual + n_prompt + (max_new > 0 ? max_new : 1), &kv);
+    size_t n_seen = 0;
     if (s == FT_OK) {
-        memcpy(seen, prompt, (size_t)n_prompt * sizeof *seen);
         out->n_prompt = n_prompt;
         double t0 = ft_now();
-        s = ft_infer(m, kv, prompt, n_prompt, lg);
+        s = prefill(m, prompt, n_prompt, max_new, &kv, lg, seen, &n_seen);
         out->prefill_s = ft_now() - t0;
     }
     ft_gen_rng rng;
     ft_gen_rng_init(&rng, c->sample.seed);
-    size_t n_seen = (size_t)n_prompt;
     double t1 = ft_now();
     bool done = false;
     while (s == FT_OK && !done && out->n_ids < max_new) {

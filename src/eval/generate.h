@@ -68,7 +68,10 @@ void ft_gen_out_free(ft_gen_out *o);
 
 /* Generate from prompt ids with a KV cache (each new token one position). The prompt is cut from the
  * left when it leaves no room for one new token in the model's positions. tok (may be NULL: no text,
- * no eos, no stop strings) also bounds the ids drawn to its vocabulary. */
+ * no eos, no stop strings) also bounds the ids drawn to its vocabulary.
+ * Encoder-decoder (T5): the prompt is the encoder's input (run once, cross-attention K/V cached); decoding
+ * starts from decoder_start_token_id, which the repetition penalty sees (HF's decoder input_ids) but out->ids
+ * does not hold; the config's eos_token_id ends the output (else the tokenizer's); no position limit. */
 ft_status ft_gen_run(ft_model *m, ft_tokenizer *tok, const int32_t *prompt, int n_prompt, const ft_gen_cfg *c,
                      ft_gen_out *out);
 

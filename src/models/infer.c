@@ -5,45 +5,63 @@
 
 #include "kernels/kernels.h"
 #include "models/infer.h"
+#include "models/t5_infer.h"
 #include "nn/linear.h"
 
 struct ft_kv {
     int max_len, len, n_layers;
-    int64_t kvd;  /* Hkv * D */
-    float **k, **v; /* per layer [max_len, kvd] (after RoPE) */
+    int rows, row;  /* sequences (beams) held, and the one ft_infer feeds */
+    int64_t kvd;    /* Hkv * D */
+    float **k, **v; /* per layer [rows, max_len, kvd] (after RoPE) */
+    float *swap;    /* [rows, max_len, kvd] when rows > 1: ft_kv_reorder gathers through it */
     ft_arena arena; /* scratch for one call */
     int chunk;      /* max positions per internal step */
+    ft_t5c *t5;     /* the encoder-decoder's caches (models/t5_infer.c), else NULL */
 };
 
 #define W(i) ((i) >= 0 ? m->params[(i)].data : NULL)
 
 ft_status ft_kv_new(const ft_model *m, int max_len, ft_kv **out) {
+    return ft_kv_new_rows(m, 1, max_len, out);
+}
+
+ft_status ft_kv_new_rows(const ft_model *m, int rows, int max_len, ft_kv **out) {
     const ft_model_config *c = &m->cfg;
-    if (ft_model_is_t5(m))
-        return ft_fail(
-            FT_ERR_UNSUPPORTED,
-            "%s: generation with the encoder-decoder (greedy, sampling, beam search) is not implemented "
-            "yet (docs/seq2seq.md)",
-            c->model_type);
     if (max_len <= 0 || max_len > c->max_pos)
         return ft_fail(FT_ERR_RANGE, "KV cache length %d must be in [1, %d] (the model's positions)", max_len,
                        c->max_pos);
+    if (rows <= 0 || (rows > 1 && ft_model_is_encoder(m)))
+        return ft_fail(FT_ERR_ARG, "KV cache of %d rows: must be 1%s", rows,
+                       ft_model_is_encoder(m) ? " for an encoder" : " or more");
     ft_kv *kv = calloc(1, sizeof *kv);
     if (!kv)
         return ft_fail(FT_ERR_NOMEM, "out of memory");
     kv->max_len = max_len;
+    kv->rows = rows;
+    if (ft_model_is_t5(m)) {
+        ft_status s = ft_t5c_new(m, rows, max_len, &kv->t5);
+        if (s != FT_OK) {
+            free(kv);
+            return s;
+        }
+        *out = kv;
+        return FT_OK;
+    }
     kv->n_layers = c->n_layers;
     kv->kvd = (int64_t)c->n_kv_heads * c->head_dim;
     kv->chunk = 64;
     kv->k = calloc((size_t)c->n_layers, sizeof *kv->k);
     kv->v = calloc((size_t)c->n_layers, sizeof *kv->v);
     ft_status s = kv->k && kv->v ? FT_OK : ft_fail(FT_ERR_NOMEM, "out of memory");
+    const size_t kv_bytes = (size_t)rows * (size_t)max_len * (size_t)kv->kvd * sizeof(float);
     for (int l = 0; s == FT_OK && l < c->n_layers; l++) {
-        kv->k[l] = ft_alloc((size_t)max_len * (size_t)kv->kvd * sizeof(float));
-        kv->v[l] = ft_alloc((size_t)max_len * (size_t)kv->kvd * sizeof(float));
+        kv->k[l] = ft_alloc(kv_bytes);
+        kv->v[l] = ft_alloc(kv_bytes);
         if (!kv->k[l] || !kv->v[l])
             s = FT_ERR_NOMEM;
     }
+    if (s == FT_OK && rows > 1 && !(kv->swap = ft_alloc(kv_bytes)))
+        s = FT_ERR_NOMEM;
     if (s == FT_OK) {
         const int64_t n = kv->chunk, C = c->hidden, I = c->intermediate;
         const int64_t HD = (int64_t)c->n_heads * c->head_dim;
@@ -70,12 +88,52 @@ void ft_kv_free(ft_kv *kv) {
     }
     free(kv->k);
     free(kv->v);
+    ft_free(kv->swap);
+    ft_t5c_free(kv->t5);
     ft_arena_free(&kv->arena);
     free(kv);
 }
 
-void ft_kv_reset(ft_kv *kv) { kv->len = 0; }
-int ft_kv_len(const ft_kv *kv) { return kv->len; }
+void ft_kv_reset(ft_kv *kv) {
+    kv->len = 0;
+    if (kv->t5)
+        ft_t5c_reset(kv->t5);
+}
+int ft_kv_len(const ft_kv *kv) {
+    return kv->t5 ? ft_t5c_len(kv->t5) : kv->len;
+}
+int ft_kv_rows(const ft_kv *kv) {
+    return kv->rows;
+}
+
+ft_status ft_kv_encode(ft_model *m, ft_kv *kv, const int32_t *src, int n) {
+    if (!kv->t5)
+        return ft_fail(FT_ERR_ARG, "ft_kv_encode: %s has no encoder-decoder (its prompt goes to ft_infer)",
+                       m->cfg.model_type);
+    return ft_t5c_encode(m, kv->t5, src, n);
+}
+
+ft_status ft_kv_reorder(ft_kv *kv, const int32_t *src) {
+    if (kv->t5)
+        return ft_t5c_reorder(kv->t5, src);
+    for (int r = 0; r < kv->rows; r++)
+        if (src[r] < 0 || src[r] >= kv->rows)
+            return ft_fail(FT_ERR_RANGE, "cache reorder: source row %d of row %d is outside [0, %d)", src[r],
+                           r, kv->rows);
+    if (kv->rows == 1 || kv->len == 0)
+        return FT_OK;
+    const int64_t row = (int64_t)kv->max_len * kv->kvd, used = (int64_t)kv->len * kv->kvd;
+    float **kvs[2] = {kv->k, kv->v};
+    for (int t = 0; t < 2; t++)
+        for (int l = 0; l < kv->n_layers; l++) { /* gather into the spare buffer, then swap the two */
+            float *from = kvs[t][l], *to = kv->swap;
+            for (int r = 0; r < kv->rows; r++)
+                memcpy(to + r * row, from + src[r] * row, (size_t)used * sizeof(float));
+            kvs[t][l] = to;
+            kv->swap = from;
+        }
+    return FT_OK;
+}
 
 static ft_status lin(const ft_model *m, int l, ft_site site, float *y, const float *x, int64_t n, ft_arena *ar) {
     ft_lin L = ft_model_site_lin(m, l, site, false); /* inference: no gradients, no dropout */
@@ -112,6 +170,7 @@ static ft_status step(ft_model *m, ft_kv *kv, float *x, int n, float *logits) {
     const int64_t C = c->hidden, I = c->intermediate, D = c->head_dim, H = c->n_heads, Hk = c->n_kv_heads;
     const int64_t HD = H * D, KD = kv->kvd;
     const int p0 = kv->len;
+    const int64_t roff = (int64_t)kv->row * kv->max_len * KD; /* the fed row's cache */
     const bool g = c->arch == FT_ARCH_GPT2;
     int32_t *pos = ft_arena_alloc(ar, (size_t)n * 4);
     float *h = ft_arena_alloc(ar, (size_t)(n * C) * 4), *q = ft_arena_alloc(ar, (size_t)(n * HD) * 4);
@@ -142,10 +201,10 @@ static ft_status step(ft_model *m, ft_kv *kv, float *x, int n, float *logits) {
             ft_rope_forward(q, pos, n, (int)H, (int)D, HD, c->rope_theta);
             ft_rope_forward(kk, pos, n, (int)Hk, (int)D, KD, c->rope_theta);
         }
-        memcpy(kv->k[l] + (int64_t)p0 * KD, kk, (size_t)(n * KD) * 4);
-        memcpy(kv->v[l] + (int64_t)p0 * KD, vv, (size_t)(n * KD) * 4);
+        memcpy(kv->k[l] + roff + (int64_t)p0 * KD, kk, (size_t)(n * KD) * 4);
+        memcpy(kv->v[l] + roff + (int64_t)p0 * KD, vv, (size_t)(n * KD) * 4);
         /* attention of query i (position p0+i) over cached keys 0..p0+i */
-        const float *K = kv->k[l], *Vc = kv->v[l];
+        const float *K = kv->k[l] + roff, *Vc = kv->v[l] + roff;
 #pragma omp parallel for collapse(2) schedule(static)
         for (int i = 0; i < n; i++)
             for (int64_t hh = 0; hh < H; hh++) {
@@ -252,8 +311,18 @@ static ft_status encoder_infer(ft_model *m, ft_kv *kv, const int32_t *ids, int n
 }
 
 ft_status ft_infer(ft_model *m, ft_kv *kv, const int32_t *ids, int n, float *logits) {
-    if (ft_model_is_t5(m)) /* ft_kv_new refuses it: no cache can reach here */
-        return ft_fail(FT_ERR_UNSUPPORTED, "%s: no token inference yet", m->cfg.model_type);
+    if (ft_model_is_t5(m) != (kv->t5 != NULL))
+        return ft_fail(FT_ERR_ARG, "ft_infer: the cache was made for another kind of model than %s",
+                       m->cfg.model_type);
+    if (kv->t5) { /* decoder tokens one position at a time; the logits of the last */
+        if (kv->rows != 1)
+            return ft_fail(FT_ERR_ARG, "ft_infer: a cache of %d rows is fed by ft_infer_rows", kv->rows);
+        if (n <= 0)
+            return ft_fail(FT_ERR_ARG, "ft_infer: no token to feed");
+        for (int i = 0; i < n; i++)
+            FT_TRY(ft_t5c_step(m, kv->t5, ids + i, logits));
+        return FT_OK;
+    }
     if (ft_model_is_vit(m))
         return ft_fail(FT_ERR_UNSUPPORTED, "the vit model reads images, not token ids: no token inference");
     if (ft_model_is_encoder(m))
@@ -295,4 +364,28 @@ ft_status ft_infer(ft_model *m, ft_kv *kv, const int32_t *ids, int n, float *log
             done += take;
     }
     return FT_OK;
+}
+
+ft_status ft_infer_rows(ft_model *m, ft_kv *kv, const int32_t *ids, float *logits) {
+    if (ft_model_is_t5(m) != (kv->t5 != NULL))
+        return ft_fail(FT_ERR_ARG, "ft_infer_rows: the cache was made for another kind of model than %s",
+                       m->cfg.model_type);
+    if (kv->t5)
+        return ft_t5c_step(m, kv->t5, ids, logits);
+    if (ft_model_is_encoder(m) || ft_model_is_vit(m))
+        return ft_fail(FT_ERR_ARG, "ft_infer_rows: %s is not a decoder", m->cfg.model_type);
+    if (kv->len == 0 && m->n_virtual > 0)
+        return ft_fail(FT_ERR_ARG, "ft_infer_rows: feed the prompt first (ft_infer, then ft_kv_reorder)");
+    /* each row one token at the same position, one after the other (the decoder's step is one sequence) */
+    const int len = kv->len;
+    const int64_t V = m->task == FT_TASK_CAUSAL_LM ? m->cfg.vocab_size : m->n_labels;
+    ft_status s = FT_OK;
+    for (int r = 0; s == FT_OK && r < kv->rows; r++) {
+        kv->row = r;
+        kv->len = len;
+        s = ft_infer(m, kv, ids + r, 1, logits + r * V);
+    }
+    kv->row = 0;
+    kv->len = s == FT_OK ? len + 1 : len;
+    return s;
 }

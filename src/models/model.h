@@ -199,7 +199,9 @@ bool ft_model_is_t5(const ft_model *m);
 /* T5's relative position bucket of key position j − query position i (HF _relative_position_bucket):
  * bidirectional (encoder) or causal (decoder), num_buckets buckets, max_distance. */
 int ft_t5_bucket(int rel, bool bidirectional, int num_buckets, int max_distance);
-
+/* The T5 encoder alone (generation): *out [*T_enc, hidden] = the encoder's output for source ids [n] (prompt
+ * tuning's virtual tokens first: *T_enc = n_virtual + n), no dropout, from the arena. */
+ft_status ft_t5_encode(ft_model *m, const int32_t *ids, int n, ft_arena *arena, float **out, int *T_enc);
 
 /* Encoder families (models/encoder.c); the HF prefix of the base model ("bert", "roberta", "distilbert")
  * and of its layers ("bert.encoder.layer", "transformer.h", ...). */

@@ -446,6 +446,43 @@ static ft_status stack_fwd(ft_model *m, t5_acts *a, int st, ft_arena *arena) {
     return FT_OK;
 }
 
+/* The encoder alone, for generation: *out [n_virtual + n, C] = n_final(encoder(ids)) without dropout, the
+ * forward's enc_out bit for bit (the same stack_fwd); everything from the arena. */
+ft_status ft_t5_encode(ft_model *m, const int32_t *ids, int n, ft_arena *arena, float **out, int *T_enc) {
+    const ft_model_config *c = &m->cfg;
+    if (!ft_model_is_t5(m))
+        return ft_fail(FT_ERR_ARG, "ft_t5_encode: %s is not an encoder-decoder", c->model_type);
+    if (n <= 0)
+        return ft_fail(FT_ERR_ARG, "t5: the encoder needs at least one source token (the source is empty)");
+    FT_TRY(ft_model_sync_bf16(m));
+    t5_acts *a;
+    AL(a, 1);
+    *a = (t5_acts){.fam = &ft_t5_family,
+                   .opts = {.no_loss = true},
+                   .n_enc = c->n_layers - c->n_dec_layers,
+                   .V = c->vocab_size,
+                   .B = 1,
+                   .T_src = n,
+                   .Te = m->n_virtual + n,
+                   .Ne = m->n_virtual + n};
+    AL(a->enc_ids, n);
+    for (int i = 0; i < n; i++) {
+        if (ids[i] < 0 || ids[i] >= c->vocab_size)
+            return ft_fail(FT_ERR_RANGE, "source token %d (position %d) is outside the vocabulary [0, %d)",
+                           ids[i], i, c->vocab_size);
+        a->enc_ids[i] = ids[i];
+    }
+    AL(a->L, c->n_layers);
+    memset(a->L, 0, (size_t)c->n_layers * sizeof *a->L);
+    AL(a->attn_work, 2 * (int64_t)a->Te * a->Te);
+    AL(a->bias[0], (int64_t)c->n_heads * a->Te * a->Te);
+    bias_fill(m, 0, a->Te, a->bias[0]);
+    FT_TRY(stack_fwd(m, a, 0, arena));
+    *out = a->enc_out;
+    *T_enc = a->Te;
+    return FT_OK;
+}
+
 static ft_status t5_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *o, ft_arena *arena,
                             ft_acts **out, double *loss, int64_t *count) {
     if (count)
