@@ -50,7 +50,8 @@ struct ftune_trainer {
     ft_tokenizer *tok;
     ft_dataset tr, va, te;
     ft_imgtask img; /* task image_classification: the images behind tr/va/te */
-    ft_s2s_eval s2s; /* task seq2seq: how validation and test generate (eval.generate) */
+    ft_s2s_eval s2s, s2s_test; /* task seq2seq: how validation (eval.generate_limit) and test (every
+                                  example) generate, with eval.generate */
     ft_log *log;
     ft_tb_writer *tb;
     char *yaml;
@@ -782,7 +783,10 @@ static ft_status prepare(ftune_trainer *t) {
     FT_TRY(s);
     if (ft_runcfg_task(r->task) == FT_TASK_SEQ2SEQ && r->eval_generate) { /* evaluations generate text too */
         ft_runcfg_s2s_eval(r, t->tok, &t->s2s);
-        t->va.s2s = t->te.s2s = &t->s2s;
+        t->s2s_test = t->s2s;
+        t->s2s_test.limit = 0;
+        t->va.s2s = &t->s2s;
+        t->te.s2s = &t->s2s_test;
     }
     FT_TRY(ft_runcfg_head(r, t->m, &t->tr));
     FT_TRY(ft_runcfg_method(r, t->m));

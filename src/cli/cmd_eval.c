@@ -53,6 +53,8 @@ static const char *EVAL_USAGE =
     "  --max-new-tokens N  seq2seq: generated tokens at most (default: eval.max_new_tokens of the run, else\n"
     "                    its data.max_target_length)\n"
     "  --no-generate     seq2seq: the loss only\n"
+    "  --predictions F   seq2seq: write each example's {\"prediction\", \"reference\"} as a JSON line to F\n"
+    "                    (the reference is the target as the model saw it: tokenized, cut, decoded)\n"
     "  --split S         token classification on a Brown corpus directory (data.format brown): which files,\n"
     "                    train | validation | test (default test; the split is docs/encoders.md's)\n"
     "token_classification: word accuracy (each word's first piece), and for BIO/IOB2/IOBES tags entity\n"
@@ -117,7 +119,7 @@ static void print_cls_table(const ft_metric_cls *c, char *const *names) {
 }
 
 int ft_cmd_eval(int argc, char **argv) {
-    const char *model = NULL, *adapter = NULL, *data = NULL, *task = NULL, *split = "test";
+    const char *model = NULL, *adapter = NULL, *data = NULL, *task = NULL, *split = "test", *preds = NULL;
     long bs = 8, seq = 0, threads = 0, max_new = 0;
     bool json = false, pack = false, no_pack = false, no_gen = false, help;
     ft_opt opts[] = {{"pack", FT_OPT_FLAG, &pack},         {"no-pack", FT_OPT_FLAG, &no_pack},
@@ -126,7 +128,8 @@ int ft_cmd_eval(int argc, char **argv) {
                      {"json", FT_OPT_FLAG, &json},         {"batch-size", FT_OPT_INT, &bs},
                      {"seq-len", FT_OPT_INT, &seq},        {"threads", FT_OPT_INT, &threads},
                      {"split", FT_OPT_STR, &split},        {"max-new-tokens", FT_OPT_INT, &max_new},
-                     {"no-generate", FT_OPT_FLAG, &no_gen}};
+                     {"no-generate", FT_OPT_FLAG, &no_gen},
+                     {"predictions", FT_OPT_STR, &preds}};
     int rc = ft_cli_parse("eval", argc, argv, opts, sizeof opts / sizeof *opts, EVAL_USAGE, NULL, 0, NULL, &help);
     if (rc || help)
         return rc;
@@ -145,12 +148,24 @@ int ft_cmd_eval(int argc, char **argv) {
     ft_status s = ft_trained_load(model, adapter, task, true, &t);
     if (s != FT_OK)
         return ft_cli_fail("eval", s);
+    if (preds && strcmp(t.task, "seq2seq")) {
+        fprintf(stderr, "ftune eval: --predictions is for a seq2seq model (this one's task is %s)\n", t.task);
+        ft_trained_free(&t);
+        return 2;
+    }
     if (seq > 0)
         t.seq_len = t.data.max_len = (int)seq;
     if (max_new > 0)
         t.s2s.gen.max_new_tokens = (int)max_new;
     if (no_gen)
         t.s2s_generate = false;
+    FILE *pf = NULL;
+    if (preds && !(pf = fopen(preds, "w"))) {
+        ft_trained_free(&t);
+        fprintf(stderr, "ftune eval: %s: cannot write\n", preds);
+        return 1;
+    }
+    t.s2s.out = pf;
     if (!strcmp(t.task, "token_classification")) { /* words and tags (cli/tokcls.c) */
         char label[8300];
         snprintf(label, sizeof label, "%s%s%s", model, adapter ? " + " : "", adapter ? adapter : "");
@@ -177,6 +192,8 @@ int ft_cmd_eval(int argc, char **argv) {
     s = ft_trained_eval_file(&t, data, (int)bs, &res, &n_ex);
     const bool have_res = s == FT_OK;
     double wall = ft_now() - t0;
+    if (pf && fclose(pf) != 0 && s == FT_OK)
+        s = ft_fail(FT_ERR_IO, "%s: write failed", preds);
     if (s == FT_OK && json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "task", t.task);

@@ -113,7 +113,8 @@ typedef struct {
     ft_cli_qa qa; /* question answering: the examples behind tr/va/te's windows */
     ft_mlm mlm; /* task masked_lm: the datasets' masker */
     ft_imgtask img; /* task image_classification: the images behind tr/va/te */
-    ft_s2s_eval s2s; /* task seq2seq: how validation and test generate (eval.generate) */
+    ft_s2s_eval s2s, s2s_test; /* task seq2seq: how validation (eval.generate_limit) and test (every
+                                  example) generate, with eval.generate */
     ft_dist *dist; /* under mpirun with several ranks (train/dist.h); NULL otherwise */
 } job;
 
@@ -219,7 +220,10 @@ static ft_status run_job(job *j, int *exit_code) {
     }
     if (task == FT_TASK_SEQ2SEQ && r->eval_generate) { /* evaluations generate and score text too */
         ft_runcfg_s2s_eval(r, j->tok, &j->s2s);
-        j->va.s2s = j->te.s2s = &j->s2s;
+        j->s2s_test = j->s2s;
+        j->s2s_test.limit = 0;
+        j->va.s2s = &j->s2s;
+        j->te.s2s = &j->s2s_test;
     }
     if (task == FT_TASK_MASKED_LM)
         FT_TRY(setup_mlm(j, tok_src));

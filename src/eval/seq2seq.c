@@ -2,6 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "eval/metrics.h"
 #include "eval/seq2seq.h"
 
@@ -43,6 +45,21 @@ void ft_s2s_texts_free(char **texts, size_t n) {
     free(texts);
 }
 
+static ft_status write_pair(FILE *f, const char *hyp, const char *ref) {
+    cJSON *j = cJSON_CreateObject();
+    if (!j || !cJSON_AddStringToObject(j, "prediction", hyp) || !cJSON_AddStringToObject(j, "reference", ref)) {
+        cJSON_Delete(j);
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    }
+    char *o = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    if (!o)
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    const bool ok = fprintf(f, "%s\n", o) > 0;
+    cJSON_free(o);
+    return ok ? FT_OK : ft_fail(FT_ERR_IO, "seq2seq evaluation: writing a prediction failed");
+}
+
 ft_status ft_s2s_generate_score(ft_model *m, const ft_dataset *d, const ft_s2s_eval *e, ft_s2s_score *out,
                                 char ***hyps_out) {
     memset(out, 0, sizeof *out);
@@ -75,6 +92,8 @@ ft_status ft_s2s_generate_score(ft_model *m, const ft_dataset *d, const ft_s2s_e
         ft_gen_out_free(&g);
         if (!hyp[i])
             s = ft_fail(FT_ERR_NOMEM, "out of memory");
+        if (s == FT_OK && e->out)
+            s = write_pair(e->out, hyp[i], ref[i]);
     }
     if (s == FT_OK)
         s = ft_s2s_score_texts((const char *const *)hyp, (const char *const *)ref, n, out);

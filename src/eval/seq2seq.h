@@ -8,6 +8,8 @@
 #ifndef FT_EVAL_SEQ2SEQ_H
 #define FT_EVAL_SEQ2SEQ_H
 
+#include <stdio.h>
+
 #include "data/pretok.h"
 #include "eval/generate.h"
 
@@ -23,6 +25,7 @@ typedef struct ft_s2s_eval {
     ft_tokenizer *tok; /* decodes outputs and references, bounds the ids drawn, gives the eos */
     ft_gen_cfg gen;    /* decoding settings: max_new_tokens, greedy or sampling, ... */
     size_t limit;      /* score the first `limit` examples only (0 = all) */
+    FILE *out;         /* each example's {"prediction", "reference"} as a JSON line, in order (NULL = none) */
 } ft_s2s_eval;
 
 /* The scores of n generated texts against their references (n ≥ 1). */

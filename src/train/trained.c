@@ -352,8 +352,31 @@ ft_status ft_trained_clean(const ft_trained *t, const char *text, char **out) {
     return FT_OK;
 }
 
+ft_status ft_trained_encode_source(ft_trained *t, const char *text, ft_tok_ids *ids) {
+    char *clean;
+    FT_TRY(ft_trained_clean(t, text, &clean));
+    const char *pre = t->data.prefix ? t->data.prefix : "";
+    const size_t np = strlen(pre), nc = strlen(clean);
+    char *src = malloc(np + nc + 1);
+    if (!src) {
+        free(clean);
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    }
+    memcpy(src, pre, np);
+    memcpy(src + np, clean, nc + 1);
+    free(clean);
+    bool cut;
+    ft_status s = ft_tok_encode(t->tok, src, np + nc, true, ids);
+    free(src);
+    if (s == FT_OK) /* the eos last, cut to the source length training used */
+        s = ft_data_fit(t->tok, ids, (size_t)(t->data.max_len > 1 ? t->data.max_len : 2), false, true, &cut);
+    return s;
+}
+
 ft_status ft_trained_encode_prompt(ft_trained *t, const char *tmpl, const char *system,
                                    const ft_data_msg *msgs, int n_msgs, const char *prompt, ft_tok_ids *ids) {
+    if (!strcmp(t->task, "seq2seq") && !tmpl && n_msgs == 0) /* the encoder's input, as training made it */
+        return ft_trained_encode_source(t, prompt, ids);
     if (tmpl) {
         ft_tok_msg m[64];
         size_t n = 0;

@@ -53,9 +53,14 @@ ft_status ft_trained_classify(ft_trained *t, struct ft_kv *kv, const char *text,
                               float *logits, double *probs, int *best);
 /* A generation prompt's ids: the chat template's turns (system, msgs, then prompt as the user's, and
  * the assistant header), or the plain text (a trailing special token the post-processor appends, e.g.
- * EOS/SEP, is dropped: the model continues the text). tmpl NULL = no template. */
+ * EOS/SEP, is dropped: the model continues the text; a seq2seq model's source keeps it: see
+ * ft_trained_encode_source). tmpl NULL = no template. */
 ft_status ft_trained_encode_prompt(ft_trained *t, const char *tmpl, const char *system,
                                    const ft_data_msg *msgs, int n_msgs, const char *prompt, ft_tok_ids *ids);
+/* seq2seq: a source as training encoded it (cleaned, data.prefix before it, the post-processor's special
+ * tokens, ending with the eos, cut to the source length); ft_trained_encode_prompt does this for a seq2seq
+ * model given a plain prompt. */
+ft_status ft_trained_encode_source(ft_trained *t, const char *text, ft_tok_ids *ids);
 /* The id of the template's end-of-turn token (<|im_end|>, <|eot_id|>) that ends a reply, -1 if none. */
 int32_t ft_trained_turn_end_id(const ft_trained *t, const char *tmpl);
 
