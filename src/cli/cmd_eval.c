@@ -122,14 +122,13 @@ int ft_cmd_eval(int argc, char **argv) {
     const char *model = NULL, *adapter = NULL, *data = NULL, *task = NULL, *split = "test", *preds = NULL;
     long bs = 8, seq = 0, threads = 0, max_new = 0;
     bool json = false, pack = false, no_pack = false, no_gen = false, help;
-    ft_opt opts[] = {{"pack", FT_OPT_FLAG, &pack},         {"no-pack", FT_OPT_FLAG, &no_pack},
-                     {"model", FT_OPT_STR, &model},        {"adapter", FT_OPT_STR, &adapter},
-                     {"data", FT_OPT_STR, &data},          {"task", FT_OPT_STR, &task},
-                     {"json", FT_OPT_FLAG, &json},         {"batch-size", FT_OPT_INT, &bs},
-                     {"seq-len", FT_OPT_INT, &seq},        {"threads", FT_OPT_INT, &threads},
-                     {"split", FT_OPT_STR, &split},        {"max-new-tokens", FT_OPT_INT, &max_new},
-                     {"no-generate", FT_OPT_FLAG, &no_gen},
-                     {"predictions", FT_OPT_STR, &preds}};
+    ft_opt opts[] = {{"pack", FT_OPT_FLAG, &pack},          {"no-pack", FT_OPT_FLAG, &no_pack},
+                     {"model", FT_OPT_STR, &model},         {"adapter", FT_OPT_STR, &adapter},
+                     {"data", FT_OPT_STR, &data},           {"task", FT_OPT_STR, &task},
+                     {"json", FT_OPT_FLAG, &json},          {"batch-size", FT_OPT_INT, &bs},
+                     {"seq-len", FT_OPT_INT, &seq},         {"threads", FT_OPT_INT, &threads},
+                     {"split", FT_OPT_STR, &split},         {"max-new-tokens", FT_OPT_INT, &max_new},
+                     {"no-generate", FT_OPT_FLAG, &no_gen}, {"predictions", FT_OPT_STR, &preds}};
     int rc = ft_cli_parse("eval", argc, argv, opts, sizeof opts / sizeof *opts, EVAL_USAGE, NULL, 0, NULL, &help);
     if (rc || help)
         return rc;

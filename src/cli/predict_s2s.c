@@ -1,4 +1,5 @@
-/* ftune predict on a seq2seq model: the text an encoder-decoder generates from each source (docs/seq2seq.md). */
+/* ftune predict on a seq2seq model: the text an encoder-decoder generates from each source (docs/seq2seq.md).
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,8 @@ ft_status ft_cli_predict_s2s(ft_trained *t, const char *text, const char *jsonl,
         for (size_t i = 0; s == FT_OK && i < rs.n; i++) {
             const ft_data_rec *r = &rs.r[i];
             if (!r->text)
-                s = ft_fail(FT_ERR_FORMAT, "%s:%ld: missing field '%s'", r->file, r->line, t->data.text_field);
+                s = ft_fail(FT_ERR_FORMAT, "%s:%ld: missing field '%s'", r->file, r->line,
+                            t->data.text_field);
             else if ((s = predict_one(t, r->text, json, &ids)) != FT_OK)
                 s = ft_fail_ctx(s, "%s:%ld", r->file, r->line);
         }

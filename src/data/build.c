@@ -127,6 +127,12 @@ ft_status ft_data_fit(const ft_tokenizer *tok, ft_tok_ids *ids, size_t max_len, 
     return FT_OK;
 }
 
+ft_status ft_data_fit_eos(const ft_tokenizer *tok, ft_tok_ids *ids, size_t max_len, bool *truncated) {
+    const int32_t eos = lm_eos(tok);
+    const bool has = ids->n > 0 && eos >= 0 && ids->ids[ids->n - 1] == eos; /* the post-processor's: kept */
+    return ft_data_fit(tok, ids, max_len, false, !has, truncated);
+}
+
 void ft_data_windows_free(ft_tok_ids *w, size_t n) {
     for (size_t i = 0; w && i < n; i++)
         ft_tok_ids_free(&w[i]);
@@ -350,12 +356,12 @@ static ft_status seq2seq_example(const build_ctx *b, const ft_data_rec *r, ft_da
     const size_t max_t = (size_t)(c->max_target_len > 0 ? c->max_target_len : c->max_len);
     ft_status s = ft_tok_encode(b->tok, src, np + ns, true, &si);
     if (s == FT_OK)
-        s = ft_data_fit(b->tok, &si, (size_t)c->max_len, false, true, &cut_s);
+        s = ft_data_fit_eos(b->tok, &si, (size_t)c->max_len, &cut_s);
     if (s == FT_OK)
         s = ft_tok_encode(b->tok, r->response, strlen(r->response), false, &ti);
     const bool no_target = s == FT_OK && ti.n == 0; /* nothing the tokenizer keeps (only spaces, say) */
     if (s == FT_OK && !no_target)
-        s = ft_data_fit(b->tok, &ti, max_t, false, true, &cut_t);
+        s = ft_data_fit_eos(b->tok, &ti, max_t, &cut_t);
     free(src);
     ft_example e = {.cls_label = -100};
     if (s == FT_OK && !no_target) {

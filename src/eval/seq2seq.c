@@ -47,7 +47,8 @@ void ft_s2s_texts_free(char **texts, size_t n) {
 
 static ft_status write_pair(FILE *f, const char *hyp, const char *ref) {
     cJSON *j = cJSON_CreateObject();
-    if (!j || !cJSON_AddStringToObject(j, "prediction", hyp) || !cJSON_AddStringToObject(j, "reference", ref)) {
+    if (!j || !cJSON_AddStringToObject(j, "prediction", hyp) ||
+        !cJSON_AddStringToObject(j, "reference", ref)) {
         cJSON_Delete(j);
         return ft_fail(FT_ERR_NOMEM, "out of memory");
     }

@@ -202,6 +202,8 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
                     adapter ? adapter : base, t->task, qa ? "has no" : "has");
         goto fail;
     }
+    if (ft_model_is_t5(t->m) && !task && !t->info) /* a plain T5 checkpoint: what it does is seq2seq */
+        t->task = "seq2seq";
     const bool s2s = !strcmp(t->task, "seq2seq");
     if (s2s != ft_model_is_t5(t->m)) {
         s = ft_fail(FT_ERR_CONFIG,
@@ -369,7 +371,7 @@ ft_status ft_trained_encode_source(ft_trained *t, const char *text, ft_tok_ids *
     ft_status s = ft_tok_encode(t->tok, src, np + nc, true, ids);
     free(src);
     if (s == FT_OK) /* the eos last, cut to the source length training used */
-        s = ft_data_fit(t->tok, ids, (size_t)(t->data.max_len > 1 ? t->data.max_len : 2), false, true, &cut);
+        s = ft_data_fit_eos(t->tok, ids, (size_t)(t->data.max_len > 1 ? t->data.max_len : 2), &cut);
     return s;
 }
 
