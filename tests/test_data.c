@@ -867,6 +867,131 @@ FT_TEST(mail_decoding) {
     free(t);
 }
 
+/* Subject-line pairs (ftune data --subjects): the Subject apart from the body, markers dropped, quoted
+ * "Subject:" lines out of the body, the body cut at a character boundary. */
+FT_TEST(mail_subject_pairs) {
+    const char *m = "From: x@y\nSubject: Re: [ILUG] =?iso-8859-1?Q?Caf=E9?=\n\nhello\n> Subject: old one\n"
+                    "  SUBJECT: again\nbye \xC3\xA9t\xC3\xA9\n";
+    char *subj = NULL, *body = NULL;
+    bool rec;
+    FT_CHECK_OK(ft_data_mail_subject_body(m, strlen(m), &subj, &body, &rec));
+    FT_CHECKF(subj && !strcmp(subj, "Re: [ILUG] Caf\xC3\xA9"), "[%s]", subj);
+    char *t = ft_data_body_clean(body, 0);
+    FT_CHECKF(t && !strcmp(t, "hello\nbye \xC3\xA9t\xC3\xA9\n"), "[%s]", t);
+    free(t);
+    t = ft_data_body_clean(body, 11); /* "hello\nbye \xC3" would split the é: cut before it */
+    FT_CHECKF(t && !strcmp(t, "hello\nbye "), "[%s]", t);
+    free(t);
+    free(subj);
+    free(body);
+    const char *nosub = "From: x@y\n\nbody only\n";
+    FT_CHECK_OK(ft_data_mail_subject_body(nosub, strlen(nosub), &subj, &body, &rec));
+    FT_CHECK(!subj && body && !strcmp(body, "body only\n"));
+    free(body);
+    static const char *const cases[][2] = {{"Re: Re: hello", "hello"},
+                                           {"RE[2]: x  y", "x y"},
+                                           {"[ILUG] Re: foo", "[ILUG] foo"},
+                                           {"Fwd: Re: FW: bar", "bar"},
+                                           {"AW : baz", "baz"},
+                                           {"Reply all", "Reply all"},
+                                           {"Re:", ""},
+                                           {"[SAtalk] Re:", "[SAtalk]"},
+                                           {"Re: [x] Re: y", "[x] y"},
+                                           {"Regarding: z", "Regarding: z"}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        t = ft_data_subject_clean(cases[i][0]);
+        FT_CHECKF(t && !strcmp(t, cases[i][1]), "%s -> [%s], want [%s]", cases[i][0], t, cases[i][1]);
+        free(t);
+    }
+}
+
+/* A character-level Unigram tokenizer in T5's layout: <pad> </s> <unk>, then the word marker and a..e. */
+static ft_tokenizer *t5_char_tok(void) {
+    const char *j =
+        "{\"version\":\"1.0\",\"added_tokens\":[{\"id\":0,\"content\":\"<pad>\",\"special\":true},{\"id\":1,"
+        "\"content\":\"</s>\",\"special\":true},{\"id\":2,\"content\":\"<unk>\",\"special\":true}],"
+        "\"normalizer\":null,\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\xE2\x96\x81\","
+        "\"prepend_scheme\":\"always\",\"split\":true},\"post_processor\":{\"type\":\"TemplateProcessing\","
+        "\"single\":[{\"Sequence\":{\"id\":\"A\",\"type_id\":0}},{\"SpecialToken\":{\"id\":\"</"
+        "s>\",\"type_id\":0}}],"
+        "\"pair\":[{\"Sequence\":{\"id\":\"A\",\"type_id\":0}},{\"SpecialToken\":{\"id\":\"</"
+        "s>\",\"type_id\":0}}],"
+        "\"special_tokens\":{\"</s>\":{\"id\":\"</s>\",\"ids\":[1],\"tokens\":[\"</s>\"]}}},"
+        "\"decoder\":{\"type\":\"Metaspace\",\"replacement\":\"\xE2\x96\x81\",\"prepend_scheme\":\"always\","
+        "\"split\":true},\"model\":{\"type\":\"Unigram\",\"unk_id\":2,\"vocab\":[[\"<pad>\",0],[\"</s>\",0],"
+        "[\"<unk>\",0],[\"\xE2\x96\x81\",-2],[\"a\",-3],[\"b\",-3],[\"c\",-3],[\"d\",-3],[\"e\",-3]]}}";
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/t5tok", tmpdir);
+    ft_mkdir_p(dir);
+    write_tmp("t5tok/tokenizer.json", j);
+    ft_tokenizer *tok = NULL;
+    FT_CHECK_OK(ft_tok_load(dir, &tok));
+    return tok;
+}
+
+/* task seq2seq: ids = prefix + source + </s>, labels = target + </s> (no start token), both cut with the eos
+ * kept last and counted; empty rows skipped; a missing field names its line; the collate pads the decoder
+ * side with -100 labels and a 0 decoder mask. */
+FT_TEST(build_seq2seq) {
+    ft_tokenizer *tok = t5_char_tok();
+    if (!tok)
+        return;
+    ft_data_cfg c = cfg0();
+    c.train = write_tmp("s2s.jsonl",
+                        "{\"src\": \"ab\", \"tgt\": \"ba\"}\n{\"src\": \"abcde\", \"tgt\": \"edcba\"}\n"
+                        "{\"src\": \"cd\", \"tgt\": \" \"}\n{\"src\": \"e\", \"tgt\": \"e\"}\n");
+    c.text_field = "src";
+    c.response_field = "tgt";
+    c.prefix = "c ";
+    c.max_len = 6;
+    c.max_target_len = 4;
+    c.val_ratio = c.test_ratio = 0;
+    c.dedup_exact = c.drop_garbled = false;
+    ft_dataset tr;
+    FT_CHECK_OK(ft_data_build(&c, FT_TASK_SEQ2SEQ, tok, &tr, NULL, NULL, NULL));
+    FT_CHECKF(tr.n == 3, "%zu examples (the blank target skipped)", tr.n);
+    if (tr.n == 3) {
+        const int32_t s0[] = {3, 6, 3, 4, 5, 1}, l0[] = {3, 5, 4, 1}; /* ▁c ▁ab </s> ; ▁ba </s> */
+        FT_CHECK(tr.ex[0].len == 6 && !memcmp(tr.ex[0].ids, s0, sizeof s0));
+        FT_CHECK(tr.ex[0].dec_len == 4 && !memcmp(tr.ex[0].labels, l0, sizeof l0));
+        const int32_t s1[] = {3, 6, 3, 4, 5, 1}, l1[] = {3, 8, 7, 1}; /* cut: ▁c ▁ab.. </s> ; ▁ed </s> */
+        FT_CHECKF(tr.ex[1].len == 6 && !memcmp(tr.ex[1].ids, s1, sizeof s1), "len %d: %d %d %d %d %d %d",
+                  tr.ex[1].len, tr.ex[1].ids[0], tr.ex[1].ids[1], tr.ex[1].ids[2], tr.ex[1].ids[3],
+                  tr.ex[1].ids[4], tr.ex[1].ids[5]);
+        FT_CHECK(tr.ex[1].dec_len == 4 && !memcmp(tr.ex[1].labels, l1, sizeof l1));
+        FT_CHECK(tr.ex[2].dec_len == 3 && tr.ex[2].labels[2] == 1);
+        size_t idx[2] = {2, 0};
+        ft_batch b;
+        FT_CHECK_OK(ft_batch_collate(&tr, idx, 2, 6, 0, &b));
+        FT_CHECK(b.B == 2 && b.T == 6 && b.T_dec == 4 && !b.decoder_input_ids && b.decoder_mask);
+        const int32_t lab[] = {3, 8, 1, -100, 3, 5, 4, 1}, dm[] = {1, 1, 1, 0, 1, 1, 1, 1};
+        FT_CHECK(!memcmp(b.labels, lab, sizeof lab) && !memcmp(b.decoder_mask, dm, sizeof dm));
+        FT_CHECK(b.mask[5] == 0 && b.input_ids[5] == 0 && b.mask[4] == 1 && b.mask[6 + 5] == 1); /* pads */
+        ft_batch_free(&b);
+    }
+    ft_dataset_free(&tr);
+    FILE *sum = fopen(write_tmp("s2s.sum", ""), "w");
+    FT_CHECK_OK(ft_data_build(&c, FT_TASK_SEQ2SEQ, tok, &tr, NULL, NULL, sum));
+    fclose(sum);
+    ft_dataset_free(&tr);
+    char *text = NULL;
+    size_t len = 0;
+    char sp[700];
+    snprintf(sp, sizeof sp, "%s/s2s.sum", tmpdir);
+    FT_CHECK_OK(ft_read_file(sp, &text, &len));
+    FT_CHECKF(text && strstr(text, "1 truncated to 6 (sources); targets: 11 tokens, 1 truncated to 4; 1 rows "
+                                   "skipped (empty source or target)"),
+              "[%s]", text);
+    free(text);
+    c.train = write_tmp("s2s-bad.jsonl", "{\"src\": \"ab\", \"tgt\": \"ba\"}\n{\"src\": \"ab\"}\n");
+    FT_CHECK_FAILS(ft_data_build(&c, FT_TASK_SEQ2SEQ, tok, &tr, NULL, NULL, NULL), FT_ERR_FORMAT,
+                   "s2s-bad.jsonl:2: missing field 'tgt'");
+    c.max_target_len = 1;
+    FT_CHECK_FAILS(ft_data_build(&c, FT_TASK_SEQ2SEQ, tok, &tr, NULL, NULL, NULL), FT_ERR_CONFIG,
+                   "data.max_target_length");
+    ft_tok_free(tok);
+}
+
 FT_TEST(build_replay_mix) {
     ft_tokenizer *tok = load_tok("gpt2");
     if (!tok)
@@ -944,6 +1069,8 @@ int main(void) {
     FT_RUN(build_replay_mix);
     FT_RUN(build_instruction_masking);
     FT_RUN(mail_decoding);
+    FT_RUN(mail_subject_pairs);
+    FT_RUN(build_seq2seq);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0)

@@ -50,6 +50,8 @@ struct ftune_trainer {
     ft_tokenizer *tok;
     ft_dataset tr, va, te;
     ft_imgtask img; /* task image_classification: the images behind tr/va/te */
+    ft_s2s_eval s2s, s2s_test; /* task seq2seq: how validation (eval.generate_limit) and test (every
+                                  example) generate, with eval.generate */
     ft_log *log;
     ft_tb_writer *tb;
     char *yaml;
@@ -749,8 +751,9 @@ ftune_status ftune_classify_image(ftune_model *m, const char *path, int *label, 
 /* ---- training ---- */
 
 static const char *const METRICS[] = {
-    "loss",         "perplexity", "accuracy", "f1_macro", "f1_micro", "f1_weighted", "precision_macro",
-    "recall_macro", "mse",        "mae",      "r2"};
+    "loss",         "perplexity", "accuracy",    "f1_macro", "f1_micro", "f1_weighted", "precision_macro",
+    "recall_macro", "mse",        "mae",         "r2",       "rouge1",   "rouge2",      "rougeL",
+    "rougeLsum",    "bleu",       "exact_match", "f1"};
 
 /* The metrics an evaluation has (NaN ones left out) into out[] (room for every name); returns the count. */
 static size_t metrics_of(const ft_eval_result *ev, ftune_metric *out) {
@@ -931,6 +934,7 @@ static ft_status prepare(ftune_trainer *t) {
     if (r->resume)
         FT_TRY(ft_ckpt_resolve(r->resume, t->resume, sizeof t->resume));
     FT_TRY(ft_model_load(r->model, &t->m));
+    FT_TRY(ft_runcfg_task_fits(r, t->m));
     ft_runcfg_dropout(r, t->m);
     const char *tok_src = r->tokenizer ? r->tokenizer : r->model;
     const bool image = !strcmp(r->task, "image_classification");
@@ -949,6 +953,13 @@ static ft_status prepare(ftune_trainer *t) {
     log_lines(t, summary);
     free(summary);
     FT_TRY(s);
+    if (ft_runcfg_task(r->task) == FT_TASK_SEQ2SEQ && r->eval_generate) { /* evaluations generate text too */
+        ft_runcfg_s2s_eval(r, t->tok, &t->s2s);
+        t->s2s_test = t->s2s;
+        t->s2s_test.limit = 0;
+        t->va.s2s = &t->s2s;
+        t->te.s2s = &t->s2s_test;
+    }
     FT_TRY(ft_runcfg_head(r, t->m, &t->tr));
     FT_TRY(ft_runcfg_method(r, t->m));
     const int64_t n_all = ft_model_param_count(t->m, false), n_tr = ft_model_param_count(t->m, true);

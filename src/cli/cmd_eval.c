@@ -26,6 +26,9 @@ static const char *EVAL_USAGE =
     "  masked_lm                loss (cross-entropy over the masked tokens), perplexity = exp(loss), on a\n"
     "                           fixed masking of the data (the run's seed, data.mlm_probability and\n"
     "                           data.whole_word_mask), so two evaluations see the same masks\n"
+    "  seq2seq                  loss over the target tokens, perplexity; then greedy generation from every\n"
+    "                           source, scored against the target: rouge1, rouge2, rougeL, rougeLsum (F),\n"
+    "                           bleu (sacreBLEU), exact_match and f1 (SQuAD normalisation, 0-100)\n"
     "The task, label set (class-id order), data fields, chat template and text cleaning come from the\n"
     "ftune_train.json and recipe.yaml that `ftune train` wrote in DIR (or in the adapter directory), so\n"
     "`ftune eval --model OUT --data test.jsonl` needs nothing else. DIR may be a full checkpoint or an "
@@ -47,6 +50,11 @@ static const char *EVAL_USAGE =
     "                    a whole held-out text); --no-pack: each document alone, truncated. Default: what\n"
     "                    the run's recipe said (data.pack), else no packing\n"
     "  --threads N       OpenMP threads (0 = all cores)\n"
+    "  --max-new-tokens N  seq2seq: generated tokens at most (default: eval.max_new_tokens of the run, else\n"
+    "                    its data.max_target_length)\n"
+    "  --no-generate     seq2seq: the loss only\n"
+    "  --predictions F   seq2seq: write each example's {\"prediction\", \"reference\"} as a JSON line to F\n"
+    "                    (the reference is the target as the model saw it: tokenized, cut, decoded)\n"
     "  --split S         token classification on a Brown corpus directory (data.format brown): which files,\n"
     "                    train | validation | test (default test; the split is docs/encoders.md's)\n"
     "token_classification: word accuracy (each word's first piece), and for BIO/IOB2/IOBES tags entity\n"
@@ -111,14 +119,16 @@ static void print_cls_table(const ft_metric_cls *c, char *const *names) {
 }
 
 int ft_cmd_eval(int argc, char **argv) {
-    const char *model = NULL, *adapter = NULL, *data = NULL, *task = NULL, *split = "test";
-    long bs = 8, seq = 0, threads = 0;
-    bool json = false, pack = false, no_pack = false, help;
-    ft_opt opts[] = {
-        {"pack", FT_OPT_FLAG, &pack},      {"no-pack", FT_OPT_FLAG, &no_pack}, {"model", FT_OPT_STR, &model},
-        {"adapter", FT_OPT_STR, &adapter}, {"data", FT_OPT_STR, &data},        {"task", FT_OPT_STR, &task},
-        {"json", FT_OPT_FLAG, &json},      {"batch-size", FT_OPT_INT, &bs},    {"seq-len", FT_OPT_INT, &seq},
-        {"threads", FT_OPT_INT, &threads}, {"split", FT_OPT_STR, &split}};
+    const char *model = NULL, *adapter = NULL, *data = NULL, *task = NULL, *split = "test", *preds = NULL;
+    long bs = 8, seq = 0, threads = 0, max_new = 0;
+    bool json = false, pack = false, no_pack = false, no_gen = false, help;
+    ft_opt opts[] = {{"pack", FT_OPT_FLAG, &pack},          {"no-pack", FT_OPT_FLAG, &no_pack},
+                     {"model", FT_OPT_STR, &model},         {"adapter", FT_OPT_STR, &adapter},
+                     {"data", FT_OPT_STR, &data},           {"task", FT_OPT_STR, &task},
+                     {"json", FT_OPT_FLAG, &json},          {"batch-size", FT_OPT_INT, &bs},
+                     {"seq-len", FT_OPT_INT, &seq},         {"threads", FT_OPT_INT, &threads},
+                     {"split", FT_OPT_STR, &split},         {"max-new-tokens", FT_OPT_INT, &max_new},
+                     {"no-generate", FT_OPT_FLAG, &no_gen}, {"predictions", FT_OPT_STR, &preds}};
     int rc = ft_cli_parse("eval", argc, argv, opts, sizeof opts / sizeof *opts, EVAL_USAGE, NULL, 0, NULL, &help);
     if (rc || help)
         return rc;
@@ -126,8 +136,10 @@ int ft_cmd_eval(int argc, char **argv) {
         fprintf(stderr, "ftune eval: --model and --data are required (see ftune eval --help)\n");
         return 2;
     }
-    if (bs <= 0 || seq < 0 || (seq > 0 && seq < 2) || threads < 0) {
-        fprintf(stderr, "ftune eval: --batch-size must be > 0, --seq-len >= 2, --threads >= 0\n");
+    if (bs <= 0 || seq < 0 || (seq > 0 && seq < 2) || threads < 0 || max_new < 0) {
+        fprintf(
+            stderr,
+            "ftune eval: --batch-size must be > 0, --seq-len >= 2, --threads >= 0, --max-new-tokens >= 0\n");
         return 2;
     }
     set_threads(threads);
@@ -135,8 +147,24 @@ int ft_cmd_eval(int argc, char **argv) {
     ft_status s = ft_trained_load(model, adapter, task, true, &t);
     if (s != FT_OK)
         return ft_cli_fail("eval", s);
+    if (preds && strcmp(t.task, "seq2seq")) {
+        fprintf(stderr, "ftune eval: --predictions is for a seq2seq model (this one's task is %s)\n", t.task);
+        ft_trained_free(&t);
+        return 2;
+    }
     if (seq > 0)
         t.seq_len = t.data.max_len = (int)seq;
+    if (max_new > 0)
+        t.s2s.gen.max_new_tokens = (int)max_new;
+    if (no_gen)
+        t.s2s_generate = false;
+    FILE *pf = NULL;
+    if (preds && !(pf = fopen(preds, "w"))) {
+        ft_trained_free(&t);
+        fprintf(stderr, "ftune eval: %s: cannot write\n", preds);
+        return 1;
+    }
+    t.s2s.out = pf;
     if (!strcmp(t.task, "token_classification")) { /* words and tags (cli/tokcls.c) */
         char label[8300];
         snprintf(label, sizeof label, "%s%s%s", model, adapter ? " + " : "", adapter ? adapter : "");
@@ -163,14 +191,27 @@ int ft_cmd_eval(int argc, char **argv) {
     s = ft_trained_eval_file(&t, data, (int)bs, &res, &n_ex);
     const bool have_res = s == FT_OK;
     double wall = ft_now() - t0;
+    if (pf && fclose(pf) != 0 && s == FT_OK)
+        s = ft_fail(FT_ERR_IO, "%s: write failed", preds);
     if (s == FT_OK && json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "task", t.task);
         cJSON_AddNumberToObject(j, "n_examples", (double)n_ex);
         cJSON_AddNumberToObject(j, "loss", res.loss);
-        if (tk == FT_TASK_CAUSAL_LM || tk == FT_TASK_MASKED_LM) {
+        if (tk == FT_TASK_CAUSAL_LM || tk == FT_TASK_MASKED_LM || tk == FT_TASK_SEQ2SEQ) {
             cJSON_AddNumberToObject(j, "perplexity", res.perplexity);
             cJSON_AddNumberToObject(j, "n_tokens", (double)res.count);
+            if (res.has_gen) {
+                const ft_s2s_score *g = &res.gen;
+                cJSON_AddNumberToObject(j, "n_generated", (double)g->n);
+                cJSON_AddNumberToObject(j, "bleu", g->bleu);
+                cJSON_AddNumberToObject(j, "rouge1", g->rouge1);
+                cJSON_AddNumberToObject(j, "rouge2", g->rouge2);
+                cJSON_AddNumberToObject(j, "rougeL", g->rougeL);
+                cJSON_AddNumberToObject(j, "rougeLsum", g->rougeLsum);
+                cJSON_AddNumberToObject(j, "exact_match", g->exact_match);
+                cJSON_AddNumberToObject(j, "f1", g->f1);
+            }
         } else if (tk == FT_TASK_SEQ_CLS) {
             add_cls_json(j, &res.cls, t.label_names);
         } else {
@@ -193,13 +234,21 @@ int ft_cmd_eval(int argc, char **argv) {
         printf("model %s%s%s, task %s, %zu examples (%.1f s)\n", model, adapter ? " + " : "",
                adapter ? adapter : "", t.task, n_ex, wall);
         printf("loss         %.4f\n", res.loss);
-        if (tk == FT_TASK_CAUSAL_LM || tk == FT_TASK_MASKED_LM)
+        if (tk == FT_TASK_CAUSAL_LM || tk == FT_TASK_MASKED_LM || tk == FT_TASK_SEQ2SEQ)
             printf("perplexity   %.4f\ntokens       %lld%s\n", res.perplexity, (long long)res.count,
-                   tk == FT_TASK_MASKED_LM ? " (masked)" : "");
+                   tk == FT_TASK_MASKED_LM ? " (masked)"
+                   : tk == FT_TASK_SEQ2SEQ ? " (target)"
+                                           : "");
         else if (tk == FT_TASK_SEQ_CLS)
             print_cls_table(&res.cls, t.label_names);
         else
             printf("mse          %.6g\nmae          %.6g\nr2           %.6g\n", res.reg.mse, res.reg.mae, res.reg.r2);
+        if (res.has_gen)
+            printf("generated    %zu\nbleu         %.2f\nrouge1       %.4f\nrouge2       %.4f\nrougeL       "
+                   "%.4f\n"
+                   "rougeLsum    %.4f\nexact_match  %.2f\nf1           %.2f\n",
+                   res.gen.n, res.gen.bleu, res.gen.rouge1, res.gen.rouge2, res.gen.rougeL, res.gen.rougeLsum,
+                   res.gen.exact_match, res.gen.f1);
     }
     if (have_res)
         ft_eval_result_free(&res);

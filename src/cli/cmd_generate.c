@@ -387,7 +387,7 @@ int ft_cmd_generate(int argc, char **argv) {
                 ref = r->msgs[--nm].content; /* the last reply is what the model should write */
             else if (nm == 0) {
                 p = r->prompt ? r->prompt : r->text;
-                ref = r->prompt ? r->response : NULL;
+                ref = r->prompt || !strcmp(t.task, "seq2seq") ? r->response : NULL; /* seq2seq: the target */
             }
             if (!p && nm == 0) {
                 s = ft_fail(FT_ERR_FORMAT, "%s:%ld: no prompt (fields '%s', '%s' or '%s')", r->file, r->line,

@@ -113,6 +113,8 @@ typedef struct {
     ft_cli_qa qa; /* question answering: the examples behind tr/va/te's windows */
     ft_mlm mlm; /* task masked_lm: the datasets' masker */
     ft_imgtask img; /* task image_classification: the images behind tr/va/te */
+    ft_s2s_eval s2s, s2s_test; /* task seq2seq: how validation (eval.generate_limit) and test (every
+                                  example) generate, with eval.generate */
     ft_dist *dist; /* under mpirun with several ranks (train/dist.h); NULL otherwise */
 } job;
 
@@ -188,6 +190,7 @@ static ft_status run_job(job *j, int *exit_code) {
 
     FT_TRY(ft_model_load(r->model, &j->m));
     ft_model *m = j->m;
+    FT_TRY(ft_runcfg_task_fits(r, m)); /* seq2seq <-> encoder-decoder, before any data is read */
     ft_runcfg_dropout(r, m);
     const char *tok_src = r->tokenizer ? r->tokenizer : r->model;
     const bool image = !strcmp(r->task, "image_classification");
@@ -214,6 +217,13 @@ static ft_status run_job(job *j, int *exit_code) {
         j->te = ds[2];
     } else {
         FT_TRY(ft_runcfg_datasets(r, j->tok, &j->tr, &j->va, &j->te, stdout));
+    }
+    if (task == FT_TASK_SEQ2SEQ && r->eval_generate) { /* evaluations generate and score text too */
+        ft_runcfg_s2s_eval(r, j->tok, &j->s2s);
+        j->s2s_test = j->s2s;
+        j->s2s_test.limit = 0;
+        j->va.s2s = &j->s2s;
+        j->te.s2s = &j->s2s_test;
     }
     if (task == FT_TASK_MASKED_LM)
         FT_TRY(setup_mlm(j, tok_src));
@@ -271,7 +281,10 @@ static ft_status run_job(job *j, int *exit_code) {
     { /* a run that cannot fit fails now, with the numbers, not after an hour */
         ft_mem_estimate me;
         const int64_t eb = r->eval_batch_size > 0 ? r->eval_batch_size : r->train_batch_size;
-        ft_mem_estimate_run(m, (int)r->train_batch_size, (int)eb, (int)r->train_seq_len,
+        int src = (int)r->train_seq_len, tgt = src; /* seq2seq: the longer of source and target */
+        if (task == FT_TASK_SEQ2SEQ)
+            ft_runcfg_s2s_lengths(r, &src, &tgt);
+        ft_mem_estimate_run(m, (int)r->train_batch_size, (int)eb, src > tgt ? src : tgt,
                             !strcmp(r->optim_name, "sgd") ? (r->optim_momentum > 0 ? 1 : 0) : 2,
                             r->train_activation_checkpointing, (float)r->train_label_smoothing, &me);
         if (world > 1 && !strcmp(r->train_zero, "1")) { /* ZeRO-1: this rank's slice of the state */
@@ -364,8 +377,8 @@ static ft_status run_job(job *j, int *exit_code) {
     if (res->end != FT_TRAIN_INTERRUPTED && j->te.n > 0) {
         ft_arena arena;
         int bs = r->eval_batch_size > 0 ? (int)r->eval_batch_size : (int)r->train_batch_size;
-        FT_TRY(ft_arena_init(&arena, ft_model_act_bytes(m, bs, (int)r->train_seq_len) + ((size_t)4 << 20)));
-        s = ft_train_evaluate(m, &j->te, bs, (int)r->train_seq_len, pad_id, &arena, &test);
+        FT_TRY(ft_arena_init(&arena, ft_model_act_bytes(m, bs, (int)tc.seq_len) + ((size_t)4 << 20)));
+        s = ft_train_evaluate(m, &j->te, bs, (int)tc.seq_len, pad_id, &arena, &test);
         ft_arena_free(&arena);
         FT_TRY(s);
         has_test = true;
@@ -378,6 +391,10 @@ static ft_status run_job(job *j, int *exit_code) {
             printf(" mse %.4f mae %.4f r2 %.4f", test.reg.mse, test.reg.mae, test.reg.r2);
         if (test.has_qa)
             ft_cli_qa_print_score(&test.qa, stdout);
+        if (test.has_gen)
+            printf(" (%zu generated) rouge1 %.4f rouge2 %.4f rougeL %.4f bleu %.2f exact_match %.2f f1 %.2f",
+                   test.gen.n, test.gen.rouge1, test.gen.rouge2, test.gen.rougeL, test.gen.bleu,
+                   test.gen.exact_match, test.gen.f1);
         printf("\n");
         if (test.has_tag)
             ft_cli_print_tag_metrics(&test.tag, stdout);
@@ -388,10 +405,17 @@ static ft_status run_job(job *j, int *exit_code) {
             keys[2] = test.tag.entities ? "test/f1" : "test/f1_macro";
             vals[2] = ft_eval_metric(&test, test.tag.entities ? "f1" : "f1_macro");
         }
-        s = ft_log_write(j->log, res->steps, (double)time(NULL), keys, vals,
-                         test.has_cls || test.has_tag ? 3
-                         : test.has_reg               ? 4
-                                                      : 1);
+        if (test.has_gen) { /* seq2seq: the generated text's scores */
+            const char *gk[] = {"test/loss",      "test/rouge1", "test/rouge2",      "test/rougeL",
+                                "test/rougeLsum", "test/bleu",   "test/exact_match", "test/f1"};
+            double gv[] = {test.loss,          test.gen.rouge1, test.gen.rouge2,      test.gen.rougeL,
+                           test.gen.rougeLsum, test.gen.bleu,   test.gen.exact_match, test.gen.f1};
+            s = ft_log_write(j->log, res->steps, (double)time(NULL), gk, gv, 8);
+        } else
+            s = ft_log_write(j->log, res->steps, (double)time(NULL), keys, vals,
+                             test.has_cls || test.has_tag ? 3
+                             : test.has_reg               ? 4
+                                                          : 1);
     }
     if (s == FT_OK && res->end != FT_TRAIN_INTERRUPTED) {
         s = ft_runcfg_save(r, m);

@@ -367,6 +367,9 @@ static const char *PREDICT_USAGE =
     "                        ftune predict --question x --help)\n"
     "  image_classification  --image FILE [FILE ...]: the top classes with probabilities (see\n"
     "                        ftune predict --image x --help)\n"
+    "  seq2seq               the text the model generates (greedy, up to the training target length) from\n"
+    "                        --text, or from each --jsonl row's source field; --json: one {\"source\",\n"
+    "                        \"output\"} object per input (docs/seq2seq.md)\n"
     "See docs/encoders.md.\n";
 
 /* Split text on whitespace into words (malloc'd copies). */
@@ -511,6 +514,11 @@ int ft_cmd_predict(int argc, char **argv) {
     ft_status s = ft_trained_load(model, adapter, NULL, false, &t);
     if (s != FT_OK)
         return ft_cli_fail("predict", s);
+    if (!strcmp(t.task, "seq2seq")) { /* an encoder-decoder: the generated text (predict_s2s.c) */
+        s = ft_cli_predict_s2s(&t, text, jsonl, json);
+        ft_trained_free(&t);
+        return s == FT_OK ? 0 : ft_cli_fail("predict", s);
+    }
     switch (t.m->task) { /* one mode per task */
     case FT_TASK_TOKEN_CLS:
         if (!t.label_names)

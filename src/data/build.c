@@ -127,6 +127,12 @@ ft_status ft_data_fit(const ft_tokenizer *tok, ft_tok_ids *ids, size_t max_len, 
     return FT_OK;
 }
 
+ft_status ft_data_fit_eos(const ft_tokenizer *tok, ft_tok_ids *ids, size_t max_len, bool *truncated) {
+    const int32_t eos = lm_eos(tok);
+    const bool has = ids->n > 0 && eos >= 0 && ids->ids[ids->n - 1] == eos; /* the post-processor's: kept */
+    return ft_data_fit(tok, ids, max_len, false, !has, truncated);
+}
+
 void ft_data_windows_free(ft_tok_ids *w, size_t n) {
     for (size_t i = 0; w && i < n; i++)
         ft_tok_ids_free(&w[i]);
@@ -201,6 +207,7 @@ ft_status ft_data_windows(const ft_tokenizer *tok, const ft_tok_ids *ids, size_t
 
 typedef struct {
     size_t tokens, truncated, dropped_no_target, blocks;
+    size_t tgt_tokens, tgt_truncated, empty; /* seq2seq: target tokens, targets cut, rows skipped as empty */
 } tok_stats;
 
 /* ---- labels ---- */
@@ -319,6 +326,70 @@ static ft_status instruction_example(const build_ctx *b, const ft_data_rec *r, f
     return s;
 }
 
+static bool blank(const char *t) {
+    return t[strspn(t, " \t\r\n\f\v")] == '\0';
+}
+
+/* seq2seq: ids = prefix + source, encoded with the post-processor's special tokens and ending with eos
+ * (T5's tokenizer appends </s>), cut to max_len with the eos kept last; labels = the target's ids + eos,
+ * cut to max_target_len the same way (HF's text_target encoding; the decoder start token is never in
+ * them). A missing field fails naming the line; an empty source or target skips the row (counted). */
+static ft_status seq2seq_example(const build_ctx *b, const ft_data_rec *r, ft_dataset *d, size_t *cap,
+                                 tok_stats *ts) {
+    const ft_data_cfg *c = b->cfg;
+    if (!r->text || !r->response)
+        return ft_fail(FT_ERR_FORMAT, "%s:%ld: missing field '%s'", r->file, r->line,
+                       !r->text ? (c->text_field ? c->text_field : "source")
+                                : (c->response_field ? c->response_field : "target"));
+    if (blank(r->text) || blank(r->response)) {
+        ts->empty++;
+        return FT_OK;
+    }
+    const size_t np = c->prefix ? strlen(c->prefix) : 0, ns = strlen(r->text);
+    char *src = malloc(np + ns + 1);
+    if (!src)
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    memcpy(src, c->prefix ? c->prefix : "", np);
+    memcpy(src + np, r->text, ns + 1);
+    ft_tok_ids si = {0}, ti = {0};
+    bool cut_s = false, cut_t = false;
+    const size_t max_t = (size_t)(c->max_target_len > 0 ? c->max_target_len : c->max_len);
+    ft_status s = ft_tok_encode(b->tok, src, np + ns, true, &si);
+    if (s == FT_OK)
+        s = ft_data_fit_eos(b->tok, &si, (size_t)c->max_len, &cut_s);
+    if (s == FT_OK)
+        s = ft_tok_encode(b->tok, r->response, strlen(r->response), false, &ti);
+    const bool no_target = s == FT_OK && ti.n == 0; /* nothing the tokenizer keeps (only spaces, say) */
+    if (s == FT_OK && !no_target)
+        s = ft_data_fit_eos(b->tok, &ti, max_t, &cut_t);
+    free(src);
+    ft_example e = {.cls_label = -100};
+    if (s == FT_OK && !no_target) {
+        e.ids = dup_ids(si.ids, si.n);
+        e.labels = dup_ids(ti.ids, ti.n);
+        e.len = (int)si.n;
+        e.dec_len = (int)ti.n;
+        if (!e.ids || !e.labels) {
+            free(e.ids);
+            free(e.labels);
+            s = ft_fail(FT_ERR_NOMEM, "out of memory");
+        }
+    }
+    ft_tok_ids_free(&si);
+    ft_tok_ids_free(&ti);
+    if (s != FT_OK)
+        return ft_fail_ctx(s, "%s:%ld", r->file, r->line);
+    if (no_target) {
+        ts->empty++;
+        return FT_OK;
+    }
+    ts->truncated += cut_s;
+    ts->tgt_truncated += cut_t;
+    ts->tokens += (size_t)e.len;
+    ts->tgt_tokens += (size_t)e.dec_len;
+    return push_ex(d, cap, &e);
+}
+
 /* Append a text's ids (and eos when ≥ 0) to the packing stream. */
 static ft_status stream_push(int32_t **stream, size_t *sn, size_t *scap, const ft_tok_ids *t, int32_t eos) {
     const size_t ne = t->n + (eos >= 0);
@@ -382,6 +453,10 @@ static ft_status build_split(const build_ctx *b, const ft_data_recs *rs, ft_data
     ft_status s = FT_OK;
     for (size_t i = 0; i < rs->n && s == FT_OK; i++) {
         const ft_data_rec *r = &rs->r[i];
+        if (b->task == FT_TASK_SEQ2SEQ) {
+            s = seq2seq_example(b, r, d, &cap, ts);
+            continue;
+        }
         if (b->task == FT_TASK_CAUSAL_LM && (r->n_msgs > 0 || (r->prompt && r->response))) {
             s = instruction_example(b, r, d, &cap, ts);
             if (s != FT_OK)
@@ -641,6 +716,13 @@ ft_status ft_data_build(const ft_data_cfg *cfg, ft_task task, ft_tokenizer *tok,
         return ft_fail(FT_ERR_CONFIG, "data.max_windows: not with text pairs (data.text_pair_field)");
     if (cfg->max_windows > 1 && cfg->window_overlap < 0)
         return ft_fail(FT_ERR_CONFIG, "data.window_overlap: %d is negative", cfg->window_overlap);
+    if (task == FT_TASK_SEQ2SEQ && cfg->max_target_len != 0 && cfg->max_target_len < 2)
+        return ft_fail(FT_ERR_CONFIG, "data.max_target_length: %d is too small (a target token and the eos)",
+                       cfg->max_target_len);
+    if (task == FT_TASK_SEQ2SEQ && tok && lm_eos(tok) < 0)
+        return ft_fail(FT_ERR_CONFIG,
+                       "task seq2seq: the tokenizer has no end-of-sequence token (</s>), which ends every "
+                       "source and target");
     if (cfg->replay && task != FT_TASK_CAUSAL_LM)
         return ft_fail(FT_ERR_CONFIG,
                        "data.replay: only for task causal_lm (mixing general text into the stream)");
@@ -684,6 +766,12 @@ ft_status ft_data_build(const ft_data_cfg *cfg, ft_task task, ft_tokenizer *tok,
                 fprintf(summary, ", packed into %zu blocks", ts.blocks);
             if (ts.dropped_no_target)
                 fprintf(summary, ", %zu dropped (no response token left after truncation)", ts.dropped_no_target);
+            if (task == FT_TASK_SEQ2SEQ)
+                fprintf(summary,
+                        " (sources); targets: %zu tokens, %zu truncated to %d; %zu rows skipped (empty "
+                        "source or target)",
+                        ts.tgt_tokens, ts.tgt_truncated,
+                        cfg->max_target_len > 0 ? cfg->max_target_len : cfg->max_len, ts.empty);
             fprintf(summary, "\n");
             print_labels(summary, split_name[k], out[k], names, n_labels);
         }

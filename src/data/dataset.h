@@ -34,6 +34,10 @@ typedef struct {
                                     validation and test are untouched (few-shot runs) */
     int64_t train_limit_seed;    /* the draw's seed; < 0 = seed (the split stays seed's either way) */
     int64_t split_seed;          /* the train/validation/test split's seed; < 0 = seed */
+    /* seq2seq (task FT_TASK_SEQ2SEQ): the source is read from text_field and the target from response_field
+       (the recipe maps data.source_field / data.target_field onto them); max_len cuts the source */
+    const char *prefix;          /* put before every source ("summarize: "), NULL = none */
+    int max_target_len;          /* target tokens kept, eos included (0 = max_len) */
     const char *replay;          /* causal LM: general text mixed into the training examples */
     float replay_ratio;          /* share of the training examples that come from replay (0.25) */
     /* cleaning (each switchable) */
@@ -67,6 +71,9 @@ ft_status ft_data_append_eos(const ft_tokenizer *tok, ft_tok_ids *ids);
  * is appended, so it is always last. *truncated: content was dropped. type_ids move with the ids. */
 ft_status ft_data_fit(const ft_tokenizer *tok, ft_tok_ids *ids, size_t max_len, bool keep_tail,
                       bool append_eos, bool *truncated);
+/* Seq2seq's cut: ids end with the eos within max_len (the head kept), as HF's T5 tokenizer truncates: an eos
+ * the post-processor put last stays last, else one is appended (room made first). */
+ft_status ft_data_fit_eos(const ft_tokenizer *tok, ft_tok_ids *ids, size_t max_len, bool *truncated);
 /* data.max_windows: cut encoded ids (special tokens at both ends as the post-processor added them) into
  * windows that each fit max_len as ft_data_fit fits one text: the same leading/trailing special tokens (and
  * the eos with append_eos) in every window, consecutive windows sharing `overlap` content tokens, the last
@@ -113,6 +120,25 @@ ft_status ft_data_mail_text(const char *raw, size_t len, bool strip_headers, cha
 /* Every DIR/<group>/ *.txt as one mail row; label = the group name without an "easy-"/"hard-" prefix and a
  * "-<digits>" suffix (easy-ham-1 -> ham). n_recoded counts mails decoded from a non-UTF-8 charset. */
 ft_status ft_data_read_mail_dir(const char *dir, bool strip_headers, ft_data_recs *out, size_t *n_recoded);
+
+/* A mail's decoded Subject (NULL when the header is absent) and body text, as ft_data_mail_text decodes them.
+ */
+ft_status ft_data_mail_subject_body(const char *raw, size_t len, char **subject, char **body, bool *recoded);
+/* Subject-line pairs (task seq2seq, docs/seq2seq.md "Real data"): every mail of DIR/<group>/ *.txt whose
+ * group label (as ft_data_read_mail_dir names it) is `label` becomes a row with text = its body (lines
+ * holding a "Subject:" header, quoted or not, removed; cut to max_bytes at a character boundary, 0 = whole)
+ * and response = its Subject (ft_data_subject_clean). Mails without a subject left, or with an empty body,
+ * are skipped and counted. */
+typedef struct {
+    size_t mails, other_label, no_subject, empty_body, markers, recoded, pairs;
+} ft_data_subject_stats;
+ft_status ft_data_read_mail_subjects(const char *dir, const char *label, size_t max_bytes, ft_data_recs *out,
+                                     ft_data_subject_stats *st);
+/* A Subject without its reply / forward markers ("Re:", "Fwd:", "FW:", "AW:", "Re[2]:", repeated, also
+ * right after a leading "[list]" tag, which stays), whitespace normalized; malloc'd (NULL: out of memory). */
+char *ft_data_subject_clean(const char *subject);
+/* A body without its "Subject:" lines (quoted or not), cut to max_bytes (0 = whole); malloc'd. */
+char *ft_data_body_clean(const char *body, size_t max_bytes);
 
 /* Cleaning: what each step removed. */
 typedef struct {

@@ -339,45 +339,76 @@ static bool entity_text(const part_t *p, mbuf *b, bool want_html, bool *recoded,
     return found;
 }
 
-ft_status ft_data_mail_text(const char *raw, size_t len, bool strip_headers, char **out, bool *recoded) {
-    *out = NULL;
+/* A mail's parts, decoded: the Subject (whole_header false; *has_subject = the header exists) or the whole
+ * header block (whole_header) into head, the body text (text/plain, else text/html) into body. */
+static void mail_decode(const char *raw, size_t len, bool whole_header, mbuf *head, bool *has_subject,
+                        mbuf *body, bool *recoded) {
     *recoded = false;
+    *has_subject = false;
     part_t top;
     split_part(raw, raw + len, &top);
-    mbuf b = {0};
     char *ct = header(&top, "Content-Type");
     char *top_cs = ct ? param(ct, "charset") : NULL;
     free(ct);
-    if (strip_headers) {
+    if (!whole_header) {
         char *subj = header(&top, "Subject");
         if (subj) {
-            decode_words(&b, subj, top_cs, recoded);
-            mb_put(&b, "\n\n", 2);
+            decode_words(head, subj, top_cs, recoded);
+            *has_subject = true;
         }
         free(subj);
     } else {
         char *h = strndup(top.hdr, (size_t)(top.hdr_end - top.hdr));
         if (h)
-            decode_words(&b, h, top_cs, recoded);
+            decode_words(head, h, top_cs, recoded);
         else
-            b.oom = true;
+            head->oom = true;
         free(h);
-        mb_put(&b, "\n", 1);
     }
-    size_t before = b.n;
-    if (!entity_text(&top, &b, false, recoded, 0) || b.n == before)
-        entity_text(&top, &b, true, recoded, 0);
+    if (!entity_text(&top, body, false, recoded, 0) || body->n == 0)
+        entity_text(&top, body, true, recoded, 0);
     free(top_cs);
-    if (b.oom) {
-        free(b.p);
+}
+
+/* The malloc'd text of b ("" when empty), or NULL when out of memory (b freed either way). */
+static char *mb_take(mbuf *b) {
+    if (b->oom) {
+        free(b->p);
+        return NULL;
+    }
+    return b->p ? b->p : strdup("");
+}
+
+ft_status ft_data_mail_text(const char *raw, size_t len, bool strip_headers, char **out, bool *recoded) {
+    *out = NULL;
+    mbuf h = {0}, body = {0};
+    bool has_subject;
+    mail_decode(raw, len, !strip_headers, &h, &has_subject, &body, recoded);
+    if (strip_headers && has_subject) /* "Subject\n\nbody"; the header block then "\n" */
+        mb_put(&h, "\n\n", 2);
+    else if (!strip_headers)
+        mb_put(&h, "\n", 1);
+    if (body.p)
+        mb_put(&h, body.p, body.n);
+    h.oom |= body.oom;
+    free(body.p);
+    *out = mb_take(&h);
+    return *out ? FT_OK : ft_fail(FT_ERR_NOMEM, "out of memory");
+}
+
+ft_status ft_data_mail_subject_body(const char *raw, size_t len, char **subject, char **body, bool *recoded) {
+    *subject = *body = NULL;
+    mbuf h = {0}, b = {0};
+    bool has_subject;
+    mail_decode(raw, len, false, &h, &has_subject, &b, recoded);
+    char *sj = has_subject ? mb_take(&h) : (free(h.p), NULL), *bd = mb_take(&b);
+    if ((has_subject && !sj) || !bd) {
+        free(sj);
+        free(bd);
         return ft_fail(FT_ERR_NOMEM, "out of memory");
     }
-    if (!b.p) {
-        b.p = strdup("");
-        if (!b.p)
-            return ft_fail(FT_ERR_NOMEM, "out of memory");
-    }
-    *out = b.p;
+    *subject = sj;
+    *body = bd;
     return FT_OK;
 }
 
@@ -425,10 +456,13 @@ static void free_names(char **v, size_t n) {
     free(v);
 }
 
-ft_status ft_data_read_mail_dir(const char *dir, bool strip_headers, ft_data_recs *out, size_t *n_recoded) {
+/* Every DIR/<group>/ *.txt in name order, handed to fn with its group's label (easy-ham-1 -> ham). */
+typedef ft_status (*mail_fn)(void *ctx, const char *path, const char *label, size_t label_len,
+                             const char *raw, size_t len);
+
+static ft_status walk_mail_dir(const char *dir, mail_fn fn, void *ctx) {
     char **groups;
     size_t ng;
-    *n_recoded = 0;
     FT_TRY(list_dir(dir, NULL, &groups, &ng));
     ft_status s = ng ? FT_OK : ft_fail(FT_ERR_FORMAT, "%s: no subdirectories (one per label group)", dir);
     for (size_t g = 0; g < ng && s == FT_OK; g++) {
@@ -452,23 +486,170 @@ ft_status ft_data_read_mail_dir(const char *dir, bool strip_headers, ft_data_rec
             ft_path_join(path, sizeof path, gdir, files[i]);
             if ((s = ft_read_file(path, &buf, &len)) != FT_OK)
                 break;
-            ft_data_rec r = {0};
-            bool rec;
-            s = ft_data_mail_text(buf, len, strip_headers, &r.text, &rec);
+            s = fn(ctx, path, lab, ll, buf, len);
             free(buf);
-            *n_recoded += rec;
-            r.label = strndup(lab, ll);
-            r.file = strdup(path);
-            r.line = 1;
-            if (s == FT_OK && (!r.label || !r.file))
-                s = ft_fail(FT_ERR_NOMEM, "out of memory");
-            if (s == FT_OK)
-                s = ft_data_recs_push(out, &r);
-            else
-                ft_data_rec_free(&r);
         }
         free_names(files, nf);
     }
     free_names(groups, ng);
     return s;
+}
+
+typedef struct {
+    bool strip_headers;
+    ft_data_recs *out;
+    size_t *n_recoded;
+} text_ctx;
+
+static ft_status mail_row(void *ctx, const char *path, const char *label, size_t label_len, const char *raw,
+                          size_t len) {
+    text_ctx *c = ctx;
+    ft_data_rec r = {0};
+    bool rec;
+    ft_status s = ft_data_mail_text(raw, len, c->strip_headers, &r.text, &rec);
+    *c->n_recoded += rec;
+    r.label = strndup(label, label_len);
+    r.file = strdup(path);
+    r.line = 1;
+    if (s == FT_OK && (!r.label || !r.file))
+        s = ft_fail(FT_ERR_NOMEM, "out of memory");
+    if (s == FT_OK)
+        return ft_data_recs_push(c->out, &r);
+    ft_data_rec_free(&r);
+    return s;
+}
+
+ft_status ft_data_read_mail_dir(const char *dir, bool strip_headers, ft_data_recs *out, size_t *n_recoded) {
+    *n_recoded = 0;
+    text_ctx c = {strip_headers, out, n_recoded};
+    return walk_mail_dir(dir, mail_row, &c);
+}
+
+/* A reply or forward marker at s ("Re:", "RE :", "Fwd:", "FW:", "AW:", "Re[2]:"): its length, else 0. */
+static size_t reply_marker(const char *s) {
+    static const char *const M[] = {"re", "fwd", "fw", "aw"};
+    for (size_t k = 0; k < sizeof M / sizeof *M; k++) {
+        size_t n = strlen(M[k]);
+        if (strncasecmp(s, M[k], n))
+            continue;
+        if (s[n] == '[') { /* Re[2]: */
+            size_t d = n + 1;
+            while (isdigit((unsigned char)s[d]))
+                d++;
+            if (d == n + 1 || s[d] != ']')
+                continue;
+            n = d + 1;
+        }
+        while (s[n] == ' ')
+            n++;
+        if (s[n] == ':')
+            return n + 1;
+    }
+    return 0;
+}
+
+char *ft_data_subject_clean(const char *subject) {
+    char *ws = ft_data_norm_whitespace(subject);
+    if (!ws)
+        return NULL;
+    for (bool again = true; again;) { /* the markers at the start, or right after a leading [list] tag */
+        again = false;
+        size_t at = 0;
+        if (ws[0] == '[') {
+            const char *close = strchr(ws, ']');
+            at = close ? (size_t)(close - ws) + 1 : 0;
+            while (at && ws[at] == ' ')
+                at++;
+        }
+        for (size_t m; (m = reply_marker(ws + at)) > 0; again = true) {
+            while (ws[at + m] == ' ')
+                m++;
+            memmove(ws + at, ws + at + m, strlen(ws + at + m) + 1);
+        }
+    }
+    size_t n = strlen(ws);
+    while (n > 0 && ws[n - 1] == ' ') /* "[ILUG] Re:" leaves a trailing space */
+        ws[--n] = '\0';
+    return ws;
+}
+
+char *ft_data_body_clean(const char *body, size_t max_bytes) {
+    mbuf b = {0};
+    for (const char *p = body; *p;) {
+        const char *nl = strchr(p, '\n'), *e = nl ? nl + 1 : p + strlen(p), *q = p;
+        while (q < e && (*q == '>' || *q == ' ' || *q == '\t')) /* quoted header lines too */
+            q++;
+        if (strncasecmp(q, "subject:", 8))
+            mb_put(&b, p, (size_t)(e - p));
+        p = e;
+    }
+    if (b.n > max_bytes && max_bytes > 0) { /* cut at a character boundary */
+        size_t n = max_bytes;
+        while (n > 0 && ((unsigned char)b.p[n] & 0xC0) == 0x80)
+            n--;
+        b.p[n] = '\0';
+        b.n = n;
+    }
+    return mb_take(&b);
+}
+
+typedef struct {
+    const char *label;
+    size_t max_bytes;
+    ft_data_recs *out;
+    ft_data_subject_stats *st;
+} pair_ctx;
+
+static ft_status subject_row(void *ctx, const char *path, const char *label, size_t label_len,
+                             const char *raw, size_t len) {
+    pair_ctx *c = ctx;
+    ft_data_subject_stats *st = c->st;
+    st->mails++;
+    if (strlen(c->label) != label_len || strncmp(c->label, label, label_len)) {
+        st->other_label++;
+        return FT_OK;
+    }
+    char *subj, *body;
+    bool rec;
+    FT_TRY(ft_data_mail_subject_body(raw, len, &subj, &body, &rec));
+    st->recoded += rec;
+    ft_data_rec r = {0};
+    r.response = subj ? ft_data_subject_clean(subj) : NULL;
+    r.text = ft_data_body_clean(body, c->max_bytes);
+    ft_status s = (subj && !r.response) || !r.text ? ft_fail(FT_ERR_NOMEM, "out of memory") : FT_OK;
+    if (s == FT_OK &&
+        subj) { /* a marker went: the cleaned subject differs from the whitespace-normalized one */
+        char *w = ft_data_norm_whitespace(subj);
+        if (!w)
+            s = ft_fail(FT_ERR_NOMEM, "out of memory");
+        else
+            st->markers += strcmp(w, r.response) != 0;
+        free(w);
+    }
+    free(subj);
+    free(body);
+    char *bw = s == FT_OK ? ft_data_norm_whitespace(r.text) : NULL;
+    if (s == FT_OK && !bw)
+        s = ft_fail(FT_ERR_NOMEM, "out of memory");
+    if (s == FT_OK && (!r.response || !r.response[0]))
+        st->no_subject++;
+    else if (s == FT_OK && !bw[0])
+        st->empty_body++;
+    else if (s == FT_OK) {
+        r.label = strndup(label, label_len);
+        r.file = strdup(path);
+        r.line = 1;
+        s = r.label && r.file ? ft_data_recs_push(c->out, &r) : ft_fail(FT_ERR_NOMEM, "out of memory");
+        st->pairs += s == FT_OK;
+    }
+    free(bw);
+    ft_data_rec_free(&r);
+    return s;
+}
+
+ft_status ft_data_read_mail_subjects(const char *dir, const char *label, size_t max_bytes, ft_data_recs *out,
+                                     ft_data_subject_stats *st) {
+    memset(st, 0, sizeof *st);
+    pair_ctx c = {label, max_bytes, out, st};
+    return walk_mail_dir(dir, subject_row, &c);
 }

@@ -528,6 +528,30 @@ ft_status ft_batch_collate(const ft_dataset *d, const size_t *idx, int n, int ma
     }
     out->B = n;
     out->T = T;
+    int Td = 0; /* seq2seq: the decoder's length */
+    for (int i = 0; i < n; i++)
+        Td = d->ex[idx[i]].dec_len > Td ? d->ex[idx[i]].dec_len : Td;
+    if (Td > 0) {
+        const size_t dcells = (size_t)n * (size_t)Td;
+        int32_t *lab = malloc(dcells * sizeof *lab);
+        if (!lab || !(out->decoder_mask = malloc(dcells * sizeof(int32_t)))) {
+            free(lab);
+            ft_batch_free(out);
+            return ft_fail(FT_ERR_NOMEM, "out of memory");
+        }
+        free(out->labels);
+        out->labels = lab;
+        out->T_dec = Td;
+        for (int i = 0; i < n; i++) {
+            const ft_example *e = &d->ex[idx[i]];
+            for (int t = 0; t < Td; t++) {
+                const size_t c = (size_t)i * (size_t)Td + (size_t)t;
+                const bool real = t < e->dec_len;
+                out->labels[c] = real ? e->labels[t] : -100;
+                out->decoder_mask[c] = real ? 1 : 0;
+            }
+        }
+    }
     for (int i = 0; i < n; i++) {
         const ft_example *e = &d->ex[idx[i]];
         for (int t = 0; e->type_ids && t < T && t < e->len; t++) /* pads keep type 0 */
@@ -539,7 +563,8 @@ ft_status ft_batch_collate(const ft_dataset *d, const size_t *idx, int n, int ma
             bool real = t < e->len && t < max_len;
             out->input_ids[c] = real ? e->ids[t] : pad_id;
             out->mask[c] = real ? 1 : 0;
-            out->labels[c] = real ? (e->labels ? e->labels[t] : e->ids[t]) : -100;
+            if (Td == 0)
+                out->labels[c] = real ? (e->labels ? e->labels[t] : e->ids[t]) : -100;
         }
     }
     return FT_OK;

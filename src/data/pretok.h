@@ -27,6 +27,8 @@ typedef struct {
     int32_t doc;        /* windowed classification/regression (data.max_windows): the text this window
                            comes from, 0..n_docs-1 in split order */
     int32_t image;      /* image classification (len 0, no ids): the image's index in d->img->set */
+    int dec_len;        /* seq2seq (> 0): labels[0..dec_len) are the decoder's labels (target ids + eos), not
+                           per source token; ids[0..len) the encoder's input */
 } ft_example;
 
 typedef struct {
@@ -42,6 +44,8 @@ typedef struct {
                       mean of its windows' logits. 0: each example is one text */
     const struct ft_img_source *img; /* images (train/img_task.h): batches carry the pixels of ex[i].image
                                         (ft_img_source_fill after ft_batch_collate); borrowed */
+    const struct ft_s2s_eval *s2s;   /* seq2seq: how evaluations generate and score text (eval/seq2seq.h);
+                                        borrowed, NULL = the loss only */
 } ft_dataset;
 
 /* Read a JSONL file of pre-tokenized examples; errors name file:line and the field. A row's class
@@ -63,7 +67,9 @@ void ft_dataset_free(ft_dataset *d);
 ft_status ft_dataset_copy_labels(ft_dataset *d, char *const *names, int n);
 
 /* Build a right-padded batch of examples idx[0..n) truncated to max_len: pads get mask 0 and label -100.
- * T = the longest (truncated) example. pad_id fills input_ids at pads. */
+ * T = the longest (truncated) example. pad_id fills input_ids at pads. Seq2seq examples (dec_len > 0) give
+ * an encoder-decoder batch: T_dec = the longest target, labels [B*T_dec] padded with -100, decoder_mask 1 on
+ * the target positions (decoder_input_ids left NULL: the model shifts the labels right, as HF). */
 ft_status ft_batch_collate(const ft_dataset *d, const size_t *idx, int n, int max_len, int32_t pad_id,
                            ft_batch *out);
 /* The T that ft_batch_collate gives those examples (at least 1). */

@@ -38,7 +38,9 @@ typedef enum {
     FT_TASK_REGRESSION,
     FT_TASK_QA,
     FT_TASK_TOKEN_CLS,
-    FT_TASK_MASKED_LM /* encoders: CE on the labelled (masked) positions, HF *ForMaskedLM */
+    FT_TASK_MASKED_LM, /* encoders: CE on the labelled (masked) positions, HF *ForMaskedLM */
+    FT_TASK_SEQ2SEQ    /* data and runs only: source -> target pairs for an encoder-decoder (T5), whose
+                          head is its LM head (m->task stays FT_TASK_CAUSAL_LM) */
 } ft_task;
 /* FT_TASK_QA: extractive question answering (HF *ForQuestionAnswering, encoders only): qa_outputs
  * [2, hidden] + bias on every token gives start and end logits; loss (CE(start) + CE(end)) / 2. */

@@ -448,6 +448,14 @@ ft_status ft_recipe_validate(const ft_recipe *r) {
     NEED(r->data_train_limit >= 0, "recipe: data.train_limit must be >= 0 (0 = every training row)");
     NEED(!r->data_replay || (r->data_replay_ratio > 0 && r->data_replay_ratio < 1),
          "recipe: data.replay_ratio must be in (0, 1)");
+    NEED(
+        r->data_max_source_length >= 0 && r->data_max_target_length >= 0 && r->eval_max_new_tokens >= 0 &&
+            r->eval_generate_limit >= 0,
+        "recipe: data.max_source_length, data.max_target_length, eval.max_new_tokens and eval.generate_limit "
+        "must be >= 0");
+    NEED(
+        r->data_max_source_length != 1 && r->data_max_target_length != 1,
+        "recipe: data.max_source_length and data.max_target_length must be at least 2 (a token and the eos)");
     NEED(r->data_val_ratio >= 0 && r->data_test_ratio >= 0 && r->data_val_ratio + r->data_test_ratio < 1,
          "recipe: data.val_ratio and data.test_ratio must be >= 0 with a sum below 1");
     return FT_OK;

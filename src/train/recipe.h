@@ -15,9 +15,9 @@
     X(tokenizer, "tokenizer", STR, NULL, NULL, "tokenizer directory or file (default: the model directory)") \
     X(task, "task", ENUM, "causal_lm",                                                                       \
       "classification|regression|causal_lm|instruction|question_answering|token_classification|masked_lm|"   \
-      "image_classification",                                                                                \
+      "image_classification|seq2seq",                                                                        \
       "what is trained (question_answering, token_classification, masked_lm: encoders, docs/encoders.md; "   \
-      "image_classification: vit, docs/vision.md)")                                                          \
+      "image_classification: vit, docs/vision.md; seq2seq: t5/mt5, source -> target, docs/seq2seq.md)")      \
     X(method, "method", ENUM, "full", "full|lora|adapter|prompt|bitfit|ia3", "fine-tuning method")           \
     X(seed, "seed", INT, "42", NULL, "seed for shuffling, dropout, head and adapter init, data splits")      \
     X(output_dir, "output_dir", STR, NULL, NULL,                                                             \
@@ -136,6 +136,16 @@
       "token_classification: the tag set in id order, comma-separated (default: the training tags, "         \
       "sorted); "                                                                                            \
       "image_classification: names of the numbered classes of IDX / pixel data, in id order")                \
+    X(data_source_field, "data.source_field", STR, "source", NULL,                                           \
+      "seq2seq: field holding the input text (the encoder's)")                                               \
+    X(data_target_field, "data.target_field", STR, "target", NULL,                                           \
+      "seq2seq: field holding the text to generate (the decoder's labels)")                                  \
+    X(data_prefix, "data.prefix", STR, NULL, NULL,                                                           \
+      "seq2seq: text put before every source, e.g. \"summarize: \" (T5's task prefixes)")                    \
+    X(data_max_source_length, "data.max_source_length", INT, "0", NULL,                                      \
+      "seq2seq: source tokens kept, eos included (longer ones cut and counted; 0 = train.seq_len)")          \
+    X(data_max_target_length, "data.max_target_length", INT, "0", NULL,                                      \
+      "seq2seq: target tokens kept, eos included (longer ones cut and counted; 0 = train.seq_len)")          \
     X(data_label_all_tokens, "data.label_all_tokens", BOOL, "false", NULL,                                   \
       "token_classification: label every piece of a word (B- as I-), not only the first")                    \
     X(data_val_limit, "data.val_limit", INT, "0", NULL,                                                      \
@@ -187,7 +197,15 @@
     X(eval_batch_size, "eval.batch_size", INT, "0", NULL, "evaluation batch size (0 = train.batch_size)")    \
     X(eval_metric, "eval.metric", STR, "loss", NULL,                                                         \
       "metric for the best checkpoint and early stopping: loss, perplexity, accuracy, f1_macro, f1_micro, "  \
-      "f1_weighted, precision_macro, recall_macro, mse, mae, r2, exact_match, f1 (question answering)")      \
+      "f1_weighted, precision_macro, recall_macro, mse, mae, r2, exact_match, f1 (question answering; "      \
+      "seq2seq's generated text too), rouge1, rouge2, rougeL, rougeLsum, bleu (seq2seq)")                    \
+    X(eval_generate, "eval.generate", BOOL, "true", NULL,                                                    \
+      "seq2seq: generate for the validation/test examples at each evaluation and score the text (rouge1, "   \
+      "rouge2, rougeL, rougeLsum, bleu, exact_match, f1) besides the loss")                                  \
+    X(eval_max_new_tokens, "eval.max_new_tokens", INT, "0", NULL,                                            \
+      "seq2seq: generated tokens at most, eos included (0 = data.max_target_length)")                        \
+    X(eval_generate_limit, "eval.generate_limit", INT, "0", NULL,                                            \
+      "seq2seq: generate for the first N examples of the set only (0 = all; the loss uses all)")             \
     X(eval_mode, "eval.mode", ENUM, "auto", "auto|min|max",                                                  \
       "whether lower or higher eval.metric is better (auto: by name)")                                       \
     X(early_stopping_patience, "early_stopping.patience", INT, "0", NULL,                                    \

@@ -79,6 +79,15 @@ ft_status ft_runcfg_write_info(const ft_recipe *r, const ft_dataset *tr, const c
     add_str(j, "messages_field", r->data_messages_field);
     add_str(j, "chat_template", r->data_chat_template);
     cJSON_AddNumberToObject(j, "seq_len", (double)r->train_seq_len);
+    if (ft_runcfg_task(r->task) == FT_TASK_SEQ2SEQ) { /* what eval needs to read pairs as training did */
+        int src, tgt;
+        ft_runcfg_s2s_lengths(r, &src, &tgt);
+        add_str(j, "source_field", r->data_source_field);
+        add_str(j, "target_field", r->data_target_field);
+        add_str(j, "prefix", r->data_prefix);
+        cJSON_AddNumberToObject(j, "max_source_length", (double)src);
+        cJSON_AddNumberToObject(j, "max_target_length", (double)tgt);
+    }
     if (ft_runcfg_task(r->task) == FT_TASK_TOKEN_CLS) { /* the reader's fields (also in recipe.yaml) */
         add_str(j, "tokens_field", r->data_tokens_field);
         add_str(j, "tags_field", r->data_tags_field);
@@ -165,6 +174,31 @@ void ft_runcfg_data(const ft_recipe *r, ft_data_cfg *c) {
     c->aug_p_synonym = (float)r->data_aug_p_synonym;
     c->wordnet_dir = r->data_wordnet_dir;
     c->seed = (uint64_t)r->seed;
+    if (ft_runcfg_task(r->task) == FT_TASK_SEQ2SEQ)
+        ft_runcfg_data_s2s(r, c);
+}
+
+void ft_runcfg_s2s_lengths(const ft_recipe *r, int *src, int *tgt) {
+    *src = (int)(r->data_max_source_length > 0 ? r->data_max_source_length : r->train_seq_len);
+    *tgt = (int)(r->data_max_target_length > 0 ? r->data_max_target_length : r->train_seq_len);
+}
+
+void ft_runcfg_data_s2s(const ft_recipe *r, ft_data_cfg *c) {
+    c->text_field = r->data_source_field;
+    c->response_field = r->data_target_field;
+    c->prefix = r->data_prefix;
+    ft_runcfg_s2s_lengths(r, &c->max_len, &c->max_target_len);
+    c->pack = false;
+}
+
+void ft_runcfg_s2s_eval(const ft_recipe *r, ft_tokenizer *tok, ft_s2s_eval *e) {
+    memset(e, 0, sizeof *e);
+    int src, tgt;
+    ft_runcfg_s2s_lengths(r, &src, &tgt);
+    e->tok = tok;
+    ft_gen_cfg_default(&e->gen); /* greedy, stops at the eos */
+    e->gen.max_new_tokens = (int)(r->eval_max_new_tokens > 0 ? r->eval_max_new_tokens : tgt);
+    e->limit = r->eval_generate_limit > 0 ? (size_t)r->eval_generate_limit : 0;
 }
 
 /* peft.init_from: the adapter's adapter_config.json decides the method and its options. A recipe key
@@ -266,6 +300,8 @@ ft_task ft_runcfg_task(const char *t) {
         return FT_TASK_TOKEN_CLS;
     if (!strcmp(t, "masked_lm"))
         return FT_TASK_MASKED_LM;
+    if (!strcmp(t, "seq2seq"))
+        return FT_TASK_SEQ2SEQ;
     return FT_TASK_CAUSAL_LM;
 }
 void ft_runcfg_steps(const ft_recipe *r, size_t n_train, int world, int64_t *steps, int64_t *warmup) {
@@ -299,6 +335,11 @@ ft_status ft_runcfg_train(const ft_recipe *r, int64_t steps, int64_t warmup, int
     tc->batch_size = (int)r->train_batch_size;
     tc->grad_accum = (int)r->train_grad_accum;
     tc->seq_len = (int)r->train_seq_len;
+    if (ft_runcfg_task(r->task) == FT_TASK_SEQ2SEQ) { /* the longer side: the arena's T (t5_act_bytes) */
+        int src, tgt;
+        ft_runcfg_s2s_lengths(r, &src, &tgt);
+        tc->seq_len = src > tgt ? src : tgt;
+    }
     tc->eval_batch_size = (int)r->eval_batch_size;
     tc->pad_id = pad_id;
     tc->lr = (float)r->optim_lr;
@@ -340,6 +381,7 @@ const char *ft_runcfg_task_name(ft_task task) {
     case FT_TASK_TOKEN_CLS: return "token_classification";
     case FT_TASK_QA: return "question_answering";
     case FT_TASK_MASKED_LM: return "masked_lm";
+    case FT_TASK_SEQ2SEQ: return "seq2seq";
     default: return "causal_lm";
     }
 }
@@ -369,14 +411,27 @@ ft_status ft_runcfg_datasets(const ft_recipe *r, ft_tokenizer *tok, ft_dataset *
     return ft_data_build(&dc, ft_runcfg_task(r->task), tok, tr, va, te, summary);
 }
 
+ft_status ft_runcfg_task_fits(const ft_recipe *r, const ft_model *m) {
+    const ft_task task = ft_runcfg_task(r->task);
+    if (ft_model_is_t5(m) && task != FT_TASK_SEQ2SEQ) /* its data are source -> target pairs */
+        return ft_fail(FT_ERR_CONFIG,
+                       "%s: an encoder-decoder (%s) trains on source -> target pairs: set task seq2seq; task "
+                       "%s does not fit it (docs/seq2seq.md)",
+                       r->model, m->cfg.model_type, r->task ? r->task : "causal_lm");
+    if (task == FT_TASK_SEQ2SEQ && !ft_model_is_t5(m))
+        return ft_fail(
+            FT_ERR_CONFIG,
+            "%s: task seq2seq needs an encoder-decoder model (t5, mt5); this is a %s, which has no "
+            "encoder and decoder to map a source onto a target (docs/seq2seq.md)",
+            r->model, m->cfg.model_type);
+    if (task == FT_TASK_SEQ2SEQ && r->data_pack)
+        return ft_fail(FT_ERR_CONFIG, "data.pack: not with task seq2seq (every source has its own target)");
+    return FT_OK;
+}
+
 ft_status ft_runcfg_head(const ft_recipe *r, ft_model *m, const ft_dataset *tr) {
     const ft_task task = ft_runcfg_task(r->task);
-    if (ft_model_is_t5(m)) /* its data are source -> target pairs: task seq2seq, the next step of issue 16 */
-        return ft_fail(
-            FT_ERR_UNSUPPORTED,
-            "%s: training an encoder-decoder needs task seq2seq (source -> target pairs), which is not "
-            "implemented yet; task %s does not fit it (docs/seq2seq.md)",
-            m->cfg.model_type, r->task ? r->task : "causal_lm");
+    FT_TRY(ft_runcfg_task_fits(r, m));
     if (task == FT_TASK_SEQ_CLS) {
         if (tr->n_labels < 2)
             return ft_fail(FT_ERR_CONFIG, "%s: classification needs at least two labels in the training data",
@@ -406,7 +461,7 @@ ft_status ft_runcfg_method(ft_recipe *r, ft_model *m) {
         if (ls != FT_OK)
             return ft_fail_ctx(ls, "peft.init_from %s", r->peft_init_from);
         FT_TRY(ft_runcfg_adopt_adapter(r, m, r->peft_init_from));
-        if (m->task != task)
+        if (m->task != (task == FT_TASK_SEQ2SEQ ? FT_TASK_CAUSAL_LM : task)) /* seq2seq: T5's LM head */
             return ft_fail(FT_ERR_CONFIG, "peft.init_from %s: the adapter %s, but task is %s",
                            r->peft_init_from,
                            m->task == FT_TASK_SEQ_CLS      ? "has a classification head"

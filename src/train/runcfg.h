@@ -6,6 +6,7 @@
 #define FT_RUNCFG_H
 
 #include "data/dataset.h"
+#include "eval/seq2seq.h"
 #include "models/model.h"
 #include "peft/peft.h"
 #include "tokenizer/tokenizer.h"
@@ -18,6 +19,13 @@ ft_task ft_runcfg_task(const char *task);
 const char *ft_runcfg_task_name(ft_task task);
 /* The data config of a recipe (strings point into r). */
 void ft_runcfg_data(const ft_recipe *r, ft_data_cfg *c);
+/* task seq2seq: the source and target lengths (data.max_source_length / max_target_length, 0 =
+ * train.seq_len), the data fields and lengths of c (source -> text_field, target -> response_field, prefix),
+ * and the evaluation's generation settings (greedy, eval.max_new_tokens, eval.generate_limit; tok borrowed).
+ */
+void ft_runcfg_s2s_lengths(const ft_recipe *r, int *src, int *tgt);
+void ft_runcfg_data_s2s(const ft_recipe *r, ft_data_cfg *c);
+void ft_runcfg_s2s_eval(const ft_recipe *r, ft_tokenizer *tok, ft_s2s_eval *e);
 /* The PEFT config of a recipe's method and its keys (strings point into r). */
 ft_status ft_runcfg_peft(const ft_recipe *r, ft_peft_cfg *c);
 /* peft.init_from: the adapter's adapter_config.json decides the method and its options; a recipe key
@@ -37,6 +45,9 @@ void ft_runcfg_dropout(const ft_recipe *r, ft_model *m);
  * answering or token classification (their readers live with the CLI). summary may be NULL. */
 ft_status ft_runcfg_datasets(const ft_recipe *r, ft_tokenizer *tok, ft_dataset *tr, ft_dataset *va,
                              ft_dataset *te, FILE *summary);
+/* The recipe's task fits the model: task seq2seq needs an encoder-decoder (t5, mt5), which trains on no
+ * other task; data.pack is refused with seq2seq. ft_runcfg_head checks it too. */
+ft_status ft_runcfg_task_fits(const ft_recipe *r, const ft_model *m);
 /* The head the task needs (classification: as many classes as the training labels; regression; token
  * classification), kept when the model already has it. */
 ft_status ft_runcfg_head(const ft_recipe *r, ft_model *m, const ft_dataset *tr);

@@ -50,7 +50,7 @@ static bool known_task(const char *s) {
     return !strcmp(s, "causal_lm") || !strcmp(s, "instruction") || !strcmp(s, "classification") ||
            !strcmp(s, "regression") || !strcmp(s, "question_answering") ||
            !strcmp(s, "token_classification") || !strcmp(s, "masked_lm") ||
-           !strcmp(s, "image_classification");
+           !strcmp(s, "image_classification") || !strcmp(s, "seq2seq");
 }
 
 ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const char *task, bool need_task,
@@ -79,10 +79,11 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
         task = NULL;
     if (task) {
         if (!known_task(task)) {
-            s = ft_fail(FT_ERR_ARG,
-                        "--task '%s' is not causal_lm, instruction, classification, regression, "
-                        "question_answering, token_classification, masked_lm or image_classification",
-                        task);
+            s = ft_fail(
+                FT_ERR_ARG,
+                "--task '%s' is not causal_lm, instruction, classification, regression, "
+                "question_answering, token_classification, masked_lm, image_classification or seq2seq",
+                task);
             goto fail;
         }
         t->task = task;
@@ -201,6 +202,16 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
                     adapter ? adapter : base, t->task, qa ? "has no" : "has");
         goto fail;
     }
+    if (ft_model_is_t5(t->m) && !task && !t->info) /* a plain T5 checkpoint: what it does is seq2seq */
+        t->task = "seq2seq";
+    const bool s2s = !strcmp(t->task, "seq2seq");
+    if (s2s != ft_model_is_t5(t->m)) {
+        s = ft_fail(FT_ERR_CONFIG,
+                    s2s ? "%s: task seq2seq needs an encoder-decoder model (t5, mt5), not a %s"
+                        : "%s: an encoder-decoder (%s) does task seq2seq only",
+                    adapter ? adapter : base, t->m->cfg.model_type);
+        goto fail;
+    }
     const bool mlm = !strcmp(t->task, "masked_lm");
     if (mlm && t->m->task != FT_TASK_MASKED_LM) {
         s = ft_fail(FT_ERR_CONFIG, "%s: task masked_lm, but the model has no masked-LM head",
@@ -265,7 +276,6 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
     FIELD("prompt_field", prompt_field)
     FIELD("response_field", response_field)
     FIELD("messages_field", messages_field)
-#undef FIELD
     d->text_pair_field = jstr(t->info, "text_pair_field");
     d->chat_template = t->chat_template;
     if ((f = jstr(t->info, "data_format")) != NULL && strcmp(f, "pretokenized"))
@@ -285,6 +295,25 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
     d->max_windows = (int)t->rec.data_max_windows;
     d->window_overlap = (int)t->rec.data_window_overlap;
     d->max_len = t->seq_len;
+    if (s2s) { /* the pairs as training read them: fields, prefix, source and target lengths */
+        const cJSON *ms = cJSON_GetObjectItemCaseSensitive(t->info, "max_source_length"),
+                    *mt = cJSON_GetObjectItemCaseSensitive(t->info, "max_target_length");
+        ft_runcfg_data_s2s(&t->rec, d);
+        FIELD("source_field", text_field)
+        FIELD("target_field", response_field)
+        FIELD("prefix", prefix)
+        if (cJSON_IsNumber(ms) && ms->valuedouble >= 2)
+            d->max_len = (int)ms->valuedouble;
+        if (cJSON_IsNumber(mt) && mt->valuedouble >= 2)
+            d->max_target_len = (int)mt->valuedouble;
+        t->seq_len = d->max_len > d->max_target_len ? d->max_len : d->max_target_len;
+        ft_runcfg_s2s_eval(&t->rec, t->tok, &t->s2s);
+        if (!(t->rec.eval_max_new_tokens > 0))
+            t->s2s.gen.max_new_tokens = d->max_target_len;
+        t->s2s.limit = 0;
+        t->s2s_generate = true;
+    }
+#undef FIELD
     return FT_OK;
 #undef CHECK
 fail:
@@ -325,8 +354,31 @@ ft_status ft_trained_clean(const ft_trained *t, const char *text, char **out) {
     return FT_OK;
 }
 
+ft_status ft_trained_encode_source(ft_trained *t, const char *text, ft_tok_ids *ids) {
+    char *clean;
+    FT_TRY(ft_trained_clean(t, text, &clean));
+    const char *pre = t->data.prefix ? t->data.prefix : "";
+    const size_t np = strlen(pre), nc = strlen(clean);
+    char *src = malloc(np + nc + 1);
+    if (!src) {
+        free(clean);
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    }
+    memcpy(src, pre, np);
+    memcpy(src + np, clean, nc + 1);
+    free(clean);
+    bool cut;
+    ft_status s = ft_tok_encode(t->tok, src, np + nc, true, ids);
+    free(src);
+    if (s == FT_OK) /* the eos last, cut to the source length training used */
+        s = ft_data_fit_eos(t->tok, ids, (size_t)(t->data.max_len > 1 ? t->data.max_len : 2), &cut);
+    return s;
+}
+
 ft_status ft_trained_encode_prompt(ft_trained *t, const char *tmpl, const char *system,
                                    const ft_data_msg *msgs, int n_msgs, const char *prompt, ft_tok_ids *ids) {
+    if (!strcmp(t->task, "seq2seq") && !tmpl && n_msgs == 0) /* the encoder's input, as training made it */
+        return ft_trained_encode_source(t, prompt, ids);
     if (tmpl) {
         ft_tok_msg m[64];
         size_t n = 0;

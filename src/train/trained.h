@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 
 #include "data/dataset.h"
+#include "eval/seq2seq.h"
 #include "image/image.h"
 #include "models/model.h"
 #include "tokenizer/tokenizer.h"
@@ -28,6 +29,8 @@ typedef struct {
     ft_recipe rec;             /* OUT/recipe.yaml when present, else the defaults */
     bool image;                /* an image model (vit): no tokenizer; inputs go through img_proc */
     ft_img_proc img_proc; /* the output's preprocessor_config.json, else the base model's / ViT's defaults */
+    bool s2s_generate;    /* seq2seq: evaluation generates and scores text (default true) */
+    ft_s2s_eval s2s;      /* seq2seq: its settings (the recipe's eval.max_new_tokens; every row: limit 0) */
 } ft_trained;
 
 /* model_dir: a full checkpoint or an adapter dir; adapter_dir (may be NULL): an adapter for the base;
@@ -50,9 +53,14 @@ ft_status ft_trained_classify(ft_trained *t, struct ft_kv *kv, const char *text,
                               float *logits, double *probs, int *best);
 /* A generation prompt's ids: the chat template's turns (system, msgs, then prompt as the user's, and
  * the assistant header), or the plain text (a trailing special token the post-processor appends, e.g.
- * EOS/SEP, is dropped: the model continues the text). tmpl NULL = no template. */
+ * EOS/SEP, is dropped: the model continues the text; a seq2seq model's source keeps it: see
+ * ft_trained_encode_source). tmpl NULL = no template. */
 ft_status ft_trained_encode_prompt(ft_trained *t, const char *tmpl, const char *system,
                                    const ft_data_msg *msgs, int n_msgs, const char *prompt, ft_tok_ids *ids);
+/* seq2seq: a source as training encoded it (cleaned, data.prefix before it, the post-processor's special
+ * tokens, ending with the eos, cut to the source length); ft_trained_encode_prompt does this for a seq2seq
+ * model given a plain prompt. */
+ft_status ft_trained_encode_source(ft_trained *t, const char *text, ft_tok_ids *ids);
 /* The id of the template's end-of-turn token (<|im_end|>, <|eot_id|>) that ends a reply, -1 if none. */
 int32_t ft_trained_turn_end_id(const ft_trained *t, const char *tmpl);
 

@@ -14,6 +14,7 @@ ft_task ft_trained_task(const ft_trained *t) {
     return !strcmp(t->task, "classification") || !strcmp(t->task, "image_classification") ? FT_TASK_SEQ_CLS
            : !strcmp(t->task, "regression")                                               ? FT_TASK_REGRESSION
            : !strcmp(t->task, "masked_lm")                                                ? FT_TASK_MASKED_LM
+           : !strcmp(t->task, "seq2seq")                                                  ? FT_TASK_SEQ2SEQ
                                                                                           : FT_TASK_CAUSAL_LM;
 }
 
@@ -91,6 +92,10 @@ ft_status ft_trained_eval_file(ft_trained *t, const char *data, int batch_size, 
         if (s == FT_OK && tk == FT_TASK_SEQ_CLS)
             s = remap_labels(t, &ds);
     }
+    if (s == FT_OK && tk == FT_TASK_SEQ2SEQ && ds.n == 0)
+        s = ft_fail(FT_ERR_FORMAT, "%s: no source/target pair to evaluate", data);
+    if (s == FT_OK && tk == FT_TASK_SEQ2SEQ && t->s2s_generate)
+        ds.s2s = &t->s2s; /* generate from every source and score the text */
     ft_mlm mlm = {0};
     if (s == FT_OK && tk == FT_TASK_MASKED_LM) { /* the run's masking settings and seed: fixed masks */
         if (!t->tok)
@@ -118,6 +123,8 @@ ft_status ft_trained_eval_file(ft_trained *t, const char *data, int batch_size, 
     }
     if (s == FT_OK && tk == FT_TASK_SEQ_CLS && !res->has_cls)
         s = ft_fail(FT_ERR_INTERNAL, "no classification predictions were made");
+    if (s == FT_OK && ds.s2s && !res->has_gen)
+        s = ft_fail(FT_ERR_INTERNAL, "no text was generated");
     if (s == FT_OK && tk == FT_TASK_REGRESSION && !res->has_reg)
         s = ft_fail(FT_ERR_INTERNAL, "no regression predictions were made");
     if (s == FT_OK)

@@ -47,9 +47,10 @@ typedef struct {
     int sign;
 } metric_info;
 static const metric_info METRICS[] = {
-    {"loss", -1},       {"perplexity", -1},     {"accuracy", 1},     {"f1_macro", 1}, {"f1_micro", 1},
-    {"f1_weighted", 1}, {"precision_macro", 1}, {"recall_macro", 1}, {"mse", -1},     {"mae", -1},
-    {"r2", 1},          {"exact_match", 1},     {"precision", 1},    {"recall", 1},   {"f1", 1},
+    {"loss", -1},       {"perplexity", -1},     {"accuracy", 1},     {"f1_macro", 1},  {"f1_micro", 1},
+    {"f1_weighted", 1}, {"precision_macro", 1}, {"recall_macro", 1}, {"mse", -1},      {"mae", -1},
+    {"r2", 1},          {"exact_match", 1},     {"precision", 1},    {"recall", 1},    {"f1", 1},
+    {"rouge1", 1},      {"rouge2", 1},          {"rougeL", 1},       {"rougeLsum", 1}, {"bleu", 1},
 };
 
 int ft_eval_metric_sign(const char *name) {
@@ -89,6 +90,23 @@ double ft_eval_metric(const ft_eval_result *r, const char *n) {
     if (r->has_qa) {
         if (!strcmp(n, "exact_match")) return r->qa.exact_match;
         if (!strcmp(n, "f1")) return r->qa.f1;
+    }
+    if (r->has_gen) {
+        const ft_s2s_score *g = &r->gen;
+        if (!strcmp(n, "rouge1"))
+            return g->rouge1;
+        if (!strcmp(n, "rouge2"))
+            return g->rouge2;
+        if (!strcmp(n, "rougeL"))
+            return g->rougeL;
+        if (!strcmp(n, "rougeLsum"))
+            return g->rougeLsum;
+        if (!strcmp(n, "bleu"))
+            return g->bleu;
+        if (!strcmp(n, "exact_match"))
+            return g->exact_match;
+        if (!strcmp(n, "f1"))
+            return g->f1;
     }
     if (r->has_reg) {
         if (!strcmp(n, "mse")) return r->reg.mse;
@@ -398,6 +416,10 @@ ft_status ft_train_evaluate(ft_model *m, const ft_dataset *d, int batch_size, in
         }
         if (s == FT_OK && qa && have_logits)
             s = qa_logits_score(d, &ql, out);
+        if (s == FT_OK && d->s2s) { /* seq2seq: generate from the sources, score against the targets */
+            s = ft_s2s_generate_score(m, d, d->s2s, &out->gen, NULL);
+            out->has_gen = s == FT_OK;
+        }
     }
     free(ql.buf);
     free(ql.at);
@@ -486,10 +508,10 @@ static ft_status log_scalars(run *r, int64_t step, const char *const *keys, cons
     if (r->cfg->log)
         FT_TRY(ft_log_write(r->cfg->log, step, now, keys, vals, n));
     if (r->cfg->tb) {
-        float f[16];
-        for (size_t i = 0; i < n && i < 16; i++)
+        float f[24];
+        for (size_t i = 0; i < n && i < 24; i++)
             f[i] = (float)vals[i];
-        FT_TRY(ft_tb_scalars(r->cfg->tb, step, now, keys, f, n < 16 ? n : 16));
+        FT_TRY(ft_tb_scalars(r->cfg->tb, step, now, keys, f, n < 24 ? n : 24));
     }
     return FT_OK;
 }
@@ -550,7 +572,8 @@ static ft_status share_eval(run *r, bool *improved, bool *stop_early) {
  * as one process evaluating alone, N times faster. The metrics of the other tasks need every prediction in
  * one place and stay rank 0's. */
 static bool eval_sharded(const run *r) {
-    return r->world > 1 && (r->m->task == FT_TASK_CAUSAL_LM || r->m->task == FT_TASK_MASKED_LM);
+    return r->world > 1 && !r->val->s2s &&
+           (r->m->task == FT_TASK_CAUSAL_LM || r->m->task == FT_TASK_MASKED_LM);
 }
 
 static ft_status evaluate_loss_sharded(run *r, ft_eval_result *out) {
@@ -602,17 +625,20 @@ static ft_status evaluate_here(run *r, bool *improved_out, bool *stop_early) {
     ft_eval_result_free(&r->res->eval);
     r->res->eval = ev;
     r->res->has_eval = true;
-    const char *keys[16];
-    double vals[16];
+    const char *keys[24];
+    double vals[24];
     size_t n = 0;
-    static const char *const NAMES[] = {"loss",   "perplexity", "accuracy",    "f1_macro",  "f1_weighted",
-                                        "precision_macro", "recall_macro", "mse", "mae", "r2",
-                                        "exact_match", "precision", "recall", "f1"};
-    static const char *const TAGS[] = {"eval/loss",        "eval/perplexity",   "eval/accuracy",
-                                       "eval/f1_macro",    "eval/f1_weighted",  "eval/precision_macro",
+    static const char *const NAMES[] = {
+        "loss",   "perplexity", "accuracy", "f1_macro",    "f1_weighted", "precision_macro", "recall_macro",
+        "mse",    "mae",        "r2",       "exact_match", "precision",   "recall",          "f1",
+        "rouge1", "rouge2",     "rougeL",   "rougeLsum",   "bleu"};
+    static const char *const TAGS[] = {"eval/loss",         "eval/perplexity",  "eval/accuracy",
+                                       "eval/f1_macro",     "eval/f1_weighted", "eval/precision_macro",
                                        "eval/recall_macro", "eval/mse",         "eval/mae",
-                                       "eval/r2",          "eval/exact_match",  "eval/precision",
-                                       "eval/recall",      "eval/f1"};
+                                       "eval/r2",           "eval/exact_match", "eval/precision",
+                                       "eval/recall",       "eval/f1",          "eval/rouge1",
+                                       "eval/rouge2",       "eval/rougeL",      "eval/rougeLsum",
+                                       "eval/bleu"};
     char line[512];
     int ll = snprintf(line, sizeof line, "eval step %lld:", (long long)r->st.step);
     for (size_t i = 0; i < sizeof NAMES / sizeof *NAMES; i++) {
@@ -697,6 +723,8 @@ static ft_status accumulate_sum(ft_model *m, const ft_dataset *d, const size_t *
         }
         for (int64_t i = 0; i < (int64_t)b.B * b.T; i++)
             out->tokens += b.mask ? b.mask[i] : 1;
+        for (int64_t i = 0; b.decoder_mask && i < (int64_t)b.B * b.T_dec; i++) /* seq2seq: + target tokens */
+            out->tokens += b.decoder_mask[i];
         if (b.pixel_values) /* images: [CLS] + patches per image */
             out->tokens += (int64_t)b.B * ft_model_batch_seq_len(m, &b);
         ft_arena_reset(arena);
@@ -968,8 +996,11 @@ ft_status ft_train_begin(ft_model *m, const ft_dataset *train, const ft_dataset 
     if (val && val->n == 0)
         val = NULL;
     if (!ft_eval_metric_sign(cfg->metric) && !cfg->metric_sign)
-        return ft_fail(FT_ERR_CONFIG, "unknown eval metric '%s' (loss, perplexity, accuracy, f1_macro, f1_micro, "
-                                      "f1_weighted, precision_macro, recall_macro, mse, mae, r2)", cfg->metric);
+        return ft_fail(FT_ERR_CONFIG,
+                       "unknown eval metric '%s' (loss, perplexity, accuracy, f1_macro, f1_micro, "
+                       "f1_weighted, precision_macro, recall_macro, mse, mae, r2, exact_match, "
+                       "precision, recall, f1, rouge1, rouge2, rougeL, rougeLsum, bleu)",
+                       cfg->metric);
     run *rp = calloc(1, sizeof *rp);
     if (!rp)
         return ft_fail(FT_ERR_NOMEM, "out of memory");

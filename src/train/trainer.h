@@ -16,6 +16,7 @@
 #include "data/pretok.h"
 #include "eval/metrics.h"
 #include "eval/qa_post.h"
+#include "eval/seq2seq.h"
 #include "eval/tagging.h"
 #include "report/metrics_log.h"
 #include "report/progress.h"
@@ -96,17 +97,21 @@ typedef struct ft_eval_result {
     ft_qa_score qa; /* question answering: SQuAD EM / F1 of the post-processed spans */
     bool has_tag;   /* token classification: word accuracy, entity P/R/F1 or macro-F1 over tags */
     ft_metric_tag tag;
+    bool has_gen; /* seq2seq with d->s2s: the generated text's BLEU, ROUGE, exact match, F1 */
+    ft_s2s_score gen;
 } ft_eval_result;
 void ft_eval_result_free(ft_eval_result *r);
 /* A metric by name (loss, perplexity, accuracy, f1_macro, ..., mse, mae, r2; question answering:
  * exact_match, f1; token classification: accuracy (words), precision / recall / f1 (entities, micro),
- * f1_macro (tags)); NaN when not available. */
+ * f1_macro (tags); seq2seq: rouge1, rouge2, rougeL, rougeLsum, bleu, exact_match, f1 of the generated
+ * text); NaN when not available. */
 double ft_eval_metric(const ft_eval_result *r, const char *name);
 /* +1 when higher is better, -1 when lower is, 0 for an unknown name. */
 int ft_eval_metric_sign(const char *name);
 
 /* Evaluate a model over a whole dataset (no dropout). Classification metrics need the SEQ_CLS head's
- * logits from ft_acts_logits as [B, n_labels]; regression the [B, 1] predictions. */
+ * logits from ft_acts_logits as [B, n_labels]; regression the [B, 1] predictions. Seq2seq examples: the
+ * loss over the target tokens, and with d->s2s the scores of generated text (eval/seq2seq.h). */
 ft_status ft_train_evaluate(ft_model *m, const ft_dataset *d, int batch_size, int seq_len, int32_t pad_id,
                             ft_arena *arena, ft_eval_result *out);
 
