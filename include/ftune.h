@@ -112,6 +112,20 @@ FTUNE_API ftune_status ftune_adapter_create(ftune_model *m, const char *method, 
 /* Fold the adapter (LoRA, DoRA, IA3) into the base weights for inference; unmerge restores them. */
 FTUNE_API ftune_status ftune_adapter_merge(ftune_model *m);
 FTUNE_API ftune_status ftune_adapter_unmerge(ftune_model *m);
+/* Several adapters over one base, switched by name (one base model serving several tasks; PEFT's
+ * load_adapter / set_adapter). ftune_adapter_add loads a PEFT directory (an `ftune train` output: its
+ * ftune_train.json gives the task, labels, sequence length and text cleaning, as ftune_model_load reads
+ * them) as the named adapter and makes it active; the one active before stays loaded. The model must have
+ * been loaded without an adapter. ftune_adapter_activate switches by name, or to the bare base with NULL;
+ * ftune_adapter_active names the active one (NULL: the base). Classification, generation, evaluation,
+ * ftune_model_get_info and ftune_model_label follow the active adapter. Names: 1 to 64 characters of A-Z a-z
+ * 0-9 _ . -, not "." or "..". Adapters that change base tensors (BitFit, LoRA with bias) cannot share a base
+ * and are refused; while named adapters are loaded, ftune_adapter_load / _create / _merge / _unmerge are
+ * refused. Since ABI 1 minor addition (FTUNE_HAS_NAMED_ADAPTERS). */
+#define FTUNE_HAS_NAMED_ADAPTERS 1
+FTUNE_API ftune_status ftune_adapter_add(ftune_model *m, const char *dir, const char *name);
+FTUNE_API ftune_status ftune_adapter_activate(ftune_model *m, const char *name);
+FTUNE_API const char *ftune_adapter_active(const ftune_model *m);
 /* Write the adapter in PEFT's format (adapter_config.json + adapter_model.safetensors) into dir. */
 FTUNE_API ftune_status ftune_adapter_save(ftune_model *m, const char *dir);
 

@@ -372,6 +372,70 @@ FT_TEST(train_step_by_step_and_use) {
         FT_CHECK(ftune_model_load(c, base, ad, &m) == FT_OK);
         ftune_model_free(m);
     }
+    /* several adapters over one base: a second classifier (3 classes, IA3) trained on the same base, both
+     * added by name; each gives what loading it alone gives, switching back and forth */
+    FT_CHECK(sh("for i in $(seq 40); do echo '{\"text\": \"good good\", \"label\": \"a\"}'; "
+                "echo '{\"text\": \"bad awful\", \"label\": \"b\"}'; "
+                "echo '{\"text\": \"the it\", \"label\": \"c\"}'; done > abc.jsonl") == 0);
+    char out2[300], over_out2[320], over_data2[320];
+    snprintf(out2, sizeof out2, "%s/abc", W);
+    snprintf(over_out2, sizeof over_out2, "output_dir=%s", out2);
+    snprintf(over_data2, sizeof over_data2, "data.train=%s/abc.jsonl", W);
+    const char *over2[] = {over_model, over_data2, over_out2};
+    const char *recipe2 =
+        "task: classification\nmethod: ia3\ntrain: {max_steps: 4, batch_size: 6, seq_len: 8}\n"
+        "optim: {lr: 1e-2}\nreport: {tensorboard: false}\n";
+    FT_CHECK(ftune_trainer_new(c, NULL, recipe2, over2, 3, &t) == FT_OK);
+    FT_CHECKF(t && ftune_trainer_run(t) == FT_OK, "%s", ftune_last_error(c));
+    ftune_trainer_free(t);
+    float pa[3], pb[3], qa[3], qb[3];
+    int la = -1, lb = -1, ka = -2, kb = -2;
+    ftune_model *ma = NULL, *mb = NULL, *mm = NULL;
+    FT_CHECK(ftune_model_load(c, base, out, &ma) == FT_OK && ftune_model_load(c, base, out2, &mb) == FT_OK);
+    FT_CHECK(ma && ftune_classify(ma, "good fine", &la, pa, 3) == FT_OK);
+    FT_CHECK(mb && ftune_classify(mb, "bad awful", &lb, pb, 3) == FT_OK);
+    FT_CHECK(ftune_model_load(c, base, NULL, &mm) == FT_OK);
+    if (mm) {
+        FT_CHECK(ftune_adapter_active(mm) == NULL);
+        FT_CHECKF(ftune_adapter_add(mm, out, "sentiment") == FT_OK, "%s", ftune_last_error(c));
+        FT_CHECKF(ftune_adapter_add(mm, out2, "abc") == FT_OK, "%s", ftune_last_error(c));
+        FT_CHECK(ftune_adapter_active(mm) && !strcmp(ftune_adapter_active(mm), "abc"));
+        ftune_model_info mi;
+        FT_CHECK(ftune_model_get_info(mm, &mi) == FT_OK && mi.n_labels == 3 &&
+                 !strcmp(mi.task, "classification"));
+        FT_CHECK(ftune_classify(mm, "bad awful", &kb, qb, 3) == FT_OK && kb == lb &&
+                 !memcmp(qb, pb, sizeof pb));
+        FT_CHECK(ftune_model_label(mm, kb) && !strcmp(ftune_model_label(mm, kb), ftune_model_label(mb, lb)));
+        FT_CHECK(ftune_adapter_activate(mm, "sentiment") == FT_OK);
+        FT_CHECK(ftune_model_get_info(mm, &mi) == FT_OK && mi.n_labels == 2);
+        FT_CHECK(ftune_classify(mm, "good fine", &ka, qa, 3) == FT_OK && ka == la &&
+                 !memcmp(qa, pa, 2 * sizeof *pa));
+        FT_CHECK(!strcmp(ftune_model_label(mm, 0), ftune_model_label(ma, 0)));
+        FT_CHECK(ftune_adapter_activate(mm, "abc") == FT_OK &&
+                 ftune_classify(mm, "bad awful", &kb, qb, 3) == FT_OK && !memcmp(qb, pb, sizeof pb));
+        FT_CHECK(ftune_adapter_activate(mm, NULL) == FT_OK && ftune_adapter_active(mm) == NULL);
+        FT_CHECK(ftune_model_get_info(mm, &mi) == FT_OK && !strcmp(mi.task, "causal_lm") && mi.n_labels == 0);
+        FT_CHECKF(ftune_adapter_activate(mm, "nope") == FT_ERR_MISSING &&
+                      strstr(ftune_last_error(c), "'nope'"),
+                  "%s", ftune_last_error(c));
+        const char *bad_names[] = {"../up", "", "a/b", "..", NULL};
+        for (int i = 0; i < 5; i++)
+            FT_CHECKF(ftune_adapter_add(mm, out, bad_names[i]) == FT_ERR_ARG &&
+                          strstr(ftune_last_error(c), "1 to 64 characters"),
+                      "%s: %s", bad_names[i] ? bad_names[i] : "NULL", ftune_last_error(c));
+        FT_CHECKF(ftune_adapter_add(mm, out, "sentiment") != FT_OK && strstr(ftune_last_error(c), "already"),
+                  "%s", ftune_last_error(c));
+        FT_CHECKF(ftune_adapter_merge(mm) == FT_ERR_ARG &&
+                      strstr(ftune_last_error(c), "named adapters share"),
+                  "%s", ftune_last_error(c));
+        ftune_model_free(mm);
+    }
+    ftune_model_free(ma);
+    ftune_model_free(mb);
+    /* named adapters need a bare base */
+    FT_CHECK(ftune_model_load(c, base, out, &mm) == FT_OK);
+    FT_CHECKF(mm && ftune_adapter_add(mm, out2, "abc") != FT_OK, "%s", ftune_last_error(c));
+    ftune_model_free(mm);
     ftune_ctx_free(c);
     snprintf(cmd, sizeof cmd, "rm -rf %s", W);
     FT_CHECK(system(cmd) == 0);

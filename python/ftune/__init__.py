@@ -105,6 +105,9 @@ _SIGS = {
     "ftune_model_save": (_S, [_P, ctypes.c_char_p, ctypes.c_char_p]),
     "ftune_adapter_load": (_S, [_P, ctypes.c_char_p]),
     "ftune_adapter_create": (_S, [_P, ctypes.c_char_p, ctypes.POINTER(ctypes.c_char_p), ctypes.c_size_t]),
+    "ftune_adapter_add": (_S, [_P, ctypes.c_char_p, ctypes.c_char_p]),
+    "ftune_adapter_activate": (_S, [_P, ctypes.c_char_p]),
+    "ftune_adapter_active": (ctypes.c_char_p, [_P]),
     "ftune_adapter_merge": (_S, [_P]),
     "ftune_adapter_unmerge": (_S, [_P]),
     "ftune_adapter_save": (_S, [_P, ctypes.c_char_p]),
@@ -405,8 +408,23 @@ class Model(_Handle):
     def save(self, path, dtype="f32"):
         self._ctx.check(self._ctx.lib.ftune_model_save(self._live(), _b(path), _b(dtype)))
 
-    def load_adapter(self, path):
-        self._ctx.check(self._ctx.lib.ftune_adapter_load(self._live(), _b(path)))
+    def load_adapter(self, path, adapter_name=None):
+        """Attach a PEFT adapter directory. With adapter_name (PEFT's load_adapter(path, adapter_name)): one of
+        several named adapters over this base (loaded without an adapter), made active; set_adapter switches."""
+        if adapter_name is None:
+            self._ctx.check(self._ctx.lib.ftune_adapter_load(self._live(), _b(path)))
+        else:
+            self._ctx.check(self._ctx.lib.ftune_adapter_add(self._live(), _b(path), _b(adapter_name)))
+
+    def set_adapter(self, adapter_name):
+        """Make a named adapter active (None: the bare base model); labels, classify, generate follow it."""
+        self._ctx.check(self._ctx.lib.ftune_adapter_activate(self._live(), _b(adapter_name)))
+
+    @property
+    def active_adapter(self):
+        """The active named adapter's name, or None (the base model, or an adapter loaded without a name)."""
+        n = self._ctx.lib.ftune_adapter_active(self._live())
+        return n.decode() if n else None
 
     def add_adapter(self, method="lora", **options):
         """Attach a new adapter: add_adapter("lora", r=8, alpha=16, target_modules=["c_attn"]); the options

@@ -91,6 +91,35 @@ def test_tokenizer_matches_cli(work):
     assert tok.vocab_size == len((work / "vocab.txt").read_text().split())
 
 
+def test_named_adapters(work, trained, tmp_path):
+    rows = [{"text": t, "label": l} for t, l in (("good great", "a"), ("bad awful", "b"), ("the it", "c"))] * 30
+    with open(tmp_path / "abc.jsonl", "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows)
+    ftune.train(yaml="task: classification\nmethod: ia3\ntrain: {max_steps: 4, batch_size: 6, seq_len: 16}\n"
+                     "report: {tensorboard: false}\n", model=str(work / "base"), data__train=str(tmp_path / "abc.jsonl"),
+                output_dir=str(tmp_path / "abc"))
+    ma = ftune.Model(work / "base", adapter=work / "out_cls")
+    alone_a = ma.classify("good movie")
+    alone_b = ftune.Model(work / "base", adapter=tmp_path / "abc").classify("bad awful")
+    m = ftune.Model(work / "base")
+    assert m.active_adapter is None
+    m.load_adapter(work / "out_cls", adapter_name="sentiment")
+    m.load_adapter(tmp_path / "abc", adapter_name="abc")
+    assert m.active_adapter == "abc" and m.labels == ["a", "b", "c"]
+    lb, pb = m.classify("bad awful")
+    assert lb == alone_b[0] and pb.tolist() == alone_b[1].tolist()
+    m.set_adapter("sentiment")
+    la, pa = m.classify("good movie")
+    assert m.labels == ma.labels and len(m.labels) == 2
+    assert la == alone_a[0] and pa.tolist() == alone_a[1].tolist()
+    m.set_adapter(None)
+    assert m.active_adapter is None and m.info["task"] == "causal_lm"
+    with pytest.raises(ftune.Error, match="no adapter named 'nope'"):
+        m.set_adapter("nope")
+    with pytest.raises(ftune.Error, match="1 to 64 characters"):
+        m.load_adapter(tmp_path / "abc", adapter_name="../x")
+
+
 def test_chat_templates(work):
     msgs = [{"role": "user", "content": "good"}, {"role": "assistant", "content": "bad"}]
     assert {"chatml", "llama3", "llama2", "alpaca"} <= set(ftune.chat_formats())

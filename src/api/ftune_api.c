@@ -25,12 +25,28 @@ struct ftune_ctx {
     char err[1024];
 };
 
+/* A named adapter (ftune_adapter_add): its slot in the model (peft/slots.c) and its view of the base. */
+typedef struct {
+    char *name;
+    ft_trained view;
+} named_adapter;
+
 struct ftune_model {
     ftune_ctx *ctx;
     ft_trained t;
     ft_recipe opts; /* ftune_adapter_create's method and options (the PEFT config points into it) */
     bool have_opts;
+    named_adapter *named; /* ftune_adapter_add's, in load order */
+    int n_named, active;  /* active: index into named, -1 = t (the model as loaded) */
 };
+
+/* What classify / generate / evaluate run on: the active named adapter's view, else the model as loaded. */
+static ft_trained *cur(ftune_model *m) {
+    return m->active >= 0 ? &m->named[m->active].view : &m->t;
+}
+static const ft_trained *cur_c(const ftune_model *m) {
+    return m->active >= 0 ? &m->named[m->active].view : &m->t;
+}
 
 struct ftune_tokenizer {
     ftune_ctx *ctx;
@@ -138,6 +154,7 @@ ftune_status ftune_model_load(ftune_ctx *ctx, const char *dir, const char *adapt
     if (!m)
         return api_end(ctx, ft_fail(FT_ERR_NOMEM, "out of memory"));
     m->ctx = ctx;
+    m->active = -1;
     ft_status s = ft_trained_load(dir, adapter_dir, "auto", false, &m->t);
     if (s != FT_OK) {
         free(m);
@@ -150,6 +167,11 @@ ftune_status ftune_model_load(ftune_ctx *ctx, const char *dir, const char *adapt
 void ftune_model_free(ftune_model *m) {
     if (!m)
         return;
+    for (int i = 0; i < m->n_named; i++) { /* views before the base they share */
+        ft_trained_free(&m->named[i].view);
+        free(m->named[i].name);
+    }
+    free(m->named);
     ft_trained_free(&m->t);
     if (m->have_opts)
         ft_recipe_free(&m->opts);
@@ -158,7 +180,7 @@ void ftune_model_free(ftune_model *m) {
 
 /* Classify and generate read text: a model trained on pre-tokenized data may have no tokenizer. */
 static ft_status need_tokenizer(const ftune_model *m) {
-    return m->t.tok
+    return cur_c(m)->tok
                ? FT_OK
                : ft_fail(FT_ERR_MISSING, "the model has no tokenizer (trained on pre-tokenized data); put "
                                          "the tokenizer files next to it");
@@ -175,7 +197,7 @@ ftune_status ftune_model_get_info(ftune_model *m, ftune_model_info *out) {
     const ft_model *fm = m->t.m;
     memset(out, 0, sizeof *out);
     copy_name(out->model_type, sizeof out->model_type, fm->cfg.model_type);
-    copy_name(out->task, sizeof out->task, m->t.task);
+    copy_name(out->task, sizeof out->task, cur(m)->task);
     copy_name(out->method, sizeof out->method, ft_method_name((ft_method)fm->peft_method));
     out->n_params = ft_model_param_count(fm, false);
     out->n_trainable = ft_model_param_count(fm, true);
@@ -184,12 +206,12 @@ ftune_status ftune_model_get_info(ftune_model *m, ftune_model_info *out) {
     out->n_layers = fm->cfg.n_layers;
     out->n_heads = fm->cfg.n_heads;
     out->max_positions = fm->cfg.max_pos;
-    out->n_labels = m->t.n_labels;
+    out->n_labels = cur(m)->n_labels;
     return api_end(m->ctx, FT_OK);
 }
 
 const char *ftune_model_label(const ftune_model *m, int i) {
-    return m && i >= 0 && i < m->t.n_labels ? m->t.label_names[i] : NULL;
+    return m && i >= 0 && i < cur_c(m)->n_labels ? cur_c(m)->label_names[i] : NULL;
 }
 
 ftune_status ftune_model_save(ftune_model *m, const char *dir, const char *dtype) {
@@ -209,12 +231,94 @@ ftune_status ftune_model_save(ftune_model *m, const char *dir, const char *dtype
     return api_end(m->ctx, s);
 }
 
+/* Calls that change the model's one adapter in place refuse while named adapters share the base. */
+static ft_status no_named(const ftune_model *m, const char *fn) {
+    return m->n_named ? ft_fail(FT_ERR_ARG,
+                                "%s: %d named adapter%s share this base (ftune_adapter_add); load the "
+                                "base again for this",
+                                fn, m->n_named, m->n_named > 1 ? "s" : "")
+                      : FT_OK;
+}
+
+/* 1-64 characters of [A-Za-z0-9_.-], not "." or "..": PEFT saves a named adapter under DIR/<name>/. */
+static ft_status adapter_name_ok(const char *name) {
+    const size_t n = name ? strlen(name) : 0;
+    bool ok = n >= 1 && n <= 64 && strcmp(name, ".") && strcmp(name, "..");
+    for (size_t i = 0; ok && i < n; i++) {
+        const char c = name[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+             c == '-' || c == '.';
+    }
+    return ok ? FT_OK
+              : ft_fail(FT_ERR_ARG,
+                        "adapter name '%s': 1 to 64 characters of A-Z a-z 0-9 _ . -, not '.' or '..'",
+                        name ? name : "(NULL)");
+}
+
+ftune_status ftune_adapter_add(ftune_model *m, const char *dir, const char *name) {
+    if (!m)
+        return FT_ERR_ARG;
+    api_begin(m->ctx);
+    if (!dir)
+        return api_end(m->ctx, ft_fail(FT_ERR_ARG, "ftune_adapter_add: no directory (NULL)"));
+    ft_status s = adapter_name_ok(name);
+    if (s == FT_OK && m->have_opts)
+        s = ft_fail(FT_ERR_ARG,
+                    "ftune_adapter_add: the model carries an adapter made by ftune_adapter_create");
+    named_adapter *grown = s == FT_OK ? realloc(m->named, (size_t)(m->n_named + 1) * sizeof *grown) : NULL;
+    if (s == FT_OK && !grown)
+        s = ft_fail(FT_ERR_NOMEM, "out of memory");
+    if (s != FT_OK)
+        return api_end(m->ctx, s);
+    m->named = grown;
+    const char *before = ft_peft_active(m->t.m);
+    char *keep = before ? ft_strdup(before) : NULL;
+    named_adapter *a = &m->named[m->n_named];
+    memset(a, 0, sizeof *a);
+    s = ft_peft_add(m->t.m, dir, name); /* attached and active */
+    if (s == FT_OK)
+        s = (a->name = ft_strdup(name)) ? ft_trained_view(&m->t, dir, &a->view)
+                                        : ft_fail(FT_ERR_NOMEM, "out of memory");
+    if (s == FT_OK) {
+        m->active = m->n_named++;
+    } else { /* the previous adapter stays active (the slot itself may stay loaded under its name) */
+        free(a->name);
+        if (ft_peft_active(m->t.m) && (!keep || strcmp(ft_peft_active(m->t.m), keep)))
+            (void)ft_peft_activate(m->t.m, keep);
+        s = ft_fail_ctx(s, "adapter %s as '%s'", dir, name);
+    }
+    free(keep);
+    return api_end(m->ctx, s);
+}
+
+ftune_status ftune_adapter_activate(ftune_model *m, const char *name) {
+    if (!m)
+        return FT_ERR_ARG;
+    api_begin(m->ctx);
+    int k = -1;
+    for (int i = 0; name && i < m->n_named; i++)
+        if (!strcmp(m->named[i].name, name))
+            k = i;
+    ft_status s = ft_peft_activate(m->t.m, name); /* names what is loaded when the name is unknown */
+    if (s == FT_OK && name && k < 0)
+        s = ft_fail(FT_ERR_MISSING, "no adapter named '%s' was added with ftune_adapter_add", name);
+    if (s == FT_OK)
+        m->active = k;
+    return api_end(m->ctx, s);
+}
+
+const char *ftune_adapter_active(const ftune_model *m) {
+    return m && m->active >= 0 ? m->named[m->active].name : NULL;
+}
+
 ftune_status ftune_adapter_load(ftune_model *m, const char *dir) {
     if (!m)
         return FT_ERR_ARG;
     api_begin(m->ctx);
     if (!dir)
         return api_end(m->ctx, ft_fail(FT_ERR_ARG, "ftune_adapter_load: no directory (NULL)"));
+    if (no_named(m, "ftune_adapter_load") != FT_OK)
+        return api_end(m->ctx, FT_ERR_ARG);
     ft_status s = ft_peft_load(m->t.m, dir);
     if (s != FT_OK)
         s = ft_fail_ctx(s, "adapter %s", dir);
@@ -238,6 +342,8 @@ ftune_status ftune_adapter_create(ftune_model *m, const char *method, const char
     api_begin(m->ctx);
     if (!method)
         return api_end(m->ctx, ft_fail(FT_ERR_ARG, "ftune_adapter_create: no method (NULL)"));
+    if (no_named(m, "ftune_adapter_create") != FT_OK)
+        return api_end(m->ctx, FT_ERR_ARG);
     if (m->have_opts || m->t.m->peft_method != FT_METHOD_FULL)
         return api_end(m->ctx, ft_fail(FT_ERR_ARG, "ftune_adapter_create: the model already has a %s adapter",
                                        ft_method_name((ft_method)m->t.m->peft_method)));
@@ -273,14 +379,16 @@ ftune_status ftune_adapter_merge(ftune_model *m) {
     if (!m)
         return FT_ERR_ARG;
     api_begin(m->ctx);
-    return api_end(m->ctx, ft_peft_merge(m->t.m));
+    ft_status s = no_named(m, "ftune_adapter_merge");
+    return api_end(m->ctx, s == FT_OK ? ft_peft_merge(m->t.m) : s);
 }
 
 ftune_status ftune_adapter_unmerge(ftune_model *m) {
     if (!m)
         return FT_ERR_ARG;
     api_begin(m->ctx);
-    return api_end(m->ctx, ft_peft_unmerge(m->t.m));
+    ft_status s = no_named(m, "ftune_adapter_unmerge");
+    return api_end(m->ctx, s == FT_OK ? ft_peft_unmerge(m->t.m) : s);
 }
 
 ftune_status ftune_adapter_save(ftune_model *m, const char *dir) {
@@ -595,7 +703,7 @@ static bool stream_token(void *user, int32_t id) {
     st->ids[st->n++] = id;
     char *txt;
     size_t len;
-    if ((st->err = ft_tok_decode(st->m->t.tok, st->ids, st->n, true, &txt, &len)) != FT_OK)
+    if ((st->err = ft_tok_decode(cur(st->m)->tok, st->ids, st->n, true, &txt, &len)) != FT_OK)
         return false;
     /* a character still incomplete decodes to U+FFFD at the end: wait for its other bytes */
     const bool partial = len >= 3 && !memcmp(txt + len - 3, "\xef\xbf\xbd", 3);
@@ -642,7 +750,7 @@ ftune_status ftune_generate(ftune_model *m, const char *prompt, const ftune_gen_
     gc.sample.seed = o->seed;
     gc.stop = o->stop;
     gc.n_stop = o->stop ? o->n_stop : 0;
-    ft_trained *t = &m->t;
+    ft_trained *t = cur(m);
     const char *tmpl =
         o->chat_template ? (!strcmp(o->chat_template, "none") ? NULL : o->chat_template) : t->chat_template;
     gc.extra_eos = ft_trained_turn_end_id(t, tmpl);
@@ -686,7 +794,7 @@ ftune_status ftune_classify(ftune_model *m, const char *text, int *label, float 
     if (!m)
         return FT_ERR_ARG;
     api_begin(m->ctx);
-    ft_trained *t = &m->t;
+    ft_trained *t = cur(m);
     const int nl = t->m->n_labels;
     const bool reg = t->m->task == FT_TASK_REGRESSION;
     if (!text || !label)
@@ -725,7 +833,7 @@ ftune_status ftune_classify_image(ftune_model *m, const char *path, int *label, 
     if (!m)
         return FT_ERR_ARG;
     api_begin(m->ctx);
-    ft_trained *t = &m->t;
+    ft_trained *t = cur(m);
     const int nl = t->m->n_labels;
     if (!path || !label)
         return api_end(m->ctx, ft_fail(FT_ERR_ARG, "ftune_classify_image: path and label are required"));
@@ -792,7 +900,7 @@ ftune_status ftune_model_evaluate(ftune_model *m, const char *data_path, int bat
         return api_end(m->ctx, ft_fail(FT_ERR_ARG, "batch_size %d is negative", batch_size));
     ft_eval_result ev;
     size_t nx = 0;
-    ft_status s = ft_trained_eval_file(&m->t, data_path, batch_size ? batch_size : 16, &ev, &nx);
+    ft_status s = ft_trained_eval_file(cur(m), data_path, batch_size ? batch_size : 16, &ev, &nx);
     if (s == FT_OK) {
         s = metrics_out(&ev, metrics, n);
         ft_eval_result_free(&ev);

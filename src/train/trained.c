@@ -53,8 +53,24 @@ static bool known_task(const char *s) {
            !strcmp(s, "image_classification") || !strcmp(s, "seq2seq");
 }
 
+static ft_status trained_load(const char *model_dir, const char *adapter_dir, const char *task,
+                              bool need_task, const ft_trained *shared, ft_trained *t);
+
 ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const char *task, bool need_task,
                           ft_trained *t) {
+    return trained_load(model_dir, adapter_dir, task, need_task, NULL, t);
+}
+
+ft_status ft_trained_view(const ft_trained *base, const char *adapter_dir, ft_trained *view) {
+    if (!base->m || !adapter_dir)
+        return ft_fail(FT_ERR_ARG, "adapter view: a loaded base and an adapter directory are required");
+    const char *base_dir = base->m->dir ? base->m->dir : ".";
+    return trained_load(base_dir, adapter_dir, "auto", false, base, view);
+}
+
+/* shared != NULL: a view over shared->m (the adapter already attached and active), no model loaded. */
+static ft_status trained_load(const char *model_dir, const char *adapter_dir, const char *task,
+                              bool need_task, const ft_trained *shared, ft_trained *t) {
     memset(t, 0, sizeof *t);
     FT_TRY(ft_recipe_init(&t->rec));
     ft_status s = FT_OK;
@@ -125,8 +141,12 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
             goto fail;
         }
     }
-    CHECK(ft_model_load(base, &t->m));
-    if (adapter) {
+    if (shared) {
+        t->m = shared->m;
+        t->shared_m = true;
+    } else
+        CHECK(ft_model_load(base, &t->m));
+    if (adapter && !shared) {
         s = ft_peft_load(t->m, adapter);
         if (s != FT_OK) {
             s = ft_fail_ctx(s, "adapter %s on base %s", adapter, base);
@@ -157,6 +177,10 @@ ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const 
             ft_clear_error();
             t->tok = NULL;
         }
+    }
+    if (shared && !t->tok && !t->image) { /* the base's tokenizer, unless the adapter brought its own */
+        t->tok = shared->tok;
+        t->shared_tok = true;
     }
     t->pretok = (f0 = jstr(t->info, "data_format")) != NULL && !strcmp(f0, "pretokenized");
     if (!t->tok && !t->image && (s = ft_tok_load(base, &t->tok)) != FT_OK && t->pretok) {
@@ -325,8 +349,10 @@ void ft_trained_free(ft_trained *t) {
     for (int i = 0; t->label_names && i < t->n_labels; i++)
         free(t->label_names[i]);
     free(t->label_names);
-    ft_tok_free(t->tok);
-    ft_model_free(t->m);
+    if (!t->shared_tok)
+        ft_tok_free(t->tok);
+    if (!t->shared_m)
+        ft_model_free(t->m);
     cJSON_Delete(t->info);
     ft_recipe_free(&t->rec);
     memset(t, 0, sizeof *t);

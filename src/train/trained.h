@@ -31,6 +31,7 @@ typedef struct {
     ft_img_proc img_proc; /* the output's preprocessor_config.json, else the base model's / ViT's defaults */
     bool s2s_generate;    /* seq2seq: evaluation generates and scores text (default true) */
     ft_s2s_eval s2s;      /* seq2seq: its settings (the recipe's eval.max_new_tokens; every row: limit 0) */
+    bool shared_m, shared_tok; /* a view (ft_trained_view): m / tok belong to another ft_trained */
 } ft_trained;
 
 /* model_dir: a full checkpoint or an adapter dir; adapter_dir (may be NULL): an adapter for the base;
@@ -39,6 +40,12 @@ typedef struct {
 ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const char *task, bool need_task,
                           ft_trained *t);
 void ft_trained_free(ft_trained *t);
+/* A named adapter's view of a loaded base (several adapters over one base, models/peft slots): what
+ * adapter_dir's ftune_train.json and recipe.yaml say (task, labels, sequence length, text cleaning, chat
+ * template), over base->m with that adapter's slot active (the caller attached it: ft_peft_add) and
+ * base->tok (or the tokenizer copy next to the adapter). The view shares m (and tok) with base: free it
+ * before base. Checks the task against the active head as ft_trained_load does. */
+ft_status ft_trained_view(const ft_trained *base, const char *adapter_dir, ft_trained *view);
 /* The text cleaning training applied (unicode, whitespace, HTML, mail headers); malloc'd. */
 ft_status ft_trained_clean(const ft_trained *t, const char *text, char **out);
 /* One text through a classification / regression head as `ftune classify` does it: cleaned, encoded and
