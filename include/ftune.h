@@ -260,6 +260,31 @@ FTUNE_API ftune_status ftune_trainer_new(ftune_ctx *ctx, const char *recipe_path
                                          ftune_trainer **out);
 FTUNE_API void ftune_trainer_free(ftune_trainer *t);
 
+/* Datasets: examples given by the program instead of (or besides) the recipe's data files. A dataset is a
+ * list of raw rows; ftune_trainer_set_data(t, "train" | "validation" | "test", d) hands a copy to a run
+ * before it starts, which then cleans, splits (a "train" dataset alone is split by data.val_ratio /
+ * test_ratio, as a data.train file is) and tokenizes them exactly as it would the same rows read from a
+ * file; data.train may then be left out of the recipe. The fields an example needs are the task's:
+ * classification / regression text and label (text_pair for pairs), causal_lm text, instruction prompt
+ * and response, seq2seq the source in text and the target in response. ftune_dataset_read appends a file's
+ * rows (JSONL, CSV, TSV or text, as data.train reads them; options: data.* recipe keys such as
+ * "data.text_field=review"). Not for image_classification (image files) or data.format pretokenized.
+ * Since ABI 1 minor addition (FTUNE_HAS_DATASETS). */
+#define FTUNE_HAS_DATASETS 1
+typedef struct ftune_dataset ftune_dataset;
+typedef struct {
+    size_t struct_size; /* sizeof(ftune_example), set by ftune_example_init: fields may be added at the end */
+    const char *text, *label, *text_pair, *prompt, *response; /* NULL: not given */
+} ftune_example;
+FTUNE_API void ftune_example_init(ftune_example *e);
+FTUNE_API ftune_status ftune_dataset_new(ftune_ctx *ctx, ftune_dataset **out);
+FTUNE_API void ftune_dataset_free(ftune_dataset *d);
+FTUNE_API ftune_status ftune_dataset_add(ftune_dataset *d, const ftune_example *e);
+FTUNE_API ftune_status ftune_dataset_read(ftune_dataset *d, const char *path, const char *const *options,
+                                          size_t n_options);
+FTUNE_API size_t ftune_dataset_size(const ftune_dataset *d);
+FTUNE_API ftune_status ftune_trainer_set_data(ftune_trainer *t, const char *split, const ftune_dataset *d);
+
 typedef struct {
     int64_t step, max_steps;
     double loss, lr, grad_norm, tokens_per_s;

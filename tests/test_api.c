@@ -372,6 +372,45 @@ FT_TEST(train_step_by_step_and_use) {
         FT_CHECK(ftune_model_load(c, base, ad, &m) == FT_OK);
         ftune_model_free(m);
     }
+    /* a dataset of the same rows given by the program: the run ends with the same adapter bytes */
+    ftune_dataset *ds = NULL, *ds2 = NULL;
+    FT_CHECK(ftune_dataset_new(c, &ds) == FT_OK && ftune_dataset_new(c, &ds2) == FT_OK);
+    ftune_example ex;
+    ftune_example_init(&ex);
+    for (int i = 0; ds && i < 60; i++) {
+        ex.text = "good fine the it", ex.label = "pos";
+        FT_CHECK(ftune_dataset_add(ds, &ex) == FT_OK);
+        ex.text = "bad awful it the", ex.label = "neg";
+        FT_CHECK(ftune_dataset_add(ds, &ex) == FT_OK);
+    }
+    char train_file[320];
+    snprintf(train_file, sizeof train_file, "%s/train.jsonl", W);
+    FT_CHECK(ftune_dataset_read(ds2, train_file, NULL, 0) == FT_OK && ftune_dataset_size(ds2) == 120 &&
+             ftune_dataset_size(ds) == 120);
+    const char *bad_opt[] = {"lora.r=4"};
+    FT_CHECK(ftune_dataset_read(ds2, train_file, bad_opt, 1) == FT_ERR_ARG &&
+             strstr(ftune_last_error(c), "not a data.* recipe key"));
+    ex.text = NULL, ex.prompt = NULL;
+    FT_CHECK(ftune_dataset_add(ds, &ex) == FT_ERR_ARG &&
+             strstr(ftune_last_error(c), "neither text nor prompt"));
+    char over_out3[320];
+    snprintf(over_out3, sizeof over_out3, "output_dir=%s/from_ds", W);
+    const char *over3[] = {over_model, over_out3, over_test};
+    FT_CHECK(ftune_trainer_new(c, NULL, recipe, over3, 3, &t) == FT_OK);
+    FT_CHECK(ftune_trainer_set_data(t, "training", ds) == FT_ERR_ARG &&
+             strstr(ftune_last_error(c), "'training'"));
+    FT_CHECK(ftune_trainer_set_data(t, "train", ds) == FT_OK);
+    ftune_dataset_free(ds); /* the run holds its copy */
+    FT_CHECKF(ftune_trainer_run(t) == FT_OK, "%s", ftune_last_error(c));
+    ftune_trainer_free(t);
+    FT_CHECK(sh("cmp -s out/adapter_model.safetensors from_ds/adapter_model.safetensors") == 0);
+    snprintf(over_out3, sizeof over_out3, "output_dir=%s/no_data", W);
+    FT_CHECK(ftune_trainer_new(c, NULL, recipe, over3, 3, &t) == FT_OK);
+    FT_CHECKF(ftune_trainer_run(t) == FT_ERR_CONFIG && strstr(ftune_last_error(c), "ftune_trainer_set_data"),
+              "%s", ftune_last_error(c));
+    ftune_trainer_free(t);
+    ftune_dataset_free(ds2);
+
     /* several adapters over one base: a second classifier (3 classes, IA3) trained on the same base, both
      * added by name; each gives what loading it alone gives, switching back and forth */
     FT_CHECK(sh("for i in $(seq 40); do echo '{\"text\": \"good good\", \"label\": \"a\"}'; "

@@ -56,6 +56,11 @@ class _Metric(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char_p), ("value", ctypes.c_double)]
 
 
+class _Example(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("text", ctypes.c_char_p), ("label", ctypes.c_char_p),
+                ("text_pair", ctypes.c_char_p), ("prompt", ctypes.c_char_p), ("response", ctypes.c_char_p)]
+
+
 class _ModelInfo(ctypes.Structure):
     _fields_ = [("model_type", ctypes.c_char * 32), ("task", ctypes.c_char * 32), ("method", ctypes.c_char * 16),
                 ("n_params", ctypes.c_int64), ("n_trainable", ctypes.c_int64), ("vocab_size", ctypes.c_int),
@@ -138,6 +143,13 @@ _SIGS = {
     "ftune_trainer_new": (_S, [_P, ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_char_p),
                                ctypes.c_size_t, ctypes.POINTER(_P)]),
     "ftune_trainer_free": (None, [_P]),
+    "ftune_example_init": (None, [ctypes.POINTER(_Example)]),
+    "ftune_dataset_new": (_S, [_P, ctypes.POINTER(_P)]),
+    "ftune_dataset_free": (None, [_P]),
+    "ftune_dataset_add": (_S, [_P, ctypes.POINTER(_Example)]),
+    "ftune_dataset_read": (_S, [_P, ctypes.c_char_p, ctypes.POINTER(ctypes.c_char_p), ctypes.c_size_t]),
+    "ftune_dataset_size": (ctypes.c_size_t, [_P]),
+    "ftune_trainer_set_data": (_S, [_P, ctypes.c_char_p, _P]),
     "ftune_trainer_set_callbacks": (_S, [_P, _PROGRESS_FN, _LOG_FN, _EVAL_FN, _P]),
     "ftune_trainer_prepare": (_S, [_P]),
     "ftune_trainer_step": (_S, [_P, ctypes.POINTER(ctypes.c_int)]),
@@ -523,6 +535,45 @@ def _metrics(ptr, n):
     return {ptr[i].name.decode(): ptr[i].value for i in range(n)}
 
 
+class Dataset(_Handle):
+    """Examples given by the program: Dataset([{"text": ..., "label": ...}, ...]) and/or .read(path, **data
+    options) (data.* recipe keys without the prefix: text_field="review"). Fields: text, label, text_pair,
+    prompt, response; seq2seq rows may say source / target. Trainer(..., data={"train": ds}) or
+    train(..., train_data=rows) hand it to a run, which cleans, splits and tokenizes it as a file's rows."""
+    _free = "ftune_dataset_free"
+    _FIELDS = ("text", "label", "text_pair", "prompt", "response")
+
+    def __init__(self, rows=None, threads=0):
+        self._h = _P()
+        self._ctx = _Ctx(threads)
+        self._ctx.check(self._ctx.lib.ftune_dataset_new(self._ctx.p, ctypes.byref(self._h)))
+        for r in rows or ():
+            self.add(**r)
+
+    def add(self, **fields):
+        fields = dict(fields)
+        if "source" in fields:
+            fields["text"] = fields.pop("source")
+        if "target" in fields:
+            fields["response"] = fields.pop("target")
+        unknown = set(fields) - set(self._FIELDS)
+        if unknown:
+            raise ValueError(f"unknown example fields {sorted(unknown)} (known: {', '.join(self._FIELDS)}, source, target)")
+        e = _Example()
+        self._ctx.lib.ftune_example_init(ctypes.byref(e))
+        for k, v in fields.items():
+            setattr(e, k, None if v is None else str(v).encode())
+        self._ctx.check(self._ctx.lib.ftune_dataset_add(self._live(), ctypes.byref(e)))
+
+    def read(self, path, **options):
+        arr, keep = _cstrings([f"data.{k}={_value(v)}" for k, v in options.items()])
+        self._ctx.check(self._ctx.lib.ftune_dataset_read(self._live(), _b(path), arr, len(keep)))
+        return self
+
+    def __len__(self):
+        return int(self._ctx.lib.ftune_dataset_size(self._live()))
+
+
 class Trainer(_Handle):
     """A training run: a recipe file and/or YAML text, then key=value overrides (the keys of
     `ftune train`). step() runs one optimizer step, run() to the end; the last step saves the model or
@@ -530,7 +581,7 @@ class Trainer(_Handle):
     _free = "ftune_trainer_free"
 
     def __init__(self, recipe=None, yaml=None, overrides=None, on_step=None, on_log=None, on_eval=None,
-                 threads=0):
+                 threads=0, data=None):
         self._h = _P()
         self._ctx = _Ctx(threads)
         lib = self._ctx.lib
@@ -560,6 +611,10 @@ class Trainer(_Handle):
                      _EVAL_FN(guard(lambda u, step, m, n: on_eval(int(step), _metrics(m, n)))) if on_eval
                      else _EVAL_FN())
         self._ctx.check(lib.ftune_trainer_set_callbacks(self._h, *self._cbs, None))
+        for split, d in (data or {}).items():  # {"train": Dataset or a list of row dicts, ...}
+            if not isinstance(d, Dataset):
+                d = Dataset(d)
+            self._ctx.check(lib.ftune_trainer_set_data(self._h, _b(split), d._live()))
 
     def _after(self, st):
         if self._raised:
@@ -617,11 +672,15 @@ def _value(v):
     return str(v)
 
 
-def train(recipe=None, *, yaml=None, on_step=None, on_log=None, on_eval=None, threads=0, **overrides):
+def train(recipe=None, *, yaml=None, on_step=None, on_log=None, on_eval=None, threads=0, train_data=None,
+          validation_data=None, test_data=None, **overrides):
     """Run a training recipe to the end and return the trainer's info (output_dir, steps, losses).
     Overrides are recipe keys: train("r.yaml", **{"optim.lr": 3e-4}) or, as keywords, with "__" for the
-    dots: train("r.yaml", optim__lr=3e-4, train__max_steps=100)."""
+    dots: train("r.yaml", optim__lr=3e-4, train__max_steps=100). train_data / validation_data / test_data:
+    a Dataset or a list of row dicts instead of the data.* files."""
     over = {k.replace("__", "."): v for k, v in overrides.items()}
+    data = {k: v for k, v in (("train", train_data), ("validation", validation_data), ("test", test_data))
+            if v is not None}
     with Trainer(recipe, yaml=yaml, overrides=over, on_step=on_step, on_log=on_log, on_eval=on_eval,
-                 threads=threads) as t:
+                 threads=threads, data=data) as t:
         return t.run()

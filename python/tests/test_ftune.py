@@ -91,6 +91,16 @@ def test_tokenizer_matches_cli(work):
     assert tok.vocab_size == len((work / "vocab.txt").read_text().split())
 
 
+def test_dataset_rows_train_like_the_file(work, trained, tmp_path):
+    rows = [json.loads(l) for l in open(work / "train.jsonl")]
+    assert len(ftune.Dataset(rows)) == len(rows) == len(ftune.Dataset().read(work / "train.jsonl"))
+    ftune.train(yaml=RECIPE, model=str(work / "base"), train_data=rows, output_dir=str(tmp_path / "rows"))
+    a = (work / "out_cls" / "adapter_model.safetensors").read_bytes()
+    assert (tmp_path / "rows" / "adapter_model.safetensors").read_bytes() == a  # the same bits as from the file
+    with pytest.raises(ValueError, match="unknown example fields"):
+        ftune.Dataset([{"txt": "x"}])
+
+
 def test_named_adapters(work, trained, tmp_path):
     rows = [{"text": t, "label": l} for t, l in (("good great", "a"), ("bad awful", "b"), ("the it", "c"))] * 30
     with open(tmp_path / "abc.jsonl", "w") as f:

@@ -75,6 +75,13 @@ struct ftune_trainer {
     char ckroot[4096], resume[4096];
     ft_train_result res;
     ft_train_run *run;
+    ft_data_recs rows[3]; /* ftune_trainer_set_data's copies (train, validation, test) */
+    bool have_rows[3];
+};
+
+struct ftune_dataset {
+    ftune_ctx *ctx;
+    ft_data_recs recs;
 };
 
 /* ---- context and errors ---- */
@@ -981,8 +988,14 @@ ftune_status ftune_trainer_new(ftune_ctx *ctx, const char *recipe_path, const ch
     for (size_t i = 0; s == FT_OK && i < n_overrides; i++)
         s = overrides[i] ? ft_recipe_override(&t->r, overrides[i])
                          : ft_fail(FT_ERR_ARG, "ftune_trainer_new: override %zu is NULL", i);
-    if (s == FT_OK)
+    if (s == FT_OK) { /* data.train may come later, as a dataset (ftune_trainer_set_data); prepare checks */
+        const bool later = !t->r.data_train;
+        if (later)
+            t->r.data_train = (char *)"(ftune_trainer_set_data)";
         s = ft_recipe_validate(&t->r);
+        if (later)
+            t->r.data_train = NULL;
+    }
     if (s == FT_OK) {
         const ft_task task = ft_runcfg_task(t->r.task);
         if (task == FT_TASK_QA || task == FT_TASK_TOKEN_CLS || task == FT_TASK_MASKED_LM)
@@ -997,6 +1010,102 @@ ftune_status ftune_trainer_new(ftune_ctx *ctx, const char *recipe_path, const ch
     return api_end(ctx, FT_OK);
 }
 
+/* ---- datasets ---- */
+
+ftune_status ftune_dataset_new(ftune_ctx *ctx, ftune_dataset **out) {
+    if (!ctx || !out)
+        return FT_ERR_ARG;
+    api_begin(ctx);
+    *out = calloc(1, sizeof **out);
+    if (!*out)
+        return api_end(ctx, ft_fail(FT_ERR_NOMEM, "out of memory"));
+    (*out)->ctx = ctx;
+    return api_end(ctx, FT_OK);
+}
+
+void ftune_dataset_free(ftune_dataset *d) {
+    if (!d)
+        return;
+    ft_data_recs_free(&d->recs);
+    free(d);
+}
+
+size_t ftune_dataset_size(const ftune_dataset *d) {
+    return d ? d->recs.n : 0;
+}
+
+ftune_status ftune_dataset_add(ftune_dataset *d, const ftune_example *e) {
+    if (!d)
+        return FT_ERR_ARG;
+    api_begin(d->ctx);
+    if (!e || e->struct_size < sizeof(size_t) + 5 * sizeof(const char *))
+        return api_end(d->ctx, ft_fail(FT_ERR_ARG, "ftune_dataset_add: an ftune_example made by "
+                                                   "ftune_example_init is required"));
+    if (!e->text && !e->prompt)
+        return api_end(
+            d->ctx,
+            ft_fail(FT_ERR_ARG, "ftune_dataset_add: example %zu has neither text nor prompt", d->recs.n));
+    ft_data_rec r = {.line = (long)d->recs.n + 1};
+    ft_status s = ft_data_rec_fill(&r, e->text, e->text_pair, e->label, e->prompt, e->response, "(dataset)");
+    if (s == FT_OK)
+        s = ft_data_recs_push(&d->recs, &r);
+    else
+        ft_data_rec_free(&r);
+    return api_end(d->ctx, s);
+}
+
+void ftune_example_init(ftune_example *e) {
+    if (e)
+        *e = (ftune_example){.struct_size = sizeof *e};
+}
+
+ftune_status ftune_dataset_read(ftune_dataset *d, const char *path, const char *const *options,
+                                size_t n_options) {
+    if (!d)
+        return FT_ERR_ARG;
+    api_begin(d->ctx);
+    if (!path)
+        return api_end(d->ctx, ft_fail(FT_ERR_ARG, "ftune_dataset_read: no file (NULL)"));
+    ft_recipe r;
+    ft_status s = ft_recipe_init(&r);
+    if (s != FT_OK)
+        return api_end(d->ctx, s);
+    for (size_t i = 0; s == FT_OK && i < n_options; i++)
+        s = options[i] && !strncmp(options[i], "data.", 5)
+                ? ft_recipe_override(&r, options[i])
+                : ft_fail(FT_ERR_ARG, "ftune_dataset_read: option %zu '%s' is not a data.* recipe key", i,
+                          options[i] ? options[i] : "(NULL)");
+    ft_data_cfg dc;
+    if (s == FT_OK) {
+        ft_runcfg_data(&r, &dc);
+        s = ft_data_read(path, &dc, &d->recs);
+    }
+    ft_recipe_free(&r);
+    return api_end(d->ctx, s);
+}
+
+ftune_status ftune_trainer_set_data(ftune_trainer *t, const char *split, const ftune_dataset *d) {
+    if (!t)
+        return FT_ERR_ARG;
+    api_begin(t->ctx);
+    const int k = !split                         ? -1
+                  : !strcmp(split, "train")      ? 0
+                  : !strcmp(split, "validation") ? 1
+                  : !strcmp(split, "test")       ? 2
+                                                 : -1;
+    if (k < 0)
+        return api_end(t->ctx, ft_fail(FT_ERR_ARG,
+                                       "ftune_trainer_set_data: split '%s' is not train, validation or test",
+                                       split ? split : "(NULL)"));
+    if (t->prepared)
+        return api_end(t->ctx, ft_fail(FT_ERR_ARG, "ftune_trainer_set_data: the run has started"));
+    if (!d)
+        return api_end(t->ctx, ft_fail(FT_ERR_ARG, "ftune_trainer_set_data: no dataset (NULL)"));
+    ft_data_recs_free(&t->rows[k]);
+    t->have_rows[k] = true;
+    return api_end(t->ctx, ft_data_recs_append(&t->rows[k], &d->recs));
+}
+
 void ftune_trainer_free(ftune_trainer *t) {
     if (!t)
         return;
@@ -1006,6 +1115,8 @@ void ftune_trainer_free(ftune_trainer *t) {
     ft_dataset_free(&t->tr);
     ft_dataset_free(&t->va);
     ft_dataset_free(&t->te);
+    for (int k = 0; k < 3; k++)
+        ft_data_recs_free(&t->rows[k]);
     ft_imgtask_free(&t->img);
     ft_tok_free(t->tok);
     ft_model_free(t->m);
@@ -1054,8 +1165,19 @@ static ft_status prepare(ftune_trainer *t) {
     char *summary = NULL;
     size_t summary_len = 0;
     FILE *sf = open_memstream(&summary, &summary_len);
-    ft_status s = image ? ft_imgtask_setup(r, t->m, &t->img, &t->tr, &t->va, &t->te, sf)
-                        : ft_runcfg_datasets(r, t->tok, &t->tr, &t->va, &t->te, sf);
+    const ft_data_recs *const rows[3] = {t->have_rows[0] ? &t->rows[0] : NULL,
+                                         t->have_rows[1] ? &t->rows[1] : NULL,
+                                         t->have_rows[2] ? &t->rows[2] : NULL};
+    ft_status s = FT_OK;
+    if (!r->data_train && !rows[0])
+        s = ft_fail(FT_ERR_CONFIG,
+                    "recipe: 'data.train' is required (or give the rows: ftune_trainer_set_data)");
+    else if (image && (rows[0] || rows[1] || rows[2]))
+        s = ft_fail(FT_ERR_UNSUPPORTED,
+                    "image_classification reads image files: datasets of text rows do not apply");
+    else
+        s = image ? ft_imgtask_setup(r, t->m, &t->img, &t->tr, &t->va, &t->te, sf)
+                  : ft_runcfg_datasets_rows(r, rows, t->tok, &t->tr, &t->va, &t->te, sf);
     if (sf)
         fclose(sf);
     log_lines(t, summary);

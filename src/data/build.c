@@ -652,20 +652,24 @@ static void print_labels(FILE *f, const char *name, const ft_dataset *d, char *c
 
 ft_status ft_data_splits(const ft_data_cfg *cfg, ft_task task, ft_data_recs rs[3], FILE *summary) {
     memset(rs, 0, 3 * sizeof *rs);
-    if (!cfg->train)
+    if (!cfg->train && !cfg->rows[0])
         return ft_fail(FT_ERR_CONFIG, "data.train: no training file given");
     ft_data_recs raw = {0};
     const char *split_name[3] = {"train", "validation", "test"};
-    ft_status s = ft_data_read(cfg->train, cfg, &raw);
-    if (s == FT_OK && cfg->validation)
-        s = ft_data_read(cfg->validation, cfg, &rs[1]);
-    if (s == FT_OK && cfg->test)
-        s = ft_data_read(cfg->test, cfg, &rs[2]);
+    /* a split of its own: a file, or the caller's rows */
+    const bool own_val = cfg->validation || cfg->rows[1], own_test = cfg->test || cfg->rows[2];
+    ft_status s =
+        cfg->rows[0] ? ft_data_recs_append(&raw, cfg->rows[0]) : ft_data_read(cfg->train, cfg, &raw);
+    if (s == FT_OK && own_val)
+        s = cfg->rows[1] ? ft_data_recs_append(&rs[1], cfg->rows[1])
+                         : ft_data_read(cfg->validation, cfg, &rs[1]);
+    if (s == FT_OK && own_test)
+        s = cfg->rows[2] ? ft_data_recs_append(&rs[2], cfg->rows[2]) : ft_data_read(cfg->test, cfg, &rs[2]);
     if (s == FT_OK && summary)
-        fprintf(summary, "read %s: %zu rows\n", cfg->train, raw.n);
+        fprintf(summary, "read %s: %zu rows\n", ft_data_train_name(cfg), raw.n);
     ft_data_recs *clean_of[3] = {&raw, &rs[1], &rs[2]};
     for (int k = 0; s == FT_OK && k < 3 && any_cleaning(cfg); k++) {
-        if (k > 0 && !(k == 1 ? cfg->validation : cfg->test))
+        if (k > 0 && !(k == 1 ? own_val : own_test))
             continue;
         ft_data_clean_stats st;
         s = ft_data_clean(cfg, clean_of[k], &st);
@@ -673,10 +677,10 @@ ft_status ft_data_splits(const ft_data_cfg *cfg, ft_task task, ft_data_recs rs[3
             ft_data_clean_print(&st, split_name[k], summary);
     }
     if (s == FT_OK) {
-        float vr = cfg->validation ? 0 : cfg->val_ratio, tr = cfg->test ? 0 : cfg->test_ratio;
+        float vr = own_val ? 0 : cfg->val_ratio, tr = own_test ? 0 : cfg->test_ratio;
         uint64_t ss = cfg->split_seed >= 0 ? (uint64_t)cfg->split_seed : cfg->seed;
         s = ft_data_split(&raw, vr, tr, cfg->stratify && task == FT_TASK_SEQ_CLS, ss, &rs[0],
-                          cfg->validation ? &raw : &rs[1], cfg->test ? &raw : &rs[2]);
+                          own_val ? &raw : &rs[1], own_test ? &raw : &rs[2]);
         if (s == FT_OK && raw.n && summary) /* ratios 0 for a given file: nothing may land in raw */
             fprintf(summary, "split: %zu rows unexpectedly left\n", raw.n);
     }
@@ -702,7 +706,7 @@ ft_status ft_data_build(const ft_data_cfg *cfg, ft_task task, ft_tokenizer *tok,
         memset(val, 0, sizeof *val);
     if (test)
         memset(test, 0, sizeof *test);
-    if (!cfg->train)
+    if (!cfg->train && !cfg->rows[0])
         return ft_fail(FT_ERR_CONFIG, "data.train: no training file given");
     if (cfg->max_len < 2)
         return ft_fail(FT_ERR_CONFIG, "data.max_len: %d is too small", cfg->max_len);
@@ -736,7 +740,7 @@ ft_status ft_data_build(const ft_data_cfg *cfg, ft_task task, ft_tokenizer *tok,
     ft_wordnet *wn = NULL;
     ft_status s = ft_data_splits(cfg, task, rs, summary);
     if (s == FT_OK && rs[0].n == 0)
-        s = ft_fail(FT_ERR_FORMAT, "%s: no training rows left after cleaning", cfg->train);
+        s = ft_fail(FT_ERR_FORMAT, "%s: no training rows left after cleaning", ft_data_train_name(cfg));
     if (s == FT_OK && task == FT_TASK_SEQ_CLS)
         s = discover_labels(&rs[0], &names, &n_labels);
     if (s == FT_OK && cfg->augment_factor > 0) {
@@ -777,7 +781,7 @@ ft_status ft_data_build(const ft_data_cfg *cfg, ft_task task, ft_tokenizer *tok,
         }
     }
     if (s == FT_OK && train->n == 0)
-        s = ft_fail(FT_ERR_FORMAT, "%s: no training examples", cfg->train);
+        s = ft_fail(FT_ERR_FORMAT, "%s: no training examples", ft_data_train_name(cfg));
     for (int i = 0; names && i < n_labels; i++)
         free(names[i]);
     free(names);

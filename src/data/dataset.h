@@ -10,6 +10,9 @@
 
 typedef struct {
     const char *train, *validation, *test; /* files; validation/test NULL = split from train */
+    /* rows given in memory (the C API's datasets) instead of those files, each NULL = the file; the rows are
+     * copied, then cleaned and split exactly as a file's */
+    const struct ft_data_recs_s *rows[3];
     const char *format;          /* "auto" (by extension) | "jsonl" | "csv" | "tsv" | "text" */
     const char *text_field;      /* "text" */
     const char *text_pair_field; /* NULL */
@@ -100,13 +103,20 @@ typedef struct {
     char *file;
     long line;
 } ft_data_rec;
-typedef struct {
+typedef struct ft_data_recs_s {
     ft_data_rec *r;
     size_t n, cap;
 } ft_data_recs;
 void ft_data_recs_free(ft_data_recs *rs);
 void ft_data_rec_free(ft_data_rec *r);
 ft_status ft_data_recs_push(ft_data_recs *rs, ft_data_rec *r); /* takes ownership of *r (zeroed) */
+/* Set a zeroed row's fields to copies of the given strings (NULL: not given). */
+ft_status ft_data_rec_fill(ft_data_rec *r, const char *text, const char *text_pair, const char *label,
+                           const char *prompt, const char *response, const char *file);
+/* Append deep copies of src's rows to dst. */
+ft_status ft_data_recs_append(ft_data_recs *dst, const ft_data_recs *src);
+/* Where the training rows come from, for messages: the file, or "(the caller's rows)". */
+const char *ft_data_train_name(const ft_data_cfg *cfg);
 
 /* Append the rows of one file (format by cfg->format; "auto" by extension: .jsonl/.json, .csv, .tsv,
  * else text = one row per non-empty line). Malformed rows fail naming file:line. A UTF-8 BOM is skipped. */

@@ -31,6 +31,49 @@ void ft_data_recs_free(ft_data_recs *rs) {
     memset(rs, 0, sizeof *rs);
 }
 
+static ft_status dup_field(char **dst, const char *src) {
+    if (src && !(*dst = ft_strdup(src)))
+        return ft_fail(FT_ERR_NOMEM, "out of memory copying a row");
+    return FT_OK;
+}
+
+ft_status ft_data_rec_fill(ft_data_rec *r, const char *text, const char *text_pair, const char *label,
+                           const char *prompt, const char *response, const char *file) {
+    const char *src[6] = {text, text_pair, label, prompt, response, file};
+    char **dst[6] = {&r->text, &r->text_pair, &r->label, &r->prompt, &r->response, &r->file};
+    for (int k = 0; k < 6; k++)
+        FT_TRY(dup_field(dst[k], src[k]));
+    return FT_OK;
+}
+
+ft_status ft_data_recs_append(ft_data_recs *dst, const ft_data_recs *src) {
+    for (size_t i = 0; src && i < src->n; i++) {
+        const ft_data_rec *a = &src->r[i];
+        ft_data_rec b = {.line = a->line};
+        ft_status s = ft_data_rec_fill(&b, a->text, a->text_pair, a->label, a->prompt, a->response, a->file);
+        if (s == FT_OK && a->n_msgs > 0) {
+            if (!(b.msgs = calloc((size_t)a->n_msgs, sizeof *b.msgs)))
+                s = ft_fail(FT_ERR_NOMEM, "out of memory copying a row");
+            for (int k = 0; s == FT_OK && k < a->n_msgs; k++) {
+                b.n_msgs = k + 1;
+                s = dup_field(&b.msgs[k].role, a->msgs[k].role);
+                if (s == FT_OK)
+                    s = dup_field(&b.msgs[k].content, a->msgs[k].content);
+            }
+        }
+        if (s == FT_OK)
+            s = ft_data_recs_push(dst, &b); /* frees b on failure */
+        else
+            ft_data_rec_free(&b);
+        FT_TRY(s);
+    }
+    return FT_OK;
+}
+
+const char *ft_data_train_name(const ft_data_cfg *cfg) {
+    return cfg->rows[0] ? "(the caller's rows)" : cfg->train ? cfg->train : "(no training data)";
+}
+
 ft_status ft_data_recs_push(ft_data_recs *rs, ft_data_rec *r) {
     if (rs->n == rs->cap) {
         size_t nc = rs->cap ? 2 * rs->cap : 64;

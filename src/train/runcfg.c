@@ -397,6 +397,17 @@ void ft_runcfg_dropout(const ft_recipe *r, ft_model *m) {
 
 ft_status ft_runcfg_datasets(const ft_recipe *r, ft_tokenizer *tok, ft_dataset *tr, ft_dataset *va,
                              ft_dataset *te, FILE *summary) {
+    const ft_data_recs *const none[3] = {NULL, NULL, NULL};
+    return ft_runcfg_datasets_rows(r, none, tok, tr, va, te, summary);
+}
+
+ft_status ft_runcfg_datasets_rows(const ft_recipe *r, const ft_data_recs *const rows[3], ft_tokenizer *tok,
+                                  ft_dataset *tr, ft_dataset *va, ft_dataset *te, FILE *summary) {
+    const bool mem = rows[0] || rows[1] || rows[2];
+    if (mem && !strcmp(r->data_format, "pretokenized"))
+        return ft_fail(FT_ERR_CONFIG,
+                       "data.format pretokenized reads its files: rows given in memory are text "
+                       "examples");
     if (!strcmp(r->data_format, "pretokenized")) {
         FT_TRY(ft_dataset_load_pretok(r->data_train, tr));
         /* the other files' labels map onto the training file's label set */
@@ -408,6 +419,8 @@ ft_status ft_runcfg_datasets(const ft_recipe *r, ft_tokenizer *tok, ft_dataset *
     }
     ft_data_cfg dc;
     ft_runcfg_data(r, &dc);
+    for (int k = 0; k < 3; k++)
+        dc.rows[k] = rows[k];
     return ft_data_build(&dc, ft_runcfg_task(r->task), tok, tr, va, te, summary);
 }
 
@@ -435,7 +448,7 @@ ft_status ft_runcfg_head(const ft_recipe *r, ft_model *m, const ft_dataset *tr) 
     if (task == FT_TASK_SEQ_CLS) {
         if (tr->n_labels < 2)
             return ft_fail(FT_ERR_CONFIG, "%s: classification needs at least two labels in the training data",
-                           r->data_train);
+                           r->data_train ? r->data_train : "the training rows");
         if (r->head_reset)
             FT_TRY(ft_model_reset_head(m, task, tr->n_labels, (const char *const *)tr->label_names,
                                        (uint64_t)r->seed));

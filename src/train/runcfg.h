@@ -45,6 +45,10 @@ void ft_runcfg_dropout(const ft_recipe *r, ft_model *m);
  * answering or token classification (their readers live with the CLI). summary may be NULL. */
 ft_status ft_runcfg_datasets(const ft_recipe *r, ft_tokenizer *tok, ft_dataset *tr, ft_dataset *va,
                              ft_dataset *te, FILE *summary);
+/* The same with rows given in memory for some splits (rows[k] NULL: the recipe's file; the C API's
+ * datasets): cleaned, split and tokenized as a file's rows would be. Not with data.format pretokenized. */
+ft_status ft_runcfg_datasets_rows(const ft_recipe *r, const ft_data_recs *const rows[3], ft_tokenizer *tok,
+                                  ft_dataset *tr, ft_dataset *va, ft_dataset *te, FILE *summary);
 /* The recipe's task fits the model: task seq2seq needs an encoder-decoder (t5, mt5), which trains on no
  * other task; data.pack is refused with seq2seq. ft_runcfg_head checks it too. */
 ft_status ft_runcfg_task_fits(const ft_recipe *r, const ft_model *m);
