@@ -253,8 +253,9 @@ typedef struct ftune_trainer ftune_trainer;
  * Only parses and checks the recipe; the model and data are loaded by the first step (or
  * ftune_trainer_prepare). The run writes what `ftune train` writes into output_dir (the model or
  * adapter, recipe.yaml, ftune_train.json, tokenizer files, metrics.jsonl, checkpoints), but never prints.
- * Tasks: causal_lm, instruction, classification, regression (question_answering, token_classification
- * and masked_lm: `ftune train` for now). */
+ * Every task `ftune train` runs: causal_lm, instruction, classification, regression, token_classification,
+ * question_answering, masked_lm, seq2seq, image_classification (evaluation metrics by task: accuracy, f1,
+ * precision, recall for tagging; exact_match and f1 for QA; rouge/bleu for seq2seq). */
 FTUNE_API ftune_status ftune_trainer_new(ftune_ctx *ctx, const char *recipe_path, const char *recipe_yaml,
                                          const char *const *overrides, size_t n_overrides,
                                          ftune_trainer **out);

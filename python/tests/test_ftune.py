@@ -101,6 +101,42 @@ def test_dataset_rows_train_like_the_file(work, trained, tmp_path):
         ftune.Dataset([{"txt": "x"}])
 
 
+@pytest.mark.parametrize("task", ["token_classification", "question_answering", "masked_lm"])
+def test_encoder_tasks_like_the_command(tmp_path, task):
+    """The library's trainer runs the tasks whose data readers moved out of the command (train/task_data.c):
+    the same recipe through ftune.train and `ftune train` ends with the same model bytes and test metrics."""
+    words = "alice bob paris london the a met in at visited".split()
+    (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words) + "\n")
+    (tmp_path / "b.json").write_text('{"vocab_size": 15, "hidden_size": 16, "num_hidden_layers": 1, '
+                                     '"num_attention_heads": 2, "intermediate_size": 32, "max_position_embeddings": 40}')
+    sh("init", "--arch", "bert", "--config", str(tmp_path / "b.json"), "--out", str(tmp_path / "bert"), "--seed", "3")
+    (tmp_path / "bert" / "vocab.txt").write_text((tmp_path / "vocab.txt").read_text())
+    rnd = random.Random(5)
+    with open(tmp_path / "d.jsonl", "w") as f:
+        for i in range(40):
+            toks = [rnd.choice(words) for _ in range(3 + rnd.randrange(5))]
+            if task == "token_classification":
+                f.write(json.dumps({"tokens": toks, "tags": ["B-PER" if w in ("alice", "bob") else "B-LOC"
+                                                             if w in ("paris", "london") else "O" for w in toks]}) + "\n")
+            elif task == "question_answering":
+                ctx = " ".join(toks + ["paris"])
+                f.write(json.dumps({"id": str(i), "question": "where", "context": ctx,
+                                    "answers": {"text": ["paris"], "answer_start": [ctx.rindex("paris")]}}) + "\n")
+            else:
+                f.write(json.dumps({"text": " ".join(toks)}) + "\n")
+    recipe = (f"task: {task}\nmethod: full\ntrain: {{max_steps: 3, batch_size: 4, seq_len: 16}}\n"
+              "optim: {lr: 1e-3}\nreport: {tensorboard: false, progress: quiet}\nseed: 4\n")
+    (tmp_path / "r.yaml").write_text(recipe)
+    common = [f"model={tmp_path / 'bert'}", f"data.train={tmp_path / 'd.jsonl'}"]
+    if task == "question_answering":
+        common.append(f"data.test={tmp_path / 'd.jsonl'}")
+    sh("train", str(tmp_path / "r.yaml"), *common, f"output_dir={tmp_path / 'cli'}")
+    info = ftune.train(str(tmp_path / "r.yaml"), output_dir=str(tmp_path / "api"),
+                       **dict(c.split("=", 1) for c in common))
+    assert info["step"] == 3 and info["done"]
+    assert (tmp_path / "api" / "model.safetensors").read_bytes() == (tmp_path / "cli" / "model.safetensors").read_bytes()
+
+
 def test_named_adapters(work, trained, tmp_path):
     rows = [{"text": t, "label": l} for t, l in (("good great", "a"), ("bad awful", "b"), ("the it", "c"))] * 30
     with open(tmp_path / "abc.jsonl", "w") as f:

@@ -16,6 +16,7 @@
 #include "train/checkpoint.h"
 #include "train/img_task.h"
 #include "train/runcfg.h"
+#include "train/task_data.h"
 #include "train/trained.h"
 #include "train/trainer.h"
 
@@ -75,6 +76,8 @@ struct ftune_trainer {
     char ckroot[4096], resume[4096];
     ft_train_result res;
     ft_train_run *run;
+    ft_qa_data qa;        /* task question_answering: the examples behind tr/va/te's windows */
+    ft_mlm mlm;           /* task masked_lm: the masker of every split */
     ft_data_recs rows[3]; /* ftune_trainer_set_data's copies (train, validation, test) */
     bool have_rows[3];
 };
@@ -866,9 +869,9 @@ ftune_status ftune_classify_image(ftune_model *m, const char *path, int *label, 
 /* ---- training ---- */
 
 static const char *const METRICS[] = {
-    "loss",         "perplexity", "accuracy",    "f1_macro", "f1_micro", "f1_weighted", "precision_macro",
-    "recall_macro", "mse",        "mae",         "r2",       "rouge1",   "rouge2",      "rougeL",
-    "rougeLsum",    "bleu",       "exact_match", "f1"};
+    "loss",         "perplexity", "accuracy",    "f1_macro", "f1_micro",  "f1_weighted", "precision_macro",
+    "recall_macro", "mse",        "mae",         "r2",       "rouge1",    "rouge2",      "rougeL",
+    "rougeLsum",    "bleu",       "exact_match", "f1",       "precision", "recall"};
 
 /* The metrics an evaluation has (NaN ones left out) into out[] (room for every name); returns the count. */
 static size_t metrics_of(const ft_eval_result *ev, ftune_metric *out) {
@@ -996,11 +999,6 @@ ftune_status ftune_trainer_new(ftune_ctx *ctx, const char *recipe_path, const ch
         if (later)
             t->r.data_train = NULL;
     }
-    if (s == FT_OK) {
-        const ft_task task = ft_runcfg_task(t->r.task);
-        if (task == FT_TASK_QA || task == FT_TASK_TOKEN_CLS || task == FT_TASK_MASKED_LM)
-            s = ft_fail(FT_ERR_UNSUPPORTED, "task %s is not in the C API yet (use `ftune train`)", t->r.task);
-    }
     if (s != FT_OK) {
         ft_recipe_free(&t->r);
         free(t);
@@ -1117,6 +1115,8 @@ void ftune_trainer_free(ftune_trainer *t) {
     ft_dataset_free(&t->te);
     for (int k = 0; k < 3; k++)
         ft_data_recs_free(&t->rows[k]);
+    ft_taskdata_qa_free(&t->qa);
+    ft_mlm_free(&t->mlm);
     ft_imgtask_free(&t->img);
     ft_tok_free(t->tok);
     ft_model_free(t->m);
@@ -1169,15 +1169,34 @@ static ft_status prepare(ftune_trainer *t) {
                                          t->have_rows[1] ? &t->rows[1] : NULL,
                                          t->have_rows[2] ? &t->rows[2] : NULL};
     ft_status s = FT_OK;
+    const ft_task task = ft_runcfg_task(r->task);
+    const bool own_reader = image || task == FT_TASK_QA || task == FT_TASK_TOKEN_CLS; /* not text rows */
     if (!r->data_train && !rows[0])
         s = ft_fail(FT_ERR_CONFIG,
                     "recipe: 'data.train' is required (or give the rows: ftune_trainer_set_data)");
-    else if (image && (rows[0] || rows[1] || rows[2]))
+    else if (own_reader && (rows[0] || rows[1] || rows[2]))
         s = ft_fail(FT_ERR_UNSUPPORTED,
-                    "image_classification reads image files: datasets of text rows do not apply");
-    else
-        s = image ? ft_imgtask_setup(r, t->m, &t->img, &t->tr, &t->va, &t->te, sf)
-                  : ft_runcfg_datasets_rows(r, rows, t->tok, &t->tr, &t->va, &t->te, sf);
+                    "task %s reads its own files (images, SQuAD, tagged words): datasets of text rows do not "
+                    "apply",
+                    r->task);
+    else if (image)
+        s = ft_imgtask_setup(r, t->m, &t->img, &t->tr, &t->va, &t->te, sf);
+    else if (task == FT_TASK_QA) { /* as `ftune train` (train/task_data.c) */
+        s = ft_taskdata_qa(r, t->tok, &t->qa, &t->tr, &t->va, &t->te, sf);
+        if (s == FT_OK && t->m->task != FT_TASK_QA)
+            s = ft_model_set_task(t->m, task, 2, NULL, (uint64_t)r->seed);
+    } else if (task == FT_TASK_TOKEN_CLS) {
+        ft_dataset ds[3];
+        s = ft_taskdata_tag_datasets(r, t->tok, ds, sf);
+        if (s == FT_OK)
+            t->tr = ds[0], t->va = ds[1], t->te = ds[2];
+    } else
+        s = ft_runcfg_datasets_rows(r, rows, t->tok, &t->tr, &t->va, &t->te, sf);
+    ft_dataset *const splits[3] = {&t->tr, &t->va, &t->te};
+    if (s == FT_OK && task == FT_TASK_MASKED_LM)
+        s = ft_taskdata_mlm(r, t->m, t->tok, tok_src, &t->mlm, splits, sf);
+    if (s == FT_OK && task == FT_TASK_CAUSAL_LM && t->m->task == FT_TASK_MASKED_LM)
+        s = ft_model_set_task(t->m, FT_TASK_CAUSAL_LM, 0, NULL, 0);
     if (sf)
         fclose(sf);
     log_lines(t, summary);

@@ -108,11 +108,11 @@ int ft_cmd_predict_qa(int argc, char **argv) {
     if (s == FT_OK)
         s = ft_qa_set_add(&set, "predict", question, ctext ? ctext : context, "--question/--context");
     if (s == FT_OK) {
-        const int ml = ft_cli_qa_max_length(&t.rec);
+        const int ml = ft_taskdata_qa_max_length(&t.rec);
         s = ft_qa_features(t.tok, &set, ml < t.seq_len ? ml : t.seq_len, (int)t.rec.data_doc_stride, &ds, &f);
     }
     if (s == FT_OK) {
-        ft_cli_qa_post_from(&t.rec, &f.post);
+        ft_taskdata_qa_post_from(&t.rec, &f.post);
         if (n_best > 0)
             f.post.n_best = (int)n_best;
         if (max_ans > 0)

@@ -110,7 +110,7 @@ typedef struct {
     char *yaml;
     ft_train_result res;
     bool have_res;
-    ft_cli_qa qa; /* question answering: the examples behind tr/va/te's windows */
+    ft_qa_data qa; /* question answering: the examples behind tr/va/te's windows */
     ft_mlm mlm; /* task masked_lm: the datasets' masker */
     ft_imgtask img; /* task image_classification: the images behind tr/va/te */
     ft_s2s_eval s2s, s2s_test; /* task seq2seq: how validation (eval.generate_limit) and test (every
@@ -124,7 +124,7 @@ static void job_free(job *j) {
     ft_dataset_free(&j->tr);
     ft_dataset_free(&j->va);
     ft_dataset_free(&j->te);
-    ft_cli_qa_free(&j->qa);
+    ft_taskdata_qa_free(&j->qa);
     ft_mlm_free(&j->mlm);
     ft_imgtask_free(&j->img);
     ft_tok_free(j->tok);
@@ -133,30 +133,6 @@ static void job_free(job *j) {
     (void)ft_tb_close(j->tb);
     free(j->yaml);
     ft_recipe_free(&j->r);
-}
-
-/* task masked_lm: the masker every split's batches go through, and the model's masked-LM head. */
-static ft_status setup_mlm(job *j, const char *tok_src) {
-    ft_model *m = j->m;
-    const ft_recipe *r = &j->r;
-    if (!j->tok)
-        return ft_fail(FT_ERR_CONFIG,
-                       "task masked_lm needs the tokenizer (its mask token): set the 'tokenizer' key");
-    FT_TRY(ft_mlm_init(&j->mlm, j->tok, tok_src, m->cfg.vocab_size, (float)r->data_mlm_probability,
-                       r->data_whole_word_mask, (uint64_t)r->seed));
-    j->tr.mlm = j->va.mlm = j->te.mlm = &j->mlm;
-    const bool had = m->task == FT_TASK_MASKED_LM;
-    if (!had && (strcmp(r->method, "full") || r->peft_init_from))
-        return ft_fail(
-            FT_ERR_CONFIG,
-            "%s has no masked-LM head: under method %s the head is part of the frozen base model (as in "
-            "PEFT), so a new one would stay at its random init and not be saved with the adapter; train "
-            "masked_lm with method full first (or start from a *ForMaskedLM checkpoint)",
-            r->model, r->method);
-    FT_TRY(ft_model_set_task(m, FT_TASK_MASKED_LM, 0, NULL, (uint64_t)r->seed));
-    if (!had)
-        printf("note: %s has no masked-LM head (%s...): initialized\n", r->model, ft_model_mlm_name(m, 0));
-    return FT_OK;
 }
 
 /* Another task on a masked-LM checkpoint: its head is dropped. */
@@ -206,12 +182,12 @@ static ft_status run_job(job *j, int *exit_code) {
     } else if (pretok) {
         FT_TRY(ft_runcfg_datasets(r, NULL, &j->tr, &j->va, &j->te, stdout));
     } else if (task == FT_TASK_QA) {
-        FT_TRY(ft_cli_qa_data(r, j->tok, &j->qa, &j->tr, &j->va, &j->te, stdout));
+        FT_TRY(ft_taskdata_qa(r, j->tok, &j->qa, &j->tr, &j->va, &j->te, stdout));
         if (m->task != FT_TASK_QA)
             FT_TRY(ft_model_set_task(m, task, 2, NULL, (uint64_t)r->seed));
     } else if (task == FT_TASK_TOKEN_CLS) { /* words and tags aligned to the pieces (cli/tokcls.c) */
         ft_dataset ds[3];
-        FT_TRY(ft_cli_tag_datasets(r, j->tok, ds, stdout));
+        FT_TRY(ft_taskdata_tag_datasets(r, j->tok, ds, stdout));
         j->tr = ds[0];
         j->va = ds[1];
         j->te = ds[2];
@@ -225,8 +201,9 @@ static ft_status run_job(job *j, int *exit_code) {
         j->va.s2s = &j->s2s;
         j->te.s2s = &j->s2s_test;
     }
+    ft_dataset *const splits[3] = {&j->tr, &j->va, &j->te};
     if (task == FT_TASK_MASKED_LM)
-        FT_TRY(setup_mlm(j, tok_src));
+        FT_TRY(ft_taskdata_mlm(r, m, j->tok, tok_src, &j->mlm, splits, stdout));
     else
         mlm_notes(m, r->task);
     if (task == FT_TASK_CAUSAL_LM && m->task == FT_TASK_MASKED_LM) /* the encoder then refuses by name */

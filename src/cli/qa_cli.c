@@ -8,60 +8,6 @@
 
 #include "train/trainer.h"
 
-void ft_cli_qa_free(ft_cli_qa *q) {
-    for (int i = 0; i < 3; i++) {
-        ft_qa_feats_free(&q->f[i]);
-        ft_qa_set_free(&q->set[i]);
-    }
-}
-
-int ft_cli_qa_max_length(const ft_recipe *r) {
-    return r->data_max_length > 0 ? (int)r->data_max_length : (int)r->train_seq_len;
-}
-
-void ft_cli_qa_post_from(const ft_recipe *r, ft_qa_post_cfg *c) {
-    c->n_best = (int)r->qa_n_best;
-    c->max_answer_length = (int)r->qa_max_answer_length;
-    c->version_2_with_negative = r->qa_version_2_with_negative;
-    c->null_score_diff_threshold = r->qa_null_score_diff_threshold;
-}
-
-/* One file into windows of ds. */
-static ft_status qa_file(const ft_recipe *r, ft_tokenizer *tok, const char *path, ft_qa_set *set,
-                         ft_qa_feats *f, ft_dataset *ds, FILE *report) {
-    FT_TRY(ft_qa_read(path, set, report));
-    FT_TRY(ft_qa_features(tok, set, ft_cli_qa_max_length(r), (int)r->data_doc_stride, ds, f));
-    ft_cli_qa_post_from(r, &f->post);
-    size_t none = 0;
-    for (size_t i = 0; i < set->n; i++)
-        none += set->ex[i].n_answers == 0;
-    if (report)
-        fprintf(report,
-                "%s: %zu questions (%zu without an answer) in %zu windows of at most %d tokens (%zu answers "
-                "outside every window)\n",
-                path, set->n, none, f->n, ft_cli_qa_max_length(r), f->n_cut);
-    return FT_OK;
-}
-
-ft_status ft_cli_qa_data(const ft_recipe *r, ft_tokenizer *tok, ft_cli_qa *q, ft_dataset *tr, ft_dataset *va,
-                         ft_dataset *te, FILE *report) {
-    if (!tok)
-        return ft_fail(FT_ERR_CONFIG, "question answering needs a tokenizer (data.format pretokenized is not "
-                                      "supported for it)");
-    if (!strcmp(r->data_format, "pretokenized"))
-        return ft_fail(FT_ERR_CONFIG, "task question_answering reads SQuAD JSON / JSONL, not data.format "
-                                      "pretokenized");
-    if (ft_cli_qa_max_length(r) > r->train_seq_len)
-        return ft_fail(FT_ERR_CONFIG, "data.max_length %lld is longer than train.seq_len %lld",
-                       (long long)r->data_max_length, (long long)r->train_seq_len);
-    const char *files[3] = {r->data_train, r->data_validation, r->data_test};
-    ft_dataset *ds[3] = {tr, va, te};
-    for (int i = 0; i < 3; i++)
-        if (files[i])
-            FT_TRY(qa_file(r, tok, files[i], &q->set[i], &q->f[i], ds[i], report));
-    return FT_OK;
-}
-
 void ft_cli_qa_print_score(const ft_qa_score *s, FILE *f) {
     fprintf(f, " exact_match %.2f f1 %.2f", s->exact_match, s->f1);
     if (s->n_no_ans)
@@ -79,11 +25,11 @@ ft_status ft_cli_qa_eval(ft_trained *t, const char *data, int batch_size, bool j
     FILE *rep = json ? stderr : stdout;
     ft_status s = ft_qa_read(data, &set, rep);
     const int max_len =
-        ft_cli_qa_max_length(&t->rec) < t->seq_len ? ft_cli_qa_max_length(&t->rec) : t->seq_len;
+        ft_taskdata_qa_max_length(&t->rec) < t->seq_len ? ft_taskdata_qa_max_length(&t->rec) : t->seq_len;
     if (s == FT_OK)
         s = ft_qa_features(t->tok, &set, max_len, (int)t->rec.data_doc_stride, &ds, &f);
     if (s == FT_OK)
-        ft_cli_qa_post_from(&t->rec, &f.post);
+        ft_taskdata_qa_post_from(&t->rec, &f.post);
     const double t0 = ft_now();
     if (s == FT_OK) {
         ft_arena arena;

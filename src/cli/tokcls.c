@@ -10,72 +10,6 @@
 #include "cli/cli.h"
 #include "train/trainer.h"
 
-void ft_cli_tag_read_cfg(const ft_recipe *r, ft_tag_read_cfg *c) {
-    ft_tag_read_cfg_default(c);
-    c->format = r->data_format;
-    c->tokens_field = r->data_tokens_field;
-    c->tags_field = r->data_tags_field;
-    c->tag_column = (int)r->data_tag_column;
-}
-
-ft_status ft_cli_tag_sents(const ft_recipe *r, ft_tag_sents sp[3]) {
-    memset(sp, 0, 3 * sizeof *sp);
-    if (!r->data_train)
-        return ft_fail(FT_ERR_CONFIG, "'data.train' is required");
-    ft_status s;
-    if (!strcmp(r->data_format, "brown")) {
-        if (r->data_validation || r->data_test)
-            return ft_fail(FT_ERR_CONFIG, "data.format brown splits the corpus directory by file: leave "
-                                          "data.validation and data.test out");
-        s = ft_tag_read_brown(r->data_train, &sp[0], &sp[1], &sp[2]);
-    } else {
-        ft_tag_read_cfg c;
-        ft_cli_tag_read_cfg(r, &c);
-        const char *files[3] = {r->data_train, r->data_validation, r->data_test};
-        s = FT_OK;
-        for (int k = 0; s == FT_OK && k < 3; k++)
-            if (files[k])
-                s = ft_tag_read(files[k], &c, &sp[k]);
-    }
-    if (s != FT_OK)
-        for (int k = 0; k < 3; k++)
-            ft_tag_sents_free(&sp[k]);
-    return s;
-}
-
-ft_status ft_cli_tag_datasets(const ft_recipe *r, ft_tokenizer *tok, ft_dataset ds[3], FILE *summary) {
-    ft_tag_sents sp[3];
-    FT_TRY(ft_cli_tag_sents(r, sp));
-    const ft_tag_build_cfg c = {.label_all = r->data_label_all_tokens,
-                                .max_len = (int)r->train_seq_len,
-                                .labels = r->data_labels,
-                                .val_ratio = (float)r->data_val_ratio,
-                                .test_ratio = (float)r->data_test_ratio,
-                                .seed = (uint64_t)r->seed};
-    size_t unknown[3];
-    if (summary) {
-        size_t empty = sp[0].n_empty + sp[1].n_empty + sp[2].n_empty;
-        if (empty)
-            fprintf(summary, "token classification: %zu empty sentence(s) skipped\n", empty);
-    }
-    ft_status s = ft_tag_build(tok, sp, &c, ds, unknown, summary);
-    for (int k = 0; k < 3; k++)
-        ft_tag_sents_free(&sp[k]);
-    if (s == FT_OK && r->data_val_limit > 0 &&
-        ds[1].n > (size_t)r->data_val_limit) { /* a cheaper evaluation */
-        for (size_t i = (size_t)r->data_val_limit; i < ds[1].n; i++) {
-            free(ds[1].ex[i].ids);
-            free(ds[1].ex[i].labels);
-            free(ds[1].ex[i].word_ids);
-        }
-        if (summary)
-            fprintf(summary, "validation: the first %lld of %zu sentences (data.val_limit)\n",
-                    (long long)r->data_val_limit, ds[1].n);
-        ds[1].n = (size_t)r->data_val_limit;
-    }
-    return s;
-}
-
 void ft_cli_print_tag_metrics(const ft_metric_tag *m, FILE *f) {
     fprintf(f, "accuracy     %.4f  (%lld of %lld words)\n", m->accuracy, (long long)m->n_correct,
             (long long)m->n_words);
@@ -131,7 +65,7 @@ static ft_status eval_sents(const ft_trained *t, const char *data, const char *s
         return ft_tag_read_brown(data, tr ? out : NULL, va ? out : NULL, te ? out : NULL);
     }
     ft_tag_read_cfg c;
-    ft_cli_tag_read_cfg(&t->rec, &c);
+    ft_taskdata_tag_read_cfg(&t->rec, &c);
     return ft_tag_read(data, &c, out);
 }
 
@@ -291,7 +225,7 @@ static ft_status baseline_score(const ft_tag_sents *sp, const word_tag *lex, siz
 
 ft_status ft_cli_baseline_tokens(const ft_recipe *r, bool json) {
     ft_tag_sents sp[3];
-    FT_TRY(ft_cli_tag_sents(r, sp));
+    FT_TRY(ft_taskdata_tag_sents(r, sp));
     char **names = NULL;
     int nn = 0;
     word_tag *lex = NULL;
@@ -467,7 +401,7 @@ static ft_status predict_tokens(ft_trained *t, const char *text, const char *jso
         s = split_words(text, &sp);
     } else {
         ft_tag_read_cfg c;
-        ft_cli_tag_read_cfg(&t->rec, &c);
+        ft_taskdata_tag_read_cfg(&t->rec, &c);
         c.format = "jsonl";
         c.need_tags = false;
         s = ft_tag_read(jsonl, &c, &sp);

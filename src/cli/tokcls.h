@@ -1,4 +1,4 @@
-/* cli/tokcls: token classification in the CLI — the recipe's data (train), evaluation (eval), the
+/* cli/tokcls: token classification in the CLI — evaluation (eval), the
  * most-frequent-tag baseline (baseline) and `ftune predict`. CLI-private. */
 #ifndef FT_CLI_TOKCLS_H
 #define FT_CLI_TOKCLS_H
@@ -8,13 +8,7 @@
 #include "cli/trained.h"
 #include "data/tagging.h"
 #include "eval/tagging.h"
-
-/* The reader settings a recipe gives (data.format, data.tokens_field, data.tags_field, data.tag_column). */
-void ft_cli_tag_read_cfg(const ft_recipe *r, ft_tag_read_cfg *c);
-/* sp[0..2] = the recipe's train / validation / test sentences (Brown: the corpus directory split by file). */
-ft_status ft_cli_tag_sents(const ft_recipe *r, ft_tag_sents sp[3]);
-/* ds[0..2] for `ftune train`: the sentences aligned to the tokenizer's pieces, the tag set in ds[0]. */
-ft_status ft_cli_tag_datasets(const ft_recipe *r, ft_tokenizer *tok, ft_dataset ds[3], FILE *summary);
+#include "train/task_data.h" /* the recipe's sentences and datasets: ft_taskdata_tag_* */
 /* `ftune eval` of a token classifier on a file (a Brown directory: its `split` files). */
 int ft_cli_eval_tokens(ft_trained *t, const char *data, const char *split, int batch_size, bool json,
                        const char *label);
