@@ -758,7 +758,9 @@ static ft_status prepare(ftune_trainer *t) {
     }
     if (r->resume)
         FT_TRY(ft_ckpt_resolve(r->resume, t->resume, sizeof t->resume));
-    FT_TRY(ft_model_load(r->model, &t->m));
+    ft_base_dtype bd;
+    FT_TRY(ft_base_dtype_parse(r->train_base_dtype, &bd));
+    FT_TRY(ft_model_load_base(r->model, bd, &t->m));
     ft_runcfg_dropout(r, t->m);
     const char *tok_src = r->tokenizer ? r->tokenizer : r->model;
     const bool image = !strcmp(r->task, "image_classification");

@@ -186,7 +186,9 @@ static ft_status run_job(job *j, int *exit_code) {
     if (r->resume)
         FT_TRY(ft_ckpt_resolve(r->resume, resume, sizeof resume));
 
-    FT_TRY(ft_model_load(r->model, &j->m));
+    ft_base_dtype bd;
+    FT_TRY(ft_base_dtype_parse(r->train_base_dtype, &bd));
+    FT_TRY(ft_model_load_base(r->model, bd, &j->m));
     ft_model *m = j->m;
     ft_runcfg_dropout(r, m);
     const char *tok_src = r->tokenizer ? r->tokenizer : r->model;

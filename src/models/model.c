@@ -621,8 +621,9 @@ static void fmt_shape(char *buf, size_t n, int ndim, const int64_t *shape) {
         snprintf(buf + o, n - o, "]");
 }
 
-/* Point p at tensor t: in place for aligned fp32, else an owned fp32 conversion. */
-static ft_status bind_tensor(ft_param *p, const ft_st_tensor *t, const char *file) {
+/* Point p at tensor t: in place for aligned fp32 (and, keep_half, for 2-byte-aligned bf16/f16: p->half), else
+ * an owned fp32 conversion. */
+static ft_status bind_tensor_as(ft_param *p, const ft_st_tensor *t, const char *file, bool keep_half) {
     bool ok = t->ndim == p->ndim;
     for (int i = 0; ok && i < p->ndim; i++)
         ok = t->shape[i] == p->shape[i];
@@ -641,6 +642,12 @@ static ft_status bind_tensor(ft_param *p, const ft_st_tensor *t, const char *fil
     if (t->dtype != FT_DT_F32 && t->dtype != FT_DT_BF16 && t->dtype != FT_DT_F16)
         return ft_fail(FT_ERR_SHAPE, "%s: tensor '%s' has dtype %s, expected F32, BF16 or F16", file, t->name,
                        ft_dtype_name(t->dtype));
+    if (keep_half && t->dtype != FT_DT_F32 && ((uintptr_t)t->data % 2) == 0) {
+        p->half = (const uint16_t *)t->data; /* read-only mapping, used in its file dtype */
+        p->data = NULL;
+        p->owned = false;
+        return FT_OK;
+    }
     p->data = ft_alloc((size_t)p->numel * sizeof(float));
     if (!p->data)
         return FT_ERR_NOMEM;
@@ -656,6 +663,101 @@ static ft_status bind_tensor(ft_param *p, const ft_st_tensor *t, const char *fil
         }
     }
     return FT_OK;
+}
+
+static ft_status bind_tensor(ft_param *p, const ft_st_tensor *t, const char *file) {
+    return bind_tensor_as(p, t, file, false);
+}
+
+const char *ft_base_dtype_name(ft_base_dtype b) {
+    return b == FT_BASE_FP32 ? "fp32" : b == FT_BASE_FILE ? "file" : "auto";
+}
+
+ft_status ft_base_dtype_parse(const char *s, ft_base_dtype *out) {
+    if (!strcmp(s, "auto"))
+        *out = FT_BASE_AUTO;
+    else if (!strcmp(s, "fp32") || !strcmp(s, "float32"))
+        *out = FT_BASE_FP32;
+    else if (!strcmp(s, "file"))
+        *out = FT_BASE_FILE;
+    else
+        return ft_fail(FT_ERR_ARG, "base_dtype '%s': expected auto, fp32 or file", s);
+    return FT_OK;
+}
+
+void ft_param_rows(const ft_param *p, const int32_t *ids, int64_t n, float *dst, bool add) {
+    const int64_t C = p->ndim == 2 ? p->shape[1] : p->numel;
+    const bool f16 = p->file_dtype == FT_DT_F16;
+#pragma omp parallel for schedule(static) if (n * C >= 16384)
+    for (int64_t i = 0; i < n; i++) {
+        float *y = dst + i * C;
+        const int64_t r = ids ? ids[i] : i;
+        if (p->half && !add) {
+            ft_half_to_f32_n(y, p->half + r * C, C, f16);
+        } else if (p->half) {
+            for (int64_t j = 0; j < C; j++)
+                y[j] += f16 ? ft_f16_to_f32(p->half[r * C + j]) : ft_bf16_to_f32(p->half[r * C + j]);
+        } else if (add) {
+            for (int64_t j = 0; j < C; j++)
+                y[j] += p->data[r * C + j];
+        } else {
+            memcpy(y, p->data + r * C, (size_t)C * sizeof(float));
+        }
+    }
+}
+
+ft_status ft_model_param_widen(ft_model *m, int idx) {
+    ft_param *p = &m->params[idx];
+    if (!p->half)
+        return FT_OK;
+    float *d = ft_alloc((size_t)p->numel * sizeof(float));
+    if (!d)
+        return ft_fail(FT_ERR_NOMEM, "no memory to widen '%s' (%lld values) to fp32", p->name,
+                       (long long)p->numel);
+    ft_half_to_f32_n(d, p->half, p->numel, p->file_dtype == FT_DT_F16);
+    ft_release_mapped_pages(p->half, (size_t)p->numel * sizeof(uint16_t)); /* not the weights twice */
+    p->data = d;
+    p->owned = true;
+    p->half = NULL;
+    ft_model_mark_dirty(m, true);
+    return FT_OK;
+}
+
+size_t ft_model_half_bytes(const ft_model *m) {
+    size_t b = 0;
+    for (int i = 0; i < m->n_params; i++)
+        if (m->params[i].half)
+            b += (size_t)m->params[i].numel * sizeof(uint16_t);
+    return b;
+}
+
+void ft_model_lin_weight(const ft_model *m, int wi, ft_lin *L) {
+    if (wi < 0)
+        return;
+    const ft_param *p = &m->params[wi];
+    L->w = p->data;
+    L->wh = p->half;
+    L->wh_f16 = p->half && p->file_dtype == FT_DT_F16;
+    if (m->precision == FT_PREC_BF16 && (p->data16 || (p->half && !L->wh_f16))) { /* base product in bf16 */
+        L->w16 = p->data16;
+        L->mm = m->mm;
+    }
+}
+
+/* The GEMM weights a decoder may keep in their file dtype: linear sites, token/position tables, LM head. */
+static void half_eligible(const ft_model *m, unsigned char *ok) {
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int s = 0; s < FT_N_SITES; s++) {
+            int wi = -1;
+            if (ft_model_site(m, l, (ft_site)s, &wi, NULL, NULL, NULL, NULL, NULL, 0) && wi >= 0)
+                ok[wi] = 1;
+        }
+    if (m->wte >= 0)
+        ok[m->wte] = 1;
+    if (m->wpe >= 0)
+        ok[m->wpe] = 1;
+    if (m->lm_head >= 0)
+        ok[m->lm_head] = 1;
 }
 
 /* A base tensor under its HF name, or the names other checkpoints use for it: the official gpt2 file has no
@@ -705,12 +807,14 @@ ft_status ft_model_reload_param(ft_model *m, int idx) {
     const ft_st_tensor *t = find_base_tensor(m, p->name, &file);
     if (!t)
         return ft_fail(FT_ERR_MISSING, "%s: tensor '%s' is missing from the checkpoint", m->dir ? m->dir : "?", p->name);
+    const bool keep_half = p->half != NULL;
     if (p->owned)
         ft_free(p->data);
     p->data = NULL;
+    p->half = NULL;
     p->owned = false;
     ft_model_mark_dirty(m, true);
-    return bind_tensor(p, t, file);
+    return bind_tensor_as(p, t, file, keep_half);
 }
 
 static ft_status model_new(ft_model_config *cfg, ft_model **out) {
@@ -895,6 +999,10 @@ static ft_status load_qa_head(ft_model *m, const char *dir) {
 }
 
 ft_status ft_model_load(const char *dir, ft_model **out) {
+    return ft_model_load_base(dir, FT_BASE_FP32, out);
+}
+
+ft_status ft_model_load_base(const char *dir, ft_base_dtype base, ft_model **out) {
     char path[4096];
     ft_path_join(path, sizeof path, dir, "config.json");
     char *txt = NULL;
@@ -907,6 +1015,23 @@ ft_status ft_model_load(const char *dir, ft_model **out) {
     ft_model *m = NULL;
     FT_TRY(model_new(&cfg, &m));
     m->dir = ft_strdup(dir);
+    const bool decoder = m->cfg.arch == FT_ARCH_GPT2 || m->cfg.arch == FT_ARCH_LLAMA;
+    if (base == FT_BASE_FILE && !decoder) {
+        s = ft_fail(
+            FT_ERR_UNSUPPORTED,
+            "%s: train.base_dtype file (the frozen base in its file dtype) is implemented for GPT-2 and "
+            "the Llama family, not %s: use auto or fp32",
+            dir, m->cfg.model_type);
+        ft_model_free(m);
+        return s;
+    }
+    unsigned char *keep = calloc((size_t)m->n_params, 1);
+    if (!keep) {
+        ft_model_free(m);
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    }
+    if (base != FT_BASE_FP32 && decoder)
+        half_eligible(m, keep);
     s = ft_st_set_open_dir(dir, &m->st);
     for (int i = 0; s == FT_OK && i < m->n_params; i++) {
         ft_param *p = &m->params[i];
@@ -927,8 +1052,9 @@ ft_status ft_model_load(const char *dir, ft_model **out) {
         else if (!t)
             s = ft_fail(FT_ERR_MISSING, "%s: tensor '%s' is missing from the checkpoint", dir, p->name);
         else
-            s = bind_tensor(p, t, file);
+            s = bind_tensor_as(p, t, file, keep[i] != 0);
     }
+    free(keep);
     const char *head_name = ft_model_head_weight_name(m);
     const ft_st_tensor *head = s == FT_OK ? ft_st_set_find(m->st, head_name, NULL) : NULL;
     if (s == FT_OK && !head && ft_model_is_encoder(m) && ft_st_set_find(m->st, "qa_outputs.weight", NULL))
@@ -1058,6 +1184,8 @@ ft_status ft_model_init_random(ft_model_config *cfg, uint64_t seed, ft_model **o
 
 ft_status ft_model_set_trainable(ft_model *m, int idx, bool trainable) {
     ft_param *p = &m->params[idx];
+    if (trainable && p->half)
+        FT_TRY(ft_model_param_widen(m, idx));
     if (trainable && !p->owned) { /* copy out of the read-only mapping */
         float *d = ft_alloc((size_t)p->numel * sizeof(float));
         if (!d)
@@ -1366,7 +1494,27 @@ ft_status ft_model_save(const ft_model *m, const char *dir, ft_dtype dtype) {
             continue; /* PEFT tensors go with the adapter, not the model (a head a merge untied does not) */
         if (m->task == FT_TASK_TOKEN_CLS && (i == m->pool_w || i == m->pool_b))
             continue; /* BertForTokenClassification has no pooler */
-        if (dtype == FT_DT_BF16) {
+        if (p->half && p->file_dtype == dtype) {
+            data = p->half; /* as the file holds it */
+        } else if (p->half && dtype == FT_DT_F32) {
+            float *f = ft_alloc((size_t)p->numel * sizeof(float));
+            if (!f) {
+                s = FT_ERR_NOMEM;
+                break;
+            }
+            ft_half_to_f32_n(f, p->half, p->numel, p->file_dtype == FT_DT_F16);
+            conv[i] = (uint16_t *)(void *)f;
+            data = f;
+        } else if (p->half) { /* f16 in place, saved as bf16 */
+            conv[i] = ft_alloc((size_t)p->numel * 2);
+            if (!conv[i]) {
+                s = FT_ERR_NOMEM;
+                break;
+            }
+            for (int64_t j = 0; j < p->numel; j++)
+                conv[i][j] = ft_f32_to_bf16(ft_f16_to_f32(p->half[j]));
+            data = conv[i];
+        } else if (dtype == FT_DT_BF16) {
             conv[i] = ft_alloc((size_t)p->numel * 2);
             if (!conv[i]) {
                 s = FT_ERR_NOMEM;
@@ -1458,6 +1606,22 @@ ft_status ft_batch_validate(const ft_model *m, const ft_batch *b) {
 ft_status ft_model_check_finite(const ft_model *m) {
     for (int i = 0; i < m->n_params; i++) {
         const ft_param *p = &m->params[i];
+        if (p->half) { /* exponent all ones: bf16 0x7f80, f16 0x7c00 */
+            const uint16_t e = p->file_dtype == FT_DT_F16 ? 0x7c00u : 0x7f80u;
+            int64_t bad = 0, first = -1;
+#pragma omp parallel for reduction(+ : bad) schedule(static)
+            for (int64_t j = 0; j < p->numel; j++)
+                bad += (p->half[j] & e) == e;
+            if (!bad)
+                continue;
+            for (first = 0; first < p->numel && (p->half[first] & e) != e; first++)
+                ;
+            return ft_fail(
+                FT_ERR_FORMAT,
+                "model tensor '%s' (%s) holds %lld non-finite value%s (the first at flat index %lld): "
+                "the file is damaged, and training from it would give non-finite losses",
+                p->name, ft_dtype_name(p->file_dtype), (long long)bad, bad == 1 ? "" : "s", (long long)first);
+        }
         if (!p->data)
             continue;
         const uint32_t *u = (const uint32_t *)(const void *)p->data;

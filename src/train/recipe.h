@@ -153,6 +153,10 @@
     X(train_activation_checkpointing, "train.activation_checkpointing", BOOL, "false", NULL,                 \
       "keep only each block's input, recompute its forward in the backward (less memory, ~1/3 more "         \
       "compute)")                                                                                            \
+    X(train_base_dtype, "train.base_dtype", ENUM, "auto", "auto|fp32|file",                                  \
+      "frozen base weights stored as bf16/f16: kept in place in their file dtype and widened inside the "    \
+      "products (file; GPT-2/Llama family), converted to fp32 at load (fp32), or file where supported "      \
+      "(auto)")                                                                                              \
     X(train_group_by_length, "train.group_by_length", BOOL, "false", NULL,                                   \
       "batches of similar lengths (less padding; HF LengthGroupedSampler order)")                            \
     X(train_on_nonfinite, "train.on_nonfinite", ENUM, "stop", "stop|skip",                                   \
