@@ -75,6 +75,7 @@ int main(int argc, char **argv) {
         }
         qsort(ts, (size_t)reps, sizeof *ts, cmp_d);
         t32 = ts[reps / 2];
+        fflush(stdout);
         printf("  %-22s fp32 ft_gemm       %8.2f ms %7.1f GFLOP/s\n", S[s].name, t32 * 1e3,
                flops / t32 / 1e9);
         for (size_t k = 0; k < sizeof nbs / sizeof *nbs; k++) {
