@@ -79,7 +79,7 @@ int main(int argc, char **argv) {
         printf("  %-22s fp32 ft_gemm       %8.2f ms %7.1f GFLOP/s\n", S[s].name, t32 * 1e3,
                flops / t32 / 1e9);
         for (size_t k = 0; k < sizeof nbs / sizeof *nbs; k++) {
-            const int64_t nb = nbs[k] ? nbs[k] : ft_gemm_half_nb(K);
+            const int64_t nb = nbs[k] ? nbs[k] : ft_gemm_half_nb(S[s].tb ? K : N);
             if (nb > N)
                 continue;
             for (int r = -1; r < reps; r++) {

@@ -42,7 +42,7 @@ static double gemm_peak(bool bf16, ft_matmul *mm) {
 }
 
 int main(int argc, char **argv) {
-    const char *shape = "gpt2", *method = "full", *precision = "fp32";
+    const char *shape = "gpt2", *method = "full", *precision = "fp32", *base_dtype = NULL;
     int B = 4, T = 128, steps = 5, warmup = 1, threads = 2;
     bool from_file = true;
     bool ckpt = false;
@@ -63,6 +63,8 @@ int main(int argc, char **argv) {
             threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--precision") && i + 1 < argc)
             precision = argv[++i];
+        else if (!strcmp(argv[i], "--base-dtype") && i + 1 < argc)
+            base_dtype = argv[++i];
         else if (!strcmp(argv[i], "--in-memory"))
             from_file = false;
         else if (!strcmp(argv[i], "--checkpoint"))
@@ -73,7 +75,9 @@ int main(int argc, char **argv) {
                     "full|lora|ia3|bitfit|adapter|prompt] [--batch 4] [--seq 128]\n"
                     "                  [--steps 5] [--warmup 1] [--threads 2] [--precision fp32|bf16] "
                     "[--checkpoint]\n"
-                    "                  [--in-memory]\n"
+                    "                  [--in-memory] [--base-dtype fp32|file]\n"
+                    "--base-dtype: the checkpoint is written in bf16 and loaded with train.base_dtype fp32\n"
+                    "(converted) or file (used in place, widened inside the products).\n"
                     "The random model is written to a temporary checkpoint and loaded back (mmapped), as\n"
                     "`ftune train` loads a real one; --in-memory trains the in-memory init instead.\n"
                     "--checkpoint turns on activation checkpointing. vit-base: ViTForImageClassification\n"
@@ -128,12 +132,18 @@ int main(int argc, char **argv) {
     }
     if (from_file) { /* through a checkpoint, as a real run: frozen fp32 weights stay in the file mapping */
         char dir[] = "/tmp/ftune-bench-XXXXXX", path[64];
-        if (!mkdtemp(dir) || ft_model_save(m, dir, FT_DT_F32) != FT_OK) {
+        ft_base_dtype bd =
+            FT_BASE_FP32; /* --base-dtype: the checkpoint in bf16, loaded as train.base_dtype says */
+        if (base_dtype && ft_base_dtype_parse(base_dtype, &bd) != FT_OK) {
+            fprintf(stderr, "train_step: %s\n", ft_last_error());
+            return 2;
+        }
+        if (!mkdtemp(dir) || ft_model_save(m, dir, base_dtype ? FT_DT_BF16 : FT_DT_F32) != FT_OK) {
             fprintf(stderr, "train_step: cannot write the temporary checkpoint: %s\n", ft_last_error());
             return 1;
         }
         ft_model_free(m);
-        if (ft_model_load(dir, &m) != FT_OK) {
+        if (ft_model_load_base(dir, bd, &m) != FT_OK) {
             fprintf(stderr, "train_step: %s\n", ft_last_error());
             return 1;
         }

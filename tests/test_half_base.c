@@ -49,8 +49,10 @@ FT_TEST(test_gemm_half_matches_fp32_gemm) {
                               *C1 = malloc(sizeof(float) * (size_t)(M * ldc));
                         float *C2 = malloc(sizeof(float) * (size_t)(M * ldc));
                         double *R = malloc(sizeof(double) * (size_t)(M * N));
+                        double *S =
+                            malloc(sizeof(double) * (size_t)(M * N)); /* Σ|terms|: fp32 rounding scale */
                         float *panel =
-                            malloc(sizeof(float) * (size_t)(K * (N + 16) + ft_gemm_half_panel_floats(K)));
+                            malloc(sizeof(float) * (size_t)(K * (N + 16) + ft_gemm_half_panel_floats(K, N)));
                         for (int64_t i = 0; i < M * lda; i++)
                             A[i] = rnd(1, (uint64_t)i);
                         for (int64_t i = 0; i < nb_rows * ldb; i++) {
@@ -63,11 +65,15 @@ FT_TEST(test_gemm_half_matches_fp32_gemm) {
                         const float alpha = 0.75f, beta = c == 1 ? 0.0f : 0.5f;
                         for (int64_t i = 0; i < M; i++)
                             for (int64_t j = 0; j < N; j++) {
-                                double s = 0;
-                                for (int64_t k = 0; k < K; k++)
-                                    s += (double)A[i * lda + k] *
-                                         (double)(tb ? Bf[j * ldb + k] : Bf[k * ldb + j]);
+                                double s = 0, sa = 0;
+                                for (int64_t k = 0; k < K; k++) {
+                                    const double t = (double)A[i * lda + k] *
+                                                     (double)(tb ? Bf[j * ldb + k] : Bf[k * ldb + j]);
+                                    s += t;
+                                    sa += fabs(t);
+                                }
                                 R[i * N + j] = alpha * s + (double)beta * C0[i * ldc + j];
+                                S[i * N + j] = alpha * sa + fabs((double)beta * C0[i * ldc + j]);
                             }
                         memcpy(C1, C0, sizeof(float) * (size_t)(M * ldc));
                         ft_gemm(false, tb, M, N, K, alpha, A, lda, Bf, ldb, beta, C1, ldc);
@@ -85,7 +91,7 @@ FT_TEST(test_gemm_half_matches_fp32_gemm) {
                                     same += memcmp(&C2[i * ldc + j], &C1[i * ldc + j], sizeof(float)) == 0;
                                     FT_CHECKF(
                                         fabs((double)C2[i * ldc + j] - (double)C1[i * ldc + j]) <=
-                                            1e-6 * fmax(1.0, fabs((double)C1[i * ldc + j])),
+                                            1e-6 * S[i * N + j] + 1e-30, /* another summation order */
                                         "M%lld N%lld K%lld tb%d f16%d nb%lld at %lld,%lld: %.9g vs %.9g",
                                         (long long)M, (long long)N, (long long)K, tb, f16, (long long)nbs[q],
                                         (long long)i, (long long)j, (double)C2[i * ldc + j],
@@ -95,7 +101,8 @@ FT_TEST(test_gemm_half_matches_fp32_gemm) {
                             for (int64_t i = 0; i < M; i++) /* the padding of C is never written */
                                 FT_CHECK(C2[i * ldc + N] == C0[i * ldc + N]);
                         }
-                        free(A), free(Bh), free(Bf), free(C0), free(C1), free(C2), free(R), free(panel);
+                        free(A), free(Bh), free(Bf), free(C0), free(C1), free(C2), free(R), free(S),
+                            free(panel);
                     }
     printf("  %lld of %lld outputs bit-identical to ft_gemm on the widened weights\n", (long long)same,
            (long long)total);

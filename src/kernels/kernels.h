@@ -49,12 +49,13 @@ void ft_bf16_to_f32_n(float *dst, const uint16_t *src, int64_t n);
 /* ---- GEMM on a half-precision B (a frozen base weight used in place from the checkpoint mapping) ----
  * C[M,N] = alpha·A[M,K]·op(B) + beta·C with A fp32 row-major and B raw bf16 (f16 = false) or IEEE f16
  * (f16 = true), leading dimension ldb; op(B) = Bᵀ when trans_b (B [N,K], nn.Linear's W[out,in]).
- * B is widened to fp32 nb columns of op(B) at a time into panel (nb·K floats, exact: bf16/f16 ⊂ fp32)
- * and each panel goes through ft_gemm, so an fp32 copy of B never exists. nb ≤ 0 picks
- * ft_gemm_half_nb(K); results equal ft_gemm on the widened B up to the summation order of the blocks
- * (ft_gemm on one column block computes the same sums as on the whole matrix: see test_kernels_half). */
-int64_t ft_gemm_half_nb(int64_t K);
-size_t ft_gemm_half_panel_floats(int64_t K); /* scratch ft_gemm_half needs with nb = ft_gemm_half_nb(K) */
+ * B is widened to fp32 (exact: bf16/f16 ⊂ fp32) a panel of nb of its rows at a time, each panel going through
+ * ft_gemm, so no fp32 copy of B exists: trans_b, nb rows of B = nb columns of C; otherwise nb rows of B = a
+ * slice of K, accumulated (the sums then split at panel boundaries, which can move a result by an ulp
+ * against one ft_gemm call). panel: ft_gemm_half_panel_floats(K, N) floats for nb ≤ 0 (the default width,
+ * ft_gemm_half_nb of the panel's row length: ≈ 512 KiB of panel), else nb·(trans_b ? K : N). */
+int64_t ft_gemm_half_nb(int64_t row_len);
+size_t ft_gemm_half_panel_floats(int64_t K, int64_t N);
 void ft_gemm_half(bool trans_b, bool f16, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                   int64_t lda, const uint16_t *B, int64_t ldb, float beta, float *C, int64_t ldc,
                   float *panel, int64_t nb);

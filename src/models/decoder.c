@@ -100,7 +100,7 @@ static size_t dec_act_bytes(const ft_model *m, int B, int T, const ft_fwd_opts *
     if (ft_model_half_bytes(m)) { /* weights in their file dtype: one widened panel at a time (the LM head's
                                      or a site's, given back after each product) */
         const int64_t kmax = (int64_t)(C > I ? C : I) > (int64_t)HD ? (int64_t)(C > I ? C : I) : (int64_t)HD;
-        const size_t ps = ft_gemm_half_panel_floats(kmax),
+        const size_t ps = ft_gemm_half_panel_floats(kmax, kmax),
                      ph = ft_lmhead_ce_half_panel_floats((int64_t)C, (int64_t)V);
         fixed += (ps > ph ? ps : ph) * 4 + A;
     }

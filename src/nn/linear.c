@@ -16,7 +16,7 @@ static ft_status half_product(const ft_lin *L, float *y, const float *x, bool ba
     const int64_t n = back ? L->in : L->out, k = back ? L->out : L->in;
     const bool trans = back ? L->w_in_out : !L->w_in_out;
     const size_t mark = ft_arena_mark(arena);
-    float *panel = ft_arena_alloc(arena, ft_gemm_half_panel_floats(k) * sizeof(float));
+    float *panel = ft_arena_alloc(arena, ft_gemm_half_panel_floats(k, n) * sizeof(float));
     if (!panel)
         return FT_ERR_NOMEM;
     ft_gemm_half(trans, L->wh_f16, N, n, k, 1.0f, x, k, L->wh, L->w_in_out ? L->out : L->in,
