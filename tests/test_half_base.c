@@ -385,6 +385,103 @@ FT_TEST(test_half_base_save_roundtrip) {
     ft_model_free(m), ft_model_free(r), ft_model_free(a);
 }
 
+static bool files_equal(const char *a, const char *b) {
+    char *x = NULL, *y = NULL;
+    size_t nx = 0, ny = 0;
+    bool eq = ft_read_file(a, &x, &nx) == FT_OK && ft_read_file(b, &y, &ny) == FT_OK && nx == ny &&
+              memcmp(x, y, nx) == 0;
+    free(x), free(y);
+    return eq;
+}
+
+/* ft_model_init_random_bf16 (ftune init --dtype bf16, the model held in bf16 only) writes the bytes the fp32
+ * init writes when saved as bf16: GPT-2, Llama, BERT (its padding rows zeroed). */
+FT_TEST(test_init_bf16_writes_the_same_checkpoint) {
+    const char *bert =
+        "{\"model_type\": \"bert\", \"vocab_size\": 50, \"hidden_size\": 32, \"num_hidden_layers\": 1, "
+        "\"num_attention_heads\": 2, \"intermediate_size\": 40, \"max_position_embeddings\": 16, "
+        "\"pad_token_id\": 3}";
+    const char *cfgs[3] = {CFGS[0], CFGS[2], bert};
+    for (int k = 0; k < 3; k++) {
+        char d1[256], d2[256], f1[300], f2[300];
+        snprintf(d1, sizeof d1, "%s/i32_%d", tmpdir, k);
+        snprintf(d2, sizeof d2, "%s/i16_%d", tmpdir, k);
+        ft_model_config c1, c2;
+        ft_model *a = NULL, *b = NULL;
+        FT_CHECK_OK(ft_config_parse(cfgs[k], "cfg", &c1));
+        FT_CHECK_OK(ft_config_parse(cfgs[k], "cfg", &c2));
+        FT_CHECK_OK(ft_model_init_random(&c1, 9, &a));
+        FT_CHECK_OK(ft_model_init_random_bf16(&c2, 9, &b));
+        if (!a || !b) {
+            ft_model_free(a), ft_model_free(b);
+            return;
+        }
+        FT_CHECK(ft_model_half_bytes(b) == (size_t)ft_model_param_count(b, false) * 2);
+        FT_CHECK_OK(ft_model_save(a, d1, FT_DT_BF16));
+        FT_CHECK_OK(ft_model_save(b, d2, FT_DT_BF16));
+        snprintf(f1, sizeof f1, "%s/model.safetensors", d1);
+        snprintf(f2, sizeof f2, "%s/model.safetensors", d2);
+        FT_CHECK(files_equal(f1, f2));
+        ft_model_free(a), ft_model_free(b);
+    }
+}
+
+/* A sharded bf16 set (model.safetensors.index.json) loads in place like one file; a truncated shard and an
+ * index that lacks a tensor are refused naming the file / the tensor. */
+FT_TEST(test_half_base_sharded_set_and_bad_shards) {
+    char dir[256], sh[256], path[512];
+    FT_CHECK(save_tiny(1, "sh_src", false, dir, sizeof dir));
+    snprintf(sh, sizeof sh, "%s/sharded", tmpdir);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    ft_st_file *f = NULL;
+    FT_CHECK_OK(ft_st_open(path, &f));
+    if (!f)
+        return;
+    ft_st_writer *w = ft_st_writer_new();
+    for (size_t i = 0; i < ft_st_count(f); i++) {
+        const ft_st_tensor *t = ft_st_at(f, i);
+        FT_CHECK_OK(ft_st_writer_add(w, t->name, t->dtype, t->ndim, t->shape, t->data));
+    }
+    FT_CHECK_OK(ft_st_writer_write_dir(w, sh, 40000)); /* several shards */
+    ft_st_writer_free(w);
+    ft_st_close(f);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "cp %s/config.json %s/", dir, sh);
+    FT_CHECK(system(cmd) == 0);
+    snprintf(path, sizeof path, "%s/model.safetensors.index.json", sh);
+    FT_CHECK(ft_file_exists(path));
+    ft_model *a = NULL, *b = NULL;
+    FT_CHECK_OK(ft_model_load_base(dir, FT_BASE_FILE, &a));
+    FT_CHECK_OK(ft_model_load_base(sh, FT_BASE_FILE, &b));
+    FT_CHECK(a && b && ft_model_half_bytes(a) == ft_model_half_bytes(b) && ft_model_half_bytes(b) > 0);
+    for (int i = 0; a && b && i < a->n_params; i++)
+        for (int64_t j = 0; j < a->params[i].numel; j++)
+            if (ft_param_at(&a->params[i], j) != ft_param_at(&b->params[i], j)) {
+                FT_CHECK(!"sharded values differ");
+                break;
+            }
+    ft_model_free(a), ft_model_free(b);
+    /* a missing index entry: the index no longer lists the down projection of layer 1 */
+    snprintf(cmd, sizeof cmd,
+             "cp -r %s %s_noidx && sed -i '/model.layers.1.mlp.down_proj.weight/d' %s_noidx/%s", sh, sh, sh,
+             "model.safetensors.index.json");
+    FT_CHECK(system(cmd) == 0);
+    char d3[300];
+    snprintf(d3, sizeof d3, "%s_noidx", sh);
+    b = NULL;
+    FT_CHECK_FAILS(ft_model_load_base(d3, FT_BASE_FILE, &b), FT_ERR_FORMAT,
+                   "tensor 'model.layers.1.mlp.down_proj.weight' of shard 'model-0000");
+    /* a truncated shard: the last shard cut in half */
+    snprintf(cmd, sizeof cmd,
+             "cp -r %s %s_trunc && f=$(ls %s_trunc/model-*.safetensors | tail -1) && truncate -s $(( $(stat "
+             "-c %%s $f) / 2 )) $f",
+             sh, sh, sh);
+    FT_CHECK(system(cmd) == 0);
+    snprintf(d3, sizeof d3, "%s_trunc", sh);
+    b = NULL;
+    FT_CHECK_FAILS(ft_model_load_base(d3, FT_BASE_FILE, &b), FT_ERR_FORMAT, "_trunc/model-0000");
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/ft_test_half_XXXXXX");
     if (!mkdtemp(tmpdir))
@@ -394,6 +491,8 @@ int main(void) {
     FT_RUN(test_generation_half_base_identical);
     FT_RUN(test_half_base_refusals_and_widening);
     FT_RUN(test_half_base_save_roundtrip);
+    FT_RUN(test_init_bf16_writes_the_same_checkpoint);
+    FT_RUN(test_half_base_sharded_set_and_bad_shards);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0)

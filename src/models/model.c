@@ -594,6 +594,8 @@ void ft_model_free(ft_model *m) {
     for (int i = 0; i < m->n_params; i++) {
         if (m->params[i].owned)
             ft_free(m->params[i].data);
+        if (m->params[i].half_owned)
+            ft_free((void *)(uintptr_t)m->params[i].half);
         ft_free(m->params[i].grad);
         free(m->params[i].name);
         free(m->params[i].alias);
@@ -715,7 +717,11 @@ ft_status ft_model_param_widen(ft_model *m, int idx) {
         return ft_fail(FT_ERR_NOMEM, "no memory to widen '%s' (%lld values) to fp32", p->name,
                        (long long)p->numel);
     ft_half_to_f32_n(d, p->half, p->numel, p->file_dtype == FT_DT_F16);
-    ft_release_mapped_pages(p->half, (size_t)p->numel * sizeof(uint16_t)); /* not the weights twice */
+    if (p->half_owned)
+        ft_free((void *)(uintptr_t)p->half);
+    else
+        ft_release_mapped_pages(p->half, (size_t)p->numel * sizeof(uint16_t)); /* not the weights twice */
+    p->half_owned = false;
     p->data = d;
     p->owned = true;
     p->half = NULL;
@@ -810,6 +816,9 @@ ft_status ft_model_reload_param(ft_model *m, int idx) {
     const bool keep_half = p->half != NULL;
     if (p->owned)
         ft_free(p->data);
+    if (p->half_owned)
+        ft_free((void *)(uintptr_t)p->half);
+    p->half_owned = false;
     p->data = NULL;
     p->half = NULL;
     p->owned = false;
@@ -1138,12 +1147,34 @@ static float t5_init_std(const ft_model_config *c, const char *nm) {
     return f; /* shared, lm_head */
 }
 
-ft_status ft_model_init_random(ft_model_config *cfg, uint64_t seed, ft_model **out) {
-    ft_model *m = NULL;
-    FT_TRY(model_new(cfg, &m));
+/* Parameter i's initial values into dst [numel] (HF _init_weights; the encoders' padding rows zeroed). */
+static void init_values(const ft_model *m, int i, uint64_t seed, float *dst) {
+    const ft_param *p = &m->params[i];
     const float std = m->cfg.init_range;
     /* GPT-2 scales residual projections by 1/√(2·n_layer) (as HF's _init_weights does). */
     const float proj_std = std / sqrtf(2.0f * (float)m->cfg.n_layers);
+    const char *nm = p->name;
+    size_t len = strlen(nm);
+    bool is_bias = len > 5 && !strcmp(nm + len - 5, ".bias");
+    bool is_norm = strstr(nm, "ln_") || strstr(nm, "layernorm") || strstr(nm, "norm.weight") ||
+                   strstr(nm, "LayerNorm.weight");
+    bool is_proj = m->cfg.arch == FT_ARCH_GPT2 && strstr(nm, "c_proj.weight");
+    const float sd = ft_model_is_t5(m) ? t5_init_std(&m->cfg, nm) : is_proj ? proj_std : std;
+#pragma omp parallel for schedule(static) if (p->numel >= (int64_t)1 << 20)
+    for (int64_t j = 0; j < p->numel; j++)
+        dst[j] = is_bias ? 0.0f : is_norm ? 1.0f : ft_rng_normal(seed, (uint64_t)i, (uint64_t)j) * sd;
+    for (int e = 0; ft_model_is_encoder(m) && e < FT_N_EMB; e++) { /* HF zeroes an embedding's padding row */
+        int wi;
+        int64_t rows;
+        int32_t pad;
+        if (ft_model_emb(m, (ft_emb)e, &wi, &rows, &pad, NULL, 0) && wi == i && pad >= 0 && pad < rows)
+            memset(dst + (int64_t)pad * m->cfg.hidden, 0, (size_t)m->cfg.hidden * sizeof(float));
+    }
+}
+
+ft_status ft_model_init_random(ft_model_config *cfg, uint64_t seed, ft_model **out) {
+    ft_model *m = NULL;
+    FT_TRY(model_new(cfg, &m));
     for (int i = 0; i < m->n_params; i++) {
         ft_param *p = &m->params[i];
         p->data = ft_alloc((size_t)p->numel * sizeof(float));
@@ -1152,31 +1183,41 @@ ft_status ft_model_init_random(ft_model_config *cfg, uint64_t seed, ft_model **o
             return FT_ERR_NOMEM;
         }
         p->owned = true;
-        const char *nm = p->name;
-        size_t len = strlen(nm);
-        bool is_bias = len > 5 && !strcmp(nm + len - 5, ".bias");
-        bool is_norm = strstr(nm, "ln_") || strstr(nm, "layernorm") || strstr(nm, "norm.weight") ||
-                       strstr(nm, "LayerNorm.weight");
-        bool is_proj = m->cfg.arch == FT_ARCH_GPT2 && strstr(nm, "c_proj.weight");
-        const float sd = ft_model_is_t5(m) ? t5_init_std(&m->cfg, nm) : is_proj ? proj_std : std;
-        for (int64_t j = 0; j < p->numel; j++) {
-            float v;
-            if (is_bias)
-                v = 0.0f;
-            else if (is_norm)
-                v = 1.0f;
-            else
-                v = ft_rng_normal(seed, (uint64_t)i, (uint64_t)j) * sd;
-            p->data[j] = v;
-        }
+        init_values(m, i, seed, p->data);
     }
-    for (int e = 0; ft_model_is_encoder(m) && e < FT_N_EMB; e++) { /* HF zeroes an embedding's padding row */
-        int wi;
-        int64_t rows;
-        int32_t pad;
-        if (ft_model_emb(m, (ft_emb)e, &wi, &rows, &pad, NULL, 0) && pad >= 0 && pad < rows)
-            memset(m->params[wi].data + (int64_t)pad * m->cfg.hidden, 0,
-                   (size_t)m->cfg.hidden * sizeof(float));
+    *out = m;
+    return FT_OK;
+}
+
+ft_status ft_model_init_random_bf16(ft_model_config *cfg, uint64_t seed, ft_model **out) {
+    ft_model *m = NULL;
+    FT_TRY(model_new(cfg, &m));
+    int64_t most = 0;
+    for (int i = 0; i < m->n_params; i++)
+        most = m->params[i].numel > most ? m->params[i].numel : most;
+    float *tmp = ft_alloc((size_t)(most > 0 ? most : 1) * sizeof(float)); /* one tensor at a time in fp32 */
+    ft_status s =
+        tmp ? FT_OK : ft_fail(FT_ERR_NOMEM, "init: no memory for %lld fp32 values", (long long)most);
+    for (int i = 0; s == FT_OK && i < m->n_params; i++) {
+        ft_param *p = &m->params[i];
+        uint16_t *h = ft_alloc((size_t)p->numel * sizeof(uint16_t));
+        if (!h) {
+            s = ft_fail(FT_ERR_NOMEM, "init: no memory for the bf16 values of '%s' (%lld)", p->name,
+                        (long long)p->numel);
+            break;
+        }
+        init_values(m, i, seed, tmp);
+#pragma omp parallel for schedule(static) if (p->numel >= (int64_t)1 << 20)
+        for (int64_t j = 0; j < p->numel; j++)
+            h[j] = ft_f32_to_bf16(tmp[j]); /* as ft_model_save rounds */
+        p->half = h;
+        p->half_owned = true;
+        p->file_dtype = FT_DT_BF16;
+    }
+    ft_free(tmp);
+    if (s != FT_OK) {
+        ft_model_free(m);
+        return s;
     }
     *out = m;
     return FT_OK;
