@@ -505,6 +505,7 @@ static ft_status dec_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *
         float *x_out;
         AL(x_out, N * C);
         const size_t mark = ft_arena_mark(arena);
+        ft_model_prefetch_layer(m, l + 1); /* a base in its file dtype: the next block's pages are read now */
         FT_TRY(layer_fwd(m, a, l, x, x_out, arena));
         if (o->checkpoint) {
             ft_arena_rewind(arena, mark);
@@ -723,6 +724,7 @@ static ft_status dec_backward(ft_model *m, ft_acts *a, ft_arena *arena, float lo
         /* everything this block's backward takes (and with checkpointing its recomputed forward) is freed at
          * the end of the iteration */
         const size_t mark = ft_arena_mark(arena);
+        ft_model_prefetch_layer(m, l - 1);
         if (o->checkpoint) { /* recompute the block from its saved input; its output is not needed again */
             float *x_out;
             AL(x_out, N * C);

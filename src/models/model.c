@@ -750,6 +750,17 @@ void ft_model_lin_weight(const ft_model *m, int wi, ft_lin *L) {
     }
 }
 
+void ft_model_prefetch_layer(const ft_model *m, int layer) {
+    if (layer < 0 || layer >= m->cfg.n_layers)
+        return;
+    for (int s = 0; s < FT_N_SITES; s++) {
+        int wi = -1;
+        if (ft_model_site(m, layer, (ft_site)s, &wi, NULL, NULL, NULL, NULL, NULL, 0) && wi >= 0 &&
+            m->params[wi].half && !m->params[wi].half_owned)
+            ft_prefetch_mapped_pages(m->params[wi].half, (size_t)m->params[wi].numel * sizeof(uint16_t));
+    }
+}
+
 /* The GEMM weights a decoder may keep in their file dtype: linear sites, token/position tables, LM head. */
 static void half_eligible(const ft_model *m, unsigned char *ok) {
     for (int l = 0; l < m->cfg.n_layers; l++)

@@ -238,6 +238,10 @@ static inline float ft_param_at(const ft_param *p, int64_t j) {
         return p->data[j];
     return p->file_dtype == FT_DT_F16 ? ft_f16_to_f32(p->half[j]) : ft_bf16_to_f32(p->half[j]);
 }
+/* Prefetch the weights of a layer held in place in their file dtype (ft_prefetch_mapped_pages on each): the
+ * forward calls it for layer l+1 before computing l, the backward for l-1; no-op for other weights or an
+ * out-of-range layer. */
+void ft_model_prefetch_layer(const ft_model *m, int layer);
 /* Bytes of the base held in place from the mapping as half (bf16/f16) values. */
 size_t ft_model_half_bytes(const ft_model *m);
 /* Every parameter (base weights and attached head / PEFT tensors) is finite: else FT_ERR_FORMAT naming the
