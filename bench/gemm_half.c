@@ -46,15 +46,15 @@ int main(int argc, char **argv) {
     const shape sm[] = {{"x·Wᵀ  (768x768)", true, 768, 768}, {"dy·W  (768x3072)", false, 3072, 768}};
     const shape *S = small ? sm : big;
     const int ns = small ? 2 : 4;
-    const int64_t nbs[] = {0, 32, 64, 128, 256, 1024};
+    const int64_t nbs[] = {0, 64, 256, 1024, 2048};
     printf("gemm_half: M = %lld rows, median of %d; fraction = fp32 time / half time\n", (long long)M, reps);
     for (int s = 0; s < ns; s++) {
         const int64_t N = S[s].N, K = S[s].K;
         float *A = malloc((size_t)(M * K) * sizeof(float)), *C = malloc((size_t)(M * N) * sizeof(float));
         float *Bf = malloc((size_t)(N * K) * sizeof(float));
         uint16_t *Bh = malloc((size_t)(N * K) * sizeof(uint16_t));
-        float *panel =
-            malloc((size_t)(1024 * K > N * K ? N * K : 1024 * K) * sizeof(float) + 4096 * sizeof(float));
+        float *panel = malloc((size_t)(2048 * K > N * K ? N * K : 2048 * K) * sizeof(float) +
+                              ft_gemm_half_panel_floats(K, N) * sizeof(float));
         if (!A || !C || !Bf || !Bh || !panel)
             return 1;
         for (int64_t i = 0; i < M * K; i++)
@@ -79,7 +79,7 @@ int main(int argc, char **argv) {
         printf("  %-22s fp32 ft_gemm       %8.2f ms %7.1f GFLOP/s\n", S[s].name, t32 * 1e3,
                flops / t32 / 1e9);
         for (size_t k = 0; k < sizeof nbs / sizeof *nbs; k++) {
-            const int64_t nb = nbs[k] ? nbs[k] : ft_gemm_half_nb(S[s].tb ? K : N);
+            const int64_t nb = nbs[k] ? nbs[k] : ft_gemm_half_nb(K);
             if (nb > N)
                 continue;
             for (int r = -1; r < reps; r++) {

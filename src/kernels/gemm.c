@@ -65,17 +65,18 @@ void ft_linear_backward(float *dx, float *dw, float *db, const float *dy, const 
 
 /* ---- GEMM on a half-precision B, widened panel by panel ---- */
 
-/* Rows of B per panel: ≈ 512 KiB of fp32 panel (an L2's worth), a multiple of 16, at least 16. */
-int64_t ft_gemm_half_nb(int64_t row_len) {
-    int64_t nb = ((int64_t)1 << 17) / (row_len > 0 ? row_len : 1);
+/* Columns of op(B) per panel: ≈ 16 MiB of fp32 panel (4 Mi values), a multiple of 16, at least 16. Large
+ * panels because every ft_gemm call packs A [M,K] again: at 1024 columns × K 4096 that costs about 1/1024 of
+ * a column's flops in memory traffic, at 32 columns it costs more than the product. */
+int64_t ft_gemm_half_nb(int64_t K) {
+    int64_t nb = ((int64_t)1 << 22) / (K > 0 ? K : 1);
     nb = nb / 16 * 16;
     return nb < 16 ? 16 : nb;
 }
 
 size_t ft_gemm_half_panel_floats(int64_t K, int64_t N) {
-    const int64_t k = K > 0 ? K : 1, n = N > 0 ? N : 1, a = ft_gemm_half_nb(k) * k,
-                  b = ft_gemm_half_nb(n) * n;
-    return (size_t)(a > b ? a : b);
+    const int64_t k = K > 0 ? K : 1, nb = ft_gemm_half_nb(k), n = N > 0 && N < nb ? N : nb;
+    return (size_t)(n * k);
 }
 
 void ft_half_to_f32_n(float *dst, const uint16_t *src, int64_t n, bool f16) {
@@ -97,26 +98,19 @@ void ft_gemm_half(bool trans_b, bool f16, int64_t M, int64_t N, int64_t K, float
     if (M == 0 || N == 0)
         return;
     if (nb <= 0)
-        nb = ft_gemm_half_nb(trans_b ? K : N);
-    if (!trans_b) { /* B [K,N] row-major: rows k0.. are contiguous, so the panel is nb whole rows [w,N] and
-                     * the product accumulates over K in panels: C = beta·C + Σ_panels alpha·A[:,
-                     * k0:k0+w]·panel */
-        if (K == 0)
-            ft_gemm(false, false, M, N, 0, alpha, A, lda, NULL, N, beta, C, ldc);
-        for (int64_t k0 = 0; k0 < K; k0 += nb) {
-            const int64_t w = K - k0 < nb ? K - k0 : nb;
-#pragma omp parallel for schedule(static) if (w * N >= FT_PAR_MIN)
-            for (int64_t k = 0; k < w; k++)
-                ft_half_to_f32_n(panel + k * N, B + (k0 + k) * ldb, N, f16);
-            ft_gemm(false, false, M, N, w, alpha, A + k0, lda, panel, N, k0 == 0 ? beta : 1.0f, C, ldc);
-        }
-        return;
-    }
-    for (int64_t n0 = 0; n0 < N; n0 += nb) { /* B [N,K]: rows n0.. of B → panel [w,K], columns n0.. of C */
+        nb = ft_gemm_half_nb(K);
+    for (int64_t n0 = 0; n0 < N; n0 += nb) { /* columns n0.. of op(B) → panel, columns n0.. of C */
         const int64_t w = N - n0 < nb ? N - n0 : nb;
+        if (trans_b) { /* B [N,K]: rows n0.. of B, contiguous → panel [w,K] */
 #pragma omp parallel for schedule(static) if (w * K >= FT_PAR_MIN)
-        for (int64_t j = 0; j < w; j++)
-            ft_half_to_f32_n(panel + j * K, B + (n0 + j) * ldb, K, f16);
-        ft_gemm(false, true, M, w, K, alpha, A, lda, panel, K, beta, C + n0, ldc);
+            for (int64_t j = 0; j < w; j++)
+                ft_half_to_f32_n(panel + j * K, B + (n0 + j) * ldb, K, f16);
+            ft_gemm(false, true, M, w, K, alpha, A, lda, panel, K, beta, C + n0, ldc);
+        } else { /* B [K,N]: w values of each row k → panel [K,w] */
+#pragma omp parallel for schedule(static) if (w * K >= FT_PAR_MIN)
+            for (int64_t k = 0; k < K; k++)
+                ft_half_to_f32_n(panel + k * w, B + k * ldb + n0, w, f16);
+            ft_gemm(false, false, M, w, K, alpha, A, lda, panel, w, beta, C + n0, ldc);
+        }
     }
 }

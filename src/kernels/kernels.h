@@ -49,12 +49,12 @@ void ft_bf16_to_f32_n(float *dst, const uint16_t *src, int64_t n);
 /* ---- GEMM on a half-precision B (a frozen base weight used in place from the checkpoint mapping) ----
  * C[M,N] = alpha·A[M,K]·op(B) + beta·C with A fp32 row-major and B raw bf16 (f16 = false) or IEEE f16
  * (f16 = true), leading dimension ldb; op(B) = Bᵀ when trans_b (B [N,K], nn.Linear's W[out,in]).
- * B is widened to fp32 (exact: bf16/f16 ⊂ fp32) a panel of nb of its rows at a time, each panel going through
- * ft_gemm, so no fp32 copy of B exists: trans_b, nb rows of B = nb columns of C; otherwise nb rows of B = a
- * slice of K, accumulated (the sums then split at panel boundaries, which can move a result by an ulp
- * against one ft_gemm call). panel: ft_gemm_half_panel_floats(K, N) floats for nb ≤ 0 (the default width,
- * ft_gemm_half_nb of the panel's row length: ≈ 512 KiB of panel), else nb·(trans_b ? K : N). */
-int64_t ft_gemm_half_nb(int64_t row_len);
+ * B is widened to fp32 (exact: bf16/f16 ⊂ fp32) nb columns of op(B) at a time into panel [nb·K floats] and
+ * each panel goes through ft_gemm for those columns of C, so no fp32 copy of B exists and every output is one
+ * ft_gemm sum over the whole K (the same as ft_gemm on the widened B except where the library's blocking
+ * depends on the column count). nb ≤ 0: ft_gemm_half_nb(K) (≈ 16 MiB panels), panel then
+ * ft_gemm_half_panel_floats(K, N) floats. */
+int64_t ft_gemm_half_nb(int64_t K);
 size_t ft_gemm_half_panel_floats(int64_t K, int64_t N);
 void ft_gemm_half(bool trans_b, bool f16, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                   int64_t lda, const uint16_t *B, int64_t ldb, float beta, float *C, int64_t ldc,

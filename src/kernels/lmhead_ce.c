@@ -141,7 +141,8 @@ ft_status ft_lmhead_ce_forward_backward_bf16(ft_matmul *mm, const float *h, cons
 }
 
 size_t ft_lmhead_ce_half_panel_floats(int64_t C, int64_t V) {
-    return ft_gemm_half_panel_floats(C, V);
+    const size_t a = ft_gemm_half_panel_floats(C, V), b = ft_gemm_half_panel_floats(V, C);
+    return a > b ? a : b;
 }
 
 void ft_lmhead_ce_forward_backward_half(const float *h, const uint16_t *Wh, bool f16, const int32_t *targets,

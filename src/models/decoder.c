@@ -97,12 +97,19 @@ static size_t dec_act_bytes(const ft_model *m, int B, int T, const ft_fwd_opts *
     size_t bwd = ft_attention_lse_scratch_bytes(c->head_dim); /* attention tiles (thread stacks) */
     if (!o->no_loss) /* a backward may follow: its gradient buffers (and a pooled head's) */
         bwd += (4 * N * C + N * (HD + 2 * KD) + N * HD + 3 * N * I + (size_t)B * (K + 2 * C)) * 4 + 16 * A + peft_tmp;
-    if (ft_model_half_bytes(m)) { /* weights in their file dtype: one widened panel at a time (the LM head's
-                                     or a site's, given back after each product) */
-        const int64_t kmax = (int64_t)(C > I ? C : I) > (int64_t)HD ? (int64_t)(C > I ? C : I) : (int64_t)HD;
-        const size_t ps = ft_gemm_half_panel_floats(kmax, kmax),
-                     ph = ft_lmhead_ce_half_panel_floats((int64_t)C, (int64_t)V);
-        fixed += (ps > ph ? ps : ph) * 4 + A;
+    if (ft_model_half_bytes(
+            m)) { /* weights in their file dtype: one widened panel at a time (a site's or the LM
+                     head's, given back after each product): the largest over every shape */
+        size_t ps = ft_lmhead_ce_half_panel_floats((int64_t)C, (int64_t)V);
+        for (int s = 0; s < FT_N_SITES; s++) {
+            int64_t in, out;
+            if (!ft_model_site(m, 0, (ft_site)s, NULL, NULL, &in, &out, NULL, NULL, 0))
+                continue;
+            const size_t f = ft_gemm_half_panel_floats(in, out), b = ft_gemm_half_panel_floats(out, in);
+            ps = f > ps ? f : ps;
+            ps = b > ps ? b : ps;
+        }
+        fixed += ps * 4 + A;
     }
     const size_t tail = fixed + (transient > bwd ? transient : bwd);
     if (o->checkpoint) /* kept: every block's output [N,C]; live: one block, plus the recompute's output */
