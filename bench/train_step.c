@@ -1,6 +1,7 @@
 /* bench/train_step: training tokens/s and peak RSS of one full training step (forward, backward,
  * clipping, AdamW) at a model shape, on random weights and tokens. Median of the timed steps.
  * --checkpoint: activation checkpointing (the arena is sized for it, so the RSS shows the saving). */
+#include <dirent.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +43,9 @@ static double gemm_peak(bool bf16, ft_matmul *mm) {
 }
 
 int main(int argc, char **argv) {
-    const char *shape = "gpt2", *method = "full", *precision = "fp32";
+    const char *shape = "gpt2", *method = "full", *precision = "fp32", *base_dtype = NULL, *model_dir = NULL,
+               *targets = NULL;
+    int lora_r = 8;
     int B = 4, T = 128, T_dec = 32, steps = 5, warmup = 1, threads = 2;
     bool from_file = true;
     bool ckpt = false;
@@ -65,24 +68,41 @@ int main(int argc, char **argv) {
             threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--precision") && i + 1 < argc)
             precision = argv[++i];
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc)
+            model_dir = argv[++i];
+        else if (!strcmp(argv[i], "--targets") && i + 1 < argc)
+            targets = argv[++i];
+        else if (!strcmp(argv[i], "--lora-r") && i + 1 < argc)
+            lora_r = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--base-dtype") && i + 1 < argc)
+            base_dtype = argv[++i];
         else if (!strcmp(argv[i], "--in-memory"))
             from_file = false;
         else if (!strcmp(argv[i], "--checkpoint"))
             ckpt = true;
         else {
-            fprintf(stderr,
-                    "usage: train_step [--shape gpt2|smollm2|bert-base|vit-base|t5-small|tiny] [--method "
-                    "full|lora|ia3|bitfit|adapter|prompt] [--batch 4] [--seq 128]\n"
-                    "                  [--dec-seq 32]\n"
-                    "                  [--steps 5] [--warmup 1] [--threads 2] [--precision fp32|bf16] "
-                    "[--checkpoint]\n"
-                    "                  [--in-memory]\n"
-                    "The random model is written to a temporary checkpoint and loaded back (mmapped), as\n"
-                    "`ftune train` loads a real one; --in-memory trains the in-memory init instead.\n"
-                    "--checkpoint turns on activation checkpointing. vit-base: ViTForImageClassification\n"
-                    "(1000 classes) on --batch images of 224x224 (197 tokens each; --seq is ignored).\n"
-                    "t5-small: T5ForConditionalGeneration (60.5M, relu, tied head) on --batch sources of --seq\n"
-                    "tokens with targets of --dec-seq tokens; tokens/s counts both (B x (seq + dec-seq)).\n");
+            fprintf(
+                stderr,
+                "usage: train_step [--shape gpt2|smollm2|bert-base|vit-base|t5-small|llama-7b|mistral-7b|tiny] "
+                "[--method full|lora|ia3|bitfit|adapter|prompt] [--batch 4] [--seq 128]\n"
+                "                  [--dec-seq 32] [--steps 5] [--warmup 1] [--threads 2] [--precision fp32|bf16] "
+                "[--checkpoint]\n"
+                "                  [--in-memory] [--base-dtype fp32|file] [--model DIR] [--targets "
+                "q_proj,v_proj]\n"
+                "                  [--lora-r 8]\n"
+                "--base-dtype: the checkpoint is written in bf16 (initialized in bf16: a 7B shape never "
+                "exists in\n"
+                "fp32) and loaded with train.base_dtype fp32 (converted) or file (used in place, widened "
+                "inside\n"
+                "the products). --model DIR: train that checkpoint instead (e.g. one written by ftune init\n"
+                "--dtype bf16; --shape is then only the label). Shapes llama-7b (Llama-2-7B) and mistral-7b\n"
+                "(GQA 32/8, 14336 MLP) are meant for --base-dtype file --method lora --checkpoint.\n"
+                "The random model is written to a temporary checkpoint and loaded back (mmapped), as\n"
+                "`ftune train` loads a real one; --in-memory trains the in-memory init instead.\n"
+                "--checkpoint turns on activation checkpointing. vit-base: ViTForImageClassification\n"
+                "(1000 classes) on --batch images of 224x224 (197 tokens each; --seq is ignored).\n"
+                "t5-small: T5ForConditionalGeneration (60.5M, relu, tied head) on --batch sources of --seq\n"
+                "tokens with targets of --dec-seq tokens; tokens/s counts both (B x (seq + dec-seq)).\n");
             return 2;
         }
     }
@@ -124,6 +144,19 @@ int main(int argc, char **argv) {
                   " \"relative_attention_num_buckets\": 32, \"relative_attention_max_distance\": 128,"
                   " \"feed_forward_proj\": \"relu\", \"dropout_rate\": 0.0, \"tie_word_embeddings\": true,"
                   " \"decoder_start_token_id\": 0, \"pad_token_id\": 0, \"eos_token_id\": 1}";
+    else if (!strcmp(shape, "llama-7b")) /* meta-llama/Llama-2-7b-hf's shape */
+        cfg_txt =
+            "{\"model_type\": \"llama\", \"vocab_size\": 32000, \"hidden_size\": 4096, "
+            "\"intermediate_size\": 11008,"
+            " \"num_hidden_layers\": 32, \"num_attention_heads\": 32, \"num_key_value_heads\": 32,"
+            " \"max_position_embeddings\": 4096, \"tie_word_embeddings\": false, \"rms_norm_eps\": 1e-5}";
+    else if (!strcmp(shape, "mistral-7b")) /* mistralai/Mistral-7B-v0.1's shape (GQA) */
+        cfg_txt =
+            "{\"model_type\": \"mistral\", \"vocab_size\": 32000, \"hidden_size\": 4096, "
+            "\"intermediate_size\": 14336,"
+            " \"num_hidden_layers\": 32, \"num_attention_heads\": 32, \"num_key_value_heads\": 8,"
+            " \"max_position_embeddings\": 32768, \"tie_word_embeddings\": false, \"rms_norm_eps\": 1e-5,"
+            " \"rope_theta\": 1000000, \"sliding_window\": 4096}";
     else if (!strcmp(shape, "tiny"))
         cfg_txt = "{\"model_type\": \"gpt2\", \"vocab_size\": 512, \"n_embd\": 64, \"n_layer\": 2, \"n_head\": 4,"
                   " \"n_positions\": 256}";
@@ -132,26 +165,49 @@ int main(int argc, char **argv) {
         return 2;
     }
     ft_model_config cfg;
-    ft_model *m;
-    if (ft_config_parse(cfg_txt, shape, &cfg) != FT_OK || ft_model_init_random(&cfg, 1, &m) != FT_OK) {
+    ft_model *m = NULL;
+    ft_base_dtype bd0 = FT_BASE_FP32;
+    if (base_dtype && ft_base_dtype_parse(base_dtype, &bd0) != FT_OK) {
+        fprintf(stderr, "train_step: %s\n", ft_last_error());
+        return 2;
+    }
+    if (base_dtype && !model_dir && !from_file) {
+        fprintf(stderr, "train_step: --base-dtype needs the checkpoint (not --in-memory)\n");
+        return 2;
+    }
+    if (model_dir) { /* an existing checkpoint, loaded as train.base_dtype says (auto when not given) */
+        if (ft_model_load_base(model_dir, base_dtype ? bd0 : FT_BASE_AUTO, &m) != FT_OK) {
+            fprintf(stderr, "train_step: %s\n", ft_last_error());
+            return 1;
+        }
+        from_file = false;
+    } else if (ft_config_parse(cfg_txt, shape, &cfg) != FT_OK ||
+               (base_dtype ? ft_model_init_random_bf16(&cfg, 1, &m) : ft_model_init_random(&cfg, 1, &m)) !=
+                   FT_OK) {
         fprintf(stderr, "train_step: %s\n", ft_last_error());
         return 1;
     }
     if (from_file) { /* through a checkpoint, as a real run: frozen fp32 weights stay in the file mapping */
-        char dir[] = "/tmp/ftune-bench-XXXXXX", path[64];
-        if (!mkdtemp(dir) || ft_model_save(m, dir, FT_DT_F32) != FT_OK) {
+        char dir[] = "/tmp/ftune-bench-XXXXXX", path[512];
+        const ft_base_dtype bd =
+            bd0; /* --base-dtype: the checkpoint in bf16, loaded as train.base_dtype says */
+        if (!mkdtemp(dir) || ft_model_save(m, dir, base_dtype ? FT_DT_BF16 : FT_DT_F32) != FT_OK) {
             fprintf(stderr, "train_step: cannot write the temporary checkpoint: %s\n", ft_last_error());
             return 1;
         }
         ft_model_free(m);
-        if (ft_model_load(dir, &m) != FT_OK) {
+        if (ft_model_load_base(dir, bd, &m) != FT_OK) {
             fprintf(stderr, "train_step: %s\n", ft_last_error());
             return 1;
         }
-        snprintf(path, sizeof path, "%s/config.json", dir);
-        unlink(path); /* the mapping keeps the data alive */
-        snprintf(path, sizeof path, "%s/model.safetensors", dir);
-        unlink(path);
+        DIR *d =
+            opendir(dir); /* the mapping keeps the data alive: config, the file or the shards and index */
+        for (struct dirent *e = d ? readdir(d) : NULL; e; e = readdir(d))
+            if (e->d_name[0] != '.' &&
+                snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path)
+                unlink(path);
+        if (d)
+            closedir(d);
         rmdir(dir);
     }
     const bool vit = !strcmp(shape, "vit-base"), encoder = vit || !strcmp(shape, "bert-base"),
@@ -166,8 +222,11 @@ int main(int argc, char **argv) {
         return 1;
     }
     ft_peak_rss_reset(); /* the random init is not part of the figure */
-    /* LoRA r=8 on PEFT's default targets (GPT-2 c_attn; Llama q_proj, v_proj; BERT query, value; a new head
-     * trains in full as modules_to_save), other methods' defaults */
+    /* LoRA r=8 (--lora-r) on PEFT's default targets (--targets) (GPT-2 c_attn; Llama q_proj, v_proj; BERT
+     * query, value; a new head trains in full as modules_to_save), other methods' defaults */
+    pc.lora_r = lora_r;
+    if (targets)
+        pc.target_modules = targets;
     if (ft_peft_apply(m, &pc) != FT_OK) {
         fprintf(stderr, "train_step: %s\n", ft_last_error());
         return 1;

@@ -15,6 +15,7 @@
 #include "tokenizer/tokenizer.h"
 #include "train/checkpoint.h"
 #include "train/img_task.h"
+#include "train/memory.h"
 #include "train/runcfg.h"
 #include "train/task_data.h"
 #include "train/trained.h"
@@ -1152,7 +1153,9 @@ static ft_status prepare(ftune_trainer *t) {
     }
     if (r->resume)
         FT_TRY(ft_ckpt_resolve(r->resume, t->resume, sizeof t->resume));
-    FT_TRY(ft_model_load(r->model, &t->m));
+    ft_base_dtype bd;
+    FT_TRY(ft_base_dtype_parse(r->train_base_dtype, &bd));
+    FT_TRY(ft_model_load_base(r->model, bd, &t->m));
     FT_TRY(ft_runcfg_task_fits(r, t->m));
     ft_runcfg_dropout(r, t->m);
     const char *tok_src = r->tokenizer ? r->tokenizer : r->model;
@@ -1230,6 +1233,22 @@ static ft_status prepare(ftune_trainer *t) {
     }
     ft_train_cfg *tc = &t->tc;
     FT_TRY(ft_runcfg_train(r, steps, warmup, ft_runcfg_pad_id(t->m, t->tok), tc));
+    ft_ckpt_mode ckm;
+    FT_TRY(ft_ckpt_mode_parse(r->train_activation_checkpointing, &ckm));
+    if (ckm ==
+        FT_CKPT_AUTO) { /* the memory plan decides, as in ftune train (which also refuses a run over it) */
+        ft_mem_plan mp;
+        const int64_t eb = r->eval_batch_size > 0 ? r->eval_batch_size : r->train_batch_size;
+        (void)ft_mem_plan_run(t->m, (int)r->train_batch_size, (int)eb, (int)r->train_seq_len,
+                              !strcmp(r->optim_name, "sgd") ? (r->optim_momentum > 0 ? 1 : 0) : 2, ckm,
+                              (float)r->train_label_smoothing, 1, &mp);
+        tc->activation_checkpointing = mp.checkpoint;
+        logf_(t,
+              "activation checkpointing %s (train.activation_checkpointing auto: plan %.1f MiB, limit %.1f "
+              "MiB, %s)",
+              mp.checkpoint ? "on" : "off", (double)mp.e.total / 1048576.0, (double)mp.limit / 1048576.0,
+              mp.limit_src);
+    }
     tc->ckpt_root = ft_path_join(t->ckroot, sizeof t->ckroot, r->output_dir, "checkpoints");
     tc->recipe_yaml = t->yaml;
     tc->resume = t->resume[0] ? t->resume : NULL;

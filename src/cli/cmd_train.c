@@ -41,11 +41,15 @@ static const char *TRAIN_USAGE =
     "files, metrics.jsonl, TensorBoard events, report.html, checkpoints/. Documentation: docs/training.md.\n"
     "\n"
     "Flags (each maps onto a key):\n"
-    "  --model DIR (model)  --data FILE (data.train, data.format=pretokenized)  --eval-data FILE (data.validation)\n"
+    "  --model DIR (model)  --data FILE (data.train, data.format=pretokenized)  --eval-data FILE "
+    "(data.validation)\n"
     "  --out DIR (output_dir)  --steps N (train.max_steps)  --batch-size N  --seq-len N  --lr X (optim.lr)\n"
     "  --warmup N (optim.warmup_steps)  --min-lr-ratio X (< 1: cosine decay to lr*X)  --weight-decay X\n"
     "  --clip X (train.max_grad_norm)  --eval-every N  --threads N  --seed N  --save-dtype f32|bf16\n"
     "  --quiet (report.progress=quiet)  --activation-checkpointing (train.activation_checkpointing=true)\n"
+    "  --dry-run: load, attach the method, print the memory plan (weights by storage, gradients, optimizer,\n"
+    "  activations with and without checkpointing, LM head chunk, KV cache) and stop; exit 1 if it does not\n"
+    "  fit (FTUNE_MEM_LIMIT=6G fakes the memory size, else MemAvailable)\n"
     "Also with a recipe (a key=value override wins over them):\n"
     "  --precision fp32|bf16 (precision)  --method M (method)  --task T (task)\n"
     "  --adapter DIR (peft.init_from: continue training that PEFT adapter; its adapter_config.json sets the\n"
@@ -116,6 +120,7 @@ typedef struct {
     ft_s2s_eval s2s, s2s_test; /* task seq2seq: how validation (eval.generate_limit) and test (every
                                   example) generate, with eval.generate */
     ft_dist *dist; /* under mpirun with several ranks (train/dist.h); NULL otherwise */
+    bool dry_run;  /* --dry-run: print the memory plan and stop */
 } job;
 
 static void job_free(job *j) {
@@ -164,7 +169,9 @@ static ft_status run_job(job *j, int *exit_code) {
     if (r->resume)
         FT_TRY(ft_ckpt_resolve(r->resume, resume, sizeof resume));
 
-    FT_TRY(ft_model_load(r->model, &j->m));
+    ft_base_dtype bd;
+    FT_TRY(ft_base_dtype_parse(r->train_base_dtype, &bd));
+    FT_TRY(ft_model_load_base(r->model, bd, &j->m));
     ft_model *m = j->m;
     FT_TRY(ft_runcfg_task_fits(r, m)); /* seq2seq <-> encoder-decoder, before any data is read */
     ft_runcfg_dropout(r, m);
@@ -255,32 +262,40 @@ static ft_status run_job(job *j, int *exit_code) {
     }
     printf("precision %s%s\n", ft_precision_name(m->precision),
            m->precision == FT_PREC_BF16 ? " (bf16 GEMMs, fp32 accumulation and master weights)" : "");
-    { /* a run that cannot fit fails now, with the numbers, not after an hour */
-        ft_mem_estimate me;
+    ft_ckpt_mode ckm;
+    FT_TRY(ft_ckpt_mode_parse(r->train_activation_checkpointing, &ckm));
+    bool ckpt_on = false;
+    { /* the memory plan: a run that cannot fit fails now, with the numbers, not after an hour */
+        ft_mem_plan mp;
         const int64_t eb = r->eval_batch_size > 0 ? r->eval_batch_size : r->train_batch_size;
         int src = (int)r->train_seq_len, tgt = src; /* seq2seq: the longer of source and target */
         if (task == FT_TASK_SEQ2SEQ)
             ft_runcfg_s2s_lengths(r, &src, &tgt);
-        ft_mem_estimate_run(m, (int)r->train_batch_size, (int)eb, src > tgt ? src : tgt,
-                            !strcmp(r->optim_name, "sgd") ? (r->optim_momentum > 0 ? 1 : 0) : 2,
-                            r->train_activation_checkpointing, (float)r->train_label_smoothing, &me);
-        if (world > 1 && !strcmp(r->train_zero, "1")) { /* ZeRO-1: this rank's slice of the state */
-            me.total -= me.optim - me.optim / (size_t)world;
-            me.optim /= (size_t)world;
-        }
-        char line[400];
-        ft_mem_estimate_format(&me, line, sizeof line);
-        size_t avail = ft_mem_available();
-        printf("%s; %.2f GiB available\n", line, (double)avail / (1024.0 * 1024.0 * 1024.0));
-        if (avail > 0 && me.total > avail)
-            return ft_fail(FT_ERR_NOMEM, "this run needs about %.2f GiB but %.2f GiB are available (%s); lower "
-                                         "train.batch_size or train.seq_len, or use a PEFT method",
-                           (double)me.total / 1073741824.0, (double)avail / 1073741824.0, line);
+        ft_status ms = ft_mem_plan_run(m, (int)r->train_batch_size, (int)eb, src > tgt ? src : tgt,
+                                       !strcmp(r->optim_name, "sgd") ? (r->optim_momentum > 0 ? 1 : 0) : 2,
+                                       ckm, (float)r->train_label_smoothing,
+                                       world > 1 && !strcmp(r->train_zero, "1") ? world : 1, &mp);
+        char line[400], plan[2048];
+        ft_mem_estimate_format(&mp.e, line, sizeof line);
+        ft_mem_plan_format(&mp, plan, sizeof plan);
+        printf("%s; %.2f GiB available (%s)\n%s", line, (double)mp.limit / (1024.0 * 1024.0 * 1024.0),
+               mp.limit_src, plan);
+        if (ms != FT_OK)
+            return ms;
+        ckpt_on = mp.checkpoint;
+        if (mp.auto_on)
+            printf("activation checkpointing: on (train.activation_checkpointing auto: the run needs it to "
+                   "fit)\n");
+    }
+    if (j->dry_run) {
+        printf("dry run: the plan fits; nothing trained\n");
+        return FT_OK;
     }
     fflush(stdout);
 
     ft_train_cfg tc;
     FT_TRY(ft_runcfg_train(r, steps, warmup, pad_id, &tc));
+    tc.activation_checkpointing = ckpt_on;
     char ckroot[4096];
     tc.ckpt_root = ft_path_join(ckroot, sizeof ckroot, r->output_dir, "checkpoints");
     tc.recipe_yaml = j->yaml;
@@ -440,18 +455,29 @@ int ft_cmd_train(int argc, char **argv) {
                *precision = NULL, *method = NULL, *task = NULL, *adapter = NULL;
     long steps = 100, bs = 4, seq = 128, warmup = 0, threads = 0, seed = 42, eval_every = 0;
     double lr = 1e-4, wd = 0.0, clip = 1.0, min_lr = 1.0;
-    bool quiet = false, act_ckpt = false, help;
-    ft_opt opts[] = {{"model", FT_OPT_STR, &model},        {"data", FT_OPT_STR, &data},
-                     {"eval-data", FT_OPT_STR, &eval},     {"out", FT_OPT_STR, &outdir},
-                     {"steps", FT_OPT_INT, &steps},        {"batch-size", FT_OPT_INT, &bs},
-                     {"seq-len", FT_OPT_INT, &seq},        {"lr", FT_OPT_FLOAT, &lr},
-                     {"warmup", FT_OPT_INT, &warmup},      {"min-lr-ratio", FT_OPT_FLOAT, &min_lr},
-                     {"weight-decay", FT_OPT_FLOAT, &wd},  {"clip", FT_OPT_FLOAT, &clip},
-                     {"eval-every", FT_OPT_INT, &eval_every}, {"threads", FT_OPT_INT, &threads},
-                     {"seed", FT_OPT_INT, &seed},          {"save-dtype", FT_OPT_STR, &save_dtype},
-                     {"quiet", FT_OPT_FLAG, &quiet},       {"precision", FT_OPT_STR, &precision},
+    bool quiet = false, act_ckpt = false, dry_run = false, help;
+    ft_opt opts[] = {{"model", FT_OPT_STR, &model},
+                     {"data", FT_OPT_STR, &data},
+                     {"eval-data", FT_OPT_STR, &eval},
+                     {"out", FT_OPT_STR, &outdir},
+                     {"steps", FT_OPT_INT, &steps},
+                     {"batch-size", FT_OPT_INT, &bs},
+                     {"seq-len", FT_OPT_INT, &seq},
+                     {"lr", FT_OPT_FLOAT, &lr},
+                     {"warmup", FT_OPT_INT, &warmup},
+                     {"min-lr-ratio", FT_OPT_FLOAT, &min_lr},
+                     {"weight-decay", FT_OPT_FLOAT, &wd},
+                     {"clip", FT_OPT_FLOAT, &clip},
+                     {"eval-every", FT_OPT_INT, &eval_every},
+                     {"threads", FT_OPT_INT, &threads},
+                     {"seed", FT_OPT_INT, &seed},
+                     {"save-dtype", FT_OPT_STR, &save_dtype},
+                     {"quiet", FT_OPT_FLAG, &quiet},
+                     {"precision", FT_OPT_STR, &precision},
                      {"activation-checkpointing", FT_OPT_FLAG, &act_ckpt},
-                     {"method", FT_OPT_STR, &method},      {"task", FT_OPT_STR, &task},
+                     {"dry-run", FT_OPT_FLAG, &dry_run},
+                     {"method", FT_OPT_STR, &method},
+                     {"task", FT_OPT_STR, &task},
                      {"adapter", FT_OPT_STR, &adapter}};
     const char *pos[256];
     int npos = 0;
@@ -514,6 +540,7 @@ int ft_cmd_train(int argc, char **argv) {
     if (s == FT_OK && act_ckpt)
         s = ft_recipe_set(&j.r, "train.activation_checkpointing", "true", "--activation-checkpointing");
     int code = 0;
+    j.dry_run = dry_run;
     if (s == FT_OK)
         s = run_job(&j, &code);
     ft_dist *dist = j.dist;

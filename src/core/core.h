@@ -68,6 +68,9 @@ void ft_peak_rss_reset(void);     /* start the peak over from the current RSS (b
 /* Drop the whole pages inside [p, p+bytes) of a read-only, never-written file mapping from memory
  * (MADV_DONTNEED): a later read faults the same bytes back in from the file. Advice only. */
 void ft_release_mapped_pages(const void *p, size_t bytes);
+/* Ask the kernel to read the pages of [p, p+bytes) of a file mapping in now (MADV_WILLNEED, asynchronous):
+ * the next layer's weights arrive while this one computes. Advice only. */
+void ft_prefetch_mapped_pages(const void *p, size_t bytes);
 
 /* ---- files ---- */
 /* Read a whole file into a NUL-terminated buffer. */

@@ -41,6 +41,14 @@ void ft_release_mapped_pages(const void *p, size_t bytes) {
         (void)madvise((void *)lo, hi - lo, MADV_DONTNEED); /* failure costs memory, not correctness */
 }
 
+void ft_prefetch_mapped_pages(const void *p, size_t bytes) {
+    const long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0 || !p || !bytes)
+        return;
+    const uintptr_t m = (uintptr_t)pg - 1, lo = (uintptr_t)p & ~m, hi = ((uintptr_t)p + bytes + m) & ~m;
+    (void)madvise((void *)lo, hi - lo, MADV_WILLNEED); /* starts the reads, returns at once; advice only */
+}
+
 /* VmHWM of /proc/self/status (resettable, see ft_peak_rss_reset); getrusage where it is missing. */
 size_t ft_peak_rss_bytes(void) {
     FILE *f = fopen("/proc/self/status", "r");

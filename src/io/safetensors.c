@@ -668,7 +668,20 @@ static ft_status st_set_open_index(const char *dir, const char *ipath, ft_st_set
             goto out;
         }
     }
-    s = st_set_build(set);
+    if ((s = st_set_build(set)) != FT_OK)
+        goto out;
+    /* ... and every tensor of a shard listed: a tensor the index lacks is one a loader going by the index
+     * (as HF's does) would never find, so the index is incomplete */
+    for (size_t i = 0; i < ns; i++)
+        for (size_t t = 0; t < ft_st_count(set->files[i]); t++) {
+            const char *nm = ft_st_at(set->files[i], t)->name;
+            const cJSON *e = cJSON_GetObjectItemCaseSensitive(wm, nm);
+            if (!e || strcmp(e->valuestring, shards[i]) != 0) {
+                s = ft_fail(FT_ERR_FORMAT, "%s: tensor '%s' of shard '%s' is %s", ipath, nm, shards[i],
+                            e ? "listed under another shard" : "missing from the index's weight_map");
+                goto out;
+            }
+        }
 out:
     free(shards);
     cJSON_Delete(root);

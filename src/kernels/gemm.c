@@ -1,5 +1,6 @@
 /* GEMM through oneDNN's dnnl_sgemm (row-major, OpenMP-threaded: shares libgomp with our loops). */
 #include <oneapi/dnnl/dnnl.h>
+#include <string.h>
 
 #include "kernels/kernels.h"
 #include "kernels/vecmath.h"
@@ -58,6 +59,58 @@ void ft_linear_backward(float *dx, float *dw, float *db, const float *dy, const 
             }
             for (int64_t j = 0; j < nj; j++)
                 db[j0 + j] += s[j];
+        }
+    }
+}
+
+/* ---- GEMM on a half-precision B, widened panel by panel ---- */
+
+/* Columns of op(B) per panel: ≈ 16 MiB of fp32 panel (4 Mi values), a multiple of 16, at least 16. Large
+ * panels because every ft_gemm call packs A [M,K] again: at 1024 columns × K 4096 that costs about 1/1024 of
+ * a column's flops in memory traffic, at 32 columns it costs more than the product. */
+int64_t ft_gemm_half_nb(int64_t K) {
+    int64_t nb = ((int64_t)1 << 22) / (K > 0 ? K : 1);
+    nb = nb / 16 * 16;
+    return nb < 16 ? 16 : nb;
+}
+
+size_t ft_gemm_half_panel_floats(int64_t K, int64_t N) {
+    const int64_t k = K > 0 ? K : 1, nb = ft_gemm_half_nb(k), n = N > 0 && N < nb ? N : nb;
+    return (size_t)(n * k);
+}
+
+void ft_half_to_f32_n(float *dst, const uint16_t *src, int64_t n, bool f16) {
+    if (f16) {
+        for (int64_t i = 0; i < n; i++)
+            dst[i] = ft_f16_to_f32(src[i]);
+        return;
+    }
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) {
+        const uint32_t u = (uint32_t)src[i] << 16;
+        memcpy(&dst[i], &u, sizeof u);
+    }
+}
+
+void ft_gemm_half(bool trans_b, bool f16, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                  int64_t lda, const uint16_t *B, int64_t ldb, float beta, float *C, int64_t ldc,
+                  float *panel, int64_t nb) {
+    if (M == 0 || N == 0)
+        return;
+    if (nb <= 0)
+        nb = ft_gemm_half_nb(K);
+    for (int64_t n0 = 0; n0 < N; n0 += nb) { /* columns n0.. of op(B) → panel, columns n0.. of C */
+        const int64_t w = N - n0 < nb ? N - n0 : nb;
+        if (trans_b) { /* B [N,K]: rows n0.. of B, contiguous → panel [w,K] */
+#pragma omp parallel for schedule(static) if (w * K >= FT_PAR_MIN)
+            for (int64_t j = 0; j < w; j++)
+                ft_half_to_f32_n(panel + j * K, B + (n0 + j) * ldb, K, f16);
+            ft_gemm(false, true, M, w, K, alpha, A, lda, panel, K, beta, C + n0, ldc);
+        } else { /* B [K,N]: w values of each row k → panel [K,w] */
+#pragma omp parallel for schedule(static) if (w * K >= FT_PAR_MIN)
+            for (int64_t k = 0; k < K; k++)
+                ft_half_to_f32_n(panel + k * w, B + k * ldb + n0, w, f16);
+            ft_gemm(false, false, M, w, K, alpha, A, lda, panel, w, beta, C + n0, ldc);
         }
     }
 }

@@ -46,6 +46,22 @@ bool ft_bf16_amx(void);    /* CPU has AMX-BF16 */
 void ft_f32_to_bf16_n(uint16_t *dst, const float *src, int64_t n);
 void ft_bf16_to_f32_n(float *dst, const uint16_t *src, int64_t n);
 
+/* ---- GEMM on a half-precision B (a frozen base weight used in place from the checkpoint mapping) ----
+ * C[M,N] = alpha·A[M,K]·op(B) + beta·C with A fp32 row-major and B raw bf16 (f16 = false) or IEEE f16
+ * (f16 = true), leading dimension ldb; op(B) = Bᵀ when trans_b (B [N,K], nn.Linear's W[out,in]).
+ * B is widened to fp32 (exact: bf16/f16 ⊂ fp32) nb columns of op(B) at a time into panel [nb·K floats] and
+ * each panel goes through ft_gemm for those columns of C, so no fp32 copy of B exists and every output is one
+ * ft_gemm sum over the whole K (the same as ft_gemm on the widened B except where the library's blocking
+ * depends on the column count). nb ≤ 0: ft_gemm_half_nb(K) (≈ 16 MiB panels), panel then
+ * ft_gemm_half_panel_floats(K, N) floats. */
+int64_t ft_gemm_half_nb(int64_t K);
+size_t ft_gemm_half_panel_floats(int64_t K, int64_t N);
+void ft_gemm_half(bool trans_b, bool f16, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                  int64_t lda, const uint16_t *B, int64_t ldb, float beta, float *C, int64_t ldc,
+                  float *panel, int64_t nb);
+/* n half values (bf16 or f16) → fp32, exact. */
+void ft_half_to_f32_n(float *dst, const uint16_t *src, int64_t n, bool f16);
+
 /* ---- linear layer: y[N,out] = x[N,in] W + b, with W stored either as [out,in] (nn.Linear,
  * w_in_out=false) or [in,out] (GPT-2 Conv1D, w_in_out=true). ---- */
 void ft_linear_forward(float *y, const float *x, const float *w, const float *b, int64_t N, int64_t in,
@@ -227,6 +243,14 @@ ft_status ft_lmhead_ce_forward_backward_bf16(ft_matmul *mm, const float *h, cons
                                              const int32_t *targets, int64_t N, int64_t C, int64_t V, float scale,
                                              float *dh, float *dW, double *loss_sum, int64_t *count,
                                              float *logits_out, float *work, int64_t chunk);
+
+/* The same with W [V, C] frozen in its file dtype (bf16, or f16 when f16), widened panel by panel inside each
+ * product (ft_gemm_half; panel: ft_lmhead_ce_half_panel_floats(C, V) floats); no dW. */
+size_t ft_lmhead_ce_half_panel_floats(int64_t C, int64_t V);
+void ft_lmhead_ce_forward_backward_half(const float *h, const uint16_t *Wh, bool f16, const int32_t *targets,
+                                        int64_t N, int64_t C, int64_t V, float scale, float *dh,
+                                        double *loss_sum, int64_t *count, float *logits_out, float *work,
+                                        int64_t chunk, float *panel);
 
 /* ---- dropout with rate p from the counter RNG: element i kept iff uniform(seed,stream,i) >= p,
  * scaled by 1/(1−p). Forward writes y (may alias x); backward dx += dy·mask/(1−p). ---- */

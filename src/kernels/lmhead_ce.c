@@ -56,9 +56,17 @@ static double chunk_ce(float *work, const int32_t *tg, int64_t rows, int64_t V, 
 
 /* One pass for both precisions: mm == NULL → fp32 W; otherwise W16 with the rows and dL rounded to bf16
  * (handle scratch slots 0 and 2), products accumulated in fp32. */
+/* Wh (mm NULL, W NULL): W in its file dtype (bf16, or f16 when f16), widened panel by panel into panel. */
+typedef struct {
+    const uint16_t *Wh;
+    bool f16;
+    float *panel;
+} half_w;
+
 static ft_status lmhead_ce(ft_matmul *mm, const float *h, const float *W, const uint16_t *W16,
-                           const int32_t *targets, int64_t N, int64_t C, int64_t V, float scale, float *dh, float *dW,
-                           double *loss_sum, int64_t *count, float *logits_out, float *work, int64_t chunk) {
+                           const half_w *hw, const int32_t *targets, int64_t N, int64_t C, int64_t V,
+                           float scale, float *dh, float *dW, double *loss_sum, int64_t *count,
+                           float *logits_out, float *work, int64_t chunk) {
     double total = 0.0;
     int64_t cnt = 0;
     if (chunk <= 0 || chunk > N)
@@ -79,6 +87,9 @@ static ft_status lmhead_ce(ft_matmul *mm, const float *h, const float *W, const 
         if (mm) {
             ft_f32_to_bf16_n(h16, h + r0 * C, rows * C);
             FT_TRY(ft_matmul_bf16(mm, false, true, rows, V, C, 1.0f, h16, C, W16, C, 0.0f, work, V));
+        } else if (hw) {
+            ft_gemm_half(true, hw->f16, rows, V, C, 1.0f, h + r0 * C, C, hw->Wh, C, 0.0f, work, V, hw->panel,
+                         0);
         } else {
             ft_gemm(false, true, rows, V, C, 1.0f, h + r0 * C, C, W, C, 0.0f, work, V);
         }
@@ -96,6 +107,10 @@ static ft_status lmhead_ce(ft_matmul *mm, const float *h, const float *W, const 
                 FT_TRY(ft_matmul_bf16(mm, false, false, rows, C, V, 1.0f, d16, V, W16, C, 1.0f, dh + r0 * C, C));
             if (dW) /* dW[V, C] += dLᵀ · h */
                 FT_TRY(ft_matmul_bf16(mm, true, false, V, C, rows, 1.0f, d16, V, h16, C, 1.0f, dW, C));
+        } else if (hw) { /* a weight in its file dtype is frozen: no dW */
+            if (dh)
+                ft_gemm_half(false, hw->f16, rows, C, V, 1.0f, work, V, hw->Wh, C, 1.0f, dh + r0 * C, C,
+                             hw->panel, 0);
         } else {
             if (dh)
                 ft_gemm(false, false, rows, C, V, 1.0f, work, V, W, C, 1.0f, dh + r0 * C, C);
@@ -113,12 +128,28 @@ static ft_status lmhead_ce(ft_matmul *mm, const float *h, const float *W, const 
 void ft_lmhead_ce_forward_backward(const float *h, const float *W, const int32_t *targets, int64_t N, int64_t C,
                                    int64_t V, float scale, float *dh, float *dW, double *loss_sum, int64_t *count,
                                    float *logits_out, float *work, int64_t chunk) {
-    (void)lmhead_ce(NULL, h, W, NULL, targets, N, C, V, scale, dh, dW, loss_sum, count, logits_out, work, chunk);
+    (void)lmhead_ce(NULL, h, W, NULL, NULL, targets, N, C, V, scale, dh, dW, loss_sum, count, logits_out,
+                    work, chunk);
 }
 
 ft_status ft_lmhead_ce_forward_backward_bf16(ft_matmul *mm, const float *h, const uint16_t *W16,
                                              const int32_t *targets, int64_t N, int64_t C, int64_t V, float scale,
                                              float *dh, float *dW, double *loss_sum, int64_t *count,
                                              float *logits_out, float *work, int64_t chunk) {
-    return lmhead_ce(mm, h, NULL, W16, targets, N, C, V, scale, dh, dW, loss_sum, count, logits_out, work, chunk);
+    return lmhead_ce(mm, h, NULL, W16, NULL, targets, N, C, V, scale, dh, dW, loss_sum, count, logits_out,
+                     work, chunk);
+}
+
+size_t ft_lmhead_ce_half_panel_floats(int64_t C, int64_t V) {
+    const size_t a = ft_gemm_half_panel_floats(C, V), b = ft_gemm_half_panel_floats(V, C);
+    return a > b ? a : b;
+}
+
+void ft_lmhead_ce_forward_backward_half(const float *h, const uint16_t *Wh, bool f16, const int32_t *targets,
+                                        int64_t N, int64_t C, int64_t V, float scale, float *dh,
+                                        double *loss_sum, int64_t *count, float *logits_out, float *work,
+                                        int64_t chunk, float *panel) {
+    const half_w hw = {Wh, f16, panel};
+    (void)lmhead_ce(NULL, h, NULL, NULL, &hw, targets, N, C, V, scale, dh, NULL, loss_sum, count, logits_out,
+                    work, chunk);
 }

@@ -97,6 +97,20 @@ static size_t dec_act_bytes(const ft_model *m, int B, int T, const ft_fwd_opts *
     size_t bwd = ft_attention_lse_scratch_bytes(c->head_dim); /* attention tiles (thread stacks) */
     if (!o->no_loss) /* a backward may follow: its gradient buffers (and a pooled head's) */
         bwd += (4 * N * C + N * (HD + 2 * KD) + N * HD + 3 * N * I + (size_t)B * (K + 2 * C)) * 4 + 16 * A + peft_tmp;
+    if (ft_model_half_bytes(
+            m)) { /* weights in their file dtype: one widened panel at a time (a site's or the LM
+                     head's, given back after each product): the largest over every shape */
+        size_t ps = ft_lmhead_ce_half_panel_floats((int64_t)C, (int64_t)V);
+        for (int s = 0; s < FT_N_SITES; s++) {
+            int64_t in, out;
+            if (!ft_model_site(m, 0, (ft_site)s, NULL, NULL, &in, &out, NULL, NULL, 0))
+                continue;
+            const size_t f = ft_gemm_half_panel_floats(in, out), b = ft_gemm_half_panel_floats(out, in);
+            ps = f > ps ? f : ps;
+            ps = b > ps ? b : ps;
+        }
+        fixed += ps * 4 + A;
+    }
     const size_t tail = fixed + (transient > bwd ? transient : bwd);
     if (o->checkpoint) /* kept: every block's output [N,C]; live: one block, plus the recompute's output */
         return (size_t)c->n_layers * (N * C * 4 + A) + per_layer + peft_max + N * C * 4 + A + tail;
@@ -121,6 +135,34 @@ static void norm_bwd(const ft_model *m, float *dx, const float *dy, const float 
         ft_rmsnorm_backward(dx, G(wi), dy, x, W(wi), rstd, N, C);
 }
 
+/* The unfused LM head logits[N,V] = h·W_lmᵀ and its backward (dh += dL·W, dW when it trains), with W in fp32
+ * or in its file dtype (nn/linear). */
+static ft_lin head_lin(const ft_model *m) {
+    ft_lin L;
+    memset(&L, 0, sizeof L);
+    ft_model_lin_weight(m, m->lm_head, &L);
+    L.w16 = NULL; /* the unfused head runs in fp32, as before */
+    L.mm = NULL;
+    L.in = m->cfg.hidden;
+    L.out = m->cfg.vocab_size;
+    L.dw = G(m->lm_head);
+    return L;
+}
+
+static ft_status head_product(const ft_model *m, float *logits, const float *h, int64_t N, ft_arena *arena) {
+    const ft_lin L = head_lin(m);
+    ft_lin_cache c;
+    return ft_lin_forward(&L, logits, h, N, arena, &c);
+}
+
+static ft_status head_product_backward(const ft_model *m, float *dh, const float *dlogits, const float *h,
+                                       int64_t N, ft_arena *arena) {
+    const ft_lin L = head_lin(m);
+    ft_lin_cache c;
+    memset(&c, 0, sizeof c);
+    return ft_lin_backward(&L, dh, dlogits, h, N, &c, arena);
+}
+
 /* Dropout RNG streams: distinct per step, layer and site. */
 static uint64_t drop_stream(const ft_fwd_opts *o, int layer, int site) {
     return ft_model_drop_stream(o, layer, site);
@@ -131,12 +173,8 @@ ft_lin ft_model_site_lin(const ft_model *m, int l, ft_site site, bool grads) {
     memset(&L, 0, sizeof L);
     int wi, bi;
     ft_model_site(m, l, site, &wi, &bi, &L.in, &L.out, &L.w_in_out, NULL, 0);
-    L.w = W(wi);
+    ft_model_lin_weight(m, wi, &L);
     L.b = W(bi);
-    if (m->precision == FT_PREC_BF16 && wi >= 0 && m->params[wi].data16) { /* base product in bf16 */
-        L.w16 = m->params[wi].data16;
-        L.mm = m->mm;
-    }
     const ft_site_peft *sp = &m->sites[l * FT_N_SITES + site];
     if (sp->lora_a >= 0) {
         L.lora_a = W(sp->lora_a);
@@ -447,15 +485,22 @@ static ft_status dec_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *
     /* embeddings (+ virtual tokens) */
     float *x;
     AL(x, N * C);
-    ft_embedding_forward(x, W(m->wte), a->ids, gpt2 ? W(m->wpe) : NULL, a->pos, N, C);
+    if (m->params[m->wte].half || (gpt2 && m->params[m->wpe].half)) { /* tables in their file dtype */
+        ft_param_rows(&m->params[m->wte], a->ids, N, x, false);
+        if (gpt2)
+            ft_param_rows(&m->params[m->wpe], a->pos, N, x, true);
+    } else {
+        ft_embedding_forward(x, W(m->wte), a->ids, gpt2 ? W(m->wpe) : NULL, a->pos, N, C);
+    }
     emb_lora(m, a, x, NULL);
     for (int r = 0; m->prompt >= 0 && r < B; r++)
         for (int t = 0; t < m->n_virtual; t++) {
             float *xr = x + ((int64_t)r * T + t) * C;
-            const float *pr = W(m->prompt) + (int64_t)t * C;
-            const float *wp = gpt2 ? W(m->wpe) + (int64_t)t * C : NULL;
-            for (int64_t j = 0; j < C; j++)
-                xr[j] = pr[j] + (wp ? wp[j] : 0.0f);
+            memcpy(xr, W(m->prompt) + (int64_t)t * C, (size_t)C * sizeof(float));
+            if (gpt2) { /* virtual token t sits at position t */
+                const int32_t pt = t;
+                ft_param_rows(&m->params[m->wpe], &pt, 1, xr, true);
+            }
         }
     if (o->training && c->embd_dropout > 0.0f)
         ft_dropout_rows_forward(x, x, N, C, c->embd_dropout, o->seed, drop_stream(o, -1, 0),
@@ -467,6 +512,7 @@ static ft_status dec_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *
         float *x_out;
         AL(x_out, N * C);
         const size_t mark = ft_arena_mark(arena);
+        ft_model_prefetch_layer(m, l + 1); /* a base in its file dtype: the next block's pages are read now */
         FT_TRY(layer_fwd(m, a, l, x, x_out, arena));
         if (o->checkpoint) {
             ft_arena_rewind(arena, mark);
@@ -499,17 +545,25 @@ static ft_status dec_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *
         const size_t head_mark = ft_arena_mark(arena);
         float *work;
         AL(work, (int64_t)ft_lmhead_ce_work_floats(chunk, V));
-        if (m->precision == FT_PREC_BF16 && m->params[m->lm_head].data16)
-            FT_TRY(ft_lmhead_ce_forward_backward_bf16(m->mm, a->nf, m->params[m->lm_head].data16, a->targets, N, C,
-                                                      V, a->head_scale, a->dnf, G(m->lm_head), &sum, &cnt,
-                                                      a->logits_copy, work, chunk));
-        else
+        const ft_param *hp = &m->params[m->lm_head];
+        const uint16_t *h16 = hp->data16 ? hp->data16 : hp->file_dtype == FT_DT_BF16 ? hp->half : NULL;
+        if (m->precision == FT_PREC_BF16 && h16) {
+            FT_TRY(ft_lmhead_ce_forward_backward_bf16(m->mm, a->nf, h16, a->targets, N, C, V, a->head_scale,
+                                                      a->dnf, G(m->lm_head), &sum, &cnt, a->logits_copy, work,
+                                                      chunk));
+        } else if (hp->half) { /* frozen, in its file dtype: widened panel by panel */
+            float *panel;
+            AL(panel, (int64_t)ft_lmhead_ce_half_panel_floats(C, V));
+            ft_lmhead_ce_forward_backward_half(a->nf, hp->half, hp->file_dtype == FT_DT_F16, a->targets, N, C,
+                                               V, a->head_scale, a->dnf, &sum, &cnt, a->logits_copy, work,
+                                               chunk, panel);
+        } else
             ft_lmhead_ce_forward_backward(a->nf, W(m->lm_head), a->targets, N, C, V, a->head_scale, a->dnf,
                                           G(m->lm_head), &sum, &cnt, a->logits_copy, work, chunk);
         ft_arena_rewind(arena, head_mark);
     } else if (m->task == FT_TASK_CAUSAL_LM) {
         AL(a->logits, N * V);
-        ft_linear_forward(a->logits, a->nf, W(m->lm_head), NULL, N, C, V, false);
+        FT_TRY(head_product(m, a->logits, a->nf, N, arena));
         a->logit_rows = N;
         a->logit_cols = V;
         if (o->keep_logits) {
@@ -648,7 +702,7 @@ static ft_status dec_backward(ft_model *m, ft_acts *a, ft_arena *arena, float lo
             return ft_fail(FT_ERR_ARG, "backward after an inference-only forward");
         smoothed_ce_backward(dlogits, a->logits, a->targets, N, V, loss_scale / (float)a->count,
                              a->opts.label_smoothing);
-        ft_linear_backward(dn, G(m->lm_head), NULL, dlogits, a->nf, W(m->lm_head), N, C, V, false);
+        FT_TRY(head_product_backward(m, dn, dlogits, a->nf, N, arena));
     } else {
         const int B = a->B;
         const int64_t K = m->n_labels;
@@ -677,6 +731,7 @@ static ft_status dec_backward(ft_model *m, ft_acts *a, ft_arena *arena, float lo
         /* everything this block's backward takes (and with checkpointing its recomputed forward) is freed at
          * the end of the iteration */
         const size_t mark = ft_arena_mark(arena);
+        ft_model_prefetch_layer(m, l - 1);
         if (o->checkpoint) { /* recompute the block from its saved input; its output is not needed again */
             float *x_out;
             AL(x_out, N * C);

@@ -67,7 +67,11 @@ ft_status ft_kv_new_rows(const ft_model *m, int rows, int max_len, ft_kv **out) 
         const int64_t HD = (int64_t)c->n_heads * c->head_dim;
         /* per layer: PEFT caches (≤ n·(in+out) each site) come from the arena too */
         size_t bytes = (size_t)(n * (10 * C + 3 * HD + 2 * kv->kvd + 4 * I + c->vocab_size) +
-                                n * c->n_heads * (int64_t)max_len) * 4 +
+                                n * c->n_heads * (int64_t)max_len) *
+                           4 +
+                       (ft_model_half_bytes(m)
+                            ? ft_lmhead_ce_half_panel_floats(C, c->vocab_size > I ? c->vocab_size : I) * 4
+                            : 0) +
                        (size_t)c->n_layers * (size_t)(n * (8 * C + 4 * I + 64)) * 4 + ((size_t)8 << 20);
         s = ft_arena_init(&kv->arena, bytes);
     }
@@ -186,6 +190,7 @@ static ft_status step(ft_model *m, ft_kv *kv, float *x, int n, float *logits) {
     const float scale = 1.0f / sqrtf((float)D);
     for (int l = 0; l < c->n_layers; l++) {
         const ft_layer_idx *P = &m->layers[l];
+        ft_model_prefetch_layer(m, l + 1);
         norm(m, h, x, P->ln1_w, P->ln1_b, n, ar);
         if (g) {
             FT_TRY(lin(m, l, FT_SITE_QKV, qkv, h, n, ar));
@@ -257,7 +262,15 @@ static ft_status step(ft_model *m, ft_kv *kv, float *x, int n, float *logits) {
     if (logits) {
         const float *last = x + (int64_t)(n - 1) * C;
         norm(m, h, last, m->lnf_w, m->lnf_b, 1, ar);
-        if (m->task == FT_TASK_CAUSAL_LM)
+        if (m->task == FT_TASK_CAUSAL_LM && m->params[m->lm_head].half) { /* in its file dtype */
+            ft_lin L;
+            memset(&L, 0, sizeof L);
+            ft_model_lin_weight(m, m->lm_head, &L);
+            L.in = C;
+            L.out = c->vocab_size;
+            ft_lin_cache lc;
+            FT_TRY(ft_lin_forward(&L, logits, h, 1, ar, &lc));
+        } else if (m->task == FT_TASK_CAUSAL_LM)
             ft_linear_forward(logits, h, W(m->lm_head), NULL, 1, C, c->vocab_size, false);
         else
             ft_linear_forward(logits, h, W(m->score), NULL, 1, C, m->n_labels, false);
@@ -347,12 +360,16 @@ ft_status ft_infer(ft_model *m, ft_kv *kv, const int32_t *ids, int n, float *log
         float *x = ft_arena_alloc(&kv->arena, (size_t)(take * C) * 4);
         if (!x)
             return FT_ERR_NOMEM;
-        for (int i = 0; i < take; i++) {
-            int p = kv->len + i;
-            const float *e = is_virt ? W(m->prompt) + (int64_t)(m->n_virtual - virt + i) * C
-                                     : W(m->wte) + (int64_t)ids[done + i] * C;
-            for (int64_t j = 0; j < C; j++)
-                x[i * C + j] = e[j] + (c->arch == FT_ARCH_GPT2 ? W(m->wpe)[(int64_t)p * C + j] : 0.0f);
+        for (int i = 0; i < take; i++) { /* token (or virtual token) row + position row, as fp32 whatever the
+                                          * tables' storage (ft_param_rows) */
+            const int32_t p = kv->len + i;
+            if (is_virt)
+                memcpy(x + i * C, W(m->prompt) + (int64_t)(m->n_virtual - virt + i) * C,
+                       (size_t)C * sizeof(float));
+            else
+                ft_param_rows(&m->params[m->wte], ids + done + i, 1, x + i * C, false);
+            if (c->arch == FT_ARCH_GPT2)
+                ft_param_rows(&m->params[m->wpe], &p, 1, x + i * C, true);
         }
         if (!is_virt)
             FT_TRY(emb_lora_rows(m, kv, x, ids + done, take));

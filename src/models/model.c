@@ -594,6 +594,8 @@ void ft_model_free(ft_model *m) {
     for (int i = 0; i < m->n_params; i++) {
         if (m->params[i].owned)
             ft_free(m->params[i].data);
+        if (m->params[i].half_owned)
+            ft_free((void *)(uintptr_t)m->params[i].half);
         ft_free(m->params[i].grad);
         free(m->params[i].name);
         free(m->params[i].alias);
@@ -621,8 +623,9 @@ static void fmt_shape(char *buf, size_t n, int ndim, const int64_t *shape) {
         snprintf(buf + o, n - o, "]");
 }
 
-/* Point p at tensor t: in place for aligned fp32, else an owned fp32 conversion. */
-static ft_status bind_tensor(ft_param *p, const ft_st_tensor *t, const char *file) {
+/* Point p at tensor t: in place for aligned fp32 (and, keep_half, for 2-byte-aligned bf16/f16: p->half), else
+ * an owned fp32 conversion. */
+static ft_status bind_tensor_as(ft_param *p, const ft_st_tensor *t, const char *file, bool keep_half) {
     bool ok = t->ndim == p->ndim;
     for (int i = 0; ok && i < p->ndim; i++)
         ok = t->shape[i] == p->shape[i];
@@ -641,6 +644,12 @@ static ft_status bind_tensor(ft_param *p, const ft_st_tensor *t, const char *fil
     if (t->dtype != FT_DT_F32 && t->dtype != FT_DT_BF16 && t->dtype != FT_DT_F16)
         return ft_fail(FT_ERR_SHAPE, "%s: tensor '%s' has dtype %s, expected F32, BF16 or F16", file, t->name,
                        ft_dtype_name(t->dtype));
+    if (keep_half && t->dtype != FT_DT_F32 && ((uintptr_t)t->data % 2) == 0) {
+        p->half = (const uint16_t *)t->data; /* read-only mapping, used in its file dtype */
+        p->data = NULL;
+        p->owned = false;
+        return FT_OK;
+    }
     p->data = ft_alloc((size_t)p->numel * sizeof(float));
     if (!p->data)
         return FT_ERR_NOMEM;
@@ -656,6 +665,116 @@ static ft_status bind_tensor(ft_param *p, const ft_st_tensor *t, const char *fil
         }
     }
     return FT_OK;
+}
+
+static ft_status bind_tensor(ft_param *p, const ft_st_tensor *t, const char *file) {
+    return bind_tensor_as(p, t, file, false);
+}
+
+const char *ft_base_dtype_name(ft_base_dtype b) {
+    return b == FT_BASE_FP32 ? "fp32" : b == FT_BASE_FILE ? "file" : "auto";
+}
+
+ft_status ft_base_dtype_parse(const char *s, ft_base_dtype *out) {
+    if (!strcmp(s, "auto"))
+        *out = FT_BASE_AUTO;
+    else if (!strcmp(s, "fp32") || !strcmp(s, "float32"))
+        *out = FT_BASE_FP32;
+    else if (!strcmp(s, "file"))
+        *out = FT_BASE_FILE;
+    else
+        return ft_fail(FT_ERR_ARG, "base_dtype '%s': expected auto, fp32 or file", s);
+    return FT_OK;
+}
+
+void ft_param_rows(const ft_param *p, const int32_t *ids, int64_t n, float *dst, bool add) {
+    const int64_t C = p->ndim == 2 ? p->shape[1] : p->numel;
+    const bool f16 = p->file_dtype == FT_DT_F16;
+#pragma omp parallel for schedule(static) if (n * C >= 16384)
+    for (int64_t i = 0; i < n; i++) {
+        float *y = dst + i * C;
+        const int64_t r = ids ? ids[i] : i;
+        if (p->half && !add) {
+            ft_half_to_f32_n(y, p->half + r * C, C, f16);
+        } else if (p->half) {
+            for (int64_t j = 0; j < C; j++)
+                y[j] += f16 ? ft_f16_to_f32(p->half[r * C + j]) : ft_bf16_to_f32(p->half[r * C + j]);
+        } else if (add) {
+            for (int64_t j = 0; j < C; j++)
+                y[j] += p->data[r * C + j];
+        } else {
+            memcpy(y, p->data + r * C, (size_t)C * sizeof(float));
+        }
+    }
+}
+
+ft_status ft_model_param_widen(ft_model *m, int idx) {
+    ft_param *p = &m->params[idx];
+    if (!p->half)
+        return FT_OK;
+    float *d = ft_alloc((size_t)p->numel * sizeof(float));
+    if (!d)
+        return ft_fail(FT_ERR_NOMEM, "no memory to widen '%s' (%lld values) to fp32", p->name,
+                       (long long)p->numel);
+    ft_half_to_f32_n(d, p->half, p->numel, p->file_dtype == FT_DT_F16);
+    if (p->half_owned)
+        ft_free((void *)(uintptr_t)p->half);
+    else
+        ft_release_mapped_pages(p->half, (size_t)p->numel * sizeof(uint16_t)); /* not the weights twice */
+    p->half_owned = false;
+    p->data = d;
+    p->owned = true;
+    p->half = NULL;
+    ft_model_mark_dirty(m, true);
+    return FT_OK;
+}
+
+size_t ft_model_half_bytes(const ft_model *m) {
+    size_t b = 0;
+    for (int i = 0; i < m->n_params; i++)
+        if (m->params[i].half)
+            b += (size_t)m->params[i].numel * sizeof(uint16_t);
+    return b;
+}
+
+void ft_model_lin_weight(const ft_model *m, int wi, ft_lin *L) {
+    if (wi < 0)
+        return;
+    const ft_param *p = &m->params[wi];
+    L->w = p->data;
+    L->wh = p->half;
+    L->wh_f16 = p->half && p->file_dtype == FT_DT_F16;
+    if (m->precision == FT_PREC_BF16 && (p->data16 || (p->half && !L->wh_f16))) { /* base product in bf16 */
+        L->w16 = p->data16;
+        L->mm = m->mm;
+    }
+}
+
+void ft_model_prefetch_layer(const ft_model *m, int layer) {
+    if (layer < 0 || layer >= m->cfg.n_layers)
+        return;
+    for (int s = 0; s < FT_N_SITES; s++) {
+        int wi = -1;
+        if (ft_model_site(m, layer, (ft_site)s, &wi, NULL, NULL, NULL, NULL, NULL, 0) && wi >= 0 &&
+            m->params[wi].half && !m->params[wi].half_owned)
+            ft_prefetch_mapped_pages(m->params[wi].half, (size_t)m->params[wi].numel * sizeof(uint16_t));
+    }
+}
+
+/* The GEMM weights a decoder may keep in their file dtype: linear sites, token/position tables, LM head. */
+static void half_eligible(const ft_model *m, unsigned char *ok) {
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int s = 0; s < FT_N_SITES; s++) {
+            int wi = -1;
+            if (ft_model_site(m, l, (ft_site)s, &wi, NULL, NULL, NULL, NULL, NULL, 0) && wi >= 0)
+                ok[wi] = 1;
+        }
+    if (m->wte >= 0)
+        ok[m->wte] = 1;
+    if (m->wpe >= 0)
+        ok[m->wpe] = 1;
+    if (m->lm_head >= 0)
+        ok[m->lm_head] = 1;
 }
 
 /* A base tensor under its HF name, or the names other checkpoints use for it: the official gpt2 file has no
@@ -705,12 +824,17 @@ ft_status ft_model_reload_param(ft_model *m, int idx) {
     const ft_st_tensor *t = find_base_tensor(m, p->name, &file);
     if (!t)
         return ft_fail(FT_ERR_MISSING, "%s: tensor '%s' is missing from the checkpoint", m->dir ? m->dir : "?", p->name);
+    const bool keep_half = p->half != NULL;
     if (p->owned)
         ft_free(p->data);
+    if (p->half_owned)
+        ft_free((void *)(uintptr_t)p->half);
+    p->half_owned = false;
     p->data = NULL;
+    p->half = NULL;
     p->owned = false;
     ft_model_mark_dirty(m, true);
-    return bind_tensor(p, t, file);
+    return bind_tensor_as(p, t, file, keep_half);
 }
 
 static ft_status model_new(ft_model_config *cfg, ft_model **out) {
@@ -895,6 +1019,10 @@ static ft_status load_qa_head(ft_model *m, const char *dir) {
 }
 
 ft_status ft_model_load(const char *dir, ft_model **out) {
+    return ft_model_load_base(dir, FT_BASE_FP32, out);
+}
+
+ft_status ft_model_load_base(const char *dir, ft_base_dtype base, ft_model **out) {
     char path[4096];
     ft_path_join(path, sizeof path, dir, "config.json");
     char *txt = NULL;
@@ -907,6 +1035,23 @@ ft_status ft_model_load(const char *dir, ft_model **out) {
     ft_model *m = NULL;
     FT_TRY(model_new(&cfg, &m));
     m->dir = ft_strdup(dir);
+    const bool decoder = m->cfg.arch == FT_ARCH_GPT2 || m->cfg.arch == FT_ARCH_LLAMA;
+    if (base == FT_BASE_FILE && !decoder) {
+        s = ft_fail(
+            FT_ERR_UNSUPPORTED,
+            "%s: train.base_dtype file (the frozen base in its file dtype) is implemented for GPT-2 and "
+            "the Llama family, not %s: use auto or fp32",
+            dir, m->cfg.model_type);
+        ft_model_free(m);
+        return s;
+    }
+    unsigned char *keep = calloc((size_t)m->n_params, 1);
+    if (!keep) {
+        ft_model_free(m);
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    }
+    if (base != FT_BASE_FP32 && decoder)
+        half_eligible(m, keep);
     s = ft_st_set_open_dir(dir, &m->st);
     for (int i = 0; s == FT_OK && i < m->n_params; i++) {
         ft_param *p = &m->params[i];
@@ -927,8 +1072,9 @@ ft_status ft_model_load(const char *dir, ft_model **out) {
         else if (!t)
             s = ft_fail(FT_ERR_MISSING, "%s: tensor '%s' is missing from the checkpoint", dir, p->name);
         else
-            s = bind_tensor(p, t, file);
+            s = bind_tensor_as(p, t, file, keep[i] != 0);
     }
+    free(keep);
     const char *head_name = ft_model_head_weight_name(m);
     const ft_st_tensor *head = s == FT_OK ? ft_st_set_find(m->st, head_name, NULL) : NULL;
     if (s == FT_OK && !head && ft_model_is_encoder(m) && ft_st_set_find(m->st, "qa_outputs.weight", NULL))
@@ -1012,12 +1158,34 @@ static float t5_init_std(const ft_model_config *c, const char *nm) {
     return f; /* shared, lm_head */
 }
 
-ft_status ft_model_init_random(ft_model_config *cfg, uint64_t seed, ft_model **out) {
-    ft_model *m = NULL;
-    FT_TRY(model_new(cfg, &m));
+/* Parameter i's initial values into dst [numel] (HF _init_weights; the encoders' padding rows zeroed). */
+static void init_values(const ft_model *m, int i, uint64_t seed, float *dst) {
+    const ft_param *p = &m->params[i];
     const float std = m->cfg.init_range;
     /* GPT-2 scales residual projections by 1/√(2·n_layer) (as HF's _init_weights does). */
     const float proj_std = std / sqrtf(2.0f * (float)m->cfg.n_layers);
+    const char *nm = p->name;
+    size_t len = strlen(nm);
+    bool is_bias = len > 5 && !strcmp(nm + len - 5, ".bias");
+    bool is_norm = strstr(nm, "ln_") || strstr(nm, "layernorm") || strstr(nm, "norm.weight") ||
+                   strstr(nm, "LayerNorm.weight");
+    bool is_proj = m->cfg.arch == FT_ARCH_GPT2 && strstr(nm, "c_proj.weight");
+    const float sd = ft_model_is_t5(m) ? t5_init_std(&m->cfg, nm) : is_proj ? proj_std : std;
+#pragma omp parallel for schedule(static) if (p->numel >= (int64_t)1 << 20)
+    for (int64_t j = 0; j < p->numel; j++)
+        dst[j] = is_bias ? 0.0f : is_norm ? 1.0f : ft_rng_normal(seed, (uint64_t)i, (uint64_t)j) * sd;
+    for (int e = 0; ft_model_is_encoder(m) && e < FT_N_EMB; e++) { /* HF zeroes an embedding's padding row */
+        int wi;
+        int64_t rows;
+        int32_t pad;
+        if (ft_model_emb(m, (ft_emb)e, &wi, &rows, &pad, NULL, 0) && wi == i && pad >= 0 && pad < rows)
+            memset(dst + (int64_t)pad * m->cfg.hidden, 0, (size_t)m->cfg.hidden * sizeof(float));
+    }
+}
+
+ft_status ft_model_init_random(ft_model_config *cfg, uint64_t seed, ft_model **out) {
+    ft_model *m = NULL;
+    FT_TRY(model_new(cfg, &m));
     for (int i = 0; i < m->n_params; i++) {
         ft_param *p = &m->params[i];
         p->data = ft_alloc((size_t)p->numel * sizeof(float));
@@ -1026,31 +1194,41 @@ ft_status ft_model_init_random(ft_model_config *cfg, uint64_t seed, ft_model **o
             return FT_ERR_NOMEM;
         }
         p->owned = true;
-        const char *nm = p->name;
-        size_t len = strlen(nm);
-        bool is_bias = len > 5 && !strcmp(nm + len - 5, ".bias");
-        bool is_norm = strstr(nm, "ln_") || strstr(nm, "layernorm") || strstr(nm, "norm.weight") ||
-                       strstr(nm, "LayerNorm.weight");
-        bool is_proj = m->cfg.arch == FT_ARCH_GPT2 && strstr(nm, "c_proj.weight");
-        const float sd = ft_model_is_t5(m) ? t5_init_std(&m->cfg, nm) : is_proj ? proj_std : std;
-        for (int64_t j = 0; j < p->numel; j++) {
-            float v;
-            if (is_bias)
-                v = 0.0f;
-            else if (is_norm)
-                v = 1.0f;
-            else
-                v = ft_rng_normal(seed, (uint64_t)i, (uint64_t)j) * sd;
-            p->data[j] = v;
-        }
+        init_values(m, i, seed, p->data);
     }
-    for (int e = 0; ft_model_is_encoder(m) && e < FT_N_EMB; e++) { /* HF zeroes an embedding's padding row */
-        int wi;
-        int64_t rows;
-        int32_t pad;
-        if (ft_model_emb(m, (ft_emb)e, &wi, &rows, &pad, NULL, 0) && pad >= 0 && pad < rows)
-            memset(m->params[wi].data + (int64_t)pad * m->cfg.hidden, 0,
-                   (size_t)m->cfg.hidden * sizeof(float));
+    *out = m;
+    return FT_OK;
+}
+
+ft_status ft_model_init_random_bf16(ft_model_config *cfg, uint64_t seed, ft_model **out) {
+    ft_model *m = NULL;
+    FT_TRY(model_new(cfg, &m));
+    int64_t most = 0;
+    for (int i = 0; i < m->n_params; i++)
+        most = m->params[i].numel > most ? m->params[i].numel : most;
+    float *tmp = ft_alloc((size_t)(most > 0 ? most : 1) * sizeof(float)); /* one tensor at a time in fp32 */
+    ft_status s =
+        tmp ? FT_OK : ft_fail(FT_ERR_NOMEM, "init: no memory for %lld fp32 values", (long long)most);
+    for (int i = 0; s == FT_OK && i < m->n_params; i++) {
+        ft_param *p = &m->params[i];
+        uint16_t *h = ft_alloc((size_t)p->numel * sizeof(uint16_t));
+        if (!h) {
+            s = ft_fail(FT_ERR_NOMEM, "init: no memory for the bf16 values of '%s' (%lld)", p->name,
+                        (long long)p->numel);
+            break;
+        }
+        init_values(m, i, seed, tmp);
+#pragma omp parallel for schedule(static) if (p->numel >= (int64_t)1 << 20)
+        for (int64_t j = 0; j < p->numel; j++)
+            h[j] = ft_f32_to_bf16(tmp[j]); /* as ft_model_save rounds */
+        p->half = h;
+        p->half_owned = true;
+        p->file_dtype = FT_DT_BF16;
+    }
+    ft_free(tmp);
+    if (s != FT_OK) {
+        ft_model_free(m);
+        return s;
     }
     *out = m;
     return FT_OK;
@@ -1058,6 +1236,8 @@ ft_status ft_model_init_random(ft_model_config *cfg, uint64_t seed, ft_model **o
 
 ft_status ft_model_set_trainable(ft_model *m, int idx, bool trainable) {
     ft_param *p = &m->params[idx];
+    if (trainable && p->half)
+        FT_TRY(ft_model_param_widen(m, idx));
     if (trainable && !p->owned) { /* copy out of the read-only mapping */
         float *d = ft_alloc((size_t)p->numel * sizeof(float));
         if (!d)
@@ -1366,7 +1546,27 @@ ft_status ft_model_save(const ft_model *m, const char *dir, ft_dtype dtype) {
             continue; /* PEFT tensors go with the adapter, not the model (a head a merge untied does not) */
         if (m->task == FT_TASK_TOKEN_CLS && (i == m->pool_w || i == m->pool_b))
             continue; /* BertForTokenClassification has no pooler */
-        if (dtype == FT_DT_BF16) {
+        if (p->half && p->file_dtype == dtype) {
+            data = p->half; /* as the file holds it */
+        } else if (p->half && dtype == FT_DT_F32) {
+            float *f = ft_alloc((size_t)p->numel * sizeof(float));
+            if (!f) {
+                s = FT_ERR_NOMEM;
+                break;
+            }
+            ft_half_to_f32_n(f, p->half, p->numel, p->file_dtype == FT_DT_F16);
+            conv[i] = (uint16_t *)(void *)f;
+            data = f;
+        } else if (p->half) { /* f16 in place, saved as bf16 */
+            conv[i] = ft_alloc((size_t)p->numel * 2);
+            if (!conv[i]) {
+                s = FT_ERR_NOMEM;
+                break;
+            }
+            for (int64_t j = 0; j < p->numel; j++)
+                conv[i][j] = ft_f32_to_bf16(ft_f16_to_f32(p->half[j]));
+            data = conv[i];
+        } else if (dtype == FT_DT_BF16) {
             conv[i] = ft_alloc((size_t)p->numel * 2);
             if (!conv[i]) {
                 s = FT_ERR_NOMEM;
@@ -1458,6 +1658,22 @@ ft_status ft_batch_validate(const ft_model *m, const ft_batch *b) {
 ft_status ft_model_check_finite(const ft_model *m) {
     for (int i = 0; i < m->n_params; i++) {
         const ft_param *p = &m->params[i];
+        if (p->half) { /* exponent all ones: bf16 0x7f80, f16 0x7c00 */
+            const uint16_t e = p->file_dtype == FT_DT_F16 ? 0x7c00u : 0x7f80u;
+            int64_t bad = 0, first = -1;
+#pragma omp parallel for reduction(+ : bad) schedule(static)
+            for (int64_t j = 0; j < p->numel; j++)
+                bad += (p->half[j] & e) == e;
+            if (!bad)
+                continue;
+            for (first = 0; first < p->numel && (p->half[first] & e) != e; first++)
+                ;
+            return ft_fail(
+                FT_ERR_FORMAT,
+                "model tensor '%s' (%s) holds %lld non-finite value%s (the first at flat index %lld): "
+                "the file is damaged, and training from it would give non-finite losses",
+                p->name, ft_dtype_name(p->file_dtype), (long long)bad, bad == 1 ? "" : "s", (long long)first);
+        }
         if (!p->data)
             continue;
         const uint32_t *u = (const uint32_t *)(const void *)p->data;

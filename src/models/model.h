@@ -89,6 +89,11 @@ typedef struct {
     char *alias;  /* the name it had in a loaded adapter file when that differs (NULL = canonical) */
     ft_dtype file_dtype;
     uint16_t *data16; /* bf16 copy for the bf16 compute path (GEMM weights only), owned, or NULL */
+    /* A frozen base weight used in place from the checkpoint's read-only mapping in its file dtype
+     * (file_dtype BF16 or F16), data NULL: train.base_dtype file / auto (ft_model_load_base). Readers go
+     * through ft_lin (wh), ft_param_rows or ft_model_param_widen. */
+    const uint16_t *half;
+    bool half_owned; /* half is an owned buffer (ft_model_init_random_bf16), not the mapping */
 } ft_param;
 
 /* Indices into ft_model.params per layer (-1 when the architecture has no such tensor). */
@@ -217,12 +222,42 @@ bool ft_config_is_token_cls(const cJSON *raw);
 
 /* Load DIR/config.json + safetensors. Tensors are checked for presence and exact shape. */
 ft_status ft_model_load(const char *dir, ft_model **out);
+/* Where a frozen base weight stored as bf16/f16 lives (train.base_dtype): FP32 converts every tensor at load
+ * (ft_model_load); FILE keeps the GEMM weights of a decoder (linear sites, token/position tables, LM head)
+ * in place in the mapping in their file dtype (half) and widens them only when something trains or writes
+ * them (refused for other families); AUTO is FILE where the family supports it, else FP32. */
+typedef enum { FT_BASE_AUTO = 0, FT_BASE_FP32, FT_BASE_FILE } ft_base_dtype;
+ft_status ft_base_dtype_parse(const char *s, ft_base_dtype *out);
+const char *ft_base_dtype_name(ft_base_dtype b);
+ft_status ft_model_load_base(const char *dir, ft_base_dtype base, ft_model **out);
+/* An in-place half tensor (param.half) becomes an owned fp32 copy (exact), for what writes it or reads it
+ * as fp32 (training it, a merge, DoRA's norm); no-op otherwise. */
+ft_status ft_model_param_widen(ft_model *m, int idx);
+/* Rows ids[0..n) of a 2-D parameter [rows, cols] as fp32 into dst [n, cols] (add: dst += instead), whatever
+ * its storage (fp32 or in-place half). */
+void ft_param_rows(const ft_param *p, const int32_t *ids, int64_t n, float *dst, bool add);
+/* Value j of a parameter as fp32, whatever its storage. */
+static inline float ft_param_at(const ft_param *p, int64_t j) {
+    if (!p->half)
+        return p->data[j];
+    return p->file_dtype == FT_DT_F16 ? ft_f16_to_f32(p->half[j]) : ft_bf16_to_f32(p->half[j]);
+}
+/* Prefetch the weights of a layer held in place in their file dtype (ft_prefetch_mapped_pages on each): the
+ * forward calls it for layer l+1 before computing l, the backward for l-1; no-op for other weights or an
+ * out-of-range layer. */
+void ft_model_prefetch_layer(const ft_model *m, int layer);
+/* Bytes of the base held in place from the mapping as half (bf16/f16) values. */
+size_t ft_model_half_bytes(const ft_model *m);
 /* Every parameter (base weights and attached head / PEFT tensors) is finite: else FT_ERR_FORMAT naming the
  * first tensor holding NaN or Inf, with the count and the first index. Training calls it: HF loads such a
  * file silently, and every step would then be skipped by the non-finite guard. */
 ft_status ft_model_check_finite(const ft_model *m);
 /* Random init from a config (HF initializer: N(0, initializer_range), norms 1/0). */
 ft_status ft_model_init_random(ft_model_config *cfg, uint64_t seed, ft_model **out);
+/* The same values rounded to bf16 and held as bf16 only (owned param.half; one tensor in fp32 at a time): a
+ * 7B model in 13.5 GB instead of 27, for writing a bf16 checkpoint (ft_model_save with FT_DT_BF16 writes
+ * the same bytes as from ft_model_init_random). For saving, not for running. */
+ft_status ft_model_init_random_bf16(ft_model_config *cfg, uint64_t seed, ft_model **out);
 void ft_model_free(ft_model *m);
 int ft_model_find_param(const ft_model *m, const char *name);
 /* A checkpoint tensor of that name is what some base parameter was loaded from (under another name too:
@@ -233,6 +268,9 @@ int ft_model_add_param(ft_model *m, const char *name, int ndim, int64_t d0, int6
 /* The nn/linear description of a site with its PEFT hooks (and the bf16 copy of the weight under
  * precision bf16); grads: point at the gradients of what trains (dropout fields are left for the caller). */
 ft_lin ft_model_site_lin(const ft_model *m, int layer, ft_site site, bool grads);
+/* The weight operand of an ft_lin from parameter wi (-1: none): fp32 w, or the in-place half wh, and the bf16
+ * compute path's copy (or the mapped bf16 itself) with the matmul handle under precision bf16. */
+void ft_model_lin_weight(const ft_model *m, int wi, ft_lin *L);
 /* Describe a linear site of a layer: weight/bias param indices (-1 if the architecture lacks it),
  * sizes, layout and the HF module path (e.g. "transformer.h.0.attn.c_attn"). false if absent. */
 bool ft_model_site(const ft_model *m, int layer, ft_site site, int *w, int *b, int64_t *in, int64_t *out,

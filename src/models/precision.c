@@ -71,7 +71,8 @@ ft_status ft_model_set_precision(ft_model *m, ft_precision p) {
         st = ft_matmul_create(&m->mm);
     for (int i = 0; st == FT_OK && i < m->n_params; i++) {
         ft_param *q = &m->params[i];
-        if (!wants[i] || q->data16)
+        if (!wants[i] || q->data16 || q->half) /* a bf16 weight in place is its own bf16 operand; f16 ones are
+                                                  widened panel by panel (nn/linear) */
             continue;
         q->data16 = ft_alloc((size_t)q->numel * sizeof(uint16_t));
         if (!q->data16) {

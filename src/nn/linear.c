@@ -2,22 +2,64 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/vecmath.h"
 #include "nn/linear.h"
 
 static float *take(ft_arena *a, int64_t n) { return ft_arena_alloc(a, (size_t)n * sizeof(float)); }
 
+/* y = x·op(W) (+ b) or dx += dy·op(W)ᵀ with W in its file dtype: widened panel by panel (arena scratch, given
+ * back) unless oneDNN takes the mapped bf16 W directly (mm on a CPU with native bf16). */
+static ft_status half_product(const ft_lin *L, float *y, const float *x, bool back, int64_t N,
+                              ft_arena *arena) {
+    /* forward: y[N,out] = x·Wᵀ (W [out,in]: trans) or x·W (W [in,out]); backward: dx[N,in] += dy·W or dy·Wᵀ
+     */
+    const int64_t n = back ? L->in : L->out, k = back ? L->out : L->in;
+    const bool trans = back ? L->w_in_out : !L->w_in_out;
+    const size_t mark = ft_arena_mark(arena);
+    float *panel = ft_arena_alloc(arena, ft_gemm_half_panel_floats(k, n) * sizeof(float));
+    if (!panel)
+        return FT_ERR_NOMEM;
+    ft_gemm_half(trans, L->wh_f16, N, n, k, 1.0f, x, k, L->wh, L->w_in_out ? L->out : L->in,
+                 back ? 1.0f : 0.0f, y, n, panel, 0);
+    ft_arena_rewind(arena, mark);
+    return FT_OK;
+}
+
+static bool half_native(const ft_lin *L) {
+    return L->wh && !L->wh_f16 && L->mm && ft_bf16_native();
+}
+
 /* The base product y = x·op(W) + b, in bf16 when the layer carries a bf16 copy of W. */
-static ft_status base_forward(const ft_lin *L, float *y, const float *x, int64_t N) {
+static ft_status base_forward(const ft_lin *L, float *y, const float *x, int64_t N, ft_arena *arena) {
+    if (half_native(L))
+        return ft_linear_forward_bf16(L->mm, y, x, L->wh, L->b, N, L->in, L->out, L->w_in_out);
     if (L->w16 && L->mm)
         return ft_linear_forward_bf16(L->mm, y, x, L->w16, L->b, N, L->in, L->out, L->w_in_out);
+    if (L->wh) {
+        FT_TRY(half_product(L, y, x, false, N, arena));
+        if (L->b) {
+#pragma omp parallel for schedule(static) if (N * L->out >= FT_PAR_MIN)
+            for (int64_t n = 0; n < N; n++)
+                for (int64_t o = 0; o < L->out; o++)
+                    y[n * L->out + o] += L->b[o];
+        }
+        return FT_OK;
+    }
     ft_linear_forward(y, x, L->w, L->b, N, L->in, L->out, L->w_in_out);
     return FT_OK;
 }
 
-static ft_status base_backward(const ft_lin *L, float *dx, float *dw, float *db, const float *dy, const float *x,
-                               int64_t N) {
+static ft_status base_backward(const ft_lin *L, float *dx, float *dw, float *db, const float *dy,
+                               const float *x, int64_t N, ft_arena *arena) {
+    if (half_native(L))
+        return ft_linear_backward_bf16(L->mm, dx, NULL, db, dy, x, L->wh, N, L->in, L->out, L->w_in_out);
     if (L->w16 && L->mm)
         return ft_linear_backward_bf16(L->mm, dx, dw, db, dy, x, L->w16, N, L->in, L->out, L->w_in_out);
+    if (L->wh) {
+        if (db)
+            ft_linear_backward(NULL, NULL, db, dy, x, NULL, N, L->in, L->out, L->w_in_out);
+        return dx ? half_product(L, dx, dy, true, N, arena) : FT_OK;
+    }
     ft_linear_backward(dx, dw, db, dy, x, L->w, N, L->in, L->out, L->w_in_out);
     return FT_OK;
 }
@@ -93,6 +135,9 @@ static ft_status dora_backward(const ft_lin *L, float *dx, const float *dy, cons
 
 ft_status ft_lin_forward(const ft_lin *L, float *y, const float *x, int64_t N, ft_arena *arena, ft_lin_cache *c) {
     memset(c, 0, sizeof *c);
+    if (L->wh && (L->dw || (L->dora_m && L->lora_a)))
+        return ft_fail(FT_ERR_INTERNAL, "linear: a weight held in its file dtype cannot train or carry DoRA "
+                                        "(widen it first: ft_model_param_widen)");
     if (L->dora_m && L->lora_a)
         return dora_forward(L, y, x, N, arena, c);
     const float *xin = x;
@@ -105,7 +150,7 @@ ft_status ft_lin_forward(const ft_lin *L, float *y, const float *x, int64_t N, f
                 c->ia3_buf[i * L->in + j] = x[i * L->in + j] * L->ia3[j];
         xin = c->ia3_buf;
     }
-    FT_TRY(base_forward(L, y, xin, N));
+    FT_TRY(base_forward(L, y, xin, N, arena));
     if (L->ia3 && !L->ia3_in) { /* y = y_pre ⊙ l; keep y_pre */
         if (!(c->ia3_buf = take(arena, N * L->out)))
             return FT_ERR_NOMEM;
@@ -188,16 +233,16 @@ ft_status ft_lin_backward(const ft_lin *L, float *dx, const float *dy, const flo
         for (int64_t i = 0; i < N; i++)
             for (int64_t j = 0; j < L->out; j++)
                 dyp[i * L->out + j] = dy[i * L->out + j] * L->ia3[j];
-        return base_backward(L, dx, L->dw, L->db, dyp, x, N);
+        return base_backward(L, dx, L->dw, L->db, dyp, x, N, arena);
     }
     if (L->ia3 && L->ia3_in) {
-        FT_TRY(base_backward(L, NULL, L->dw, L->db, dy, c->ia3_buf, N));
+        FT_TRY(base_backward(L, NULL, L->dw, L->db, dy, c->ia3_buf, N, arena));
         if (dx || L->dia3) {
             float *dxp = take(arena, N * L->in);
             if (!dxp)
                 return FT_ERR_NOMEM;
             memset(dxp, 0, (size_t)(N * L->in) * sizeof(float));
-            FT_TRY(base_backward(L, dxp, NULL, NULL, dy, c->ia3_buf, N));
+            FT_TRY(base_backward(L, dxp, NULL, NULL, dy, c->ia3_buf, N, arena));
             if (L->dia3) {
 #pragma omp parallel for schedule(static)
                 for (int64_t j = 0; j < L->in; j++) {
@@ -216,5 +261,5 @@ ft_status ft_lin_backward(const ft_lin *L, float *dx, const float *dy, const flo
         }
         return FT_OK;
     }
-    return base_backward(L, dx, L->dw, L->db, dy, x, N);
+    return base_backward(L, dx, L->dw, L->db, dy, x, N, arena);
 }

@@ -28,6 +28,11 @@ typedef struct {
      * (x·W, dy·Wᵀ, the weight gradient) run in bf16 with fp32 accumulation. DoRA keeps fp32. */
     const uint16_t *w16;
     struct ft_matmul *mm;
+    /* A frozen W in its file dtype, read in place (w NULL): bf16 (wh_f16 false) or f16, same layout as w. The
+     * products widen it panel by panel inside the GEMM (ft_gemm_half, scratch from the arena); with mm on a
+     * CPU with native bf16 a bf16 wh goes straight to oneDNN. Never trained (no dw), no DoRA. */
+    const uint16_t *wh;
+    bool wh_f16;
     /* dropout RNG; LoRA dropout keys on (example, position, channel) of x by drop_rows (kernels.h) */
     bool training;
     uint64_t seed, stream;

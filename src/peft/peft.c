@@ -533,6 +533,7 @@ static ft_status attach_lora(ft_model *m, const ft_peft_cfg *c, selector *sel, u
                 int wi;
                 bool io;
                 ft_model_site(m, l, (ft_site)s, &wi, NULL, NULL, NULL, &io, NULL, 0);
+                FT_TRY(ft_model_param_widen(m, wi)); /* DoRA's row norms read W as fp32 every step */
                 const float *W = m->params[wi].data;
                 float *mag = m->params[sp->dora_m].data;
                 for (int64_t o = 0; o < out; o++) {
@@ -701,8 +702,7 @@ static ft_status attach_prompt(ft_model *m, const ft_peft_cfg *c, uint64_t seed)
             return ft_fail(FT_ERR_CONFIG, "prompt_tuning_init_text encodes to no token");
         }
         for (int t = 0; t < rows; t++)
-            memcpy(p + (int64_t)t * C, m->params[m->wte].data + (int64_t)ids.ids[t % (int)ids.n] * C,
-                   (size_t)C * sizeof(float));
+            ft_param_rows(&m->params[m->wte], &ids.ids[t % (int)ids.n], 1, p + (int64_t)t * C, false);
         ft_tok_ids_free(&ids);
     } else {
         for (int64_t j = 0; j < rows * C; j++)

@@ -236,7 +236,7 @@ static ft_status saved_base_embedding(const ft_model *m, const ft_st_tensor *t, 
         const ft_param *p = &m->params[wi];
         bool same = st_float(t) && t->numel == p->numel && t->ndim == 2 && t->shape[0] == p->shape[0];
         for (int64_t i = 0; same && i < p->numel; i++)
-            same = st_elem(t, i) == p->data[i];
+            same = st_elem(t, i) == ft_param_at(p, i);
         if (!same)
             return ft_fail(FT_ERR_UNSUPPORTED,
                            "%s: tensor '%s' differs from the base model's %s (a resized or "
@@ -533,6 +533,14 @@ static ft_status merge_embedding(ft_model *m, ft_emb e) {
 ft_status ft_peft_merge(ft_model *m) {
     if (m->merged_sites)
         return ft_fail(FT_ERR_ARG, "the adapter is already merged");
+    for (int i = 0; i < m->n_params; i++)
+        if (m->params[i].half)
+            return ft_fail(
+                FT_ERR_UNSUPPORTED,
+                "merge: '%s' is held read-only in its file dtype (%s, train.base_dtype auto/file); "
+                "merging writes the base: load it with base_dtype fp32 (ftune merge does) and save "
+                "the merged model as bf16 from there",
+                m->params[i].name, ft_dtype_name(m->params[i].file_dtype));
     if (m->prompt >= 0)
         return ft_fail(FT_ERR_UNSUPPORTED, "prompt tuning cannot be merged into the weights (it adds virtual tokens)");
     for (int i = 0; i < m->cfg.n_layers * 2; i++)

@@ -6,6 +6,8 @@
 
 typedef struct {
     size_t weights_mapped; /* fp32 tensors used in place from the checkpoint mapping */
+    size_t
+        weights_half; /* bf16/f16 frozen base weights used in place in their file dtype (train.base_dtype) */
     size_t weights_owned;  /* converted (bf16/f16 → fp32), trained or attached tensors */
     size_t weights_bf16;   /* bf16 copies of the GEMM weights (precision bf16) */
     size_t grads;          /* one fp32 gradient per trainable value */
@@ -22,5 +24,33 @@ void ft_mem_estimate_run(const ft_model *m, int train_batch, int eval_batch, int
 size_t ft_mem_available(void);
 /* One line: "memory estimate: 2.3 GiB = weights …". */
 void ft_mem_estimate_format(const ft_mem_estimate *e, char *buf, size_t n);
+
+/* ---- the plan made before anything big is allocated ---- */
+typedef enum { FT_CKPT_OFF = 0, FT_CKPT_ON, FT_CKPT_AUTO } ft_ckpt_mode;
+/* train.activation_checkpointing: true/yes/on/1, false/no/off/0, auto. */
+ft_status ft_ckpt_mode_parse(const char *s, ft_ckpt_mode *out);
+typedef struct {
+    ft_mem_estimate e; /* with the chosen checkpointing */
+    size_t acts_full;  /* the step arena without checkpointing */
+    size_t acts_ckpt;  /* and with it */
+    size_t logits;     /* the fused LM head's [chunk, V] workspace (part of the arena) */
+    size_t kv_cache;   /* a KV cache of seq_len positions (generation after training; not part of total) */
+    size_t limit;      /* what may be used: FTUNE_MEM_LIMIT, else MemAvailable; 0 unknown */
+    const char *limit_src;
+    bool checkpoint; /* what the run will use */
+    bool auto_on;    /* checkpointing turned on by auto */
+    bool fits;
+} ft_mem_plan;
+/* Plan a run: the estimate without and with activation checkpointing, the choice for mode (auto: on only when
+ * the run does not fit without it and fits with it), the limit. zero_world > 1: ZeRO-1 over that many ranks
+ * (this rank's slice of the optimizer state). FT_ERR_NOMEM when it does not fit, the message giving the
+ * total, the limit, the biggest items and what would help; *p is filled either way. */
+ft_status ft_mem_plan_run(const ft_model *m, int train_batch, int eval_batch, int seq_len, int optim_slots,
+                          ft_ckpt_mode mode, float label_smoothing, int zero_world, ft_mem_plan *p);
+/* Bytes this process may plan for: FTUNE_MEM_LIMIT (bytes, or with K/M/G/T suffix: a fake memory size for
+ * tests and for leaving room to other processes) when set, else MemAvailable; *src names which (optional). */
+size_t ft_mem_limit(const char **src);
+/* The plan as lines ("memory plan: ..."), biggest item first, ending in a newline. */
+void ft_mem_plan_format(const ft_mem_plan *p, char *buf, size_t n);
 
 #endif

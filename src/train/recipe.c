@@ -118,6 +118,14 @@ ft_status ft_recipe_set(ft_recipe *r, const char *key, const char *value, const 
         }
         if (k->kind == FT_RK_ENUM && !enum_ok(k->choices, value))
             return ft_fail(FT_ERR_CONFIG, "%s: %s = '%s' is not one of %s", origin, key, value, k->choices);
+        if (k->kind == FT_RK_ENUM && enum_ok(k->choices, "true") && enum_ok(k->choices, "false")) {
+            /* a boolean with more choices: YAML's spellings of true and false are stored as those two */
+            static const char *const T[] = {"yes", "on", "1", "True", "TRUE"}, *const F[] = {"no", "off", "0",
+                                                                                             "False",
+                                                                                             "FALSE"};
+            for (size_t i = 0; i < 5; i++)
+                value = !strcmp(value, T[i]) ? "true" : !strcmp(value, F[i]) ? "false" : value;
+        }
         char *d = ft_strdup(value);
         if (!d)
             return FT_ERR_NOMEM;
@@ -549,6 +557,9 @@ ft_status ft_recipe_to_yaml(const ft_recipe *r, char **out) {
         const char *v = ft_recipe_get(r, k, num, sizeof num);
         if (!v)
             sb_str(&b, "null");
+        else if (k->kind == FT_RK_ENUM && (!strcmp(v, "true") || !strcmp(v, "false")))
+            sb_str(&b,
+                   v); /* a yes/no/auto choice (train.activation_checkpointing) writes its booleans plain */
         else if (k->kind == FT_RK_STR || k->kind == FT_RK_ENUM)
             sb_quoted(&b, v);
         else

@@ -160,9 +160,14 @@
       "global gradient-norm clipping (0 = off)")                                                             \
     X(train_label_smoothing, "train.label_smoothing", FLOAT, "0", NULL,                                      \
       "label smoothing of the cross-entropy")                                                                \
-    X(train_activation_checkpointing, "train.activation_checkpointing", BOOL, "false", NULL,                 \
+    X(train_activation_checkpointing, "train.activation_checkpointing", ENUM, "false",                       \
+      "false|true|auto|no|yes|off|on|0|1|False|True|FALSE|TRUE",                                             \
       "keep only each block's input, recompute its forward in the backward (less memory, ~1/3 more "         \
-      "compute)")                                                                                            \
+      "compute); auto: only when the memory plan says the run does not fit without it")                      \
+    X(train_base_dtype, "train.base_dtype", ENUM, "auto", "auto|fp32|file",                                  \
+      "frozen base weights stored as bf16/f16: kept in place in their file dtype and widened inside the "    \
+      "products (file; GPT-2/Llama family), converted to fp32 at load (fp32), or file where supported "      \
+      "(auto)")                                                                                              \
     X(train_group_by_length, "train.group_by_length", BOOL, "false", NULL,                                   \
       "batches of similar lengths (less padding; HF LengthGroupedSampler order)")                            \
     X(train_on_nonfinite, "train.on_nonfinite", ENUM, "stop", "stop|skip",                                   \

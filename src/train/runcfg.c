@@ -11,6 +11,7 @@
 
 #include "data/pretok.h"
 #include "io/json.h"
+#include "train/memory.h"
 #include "train/runcfg.h"
 
 static const char *const TOK_FILES[] = {"tokenizer.json",
@@ -330,7 +331,9 @@ ft_status ft_runcfg_train(const ft_recipe *r, int64_t steps, int64_t warmup, int
     ft_train_cfg_default(tc);
     tc->max_steps = steps;
     tc->label_smoothing = (float)r->train_label_smoothing;
-    tc->activation_checkpointing = r->train_activation_checkpointing;
+    ft_ckpt_mode ckm; /* auto: the caller's memory plan decides (ft_mem_plan_run); off until then */
+    FT_TRY(ft_ckpt_mode_parse(r->train_activation_checkpointing, &ckm));
+    tc->activation_checkpointing = ckm == FT_CKPT_ON;
     tc->group_by_length = r->train_group_by_length;
     tc->batch_size = (int)r->train_batch_size;
     tc->grad_accum = (int)r->train_grad_accum;

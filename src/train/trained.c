@@ -144,8 +144,14 @@ static ft_status trained_load(const char *model_dir, const char *adapter_dir, co
     if (shared) {
         t->m = shared->m;
         t->shared_m = true;
-    } else
-        CHECK(ft_model_load(base, &t->m));
+    } else {
+        /* a run trained with train.base_dtype file keeps its base in the file dtype for evaluation and
+         * generation too (a 7B base in bf16); auto and fp32 load it as fp32, so merging keeps working */
+        ft_base_dtype bd = FT_BASE_FP32;
+        if (t->rec.train_base_dtype && !strcmp(t->rec.train_base_dtype, "file"))
+            bd = FT_BASE_FILE;
+        CHECK(ft_model_load_base(base, bd, &t->m));
+    }
     if (adapter && !shared) {
         s = ft_peft_load(t->m, adapter);
         if (s != FT_OK) {

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The memory plan before training (ftune train --dry-run, FTUNE_MEM_LIMIT) and the frozen base in its file dtype:
+# a bf16 Llama trained with LoRA under train.base_dtype auto and fp32 gives the same losses; the plan shows the
+# bf16 bytes held in place; a limit below the plan refuses up front naming the biggest items; auto checkpointing
+# turns on only when the run needs it to fit; bad keys are refused.
+set -euo pipefail
+FT=${FT_BIN:?}
+W=$(mktemp -d /tmp/ft_memplan.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+cd "$W"
+export OMP_NUM_THREADS=1
+gen() { awk -v n="$1" -v seed="$2" 'BEGIN { srand(seed); for (i = 0; i < n; i++) { a = int(rand()*300); d = 1 + int(rand()*3);
+    printf "{\"input_ids\": ["; for (t = 0; t < 64; t++) printf "%s%d", (t ? "," : ""), (a + t*d) % 300; print "]}" } }'; }
+gen 32 1 > train.jsonl
+echo '{"vocab_size": 8000, "hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4,
+       "num_key_value_heads": 2, "max_position_embeddings": 64, "tie_word_embeddings": false}' > l.json
+"$FT" init --arch llama --config l.json --out base --seed 3 --dtype bf16 > /dev/null
+cat > r.yaml <<'Y'
+model: base
+method: lora
+lora: {r: 4, target_modules: "q_proj,k_proj,v_proj,o_proj"}
+data: {train: train.jsonl, format: pretokenized}
+train: {max_steps: 4, batch_size: 4, seq_len: 64}
+eval.every: 0
+checkpoint.every: 0
+report.progress: quiet
+Y
+fail=0
+# the same run with the base in its file dtype and converted to fp32: the same losses, bit for bit
+"$FT" train r.yaml output_dir=o_file train.base_dtype=file > log_file.txt
+"$FT" train r.yaml output_dir=o_fp32 train.base_dtype=fp32 > log_fp32.txt
+grep -o '"train/loss"[^,}]*' o_file/metrics.jsonl > lf.txt
+grep -o '"train/loss"[^,}]*' o_fp32/metrics.jsonl > l32.txt
+[ "$(wc -l < lf.txt)" = 4 ] && cmp -s lf.txt l32.txt || { echo "FAIL: losses differ between base_dtype file and fp32"; paste lf.txt l32.txt; fail=1; }
+grep -q 'bf16/f16 mapped in place' log_file.txt || { echo "FAIL: no in-place line in the plan"; fail=1; }
+inplace=$(sed -n 's/^  base weights bf16\/f16 mapped in place *\([0-9.]*\) MiB/\1/p' log_file.txt)
+owned32=$(sed -n 's/^  fp32 weights owned (converted, trained, attached) *\([0-9.]*\) MiB/\1/p' log_fp32.txt)
+awk -v x="$inplace" -v y="$owned32" 'BEGIN { exit !(x > 0 && y > 1.9 * x) }' || { echo "FAIL: held in place $inplace MiB, fp32 base owns $owned32 MiB"; fail=1; }
+grep -q '0.00 bf16/f16 mapped in place' log_fp32.txt || { echo "FAIL: fp32 base reports bytes in place"; fail=1; }
+cmp -s o_file/adapter_model.safetensors o_fp32/adapter_model.safetensors || { echo "FAIL: adapters differ"; fail=1; }
+# --dry-run: the plan, nothing trained
+"$FT" train r.yaml output_dir=o_dry --dry-run > dry.txt
+grep -q '^memory plan: ' dry.txt && grep -q 'activations without / with checkpointing' dry.txt && grep -q 'KV cache' dry.txt \
+  || { echo "FAIL: dry-run plan"; cat dry.txt; fail=1; }
+grep -q 'dry run: the plan fits' dry.txt || { echo "FAIL: dry-run end line"; fail=1; }
+! grep -q 'trained steps' dry.txt || { echo "FAIL: dry-run trained"; fail=1; }
+# sizes from the plan (GiB, 3 decimals): activations off/on
+read -r off on < <(sed -n 's/.*activations without \/ with checkpointing \([0-9.]*\) \/ \([0-9.]*\) MiB.*/\1 \2/p' dry.txt)
+total=$(sed -n 's/^memory plan: \([0-9.]*\) MiB.*/\1/p' dry.txt)
+# a limit below the plan: refused with the numbers and the biggest items, exit != 0, before training
+if FTUNE_MEM_LIMIT=1M "$FT" train r.yaml output_dir=o_small > small.txt 2> small.err; then echo "FAIL: 1M limit accepted"; fail=1; fi
+grep -q 'needs about .* GiB but 0.00 GiB are available (FTUNE_MEM_LIMIT): biggest' small.err || { echo "FAIL: refusal message"; cat small.err; fail=1; }
+! grep -q 'trained steps' small.txt || { echo "FAIL: refused run trained"; fail=1; }
+# auto: a limit between the plan with and without checkpointing turns it on; a roomy one leaves it off
+mid=$(awk -v t="$total" -v a="$off" -v b="$on" 'BEGIN { printf "%d", (t - (a - b) / 2) * 1048576 }')
+FTUNE_MEM_LIMIT=$mid "$FT" train r.yaml output_dir=o_auto train.activation_checkpointing=auto > auto.txt
+grep -q 'activation checkpointing: on (train.activation_checkpointing auto' auto.txt || { echo "FAIL: auto did not turn it on (limit $mid)"; cat auto.txt; fail=1; }
+grep -o '"train/loss"[^,}]*' o_auto/metrics.jsonl | cmp -s - lf.txt || { echo "FAIL: checkpointed run differs"; fail=1; }
+FTUNE_MEM_LIMIT=64G "$FT" train r.yaml output_dir=o_auto2 train.activation_checkpointing=auto --dry-run > auto2.txt
+grep -q 'checkpointing off$' auto2.txt || { echo "FAIL: auto turned it on without need"; cat auto2.txt; fail=1; }
+# bad values
+if "$FT" train r.yaml output_dir=o_bad train.base_dtype=int4 2> bad.err > /dev/null; then echo "FAIL: base_dtype int4"; fail=1; fi
+grep -q "train.base_dtype = 'int4' is not one of" bad.err || { echo "FAIL: base_dtype message"; cat bad.err; fail=1; }
+if "$FT" train r.yaml output_dir=o_bad2 train.activation_checkpointing=sometimes 2> bad2.err > /dev/null; then echo "FAIL: ckpt sometimes"; fail=1; fi
+grep -q "is not one of" bad2.err || { echo "FAIL: checkpointing message"; cat bad2.err; fail=1; }
+[ $fail = 0 ] && echo "memory_plan: ok"
+exit $fail

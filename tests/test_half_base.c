@@ -1,0 +1,501 @@
+/* A frozen base kept in its file dtype (train.base_dtype file/auto): the converting GEMM against fp32 ft_gemm
+ * on the widened weights and against a double-precision product (odd shapes, strides, both layouts, bf16 and
+ * f16, several panel widths); a tiny GPT-2 and Llama saved in bf16 (and f16) and loaded both ways: LoRA loss,
+ * gradients and generation equal, fewer bytes held; what must refuse (merge, families without the path) and
+ * what must widen (DoRA, full fine-tuning). */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "ft_test.h"
+#include "io/safetensors.h"
+#include "kernels/kernels.h"
+#include "models/infer.h"
+#include "models/model.h"
+#include "peft/peft.h"
+
+static char tmpdir[64];
+
+static float rnd(uint64_t stream, uint64_t i) {
+    return 2.0f * ft_rng_uniform(17, stream, i) - 1.0f;
+}
+
+/* |a − b| / max|b| over n values; *bits counts the exactly equal ones */
+static double rel(const float *a, const float *b, int64_t n, int64_t *bits) {
+    double e = 0, mx = 1e-30;
+    for (int64_t i = 0; i < n; i++) {
+        e = fmax(e, fabs((double)a[i] - (double)b[i]));
+        mx = fmax(mx, fabs((double)b[i]));
+        if (bits)
+            *bits += memcmp(&a[i], &b[i], sizeof(float)) == 0;
+    }
+    return e / mx;
+}
+
+FT_TEST(test_gemm_half_matches_fp32_gemm) {
+    const int64_t Ms[] = {1, 3, 37}, Ns[] = {1, 17, 70, 333}, Ks[] = {1, 5, 129};
+    int64_t total = 0, same = 0;
+    for (int f16 = 0; f16 < 2; f16++)
+        for (int tb = 0; tb < 2; tb++)
+            for (size_t a = 0; a < 3; a++)
+                for (size_t b = 0; b < 4; b++)
+                    for (size_t c = 0; c < 3; c++) {
+                        const int64_t M = Ms[a], N = Ns[b], K = Ks[c];
+                        const int64_t lda = K + 2, ldb = tb ? K + 3 : N + 2, ldc = N + 1;
+                        const int64_t nb_rows = tb ? N : K;
+                        float *A = malloc(sizeof(float) * (size_t)(M * lda));
+                        uint16_t *Bh = malloc(sizeof(uint16_t) * (size_t)(nb_rows * ldb));
+                        float *Bf = malloc(sizeof(float) * (size_t)(nb_rows * ldb));
+                        float *C0 = malloc(sizeof(float) * (size_t)(M * ldc)),
+                              *C1 = malloc(sizeof(float) * (size_t)(M * ldc));
+                        float *C2 = malloc(sizeof(float) * (size_t)(M * ldc));
+                        double *R = malloc(sizeof(double) * (size_t)(M * N));
+                        double *S =
+                            malloc(sizeof(double) * (size_t)(M * N)); /* Σ|terms|: fp32 rounding scale */
+                        float *panel =
+                            malloc(sizeof(float) * (size_t)(K * (N + 16) + ft_gemm_half_panel_floats(K, N)));
+                        for (int64_t i = 0; i < M * lda; i++)
+                            A[i] = rnd(1, (uint64_t)i);
+                        for (int64_t i = 0; i < nb_rows * ldb; i++) {
+                            const float v = 0.3f * rnd(2, (uint64_t)i);
+                            Bh[i] = f16 ? ft_f32_to_f16(v) : ft_f32_to_bf16(v);
+                        }
+                        ft_half_to_f32_n(Bf, Bh, nb_rows * ldb, f16);
+                        for (int64_t i = 0; i < M * ldc; i++)
+                            C0[i] = rnd(3, (uint64_t)i);
+                        const float alpha = 0.75f, beta = c == 1 ? 0.0f : 0.5f;
+                        for (int64_t i = 0; i < M; i++)
+                            for (int64_t j = 0; j < N; j++) {
+                                double s = 0, sa = 0;
+                                for (int64_t k = 0; k < K; k++) {
+                                    const double t = (double)A[i * lda + k] *
+                                                     (double)(tb ? Bf[j * ldb + k] : Bf[k * ldb + j]);
+                                    s += t;
+                                    sa += fabs(t);
+                                }
+                                R[i * N + j] = alpha * s + (double)beta * C0[i * ldc + j];
+                                S[i * N + j] = alpha * sa + fabs((double)beta * C0[i * ldc + j]);
+                            }
+                        memcpy(C1, C0, sizeof(float) * (size_t)(M * ldc));
+                        ft_gemm(false, tb, M, N, K, alpha, A, lda, Bf, ldb, beta, C1, ldc);
+                        const int64_t nbs[] = {16, 0, N + 5};
+                        for (int q = 0; q < 3; q++) {
+                            memcpy(C2, C0, sizeof(float) * (size_t)(M * ldc));
+                            ft_gemm_half(tb, f16, M, N, K, alpha, A, lda, Bh, ldb, beta, C2, ldc, panel,
+                                         nbs[q]);
+                            double e_ref = 0, mx = 1e-30;
+                            for (int64_t i = 0; i < M; i++)
+                                for (int64_t j = 0; j < N; j++) {
+                                    e_ref = fmax(e_ref, fabs((double)C2[i * ldc + j] - R[i * N + j]));
+                                    mx = fmax(mx, fabs(R[i * N + j]));
+                                    total++;
+                                    same += memcmp(&C2[i * ldc + j], &C1[i * ldc + j], sizeof(float)) == 0;
+                                    FT_CHECKF(
+                                        fabs((double)C2[i * ldc + j] - (double)C1[i * ldc + j]) <=
+                                            1e-6 * S[i * N + j] + 1e-30, /* another summation order */
+                                        "M%lld N%lld K%lld tb%d f16%d nb%lld at %lld,%lld: %.9g vs %.9g",
+                                        (long long)M, (long long)N, (long long)K, tb, f16, (long long)nbs[q],
+                                        (long long)i, (long long)j, (double)C2[i * ldc + j],
+                                        (double)C1[i * ldc + j]);
+                                }
+                            FT_CHECK(e_ref / mx < 1e-5);    /* the widening itself is right */
+                            for (int64_t i = 0; i < M; i++) /* the padding of C is never written */
+                                FT_CHECK(C2[i * ldc + N] == C0[i * ldc + N]);
+                        }
+                        free(A), free(Bh), free(Bf), free(C0), free(C1), free(C2), free(R), free(S),
+                            free(panel);
+                    }
+    printf("  %lld of %lld outputs bit-identical to ft_gemm on the widened weights\n", (long long)same,
+           (long long)total);
+    FT_CHECK(same > 0);
+}
+
+static const char *CFGS[] = {
+    "{\"model_type\": \"gpt2\", \"vocab_size\": 97, \"n_embd\": 48, \"n_layer\": 2, \"n_head\": 4, "
+    "\"n_positions\": 32, \"resid_pdrop\": 0.0, \"embd_pdrop\": 0.0, \"attn_pdrop\": 0.0}",
+    "{\"model_type\": \"llama\", \"vocab_size\": 89, \"hidden_size\": 48, \"intermediate_size\": 80, "
+    "\"num_hidden_layers\": 2, \"num_attention_heads\": 6, \"num_key_value_heads\": 2, "
+    "\"max_position_embeddings\": 32, \"tie_word_embeddings\": true}",
+    "{\"model_type\": \"llama\", \"vocab_size\": 301, \"hidden_size\": 64, \"intermediate_size\": 96, "
+    "\"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"num_key_value_heads\": 4, "
+    "\"max_position_embeddings\": 32, \"tie_word_embeddings\": false}",
+};
+
+/* Save config `which` with random weights to tmpdir/<name> as bf16 (f16: rewritten as F16 tensors). */
+static bool save_tiny(int which, const char *name, bool f16, char *dir, size_t n) {
+    snprintf(dir, n, "%s/%s", tmpdir, name);
+    ft_model_config cfg;
+    ft_model *m = NULL;
+    if (ft_config_parse(CFGS[which], "cfg", &cfg) != FT_OK || ft_model_init_random(&cfg, 5, &m) != FT_OK)
+        return false;
+    ft_status s = ft_model_save(m, dir, f16 ? FT_DT_F32 : FT_DT_BF16);
+    ft_model_free(m);
+    if (s != FT_OK || !f16)
+        return s == FT_OK;
+    char path[512];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    ft_st_file *f = NULL;
+    if (ft_st_open(path, &f) != FT_OK)
+        return false;
+    ft_st_writer *w = ft_st_writer_new();
+    uint16_t **bufs = calloc(ft_st_count(f), sizeof *bufs);
+    for (size_t i = 0; s == FT_OK && i < ft_st_count(f); i++) {
+        const ft_st_tensor *t = ft_st_at(f, i);
+        bufs[i] = malloc(sizeof(uint16_t) * (size_t)t->numel);
+        for (int64_t j = 0; j < t->numel; j++) {
+            float v;
+            memcpy(&v, (const char *)t->data + 4 * j, 4);
+            bufs[i][j] = ft_f32_to_f16(v);
+        }
+        s = ft_st_writer_add(w, t->name, FT_DT_F16, t->ndim, t->shape, bufs[i]);
+    }
+    char tmp[520];
+    snprintf(tmp, sizeof tmp, "%s.f16", path);
+    if (s == FT_OK)
+        s = ft_st_writer_write(w, tmp);
+    for (size_t i = 0; i < ft_st_count(f); i++)
+        free(bufs[i]);
+    free(bufs);
+    ft_st_writer_free(w);
+    ft_st_close(f);
+    return s == FT_OK && rename(tmp, path) == 0;
+}
+
+static ft_model *load_lora(const char *dir, ft_base_dtype bd, bool dora) {
+    ft_model *m = NULL;
+    if (ft_model_load_base(dir, bd, &m) != FT_OK) {
+        printf("  load: %s\n", ft_last_error());
+        return NULL;
+    }
+    ft_peft_cfg pc;
+    ft_peft_cfg_default(&pc);
+    pc.method = FT_METHOD_LORA;
+    pc.target_modules = "all-linear";
+    pc.use_dora = dora;
+    if (ft_peft_apply(m, &pc) != FT_OK) {
+        printf("  peft: %s\n", ft_last_error());
+        ft_model_free(m);
+        return NULL;
+    }
+    for (int i = 0; i < m->n_params; i++) /* B = 0 would leave A's gradient zero: give it values */
+        if (strstr(m->params[i].name, "lora_B"))
+            for (int64_t j = 0; j < m->params[i].numel; j++)
+                m->params[i].data[j] = 0.1f * rnd(40 + (uint64_t)i, (uint64_t)j);
+    return m;
+}
+
+/* One forward + backward; loss, and the gradients of what trains concatenated into *g (malloc'd). */
+static double step(ft_model *m, const ft_fwd_opts *o, float **g, int64_t *ng) {
+    const int B = 2, T = 9;
+    int32_t ids[18];
+    for (int i = 0; i < B * T; i++)
+        ids[i] = (int32_t)((i * 7 + 3) % m->cfg.vocab_size);
+    ft_batch b = {.B = B, .T = T, .input_ids = ids};
+    ft_arena ar;
+    if (ft_arena_init(&ar, ft_model_act_bytes_opts(m, B, T, o) + (1 << 20)) != FT_OK)
+        return NAN;
+    ft_model_zero_grad(m);
+    ft_acts *a;
+    double loss = NAN;
+    int64_t cnt;
+    ft_status s = ft_model_forward(m, &b, o, &ar, &a, &loss, &cnt);
+    if (s == FT_OK)
+        s = ft_model_backward(m, a, &ar, 1.0f);
+    ft_arena_free(&ar);
+    if (s != FT_OK) {
+        printf("  step: %s\n", ft_last_error());
+        return NAN;
+    }
+    int64_t n = 0;
+    for (int i = 0; i < m->n_params; i++)
+        n += m->params[i].grad ? m->params[i].numel : 0;
+    *g = malloc(sizeof(float) * (size_t)(n ? n : 1));
+    n = 0;
+    for (int i = 0; i < m->n_params; i++)
+        if (m->params[i].grad) {
+            memcpy(*g + n, m->params[i].grad, sizeof(float) * (size_t)m->params[i].numel);
+            n += m->params[i].numel;
+        }
+    *ng = n;
+    return loss;
+}
+
+static size_t owned_bytes(const ft_model *m) {
+    size_t b = 0;
+    for (int i = 0; i < m->n_params; i++)
+        if (m->params[i].owned)
+            b += (size_t)m->params[i].numel * sizeof(float);
+    return b;
+}
+
+/* LoRA on every linear site: the base in its file dtype gives the fp32-converted base's loss and gradients
+ * (bf16/f16 → fp32 is exact, so only the order of the panel products could differ), with the fused LM head,
+ * the unfused one (label smoothing), activation checkpointing and DoRA (which widens its sites). */
+FT_TEST(test_decoder_half_base_equals_fp32_base) {
+    for (int which = 0; which < 3; which++)
+        for (int f16 = 0; f16 < 2; f16++) {
+            char dir[256], name[32];
+            snprintf(name, sizeof name, "m%d_%s", which, f16 ? "f16" : "bf16");
+            FT_CHECK(save_tiny(which, name, f16, dir, sizeof dir));
+            for (int variant = 0; variant < 4; variant++) {
+                const bool dora = variant == 3;
+                ft_model *a = load_lora(dir, FT_BASE_FP32, dora), *b = load_lora(dir, FT_BASE_FILE, dora);
+                FT_CHECK(a && b);
+                if (!a || !b) {
+                    ft_model_free(a), ft_model_free(b);
+                    return;
+                }
+                FT_CHECK(ft_model_half_bytes(a) == 0 && ft_model_half_bytes(b) > 0);
+                if (variant == 0)
+                    printf(
+                        "  %-9s fp32 base: %zu bytes owned; file-dtype base: %zu owned + %zu in place (%s)\n",
+                        name, owned_bytes(a), owned_bytes(b), ft_model_half_bytes(b), f16 ? "f16" : "bf16");
+                if (!dora)
+                    FT_CHECK(owned_bytes(b) + ft_model_half_bytes(b) / 2 < owned_bytes(a));
+                ft_fwd_opts o = {.training = true,
+                                 .seed = 1,
+                                 .fused_head = variant != 1,
+                                 .checkpoint = variant == 2,
+                                 .label_smoothing = variant == 1 ? 0.1f : 0.0f};
+                float *ga = NULL, *gb = NULL;
+                int64_t na = 0, nb = 0, bits = 0;
+                const double la = step(a, &o, &ga, &na), lb = step(b, &o, &gb, &nb);
+                FT_CHECK(isfinite(la) && na == nb && na > 0);
+                FT_CHECKF(fabs(la - lb) <= 1e-6 * fabs(la), "%s variant %d: loss %.12g vs %.12g", name,
+                          variant, la, lb);
+                const double e = na == nb ? rel(gb, ga, na, &bits) : 1.0;
+                FT_CHECKF(e <= 1e-6, "%s variant %d: gradient relative error %.3g", name, variant, e);
+                if (variant == 0 || la != lb)
+                    printf("  %-9s variant %d: loss %s, %lld of %lld gradient values bit-identical (max rel "
+                           "%.2g)\n",
+                           name, variant, la == lb ? "bit-identical" : "differs", (long long)bits,
+                           (long long)na, e);
+                free(ga), free(gb);
+                ft_model_free(a), ft_model_free(b);
+            }
+        }
+}
+
+/* Greedy generation through the KV cache (ft_infer) from both bases: the same logits and tokens. */
+FT_TEST(test_generation_half_base_identical) {
+    for (int which = 0; which < 3; which++) {
+        char dir[256], name[32];
+        snprintf(name, sizeof name, "g%d", which);
+        FT_CHECK(save_tiny(which, name, false, dir, sizeof dir));
+        ft_model *a = load_lora(dir, FT_BASE_FP32, false), *b = load_lora(dir, FT_BASE_FILE, false);
+        FT_CHECK(a && b);
+        if (!a || !b) {
+            ft_model_free(a), ft_model_free(b);
+            return;
+        }
+        ft_kv *ka = NULL, *kb = NULL;
+        FT_CHECK_OK(ft_kv_new(a, 24, &ka));
+        FT_CHECK_OK(ft_kv_new(b, 24, &kb));
+        const int V = a->cfg.vocab_size;
+        float *la = malloc(sizeof(float) * (size_t)V), *lb = malloc(sizeof(float) * (size_t)V);
+        int32_t ta[8] = {1, 5, 9, 2}, tb[8] = {1, 5, 9, 2};
+        int n = 4, same_tokens = 1;
+        FT_CHECK_OK(ft_infer(a, ka, ta, n, la));
+        FT_CHECK_OK(ft_infer(b, kb, tb, n, lb));
+        for (int t = 0; t < 4; t++) {
+            FT_CHECK(rel(lb, la, V, NULL) <= 1e-6);
+            int32_t xa = 0, xb = 0;
+            for (int v = 1; v < V; v++) {
+                xa = la[v] > la[xa] ? v : xa;
+                xb = lb[v] > lb[xb] ? v : xb;
+            }
+            same_tokens &= xa == xb;
+            FT_CHECK_OK(ft_infer(a, ka, &xa, 1, la));
+            FT_CHECK_OK(ft_infer(b, kb, &xb, 1, lb));
+        }
+        FT_CHECK(same_tokens);
+        free(la), free(lb);
+        ft_kv_free(ka), ft_kv_free(kb);
+        ft_model_free(a), ft_model_free(b);
+    }
+}
+
+/* What cannot use a read-only base refuses or widens: merge refuses naming the tensor; full fine-tuning
+ * widens what trains; base_dtype file on an encoder refuses naming the family; an fp32 file keeps nothing as
+ * half. */
+FT_TEST(test_half_base_refusals_and_widening) {
+    char dir[256];
+    FT_CHECK(save_tiny(1, "r_bf16", false, dir, sizeof dir));
+    ft_model *m = load_lora(dir, FT_BASE_FILE, false);
+    FT_CHECK(m != NULL);
+    if (!m)
+        return;
+    FT_CHECK_FAILS(ft_peft_merge(m), FT_ERR_UNSUPPORTED, "held read-only in its file dtype (BF16");
+    const size_t before = ft_model_half_bytes(m);
+    const int q = ft_model_find_param(m, "model.layers.0.self_attn.q_proj.weight");
+    FT_CHECK(q >= 0 && m->params[q].half);
+    FT_CHECK_OK(ft_model_set_trainable(m, q, true));
+    FT_CHECK(!m->params[q].half && m->params[q].owned && m->params[q].data);
+    FT_CHECK(ft_model_half_bytes(m) == before - (size_t)m->params[q].numel * 2);
+    ft_model_free(m);
+
+    ft_model *f = NULL;
+    ft_model_config cfg;
+    FT_CHECK_OK(ft_config_parse(CFGS[1], "cfg", &cfg));
+    FT_CHECK_OK(ft_model_init_random(&cfg, 5, &f));
+    char d32[256];
+    snprintf(d32, sizeof d32, "%s/r_f32", tmpdir);
+    FT_CHECK_OK(ft_model_save(f, d32, FT_DT_F32));
+    ft_model_free(f);
+    f = NULL;
+    FT_CHECK_OK(ft_model_load_base(d32, FT_BASE_FILE, &f));
+    FT_CHECK(f && ft_model_half_bytes(f) == 0);
+    ft_model_free(f);
+
+    const char *bert =
+        "{\"model_type\": \"bert\", \"vocab_size\": 50, \"hidden_size\": 32, \"num_hidden_layers\": 1, "
+        "\"num_attention_heads\": 2, \"intermediate_size\": 40, \"max_position_embeddings\": 16}";
+    ft_model *e = NULL;
+    FT_CHECK_OK(ft_config_parse(bert, "cfg", &cfg));
+    FT_CHECK_OK(ft_model_init_random(&cfg, 5, &e));
+    char db[256];
+    snprintf(db, sizeof db, "%s/r_bert", tmpdir);
+    FT_CHECK_OK(ft_model_save(e, db, FT_DT_BF16));
+    ft_model_free(e);
+    e = NULL;
+    FT_CHECK_FAILS(ft_model_load_base(db, FT_BASE_FILE, &e), FT_ERR_UNSUPPORTED, "not bert");
+    FT_CHECK_OK(ft_model_load_base(db, FT_BASE_AUTO, &e)); /* auto: fp32 where the family has no such path */
+    FT_CHECK(e && ft_model_half_bytes(e) == 0);
+    ft_model_free(e);
+    ft_base_dtype bd;
+    FT_CHECK_FAILS(ft_base_dtype_parse("int4", &bd), FT_ERR_ARG, "expected auto, fp32 or file");
+}
+
+/* A model saved in bf16 from a file-dtype base writes the mapped values unchanged. */
+FT_TEST(test_half_base_save_roundtrip) {
+    char dir[256], out[256];
+    FT_CHECK(save_tiny(0, "s_bf16", false, dir, sizeof dir));
+    ft_model *m = NULL;
+    FT_CHECK_OK(ft_model_load_base(dir, FT_BASE_FILE, &m));
+    if (!m)
+        return;
+    snprintf(out, sizeof out, "%s/s_out", tmpdir);
+    FT_CHECK_OK(ft_model_save(m, out, FT_DT_BF16));
+    ft_model *r = NULL;
+    FT_CHECK_OK(ft_model_load(out, &r));
+    ft_model *a = NULL;
+    FT_CHECK_OK(ft_model_load(dir, &a));
+    for (int i = 0; r && a && i < a->n_params; i++)
+        FT_CHECK(memcmp(a->params[i].data, r->params[i].data, sizeof(float) * (size_t)a->params[i].numel) ==
+                 0);
+    ft_model_free(m), ft_model_free(r), ft_model_free(a);
+}
+
+static bool files_equal(const char *a, const char *b) {
+    char *x = NULL, *y = NULL;
+    size_t nx = 0, ny = 0;
+    bool eq = ft_read_file(a, &x, &nx) == FT_OK && ft_read_file(b, &y, &ny) == FT_OK && nx == ny &&
+              memcmp(x, y, nx) == 0;
+    free(x), free(y);
+    return eq;
+}
+
+/* ft_model_init_random_bf16 (ftune init --dtype bf16, the model held in bf16 only) writes the bytes the fp32
+ * init writes when saved as bf16: GPT-2, Llama, BERT (its padding rows zeroed). */
+FT_TEST(test_init_bf16_writes_the_same_checkpoint) {
+    const char *bert =
+        "{\"model_type\": \"bert\", \"vocab_size\": 50, \"hidden_size\": 32, \"num_hidden_layers\": 1, "
+        "\"num_attention_heads\": 2, \"intermediate_size\": 40, \"max_position_embeddings\": 16, "
+        "\"pad_token_id\": 3}";
+    const char *cfgs[3] = {CFGS[0], CFGS[2], bert};
+    for (int k = 0; k < 3; k++) {
+        char d1[256], d2[256], f1[300], f2[300];
+        snprintf(d1, sizeof d1, "%s/i32_%d", tmpdir, k);
+        snprintf(d2, sizeof d2, "%s/i16_%d", tmpdir, k);
+        ft_model_config c1, c2;
+        ft_model *a = NULL, *b = NULL;
+        FT_CHECK_OK(ft_config_parse(cfgs[k], "cfg", &c1));
+        FT_CHECK_OK(ft_config_parse(cfgs[k], "cfg", &c2));
+        FT_CHECK_OK(ft_model_init_random(&c1, 9, &a));
+        FT_CHECK_OK(ft_model_init_random_bf16(&c2, 9, &b));
+        if (!a || !b) {
+            ft_model_free(a), ft_model_free(b);
+            return;
+        }
+        FT_CHECK(ft_model_half_bytes(b) == (size_t)ft_model_param_count(b, false) * 2);
+        FT_CHECK_OK(ft_model_save(a, d1, FT_DT_BF16));
+        FT_CHECK_OK(ft_model_save(b, d2, FT_DT_BF16));
+        snprintf(f1, sizeof f1, "%s/model.safetensors", d1);
+        snprintf(f2, sizeof f2, "%s/model.safetensors", d2);
+        FT_CHECK(files_equal(f1, f2));
+        ft_model_free(a), ft_model_free(b);
+    }
+}
+
+/* A sharded bf16 set (model.safetensors.index.json) loads in place like one file; a truncated shard and an
+ * index that lacks a tensor are refused naming the file / the tensor. */
+FT_TEST(test_half_base_sharded_set_and_bad_shards) {
+    char dir[256], sh[256], path[512];
+    FT_CHECK(save_tiny(1, "sh_src", false, dir, sizeof dir));
+    snprintf(sh, sizeof sh, "%s/sharded", tmpdir);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    ft_st_file *f = NULL;
+    FT_CHECK_OK(ft_st_open(path, &f));
+    if (!f)
+        return;
+    ft_st_writer *w = ft_st_writer_new();
+    for (size_t i = 0; i < ft_st_count(f); i++) {
+        const ft_st_tensor *t = ft_st_at(f, i);
+        FT_CHECK_OK(ft_st_writer_add(w, t->name, t->dtype, t->ndim, t->shape, t->data));
+    }
+    FT_CHECK_OK(ft_st_writer_write_dir(w, sh, 40000)); /* several shards */
+    ft_st_writer_free(w);
+    ft_st_close(f);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "cp %s/config.json %s/", dir, sh);
+    FT_CHECK(system(cmd) == 0);
+    snprintf(path, sizeof path, "%s/model.safetensors.index.json", sh);
+    FT_CHECK(ft_file_exists(path));
+    ft_model *a = NULL, *b = NULL;
+    FT_CHECK_OK(ft_model_load_base(dir, FT_BASE_FILE, &a));
+    FT_CHECK_OK(ft_model_load_base(sh, FT_BASE_FILE, &b));
+    FT_CHECK(a && b && ft_model_half_bytes(a) == ft_model_half_bytes(b) && ft_model_half_bytes(b) > 0);
+    for (int i = 0; a && b && i < a->n_params; i++)
+        for (int64_t j = 0; j < a->params[i].numel; j++)
+            if (ft_param_at(&a->params[i], j) != ft_param_at(&b->params[i], j)) {
+                FT_CHECK(!"sharded values differ");
+                break;
+            }
+    ft_model_free(a), ft_model_free(b);
+    /* a missing index entry: the index no longer lists the down projection of layer 1 */
+    snprintf(cmd, sizeof cmd,
+             "cp -r %s %s_noidx && sed -i '/model.layers.1.mlp.down_proj.weight/d' %s_noidx/%s", sh, sh, sh,
+             "model.safetensors.index.json");
+    FT_CHECK(system(cmd) == 0);
+    char d3[300];
+    snprintf(d3, sizeof d3, "%s_noidx", sh);
+    b = NULL;
+    FT_CHECK_FAILS(ft_model_load_base(d3, FT_BASE_FILE, &b), FT_ERR_FORMAT,
+                   "tensor 'model.layers.1.mlp.down_proj.weight' of shard 'model-0000");
+    /* a truncated shard: the last shard cut in half */
+    snprintf(cmd, sizeof cmd,
+             "cp -r %s %s_trunc && f=$(ls %s_trunc/model-*.safetensors | tail -1) && truncate -s $(( $(stat "
+             "-c %%s $f) / 2 )) $f",
+             sh, sh, sh);
+    FT_CHECK(system(cmd) == 0);
+    snprintf(d3, sizeof d3, "%s_trunc", sh);
+    b = NULL;
+    FT_CHECK_FAILS(ft_model_load_base(d3, FT_BASE_FILE, &b), FT_ERR_FORMAT, "_trunc/model-0000");
+}
+
+int main(void) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/ft_test_half_XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return 1;
+    FT_RUN(test_gemm_half_matches_fp32_gemm);
+    FT_RUN(test_decoder_half_base_equals_fp32_base);
+    FT_RUN(test_generation_half_base_identical);
+    FT_RUN(test_half_base_refusals_and_widening);
+    FT_RUN(test_half_base_save_roundtrip);
+    FT_RUN(test_init_bf16_writes_the_same_checkpoint);
+    FT_RUN(test_half_base_sharded_set_and_bad_shards);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd) != 0)
+        return 1;
+    FT_DONE();
+}
