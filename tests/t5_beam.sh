@@ -7,19 +7,8 @@
 # and the same final beam score (1e-5). Bad options are refused by name. See docs/seq2seq.md ("Decoding").
 # Exit 77 = skipped (no torch). Env: FT_BIN, FT_SRC, FT_PYTHON, FT_PARITY_KEEP=1 (keep the work directory).
 set -u
-NAME=t5_beam
-PY=${FT_PYTHON:-/usr/bin/python3}
-SRC=${FT_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
-REF=$SRC/tests/ref
-FT=${FT_BIN:-$SRC/build/ftune}
-if ! "$PY" -c "import torch, numpy" >/dev/null 2>&1; then
-    echo "$NAME: skipped: $PY cannot import torch and numpy (install python3-torch)"
-    exit 77
-fi
-work=$(mktemp -d "${TMPDIR:-/tmp}/ftune-$NAME.XXXXXX")
-if [ "${FT_PARITY_KEEP:-0}" = 1 ]; then echo "$NAME: work directory $work"; else trap 'rm -rf "$work"' EXIT; fi
-fails=0
-fail() { echo "$NAME: FAIL $1"; fails=$((fails + 1)); }
+. "$(dirname "$0")/ref/dump_parity.sh"
+parity_setup t5_beam
 
 "$PY" "$REF/beam_ref.py" configs --work "$work" || exit 1
 while IFS=$'\t' read -r kind arch; do
@@ -72,7 +61,7 @@ EOF
 NPM_DIR="$SRC/.cache/npm"
 if command -v node >/dev/null 2>&1 && [ -d "$NPM_DIR/node_modules/tokenizers" ] &&
     TOK_DIR=$("$SRC/scripts/fetch-fixtures.sh" 2>/dev/null) &&
-    node "$SRC/tests/tok/unigram.js" "$NPM_DIR" "$TOK_DIR" "$SRC/tests/tok/corpus.jsonl" "$work/tok" 2>/dev/null; then
+    node "$SRC/tests/tok/unigram.js" "$NPM_DIR" "$TOK_DIR" "$SRC/tests/tok/corpus.jsonl" "$work/tok" >/dev/null 2>&1; then
     V=$("$PY" -c "import json; print(len(json.load(open('$work/tok/uni-t5/tokenizer.json'))['model']['vocab']))")
     # the model's vocabulary 8 ids past the tokenizer's, as t5-small's 32128 past 32100
     echo "{\"vocab_size\": $((V + 8)), \"d_model\": 32, \"d_kv\": 8, \"d_ff\": 48, \"num_layers\": 2, \"num_heads\": 4}" >"$work/cfg-txt.json"
@@ -103,5 +92,4 @@ PYEOF
 else
     echo "$NAME: text generation part skipped (no node or npm fixtures)"
 fi
-if [ "$fails" -eq 0 ]; then echo "$NAME: all passed"; else echo "$NAME: $fails failure(s)"; fi
-[ "$fails" -eq 0 ]
+parity_done
