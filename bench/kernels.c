@@ -153,6 +153,43 @@ static int bench_gemms(int64_t N, int64_t C, int reps) {
     return 0;
 }
 
+/* T5's attention with the relative position bias (kernels/attention_bias.c) at t5-small's heads (8 × 64):
+ * self-attention over T tokens (bidirectional with padding as the encoder, causal as the decoder) and the
+ * decoder's cross-attention of T/4 queries over T keys, batch 4; forward and backward. */
+static void bench_attention_bias(int T, int reps) {
+    const int B = 4, H = 8, D = 64, HD = H * D, Tq = T / 4 > 0 ? T / 4 : 1;
+    float *q = falloc((int64_t)B * T * HD, 21, 1.0f), *k = falloc((int64_t)B * T * HD, 22, 1.0f),
+          *v = falloc((int64_t)B * T * HD, 23, 1.0f), *o = falloc((int64_t)B * T * HD, 24, 0.0f),
+          *dq = falloc((int64_t)B * T * HD, 25, 0.0f), *dk = falloc((int64_t)B * T * HD, 26, 0.0f),
+          *dv = falloc((int64_t)B * T * HD, 27, 0.0f), *dout = falloc((int64_t)B * T * HD, 28, 1.0f),
+          *bias = falloc((int64_t)H * T * T, 29, 1.0f), *dbias = falloc((int64_t)H * T * T, 30, 0.0f),
+          *P = falloc((int64_t)B * H * T * T, 31, 0.0f), *work = falloc(2 * (int64_t)T * T, 32, 0.0f);
+    int32_t *mask = malloc((size_t)B * (size_t)T * sizeof *mask);
+    for (int i = 0; i < B * T; i++) /* the last row padded over its last quarter */
+        mask[i] = !(i / T == B - 1 && i % T >= T - T / 4);
+    const double fl = 4.0 * B * H * (double)T * T * D, flx = 4.0 * B * H * (double)Tq * T * D;
+    const ft_attn_bias_shape enc = {
+        .B = B, .Tq = T, .Tk = T, .H = H, .D = D, .q_stride = HD, .kv_stride = HD, .scale = 1.0f};
+    ft_attn_bias_shape dec = enc, xat = enc;
+    dec.causal = true;
+    xat.Tq = Tq;
+    printf("  t5 attention with bias: B=%d H=%d D=%d T=%d (cross: %d queries)\n", B, H, D, T, Tq);
+    TIME("attention_bias fwd (encoder, padding)", fl, reps,
+         ft_attention_bias_forward(o, P, q, k, v, bias, mask, &enc, work));
+    TIME("attention_bias bwd (encoder, padding)", 2.0 * fl, reps,
+         ft_attention_bias_backward(dq, dk, dv, dbias, dout, P, q, k, v, &enc, work));
+    TIME("attention_bias fwd (decoder, causal)", fl, reps,
+         ft_attention_bias_forward(o, P, q, k, v, bias, NULL, &dec, work));
+    TIME("attention_bias bwd (decoder, causal)", 2.0 * fl, reps,
+         ft_attention_bias_backward(dq, dk, dv, dbias, dout, P, q, k, v, &dec, work));
+    TIME("attention_bias fwd (cross, no bias)", flx, reps,
+         ft_attention_bias_forward(o, P, q, k, v, NULL, mask, &xat, work));
+    TIME("attention_bias bwd (cross, no bias)", 2.0 * flx, reps,
+         ft_attention_bias_backward(dq, dk, dv, NULL, dout, P, q, k, v, &xat, work));
+    free(q), free(k), free(v), free(o), free(dq), free(dk), free(dv), free(dout), free(bias), free(dbias);
+    free(P), free(work), free(mask);
+}
+
 int main(int argc, char **argv) {
     int B = 4, T = 128, C = 768, V = 50257, H = 12, reps = 5, threads = 2, attn_only = 0, fused_only = 0,
         gemms_only = 0;
@@ -244,6 +281,7 @@ int main(int argc, char **argv) {
            (double)B * H * T * T * 4 / 1048576.0, (double)B * H * T * 4 / 1048576.0,
            (double)ft_attention_lse_scratch_bytes((int)D) / 1048576.0);
     free(lse);
+    bench_attention_bias(T, reps);
     if (attn_only) {
         free(h), free(W), free(dh), free(dW), free(tg), free(qkv), free(dqkv), free(out), free(dout), free(probs);
         return 0;

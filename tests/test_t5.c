@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "data/pretok.h"
+#include "eval/generate.h"
 #include "ft_test.h"
 #include "kernels/kernels.h"
 #include "models/infer.h"
@@ -253,15 +254,21 @@ static float *step_grads(ft_model *m, bool ckpt, double *loss, int64_t *n) {
     return all;
 }
 
+/* Every method the model takes (the PEFT hooks on its sites, prompt tuning, adapters). */
+typedef struct {
+    const char *name;
+    ft_method method;
+    bool dora;
+} method_case;
+static const method_case METHODS[] = {
+    {"full", FT_METHOD_FULL, false},     {"lora", FT_METHOD_LORA, false},
+    {"dora", FT_METHOD_LORA, true},      {"ia3", FT_METHOD_IA3, false},
+    {"prompt", FT_METHOD_PROMPT, false}, {"adapter", FT_METHOD_ADAPTER, false}};
+#define N_METHODS (sizeof METHODS / sizeof *METHODS)
+
 FT_TEST(checkpointing_gives_the_same_gradients) {
-    static const struct {
-        const char *name;
-        ft_method method;
-        bool dora;
-    } cases[] = {{"full", FT_METHOD_FULL, false},     {"lora", FT_METHOD_LORA, false},
-                 {"dora", FT_METHOD_LORA, true},      {"ia3", FT_METHOD_IA3, false},
-                 {"prompt", FT_METHOD_PROMPT, false}, {"adapter", FT_METHOD_ADAPTER, false}};
-    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+    const method_case *cases = METHODS;
+    for (size_t k = 0; k < N_METHODS; k++) {
         ft_model *m = build(CFG, cases[k].method, cases[k].dora);
         FT_CHECKF(m != NULL, "%s: %s", cases[k].name, ft_last_error());
         if (!m)
@@ -353,13 +360,7 @@ static ft_status teacher_forced(ft_model *m, const int32_t *src, int n, const in
 }
 
 FT_TEST(cached_decoding_matches_teacher_forcing) {
-    static const struct {
-        const char *name;
-        ft_method method;
-        bool dora;
-    } cases[] = {{"full", FT_METHOD_FULL, false},     {"lora", FT_METHOD_LORA, false},
-                 {"dora", FT_METHOD_LORA, true},      {"ia3", FT_METHOD_IA3, false},
-                 {"prompt", FT_METHOD_PROMPT, false}, {"adapter", FT_METHOD_ADAPTER, false}};
+    const method_case *cases = METHODS;
     enum { N = 7, T = 12, V = 20 }; /* decoder lengths past the exact buckets and the cap (max distance 10) */
     const int32_t src[N] = {3, 9, 4, 17, 5, 11, 1};
     int32_t dec[2 * T];
@@ -369,7 +370,7 @@ FT_TEST(cached_decoding_matches_teacher_forcing) {
     }
     const char *cfgs[] = {CFG10, CFG}, *cfg_names[] = {"v1.0", "v1.1"};
     for (int ci = 0; ci < 2; ci++)
-        for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        for (size_t k = 0; k < N_METHODS; k++) {
             ft_model *m = build(cfgs[ci], cases[k].method, cases[k].dora);
             FT_CHECKF(m != NULL, "%s %s: %s", cfg_names[ci], cases[k].name, ft_last_error());
             if (!m)
@@ -518,6 +519,23 @@ FT_TEST(bad_input_is_refused_by_name) {
                    "source token 20 (position 1) is outside the vocabulary [0, 20)");
     ft_kv_free(kv);
     ft_model_free(m);
+    /* decoder_start_token_id null (HF None): neither the labels' shift nor generation can start */
+    char nostart[1024];
+    replace(nostart, sizeof nostart, "\"dropout_rate\": 0.1",
+            "\"dropout_rate\": 0.1, \"decoder_start_token_id\": null");
+    ft_model *ns = build(nostart, FT_METHOD_FULL, false);
+    FT_CHECK(ns != NULL && ns->cfg.decoder_start_id == -1);
+    if (ns) {
+        b = batch();
+        FT_CHECK_FAILS(run(ns, &b, false, false, false, &loss, NULL), FT_ERR_CONFIG,
+                       "t5: deriving decoder_input_ids from the labels needs decoder_start_token_id");
+        ft_gen_cfg gc;
+        ft_gen_cfg_default(&gc);
+        ft_gen_out go;
+        FT_CHECK_FAILS(ft_gen_run(ns, NULL, IDS, 4, &gc, &go), FT_ERR_CONFIG,
+                       "t5: config.json has no decoder_start_token_id (null)");
+        ft_model_free(ns);
+    }
     /* a decoder-only model refuses decoder fields */
     ft_model_config gc;
     ft_model *g = NULL;

@@ -269,12 +269,14 @@ static void hyps_sort(hyps *H) {
     }
 }
 
-static ft_status decode_text(ft_tokenizer *tok, const ft_gen_cfg *c, const hyp *h, char **text) {
-    *text = NULL;
+/* q->text from q->ids (the eos is not text). */
+static ft_status decode_text(ft_tokenizer *tok, const ft_gen_cfg *c, ft_gen_seq *q, bool eos) {
+    q->text = NULL;
     if (!tok)
         return FT_OK;
     size_t len;
-    FT_TRY(ft_tok_decode(tok, h->ids, (size_t)(h->eos ? h->n - 1 : h->n), true, text, &len));
+    char **text = &q->text;
+    FT_TRY(ft_tok_decode(tok, q->ids, (size_t)(eos ? q->n_ids - 1 : q->n_ids), true, text, &len));
     for (size_t k = 0; k < c->n_stop; k++) { /* stop strings cut the text (they do not steer the search) */
         const char *p = c->stop[k] && c->stop[k][0] ? strstr(*text, c->stop[k]) : NULL;
         if (p)
@@ -300,7 +302,7 @@ static ft_status collect(beam_state *b, ft_tokenizer *tok, const ft_gen_cfg *c, 
         q->n_ids = h->n;
         q->score = h->score;
         q->finish = h->eos ? "eos" : limit;
-        FT_TRY(decode_text(tok, c, h, &q->text));
+        FT_TRY(decode_text(tok, c, q, h->eos));
     }
     const ft_gen_seq *best = &out->seqs[0];
     out->ids = malloc((size_t)(best->n_ids + 1) * sizeof *out->ids);

@@ -285,6 +285,15 @@ ft_status ft_gen_run(ft_model *m, ft_tokenizer *tok, const int32_t *prompt, int 
     if (n_prompt <= 0)
         return ft_fail(FT_ERR_ARG, s2s ? "generation needs a source (encoder input) of at least one token"
                                        : "generation needs a prompt of at least one token");
+    if (s2s && m->cfg.decoder_start_id < 0)
+        return ft_fail(FT_ERR_CONFIG,
+                       "%s: config.json has no decoder_start_token_id (null): encoder-decoder "
+                       "generation starts the decoder from it",
+                       m->cfg.model_type);
+    if (s2s && tok && (size_t)m->cfg.decoder_start_id >= ft_tok_vocab_size(tok))
+        return ft_fail(FT_ERR_CONFIG,
+                       "%s: decoder_start_token_id %d is not in the tokenizer's vocabulary (%zu ids)",
+                       m->cfg.model_type, m->cfg.decoder_start_id, ft_tok_vocab_size(tok));
     int V = m->cfg.vocab_size;
     const int positions = s2s ? INT32_MAX / 2 : m->cfg.max_pos - m->n_virtual;
     if (tok && ft_tok_vocab_size(tok) < (size_t)V) /* ids past the tokenizer's (embedding padding) are never text */

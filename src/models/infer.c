@@ -117,26 +117,34 @@ ft_status ft_kv_encode(ft_model *m, ft_kv *kv, const int32_t *src, int n) {
     return ft_t5c_encode(m, kv->t5, src, n);
 }
 
+ft_status ft_kv_gather_rows(float **k, float **v, int n_layers, float **swap, const int32_t *src, int rows,
+                            int64_t row, int64_t used) {
+    bool identity = true;
+    for (int r = 0; r < rows; r++) {
+        if (src[r] < 0 || src[r] >= rows)
+            return ft_fail(FT_ERR_RANGE, "cache reorder: source row %d of row %d is outside [0, %d)", src[r],
+                           r, rows);
+        identity &= src[r] == r;
+    }
+    if (identity || used == 0)
+        return FT_OK;
+    float **kv[2] = {k, v};
+    for (int t = 0; t < 2; t++)
+        for (int l = 0; l < n_layers; l++) { /* gather into the spare buffer, then swap the two */
+            float *from = kv[t][l], *to = *swap;
+            for (int r = 0; r < rows; r++)
+                memcpy(to + r * row, from + src[r] * row, (size_t)used * sizeof(float));
+            kv[t][l] = to;
+            *swap = from;
+        }
+    return FT_OK;
+}
+
 ft_status ft_kv_reorder(ft_kv *kv, const int32_t *src) {
     if (kv->t5)
         return ft_t5c_reorder(kv->t5, src);
-    for (int r = 0; r < kv->rows; r++)
-        if (src[r] < 0 || src[r] >= kv->rows)
-            return ft_fail(FT_ERR_RANGE, "cache reorder: source row %d of row %d is outside [0, %d)", src[r],
-                           r, kv->rows);
-    if (kv->rows == 1 || kv->len == 0)
-        return FT_OK;
-    const int64_t row = (int64_t)kv->max_len * kv->kvd, used = (int64_t)kv->len * kv->kvd;
-    float **kvs[2] = {kv->k, kv->v};
-    for (int t = 0; t < 2; t++)
-        for (int l = 0; l < kv->n_layers; l++) { /* gather into the spare buffer, then swap the two */
-            float *from = kvs[t][l], *to = kv->swap;
-            for (int r = 0; r < kv->rows; r++)
-                memcpy(to + r * row, from + src[r] * row, (size_t)used * sizeof(float));
-            kvs[t][l] = to;
-            kv->swap = from;
-        }
-    return FT_OK;
+    return ft_kv_gather_rows(kv->k, kv->v, kv->n_layers, &kv->swap, src, kv->rows,
+                             (int64_t)kv->max_len * kv->kvd, (int64_t)kv->len * kv->kvd);
 }
 
 static ft_status lin(const ft_model *m, int l, ft_site site, float *y, const float *x, int64_t n, ft_arena *ar) {

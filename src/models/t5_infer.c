@@ -17,8 +17,20 @@ struct ft_t5c {
     float **k, **v;   /* per decoder layer [rows, max_len, HD] */
     float **xk, **xv; /* per decoder layer [Te, HD] (after ft_t5c_encode) */
     float *swap;      /* [rows, max_len, HD]: reordering goes through it */
-    ft_arena arena;   /* one step's scratch */
+    ft_arena arena;   /* one step's scratch, for keys up to arena_T */
+    int arena_T;
 };
+
+/* A step's scratch for attention over up to T keys: one layer's rows (the arena is rewound per layer), the
+ * residual stream, the bias [H, T] and the attention's [rows, H, T] scores, the PEFT hooks' caches. */
+static size_t step_bytes(const ft_model *m, int rows, int T) {
+    const ft_model_config *mc = &m->cfg;
+    const int64_t R = rows, C = mc->hidden, I = mc->intermediate, HD = (int64_t)mc->n_heads * mc->head_dim;
+    size_t peft, peft_max, peft_tmp;
+    ft_model_peft_bytes(m, (size_t)R, &peft, &peft_max, &peft_tmp);
+    return (size_t)(R * (12 * C + 6 * HD + 3 * I) + (R + 1) * (int64_t)mc->n_heads * T) * 4 + peft_max +
+           peft_tmp + 64 * FT_ALIGN;
+}
 
 static void free_cross(ft_t5c *c) {
     for (int l = 0; l < c->n_dec; l++) {
@@ -71,15 +83,9 @@ ft_status ft_t5c_new(const ft_model *m, int rows, int max_len, ft_t5c **out) {
             s = FT_ERR_NOMEM;
     if (s == FT_OK && rows > 1 && !(c->swap = ft_alloc(kv_bytes)))
         s = FT_ERR_NOMEM;
-    if (s == FT_OK) {
-        /* one layer's rows (the arena is rewound per layer) plus the residual stream, the bias and P rows */
-        const int64_t R = rows, C = mc->hidden, I = mc->intermediate, HD = c->HD;
-        size_t peft, peft_max, peft_tmp;
-        ft_model_peft_bytes(m, (size_t)R, &peft, &peft_max, &peft_tmp);
-        const size_t bytes =
-            (size_t)(R * (12 * C + 6 * HD + 3 * I) + 4 * (int64_t)mc->n_heads * max_len) * 4 + peft_max +
-            peft_tmp + 64 * FT_ALIGN + ((size_t)1 << 20);
-        s = ft_arena_init(&c->arena, bytes);
+    if (s == FT_OK) { /* ft_t5c_encode grows it for a longer source */
+        c->arena_T = max_len;
+        s = ft_arena_init(&c->arena, step_bytes(m, rows, max_len));
     }
     if (s != FT_OK) {
         ft_t5c_free(c);
@@ -122,6 +128,11 @@ ft_status ft_t5c_encode(ft_model *m, ft_t5c *c, const int32_t *src, int n) {
         ft_arena_rewind(&arena, mark);
     }
     ft_arena_free(&arena);
+    if (s == FT_OK && Te > c->arena_T) { /* the cross-attention's scores [rows, H, Te] */
+        ft_arena_free(&c->arena);
+        c->arena_T = Te;
+        s = ft_arena_init(&c->arena, step_bytes(m, c->rows, Te));
+    }
     if (s != FT_OK) {
         free_cross(c);
         return s;
@@ -130,23 +141,43 @@ ft_status ft_t5c_encode(ft_model *m, ft_t5c *c, const int32_t *src, int n) {
     return FT_OK;
 }
 
-/* out [R, HD] = attention of the R query rows q [R, HD] over Tk keys / values (row r's at k + r·kv_row, or
- * shared when kv_row is 0) with the bias [H, 1, Tk] or none. */
+/* out [R, HD] = softmax(q·kᵀ + bias)·v for one query per row over Tk keys / values (row r's at k + r·kv_row,
+ * or shared when kv_row is 0) with the bias [H, Tk] or none (no 1/√d: T5). The softmax is the attention
+ * kernel's (expf of the shifted scores, their sum in double, one reciprocal); the products are plain loops,
+ * one parallel region for every (row, head) pair: a query row is too small for a GEMM call per head. P: [R,
+ * H, Tk] scratch. */
 static void attend(const ft_model *m, float *out, const float *q, const float *k, const float *v,
-                   int64_t kv_row, int R, int Tk, const float *bias, float *P, float *work) {
-    const ft_model_config *mc = &m->cfg;
-    const int64_t HD = (int64_t)mc->n_heads * mc->head_dim;
-    const ft_attn_bias_shape as = {.B = 1,
-                                   .Tq = 1,
-                                   .Tk = Tk,
-                                   .H = mc->n_heads,
-                                   .D = mc->head_dim,
-                                   .q_stride = HD,
-                                   .kv_stride = HD,
-                                   .scale = 1.0f};
+                   int64_t kv_row, int R, int Tk, const float *bias, float *P) {
+    const int H = m->cfg.n_heads, D = m->cfg.head_dim;
+    const int64_t HD = (int64_t)H * D;
+#pragma omp parallel for collapse(2) schedule(static)
     for (int r = 0; r < R; r++)
-        ft_attention_bias_forward(out + r * HD, P, q + r * HD, k + r * kv_row, v + r * kv_row, bias, NULL,
-                                  &as, work);
+        for (int h = 0; h < H; h++) {
+            float *s = P + ((int64_t)r * H + h) * Tk, *o = out + r * HD + (int64_t)h * D;
+            const float *qr = q + r * HD + (int64_t)h * D, *kb = k + r * kv_row + (int64_t)h * D,
+                        *vb = v + r * kv_row + (int64_t)h * D;
+            float mx = -INFINITY;
+            for (int j = 0; j < Tk; j++) {
+                float d = 0.0f;
+                for (int e = 0; e < D; e++)
+                    d += qr[e] * kb[(int64_t)j * HD + e];
+                s[j] = d + (bias ? bias[(int64_t)h * Tk + j] : 0.0f);
+                mx = s[j] > mx ? s[j] : mx;
+            }
+            double sum = 0.0;
+            for (int j = 0; j < Tk; j++) {
+                s[j] = expf(s[j] - mx);
+                sum += s[j];
+            }
+            const float inv = (float)(1.0 / sum);
+            for (int e = 0; e < D; e++)
+                o[e] = 0.0f;
+            for (int j = 0; j < Tk; j++) {
+                const float p = s[j] * inv;
+                for (int e = 0; e < D; e++)
+                    o[e] += p * vb[(int64_t)j * HD + e];
+            }
+        }
 }
 
 /* dst = base + adapter(o) (the block's bottleneck adapter `which`, when it has one). */
@@ -172,7 +203,7 @@ static ft_status dec_block(ft_model *m, ft_t5c *c, int i, float *x, const float 
     const int64_t row = (int64_t)c->max_len * HD; /* one row's cache */
     const ft_layer_idx *P = &m->layers[l];
     ft_lin_cache lc[FT_N_SITES];
-    float *h, *r, *q, *kk, *vv, *att, *o1, *x1, *pr, *work;
+    float *h, *r, *q, *kk, *vv, *att, *o1, *x1, *pr;
     AL(h, R * C);
     AL(r, R);
     AL(q, R * HD);
@@ -181,8 +212,7 @@ static ft_status dec_block(ft_model *m, ft_t5c *c, int i, float *x, const float 
     AL(att, R * HD);
     AL(o1, R * C);
     AL(x1, R * C);
-    AL(pr, H * (p + 1 > c->Te ? p + 1 : c->Te));
-    AL(work, 2 * (p + 1 > c->Te ? p + 1 : c->Te));
+    AL(pr, R * H * (p + 1 > c->Te ? p + 1 : c->Te));
     /* self-attention: the new K/V go to position p of each row */
     ft_rmsnorm_forward(h, r, x, W(P->ln1_w), R, C, mc->norm_eps);
     FT_TRY(ft_model_site_forward(m, &o, l, FT_SITE_Q, R, q, h, lc, arena));
@@ -192,13 +222,13 @@ static ft_status dec_block(ft_model *m, ft_t5c *c, int i, float *x, const float 
         memcpy(c->k[i] + b * row + (int64_t)p * HD, kk + b * HD, (size_t)HD * sizeof(float));
         memcpy(c->v[i] + b * row + (int64_t)p * HD, vv + b * HD, (size_t)HD * sizeof(float));
     }
-    attend(m, att, q, c->k[i], c->v[i], row, R, p + 1, bias, pr, work);
+    attend(m, att, q, c->k[i], c->v[i], row, R, p + 1, bias, pr);
     FT_TRY(ft_model_site_forward(m, &o, l, FT_SITE_O, R, o1, att, lc, arena));
     FT_TRY(branch_add(m, l, 0, R, o1, x, x1, arena));
     /* cross-attention over the encoder output (no bias, no padding: one source) */
     ft_rmsnorm_forward(h, r, x1, W(P->ln2_w), R, C, mc->norm_eps);
     FT_TRY(ft_model_site_forward(m, &o, l, FT_SITE_XQ, R, q, h, lc, arena));
-    attend(m, att, q, c->xk[i], c->xv[i], 0, R, c->Te, NULL, pr, work);
+    attend(m, att, q, c->xk[i], c->xv[i], 0, R, c->Te, NULL, pr);
     FT_TRY(ft_model_site_forward(m, &o, l, FT_SITE_XO, R, o1, att, lc, arena));
     ft_add_inplace(x1, o1, R * C);
     /* feed-forward */
@@ -264,24 +294,6 @@ ft_status ft_t5c_step(ft_model *m, ft_t5c *c, const int32_t *ids, float *logits)
 }
 
 ft_status ft_t5c_reorder(ft_t5c *c, const int32_t *src) {
-    const int64_t row = (int64_t)c->max_len * c->HD, used = (int64_t)c->len * c->HD;
-    for (int r = 0; r < c->rows; r++)
-        if (src[r] < 0 || src[r] >= c->rows)
-            return ft_fail(FT_ERR_RANGE, "cache reorder: source row %d of row %d is outside [0, %d)", src[r],
-                           r, c->rows);
-    bool identity = true;
-    for (int r = 0; r < c->rows; r++)
-        identity &= src[r] == r;
-    if (identity || c->len == 0)
-        return FT_OK;
-    float **kv[2] = {c->k, c->v};
-    for (int t = 0; t < 2; t++)
-        for (int l = 0; l < c->n_dec; l++) { /* gather into the spare buffer, then swap the two */
-            float *from = kv[t][l], *to = c->swap;
-            for (int r = 0; r < c->rows; r++)
-                memcpy(to + r * row, from + src[r] * row, (size_t)used * sizeof(float));
-            kv[t][l] = to;
-            c->swap = from;
-        }
-    return FT_OK;
+    return ft_kv_gather_rows(c->k, c->v, c->n_dec, &c->swap, src, c->rows, (int64_t)c->max_len * c->HD,
+                             (int64_t)c->len * c->HD);
 }

@@ -17,6 +17,11 @@ ft_status ft_t5c_encode(ft_model *m, ft_t5c *c, const int32_t *src, int n);
 ft_status ft_t5c_step(ft_model *m, ft_t5c *c, const int32_t *ids, float *logits);
 /* Row r takes row src[r]'s self-attention cache. */
 ft_status ft_t5c_reorder(ft_t5c *c, const int32_t *src);
+
+/* Shared with models/infer.c: row r of each per-layer cache k[l], v[l] ([rows, row] floats, the first `used`
+ * of a row in use) becomes row src[r]: gathered into *swap, which then takes the layer's old buffer. */
+ft_status ft_kv_gather_rows(float **k, float **v, int n_layers, float **swap, const int32_t *src, int rows,
+                            int64_t row, int64_t used);
 int ft_t5c_len(const ft_t5c *c);
 void ft_t5c_reset(ft_t5c *c);
 

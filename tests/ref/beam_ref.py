@@ -197,14 +197,6 @@ def beam(model, src, o):
             "gap": min(min_gap, gap(finals[::-1], len(finals)))}
 
 
-def write_configs(work):
-    for kind, (_arch, fields) in KINDS.items():
-        with open(os.path.join(work, f"cfg-{kind}.json"), "w") as f:
-            json.dump(fields, f, indent=2)
-    with open(os.path.join(work, "kinds.tsv"), "w") as f:
-        f.writelines(f"{kind}\t{arch}\n" for kind, (arch, _f) in KINDS.items())
-
-
 def sharpen(src, dst, rng):
     """The `ftune init` checkpoint with the norms off 1 and the head rescaled until the logits' spread (std over
     the vocabulary, averaged over probe prefixes) is about 2: candidates well apart (few near ties) yet several
@@ -345,7 +337,7 @@ def main(argv=None):
     torch.set_default_dtype(torch.float64)
     torch.set_num_threads(1)  # tiny tensors: threads only add overhead
     if a.command == "configs":
-        write_configs(a.work)
+        t5_ref.write_configs(a.work, KINDS)
     elif a.command == "prepare":
         prepare(a.work)
     else:

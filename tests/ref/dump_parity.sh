@@ -7,14 +7,14 @@
 #      FT_PARITY_KEEP=1 (keep the work directory).
 fail() { echo "$NAME: FAIL $1"; fails=$((fails + 1)); }
 
-parity_run() {
+# parity_setup NAME: sets NAME, PY, SRC, REF, FT, work (removed at exit unless FT_PARITY_KEEP=1) and fails=0;
+# exits 77 without torch. Also the start of tests that drive a reference their own way (tests/t5_beam.sh).
+parity_setup() {
     NAME=$1
-    local ref=$2
     PY=${FT_PYTHON:-/usr/bin/python3}
     SRC=${FT_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
     REF=$SRC/tests/ref
     FT=${FT_BIN:-$SRC/build/ftune}
-    local atol=${FT_PARITY_LOGITS_ATOL:-1e-4} rtol=${FT_PARITY_GRAD_RTOL:-1e-3}
     if ! "$PY" -c "import torch, numpy" >/dev/null 2>&1; then
         echo "$NAME: skipped: $PY cannot import torch and numpy (install python3-torch)"
         exit 77
@@ -22,6 +22,12 @@ parity_run() {
     work=$(mktemp -d "${TMPDIR:-/tmp}/ftune-$NAME.XXXXXX")
     if [ "${FT_PARITY_KEEP:-0}" = 1 ]; then echo "$NAME: work directory $work"; else trap 'rm -rf "$work"' EXIT; fi
     fails=0
+}
+
+parity_run() {
+    parity_setup "$1"
+    local ref=$2
+    local atol=${FT_PARITY_LOGITS_ATOL:-1e-4} rtol=${FT_PARITY_GRAD_RTOL:-1e-3}
     "$PY" "$REF/$ref" configs --work "$work" || exit 1
     while IFS=$'\t' read -r kind arch; do
         if ! "$FT" init --arch "$arch" --config "$work/cfg-$kind.json" --out "$work/$kind" --seed 5 \

@@ -212,12 +212,14 @@ def reference(mdir, adir, batch_path, out_path):
 
 # ---------------------------------------------------------------- fixtures
 
-def write_configs(work):
-    for kind, (_arch, fields) in KINDS.items():
+def write_configs(work, kinds=None):
+    """W/cfg-<kind>.json and W/kinds.tsv (kind, --arch) of kinds (default: KINDS)."""
+    kinds = KINDS if kinds is None else kinds
+    for kind, (_arch, fields) in kinds.items():
         with open(os.path.join(work, f"cfg-{kind}.json"), "w") as f:
             json.dump(fields, f, indent=2)
     with open(os.path.join(work, "kinds.tsv"), "w") as f:
-        f.writelines(f"{kind}\t{arch}\n" for kind, (arch, _f) in KINDS.items())
+        f.writelines(f"{kind}\t{arch}\n" for kind, (arch, _f) in kinds.items())
 
 
 def perturb(src, dst, rng):
