@@ -65,11 +65,12 @@ void ft_linear_backward(float *dx, float *dw, float *db, const float *dy, const 
 
 /* ---- GEMM on a half-precision B, widened panel by panel ---- */
 
-/* Columns of op(B) per panel: ≈ 16 MiB of fp32 panel (4 Mi values), a multiple of 16, at least 16. Large
- * panels because every ft_gemm call packs A [M,K] again: at 1024 columns × K 4096 that costs about 1/1024 of
- * a column's flops in memory traffic, at 32 columns it costs more than the product. */
+/* Columns of op(B) per panel: ≈ 32 MiB of fp32 panel (8 Mi values), a multiple of 16, at least 16. Large
+ * panels because every ft_gemm call packs A [M,K] again: at 32 columns it costs more than the product; by CPU
+ * time (bench/gemm_half, M 512, the 7B shapes) 256 columns reached 53–77 % of the fp32 GEMM, 1024 83–92 %,
+ * 2048 92–97 %. */
 int64_t ft_gemm_half_nb(int64_t K) {
-    int64_t nb = ((int64_t)1 << 22) / (K > 0 ? K : 1);
+    int64_t nb = ((int64_t)1 << 23) / (K > 0 ? K : 1);
     nb = nb / 16 * 16;
     return nb < 16 ? 16 : nb;
 }

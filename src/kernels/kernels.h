@@ -52,7 +52,7 @@ void ft_bf16_to_f32_n(float *dst, const uint16_t *src, int64_t n);
  * B is widened to fp32 (exact: bf16/f16 ⊂ fp32) nb columns of op(B) at a time into panel [nb·K floats] and
  * each panel goes through ft_gemm for those columns of C, so no fp32 copy of B exists and every output is one
  * ft_gemm sum over the whole K (the same as ft_gemm on the widened B except where the library's blocking
- * depends on the column count). nb ≤ 0: ft_gemm_half_nb(K) (≈ 16 MiB panels), panel then
+ * depends on the column count). nb ≤ 0: ft_gemm_half_nb(K) (≈ 32 MiB panels), panel then
  * ft_gemm_half_panel_floats(K, N) floats. */
 int64_t ft_gemm_half_nb(int64_t K);
 size_t ft_gemm_half_panel_floats(int64_t K, int64_t N);
