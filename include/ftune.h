@@ -130,7 +130,7 @@ FTUNE_API ftune_status ftune_tokenize(ftune_tokenizer *t, const char *text, size
 FTUNE_API ftune_status ftune_detokenize(ftune_tokenizer *t, const int32_t *ids, size_t n, int skip_special,
                                         char **text);
 
-/* ---- generation (causal language models) ---- */
+/* ---- generation (causal language models; T5 encoder-decoders) ---- */
 typedef struct {
     int max_new_tokens;       /* 64 */
     int do_sample;            /* 0 = greedy */
@@ -154,6 +154,29 @@ typedef int (*ftune_token_fn)(void *user, int32_t id, const char *piece);
 FTUNE_API ftune_status ftune_generate(ftune_model *m, const char *prompt, const ftune_gen_opts *o,
                                       ftune_token_fn on_token, void *user, char **text, int32_t **ids,
                                       size_t *n_ids, const char **finish);
+
+/* Beam search and Hugging Face generate()'s length constraints, for causal LMs and T5 (whose prompt is the
+ * encoder's input). Since ABI 1 minor addition (present when FTUNE_HAS_BEAM_SEARCH is defined); a struct of
+ * its own so that ftune_gen_opts keeps its layout. struct_size (set by ftune_beam_opts_init) lets later
+ * releases add fields at the end: the library reads only the fields the caller's struct has. */
+#define FTUNE_HAS_BEAM_SEARCH 1
+typedef struct {
+    size_t struct_size;   /* sizeof(ftune_beam_opts), set by ftune_beam_opts_init */
+    int num_beams;        /* 1 = off (greedy or sampling, as ftune_gen_opts says); > 1 needs do_sample 0 */
+    float length_penalty; /* 1: a hypothesis scores sum(log p) / generated_length^length_penalty */
+    int early_stopping;   /* 0 = HF's False (a heuristic), 1 = True, 2 = "never" (docs/seq2seq.md) */
+    int no_repeat_ngram_size; /* 0 = off; every mode: never repeat an n-gram of the sequence */
+    int min_new_tokens;       /* 0; every mode: no eos before this many new tokens (<= max_new_tokens) */
+} ftune_beam_opts;
+FTUNE_API void ftune_beam_opts_init(ftune_beam_opts *b);
+/* ftune_generate with beam options (b NULL: as ftune_generate). score (may be NULL): the best hypothesis'
+ * score (HF's sequences_scores), NaN without beam search. With beam search on_token is called with the
+ * result's ids after the search (the best sequence is known only at the end). Bad options (num_beams above
+ * the vocabulary, min_new_tokens above max_new_tokens, beam search with do_sample, ...) fail naming them. */
+FTUNE_API ftune_status ftune_generate_beam(ftune_model *m, const char *prompt, const ftune_gen_opts *o,
+                                           const ftune_beam_opts *b, ftune_token_fn on_token, void *user,
+                                           char **text, int32_t **ids, size_t *n_ids, const char **finish,
+                                           double *score);
 
 /* ---- classification ---- */
 /* Classify one text as `ftune classify` does (the text cleaning and truncation of training). label: the

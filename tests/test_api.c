@@ -285,6 +285,40 @@ FT_TEST(train_step_by_step_and_use) {
         FT_CHECK(ftune_generate(m, "good", &o, NULL, NULL, &t2, &i2, &n2, NULL) == FT_OK);
         FT_CHECK(t1 && t2 && !strcmp(t1, t2) && n1 == n2 && n1 >= 1 && !memcmp(i1, i2, n1 * sizeof *i1));
         FT_CHECK(streamed[1] == n1 && fin && (!strcmp(fin, "length") || !strcmp(fin, "eos")));
+        /* beam search: 1 beam is the greedy answer; 2 beams give a score and stream the result's ids */
+        ftune_beam_opts bo;
+        ftune_beam_opts_init(&bo);
+        FT_CHECK(bo.struct_size == sizeof bo && bo.num_beams == 1 && bo.length_penalty == 1.0f);
+        char *t3 = NULL;
+        int32_t *i3 = NULL;
+        size_t n3 = 0, streamed3[2] = {0, 0};
+        double sc = 0;
+        FT_CHECK(ftune_generate_beam(m, "good", &o, &bo, NULL, NULL, &t3, NULL, NULL, NULL, &sc) == FT_OK);
+        FT_CHECK(t3 && t1 && !strcmp(t3, t1) && isnan(sc));
+        ftune_free(t3);
+        bo.num_beams = 2;
+        bo.no_repeat_ngram_size = 1;
+        FT_CHECK(ftune_generate_beam(m, "good", &o, &bo, count_pieces, streamed3, NULL, &i3, &n3, &fin,
+                                     &sc) == FT_OK);
+        FT_CHECK(n3 >= 1 && streamed3[1] == n3 && sc < 0 && fin);
+        for (size_t a = 0; i3 && a < n3; a++) /* no 1-gram repeats: every id once */
+            for (size_t q = 0; q < a; q++)
+                FT_CHECK(i3[a] != i3[q]);
+        ftune_free(i3);
+        bo.min_new_tokens = 6; /* > max_new_tokens 5 */
+        FT_CHECK(ftune_generate_beam(m, "good", &o, &bo, NULL, NULL, NULL, NULL, NULL, NULL, NULL) ==
+                     FT_ERR_ARG &&
+                 strstr(ftune_last_error(c), "min_new_tokens 6"));
+        bo.min_new_tokens = 0;
+        bo.num_beams = 100000;
+        FT_CHECK(ftune_generate_beam(m, "good", &o, &bo, NULL, NULL, NULL, NULL, NULL, NULL, NULL) ==
+                     FT_ERR_ARG &&
+                 strstr(ftune_last_error(c), "num_beams 100000 is larger than the vocabulary"));
+        bo.num_beams = 2;
+        bo.struct_size = 4;
+        FT_CHECK(ftune_generate_beam(m, "good", &o, &bo, NULL, NULL, NULL, NULL, NULL, NULL, NULL) ==
+                     FT_ERR_ARG &&
+                 strstr(ftune_last_error(c), "struct_size 4"));
         o.temperature = -1;
         FT_CHECK(ftune_generate(m, "good", &o, NULL, NULL, NULL, NULL, NULL, NULL) == FT_ERR_ARG);
         ftune_free(t1);

@@ -297,6 +297,74 @@ FT_TEST(test_t5_run_matches_teacher_forcing) {
     ft_model_free(m);
 }
 
+/* The processors of every mode, hand-worked (HF NoRepeatNGramLogitsProcessor, MinNewTokens), and the
+ * beam options' checks naming the option. */
+FT_TEST(test_ban_and_beam_options) {
+    ft_gen_cfg c;
+    ft_gen_cfg_default(&c);
+    float s[8];
+    /* 2-grams of 5 3 5 2 5: the last id 5 was followed by 3 and 2, so both are banned */
+    const int32_t seq[5] = {5, 3, 5, 2, 5};
+    c.no_repeat_ngram_size = 2;
+    for (int i = 0; i < 8; i++)
+        s[i] = (float)i;
+    ft_gen_ban(s, 8, seq, 5, 3, &c, -1);
+    FT_CHECK(isinf(s[3]) && isinf(s[2]) && s[5] == 5.0f && s[0] == 0.0f && s[7] == 7.0f);
+    /* 3-grams: the last two (2 5) never came before: nothing banned */
+    c.no_repeat_ngram_size = 3;
+    for (int i = 0; i < 8; i++)
+        s[i] = (float)i;
+    ft_gen_ban(s, 8, seq, 5, 3, &c, -1);
+    for (int i = 0; i < 8; i++)
+        FT_CHECK(s[i] == (float)i);
+    const int32_t seq3[5] = {1, 4, 6, 1, 4}; /* (1 4) was followed by 6 */
+    ft_gen_ban(s, 8, seq3, 5, 3, &c, -1);
+    FT_CHECK(isinf(s[6]) && s[4] == 4.0f);
+    /* shorter than n - 1: nothing; 1-grams: every id seen */
+    ft_gen_ban(s, 8, seq3, 1, 3, &c, -1);
+    FT_CHECK(s[1] == 1.0f);
+    c.no_repeat_ngram_size = 1;
+    ft_gen_ban(s, 8, seq3, 5, 3, &c, -1);
+    FT_CHECK(isinf(s[1]) && isinf(s[4]) && s[2] == 2.0f);
+    /* min_new_tokens: eos banned while fewer new ids */
+    c.no_repeat_ngram_size = 0;
+    c.min_new_tokens = 2;
+    s[7] = 7.0f;
+    ft_gen_ban(s, 8, seq, 5, 1, &c, 7);
+    FT_CHECK(isinf(s[7]));
+    s[7] = 7.0f;
+    ft_gen_ban(s, 8, seq, 5, 2, &c, 7);
+    FT_CHECK(s[7] == 7.0f);
+    /* option checks */
+    ft_gen_cfg_default(&c);
+    c.num_beams = 9;
+    FT_CHECK_FAILS(ft_gen_cfg_check(&c, 8), FT_ERR_ARG, "num_beams 9 is larger than the vocabulary (8 ids)");
+    c.num_beams = 0;
+    FT_CHECK_FAILS(ft_gen_cfg_check(&c, 8), FT_ERR_ARG, "num_beams 0 must be >= 1");
+    c.num_beams = 2;
+    c.num_return_sequences = 3;
+    FT_CHECK_FAILS(ft_gen_cfg_check(&c, 8), FT_ERR_ARG, "num_return_sequences 3 must be in [1, num_beams 2]");
+    c.num_return_sequences = 2;
+    c.max_new_tokens = 4;
+    c.min_new_tokens = 5;
+    FT_CHECK_FAILS(ft_gen_cfg_check(&c, 8), FT_ERR_ARG, "min_new_tokens 5 must be in [0, max_new_tokens 4]");
+    c.min_new_tokens = 0;
+    c.length_penalty = NAN;
+    FT_CHECK_FAILS(ft_gen_cfg_check(&c, 8), FT_ERR_ARG, "length_penalty nan must be a finite number");
+    c.length_penalty = 1;
+    c.sample.do_sample = true;
+    FT_CHECK_FAILS(ft_gen_cfg_check(&c, 8), FT_ERR_UNSUPPORTED, "beam sampling is not supported");
+    c.sample.do_sample = false;
+    FT_CHECK_OK(ft_gen_cfg_check(&c, 8));
+    ft_early_stop e;
+    FT_CHECK_OK(ft_gen_early_parse("Never", &e));
+    FT_CHECK(e == FT_EARLY_NEVER && !strcmp(ft_gen_early_name(e), "never"));
+    FT_CHECK_OK(ft_gen_early_parse("true", &e));
+    FT_CHECK(e == FT_EARLY_TRUE);
+    FT_CHECK_FAILS(ft_gen_early_parse("1", &e), FT_ERR_ARG,
+                   "early_stopping '1' must be true, false or never");
+}
+
 int main(void) {
     FT_RUN(test_greedy);
     FT_RUN(test_penalty_and_temperature_exact);
@@ -305,5 +373,6 @@ int main(void) {
     FT_RUN(test_bad_options);
     FT_RUN(test_run_matches_full_forward);
     FT_RUN(test_t5_run_matches_teacher_forcing);
+    FT_RUN(test_ban_and_beam_options);
     FT_DONE();
 }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "data/pretok.h"
+#include "eval/generate.h"
 #include "ft_test.h"
 #include "kernels/kernels.h"
 #include "models/infer.h"
@@ -518,6 +519,23 @@ FT_TEST(bad_input_is_refused_by_name) {
                    "source token 20 (position 1) is outside the vocabulary [0, 20)");
     ft_kv_free(kv);
     ft_model_free(m);
+    /* decoder_start_token_id null (HF None): neither the labels' shift nor generation can start */
+    char nostart[1024];
+    replace(nostart, sizeof nostart, "\"dropout_rate\": 0.1",
+            "\"dropout_rate\": 0.1, \"decoder_start_token_id\": null");
+    ft_model *ns = build(nostart, FT_METHOD_FULL, false);
+    FT_CHECK(ns != NULL && ns->cfg.decoder_start_id == -1);
+    if (ns) {
+        b = batch();
+        FT_CHECK_FAILS(run(ns, &b, false, false, false, &loss, NULL), FT_ERR_CONFIG,
+                       "t5: deriving decoder_input_ids from the labels needs decoder_start_token_id");
+        ft_gen_cfg gc;
+        ft_gen_cfg_default(&gc);
+        ft_gen_out go;
+        FT_CHECK_FAILS(ft_gen_run(ns, NULL, IDS, 4, &gc, &go), FT_ERR_CONFIG,
+                       "t5: config.json has no decoder_start_token_id (null)");
+        ft_model_free(ns);
+    }
     /* a decoder-only model refuses decoder fields */
     ft_model_config gc;
     ft_model *g = NULL;

@@ -70,6 +70,15 @@ class _GenOpts(ctypes.Structure):
                 ("chat_template", ctypes.c_char_p), ("system", ctypes.c_char_p)]
 
 
+class _BeamOpts(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("num_beams", ctypes.c_int), ("length_penalty", ctypes.c_float),
+                ("early_stopping", ctypes.c_int), ("no_repeat_ngram_size", ctypes.c_int),
+                ("min_new_tokens", ctypes.c_int)]
+
+
+_EARLY = {False: 0, True: 1, "never": 2, "false": 0, "true": 1}
+
+
 class _Progress(ctypes.Structure):
     _fields_ = [("step", ctypes.c_int64), ("max_steps", ctypes.c_int64), ("loss", ctypes.c_double),
                 ("lr", ctypes.c_double), ("grad_norm", ctypes.c_double), ("tokens_per_s", ctypes.c_double)]
@@ -120,6 +129,11 @@ _SIGS = {
     "ftune_generate": (_S, [_P, ctypes.c_char_p, ctypes.POINTER(_GenOpts), _TOKEN_FN, _P,
                             ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.POINTER(ctypes.c_int32)),
                             ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(ctypes.c_char_p)]),
+    "ftune_beam_opts_init": (None, [ctypes.POINTER(_BeamOpts)]),
+    "ftune_generate_beam": (_S, [_P, ctypes.c_char_p, ctypes.POINTER(_GenOpts), ctypes.POINTER(_BeamOpts), _TOKEN_FN,
+                                 _P, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.POINTER(ctypes.c_int32)),
+                                 ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(ctypes.c_char_p),
+                                 ctypes.POINTER(ctypes.c_double)]),
     "ftune_classify": (_S, [_P, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_float),
                             ctypes.c_size_t]),
     "ftune_classify_image": (_S, [_P, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int),
@@ -405,10 +419,21 @@ class Model(_Handle):
 
     def generate(self, prompt, max_new_tokens=64, do_sample=False, temperature=1.0, top_k=0, top_p=1.0,
                  repetition_penalty=1.0, seed=42, stop=None, chat_template=None, system=None, on_token=None,
-                 details=False):
-        """The generated text. on_token(id, piece) streams each new token (return True to stop there).
-        details=True returns {"text", "ids" (numpy int32), "finish"} instead."""
+                 details=False, num_beams=1, length_penalty=1.0, early_stopping=False, no_repeat_ngram_size=0,
+                 min_new_tokens=0):
+        """The generated text (a causal LM continues the prompt; a T5 model reads it with its encoder).
+        on_token(id, piece) streams each new token (return True to stop there; with beam search it gets the
+        result's tokens after the search). num_beams > 1: beam search as Hugging Face generate(), with
+        length_penalty and early_stopping (False, True or "never"); no_repeat_ngram_size and min_new_tokens
+        apply in every mode. details=True returns {"text", "ids" (numpy int32), "finish", "score" (beam
+        search's sequence score, else NaN)} instead."""
         lib = self._ctx.lib
+        if early_stopping not in _EARLY:
+            raise ValueError(f"early_stopping {early_stopping!r} must be False, True or 'never'")
+        bo = _BeamOpts()
+        lib.ftune_beam_opts_init(ctypes.byref(bo))
+        bo.num_beams, bo.length_penalty, bo.early_stopping = int(num_beams), float(length_penalty), _EARLY[early_stopping]
+        bo.no_repeat_ngram_size, bo.min_new_tokens = int(no_repeat_ngram_size), int(min_new_tokens)
         o = _GenOpts()
         lib.ftune_gen_opts_init(ctypes.byref(o))
         o.max_new_tokens, o.do_sample, o.temperature = int(max_new_tokens), int(bool(do_sample)), float(temperature)
@@ -430,8 +455,10 @@ class Model(_Handle):
         ids = ctypes.POINTER(ctypes.c_int32)()
         n = ctypes.c_size_t()
         finish = ctypes.c_char_p()
-        st = lib.ftune_generate(self._live(), _b(prompt), ctypes.byref(o), cb, None, ctypes.byref(text),
-                                ctypes.byref(ids), ctypes.byref(n), ctypes.byref(finish))
+        score = ctypes.c_double()
+        st = lib.ftune_generate_beam(self._live(), _b(prompt), ctypes.byref(o), ctypes.byref(bo), cb, None,
+                                     ctypes.byref(text), ctypes.byref(ids), ctypes.byref(n), ctypes.byref(finish),
+                                     ctypes.byref(score))
         out_text = _take_string(lib, text) or ""
         arr = np.ctypeslib.as_array(ids, shape=(n.value,)).copy() if n.value else np.zeros(0, np.int32)
         lib.ftune_free(ids)
@@ -439,7 +466,8 @@ class Model(_Handle):
             raise raised[0]
         self._ctx.check(st)
         if details:
-            return {"text": out_text, "ids": arr, "finish": finish.value.decode() if finish.value else None}
+            return {"text": out_text, "ids": arr, "finish": finish.value.decode() if finish.value else None,
+                    "score": score.value}
         return out_text
 
 

@@ -165,6 +165,18 @@ def test_generate_matches_cli_and_streams(work):
     cli_s = sh("generate", "--model", str(work / "base"), "--prompt", "good", "--max-new-tokens", "10",
                "--do-sample", "--temperature", "0.8", "--seed", "7").rstrip("\n")
     assert s1 == cli_s == lm.generate("good", max_new_tokens=10, do_sample=True, temperature=0.8, seed=7)
+    # beam search: the command's answer and score; options checked by name
+    b = lm.generate("good movie", max_new_tokens=10, num_beams=3, length_penalty=0.6, early_stopping="never",
+                    no_repeat_ngram_size=2, details=True)
+    cli_b = json.loads(sh("generate", "--model", str(work / "base"), "--prompt", "good movie", "--max-new-tokens",
+                          "10", "--num-beams", "3", "--length-penalty", "0.6", "--early-stopping", "never",
+                          "--no-repeat-ngram-size", "2", "--json"))
+    assert b["text"] == cli_b["text"] and b["finish"] == cli_b["finish"] and b["score"] == pytest.approx(cli_b["score"])
+    assert b["score"] < 0 and got["score"] != got["score"]  # NaN without beam search
+    with pytest.raises(ftune.Error, match="min_new_tokens 11 must be in"):
+        lm.generate("good", max_new_tokens=10, min_new_tokens=11)
+    with pytest.raises(ValueError, match="early_stopping 'sometimes'"):
+        lm.generate("good", num_beams=2, early_stopping="sometimes")
 
 
 def test_adapter_create_save_load_merge(work, tmp_path):

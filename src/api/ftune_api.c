@@ -440,9 +440,47 @@ static bool stream_token(void *user, int32_t id) {
 ftune_status ftune_generate(ftune_model *m, const char *prompt, const ftune_gen_opts *o,
                             ftune_token_fn on_token, void *user, char **text, int32_t **ids, size_t *n_ids,
                             const char **finish) {
+    return ftune_generate_beam(m, prompt, o, NULL, on_token, user, text, ids, n_ids, finish, NULL);
+}
+
+void ftune_beam_opts_init(ftune_beam_opts *b) {
+    if (!b)
+        return;
+    memset(b, 0, sizeof *b);
+    b->struct_size = sizeof *b;
+    b->num_beams = 1;
+    b->length_penalty = 1.0f;
+}
+
+/* The beam options a caller's struct holds (struct_size: fields past it keep their defaults). */
+static ft_status beam_opts_read(const ftune_beam_opts *b, ft_gen_cfg *gc) {
+    if (!b)
+        return FT_OK;
+    if (b->struct_size < offsetof(ftune_beam_opts, min_new_tokens) + sizeof b->min_new_tokens)
+        return ft_fail(FT_ERR_ARG,
+                       "ftune_beam_opts: struct_size %zu is not a size this library knows (call "
+                       "ftune_beam_opts_init first)",
+                       b->struct_size);
+    if ((unsigned)b->early_stopping > 2)
+        return ft_fail(FT_ERR_ARG,
+                       "ftune_beam_opts: early_stopping %d must be 0 (false), 1 (true) or 2 (never)",
+                       b->early_stopping);
+    gc->num_beams = b->num_beams;
+    gc->length_penalty = b->length_penalty;
+    gc->early_stopping = (ft_early_stop)b->early_stopping;
+    gc->no_repeat_ngram_size = b->no_repeat_ngram_size;
+    gc->min_new_tokens = b->min_new_tokens;
+    return FT_OK;
+}
+
+ftune_status ftune_generate_beam(ftune_model *m, const char *prompt, const ftune_gen_opts *o,
+                                 const ftune_beam_opts *b, ftune_token_fn on_token, void *user, char **text,
+                                 int32_t **ids, size_t *n_ids, const char **finish, double *score) {
     if (!m)
         return FT_ERR_ARG;
     api_begin(m->ctx);
+    if (score)
+        *score = NAN;
     if (text)
         *text = NULL;
     if (ids)
@@ -481,7 +519,9 @@ ftune_status ftune_generate(ftune_model *m, const char *prompt, const ftune_gen_
     }
     ft_tok_ids pids = {0};
     ft_gen_out g = {0};
-    ft_status s = ft_gen_opts_check(&gc.sample);
+    ft_status s = beam_opts_read(b, &gc);
+    if (s == FT_OK)
+        s = ft_gen_opts_check(&gc.sample);
     if (s == FT_OK)
         s = ft_trained_encode_prompt(t, tmpl, o->system, NULL, 0, prompt, &pids);
     if (s == FT_OK)
@@ -501,6 +541,8 @@ ftune_status ftune_generate(ftune_model *m, const char *prompt, const ftune_gen_
             *text = g.text;
             g.text = NULL;
         }
+        if (score)
+            *score = g.score;
     }
     free(st.ids);
     ft_gen_out_free(&g);

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "eval/generate.h"
 #include "models/infer.h"
@@ -168,12 +169,80 @@ void ft_gen_cfg_default(ft_gen_cfg *c) {
     c->max_new_tokens = 64;
     c->stop_at_eos = true;
     c->extra_eos = -1;
+    c->num_beams = 1;
+    c->length_penalty = 1.0f;
+    c->num_return_sequences = 1;
 }
 
 void ft_gen_out_free(ft_gen_out *o) {
     free(o->text);
     free(o->ids);
+    for (int i = 0; o->seqs && i < o->n_seqs; i++) {
+        free(o->seqs[i].ids);
+        free(o->seqs[i].text);
+    }
+    free(o->seqs);
     memset(o, 0, sizeof *o);
+}
+
+ft_status ft_gen_early_parse(const char *s, ft_early_stop *out) {
+    static const char *names[] = {"false", "true", "never"};
+    for (int i = 0; s && i < 3; i++)
+        if (!strcasecmp(s, names[i])) {
+            *out = (ft_early_stop)i;
+            return FT_OK;
+        }
+    return ft_fail(FT_ERR_ARG, "early_stopping '%s' must be true, false or never", s ? s : "(null)");
+}
+
+const char *ft_gen_early_name(ft_early_stop e) {
+    return e == FT_EARLY_TRUE ? "true" : e == FT_EARLY_NEVER ? "never" : "false";
+}
+
+ft_status ft_gen_cfg_check(const ft_gen_cfg *c, int V) {
+    FT_TRY(ft_gen_opts_check(&c->sample));
+    if (c->max_new_tokens < 0)
+        return ft_fail(FT_ERR_ARG, "max_new_tokens %d must be >= 0", c->max_new_tokens);
+    if (c->num_beams < 1)
+        return ft_fail(FT_ERR_ARG, "num_beams %d must be >= 1 (1 = no beam search)", c->num_beams);
+    if (c->num_beams > V)
+        return ft_fail(FT_ERR_ARG, "num_beams %d is larger than the vocabulary (%d ids)", c->num_beams, V);
+    if (c->num_return_sequences < 1 || c->num_return_sequences > c->num_beams)
+        return ft_fail(FT_ERR_ARG, "num_return_sequences %d must be in [1, num_beams %d]",
+                       c->num_return_sequences, c->num_beams);
+    if (c->min_new_tokens < 0 || c->min_new_tokens > c->max_new_tokens)
+        return ft_fail(FT_ERR_ARG, "min_new_tokens %d must be in [0, max_new_tokens %d]", c->min_new_tokens,
+                       c->max_new_tokens);
+    if (c->no_repeat_ngram_size < 0)
+        return ft_fail(FT_ERR_ARG, "no_repeat_ngram_size %d must be >= 0 (0 = off)", c->no_repeat_ngram_size);
+    if (!isfinite(c->length_penalty))
+        return ft_fail(FT_ERR_ARG, "length_penalty %g must be a finite number", (double)c->length_penalty);
+    if ((unsigned)c->early_stopping > FT_EARLY_NEVER)
+        return ft_fail(FT_ERR_ARG, "early_stopping %d must be false (0), true (1) or never (2)",
+                       (int)c->early_stopping);
+    if (c->num_beams > 1 && c->sample.do_sample && c->sample.temperature > 0)
+        return ft_fail(FT_ERR_UNSUPPORTED,
+                       "num_beams %d with do_sample: beam sampling is not supported (greedy "
+                       "beam search, or num_beams 1 to sample)",
+                       c->num_beams);
+    return FT_OK;
+}
+
+void ft_gen_ban(float *scores, int V, const int32_t *seq, size_t n, int n_new, const ft_gen_cfg *c,
+                int32_t eos) {
+    if (eos >= 0 && eos < V && n_new < c->min_new_tokens)
+        scores[eos] = -INFINITY;
+    const size_t g = (size_t)c->no_repeat_ngram_size;
+    if (g == 0 || n + 1 < g)
+        return;
+    /* every n-gram seq[i .. i+g) whose first g-1 ids equal the last g-1 of seq bans its last id (HF) */
+    const int32_t *tail = seq + n - (g - 1);
+    for (size_t i = 0; i + g <= n; i++)
+        if (!memcmp(seq + i, tail, (g - 1) * sizeof *seq)) {
+            const int32_t id = seq[i + g - 1];
+            if (id >= 0 && id < V)
+                scores[id] = -INFINITY;
+        }
 }
 
 /* Position of the first stop string in text (or -1). */
@@ -216,13 +285,20 @@ ft_status ft_gen_run(ft_model *m, ft_tokenizer *tok, const int32_t *prompt, int 
     if (n_prompt <= 0)
         return ft_fail(FT_ERR_ARG, s2s ? "generation needs a source (encoder input) of at least one token"
                                        : "generation needs a prompt of at least one token");
-    if (c->max_new_tokens < 0)
-        return ft_fail(FT_ERR_ARG, "max_new_tokens %d must be >= 0", c->max_new_tokens);
-    FT_TRY(ft_gen_opts_check(&c->sample));
+    if (s2s && m->cfg.decoder_start_id < 0)
+        return ft_fail(FT_ERR_CONFIG,
+                       "%s: config.json has no decoder_start_token_id (null): encoder-decoder "
+                       "generation starts the decoder from it",
+                       m->cfg.model_type);
+    if (s2s && tok && (size_t)m->cfg.decoder_start_id >= ft_tok_vocab_size(tok))
+        return ft_fail(FT_ERR_CONFIG,
+                       "%s: decoder_start_token_id %d is not in the tokenizer's vocabulary (%zu ids)",
+                       m->cfg.model_type, m->cfg.decoder_start_id, ft_tok_vocab_size(tok));
     int V = m->cfg.vocab_size;
     const int positions = s2s ? INT32_MAX / 2 : m->cfg.max_pos - m->n_virtual;
     if (tok && ft_tok_vocab_size(tok) < (size_t)V) /* ids past the tokenizer's (embedding padding) are never text */
         V = (int)ft_tok_vocab_size(tok);
+    FT_TRY(ft_gen_cfg_check(c, V));
     if (positions < 2)
         return ft_fail(FT_ERR_RANGE, "the model has %d positions, too few to generate", m->cfg.max_pos);
     /* keep the end of the prompt: it is what the next token follows */
@@ -243,9 +319,13 @@ ft_status ft_gen_run(ft_model *m, ft_tokenizer *tok, const int32_t *prompt, int 
         ft_tok_special sp = ft_tok_special_ids(tok);
         eos = sp.eos;
     }
+    if (c->num_beams > 1)
+        return ft_gen_beam(m, tok, prompt, n_prompt, c, V, max_new, finish, eos, out);
+    out->score = NAN;
+    const bool bans = c->min_new_tokens > 0 || c->no_repeat_ngram_size > 0;
     ft_kv *kv = NULL;
     int32_t *seen = malloc((size_t)(n_prompt + max_new + 1) * sizeof *seen);
-    float *lg = malloc((size_t)m->cfg.vocab_size * sizeof *lg);
+    float *lg = malloc((size_t)m->cfg.vocab_size * (bans ? 2 : 1) * sizeof *lg);
     out->ids = malloc((size_t)(max_new + 1) * sizeof *out->ids);
     ft_status s = seen && lg && out->ids ? FT_OK : ft_fail(FT_ERR_NOMEM, "out of memory");
     size_t n_seen = 0;
@@ -261,7 +341,14 @@ ft_status ft_gen_run(ft_model *m, ft_tokenizer *tok, const int32_t *prompt, int 
     bool done = false;
     while (s == FT_OK && !done && out->n_ids < max_new) {
         int32_t id;
-        s = ft_gen_next(lg, V, seen, n_seen, &c->sample, &rng, &id);
+        const float *scores = lg;
+        if (bans) { /* HF's processors of every mode: on a copy, before the penalty and the draw */
+            float *b = lg + m->cfg.vocab_size;
+            memcpy(b, lg, (size_t)V * sizeof *b);
+            ft_gen_ban(b, V, seen, n_seen, out->n_ids, c, eos);
+            scores = b;
+        }
+        s = ft_gen_next(scores, V, seen, n_seen, &c->sample, &rng, &id);
         if (s != FT_OK)
             break;
         out->ids[out->n_ids++] = id;

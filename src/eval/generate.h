@@ -42,6 +42,14 @@ ft_status ft_gen_next(const float *logits, int V, const int32_t *seen, size_t n_
                       ft_gen_rng *rng, int32_t *out);
 
 /* ---- the generation loop ---- */
+/* Beam search's stopping rule, HF's early_stopping: HEURISTIC (False) stops when the best running score over
+ * the current length cannot beat the worst kept hypothesis, TRUE as soon as num_beams hypotheses are
+ * finished, NEVER when no running beam can beat them even at max length (the canonical rule). */
+typedef enum { FT_EARLY_HEURISTIC = 0, FT_EARLY_TRUE = 1, FT_EARLY_NEVER = 2 } ft_early_stop;
+/* "false" / "true" / "never" (case-insensitive) → *out; an error naming early_stopping otherwise. */
+ft_status ft_gen_early_parse(const char *s, ft_early_stop *out);
+const char *ft_gen_early_name(ft_early_stop e);
+
 typedef struct {
     ft_gen_opts sample;
     int max_new_tokens;       /* 64 */
@@ -53,8 +61,34 @@ typedef struct {
      * false ends the generation there (finish "callback") */
     bool (*on_token)(void *user, int32_t id);
     void *user;
+    /* beam search (HF generate(num_beams=…), eval/beam.c): num_beams 1 = off; with more, the ids of the best
+     * hypothesis (on_token then gets them after the search) */
+    int num_beams;        /* 1 */
+    float length_penalty; /* 1: a hypothesis scores sum_logprobs / generated_len^length_penalty */
+    ft_early_stop early_stopping;
+    int num_return_sequences; /* 1; beam search: the n best hypotheses (<= num_beams) in out->seqs */
+    /* every mode (HF logits processors, before the penalty / sampling): */
+    int no_repeat_ngram_size; /* 0 = off: an id completing an n-gram already in the sequence is banned */
+    int min_new_tokens;       /* 0: eos is banned until this many ids are new */
 } ft_gen_cfg;
 void ft_gen_cfg_default(ft_gen_cfg *c);
+/* The options against a vocabulary of V ids: the sampling options, num_beams in [1, V], num_return_sequences
+ * in [1, num_beams], min_new_tokens in [0, max_new_tokens], no beam sampling; messages name the option. */
+ft_status ft_gen_cfg_check(const ft_gen_cfg *c, int V);
+/* The processors of every mode on scores[V] of a sequence seq[n] (HF's input_ids: the prompt or the decoder
+ * start token, then the new ids; n_new of them): eos (>= 0) set to -inf while n_new < min_new_tokens, and
+ * every id that would complete an n-gram (no_repeat_ngram_size) already in seq. */
+void ft_gen_ban(float *scores, int V, const int32_t *seq, size_t n, int n_new, const ft_gen_cfg *c,
+                int32_t eos);
+
+/* One returned sequence of beam search. */
+typedef struct {
+    int32_t *ids; /* the generated ids (eos included when it finished) */
+    int n_ids;
+    char *text;         /* decoded as ft_gen_out.text (NULL without a tokenizer) */
+    double score;       /* HF's sequences_scores: sum of log-probs / generated_len^length_penalty */
+    const char *finish; /* "eos", "length" or "context" */
+} ft_gen_seq;
 
 typedef struct {
     char *text;               /* the decoded new text, special tokens skipped, cut at a stop string */
@@ -63,6 +97,11 @@ typedef struct {
     const char *finish;         /* "stop", "eos", "length" (max_new_tokens), "context" (model's positions) or
                                    "callback" (on_token said stop) */
     double prefill_s, decode_s; /* seconds: the prompt's pass, then the new tokens */
+    double score;               /* beam search: the best hypothesis' score (seqs[0].score); NAN otherwise */
+    int n_steps;                /* beam search: the decoding steps run (fewer than max_new_tokens when the
+                                   early_stopping rule ended it) */
+    ft_gen_seq *seqs;           /* beam search: num_return_sequences hypotheses, best first, else NULL */
+    int n_seqs;
 } ft_gen_out;
 void ft_gen_out_free(ft_gen_out *o);
 
@@ -71,8 +110,15 @@ void ft_gen_out_free(ft_gen_out *o);
  * no eos, no stop strings) also bounds the ids drawn to its vocabulary.
  * Encoder-decoder (T5): the prompt is the encoder's input (run once, cross-attention K/V cached); decoding
  * starts from decoder_start_token_id, which the repetition penalty sees (HF's decoder input_ids) but out->ids
- * does not hold; the config's eos_token_id ends the output (else the tokenizer's); no position limit. */
+ * does not hold; the config's eos_token_id ends the output (else the tokenizer's); no position limit.
+ * num_beams > 1: beam search (eval/beam.c) on either kind of model. */
 ft_status ft_gen_run(ft_model *m, ft_tokenizer *tok, const int32_t *prompt, int n_prompt, const ft_gen_cfg *c,
                      ft_gen_out *out);
+
+/* Beam search (eval/beam.c), called by ft_gen_run with the checked options: V ids allowed, max_new tokens at
+ * most (finish `limit` when they run out), eos (-1 none). */
+ft_status ft_gen_beam(ft_model *m, ft_tokenizer *tok, const int32_t *prompt, int n_prompt,
+                      const ft_gen_cfg *c, int V, int max_new, const char *limit, int32_t eos,
+                      ft_gen_out *out);
 
 #endif

@@ -313,6 +313,9 @@ static ft_status parse_t5(const cfg_src *s, ft_model_config *c) {
     FT_TRY(get_int(s, "relative_attention_num_buckets", &c->rel_buckets, false, 32));
     FT_TRY(get_int(s, "relative_attention_max_distance", &c->rel_max_dist, false, 128));
     FT_TRY(get_int(s, "decoder_start_token_id", &c->decoder_start_id, false, 0));
+    /* HF None: neither generation nor the labels' shift can start (refused there) */
+    if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(s->j, "decoder_start_token_id")))
+        c->decoder_start_id = -1;
     FT_TRY(get_float(s, "dropout_rate", &c->resid_dropout, 0.1f));
     FT_TRY(get_float(s, "layer_norm_epsilon", &c->norm_eps, 1e-6f));
     FT_TRY(get_float(s, "initializer_factor", &c->init_range, 1.0f));

@@ -64,7 +64,8 @@ typedef struct {
      * max_pos = 1 + (image_size / patch_size)², vocab_size 0 */
     int image_size, patch_size, num_channels;
     /* T5 (FT_ARCH_T5): decoder blocks (num_decoder_layers), relative-position buckets and their max distance,
-     * decoder_start_token_id, eos_token_id (-1 none), a gated feed-forward (gated-gelu / gated-silu) */
+     * decoder_start_token_id (-1: null in config.json), eos_token_id (-1 none), a gated feed-forward
+     * (gated-gelu / gated-silu) */
     int n_dec_layers, rel_buckets, rel_max_dist, decoder_start_id, eos_id;
     bool gated_ff;
     cJSON *raw;         /* the config.json as read; written back on save */

@@ -326,6 +326,10 @@ static ft_status prepare_batch(const ft_model *m, const ft_batch *b, const ft_fw
         return ft_fail(FT_ERR_ARG, "t5: the batch needs labels [B][T_dec] or decoder_input_ids");
     if (!b->labels && !o->no_loss)
         return ft_fail(FT_ERR_ARG, "t5: the batch has no labels (the loss needs them)");
+    if (!b->decoder_input_ids && c->decoder_start_id < 0)
+        return ft_fail(FT_ERR_CONFIG,
+                       "t5: deriving decoder_input_ids from the labels needs decoder_start_token_id "
+                       "(config.json has null)");
     if (!b->decoder_input_ids && c->pad_token_id < 0)
         return ft_fail(FT_ERR_CONFIG, "t5: deriving decoder_input_ids from the labels needs pad_token_id");
     /* prompt tuning (PEFT): n virtual tokens before each source, unmasked */

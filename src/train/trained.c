@@ -405,7 +405,9 @@ ft_status ft_trained_encode_prompt(ft_trained *t, const char *tmpl, const char *
     } else {
         FT_TRY(ft_tok_encode(t->tok, prompt, strlen(prompt), true, ids));
     }
-    if (ids->n > 1 && ft_tok_is_special(t->tok, ids->ids[ids->n - 1]))
+    /* a decoder-only model continues the text: no closing special token; T5's encoder input keeps its </s>
+     * (HF's tokenizer(text) for generate) */
+    if (ids->n > 1 && ft_tok_is_special(t->tok, ids->ids[ids->n - 1]) && !ft_model_is_t5(t->m))
         ids->n--;
     return FT_OK;
 }
