@@ -977,6 +977,11 @@ FT_TEST(build_seq2seq) {
     FT_CHECK_FAILS(ft_data_build(&c, FT_TASK_SEQ2SEQ, tok, &tr, NULL, NULL, NULL), FT_ERR_CONFIG,
                    "data.max_target_length");
     ft_tok_free(tok);
+    c.max_target_len = 4; /* a WordPiece vocabulary without an end-of-sequence token */
+    FT_CHECK_OK(ft_tok_load(write_tmp("vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\nab\n"), &tok));
+    FT_CHECK_FAILS(ft_data_build(&c, FT_TASK_SEQ2SEQ, tok, &tr, NULL, NULL, NULL), FT_ERR_CONFIG,
+                   "no end-of-sequence token");
+    ft_tok_free(tok);
 }
 
 FT_TEST(build_replay_mix) {
