@@ -46,7 +46,7 @@ cp "$W/run/ftune_train.json" "$W/run/recipe.yaml" "$W/tok/"* "$W/base/"
 
 # baselines, scored against the references eval scored (the targets as tokenized, cut and decoded)
 "$PY" - "$W" <<'EOF'
-import collections, json, sys
+import collections, json, random, sys
 w = sys.argv[1]
 rows = lambda p: [json.loads(l) for l in open(p, encoding="utf-8")]
 test, train, preds = rows(w + "/ham.test.jsonl"), rows(w + "/ham.train.jsonl"), rows(w + "/after.preds.jsonl")
@@ -60,6 +60,11 @@ top = collections.Counter(r["target"] for r in train).most_common(1)[0][0]
 out("most_frequent", [top] * len(test))
 for k in ("before", "after"):
     out(k + "_gen", [p["prediction"] for p in rows(f"{w}/{k}.preds.jsonl")])
+shuffled = [r["source"] for r in test] # the same subjects, each with another test mail's body
+random.Random(1).shuffle(shuffled)
+with open(w + "/ham.test.shuffled.jsonl", "w", encoding="utf-8") as f:
+    for r, s in zip(test, shuffled):
+        f.write(json.dumps({"source": s, "target": r["target"]}, ensure_ascii=False) + "\n")
 seen = set(r["target"] for r in train)
 print(f"test subjects that are also training subjects (same thread): {sum(r['target'] in seen for r in test)} "
       f"of {len(test)}; most frequent training subject: {top!r}")
@@ -70,6 +75,9 @@ score() { # name -> "rouge1 rouge2 rougeL bleu"
   b=$("$FT_BIN" score --metric bleu --pred "$W/$1.jsonl" --ref "$W/refs.jsonl" --json)
   "$PY" -c 'import json,sys; r, b = json.loads(sys.argv[1]), json.loads(sys.argv[2]); print("%.4f  %.4f  %.4f  %6.2f" % (r["rouge1"], r["rouge2"], r["rougeL"], b["bleu"]))' "$r" "$b"
 }
+# does the model read the body? its loss on the test subjects with the bodies shuffled among them
+loss() { "$PY" -c 'import json,sys; print("%.4f" % json.load(open(sys.argv[1]))["loss"])' "$1"; }
+"$FT_BIN" eval --model "$W/run" --data "$W/ham.test.shuffled.jsonl" --json --no-generate > "$W/shuffled.json"
 t3=$(date +%s)
 {
   echo "subject lines of $(wc -l < "$W/ham.test.jsonl") test mails          rouge1  rouge2  rougeL    bleu"
@@ -78,6 +86,8 @@ t3=$(date +%s)
   echo "t5 from ftune init, before fine-tuning     $(score before_gen)"
   echo "t5 after fine-tuning                       $(score after_gen)"
   echo "(eval --json after: $(cat "$W/after.json"))"
+  echo "test loss per target token: $(loss "$W/before.json") before, $(loss "$W/after.json") after;" \
+       "$(loss "$W/shuffled.json") after with the bodies shuffled among the test mails"
   echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "time: data + tokenizer $((t1 - t0)) s, training $((t2 - t1)) s, before/after evaluation $((t3 - t2)) s"
 } | tee "$W/summary.txt"

@@ -82,4 +82,20 @@ static const char *ft_t_name;
         return ft_t_failed ? 1 : 0;                                                     \
     } while (0)
 
+/* A character-level Unigram tokenizer.json in T5's layout: <pad> </s> <unk> (ids 0, 1, 2), the word marker
+ * (3) and a..e (4..8), Metaspace, the post-processor "$A </s>" (test_data, test_api's seq2seq runs). */
+#define FT_TEST_T5_CHAR_TOKENIZER                                                                            \
+    "{\"version\":\"1.0\",\"added_tokens\":[{\"id\":0,\"content\":\"<pad>\",\"special\":true},{\"id\":1,"    \
+    "\"content\":\"</s>\",\"special\":true},{\"id\":2,\"content\":\"<unk>\",\"special\":true}],"             \
+    "\"normalizer\":null,\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\xE2\x96\x81\","        \
+    "\"prepend_scheme\":\"always\",\"split\":true},\"post_processor\":{\"type\":\"TemplateProcessing\","     \
+    "\"single\":[{\"Sequence\":{\"id\":\"A\",\"type_id\":0}},{\"SpecialToken\":{\"id\":\"</"                 \
+    "s>\",\"type_id\":0}}],"                                                                                 \
+    "\"pair\":[{\"Sequence\":{\"id\":\"A\",\"type_id\":0}},{\"SpecialToken\":{\"id\":\"</"                   \
+    "s>\",\"type_id\":0}}],"                                                                                 \
+    "\"special_tokens\":{\"</s>\":{\"id\":\"</s>\",\"ids\":[1],\"tokens\":[\"</s>\"]}}},"                    \
+    "\"decoder\":{\"type\":\"Metaspace\",\"replacement\":\"\xE2\x96\x81\",\"prepend_scheme\":\"always\","    \
+    "\"split\":true},\"model\":{\"type\":\"Unigram\",\"unk_id\":2,\"vocab\":[[\"<pad>\",0],[\"</s>\",0],"    \
+    "[\"<unk>\",0],[\"\xE2\x96\x81\",-2],[\"a\",-3],[\"b\",-3],[\"c\",-3],[\"d\",-3],[\"e\",-3]]}}"
+
 #endif

@@ -85,6 +85,10 @@ ck "$PY -c 'import json; b, a = json.load(open(\"before.json\")), json.load(open
     assert b[\"exact_match\"] <= 5 and a[\"exact_match\"] >= 60 and a[\"rougeL\"] > b[\"rougeL\"] + 0.5, (b, a)'" \
    "the trained model reverses far better than the untrained one"
 ck "[ \"\$(jget after.json n_generated)\" = 100 ] && [ \$(wc -l < preds.jsonl) = 100 ]" "100 generations, 100 lines"
+# beam search (HF generate(num_beams=3)) scores too, on the same references
+"$FT" eval --model out --data test.jsonl --json --num-beams 3 --predictions beam.jsonl > beam.json
+ck "[ \"\$(jget beam.json n_generated)\" = 100 ] && $PY -c 'import json; assert json.load(open(\"beam.json\"))[\"exact_match\"] >= 60'" \
+   "beam search evaluation"
 # eval runs the trainer's evaluation: the test loss training printed
 ck "[ \"\$(grep -o 'test: loss [0-9.]*' full.log | cut -d' ' -f3)\" = \"\$($PY -c 'import json; print(\"%.4f\" % json.load(open(\"after.json\"))[\"loss\"])')\" ]" \
    "eval's loss equals the training run's test loss"
@@ -104,6 +108,14 @@ drop="dropout.resid=0.1 dropout.embd=0.1 dropout.attn=0.1 train.max_steps=40 eva
 "$FT" train r.yaml $drop output_dir=out-res resume=out-d/checkpoints/step-00000020 > res.log 2>&1 || { cat res.log; fail=1; }
 ck "grep -q 'resuming from out-d/checkpoints/step-00000020' res.log" "no resume line"
 ck "cmp -s out-d/model.safetensors out-res/model.safetensors" "resumed seq2seq run differs from the straight one"
+
+# gradient accumulation: 2 micro-batches of 8 take the step of one batch of 16 (the mean over every target
+# token of the step, whatever each micro-batch holds): the same losses and the same weights up to rounding
+acc="train.max_steps=4 eval.every=0 eval.generate=false checkpoint.every=0 optim.schedule=constant optim.warmup_steps=0"
+"$FT" train r.yaml $acc output_dir=out-b16 > b16.log 2>&1 || { cat b16.log; fail=1; }
+"$FT" train r.yaml $acc output_dir=out-b8 train.batch_size=8 train.grad_accum=2 > b8.log 2>&1 || { cat b8.log; fail=1; }
+ck "$PY -c 'import json; f = lambda d: [json.loads(l)[\"eval/loss\"] for l in open(d + \"/metrics.jsonl\") if \"eval/loss\" in l]; a, b = f(\"out-b16\"), f(\"out-b8\"); assert len(a) == 2 and abs(a[1] - b[1]) < 1e-5 * a[1] and a[1] < a[0], (a, b)'" \
+   "16 x 1 and 8 x 2 end at the same validation loss"
 
 # the PEFT methods of T5 (PEFT's SEQ_2_SEQ_LM adapters), each evaluated from its output directory
 for m in lora ia3 prompt adapter; do
@@ -139,6 +151,12 @@ ck "grep -q \"^train: .* \$(cat long.txt) truncated to 6; 1 rows skipped (empty 
    "targets cut to 6 and the empty target counted ($(cat long.txt) expected: $(grep '^train:' f.log))"
 ck "[ \"\$(jget out-f/ftune_train.json source_field)\" = src ] && [ \"\$(jget out-f/ftune_train.json prefix)\" = 'reverse: ' ]" \
    "ftune_train.json: source_field, prefix"
+
+# CSV: the same fields as columns
+"$PY" -c 'import csv, json, sys; w = csv.writer(open("pairs.csv", "w", newline="")); w.writerow(["target", "source"]); [w.writerow([r["target"], r["source"]]) for r in map(json.loads, list(open("train.jsonl"))[:40])]'
+"$FT" train r.yaml data.train=pairs.csv data.test=null output_dir=out-csv train.max_steps=2 eval.every=0 \
+    checkpoint.every=0 eval.generate=false > csv.log 2>&1 || { cat csv.log; fail=1; }
+ck "grep -q '^train: 32 rows -> 32 examples' csv.log" "CSV pairs read ($(grep '^train:' csv.log))"
 
 printf '{"source": "ab", "target": "ba"}\n{"source": "cd", "target": "dc"}\n{"source": "ef"}\n' > bad.jsonl
 expect_fail "bad.jsonl:3: missing field 'target'" "$FT" train r.yaml data.train=bad.jsonl data.test=null output_dir=out-x

@@ -518,11 +518,107 @@ FT_TEST(train_step_by_step_and_use) {
     FT_CHECK(system(cmd) == 0);
 }
 
+/* A metric of that name in m[0..n), or NaN. */
+static double metric(const ftune_metric *m, size_t n, const char *name) {
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(m[i].name, name))
+            return m[i].value;
+    return NAN;
+}
+
+static void on_eval_s2s(void *user, int64_t step, const ftune_metric *m, size_t n) {
+    (void)step;
+    double *v = user;
+    v[0] = metric(m, n, "rougeL");
+    v[1] = metric(m, n, "bleu");
+    v[2] = metric(m, n, "exact_match");
+}
+
+/* task seq2seq through the API: a tiny T5 trained by ftune_trainer_run on string reversal; its evaluations
+ * report the generated text's scores, ftune_model_evaluate agrees with the trainer's test split, and
+ * ftune_generate writes from a source (encoded as training did). */
+FT_TEST(train_seq2seq) {
+    const char *ftb = getenv("FT_BIN");
+    if (!ftb) {
+        fprintf(stderr, "  (FT_BIN not set: skipped)\n");
+        return;
+    }
+    snprintf(W, sizeof W, "/tmp/ft_test_api_s2s.%d", (int)getpid());
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/tok", W);
+    FT_CHECK(system(cmd) == 0);
+    char path[400];
+    snprintf(path, sizeof path, "%s/tok/tokenizer.json", W);
+    FILE *f = fopen(path, "w");
+    FT_CHECK(f && fputs(FT_TEST_T5_CHAR_TOKENIZER, f) >= 0 && fclose(f) == 0);
+    FT_CHECK(sh("echo '{\"eos_token\": \"</s>\", \"pad_token\": \"<pad>\"}' > tok/tokenizer_config.json && "
+                "for i in $(seq 30); do echo '{\"source\": \"ab cd\", \"target\": \"dc ba\"}'; "
+                "echo '{\"source\": \"bad\", \"target\": \"dab\"}'; echo '{\"source\": \"e ca\", \"target\": "
+                "\"ac e\"}'; done > s2s.jsonl && head -6 s2s.jsonl > s2s_test.jsonl") == 0);
+    FT_CHECK(
+        sh("echo '{\"vocab_size\": 16, \"d_model\": 32, \"d_kv\": 8, \"d_ff\": 48, \"num_layers\": 1, "
+           "\"num_heads\": 4, \"relative_attention_num_buckets\": 8, \"relative_attention_max_distance\": "
+           "16, \"dropout_rate\": 0}' > t5.json") == 0);
+    snprintf(cmd, sizeof cmd, "%s init --arch t5 --config t5.json --out base --seed 2 > /dev/null", ftb);
+    FT_CHECK(sh(cmd) == 0);
+    char over[4][400];
+    snprintf(over[0], sizeof over[0], "model=%s/base", W);
+    snprintf(over[1], sizeof over[1], "tokenizer=%s/tok", W);
+    snprintf(over[2], sizeof over[2], "data.train=%s/s2s.jsonl", W);
+    snprintf(over[3], sizeof over[3], "output_dir=%s/out", W);
+    const char *ov[] = {over[0], over[1], over[2], over[3]};
+    const char *recipe =
+        "task: seq2seq\ndata: {max_source_length: 12, max_target_length: 12, val_ratio: 0.1, "
+        "test_ratio: 0.1}\ntrain: {max_steps: 60, batch_size: 8}\noptim: {lr: 1e-2}\n"
+        "eval: {every: 30, generate_limit: 4}\nreport: {tensorboard: false, html: false}\n";
+    ftune_ctx *c;
+    FT_CHECK(ftune_ctx_new(&c) == FT_OK);
+    FT_CHECK(ftune_ctx_set_threads(c, 1) == FT_OK);
+    ftune_trainer *t = NULL;
+    double v[3] = {NAN, NAN, NAN};
+    FT_CHECKF(ftune_trainer_new(c, NULL, recipe, ov, 4, &t) == FT_OK, "%s", ftune_last_error(c));
+    FT_CHECK(ftune_trainer_set_callbacks(t, NULL, NULL, on_eval_s2s, v) == FT_OK);
+    FT_CHECKF(ftune_trainer_run(t) == FT_OK, "%s", ftune_last_error(c));
+    FT_CHECKF(v[0] >= 0 && v[0] <= 1 && v[1] >= 0 && v[2] >= 0, "rougeL %g bleu %g em %g", v[0], v[1], v[2]);
+    ftune_metric *tm = NULL;
+    size_t ntm = 0;
+    FT_CHECKF(ftune_trainer_evaluate(t, "test", &tm, &ntm) == FT_OK, "%s", ftune_last_error(c));
+    FT_CHECK(!isnan(metric(tm, ntm, "rouge1")) && !isnan(metric(tm, ntm, "f1")) &&
+             !isnan(metric(tm, ntm, "loss")));
+    ftune_free(tm);
+    ftune_trainer_free(t);
+
+    /* the saved model: evaluation on a file and generation from a source */
+    ftune_model *m = NULL;
+    char out[320], test_file[320];
+    snprintf(out, sizeof out, "%s/out", W);
+    snprintf(test_file, sizeof test_file, "%s/s2s_test.jsonl", W);
+    FT_CHECKF(ftune_model_load(c, out, NULL, &m) == FT_OK, "%s", ftune_last_error(c));
+    if (m) {
+        ftune_metric *em = NULL;
+        size_t nem = 0, nex = 0;
+        FT_CHECKF(ftune_model_evaluate(m, test_file, 0, &em, &nem, &nex) == FT_OK, "%s", ftune_last_error(c));
+        FT_CHECK(nex == 6 && !isnan(metric(em, nem, "rougeL")) && !isnan(metric(em, nem, "bleu")));
+        ftune_free(em);
+        char *txt = NULL;
+        const char *fin = NULL;
+        FT_CHECKF(ftune_generate(m, "ab cd", NULL, NULL, NULL, &txt, NULL, NULL, &fin) == FT_OK, "%s",
+                  ftune_last_error(c));
+        FT_CHECK(txt && fin);
+        ftune_free(txt);
+        ftune_model_free(m);
+    }
+    ftune_ctx_free(c);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", W);
+    FT_CHECK(system(cmd) == 0);
+}
+
 int main(void) {
     FT_RUN(version_and_abi);
     FT_RUN(null_arguments);
     FT_RUN(errors_per_context);
     FT_RUN(recipe_errors);
     FT_RUN(train_step_by_step_and_use);
+    FT_RUN(train_seq2seq);
     FT_DONE();
 }

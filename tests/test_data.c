@@ -905,25 +905,12 @@ FT_TEST(mail_subject_pairs) {
     }
 }
 
-/* A character-level Unigram tokenizer in T5's layout: <pad> </s> <unk>, then the word marker and a..e. */
+/* The character-level T5-layout tokenizer of ft_test.h, loaded. */
 static ft_tokenizer *t5_char_tok(void) {
-    const char *j =
-        "{\"version\":\"1.0\",\"added_tokens\":[{\"id\":0,\"content\":\"<pad>\",\"special\":true},{\"id\":1,"
-        "\"content\":\"</s>\",\"special\":true},{\"id\":2,\"content\":\"<unk>\",\"special\":true}],"
-        "\"normalizer\":null,\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\xE2\x96\x81\","
-        "\"prepend_scheme\":\"always\",\"split\":true},\"post_processor\":{\"type\":\"TemplateProcessing\","
-        "\"single\":[{\"Sequence\":{\"id\":\"A\",\"type_id\":0}},{\"SpecialToken\":{\"id\":\"</"
-        "s>\",\"type_id\":0}}],"
-        "\"pair\":[{\"Sequence\":{\"id\":\"A\",\"type_id\":0}},{\"SpecialToken\":{\"id\":\"</"
-        "s>\",\"type_id\":0}}],"
-        "\"special_tokens\":{\"</s>\":{\"id\":\"</s>\",\"ids\":[1],\"tokens\":[\"</s>\"]}}},"
-        "\"decoder\":{\"type\":\"Metaspace\",\"replacement\":\"\xE2\x96\x81\",\"prepend_scheme\":\"always\","
-        "\"split\":true},\"model\":{\"type\":\"Unigram\",\"unk_id\":2,\"vocab\":[[\"<pad>\",0],[\"</s>\",0],"
-        "[\"<unk>\",0],[\"\xE2\x96\x81\",-2],[\"a\",-3],[\"b\",-3],[\"c\",-3],[\"d\",-3],[\"e\",-3]]}}";
     char dir[600];
     snprintf(dir, sizeof dir, "%s/t5tok", tmpdir);
     ft_mkdir_p(dir);
-    write_tmp("t5tok/tokenizer.json", j);
+    write_tmp("t5tok/tokenizer.json", FT_TEST_T5_CHAR_TOKENIZER);
     ft_tokenizer *tok = NULL;
     FT_CHECK_OK(ft_tok_load(dir, &tok));
     return tok;
@@ -989,6 +976,11 @@ FT_TEST(build_seq2seq) {
     c.max_target_len = 1;
     FT_CHECK_FAILS(ft_data_build(&c, FT_TASK_SEQ2SEQ, tok, &tr, NULL, NULL, NULL), FT_ERR_CONFIG,
                    "data.max_target_length");
+    ft_tok_free(tok);
+    c.max_target_len = 4; /* a WordPiece vocabulary without an end-of-sequence token */
+    FT_CHECK_OK(ft_tok_load(write_tmp("vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\nab\n"), &tok));
+    FT_CHECK_FAILS(ft_data_build(&c, FT_TASK_SEQ2SEQ, tok, &tr, NULL, NULL, NULL), FT_ERR_CONFIG,
+                   "no end-of-sequence token");
     ft_tok_free(tok);
 }
 

@@ -362,3 +362,41 @@ def test_image_classification(work, tmp_path):
     assert ev["accuracy"] == pytest.approx(cli["accuracy"], abs=1e-12)
     with pytest.raises(ftune.Error, match="not an image classifier"):
         ftune.Model(work / "base").classify_image(tmp_path / "d0.png")
+
+
+def test_seq2seq(tmp_path):
+    """task seq2seq through ftune.train: a tiny T5 (character tokenizer in T5's layout) on string reversal;
+    Model.evaluate gives the command's loss and generated-text scores, Model.generate its text."""
+    sp = ["<pad>", "</s>", "<unk>"]
+    ms = {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": True}
+    part = [{"Sequence": {"id": "A", "type_id": 0}}, {"SpecialToken": {"id": "</s>", "type_id": 0}}]
+    (tmp_path / "tok").mkdir()
+    (tmp_path / "tok" / "tokenizer.json").write_text(json.dumps({
+        "version": "1.0", "normalizer": None, "pre_tokenizer": ms, "decoder": ms,
+        "added_tokens": [{"id": i, "content": t, "special": True} for i, t in enumerate(sp)],
+        "post_processor": {"type": "TemplateProcessing", "single": part, "pair": part + part,
+                           "special_tokens": {"</s>": {"id": "</s>", "ids": [1], "tokens": ["</s>"]}}},
+        "model": {"type": "Unigram", "unk_id": 2,
+                  "vocab": [[t, 0.0] for t in sp] + [["\u2581", -2.0]] + [[c, -3.0] for c in "abcdef"]}}))
+    rnd = random.Random(4)
+    with open(tmp_path / "rev.jsonl", "w") as f:
+        for _ in range(300):
+            s = "".join(rnd.choice("abcdef") for _ in range(rnd.randint(2, 5)))
+            f.write(json.dumps({"source": s, "target": s[::-1]}) + "\n")
+    (tmp_path / "t5.json").write_text('{"vocab_size": 16, "d_model": 32, "d_kv": 8, "d_ff": 64, "num_layers": 2, '
+                                      '"num_heads": 4, "relative_attention_num_buckets": 8, "dropout_rate": 0}')
+    sh("init", "--arch", "t5", "--config", str(tmp_path / "t5.json"), "--out", str(tmp_path / "t5"), "--seed", "2")
+    evals = []
+    ftune.train(yaml="task: seq2seq\ndata: {max_source_length: 8, max_target_length: 8}\n"
+                     "train: {max_steps: 40, batch_size: 16}\noptim: {lr: 1e-2}\neval: {every: 20, generate_limit: 8}\n"
+                     "report: {tensorboard: false, html: false}\n",
+                on_eval=lambda s, m: evals.append(m), model=str(tmp_path / "t5"), tokenizer=str(tmp_path / "tok"),
+                data__train=str(tmp_path / "rev.jsonl"), output_dir=str(tmp_path / "out"))
+    assert len(evals) == 3 and all("rougeL" in e and "bleu" in e and "exact_match" in e for e in evals)
+    m = ftune.Model(tmp_path / "out")
+    ev = m.evaluate(tmp_path / "rev.jsonl", batch_size=32)
+    cli = json.loads(sh("eval", "--model", str(tmp_path / "out"), "--data", str(tmp_path / "rev.jsonl"), "--json"))
+    assert ev["n_examples"] == cli["n_examples"] == 300
+    for k in ("loss", "rouge1", "rouge2", "rougeL", "rougeLsum", "bleu", "exact_match", "f1"):
+        assert ev[k] == pytest.approx(cli[k], rel=1e-6, abs=1e-9), k
+    assert m.generate("abcd") == sh("generate", "--model", str(tmp_path / "out"), "--prompt", "abcd").rstrip("\n")

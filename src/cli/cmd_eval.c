@@ -40,11 +40,11 @@ static const char *EVAL_USAGE =
     "options:\n"
     "  --adapter DIR     a PEFT adapter to load onto --model\n"
     "  --task TASK       causal_lm | instruction | classification | regression | question_answering |\n"
-    "                    token_classification | masked_lm (overrides ftune_train.json; required for a\n"
-    "                    model `ftune train` did not write)\n"
+    "                    token_classification | masked_lm | seq2seq (overrides ftune_train.json;\n"
+    "                    required for a model `ftune train` did not write)\n"
     "  --json            print one JSON object, the metrics at top level\n"
     "  --batch-size N    examples per forward pass (8)\n"
-    "  --seq-len N       truncation length (default: the training seq_len)\n"
+    "  --seq-len N       truncation length (default: the training seq_len; seq2seq: the source's)\n"
     "  --pack            causal LM: join the documents (each ending with EOS) and cut them into seq-len\n"
     "                    blocks, as training with data.pack does, so every token is scored (perplexity of\n"
     "                    a whole held-out text); --no-pack: each document alone, truncated. Default: what\n"
@@ -52,6 +52,7 @@ static const char *EVAL_USAGE =
     "  --threads N       OpenMP threads (0 = all cores)\n"
     "  --max-new-tokens N  seq2seq: generated tokens at most (default: eval.max_new_tokens of the run, else\n"
     "                    its data.max_target_length)\n"
+    "  --num-beams N     seq2seq: beam search of width N (default: the run's eval.num_beams, else greedy)\n"
     "  --no-generate     seq2seq: the loss only\n"
     "  --predictions F   seq2seq: write each example's {\"prediction\", \"reference\"} as a JSON line to F\n"
     "                    (the reference is the target as the model saw it: tokenized, cut, decoded)\n"
@@ -120,7 +121,7 @@ static void print_cls_table(const ft_metric_cls *c, char *const *names) {
 
 int ft_cmd_eval(int argc, char **argv) {
     const char *model = NULL, *adapter = NULL, *data = NULL, *task = NULL, *split = "test", *preds = NULL;
-    long bs = 8, seq = 0, threads = 0, max_new = 0;
+    long bs = 8, seq = 0, threads = 0, max_new = 0, beams = 0;
     bool json = false, pack = false, no_pack = false, no_gen = false, help;
     ft_opt opts[] = {{"pack", FT_OPT_FLAG, &pack},          {"no-pack", FT_OPT_FLAG, &no_pack},
                      {"model", FT_OPT_STR, &model},         {"adapter", FT_OPT_STR, &adapter},
@@ -128,7 +129,8 @@ int ft_cmd_eval(int argc, char **argv) {
                      {"json", FT_OPT_FLAG, &json},          {"batch-size", FT_OPT_INT, &bs},
                      {"seq-len", FT_OPT_INT, &seq},         {"threads", FT_OPT_INT, &threads},
                      {"split", FT_OPT_STR, &split},         {"max-new-tokens", FT_OPT_INT, &max_new},
-                     {"no-generate", FT_OPT_FLAG, &no_gen}, {"predictions", FT_OPT_STR, &preds}};
+                     {"no-generate", FT_OPT_FLAG, &no_gen}, {"predictions", FT_OPT_STR, &preds},
+                     {"num-beams", FT_OPT_INT, &beams}};
     int rc = ft_cli_parse("eval", argc, argv, opts, sizeof opts / sizeof *opts, EVAL_USAGE, NULL, 0, NULL, &help);
     if (rc || help)
         return rc;
@@ -136,7 +138,7 @@ int ft_cmd_eval(int argc, char **argv) {
         fprintf(stderr, "ftune eval: --model and --data are required (see ftune eval --help)\n");
         return 2;
     }
-    if (bs <= 0 || seq < 0 || (seq > 0 && seq < 2) || threads < 0 || max_new < 0) {
+    if (bs <= 0 || seq < 0 || (seq > 0 && seq < 2) || threads < 0 || max_new < 0 || beams < 0) {
         fprintf(
             stderr,
             "ftune eval: --batch-size must be > 0, --seq-len >= 2, --threads >= 0, --max-new-tokens >= 0\n");
@@ -152,10 +154,14 @@ int ft_cmd_eval(int argc, char **argv) {
         ft_trained_free(&t);
         return 2;
     }
-    if (seq > 0)
-        t.seq_len = t.data.max_len = (int)seq;
+    if (seq > 0) { /* seq2seq: the source length; the arena's T still covers the longer side */
+        t.data.max_len = (int)seq;
+        t.seq_len = (int)seq > t.data.max_target_len ? (int)seq : t.data.max_target_len;
+    }
     if (max_new > 0)
         t.s2s.gen.max_new_tokens = (int)max_new;
+    if (beams > 0)
+        t.s2s.gen.num_beams = (int)beams;
     if (no_gen)
         t.s2s_generate = false;
     FILE *pf = NULL;

@@ -10,6 +10,7 @@
 #include "cli/trained.h"
 #include "eval/generate.h"
 #include "eval/metrics.h"
+#include "eval/seq2seq.h"
 #include "peft/peft.h"
 
 static const char *GEN_USAGE =
@@ -87,32 +88,17 @@ static void refs_free(refs_t *r) {
 }
 
 static ft_status print_gen_metrics(const refs_t *r, bool json) {
-    size_t *off = malloc((r->n + 1) * sizeof *off);
-    if (!off)
-        return ft_fail(FT_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i <= r->n; i++)
-        off[i] = i;
-    ft_bleu_opts bo;
-    ft_bleu_opts_default(&bo);
-    ft_bleu_score b = {0};
-    ft_rouge_score rg = {0};
-    ft_squad_score sq = {0};
-    const char *const *h = (const char *const *)r->hyp, *const *f = (const char *const *)r->ref;
-    ft_status s = ft_metric_bleu(h, r->n, f, off, &bo, &b);
-    if (s == FT_OK)
-        s = ft_metric_rouge(h, r->n, f, off, false, &rg);
-    if (s == FT_OK)
-        s = ft_metric_squad(h, r->n, f, off, &sq);
-    free(off);
-    FT_TRY(s);
+    ft_s2s_score g; /* the scores of task seq2seq's evaluation (eval/seq2seq.h) */
+    FT_TRY(ft_s2s_score_texts((const char *const *)r->hyp, (const char *const *)r->ref, r->n, &g));
     if (json)
         printf("{\"n_examples\":%zu,\"bleu\":%.17g,\"rouge1\":%.17g,\"rouge2\":%.17g,\"rougeL\":%.17g,"
                "\"rougeLsum\":%.17g,\"exact_match\":%.17g,\"f1\":%.17g}\n",
-               r->n, b.bleu, rg.rouge1, rg.rouge2, rg.rougeL, rg.rougeLsum, sq.exact_match, sq.f1);
+               r->n, g.bleu, g.rouge1, g.rouge2, g.rougeL, g.rougeLsum, g.exact_match, g.f1);
     else
-        printf("examples     %zu\nbleu         %.2f\nrouge1       %.4f\nrouge2       %.4f\nrougeL       %.4f\n"
-               "rougeLsum    %.4f\nexact_match  %.2f\nf1           %.2f\n",
-               r->n, b.bleu, rg.rouge1, rg.rouge2, rg.rougeL, rg.rougeLsum, sq.exact_match, sq.f1);
+        printf(
+            "examples     %zu\nbleu         %.2f\nrouge1       %.4f\nrouge2       %.4f\nrougeL       %.4f\n"
+            "rougeLsum    %.4f\nexact_match  %.2f\nf1           %.2f\n",
+            r->n, g.bleu, g.rouge1, g.rouge2, g.rougeL, g.rougeLsum, g.exact_match, g.f1);
     return FT_OK;
 }
 

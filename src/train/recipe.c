@@ -461,6 +461,8 @@ ft_status ft_recipe_validate(const ft_recipe *r) {
             r->eval_generate_limit >= 0,
         "recipe: data.max_source_length, data.max_target_length, eval.max_new_tokens and eval.generate_limit "
         "must be >= 0");
+    NEED(r->eval_num_beams >= 1 && r->eval_no_repeat_ngram_size >= 0,
+         "recipe: eval.num_beams must be >= 1 and eval.no_repeat_ngram_size >= 0");
     NEED(
         r->data_max_source_length != 1 && r->data_max_target_length != 1,
         "recipe: data.max_source_length and data.max_target_length must be at least 2 (a token and the eos)");

@@ -209,6 +209,12 @@
       "rouge2, rougeL, rougeLsum, bleu, exact_match, f1) besides the loss")                                  \
     X(eval_max_new_tokens, "eval.max_new_tokens", INT, "0", NULL,                                            \
       "seq2seq: generated tokens at most, eos included (0 = data.max_target_length)")                        \
+    X(eval_num_beams, "eval.num_beams", INT, "1", NULL,                                                      \
+      "seq2seq: beam search width of the evaluation's generation (1 = greedy; HF generate(num_beams))")      \
+    X(eval_length_penalty, "eval.length_penalty", FLOAT, "1", NULL,                                          \
+      "seq2seq, beam search: a hypothesis scores sum log-probs / length^length_penalty")                     \
+    X(eval_no_repeat_ngram_size, "eval.no_repeat_ngram_size", INT, "0", NULL,                                \
+      "seq2seq: no n-gram of this size twice in a generated text (0 = off)")                                 \
     X(eval_generate_limit, "eval.generate_limit", INT, "0", NULL,                                            \
       "seq2seq: generate for the first N examples of the set only (0 = all; the loss uses all)")             \
     X(eval_mode, "eval.mode", ENUM, "auto", "auto|min|max",                                                  \

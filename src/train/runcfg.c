@@ -199,6 +199,9 @@ void ft_runcfg_s2s_eval(const ft_recipe *r, ft_tokenizer *tok, ft_s2s_eval *e) {
     e->tok = tok;
     ft_gen_cfg_default(&e->gen); /* greedy, stops at the eos */
     e->gen.max_new_tokens = (int)(r->eval_max_new_tokens > 0 ? r->eval_max_new_tokens : tgt);
+    e->gen.num_beams = (int)r->eval_num_beams; /* > 1: beam search (eval/beam.c) */
+    e->gen.length_penalty = (float)r->eval_length_penalty;
+    e->gen.no_repeat_ngram_size = (int)r->eval_no_repeat_ngram_size;
     e->limit = r->eval_generate_limit > 0 ? (size_t)r->eval_generate_limit : 0;
 }
 

@@ -21,8 +21,8 @@ const char *ft_runcfg_task_name(ft_task task);
 void ft_runcfg_data(const ft_recipe *r, ft_data_cfg *c);
 /* task seq2seq: the source and target lengths (data.max_source_length / max_target_length, 0 =
  * train.seq_len), the data fields and lengths of c (source -> text_field, target -> response_field, prefix),
- * and the evaluation's generation settings (greedy, eval.max_new_tokens, eval.generate_limit; tok borrowed).
- */
+ * and the evaluation's generation settings (greedy or eval.num_beams, eval.length_penalty,
+ * eval.no_repeat_ngram_size, eval.max_new_tokens, eval.generate_limit; tok borrowed). */
 void ft_runcfg_s2s_lengths(const ft_recipe *r, int *src, int *tgt);
 void ft_runcfg_data_s2s(const ft_recipe *r, ft_data_cfg *c);
 void ft_runcfg_s2s_eval(const ft_recipe *r, ft_tokenizer *tok, ft_s2s_eval *e);
