@@ -93,7 +93,7 @@ static void log_softmax(float *scores, const float *logits, int V) {
     double sum = 0.0;
     for (int i = 0; i < V; i++)
         sum += exp((double)(logits[i] - mx));
-    const float lse = (float)log(sum);
+    const float lse = sum > 0.0 ? (float)log(sum) : 0.0f; /* sum >= 1 (the max term) whenever V >= 1 */
     for (int i = 0; i < V; i++)
         scores[i] = (logits[i] - mx) - lse;
 }
