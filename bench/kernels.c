@@ -27,21 +27,7 @@ static float *falloc(int64_t n, uint64_t stream, float sd) {
         p[i] = sd * (ft_rng_uniform(3, stream, (uint64_t)i) - 0.5f);
     return p;
 }
-#define TIME(label, flops, reps, body)                                                                            \
-    do {                                                                                                          \
-        double ts_[64];                                                                                           \
-        body;                                                                                                     \
-        for (int r_ = 0; r_ < (reps); r_++) {                                                                     \
-            double t0_ = ft_now();                                                                                \
-            body;                                                                                                 \
-            ts_[r_] = ft_now() - t0_;                                                                             \
-        }                                                                                                         \
-        qsort(ts_, (size_t)(reps), sizeof *ts_, cmp_d);                                                           \
-        double med_ = ts_[(reps) / 2];                                                                            \
-        printf("  %-44s %9.2f ms %8.1f GFLOP/s\n", label, med_ * 1e3, (flops) / med_ / 1e9);                     \
-    } while (0)
-
-/* TIME, keeping the median (seconds) in var. */
+/* Time body reps times after one warm-up run; var gets the median (seconds), printed with its rate. */
 #define TIMED(var, label, flops, reps, body)                                                                      \
     do {                                                                                                          \
         double ts_[64];                                                                                           \
@@ -54,6 +40,12 @@ static float *falloc(int64_t n, uint64_t stream, float sd) {
         qsort(ts_, (size_t)(reps), sizeof *ts_, cmp_d);                                                           \
         (var) = ts_[(reps) / 2];                                                                                  \
         printf("  %-44s %9.2f ms %8.1f GFLOP/s\n", label, (var) * 1e3, (flops) / (var) / 1e9);                  \
+    } while (0)
+/* The median of reps timed runs after one warm-up, printed with its rate. */
+#define TIME(label, flops, reps, body)                                                                            \
+    do {                                                                                                          \
+        double med_;                                                                                              \
+        TIMED(med_, label, flops, reps, body);                                                                    \
     } while (0)
 
 /* The bias pass of ft_linear_forward. */
