@@ -297,6 +297,16 @@ FT_TEST(train_step_by_step_and_use) {
                       strstr(ftune_last_error(c), "offsets 7"),
                   "%s", ftune_last_error(c));
         ftune_encoding_free(&e);
+        eo.offsets = FTUNE_OFFSETS_BYTES; /* an empty text: no tokens, no arrays read (UBSan in CI) */
+        FT_CHECK(ftune_encode(tok, "", 0, NULL, 0, &eo, &e) == FT_OK && e.n == 0);
+        ftune_encoding_free(&e);
+        int32_t *eids = NULL;
+        size_t *eoffs = NULL, en = 1;
+        FT_CHECK(ftune_tokenize(tok, "", 0, 0, &eids, &eoffs, &en) == FT_OK && en == 0);
+        ftune_free(eids), ftune_free(eoffs);
+        uint8_t *emask = NULL;
+        FT_CHECK(ftune_chat_encode(tok, "alpaca", NULL, NULL, 0, 0, &eids, &emask, &en) == FT_OK && en == 0);
+        ftune_free(eids), ftune_free(emask);
         char *dtext = NULL;
         size_t dlen = 0;
         const int32_t two[] = {4, 5};

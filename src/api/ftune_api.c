@@ -472,7 +472,8 @@ ftune_status ftune_tokenize(ftune_tokenizer *t, const char *text, size_t len, in
             s = ft_fail(FT_ERR_NOMEM, "out of memory");
     }
     if (s == FT_OK) {
-        memcpy(a, r.ids, r.n * sizeof *a);
+        if (r.n) /* an empty text: no ids (r.ids may be NULL) */
+            memcpy(a, r.ids, r.n * sizeof *a);
         for (size_t i = 0; o && i < r.n; i++) {
             o[2 * i] = r.offsets[i].start;
             o[2 * i + 1] = r.offsets[i].end;
@@ -558,8 +559,10 @@ ftune_status ftune_encode(ftune_tokenizer *t, const char *text, size_t len, cons
     }
     if (s == FT_OK) {
         out->n = r.n;
-        memcpy(out->ids, r.ids, r.n * sizeof *r.ids);
-        memcpy(out->type_ids, r.type_ids, r.n * sizeof *r.type_ids);
+        if (r.n) { /* an empty text has no arrays to copy */
+            memcpy(out->ids, r.ids, r.n * sizeof *r.ids);
+            memcpy(out->type_ids, r.type_ids, r.n * sizeof *r.type_ids);
+        }
         for (size_t i = 0; offs && i < r.n; i++) {
             out->offsets[2 * i] = r.offsets[i].start;
             out->offsets[2 * i + 1] = r.offsets[i].end;
@@ -657,7 +660,8 @@ ftune_status ftune_chat_encode(ftune_tokenizer *t, const char *format, const cha
             s = ft_fail(FT_ERR_NOMEM, "ftune_chat_encode: out of memory");
     }
     if (s == FT_OK) {
-        memcpy(a, r.ids, r.n * sizeof *a);
+        if (r.n) /* an empty text: no ids (r.ids may be NULL) */
+            memcpy(a, r.ids, r.n * sizeof *a);
         for (size_t i = 0; k && i < r.n; i++)
             k[i] = r.mask ? r.mask[i] : 0;
         *ids = a;
