@@ -459,35 +459,21 @@ ftune_status ftune_tokenize(ftune_tokenizer *t, const char *text, size_t len, in
     *n = 0;
     if (offsets)
         *offsets = NULL;
-    ft_tok_ids r = {0};
-    ft_status s = offsets
-                      ? ft_tok_encode_offsets(t->tok, text, len, add_special != 0, FT_TOK_OFFSETS_BYTES, &r)
-                      : ft_tok_encode(t->tok, text, len, add_special != 0, &r);
-    int32_t *a = NULL;
-    size_t *o = NULL;
+    /* ftune_encode's ids and byte offsets, handed over; the type ids (all 0 for one text) are dropped */
+    ftune_encode_opts o;
+    ftune_encode_opts_init(&o);
+    o.add_special = add_special;
+    o.offsets = offsets ? FTUNE_OFFSETS_BYTES : FTUNE_OFFSETS_NONE;
+    ftune_encoding e;
+    ftune_status s = ftune_encode(t, text, len, NULL, 0, &o, &e);
     if (s == FT_OK) {
-        a = malloc((r.n ? r.n : 1) * sizeof *a);
-        o = offsets ? malloc((r.n ? 2 * r.n : 1) * sizeof *o) : NULL;
-        if (!a || (offsets && !o))
-            s = ft_fail(FT_ERR_NOMEM, "out of memory");
-    }
-    if (s == FT_OK) {
-        if (r.n) /* an empty text: no ids (r.ids may be NULL) */
-            memcpy(a, r.ids, r.n * sizeof *a);
-        for (size_t i = 0; o && i < r.n; i++) {
-            o[2 * i] = r.offsets[i].start;
-            o[2 * i + 1] = r.offsets[i].end;
-        }
-        *ids = a;
-        *n = r.n;
+        *ids = e.ids;
+        *n = e.n;
         if (offsets)
-            *offsets = o;
-    } else {
-        free(a);
-        free(o);
+            *offsets = e.offsets;
+        free(e.type_ids);
     }
-    ft_tok_ids_free(&r);
-    return api_end(t->ctx, s);
+    return s;
 }
 
 ftune_status ftune_detokenize(ftune_tokenizer *t, const int32_t *ids, size_t n, int skip_special,
