@@ -1024,14 +1024,8 @@ ftune_status ftune_trainer_new(ftune_ctx *ctx, const char *recipe_path, const ch
     for (size_t i = 0; s == FT_OK && i < n_overrides; i++)
         s = overrides[i] ? ft_recipe_override(&t->r, overrides[i])
                          : ft_fail(FT_ERR_ARG, "ftune_trainer_new: override %zu is NULL", i);
-    if (s == FT_OK) { /* data.train may come later, as a dataset (ftune_trainer_set_data); prepare checks */
-        const bool later = !t->r.data_train;
-        if (later)
-            t->r.data_train = (char *)"(ftune_trainer_set_data)";
-        s = ft_recipe_validate(&t->r);
-        if (later)
-            t->r.data_train = NULL;
-    }
+    if (s == FT_OK) /* data.train may come later, as a dataset (ftune_trainer_set_data); prepare checks */
+        s = ft_recipe_validate_keys(&t->r);
     if (s != FT_OK) {
         ft_recipe_free(&t->r);
         free(t);

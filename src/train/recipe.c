@@ -421,6 +421,12 @@ ft_status ft_recipe_validate(const ft_recipe *r) {
     NEED(r->model, "recipe: 'model' is required (a model directory)");
     NEED(r->output_dir, "recipe: 'output_dir' is required");
     NEED(r->data_train, "recipe: 'data.train' is required");
+    return ft_recipe_validate_keys(r);
+}
+
+ft_status ft_recipe_validate_keys(const ft_recipe *r) {
+    NEED(r->model, "recipe: 'model' is required (a model directory)");
+    NEED(r->output_dir, "recipe: 'output_dir' is required");
     NEED(r->train_batch_size > 0 && r->train_batch_size <= 4096, "recipe: train.batch_size must be in 1..4096");
     NEED(r->train_grad_accum > 0 && r->train_grad_accum <= 4096, "recipe: train.grad_accum must be in 1..4096");
     NEED(r->train_seq_len >= 2, "recipe: train.seq_len must be at least 2");

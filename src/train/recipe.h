@@ -327,6 +327,8 @@ ft_status ft_recipe_load_yaml(ft_recipe *r, const char *path);
 ft_status ft_recipe_load_yaml_text(ft_recipe *r, const char *text, size_t len, const char *name);
 /* Required keys and value ranges. */
 ft_status ft_recipe_validate(const ft_recipe *r);
+/* The same checks without requiring data.train (the C API's datasets may give the training rows). */
+ft_status ft_recipe_validate_keys(const ft_recipe *r);
 /* The value of a key in text form (buf: at least 64 bytes for numbers; strings returned as is, NULL if unset). */
 const char *ft_recipe_get(const ft_recipe *r, const ft_recipe_key *k, char *buf, size_t n);
 /* The resolved recipe as YAML (every key, nested by prefix); malloc'd. */
