@@ -362,7 +362,7 @@ FT_TEST(test_half_base_refusals_and_widening) {
     FT_CHECK(e && ft_model_half_bytes(e) == 0);
     ft_model_free(e);
     ft_base_dtype bd;
-    FT_CHECK_FAILS(ft_base_dtype_parse("int4", &bd), FT_ERR_ARG, "expected auto, fp32 or file");
+    FT_CHECK_FAILS(ft_base_dtype_parse("int4", &bd), FT_ERR_ARG, "expected auto, fp32, file or int8");
 }
 
 /* A model saved in bf16 from a file-dtype base writes the mapped values unchanged. */
@@ -482,6 +482,324 @@ FT_TEST(test_half_base_sharded_set_and_bad_shards) {
     FT_CHECK_FAILS(ft_model_load_base(d3, FT_BASE_FILE, &b), FT_ERR_FORMAT, "_trunc/model-0000");
 }
 
+/* ---- train.base_dtype int8: the linear sites quantized per stored row at load ---- */
+
+/* The quantizer: |x − q·s| ≤ s/2 on every value, the largest magnitude maps to ±127, ties to even, a zero row
+ * has scale 0, a non-finite value refuses. */
+FT_TEST(test_q8_quantize_row) {
+    const float t[5] = {127.0f, 0.5f, 1.5f, -2.5f, -127.0f};
+    int8_t q[64];
+    float s = -1;
+    FT_CHECK(ft_q8_quantize_row(t, 5, q, &s));
+    FT_CHECK(s == 1.0f && q[0] == 127 && q[1] == 0 && q[2] == 2 && q[3] == -2 && q[4] == -127);
+    float x[64];
+    for (int r = 0; r < 50; r++) {
+        const float mag = (float)pow(10.0, (double)(r % 10) - 6.0);
+        for (int j = 0; j < 64; j++)
+            x[j] = mag * rnd(60 + (uint64_t)r, (uint64_t)j);
+        FT_CHECK(ft_q8_quantize_row(x, 64, q, &s));
+        float amax = 0;
+        int qmax = 0;
+        for (int j = 0; j < 64; j++) {
+            amax = fmaxf(amax, fabsf(x[j]));
+            qmax = abs(q[j]) > qmax ? abs(q[j]) : qmax;
+            FT_CHECKF(fabsf(x[j] - (float)q[j] * s) <= 0.5f * s * (1.0f + 1e-5f),
+                      "row %d value %d: %g vs %d*%g", r, j, (double)x[j], q[j], (double)s);
+        }
+        FT_CHECK(qmax == 127 && s == amax / 127.0f);
+    }
+    memset(x, 0, sizeof x);
+    FT_CHECK(ft_q8_quantize_row(x, 64, q, &s) && s == 0.0f && q[0] == 0 && q[63] == 0);
+    x[7] = NAN;
+    FT_CHECK(!ft_q8_quantize_row(x, 64, q, &s));
+    x[7] = INFINITY;
+    FT_CHECK(!ft_q8_quantize_row(x, 64, q, &s));
+}
+
+/* ft_gemm_q8 against ft_gemm on the dequantized B (the same values, so equal up to the library's blocking)
+ * and against a double product: odd shapes, strides, both layouts, three panel widths. */
+FT_TEST(test_gemm_q8_matches_fp32_gemm) {
+    const int64_t Ms[] = {1, 3, 37}, Ns[] = {1, 17, 70, 333}, Ks[] = {1, 5, 129}, NBs[] = {16, 48, 0};
+    int64_t total = 0, same = 0;
+    for (int tb = 0; tb < 2; tb++)
+        for (size_t a = 0; a < 3; a++)
+            for (size_t b = 0; b < 4; b++)
+                for (size_t c = 0; c < 3; c++)
+                    for (size_t d = 0; d < 3; d++) {
+                        const int64_t M = Ms[a], N = Ns[b], K = Ks[c];
+                        const int64_t lda = K + 2, ldb = tb ? K + 3 : N + 2, ldc = N + 1;
+                        const int64_t rows = tb ? N : K, cols = tb ? K : N;
+                        float *A = malloc(sizeof(float) * (size_t)(M * lda));
+                        int8_t *Bq = malloc((size_t)(rows * ldb));
+                        float *sc = malloc(sizeof(float) * (size_t)rows);
+                        float *Bf = calloc((size_t)(rows * ldb), sizeof(float));
+                        float *C0 = malloc(sizeof(float) * (size_t)(M * ldc)),
+                              *C1 = malloc(sizeof(float) * (size_t)(M * ldc));
+                        float *row = malloc(sizeof(float) * (size_t)cols);
+                        float *panel = malloc(sizeof(float) * (size_t)(K * (N + 64)));
+                        for (int64_t i = 0; i < M * lda; i++)
+                            A[i] = rnd(1, (uint64_t)i);
+                        for (int64_t r = 0; r < rows; r++) {
+                            for (int64_t j = 0; j < cols; j++)
+                                row[j] = 0.3f * (float)(r + 1) * rnd(3, (uint64_t)(r * cols + j));
+                            FT_CHECK(ft_q8_quantize_row(row, cols, Bq + r * ldb, &sc[r]));
+                            ft_q8_to_f32_n(Bf + r * ldb, Bq + r * ldb, sc[r], cols);
+                        }
+                        for (int64_t i = 0; i < M * ldc; i++)
+                            C0[i] = C1[i] = rnd(4, (uint64_t)i);
+                        ft_gemm(false, tb, M, N, K, 0.7f, A, lda, Bf, ldb, 0.5f, C0, ldc);
+                        ft_gemm_q8(tb, M, N, K, 0.7f, A, lda, Bq, sc, ldb, 0.5f, C1, ldc, panel, NBs[d]);
+                        double emax = 0;
+                        for (int64_t i = 0; i < M; i++)
+                            for (int64_t j = 0; j < N; j++) {
+                                double ref = 0.5 * (double)rnd(4, (uint64_t)(i * ldc + j)), mag = fabs(ref);
+                                for (int64_t k = 0; k < K; k++) {
+                                    const double bv = tb ? Bf[j * ldb + k] : Bf[k * ldb + j];
+                                    ref += 0.7 * (double)A[i * lda + k] * bv;
+                                    mag += fabs(0.7 * (double)A[i * lda + k] * bv);
+                                }
+                                const float v0 = C0[i * ldc + j], v1 = C1[i * ldc + j];
+                                emax = fmax(emax, fabs((double)v1 - ref) / (mag + 1e-30));
+                                FT_CHECK(fabs((double)v1 - (double)v0) <= 1e-6 * (mag + 1e-30));
+                                same += v0 == v1;
+                                total++;
+                            }
+                        FT_CHECKF(emax <= 1e-6, "M %lld N %lld K %lld trans %d: rel error %.3g", (long long)M,
+                                  (long long)N, (long long)K, tb, emax);
+                        free(A), free(Bq), free(sc), free(Bf), free(C0), free(C1), free(row), free(panel);
+                    }
+    printf("  ft_gemm_q8: %lld of %lld outputs bit-identical to ft_gemm on the dequantized B\n",
+           (long long)same, (long long)total);
+}
+
+static size_t q8_params(const ft_model *m) {
+    size_t n = 0;
+    for (int i = 0; i < m->n_params; i++)
+        n += m->params[i].q8 != NULL;
+    return n;
+}
+
+/* LoRA on every linear site of an int8 base: the same loss and gradients as the fp32 model holding the
+ * dequantized weights (the int8 model widened in place: exact), close to the unquantized base, the tables and
+ * LM head still in their file dtype, fewer bytes held; greedy generation equal to the widened model's. */
+FT_TEST(test_decoder_int8_base_equals_dequantized) {
+    for (int which = 0; which < 3; which++)
+        for (int f16 = 0; f16 < 2; f16++) {
+            char dir[256], name[32];
+            snprintf(name, sizeof name, "q%d_%s", which, f16 ? "f16" : "bf16");
+            FT_CHECK(save_tiny(which, name, f16, dir, sizeof dir));
+            for (int variant = 0; variant < 3; variant++) {
+                ft_model *q = load_lora(dir, FT_BASE_INT8, false), *f = load_lora(dir, FT_BASE_FP32, false);
+                ft_model *h = load_lora(dir, FT_BASE_FILE, false);
+                FT_CHECK(q && f && h);
+                if (!q || !f || !h) {
+                    ft_model_free(q), ft_model_free(f), ft_model_free(h);
+                    return;
+                }
+                FT_CHECK(q8_params(q) == (size_t)(q->cfg.n_layers * (which == 0 ? 4 : 7)));
+                FT_CHECK(ft_model_q8_bytes(q) > 0 && ft_model_half_bytes(q) > 0); /* tables / head in place */
+                FT_CHECK(ft_model_q8_bytes(q) + ft_model_half_bytes(q) < ft_model_half_bytes(h));
+                ft_fwd_opts o = {.training = true,
+                                 .seed = 1,
+                                 .fused_head = variant != 1,
+                                 .checkpoint = variant == 2,
+                                 .label_smoothing = variant == 1 ? 0.1f : 0.0f};
+                float *gq = NULL, *gw = NULL, *gf = NULL;
+                int64_t nq = 0, nw = 0, nf = 0, bits = 0;
+                const size_t q8b = ft_model_q8_bytes(q), hb = ft_model_half_bytes(q);
+                const double lq = step(q, &o, &gq, &nq), lf = step(f, &o, &gf, &nf);
+                for (int i = 0; i < q->n_params; i++)
+                    if (q->params[i].q8)
+                        FT_CHECK_OK(ft_model_param_widen(q, i));
+                FT_CHECK(q8_params(q) == 0 && ft_model_q8_bytes(q) == 0);
+                const double lw = step(q, &o, &gw, &nw);
+                FT_CHECK(isfinite(lq) && nq == nw && nq == nf && nq > 0);
+                FT_CHECKF(fabs(lq - lw) <= 1e-6 * fabs(lw), "%s variant %d: loss %.12g vs dequantized %.12g",
+                          name, variant, lq, lw);
+                const double e = nq == nw ? rel(gq, gw, nq, &bits) : 1.0;
+                FT_CHECKF(e <= 1e-6, "%s variant %d: gradient relative error %.3g", name, variant, e);
+                /* and the quantization itself is small: within 1 % of the unquantized loss */
+                FT_CHECKF(fabs(lq - lf) <= 1e-2 * fabs(lf) && lq != lf, "%s: int8 loss %.9g vs base %.9g",
+                          name, lq, lf);
+                if (variant == 0)
+                    printf(
+                        "  %-9s int8 base: loss %.6f (dequantized fp32 %s, unquantized %.6f), %lld of %lld "
+                        "gradient values bit-identical; %zu bytes int8 + %zu in place vs %zu in place\n",
+                        name, lq, lq == lw ? "bit-identical" : "differs", lf, (long long)bits, (long long)nq,
+                        q8b, hb, ft_model_half_bytes(h));
+                free(gq), free(gw), free(gf);
+                ft_model_free(q), ft_model_free(f), ft_model_free(h);
+            }
+        }
+}
+
+FT_TEST(test_generation_int8_base_identical) {
+    for (int which = 0; which < 3; which++) {
+        char dir[256], name[32];
+        snprintf(name, sizeof name, "qg%d", which);
+        FT_CHECK(save_tiny(which, name, false, dir, sizeof dir));
+        ft_model *a = load_lora(dir, FT_BASE_INT8, false), *b = load_lora(dir, FT_BASE_INT8, false);
+        FT_CHECK(a && b);
+        if (!a || !b) {
+            ft_model_free(a), ft_model_free(b);
+            return;
+        }
+        for (int i = 0; i < b->n_params; i++)
+            if (b->params[i].q8)
+                FT_CHECK_OK(ft_model_param_widen(b, i));
+        ft_kv *ka = NULL, *kb = NULL;
+        FT_CHECK_OK(ft_kv_new(a, 24, &ka));
+        FT_CHECK_OK(ft_kv_new(b, 24, &kb));
+        const int V = a->cfg.vocab_size;
+        float *la = malloc(sizeof(float) * (size_t)V), *lb = malloc(sizeof(float) * (size_t)V);
+        int32_t ta[8] = {1, 5, 9, 2}, tb[8] = {1, 5, 9, 2};
+        int same_tokens = 1;
+        FT_CHECK_OK(ft_infer(a, ka, ta, 4, la));
+        FT_CHECK_OK(ft_infer(b, kb, tb, 4, lb));
+        for (int t = 0; t < 4; t++) {
+            FT_CHECK(rel(la, lb, V, NULL) <= 1e-6);
+            int32_t xa = 0, xb = 0;
+            for (int v = 1; v < V; v++) {
+                xa = la[v] > la[xa] ? v : xa;
+                xb = lb[v] > lb[xb] ? v : xb;
+            }
+            same_tokens &= xa == xb;
+            FT_CHECK_OK(ft_infer(a, ka, &xa, 1, la));
+            FT_CHECK_OK(ft_infer(b, kb, &xb, 1, lb));
+        }
+        FT_CHECK(same_tokens);
+        free(la), free(lb);
+        ft_kv_free(ka), ft_kv_free(kb);
+        ft_model_free(a), ft_model_free(b);
+    }
+}
+
+/* What an int8 base refuses or widens: merge refuses naming the tensor; training a site widens it to the
+ * dequantized values; DoRA widens its sites; a reload keeps it int8; saving writes the dequantized values; an
+ * encoder refuses; a non-finite value in a site's file tensor refuses naming it; an fp32 file quantizes too.
+ */
+FT_TEST(test_int8_base_refusals_and_widening) {
+    char dir[256];
+    FT_CHECK(save_tiny(1, "qr_bf16", false, dir, sizeof dir));
+    ft_model *m = load_lora(dir, FT_BASE_INT8, false);
+    FT_CHECK(m != NULL);
+    if (!m)
+        return;
+    FT_CHECK_FAILS(ft_peft_merge(m), FT_ERR_UNSUPPORTED, "quantized to int8");
+    const int qi = ft_model_find_param(m, "model.layers.0.self_attn.q_proj.weight");
+    FT_CHECK(qi >= 0 && m->params[qi].q8 && !m->params[qi].data && !m->params[qi].half);
+    float *deq = malloc(sizeof(float) * (size_t)m->params[qi].numel);
+    ft_param_rows(&m->params[qi], NULL, m->params[qi].shape[0], deq, false);
+    for (int64_t j = 0; j < m->params[qi].numel; j += 7)
+        FT_CHECK(ft_param_at(&m->params[qi], j) == deq[j]);
+    const size_t before = ft_model_q8_bytes(m);
+    FT_CHECK_OK(ft_model_reload_param(m, qi));
+    FT_CHECK(m->params[qi].q8 && ft_model_q8_bytes(m) == before);
+    char out[256];
+    snprintf(out, sizeof out, "%s/qr_out", tmpdir);
+    FT_CHECK_OK(ft_model_save(m, out, FT_DT_F32));
+    ft_model *r = NULL;
+    FT_CHECK_OK(ft_model_load(out, &r));
+    const int ri = r ? ft_model_find_param(r, "model.layers.0.self_attn.q_proj.weight") : -1;
+    FT_CHECK(ri >= 0 && memcmp(r->params[ri].data, deq, sizeof(float) * (size_t)r->params[ri].numel) == 0);
+    ft_model_free(r);
+    FT_CHECK_OK(ft_model_set_trainable(m, qi, true));
+    FT_CHECK(!m->params[qi].q8 && m->params[qi].owned &&
+             memcmp(m->params[qi].data, deq, sizeof(float) * (size_t)m->params[qi].numel) == 0);
+    FT_CHECK(ft_model_q8_bytes(m) < before);
+    free(deq);
+    ft_model_free(m);
+
+    ft_model *d = load_lora(dir, FT_BASE_INT8, true); /* DoRA: its sites widened */
+    FT_CHECK(d && q8_params(d) == 0);
+    float *g = NULL;
+    int64_t ng = 0;
+    ft_fwd_opts o = {.training = true, .seed = 1, .fused_head = true};
+    FT_CHECK(d && isfinite(step(d, &o, &g, &ng)));
+    free(g);
+    ft_model_free(d);
+
+    ft_model_config cfg;
+    ft_model *f = NULL;
+    FT_CHECK_OK(ft_config_parse(CFGS[2], "cfg", &cfg));
+    FT_CHECK_OK(ft_model_init_random(&cfg, 5, &f));
+    char d32[256];
+    snprintf(d32, sizeof d32, "%s/qr_f32", tmpdir);
+    const int bad = f ? ft_model_find_param(f, "model.layers.1.mlp.up_proj.weight") : -1;
+    FT_CHECK(bad >= 0);
+    FT_CHECK_OK(ft_model_save(f, d32, FT_DT_F32));
+    ft_model *g32 = NULL;
+    FT_CHECK_OK(ft_model_load_base(d32, FT_BASE_INT8, &g32)); /* fp32 file: sites int8, tables fp32 */
+    FT_CHECK(g32 && q8_params(g32) == 14 && ft_model_half_bytes(g32) == 0);
+    ft_model_free(g32);
+    f->params[bad].data[3 * f->params[bad].shape[1] + 5] = NAN; /* row 3 */
+    char dn[256];
+    snprintf(dn, sizeof dn, "%s/qr_nan", tmpdir);
+    FT_CHECK_OK(ft_model_save(f, dn, FT_DT_BF16));
+    ft_model_free(f);
+    ft_model *n = NULL;
+    FT_CHECK_FAILS(ft_model_load_base(dn, FT_BASE_INT8, &n), FT_ERR_FORMAT,
+                   "'model.layers.1.mlp.up_proj.weight' (BF16) holds a non-finite value in row 3");
+
+    const char *bert =
+        "{\"model_type\": \"bert\", \"vocab_size\": 50, \"hidden_size\": 32, \"num_hidden_layers\": 1, "
+        "\"num_attention_heads\": 2, \"intermediate_size\": 40, \"max_position_embeddings\": 16}";
+    ft_model *e = NULL;
+    FT_CHECK_OK(ft_config_parse(bert, "cfg", &cfg));
+    FT_CHECK_OK(ft_model_init_random(&cfg, 5, &e));
+    char db[256];
+    snprintf(db, sizeof db, "%s/qr_bert", tmpdir);
+    FT_CHECK_OK(ft_model_save(e, db, FT_DT_BF16));
+    ft_model_free(e);
+    e = NULL;
+    FT_CHECK_FAILS(ft_model_load_base(db, FT_BASE_INT8, &e), FT_ERR_UNSUPPORTED, "train.base_dtype int8");
+    ft_base_dtype bd;
+    FT_CHECK_OK(ft_base_dtype_parse("int8", &bd));
+    FT_CHECK(bd == FT_BASE_INT8 && !strcmp(ft_base_dtype_name(bd), "int8"));
+}
+
+/* precision bf16 on a CPU with native bf16: an int8 site's product widens the weight to bf16 and runs the
+ * bf16 GEMM; the same loss and gradients as the model whose sites were widened to the dequantized fp32 values
+ * and then given their bf16 copies by the bf16 path (the same bf16 bits). */
+FT_TEST(test_int8_base_bf16_compute) {
+    if (!ft_bf16_native()) {
+        printf("  skipped: no native bf16 on this CPU\n");
+        return;
+    }
+    for (int which = 0; which < 3; which++) {
+        char dir[256], name[32];
+        snprintf(name, sizeof name, "qb%d", which);
+        FT_CHECK(save_tiny(which, name, false, dir, sizeof dir));
+        ft_model *a = load_lora(dir, FT_BASE_INT8, false), *b = load_lora(dir, FT_BASE_INT8, false);
+        FT_CHECK(a && b);
+        if (!a || !b) {
+            ft_model_free(a), ft_model_free(b);
+            return;
+        }
+        for (int i = 0; i < b->n_params; i++)
+            if (b->params[i].q8)
+                FT_CHECK_OK(ft_model_param_widen(b, i));
+        FT_CHECK_OK(ft_model_set_precision(a, FT_PREC_BF16));
+        FT_CHECK_OK(ft_model_set_precision(b, FT_PREC_BF16));
+        FT_CHECK(q8_params(a) > 0 && q8_params(b) == 0);
+        for (int variant = 0; variant < 2; variant++) {
+            ft_fwd_opts o = {.training = true, .seed = 1, .fused_head = true, .checkpoint = variant == 1};
+            float *ga = NULL, *gb = NULL;
+            int64_t na = 0, nb = 0, bits = 0;
+            const double la = step(a, &o, &ga, &na), lb = step(b, &o, &gb, &nb);
+            FT_CHECK(isfinite(la) && na == nb && na > 0);
+            FT_CHECKF(fabs(la - lb) <= 1e-6 * fabs(lb), "%s: loss %.12g vs %.12g", name, la, lb);
+            const double e = na == nb ? rel(ga, gb, na, &bits) : 1.0;
+            FT_CHECKF(e <= 1e-5, "%s: gradient relative error %.3g", name, e);
+            printf("  %-4s precision bf16, int8 base: loss %.6f vs %.6f, %lld of %lld gradient values "
+                   "bit-identical\n",
+                   name, la, lb, (long long)bits, (long long)na);
+            free(ga), free(gb);
+        }
+        ft_model_free(a), ft_model_free(b);
+    }
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/ft_test_half_XXXXXX");
     if (!mkdtemp(tmpdir))
@@ -493,6 +811,12 @@ int main(void) {
     FT_RUN(test_half_base_save_roundtrip);
     FT_RUN(test_init_bf16_writes_the_same_checkpoint);
     FT_RUN(test_half_base_sharded_set_and_bad_shards);
+    FT_RUN(test_q8_quantize_row);
+    FT_RUN(test_gemm_q8_matches_fp32_gemm);
+    FT_RUN(test_decoder_int8_base_equals_dequantized);
+    FT_RUN(test_generation_int8_base_identical);
+    FT_RUN(test_int8_base_refusals_and_widening);
+    FT_RUN(test_int8_base_bf16_compute);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0)

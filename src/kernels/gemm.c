@@ -93,25 +93,55 @@ void ft_half_to_f32_n(float *dst, const uint16_t *src, int64_t n, bool f16) {
     }
 }
 
-void ft_gemm_half(bool trans_b, bool f16, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                  int64_t lda, const uint16_t *B, int64_t ldb, float beta, float *C, int64_t ldc,
-                  float *panel, int64_t nb) {
+void ft_q8_to_f32_n(float *dst, const int8_t *src, float scale, int64_t n) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = (float)src[i] * scale;
+}
+
+/* One loop for every compact B: the panel of columns n0.. of op(B) widened (half: exact; int8: q·scale of its
+ * stored row), then ft_gemm on it. */
+static void gemm_panels(bool trans_b, int kind, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                        int64_t lda, const void *B, const float *scale, int64_t ldb, float beta, float *C,
+                        int64_t ldc, float *panel, int64_t nb) {
     if (M == 0 || N == 0)
         return;
     if (nb <= 0)
         nb = ft_gemm_half_nb(K);
+    const uint16_t *B16 = B;
+    const int8_t *B8 = B;
     for (int64_t n0 = 0; n0 < N; n0 += nb) { /* columns n0.. of op(B) → panel, columns n0.. of C */
         const int64_t w = N - n0 < nb ? N - n0 : nb;
         if (trans_b) { /* B [N,K]: rows n0.. of B, contiguous → panel [w,K] */
 #pragma omp parallel for schedule(static) if (w * K >= FT_PAR_MIN)
-            for (int64_t j = 0; j < w; j++)
-                ft_half_to_f32_n(panel + j * K, B + (n0 + j) * ldb, K, f16);
+            for (int64_t j = 0; j < w; j++) {
+                if (kind == 2)
+                    ft_q8_to_f32_n(panel + j * K, B8 + (n0 + j) * ldb, scale[n0 + j], K);
+                else
+                    ft_half_to_f32_n(panel + j * K, B16 + (n0 + j) * ldb, K, kind == 1);
+            }
             ft_gemm(false, true, M, w, K, alpha, A, lda, panel, K, beta, C + n0, ldc);
         } else { /* B [K,N]: w values of each row k → panel [K,w] */
 #pragma omp parallel for schedule(static) if (w * K >= FT_PAR_MIN)
-            for (int64_t k = 0; k < K; k++)
-                ft_half_to_f32_n(panel + k * w, B + k * ldb + n0, w, f16);
+            for (int64_t k = 0; k < K; k++) {
+                if (kind == 2)
+                    ft_q8_to_f32_n(panel + k * w, B8 + k * ldb + n0, scale[k], w);
+                else
+                    ft_half_to_f32_n(panel + k * w, B16 + k * ldb + n0, w, kind == 1);
+            }
             ft_gemm(false, false, M, w, K, alpha, A, lda, panel, w, beta, C + n0, ldc);
         }
     }
+}
+
+void ft_gemm_half(bool trans_b, bool f16, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                  int64_t lda, const uint16_t *B, int64_t ldb, float beta, float *C, int64_t ldc,
+                  float *panel, int64_t nb) {
+    gemm_panels(trans_b, f16 ? 1 : 0, M, N, K, alpha, A, lda, B, NULL, ldb, beta, C, ldc, panel, nb);
+}
+
+void ft_gemm_q8(bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                const int8_t *B, const float *scale, int64_t ldb, float beta, float *C, int64_t ldc,
+                float *panel, int64_t nb) {
+    gemm_panels(trans_b, 2, M, N, K, alpha, A, lda, B, scale, ldb, beta, C, ldc, panel, nb);
 }

@@ -61,6 +61,15 @@ void ft_gemm_half(bool trans_b, bool f16, int64_t M, int64_t N, int64_t K, float
                   float *panel, int64_t nb);
 /* n half values (bf16 or f16) → fp32, exact. */
 void ft_half_to_f32_n(float *dst, const uint16_t *src, int64_t n, bool f16);
+/* The same on an int8 B with one fp32 scale per stored row (B [N,K] when trans_b: per column of op(B), an
+ * nn.Linear's output channel; B [K,N] otherwise: per row k): op(B) = q·scale widened panel by panel, each
+ * value (float)q·scale exactly as ft_q8_to_f32_n gives it (a frozen base quantized at load, train.base_dtype
+ * int8). The panel is ft_gemm_half_panel_floats(K, N) floats. */
+void ft_gemm_q8(bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                const int8_t *B, const float *scale, int64_t ldb, float beta, float *C, int64_t ldc,
+                float *panel, int64_t nb);
+/* n int8 values → fp32: dst[i] = (float)src[i]·scale. */
+void ft_q8_to_f32_n(float *dst, const int8_t *src, float scale, int64_t n);
 
 /* ---- linear layer: y[N,out] = x[N,in] W + b, with W stored either as [out,in] (nn.Linear,
  * w_in_out=false) or [in,out] (GPT-2 Conv1D, w_in_out=true). ---- */

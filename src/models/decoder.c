@@ -97,17 +97,19 @@ static size_t dec_act_bytes(const ft_model *m, int B, int T, const ft_fwd_opts *
     size_t bwd = ft_attention_lse_scratch_bytes(c->head_dim); /* attention tiles (thread stacks) */
     if (!o->no_loss) /* a backward may follow: its gradient buffers (and a pooled head's) */
         bwd += (4 * N * C + N * (HD + 2 * KD) + N * HD + 3 * N * I + (size_t)B * (K + 2 * C)) * 4 + 16 * A + peft_tmp;
-    if (ft_model_half_bytes(
-            m)) { /* weights in their file dtype: one widened panel at a time (a site's or the LM
-                     head's, given back after each product): the largest over every shape */
+    if (ft_model_half_bytes(m) || ft_model_q8_bytes(m)) { /* weights in their file dtype or int8: one widened
+                     panel at a time (a site's or the LM head's, given back after each product): the largest
+                     over every shape; an int8 site under precision bf16 widens its whole weight to bf16 */
         size_t ps = ft_lmhead_ce_half_panel_floats((int64_t)C, (int64_t)V);
         for (int s = 0; s < FT_N_SITES; s++) {
             int64_t in, out;
             if (!ft_model_site(m, 0, (ft_site)s, NULL, NULL, &in, &out, NULL, NULL, 0))
                 continue;
             const size_t f = ft_gemm_half_panel_floats(in, out), b = ft_gemm_half_panel_floats(out, in);
+            const size_t w = ft_model_q8_bytes(m) ? (size_t)(in * out + 1) / 2 : 0; /* bf16 = half a float */
             ps = f > ps ? f : ps;
             ps = b > ps ? b : ps;
+            ps = w > ps ? w : ps;
         }
         fixed += ps * 4 + A;
     }

@@ -596,6 +596,8 @@ void ft_model_free(ft_model *m) {
             ft_free(m->params[i].data);
         if (m->params[i].half_owned)
             ft_free((void *)(uintptr_t)m->params[i].half);
+        ft_free(m->params[i].q8);
+        ft_free(m->params[i].q8_scale);
         ft_free(m->params[i].grad);
         free(m->params[i].name);
         free(m->params[i].alias);
@@ -623,9 +625,76 @@ static void fmt_shape(char *buf, size_t n, int ndim, const int64_t *shape) {
         snprintf(buf + o, n - o, "]");
 }
 
-/* Point p at tensor t: in place for aligned fp32 (and, keep_half, for 2-byte-aligned bf16/f16: p->half), else
- * an owned fp32 conversion. */
-static ft_status bind_tensor_as(ft_param *p, const ft_st_tensor *t, const char *file, bool keep_half) {
+bool ft_q8_quantize_row(const float *x, int64_t n, int8_t *q, float *scale) {
+    float amax = 0.0f;
+    for (int64_t j = 0; j < n; j++) {
+        if (!isfinite(x[j]))
+            return false;
+        amax = fmaxf(amax, fabsf(x[j]));
+    }
+    *scale = amax / 127.0f;
+    const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+    for (int64_t j = 0; j < n; j++) {
+        const float r = nearbyintf(x[j] * inv);
+        q[j] = (int8_t)(r > 127.0f ? 127 : r < -127.0f ? -127 : (int)r);
+    }
+    return true;
+}
+
+/* p ← tensor t quantized to int8 per stored row (owned q8 + q8_scale); the mapped source pages are released
+ * afterwards so that the file's copy does not stay resident beside the quantized one. */
+static ft_status quantize_tensor(ft_param *p, const ft_st_tensor *t, const char *file) {
+    const int64_t cols = p->ndim == 2 ? p->shape[1] : p->numel, rows = p->numel / (cols > 0 ? cols : 1);
+    p->q8 = ft_alloc((size_t)p->numel);
+    p->q8_scale = ft_alloc((size_t)(rows > 0 ? rows : 1) * sizeof(float));
+    if (!p->q8 || !p->q8_scale)
+        return ft_fail(FT_ERR_NOMEM, "no memory to quantize '%s' (%lld values) to int8", p->name,
+                       (long long)p->numel);
+    const size_t es = ft_dtype_size(t->dtype);
+    int64_t bad = -1;
+#pragma omp parallel
+    {
+        float *row = malloc((size_t)(cols > 0 ? cols : 1) * sizeof(float));
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < rows; r++) {
+            const uint8_t *src = (const uint8_t *)t->data + (size_t)(r * cols) * es;
+            if (!row) {
+                bad = -2;
+                continue;
+            }
+            for (int64_t j = 0; j < cols; j++) {
+                if (t->dtype == FT_DT_F32) {
+                    memcpy(&row[j], src + 4 * j, 4);
+                } else {
+                    uint16_t h;
+                    memcpy(&h, src + 2 * j, 2);
+                    row[j] = t->dtype == FT_DT_BF16 ? ft_bf16_to_f32(h) : ft_f16_to_f32(h);
+                }
+            }
+            if (!ft_q8_quantize_row(row, cols, p->q8 + r * cols, &p->q8_scale[r])) {
+#pragma omp critical(ft_q8_bad)
+                if (bad < 0 || r < bad)
+                    bad = r;
+            }
+        }
+        free(row);
+    }
+    if (bad == -2)
+        return ft_fail(FT_ERR_NOMEM, "no memory to quantize '%s'", p->name);
+    if (bad >= 0)
+        return ft_fail(FT_ERR_FORMAT,
+                       "%s: tensor '%s' (%s) holds a non-finite value in row %lld: it cannot be quantized to "
+                       "int8 (the file is damaged)",
+                       file, t->name, ft_dtype_name(t->dtype), (long long)bad);
+    ft_release_mapped_pages(t->data, (size_t)p->numel * es);
+    p->data = NULL;
+    p->owned = false;
+    return FT_OK;
+}
+
+/* Point p at tensor t: in place for aligned fp32 (and, keep 1, for 2-byte-aligned bf16/f16: p->half), else
+ * an owned fp32 conversion; keep 2 quantizes it to int8 (p->q8) whatever its float dtype. */
+static ft_status bind_tensor_as(ft_param *p, const ft_st_tensor *t, const char *file, int keep) {
     bool ok = t->ndim == p->ndim;
     for (int i = 0; ok && i < p->ndim; i++)
         ok = t->shape[i] == p->shape[i];
@@ -636,6 +705,8 @@ static ft_status bind_tensor_as(ft_param *p, const ft_st_tensor *t, const char *
         return ft_fail(FT_ERR_SHAPE, "%s: tensor '%s' has shape %s, expected %s", file, t->name, got, want);
     }
     p->file_dtype = t->dtype;
+    if (keep == 2 && (t->dtype == FT_DT_F32 || t->dtype == FT_DT_BF16 || t->dtype == FT_DT_F16))
+        return quantize_tensor(p, t, file);
     if (t->dtype == FT_DT_F32 && ((uintptr_t)t->data % 4) == 0) {
         p->data = (float *)(uintptr_t)t->data; /* read-only mapping: never written (trainable → copied) */
         p->owned = false;
@@ -644,7 +715,7 @@ static ft_status bind_tensor_as(ft_param *p, const ft_st_tensor *t, const char *
     if (t->dtype != FT_DT_F32 && t->dtype != FT_DT_BF16 && t->dtype != FT_DT_F16)
         return ft_fail(FT_ERR_SHAPE, "%s: tensor '%s' has dtype %s, expected F32, BF16 or F16", file, t->name,
                        ft_dtype_name(t->dtype));
-    if (keep_half && t->dtype != FT_DT_F32 && ((uintptr_t)t->data % 2) == 0) {
+    if (keep == 1 && t->dtype != FT_DT_F32 && ((uintptr_t)t->data % 2) == 0) {
         p->half = (const uint16_t *)t->data; /* read-only mapping, used in its file dtype */
         p->data = NULL;
         p->owned = false;
@@ -668,11 +739,11 @@ static ft_status bind_tensor_as(ft_param *p, const ft_st_tensor *t, const char *
 }
 
 static ft_status bind_tensor(ft_param *p, const ft_st_tensor *t, const char *file) {
-    return bind_tensor_as(p, t, file, false);
+    return bind_tensor_as(p, t, file, 0);
 }
 
 const char *ft_base_dtype_name(ft_base_dtype b) {
-    return b == FT_BASE_FP32 ? "fp32" : b == FT_BASE_FILE ? "file" : "auto";
+    return b == FT_BASE_FP32 ? "fp32" : b == FT_BASE_FILE ? "file" : b == FT_BASE_INT8 ? "int8" : "auto";
 }
 
 ft_status ft_base_dtype_parse(const char *s, ft_base_dtype *out) {
@@ -682,8 +753,10 @@ ft_status ft_base_dtype_parse(const char *s, ft_base_dtype *out) {
         *out = FT_BASE_FP32;
     else if (!strcmp(s, "file"))
         *out = FT_BASE_FILE;
+    else if (!strcmp(s, "int8"))
+        *out = FT_BASE_INT8;
     else
-        return ft_fail(FT_ERR_ARG, "base_dtype '%s': expected auto, fp32 or file", s);
+        return ft_fail(FT_ERR_ARG, "base_dtype '%s': expected auto, fp32, file or int8", s);
     return FT_OK;
 }
 
@@ -694,7 +767,12 @@ void ft_param_rows(const ft_param *p, const int32_t *ids, int64_t n, float *dst,
     for (int64_t i = 0; i < n; i++) {
         float *y = dst + i * C;
         const int64_t r = ids ? ids[i] : i;
-        if (p->half && !add) {
+        if (p->q8) {
+            for (int64_t j = 0; j < C; j++) {
+                const float v = (float)p->q8[r * C + j] * p->q8_scale[r];
+                y[j] = add ? y[j] + v : v;
+            }
+        } else if (p->half && !add) {
             ft_half_to_f32_n(y, p->half + r * C, C, f16);
         } else if (p->half) {
             for (int64_t j = 0; j < C; j++)
@@ -710,6 +788,24 @@ void ft_param_rows(const ft_param *p, const int32_t *ids, int64_t n, float *dst,
 
 ft_status ft_model_param_widen(ft_model *m, int idx) {
     ft_param *p = &m->params[idx];
+    if (p->q8) { /* the dequantized values become the weight (what every product used) */
+        float *d = ft_alloc((size_t)p->numel * sizeof(float));
+        if (!d)
+            return ft_fail(FT_ERR_NOMEM, "no memory to widen '%s' (%lld values) to fp32", p->name,
+                           (long long)p->numel);
+        const int64_t C = p->ndim == 2 ? p->shape[1] : p->numel;
+#pragma omp parallel for schedule(static) if (p->numel >= 65536)
+        for (int64_t r = 0; r < p->numel / C; r++)
+            ft_q8_to_f32_n(d + r * C, p->q8 + r * C, p->q8_scale[r], C);
+        ft_free(p->q8);
+        ft_free(p->q8_scale);
+        p->q8 = NULL;
+        p->q8_scale = NULL;
+        p->data = d;
+        p->owned = true;
+        ft_model_mark_dirty(m, true);
+        return FT_OK;
+    }
     if (!p->half)
         return FT_OK;
     float *d = ft_alloc((size_t)p->numel * sizeof(float));
@@ -737,11 +833,26 @@ size_t ft_model_half_bytes(const ft_model *m) {
     return b;
 }
 
+size_t ft_model_q8_bytes(const ft_model *m) {
+    size_t b = 0;
+    for (int i = 0; i < m->n_params; i++)
+        if (m->params[i].q8) {
+            const ft_param *p = &m->params[i];
+            b += (size_t)p->numel +
+                 (size_t)(p->numel / (p->ndim == 2 ? p->shape[1] : p->numel)) * sizeof(float);
+        }
+    return b;
+}
+
 void ft_model_lin_weight(const ft_model *m, int wi, ft_lin *L) {
     if (wi < 0)
         return;
     const ft_param *p = &m->params[wi];
     L->w = p->data;
+    L->wq = p->q8;
+    L->wq_scale = p->q8_scale;
+    if (m->precision == FT_PREC_BF16 && p->q8) /* int8 widened to bf16 for the bf16 product (nn/linear) */
+        L->mm = m->mm;
     L->wh = p->half;
     L->wh_f16 = p->half && p->file_dtype == FT_DT_F16;
     if (m->precision == FT_PREC_BF16 && (p->data16 || (p->half && !L->wh_f16))) { /* base product in bf16 */
@@ -762,12 +873,14 @@ void ft_model_prefetch_layer(const ft_model *m, int layer) {
 }
 
 /* The GEMM weights a decoder may keep in their file dtype: linear sites, token/position tables, LM head. */
-static void half_eligible(const ft_model *m, unsigned char *ok) {
+/* Which base tensors stay compact: 1 in place in their file dtype, 2 quantized to int8 (the linear sites
+ * under base_dtype int8; the tables and the LM head stay in their file dtype, as QLoRA keeps them). */
+static void half_eligible(const ft_model *m, unsigned char *ok, bool int8) {
     for (int l = 0; l < m->cfg.n_layers; l++)
         for (int s = 0; s < FT_N_SITES; s++) {
             int wi = -1;
             if (ft_model_site(m, l, (ft_site)s, &wi, NULL, NULL, NULL, NULL, NULL, 0) && wi >= 0)
-                ok[wi] = 1;
+                ok[wi] = int8 ? 2 : 1;
         }
     if (m->wte >= 0)
         ok[m->wte] = 1;
@@ -824,17 +937,21 @@ ft_status ft_model_reload_param(ft_model *m, int idx) {
     const ft_st_tensor *t = find_base_tensor(m, p->name, &file);
     if (!t)
         return ft_fail(FT_ERR_MISSING, "%s: tensor '%s' is missing from the checkpoint", m->dir ? m->dir : "?", p->name);
-    const bool keep_half = p->half != NULL;
+    const int keep = p->q8 ? 2 : p->half != NULL;
     if (p->owned)
         ft_free(p->data);
     if (p->half_owned)
         ft_free((void *)(uintptr_t)p->half);
+    ft_free(p->q8);
+    ft_free(p->q8_scale);
+    p->q8 = NULL;
+    p->q8_scale = NULL;
     p->half_owned = false;
     p->data = NULL;
     p->half = NULL;
     p->owned = false;
     ft_model_mark_dirty(m, true);
-    return bind_tensor_as(p, t, file, keep_half);
+    return bind_tensor_as(p, t, file, keep);
 }
 
 static ft_status model_new(ft_model_config *cfg, ft_model **out) {
@@ -1036,12 +1153,12 @@ ft_status ft_model_load_base(const char *dir, ft_base_dtype base, ft_model **out
     FT_TRY(model_new(&cfg, &m));
     m->dir = ft_strdup(dir);
     const bool decoder = m->cfg.arch == FT_ARCH_GPT2 || m->cfg.arch == FT_ARCH_LLAMA;
-    if (base == FT_BASE_FILE && !decoder) {
-        s = ft_fail(
-            FT_ERR_UNSUPPORTED,
-            "%s: train.base_dtype file (the frozen base in its file dtype) is implemented for GPT-2 and "
-            "the Llama family, not %s: use auto or fp32",
-            dir, m->cfg.model_type);
+    if ((base == FT_BASE_FILE || base == FT_BASE_INT8) && !decoder) {
+        s = ft_fail(FT_ERR_UNSUPPORTED,
+                    "%s: train.base_dtype %s (the frozen base in %s) is implemented for GPT-2 and the Llama "
+                    "family, not %s: use auto or fp32",
+                    dir, ft_base_dtype_name(base), base == FT_BASE_INT8 ? "int8" : "its file dtype",
+                    m->cfg.model_type);
         ft_model_free(m);
         return s;
     }
@@ -1051,7 +1168,7 @@ ft_status ft_model_load_base(const char *dir, ft_base_dtype base, ft_model **out
         return ft_fail(FT_ERR_NOMEM, "out of memory");
     }
     if (base != FT_BASE_FP32 && decoder)
-        half_eligible(m, keep);
+        half_eligible(m, keep, base == FT_BASE_INT8);
     s = ft_st_set_open_dir(dir, &m->st);
     for (int i = 0; s == FT_OK && i < m->n_params; i++) {
         ft_param *p = &m->params[i];
@@ -1072,7 +1189,7 @@ ft_status ft_model_load_base(const char *dir, ft_base_dtype base, ft_model **out
         else if (!t)
             s = ft_fail(FT_ERR_MISSING, "%s: tensor '%s' is missing from the checkpoint", dir, p->name);
         else
-            s = bind_tensor_as(p, t, file, keep[i] != 0);
+            s = bind_tensor_as(p, t, file, keep[i]);
     }
     free(keep);
     const char *head_name = ft_model_head_weight_name(m);
@@ -1236,7 +1353,7 @@ ft_status ft_model_init_random_bf16(ft_model_config *cfg, uint64_t seed, ft_mode
 
 ft_status ft_model_set_trainable(ft_model *m, int idx, bool trainable) {
     ft_param *p = &m->params[idx];
-    if (trainable && p->half)
+    if (trainable && (p->half || p->q8))
         FT_TRY(ft_model_param_widen(m, idx));
     if (trainable && !p->owned) { /* copy out of the read-only mapping */
         float *d = ft_alloc((size_t)p->numel * sizeof(float));
@@ -1546,7 +1663,23 @@ ft_status ft_model_save(const ft_model *m, const char *dir, ft_dtype dtype) {
             continue; /* PEFT tensors go with the adapter, not the model (a head a merge untied does not) */
         if (m->task == FT_TASK_TOKEN_CLS && (i == m->pool_w || i == m->pool_b))
             continue; /* BertForTokenClassification has no pooler */
-        if (p->half && p->file_dtype == dtype) {
+        if (p->q8) {  /* a quantized base is saved as its dequantized values */
+            float *f = ft_alloc((size_t)p->numel * sizeof(float));
+            conv[i] = dtype == FT_DT_BF16 ? ft_alloc((size_t)p->numel * 2) : NULL;
+            if (!f || (dtype == FT_DT_BF16 && !conv[i])) {
+                ft_free(f);
+                s = FT_ERR_NOMEM;
+                break;
+            }
+            ft_param_rows(p, NULL, p->numel / (p->ndim == 2 ? p->shape[1] : p->numel), f, false);
+            if (dtype == FT_DT_BF16) {
+                ft_f32_to_bf16_n(conv[i], f, p->numel);
+                ft_free(f);
+            } else {
+                conv[i] = (uint16_t *)(void *)f;
+            }
+            data = conv[i];
+        } else if (p->half && p->file_dtype == dtype) {
             data = p->half; /* as the file holds it */
         } else if (p->half && dtype == FT_DT_F32) {
             float *f = ft_alloc((size_t)p->numel * sizeof(float));

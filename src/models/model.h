@@ -95,6 +95,12 @@ typedef struct {
      * through ft_lin (wh), ft_param_rows or ft_model_param_widen. */
     const uint16_t *half;
     bool half_owned; /* half is an owned buffer (ft_model_init_random_bf16), not the mapping */
+    /* A frozen base weight quantized at load (train.base_dtype int8), data and half NULL: q8 [numel] owned,
+     * symmetric per stored row (an nn.Linear's output channel; GPT-2 Conv1D's input row): value =
+     * (float)q8[r·cols + j]·q8_scale[r], q8 in [-127, 127], q8_scale[r] = max|row r| / 127. Readers go
+     * through ft_lin (wq), ft_param_at / ft_param_rows or ft_model_param_widen, like half. */
+    int8_t *q8;
+    float *q8_scale;
 } ft_param;
 
 /* Indices into ft_model.params per layer (-1 when the architecture has no such tensor). */
@@ -226,8 +232,10 @@ ft_status ft_model_load(const char *dir, ft_model **out);
 /* Where a frozen base weight stored as bf16/f16 lives (train.base_dtype): FP32 converts every tensor at load
  * (ft_model_load); FILE keeps the GEMM weights of a decoder (linear sites, token/position tables, LM head)
  * in place in the mapping in their file dtype (half) and widens them only when something trains or writes
- * them (refused for other families); AUTO is FILE where the family supports it, else FP32. */
-typedef enum { FT_BASE_AUTO = 0, FT_BASE_FP32, FT_BASE_FILE } ft_base_dtype;
+ * them (refused for other families); AUTO is FILE where the family supports it, else FP32; INT8 is FILE for
+ * the token/position tables and the LM head, and quantizes the weights of every linear site (attention and
+ * MLP projections) to int8 at load, per stored row (ft_param.q8), whatever the file dtype (decoders only). */
+typedef enum { FT_BASE_AUTO = 0, FT_BASE_FP32, FT_BASE_FILE, FT_BASE_INT8 } ft_base_dtype;
 ft_status ft_base_dtype_parse(const char *s, ft_base_dtype *out);
 const char *ft_base_dtype_name(ft_base_dtype b);
 ft_status ft_model_load_base(const char *dir, ft_base_dtype base, ft_model **out);
@@ -239,6 +247,8 @@ ft_status ft_model_param_widen(ft_model *m, int idx);
 void ft_param_rows(const ft_param *p, const int32_t *ids, int64_t n, float *dst, bool add);
 /* Value j of a parameter as fp32, whatever its storage. */
 static inline float ft_param_at(const ft_param *p, int64_t j) {
+    if (p->q8)
+        return (float)p->q8[j] * p->q8_scale[j / (p->ndim == 2 ? p->shape[1] : p->numel)];
     if (!p->half)
         return p->data[j];
     return p->file_dtype == FT_DT_F16 ? ft_f16_to_f32(p->half[j]) : ft_bf16_to_f32(p->half[j]);
@@ -249,6 +259,11 @@ static inline float ft_param_at(const ft_param *p, int64_t j) {
 void ft_model_prefetch_layer(const ft_model *m, int layer);
 /* Bytes of the base held in place from the mapping as half (bf16/f16) values. */
 size_t ft_model_half_bytes(const ft_model *m);
+/* Bytes of the base held quantized (int8 values and their row scales). */
+size_t ft_model_q8_bytes(const ft_model *m);
+/* Symmetric int8 quantization of one row of n values: scale = max|x| / 127 (0 for a zero row), q = x / scale
+ * rounded to nearest (ties to even), in [-127, 127]. false when the row holds NaN or Inf. */
+bool ft_q8_quantize_row(const float *x, int64_t n, int8_t *q, float *scale);
 /* Every parameter (base weights and attached head / PEFT tensors) is finite: else FT_ERR_FORMAT naming the
  * first tensor holding NaN or Inf, with the count and the first index. Training calls it: HF loads such a
  * file silently, and every step would then be skipped by the non-finite guard. */

@@ -71,8 +71,9 @@ ft_status ft_model_set_precision(ft_model *m, ft_precision p) {
         st = ft_matmul_create(&m->mm);
     for (int i = 0; st == FT_OK && i < m->n_params; i++) {
         ft_param *q = &m->params[i];
-        if (!wants[i] || q->data16 || q->half) /* a bf16 weight in place is its own bf16 operand; f16 ones are
-                                                  widened panel by panel (nn/linear) */
+        /* a bf16 weight in place is its own bf16 operand; f16 and int8 ones are widened panel by panel
+         * (nn/linear) */
+        if (!wants[i] || q->data16 || q->half || q->q8)
             continue;
         q->data16 = ft_alloc((size_t)q->numel * sizeof(uint16_t));
         if (!q->data16) {

@@ -19,8 +19,12 @@ static ft_status half_product(const ft_lin *L, float *y, const float *x, bool ba
     float *panel = ft_arena_alloc(arena, ft_gemm_half_panel_floats(k, n) * sizeof(float));
     if (!panel)
         return FT_ERR_NOMEM;
-    ft_gemm_half(trans, L->wh_f16, N, n, k, 1.0f, x, k, L->wh, L->w_in_out ? L->out : L->in,
-                 back ? 1.0f : 0.0f, y, n, panel, 0);
+    if (L->wq)
+        ft_gemm_q8(trans, N, n, k, 1.0f, x, k, L->wq, L->wq_scale, L->w_in_out ? L->out : L->in,
+                   back ? 1.0f : 0.0f, y, n, panel, 0);
+    else
+        ft_gemm_half(trans, L->wh_f16, N, n, k, 1.0f, x, k, L->wh, L->w_in_out ? L->out : L->in,
+                     back ? 1.0f : 0.0f, y, n, panel, 0);
     ft_arena_rewind(arena, mark);
     return FT_OK;
 }
@@ -29,13 +33,44 @@ static bool half_native(const ft_lin *L) {
     return L->wh && !L->wh_f16 && L->mm && ft_bf16_native();
 }
 
+/* An int8 W under precision bf16 on a CPU with native bf16: the whole weight widened to bf16 (q·scale rounded
+ * to nearest even) in arena scratch, then the bf16 product the bf16 path runs on a bf16 copy; the scratch is
+ * given back after the product. Forward y = x·op(W) + b; backward dx += dy·op(W)ᵀ. */
+static bool q8_native(const ft_lin *L) {
+    return L->wq && L->mm && ft_bf16_native();
+}
+
+static ft_status q8_product_bf16(const ft_lin *L, float *y, const float *x, bool back, int64_t N,
+                                 ft_arena *arena) {
+    const int64_t rows = L->w_in_out ? L->in : L->out, cols = L->w_in_out ? L->out : L->in;
+    const size_t mark = ft_arena_mark(arena);
+    uint16_t *w16 = ft_arena_alloc(arena, (size_t)(rows * cols) * sizeof(uint16_t));
+    if (!w16)
+        return FT_ERR_NOMEM;
+#pragma omp parallel for schedule(static) if (rows * cols >= FT_PAR_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        const int8_t *q = L->wq + r * cols;
+        const float sc = L->wq_scale[r];
+        uint16_t *d = w16 + r * cols;
+        for (int64_t j = 0; j < cols; j++)
+            d[j] = ft_f32_to_bf16((float)q[j] * sc);
+    }
+    const ft_status st =
+        back ? ft_linear_backward_bf16(L->mm, y, NULL, NULL, x, NULL, w16, N, L->in, L->out, L->w_in_out)
+             : ft_linear_forward_bf16(L->mm, y, x, w16, L->b, N, L->in, L->out, L->w_in_out);
+    ft_arena_rewind(arena, mark);
+    return st;
+}
+
 /* The base product y = x·op(W) + b, in bf16 when the layer carries a bf16 copy of W. */
 static ft_status base_forward(const ft_lin *L, float *y, const float *x, int64_t N, ft_arena *arena) {
     if (half_native(L))
         return ft_linear_forward_bf16(L->mm, y, x, L->wh, L->b, N, L->in, L->out, L->w_in_out);
+    if (q8_native(L))
+        return q8_product_bf16(L, y, x, false, N, arena);
     if (L->w16 && L->mm)
         return ft_linear_forward_bf16(L->mm, y, x, L->w16, L->b, N, L->in, L->out, L->w_in_out);
-    if (L->wh) {
+    if (L->wh || L->wq) {
         FT_TRY(half_product(L, y, x, false, N, arena));
         if (L->b) {
 #pragma omp parallel for schedule(static) if (N * L->out >= FT_PAR_MIN)
@@ -55,9 +90,11 @@ static ft_status base_backward(const ft_lin *L, float *dx, float *dw, float *db,
         return ft_linear_backward_bf16(L->mm, dx, NULL, db, dy, x, L->wh, N, L->in, L->out, L->w_in_out);
     if (L->w16 && L->mm)
         return ft_linear_backward_bf16(L->mm, dx, dw, db, dy, x, L->w16, N, L->in, L->out, L->w_in_out);
-    if (L->wh) {
+    if (L->wh || L->wq) {
         if (db)
             ft_linear_backward(NULL, NULL, db, dy, x, NULL, N, L->in, L->out, L->w_in_out);
+        if (q8_native(L))
+            return dx ? q8_product_bf16(L, dx, dy, true, N, arena) : FT_OK;
         return dx ? half_product(L, dx, dy, true, N, arena) : FT_OK;
     }
     ft_linear_backward(dx, dw, db, dy, x, L->w, N, L->in, L->out, L->w_in_out);
@@ -135,9 +172,10 @@ static ft_status dora_backward(const ft_lin *L, float *dx, const float *dy, cons
 
 ft_status ft_lin_forward(const ft_lin *L, float *y, const float *x, int64_t N, ft_arena *arena, ft_lin_cache *c) {
     memset(c, 0, sizeof *c);
-    if (L->wh && (L->dw || (L->dora_m && L->lora_a)))
-        return ft_fail(FT_ERR_INTERNAL, "linear: a weight held in its file dtype cannot train or carry DoRA "
-                                        "(widen it first: ft_model_param_widen)");
+    if ((L->wh || L->wq) && (L->dw || (L->dora_m && L->lora_a)))
+        return ft_fail(FT_ERR_INTERNAL,
+                       "linear: a weight held in its file dtype or int8 cannot train or carry DoRA "
+                       "(widen it first: ft_model_param_widen)");
     if (L->dora_m && L->lora_a)
         return dora_forward(L, y, x, N, arena, c);
     const float *xin = x;

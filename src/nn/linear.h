@@ -33,6 +33,10 @@ typedef struct {
      * CPU with native bf16 a bf16 wh goes straight to oneDNN. Never trained (no dw), no DoRA. */
     const uint16_t *wh;
     bool wh_f16;
+    /* A frozen W quantized to int8 (w and wh NULL): wq [same layout as w] with one scale per stored row
+     * (train.base_dtype int8); products widen it panel by panel (ft_gemm_q8). Never trained, no DoRA. */
+    const int8_t *wq;
+    const float *wq_scale;
     /* dropout RNG; LoRA dropout keys on (example, position, channel) of x by drop_rows (kernels.h) */
     bool training;
     uint64_t seed, stream;

@@ -534,6 +534,13 @@ ft_status ft_peft_merge(ft_model *m) {
     if (m->merged_sites)
         return ft_fail(FT_ERR_ARG, "the adapter is already merged");
     for (int i = 0; i < m->n_params; i++)
+        if (m->params[i].q8)
+            return ft_fail(
+                FT_ERR_UNSUPPORTED,
+                "merge: '%s' is held quantized to int8 (train.base_dtype int8); merging writes the "
+                "base: load it with base_dtype fp32 (ftune merge does) and merge there",
+                m->params[i].name);
+    for (int i = 0; i < m->n_params; i++) {
         if (m->params[i].half)
             return ft_fail(
                 FT_ERR_UNSUPPORTED,
@@ -541,6 +548,7 @@ ft_status ft_peft_merge(ft_model *m) {
                 "merging writes the base: load it with base_dtype fp32 (ftune merge does) and save "
                 "the merged model as bf16 from there",
                 m->params[i].name, ft_dtype_name(m->params[i].file_dtype));
+    }
     if (m->prompt >= 0)
         return ft_fail(FT_ERR_UNSUPPORTED, "prompt tuning cannot be merged into the weights (it adds virtual tokens)");
     for (int i = 0; i < m->cfg.n_layers * 2; i++)

@@ -15,6 +15,9 @@ void ft_mem_estimate_run(const ft_model *m, int train_batch, int eval_batch, int
             e->weights_bf16 += (size_t)p->numel * sizeof(uint16_t);
         if (p->half)
             e->weights_half += (size_t)p->numel * sizeof(uint16_t);
+        else if (p->q8)
+            e->weights_int8 +=
+                (size_t)p->numel + (size_t)(p->numel / (p->ndim == 2 ? p->shape[1] : p->numel)) * 4;
         else if (p->owned)
             e->weights_owned += b;
         else if (!(p->data16 && !p->trainable)) /* a frozen mapped tensor with a bf16 copy is released */
@@ -25,8 +28,8 @@ void ft_mem_estimate_run(const ft_model *m, int train_batch, int eval_batch, int
         }
     }
     e->acts = ft_train_act_bytes(m, train_batch, eval_batch, seq_len, checkpoint, label_smoothing) + ((size_t)1 << 20);
-    e->total = e->weights_mapped + e->weights_half + e->weights_owned + e->weights_bf16 + e->grads +
-               e->optim + e->acts;
+    e->total = e->weights_mapped + e->weights_half + e->weights_int8 + e->weights_owned + e->weights_bf16 +
+               e->grads + e->optim + e->acts;
 }
 
 size_t ft_mem_available(void) {
@@ -48,10 +51,11 @@ void ft_mem_estimate_format(const ft_mem_estimate *e, char *buf, size_t n) {
     snprintf(
         buf, n,
         "memory estimate: %.2f GiB = weights %.2f (%.2f fp32 mapped in place, %.2f bf16/f16 mapped in place, "
-        "%.2f bf16 copies) + gradients %.2f + optimizer %.2f + activations %.2f",
-        gib(e->total), gib(e->weights_mapped + e->weights_half + e->weights_owned + e->weights_bf16),
-        gib(e->weights_mapped), gib(e->weights_half), gib(e->weights_bf16), gib(e->grads), gib(e->optim),
-        gib(e->acts));
+        "%.2f int8, %.2f bf16 copies) + gradients %.2f + optimizer %.2f + activations %.2f",
+        gib(e->total),
+        gib(e->weights_mapped + e->weights_half + e->weights_int8 + e->weights_owned + e->weights_bf16),
+        gib(e->weights_mapped), gib(e->weights_half), gib(e->weights_int8), gib(e->weights_bf16),
+        gib(e->grads), gib(e->optim), gib(e->acts));
 }
 
 ft_status ft_ckpt_mode_parse(const char *s, ft_ckpt_mode *out) {
@@ -112,6 +116,7 @@ static int plan_items(const ft_mem_plan *p, mem_item *it) {
     int n = 0;
     it[n++] = (mem_item){"base weights bf16/f16 mapped in place", e->weights_half};
     it[n++] = (mem_item){"fp32 weights mapped in place", e->weights_mapped};
+    it[n++] = (mem_item){"base weights quantized to int8", e->weights_int8};
     it[n++] = (mem_item){"fp32 weights owned (converted, trained, attached)", e->weights_owned};
     it[n++] = (mem_item){"bf16 copies (precision bf16)", e->weights_bf16};
     it[n++] = (mem_item){"gradients", e->grads};
@@ -127,7 +132,7 @@ static double mib(size_t b) {
 }
 
 void ft_mem_plan_format(const ft_mem_plan *p, char *buf, size_t n) {
-    mem_item it[8];
+    mem_item it[9];
     const int k = plan_items(p, it);
     size_t o =
         (size_t)snprintf(buf, n, "memory plan: %.1f MiB of %.1f MiB (%s)%s\n", mib(p->e.total), mib(p->limit),
@@ -178,7 +183,7 @@ ft_status ft_mem_plan_run(const ft_model *m, int train_batch, int eval_batch, in
     p->fits = p->limit == 0 || p->e.total <= p->limit;
     if (p->fits)
         return FT_OK;
-    mem_item it[8];
+    mem_item it[9];
     plan_items(p, it);
     char help[256];
     size_t o = 0;
@@ -190,6 +195,9 @@ ft_status ft_mem_plan_run(const ft_model *m, int train_batch, int eval_batch, in
     if (p->e.weights_owned > p->e.weights_half && o < sizeof help)
         o += (size_t)snprintf(help + o, sizeof help - o,
                               "a PEFT method (LoRA) and a bf16 checkpoint with train.base_dtype auto; ");
+    else if (p->e.weights_half > p->e.weights_int8 && o < sizeof help)
+        o += (size_t)snprintf(help + o, sizeof help - o,
+                              "train.base_dtype int8 (about half the bf16 base's bytes); ");
     if (o < sizeof help)
         snprintf(help + o, sizeof help - o, "lower train.batch_size or train.seq_len");
     return ft_fail(

@@ -8,6 +8,8 @@ typedef struct {
     size_t weights_mapped; /* fp32 tensors used in place from the checkpoint mapping */
     size_t
         weights_half; /* bf16/f16 frozen base weights used in place in their file dtype (train.base_dtype) */
+    size_t
+        weights_int8; /* frozen base weights quantized at load (train.base_dtype int8), with their scales */
     size_t weights_owned;  /* converted (bf16/f16 → fp32), trained or attached tensors */
     size_t weights_bf16;   /* bf16 copies of the GEMM weights (precision bf16) */
     size_t grads;          /* one fp32 gradient per trainable value */

@@ -164,10 +164,11 @@
       "false|true|auto|no|yes|off|on|0|1|False|True|FALSE|TRUE",                                             \
       "keep only each block's input, recompute its forward in the backward (less memory, ~1/3 more "         \
       "compute); auto: only when the memory plan says the run does not fit without it")                      \
-    X(train_base_dtype, "train.base_dtype", ENUM, "auto", "auto|fp32|file",                                  \
+    X(train_base_dtype, "train.base_dtype", ENUM, "auto", "auto|fp32|file|int8",                             \
       "frozen base weights stored as bf16/f16: kept in place in their file dtype and widened inside the "    \
       "products (file; GPT-2/Llama family), converted to fp32 at load (fp32), or file where supported "      \
-      "(auto)")                                                                                              \
+      "(auto); int8: the linear layers' weights quantized to int8 per output channel at load (half of "      \
+      "bf16; tables and LM head as file; GPT-2/Llama family)")                                               \
     X(train_group_by_length, "train.group_by_length", BOOL, "false", NULL,                                   \
       "batches of similar lengths (less padding; HF LengthGroupedSampler order)")                            \
     X(train_on_nonfinite, "train.on_nonfinite", ENUM, "stop", "stop|skip",                                   \

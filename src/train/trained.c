@@ -146,10 +146,14 @@ static ft_status trained_load(const char *model_dir, const char *adapter_dir, co
         t->shared_m = true;
     } else {
         /* a run trained with train.base_dtype file keeps its base in the file dtype for evaluation and
-         * generation too (a 7B base in bf16); auto and fp32 load it as fp32, so merging keeps working */
+         * generation too (a 7B base in bf16), one trained on an int8 base is evaluated on the same int8
+         * base (the adapter learned against its rounding); auto and fp32 load it as fp32, so merging keeps
+         * working */
         ft_base_dtype bd = FT_BASE_FP32;
         if (t->rec.train_base_dtype && !strcmp(t->rec.train_base_dtype, "file"))
             bd = FT_BASE_FILE;
+        else if (t->rec.train_base_dtype && !strcmp(t->rec.train_base_dtype, "int8"))
+            bd = FT_BASE_INT8;
         CHECK(ft_model_load_base(base, bd, &t->m));
     }
     if (adapter && !shared) {
