@@ -7,7 +7,8 @@ the peak RSS and the ratio ftune/PyTorch. PyTorch runs an independent GPT-2 / Ll
 / BERT (bert-base, BertForSequenceClassification with 2 labels) / ViT (vit-base, ViTForImageClassification
 with 1000 classes on 224x224 images, 197 tokens each: --seq does not apply) / T5 (t5-small,
 T5ForConditionalGeneration: --seq source and --dec-seq target tokens, tokens/s counting both; the relative
-position buckets from tests/ref/t5_ref.py) definition written here (random weights,
+position buckets from tests/ref/t5_ref.py) / Llama-2-7B (llama-7b: bf16 weights, LoRA r 16 on q,k,v,o,
+gradient checkpointing; ftune trains --model DIR with --base-dtype) definition written here (random weights,
 same config as train_step), AdamW + clipping at 1.0,
 fp32 with OPENBLAS_CORETYPE=SkylakeX, or Haswell on AVX2-only CPUs (Debian's OpenBLAS misdetects
 newer CPUs otherwise), bf16 under
@@ -37,6 +38,12 @@ SHAPES = {
                      buckets=32, max_distance=128, eps=1e-6),
     "smollm2": dict(arch="llama", vocab=49152, hidden=576, layers=30, heads=9, kv_heads=3, inter=1536, pos=2048,
                     theta=100000.0, eps=1e-5),
+    # Llama-2-7B (issue 19): frozen weights built and held in bf16 (fp32 would need 27 GB), untied head, LoRA r 16
+    # on q,k,v,o in fp32, gradient checkpointing per block; bf16 only (autocast). ftune's side trains --model DIR
+    # (a bf16 checkpoint of this shape) with --base-dtype (file, or int8).
+    "llama-7b": dict(arch="llama", vocab=32000, hidden=4096, layers=32, heads=32, kv_heads=32, inter=11008, pos=4096,
+                     theta=10000.0, eps=1e-5, big=True, untied=True, lora_targets=["q_proj", "k_proj", "v_proj", "o_proj"],
+                     lora_r=16),
 }
 
 
@@ -45,6 +52,7 @@ def torch_worker(a):
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
+    import torch.utils.checkpoint
 
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "ref"))
     import t5_ref  # noqa: E402  (HF's _relative_position_bucket, written for the parity test)
@@ -52,13 +60,17 @@ def torch_worker(a):
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     c = SHAPES[a.shape]
+    if c.get("big"):
+        if a.precision != "bf16":
+            sys.exit(f"{a.shape}: fp32 weights do not fit this machine; bf16 only")
+        torch.set_default_dtype(torch.bfloat16)  # the frozen weights are made in bf16, never in fp32
 
     class LoRALinear(nn.Module):
         def __init__(self, base, r=8, alpha=8):
             super().__init__()
             self.base = base
-            self.A = nn.Parameter(torch.randn(r, base.in_features) / math.sqrt(base.in_features))
-            self.B = nn.Parameter(torch.zeros(base.out_features, r))
+            self.A = nn.Parameter(torch.randn(r, base.in_features, dtype=torch.float32) / math.sqrt(base.in_features))
+            self.B = nn.Parameter(torch.zeros(base.out_features, r, dtype=torch.float32))
             self.scale = alpha / r
 
         def forward(self, x):
@@ -236,6 +248,8 @@ def torch_worker(a):
                 self.blocks = nn.ModuleList(
                     LlamaBlock(C, c["heads"], c["kv_heads"], c["inter"], c["eps"]) for _ in range(c["layers"]))
                 self.nf = RMSNorm(C, c["eps"])
+                if c.get("untied"):
+                    self.lm_head = nn.Linear(C, c["vocab"], bias=False)
                 D = C // c["heads"]
                 inv = 1.0 / (c["theta"] ** (torch.arange(0, D, 2, dtype=torch.float32) / D))
                 ang = torch.outer(torch.arange(c["pos"], dtype=torch.float32), inv)
@@ -290,8 +304,12 @@ def torch_worker(a):
             else:
                 cos, sin = self.cos[:T].to(x.dtype), self.sin[:T].to(x.dtype)
                 for b in self.blocks:
-                    x = b(x, cos, sin)
-            logits = self.nf(x) @ self.wte.weight.t()  # tied head
+                    if c.get("big"):  # gradient checkpointing, as HF's gradient_checkpointing_enable()
+                        x = torch.utils.checkpoint.checkpoint(b, x, cos, sin, use_reentrant=False)
+                    else:
+                        x = b(x, cos, sin)
+            head = self.lm_head.weight if c.get("untied") else self.wte.weight
+            logits = self.nf(x) @ head.t()
             return F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]).float(), ids[:, 1:].reshape(-1))
 
     m = Model()
@@ -300,13 +318,13 @@ def torch_worker(a):
             p.requires_grad_(False)
         for b in m.blocks:
             names = {"gpt2": ["c_attn"], "bert": ["query", "value"], "vit": ["query", "value"]}.get(
-                c["arch"], ["q_proj", "v_proj"])
+                c["arch"], c.get("lora_targets", ["q_proj", "v_proj"]))
             if c["arch"] == "t5":  # PEFT's T5 targets q, v: every attention's (self and cross)
                 for att in [b.att] + ([b.catt] if b.cross else []):
                     att.q, att.v = LoRALinear(att.q), LoRALinear(att.v)
                 continue
             for n in names:
-                setattr(b, n, LoRALinear(getattr(b, n)))
+                setattr(b, n, LoRALinear(getattr(b, n), r=c.get("lora_r", 8), alpha=c.get("lora_r", 8)))
         if c["arch"] in ("bert", "vit"):  # PEFT's SEQ_CLS modules_to_save: the new classifier trains in full
             for p in m.classifier.parameters():
                 p.requires_grad_(True)
@@ -369,6 +387,10 @@ def run_ftune(a, shape, method, precision):
     cmd = [a.train_step, "--shape", shape, "--method", method, "--precision", precision, "--batch", str(a.batch),
            "--seq", str(a.seq), "--dec-seq", str(a.dec_seq),
            "--steps", str(a.steps), "--warmup", str(a.warmup), "--threads", str(a.threads)]
+    c = SHAPES[shape]
+    if c.get("big"):  # the same run as the PyTorch side: LoRA on its targets, checkpointing, the base in bf16/int8
+        cmd += ["--base-dtype", a.base_dtype, "--checkpoint", "--targets", ",".join(c["lora_targets"]), "--lora-r",
+                str(c["lora_r"])] + (["--model", a.model] if a.model else [])
     r = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if r.returncode != 0:
         sys.stderr.write(r.stderr[-2000:])
@@ -398,6 +420,8 @@ def main():
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--rounds", type=int, default=2, help="alternating torch/ftune rounds per row")
+    p.add_argument("--model", default=None, help="llama-7b: ftune trains this bf16 checkpoint (ftune init --dtype bf16)")
+    p.add_argument("--base-dtype", default="file", help="llama-7b: ftune's train.base_dtype (file or int8)")
     p.add_argument("--python", default="/usr/bin/python3", help="interpreter with torch for the workers")
     here = os.path.dirname(os.path.abspath(__file__))
     p.add_argument("--train-step", default=os.path.join(here, "..", "build", "bench", "train_step"))

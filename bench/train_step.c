@@ -287,7 +287,7 @@ int main(int argc, char **argv) {
      * attention scores/values 2·2·T·D·H per layer forward (half of it when causal), ×3 with backward.
      * An encoder's token-type table, pooler and head act on one row per sequence or are lookups: left out;
      * ViT's patch projection is counted as a matrix on every token (its input gradient is not computed). */
-    double n_mat = 0, n_mat_tr = 0;
+    double n_mat = 0, n_mat_tr = 0, n_head = 0;
     for (int i = 0; i < m->n_params; i++) {
         const ft_param *p = &m->params[i];
         if ((p->ndim != 2 && i != m->patch_w) || i == m->wpe || (i == m->wte && m->lm_head != m->wte))
@@ -297,6 +297,8 @@ int main(int argc, char **argv) {
         n_mat += (double)p->numel;
         if (p->trainable)
             n_mat_tr += (double)p->numel;
+        if (i == m->lm_head || ft_model_is_head(m, i))
+            n_head += (double)p->numel;
     }
     double flops = (4.0 * n_mat + 2.0 * n_mat_tr) * B * T + 3.0 * 4.0 * (double)B * T * T * c->head_dim *
                                                                 c->n_heads * c->n_layers /
@@ -331,6 +333,14 @@ int main(int argc, char **argv) {
     const double peak = gemm_peak(m->precision == FT_PREC_BF16, m->mm);
     printf("  GFLOP/s %.1f (%.0f%% of the measured %s GEMM peak, %.0f GFLOP/s)\n", flops / med / 1e9,
            100.0 * flops / med / 1e9 / peak, ft_precision_name(m->precision), peak);
+    if (ckpt &&
+        !t5) { /* the model FLOPs above leave out what checkpointing runs twice: every block's forward */
+        const double re = 2.0 * (n_mat - n_head) * B * T + 4.0 * (double)B * T * T * c->head_dim *
+                                                               c->n_heads * c->n_layers /
+                                                               (encoder ? 1.0 : 2.0);
+        printf("  with the recompute of activation checkpointing: GFLOP/s %.1f (%.0f%% of the peak)\n",
+               (flops + re) / med / 1e9, 100.0 * (flops + re) / med / 1e9 / peak);
+    }
     printf("  peak RSS %.2f GiB\n", (double)ft_peak_rss_bytes() / (1024.0 * 1024.0 * 1024.0));
     printf("  activation arena: peak %.1f MiB of %.1f MiB estimated (activation checkpointing %s)\n",
            (double)arena.peak / 1048576.0, (double)arena.cap / 1048576.0, ckpt ? "on" : "off");

@@ -2,7 +2,8 @@
 # The memory plan before training (ftune train --dry-run, FTUNE_MEM_LIMIT) and the frozen base in its file dtype:
 # a bf16 Llama trained with LoRA under train.base_dtype auto and fp32 gives the same losses; the plan shows the
 # bf16 bytes held in place; a limit below the plan refuses up front naming the biggest items; auto checkpointing
-# turns on only when the run needs it to fit; bad keys are refused.
+# turns on only when the run needs it to fit; bad keys are refused; an int8 base holds fewer bytes, trains to
+# nearly the same losses and is evaluated on int8 again.
 set -euo pipefail
 FT=${FT_BIN:?}
 W=$(mktemp -d /tmp/ft_memplan.XXXXXX)
@@ -38,6 +39,25 @@ owned32=$(sed -n 's/^  fp32 weights owned (converted, trained, attached) *\([0-9
 awk -v x="$inplace" -v y="$owned32" 'BEGIN { exit !(x > 0 && y > 1.9 * x) }' || { echo "FAIL: held in place $inplace MiB, fp32 base owns $owned32 MiB"; fail=1; }
 grep -q '0.00 bf16/f16 mapped in place' log_fp32.txt || { echo "FAIL: fp32 base reports bytes in place"; fail=1; }
 cmp -s o_file/adapter_model.safetensors o_fp32/adapter_model.safetensors || { echo "FAIL: adapters differ"; fail=1; }
+# int8 base: the plan shows the quantized bytes (about half the bf16 ones), the losses are close to the bf16
+# base's but not equal (the rounding), and `ftune eval` of the run loads the base as int8 again: its loss on
+# the training file is the one the trainer's evaluation printed at the end, not the bf16 base's
+"$FT" train r.yaml output_dir=o_int8 train.base_dtype=int8 eval.every=0 data.validation=train.jsonl > log_int8.txt
+q8=$(sed -n 's/^  base weights quantized to int8 *\([0-9.]*\) MiB/\1/p' log_int8.txt)
+awk -v q="$q8" -v h="$inplace" 'BEGIN { exit !(q > 0 && q < h) }' || { echo "FAIL: int8 plan $q8 MiB vs bf16 in place $inplace MiB"; fail=1; }
+grep -o '"train/loss"[^,}]*' o_int8/metrics.jsonl > l8.txt
+paste -d' ' l8.txt lf.txt | awk -F'[: ]' '{ d = $2 - $4; if (d < 0) d = -d; if (d > 0.01 * $4) bad = 1; if (d > 0) diff = 1 }
+    END { exit !(NR == 4 && !bad && diff) }' || { echo "FAIL: int8 losses vs bf16"; paste l8.txt lf.txt; fail=1; }
+"$FT" eval --model o_int8 --data train.jsonl --json > ev8.json
+sed -i 's/base_dtype: "int8"/base_dtype: "file"/' o_int8/recipe.yaml   # the same adapter on the bf16 base
+"$FT" eval --model o_int8 --data train.jsonl --json > evf.json
+/usr/bin/python3 - o_int8/metrics.jsonl ev8.json evf.json <<'PY' || { echo "FAIL: ftune eval of the int8 run"; fail=1; }
+import json, sys
+end = [json.loads(l)["eval/loss"] for l in open(sys.argv[1]) if "eval/loss" in l][-1]
+e8, ef = json.load(open(sys.argv[2]))["loss"], json.load(open(sys.argv[3]))["loss"]
+print(f"int8 run: trainer's final eval {end!r}, ftune eval {e8!r} (int8 base), {ef!r} (the bf16 base)")
+sys.exit(not (abs(e8 - end) <= 1e-9 * abs(end) and abs(ef - end) > 1e-7 * abs(end)))
+PY
 # --dry-run: the plan, nothing trained
 "$FT" train r.yaml output_dir=o_dry --dry-run > dry.txt
 grep -q '^memory plan: ' dry.txt && grep -q 'activations without / with checkpointing' dry.txt && grep -q 'KV cache' dry.txt \

@@ -651,36 +651,33 @@ static ft_status quantize_tensor(ft_param *p, const ft_st_tensor *t, const char 
         return ft_fail(FT_ERR_NOMEM, "no memory to quantize '%s' (%lld values) to int8", p->name,
                        (long long)p->numel);
     const size_t es = ft_dtype_size(t->dtype);
-    int64_t bad = -1;
-#pragma omp parallel
+    int64_t bad = INT64_MAX; /* the first row holding a non-finite value */
+    int nomem = 0;
+#pragma omp parallel reduction(min : bad) reduction(| : nomem)
     {
         float *row = malloc((size_t)(cols > 0 ? cols : 1) * sizeof(float));
+        nomem |= !row;
 #pragma omp for schedule(static)
         for (int64_t r = 0; r < rows; r++) {
             const uint8_t *src = (const uint8_t *)t->data + (size_t)(r * cols) * es;
-            if (!row) {
-                bad = -2;
+            if (!row)
                 continue;
-            }
-            for (int64_t j = 0; j < cols; j++) {
-                if (t->dtype == FT_DT_F32) {
-                    memcpy(&row[j], src + 4 * j, 4);
-                } else {
+            if (t->dtype == FT_DT_F32)
+                memcpy(row, src, (size_t)cols * sizeof(float));
+            else /* 2-byte alignment is not guaranteed: copy the raw values first */
+                for (int64_t j = 0; j < cols; j++) {
                     uint16_t h;
                     memcpy(&h, src + 2 * j, 2);
                     row[j] = t->dtype == FT_DT_BF16 ? ft_bf16_to_f32(h) : ft_f16_to_f32(h);
                 }
-            }
-            if (!ft_q8_quantize_row(row, cols, p->q8 + r * cols, &p->q8_scale[r])) {
-#pragma omp critical(ft_q8_bad)
-                if (bad < 0 || r < bad)
-                    bad = r;
-            }
+            if (!ft_q8_quantize_row(row, cols, p->q8 + r * cols, &p->q8_scale[r]) && r < bad)
+                bad = r;
         }
         free(row);
     }
-    if (bad == -2)
+    if (nomem)
         return ft_fail(FT_ERR_NOMEM, "no memory to quantize '%s'", p->name);
+    bad = bad == INT64_MAX ? -1 : bad;
     if (bad >= 0)
         return ft_fail(FT_ERR_FORMAT,
                        "%s: tensor '%s' (%s) holds a non-finite value in row %lld: it cannot be quantized to "
