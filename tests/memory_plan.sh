@@ -71,6 +71,13 @@ total=$(sed -n 's/^memory plan: \([0-9.]*\) MiB.*/\1/p' dry.txt)
 if FTUNE_MEM_LIMIT=1M "$FT" train r.yaml output_dir=o_small > small.txt 2> small.err; then echo "FAIL: 1M limit accepted"; fail=1; fi
 grep -q 'needs about .* GiB but 0.00 GiB are available (FTUNE_MEM_LIMIT): biggest' small.err || { echo "FAIL: refusal message"; cat small.err; fail=1; }
 ! grep -q 'trained steps' small.txt || { echo "FAIL: refused run trained"; fail=1; }
+# a load that would convert more than the limit is refused before converting (base fp32 of this bf16 model:
+# ≈ 9 MiB of fp32), with the hint; the same limit loads the base in place (auto) and plans on
+if FTUNE_MEM_LIMIT=4M "$FT" train r.yaml output_dir=o_load train.base_dtype=fp32 > load.txt 2> load.err; then echo "FAIL: 4M fp32 load accepted"; fail=1; fi
+grep -q 'loading this model with train.base_dtype fp32 needs .* GiB (weights converted to fp32) but 0.00 GiB are available (FTUNE_MEM_LIMIT); a bf16/f16 checkpoint stays in place' load.err \
+  || { echo "FAIL: load refusal message"; cat load.err; fail=1; }
+FTUNE_MEM_LIMIT=4M "$FT" train r.yaml output_dir=o_load2 --dry-run > load2.txt 2>&1 || true
+grep -q '^memory plan: ' load2.txt || { echo "FAIL: the in-place load did not reach the plan"; cat load2.txt; fail=1; }
 # auto: a limit between the plan with and without checkpointing turns it on; a roomy one leaves it off
 mid=$(awk -v t="$total" -v a="$off" -v b="$on" 'BEGIN { printf "%d", (t - (a - b) / 2) * 1048576 }')
 FTUNE_MEM_LIMIT=$mid "$FT" train r.yaml output_dir=o_auto train.activation_checkpointing=auto > auto.txt

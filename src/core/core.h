@@ -64,6 +64,11 @@ void ft_ctx_apply(const ft_ctx *ctx); /* sets the OpenMP thread count */
 /* ---- time / memory stats ---- */
 double ft_now(void);            /* monotonic seconds */
 size_t ft_peak_rss_bytes(void); /* peak resident set size (VmHWM) */
+/* MemAvailable of /proc/meminfo in bytes, 0 when unknown. */
+size_t ft_mem_available(void);
+/* Bytes this process may plan for: FTUNE_MEM_LIMIT (bytes, or with K/M/G/T suffix: a fake memory size for
+ * tests and for leaving room to other processes) when set, else MemAvailable; *src names which (optional). */
+size_t ft_mem_limit(const char **src);
 void ft_peak_rss_reset(void);     /* start the peak over from the current RSS (best effort) */
 /* Drop the whole pages inside [p, p+bytes) of a read-only, never-written file mapping from memory
  * (MADV_DONTNEED): a later read faults the same bytes back in from the file. Advice only. */

@@ -289,3 +289,37 @@ uint16_t ft_f32_to_f16(float f) {
         half++;
     return (uint16_t)half;
 }
+
+size_t ft_mem_available(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    unsigned long long kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+            break;
+    fclose(f);
+    return (size_t)kb * 1024u;
+}
+
+size_t ft_mem_limit(const char **src) {
+    const char *v = getenv("FTUNE_MEM_LIMIT");
+    if (v && *v) {
+        char *end;
+        double x = strtod(v, &end);
+        const double k = *end == 'K' || *end == 'k'   ? 1024.0
+                         : *end == 'M' || *end == 'm' ? 1024.0 * 1024.0
+                         : *end == 'G' || *end == 'g' ? 1024.0 * 1024.0 * 1024.0
+                         : *end == 'T' || *end == 't' ? 1024.0 * 1024.0 * 1024.0 * 1024.0
+                                                      : 1.0;
+        if (end != v && x > 0) {
+            if (src)
+                *src = "FTUNE_MEM_LIMIT";
+            return (size_t)(x * k);
+        }
+    }
+    if (src)
+        *src = "MemAvailable";
+    return ft_mem_available();
+}

@@ -1136,6 +1136,41 @@ ft_status ft_model_load(const char *dir, ft_model **out) {
     return ft_model_load_base(dir, FT_BASE_FP32, out);
 }
 
+/* What binding the checkpoint will allocate (fp32 conversions of tensors not used in place, int8 copies with
+ * their scales), checked against FTUNE_MEM_LIMIT / MemAvailable before anything is allocated: a model that
+ * cannot be loaded this way is refused with the numbers, not killed by the OOM killer halfway through. */
+static ft_status check_load_bytes(const ft_model *m, const char *dir, ft_base_dtype base,
+                                  const unsigned char *keep) {
+    size_t need = 0;
+    for (int i = 0; i < m->n_params; i++) {
+        const ft_param *p = &m->params[i];
+        const ft_st_tensor *t = find_base_tensor(m, p->name, NULL);
+        if (!t)
+            continue;
+        const int64_t cols = p->ndim == 2 ? p->shape[1] : p->numel;
+        const size_t q8 = (size_t)p->numel + (size_t)(p->numel / (cols > 0 ? cols : 1)) * sizeof(float);
+        const size_t f32 = t->dtype == FT_DT_F32 ? 0 : (size_t)p->numel * sizeof(float);
+        const size_t b = keep[i] == 2 ? q8 : keep[i] == 1 && t->dtype != FT_DT_F32 ? 0 : f32;
+        need += b;
+    }
+    const char *src = NULL;
+    const size_t limit = ft_mem_limit(&src);
+    if (!limit || need <= limit)
+        return FT_OK;
+    const double g = 1024.0 * 1024.0 * 1024.0;
+    const bool decoder = m->cfg.arch == FT_ARCH_GPT2 || m->cfg.arch == FT_ARCH_LLAMA;
+    return ft_fail(
+        FT_ERR_NOMEM,
+        "%s: loading this model with train.base_dtype %s needs %.2f GiB (weights converted to fp32%s) "
+        "but %.2f GiB are available (%s)%s",
+        dir, ft_base_dtype_name(base), (double)need / g, base == FT_BASE_INT8 ? " or int8" : "",
+        (double)limit / g, src,
+        !decoder               ? ""
+        : base == FT_BASE_FP32 ? "; a bf16/f16 checkpoint stays in place with train.base_dtype auto "
+                                 "(or int8: about half of that)"
+                               : "");
+}
+
 ft_status ft_model_load_base(const char *dir, ft_base_dtype base, ft_model **out) {
     char path[4096];
     ft_path_join(path, sizeof path, dir, "config.json");
@@ -1167,6 +1202,8 @@ ft_status ft_model_load_base(const char *dir, ft_base_dtype base, ft_model **out
     if (base != FT_BASE_FP32 && decoder)
         half_eligible(m, keep, base == FT_BASE_INT8);
     s = ft_st_set_open_dir(dir, &m->st);
+    if (s == FT_OK)
+        s = check_load_bytes(m, dir, base, keep);
     for (int i = 0; s == FT_OK && i < m->n_params; i++) {
         ft_param *p = &m->params[i];
         const char *file = NULL;

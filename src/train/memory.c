@@ -32,19 +32,6 @@ void ft_mem_estimate_run(const ft_model *m, int train_batch, int eval_batch, int
                e->grads + e->optim + e->acts;
 }
 
-size_t ft_mem_available(void) {
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (!f)
-        return 0;
-    char line[256];
-    unsigned long long kb = 0;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
-            break;
-    fclose(f);
-    return (size_t)kb * 1024u;
-}
-
 static double gib(size_t b) { return (double)b / (1024.0 * 1024.0 * 1024.0); }
 
 void ft_mem_estimate_format(const ft_mem_estimate *e, char *buf, size_t n) {
@@ -77,27 +64,6 @@ ft_status ft_ckpt_mode_parse(const char *s, ft_ckpt_mode *out) {
     }
     return ft_fail(FT_ERR_CONFIG, "train.activation_checkpointing: expected true, false or auto, got '%s'",
                    s);
-}
-
-size_t ft_mem_limit(const char **src) {
-    const char *v = getenv("FTUNE_MEM_LIMIT");
-    if (v && *v) {
-        char *end;
-        double x = strtod(v, &end);
-        const double k = *end == 'K' || *end == 'k'   ? 1024.0
-                         : *end == 'M' || *end == 'm' ? 1024.0 * 1024.0
-                         : *end == 'G' || *end == 'g' ? 1024.0 * 1024.0 * 1024.0
-                         : *end == 'T' || *end == 't' ? 1024.0 * 1024.0 * 1024.0 * 1024.0
-                                                      : 1.0;
-        if (end != v && x > 0) {
-            if (src)
-                *src = "FTUNE_MEM_LIMIT";
-            return (size_t)(x * k);
-        }
-    }
-    if (src)
-        *src = "MemAvailable";
-    return ft_mem_available();
 }
 
 typedef struct {

@@ -22,8 +22,6 @@ typedef struct {
  * checkpoint: activation checkpointing (train.activation_checkpointing); eval_batch 0 = no evaluation. */
 void ft_mem_estimate_run(const ft_model *m, int train_batch, int eval_batch, int seq_len, int optim_slots,
                          bool checkpoint, float label_smoothing, ft_mem_estimate *e);
-/* MemAvailable of /proc/meminfo in bytes, 0 when unknown. */
-size_t ft_mem_available(void);
 /* One line: "memory estimate: 2.3 GiB = weights …". */
 void ft_mem_estimate_format(const ft_mem_estimate *e, char *buf, size_t n);
 
@@ -49,9 +47,6 @@ typedef struct {
  * total, the limit, the biggest items and what would help; *p is filled either way. */
 ft_status ft_mem_plan_run(const ft_model *m, int train_batch, int eval_batch, int seq_len, int optim_slots,
                           ft_ckpt_mode mode, float label_smoothing, int zero_world, ft_mem_plan *p);
-/* Bytes this process may plan for: FTUNE_MEM_LIMIT (bytes, or with K/M/G/T suffix: a fake memory size for
- * tests and for leaving room to other processes) when set, else MemAvailable; *src names which (optional). */
-size_t ft_mem_limit(const char **src);
 /* The plan as lines ("memory plan: ..."), biggest item first, ending in a newline. */
 void ft_mem_plan_format(const ft_mem_plan *p, char *buf, size_t n);
 
