@@ -10,6 +10,15 @@ FT=${FT_BIN:?}
 TESTS=$(cd "$(dirname "$0")" && pwd)
 command -v valgrind > /dev/null || { echo "valgrind_cli: valgrind not installed (scripts/install-deps.sh), skipped"; exit 77; }
 [ "${FT_SANITIZED:-0}" = 1 ] && { echo "valgrind_cli: sanitizer build, skipped (ASan and valgrind exclude each other)"; exit 77; }
+# Valgrind has no AVX-512 support: a build for this CPU (-march=native, FT_NATIVE) on an AVX-512 machine stops
+# with SIGILL in the first vectorized loop. Skipped there (the ASan/UBSan build covers memory errors); a
+# portable build (FT_NATIVE=OFF, x86-64-v3) runs it.
+libs=$(ldd "$FT" 2>/dev/null | awk '/libftune/ { print $3 }')
+# (EVEX-only operands: zmm, mask registers, xmm/ymm 16-31, embedded broadcasts)
+if grep -qw avx512f /proc/cpuinfo &&
+  objdump -d --no-show-raw-insn "$FT" $libs 2>/dev/null | grep -c -E '%zmm|%k[1-7]|%[xy]mm(1[6-9]|2[0-9]|3[01])|\{1to' > /dev/null; then
+  echo "valgrind_cli: the build uses AVX-512 instructions, which valgrind cannot run: skipped"; exit 77
+fi
 W=$(mktemp -d /tmp/ft_vgcli.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 cd "$W"
