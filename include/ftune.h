@@ -268,6 +268,36 @@ typedef struct {
 FTUNE_API ftune_status ftune_model_evaluate(ftune_model *m, const char *data_path, int batch_size,
                                             ftune_metric **metrics, size_t *n, size_t *n_examples);
 
+/* Scoring predictions against references, as `ftune score` does (docs/metrics.md): metric "bleu" (sacreBLEU's
+ * corpus BLEU: 13a, 4-gram, exp smoothing), "rouge" (rouge-score's mean F-measures, best reference per type),
+ * "squad" (SQuAD v1.1 exact match and F1), "classification" (scikit-learn's accuracy and P/R/F1 macro, micro,
+ * weighted) or "regression" (mse, mae, r2 of numbers); ftune_score_metrics lists them (NULL-terminated,
+ * static). Results (each may be NULL): *metrics (ftune_free; the names live in the same allocation) gets *n
+ * name/value pairs in the order of the JSON's keys, BLEU's n-gram precisions as "precision_1".."precision_4",
+ * a value the metric leaves undefined (JSON null) as NaN; *json the one-line object `ftune score --json`
+ * prints; *report the text `ftune score` prints (both ftune_free). ftune_score_files reads one example per
+ * line (a .jsonl file: one JSON string per line, in a reference file also a list of strings), each
+ * reference file giving one more reference per example; errors name file:line. ftune_score_texts takes them
+ * from memory: preds[0..n), example i's references refs[ref_off[i]] .. refs[ref_off[i+1]-1] (ref_off NULL:
+ * exactly one each, refs[i]); errors name "predictions:LINE" / "references:LINE" (1-based example and
+ * reference index). Classification and regression take exactly one reference per example. Since ABI 1 minor
+ * addition (FTUNE_HAS_SCORE). */
+#define FTUNE_HAS_SCORE 1
+typedef struct {
+    size_t struct_size; /* sizeof(ftune_score_opts), set by ftune_score_opts_init: fields may be added */
+    int stem;           /* ROUGE: Porter-stem tokens (rouge-score's use_stemmer); 0 */
+} ftune_score_opts;
+FTUNE_API void ftune_score_opts_init(ftune_score_opts *o);
+FTUNE_API const char *const *ftune_score_metrics(void);
+FTUNE_API ftune_status ftune_score_files(ftune_ctx *ctx, const char *metric, const char *pred_path,
+                                         const char *const *ref_paths, size_t n_ref_paths,
+                                         const ftune_score_opts *o, ftune_metric **metrics, size_t *n,
+                                         char **json, char **report);
+FTUNE_API ftune_status ftune_score_texts(ftune_ctx *ctx, const char *metric, const char *const *preds,
+                                         size_t n, const char *const *refs, const size_t *ref_off,
+                                         const ftune_score_opts *o, ftune_metric **metrics, size_t *n_metrics,
+                                         char **json, char **report);
+
 /* ---- training ---- */
 typedef struct ftune_trainer ftune_trainer;
 

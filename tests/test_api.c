@@ -623,6 +623,145 @@ FT_TEST(train_seq2seq) {
     FT_CHECK(system(cmd) == 0);
 }
 
+/* Write text to dir/name; returns the path in buf. */
+static const char *put_file(char *buf, size_t n, const char *dir, const char *name, const char *text) {
+    snprintf(buf, n, "%s/%s", dir, name);
+    FILE *f = fopen(buf, "w");
+    FT_CHECK(f && fputs(text, f) >= 0 && fclose(f) == 0);
+    return buf;
+}
+
+/* ftune score as a library call: sacreBLEU's README example (two references per sentence) from files and
+ * from memory give the same numbers, JSON and report; the metrics' names and order; bad input named. */
+FT_TEST(score) {
+    char dir[64], hyp[128], r1[128], r2[128], num[128], bad[128];
+    snprintf(dir, sizeof dir, "/tmp/ft_test_api_score.%d", (int)getpid());
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
+    FT_CHECK(system(cmd) == 0);
+    const char *H[] = {"The dog bit the man.", "It wasn't surprising.", "The man had just bitten him."};
+    const char *R[] = {"The dog bit the man.",  "The dog had bit the man.", "It was not unexpected.",
+                       "No one was surprised.", "The man bit him first.",   "The man had bitten the dog."};
+    put_file(hyp, sizeof hyp, dir, "hyp.txt",
+             "The dog bit the man.\nIt wasn't surprising.\nThe man had just bitten him.\n");
+    put_file(r1, sizeof r1, dir, "r1.txt",
+             "The dog bit the man.\nIt was not unexpected.\nThe man bit him first.\n");
+    put_file(r2, sizeof r2, dir, "r2.txt",
+             "The dog had bit the man.\nNo one was surprised.\nThe man had bitten the dog.\n");
+    put_file(num, sizeof num, dir, "num.txt", "1\n2\nthree\n");
+    put_file(bad, sizeof bad, dir, "bad.jsonl", "\"ok\"\n\"broken\n\"ok\"\n");
+    ftune_ctx *c;
+    FT_CHECK(ftune_ctx_new(&c) == FT_OK);
+
+    const char *const *names = ftune_score_metrics();
+    size_t nn = 0;
+    while (names[nn])
+        nn++;
+    FT_CHECK(nn == 5 && !strcmp(names[0], "bleu") && !strcmp(names[4], "regression"));
+
+    /* files: two reference files; memory: the same references through ref_off */
+    const char *refs[] = {r1, r2};
+    ftune_metric *fm = NULL, *mm = NULL;
+    size_t nf = 0, nm = 0;
+    char *fj = NULL, *fr = NULL, *mj = NULL, *mr = NULL;
+    FT_CHECKF(ftune_score_files(c, "bleu", hyp, refs, 2, NULL, &fm, &nf, &fj, &fr) == FT_OK, "%s",
+              ftune_last_error(c));
+    const size_t off[] = {0, 2, 4, 6};
+    FT_CHECKF(ftune_score_texts(c, "bleu", H, 3, R, off, NULL, &mm, &nm, &mj, &mr) == FT_OK, "%s",
+              ftune_last_error(c));
+    FT_CHECKF(fm && nf == 8 && fabs(metric(fm, nf, "bleu") - 48.530827) < 1e-5, "n %zu bleu %g", nf,
+              fm ? metric(fm, nf, "bleu") : NAN);
+    /* the JSON's keys in order, the 4 precisions expanded */
+    const char *order[] = {"bleu",        "precision_1", "precision_2", "precision_3",
+                           "precision_4", "bp",          "sys_len",     "ref_len"};
+    for (size_t i = 0; fm && i < nf && i < 8; i++)
+        FT_CHECKF(!strcmp(fm[i].name, order[i]), "%zu: %s", i, fm[i].name);
+    FT_CHECK(nm == nf && mm && fm);
+    for (size_t i = 0; mm && fm && i < nm && i < nf; i++)
+        FT_CHECK(!strcmp(mm[i].name, fm[i].name) && mm[i].value == fm[i].value);
+    FT_CHECK(fj && mj && !strcmp(fj, mj) && strstr(fj, "\"bleu\":48.5308270") && fj[0] == '{');
+    FT_CHECK(fr && mr && !strcmp(fr, mr) && !strncmp(fr, "BLEU = 48.53 ", 13));
+    ftune_free(fm), ftune_free(mm), ftune_free(fj), ftune_free(fr), ftune_free(mj), ftune_free(mr);
+
+    /* every result is optional; one reference each without ref_off; options read up to struct_size */
+    const char *R1[] = {R[0], R[2], R[4]};
+    ftune_score_opts o;
+    ftune_score_opts_init(&o);
+    FT_CHECK(o.struct_size == sizeof o && o.stem == 0);
+    double plain = NAN, stemmed = NAN;
+    ftune_metric *x = NULL;
+    size_t nx = 0;
+    const char *S[] = {"the cats are running"}, *S_ref[] = {"a cat runs"};
+    FT_CHECK(ftune_score_texts(c, "rouge", S, 1, S_ref, NULL, &o, &x, &nx, NULL, NULL) == FT_OK && nx == 4);
+    plain = x ? metric(x, nx, "rouge1") : NAN;
+    ftune_free(x);
+    o.stem = 1; /* cats, running, runs: cat, run, run */
+    FT_CHECK(ftune_score_texts(c, "rouge", S, 1, S_ref, NULL, &o, &x, &nx, NULL, NULL) == FT_OK);
+    stemmed = x ? metric(x, nx, "rouge1") : NAN;
+    ftune_free(x);
+    FT_CHECKF(plain == 0 && stemmed > 0.5, "rouge1 %g, stemmed %g", plain, stemmed);
+    FT_CHECK(ftune_score_texts(c, "rouge", H, 3, R1, NULL, &o, NULL, NULL, NULL, NULL) == FT_OK);
+    o.struct_size = sizeof(size_t); /* an older caller's struct without stem */
+    FT_CHECK(ftune_score_texts(c, "rouge", H, 3, R1, NULL, &o, &x, &nx, NULL, NULL) == FT_ERR_ARG &&
+             strstr(ftune_last_error(c), "struct_size"));
+    FT_CHECK(ftune_score_texts(c, "squad", H, 3, R1, NULL, NULL, NULL, NULL, NULL, NULL) == FT_OK);
+    const char *P[] = {"b", "a", "a", "b"}, *T[] = {"a", "a", "b", "b"};
+    FT_CHECK(ftune_score_texts(c, "classification", P, 4, T, NULL, NULL, &x, &nx, NULL, NULL) == FT_OK);
+    FT_CHECK(nx == 10 && metric(x, nx, "accuracy") == 0.5 && !strcmp(x[0].name, "accuracy"));
+    ftune_free(x);
+    const char *Y[] = {"1", "2", "3"}, *Z[] = {"1", "2", "5"}, *Y1[] = {"4"};
+    FT_CHECK(ftune_score_texts(c, "regression", Y, 3, Z, NULL, NULL, &x, &nx, NULL, NULL) == FT_OK);
+    FT_CHECK(nx == 3 && fabs(metric(x, nx, "mse") - 4.0 / 3) < 1e-12 &&
+             fabs(metric(x, nx, "mae") - 2.0 / 3) < 1e-12);
+    ftune_free(x);
+    /* r2 is undefined with one sample: NaN in the metrics, null in the JSON */
+    char *j1 = NULL;
+    FT_CHECK(ftune_score_texts(c, "regression", Y1, 1, Y1, NULL, NULL, &x, &nx, &j1, NULL) == FT_OK);
+    FT_CHECK(nx == 3 && isnan(metric(x, nx, "r2")) && metric(x, nx, "mse") == 0 && j1 &&
+             strstr(j1, "\"r2\":null"));
+    ftune_free(x), ftune_free(j1);
+
+    /* bad input: named, the outputs left NULL */
+    x = (ftune_metric *)1;
+    FT_CHECK(ftune_score_files(c, "blue", hyp, refs, 2, NULL, &x, &nx, NULL, NULL) == FT_ERR_ARG &&
+             x == NULL);
+    FT_CHECKF(strstr(ftune_last_error(c), "unknown metric 'blue' (known: bleu, rouge, squad, classification, "
+                                          "regression)"),
+              "%s", ftune_last_error(c));
+    FT_CHECK(ftune_score_files(c, "regression", hyp, (const char *[]){num}, 1, NULL, NULL, NULL, NULL,
+                               NULL) == FT_ERR_FORMAT &&
+             strstr(ftune_last_error(c), "hyp.txt:1: not a number"));
+    FT_CHECK(ftune_score_files(c, "rouge", hyp, (const char *[]){bad}, 1, NULL, NULL, NULL, NULL, NULL) !=
+                 FT_OK &&
+             strstr(ftune_last_error(c), "bad.jsonl:2: not a JSON value"));
+    FT_CHECK(ftune_score_files(c, "bleu", "/nonexistent/p.txt", refs, 2, NULL, NULL, NULL, NULL, NULL) !=
+                 FT_OK &&
+             strstr(ftune_last_error(c), "/nonexistent/p.txt"));
+    const char *N3[] = {"1", "x", "3"};
+    FT_CHECK(ftune_score_texts(c, "regression", N3, 3, Y, NULL, NULL, NULL, NULL, NULL, NULL) ==
+                 FT_ERR_FORMAT &&
+             strstr(ftune_last_error(c), "predictions:2: not a number: 'x'"));
+    FT_CHECK(ftune_score_texts(c, "regression", Y, 3, N3, NULL, NULL, NULL, NULL, NULL, NULL) ==
+                 FT_ERR_FORMAT &&
+             strstr(ftune_last_error(c), "references:2: not a number"));
+    FT_CHECK(ftune_score_texts(c, "classification", H, 3, R, off, NULL, NULL, NULL, NULL, NULL) ==
+                 FT_ERR_FORMAT &&
+             strstr(ftune_last_error(c), "exactly one reference"));
+    const size_t off_empty[] = {0, 2, 2, 4};
+    FT_CHECK(ftune_score_texts(c, "bleu", H, 3, R, off_empty, NULL, NULL, NULL, NULL, NULL) == FT_ERR_ARG &&
+             strstr(ftune_last_error(c), "example 2 has no reference"));
+    const char *Hn[] = {"a", NULL};
+    FT_CHECK(ftune_score_texts(c, "bleu", Hn, 2, R, NULL, NULL, NULL, NULL, NULL, NULL) == FT_ERR_ARG &&
+             strstr(ftune_last_error(c), "prediction 2 is NULL"));
+    FT_CHECK(ftune_score_texts(c, "bleu", H, 0, R, NULL, NULL, NULL, NULL, NULL, NULL) == FT_ERR_ARG);
+    FT_CHECK(ftune_score_texts(c, "bleu", H, 3, R, NULL, NULL, &x, NULL, NULL, NULL) == FT_ERR_ARG);
+    FT_CHECK(ftune_score_texts(NULL, "bleu", H, 3, R, NULL, NULL, NULL, NULL, NULL, NULL) == FT_ERR_ARG);
+    FT_CHECK(ftune_score_files(c, NULL, hyp, refs, 2, NULL, NULL, NULL, NULL, NULL) == FT_ERR_ARG);
+    ftune_ctx_free(c);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    FT_CHECK(system(cmd) == 0);
+}
+
 int main(void) {
     FT_RUN(version_and_abi);
     FT_RUN(null_arguments);
@@ -630,5 +769,6 @@ int main(void) {
     FT_RUN(recipe_errors);
     FT_RUN(train_step_by_step_and_use);
     FT_RUN(train_seq2seq);
+    FT_RUN(score);
     FT_DONE();
 }

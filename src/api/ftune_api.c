@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/api_ctx.h"
 #include "eval/generate.h"
 #include "models/infer.h"
 #include "peft/peft.h"
@@ -20,12 +21,6 @@
 #include "train/task_data.h"
 #include "train/trained.h"
 #include "train/trainer.h"
-
-struct ftune_ctx {
-    int threads;
-    ft_status last;
-    char err[1024];
-};
 
 /* A named adapter (ftune_adapter_add): its slot in the model (peft/slots.c) and its view of the base. */
 typedef struct {
@@ -88,28 +83,7 @@ struct ftune_dataset {
     ft_data_recs recs;
 };
 
-/* ---- context and errors ---- */
-
-static void api_begin(const ftune_ctx *c) {
-    ft_clear_error();
-    if (c && c->threads > 0) {
-        ft_ctx x;
-        ft_ctx_default(&x);
-        x.threads = c->threads;
-        ft_ctx_apply(&x);
-    }
-}
-
-static ft_status api_end(ftune_ctx *c, ft_status s) {
-    if (!c)
-        return s;
-    c->last = s;
-    if (s == FT_OK)
-        c->err[0] = '\0';
-    else
-        snprintf(c->err, sizeof c->err, "%s", ft_last_error()[0] ? ft_last_error() : ft_status_name(s));
-    return s;
-}
+/* ---- context and errors (api_begin / api_end: api/api_ctx.h) ---- */
 
 const char *ftune_version(void) {
     return FTUNE_VERSION;
