@@ -1239,7 +1239,7 @@ static ft_status prepare(ftune_trainer *t) {
         FT_CKPT_AUTO) { /* the memory plan decides, as in ftune train (which also refuses a run over it) */
         ft_mem_plan mp;
         const int64_t eb = r->eval_batch_size > 0 ? r->eval_batch_size : r->train_batch_size;
-        (void)ft_mem_plan_run(t->m, (int)r->train_batch_size, (int)eb, (int)r->train_seq_len,
+        (void)ft_mem_plan_run(t->m, (int)r->train_batch_size, (int)eb, ft_runcfg_plan_seq_len(r),
                               !strcmp(r->optim_name, "sgd") ? (r->optim_momentum > 0 ? 1 : 0) : 2, ckm,
                               (float)r->train_label_smoothing, 1, &mp);
         tc->activation_checkpointing = mp.checkpoint;
