@@ -253,6 +253,49 @@ FTUNE_API ftune_status ftune_classify(ftune_model *m, const char *text, int *lab
 FTUNE_API ftune_status ftune_classify_image(ftune_model *m, const char *path, int *label, float *probs,
                                             size_t n_probs);
 
+/* ---- image files (`ftune image`; docs/vision.md) ----
+ * ftune_image_probe: what an image file is (PNG and JPEG by decoding them, IDX by its header; recognized by
+ * the first bytes, not the name). ftune_image_preprocess: the model input Hugging Face's ViTImageProcessor
+ * makes of one image: converted to o->channels, resized with the config's resampling (PIL's Image.resize bit
+ * for bit), rescaled, normalized; *pixels (ftune_free) gets channels × height × width floats, channel-first,
+ * their shape in shape[3] (C, H, W). ftune_image_config_write: a preprocessor_config.json with
+ * ViTImageProcessor's defaults for a size × size model (the one `ftune init --arch vit` writes; resample:
+ * PIL's code, 0 nearest, 1 lanczos, 2 bilinear, 3 bicubic, 4 box, 5 hamming). Since ABI 1 minor addition
+ * (FTUNE_HAS_IMAGE_FILES). */
+#define FTUNE_HAS_IMAGE_FILES 1
+typedef struct {
+    size_t struct_size; /* sizeof(ftune_image_info), set by ftune_image_info_init: fields may be added */
+    char format[8];     /* "PNG", "JPEG", "IDX" */
+    char mode[8];       /* as PIL names it: "1", "L", "LA", "P", "RGB", "RGBA", "I;16", "CMYK"; an IDX label
+                           file: "labels" */
+    int width, height;  /* after the EXIF orientation */
+    int bit_depth;      /* per sample in the file */
+    int orientation;    /* EXIF orientation 1..8 (JPEG), 0 when absent */
+    int interlaced;     /* PNG Adam7 or progressive JPEG */
+    int alpha;          /* the decoded image carries an alpha channel (RGBA/LA, palette or tRNS) */
+    int64_t count;      /* IDX: images (or labels); 1 for PNG/JPEG */
+} ftune_image_info;
+FTUNE_API void ftune_image_info_init(ftune_image_info *i);
+FTUNE_API ftune_status ftune_image_probe(ftune_ctx *ctx, const char *path, ftune_image_info *out);
+typedef struct {
+    size_t struct_size; /* sizeof(ftune_image_opts), set by ftune_image_opts_init: fields may be added */
+    const char *config; /* a preprocessor_config.json; NULL: ViT's defaults (224 × 224 bilinear, rescale
+                           1/255, mean = std = 0.5) */
+    int size;           /* > 0: a size × size resize instead of the config's (0) */
+    int resample;       /* >= 0: PIL's resampling code instead of the config's (-1) */
+    int channels;       /* 3 (RGB), or 1 for a grayscale model */
+    int64_t index;      /* an IDX file's image (0; a PNG or JPEG has only 0) */
+    int augment;        /* 1: the training augmentation (random resized crop, horizontal flip) drawn for
+                           (seed, epoch, index) */
+    uint64_t seed, epoch;
+    const char *out; /* may be NULL: also write the floats there (little-endian float32, atomically) */
+} ftune_image_opts;
+FTUNE_API void ftune_image_opts_init(ftune_image_opts *o);
+FTUNE_API ftune_status ftune_image_preprocess(ftune_ctx *ctx, const char *path, const ftune_image_opts *o,
+                                              float **pixels, int shape[3]);
+FTUNE_API ftune_status ftune_image_config_write(ftune_ctx *ctx, const char *path, int size, int channels,
+                                                int resample);
+
 /* ---- metrics ---- */
 typedef struct {
     const char *name; /* "loss", "perplexity", "accuracy", "f1_macro", "mse", ... (static strings) */

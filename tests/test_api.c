@@ -4,6 +4,7 @@
  * generation through the handles it leaves. Runs under the sanitizers too (the memory of every
  * handle). */
 #include <math.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -762,6 +763,138 @@ FT_TEST(score) {
     FT_CHECK(system(cmd) == 0);
 }
 
+/* `ftune image` as library calls: probe a PNG (a 1x1 RGBA pixel, 0 0 255 127) and IDX images and labels, an
+ * older caller's shorter info struct, preprocessing with a config file and with a written default config, an
+ * IDX file's second image, the float file, and the errors. */
+FT_TEST(image_files) {
+    static const unsigned char png[] = {
+        0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48,
+        0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00,
+        0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78,
+        0xda, 0x63, 0x64, 0x60, 0xf8, 0x5f, 0x0f, 0x00, 0x02, 0x87, 0x01, 0x80, 0xeb, 0x47,
+        0xba, 0x92, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82};
+    /* idx3: two 4x3 images, bytes 0..23; idx1: three labels */
+    unsigned char idx3[16 + 24] = {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 4, 0, 0, 0, 3},
+                            idx1[8 + 3] = {0, 0, 8, 1, 0, 0, 0, 3, 1, 2, 3};
+    for (int i = 0; i < 24; i++)
+        idx3[16 + i] = (unsigned char)i;
+    char dir[64], pp[128], xp[128], lp[128], cp[128], dp[128], op[128];
+    snprintf(dir, sizeof dir, "/tmp/ft_test_api_img.%d", (int)getpid());
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
+    FT_CHECK(system(cmd) == 0);
+    struct {
+        char *path;
+        const char *name;
+        const unsigned char *b;
+        size_t n;
+    } files[] = {{pp, "a.png", png, sizeof png},
+                 {xp, "two.idx3", idx3, sizeof idx3},
+                 {lp, "l.idx1", idx1, sizeof idx1}};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(files[i].path, 128, "%s/%s", dir, files[i].name);
+        FILE *f = fopen(files[i].path, "wb");
+        FT_CHECK(f && fwrite(files[i].b, 1, files[i].n, f) == files[i].n && fclose(f) == 0);
+    }
+    put_file(cp, sizeof cp, dir, "raw.json",
+             "{\"size\": {\"height\": 4, \"width\": 3}, \"do_rescale\": false, "
+             "\"do_normalize\": false}\n");
+    snprintf(dp, sizeof dp, "%s/pp.json", dir);
+    snprintf(op, sizeof op, "%s/px.bin", dir);
+    ftune_ctx *c;
+    FT_CHECK(ftune_ctx_new(&c) == FT_OK);
+
+    ftune_image_info in;
+    ftune_image_info_init(&in);
+    FT_CHECK(in.struct_size == sizeof in);
+    FT_CHECKF(ftune_image_probe(c, pp, &in) == FT_OK, "%s", ftune_last_error(c));
+    FT_CHECK(!strcmp(in.format, "PNG") && !strcmp(in.mode, "RGBA") && in.width == 1 && in.height == 1 &&
+             in.bit_depth == 8 && in.alpha == 1 && in.interlaced == 0 && in.count == 1 &&
+             in.struct_size == sizeof in);
+    FT_CHECK(ftune_image_probe(c, xp, &in) == FT_OK);
+    FT_CHECK(!strcmp(in.format, "IDX") && !strcmp(in.mode, "L") && in.width == 3 && in.height == 4 &&
+             in.count == 2);
+    FT_CHECK(ftune_image_probe(c, lp, &in) == FT_OK && !strcmp(in.mode, "labels") && in.count == 3);
+    /* an older caller's struct ends after mode: nothing beyond it is written */
+    in.struct_size = offsetof(ftune_image_info, width);
+    in.width = -7;
+    FT_CHECK(ftune_image_probe(c, pp, &in) == FT_OK && !strcmp(in.mode, "RGBA") && in.width == -7 &&
+             in.struct_size == offsetof(ftune_image_info, width));
+    in.struct_size = 4;
+    FT_CHECK(ftune_image_probe(c, pp, &in) == FT_ERR_ARG && strstr(ftune_last_error(c), "struct_size"));
+    ftune_image_info_init(&in);
+    FT_CHECK(ftune_image_probe(c, cp, &in) == FT_ERR_UNSUPPORTED &&
+             strstr(ftune_last_error(c), "raw.json: not a PNG"));
+
+    /* the IDX file's second image through a config without rescaling: its bytes come back, also in the file
+     */
+    ftune_image_opts o;
+    ftune_image_opts_init(&o);
+    FT_CHECK(o.struct_size == sizeof o && o.channels == 3 && o.resample == -1 && o.size == 0 && !o.config);
+    o.config = cp, o.channels = 1, o.index = 1, o.out = op;
+    float *px = NULL;
+    int shape[3] = {0, 0, 0};
+    FT_CHECKF(ftune_image_preprocess(c, xp, &o, &px, shape) == FT_OK, "%s", ftune_last_error(c));
+    FT_CHECK(px && shape[0] == 1 && shape[1] == 4 && shape[2] == 3);
+    for (int i = 0; px && i < 12; i++)
+        FT_CHECKF(px[i] == (float)(12 + i), "%d: %g", i, (double)px[i]);
+    float fbuf[13];
+    FILE *f = fopen(op, "rb");
+    FT_CHECK(f && fread(fbuf, sizeof(float), 13, f) == 12 && fclose(f) == 0);
+    FT_CHECK(px && !memcmp(fbuf, px, 12 * sizeof(float)));
+    ftune_free(px);
+    o.index = 2;
+    px = (float *)1;
+    FT_CHECK(ftune_image_preprocess(c, xp, &o, &px, shape) == FT_ERR_RANGE && px == NULL &&
+             strstr(ftune_last_error(c), "two.idx3: image index 2 out of range (2 images)"));
+    o.index = 1, o.out = NULL;
+    FT_CHECK(ftune_image_preprocess(c, pp, &o, NULL, NULL) == FT_ERR_ARG &&
+             strstr(ftune_last_error(c), "a.png: image index 1 of a single image"));
+
+    /* the default config, written, then used: the pixel as RGB (alpha dropped), resized 1 -> 2, normalized */
+    FT_CHECKF(ftune_image_config_write(c, dp, 2, 3, 2) == FT_OK, "%s", ftune_last_error(c));
+    ftune_image_opts_init(&o);
+    o.config = dp;
+    FT_CHECKF(ftune_image_preprocess(c, pp, &o, &px, shape) == FT_OK, "%s", ftune_last_error(c));
+    FT_CHECK(shape[0] == 3 && shape[1] == 2 && shape[2] == 2);
+    for (int i = 0; i < 4; i++)
+        FT_CHECK(px[i] == -1.0f && px[4 + i] == -1.0f && px[8 + i] == 1.0f);
+    ftune_free(px);
+    o.size = 5, o.resample = 0; /* overrides of the config */
+    FT_CHECK(ftune_image_preprocess(c, pp, &o, &px, shape) == FT_OK && shape[1] == 5 && shape[2] == 5 &&
+             px[24] == -1.0f && px[74] == 1.0f);
+    ftune_free(px);
+    o.augment = 1, o.seed = 3; /* a 1x1 image: every crop is the pixel */
+    FT_CHECK(ftune_image_preprocess(c, pp, &o, &px, shape) == FT_OK && px[0] == -1.0f && px[50] == 1.0f);
+    ftune_free(px);
+
+    /* errors */
+    o.resample = 9;
+    FT_CHECK(ftune_image_preprocess(c, pp, &o, &px, shape) == FT_ERR_ARG &&
+             strstr(ftune_last_error(c), "resample 9"));
+    ftune_image_opts_init(&o);
+    o.channels = 2;
+    FT_CHECK(ftune_image_preprocess(c, pp, &o, &px, shape) == FT_ERR_ARG &&
+             strstr(ftune_last_error(c), "channels 2"));
+    ftune_image_opts_init(&o);
+    o.config = "/nonexistent/pp.json";
+    FT_CHECK(ftune_image_preprocess(c, pp, &o, &px, shape) == FT_ERR_IO &&
+             strstr(ftune_last_error(c), "/nonexistent/pp.json"));
+    o.struct_size = 8;
+    FT_CHECK(ftune_image_preprocess(c, pp, &o, &px, shape) == FT_ERR_ARG &&
+             strstr(ftune_last_error(c), "struct_size"));
+    FT_CHECK(ftune_image_preprocess(c, NULL, NULL, &px, shape) == FT_ERR_ARG);
+    FT_CHECK(ftune_image_preprocess(NULL, pp, NULL, &px, shape) == FT_ERR_ARG);
+    FT_CHECK(ftune_image_config_write(c, dp, 0, 3, 2) == FT_ERR_ARG && strstr(ftune_last_error(c), "size 0"));
+    FT_CHECK(ftune_image_config_write(c, dp, 2, 3, 6) == FT_ERR_ARG);
+    FT_CHECK(ftune_image_config_write(c, "/nonexistent/dir/pp.json", 2, 3, 2) == FT_ERR_IO);
+    FT_CHECK(ftune_image_probe(c, "/nonexistent/x.png", &in) == FT_ERR_IO &&
+             strstr(ftune_last_error(c), "/nonexistent/x.png"));
+    ftune_ctx_free(c);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    FT_CHECK(system(cmd) == 0);
+}
+
 int main(void) {
     FT_RUN(version_and_abi);
     FT_RUN(null_arguments);
@@ -770,5 +903,6 @@ int main(void) {
     FT_RUN(train_step_by_step_and_use);
     FT_RUN(train_seq2seq);
     FT_RUN(score);
+    FT_RUN(image_files);
     FT_DONE();
 }
