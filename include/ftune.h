@@ -190,6 +190,54 @@ FTUNE_API ftune_status ftune_chat_encode(ftune_tokenizer *t, const char *format,
                                          const char *const *contents, size_t n, int add_generation_prompt,
                                          int32_t **ids, uint8_t **mask, size_t *n_ids);
 
+/* Training a tokenizer, as `ftune tokenizer train`: a byte-level BPE vocabulary (GPT-2's ByteLevel
+ * pre-tokenizer, add_prefix_space false) learned from text, written as DIR/tokenizer.json +
+ * DIR/tokenizer_config.json, which ftune_tokenizer_load and Hugging Face `tokenizers` load alike. Merges
+ * follow HF's BpeTrainer (ties to the smaller (left id, right id) pair); the result depends only on the text,
+ * never on the thread count. Text is added as sequences: each line of a text (newline included), or the
+ * string field of each JSONL record; input must be UTF-8 (a bad line fails naming file:line, or "text:LINE"
+ * for ftune_tokenizer_trainer_add_text). ftune_tokenizer_trainer_run learns the merges once, after every add;
+ * stats (after run) say what was read and learned (stop: "vocab size reached", "no pair left", "min
+ * frequency", a static string); save writes the directory (created; files replaced atomically). Since ABI 1
+ * minor addition (FTUNE_HAS_TOKENIZER_TRAINING). */
+#define FTUNE_HAS_TOKENIZER_TRAINING 1
+typedef struct {
+    size_t struct_size;         /* sizeof(ftune_tokenizer_train_opts), set by _init: fields may be added */
+    size_t vocab_size;          /* 16000: special tokens + 256 byte characters + merged tokens */
+    uint64_t min_frequency;     /* 2: a pair seen fewer times is never merged */
+    const char *const *special; /* special tokens, ids 0..n_special-1 in this order; never split, never
+                                   learned from (may be NULL) */
+    size_t n_special;
+    int threads; /* reading and counting (0 = all cores); the result never depends on it */
+    const char *bos, *eos, *pad, *unk; /* roles written to tokenizer_config.json; NULL = guessed from the
+                                          usual names (<s>, <|endoftext|>, </s>, <pad>, <unk>, ...) */
+    int add_bos;                       /* 1: the post-processor prepends bos (TemplateProcessing) */
+    size_t model_max_length;           /* tokenizer_config.json's model_max_length; 2048 */
+} ftune_tokenizer_train_opts;
+typedef struct {
+    size_t struct_size; /* sizeof(ftune_tokenizer_train_stats): the caller sets it; fields may be added */
+    uint64_t bytes, sequences, words; /* input read; words: pre-tokenized words counted */
+    size_t distinct_words;
+    size_t merges;     /* merges learned */
+    size_t vocab_size; /* the final vocabulary */
+    const char *stop;  /* why merging stopped */
+    double count_seconds, merge_seconds;
+} ftune_tokenizer_train_stats;
+typedef struct ftune_tokenizer_trainer ftune_tokenizer_trainer;
+FTUNE_API void ftune_tokenizer_train_opts_init(ftune_tokenizer_train_opts *o);
+FTUNE_API ftune_status ftune_tokenizer_trainer_new(ftune_ctx *ctx, const ftune_tokenizer_train_opts *o,
+                                                   ftune_tokenizer_trainer **out);
+FTUNE_API void ftune_tokenizer_trainer_free(ftune_tokenizer_trainer *t);
+FTUNE_API ftune_status ftune_tokenizer_trainer_add_file(ftune_tokenizer_trainer *t, const char *path);
+FTUNE_API ftune_status ftune_tokenizer_trainer_add_jsonl(ftune_tokenizer_trainer *t, const char *path,
+                                                         const char *field);
+FTUNE_API ftune_status ftune_tokenizer_trainer_add_text(ftune_tokenizer_trainer *t, const char *text,
+                                                        size_t len);
+FTUNE_API ftune_status ftune_tokenizer_trainer_run(ftune_tokenizer_trainer *t);
+FTUNE_API ftune_status ftune_tokenizer_trainer_get_stats(ftune_tokenizer_trainer *t,
+                                                         ftune_tokenizer_train_stats *out);
+FTUNE_API ftune_status ftune_tokenizer_trainer_save(ftune_tokenizer_trainer *t, const char *dir);
+
 /* ---- generation (causal language models; T5 encoder-decoders) ---- */
 typedef struct {
     int max_new_tokens;       /* 64 */

@@ -895,6 +895,157 @@ FT_TEST(image_files) {
     FT_CHECK(system(cmd) == 0);
 }
 
+static char *slurp(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    char *b = NULL;
+    long len = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (b = malloc((size_t)len + 1)) && fread(b, 1, (size_t)len, f) == (size_t)len)
+        b[len] = '\0';
+    else
+        free(b), b = NULL;
+    if (f)
+        fclose(f);
+    *n = b ? (size_t)len : 0;
+    return b;
+}
+
+/* Train a tokenizer (2 specials, 15 merges at most) with `threads` threads from text in memory and a JSONL
+ * file into dir; returns the stats. */
+static ftune_status train_tok(ftune_ctx *c, const char *text, const char *jsonl, const char *dir, int threads,
+                              ftune_tokenizer_train_stats *st) {
+    const char *sp[] = {"<|endoftext|>", "<pad>"};
+    ftune_tokenizer_train_opts o;
+    ftune_tokenizer_train_opts_init(&o);
+    o.vocab_size = 256 + 2 + 15;
+    o.special = sp, o.n_special = 2, o.threads = threads, o.model_max_length = 77;
+    ftune_tokenizer_trainer *t = NULL;
+    ftune_status s = ftune_tokenizer_trainer_new(c, &o, &t);
+    if (s == FT_OK)
+        s = ftune_tokenizer_trainer_add_text(t, text, strlen(text));
+    if (s == FT_OK)
+        s = ftune_tokenizer_trainer_add_jsonl(t, jsonl, NULL);
+    if (s == FT_OK)
+        s = ftune_tokenizer_trainer_run(t);
+    if (s == FT_OK)
+        s = ftune_tokenizer_trainer_save(t, dir);
+    st->struct_size = sizeof *st;
+    if (s == FT_OK)
+        s = ftune_tokenizer_trainer_get_stats(t, st);
+    ftune_tokenizer_trainer_free(t);
+    return s;
+}
+
+/* `ftune tokenizer train` as library calls: a vocabulary learned from memory and a JSONL file, the same bytes
+ * with 1 and 3 threads, the written tokenizer loaded and used (special tokens first, merges applied), the
+ * stats, and the refusals. */
+FT_TEST(tokenizer_training) {
+    char dir[64], jl[128], d1[128], d3[128], cfg[160], cmd[160];
+    snprintf(dir, sizeof dir, "/tmp/ft_test_api_toktrain.%d", (int)getpid());
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
+    FT_CHECK(system(cmd) == 0);
+    put_file(jl, sizeof jl, dir, "t.jsonl",
+             "{\"text\": \"the theme of the thesis\"}\n\n{\"text\": \"then\"}\n");
+    snprintf(d1, sizeof d1, "%s/t1", dir);
+    snprintf(d3, sizeof d3, "%s/t3", dir);
+    char text[4096] = "";
+    for (int i = 0; i < 40; i++)
+        strcat(text, i % 2 ? "the cat sat on the mat<|endoftext|>\n" : "then the rat ate the hat\n");
+    ftune_ctx *c;
+    FT_CHECK(ftune_ctx_new(&c) == FT_OK);
+    ftune_tokenizer_train_stats s1, s3;
+    FT_CHECKF(train_tok(c, text, jl, d1, 1, &s1) == FT_OK, "%s", ftune_last_error(c));
+    FT_CHECKF(train_tok(c, text, jl, d3, 3, &s3) == FT_OK, "%s", ftune_last_error(c));
+    FT_CHECK(s1.sequences == 42 && s1.merges == 15 && s1.vocab_size == 273 && s1.bytes == strlen(text) + 54 &&
+             !strcmp(s1.stop, "vocab size reached") && s1.words > s1.distinct_words && s1.distinct_words > 5);
+    FT_CHECK(s3.sequences == s1.sequences && s3.words == s1.words && s3.merges == s1.merges);
+    const char *names[] = {"tokenizer.json", "tokenizer_config.json"};
+    for (int i = 0; i < 2; i++) {
+        char p1[200], p3[200];
+        snprintf(p1, sizeof p1, "%s/%s", d1, names[i]);
+        snprintf(p3, sizeof p3, "%s/%s", d3, names[i]);
+        size_t n1, n3;
+        char *b1 = slurp(p1, &n1), *b3 = slurp(p3, &n3);
+        FT_CHECKF(b1 && b3 && n1 == n3 && !memcmp(b1, b3, n1), "%s differs between 1 and 3 threads",
+                  names[i]);
+        if (i == 1)
+            FT_CHECK(b1 && strstr(b1, "\"model_max_length\": 77") && strstr(b1, "\"pad_token\": \"<pad>\""));
+        free(b1), free(b3);
+    }
+    ftune_tokenizer *tok = NULL;
+    FT_CHECKF(ftune_tokenizer_load(c, d1, &tok) == FT_OK, "%s", ftune_last_error(c));
+    if (tok) {
+        FT_CHECK(ftune_tokenizer_vocab_size(tok) == 273);
+        size_t len;
+        const char *t0 = ftune_token_text(tok, 0, &len);
+        FT_CHECK(t0 && !strcmp(t0, "<|endoftext|>"));
+        int32_t *ids = NULL;
+        size_t n = 0;
+        const char *in = "the cat<|endoftext|>";
+        FT_CHECK(ftune_tokenize(tok, in, strlen(in), 0, &ids, NULL, &n) == FT_OK);
+        FT_CHECKF(n >= 3 && n < 8 && ids[n - 1] == 0, "%zu ids", n); /* merged: fewer ids than bytes */
+        char *back = NULL;
+        FT_CHECK(ftune_detokenize(tok, ids, n, 0, &back) == FT_OK && back && !strcmp(back, in));
+        ftune_free(back);
+        ftune_free(ids);
+        ftune_tokenizer_free(tok);
+    }
+
+    /* refusals */
+    ftune_tokenizer_train_opts o;
+    ftune_tokenizer_train_opts_init(&o);
+    FT_CHECK(o.struct_size == sizeof o && o.vocab_size == 16000 && o.min_frequency == 2 &&
+             o.model_max_length == 2048);
+    ftune_tokenizer_trainer *t = NULL;
+    o.vocab_size = 100;
+    FT_CHECK(ftune_tokenizer_trainer_new(c, &o, &t) == FT_ERR_ARG && t == NULL &&
+             strstr(ftune_last_error(c), "vocab size 100"));
+    o.vocab_size = 300;
+    o.struct_size = 8;
+    FT_CHECK(ftune_tokenizer_trainer_new(c, &o, &t) == FT_ERR_ARG &&
+             strstr(ftune_last_error(c), "struct_size"));
+    ftune_tokenizer_train_opts_init(&o);
+    char role[8] = "<s>";
+    const char *sp[] = {"<s>"};
+    o.special = sp, o.n_special = 1, o.bos = role, o.add_bos = 1, o.vocab_size = 270;
+    FT_CHECKF(ftune_tokenizer_trainer_new(c, &o, &t) == FT_OK, "%s", ftune_last_error(c));
+    strcpy(role, "xx"); /* the role was copied */
+    ftune_tokenizer_train_stats st;
+    st.struct_size = sizeof st;
+    FT_CHECK(ftune_tokenizer_trainer_save(t, d1) == FT_ERR_ARG &&
+             strstr(ftune_last_error(c), "save before run"));
+    FT_CHECK(ftune_tokenizer_trainer_add_text(t, "ok\n\xff bad\n", 8) != FT_OK &&
+             strstr(ftune_last_error(c), "text:2"));
+    FT_CHECK(ftune_tokenizer_trainer_add_file(t, "/nonexistent/c.txt") == FT_ERR_IO &&
+             strstr(ftune_last_error(c), "/nonexistent/c.txt"));
+    FT_CHECK(ftune_tokenizer_trainer_add_jsonl(t, jl, "body") != FT_OK &&
+             strstr(ftune_last_error(c), "'body'"));
+    FT_CHECK(ftune_tokenizer_trainer_add_text(t, "aa bb aa bb\n", 12) == FT_OK);
+    FT_CHECK(ftune_tokenizer_trainer_run(t) == FT_OK);
+    FT_CHECK(ftune_tokenizer_trainer_run(t) == FT_ERR_ARG && strstr(ftune_last_error(c), "already trained"));
+    FT_CHECK(ftune_tokenizer_trainer_add_text(t, "x\n", 2) == FT_ERR_ARG &&
+             strstr(ftune_last_error(c), "after"));
+    st.struct_size = 0;
+    FT_CHECK(ftune_tokenizer_trainer_get_stats(t, &st) == FT_ERR_ARG);
+    FT_CHECK(ftune_tokenizer_trainer_get_stats(t, NULL) == FT_ERR_ARG);
+    st.struct_size = sizeof st;
+    FT_CHECK(ftune_tokenizer_trainer_get_stats(t, &st) == FT_OK && st.sequences == 1 &&
+             !strcmp(st.stop, "min frequency"));
+    FT_CHECK(ftune_tokenizer_trainer_save(t, d1) == FT_OK);
+    ftune_tokenizer_trainer_free(t);
+    snprintf(cfg, sizeof cfg, "%s/tokenizer_config.json", d1);
+    size_t n;
+    char *b = slurp(cfg, &n);
+    FT_CHECK(b && strstr(b, "\"bos_token\": \"<s>\""));
+    free(b);
+    FT_CHECK(ftune_tokenizer_trainer_add_text(NULL, "x", 1) == FT_ERR_ARG);
+    FT_CHECK(ftune_tokenizer_trainer_new(NULL, NULL, &t) == FT_ERR_ARG);
+    ftune_tokenizer_trainer_free(NULL);
+    ftune_ctx_free(c);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    FT_CHECK(system(cmd) == 0);
+}
+
 int main(void) {
     FT_RUN(version_and_abi);
     FT_RUN(null_arguments);
@@ -904,5 +1055,6 @@ int main(void) {
     FT_RUN(train_seq2seq);
     FT_RUN(score);
     FT_RUN(image_files);
+    FT_RUN(tokenizer_training);
     FT_DONE();
 }
