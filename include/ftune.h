@@ -83,6 +83,22 @@ typedef struct ftune_model ftune_model;
 FTUNE_API ftune_status ftune_model_load(ftune_ctx *ctx, const char *dir, const char *adapter_dir,
                                         ftune_model **out);
 FTUNE_API void ftune_model_free(ftune_model *m);
+/* ftune_model_load_with: ftune_model_load with the task rules of the `ftune` commands. Since ABI 1 minor
+ * addition (FTUNE_HAS_MODEL_LOAD_OPTS). */
+#define FTUNE_HAS_MODEL_LOAD_OPTS 1
+typedef struct {
+    size_t struct_size; /* sizeof(ftune_model_load_opts), set by ftune_model_load_opts_init: fields may be
+                           added */
+    const char *task; /* NULL (or "auto"): ftune_train.json's task; a task name ("classification", "seq2seq",
+                         ...): that one instead (the commands' --task) */
+    int head_task; /* without ftune_train.json and task: 1 (the default, ftune_model_load's rule) the task of
+                      the model's own head; 0 causal_lm (a vit: image_classification, a T5: seq2seq), as
+                      the commands without --task */
+    int need_task; /* 1: a directory without ftune_train.json fails unless task is given (0) */
+} ftune_model_load_opts;
+FTUNE_API void ftune_model_load_opts_init(ftune_model_load_opts *o);
+FTUNE_API ftune_status ftune_model_load_with(ftune_ctx *ctx, const char *dir, const char *adapter_dir,
+                                             const ftune_model_load_opts *o, ftune_model **out);
 
 typedef struct {
     char model_type[32]; /* config.json's model_type: "gpt2", "llama", "bert", ... */
@@ -300,6 +316,14 @@ FTUNE_API ftune_status ftune_classify(ftune_model *m, const char *text, int *lab
 #define FTUNE_HAS_CLASSIFY_IMAGE 1
 FTUNE_API ftune_status ftune_classify_image(ftune_model *m, const char *path, int *label, float *probs,
                                             size_t n_probs);
+/* ftune_classify and ftune_classify_image with the probabilities in double, the values `ftune classify` and
+ * `ftune predict --image` print (the float forms round them to float). Since ABI 1 minor addition
+ * (FTUNE_HAS_CLASSIFY_F64). */
+#define FTUNE_HAS_CLASSIFY_F64 1
+FTUNE_API ftune_status ftune_classify_f64(ftune_model *m, const char *text, int *label, double *probs,
+                                          size_t n_probs);
+FTUNE_API ftune_status ftune_classify_image_f64(ftune_model *m, const char *path, int *label, double *probs,
+                                                size_t n_probs);
 
 /* ---- image files (`ftune image`; docs/vision.md) ----
  * ftune_image_probe: what an image file is (PNG and JPEG by decoding them, IDX by its header; recognized by

@@ -229,6 +229,50 @@ FT_TEST(train_step_by_step_and_use) {
         FT_CHECK(label >= 0 && label < 2 && fabsf(p[0] + p[1] - 1.0f) < 1e-5f && p[label] >= p[1 - label]);
         FT_CHECK(ftune_classify(m, "good", &label, p, 1) == FT_ERR_ARG &&
                  strstr(ftune_last_error(c), "2 classes"));
+        /* the double probabilities: the same label, the floats their rounding */
+        double pd[2] = {-1, -1};
+        int label_d = -2;
+        FT_CHECK(ftune_classify_f64(m, "good fine good", &label_d, pd, 2) == FT_OK);
+        FT_CHECK(label_d == label && (float)pd[0] == p[0] && (float)pd[1] == p[1] &&
+                 fabs(pd[0] + pd[1] - 1) < 1e-12);
+        FT_CHECK(ftune_classify_f64(m, "good", &label_d, pd, 1) == FT_ERR_ARG &&
+                 strstr(ftune_last_error(c), "ftune_classify_f64: room for 1 probabilities"));
+        FT_CHECK(ftune_classify_image_f64(m, "x.png", &label_d, pd, 2) == FT_ERR_ARG &&
+                 strstr(ftune_last_error(c), "not an image classifier (task classification)"));
+        /* the whole model saved (no ftune_train.json): its head's task by default, the commands' rule on
+         * request */
+        char full[320];
+        snprintf(full, sizeof full, "%s/full", W);
+        FT_CHECKF(ftune_model_save(m, full, NULL) == FT_OK, "%s", ftune_last_error(c));
+        ftune_model *mf = NULL;
+        ftune_model_load_opts lo;
+        ftune_model_load_opts_init(&lo);
+        FT_CHECK(lo.struct_size == sizeof lo && lo.head_task == 1 && !lo.task && !lo.need_task);
+        FT_CHECKF(ftune_model_load_with(c, full, NULL, &lo, &mf) == FT_OK, "%s", ftune_last_error(c));
+        ftune_model_info fi;
+        FT_CHECK(mf && ftune_model_get_info(mf, &fi) == FT_OK && !strcmp(fi.task, "classification"));
+        ftune_model_free(mf);
+        mf = NULL;
+        lo.head_task = 0; /* causal_lm, which a classification head contradicts */
+        FT_CHECK(ftune_model_load_with(c, full, NULL, &lo, &mf) == FT_ERR_CONFIG && !mf &&
+                 strstr(ftune_last_error(c), "task causal_lm, but the model has a classification head"));
+        lo.task = "classification";
+        FT_CHECK(ftune_model_load_with(c, full, NULL, &lo, &mf) == FT_OK && mf);
+        ftune_model_free(mf);
+        mf = NULL;
+        lo.task = NULL, lo.need_task = 1;
+        FT_CHECK(ftune_model_load_with(c, full, NULL, &lo, &mf) != FT_OK && !mf &&
+                 strstr(ftune_last_error(c), "no ftune_train.json"));
+        lo.task = "regression"; /* overrides ftune_train.json: the head says otherwise */
+        FT_CHECK(ftune_model_load_with(c, base, out, &lo, &mf) == FT_ERR_CONFIG && !mf &&
+                 strstr(ftune_last_error(c), "task regression"));
+        lo.task = "poetry";
+        FT_CHECK(ftune_model_load_with(c, base, out, &lo, &mf) != FT_OK &&
+                 strstr(ftune_last_error(c), "poetry"));
+        lo.struct_size = 4;
+        FT_CHECK(ftune_model_load_with(c, base, out, &lo, &mf) == FT_ERR_ARG &&
+                 strstr(ftune_last_error(c), "struct_size"));
+        FT_CHECK(ftune_model_load_with(c, NULL, out, NULL, &mf) == FT_ERR_ARG);
         char *txt = NULL;
         FT_CHECK(ftune_generate(m, "good", NULL, NULL, NULL, &txt, NULL, NULL, NULL) != FT_OK && !txt);
         FT_CHECK(ftune_adapter_create(m, "lora", NULL, 0) == FT_ERR_ARG);

@@ -2,6 +2,7 @@
  * thread's error, does its work, and copies the outcome into the caller's ftune_ctx (api_end), so a
  * context's message belongs to its last call whatever other contexts do meanwhile. Prefix ftune_. */
 #include <math.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -128,25 +129,59 @@ ftune_status ftune_last_status(const ftune_ctx *ctx) {
 
 /* ---- models and adapters ---- */
 
-ftune_status ftune_model_load(ftune_ctx *ctx, const char *dir, const char *adapter_dir, ftune_model **out) {
-    if (!ctx || !out)
-        return FT_ERR_ARG;
-    *out = NULL;
-    api_begin(ctx);
+static ftune_status model_load(ftune_ctx *ctx, const char *fn, const char *dir, const char *adapter_dir,
+                               const char *task, bool need_task, ftune_model **out) {
     if (!dir)
-        return api_end(ctx, ft_fail(FT_ERR_ARG, "ftune_model_load: no model directory (NULL)"));
+        return api_end(ctx, ft_fail(FT_ERR_ARG, "%s: no model directory (NULL)", fn));
     ftune_model *m = calloc(1, sizeof *m);
     if (!m)
         return api_end(ctx, ft_fail(FT_ERR_NOMEM, "out of memory"));
     m->ctx = ctx;
     m->active = -1;
-    ft_status s = ft_trained_load(dir, adapter_dir, "auto", false, &m->t);
+    ft_status s = ft_trained_load(dir, adapter_dir, task, need_task, &m->t);
     if (s != FT_OK) {
         free(m);
         return api_end(ctx, s);
     }
     *out = m;
     return api_end(ctx, FT_OK);
+}
+
+ftune_status ftune_model_load(ftune_ctx *ctx, const char *dir, const char *adapter_dir, ftune_model **out) {
+    if (!ctx || !out)
+        return FT_ERR_ARG;
+    *out = NULL;
+    api_begin(ctx);
+    return model_load(ctx, "ftune_model_load", dir, adapter_dir, "auto", false, out);
+}
+
+void ftune_model_load_opts_init(ftune_model_load_opts *o) {
+    if (!o)
+        return;
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    o->head_task = 1;
+}
+
+ftune_status ftune_model_load_with(ftune_ctx *ctx, const char *dir, const char *adapter_dir,
+                                   const ftune_model_load_opts *o, ftune_model **out) {
+    if (!ctx || !out)
+        return FT_ERR_ARG;
+    *out = NULL;
+    api_begin(ctx);
+    ftune_model_load_opts u;
+    ftune_model_load_opts_init(&u);
+    if (o) {
+        const size_t first = offsetof(ftune_model_load_opts, need_task) + sizeof u.need_task;
+        if (o->struct_size < first)
+            return api_end(ctx, ft_fail(FT_ERR_ARG,
+                                        "ftune_model_load_opts.struct_size %zu: set it with "
+                                        "ftune_model_load_opts_init",
+                                        o->struct_size));
+        memcpy(&u, o, o->struct_size < sizeof u ? o->struct_size : sizeof u);
+    }
+    const char *task = u.task && strcmp(u.task, "auto") != 0 ? u.task : u.head_task ? "auto" : NULL;
+    return model_load(ctx, "ftune_model_load_with", dir, adapter_dir, task, u.need_task != 0, out);
 }
 
 void ftune_model_free(ftune_model *m) {
@@ -807,7 +842,9 @@ ftune_status ftune_generate_beam(ftune_model *m, const char *prompt, const ftune
 
 /* ---- classification ---- */
 
-ftune_status ftune_classify(ftune_model *m, const char *text, int *label, float *probs, size_t n_probs) {
+/* ftune_classify and its f64 form: probabilities into pf (float) or pd (double), either may be NULL. */
+static ftune_status classify_text(ftune_model *m, const char *fn, const char *text, int *label, float *pf,
+                                  double *pd, size_t n_probs) {
     if (!m)
         return FT_ERR_ARG;
     api_begin(m->ctx);
@@ -815,17 +852,14 @@ ftune_status ftune_classify(ftune_model *m, const char *text, int *label, float 
     const int nl = t->m->n_labels;
     const bool reg = t->m->task == FT_TASK_REGRESSION;
     if (!text || !label)
-        return api_end(m->ctx, ft_fail(FT_ERR_ARG, "ftune_classify: text and label are required"));
+        return api_end(m->ctx, ft_fail(FT_ERR_ARG, "%s: text and label are required", fn));
     if (t->m->task != FT_TASK_SEQ_CLS && !reg)
-        return api_end(m->ctx, ft_fail(FT_ERR_ARG,
-                                       "ftune_classify: the model's task is %s, not classification "
-                                       "or regression",
-                                       t->task));
-    if (probs && n_probs < (size_t)nl)
-        return api_end(m->ctx, ft_fail(FT_ERR_ARG,
-                                       "ftune_classify: room for %zu probabilities, the model has %d "
-                                       "classes",
-                                       n_probs, nl));
+        return api_end(
+            m->ctx,
+            ft_fail(FT_ERR_ARG, "%s: the model's task is %s, not classification or regression", fn, t->task));
+    if ((pf || pd) && n_probs < (size_t)nl)
+        return api_end(m->ctx, ft_fail(FT_ERR_ARG, "%s: room for %zu probabilities, the model has %d classes",
+                                       fn, n_probs, nl));
     ft_tok_ids ids = {0};
     ft_kv *kv = NULL;
     float *lg = malloc((size_t)(nl > 0 ? nl : 1) * sizeof *lg);
@@ -836,8 +870,12 @@ ftune_status ftune_classify(ftune_model *m, const char *text, int *label, float 
                      : ft_fail(FT_ERR_NOMEM, "out of memory");
     if (s == FT_OK)
         s = ft_trained_classify(t, kv, text, &ids, lg, pr, label);
-    for (int k = 0; s == FT_OK && probs && k < (reg ? 1 : nl); k++)
-        probs[k] = (float)pr[k];
+    for (int k = 0; s == FT_OK && k < (reg ? 1 : nl); k++) {
+        if (pf)
+            pf[k] = (float)pr[k];
+        if (pd)
+            pd[k] = pr[k];
+    }
     free(pr);
     free(lg);
     ft_kv_free(kv);
@@ -845,32 +883,49 @@ ftune_status ftune_classify(ftune_model *m, const char *text, int *label, float 
     return api_end(m->ctx, s);
 }
 
-ftune_status ftune_classify_image(ftune_model *m, const char *path, int *label, float *probs,
-                                  size_t n_probs) {
+ftune_status ftune_classify(ftune_model *m, const char *text, int *label, float *probs, size_t n_probs) {
+    return classify_text(m, "ftune_classify", text, label, probs, NULL, n_probs);
+}
+ftune_status ftune_classify_f64(ftune_model *m, const char *text, int *label, double *probs, size_t n_probs) {
+    return classify_text(m, "ftune_classify_f64", text, label, NULL, probs, n_probs);
+}
+
+static ftune_status classify_image(ftune_model *m, const char *fn, const char *path, int *label, float *pf,
+                                   double *pd, size_t n_probs) {
     if (!m)
         return FT_ERR_ARG;
     api_begin(m->ctx);
     ft_trained *t = cur(m);
     const int nl = t->m->n_labels;
     if (!path || !label)
-        return api_end(m->ctx, ft_fail(FT_ERR_ARG, "ftune_classify_image: path and label are required"));
+        return api_end(m->ctx, ft_fail(FT_ERR_ARG, "%s: path and label are required", fn));
     if (!t->image || t->m->task != FT_TASK_SEQ_CLS)
-        return api_end(
-            m->ctx, ft_fail(FT_ERR_ARG, "ftune_classify_image: not an image classifier (task %s)", t->task));
-    if (probs && n_probs < (size_t)nl)
-        return api_end(m->ctx, ft_fail(FT_ERR_ARG,
-                                       "ftune_classify_image: room for %zu probabilities, the model has %d "
-                                       "classes",
-                                       n_probs, nl));
+        return api_end(m->ctx, ft_fail(FT_ERR_ARG, "%s: not an image classifier (task %s)", fn, t->task));
+    if ((pf || pd) && n_probs < (size_t)nl)
+        return api_end(m->ctx, ft_fail(FT_ERR_ARG, "%s: room for %zu probabilities, the model has %d classes",
+                                       fn, n_probs, nl));
     float *lg = malloc((size_t)(nl > 0 ? nl : 1) * sizeof *lg);
     double *pr = malloc((size_t)(nl > 0 ? nl : 1) * sizeof *pr);
     ft_status s =
         lg && pr ? ft_trained_classify_image(t, path, lg, pr, label) : ft_fail(FT_ERR_NOMEM, "out of memory");
-    for (int k = 0; s == FT_OK && probs && k < nl; k++)
-        probs[k] = (float)pr[k];
+    for (int k = 0; s == FT_OK && k < nl; k++) {
+        if (pf)
+            pf[k] = (float)pr[k];
+        if (pd)
+            pd[k] = pr[k];
+    }
     free(pr);
     free(lg);
     return api_end(m->ctx, s);
+}
+
+ftune_status ftune_classify_image(ftune_model *m, const char *path, int *label, float *probs,
+                                  size_t n_probs) {
+    return classify_image(m, "ftune_classify_image", path, label, probs, NULL, n_probs);
+}
+ftune_status ftune_classify_image_f64(ftune_model *m, const char *path, int *label, double *probs,
+                                      size_t n_probs) {
+    return classify_image(m, "ftune_classify_image_f64", path, label, NULL, probs, n_probs);
 }
 
 /* ---- training ---- */
