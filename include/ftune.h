@@ -368,6 +368,27 @@ FTUNE_API ftune_status ftune_image_preprocess(ftune_ctx *ctx, const char *path, 
 FTUNE_API ftune_status ftune_image_config_write(ftune_ctx *ctx, const char *path, int size, int channels,
                                                 int resample);
 
+/* ---- question answering ----
+ * The answer to a question about a context from an extractive question-answering model (task
+ * question_answering), as `ftune predict --question Q --context C` gives it: the context cut into windows as
+ * training cut them (data.max_length tokens overlapping by data.doc_stride), the best span over all of them
+ * after HF run_qa's post-processing with the run's qa.* keys (docs/encoders.md); o->n_best /
+ * max_answer_length > 0 replace the recipe's. *answer (ftune_free) gets the span's text ("" for no answer,
+ * SQuAD 2.0 models), *score its start + end logit, *prob its softmax probability over the n-best list,
+ * *null_score the no-answer score (each may be NULL). ftune_model_has_tokenizer: 1 when the model came with a
+ * tokenizer (text tasks need it). Since ABI 1 minor addition (FTUNE_HAS_QUESTION_ANSWERING). */
+#define FTUNE_HAS_QUESTION_ANSWERING 1
+typedef struct {
+    size_t struct_size;    /* sizeof(ftune_qa_opts), set by ftune_qa_opts_init: fields may be added */
+    int n_best;            /* start/end logits searched per window; 0 = the recipe's (qa.n_best_size, 20) */
+    int max_answer_length; /* longest answer in tokens; 0 = the recipe's (qa.max_answer_length, 30) */
+} ftune_qa_opts;
+FTUNE_API void ftune_qa_opts_init(ftune_qa_opts *o);
+FTUNE_API ftune_status ftune_answer_question(ftune_model *m, const char *question, const char *context,
+                                             const ftune_qa_opts *o, char **answer, double *score,
+                                             double *prob, double *null_score);
+FTUNE_API int ftune_model_has_tokenizer(const ftune_model *m);
+
 /* ---- metrics ---- */
 typedef struct {
     const char *name; /* "loss", "perplexity", "accuracy", "f1_macro", "mse", ... (static strings) */

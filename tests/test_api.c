@@ -1090,6 +1090,109 @@ FT_TEST(tokenizer_training) {
     FT_CHECK(system(cmd) == 0);
 }
 
+/* Question answering: a tiny BERT trained through the API on generated SQuAD-style data, then
+ * ftune_answer_question against `ftune predict --json` on the same model (the same answer and numbers). */
+FT_TEST(question_answering) {
+    const char *ftb = getenv("FT_BIN"), *src = getenv("FT_SRC");
+    if (!ftb || !src) {
+        fprintf(stderr, "  (FT_BIN / FT_SRC not set: skipped)\n");
+        return;
+    }
+    snprintf(W, sizeof W, "/tmp/ft_test_api_qa.%d", (int)getpid());
+    char cmd[1400];
+    snprintf(
+        cmd, sizeof cmd,
+        "mkdir -p %s && cd %s && /usr/bin/python3 %s/scripts/gen_qa_data.py d --train 300 --validation 20 "
+        "--test 20 --people-min 1 --people-max 1 > /dev/null && V=$(wc -l < d/vocab.txt) && echo "
+        "\"{\\\"vocab_size\\\": $V, \\\"hidden_size\\\": 32, \\\"num_hidden_layers\\\": 1, "
+        "\\\"num_attention_heads\\\": 4, \\\"intermediate_size\\\": 64, \\\"max_position_embeddings\\\": 64, "
+        "\\\"type_vocab_size\\\": 2}\" > bert.json && %s init --arch bert --config bert.json --out base "
+        "--seed 3 > /dev/null && cp d/vocab.txt base/",
+        W, W, src, ftb);
+    FT_CHECK(system(cmd) == 0);
+    char over[3][400];
+    snprintf(over[0], sizeof over[0], "model=%s/base", W);
+    snprintf(over[1], sizeof over[1], "data.train=%s/d/train.json", W);
+    snprintf(over[2], sizeof over[2], "output_dir=%s/out", W);
+    const char *ov[] = {over[0], over[1], over[2]};
+    const char *recipe =
+        "task: question_answering\ndata: {doc_stride: 16}\ntrain: {max_steps: 20, batch_size: "
+        "16, seq_len: 40}\noptim: {lr: 1e-3}\neval: {every: 0}\nreport: {tensorboard: false, "
+        "html: false}\n";
+    ftune_ctx *c;
+    FT_CHECK(ftune_ctx_new(&c) == FT_OK);
+    ftune_trainer *t = NULL;
+    FT_CHECKF(ftune_trainer_new(c, NULL, recipe, ov, 3, &t) == FT_OK, "%s", ftune_last_error(c));
+    FT_CHECKF(ftune_trainer_run(t) == FT_OK, "%s", ftune_last_error(c));
+    ftune_trainer_free(t);
+    char out[320];
+    snprintf(out, sizeof out, "%s/out", W);
+    ftune_model *m = NULL;
+    FT_CHECKF(ftune_model_load(c, out, NULL, &m) == FT_OK, "%s", ftune_last_error(c));
+    const char *q = "In which city was Ada Keller born?",
+               *ctxt = "Ada Keller was born in Paris in 1950. Ada Keller works as a pilot in Oslo.";
+    if (m) {
+        FT_CHECK(ftune_model_has_tokenizer(m) == 1 && ftune_model_has_tokenizer(NULL) == 0);
+        char *ans = NULL;
+        double score = NAN, prob = NAN, null_score = NAN;
+        FT_CHECKF(ftune_answer_question(m, q, ctxt, NULL, &ans, &score, &prob, &null_score) == FT_OK, "%s",
+                  ftune_last_error(c));
+        FT_CHECK(ans && strstr(ctxt, ans) && prob > 0 && prob <= 1 && isfinite(score) &&
+                 isfinite(null_score));
+        /* the command on the same model */
+        snprintf(cmd, sizeof cmd, "%s predict --model out --question '%s' --context '%s' --json > qa.json",
+                 ftb, q, ctxt);
+        FT_CHECK(sh(cmd) == 0);
+        char path[400], line[2048] = "";
+        snprintf(path, sizeof path, "%s/qa.json", W);
+        FILE *f = fopen(path, "r");
+        FT_CHECK(f && fgets(line, sizeof line, f));
+        if (f)
+            fclose(f);
+        char want[600];
+        snprintf(want, sizeof want, "{\"answer\":\"%s\",", ans ? ans : "");
+        const char *sc = strstr(line, "\"score\":"), *pr = strstr(line, "\"prob\":");
+        FT_CHECKF(!strncmp(line, want, strlen(want)) && sc && pr &&
+                      fabs(strtod(sc + 8, NULL) - score) <= 1e-13 * fabs(score) &&
+                      fabs(strtod(pr + 7, NULL) - prob) <=
+                          1e-13 * prob, /* cJSON: 15 digits when they read back close */
+                  "%s vs answer '%s' score %.17g prob %.17g", line, ans ? ans : "", score, prob);
+        ftune_free(ans);
+        /* a one-token answer at most; every output optional */
+        ftune_qa_opts o;
+        ftune_qa_opts_init(&o);
+        FT_CHECK(o.struct_size == sizeof o && o.n_best == 0 && o.max_answer_length == 0);
+        o.max_answer_length = 1, o.n_best = 5;
+        FT_CHECK(ftune_answer_question(m, q, ctxt, &o, &ans, NULL, NULL, NULL) == FT_OK && ans &&
+                 !strchr(ans, ' ') && strstr(ctxt, ans));
+        ftune_free(ans);
+        FT_CHECK(ftune_answer_question(m, q, ctxt, &o, NULL, NULL, NULL, NULL) == FT_OK);
+        /* refusals */
+        o.n_best = -1;
+        FT_CHECK(ftune_answer_question(m, q, ctxt, &o, &ans, NULL, NULL, NULL) == FT_ERR_ARG && !ans);
+        o.struct_size = 4;
+        FT_CHECK(ftune_answer_question(m, q, ctxt, &o, &ans, NULL, NULL, NULL) == FT_ERR_ARG &&
+                 strstr(ftune_last_error(c), "struct_size"));
+        FT_CHECK(ftune_answer_question(m, NULL, ctxt, NULL, &ans, NULL, NULL, NULL) == FT_ERR_ARG);
+        FT_CHECK(ftune_answer_question(NULL, q, ctxt, NULL, &ans, NULL, NULL, NULL) == FT_ERR_ARG);
+        int label;
+        FT_CHECK(ftune_classify(m, q, &label, NULL, 0) == FT_ERR_ARG);
+        ftune_model_free(m);
+    }
+    char base[320];
+    snprintf(base, sizeof base, "%s/base", W);
+    FT_CHECK(ftune_model_load(c, base, NULL, &m) == FT_OK);
+    if (m) {
+        char *ans = NULL;
+        FT_CHECK(ftune_answer_question(m, q, ctxt, NULL, &ans, NULL, NULL, NULL) == FT_ERR_ARG && !ans &&
+                 strstr(ftune_last_error(c), "not question_answering"));
+        ftune_model_free(m);
+    }
+    ftune_ctx_free(c);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", W);
+    FT_CHECK(system(cmd) == 0);
+}
+
 int main(void) {
     FT_RUN(version_and_abi);
     FT_RUN(null_arguments);
@@ -1100,5 +1203,6 @@ int main(void) {
     FT_RUN(score);
     FT_RUN(image_files);
     FT_RUN(tokenizer_training);
+    FT_RUN(question_answering);
     FT_DONE();
 }

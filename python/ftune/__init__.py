@@ -102,6 +102,10 @@ _PROGRESS_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(_Progress)
 _LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p)
 _EVAL_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.POINTER(_Metric), ctypes.c_size_t)
 
+class _QaOpts(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("n_best", ctypes.c_int), ("max_answer_length", ctypes.c_int)]
+
+
 class _ScoreOpts(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_size_t), ("stem", ctypes.c_int)]
 
@@ -205,6 +209,10 @@ _SIGS = {
     "ftune_trainer_get_info": (_S, [_P, ctypes.POINTER(_TrainerInfo)]),
     "ftune_trainer_evaluate": (_S, [_P, ctypes.c_char_p, ctypes.POINTER(ctypes.POINTER(_Metric)),
                                     ctypes.POINTER(ctypes.c_size_t)]),
+    "ftune_qa_opts_init": (None, [ctypes.POINTER(_QaOpts)]),
+    "ftune_answer_question": (_S, [_P, ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(_QaOpts),
+                                   ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_double),
+                                   ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_double)]),
     "ftune_score_opts_init": (None, [ctypes.POINTER(_ScoreOpts)]),
     "ftune_score_metrics": (ctypes.POINTER(ctypes.c_char_p), []),
     "ftune_score_texts": (_S, [_P, ctypes.c_char_p, ctypes.POINTER(ctypes.c_char_p), ctypes.c_size_t,
@@ -544,6 +552,20 @@ class Model(_Handle):
                                                            probs.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
                                                            n))
         return self.labels[label.value], probs
+
+    def answer(self, question, context, n_best=0, max_answer_length=0):
+        """A question-answering model's answer, as `ftune predict --question Q --context C --json` gives it:
+        {"answer": the span of the context ("" for none), "score": start + end logit, "prob": its probability
+        over the n-best list, "null_score"}; n_best / max_answer_length > 0 replace the recipe's qa.* keys."""
+        o = _QaOpts()
+        self._ctx.lib.ftune_qa_opts_init(ctypes.byref(o))
+        o.n_best, o.max_answer_length = int(n_best), int(max_answer_length)
+        txt, sc, pr, ns = ctypes.c_void_p(), ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
+        self._ctx.check(self._ctx.lib.ftune_answer_question(self._live(), _b(question), _b(context), ctypes.byref(o),
+                                                            ctypes.byref(txt), ctypes.byref(sc), ctypes.byref(pr),
+                                                            ctypes.byref(ns)))
+        return {"answer": _take_string(self._ctx.lib, txt) or "", "score": sc.value, "prob": pr.value,
+                "null_score": ns.value}
 
     def evaluate(self, data, batch_size=0):
         """{metric: value, "n_examples": n} of the model on a data file, as `ftune eval --model DIR --data

@@ -110,3 +110,35 @@ def test_train_tokenizer_matches_the_command(tmp_path):
         ftune.train_tokenizer(tmp_path / "x", texts=["a"], vocab_size=100)
     with pytest.raises(ftune.Error, match="nope.txt"):
         ftune.train_tokenizer(tmp_path / "x", files=[tmp_path / "nope.txt"])
+
+
+def test_answer_matches_ftune_predict(tmp_path):
+    """A tiny BERT trained on generated SQuAD-style data (scripts/gen_qa_data.py): Model.answer gives what
+    `ftune predict --json` prints."""
+    src = os.environ.get("FT_SRC") or os.path.join(os.path.dirname(__file__), "..", "..")
+    gen = os.path.join(src, "scripts", "gen_qa_data.py")
+    if not os.path.exists(gen):
+        pytest.skip("no scripts/gen_qa_data.py")
+    d = tmp_path / "d"
+    subprocess.run(["/usr/bin/python3", gen, str(d), "--train", "300", "--validation", "20", "--test", "20",
+                    "--people-min", "1", "--people-max", "1"], check=True, capture_output=True)
+    v = len((d / "vocab.txt").read_text().splitlines())
+    (tmp_path / "bert.json").write_text(json.dumps({"vocab_size": v, "hidden_size": 32, "num_hidden_layers": 1,
+                                                    "num_attention_heads": 4, "intermediate_size": 64,
+                                                    "max_position_embeddings": 64, "type_vocab_size": 2}))
+    sh("init", "--arch", "bert", "--config", str(tmp_path / "bert.json"), "--out", str(tmp_path / "base"), "--seed", "3")
+    (tmp_path / "base" / "vocab.txt").write_text((d / "vocab.txt").read_text())
+    ftune.train(yaml="task: question_answering\ndata: {doc_stride: 16}\ntrain: {max_steps: 20, batch_size: 16, "
+                     "seq_len: 40}\noptim: {lr: 1e-3}\neval: {every: 0}\nreport: {tensorboard: false}\n",
+                model=str(tmp_path / "base"), data__train=str(d / "train.json"), output_dir=str(tmp_path / "out"))
+    q, c = "What does Ada Keller do?", "Ada Keller was born in Paris in 1950. Ada Keller works as a pilot in Oslo."
+    m = ftune.Model(tmp_path / "out")
+    got = m.answer(q, c)
+    want = json.loads(sh("predict", "--model", str(tmp_path / "out"), "--question", q, "--context", c, "--json"))
+    assert got["answer"] == want["answer"] and got["answer"] in c
+    for k in ("score", "prob", "null_score"):  # cJSON prints 15 digits when they read back within its epsilon
+        assert got[k] == pytest.approx(want[k], rel=1e-13, abs=1e-15), k
+    one = m.answer(q, c, max_answer_length=1)
+    assert " " not in one["answer"] and one["answer"] in c
+    with pytest.raises(ftune.Error, match="not question_answering"):
+        ftune.Model(tmp_path / "base").answer(q, c)

@@ -12,6 +12,7 @@
 
 #include "api/api_ctx.h"
 #include "eval/generate.h"
+#include "eval/qa_post.h"
 #include "models/infer.h"
 #include "peft/peft.h"
 #include "tokenizer/tokenizer.h"
@@ -926,6 +927,126 @@ ftune_status ftune_classify_image(ftune_model *m, const char *path, int *label, 
 ftune_status ftune_classify_image_f64(ftune_model *m, const char *path, int *label, double *probs,
                                       size_t n_probs) {
     return classify_image(m, "ftune_classify_image_f64", path, label, NULL, probs, n_probs);
+}
+
+/* ---- question answering ---- */
+
+int ftune_model_has_tokenizer(const ftune_model *m) {
+    return m && cur_c(m)->tok ? 1 : 0;
+}
+
+void ftune_qa_opts_init(ftune_qa_opts *o) {
+    if (!o)
+        return;
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+}
+
+/* Every window of the one example in a batch, no loss: their start/end logits, post-processed. */
+static ft_status qa_answer(ft_trained *t, ft_qa_feats *f, ft_dataset *ds, ft_qa_answer *ans) {
+    size_t *idx = malloc(ds->n * sizeof *idx);
+    const float **lg = calloc(ds->n, sizeof *lg);
+    float *buf = NULL;
+    ft_batch b = {0};
+    ft_arena arena = {0};
+    ft_status s = idx && lg ? FT_OK : ft_fail(FT_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; s == FT_OK && i < ds->n; i++)
+        idx[i] = i;
+    if (s == FT_OK)
+        s = ft_batch_collate(ds, idx, (int)ds->n, t->seq_len, t->pad_id, &b);
+    if (s == FT_OK)
+        s = ft_arena_init(&arena, ft_model_act_bytes(t->m, b.B, b.T) + ((size_t)4 << 20));
+    if (s == FT_OK) {
+        ft_fwd_opts o = {.keep_logits = true, .no_loss = true, .checkpoint = true};
+        ft_acts *a = NULL;
+        double loss;
+        s = ft_model_forward(t->m, &b, &o, &arena, &a, &loss, NULL);
+        const float *rows = s == FT_OK ? ft_acts_logits(a, NULL, NULL) : NULL;
+        if (s == FT_OK && !(buf = malloc((size_t)b.B * (size_t)b.T * 2 * sizeof *buf)))
+            s = ft_fail(FT_ERR_NOMEM, "out of memory");
+        for (int r = 0; s == FT_OK && r < b.B; r++) {
+            memcpy(buf + (size_t)r * (size_t)b.T * 2, rows + (size_t)r * (size_t)b.T * 2,
+                   (size_t)b.T * 2 * sizeof *buf);
+            lg[r] = buf + (size_t)r * (size_t)b.T * 2;
+        }
+    }
+    if (s == FT_OK)
+        s = ft_qa_postprocess(f, lg, NULL, ans);
+    ft_arena_free(&arena);
+    ft_batch_free(&b);
+    free(buf);
+    free(lg);
+    free(idx);
+    return s;
+}
+
+ftune_status ftune_answer_question(ftune_model *m, const char *question, const char *context,
+                                   const ftune_qa_opts *opts, char **answer, double *score, double *prob,
+                                   double *null_score) {
+    if (!m)
+        return FT_ERR_ARG;
+    if (answer)
+        *answer = NULL;
+    api_begin(m->ctx);
+    ftune_qa_opts u;
+    ftune_qa_opts_init(&u);
+    if (opts) {
+        const size_t first = offsetof(ftune_qa_opts, max_answer_length) + sizeof u.max_answer_length;
+        if (opts->struct_size < first)
+            return api_end(m->ctx, ft_fail(FT_ERR_ARG,
+                                           "ftune_qa_opts.struct_size %zu: set it with "
+                                           "ftune_qa_opts_init",
+                                           opts->struct_size));
+        memcpy(&u, opts, opts->struct_size < sizeof u ? opts->struct_size : sizeof u);
+    }
+    ft_trained *t = cur(m);
+    if (!question || !context)
+        return api_end(m->ctx,
+                       ft_fail(FT_ERR_ARG, "ftune_answer_question: question and context are required"));
+    if (u.n_best < 0 || u.max_answer_length < 0)
+        return api_end(m->ctx,
+                       ft_fail(FT_ERR_ARG, "ftune_answer_question: n_best %d, max_answer_length %d (>= 0)",
+                               u.n_best, u.max_answer_length));
+    if (t->m->task != FT_TASK_QA)
+        return api_end(m->ctx, ft_fail(FT_ERR_ARG,
+                                       "ftune_answer_question: the model's task is %s, not "
+                                       "question_answering",
+                                       t->task));
+    ft_status s = need_tokenizer(m);
+    ft_qa_set set = {0};
+    ft_qa_feats f = {0};
+    ft_dataset ds = {0};
+    ft_qa_answer ans = {0};
+    if (s == FT_OK)
+        s = ft_qa_set_add(&set, "predict", question, context, "question/context");
+    if (s == FT_OK) {
+        const int ml = ft_taskdata_qa_max_length(&t->rec);
+        s = ft_qa_features(t->tok, &set, ml < t->seq_len ? ml : t->seq_len, (int)t->rec.data_doc_stride, &ds,
+                           &f);
+    }
+    if (s == FT_OK) {
+        ft_taskdata_qa_post_from(&t->rec, &f.post);
+        if (u.n_best > 0)
+            f.post.n_best = u.n_best;
+        if (u.max_answer_length > 0)
+            f.post.max_answer_length = u.max_answer_length;
+        s = qa_answer(t, &f, &ds, &ans);
+    }
+    if (s == FT_OK && answer && !(*answer = strdup(ans.text ? ans.text : "")))
+        s = ft_fail(FT_ERR_NOMEM, "out of memory");
+    if (s == FT_OK) {
+        if (score)
+            *score = ans.start_logit + ans.end_logit;
+        if (prob)
+            *prob = ans.prob;
+        if (null_score)
+            *null_score = ans.null_score;
+    }
+    ft_qa_answers_free(&ans, set.n ? 1 : 0);
+    ft_dataset_free(&ds);
+    ft_qa_feats_free(&f);
+    ft_qa_set_free(&set);
+    return api_end(m->ctx, s);
 }
 
 /* ---- training ---- */

@@ -26,6 +26,8 @@ int ft_cmd_predict_image(int argc, char **argv);
  * NULL after printing why; "ftune <cmd>: <the context's last error>" on stderr, returning 1. */
 ftune_ctx *ft_cli_ctx(const char *cmd, long threads);
 int ft_cli_fail_ctx(const char *cmd, const ftune_ctx *ctx);
+/* A whole file into *out (NUL-terminated, free), 0; or 1 after printing "ftune <cmd>: <path>: why". */
+int ft_cli_read_file(const char *cmd, const char *path, char **out);
 
 /* The commands not yet on it (legacy.c, which goes with the last of them): set the OpenMP thread count
  * (0 = all cores) for a command's --threads; print "ftune <cmd>: <message of the thread's last error>" to

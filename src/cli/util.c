@@ -114,3 +114,33 @@ int ft_cli_json(const char *cmd, cJSON *j) {
     cJSON_free(out);
     return 0;
 }
+
+int ft_cli_read_file(const char *cmd, const char *path, char **out) {
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "ftune %s: %s: cannot open: %s\n", cmd, path, strerror(errno));
+        return 1;
+    }
+    size_t n = 0, cap = 4096;
+    char *b = malloc(cap);
+    while (b) {
+        n += fread(b + n, 1, cap - 1 - n, f);
+        if (n < cap - 1 || ferror(f))
+            break;
+        char *g = realloc(b, cap *= 2);
+        if (!g)
+            free(b);
+        b = g;
+    }
+    const bool bad = !b || ferror(f);
+    fclose(f);
+    if (bad) {
+        fprintf(stderr, "ftune %s: %s: %s\n", cmd, path, b ? "cannot read it" : "out of memory");
+        free(b);
+        return 1;
+    }
+    b[n] = '\0';
+    *out = b;
+    return 0;
+}
