@@ -5,6 +5,7 @@
 #define FT_API_CTX_H
 
 #include <stdio.h>
+#include <string.h>
 
 #include "core/core.h"
 #include "ftune.h"
@@ -34,6 +35,21 @@ static inline ft_status api_end(ftune_ctx *c, ft_status s) {
     else
         snprintf(c->err, sizeof c->err, "%s", ft_last_error()[0] ? ft_last_error() : ft_status_name(s));
     return s;
+}
+
+/* A caller's growable options struct (its first field the size_t struct_size its _init set) over dst, which
+ * holds the defaults: the fields the caller's struct has (struct_size bytes, at most dst_size) replace them;
+ * first is the first release's size, below which struct_size was not set (refused, naming `what`). src NULL:
+ * the defaults. */
+static inline ft_status api_opts(void *dst, size_t dst_size, const void *src, size_t first,
+                                 const char *what) {
+    if (!src)
+        return FT_OK;
+    const size_t have = *(const size_t *)src;
+    if (have < first)
+        return ft_fail(FT_ERR_ARG, "%s.struct_size %zu: set it with %s_init", what, have, what);
+    memcpy(dst, src, have < dst_size ? have : dst_size);
+    return FT_OK;
 }
 
 #endif

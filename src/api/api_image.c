@@ -8,15 +8,6 @@
 #include "api/api_ctx.h"
 #include "image/image.h"
 
-/* Copy min(struct_size, sizeof *dst) bytes of a caller's growable struct over dst's defaults. */
-static ft_status read_sized(void *dst, size_t dst_size, const void *src, size_t need, const char *what) {
-    size_t have = *(const size_t *)src;
-    if (have < need)
-        return ft_fail(FT_ERR_ARG, "%s.struct_size %zu: set it with %s_init", what, have, what);
-    memcpy(dst, src, have < dst_size ? have : dst_size);
-    return FT_OK;
-}
-
 void ftune_image_info_init(ftune_image_info *i) {
     if (!i)
         return;
@@ -137,13 +128,11 @@ ftune_status ftune_image_preprocess(ftune_ctx *ctx, const char *path, const ftun
         return api_end(ctx, ft_fail(FT_ERR_ARG, "ftune_image_preprocess: no image path (NULL)"));
     ftune_image_opts u;
     ftune_image_opts_init(&u);
-    if (o) {
-        ft_status s =
-            read_sized(&u, sizeof u, o, offsetof(ftune_image_opts, out) + sizeof u.out, /* the first layout */
-                       "ftune_image_opts");
-        if (s != FT_OK)
-            return api_end(ctx, s);
-    }
+    ft_status s =
+        api_opts(&u, sizeof u, o, offsetof(ftune_image_opts, out) + sizeof u.out, /* the first layout */
+                 "ftune_image_opts");
+    if (s != FT_OK)
+        return api_end(ctx, s);
     return api_end(ctx, preprocess(path, &u, pixels, shape));
 }
 

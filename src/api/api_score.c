@@ -2,6 +2,7 @@
  * against references read from files (ft_score_read) or given in memory, through eval/score.c's
  * ft_score_compute, so the numbers, the JSON and the report are the command's. Prefix ftune_score_. */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,12 +24,7 @@ const char *const *ftune_score_metrics(void) {
 static ft_status read_opts(const ftune_score_opts *o, ft_score_opts *out) {
     ftune_score_opts u;
     ftune_score_opts_init(&u);
-    if (o) {
-        if (o->struct_size < sizeof(size_t) + sizeof(int))
-            return ft_fail(FT_ERR_ARG, "ftune_score_opts.struct_size %zu: set it with ftune_score_opts_init",
-                           o->struct_size);
-        memcpy(&u, o, o->struct_size < sizeof u ? o->struct_size : sizeof u);
-    }
+    FT_TRY(api_opts(&u, sizeof u, o, offsetof(ftune_score_opts, stem) + sizeof u.stem, "ftune_score_opts"));
     memset(out, 0, sizeof *out);
     ft_bleu_opts_default(&out->bleu);
     out->stem = u.stem != 0;

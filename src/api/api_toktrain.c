@@ -37,15 +37,9 @@ void ftune_tokenizer_trainer_free(ftune_tokenizer_trainer *t) {
 static ft_status make(ftune_tokenizer_trainer *t, const ftune_tokenizer_train_opts *opts) {
     ftune_tokenizer_train_opts u;
     ftune_tokenizer_train_opts_init(&u);
-    if (opts) {
-        size_t first = offsetof(ftune_tokenizer_train_opts, model_max_length) + sizeof u.model_max_length;
-        if (opts->struct_size < first)
-            return ft_fail(FT_ERR_ARG,
-                           "ftune_tokenizer_train_opts.struct_size %zu: set it with "
-                           "ftune_tokenizer_train_opts_init",
-                           opts->struct_size);
-        memcpy(&u, opts, opts->struct_size < sizeof u ? opts->struct_size : sizeof u);
-    }
+    FT_TRY(api_opts(&u, sizeof u, opts,
+                    offsetof(ftune_tokenizer_train_opts, model_max_length) + sizeof u.model_max_length,
+                    "ftune_tokenizer_train_opts"));
     if (u.n_special && !u.special)
         return ft_fail(FT_ERR_ARG, "tokenizer train: %zu special tokens but no array (NULL)", u.n_special);
     if (u.threads < 0)

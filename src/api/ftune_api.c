@@ -172,15 +172,10 @@ ftune_status ftune_model_load_with(ftune_ctx *ctx, const char *dir, const char *
     api_begin(ctx);
     ftune_model_load_opts u;
     ftune_model_load_opts_init(&u);
-    if (o) {
-        const size_t first = offsetof(ftune_model_load_opts, need_task) + sizeof u.need_task;
-        if (o->struct_size < first)
-            return api_end(ctx, ft_fail(FT_ERR_ARG,
-                                        "ftune_model_load_opts.struct_size %zu: set it with "
-                                        "ftune_model_load_opts_init",
-                                        o->struct_size));
-        memcpy(&u, o, o->struct_size < sizeof u ? o->struct_size : sizeof u);
-    }
+    ft_status s = api_opts(&u, sizeof u, o, offsetof(ftune_model_load_opts, need_task) + sizeof u.need_task,
+                           "ftune_model_load_opts");
+    if (s != FT_OK)
+        return api_end(ctx, s);
     const char *task = u.task && strcmp(u.task, "auto") != 0 ? u.task : u.head_task ? "auto" : NULL;
     return model_load(ctx, "ftune_model_load_with", dir, adapter_dir, task, u.need_task != 0, out);
 }
@@ -990,15 +985,11 @@ ftune_status ftune_answer_question(ftune_model *m, const char *question, const c
     api_begin(m->ctx);
     ftune_qa_opts u;
     ftune_qa_opts_init(&u);
-    if (opts) {
-        const size_t first = offsetof(ftune_qa_opts, max_answer_length) + sizeof u.max_answer_length;
-        if (opts->struct_size < first)
-            return api_end(m->ctx, ft_fail(FT_ERR_ARG,
-                                           "ftune_qa_opts.struct_size %zu: set it with "
-                                           "ftune_qa_opts_init",
-                                           opts->struct_size));
-        memcpy(&u, opts, opts->struct_size < sizeof u ? opts->struct_size : sizeof u);
-    }
+    ft_status s =
+        api_opts(&u, sizeof u, opts, offsetof(ftune_qa_opts, max_answer_length) + sizeof u.max_answer_length,
+                 "ftune_qa_opts");
+    if (s != FT_OK)
+        return api_end(m->ctx, s);
     ft_trained *t = cur(m);
     if (!question || !context)
         return api_end(m->ctx,
@@ -1012,7 +1003,7 @@ ftune_status ftune_answer_question(ftune_model *m, const char *question, const c
                                        "ftune_answer_question: the model's task is %s, not "
                                        "question_answering",
                                        t->task));
-    ft_status s = need_tokenizer(m);
+    s = need_tokenizer(m);
     ft_qa_set set = {0};
     ft_qa_feats f = {0};
     ft_dataset ds = {0};
