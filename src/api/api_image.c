@@ -55,11 +55,11 @@ void ftune_image_opts_init(ftune_image_opts *o) {
 static ft_status load_one(const char *path, int64_t index, ft_img *im) {
     ft_img_info in;
     FT_TRY(ft_img_load(path, im, &in));
-    if (in.format != FT_IMG_IDX || index == 0)
-        return index == 0
-                   ? FT_OK
-                   : ft_fail(FT_ERR_ARG, "%s: image index %lld of a single image", path, (long long)index);
-    ft_img_free(im);
+    if (index == 0)
+        return FT_OK;
+    ft_img_free(im); /* an IDX file's image comes from the whole set below; a single image has only 0 */
+    if (in.format != FT_IMG_IDX)
+        return ft_fail(FT_ERR_ARG, "%s: image index %lld of a single image", path, (long long)index);
     ft_img_idx x;
     FT_TRY(ft_img_idx_load(path, &x));
     ft_status s = FT_OK;
