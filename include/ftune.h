@@ -330,7 +330,9 @@ FTUNE_API ftune_status ftune_classify_image_f64(ftune_model *m, const char *path
  * the first bytes, not the name). ftune_image_preprocess: the model input Hugging Face's ViTImageProcessor
  * makes of one image: converted to o->channels, resized with the config's resampling (PIL's Image.resize bit
  * for bit), rescaled, normalized; *pixels (ftune_free) gets channels × height × width floats, channel-first,
- * their shape in shape[3] (C, H, W). ftune_image_config_write: a preprocessor_config.json with
+ * their shape in shape[3] (C, H, W) (either may be NULL, with o->out say). The library fills an info struct
+ * up to the struct_size its caller set (ftune_image_info_init), so a program built against an older header
+ * gets the fields it knows. ftune_image_config_write: a preprocessor_config.json with
  * ViTImageProcessor's defaults for a size × size model (the one `ftune init --arch vit` writes; resample:
  * PIL's code, 0 nearest, 1 lanczos, 2 bilinear, 3 bicubic, 4 box, 5 hamming). Since ABI 1 minor addition
  * (FTUNE_HAS_IMAGE_FILES). */
