@@ -83,6 +83,22 @@ typedef struct ftune_model ftune_model;
 FTUNE_API ftune_status ftune_model_load(ftune_ctx *ctx, const char *dir, const char *adapter_dir,
                                         ftune_model **out);
 FTUNE_API void ftune_model_free(ftune_model *m);
+/* ftune_model_load_with: ftune_model_load with the task rules of the `ftune` commands. Since ABI 1 minor
+ * addition (FTUNE_HAS_MODEL_LOAD_OPTS). */
+#define FTUNE_HAS_MODEL_LOAD_OPTS 1
+typedef struct {
+    size_t struct_size; /* sizeof(ftune_model_load_opts), set by ftune_model_load_opts_init: fields may be
+                           added */
+    const char *task; /* NULL (or "auto"): ftune_train.json's task; a task name ("classification", "seq2seq",
+                         ...): that one instead (the commands' --task) */
+    int head_task; /* without ftune_train.json and task: 1 (the default, ftune_model_load's rule) the task of
+                      the model's own head; 0 causal_lm (a vit: image_classification, a T5: seq2seq), as
+                      the commands without --task */
+    int need_task; /* 1: a directory without ftune_train.json fails unless task is given (0) */
+} ftune_model_load_opts;
+FTUNE_API void ftune_model_load_opts_init(ftune_model_load_opts *o);
+FTUNE_API ftune_status ftune_model_load_with(ftune_ctx *ctx, const char *dir, const char *adapter_dir,
+                                             const ftune_model_load_opts *o, ftune_model **out);
 
 typedef struct {
     char model_type[32]; /* config.json's model_type: "gpt2", "llama", "bert", ... */
@@ -190,6 +206,54 @@ FTUNE_API ftune_status ftune_chat_encode(ftune_tokenizer *t, const char *format,
                                          const char *const *contents, size_t n, int add_generation_prompt,
                                          int32_t **ids, uint8_t **mask, size_t *n_ids);
 
+/* Training a tokenizer, as `ftune tokenizer train`: a byte-level BPE vocabulary (GPT-2's ByteLevel
+ * pre-tokenizer, add_prefix_space false) learned from text, written as DIR/tokenizer.json +
+ * DIR/tokenizer_config.json, which ftune_tokenizer_load and Hugging Face `tokenizers` load alike. Merges
+ * follow HF's BpeTrainer (ties to the smaller (left id, right id) pair); the result depends only on the text,
+ * never on the thread count. Text is added as sequences: each line of a text (newline included), or the
+ * string field of each JSONL record; input must be UTF-8 (a bad line fails naming file:line, or "text:LINE"
+ * for ftune_tokenizer_trainer_add_text). ftune_tokenizer_trainer_run learns the merges once, after every add;
+ * stats (after run) say what was read and learned (stop: "vocab size reached", "no pair left", "min
+ * frequency", a static string); save writes the directory (created; files replaced atomically). Since ABI 1
+ * minor addition (FTUNE_HAS_TOKENIZER_TRAINING). */
+#define FTUNE_HAS_TOKENIZER_TRAINING 1
+typedef struct {
+    size_t struct_size;         /* sizeof(ftune_tokenizer_train_opts), set by _init: fields may be added */
+    size_t vocab_size;          /* 16000: special tokens + 256 byte characters + merged tokens */
+    uint64_t min_frequency;     /* 2: a pair seen fewer times is never merged */
+    const char *const *special; /* special tokens, ids 0..n_special-1 in this order; never split, never
+                                   learned from (may be NULL) */
+    size_t n_special;
+    int threads; /* reading and counting (0 = all cores); the result never depends on it */
+    const char *bos, *eos, *pad, *unk; /* roles written to tokenizer_config.json; NULL = guessed from the
+                                          usual names (<s>, <|endoftext|>, </s>, <pad>, <unk>, ...) */
+    int add_bos;                       /* 1: the post-processor prepends bos (TemplateProcessing) */
+    size_t model_max_length;           /* tokenizer_config.json's model_max_length; 2048 */
+} ftune_tokenizer_train_opts;
+typedef struct {
+    size_t struct_size; /* sizeof(ftune_tokenizer_train_stats): the caller sets it; fields may be added */
+    uint64_t bytes, sequences, words; /* input read; words: pre-tokenized words counted */
+    size_t distinct_words;
+    size_t merges;     /* merges learned */
+    size_t vocab_size; /* the final vocabulary */
+    const char *stop;  /* why merging stopped */
+    double count_seconds, merge_seconds;
+} ftune_tokenizer_train_stats;
+typedef struct ftune_tokenizer_trainer ftune_tokenizer_trainer;
+FTUNE_API void ftune_tokenizer_train_opts_init(ftune_tokenizer_train_opts *o);
+FTUNE_API ftune_status ftune_tokenizer_trainer_new(ftune_ctx *ctx, const ftune_tokenizer_train_opts *o,
+                                                   ftune_tokenizer_trainer **out);
+FTUNE_API void ftune_tokenizer_trainer_free(ftune_tokenizer_trainer *t);
+FTUNE_API ftune_status ftune_tokenizer_trainer_add_file(ftune_tokenizer_trainer *t, const char *path);
+FTUNE_API ftune_status ftune_tokenizer_trainer_add_jsonl(ftune_tokenizer_trainer *t, const char *path,
+                                                         const char *field);
+FTUNE_API ftune_status ftune_tokenizer_trainer_add_text(ftune_tokenizer_trainer *t, const char *text,
+                                                        size_t len);
+FTUNE_API ftune_status ftune_tokenizer_trainer_run(ftune_tokenizer_trainer *t);
+FTUNE_API ftune_status ftune_tokenizer_trainer_get_stats(ftune_tokenizer_trainer *t,
+                                                         ftune_tokenizer_train_stats *out);
+FTUNE_API ftune_status ftune_tokenizer_trainer_save(ftune_tokenizer_trainer *t, const char *dir);
+
 /* ---- generation (causal language models; T5 encoder-decoders) ---- */
 typedef struct {
     int max_new_tokens;       /* 64 */
@@ -252,6 +316,80 @@ FTUNE_API ftune_status ftune_classify(ftune_model *m, const char *text, int *lab
 #define FTUNE_HAS_CLASSIFY_IMAGE 1
 FTUNE_API ftune_status ftune_classify_image(ftune_model *m, const char *path, int *label, float *probs,
                                             size_t n_probs);
+/* ftune_classify and ftune_classify_image with the probabilities in double, the values `ftune classify` and
+ * `ftune predict --image` print (the float forms round them to float). Since ABI 1 minor addition
+ * (FTUNE_HAS_CLASSIFY_F64). */
+#define FTUNE_HAS_CLASSIFY_F64 1
+FTUNE_API ftune_status ftune_classify_f64(ftune_model *m, const char *text, int *label, double *probs,
+                                          size_t n_probs);
+FTUNE_API ftune_status ftune_classify_image_f64(ftune_model *m, const char *path, int *label, double *probs,
+                                                size_t n_probs);
+
+/* ---- image files (`ftune image`; docs/vision.md) ----
+ * ftune_image_probe: what an image file is (PNG and JPEG by decoding them, IDX by its header; recognized by
+ * the first bytes, not the name). ftune_image_preprocess: the model input Hugging Face's ViTImageProcessor
+ * makes of one image: converted to o->channels, resized with the config's resampling (PIL's Image.resize bit
+ * for bit), rescaled, normalized; *pixels (ftune_free) gets channels × height × width floats, channel-first,
+ * their shape in shape[3] (C, H, W) (either may be NULL, with o->out say). The library fills an info struct
+ * up to the struct_size its caller set (ftune_image_info_init), so a program built against an older header
+ * gets the fields it knows. ftune_image_config_write: a preprocessor_config.json with
+ * ViTImageProcessor's defaults for a size × size model (the one `ftune init --arch vit` writes; resample:
+ * PIL's code, 0 nearest, 1 lanczos, 2 bilinear, 3 bicubic, 4 box, 5 hamming). Since ABI 1 minor addition
+ * (FTUNE_HAS_IMAGE_FILES). */
+#define FTUNE_HAS_IMAGE_FILES 1
+typedef struct {
+    size_t struct_size; /* sizeof(ftune_image_info), set by ftune_image_info_init: fields may be added */
+    char format[8];     /* "PNG", "JPEG", "IDX" */
+    char mode[8];       /* as PIL names it: "1", "L", "LA", "P", "RGB", "RGBA", "I;16", "CMYK"; an IDX label
+                           file: "labels" */
+    int width, height;  /* after the EXIF orientation */
+    int bit_depth;      /* per sample in the file */
+    int orientation;    /* EXIF orientation 1..8 (JPEG), 0 when absent */
+    int interlaced;     /* PNG Adam7 or progressive JPEG */
+    int alpha;          /* the decoded image carries an alpha channel (RGBA/LA, palette or tRNS) */
+    int64_t count;      /* IDX: images (or labels); 1 for PNG/JPEG */
+} ftune_image_info;
+FTUNE_API void ftune_image_info_init(ftune_image_info *i);
+FTUNE_API ftune_status ftune_image_probe(ftune_ctx *ctx, const char *path, ftune_image_info *out);
+typedef struct {
+    size_t struct_size; /* sizeof(ftune_image_opts), set by ftune_image_opts_init: fields may be added */
+    const char *config; /* a preprocessor_config.json; NULL: ViT's defaults (224 × 224 bilinear, rescale
+                           1/255, mean = std = 0.5) */
+    int size;           /* > 0: a size × size resize instead of the config's (0) */
+    int resample;       /* >= 0: PIL's resampling code instead of the config's (-1) */
+    int channels;       /* 3 (RGB), or 1 for a grayscale model */
+    int64_t index;      /* an IDX file's image (0; a PNG or JPEG has only 0) */
+    int augment;        /* 1: the training augmentation (random resized crop, horizontal flip) drawn for
+                           (seed, epoch, index) */
+    uint64_t seed, epoch;
+    const char *out; /* may be NULL: also write the floats there (little-endian float32, atomically) */
+} ftune_image_opts;
+FTUNE_API void ftune_image_opts_init(ftune_image_opts *o);
+FTUNE_API ftune_status ftune_image_preprocess(ftune_ctx *ctx, const char *path, const ftune_image_opts *o,
+                                              float **pixels, int shape[3]);
+FTUNE_API ftune_status ftune_image_config_write(ftune_ctx *ctx, const char *path, int size, int channels,
+                                                int resample);
+
+/* ---- question answering ----
+ * The answer to a question about a context from an extractive question-answering model (task
+ * question_answering), as `ftune predict --question Q --context C` gives it: the context cut into windows as
+ * training cut them (data.max_length tokens overlapping by data.doc_stride), the best span over all of them
+ * after HF run_qa's post-processing with the run's qa.* keys (docs/encoders.md); o->n_best /
+ * max_answer_length > 0 replace the recipe's. *answer (ftune_free) gets the span's text ("" for no answer,
+ * SQuAD 2.0 models), *score its start + end logit, *prob its softmax probability over the n-best list,
+ * *null_score the no-answer score (each may be NULL). ftune_model_has_tokenizer: 1 when the model came with a
+ * tokenizer (text tasks need it). Since ABI 1 minor addition (FTUNE_HAS_QUESTION_ANSWERING). */
+#define FTUNE_HAS_QUESTION_ANSWERING 1
+typedef struct {
+    size_t struct_size;    /* sizeof(ftune_qa_opts), set by ftune_qa_opts_init: fields may be added */
+    int n_best;            /* start/end logits searched per window; 0 = the recipe's (qa.n_best_size, 20) */
+    int max_answer_length; /* longest answer in tokens; 0 = the recipe's (qa.max_answer_length, 30) */
+} ftune_qa_opts;
+FTUNE_API void ftune_qa_opts_init(ftune_qa_opts *o);
+FTUNE_API ftune_status ftune_answer_question(ftune_model *m, const char *question, const char *context,
+                                             const ftune_qa_opts *o, char **answer, double *score,
+                                             double *prob, double *null_score);
+FTUNE_API int ftune_model_has_tokenizer(const ftune_model *m);
 
 /* ---- metrics ---- */
 typedef struct {
@@ -267,6 +405,36 @@ typedef struct {
  * (data_path: a class folder, an image,label list, an IDX file or a pixel CSV as training read it). */
 FTUNE_API ftune_status ftune_model_evaluate(ftune_model *m, const char *data_path, int batch_size,
                                             ftune_metric **metrics, size_t *n, size_t *n_examples);
+
+/* Scoring predictions against references, as `ftune score` does (docs/metrics.md): metric "bleu" (sacreBLEU's
+ * corpus BLEU: 13a, 4-gram, exp smoothing), "rouge" (rouge-score's mean F-measures, best reference per type),
+ * "squad" (SQuAD v1.1 exact match and F1), "classification" (scikit-learn's accuracy and P/R/F1 macro, micro,
+ * weighted) or "regression" (mse, mae, r2 of numbers); ftune_score_metrics lists them (NULL-terminated,
+ * static). Results (each may be NULL): *metrics (ftune_free; the names live in the same allocation) gets *n
+ * name/value pairs in the order of the JSON's keys, BLEU's n-gram precisions as "precision_1".."precision_4",
+ * a value the metric leaves undefined (JSON null) as NaN; *json the one-line object `ftune score --json`
+ * prints; *report the text `ftune score` prints (both ftune_free). ftune_score_files reads one example per
+ * line (a .jsonl file: one JSON string per line, in a reference file also a list of strings), each
+ * reference file giving one more reference per example; errors name file:line. ftune_score_texts takes them
+ * from memory: preds[0..n), example i's references refs[ref_off[i]] .. refs[ref_off[i+1]-1] (ref_off NULL:
+ * exactly one each, refs[i]); errors name "predictions:LINE" / "references:LINE" (1-based example and
+ * reference index). Classification and regression take exactly one reference per example. Since ABI 1 minor
+ * addition (FTUNE_HAS_SCORE). */
+#define FTUNE_HAS_SCORE 1
+typedef struct {
+    size_t struct_size; /* sizeof(ftune_score_opts), set by ftune_score_opts_init: fields may be added */
+    int stem;           /* ROUGE: Porter-stem tokens (rouge-score's use_stemmer); 0 */
+} ftune_score_opts;
+FTUNE_API void ftune_score_opts_init(ftune_score_opts *o);
+FTUNE_API const char *const *ftune_score_metrics(void);
+FTUNE_API ftune_status ftune_score_files(ftune_ctx *ctx, const char *metric, const char *pred_path,
+                                         const char *const *ref_paths, size_t n_ref_paths,
+                                         const ftune_score_opts *o, ftune_metric **metrics, size_t *n,
+                                         char **json, char **report);
+FTUNE_API ftune_status ftune_score_texts(ftune_ctx *ctx, const char *metric, const char *const *preds,
+                                         size_t n, const char *const *refs, const size_t *ref_off,
+                                         const ftune_score_opts *o, ftune_metric **metrics, size_t *n_metrics,
+                                         char **json, char **report);
 
 /* ---- training ---- */
 typedef struct ftune_trainer ftune_trainer;

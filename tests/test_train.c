@@ -11,6 +11,7 @@
 #include "train/dist.h"
 #include "train/memory.h"
 #include "train/recipe.h"
+#include "train/runcfg.h"
 #include "train/trainer.h"
 
 static char tmpdir[64];
@@ -798,6 +799,26 @@ FT_TEST(recipe_parse_override_roundtrip) {
     ft_recipe_free(&r);
 }
 
+/* The length the memory plan sizes a step for (ftune train and the API's trainer both ask
+ * ft_runcfg_plan_seq_len): train.seq_len, for seq2seq the longer of the source and target lengths, each
+ * defaulting to train.seq_len. */
+FT_TEST(plan_seq_len) {
+    ft_recipe r;
+    FT_CHECK_OK(ft_recipe_init(&r));
+    FT_CHECK_OK(ft_recipe_override(&r, "train.seq_len=64"));
+    FT_CHECK_OK(ft_recipe_override(&r, "data.max_source_length=200"));
+    FT_CHECK(ft_runcfg_plan_seq_len(&r) == 64); /* causal_lm: the source length means nothing */
+    FT_CHECK_OK(ft_recipe_override(&r, "task=seq2seq"));
+    FT_CHECK(ft_runcfg_plan_seq_len(&r) == 200);
+    FT_CHECK_OK(ft_recipe_override(&r, "data.max_source_length=16"));
+    FT_CHECK(ft_runcfg_plan_seq_len(&r) == 64); /* the target's length is train.seq_len's */
+    FT_CHECK_OK(ft_recipe_override(&r, "data.max_target_length=300"));
+    FT_CHECK(ft_runcfg_plan_seq_len(&r) == 300);
+    FT_CHECK_OK(ft_recipe_override(&r, "data.max_source_length=400"));
+    FT_CHECK(ft_runcfg_plan_seq_len(&r) == 400);
+    ft_recipe_free(&r);
+}
+
 FT_TEST(recipe_errors) {
     ft_recipe r;
     FT_CHECK_OK(ft_recipe_init(&r));
@@ -951,6 +972,7 @@ int main(void) {
     FT_RUN(early_stopping);
     FT_RUN(windowed_classification_eval);
     FT_RUN(recipe_parse_override_roundtrip);
+    FT_RUN(plan_seq_len);
     FT_RUN(recipe_errors);
     FT_RUN(zero1_shards_match_unsharded);
     FT_RUN(dist_without_mpi);

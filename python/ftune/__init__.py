@@ -22,7 +22,8 @@ import os
 
 import numpy as np
 
-__all__ = ["Error", "Model", "Tokenizer", "Trainer", "train", "version", "abi_version", "library_path"]
+__all__ = ["Error", "Model", "Tokenizer", "Trainer", "train", "version", "abi_version", "library_path", "score",
+           "score_metrics", "image_info", "preprocess_image", "write_image_config", "train_tokenizer"]
 
 ABI_VERSION = 1  # the FTUNE_ABI_VERSION this binding was written for
 
@@ -101,6 +102,43 @@ _PROGRESS_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(_Progress)
 _LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p)
 _EVAL_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.POINTER(_Metric), ctypes.c_size_t)
 
+class _QaOpts(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("n_best", ctypes.c_int), ("max_answer_length", ctypes.c_int)]
+
+
+class _ScoreOpts(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("stem", ctypes.c_int)]
+
+
+class _ImageInfo(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("format", ctypes.c_char * 8), ("mode", ctypes.c_char * 8),
+                ("width", ctypes.c_int), ("height", ctypes.c_int), ("bit_depth", ctypes.c_int),
+                ("orientation", ctypes.c_int), ("interlaced", ctypes.c_int), ("alpha", ctypes.c_int),
+                ("count", ctypes.c_int64)]
+
+
+class _ImageOpts(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("config", ctypes.c_char_p), ("size", ctypes.c_int),
+                ("resample", ctypes.c_int), ("channels", ctypes.c_int), ("index", ctypes.c_int64),
+                ("augment", ctypes.c_int), ("seed", ctypes.c_uint64), ("epoch", ctypes.c_uint64),
+                ("out", ctypes.c_char_p)]
+
+
+class _TokTrainOpts(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("vocab_size", ctypes.c_size_t), ("min_frequency", ctypes.c_uint64),
+                ("special", ctypes.POINTER(ctypes.c_char_p)), ("n_special", ctypes.c_size_t),
+                ("threads", ctypes.c_int), ("bos", ctypes.c_char_p), ("eos", ctypes.c_char_p),
+                ("pad", ctypes.c_char_p), ("unk", ctypes.c_char_p), ("add_bos", ctypes.c_int),
+                ("model_max_length", ctypes.c_size_t)]
+
+
+class _TokTrainStats(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("bytes", ctypes.c_uint64), ("sequences", ctypes.c_uint64),
+                ("words", ctypes.c_uint64), ("distinct_words", ctypes.c_size_t), ("merges", ctypes.c_size_t),
+                ("vocab_size", ctypes.c_size_t), ("stop", ctypes.c_char_p), ("count_seconds", ctypes.c_double),
+                ("merge_seconds", ctypes.c_double)]
+
+
 _P = ctypes.c_void_p
 _S = ctypes.c_int  # ftune_status
 _SIGS = {
@@ -171,6 +209,32 @@ _SIGS = {
     "ftune_trainer_get_info": (_S, [_P, ctypes.POINTER(_TrainerInfo)]),
     "ftune_trainer_evaluate": (_S, [_P, ctypes.c_char_p, ctypes.POINTER(ctypes.POINTER(_Metric)),
                                     ctypes.POINTER(ctypes.c_size_t)]),
+    "ftune_qa_opts_init": (None, [ctypes.POINTER(_QaOpts)]),
+    "ftune_answer_question": (_S, [_P, ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(_QaOpts),
+                                   ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_double),
+                                   ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_double)]),
+    "ftune_score_opts_init": (None, [ctypes.POINTER(_ScoreOpts)]),
+    "ftune_score_metrics": (ctypes.POINTER(ctypes.c_char_p), []),
+    "ftune_score_texts": (_S, [_P, ctypes.c_char_p, ctypes.POINTER(ctypes.c_char_p), ctypes.c_size_t,
+                               ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_size_t),
+                               ctypes.POINTER(_ScoreOpts), ctypes.POINTER(ctypes.POINTER(_Metric)),
+                               ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(ctypes.c_void_p),
+                               ctypes.POINTER(ctypes.c_void_p)]),
+    "ftune_image_info_init": (None, [ctypes.POINTER(_ImageInfo)]),
+    "ftune_image_probe": (_S, [_P, ctypes.c_char_p, ctypes.POINTER(_ImageInfo)]),
+    "ftune_image_opts_init": (None, [ctypes.POINTER(_ImageOpts)]),
+    "ftune_image_preprocess": (_S, [_P, ctypes.c_char_p, ctypes.POINTER(_ImageOpts),
+                                    ctypes.POINTER(ctypes.POINTER(ctypes.c_float)), ctypes.POINTER(ctypes.c_int)]),
+    "ftune_image_config_write": (_S, [_P, ctypes.c_char_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]),
+    "ftune_tokenizer_train_opts_init": (None, [ctypes.POINTER(_TokTrainOpts)]),
+    "ftune_tokenizer_trainer_new": (_S, [_P, ctypes.POINTER(_TokTrainOpts), ctypes.POINTER(_P)]),
+    "ftune_tokenizer_trainer_free": (None, [_P]),
+    "ftune_tokenizer_trainer_add_file": (_S, [_P, ctypes.c_char_p]),
+    "ftune_tokenizer_trainer_add_jsonl": (_S, [_P, ctypes.c_char_p, ctypes.c_char_p]),
+    "ftune_tokenizer_trainer_add_text": (_S, [_P, ctypes.c_char_p, ctypes.c_size_t]),
+    "ftune_tokenizer_trainer_run": (_S, [_P]),
+    "ftune_tokenizer_trainer_get_stats": (_S, [_P, ctypes.POINTER(_TokTrainStats)]),
+    "ftune_tokenizer_trainer_save": (_S, [_P, ctypes.c_char_p]),
 }
 
 _lib = None
@@ -489,6 +553,20 @@ class Model(_Handle):
                                                            n))
         return self.labels[label.value], probs
 
+    def answer(self, question, context, n_best=0, max_answer_length=0):
+        """A question-answering model's answer, as `ftune predict --question Q --context C --json` gives it:
+        {"answer": the span of the context ("" for none), "score": start + end logit, "prob": its probability
+        over the n-best list, "null_score"}; n_best / max_answer_length > 0 replace the recipe's qa.* keys."""
+        o = _QaOpts()
+        self._ctx.lib.ftune_qa_opts_init(ctypes.byref(o))
+        o.n_best, o.max_answer_length = int(n_best), int(max_answer_length)
+        txt, sc, pr, ns = ctypes.c_void_p(), ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
+        self._ctx.check(self._ctx.lib.ftune_answer_question(self._live(), _b(question), _b(context), ctypes.byref(o),
+                                                            ctypes.byref(txt), ctypes.byref(sc), ctypes.byref(pr),
+                                                            ctypes.byref(ns)))
+        return {"answer": _take_string(self._ctx.lib, txt) or "", "score": sc.value, "prob": pr.value,
+                "null_score": ns.value}
+
     def evaluate(self, data, batch_size=0):
         """{metric: value, "n_examples": n} of the model on a data file, as `ftune eval --model DIR --data
         FILE --json` computes them (the file cleaned and tokenized as training did)."""
@@ -712,3 +790,139 @@ def train(recipe=None, *, yaml=None, on_step=None, on_log=None, on_eval=None, th
     with Trainer(recipe, yaml=yaml, overrides=over, on_step=on_step, on_log=on_log, on_eval=on_eval,
                  threads=threads, data=data) as t:
         return t.run()
+
+
+# ---- scoring, image files, tokenizer training (the `ftune score`, `ftune image`, `ftune tokenizer` commands) ----
+
+def score_metrics():
+    """The metric names score() knows ("bleu", "rouge", "squad", "classification", "regression")."""
+    arr, out, i = _L().ftune_score_metrics(), [], 0
+    while arr[i]:
+        out.append(arr[i].decode())
+        i += 1
+    return out
+
+
+def score(metric, predictions, references, stemmer=False, report=False):
+    """Predictions scored against references as `ftune score --metric METRIC --json` scores them (docs/metrics.md):
+    {name: value} in the JSON's key order (BLEU's n-gram precisions as precision_1..precision_4; an undefined
+    value is NaN). references: one string per prediction, or a list of strings each (several references).
+    stemmer: ROUGE's Porter stemming. report=True: (metrics, the text `ftune score` prints)."""
+    preds = [str(p) for p in predictions]
+    refs = [r if isinstance(r, (list, tuple)) else [r] for r in references]
+    if len(refs) != len(preds):
+        raise Error("bad argument", f"{len(preds)} predictions but {len(refs)} references")
+    flat = [str(x) for r in refs for x in r]
+    off = [0]
+    for r in refs:
+        off.append(off[-1] + len(r))
+    pa, pk = _cstrings(preds)
+    ra, rk = _cstrings(flat)
+    offs = (ctypes.c_size_t * len(off))(*off)
+    ctx = _Ctx()
+    try:
+        o = _ScoreOpts()
+        ctx.lib.ftune_score_opts_init(ctypes.byref(o))
+        o.stem = int(bool(stemmer))
+        ms, n, txt = ctypes.POINTER(_Metric)(), ctypes.c_size_t(), ctypes.c_void_p()
+        ctx.check(ctx.lib.ftune_score_texts(ctx.p, _b(metric), pa, len(preds), ra, offs, ctypes.byref(o),
+                                            ctypes.byref(ms), ctypes.byref(n), None,
+                                            ctypes.byref(txt) if report else None))
+        try:
+            out = _metrics(ms, n.value)
+        finally:
+            ctx.lib.ftune_free(ms)
+        return (out, _take_string(ctx.lib, txt) or "") if report else out
+    finally:
+        del pk, rk
+        ctx.close()
+
+
+def image_info(path):
+    """What an image file is, as `ftune image info --json` says: format, mode (PIL's), width, height (after
+    the EXIF orientation), bit_depth, orientation, interlaced, alpha, count (IDX: images or labels)."""
+    ctx = _Ctx()
+    try:
+        i = _ImageInfo()
+        ctx.lib.ftune_image_info_init(ctypes.byref(i))
+        ctx.check(ctx.lib.ftune_image_probe(ctx.p, _b(str(path)), ctypes.byref(i)))
+        return {"format": i.format.decode(), "mode": i.mode.decode(), "width": i.width, "height": i.height,
+                "bit_depth": i.bit_depth, "orientation": i.orientation, "interlaced": bool(i.interlaced),
+                "alpha": bool(i.alpha), "count": i.count}
+    finally:
+        ctx.close()
+
+
+def preprocess_image(path, config=None, size=0, resample=None, channels=3, index=0, augment=False, seed=0,
+                     epoch=0):
+    """The model input Hugging Face's ViTImageProcessor makes of an image file, as `ftune image preprocess`:
+    a numpy float32 array (channels, height, width). config: a preprocessor_config.json (None: ViT's defaults);
+    size / resample (PIL's code) override it; index: an IDX file's image; augment: the training augmentation
+    drawn for (seed, epoch, index)."""
+    ctx = _Ctx()
+    try:
+        o = _ImageOpts()
+        ctx.lib.ftune_image_opts_init(ctypes.byref(o))
+        o.config = _b(str(config)) if config is not None else None
+        o.size, o.channels, o.index = int(size), int(channels), int(index)
+        o.resample = -1 if resample is None else int(resample)
+        o.augment, o.seed, o.epoch = int(bool(augment)), int(seed), int(epoch)
+        px, shape = ctypes.POINTER(ctypes.c_float)(), (ctypes.c_int * 3)()
+        ctx.check(ctx.lib.ftune_image_preprocess(ctx.p, _b(str(path)), ctypes.byref(o), ctypes.byref(px), shape))
+        try:
+            n = shape[0] * shape[1] * shape[2]
+            return np.ctypeslib.as_array(px, shape=(n,)).copy().reshape(shape[0], shape[1], shape[2])
+        finally:
+            ctx.lib.ftune_free(px)
+    finally:
+        ctx.close()
+
+
+def write_image_config(path, size=224, channels=3, resample=2):
+    """Write a preprocessor_config.json with ViTImageProcessor's defaults (`ftune image config`)."""
+    ctx = _Ctx()
+    try:
+        ctx.check(ctx.lib.ftune_image_config_write(ctx.p, _b(str(path)), int(size), int(channels), int(resample)))
+    finally:
+        ctx.close()
+
+
+def train_tokenizer(out, files=(), jsonl=(), texts=(), field="text", vocab_size=16000, min_frequency=2,
+                    special=(), bos=None, eos=None, pad=None, unk=None, add_bos=False, model_max_length=2048,
+                    threads=0):
+    """Learn a byte-level BPE tokenizer as `ftune tokenizer train` does and write out/tokenizer.json +
+    out/tokenizer_config.json (Tokenizer(out) loads it). files: text files (one sequence per line); jsonl:
+    JSONL files (their `field`); texts: strings (each line one sequence). Returns the statistics: bytes,
+    sequences, words, distinct_words, merges, vocab_size, stop (why merging stopped), count_seconds,
+    merge_seconds."""
+    ctx = _Ctx()
+    t = _P()
+    sp, spk = _cstrings(list(special))
+    try:
+        o = _TokTrainOpts()
+        ctx.lib.ftune_tokenizer_train_opts_init(ctypes.byref(o))
+        o.vocab_size, o.min_frequency, o.threads = int(vocab_size), int(min_frequency), int(threads)
+        o.special, o.n_special = (sp, len(special)) if special else (None, 0)
+        o.bos, o.eos, o.pad, o.unk = _b(bos), _b(eos), _b(pad), _b(unk)
+        o.add_bos, o.model_max_length = int(bool(add_bos)), int(model_max_length)
+        ctx.check(ctx.lib.ftune_tokenizer_trainer_new(ctx.p, ctypes.byref(o), ctypes.byref(t)))
+        for f in files:
+            ctx.check(ctx.lib.ftune_tokenizer_trainer_add_file(t, _b(str(f))))
+        for f in jsonl:
+            ctx.check(ctx.lib.ftune_tokenizer_trainer_add_jsonl(t, _b(str(f)), _b(field)))
+        for x in texts:
+            b = str(x).encode()
+            ctx.check(ctx.lib.ftune_tokenizer_trainer_add_text(t, b, len(b)))
+        ctx.check(ctx.lib.ftune_tokenizer_trainer_run(t))
+        ctx.check(ctx.lib.ftune_tokenizer_trainer_save(t, _b(str(out))))
+        st = _TokTrainStats()
+        st.struct_size = ctypes.sizeof(st)
+        ctx.check(ctx.lib.ftune_tokenizer_trainer_get_stats(t, ctypes.byref(st)))
+        d = {k: getattr(st, k) for k, _ in _TokTrainStats._fields_ if k != "struct_size"}
+        d["stop"] = d["stop"].decode() if d["stop"] else ""
+        return d
+    finally:
+        del spk
+        if t:
+            ctx.lib.ftune_tokenizer_trainer_free(t)
+        ctx.close()

@@ -2,6 +2,7 @@
  * thread's error, does its work, and copies the outcome into the caller's ftune_ctx (api_end), so a
  * context's message belongs to its last call whatever other contexts do meanwhile. Prefix ftune_. */
 #include <math.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,7 +10,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/api_ctx.h"
 #include "eval/generate.h"
+#include "eval/qa_post.h"
 #include "models/infer.h"
 #include "peft/peft.h"
 #include "tokenizer/tokenizer.h"
@@ -20,12 +23,6 @@
 #include "train/task_data.h"
 #include "train/trained.h"
 #include "train/trainer.h"
-
-struct ftune_ctx {
-    int threads;
-    ft_status last;
-    char err[1024];
-};
 
 /* A named adapter (ftune_adapter_add): its slot in the model (peft/slots.c) and its view of the base. */
 typedef struct {
@@ -88,28 +85,7 @@ struct ftune_dataset {
     ft_data_recs recs;
 };
 
-/* ---- context and errors ---- */
-
-static void api_begin(const ftune_ctx *c) {
-    ft_clear_error();
-    if (c && c->threads > 0) {
-        ft_ctx x;
-        ft_ctx_default(&x);
-        x.threads = c->threads;
-        ft_ctx_apply(&x);
-    }
-}
-
-static ft_status api_end(ftune_ctx *c, ft_status s) {
-    if (!c)
-        return s;
-    c->last = s;
-    if (s == FT_OK)
-        c->err[0] = '\0';
-    else
-        snprintf(c->err, sizeof c->err, "%s", ft_last_error()[0] ? ft_last_error() : ft_status_name(s));
-    return s;
-}
+/* ---- context and errors (api_begin / api_end: api/api_ctx.h) ---- */
 
 const char *ftune_version(void) {
     return FTUNE_VERSION;
@@ -154,25 +130,54 @@ ftune_status ftune_last_status(const ftune_ctx *ctx) {
 
 /* ---- models and adapters ---- */
 
-ftune_status ftune_model_load(ftune_ctx *ctx, const char *dir, const char *adapter_dir, ftune_model **out) {
-    if (!ctx || !out)
-        return FT_ERR_ARG;
-    *out = NULL;
-    api_begin(ctx);
+static ftune_status model_load(ftune_ctx *ctx, const char *fn, const char *dir, const char *adapter_dir,
+                               const char *task, bool need_task, ftune_model **out) {
     if (!dir)
-        return api_end(ctx, ft_fail(FT_ERR_ARG, "ftune_model_load: no model directory (NULL)"));
+        return api_end(ctx, ft_fail(FT_ERR_ARG, "%s: no model directory (NULL)", fn));
     ftune_model *m = calloc(1, sizeof *m);
     if (!m)
         return api_end(ctx, ft_fail(FT_ERR_NOMEM, "out of memory"));
     m->ctx = ctx;
     m->active = -1;
-    ft_status s = ft_trained_load(dir, adapter_dir, "auto", false, &m->t);
+    ft_status s = ft_trained_load(dir, adapter_dir, task, need_task, &m->t);
     if (s != FT_OK) {
         free(m);
         return api_end(ctx, s);
     }
     *out = m;
     return api_end(ctx, FT_OK);
+}
+
+ftune_status ftune_model_load(ftune_ctx *ctx, const char *dir, const char *adapter_dir, ftune_model **out) {
+    if (!ctx || !out)
+        return FT_ERR_ARG;
+    *out = NULL;
+    api_begin(ctx);
+    return model_load(ctx, "ftune_model_load", dir, adapter_dir, "auto", false, out);
+}
+
+void ftune_model_load_opts_init(ftune_model_load_opts *o) {
+    if (!o)
+        return;
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    o->head_task = 1;
+}
+
+ftune_status ftune_model_load_with(ftune_ctx *ctx, const char *dir, const char *adapter_dir,
+                                   const ftune_model_load_opts *o, ftune_model **out) {
+    if (!ctx || !out)
+        return FT_ERR_ARG;
+    *out = NULL;
+    api_begin(ctx);
+    ftune_model_load_opts u;
+    ftune_model_load_opts_init(&u);
+    ft_status s = api_opts(&u, sizeof u, o, offsetof(ftune_model_load_opts, need_task) + sizeof u.need_task,
+                           "ftune_model_load_opts");
+    if (s != FT_OK)
+        return api_end(ctx, s);
+    const char *task = u.task && strcmp(u.task, "auto") != 0 ? u.task : u.head_task ? "auto" : NULL;
+    return model_load(ctx, "ftune_model_load_with", dir, adapter_dir, task, u.need_task != 0, out);
 }
 
 void ftune_model_free(ftune_model *m) {
@@ -833,7 +838,9 @@ ftune_status ftune_generate_beam(ftune_model *m, const char *prompt, const ftune
 
 /* ---- classification ---- */
 
-ftune_status ftune_classify(ftune_model *m, const char *text, int *label, float *probs, size_t n_probs) {
+/* ftune_classify and its f64 form: probabilities into pf (float) or pd (double), either may be NULL. */
+static ftune_status classify_text(ftune_model *m, const char *fn, const char *text, int *label, float *pf,
+                                  double *pd, size_t n_probs) {
     if (!m)
         return FT_ERR_ARG;
     api_begin(m->ctx);
@@ -841,17 +848,14 @@ ftune_status ftune_classify(ftune_model *m, const char *text, int *label, float 
     const int nl = t->m->n_labels;
     const bool reg = t->m->task == FT_TASK_REGRESSION;
     if (!text || !label)
-        return api_end(m->ctx, ft_fail(FT_ERR_ARG, "ftune_classify: text and label are required"));
+        return api_end(m->ctx, ft_fail(FT_ERR_ARG, "%s: text and label are required", fn));
     if (t->m->task != FT_TASK_SEQ_CLS && !reg)
-        return api_end(m->ctx, ft_fail(FT_ERR_ARG,
-                                       "ftune_classify: the model's task is %s, not classification "
-                                       "or regression",
-                                       t->task));
-    if (probs && n_probs < (size_t)nl)
-        return api_end(m->ctx, ft_fail(FT_ERR_ARG,
-                                       "ftune_classify: room for %zu probabilities, the model has %d "
-                                       "classes",
-                                       n_probs, nl));
+        return api_end(
+            m->ctx,
+            ft_fail(FT_ERR_ARG, "%s: the model's task is %s, not classification or regression", fn, t->task));
+    if ((pf || pd) && n_probs < (size_t)nl)
+        return api_end(m->ctx, ft_fail(FT_ERR_ARG, "%s: room for %zu probabilities, the model has %d classes",
+                                       fn, n_probs, nl));
     ft_tok_ids ids = {0};
     ft_kv *kv = NULL;
     float *lg = malloc((size_t)(nl > 0 ? nl : 1) * sizeof *lg);
@@ -862,8 +866,12 @@ ftune_status ftune_classify(ftune_model *m, const char *text, int *label, float 
                      : ft_fail(FT_ERR_NOMEM, "out of memory");
     if (s == FT_OK)
         s = ft_trained_classify(t, kv, text, &ids, lg, pr, label);
-    for (int k = 0; s == FT_OK && probs && k < (reg ? 1 : nl); k++)
-        probs[k] = (float)pr[k];
+    for (int k = 0; s == FT_OK && k < (reg ? 1 : nl); k++) {
+        if (pf)
+            pf[k] = (float)pr[k];
+        if (pd)
+            pd[k] = pr[k];
+    }
     free(pr);
     free(lg);
     ft_kv_free(kv);
@@ -871,31 +879,164 @@ ftune_status ftune_classify(ftune_model *m, const char *text, int *label, float 
     return api_end(m->ctx, s);
 }
 
-ftune_status ftune_classify_image(ftune_model *m, const char *path, int *label, float *probs,
-                                  size_t n_probs) {
+ftune_status ftune_classify(ftune_model *m, const char *text, int *label, float *probs, size_t n_probs) {
+    return classify_text(m, "ftune_classify", text, label, probs, NULL, n_probs);
+}
+ftune_status ftune_classify_f64(ftune_model *m, const char *text, int *label, double *probs, size_t n_probs) {
+    return classify_text(m, "ftune_classify_f64", text, label, NULL, probs, n_probs);
+}
+
+static ftune_status classify_image(ftune_model *m, const char *fn, const char *path, int *label, float *pf,
+                                   double *pd, size_t n_probs) {
     if (!m)
         return FT_ERR_ARG;
     api_begin(m->ctx);
     ft_trained *t = cur(m);
     const int nl = t->m->n_labels;
     if (!path || !label)
-        return api_end(m->ctx, ft_fail(FT_ERR_ARG, "ftune_classify_image: path and label are required"));
+        return api_end(m->ctx, ft_fail(FT_ERR_ARG, "%s: path and label are required", fn));
     if (!t->image || t->m->task != FT_TASK_SEQ_CLS)
-        return api_end(
-            m->ctx, ft_fail(FT_ERR_ARG, "ftune_classify_image: not an image classifier (task %s)", t->task));
-    if (probs && n_probs < (size_t)nl)
-        return api_end(m->ctx, ft_fail(FT_ERR_ARG,
-                                       "ftune_classify_image: room for %zu probabilities, the model has %d "
-                                       "classes",
-                                       n_probs, nl));
+        return api_end(m->ctx, ft_fail(FT_ERR_ARG, "%s: not an image classifier (task %s)", fn, t->task));
+    if ((pf || pd) && n_probs < (size_t)nl)
+        return api_end(m->ctx, ft_fail(FT_ERR_ARG, "%s: room for %zu probabilities, the model has %d classes",
+                                       fn, n_probs, nl));
     float *lg = malloc((size_t)(nl > 0 ? nl : 1) * sizeof *lg);
     double *pr = malloc((size_t)(nl > 0 ? nl : 1) * sizeof *pr);
     ft_status s =
         lg && pr ? ft_trained_classify_image(t, path, lg, pr, label) : ft_fail(FT_ERR_NOMEM, "out of memory");
-    for (int k = 0; s == FT_OK && probs && k < nl; k++)
-        probs[k] = (float)pr[k];
+    for (int k = 0; s == FT_OK && k < nl; k++) {
+        if (pf)
+            pf[k] = (float)pr[k];
+        if (pd)
+            pd[k] = pr[k];
+    }
     free(pr);
     free(lg);
+    return api_end(m->ctx, s);
+}
+
+ftune_status ftune_classify_image(ftune_model *m, const char *path, int *label, float *probs,
+                                  size_t n_probs) {
+    return classify_image(m, "ftune_classify_image", path, label, probs, NULL, n_probs);
+}
+ftune_status ftune_classify_image_f64(ftune_model *m, const char *path, int *label, double *probs,
+                                      size_t n_probs) {
+    return classify_image(m, "ftune_classify_image_f64", path, label, NULL, probs, n_probs);
+}
+
+/* ---- question answering ---- */
+
+int ftune_model_has_tokenizer(const ftune_model *m) {
+    return m && cur_c(m)->tok ? 1 : 0;
+}
+
+void ftune_qa_opts_init(ftune_qa_opts *o) {
+    if (!o)
+        return;
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+}
+
+/* Every window of the one example in a batch, no loss: their start/end logits, post-processed. */
+static ft_status qa_answer(ft_trained *t, ft_qa_feats *f, ft_dataset *ds, ft_qa_answer *ans) {
+    size_t *idx = malloc(ds->n * sizeof *idx);
+    const float **lg = calloc(ds->n, sizeof *lg);
+    float *buf = NULL;
+    ft_batch b = {0};
+    ft_arena arena = {0};
+    ft_status s = idx && lg ? FT_OK : ft_fail(FT_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; s == FT_OK && i < ds->n; i++)
+        idx[i] = i;
+    if (s == FT_OK)
+        s = ft_batch_collate(ds, idx, (int)ds->n, t->seq_len, t->pad_id, &b);
+    if (s == FT_OK)
+        s = ft_arena_init(&arena, ft_model_act_bytes(t->m, b.B, b.T) + ((size_t)4 << 20));
+    if (s == FT_OK) {
+        ft_fwd_opts o = {.keep_logits = true, .no_loss = true, .checkpoint = true};
+        ft_acts *a = NULL;
+        double loss;
+        s = ft_model_forward(t->m, &b, &o, &arena, &a, &loss, NULL);
+        const float *rows = s == FT_OK ? ft_acts_logits(a, NULL, NULL) : NULL;
+        if (s == FT_OK && !(buf = malloc((size_t)b.B * (size_t)b.T * 2 * sizeof *buf)))
+            s = ft_fail(FT_ERR_NOMEM, "out of memory");
+        for (int r = 0; s == FT_OK && r < b.B; r++) {
+            memcpy(buf + (size_t)r * (size_t)b.T * 2, rows + (size_t)r * (size_t)b.T * 2,
+                   (size_t)b.T * 2 * sizeof *buf);
+            lg[r] = buf + (size_t)r * (size_t)b.T * 2;
+        }
+    }
+    if (s == FT_OK)
+        s = ft_qa_postprocess(f, lg, NULL, ans);
+    ft_arena_free(&arena);
+    ft_batch_free(&b);
+    free(buf);
+    free(lg);
+    free(idx);
+    return s;
+}
+
+ftune_status ftune_answer_question(ftune_model *m, const char *question, const char *context,
+                                   const ftune_qa_opts *opts, char **answer, double *score, double *prob,
+                                   double *null_score) {
+    if (!m)
+        return FT_ERR_ARG;
+    if (answer)
+        *answer = NULL;
+    api_begin(m->ctx);
+    ftune_qa_opts u;
+    ftune_qa_opts_init(&u);
+    ft_status s =
+        api_opts(&u, sizeof u, opts, offsetof(ftune_qa_opts, max_answer_length) + sizeof u.max_answer_length,
+                 "ftune_qa_opts");
+    if (s != FT_OK)
+        return api_end(m->ctx, s);
+    ft_trained *t = cur(m);
+    if (!question || !context)
+        return api_end(m->ctx,
+                       ft_fail(FT_ERR_ARG, "ftune_answer_question: question and context are required"));
+    if (u.n_best < 0 || u.max_answer_length < 0)
+        return api_end(m->ctx,
+                       ft_fail(FT_ERR_ARG, "ftune_answer_question: n_best %d, max_answer_length %d (>= 0)",
+                               u.n_best, u.max_answer_length));
+    if (t->m->task != FT_TASK_QA)
+        return api_end(m->ctx, ft_fail(FT_ERR_ARG,
+                                       "ftune_answer_question: the model's task is %s, not "
+                                       "question_answering",
+                                       t->task));
+    s = need_tokenizer(m);
+    ft_qa_set set = {0};
+    ft_qa_feats f = {0};
+    ft_dataset ds = {0};
+    ft_qa_answer ans = {0};
+    if (s == FT_OK)
+        s = ft_qa_set_add(&set, "predict", question, context, "question/context");
+    if (s == FT_OK) {
+        const int ml = ft_taskdata_qa_max_length(&t->rec);
+        s = ft_qa_features(t->tok, &set, ml < t->seq_len ? ml : t->seq_len, (int)t->rec.data_doc_stride, &ds,
+                           &f);
+    }
+    if (s == FT_OK) {
+        ft_taskdata_qa_post_from(&t->rec, &f.post);
+        if (u.n_best > 0)
+            f.post.n_best = u.n_best;
+        if (u.max_answer_length > 0)
+            f.post.max_answer_length = u.max_answer_length;
+        s = qa_answer(t, &f, &ds, &ans);
+    }
+    if (s == FT_OK && answer && !(*answer = strdup(ans.text ? ans.text : "")))
+        s = ft_fail(FT_ERR_NOMEM, "out of memory");
+    if (s == FT_OK) {
+        if (score)
+            *score = ans.start_logit + ans.end_logit;
+        if (prob)
+            *prob = ans.prob;
+        if (null_score)
+            *null_score = ans.null_score;
+    }
+    ft_qa_answers_free(&ans, set.n ? 1 : 0);
+    ft_dataset_free(&ds);
+    ft_qa_feats_free(&f);
+    ft_qa_set_free(&set);
     return api_end(m->ctx, s);
 }
 
@@ -1265,7 +1406,7 @@ static ft_status prepare(ftune_trainer *t) {
         FT_CKPT_AUTO) { /* the memory plan decides, as in ftune train (which also refuses a run over it) */
         ft_mem_plan mp;
         const int64_t eb = r->eval_batch_size > 0 ? r->eval_batch_size : r->train_batch_size;
-        (void)ft_mem_plan_run(t->m, (int)r->train_batch_size, (int)eb, (int)r->train_seq_len,
+        (void)ft_mem_plan_run(t->m, (int)r->train_batch_size, (int)eb, ft_runcfg_plan_seq_len(r),
                               !strcmp(r->optim_name, "sgd") ? (r->optim_momentum > 0 ? 1 : 0) : 2, ckm,
                               (float)r->train_label_smoothing, 1, &mp);
         tc->activation_checkpointing = mp.checkpoint;

@@ -22,10 +22,17 @@ int ft_cmd_predict_qa(int argc, char **argv);
 /* Its image-classification mode (predict_image.c), entered on --image. */
 int ft_cmd_predict_image(int argc, char **argv);
 
-/* Set the OpenMP thread count (0 = all cores) for a command's --threads. */
-void ft_cli_threads(long threads);
+/* Commands on the public API (util.c): a context for a command's calls with its --threads (0 = all cores),
+ * NULL after printing why; "ftune <cmd>: <the context's last error>" on stderr, returning 1. */
+ftune_ctx *ft_cli_ctx(const char *cmd, long threads);
+int ft_cli_fail_ctx(const char *cmd, const ftune_ctx *ctx);
+/* A whole file into *out (NUL-terminated, free), 0; or 1 after printing "ftune <cmd>: <path>: why". */
+int ft_cli_read_file(const char *cmd, const char *path, char **out);
 
-/* Print "ftune <cmd>: <message of last error>" to stderr and return 1. */
+/* The commands not yet on it (legacy.c, which goes with the last of them): set the OpenMP thread count
+ * (0 = all cores) for a command's --threads; print "ftune <cmd>: <message of the thread's last error>" to
+ * stderr and return 1. */
+void ft_cli_threads(long threads);
 int ft_cli_fail(const char *cmd, ft_status s);
 
 /* Options: "--name value" or "--name=value"; flags: "--name". Positional args collected in order. */
@@ -40,8 +47,11 @@ typedef struct {
 int ft_cli_parse(const char *cmd, int argc, char **argv, const ft_opt *opts, size_t n_opts, const char *usage,
                  const char **pos, int max_pos, int *n_pos, bool *help_shown);
 
-/* Print j (a cJSON object, may be NULL after a failed allocation) on one line and free it. */
+/* Print j (a cJSON object, may be NULL after a failed allocation) on one line and free it: ft_cli_json
+ * returns 0, or 1 after printing "ftune <cmd>: out of memory" (util.c); ft_cli_print_json FT_OK or the
+ * failure in the thread's error (legacy.c). */
 struct cJSON;
+int ft_cli_json(const char *cmd, struct cJSON *j);
 ft_status ft_cli_print_json(struct cJSON *j);
 
 #endif

@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "image/image.h"
 
 static const char group_usage[] =
     "usage: ftune image info [--json] FILE...\n"
@@ -39,60 +38,59 @@ static int info_cmd(int argc, char **argv) {
         fprintf(stderr, "ftune image info: no FILE\n%s", group_usage);
         return 2;
     }
+    ftune_ctx *ctx = ft_cli_ctx("image info", 0);
+    if (!ctx)
+        return 1;
     int fails = 0;
     for (int i = 0; i < npos; i++) {
-        ft_img_info in;
-        ft_status s = ft_img_probe(pos[i], &in);
-        if (s != FT_OK) {
-            ft_cli_fail("image info", s);
+        ftune_image_info in;
+        ftune_image_info_init(&in);
+        if (ftune_image_probe(ctx, pos[i], &in) != FT_OK) {
+            ft_cli_fail_ctx("image info", ctx);
             fails++;
             continue;
         }
         if (!json && !strcmp(in.mode, "labels")) {
-            printf("%s: IDX labels, %ld of them\n", pos[i], in.count);
+            printf("%s: IDX labels, %lld of them\n", pos[i], (long long)in.count);
             continue;
         }
         if (json)
             printf("{\"file\": \"%s\", \"format\": \"%s\", \"width\": %d, \"height\": %d, \"mode\": \"%s\", "
                    "\"bit_depth\": %d, \"orientation\": %d, \"interlaced\": %s, \"alpha\": %s, \"count\": "
-                   "%ld}\n",
-                   pos[i], ft_img_format_name(in.format), in.w, in.h, in.mode, in.bit_depth, in.orientation,
-                   in.interlaced ? "true" : "false", in.alpha ? "true" : "false", in.count);
+                   "%lld}\n",
+                   pos[i], in.format, in.width, in.height, in.mode, in.bit_depth, in.orientation,
+                   in.interlaced ? "true" : "false", in.alpha ? "true" : "false", (long long)in.count);
         else
-            printf("%s: %s %dx%d %s %d-bit%s%s%s", pos[i], ft_img_format_name(in.format), in.w, in.h, in.mode,
+            printf("%s: %s %dx%d %s %d-bit%s%s%s", pos[i], in.format, in.width, in.height, in.mode,
                    in.bit_depth, in.interlaced ? " interlaced" : "", in.alpha ? " alpha" : "",
                    in.orientation > 1 ? " exif-orientation=" : "");
         if (!json && in.orientation > 1)
             printf("%d", in.orientation);
-        if (!json && in.format == FT_IMG_IDX)
-            printf(" %ld images", in.count);
+        if (!json && !strcmp(in.format, "IDX"))
+            printf(" %lld images", (long long)in.count);
         if (!json)
             printf("\n");
     }
+    ftune_ctx_free(ctx);
     return fails ? 1 : 0;
 }
 
-/* Image `index` of FILE (an IDX file: that image; PNG/JPEG: index must be 0). */
-static ft_status load_one(const char *path, long index, ft_img *im) {
-    ft_img_info in;
-    FT_TRY(ft_img_load(path, im, &in));
-    if (in.format != FT_IMG_IDX || index == 0)
-        return index == 0 ? FT_OK : ft_fail(FT_ERR_ARG, "%s: --index %ld of a single image", path, index);
-    ft_img_free(im);
-    ft_img_idx x;
-    FT_TRY(ft_img_idx_load(path, &x));
-    ft_status s = FT_OK;
-    size_t sz = (size_t)x.h * (size_t)x.w;
-    if (index < 0 || index >= x.n)
-        s = ft_fail(FT_ERR_RANGE, "%s: --index %ld out of range (%ld images)", path, index, x.n);
-    else if (!(im->px = malloc(sz)))
-        s = ft_fail(FT_ERR_NOMEM, "out of memory");
-    if (s == FT_OK) {
-        memcpy(im->px, x.data + (size_t)index * sz, sz);
-        im->w = x.w, im->h = x.h, im->c = 1, im->owned = true;
-    }
-    ft_img_idx_free(&x);
-    return s;
+/* --index of a file that has no such image: print the command's message (the library's names no option)
+ * and return 1; 0 when the index is fine or the file does not probe (the preprocessing's message says why).
+ */
+static int bad_index(ftune_ctx *ctx, const char *path, long index) {
+    ftune_image_info in;
+    ftune_image_info_init(&in);
+    if (index == 0 || ftune_image_probe(ctx, path, &in) != FT_OK)
+        return 0;
+    if (strcmp(in.format, "IDX") != 0)
+        fprintf(stderr, "ftune image preprocess: %s: --index %ld of a single image\n", path, index);
+    else if (index < 0 || index >= in.count)
+        fprintf(stderr, "ftune image preprocess: %s: --index %ld out of range (%lld images)\n", path, index,
+                (long long)in.count);
+    else
+        return 0;
+    return 1;
 }
 
 static int preprocess_cmd(int argc, char **argv) {
@@ -114,53 +112,56 @@ static int preprocess_cmd(int argc, char **argv) {
                 group_usage);
         return 2;
     }
-    ft_img_proc p;
-    ft_img_proc_default(&p, 224, (int)channels);
-    ft_status s = config ? ft_img_proc_load(config, &p) : FT_OK;
-    if (s != FT_OK)
-        return ft_cli_fail("image preprocess", s);
-    if (size)
-        p.height = p.width = (int)size;
-    if (resample >= 0)
-        p.resample = (int)resample;
-    ft_img_aug aug;
-    ft_img_aug_default(&aug);
-    ft_img im;
-    if ((s = load_one(pos[0], index, &im)) != FT_OK)
-        return ft_cli_fail("image preprocess", s);
-    size_t n = (size_t)channels * (size_t)p.height * (size_t)p.width;
-    float *v = malloc(n * sizeof *v);
-    s = v ? ft_img_preprocess(&im, &p, (int)channels, augment ? &aug : NULL, (uint64_t)seed, (uint64_t)epoch,
-                              (uint64_t)index, v)
-          : ft_fail(FT_ERR_NOMEM, "out of memory");
-    if (s != FT_OK)
-        ft_fail_ctx(s, "%s", pos[0]);
-    ft_img_free(&im);
-    if (s == FT_OK && outp)
-        s = ft_write_file_atomic(outp, v, n * sizeof *v); /* the host is little-endian (x86-64, aarch64) */
-    if (s == FT_OK && json) {
-        printf("{\"shape\": [%ld, %d, %d], \"pixel_values\": [", channels, p.height, p.width);
+    ftune_ctx *ctx = ft_cli_ctx("image preprocess", 0);
+    if (!ctx)
+        return 1;
+    ftune_image_opts o;
+    ftune_image_opts_init(&o);
+    o.config = config;
+    o.size = (int)size;
+    o.resample = resample >= 0 ? (int)(resample > 1000 ? 1000 : resample) : -1; /* > 5: the library says */
+    o.channels = (int)channels;
+    o.index = index;
+    o.augment = augment;
+    o.seed = (uint64_t)seed;
+    o.epoch = (uint64_t)epoch;
+    o.out = outp;
+    float *v = NULL;
+    int shape[3] = {0, 0, 0};
+    ftune_status s = ftune_image_preprocess(ctx, pos[0], &o, &v, shape);
+    if (s != FT_OK) {
+        char msg[1024]; /* before bad_index's probe replaces it */
+        snprintf(msg, sizeof msg, "%s", ftune_last_error(ctx));
+        if (!strstr(msg, ": image index ") || !bad_index(ctx, pos[0], index)) /* the library's index error */
+            fprintf(stderr, "ftune image preprocess: %s\n", msg);
+        ftune_ctx_free(ctx);
+        return 1;
+    }
+    size_t n = (size_t)shape[0] * (size_t)shape[1] * (size_t)shape[2];
+    if (json) {
+        printf("{\"shape\": [%d, %d, %d], \"pixel_values\": [", shape[0], shape[1], shape[2]);
         for (size_t i = 0; i < n; i++)
             printf(i ? ", %.9g" : "%.9g", (double)v[i]);
         printf("]}\n");
-    } else if (s == FT_OK && !outp) {
+    } else if (!outp) {
         double mn = v[0], mx = v[0], sum = 0;
         for (size_t i = 0; i < n; i++) {
             mn = v[i] < mn ? v[i] : mn;
             mx = v[i] > mx ? v[i] : mx;
             sum += v[i];
         }
-        printf("%s: [%ld, %d, %d] min %.6g max %.6g mean %.6g\n", pos[0], channels, p.height, p.width, mn, mx,
+        printf("%s: [%d, %d, %d] min %.6g max %.6g mean %.6g\n", pos[0], shape[0], shape[1], shape[2], mn, mx,
                sum / (double)n);
     }
-    free(v);
-    return s == FT_OK ? 0 : ft_cli_fail("image preprocess", s);
+    ftune_free(v);
+    ftune_ctx_free(ctx);
+    return 0;
 }
 
 static int config_cmd(int argc, char **argv) {
     const char *pos[2];
     int npos = 0;
-    long size = 224, channels = 3, resample = FT_RESAMPLE_BILINEAR;
+    long size = 224, channels = 3, resample = 2; /* PIL bilinear, ViTImageProcessor's default */
     bool help;
     ft_opt opts[] = {{"size", FT_OPT_INT, &size},
                      {"channels", FT_OPT_INT, &channels},
@@ -174,11 +175,14 @@ static int config_cmd(int argc, char **argv) {
                 group_usage);
         return 2;
     }
-    ft_img_proc p;
-    ft_img_proc_default(&p, (int)size, (int)channels);
-    p.resample = (int)resample;
-    ft_status s = ft_img_proc_save(pos[0], &p);
-    return s == FT_OK ? 0 : ft_cli_fail("image config", s);
+    ftune_ctx *ctx = ft_cli_ctx("image config", 0);
+    if (!ctx)
+        return 1;
+    rc = ftune_image_config_write(ctx, pos[0], (int)size, (int)channels, (int)resample) == FT_OK
+             ? 0
+             : ft_cli_fail_ctx("image config", ctx);
+    ftune_ctx_free(ctx);
+    return rc;
 }
 
 int ft_cmd_image(int argc, char **argv) {

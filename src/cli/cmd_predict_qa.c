@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/qa_cli.h"
 
 static const char *PREDICT_QA_USAGE =
     "usage: ftune predict --model DIR [--adapter DIR] --question TEXT --context TEXT [options]\n"
@@ -24,44 +23,6 @@ static const char *PREDICT_QA_USAGE =
     "  --json                   one object: {answer, score, prob, null_score}\n"
     "  --task question_answering   for a model that `ftune train` did not write\n"
     "  --threads N\n";
-
-/* Every window of the one example in a batch, no loss: their start/end logits. */
-static ft_status predict_answer(ft_trained *t, ft_qa_feats *f, ft_dataset *ds, ft_qa_answer *ans) {
-    size_t *idx = malloc(ds->n * sizeof *idx);
-    const float **lg = calloc(ds->n, sizeof *lg);
-    float *buf = NULL;
-    ft_batch b = {0};
-    ft_arena arena = {0};
-    ft_status s = idx && lg ? FT_OK : ft_fail(FT_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; s == FT_OK && i < ds->n; i++)
-        idx[i] = i;
-    if (s == FT_OK)
-        s = ft_batch_collate(ds, idx, (int)ds->n, t->seq_len, t->pad_id, &b);
-    if (s == FT_OK)
-        s = ft_arena_init(&arena, ft_model_act_bytes(t->m, b.B, b.T) + ((size_t)4 << 20));
-    if (s == FT_OK) {
-        ft_fwd_opts o = {.keep_logits = true, .no_loss = true, .checkpoint = true};
-        ft_acts *a = NULL;
-        double loss;
-        s = ft_model_forward(t->m, &b, &o, &arena, &a, &loss, NULL);
-        const float *rows = s == FT_OK ? ft_acts_logits(a, NULL, NULL) : NULL;
-        if (s == FT_OK && !(buf = malloc((size_t)b.B * (size_t)b.T * 2 * sizeof *buf)))
-            s = ft_fail(FT_ERR_NOMEM, "out of memory");
-        for (int r = 0; s == FT_OK && r < b.B; r++) {
-            memcpy(buf + (size_t)r * (size_t)b.T * 2, rows + (size_t)r * (size_t)b.T * 2,
-                   (size_t)b.T * 2 * sizeof *buf);
-            lg[r] = buf + (size_t)r * (size_t)b.T * 2;
-        }
-    }
-    if (s == FT_OK)
-        s = ft_qa_postprocess(f, lg, NULL, ans);
-    ft_arena_free(&arena);
-    ft_batch_free(&b);
-    free(buf);
-    free(lg);
-    free(idx);
-    return s;
-}
 
 int ft_cmd_predict_qa(int argc, char **argv) {
     const char *model = NULL, *adapter = NULL, *question = NULL, *context = NULL, *cfile = NULL, *task = NULL;
@@ -82,59 +43,55 @@ int ft_cmd_predict_qa(int argc, char **argv) {
                 "(see ftune predict --help)\n");
         return 2;
     }
-    if (threads > 0) {
-        ft_ctx ctx;
-        ft_ctx_default(&ctx);
-        ctx.threads = (int)threads;
-        ft_ctx_apply(&ctx);
-    }
     char *ctext = NULL;
-    ft_status s = cfile ? ft_read_file(cfile, &ctext, NULL) : FT_OK;
-    ft_trained t = {0};
-    bool have_t = false;
-    if (s == FT_OK)
-        s = ft_trained_load(model, adapter, task, true, &t);
-    have_t = s == FT_OK;
-    if (s == FT_OK && t.m->task != FT_TASK_QA)
-        s = ft_fail(FT_ERR_CONFIG,
-                    "%s: task %s; ftune predict answers questions with a question-answering model", model,
-                    t.task);
-    if (s == FT_OK && !t.tok)
-        s = ft_fail(FT_ERR_MISSING, "%s: no tokenizer next to the model", model);
-    ft_qa_set set = {0};
-    ft_qa_feats f = {0};
-    ft_dataset ds = {0};
-    ft_qa_answer ans = {0};
-    if (s == FT_OK)
-        s = ft_qa_set_add(&set, "predict", question, ctext ? ctext : context, "--question/--context");
-    if (s == FT_OK) {
-        const int ml = ft_taskdata_qa_max_length(&t.rec);
-        s = ft_qa_features(t.tok, &set, ml < t.seq_len ? ml : t.seq_len, (int)t.rec.data_doc_stride, &ds, &f);
+    if (cfile && ft_cli_read_file("predict", cfile, &ctext) != 0)
+        return 1;
+    ftune_ctx *ctx = ft_cli_ctx("predict", threads);
+    if (!ctx) {
+        free(ctext);
+        return 1;
     }
-    if (s == FT_OK) {
-        ft_taskdata_qa_post_from(&t.rec, &f.post);
-        if (n_best > 0)
-            f.post.n_best = (int)n_best;
-        if (max_ans > 0)
-            f.post.max_answer_length = (int)max_ans;
-        s = predict_answer(&t, &f, &ds, &ans);
+    ftune_model *m = NULL;
+    ftune_model_load_opts lo;
+    ftune_model_load_opts_init(&lo);
+    lo.task = task, lo.head_task = 0, lo.need_task = 1; /* an `ftune train` output, or --task */
+    ftune_model_info info;
+    ftune_status s = ftune_model_load_with(ctx, model, adapter, &lo, &m);
+    if (s == FT_OK)
+        s = ftune_model_get_info(m, &info);
+    rc = s == FT_OK ? 0 : ft_cli_fail_ctx("predict", ctx);
+    if (!rc && strcmp(info.task, "question_answering") != 0) {
+        fprintf(stderr,
+                "ftune predict: %s: task %s; ftune predict answers questions with a question-answering "
+                "model\n",
+                model, info.task);
+        rc = 1;
+    } else if (!rc && !ftune_model_has_tokenizer(m)) {
+        fprintf(stderr, "ftune predict: %s: no tokenizer next to the model\n", model);
+        rc = 1;
     }
-    if (s == FT_OK && json) {
+    ftune_qa_opts qo;
+    ftune_qa_opts_init(&qo);
+    qo.n_best = n_best > 1 << 20 ? 1 << 20 : (int)n_best;
+    qo.max_answer_length = max_ans > 1 << 20 ? 1 << 20 : (int)max_ans;
+    char *answer = NULL;
+    double score = 0, prob = 0, null_score = 0;
+    if (!rc && ftune_answer_question(m, question, ctext ? ctext : context, &qo, &answer, &score, &prob,
+                                     &null_score) != FT_OK)
+        rc = ft_cli_fail_ctx("predict", ctx);
+    if (!rc && json) {
         cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "answer", ans.text);
-        cJSON_AddNumberToObject(j, "score", ans.start_logit + ans.end_logit);
-        cJSON_AddNumberToObject(j, "prob", ans.prob);
-        cJSON_AddNumberToObject(j, "null_score", ans.null_score);
-        s = ft_cli_print_json(j);
-    } else if (s == FT_OK) {
-        printf("%s\nscore %.4f  prob %.4f\n", ans.text, ans.start_logit + ans.end_logit, ans.prob);
+        cJSON_AddStringToObject(j, "answer", answer);
+        cJSON_AddNumberToObject(j, "score", score);
+        cJSON_AddNumberToObject(j, "prob", prob);
+        cJSON_AddNumberToObject(j, "null_score", null_score);
+        rc = ft_cli_json("predict", j);
+    } else if (!rc) {
+        printf("%s\nscore %.4f  prob %.4f\n", answer, score, prob);
     }
-    ft_qa_answers_free(&ans, set.n ? 1 : 0);
-    ft_dataset_free(&ds);
-    ft_qa_feats_free(&f);
-    ft_qa_set_free(&set);
-    if (have_t)
-        ft_trained_free(&t);
+    ftune_free(answer);
+    ftune_model_free(m);
+    ftune_ctx_free(ctx);
     free(ctext);
-    return s == FT_OK ? 0 : ft_cli_fail("predict", s);
+    return rc;
 }

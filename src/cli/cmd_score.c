@@ -1,11 +1,9 @@
 /* ftune score: metrics alone, on predictions and references from files (like evaluate's compute). */
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
-#include "eval/metrics.h"
 
 static void score_usage(FILE *f) {
     fprintf(f,
@@ -35,9 +33,8 @@ int ft_cmd_score(int argc, char **argv) {
     const char **refs = calloc((size_t)argc, sizeof *refs);
     size_t n_refs = 0;
     int json = 0;
-    ft_score_opts o;
-    memset(&o, 0, sizeof o);
-    ft_bleu_opts_default(&o.bleu);
+    ftune_score_opts o;
+    ftune_score_opts_init(&o);
     if (!refs) {
         fprintf(stderr, "ftune score: out of memory\n");
         return 1;
@@ -52,7 +49,7 @@ int ft_cmd_score(int argc, char **argv) {
         } else if (!strcmp(a, "--json")) {
             json = 1;
         } else if (!strcmp(a, "--stemmer")) {
-            o.stem = true;
+            o.stem = 1;
         } else if (!strcmp(a, "--metric") && has_val) {
             metric = argv[++i];
         } else if (!strcmp(a, "--pred") && has_val) {
@@ -75,42 +72,33 @@ int ft_cmd_score(int argc, char **argv) {
         free(refs);
         return 2;
     }
+    const char *const *names = ftune_score_metrics();
     int known = 0;
-    for (size_t i = 0; ft_score_metrics[i]; i++)
-        known |= !strcmp(metric, ft_score_metrics[i]);
+    for (size_t i = 0; names[i]; i++)
+        known |= !strcmp(metric, names[i]);
     if (!known) { /* before reading any file */
         fprintf(stderr, "ftune score: unknown metric '%s' (known:", metric);
-        for (size_t i = 0; ft_score_metrics[i]; i++)
-            fprintf(stderr, "%s %s", i ? "," : "", ft_score_metrics[i]);
+        for (size_t i = 0; names[i]; i++)
+            fprintf(stderr, "%s %s", i ? "," : "", names[i]);
         fprintf(stderr, ")\n");
         free(refs);
         return 2;
     }
-    ft_score_data d;
-    ft_status s = ft_score_read(pred, refs, n_refs, &d);
-    free(refs);
-    if (s != FT_OK)
-        return ft_cli_fail("score", s);
-    cJSON *j;
-    char *text;
-    s = ft_score_compute(metric, &d, &o, &j, &text);
-    ft_score_data_free(&d);
-    if (s != FT_OK)
-        return ft_cli_fail("score", s);
-    if (json) {
-        char *out = cJSON_PrintUnformatted(j);
-        if (!out) {
-            cJSON_Delete(j);
-            free(text);
-            fprintf(stderr, "ftune score: out of memory\n");
-            return 1;
-        }
-        printf("%s\n", out);
-        cJSON_free(out);
-    } else {
-        fputs(text, stdout);
+    ftune_ctx *ctx = ft_cli_ctx("score", 0);
+    if (!ctx) {
+        free(refs);
+        return 1;
     }
-    cJSON_Delete(j);
-    free(text);
-    return 0;
+    char *out = NULL;
+    ftune_status s = ftune_score_files(ctx, metric, pred, refs, n_refs, &o, NULL, NULL, json ? &out : NULL,
+                                       json ? NULL : &out);
+    free(refs);
+    int rc = s == FT_OK ? 0 : ft_cli_fail_ctx("score", ctx);
+    if (s == FT_OK)
+        fputs(out, stdout);
+    if (s == FT_OK && json)
+        fputc('\n', stdout);
+    ftune_free(out);
+    ftune_ctx_free(ctx);
+    return rc;
 }

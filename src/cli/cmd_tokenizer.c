@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "tokenizer/tok_train.h"
 
 static const char group_usage[] =
     "usage: ftune tokenizer <subcommand> [options]\n"
@@ -147,39 +146,44 @@ static int train(int argc, char **argv) {
         rc = 1;
         goto done;
     }
-    ft_tok_train_opts o;
-    ft_tok_train_opts_default(&o);
+    ftune_ctx *ctx = ft_cli_ctx(cmd, 0);
+    ftune_tokenizer_train_opts o;
+    ftune_tokenizer_train_opts_init(&o);
     o.vocab_size = (size_t)vocab;
     o.min_frequency = (uint64_t)minf;
     o.special = (const char *const *)sp;
     o.n_special = nsp;
-    o.threads = (int)threads;
+    o.threads = threads > 1 << 20 ? 1 << 20 : (int)threads;
     o.bos = bos, o.eos = eos, o.pad = pad, o.unk = unk;
     o.add_bos = add_bos;
     o.model_max_length = (size_t)maxlen;
-    ft_tok_trainer *t = NULL;
-    ft_status st = ft_tok_train_new(&o, &t);
+    ftune_tokenizer_trainer *t = NULL;
+    ftune_status st = ctx ? ftune_tokenizer_trainer_new(ctx, &o, &t) : FT_ERR_NOMEM;
     for (size_t i = 0; i < nf && st == FT_OK; i++)
-        st = ft_tok_train_add_file(t, files[i]);
+        st = ftune_tokenizer_trainer_add_file(t, files[i]);
     for (size_t i = 0; i < nj && st == FT_OK; i++)
-        st = ft_tok_train_add_jsonl(t, jsonl[i], field);
+        st = ftune_tokenizer_trainer_add_jsonl(t, jsonl[i], field);
     if (st == FT_OK)
-        st = ft_tok_train_run(t);
+        st = ftune_tokenizer_trainer_run(t);
     if (st == FT_OK)
-        st = ft_tok_train_save(t, out);
+        st = ftune_tokenizer_trainer_save(t, out);
+    ftune_tokenizer_train_stats s;
+    s.struct_size = sizeof s;
+    if (st == FT_OK)
+        st = ftune_tokenizer_trainer_get_stats(t, &s);
     if (st == FT_OK) {
-        const ft_tok_train_stats *s = ft_tok_train_stats_get(t);
-        double mb = (double)s->bytes / 1e6, sec = s->count_seconds + s->merge_seconds;
+        double mb = (double)s.bytes / 1e6, sec = s.count_seconds + s.merge_seconds;
         printf("read       %.2f MB, %llu sequences, %llu words, %zu distinct words (%.2f s, %.1f MB/s)\n", mb,
-               (unsigned long long)s->sequences, (unsigned long long)s->words, s->distinct_words,
-               s->count_seconds, s->count_seconds > 0 ? mb / s->count_seconds : 0.0);
-        printf("merges     %zu learned (%.2f s); stopped: %s\n", s->merges, s->merge_seconds, s->stop);
-        printf("vocab      %zu tokens (%zu special + 256 bytes + %zu merged)\n", s->vocab_size, nsp,
-               s->vocab_size - nsp - 256);
+               (unsigned long long)s.sequences, (unsigned long long)s.words, s.distinct_words,
+               s.count_seconds, s.count_seconds > 0 ? mb / s.count_seconds : 0.0);
+        printf("merges     %zu learned (%.2f s); stopped: %s\n", s.merges, s.merge_seconds, s.stop);
+        printf("vocab      %zu tokens (%zu special + 256 bytes + %zu merged)\n", s.vocab_size, nsp,
+               s.vocab_size - nsp - 256);
         printf("wrote      %s/tokenizer.json, %s/tokenizer_config.json in %.2f s\n", out, out, sec);
     }
-    rc = st == FT_OK ? 0 : ft_cli_fail(cmd, st);
-    ft_tok_train_free(t);
+    rc = st == FT_OK ? 0 : ctx ? ft_cli_fail_ctx(cmd, ctx) : 1;
+    ftune_tokenizer_trainer_free(t);
+    ftune_ctx_free(ctx);
     for (size_t i = 0; i < nsp; i++)
         free(sp[i]);
     free(sp);

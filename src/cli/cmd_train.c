@@ -268,10 +268,7 @@ static ft_status run_job(job *j, int *exit_code) {
     { /* the memory plan: a run that cannot fit fails now, with the numbers, not after an hour */
         ft_mem_plan mp;
         const int64_t eb = r->eval_batch_size > 0 ? r->eval_batch_size : r->train_batch_size;
-        int src = (int)r->train_seq_len, tgt = src; /* seq2seq: the longer of source and target */
-        if (task == FT_TASK_SEQ2SEQ)
-            ft_runcfg_s2s_lengths(r, &src, &tgt);
-        ft_status ms = ft_mem_plan_run(m, (int)r->train_batch_size, (int)eb, src > tgt ? src : tgt,
+        ft_status ms = ft_mem_plan_run(m, (int)r->train_batch_size, (int)eb, ft_runcfg_plan_seq_len(r),
                                        !strcmp(r->optim_name, "sgd") ? (r->optim_momentum > 0 ? 1 : 0) : 2,
                                        ckm, (float)r->train_label_smoothing,
                                        world > 1 && !strcmp(r->train_zero, "1") ? world : 1, &mp);

@@ -7,7 +7,6 @@
 #include <cjson/cJSON.h>
 
 #include "cli/cli.h"
-#include "train/trained.h"
 
 static const char *USAGE =
     "usage: ftune predict --model DIR [--adapter DIR] --image FILE [FILE ...] [--top K] [--json] [--threads "
@@ -46,26 +45,47 @@ int ft_cmd_predict_image(int argc, char **argv) {
                         "--image x --help)\n");
         return 2;
     }
-    ft_cli_threads(threads);
-    ft_trained t;
-    ft_status s = ft_trained_load(model, adapter, NULL, false, &t);
-    if (s != FT_OK)
-        return ft_cli_fail("predict", s);
-    if (!t.image || t.m->task != FT_TASK_SEQ_CLS)
-        s = ft_fail(FT_ERR_CONFIG, "%s: --image needs an image classifier (a vit with a classification head)",
-                    model);
-    const int K = t.n_labels;
-    float *lg = malloc((size_t)(K > 0 ? K : 1) * sizeof *lg);
+    ftune_ctx *ctx = ft_cli_ctx("predict", threads);
+    if (!ctx)
+        return 1;
+    ftune_model *m = NULL;
+    ftune_model_info info;
+    ftune_model_load_opts lo;
+    ftune_model_load_opts_init(&lo);
+    lo.head_task = 0; /* the command's rule: ftune_train.json's task, else the model type's */
+    ftune_status s = ftune_model_load_with(ctx, model, adapter, &lo, &m);
+    if (s == FT_OK)
+        s = ftune_model_get_info(m, &info);
+    if (s != FT_OK) {
+        ft_cli_fail_ctx("predict", ctx);
+        ftune_model_free(m);
+        ftune_ctx_free(ctx);
+        return 1;
+    }
+    /* an image classifier: a vit (the loader checked that its task has the head) that does not regress */
+    if (strcmp(info.model_type, "vit") != 0 || !strcmp(info.task, "regression")) {
+        fprintf(stderr,
+                "ftune predict: %s: --image needs an image classifier (a vit with a classification head)\n",
+                model);
+        ftune_model_free(m);
+        ftune_ctx_free(ctx);
+        return 1;
+    }
+    const int K = info.n_labels;
     double *pr = malloc((size_t)(K > 0 ? K : 1) * sizeof *pr);
     int *ord = malloc((size_t)(K > 0 ? K : 1) * sizeof *ord);
-    if (s == FT_OK && (!lg || !pr || !ord))
-        s = ft_fail(FT_ERR_NOMEM, "out of memory");
-    for (int f = -1; s == FT_OK && f < npos; f++) {
+    rc = 0;
+    if (!pr || !ord) {
+        fprintf(stderr, "ftune predict: out of memory\n");
+        rc = 1;
+    }
+    for (int f = -1; !rc && f < npos; f++) {
         const char *path = f < 0 ? image : pos[f];
         int best = -1;
-        s = ft_trained_classify_image(&t, path, lg, pr, &best);
-        if (s != FT_OK)
+        if (ftune_classify_image_f64(m, path, &best, pr, (size_t)K) != FT_OK) {
+            rc = ft_cli_fail_ctx("predict", ctx);
             break;
+        }
         for (int k = 0; k < K; k++)
             ord[k] = k;
         qsort_r(ord, (size_t)K, sizeof *ord, by_prob, pr);
@@ -73,24 +93,24 @@ int ft_cmd_predict_image(int argc, char **argv) {
         if (json) {
             cJSON *j = cJSON_CreateObject(), *arr = cJSON_CreateArray();
             cJSON_AddStringToObject(j, "image", path);
-            cJSON_AddStringToObject(j, "label", t.label_names[best]);
+            cJSON_AddStringToObject(j, "label", ftune_model_label(m, best));
             for (int k = 0; k < n; k++) {
                 cJSON *e = cJSON_CreateObject();
-                cJSON_AddStringToObject(e, "label", t.label_names[ord[k]]);
+                cJSON_AddStringToObject(e, "label", ftune_model_label(m, ord[k]));
                 cJSON_AddNumberToObject(e, "prob", pr[ord[k]]);
                 cJSON_AddItemToArray(arr, e);
             }
             cJSON_AddItemToObject(j, "top", arr);
-            s = ft_cli_print_json(j);
+            rc = ft_cli_json("predict", j);
         } else {
             printf("%s\n", path);
             for (int k = 0; k < n; k++)
-                printf("  %s\t%.4f\n", t.label_names[ord[k]], pr[ord[k]]);
+                printf("  %s\t%.4f\n", ftune_model_label(m, ord[k]), pr[ord[k]]);
         }
     }
-    free(lg);
     free(pr);
     free(ord);
-    ft_trained_free(&t);
-    return s == FT_OK ? 0 : ft_cli_fail("predict", s);
+    ftune_model_free(m);
+    ftune_ctx_free(ctx);
+    return rc;
 }

@@ -1,21 +1,32 @@
+/* The command line's own helpers (option parsing, errors, contexts, JSON lines) and `ftune version`: on the
+ * public API alone (issue 17). */
+#include <errno.h>
 #include <stdio.h>
-
-#include "cli/cli.h"
-#include "core/core.h"
+#include <stdlib.h>
+#include <string.h>
 
 #include <cjson/cJSON.h>
 
-int ft_cli_fail(const char *cmd, ft_status s) {
-    fprintf(stderr, "ftune %s: %s\n", cmd, ft_last_error()[0] ? ft_last_error() : ft_status_name(s));
+#include "cli/cli.h"
+
+int ft_cli_fail_ctx(const char *cmd, const ftune_ctx *ctx) {
+    const char *e = ftune_last_error(ctx);
+    fprintf(stderr, "ftune %s: %s\n", cmd, e[0] ? e : ftune_status_name(ftune_last_status(ctx)));
     return 1;
 }
 
-void ft_cli_threads(long threads) {
-    ft_ctx ctx;
-    ft_ctx_default(&ctx);
-    if (threads > 0)
-        ctx.threads = (int)threads;
-    ft_ctx_apply(&ctx);
+ftune_ctx *ft_cli_ctx(const char *cmd, long threads) {
+    ftune_ctx *ctx = NULL;
+    if (ftune_ctx_new(&ctx) != FT_OK) {
+        fprintf(stderr, "ftune %s: out of memory\n", cmd);
+        return NULL;
+    }
+    if (threads > 0 && (threads > 1 << 20 || ftune_ctx_set_threads(ctx, (int)threads) != FT_OK)) {
+        fprintf(stderr, "ftune %s: --threads %ld: out of range\n", cmd, threads);
+        ftune_ctx_free(ctx);
+        return NULL;
+    }
+    return ctx;
 }
 
 int ft_cmd_version(int argc, char **argv) {
@@ -24,10 +35,6 @@ int ft_cmd_version(int argc, char **argv) {
     printf("ftune %s\n", FTUNE_VERSION);
     return 0;
 }
-
-#include <errno.h>
-#include <stdlib.h>
-#include <string.h>
 
 int ft_cli_parse(const char *cmd, int argc, char **argv, const ft_opt *opts, size_t n_opts, const char *usage,
                  const char **pos, int max_pos, int *n_pos, bool *help_shown) {
@@ -96,12 +103,44 @@ int ft_cli_parse(const char *cmd, int argc, char **argv, const ft_opt *opts, siz
     return 0;
 }
 
-ft_status ft_cli_print_json(cJSON *j) {
+int ft_cli_json(const char *cmd, cJSON *j) {
     char *out = j ? cJSON_PrintUnformatted(j) : NULL;
     cJSON_Delete(j);
-    if (!out)
-        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    if (!out) {
+        fprintf(stderr, "ftune %s: out of memory\n", cmd);
+        return 1;
+    }
     printf("%s\n", out);
     cJSON_free(out);
-    return FT_OK;
+    return 0;
+}
+
+int ft_cli_read_file(const char *cmd, const char *path, char **out) {
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "ftune %s: %s: cannot open: %s\n", cmd, path, strerror(errno));
+        return 1;
+    }
+    size_t n = 0, cap = 4096;
+    char *b = malloc(cap);
+    while (b) {
+        n += fread(b + n, 1, cap - 1 - n, f);
+        if (n < cap - 1 || ferror(f))
+            break;
+        char *g = realloc(b, cap *= 2);
+        if (!g)
+            free(b);
+        b = g;
+    }
+    const bool bad = !b || ferror(f);
+    fclose(f);
+    if (bad) {
+        fprintf(stderr, "ftune %s: %s: %s\n", cmd, path, b ? "cannot read it" : "out of memory");
+        free(b);
+        return 1;
+    }
+    b[n] = '\0';
+    *out = b;
+    return 0;
 }

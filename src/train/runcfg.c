@@ -184,6 +184,13 @@ void ft_runcfg_s2s_lengths(const ft_recipe *r, int *src, int *tgt) {
     *tgt = (int)(r->data_max_target_length > 0 ? r->data_max_target_length : r->train_seq_len);
 }
 
+int ft_runcfg_plan_seq_len(const ft_recipe *r) {
+    int src = (int)r->train_seq_len, tgt = src;
+    if (ft_runcfg_task(r->task) == FT_TASK_SEQ2SEQ)
+        ft_runcfg_s2s_lengths(r, &src, &tgt);
+    return src > tgt ? src : tgt;
+}
+
 void ft_runcfg_data_s2s(const ft_recipe *r, ft_data_cfg *c) {
     c->text_field = r->data_source_field;
     c->response_field = r->data_target_field;

@@ -24,6 +24,10 @@ void ft_runcfg_data(const ft_recipe *r, ft_data_cfg *c);
  * and the evaluation's generation settings (greedy or eval.num_beams, eval.length_penalty,
  * eval.no_repeat_ngram_size, eval.max_new_tokens, eval.generate_limit; tok borrowed). */
 void ft_runcfg_s2s_lengths(const ft_recipe *r, int *src, int *tgt);
+/* The sequence length the memory plan (and train.activation_checkpointing auto) sizes a step for:
+ * train.seq_len, for task seq2seq the longer of the source and target lengths. `ftune train` and the API's
+ * trainer both plan with it. */
+int ft_runcfg_plan_seq_len(const ft_recipe *r);
 void ft_runcfg_data_s2s(const ft_recipe *r, ft_data_cfg *c);
 void ft_runcfg_s2s_eval(const ft_recipe *r, ft_tokenizer *tok, ft_s2s_eval *e);
 /* The PEFT config of a recipe's method and its keys (strings point into r). */
