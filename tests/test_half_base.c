@@ -275,7 +275,35 @@ FT_TEST(test_decoder_half_base_equals_fp32_base) {
         }
 }
 
-/* Greedy generation through the KV cache (ft_infer) from both bases: the same logits and tokens. */
+/* Greedy generation through the KV cache (ft_infer) from models a and b: logits within 1e-6 and the same
+ * tokens for 4 steps after a 4-token prompt. */
+static void check_same_greedy(ft_model *a, ft_model *b) {
+    ft_kv *ka = NULL, *kb = NULL;
+    FT_CHECK_OK(ft_kv_new(a, 24, &ka));
+    FT_CHECK_OK(ft_kv_new(b, 24, &kb));
+    const int V = a->cfg.vocab_size;
+    float *la = malloc(sizeof(float) * (size_t)V), *lb = malloc(sizeof(float) * (size_t)V);
+    int32_t ta[8] = {1, 5, 9, 2}, tb[8] = {1, 5, 9, 2};
+    int same_tokens = 1;
+    FT_CHECK_OK(ft_infer(a, ka, ta, 4, la));
+    FT_CHECK_OK(ft_infer(b, kb, tb, 4, lb));
+    for (int t = 0; t < 4; t++) {
+        FT_CHECK(rel(lb, la, V, NULL) <= 1e-6);
+        int32_t xa = 0, xb = 0;
+        for (int v = 1; v < V; v++) {
+            xa = la[v] > la[xa] ? v : xa;
+            xb = lb[v] > lb[xb] ? v : xb;
+        }
+        same_tokens &= xa == xb;
+        FT_CHECK_OK(ft_infer(a, ka, &xa, 1, la));
+        FT_CHECK_OK(ft_infer(b, kb, &xb, 1, lb));
+    }
+    FT_CHECK(same_tokens);
+    free(la), free(lb);
+    ft_kv_free(ka), ft_kv_free(kb);
+}
+
+/* Both bases (fp32 conversion, file dtype in place) generate the same. */
 FT_TEST(test_generation_half_base_identical) {
     for (int which = 0; which < 3; which++) {
         char dir[256], name[32];
@@ -283,33 +311,8 @@ FT_TEST(test_generation_half_base_identical) {
         FT_CHECK(save_tiny(which, name, false, dir, sizeof dir));
         ft_model *a = load_lora(dir, FT_BASE_FP32, false), *b = load_lora(dir, FT_BASE_FILE, false);
         FT_CHECK(a && b);
-        if (!a || !b) {
-            ft_model_free(a), ft_model_free(b);
-            return;
-        }
-        ft_kv *ka = NULL, *kb = NULL;
-        FT_CHECK_OK(ft_kv_new(a, 24, &ka));
-        FT_CHECK_OK(ft_kv_new(b, 24, &kb));
-        const int V = a->cfg.vocab_size;
-        float *la = malloc(sizeof(float) * (size_t)V), *lb = malloc(sizeof(float) * (size_t)V);
-        int32_t ta[8] = {1, 5, 9, 2}, tb[8] = {1, 5, 9, 2};
-        int n = 4, same_tokens = 1;
-        FT_CHECK_OK(ft_infer(a, ka, ta, n, la));
-        FT_CHECK_OK(ft_infer(b, kb, tb, n, lb));
-        for (int t = 0; t < 4; t++) {
-            FT_CHECK(rel(lb, la, V, NULL) <= 1e-6);
-            int32_t xa = 0, xb = 0;
-            for (int v = 1; v < V; v++) {
-                xa = la[v] > la[xa] ? v : xa;
-                xb = lb[v] > lb[xb] ? v : xb;
-            }
-            same_tokens &= xa == xb;
-            FT_CHECK_OK(ft_infer(a, ka, &xa, 1, la));
-            FT_CHECK_OK(ft_infer(b, kb, &xb, 1, lb));
-        }
-        FT_CHECK(same_tokens);
-        free(la), free(lb);
-        ft_kv_free(ka), ft_kv_free(kb);
+        if (a && b)
+            check_same_greedy(a, b);
         ft_model_free(a), ft_model_free(b);
     }
 }
@@ -633,6 +636,7 @@ FT_TEST(test_decoder_int8_base_equals_dequantized) {
         }
 }
 
+/* The int8 base generates as the fp32 model holding its dequantized weights. */
 FT_TEST(test_generation_int8_base_identical) {
     for (int which = 0; which < 3; which++) {
         char dir[256], name[32];
@@ -640,36 +644,11 @@ FT_TEST(test_generation_int8_base_identical) {
         FT_CHECK(save_tiny(which, name, false, dir, sizeof dir));
         ft_model *a = load_lora(dir, FT_BASE_INT8, false), *b = load_lora(dir, FT_BASE_INT8, false);
         FT_CHECK(a && b);
-        if (!a || !b) {
-            ft_model_free(a), ft_model_free(b);
-            return;
-        }
-        for (int i = 0; i < b->n_params; i++)
+        for (int i = 0; b && i < b->n_params; i++) /* b: the dequantized fp32 model */
             if (b->params[i].q8)
                 FT_CHECK_OK(ft_model_param_widen(b, i));
-        ft_kv *ka = NULL, *kb = NULL;
-        FT_CHECK_OK(ft_kv_new(a, 24, &ka));
-        FT_CHECK_OK(ft_kv_new(b, 24, &kb));
-        const int V = a->cfg.vocab_size;
-        float *la = malloc(sizeof(float) * (size_t)V), *lb = malloc(sizeof(float) * (size_t)V);
-        int32_t ta[8] = {1, 5, 9, 2}, tb[8] = {1, 5, 9, 2};
-        int same_tokens = 1;
-        FT_CHECK_OK(ft_infer(a, ka, ta, 4, la));
-        FT_CHECK_OK(ft_infer(b, kb, tb, 4, lb));
-        for (int t = 0; t < 4; t++) {
-            FT_CHECK(rel(la, lb, V, NULL) <= 1e-6);
-            int32_t xa = 0, xb = 0;
-            for (int v = 1; v < V; v++) {
-                xa = la[v] > la[xa] ? v : xa;
-                xb = lb[v] > lb[xb] ? v : xb;
-            }
-            same_tokens &= xa == xb;
-            FT_CHECK_OK(ft_infer(a, ka, &xa, 1, la));
-            FT_CHECK_OK(ft_infer(b, kb, &xb, 1, lb));
-        }
-        FT_CHECK(same_tokens);
-        free(la), free(lb);
-        ft_kv_free(ka), ft_kv_free(kb);
+        if (a && b)
+            check_same_greedy(a, b);
         ft_model_free(a), ft_model_free(b);
     }
 }
