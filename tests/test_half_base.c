@@ -582,6 +582,13 @@ static size_t q8_params(const ft_model *m) {
     return n;
 }
 
+/* Every int8 parameter of m widened to its dequantized fp32 values (ft_model_param_widen). */
+static void dequantize_all(ft_model *m) {
+    for (int i = 0; m && i < m->n_params; i++)
+        if (m->params[i].q8)
+            FT_CHECK_OK(ft_model_param_widen(m, i));
+}
+
 /* LoRA on every linear site of an int8 base: the same loss and gradients as the fp32 model holding the
  * dequantized weights (the int8 model widened in place: exact), close to the unquantized base, the tables and
  * LM head still in their file dtype, fewer bytes held; greedy generation equal to the widened model's. */
@@ -611,9 +618,7 @@ FT_TEST(test_decoder_int8_base_equals_dequantized) {
                 int64_t nq = 0, nw = 0, nf = 0, bits = 0;
                 const size_t q8b = ft_model_q8_bytes(q), hb = ft_model_half_bytes(q);
                 const double lq = step(q, &o, &gq, &nq), lf = step(f, &o, &gf, &nf);
-                for (int i = 0; i < q->n_params; i++)
-                    if (q->params[i].q8)
-                        FT_CHECK_OK(ft_model_param_widen(q, i));
+                dequantize_all(q);
                 FT_CHECK(q8_params(q) == 0 && ft_model_q8_bytes(q) == 0);
                 const double lw = step(q, &o, &gw, &nw);
                 FT_CHECK(isfinite(lq) && nq == nw && nq == nf && nq > 0);
@@ -644,9 +649,7 @@ FT_TEST(test_generation_int8_base_identical) {
         FT_CHECK(save_tiny(which, name, false, dir, sizeof dir));
         ft_model *a = load_lora(dir, FT_BASE_INT8, false), *b = load_lora(dir, FT_BASE_INT8, false);
         FT_CHECK(a && b);
-        for (int i = 0; b && i < b->n_params; i++) /* b: the dequantized fp32 model */
-            if (b->params[i].q8)
-                FT_CHECK_OK(ft_model_param_widen(b, i));
+        dequantize_all(b);
         if (a && b)
             check_same_greedy(a, b);
         ft_model_free(a), ft_model_free(b);
@@ -755,9 +758,7 @@ FT_TEST(test_int8_base_bf16_compute) {
             ft_model_free(a), ft_model_free(b);
             return;
         }
-        for (int i = 0; i < b->n_params; i++)
-            if (b->params[i].q8)
-                FT_CHECK_OK(ft_model_param_widen(b, i));
+        dequantize_all(b);
         FT_CHECK_OK(ft_model_set_precision(a, FT_PREC_BF16));
         FT_CHECK_OK(ft_model_set_precision(b, FT_PREC_BF16));
         FT_CHECK(q8_params(a) > 0 && q8_params(b) == 0);

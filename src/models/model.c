@@ -764,11 +764,11 @@ void ft_param_rows(const ft_param *p, const int32_t *ids, int64_t n, float *dst,
     for (int64_t i = 0; i < n; i++) {
         float *y = dst + i * C;
         const int64_t r = ids ? ids[i] : i;
-        if (p->q8) {
-            for (int64_t j = 0; j < C; j++) {
-                const float v = (float)p->q8[r * C + j] * p->q8_scale[r];
-                y[j] = add ? y[j] + v : v;
-            }
+        if (p->q8 && !add) {
+            ft_q8_to_f32_n(y, p->q8 + r * C, p->q8_scale[r], C);
+        } else if (p->q8) {
+            for (int64_t j = 0; j < C; j++)
+                y[j] += (float)p->q8[r * C + j] * p->q8_scale[r];
         } else if (p->half && !add) {
             ft_half_to_f32_n(y, p->half + r * C, C, f16);
         } else if (p->half) {
@@ -790,10 +790,7 @@ ft_status ft_model_param_widen(ft_model *m, int idx) {
         if (!d)
             return ft_fail(FT_ERR_NOMEM, "no memory to widen '%s' (%lld values) to fp32", p->name,
                            (long long)p->numel);
-        const int64_t C = p->ndim == 2 ? p->shape[1] : p->numel;
-#pragma omp parallel for schedule(static) if (p->numel >= 65536)
-        for (int64_t r = 0; r < p->numel / C; r++)
-            ft_q8_to_f32_n(d + r * C, p->q8 + r * C, p->q8_scale[r], C);
+        ft_param_rows(p, NULL, p->numel / (p->ndim == 2 ? p->shape[1] : p->numel), d, false);
         ft_free(p->q8);
         ft_free(p->q8_scale);
         p->q8 = NULL;
@@ -833,11 +830,8 @@ size_t ft_model_half_bytes(const ft_model *m) {
 size_t ft_model_q8_bytes(const ft_model *m) {
     size_t b = 0;
     for (int i = 0; i < m->n_params; i++)
-        if (m->params[i].q8) {
-            const ft_param *p = &m->params[i];
-            b += (size_t)p->numel +
-                 (size_t)(p->numel / (p->ndim == 2 ? p->shape[1] : p->numel)) * sizeof(float);
-        }
+        if (m->params[i].q8)
+            b += ft_param_q8_size(&m->params[i]);
     return b;
 }
 
@@ -1147,8 +1141,7 @@ static ft_status check_load_bytes(const ft_model *m, const char *dir, ft_base_dt
         const ft_st_tensor *t = find_base_tensor(m, p->name, NULL);
         if (!t)
             continue;
-        const int64_t cols = p->ndim == 2 ? p->shape[1] : p->numel;
-        const size_t q8 = (size_t)p->numel + (size_t)(p->numel / (cols > 0 ? cols : 1)) * sizeof(float);
+        const size_t q8 = ft_param_q8_size(p);
         const size_t f32 = t->dtype == FT_DT_F32 ? 0 : (size_t)p->numel * sizeof(float);
         const size_t b = keep[i] == 2 ? q8 : keep[i] == 1 && t->dtype != FT_DT_F32 ? 0 : f32;
         need += b;

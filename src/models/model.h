@@ -259,6 +259,11 @@ static inline float ft_param_at(const ft_param *p, int64_t j) {
 void ft_model_prefetch_layer(const ft_model *m, int layer);
 /* Bytes of the base held in place from the mapping as half (bf16/f16) values. */
 size_t ft_model_half_bytes(const ft_model *m);
+/* Bytes an int8 copy of p takes: its values and one fp32 scale per stored row. */
+static inline size_t ft_param_q8_size(const ft_param *p) {
+    const int64_t cols = p->ndim == 2 && p->shape[1] > 0 ? p->shape[1] : (p->numel > 0 ? p->numel : 1);
+    return (size_t)p->numel + (size_t)(p->numel / cols) * sizeof(float);
+}
 /* Bytes of the base held quantized (int8 values and their row scales). */
 size_t ft_model_q8_bytes(const ft_model *m);
 /* Symmetric int8 quantization of one row of n values: scale = max|x| / 127 (0 for a zero row), q = x / scale

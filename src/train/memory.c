@@ -16,8 +16,7 @@ void ft_mem_estimate_run(const ft_model *m, int train_batch, int eval_batch, int
         if (p->half)
             e->weights_half += (size_t)p->numel * sizeof(uint16_t);
         else if (p->q8)
-            e->weights_int8 +=
-                (size_t)p->numel + (size_t)(p->numel / (p->ndim == 2 ? p->shape[1] : p->numel)) * 4;
+            e->weights_int8 += ft_param_q8_size(p);
         else if (p->owned)
             e->weights_owned += b;
         else if (!(p->data16 && !p->trainable)) /* a frozen mapped tensor with a bf16 copy is released */
