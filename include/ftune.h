@@ -114,7 +114,10 @@ FTUNE_API ftune_status ftune_model_get_info(ftune_model *m, ftune_model_info *ou
 FTUNE_API const char *ftune_model_label(const ftune_model *m, int i);
 
 /* Save the whole model as a Hugging Face checkpoint (config.json + model.safetensors) in dir;
- * dtype "f32" or "bf16" (NULL = f32). A merged adapter is saved as part of the weights. */
+ * dtype "f32", "bf16" or "int8" (NULL = f32). A merged adapter is saved as part of the weights. "int8"
+ * (GPT-2 and the Llama family) stores each attention/MLP projection's weight as I8 with per-row F32 scales
+ * ('<name>_scale', as train.base_dtype int8 quantizes it) and the rest as bf16: loading it keeps the
+ * projections int8 in place (docs/big-models.md). */
 FTUNE_API ftune_status ftune_model_save(ftune_model *m, const char *dir, const char *dtype);
 
 /* ---- adapters (PEFT) on a model ---- */

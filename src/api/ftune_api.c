@@ -236,11 +236,13 @@ ftune_status ftune_model_save(ftune_model *m, const char *dir, const char *dtype
     api_begin(m->ctx);
     if (!dir)
         return api_end(m->ctx, ft_fail(FT_ERR_ARG, "ftune_model_save: no directory (NULL)"));
-    if (dtype && strcmp(dtype, "f32") && strcmp(dtype, "bf16"))
-        return api_end(m->ctx, ft_fail(FT_ERR_ARG, "ftune_model_save: dtype '%s' is not f32 or bf16", dtype));
+    ft_dtype dt = FT_DT_F32;
+    if (dtype && ft_save_dtype_parse(dtype, &dt) != FT_OK)
+        return api_end(m->ctx,
+                       ft_fail(FT_ERR_ARG, "ftune_model_save: dtype '%s' is not f32, bf16 or int8", dtype));
     ft_status s = ft_mkdir_p(dir);
     if (s == FT_OK)
-        s = ft_model_save(m->t.m, dir, dtype && !strcmp(dtype, "bf16") ? FT_DT_BF16 : FT_DT_F32);
+        s = ft_model_save(m->t.m, dir, dt);
     int copied = 0; /* the base's tokenizer files, so the checkpoint loads on its own */
     if (s == FT_OK && m->t.m->dir)
         s = ft_runcfg_copy_tokenizer(m->t.m->dir, dir, &copied);

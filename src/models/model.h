@@ -101,7 +101,12 @@ typedef struct {
      * through ft_lin (wq), ft_param_at / ft_param_rows or ft_model_param_widen, like half. */
     int8_t *q8;
     float *q8_scale;
+    bool q8_mapped; /* q8 points into the mapping of a saved int8 checkpoint (not owned; scales owned) */
 } ft_param;
+
+/* A saved int8 checkpoint (ft_model_save with FT_DT_I8) stores each linear site's weight W as I8 under its
+ * own name and its per-row scales as F32 [rows, 1] under W's name + this suffix. */
+#define FT_Q8_SCALE_SUFFIX "_scale"
 
 /* Indices into ft_model.params per layer (-1 when the architecture has no such tensor). */
 typedef struct {
@@ -309,6 +314,8 @@ void ft_model_zero_grad(ft_model *m);
 /* Save config.json + model.safetensors (tied weights saved once, as HF saves them) into dir.
  * dtype: FT_DT_F32 or FT_DT_BF16 for the stored weights. */
 ft_status ft_model_save(const ft_model *m, const char *dir, ft_dtype dtype);
+/* A save dtype's name ("f32"/"float32", "bf16"/"bfloat16", "int8") → FT_DT_F32, FT_DT_BF16, FT_DT_I8. */
+ft_status ft_save_dtype_parse(const char *s, ft_dtype *out);
 
 /* Switch the model's output to a task. SEQ_CLS / REGRESSION add a fresh head "score.weight"
  * [n_labels, hidden] (no bias; HF GPT2/LlamaForSequenceClassification), trainable, N(0, init_range);
