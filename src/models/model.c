@@ -950,13 +950,17 @@ void ft_model_lin_weight(const ft_model *m, int wi, ft_lin *L) {
 }
 
 void ft_model_prefetch_layer(const ft_model *m, int layer) {
-    if (layer < 0 || layer >= m->cfg.n_layers)
+    if (layer < 0 || layer >= m->cfg.n_layers || m->no_prefetch)
         return;
     for (int s = 0; s < FT_N_SITES; s++) {
         int wi = -1;
-        if (ft_model_site(m, layer, (ft_site)s, &wi, NULL, NULL, NULL, NULL, NULL, 0) && wi >= 0 &&
-            m->params[wi].half && !m->params[wi].half_owned)
-            ft_prefetch_mapped_pages(m->params[wi].half, (size_t)m->params[wi].numel * sizeof(uint16_t));
+        if (!ft_model_site(m, layer, (ft_site)s, &wi, NULL, NULL, NULL, NULL, NULL, 0) || wi < 0)
+            continue;
+        const ft_param *p = &m->params[wi];
+        if (p->half && !p->half_owned)
+            ft_prefetch_mapped_pages(p->half, (size_t)p->numel * sizeof(uint16_t));
+        else if (p->q8 && p->q8_mapped)
+            ft_prefetch_mapped_pages(p->q8, (size_t)p->numel);
     }
 }
 

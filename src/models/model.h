@@ -189,6 +189,7 @@ typedef struct ft_model {
      * pre_classifier; -1 = none) */
     int tte, eln_w, eln_b, pool_w, pool_b, score_b, head_w, head_b;
     ft_st_set *st;                        /* keeps the mapping alive */
+    bool no_prefetch;                     /* ft_model_prefetch_layer off (to measure what it gains) */
     char *dir;
     ft_precision precision;               /* FT_PREC_BF16: GEMM weights have data16 and run through mm */
     struct ft_matmul *mm;                 /* oneDNN bf16 matmul handle (bf16 only) */
@@ -258,9 +259,9 @@ static inline float ft_param_at(const ft_param *p, int64_t j) {
         return p->data[j];
     return p->file_dtype == FT_DT_F16 ? ft_f16_to_f32(p->half[j]) : ft_bf16_to_f32(p->half[j]);
 }
-/* Prefetch the weights of a layer held in place in their file dtype (ft_prefetch_mapped_pages on each): the
- * forward calls it for layer l+1 before computing l, the backward for l-1; no-op for other weights or an
- * out-of-range layer. */
+/* Prefetch the weights of a layer used in place from the mapping (bf16/f16 half, a saved int8 checkpoint's
+ * q8: ft_prefetch_mapped_pages on each): the forward calls it for layer l+1 before computing l, the backward
+ * for l-1; no-op for other weights, an out-of-range layer, or m->no_prefetch. */
 void ft_model_prefetch_layer(const ft_model *m, int layer);
 /* Bytes of the base held in place from the mapping as half (bf16/f16) values. */
 size_t ft_model_half_bytes(const ft_model *m);
