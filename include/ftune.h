@@ -608,7 +608,7 @@ FTUNE_API ftune_status ftune_baseline(ftune_ctx *ctx, const char *recipe_path, c
                                       size_t n_overrides, const ftune_baseline_opts *o,
                                       ftune_metric **metrics, size_t *n_metrics, char **json, char **report);
 
-/* Checkpoint tools, as `ftune init`, `inspect`, `dump` and `merge` (docs/cli.md).
+/* Checkpoint tools, as `ftune init`, `inspect`, `dump` and `merge` (`ftune CMD --help`; docs/parity.md).
  * ftune_checkpoint_init writes a randomly initialized model in Hugging Face layout into out_dir
  * (config.json + model.safetensors, sharded when large; a vit also a preprocessor_config.json): o->arch one
  * of ftune_checkpoint_archs() (NULL-terminated, static), o->config a JSON file of HF config fields (or

@@ -90,6 +90,19 @@ static ft_status take_rows(ft_data_recs *dst, ft_data_recs *src) {
     return s;
 }
 
+/* After a split that ended with s: its three parts moved to the datasets (a NULL one drops its part), all
+ * freed. */
+static ft_status take_splits(ft_status s, ft_data_recs sp[3], ftune_dataset *train, ftune_dataset *validation,
+                             ftune_dataset *test) {
+    ftune_dataset *const to[3] = {train, validation, test};
+    for (int k = 0; k < 3; k++) {
+        if (s == FT_OK && to[k])
+            s = take_rows(&to[k]->recs, &sp[k]);
+        ft_data_recs_free(&sp[k]);
+    }
+    return s;
+}
+
 ftune_status ftune_dataset_read_with(ftune_dataset *d, const char *path, const ftune_data_opts *o) {
     if (!d)
         return FT_ERR_ARG;
@@ -253,12 +266,7 @@ ftune_status ftune_dataset_split(const ftune_dataset *d, double val_ratio, doubl
     if (s == FT_OK)
         s = ft_data_split(&all, (float)val_ratio, (float)test_ratio, stratify != 0, seed, &sp[0], &sp[1],
                           &sp[2]);
-    ftune_dataset *const to[3] = {train, validation, test};
-    for (int k = 0; k < 3; k++) {
-        if (s == FT_OK && to[k])
-            s = take_rows(&to[k]->recs, &sp[k]);
-        ft_data_recs_free(&sp[k]);
-    }
+    s = take_splits(s, sp, train, validation, test);
     ft_data_recs_free(&all);
     return api_end(d->ctx, s);
 }
@@ -296,12 +304,7 @@ ftune_status ftune_dataset_recipe_splits(ftune_ctx *ctx, const char *recipe_path
         s = ft_fail(FT_ERR_NOMEM, "out of memory");
     api_log_lines(summary, on_log, user); /* what was made before a failure too, as the command prints it */
     free(summary);
-    ftune_dataset *const to[3] = {train, validation, test};
-    for (int k = 0; k < 3; k++) {
-        if (s == FT_OK && to[k])
-            s = take_rows(&to[k]->recs, &rs[k]);
-        ft_data_recs_free(&rs[k]);
-    }
+    s = take_splits(s, rs, train, validation, test);
     ft_recipe_free(&r);
     return api_end(ctx, s);
 }
