@@ -519,6 +519,134 @@ FTUNE_API ftune_status ftune_trainer_get_info(ftune_trainer *t, ftune_trainer_in
 FTUNE_API ftune_status ftune_trainer_evaluate(ftune_trainer *t, const char *split, ftune_metric **metrics,
                                               size_t *n);
 
+/* ---- model ---- */
+/* Preparing data, as `ftune data` does: the options of reading, cleaning and augmenting rows (one struct,
+ * ftune_data_opts_init sets `ftune data`'s defaults: format auto, fields text / label / prompt / response,
+ * Unicode NFKC and whitespace cleanup, exact duplicates and empty/garbled rows dropped, no augmentation with
+ * EDA rates 0.1 each, seed 42). ftune_dataset_read_with appends a file's rows (JSONL, CSV, TSV or text) read
+ * with o's format and fields; ftune_dataset_read_mail a directory of raw mails (DIR/<group>/ *.txt; label =
+ * group without easy-/hard- and -N; text = Subject + body, or with keep_headers the decoded header block
+ * too; *n_recoded (may be NULL): mails decoded from a non-UTF-8 charset); ftune_dataset_read_mail_subjects
+ * the body -> Subject pairs of one label's mails (text = body cut to max_body_bytes, response = subject,
+ * the counts in *st, may be NULL). ftune_dataset_clean cleans and filters the rows in place with o's cleaning
+ * fields; *st (may be NULL; its struct_size set by the caller) gets the counts and *summary (may be NULL,
+ * ftune_free) the lines `ftune data` prints for them, naming the rows `name`. ftune_dataset_augment adds
+ * o->augment_factor EDA copies per row on average (deletion, swap, WordNet insertion and synonyms from
+ * o->wordnet_dir, default /usr/share/wordnet; drawn from o->seed); *added (may be NULL) counts them.
+ * ftune_dataset_get: row i's fields (pointers into d, valid until d changes; NULL where absent; a pair's
+ * second text in text_pair). ftune_dataset_split: d's rows split as training splits a file (seeded, per label
+ * when stratify) and appended to train / validation / test (each may be NULL: those rows dropped).
+ * ftune_dataset_recipe_splits: the train / validation / test rows `ftune train RECIPE key=value...` would use
+ * (read, cleaned, split, train_limit; before augmentation and tokenization), each line of its data summary
+ * passed to on_log (may be NULL). ftune_dataset_write_jsonl writes one {"text", "label", ...} object per row;
+ * ftune_dataset_write_pairs one {"source": text, "target": response, "file"} per row, file relative to
+ * base_dir when inside it (a seq2seq file). Since ABI 1 minor addition (FTUNE_HAS_DATA_PREP). */
+#define FTUNE_HAS_DATA_PREP 1
+typedef struct {
+    size_t struct_size; /* sizeof(ftune_data_opts), set by ftune_data_opts_init: fields may be added */
+    const char *format; /* "auto" (by extension), "jsonl", "csv", "tsv", "text" */
+    const char *text_field, *label_field, *prompt_field, *response_field;
+    int clean_unicode, clean_whitespace, clean_html, clean_email_headers; /* 1, 1, 0, 0 */
+    int dedup_exact, dedup_near;                                          /* 1, 0 */
+    double near_dup_threshold;    /* 0.8: MinHash Jaccard estimate of a near duplicate, in (0, 1] */
+    int drop_garbled;             /* 1: empty rows, invalid UTF-8, rows mostly U+FFFD/control/symbols */
+    int64_t min_chars, max_chars; /* 0 = no limit */
+    double augment_factor;        /* 0 = off */
+    double aug_p_delete, aug_p_swap, aug_p_insert, aug_p_synonym;
+    const char *wordnet_dir; /* NULL = /usr/share/wordnet */
+    uint64_t seed;
+} ftune_data_opts;
+typedef struct {
+    size_t struct_size; /* sizeof(ftune_clean_stats): the caller sets it; fields may be added */
+    size_t in, out;     /* rows */
+    size_t garbled, too_short, too_long, dup_exact, dup_near;                        /* removed */
+    size_t changed_unicode, changed_whitespace, changed_html, changed_email_headers; /* changed */
+} ftune_clean_stats;
+typedef struct {
+    size_t struct_size; /* sizeof(ftune_mail_subject_stats): the caller sets it; fields may be added */
+    size_t mails, pairs, recoded;               /* mails read, pairs kept, decoded from a non-UTF-8 charset */
+    size_t other_label, no_subject, empty_body; /* skipped */
+    size_t markers;                             /* subjects that lost a Re:/Fwd: marker */
+} ftune_mail_subject_stats;
+FTUNE_API void ftune_data_opts_init(ftune_data_opts *o);
+FTUNE_API ftune_status ftune_dataset_read_with(ftune_dataset *d, const char *path, const ftune_data_opts *o);
+FTUNE_API ftune_status ftune_dataset_read_mail(ftune_dataset *d, const char *dir, int keep_headers,
+                                               size_t *n_recoded);
+FTUNE_API ftune_status ftune_dataset_read_mail_subjects(ftune_dataset *d, const char *dir, const char *label,
+                                                        size_t max_body_bytes, ftune_mail_subject_stats *st);
+FTUNE_API ftune_status ftune_dataset_clean(ftune_dataset *d, const ftune_data_opts *o, const char *name,
+                                           ftune_clean_stats *st, char **summary);
+FTUNE_API ftune_status ftune_dataset_augment(ftune_dataset *d, const ftune_data_opts *o, size_t *added);
+FTUNE_API ftune_status ftune_dataset_get(const ftune_dataset *d, size_t i, ftune_example *e);
+FTUNE_API ftune_status ftune_dataset_split(const ftune_dataset *d, double val_ratio, double test_ratio,
+                                           int stratify, uint64_t seed, ftune_dataset *train,
+                                           ftune_dataset *validation, ftune_dataset *test);
+FTUNE_API ftune_status ftune_dataset_recipe_splits(ftune_ctx *ctx, const char *recipe_path,
+                                                   const char *const *overrides, size_t n_overrides,
+                                                   ftune_log_fn on_log, void *user, ftune_dataset *train,
+                                                   ftune_dataset *validation, ftune_dataset *test);
+FTUNE_API ftune_status ftune_dataset_write_jsonl(const ftune_dataset *d, const char *path);
+FTUNE_API ftune_status ftune_dataset_write_pairs(const ftune_dataset *d, const char *path,
+                                                 const char *base_dir);
+
+/* The baseline a fine-tuned model should beat, as `ftune baseline` computes it on a recipe's own split (the
+ * rows, cleaning, ratios, stratification and seed of `ftune train RECIPE key=value...`): task classification
+ * gets a bag-of-words multinomial naive Bayes (scikit-learn's CountVectorizer() + MultinomialNB(alpha)),
+ * token_classification each word form's most frequent training tag. on_log (may be NULL) gets each line of
+ * the data summary as it is made. Results (each may be NULL): *json (ftune_free) the one-line object `ftune
+ * baseline --json` prints, *report (ftune_free) the text `ftune baseline` prints after the summary, *metrics
+ * (ftune_free, the names in the same allocation) the JSON's numbers as *n_metrics pairs named by their path
+ * ("train.documents", "validation.accuracy", "test.f1_macro", ...). Since ABI 1 minor addition
+ * (FTUNE_HAS_BASELINE). */
+#define FTUNE_HAS_BASELINE 1
+typedef struct {
+    size_t
+        struct_size; /* sizeof(ftune_baseline_opts), set by ftune_baseline_opts_init: fields may be added */
+    double alpha;    /* naive Bayes' additive smoothing, 1 */
+    ftune_log_fn on_log;
+    void *user;
+} ftune_baseline_opts;
+FTUNE_API void ftune_baseline_opts_init(ftune_baseline_opts *o);
+FTUNE_API ftune_status ftune_baseline(ftune_ctx *ctx, const char *recipe_path, const char *const *overrides,
+                                      size_t n_overrides, const ftune_baseline_opts *o,
+                                      ftune_metric **metrics, size_t *n_metrics, char **json, char **report);
+
+/* Checkpoint tools, as `ftune init`, `inspect`, `dump` and `merge` (`ftune CMD --help`; docs/parity.md).
+ * ftune_checkpoint_init writes a randomly initialized model in Hugging Face layout into out_dir
+ * (config.json + model.safetensors, sharded when large; a vit also a preprocessor_config.json): o->arch one
+ * of ftune_checkpoint_archs() (NULL-terminated, static), o->config a JSON file of HF config fields (or
+ * o->config_json the text; missing optional fields get the architecture's defaults; num_labels / id2label /
+ * problem_type / architectures ask for a task head), weights drawn from o->seed, stored as o->dtype ("f32" or
+ * "bf16"). *info (may be NULL) describes what was written (model_type, task, n_params, sizes).
+ * ftune_checkpoint_inspect: *report (ftune_free) the description `ftune inspect DIR` prints (architecture,
+ * shapes, parameters by dtype, files; with tensors every tensor of the files, marking those the model does
+ * not use). ftune_checkpoint_dump: one forward and backward pass (dropout off) of the model in model_dir
+ * (with the PEFT adapter adapter_dir frozen base, may be NULL: full fine-tuning) on the batch of batch_json,
+ * written to out as safetensors: F32 'logits', 'loss' [1] and 'grad.<name>' of every trainable tensor (the
+ * batch format and the shapes: `ftune dump --help`); *loss and *n_targets (each may be NULL) the loss and the
+ * targets it averages. ftune_checkpoint_merge: the LoRA / DoRA / IA3 / BitFit adapter in adapter_dir folded
+ * into the model in model_dir, written to out_dir as a plain checkpoint in dtype ("f32", "bf16"; NULL f32).
+ * Since ABI 1 minor addition (FTUNE_HAS_CHECKPOINT_TOOLS). */
+#define FTUNE_HAS_CHECKPOINT_TOOLS 1
+typedef struct {
+    size_t struct_size;      /* sizeof(ftune_init_opts), set by ftune_init_opts_init: fields may be added */
+    const char *arch;        /* "gpt2", "llama", "bert", "vit", "t5", ... */
+    const char *config;      /* a JSON file of config fields, or NULL and config_json */
+    const char *config_json; /* the JSON text (used when config is NULL) */
+    uint64_t seed;           /* 42 */
+    const char *dtype;       /* "f32" (default) or "bf16" (the model held in bf16 only while writing) */
+} ftune_init_opts;
+FTUNE_API void ftune_init_opts_init(ftune_init_opts *o);
+FTUNE_API const char *const *ftune_checkpoint_archs(void);
+FTUNE_API ftune_status ftune_checkpoint_init(ftune_ctx *ctx, const ftune_init_opts *o, const char *out_dir,
+                                             ftune_model_info *info);
+FTUNE_API ftune_status ftune_checkpoint_inspect(ftune_ctx *ctx, const char *dir, int tensors, char **report);
+FTUNE_API ftune_status ftune_checkpoint_dump(ftune_ctx *ctx, const char *model_dir, const char *adapter_dir,
+                                             const char *batch_json, const char *out, double *loss,
+                                             int64_t *n_targets);
+FTUNE_API ftune_status ftune_checkpoint_merge(ftune_ctx *ctx, const char *model_dir, const char *adapter_dir,
+                                              const char *out_dir, const char *dtype);
+
 #ifdef __cplusplus
 }
 #endif

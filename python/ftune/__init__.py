@@ -926,3 +926,254 @@ def train_tokenizer(out, files=(), jsonl=(), texts=(), field="text", vocab_size=
         if t:
             ctx.lib.ftune_tokenizer_trainer_free(t)
         ctx.close()
+
+
+# ---- model: data preparation, baselines, checkpoint tools (`ftune data`, `baseline`, `init`, `inspect`, `dump`,
+# `merge`) ----
+import json as _json  # noqa: E402
+
+
+class _DataOpts(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("format", ctypes.c_char_p), ("text_field", ctypes.c_char_p),
+                ("label_field", ctypes.c_char_p), ("prompt_field", ctypes.c_char_p),
+                ("response_field", ctypes.c_char_p), ("clean_unicode", ctypes.c_int),
+                ("clean_whitespace", ctypes.c_int), ("clean_html", ctypes.c_int),
+                ("clean_email_headers", ctypes.c_int), ("dedup_exact", ctypes.c_int), ("dedup_near", ctypes.c_int),
+                ("near_dup_threshold", ctypes.c_double), ("drop_garbled", ctypes.c_int),
+                ("min_chars", ctypes.c_int64), ("max_chars", ctypes.c_int64), ("augment_factor", ctypes.c_double),
+                ("aug_p_delete", ctypes.c_double), ("aug_p_swap", ctypes.c_double),
+                ("aug_p_insert", ctypes.c_double), ("aug_p_synonym", ctypes.c_double),
+                ("wordnet_dir", ctypes.c_char_p), ("seed", ctypes.c_uint64)]
+
+
+class _CleanStats(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t)] + [(n, ctypes.c_size_t) for n in (
+        "in", "out", "garbled", "too_short", "too_long", "dup_exact", "dup_near", "changed_unicode",
+        "changed_whitespace", "changed_html", "changed_email_headers")]
+
+
+class _BaselineOpts(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("alpha", ctypes.c_double), ("on_log", _LOG_FN),
+                ("user", ctypes.c_void_p)]
+
+
+class _InitOpts(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("arch", ctypes.c_char_p), ("config", ctypes.c_char_p),
+                ("config_json", ctypes.c_char_p), ("seed", ctypes.c_uint64), ("dtype", ctypes.c_char_p)]
+
+
+_SIGS.update({
+    "ftune_data_opts_init": (None, [ctypes.POINTER(_DataOpts)]),
+    "ftune_dataset_read_with": (_S, [_P, ctypes.c_char_p, ctypes.POINTER(_DataOpts)]),
+    "ftune_dataset_read_mail": (_S, [_P, ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_size_t)]),
+    "ftune_dataset_clean": (_S, [_P, ctypes.POINTER(_DataOpts), ctypes.c_char_p, ctypes.POINTER(_CleanStats),
+                                 ctypes.POINTER(ctypes.c_void_p)]),
+    "ftune_dataset_augment": (_S, [_P, ctypes.POINTER(_DataOpts), ctypes.POINTER(ctypes.c_size_t)]),
+    "ftune_dataset_get": (_S, [_P, ctypes.c_size_t, ctypes.POINTER(_Example)]),
+    "ftune_dataset_split": (_S, [_P, ctypes.c_double, ctypes.c_double, ctypes.c_int, ctypes.c_uint64, _P, _P, _P]),
+    "ftune_dataset_recipe_splits": (_S, [_P, ctypes.c_char_p, ctypes.POINTER(ctypes.c_char_p), ctypes.c_size_t,
+                                         _LOG_FN, _P, _P, _P, _P]),
+    "ftune_dataset_write_jsonl": (_S, [_P, ctypes.c_char_p]),
+    "ftune_baseline_opts_init": (None, [ctypes.POINTER(_BaselineOpts)]),
+    "ftune_baseline": (_S, [_P, ctypes.c_char_p, ctypes.POINTER(ctypes.c_char_p), ctypes.c_size_t,
+                            ctypes.POINTER(_BaselineOpts), ctypes.POINTER(ctypes.POINTER(_Metric)),
+                            ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(ctypes.c_void_p),
+                            ctypes.POINTER(ctypes.c_void_p)]),
+    "ftune_init_opts_init": (None, [ctypes.POINTER(_InitOpts)]),
+    "ftune_checkpoint_archs": (ctypes.POINTER(ctypes.c_char_p), []),
+    "ftune_checkpoint_init": (_S, [_P, ctypes.POINTER(_InitOpts), ctypes.c_char_p, ctypes.POINTER(_ModelInfo)]),
+    "ftune_checkpoint_inspect": (_S, [_P, ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_void_p)]),
+    "ftune_checkpoint_dump": (_S, [_P, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+                                   ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_int64)]),
+    "ftune_checkpoint_merge": (_S, [_P, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p]),
+})
+
+
+def _data_opts(lib, options):
+    """ftune data's options as keywords (format, text_field, ..., clean_html, dedup_near, min_chars,
+    augment_factor, aug_p_insert, wordnet_dir, seed: the fields of ftune_data_opts)."""
+    o = _DataOpts()
+    lib.ftune_data_opts_init(ctypes.byref(o))
+    names = {f[0] for f in _DataOpts._fields_} - {"struct_size"}
+    for k, v in options.items():
+        if k not in names:
+            raise ValueError(f"unknown data option {k!r} (known: {', '.join(sorted(names))})")
+        setattr(o, k, _b(v) if isinstance(v, str) else (int(v) if isinstance(v, bool) else v))
+    return o
+
+
+def _dataset_read_file(self, path, **options):
+    """Append a file's rows (JSONL, CSV, TSV, text) as `ftune data --input` reads them: format, text_field,
+    label_field, prompt_field, response_field."""
+    o = _data_opts(self._ctx.lib, options)
+    self._ctx.check(self._ctx.lib.ftune_dataset_read_with(self._live(), _b(str(path)), ctypes.byref(o)))
+    return self
+
+
+def _dataset_read_mail(self, directory, keep_headers=False):
+    """Append a directory of raw mails (DIR/<group>/*.txt, label = the group) as `ftune data --mail-dir`;
+    returns the number decoded from a non-UTF-8 charset."""
+    n = ctypes.c_size_t()
+    self._ctx.check(self._ctx.lib.ftune_dataset_read_mail(self._live(), _b(str(directory)), int(bool(keep_headers)),
+                                                          ctypes.byref(n)))
+    return n.value
+
+
+def _dataset_clean(self, name="dataset", summary=False, **options):
+    """Clean and filter the rows in place as `ftune data` does (clean_unicode, clean_whitespace, clean_html,
+    clean_email_headers, dedup_exact, dedup_near, near_dup_threshold, drop_garbled, min_chars, max_chars);
+    returns the counts (a dict), with summary=True also the lines the command prints."""
+    o = _data_opts(self._ctx.lib, options)
+    st = _CleanStats(struct_size=ctypes.sizeof(_CleanStats))
+    txt = ctypes.c_void_p()
+    self._ctx.check(self._ctx.lib.ftune_dataset_clean(self._live(), ctypes.byref(o), _b(name), ctypes.byref(st),
+                                                      ctypes.byref(txt)))
+    text = _take_string(self._ctx.lib, txt) or ""
+    stats = {f[0]: getattr(st, f[0]) for f in _CleanStats._fields_[1:]}
+    return (stats, text) if summary else stats
+
+
+def _dataset_augment(self, factor, **options):
+    """Add `factor` EDA copies per row on average (aug_p_delete, aug_p_swap, aug_p_insert, aug_p_synonym,
+    wordnet_dir, seed); returns how many were added."""
+    o = _data_opts(self._ctx.lib, dict(options, augment_factor=float(factor)))
+    n = ctypes.c_size_t()
+    self._ctx.check(self._ctx.lib.ftune_dataset_augment(self._live(), ctypes.byref(o), ctypes.byref(n)))
+    return n.value
+
+
+def _dataset_getitem(self, i):
+    n = len(self)
+    if i < 0:
+        i += n
+    if not 0 <= i < n:
+        raise IndexError(f"row {i} of a dataset of {n}")
+    e = _Example()
+    self._ctx.lib.ftune_example_init(ctypes.byref(e))
+    self._ctx.check(self._ctx.lib.ftune_dataset_get(self._live(), i, ctypes.byref(e)))
+    return {k: getattr(e, k).decode() for k in self._FIELDS if getattr(e, k) is not None}
+
+
+def _dataset_split(self, val_ratio=0.1, test_ratio=0.1, stratify=True, seed=42):
+    """Three new Datasets (train, validation, test): the rows split as training splits a file."""
+    out = (Dataset(), Dataset(), Dataset())
+    self._ctx.check(self._ctx.lib.ftune_dataset_split(self._live(), float(val_ratio), float(test_ratio),
+                                                      int(bool(stratify)), int(seed), *(d._live() for d in out)))
+    return out
+
+
+def _dataset_write_jsonl(self, path):
+    """Write one {"text", "label", ...} object per row (`ftune data --out`)."""
+    self._ctx.check(self._ctx.lib.ftune_dataset_write_jsonl(self._live(), _b(str(path))))
+
+
+Dataset.read_file = _dataset_read_file
+Dataset.read_mail = _dataset_read_mail
+Dataset.clean = _dataset_clean
+Dataset.augment = _dataset_augment
+Dataset.__getitem__ = _dataset_getitem
+Dataset.split = _dataset_split
+Dataset.write_jsonl = _dataset_write_jsonl
+
+
+def recipe_splits(recipe, on_log=None, **overrides):
+    """The (train, validation, test) Datasets `ftune train RECIPE` would use, as `ftune data --recipe R
+    --splits-out P` writes them; overrides as train()'s (optim__lr=... or {"data.val_ratio": 0.2})."""
+    kv = [f"{k.replace('__', '.')}={_value(v)}" for k, v in overrides.items()]
+    arr, keep = _cstrings(kv)
+    out = (Dataset(), Dataset(), Dataset())
+    cb = _LOG_FN(lambda u, line: on_log(line.decode(errors="replace"))) if on_log else _LOG_FN()
+    ctx = _Ctx()
+    try:
+        ctx.check(ctx.lib.ftune_dataset_recipe_splits(ctx.p, _b(str(recipe)), arr, len(keep), cb, None,
+                                                      *(d._live() for d in out)))
+    finally:
+        ctx.close()
+    return out
+
+
+def baseline(recipe, alpha=1.0, report=False, **overrides):
+    """The baseline of `ftune baseline --recipe R --json` (naive Bayes for classification, the most frequent tag
+    for token classification) on the recipe's own split: the JSON object as a dict; report=True: (dict, the
+    text the command prints after its data summary)."""
+    kv = [f"{k.replace('__', '.')}={_value(v)}" for k, v in overrides.items()]
+    arr, keep = _cstrings(kv)
+    ctx = _Ctx()
+    try:
+        o = _BaselineOpts()
+        ctx.lib.ftune_baseline_opts_init(ctypes.byref(o))
+        o.alpha = float(alpha)
+        js, txt = ctypes.c_void_p(), ctypes.c_void_p()
+        ctx.check(ctx.lib.ftune_baseline(ctx.p, _b(str(recipe)), arr, len(keep), ctypes.byref(o), None, None,
+                                         ctypes.byref(js), ctypes.byref(txt)))
+        out = _json.loads(_take_string(ctx.lib, js))
+        text = _take_string(ctx.lib, txt) or ""
+        return (out, text) if report else out
+    finally:
+        ctx.close()
+
+
+def checkpoint_archs():
+    """The architectures init_checkpoint() makes ("gpt2", "llama", ..., "t5", "mt5")."""
+    arr, out, i = _L().ftune_checkpoint_archs(), [], 0
+    while arr[i]:
+        out.append(arr[i].decode())
+        i += 1
+    return out
+
+
+def init_checkpoint(out, arch, config, seed=42, dtype="f32"):
+    """Write a randomly initialized model in Hugging Face layout, as `ftune init`: config a dict of HF config
+    fields or the path of a JSON file. Returns Model.info()'s fields of what was written."""
+    ctx = _Ctx()
+    try:
+        o = _InitOpts()
+        ctx.lib.ftune_init_opts_init(ctypes.byref(o))
+        o.arch, o.seed, o.dtype = _b(arch), int(seed), _b(dtype)
+        if isinstance(config, dict):
+            o.config_json = _b(_json.dumps(config))
+        else:
+            o.config = _b(str(config))
+        i = _ModelInfo()
+        ctx.check(ctx.lib.ftune_checkpoint_init(ctx.p, ctypes.byref(o), _b(str(out)), ctypes.byref(i)))
+        return {"model_type": i.model_type.decode(), "task": i.task.decode(), "n_params": i.n_params,
+                "vocab_size": i.vocab_size, "hidden_size": i.hidden_size, "n_layers": i.n_layers,
+                "n_heads": i.n_heads, "max_positions": i.max_positions, "n_labels": i.n_labels}
+    finally:
+        ctx.close()
+
+
+def inspect_checkpoint(path, tensors=False):
+    """The description `ftune inspect DIR [--tensors]` prints."""
+    ctx = _Ctx()
+    try:
+        txt = ctypes.c_void_p()
+        ctx.check(ctx.lib.ftune_checkpoint_inspect(ctx.p, _b(str(path)), int(bool(tensors)), ctypes.byref(txt)))
+        return _take_string(ctx.lib, txt) or ""
+    finally:
+        ctx.close()
+
+
+def dump(model, batch, out, adapter=None):
+    """One forward and backward pass written to safetensors, as `ftune dump` (logits, loss, grad.<name>);
+    returns (loss, targets)."""
+    ctx = _Ctx()
+    try:
+        loss, n = ctypes.c_double(), ctypes.c_int64()
+        ctx.check(ctx.lib.ftune_checkpoint_dump(ctx.p, _b(str(model)), _b(str(adapter)) if adapter else None,
+                                                _b(str(batch)), _b(str(out)), ctypes.byref(loss), ctypes.byref(n)))
+        return loss.value, n.value
+    finally:
+        ctx.close()
+
+
+def merge(model, adapter, out, dtype="f32"):
+    """Fold a LoRA / DoRA / IA3 / BitFit adapter into its base and write a plain checkpoint (`ftune merge`)."""
+    ctx = _Ctx()
+    try:
+        ctx.check(ctx.lib.ftune_checkpoint_merge(ctx.p, _b(str(model)), _b(str(adapter)), _b(str(out)), _b(dtype)))
+    finally:
+        ctx.close()
+
+
+__all__ += ["recipe_splits", "baseline", "checkpoint_archs", "init_checkpoint", "inspect_checkpoint", "dump", "merge"]

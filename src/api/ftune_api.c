@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "api/api_ctx.h"
+#include "api/api_dataset.h"
 #include "eval/generate.h"
 #include "eval/qa_post.h"
 #include "models/infer.h"
@@ -78,11 +79,6 @@ struct ftune_trainer {
     ft_mlm mlm;           /* task masked_lm: the masker of every split */
     ft_data_recs rows[3]; /* ftune_trainer_set_data's copies (train, validation, test) */
     bool have_rows[3];
-};
-
-struct ftune_dataset {
-    ftune_ctx *ctx;
-    ft_data_recs recs;
 };
 
 /* ---- context and errors (api_begin / api_end: api/api_ctx.h) ---- */

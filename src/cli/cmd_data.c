@@ -3,11 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
-
 #include "cli/cli.h"
-#include "cli/trained.h"
-#include "data/dataset.h"
 
 static const char DATA_USAGE[] =
     "usage: ftune data (--input FILE | --mail-dir DIR) --out FILE.jsonl [options]\n"
@@ -49,98 +45,110 @@ static const char DATA_USAGE[] =
     "                         (same cleaning, ratios, stratification, seed; before augmentation) and write\n"
     "                         PREFIX.train.jsonl, PREFIX.validation.jsonl, PREFIX.test.jsonl\n";
 
-/* --recipe R --splits-out PREFIX: the train/validation/test rows `ftune train R` would use. */
-static int write_splits(const char *recipe, const char *prefix, const char **kv, int nkv) {
-    ft_recipe r;
-    ft_status s = ft_recipe_init(&r);
-    if (s == FT_OK)
-        s = ft_recipe_load_yaml(&r, recipe);
-    for (int i = 0; i < nkv && s == FT_OK; i++)
-        s = ft_recipe_override(&r, kv[i]);
-    ft_data_recs rs[3] = {{0}};
-    const char *name[3] = {"train", "validation", "test"};
-    if (s == FT_OK) {
-        ft_data_cfg c;
-        ft_runcfg_data(&r, &c);
-        s = ft_data_splits(&c, ft_runcfg_task(r.task), rs, stdout);
-    }
+static void print_line(void *user, const char *line) {
+    (void)user;
+    printf("%s\n", line);
+}
+
+/* PREFIX.{train,validation,test}.jsonl from three datasets; pairs: {"source", "target", "file"} rows (file
+ * relative to dir), printing "wrote PATH: N <what>" (of total when total > 0). */
+static ftune_status write_three(ftune_dataset *const sp[3], const char *prefix, const char *dir,
+                                size_t total) {
+    static const char *name[3] = {"train", "validation", "test"};
+    ftune_status s = FT_OK;
     for (int k = 0; k < 3 && s == FT_OK; k++) {
         char path[4200];
         snprintf(path, sizeof path, "%s.%s.jsonl", prefix, name[k]);
-        s = ft_data_write_jsonl(path, &rs[k]);
-        if (s == FT_OK)
-            printf("wrote %s: %zu rows\n", path, rs[k].n);
+        s = dir ? ftune_dataset_write_pairs(sp[k], path, dir) : ftune_dataset_write_jsonl(sp[k], path);
+        if (s == FT_OK && dir)
+            printf("wrote %s: %zu of %zu pairs\n", path, ftune_dataset_size(sp[k]), total);
+        else if (s == FT_OK)
+            printf("wrote %s: %zu rows\n", path, ftune_dataset_size(sp[k]));
     }
-    for (int k = 0; k < 3; k++)
-        ft_data_recs_free(&rs[k]);
-    ft_recipe_free(&r);
-    return s == FT_OK ? 0 : ft_cli_fail("data", s);
-}
-
-/* One {"source", "target", "file"} line per row; file relative to dir. */
-static ft_status write_pairs(const char *path, const ft_data_recs *rs, const char *dir) {
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return ft_fail(FT_ERR_IO, "%s: cannot write", path);
-    const size_t dl = strlen(dir);
-    ft_status s = FT_OK;
-    for (size_t i = 0; i < rs->n && s == FT_OK; i++) {
-        const ft_data_rec *r = &rs->r[i];
-        const char *file = !strncmp(r->file, dir, dl) && r->file[dl] == '/' ? r->file + dl + 1 : r->file;
-        cJSON *j = cJSON_CreateObject();
-        char *o = NULL;
-        if (j && cJSON_AddStringToObject(j, "source", r->text) &&
-            cJSON_AddStringToObject(j, "target", r->response) && cJSON_AddStringToObject(j, "file", file))
-            o = cJSON_PrintUnformatted(j);
-        cJSON_Delete(j);
-        if (!o)
-            s = ft_fail(FT_ERR_NOMEM, "out of memory");
-        else if (fprintf(f, "%s\n", o) < 0)
-            s = ft_fail(FT_ERR_IO, "%s: write failed", path);
-        cJSON_free(o);
-    }
-    if (fclose(f) != 0 && s == FT_OK)
-        s = ft_fail(FT_ERR_IO, "%s: write failed", path);
     return s;
 }
 
+/* Three empty datasets of ctx (all NULL when one cannot be made). */
+static ftune_status new_three(ftune_ctx *ctx, ftune_dataset *sp[3]) {
+    ftune_status s = FT_OK;
+    for (int k = 0; k < 3; k++)
+        if (s == FT_OK)
+            s = ftune_dataset_new(ctx, &sp[k]);
+        else
+            sp[k] = NULL;
+    return s;
+}
+
+static void free_three(ftune_dataset *sp[3]) {
+    for (int k = 0; k < 3; k++)
+        ftune_dataset_free(sp[k]);
+}
+
+/* --recipe R --splits-out PREFIX: the train/validation/test rows `ftune train R` would use. */
+static int write_splits(ftune_ctx *ctx, const char *recipe, const char *prefix, const char **kv, int nkv) {
+    ftune_dataset *sp[3];
+    ftune_status s = new_three(ctx, sp);
+    if (s == FT_OK)
+        s = ftune_dataset_recipe_splits(ctx, recipe, kv, (size_t)nkv, print_line, NULL, sp[0], sp[1], sp[2]);
+    if (s == FT_OK)
+        s = write_three(sp, prefix, NULL, 0);
+    free_three(sp);
+    return s == FT_OK ? 0 : ft_cli_fail_ctx("data", ctx);
+}
+
 /* --subjects: the body -> Subject pairs of one label's mails, cleaned, written whole or split by message. */
-static int write_subjects(const char *dir, const char *label, long max_bytes, const char *out,
+static int write_subjects(ftune_ctx *ctx, const char *dir, const char *label, long max_bytes, const char *out,
                           const char *prefix, double val, double test, long seed) {
-    ft_data_recs all = {0}, sp[3] = {{0}};
-    ft_data_subject_stats st;
-    ft_status s = ft_data_read_mail_subjects(dir, label, (size_t)max_bytes, &all, &st);
+    ftune_dataset *all = NULL, *sp[3] = {NULL, NULL, NULL};
+    ftune_mail_subject_stats st = {.struct_size = sizeof st};
+    ftune_status s = ftune_dataset_new(ctx, &all);
+    if (s == FT_OK)
+        s = ftune_dataset_read_mail_subjects(all, dir, label, (size_t)max_bytes, &st);
     if (s == FT_OK)
         printf("read %s: %zu mails, %zu %s (%zu decoded from a non-UTF-8 charset); skipped: %zu other "
                "labels, %zu "
                "without a subject, %zu with an empty body; %zu subjects lost a Re:/Fwd: marker\n",
                dir, st.mails, st.pairs, label, st.recoded, st.other_label, st.no_subject, st.empty_body,
                st.markers);
-    ft_data_cfg c;
-    ft_data_cfg_default(&c);
-    c.dedup_exact = true; /* unicode, whitespace, garbled rows and exact duplicates, as by default */
-    ft_data_clean_stats cs;
-    if (s == FT_OK && (s = ft_data_clean(&c, &all, &cs)) == FT_OK)
-        ft_data_clean_print(&cs, dir, stdout);
+    ftune_data_opts o; /* unicode, whitespace, garbled rows and exact duplicates, as by default */
+    ftune_data_opts_init(&o);
+    char *summary = NULL;
+    if (s == FT_OK && (s = ftune_dataset_clean(all, &o, dir, NULL, &summary)) == FT_OK)
+        printf("%s", summary);
+    ftune_free(summary);
     if (s == FT_OK && out) {
-        s = write_pairs(out, &all, dir);
+        s = ftune_dataset_write_pairs(all, out, dir);
         if (s == FT_OK)
-            printf("wrote %s: %zu pairs\n", out, all.n);
-    } else if (s == FT_OK) {
-        const size_t n = all.n;
-        s = ft_data_split(&all, (float)val, (float)test, false, (uint64_t)seed, &sp[0], &sp[1], &sp[2]);
-        const char *name[3] = {"train", "validation", "test"};
-        for (int k = 0; k < 3 && s == FT_OK; k++) {
-            char path[4200];
-            snprintf(path, sizeof path, "%s.%s.jsonl", prefix, name[k]);
-            if ((s = write_pairs(path, &sp[k], dir)) == FT_OK)
-                printf("wrote %s: %zu of %zu pairs\n", path, sp[k].n, n);
-        }
+            printf("wrote %s: %zu pairs\n", out, ftune_dataset_size(all));
+    } else if (s == FT_OK && (s = new_three(ctx, sp)) == FT_OK) {
+        s = ftune_dataset_split(all, val, test, 0, (uint64_t)seed, sp[0], sp[1], sp[2]);
+        if (s == FT_OK)
+            s = write_three(sp, prefix, dir, ftune_dataset_size(all));
     }
-    ft_data_recs_free(&all);
-    for (int k = 0; k < 3; k++)
-        ft_data_recs_free(&sp[k]);
-    return s == FT_OK ? 0 : ft_cli_fail("data", s);
+    ftune_dataset_free(all);
+    free_three(sp);
+    return s == FT_OK ? 0 : ft_cli_fail_ctx("data", ctx);
+}
+
+/* The label counts of the rows, in order of first appearance. */
+static void print_labels(const ftune_dataset *d) {
+    const size_t n = ftune_dataset_size(d);
+    for (size_t i = 0; i < n; i++) {
+        ftune_example e, x;
+        ftune_example_init(&e);
+        ftune_example_init(&x);
+        if (ftune_dataset_get(d, i, &e) != FT_OK || !e.label)
+            continue;
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = ftune_dataset_get(d, j, &x) == FT_OK && x.label && !strcmp(x.label, e.label);
+        if (seen)
+            continue;
+        size_t cnt = 0;
+        for (size_t j = i; j < n; j++)
+            cnt += ftune_dataset_get(d, j, &x) == FT_OK && x.label && !strcmp(x.label, e.label);
+        printf("label %s: %zu\n", e.label, cnt);
+    }
 }
 
 int ft_cmd_data(int argc, char **argv) {
@@ -200,14 +208,25 @@ int ft_cmd_data(int argc, char **argv) {
                     "below 1 together; --max-body-bytes >= 0)\n");
             return 2;
         }
-        return write_subjects(mail_dir, label, max_body, out, splits_out, val_ratio, test_ratio, split_seed);
+        ftune_ctx *ctx = ft_cli_ctx("data", 0);
+        if (!ctx)
+            return 1;
+        rc = write_subjects(ctx, mail_dir, label, max_body, out, splits_out, val_ratio, test_ratio,
+                            split_seed);
+        ftune_ctx_free(ctx);
+        return rc;
     }
     if (recipe || splits_out) {
         if (!recipe || !splits_out || input || mail_dir || out) {
             fprintf(stderr, "ftune data: --recipe and --splits-out go together, without --input/--mail-dir/--out\n");
             return 2;
         }
-        return write_splits(recipe, splits_out, kv, nkv);
+        ftune_ctx *ctx = ft_cli_ctx("data", 0);
+        if (!ctx)
+            return 1;
+        rc = write_splits(ctx, recipe, splits_out, kv, nkv);
+        ftune_ctx_free(ctx);
+        return rc;
     }
     if (nkv) {
         fprintf(stderr, "ftune data: unexpected argument '%s' (key=value overrides need --recipe)\n", kv[0]);
@@ -222,72 +241,64 @@ int ft_cmd_data(int argc, char **argv) {
         fprintf(stderr, "ftune data: out-of-range option (0<near-dup-threshold<=1, augment>=0, rates >= 0)\n");
         return 2;
     }
-    ft_data_cfg c;
-    ft_data_cfg_default(&c);
-    c.format = format;
-    c.text_field = text_field;
-    c.label_field = label_field;
-    c.prompt_field = prompt_field;
-    c.response_field = response_field;
-    c.clean_unicode = !no_unicode;
-    c.clean_whitespace = !no_ws;
-    c.clean_html = html;
-    c.clean_email_headers = email;
-    c.dedup_exact = !no_dedup;
-    c.dedup_near = near;
-    c.near_dup_threshold = (float)thr;
-    c.drop_garbled = !keep_garbled;
-    c.min_chars = (int)min_chars;
-    c.max_chars = (int)max_chars;
-    c.augment_factor = (float)augment;
-    c.aug_p_delete = (float)pd;
-    c.aug_p_swap = (float)ps;
-    c.aug_p_insert = (float)pi;
-    c.aug_p_synonym = (float)psyn;
-    c.wordnet_dir = wordnet;
-    c.seed = (uint64_t)seed;
+    ftune_data_opts o;
+    ftune_data_opts_init(&o);
+    o.format = format;
+    o.text_field = text_field;
+    o.label_field = label_field;
+    o.prompt_field = prompt_field;
+    o.response_field = response_field;
+    o.clean_unicode = !no_unicode;
+    o.clean_whitespace = !no_ws;
+    o.clean_html = html;
+    o.clean_email_headers = email;
+    o.dedup_exact = !no_dedup;
+    o.dedup_near = near;
+    o.near_dup_threshold = thr;
+    o.drop_garbled = !keep_garbled;
+    o.min_chars = min_chars;
+    o.max_chars = max_chars;
+    o.augment_factor = augment;
+    o.aug_p_delete = pd;
+    o.aug_p_swap = ps;
+    o.aug_p_insert = pi;
+    o.aug_p_synonym = psyn;
+    o.wordnet_dir = wordnet;
+    o.seed = (uint64_t)seed;
 
-    ft_data_recs rs = {0};
-    ft_data_clean_stats st;
-    ft_wordnet *wn = NULL;
+    ftune_ctx *ctx = ft_cli_ctx("data", 0);
+    if (!ctx)
+        return 1;
+    ftune_dataset *d = NULL;
     size_t recoded = 0, added = 0;
-    ft_status s = input ? ft_data_read(input, &c, &rs) : ft_data_read_mail_dir(mail_dir, !keep_headers, &rs, &recoded);
+    char *summary = NULL;
+    ftune_status s = ftune_dataset_new(ctx, &d);
+    if (s == FT_OK)
+        s = input ? ftune_dataset_read_with(d, input, &o)
+                  : ftune_dataset_read_mail(d, mail_dir, keep_headers, &recoded);
     if (s == FT_OK) {
-        printf("read %s: %zu rows", input ? input : mail_dir, rs.n);
+        printf("read %s: %zu rows", input ? input : mail_dir, ftune_dataset_size(d));
         if (mail_dir)
             printf(" (%zu decoded from a non-UTF-8 charset)", recoded);
         printf("\n");
-        s = ft_data_clean(&c, &rs, &st);
+        s = ftune_dataset_clean(d, &o, input ? input : mail_dir, NULL, &summary);
     }
     if (s == FT_OK)
-        ft_data_clean_print(&st, input ? input : mail_dir, stdout);
+        printf("%s", summary);
+    ftune_free(summary);
     if (s == FT_OK && augment > 0) {
-        if (pi > 0 || psyn > 0)
-            s = ft_wordnet_load(wordnet, &wn);
-        if (s == FT_OK)
-            s = ft_data_augment(&c, wn, &rs, &added);
+        s = ftune_dataset_augment(d, &o, &added);
         if (s == FT_OK)
             printf("augmentation: %zu copies added\n", added);
     }
     if (s == FT_OK) {
-        /* label counts, in order of first appearance */
-        for (size_t i = 0; i < rs.n; i++) {
-            const char *l = rs.r[i].label;
-            bool seen = false;
-            for (size_t j = 0; l && j < i && !seen; j++)
-                seen = rs.r[j].label && !strcmp(rs.r[j].label, l);
-            if (!l || seen)
-                continue;
-            size_t cnt = 0;
-            for (size_t j = i; j < rs.n; j++)
-                cnt += rs.r[j].label && !strcmp(rs.r[j].label, l);
-            printf("label %s: %zu\n", l, cnt);
-        }
-        s = ft_data_write_jsonl(out, &rs);
+        print_labels(d);
+        s = ftune_dataset_write_jsonl(d, out);
     }
     if (s == FT_OK)
-        printf("wrote %s: %zu rows\n", out, rs.n);
-    ft_wordnet_free(wn);
-    ft_data_recs_free(&rs);
-    return s == FT_OK ? 0 : ft_cli_fail("data", s);
+        printf("wrote %s: %zu rows\n", out, ftune_dataset_size(d));
+    ftune_dataset_free(d);
+    const int ret = s == FT_OK ? 0 : ft_cli_fail_ctx("data", ctx);
+    ftune_ctx_free(ctx);
+    return ret;
 }

@@ -1,15 +1,8 @@
-/* ftune init / inspect / dump */
+/* ftune init / inspect / dump / merge: the checkpoint tools of the public API (ftune_checkpoint_*). */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli/cli.h"
-#include "data/pretok.h"
-#include "image/image.h"
-#include "io/json.h"
-#include "models/model.h"
-#include "peft/peft.h"
 
 static const char *INIT_USAGE =
     "usage: ftune init --arch ARCH --config small.json --out DIR [--seed N] [--dtype f32|bf16]\n"
@@ -40,52 +33,6 @@ static const char *INIT_USAGE =
     "                  so a 7B checkpoint (13.5 GB, written as 5 GiB shards + model.safetensors.index.json)\n"
     "                  needs about 14 GiB of memory\n";
 
-/* A classification / regression head when the config asks for one (num_labels, id2label, problem_type). */
-static ft_status init_head(ft_model *m, const char *path, uint64_t seed) {
-    const cJSON *j = m->cfg.raw, *nl = cJSON_GetObjectItemCaseSensitive(j, "num_labels");
-    const cJSON *i2l = cJSON_GetObjectItemCaseSensitive(j, "id2label"),
-                *pt = cJSON_GetObjectItemCaseSensitive(j, "problem_type");
-    const bool reg = cJSON_IsString(pt) && !strcmp(pt->valuestring, "regression");
-    if (cJSON_IsString(pt) && !reg && strcmp(pt->valuestring, "single_label_classification"))
-        return ft_fail(FT_ERR_UNSUPPORTED,
-                       "%s: problem_type '%s' is not supported (single_label_classification, "
-                       "regression)",
-                       path, pt->valuestring);
-    int k = cJSON_IsNumber(nl) ? (int)nl->valuedouble : cJSON_IsObject(i2l) ? cJSON_GetArraySize(i2l) : 0;
-    if (k <= 0 && !reg)
-        return FT_OK;
-    char **names = NULL;
-    if (cJSON_IsObject(i2l) && cJSON_GetArraySize(i2l) == k && (names = calloc((size_t)k, sizeof *names)))
-        for (int i = 0; i < k; i++) {
-            char key[32];
-            snprintf(key, sizeof key, "%d", i);
-            const cJSON *v = cJSON_GetObjectItemCaseSensitive(i2l, key);
-            names[i] = cJSON_IsString(v) ? v->valuestring : NULL;
-            if (!names[i]) {
-                free(names);
-                return ft_fail(FT_ERR_CONFIG, "%s: id2label has no string for id %d", path, i);
-            }
-        }
-    const bool tok = ft_config_is_token_cls(j); /* "architectures": ["BertForTokenClassification"] */
-    ft_status s = ft_model_set_task(m,
-                                    tok   ? FT_TASK_TOKEN_CLS
-                                    : reg ? FT_TASK_REGRESSION
-                                          : FT_TASK_SEQ_CLS,
-                                    k, (const char *const *)names, seed);
-    free(names);
-    cJSON_DeleteItemFromObjectCaseSensitive(m->cfg.raw, "num_labels"); /* HF keeps it as id2label */
-    return s;
-}
-
-/* A default ViTImageProcessor preprocessor_config.json for a fresh vit (HF's ViTImageProcessor defaults, the
- * size the config's image_size; image/image.h). */
-static ft_status write_preprocessor(const ft_model *m, const char *dir) {
-    ft_img_proc p;
-    ft_img_proc_default(&p, m->cfg.image_size, m->cfg.num_channels);
-    char path[4096];
-    return ft_img_proc_save(ft_path_join(path, sizeof path, dir, "preprocessor_config.json"), &p);
-}
-
 int ft_cmd_init(int argc, char **argv) {
     const char *arch = NULL, *config = NULL, *outdir = NULL, *dtype = "f32";
     long seed = 42;
@@ -102,48 +49,36 @@ int ft_cmd_init(int argc, char **argv) {
         fprintf(stderr, "ftune init: --arch, --config and --out are required\n%s", INIT_USAGE);
         return 2;
     }
-    static const char *archs[] = {"gpt2",        "llama",      "qwen2", "mistral", "bert", "roberta",
-                                  "xlm-roberta", "distilbert", "vit",   "t5",      "mt5"};
+    const char *const *archs = ftune_checkpoint_archs();
     bool known = false;
-    for (size_t i = 0; i < sizeof archs / sizeof *archs; i++)
+    char list[256] = "";
+    for (size_t i = 0; archs[i]; i++) {
         known |= !strcmp(arch, archs[i]);
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", archs[i]);
+    }
     if (!known) {
-        fprintf(stderr,
-                "ftune init: unknown --arch '%s' (gpt2, llama, qwen2, mistral, bert, roberta, xlm-roberta, "
-                "distilbert, vit, t5, mt5)\n",
-                arch);
+        fprintf(stderr, "ftune init: unknown --arch '%s' (%s)\n", arch, list);
         return 2;
     }
-    ft_dtype dt = !strcmp(dtype, "bf16") ? FT_DT_BF16 : FT_DT_F32;
     if (strcmp(dtype, "bf16") && strcmp(dtype, "f32")) {
         fprintf(stderr, "ftune init: --dtype must be f32 or bf16\n");
         return 2;
     }
-    char *txt;
-    ft_status s = ft_read_file(config, &txt, NULL);
-    if (s != FT_OK)
-        return ft_cli_fail("init", s);
-    ft_model_config cfg;
-    s = ft_config_from_partial(txt, config, arch, &cfg);
-    free(txt);
-    if (s != FT_OK)
-        return ft_cli_fail("init", s);
-    ft_model *m;
-    /* bf16: the model is held in bf16 only (a 7B checkpoint fits in memory), the same bytes are written */
-    s = dt == FT_DT_BF16 ? ft_model_init_random_bf16(&cfg, (uint64_t)seed, &m)
-                         : ft_model_init_random(&cfg, (uint64_t)seed, &m);
-    if (s == FT_OK)
-        s = init_head(m, config, (uint64_t)seed);
-    if (s == FT_OK) {
-        s = ft_model_save(m, outdir, dt);
-        if (s == FT_OK && ft_model_is_vit(m))
-            s = write_preprocessor(m, outdir);
-        if (s == FT_OK)
-            printf("wrote %s: %s, %lld parameters\n", outdir, m->cfg.model_type,
-                   (long long)ft_model_param_count(m, false));
-        ft_model_free(m);
-    }
-    return s == FT_OK ? 0 : ft_cli_fail("init", s);
+    ftune_ctx *ctx = ft_cli_ctx("init", 0);
+    if (!ctx)
+        return 1;
+    ftune_init_opts o;
+    ftune_init_opts_init(&o);
+    o.arch = arch;
+    o.config = config;
+    o.seed = (uint64_t)seed;
+    o.dtype = dtype;
+    ftune_model_info info;
+    rc = ftune_checkpoint_init(ctx, &o, outdir, &info) == FT_OK ? 0 : ft_cli_fail_ctx("init", ctx);
+    if (rc == 0)
+        printf("wrote %s: %s, %lld parameters\n", outdir, info.model_type, (long long)info.n_params);
+    ftune_ctx_free(ctx);
+    return rc;
 }
 
 static const char *INSPECT_USAGE =
@@ -164,75 +99,17 @@ int ft_cmd_inspect(int argc, char **argv) {
         fprintf(stderr, "%s", INSPECT_USAGE);
         return 2;
     }
-    ft_model *m;
-    ft_status s = ft_model_load(pos[0], &m);
-    if (s != FT_OK)
-        return ft_cli_fail("inspect", s);
-    const ft_model_config *c = &m->cfg;
-    printf("model: %s\narchitecture: %s\n", pos[0], c->model_type);
-    printf("layers %d, hidden %d, heads %d (kv %d, head_dim %d), intermediate %d, vocab %d, positions %d\n",
-           c->n_layers, c->hidden, c->n_heads, c->n_kv_heads, c->head_dim, c->intermediate, c->vocab_size,
-           c->max_pos);
-    if (ft_model_is_vit(m))
-        printf("vit: image %dx%d, patch %d, %d channels (%d positions), pre-LayerNorm blocks, norm eps %g, "
-               "q/k/v bias %s; head: %s\n",
-               c->image_size, c->image_size, c->patch_size, c->num_channels, c->max_pos, (double)c->norm_eps,
-               c->qkv_bias ? "yes" : "no",
-               m->task == FT_TASK_SEQ_CLS      ? "image classification"
-               : m->task == FT_TASK_REGRESSION ? "regression"
-               : m->pool_w >= 0                ? "none (ViTModel, pooler)"
-                                               : "none");
-    else if (ft_model_is_t5(m))
-        printf("encoder-decoder: %d encoder + %d decoder blocks, feed-forward %s (%s), relative positions %d "
-               "buckets up to %d, RMS norm eps %g, head: %s, decoder_start_token_id %d, pad_token_id %d\n",
-               c->n_layers - c->n_dec_layers, c->n_dec_layers, c->gated_ff ? "gated" : "plain",
-               c->act == FT_ACT_RELU        ? "relu"
-               : c->act == FT_ACT_SILU      ? "silu"
-               : c->act == FT_ACT_GELU_TANH ? "gelu_new"
-                                            : "gelu",
-               c->rel_buckets, c->rel_max_dist, (double)c->norm_eps,
-               c->tie_embeddings ? "tied to shared (input scaled by d_model^-0.5)" : "lm_head",
-               c->decoder_start_id, c->pad_token_id);
-    else if (ft_model_is_encoder(m))
-        printf("encoder: post-LayerNorm blocks, norm eps %g, token types %d, pad_token_id %d%s; head: %s\n",
-               (double)c->norm_eps, c->type_vocab_size, c->pad_token_id,
-               c->enc == FT_ENC_ROBERTA ? " (positions start at pad_token_id + 1)" : "",
-               m->task == FT_TASK_SEQ_CLS      ? "sequence classification"
-               : m->task == FT_TASK_REGRESSION ? "regression"
-               : m->task == FT_TASK_QA         ? "question answering (qa_outputs)"
-               : m->task == FT_TASK_TOKEN_CLS  ? "token classification"
-                                               : "none");
-    else
-        printf("tied embeddings: %s, norm eps %g%s\n", c->tie_embeddings ? "yes" : "no", (double)c->norm_eps,
-               c->arch == FT_ARCH_LLAMA ? "" : " (LayerNorm)");
-    if (c->arch == FT_ARCH_LLAMA)
-        printf("rope_theta %g, q/k/v bias %s, o_proj bias %s, mlp bias %s\n", (double)c->rope_theta,
-               c->qkv_bias ? "yes" : "no", c->o_bias ? "yes" : "no", c->mlp_bias ? "yes" : "no");
-    int64_t by_dt[8] = {0};
-    for (int i = 0; i < m->n_params; i++)
-        by_dt[m->params[i].file_dtype] += m->params[i].numel;
-    printf("parameters: %lld (%.2f M)\n", (long long)ft_model_param_count(m, false),
-           (double)ft_model_param_count(m, false) / 1e6);
-    for (int d = 0; d < 8; d++)
-        if (by_dt[d])
-            printf("  %s: %lld\n", ft_dtype_name((ft_dtype)d), (long long)by_dt[d]);
-    printf("files: %zu tensors, %.2f MB on disk\n", ft_st_set_count(m->st),
-           (double)ft_st_set_total_bytes(m->st) / 1e6);
-    if (tensors) {
-        for (size_t i = 0; i < ft_st_set_count(m->st); i++) {
-            const ft_st_tensor *t = ft_st_set_at(m->st, i);
-            printf("  %-60s %-5s [", t->name, ft_dtype_name(t->dtype));
-            for (int d = 0; d < t->ndim; d++)
-                printf("%s%lld", d ? ", " : "", (long long)t->shape[d]);
-            char full[600];
-            snprintf(full, sizeof full, "transformer.%s", t->name);
-            bool used = ft_model_find_param(m, t->name) >= 0 || ft_model_tensor_used(m, t->name) ||
-                        (m->cfg.arch == FT_ARCH_GPT2 && ft_model_find_param(m, full) >= 0);
-            printf("]%s\n", used ? "" : "  (not used by the model)");
-        }
-    }
-    ft_model_free(m);
-    return 0;
+    ftune_ctx *ctx = ft_cli_ctx("inspect", 0);
+    if (!ctx)
+        return 1;
+    char *report = NULL;
+    rc = ftune_checkpoint_inspect(ctx, pos[0], tensors, &report) == FT_OK ? 0
+                                                                          : ft_cli_fail_ctx("inspect", ctx);
+    if (rc == 0)
+        printf("%s", report);
+    ftune_free(report);
+    ftune_ctx_free(ctx);
+    return rc;
 }
 
 static const char *DUMP_USAGE =
@@ -283,80 +160,18 @@ int ft_cmd_dump(int argc, char **argv) {
         fprintf(stderr, "ftune dump: --model, --batch and --out are required\n%s", DUMP_USAGE);
         return 2;
     }
-    ft_model *m = NULL;
-    ft_batch b = {0};
-    ft_arena arena = {0};
-    ft_st_writer *w = NULL;
-    ft_status s = ft_model_load(model, &m);
-    if (s == FT_OK)
-        s = ft_batch_load_json_seq2seq(batch, ft_model_is_t5(m), &b);
-    if (s == FT_OK && adapter)
-        s = ft_peft_load(m, adapter);
-    for (int i = 0; s == FT_OK && !adapter && i < m->n_params; i++)
-        s = ft_model_set_trainable(m, i, true);
-    if (s == FT_OK)
-        s = ft_arena_init(
-            &arena, ft_model_act_bytes(
-                        m, b.B, b.pixel_values || ft_model_is_t5(m) ? ft_model_batch_seq_len(m, &b) : b.T) +
-                        (1u << 20));
-    ft_acts *a = NULL;
+    ftune_ctx *ctx = ft_cli_ctx("dump", 0);
+    if (!ctx)
+        return 1;
     double loss = 0;
-    int64_t cnt;
-    ft_fwd_opts o = {.keep_logits = true, .fused_head = true};
-    if (s == FT_OK)
-        s = ft_model_forward(m, &b, &o, &arena, &a, &loss, &cnt);
-    if (s == FT_OK)
-        s = ft_model_backward(m, a, &arena, 1.0f);
-    float loss_f = (float)loss;
-    char **names = NULL;
-    if (s == FT_OK) {
-        w = ft_st_writer_new();
-        names = calloc((size_t)m->n_params, sizeof *names);
-        if (!w || !names)
-            s = ft_fail(FT_ERR_NOMEM, "out of memory");
-    }
-    if (s == FT_OK) {
-        int64_t rows, cols, one = 1;
-        const float *lg = ft_acts_logits(a, &rows, &cols);
-        int64_t lshape[3] = {b.B, ft_acts_seq_len(a), cols}, hshape[2] = {b.B, cols};
-        if (m->task == FT_TASK_CAUSAL_LM || m->task == FT_TASK_QA || m->task == FT_TASK_TOKEN_CLS ||
-            m->task == FT_TASK_MASKED_LM)
-            s = ft_st_writer_add(w, "logits", FT_DT_F32, 3, lshape, lg);
-        else
-            s = ft_st_writer_add(w, "logits", FT_DT_F32, 2, hshape, lg);
-        if (s == FT_OK)
-            s = ft_st_writer_add(w, "loss", FT_DT_F32, 1, &one, &loss_f);
-        for (int i = 0; s == FT_OK && i < m->n_params; i++) {
-            const ft_param *p = &m->params[i];
-            if (!p->trainable)
-                continue;
-            char tn[512];
-            if (adapter)
-                ft_peft_tensor_name(m, i, tn, sizeof tn);
-            else
-                snprintf(tn, sizeof tn, "%s", p->name);
-            size_t n = strlen(tn) + 6;
-            names[i] = malloc(n);
-            if (!names[i]) {
-                s = ft_fail(FT_ERR_NOMEM, "out of memory");
-                break;
-            }
-            snprintf(names[i], n, "grad.%s", tn);
-            s = ft_st_writer_add(w, names[i], FT_DT_F32, p->ndim, p->shape, p->grad);
-        }
-        if (s == FT_OK)
-            s = ft_st_writer_write(w, outp);
-    }
-    if (s == FT_OK)
+    int64_t cnt = 0;
+    rc = ftune_checkpoint_dump(ctx, model, adapter, batch, outp, &loss, &cnt) == FT_OK
+             ? 0
+             : ft_cli_fail_ctx("dump", ctx);
+    if (rc == 0)
         printf("loss %.6f over %lld targets; wrote %s\n", loss, (long long)cnt, outp);
-    for (int i = 0; names && i < m->n_params; i++)
-        free(names[i]);
-    free(names);
-    ft_st_writer_free(w);
-    ft_arena_free(&arena);
-    ft_batch_free(&b);
-    ft_model_free(m);
-    return s == FT_OK ? 0 : ft_cli_fail("dump", s);
+    ftune_ctx_free(ctx);
+    return rc;
 }
 
 static const char *MERGE_USAGE =
@@ -385,16 +200,13 @@ int ft_cmd_merge(int argc, char **argv) {
         fprintf(stderr, "ftune merge: --dtype must be f32 or bf16\n");
         return 2;
     }
-    ft_model *m = NULL;
-    ft_status s = ft_model_load(model, &m);
-    if (s == FT_OK)
-        s = ft_peft_load(m, adapter);
-    if (s == FT_OK)
-        s = ft_peft_merge(m);
-    if (s == FT_OK)
-        s = ft_model_save(m, outdir, strcmp(dtype, "bf16") ? FT_DT_F32 : FT_DT_BF16);
-    if (s == FT_OK)
+    ftune_ctx *ctx = ft_cli_ctx("merge", 0);
+    if (!ctx)
+        return 1;
+    rc = ftune_checkpoint_merge(ctx, model, adapter, outdir, dtype) == FT_OK ? 0
+                                                                             : ft_cli_fail_ctx("merge", ctx);
+    if (rc == 0)
         printf("merged %s into %s: wrote %s\n", adapter, model, outdir);
-    ft_model_free(m);
-    return s == FT_OK ? 0 : ft_cli_fail("merge", s);
+    ftune_ctx_free(ctx);
+    return rc;
 }
