@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "api/api_ctx.h"
+#include "api/api_trainer.h"
 #include "eval/generate.h"
 #include "eval/qa_post.h"
 #include "models/infer.h"
@@ -50,34 +51,6 @@ static const ft_trained *cur_c(const ftune_model *m) {
 struct ftune_tokenizer {
     ftune_ctx *ctx;
     ft_tokenizer *tok;
-};
-
-struct ftune_trainer {
-    ftune_ctx *ctx;
-    ft_recipe r;
-    volatile sig_atomic_t stop;
-    ftune_progress_fn on_progress;
-    ftune_log_fn on_log;
-    ftune_eval_fn on_eval;
-    void *user;
-    bool prepared, done, failed;
-    ft_model *m;
-    ft_tokenizer *tok;
-    ft_dataset tr, va, te;
-    ft_imgtask img; /* task image_classification: the images behind tr/va/te */
-    ft_s2s_eval s2s, s2s_test; /* task seq2seq: how validation (eval.generate_limit) and test (every
-                                  example) generate, with eval.generate */
-    ft_log *log;
-    ft_tb_writer *tb;
-    char *yaml;
-    ft_train_cfg tc;
-    char ckroot[4096], resume[4096];
-    ft_train_result res;
-    ft_train_run *run;
-    ft_qa_data qa;        /* task question_answering: the examples behind tr/va/te's windows */
-    ft_mlm mlm;           /* task masked_lm: the masker of every split */
-    ft_data_recs rows[3]; /* ftune_trainer_set_data's copies (train, validation, test) */
-    bool have_rows[3];
 };
 
 struct ftune_dataset {
@@ -1121,6 +1094,13 @@ static void on_note_cb(void *user, const char *line) {
         t->on_log(t->user, line);
 }
 
+void api_trainer_observe(ftune_trainer *t) {
+    t->tc.observer = t;
+    t->tc.on_step = on_step_cb;
+    t->tc.on_eval = on_eval_cb;
+    t->tc.on_note = on_note_cb;
+}
+
 /* Lines of text (a data summary written to a memory stream) to the log callback, one by one. */
 static void log_lines(ftune_trainer *t, char *text) {
     for (char *line = text, *nl; t->on_log && line && *line; line = nl ? nl + 1 : NULL) {
@@ -1167,6 +1147,7 @@ ftune_status ftune_trainer_new(ftune_ctx *ctx, const char *recipe_path, const ch
                          : ft_fail(FT_ERR_ARG, "ftune_trainer_new: override %zu is NULL", i);
     if (s == FT_OK) /* data.train may come later, as a dataset (ftune_trainer_set_data); prepare checks */
         s = ft_recipe_validate_keys(&t->r);
+    t->checked = true;
     if (s != FT_OK) {
         ft_recipe_free(&t->r);
         free(t);
@@ -1292,6 +1273,7 @@ void ftune_trainer_free(ftune_trainer *t) {
     (void)ft_tb_close(t->tb);
     free(t->yaml);
     ft_recipe_free(&t->r);
+    api_train_free(t);
     free(t);
 }
 
@@ -1311,7 +1293,11 @@ ftune_status ftune_trainer_set_callbacks(ftune_trainer *t, ftune_progress_fn on_
 
 /* What `ftune train` does before its loop (cli/cmd_train.c run_job), through the same train/runcfg steps. */
 static ft_status prepare(ftune_trainer *t) {
+    if (t->o.command)
+        return api_train_prepare(t);
     ft_recipe *r = &t->r;
+    if (!t->checked) /* ftune_trainer_create's recipe (ftune_trainer_new checked it at once) */
+        FT_TRY(ft_recipe_validate_keys(r));
     if (r->threads > 0) {
         ft_ctx x;
         ft_ctx_default(&x);
@@ -1422,10 +1408,7 @@ static ft_status prepare(ftune_trainer *t) {
     tc->stop = &t->stop;
     tc->log = t->log;
     tc->tb = t->tb;
-    tc->observer = t;
-    tc->on_step = on_step_cb;
-    tc->on_eval = on_eval_cb;
-    tc->on_note = on_note_cb;
+    api_trainer_observe(t);
     t->prepared = true; /* res is ft_train_begin's from here on */
     return ft_train_begin(t->m, &t->tr, t->va.n ? &t->va : NULL, tc, &t->res, &t->run);
 }
@@ -1455,7 +1438,9 @@ static ft_status evaluate_split(ftune_trainer *t, const ft_dataset *d, ft_eval_r
 
 /* The end of a run as `ftune train` ends it: the test split's metrics (logged), then the model or
  * adapter saved (not after a stop request: the checkpoint is what continues it). */
-static ft_status finish(ftune_trainer *t) {
+ft_status api_trainer_end(ftune_trainer *t) {
+    if (t->o.command)
+        return api_train_finish(t);
     if (t->res.end == FT_TRAIN_INTERRUPTED)
         return FT_OK;
     if (t->te.n > 0) {
@@ -1490,12 +1475,18 @@ ftune_status ftune_trainer_step(ftune_trainer *t, int *done) {
     if (t->done)
         return api_end(t->ctx, FT_OK);
     ft_status s = t->prepared ? FT_OK : prepare(t);
-    bool d = false;
-    if (s == FT_OK)
-        s = ft_train_next(t->run, &d);
-    if (s == FT_OK && d) {
-        s = finish(t);
-        t->done = true;
+    if (s == FT_OK && !t->done) { /* done here: a dry run */
+        bool d = false;
+        if (!t->run) /* `ftune train`'s run begins after prepare (api_train.c) */
+            s = api_train_begin(t);
+        if (s == FT_OK)
+            s = ft_train_next(t->run, &d);
+        if (s == FT_OK && d) {
+            if (!t->o.separate_finish)
+                s = api_trainer_end(t);
+            t->finished = s == FT_OK && !t->o.separate_finish;
+            t->done = true;
+        }
     }
     t->failed = s != FT_OK;
     if (done)
