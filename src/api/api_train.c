@@ -214,6 +214,47 @@ void api_train_free(ftune_trainer *t) {
     t->dist = NULL;
 }
 
+/* ---- what both runs share (ftune_api.c's prepare and the command's) ---- */
+
+ft_status api_trainer_load(ftune_trainer *t) {
+    const ft_recipe *r = &t->r;
+    /* resolve the checkpoint first: a wrong resume= should fail before any work */
+    if (r->resume)
+        FT_TRY(ft_ckpt_resolve(r->resume, t->resume, sizeof t->resume));
+    ft_base_dtype bd;
+    FT_TRY(ft_base_dtype_parse(r->train_base_dtype, &bd));
+    FT_TRY(ft_model_load_base(r->model, bd, &t->m));
+    FT_TRY(ft_runcfg_task_fits(r, t->m)); /* seq2seq <-> encoder-decoder, before any data is read */
+    ft_runcfg_dropout(r, t->m);
+    const char *tok_src = r->tokenizer ? r->tokenizer : r->model;
+    const bool image = !strcmp(r->task, "image_classification");
+    if ((strcmp(r->data_format, "pretokenized") && !image) || r->tokenizer) {
+        ft_status s = ft_tok_load(tok_src, &t->tok);
+        if (s != FT_OK)
+            return ft_fail_ctx(s, "tokenizer (set the 'tokenizer' key)");
+    }
+    return FT_OK;
+}
+
+ft_status api_trainer_mem_plan(const ftune_trainer *t, ft_ckpt_mode ckm, int shards, ft_mem_plan *mp) {
+    const ft_recipe *r = &t->r;
+    const int64_t eb = r->eval_batch_size > 0 ? r->eval_batch_size : r->train_batch_size;
+    return ft_mem_plan_run(t->m, (int)r->train_batch_size, (int)eb, ft_runcfg_plan_seq_len(r),
+                           !strcmp(r->optim_name, "sgd") ? (r->optim_momentum > 0 ? 1 : 0) : 2, ckm,
+                           (float)r->train_label_smoothing, shards, mp);
+}
+
+void api_trainer_cfg_outputs(ftune_trainer *t) {
+    ft_train_cfg *tc = &t->tc;
+    tc->ckpt_root = ft_path_join(t->ckroot, sizeof t->ckroot, t->r.output_dir, "checkpoints");
+    tc->recipe_yaml = t->yaml;
+    tc->resume = t->resume[0] ? t->resume : NULL;
+    tc->stop = &t->stop;
+    tc->log = t->log;
+    tc->tb = t->tb;
+    api_trainer_observe(t);
+}
+
 /* ---- `ftune train`'s run ---- */
 
 static const char *prec_note(const ft_model *m) {
@@ -316,11 +357,8 @@ static ft_status memory_plan(ftune_trainer *t, bool *ckpt_on) {
     ft_ckpt_mode ckm;
     FT_TRY(ft_ckpt_mode_parse(r->train_activation_checkpointing, &ckm));
     ft_mem_plan mp;
-    const int64_t eb = r->eval_batch_size > 0 ? r->eval_batch_size : r->train_batch_size;
-    ft_status ms = ft_mem_plan_run(t->m, (int)r->train_batch_size, (int)eb, ft_runcfg_plan_seq_len(r),
-                                   !strcmp(r->optim_name, "sgd") ? (r->optim_momentum > 0 ? 1 : 0) : 2, ckm,
-                                   (float)r->train_label_smoothing,
-                                   t->world > 1 && !strcmp(r->train_zero, "1") ? t->world : 1, &mp);
+    ft_status ms =
+        api_trainer_mem_plan(t, ckm, t->world > 1 && !strcmp(r->train_zero, "1") ? t->world : 1, &mp);
     char line[400], plan[2048];
     ft_mem_estimate_format(&mp.e, line, sizeof line);
     ft_mem_plan_format(&mp, plan, sizeof plan);
@@ -351,22 +389,10 @@ static ft_status prepare_cmd(ftune_trainer *t) {
         ctx.threads = (int)r->threads;
     ctx.seed = (uint64_t)r->seed;
     ft_ctx_apply(&ctx);
-    /* resolve the checkpoint first: a wrong resume= should fail before any work */
-    if (r->resume)
-        FT_TRY(ft_ckpt_resolve(r->resume, t->resume, sizeof t->resume));
-    ft_base_dtype bd;
-    FT_TRY(ft_base_dtype_parse(r->train_base_dtype, &bd));
-    FT_TRY(ft_model_load_base(r->model, bd, &t->m));
+    FT_TRY(api_trainer_load(t));
     ft_model *m = t->m;
-    FT_TRY(ft_runcfg_task_fits(r, m)); /* seq2seq <-> encoder-decoder, before any data is read */
-    ft_runcfg_dropout(r, m);
     const char *tok_src = r->tokenizer ? r->tokenizer : r->model;
     const bool image = !strcmp(r->task, "image_classification");
-    if ((strcmp(r->data_format, "pretokenized") && !image) || r->tokenizer) {
-        ft_status s = ft_tok_load(tok_src, &t->tok);
-        if (s != FT_OK)
-            return ft_fail_ctx(s, "tokenizer (set the 'tokenizer' key)");
-    }
     t->pad_id = ft_runcfg_pad_id(m, t->tok);
     FT_TRY(load_data(t, tok_src));
     const bool had_head = m->task == FT_TASK_SEQ_CLS || m->task == FT_TASK_REGRESSION;
@@ -395,14 +421,8 @@ static ft_status prepare_cmd(ftune_trainer *t) {
     ft_train_cfg *tc = &t->tc;
     FT_TRY(ft_runcfg_train(r, t->plan_steps, warmup, t->pad_id, tc));
     tc->activation_checkpointing = ckpt_on;
-    tc->ckpt_root = ft_path_join(t->ckroot, sizeof t->ckroot, r->output_dir, "checkpoints");
-    tc->recipe_yaml = t->yaml;
-    tc->resume = t->resume[0] ? t->resume : NULL;
-    tc->stop = &t->stop;
+    api_trainer_cfg_outputs(t);
     tc->dist = t->dist;
-    tc->log = t->log;
-    tc->tb = t->tb;
-    api_trainer_observe(t);
     if (t->o.progress) {
         ft_progress_mode pm = !strcmp(r->report_progress, "quiet")   ? FT_PROGRESS_QUIET
                               : !strcmp(r->report_progress, "tty")   ? FT_PROGRESS_TTY

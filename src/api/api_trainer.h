@@ -11,6 +11,7 @@
 #include "report/progress.h"
 #include "train/dist.h"
 #include "train/img_task.h"
+#include "train/memory.h"
 #include "train/recipe.h"
 #include "train/task_data.h"
 #include "train/trainer.h"
@@ -60,6 +61,12 @@ ft_status api_train_finish(ftune_trainer *t);
 void api_train_free(ftune_trainer *t);
 /* The end of the run (ftune_api.c): the test split and the save (o.command: api_train_finish). */
 ft_status api_trainer_end(ftune_trainer *t);
+/* What both runs share (api_train.c): the recipe's model and tokenizer, the checkpoint to resume resolved
+ * first; the memory plan of the recipe's step with the optimizer state sharded over `shards` ranks; the
+ * ft_train_cfg's outputs (checkpoints, recipe, resume, stop flag, logs, callbacks). */
+ft_status api_trainer_load(ftune_trainer *t);
+ft_status api_trainer_mem_plan(const ftune_trainer *t, ft_ckpt_mode ckm, int shards, ft_mem_plan *mp);
+void api_trainer_cfg_outputs(ftune_trainer *t);
 /* The run's callbacks (ftune_trainer_set_callbacks) hooked into its ft_train_cfg (ftune_api.c). */
 void api_trainer_observe(ftune_trainer *t);
 

@@ -1304,20 +1304,9 @@ static ft_status prepare(ftune_trainer *t) {
         x.threads = (int)r->threads;
         ft_ctx_apply(&x);
     }
-    if (r->resume)
-        FT_TRY(ft_ckpt_resolve(r->resume, t->resume, sizeof t->resume));
-    ft_base_dtype bd;
-    FT_TRY(ft_base_dtype_parse(r->train_base_dtype, &bd));
-    FT_TRY(ft_model_load_base(r->model, bd, &t->m));
-    FT_TRY(ft_runcfg_task_fits(r, t->m));
-    ft_runcfg_dropout(r, t->m);
+    FT_TRY(api_trainer_load(t));
     const char *tok_src = r->tokenizer ? r->tokenizer : r->model;
     const bool image = !strcmp(r->task, "image_classification");
-    if ((strcmp(r->data_format, "pretokenized") && !image) || r->tokenizer) {
-        ft_status s = ft_tok_load(tok_src, &t->tok);
-        if (s != FT_OK)
-            return ft_fail_ctx(s, "tokenizer (set the 'tokenizer' key)");
-    }
     char *summary = NULL;
     size_t summary_len = 0;
     FILE *sf = open_memstream(&summary, &summary_len);
@@ -1391,10 +1380,7 @@ static ft_status prepare(ftune_trainer *t) {
     if (ckm ==
         FT_CKPT_AUTO) { /* the memory plan decides, as in ftune train (which also refuses a run over it) */
         ft_mem_plan mp;
-        const int64_t eb = r->eval_batch_size > 0 ? r->eval_batch_size : r->train_batch_size;
-        (void)ft_mem_plan_run(t->m, (int)r->train_batch_size, (int)eb, ft_runcfg_plan_seq_len(r),
-                              !strcmp(r->optim_name, "sgd") ? (r->optim_momentum > 0 ? 1 : 0) : 2, ckm,
-                              (float)r->train_label_smoothing, 1, &mp);
+        (void)api_trainer_mem_plan(t, ckm, 1, &mp);
         tc->activation_checkpointing = mp.checkpoint;
         logf_(t,
               "activation checkpointing %s (train.activation_checkpointing auto: plan %.1f MiB, limit %.1f "
@@ -1402,13 +1388,7 @@ static ft_status prepare(ftune_trainer *t) {
               mp.checkpoint ? "on" : "off", (double)mp.e.total / 1048576.0, (double)mp.limit / 1048576.0,
               mp.limit_src);
     }
-    tc->ckpt_root = ft_path_join(t->ckroot, sizeof t->ckroot, r->output_dir, "checkpoints");
-    tc->recipe_yaml = t->yaml;
-    tc->resume = t->resume[0] ? t->resume : NULL;
-    tc->stop = &t->stop;
-    tc->log = t->log;
-    tc->tb = t->tb;
-    api_trainer_observe(t);
+    api_trainer_cfg_outputs(t);
     t->prepared = true; /* res is ft_train_begin's from here on */
     return ft_train_begin(t->m, &t->tr, t->va.n ? &t->va : NULL, tc, &t->res, &t->run);
 }
