@@ -593,6 +593,34 @@ typedef struct {
 FTUNE_API void ftune_trainer_state_init(ftune_trainer_state *s);
 FTUNE_API ftune_status ftune_trainer_get_state(ftune_trainer *t, ftune_trainer_state *out);
 
+/* What `ftune compare` writes besides its runs. ftune_trainer_get_key: a recipe key's value as text (*value,
+ * ftune_free; "" when unset), as the recipe stands (before or after the run starts). ftune_html_report_write:
+ * a self-contained HTML page (no scripts, no external files; the form of a run's report.html) written
+ * atomically to path: a title, a table of n keys / values, and line charts as inline SVG (each series n
+ * points x[i], y[i]; a non-finite y breaks its line; log_y: a log10 y axis, values <= 0 left out).
+ * ftune_json_file_write: a JSON text written atomically in the layout of Python's json.dump(indent=2)
+ * (sort_keys: ordered by key), as the library writes its own JSON files. ftune_mkdir_p: a directory and its
+ * parents (mkdir -p). Since ABI 1 minor addition (FTUNE_HAS_REPORT_FILES). */
+#define FTUNE_HAS_REPORT_FILES 1
+typedef struct {
+    const char *name;    /* the legend's text */
+    const double *x, *y; /* n points */
+    size_t n;
+} ftune_series;
+typedef struct {
+    const char *title, *x_label, *y_label;
+    const ftune_series *series;
+    size_t n_series;
+    int log_y;
+} ftune_chart;
+FTUNE_API ftune_status ftune_trainer_get_key(ftune_trainer *t, const char *key, char **value);
+FTUNE_API ftune_status ftune_html_report_write(ftune_ctx *ctx, const char *path, const char *title,
+                                               const char *const *keys, const char *const *values, size_t n,
+                                               const ftune_chart *charts, size_t n_charts);
+FTUNE_API ftune_status ftune_json_file_write(ftune_ctx *ctx, const char *path, const char *json,
+                                             int sort_keys);
+FTUNE_API ftune_status ftune_mkdir_p(ftune_ctx *ctx, const char *path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,7 +2,9 @@
  * ftune_trainer_create with its options, the recipe built key by key (origins in the messages, a later key
  * fixing an earlier one), ftune_recipe_help, the command's texts through on_output (summary, memory plan,
  * test line, saved), a dry run, the end of the run by ftune_trainer_finish, a stop requested from a signal
- * handler, a plan that does not fit, and ftune_trainer_get_state. Only ftune.h is included. */
+ * handler, a plan that does not fit, and ftune_trainer_get_state; the report files `ftune compare` writes
+ * (ftune_html_report_write, ftune_json_file_write, ftune_mkdir_p, ftune_trainer_get_key). Only ftune.h is
+ * included. */
 #include <math.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -325,9 +327,86 @@ FT_TEST(command_run) {
     FT_CHECK(system(cmd) == 0);
 }
 
+FT_TEST(report_files) {
+    ftune_ctx *c;
+    FT_CHECK(ftune_ctx_new(&c) == FT_OK);
+    char dir[300], p[400];
+    snprintf(dir, sizeof dir, "/tmp/ft_test_api_train_rep.%d/a/b", (int)getpid());
+    /* mkdir -p, twice; a file in the way fails naming it */
+    FT_CHECK(ftune_mkdir_p(c, dir) == FT_OK && ftune_mkdir_p(c, dir) == FT_OK && access(dir, F_OK) == 0);
+    FT_CHECK(ftune_mkdir_p(c, NULL) == FT_ERR_ARG && ftune_mkdir_p(NULL, dir) == FT_ERR_ARG);
+    snprintf(p, sizeof p, "%s/f", dir);
+    FILE *f = fopen(p, "w");
+    FT_CHECK(f != NULL);
+    if (f)
+        fclose(f);
+    snprintf(p, sizeof p, "%s/f/g", dir);
+    FT_CHECK(ftune_mkdir_p(c, p) == FT_ERR_IO);
+    FT_CHECKF(strstr(ftune_last_error(c), "/f"), "%s", ftune_last_error(c));
+    /* JSON in Python's layout, keys sorted on request; a text that is not JSON is refused */
+    snprintf(p, sizeof p, "%s/x.json", dir);
+    FT_CHECK(ftune_json_file_write(c, p, "{\"b\":[1,2.5],\"a\":\"t\\u00e9\",\"n\":null}", 1) == FT_OK);
+    char text[256] = "";
+    f = fopen(p, "r");
+    FT_CHECK(f != NULL);
+    if (f) {
+        text[fread(text, 1, sizeof text - 1, f)] = '\0';
+        fclose(f);
+    }
+    FT_CHECKF(
+        !strcmp(text, "{\n  \"a\": \"t\\u00e9\",\n  \"b\": [\n    1,\n    2.5\n  ],\n  \"n\": null\n}\n"),
+        "%s", text);
+    FT_CHECK(ftune_json_file_write(c, p, "{oops", 0) == FT_ERR_FORMAT &&
+             strstr(ftune_last_error(c), "x.json"));
+    FT_CHECK(ftune_json_file_write(c, NULL, "{}", 0) == FT_ERR_ARG);
+    /* an HTML page: title, the table, a chart per curve set */
+    snprintf(p, sizeof p, "%s/r.html", dir);
+    const double x[3] = {1, 2, 3}, y1[3] = {0.5, 0.25, 0.125}, y2[3] = {1, NAN, 0.5};
+    const ftune_series se[2] = {{"full", x, y1, 3}, {"lora", x, y2, 3}};
+    const ftune_chart ch[2] = {{"validation loss", "step", "loss", se, 2, 0},
+                               {"log", "step", "loss", se, 1, 1}};
+    const char *keys[2] = {"full", "lora <b>"}, *vals[2] = {"trainable 10", "a & b"};
+    FT_CHECK(ftune_html_report_write(c, p, "my report", keys, vals, 2, ch, 2) == FT_OK);
+    char html[65536] = "";
+    f = fopen(p, "r");
+    FT_CHECK(f != NULL);
+    if (f) {
+        html[fread(html, 1, sizeof html - 1, f)] = '\0';
+        fclose(f);
+    }
+    FT_CHECK(strstr(html, "my report") && strstr(html, "trainable 10") && strstr(html, "validation loss"));
+    FT_CHECK(strstr(html, "lora &lt;b&gt;") && strstr(html, "a &amp; b") && !strstr(html, "<script"));
+    int svgs = 0;
+    for (const char *q = html; (q = strstr(q, "<svg")); q++)
+        svgs++;
+    FT_CHECK(svgs == 2);
+    const ftune_chart bad = {"t", "x", "y", NULL, 1, 0};
+    FT_CHECK(ftune_html_report_write(c, p, "t", NULL, NULL, 0, &bad, 1) == FT_ERR_ARG);
+    FT_CHECK(ftune_html_report_write(c, p, "t", NULL, NULL, 2, NULL, 0) == FT_ERR_ARG);
+    /* a recipe key's value as text, before the run */
+    ftune_trainer *t = NULL;
+    FT_CHECK(ftune_trainer_create(c, NULL, &t) == FT_OK);
+    FT_CHECK(ftune_trainer_override(t, "optim.lr=3e-4") == FT_OK &&
+             ftune_trainer_override(t, "eval.metric=f1") == FT_OK);
+    char *v = NULL;
+    FT_CHECK(ftune_trainer_get_key(t, "optim.lr", &v) == FT_OK && v && !strcmp(v, "0.0003"));
+    ftune_free(v);
+    FT_CHECK(ftune_trainer_get_key(t, "eval.metric", &v) == FT_OK && v && !strcmp(v, "f1"));
+    ftune_free(v);
+    FT_CHECK(ftune_trainer_get_key(t, "output_dir", &v) == FT_OK && v && !strcmp(v, "")); /* unset */
+    ftune_free(v);
+    FT_CHECK(ftune_trainer_get_key(t, "train.max_step", &v) == FT_ERR_CONFIG && !v);
+    FT_CHECKF(strstr(ftune_last_error(c), "did you mean 'train.max_steps'"), "%s", ftune_last_error(c));
+    ftune_trainer_free(t);
+    snprintf(p, sizeof p, "rm -rf /tmp/ft_test_api_train_rep.%d", (int)getpid());
+    FT_CHECK(system(p) == 0);
+    ftune_ctx_free(c);
+}
+
 int main(void) {
     FT_RUN(opts_state_and_arguments);
     FT_RUN(recipe_key_by_key);
     FT_RUN(command_run);
+    FT_RUN(report_files);
     FT_DONE();
 }

@@ -12,7 +12,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
 #include "api/api_trainer.h"
+#include "io/json.h"
+#include "report/report_html.h"
 #include "peft/peft.h"
 #include "tokenizer/tokenizer.h"
 #include "train/memory.h"
@@ -612,4 +616,93 @@ ft_status api_train_finish(ftune_trainer *t) {
     if (has_test)
         ft_eval_result_free(&test);
     return s;
+}
+
+/* ---- what `ftune compare` writes (FTUNE_HAS_REPORT_FILES) ---- */
+
+ftune_status ftune_trainer_get_key(ftune_trainer *t, const char *key, char **value) {
+    if (!t || !value)
+        return FT_ERR_ARG;
+    api_begin(t->ctx);
+    *value = NULL;
+    const ft_recipe_key *k = key ? ft_recipe_find_key(key) : NULL;
+    if (!k) {
+        const char *near = key ? ft_recipe_nearest(key) : NULL;
+        return api_end(t->ctx,
+                       near ? ft_fail(FT_ERR_CONFIG, "unknown key '%s' (did you mean '%s'?)", key, near)
+                            : ft_fail(FT_ERR_CONFIG, "unknown key '%s'", key ? key : "(NULL)"));
+    }
+    char buf[64];
+    const char *v = ft_recipe_get(&t->r, k, buf, sizeof buf);
+    *value = strdup(v ? v : "");
+    return api_end(t->ctx, *value ? FT_OK : ft_fail(FT_ERR_NOMEM, "out of memory"));
+}
+
+ftune_status ftune_html_report_write(ftune_ctx *ctx, const char *path, const char *title,
+                                     const char *const *keys, const char *const *values, size_t n,
+                                     const ftune_chart *charts, size_t n_charts) {
+    if (!ctx)
+        return FT_ERR_ARG;
+    api_begin(ctx);
+    if (!path || (n && (!keys || !values)) || (n_charts && !charts))
+        return api_end(ctx, ft_fail(FT_ERR_ARG, "ftune_html_report_write: path, keys/values and charts are "
+                                                "required"));
+    size_t n_series = 0;
+    for (size_t i = 0; i < n_charts; i++) {
+        if (charts[i].n_series && !charts[i].series)
+            return api_end(ctx, ft_fail(FT_ERR_ARG, "ftune_html_report_write: chart %zu has no series", i));
+        n_series += charts[i].n_series;
+    }
+    ft_html_kv *kv = calloc(n + 1, sizeof *kv);
+    ft_html_chart *ch = calloc(n_charts + 1, sizeof *ch);
+    ft_html_series *se = calloc(n_series + 1, sizeof *se);
+    ft_status s = kv && ch && se ? FT_OK : ft_fail(FT_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; s == FT_OK && i < n; i++)
+        kv[i] = (ft_html_kv){keys[i] ? keys[i] : "", values[i] ? values[i] : ""};
+    for (size_t i = 0, k = 0; s == FT_OK && i < n_charts; i++) {
+        const ftune_chart *c = &charts[i];
+        ch[i] = (ft_html_chart){c->title ? c->title : "",
+                                c->x_label ? c->x_label : "",
+                                c->y_label ? c->y_label : "",
+                                se + k,
+                                c->n_series,
+                                c->log_y != 0};
+        for (size_t j = 0; j < c->n_series; j++, k++) {
+            const ftune_series *x = &c->series[j];
+            if (x->n && (!x->x || !x->y)) {
+                s = ft_fail(FT_ERR_ARG, "ftune_html_report_write: chart %zu series %zu has no points", i, j);
+                break;
+            }
+            se[k] = (ft_html_series){x->name ? x->name : "", x->x, x->y, x->n};
+        }
+    }
+    if (s == FT_OK) {
+        ft_html_report rep = {title ? title : "", kv, n, ch, n_charts, NULL, NULL, NULL, 0};
+        s = ft_html_write(path, &rep);
+    }
+    free(kv);
+    free(ch);
+    free(se);
+    return api_end(ctx, s);
+}
+
+ftune_status ftune_json_file_write(ftune_ctx *ctx, const char *path, const char *json, int sort_keys) {
+    if (!ctx)
+        return FT_ERR_ARG;
+    api_begin(ctx);
+    if (!path || !json)
+        return api_end(ctx, ft_fail(FT_ERR_ARG, "ftune_json_file_write: path and json are required"));
+    cJSON *j = cJSON_Parse(json);
+    if (!j)
+        return api_end(ctx, ft_fail(FT_ERR_FORMAT, "%s: the text to write is not JSON", path));
+    ft_status s = ft_json_write_file(path, j, sort_keys != 0);
+    cJSON_Delete(j);
+    return api_end(ctx, s);
+}
+
+ftune_status ftune_mkdir_p(ftune_ctx *ctx, const char *path) {
+    if (!ctx)
+        return FT_ERR_ARG;
+    api_begin(ctx);
+    return api_end(ctx, path ? ft_mkdir_p(path) : ft_fail(FT_ERR_ARG, "ftune_mkdir_p: no path (NULL)"));
 }
