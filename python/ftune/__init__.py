@@ -1154,6 +1154,57 @@ def inspect_checkpoint(path, tensors=False):
         ctx.close()
 
 
+# ---- `ftune train`'s run (ftune_trainer_create with the command's options, FTUNE_HAS_TRAINER_OPTS) ----
+
+_OUTPUT_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p)
+
+
+class _TrainerOpts(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("command", ctypes.c_int), ("on_output", _OUTPUT_FN),
+                ("output_user", _P), ("progress", _P), ("distributed", ctypes.c_int), ("dry_run", ctypes.c_int),
+                ("separate_finish", ctypes.c_int)]
+
+
+class _TrainerState(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("rank", ctypes.c_int), ("world", ctypes.c_int),
+                ("launched", ctypes.c_int), ("prepared", ctypes.c_int), ("done", ctypes.c_int),
+                ("finished", ctypes.c_int), ("stopped", ctypes.c_int), ("step", ctypes.c_int64),
+                ("checkpoint", ctypes.c_char_p)]
+
+
+_SIGS_TRAIN = {
+    "ftune_trainer_opts_init": (None, [ctypes.POINTER(_TrainerOpts)]),
+    "ftune_trainer_create": (_S, [_P, ctypes.POINTER(_TrainerOpts), ctypes.POINTER(_P)]),
+    "ftune_trainer_load_recipe": (_S, [_P, ctypes.c_char_p]),
+    "ftune_trainer_set_key": (_S, [_P, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p]),
+    "ftune_trainer_override": (_S, [_P, ctypes.c_char_p]),
+    "ftune_trainer_finish": (_S, [_P]),
+    "ftune_recipe_help": (_S, [_P, ctypes.POINTER(ctypes.c_void_p)]),
+    "ftune_trainer_state_init": (None, [ctypes.POINTER(_TrainerState)]),
+    "ftune_trainer_get_state": (_S, [_P, ctypes.POINTER(_TrainerState)]),
+}
+
+
+def _train_lib(ctx):
+    lib = ctx.lib
+    for name, (res, args) in _SIGS_TRAIN.items():
+        f = getattr(lib, name)
+        f.restype, f.argtypes = res, args
+    return lib
+
+
+def recipe_help():
+    """The recipe keys as `ftune train --help` lists them (one text)."""
+    ctx = _Ctx()
+    try:
+        lib = _train_lib(ctx)
+        txt = ctypes.c_void_p()
+        ctx.check(lib.ftune_recipe_help(ctx.p, ctypes.byref(txt)))
+        return _take_string(lib, txt) or ""
+    finally:
+        ctx.close()
+
+
 def dump(model, batch, out, adapter=None):
     """One forward and backward pass written to safetensors, as `ftune dump` (logits, loss, grad.<name>);
     returns (loss, targets)."""
@@ -1163,6 +1214,57 @@ def dump(model, batch, out, adapter=None):
         ctx.check(ctx.lib.ftune_checkpoint_dump(ctx.p, _b(str(model)), _b(str(adapter)) if adapter else None,
                                                 _b(str(batch)), _b(str(out)), ctypes.byref(loss), ctypes.byref(n)))
         return loss.value, n.value
+    finally:
+        ctx.close()
+
+
+def train_command(recipe=None, *overrides, dry_run=False, threads=0, on_output=None, **keys):
+    """`ftune train RECIPE key=value ...` in this process: the same run, outputs and texts. overrides are
+    "key=value" strings, keys recipe keys as keywords with "__" for the dots (optim__lr=3e-4); applied in
+    that order after the recipe file. on_output(stream, text) gets each text the command prints (stream 1
+    stdout, 2 stderr) as it comes. Returns {"stdout": str, "stderr": str, "state": {...}} (state: rank,
+    world, done, finished, stopped, step, checkpoint); a failure raises Error (the texts printed until then
+    are in its .stdout)."""
+    ctx = _Ctx(threads)
+    lib = _train_lib(ctx)
+    out = {1: [], 2: []}
+
+    def cb(user, stream, text):
+        t = text.decode(errors="replace")
+        out.setdefault(stream, []).append(t)
+        if on_output:
+            on_output(int(stream), t)
+
+    fn = _OUTPUT_FN(cb)
+    o = _TrainerOpts()
+    lib.ftune_trainer_opts_init(ctypes.byref(o))
+    o.command, o.on_output, o.dry_run = 1, fn, int(dry_run)
+    h = _P()
+    try:
+        ctx.check(lib.ftune_trainer_create(ctx.p, ctypes.byref(o), ctypes.byref(h)))
+        try:
+            if recipe is not None:
+                ctx.check(lib.ftune_trainer_load_recipe(h, _b(str(recipe))))
+            for kv in overrides:
+                ctx.check(lib.ftune_trainer_override(h, _b(kv)))
+            for k, v in keys.items():
+                ctx.check(lib.ftune_trainer_set_key(h, _b(k.replace("__", ".")), _b(_value(v)), None))
+            done = ctypes.c_int()
+            while not done.value:
+                ctx.check(lib.ftune_trainer_step(h, ctypes.byref(done)))
+            st = _TrainerState()
+            lib.ftune_trainer_state_init(ctypes.byref(st))
+            ctx.check(lib.ftune_trainer_get_state(h, ctypes.byref(st)))
+            state = {name: getattr(st, name) for name, _ in _TrainerState._fields_ if name != "struct_size"}
+            state["checkpoint"] = state["checkpoint"].decode() if state["checkpoint"] else ""
+            for k in ("launched", "prepared", "done", "finished", "stopped"):
+                state[k] = bool(state[k])
+            return {"stdout": "".join(out[1]), "stderr": "".join(out[2]), "state": state}
+        except Error as e:
+            e.stdout = "".join(out[1])
+            raise
+        finally:
+            lib.ftune_trainer_free(h)
     finally:
         ctx.close()
 
@@ -1177,3 +1279,4 @@ def merge(model, adapter, out, dtype="f32"):
 
 
 __all__ += ["recipe_splits", "baseline", "checkpoint_archs", "init_checkpoint", "inspect_checkpoint", "dump", "merge"]
+__all__ += ["recipe_help", "train_command"]
