@@ -5,7 +5,7 @@
 # Add a file to the list when its command moves onto ftune.h; the goal is every file under src/cli/.
 set -euo pipefail
 FT_SRC=${FT_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
-PUBLIC=(main.c util.c cmd_tokenize.c cmd_score.c cmd_image.c cmd_tokenizer.c predict_image.c cmd_predict_qa.c)
+PUBLIC=(main.c util.c cmd_tokenize.c cmd_score.c cmd_image.c cmd_tokenizer.c predict_image.c cmd_predict_qa.c predict_s2s.c cmd_predict.c cmd_eval.c)
 status=0
 check() { # FILE CHAIN
   local f=$1 chain=$2 inc
