@@ -750,6 +750,76 @@ FTUNE_API ftune_status ftune_html_report_write(ftune_ctx *ctx, const char *path,
 FTUNE_API ftune_status ftune_json_file_write(ftune_ctx *ctx, const char *path, const char *json,
                                              int sort_keys);
 FTUNE_API ftune_status ftune_mkdir_p(ftune_ctx *ctx, const char *path);
+/* ---- eval ---- */
+/* `ftune predict` and `ftune eval` as library calls (docs/api.md "Prediction and evaluation").
+ *
+ * Token classification (task token_classification): ftune_tag_words tags one sentence given as words, as
+ * `ftune predict` does: the words joined and encoded as training encoded them, each word's tag the argmax at
+ * its first piece; tags[w] gets word w's tag id (ftune_model_label names it), -1 for a word whose pieces were
+ * cut at the training seq_len. ftune_tag_file does the same for each sentence of a JSONL file (its words in
+ * the list field the model was trained with, data.tokens_field; a tags field is ignored), calling fn with
+ * where ("FILE:LINE"), the words and their tags; fn returns 0 to go on, non-zero to stop (the call then
+ * returns FT_OK). A sentence that fails is named FILE:LINE. Since ABI 1 minor addition (FTUNE_HAS_TAGGING).
+ */
+#define FTUNE_HAS_TAGGING 1
+/* The sequence length the model was trained with (its inputs are cut there; 0 for an image model). */
+FTUNE_API int ftune_model_seq_len(const ftune_model *m);
+typedef int (*ftune_tag_fn)(void *user, const char *where, const char *const *words, size_t n_words,
+                            const int32_t *tags);
+FTUNE_API ftune_status ftune_tag_words(ftune_model *m, const char *const *words, size_t n_words,
+                                       int32_t *tags);
+FTUNE_API ftune_status ftune_tag_file(ftune_model *m, const char *path, ftune_tag_fn fn, void *user);
+
+/* seq2seq (an encoder-decoder trained with task seq2seq): the text the model generates from a source with the
+ * run's own decoding settings (greedy, or eval.num_beams; up to eval.max_new_tokens, else the training target
+ * length), the source encoded as training encoded it: what `ftune predict --text` prints. *text: ftune_free.
+ * ftune_generate_seq2seq_file does it for each row of a data file (its source field, data.text_field, read as
+ * training read its files), calling fn(user, source, output) in order; fn returns 0 to go on, non-zero to
+ * stop (FT_OK). A row without a source fails naming FILE:LINE, after the rows before it were given. Since ABI
+ * 1 minor addition (FTUNE_HAS_SEQ2SEQ_PREDICT). */
+#define FTUNE_HAS_SEQ2SEQ_PREDICT 1
+typedef int (*ftune_text_fn)(void *user, const char *source, const char *output);
+FTUNE_API ftune_status ftune_generate_seq2seq(ftune_model *m, const char *source, char **text);
+FTUNE_API ftune_status ftune_generate_seq2seq_file(ftune_model *m, const char *path, ftune_text_fn fn,
+                                                   void *user);
+
+/* ftune_model_evaluate with `ftune eval`'s options and its whole output, for every task it evaluates:
+ * classification, regression, causal_lm, instruction, masked_lm, seq2seq, image_classification,
+ * token_classification (JSONL / CoNLL sentences, or a Brown directory's split) and question_answering (SQuAD
+ * JSON or JSONL). The model's state is left as it was (the options apply to this call only). metrics / n as
+ * ftune_model_evaluate (each may be NULL); report (may be NULL; set struct_size with ftune_eval_report_init,
+ * free its strings with ftune_eval_report_free) gets the task, the counts, the time, and the texts `ftune
+ * eval` prints: json its --json object (one line), table the lines after its first line, notes what reading
+ * the data noted (QA answers not at their answer_start; "" when nothing). Since ABI 1 minor addition
+ * (FTUNE_HAS_EVALUATE_REPORT). */
+#define FTUNE_HAS_EVALUATE_REPORT 1
+typedef struct {
+    size_t struct_size; /* sizeof(ftune_eval_opts), set by ftune_eval_opts_init: fields may be added */
+    int batch_size;     /* examples per forward pass; 0 = 16 */
+    int seq_len;        /* > 0 (>= 2): the truncation length instead of training's (seq2seq: the source's) */
+    int pack;           /* causal LM: -1 (default) the recipe's data.pack, 0 each document alone, 1 packed */
+    int max_new_tokens; /* seq2seq: > 0 instead of the run's eval.max_new_tokens / data.max_target_length */
+    int num_beams;      /* seq2seq: > 0 instead of the run's eval.num_beams */
+    int generate;       /* seq2seq: 1 (default) also generate and score the text; 0 the loss only */
+    const char *predictions; /* seq2seq: write each example's {"prediction", "reference"} JSON line here */
+    const char *split;       /* token classification of a Brown directory: "train", "validation" or "test"
+                                (NULL: "test") */
+} ftune_eval_opts;
+typedef struct {
+    size_t struct_size;  /* sizeof(ftune_eval_report), set by ftune_eval_report_init: fields may be added */
+    char task[32];       /* the task evaluated */
+    size_t n_examples;   /* examples; token classification: sentences; question answering: questions */
+    size_t n_windows;    /* question answering: the windows the contexts were cut into */
+    size_t unknown_tags; /* token classification: words with a tag the model does not know (not scored) */
+    double seconds;      /* the evaluation's time */
+    char *json, *table, *notes;
+} ftune_eval_report;
+FTUNE_API void ftune_eval_opts_init(ftune_eval_opts *o);
+FTUNE_API void ftune_eval_report_init(ftune_eval_report *r);
+FTUNE_API void ftune_eval_report_free(ftune_eval_report *r);
+FTUNE_API ftune_status ftune_model_evaluate_with(ftune_model *m, const char *data_path,
+                                                 const ftune_eval_opts *o, ftune_metric **metrics, size_t *n,
+                                                 ftune_eval_report *report);
 
 #ifdef __cplusplus
 }

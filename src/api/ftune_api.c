@@ -13,6 +13,7 @@
 #include "api/api_ctx.h"
 #include "api/api_dataset.h"
 #include "api/api_trainer.h"
+#include "api/api_model.h"
 #include "eval/generate.h"
 #include "eval/qa_post.h"
 #include "models/infer.h"
@@ -47,6 +48,13 @@ static ft_trained *cur(ftune_model *m) {
 }
 static const ft_trained *cur_c(const ftune_model *m) {
     return m->active >= 0 ? &m->named[m->active].view : &m->t;
+}
+/* The same for the other API files (api/api_model.h). */
+ft_trained *api_model_trained(ftune_model *m) {
+    return cur(m);
+}
+ftune_ctx *api_model_ctx(const ftune_model *m) {
+    return m->ctx;
 }
 
 struct ftune_tokenizer {
@@ -197,7 +205,7 @@ ftune_status ftune_model_get_info(ftune_model *m, ftune_model_info *out) {
 }
 
 const char *ftune_model_label(const ftune_model *m, int i) {
-    return m && i >= 0 && i < cur_c(m)->n_labels ? cur_c(m)->label_names[i] : NULL;
+    return m && i >= 0 && i < cur_c(m)->n_labels && cur_c(m)->label_names ? cur_c(m)->label_names[i] : NULL;
 }
 
 ftune_status ftune_model_save(ftune_model *m, const char *dir, const char *dtype) {
@@ -1031,7 +1039,7 @@ static size_t metrics_of(const ft_eval_result *ev, ftune_metric *out) {
 }
 
 /* A malloc'd copy of an evaluation's metrics for the caller (ftune_free). */
-static ft_status metrics_out(const ft_eval_result *ev, ftune_metric **metrics, size_t *n) {
+ft_status api_metrics_out(const ft_eval_result *ev, ftune_metric **metrics, size_t *n) {
     ftune_metric ms[sizeof METRICS / sizeof *METRICS];
     size_t k = metrics_of(ev, ms);
     *metrics = malloc((k ? k : 1) * sizeof **metrics);
@@ -1040,30 +1048,6 @@ static ft_status metrics_out(const ft_eval_result *ev, ftune_metric **metrics, s
     memcpy(*metrics, ms, k * sizeof *ms);
     *n = k;
     return FT_OK;
-}
-
-ftune_status ftune_model_evaluate(ftune_model *m, const char *data_path, int batch_size,
-                                  ftune_metric **metrics, size_t *n, size_t *n_examples) {
-    if (!m)
-        return FT_ERR_ARG;
-    api_begin(m->ctx);
-    if (!data_path || !metrics || !n)
-        return api_end(m->ctx,
-                       ft_fail(FT_ERR_ARG, "ftune_model_evaluate: data_path, metrics and n are required"));
-    *metrics = NULL;
-    *n = 0;
-    if (batch_size < 0)
-        return api_end(m->ctx, ft_fail(FT_ERR_ARG, "batch_size %d is negative", batch_size));
-    ft_eval_result ev;
-    size_t nx = 0;
-    ft_status s = ft_trained_eval_file(cur(m), data_path, batch_size ? batch_size : 16, &ev, &nx);
-    if (s == FT_OK) {
-        s = metrics_out(&ev, metrics, n);
-        ft_eval_result_free(&ev);
-    }
-    if (s == FT_OK && n_examples)
-        *n_examples = nx;
-    return api_end(m->ctx, s);
 }
 
 static void on_step_cb(void *user, const ft_train_step_info *si) {
@@ -1533,7 +1517,7 @@ ftune_status ftune_trainer_evaluate(ftune_trainer *t, const char *split, ftune_m
     if (s == FT_OK)
         s = evaluate_split(t, d, &ev);
     if (s == FT_OK) {
-        s = metrics_out(&ev, metrics, n);
+        s = api_metrics_out(&ev, metrics, n);
         ft_eval_result_free(&ev);
     }
     return api_end(t->ctx, s);
