@@ -626,7 +626,8 @@ FTUNE_API ftune_status ftune_baseline(ftune_ctx *ctx, const char *recipe_path, c
  * written to out as safetensors: F32 'logits', 'loss' [1] and 'grad.<name>' of every trainable tensor (the
  * batch format and the shapes: `ftune dump --help`); *loss and *n_targets (each may be NULL) the loss and the
  * targets it averages. ftune_checkpoint_merge: the LoRA / DoRA / IA3 / BitFit adapter in adapter_dir folded
- * into the model in model_dir, written to out_dir as a plain checkpoint in dtype ("f32", "bf16"; NULL f32).
+ * into the model in model_dir, written to out_dir as a plain checkpoint in dtype ("f32", "bf16", "int8" as
+ * ftune_model_save writes it; NULL f32).
  * Since ABI 1 minor addition (FTUNE_HAS_CHECKPOINT_TOOLS). */
 #define FTUNE_HAS_CHECKPOINT_TOOLS 1
 typedef struct {

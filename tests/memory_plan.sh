@@ -77,6 +77,15 @@ grep -o '"train/loss"[^,}]*' o_onq8/metrics.jsonl > lq.txt
 cmp -s lq.txt l8.txt || { echo "FAIL: LoRA on the int8 checkpoint vs the int8 base"; paste lq.txt l8.txt; fail=1; }
 q8s=$(sed -n 's/^  base weights quantized to int8 *\([0-9.]*\) MiB/\1/p' log_onq8.txt)
 [ "$q8s" = "$q8" ] || { echo "FAIL: plan of the int8 checkpoint $q8s MiB vs int8 base $q8 MiB"; fail=1; }
+# ftune merge --dtype int8: the adapter folded in, the projections written as int8 (LoRA on q,k,v,o of 4 layers
+# plus the MLP: 28 sites), loaded back in place by the next LoRA run
+"$FT" merge --model base --adapter o_int8 --out m_int8 --dtype int8 > /dev/null
+n_i8=$(/usr/bin/python3 -c 'import json,struct,sys; r=open(sys.argv[1],"rb").read(); h=json.loads(r[8:8+struct.unpack("<Q",r[:8])[0]]); print(sum(1 for k,v in h.items() if k!="__metadata__" and v["dtype"]=="I8"))' m_int8/model.safetensors)
+[ "$n_i8" = 28 ] || { echo "FAIL: ftune merge --dtype int8 wrote $n_i8 I8 tensors"; fail=1; }
+"$FT" train r.yaml model=m_int8 output_dir=o_m8 train.max_steps=1 > log_m8.txt
+grep -q '^  base weights quantized to int8' log_m8.txt || { echo "FAIL: the merged int8 checkpoint is not int8 in place"; fail=1; }
+! "$FT" merge --model base --adapter o_int8 --out m_bad --dtype int4 2> bad.txt && grep -q 'f32, bf16 or int8' bad.txt \
+  || { echo "FAIL: merge --dtype int4 not refused"; cat bad.txt; fail=1; }
 # --dry-run: the plan, nothing trained
 "$FT" train r.yaml output_dir=o_dry --dry-run > dry.txt
 grep -q '^memory plan: ' dry.txt && grep -q 'activations without / with checkpointing' dry.txt && grep -q 'KV cache' dry.txt \

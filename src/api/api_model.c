@@ -336,9 +336,10 @@ ftune_status ftune_checkpoint_merge(ftune_ctx *ctx, const char *model_dir, const
         return api_end(ctx,
                        ft_fail(FT_ERR_ARG, "ftune_checkpoint_merge: model_dir, adapter_dir and out_dir are "
                                            "required"));
-    if (dtype && strcmp(dtype, "f32") && strcmp(dtype, "bf16"))
-        return api_end(ctx,
-                       ft_fail(FT_ERR_ARG, "ftune_checkpoint_merge: dtype '%s' is not f32 or bf16", dtype));
+    ft_dtype dt = FT_DT_F32;
+    if (dtype && ft_save_dtype_parse(dtype, &dt) != FT_OK)
+        return api_end(
+            ctx, ft_fail(FT_ERR_ARG, "ftune_checkpoint_merge: dtype '%s' is not f32, bf16 or int8", dtype));
     ft_model *m = NULL;
     ft_status s = ft_model_load(model_dir, &m);
     if (s == FT_OK)
@@ -346,7 +347,7 @@ ftune_status ftune_checkpoint_merge(ftune_ctx *ctx, const char *model_dir, const
     if (s == FT_OK)
         s = ft_peft_merge(m);
     if (s == FT_OK)
-        s = ft_model_save(m, out_dir, dtype && !strcmp(dtype, "bf16") ? FT_DT_BF16 : FT_DT_F32);
+        s = ft_model_save(m, out_dir, dt);
     ft_model_free(m);
     return api_end(ctx, s);
 }

@@ -175,12 +175,15 @@ int ft_cmd_dump(int argc, char **argv) {
 }
 
 static const char *MERGE_USAGE =
-    "usage: ftune merge --model DIR --adapter ADIR --out DIR [--dtype f32|bf16]\n"
+    "usage: ftune merge --model DIR --adapter ADIR --out DIR [--dtype f32|bf16|int8]\n"
     "\n"
     "Folds a LoRA (DoRA included) or IA3 adapter (PEFT format) into the base weights and writes a plain HF\n"
     "checkpoint (config.json + model.safetensors): inference then costs exactly what the base model costs.\n"
     "BitFit adapters merge too (their biases replace the base's). Prompt tuning and bottleneck adapters\n"
-    "add computation and cannot be merged.\n";
+    "add computation and cannot be merged.\n"
+    "--dtype int8 (GPT-2, Llama family): the merged attention/MLP projections quantized per output row (I8\n"
+    "with F32 '<name>_scale'), the rest bf16: what train.base_dtype auto/int8 then maps in place\n"
+    "(docs/big-models.md). A base saved as int8 is read back dequantized, so it merges too.\n";
 
 int ft_cmd_merge(int argc, char **argv) {
     const char *model = NULL, *adapter = NULL, *outdir = NULL, *dtype = "f32";
@@ -196,8 +199,8 @@ int ft_cmd_merge(int argc, char **argv) {
         fprintf(stderr, "ftune merge: --model, --adapter and --out are required\n%s", MERGE_USAGE);
         return 2;
     }
-    if (strcmp(dtype, "f32") && strcmp(dtype, "bf16")) {
-        fprintf(stderr, "ftune merge: --dtype must be f32 or bf16\n");
+    if (strcmp(dtype, "f32") && strcmp(dtype, "bf16") && strcmp(dtype, "int8")) {
+        fprintf(stderr, "ftune merge: --dtype must be f32, bf16 or int8\n");
         return 2;
     }
     ftune_ctx *ctx = ft_cli_ctx("merge", 0);
