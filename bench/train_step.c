@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "kernels/kernels.h"
@@ -48,7 +49,7 @@ int main(int argc, char **argv) {
     int lora_r = 8;
     int B = 4, T = 128, T_dec = 32, steps = 5, warmup = 1, threads = 2;
     bool from_file = true;
-    bool ckpt = false;
+    bool ckpt = false, no_prefetch = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--shape") && i + 1 < argc)
             shape = argv[++i];
@@ -80,6 +81,8 @@ int main(int argc, char **argv) {
             from_file = false;
         else if (!strcmp(argv[i], "--checkpoint"))
             ckpt = true;
+        else if (!strcmp(argv[i], "--no-prefetch"))
+            no_prefetch = true;
         else {
             fprintf(
                 stderr,
@@ -89,7 +92,9 @@ int main(int argc, char **argv) {
                 "[--checkpoint]\n"
                 "                  [--in-memory] [--base-dtype fp32|file] [--model DIR] [--targets "
                 "q_proj,v_proj]\n"
-                "                  [--lora-r 8]\n"
+                "                  [--lora-r 8] [--no-prefetch]\n"
+                "--no-prefetch: no madvise(WILLNEED) of the next layer's mapped weights (to measure what it\n"
+                "gains when the page cache cannot hold the base: bench/prefetch_tight.sh).\n"
                 "--base-dtype: the checkpoint is written in bf16 (initialized in bf16: a 7B shape never "
                 "exists in\n"
                 "fp32) and loaded with train.base_dtype fp32 (converted) or file (used in place, widened "
@@ -261,9 +266,16 @@ int main(int argc, char **argv) {
         b = (ft_batch){.B = B, .T = T, .input_ids = ids, .T_dec = T_dec, .labels = dec_labels};
     if (vit)
         b = (ft_batch){.B = B, .pixel_values = pix, .img_c = 3, .img_h = S, .img_w = S, .cls_labels = labels};
+    m->no_prefetch = no_prefetch;
     double *times = malloc((size_t)(steps + warmup) * sizeof *times);
     double loss = 0;
+    long majflt0 = 0;
     for (int s = 0; s < steps + warmup; s++) {
+        if (s == warmup) {
+            struct rusage ru;
+            getrusage(RUSAGE_SELF, &ru);
+            majflt0 = ru.ru_majflt;
+        }
         double t0 = ft_now();
         ft_arena_reset(&arena);
         ft_model_zero_grad(m);
@@ -279,6 +291,9 @@ int main(int argc, char **argv) {
         ft_optim_update_scaled(&opt, m, 1e-5f, ft_clip_scale(ft_grad_norm(m), 1.0));
         times[s] = ft_now() - t0;
     }
+    struct rusage ru_end;
+    getrusage(RUSAGE_SELF, &ru_end);
+    const double majflt = (double)(ru_end.ru_majflt - majflt0) / (steps > 0 ? steps : 1);
     qsort(times + warmup, (size_t)steps, sizeof *times, cmp_d);
     double med = times[warmup + steps / 2];
     const ft_model_config *c = &m->cfg;
@@ -341,6 +356,8 @@ int main(int argc, char **argv) {
         printf("  with the recompute of activation checkpointing: GFLOP/s %.1f (%.0f%% of the peak)\n",
                (flops + re) / med / 1e9, 100.0 * (flops + re) / med / 1e9 / peak);
     }
+    printf("  major page faults per step %.0f (prefetch of the mapped base %s)\n", majflt,
+           no_prefetch ? "off" : "on");
     printf("  peak RSS %.2f GiB\n", (double)ft_peak_rss_bytes() / (1024.0 * 1024.0 * 1024.0));
     printf("  activation arena: peak %.1f MiB of %.1f MiB estimated (activation checkpointing %s)\n",
            (double)arena.peak / 1048576.0, (double)arena.cap / 1048576.0, ckpt ? "on" : "off");

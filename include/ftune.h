@@ -114,7 +114,10 @@ FTUNE_API ftune_status ftune_model_get_info(ftune_model *m, ftune_model_info *ou
 FTUNE_API const char *ftune_model_label(const ftune_model *m, int i);
 
 /* Save the whole model as a Hugging Face checkpoint (config.json + model.safetensors) in dir;
- * dtype "f32" or "bf16" (NULL = f32). A merged adapter is saved as part of the weights. */
+ * dtype "f32", "bf16" or "int8" (NULL = f32). A merged adapter is saved as part of the weights. "int8"
+ * (GPT-2 and the Llama family) stores each attention/MLP projection's weight as I8 with per-row F32 scales
+ * ('<name>_scale', as train.base_dtype int8 quantizes it) and the rest as bf16: loading it keeps the
+ * projections int8 in place (docs/big-models.md). */
 FTUNE_API ftune_status ftune_model_save(ftune_model *m, const char *dir, const char *dtype);
 
 /* ---- adapters (PEFT) on a model ---- */
@@ -500,7 +503,8 @@ FTUNE_API ftune_status ftune_trainer_prepare(ftune_trainer *t);
 FTUNE_API ftune_status ftune_trainer_step(ftune_trainer *t, int *done);
 /* Step until done. */
 FTUNE_API ftune_status ftune_trainer_run(ftune_trainer *t);
-/* Ask the run to stop before its next step (any thread, a callback, a signal handler). */
+/* Ask the run to stop before its next step (any thread, a callback, a signal handler: async-signal-safe, it
+ * only stores a sig_atomic_t). */
 FTUNE_API void ftune_trainer_request_stop(ftune_trainer *t);
 
 typedef struct {
@@ -643,6 +647,179 @@ FTUNE_API ftune_status ftune_checkpoint_dump(ftune_ctx *ctx, const char *model_d
                                              int64_t *n_targets);
 FTUNE_API ftune_status ftune_checkpoint_merge(ftune_ctx *ctx, const char *model_dir, const char *adapter_dir,
                                               const char *out_dir, const char *dtype);
+/* ---- train ---- */
+/* `ftune train`'s whole run (issue 17: the command is a client of these calls). ftune_trainer_create makes
+ * a trainer whose recipe starts at the defaults and options o (NULL: ftune_trainer_opts_init's); the recipe
+ * is then built, in the caller's order and before the run starts, by ftune_trainer_load_recipe (a YAML file:
+ * its keys replace earlier values), ftune_trainer_set_key (one key; origin names where it came from in an
+ * error message, "--lr: ..."; NULL: "command line") and ftune_trainer_override ("key=value", as
+ * ftune_trainer_new's overrides). Nothing is checked before the run starts (ftune_trainer_prepare, or the
+ * first step, checks the whole recipe), so a later key may fix an earlier one. ftune_recipe_help: the text
+ * `ftune train --help` lists the recipe keys with (*text, ftune_free).
+ *
+ * Options (struct_size set by ftune_trainer_opts_init; fields may be added):
+ *  - command = 1: the run is exactly `ftune train`'s (else the trainer is ftune_trainer_new's and the other
+ *    options below are ignored): on_output gets every text the command prints, in order, stream 1 (stdout:
+ *    notes, the data summary, the model and data lines, the memory plan, "resuming from", the end of run
+ *    lines, "test: loss ... accuracy ... f1_macro ...", "saved DIR") or 2 (stderr: warnings, each starting
+ *    "ftune train: "); each text is one or more whole lines. The recipe is checked as the command checks it
+ *    (model, output_dir and data.train required; rows given by ftune_trainer_set_data do not apply); a memory
+ *    plan that does not fit fails the prepare (after its text); the end also writes report.html
+ *    (report.html key) and the test split's metrics to metrics.jsonl under the command's keys.
+ *  - progress: a `FILE *` (stdio) the progress display and the notes above it (evaluation lines, skipped
+ *    steps, early stopping) are drawn on, as report.progress says (auto: redrawn in place on a terminal,
+ *    plain lines every report.plain_interval seconds elsewhere; quiet: nothing); NULL: none. The only
+ *    output the library writes itself; with command only.
+ *  - distributed = 1: join the MPI job when the process was started by an MPI launcher with several ranks
+ *    (mpirun -np N; docs/distributed.md); one process otherwise. Rank 0 alone gets the stdout texts, writes
+ *    the outputs and evaluates the test split; every rank steps. Freeing a trainer whose run failed on a
+ *    rank stops the other ranks (MPI_Abort) rather than leave them waiting; otherwise free leaves the job
+ *    (MPI_Finalize). With command only.
+ *  - dry_run = 1: prepare stops after the memory plan (with command: prints "dry run: the plan fits; nothing
+ *    trained"); the run is then done, nothing trained or saved.
+ *  - separate_finish = 1: the step that ends the training loop does not evaluate the test split nor save;
+ *    ftune_trainer_finish does (so a program can restore its signal handlers in between). Without it
+ *    ftune_trainer_finish does nothing.
+ *
+ * ftune_trainer_request_stop is async-signal-safe (it stores one sig_atomic_t): a SIGINT / SIGTERM handler
+ * may call it; the run then checkpoints at the end of its current step and ends as a stopped run (resume=
+ * output_dir continues it). ftune_trainer_get_state: where the run stands (struct_size set by
+ * ftune_trainer_state_init; the library fills the fields the caller's struct has; it leaves the context's
+ * last error as it is, so it may be called after a failure). Since ABI 1 minor addition
+ * (FTUNE_HAS_TRAINER_OPTS). */
+#define FTUNE_HAS_TRAINER_OPTS 1
+enum { FTUNE_STDOUT = 1, FTUNE_STDERR = 2 };
+typedef void (*ftune_output_fn)(void *user, int stream, const char *text);
+typedef struct {
+    size_t struct_size; /* sizeof(ftune_trainer_opts), set by ftune_trainer_opts_init: fields may be added */
+    int command;        /* 1: `ftune train`'s run (0) */
+    ftune_output_fn on_output; /* command: the texts it prints (may be NULL: none) */
+    void *output_user;         /* on_output's first argument */
+    void *progress;            /* command: a FILE * for the progress display (NULL: none) */
+    int distributed;           /* command: join the MPI job under an MPI launcher (0) */
+    int dry_run;               /* stop after the memory plan (0) */
+    int separate_finish;       /* the end of the run (test split, save) by ftune_trainer_finish (0) */
+} ftune_trainer_opts;
+FTUNE_API void ftune_trainer_opts_init(ftune_trainer_opts *o);
+FTUNE_API ftune_status ftune_trainer_create(ftune_ctx *ctx, const ftune_trainer_opts *o, ftune_trainer **out);
+FTUNE_API ftune_status ftune_trainer_load_recipe(ftune_trainer *t, const char *path);
+FTUNE_API ftune_status ftune_trainer_set_key(ftune_trainer *t, const char *key, const char *value,
+                                             const char *origin);
+FTUNE_API ftune_status ftune_trainer_override(ftune_trainer *t, const char *key_value);
+FTUNE_API ftune_status ftune_trainer_finish(ftune_trainer *t);
+FTUNE_API ftune_status ftune_recipe_help(ftune_ctx *ctx, char **text);
+typedef struct {
+    size_t
+        struct_size; /* sizeof(ftune_trainer_state), set by ftune_trainer_state_init: fields may be added */
+    int rank, world; /* this process's rank and the ranks of a distributed run (0 and 1: one process) */
+    int launched;    /* an MPI launcher (mpirun, srun) started this process, with any number of ranks */
+    int prepared;    /* the model and data are loaded */
+    int done;        /* the run has ended (the last step, early stopping, a stop request, a dry run) */
+    int finished;    /* and its end (test split, save) is done */
+    int stopped;     /* it ended by a stop request: the checkpoint below continues it */
+    int64_t step;    /* the last step done */
+    const char *checkpoint; /* the last checkpoint written ("" none), lives as long as the trainer */
+} ftune_trainer_state;
+FTUNE_API void ftune_trainer_state_init(ftune_trainer_state *s);
+FTUNE_API ftune_status ftune_trainer_get_state(ftune_trainer *t, ftune_trainer_state *out);
+
+/* What `ftune compare` writes besides its runs. ftune_trainer_get_key: a recipe key's value as text (*value,
+ * ftune_free; "" when unset), as the recipe stands (before or after the run starts). ftune_html_report_write:
+ * a self-contained HTML page (no scripts, no external files; the form of a run's report.html) written
+ * atomically to path: a title, a table of n keys / values, and line charts as inline SVG (each series n
+ * points x[i], y[i]; a non-finite y breaks its line; log_y: a log10 y axis, values <= 0 left out).
+ * ftune_json_file_write: a JSON text written atomically in the layout of Python's json.dump(indent=2)
+ * (sort_keys: ordered by key), as the library writes its own JSON files. ftune_mkdir_p: a directory and its
+ * parents (mkdir -p). Since ABI 1 minor addition (FTUNE_HAS_REPORT_FILES). */
+#define FTUNE_HAS_REPORT_FILES 1
+typedef struct {
+    const char *name;    /* the legend's text */
+    const double *x, *y; /* n points */
+    size_t n;
+} ftune_series;
+typedef struct {
+    const char *title, *x_label, *y_label;
+    const ftune_series *series;
+    size_t n_series;
+    int log_y;
+} ftune_chart;
+FTUNE_API ftune_status ftune_trainer_get_key(ftune_trainer *t, const char *key, char **value);
+FTUNE_API ftune_status ftune_html_report_write(ftune_ctx *ctx, const char *path, const char *title,
+                                               const char *const *keys, const char *const *values, size_t n,
+                                               const ftune_chart *charts, size_t n_charts);
+FTUNE_API ftune_status ftune_json_file_write(ftune_ctx *ctx, const char *path, const char *json,
+                                             int sort_keys);
+FTUNE_API ftune_status ftune_mkdir_p(ftune_ctx *ctx, const char *path);
+/* ---- eval ---- */
+/* `ftune predict` and `ftune eval` as library calls (docs/api.md "Prediction and evaluation").
+ *
+ * Token classification (task token_classification): ftune_tag_words tags one sentence given as words, as
+ * `ftune predict` does: the words joined and encoded as training encoded them, each word's tag the argmax at
+ * its first piece; tags[w] gets word w's tag id (ftune_model_label names it), -1 for a word whose pieces were
+ * cut at the training seq_len. ftune_tag_file does the same for each sentence of a JSONL file (its words in
+ * the list field the model was trained with, data.tokens_field; a tags field is ignored), calling fn with
+ * where ("FILE:LINE"), the words and their tags; fn returns 0 to go on, non-zero to stop (the call then
+ * returns FT_OK). A sentence that fails is named FILE:LINE. Since ABI 1 minor addition (FTUNE_HAS_TAGGING).
+ */
+#define FTUNE_HAS_TAGGING 1
+/* The sequence length the model was trained with (its inputs are cut there; 0 for an image model). */
+FTUNE_API int ftune_model_seq_len(const ftune_model *m);
+typedef int (*ftune_tag_fn)(void *user, const char *where, const char *const *words, size_t n_words,
+                            const int32_t *tags);
+FTUNE_API ftune_status ftune_tag_words(ftune_model *m, const char *const *words, size_t n_words,
+                                       int32_t *tags);
+FTUNE_API ftune_status ftune_tag_file(ftune_model *m, const char *path, ftune_tag_fn fn, void *user);
+
+/* seq2seq (an encoder-decoder trained with task seq2seq): the text the model generates from a source with the
+ * run's own decoding settings (greedy, or eval.num_beams; up to eval.max_new_tokens, else the training target
+ * length), the source encoded as training encoded it: what `ftune predict --text` prints. *text: ftune_free.
+ * ftune_generate_seq2seq_file does it for each row of a data file (its source field, data.text_field, read as
+ * training read its files), calling fn(user, source, output) in order; fn returns 0 to go on, non-zero to
+ * stop (FT_OK). A row without a source fails naming FILE:LINE, after the rows before it were given. Since ABI
+ * 1 minor addition (FTUNE_HAS_SEQ2SEQ_PREDICT). */
+#define FTUNE_HAS_SEQ2SEQ_PREDICT 1
+typedef int (*ftune_text_fn)(void *user, const char *source, const char *output);
+FTUNE_API ftune_status ftune_generate_seq2seq(ftune_model *m, const char *source, char **text);
+FTUNE_API ftune_status ftune_generate_seq2seq_file(ftune_model *m, const char *path, ftune_text_fn fn,
+                                                   void *user);
+
+/* ftune_model_evaluate with `ftune eval`'s options and its whole output, for every task it evaluates:
+ * classification, regression, causal_lm, instruction, masked_lm, seq2seq, image_classification,
+ * token_classification (JSONL / CoNLL sentences, or a Brown directory's split) and question_answering (SQuAD
+ * JSON or JSONL). The model's state is left as it was (the options apply to this call only). metrics / n as
+ * ftune_model_evaluate (each may be NULL); report (may be NULL; set struct_size with ftune_eval_report_init,
+ * free its strings with ftune_eval_report_free) gets the task, the counts, the time, and the texts `ftune
+ * eval` prints: json its --json object (one line), table the lines after its first line, notes what reading
+ * the data noted (QA answers not at their answer_start; "" when nothing). Since ABI 1 minor addition
+ * (FTUNE_HAS_EVALUATE_REPORT). */
+#define FTUNE_HAS_EVALUATE_REPORT 1
+typedef struct {
+    size_t struct_size; /* sizeof(ftune_eval_opts), set by ftune_eval_opts_init: fields may be added */
+    int batch_size;     /* examples per forward pass; 0 = 16 */
+    int seq_len;        /* > 0 (>= 2): the truncation length instead of training's (seq2seq: the source's) */
+    int pack;           /* causal LM: -1 (default) the recipe's data.pack, 0 each document alone, 1 packed */
+    int max_new_tokens; /* seq2seq: > 0 instead of the run's eval.max_new_tokens / data.max_target_length */
+    int num_beams;      /* seq2seq: > 0 instead of the run's eval.num_beams */
+    int generate;       /* seq2seq: 1 (default) also generate and score the text; 0 the loss only */
+    const char *predictions; /* seq2seq: write each example's {"prediction", "reference"} JSON line here */
+    const char *split;       /* token classification of a Brown directory: "train", "validation" or "test"
+                                (NULL: "test") */
+} ftune_eval_opts;
+typedef struct {
+    size_t struct_size;  /* sizeof(ftune_eval_report), set by ftune_eval_report_init: fields may be added */
+    char task[32];       /* the task evaluated */
+    size_t n_examples;   /* examples; token classification: sentences; question answering: questions */
+    size_t n_windows;    /* question answering: the windows the contexts were cut into */
+    size_t unknown_tags; /* token classification: words with a tag the model does not know (not scored) */
+    double seconds;      /* the evaluation's time */
+    char *json, *table, *notes;
+} ftune_eval_report;
+FTUNE_API void ftune_eval_opts_init(ftune_eval_opts *o);
+FTUNE_API void ftune_eval_report_init(ftune_eval_report *r);
+FTUNE_API void ftune_eval_report_free(ftune_eval_report *r);
+FTUNE_API ftune_status ftune_model_evaluate_with(ftune_model *m, const char *data_path,
+                                                 const ftune_eval_opts *o, ftune_metric **metrics, size_t *n,
+                                                 ftune_eval_report *report);
 
 #ifdef __cplusplus
 }

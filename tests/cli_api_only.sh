@@ -6,7 +6,7 @@
 set -euo pipefail
 FT_SRC=${FT_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 PUBLIC=(main.c util.c cmd_tokenize.c cmd_score.c cmd_image.c cmd_tokenizer.c predict_image.c cmd_predict_qa.c
-        cmd_data.c cmd_baseline.c cmd_model.c)
+        cmd_data.c cmd_baseline.c cmd_model.c cmd_train.c cmd_compare.c predict_s2s.c cmd_predict.c cmd_eval.c)
 status=0
 check() { # FILE CHAIN
   local f=$1 chain=$2 inc

@@ -58,6 +58,25 @@ e8, ef = json.load(open(sys.argv[2]))["loss"], json.load(open(sys.argv[3]))["los
 print(f"int8 run: trainer's final eval {end!r}, ftune eval {e8!r} (int8 base), {ef!r} (the bf16 base)")
 sys.exit(not (abs(e8 - end) <= 1e-9 * abs(end) and abs(ef - end) > 1e-7 * abs(end)))
 PY
+# a saved int8 checkpoint (save_dtype int8 of a full run at lr 1e-30: the base's own values, quantized): LoRA on it
+# under train.base_dtype auto keeps its projections int8 in place and trains to the int8 base's losses bit for bit
+"$FT" train r.yaml method=full optim.lr=1e-30 save_dtype=int8 output_dir=o_q8save eval.every=0 > /dev/null
+/usr/bin/python3 - o_q8save <<'PY' || { echo "FAIL: save_dtype int8 wrote no int8 checkpoint"; fail=1; }
+import json, struct, sys
+d = sys.argv[1]
+raw = open(f"{d}/model.safetensors", "rb").read()
+h = json.loads(raw[8:8 + struct.unpack("<Q", raw[:8])[0]])
+i8 = [k for k, v in h.items() if k != "__metadata__" and v["dtype"] == "I8"]
+sc = [k for k, v in h.items() if k.endswith("_scale") and v["dtype"] == "F32" and v["shape"][1] == 1]
+q = json.load(open(f"{d}/config.json"))["quantization_config"]
+print(f"save_dtype int8: {len(i8)} I8 tensors, {len(sc)} scales, quant_method {q['quant_method']}")
+sys.exit(not (len(i8) == 4 * 7 and len(sc) == len(i8) and q["quant_method"] == "ftune-int8"))
+PY
+"$FT" train r.yaml model=o_q8save output_dir=o_onq8 eval.every=0 data.validation=train.jsonl > log_onq8.txt
+grep -o '"train/loss"[^,}]*' o_onq8/metrics.jsonl > lq.txt
+cmp -s lq.txt l8.txt || { echo "FAIL: LoRA on the int8 checkpoint vs the int8 base"; paste lq.txt l8.txt; fail=1; }
+q8s=$(sed -n 's/^  base weights quantized to int8 *\([0-9.]*\) MiB/\1/p' log_onq8.txt)
+[ "$q8s" = "$q8" ] || { echo "FAIL: plan of the int8 checkpoint $q8s MiB vs int8 base $q8 MiB"; fail=1; }
 # --dry-run: the plan, nothing trained
 "$FT" train r.yaml output_dir=o_dry --dry-run > dry.txt
 grep -q '^memory plan: ' dry.txt && grep -q 'activations without / with checkpointing' dry.txt && grep -q 'KV cache' dry.txt \

@@ -97,6 +97,9 @@ P
 "$FT" eval --model out-full --data bad.jsonl > bad.log
 ck "grep -q 'is not at answer_start' bad.log && grep -q '1 answers not at their answer_start skipped' bad.log && grep -q '2 questions' bad.log" \
   "bad answer not reported / skipped: $(cat bad.log)"
+rc=0; echo "who is it" | "$FT" classify --model out-full > cl.out 2> cl.err || rc=$?
+ck "[ $rc = 1 ] && grep -q 'task question_answering: ftune classify takes a classification or regression model' cl.err" \
+   "classify refuses a QA model by its task, no crash (rc $rc: $(cat cl.err))"
 if "$FT" train full.yaml data.max_length=12 output_dir=out-bad > bad2.log 2>&1; then
   echo "FAIL: max_length 12 leaves no room for the context but training ran"; fail=1
 else

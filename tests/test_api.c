@@ -245,6 +245,21 @@ FT_TEST(train_step_by_step_and_use) {
         snprintf(full, sizeof full, "%s/full", W);
         FT_CHECKF(ftune_model_save(m, full, NULL) == FT_OK, "%s", ftune_last_error(c));
         ftune_model *mf = NULL;
+        { /* int8: the projections quantized per row, loaded back (fp32 here: dequantized), nearly the same */
+            char q8[320];
+            snprintf(q8, sizeof q8, "%s/full8", W);
+            FT_CHECKF(ftune_model_save(m, q8, "int8") == FT_OK, "%s", ftune_last_error(c));
+            FT_CHECKF(ftune_model_load(c, q8, NULL, &mf) == FT_OK, "%s", ftune_last_error(c));
+            int l8 = -2;
+            float p8[2] = {-1, -1};
+            FT_CHECK(mf && ftune_classify(mf, "good fine good", &l8, p8, 2) == FT_OK);
+            FT_CHECKF(l8 == label && fabsf(p8[0] - p[0]) < 2e-2f && p8[0] != p[0], "int8 %g vs %g",
+                      (double)p8[0], (double)p[0]);
+            ftune_model_free(mf);
+            mf = NULL;
+            FT_CHECK(ftune_model_save(m, q8, "int4") == FT_ERR_ARG &&
+                     strstr(ftune_last_error(c), "'int4' is not f32, bf16 or int8"));
+        }
         ftune_model_load_opts lo;
         ftune_model_load_opts_init(&lo);
         FT_CHECK(lo.struct_size == sizeof lo && lo.head_task == 1 && !lo.task && !lo.need_task);

@@ -780,6 +780,195 @@ FT_TEST(test_int8_base_bf16_compute) {
     }
 }
 
+/* Rewrite dir/model.safetensors with tensor `name` changed by edit (NULL: dropped): for the damaged-file
+ * refusals. edit gets a malloc'd copy of the tensor's bytes and may change its shape. */
+typedef void (*tensor_edit)(void *bytes, ft_st_tensor *t);
+static bool rewrite_tensor(const char *dir, const char *name, tensor_edit edit) {
+    char path[512], tmp[520];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    snprintf(tmp, sizeof tmp, "%s.new", path);
+    ft_st_file *f = NULL;
+    if (ft_st_open(path, &f) != FT_OK)
+        return false;
+    ft_st_writer *w = ft_st_writer_new();
+    void *copy = NULL;
+    ft_status s = FT_OK;
+    for (size_t i = 0; s == FT_OK && i < ft_st_count(f); i++) {
+        const ft_st_tensor *t = ft_st_at(f, i);
+        if (strcmp(t->name, name)) {
+            s = ft_st_writer_add(w, t->name, t->dtype, t->ndim, t->shape, t->data);
+        } else if (edit) {
+            ft_st_tensor e = *t;
+            copy = malloc((size_t)t->numel * ft_dtype_size(t->dtype));
+            memcpy(copy, t->data, (size_t)t->numel * ft_dtype_size(t->dtype));
+            edit(copy, &e);
+            s = ft_st_writer_add(w, e.name, e.dtype, e.ndim, e.shape, copy);
+        }
+    }
+    if (s == FT_OK)
+        s = ft_st_writer_write(w, tmp);
+    ft_st_writer_free(w);
+    ft_st_close(f);
+    free(copy);
+    return s == FT_OK && rename(tmp, path) == 0;
+}
+static void edit_flat(void *bytes, ft_st_tensor *t) { /* [rows, 1] -> [rows / 2, 2]: the wrong shape */
+    (void)bytes;
+    t->shape[0] /= 2;
+    t->shape[1] = 2;
+}
+static void edit_negative(void *bytes, ft_st_tensor *t) { /* row 2's scale < 0 */
+    (void)t;
+    const float v = -0.5f;
+    memcpy((float *)bytes + 2, &v, sizeof v);
+}
+
+/* A saved int8 checkpoint (ft_model_save with FT_DT_I8): the sites as I8 + '_scale' F32 [rows, 1], the rest
+ * bf16, config.json's quantization_config; loaded with base int8 / file / auto its sites are the int8 values
+ * of the quantize-at-load model, bit for bit, used in place from the mapping (no int8 copy), with the same
+ * loss and gradients; with fp32 their dequantized values; saved again byte-identical; training a site widens
+ * it without touching the mapping; damaged scales are refused naming the tensor; an encoder refuses. */
+FT_TEST(test_int8_checkpoint_roundtrip) {
+    for (int which = 0; which < 3; which++) {
+        char dir[256], name[32], q8dir[288], again[288];
+        snprintf(name, sizeof name, "qs%d", which);
+        FT_CHECK(save_tiny(which, name, false, dir, sizeof dir));
+        ft_model *src = NULL; /* a bf16 file model in place: quantized while saving */
+        FT_CHECK_OK(ft_model_load_base(dir, FT_BASE_FILE, &src));
+        snprintf(q8dir, sizeof q8dir, "%s/%s_int8", tmpdir, name);
+        FT_CHECK_OK(ft_model_save(src, q8dir, FT_DT_I8));
+        ft_model_free(src);
+        char path[320];
+        snprintf(path, sizeof path, "%s/model.safetensors", q8dir);
+        ft_st_file *f = NULL;
+        FT_CHECK_OK(ft_st_open(path, &f));
+        size_t n_i8 = 0, n_scale = 0, n_bf16 = 0;
+        for (size_t i = 0; f && i < ft_st_count(f); i++) {
+            const ft_st_tensor *t = ft_st_at(f, i);
+            const bool sc = strstr(t->name, "weight_scale") != NULL;
+            n_i8 += t->dtype == FT_DT_I8;
+            n_scale += sc && t->dtype == FT_DT_F32 && t->ndim == 2 && t->shape[1] == 1;
+            n_bf16 += t->dtype == FT_DT_BF16;
+        }
+        ft_st_close(f);
+        const size_t sites = (size_t)(2 * (which == 0 ? 4 : 7));
+        FT_CHECKF(n_i8 == sites && n_scale == sites && n_bf16 > 0, "%s: %zu I8, %zu scales, %zu BF16", name,
+                  n_i8, n_scale, n_bf16);
+        snprintf(path, sizeof path, "%s/config.json", q8dir);
+        char *cfg = NULL;
+        FT_CHECK_OK(ft_read_file(path, &cfg, NULL));
+        FT_CHECK(cfg && strstr(cfg, "\"quant_method\"") && strstr(cfg, "\"ftune-int8\"") &&
+                 strstr(cfg, "\"bfloat16\""));
+        free(cfg);
+
+        ft_model *ref = load_lora(dir, FT_BASE_INT8, false); /* quantized at load */
+        ft_model *ld[3] = {load_lora(q8dir, FT_BASE_INT8, false), load_lora(q8dir, FT_BASE_FILE, false),
+                           load_lora(q8dir, FT_BASE_AUTO, false)};
+        FT_CHECK(ref && ld[0] && ld[1] && ld[2]);
+        if (!ref || !ld[0] || !ld[1] || !ld[2]) {
+            ft_model_free(ref), ft_model_free(ld[0]), ft_model_free(ld[1]), ft_model_free(ld[2]);
+            return;
+        }
+        ft_fwd_opts o = {.training = true, .seed = 1, .fused_head = true, .checkpoint = which == 2};
+        float *gr = NULL;
+        int64_t nr = 0;
+        const double lr = step(ref, &o, &gr, &nr);
+        for (int k = 0; k < 3; k++) {
+            ft_model *m = ld[k];
+            FT_CHECK(q8_params(m) == sites && ft_model_q8_bytes(m) == ft_model_q8_bytes(ref));
+            for (int i = 0; i < m->n_params; i++) {
+                const ft_param *p = &m->params[i], *q = &ref->params[i];
+                if (!q->q8)
+                    continue;
+                FT_CHECK(p->q8 && p->q8_mapped && !q->q8_mapped);
+                const int64_t rows = p->numel / p->shape[1];
+                FT_CHECKF(p->q8 && memcmp(p->q8, q->q8, (size_t)p->numel) == 0 &&
+                              memcmp(p->q8_scale, q->q8_scale, sizeof(float) * (size_t)rows) == 0,
+                          "%s: '%s' differs from the quantize-at-load values", name, p->name);
+            }
+            float *g = NULL;
+            int64_t ng = 0, bits = 0;
+            const double l = step(m, &o, &g, &ng);
+            FT_CHECKF(l == lr && ng == nr && rel(g, gr, ng, &bits) == 0.0, "%s base %d: loss %.12g vs %.12g",
+                      name, k, l, lr);
+            free(g);
+        }
+        printf("  %-4s int8 checkpoint: %zu I8 sites + scales, loss %.6f as quantized at load, in place\n",
+               name, n_i8, lr);
+        free(gr);
+        /* saved again from the mapped int8: the same bytes */
+        snprintf(again, sizeof again, "%s/%s_int8b", tmpdir, name);
+        FT_CHECK_OK(ft_model_save(ld[0], again, FT_DT_I8));
+        char a[320], b[320];
+        snprintf(a, sizeof a, "%s/model.safetensors", q8dir);
+        snprintf(b, sizeof b, "%s/model.safetensors", again);
+        FT_CHECK(files_equal(a, b));
+        /* fp32: the dequantized values */
+        ft_model *w = NULL;
+        FT_CHECK_OK(ft_model_load(q8dir, &w));
+        dequantize_all(ref);
+        for (int i = 0; w && i < w->n_params; i++)
+            if (w->params[i].file_dtype == FT_DT_I8)
+                FT_CHECK(w->params[i].data && !w->params[i].q8 &&
+                         memcmp(w->params[i].data, ref->params[i].data,
+                                sizeof(float) * (size_t)w->params[i].numel) == 0);
+        ft_model_free(w);
+        /* training a site: widened to the dequantized values; the mapping is not freed (ASan) */
+        const int qi = ft_model_find_param(ld[1], which == 0 ? "transformer.h.0.attn.c_attn.weight"
+                                                             : "model.layers.0.self_attn.q_proj.weight");
+        FT_CHECK(qi >= 0);
+        if (qi >= 0) {
+            FT_CHECK_OK(ft_model_set_trainable(ld[1], qi, true));
+            FT_CHECK(!ld[1]->params[qi].q8 && !ld[1]->params[qi].q8_mapped &&
+                     memcmp(ld[1]->params[qi].data, ref->params[qi].data,
+                            sizeof(float) * (size_t)ref->params[qi].numel) == 0);
+        }
+        ft_model_free(ref), ft_model_free(ld[0]), ft_model_free(ld[1]), ft_model_free(ld[2]);
+    }
+    /* damaged files */
+    char dir[256], q8dir[288];
+    FT_CHECK(save_tiny(1, "qsbad", false, dir, sizeof dir));
+    ft_model *src = NULL;
+    FT_CHECK_OK(ft_model_load_base(dir, FT_BASE_INT8, &src));
+    const char *sc = "model.layers.1.mlp.down_proj.weight_scale";
+    struct {
+        tensor_edit edit;
+        ft_status want;
+        const char *msg;
+    } cases[] = {
+        {NULL, FT_ERR_MISSING,
+         "'model.layers.1.mlp.down_proj.weight' is int8 (I8) but "
+         "'model.layers.1.mlp.down_proj.weight_scale', its per-row scales, is missing"},
+        {edit_flat, FT_ERR_SHAPE, "'model.layers.1.mlp.down_proj.weight_scale' (F32, 2 dims) must be"},
+        {edit_negative, FT_ERR_FORMAT, "'model.layers.1.mlp.down_proj.weight_scale' row 2 holds -0.5"},
+    };
+    for (int c = 0; c < 3; c++) {
+        snprintf(q8dir, sizeof q8dir, "%s/qsbad_%d", tmpdir, c);
+        FT_CHECK_OK(ft_model_save(src, q8dir, FT_DT_I8));
+        FT_CHECK(rewrite_tensor(q8dir, sc, cases[c].edit));
+        for (int base = 0; base < 2; base++) {
+            ft_model *m = NULL;
+            FT_CHECK_FAILS(ft_model_load_base(q8dir, base ? FT_BASE_INT8 : FT_BASE_FP32, &m), cases[c].want,
+                           cases[c].msg);
+            FT_CHECK(m == NULL);
+        }
+    }
+    ft_model_free(src);
+    const char *bert =
+        "{\"model_type\": \"bert\", \"vocab_size\": 50, \"hidden_size\": 32, \"num_hidden_layers\": 1, "
+        "\"num_attention_heads\": 2, \"intermediate_size\": 40, \"max_position_embeddings\": 16}";
+    ft_model_config cfg;
+    ft_model *e = NULL;
+    FT_CHECK_OK(ft_config_parse(bert, "cfg", &cfg));
+    FT_CHECK_OK(ft_model_init_random(&cfg, 5, &e));
+    snprintf(q8dir, sizeof q8dir, "%s/qs_bert", tmpdir);
+    FT_CHECK_FAILS(ft_model_save(e, q8dir, FT_DT_I8), FT_ERR_UNSUPPORTED, "int8 checkpoint");
+    ft_model_free(e);
+    ft_dtype dt;
+    FT_CHECK(ft_save_dtype_parse("int8", &dt) == FT_OK && dt == FT_DT_I8);
+    FT_CHECK_FAILS(ft_save_dtype_parse("int4", &dt), FT_ERR_ARG, "expected f32, bf16 or int8");
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/ft_test_half_XXXXXX");
     if (!mkdtemp(tmpdir))
@@ -797,6 +986,7 @@ int main(void) {
     FT_RUN(test_generation_int8_base_identical);
     FT_RUN(test_int8_base_refusals_and_widening);
     FT_RUN(test_int8_base_bf16_compute);
+    FT_RUN(test_int8_checkpoint_roundtrip);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0)

@@ -83,6 +83,9 @@ ck "! \"$FT\" train r.yaml data.train=bad.jsonl output_dir=out-bad > bad.log 2>&
 printf '{"tokens": ["alice", "met", "bob"], "tags": ["B-PER", "O", "B-ORG"]}\n' > unk.jsonl
 ck "\"$FT\" eval --model out --data unk.jsonl --json 2> unk.err | grep -q '\"unknown_tags\":1' && grep -q '1 word(s) carry a tag the model does not know' unk.err" "unknown tags at evaluation are counted"
 ck "! \"$FT\" train r.yaml method=prompt output_dir=out-p > p.log 2>&1 && grep -q 'prompt tuning with a token-classification head is not supported' p.log" "prompt tuning refused by name"
+rc=0; echo alice | "$FT" classify --model out > cl.out 2> cl.err || rc=$?
+ck "[ $rc = 1 ] && [ ! -s cl.out ] && grep -q 'task token_classification: ftune classify takes a classification or regression model' cl.err" \
+   "classify refuses a token classifier by its task (rc $rc: $(cat cl.err))"
 printf '\n\n' > empty.jsonl
 ck "! \"$FT\" train r.yaml data.train=empty.jsonl output_dir=out-e > e.log 2>&1 && grep -q 'no sentence' e.log" "empty training data refused"
 

@@ -1154,6 +1154,57 @@ def inspect_checkpoint(path, tensors=False):
         ctx.close()
 
 
+# ---- `ftune train`'s run (ftune_trainer_create with the command's options, FTUNE_HAS_TRAINER_OPTS) ----
+
+_OUTPUT_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p)
+
+
+class _TrainerOpts(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("command", ctypes.c_int), ("on_output", _OUTPUT_FN),
+                ("output_user", _P), ("progress", _P), ("distributed", ctypes.c_int), ("dry_run", ctypes.c_int),
+                ("separate_finish", ctypes.c_int)]
+
+
+class _TrainerState(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("rank", ctypes.c_int), ("world", ctypes.c_int),
+                ("launched", ctypes.c_int), ("prepared", ctypes.c_int), ("done", ctypes.c_int),
+                ("finished", ctypes.c_int), ("stopped", ctypes.c_int), ("step", ctypes.c_int64),
+                ("checkpoint", ctypes.c_char_p)]
+
+
+_SIGS_TRAIN = {
+    "ftune_trainer_opts_init": (None, [ctypes.POINTER(_TrainerOpts)]),
+    "ftune_trainer_create": (_S, [_P, ctypes.POINTER(_TrainerOpts), ctypes.POINTER(_P)]),
+    "ftune_trainer_load_recipe": (_S, [_P, ctypes.c_char_p]),
+    "ftune_trainer_set_key": (_S, [_P, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p]),
+    "ftune_trainer_override": (_S, [_P, ctypes.c_char_p]),
+    "ftune_trainer_finish": (_S, [_P]),
+    "ftune_recipe_help": (_S, [_P, ctypes.POINTER(ctypes.c_void_p)]),
+    "ftune_trainer_state_init": (None, [ctypes.POINTER(_TrainerState)]),
+    "ftune_trainer_get_state": (_S, [_P, ctypes.POINTER(_TrainerState)]),
+}
+
+
+def _train_lib(ctx):
+    lib = ctx.lib
+    for name, (res, args) in _SIGS_TRAIN.items():
+        f = getattr(lib, name)
+        f.restype, f.argtypes = res, args
+    return lib
+
+
+def recipe_help():
+    """The recipe keys as `ftune train --help` lists them (one text)."""
+    ctx = _Ctx()
+    try:
+        lib = _train_lib(ctx)
+        txt = ctypes.c_void_p()
+        ctx.check(lib.ftune_recipe_help(ctx.p, ctypes.byref(txt)))
+        return _take_string(lib, txt) or ""
+    finally:
+        ctx.close()
+
+
 def dump(model, batch, out, adapter=None):
     """One forward and backward pass written to safetensors, as `ftune dump` (logits, loss, grad.<name>);
     returns (loss, targets)."""
@@ -1163,6 +1214,57 @@ def dump(model, batch, out, adapter=None):
         ctx.check(ctx.lib.ftune_checkpoint_dump(ctx.p, _b(str(model)), _b(str(adapter)) if adapter else None,
                                                 _b(str(batch)), _b(str(out)), ctypes.byref(loss), ctypes.byref(n)))
         return loss.value, n.value
+    finally:
+        ctx.close()
+
+
+def train_command(recipe=None, *overrides, dry_run=False, threads=0, on_output=None, **keys):
+    """`ftune train RECIPE key=value ...` in this process: the same run, outputs and texts. overrides are
+    "key=value" strings, keys recipe keys as keywords with "__" for the dots (optim__lr=3e-4); applied in
+    that order after the recipe file. on_output(stream, text) gets each text the command prints (stream 1
+    stdout, 2 stderr) as it comes. Returns {"stdout": str, "stderr": str, "state": {...}} (state: rank,
+    world, done, finished, stopped, step, checkpoint); a failure raises Error (the texts printed until then
+    are in its .stdout)."""
+    ctx = _Ctx(threads)
+    lib = _train_lib(ctx)
+    out = {1: [], 2: []}
+
+    def cb(user, stream, text):
+        t = text.decode(errors="replace")
+        out.setdefault(stream, []).append(t)
+        if on_output:
+            on_output(int(stream), t)
+
+    fn = _OUTPUT_FN(cb)
+    o = _TrainerOpts()
+    lib.ftune_trainer_opts_init(ctypes.byref(o))
+    o.command, o.on_output, o.dry_run = 1, fn, int(dry_run)
+    h = _P()
+    try:
+        ctx.check(lib.ftune_trainer_create(ctx.p, ctypes.byref(o), ctypes.byref(h)))
+        try:
+            if recipe is not None:
+                ctx.check(lib.ftune_trainer_load_recipe(h, _b(str(recipe))))
+            for kv in overrides:
+                ctx.check(lib.ftune_trainer_override(h, _b(kv)))
+            for k, v in keys.items():
+                ctx.check(lib.ftune_trainer_set_key(h, _b(k.replace("__", ".")), _b(_value(v)), None))
+            done = ctypes.c_int()
+            while not done.value:
+                ctx.check(lib.ftune_trainer_step(h, ctypes.byref(done)))
+            st = _TrainerState()
+            lib.ftune_trainer_state_init(ctypes.byref(st))
+            ctx.check(lib.ftune_trainer_get_state(h, ctypes.byref(st)))
+            state = {name: getattr(st, name) for name, _ in _TrainerState._fields_ if name != "struct_size"}
+            state["checkpoint"] = state["checkpoint"].decode() if state["checkpoint"] else ""
+            for k in ("launched", "prepared", "done", "finished", "stopped"):
+                state[k] = bool(state[k])
+            return {"stdout": "".join(out[1]), "stderr": "".join(out[2]), "state": state}
+        except Error as e:
+            e.stdout = "".join(out[1])
+            raise
+        finally:
+            lib.ftune_trainer_free(h)
     finally:
         ctx.close()
 
@@ -1177,3 +1279,118 @@ def merge(model, adapter, out, dtype="f32"):
 
 
 __all__ += ["recipe_splits", "baseline", "checkpoint_archs", "init_checkpoint", "inspect_checkpoint", "dump", "merge"]
+__all__ += ["recipe_help", "train_command"]
+# ---- prediction and evaluation as `ftune predict` / `ftune eval` (FTUNE_HAS_TAGGING, FTUNE_HAS_SEQ2SEQ_PREDICT,
+# FTUNE_HAS_EVALUATE_REPORT) ----
+
+class _EvalOpts(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("batch_size", ctypes.c_int), ("seq_len", ctypes.c_int),
+                ("pack", ctypes.c_int), ("max_new_tokens", ctypes.c_int), ("num_beams", ctypes.c_int),
+                ("generate", ctypes.c_int), ("predictions", ctypes.c_char_p), ("split", ctypes.c_char_p)]
+
+
+class _EvalReport(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("task", ctypes.c_char * 32), ("n_examples", ctypes.c_size_t),
+                ("n_windows", ctypes.c_size_t), ("unknown_tags", ctypes.c_size_t), ("seconds", ctypes.c_double),
+                ("json", ctypes.c_char_p), ("table", ctypes.c_char_p), ("notes", ctypes.c_char_p)]
+
+
+_TAG_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_char_p),
+                           ctypes.c_size_t, ctypes.POINTER(ctypes.c_int32))
+_TEXT_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p)
+
+_SIGS.update({
+    "ftune_model_seq_len": (ctypes.c_int, [_P]),
+    "ftune_tag_words": (_S, [_P, ctypes.POINTER(ctypes.c_char_p), ctypes.c_size_t, ctypes.POINTER(ctypes.c_int32)]),
+    "ftune_tag_file": (_S, [_P, ctypes.c_char_p, _TAG_FN, _P]),
+    "ftune_generate_seq2seq": (_S, [_P, ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]),
+    "ftune_generate_seq2seq_file": (_S, [_P, ctypes.c_char_p, _TEXT_FN, _P]),
+    "ftune_eval_opts_init": (None, [ctypes.POINTER(_EvalOpts)]),
+    "ftune_eval_report_init": (None, [ctypes.POINTER(_EvalReport)]),
+    "ftune_eval_report_free": (None, [ctypes.POINTER(_EvalReport)]),
+    "ftune_model_evaluate_with": (_S, [_P, ctypes.c_char_p, ctypes.POINTER(_EvalOpts),
+                                       ctypes.POINTER(ctypes.POINTER(_Metric)), ctypes.POINTER(ctypes.c_size_t),
+                                       ctypes.POINTER(_EvalReport)]),
+})
+if _lib is not None:  # loaded before these were added: give them their types now
+    for _name in ("ftune_model_seq_len", "ftune_tag_words", "ftune_tag_file", "ftune_generate_seq2seq",
+                  "ftune_generate_seq2seq_file", "ftune_eval_opts_init", "ftune_eval_report_init",
+                  "ftune_eval_report_free", "ftune_model_evaluate_with"):
+        getattr(_lib, _name).restype, getattr(_lib, _name).argtypes = _SIGS[_name]
+
+
+def _model_seq_len(self):
+    """The sequence length the model was trained with (its inputs are cut there)."""
+    return self._ctx.lib.ftune_model_seq_len(self._live())
+
+
+def _model_tag(self, words):
+    """A token classifier's tag of each word (None for a word whose pieces were cut at the training
+    seq_len), as `ftune predict --text` prints them (each word's first piece)."""
+    words = list(words)
+    arr = (ctypes.c_char_p * max(1, len(words)))(*[_b(w) for w in words])
+    tags = (ctypes.c_int32 * max(1, len(words)))()
+    self._ctx.check(self._ctx.lib.ftune_tag_words(self._live(), arr, len(words), tags))
+    names = self.labels
+    return [None if tags[i] < 0 else names[tags[i]] for i in range(len(words))]
+
+
+def _model_tag_file(self, path):
+    """[(where "FILE:LINE", words, tags)] of each sentence of a JSONL file (the tokens field the model was
+    trained with), as `ftune predict --jsonl` tags them."""
+    out, names = [], self.labels
+
+    def cb(user, where, words, n, tags):
+        ws = [words[i].decode() for i in range(n)]
+        out.append((where.decode(), ws, [None if tags[i] < 0 else names[tags[i]] for i in range(n)]))
+        return 0
+
+    fn = _TAG_FN(cb)
+    self._ctx.check(self._ctx.lib.ftune_tag_file(self._live(), _b(str(path)), fn, None))
+    return out
+
+
+def _model_generate_seq2seq(self, source):
+    """The text a seq2seq model writes from source with the run's decoding settings, as `ftune predict
+    --text` prints it."""
+    txt = ctypes.c_void_p()
+    self._ctx.check(self._ctx.lib.ftune_generate_seq2seq(self._live(), _b(source), ctypes.byref(txt)))
+    return _take_string(self._ctx.lib, txt) or ""
+
+
+def _model_evaluate_report(self, data, batch_size=0, seq_len=0, pack=None, max_new_tokens=0, num_beams=0,
+                           generate=True, predictions=None, split=None):
+    """`ftune eval` as one call, for every task it evaluates (token classification and question answering
+    too): {"metrics": {name: value}, "task", "n_examples", "n_windows", "unknown_tags", "seconds", "json" (the
+    object `ftune eval --json` prints, parsed), "table" (its text after the first line), "notes"}. pack: None
+    (the recipe's), True or False; predictions: a seq2seq model's {"prediction", "reference"} lines go there."""
+    import json as _json
+    lib = self._ctx.lib
+    o = _EvalOpts()
+    lib.ftune_eval_opts_init(ctypes.byref(o))
+    o.batch_size, o.seq_len, o.max_new_tokens, o.num_beams = int(batch_size), int(seq_len), int(max_new_tokens), int(num_beams)
+    o.pack = -1 if pack is None else int(bool(pack))
+    o.generate = int(bool(generate))
+    o.predictions, o.split = _b(None if predictions is None else str(predictions)), _b(split)
+    r = _EvalReport()
+    lib.ftune_eval_report_init(ctypes.byref(r))
+    ms = ctypes.POINTER(_Metric)()
+    n = ctypes.c_size_t()
+    st = lib.ftune_model_evaluate_with(self._live(), _b(str(data)), ctypes.byref(o), ctypes.byref(ms), ctypes.byref(n),
+                                       ctypes.byref(r))
+    try:
+        self._ctx.check(st)
+        return {"metrics": _metrics(ms, n.value), "task": r.task.decode(), "n_examples": r.n_examples,
+                "n_windows": r.n_windows, "unknown_tags": r.unknown_tags, "seconds": r.seconds,
+                "json": _json.loads(r.json.decode()), "table": r.table.decode(), "notes": r.notes.decode()}
+    finally:
+        if ms:
+            lib.ftune_free(ms)
+        lib.ftune_eval_report_free(ctypes.byref(r))
+
+
+Model.seq_len = property(_model_seq_len)
+Model.tag = _model_tag
+Model.tag_file = _model_tag_file
+Model.generate_seq2seq = _model_generate_seq2seq
+Model.evaluate_report = _model_evaluate_report

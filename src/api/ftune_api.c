@@ -12,6 +12,8 @@
 
 #include "api/api_ctx.h"
 #include "api/api_dataset.h"
+#include "api/api_trainer.h"
+#include "api/api_model.h"
 #include "eval/generate.h"
 #include "eval/qa_post.h"
 #include "models/infer.h"
@@ -47,39 +49,19 @@ static ft_trained *cur(ftune_model *m) {
 static const ft_trained *cur_c(const ftune_model *m) {
     return m->active >= 0 ? &m->named[m->active].view : &m->t;
 }
+/* The same for the other API files (api/api_model.h). */
+ft_trained *api_model_trained(ftune_model *m) {
+    return cur(m);
+}
+ftune_ctx *api_model_ctx(const ftune_model *m) {
+    return m->ctx;
+}
 
 struct ftune_tokenizer {
     ftune_ctx *ctx;
     ft_tokenizer *tok;
 };
 
-struct ftune_trainer {
-    ftune_ctx *ctx;
-    ft_recipe r;
-    volatile sig_atomic_t stop;
-    ftune_progress_fn on_progress;
-    ftune_log_fn on_log;
-    ftune_eval_fn on_eval;
-    void *user;
-    bool prepared, done, failed;
-    ft_model *m;
-    ft_tokenizer *tok;
-    ft_dataset tr, va, te;
-    ft_imgtask img; /* task image_classification: the images behind tr/va/te */
-    ft_s2s_eval s2s, s2s_test; /* task seq2seq: how validation (eval.generate_limit) and test (every
-                                  example) generate, with eval.generate */
-    ft_log *log;
-    ft_tb_writer *tb;
-    char *yaml;
-    ft_train_cfg tc;
-    char ckroot[4096], resume[4096];
-    ft_train_result res;
-    ft_train_run *run;
-    ft_qa_data qa;        /* task question_answering: the examples behind tr/va/te's windows */
-    ft_mlm mlm;           /* task masked_lm: the masker of every split */
-    ft_data_recs rows[3]; /* ftune_trainer_set_data's copies (train, validation, test) */
-    bool have_rows[3];
-};
 
 /* ---- context and errors (api_begin / api_end: api/api_ctx.h) ---- */
 
@@ -223,7 +205,7 @@ ftune_status ftune_model_get_info(ftune_model *m, ftune_model_info *out) {
 }
 
 const char *ftune_model_label(const ftune_model *m, int i) {
-    return m && i >= 0 && i < cur_c(m)->n_labels ? cur_c(m)->label_names[i] : NULL;
+    return m && i >= 0 && i < cur_c(m)->n_labels && cur_c(m)->label_names ? cur_c(m)->label_names[i] : NULL;
 }
 
 ftune_status ftune_model_save(ftune_model *m, const char *dir, const char *dtype) {
@@ -232,11 +214,13 @@ ftune_status ftune_model_save(ftune_model *m, const char *dir, const char *dtype
     api_begin(m->ctx);
     if (!dir)
         return api_end(m->ctx, ft_fail(FT_ERR_ARG, "ftune_model_save: no directory (NULL)"));
-    if (dtype && strcmp(dtype, "f32") && strcmp(dtype, "bf16"))
-        return api_end(m->ctx, ft_fail(FT_ERR_ARG, "ftune_model_save: dtype '%s' is not f32 or bf16", dtype));
+    ft_dtype dt = FT_DT_F32;
+    if (dtype && ft_save_dtype_parse(dtype, &dt) != FT_OK)
+        return api_end(m->ctx,
+                       ft_fail(FT_ERR_ARG, "ftune_model_save: dtype '%s' is not f32, bf16 or int8", dtype));
     ft_status s = ft_mkdir_p(dir);
     if (s == FT_OK)
-        s = ft_model_save(m->t.m, dir, dtype && !strcmp(dtype, "bf16") ? FT_DT_BF16 : FT_DT_F32);
+        s = ft_model_save(m->t.m, dir, dt);
     int copied = 0; /* the base's tokenizer files, so the checkpoint loads on its own */
     if (s == FT_OK && m->t.m->dir)
         s = ft_runcfg_copy_tokenizer(m->t.m->dir, dir, &copied);
@@ -1055,7 +1039,7 @@ static size_t metrics_of(const ft_eval_result *ev, ftune_metric *out) {
 }
 
 /* A malloc'd copy of an evaluation's metrics for the caller (ftune_free). */
-static ft_status metrics_out(const ft_eval_result *ev, ftune_metric **metrics, size_t *n) {
+ft_status api_metrics_out(const ft_eval_result *ev, ftune_metric **metrics, size_t *n) {
     ftune_metric ms[sizeof METRICS / sizeof *METRICS];
     size_t k = metrics_of(ev, ms);
     *metrics = malloc((k ? k : 1) * sizeof **metrics);
@@ -1064,30 +1048,6 @@ static ft_status metrics_out(const ft_eval_result *ev, ftune_metric **metrics, s
     memcpy(*metrics, ms, k * sizeof *ms);
     *n = k;
     return FT_OK;
-}
-
-ftune_status ftune_model_evaluate(ftune_model *m, const char *data_path, int batch_size,
-                                  ftune_metric **metrics, size_t *n, size_t *n_examples) {
-    if (!m)
-        return FT_ERR_ARG;
-    api_begin(m->ctx);
-    if (!data_path || !metrics || !n)
-        return api_end(m->ctx,
-                       ft_fail(FT_ERR_ARG, "ftune_model_evaluate: data_path, metrics and n are required"));
-    *metrics = NULL;
-    *n = 0;
-    if (batch_size < 0)
-        return api_end(m->ctx, ft_fail(FT_ERR_ARG, "batch_size %d is negative", batch_size));
-    ft_eval_result ev;
-    size_t nx = 0;
-    ft_status s = ft_trained_eval_file(cur(m), data_path, batch_size ? batch_size : 16, &ev, &nx);
-    if (s == FT_OK) {
-        s = metrics_out(&ev, metrics, n);
-        ft_eval_result_free(&ev);
-    }
-    if (s == FT_OK && n_examples)
-        *n_examples = nx;
-    return api_end(m->ctx, s);
 }
 
 static void on_step_cb(void *user, const ft_train_step_info *si) {
@@ -1115,6 +1075,13 @@ static void on_note_cb(void *user, const char *line) {
     ftune_trainer *t = user;
     if (t->on_log)
         t->on_log(t->user, line);
+}
+
+void api_trainer_observe(ftune_trainer *t) {
+    t->tc.observer = t;
+    t->tc.on_step = on_step_cb;
+    t->tc.on_eval = on_eval_cb;
+    t->tc.on_note = on_note_cb;
 }
 
 /* Lines of text (a data summary written to a memory stream) to the log callback, one by one. */
@@ -1163,6 +1130,7 @@ ftune_status ftune_trainer_new(ftune_ctx *ctx, const char *recipe_path, const ch
                          : ft_fail(FT_ERR_ARG, "ftune_trainer_new: override %zu is NULL", i);
     if (s == FT_OK) /* data.train may come later, as a dataset (ftune_trainer_set_data); prepare checks */
         s = ft_recipe_validate_keys(&t->r);
+    t->checked = true;
     if (s != FT_OK) {
         ft_recipe_free(&t->r);
         free(t);
@@ -1288,6 +1256,7 @@ void ftune_trainer_free(ftune_trainer *t) {
     (void)ft_tb_close(t->tb);
     free(t->yaml);
     ft_recipe_free(&t->r);
+    api_train_free(t);
     free(t);
 }
 
@@ -1307,27 +1276,20 @@ ftune_status ftune_trainer_set_callbacks(ftune_trainer *t, ftune_progress_fn on_
 
 /* What `ftune train` does before its loop (cli/cmd_train.c run_job), through the same train/runcfg steps. */
 static ft_status prepare(ftune_trainer *t) {
+    if (t->o.command)
+        return api_train_prepare(t);
     ft_recipe *r = &t->r;
+    if (!t->checked) /* ftune_trainer_create's recipe (ftune_trainer_new checked it at once) */
+        FT_TRY(ft_recipe_validate_keys(r));
     if (r->threads > 0) {
         ft_ctx x;
         ft_ctx_default(&x);
         x.threads = (int)r->threads;
         ft_ctx_apply(&x);
     }
-    if (r->resume)
-        FT_TRY(ft_ckpt_resolve(r->resume, t->resume, sizeof t->resume));
-    ft_base_dtype bd;
-    FT_TRY(ft_base_dtype_parse(r->train_base_dtype, &bd));
-    FT_TRY(ft_model_load_base(r->model, bd, &t->m));
-    FT_TRY(ft_runcfg_task_fits(r, t->m));
-    ft_runcfg_dropout(r, t->m);
+    FT_TRY(api_trainer_load(t));
     const char *tok_src = r->tokenizer ? r->tokenizer : r->model;
     const bool image = !strcmp(r->task, "image_classification");
-    if ((strcmp(r->data_format, "pretokenized") && !image) || r->tokenizer) {
-        ft_status s = ft_tok_load(tok_src, &t->tok);
-        if (s != FT_OK)
-            return ft_fail_ctx(s, "tokenizer (set the 'tokenizer' key)");
-    }
     char *summary = NULL;
     size_t summary_len = 0;
     FILE *sf = open_memstream(&summary, &summary_len);
@@ -1401,10 +1363,7 @@ static ft_status prepare(ftune_trainer *t) {
     if (ckm ==
         FT_CKPT_AUTO) { /* the memory plan decides, as in ftune train (which also refuses a run over it) */
         ft_mem_plan mp;
-        const int64_t eb = r->eval_batch_size > 0 ? r->eval_batch_size : r->train_batch_size;
-        (void)ft_mem_plan_run(t->m, (int)r->train_batch_size, (int)eb, ft_runcfg_plan_seq_len(r),
-                              !strcmp(r->optim_name, "sgd") ? (r->optim_momentum > 0 ? 1 : 0) : 2, ckm,
-                              (float)r->train_label_smoothing, 1, &mp);
+        (void)api_trainer_mem_plan(t, ckm, 1, &mp);
         tc->activation_checkpointing = mp.checkpoint;
         logf_(t,
               "activation checkpointing %s (train.activation_checkpointing auto: plan %.1f MiB, limit %.1f "
@@ -1412,16 +1371,7 @@ static ft_status prepare(ftune_trainer *t) {
               mp.checkpoint ? "on" : "off", (double)mp.e.total / 1048576.0, (double)mp.limit / 1048576.0,
               mp.limit_src);
     }
-    tc->ckpt_root = ft_path_join(t->ckroot, sizeof t->ckroot, r->output_dir, "checkpoints");
-    tc->recipe_yaml = t->yaml;
-    tc->resume = t->resume[0] ? t->resume : NULL;
-    tc->stop = &t->stop;
-    tc->log = t->log;
-    tc->tb = t->tb;
-    tc->observer = t;
-    tc->on_step = on_step_cb;
-    tc->on_eval = on_eval_cb;
-    tc->on_note = on_note_cb;
+    api_trainer_cfg_outputs(t);
     t->prepared = true; /* res is ft_train_begin's from here on */
     return ft_train_begin(t->m, &t->tr, t->va.n ? &t->va : NULL, tc, &t->res, &t->run);
 }
@@ -1451,7 +1401,9 @@ static ft_status evaluate_split(ftune_trainer *t, const ft_dataset *d, ft_eval_r
 
 /* The end of a run as `ftune train` ends it: the test split's metrics (logged), then the model or
  * adapter saved (not after a stop request: the checkpoint is what continues it). */
-static ft_status finish(ftune_trainer *t) {
+ft_status api_trainer_end(ftune_trainer *t) {
+    if (t->o.command)
+        return api_train_finish(t);
     if (t->res.end == FT_TRAIN_INTERRUPTED)
         return FT_OK;
     if (t->te.n > 0) {
@@ -1486,12 +1438,18 @@ ftune_status ftune_trainer_step(ftune_trainer *t, int *done) {
     if (t->done)
         return api_end(t->ctx, FT_OK);
     ft_status s = t->prepared ? FT_OK : prepare(t);
-    bool d = false;
-    if (s == FT_OK)
-        s = ft_train_next(t->run, &d);
-    if (s == FT_OK && d) {
-        s = finish(t);
-        t->done = true;
+    if (s == FT_OK && !t->done) { /* done here: a dry run */
+        bool d = false;
+        if (!t->run) /* `ftune train`'s run begins after prepare (api_train.c) */
+            s = api_train_begin(t);
+        if (s == FT_OK)
+            s = ft_train_next(t->run, &d);
+        if (s == FT_OK && d) {
+            if (!t->o.separate_finish)
+                s = api_trainer_end(t);
+            t->finished = s == FT_OK && !t->o.separate_finish;
+            t->done = true;
+        }
     }
     t->failed = s != FT_OK;
     if (done)
@@ -1559,7 +1517,7 @@ ftune_status ftune_trainer_evaluate(ftune_trainer *t, const char *split, ftune_m
     if (s == FT_OK)
         s = evaluate_split(t, d, &ev);
     if (s == FT_OK) {
-        s = metrics_out(&ev, metrics, n);
+        s = api_metrics_out(&ev, metrics, n);
         ft_eval_result_free(&ev);
     }
     return api_end(t->ctx, s);

@@ -21,11 +21,18 @@ typedef struct {
 int ft_cmd_predict_qa(int argc, char **argv);
 /* Its image-classification mode (predict_image.c), entered on --image. */
 int ft_cmd_predict_image(int argc, char **argv);
+/* Its seq2seq mode (predict_s2s.c): the text m generates from text, or from each row of the data file jsonl
+ * (its source field); json: one {"source", "output"} object per input. Returns the exit status. */
+int ft_cli_predict_seq2seq(ftune_ctx *ctx, ftune_model *m, const char *text, const char *jsonl, bool json);
 
 /* Commands on the public API (util.c): a context for a command's calls with its --threads (0 = all cores),
  * NULL after printing why; "ftune <cmd>: <the context's last error>" on stderr, returning 1. */
 ftune_ctx *ft_cli_ctx(const char *cmd, long threads);
 int ft_cli_fail_ctx(const char *cmd, const ftune_ctx *ctx);
+/* A model loaded through ctx with the load options lo, and its info; NULL after printing "ftune <cmd>:
+ * <why>". */
+ftune_model *ft_cli_model(const char *cmd, ftune_ctx *ctx, const char *dir, const char *adapter,
+                          const ftune_model_load_opts *lo, ftune_model_info *info);
 /* A whole file into *out (NUL-terminated, free), 0; or 1 after printing "ftune <cmd>: <path>: why". */
 int ft_cli_read_file(const char *cmd, const char *path, char **out);
 

@@ -1,23 +1,24 @@
 /* ftune compare: one recipe, several fine-tuning methods, one table. Each method trains in a child
  * process (this binary's `train` with method=X output_dir=OUT/X), so its peak memory is its own:
- * wait4's ru_maxrss. */
+ * wait4's ru_maxrss. On the public API (issue 17): the recipe checked through a trainer's recipe calls, the
+ * report and the JSON file written by ftune_html_report_write / ftune_json_file_write. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "cli/cli.h"
-#include "io/json.h"
-#include "report/report_html.h"
-#include "train/recipe.h"
 
 static const char *COMPARE_USAGE =
     "usage: ftune compare RECIPE.yaml [key=value ...] [METHOD:key=value ...]\n"
@@ -63,29 +64,96 @@ static void run_free(run_t *r) {
     free(r->ty);
 }
 
-static ft_status push_pt(double **x, double **y, size_t *n, double vx, double vy) {
+/* The command's own failures: "ftune compare: <message>" (the message formatted into err). */
+typedef struct {
+    char msg[1200];
+} cmp_err;
+
+static bool fail(cmp_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool fail(cmp_err *e, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+/* An API call's failure in e (the context's message). */
+static bool api_ok(cmp_err *e, const ftune_ctx *ctx, ftune_status s) {
+    if (s == FT_OK)
+        return true;
+    const char *m = ftune_last_error(ctx);
+    return fail(e, "%s", m[0] ? m : ftune_status_name(s));
+}
+
+/* dir/name (one '/' between them) into buf */
+static char *path_join(char *buf, size_t n, const char *dir, const char *name) {
+    const size_t dl = strlen(dir);
+    snprintf(buf, n, dl > 0 && dir[dl - 1] == '/' ? "%s%s" : "%s/%s", dir, name);
+    return buf;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* A whole file (NUL-terminated, free), NULL when it cannot be read: the callers go on without it. */
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *text = NULL;
+    size_t len = 0, cap = 0, got;
+    char buf[65536];
+    while ((got = fread(buf, 1, sizeof buf, f)) > 0) {
+        if (len + got + 1 > cap) {
+            cap = 2 * (len + got + 1);
+            char *p = realloc(text, cap);
+            if (!p) {
+                free(text);
+                fclose(f);
+                return NULL;
+            }
+            text = p;
+        }
+        memcpy(text + len, buf, got);
+        len += got;
+    }
+    const bool bad = ferror(f) != 0;
+    fclose(f);
+    if (bad) {
+        free(text);
+        return NULL;
+    }
+    if (!text)
+        text = calloc(1, 1);
+    else
+        text[len] = '\0';
+    return text;
+}
+
+static bool push_pt(double **x, double **y, size_t *n, double vx, double vy) {
     double *a = realloc(*x, (*n + 1) * sizeof *a);
     if (!a)
-        return ft_fail(FT_ERR_NOMEM, "out of memory");
+        return false;
     *x = a;
     double *b = realloc(*y, (*n + 1) * sizeof *b);
     if (!b)
-        return ft_fail(FT_ERR_NOMEM, "out of memory");
+        return false;
     *y = b;
     a[*n] = vx;
     b[*n] = vy;
     (*n)++;
-    return FT_OK;
+    return true;
 }
 
 /* The run's log line "... N parameters, M trainable (P%) ..." and "..., T tok/s; ..." */
 static void parse_log(const char *path, run_t *r) {
-    char *text;
-    size_t len;
-    if (ft_read_file(path, &text, &len) != FT_OK) {
-        ft_clear_error();
+    char *text = slurp(path);
+    if (!text)
         return;
-    }
     const char *p = strstr(text, " parameters, ");
     if (p) {
         const char *q = p;
@@ -104,14 +172,16 @@ static void parse_log(const char *path, run_t *r) {
     free(text);
 }
 
-static ft_status read_metrics(const char *path, const char *metric, run_t *r) {
-    char *text;
-    size_t len;
-    FT_TRY(ft_read_file(path, &text, &len));
+/* The run's metrics.jsonl: the validation metric and training loss curves, the test split's metrics; a
+ * file that cannot be read (or memory that runs out) leaves what was read so far. */
+static void read_metrics(const char *path, const char *metric, run_t *r) {
+    char *text = slurp(path);
+    if (!text)
+        return;
     char key[96];
     snprintf(key, sizeof key, "eval/%s", metric);
-    ft_status s = FT_OK;
-    for (char *line = strtok(text, "\n"); line && s == FT_OK; line = strtok(NULL, "\n")) {
+    bool s = true;
+    for (char *line = strtok(text, "\n"); line && s; line = strtok(NULL, "\n")) {
         cJSON *j = cJSON_Parse(line);
         if (!j)
             continue;
@@ -131,25 +201,25 @@ static ft_status read_metrics(const char *path, const char *metric, run_t *r) {
             r->metric = e->valuedouble;
             s = push_pt(&r->ex, &r->ey, &r->ne, step, e->valuedouble);
         }
-        if (s == FT_OK && cJSON_IsNumber(l))
+        if (s && cJSON_IsNumber(l))
             s = push_pt(&r->tx, &r->ty, &r->nt, step, l->valuedouble);
         cJSON_Delete(j);
     }
     free(text);
-    return s;
 }
 
 /* fork + exec of this binary's train; stdout/stderr to log; rusage of the child */
-static ft_status run_child(char *const *args, const char *log, int *status, struct rusage *ru, double *wall) {
+static bool run_child(char *const *args, const char *log, int *status, struct rusage *ru, double *wall,
+                      cmp_err *e) {
     int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
-        return ft_fail(FT_ERR_IO, "%s: %s", log, strerror(errno));
+        return fail(e, "%s: %s", log, strerror(errno));
     fflush(NULL);
-    double t0 = ft_now();
+    double t0 = now_s();
     pid_t pid = fork();
     if (pid < 0) {
         close(fd);
-        return ft_fail(FT_ERR_IO, "fork: %s", strerror(errno));
+        return fail(e, "fork: %s", strerror(errno));
     }
     if (pid == 0) {
         dup2(fd, 1);
@@ -162,10 +232,10 @@ static ft_status run_child(char *const *args, const char *log, int *status, stru
     pid_t w;
     while ((w = wait4(pid, status, 0, ru)) < 0 && errno == EINTR)
         ;
-    *wall = ft_now() - t0;
+    *wall = now_s() - t0;
     if (w < 0)
-        return ft_fail(FT_ERR_IO, "wait4: %s", strerror(errno));
-    return FT_OK;
+        return fail(e, "wait4: %s", strerror(errno));
+    return true;
 }
 
 static const char *const ALL_METHODS[] = {"full", "lora", "dora", "adapter", "prompt", "bitfit", "ia3"};
@@ -183,20 +253,22 @@ static size_t scope_len(const char *kv) {
     return c && e && c < e ? (size_t)(c - kv) : 0;
 }
 
-static ft_status write_html(const char *out_dir, const char *metric, run_t *runs, int n) {
-    ft_html_kv *kv = calloc((size_t)n + 1, sizeof *kv);
+static bool write_html(ftune_ctx *ctx, const char *out_dir, const char *metric, run_t *runs, int n,
+                       cmp_err *e) {
+    const char **keys = calloc((size_t)n + 1, sizeof *keys), **values = calloc((size_t)n + 1, sizeof *values);
     char (*vals)[512] = calloc((size_t)n + 1, sizeof *vals);
-    ft_html_series *se = calloc((size_t)n, sizeof *se), *st = calloc((size_t)n, sizeof *st);
-    if (!kv || !vals || !se || !st) {
-        free(kv);
+    ftune_series *se = calloc((size_t)n + 1, sizeof *se), *st = calloc((size_t)n + 1, sizeof *st);
+    if (!keys || !values || !vals || !se || !st) {
+        free(keys);
+        free(values);
         free(vals);
         free(se);
         free(st);
-        return ft_fail(FT_ERR_NOMEM, "out of memory");
+        return fail(e, "out of memory");
     }
     for (int i = 0; i < n; i++) {
         run_t *r = &runs[i];
-        kv[i].key = r->method;
+        keys[i] = r->method;
         char test[96] = "";
         if (r->ok && isfinite(r->test_acc))
             snprintf(test, sizeof test, "test accuracy %.4f, macro-F1 %.4f; ", r->test_acc, r->test_f1);
@@ -211,22 +283,25 @@ static ft_status write_html(const char *out_dir, const char *metric, run_t *runs
                      test, r->method);
         else
             snprintf(vals[i], sizeof vals[i], "failed (exit status %d): see %.15s/train.log", r->exit_code, r->method);
-        kv[i].value = vals[i];
-        se[i] = (ft_html_series){r->method, r->ex, r->ey, r->ne};
-        st[i] = (ft_html_series){r->method, r->tx, r->ty, r->nt};
+        values[i] = vals[i];
+        se[i] = (ftune_series){r->method, r->ex, r->ey, r->ne};
+        st[i] = (ftune_series){r->method, r->tx, r->ty, r->nt};
     }
     char title[160];
     snprintf(title, sizeof title, "validation %s", metric);
-    ft_html_chart charts[2] = {{title, "step", metric, se, (size_t)n, false},
-                               {"training loss", "step", "loss", st, (size_t)n, false}};
-    ft_html_report rep = {"ftune compare: one recipe, several methods", kv, (size_t)n, charts, 2, NULL, NULL, NULL, 0};
-    char p[4096];
-    ft_status s = ft_html_write(ft_path_join(p, sizeof p, out_dir, "compare.html"), &rep);
-    free(kv);
+    const ftune_chart charts[2] = {{title, "step", metric, se, (size_t)n, 0},
+                                   {"training loss", "step", "loss", st, (size_t)n, 0}};
+    char p[4200];
+    path_join(p, sizeof p, out_dir, "compare.html");
+    const bool ok = api_ok(e, ctx,
+                           ftune_html_report_write(ctx, p, "ftune compare: one recipe, several methods", keys,
+                                                   values, (size_t)n, charts, 2));
+    free(keys);
+    free(values);
     free(vals);
     free(se);
     free(st);
-    return s;
+    return ok;
 }
 
 int ft_cmd_compare(int argc, char **argv) {
@@ -239,8 +314,10 @@ int ft_cmd_compare(int argc, char **argv) {
                      {"task", FT_OPT_STR, &task},
                      {"precision", FT_OPT_STR, &precision}};
     const char **pos = calloc((size_t)argc + 1, sizeof *pos);
-    if (!pos)
-        return ft_cli_fail("compare", ft_fail(FT_ERR_NOMEM, "out of memory"));
+    if (!pos) {
+        fprintf(stderr, "ftune compare: out of memory\n");
+        return 1;
+    }
     int npos = 0;
     int rc = ft_cli_parse("compare", argc, argv, opts, sizeof opts / sizeof *opts, COMPARE_USAGE, pos, argc, &npos,
                           &help);
@@ -272,19 +349,25 @@ int ft_cmd_compare(int argc, char **argv) {
         free(pos);
         return 2;
     }
-    /* the resolved recipe: output_dir and eval.metric; errors in keys show before any training */
-    ft_recipe r;
-    ft_status s = ft_recipe_init(&r);
-    if (s == FT_OK)
-        s = ft_recipe_load_yaml(&r, recipe);
-    for (int i = 0; s == FT_OK && i < 2; i++)
+    /* the resolved recipe (a trainer's, never run): output_dir and eval.metric; errors in keys show before
+     * any training */
+    ftune_ctx *ctx = ft_cli_ctx("compare", 0);
+    if (!ctx) {
+        free(pos);
+        return 1;
+    }
+    cmp_err e = {""};
+    ftune_trainer *r = NULL;
+    bool s = api_ok(&e, ctx, ftune_trainer_create(ctx, NULL, &r));
+    if (s)
+        s = api_ok(&e, ctx, ftune_trainer_load_recipe(r, recipe));
+    for (int i = 0; s && i < 2; i++)
         if (flag_kv[i][0])
-            s = ft_recipe_override(&r, flag_kv[i]);
-    for (int i = 0; s == FT_OK && i < npos; i++)
+            s = api_ok(&e, ctx, ftune_trainer_override(r, flag_kv[i]));
+    for (int i = 0; s && i < npos; i++)
         if (strchr(pos[i], '=') && !scope_len(pos[i]))
-            s = ft_recipe_override(&r, pos[i]);
-    for (int i = 0; s == FT_OK && i < npos;
-         i++) { /* METHOD:key=value: the method is compared, the key valid */
+            s = api_ok(&e, ctx, ftune_trainer_override(r, pos[i]));
+    for (int i = 0; s && i < npos; i++) { /* METHOD:key=value: the method is compared, the key valid */
         size_t sl = strchr(pos[i], '=') ? scope_len(pos[i]) : 0;
         if (!sl)
             continue;
@@ -294,57 +377,65 @@ int ft_cmd_compare(int argc, char **argv) {
         for (char *t = strtok(ml, ","); t; t = strtok(NULL, ","))
             listed |= strlen(t) == sl && !strncmp(t, pos[i], sl);
         if (!known_method(pos[i], sl))
-            s = ft_fail(FT_ERR_ARG,
-                        "'%s': '%.*s' is not a method (full, lora, dora, adapter, prompt, bitfit, ia3)",
-                        pos[i], (int)sl, pos[i]);
+            s = fail(&e, "'%s': '%.*s' is not a method (full, lora, dora, adapter, prompt, bitfit, ia3)",
+                     pos[i], (int)sl, pos[i]);
         else if (!listed)
-            s = ft_fail(FT_ERR_ARG, "'%s': %.*s is not among --methods %s", pos[i], (int)sl, pos[i], methods);
+            s = fail(&e, "'%s': %.*s is not among --methods %s", pos[i], (int)sl, pos[i], methods);
         else {
-            ft_recipe scratch;
-            s = ft_recipe_init(&scratch);
-            if (s == FT_OK)
-                s = ft_recipe_override(&scratch, pos[i] + sl + 1);
-            ft_recipe_free(&scratch);
+            ftune_trainer *scratch = NULL;
+            s = api_ok(&e, ctx, ftune_trainer_create(ctx, NULL, &scratch));
+            if (s)
+                s = api_ok(&e, ctx, ftune_trainer_override(scratch, pos[i] + sl + 1));
+            ftune_trainer_free(scratch);
         }
     }
-    if (s == FT_OK && !r.output_dir)
-        s = ft_fail(FT_ERR_CONFIG, "%s: output_dir is required (each method trains into output_dir/METHOD)", recipe);
+    ftune_trainer_info info = {0};
+    if (s)
+        s = api_ok(&e, ctx, ftune_trainer_get_info(r, &info));
+    if (s && !info.output_dir)
+        s = fail(&e, "%s: output_dir is required (each method trains into output_dir/METHOD)", recipe);
     /* the methods */
     run_t runs[16];
     int n = 0;
     memset(runs, 0, sizeof runs);
     char list[256];
     snprintf(list, sizeof list, "%s", methods);
-    for (char *tok = strtok(list, ","); s == FT_OK && tok; tok = strtok(NULL, ",")) {
+    for (char *tok = strtok(list, ","); s && tok; tok = strtok(NULL, ",")) {
         if (!known_method(tok, strlen(tok)))
-            s = ft_fail(FT_ERR_ARG,
-                        "--methods: unknown method '%s' (full, lora, dora, adapter, prompt, bitfit, ia3)",
-                        tok);
+            s = fail(&e, "--methods: unknown method '%s' (full, lora, dora, adapter, prompt, bitfit, ia3)",
+                     tok);
         else if (n == 16)
-            s = ft_fail(FT_ERR_ARG, "--methods: at most 16 entries");
+            s = fail(&e, "--methods: at most 16 entries");
         else
             snprintf(runs[n++].method, sizeof runs[0].method, "%s", tok);
     }
-    if (s == FT_OK && n == 0)
-        s = ft_fail(FT_ERR_ARG, "--methods: no method given");
+    if (s && n == 0)
+        s = fail(&e, "--methods: no method given");
     char out_dir[4096] = "", metric[64] = "loss";
-    if (s == FT_OK) {
-        snprintf(out_dir, sizeof out_dir, "%s", r.output_dir);
-        snprintf(metric, sizeof metric, "%s", r.eval_metric ? r.eval_metric : "loss");
-        s = ft_mkdir_p(out_dir);
+    if (s) {
+        char *em = NULL;
+        snprintf(out_dir, sizeof out_dir, "%s", info.output_dir);
+        s = api_ok(&e, ctx, ftune_trainer_get_key(r, "eval.metric", &em));
+        if (s && em[0])
+            snprintf(metric, sizeof metric, "%s", em);
+        ftune_free(em);
     }
-    ft_recipe_free(&r);
-    if (s != FT_OK) {
+    if (s)
+        s = api_ok(&e, ctx, ftune_mkdir_p(ctx, out_dir));
+    ftune_trainer_free(r);
+    if (!s) {
         free(pos);
-        return ft_cli_fail("compare", s);
+        fprintf(stderr, "ftune compare: %s\n", e.msg);
+        ftune_ctx_free(ctx);
+        return 1;
     }
     int failures = 0;
-    for (int i = 0; i < n && s == FT_OK; i++) {
+    for (int i = 0; i < n && s; i++) {
         run_t *ru = &runs[i];
         char dir[4096], log[4200], mo[64], oo[4200];
-        ft_path_join(dir, sizeof dir, out_dir, ru->method);
-        s = ft_mkdir_p(dir);
-        if (s != FT_OK)
+        path_join(dir, sizeof dir, out_dir, ru->method);
+        s = api_ok(&e, ctx, ftune_mkdir_p(ctx, dir));
+        if (!s)
             break;
         snprintf(log, sizeof log, "%s/train.log", dir);
         bool dora = !strcmp(ru->method, "dora");
@@ -353,7 +444,7 @@ int ft_cmd_compare(int argc, char **argv) {
         /* ftune train RECIPE <user overrides> method=X output_dir=OUT/X report.progress=quiet */
         char **args = calloc((size_t)npos + 11, sizeof *args);
         if (!args) {
-            s = ft_fail(FT_ERR_NOMEM, "out of memory");
+            s = fail(&e, "out of memory");
             break;
         }
         int a = 0;
@@ -381,9 +472,9 @@ int ft_cmd_compare(int argc, char **argv) {
         struct rusage rus;
         memset(&rus, 0, sizeof rus);
         fprintf(stderr, "ftune compare: training %s ...\n", ru->method);
-        s = run_child(args, log, &status, &rus, &ru->wall_s);
+        s = run_child(args, log, &status, &rus, &ru->wall_s, &e);
         free(args);
-        if (s != FT_OK)
+        if (!s)
             break;
         ru->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         ru->ok = ru->exit_code == 0;
@@ -394,15 +485,15 @@ int ft_cmd_compare(int argc, char **argv) {
             ru->pct = 100.0 * (double)ru->trainable / (double)ru->params;
         char mp[4200];
         snprintf(mp, sizeof mp, "%s/metrics.jsonl", dir);
-        if (ru->ok && read_metrics(mp, metric, ru) != FT_OK)
-            ft_clear_error();
+        if (ru->ok)
+            read_metrics(mp, metric, ru);
         if (!ru->ok) {
             failures++;
             fprintf(stderr, "ftune compare: %s failed (exit status %d); see %s\n", ru->method, ru->exit_code, log);
         }
     }
     free(pos);
-    if (s == FT_OK) {
+    if (s) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "metric", metric);
         cJSON *arr = cJSON_AddArrayToObject(j, "methods");
@@ -432,16 +523,21 @@ int ft_cmd_compare(int argc, char **argv) {
             }
             cJSON_AddItemToArray(arr, o);
         }
-        char p[4096];
-        s = ft_json_write_file(ft_path_join(p, sizeof p, out_dir, "compare.json"), j, false);
-        if (s == FT_OK)
-            s = write_html(out_dir, metric, runs, n);
-        if (s == FT_OK && json) {
+        char p[4200];
+        char *text = cJSON_PrintUnformatted(j);
+        s = text
+                ? api_ok(&e, ctx,
+                         ftune_json_file_write(ctx, path_join(p, sizeof p, out_dir, "compare.json"), text, 0))
+                : fail(&e, "out of memory writing JSON");
+        cJSON_free(text);
+        if (s)
+            s = write_html(ctx, out_dir, metric, runs, n, &e);
+        if (s && json) {
             char *o = cJSON_PrintUnformatted(j);
             if (o)
                 printf("%s\n", o);
             cJSON_free(o);
-        } else if (s == FT_OK) {
+        } else if (s) {
             bool cls = false, tl = false;
             for (int i = 0; i < n; i++) {
                 cls |= runs[i].ok && isfinite(runs[i].test_acc);
@@ -474,7 +570,10 @@ int ft_cmd_compare(int argc, char **argv) {
     }
     for (int i = 0; i < n; i++)
         run_free(&runs[i]);
-    if (s != FT_OK)
-        return ft_cli_fail("compare", s);
+    ftune_ctx_free(ctx);
+    if (!s) {
+        fprintf(stderr, "ftune compare: %s\n", e.msg);
+        return 1;
+    }
     return failures ? 1 : 0;
 }

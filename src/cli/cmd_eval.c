@@ -1,18 +1,13 @@
 /* ftune eval: the metrics that fit a trained model's task on a data file; ftune classify: label and
  * probability for each line of stdin. Both read the task, labels and fields from ftune_train.json. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include <cjson/cJSON.h>
 
 #include "cli/cli.h"
-#include "cli/qa_cli.h"
-#include "cli/tokcls.h"
-#include "cli/trained.h"
-#include "models/infer.h"
-#include "train/trainer.h"
 
 static const char *EVAL_USAGE =
     "usage: ftune eval --model DIR [--adapter DIR] --data FILE [--task TASK] [--json] [options]\n"
@@ -71,52 +66,14 @@ static const char *CLASSIFY_USAGE =
     "cleaned as training cleaned it. --json prints one object per line: {\"label\", \"prob\", \"probs\"}.\n"
     "A line that tokenizes to nothing (empty, with no special tokens added) is an error. See docs/evaluation.md.\n";
 
-static void set_threads(long threads) {
-    ft_ctx ctx;
-    ft_ctx_default(&ctx);
-    if (threads > 0)
-        ctx.threads = (int)threads;
-    ft_ctx_apply(&ctx);
-}
-
-static void add_cls_json(cJSON *j, const ft_metric_cls *c, char *const *names) {
-    ft_metric_cls_json(c, j); /* the same fixed keys as `ftune score --json` */
-    cJSON *labels = cJSON_AddArrayToObject(j, "labels");
-    cJSON *cm = cJSON_AddArrayToObject(j, "confusion_matrix");
-    cJSON *per = cJSON_AddObjectToObject(j, "per_class");
-    for (size_t a = 0; a < c->n_classes; a++) {
-        cJSON_AddItemToArray(labels, cJSON_CreateString(names[a]));
-        cJSON *row = cJSON_CreateArray();
-        for (size_t b = 0; b < c->n_classes; b++)
-            cJSON_AddItemToArray(row, cJSON_CreateNumber((double)c->confusion[a * c->n_classes + b]));
-        cJSON_AddItemToArray(cm, row);
-        cJSON *pc = cJSON_AddObjectToObject(per, names[a]);
-        cJSON_AddNumberToObject(pc, "precision", c->precision[a]);
-        cJSON_AddNumberToObject(pc, "recall", c->recall[a]);
-        cJSON_AddNumberToObject(pc, "f1", c->f1[a]);
-        cJSON_AddNumberToObject(pc, "support", (double)c->support[a]);
-    }
-}
-
-static void print_cls_table(const ft_metric_cls *c, char *const *names) {
-    printf("accuracy     %.4f\n\n", c->accuracy);
-    printf("%-12s %9s %9s %9s %9s\n", "", "precision", "recall", "f1", "support");
-    for (size_t a = 0; a < c->n_classes; a++)
-        printf("%-12.12s %9.4f %9.4f %9.4f %9lld\n", names[a], c->precision[a], c->recall[a], c->f1[a],
-               (long long)c->support[a]);
-    printf("%-12s %9.4f %9.4f %9.4f\n", "macro", c->precision_macro, c->recall_macro, c->f1_macro);
-    printf("%-12s %9.4f %9.4f %9.4f\n", "micro", c->precision_micro, c->recall_micro, c->f1_micro);
-    printf("%-12s %9.4f %9.4f %9.4f\n", "weighted", c->precision_weighted, c->recall_weighted, c->f1_weighted);
-    printf("\nconfusion matrix (rows: true, columns: predicted)\n%-12s", "");
-    for (size_t b = 0; b < c->n_classes; b++)
-        printf(" %9.9s", names[b]);
-    printf("\n");
-    for (size_t a = 0; a < c->n_classes; a++) {
-        printf("%-12.12s", names[a]);
-        for (size_t b = 0; b < c->n_classes; b++)
-            printf(" %9lld", (long long)c->confusion[a * c->n_classes + b]);
-        printf("\n");
-    }
+/* A model for eval and classify: ftune_train.json's task, or --task ("auto": the model's own head); NULL
+ * after printing why. */
+static ftune_model *load_model(ftune_ctx *ctx, const char *cmd, const char *model, const char *adapter,
+                               const char *task, ftune_model_info *info) {
+    ftune_model_load_opts lo;
+    ftune_model_load_opts_init(&lo);
+    lo.task = task, lo.head_task = task && !strcmp(task, "auto"), lo.need_task = 1;
+    return ft_cli_model(cmd, ctx, model, adapter, &lo, info);
 }
 
 int ft_cmd_eval(int argc, char **argv) {
@@ -144,122 +101,72 @@ int ft_cmd_eval(int argc, char **argv) {
             "ftune eval: --batch-size must be > 0, --seq-len >= 2, --threads >= 0, --max-new-tokens >= 0\n");
         return 2;
     }
-    set_threads(threads);
-    ft_trained t;
-    ft_status s = ft_trained_load(model, adapter, task, true, &t);
-    if (s != FT_OK)
-        return ft_cli_fail("eval", s);
-    if (preds && strcmp(t.task, "seq2seq")) {
-        fprintf(stderr, "ftune eval: --predictions is for a seq2seq model (this one's task is %s)\n", t.task);
-        ft_trained_free(&t);
+    if (bs > 1 << 20 || seq > 1 << 24 || max_new > 1 << 24 || beams > 1 << 20) {
+        fprintf(stderr,
+                "ftune eval: --batch-size, --seq-len, --max-new-tokens or --num-beams out of range\n");
         return 2;
     }
-    if (seq > 0) { /* seq2seq: the source length; the arena's T still covers the longer side */
-        t.data.max_len = (int)seq;
-        t.seq_len = (int)seq > t.data.max_target_len ? (int)seq : t.data.max_target_len;
-    }
-    if (max_new > 0)
-        t.s2s.gen.max_new_tokens = (int)max_new;
-    if (beams > 0)
-        t.s2s.gen.num_beams = (int)beams;
-    if (no_gen)
-        t.s2s_generate = false;
-    FILE *pf = NULL;
-    if (preds && !(pf = fopen(preds, "w"))) {
-        ft_trained_free(&t);
-        fprintf(stderr, "ftune eval: %s: cannot write\n", preds);
+    ftune_ctx *ctx = ft_cli_ctx("eval", threads);
+    if (!ctx)
+        return 1;
+    ftune_model_info info;
+    ftune_model *m = load_model(ctx, "eval", model, adapter, task, &info);
+    if (!m) {
+        ftune_ctx_free(ctx);
         return 1;
     }
-    t.s2s.out = pf;
-    if (!strcmp(t.task, "token_classification")) { /* words and tags (cli/tokcls.c) */
-        char label[8300];
-        snprintf(label, sizeof label, "%s%s%s", model, adapter ? " + " : "", adapter ? adapter : "");
-        rc = ft_cli_eval_tokens(&t, data, split, (int)bs, json, label);
-        ft_trained_free(&t);
-        return rc;
-    }
-    const ft_task tk = ft_trained_task(&t);
-    if (!strcmp(t.task, "question_answering")) { /* SQuAD-format data, windows and span post-processing */
-        s = ft_cli_qa_eval(&t, data, (int)bs, json);
-        ft_trained_free(&t);
-        return s == FT_OK ? 0 : ft_cli_fail("eval", s);
-    }
-    if (pack && no_pack) {
-        ft_trained_free(&t);
+    const bool tagging = !strcmp(info.task, "token_classification"),
+               qa = !strcmp(info.task, "question_answering");
+    FILE *pf = NULL;
+    if (preds && strcmp(info.task, "seq2seq") != 0) {
+        fprintf(stderr, "ftune eval: --predictions is for a seq2seq model (this one's task is %s)\n",
+                info.task);
+        rc = 2;
+    } else if (preds && !(pf = fopen(preds, "w"))) { /* the evaluation writes it; fail before it starts */
+        fprintf(stderr, "ftune eval: %s: cannot write\n", preds);
+        rc = 1;
+    } else if (pf && fclose(pf) != 0) {
+        fprintf(stderr, "ftune eval: %s: write failed\n", preds);
+        rc = 1;
+    } else if (!tagging && !qa && pack && no_pack) {
         fprintf(stderr, "ftune eval: --pack and --no-pack together\n");
-        return 2;
+        rc = 2;
     }
-    if (pack || no_pack)
-        t.data.pack = pack;
-    ft_eval_result res = {0};
-    size_t n_ex = 0;
-    double t0 = ft_now();
-    s = ft_trained_eval_file(&t, data, (int)bs, &res, &n_ex);
-    const bool have_res = s == FT_OK;
-    double wall = ft_now() - t0;
-    if (pf && fclose(pf) != 0 && s == FT_OK)
-        s = ft_fail(FT_ERR_IO, "%s: write failed", preds);
-    if (s == FT_OK && json) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "task", t.task);
-        cJSON_AddNumberToObject(j, "n_examples", (double)n_ex);
-        cJSON_AddNumberToObject(j, "loss", res.loss);
-        if (tk == FT_TASK_CAUSAL_LM || tk == FT_TASK_MASKED_LM || tk == FT_TASK_SEQ2SEQ) {
-            cJSON_AddNumberToObject(j, "perplexity", res.perplexity);
-            cJSON_AddNumberToObject(j, "n_tokens", (double)res.count);
-            if (res.has_gen) {
-                const ft_s2s_score *g = &res.gen;
-                cJSON_AddNumberToObject(j, "n_generated", (double)g->n);
-                cJSON_AddNumberToObject(j, "bleu", g->bleu);
-                cJSON_AddNumberToObject(j, "rouge1", g->rouge1);
-                cJSON_AddNumberToObject(j, "rouge2", g->rouge2);
-                cJSON_AddNumberToObject(j, "rougeL", g->rougeL);
-                cJSON_AddNumberToObject(j, "rougeLsum", g->rougeLsum);
-                cJSON_AddNumberToObject(j, "exact_match", g->exact_match);
-                cJSON_AddNumberToObject(j, "f1", g->f1);
-            }
-        } else if (tk == FT_TASK_SEQ_CLS) {
-            add_cls_json(j, &res.cls, t.label_names);
-        } else {
-            cJSON_AddNumberToObject(j, "mse", res.reg.mse);
-            cJSON_AddNumberToObject(j, "mae", res.reg.mae);
-            if (isnan(res.reg.r2))
-                cJSON_AddNullToObject(j, "r2");
-            else
-                cJSON_AddNumberToObject(j, "r2", res.reg.r2);
-        }
-        char *out = cJSON_PrintUnformatted(j);
-        cJSON_Delete(j);
-        if (!out)
-            s = ft_fail(FT_ERR_NOMEM, "out of memory");
-        else {
-            printf("%s\n", out);
-            cJSON_free(out);
-        }
-    } else if (s == FT_OK) {
-        printf("model %s%s%s, task %s, %zu examples (%.1f s)\n", model, adapter ? " + " : "",
-               adapter ? adapter : "", t.task, n_ex, wall);
-        printf("loss         %.4f\n", res.loss);
-        if (tk == FT_TASK_CAUSAL_LM || tk == FT_TASK_MASKED_LM || tk == FT_TASK_SEQ2SEQ)
-            printf("perplexity   %.4f\ntokens       %lld%s\n", res.perplexity, (long long)res.count,
-                   tk == FT_TASK_MASKED_LM ? " (masked)"
-                   : tk == FT_TASK_SEQ2SEQ ? " (target)"
-                                           : "");
-        else if (tk == FT_TASK_SEQ_CLS)
-            print_cls_table(&res.cls, t.label_names);
+    ftune_eval_opts o;
+    ftune_eval_opts_init(&o);
+    o.batch_size = (int)bs, o.seq_len = (int)seq, o.max_new_tokens = (int)max_new, o.num_beams = (int)beams;
+    o.pack = pack ? 1 : no_pack ? 0 : -1;
+    o.generate = !no_gen;
+    o.predictions = preds, o.split = split;
+    ftune_eval_report r;
+    ftune_eval_report_init(&r);
+    const ftune_status s = rc ? FT_OK : ftune_model_evaluate_with(m, data, &o, NULL, NULL, &r);
+    if (!rc && r.notes &&
+        r.notes[0]) /* QA answers not where they say: before the results (stderr with --json) */
+        fputs(r.notes, json ? stderr : stdout);
+    if (!rc && s != FT_OK)
+        rc = ft_cli_fail_ctx("eval", ctx);
+    else if (!rc && json)
+        printf("%s\n", r.json);
+    else if (!rc) {
+        if (tagging)
+            printf("model %s%s%s, task token_classification, %zu sentences (%.1f s)\n", model,
+                   adapter ? " + " : "", adapter ? adapter : "", r.n_examples, r.seconds);
+        else if (qa)
+            printf("task question_answering, %zu questions in %zu windows (%.1f s)\n", r.n_examples,
+                   r.n_windows, r.seconds);
         else
-            printf("mse          %.6g\nmae          %.6g\nr2           %.6g\n", res.reg.mse, res.reg.mae, res.reg.r2);
-        if (res.has_gen)
-            printf("generated    %zu\nbleu         %.2f\nrouge1       %.4f\nrouge2       %.4f\nrougeL       "
-                   "%.4f\n"
-                   "rougeLsum    %.4f\nexact_match  %.2f\nf1           %.2f\n",
-                   res.gen.n, res.gen.bleu, res.gen.rouge1, res.gen.rouge2, res.gen.rougeL, res.gen.rougeLsum,
-                   res.gen.exact_match, res.gen.f1);
+            printf("model %s%s%s, task %s, %zu examples (%.1f s)\n", model, adapter ? " + " : "",
+                   adapter ? adapter : "", r.task, r.n_examples, r.seconds);
+        fputs(r.table, stdout);
     }
-    if (have_res)
-        ft_eval_result_free(&res);
-    ft_trained_free(&t);
-    return s == FT_OK ? 0 : ft_cli_fail("eval", s);
+    if (!rc && r.unknown_tags)
+        fprintf(stderr, "ftune eval: warning: %zu word(s) carry a tag the model does not know: not scored\n",
+                r.unknown_tags);
+    ftune_eval_report_free(&r);
+    ftune_model_free(m);
+    ftune_ctx_free(ctx);
+    return rc;
 }
 
 /* ---- classify ---- */
@@ -279,44 +186,58 @@ int ft_cmd_classify(int argc, char **argv) {
         fprintf(stderr, "ftune classify: --model is required (see ftune classify --help)\n");
         return 2;
     }
-    set_threads(threads);
-    ft_trained t;
-    ft_status s = ft_trained_load(model, adapter, task, true, &t);
-    if (s != FT_OK)
-        return ft_cli_fail("classify", s);
-    const bool reg = t.m->task == FT_TASK_REGRESSION;
-    if (!t.tok)
-        s = ft_fail(FT_ERR_MISSING,
-                    "%s: no tokenizer (the model was trained on pre-tokenized data); put the "
-                    "tokenizer files next to it",
-                    model);
-    if (s == FT_OK && t.m->task == FT_TASK_CAUSAL_LM)
-        s = ft_fail(FT_ERR_ARG, "%s: task %s has no classes to predict (use ftune generate)", model, t.task);
-    if (s == FT_OK && t.m->task == FT_TASK_MASKED_LM)
-        s = ft_fail(FT_ERR_ARG,
-                    "%s: task %s has no classes to predict (fine-tune it for classification first)", model,
-                    t.task);
-    const int nl = t.m->n_labels;
-    ft_kv *kv = NULL;
-    float *lg = malloc((size_t)(nl > 0 ? nl : 1) * sizeof *lg);
-    double *pr = malloc((size_t)(nl > 0 ? nl : 1) * sizeof *pr);
-    if (s == FT_OK && (!lg || !pr))
-        s = ft_fail(FT_ERR_NOMEM, "out of memory");
-    if (s == FT_OK)
-        s = ft_kv_new(t.m, t.seq_len + t.m->n_virtual, &kv);
+    ftune_ctx *ctx = ft_cli_ctx("classify", threads);
+    if (!ctx)
+        return 1;
+    ftune_model_info info;
+    ftune_model *m = load_model(ctx, "classify", model, adapter, task, &info);
+    if (!m) {
+        ftune_ctx_free(ctx);
+        return 1;
+    }
+    const bool reg = !strcmp(info.task, "regression");
+    if (!ftune_model_has_tokenizer(m)) {
+        fprintf(stderr,
+                "ftune classify: %s: no tokenizer (the model was trained on pre-tokenized data); put the "
+                "tokenizer files next to it\n",
+                model);
+        rc = 1;
+    } else if (!strcmp(info.task, "causal_lm") || !strcmp(info.task, "instruction") ||
+               !strcmp(info.task, "seq2seq")) {
+        fprintf(stderr, "ftune classify: %s: task %s has no classes to predict (use ftune generate)\n", model,
+                info.task);
+        rc = 1;
+    } else if (!strcmp(info.task, "masked_lm")) {
+        fprintf(stderr,
+                "ftune classify: %s: task %s has no classes to predict (fine-tune it for classification "
+                "first)\n",
+                model, info.task);
+        rc = 1;
+    } else if (strcmp(info.task, "classification") != 0 && !reg) { /* token classification, QA */
+        fprintf(stderr,
+                "ftune classify: %s: task %s: ftune classify takes a classification or regression model (use "
+                "ftune predict)\n",
+                model, info.task);
+        rc = 1;
+    }
+    const int nl = info.n_labels > 0 ? info.n_labels : 1;
+    double *pr = malloc((size_t)nl * sizeof *pr);
+    if (!rc && !pr) {
+        fprintf(stderr, "ftune classify: out of memory\n");
+        rc = 1;
+    }
     char *line = NULL;
     size_t cap = 0;
-    ft_tok_ids ids = {0};
     long ln = 0;
     ssize_t got;
-    while (s == FT_OK && (got = getline(&line, &cap, stdin)) >= 0) {
+    while (!rc && (got = getline(&line, &cap, stdin)) >= 0) {
         ln++;
         while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
             line[--got] = '\0';
         int best;
-        s = ft_trained_classify(&t, kv, line, &ids, lg, pr, &best);
-        if (s != FT_OK) {
-            s = ft_fail_ctx(s, "stdin:%ld", ln);
+        if (ftune_classify_f64(m, line, &best, pr, (size_t)nl) != FT_OK) {
+            fprintf(stderr, "ftune classify: stdin:%ld: %s\n", ln, ftune_last_error(ctx));
+            rc = 1;
             break;
         }
         if (reg) {
@@ -328,29 +249,20 @@ int ft_cmd_classify(int argc, char **argv) {
         }
         if (json) {
             cJSON *j = cJSON_CreateObject();
-            cJSON_AddStringToObject(j, "label", t.label_names[best]);
+            cJSON_AddStringToObject(j, "label", ftune_model_label(m, best));
             cJSON_AddNumberToObject(j, "prob", pr[best]);
             cJSON *p = cJSON_AddObjectToObject(j, "probs");
-            for (int k = 0; k < nl; k++)
-                cJSON_AddNumberToObject(p, t.label_names[k], pr[k]);
-            char *o = cJSON_PrintUnformatted(j);
-            cJSON_Delete(j);
-            if (!o) {
-                s = ft_fail(FT_ERR_NOMEM, "out of memory");
-                break;
-            }
-            printf("%s\n", o);
-            cJSON_free(o);
+            for (int k = 0; k < info.n_labels; k++)
+                cJSON_AddNumberToObject(p, ftune_model_label(m, k), pr[k]);
+            rc = ft_cli_json("classify", j);
         } else {
-            printf("%s\t%.6f\n", t.label_names[best], pr[best]);
+            printf("%s\t%.6f\n", ftune_model_label(m, best), pr[best]);
         }
     }
     fflush(stdout);
     free(line);
-    ft_tok_ids_free(&ids);
-    free(lg);
     free(pr);
-    ft_kv_free(kv);
-    ft_trained_free(&t);
-    return s == FT_OK ? 0 : ft_cli_fail("classify", s);
+    ftune_model_free(m);
+    ftune_ctx_free(ctx);
+    return rc;
 }

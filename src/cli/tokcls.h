@@ -1,5 +1,5 @@
-/* cli/tokcls: token classification in the CLI — evaluation (eval), the
- * most-frequent-tag baseline (baseline) and `ftune predict`. CLI-private. */
+/* cli/tokcls: token classification in the CLI — the most-frequent-tag baseline (baseline) and the metrics
+ * table of `ftune train`. CLI-private. */
 #ifndef FT_CLI_TOKCLS_H
 #define FT_CLI_TOKCLS_H
 
@@ -9,9 +9,6 @@
 #include "data/tagging.h"
 #include "eval/tagging.h"
 #include "train/task_data.h" /* the recipe's sentences and datasets: ft_taskdata_tag_* */
-/* `ftune eval` of a token classifier on a file (a Brown directory: its `split` files). */
-int ft_cli_eval_tokens(ft_trained *t, const char *data, const char *split, int batch_size, bool json,
-                       const char *label);
 /* `ftune baseline` of a token-classification recipe: the most frequent training tag of each word. */
 ft_status ft_cli_baseline_tokens(const ft_recipe *r, bool json);
 /* Print a token-classification result (table or the fields of a JSON object). */

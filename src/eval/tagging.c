@@ -1,6 +1,8 @@
 /* Token-classification metrics: token accuracy, seqeval-style entity P/R/F1, macro-F1 over tags. */
 #include "eval/tagging.h"
 
+#include <cjson/cJSON.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -244,4 +246,47 @@ ft_status ft_metric_tagging(const int32_t *y_true, const int32_t *y_pred, const 
     out->f1_macro_tags = used ? sum / used : 0.0;
     free(cnt);
     return FT_OK;
+}
+
+void ft_metric_tag_print(const ft_metric_tag *m, FILE *f) {
+    fprintf(f, "accuracy     %.4f  (%lld of %lld words)\n", m->accuracy, (long long)m->n_correct,
+            (long long)m->n_words);
+    if (!m->entities) {
+        fprintf(f, "f1_macro     %.4f  (over the tags; not a BIO tag set: no entity scores)\n",
+                m->f1_macro_tags);
+        return;
+    }
+    fprintf(f,
+            "entities     precision %.4f  recall %.4f  f1 %.4f  (%lld true, %lld predicted, %lld correct)\n",
+            m->precision, m->recall, m->f1, (long long)m->n_true, (long long)m->n_pred,
+            (long long)m->n_correct_ent);
+    fprintf(f, "%-16s %9s %9s %9s %9s\n", "type", "precision", "recall", "f1", "support");
+    for (size_t i = 0; i < m->n_types; i++) {
+        const ft_tag_type_score *t = &m->types[i];
+        fprintf(f, "%-16s %9.4f %9.4f %9.4f %9lld\n", t->type, t->precision, t->recall, t->f1,
+                (long long)t->n_true);
+    }
+}
+
+void ft_metric_tag_json(const ft_metric_tag *m, cJSON *j) {
+    cJSON_AddNumberToObject(j, "accuracy", m->accuracy);
+    cJSON_AddNumberToObject(j, "n_words", (double)m->n_words);
+    if (!m->entities) {
+        cJSON_AddNumberToObject(j, "f1_macro", m->f1_macro_tags);
+        return;
+    }
+    cJSON_AddNumberToObject(j, "precision", m->precision);
+    cJSON_AddNumberToObject(j, "recall", m->recall);
+    cJSON_AddNumberToObject(j, "f1", m->f1);
+    cJSON_AddNumberToObject(j, "n_entities_true", (double)m->n_true);
+    cJSON_AddNumberToObject(j, "n_entities_pred", (double)m->n_pred);
+    cJSON *ty = cJSON_AddObjectToObject(j, "per_type");
+    for (size_t i = 0; ty && i < m->n_types; i++) {
+        const ft_tag_type_score *t = &m->types[i];
+        cJSON *o = cJSON_AddObjectToObject(ty, t->type);
+        cJSON_AddNumberToObject(o, "precision", t->precision);
+        cJSON_AddNumberToObject(o, "recall", t->recall);
+        cJSON_AddNumberToObject(o, "f1", t->f1);
+        cJSON_AddNumberToObject(o, "support", (double)t->n_true);
+    }
 }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/core.h"
 
@@ -48,5 +49,11 @@ typedef struct {
 ft_status ft_metric_tagging(const int32_t *y_true, const int32_t *y_pred, const size_t *off, size_t n_sent,
                             char *const *names, int n_names, ft_metric_tag *out);
 void ft_metric_tag_free(ft_metric_tag *m);
+/* A result as `ftune eval` shows it: the table (word accuracy, entity P/R/F1 and the per-type rows, or the
+ * tags' macro-F1) on f; its --json fields (accuracy, n_words, then f1_macro or precision / recall / f1, the
+ * entity counts and per_type) added to j. */
+void ft_metric_tag_print(const ft_metric_tag *m, FILE *f);
+struct cJSON;
+void ft_metric_tag_json(const ft_metric_tag *m, struct cJSON *j);
 
 #endif

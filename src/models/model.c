@@ -596,7 +596,8 @@ void ft_model_free(ft_model *m) {
             ft_free(m->params[i].data);
         if (m->params[i].half_owned)
             ft_free((void *)(uintptr_t)m->params[i].half);
-        ft_free(m->params[i].q8);
+        if (!m->params[i].q8_mapped)
+            ft_free(m->params[i].q8);
         ft_free(m->params[i].q8_scale);
         ft_free(m->params[i].grad);
         free(m->params[i].name);
@@ -641,6 +642,50 @@ bool ft_q8_quantize_row(const float *x, int64_t n, int8_t *q, float *scale) {
     return true;
 }
 
+/* Row r of a float tensor (F32/BF16/F16 bytes, any alignment) or of a parameter, as fp32. */
+typedef void (*q8_row_fn)(const void *src, int64_t r, int64_t cols, float *row);
+static void tensor_row(const void *src, int64_t r, int64_t cols, float *row) {
+    const ft_st_tensor *t = src;
+    const uint8_t *b = (const uint8_t *)t->data + (size_t)(r * cols) * ft_dtype_size(t->dtype);
+    if (t->dtype == FT_DT_F32) {
+        memcpy(row, b, (size_t)cols * sizeof(float));
+        return;
+    }
+    for (int64_t j = 0; j < cols; j++) { /* 2-byte alignment is not guaranteed: copy the raw values first */
+        uint16_t h;
+        memcpy(&h, b + 2 * j, 2);
+        row[j] = t->dtype == FT_DT_BF16 ? ft_bf16_to_f32(h) : ft_f16_to_f32(h);
+    }
+}
+static void param_row(const void *src, int64_t r, int64_t cols, float *row) {
+    (void)cols;
+    const int32_t id = (int32_t)r;
+    ft_param_rows(src, &id, 1, row, false);
+}
+
+/* rows × cols values quantized to int8 per row into q / scale (ft_q8_quantize_row), each row fetched by
+ * row_at, rows in parallel: the first row holding a non-finite value, -1 when none, -2 when out of memory. */
+static int64_t quantize_rows(const void *src, q8_row_fn row_at, int64_t rows, int64_t cols, int8_t *q,
+                             float *scale) {
+    int64_t bad = INT64_MAX;
+    int nomem = 0;
+#pragma omp parallel reduction(min : bad) reduction(| : nomem)
+    {
+        float *row = malloc((size_t)(cols > 0 ? cols : 1) * sizeof(float));
+        nomem |= !row;
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < rows; r++) {
+            if (!row)
+                continue;
+            row_at(src, r, cols, row);
+            if (!ft_q8_quantize_row(row, cols, q + r * cols, &scale[r]) && r < bad)
+                bad = r;
+        }
+        free(row);
+    }
+    return nomem ? -2 : bad == INT64_MAX ? -1 : bad;
+}
+
 /* p ← tensor t quantized to int8 per stored row (owned q8 + q8_scale); the mapped source pages are released
  * afterwards so that the file's copy does not stay resident beside the quantized one. */
 static ft_status quantize_tensor(ft_param *p, const ft_st_tensor *t, const char *file) {
@@ -651,33 +696,9 @@ static ft_status quantize_tensor(ft_param *p, const ft_st_tensor *t, const char 
         return ft_fail(FT_ERR_NOMEM, "no memory to quantize '%s' (%lld values) to int8", p->name,
                        (long long)p->numel);
     const size_t es = ft_dtype_size(t->dtype);
-    int64_t bad = INT64_MAX; /* the first row holding a non-finite value */
-    int nomem = 0;
-#pragma omp parallel reduction(min : bad) reduction(| : nomem)
-    {
-        float *row = malloc((size_t)(cols > 0 ? cols : 1) * sizeof(float));
-        nomem |= !row;
-#pragma omp for schedule(static)
-        for (int64_t r = 0; r < rows; r++) {
-            const uint8_t *src = (const uint8_t *)t->data + (size_t)(r * cols) * es;
-            if (!row)
-                continue;
-            if (t->dtype == FT_DT_F32)
-                memcpy(row, src, (size_t)cols * sizeof(float));
-            else /* 2-byte alignment is not guaranteed: copy the raw values first */
-                for (int64_t j = 0; j < cols; j++) {
-                    uint16_t h;
-                    memcpy(&h, src + 2 * j, 2);
-                    row[j] = t->dtype == FT_DT_BF16 ? ft_bf16_to_f32(h) : ft_f16_to_f32(h);
-                }
-            if (!ft_q8_quantize_row(row, cols, p->q8 + r * cols, &p->q8_scale[r]) && r < bad)
-                bad = r;
-        }
-        free(row);
-    }
-    if (nomem)
+    const int64_t bad = quantize_rows(t, tensor_row, rows, cols, p->q8, p->q8_scale);
+    if (bad == -2)
         return ft_fail(FT_ERR_NOMEM, "no memory to quantize '%s'", p->name);
-    bad = bad == INT64_MAX ? -1 : bad;
     if (bad >= 0)
         return ft_fail(FT_ERR_FORMAT,
                        "%s: tensor '%s' (%s) holds a non-finite value in row %lld: it cannot be quantized to "
@@ -689,9 +710,81 @@ static ft_status quantize_tensor(ft_param *p, const ft_st_tensor *t, const char 
     return FT_OK;
 }
 
+/* The per-row scales of an int8 tensor t from a saved int8 checkpoint (ft_model_save with FT_DT_I8): the
+ * tensor '<t's name>_scale', F32/BF16/F16 [rows] or [rows, 1], finite and >= 0, into an owned fp32 array. */
+static ft_status int8_scales(const ft_st_set *st, const ft_st_tensor *t, const char *file, int64_t rows,
+                             float **out) {
+    char name[512];
+    snprintf(name, sizeof name, "%s%s", t->name, FT_Q8_SCALE_SUFFIX);
+    const ft_st_tensor *sc = st ? ft_st_set_find(st, name, NULL) : NULL;
+    if (!sc)
+        return ft_fail(FT_ERR_MISSING,
+                       "%s: tensor '%s' is int8 (I8) but '%s', its per-row scales, is missing (ftune reads "
+                       "int8 checkpoints that ftune saved: docs/big-models.md)",
+                       file, t->name, name);
+    if (!(sc->ndim == 1 || (sc->ndim == 2 && sc->shape[1] == 1)) || sc->shape[0] != rows ||
+        (sc->dtype != FT_DT_F32 && sc->dtype != FT_DT_BF16 && sc->dtype != FT_DT_F16))
+        return ft_fail(FT_ERR_SHAPE,
+                       "%s: tensor '%s' (%s, %d dims) must be F32, BF16 or F16 [%lld] or [%lld, 1]", file,
+                       name, ft_dtype_name(sc->dtype), sc->ndim, (long long)rows, (long long)rows);
+    float *f = ft_alloc((size_t)(rows > 0 ? rows : 1) * sizeof(float));
+    if (!f)
+        return ft_fail(FT_ERR_NOMEM, "out of memory reading '%s'", name);
+    const uint8_t *src = sc->data;
+    for (int64_t r = 0; r < rows; r++) {
+        if (sc->dtype == FT_DT_F32) {
+            memcpy(&f[r], src + 4 * r, 4);
+        } else {
+            uint16_t h;
+            memcpy(&h, src + 2 * r, 2);
+            f[r] = sc->dtype == FT_DT_BF16 ? ft_bf16_to_f32(h) : ft_f16_to_f32(h);
+        }
+        if (!isfinite(f[r]) || f[r] < 0.0f) {
+            const double v = (double)f[r];
+            ft_free(f);
+            return ft_fail(FT_ERR_FORMAT,
+                           "%s: tensor '%s' row %lld holds %g: a scale must be finite and >= 0", file, name,
+                           (long long)r, v);
+        }
+    }
+    *out = f;
+    return FT_OK;
+}
+
+/* An int8 tensor (a saved int8 checkpoint): keep 2 uses it in place from the read-only mapping (p->q8,
+ * q8_mapped) with its scales; otherwise its dequantized values become an owned fp32 tensor. */
+static ft_status bind_int8(const ft_st_set *st, ft_param *p, const ft_st_tensor *t, const char *file,
+                           int keep) {
+    const int64_t cols = p->ndim == 2 ? p->shape[1] : p->numel, rows = p->numel / (cols > 0 ? cols : 1);
+    float *scale = NULL;
+    FT_TRY(int8_scales(st, t, file, rows, &scale));
+    const int8_t *q = (const int8_t *)t->data;
+    if (keep == 2) {
+        p->q8 = (int8_t *)(uintptr_t)q; /* read-only mapping: never written (training widens to fp32) */
+        p->q8_mapped = true;
+        p->q8_scale = scale;
+        p->data = NULL;
+        p->owned = false;
+        return FT_OK;
+    }
+    p->data = ft_alloc((size_t)p->numel * sizeof(float));
+    if (!p->data) {
+        ft_free(scale);
+        return ft_fail(FT_ERR_NOMEM, "no memory to dequantize '%s' (%lld values) to fp32", p->name,
+                       (long long)p->numel);
+    }
+    p->owned = true;
+    for (int64_t r = 0; r < rows; r++)
+        ft_q8_to_f32_n(p->data + r * cols, q + r * cols, scale[r], cols);
+    ft_free(scale);
+    return FT_OK;
+}
+
 /* Point p at tensor t: in place for aligned fp32 (and, keep 1, for 2-byte-aligned bf16/f16: p->half), else
- * an owned fp32 conversion; keep 2 quantizes it to int8 (p->q8) whatever its float dtype. */
-static ft_status bind_tensor_as(ft_param *p, const ft_st_tensor *t, const char *file, int keep) {
+ * an owned fp32 conversion; keep 2 quantizes it to int8 (p->q8) whatever its float dtype; an int8 tensor
+ * (with its scales from st) goes through bind_int8. */
+static ft_status bind_tensor_as(const ft_st_set *st, ft_param *p, const ft_st_tensor *t, const char *file,
+                                int keep) {
     bool ok = t->ndim == p->ndim;
     for (int i = 0; ok && i < p->ndim; i++)
         ok = t->shape[i] == p->shape[i];
@@ -702,6 +795,8 @@ static ft_status bind_tensor_as(ft_param *p, const ft_st_tensor *t, const char *
         return ft_fail(FT_ERR_SHAPE, "%s: tensor '%s' has shape %s, expected %s", file, t->name, got, want);
     }
     p->file_dtype = t->dtype;
+    if (t->dtype == FT_DT_I8)
+        return bind_int8(st, p, t, file, keep);
     if (keep == 2 && (t->dtype == FT_DT_F32 || t->dtype == FT_DT_BF16 || t->dtype == FT_DT_F16))
         return quantize_tensor(p, t, file);
     if (t->dtype == FT_DT_F32 && ((uintptr_t)t->data % 4) == 0) {
@@ -710,8 +805,8 @@ static ft_status bind_tensor_as(ft_param *p, const ft_st_tensor *t, const char *
         return FT_OK;
     }
     if (t->dtype != FT_DT_F32 && t->dtype != FT_DT_BF16 && t->dtype != FT_DT_F16)
-        return ft_fail(FT_ERR_SHAPE, "%s: tensor '%s' has dtype %s, expected F32, BF16 or F16", file, t->name,
-                       ft_dtype_name(t->dtype));
+        return ft_fail(FT_ERR_SHAPE, "%s: tensor '%s' has dtype %s, expected F32, BF16, F16 or I8", file,
+                       t->name, ft_dtype_name(t->dtype));
     if (keep == 1 && t->dtype != FT_DT_F32 && ((uintptr_t)t->data % 2) == 0) {
         p->half = (const uint16_t *)t->data; /* read-only mapping, used in its file dtype */
         p->data = NULL;
@@ -735,8 +830,8 @@ static ft_status bind_tensor_as(ft_param *p, const ft_st_tensor *t, const char *
     return FT_OK;
 }
 
-static ft_status bind_tensor(ft_param *p, const ft_st_tensor *t, const char *file) {
-    return bind_tensor_as(p, t, file, 0);
+static ft_status bind_tensor(const ft_model *m, ft_param *p, const ft_st_tensor *t, const char *file) {
+    return bind_tensor_as(m->st, p, t, file, 0);
 }
 
 const char *ft_base_dtype_name(ft_base_dtype b) {
@@ -791,9 +886,11 @@ ft_status ft_model_param_widen(ft_model *m, int idx) {
             return ft_fail(FT_ERR_NOMEM, "no memory to widen '%s' (%lld values) to fp32", p->name,
                            (long long)p->numel);
         ft_param_rows(p, NULL, p->numel / (p->ndim == 2 ? p->shape[1] : p->numel), d, false);
-        ft_free(p->q8);
+        if (!p->q8_mapped)
+            ft_free(p->q8);
         ft_free(p->q8_scale);
         p->q8 = NULL;
+        p->q8_mapped = false;
         p->q8_scale = NULL;
         p->data = d;
         p->owned = true;
@@ -853,13 +950,17 @@ void ft_model_lin_weight(const ft_model *m, int wi, ft_lin *L) {
 }
 
 void ft_model_prefetch_layer(const ft_model *m, int layer) {
-    if (layer < 0 || layer >= m->cfg.n_layers)
+    if (layer < 0 || layer >= m->cfg.n_layers || m->no_prefetch)
         return;
     for (int s = 0; s < FT_N_SITES; s++) {
         int wi = -1;
-        if (ft_model_site(m, layer, (ft_site)s, &wi, NULL, NULL, NULL, NULL, NULL, 0) && wi >= 0 &&
-            m->params[wi].half && !m->params[wi].half_owned)
-            ft_prefetch_mapped_pages(m->params[wi].half, (size_t)m->params[wi].numel * sizeof(uint16_t));
+        if (!ft_model_site(m, layer, (ft_site)s, &wi, NULL, NULL, NULL, NULL, NULL, 0) || wi < 0)
+            continue;
+        const ft_param *p = &m->params[wi];
+        if (p->half && !p->half_owned)
+            ft_prefetch_mapped_pages(p->half, (size_t)p->numel * sizeof(uint16_t));
+        else if (p->q8 && p->q8_mapped)
+            ft_prefetch_mapped_pages(p->q8, (size_t)p->numel);
     }
 }
 
@@ -879,6 +980,22 @@ static void half_eligible(const ft_model *m, unsigned char *ok, bool int8) {
         ok[m->wpe] = 1;
     if (m->lm_head >= 0)
         ok[m->lm_head] = 1;
+}
+
+/* Under train.base_dtype file/auto, a linear site stored as int8 (a saved int8 checkpoint) is used in place
+ * as int8 (keep 2); its fp32 conversion would be four times the file. */
+static const ft_st_tensor *find_base_tensor(const ft_model *m, const char *name, const char **file);
+static void int8_sites_in_place(const ft_model *m, unsigned char *keep) {
+    unsigned char *site = calloc((size_t)m->n_params, 1);
+    if (!site)
+        return; /* then such a tensor is dequantized to fp32: more memory, same values */
+    half_eligible(m, site, true);
+    for (int i = 0; i < m->n_params; i++) {
+        const ft_st_tensor *t = site[i] == 2 ? find_base_tensor(m, m->params[i].name, NULL) : NULL;
+        if (t && t->dtype == FT_DT_I8)
+            keep[i] = 2;
+    }
+    free(site);
 }
 
 /* A base tensor under its HF name, or the names other checkpoints use for it: the official gpt2 file has no
@@ -933,16 +1050,18 @@ ft_status ft_model_reload_param(ft_model *m, int idx) {
         ft_free(p->data);
     if (p->half_owned)
         ft_free((void *)(uintptr_t)p->half);
-    ft_free(p->q8);
+    if (!p->q8_mapped)
+        ft_free(p->q8);
     ft_free(p->q8_scale);
     p->q8 = NULL;
     p->q8_scale = NULL;
+    p->q8_mapped = false;
     p->half_owned = false;
     p->data = NULL;
     p->half = NULL;
     p->owned = false;
     ft_model_mark_dirty(m, true);
-    return bind_tensor_as(p, t, file, keep);
+    return bind_tensor_as(m->st, p, t, file, keep);
 }
 
 static ft_status model_new(ft_model_config *cfg, ft_model **out) {
@@ -1023,7 +1142,7 @@ static ft_status mlm_attach(ft_model *m, uint64_t seed) {
             ft_free(p->data);
             p->data = NULL;
             p->owned = false;
-            FT_TRY(bind_tensor(p, t, file));
+            FT_TRY(bind_tensor(m, p, t, file));
         } else {
             for (int64_t j = 0; j < p->numel; j++)
                 p->data[j] = k == 0   ? ft_rng_normal(seed, 790, (uint64_t)j) * m->cfg.init_range
@@ -1089,7 +1208,7 @@ static ft_status pooler_add(ft_model *m) {
             ft_free(p->data);
             p->data = NULL;
             p->owned = false;
-            FT_TRY(bind_tensor(p, t, file));
+            FT_TRY(bind_tensor(m, p, t, file));
         } else {
             FT_TRY(init_pooler(m, i));
         }
@@ -1120,7 +1239,7 @@ static ft_status load_qa_head(ft_model *m, const char *dir) {
                            p->name);
         ft_free(p->data);
         p->owned = false;
-        FT_TRY(bind_tensor(p, t, dir));
+        FT_TRY(bind_tensor(m, p, t, dir));
         FT_TRY(ft_model_set_trainable(m, hp[k], false));
     }
     return FT_OK;
@@ -1143,7 +1262,10 @@ static ft_status check_load_bytes(const ft_model *m, const char *dir, ft_base_dt
             continue;
         const size_t q8 = ft_param_q8_size(p);
         const size_t f32 = t->dtype == FT_DT_F32 ? 0 : (size_t)p->numel * sizeof(float);
-        const size_t b = keep[i] == 2 ? q8 : keep[i] == 1 && t->dtype != FT_DT_F32 ? 0 : f32;
+        const bool half = t->dtype == FT_DT_BF16 || t->dtype == FT_DT_F16;
+        const size_t b = keep[i] == 2           ? (t->dtype == FT_DT_I8 ? q8 - (size_t)p->numel : q8)
+                         : keep[i] == 1 && half ? 0
+                                                : f32;
         need += b;
     }
     const char *src = NULL;
@@ -1195,6 +1317,8 @@ ft_status ft_model_load_base(const char *dir, ft_base_dtype base, ft_model **out
     if (base != FT_BASE_FP32 && decoder)
         half_eligible(m, keep, base == FT_BASE_INT8);
     s = ft_st_set_open_dir(dir, &m->st);
+    if (s == FT_OK && (base == FT_BASE_FILE || base == FT_BASE_AUTO) && decoder)
+        int8_sites_in_place(m, keep); /* a saved int8 checkpoint: its file dtype is int8 */
     if (s == FT_OK)
         s = check_load_bytes(m, dir, base, keep);
     for (int i = 0; s == FT_OK && i < m->n_params; i++) {
@@ -1216,7 +1340,7 @@ ft_status ft_model_load_base(const char *dir, ft_base_dtype base, ft_model **out
         else if (!t)
             s = ft_fail(FT_ERR_MISSING, "%s: tensor '%s' is missing from the checkpoint", dir, p->name);
         else
-            s = bind_tensor_as(p, t, file, keep[i]);
+            s = bind_tensor_as(m->st, p, t, file, keep[i]);
     }
     free(keep);
     const char *head_name = ft_model_head_weight_name(m);
@@ -1258,7 +1382,7 @@ ft_status ft_model_load_base(const char *dir, ft_base_dtype base, ft_model **out
             ft_free(p->data);
             p->owned = false;
             p->extra = true;
-            s = bind_tensor(p, t, dir);
+            s = bind_tensor(m, p, t, dir);
             if (s == FT_OK)
                 s = ft_model_set_trainable(m, hp[k], false);
         }
@@ -1674,15 +1798,84 @@ ft_status ft_model_reset_head(ft_model *m, ft_task task, int n_labels, const cha
     return set_head_labels(m, task, n_labels, label_names);
 }
 
+ft_status ft_save_dtype_parse(const char *s, ft_dtype *out) {
+    if (!strcmp(s, "f32") || !strcmp(s, "float32"))
+        *out = FT_DT_F32;
+    else if (!strcmp(s, "bf16") || !strcmp(s, "bfloat16"))
+        *out = FT_DT_BF16;
+    else if (!strcmp(s, "int8"))
+        *out = FT_DT_I8;
+    else
+        return ft_fail(FT_ERR_ARG, "save dtype '%s': expected f32, bf16 or int8", s);
+    return FT_OK;
+}
+
+/* config.json's quantization_config of a saved int8 checkpoint (docs/big-models.md). */
+static void config_add_int8(cJSON *j) {
+    cJSON *q = cJSON_AddObjectToObject(j, "quantization_config");
+    if (!q)
+        return;
+    cJSON_AddStringToObject(q, "quant_method", "ftune-int8");
+    cJSON_AddNumberToObject(q, "bits", 8);
+    cJSON_AddStringToObject(q, "scheme", "symmetric per output row: W[r, j] = I8[r, j] * scale[r]");
+    cJSON_AddStringToObject(q, "scale_suffix", FT_Q8_SCALE_SUFFIX);
+}
+
+/* A linear site's weight into an int8 checkpoint: its int8 values (p->q8 as they are, else each row
+ * quantized now as at load) as I8 under its name, the row scales as F32 [rows, 1] under name + "_scale";
+ * what this allocates goes to *qbuf / *sbuf for the caller to free after writing. */
+static ft_status save_int8_site(ft_st_writer *w, const ft_param *p, uint16_t **qbuf, float **sbuf) {
+    const int64_t cols = p->ndim == 2 ? p->shape[1] : p->numel, rows = p->numel / (cols > 0 ? cols : 1);
+    const int8_t *q = p->q8;
+    const float *sc = p->q8_scale;
+    if (!q) {
+        int8_t *qq = ft_alloc((size_t)p->numel);
+        float *ss = ft_alloc((size_t)(rows > 0 ? rows : 1) * sizeof(float));
+        *qbuf = (uint16_t *)(void *)qq;
+        *sbuf = ss;
+        if (!qq || !ss)
+            return ft_fail(FT_ERR_NOMEM, "no memory to quantize '%s' (%lld values) to int8", p->name,
+                           (long long)p->numel);
+        const int64_t bad = quantize_rows(p, param_row, rows, cols, qq, ss);
+        if (bad == -2)
+            return ft_fail(FT_ERR_NOMEM, "no memory to quantize '%s'", p->name);
+        if (bad >= 0)
+            return ft_fail(FT_ERR_NUMERIC,
+                           "tensor '%s' holds a non-finite value in row %lld: it cannot be "
+                           "saved as int8",
+                           p->name, (long long)bad);
+        q = qq;
+        sc = ss;
+    }
+    char name[512];
+    snprintf(name, sizeof name, "%s%s", p->name, FT_Q8_SCALE_SUFFIX);
+    const int64_t sshape[2] = {rows, 1};
+    FT_TRY(ft_st_writer_add(w, p->name, FT_DT_I8, p->ndim, p->shape, q));
+    return ft_st_writer_add(w, name, FT_DT_F32, 2, sshape, sc);
+}
+
 ft_status ft_model_save(const ft_model *m, const char *dir, ft_dtype dtype) {
-    if (dtype != FT_DT_F32 && dtype != FT_DT_BF16)
-        return ft_fail(FT_ERR_ARG, "model save: dtype must be F32 or BF16");
-    FT_TRY(ft_mkdir_p(dir));
-    ft_st_writer *w = ft_st_writer_new();
-    if (!w)
-        return FT_ERR_NOMEM;
+    if (dtype != FT_DT_F32 && dtype != FT_DT_BF16 && dtype != FT_DT_I8)
+        return ft_fail(FT_ERR_ARG, "model save: dtype must be F32, BF16 or I8");
+    const bool int8 = dtype == FT_DT_I8;
+    if (int8 && m->cfg.arch != FT_ARCH_GPT2 && m->cfg.arch != FT_ARCH_LLAMA)
+        return ft_fail(FT_ERR_UNSUPPORTED,
+                       "an int8 checkpoint is implemented for GPT-2 and the Llama family, "
+                       "not %s: save as f32 or bf16",
+                       m->cfg.model_type);
+    unsigned char *site = int8 ? calloc((size_t)m->n_params, 1) : NULL;
+    if (int8 && !site)
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    if (int8) { /* the linear sites in int8 (as train.base_dtype int8 quantizes them), the rest in bf16 */
+        half_eligible(m, site, true);
+        dtype = FT_DT_BF16;
+    }
+    ft_status s = ft_mkdir_p(dir);
+    ft_st_writer *w = s == FT_OK ? ft_st_writer_new() : NULL;
     uint16_t **conv = calloc((size_t)m->n_params, sizeof *conv);
-    ft_status s = conv ? FT_OK : ft_fail(FT_ERR_NOMEM, "out of memory");
+    float **scl = calloc((size_t)m->n_params, sizeof *scl);
+    if (s == FT_OK && (!w || !conv || !scl))
+        s = ft_fail(FT_ERR_NOMEM, "out of memory");
     for (int i = 0; s == FT_OK && i < m->n_params; i++) {
         const ft_param *p = &m->params[i];
         const void *data = p->data;
@@ -1690,6 +1883,10 @@ ft_status ft_model_save(const ft_model *m, const char *dir, ft_dtype dtype) {
             continue; /* PEFT tensors go with the adapter, not the model (a head a merge untied does not) */
         if (m->task == FT_TASK_TOKEN_CLS && (i == m->pool_w || i == m->pool_b))
             continue; /* BertForTokenClassification has no pooler */
+        if (int8 && site[i] == 2) {
+            s = save_int8_site(w, p, &conv[i], &scl[i]);
+            continue;
+        }
         if (p->q8) {  /* a quantized base is saved as its dequantized values */
             float *f = ft_alloc((size_t)p->numel * sizeof(float));
             conv[i] = dtype == FT_DT_BF16 ? ft_alloc((size_t)p->numel * 2) : NULL;
@@ -1749,6 +1946,9 @@ ft_status ft_model_save(const ft_model *m, const char *dir, ft_dtype dtype) {
         } else {
             cJSON_DeleteItemFromObjectCaseSensitive(j, "torch_dtype");
             cJSON_AddStringToObject(j, "torch_dtype", dtype == FT_DT_BF16 ? "bfloat16" : "float32");
+            cJSON_DeleteItemFromObjectCaseSensitive(j, "quantization_config");
+            if (int8) /* our own scheme: a reader that does not know it stops here instead of misreading */
+                config_add_int8(j);
             if (m->lm_head != m->wte && m->cfg.tie_embeddings) { /* untied by merging an embedding LoRA */
                 cJSON_DeleteItemFromObjectCaseSensitive(j, "tie_word_embeddings");
                 cJSON_AddBoolToObject(j, "tie_word_embeddings", false);
@@ -1761,13 +1961,18 @@ ft_status ft_model_save(const ft_model *m, const char *dir, ft_dtype dtype) {
                 config_add_mlm(m, j);
             char path[4096];
             ft_path_join(path, sizeof path, dir, "config.json");
-            s = ft_json_write_file(path, j, true);
+            if (s == FT_OK)
+                s = ft_json_write_file(path, j, true);
             cJSON_Delete(j);
         }
     }
     for (int i = 0; conv && i < m->n_params; i++)
         ft_free(conv[i]);
+    for (int i = 0; scl && i < m->n_params; i++)
+        ft_free(scl[i]);
     free(conv);
+    free(scl);
+    free(site);
     ft_st_writer_free(w);
     return s;
 }

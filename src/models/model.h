@@ -101,7 +101,12 @@ typedef struct {
      * through ft_lin (wq), ft_param_at / ft_param_rows or ft_model_param_widen, like half. */
     int8_t *q8;
     float *q8_scale;
+    bool q8_mapped; /* q8 points into the mapping of a saved int8 checkpoint (not owned; scales owned) */
 } ft_param;
+
+/* A saved int8 checkpoint (ft_model_save with FT_DT_I8) stores each linear site's weight W as I8 under its
+ * own name and its per-row scales as F32 [rows, 1] under W's name + this suffix. */
+#define FT_Q8_SCALE_SUFFIX "_scale"
 
 /* Indices into ft_model.params per layer (-1 when the architecture has no such tensor). */
 typedef struct {
@@ -184,6 +189,7 @@ typedef struct ft_model {
      * pre_classifier; -1 = none) */
     int tte, eln_w, eln_b, pool_w, pool_b, score_b, head_w, head_b;
     ft_st_set *st;                        /* keeps the mapping alive */
+    bool no_prefetch;                     /* ft_model_prefetch_layer off (to measure what it gains) */
     char *dir;
     ft_precision precision;               /* FT_PREC_BF16: GEMM weights have data16 and run through mm */
     struct ft_matmul *mm;                 /* oneDNN bf16 matmul handle (bf16 only) */
@@ -253,9 +259,9 @@ static inline float ft_param_at(const ft_param *p, int64_t j) {
         return p->data[j];
     return p->file_dtype == FT_DT_F16 ? ft_f16_to_f32(p->half[j]) : ft_bf16_to_f32(p->half[j]);
 }
-/* Prefetch the weights of a layer held in place in their file dtype (ft_prefetch_mapped_pages on each): the
- * forward calls it for layer l+1 before computing l, the backward for l-1; no-op for other weights or an
- * out-of-range layer. */
+/* Prefetch the weights of a layer used in place from the mapping (bf16/f16 half, a saved int8 checkpoint's
+ * q8: ft_prefetch_mapped_pages on each): the forward calls it for layer l+1 before computing l, the backward
+ * for l-1; no-op for other weights, an out-of-range layer, or m->no_prefetch. */
 void ft_model_prefetch_layer(const ft_model *m, int layer);
 /* Bytes of the base held in place from the mapping as half (bf16/f16) values. */
 size_t ft_model_half_bytes(const ft_model *m);
@@ -309,6 +315,8 @@ void ft_model_zero_grad(ft_model *m);
 /* Save config.json + model.safetensors (tied weights saved once, as HF saves them) into dir.
  * dtype: FT_DT_F32 or FT_DT_BF16 for the stored weights. */
 ft_status ft_model_save(const ft_model *m, const char *dir, ft_dtype dtype);
+/* A save dtype's name ("f32"/"float32", "bf16"/"bfloat16", "int8") → FT_DT_F32, FT_DT_BF16, FT_DT_I8. */
+ft_status ft_save_dtype_parse(const char *s, ft_dtype *out);
 
 /* Switch the model's output to a task. SEQ_CLS / REGRESSION add a fresh head "score.weight"
  * [n_labels, hidden] (no bias; HF GPT2/LlamaForSequenceClassification), trainable, N(0, init_range);

@@ -25,7 +25,7 @@
     X(resume, "resume", STR, NULL, NULL,                                                                     \
       "checkpoint directory (or an output_dir: its latest checkpoint) to resume")                            \
     X(threads, "threads", INT, "0", NULL, "OpenMP threads (0 = all cores)")                                  \
-    X(save_dtype, "save_dtype", ENUM, "f32", "f32|bf16", "dtype of saved full-model weights")                \
+    X(save_dtype, "save_dtype", ENUM, "f32", "f32|bf16|int8", "dtype of saved full-model weights")           \
     X(precision, "precision", ENUM, "fp32", "fp32|bf16",                                                     \
       "matrix products in fp32, or bf16 (AVX512-BF16/AMX via oneDNN, fp32 accumulation and master weights; " \
       "falls back to fp32 with a warning where the CPU lacks bf16)")                                         \

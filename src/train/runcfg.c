@@ -452,6 +452,12 @@ ft_status ft_runcfg_task_fits(const ft_recipe *r, const ft_model *m) {
             r->model, m->cfg.model_type);
     if (task == FT_TASK_SEQ2SEQ && r->data_pack)
         return ft_fail(FT_ERR_CONFIG, "data.pack: not with task seq2seq (every source has its own target)");
+    if (!strcmp(r->method, "full") && !strcmp(r->save_dtype, "int8") && m->cfg.arch != FT_ARCH_GPT2 &&
+        m->cfg.arch != FT_ARCH_LLAMA) /* refused now rather than after training */
+        return ft_fail(FT_ERR_CONFIG,
+                       "save_dtype int8: an int8 checkpoint is implemented for GPT-2 and the Llama "
+                       "family, not %s: use f32 or bf16",
+                       m->cfg.model_type);
     return FT_OK;
 }
 
@@ -521,7 +527,10 @@ ft_status ft_runcfg_outputs(const ft_recipe *r, const ft_dataset *tr, const char
 }
 
 ft_status ft_runcfg_save(const ft_recipe *r, const ft_model *m) {
-    if (!strcmp(r->method, "full"))
-        return ft_model_save(m, r->output_dir, !strcmp(r->save_dtype, "bf16") ? FT_DT_BF16 : FT_DT_F32);
+    if (!strcmp(r->method, "full")) {
+        ft_dtype dt;
+        FT_TRY(ft_save_dtype_parse(r->save_dtype, &dt));
+        return ft_model_save(m, r->output_dir, dt);
+    }
     return ft_model_save_output(m, r->output_dir);
 }
