@@ -187,6 +187,15 @@ FT_TEST(data_augment_split) {
              strstr(ftune_last_error(c), "/nonexistent/wordnet"));
     o.augment_factor = 0; /* off: nothing happens, WordNet is not read */
     FT_CHECK(ftune_dataset_augment(sp[0], &o, &added) == FT_OK && added == 0);
+    /* a length limit beyond int: longer than any text */
+    ftune_data_opts_init(&o);
+    o.min_chars = (int64_t)1 << 40;
+    ftune_clean_stats st = {.struct_size = sizeof st};
+    FT_CHECK(ftune_dataset_clean(sp[2], &o, NULL, &st, NULL) == FT_OK && st.in == 4 && st.too_short == 4 &&
+             ftune_dataset_size(sp[2]) == 0);
+    o.min_chars = -1;
+    FT_CHECK(ftune_dataset_clean(sp[1], &o, NULL, NULL, NULL) == FT_ERR_ARG &&
+             ftune_dataset_size(sp[1]) == 4);
     for (int k = 0; k < 3; k++)
         ftune_dataset_free(sp[k]);
     ftune_dataset_free(d);

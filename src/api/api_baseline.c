@@ -266,50 +266,6 @@ static ft_status tag_score(const ft_tag_sents *sp, const word_tag *lex, size_t n
     return s;
 }
 
-/* A tagging result as `ftune eval` prints it: the table and the JSON fields. */
-static void tag_text(const ft_metric_tag *m, FILE *f) {
-    fprintf(f, "accuracy     %.4f  (%lld of %lld words)\n", m->accuracy, (long long)m->n_correct,
-            (long long)m->n_words);
-    if (!m->entities) {
-        fprintf(f, "f1_macro     %.4f  (over the tags; not a BIO tag set: no entity scores)\n",
-                m->f1_macro_tags);
-        return;
-    }
-    fprintf(f,
-            "entities     precision %.4f  recall %.4f  f1 %.4f  (%lld true, %lld predicted, %lld correct)\n",
-            m->precision, m->recall, m->f1, (long long)m->n_true, (long long)m->n_pred,
-            (long long)m->n_correct_ent);
-    fprintf(f, "%-16s %9s %9s %9s %9s\n", "type", "precision", "recall", "f1", "support");
-    for (size_t i = 0; i < m->n_types; i++) {
-        const ft_tag_type_score *t = &m->types[i];
-        fprintf(f, "%-16s %9.4f %9.4f %9.4f %9lld\n", t->type, t->precision, t->recall, t->f1,
-                (long long)t->n_true);
-    }
-}
-
-static void tag_json(cJSON *j, const ft_metric_tag *m) {
-    cJSON_AddNumberToObject(j, "accuracy", m->accuracy);
-    cJSON_AddNumberToObject(j, "n_words", (double)m->n_words);
-    if (!m->entities) {
-        cJSON_AddNumberToObject(j, "f1_macro", m->f1_macro_tags);
-        return;
-    }
-    cJSON_AddNumberToObject(j, "precision", m->precision);
-    cJSON_AddNumberToObject(j, "recall", m->recall);
-    cJSON_AddNumberToObject(j, "f1", m->f1);
-    cJSON_AddNumberToObject(j, "n_entities_true", (double)m->n_true);
-    cJSON_AddNumberToObject(j, "n_entities_pred", (double)m->n_pred);
-    cJSON *ty = cJSON_AddObjectToObject(j, "per_type");
-    for (size_t i = 0; ty && i < m->n_types; i++) {
-        const ft_tag_type_score *t = &m->types[i];
-        cJSON *o = cJSON_AddObjectToObject(ty, t->type);
-        cJSON_AddNumberToObject(o, "precision", t->precision);
-        cJSON_AddNumberToObject(o, "recall", t->recall);
-        cJSON_AddNumberToObject(o, "f1", t->f1);
-        cJSON_AddNumberToObject(o, "support", (double)t->n_true);
-    }
-}
-
 static ft_status most_frequent_tag(const ft_recipe *r, result *out) {
     ft_tag_sents sp[3];
     FT_TRY(ft_taskdata_tag_sents(r, sp));
@@ -345,10 +301,10 @@ static ft_status most_frequent_tag(const ft_recipe *r, result *out) {
         for (int k = 0; k < 2; k++)
             if (sp[k + 1].n) {
                 cJSON *o = cJSON_AddObjectToObject(out->json, split[k]);
-                tag_json(o, &m[k]);
+                ft_metric_tag_json(&m[k], o);
                 cJSON_AddNumberToObject(o, "unknown_tags", (double)unknown[k]);
                 fprintf(out->text, "%s (%zu sentences):\n", split[k], sp[k + 1].n);
-                tag_text(&m[k], out->text);
+                ft_metric_tag_print(&m[k], out->text);
                 if (unknown[k])
                     fprintf(out->text, "(%zu word(s) with a tag not seen in training: not scored)\n",
                             unknown[k]);

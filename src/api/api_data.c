@@ -1,6 +1,7 @@
 /* api/api_data: `ftune data` as library calls (include/ftune.h, FTUNE_HAS_DATA_PREP): a dataset's rows read
  * from files or mail directories, cleaned, augmented, split and written through data/dataset.h, with the
  * options of the command in one struct (ftune_data_opts) and the summary lines it prints. Prefix ftune_. */
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,9 +49,8 @@ static ft_status data_cfg(const ftune_data_opts *o, ft_data_cfg *c) {
     ftune_data_opts_init(&u);
     FT_TRY(api_opts(&u, sizeof u, o, sizeof u, "ftune_data_opts"));
     if (!(u.near_dup_threshold > 0 && u.near_dup_threshold <= 1) || !(u.augment_factor >= 0) ||
-        u.min_chars < 0 || u.max_chars < 0 || u.min_chars > 0x7fffffff || u.max_chars > 0x7fffffff ||
-        !(u.aug_p_delete >= 0 && u.aug_p_delete < 1) || !(u.aug_p_swap >= 0) || !(u.aug_p_insert >= 0) ||
-        !(u.aug_p_synonym >= 0))
+        u.min_chars < 0 || u.max_chars < 0 || !(u.aug_p_delete >= 0 && u.aug_p_delete < 1) ||
+        !(u.aug_p_swap >= 0) || !(u.aug_p_insert >= 0) || !(u.aug_p_synonym >= 0))
         return ft_fail(FT_ERR_ARG,
                        "ftune_data_opts: out of range (0 < near_dup_threshold <= 1, augment_factor "
                        ">= 0, min/max_chars >= 0, rates >= 0, aug_p_delete < 1)");
@@ -68,8 +68,8 @@ static ft_status data_cfg(const ftune_data_opts *o, ft_data_cfg *c) {
     c->dedup_near = u.dedup_near != 0;
     c->near_dup_threshold = (float)u.near_dup_threshold;
     c->drop_garbled = u.drop_garbled != 0;
-    c->min_chars = (int)u.min_chars;
-    c->max_chars = (int)u.max_chars;
+    c->min_chars = u.min_chars < INT_MAX ? (int)u.min_chars : INT_MAX; /* longer than any text */
+    c->max_chars = u.max_chars < INT_MAX ? (int)u.max_chars : INT_MAX;
     c->augment_factor = (float)u.augment_factor;
     c->aug_p_delete = (float)u.aug_p_delete;
     c->aug_p_swap = (float)u.aug_p_swap;
