@@ -483,28 +483,6 @@ static void end_lines(ftune_trainer *t) {
              (long long)res->best_step);
 }
 
-/* Token classification's lines: word accuracy, then the entities' scores by type (BIO tags) or the tags'
- * macro-F1 (as `ftune eval` prints them). */
-static void tag_lines(FILE *f, const ft_metric_tag *m) {
-    fprintf(f, "accuracy     %.4f  (%lld of %lld words)\n", m->accuracy, (long long)m->n_correct,
-            (long long)m->n_words);
-    if (!m->entities) {
-        fprintf(f, "f1_macro     %.4f  (over the tags; not a BIO tag set: no entity scores)\n",
-                m->f1_macro_tags);
-        return;
-    }
-    fprintf(f,
-            "entities     precision %.4f  recall %.4f  f1 %.4f  (%lld true, %lld predicted, %lld correct)\n",
-            m->precision, m->recall, m->f1, (long long)m->n_true, (long long)m->n_pred,
-            (long long)m->n_correct_ent);
-    fprintf(f, "%-16s %9s %9s %9s %9s\n", "type", "precision", "recall", "f1", "support");
-    for (size_t i = 0; i < m->n_types; i++) {
-        const ft_tag_type_score *ty = &m->types[i];
-        fprintf(f, "%-16s %9.4f %9.4f %9.4f %9lld\n", ty->type, ty->precision, ty->recall, ty->f1,
-                (long long)ty->n_true);
-    }
-}
-
 /* "test: loss ..." with the task's metrics (and token classification's table after it). */
 static void test_line(FILE *f, const ft_eval_result *test, bool mlm) {
     fprintf(f, "test: loss %.4f", test->loss);
@@ -527,7 +505,7 @@ static void test_line(FILE *f, const ft_eval_result *test, bool mlm) {
                 test->gen.exact_match, test->gen.f1);
     fprintf(f, "\n");
     if (test->has_tag)
-        tag_lines(f, &test->tag);
+        ft_metric_tag_print(&test->tag, f); /* the table `ftune eval` prints */
 }
 
 /* The test split's metrics. */
