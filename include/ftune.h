@@ -763,7 +763,7 @@ FTUNE_API ftune_status ftune_mkdir_p(ftune_ctx *ctx, const char *path);
  * returns FT_OK). A sentence that fails is named FILE:LINE. Since ABI 1 minor addition (FTUNE_HAS_TAGGING).
  */
 #define FTUNE_HAS_TAGGING 1
-/* The sequence length the model was trained with (its inputs are cut there; 0 for an image model). */
+/* The sequence length the model was trained with (text inputs are cut there). */
 FTUNE_API int ftune_model_seq_len(const ftune_model *m);
 typedef int (*ftune_tag_fn)(void *user, const char *where, const char *const *words, size_t n_words,
                             const int32_t *tags);
@@ -791,8 +791,8 @@ FTUNE_API ftune_status ftune_generate_seq2seq_file(ftune_model *m, const char *p
  * ftune_model_evaluate (each may be NULL); report (may be NULL; set struct_size with ftune_eval_report_init,
  * free its strings with ftune_eval_report_free) gets the task, the counts, the time, and the texts `ftune
  * eval` prints: json its --json object (one line), table the lines after its first line, notes what reading
- * the data noted (QA answers not at their answer_start; "" when nothing). Since ABI 1 minor addition
- * (FTUNE_HAS_EVALUATE_REPORT). */
+ * the data noted (QA answers not at their answer_start; "" when nothing). After a failure json and table are
+ * NULL and notes holds what was noted before it. Since ABI 1 minor addition (FTUNE_HAS_EVALUATE_REPORT). */
 #define FTUNE_HAS_EVALUATE_REPORT 1
 typedef struct {
     size_t struct_size; /* sizeof(ftune_eval_opts), set by ftune_eval_opts_init: fields may be added */
