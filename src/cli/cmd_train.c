@@ -27,7 +27,7 @@ static const char *TRAIN_USAGE =
     "(data.validation)\n"
     "  --out DIR (output_dir)  --steps N (train.max_steps)  --batch-size N  --seq-len N  --lr X (optim.lr)\n"
     "  --warmup N (optim.warmup_steps)  --min-lr-ratio X (< 1: cosine decay to lr*X)  --weight-decay X\n"
-    "  --clip X (train.max_grad_norm)  --eval-every N  --threads N  --seed N  --save-dtype f32|bf16\n"
+    "  --clip X (train.max_grad_norm)  --eval-every N  --threads N  --seed N  --save-dtype f32|bf16|int8\n"
     "  --quiet (report.progress=quiet)  --activation-checkpointing (train.activation_checkpointing=true)\n"
     "  --dry-run: load, attach the method, print the memory plan (weights by storage, gradients, optimizer,\n"
     "  activations with and without checkpointing, LM head chunk, KV cache) and stop; exit 1 if it does not\n"
