@@ -585,6 +585,16 @@ int64_t ft_model_param_count(const ft_model *m, bool trainable_only) {
     return n;
 }
 
+/* p's int8 values (owned, or the mapping of a saved int8 checkpoint: not freed) and scales let go. */
+static void q8_release(ft_param *p) {
+    if (!p->q8_mapped)
+        ft_free(p->q8);
+    ft_free(p->q8_scale);
+    p->q8 = NULL;
+    p->q8_scale = NULL;
+    p->q8_mapped = false;
+}
+
 void ft_model_free(ft_model *m) {
     if (!m)
         return;
@@ -596,9 +606,7 @@ void ft_model_free(ft_model *m) {
             ft_free(m->params[i].data);
         if (m->params[i].half_owned)
             ft_free((void *)(uintptr_t)m->params[i].half);
-        if (!m->params[i].q8_mapped)
-            ft_free(m->params[i].q8);
-        ft_free(m->params[i].q8_scale);
+        q8_release(&m->params[i]);
         ft_free(m->params[i].grad);
         free(m->params[i].name);
         free(m->params[i].alias);
@@ -730,15 +738,8 @@ static ft_status int8_scales(const ft_st_set *st, const ft_st_tensor *t, const c
     float *f = ft_alloc((size_t)(rows > 0 ? rows : 1) * sizeof(float));
     if (!f)
         return ft_fail(FT_ERR_NOMEM, "out of memory reading '%s'", name);
-    const uint8_t *src = sc->data;
+    tensor_row(sc, 0, rows, f); /* the scales as one row */
     for (int64_t r = 0; r < rows; r++) {
-        if (sc->dtype == FT_DT_F32) {
-            memcpy(&f[r], src + 4 * r, 4);
-        } else {
-            uint16_t h;
-            memcpy(&h, src + 2 * r, 2);
-            f[r] = sc->dtype == FT_DT_BF16 ? ft_bf16_to_f32(h) : ft_f16_to_f32(h);
-        }
         if (!isfinite(f[r]) || f[r] < 0.0f) {
             const double v = (double)f[r];
             ft_free(f);
@@ -886,12 +887,7 @@ ft_status ft_model_param_widen(ft_model *m, int idx) {
             return ft_fail(FT_ERR_NOMEM, "no memory to widen '%s' (%lld values) to fp32", p->name,
                            (long long)p->numel);
         ft_param_rows(p, NULL, p->numel / (p->ndim == 2 ? p->shape[1] : p->numel), d, false);
-        if (!p->q8_mapped)
-            ft_free(p->q8);
-        ft_free(p->q8_scale);
-        p->q8 = NULL;
-        p->q8_mapped = false;
-        p->q8_scale = NULL;
+        q8_release(p);
         p->data = d;
         p->owned = true;
         ft_model_mark_dirty(m, true);
@@ -1050,12 +1046,7 @@ ft_status ft_model_reload_param(ft_model *m, int idx) {
         ft_free(p->data);
     if (p->half_owned)
         ft_free((void *)(uintptr_t)p->half);
-    if (!p->q8_mapped)
-        ft_free(p->q8);
-    ft_free(p->q8_scale);
-    p->q8 = NULL;
-    p->q8_scale = NULL;
-    p->q8_mapped = false;
+    q8_release(p);
     p->half_owned = false;
     p->data = NULL;
     p->half = NULL;
