@@ -95,6 +95,9 @@ typedef struct {
                       the model's own head; 0 causal_lm (a vit: image_classification, a T5: seq2seq), as
                       the commands without --task */
     int need_task; /* 1: a directory without ftune_train.json fails unless task is given (0) */
+    int tokenizer_optional; /* 1: a model without tokenizer files loads (0: it fails naming the directory):
+                               ftune_generate_ids works, calls that read text fail saying so. Since
+                               FTUNE_HAS_GEN_RESULT */
 } ftune_model_load_opts;
 FTUNE_API void ftune_model_load_opts_init(ftune_model_load_opts *o);
 FTUNE_API ftune_status ftune_model_load_with(ftune_ctx *ctx, const char *dir, const char *adapter_dir,
@@ -294,6 +297,8 @@ typedef struct {
     int early_stopping;   /* 0 = HF's False (a heuristic), 1 = True, 2 = "never" (docs/seq2seq.md) */
     int no_repeat_ngram_size; /* 0 = off; every mode: never repeat an n-gram of the sequence */
     int min_new_tokens;       /* 0; every mode: no eos before this many new tokens (<= max_new_tokens) */
+    int num_return_sequences; /* 1 (0 reads as 1): beam search keeps this many best (<= num_beams) for a
+                                 ftune_gen_result (since FTUNE_HAS_GEN_RESULT) */
 } ftune_beam_opts;
 FTUNE_API void ftune_beam_opts_init(ftune_beam_opts *b);
 /* ftune_generate with beam options (b NULL: as ftune_generate). score (may be NULL): the best hypothesis'
@@ -304,6 +309,44 @@ FTUNE_API ftune_status ftune_generate_beam(ftune_model *m, const char *prompt, c
                                            const ftune_beam_opts *b, ftune_token_fn on_token, void *user,
                                            char **text, int32_t **ids, size_t *n_ids, const char **finish,
                                            double *score);
+
+/* Generation into a result: beam search's n best, the prompt as token ids, the time it took. Since ABI 1
+ * minor addition (present when FTUNE_HAS_GEN_RESULT is defined).
+ * ftune_generate_text: as ftune_generate_beam (the chat template, the stop strings, on_token streaming).
+ * ftune_generate_ids: the prompt as token ids, given as they are (no chat template; a T5 model's encoder
+ * input); the model needs no tokenizer: without one the texts are NULL, pieces are "" and only the config's
+ * eos ends the output. An id outside the vocabulary fails naming its position.
+ * The result (ftune_gen_result_free) holds ftune_gen_result_count sequences: num_return_sequences with beam
+ * search (best first), else 1. Sequence i's new text (special tokens skipped, cut at a stop string; NULL
+ * without a tokenizer), new ids (*n of them; eos included when it finished), score (beam search's
+ * sequences_scores, else NaN) and finish ("eos", "stop", "length", "context" or "callback"); an i out of
+ * range gives NULL (ids: *n = 0) and NaN. The pointers live as long as the result.
+ * ftune_gen_check: the options' own checks (ranges, beam search with sampling, ...) without a model: a
+ * host can refuse bad options before it loads one; the vocabulary bound is checked when the model runs. */
+#define FTUNE_HAS_GEN_RESULT 1
+typedef struct ftune_gen_result ftune_gen_result;
+typedef struct {
+    size_t struct_size;   /* sizeof(ftune_gen_stats), set by ftune_gen_stats_init: fields may be added */
+    size_t prompt_tokens; /* the prompt's ids as the model read them (cut from the left to fit) */
+    size_t new_tokens;    /* the best sequence's new ids */
+    size_t steps;         /* decoding steps run (beam search may stop early) */
+    double prefill_s, decode_s; /* seconds: the prompt's pass, then the new tokens */
+} ftune_gen_stats;
+FTUNE_API ftune_status ftune_gen_check(ftune_ctx *ctx, const ftune_gen_opts *o, const ftune_beam_opts *b);
+FTUNE_API ftune_status ftune_generate_text(ftune_model *m, const char *prompt, const ftune_gen_opts *o,
+                                           const ftune_beam_opts *b, ftune_token_fn on_token, void *user,
+                                           ftune_gen_result **out);
+FTUNE_API ftune_status ftune_generate_ids(ftune_model *m, const int32_t *prompt, size_t n_prompt,
+                                          const ftune_gen_opts *o, const ftune_beam_opts *b,
+                                          ftune_token_fn on_token, void *user, ftune_gen_result **out);
+FTUNE_API size_t ftune_gen_result_count(const ftune_gen_result *r);
+FTUNE_API const char *ftune_gen_result_text(const ftune_gen_result *r, size_t i);
+FTUNE_API const int32_t *ftune_gen_result_ids(const ftune_gen_result *r, size_t i, size_t *n);
+FTUNE_API double ftune_gen_result_score(const ftune_gen_result *r, size_t i);
+FTUNE_API const char *ftune_gen_result_finish(const ftune_gen_result *r, size_t i);
+FTUNE_API void ftune_gen_stats_init(ftune_gen_stats *s);
+FTUNE_API ftune_status ftune_gen_result_stats(const ftune_gen_result *r, ftune_gen_stats *out);
+FTUNE_API void ftune_gen_result_free(ftune_gen_result *r);
 
 /* ---- classification ---- */
 /* Classify one text as `ftune classify` does (the text cleaning and truncation of training). label: the
@@ -770,6 +813,29 @@ typedef int (*ftune_tag_fn)(void *user, const char *where, const char *const *wo
 FTUNE_API ftune_status ftune_tag_words(ftune_model *m, const char *const *words, size_t n_words,
                                        int32_t *tags);
 FTUNE_API ftune_status ftune_tag_file(ftune_model *m, const char *path, ftune_tag_fn fn, void *user);
+
+/* `ftune generate --data`: one generation per row of a data file, read with the model's training data
+ * options (data.prompt_field / response_field, messages, or text as the prompt). A chat row's last assistant
+ * message is its reference and the turns before it the prompt; a prompt row's response is its reference (a
+ * seq2seq model's: the target). fn (may be NULL) gets each row in order (fields valid during the call;
+ * reference NULL when the row has none); it returns 0 to go on, non-zero to stop (FT_OK). With references,
+ * *metrics (ftune_free; may be NULL) gets bleu, rouge1, rouge2, rougeL, rougeLsum, exact_match and f1 of the
+ * rows that have one, as task seq2seq's evaluation scores them; without, *n_metrics = 0. A row without a
+ * prompt fails naming FILE:LINE, after the rows before it were given. Since FTUNE_HAS_GEN_RESULT. */
+typedef struct {
+    size_t struct_size; /* sizeof(ftune_gen_row) of the library: fields may be added */
+    const char *file;   /* the data file and the row's line */
+    long line;
+    const char *prompt;    /* the prompt, or the chat row's last turn before the reply */
+    const char *output;    /* the generated text */
+    const char *reference; /* NULL: none */
+    const char *finish;    /* as ftune_gen_result_finish */
+    size_t new_tokens;
+} ftune_gen_row;
+typedef int (*ftune_gen_row_fn)(void *user, const ftune_gen_row *row);
+FTUNE_API ftune_status ftune_generate_file(ftune_model *m, const char *path, const ftune_gen_opts *o,
+                                           const ftune_beam_opts *b, ftune_gen_row_fn fn, void *user,
+                                           ftune_metric **metrics, size_t *n_metrics);
 
 /* seq2seq (an encoder-decoder trained with task seq2seq): the text the model generates from a source with the
  * run's own decoding settings (greedy, or eval.num_beams; up to eval.max_new_tokens, else the training target

@@ -79,7 +79,24 @@ class _GenOpts(ctypes.Structure):
 class _BeamOpts(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_size_t), ("num_beams", ctypes.c_int), ("length_penalty", ctypes.c_float),
                 ("early_stopping", ctypes.c_int), ("no_repeat_ngram_size", ctypes.c_int),
-                ("min_new_tokens", ctypes.c_int)]
+                ("min_new_tokens", ctypes.c_int), ("num_return_sequences", ctypes.c_int)]
+
+
+class _GenStats(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("prompt_tokens", ctypes.c_size_t),
+                ("new_tokens", ctypes.c_size_t), ("steps", ctypes.c_size_t), ("prefill_s", ctypes.c_double),
+                ("decode_s", ctypes.c_double)]
+
+
+class _GenRow(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("file", ctypes.c_char_p), ("line", ctypes.c_long),
+                ("prompt", ctypes.c_char_p), ("output", ctypes.c_char_p), ("reference", ctypes.c_char_p),
+                ("finish", ctypes.c_char_p), ("new_tokens", ctypes.c_size_t)]
+
+
+class _LoadOpts(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("task", ctypes.c_char_p), ("head_task", ctypes.c_int),
+                ("need_task", ctypes.c_int), ("tokenizer_optional", ctypes.c_int)]
 
 
 _EARLY = {False: 0, True: 1, "never": 2, "false": 0, "true": 1}
@@ -101,6 +118,7 @@ _TOKEN_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int32, ctyp
 _PROGRESS_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(_Progress))
 _LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p)
 _EVAL_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.POINTER(_Metric), ctypes.c_size_t)
+_ROW_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(_GenRow))
 
 class _QaOpts(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_size_t), ("n_best", ctypes.c_int), ("max_answer_length", ctypes.c_int)]
@@ -151,6 +169,10 @@ _SIGS = {
     "ftune_ctx_set_threads": (_S, [_P, ctypes.c_int]),
     "ftune_last_error": (ctypes.c_char_p, [_P]),
     "ftune_model_load": (_S, [_P, ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(_P)]),
+    "ftune_model_load_opts_init": (None, [ctypes.POINTER(_LoadOpts)]),
+    "ftune_model_load_with": (_S, [_P, ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(_LoadOpts),
+                                   ctypes.POINTER(_P)]),
+    "ftune_model_has_tokenizer": (ctypes.c_int, [_P]),
     "ftune_model_free": (None, [_P]),
     "ftune_model_get_info": (_S, [_P, ctypes.POINTER(_ModelInfo)]),
     "ftune_model_label": (ctypes.c_char_p, [_P, ctypes.c_int]),
@@ -186,6 +208,20 @@ _SIGS = {
                                  _P, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.POINTER(ctypes.c_int32)),
                                  ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(ctypes.c_char_p),
                                  ctypes.POINTER(ctypes.c_double)]),
+    "ftune_generate_text": (_S, [_P, ctypes.c_char_p, ctypes.POINTER(_GenOpts), ctypes.POINTER(_BeamOpts), _TOKEN_FN,
+                                 _P, ctypes.POINTER(_P)]),
+    "ftune_generate_ids": (_S, [_P, ctypes.POINTER(ctypes.c_int32), ctypes.c_size_t, ctypes.POINTER(_GenOpts),
+                                ctypes.POINTER(_BeamOpts), _TOKEN_FN, _P, ctypes.POINTER(_P)]),
+    "ftune_gen_result_count": (ctypes.c_size_t, [_P]),
+    "ftune_gen_result_text": (ctypes.c_char_p, [_P, ctypes.c_size_t]),
+    "ftune_gen_result_ids": (ctypes.POINTER(ctypes.c_int32), [_P, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
+    "ftune_gen_result_score": (ctypes.c_double, [_P, ctypes.c_size_t]),
+    "ftune_gen_result_finish": (ctypes.c_char_p, [_P, ctypes.c_size_t]),
+    "ftune_gen_stats_init": (None, [ctypes.POINTER(_GenStats)]),
+    "ftune_gen_result_stats": (_S, [_P, ctypes.POINTER(_GenStats)]),
+    "ftune_gen_result_free": (None, [_P]),
+    "ftune_generate_file": (_S, [_P, ctypes.c_char_p, ctypes.POINTER(_GenOpts), ctypes.POINTER(_BeamOpts), _ROW_FN,
+                                 _P, ctypes.POINTER(ctypes.POINTER(_Metric)), ctypes.POINTER(ctypes.c_size_t)]),
     "ftune_classify": (_S, [_P, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_float),
                             ctypes.c_size_t]),
     "ftune_classify_image": (_S, [_P, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int),
@@ -468,10 +504,23 @@ class Model(_Handle):
     optional PEFT adapter directory on top."""
     _free = "ftune_model_free"
 
-    def __init__(self, path, adapter=None, threads=0):
+    def __init__(self, path, adapter=None, threads=0, tokenizer_optional=False):
+        """tokenizer_optional=True: a checkpoint without tokenizer files loads too (generate_ids works on it;
+        the calls that read text say it has none)."""
         self._h = _P()
         self._ctx = _Ctx(threads)
-        self._ctx.check(self._ctx.lib.ftune_model_load(self._ctx.p, _b(path), _b(adapter), ctypes.byref(self._h)))
+        if tokenizer_optional:
+            lo = _LoadOpts()
+            self._ctx.lib.ftune_model_load_opts_init(ctypes.byref(lo))
+            lo.tokenizer_optional = 1
+            self._ctx.check(self._ctx.lib.ftune_model_load_with(self._ctx.p, _b(path), _b(adapter), ctypes.byref(lo),
+                                                                ctypes.byref(self._h)))
+        else:
+            self._ctx.check(self._ctx.lib.ftune_model_load(self._ctx.p, _b(path), _b(adapter), ctypes.byref(self._h)))
+
+    @property
+    def has_tokenizer(self):
+        return bool(self._ctx.lib.ftune_model_has_tokenizer(self._live()))
 
     @property
     def info(self):
@@ -581,23 +630,21 @@ class Model(_Handle):
         out["n_examples"] = nx.value
         return out
 
-    def generate(self, prompt, max_new_tokens=64, do_sample=False, temperature=1.0, top_k=0, top_p=1.0,
-                 repetition_penalty=1.0, seed=42, stop=None, chat_template=None, system=None, on_token=None,
-                 details=False, num_beams=1, length_penalty=1.0, early_stopping=False, no_repeat_ngram_size=0,
-                 min_new_tokens=0):
-        """The generated text (a causal LM continues the prompt; a T5 model reads it with its encoder).
-        on_token(id, piece) streams each new token (return True to stop there; with beam search it gets the
-        result's tokens after the search). num_beams > 1: beam search as Hugging Face generate(), with
-        length_penalty and early_stopping (False, True or "never"); no_repeat_ngram_size and min_new_tokens
-        apply in every mode. details=True returns {"text", "ids" (numpy int32), "finish", "score" (beam
-        search's sequence score, else NaN)} instead."""
+    def _gen_opts(self, max_new_tokens=64, do_sample=False, temperature=1.0, top_k=0, top_p=1.0,
+                  repetition_penalty=1.0, seed=42, stop=None, chat_template=None, system=None, num_beams=1,
+                  length_penalty=1.0, early_stopping=False, no_repeat_ngram_size=0, min_new_tokens=0,
+                  num_return_sequences=1):
+        """The C option structs (and what must stay alive with them) of generate's keyword arguments."""
         lib = self._ctx.lib
         if early_stopping not in _EARLY:
             raise ValueError(f"early_stopping {early_stopping!r} must be False, True or 'never'")
+        if int(num_return_sequences) < 1:
+            raise ValueError(f"num_return_sequences {num_return_sequences} must be >= 1")
         bo = _BeamOpts()
         lib.ftune_beam_opts_init(ctypes.byref(bo))
         bo.num_beams, bo.length_penalty, bo.early_stopping = int(num_beams), float(length_penalty), _EARLY[early_stopping]
         bo.no_repeat_ngram_size, bo.min_new_tokens = int(no_repeat_ngram_size), int(min_new_tokens)
+        bo.num_return_sequences = int(num_return_sequences)
         o = _GenOpts()
         lib.ftune_gen_opts_init(ctypes.byref(o))
         o.max_new_tokens, o.do_sample, o.temperature = int(max_new_tokens), int(bool(do_sample)), float(temperature)
@@ -605,6 +652,12 @@ class Model(_Handle):
         stops, keep = _cstrings(list(stop or []))
         o.stop, o.n_stop = (ctypes.cast(stops, ctypes.POINTER(ctypes.c_char_p)), len(keep)) if keep else (None, 0)
         o.chat_template, o.system = _b(chat_template), _b(system)
+        return o, bo, (stops, keep)
+
+    def _gen_result(self, call, on_token):
+        """Run call(cb, out) (ftune_generate_text / _ids) and turn the result into
+        {"text", "ids", "finish", "score", "sequences": [...], "prompt_tokens", "steps", "decode_s"}."""
+        lib = self._ctx.lib
         raised = []
 
         def tok_cb(user, tid, piece):
@@ -615,24 +668,104 @@ class Model(_Handle):
                 return 1
 
         cb = _TOKEN_FN(tok_cb) if on_token else _TOKEN_FN()
-        text = ctypes.c_void_p()
-        ids = ctypes.POINTER(ctypes.c_int32)()
-        n = ctypes.c_size_t()
-        finish = ctypes.c_char_p()
-        score = ctypes.c_double()
-        st = lib.ftune_generate_beam(self._live(), _b(prompt), ctypes.byref(o), ctypes.byref(bo), cb, None,
-                                     ctypes.byref(text), ctypes.byref(ids), ctypes.byref(n), ctypes.byref(finish),
-                                     ctypes.byref(score))
-        out_text = _take_string(lib, text) or ""
-        arr = np.ctypeslib.as_array(ids, shape=(n.value,)).copy() if n.value else np.zeros(0, np.int32)
-        lib.ftune_free(ids)
+        r = _P()
+        st = call(cb, ctypes.byref(r))
         if raised:
+            lib.ftune_gen_result_free(r)
             raise raised[0]
         self._ctx.check(st)
+        try:
+            seqs = []
+            for i in range(lib.ftune_gen_result_count(r)):
+                n = ctypes.c_size_t()
+                p = lib.ftune_gen_result_ids(r, i, ctypes.byref(n))
+                ids = np.ctypeslib.as_array(p, shape=(n.value,)).copy() if n.value else np.zeros(0, np.int32)
+                txt = lib.ftune_gen_result_text(r, i)
+                fin = lib.ftune_gen_result_finish(r, i)
+                seqs.append({"text": txt.decode(errors="replace") if txt is not None else None, "ids": ids,
+                             "finish": fin.decode() if fin else None, "score": lib.ftune_gen_result_score(r, i)})
+            gs = _GenStats()
+            lib.ftune_gen_stats_init(ctypes.byref(gs))
+            self._ctx.check(lib.ftune_gen_result_stats(r, ctypes.byref(gs)))
+        finally:
+            lib.ftune_gen_result_free(r)
+        out = dict(seqs[0])
+        out.update(sequences=seqs, prompt_tokens=gs.prompt_tokens, steps=gs.steps, prefill_s=gs.prefill_s,
+                   decode_s=gs.decode_s)
+        return out
+
+    def generate(self, prompt, on_token=None, details=False, **opts):
+        """The generated text (a causal LM continues the prompt; a T5 model reads it with its encoder).
+        Options (Hugging Face generate()'s names): max_new_tokens=64, do_sample=False, temperature=1.0, top_k=0,
+        top_p=1.0, repetition_penalty=1.0, seed=42, stop=[strings], chat_template=None (training's; "none"),
+        system=None, num_beams=1, length_penalty=1.0, early_stopping=False (True, "never"),
+        no_repeat_ngram_size=0, min_new_tokens=0, num_return_sequences=1.
+        on_token(id, piece) streams each new token (return True to stop there; with beam search it gets the
+        result's tokens after the search). num_beams > 1: beam search; no_repeat_ngram_size and min_new_tokens
+        apply in every mode. num_return_sequences > 1 (beam search's n best) returns a list of texts, best
+        first. details=True returns {"text", "ids" (numpy int32), "finish", "score" (beam search's sequence
+        score, else NaN), "sequences" (a list of such dicts, best first), "prompt_tokens", "steps",
+        "prefill_s", "decode_s"} instead."""
+        o, bo, keep = self._gen_opts(**opts)
+        out = self._gen_result(lambda cb, r: self._ctx.lib.ftune_generate_text(
+            self._live(), _b(prompt), ctypes.byref(o), ctypes.byref(bo), cb, None, r), on_token)
+        del keep
         if details:
-            return {"text": out_text, "ids": arr, "finish": finish.value.decode() if finish.value else None,
-                    "score": score.value}
-        return out_text
+            return out
+        if bo.num_return_sequences > 1:
+            return [q["text"] or "" for q in out["sequences"]]
+        return out["text"] or ""
+
+    def generate_ids(self, ids, on_token=None, **opts):
+        """Generation from token ids given as they are (no chat template; a T5 model's encoder input), as
+        `ftune generate --prompt-ids`: the dict of generate(details=True). The model needs no tokenizer
+        (Model(path, tokenizer_optional=True)); without one the texts are None and only the config's eos ends
+        the output."""
+        a = np.ascontiguousarray(np.asarray(ids, dtype=np.int32).reshape(-1))
+        if a.size and (a < 0).any():
+            raise ValueError("token ids must be >= 0")
+        o, bo, keep = self._gen_opts(**opts)
+        p = a.ctypes.data_as(ctypes.POINTER(ctypes.c_int32))
+        out = self._gen_result(lambda cb, r: self._ctx.lib.ftune_generate_ids(
+            self._live(), p, a.size, ctypes.byref(o), ctypes.byref(bo), cb, None, r), on_token)
+        del keep
+        return out
+
+    def generate_file(self, path, on_row=None, **opts):
+        """`ftune generate --data FILE`: one generation per row of a data file (prompt/response fields,
+        messages, or text), read with the model's training data options. Returns (rows, metrics): rows a list
+        of {"file", "line", "prompt", "output", "reference" (None without), "finish", "new_tokens"}; metrics
+        {bleu, rouge1, rouge2, rougeL, rougeLsum, exact_match, f1} of the rows with a reference ({} when none
+        has one). on_row(row) sees each row as it is made; returning True stops there."""
+        o, bo, keep = self._gen_opts(**opts)
+        rows, raised = [], []
+
+        def row_cb(user, rp):
+            try:
+                r = rp.contents
+                d = {"file": r.file.decode(errors="replace"), "line": r.line,
+                     "prompt": r.prompt.decode(errors="replace"), "output": r.output.decode(errors="replace"),
+                     "reference": r.reference.decode(errors="replace") if r.reference is not None else None,
+                     "finish": r.finish.decode(), "new_tokens": r.new_tokens}
+                rows.append(d)
+                return 1 if on_row and on_row(d) else 0
+            except BaseException as e:  # noqa: B036 (re-raised after the call)
+                raised.append(e)
+                return 1
+
+        cb = _ROW_FN(row_cb)
+        ms = ctypes.POINTER(_Metric)()
+        n = ctypes.c_size_t()
+        st = self._ctx.lib.ftune_generate_file(self._live(), _b(str(path)), ctypes.byref(o), ctypes.byref(bo), cb,
+                                               None, ctypes.byref(ms), ctypes.byref(n))
+        del keep
+        try:
+            if raised:
+                raise raised[0]
+            self._ctx.check(st)
+            return rows, _metrics(ms, n.value)
+        finally:
+            self._ctx.lib.ftune_free(ms)
 
 
 # ---- training ----

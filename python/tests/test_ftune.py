@@ -271,6 +271,57 @@ def test_generate_matches_cli_and_streams(work):
         lm.generate("good", num_beams=2, early_stopping="sometimes")
 
 
+def test_generate_nbest_ids_and_file_match_cli(work, tmp_path):
+    lm = ftune.Model(work / "base")
+    base = str(work / "base")
+    # beam search's n best: the command's sequences, best first
+    nb = lm.generate("good movie", max_new_tokens=8, num_beams=4, num_return_sequences=3, details=True)
+    cli = json.loads(sh("generate", "--model", base, "--prompt", "good movie", "--max-new-tokens", "8",
+                        "--num-beams", "4", "--num-return-sequences", "3", "--json"))
+    assert len(nb["sequences"]) == len(cli["sequences"]) == 3
+    for a, b in zip(nb["sequences"], cli["sequences"]):
+        assert a["ids"].tolist() == b["ids"] and a["text"] == b["text"] and a["score"] == pytest.approx(b["score"])
+    assert lm.generate("good movie", max_new_tokens=8, num_beams=4, num_return_sequences=3) == \
+        [q["text"] for q in cli["sequences"]]
+    with pytest.raises(ftune.Error, match="num_return_sequences 5 must be in"):
+        lm.generate("good", num_beams=4, num_return_sequences=5)
+    # ids in, ids out: the command's --prompt-ids, also on a copy without tokenizer files
+    got = lm.generate_ids([5, 6, 7], max_new_tokens=6)
+    cli_i = json.loads(sh("generate", "--model", base, "--prompt-ids", "5 6 7", "--max-new-tokens", "6", "--json"))
+    assert got["ids"].tolist() == cli_i["ids"] and got["text"] == cli_i["text"] and got["prompt_tokens"] == 3
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for f in ("config.json", "model.safetensors"):
+        (bare / f).write_bytes((work / "base" / f).read_bytes())
+    with pytest.raises(ftune.Error, match="no tokenizer"):
+        ftune.Model(bare)
+    mb = ftune.Model(bare, tokenizer_optional=True)
+    assert not mb.has_tokenizer and lm.has_tokenizer
+    g2 = mb.generate_ids(np.array([5, 6, 7]), max_new_tokens=6)
+    cli_b = json.loads(sh("generate", "--model", str(bare), "--prompt-ids", "5,6,7", "--max-new-tokens", "6", "--json"))
+    assert g2["text"] is None and g2["ids"].tolist() == cli_b["ids"] and g2["finish"] == cli_b["finish"]
+    with pytest.raises(ftune.Error, match="no tokenizer"):
+        mb.generate("good")
+    # a data file: the command's rows and scores
+    data = tmp_path / "gen.jsonl"
+    data.write_text('{"prompt": "good movie", "response": "great film"}\n{"text": "bad"}\n'
+                    '{"prompt": "awful", "response": "boring"}\n')
+    rows, metrics = lm.generate_file(data, max_new_tokens=5)
+    out = sh("generate", "--model", base, "--data", str(data), "--max-new-tokens", "5", "--json").splitlines()
+    cli_rows, cli_m = [json.loads(x) for x in out[:-1]], json.loads(out[-1])
+    assert [r["output"] for r in rows] == [r["output"] for r in cli_rows]
+    assert [r["reference"] for r in rows] == ["great film", None, "boring"] and [r["line"] for r in rows] == [1, 2, 3]
+    assert cli_m["n_examples"] == 2 and set(metrics) == set(cli_m) - {"n_examples"}
+    for k, v in metrics.items():
+        assert v == pytest.approx(cli_m[k], rel=1e-12, abs=1e-12), k
+    seen = []
+    rows1, _ = lm.generate_file(data, max_new_tokens=5, on_row=lambda r: seen.append(r) or True)
+    assert len(rows1) == len(seen) == 1
+    data.write_text('{"text": "good"}\n{"label": "x"}\n')
+    with pytest.raises(ftune.Error, match="gen.jsonl:2: no prompt"):
+        lm.generate_file(data)
+
+
 def test_adapter_create_save_load_merge(work, tmp_path):
     m = ftune.Model(work / "base")
     before = m.generate("good", max_new_tokens=8)

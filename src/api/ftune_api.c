@@ -109,7 +109,7 @@ ftune_status ftune_last_status(const ftune_ctx *ctx) {
 /* ---- models and adapters ---- */
 
 static ftune_status model_load(ftune_ctx *ctx, const char *fn, const char *dir, const char *adapter_dir,
-                               const char *task, bool need_task, ftune_model **out) {
+                               const char *task, unsigned flags, ftune_model **out) {
     if (!dir)
         return api_end(ctx, ft_fail(FT_ERR_ARG, "%s: no model directory (NULL)", fn));
     ftune_model *m = calloc(1, sizeof *m);
@@ -117,7 +117,7 @@ static ftune_status model_load(ftune_ctx *ctx, const char *fn, const char *dir, 
         return api_end(ctx, ft_fail(FT_ERR_NOMEM, "out of memory"));
     m->ctx = ctx;
     m->active = -1;
-    ft_status s = ft_trained_load(dir, adapter_dir, task, need_task, &m->t);
+    ft_status s = ft_trained_load(dir, adapter_dir, task, flags, &m->t);
     if (s != FT_OK) {
         free(m);
         return api_end(ctx, s);
@@ -131,7 +131,7 @@ ftune_status ftune_model_load(ftune_ctx *ctx, const char *dir, const char *adapt
         return FT_ERR_ARG;
     *out = NULL;
     api_begin(ctx);
-    return model_load(ctx, "ftune_model_load", dir, adapter_dir, "auto", false, out);
+    return model_load(ctx, "ftune_model_load", dir, adapter_dir, "auto", 0, out);
 }
 
 void ftune_model_load_opts_init(ftune_model_load_opts *o) {
@@ -155,7 +155,9 @@ ftune_status ftune_model_load_with(ftune_ctx *ctx, const char *dir, const char *
     if (s != FT_OK)
         return api_end(ctx, s);
     const char *task = u.task && strcmp(u.task, "auto") != 0 ? u.task : u.head_task ? "auto" : NULL;
-    return model_load(ctx, "ftune_model_load_with", dir, adapter_dir, task, u.need_task != 0, out);
+    const unsigned flags =
+        (u.need_task ? FT_TRAINED_NEED_TASK : 0u) | (u.tokenizer_optional ? FT_TRAINED_TOK_OPTIONAL : 0u);
+    return model_load(ctx, "ftune_model_load_with", dir, adapter_dir, task, flags, out);
 }
 
 void ftune_model_free(ftune_model *m) {
@@ -645,175 +647,6 @@ ftune_status ftune_chat_encode(ftune_tokenizer *t, const char *format, const cha
     }
     ft_tok_ids_free(&r);
     return api_end(t->ctx, s);
-}
-
-/* ---- generation ---- */
-
-void ftune_gen_opts_init(ftune_gen_opts *o) {
-    if (!o)
-        return;
-    memset(o, 0, sizeof *o);
-    ft_gen_cfg c;
-    ft_gen_cfg_default(&c);
-    o->max_new_tokens = c.max_new_tokens;
-    o->do_sample = c.sample.do_sample;
-    o->temperature = c.sample.temperature;
-    o->top_k = c.sample.top_k;
-    o->top_p = c.sample.top_p;
-    o->repetition_penalty = c.sample.repetition_penalty;
-    o->seed = c.sample.seed;
-}
-
-/* The streaming state: the text of the ids so far, and how much of it the caller has seen. */
-typedef struct {
-    ftune_model *m;
-    ftune_token_fn fn;
-    void *user;
-    int32_t *ids;
-    size_t n, cap, sent;
-    ft_status err;
-} stream;
-
-static bool stream_token(void *user, int32_t id) {
-    stream *st = user;
-    if (st->n == st->cap) {
-        size_t nc = st->cap ? 2 * st->cap : 64;
-        int32_t *a = realloc(st->ids, nc * sizeof *a);
-        if (!a) {
-            st->err = ft_fail(FT_ERR_NOMEM, "out of memory");
-            return false;
-        }
-        st->ids = a;
-        st->cap = nc;
-    }
-    st->ids[st->n++] = id;
-    char *txt;
-    size_t len;
-    if ((st->err = ft_tok_decode(cur(st->m)->tok, st->ids, st->n, true, &txt, &len)) != FT_OK)
-        return false;
-    /* a character still incomplete decodes to U+FFFD at the end: wait for its other bytes */
-    const bool partial = len >= 3 && !memcmp(txt + len - 3, "\xef\xbf\xbd", 3);
-    const char *piece = "";
-    if (!partial && len > st->sent) {
-        piece = txt + st->sent;
-        st->sent = len;
-    }
-    int stop = st->fn(st->user, id, piece);
-    free(txt);
-    return stop == 0;
-}
-
-ftune_status ftune_generate(ftune_model *m, const char *prompt, const ftune_gen_opts *o,
-                            ftune_token_fn on_token, void *user, char **text, int32_t **ids, size_t *n_ids,
-                            const char **finish) {
-    return ftune_generate_beam(m, prompt, o, NULL, on_token, user, text, ids, n_ids, finish, NULL);
-}
-
-void ftune_beam_opts_init(ftune_beam_opts *b) {
-    if (!b)
-        return;
-    memset(b, 0, sizeof *b);
-    b->struct_size = sizeof *b;
-    b->num_beams = 1;
-    b->length_penalty = 1.0f;
-}
-
-/* The beam options a caller's struct holds (struct_size: fields past it keep their defaults). */
-static ft_status beam_opts_read(const ftune_beam_opts *b, ft_gen_cfg *gc) {
-    if (!b)
-        return FT_OK;
-    if (b->struct_size < offsetof(ftune_beam_opts, min_new_tokens) + sizeof b->min_new_tokens)
-        return ft_fail(FT_ERR_ARG,
-                       "ftune_beam_opts: struct_size %zu is not a size this library knows (call "
-                       "ftune_beam_opts_init first)",
-                       b->struct_size);
-    if ((unsigned)b->early_stopping > 2)
-        return ft_fail(FT_ERR_ARG,
-                       "ftune_beam_opts: early_stopping %d must be 0 (false), 1 (true) or 2 (never)",
-                       b->early_stopping);
-    gc->num_beams = b->num_beams;
-    gc->length_penalty = b->length_penalty;
-    gc->early_stopping = (ft_early_stop)b->early_stopping;
-    gc->no_repeat_ngram_size = b->no_repeat_ngram_size;
-    gc->min_new_tokens = b->min_new_tokens;
-    return FT_OK;
-}
-
-ftune_status ftune_generate_beam(ftune_model *m, const char *prompt, const ftune_gen_opts *o,
-                                 const ftune_beam_opts *b, ftune_token_fn on_token, void *user, char **text,
-                                 int32_t **ids, size_t *n_ids, const char **finish, double *score) {
-    if (!m)
-        return FT_ERR_ARG;
-    api_begin(m->ctx);
-    if (score)
-        *score = NAN;
-    if (text)
-        *text = NULL;
-    if (ids)
-        *ids = NULL;
-    if (n_ids)
-        *n_ids = 0;
-    if (finish)
-        *finish = NULL;
-    if (!prompt)
-        return api_end(m->ctx, ft_fail(FT_ERR_ARG, "ftune_generate: no prompt (NULL)"));
-    if (need_tokenizer(m) != FT_OK)
-        return api_end(m->ctx, FT_ERR_MISSING);
-    ftune_gen_opts dflt;
-    ftune_gen_opts_init(&dflt);
-    if (!o)
-        o = &dflt;
-    ft_gen_cfg gc;
-    ft_gen_cfg_default(&gc);
-    gc.max_new_tokens = o->max_new_tokens;
-    gc.sample.do_sample = o->do_sample != 0;
-    gc.sample.temperature = o->temperature;
-    gc.sample.top_k = o->top_k;
-    gc.sample.top_p = o->top_p;
-    gc.sample.repetition_penalty = o->repetition_penalty;
-    gc.sample.seed = o->seed;
-    gc.stop = o->stop;
-    gc.n_stop = o->stop ? o->n_stop : 0;
-    ft_trained *t = cur(m);
-    const char *tmpl =
-        o->chat_template ? (!strcmp(o->chat_template, "none") ? NULL : o->chat_template) : t->chat_template;
-    gc.extra_eos = ft_trained_turn_end_id(t, tmpl);
-    stream st = {.m = m, .fn = on_token, .user = user};
-    if (on_token) {
-        gc.on_token = stream_token;
-        gc.user = &st;
-    }
-    ft_tok_ids pids = {0};
-    ft_gen_out g = {0};
-    ft_status s = beam_opts_read(b, &gc);
-    if (s == FT_OK)
-        s = ft_gen_opts_check(&gc.sample);
-    if (s == FT_OK)
-        s = ft_trained_encode_prompt(t, tmpl, o->system, NULL, 0, prompt, &pids);
-    if (s == FT_OK)
-        s = ft_gen_run(t->m, t->tok, pids.ids, (int)pids.n, &gc, &g);
-    if (s == FT_OK && st.err != FT_OK)
-        s = st.err;
-    if (s == FT_OK) {
-        if (finish)
-            *finish = g.finish; /* a static string */
-        if (ids) {
-            *ids = g.ids;
-            g.ids = NULL;
-        }
-        if (n_ids)
-            *n_ids = (size_t)g.n_ids;
-        if (text) {
-            *text = g.text;
-            g.text = NULL;
-        }
-        if (score)
-            *score = g.score;
-    }
-    free(st.ids);
-    ft_gen_out_free(&g);
-    ft_tok_ids_free(&pids);
-    return api_end(m->ctx, s);
 }
 
 /* ---- classification ---- */

@@ -29,18 +29,12 @@ int ft_cli_predict_seq2seq(ftune_ctx *ctx, ftune_model *m, const char *text, con
  * NULL after printing why; "ftune <cmd>: <the context's last error>" on stderr, returning 1. */
 ftune_ctx *ft_cli_ctx(const char *cmd, long threads);
 int ft_cli_fail_ctx(const char *cmd, const ftune_ctx *ctx);
-/* A model loaded through ctx with the load options lo, and its info; NULL after printing "ftune <cmd>:
- * <why>". */
+/* A model loaded through ctx with the load options lo, and its info (info may be NULL); NULL after printing
+ * "ftune <cmd>: <why>". */
 ftune_model *ft_cli_model(const char *cmd, ftune_ctx *ctx, const char *dir, const char *adapter,
                           const ftune_model_load_opts *lo, ftune_model_info *info);
 /* A whole file into *out (NUL-terminated, free), 0; or 1 after printing "ftune <cmd>: <path>: why". */
 int ft_cli_read_file(const char *cmd, const char *path, char **out);
-
-/* The commands not yet on it (legacy.c, which goes with the last of them): set the OpenMP thread count
- * (0 = all cores) for a command's --threads; print "ftune <cmd>: <message of the thread's last error>" to
- * stderr and return 1. */
-void ft_cli_threads(long threads);
-int ft_cli_fail(const char *cmd, ft_status s);
 
 /* Options: "--name value" or "--name=value"; flags: "--name". Positional args collected in order. */
 typedef enum { FT_OPT_STR, FT_OPT_INT, FT_OPT_FLOAT, FT_OPT_FLAG } ft_opt_kind;
@@ -54,11 +48,9 @@ typedef struct {
 int ft_cli_parse(const char *cmd, int argc, char **argv, const ft_opt *opts, size_t n_opts, const char *usage,
                  const char **pos, int max_pos, int *n_pos, bool *help_shown);
 
-/* Print j (a cJSON object, may be NULL after a failed allocation) on one line and free it: ft_cli_json
- * returns 0, or 1 after printing "ftune <cmd>: out of memory" (util.c); ft_cli_print_json FT_OK or the
- * failure in the thread's error (legacy.c). */
+/* Print j (a cJSON object, may be NULL after a failed allocation) on one line and free it: 0, or 1 after
+ * printing "ftune <cmd>: out of memory" (util.c). */
 struct cJSON;
 int ft_cli_json(const char *cmd, struct cJSON *j);
-ft_status ft_cli_print_json(struct cJSON *j);
 
 #endif

@@ -1,17 +1,14 @@
 /* ftune generate: text from a causal LM or a T5 encoder-decoder (KV cache; greedy, sampled or beam search),
  * one prompt or a data file; BLEU / ROUGE / exact match when the data has references. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cjson/cJSON.h>
 
 #include "cli/cli.h"
-#include "cli/trained.h"
-#include "eval/generate.h"
-#include "eval/metrics.h"
-#include "eval/seq2seq.h"
-#include "peft/peft.h"
 
 static const char *GEN_USAGE =
     "usage: ftune generate --model DIR [--adapter DIR] (--prompt TEXT | --prompt-ids IDS | --data FILE)\n"
@@ -54,76 +51,53 @@ static const char *GEN_USAGE =
     "  --task TASK, --threads N\n"
     "See docs/evaluation.md and docs/seq2seq.md (\"Decoding\").\n";
 
+static void print_metrics(const ftune_metric *ms, size_t n, size_t n_refs, bool json) {
+    if (json) {
+        printf("{\"n_examples\":%zu", n_refs);
+        for (size_t i = 0; i < n; i++)
+            printf(",\"%s\":%.17g", ms[i].name, ms[i].value);
+        printf("}\n");
+        return;
+    }
+    printf("%-12s %zu\n", "examples", n_refs);
+    for (size_t i = 0; i < n; i++) /* BLEU and the percentages with 2 decimals, ROUGE with 4 */
+        printf("%-12s %.*f\n", ms[i].name, strncmp(ms[i].name, "rouge", 5) ? 2 : 4, ms[i].value);
+}
+
+/* --data: each row as a JSON line to out; the rows with a reference counted. */
 typedef struct {
-    char **hyp, **ref;
-    size_t n, cap;
-} refs_t;
+    FILE *out;
+    size_t n_refs;
+} rows_t;
 
-static ft_status refs_push(refs_t *r, const char *hyp, const char *ref) {
-    if (r->n == r->cap) {
-        size_t nc = r->cap ? 2 * r->cap : 16;
-        char **a = realloc(r->hyp, nc * sizeof *a);
-        if (!a)
-            return ft_fail(FT_ERR_NOMEM, "out of memory");
-        r->hyp = a;
-        char **b = realloc(r->ref, nc * sizeof *b);
-        if (!b)
-            return ft_fail(FT_ERR_NOMEM, "out of memory");
-        r->ref = b;
-        r->cap = nc;
-    }
-    r->hyp[r->n] = ft_strdup(hyp);
-    r->ref[r->n] = ft_strdup(ref);
-    r->n++;
-    return r->hyp[r->n - 1] && r->ref[r->n - 1] ? FT_OK : ft_fail(FT_ERR_NOMEM, "out of memory");
-}
-
-static void refs_free(refs_t *r) {
-    for (size_t i = 0; i < r->n; i++) {
-        free(r->hyp[i]);
-        free(r->ref[i]);
-    }
-    free(r->hyp);
-    free(r->ref);
-}
-
-static ft_status print_gen_metrics(const refs_t *r, bool json) {
-    ft_s2s_score g; /* the scores of task seq2seq's evaluation (eval/seq2seq.h) */
-    FT_TRY(ft_s2s_score_texts((const char *const *)r->hyp, (const char *const *)r->ref, r->n, &g));
-    if (json)
-        printf("{\"n_examples\":%zu,\"bleu\":%.17g,\"rouge1\":%.17g,\"rouge2\":%.17g,\"rougeL\":%.17g,"
-               "\"rougeLsum\":%.17g,\"exact_match\":%.17g,\"f1\":%.17g}\n",
-               r->n, g.bleu, g.rouge1, g.rouge2, g.rougeL, g.rougeLsum, g.exact_match, g.f1);
-    else
-        printf(
-            "examples     %zu\nbleu         %.2f\nrouge1       %.4f\nrouge2       %.4f\nrougeL       %.4f\n"
-            "rougeLsum    %.4f\nexact_match  %.2f\nf1           %.2f\n",
-            r->n, g.bleu, g.rouge1, g.rouge2, g.rougeL, g.rougeLsum, g.exact_match, g.f1);
-    return FT_OK;
-}
-
-static void json_line(FILE *f, const char *prompt, const ft_gen_out *g, const char *ref) {
+static int row_line(void *user, const ftune_gen_row *row) {
+    rows_t *rs = user;
     cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "prompt", prompt ? prompt : "");
-    cJSON_AddStringToObject(j, "output", g->text ? g->text : "");
-    if (ref)
-        cJSON_AddStringToObject(j, "reference", ref);
-    cJSON_AddStringToObject(j, "finish", g->finish);
-    cJSON_AddNumberToObject(j, "new_tokens", g->n_ids);
+    cJSON_AddStringToObject(j, "prompt", row->prompt ? row->prompt : "");
+    cJSON_AddStringToObject(j, "output", row->output ? row->output : "");
+    if (row->reference) {
+        cJSON_AddStringToObject(j, "reference", row->reference);
+        rs->n_refs++;
+    }
+    cJSON_AddStringToObject(j, "finish", row->finish);
+    cJSON_AddNumberToObject(j, "new_tokens", (double)row->new_tokens);
     char *o = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     if (o) {
-        fprintf(f, "%s\n", o);
+        fprintf(rs->out, "%s\n", o);
         cJSON_free(o);
     }
+    return 0;
 }
 
-/* "3 4, 5" → ids */
-static ft_status parse_ids(const char *txt, ft_tok_ids *ids) {
+/* "3 4, 5" → ids (malloc'd), 0; or 2 after printing why. */
+static int parse_ids(const char *txt, int32_t **out, size_t *n_out) {
     size_t n = 0, cap = strlen(txt) / 2 + 1;
-    ids->ids = malloc(cap * sizeof *ids->ids);
-    if (!ids->ids)
-        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    int32_t *ids = malloc(cap * sizeof *ids);
+    if (!ids) {
+        fprintf(stderr, "ftune generate: out of memory\n");
+        return 1;
+    }
     for (const char *p = txt; *p;) {
         if (*p == ' ' || *p == ',' || *p == '\t') {
             p++;
@@ -131,93 +105,90 @@ static ft_status parse_ids(const char *txt, ft_tok_ids *ids) {
         }
         char *end;
         const long v = strtol(p, &end, 10);
-        if (end == p || v < 0 || v > INT32_MAX || n == cap)
-            return ft_fail(FT_ERR_ARG, "--prompt-ids: '%s' is not a list of token ids (at '%.12s')", txt, p);
-        ids->ids[n++] = (int32_t)v;
+        if (end == p || v < 0 || v > INT32_MAX || n == cap) {
+            fprintf(stderr, "ftune generate: --prompt-ids: '%s' is not a list of token ids (at '%.12s')\n",
+                    txt, p);
+            free(ids);
+            return 2;
+        }
+        ids[n++] = (int32_t)v;
         p = end;
     }
-    ids->n = n;
-    ids->cap = cap;
-    return FT_OK;
+    *out = ids;
+    *n_out = n;
+    return 0;
 }
 
-static cJSON *id_array(const int32_t *ids, int n) {
+static cJSON *id_array(const int32_t *ids, size_t n) {
     cJSON *a = cJSON_CreateArray();
-    for (int i = 0; a && i < n; i++)
+    for (size_t i = 0; a && i < n; i++)
         cJSON_AddItemToArray(a, cJSON_CreateNumber(ids[i]));
     return a;
 }
 
-/* Beam search's score and, with several returned, every sequence {ids, text, score, finish}. */
-static void add_beam_fields(cJSON *j, const ft_gen_out *g) {
-    cJSON_AddNumberToObject(j, "score", g->score);
-    cJSON_AddNumberToObject(j, "steps", g->n_steps);
-    if (g->n_seqs < 2)
+/* Beam search's score and steps and, with several returned, every sequence {ids, text, score, finish}. */
+static void add_beam_fields(cJSON *j, const ftune_gen_result *r, const ftune_gen_stats *st) {
+    cJSON_AddNumberToObject(j, "score", ftune_gen_result_score(r, 0));
+    cJSON_AddNumberToObject(j, "steps", (double)st->steps);
+    const size_t ns = ftune_gen_result_count(r);
+    if (ns < 2)
         return;
     cJSON *arr = cJSON_AddArrayToObject(j, "sequences");
-    for (int i = 0; arr && i < g->n_seqs; i++) {
+    for (size_t i = 0; arr && i < ns; i++) {
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddItemToObject(o, "ids", id_array(g->seqs[i].ids, g->seqs[i].n_ids));
-        if (g->seqs[i].text)
-            cJSON_AddStringToObject(o, "text", g->seqs[i].text);
-        cJSON_AddNumberToObject(o, "score", g->seqs[i].score);
-        cJSON_AddStringToObject(o, "finish", g->seqs[i].finish);
+        size_t n;
+        const int32_t *ids = ftune_gen_result_ids(r, i, &n);
+        cJSON_AddItemToObject(o, "ids", id_array(ids, n));
+        if (ftune_gen_result_text(r, i))
+            cJSON_AddStringToObject(o, "text", ftune_gen_result_text(r, i));
+        cJSON_AddNumberToObject(o, "score", ftune_gen_result_score(r, i));
+        cJSON_AddStringToObject(o, "finish", ftune_gen_result_finish(r, i));
         cJSON_AddItemToArray(arr, o);
     }
 }
 
-/* --prompt-ids: the new ids (one line per returned sequence), or --json an object with the text too. */
-static void print_ids_result(const ft_gen_out *g, bool json) {
+/* One prompt's result: --prompt-ids the new ids (one line per returned sequence), --prompt the new text;
+ * --json an object. beam: beam search ran (its score and steps are printed). */
+static int print_result(const ftune_gen_result *r, bool from_ids, bool beam, bool json) {
+    ftune_gen_stats st;
+    ftune_gen_stats_init(&st);
+    ftune_gen_result_stats(r, &st);
+    const size_t ns = ftune_gen_result_count(r);
     if (json) {
         cJSON *j = cJSON_CreateObject();
-        cJSON_AddItemToObject(j, "ids", id_array(g->ids, g->n_ids));
-        if (g->text)
-            cJSON_AddStringToObject(j, "text", g->text);
-        cJSON_AddStringToObject(j, "finish", g->finish);
-        cJSON_AddNumberToObject(j, "prompt_tokens", g->n_prompt);
-        if (g->seqs)
-            add_beam_fields(j, g);
-        char *o = cJSON_PrintUnformatted(j);
-        cJSON_Delete(j);
-        if (o)
-            printf("%s\n", o);
-        cJSON_free(o);
-        return;
+        size_t n;
+        const int32_t *ids = ftune_gen_result_ids(r, 0, &n);
+        const char *text = ftune_gen_result_text(r, 0);
+        if (from_ids) {
+            cJSON_AddItemToObject(j, "ids", id_array(ids, n));
+            if (text)
+                cJSON_AddStringToObject(j, "text", text);
+        } else
+            cJSON_AddStringToObject(j, "text", text ? text : "");
+        cJSON_AddStringToObject(j, "finish", ftune_gen_result_finish(r, 0));
+        cJSON_AddNumberToObject(j, "prompt_tokens", (double)st.prompt_tokens);
+        if (!from_ids) {
+            cJSON_AddNumberToObject(j, "new_tokens", (double)st.new_tokens);
+            cJSON_AddNumberToObject(j, "tokens_per_s",
+                                    st.decode_s > 0 ? (double)st.new_tokens / st.decode_s : 0);
+        }
+        if (beam)
+            add_beam_fields(j, r, &st);
+        return ft_cli_json("generate", j);
     }
-    for (int i = 0; i < (g->seqs ? g->n_seqs : 1); i++) {
-        const int32_t *ids = g->seqs ? g->seqs[i].ids : g->ids;
-        const int n = g->seqs ? g->seqs[i].n_ids : g->n_ids;
-        for (int k = 0; k < n; k++)
-            printf(k ? " %d" : "%d", ids[k]);
-        printf("\n");
+    for (size_t i = 0; i < ns; i++) {
+        if (from_ids) {
+            size_t n;
+            const int32_t *ids = ftune_gen_result_ids(r, i, &n);
+            for (size_t k = 0; k < n; k++)
+                printf(k ? " %d" : "%d", ids[k]);
+            printf("\n");
+        } else {
+            const char *text = ftune_gen_result_text(r, i);
+            printf("%s\n", text ? text : "");
+        }
     }
-}
-
-/* --prompt-ids: the model directory (and --adapter) read directly, its tokenizer when it has one. */
-static int gen_from_ids(const char *model, const char *adapter, const char *txt, const ft_gen_cfg *gc,
-                        bool json) {
-    ft_model *m = NULL;
-    ft_tokenizer *tok = NULL;
-    ft_tok_ids ids = {0};
-    ft_gen_out g = {0};
-    ft_status s = parse_ids(txt, &ids);
-    if (s == FT_OK)
-        s = ft_model_load(model, &m);
-    if (s == FT_OK && adapter && (s = ft_peft_load(m, adapter)) != FT_OK)
-        s = ft_fail_ctx(s, "adapter %s on base %s", adapter, model);
-    if (s == FT_OK && ft_tok_load(model, &tok) != FT_OK) {
-        ft_clear_error(); /* no tokenizer: ids only */
-        tok = NULL;
-    }
-    if (s == FT_OK)
-        s = ft_gen_run(m, tok, ids.ids, (int)ids.n, gc, &g);
-    if (s == FT_OK)
-        print_ids_result(&g, json);
-    ft_gen_out_free(&g);
-    ft_tok_ids_free(&ids);
-    ft_tok_free(tok);
-    ft_model_free(m);
-    return s == FT_OK ? 0 : ft_cli_fail("generate", s);
+    return 0;
 }
 
 int ft_cmd_generate(int argc, char **argv) {
@@ -269,7 +240,8 @@ int ft_cmd_generate(int argc, char **argv) {
                      {"repetition-penalty", FT_OPT_FLOAT, &rep},
                      {"do-sample", FT_OPT_FLAG, &sample},
                      {"json", FT_OPT_FLAG, &json}};
-    int rc = ft_cli_parse("generate", nr, rest, opts, sizeof opts / sizeof *opts, GEN_USAGE, NULL, 0, NULL, &help);
+    int rc =
+        ft_cli_parse("generate", nr, rest, opts, sizeof opts / sizeof *opts, GEN_USAGE, NULL, 0, NULL, &help);
     free(rest);
     if (rc || help) {
         free(stops);
@@ -277,131 +249,113 @@ int ft_cmd_generate(int argc, char **argv) {
     }
     if (!model || (!!prompt + !!data + !!prompt_ids) != 1 || max_new < 0 || top_k < 0 || threads < 0 ||
         beams > INT32_MAX || nret > INT32_MAX || ngram > INT32_MAX || min_new > INT32_MAX ||
-        max_new > INT32_MAX) {
+        max_new > INT32_MAX || top_k > INT32_MAX || beams < INT32_MIN || nret < INT32_MIN ||
+        ngram < INT32_MIN || min_new < INT32_MIN) {
         fprintf(stderr,
                 "ftune generate: --model and one of --prompt / --prompt-ids / --data are required; counts "
                 "must be >= 0 (see ftune generate --help)\n");
         free(stops);
         return 2;
     }
-    ft_gen_cfg gc;
-    ft_gen_cfg_default(&gc);
-    gc.max_new_tokens = (int)max_new;
-    gc.sample.do_sample = sample;
-    gc.sample.temperature = (float)temp;
-    gc.sample.top_k = (int)top_k;
-    gc.sample.top_p = (float)top_p;
-    gc.sample.repetition_penalty = (float)rep;
-    gc.sample.seed = (uint64_t)seed;
-    gc.stop = stops;
-    gc.n_stop = ns;
-    gc.num_beams = (int)beams;
-    gc.num_return_sequences = (int)nret;
-    gc.no_repeat_ngram_size = (int)ngram;
-    gc.min_new_tokens = (int)min_new;
-    gc.length_penalty = (float)lpen;
-    ft_status s = early ? ft_gen_early_parse(early, &gc.early_stopping) : FT_OK;
-    if (s == FT_OK) /* the vocabulary bound is checked when the model is loaded */
-        s = ft_gen_cfg_check(&gc, INT32_MAX);
-    if (s != FT_OK) {
+    ftune_gen_opts go;
+    ftune_gen_opts_init(&go);
+    go.max_new_tokens = (int)max_new;
+    go.do_sample = sample;
+    go.temperature = (float)temp;
+    go.top_k = (int)top_k;
+    go.top_p = (float)top_p;
+    go.repetition_penalty = (float)rep;
+    go.seed = (uint64_t)seed;
+    go.stop = stops;
+    go.n_stop = ns;
+    go.chat_template = tmpl_opt;
+    go.system = system;
+    ftune_beam_opts bo;
+    ftune_beam_opts_init(&bo);
+    bo.num_beams = (int)beams;
+    bo.num_return_sequences = (int)nret;
+    bo.no_repeat_ngram_size = (int)ngram;
+    bo.min_new_tokens = (int)min_new;
+    bo.length_penalty = (float)lpen;
+    if (nret < 1) { /* the API reads 0 as 1 (a first-release struct's padding); the command refuses it */
+        fprintf(stderr, "ftune generate: num_return_sequences %ld must be in [1, num_beams %ld]\n", nret,
+                beams);
         free(stops);
-        fprintf(stderr, "ftune generate: %s\n", ft_last_error());
         return 2;
     }
-    ft_ctx ctx;
-    ft_ctx_default(&ctx);
-    if (threads > 0)
-        ctx.threads = (int)threads;
-    ft_ctx_apply(&ctx);
-    ft_trained t;
-    if (prompt_ids) {
-        rc = gen_from_ids(model, adapter, prompt_ids, &gc, json);
+    if (early && !strcasecmp(early, "false"))
+        bo.early_stopping = 0;
+    else if (early && !strcasecmp(early, "true"))
+        bo.early_stopping = 1;
+    else if (early && !strcasecmp(early, "never"))
+        bo.early_stopping = 2;
+    else if (early) {
+        fprintf(stderr, "ftune generate: early_stopping '%s' must be true, false or never\n", early);
+        free(stops);
+        return 2;
+    }
+    ftune_ctx *ctx = ft_cli_ctx("generate", threads);
+    if (!ctx) {
+        free(stops);
+        return 1;
+    }
+    if (ftune_gen_check(ctx, &go, &bo) != FT_OK) { /* bad options: usage, before a model is loaded */
+        fprintf(stderr, "ftune generate: %s\n", ftune_last_error(ctx));
+        ftune_ctx_free(ctx);
+        free(stops);
+        return 2;
+    }
+    int32_t *ids = NULL;
+    size_t n_ids = 0;
+    if (prompt_ids && (rc = parse_ids(prompt_ids, &ids, &n_ids)) != 0) {
+        ftune_ctx_free(ctx);
         free(stops);
         return rc;
     }
-    s = ft_trained_load(model, adapter, task, false, &t);
-    if (s == FT_OK && !t.tok) {
-        ft_trained_free(&t);
-        s = ft_fail(FT_ERR_MISSING,
-                    "%s: no tokenizer (the model was trained on pre-tokenized data); put the "
-                    "tokenizer files next to it",
-                    model);
-    }
-    if (s != FT_OK) {
-        free(stops);
-        return ft_cli_fail("generate", s);
-    }
-    const char *tmpl = tmpl_opt ? (!strcmp(tmpl_opt, "none") ? NULL : tmpl_opt) : t.chat_template;
-    gc.extra_eos = ft_trained_turn_end_id(&t, tmpl);
-    ft_tok_ids ids = {0};
-    ft_gen_out g = {0};
-    refs_t refs = {0};
-    FILE *out = stdout;
-    if (prompt) {
-        s = ft_trained_encode_prompt(&t, tmpl, system, NULL, 0, prompt, &ids);
-        if (s == FT_OK)
-            s = ft_gen_run(t.m, t.tok, ids.ids, (int)ids.n, &gc, &g);
-        if (s == FT_OK && json) {
-            cJSON *j = cJSON_CreateObject();
-            cJSON_AddStringToObject(j, "text", g.text);
-            cJSON_AddStringToObject(j, "finish", g.finish);
-            cJSON_AddNumberToObject(j, "prompt_tokens", g.n_prompt);
-            cJSON_AddNumberToObject(j, "new_tokens", g.n_ids);
-            cJSON_AddNumberToObject(j, "tokens_per_s", g.decode_s > 0 ? g.n_ids / g.decode_s : 0);
-            if (g.seqs)
-                add_beam_fields(j, &g);
-            char *o = cJSON_PrintUnformatted(j);
-            cJSON_Delete(j);
-            if (o)
-                printf("%s\n", o);
-            cJSON_free(o);
-        } else if (s == FT_OK) {
-            for (int i = 0; i < (g.seqs ? g.n_seqs : 1); i++)
-                printf("%s\n", g.seqs ? g.seqs[i].text : g.text);
-        }
-        ft_gen_out_free(&g);
+    /* the model's training settings (task, chat template, data fields); a bare checkpoint: a causal LM */
+    ftune_model_load_opts lo;
+    ftune_model_load_opts_init(&lo);
+    lo.task = task;
+    lo.head_task = 0;
+    lo.tokenizer_optional = prompt_ids != NULL; /* ids in, ids out */
+    ftune_model *m = ft_cli_model("generate", ctx, model, adapter, &lo, NULL);
+    if (!m)
+        rc = 1;
+    else if (!prompt_ids && !ftune_model_has_tokenizer(m)) {
+        fprintf(stderr,
+                "ftune generate: %s: no tokenizer (the model was trained on pre-tokenized data); put the "
+                "tokenizer files next to it\n",
+                model);
+        rc = 1;
+    } else if (prompt || prompt_ids) {
+        ftune_gen_result *r = NULL;
+        const ftune_status s = prompt ? ftune_generate_text(m, prompt, &go, &bo, NULL, NULL, &r)
+                                      : ftune_generate_ids(m, ids, n_ids, &go, &bo, NULL, NULL, &r);
+        rc = s == FT_OK ? print_result(r, prompt_ids != NULL, beams > 1, json)
+                        : ft_cli_fail_ctx("generate", ctx);
+        ftune_gen_result_free(r);
     } else {
-        ft_data_recs rs = {0};
-        s = ft_data_read(data, &t.data, &rs);
-        if (s == FT_OK && outp && !(out = fopen(outp, "w")))
-            s = ft_fail(FT_ERR_IO, "%s: cannot write", outp);
-        for (size_t i = 0; s == FT_OK && i < rs.n; i++) {
-            const ft_data_rec *r = &rs.r[i];
-            const char *ref = NULL, *p = NULL;
-            int nm = r->n_msgs;
-            if (nm > 0 && !strcmp(r->msgs[nm - 1].role, "assistant"))
-                ref = r->msgs[--nm].content; /* the last reply is what the model should write */
-            else if (nm == 0) {
-                p = r->prompt ? r->prompt : r->text;
-                ref = r->prompt || !strcmp(t.task, "seq2seq") ? r->response : NULL; /* seq2seq: the target */
-            }
-            if (!p && nm == 0) {
-                s = ft_fail(FT_ERR_FORMAT, "%s:%ld: no prompt (fields '%s', '%s' or '%s')", r->file, r->line,
-                            t.data.prompt_field, t.data.messages_field, t.data.text_field);
-                break;
-            }
-            s = ft_trained_encode_prompt(&t, tmpl, system, nm > 0 ? r->msgs : NULL, nm, p, &ids);
-            if (s == FT_OK)
-                s = ft_gen_run(t.m, t.tok, ids.ids, (int)ids.n, &gc, &g);
-            if (s != FT_OK) {
-                s = ft_fail_ctx(s, "%s:%ld", r->file, r->line);
-                break;
-            }
-            json_line(out, p ? p : r->msgs[nm > 0 ? nm - 1 : 0].content, &g, ref);
-            if (ref)
-                s = refs_push(&refs, g.text, ref);
-            ft_gen_out_free(&g);
+        rows_t rs = {.out = stdout};
+        if (outp && !(rs.out = fopen(outp, "w"))) {
+            fprintf(stderr, "ftune generate: %s: cannot write\n", outp);
+            rc = 1;
         }
-        if (out != stdout && out && fclose(out) != 0 && s == FT_OK)
-            s = ft_fail(FT_ERR_IO, "%s: write failed", outp);
+        ftune_metric *ms = NULL;
+        size_t n_ms = 0;
+        if (rc == 0 && ftune_generate_file(m, data, &go, &bo, row_line, &rs, &ms, &n_ms) != FT_OK)
+            rc = ft_cli_fail_ctx("generate", ctx);
+        if (rs.out && rs.out != stdout && fclose(rs.out) != 0 && rc == 0) {
+            fprintf(stderr, "ftune generate: %s: write failed\n", outp);
+            rc = 1;
+        }
         fflush(stdout);
-        if (s == FT_OK && refs.n)
-            s = print_gen_metrics(&refs, json);
-        ft_data_recs_free(&rs);
+        if (rc == 0 && n_ms)
+            print_metrics(ms, n_ms, rs.n_refs, json);
+        ftune_free(ms);
     }
-    refs_free(&refs);
-    ft_tok_ids_free(&ids);
-    ft_trained_free(&t);
+    ftune_model_free(m);
+    ftune_ctx_free(ctx);
+    free(ids);
     free(stops);
-    return s == FT_OK ? 0 : ft_cli_fail("generate", s);
+    return rc;
 }

@@ -32,7 +32,8 @@ ftune_ctx *ft_cli_ctx(const char *cmd, long threads) {
 ftune_model *ft_cli_model(const char *cmd, ftune_ctx *ctx, const char *dir, const char *adapter,
                           const ftune_model_load_opts *lo, ftune_model_info *info) {
     ftune_model *m = NULL;
-    if (ftune_model_load_with(ctx, dir, adapter, lo, &m) != FT_OK || ftune_model_get_info(m, info) != FT_OK) {
+    if (ftune_model_load_with(ctx, dir, adapter, lo, &m) != FT_OK ||
+        (info && ftune_model_get_info(m, info) != FT_OK)) {
         ft_cli_fail_ctx(cmd, ctx);
         ftune_model_free(m);
         return NULL;

@@ -54,23 +54,24 @@ static bool known_task(const char *s) {
 }
 
 static ft_status trained_load(const char *model_dir, const char *adapter_dir, const char *task,
-                              bool need_task, const ft_trained *shared, ft_trained *t);
+                              unsigned flags, const ft_trained *shared, ft_trained *t);
 
-ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const char *task, bool need_task,
+ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const char *task, unsigned flags,
                           ft_trained *t) {
-    return trained_load(model_dir, adapter_dir, task, need_task, NULL, t);
+    return trained_load(model_dir, adapter_dir, task, flags, NULL, t);
 }
 
 ft_status ft_trained_view(const ft_trained *base, const char *adapter_dir, ft_trained *view) {
     if (!base->m || !adapter_dir)
         return ft_fail(FT_ERR_ARG, "adapter view: a loaded base and an adapter directory are required");
     const char *base_dir = base->m->dir ? base->m->dir : ".";
-    return trained_load(base_dir, adapter_dir, "auto", false, base, view);
+    return trained_load(base_dir, adapter_dir, "auto", 0, base, view);
 }
 
 /* shared != NULL: a view over shared->m (the adapter already attached and active), no model loaded. */
 static ft_status trained_load(const char *model_dir, const char *adapter_dir, const char *task,
-                              bool need_task, const ft_trained *shared, ft_trained *t) {
+                              unsigned flags, const ft_trained *shared, ft_trained *t) {
+    const bool need_task = flags & FT_TRAINED_NEED_TASK;
     memset(t, 0, sizeof *t);
     FT_TRY(ft_recipe_init(&t->rec));
     ft_status s = FT_OK;
@@ -193,7 +194,8 @@ static ft_status trained_load(const char *model_dir, const char *adapter_dir, co
         t->shared_tok = true;
     }
     t->pretok = (f0 = jstr(t->info, "data_format")) != NULL && !strcmp(f0, "pretokenized");
-    if (!t->tok && !t->image && (s = ft_tok_load(base, &t->tok)) != FT_OK && t->pretok) {
+    if (!t->tok && !t->image && (s = ft_tok_load(base, &t->tok)) != FT_OK &&
+        (t->pretok || (flags & FT_TRAINED_TOK_OPTIONAL))) {
         ft_clear_error(); /* pre-tokenized data needs no tokenizer (classify and generate do) */
         t->tok = NULL;
         s = FT_OK;

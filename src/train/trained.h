@@ -34,10 +34,13 @@ typedef struct {
     bool shared_m, shared_tok; /* a view (ft_trained_view): m / tok belong to another ft_trained */
 } ft_trained;
 
+/* ft_trained_load's flags: FT_TRAINED_NEED_TASK fail without ftune_train.json or --task;
+ * FT_TRAINED_TOK_OPTIONAL a model without a tokenizer loads (tok NULL: generation from ids only). */
+enum { FT_TRAINED_NEED_TASK = 1, FT_TRAINED_TOK_OPTIONAL = 2 };
 /* model_dir: a full checkpoint or an adapter dir; adapter_dir (may be NULL): an adapter for the base;
  * task (may be NULL): overrides ftune_train.json; "auto": ftune_train.json's, else the task of the model's
- * own head (a plain HF checkpoint). need_task: fail without ftune_train.json or --task. */
-ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const char *task, bool need_task,
+ * own head (a plain HF checkpoint). flags: FT_TRAINED_*. */
+ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const char *task, unsigned flags,
                           ft_trained *t);
 void ft_trained_free(ft_trained *t);
 /* A named adapter's view of a loaded base (several adapters over one base, models/peft slots): what
