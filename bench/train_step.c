@@ -43,13 +43,29 @@ static double gemm_peak(bool bf16, ft_matmul *mm) {
     return 2.0 * (double)M * (double)N * (double)K / t[1] / 1e9;
 }
 
+/* The int8 × int8 → int32 rate of the same product (train.int8_matmul's GEMMs), GOP/s. */
+static double gemm_peak_s8(ft_matmul *mm) {
+    const int64_t M = 512, N = 3072, K = 768;
+    int8_t *a = calloc((size_t)(M * K), 1), *b = calloc((size_t)(K * N), 1);
+    int32_t *c = calloc((size_t)(M * N), sizeof(int32_t));
+    double t[16];
+    for (int i = 0; i < 16; i++) {
+        double t0 = ft_now();
+        (void)ft_matmul_s8(mm, false, M, N, K, a, K, b, N, c, N);
+        t[i] = ft_now() - t0;
+    }
+    qsort(t + 1, 15, sizeof *t, cmp_d);
+    free(a), free(b), free(c);
+    return 2.0 * (double)M * (double)N * (double)K / t[1] / 1e9;
+}
+
 int main(int argc, char **argv) {
     const char *shape = "gpt2", *method = "full", *precision = "fp32", *base_dtype = NULL, *model_dir = NULL,
                *targets = NULL;
     int lora_r = 8;
     int B = 4, T = 128, T_dec = 32, steps = 5, warmup = 1, threads = 2;
     bool from_file = true;
-    bool ckpt = false, no_prefetch = false;
+    bool ckpt = false, no_prefetch = false, int8_mm = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--shape") && i + 1 < argc)
             shape = argv[++i];
@@ -83,16 +99,23 @@ int main(int argc, char **argv) {
             ckpt = true;
         else if (!strcmp(argv[i], "--no-prefetch"))
             no_prefetch = true;
+        else if (!strcmp(argv[i], "--int8-matmul"))
+            int8_mm = true;
         else {
             fprintf(
                 stderr,
-                "usage: train_step [--shape gpt2|smollm2|bert-base|vit-base|t5-small|llama-7b|mistral-7b|tiny] "
+                "usage: train_step [--shape "
+                "gpt2|smollm2|bert-base|vit-base|t5-small|llama-7b|mistral-7b|tiny] "
                 "[--method full|lora|ia3|bitfit|adapter|prompt] [--batch 4] [--seq 128]\n"
-                "                  [--dec-seq 32] [--steps 5] [--warmup 1] [--threads 2] [--precision fp32|bf16] "
+                "                  [--dec-seq 32] [--steps 5] [--warmup 1] [--threads 2] [--precision "
+                "fp32|bf16] "
                 "[--checkpoint]\n"
-                "                  [--in-memory] [--base-dtype fp32|file] [--model DIR] [--targets "
+                "                  [--in-memory] [--base-dtype fp32|file|int8] [--model DIR] [--targets "
                 "q_proj,v_proj]\n"
-                "                  [--lora-r 8] [--no-prefetch]\n"
+                "                  [--lora-r 8] [--no-prefetch] [--int8-matmul]\n"
+                "--int8-matmul: with --base-dtype int8 (or an int8 checkpoint), train.int8_matmul: the "
+                "base's\n"
+                "products as int8 x int8 (VNNI/AMX-INT8).\n"
                 "--no-prefetch: no madvise(WILLNEED) of the next layer's mapped weights (to measure what it\n"
                 "gains when the page cache cannot hold the base: bench/prefetch_tight.sh).\n"
                 "--base-dtype: the checkpoint is written in bf16 (initialized in bf16: a 7B shape never "
@@ -240,6 +263,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "train_step: %s\n", ft_last_error());
         return 1;
     }
+    if (int8_mm && ft_model_set_int8_matmul(m, true) != FT_OK) {
+        fprintf(stderr, "train_step: %s\n", ft_last_error());
+        return 1;
+    }
     ft_optim_cfg ac;
     ft_optim_cfg_default(&ac);
     ft_optim opt;
@@ -338,8 +365,9 @@ int main(int argc, char **argv) {
     printf("train_step shape=%s method=%s precision=%s batch=%dx%d threads=%d checkpoint=%s params=%.1fM%s\n", shape,
            method, ft_precision_name(m->precision), B, T, threads, ckpt ? "on" : "off",
            (double)ft_model_param_count(m, false) / 1e6, from_file ? "" : " (in memory)");
-    if (m->precision == FT_PREC_BF16)
-        printf("  bf16 matmul: %s\n", ft_matmul_backend(m->mm));
+    if (m->precision == FT_PREC_BF16 || m->int8_matmul)
+        printf("  %s matmul (last call): %s\n", m->int8_matmul ? "int8 / bf16" : "bf16",
+               ft_matmul_backend(m->mm));
     printf("  %s\n", summary);
     printf("  step median %.3f s (min %.3f, max %.3f over %d)\n", med, times[warmup], times[warmup + steps - 1], steps);
     printf("  tokens/s %.1f\n", (double)(B * (T + T_dec)) / med);
@@ -348,6 +376,9 @@ int main(int argc, char **argv) {
     const double peak = gemm_peak(m->precision == FT_PREC_BF16, m->mm);
     printf("  GFLOP/s %.1f (%.0f%% of the measured %s GEMM peak, %.0f GFLOP/s)\n", flops / med / 1e9,
            100.0 * flops / med / 1e9 / peak, ft_precision_name(m->precision), peak);
+    if (m->int8_matmul)
+        printf("  int8 x int8 GEMM rate of the same product: %.0f GOP/s (the base's products run there)\n",
+               gemm_peak_s8(m->mm));
     if (ckpt &&
         !t5) { /* the model FLOPs above leave out what checkpointing runs twice: every block's forward */
         const double re = 2.0 * (n_mat - n_head) * B * T + 4.0 * (double)B * T * T * c->head_dim *

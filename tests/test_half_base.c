@@ -11,6 +11,7 @@
 #include "kernels/kernels.h"
 #include "models/infer.h"
 #include "models/model.h"
+#include "nn/linear.h"
 #include "peft/peft.h"
 
 static char tmpdir[64];
@@ -780,6 +781,229 @@ FT_TEST(test_int8_base_bf16_compute) {
     }
 }
 
+/* ft_matmul_s8 is exact: against an int64 reference on odd shapes, both layouts of B, strided A/B/C, through
+ * oneDNN (VNNI) and through the integer loop (FTUNE_NO_VNNI=1); extreme values (±127 everywhere) too. */
+FT_TEST(test_matmul_s8_exact) {
+    ft_matmul *mm = NULL;
+    FT_CHECK_OK(ft_matmul_create(&mm));
+    const int64_t shapes[][3] = {{1, 1, 1}, {7, 33, 70}, {64, 96, 256}, {5, 128, 1000}, {130, 17, 64}};
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1)
+            setenv("FTUNE_NO_VNNI", "1", 1);
+        for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++)
+            for (int tb = 0; tb < 2; tb++)
+                for (int extreme = 0; extreme < 2; extreme++) {
+                    const int64_t M = shapes[si][0], N = shapes[si][1], K = shapes[si][2];
+                    const int64_t lda = K + 3, ldb = (tb ? K : N) + 5, ldc = N + 2;
+                    int8_t *A = malloc((size_t)(M * lda)), *B = malloc((size_t)((tb ? N : K) * ldb));
+                    int32_t *C = malloc(sizeof(int32_t) * (size_t)(M * ldc));
+                    for (int64_t i = 0; i < M * lda; i++)
+                        A[i] = (int8_t)(extreme ? (i % 2 ? 127 : -127) : (i * 37 + 11) % 255 - 127);
+                    for (int64_t i = 0; i < (tb ? N : K) * ldb; i++)
+                        B[i] = (int8_t)(extreme ? (i % 3 ? -127 : 127) : (i * 53 + 5) % 255 - 127);
+                    FT_CHECK_OK(ft_matmul_s8(mm, tb, M, N, K, A, lda, B, ldb, C, ldc));
+                    int64_t bad = 0;
+                    for (int64_t i = 0; i < M; i++)
+                        for (int64_t j = 0; j < N; j++) {
+                            int64_t acc = 0;
+                            for (int64_t k = 0; k < K; k++)
+                                acc += (int64_t)A[i * lda + k] * (tb ? B[j * ldb + k] : B[k * ldb + j]);
+                            bad += acc != C[i * ldc + j];
+                        }
+                    FT_CHECKF(bad == 0, "%lldx%lldx%lld tb %d extreme %d (%s): %lld wrong sums", (long long)M,
+                              (long long)N, (long long)K, tb, extreme, ft_matmul_backend(mm), (long long)bad);
+                    free(A), free(B), free(C);
+                }
+        printf("  int8 products exact through %s\n", ft_matmul_backend(mm));
+    }
+    unsetenv("FTUNE_NO_VNNI");
+    FT_CHECK(ft_matmul_s8(mm, true, 2, 2, 4, (int8_t[8]){0}, 3, (int8_t[8]){0}, 4, (int32_t[4]){0}, 2) ==
+             FT_ERR_ARG);
+    ft_matmul_free(mm);
+}
+
+/* Activations quantized per row as the weights are (ft_q8_quantize_row), with a column scale folded in
+ * first; a row with NaN/Inf gets scale NaN; the epilogue writes or accumulates sums × row × column scales. */
+FT_TEST(test_q8_quantize_act_and_epilogue) {
+    const int64_t R = 5, C = 37;
+    float x[5 * 37], cs[37], tmp[37], sc[5], sref;
+    int8_t q[5 * 37], qref[37];
+    for (int64_t i = 0; i < R * C; i++)
+        x[i] = rnd(70, (uint64_t)i) * (float)(1 + i % 7);
+    for (int64_t j = 0; j < C; j++)
+        cs[j] = 0.01f * (float)(1 + j % 5);
+    for (int with = 0; with < 2; with++) {
+        ft_q8_quantize_act(q, sc, x, with ? cs : NULL, R, C);
+        for (int64_t r = 0; r < R; r++) {
+            for (int64_t j = 0; j < C; j++)
+                tmp[j] = x[r * C + j] * (with ? cs[j] : 1.0f);
+            FT_CHECK(ft_q8_quantize_row(tmp, C, qref, &sref));
+            FT_CHECK(sc[r] == sref && !memcmp(q + r * C, qref, (size_t)C));
+            for (int64_t j = 0; j < C; j++) /* |v − q·s| ≤ s/2 */
+                FT_CHECK(fabsf(tmp[j] - (float)qref[j] * sref) <= 0.5f * sref * (1 + 1e-5f));
+        }
+    }
+    x[2 * C + 3] = NAN;
+    x[4 * C] = INFINITY;
+    ft_q8_quantize_act(q, sc, x, cs, R, C);
+    FT_CHECK(isnan(sc[2]) && isnan(sc[4]) && !isnan(sc[1]) && q[2 * C + 5] == 0 && q[4 * C + 1] == 0);
+    int32_t acc[6] = {1, -2, 3, 100, 0, -7};
+    const float rs[2] = {0.5f, 2.0f}, col[3] = {1.0f, 0.25f, 4.0f}, bias[3] = {1, 2, 3};
+    float y[6] = {10, 10, 10, 10, 10, 10};
+    ft_q8_dequant_acc(y, acc, rs, col, NULL, 2, 3, true);
+    FT_CHECK(y[0] == 10.5f && y[1] == 9.75f && y[2] == 16.0f && y[3] == 210.0f && y[4] == 10.0f &&
+             y[5] == -46.0f);
+    ft_q8_dequant_acc(y, acc, rs, NULL, bias, 2, 3, false);
+    FT_CHECK(y[0] == 1.5f && y[1] == 1.0f && y[2] == 4.5f && y[3] == 201.0f && y[4] == 2.0f &&
+             y[5] == -11.0f);
+}
+
+/* One int8 linear site with train.int8_matmul against the fp32 product of its dequantized weight, both
+ * layouts (nn.Linear [out,in]: scales on the output; Conv1D [in,out]: scales folded into x), forward and the
+ * input gradient: every value within the bound that x's (dy's) per-row rounding allows, |Σ δ·W| ≤
+ * ½·s_row·Σ|W|, and not all equal to it (the int8 path ran). */
+FT_TEST(test_int8_matmul_linear_within_bound) {
+    ft_matmul *mm = NULL;
+    FT_CHECK_OK(ft_matmul_create(&mm));
+    const int64_t N = 13, in = 72, out = 40;
+    for (int layout = 0; layout < 2; layout++) {
+        const bool w_in_out = layout == 1;
+        const int64_t rows = w_in_out ? in : out, cols = w_in_out ? out : in;
+        int8_t *wq = malloc((size_t)(rows * cols));
+        float *ws = malloc(sizeof(float) * (size_t)rows), *wd = malloc(sizeof(float) * (size_t)(rows * cols));
+        float *x = malloc(sizeof(float) * (size_t)(N * in)), *dy = malloc(sizeof(float) * (size_t)(N * out));
+        float *y = malloc(sizeof(float) * (size_t)(N * out)), *yr = malloc(sizeof(float) * (size_t)(N * out));
+        float *dx = calloc((size_t)(N * in), sizeof(float)), *dxr = calloc((size_t)(N * in), sizeof(float));
+        float *b = malloc(sizeof(float) * (size_t)out);
+        for (int64_t r = 0; r < rows; r++) {
+            float row[72];
+            for (int64_t j = 0; j < cols; j++)
+                row[j] = rnd(80 + (uint64_t)layout, (uint64_t)(r * cols + j)) * (float)(1 + r % 3);
+            FT_CHECK(ft_q8_quantize_row(row, cols, wq + r * cols, &ws[r]));
+            ft_q8_to_f32_n(wd + r * cols, wq + r * cols, ws[r], cols);
+        }
+        for (int64_t i = 0; i < N * in; i++)
+            x[i] = rnd(90, (uint64_t)i) * (i % 11 == 0 ? 6.0f : 1.0f); /* a few outliers */
+        for (int64_t i = 0; i < N * out; i++)
+            dy[i] = rnd(91, (uint64_t)i) * 1e-3f;
+        for (int64_t o = 0; o < out; o++)
+            b[o] = 0.1f * rnd(92, (uint64_t)o);
+        ft_lin L;
+        memset(&L, 0, sizeof L);
+        L.in = in, L.out = out, L.w_in_out = w_in_out, L.wq = wq, L.wq_scale = ws, L.b = b, L.mm = mm;
+        L.q8_int8 = true;
+        ft_arena ar;
+        FT_CHECK_OK(ft_arena_init(&ar, 1 << 20));
+        ft_lin_cache c;
+        FT_CHECK_OK(ft_lin_forward(&L, y, x, N, &ar, &c));
+        FT_CHECK_OK(ft_lin_backward(&L, dx, dy, x, N, &c, &ar));
+        ft_linear_forward(yr, x, wd, b, N, in, out, w_in_out);
+        ft_linear_backward(dxr, NULL, NULL, dy, x, wd, N, in, out, w_in_out);
+        /* the bounds: forward, rows of x (times the scale of its input channel for Conv1D) */
+        int64_t over = 0, equal = 0;
+        for (int64_t n = 0; n < N; n++) {
+            float amax = 0;
+            for (int64_t k = 0; k < in; k++)
+                amax = fmaxf(amax, fabsf(x[n * in + k] * (w_in_out ? ws[k] : 1.0f)));
+            const double s = amax / 127.0;
+            for (int64_t o = 0; o < out; o++) {
+                double absw = 0; /* Σ_k |q| (Conv1D: the scale went into x) or Σ_k |W| */
+                for (int64_t k = 0; k < in; k++)
+                    absw += w_in_out ? fabs((double)wq[k * out + o]) : fabs((double)wd[o * in + k]);
+                const double err = fabs((double)y[n * out + o] - yr[n * out + o]);
+                over += err > 0.5 * s * absw * (1 + 1e-4) + 1e-5 * fabs(yr[n * out + o]) + 1e-7;
+                equal += y[n * out + o] == yr[n * out + o];
+            }
+            /* backward: dy's rows (times the scale of its output channel for nn.Linear) */
+            amax = 0;
+            for (int64_t o = 0; o < out; o++)
+                amax = fmaxf(amax, fabsf(dy[n * out + o] * (w_in_out ? 1.0f : ws[o])));
+            const double sd = amax / 127.0;
+            for (int64_t k = 0; k < in; k++) {
+                double absw = 0;
+                for (int64_t o = 0; o < out; o++)
+                    absw += w_in_out ? fabs((double)wd[k * out + o]) : fabs((double)wq[o * in + k]);
+                const double err = fabs((double)dx[n * in + k] - dxr[n * in + k]);
+                over += err > 0.5 * sd * absw * (1 + 1e-4) + 1e-5 * fabs(dxr[n * in + k]) + 1e-9;
+                equal += dx[n * in + k] == dxr[n * in + k];
+            }
+        }
+        int64_t bits = 0;
+        const double ey = rel(y, yr, N * out, &bits), ed = rel(dx, dxr, N * in, &bits);
+        FT_CHECKF(over == 0, "layout %d: %lld values outside the rounding bound", layout, (long long)over);
+        FT_CHECK(equal < N * (in + out) / 2 && ey > 0 && ey < 0.05 && ed > 0 && ed < 0.05);
+        printf(
+            "  %s layout: int8 x int8 forward within %.2g, input gradient within %.2g of fp32 (relative to "
+            "the largest value)\n",
+            w_in_out ? "Conv1D [in,out]" : "nn.Linear [out,in]", ey, ed);
+        ft_arena_free(&ar);
+        free(wq), free(ws), free(wd), free(x), free(dy), free(y), free(yr), free(dx), free(dxr), free(b);
+    }
+    ft_matmul_free(mm);
+}
+
+/* train.int8_matmul on the three tiny decoders with LoRA everywhere: loss and gradients close to the int8
+ * base whose products widen the weights (the same weights; only the activations' rounding differs), not
+ * identical; with bf16 compute too; refused without int8 weights and without VNNI. A CPU without VNNI runs
+ * the exact integer loop here (the handle is set by hand: ft_model_set_int8_matmul refuses it). */
+FT_TEST(test_int8_matmul_model) {
+    for (int which = 0; which < 3; which++) {
+        char dir[256], name[32];
+        snprintf(name, sizeof name, "qm%d", which);
+        FT_CHECK(save_tiny(which, name, false, dir, sizeof dir));
+        ft_model *a = load_lora(dir, FT_BASE_INT8, false), *b = load_lora(dir, FT_BASE_INT8, false);
+        FT_CHECK(a && b);
+        if (!a || !b) {
+            ft_model_free(a), ft_model_free(b);
+            return;
+        }
+        if (ft_int8_native())
+            FT_CHECK_OK(ft_model_set_int8_matmul(a, true));
+        else {
+            FT_CHECK_OK(ft_matmul_create(&a->mm));
+            a->int8_matmul = true;
+        }
+        for (int variant = 0; variant < 3; variant++) {
+            if (variant == 2) {
+                if (!ft_bf16_native())
+                    break;
+                FT_CHECK_OK(ft_model_set_precision(a, FT_PREC_BF16));
+                FT_CHECK_OK(ft_model_set_precision(b, FT_PREC_BF16));
+                FT_CHECK(a->int8_matmul && a->mm);
+            }
+            ft_fwd_opts o = {.training = true, .seed = 1, .fused_head = true, .checkpoint = variant == 1};
+            float *ga = NULL, *gb = NULL;
+            int64_t na = 0, nb = 0, bits = 0;
+            const double la = step(a, &o, &ga, &na), lb = step(b, &o, &gb, &nb);
+            FT_CHECK(isfinite(la) && na == nb && na > 0);
+            const double e = na == nb ? rel(ga, gb, na, &bits) : 1.0;
+            FT_CHECKF(fabs(la - lb) <= 2e-3 * fabs(lb) && la != lb, "%s: loss %.9g vs %.9g", name, la, lb);
+            FT_CHECKF(e > 0 && e <= 5e-2, "%s: gradient relative error %.3g", name, e);
+            printf("  %-4s %s: int8 x int8 loss %.6f vs %.6f widened, gradients within %.2g\n", name,
+                   variant == 2   ? "bf16 compute"
+                   : variant == 1 ? "checkpointing"
+                                  : "fp32 compute",
+                   la, lb, e);
+            free(ga), free(gb);
+        }
+        FT_CHECK_OK(ft_model_set_int8_matmul(a, false));
+        FT_CHECK(!a->int8_matmul);
+        ft_model_free(a), ft_model_free(b);
+    }
+    char dir[256];
+    FT_CHECK(save_tiny(1, "qm_plain", false, dir, sizeof dir));
+    ft_model *p = load_lora(dir, FT_BASE_FILE, false);
+    FT_CHECK(p && ft_model_set_int8_matmul(p, true) == FT_ERR_CONFIG &&
+             strstr(ft_last_error(), "no int8 weights"));
+    ft_model_free(p);
+    p = load_lora(dir, FT_BASE_INT8, false);
+    setenv("FTUNE_NO_VNNI", "1", 1);
+    FT_CHECK(p && ft_model_set_int8_matmul(p, true) == FT_ERR_UNSUPPORTED && strstr(ft_last_error(), "VNNI"));
+    unsetenv("FTUNE_NO_VNNI");
+    FT_CHECK(p && !p->int8_matmul);
+    ft_model_free(p);
+}
+
 /* Rewrite dir/model.safetensors with tensor `name` changed by edit (NULL: dropped): for the damaged-file
  * refusals. edit gets a malloc'd copy of the tensor's bytes and may change its shape. */
 typedef void (*tensor_edit)(void *bytes, ft_st_tensor *t);
@@ -987,6 +1211,10 @@ int main(void) {
     FT_RUN(test_int8_base_refusals_and_widening);
     FT_RUN(test_int8_base_bf16_compute);
     FT_RUN(test_int8_checkpoint_roundtrip);
+    FT_RUN(test_matmul_s8_exact);
+    FT_RUN(test_q8_quantize_act_and_epilogue);
+    FT_RUN(test_int8_matmul_linear_within_bound);
+    FT_RUN(test_int8_matmul_model);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0)

@@ -351,7 +351,17 @@ static ft_status summary(ftune_trainer *t) {
         else if (ps != FT_OK)
             return ps;
     }
-    outf(t, FTUNE_STDOUT, "precision %s%s\n", ft_precision_name(m->precision), prec_note(m));
+    if (r->train_int8_matmul) {
+        ft_status is = ft_model_set_int8_matmul(m, true);
+        if (is == FT_ERR_UNSUPPORTED)
+            outf(t, FTUNE_STDERR,
+                 "ftune train: warning: train.int8_matmul not available (%s); the int8 weights are widened\n",
+                 ft_last_error());
+        else if (is != FT_OK)
+            return is;
+    }
+    outf(t, FTUNE_STDOUT, "precision %s%s%s\n", ft_precision_name(m->precision), prec_note(m),
+         m->int8_matmul ? "; int8 x int8 products for the int8 base" : "");
     return FT_OK;
 }
 

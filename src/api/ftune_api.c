@@ -1189,6 +1189,14 @@ static ft_status prepare(ftune_trainer *t) {
         else if (ps != FT_OK)
             return ps;
     }
+    if (r->train_int8_matmul) {
+        ft_status is = ft_model_set_int8_matmul(t->m, true);
+        if (is == FT_ERR_UNSUPPORTED)
+            logf_(t, "warning: train.int8_matmul not available (%s); the int8 weights are widened",
+                  ft_last_error());
+        else if (is != FT_OK)
+            return is;
+    }
     ft_train_cfg *tc = &t->tc;
     FT_TRY(ft_runcfg_train(r, steps, warmup, ft_runcfg_pad_id(t->m, t->tok), tc));
     ft_ckpt_mode ckm;

@@ -70,6 +70,28 @@ void ft_gemm_q8(bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, cons
                 float *panel, int64_t nb);
 /* n int8 values → fp32: dst[i] = (float)src[i]·scale. */
 void ft_q8_to_f32_n(float *dst, const int8_t *src, float scale, int64_t n);
+/* Symmetric int8 quantization of one row of n values: scale = max|x| / 127 (0 for a zero row), q = x / scale
+ * rounded to nearest (ties to even), in [-127, 127]. false when the row holds NaN or Inf. */
+bool ft_q8_quantize_row(const float *x, int64_t n, int8_t *q, float *scale);
+
+/* ---- int8 × int8 products (train.int8_matmul; kernels/int8.c, ft_matmul_s8 in matmul_bf16.c) ----
+ * ft_matmul_s8: C[M,N] (int32) = A[M,K] (int8, row-major, lda) · op(B) (int8; B [N,K] when tb, else [K,N]),
+ * exact, through the handle's oneDNN primitive cache (brgemm on AVX512-VNNI / AVX-VNNI / AMX-INT8), or an
+ * exact integer loop on a CPU without VNNI (where oneDNN's u8·s8 pairs could saturate). ft_int8_native: the
+ * CPU has VNNI as oneDNN sees it (false when FTUNE_NO_VNNI=1); ft_int8_isa_name names what it sees. */
+ft_status ft_matmul_s8(ft_matmul *mm, bool tb, int64_t M, int64_t N, int64_t K, const int8_t *A, int64_t lda,
+                       const int8_t *B, int64_t ldb, int32_t *C, int64_t ldc);
+bool ft_int8_native(void);
+const char *ft_int8_isa_name(void);
+/* Activations for an int8 product: each row of x [rows, cols], times col_scale[j] first when col_scale is
+ * not NULL, quantized as ft_q8_quantize_row into q [rows, cols] and scale [rows]; a row holding NaN or Inf
+ * gets scale NaN (q 0), so the product's row is NaN and the non-finite guards see it. Rows in parallel. */
+void ft_q8_quantize_act(int8_t *q, float *scale, const float *x, const float *col_scale, int64_t rows,
+                        int64_t cols);
+/* The fp32 result of an int8 product: y[i,j] (+)= acc[i,j]·row_scale[i]·col_scale[j] (col_scale may be NULL:
+ * 1) + bias[j] (bias may be NULL); accumulate: add to y, else write it. */
+void ft_q8_dequant_acc(float *y, const int32_t *acc, const float *row_scale, const float *col_scale,
+                       const float *bias, int64_t rows, int64_t cols, bool accumulate);
 
 /* ---- linear layer: y[N,out] = x[N,in] W + b, with W stored either as [out,in] (nn.Linear,
  * w_in_out=false) or [in,out] (GPT-2 Conv1D, w_in_out=true). ---- */

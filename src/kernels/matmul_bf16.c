@@ -2,7 +2,9 @@
  * oneDNN picks brgemm kernels on AVX512-BF16 (vdpbf16ps) or AMX (tdpbf16ps) CPUs. Primitives are
  * created once per (shape, transposes, strides, alpha, beta) and kept in the caller's handle; on CPUs
  * without native bf16 (oneDNN would run a slow emulation/reference kernel) the handle widens the
- * inputs to fp32 in its own scratch and calls ft_gemm. */
+ * inputs to fp32 in its own scratch and calls ft_gemm.
+ * The same handle runs int8 × int8 → int32 products (ft_matmul_s8: oneDNN's VNNI / AMX-INT8 brgemm),
+ * with an exact integer loop where the CPU has no VNNI. */
 #include <oneapi/dnnl/dnnl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +17,7 @@
 #define MM_CACHE 48
 
 typedef struct {
-    bool used, ta, tb;
+    bool used, ta, tb, s8; /* s8: an int8 × int8 → int32 primitive (ft_matmul_s8) */
     int64_t M, N, K, lda, ldb, ldc;
     float alpha, beta;
     dnnl_primitive_t prim;
@@ -141,12 +143,14 @@ static ft_status entry_build(ft_matmul *mm, mm_entry *e) {
     dnnl_primitive_desc_t pd = NULL;
     dnnl_matmul_desc_t md;
     ft_status st = FT_OK;
-    if (dnnl_memory_desc_init_by_strides(&amd, 2, ad, dnnl_bf16, as) != dnnl_success ||
-        dnnl_memory_desc_init_by_strides(&bmd, 2, bd, dnnl_bf16, bs) != dnnl_success ||
-        dnnl_memory_desc_init_by_strides(&cmd, 2, cd, dnnl_f32, cs) != dnnl_success ||
-        dnnl_matmul_desc_init(&md, &amd, &bmd, NULL, &cmd) != dnnl_success || dnnl_primitive_attr_create(&attr) != dnnl_success) {
-        st = ft_fail(FT_ERR_UNSUPPORTED, "matmul: oneDNN rejects bf16 %lldx%lldx%lld", (long long)e->M,
-                     (long long)e->N, (long long)e->K);
+    const dnnl_data_type_t in_t = e->s8 ? dnnl_s8 : dnnl_bf16, out_t = e->s8 ? dnnl_s32 : dnnl_f32;
+    if (dnnl_memory_desc_init_by_strides(&amd, 2, ad, in_t, as) != dnnl_success ||
+        dnnl_memory_desc_init_by_strides(&bmd, 2, bd, in_t, bs) != dnnl_success ||
+        dnnl_memory_desc_init_by_strides(&cmd, 2, cd, out_t, cs) != dnnl_success ||
+        dnnl_matmul_desc_init(&md, &amd, &bmd, NULL, &cmd) != dnnl_success ||
+        dnnl_primitive_attr_create(&attr) != dnnl_success) {
+        st = ft_fail(FT_ERR_UNSUPPORTED, "matmul: oneDNN rejects %s %lldx%lldx%lld", e->s8 ? "int8" : "bf16",
+                     (long long)e->M, (long long)e->N, (long long)e->K);
         goto done;
     }
     if (e->alpha != 1.0f && dnnl_primitive_attr_set_output_scales(attr, 1, 0, &e->alpha) != dnnl_success) {
@@ -165,8 +169,8 @@ static ft_status entry_build(ft_matmul *mm, mm_entry *e) {
         dnnl_memory_create(&e->a, &amd, mm->engine, DNNL_MEMORY_NONE) != dnnl_success ||
         dnnl_memory_create(&e->b, &bmd, mm->engine, DNNL_MEMORY_NONE) != dnnl_success ||
         dnnl_memory_create(&e->c, &cmd, mm->engine, DNNL_MEMORY_NONE) != dnnl_success) {
-        st = ft_fail(FT_ERR_UNSUPPORTED, "matmul: oneDNN primitive for bf16 %lldx%lldx%lld not created",
-                     (long long)e->M, (long long)e->N, (long long)e->K);
+        st = ft_fail(FT_ERR_UNSUPPORTED, "matmul: oneDNN primitive for %s %lldx%lldx%lld not created",
+                     e->s8 ? "int8" : "bf16", (long long)e->M, (long long)e->N, (long long)e->K);
         goto done;
     }
     const char *impl = NULL;
@@ -180,6 +184,47 @@ done:
     if (attr)
         dnnl_primitive_attr_destroy(attr);
     return st;
+}
+
+/* The cached primitive of this call shape, built on first use (the oldest slot evicted when full). */
+static ft_status entry_get(ft_matmul *mm, bool s8, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
+                           int64_t lda, int64_t ldb, int64_t ldc, float alpha, float beta, mm_entry **out) {
+    mm_entry *e = NULL;
+    for (int i = 0; i < MM_CACHE && !e; i++) {
+        mm_entry *x = &mm->cache[i];
+        if (x->used && x->s8 == s8 && x->ta == ta && x->tb == tb && x->M == M && x->N == N && x->K == K &&
+            x->lda == lda && x->ldb == ldb && x->ldc == ldc && x->alpha == alpha && x->beta == beta)
+            e = x;
+    }
+    if (!e) {
+        for (int i = 0; i < MM_CACHE && !e; i++)
+            if (!mm->cache[i].used)
+                e = &mm->cache[i];
+        if (!e) {
+            e = &mm->cache[mm->next_evict];
+            mm->next_evict = (mm->next_evict + 1) % MM_CACHE;
+            entry_clear(e);
+        }
+        *e = (mm_entry){.used = true,
+                        .s8 = s8,
+                        .ta = ta,
+                        .tb = tb,
+                        .M = M,
+                        .N = N,
+                        .K = K,
+                        .lda = lda,
+                        .ldb = ldb,
+                        .ldc = ldc,
+                        .alpha = alpha,
+                        .beta = beta};
+        ft_status st = entry_build(mm, e);
+        if (st != FT_OK) {
+            entry_clear(e);
+            return st;
+        }
+    }
+    *out = e;
+    return FT_OK;
 }
 
 static ft_status fallback_f32(ft_matmul *mm, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
@@ -209,29 +254,7 @@ ft_status ft_matmul_bf16(ft_matmul *mm, bool ta, bool tb, int64_t M, int64_t N, 
     if (!mm->native)
         return fallback_f32(mm, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     mm_entry *e = NULL;
-    for (int i = 0; i < MM_CACHE && !e; i++) {
-        mm_entry *x = &mm->cache[i];
-        if (x->used && x->ta == ta && x->tb == tb && x->M == M && x->N == N && x->K == K && x->lda == lda &&
-            x->ldb == ldb && x->ldc == ldc && x->alpha == alpha && x->beta == beta)
-            e = x;
-    }
-    if (!e) {
-        for (int i = 0; i < MM_CACHE && !e; i++)
-            if (!mm->cache[i].used)
-                e = &mm->cache[i];
-        if (!e) {
-            e = &mm->cache[mm->next_evict];
-            mm->next_evict = (mm->next_evict + 1) % MM_CACHE;
-            entry_clear(e);
-        }
-        *e = (mm_entry){.used = true, .ta = ta, .tb = tb, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb,
-                        .ldc = ldc, .alpha = alpha, .beta = beta};
-        ft_status st = entry_build(mm, e);
-        if (st != FT_OK) {
-            entry_clear(e);
-            return st;
-        }
-    }
+    FT_TRY(entry_get(mm, false, ta, tb, M, N, K, lda, ldb, ldc, alpha, beta, &e));
     if (strncmp(e->impl, "ref", 3) == 0) /* oneDNN found no optimized kernel: ft_gemm is faster */
         return fallback_f32(mm, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     dnnl_memory_set_data_handle(e->a, (void *)(uintptr_t)A);
@@ -310,5 +333,76 @@ ft_status ft_linear_backward_bf16(ft_matmul *mm, float *dx, float *dw, float *db
         else /* dW[out,in] += dyᵀ·x */
             FT_TRY(ft_matmul_bf16(mm, true, false, out, in, N, 1.0f, dy16, out, x16, in, 1.0f, dw, in));
     }
+    return FT_OK;
+}
+
+/* ---- int8 × int8 → int32 ---- */
+
+/* FTUNE_NO_VNNI=1 makes the CPU look VNNI-less (the exact integer loop runs): tests reach it anywhere. */
+bool ft_int8_native(void) {
+    const char *off = getenv("FTUNE_NO_VNNI");
+    if (off && *off && strcmp(off, "0") != 0)
+        return false;
+    const unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+    return (isa & (unsigned)dnnl_cpu_isa_avx512_core_vnni) == (unsigned)dnnl_cpu_isa_avx512_core_vnni ||
+           (isa & (unsigned)dnnl_cpu_isa_avx2_vnni) == (unsigned)dnnl_cpu_isa_avx2_vnni;
+}
+
+const char *ft_int8_isa_name(void) {
+    const unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+    if ((isa & (unsigned)dnnl_cpu_isa_avx512_core_amx) == (unsigned)dnnl_cpu_isa_avx512_core_amx)
+        return "avx512_core_amx (AMX-INT8)";
+    if ((isa & (unsigned)dnnl_cpu_isa_avx512_core_vnni) == (unsigned)dnnl_cpu_isa_avx512_core_vnni)
+        return "avx512_core_vnni";
+    if ((isa & (unsigned)dnnl_cpu_isa_avx2_vnni) == (unsigned)dnnl_cpu_isa_avx2_vnni)
+        return "avx2_vnni";
+    return "no VNNI";
+}
+
+/* C = A·op(B) exactly, one row of C per iteration (the CPUs without VNNI, where oneDNN's u8·s8 pairs
+ * could saturate 16-bit intermediate sums). */
+static void s8_exact(bool tb, int64_t M, int64_t N, int64_t K, const int8_t *A, int64_t lda, const int8_t *B,
+                     int64_t ldb, int32_t *C, int64_t ldc) {
+#pragma omp parallel for schedule(static) if (M * N * K >= FT_PAR_MIN * 64)
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            int32_t acc = 0;
+            if (tb)
+                for (int64_t k = 0; k < K; k++)
+                    acc += (int32_t)A[i * lda + k] * (int32_t)B[j * ldb + k];
+            else
+                for (int64_t k = 0; k < K; k++)
+                    acc += (int32_t)A[i * lda + k] * (int32_t)B[k * ldb + j];
+            C[i * ldc + j] = acc;
+        }
+}
+
+ft_status ft_matmul_s8(ft_matmul *mm, bool tb, int64_t M, int64_t N, int64_t K, const int8_t *A, int64_t lda,
+                       const int8_t *B, int64_t ldb, int32_t *C, int64_t ldc) {
+    if (M <= 0 || N <= 0 || K <= 0 || lda < K || ldb < (tb ? K : N) || ldc < N)
+        return ft_fail(FT_ERR_ARG, "matmul: bad int8 shape M=%lld N=%lld K=%lld lda=%lld ldb=%lld ldc=%lld",
+                       (long long)M, (long long)N, (long long)K, (long long)lda, (long long)ldb,
+                       (long long)ldc);
+    if (!ft_int8_native()) {
+        s8_exact(tb, M, N, K, A, lda, B, ldb, C, ldc);
+        mm->last = "int8 exact loop (no VNNI)";
+        return FT_OK;
+    }
+    mm_entry *e = NULL;
+    FT_TRY(entry_get(mm, true, false, tb, M, N, K, lda, ldb, ldc, 1.0f, 0.0f, &e));
+    if (strncmp(e->impl, "ref", 3) == 0) { /* no optimized kernel for this shape: the loop is as exact */
+        s8_exact(tb, M, N, K, A, lda, B, ldb, C, ldc);
+        mm->last = "int8 exact loop (oneDNN ref)";
+        return FT_OK;
+    }
+    dnnl_memory_set_data_handle(e->a, (void *)(uintptr_t)A);
+    dnnl_memory_set_data_handle(e->b, (void *)(uintptr_t)B);
+    dnnl_memory_set_data_handle(e->c, C);
+    const dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, e->a}, {DNNL_ARG_WEIGHTS, e->b}, {DNNL_ARG_DST, e->c}};
+    if (dnnl_primitive_execute(e->prim, mm->stream, 3, args) != dnnl_success ||
+        dnnl_stream_wait(mm->stream) != dnnl_success)
+        return ft_fail(FT_ERR_INTERNAL, "matmul: oneDNN int8 %lldx%lldx%lld execution failed", (long long)M,
+                       (long long)N, (long long)K);
+    mm->last = e->impl;
     return FT_OK;
 }

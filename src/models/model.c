@@ -600,6 +600,7 @@ void ft_model_free(ft_model *m) {
         return;
     if (m->ext && m->ext_free)
         m->ext_free(m->ext);
+    m->int8_matmul = false; /* the matmul handle goes with the precision's */
     ft_model_precision_free(m);
     for (int i = 0; i < m->n_params; i++) {
         if (m->params[i].owned)
@@ -632,22 +633,6 @@ static void fmt_shape(char *buf, size_t n, int ndim, const int64_t *shape) {
         o += (size_t)snprintf(buf + o, n - o, "%s%lld", i ? ", " : "", (long long)shape[i]);
     if (o < n)
         snprintf(buf + o, n - o, "]");
-}
-
-bool ft_q8_quantize_row(const float *x, int64_t n, int8_t *q, float *scale) {
-    float amax = 0.0f;
-    for (int64_t j = 0; j < n; j++) {
-        if (!isfinite(x[j]))
-            return false;
-        amax = fmaxf(amax, fabsf(x[j]));
-    }
-    *scale = amax / 127.0f;
-    const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-    for (int64_t j = 0; j < n; j++) {
-        const float r = nearbyintf(x[j] * inv);
-        q[j] = (int8_t)(r > 127.0f ? 127 : r < -127.0f ? -127 : (int)r);
-    }
-    return true;
 }
 
 /* Row r of a float tensor (F32/BF16/F16 bytes, any alignment) or of a parameter, as fp32. */
@@ -935,8 +920,10 @@ void ft_model_lin_weight(const ft_model *m, int wi, ft_lin *L) {
     L->w = p->data;
     L->wq = p->q8;
     L->wq_scale = p->q8_scale;
-    if (m->precision == FT_PREC_BF16 && p->q8) /* int8 widened to bf16 for the bf16 product (nn/linear) */
+    if ((m->precision == FT_PREC_BF16 || m->int8_matmul) && p->q8) /* int8 × int8, or widened to bf16 for the
+                                                                      bf16 product (nn/linear) */
         L->mm = m->mm;
+    L->q8_int8 = m->int8_matmul && p->q8;
     L->wh = p->half;
     L->wh_f16 = p->half && p->file_dtype == FT_DT_F16;
     if (m->precision == FT_PREC_BF16 && (p->data16 || (p->half && !L->wh_f16))) { /* base product in bf16 */

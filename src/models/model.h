@@ -192,7 +192,8 @@ typedef struct ft_model {
     bool no_prefetch;                     /* ft_model_prefetch_layer off (to measure what it gains) */
     char *dir;
     ft_precision precision;               /* FT_PREC_BF16: GEMM weights have data16 and run through mm */
-    struct ft_matmul *mm;                 /* oneDNN bf16 matmul handle (bf16 only) */
+    struct ft_matmul *mm;                 /* oneDNN matmul handle (bf16 compute, int8 products) */
+    bool int8_matmul;                     /* int8 sites multiply as int8 × int8 (ft_model_set_int8_matmul) */
     int bf16_dirty;                       /* 0 clean, 1 trainable weights changed, 2 any weight changed */
     void *ext;                            /* owned by an upper layer (peft's adapter slots) */
     void (*ext_free)(void *ext);
@@ -272,9 +273,6 @@ static inline size_t ft_param_q8_size(const ft_param *p) {
 }
 /* Bytes of the base held quantized (int8 values and their row scales). */
 size_t ft_model_q8_bytes(const ft_model *m);
-/* Symmetric int8 quantization of one row of n values: scale = max|x| / 127 (0 for a zero row), q = x / scale
- * rounded to nearest (ties to even), in [-127, 127]. false when the row holds NaN or Inf. */
-bool ft_q8_quantize_row(const float *x, int64_t n, int8_t *q, float *scale);
 /* Every parameter (base weights and attached head / PEFT tensors) is finite: else FT_ERR_FORMAT naming the
  * first tensor holding NaN or Inf, with the count and the first index. Training calls it: HF loads such a
  * file silently, and every step would then be skipped by the non-finite guard. */
@@ -347,6 +345,13 @@ bool ft_model_mlm_in_checkpoint(const ft_model *m);
  * FT_ERR_UNSUPPORTED when the CPU has no native bf16 (or FTUNE_NO_BF16=1 is set): the model stays fp32
  * and the caller reports the fallback. Setting FT_PREC_FP32 drops the copies. */
 ft_status ft_model_set_precision(ft_model *m, ft_precision p);
+/* train.int8_matmul: the products of the frozen int8 sites (train.base_dtype int8, an int8 checkpoint) run as
+ * int8 × int8 → int32 (oneDNN's VNNI / AMX-INT8 kernels): x (forward) and dy (backward) quantized per row,
+ * symmetric, each call (ft_q8_quantize_act), the int32 sums scaled back to fp32 (W8A8 products, weight-only
+ * quantization's accuracy cost plus the activations'). FT_ERR_CONFIG when the model has no int8 site,
+ * FT_ERR_UNSUPPORTED on a CPU without VNNI (AVX512-VNNI, AVX-VNNI, AMX; FTUNE_NO_VNNI=1 hides it). on = false
+ * turns it off. Independent of the precision (bf16 compute keeps the other products in bf16). */
+ft_status ft_model_set_int8_matmul(ft_model *m, bool on);
 const char *ft_precision_name(ft_precision p);
 ft_status ft_precision_parse(const char *s, ft_precision *out);
 /* Weights changed in place: all = false for the trainable ones (optimizer step), true for any

@@ -47,8 +47,10 @@ void ft_model_precision_free(ft_model *m) {
         ft_free(m->params[i].data16);
         m->params[i].data16 = NULL;
     }
-    ft_matmul_free(m->mm);
-    m->mm = NULL;
+    if (!m->int8_matmul) { /* the int8 products keep the handle */
+        ft_matmul_free(m->mm);
+        m->mm = NULL;
+    }
     m->precision = FT_PREC_FP32;
     m->bf16_dirty = 0;
 }
@@ -113,5 +115,32 @@ ft_status ft_model_sync_bf16(ft_model *m) {
         }
     }
     m->bf16_dirty = 0;
+    return FT_OK;
+}
+
+ft_status ft_model_set_int8_matmul(ft_model *m, bool on) {
+    if (!on) {
+        m->int8_matmul = false;
+        if (m->precision != FT_PREC_BF16) {
+            ft_matmul_free(m->mm);
+            m->mm = NULL;
+        }
+        return FT_OK;
+    }
+    bool any = false;
+    for (int i = 0; i < m->n_params && !any; i++)
+        any = m->params[i].q8 != NULL;
+    if (!any)
+        return ft_fail(FT_ERR_CONFIG,
+                       "train.int8_matmul: the model has no int8 weights (use train.base_dtype "
+                       "int8, or a checkpoint saved with save_dtype int8)");
+    if (!ft_int8_native())
+        return ft_fail(
+            FT_ERR_UNSUPPORTED,
+            "train.int8_matmul needs a CPU with AVX512-VNNI, AVX-VNNI or AMX-INT8 (oneDNN sees %s)%s",
+            ft_int8_isa_name(), getenv("FTUNE_NO_VNNI") ? "; FTUNE_NO_VNNI is set" : "");
+    if (!m->mm)
+        FT_TRY(ft_matmul_create(&m->mm));
+    m->int8_matmul = true;
     return FT_OK;
 }

@@ -37,7 +37,7 @@ static bool half_native(const ft_lin *L) {
  * to nearest even) in arena scratch, then the bf16 product the bf16 path runs on a bf16 copy; the scratch is
  * given back after the product. Forward y = x·op(W) + b; backward dx += dy·op(W)ᵀ. */
 static bool q8_native(const ft_lin *L) {
-    return L->wq && L->mm && ft_bf16_native();
+    return L->wq && L->mm && !L->q8_int8 && ft_bf16_native();
 }
 
 static ft_status q8_product_bf16(const ft_lin *L, float *y, const float *x, bool back, int64_t N,
@@ -62,10 +62,35 @@ static ft_status q8_product_bf16(const ft_lin *L, float *y, const float *x, bool
     return st;
 }
 
+/* train.int8_matmul: y = x·op(W) (+ b) or dx += dy·op(W)ᵀ as int8 × int8 → int32 (ft_matmul_s8). W's scales
+ * sit on its stored rows: when those index the product's output (forward of an nn.Linear W [out,in], backward
+ * of a Conv1D W [in,out]) they scale the int32 sums afterwards; when they index the reduction they are folded
+ * into x first, so that x's per-row quantization sees them. Scratch from the arena, given back. */
+static ft_status q8_product_int8(const ft_lin *L, float *y, const float *x, bool back, int64_t N,
+                                 ft_arena *arena) {
+    const int64_t n = back ? L->in : L->out, k = back ? L->out : L->in;
+    const bool trans = back ? L->w_in_out : !L->w_in_out; /* also: the stored rows index the output */
+    const size_t mark = ft_arena_mark(arena);
+    int8_t *xq = ft_arena_alloc(arena, (size_t)(N * k));
+    float *sx = ft_arena_alloc(arena, (size_t)N * sizeof(float));
+    int32_t *acc = ft_arena_alloc(arena, (size_t)(N * n) * sizeof(int32_t));
+    if (!xq || !sx || !acc)
+        return FT_ERR_NOMEM;
+    ft_q8_quantize_act(xq, sx, x, trans ? NULL : L->wq_scale, N, k);
+    const ft_status st =
+        ft_matmul_s8(L->mm, trans, N, n, k, xq, k, L->wq, L->w_in_out ? L->out : L->in, acc, n);
+    if (st == FT_OK)
+        ft_q8_dequant_acc(y, acc, sx, trans ? L->wq_scale : NULL, back ? NULL : L->b, N, n, back);
+    ft_arena_rewind(arena, mark);
+    return st;
+}
+
 /* The base product y = x·op(W) + b, in bf16 when the layer carries a bf16 copy of W. */
 static ft_status base_forward(const ft_lin *L, float *y, const float *x, int64_t N, ft_arena *arena) {
     if (half_native(L))
         return ft_linear_forward_bf16(L->mm, y, x, L->wh, L->b, N, L->in, L->out, L->w_in_out);
+    if (L->wq && L->q8_int8 && L->mm)
+        return q8_product_int8(L, y, x, false, N, arena);
     if (q8_native(L))
         return q8_product_bf16(L, y, x, false, N, arena);
     if (L->w16 && L->mm)
@@ -93,6 +118,8 @@ static ft_status base_backward(const ft_lin *L, float *dx, float *dw, float *db,
     if (L->wh || L->wq) {
         if (db)
             ft_linear_backward(NULL, NULL, db, dy, x, NULL, N, L->in, L->out, L->w_in_out);
+        if (L->q8_int8 && L->mm)
+            return dx ? q8_product_int8(L, dx, dy, true, N, arena) : FT_OK;
         if (q8_native(L))
             return dx ? q8_product_bf16(L, dx, dy, true, N, arena) : FT_OK;
         return dx ? half_product(L, dx, dy, true, N, arena) : FT_OK;

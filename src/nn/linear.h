@@ -37,6 +37,9 @@ typedef struct {
      * (train.base_dtype int8); products widen it panel by panel (ft_gemm_q8). Never trained, no DoRA. */
     const int8_t *wq;
     const float *wq_scale;
+    /* train.int8_matmul: wq's products run as int8 × int8 through mm (ft_matmul_s8), x / dy quantized per
+     * row each call (ft_q8_quantize_act) */
+    bool q8_int8;
     /* dropout RNG; LoRA dropout keys on (example, position, channel) of x by drop_rows (kernels.h) */
     bool training;
     uint64_t seed, stream;

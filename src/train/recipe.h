@@ -169,6 +169,10 @@
       "products (file; GPT-2/Llama family), converted to fp32 at load (fp32), or file where supported "      \
       "(auto); int8: the linear layers' weights quantized to int8 per output channel at load (half of "      \
       "bf16; tables and LM head as file; GPT-2/Llama family)")                                               \
+    X(train_int8_matmul, "train.int8_matmul", BOOL, "false", NULL,                                           \
+      "with an int8 base (train.base_dtype int8 or an int8 checkpoint): its products run as int8 x int8 "    \
+      "(activations and output gradients quantized per row each step; oneDNN VNNI/AMX-INT8, about twice "    \
+      "the bf16 rate) instead of widening the weights; needs AVX512-VNNI, AVX-VNNI or AMX")                  \
     X(train_group_by_length, "train.group_by_length", BOOL, "false", NULL,                                   \
       "batches of similar lengths (less padding; HF LengthGroupedSampler order)")                            \
     X(train_on_nonfinite, "train.on_nonfinite", ENUM, "stop", "stop|skip",                                   \
