@@ -98,6 +98,15 @@ else
   paste -d' ' lmm.txt l8.txt | awk -F'[: ]' '{ a = $2; b = $4; if (a - b > 0.01 * b || b - a > 0.01 * b) bad = 1; if (a != b) diff = 1 }
     END { exit !(NR == 4 && !bad && diff) }' || { echo "FAIL: int8_matmul losses vs int8 base"; paste lmm.txt l8.txt; fail=1; }
   echo "int8_matmul: losses $(sed 's/.*://' lmm.txt | tr '\n' ' ')against the widened int8 base's $(sed 's/.*://' l8.txt | tr '\n' ' ')"
+  # ftune eval of that run multiplies as it trained: its loss is the trainer's last evaluation
+  "$FT" eval --model o_i8mm --data train.jsonl --json > evmm.json
+  /usr/bin/python3 - o_i8mm/metrics.jsonl evmm.json <<'PY' || { echo "FAIL: ftune eval of the int8_matmul run"; fail=1; }
+import json, sys
+end = [json.loads(l)["eval/loss"] for l in open(sys.argv[1]) if "eval/loss" in l][-1]
+e = json.load(open(sys.argv[2]))["loss"]
+print(f"int8_matmul run: trainer's final eval {end!r}, ftune eval {e!r}")
+sys.exit(not abs(e - end) <= 1e-9 * abs(end))
+PY
 fi
 ! "$FT" train r.yaml output_dir=o_i8bad train.int8_matmul=true > /dev/null 2> i8bad.txt && grep -q 'no int8 weights' i8bad.txt \
   || { echo "FAIL: int8_matmul without an int8 base not refused"; cat i8bad.txt; fail=1; }

@@ -156,6 +156,13 @@ static ft_status trained_load(const char *model_dir, const char *adapter_dir, co
         else if (t->rec.train_base_dtype && !strcmp(t->rec.train_base_dtype, "int8"))
             bd = FT_BASE_INT8;
         CHECK(ft_model_load_base(base, bd, &t->m));
+        if (bd == FT_BASE_INT8 && t->rec.train_int8_matmul) { /* its products as training ran them */
+            const ft_status is = ft_model_set_int8_matmul(t->m, true);
+            if (is == FT_ERR_UNSUPPORTED)
+                ft_clear_error(); /* no VNNI here: the widened products (the same weights) */
+            else
+                CHECK(is);
+        }
     }
     if (adapter && !shared) {
         s = ft_peft_load(t->m, adapter);
