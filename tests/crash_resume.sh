@@ -113,11 +113,16 @@ echo "crash_resume: $TRIALS trials, runs of $dur ms, $kills SIGKILLs ($in_write 
   "finished before their kill, $cold restarts before any checkpoint), final weights compared"
 [ $TRIALS -lt 10 ] || [ $in_write -gt 0 ] || bad "no kill landed inside a checkpoint write: the test did not test that"
 
-# ---- full disk. The starting point: a run stopped halfway with Ctrl-C (SIGINT: it finishes the step and
-# writes a checkpoint), so its checkpoints directory is clean; kept as disk0, its checkpoints as snap.
+# ---- full disk. The starting point: a run stopped early with Ctrl-C (SIGINT: it finishes the step and
+# writes a checkpoint), so its checkpoints directory is clean; kept as disk0, its checkpoints as snap. The
+# SIGINT goes once the first checkpoint exists (not after a fixed delay: on a loaded machine the load alone
+# can outlast one), waiting at most 4 run lengths + 10 s for it.
 "$FT" "${TRAIN[@]}" disk0 >/dev/null 2>&1 &
 pid=$!
-sleep "$(printf '%d.%03d' $((dur / 2000)) $((dur / 2 % 1000)))"
+deadline=$(( $(now_ms) + 4 * dur + 10000 ))
+while [ ! -f disk0/checkpoints/latest ] && kill -0 $pid 2>/dev/null && [ "$(now_ms)" -lt $deadline ]; do
+  sleep 0.01
+done
 kill -INT $pid 2>/dev/null
 wait $pid 2>/dev/null
 [ -f disk0/checkpoints/latest ] && [ ! -e disk0/model.safetensors ] ||
