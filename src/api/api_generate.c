@@ -137,6 +137,24 @@ static bool stream_token(void *user, int32_t id) {
     return stop == 0;
 }
 
+static ft_status need_tok(const ft_trained *t) {
+    return t->tok ? FT_OK
+                  : ft_fail(FT_ERR_MISSING, "the model has no tokenizer (trained on pre-tokenized data); put "
+                                            "the tokenizer files next to it");
+}
+
+/* A text prompt (or chat turns before it) encoded as training did with template tmpl, then generated with
+ * gc (its extra_eos: tmpl's end of turn). */
+static ft_status gen_text(ft_trained *t, const ft_gen_cfg *gc, const char *tmpl, const char *system,
+                          const ft_data_msg *msgs, int n_msgs, const char *prompt, ft_gen_out *g) {
+    ft_tok_ids ids = {0};
+    ft_status s = ft_trained_encode_prompt(t, tmpl, system, msgs, n_msgs, prompt, &ids);
+    if (s == FT_OK)
+        s = ft_gen_run(t->m, t->tok, ids.ids, (int)ids.n, gc, g);
+    ft_tok_ids_free(&ids);
+    return s;
+}
+
 /* One generation on the handle's current model: from text (chat template applied) or from ids (as given).
  * g is the caller's, freed by it on failure too. */
 static ft_status gen_one(ftune_model *m, const char *prompt, const int32_t *pids, size_t n_pids,
@@ -145,10 +163,9 @@ static ft_status gen_one(ftune_model *m, const char *prompt, const int32_t *pids
     ft_trained *t = api_model_trained(m);
     ft_gen_cfg gc;
     FT_TRY(gen_cfg(o, b, &gc));
-    if (prompt && !t->tok)
-        return ft_fail(FT_ERR_MISSING, "the model has no tokenizer (trained on pre-tokenized data); put the "
-                                       "tokenizer files next to it");
-    if (!prompt && n_pids > INT32_MAX)
+    if (prompt)
+        FT_TRY(need_tok(t));
+    else if (n_pids > INT32_MAX)
         return ft_fail(FT_ERR_RANGE, "a prompt of %zu ids is too long", n_pids);
     const char *tmpl = gen_template(t, o);
     if (prompt)
@@ -158,17 +175,11 @@ static ft_status gen_one(ftune_model *m, const char *prompt, const int32_t *pids
         gc.on_token = stream_token;
         gc.user = &st;
     }
-    ft_tok_ids ids = {0};
-    ft_status s = FT_OK;
-    if (prompt)
-        s = ft_trained_encode_prompt(t, tmpl, o ? o->system : NULL, NULL, 0, prompt, &ids);
-    if (s == FT_OK)
-        s = prompt ? ft_gen_run(t->m, t->tok, ids.ids, (int)ids.n, &gc, g)
-                   : ft_gen_run(t->m, t->tok, pids, (int)n_pids, &gc, g);
+    ft_status s = prompt ? gen_text(t, &gc, tmpl, o ? o->system : NULL, NULL, 0, prompt, g)
+                         : ft_gen_run(t->m, t->tok, pids, (int)n_pids, &gc, g);
     if (s == FT_OK && st.err != FT_OK)
         s = st.err;
     free(st.ids);
-    ft_tok_ids_free(&ids);
     return s;
 }
 
@@ -235,7 +246,7 @@ static ftune_status gen_result(ftune_model *m, const char *fn, const char *promp
     if (!out)
         return api_end(ctx, ft_fail(FT_ERR_ARG, "%s: out is required", fn));
     *out = NULL;
-    if (!prompt && !pids && n_pids)
+    if (!prompt && !pids)
         return api_end(ctx, ft_fail(FT_ERR_ARG, "%s: no prompt (NULL)", fn));
     ftune_gen_result *r = calloc(1, sizeof *r);
     if (!r)
@@ -252,22 +263,15 @@ static ftune_status gen_result(ftune_model *m, const char *fn, const char *promp
 ftune_status ftune_generate_text(ftune_model *m, const char *prompt, const ftune_gen_opts *o,
                                  const ftune_beam_opts *b, ftune_token_fn on_token, void *user,
                                  ftune_gen_result **out) {
-    if (m && !prompt) {
-        api_begin(api_model_ctx(m));
-        return api_end(api_model_ctx(m), ft_fail(FT_ERR_ARG, "ftune_generate_text: no prompt (NULL)"));
-    }
     return gen_result(m, "ftune_generate_text", prompt, NULL, 0, o, b, on_token, user, out);
 }
 
 ftune_status ftune_generate_ids(ftune_model *m, const int32_t *prompt, size_t n_prompt,
                                 const ftune_gen_opts *o, const ftune_beam_opts *b, ftune_token_fn on_token,
                                 void *user, ftune_gen_result **out) {
-    static const int32_t none[1] = {0};
-    return gen_result(m, "ftune_generate_ids", NULL,
-                      prompt     ? prompt
-                      : n_prompt ? NULL
-                                 : none,
-                      n_prompt, o, b, on_token, user, out);
+    static const int32_t none[1] = {0}; /* an empty prompt may come as NULL */
+    return gen_result(m, "ftune_generate_ids", NULL, prompt || n_prompt ? prompt : none, n_prompt, o, b,
+                      on_token, user, out);
 }
 
 size_t ftune_gen_result_count(const ftune_gen_result *r) {
@@ -329,35 +333,35 @@ void ftune_gen_result_free(ftune_gen_result *r) {
 
 /* ---- a data file ---- */
 
+/* The generated texts of the rows with a reference (copies) and the references (in the data records, which
+ * outlive the metrics). */
 typedef struct {
-    char **hyp, **ref;
+    char **hyp;
+    const char **ref;
     size_t n, cap;
 } refs_t;
 
 static ft_status refs_push(refs_t *r, const char *hyp, const char *ref) {
     if (r->n == r->cap) {
-        size_t nc = r->cap ? 2 * r->cap : 16;
+        const size_t nc = r->cap ? 2 * r->cap : 16;
         char **a = realloc(r->hyp, nc * sizeof *a);
-        if (!a)
-            return ft_fail(FT_ERR_NOMEM, "out of memory");
-        r->hyp = a;
-        char **b = realloc(r->ref, nc * sizeof *b);
+        if (a)
+            r->hyp = a;
+        const char **b = a ? realloc(r->ref, nc * sizeof *b) : NULL;
         if (!b)
             return ft_fail(FT_ERR_NOMEM, "out of memory");
         r->ref = b;
         r->cap = nc;
     }
-    r->hyp[r->n] = ft_strdup(hyp ? hyp : "");
-    r->ref[r->n] = ft_strdup(ref);
-    r->n++;
-    return r->hyp[r->n - 1] && r->ref[r->n - 1] ? FT_OK : ft_fail(FT_ERR_NOMEM, "out of memory");
+    if (!(r->hyp[r->n] = ft_strdup(hyp ? hyp : "")))
+        return ft_fail(FT_ERR_NOMEM, "out of memory");
+    r->ref[r->n++] = ref;
+    return FT_OK;
 }
 
 static void refs_free(refs_t *r) {
-    for (size_t i = 0; i < r->n; i++) {
+    for (size_t i = 0; i < r->n; i++)
         free(r->hyp[i]);
-        free(r->ref[i]);
-    }
     free(r->hyp);
     free(r->ref);
 }
@@ -365,7 +369,7 @@ static void refs_free(refs_t *r) {
 /* The scores of the rows with references, as task seq2seq's evaluation computes them. */
 static ft_status refs_metrics(const refs_t *r, ftune_metric **metrics, size_t *n) {
     ft_s2s_score g;
-    FT_TRY(ft_s2s_score_texts((const char *const *)r->hyp, (const char *const *)r->ref, r->n, &g));
+    FT_TRY(ft_s2s_score_texts((const char *const *)r->hyp, r->ref, r->n, &g));
     const ftune_metric all[] = {
         {"bleu", g.bleu},     {"rouge1", g.rouge1},       {"rouge2", g.rouge2},
         {"rougeL", g.rougeL}, {"rougeLsum", g.rougeLsum}, {"exact_match", g.exact_match},
@@ -380,11 +384,9 @@ static ft_status refs_metrics(const refs_t *r, ftune_metric **metrics, size_t *n
     return FT_OK;
 }
 
-/* One row: its prompt (or chat turns) and reference, generated; fn told. */
-static ft_status gen_row(ftune_model *m, const ft_data_rec *r, const ftune_gen_opts *o,
-                         const ftune_beam_opts *b, ftune_gen_row_fn fn, void *user, refs_t *refs,
-                         bool *stop) {
-    ft_trained *t = api_model_trained(m);
+/* One row: its prompt (or chat turns) and reference, generated with gc and template tmpl; fn told. */
+static ft_status gen_row(ft_trained *t, const ft_data_rec *r, const ft_gen_cfg *gc, const char *tmpl,
+                         const char *system, ftune_gen_row_fn fn, void *user, refs_t *refs, bool *stop) {
     const char *ref = NULL, *p = NULL;
     int nm = r->n_msgs;
     if (nm > 0 && !strcmp(r->msgs[nm - 1].role, "assistant"))
@@ -396,16 +398,8 @@ static ft_status gen_row(ftune_model *m, const ft_data_rec *r, const ftune_gen_o
     if (!p && nm == 0)
         return ft_fail(FT_ERR_FORMAT, "%s:%ld: no prompt (fields '%s', '%s' or '%s')", r->file, r->line,
                        t->data.prompt_field, t->data.messages_field, t->data.text_field);
-    ft_gen_cfg gc;
-    FT_TRY(gen_cfg(o, b, &gc));
-    const char *tmpl = gen_template(t, o);
-    gc.extra_eos = ft_trained_turn_end_id(t, tmpl);
-    ft_tok_ids ids = {0};
     ft_gen_out g = {0};
-    ft_status s =
-        ft_trained_encode_prompt(t, tmpl, o ? o->system : NULL, nm > 0 ? r->msgs : NULL, nm, p, &ids);
-    if (s == FT_OK)
-        s = ft_gen_run(t->m, t->tok, ids.ids, (int)ids.n, &gc, &g);
+    ft_status s = gen_text(t, gc, tmpl, system, nm > 0 ? r->msgs : NULL, nm, p, &g);
     if (s != FT_OK)
         s = ft_fail_ctx(s, "%s:%ld", r->file, r->line);
     if (s == FT_OK) {
@@ -423,7 +417,6 @@ static ft_status gen_row(ftune_model *m, const ft_data_rec *r, const ftune_gen_o
             *stop = true;
     }
     ft_gen_out_free(&g);
-    ft_tok_ids_free(&ids);
     return s;
 }
 
@@ -441,18 +434,19 @@ ftune_status ftune_generate_file(ftune_model *m, const char *path, const ftune_g
     if (!path)
         return api_end(ctx, ft_fail(FT_ERR_ARG, "ftune_generate_file: no data file (NULL)"));
     ft_trained *t = api_model_trained(m);
-    if (!t->tok)
-        return api_end(ctx, ft_fail(FT_ERR_MISSING, "the model has no tokenizer (trained on pre-tokenized "
-                                                    "data); put the tokenizer files next to it"));
-    ft_gen_cfg gc;
-    ft_status s = gen_cfg(o, b, &gc); /* bad options fail before the file is read */
+    ft_gen_cfg gc; /* one configuration for every row; bad options fail before the file is read */
+    ft_status s = need_tok(t);
+    if (s == FT_OK)
+        s = gen_cfg(o, b, &gc);
+    const char *tmpl = gen_template(t, o);
+    gc.extra_eos = ft_trained_turn_end_id(t, tmpl);
     ft_data_recs rs = {0};
     refs_t refs = {0};
     if (s == FT_OK)
         s = ft_data_read(path, &t->data, &rs);
     bool stop = false;
     for (size_t i = 0; s == FT_OK && !stop && i < rs.n; i++)
-        s = gen_row(m, &rs.r[i], o, b, fn, user, &refs, &stop);
+        s = gen_row(t, &rs.r[i], &gc, tmpl, o ? o->system : NULL, fn, user, &refs, &stop);
     if (s == FT_OK && refs.n)
         s = refs_metrics(&refs, metrics, n_metrics);
     refs_free(&refs);

@@ -324,6 +324,11 @@ static ft_status load_data(ftune_trainer *t, const char *tok_src) {
 }
 
 /* The summary lines before training: model, data, data parallelism, resume, precision. */
+/* ft_runcfg_compute's warnings, as the command prints them. */
+static void warn_stderr(void *user, const char *msg) {
+    outf(user, FTUNE_STDERR, "ftune train: warning: %s\n", msg);
+}
+
 static ft_status summary(ftune_trainer *t) {
     const ft_recipe *r = &t->r;
     ft_model *m = t->m;
@@ -342,24 +347,7 @@ static ft_status summary(ftune_trainer *t) {
              !strcmp(r->train_zero, "1") ? ", ZeRO-1 optimizer-state sharding" : "");
     if (t->resume[0])
         outf(t, FTUNE_STDOUT, "resuming from %s\n", t->resume);
-    if (!strcmp(r->precision, "bf16")) {
-        ft_status ps = ft_model_set_precision(m, FT_PREC_BF16);
-        if (ps == FT_ERR_UNSUPPORTED)
-            outf(t, FTUNE_STDERR,
-                 "ftune train: warning: precision bf16 not available (%s); training in fp32\n",
-                 ft_last_error());
-        else if (ps != FT_OK)
-            return ps;
-    }
-    if (r->train_int8_matmul) {
-        ft_status is = ft_model_set_int8_matmul(m, true);
-        if (is == FT_ERR_UNSUPPORTED)
-            outf(t, FTUNE_STDERR,
-                 "ftune train: warning: train.int8_matmul not available (%s); the int8 weights are widened\n",
-                 ft_last_error());
-        else if (is != FT_OK)
-            return is;
-    }
+    FT_TRY(ft_runcfg_compute(r, m, warn_stderr, t));
     outf(t, FTUNE_STDOUT, "precision %s%s%s\n", ft_precision_name(m->precision), prec_note(m),
          m->int8_matmul ? "; int8 x int8 products for the int8 base" : "");
     return FT_OK;

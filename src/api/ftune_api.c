@@ -1108,6 +1108,11 @@ ftune_status ftune_trainer_set_callbacks(ftune_trainer *t, ftune_progress_fn on_
 }
 
 /* What `ftune train` does before its loop (cli/cmd_train.c run_job), through the same train/runcfg steps. */
+/* ft_runcfg_compute's warnings, to the log callback. */
+static void warn_log(void *user, const char *msg) {
+    logf_(user, "warning: %s", msg);
+}
+
 static ft_status prepare(ftune_trainer *t) {
     if (t->o.command)
         return api_train_prepare(t);
@@ -1182,21 +1187,7 @@ static ft_status prepare(ftune_trainer *t) {
         FT_TRY(ft_imgtask_save_proc(r, &t->img));
     logf_(t, "model %s (%s): %lld parameters, %lld trainable, method %s, task %s", r->model,
           t->m->cfg.model_type, (long long)n_all, (long long)n_tr, r->method, r->task);
-    if (!strcmp(r->precision, "bf16")) {
-        ft_status ps = ft_model_set_precision(t->m, FT_PREC_BF16);
-        if (ps == FT_ERR_UNSUPPORTED)
-            logf_(t, "warning: precision bf16 not available (%s); training in fp32", ft_last_error());
-        else if (ps != FT_OK)
-            return ps;
-    }
-    if (r->train_int8_matmul) {
-        ft_status is = ft_model_set_int8_matmul(t->m, true);
-        if (is == FT_ERR_UNSUPPORTED)
-            logf_(t, "warning: train.int8_matmul not available (%s); the int8 weights are widened",
-                  ft_last_error());
-        else if (is != FT_OK)
-            return is;
-    }
+    FT_TRY(ft_runcfg_compute(r, t->m, warn_log, t));
     ft_train_cfg *tc = &t->tc;
     FT_TRY(ft_runcfg_train(r, steps, warmup, ft_runcfg_pad_id(t->m, t->tok), tc));
     ft_ckpt_mode ckm;

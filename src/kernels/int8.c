@@ -6,50 +6,40 @@
 #include "kernels/kernels.h"
 #include "kernels/vecmath.h"
 
-bool ft_q8_quantize_row(const float *x, int64_t n, int8_t *q, float *scale) {
+/* One row of n values, each times col_scale[j] first when col_scale is not NULL (the product recomputed
+ * rather than stored): scale = max|v| / 127, q = v / scale rounded to nearest even in [-127, 127]; false when
+ * a v is NaN or Inf. */
+static bool quantize_scaled(const float *x, const float *col_scale, int64_t n, int8_t *q, float *scale) {
     float amax = 0.0f;
     for (int64_t j = 0; j < n; j++) {
-        if (!isfinite(x[j]))
+        const float v = col_scale ? x[j] * col_scale[j] : x[j];
+        if (!isfinite(v))
             return false;
-        amax = fmaxf(amax, fabsf(x[j]));
+        amax = fmaxf(amax, fabsf(v));
     }
     *scale = amax / 127.0f;
     const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
     for (int64_t j = 0; j < n; j++) {
-        const float r = nearbyintf(x[j] * inv);
+        const float r = nearbyintf((col_scale ? x[j] * col_scale[j] : x[j]) * inv);
         q[j] = (int8_t)(r > 127.0f ? 127 : r < -127.0f ? -127 : (int)r);
     }
     return true;
+}
+
+bool ft_q8_quantize_row(const float *x, int64_t n, int8_t *q, float *scale) {
+    return quantize_scaled(x, NULL, n, q, scale);
 }
 
 void ft_q8_quantize_act(int8_t *q, float *scale, const float *x, const float *col_scale, int64_t rows,
                         int64_t cols) {
 #pragma omp parallel for schedule(static) if (rows * cols >= FT_PAR_MIN)
     for (int64_t r = 0; r < rows; r++) {
-        const float *row = x + r * cols;
         int8_t *qr = q + r * cols;
-        if (!col_scale) {
-            if (!ft_q8_quantize_row(row, cols, qr, &scale[r])) {
-                for (int64_t j = 0; j < cols; j++)
-                    qr[j] = 0;
-                scale[r] = NAN;
-            }
-            continue;
+        if (!quantize_scaled(x + r * cols, col_scale, cols, qr, &scale[r])) {
+            for (int64_t j = 0; j < cols; j++)
+                qr[j] = 0;
+            scale[r] = NAN;
         }
-        /* the same arithmetic on v = x·col_scale, computed twice instead of stored */
-        float amax = 0.0f;
-        bool bad = false;
-        for (int64_t j = 0; j < cols; j++) {
-            const float v = row[j] * col_scale[j];
-            bad |= !isfinite(v);
-            amax = fmaxf(amax, fabsf(v));
-        }
-        const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-        for (int64_t j = 0; j < cols; j++) {
-            const float v = nearbyintf(row[j] * col_scale[j] * inv);
-            qr[j] = bad ? 0 : (int8_t)(v > 127.0f ? 127 : v < -127.0f ? -127 : (int)v);
-        }
-        scale[r] = bad ? NAN : amax / 127.0f;
     }
 }
 

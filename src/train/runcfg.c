@@ -399,6 +399,33 @@ const char *ft_runcfg_task_name(ft_task task) {
     }
 }
 
+/* A setting the CPU cannot run: the warning, the thread's error cleared. */
+static void compute_fallback(ft_runcfg_warn_fn warn, void *user, const char *what, const char *then) {
+    char msg[1200];
+    snprintf(msg, sizeof msg, "%s not available (%s); %s", what, ft_last_error(), then);
+    ft_clear_error();
+    if (warn)
+        warn(user, msg);
+}
+
+ft_status ft_runcfg_compute(const ft_recipe *r, ft_model *m, ft_runcfg_warn_fn warn, void *user) {
+    if (!strcmp(r->precision, "bf16")) {
+        const ft_status s = ft_model_set_precision(m, FT_PREC_BF16);
+        if (s == FT_ERR_UNSUPPORTED)
+            compute_fallback(warn, user, "precision bf16", "training in fp32");
+        else if (s != FT_OK)
+            return s;
+    }
+    if (r->train_int8_matmul) {
+        const ft_status s = ft_model_set_int8_matmul(m, true);
+        if (s == FT_ERR_UNSUPPORTED)
+            compute_fallback(warn, user, "train.int8_matmul", "the int8 weights are widened");
+        else if (s != FT_OK)
+            return s;
+    }
+    return FT_OK;
+}
+
 void ft_runcfg_dropout(const ft_recipe *r, ft_model *m) {
     if (r->dropout_resid >= 0)
         m->cfg.resid_dropout = (float)r->dropout_resid;

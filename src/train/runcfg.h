@@ -44,6 +44,11 @@ ft_status ft_runcfg_train(const ft_recipe *r, int64_t steps, int64_t warmup, int
                           ft_train_cfg *tc);
 /* dropout.* overrides of the model config's rates. */
 void ft_runcfg_dropout(const ft_recipe *r, ft_model *m);
+/* The recipe's compute settings on m: precision bf16, train.int8_matmul. What this CPU lacks is not an error:
+ * the model keeps the fp32 / widened products and warn (may be NULL) gets one line saying so ("precision bf16
+ * not available (why); training in fp32"); other failures (int8_matmul without int8 weights) are returned. */
+typedef void (*ft_runcfg_warn_fn)(void *user, const char *msg);
+ft_status ft_runcfg_compute(const ft_recipe *r, ft_model *m, ft_runcfg_warn_fn warn, void *user);
 /* The datasets of the recipe's data keys: pre-tokenized JSONL (data.format pretokenized; the other files'
  * labels mapped onto the training file's), else ft_data_build for the task with tok. Not question
  * answering or token classification (their readers live with the CLI). summary may be NULL. */
