@@ -11,6 +11,7 @@
 
 #include "kernels/kernels.h"
 #include "models/model.h"
+#include "models/stream.h"
 #include "peft/peft.h"
 #include "train/optim.h"
 #include "train/trainer.h"
@@ -65,7 +66,7 @@ int main(int argc, char **argv) {
     int lora_r = 8;
     int B = 4, T = 128, T_dec = 32, steps = 5, warmup = 1, threads = 2;
     bool from_file = true;
-    bool ckpt = false, no_prefetch = false, int8_mm = false;
+    bool ckpt = false, no_prefetch = false, int8_mm = false, stream = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--shape") && i + 1 < argc)
             shape = argv[++i];
@@ -101,6 +102,8 @@ int main(int argc, char **argv) {
             no_prefetch = true;
         else if (!strcmp(argv[i], "--int8-matmul"))
             int8_mm = true;
+        else if (!strcmp(argv[i], "--stream"))
+            stream = true;
         else {
             fprintf(
                 stderr,
@@ -112,7 +115,10 @@ int main(int argc, char **argv) {
                 "[--checkpoint]\n"
                 "                  [--in-memory] [--base-dtype fp32|file|int8] [--model DIR] [--targets "
                 "q_proj,v_proj]\n"
-                "                  [--lora-r 8] [--no-prefetch] [--int8-matmul]\n"
+                "                  [--lora-r 8] [--no-prefetch] [--int8-matmul] [--stream]\n"
+                "--stream: train.stream_base: the mapped base's layers read ahead into two slots by a "
+                "reader\n"
+                "thread (pread, O_DIRECT) instead of faulted in from the mapping (bench/prefetch_tight.sh).\n"
                 "--int8-matmul: with --base-dtype int8 (or an int8 checkpoint), train.int8_matmul: the "
                 "base's\n"
                 "products as int8 x int8 (VNNI/AMX-INT8).\n"
@@ -294,6 +300,10 @@ int main(int argc, char **argv) {
     if (vit)
         b = (ft_batch){.B = B, .pixel_values = pix, .img_c = 3, .img_h = S, .img_w = S, .cls_labels = labels};
     m->no_prefetch = no_prefetch;
+    if (stream && ft_model_stream_open(m) != FT_OK) {
+        fprintf(stderr, "train_step: --stream: %s\n", ft_last_error());
+        return 1;
+    }
     double *times = malloc((size_t)(steps + warmup) * sizeof *times);
     double loss = 0;
     long majflt0 = 0;
@@ -387,8 +397,17 @@ int main(int argc, char **argv) {
         printf("  with the recompute of activation checkpointing: GFLOP/s %.1f (%.0f%% of the peak)\n",
                (flops + re) / med / 1e9, 100.0 * (flops + re) / med / 1e9 / peak);
     }
-    printf("  major page faults per step %.0f (prefetch of the mapped base %s)\n", majflt,
-           no_prefetch ? "off" : "on");
+    ft_stream_stats sst;
+    if (ft_model_stream_stats(m, &sst))
+        printf("  major page faults per step %.0f (base streamed, %s reads: %.2f GB read in %.1f s = %.2f "
+               "GB/s, %lld "
+               "layer reads, %lld uses waited %.1f s in all)\n",
+               majflt, sst.direct ? "O_DIRECT" : "buffered", (double)sst.bytes / 1e9, sst.read_s,
+               sst.read_s > 0 ? (double)sst.bytes / 1e9 / sst.read_s : 0.0, (long long)sst.loads,
+               (long long)sst.waits, sst.wait_s);
+    else
+        printf("  major page faults per step %.0f (prefetch of the mapped base %s)\n", majflt,
+               no_prefetch ? "off" : "on");
     printf("  peak RSS %.2f GiB\n", (double)ft_peak_rss_bytes() / (1024.0 * 1024.0 * 1024.0));
     printf("  activation arena: peak %.1f MiB of %.1f MiB estimated (activation checkpointing %s)\n",
            (double)arena.peak / 1048576.0, (double)arena.cap / 1048576.0, ckpt ? "on" : "off");

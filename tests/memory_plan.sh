@@ -123,6 +123,7 @@ total=$(sed -n 's/^memory plan: \([0-9.]*\) MiB.*/\1/p' dry.txt)
 if FTUNE_MEM_LIMIT=1M "$FT" train r.yaml output_dir=o_small > small.txt 2> small.err; then echo "FAIL: 1M limit accepted"; fail=1; fi
 grep -q 'needs about .* GiB but 0.00 GiB are available (FTUNE_MEM_LIMIT): biggest' small.err || { echo "FAIL: refusal message"; cat small.err; fail=1; }
 ! grep -q 'trained steps' small.txt || { echo "FAIL: refused run trained"; fail=1; }
+[ ! -e o_small ] && [ ! -e o_dry ] || { echo "FAIL: a refused run or a dry run created its output directory"; fail=1; }
 # a load that would convert more than the limit is refused before converting (base fp32 of this bf16 model:
 # ≈ 9 MiB of fp32), with the hint; the same limit loads the base in place (auto) and plans on
 if FTUNE_MEM_LIMIT=4M "$FT" train r.yaml output_dir=o_load train.base_dtype=fp32 > load.txt 2> load.err; then echo "FAIL: 4M fp32 load accepted"; fail=1; fi
@@ -137,6 +138,56 @@ grep -q 'activation checkpointing: on (train.activation_checkpointing auto' auto
 grep -o '"train/loss"[^,}]*' o_auto/metrics.jsonl | cmp -s - lf.txt || { echo "FAIL: checkpointed run differs"; fail=1; }
 FTUNE_MEM_LIMIT=64G "$FT" train r.yaml output_dir=o_auto2 train.activation_checkpointing=auto --dry-run > auto2.txt
 grep -q 'checkpointing off$' auto2.txt || { echo "FAIL: auto turned it on without need"; cat auto2.txt; fail=1; }
+# train.stream_base: the base's layers read ahead into two slots instead of the page cache. Forced on, the run's
+# losses are the mapped run's bit for bit; the plan shows the slots; auto turns it on only under a limit between
+# the plan with and without it (a deeper model, so that the slots are well below the layers); refused where
+# nothing is in place (an fp32 base) and for a bad value
+"$FT" train r.yaml output_dir=o_stream train.stream_base=true train.base_dtype=file > log_stream.txt
+grep -q '^base streaming: on: .* MiB of layers read ahead into 2 slots' log_stream.txt || { echo "FAIL: no streaming line"; cat log_stream.txt; fail=1; }
+grep -q '^  two layer slots of the streamed base' log_stream.txt || { echo "FAIL: no slots in the plan"; cat log_stream.txt; fail=1; }
+grep -o '"train/loss"[^,}]*' o_stream/metrics.jsonl | cmp -s - lf.txt || { echo "FAIL: streamed run differs"; fail=1; }
+# ftune eval of that run streams its base again (the run's train.stream_base): the mapped run's numbers
+"$FT" eval --model o_stream --data train.jsonl --json > ev_st.json
+"$FT" eval --model o_file --data train.jsonl --json > ev_map.json
+cmp -s ev_st.json ev_map.json || { echo "FAIL: ftune eval of the streamed run"; cat ev_st.json ev_map.json; fail=1; }
+echo '{"vocab_size": 2000, "hidden_size": 256, "intermediate_size": 512, "num_hidden_layers": 8, "num_attention_heads": 4,
+       "num_key_value_heads": 2, "max_position_embeddings": 64, "tie_word_embeddings": false}' > d.json
+"$FT" init --arch llama --config d.json --out deep --seed 4 --dtype bf16 > /dev/null
+plan_total() { sed -n 's/^memory plan: \([0-9.]*\) MiB.*/\1/p' "$1"; }
+"$FT" train r.yaml model=deep output_dir=o_d0 train.stream_base=false --dry-run > d0.txt
+"$FT" train r.yaml model=deep output_dir=o_d1 train.stream_base=true --dry-run > d1.txt
+t0=$(plan_total d0.txt) t1=$(plan_total d1.txt)
+awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b < a - 4) }' || { echo "FAIL: streaming plans $t1 MiB against $t0 MiB"; fail=1; }
+mid=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", (a + b) / 2 * 1048576 }')
+FTUNE_MEM_LIMIT=$mid "$FT" train r.yaml model=deep output_dir=o_dauto train.max_steps=2 > dauto.txt
+grep -q '^base streaming: on (train.stream_base auto: the run needs it to fit)' dauto.txt || { echo "FAIL: auto did not stream (limit $mid)"; cat dauto.txt; fail=1; }
+grep -q 'activation checkpointing: on' dauto.txt && { echo "FAIL: streaming auto turned checkpointing on"; fail=1; }
+"$FT" train r.yaml model=deep output_dir=o_dmap train.max_steps=2 > dmap.txt
+! grep -q '^base streaming' dmap.txt || { echo "FAIL: streamed without need"; fail=1; }
+cmp -s <(grep -o '"train/loss"[^,}]*' o_dauto/metrics.jsonl) <(grep -o '"train/loss"[^,}]*' o_dmap/metrics.jsonl) \
+  || { echo "FAIL: the auto-streamed deep run differs from the mapped one"; fail=1; }
+if "$FT" train r.yaml output_dir=o_sbad train.base_dtype=fp32 train.stream_base=true > /dev/null 2> sbad.err; then echo "FAIL: streaming an fp32 base"; fail=1; fi
+grep -q 'train.stream_base: true needs a decoder whose layer weights are used in place' sbad.err || { echo "FAIL: stream refusal"; cat sbad.err; fail=1; }
+if "$FT" train r.yaml output_dir=o_sbad2 train.stream_base=sometimes > /dev/null 2> sbad2.err; then echo "FAIL: stream sometimes"; fail=1; fi
+grep -q "is not one of" sbad2.err || { echo "FAIL: stream value message"; cat sbad2.err; fail=1; }
+# a memory cgroup's limit (what a container sets, which MemAvailable does not show) is the plan's limit when it
+# is the smaller: a child cgroup of 3000 MiB (needs root and a writable memory controller; skipped elsewhere)
+cg=""
+if [ -f /sys/fs/cgroup/cgroup.controllers ] && grep -qw memory /sys/fs/cgroup/cgroup.controllers \
+   && mkdir "/sys/fs/cgroup/ftune-plan-$$" 2>/dev/null; then
+  cg=/sys/fs/cgroup/ftune-plan-$$; echo $((3000 << 20)) > "$cg/memory.max" 2>/dev/null || { rmdir "$cg"; cg=""; }
+elif [ -d /sys/fs/cgroup/memory ] && mkdir "/sys/fs/cgroup/memory/ftune-plan-$$" 2>/dev/null; then
+  cg=/sys/fs/cgroup/memory/ftune-plan-$$; echo $((3000 << 20)) > "$cg/memory.limit_in_bytes" 2>/dev/null || { rmdir "$cg"; cg=""; }
+fi
+if [ -n "$cg" ]; then
+  sh -c 'echo $$ > "$1/cgroup.procs"; shift; exec "$@"' sh "$cg" env -u FTUNE_MEM_LIMIT "$FT" train r.yaml output_dir=o_cg --dry-run > cg.txt 2>&1 || true
+  rmdir "$cg" 2>/dev/null || true
+  lim=$(sed -n "s/^memory plan: [0-9.]* MiB of \([0-9.]*\) MiB (the memory cgroup's limit less its anonymous memory).*/\1/p" cg.txt)
+  awk -v l="$lim" 'BEGIN { exit !(l > 2800 && l <= 3000) }' || { echo "FAIL: the cgroup's limit is not the plan's"; cat cg.txt; fail=1; }
+  echo "memory cgroup of 3000 MiB: the plan's limit $lim MiB"
+else
+  echo "memory_plan: no writable cgroup memory controller here: the cgroup limit part skipped"
+fi
 # bad values
 if "$FT" train r.yaml output_dir=o_bad train.base_dtype=int4 2> bad.err > /dev/null; then echo "FAIL: base_dtype int4"; fail=1; fi
 grep -q "train.base_dtype = 'int4' is not one of" bad.err || { echo "FAIL: base_dtype message"; cat bad.err; fail=1; }

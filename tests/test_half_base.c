@@ -11,6 +11,7 @@
 #include "kernels/kernels.h"
 #include "models/infer.h"
 #include "models/model.h"
+#include "models/stream.h"
 #include "nn/linear.h"
 #include "peft/peft.h"
 
@@ -118,6 +119,12 @@ static const char *CFGS[] = {
     "\"max_position_embeddings\": 32, \"tie_word_embeddings\": true}",
     "{\"model_type\": \"llama\", \"vocab_size\": 301, \"hidden_size\": 64, \"intermediate_size\": 96, "
     "\"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"num_key_value_heads\": 4, "
+    "\"max_position_embeddings\": 32, \"tie_word_embeddings\": false}",
+    /* deeper ones for streaming (more layers than its two slots) */
+    "{\"model_type\": \"gpt2\", \"vocab_size\": 97, \"n_embd\": 48, \"n_layer\": 5, \"n_head\": 4, "
+    "\"n_positions\": 32, \"resid_pdrop\": 0.0, \"embd_pdrop\": 0.0, \"attn_pdrop\": 0.0}",
+    "{\"model_type\": \"llama\", \"vocab_size\": 89, \"hidden_size\": 48, \"intermediate_size\": 80, "
+    "\"num_hidden_layers\": 4, \"num_attention_heads\": 6, \"num_key_value_heads\": 2, "
     "\"max_position_embeddings\": 32, \"tie_word_embeddings\": false}",
 };
 
@@ -1193,6 +1200,148 @@ FT_TEST(test_int8_checkpoint_roundtrip) {
     FT_CHECK_FAILS(ft_save_dtype_parse("int4", &dt), FT_ERR_ARG, "expected f32, bf16 or int8");
 }
 
+/* One forward without training: the loss. */
+static double eval_loss(ft_model *m, const ft_fwd_opts *o) {
+    const int B = 2, T = 9;
+    int32_t ids[18];
+    for (int i = 0; i < B * T; i++)
+        ids[i] = (int32_t)((i * 5 + 1) % m->cfg.vocab_size);
+    ft_batch b = {.B = B, .T = T, .input_ids = ids};
+    ft_arena ar;
+    if (ft_arena_init(&ar, ft_model_act_bytes_opts(m, B, T, o) + (1 << 20)) != FT_OK)
+        return NAN;
+    ft_acts *a;
+    double loss = NAN;
+    int64_t cnt;
+    const ft_status s = ft_model_forward(m, &b, o, &ar, &a, &loss, &cnt);
+    ft_arena_free(&ar);
+    return s == FT_OK ? loss : NAN;
+}
+
+/* A parameter's weight lies in the checkpoint's mapping (not in a stream slot). */
+static bool in_mapping(const ft_model *m, const ft_param *p) {
+    const char *path;
+    uint64_t off;
+    return ft_st_set_locate(m->st, p->half ? (const void *)p->half : (const void *)p->q8, &path, &off);
+}
+
+/* The base streamed layer by layer into slots (train.stream_base) gives the mapped base's loss, gradients and
+ * generation bit for bit: one file, several shards, a saved int8 checkpoint; O_DIRECT and buffered reads;
+ * with and without checkpointing. While streaming some weights point into the slots; after closing all point
+ * at the mapping again. A shard truncated under it fails the use naming the file and the tensor. */
+FT_TEST(test_stream_equals_mapped) {
+    char dirs[4][320];
+    FT_CHECK(save_tiny(3, "st_gpt2", false, dirs[0], sizeof dirs[0]));
+    FT_CHECK(save_tiny(4, "st_llama", false, dirs[1], sizeof dirs[1]));
+    { /* the Llama one again in 40 kB shards: a layer's tensors in several files */
+        char path[400], cmd[1000];
+        snprintf(dirs[2], sizeof dirs[2], "%s/st_sharded", tmpdir);
+        snprintf(path, sizeof path, "%s/model.safetensors", dirs[1]);
+        ft_st_file *f = NULL;
+        FT_CHECK_OK(ft_st_open(path, &f));
+        ft_st_writer *w = ft_st_writer_new();
+        for (size_t i = 0; f && i < ft_st_count(f); i++) {
+            const ft_st_tensor *t = ft_st_at(f, i);
+            FT_CHECK_OK(ft_st_writer_add(w, t->name, t->dtype, t->ndim, t->shape, t->data));
+        }
+        FT_CHECK_OK(ft_st_writer_write_dir(w, dirs[2], 40000));
+        ft_st_writer_free(w);
+        ft_st_close(f);
+        snprintf(cmd, sizeof cmd, "cp %s/config.json %s/", dirs[1], dirs[2]);
+        FT_CHECK(system(cmd) == 0);
+    }
+    { /* a saved int8 checkpoint: its I8 weights are mapped and streamed as well */
+        char src[320];
+        FT_CHECK(save_tiny(4, "st_q8src", false, src, sizeof src));
+        ft_model *q = NULL;
+        FT_CHECK_OK(ft_model_load_base(src, FT_BASE_FILE, &q));
+        snprintf(dirs[3], sizeof dirs[3], "%s/st_int8", tmpdir);
+        FT_CHECK_OK(ft_model_save(q, dirs[3], FT_DT_I8));
+        ft_model_free(q);
+    }
+    for (int d = 0; d < 4; d++)
+        for (int direct = 0; direct < 2; direct++) {
+            setenv("FTUNE_STREAM_NO_DIRECT", direct ? "0" : "1", 1);
+            ft_model *a = load_lora(dirs[d], FT_BASE_FILE, false),
+                     *b = load_lora(dirs[d], FT_BASE_FILE, false);
+            FT_CHECK(a && b);
+            if (!a || !b) {
+                ft_model_free(a), ft_model_free(b);
+                continue;
+            }
+            size_t slot = 0, streamed = 0;
+            ft_model_stream_sizes(b, &slot, &streamed);
+            size_t q8_values = 0; /* a saved int8 checkpoint streams its I8 values, nothing else */
+            for (int i = 0; i < b->n_params; i++)
+                q8_values += b->params[i].q8_mapped ? (size_t)b->params[i].numel : 0;
+            FT_CHECK(slot > 0 && slot < streamed);
+            FT_CHECK(d == 3 ? streamed == q8_values : streamed < ft_model_half_bytes(b)); /* not the tables */
+            FT_CHECK_OK(ft_model_stream_open(b));
+            for (int ck = 0; ck < 3; ck++) { /* 2: the bf16 products, where the CPU has them (the mapped bf16
+                                                 weight is oneDNN's operand: the slot's here) */
+                if (ck == 2 && (ft_model_set_precision(a, FT_PREC_BF16) != FT_OK ||
+                                ft_model_set_precision(b, FT_PREC_BF16) != FT_OK))
+                    break;
+                ft_fwd_opts o = {.training = true, .seed = 3, .fused_head = true, .checkpoint = ck >= 1};
+                float *ga = NULL, *gb = NULL;
+                int64_t na = 0, nb = 0;
+                const double la = step(a, &o, &ga, &na), lb = step(b, &o, &gb, &nb);
+                FT_CHECKF(isfinite(la) && la == lb, "%s checkpoint %d: loss %.17g streamed %.17g", dirs[d],
+                          ck, la, lb);
+                FT_CHECK(na == nb && na > 0 && !memcmp(ga, gb, sizeof(float) * (size_t)na));
+                free(ga), free(gb);
+            }
+            for (int pass = 0; pass < 3;
+                 pass++) { /* evaluation forwards (the last block prefetches block 0) */
+                const ft_fwd_opts o = {.fused_head = true};
+                const double ea = eval_loss(a, &o), eb = eval_loss(b, &o);
+                FT_CHECKF(isfinite(ea) && ea == eb, "%s eval: %.17g streamed %.17g", dirs[d], ea, eb);
+            }
+            int in_slot = 0;
+            for (int i = 0; i < b->n_params; i++)
+                in_slot += (b->params[i].half || b->params[i].q8) && !in_mapping(b, &b->params[i]);
+            FT_CHECK(in_slot > 0); /* the products did read slots */
+            check_same_greedy(a, b);
+            ft_stream_stats st;
+            FT_CHECK(ft_model_stream_stats(b, &st) && st.loads > b->cfg.n_layers && st.bytes >= streamed);
+            FT_CHECK(st.direct == (direct == 1));
+            if (d == 0 && direct)
+                printf("  gpt2: slot %zu bytes, %zu streamed per pass; %lld layer reads, %lld waited, %llu "
+                       "bytes\n",
+                       slot, streamed, (long long)st.loads, (long long)st.waits,
+                       (unsigned long long)st.bytes);
+            ft_model_stream_close(b);
+            for (int i = 0; i < b->n_params; i++)
+                if (b->params[i].half || b->params[i].q8)
+                    FT_CHECK(in_mapping(b, &b->params[i]) || b->params[i].half_owned ||
+                             !b->params[i].q8_mapped);
+            FT_CHECK(!ft_model_stream_stats(b, &(ft_stream_stats){0}));
+            ft_model_free(a), ft_model_free(b);
+        }
+    unsetenv("FTUNE_STREAM_NO_DIRECT");
+    /* refusals: nothing in place to stream */
+    ft_model *f = NULL;
+    FT_CHECK_OK(ft_model_load_base(dirs[1], FT_BASE_FP32, &f));
+    FT_CHECK_FAILS(ft_model_stream_open(f), FT_ERR_UNSUPPORTED, "in place");
+    ft_model_free(f);
+    /* a shard cut short after the model was opened: the read fails naming the file and the tensor */
+    char cut[400], cmd[1000], path[420];
+    snprintf(cut, sizeof cut, "%s/st_cut", tmpdir);
+    snprintf(cmd, sizeof cmd, "cp -r %s %s", dirs[1], cut);
+    FT_CHECK(system(cmd) == 0);
+    ft_model *t = NULL;
+    FT_CHECK_OK(ft_model_load_base(cut, FT_BASE_FILE, &t));
+    if (!t)
+        return;
+    FT_CHECK_OK(ft_model_stream_open(t));
+    snprintf(path, sizeof path, "%s/model.safetensors", cut);
+    FT_CHECK(truncate(path, 1024) == 0); /* every tensor lies past this (the header alone is longer) */
+    FT_CHECK_FAILS(ft_model_layer_begin(t, 1, -1), FT_ERR_IO, "model.safetensors");
+    FT_CHECK(strstr(ft_last_error(), "model.layers.1.") && strstr(ft_last_error(), "ends early"));
+    ft_model_stream_close(t); /* nothing of the mapping touched */
+    ft_model_free(t);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/ft_test_half_XXXXXX");
     if (!mkdtemp(tmpdir))
@@ -1215,6 +1364,7 @@ int main(void) {
     FT_RUN(test_q8_quantize_act_and_epilogue);
     FT_RUN(test_int8_matmul_linear_within_bound);
     FT_RUN(test_int8_matmul_model);
+    FT_RUN(test_stream_equals_mapped);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0)

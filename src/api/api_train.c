@@ -16,6 +16,7 @@
 
 #include "api/api_trainer.h"
 #include "io/json.h"
+#include "models/stream.h"
 #include "report/report_html.h"
 #include "peft/peft.h"
 #include "tokenizer/tokenizer.h"
@@ -243,9 +244,33 @@ ft_status api_trainer_load(ftune_trainer *t) {
 ft_status api_trainer_mem_plan(const ftune_trainer *t, ft_ckpt_mode ckm, int shards, ft_mem_plan *mp) {
     const ft_recipe *r = &t->r;
     const int64_t eb = r->eval_batch_size > 0 ? r->eval_batch_size : r->train_batch_size;
+    ft_ckpt_mode sm;
+    FT_TRY(ft_stream_mode_parse(r->train_stream_base, &sm));
     return ft_mem_plan_run(t->m, (int)r->train_batch_size, (int)eb, ft_runcfg_plan_seq_len(r),
-                           !strcmp(r->optim_name, "sgd") ? (r->optim_momentum > 0 ? 1 : 0) : 2, ckm,
+                           !strcmp(r->optim_name, "sgd") ? (r->optim_momentum > 0 ? 1 : 0) : 2, ckm, sm,
                            (float)r->train_label_smoothing, shards, mp);
+}
+
+ft_status api_trainer_stream(ftune_trainer *t, const ft_mem_plan *mp, char *note, size_t n) {
+    note[0] = 0;
+    ft_ckpt_mode sm;
+    FT_TRY(ft_stream_mode_parse(t->r.train_stream_base, &sm));
+    if (sm == FT_CKPT_ON && !mp->stream_slot)
+        return ft_fail(
+            FT_ERR_CONFIG,
+            "train.stream_base: true needs a decoder whose layer weights are used in place from the "
+            "checkpoint (a bf16/f16 file with train.base_dtype auto or file, or a saved int8 "
+            "checkpoint); %s has none",
+            t->r.model);
+    if (!mp->stream)
+        return FT_OK;
+    FT_TRY(ft_model_stream_open(t->m));
+    snprintf(note, n,
+             "base streaming: on%s: %.1f MiB of layers read ahead into 2 slots of %.1f MiB (a reader thread, "
+             "pread)",
+             mp->stream_auto ? " (train.stream_base auto: the run needs it to fit)" : "",
+             (double)mp->streamed / 1048576.0, (double)mp->stream_slot / 1048576.0);
+    return FT_OK;
 }
 
 void api_trainer_cfg_outputs(ftune_trainer *t) {
@@ -372,6 +397,10 @@ static ft_status memory_plan(ftune_trainer *t, bool *ckpt_on) {
     if (mp.auto_on)
         outf(t, FTUNE_STDOUT,
              "activation checkpointing: on (train.activation_checkpointing auto: the run needs it to fit)\n");
+    char note[256];
+    FT_TRY(api_trainer_stream(t, &mp, note, sizeof note));
+    if (note[0])
+        outf(t, FTUNE_STDOUT, "%s\n", note);
     return FT_OK;
 }
 
@@ -407,19 +436,20 @@ static ft_status prepare_cmd(ftune_trainer *t) {
         return ft_fail(FT_ERR_CONFIG, "method '%s' leaves nothing to train on this model", r->method);
     int64_t warmup;
     ft_runcfg_steps(r, t->tr.n, t->world, &t->plan_steps, &warmup);
-    /* outputs that exist from the start: recipe, run info, tokenizer files (rank 0's) */
-    if (t->rank == 0)
-        FT_TRY(ft_runcfg_outputs(r, &t->tr, tok_src, t->tok != NULL, &t->yaml, &t->log, &t->tb));
-    if (t->rank == 0 && image) /* the processor the model was trained with, for eval and predict --image */
-        FT_TRY(ft_imgtask_save_proc(r, &t->img));
     FT_TRY(summary(t));
     bool ckpt_on = false;
-    FT_TRY(memory_plan(t, &ckpt_on));
+    FT_TRY(
+        memory_plan(t, &ckpt_on)); /* a run that cannot fit stops here, before its output directory exists */
     if (t->o.dry_run) {
         outf(t, FTUNE_STDOUT, "dry run: the plan fits; nothing trained\n");
         t->done = true;
         return FT_OK;
     }
+    /* outputs that exist from the start: recipe, run info, tokenizer files (rank 0's) */
+    if (t->rank == 0)
+        FT_TRY(ft_runcfg_outputs(r, &t->tr, tok_src, t->tok != NULL, &t->yaml, &t->log, &t->tb));
+    if (t->rank == 0 && image) /* the processor the model was trained with, for eval and predict --image */
+        FT_TRY(ft_imgtask_save_proc(r, &t->img));
     ft_train_cfg *tc = &t->tc;
     FT_TRY(ft_runcfg_train(r, t->plan_steps, warmup, t->pad_id, tc));
     tc->activation_checkpointing = ckpt_on;

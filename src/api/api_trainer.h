@@ -66,6 +66,9 @@ ft_status api_trainer_end(ftune_trainer *t);
  * ft_train_cfg's outputs (checkpoints, recipe, resume, stop flag, logs, callbacks). */
 ft_status api_trainer_load(ftune_trainer *t);
 ft_status api_trainer_mem_plan(const ftune_trainer *t, ft_ckpt_mode ckm, int shards, ft_mem_plan *mp);
+/* The plan's streaming (train.stream_base): opens the model's stream when the plan chose it, a line for the
+ * log in note ("" when off); refuses `true` on a model with nothing to stream. */
+ft_status api_trainer_stream(ftune_trainer *t, const ft_mem_plan *mp, char *note, size_t n);
 void api_trainer_cfg_outputs(ftune_trainer *t);
 /* The run's callbacks (ftune_trainer_set_callbacks) hooked into its ft_train_cfg (ftune_api.c). */
 void api_trainer_observe(ftune_trainer *t);

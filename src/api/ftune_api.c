@@ -1190,18 +1190,26 @@ static ft_status prepare(ftune_trainer *t) {
     FT_TRY(ft_runcfg_compute(r, t->m, warn_log, t));
     ft_train_cfg *tc = &t->tc;
     FT_TRY(ft_runcfg_train(r, steps, warmup, ft_runcfg_pad_id(t->m, t->tok), tc));
-    ft_ckpt_mode ckm;
+    ft_ckpt_mode ckm, sm;
     FT_TRY(ft_ckpt_mode_parse(r->train_activation_checkpointing, &ckm));
-    if (ckm ==
-        FT_CKPT_AUTO) { /* the memory plan decides, as in ftune train (which also refuses a run over it) */
+    FT_TRY(ft_stream_mode_parse(r->train_stream_base, &sm));
+    if (ckm == FT_CKPT_AUTO || sm != FT_CKPT_OFF) { /* the memory plan decides, as in ftune train (which also
+                                                       refuses a run over it) */
         ft_mem_plan mp;
         (void)api_trainer_mem_plan(t, ckm, 1, &mp);
-        tc->activation_checkpointing = mp.checkpoint;
-        logf_(t,
-              "activation checkpointing %s (train.activation_checkpointing auto: plan %.1f MiB, limit %.1f "
-              "MiB, %s)",
-              mp.checkpoint ? "on" : "off", (double)mp.e.total / 1048576.0, (double)mp.limit / 1048576.0,
-              mp.limit_src);
+        if (ckm == FT_CKPT_AUTO) {
+            tc->activation_checkpointing = mp.checkpoint;
+            logf_(
+                t,
+                "activation checkpointing %s (train.activation_checkpointing auto: plan %.1f MiB, limit %.1f "
+                "MiB, %s)",
+                mp.checkpoint ? "on" : "off", (double)mp.e.total / 1048576.0, (double)mp.limit / 1048576.0,
+                mp.limit_src);
+        }
+        char note[256];
+        FT_TRY(api_trainer_stream(t, &mp, note, sizeof note));
+        if (note[0])
+            logf_(t, "%s", note);
     }
     api_trainer_cfg_outputs(t);
     t->prepared = true; /* res is ft_train_begin's from here on */

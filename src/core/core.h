@@ -66,8 +66,13 @@ double ft_now(void);            /* monotonic seconds */
 size_t ft_peak_rss_bytes(void); /* peak resident set size (VmHWM) */
 /* MemAvailable of /proc/meminfo in bytes, 0 when unknown. */
 size_t ft_mem_available(void);
+/* The room left under this process's memory cgroup limit (v1 hierarchical_memory_limit − total_rss, v2 the
+ * smallest memory.max up the tree − anon; page cache counts as free, as in MemAvailable): 0 when there is no
+ * limit. A container's limit, which MemAvailable does not show. */
+size_t ft_mem_cgroup_room(void);
 /* Bytes this process may plan for: FTUNE_MEM_LIMIT (bytes, or with K/M/G/T suffix: a fake memory size for
- * tests and for leaving room to other processes) when set, else MemAvailable; *src names which (optional). */
+ * tests and for leaving room to other processes) when set, else the smaller of MemAvailable and the cgroup's
+ * room; *src names which (optional). */
 size_t ft_mem_limit(const char **src);
 void ft_peak_rss_reset(void);     /* start the peak over from the current RSS (best effort) */
 /* Drop the whole pages inside [p, p+bytes) of a read-only, never-written file mapping from memory

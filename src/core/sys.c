@@ -303,6 +303,79 @@ size_t ft_mem_available(void) {
     return (size_t)kb * 1024u;
 }
 
+/* A number from a cgroup file ("max" and absurd v1 "no limit" values read as 0 = none); key: a memory.stat
+ * line's name, or NULL for a one-value file. */
+static size_t cg_read(const char *dir, const char *file, const char *key) {
+    char path[600], line[256];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    unsigned long long v = 0;
+    const size_t kn = key ? strlen(key) : 0;
+    while (fgets(line, sizeof line, f)) {
+        if (key && (strncmp(line, key, kn) || line[kn] != ' '))
+            continue;
+        v = strtoull(line + kn, NULL, 10); /* "max" gives 0 */
+        break;
+    }
+    fclose(f);
+    return v >= (1ull << 60) ? 0 : (size_t)v;
+}
+
+/* The cgroup directory of this process under mount for a /proc/self/cgroup path: the path itself, or (inside
+ * a cgroup namespace or a container whose paths are relative to another root) its longest tail that exists.
+ */
+static bool cg_dir(const char *mount, const char *path, char *dir, size_t n) {
+    for (const char *p = path; p; p = strchr(p + 1, '/')) {
+        snprintf(dir, n, "%s%s", mount, p);
+        if (access(dir, R_OK) == 0)
+            return true;
+    }
+    snprintf(dir, n, "%s", mount);
+    return access(dir, R_OK) == 0;
+}
+
+size_t ft_mem_cgroup_room(void) {
+    FILE *f = fopen("/proc/self/cgroup", "r");
+    if (!f)
+        return 0;
+    char line[512], v1[512] = "", v2[512] = "";
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        char *a = strchr(line, ':'), *b = a ? strchr(a + 1, ':') : NULL;
+        if (!a || !b)
+            continue;
+        *b = 0;
+        if (!strcmp(a + 1, "") && line[0] == '0')
+            snprintf(v2, sizeof v2, "%s", b + 1);
+        for (char *c = strtok(a + 1, ","); c; c = strtok(NULL, ","))
+            if (!strcmp(c, "memory"))
+                snprintf(v1, sizeof v1, "%s", b + 1);
+    }
+    fclose(f);
+    char dir[600];
+    size_t limit = 0, anon = 0;
+    if (v1[0] && cg_dir("/sys/fs/cgroup/memory", v1, dir, sizeof dir)) { /* v1: the hierarchy's limit */
+        limit = cg_read(dir, "memory.stat", "hierarchical_memory_limit");
+        anon = cg_read(dir, "memory.stat", "total_rss");
+    } else if (v2[0] && cg_dir("/sys/fs/cgroup", v2, dir, sizeof dir)) { /* v2: the smallest memory.max up */
+        anon = cg_read(dir, "memory.stat", "anon");
+        for (size_t len = strlen(dir); len > strlen("/sys/fs/cgroup"); len = strlen(dir)) {
+            const size_t l = cg_read(dir, "memory.max", NULL);
+            if (l && (!limit || l < limit))
+                limit = l;
+            char *slash = strrchr(dir, '/');
+            if (!slash)
+                break;
+            *slash = 0;
+        }
+    }
+    if (!limit)
+        return 0;
+    return limit > anon ? limit - anon : 1; /* 1: a limit with no room left (0 means none) */
+}
+
 size_t ft_mem_limit(const char **src) {
     const char *v = getenv("FTUNE_MEM_LIMIT");
     if (v && *v) {
@@ -319,7 +392,9 @@ size_t ft_mem_limit(const char **src) {
             return (size_t)(x * k);
         }
     }
+    const size_t avail = ft_mem_available(), room = ft_mem_cgroup_room();
     if (src)
-        *src = "MemAvailable";
-    return ft_mem_available();
+        *src = room && (!avail || room < avail) ? "the memory cgroup's limit less its anonymous memory"
+                                                : "MemAvailable";
+    return room && (!avail || room < avail) ? room : avail;
 }

@@ -520,6 +520,20 @@ size_t ft_st_set_count(const ft_st_set *s) { return s->n; }
 const ft_st_tensor *ft_st_set_at(const ft_st_set *s, size_t i) { return i < s->n ? s->t[i] : NULL; }
 size_t ft_st_set_total_bytes(const ft_st_set *s) { return s->total_bytes; }
 
+bool ft_st_set_locate(const ft_st_set *s, const void *p, const char **path, uint64_t *offset) {
+    const uintptr_t a = (uintptr_t)p;
+    for (size_t i = 0; s && i < s->nfiles; i++) {
+        const ft_st_file *f = s->files[i];
+        const uintptr_t b = (uintptr_t)f->map;
+        if (a >= b && a < b + f->map_len) {
+            *path = f->path;
+            *offset = (uint64_t)(a - b);
+            return true;
+        }
+    }
+    return false;
+}
+
 const ft_st_tensor *ft_st_set_find(const ft_st_set *s, const char *name, const char **file_out) {
     size_t i = st_hash_get(&s->index, name, st_set_name_at, s->t);
     if (i == SIZE_MAX)

@@ -50,6 +50,9 @@ const ft_st_tensor *ft_st_set_at(const ft_st_set *s, size_t i);
 /* Find a tensor by name; *file_out (optional) gets the path of the file holding it. */
 const ft_st_tensor *ft_st_set_find(const ft_st_set *s, const char *name, const char **file_out);
 size_t ft_st_set_total_bytes(const ft_st_set *s); /* sum of file sizes */
+/* Where a pointer into one of the set's mappings lies: the file's path and the byte offset in it (for
+ * reading the same bytes with pread). false when p is in none of them. */
+bool ft_st_set_locate(const ft_st_set *s, const void *p, const char **path, uint64_t *offset);
 
 /* ---- writer: collects tensors (data referenced, not copied, until write) and writes them
  * atomically (stream to <path>.tmp.<pid>, fsync, rename). Header JSON padded with spaces to a

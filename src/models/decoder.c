@@ -514,7 +514,9 @@ static ft_status dec_forward(ft_model *m, const ft_batch *b, const ft_fwd_opts *
         float *x_out;
         AL(x_out, N * C);
         const size_t mark = ft_arena_mark(arena);
-        ft_model_prefetch_layer(m, l + 1); /* a base in its file dtype: the next block's pages are read now */
+        /* a base in its file dtype: the next block's weights are read now (a training forward's backward
+         * starts with this last block; an evaluation's next forward with the first) */
+        FT_TRY(ft_model_layer_begin(m, l, l + 1 < c->n_layers ? l + 1 : o->training ? -1 : 0));
         FT_TRY(layer_fwd(m, a, l, x, x_out, arena));
         if (o->checkpoint) {
             ft_arena_rewind(arena, mark);
@@ -733,7 +735,7 @@ static ft_status dec_backward(ft_model *m, ft_acts *a, ft_arena *arena, float lo
         /* everything this block's backward takes (and with checkpointing its recomputed forward) is freed at
          * the end of the iteration */
         const size_t mark = ft_arena_mark(arena);
-        ft_model_prefetch_layer(m, l - 1);
+        FT_TRY(ft_model_layer_begin(m, l, l - 1)); /* the next forward starts with block 0: no wrap */
         if (o->checkpoint) { /* recompute the block from its saved input; its output is not needed again */
             float *x_out;
             AL(x_out, N * C);

@@ -198,7 +198,7 @@ static ft_status step(ft_model *m, ft_kv *kv, float *x, int n, float *logits) {
     const float scale = 1.0f / sqrtf((float)D);
     for (int l = 0; l < c->n_layers; l++) {
         const ft_layer_idx *P = &m->layers[l];
-        ft_model_prefetch_layer(m, l + 1);
+        FT_TRY(ft_model_layer_begin(m, l, l + 1 < c->n_layers ? l + 1 : 0)); /* the next token starts again */
         norm(m, h, x, P->ln1_w, P->ln1_b, n, ar);
         if (g) {
             FT_TRY(lin(m, l, FT_SITE_QKV, qkv, h, n, ar));

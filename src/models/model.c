@@ -7,6 +7,7 @@
 #include "io/json.h"
 #include "models/family.h"
 #include "models/model.h"
+#include "models/stream.h"
 
 typedef struct {
     ft_model *m;
@@ -598,6 +599,7 @@ static void q8_release(ft_param *p) {
 void ft_model_free(ft_model *m) {
     if (!m)
         return;
+    ft_model_stream_close(m); /* the parameters point at the mapping again */
     if (m->ext && m->ext_free)
         m->ext_free(m->ext);
     m->int8_matmul = false; /* the matmul handle goes with the precision's */

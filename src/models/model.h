@@ -190,6 +190,7 @@ typedef struct ft_model {
     int tte, eln_w, eln_b, pool_w, pool_b, score_b, head_w, head_b;
     ft_st_set *st;                        /* keeps the mapping alive */
     bool no_prefetch;                     /* ft_model_prefetch_layer off (to measure what it gains) */
+    struct ft_stream *stream; /* the base read layer by layer into slots (models/stream.h), or NULL */
     char *dir;
     ft_precision precision;               /* FT_PREC_BF16: GEMM weights have data16 and run through mm */
     struct ft_matmul *mm;                 /* oneDNN matmul handle (bf16 compute, int8 products) */
@@ -264,6 +265,10 @@ static inline float ft_param_at(const ft_param *p, int64_t j) {
  * q8: ft_prefetch_mapped_pages on each): the forward calls it for layer l+1 before computing l, the backward
  * for l-1; no-op for other weights, an out-of-range layer, or m->no_prefetch. */
 void ft_model_prefetch_layer(const ft_model *m, int layer);
+/* Before a block computes: `layer` is used now and `next` (−1: none known) after it. With the base streamed
+ * (m->stream, models/stream.h) it waits for layer's slot, points its weights there and starts reading next;
+ * otherwise it is ft_model_prefetch_layer(m, next). An error is a failed read (file and tensor named). */
+ft_status ft_model_layer_begin(const ft_model *m, int layer, int next);
 /* Bytes of the base held in place from the mapping as half (bf16/f16) values. */
 size_t ft_model_half_bytes(const ft_model *m);
 /* Bytes an int8 copy of p takes: its values and one fp32 scale per stored row. */

@@ -169,6 +169,11 @@
       "products (file; GPT-2/Llama family), converted to fp32 at load (fp32), or file where supported "      \
       "(auto); int8: the linear layers' weights quantized to int8 per output channel at load (half of "      \
       "bf16; tables and LM head as file; GPT-2/Llama family)")                                               \
+    X(train_stream_base, "train.stream_base", ENUM, "auto",                                                  \
+      "auto|false|true|no|yes|off|on|0|1|False|True|FALSE|TRUE",                                             \
+      "a decoder's base used in place from its file (bf16/f16, or an int8 checkpoint): read layer by layer " \
+      "into two slots by a background thread ahead of use instead of held in the page cache, for a memory "  \
+      "limit below the base; auto: only when the memory plan says the run does not fit otherwise")           \
     X(train_int8_matmul, "train.int8_matmul", BOOL, "false", NULL,                                           \
       "with an int8 base (train.base_dtype int8 or an int8 checkpoint): its products run as int8 x int8 "    \
       "(activations and output gradients quantized per row each step; oneDNN VNNI/AMX-INT8, about twice "    \

@@ -6,8 +6,10 @@
 #include <string.h>
 
 #include "models/infer.h"
+#include "models/stream.h"
 #include "peft/peft.h"
 #include "train/img_task.h"
+#include "train/memory.h"
 #include "train/runcfg.h"
 #include "train/trained.h"
 
@@ -55,6 +57,23 @@ static bool known_task(const char *s) {
 
 static ft_status trained_load(const char *model_dir, const char *adapter_dir, const char *task,
                               unsigned flags, const ft_trained *shared, ft_trained *t);
+
+/* train.stream_base of the run: true streams the base read in place (models/stream.h), auto streams it when
+ * the bytes held in place exceed the memory this process may use (the page cache could not keep them), false
+ * never; a base with nothing in place is left as it is. */
+static ft_status stream_base(ft_trained *t) {
+    ft_ckpt_mode sm = FT_CKPT_AUTO;
+    if (t->rec.train_stream_base && ft_stream_mode_parse(t->rec.train_stream_base, &sm) != FT_OK)
+        return FT_ERR_CONFIG;
+    size_t slot = 0, streamed = 0;
+    ft_model_stream_sizes(t->m, &slot, &streamed);
+    if (!slot || sm == FT_CKPT_OFF)
+        return FT_OK;
+    const size_t lim = ft_mem_limit(NULL);
+    if (sm == FT_CKPT_ON || (lim && ft_model_half_bytes(t->m) + ft_model_q8_bytes(t->m) > lim))
+        return ft_model_stream_open(t->m);
+    return FT_OK;
+}
 
 ft_status ft_trained_load(const char *model_dir, const char *adapter_dir, const char *task, unsigned flags,
                           ft_trained *t) {
@@ -163,6 +182,7 @@ static ft_status trained_load(const char *model_dir, const char *adapter_dir, co
             else
                 CHECK(is);
         }
+        CHECK(stream_base(t));
     }
     if (adapter && !shared) {
         s = ft_peft_load(t->m, adapter);
