@@ -360,6 +360,25 @@ def test_stop_and_evaluate(work):
     t.close()
 
 
+def test_stream_base_matches_mapped(work, tmp_path):
+    """train.stream_base through the library's trainer: a 3-layer bf16 GPT-2 used in place, its layers streamed
+    into slots (logged) trains to the mapped run's losses bit for bit."""
+    (tmp_path / "g3.json").write_text('{"vocab_size": 32, "n_embd": 32, "n_layer": 3, "n_head": 4, "n_positions": 32}')
+    sh("init", "--arch", "gpt2", "--config", str(tmp_path / "g3.json"), "--out", str(tmp_path / "b16"), "--seed", "3",
+       "--dtype", "bf16")
+    (tmp_path / "b16" / "vocab.txt").write_text((work / "vocab.txt").read_text())
+    runs = {}
+    for mode in ("false", "true"):
+        steps, logs = [], []
+        ftune.train(yaml=RECIPE, on_step=steps.append, on_log=logs.append, model=str(tmp_path / "b16"),
+                    data__train=str(work / "train.jsonl"), output_dir=str(tmp_path / f"o_{mode}"),
+                    train__max_steps=6, train__base_dtype="file", train__stream_base=mode, eval__every=0)
+        runs[mode] = ([p["loss"] for p in steps], logs)
+    assert len(runs["true"][0]) == 6 and runs["true"][0] == runs["false"][0]
+    assert any(line.startswith("base streaming: on") for line in runs["true"][1])
+    assert not any(line.startswith("base streaming") for line in runs["false"][1])
+
+
 def test_errors_carry_the_message(work):
     with pytest.raises(ftune.Error, match="nowhere"):
         ftune.Model(work / "nowhere")
