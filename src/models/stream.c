@@ -19,6 +19,7 @@ typedef struct {
     size_t bytes;       /* its size */
     size_t slot_off;    /* where its aligned read starts in a slot */
     const void *mapped; /* its place in the mapping (what the parameter points at when not in a slot) */
+    char *name;         /* the parameter's name (for messages from the reader thread) */
 } st_entry;
 
 typedef enum { SLOT_EMPTY = 0, SLOT_QUEUED, SLOT_LOADING, SLOT_READY, SLOT_FAILED } slot_state;
@@ -33,9 +34,11 @@ typedef struct {
 
 typedef struct ft_stream ft_stream;
 struct ft_stream {
-    ft_param *params; /* the model's (the stream rebinds their half / q8 pointers) */
+    ft_model *m; /* the model (the stream rebinds its parameters' half / q8 pointers: through m, as the table
+                    may be reallocated when tensors are attached after the stream opened) */
     int n_layers;
     st_entry *e;  /* every layer's entries, layer by layer */
+    int n_e;      /* how many (all layers)*/
     int *first;   /* [n_layers + 1]: layer l's entries are e[first[l] .. first[l + 1]) */
     char **paths; /* [nfiles] */
     int *fds;     /* [nfiles] */
@@ -165,7 +168,7 @@ static void load_layer(ft_stream *s, st_slot *sl, int l, double *secs, uint64_t 
         if (err || got < need) {
             snprintf(sl->err, sizeof sl->err,
                      "%s: reading tensor '%s' (%zu bytes at offset %llu) for layer %d: %s", s->paths[e->file],
-                     s->params[e->param].name, e->bytes, (unsigned long long)e->off, l,
+                     e->name, e->bytes, (unsigned long long)e->off, l,
                      err ? strerror(err) : "the file ends early (truncated since it was opened?)");
             return;
         }
@@ -217,7 +220,7 @@ static void bind(ft_stream *s, int k, bool on) {
         return;
     for (int i = s->first[sl->layer]; i < s->first[sl->layer + 1]; i++) {
         const st_entry *e = &s->e[i];
-        ft_param *p = &s->params[e->param];
+        ft_param *p = &s->m->params[e->param];
         const void *in_slot = sl->buf + e->slot_off + (e->off & (ST_ALIGN - 1));
         const void *from = on ? e->mapped : in_slot, *to = on ? in_slot : e->mapped;
         if (p->half && (const void *)p->half == from)
@@ -354,12 +357,16 @@ static bool add_entry(void *ctx, int l, int wi, const char *path, uint64_t off) 
         s->e = ne, c->cap = cap;
     }
     const ft_param *p = &c->m->params[wi];
+    char *name = strdup(p->name);
+    if (!name)
+        return (c->st = FT_ERR_NOMEM), false;
     s->e[c->n++] = (st_entry){.param = wi,
                               .file = f,
                               .off = off,
                               .bytes = param_bytes(p),
                               .slot_off = c->slot_off,
-                              .mapped = mapped_ptr(p)};
+                              .mapped = mapped_ptr(p),
+                              .name = name};
     c->slot_off += span(off, param_bytes(p));
     return true;
 }
@@ -377,7 +384,7 @@ ft_status ft_model_stream_open(ft_model *m) {
     ft_stream *s = calloc(1, sizeof *s);
     if (!s)
         return FT_ERR_NOMEM;
-    s->params = m->params;
+    s->m = m;
     s->n_layers = m->cfg.n_layers;
     s->cur = -1;
     s->slot_bytes = slot;
@@ -390,6 +397,7 @@ ft_status ft_model_stream_open(ft_model *m) {
         if (!each_site(m, l, add_entry, &c))
             st = c.st;
     }
+    s->n_e = (int)c.n;
     if (st == FT_OK) {
         s->first[m->cfg.n_layers] = (int)c.n;
         for (int k = 0; k < 2 && st == FT_OK; k++) {
@@ -446,6 +454,8 @@ void ft_model_stream_close(ft_model *m) {
     free(s->paths);
     free(s->fds);
     free(s->direct);
+    for (int i = 0; i < s->n_e; i++)
+        free(s->e[i].name);
     free(s->e);
     free(s->first);
     free(s);
