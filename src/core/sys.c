@@ -349,7 +349,8 @@ size_t ft_mem_cgroup_room(void) {
         *b = 0;
         if (!strcmp(a + 1, "") && line[0] == '0')
             snprintf(v2, sizeof v2, "%s", b + 1);
-        for (char *c = strtok(a + 1, ","); c; c = strtok(NULL, ","))
+        char *save = NULL;
+        for (char *c = strtok_r(a + 1, ",", &save); c; c = strtok_r(NULL, ",", &save))
             if (!strcmp(c, "memory"))
                 snprintf(v1, sizeof v1, "%s", b + 1);
     }
