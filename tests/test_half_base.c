@@ -202,7 +202,8 @@ static ft_model *load_lora(const char *dir, ft_base_dtype bd, bool dora) {
     return load_lora_opt(dir, bd, dora, false);
 }
 
-/* One forward + backward; loss, and the gradients of what trains concatenated into *g (malloc'd). */
+/* One forward + backward; loss, and the gradients of what trains concatenated into *g (malloc'd); g NULL: the
+ * forward alone. */
 static double step(ft_model *m, const ft_fwd_opts *o, float **g, int64_t *ng) {
     const int B = 2, T = 9;
     int32_t ids[18];
@@ -212,18 +213,21 @@ static double step(ft_model *m, const ft_fwd_opts *o, float **g, int64_t *ng) {
     ft_arena ar;
     if (ft_arena_init(&ar, ft_model_act_bytes_opts(m, B, T, o) + (1 << 20)) != FT_OK)
         return NAN;
-    ft_model_zero_grad(m);
+    if (g)
+        ft_model_zero_grad(m);
     ft_acts *a;
     double loss = NAN;
     int64_t cnt;
     ft_status s = ft_model_forward(m, &b, o, &ar, &a, &loss, &cnt);
-    if (s == FT_OK)
+    if (s == FT_OK && g)
         s = ft_model_backward(m, a, &ar, 1.0f);
     ft_arena_free(&ar);
     if (s != FT_OK) {
         printf("  step: %s\n", ft_last_error());
         return NAN;
     }
+    if (!g) /* a forward only (evaluation) */
+        return loss;
     int64_t n = 0;
     for (int i = 0; i < m->n_params; i++)
         n += m->params[i].grad ? m->params[i].numel : 0;
@@ -1211,24 +1215,6 @@ FT_TEST(test_int8_checkpoint_roundtrip) {
     FT_CHECK_FAILS(ft_save_dtype_parse("int4", &dt), FT_ERR_ARG, "expected f32, bf16 or int8");
 }
 
-/* One forward without training: the loss. */
-static double eval_loss(ft_model *m, const ft_fwd_opts *o) {
-    const int B = 2, T = 9;
-    int32_t ids[18];
-    for (int i = 0; i < B * T; i++)
-        ids[i] = (int32_t)((i * 5 + 1) % m->cfg.vocab_size);
-    ft_batch b = {.B = B, .T = T, .input_ids = ids};
-    ft_arena ar;
-    if (ft_arena_init(&ar, ft_model_act_bytes_opts(m, B, T, o) + (1 << 20)) != FT_OK)
-        return NAN;
-    ft_acts *a;
-    double loss = NAN;
-    int64_t cnt;
-    const ft_status s = ft_model_forward(m, &b, o, &ar, &a, &loss, &cnt);
-    ft_arena_free(&ar);
-    return s == FT_OK ? loss : NAN;
-}
-
 /* A parameter's weight lies in the checkpoint's mapping (not in a stream slot). */
 static bool in_mapping(const ft_model *m, const ft_param *p) {
     const char *path;
@@ -1305,7 +1291,7 @@ FT_TEST(test_stream_equals_mapped) {
             for (int pass = 0; pass < 3;
                  pass++) { /* evaluation forwards (the last block prefetches block 0) */
                 const ft_fwd_opts o = {.fused_head = true};
-                const double ea = eval_loss(a, &o), eb = eval_loss(b, &o);
+                const double ea = step(a, &o, NULL, NULL), eb = step(b, &o, NULL, NULL);
                 FT_CHECKF(isfinite(ea) && ea == eb, "%s eval: %.17g streamed %.17g", dirs[d], ea, eb);
             }
             int in_slot = 0;

@@ -934,21 +934,6 @@ void ft_model_lin_weight(const ft_model *m, int wi, ft_lin *L) {
     }
 }
 
-void ft_model_prefetch_layer(const ft_model *m, int layer) {
-    if (layer < 0 || layer >= m->cfg.n_layers || m->no_prefetch)
-        return;
-    for (int s = 0; s < FT_N_SITES; s++) {
-        int wi = -1;
-        if (!ft_model_site(m, layer, (ft_site)s, &wi, NULL, NULL, NULL, NULL, NULL, 0) || wi < 0)
-            continue;
-        const ft_param *p = &m->params[wi];
-        if (p->half && !p->half_owned)
-            ft_prefetch_mapped_pages(p->half, (size_t)p->numel * sizeof(uint16_t));
-        else if (p->q8 && p->q8_mapped)
-            ft_prefetch_mapped_pages(p->q8, (size_t)p->numel);
-    }
-}
-
 /* The GEMM weights a decoder may keep in their file dtype: linear sites, token/position tables, LM head. */
 /* Which base tensors stay compact: 1 in place in their file dtype, 2 quantized to int8 (the linear sites
  * under base_dtype int8; the tables and the LM head stay in their file dtype, as QLoRA keeps them). */

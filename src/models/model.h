@@ -263,7 +263,8 @@ static inline float ft_param_at(const ft_param *p, int64_t j) {
 }
 /* Prefetch the weights of a layer used in place from the mapping (bf16/f16 half, a saved int8 checkpoint's
  * q8: ft_prefetch_mapped_pages on each): the forward calls it for layer l+1 before computing l, the backward
- * for l-1; no-op for other weights, an out-of-range layer, or m->no_prefetch. */
+ * for l-1; no-op for other weights, an out-of-range layer, or m->no_prefetch (models/stream.c, which walks
+ * the same in-place sites). */
 void ft_model_prefetch_layer(const ft_model *m, int layer);
 /* Before a block computes: `layer` is used now and `next` (−1: none known) after it. With the base streamed
  * (m->stream, models/stream.h) it waits for layer's slot, points its weights there and starts reading next;

@@ -289,6 +289,18 @@ static ft_status use_layer(ft_stream *s, int layer, int next) {
     return FT_OK;
 }
 
+static bool prefetch_site(void *ctx, int l, int wi, const char *path, uint64_t off) {
+    (void)l, (void)path, (void)off;
+    const ft_param *p = &((const ft_model *)ctx)->params[wi];
+    ft_prefetch_mapped_pages(mapped_ptr(p), param_bytes(p));
+    return true;
+}
+
+void ft_model_prefetch_layer(const ft_model *m, int layer) {
+    if (layer >= 0 && layer < m->cfg.n_layers && !m->no_prefetch && m->st)
+        each_site(m, layer, prefetch_site, (void *)(uintptr_t)m);
+}
+
 ft_status ft_model_layer_begin(const ft_model *m, int layer, int next) {
     ft_stream *s = m->stream;
     if (!s) {
